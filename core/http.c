@@ -1,0 +1,898 @@
+/*
+ * http.c - libmicrohttpd servers driven by libev (see http.h).
+ *
+ * libmicrohttpd runs in external epoll mode: it owns an epoll set of the
+ * listen socket and connections, and we watch that one descriptor. After
+ * every MHD_run() the timer is re-armed from MHD_get_timeout(), which is
+ * 0 while a connection has buffered work (a resumed one, say).
+ *
+ * A request's body is collected up to max_body; routing happens when it
+ * is complete. Replies are built into req->resp and queued on the next
+ * access-handler call for the connection: at once when the handler
+ * answered, or after MHD_resume_connection() for a deferred request.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <microhttpd.h>
+
+#include <agora/json.h>
+#include <agora/plugin.h>
+
+#include "log.h"
+#include "router.h"
+
+#define HTTP_DEFAULT_MAX_PENDING (8u << 20)
+#define HTTP_BODY_MAX_DEFAULT (1u << 20)
+
+struct http_server {
+    struct ev_loop *loop;
+    struct MHD_Daemon *daemon;
+    ev_io io;
+    ev_timer timer;
+    char *name;
+    const struct router *router;
+    http_filter_fn filter;
+    void *filter_arg;
+    size_t max_body;
+    uint16_t port;
+    struct http_stats stats;
+    struct http_req *live; /* deferred requests and streams */
+    int stopping;
+};
+
+enum req_state {
+    REQ_NEW,      /* headers seen, body arriving                      */
+    REQ_HANDLING, /* inside the handler                               */
+    REQ_DEFERRED, /* suspended, waiting for http_reply()             */
+    REQ_ANSWERED, /* resp built, not queued yet                       */
+    REQ_QUEUED,   /* resp handed to libmicrohttpd                     */
+    REQ_STREAM    /* a stream response is queued                      */
+};
+
+struct http_header {
+    char *name, *value;
+    struct http_header *next;
+};
+
+struct http_req {
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    enum req_state state;
+    char *method;
+    char *path;
+    char *body;
+    size_t len, cap;
+    int too_big;
+    size_t dropped; /* body bytes read past the limit */
+    int suspended;
+    struct router_match match;
+    int matched;
+    struct http_header *headers;
+    struct MHD_Response *resp;
+    unsigned status;
+    struct http_stream *stream;
+    http_done_fn done;
+    void *done_arg;
+    struct http_req *live_prev, *live_next; /* on srv->live when parked */
+};
+
+struct http_stream {
+    struct http_server *srv;
+    struct http_req *req; /* NULL once the connection has ended */
+    char *buf;
+    size_t off, len, cap, max;
+    int closing;  /* owner closed: drain, then end                    */
+    int gone;     /* the connection ended                             */
+    int wrote;    /* a write since the last keepalive tick            */
+    ev_timer keepalive;
+    char *keepalive_text;
+    http_stream_close_fn on_close;
+    void *arg;
+};
+
+static void http_server_kick(struct http_server *s);
+
+/* ---- parked requests: deferred ones and streams ---- */
+
+static void http_live_add(struct http_req *r)
+{
+    struct http_server *s = r->srv;
+
+    r->live_prev = NULL;
+    r->live_next = s->live;
+    if (s->live)
+        s->live->live_prev = r;
+    s->live = r;
+}
+
+static void http_live_remove(struct http_req *r)
+{
+    if (r->live_prev)
+        r->live_prev->live_next = r->live_next;
+    else if (r->srv->live == r)
+        r->srv->live = r->live_next;
+    if (r->live_next)
+        r->live_next->live_prev = r->live_prev;
+    r->live_prev = r->live_next = NULL;
+}
+
+/* ---- request life ---- */
+
+static struct http_req *http_req_new(struct http_server *s,
+                                     struct MHD_Connection *conn,
+                                     const char *url, const char *method)
+{
+    struct http_req *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->srv = s;
+    r->conn = conn;
+    r->method = strdup(method);
+    r->path = strdup(url);
+    r->body = malloc(1);
+    if (!r->method || !r->path || !r->body) {
+        free(r->method);
+        free(r->path);
+        free(r->body);
+        free(r);
+        return NULL;
+    }
+    r->body[0] = '\0';
+    r->cap = 1;
+    return r;
+}
+
+static void http_headers_free(struct http_header *h)
+{
+    while (h) {
+        struct http_header *next = h->next;
+
+        free(h->name);
+        free(h->value);
+        free(h);
+        h = next;
+    }
+}
+
+/* Tells the owner, once, that r is finished with. */
+static void http_req_notify_done(struct http_req *r)
+{
+    http_done_fn fn = r->done;
+
+    r->done = NULL;
+    if (fn)
+        fn(r->done_arg, r);
+}
+
+static void http_req_free(struct http_req *r)
+{
+    http_req_notify_done(r);
+    if (r->matched)
+        router_match_free(&r->match);
+    if (r->resp)
+        MHD_destroy_response(r->resp);
+    http_headers_free(r->headers);
+    free(r->method);
+    free(r->path);
+    free(r->body);
+    free(r);
+}
+
+void http_req_on_done(struct http_req *r, http_done_fn fn, void *arg)
+{
+    r->done = fn;
+    r->done_arg = arg;
+}
+
+/* ---- body ---- */
+
+/* Appends upload data; marks the request too big past the limit. */
+static void http_body_append(struct http_req *r, const char *data, size_t n)
+{
+    if (r->too_big)
+        return;
+    if (r->len + n > r->srv->max_body) {
+        r->too_big = 1;
+        return;
+    }
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap;
+        char *b;
+
+        while (cap < r->len + n + 1)
+            cap *= 2;
+        b = realloc(r->body, cap);
+        if (b == NULL) {
+            r->too_big = 1; /* answered 413: nothing is half-parsed */
+            return;
+        }
+        r->body = b;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+}
+
+/* ---- replies ---- */
+
+static void http_count_status(struct http_server *s, unsigned status)
+{
+    if (status < 300)
+        s->stats.status_2xx++;
+    else if (status < 400)
+        s->stats.status_3xx++;
+    else if (status < 500)
+        s->stats.status_4xx++;
+    else
+        s->stats.status_5xx++;
+}
+
+int http_reply_header(struct http_req *r, const char *name,
+                      const char *value)
+{
+    struct http_header *h;
+
+    if (r->state == REQ_ANSWERED || r->state == REQ_QUEUED ||
+        r->state == REQ_STREAM)
+        return AGORA_ESTATE;
+    h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return AGORA_ENOMEM;
+    h->name = strdup(name);
+    h->value = strdup(value);
+    if (!h->name || !h->value) {
+        http_headers_free(h);
+        return AGORA_ENOMEM;
+    }
+    h->next = r->headers;
+    r->headers = h;
+    return 0;
+}
+
+/* Adds the collected headers to resp; 0 or AGORA_ENOMEM. */
+static int http_apply_headers(struct http_req *r, struct MHD_Response *resp)
+{
+    struct http_header *h;
+
+    for (h = r->headers; h; h = h->next)
+        if (MHD_add_response_header(resp, h->name, h->value) != MHD_YES)
+            return AGORA_EINVAL;
+    return 0;
+}
+
+int http_reply(struct http_req *r, int status, const char *content_type,
+               const void *body, size_t len)
+{
+    struct MHD_Response *resp;
+
+    if (r->state != REQ_HANDLING && r->state != REQ_DEFERRED &&
+        r->state != REQ_NEW)
+        return AGORA_ESTATE;
+    if (status < 100 || status > 599)
+        return AGORA_EINVAL;
+    resp = MHD_create_response_from_buffer(len, (void *)body,
+                                           MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return AGORA_ENOMEM;
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                content_type ? content_type
+                                             : "application/json") !=
+            MHD_YES ||
+        http_apply_headers(r, resp) < 0) {
+        MHD_destroy_response(resp);
+        return AGORA_ENOMEM;
+    }
+    r->resp = resp;
+    r->status = (unsigned)status;
+    if (r->state == REQ_DEFERRED) {
+        http_live_remove(r);
+        r->srv->stats.deferred_open--;
+    }
+    r->state = REQ_ANSWERED;
+    /* A reply made inside the handler, even after defer(), is queued when
+     * the handler returns; only a suspended connection needs waking. */
+    if (r->suspended) {
+        r->suspended = 0;
+        MHD_resume_connection(r->conn);
+        http_server_kick(r->srv);
+    }
+    http_req_notify_done(r);
+    return 0;
+}
+
+int http_reply_error(struct http_req *r, int status, const char *msg)
+{
+    size_t need = agora_json_quote(msg, NULL, 0);
+    char *body = malloc(need + 16);
+    int rc;
+
+    if (body == NULL)
+        return AGORA_ENOMEM;
+    memcpy(body, "{\"message\":", 11);
+    agora_json_quote(msg, body + 11, need + 1);
+    memcpy(body + 11 + need, "}", 2);
+    rc = http_reply(r, status, NULL, body, need + 12);
+    free(body);
+    return rc;
+}
+
+int http_reply_errorf(struct http_req *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (rc < 0)
+        return AGORA_ENOMEM;
+    rc = http_reply_error(r, status, msg);
+    free(msg);
+    return rc;
+}
+
+int http_defer(struct http_req *r)
+{
+    if (r->state != REQ_HANDLING)
+        return AGORA_ESTATE;
+    r->state = REQ_DEFERRED;
+    http_live_add(r);
+    r->srv->stats.deferred_open++;
+    return 0;
+}
+
+/* Hands the built response to libmicrohttpd. */
+static enum MHD_Result http_queue(struct http_req *r)
+{
+    enum MHD_Result ok;
+
+    r->state = REQ_QUEUED;
+    http_count_status(r->srv, r->status);
+    ok = MHD_queue_response(r->conn, r->status, r->resp);
+    MHD_destroy_response(r->resp);
+    r->resp = NULL;
+    return ok;
+}
+
+/* ---- request accessors ---- */
+
+const char *http_req_method(const struct http_req *r) { return r->method; }
+
+const char *http_req_path(const struct http_req *r) { return r->path; }
+
+const char *http_req_param(const struct http_req *r, const char *name)
+{
+    return r->matched ? router_param(&r->match, name) : NULL;
+}
+
+struct http_query_iter {
+    const char *name;
+    size_t n;
+    const char *found;
+};
+
+static enum MHD_Result http_query_each(void *cls, enum MHD_ValueKind kind,
+                                       const char *key, const char *value)
+{
+    struct http_query_iter *it = cls;
+
+    (void)kind;
+    if (strcmp(key, it->name) != 0)
+        return MHD_YES;
+    if (it->n-- == 0) {
+        it->found = value ? value : "";
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+const char *http_req_query(struct http_req *r, const char *name, size_t n)
+{
+    struct http_query_iter it = {name, n, NULL};
+
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, http_query_each,
+                              &it);
+    return it.found;
+}
+
+const char *http_req_header(struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_body(const struct http_req *r, size_t *len)
+{
+    if (len)
+        *len = r->len;
+    return r->body;
+}
+
+struct http_server *http_req_server(const struct http_req *r)
+{
+    return r->srv;
+}
+
+void *http_req_route_arg(const struct http_req *r)
+{
+    return r->matched ? r->match.arg : NULL;
+}
+
+/* ---- routing ---- */
+
+static void http_route(struct http_req *r)
+{
+    struct http_server *s = r->srv;
+    char allow[128];
+    http_handler_fn fn;
+
+    if (s->filter && s->filter(s->filter_arg, r))
+        return;
+    if (s->router == NULL ||
+        router_match(s->router, r->method, r->path, &r->match) < 0) {
+        http_reply_error(r, 500, "out of memory");
+        return;
+    }
+    r->matched = 1;
+    if (r->match.status == 404) {
+        http_reply_errorf(r, 404, "no route for %s %s", r->method, r->path);
+        return;
+    }
+    if (r->match.status == 405) {
+        router_methods_format(r->match.allowed, allow, sizeof(allow));
+        http_reply_header(r, "Allow", allow);
+        http_reply_errorf(r, 405, "method %s not allowed on %s", r->method,
+                          r->path);
+        return;
+    }
+    fn = (http_handler_fn)r->match.handler;
+    fn(r->match.arg, r);
+}
+
+/* Runs the handler and turns what it did into the connection's next step. */
+static enum MHD_Result http_dispatch(struct http_req *r)
+{
+    r->srv->stats.requests++;
+    r->state = REQ_HANDLING;
+    if (r->too_big) {
+        http_reply_errorf(r, 413, "request body larger than %zu bytes",
+                          r->srv->max_body);
+    } else {
+        http_route(r);
+    }
+    switch (r->state) {
+    case REQ_ANSWERED:
+        return http_queue(r);
+    case REQ_DEFERRED:
+        r->suspended = 1;
+        MHD_suspend_connection(r->conn);
+        return MHD_YES;
+    case REQ_STREAM:
+        return MHD_YES;
+    default:
+        log_error("http", "%s %s: the handler neither replied nor deferred",
+                  r->method, r->path);
+        http_reply_error(r, 500, "the handler did not reply");
+        return http_queue(r);
+    }
+}
+
+/* A Content-Length over the limit is refused before the body is read. */
+static int http_declared_too_big(struct http_req *r)
+{
+    const char *cl = MHD_lookup_connection_value(
+        r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long n;
+    char *end;
+
+    if (cl == NULL)
+        return 0;
+    errno = 0;
+    n = strtoull(cl, &end, 10);
+    return errno == 0 && end != cl && n > r->srv->max_body;
+}
+
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
+                                   const char *url, const char *method,
+                                   const char *version,
+                                   const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_req *r = *con_cls;
+
+    (void)version;
+    if (r == NULL) {
+        r = http_req_new(s, conn, url, method);
+        if (r == NULL)
+            return MHD_NO;
+        *con_cls = r;
+        if (http_declared_too_big(r)) {
+            r->too_big = 1;
+            return http_dispatch(r);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+
+        *upload_data_size = 0;
+        if (r->state != REQ_NEW)
+            return MHD_YES;
+        http_body_append(r, upload_data, n);
+        /* libmicrohttpd cannot answer in the middle of a body: the rest
+         * is read and dropped, then answered 413 - up to a bound, past
+         * which the connection is simply closed. */
+        if (r->too_big && (r->dropped += n) > 8 * r->srv->max_body)
+            return MHD_NO;
+        return MHD_YES;
+    }
+    switch (r->state) {
+    case REQ_NEW:
+        return http_dispatch(r);
+    case REQ_ANSWERED:
+        return http_queue(r);
+    default:
+        return MHD_YES;
+    }
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn,
+                           void **con_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+    struct http_req *r = *con_cls;
+
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (r == NULL)
+        return;
+    *con_cls = NULL;
+    if (r->stream)
+        r->stream->req = NULL; /* the stream's free callback ends it */
+    if (r->state == REQ_DEFERRED || r->state == REQ_STREAM)
+        http_live_remove(r);
+    http_req_free(r);
+}
+
+/* ---- streams ---- */
+
+static void http_stream_resume(struct http_stream *st)
+{
+    struct http_req *r = st->req;
+
+    if (r && r->suspended) {
+        r->suspended = 0;
+        MHD_resume_connection(r->conn);
+        http_server_kick(r->srv);
+    }
+}
+
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf,
+                                size_t max)
+{
+    struct http_stream *st = cls;
+    size_t n = st->len - st->off;
+
+    (void)pos;
+    if (n > 0) {
+        if (n > max)
+            n = max;
+        memcpy(buf, st->buf + st->off, n);
+        st->off += n;
+        if (st->off == st->len)
+            st->off = st->len = 0;
+        return (ssize_t)n;
+    }
+    if (st->closing)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    /* Nothing to send: park the connection until a write resumes it. */
+    st->req->suspended = 1;
+    MHD_suspend_connection(st->req->conn);
+    return 0;
+}
+
+/* The response is gone: the client left, or the stream ended. */
+static void http_stream_free(void *cls)
+{
+    struct http_stream *st = cls;
+
+    if (st->req)
+        st->req->stream = NULL;
+    ev_timer_stop(st->srv->loop, &st->keepalive);
+    if (!st->closing) {
+        st->closing = 1;
+        st->srv->stats.streams_open--;
+        if (st->on_close)
+            st->on_close(st->arg, st);
+    }
+    free(st->keepalive_text);
+    free(st->buf);
+    free(st);
+}
+
+static void http_stream_tick(struct ev_loop *loop, ev_timer *w, int events)
+{
+    struct http_stream *st = w->data;
+
+    (void)loop;
+    (void)events;
+    if (!st->wrote && st->keepalive_text)
+        http_stream_write(st, st->keepalive_text, strlen(st->keepalive_text));
+    st->wrote = 0;
+}
+
+struct http_stream *http_stream_open(struct http_req *r,
+                                     const char *content_type,
+                                     double keepalive,
+                                     const char *keepalive_text,
+                                     size_t max_pending,
+                                     http_stream_close_fn on_close,
+                                     void *arg)
+{
+    struct http_stream *st;
+    struct MHD_Response *resp;
+
+    if (r->state != REQ_HANDLING)
+        return NULL;
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    st->srv = r->srv;
+    st->req = r;
+    st->max = max_pending ? max_pending : HTTP_DEFAULT_MAX_PENDING;
+    st->on_close = on_close;
+    st->arg = arg;
+    if (keepalive_text && (st->keepalive_text = strdup(keepalive_text)) == NULL) {
+        free(st);
+        return NULL;
+    }
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                             http_stream_read, st,
+                                             http_stream_free);
+    if (resp == NULL) {
+        free(st->keepalive_text);
+        free(st);
+        return NULL;
+    }
+    ev_timer_init(&st->keepalive, http_stream_tick, keepalive, keepalive);
+    st->keepalive.data = st;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            content_type ? content_type : "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    http_apply_headers(r, resp);
+    if (MHD_queue_response(r->conn, MHD_HTTP_OK, resp) != MHD_YES) {
+        /* The free callback runs on destroy and frees st. */
+        st->closing = 1;
+        MHD_destroy_response(resp);
+        return NULL;
+    }
+    r->srv->stats.streams_open++;
+    MHD_destroy_response(resp);
+    http_count_status(r->srv, 200);
+    r->state = REQ_STREAM;
+    r->stream = st;
+    http_live_add(r);
+    if (keepalive > 0)
+        ev_timer_start(r->srv->loop, &st->keepalive);
+    http_req_notify_done(r);
+    return st;
+}
+
+int http_stream_write(struct http_stream *st, const void *data, size_t len)
+{
+    if (st->closing || st->req == NULL)
+        return AGORA_ESTATE;
+    if (st->len - st->off + len > st->max) {
+        log_warn("http", "stream on %s: client too slow, %zu bytes pending",
+                 st->req->path, st->len - st->off);
+        /* Ended as if the client left: the owner hears of it. */
+        st->len = st->off = 0;
+        http_stream_close(st);
+        if (st->on_close)
+            st->on_close(st->arg, st);
+        return AGORA_ETOOBIG;
+    }
+    if (st->off > 0 && st->len + len > st->cap) {
+        /* Drop what was sent before growing. */
+        memmove(st->buf, st->buf + st->off, st->len - st->off);
+        st->len -= st->off;
+        st->off = 0;
+    }
+    if (st->len + len > st->cap) {
+        size_t cap = st->cap ? st->cap : 4096;
+        char *b;
+
+        while (cap < st->len + len)
+            cap *= 2;
+        b = realloc(st->buf, cap);
+        if (b == NULL)
+            return AGORA_ENOMEM;
+        st->buf = b;
+        st->cap = cap;
+    }
+    memcpy(st->buf + st->len, data, len);
+    st->len += len;
+    st->wrote = 1;
+    http_stream_resume(st);
+    return 0;
+}
+
+void http_stream_close(struct http_stream *st)
+{
+    if (st->closing)
+        return;
+    st->closing = 1;
+    st->srv->stats.streams_open--;
+    ev_timer_stop(st->srv->loop, &st->keepalive);
+    http_stream_resume(st);
+}
+
+struct http_req *http_stream_req(struct http_stream *st) { return st->req; }
+
+/* ---- the server on the loop ---- */
+
+static void http_server_run(struct http_server *s)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+
+    MHD_run(s->daemon);
+    ev_timer_stop(s->loop, &s->timer);
+    if (MHD_get_timeout(s->daemon, &ms) == MHD_YES) {
+        ev_timer_set(&s->timer, (double)ms / 1000.0, 0.);
+        ev_timer_start(s->loop, &s->timer);
+    }
+}
+
+/* Makes the loop run the daemon soon (after a resume, say). */
+static void http_server_kick(struct http_server *s)
+{
+    if (s->stopping)
+        return;
+    ev_timer_stop(s->loop, &s->timer);
+    ev_timer_set(&s->timer, 0., 0.);
+    ev_timer_start(s->loop, &s->timer);
+}
+
+static void http_on_io(struct ev_loop *loop, ev_io *w, int events)
+{
+    (void)loop;
+    (void)events;
+    http_server_run(w->data);
+}
+
+static void http_on_timer(struct ev_loop *loop, ev_timer *w, int events)
+{
+    (void)loop;
+    (void)events;
+    http_server_run(w->data);
+}
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    log_warn(cls, "%s", msg);
+}
+
+static int http_bind_addr(const struct http_server_conf *c,
+                          struct sockaddr_in *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(c->port);
+    if (c->ip == NULL || c->ip[0] == '\0') {
+        sa->sin_addr.s_addr = htonl(INADDR_ANY);
+        return 0;
+    }
+    return inet_pton(AF_INET, c->ip, &sa->sin_addr) == 1 ? 0 : AGORA_EINVAL;
+}
+
+int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
+                      const struct router *router, struct http_server **out)
+{
+    struct http_server *s;
+    struct sockaddr_in sa;
+    const union MHD_DaemonInfo *info;
+
+    if (http_bind_addr(c, &sa) < 0) {
+        log_error("http", "%s: invalid listen address '%s'", c->name, c->ip);
+        return AGORA_EINVAL;
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->name = strdup(c->name)) == NULL) {
+        free(s);
+        return AGORA_ENOMEM;
+    }
+    s->loop = loop;
+    s->router = router;
+    s->max_body = c->max_body ? c->max_body : HTTP_BODY_MAX_DEFAULT;
+    s->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+            MHD_USE_TURBO,
+        0, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+        http_mhd_log, s->name, MHD_OPTION_SOCK_ADDR, &sa,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED,
+        http_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+        c->max_conns ? c->max_conns : 10000u, MHD_OPTION_CONNECTION_TIMEOUT,
+        120u, MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        log_error("http", "%s: cannot listen on %s:%u", c->name,
+                  c->ip && *c->ip ? c->ip : "0.0.0.0", (unsigned)c->port);
+        free(s->name);
+        free(s);
+        return AGORA_EIO;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : c->port;
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    ev_io_init(&s->io, http_on_io, info->epoll_fd, EV_READ);
+    s->io.data = s;
+    ev_init(&s->timer, http_on_timer);
+    s->timer.data = s;
+    ev_io_start(loop, &s->io);
+    http_server_run(s);
+    *out = s;
+    return 0;
+}
+
+void http_server_set_router(struct http_server *s,
+                            const struct router *router)
+{
+    s->router = router;
+}
+
+void http_server_set_filter(struct http_server *s, http_filter_fn fn,
+                            void *arg)
+{
+    s->filter = fn;
+    s->filter_arg = arg;
+}
+
+uint16_t http_server_port(const struct http_server *s) { return s->port; }
+
+void http_server_stats(const struct http_server *s, struct http_stats *out)
+{
+    *out = s->stats;
+}
+
+/*
+ * libmicrohttpd refuses to stop with suspended connections, so every
+ * parked request is answered or ended first and the daemon run until
+ * they are flushed.
+ */
+void http_server_stop(struct http_server *s)
+{
+    struct http_req *r, *next;
+
+    for (r = s->live; r; r = next) {
+        next = r->live_next;
+        if (r->state == REQ_DEFERRED)
+            http_reply_error(r, 503, "server shutting down");
+        else if (r->stream)
+            http_stream_close(r->stream);
+    }
+    MHD_run(s->daemon);
+    s->stopping = 1;
+    ev_io_stop(s->loop, &s->io);
+    ev_timer_stop(s->loop, &s->timer);
+    MHD_stop_daemon(s->daemon);
+    free(s->name);
+    free(s);
+}

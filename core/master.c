@@ -1,0 +1,347 @@
+/*
+ * master.c - agora-master's life: flags, start, signals, reload, stop.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dirent.h>
+
+#include "http.h"
+#include "log.h"
+#include "store.h"
+
+#ifndef AGORA_PLUGIN_DIR
+#define AGORA_PLUGIN_DIR "/usr/local/lib/agora/plugins"
+#endif
+
+#define F(name, type, dflt, help)                                            \
+    {#name, AGORA_CONF_##type, dflt, offsetof(struct master_conf, name), help}
+
+const conf_field master_flags[] = {
+    F(ip, STRING, "0.0.0.0", "address to listen on"),
+    F(port, INT, "5050", "port to listen on"),
+    F(hostname, STRING, "", "host name advertised to agents and clients "
+                            "(default: the system's)"),
+    F(work_dir, STRING, "/var/lib/agora/master",
+      "directory for the local store and private plugin copies"),
+    F(conf_dir, STRING, "/etc/agora/conf.d",
+      "plugin configuration: *.conf files and drop-in *.so files"),
+    F(plugin_dir, STRING, AGORA_PLUGIN_DIR,
+      "where `plugin = x.so` in a conf file is looked up"),
+    F(zk, STRING, "", "zk://host:port,.../path: ZooKeeper for state and "
+                      "leader election (default: local store, standalone)"),
+    F(zk_session_timeout, DURATION, "10secs", "ZooKeeper session timeout"),
+    F(allocation_interval, DURATION, "50ms",
+      "least time between two allocation cycles"),
+    F(agent_ping_timeout, DURATION, "15secs",
+      "time between pings on an agent's stream"),
+    F(max_agent_ping_timeouts, INT, "5",
+      "missed pings after which an agent is unreachable"),
+    F(log_level, STRING, "info", "debug, info, warn or error"),
+    F(max_body_size, INT, "1048576",
+      "largest request body accepted (bytes); bigger ones get 413"),
+    F(event_keepalive, DURATION, "15secs",
+      "idle time after which an event stream gets a keep-alive comment"),
+    {NULL, 0, NULL, 0, NULL},
+};
+
+#undef F
+
+double master_now(const struct master *m) { return ev_now(m->loop); }
+
+/* A random UUID (version 4), the master's id for this run. */
+static void master_make_id(char out[40])
+{
+    unsigned char b[16];
+    size_t got = 0;
+
+    while (got < sizeof(b)) {
+        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        AGORA_ASSERT(n > 0);
+        got += (size_t)n;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 40,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x"
+             "%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* mkdir -p for one path. */
+static int master_mkdirs(const char *path)
+{
+    char *copy = strdup(path), *p;
+    int rc = 0;
+
+    if (copy == NULL)
+        return AGORA_ENOMEM;
+    for (p = copy + 1; rc == 0; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        {
+            char c = *p;
+
+            *p = '\0';
+            if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+                rc = AGORA_EIO;
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    if (rc < 0)
+        log_error("master", "cannot create %s: %s", path, strerror(errno));
+    free(copy);
+    return rc;
+}
+
+/* Removes private plugin copies a previous run left behind. */
+static void master_clean_plugin_copies(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *path;
+
+        if (e->d_name[0] == '.')
+            continue;
+        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
+            break;
+        unlink(path);
+        free(path);
+    }
+    closedir(d);
+}
+
+int master_mount_routes(struct master *m)
+{
+    struct router r = ROUTER_INIT;
+    size_t i, j;
+    int rc;
+
+    rc = master_http_routes(m, &r);
+    for (i = 0; rc == 0 && i < m->gen.n; i++) {
+        struct plugin *p = m->gen.v[i];
+        char prefix[80];
+
+        snprintf(prefix, sizeof(prefix), "/%s", p->name);
+        for (j = 0; rc == 0 && j < p->nroutes; j++) {
+            const struct agora_route *ar = &p->desc->routes[j];
+
+            rc = router_add(&r, ar->method, prefix, ar->path,
+                            (void *)plugin_route_dispatch, &p->routes[j]);
+        }
+    }
+    if (rc < 0) {
+        router_free(&r);
+        log_error("master", "cannot mount routes: %s",
+                  plugin_api_table.strerror(rc));
+        return rc;
+    }
+    /* Requests in flight copied what they matched; the old table can go. */
+    router_free(&m->router);
+    m->router = r;
+    http_server_set_router(m->http, &m->router);
+    return 0;
+}
+
+static void master_on_reload(struct ev_loop *loop, ev_timer *w, int events)
+{
+    struct master *m = w->data;
+    char json[96];
+    int rc;
+
+    (void)loop;
+    (void)events;
+    if (!m->reload_pending || m->stopping)
+        return;
+    m->reload_pending = 0;
+    log_info("master", "reloading plugins from %s", m->conf.conf_dir);
+    rc = plugins_load(m, PLUGINS_STRICT);
+    if (rc < 0)
+        m->reload_failures++;
+    else
+        m->reloads++;
+    snprintf(json, sizeof(json), "{\"ok\":%s,\"generation\":%lu}",
+             rc < 0 ? "false" : "true", m->gen.id);
+    events_publish(&m->events, "plugins_reloaded", json);
+}
+
+void master_request_reload(struct master *m)
+{
+    m->reload_pending = 1;
+    if (!ev_is_active(&m->reload_timer)) {
+        ev_timer_set(&m->reload_timer, 0., 0.);
+        ev_timer_start(m->loop, &m->reload_timer);
+    }
+}
+
+/* libev runs these on the loop; the process signal handler only noted it. */
+static void master_on_sighup(struct ev_loop *loop, ev_signal *w, int events)
+{
+    (void)loop;
+    (void)events;
+    master_request_reload(w->data);
+}
+
+static void master_on_sigterm(struct ev_loop *loop, ev_signal *w, int events)
+{
+    struct master *m = w->data;
+
+    (void)events;
+    log_info("master", "signal %d: shutting down", w->signum);
+    m->stopping = 1;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void master_signals(struct master *m)
+{
+    signal(SIGPIPE, SIG_IGN);
+    ev_signal_init(&m->sig_hup, master_on_sighup, SIGHUP);
+    ev_signal_init(&m->sig_term, master_on_sigterm, SIGTERM);
+    ev_signal_init(&m->sig_int, master_on_sigterm, SIGINT);
+    m->sig_hup.data = m->sig_term.data = m->sig_int.data = m;
+    ev_signal_start(m->loop, &m->sig_hup);
+    ev_signal_start(m->loop, &m->sig_term);
+    ev_signal_start(m->loop, &m->sig_int);
+}
+
+static int master_open_store(struct master *m)
+{
+    char *dir;
+    int rc;
+
+    if (m->conf.zk && *m->conf.zk) {
+        log_error("master", "--zk: the ZooKeeper store and leader election "
+                            "are not available in this build yet; run "
+                            "without --zk for the local store");
+        return AGORA_ENOTSUP;
+    }
+    if (asprintf(&dir, "%s/store", m->conf.work_dir) < 0)
+        return AGORA_ENOMEM;
+    rc = store_open_local(m->loop, dir, &m->store);
+    if (rc < 0)
+        log_error("master", "cannot open the local store in %s", dir);
+    free(dir);
+    return rc;
+}
+
+static int master_listen(struct master *m)
+{
+    struct http_server_conf hc;
+
+    if (m->conf.port < 0 || m->conf.port > 65535) {
+        log_error("master", "--port %lld is not 0..65535",
+                  (long long)m->conf.port);
+        return AGORA_EINVAL;
+    }
+    memset(&hc, 0, sizeof(hc));
+    hc.name = "master";
+    hc.ip = m->conf.ip;
+    hc.port = (uint16_t)m->conf.port;
+    hc.max_body = (size_t)m->conf.max_body_size;
+    if (master_http_routes(m, &m->router) < 0)
+        return AGORA_ENOMEM;
+    return http_server_start(m->loop, &hc, &m->router, &m->http);
+}
+
+static int master_dirs(struct master *m)
+{
+    char *plugins;
+    int rc;
+
+    if (m->conf.hostname == NULL || m->conf.hostname[0] == '\0') {
+        char host[256];
+
+        if (gethostname(host, sizeof(host)) < 0)
+            snprintf(host, sizeof(host), "localhost");
+        host[sizeof(host) - 1] = '\0';
+        free(m->conf.hostname);
+        if ((m->conf.hostname = strdup(host)) == NULL)
+            return AGORA_ENOMEM;
+    }
+    if (asprintf(&plugins, "%s/plugins", m->conf.work_dir) < 0)
+        return AGORA_ENOMEM;
+    rc = master_mkdirs(plugins);
+    if (rc == 0)
+        master_clean_plugin_copies(plugins);
+    free(plugins);
+    return rc;
+}
+
+int master_start(struct master *m, struct ev_loop *loop,
+                 struct master_conf *conf)
+{
+    int rc, level;
+
+    memset(m, 0, sizeof(*m));
+    m->loop = loop;
+    m->conf = *conf;
+    memset(conf, 0, sizeof(*conf));
+    level = log_level_parse(m->conf.log_level);
+    if (level < 0) {
+        log_error("master", "--log_level '%s' is not debug, info, warn or "
+                            "error", m->conf.log_level);
+        return AGORA_EINVAL;
+    }
+    log_set_level((enum agora_log_level)level);
+    m->start_time = ev_time();
+    m->events.keepalive = m->conf.event_keepalive;
+    master_make_id(m->id);
+    ev_init(&m->reload_timer, master_on_reload);
+    m->reload_timer.data = m;
+    rc = master_dirs(m);
+    if (rc == 0)
+        rc = master_open_store(m);
+    if (rc == 0)
+        rc = master_listen(m);
+    if (rc < 0)
+        return rc;
+    master_signals(m);
+    /* Without ZooKeeper this master is the only one: it leads. */
+    m->elected = 1;
+    log_info("master", "agora-master %s (id %s) listening on %s:%u, "
+                       "store %s, conf_dir %s",
+             AGORA_VERSION, m->id, m->conf.ip, http_server_port(m->http),
+             store_backend_name(m->store), m->conf.conf_dir);
+    plugins_load(m, 0);
+    return master_mount_routes(m);
+}
+
+void master_stop(struct master *m)
+{
+    m->stopping = 1;
+    ev_timer_stop(m->loop, &m->reload_timer);
+    ev_signal_stop(m->loop, &m->sig_hup);
+    ev_signal_stop(m->loop, &m->sig_term);
+    ev_signal_stop(m->loop, &m->sig_int);
+    events_close(&m->events);
+    /* Plugins go first: their fini may still write to the store. */
+    plugins_unload_all(m);
+    frameworks_free(m);
+    if (m->http)
+        http_server_stop(m->http);
+    if (m->store)
+        store_close(m->store);
+    router_free(&m->router);
+    metrics_free(&m->metrics);
+    conf_release(master_flags, &m->conf);
+    log_info("master", "stopped");
+}

@@ -1,0 +1,88 @@
+/*
+ * master.h - agora-master: its configuration and the state the loop owns.
+ */
+#ifndef AGORA_MASTER_H
+#define AGORA_MASTER_H
+
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "conf.h"
+#include "events.h"
+#include "frameworks.h"
+#include "metrics.h"
+#include "plugins.h"
+#include "router.h"
+
+struct http_server;
+struct store;
+
+/* Flags of agora-master; the table in master.c describes each. */
+struct master_conf {
+    char *ip;
+    int64_t port;
+    char *hostname;
+    char *work_dir;
+    char *conf_dir;
+    char *plugin_dir;
+    char *zk;
+    double zk_session_timeout;
+    double allocation_interval;
+    double agent_ping_timeout;
+    int64_t max_agent_ping_timeouts;
+    char *log_level;
+    int64_t max_body_size;
+    double event_keepalive;
+};
+
+extern const conf_field master_flags[];
+
+struct master {
+    struct ev_loop *loop;
+    struct master_conf conf;
+    char id[40];
+    double start_time;
+    int elected;
+
+    struct http_server *http;
+    struct router router;      /* core routes + /<plugin>/... routes    */
+    struct store *store;
+    struct metrics metrics;
+    struct events events;
+    struct frameworks frameworks;
+
+    struct plugin_gen gen;     /* the current generation               */
+    unsigned long next_gen;
+    unsigned long reloads, reload_failures;
+    int reload_pending;
+    ev_timer reload_timer;     /* runs a requested reload on the loop  */
+
+    ev_signal sig_hup, sig_term, sig_int;
+    int stopping;
+};
+
+/*
+ * Builds a master from its configuration (taken over: m owns conf's
+ * strings), opens the store, binds the port, loads the plugins. Returns
+ * 0 or an agora_err with the reason logged.
+ */
+int master_start(struct master *m, struct ev_loop *loop,
+                 struct master_conf *conf);
+
+/* Asks for a plugin reload; it runs on the loop soon after. */
+void master_request_reload(struct master *m);
+
+/* Stops serving, unloads plugins, flushes the store, frees m's parts. */
+void master_stop(struct master *m);
+
+/* Rebuilds m->router from the core routes and the current plugins. */
+int master_mount_routes(struct master *m);
+
+/* Adds the core's own routes to r (master_http.c). */
+int master_http_routes(struct master *m, struct router *r);
+
+/* The loop's wall clock, seconds since the epoch. */
+double master_now(const struct master *m);
+
+#endif /* AGORA_MASTER_H */

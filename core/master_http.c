@@ -1,0 +1,291 @@
+/*
+ * master_http.c - the master's own endpoints.
+ *
+ *   GET  /health             200 "ok"
+ *   GET  /version            build and ABI versions
+ *   GET  /master/state       the master, its plugins and frameworks
+ *   GET  /master/frameworks  the frameworks
+ *   GET  /metrics/snapshot   flat JSON of Mesos-style keys
+ *   GET  /plugins            the loaded plugins
+ *   POST /master/reload      asks for a plugin reload (as SIGHUP does)
+ *   GET  /master/events      server-sent events of the master
+ *   GET  /master/redirect    307 to the leading master
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <agora/json.h>
+#include <agora/sdk.h>
+
+#include "http.h"
+#include "log.h"
+#include "master.h"
+#include "store.h"
+
+#define M(arg) ((struct master *)(arg))
+
+/* Answers with the writer's document, or 500 if it failed. */
+static void reply_jw(struct http_req *req, int status, struct agora_jw *w)
+{
+    size_t len;
+    const char *doc = w ? agora_jw_result(w, &len) : NULL;
+
+    if (doc)
+        http_reply(req, status, NULL, doc, len);
+    else
+        http_reply_error(req, 500, "out of memory");
+    agora_jw_free(w);
+}
+
+static void h_health(void *arg, struct http_req *req)
+{
+    (void)arg;
+    http_reply(req, 200, "text/plain", "ok", 2);
+}
+
+static void h_version(void *arg, struct http_req *req)
+{
+    struct agora_jw *w = agora_jw_new();
+    char abi[32];
+
+    (void)arg;
+    snprintf(abi, sizeof(abi), "%d.%d", AGORA_ABI_MAJOR, AGORA_ABI_MINOR);
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "version", AGORA_VERSION);
+    agora_jw_kstr(w, "plugin_abi", abi);
+    agora_jw_kstr(w, "build_date", __DATE__ " " __TIME__);
+    agora_jw_obj_close(w);
+    reply_jw(req, 200, w);
+}
+
+/* "master@10.0.0.1:5050", as Mesos names a master's process. */
+static void master_pid(struct master *m, char *out, size_t len)
+{
+    snprintf(out, len, "master@%s:%u", m->conf.ip,
+             (unsigned)m->conf.port);
+}
+
+static void write_plugin(struct agora_jw *w, struct plugin *p)
+{
+    char abi[32], line[600];
+    size_t i;
+
+    snprintf(abi, sizeof(abi), "%u.%u", p->desc->abi_major,
+             p->desc->abi_minor);
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "name", p->name);
+    agora_jw_kstr(w, "version", p->version);
+    agora_jw_kstr(w, "description", p->desc->description);
+    agora_jw_kstr(w, "abi", abi);
+    agora_jw_kstr(w, "file", p->file);
+    agora_jw_kstr(w, "conf", p->conf.path);
+    agora_jw_kint(w, "port", p->port);
+    agora_jw_knum(w, "loaded_time", p->loaded_at);
+    agora_jw_key(w, "routes");
+    agora_jw_arr_open(w);
+    for (i = 0; i < p->nroutes; i++) {
+        snprintf(line, sizeof(line), "%s /%s%s", p->desc->routes[i].method,
+                 p->name, p->desc->routes[i].path);
+        agora_jw_str(w, line);
+    }
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+}
+
+static void write_plugins(struct agora_jw *w, struct master *m)
+{
+    size_t i;
+
+    agora_jw_arr_open(w);
+    for (i = 0; i < m->gen.n; i++)
+        write_plugin(w, m->gen.v[i]);
+    agora_jw_arr_close(w);
+}
+
+static void write_leader(struct agora_jw *w, struct master *m)
+{
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "id", m->id);
+    agora_jw_kstr(w, "hostname", m->conf.hostname);
+    agora_jw_kstr(w, "ip", m->conf.ip);
+    agora_jw_kint(w, "port", m->conf.port);
+    agora_jw_kstr(w, "version", AGORA_VERSION);
+    agora_jw_obj_close(w);
+}
+
+static void h_state(void *arg, struct http_req *req)
+{
+    struct master *m = M(arg);
+    struct agora_jw *w = agora_jw_new();
+    char pid[300];
+
+    master_pid(m, pid, sizeof(pid));
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "version", AGORA_VERSION);
+    agora_jw_kstr(w, "id", m->id);
+    agora_jw_kstr(w, "pid", pid);
+    agora_jw_kstr(w, "hostname", m->conf.hostname);
+    agora_jw_knum(w, "start_time", m->start_time);
+    agora_jw_kbool(w, "elected", m->elected);
+    if (m->elected) {
+        agora_jw_knum(w, "elected_time", m->start_time);
+        agora_jw_kstr(w, "leader", pid);
+        agora_jw_key(w, "leader_info");
+        write_leader(w, m);
+    }
+    agora_jw_kstr(w, "store", store_backend_name(m->store));
+    agora_jw_kint(w, "plugin_generation", (int64_t)m->gen.id);
+    agora_jw_key(w, "plugins");
+    write_plugins(w, m);
+    agora_jw_key(w, "frameworks");
+    frameworks_write(m, w);
+    agora_jw_obj_close(w);
+    reply_jw(req, 200, w);
+}
+
+static void h_frameworks(void *arg, struct http_req *req)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "frameworks");
+    frameworks_write(M(arg), w);
+    agora_jw_obj_close(w);
+    reply_jw(req, 200, w);
+}
+
+static void h_plugins(void *arg, struct http_req *req)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_obj_open(w);
+    agora_jw_kint(w, "generation", (int64_t)M(arg)->gen.id);
+    agora_jw_key(w, "plugins");
+    write_plugins(w, M(arg));
+    agora_jw_obj_close(w);
+    reply_jw(req, 200, w);
+}
+
+static void write_http_metrics(struct agora_jw *w, struct master *m)
+{
+    struct http_stats st;
+    size_t i;
+
+    http_server_stats(m->http, &st);
+    /* Plugin listeners count too: every request the process served. */
+    for (i = 0; i < m->gen.n; i++) {
+        struct http_stats ps;
+
+        if (m->gen.v[i]->srv == NULL)
+            continue;
+        http_server_stats(m->gen.v[i]->srv, &ps);
+        st.requests += ps.requests;
+        st.status_2xx += ps.status_2xx;
+        st.status_3xx += ps.status_3xx;
+        st.status_4xx += ps.status_4xx;
+        st.status_5xx += ps.status_5xx;
+        st.streams_open += ps.streams_open;
+        st.deferred_open += ps.deferred_open;
+    }
+    agora_jw_kint(w, "master/http_requests", (int64_t)st.requests);
+    agora_jw_kint(w, "master/http_responses_2xx", (int64_t)st.status_2xx);
+    agora_jw_kint(w, "master/http_responses_3xx", (int64_t)st.status_3xx);
+    agora_jw_kint(w, "master/http_responses_4xx", (int64_t)st.status_4xx);
+    agora_jw_kint(w, "master/http_responses_5xx", (int64_t)st.status_5xx);
+    agora_jw_kint(w, "master/http_streams_open", (int64_t)st.streams_open);
+    agora_jw_kint(w, "master/http_deferred_open", (int64_t)st.deferred_open);
+}
+
+static void write_store_metrics(struct agora_jw *w, struct master *m)
+{
+    struct store_stats st;
+
+    store_get_stats(m->store, &st);
+    agora_jw_kint(w, "master/store_gets", (int64_t)st.gets);
+    agora_jw_kint(w, "master/store_puts", (int64_t)st.puts);
+    agora_jw_kint(w, "master/store_deletes", (int64_t)st.deletes);
+    agora_jw_kint(w, "master/store_lists", (int64_t)st.lists);
+    agora_jw_kint(w, "master/store_errors", (int64_t)st.errors);
+    agora_jw_kint(w, "master/store_pending", (int64_t)st.pending);
+}
+
+static void h_metrics(void *arg, struct http_req *req)
+{
+    struct master *m = M(arg);
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_obj_open(w);
+    agora_jw_knum(w, "master/uptime_secs", master_now(m) - m->start_time);
+    agora_jw_kint(w, "master/elected", m->elected);
+    agora_jw_kint(w, "master/plugins_loaded", (int64_t)m->gen.n);
+    agora_jw_kint(w, "master/plugin_generation", (int64_t)m->gen.id);
+    agora_jw_kint(w, "master/plugin_reloads", (int64_t)m->reloads);
+    agora_jw_kint(w, "master/plugin_reload_failures",
+                  (int64_t)m->reload_failures);
+    agora_jw_kint(w, "master/frameworks_active",
+                  (int64_t)m->frameworks.by_id.len);
+    agora_jw_kint(w, "master/event_subscribers", (int64_t)m->events.nsubs);
+    agora_jw_kint(w, "master/events_published",
+                  (int64_t)m->events.published);
+    write_http_metrics(w, m);
+    write_store_metrics(w, m);
+    metrics_write(&m->metrics, w);
+    agora_jw_obj_close(w);
+    reply_jw(req, 200, w);
+}
+
+static void h_reload(void *arg, struct http_req *req)
+{
+    master_request_reload(M(arg));
+    http_reply(req, 202, NULL, "{\"message\":\"reload requested\"}", 30);
+}
+
+static void h_events(void *arg, struct http_req *req)
+{
+    if (events_subscribe(&M(arg)->events, req) < 0)
+        http_reply_error(req, 500, "cannot open the event stream");
+}
+
+static void h_redirect(void *arg, struct http_req *req)
+{
+    struct master *m = M(arg);
+    char loc[320];
+
+    /* Without ZooKeeper this master is the leader. */
+    snprintf(loc, sizeof(loc), "//%s:%u", m->conf.hostname,
+             (unsigned)m->conf.port);
+    http_reply_header(req, "Location", loc);
+    http_reply(req, 307, "text/plain", "", 0);
+}
+
+int master_http_routes(struct master *m, struct router *r)
+{
+    static const struct {
+        const char *method, *path;
+        http_handler_fn fn;
+    } routes[] = {
+        {"GET", "/health", h_health},
+        {"GET", "/version", h_version},
+        {"GET", "/master/state", h_state},
+        {"GET", "/master/state.json", h_state},
+        {"GET", "/state", h_state},
+        {"GET", "/state.json", h_state},
+        {"GET", "/master/frameworks", h_frameworks},
+        {"GET", "/metrics/snapshot", h_metrics},
+        {"GET", "/plugins", h_plugins},
+        {"POST", "/master/reload", h_reload},
+        {"GET", "/master/events", h_events},
+        {"GET", "/master/redirect", h_redirect},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        int rc = router_add(r, routes[i].method, NULL, routes[i].path,
+                            (void *)routes[i].fn, m);
+
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,620 @@
+/*
+ * plugin_api.c - the services table plugins call (struct agora_api).
+ *
+ * Every registration a plugin makes - a timer, a deferred request, a
+ * stream, a pending store call, a framework - is an item on the plugin's
+ * list, so that unloading releases all of it and no pointer into the
+ * unloaded object is ever called (Redis' module teardown does the same).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include <agora/sdk.h>
+
+#include "frameworks.h"
+#include "http.h"
+#include "log.h"
+#include "master.h"
+#include "plugins.h"
+#include "store.h"
+
+struct plugin_item {
+    enum plugin_item_kind kind;
+    struct plugin *p;
+    struct plugin_item *prev, *next;
+    void *arg;
+    union {
+        struct {
+            ev_timer w;
+            agora_timer_fn fn;
+            int firing;
+        } timer;
+        struct http_req *req;
+        struct {
+            struct http_stream *s;
+            agora_stream_close_fn fn;
+        } stream;
+        struct {
+            struct store_op *op;
+            agora_store_fn fn;
+        } store;
+        struct agora_framework *fw;
+    } u;
+};
+
+#define HOST(h) ((struct plugin *)(h))
+
+static struct plugin_item *item_new(struct plugin *p,
+                                    enum plugin_item_kind kind, void *arg)
+{
+    struct plugin_item *it = calloc(1, sizeof(*it));
+
+    if (it == NULL)
+        return NULL;
+    it->kind = kind;
+    it->p = p;
+    it->arg = arg;
+    it->next = p->items;
+    if (p->items)
+        p->items->prev = it;
+    p->items = it;
+    return it;
+}
+
+static void item_unlink(struct plugin_item *it)
+{
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        it->p->items = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+}
+
+static void item_free(struct plugin_item *it)
+{
+    item_unlink(it);
+    free(it);
+}
+
+/* ---- logging, conf, time ---- */
+
+static void api_log(struct agora_host *h, enum agora_log_level level,
+                    const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vmsg(level, HOST(h)->name, fmt, ap);
+    va_end(ap);
+}
+
+static const char *api_conf_get(struct agora_host *h, const char *key)
+{
+    return plugin_conf_get(&HOST(h)->conf, key);
+}
+
+static double api_now(struct agora_host *h) { return master_now(HOST(h)->m); }
+
+/* ---- timers ---- */
+
+static void timer_fire(struct ev_loop *loop, ev_timer *w, int events)
+{
+    struct plugin_item *it = w->data;
+
+    (void)events;
+    it->u.timer.firing = 1;
+    it->u.timer.fn(it->arg, (struct agora_timer *)it);
+    it->u.timer.firing = 0;
+    /* Done firing (one-shot) or stopped from inside its callback. */
+    if (!ev_is_active(w))
+        item_free(it);
+    (void)loop;
+}
+
+static struct agora_timer *api_timer_start(struct agora_host *h, double after,
+                                           double repeat, agora_timer_fn fn,
+                                           void *arg)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it;
+
+    if (fn == NULL || after < 0 || repeat < 0)
+        return NULL;
+    it = item_new(p, PLUGIN_ITEM_TIMER, arg);
+    if (it == NULL)
+        return NULL;
+    it->u.timer.fn = fn;
+    ev_timer_init(&it->u.timer.w, timer_fire, after, repeat);
+    it->u.timer.w.data = it;
+    ev_timer_start(p->m->loop, &it->u.timer.w);
+    return (struct agora_timer *)it;
+}
+
+static void api_timer_stop(struct agora_host *h, struct agora_timer *t)
+{
+    struct plugin_item *it = (struct plugin_item *)t;
+
+    if (it == NULL || it->kind != PLUGIN_ITEM_TIMER)
+        return;
+    ev_timer_stop(HOST(h)->m->loop, &it->u.timer.w);
+    /* Inside its own callback: freed when the callback returns. */
+    if (!it->u.timer.firing)
+        item_free(it);
+}
+
+/* ---- requests and replies ---- */
+
+#define REQ(r) ((struct http_req *)(r))
+
+static const char *api_req_method(struct agora_req *r)
+{
+    return http_req_method(REQ(r));
+}
+
+static const char *api_req_path(struct agora_req *r)
+{
+    return http_req_path(REQ(r));
+}
+
+static const char *api_req_param(struct agora_req *r, const char *name)
+{
+    return http_req_param(REQ(r), name);
+}
+
+static const char *api_req_query(struct agora_req *r, const char *name,
+                                 size_t n)
+{
+    return http_req_query(REQ(r), name, n);
+}
+
+static const char *api_req_header(struct agora_req *r, const char *name)
+{
+    return http_req_header(REQ(r), name);
+}
+
+static const char *api_req_body(struct agora_req *r, size_t *len)
+{
+    return http_req_body(REQ(r), len);
+}
+
+static int api_reply_header(struct agora_req *r, const char *name,
+                            const char *value)
+{
+    return http_reply_header(REQ(r), name, value);
+}
+
+static int api_reply(struct agora_req *r, int status, const char *ctype,
+                     const void *body, size_t len)
+{
+    return http_reply(REQ(r), status, ctype, body, len);
+}
+
+/* A deferred request was answered (or dropped): forget it. */
+static void req_done(void *arg, struct http_req *req)
+{
+    (void)req;
+    item_free(arg);
+}
+
+/* The plugin a request was routed to. */
+static struct plugin *req_plugin(struct http_req *req)
+{
+    struct plugin_route *pr = http_req_route_arg(req);
+
+    return pr ? pr->p : NULL;
+}
+
+static int api_defer(struct agora_req *r)
+{
+    struct plugin *p = req_plugin(REQ(r));
+    struct plugin_item *it;
+    int rc;
+
+    if (p == NULL)
+        return AGORA_EINVAL;
+    it = item_new(p, PLUGIN_ITEM_REQ, NULL);
+    if (it == NULL)
+        return AGORA_ENOMEM;
+    rc = http_defer(REQ(r));
+    if (rc < 0) {
+        item_free(it);
+        return rc;
+    }
+    it->u.req = REQ(r);
+    http_req_on_done(REQ(r), req_done, it);
+    return 0;
+}
+
+void plugin_route_dispatch(void *arg, struct http_req *req)
+{
+    struct plugin_route *pr = arg;
+
+    pr->fn(pr->p->state, (struct agora_req *)req);
+}
+
+/* ---- streams ---- */
+
+static void stream_closed(void *arg, struct http_stream *s)
+{
+    struct plugin_item *it = arg;
+    agora_stream_close_fn fn = it->u.stream.fn;
+    void *fn_arg = it->arg;
+
+    item_free(it);
+    if (fn)
+        fn(fn_arg, (struct agora_stream *)s);
+}
+
+static struct agora_stream *api_stream_open(struct agora_req *r,
+                                            const char *ctype,
+                                            double keepalive,
+                                            const char *ka_text,
+                                            agora_stream_close_fn on_close,
+                                            void *arg)
+{
+    struct plugin *p = req_plugin(REQ(r));
+    struct plugin_item *it;
+    struct http_stream *s;
+
+    if (p == NULL)
+        return NULL;
+    it = item_new(p, PLUGIN_ITEM_STREAM, arg);
+    if (it == NULL)
+        return NULL;
+    s = http_stream_open(REQ(r), ctype, keepalive, ka_text, 0, stream_closed,
+                         it);
+    if (s == NULL) {
+        item_free(it);
+        return NULL;
+    }
+    it->u.stream.s = s;
+    it->u.stream.fn = on_close;
+    return (struct agora_stream *)s;
+}
+
+static int api_stream_write(struct agora_stream *s, const void *data,
+                            size_t len)
+{
+    return http_stream_write((struct http_stream *)s, data, len);
+}
+
+/* Finds the item of a stream among the plugin's registrations. */
+static struct plugin_item *stream_item(struct plugin *p,
+                                       struct http_stream *s)
+{
+    struct plugin_item *it;
+
+    for (it = p->items; it; it = it->next)
+        if (it->kind == PLUGIN_ITEM_STREAM && it->u.stream.s == s)
+            return it;
+    return NULL;
+}
+
+static void api_stream_close(struct agora_stream *as)
+{
+    struct http_stream *s = (struct http_stream *)as;
+    struct http_req *req = http_stream_req(s);
+    struct plugin *p = req ? req_plugin(req) : NULL;
+    struct plugin_item *it = p ? stream_item(p, s) : NULL;
+
+    if (it)
+        item_free(it);
+    http_stream_close(s);
+}
+
+/* ---- store ---- */
+
+static void store_done(void *arg, int err, const store_result *r)
+{
+    struct plugin_item *it = arg;
+    agora_store_fn fn = it->u.store.fn;
+    void *fn_arg = it->arg;
+
+    item_free(it);
+    if (fn)
+        fn(fn_arg, err, r);
+}
+
+static struct plugin_item *store_item(struct plugin *p, agora_store_fn cb,
+                                      void *arg)
+{
+    struct plugin_item *it = item_new(p, PLUGIN_ITEM_STORE, arg);
+
+    if (it)
+        it->u.store.fn = cb;
+    return it;
+}
+
+static int store_started(struct plugin_item *it, int rc)
+{
+    if (rc < 0)
+        item_free(it);
+    return rc;
+}
+
+static int api_store_get(struct agora_host *h, const char *key,
+                         agora_store_fn cb, void *arg)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it = store_item(p, cb, arg);
+
+    if (it == NULL)
+        return AGORA_ENOMEM;
+    return store_started(it, store_get(p->m->store, p->name, key, store_done,
+                                       it, &it->u.store.op));
+}
+
+static int api_store_put(struct agora_host *h, const char *key,
+                         const void *value, size_t len, int64_t version,
+                         agora_store_fn cb, void *arg)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it = store_item(p, cb, arg);
+
+    if (it == NULL)
+        return AGORA_ENOMEM;
+    return store_started(it, store_put(p->m->store, p->name, key, value, len,
+                                       version, store_done, it,
+                                       &it->u.store.op));
+}
+
+static int api_store_delete(struct agora_host *h, const char *key,
+                            int64_t version, agora_store_fn cb, void *arg)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it = store_item(p, cb, arg);
+
+    if (it == NULL)
+        return AGORA_ENOMEM;
+    return store_started(it, store_delete(p->m->store, p->name, key, version,
+                                          store_done, it, &it->u.store.op));
+}
+
+static int api_store_list(struct agora_host *h, const char *key,
+                          agora_store_fn cb, void *arg)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it = store_item(p, cb, arg);
+
+    if (it == NULL)
+        return AGORA_ENOMEM;
+    return store_started(it, store_list(p->m->store, p->name, key ? key : "",
+                                        store_done, it, &it->u.store.op));
+}
+
+/* ---- events and metrics ---- */
+
+static int api_publish(struct agora_host *h, const char *type,
+                       const char *json)
+{
+    return events_publish(&HOST(h)->m->events, type, json);
+}
+
+static int metric_key(struct plugin *p, const char *name, char *key,
+                      size_t len)
+{
+    int n = snprintf(key, len, "%s/%s", p->name, name);
+
+    return n < 0 || (size_t)n >= len ? AGORA_EINVAL : 0;
+}
+
+static int api_metric_set(struct agora_host *h, const char *name, double v)
+{
+    char key[320];
+
+    if (metric_key(HOST(h), name, key, sizeof(key)) < 0)
+        return AGORA_EINVAL;
+    return metrics_set(&HOST(h)->m->metrics, key, v);
+}
+
+static int api_metric_add(struct agora_host *h, const char *name, double d)
+{
+    char key[320];
+
+    if (metric_key(HOST(h), name, key, sizeof(key)) < 0)
+        return AGORA_EINVAL;
+    return metrics_add(&HOST(h)->m->metrics, key, d);
+}
+
+/* ---- frameworks, offers, tasks ---- */
+
+static struct agora_framework *api_framework_default(struct agora_host *h)
+{
+    return HOST(h)->fw_default;
+}
+
+static int fw_register(struct plugin *p,
+                       const struct agora_framework_spec *spec,
+                       int is_default, struct agora_framework **out)
+{
+    struct plugin_item *it = item_new(p, PLUGIN_ITEM_FRAMEWORK, NULL);
+    int rc;
+
+    if (it == NULL)
+        return AGORA_ENOMEM;
+    rc = framework_add(p->m, p, spec, is_default, out);
+    if (rc < 0) {
+        item_free(it);
+        return rc;
+    }
+    it->u.fw = *out;
+    return 0;
+}
+
+static int api_framework_add(struct agora_host *h,
+                             const struct agora_framework_spec *spec,
+                             struct agora_framework **out)
+{
+    return fw_register(HOST(h), spec, 0, out);
+}
+
+static void api_framework_remove(struct agora_host *h,
+                                 struct agora_framework *fw)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it;
+
+    for (it = p->items; it; it = it->next) {
+        if (it->kind == PLUGIN_ITEM_FRAMEWORK && it->u.fw == fw) {
+            if (p->fw_default == fw)
+                p->fw_default = NULL;
+            item_free(it);
+            framework_remove(p->m, fw);
+            return;
+        }
+    }
+}
+
+int plugin_framework_default(struct plugin *p)
+{
+    const char *role = plugin_conf_get(&p->conf, "role");
+    struct agora_framework_spec spec;
+
+    if (!p->desc->on_offer && !p->desc->on_status)
+        return 0;
+    memset(&spec, 0, sizeof(spec));
+    spec.name = p->name;
+    spec.role = role ? role : "*";
+    spec.principal = plugin_conf_get(&p->conf, "principal");
+    spec.on_offer = p->desc->on_offer;
+    spec.on_status = p->desc->on_status;
+    spec.state = p->state;
+    return fw_register(p, &spec, 1, &p->fw_default);
+}
+
+static const char *api_framework_id(struct agora_framework *fw)
+{
+    return fw->id;
+}
+
+/*
+ * Offers come from the allocator; until it exists no offer id is valid,
+ * and the calls answer as the allocator will for an unknown offer.
+ */
+static int api_accept(struct agora_framework *fw, const char *offer_id,
+                      const struct agora_task_spec *tasks, size_t n)
+{
+    (void)fw;
+    (void)tasks;
+    (void)n;
+    return offer_id ? AGORA_ENOENT : AGORA_EINVAL;
+}
+
+static int api_decline(struct agora_framework *fw, const char *offer_id,
+                       double refuse_seconds)
+{
+    (void)fw;
+    (void)refuse_seconds;
+    return offer_id ? AGORA_ENOENT : AGORA_EINVAL;
+}
+
+static int api_suppress(struct agora_framework *fw)
+{
+    fw->suppressed = 1;
+    return 0;
+}
+
+static int api_revive(struct agora_framework *fw)
+{
+    fw->suppressed = 0;
+    return 0;
+}
+
+static int api_kill(struct agora_framework *fw, const char *task_id)
+{
+    (void)fw;
+    return task_id ? AGORA_ENOENT : AGORA_EINVAL;
+}
+
+static int api_reconcile(struct agora_framework *fw,
+                         const char *const *task_ids, size_t n)
+{
+    return framework_reconcile(fw->p->m, fw, task_ids, n);
+}
+
+const struct agora_api plugin_api_table = {
+    .size = sizeof(struct agora_api),
+    .log = api_log,
+    .strerror = agora_strerror,
+    .conf_get = api_conf_get,
+    .now = api_now,
+    .timer_start = api_timer_start,
+    .timer_stop = api_timer_stop,
+    .req_method = api_req_method,
+    .req_path = api_req_path,
+    .req_param = api_req_param,
+    .req_query = api_req_query,
+    .req_header = api_req_header,
+    .req_body = api_req_body,
+    .reply_header = api_reply_header,
+    .reply = api_reply,
+    .defer = api_defer,
+    .stream_open = api_stream_open,
+    .stream_write = api_stream_write,
+    .stream_close = api_stream_close,
+    .store_get = api_store_get,
+    .store_put = api_store_put,
+    .store_delete = api_store_delete,
+    .store_list = api_store_list,
+    .publish = api_publish,
+    .metric_set = api_metric_set,
+    .metric_add = api_metric_add,
+    .framework_default = api_framework_default,
+    .framework_add = api_framework_add,
+    .framework_remove = api_framework_remove,
+    .framework_id = api_framework_id,
+    .accept = api_accept,
+    .decline = api_decline,
+    .suppress = api_suppress,
+    .revive = api_revive,
+    .kill = api_kill,
+    .reconcile = api_reconcile,
+};
+
+/* ---- release ---- */
+
+static void item_release(struct plugin_item *it)
+{
+    struct plugin *p = it->p;
+
+    switch (it->kind) {
+    case PLUGIN_ITEM_TIMER:
+        ev_timer_stop(p->m->loop, &it->u.timer.w);
+        item_free(it);
+        break;
+    case PLUGIN_ITEM_REQ:
+        /* Answering runs req_done, which frees the item. */
+        http_reply_errorf(it->u.req, 503, "plugin %s was unloaded", p->name);
+        break;
+    case PLUGIN_ITEM_STREAM: {
+        struct http_stream *s = it->u.stream.s;
+
+        item_free(it);
+        http_stream_close(s);
+        break;
+    }
+    case PLUGIN_ITEM_STORE:
+        store_cancel(it->u.store.op);
+        item_free(it);
+        break;
+    case PLUGIN_ITEM_FRAMEWORK: {
+        struct agora_framework *fw = it->u.fw;
+
+        item_free(it);
+        framework_remove(p->m, fw);
+        break;
+    }
+    }
+}
+
+void plugin_release(struct plugin *p)
+{
+    while (p->items)
+        item_release(p->items);
+    p->fw_default = NULL;
+}

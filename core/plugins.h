@@ -1,0 +1,168 @@
+/*
+ * plugins.h - the plugin host: loading, ABI checks, generations, reload.
+ *
+ * The set of loaded plugins is a generation. Loading (at start) and
+ * reloading (SIGHUP, POST /master/reload) scan --conf_dir: every *.conf
+ * names a plugin (`plugin = x.so`, looked up in --plugin_dir, or a path)
+ * and every *.so dropped into conf_dir is loaded with its defaults,
+ * configured by a <name>.conf beside it when there is one.
+ *
+ * A reload builds the next generation beside the current one: confs are
+ * parsed and validated, each new or changed .so is copied to a private
+ * file and dlopen'ed from there (so replacing the original in place never
+ * touches mapped code), its descriptor checked, its conf parsed, its port
+ * bound. If anything fails, the current generation stays and the reason
+ * is logged. Otherwise plugins that left or changed are finished (fini,
+ * then everything they registered is released), the new ones initialised,
+ * and the routes mounted again. Unchanged plugins are not touched.
+ *
+ * At start, by contrast, a plugin that fails is refused alone (with its
+ * own log line) and the others load.
+ */
+#ifndef AGORA_PLUGINS_H
+#define AGORA_PLUGINS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <agora/plugin.h>
+
+#include "router.h"
+
+struct master;
+struct http_server;
+struct http_req;
+struct plugin_item;
+
+/* A plugin's conf file, read but not yet applied to a descriptor. */
+struct plugin_conf {
+    char *path;   /* the .conf file, or NULL for a bare drop-in     */
+    char *so;     /* the shared object to load (resolved path)      */
+    char *text;   /* the file's bytes, to tell a changed conf       */
+    char **keys;  /* key = value pairs, in file order               */
+    char **values;
+    size_t n;
+};
+
+/* Everything a plugin registered, released when it unloads. */
+enum plugin_item_kind {
+    PLUGIN_ITEM_TIMER,
+    PLUGIN_ITEM_REQ,
+    PLUGIN_ITEM_STREAM,
+    PLUGIN_ITEM_STORE,
+    PLUGIN_ITEM_FRAMEWORK
+};
+
+struct plugin_route {
+    struct plugin *p;
+    agora_route_fn fn;
+};
+
+/* One loaded plugin; its address is the struct agora_host plugins see. */
+struct plugin {
+    struct master *m;
+    char *name;        /* the descriptor's name                        */
+    char *version;
+    char *file;        /* the original .so                             */
+    char *copy;        /* the private copy that is mapped              */
+    dev_t dev;         /* identity of the original, to see a change    */
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    void *dl;
+    const struct agora_plugin *desc;
+    struct plugin_conf conf;
+    void *conf_block;  /* the typed conf handed to init              */
+    uint16_t port;     /* its own listener, 0 = none                  */
+    struct http_server *srv;
+    struct router router; /* routes at the root of its own port       */
+    struct plugin_route *routes;
+    size_t nroutes;
+    void *state;
+    int live;          /* init succeeded, fini not yet called          */
+    double loaded_at;
+    struct plugin_item *items; /* registrations, newest first           */
+    struct agora_framework *fw_default;
+};
+
+struct plugin_gen {
+    struct plugin **v;
+    size_t n;
+    unsigned long id;
+};
+
+/* Flags of a scan. */
+#define PLUGINS_STRICT 1 /* any failure fails the whole generation */
+
+/* ---- plugin_conf.c ---- */
+
+/*
+ * Reads a key = value conf file into c. Lines are `key = value`, blank,
+ * or comments starting with '#'; a value may be double-quoted. Returns 0
+ * or AGORA_EINVAL/AGORA_EIO with the reason (file and line) in err.
+ */
+int plugin_conf_read(const char *path, struct plugin_conf *c, char *err,
+                     size_t errlen);
+
+/* The value of key, or NULL. Borrowed from c. */
+const char *plugin_conf_get(const struct plugin_conf *c, const char *key);
+
+/*
+ * Builds the typed conf block of desc from c: defaults, then values.
+ * Unknown keys (other than plugin, port, role, principal) are refused.
+ * Returns 0 with a malloc'ed block (free with plugin_conf_block_free) or
+ * AGORA_EINVAL with the reason in err.
+ */
+int plugin_conf_apply(const struct plugin_conf *c,
+                      const struct agora_plugin *desc, void **block,
+                      char *err, size_t errlen);
+void plugin_conf_block_free(const struct agora_plugin *desc, void *block);
+
+void plugin_conf_free(struct plugin_conf *c);
+
+/* ---- plugins.c ---- */
+
+/*
+ * Checks a descriptor as the loader does: ABI numbers against the core's
+ * (major equal, minor not newer), struct size, name syntax, required
+ * fields and callbacks. Returns 0, or AGORA_EINVAL with the reason in err
+ * (naming both versions for an ABI mismatch).
+ */
+int plugin_check_descriptor(const struct agora_plugin *d, char *err,
+                            size_t errlen);
+
+/*
+ * Scans conf_dir and loads the plugins found into a new generation that
+ * replaces m's current one. flags: PLUGINS_STRICT for a reload. Returns
+ * 0 when the new generation is in place (at start, possibly without the
+ * plugins that failed), or an agora_err when a strict reload failed and
+ * the current generation stayed.
+ */
+int plugins_load(struct master *m, int flags);
+
+/* Finishes and unloads every plugin of m (at exit). */
+void plugins_unload_all(struct master *m);
+
+/* Tells every plugin of m that leadership changed. */
+void plugins_notify_leader(struct master *m, int leading);
+
+/* The plugin of that name in the current generation, or NULL. */
+struct plugin *plugins_find(struct master *m, const char *name);
+
+/* ---- plugin_api.c ---- */
+
+/* The services table handed to every plugin. */
+extern const struct agora_api plugin_api_table;
+
+/* The router handler for plugin routes (the arg is a plugin_route). */
+void plugin_route_dispatch(void *arg, struct http_req *req);
+
+/* Releases everything p registered: timers, requests, streams, store
+ * callbacks, frameworks. Called after fini. */
+void plugin_release(struct plugin *p);
+
+/* Registers p's default framework when its descriptor has callbacks. */
+int plugin_framework_default(struct plugin *p);
+
+#endif /* AGORA_PLUGINS_H */

@@ -1,0 +1,472 @@
+/*
+ * store.c - the half of the store that every backend shares: argument
+ * checks, the life of an op, and the queue that brings completions back
+ * to the loop in call order.
+ *
+ * The life of an op:
+ *   1. store_get/put/delete/list (loop thread) check the arguments, copy
+ *      them into a new op, append it to the store's pending list and hand
+ *      it to the backend (submit).
+ *   2. The backend works on its own threads and calls store_complete(),
+ *      which marks the op done under the store's mutex and wakes the loop
+ *      with ev_async_send().
+ *   3. The async watcher delivers, from the head of the pending list,
+ *      every op that is done: it runs the callback (unless cancelled) and
+ *      frees the op.
+ * Because delivery walks the pending list from its head, callbacks run in
+ * call order even for a backend that finishes ops out of order, and a
+ * callback never runs inside the store_* call that started its op, even
+ * when the backend completes the op inside submit().
+ */
+#include "store.h"
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* A namespace is a directory name for the local backend and a znode name
+ * for ZooKeeper: keep it far below both limits. */
+#define STORE_NS_MAX 64
+
+/*
+ * An op as the store allocates it. The public part comes first, so that
+ * the struct store_op * a backend hands back converts to its slot.
+ */
+struct op_slot {
+    struct store_op op;
+    int done; /* set by store_complete(), under store.mu */
+};
+
+struct store {
+    struct ev_loop *loop; /* borrowed until store_close() */
+    const struct store_backend *be;
+    void *impl; /* the backend's; freed by be->close() */
+    ev_async wake;
+    pthread_mutex_t mu; /* guards op_slot.done of this store's ops */
+
+    /* Started and not yet delivered, in call order: loop thread only. */
+    struct store_op *head, *tail;
+
+    struct store_stats stats;
+    int loop_ref; /* 1 while wake keeps the loop running (ops pending) */
+    int draining; /* inside on_wake(): store_close() must not free s */
+    int closed;   /* store_close() ran; on_wake() frees s when it ends */
+};
+
+/* ------------------------------------------------------------------ */
+/* Validation                                                          */
+/* ------------------------------------------------------------------ */
+
+int store_ns_valid(const char *ns)
+{
+    size_t i;
+
+    if (ns == NULL || ns[0] == '\0')
+        return AGORA_EINVAL;
+    for (i = 0; ns[i] != '\0'; i++) {
+        char c = ns[i];
+
+        if (i >= STORE_NS_MAX)
+            return AGORA_EINVAL;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return AGORA_EINVAL;
+    }
+    return 0;
+}
+
+static int key_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
+           c == '@' || c == '-';
+}
+
+int store_key_valid(const char *key, int allow_empty)
+{
+    size_t i, seg_start = 0;
+
+    if (key == NULL)
+        return AGORA_EINVAL;
+    if (key[0] == '\0')
+        return allow_empty ? 0 : AGORA_EINVAL;
+    if (strnlen(key, AGORA_STORE_KEY_MAX + 1) > AGORA_STORE_KEY_MAX)
+        return AGORA_EINVAL;
+    /* One pass: i == seg_start means "at the first byte of a segment". */
+    for (i = 0;; i++) {
+        char c = key[i];
+
+        if (c == '/' || c == '\0') {
+            if (i == seg_start)
+                return AGORA_EINVAL; /* empty segment: "/a", "a//b", "a/" */
+            if (i - seg_start > AGORA_STORE_SEGMENT_MAX)
+                return AGORA_EINVAL; /* a file name, in the local backend */
+            if (c == '\0')
+                return 0;
+            seg_start = i + 1;
+            continue;
+        }
+        /* A leading '.' is refused so that "..", and the backends' own
+         * names (.value, .tmp.*), can never be a segment. */
+        if (i == seg_start && c == '.')
+            return AGORA_EINVAL;
+        if (!key_char_ok(c))
+            return AGORA_EINVAL;
+    }
+}
+
+/* The checks every call shares; 0 or the agora_err to return at once. */
+static int check_call(const struct store *s, const char *ns, const char *key,
+                      int allow_empty)
+{
+    if (s == NULL || s->closed)
+        return AGORA_EINVAL;
+    if (store_ns_valid(ns) != 0)
+        return AGORA_EINVAL;
+    return store_key_valid(key, allow_empty);
+}
+
+/* A put or delete expects AGORA_STORE_ANY, AGORA_STORE_NEW or a version. */
+static int check_version(int64_t version)
+{
+    return version >= AGORA_STORE_ANY ? 0 : AGORA_EINVAL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Ops                                                                 */
+/* ------------------------------------------------------------------ */
+
+static struct op_slot *slot_of(struct store_op *op)
+{
+    /* op is the first member of its slot. */
+    return (struct op_slot *)(void *)op;
+}
+
+/* Frees op and everything it owns: its copies of the arguments and the
+ * results the backend allocated. */
+static void op_free(struct store_op *op)
+{
+    size_t i;
+
+    for (i = 0; i < op->nnames; i++)
+        free(op->names[i]);
+    free(op->names);
+    free(op->value);
+    free(op->key);
+    free(op->ns);
+    free(slot_of(op));
+}
+
+/* A new op holding copies of ns and key; NULL when out of memory. */
+static struct store_op *op_new(struct store *s, enum store_kind kind,
+                               const char *ns, const char *key, store_cb cb,
+                               void *arg)
+{
+    struct op_slot *slot = calloc(1, sizeof(*slot));
+    struct store_op *op;
+
+    if (slot == NULL)
+        return NULL;
+    op = &slot->op;
+    op->kind = kind;
+    op->ns = strdup(ns);
+    op->key = strdup(key);
+    if (op->ns == NULL || op->key == NULL) {
+        op_free(op);
+        return NULL;
+    }
+    op->cb = cb;
+    op->arg = arg;
+    op->store = s;
+    return op;
+}
+
+/*
+ * The loop runs while wake is active and referenced. The store holds that
+ * reference only while ops are pending, so an idle store does not keep
+ * ev_run() from returning, and a pending one does until its completions
+ * have run.
+ */
+static void update_loop_ref(struct store *s)
+{
+    int want = s->stats.pending > 0 && !s->closed;
+
+    if (want && !s->loop_ref)
+        ev_ref(s->loop);
+    else if (!want && s->loop_ref)
+        ev_unref(s->loop);
+    s->loop_ref = want;
+}
+
+/* Appends op to the pending list and hands it to the backend. */
+static int op_start(struct store *s, struct store_op *op,
+                    struct store_op **handle)
+{
+    if (s->tail != NULL)
+        s->tail->next = op;
+    else
+        s->head = op;
+    s->tail = op;
+    s->stats.pending++;
+    update_loop_ref(s);
+    if (handle != NULL)
+        *handle = op;
+    /* Last: the backend may complete op before submit() returns; the
+     * callback still waits for the loop. */
+    s->be->submit(s->impl, op);
+    return 0;
+}
+
+/* Counts a call refused at once; returns err. */
+static int refuse(struct store *s, int err)
+{
+    if (s != NULL)
+        s->stats.errors++;
+    return err;
+}
+
+int store_get(struct store *s, const char *ns, const char *key, store_cb cb,
+              void *arg, struct store_op **op)
+{
+    struct store_op *o;
+    int rc = check_call(s, ns, key, 0);
+
+    if (rc != 0)
+        return refuse(s, rc);
+    o = op_new(s, STORE_GET, ns, key, cb, arg);
+    if (o == NULL)
+        return refuse(s, AGORA_ENOMEM);
+    s->stats.gets++;
+    return op_start(s, o, op);
+}
+
+int store_put(struct store *s, const char *ns, const char *key,
+              const void *value, size_t len, int64_t version, store_cb cb,
+              void *arg, struct store_op **op)
+{
+    struct store_op *o;
+    int rc = check_call(s, ns, key, 0);
+
+    if (rc == 0)
+        rc = check_version(version);
+    if (rc == 0 && value == NULL && len > 0)
+        rc = AGORA_EINVAL;
+    if (rc == 0 && len > AGORA_STORE_VALUE_MAX)
+        rc = AGORA_ETOOBIG;
+    if (rc != 0)
+        return refuse(s, rc);
+    o = op_new(s, STORE_PUT, ns, key, cb, arg);
+    if (o == NULL)
+        return refuse(s, AGORA_ENOMEM);
+    /* malloc(0) may return NULL: always allocate at least one byte. */
+    o->value = malloc(len > 0 ? len : 1);
+    if (o->value == NULL) {
+        op_free(o);
+        return refuse(s, AGORA_ENOMEM);
+    }
+    if (len > 0)
+        memcpy(o->value, value, len);
+    o->len = len;
+    o->version = version;
+    s->stats.puts++;
+    return op_start(s, o, op);
+}
+
+int store_delete(struct store *s, const char *ns, const char *key,
+                 int64_t version, store_cb cb, void *arg,
+                 struct store_op **op)
+{
+    struct store_op *o;
+    int rc = check_call(s, ns, key, 0);
+
+    if (rc == 0)
+        rc = check_version(version);
+    if (rc != 0)
+        return refuse(s, rc);
+    o = op_new(s, STORE_DELETE, ns, key, cb, arg);
+    if (o == NULL)
+        return refuse(s, AGORA_ENOMEM);
+    o->version = version;
+    s->stats.deletes++;
+    return op_start(s, o, op);
+}
+
+int store_list(struct store *s, const char *ns, const char *key, store_cb cb,
+               void *arg, struct store_op **op)
+{
+    struct store_op *o;
+    int rc = check_call(s, ns, key, 1);
+
+    if (rc != 0)
+        return refuse(s, rc);
+    o = op_new(s, STORE_LIST, ns, key, cb, arg);
+    if (o == NULL)
+        return refuse(s, AGORA_ENOMEM);
+    s->stats.lists++;
+    return op_start(s, o, op);
+}
+
+void store_cancel(struct store_op *op)
+{
+    if (op != NULL)
+        op->canceled = 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Completion                                                          */
+/* ------------------------------------------------------------------ */
+
+void store_complete(struct store_op *op)
+{
+    struct store *s = op->store;
+
+    /* After the unlock the loop may free op: read nothing of it later.
+     * s lives until the backend's close() has returned, which waits for
+     * this call. */
+    pthread_mutex_lock(&s->mu);
+    slot_of(op)->done = 1;
+    pthread_mutex_unlock(&s->mu);
+    ev_async_send(s->loop, &s->wake);
+}
+
+/* Whether the backend has completed op; loop thread. */
+static int op_done(struct store *s, struct store_op *op)
+{
+    int done;
+
+    pthread_mutex_lock(&s->mu);
+    done = slot_of(op)->done;
+    pthread_mutex_unlock(&s->mu);
+    return done;
+}
+
+/*
+ * Runs op's callback unless cancelled, then frees op. Results are handed
+ * out only on success; the SDK promises value and names for get and list,
+ * version for get and put.
+ */
+static void op_deliver(struct store *s, struct store_op *op)
+{
+    store_result r;
+
+    /* ENOENT and EVERSION answer the question asked; they are not
+     * failures of the store. */
+    if (op->err != 0 && op->err != AGORA_ENOENT && op->err != AGORA_EVERSION)
+        s->stats.errors++;
+    if (!op->canceled && op->cb != NULL) {
+        memset(&r, 0, sizeof(r));
+        if (op->err == 0 && op->kind == STORE_GET) {
+            r.value = op->value;
+            r.len = op->len;
+        }
+        if (op->err == 0 &&
+            (op->kind == STORE_GET || op->kind == STORE_PUT))
+            r.version = op->version;
+        if (op->err == 0 && op->kind == STORE_LIST) {
+            r.names = (const char *const *)op->names;
+            r.nnames = op->nnames;
+        }
+        op->cb(op->arg, op->err, &r);
+    }
+    op_free(op);
+}
+
+static void store_free(struct store *s)
+{
+    /* libev: a watcher whose reference was dropped gets it back before
+     * it is stopped. */
+    if (!s->loop_ref)
+        ev_ref(s->loop);
+    ev_async_stop(s->loop, &s->wake);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/*
+ * The async watcher: delivers the done ops at the head of the pending
+ * list, one at a time, so that a callback may start new ops, cancel
+ * later ones or close the store.
+ */
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct store *s = w->data;
+    struct store_op *op;
+
+    s->draining = 1;
+    while (!s->closed && (op = s->head) != NULL && op_done(s, op)) {
+        s->head = op->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        s->stats.pending--;
+        op_deliver(s, op);
+    }
+    s->draining = 0;
+    if (s->closed) {
+        store_free(s);
+        return;
+    }
+    update_loop_ref(s);
+}
+
+int store_open_backend(struct ev_loop *loop, const struct store_backend *be,
+                       void *impl, struct store **out)
+{
+    struct store *s;
+
+    if (loop == NULL || be == NULL || out == NULL)
+        return AGORA_EINVAL;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return AGORA_ENOMEM;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        return AGORA_ENOMEM;
+    }
+    s->loop = loop;
+    s->be = be;
+    s->impl = impl;
+    ev_async_init(&s->wake, on_wake);
+    s->wake.data = s;
+    ev_async_start(loop, &s->wake);
+    /* Idle: see update_loop_ref(). */
+    ev_unref(loop);
+    s->loop_ref = 0;
+    log_info("store", "opened the %s backend", be->name);
+    *out = s;
+    return 0;
+}
+
+const char *store_backend_name(const struct store *s)
+{
+    return s->be->name;
+}
+
+void store_close(struct store *s)
+{
+    struct store_op *op;
+
+    if (s == NULL || s->closed)
+        return;
+    /* The backend finishes (and store_complete()s) every op it holds:
+     * after this no other thread touches s. */
+    s->be->close(s->impl);
+    s->impl = NULL;
+    while ((op = s->head) != NULL) {
+        s->head = op->next;
+        op_free(op);
+    }
+    s->tail = NULL;
+    s->stats.pending = 0;
+    s->closed = 1;
+    log_info("store", "closed the %s backend", s->be->name);
+    /* Inside a callback on_wake() still walks s: it frees s when done. */
+    if (!s->draining)
+        store_free(s);
+}
+
+void store_get_stats(const struct store *s, struct store_stats *out)
+{
+    *out = s->stats;
+}

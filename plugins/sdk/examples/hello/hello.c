@@ -1,0 +1,194 @@
+/*
+ * hello - the smallest useful agora plugin.
+ *
+ * One route, GET / (mounted at /hello/ on the master's port, and at / on
+ * the plugin's own port when its conf sets `port`), that counts the
+ * requests it answers and keeps the count in the store, so the count
+ * survives restarts and reloads of the plugin.
+ *
+ * It shows each thing a plugin usually needs: a conf table, init that
+ * rebuilds state from the store, requests deferred until that state is
+ * ready, coalesced store writes, a metric, and fini.
+ *
+ * Build it against the installed SDK:
+ *     cmake -S . -B build && cmake --build build
+ * then drop build/hello.so into agora-master's conf directory.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agora/plugin.h>
+#include <agora/sdk.h>
+
+#ifndef HELLO_VERSION
+#define HELLO_VERSION "1.0"
+#endif
+
+/* Requests wait here until the count has been read from the store. */
+#define HELLO_MAX_WAITING 1024
+
+struct hello_conf {
+    const char *greeting;
+};
+
+struct hello {
+    struct agora_host *h;
+    const struct agora_api *api;
+    const struct hello_conf *conf;
+    long long count;
+    int ready;         /* the count was read from the store          */
+    int writing;       /* a put is in flight                          */
+    int dirty;         /* the count changed since that put started    */
+    struct agora_req *waiting[HELLO_MAX_WAITING];
+    size_t nwaiting;
+};
+
+static void hello_save(struct hello *st);
+
+/* A put finished: write again if the count moved meanwhile. */
+static void hello_saved(void *arg, int err, const struct agora_store_result *r)
+{
+    struct hello *st = arg;
+
+    (void)r;
+    st->writing = 0;
+    if (err)
+        st->api->log(st->h, AGORA_LOG_WARN, "saving the count failed: %s",
+                     st->api->strerror(err));
+    if (st->dirty)
+        hello_save(st);
+}
+
+/* At most one write in flight; later changes are folded into the next. */
+static void hello_save(struct hello *st)
+{
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%lld", st->count);
+
+    if (st->writing) {
+        st->dirty = 1;
+        return;
+    }
+    st->dirty = 0;
+    if (st->api->store_put(st->h, "count", buf, (size_t)n, AGORA_STORE_ANY,
+                           hello_saved, st) == 0)
+        st->writing = 1;
+}
+
+static void hello_answer(struct hello *st, struct agora_req *req)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    st->count++;
+    hello_save(st);
+    st->api->metric_add(st->h, "requests", 1);
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "message", st->conf->greeting);
+    agora_jw_kint(w, "count", st->count);
+    agora_jw_kstr(w, "version", HELLO_VERSION);
+    agora_jw_obj_close(w);
+    agora_reply_jw(st->api, req, 200, w);
+    agora_jw_free(w);
+}
+
+static void hello_get(void *state, struct agora_req *req)
+{
+    struct hello *st = state;
+
+    if (st->ready) {
+        hello_answer(st, req);
+        return;
+    }
+    if (st->nwaiting == HELLO_MAX_WAITING) {
+        agora_reply_error(st->api, req, 503, "starting up, try again");
+        return;
+    }
+    st->api->defer(req);
+    st->waiting[st->nwaiting++] = req;
+}
+
+static void hello_loaded(void *arg, int err,
+                         const struct agora_store_result *r)
+{
+    struct hello *st = arg;
+    size_t i;
+
+    if (err == 0)
+        st->count = strtoll(r->value, NULL, 10);
+    else if (err != AGORA_ENOENT)
+        st->api->log(st->h, AGORA_LOG_WARN, "reading the count failed: %s",
+                     st->api->strerror(err));
+    st->ready = 1;
+    st->api->log(st->h, AGORA_LOG_INFO, "hello %s ready, count %lld",
+                 HELLO_VERSION, st->count);
+    for (i = 0; i < st->nwaiting; i++)
+        hello_answer(st, st->waiting[i]);
+    st->nwaiting = 0;
+}
+
+static int hello_init(struct agora_host *h, const struct agora_api *api,
+                      const void *conf, void **state)
+{
+    struct hello *st = calloc(1, sizeof(*st));
+    int rc;
+
+    if (st == NULL)
+        return AGORA_ENOMEM;
+    st->h = h;
+    st->api = api;
+    st->conf = conf;
+    rc = api->store_get(h, "count", hello_loaded, st);
+    if (rc != 0) {
+        free(st);
+        return rc;
+    }
+    *state = st;
+    return 0;
+}
+
+/* Requests still waiting are answered 503 by the master after fini. */
+static void hello_fini(void *state)
+{
+    struct hello *st = state;
+
+    /* The master completes writes started before unload. */
+    if (st->ready && (st->dirty || st->writing)) {
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%lld", st->count);
+
+        st->api->store_put(st->h, "count", buf, (size_t)n, AGORA_STORE_ANY,
+                           NULL, NULL);
+    }
+    free(st);
+}
+
+static const struct agora_conf_field hello_conf_fields[] = {
+    {"greeting", AGORA_CONF_STRING, "hello",
+     offsetof(struct hello_conf, greeting), "the message each reply carries"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const struct agora_route hello_routes[] = {
+    {"GET", "/", hello_get},
+    {NULL, NULL, NULL},
+};
+
+static const struct agora_plugin hello_plugin = {
+    AGORA_PLUGIN_HEADER,
+    "hello",
+    HELLO_VERSION,
+    "counts its requests and keeps the count in the store",
+    hello_conf_fields,
+    sizeof(struct hello_conf),
+    hello_routes,
+    hello_init,
+    hello_fini,
+    NULL,
+    NULL,
+    NULL,
+    {0},
+};
+
+const struct agora_plugin *agora_plugin_entry(void) { return &hello_plugin; }

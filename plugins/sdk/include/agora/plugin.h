@@ -1,0 +1,484 @@
+/*
+ * agora/plugin.h - the whole contract between agora-master and a plugin.
+ *
+ * A plugin is a shared object that exports one function,
+ * agora_plugin_entry(), returning its descriptor (struct agora_plugin).
+ * The master checks the descriptor's ABI numbers, then calls init() with
+ * a handle (struct agora_host) and a table of services (struct agora_api).
+ * Everything a plugin does - serve HTTP, run timers, keep state, receive
+ * offers and task status, launch and kill tasks - goes through that table.
+ *
+ * Threading: every callback runs on the master's event loop thread, one at
+ * a time. A plugin never sees a thread or a lock, and must never block:
+ * no sleeping, no synchronous network or disk I/O. Work that waits uses a
+ * timer, a deferred reply or an asynchronous store call.
+ *
+ * Compatibility: AGORA_ABI_MAJOR changes only when an existing member
+ * changes; the master refuses a plugin whose major differs. AGORA_ABI_MINOR
+ * grows when members are appended to a struct; the master refuses a
+ * plugin built against a newer minor than its own, and serves older ones.
+ *
+ * This header compiles as C99 and as C++.
+ */
+#ifndef AGORA_PLUGIN_H
+#define AGORA_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AGORA_ABI_MAJOR 1
+#define AGORA_ABI_MINOR 0
+
+/* The symbol the master looks up with dlsym(). */
+#define AGORA_PLUGIN_ENTRY_SYMBOL "agora_plugin_entry"
+
+#if defined(__GNUC__)
+#define AGORA_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define AGORA_EXPORT __attribute__((visibility("default")))
+#else
+#define AGORA_PRINTF(fmt, args)
+#define AGORA_EXPORT
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Errors: every call that can fail returns 0 or one of these.         */
+/* ------------------------------------------------------------------ */
+
+enum agora_err {
+    AGORA_OK = 0,
+    AGORA_ENOMEM = -1,     /* out of memory                                */
+    AGORA_EINVAL = -2,     /* an argument is invalid                       */
+    AGORA_ENOENT = -3,     /* no such key, offer, task, framework          */
+    AGORA_EEXIST = -4,     /* already exists                               */
+    AGORA_EVERSION = -5,   /* compare-and-set: the version did not match   */
+    AGORA_ETOOBIG = -6,    /* value or body over its limit                 */
+    AGORA_EIO = -7,        /* the store or a file failed                   */
+    AGORA_ECANCELED = -8,  /* the operation was cancelled (unload, exit)   */
+    AGORA_ENOTLEADER = -9, /* this master does not lead                    */
+    AGORA_ESTATE = -10,    /* not valid now (e.g. a second reply)          */
+    AGORA_ENOTSUP = -11,   /* not supported by this master or backend      */
+    AGORA_EUNAVAIL = -12   /* backend temporarily unreachable              */
+};
+
+/* ------------------------------------------------------------------ */
+/* Opaque handles owned by the master.                                 */
+/* ------------------------------------------------------------------ */
+
+struct agora_host;      /* one loaded plugin; valid from init to fini     */
+struct agora_req;       /* one HTTP request; valid until it is answered   */
+struct agora_timer;     /* valid until stopped or (one-shot) fired        */
+struct agora_stream;    /* valid until closed or its on_close has run     */
+struct agora_framework; /* valid until removed or the plugin unloads      */
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                              */
+/* ------------------------------------------------------------------ */
+
+enum agora_log_level {
+    AGORA_LOG_DEBUG = 0,
+    AGORA_LOG_INFO = 1,
+    AGORA_LOG_WARN = 2,
+    AGORA_LOG_ERROR = 3
+};
+
+/* ------------------------------------------------------------------ */
+/* Configuration: typed keys of conf.d/<name>.conf                      */
+/* ------------------------------------------------------------------ */
+
+enum agora_conf_type {
+    AGORA_CONF_STRING = 1, /* const char * (owned by the master)          */
+    AGORA_CONF_INT,        /* int64_t                                      */
+    AGORA_CONF_DOUBLE,     /* double                                       */
+    AGORA_CONF_BOOL,       /* int: 0 or 1 ("true", "false", "1", "0")     */
+    AGORA_CONF_DURATION    /* double seconds ("5secs", "200ms", "2mins")  */
+};
+
+/*
+ * One key a plugin accepts in its conf file. The master allocates a block
+ * of conf_size bytes, writes each key's default then its configured value
+ * at `offset`, and passes the block to init(). A key the table does not
+ * name is refused (with the core keys plugin, port, role and principal
+ * always allowed), so a typo fails the load instead of being ignored.
+ */
+struct agora_conf_field {
+    const char *key;
+    enum agora_conf_type type;
+    const char *dflt; /* default, written as in the file; NULL = zero      */
+    size_t offset;    /* offsetof(struct my_conf, field)                   */
+    const char *help; /* one line, shown by the docs and error messages   */
+};
+
+/* ------------------------------------------------------------------ */
+/* HTTP                                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A route handler. It must, before returning, do exactly one of: reply,
+ * defer (then reply later, exactly once), or open a stream. A handler
+ * that does none of these is answered 500 by the master and logged.
+ */
+typedef void (*agora_route_fn)(void *state, struct agora_req *req);
+
+/*
+ * One route. Patterns are '/'-separated segments: a literal, ":name"
+ * (exactly one segment) or "*name" (one or more segments, so that app
+ * ids with slashes work when "*id" is followed by a literal "tasks").
+ * When several patterns match, the more specific wins, segment by
+ * segment: literal over :param over *wildcard, then the longer pattern.
+ * The method is "GET", "POST", ... or "*" for any. A table ends with an
+ * entry whose path is NULL.
+ */
+struct agora_route {
+    const char *method;
+    const char *path;
+    agora_route_fn handler;
+};
+
+/* Called when a stream's client went away or the stream was closed. */
+typedef void (*agora_stream_close_fn)(void *arg, struct agora_stream *s);
+
+/* ------------------------------------------------------------------ */
+/* Timers                                                               */
+/* ------------------------------------------------------------------ */
+
+/* A one-shot timer's handle is invalid once its callback has begun. */
+typedef void (*agora_timer_fn)(void *arg, struct agora_timer *t);
+
+/* ------------------------------------------------------------------ */
+/* Store: durable key/value state in the plugin's own namespace         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Keys are '/'-separated segments of [A-Za-z0-9_.:@-], no segment empty
+ * or starting with '.' or longer than 255 bytes, at most 512 bytes in all. Values are at most
+ * AGORA_STORE_VALUE_MAX bytes; a bigger one is refused when put() is
+ * called (AGORA_ETOOBIG), never later.
+ *
+ * Versions make compare-and-set possible: every put gives the key a new
+ * version (1 on creation). A put or delete names the version it expects:
+ * AGORA_STORE_ANY (no check), AGORA_STORE_NEW (the key must not exist), or
+ * the version last read; a mismatch completes with AGORA_EVERSION.
+ *
+ * Completions run later on the loop, never inside the call that started
+ * them, and in the order the calls were made. A plugin that is unloaded
+ * first gets no completion: the write still happens, the callback is
+ * cancelled.
+ */
+#define AGORA_STORE_VALUE_MAX 1000000
+#define AGORA_STORE_KEY_MAX 512
+#define AGORA_STORE_SEGMENT_MAX 255
+#define AGORA_STORE_ANY (-1)
+#define AGORA_STORE_NEW 0
+
+struct agora_store_result {
+    const char *value;         /* get: the value (NUL-terminated), else NULL */
+    size_t len;                /* get: its length                            */
+    int64_t version;           /* get/put: the key's version now             */
+    const char *const *names;  /* list: child segment names, sorted          */
+    size_t nnames;
+};
+
+/* err is 0 or an agora_err; r is valid only during the call. */
+typedef void (*agora_store_fn)(void *arg, int err,
+                               const struct agora_store_result *r);
+
+/* ------------------------------------------------------------------ */
+/* Resources, offers, tasks                                             */
+/* ------------------------------------------------------------------ */
+
+enum agora_value_type {
+    AGORA_SCALAR = 0, /* cpus:2.5                                          */
+    AGORA_RANGES = 1, /* ports:[31000-31009,31020-31020]                   */
+    AGORA_SET = 2     /* disks:{ssd1,ssd2}                                 */
+};
+
+struct agora_range {
+    uint64_t begin, end; /* inclusive */
+};
+
+/*
+ * One named resource, reserved for `role` ("*" = unreserved). Scalars
+ * are kept to three decimals as in Mesos. The SDK's resources.h parses,
+ * formats and does arithmetic on these.
+ */
+struct agora_resource {
+    char *name;
+    char *role;
+    enum agora_value_type type;
+    double scalar;
+    struct agora_range *ranges;
+    size_t nranges;
+    char **items;
+    size_t nitems;
+};
+
+struct agora_resources {
+    struct agora_resource *v;
+    size_t n;
+};
+
+struct agora_kv {
+    const char *key;
+    const char *value;
+};
+
+enum agora_task_state {
+    AGORA_TASK_STAGING = 0,
+    AGORA_TASK_STARTING,
+    AGORA_TASK_RUNNING,
+    AGORA_TASK_KILLING,
+    AGORA_TASK_FINISHED,
+    AGORA_TASK_FAILED,
+    AGORA_TASK_KILLED,
+    AGORA_TASK_ERROR,
+    AGORA_TASK_LOST,
+    AGORA_TASK_DROPPED,
+    AGORA_TASK_UNREACHABLE,
+    AGORA_TASK_GONE,
+    AGORA_TASK_GONE_BY_OPERATOR,
+    AGORA_TASK_UNKNOWN,
+    AGORA_TASK_STATE_COUNT
+};
+
+/* An offer: free resources of one agent, for one framework. */
+struct agora_offer {
+    const char *id;
+    const char *agent_id;
+    const char *hostname;
+    const struct agora_resources *resources;
+    const struct agora_kv *attributes;
+    size_t nattributes;
+};
+
+enum agora_check_type {
+    AGORA_CHECK_NONE = 0,
+    AGORA_CHECK_COMMAND,
+    AGORA_CHECK_HTTP,
+    AGORA_CHECK_TCP
+};
+
+/* A health check the agent runs against a task (Mesos semantics). */
+struct agora_health_check {
+    enum agora_check_type type;
+    const char *command;   /* COMMAND: run by /bin/sh -c in the sandbox     */
+    const char *path;      /* HTTP: request path                            */
+    const char *scheme;    /* HTTP: "http" (default)                        */
+    uint32_t port;         /* HTTP/TCP: port; 0 = use port_index            */
+    uint32_t port_index;   /* HTTP/TCP: index into the task's ports         */
+    double delay;          /* seconds before the first check                */
+    double grace_period;   /* failures ignored this long after start        */
+    double interval;       /* seconds between checks                        */
+    double timeout;        /* seconds one check may take                    */
+    uint32_t max_consecutive_failures; /* then the task is killed; 0 = never */
+};
+
+/* What a framework asks an agent to run. Borrowed by the call. */
+struct agora_task_spec {
+    const char *task_id;     /* unique in the cluster                        */
+    const char *name;
+    const char *command;     /* run by /bin/sh -c; NULL when argv is used    */
+    const char *const *argv; /* NULL-terminated; used when command is NULL   */
+    const struct agora_kv *env;
+    size_t nenv;
+    const char *user;        /* NULL: the agent's user                       */
+    const struct agora_resources *resources; /* includes the task's ports    */
+    const struct agora_kv *labels;
+    size_t nlabels;
+    double kill_grace_period; /* seconds between SIGTERM and SIGKILL         */
+    const struct agora_health_check *health; /* NULL: none                   */
+    const char *container_json; /* NULL: none; a JSON container description  */
+};
+
+/* A task status update, as the framework receives it. */
+struct agora_status {
+    const char *task_id;
+    const char *agent_id;
+    const char *hostname;
+    enum agora_task_state state;
+    const char *reason;  /* "REASON_..." or NULL                            */
+    const char *message; /* human readable, or NULL                         */
+    int healthy;         /* -1 unknown, 0 unhealthy, 1 healthy               */
+    double timestamp;    /* seconds since the epoch                          */
+    const char *uuid;    /* NULL for reconciliation answers                   */
+    const char *source;  /* "SOURCE_AGENT", "SOURCE_MASTER"                 */
+};
+
+typedef void (*agora_offer_fn)(void *state, struct agora_framework *fw,
+                               const struct agora_offer *offers, size_t n);
+typedef void (*agora_status_fn)(void *state, struct agora_framework *fw,
+                                const struct agora_status *status);
+
+/*
+ * A framework a plugin registers beyond its default one (a plugin with
+ * on_offer or on_status in its descriptor gets one framework named after
+ * itself, in the role of its conf). Borrowed by framework_add().
+ */
+struct agora_framework_spec {
+    const char *name;      /* unique among this plugin's frameworks         */
+    const char *role;      /* "*" when NULL                                 */
+    const char *principal; /* may be NULL                                   */
+    agora_offer_fn on_offer;
+    agora_status_fn on_status;
+    void *state;           /* passed back to on_offer / on_status           */
+};
+
+/* ------------------------------------------------------------------ */
+/* The services table                                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Passed to init(); valid until fini() returns. `size` is the table's
+ * size as the master built it: a plugin that uses a member appended in a
+ * later minor checks `offsetof(struct agora_api, member) < api->size`.
+ *
+ * Strings returned by the master are borrowed: valid for the life of the
+ * object they belong to (request, plugin) unless a comment says otherwise.
+ */
+struct agora_api {
+    uint32_t size;
+
+    /* -- logging and errors -- */
+    void (*log)(struct agora_host *h, enum agora_log_level level,
+                const char *fmt, ...) AGORA_PRINTF(3, 4);
+    const char *(*strerror)(int err);
+
+    /* -- configuration: the raw value of any key of the plugin's conf,
+     *    core keys included ("port", "role"); NULL when unset -- */
+    const char *(*conf_get)(struct agora_host *h, const char *key);
+
+    /* -- time: the loop's wall clock, seconds since the epoch -- */
+    double (*now)(struct agora_host *h);
+
+    /* -- timers: first after `after` seconds, then every `repeat`
+     *    seconds (0 = once). NULL on failure. -- */
+    struct agora_timer *(*timer_start)(struct agora_host *h, double after,
+                                       double repeat, agora_timer_fn fn,
+                                       void *arg);
+    void (*timer_stop)(struct agora_host *h, struct agora_timer *t);
+
+    /* -- HTTP requests (borrowed strings, valid until the reply) -- */
+    const char *(*req_method)(struct agora_req *r);
+    const char *(*req_path)(struct agora_req *r); /* decoded, no query      */
+    const char *(*req_param)(struct agora_req *r, const char *name);
+    /* The n-th (from 0) value of a query argument, decoded; NULL past it. */
+    const char *(*req_query)(struct agora_req *r, const char *name,
+                             size_t n);
+    const char *(*req_header)(struct agora_req *r, const char *name);
+    /* The body, NUL-terminated; *len its length (NULL allowed). */
+    const char *(*req_body)(struct agora_req *r, size_t *len);
+
+    /* -- HTTP replies -- */
+    int (*reply_header)(struct agora_req *r, const char *name,
+                        const char *value);
+    /* Copies body; content_type NULL means "application/json". */
+    int (*reply)(struct agora_req *r, int status, const char *content_type,
+                 const void *body, size_t len);
+    /* Keep the request open past the handler; reply() later. */
+    int (*defer)(struct agora_req *r);
+
+    /* -- streams: a chunked response fed over time (SSE, NDJSON).
+     *    Every `keepalive` seconds without a write, keepalive_text is
+     *    sent (e.g. ":\n\n" for SSE); 0 disables. -- */
+    struct agora_stream *(*stream_open)(struct agora_req *r,
+                                        const char *content_type,
+                                        double keepalive,
+                                        const char *keepalive_text,
+                                        agora_stream_close_fn on_close,
+                                        void *arg);
+    int (*stream_write)(struct agora_stream *s, const void *data, size_t len);
+    /* Ends the stream; on_close is not called for a close the plugin made. */
+    void (*stream_close)(struct agora_stream *s);
+
+    /* -- store, in the plugin's namespace (see above) -- */
+    int (*store_get)(struct agora_host *h, const char *key,
+                     agora_store_fn cb, void *arg);
+    int (*store_put)(struct agora_host *h, const char *key, const void *value,
+                     size_t len, int64_t version, agora_store_fn cb,
+                     void *arg);
+    int (*store_delete)(struct agora_host *h, const char *key,
+                        int64_t version, agora_store_fn cb, void *arg);
+    int (*store_list)(struct agora_host *h, const char *key,
+                      agora_store_fn cb, void *arg);
+
+    /* -- events: published on the master's event stream (GET
+     *    /master/events) as `event: <type>` with `json` as data -- */
+    int (*publish)(struct agora_host *h, const char *type, const char *json);
+
+    /* -- metrics: "<plugin>/<name>" in /metrics/snapshot -- */
+    int (*metric_set)(struct agora_host *h, const char *name, double value);
+    int (*metric_add)(struct agora_host *h, const char *name, double delta);
+
+    /* -- frameworks, offers and tasks -- */
+    /* The plugin's default framework, or NULL when it has none. */
+    struct agora_framework *(*framework_default)(struct agora_host *h);
+    int (*framework_add)(struct agora_host *h,
+                         const struct agora_framework_spec *spec,
+                         struct agora_framework **out);
+    void (*framework_remove)(struct agora_host *h,
+                             struct agora_framework *fw);
+    const char *(*framework_id)(struct agora_framework *fw);
+    /* Launch tasks on an offer; the unused rest returns to the allocator. */
+    int (*accept)(struct agora_framework *fw, const char *offer_id,
+                  const struct agora_task_spec *tasks, size_t n);
+    /* Refuse an offer's agent for refuse_seconds (< 0: the default 5 s). */
+    int (*decline)(struct agora_framework *fw, const char *offer_id,
+                   double refuse_seconds);
+    int (*suppress)(struct agora_framework *fw);
+    int (*revive)(struct agora_framework *fw);
+    int (*kill)(struct agora_framework *fw, const char *task_id);
+    /* Ask for the latest status of these tasks (n == 0: of all of them);
+     * the answers arrive through on_status. */
+    int (*reconcile)(struct agora_framework *fw, const char *const *task_ids,
+                     size_t n);
+};
+
+/* ------------------------------------------------------------------ */
+/* The descriptor                                                       */
+/* ------------------------------------------------------------------ */
+
+struct agora_plugin {
+    uint32_t abi_major; /* AGORA_ABI_MAJOR; always the first field        */
+    uint32_t abi_minor; /* AGORA_ABI_MINOR                                 */
+    uint32_t size;      /* sizeof(struct agora_plugin) as built            */
+    const char *name;   /* [a-z0-9_]+: store namespace, URL prefix          */
+    const char *version;
+    const char *description;
+
+    const struct agora_conf_field *conf; /* ends with key == NULL; or NULL  */
+    size_t conf_size;                    /* size of the plugin's conf block */
+    const struct agora_route *routes;    /* ends with path == NULL; or NULL */
+
+    /* Required. Builds the plugin's state (from the store, for anything
+     * that must survive a restart). Returns 0, or an agora_err to refuse
+     * the load; `conf` is valid until fini. */
+    int (*init)(struct agora_host *h, const struct agora_api *api,
+                const void *conf, void **state);
+    /* Required. Frees the state. Timers, streams, deferred requests and
+     * store callbacks still open are released by the master afterwards. */
+    void (*fini)(void *state);
+
+    /* Optional: a framework named after the plugin. */
+    agora_offer_fn on_offer;
+    agora_status_fn on_status;
+    /* Optional: this master was elected (1) or deposed (0). */
+    void (*on_leader)(void *state, int leading);
+
+    uintptr_t reserved[8]; /* zero; room to grow */
+};
+
+/* Fills the ABI fields of a descriptor. */
+#define AGORA_PLUGIN_HEADER                                                  \
+    AGORA_ABI_MAJOR, AGORA_ABI_MINOR, (uint32_t)sizeof(struct agora_plugin)
+
+/* The entry point a plugin defines. */
+AGORA_EXPORT const struct agora_plugin *agora_plugin_entry(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AGORA_PLUGIN_H */

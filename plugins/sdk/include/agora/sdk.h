@@ -1,0 +1,42 @@
+/*
+ * agora/sdk.h - conveniences over the services table, in libagora-sdk.a.
+ *
+ * None of this is needed to write a plugin; it saves the lines every
+ * plugin would otherwise repeat.
+ */
+#ifndef AGORA_SDK_H
+#define AGORA_SDK_H
+
+#include "json.h"
+#include "plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Replies with the writer's document (application/json); if the writer
+ * failed, replies 500 {"message": "out of memory"} instead. */
+int agora_reply_jw(const struct agora_api *api, struct agora_req *r,
+                   int status, struct agora_jw *w);
+
+/* Replies {"message": msg} with the given status. */
+int agora_reply_error(const struct agora_api *api, struct agora_req *r,
+                      int status, const char *msg);
+
+/* The name of a task state, "TASK_RUNNING"; "TASK_UNKNOWN" when out of range. */
+const char *agora_task_state_name(enum agora_task_state s);
+
+/* The state of that name, or -1. */
+int agora_task_state_parse(const char *name);
+
+/* 1 for the states a task never leaves (FINISHED, FAILED, KILLED, ...). */
+int agora_task_state_terminal(enum agora_task_state s);
+
+/* The message of an agora_err, "unknown error" for anything else. */
+const char *agora_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AGORA_SDK_H */

@@ -1,0 +1,839 @@
+/*
+ * test_json.c - agora/json.h (writer, readers, quote) and the helpers of
+ * agora/sdk.h that sit on top of it.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agora/json.h>
+#include <agora/sdk.h>
+
+/* Checks that w's document is exactly `want`, then frees w. */
+static void expect_doc(struct agora_jw *w, const char *want)
+{
+    size_t len = 99;
+    const char *got = agora_jw_result(w, &len);
+
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, want);
+    ck_assert_uint_eq(len, strlen(want));
+    agora_jw_free(w);
+}
+
+/* Checks that w failed: no document, length 0. Frees w. */
+static void expect_failed(struct agora_jw *w)
+{
+    size_t len = 99;
+
+    ck_assert_ptr_null(agora_jw_result(w, &len));
+    ck_assert_uint_eq(len, 0);
+    agora_jw_free(w);
+}
+
+/* The document of one number. */
+static void expect_num(double v, const char *want)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    ck_assert_ptr_nonnull(w);
+    agora_jw_num(w, v);
+    expect_doc(w, want);
+}
+
+/* ---- writer ---- */
+
+START_TEST(test_jw_object)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    ck_assert_ptr_nonnull(w);
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "id", "/app");
+    agora_jw_kint(w, "instances", 3);
+    agora_jw_knum(w, "cpus", 0.5);
+    agora_jw_kbool(w, "ok", 1);
+    agora_jw_key(w, "list");
+    agora_jw_arr_open(w);
+    agora_jw_bool(w, 0);
+    agora_jw_null(w);
+    agora_jw_str(w, NULL);
+    agora_jw_obj_open(w);
+    agora_jw_obj_close(w);
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    expect_doc(w, "{\"id\":\"/app\",\"instances\":3,\"cpus\":0.5,\"ok\":true,"
+                  "\"list\":[false,null,null,{}]}");
+}
+END_TEST
+
+START_TEST(test_jw_empty_and_partial)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    expect_doc(w, "");
+    w = agora_jw_new();
+    agora_jw_arr_open(w);
+    agora_jw_int(w, 1);
+    /* The document so far, containers still open. */
+    ck_assert_str_eq(agora_jw_result(w, NULL), "[1");
+    agora_jw_int(w, 2);
+    agora_jw_arr_close(w);
+    expect_doc(w, "[1,2]");
+}
+END_TEST
+
+START_TEST(test_jw_numbers)
+{
+    expect_num(2.0, "2");
+    expect_num(-3.0, "-3");
+    expect_num(0.0, "0");
+    expect_num(0.1, "0.1");
+    expect_num(2.5, "2.5");
+    expect_num(1.0 / 3.0, "0.3333333333333333");
+    expect_num(123456789012.0, "123456789012");
+    expect_num(9007199254740992.0, "9007199254740992");
+    expect_num(1e20, "1e+20");
+    expect_num(1.5e-7, "1.5e-07");
+    expect_num(NAN, "null");
+    expect_num(INFINITY, "null");
+    expect_num(-INFINITY, "null");
+}
+END_TEST
+
+/* Every double written reads back as itself. */
+START_TEST(test_jw_number_roundtrip)
+{
+    static const double vals[] = {0.1,
+                                  0.2,
+                                  0.3,
+                                  1.0 / 3,
+                                  2.0 / 3,
+                                  1e-300,
+                                  1.7976931348623157e308,
+                                  5e-324,
+                                  123.456,
+                                  0.1 + 0.2};
+    char err[128];
+    size_t i;
+
+    for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        struct agora_jw *w = agora_jw_new();
+        yajl_val v;
+        double d = 0;
+
+        agora_jw_obj_open(w);
+        agora_jw_knum(w, "v", vals[i]);
+        agora_jw_obj_close(w);
+        v = agora_json_parse(agora_jw_result(w, NULL), err, sizeof(err));
+        ck_assert_ptr_nonnull(v);
+        ck_assert_int_eq(agora_json_num(v, "v", &d), 0);
+        ck_assert_msg(d == vals[i], "%.17g read back as %.17g", vals[i], d);
+        yajl_tree_free(v);
+        agora_jw_free(w);
+    }
+}
+END_TEST
+
+START_TEST(test_jw_integers)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_arr_open(w);
+    agora_jw_int(w, INT64_MIN);
+    agora_jw_int(w, INT64_MAX);
+    agora_jw_int(w, 0);
+    agora_jw_arr_close(w);
+    expect_doc(w, "[-9223372036854775808,9223372036854775807,0]");
+}
+END_TEST
+
+START_TEST(test_jw_strings)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_arr_open(w);
+    agora_jw_str(w, "a\"b\\c\nd\te\x01/");
+    agora_jw_str(w, "caf\xc3\xa9");
+    agora_jw_strn(w, "x\0y", 3);
+    agora_jw_strn(w, "abcdef", 2);
+    agora_jw_str(w, "");
+    agora_jw_arr_close(w);
+    expect_doc(w, "[\"a\\\"b\\\\c\\nd\\te\\u0001/\",\"caf\xc3\xa9\","
+                  "\"x\\u0000y\",\"ab\",\"\"]");
+}
+END_TEST
+
+START_TEST(test_jw_raw)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "a");
+    agora_jw_raw(w, "{\"x\":[1,2]}", 11);
+    agora_jw_key(w, "b");
+    agora_jw_arr_open(w);
+    agora_jw_raw(w, "true", 4);
+    agora_jw_raw(w, "\"s\"", 3);
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    expect_doc(w, "{\"a\":{\"x\":[1,2]},\"b\":[true,\"s\"]}");
+}
+END_TEST
+
+/* Growth of the buffer and of the container stack. */
+START_TEST(test_jw_large)
+{
+    struct agora_jw *w = agora_jw_new();
+    const char *doc;
+    size_t len, i;
+
+    agora_jw_arr_open(w);
+    for (i = 0; i < 100000; i++)
+        agora_jw_str(w, "0123456789");
+    agora_jw_arr_close(w);
+    doc = agora_jw_result(w, &len);
+    ck_assert_ptr_nonnull(doc);
+    /* 100000 strings of 12 bytes, 99999 commas, 2 brackets. */
+    ck_assert_uint_eq(len, 100000 * 13 + 1);
+    ck_assert_uint_eq(strlen(doc), len);
+    agora_jw_free(w);
+
+    w = agora_jw_new();
+    for (i = 0; i < 100; i++)
+        agora_jw_arr_open(w);
+    for (i = 0; i < 100; i++)
+        agora_jw_arr_close(w);
+    doc = agora_jw_result(w, &len);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_uint_eq(len, 200);
+    agora_jw_free(w);
+}
+END_TEST
+
+/* Deeper than yajl allows: a failure, not a crash. */
+START_TEST(test_jw_too_deep)
+{
+    struct agora_jw *w = agora_jw_new();
+    int i;
+
+    for (i = 0; i < 1000; i++)
+        agora_jw_arr_open(w);
+    expect_failed(w);
+}
+END_TEST
+
+START_TEST(test_jw_key_outside_object)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_key(w, "a");
+    expect_failed(w);
+
+    w = agora_jw_new();
+    agora_jw_arr_open(w);
+    agora_jw_key(w, "a");
+    agora_jw_arr_close(w);
+    expect_failed(w);
+
+    w = agora_jw_new();
+    agora_jw_kint(w, "a", 1);
+    expect_failed(w);
+}
+END_TEST
+
+START_TEST(test_jw_value_without_key)
+{
+    static const int kinds = 6;
+    int k;
+
+    for (k = 0; k < kinds; k++) {
+        struct agora_jw *w = agora_jw_new();
+
+        agora_jw_obj_open(w);
+        switch (k) {
+        case 0:
+            agora_jw_str(w, "v");
+            break;
+        case 1:
+            agora_jw_int(w, 1);
+            break;
+        case 2:
+            agora_jw_num(w, 1.5);
+            break;
+        case 3:
+            agora_jw_null(w);
+            break;
+        case 4:
+            agora_jw_arr_open(w);
+            break;
+        default:
+            agora_jw_raw(w, "1", 1);
+            break;
+        }
+        agora_jw_obj_close(w);
+        expect_failed(w);
+    }
+}
+END_TEST
+
+START_TEST(test_jw_unbalanced)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_obj_close(w);
+    expect_failed(w);
+
+    w = agora_jw_new();
+    agora_jw_obj_open(w);
+    agora_jw_arr_close(w);
+    expect_failed(w);
+
+    w = agora_jw_new();
+    agora_jw_arr_open(w);
+    agora_jw_obj_close(w);
+    expect_failed(w);
+
+    /* A key whose value never came. */
+    w = agora_jw_new();
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "a");
+    agora_jw_obj_close(w);
+    expect_failed(w);
+
+    /* Two keys in a row. */
+    w = agora_jw_new();
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "a");
+    agora_jw_key(w, "b");
+    expect_failed(w);
+}
+END_TEST
+
+START_TEST(test_jw_second_document)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_int(w, 1);
+    agora_jw_int(w, 2);
+    expect_failed(w);
+}
+END_TEST
+
+/* Once failed, a writer stays failed whatever comes next. */
+START_TEST(test_jw_latch)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_obj_open(w);
+    agora_jw_str(w, "no key");
+    agora_jw_key(w, "a");
+    agora_jw_int(w, 1);
+    agora_jw_obj_close(w);
+    expect_failed(w);
+}
+END_TEST
+
+START_TEST(test_jw_bad_arguments)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_obj_open(w);
+    agora_jw_key(w, NULL);
+    expect_failed(w);
+
+    w = agora_jw_new();
+    agora_jw_raw(w, NULL, 0);
+    expect_failed(w);
+
+    /* A NULL writer is ignored everywhere. */
+    agora_jw_obj_open(NULL);
+    agora_jw_key(NULL, "a");
+    agora_jw_str(NULL, "s");
+    agora_jw_num(NULL, 1);
+    agora_jw_arr_close(NULL);
+    ck_assert_ptr_null(agora_jw_result(NULL, NULL));
+    agora_jw_free(NULL);
+}
+END_TEST
+
+/* ---- readers ---- */
+
+static const char sample[] =
+    "{\"s\":\"text\",\"i\":42,\"neg\":-7,\"d\":2.5,\"whole\":3.0,"
+    "\"big\":1e300,\"huge\":1e400,\"t\":true,\"f\":false,\"n\":null,"
+    "\"o\":{\"k\":1},\"a\":[1],\"max\":9223372036854775807,"
+    "\"dup\":1,\"dup\":2}";
+
+static yajl_val parse_sample(void)
+{
+    char err[128];
+    yajl_val v = agora_json_parse(sample, err, sizeof(err));
+
+    ck_assert_msg(v != NULL, "parse: %s", err);
+    return v;
+}
+
+START_TEST(test_parse_ok)
+{
+    char err[64] = "junk";
+    yajl_val v = agora_json_parse("[1, 2]", err, sizeof(err));
+
+    ck_assert(YAJL_IS_ARRAY(v));
+    ck_assert_str_eq(err, "");
+    yajl_tree_free(v);
+    v = agora_json_parse("  {}  ", NULL, 0);
+    ck_assert(YAJL_IS_OBJECT(v));
+    yajl_tree_free(v);
+}
+END_TEST
+
+/* Bad documents give NULL and a reason on one line. */
+START_TEST(test_parse_errors)
+{
+    static const char *const bad[] = {
+        "",          "{",     "{\"a\":}", "[1,]",
+        "{\"a\" 1}", "nul",   "[1] [2]",  "{\"a\":1}x",
+        "\"\\q\"",   "{1:2}", "[\"a\",",  "{\"a\":[1,{\"b\":",
+    };
+    char err[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        yajl_val v = agora_json_parse(bad[i], err, sizeof(err));
+
+        ck_assert_msg(v == NULL, "'%s' parsed", bad[i]);
+        ck_assert_msg(err[0] != '\0', "no reason for '%s'", bad[i]);
+        ck_assert_msg(strchr(err, '\n') == NULL, "two lines: %s", err);
+    }
+    ck_assert_ptr_null(agora_json_parse(NULL, err, sizeof(err)));
+    ck_assert_str_eq(err, "no text");
+}
+END_TEST
+
+/* A small or absent error buffer is never overrun. */
+START_TEST(test_parse_error_small_buffer)
+{
+    char err[8];
+
+    memset(err, 'x', sizeof(err));
+    ck_assert_ptr_null(agora_json_parse("{", err, 4));
+    ck_assert_uint_lt(strlen(err), 4);
+    ck_assert_int_eq(err[4], 'x');
+    ck_assert_ptr_null(agora_json_parse("{", err, 1));
+    ck_assert_str_eq(err, "");
+    ck_assert_ptr_null(agora_json_parse("{", NULL, 0));
+    ck_assert_ptr_null(agora_json_parse("{", err, 0));
+}
+END_TEST
+
+START_TEST(test_get)
+{
+    yajl_val v = parse_sample();
+    yajl_val o = agora_json_get(v, "o");
+    int64_t i = 0;
+
+    ck_assert(YAJL_IS_OBJECT(o));
+    ck_assert(YAJL_IS_INTEGER(agora_json_get(o, "k")));
+    ck_assert_ptr_null(agora_json_get(v, "missing"));
+    ck_assert_ptr_null(agora_json_get(v, NULL));
+    ck_assert_ptr_null(agora_json_get(NULL, "o"));
+    ck_assert_ptr_null(agora_json_get(agora_json_get(v, "a"), "0"));
+    ck_assert_ptr_null(agora_json_get(agora_json_get(v, "s"), "s"));
+    /* A key given twice: the first one. */
+    ck_assert_int_eq(agora_json_int(v, "dup", &i), 0);
+    ck_assert_int_eq(i, 1);
+    yajl_tree_free(v);
+}
+END_TEST
+
+START_TEST(test_read_str)
+{
+    yajl_val v = parse_sample();
+    const char *s = "untouched";
+
+    ck_assert_int_eq(agora_json_str(v, "s", &s), 0);
+    ck_assert_str_eq(s, "text");
+    s = "untouched";
+    ck_assert_int_eq(agora_json_str(v, "missing", &s), AGORA_ENOENT);
+    ck_assert_int_eq(agora_json_str(v, "n", &s), AGORA_ENOENT);
+    ck_assert_int_eq(agora_json_str(v, "i", &s), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_str(v, "o", &s), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_str(NULL, "s", &s), AGORA_ENOENT);
+    ck_assert_str_eq(s, "untouched");
+    yajl_tree_free(v);
+}
+END_TEST
+
+START_TEST(test_read_int)
+{
+    yajl_val v = parse_sample();
+    int64_t i = 0;
+
+    ck_assert_int_eq(agora_json_int(v, "i", &i), 0);
+    ck_assert_int_eq(i, 42);
+    ck_assert_int_eq(agora_json_int(v, "neg", &i), 0);
+    ck_assert_int_eq(i, -7);
+    ck_assert_int_eq(agora_json_int(v, "max", &i), 0);
+    ck_assert(i == INT64_MAX);
+    /* An integral double is accepted. */
+    ck_assert_int_eq(agora_json_int(v, "whole", &i), 0);
+    ck_assert_int_eq(i, 3);
+    i = 5;
+    ck_assert_int_eq(agora_json_int(v, "d", &i), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_int(v, "big", &i), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_int(v, "s", &i), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_int(v, "t", &i), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_int(v, "n", &i), AGORA_ENOENT);
+    ck_assert_int_eq(agora_json_int(v, "missing", &i), AGORA_ENOENT);
+    ck_assert_int_eq(i, 5);
+    yajl_tree_free(v);
+}
+END_TEST
+
+START_TEST(test_read_num)
+{
+    yajl_val v = parse_sample();
+    int64_t i = 0;
+    double d = 0;
+
+    ck_assert_int_eq(agora_json_num(v, "d", &d), 0);
+    ck_assert(d == 2.5);
+    ck_assert_int_eq(agora_json_num(v, "i", &d), 0);
+    ck_assert(d == 42);
+    ck_assert_int_eq(agora_json_num(v, "big", &d), 0);
+    ck_assert(d == 1e300);
+    d = 9;
+    /* Beyond a double: refused rather than read as infinity. */
+    ck_assert_int_eq(agora_json_num(v, "huge", &d), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_int(v, "huge", &i), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_num(v, "s", &d), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_num(v, "a", &d), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_num(v, "n", &d), AGORA_ENOENT);
+    ck_assert_int_eq(agora_json_num(v, "missing", &d), AGORA_ENOENT);
+    ck_assert(d == 9);
+    yajl_tree_free(v);
+}
+END_TEST
+
+START_TEST(test_read_bool)
+{
+    yajl_val v = parse_sample();
+    int b = 7;
+
+    ck_assert_int_eq(agora_json_bool(v, "t", &b), 0);
+    ck_assert_int_eq(b, 1);
+    ck_assert_int_eq(agora_json_bool(v, "f", &b), 0);
+    ck_assert_int_eq(b, 0);
+    b = 7;
+    ck_assert_int_eq(agora_json_bool(v, "i", &b), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_bool(v, "s", &b), AGORA_EINVAL);
+    ck_assert_int_eq(agora_json_bool(v, "n", &b), AGORA_ENOENT);
+    ck_assert_int_eq(agora_json_bool(v, "missing", &b), AGORA_ENOENT);
+    ck_assert_int_eq(b, 7);
+    yajl_tree_free(v);
+}
+END_TEST
+
+/* What the writer writes, the reader reads. */
+START_TEST(test_roundtrip)
+{
+    struct agora_jw *w = agora_jw_new();
+    const char *s = NULL;
+    int64_t i = 0;
+    yajl_val v;
+
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "s", "q\"uo\\te\n\x1f");
+    agora_jw_kint(w, "i", -12345678901234LL);
+    agora_jw_obj_close(w);
+    v = agora_json_parse(agora_jw_result(w, NULL), NULL, 0);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(agora_json_str(v, "s", &s), 0);
+    ck_assert_str_eq(s, "q\"uo\\te\n\x1f");
+    ck_assert_int_eq(agora_json_int(v, "i", &i), 0);
+    ck_assert(i == -12345678901234LL);
+    yajl_tree_free(v);
+    agora_jw_free(w);
+}
+END_TEST
+
+/* ---- quote ---- */
+
+START_TEST(test_quote)
+{
+    char out[64];
+
+    ck_assert_uint_eq(agora_json_quote("abc", out, sizeof(out)), 5);
+    ck_assert_str_eq(out, "\"abc\"");
+    ck_assert_uint_eq(agora_json_quote("", out, sizeof(out)), 2);
+    ck_assert_str_eq(out, "\"\"");
+    agora_json_quote("a\"b\\c/\b\f\n\r\t\x01\x7f\xc3\xa9", out, sizeof(out));
+    ck_assert_str_eq(out, "\"a\\\"b\\\\c/\\b\\f\\n\\r\\t\\u0001\x7f\xc3\xa9\"");
+    ck_assert_uint_eq(agora_json_quote(NULL, out, sizeof(out)), 4);
+    ck_assert_str_eq(out, "null");
+}
+END_TEST
+
+/* Like snprintf: the needed length, a truncated but terminated text. */
+START_TEST(test_quote_truncated)
+{
+    char out[8];
+
+    memset(out, 'x', sizeof(out));
+    ck_assert_uint_eq(agora_json_quote("hello\n", out, 5), 9);
+    ck_assert_str_eq(out, "\"hel");
+    ck_assert_int_eq(out[5], 'x');
+    ck_assert_uint_eq(agora_json_quote("hello\n", out, 1), 9);
+    ck_assert_str_eq(out, "");
+    ck_assert_uint_eq(agora_json_quote("hello\n", NULL, 0), 9);
+    /* Exactly enough: 9 characters and the NUL. */
+    {
+        char fit[10];
+
+        ck_assert_uint_eq(agora_json_quote("hello\n", fit, sizeof(fit)), 9);
+        ck_assert_str_eq(fit, "\"hello\\n\"");
+    }
+}
+END_TEST
+
+/* The quoted text parses back to the original. */
+START_TEST(test_quote_parses)
+{
+    char in[40], out[256], doc[300];
+    const char *s = NULL;
+    yajl_val v;
+    int c;
+
+    for (c = 1; c < 40; c++)
+        in[c - 1] = (char)c;
+    in[39] = '\0';
+    agora_json_quote(in, out, sizeof(out));
+    snprintf(doc, sizeof(doc), "{\"k\":%s}", out);
+    v = agora_json_parse(doc, NULL, 0);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(agora_json_str(v, "k", &s), 0);
+    ck_assert_str_eq(s, in);
+    yajl_tree_free(v);
+}
+END_TEST
+
+/* ---- sdk.h ---- */
+
+/* A services table whose reply() records what it was given. */
+static struct {
+    int calls, status;
+    const char *type;
+    char body[256];
+    size_t len;
+} replied;
+
+static int fake_reply(struct agora_req *r, int status, const char *content_type,
+                      const void *body, size_t len)
+{
+    replied.calls++;
+    replied.status = status;
+    replied.type = content_type;
+    replied.len = len;
+    ck_assert_uint_lt(len, sizeof(replied.body));
+    memcpy(replied.body, body, len);
+    replied.body[len] = '\0';
+    return 0;
+}
+
+static struct agora_api fake_api(void)
+{
+    struct agora_api api;
+
+    memset(&api, 0, sizeof(api));
+    memset(&replied, 0, sizeof(replied));
+    api.size = sizeof(api);
+    api.reply = fake_reply;
+    return api;
+}
+
+START_TEST(test_reply_jw)
+{
+    struct agora_api api = fake_api();
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_obj_open(w);
+    agora_jw_kint(w, "n", 1);
+    agora_jw_obj_close(w);
+    ck_assert_int_eq(agora_reply_jw(&api, NULL, 201, w), 0);
+    ck_assert_int_eq(replied.calls, 1);
+    ck_assert_int_eq(replied.status, 201);
+    ck_assert_ptr_null(replied.type);
+    ck_assert_str_eq(replied.body, "{\"n\":1}");
+    ck_assert_uint_eq(replied.len, 7);
+    agora_jw_free(w);
+}
+END_TEST
+
+START_TEST(test_reply_jw_failed)
+{
+    struct agora_api api = fake_api();
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_key(w, "outside");
+    ck_assert_int_eq(agora_reply_jw(&api, NULL, 200, w), 0);
+    ck_assert_int_eq(replied.status, 500);
+    ck_assert_str_eq(replied.body, "{\"message\":\"out of memory\"}");
+    agora_jw_free(w);
+
+    /* A writer that could not be made at all. */
+    ck_assert_int_eq(agora_reply_jw(&api, NULL, 200, NULL), 0);
+    ck_assert_int_eq(replied.calls, 2);
+    ck_assert_int_eq(replied.status, 500);
+    ck_assert_int_eq(agora_reply_jw(NULL, NULL, 200, NULL), AGORA_EINVAL);
+}
+END_TEST
+
+START_TEST(test_reply_error)
+{
+    struct agora_api api = fake_api();
+
+    ck_assert_int_eq(agora_reply_error(&api, NULL, 404, "app '/x' not found"),
+                     0);
+    ck_assert_int_eq(replied.status, 404);
+    ck_assert_str_eq(replied.body, "{\"message\":\"app '/x' not found\"}");
+    ck_assert_uint_eq(replied.len, strlen(replied.body));
+    agora_reply_error(&api, NULL, 422, "bad \"id\"\n");
+    ck_assert_str_eq(replied.body, "{\"message\":\"bad \\\"id\\\"\\n\"}");
+    agora_reply_error(&api, NULL, 400, NULL);
+    ck_assert_str_eq(replied.body, "{\"message\":\"\"}");
+    ck_assert_int_eq(replied.calls, 3);
+    ck_assert_int_eq(agora_reply_error(NULL, NULL, 400, "x"), AGORA_EINVAL);
+}
+END_TEST
+
+START_TEST(test_task_states)
+{
+    int i;
+
+    ck_assert_str_eq(agora_task_state_name(AGORA_TASK_STAGING), "TASK_STAGING");
+    ck_assert_str_eq(agora_task_state_name(AGORA_TASK_RUNNING), "TASK_RUNNING");
+    ck_assert_str_eq(agora_task_state_name(AGORA_TASK_GONE_BY_OPERATOR),
+                     "TASK_GONE_BY_OPERATOR");
+    ck_assert_str_eq(agora_task_state_name(AGORA_TASK_UNKNOWN), "TASK_UNKNOWN");
+    ck_assert_str_eq(agora_task_state_name(AGORA_TASK_STATE_COUNT),
+                     "TASK_UNKNOWN");
+    ck_assert_str_eq(agora_task_state_name((enum agora_task_state)(-1)),
+                     "TASK_UNKNOWN");
+    for (i = 0; i < AGORA_TASK_STATE_COUNT; i++) {
+        const char *name = agora_task_state_name((enum agora_task_state)i);
+
+        ck_assert_int_eq(agora_task_state_parse(name), i);
+    }
+    ck_assert_int_eq(agora_task_state_parse("TASK_KILLING"),
+                     AGORA_TASK_KILLING);
+    ck_assert_int_eq(agora_task_state_parse("task_running"), -1);
+    ck_assert_int_eq(agora_task_state_parse("RUNNING"), -1);
+    ck_assert_int_eq(agora_task_state_parse(""), -1);
+    ck_assert_int_eq(agora_task_state_parse(NULL), -1);
+}
+END_TEST
+
+START_TEST(test_task_terminal)
+{
+    static const enum agora_task_state terminal[] = {
+        AGORA_TASK_FINISHED, AGORA_TASK_FAILED,
+        AGORA_TASK_KILLED,   AGORA_TASK_ERROR,
+        AGORA_TASK_LOST,     AGORA_TASK_DROPPED,
+        AGORA_TASK_GONE,     AGORA_TASK_GONE_BY_OPERATOR};
+    int i, n = 0;
+    size_t j;
+
+    for (j = 0; j < sizeof(terminal) / sizeof(terminal[0]); j++)
+        ck_assert_int_eq(agora_task_state_terminal(terminal[j]), 1);
+    for (i = 0; i < AGORA_TASK_STATE_COUNT; i++)
+        n += agora_task_state_terminal((enum agora_task_state)i);
+    ck_assert_int_eq(n, 8);
+    ck_assert_int_eq(agora_task_state_terminal(AGORA_TASK_UNREACHABLE), 0);
+    ck_assert_int_eq(agora_task_state_terminal(AGORA_TASK_KILLING), 0);
+    ck_assert_int_eq(agora_task_state_terminal(AGORA_TASK_UNKNOWN), 0);
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+    int e;
+
+    ck_assert_str_eq(agora_strerror(AGORA_OK), "success");
+    ck_assert_str_eq(agora_strerror(AGORA_ENOMEM), "out of memory");
+    ck_assert_str_eq(agora_strerror(AGORA_ENOENT), "not found");
+    ck_assert_str_eq(agora_strerror(1), "unknown error");
+    ck_assert_str_eq(agora_strerror(-13), "unknown error");
+    /* Every code has its own message. */
+    for (e = AGORA_OK; e >= AGORA_EUNAVAIL; e--) {
+        ck_assert_str_ne(agora_strerror(e), "unknown error");
+        if (e < AGORA_OK)
+            ck_assert_str_ne(agora_strerror(e), agora_strerror(e + 1));
+    }
+}
+END_TEST
+
+static Suite *json_suite(void)
+{
+    Suite *s = suite_create("json");
+    TCase *w = tcase_create("writer");
+    TCase *r = tcase_create("reader");
+    TCase *q = tcase_create("quote");
+    TCase *k = tcase_create("sdk");
+
+    tcase_add_test(w, test_jw_object);
+    tcase_add_test(w, test_jw_empty_and_partial);
+    tcase_add_test(w, test_jw_numbers);
+    tcase_add_test(w, test_jw_number_roundtrip);
+    tcase_add_test(w, test_jw_integers);
+    tcase_add_test(w, test_jw_strings);
+    tcase_add_test(w, test_jw_raw);
+    tcase_add_test(w, test_jw_large);
+    tcase_add_test(w, test_jw_too_deep);
+    tcase_add_test(w, test_jw_key_outside_object);
+    tcase_add_test(w, test_jw_value_without_key);
+    tcase_add_test(w, test_jw_unbalanced);
+    tcase_add_test(w, test_jw_second_document);
+    tcase_add_test(w, test_jw_latch);
+    tcase_add_test(w, test_jw_bad_arguments);
+    suite_add_tcase(s, w);
+
+    tcase_add_test(r, test_parse_ok);
+    tcase_add_test(r, test_parse_errors);
+    tcase_add_test(r, test_parse_error_small_buffer);
+    tcase_add_test(r, test_get);
+    tcase_add_test(r, test_read_str);
+    tcase_add_test(r, test_read_int);
+    tcase_add_test(r, test_read_num);
+    tcase_add_test(r, test_read_bool);
+    tcase_add_test(r, test_roundtrip);
+    suite_add_tcase(s, r);
+
+    tcase_add_test(q, test_quote);
+    tcase_add_test(q, test_quote_truncated);
+    tcase_add_test(q, test_quote_parses);
+    suite_add_tcase(s, q);
+
+    tcase_add_test(k, test_reply_jw);
+    tcase_add_test(k, test_reply_jw_failed);
+    tcase_add_test(k, test_reply_error);
+    tcase_add_test(k, test_task_states);
+    tcase_add_test(k, test_task_terminal);
+    tcase_add_test(k, test_strerror);
+    suite_add_tcase(s, k);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(json_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

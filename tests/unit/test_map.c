@@ -1,0 +1,109 @@
+/*
+ * test_map.c - the string map: put, get, replace, remove, iterate, grow.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "map.h"
+
+START_TEST(basic)
+{
+    struct map m = MAP_INIT;
+    int a = 1, b = 2;
+    void *old;
+
+    ck_assert_ptr_null(map_get(&m, "x"));
+    ck_assert_int_eq(map_put(&m, "x", &a, &old), 0);
+    ck_assert_ptr_null(old);
+    ck_assert_ptr_eq(map_get(&m, "x"), &a);
+    ck_assert_int_eq(map_put(&m, "x", &b, &old), 0);
+    ck_assert_ptr_eq(old, &a);
+    ck_assert_ptr_eq(map_get(&m, "x"), &b);
+    ck_assert_uint_eq(m.len, 1);
+    ck_assert_ptr_eq(map_remove(&m, "x"), &b);
+    ck_assert_ptr_null(map_get(&m, "x"));
+    ck_assert_ptr_null(map_remove(&m, "x"));
+    ck_assert_uint_eq(m.len, 0);
+    map_free(&m);
+}
+END_TEST
+
+START_TEST(many)
+{
+    struct map m = MAP_INIT;
+    static int vals[20000];
+    char key[32];
+    size_t i, pos = 0, seen = 0;
+    const char *k;
+    void *v;
+
+    for (i = 0; i < 20000; i++) {
+        vals[i] = (int)i;
+        snprintf(key, sizeof(key), "task-%zu", i);
+        ck_assert_int_eq(map_put(&m, key, &vals[i], NULL), 0);
+    }
+    /* Remove every other one, then check all. */
+    for (i = 0; i < 20000; i += 2) {
+        snprintf(key, sizeof(key), "task-%zu", i);
+        ck_assert_ptr_eq(map_remove(&m, key), &vals[i]);
+    }
+    for (i = 0; i < 20000; i++) {
+        snprintf(key, sizeof(key), "task-%zu", i);
+        ck_assert_ptr_eq(map_get(&m, key), i % 2 ? &vals[i] : NULL);
+    }
+    ck_assert_uint_eq(m.len, 10000);
+    while (map_next(&m, &pos, &k, &v)) {
+        ck_assert_int_eq(*(int *)v % 2, 1);
+        snprintf(key, sizeof(key), "task-%d", *(int *)v);
+        ck_assert_str_eq(k, key);
+        seen++;
+    }
+    ck_assert_uint_eq(seen, 10000);
+    map_free(&m);
+}
+END_TEST
+
+START_TEST(remove_while_iterating)
+{
+    struct map m = MAP_INIT;
+    static int vals[100];
+    char key[16];
+    size_t i, pos = 0;
+    const char *k;
+
+    for (i = 0; i < 100; i++) {
+        snprintf(key, sizeof(key), "%zu", i);
+        ck_assert_int_eq(map_put(&m, key, &vals[i], NULL), 0);
+    }
+    while (map_next(&m, &pos, &k, NULL))
+        map_remove(&m, k);
+    ck_assert_uint_eq(m.len, 0);
+    /* Tombstones are reused: the table does not grow without bound. */
+    for (i = 0; i < 10000; i++) {
+        ck_assert_int_eq(map_put(&m, "churn", &vals[0], NULL), 0);
+        map_remove(&m, "churn");
+    }
+    ck_assert_uint_le(m.cap, 256);
+    map_free(&m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("map");
+    TCase *tc = tcase_create("map");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, basic);
+    tcase_add_test(tc, many);
+    tcase_add_test(tc, remove_while_iterating);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -120,6 +120,7 @@ static int plugin_list_dir(const char *dir, char ***out, size_t *n)
     size_t cap = 0;
 
     *n = 0;
+    *out = NULL;
     if (d == NULL)
         return errno == ENOENT ? 0 : AGORA_EIO;
     while ((e = readdir(d)) != NULL) {

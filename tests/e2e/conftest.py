@@ -1,0 +1,373 @@
+"""
+End-to-end harness: real agora-master processes on loopback, free ports,
+plugins built against the installed SDK.
+
+Environment (set by scripts/test):
+  AGORA_BUILD_DIR  build directory holding bin/agora-master and
+                   lib/agora/plugins/ (default: <repo>/build)
+  AGORA_PREFIX     an install prefix made by `cmake --install` (include/,
+                   lib/libagora-sdk.a, lib/pkgconfig/, share/agora/sdk/)
+                   (default: <build>/stage)
+  AGORA_SANITIZE   ON when the build has AddressSanitizer + UBSan: timeouts
+                   grow and every clean stop checks the log for reports
+
+Run by hand:  /usr/bin/python3 -m pytest -q tests/e2e
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.abspath(os.environ.get("AGORA_BUILD_DIR") or os.path.join(REPO, "build"))
+PREFIX = os.path.abspath(os.environ.get("AGORA_PREFIX") or os.path.join(BUILD, "stage"))
+SANITIZE = os.environ.get("AGORA_SANITIZE", "OFF").upper() == "ON"
+MASTER_BIN = os.path.join(BUILD, "bin", "agora-master")
+PLUGIN_DIR = os.path.join(BUILD, "lib", "agora", "plugins")
+TEST_PLUGIN_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
+
+# Everything is slower under the sanitizers.
+SLOW = 3.0 if SANITIZE else 1.0
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
+def free_port():
+    """A port nothing listens on right now (bound to 0, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(fn, timeout=5.0, interval=0.02, what="condition"):
+    """Polls fn() until it returns a truthy value, which is returned.
+    Exceptions from fn count as 'not yet'. Fails after timeout * SLOW."""
+    deadline = time.monotonic() + timeout * SLOW
+    last = None
+    while True:
+        try:
+            v = fn()
+            if v:
+                return v
+            last = v
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            last = e
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s (last: %r)"
+                                 % (timeout * SLOW, what, last))
+        time.sleep(interval)
+
+
+def port_open(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def master_env(extra=None):
+    """The environment for a master: ours without any AGORA_* variable
+    (a stray AGORA_PORT in a developer's shell would change the flags)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
+    env.update(extra or {})
+    return env
+
+
+class Master:
+    """One agora-master process.
+
+    Its stderr goes to <dir>/master.log (appended across restarts); work_dir,
+    conf_dir and an empty config_dir live under dir and survive restarts.
+    port=None starts it without --port (the caller sets .port to the one it
+    expects, for the precedence tests).
+    """
+
+    def __init__(self, dir, port="free", args=(), env=None, conf_dir=None,
+                 work_dir=None, config_dir=None):
+        self.dir = str(dir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.work_dir = work_dir or os.path.join(self.dir, "work")
+        self.conf_dir = conf_dir or os.path.join(self.dir, "conf.d")
+        self.config_dir = config_dir or os.path.join(self.dir, "config")
+        for d in (self.conf_dir, self.config_dir):
+            os.makedirs(d, exist_ok=True)
+        self.port_flag = free_port() if port == "free" else port
+        self.port = self.port_flag
+        self.args = list(args)
+        self.env = env
+        self.log_path = os.path.join(self.dir, "master.log")
+        self.proc = None
+        self.starts = 0
+
+    # ---- life ----
+
+    def argv(self):
+        a = [MASTER_BIN, "--ip=127.0.0.1", "--work_dir=" + self.work_dir,
+             "--conf_dir=" + self.conf_dir, "--plugin_dir=" + PLUGIN_DIR,
+             "--config_dir=" + self.config_dir]
+        if self.port_flag is not None:
+            a.append("--port=%d" % self.port_flag)
+        return a + self.args
+
+    def start(self, wait=True):
+        assert self.proc is None, "already running"
+        with open(self.log_path, "a") as log:
+            log.write("---- start %d: %s\n" % (self.starts + 1, " ".join(self.argv())))
+            log.flush()
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log,
+                                         env=master_env(self.env))
+        self.starts += 1
+        if wait:
+            self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout=10.0):
+        def healthy():
+            if self.proc.poll() is not None:
+                raise RuntimeError("exited")
+            r = requests.get(self.url("/health"), timeout=1.0 * SLOW)
+            return r.status_code == 200 and r.text == "ok"
+
+        deadline = time.monotonic() + timeout * SLOW
+        while True:
+            if self.proc.poll() is not None:
+                rc = self.proc.returncode
+                self.proc = None
+                raise AssertionError("agora-master exited with %s before it was "
+                                     "healthy; log:\n%s" % (rc, self.log()))
+            try:
+                if healthy():
+                    return
+            except Exception:  # noqa: BLE001
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("agora-master not healthy on port %s after "
+                                     "%.0fs; log:\n%s"
+                                     % (self.port, timeout * SLOW, self.log()))
+            time.sleep(0.02)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def sighup(self):
+        self.signal(signal.SIGHUP)
+
+    def stop(self, timeout=15.0):
+        """SIGTERM; asserts exit code 0 and, under the sanitizers, a log
+        without any report."""
+        assert self.proc is not None, "not running"
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("agora-master ignored SIGTERM for %.0fs; log:\n%s"
+                                 % (timeout * SLOW, self.log()))
+        assert rc == 0, "agora-master exited with %s; log:\n%s" % (rc, self.log())
+        self.check_sanitizers()
+
+    def check_sanitizers(self):
+        if not SANITIZE:
+            return
+        text = self.log()
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, "sanitizer report (%r) in the log:\n%s" % (mark, text)
+
+    def kill9(self):
+        proc, self.proc = self.proc, None
+        proc.kill()
+        proc.wait()
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    # ---- talking to it ----
+
+    def url(self, path, port=None):
+        return "http://127.0.0.1:%d%s" % (port or self.port, path)
+
+    def get(self, path, **kw):
+        kw.setdefault("timeout", 10 * SLOW)
+        return requests.get(self.url(path), **kw)
+
+    def post(self, path, **kw):
+        kw.setdefault("timeout", 10 * SLOW)
+        return requests.post(self.url(path), **kw)
+
+    def json(self, path):
+        r = self.get(path)
+        assert r.status_code == 200, (path, r.status_code, r.text)
+        return r.json()
+
+    def metrics(self):
+        return self.json("/metrics/snapshot")
+
+    def plugins(self):
+        return self.json("/plugins")
+
+    # ---- its log ----
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log_mark(self):
+        """A position in the log; pass it to wait_log(since=...)."""
+        return len(self.log())
+
+    def log_lines(self, since=0):
+        return self.log()[since:].splitlines()
+
+    def wait_log(self, text, since=0, timeout=5.0):
+        """Waits for a log line containing text (after since); returns it."""
+        def find():
+            for line in self.log_lines(since):
+                if text in line:
+                    return line
+            return None
+        return wait_for(find, timeout, what="log line %r" % text)
+
+
+@pytest.fixture
+def master_factory(tmp_path):
+    """Makes Masters under tmp_path; stops what is still running at the end
+    (asserting a clean exit)."""
+    made = []
+    n = [0]
+
+    def make(**kw):
+        n[0] += 1
+        m = Master(kw.pop("dir", tmp_path / ("m%d" % n[0])), **kw)
+        made.append(m)
+        return m
+
+    yield make
+    errors = []
+    for m in made:
+        if m.alive():
+            try:
+                m.stop()
+            except AssertionError as e:
+                errors.append(str(e))
+        elif m.proc is not None:
+            m.proc = None
+    assert not errors, "\n".join(errors)
+
+
+# ---- building plugins against the installed SDK ----
+
+def _pkgconfig_dir(tmp):
+    """PKG_CONFIG_PATH for the prefix. agora-plugin.pc must point into the
+    prefix it was installed to; when it does not (test_sdk_pkgconfig_*
+    reports that), a corrected copy is used so the plugin tests still run."""
+    pcdir = os.path.join(PREFIX, "lib", "pkgconfig")
+    pc = os.path.join(pcdir, "agora-plugin.pc")
+    with open(pc) as f:
+        text = f.read()
+    if pkgconfig_prefix_ok():
+        return pcdir
+    fixed = os.path.join(str(tmp), "pkgconfig")
+    os.makedirs(fixed, exist_ok=True)
+    with open(os.path.join(fixed, "agora-plugin.pc"), "w") as f:
+        f.write(re.sub(r"(?m)^prefix=.*$", "prefix=" + PREFIX, text))
+    return fixed
+
+
+def pkgconfig_prefix_ok():
+    """True when pkg-config, pointed at the prefix, names its include dir."""
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(PREFIX, "lib", "pkgconfig"))
+    out = subprocess.run(["pkg-config", "--cflags", "agora-plugin"], env=env,
+                         capture_output=True, text=True)
+    return out.returncode == 0 and ("-I" + os.path.join(PREFIX, "include")) in out.stdout.split()
+
+
+def _run(argv, **kw):
+    r = subprocess.run(argv, capture_output=True, text=True, **kw)
+    assert r.returncode == 0, "%s failed (%d):\n%s\n%s" % (" ".join(argv), r.returncode,
+                                                          r.stdout, r.stderr)
+    return r
+
+
+@pytest.fixture(scope="session")
+def hello_builds(tmp_path_factory):
+    """hello.so built OUT OF TREE from the installed example with its own
+    CMakeLists.txt, once with HELLO_VERSION 1.0 and once with 2.0:
+    {"1.0": path, "2.0": path}."""
+    tmp = tmp_path_factory.mktemp("hello-builds")
+    src = os.path.join(PREFIX, "share", "agora", "sdk", "examples", "hello")
+    env = dict(os.environ, PKG_CONFIG_PATH=_pkgconfig_dir(tmp))
+    out = {}
+    procs = {}
+    for version in ("1.0", "2.0"):
+        b = os.path.join(str(tmp), "build-" + version)
+        procs[version] = (b, subprocess.Popen(
+            ["cmake", "-S", src, "-B", b, "-DHELLO_VERSION=" + version],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    for version, (b, p) in procs.items():
+        text = p.communicate()[0]
+        assert p.returncode == 0, "configuring hello %s failed:\n%s" % (version, text)
+        _run(["cmake", "--build", b], env=env)
+        so = os.path.join(b, "hello.so")
+        assert os.path.exists(so), so
+        out[version] = so
+    return out
+
+
+@pytest.fixture(scope="session")
+def build_plugin(tmp_path_factory):
+    """build_plugin("echo") -> path of echo.so, compiled from
+    tests/e2e/plugins/echo.c with gcc against the installed headers (and,
+    for sdk=True, libagora-sdk.a and yajl). Cached per session."""
+    tmp = tmp_path_factory.mktemp("test-plugins")
+    cache = {}
+
+    def build(name, sdk=False, out_name=None):
+        key = (name, sdk, out_name)
+        if key in cache:
+            return cache[key]
+        out = os.path.join(str(tmp), out_name or (name + ".so"))
+        argv = ["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g",
+                "-shared", "-fPIC", "-fvisibility=hidden",
+                "-I" + os.path.join(PREFIX, "include"),
+                "-o", out, os.path.join(TEST_PLUGIN_SRC, name + ".c")]
+        if sdk:
+            argv += [os.path.join(PREFIX, "lib", "libagora-sdk.a"), "-lyajl", "-lm"]
+        _run(argv)
+        cache[key] = out
+        return out
+
+    return build
+
+
+def replace_file(src, dst):
+    """Copies src over dst in place (same inode, new content), with an mtime
+    clearly newer than before, as `cp new.so conf.d/x.so` does."""
+    before = os.stat(dst).st_mtime_ns if os.path.exists(dst) else 0
+    shutil.copyfile(src, dst)
+    now = max(time.time_ns(), before + 1_000_000_000)
+    os.utime(dst, ns=(now, now))
+
+
+def hello_count(url, session=None):
+    r = (session or requests).get(url, timeout=10 * SLOW)
+    assert r.status_code == 200, (url, r.status_code, r.text)
+    return r.json()

@@ -1,0 +1,218 @@
+"""The master alone: its own endpoints, metrics, errors, events, flags."""
+import http.client
+import os
+import re
+import subprocess
+import threading
+
+import pytest
+import requests
+
+from conftest import (MASTER_BIN, PREFIX, REPO, SLOW, master_env, port_open,
+                      free_port, wait_for)
+
+
+def project_version():
+    with open(os.path.join(REPO, "CMakeLists.txt")) as f:
+        return re.search(r"project\(agora\s+VERSION\s+([0-9.]+)", f.read()).group(1)
+
+
+def abi_version():
+    with open(os.path.join(PREFIX, "include", "agora", "plugin.h")) as f:
+        text = f.read()
+    major = re.search(r"#define AGORA_ABI_MAJOR (\d+)", text).group(1)
+    minor = re.search(r"#define AGORA_ABI_MINOR (\d+)", text).group(1)
+    return "%s.%s" % (major, minor)
+
+
+def test_health_version_state(master_factory):
+    m = master_factory().start()
+    r = m.get("/health")
+    assert r.status_code == 200
+    assert r.text == "ok"
+    assert r.headers["Content-Type"] == "text/plain"
+
+    v = m.json("/version")
+    assert v["version"] == project_version()
+    assert v["plugin_abi"] == abi_version()
+
+    st = m.json("/master/state")
+    assert st["elected"] is True
+    assert st["version"] == project_version()
+    assert st["leader_info"]["ip"] == "127.0.0.1"
+    assert st["leader_info"]["port"] == m.port
+    assert st["leader_info"]["id"] == st["id"]
+    assert st["pid"] == "master@127.0.0.1:%d" % m.port
+    assert st["leader"] == st["pid"]
+    assert st["plugins"] == []
+    assert st["frameworks"] == []
+    assert st["store"] == "local"
+    # The Mesos aliases serve the same document.
+    assert m.json("/state.json")["id"] == st["id"]
+    assert m.json("/master/state.json")["id"] == st["id"]
+
+
+def test_metrics_snapshot(master_factory):
+    m = master_factory().start()
+    a = m.metrics()
+    assert a["master/elected"] == 1
+    assert a["master/plugins_loaded"] == 0
+    assert a["master/plugin_reload_failures"] == 0
+    assert a["master/uptime_secs"] >= 0
+    m.get("/health")
+    b = m.metrics()
+    # The snapshot counts itself: /health and the second snapshot.
+    assert b["master/http_requests"] == a["master/http_requests"] + 2
+    assert b["master/http_responses_2xx"] == a["master/http_responses_2xx"] + 2
+    m.get("/no/such/path")
+    c = m.metrics()
+    assert c["master/http_requests"] == b["master/http_requests"] + 2
+    assert c["master/http_responses_4xx"] == b["master/http_responses_4xx"] + 1
+    assert c["master/uptime_secs"] > a["master/uptime_secs"]
+
+
+def test_unknown_path_404_json(master_factory):
+    m = master_factory().start()
+    r = m.get("/no/such/path")
+    assert r.status_code == 404
+    assert r.headers["Content-Type"] == "application/json"
+    body = r.json()
+    assert list(body) == ["message"]
+    assert "/no/such/path" in body["message"]
+
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("DELETE", "/health", "GET"),
+    ("GET", "/master/reload", "POST"),
+    ("PUT", "/master/state", "GET"),
+])
+def test_wrong_method_405_allow(master_factory, method, path, allow):
+    m = master_factory().start()
+    r = requests.request(method, m.url(path), timeout=10 * SLOW)
+    assert r.status_code == 405
+    assert r.headers["Allow"] == allow
+    assert r.headers["Content-Type"] == "application/json"
+    assert method in r.json()["message"]
+    # Nothing was reloaded by the GET.
+    assert m.metrics()["master/plugin_reloads"] == 0
+
+
+def test_redirect_to_self(master_factory):
+    m = master_factory().start()
+    r = m.get("/master/redirect", allow_redirects=False)
+    assert r.status_code == 307
+    host = m.json("/master/state")["hostname"]
+    assert r.headers["Location"] == "//%s:%d" % (host, m.port)
+
+
+def read_sse_until(resp, needle, timeout):
+    """Reads a (dechunked) event stream until needle appears; returns the
+    text read. http.client's read1() returns what one chunk holds."""
+    got = ""
+    resp.fp.raw._sock.settimeout(timeout)
+    while needle not in got:
+        data = resp.read1(65536)
+        if not data:
+            break
+        got += data.decode()
+    return got
+
+
+def test_events_plugins_reloaded(master_factory):
+    # A suspended connection is not watched by libmicrohttpd: a client that
+    # left is noticed at the next write, so keep-alives come often here.
+    m = master_factory(args=["--event_keepalive=100ms"]).start()
+    conn = http.client.HTTPConnection("127.0.0.1", m.port, timeout=10 * SLOW)
+    conn.request("GET", "/master/events")
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.getheader("Content-Type") == "text/event-stream"
+    wait_for(lambda: m.metrics()["master/event_subscribers"] == 1,
+             what="one event subscriber")
+    r = m.post("/master/reload")
+    assert r.status_code == 202
+    assert r.json() == {"message": "reload requested"}
+    text = read_sse_until(resp, "\n\n", 10 * SLOW)
+    assert text.startswith("event: plugins_reloaded\ndata: ")
+    data = text.split("data: ", 1)[1].split("\n", 1)[0]
+    gen = m.plugins()["generation"]
+    assert data == '{"ok":true,"generation":%d}' % gen
+    resp.close()
+    conn.close()
+    wait_for(lambda: m.metrics()["master/event_subscribers"] == 0,
+             what="the subscriber to go when the client left")
+
+
+def test_stop_with_open_event_stream(master_factory):
+    """SIGTERM ends open streams and still exits 0 (and clean under ASan)."""
+    m = master_factory().start()
+    conn = http.client.HTTPConnection("127.0.0.1", m.port, timeout=10 * SLOW)
+    conn.request("GET", "/master/events")
+    resp = conn.getresponse()
+    assert resp.status == 200
+    wait_for(lambda: m.metrics()["master/event_subscribers"] == 1,
+             what="one event subscriber")
+    m.stop()
+    assert resp.read() == b""  # the stream ended cleanly
+    conn.close()
+
+
+# ---- flags ----
+
+FLAGS = ["ip", "port", "work_dir", "conf_dir", "plugin_dir", "zk",
+         "zk_session_timeout", "allocation_interval", "agent_ping_timeout",
+         "max_agent_ping_timeouts", "log_level", "max_body_size"]
+
+
+def test_help_lists_every_flag_with_default():
+    r = subprocess.run([MASTER_BIN, "--help"], capture_output=True, text=True,
+                       env=master_env(), timeout=30 * SLOW)
+    assert r.returncode == 0, r.stderr
+    # "  --port=INT\n      port to listen on (default: 5050)"
+    defaults = dict(re.findall(r"(?m)^  --([a-z_]+)=[A-Z]+\n.*\(default: ([^)]*)\)$",
+                               r.stdout))
+    for flag in FLAGS:
+        assert flag in defaults, "--%s missing from --help:\n%s" % (flag, r.stdout)
+    assert defaults["port"] == "5050"
+    assert defaults["zk_session_timeout"] == "10secs"
+    assert defaults["ip"] == "0.0.0.0"
+    assert defaults["allocation_interval"] == "50ms"
+    assert defaults["log_level"] == "info"
+    assert defaults["max_body_size"] == "1048576"
+    assert "--config_dir" in r.stdout
+
+
+def test_unknown_flag_refused():
+    r = subprocess.run([MASTER_BIN, "--prot=5050"], capture_output=True, text=True,
+                       env=master_env(), timeout=30 * SLOW)
+    assert r.returncode == 2
+    assert "unknown flag --prot" in r.stderr
+
+
+def test_config_precedence_file_env_flag(master_factory, tmp_path):
+    """A file <config_dir>/port is used without flag or env; AGORA_PORT
+    beats the file; --port beats AGORA_PORT."""
+    p_file, p_env, p_flag = free_port(), free_port(), free_port()
+    assert len({p_file, p_env, p_flag}) == 3
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "port").write_text("%d\n" % p_file)
+    common = dict(dir=tmp_path / "m", config_dir=str(config))
+
+    m = master_factory(port=None, **common)
+    m.port = p_file
+    m.start()
+    assert not port_open(p_env) and not port_open(p_flag)
+    m.stop()
+
+    m = master_factory(port=None, env={"AGORA_PORT": str(p_env)}, **common)
+    m.port = p_env
+    m.start()
+    assert not port_open(p_file) and not port_open(p_flag)
+    m.stop()
+
+    m = master_factory(port=p_flag, env={"AGORA_PORT": str(p_env)}, **common)
+    m.start()
+    assert not port_open(p_file) and not port_open(p_env)
+    assert m.json("/master/state")["leader_info"]["port"] == p_flag
+    m.stop()

@@ -139,7 +139,8 @@ static int plugin_list_dir(const char *dir, char ***out, size_t *n)
         (*n)++;
     }
     closedir(d);
-    qsort(v, *n, sizeof(*v), plugin_name_cmp);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), plugin_name_cmp);
     *out = v;
     return 0;
 oom:

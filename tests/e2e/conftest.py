@@ -14,7 +14,6 @@ Environment (set by scripts/test):
 Run by hand:  /usr/bin/python3 -m pytest -q tests/e2e
 """
 import os
-import re
 import shutil
 import signal
 import socket
@@ -44,9 +43,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+class MasterDied(AssertionError):
+    """The master a test talks to has exited (the message holds its log)."""
+
+
 def wait_for(fn, timeout=5.0, interval=0.02, what="condition"):
     """Polls fn() until it returns a truthy value, which is returned.
-    Exceptions from fn count as 'not yet'. Fails after timeout * SLOW."""
+    Exceptions from fn count as 'not yet', except MasterDied, which fails
+    at once. Fails after timeout * SLOW."""
     deadline = time.monotonic() + timeout * SLOW
     last = None
     while True:
@@ -55,6 +59,8 @@ def wait_for(fn, timeout=5.0, interval=0.02, what="condition"):
             if v:
                 return v
             last = v
+        except MasterDied:
+            raise
         except Exception as e:  # noqa: BLE001 - any failure means "not yet"
             last = e
         if time.monotonic() > deadline:
@@ -90,11 +96,15 @@ class Master:
                  work_dir=None, config_dir=None):
         self.dir = str(dir)
         os.makedirs(self.dir, exist_ok=True)
+        # Directories given by the caller are used as they are (possibly
+        # absent); the default ones are made here.
         self.work_dir = work_dir or os.path.join(self.dir, "work")
         self.conf_dir = conf_dir or os.path.join(self.dir, "conf.d")
         self.config_dir = config_dir or os.path.join(self.dir, "config")
-        for d in (self.conf_dir, self.config_dir):
-            os.makedirs(d, exist_ok=True)
+        if conf_dir is None:
+            os.makedirs(self.conf_dir, exist_ok=True)
+        if config_dir is None:
+            os.makedirs(self.config_dir, exist_ok=True)
         self.port_flag = free_port() if port == "free" else port
         self.port = self.port_flag
         self.args = list(args)
@@ -127,12 +137,8 @@ class Master:
         return self
 
     def wait_healthy(self, timeout=10.0):
-        def healthy():
-            if self.proc.poll() is not None:
-                raise RuntimeError("exited")
-            r = requests.get(self.url("/health"), timeout=1.0 * SLOW)
-            return r.status_code == 200 and r.text == "ok"
-
+        """Polls /health until it answers 200 "ok"; fails at once if the
+        process exits."""
         deadline = time.monotonic() + timeout * SLOW
         while True:
             if self.proc.poll() is not None:
@@ -141,9 +147,10 @@ class Master:
                 raise AssertionError("agora-master exited with %s before it was "
                                      "healthy; log:\n%s" % (rc, self.log()))
             try:
-                if healthy():
+                r = requests.get(self.url("/health"), timeout=1.0 * SLOW)
+                if r.status_code == 200 and r.text == "ok":
                     return
-            except Exception:  # noqa: BLE001
+            except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
                 raise AssertionError("agora-master not healthy on port %s after "
@@ -202,11 +209,19 @@ class Master:
     def url(self, path, port=None):
         return "http://127.0.0.1:%d%s" % (port or self.port, path)
 
+    def check_alive(self):
+        """Raises MasterDied when the process has exited on its own."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise MasterDied("agora-master exited with %s; log:\n%s"
+                             % (self.proc.returncode, self.log()))
+
     def get(self, path, **kw):
+        self.check_alive()
         kw.setdefault("timeout", 10 * SLOW)
         return requests.get(self.url(path), **kw)
 
     def post(self, path, **kw):
+        self.check_alive()
         kw.setdefault("timeout", 10 * SLOW)
         return requests.post(self.url(path), **kw)
 
@@ -275,29 +290,19 @@ def master_factory(tmp_path):
 
 # ---- building plugins against the installed SDK ----
 
-def _pkgconfig_dir(tmp):
-    """PKG_CONFIG_PATH for the prefix. agora-plugin.pc must point into the
-    prefix it was installed to; when it does not (test_sdk_pkgconfig_*
-    reports that), a corrected copy is used so the plugin tests still run."""
-    pcdir = os.path.join(PREFIX, "lib", "pkgconfig")
-    pc = os.path.join(pcdir, "agora-plugin.pc")
-    with open(pc) as f:
-        text = f.read()
-    if pkgconfig_prefix_ok():
-        return pcdir
-    fixed = os.path.join(str(tmp), "pkgconfig")
-    os.makedirs(fixed, exist_ok=True)
-    with open(os.path.join(fixed, "agora-plugin.pc"), "w") as f:
-        f.write(re.sub(r"(?m)^prefix=.*$", "prefix=" + PREFIX, text))
-    return fixed
+def pkgconfig_flag_dirs(flag):
+    """The directories pkg-config, pointed at the prefix, gives agora-plugin
+    with `flag` ("-I" or "-L"), resolved to real paths."""
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(PREFIX, "lib", "pkgconfig"))
+    out = subprocess.run(["pkg-config", "--cflags", "--libs", "agora-plugin"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return [os.path.realpath(w[2:]) for w in out.stdout.split() if w.startswith(flag)]
 
 
 def pkgconfig_prefix_ok():
     """True when pkg-config, pointed at the prefix, names its include dir."""
-    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(PREFIX, "lib", "pkgconfig"))
-    out = subprocess.run(["pkg-config", "--cflags", "agora-plugin"], env=env,
-                         capture_output=True, text=True)
-    return out.returncode == 0 and ("-I" + os.path.join(PREFIX, "include")) in out.stdout.split()
+    return os.path.realpath(os.path.join(PREFIX, "include")) in pkgconfig_flag_dirs("-I")
 
 
 def _run(argv, **kw):
@@ -314,7 +319,7 @@ def hello_builds(tmp_path_factory):
     {"1.0": path, "2.0": path}."""
     tmp = tmp_path_factory.mktemp("hello-builds")
     src = os.path.join(PREFIX, "share", "agora", "sdk", "examples", "hello")
-    env = dict(os.environ, PKG_CONFIG_PATH=_pkgconfig_dir(tmp))
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(PREFIX, "lib", "pkgconfig"))
     out = {}
     procs = {}
     for version in ("1.0", "2.0"):

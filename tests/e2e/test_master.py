@@ -3,7 +3,6 @@ import http.client
 import os
 import re
 import subprocess
-import threading
 
 import pytest
 import requests
@@ -105,17 +104,19 @@ def test_redirect_to_self(master_factory):
     assert r.headers["Location"] == "//%s:%d" % (host, m.port)
 
 
-def read_sse_until(resp, needle, timeout):
-    """Reads a (dechunked) event stream until needle appears; returns the
-    text read. http.client's read1() returns what one chunk holds."""
+def read_event(resp, event):
+    """Reads the (dechunked) event stream until a whole `event: <event>`
+    block has arrived; returns (its data line, what came before it).
+    http.client's read1() returns what one chunk holds; the socket has the
+    connection's timeout."""
     got = ""
-    resp.fp.raw._sock.settimeout(timeout)
-    while needle not in got:
+    head = "event: %s\ndata: " % event
+    while head not in got or "\n\n" not in got[got.index(head):]:
         data = resp.read1(65536)
-        if not data:
-            break
+        assert data, "the stream ended; got %r" % got
         got += data.decode()
-    return got
+    at = got.index(head)
+    return got[at + len(head):].split("\n", 1)[0], got[:at]
 
 
 def test_events_plugins_reloaded(master_factory):
@@ -132,15 +133,16 @@ def test_events_plugins_reloaded(master_factory):
     r = m.post("/master/reload")
     assert r.status_code == 202
     assert r.json() == {"message": "reload requested"}
-    text = read_sse_until(resp, "\n\n", 10 * SLOW)
-    assert text.startswith("event: plugins_reloaded\ndata: ")
-    data = text.split("data: ", 1)[1].split("\n", 1)[0]
+    data, before = read_event(resp, "plugins_reloaded")
     gen = m.plugins()["generation"]
     assert data == '{"ok":true,"generation":%d}' % gen
+    # Before it, keep-alive comments only.
+    assert before == ":\n\n" * (len(before) // 3), before
     resp.close()
     conn.close()
     wait_for(lambda: m.metrics()["master/event_subscribers"] == 0,
              what="the subscriber to go when the client left")
+    assert m.metrics()["master/events_published"] == 1
 
 
 def test_stop_with_open_event_stream(master_factory):
@@ -159,9 +161,15 @@ def test_stop_with_open_event_stream(master_factory):
 
 # ---- flags ----
 
+# The flags DESIGN.md promises, and every row of the table in master.c.
 FLAGS = ["ip", "port", "work_dir", "conf_dir", "plugin_dir", "zk",
          "zk_session_timeout", "allocation_interval", "agent_ping_timeout",
          "max_agent_ping_timeouts", "log_level", "max_body_size"]
+
+
+def table_flags():
+    with open(os.path.join(REPO, "core", "master.c")) as f:
+        return re.findall(r"(?m)^\s+F\((\w+),", f.read())
 
 
 def test_help_lists_every_flag_with_default():
@@ -171,7 +179,8 @@ def test_help_lists_every_flag_with_default():
     # "  --port=INT\n      port to listen on (default: 5050)"
     defaults = dict(re.findall(r"(?m)^  --([a-z_]+)=[A-Z]+\n.*\(default: ([^)]*)\)$",
                                r.stdout))
-    for flag in FLAGS:
+    assert len(table_flags()) >= len(FLAGS)
+    for flag in FLAGS + table_flags():
         assert flag in defaults, "--%s missing from --help:\n%s" % (flag, r.stdout)
     assert defaults["port"] == "5050"
     assert defaults["zk_session_timeout"] == "10secs"
@@ -215,4 +224,19 @@ def test_config_precedence_file_env_flag(master_factory, tmp_path):
     m.start()
     assert not port_open(p_file) and not port_open(p_env)
     assert m.json("/master/state")["leader_info"]["port"] == p_flag
+    m.stop()
+
+
+@pytest.mark.parametrize("conf_dir", ["empty", "missing"])
+def test_starts_without_plugins(master_factory, tmp_path, conf_dir):
+    """An empty or absent conf_dir is no error: the master serves without
+    plugins, and a reload of nothing succeeds."""
+    d = tmp_path / "confs"
+    if conf_dir == "empty":
+        d.mkdir()
+    m = master_factory(conf_dir=str(d)).start()
+    assert m.plugins()["plugins"] == []
+    assert m.post("/master/reload").status_code == 202
+    wait_for(lambda: m.metrics()["master/plugin_reloads"] == 1, what="the reload")
+    assert m.metrics()["master/plugin_reload_failures"] == 0
     m.stop()

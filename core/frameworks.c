@@ -8,14 +8,17 @@
 #include <string.h>
 
 #include <agora/json.h>
+#include <agora/sdk.h>
 
 #include "log.h"
 #include "master.h"
+#include "tasks.h"
 
-/* One queued reconciliation answer. */
-struct fw_answer {
-    char *task_id;
-    struct fw_answer *next;
+/* A status the master generated, waiting for delivery. */
+struct fw_pending {
+    struct agora_status st;
+    char *strings[6]; /* the copies st points to */
+    struct fw_pending *next;
 };
 
 static int framework_name_valid(const char *s)
@@ -30,20 +33,29 @@ static int framework_name_valid(const char *s)
     return n > 0 && n <= 128;
 }
 
-static void framework_answers_free(struct agora_framework *fw)
+static void framework_pending_free(struct fw_pending *p)
 {
-    while (fw->answers) {
-        struct fw_answer *a = fw->answers;
+    size_t i;
 
-        fw->answers = a->next;
-        free(a->task_id);
-        free(a);
+    for (i = 0; i < sizeof(p->strings) / sizeof(p->strings[0]); i++)
+        free(p->strings[i]);
+    free(p);
+}
+
+static void framework_pending_drop(struct agora_framework *fw)
+{
+    while (fw->pending) {
+        struct fw_pending *p = fw->pending;
+
+        fw->pending = p->next;
+        framework_pending_free(p);
     }
+    fw->pending_tail = &fw->pending;
 }
 
 static void framework_free(struct agora_framework *fw)
 {
-    framework_answers_free(fw);
+    framework_pending_drop(fw);
     free(fw->id);
     free(fw->name);
     free(fw->role);
@@ -51,36 +63,70 @@ static void framework_free(struct agora_framework *fw)
     free(fw);
 }
 
-/*
- * Delivers queued answers. Until the agents' task table exists no task
- * is known to the master, so each is TASK_UNKNOWN, as Mesos answers for
- * a task it has never heard of.
- */
-static void framework_answer(struct ev_loop *loop, ev_timer *w, int events)
+void framework_deliver(struct agora_framework *fw,
+                       const struct agora_status *st)
+{
+    if (fw->on_status)
+        fw->on_status(fw->state, fw, st);
+}
+
+/* Delivers the queued statuses, oldest first. */
+static void framework_on_pending(struct ev_loop *loop, ev_timer *w,
+                                 int events)
 {
     struct agora_framework *fw = w->data;
-    struct master *m = fw->p->m;
 
     (void)loop;
     (void)events;
-    while (fw->answers) {
-        struct fw_answer *a = fw->answers;
-        struct agora_status st;
+    while (fw->pending) {
+        struct fw_pending *p = fw->pending;
 
-        fw->answers = a->next;
-        memset(&st, 0, sizeof(st));
-        st.task_id = a->task_id;
-        st.state = AGORA_TASK_UNKNOWN;
-        st.reason = "REASON_RECONCILIATION";
-        st.message = "Reconciliation: task is unknown to the master";
-        st.healthy = -1;
-        st.timestamp = master_now(m);
-        st.source = "SOURCE_MASTER";
-        if (fw->on_status)
-            fw->on_status(fw->state, fw, &st);
-        free(a->task_id);
-        free(a);
+        fw->pending = p->next;
+        if (fw->pending == NULL)
+            fw->pending_tail = &fw->pending;
+        framework_deliver(fw, &p->st);
+        framework_pending_free(p);
     }
+}
+
+/* Copies s into slot i of p; 0 or AGORA_ENOMEM. */
+static int pending_str(struct fw_pending *p, int i, const char *s,
+                       const char **dst)
+{
+    *dst = NULL;
+    if (s == NULL)
+        return 0;
+    if ((p->strings[i] = strdup(s)) == NULL)
+        return AGORA_ENOMEM;
+    *dst = p->strings[i];
+    return 0;
+}
+
+int framework_post_status(struct master *m, struct agora_framework *fw,
+                          const struct agora_status *st)
+{
+    struct fw_pending *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return AGORA_ENOMEM;
+    p->st = *st;
+    if (pending_str(p, 0, st->task_id, &p->st.task_id) < 0 ||
+        pending_str(p, 1, st->agent_id, &p->st.agent_id) < 0 ||
+        pending_str(p, 2, st->hostname, &p->st.hostname) < 0 ||
+        pending_str(p, 3, st->reason, &p->st.reason) < 0 ||
+        pending_str(p, 4, st->message, &p->st.message) < 0 ||
+        pending_str(p, 5, st->source, &p->st.source) < 0) {
+        framework_pending_free(p);
+        return AGORA_ENOMEM;
+    }
+    p->st.uuid = NULL; /* master statuses need no acknowledgement */
+    *fw->pending_tail = p;
+    fw->pending_tail = &p->next;
+    if (!ev_is_active(&fw->pending_timer)) {
+        ev_timer_set(&fw->pending_timer, 0., 0.);
+        ev_timer_start(m->loop, &fw->pending_timer);
+    }
+    return 0;
 }
 
 int framework_add(struct master *m, struct plugin *p,
@@ -120,8 +166,9 @@ int framework_add(struct master *m, struct plugin *p,
     fw->on_status = spec->on_status;
     fw->state = spec->state;
     fw->registered_at = master_now(m);
-    ev_init(&fw->answer_timer, framework_answer);
-    fw->answer_timer.data = fw;
+    fw->pending_tail = &fw->pending;
+    ev_init(&fw->pending_timer, framework_on_pending);
+    fw->pending_timer.data = fw;
     log_info("frameworks", "registered framework %s (role %s)", fw->id,
              fw->role);
     *out = fw;
@@ -130,7 +177,7 @@ int framework_add(struct master *m, struct plugin *p,
 
 void framework_remove(struct master *m, struct agora_framework *fw)
 {
-    ev_timer_stop(m->loop, &fw->answer_timer);
+    ev_timer_stop(m->loop, &fw->pending_timer);
     map_remove(&m->frameworks.by_id, fw->id);
     log_info("frameworks", "unregistered framework %s", fw->id);
     framework_free(fw);
@@ -141,34 +188,44 @@ struct agora_framework *framework_find(struct master *m, const char *id)
     return map_get(&m->frameworks.by_id, id);
 }
 
+static void reconcile_one(void *arg, struct task *t)
+{
+    struct agora_framework *fw = arg;
+
+    tasks_answer(fw->p->m, fw, t->id);
+}
+
 int framework_reconcile(struct master *m, struct agora_framework *fw,
                         const char *const *task_ids, size_t n)
 {
-    struct fw_answer **tail = &fw->answers;
     size_t i;
 
-    while (*tail)
-        tail = &(*tail)->next;
-    /* Implicit reconciliation (n == 0) answers the tasks the master
-     * knows of: none yet. */
-    for (i = 0; i < n; i++) {
-        struct fw_answer *a = calloc(1, sizeof(*a));
-
-        if (a == NULL || (a->task_id = strdup(task_ids[i])) == NULL) {
-            free(a);
-            return AGORA_ENOMEM;
-        }
-        *tail = a;
-        tail = &a->next;
+    if (n == 0) {
+        tasks_each_live(m, fw->id, reconcile_one, fw);
+        return 0;
     }
-    if (fw->answers && !ev_is_active(&fw->answer_timer)) {
-        ev_timer_set(&fw->answer_timer, 0., 0.);
-        ev_timer_start(m->loop, &fw->answer_timer);
+    for (i = 0; i < n; i++) {
+        if (task_ids[i] == NULL)
+            return AGORA_EINVAL;
+        tasks_answer(m, fw, task_ids[i]);
     }
     return 0;
 }
 
-void frameworks_write(struct master *m, struct agora_jw *w)
+static void framework_write_tasks(struct master *m, struct agora_jw *w,
+                                  const char *fw_id, int live)
+{
+    struct task *t;
+
+    agora_jw_arr_open(w);
+    for (t = m->tasks.first; t; t = t->next)
+        if (strcmp(t->framework_id, fw_id) == 0 &&
+            live == !agora_task_state_terminal(t->state))
+            tasks_write_one(w, t);
+    agora_jw_arr_close(w);
+}
+
+void frameworks_write(struct master *m, struct agora_jw *w, int with_tasks)
 {
     size_t pos = 0;
     void *v;
@@ -186,6 +243,12 @@ void frameworks_write(struct master *m, struct agora_jw *w)
         agora_jw_kbool(w, "active", !fw->suppressed);
         agora_jw_kbool(w, "suppressed", fw->suppressed);
         agora_jw_knum(w, "registered_time", fw->registered_at);
+        if (with_tasks) {
+            agora_jw_key(w, "tasks");
+            framework_write_tasks(m, w, fw->id, 1);
+            agora_jw_key(w, "completed_tasks");
+            framework_write_tasks(m, w, fw->id, 0);
+        }
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);
@@ -199,7 +262,7 @@ void frameworks_free(struct master *m)
     while (map_next(&m->frameworks.by_id, &pos, NULL, &v)) {
         struct agora_framework *fw = v;
 
-        ev_timer_stop(m->loop, &fw->answer_timer);
+        ev_timer_stop(m->loop, &fw->pending_timer);
         framework_free(fw);
     }
     map_free(&m->frameworks.by_id);

@@ -30,8 +30,9 @@ struct agora_framework {
     void *state;
     int suppressed;
     double registered_at;
-    struct fw_answer *answers; /* reconciliation answers to deliver */
-    ev_timer answer_timer;
+    struct fw_pending *pending; /* master statuses to deliver          */
+    struct fw_pending **pending_tail;
+    ev_timer pending_timer;
 };
 
 struct frameworks {
@@ -53,13 +54,26 @@ struct agora_framework *framework_find(struct master *m, const char *id);
 
 /*
  * Queues the current status of each task for fw->on_status, delivered
- * from the loop (never inside the call). n == 0 asks for every task.
+ * from the loop (never inside the call). n == 0 asks for every live task.
  */
 int framework_reconcile(struct master *m, struct agora_framework *fw,
                         const char *const *task_ids, size_t n);
 
-/* Writes the frameworks as a JSON array into w. */
-void frameworks_write(struct master *m, struct agora_jw *w);
+/*
+ * Queues a status the master itself generates (a launch refused, a
+ * reconciliation answer) for fw->on_status; st is copied. Delivered soon
+ * from the loop, so never inside the plugin call that caused it.
+ */
+int framework_post_status(struct master *m, struct agora_framework *fw,
+                          const struct agora_status *st);
+
+/* Calls fw->on_status now (for updates that come from agents). */
+void framework_deliver(struct agora_framework *fw,
+                       const struct agora_status *st);
+
+/* Writes the frameworks as a JSON array into w; with_tasks adds each
+ * one's "tasks" (live) and "completed_tasks" (terminal), as Mesos does. */
+void frameworks_write(struct master *m, struct agora_jw *w, int with_tasks);
 
 void frameworks_free(struct master *m);
 

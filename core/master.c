@@ -308,10 +308,13 @@ int master_start(struct master *m, struct ev_loop *loop,
     ev_init(&m->reload_timer, master_on_reload);
     m->reload_timer.data = m;
     rc = master_dirs(m);
+    tasks_init(m);
     if (rc == 0)
         rc = master_open_store(m);
     if (rc == 0)
         rc = master_listen(m);
+    if (rc == 0)
+        rc = agents_start(m);
     if (rc < 0)
         return rc;
     master_signals(m);
@@ -333,9 +336,11 @@ void master_stop(struct master *m)
     ev_signal_stop(m->loop, &m->sig_term);
     ev_signal_stop(m->loop, &m->sig_int);
     events_close(&m->events);
+    agents_stop(m);
     /* Plugins go first: their fini may still write to the store. */
     plugins_unload_all(m);
     frameworks_free(m);
+    tasks_free(m);
     if (m->http)
         http_server_stop(m->http);
     if (m->store)

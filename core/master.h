@@ -8,12 +8,14 @@
 
 #include <ev.h>
 
+#include "agents.h"
 #include "conf.h"
 #include "events.h"
 #include "frameworks.h"
 #include "metrics.h"
 #include "plugins.h"
 #include "router.h"
+#include "tasks.h"
 
 struct http_server;
 struct store;
@@ -51,6 +53,8 @@ struct master {
     struct metrics metrics;
     struct events events;
     struct frameworks frameworks;
+    struct agents agents;
+    struct tasks tasks;
 
     struct plugin_gen gen;     /* the current generation               */
     unsigned long next_gen;

@@ -139,7 +139,9 @@ static void h_state(void *arg, struct http_req *req)
     agora_jw_key(w, "plugins");
     write_plugins(w, m);
     agora_jw_key(w, "frameworks");
-    frameworks_write(m, w);
+    frameworks_write(m, w, 1);
+    agora_jw_key(w, "slaves");
+    agents_write(m, w);
     agora_jw_obj_close(w);
     reply_jw(req, 200, w);
 }
@@ -150,7 +152,7 @@ static void h_frameworks(void *arg, struct http_req *req)
 
     agora_jw_obj_open(w);
     agora_jw_key(w, "frameworks");
-    frameworks_write(M(arg), w);
+    frameworks_write(M(arg), w, 1);
     agora_jw_obj_close(w);
     reply_jw(req, 200, w);
 }
@@ -230,6 +232,8 @@ static void h_metrics(void *arg, struct http_req *req)
                   (int64_t)m->events.published);
     write_http_metrics(w, m);
     write_store_metrics(w, m);
+    agents_write_metrics(m, w);
+    tasks_write_metrics(m, w);
     metrics_write(&m->metrics, w);
     agora_jw_obj_close(w);
     reply_jw(req, 200, w);
@@ -277,6 +281,11 @@ int master_http_routes(struct master *m, struct router *r)
         {"POST", "/master/reload", h_reload},
         {"GET", "/master/events", h_events},
         {"GET", "/master/redirect", h_redirect},
+        {"POST", "/api/agent/subscribe", agents_http_subscribe},
+        {"POST", "/api/agent/updates", agents_http_updates},
+        {"GET", "/master/agents", agents_http_list},
+        {"GET", "/master/slaves", agents_http_slaves},
+        {"GET", "/master/tasks", tasks_http_list},
     };
     size_t i;
 

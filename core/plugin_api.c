@@ -21,6 +21,7 @@
 #include "master.h"
 #include "plugins.h"
 #include "store.h"
+#include "tasks.h"
 
 struct plugin_item {
     enum plugin_item_kind kind;
@@ -527,8 +528,13 @@ static int api_revive(struct agora_framework *fw)
 
 static int api_kill(struct agora_framework *fw, const char *task_id)
 {
-    (void)fw;
-    return task_id ? AGORA_ENOENT : AGORA_EINVAL;
+    return tasks_kill(fw->p->m, fw, task_id);
+}
+
+static int api_launch(struct agora_framework *fw, const char *agent_id,
+                      const struct agora_task_spec *tasks, size_t n)
+{
+    return tasks_launch(fw->p->m, fw, agent_id, tasks, n);
 }
 
 static int api_reconcile(struct agora_framework *fw,
@@ -574,6 +580,7 @@ const struct agora_api plugin_api_table = {
     .revive = api_revive,
     .kill = api_kill,
     .reconcile = api_reconcile,
+    .launch = api_launch,
 };
 
 /* ---- release ---- */

@@ -434,6 +434,12 @@ struct agora_api {
      * the answers arrive through on_status. */
     int (*reconcile)(struct agora_framework *fw, const char *const *task_ids,
                      size_t n);
+    /* Launches tasks on an agent of the plugin's choosing, without an
+     * offer (for plugins that place tasks themselves). A task that cannot
+     * run (invalid, duplicate id, too few free resources, agent gone) is
+     * answered with a TASK_ERROR or TASK_DROPPED status, not an error. */
+    int (*launch)(struct agora_framework *fw, const char *agent_id,
+                  const struct agora_task_spec *tasks, size_t n);
 };
 
 /* ------------------------------------------------------------------ */

@@ -1,0 +1,652 @@
+/*
+ * agents.c - agents subscribing, pinged, lost and found (see agents.h).
+ */
+#include "agents.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agora/json.h>
+#include <agora/resources.h>
+#include <agora/sdk.h>
+
+#include "http.h"
+#include "log.h"
+#include "master.h"
+#include "store.h"
+#include "tasks.h"
+
+#define AGENTS_NS "_core"
+#define AGENT_STREAM_MAX (64u << 20)
+#define AGENT_ID_MAX 128
+
+static const char *const agent_state_names[] = {"recovering", "active",
+                                                "unreachable", "gone"};
+
+const char *agents_state_name(enum agent_state s)
+{
+    return s <= AGENT_GONE ? agent_state_names[s] : "unknown";
+}
+
+struct agent_rec *agents_find(struct master *m, const char *id)
+{
+    return id ? map_get(&m->agents.by_id, id) : NULL;
+}
+
+static int agent_id_valid(const char *id)
+{
+    size_t n = 0;
+
+    if (id == NULL || id[0] == '.')
+        return 0;
+    for (; id[n]; n++) {
+        char c = id[n];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return n > 0 && n <= AGENT_ID_MAX;
+}
+
+static void agent_attrs_free(struct agent_rec *ag)
+{
+    size_t i;
+
+    for (i = 0; i < ag->nattrs; i++) {
+        free((char *)ag->attrs[i].key);
+        free((char *)ag->attrs[i].value);
+    }
+    free(ag->attrs);
+    ag->attrs = NULL;
+    ag->nattrs = 0;
+}
+
+static void agent_free(struct agent_rec *ag)
+{
+    agent_attrs_free(ag);
+    agora_resources_free(&ag->total);
+    agora_resources_free(&ag->used);
+    map_free(&ag->tasks);
+    free(ag->id);
+    free(ag->hostname);
+    free(ag->ip);
+    free(ag->version);
+    free(ag->resources_text);
+    free(ag);
+}
+
+static struct agent_rec *agent_new(struct master *m, const char *id)
+{
+    struct agent_rec *ag = calloc(1, sizeof(*ag));
+
+    if (ag == NULL || (ag->id = strdup(id)) == NULL) {
+        free(ag);
+        return NULL;
+    }
+    ag->m = m;
+    ag->state = AGENT_RECOVERING;
+    if (map_put(&m->agents.by_id, ag->id, ag, NULL) < 0) {
+        agent_free(ag);
+        return NULL;
+    }
+    return ag;
+}
+
+/* ---- persistence ---- */
+
+static void agent_write_info(struct agora_jw *w, const struct agent_rec *ag)
+{
+    size_t i;
+
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "id", ag->id);
+    agora_jw_kstr(w, "hostname", ag->hostname);
+    agora_jw_kstr(w, "ip", ag->ip);
+    agora_jw_kint(w, "port", ag->port);
+    agora_jw_kstr(w, "resources", ag->resources_text);
+    agora_jw_key(w, "attributes");
+    agora_jw_obj_open(w);
+    for (i = 0; i < ag->nattrs; i++)
+        agora_jw_kstr(w, ag->attrs[i].key, ag->attrs[i].value);
+    agora_jw_obj_close(w);
+    agora_jw_kstr(w, "state", agents_state_name(ag->state));
+    agora_jw_knum(w, "registered_time", ag->registered_time);
+    agora_jw_kstr(w, "version", ag->version);
+    agora_jw_obj_close(w);
+}
+
+static void agent_saved(void *arg, int err, const store_result *r)
+{
+    (void)r;
+    if (err)
+        log_error("agents", "saving agent %s failed: %s", (char *)arg,
+                  agora_strerror(err));
+    free(arg);
+}
+
+/* Keeps the agent's registration in the store (asynchronously). */
+static void agent_persist(struct agent_rec *ag)
+{
+    struct agora_jw *w = agora_jw_new();
+    char key[AGENT_ID_MAX + 16];
+    const char *doc;
+    size_t len;
+    char *id;
+
+    agent_write_info(w, ag);
+    doc = w ? agora_jw_result(w, &len) : NULL;
+    snprintf(key, sizeof(key), "agents/%s", ag->id);
+    id = strdup(ag->id);
+    if (doc == NULL || id == NULL ||
+        store_put(ag->m->store, AGENTS_NS, key, doc, len, AGORA_STORE_ANY,
+                  agent_saved, id, NULL) < 0) {
+        log_error("agents", "cannot save agent %s", ag->id);
+        free(id);
+    }
+    agora_jw_free(w);
+}
+
+static const char *jstr(yajl_val v, const char *key)
+{
+    const char *s = NULL;
+
+    agora_json_str(v, key, &s);
+    return s;
+}
+
+static int set_str(char **dst, const char *s)
+{
+    char *c = s ? strdup(s) : NULL;
+
+    if (s && c == NULL)
+        return AGORA_ENOMEM;
+    free(*dst);
+    *dst = c;
+    return 0;
+}
+
+static int agent_set_attrs(struct agent_rec *ag, yajl_val attrs)
+{
+    size_t i;
+
+    agent_attrs_free(ag);
+    if (!YAJL_IS_OBJECT(attrs) || attrs->u.object.len == 0)
+        return 0;
+    ag->attrs = calloc(attrs->u.object.len, sizeof(*ag->attrs));
+    if (ag->attrs == NULL)
+        return AGORA_ENOMEM;
+    for (i = 0; i < attrs->u.object.len; i++) {
+        yajl_val v = attrs->u.object.values[i];
+        const char *val = YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : "";
+
+        ag->attrs[i].key = strdup(attrs->u.object.keys[i]);
+        ag->attrs[i].value = strdup(val);
+        ag->nattrs++;
+        if (!ag->attrs[i].key || !ag->attrs[i].value)
+            return AGORA_ENOMEM;
+    }
+    return 0;
+}
+
+/* Fills ag from a registration document (subscribe body or store). */
+static int agent_take_info(struct agent_rec *ag, yajl_val doc, char *err,
+                           size_t errlen)
+{
+    const char *res = jstr(doc, "resources");
+    struct agora_resources total = {NULL, 0};
+    int64_t port = 0;
+    char why[200];
+
+    if (res == NULL ||
+        agora_resources_parse(res, &total, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "invalid resources: %s",
+                 res ? why : "missing");
+        return AGORA_EINVAL;
+    }
+    agora_json_int(doc, "port", &port);
+    agora_resources_free(&ag->total);
+    ag->total = total;
+    ag->port = (int)port;
+    if (set_str(&ag->resources_text, res) < 0 ||
+        set_str(&ag->hostname, jstr(doc, "hostname")) < 0 ||
+        set_str(&ag->ip, jstr(doc, "ip")) < 0 ||
+        set_str(&ag->version, jstr(doc, "version")) < 0 ||
+        agent_set_attrs(ag, agora_json_get(doc, "attributes")) < 0)
+        return AGORA_ENOMEM;
+    if (ag->hostname == NULL && set_str(&ag->hostname, ag->ip) < 0)
+        return AGORA_ENOMEM;
+    return 0;
+}
+
+/* ---- loading the registry at start ---- */
+
+static void agent_loaded(void *arg, int err, const store_result *r)
+{
+    struct master *m = arg;
+    char why[256];
+    yajl_val doc;
+    struct agent_rec *ag;
+    const char *id;
+
+    if (err)
+        return;
+    doc = agora_json_parse(r->value, why, sizeof(why));
+    id = doc ? jstr(doc, "id") : NULL;
+    if (id && agent_id_valid(id) && !agents_find(m, id) &&
+        (ag = agent_new(m, id)) != NULL) {
+        if (agent_take_info(ag, doc, why, sizeof(why)) < 0)
+            log_warn("agents", "stored agent %s: %s", id, why);
+        agora_json_num(doc, "registered_time", &ag->registered_time);
+        log_info("agents", "expecting agent %s (%s) to subscribe again", id,
+                 ag->hostname ? ag->hostname : "?");
+    }
+    if (doc)
+        yajl_tree_free(doc);
+}
+
+static void agents_listed(void *arg, int err, const store_result *r)
+{
+    struct master *m = arg;
+    size_t i;
+
+    if (err)
+        return;
+    for (i = 0; i < r->nnames; i++) {
+        char key[AGENT_ID_MAX + 16];
+
+        snprintf(key, sizeof(key), "agents/%s", r->names[i]);
+        store_get(m->store, AGENTS_NS, key, agent_loaded, m, NULL);
+    }
+}
+
+/* ---- the stream ---- */
+
+int agents_send(struct agent_rec *ag, const char *json, size_t len)
+{
+    int rc;
+
+    if (ag->stream == NULL)
+        return AGORA_EUNAVAIL;
+    rc = http_stream_write(ag->stream, json, len);
+    if (rc == 0)
+        rc = http_stream_write(ag->stream, "\n", 1);
+    return rc;
+}
+
+static void agent_stream_closed(void *arg, struct http_stream *s)
+{
+    struct agent_rec *ag = arg;
+
+    if (ag->stream != s)
+        return;
+    ag->stream = NULL;
+    log_info("agents", "agent %s (%s) disconnected", ag->id, ag->hostname);
+}
+
+static void agent_unreachable(struct master *m, struct agent_rec *ag)
+{
+    double now = master_now(m);
+
+    log_warn("agents", "agent %s (%s) is unreachable: not heard of for "
+                       "%.1f s",
+             ag->id, ag->hostname ? ag->hostname : "?", now - ag->last_seen);
+    ag->state = AGENT_UNREACHABLE;
+    ag->unreachable_time = now;
+    if (ag->stream) {
+        struct http_stream *s = ag->stream;
+
+        /* It must subscribe again, with the tasks it has, to return. */
+        ag->stream = NULL;
+        http_stream_close(s);
+    }
+    tasks_agent_unreachable(m, ag);
+    agent_persist(ag);
+}
+
+static double agents_window(struct master *m)
+{
+    return m->conf.agent_ping_timeout * (double)m->conf.max_agent_ping_timeouts;
+}
+
+/* Every ping interval: ping the agents, find the silent ones. */
+static void agents_on_ping(struct ev_loop *loop, ev_timer *w, int events)
+{
+    struct master *m = w->data;
+    double now = master_now(m), window = agents_window(m);
+    static const char ping[] = "{\"type\":\"ping\"}";
+    size_t pos = 0;
+    void *v;
+
+    (void)loop;
+    (void)events;
+    while (map_next(&m->agents.by_id, &pos, NULL, &v)) {
+        struct agent_rec *ag = v;
+
+        if (ag->state == AGENT_RECOVERING && now - m->start_time > window) {
+            ag->last_seen = m->start_time;
+            agent_unreachable(m, ag);
+        } else if (ag->state == AGENT_ACTIVE && now - ag->last_seen > window) {
+            agent_unreachable(m, ag);
+        } else if (ag->state == AGENT_ACTIVE && ag->stream) {
+            agents_send(ag, ping, sizeof(ping) - 1);
+            m->agents.pings_sent++;
+        }
+    }
+}
+
+int agents_start(struct master *m)
+{
+    double every = m->conf.agent_ping_timeout;
+
+    if (every <= 0) {
+        log_error("agents", "--agent_ping_timeout must be positive");
+        return AGORA_EINVAL;
+    }
+    if (m->conf.max_agent_ping_timeouts < 1) {
+        log_error("agents", "--max_agent_ping_timeouts must be at least 1");
+        return AGORA_EINVAL;
+    }
+    ev_timer_init(&m->agents.ping_timer, agents_on_ping, every, every);
+    m->agents.ping_timer.data = m;
+    ev_timer_start(m->loop, &m->agents.ping_timer);
+    return store_list(m->store, AGENTS_NS, "agents", agents_listed, m, NULL);
+}
+
+void agents_stop(struct master *m)
+{
+    size_t pos = 0;
+    void *v;
+
+    ev_timer_stop(m->loop, &m->agents.ping_timer);
+    while (map_next(&m->agents.by_id, &pos, NULL, &v)) {
+        struct agent_rec *ag = v;
+
+        if (ag->stream)
+            http_stream_close(ag->stream);
+        agent_free(ag);
+    }
+    map_free(&m->agents.by_id);
+}
+
+/* ---- POST /api/agent/subscribe ---- */
+
+static void agent_reconcile(struct master *m, struct agent_rec *ag,
+                            yajl_val tasks)
+{
+    size_t i;
+
+    m->tasks.mark++;
+    if (YAJL_IS_ARRAY(tasks))
+        for (i = 0; i < tasks->u.array.len; i++)
+            tasks_agent_report(m, ag, tasks->u.array.values[i]);
+    tasks_agent_reported_all(m, ag, master_now(m));
+}
+
+static int agent_open_stream(struct master *m, struct agent_rec *ag,
+                             struct http_req *req)
+{
+    char line[256];
+    int n;
+
+    if (ag->stream) {
+        struct http_stream *old = ag->stream;
+
+        ag->stream = NULL; /* replaced: its close is not a disconnect */
+        http_stream_close(old);
+    }
+    ag->stream = http_stream_open(req, "application/x-ndjson", 0, NULL,
+                                  AGENT_STREAM_MAX, agent_stream_closed, ag);
+    if (ag->stream == NULL)
+        return AGORA_ENOMEM;
+    n = snprintf(line, sizeof(line),
+                 "{\"type\":\"subscribed\",\"agent_id\":\"%s\",\"master_id\":"
+                 "\"%s\",\"ping_interval\":%g,\"max_ping_misses\":%lld}",
+                 ag->id, m->id, m->conf.agent_ping_timeout,
+                 (long long)m->conf.max_agent_ping_timeouts);
+    return agents_send(ag, line, (size_t)n);
+}
+
+static void agent_subscribed(struct master *m, struct agent_rec *ag,
+                             yajl_val doc, struct http_req *req)
+{
+    double now = master_now(m);
+    enum agent_state was = ag->state;
+
+    if (ag->registered_time == 0)
+        ag->registered_time = now;
+    else
+        ag->reregistered_time = now;
+    ag->state = AGENT_ACTIVE;
+    ag->last_seen = now;
+    if (agent_open_stream(m, ag, req) < 0) {
+        http_reply_error(req, 500, "cannot open the event stream");
+        return;
+    }
+    agent_reconcile(m, ag, agora_json_get(doc, "tasks"));
+    agent_persist(ag);
+    log_info("agents", "agent %s (%s, %s:%d) subscribed%s: %s", ag->id,
+             ag->hostname, ag->ip ? ag->ip : "?", ag->port,
+             was == AGENT_UNREACHABLE ? " again after being unreachable"
+             : ag->reregistered_time ? " again" : "",
+             ag->resources_text);
+}
+
+void agents_http_subscribe(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    char why[256];
+    yajl_val doc = agora_json_parse(http_req_body(req, NULL), why, sizeof(why));
+    const char *id = doc ? jstr(doc, "agent_id") : NULL;
+    struct agent_rec *ag;
+
+    if (doc == NULL) {
+        http_reply_errorf(req, 400, "invalid JSON: %s", why);
+        return;
+    }
+    if (!agent_id_valid(id)) {
+        http_reply_error(req, 400, "agent_id missing or invalid (1-128 of "
+                                   "[A-Za-z0-9_.-])");
+    } else if ((ag = agents_find(m, id)) == NULL &&
+               (ag = agent_new(m, id)) == NULL) {
+        http_reply_error(req, 500, "out of memory");
+    } else if (agent_take_info(ag, doc, why, sizeof(why)) < 0) {
+        http_reply_error(req, 400, why);
+    } else {
+        agent_subscribed(m, ag, doc, req);
+    }
+    yajl_tree_free(doc);
+}
+
+/* ---- POST /api/agent/updates ---- */
+
+/* Applies the updates and builds one ack event for those delivered. */
+static void agent_apply_updates(struct master *m, struct agent_rec *ag,
+                                yajl_val updates, struct agora_jw *acks)
+{
+    size_t i;
+
+    agora_jw_obj_open(acks);
+    agora_jw_kstr(acks, "type", "ack");
+    agora_jw_key(acks, "updates");
+    agora_jw_arr_open(acks);
+    for (i = 0; YAJL_IS_ARRAY(updates) && i < updates->u.array.len; i++) {
+        yajl_val u = updates->u.array.values[i];
+        const char *uuid = jstr(u, "uuid"), *task = jstr(u, "task_id");
+        int rc = tasks_agent_update(m, ag, u);
+
+        if (rc == 0)
+            continue; /* held: no ack, the agent sends it again later */
+        if (rc < 0)
+            log_warn("agents", "agent %s: dropping a malformed update of "
+                               "task %s", ag->id, task ? task : "?");
+        if (uuid && task) {
+            agora_jw_obj_open(acks);
+            agora_jw_kstr(acks, "task_id", task);
+            agora_jw_kstr(acks, "uuid", uuid);
+            agora_jw_obj_close(acks);
+        }
+    }
+    agora_jw_arr_close(acks);
+    agora_jw_obj_close(acks);
+}
+
+static void agent_updates(struct master *m, struct agent_rec *ag,
+                          yajl_val doc, struct http_req *req)
+{
+    yajl_val updates = agora_json_get(doc, "updates");
+    struct agora_jw *acks;
+    const char *line;
+    size_t len;
+
+    ag->last_seen = master_now(m);
+    if (!YAJL_IS_ARRAY(updates) || updates->u.array.len == 0) {
+        http_reply(req, 202, NULL, "{}", 2);
+        return;
+    }
+    acks = agora_jw_new();
+    agent_apply_updates(m, ag, updates, acks);
+    line = acks ? agora_jw_result(acks, &len) : NULL;
+    if (line == NULL) {
+        http_reply_error(req, 500, "out of memory");
+    } else {
+        agents_send(ag, line, len);
+        http_reply(req, 202, NULL, "{}", 2);
+    }
+    agora_jw_free(acks);
+}
+
+void agents_http_updates(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    char why[256];
+    yajl_val doc = agora_json_parse(http_req_body(req, NULL), why, sizeof(why));
+    struct agent_rec *ag;
+
+    if (doc == NULL) {
+        http_reply_errorf(req, 400, "invalid JSON: %s", why);
+        return;
+    }
+    ag = agents_find(m, jstr(doc, "agent_id"));
+    if (ag == NULL || ag->state != AGENT_ACTIVE)
+        http_reply_error(req, 409, "the agent is not subscribed: subscribe "
+                                   "first");
+    else
+        agent_updates(m, ag, doc, req);
+    yajl_tree_free(doc);
+}
+
+/* ---- JSON ---- */
+
+static void agent_write_one(struct agora_jw *w, struct agent_rec *ag)
+{
+    char pid[300];
+    size_t i;
+
+    snprintf(pid, sizeof(pid), "slave(1)@%s:%d", ag->ip ? ag->ip : "", ag->port);
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "id", ag->id);
+    agora_jw_kstr(w, "pid", pid);
+    agora_jw_kstr(w, "hostname", ag->hostname);
+    agora_jw_kint(w, "port", ag->port);
+    agora_jw_kstr(w, "state", agents_state_name(ag->state));
+    agora_jw_kbool(w, "active", ag->state == AGENT_ACTIVE);
+    agora_jw_kbool(w, "connected", ag->stream != NULL);
+    agora_jw_knum(w, "registered_time", ag->registered_time);
+    if (ag->reregistered_time)
+        agora_jw_knum(w, "reregistered_time", ag->reregistered_time);
+    if (ag->state == AGENT_UNREACHABLE)
+        agora_jw_knum(w, "unreachable_time", ag->unreachable_time);
+    agora_jw_knum(w, "last_seen", ag->last_seen);
+    agora_jw_kstr(w, "version", ag->version);
+    agora_jw_key(w, "resources");
+    tasks_write_resources(w, &ag->total);
+    agora_jw_key(w, "used_resources");
+    tasks_write_resources(w, &ag->used);
+    agora_jw_key(w, "offered_resources");
+    agora_jw_obj_open(w);
+    agora_jw_obj_close(w);
+    agora_jw_key(w, "attributes");
+    agora_jw_obj_open(w);
+    for (i = 0; i < ag->nattrs; i++)
+        agora_jw_kstr(w, ag->attrs[i].key, ag->attrs[i].value);
+    agora_jw_obj_close(w);
+    agora_jw_kint(w, "tasks", (int64_t)ag->tasks.len);
+    agora_jw_obj_close(w);
+}
+
+void agents_write(struct master *m, struct agora_jw *w)
+{
+    size_t pos = 0;
+    void *v;
+
+    agora_jw_arr_open(w);
+    while (map_next(&m->agents.by_id, &pos, NULL, &v))
+        agent_write_one(w, v);
+    agora_jw_arr_close(w);
+}
+
+static void agents_reply(struct master *m, struct http_req *req,
+                         const char *key)
+{
+    struct agora_jw *w = agora_jw_new();
+    const char *doc;
+    size_t len;
+
+    agora_jw_obj_open(w);
+    agora_jw_key(w, key);
+    agents_write(m, w);
+    agora_jw_obj_close(w);
+    doc = w ? agora_jw_result(w, &len) : NULL;
+    if (doc)
+        http_reply(req, 200, NULL, doc, len);
+    else
+        http_reply_error(req, 500, "out of memory");
+    agora_jw_free(w);
+}
+
+void agents_http_list(void *arg, struct http_req *req)
+{
+    agents_reply(arg, req, "agents");
+}
+
+void agents_http_slaves(void *arg, struct http_req *req)
+{
+    agents_reply(arg, req, "slaves");
+}
+
+void agents_write_metrics(struct master *m, struct agora_jw *w)
+{
+    size_t pos = 0, n[AGENT_GONE + 1] = {0}, connected = 0;
+    double cpus = 0, cpus_used = 0, mem = 0, mem_used = 0, disk = 0,
+           disk_used = 0;
+    void *v;
+
+    while (map_next(&m->agents.by_id, &pos, NULL, &v)) {
+        struct agent_rec *ag = v;
+
+        n[ag->state]++;
+        connected += ag->stream != NULL;
+        if (ag->state != AGENT_ACTIVE)
+            continue;
+        cpus += agora_resources_scalar(&ag->total, "cpus");
+        cpus_used += agora_resources_scalar(&ag->used, "cpus");
+        mem += agora_resources_scalar(&ag->total, "mem");
+        mem_used += agora_resources_scalar(&ag->used, "mem");
+        disk += agora_resources_scalar(&ag->total, "disk");
+        disk_used += agora_resources_scalar(&ag->used, "disk");
+    }
+    agora_jw_kint(w, "master/slaves_active", (int64_t)n[AGENT_ACTIVE]);
+    agora_jw_kint(w, "master/slaves_connected", (int64_t)connected);
+    agora_jw_kint(w, "master/slaves_unreachable",
+                  (int64_t)n[AGENT_UNREACHABLE]);
+    agora_jw_kint(w, "master/slaves_recovering",
+                  (int64_t)n[AGENT_RECOVERING]);
+    agora_jw_knum(w, "master/cpus_total", cpus);
+    agora_jw_knum(w, "master/cpus_used", cpus_used);
+    agora_jw_knum(w, "master/mem_total", mem);
+    agora_jw_knum(w, "master/mem_used", mem_used);
+    agora_jw_knum(w, "master/disk_total", disk);
+    agora_jw_knum(w, "master/disk_used", disk_used);
+}

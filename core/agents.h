@@ -1,0 +1,88 @@
+/*
+ * agents.h - the master's registry of agents and their event streams.
+ *
+ * An agent subscribes with POST /api/agent/subscribe and keeps the
+ * response open: a stream of one JSON event per line (launch, kill, ack,
+ * ping, shutdown; docs/agent-protocol.md). It posts status updates and
+ * pongs to POST /api/agent/updates. The master pings every
+ * --agent_ping_timeout; an agent unheard of for --max_agent_ping_timeouts
+ * pings is unreachable and its tasks go TASK_UNREACHABLE. Agents keep
+ * their ids across restarts, and the registry is kept in the store so a
+ * restarted master knows which agents to expect.
+ */
+#ifndef AGORA_AGENTS_H
+#define AGORA_AGENTS_H
+
+#include <stdint.h>
+
+#include <ev.h>
+
+#include <agora/plugin.h>
+
+#include "map.h"
+
+struct master;
+struct http_req;
+struct http_stream;
+struct agora_jw;
+struct task;
+
+enum agent_state {
+    AGENT_RECOVERING,  /* known from the store, not yet re-subscribed   */
+    AGENT_ACTIVE,
+    AGENT_UNREACHABLE,
+    AGENT_GONE
+};
+
+struct agent_rec {
+    char *id;
+    char *hostname;
+    char *ip;
+    int port;
+    char *version;
+    char *resources_text;          /* as the agent reported it          */
+    struct agora_resources total;
+    struct agora_resources used;   /* of its non-terminal tasks         */
+    struct agora_kv *attrs;        /* owned strings                      */
+    size_t nattrs;
+    enum agent_state state;
+    double registered_time;
+    double reregistered_time;
+    double last_seen;              /* last request from the agent        */
+    double unreachable_time;
+    struct http_stream *stream;    /* NULL while disconnected            */
+    struct map tasks;              /* task id -> struct task             */
+    struct master *m;
+};
+
+struct agents {
+    struct map by_id;             /* id -> struct agent_rec            */
+    ev_timer ping_timer;          /* one timer pings every agent        */
+    unsigned long long pings_sent;
+};
+
+/* Starts the registry: loads the agents the store knows, arms pings. */
+int agents_start(struct master *m);
+void agents_stop(struct master *m);
+
+struct agent_rec *agents_find(struct master *m, const char *id);
+
+/* Sends one JSON event line to an agent; AGORA_EUNAVAIL when it has no
+ * open stream. */
+int agents_send(struct agent_rec *ag, const char *json, size_t len);
+
+/* Route handlers (master_http.c mounts them). */
+void agents_http_subscribe(void *arg, struct http_req *req);
+void agents_http_updates(void *arg, struct http_req *req);
+void agents_http_list(void *arg, struct http_req *req);  /* /master/agents */
+void agents_http_slaves(void *arg, struct http_req *req); /* /master/slaves */
+
+/* Writes the agents as a JSON array (Mesos' slave objects). */
+void agents_write(struct master *m, struct agora_jw *w);
+
+/* Counts for /metrics/snapshot. */
+void agents_write_metrics(struct master *m, struct agora_jw *w);
+
+const char *agents_state_name(enum agent_state s);
+
+#endif /* AGORA_AGENTS_H */

@@ -1,0 +1,764 @@
+/*
+ * tasks.c - the master's task table: launch, kill, updates, answers.
+ */
+#include "tasks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agora/json.h>
+#include <agora/resources.h>
+#include <agora/sdk.h>
+
+#include "agents.h"
+#include "frameworks.h"
+#include "http.h"
+#include "log.h"
+#include "master.h"
+
+#define TASK_ID_MAX 200
+
+void tasks_init(struct master *m) { memset(&m->tasks, 0, sizeof(m->tasks)); }
+
+static void task_free(struct task *t)
+{
+    agora_resources_free(&t->resources);
+    free(t->id);
+    free(t->name);
+    free(t->framework_id);
+    free(t->agent_id);
+    free(t->reason);
+    free(t->message);
+    free(t);
+}
+
+void tasks_free(struct master *m)
+{
+    struct task *t = m->tasks.first;
+
+    while (t) {
+        struct task *next = t->next;
+
+        task_free(t);
+        t = next;
+    }
+    map_free(&m->tasks.by_id);
+    memset(&m->tasks, 0, sizeof(m->tasks));
+}
+
+struct task *tasks_find(struct master *m, const char *id)
+{
+    return map_get(&m->tasks.by_id, id);
+}
+
+static int task_live(const struct task *t)
+{
+    return !agora_task_state_terminal(t->state);
+}
+
+/* ---- the table ---- */
+
+static void task_unlink(struct master *m, struct task *t)
+{
+    struct agent_rec *ag = agents_find(m, t->agent_id);
+
+    if (ag)
+        map_remove(&ag->tasks, t->id);
+    map_remove(&m->tasks.by_id, t->id);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        m->tasks.first = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        m->tasks.last = t->prev;
+}
+
+/* Forgets the oldest terminal tasks past the retention limit. Frees
+ * tasks: call it only where no task pointer is held. */
+static void tasks_trim(struct master *m)
+{
+    struct task *t = m->tasks.first;
+
+    while (t && m->tasks.completed > TASKS_COMPLETED_MAX) {
+        struct task *next = t->next;
+
+        if (!task_live(t)) {
+            task_unlink(m, t);
+            task_free(t);
+            m->tasks.completed--;
+        }
+        t = next;
+    }
+}
+
+static struct task *task_new(struct master *m, const char *id,
+                             const char *fw_id, const char *agent_id)
+{
+    struct task *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return NULL;
+    t->id = strdup(id);
+    t->framework_id = strdup(fw_id);
+    t->agent_id = strdup(agent_id);
+    t->healthy = -1;
+    t->state = AGORA_TASK_STAGING;
+    t->launched = master_now(m);
+    t->timestamp = t->launched;
+    if (!t->id || !t->framework_id || !t->agent_id ||
+        map_put(&m->tasks.by_id, t->id, t, NULL) < 0) {
+        task_free(t);
+        return NULL;
+    }
+    t->prev = m->tasks.last;
+    if (m->tasks.last)
+        m->tasks.last->next = t;
+    else
+        m->tasks.first = t;
+    m->tasks.last = t;
+    m->tasks.count[t->state]++;
+    return t;
+}
+
+/*
+ * Moves t to a new state, keeping the counts, the history and the
+ * agent's used resources. A terminal task stays counted under the first
+ * terminal state it reached; one that comes back (TASK_LOST, then
+ * RUNNING after its agent returns) is live again.
+ */
+static void task_set_state(struct master *m, struct task *t,
+                           enum agora_task_state state, double when,
+                           int healthy)
+{
+    int was_live = task_live(t), is_live = !agora_task_state_terminal(state);
+    struct task_status_rec *h = &t->history[t->nhistory % TASK_HISTORY];
+    struct agent_rec *ag = agents_find(m, t->agent_id);
+
+    if (was_live)
+        m->tasks.count[t->state]--;
+    if (was_live || is_live)
+        m->tasks.count[state]++;
+    if (was_live && !is_live) {
+        if (ag)
+            agora_resources_subtract(&ag->used, &t->resources);
+        m->tasks.completed++;
+    } else if (!was_live && is_live) {
+        if (ag)
+            agora_resources_add(&ag->used, &t->resources);
+        m->tasks.completed--;
+    }
+    t->state = state;
+    t->healthy = healthy;
+    t->timestamp = when;
+    h->state = state;
+    h->timestamp = when;
+    h->healthy = healthy;
+    t->nhistory++;
+}
+
+static void task_set_text(char **dst, const char *s)
+{
+    free(*dst);
+    *dst = s ? strdup(s) : NULL;
+}
+
+/* ---- statuses to frameworks ---- */
+
+static void status_of(struct master *m, const struct task *t,
+                      struct agora_status *st)
+{
+    struct agent_rec *ag = agents_find(m, t->agent_id);
+
+    memset(st, 0, sizeof(*st));
+    st->task_id = t->id;
+    st->agent_id = t->agent_id;
+    st->hostname = ag ? ag->hostname : NULL;
+    st->state = t->state;
+    st->reason = t->reason;
+    st->message = t->message;
+    st->healthy = t->healthy;
+    st->timestamp = t->timestamp;
+    st->source = "SOURCE_MASTER";
+}
+
+/* Queues a master-made status of a task that never reached the table. */
+static void post_refusal(struct master *m, struct agora_framework *fw,
+                         const char *task_id, const char *agent_id,
+                         enum agora_task_state state, const char *reason,
+                         const char *message)
+{
+    struct agora_status st;
+
+    memset(&st, 0, sizeof(st));
+    st.task_id = task_id ? task_id : "";
+    st.agent_id = agent_id;
+    st.state = state;
+    st.reason = reason;
+    st.message = message;
+    st.healthy = -1;
+    st.timestamp = master_now(m);
+    st.source = "SOURCE_MASTER";
+    log_info("tasks", "task %s of %s refused: %s", st.task_id, fw->id,
+             message);
+    framework_post_status(m, fw, &st);
+}
+
+/* Changes t on the master's own authority and tells its framework. */
+static void task_master_change(struct master *m, struct task *t,
+                               enum agora_task_state state,
+                               const char *reason, const char *message)
+{
+    struct agora_framework *fw = framework_find(m, t->framework_id);
+    struct agora_status st;
+
+    task_set_text(&t->reason, reason);
+    task_set_text(&t->message, message);
+    task_set_state(m, t, state, master_now(m), t->healthy);
+    if (fw) {
+        status_of(m, t, &st);
+        framework_post_status(m, fw, &st);
+    }
+}
+
+void tasks_answer(struct master *m, struct agora_framework *fw,
+                  const char *task_id)
+{
+    struct task *t = tasks_find(m, task_id);
+    struct agora_status st;
+
+    if (t == NULL || strcmp(t->framework_id, fw->id) != 0) {
+        memset(&st, 0, sizeof(st));
+        st.task_id = task_id;
+        st.state = AGORA_TASK_UNKNOWN;
+        st.reason = "REASON_RECONCILIATION";
+        st.message = "Reconciliation: task is unknown to the master";
+        st.healthy = -1;
+        st.timestamp = master_now(m);
+        st.source = "SOURCE_MASTER";
+        framework_post_status(m, fw, &st);
+        return;
+    }
+    status_of(m, t, &st);
+    st.reason = "REASON_RECONCILIATION";
+    framework_post_status(m, fw, &st);
+}
+
+void tasks_each_live(struct master *m, const char *fw_id,
+                     void (*fn)(void *arg, struct task *t), void *arg)
+{
+    struct task *t, *next;
+
+    for (t = m->tasks.first; t; t = next) {
+        next = t->next;
+        if (task_live(t) && strcmp(t->framework_id, fw_id) == 0)
+            fn(arg, t);
+    }
+}
+
+/* ---- launch ---- */
+
+static int task_id_valid(const char *id)
+{
+    size_t n = 0;
+
+    if (id == NULL || id[0] == '.')
+        return 0;
+    for (; id[n]; n++) {
+        char c = id[n];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
+              c == ':' || c == '@'))
+            return 0;
+    }
+    return n > 0 && n <= TASK_ID_MAX;
+}
+
+static void write_kv_object(struct agora_jw *w, const char *key,
+                            const struct agora_kv *kv, size_t n)
+{
+    size_t i;
+
+    agora_jw_key(w, key);
+    agora_jw_obj_open(w);
+    for (i = 0; i < n; i++)
+        agora_jw_kstr(w, kv[i].key, kv[i].value);
+    agora_jw_obj_close(w);
+}
+
+static const char *check_type_name(enum agora_check_type t)
+{
+    switch (t) {
+    case AGORA_CHECK_COMMAND: return "COMMAND";
+    case AGORA_CHECK_HTTP: return "HTTP";
+    case AGORA_CHECK_TCP: return "TCP";
+    default: return NULL;
+    }
+}
+
+static void write_health(struct agora_jw *w, const struct agora_health_check *h)
+{
+    agora_jw_key(w, "health_check");
+    if (h == NULL || check_type_name(h->type) == NULL) {
+        agora_jw_null(w);
+        return;
+    }
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "type", check_type_name(h->type));
+    if (h->command)
+        agora_jw_kstr(w, "command", h->command);
+    if (h->path)
+        agora_jw_kstr(w, "path", h->path);
+    if (h->scheme)
+        agora_jw_kstr(w, "scheme", h->scheme);
+    agora_jw_kint(w, "port", h->port);
+    agora_jw_kint(w, "port_index", h->port_index);
+    agora_jw_knum(w, "delay", h->delay);
+    agora_jw_knum(w, "grace_period", h->grace_period);
+    agora_jw_knum(w, "interval", h->interval);
+    agora_jw_knum(w, "timeout", h->timeout);
+    agora_jw_kint(w, "max_consecutive_failures", h->max_consecutive_failures);
+    agora_jw_obj_close(w);
+}
+
+/* The resources as text (malloc'ed), or NULL when out of memory. */
+static char *resources_text(const struct agora_resources *r)
+{
+    size_t need = agora_resources_format(r, NULL, 0);
+    char *s = malloc(need + 1);
+
+    if (s)
+        agora_resources_format(r, s, need + 1);
+    return s;
+}
+
+/* The launch event for one task, one line of JSON (docs/agent-protocol.md). */
+static int launch_event(const char *fw_id, const struct agora_task_spec *sp,
+                        struct agora_jw *w)
+{
+    char *res = resources_text(sp->resources);
+    size_t i;
+
+    if (res == NULL)
+        return AGORA_ENOMEM;
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "type", "launch");
+    agora_jw_kstr(w, "framework_id", fw_id);
+    agora_jw_key(w, "task");
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "task_id", sp->task_id);
+    agora_jw_kstr(w, "name", sp->name ? sp->name : sp->task_id);
+    if (sp->command) {
+        agora_jw_kstr(w, "command", sp->command);
+    } else {
+        agora_jw_key(w, "argv");
+        agora_jw_arr_open(w);
+        for (i = 0; sp->argv[i]; i++)
+            agora_jw_str(w, sp->argv[i]);
+        agora_jw_arr_close(w);
+    }
+    write_kv_object(w, "env", sp->env, sp->nenv);
+    agora_jw_kstr(w, "user", sp->user);
+    agora_jw_kstr(w, "resources", res);
+    write_kv_object(w, "labels", sp->labels, sp->nlabels);
+    agora_jw_knum(w, "kill_grace_period", sp->kill_grace_period);
+    write_health(w, sp->health);
+    agora_jw_key(w, "container");
+    if (sp->container_json)
+        agora_jw_raw(w, sp->container_json, strlen(sp->container_json));
+    else
+        agora_jw_null(w);
+    agora_jw_obj_close(w);
+    agora_jw_obj_close(w);
+    free(res);
+    return 0;
+}
+
+/* Why sp cannot run on ag, or NULL when it can. */
+static const char *launch_problem(struct master *m, struct agent_rec *ag,
+                                  const struct agora_task_spec *sp)
+{
+    struct agora_resources want = {NULL, 0};
+    const char *why = NULL;
+
+    if (!task_id_valid(sp->task_id))
+        return "invalid task id (want 1-200 of [A-Za-z0-9_.:@-], not "
+               "starting with '.')";
+    if (tasks_find(m, sp->task_id))
+        return "a task with this id already exists";
+    if (sp->command == NULL && (sp->argv == NULL || sp->argv[0] == NULL))
+        return "the task has neither a command nor argv";
+    if (sp->resources == NULL || sp->resources->n == 0)
+        return "the task asks for no resources";
+    if (agora_resources_copy(&want, &ag->used) < 0 ||
+        agora_resources_add(&want, sp->resources) < 0)
+        why = "invalid task resources";
+    else if (!agora_resources_contains(&ag->total, &want))
+        why = "not enough free resources on the agent for the task";
+    agora_resources_free(&want);
+    return why;
+}
+
+/* Sends one task to ag and enters it in the table. */
+static int launch_one(struct master *m, struct agora_framework *fw,
+                      struct agent_rec *ag, const struct agora_task_spec *sp)
+{
+    struct agora_jw *w = agora_jw_new();
+    const char *line;
+    struct task *t;
+    size_t len;
+    int rc;
+
+    if (w == NULL)
+        return AGORA_ENOMEM;
+    rc = launch_event(fw->id, sp, w);
+    line = rc == 0 ? agora_jw_result(w, &len) : NULL;
+    if (line == NULL) {
+        agora_jw_free(w);
+        return AGORA_ENOMEM;
+    }
+    t = task_new(m, sp->task_id, fw->id, ag->id);
+    if (t == NULL || agora_resources_copy(&t->resources, sp->resources) < 0 ||
+        map_put(&ag->tasks, t->id, t, NULL) < 0) {
+        agora_jw_free(w);
+        return AGORA_ENOMEM;
+    }
+    t->name = strdup(sp->name ? sp->name : sp->task_id);
+    agora_resources_add(&ag->used, &t->resources);
+    rc = agents_send(ag, line, len);
+    agora_jw_free(w);
+    m->tasks.launched++;
+    if (rc < 0)
+        task_master_change(m, t, AGORA_TASK_DROPPED, "REASON_AGENT_DISCONNECTED",
+                           "the agent's stream broke while launching");
+    return 0;
+}
+
+int tasks_launch(struct master *m, struct agora_framework *fw,
+                 const char *agent_id, const struct agora_task_spec *specs,
+                 size_t n)
+{
+    struct agent_rec *ag;
+    size_t i;
+
+    if (fw == NULL || agent_id == NULL || (specs == NULL && n > 0))
+        return AGORA_EINVAL;
+    ag = agents_find(m, agent_id);
+    for (i = 0; i < n; i++) {
+        const struct agora_task_spec *sp = &specs[i];
+        const char *why;
+        int rc;
+
+        if (ag == NULL || ag->state != AGENT_ACTIVE || ag->stream == NULL) {
+            post_refusal(m, fw, sp->task_id, agent_id, AGORA_TASK_DROPPED,
+                         "REASON_AGENT_UNKNOWN",
+                         ag ? "the agent is not connected"
+                            : "no such agent");
+            continue;
+        }
+        why = launch_problem(m, ag, sp);
+        if (why) {
+            post_refusal(m, fw, sp->task_id, agent_id, AGORA_TASK_ERROR,
+                         "REASON_TASK_INVALID", why);
+            continue;
+        }
+        rc = launch_one(m, fw, ag, sp);
+        if (rc < 0)
+            return rc;
+    }
+    tasks_trim(m);
+    return 0;
+}
+
+int tasks_kill(struct master *m, struct agora_framework *fw,
+               const char *task_id)
+{
+    struct task *t = task_id ? tasks_find(m, task_id) : NULL;
+    struct agent_rec *ag;
+    char line[TASK_ID_MAX + 64];
+    int n;
+
+    if (task_id == NULL)
+        return AGORA_EINVAL;
+    if (t == NULL || strcmp(t->framework_id, fw->id) != 0)
+        return AGORA_ENOENT;
+    if (!task_live(t))
+        return 0;
+    ag = agents_find(m, t->agent_id);
+    if (ag == NULL || ag->stream == NULL)
+        return AGORA_EUNAVAIL;
+    n = snprintf(line, sizeof(line), "{\"type\":\"kill\",\"task_id\":\"%s\"}",
+                 t->id);
+    return agents_send(ag, line, (size_t)n);
+}
+
+/* ---- updates from agents ---- */
+
+static const char *json_str(yajl_val v, const char *key)
+{
+    const char *s = NULL;
+
+    agora_json_str(v, key, &s);
+    return s;
+}
+
+static int json_healthy(yajl_val u)
+{
+    int b;
+
+    return agora_json_bool(u, "healthy", &b) == 0 ? b : -1;
+}
+
+int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
+{
+    const char *id = json_str(u, "task_id"), *fw_id = json_str(u, "framework_id");
+    const char *state_name = json_str(u, "state");
+    int state = state_name ? agora_task_state_parse(state_name) : -1;
+    struct agora_framework *fw;
+    struct agora_status st;
+    struct task *t;
+    int64_t seq = 0;
+    double ts = master_now(m);
+
+    if (id == NULL || fw_id == NULL || state < 0)
+        return AGORA_EINVAL;
+    agora_json_int(u, "seq", &seq);
+    agora_json_num(u, "timestamp", &ts);
+    t = tasks_find(m, id);
+    if (t && strcmp(t->agent_id, ag->id) != 0)
+        return AGORA_EINVAL; /* another agent's task: never deliverable */
+    if (t && seq <= t->seq) {
+        m->tasks.duplicates++;
+        return 1;
+    }
+    fw = framework_find(m, fw_id);
+    if (fw == NULL)
+        return 0; /* held by the agent until its framework is back */
+    if (t == NULL) {
+        t = task_new(m, id, fw_id, ag->id);
+        if (t == NULL || map_put(&ag->tasks, t->id, t, NULL) < 0)
+            return AGORA_ENOMEM;
+    }
+    task_set_text(&t->reason, json_str(u, "reason"));
+    task_set_text(&t->message, json_str(u, "message"));
+    task_set_state(m, t, (enum agora_task_state)state, ts, json_healthy(u));
+    t->seq = seq;
+    m->tasks.updates++;
+    status_of(m, t, &st);
+    st.uuid = json_str(u, "uuid");
+    st.source = "SOURCE_AGENT";
+    framework_deliver(fw, &st);
+    tasks_trim(m); /* t may be gone from here on */
+    return 1;
+}
+
+void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
+{
+    const char *id = json_str(r, "task_id"), *fw_id = json_str(r, "framework_id");
+    const char *state_name = json_str(r, "state"), *res = json_str(r, "resources");
+    int state = state_name ? agora_task_state_parse(state_name) : -1;
+    struct task *t;
+
+    if (id == NULL || fw_id == NULL || state < 0)
+        return;
+    t = tasks_find(m, id);
+    if (t == NULL) {
+        /* A master that restarted learns the task from its agent. */
+        t = task_new(m, id, fw_id, ag->id);
+        if (t == NULL || map_put(&ag->tasks, t->id, t, NULL) < 0)
+            return;
+        if (res)
+            agora_resources_parse(res, &t->resources, NULL, 0);
+        task_set_text(&t->name, json_str(r, "name"));
+        if (!agora_task_state_terminal((enum agora_task_state)state))
+            agora_resources_add(&ag->used, &t->resources);
+        task_set_state(m, t, (enum agora_task_state)state, master_now(m),
+                       json_healthy(r));
+    } else if (t->state == AGORA_TASK_UNREACHABLE &&
+               !agora_task_state_terminal((enum agora_task_state)state)) {
+        /* Back from a partition: the framework hears the real state.
+         * Terminal states arrive as the agent's own reliable updates. */
+        t->healthy = json_healthy(r);
+        task_master_change(m, t, (enum agora_task_state)state,
+                           "REASON_AGENT_REREGISTERED",
+                           "the agent is reachable again");
+    }
+    t->mark = m->tasks.mark;
+}
+
+void tasks_agent_reported_all(struct master *m, struct agent_rec *ag,
+                              double since)
+{
+    size_t pos = 0;
+    void *v;
+
+    (void)since;
+    while (map_next(&ag->tasks, &pos, NULL, &v)) {
+        struct task *t = v;
+
+        if (task_live(t) && t->mark != m->tasks.mark && t->launched <= since)
+            task_master_change(m, t, AGORA_TASK_LOST, "REASON_AGENT_RESTARTED",
+                               "the agent did not report the task when it "
+                               "subscribed again");
+    }
+    tasks_trim(m);
+}
+
+void tasks_agent_unreachable(struct master *m, struct agent_rec *ag)
+{
+    size_t pos = 0;
+    void *v;
+
+    while (map_next(&ag->tasks, &pos, NULL, &v)) {
+        struct task *t = v;
+
+        if (task_live(t))
+            task_master_change(m, t, AGORA_TASK_UNREACHABLE,
+                               "REASON_SLAVE_REMOVED",
+                               "the agent is unreachable");
+    }
+    tasks_trim(m);
+}
+
+/* ---- JSON ---- */
+
+void tasks_write_resources(struct agora_jw *w, const struct agora_resources *r)
+{
+    size_t i;
+
+    agora_jw_obj_open(w);
+    for (i = 0; i < r->n; i++) {
+        const struct agora_resource *x = &r->v[i];
+        struct agora_resources one = {(struct agora_resource *)x, 1};
+        char *text;
+
+        if (strcmp(x->role, "*") != 0)
+            continue; /* reservations are listed apart */
+        if (x->type == AGORA_SCALAR) {
+            agora_jw_knum(w, x->name, x->scalar);
+            continue;
+        }
+        /* Ranges and sets as Mesos writes them: "[31000-32000]". */
+        text = resources_text(&one);
+        agora_jw_kstr(w, x->name, text ? strchr(text, ':') + 1 : NULL);
+        free(text);
+    }
+    agora_jw_obj_close(w);
+}
+
+void tasks_write_one(struct agora_jw *w, const struct task *t)
+{
+    unsigned i, n = t->nhistory < TASK_HISTORY ? t->nhistory : TASK_HISTORY;
+
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "id", t->id);
+    agora_jw_kstr(w, "name", t->name ? t->name : t->id);
+    agora_jw_kstr(w, "framework_id", t->framework_id);
+    agora_jw_kstr(w, "executor_id", "");
+    agora_jw_kstr(w, "slave_id", t->agent_id);
+    agora_jw_kstr(w, "agent_id", t->agent_id);
+    agora_jw_kstr(w, "state", agora_task_state_name(t->state));
+    if (t->healthy >= 0)
+        agora_jw_kbool(w, "healthy", t->healthy);
+    if (t->message)
+        agora_jw_kstr(w, "message", t->message);
+    agora_jw_key(w, "resources");
+    tasks_write_resources(w, &t->resources);
+    agora_jw_key(w, "statuses");
+    agora_jw_arr_open(w);
+    for (i = n; i > 0; i--) {
+        const struct task_status_rec *h =
+            &t->history[(t->nhistory - i) % TASK_HISTORY];
+
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "state", agora_task_state_name(h->state));
+        agora_jw_knum(w, "timestamp", h->timestamp);
+        if (h->healthy >= 0)
+            agora_jw_kbool(w, "healthy", h->healthy);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+}
+
+static long query_long(struct http_req *req, const char *name, long dflt)
+{
+    const char *v = http_req_query(req, name, 0);
+    char *end;
+    long n;
+
+    if (v == NULL || *v == '\0')
+        return dflt;
+    n = strtol(v, &end, 10);
+    return *end == '\0' && n >= 0 ? n : -1;
+}
+
+static int task_matches(const struct task *t, const char *fw, const char *id)
+{
+    return (!fw || strcmp(t->framework_id, fw) == 0) &&
+           (!id || strcmp(t->id, id) == 0);
+}
+
+void tasks_http_list(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    const char *fw = http_req_query(req, "framework_id", 0);
+    const char *id = http_req_query(req, "task_id", 0);
+    const char *order = http_req_query(req, "order", 0);
+    long limit = query_long(req, "limit", 100);
+    long offset = query_long(req, "offset", 0);
+    int asc = order && strcmp(order, "asc") == 0;
+    struct agora_jw *w;
+    struct task *t;
+    long skipped = 0, n = 0;
+    const char *doc;
+    size_t len;
+
+    if (limit < 0 || offset < 0 || (order && !asc && strcmp(order, "desc"))) {
+        http_reply_error(req, 400, "limit and offset must be non-negative "
+                                   "integers, order asc or desc");
+        return;
+    }
+    w = agora_jw_new();
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "tasks");
+    agora_jw_arr_open(w);
+    for (t = asc ? m->tasks.first : m->tasks.last; t && n < limit;
+         t = asc ? t->next : t->prev) {
+        if (!task_matches(t, fw, id) || skipped++ < offset)
+            continue;
+        tasks_write_one(w, t);
+        n++;
+    }
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    doc = w ? agora_jw_result(w, &len) : NULL;
+    if (doc)
+        http_reply(req, 200, NULL, doc, len);
+    else
+        http_reply_error(req, 500, "out of memory");
+    agora_jw_free(w);
+}
+
+void tasks_write_metrics(struct master *m, struct agora_jw *w)
+{
+    int s;
+
+    for (s = 0; s < AGORA_TASK_STATE_COUNT; s++) {
+        char key[64], *p;
+
+        snprintf(key, sizeof(key), "master/tasks_%s",
+                 agora_task_state_name((enum agora_task_state)s) + 5);
+        for (p = key; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        agora_jw_kint(w, key, (int64_t)m->tasks.count[s]);
+    }
+    agora_jw_kint(w, "master/tasks_launched", (int64_t)m->tasks.launched);
+    agora_jw_kint(w, "master/valid_status_updates", (int64_t)m->tasks.updates);
+    agora_jw_kint(w, "master/duplicate_status_updates",
+                  (int64_t)m->tasks.duplicates);
+}

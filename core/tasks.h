@@ -1,0 +1,126 @@
+/*
+ * tasks.h - the master's task table.
+ *
+ * Every task the master launched or an agent reported: its framework,
+ * agent, state, health and a bounded history of statuses. Like Mesos'
+ * master, the table lives in memory only; after a master restart it is
+ * rebuilt from what agents report when they subscribe again.
+ *
+ * Status updates from agents are delivered to the owning framework's
+ * on_status exactly once per master lifetime (the agent's per-task `seq`
+ * tells a re-sent update from a new one) and acknowledged to the agent
+ * only after the framework has seen them.
+ */
+#ifndef AGORA_TASKS_H
+#define AGORA_TASKS_H
+
+#include <stdint.h>
+
+#include <yajl/yajl_tree.h>
+
+#include <agora/plugin.h>
+
+#include "map.h"
+
+struct master;
+struct agent_rec;
+struct agora_jw;
+struct http_req;
+
+#define TASK_HISTORY 8
+
+struct task_status_rec {
+    enum agora_task_state state;
+    double timestamp;
+    int healthy;
+};
+
+struct task {
+    char *id;
+    char *name;
+    char *framework_id;
+    char *agent_id;
+    struct agora_resources resources;
+    enum agora_task_state state;
+    int healthy;
+    char *reason;
+    char *message;
+    double timestamp;              /* of the latest status             */
+    double launched;
+    int64_t seq;                   /* highest agent seq delivered       */
+    struct task_status_rec history[TASK_HISTORY];
+    unsigned nhistory;             /* total statuses; ring of TASK_HISTORY */
+    unsigned long mark;            /* last subscription that reported it */
+    struct task *prev, *next;      /* launch order, for /master/tasks   */
+};
+
+/* Terminal tasks kept for /master/tasks, as Mesos keeps completed ones. */
+#define TASKS_COMPLETED_MAX 10000
+
+struct tasks {
+    struct map by_id;
+    struct task *first, *last;     /* launch order                      */
+    /* Live states: tasks in the state now. Terminal states: tasks that
+     * ever reached it (Mesos' counters), even once forgotten. */
+    uint64_t count[AGORA_TASK_STATE_COUNT];
+    uint64_t completed;            /* terminal tasks still in the table */
+    uint64_t launched, updates, duplicates;
+    unsigned long mark;
+};
+
+void tasks_init(struct master *m);
+void tasks_free(struct master *m);
+
+struct task *tasks_find(struct master *m, const char *id);
+
+/*
+ * Launches tasks of fw on an agent (the services table's launch). A
+ * problem with one task (invalid spec, duplicate id, too few free
+ * resources, agent not connected) is reported to fw as a TASK_ERROR or
+ * TASK_DROPPED status, delivered from the loop. Returns 0, or
+ * AGORA_EINVAL / AGORA_ENOMEM for bad arguments.
+ */
+int tasks_launch(struct master *m, struct agora_framework *fw,
+                 const char *agent_id, const struct agora_task_spec *specs,
+                 size_t n);
+
+/* Asks the task's agent to kill it (the services table's kill). */
+int tasks_kill(struct master *m, struct agora_framework *fw,
+               const char *task_id);
+
+/*
+ * Applies one update posted by an agent (parsed JSON object). Returns 1
+ * when it should be acknowledged (delivered now or already delivered),
+ * 0 when it must wait (its framework is not registered), or an error
+ * for a malformed update (acknowledged too: it can never succeed).
+ */
+int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u);
+
+/* Takes in a task an agent reports on subscribing (reconciliation). */
+void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val t);
+
+/* The agent subscribed again: its tasks it did not report are lost. */
+void tasks_agent_reported_all(struct master *m, struct agent_rec *ag,
+                              double since);
+
+/* The agent is unreachable: its live tasks go TASK_UNREACHABLE. */
+void tasks_agent_unreachable(struct master *m, struct agent_rec *ag);
+
+/* Sends fw the master's latest status of a task (reconciliation). */
+void tasks_answer(struct master *m, struct agora_framework *fw,
+                  const char *task_id);
+
+/* Calls fn for every live task of framework fw_id. */
+void tasks_each_live(struct master *m, const char *fw_id,
+                     void (*fn)(void *arg, struct task *t), void *arg);
+
+/* Writes resources as Mesos does in JSON: {"cpus": 1, "ports": "[..]"}. */
+void tasks_write_resources(struct agora_jw *w,
+                           const struct agora_resources *r);
+
+/* JSON writers (Mesos shapes). */
+void tasks_write_one(struct agora_jw *w, const struct task *t);
+void tasks_http_list(void *arg, struct http_req *req); /* /master/tasks */
+void tasks_write_metrics(struct master *m, struct agora_jw *w);
+
+#endif /* AGORA_TASKS_H */

@@ -1,0 +1,348 @@
+/*
+ * launcher - a test plugin that launches tasks on the agents the tests
+ * name and records every status it receives, so end-to-end tests can
+ * drive real agents through the master and check what a framework sees.
+ *
+ *   POST /launch      {"agent_id": "...", "tasks": [{task spec}...]}
+ *   POST /kill/:id
+ *   POST /reconcile   {"task_ids": [...]}   (empty: implicit)
+ *   GET  /statuses    [{task_id, state, reason, message, healthy, uuid,
+ *                       source, agent_id, timestamp}...] in arrival order
+ *                     (?task_id= filters)
+ *
+ * The task spec is the agent protocol's (docs/agent-protocol.md):
+ * task_id, name, command | argv, env {}, user, resources, labels {},
+ * kill_grace_period, health_check {type, command, path, port,
+ * port_index, delay, grace_period, interval, timeout,
+ * max_consecutive_failures}. It is test code, not a default plugin.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <agora/json.h>
+#include <agora/plugin.h>
+#include <agora/resources.h>
+#include <agora/sdk.h>
+
+struct launcher {
+    struct agora_host *h;
+    const struct agora_api *api;
+    struct agora_jw *log; /* the statuses, as an open JSON array */
+    size_t nstatuses;
+};
+
+/* ---- statuses ---- */
+
+static void on_status(void *state, struct agora_framework *fw,
+                      const struct agora_status *s)
+{
+    struct launcher *l = state;
+
+    (void)fw;
+    agora_jw_obj_open(l->log);
+    agora_jw_kstr(l->log, "task_id", s->task_id);
+    agora_jw_kstr(l->log, "state", agora_task_state_name(s->state));
+    agora_jw_kstr(l->log, "reason", s->reason);
+    agora_jw_kstr(l->log, "message", s->message);
+    agora_jw_key(l->log, "healthy");
+    if (s->healthy < 0)
+        agora_jw_null(l->log);
+    else
+        agora_jw_bool(l->log, s->healthy);
+    agora_jw_kstr(l->log, "uuid", s->uuid);
+    agora_jw_kstr(l->log, "source", s->source);
+    agora_jw_kstr(l->log, "agent_id", s->agent_id);
+    agora_jw_knum(l->log, "timestamp", s->timestamp);
+    agora_jw_obj_close(l->log);
+    l->nstatuses++;
+}
+
+/* The array so far, closed, optionally filtered by task id. */
+static void get_statuses(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    const char *want = l->api->req_query(req, "task_id", 0);
+    const char *doc = agora_jw_result(l->log, NULL);
+    char err[128];
+    struct agora_jw *out;
+    yajl_val all;
+    char *text;
+    size_t i, len;
+
+    if (doc == NULL) {
+        agora_reply_error(l->api, req, 500, "status log broken");
+        return;
+    }
+    len = strlen(doc);
+    text = malloc(len + 2);
+    if (text == NULL) {
+        agora_reply_error(l->api, req, 500, "out of memory");
+        return;
+    }
+    memcpy(text, doc, len);
+    memcpy(text + len, "]", 2);
+    all = agora_json_parse(text, err, sizeof(err));
+    free(text);
+    out = agora_jw_new();
+    agora_jw_arr_open(out);
+    for (i = 0; all && i < all->u.array.len; i++) {
+        yajl_val s = all->u.array.values[i];
+        const char *id = NULL;
+
+        agora_json_str(s, "task_id", &id);
+        if (want == NULL || (id && strcmp(id, want) == 0)) {
+            /* Re-emit the object as it was. */
+            size_t k;
+
+            agora_jw_obj_open(out);
+            for (k = 0; k < s->u.object.len; k++) {
+                yajl_val v = s->u.object.values[k];
+
+                agora_jw_key(out, s->u.object.keys[k]);
+                if (YAJL_IS_STRING(v))
+                    agora_jw_str(out, YAJL_GET_STRING(v));
+                else if (YAJL_IS_NUMBER(v))
+                    agora_jw_num(out, YAJL_GET_DOUBLE(v));
+                else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+                    agora_jw_bool(out, YAJL_IS_TRUE(v));
+                else
+                    agora_jw_null(out);
+            }
+            agora_jw_obj_close(out);
+        }
+    }
+    agora_jw_arr_close(out);
+    agora_reply_jw(l->api, req, 200, out);
+    agora_jw_free(out);
+    if (all)
+        yajl_tree_free(all);
+}
+
+/* ---- launching ---- */
+
+/* Everything one spec borrows, freed after the launch call. */
+struct spec_buf {
+    struct agora_task_spec spec;
+    struct agora_resources res;
+    struct agora_health_check hc;
+    struct agora_kv *env, *labels;
+    const char **argv;
+};
+
+static struct agora_kv *kv_list(yajl_val obj, size_t *n)
+{
+    struct agora_kv *kv;
+    size_t i;
+
+    *n = 0;
+    if (!YAJL_IS_OBJECT(obj) || obj->u.object.len == 0)
+        return NULL;
+    kv = calloc(obj->u.object.len, sizeof(*kv));
+    if (kv == NULL)
+        return NULL;
+    for (i = 0; i < obj->u.object.len; i++) {
+        yajl_val v = obj->u.object.values[i];
+
+        kv[*n].key = obj->u.object.keys[i];
+        kv[(*n)++].value = YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : "";
+    }
+    return kv;
+}
+
+static double num(yajl_val o, const char *key, double dflt)
+{
+    double v;
+
+    return agora_json_num(o, key, &v) == 0 ? v : dflt;
+}
+
+static void health_of(yajl_val h, struct agora_health_check *hc)
+{
+    const char *type = NULL;
+
+    memset(hc, 0, sizeof(*hc));
+    agora_json_str(h, "type", &type);
+    hc->type = !type                       ? AGORA_CHECK_NONE
+               : strcmp(type, "HTTP") == 0 ? AGORA_CHECK_HTTP
+               : strcmp(type, "TCP") == 0  ? AGORA_CHECK_TCP
+                                           : AGORA_CHECK_COMMAND;
+    agora_json_str(h, "command", &hc->command);
+    agora_json_str(h, "path", &hc->path);
+    hc->port = (uint32_t)num(h, "port", 0);
+    hc->port_index = (uint32_t)num(h, "port_index", 0);
+    hc->delay = num(h, "delay", 0);
+    hc->grace_period = num(h, "grace_period", 0);
+    hc->interval = num(h, "interval", 1);
+    hc->timeout = num(h, "timeout", 1);
+    hc->max_consecutive_failures =
+        (uint32_t)num(h, "max_consecutive_failures", 0);
+}
+
+static int spec_of(yajl_val t, struct spec_buf *b)
+{
+    yajl_val argv = agora_json_get(t, "argv");
+    const char *res = "";
+    size_t i;
+
+    memset(b, 0, sizeof(*b));
+    agora_json_str(t, "task_id", &b->spec.task_id);
+    agora_json_str(t, "name", &b->spec.name);
+    agora_json_str(t, "command", &b->spec.command);
+    agora_json_str(t, "user", &b->spec.user);
+    agora_json_str(t, "resources", &res);
+    if (agora_resources_parse(res, &b->res, NULL, 0) < 0)
+        return AGORA_EINVAL;
+    b->spec.resources = &b->res;
+    if (YAJL_IS_ARRAY(argv)) {
+        b->argv = calloc(argv->u.array.len + 1, sizeof(*b->argv));
+        if (b->argv == NULL)
+            return AGORA_ENOMEM;
+        for (i = 0; i < argv->u.array.len; i++)
+            b->argv[i] = YAJL_GET_STRING(argv->u.array.values[i]);
+        b->spec.argv = b->argv;
+    }
+    b->env = kv_list(agora_json_get(t, "env"), &b->spec.nenv);
+    b->spec.env = b->env;
+    b->labels = kv_list(agora_json_get(t, "labels"), &b->spec.nlabels);
+    b->spec.labels = b->labels;
+    b->spec.kill_grace_period = num(t, "kill_grace_period", 3);
+    if (YAJL_IS_OBJECT(agora_json_get(t, "health_check"))) {
+        health_of(agora_json_get(t, "health_check"), &b->hc);
+        b->spec.health = &b->hc;
+    }
+    return 0;
+}
+
+static void spec_free(struct spec_buf *b)
+{
+    agora_resources_free(&b->res);
+    free(b->env);
+    free(b->labels);
+    free(b->argv);
+}
+
+static void post_launch(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    char err[128];
+    yajl_val doc = agora_json_parse(l->api->req_body(req, NULL), err,
+                                    sizeof(err));
+    const char *agent = NULL;
+    yajl_val tasks = doc ? agora_json_get(doc, "tasks") : NULL;
+    struct spec_buf *bufs;
+    struct agora_task_spec *specs;
+    size_t i, n;
+    int rc = 0;
+
+    agora_json_str(doc, "agent_id", &agent);
+    if (doc == NULL || agent == NULL || !YAJL_IS_ARRAY(tasks)) {
+        agora_reply_error(l->api, req, 400, "want {agent_id, tasks: [...]}");
+        if (doc)
+            yajl_tree_free(doc);
+        return;
+    }
+    n = tasks->u.array.len;
+    bufs = calloc(n ? n : 1, sizeof(*bufs));
+    specs = calloc(n ? n : 1, sizeof(*specs));
+    for (i = 0; bufs && specs && i < n && rc == 0; i++) {
+        rc = spec_of(tasks->u.array.values[i], &bufs[i]);
+        specs[i] = bufs[i].spec;
+    }
+    if (!bufs || !specs || rc < 0)
+        agora_reply_error(l->api, req, 400, "bad task spec");
+    else if ((rc = l->api->launch(l->api->framework_default(l->h), agent,
+                                  specs, n)) < 0)
+        agora_reply_error(l->api, req, 500, l->api->strerror(rc));
+    else
+        l->api->reply(req, 202, NULL, "{}", 2);
+    for (i = 0; bufs && i < n; i++)
+        spec_free(&bufs[i]);
+    free(bufs);
+    free(specs);
+    yajl_tree_free(doc);
+}
+
+static void post_kill(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    int rc = l->api->kill(l->api->framework_default(l->h),
+                          l->api->req_param(req, "id"));
+
+    if (rc < 0)
+        agora_reply_error(l->api, req, rc == AGORA_ENOENT ? 404 : 409,
+                          l->api->strerror(rc));
+    else
+        l->api->reply(req, 202, NULL, "{}", 2);
+}
+
+static void post_reconcile(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    char err[128];
+    yajl_val doc = agora_json_parse(l->api->req_body(req, NULL), err,
+                                    sizeof(err));
+    yajl_val ids = doc ? agora_json_get(doc, "task_ids") : NULL;
+    const char **v = NULL;
+    size_t i, n = YAJL_IS_ARRAY(ids) ? ids->u.array.len : 0;
+
+    if (n)
+        v = calloc(n, sizeof(*v));
+    for (i = 0; v && i < n; i++)
+        v[i] = YAJL_GET_STRING(ids->u.array.values[i]);
+    l->api->reconcile(l->api->framework_default(l->h), v, v ? n : 0);
+    l->api->reply(req, 202, NULL, "{}", 2);
+    free(v);
+    if (doc)
+        yajl_tree_free(doc);
+}
+
+static int init(struct agora_host *h, const struct agora_api *api,
+                const void *conf, void **state)
+{
+    struct launcher *l = calloc(1, sizeof(*l));
+
+    (void)conf;
+    if (l == NULL || (l->log = agora_jw_new()) == NULL) {
+        free(l);
+        return AGORA_ENOMEM;
+    }
+    l->h = h;
+    l->api = api;
+    agora_jw_arr_open(l->log);
+    *state = l;
+    return 0;
+}
+
+static void fini(void *state)
+{
+    struct launcher *l = state;
+
+    agora_jw_free(l->log);
+    free(l);
+}
+
+static const struct agora_route routes[] = {
+    {"POST", "/launch", post_launch},
+    {"POST", "/kill/:id", post_kill},
+    {"POST", "/reconcile", post_reconcile},
+    {"GET", "/statuses", get_statuses},
+    {NULL, NULL, NULL},
+};
+
+static const struct agora_plugin desc = {
+    AGORA_PLUGIN_HEADER,
+    "launcher",
+    "1.0",
+    "test plugin: launches tasks on named agents, records statuses",
+    NULL,
+    0,
+    routes,
+    init,
+    fini,
+    NULL,
+    on_status,
+    NULL,
+    {0},
+};
+
+const struct agora_plugin *agora_plugin_entry(void) { return &desc; }

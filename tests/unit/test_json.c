@@ -214,7 +214,7 @@ START_TEST(test_jw_large)
 }
 END_TEST
 
-/* Deeper than yajl allows: a failure, not a crash. */
+/* Deeper than AGORA_JW_MAX_DEPTH: a failure, not a crash. */
 START_TEST(test_jw_too_deep)
 {
     struct agora_jw *w = agora_jw_new();
@@ -357,6 +357,451 @@ START_TEST(test_jw_bad_arguments)
     agora_jw_arr_close(NULL);
     ck_assert_ptr_null(agora_jw_result(NULL, NULL));
     agora_jw_free(NULL);
+}
+END_TEST
+
+/* The quoted form of s[0..len) by agora_json_quote(), which shares no
+ * code with the writer: the oracle for the writer's strings. The text
+ * must hold no NUL, as agora_json_quote() stops there. */
+static char *quote_oracle(const char *s)
+{
+    size_t n = agora_json_quote(s, NULL, 0);
+    char *out = malloc(n + 1);
+
+    ck_assert_ptr_nonnull(out);
+    ck_assert_uint_eq(agora_json_quote(s, out, n + 1), n);
+    return out;
+}
+
+/* One string as a whole document must be exactly what the oracle says. */
+static void expect_str_doc(const char *s)
+{
+    struct agora_jw *w = agora_jw_new();
+    char *want = quote_oracle(s);
+
+    agora_jw_str(w, s);
+    expect_doc(w, want);
+    free(want);
+}
+
+/* As deep as allowed, objects and arrays taking turns, then one more. */
+START_TEST(test_jw_deep)
+{
+    static const char head[] = "{\"n\":0,\"in\":[1,{\"n\":2,\"in\":[3,";
+    static const char tail[] = "\"after\"],\"b\":true},\"after\"],\"b\":true}";
+    struct agora_jw *w = agora_jw_new();
+    const char *doc;
+    char err[128];
+    size_t len, i;
+    yajl_val v;
+
+    for (i = 0; i < AGORA_JW_MAX_DEPTH; i++) {
+        if (i % 2 == 0) {
+            agora_jw_obj_open(w);
+            agora_jw_kint(w, "n", (int64_t)i);
+            agora_jw_key(w, "in");
+        } else {
+            agora_jw_arr_open(w);
+            agora_jw_int(w, (int64_t)i);
+        }
+    }
+    /* Closing each one must leave its parent wanting a comma. */
+    for (i = AGORA_JW_MAX_DEPTH; i-- > 0;) {
+        if (i % 2 == 0) {
+            agora_jw_obj_close(w);
+            if (i > 0)
+                agora_jw_str(w, "after");
+        } else {
+            agora_jw_arr_close(w);
+            agora_jw_kbool(w, "b", 1);
+        }
+    }
+    doc = agora_jw_result(w, &len);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_uint_eq(strlen(doc), len);
+    ck_assert(strncmp(doc, head, strlen(head)) == 0);
+    ck_assert(len > strlen(tail));
+    ck_assert_str_eq(doc + len - strlen(tail), tail);
+    v = agora_json_parse(doc, err, sizeof(err));
+    ck_assert_msg(v != NULL, "parse: %s", err);
+    yajl_tree_free(v);
+    agora_jw_free(w);
+
+    /* Exactly the limit, then one past it. */
+    w = agora_jw_new();
+    for (i = 0; i < AGORA_JW_MAX_DEPTH; i++)
+        agora_jw_arr_open(w);
+    ck_assert_ptr_nonnull(agora_jw_result(w, NULL));
+    agora_jw_arr_open(w);
+    expect_failed(w);
+}
+END_TEST
+
+/* Separators around containers that have just closed. */
+START_TEST(test_jw_separators)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_arr_open(w);
+    agora_jw_arr_open(w);
+    agora_jw_arr_close(w);
+    agora_jw_arr_open(w);
+    agora_jw_int(w, 1);
+    agora_jw_arr_close(w);
+    agora_jw_obj_open(w);
+    agora_jw_obj_close(w);
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "a");
+    agora_jw_obj_open(w);
+    agora_jw_obj_close(w);
+    agora_jw_key(w, "b");
+    agora_jw_arr_open(w);
+    agora_jw_arr_close(w);
+    agora_jw_kstr(w, "k\"\n", "v");
+    agora_jw_obj_close(w);
+    agora_jw_null(w);
+    agora_jw_arr_close(w);
+    expect_doc(w, "[[],[1],{},{\"a\":{},\"b\":[],\"k\\\"\\n\":\"v\"},null]");
+
+    /* A lone value is a whole document. */
+    w = agora_jw_new();
+    agora_jw_str(w, "s");
+    expect_doc(w, "\"s\"");
+    w = agora_jw_new();
+    agora_jw_num(w, 2.5);
+    expect_doc(w, "2.5");
+
+    /* Nothing may follow a closed top-level container. */
+    w = agora_jw_new();
+    agora_jw_arr_open(w);
+    agora_jw_arr_close(w);
+    agora_jw_obj_open(w);
+    expect_failed(w);
+    w = agora_jw_new();
+    agora_jw_obj_open(w);
+    agora_jw_obj_close(w);
+    agora_jw_arr_close(w);
+    expect_failed(w);
+}
+END_TEST
+
+/* Each control character on its own, and the bytes that need none. */
+START_TEST(test_jw_control_chars)
+{
+    static const char *const want[32] = {
+        "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005",
+        "\\u0006", "\\u0007", "\\b",     "\\t",     "\\n",     "\\u000B",
+        "\\f",     "\\r",     "\\u000E", "\\u000F", "\\u0010", "\\u0011",
+        "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017",
+        "\\u0018", "\\u0019", "\\u001A", "\\u001B", "\\u001C", "\\u001D",
+        "\\u001E", "\\u001F"};
+    char in[4], doc[16];
+    int c;
+
+    for (c = 0; c < 32; c++) {
+        struct agora_jw *w = agora_jw_new();
+
+        /* In the middle of a run, where the word-at-a-time scan looks. */
+        in[0] = 'a';
+        in[1] = (char)c;
+        in[2] = 'b';
+        agora_jw_strn(w, in, 3);
+        snprintf(doc, sizeof(doc), "\"a%sb\"", want[c]);
+        expect_doc(w, doc);
+    }
+    /* DEL and everything from 0x80 up stand for themselves. */
+    for (c = 0x20; c < 0x100; c++) {
+        struct agora_jw *w = agora_jw_new();
+
+        in[0] = (char)c;
+        agora_jw_strn(w, in, 1);
+        if (c == '"')
+            expect_doc(w, "\"\\\"\"");
+        else if (c == '\\')
+            expect_doc(w, "\"\\\\\"");
+        else {
+            snprintf(doc, sizeof(doc), "\"%c\"", c);
+            expect_doc(w, doc);
+        }
+    }
+}
+END_TEST
+
+/* Invalid UTF-8 is passed through, not checked or replaced. */
+START_TEST(test_jw_invalid_utf8)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_arr_open(w);
+    agora_jw_str(w, "\xff\xfe");
+    agora_jw_str(w, "lone \xc3");
+    agora_jw_str(w, "\xed\xa0\x80 surrogate, \xc0\xaf overlong");
+    agora_jw_arr_close(w);
+    expect_doc(w, "[\"\xff\xfe\",\"lone \xc3\","
+                  "\"\xed\xa0\x80 surrogate, \xc0\xaf overlong\"]");
+}
+END_TEST
+
+/* Where an escape falls relative to the 8-byte words, and long strings
+ * full of escapes that outgrow the buffer while being escaped. */
+START_TEST(test_jw_escape_positions)
+{
+    static const char specials[] = {'"',    '\\',   '\n',   '\x01',
+                                    '\x1f', '\x7f', '\x80', ' '};
+    char s[40], *big;
+    size_t len, pos, k, i;
+
+    for (k = 0; k < sizeof(specials); k++) {
+        for (len = 1; len < 26; len++) {
+            for (pos = 0; pos < len; pos++) {
+                memset(s, 'x', len);
+                s[len] = '\0';
+                s[pos] = specials[k];
+                expect_str_doc(s);
+            }
+        }
+    }
+
+    /* Every byte but NUL, many times over: 64 KiB in, far more out. */
+    big = malloc(65536);
+    ck_assert_ptr_nonnull(big);
+    for (i = 0; i < 65535; i++)
+        big[i] = (char)(i % 255 + 1);
+    big[65535] = '\0';
+    expect_str_doc(big);
+    /* Nothing but escapes. */
+    memset(big, '\x02', 65535);
+    expect_str_doc(big);
+    memset(big, '"', 65535);
+    expect_str_doc(big);
+    free(big);
+}
+END_TEST
+
+/* Long strings with escapes read back as themselves, around the size of
+ * the writer's first buffer too. */
+START_TEST(test_jw_long_strings_roundtrip)
+{
+    char *in = malloc(5000);
+    const char *got = NULL;
+    size_t len, i;
+
+    ck_assert_ptr_nonnull(in);
+    for (len = 230; len < 5000; len += len < 300 ? 1 : 397) {
+        struct agora_jw *w = agora_jw_new();
+        yajl_val v;
+
+        for (i = 0; i < len; i++)
+            in[i] = "ab\"c\\d\ne\tf\x01g\xc3\xa9"[i % 15];
+        in[len] = '\0';
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "s", in);
+        agora_jw_obj_close(w);
+        v = agora_json_parse(agora_jw_result(w, NULL), NULL, 0);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_int_eq(agora_json_str(v, "s", &got), 0);
+        ck_assert_str_eq(got, in);
+        yajl_tree_free(v);
+        agora_jw_free(w);
+    }
+    free(in);
+}
+END_TEST
+
+/* Integers against printf's %lld, including every power-of-ten edge. */
+START_TEST(test_jw_integers_all_widths)
+{
+    char want[32];
+    int64_t p = 1;
+    int d, k;
+
+    /* 10^0 to 10^18, the largest power of ten in an int64_t. */
+    for (d = 0; d <= 18; d++) {
+        const int64_t vals[] = {p - 1, p, p + 1, -p + 1, -p, -p - 1};
+
+        for (k = 0; k < 6; k++) {
+            struct agora_jw *w = agora_jw_new();
+
+            agora_jw_int(w, vals[k]);
+            snprintf(want, sizeof(want), "%lld", (long long)vals[k]);
+            expect_doc(w, want);
+        }
+        if (d < 18)
+            p *= 10;
+    }
+    {
+        const int64_t edges[] = {
+            INT64_MIN, INT64_MIN + 1, INT64_MAX, INT64_MAX - 1, -1, 0};
+
+        for (k = 0; k < 6; k++) {
+            struct agora_jw *w = agora_jw_new();
+
+            agora_jw_int(w, edges[k]);
+            snprintf(want, sizeof(want), "%lld", (long long)edges[k]);
+            expect_doc(w, want);
+        }
+    }
+}
+END_TEST
+
+/* Integral doubles, which skip printf below 1e15, are written as
+ * %.15g/%.16g/%.17g would write them: the same text on either side of
+ * that bound, and -0 keeps its sign. */
+START_TEST(test_jw_numbers_integral)
+{
+    static const double vals[] = {-0.0,
+                                  1.0,
+                                  -1.0,
+                                  10.0,
+                                  99.0,
+                                  1e14,
+                                  999999999999999.0,
+                                  -999999999999999.0,
+                                  1e15,
+                                  -1e15,
+                                  1000000000000001.0,
+                                  1.5e15,
+                                  4503599627370497.0,
+                                  9007199254740993.0,
+                                  9223372036854775808.0,
+                                  -9223372036854775808.0,
+                                  1e300};
+    char want[32];
+    size_t i;
+    int prec;
+
+    expect_num(-0.0, "-0");
+    expect_num(1e15, "1e+15");
+    expect_num(999999999999999.0, "999999999999999");
+    for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        for (prec = 15; prec <= 17; prec++) {
+            snprintf(want, sizeof(want), "%.*g", prec, vals[i]);
+            if (strtod(want, NULL) == vals[i])
+                break;
+        }
+        expect_num(vals[i], want);
+    }
+}
+END_TEST
+
+/* Raw text as the first, a middle and the last value, nested, and at the
+ * top level; it counts as a value for what may come next. */
+START_TEST(test_jw_raw_positions)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_arr_open(w);
+    agora_jw_raw(w, "1", 1);
+    agora_jw_raw(w, "[2,3]", 5);
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "r");
+    agora_jw_raw(w, "{}", 2);
+    agora_jw_kint(w, "n", 4);
+    agora_jw_key(w, "last");
+    agora_jw_raw(w, "null", 4);
+    agora_jw_obj_close(w);
+    agora_jw_raw(w, "\"end\"", 5);
+    agora_jw_arr_close(w);
+    expect_doc(w, "[1,[2,3],{\"r\":{},\"n\":4,\"last\":null},\"end\"]");
+
+    /* Only the first len bytes are used. */
+    w = agora_jw_new();
+    agora_jw_raw(w, "truex", 4);
+    expect_doc(w, "true");
+
+    /* A whole document: nothing may follow. */
+    w = agora_jw_new();
+    agora_jw_raw(w, "{}", 2);
+    agora_jw_raw(w, "{}", 2);
+    expect_failed(w);
+
+    /* Empty raw text inside a container. */
+    w = agora_jw_new();
+    agora_jw_arr_open(w);
+    agora_jw_raw(w, "x", 0);
+    agora_jw_arr_close(w);
+    expect_failed(w);
+
+    /* A large raw value, [1,1,...,1], grows the buffer in one step. */
+    {
+        char *big = malloc(10000), *want = malloc(10010);
+        size_t i;
+
+        ck_assert_ptr_nonnull(big);
+        ck_assert_ptr_nonnull(want);
+        big[0] = '[';
+        for (i = 1; i < 9998; i++)
+            big[i] = i % 2 ? '1' : ',';
+        big[9998] = ']';
+        big[9999] = '\0';
+        snprintf(want, 10010, "[0,%s]", big);
+        w = agora_jw_new();
+        agora_jw_arr_open(w);
+        agora_jw_int(w, 0);
+        agora_jw_raw(w, big, strlen(big));
+        agora_jw_arr_close(w);
+        expect_doc(w, want);
+        free(big);
+        free(want);
+    }
+}
+END_TEST
+
+/* A reset writer is as new, failures included, and keeps its buffer. */
+START_TEST(test_jw_reset)
+{
+    struct agora_jw *w = agora_jw_new();
+    uintptr_t first;
+    size_t len, i;
+
+    agora_jw_reset(NULL);
+    agora_jw_obj_open(w);
+    agora_jw_kint(w, "a", 1);
+    agora_jw_obj_close(w);
+    ck_assert_str_eq(agora_jw_result(w, NULL), "{\"a\":1}");
+
+    agora_jw_reset(w);
+    ck_assert_str_eq(agora_jw_result(w, &len), "");
+    ck_assert_uint_eq(len, 0);
+    agora_jw_arr_open(w);
+    agora_jw_int(w, 2);
+    agora_jw_arr_close(w);
+    ck_assert_str_eq(agora_jw_result(w, NULL), "[2]");
+
+    /* A latched failure is cleared. */
+    agora_jw_reset(w);
+    agora_jw_key(w, "outside");
+    ck_assert_ptr_null(agora_jw_result(w, NULL));
+    agora_jw_reset(w);
+    agora_jw_str(w, "ok");
+    ck_assert_str_eq(agora_jw_result(w, NULL), "\"ok\"");
+
+    /* Reset with containers open, as deep as allowed. */
+    agora_jw_reset(w);
+    for (i = 0; i < AGORA_JW_MAX_DEPTH; i++)
+        agora_jw_arr_open(w);
+    agora_jw_reset(w);
+    agora_jw_obj_open(w);
+    agora_jw_obj_close(w);
+    ck_assert_str_eq(agora_jw_result(w, NULL), "{}");
+
+    /* A document past the first buffer, written twice: the second time
+     * needs no new memory, so it lands in the same place. */
+    agora_jw_reset(w);
+    agora_jw_arr_open(w);
+    for (i = 0; i < 1000; i++)
+        agora_jw_str(w, "0123456789");
+    agora_jw_arr_close(w);
+    first = (uintptr_t)agora_jw_result(w, &len);
+    ck_assert_uint_eq(len, 1000 * 13 + 1);
+    agora_jw_reset(w);
+    agora_jw_arr_open(w);
+    for (i = 0; i < 1000; i++)
+        agora_jw_str(w, "0123456789");
+    agora_jw_arr_close(w);
+    ck_assert((uintptr_t)agora_jw_result(w, &len) == first);
+    ck_assert_uint_eq(len, 1000 * 13 + 1);
+    agora_jw_free(w);
 }
 END_TEST
 
@@ -799,6 +1244,16 @@ static Suite *json_suite(void)
     tcase_add_test(w, test_jw_second_document);
     tcase_add_test(w, test_jw_latch);
     tcase_add_test(w, test_jw_bad_arguments);
+    tcase_add_test(w, test_jw_deep);
+    tcase_add_test(w, test_jw_separators);
+    tcase_add_test(w, test_jw_control_chars);
+    tcase_add_test(w, test_jw_invalid_utf8);
+    tcase_add_test(w, test_jw_escape_positions);
+    tcase_add_test(w, test_jw_long_strings_roundtrip);
+    tcase_add_test(w, test_jw_integers_all_widths);
+    tcase_add_test(w, test_jw_numbers_integral);
+    tcase_add_test(w, test_jw_raw_positions);
+    tcase_add_test(w, test_jw_reset);
     suite_add_tcase(s, w);
 
     tcase_add_test(r, test_parse_ok);

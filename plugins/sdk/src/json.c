@@ -1,11 +1,15 @@
 /*
  * json.c - the writer (struct agora_jw) and the readers of agora/json.h.
  *
- * The writer drives a yajl_gen whose output goes, through a print
- * callback, into a buffer of ours: yajl's own buffer aborts on a failed
- * allocation, ours latches AGORA_ENOMEM instead. The writer also keeps
- * its own stack of open containers, because yajl accepts a string where
- * a key is expected and so cannot tell agora_jw_key() from agora_jw_str().
+ * The writer appends straight into a buffer of its own, with no yajl_gen
+ * underneath: every response of the master and of the plugins goes
+ * through it, and a print callback per token plus sprintf() for each
+ * integer cost more than routing the request. It checks the grammar
+ * itself, with one state for the innermost open container and a bit per
+ * enclosing one (array or object), and latches the first failure
+ * (AGORA_ENOMEM on a failed allocation, AGORA_EINVAL on a misuse).
+ *
+ * The readers use yajl's tree.
  */
 #include "agora/json.h"
 
@@ -14,94 +18,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
-
 #include "agora/plugin.h"
 
-/* What the innermost open container expects next. */
-enum frame {
-    FRAME_ARRAY = 0, /* a value */
-    FRAME_KEY,       /* an object's key, or its close */
-    FRAME_VALUE      /* the value of the key just written */
+/* The buffer inside the writer: most replies fit, so agora_jw_new() makes
+ * one allocation and a short reply none more. */
+#define JW_SMALL 256
+
+/* Where the writer is, which says what may come next. */
+enum jw_state {
+    JW_TOP = 0,   /* nothing written: one value may come */
+    JW_DONE,      /* the document is complete: nothing may come */
+    JW_ARR_FIRST, /* in an array, before its first value */
+    JW_ARR_NEXT,  /* in an array, after a value: a comma, a value */
+    JW_OBJ_FIRST, /* in an object, before its first key */
+    JW_OBJ_NEXT,  /* in an object, after a member: a comma, a key */
+    JW_OBJ_VALUE  /* in an object, after a key: its value */
 };
+
+/* The states in which a value may be written. */
+#define JW_WANTS_VALUE                                                         \
+    ((1u << JW_TOP) | (1u << JW_ARR_FIRST) | (1u << JW_ARR_NEXT) |             \
+     (1u << JW_OBJ_VALUE))
+
+/* The state once a value is complete; 0 (JW_TOP) where no value may be
+ * written, which jw_value_begin() refuses first. */
+static const unsigned char jw_after_value[] = {
+    [JW_TOP] = JW_DONE,
+    [JW_ARR_FIRST] = JW_ARR_NEXT,
+    [JW_ARR_NEXT] = JW_ARR_NEXT,
+    [JW_OBJ_VALUE] = JW_OBJ_NEXT,
+};
+
+_Static_assert(AGORA_JW_MAX_DEPTH % 8 == 0, "objs holds whole bytes");
 
 struct agora_jw {
-    yajl_gen gen;
-    int err;              /* 0, or the first failure (latched) */
-    char *buf;            /* the document, always NUL-terminated */
-    size_t len, cap;      /* cap counts the NUL */
-    unsigned char *stack; /* enum frame of each open container */
-    size_t depth, stack_cap;
+    char *buf;           /* the document: small, or the heap once grown */
+    size_t len;          /* bytes written */
+    size_t cap;          /* size of buf; always > len, for the NUL */
+    int err;             /* 0, or the first failure (latched) */
+    unsigned char state; /* enum jw_state */
+    unsigned depth;      /* open containers */
+    /* Bit d: the container opened at depth d (0-based) is an object. */
+    unsigned char objs[AGORA_JW_MAX_DEPTH / 8];
+    char small[JW_SMALL];
 };
-
-/* Grows *p (of *cap elements of size elem) to hold at least `need`. */
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t n = *cap ? *cap : 16;
-    void *q;
-
-    if (need <= *cap)
-        return 0;
-    while (n < need) {
-        if (n > (size_t)-1 / 2 / elem)
-            return AGORA_ENOMEM;
-        n *= 2;
-    }
-    q = realloc(*p, n * elem);
-    if (!q)
-        return AGORA_ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
-/* yajl's print callback: appends to the writer's buffer. */
-static void jw_print(void *ctx, const char *s, size_t len)
-{
-    struct agora_jw *w = ctx;
-    void *p = w->buf;
-
-    if (w->err)
-        return;
-    if (len > (size_t)-1 - w->len - 1 ||
-        grow(&p, &w->cap, w->len + len + 1, 1) != 0) {
-        w->err = AGORA_ENOMEM;
-        return;
-    }
-    w->buf = p;
-    memcpy(w->buf + w->len, s, len);
-    w->len += len;
-    w->buf[w->len] = '\0';
-}
-
-struct agora_jw *agora_jw_new(void)
-{
-    struct agora_jw *w = calloc(1, sizeof(*w));
-
-    if (!w)
-        return NULL;
-    w->cap = 256;
-    w->buf = malloc(w->cap);
-    w->gen = yajl_gen_alloc(NULL);
-    if (!w->buf || !w->gen) {
-        agora_jw_free(w);
-        return NULL;
-    }
-    w->buf[0] = '\0';
-    yajl_gen_config(w->gen, yajl_gen_print_callback, jw_print, w);
-    return w;
-}
-
-void agora_jw_free(struct agora_jw *w)
-{
-    if (!w)
-        return;
-    if (w->gen)
-        yajl_gen_free(w->gen);
-    free(w->stack);
-    free(w->buf);
-    free(w);
-}
 
 /* Latches the first failure; later calls then do nothing. */
 static void jw_fail(struct agora_jw *w, int err)
@@ -110,110 +70,298 @@ static void jw_fail(struct agora_jw *w, int err)
         w->err = err;
 }
 
-static int jw_top(const struct agora_jw *w)
+/* Grows buf to hold n more bytes and the NUL: doubling, so appending a
+ * document costs amortised O(1) per byte. */
+static int jw_grow(struct agora_jw *w, size_t n)
 {
-    return w->depth ? w->stack[w->depth - 1] : -1;
-}
+    size_t need, cap = w->cap;
+    char *p;
 
-/* 0 when a value may be written now: no failure latched, and not where
- * an object wants a key. */
-static int jw_value_begin(struct agora_jw *w)
-{
-    if (!w || w->err)
-        return -1;
-    if (jw_top(w) == FRAME_KEY) {
-        jw_fail(w, AGORA_EINVAL);
+    if (n > (size_t)-1 - w->len - 1) {
+        jw_fail(w, AGORA_ENOMEM);
         return -1;
     }
+    need = w->len + n + 1;
+    while (cap < need)
+        cap = cap > (size_t)-1 / 2 ? need : cap * 2;
+    if (w->buf == w->small) {
+        p = malloc(cap);
+        if (p)
+            memcpy(p, w->small, w->len);
+    } else {
+        p = realloc(w->buf, cap);
+    }
+    if (!p) {
+        jw_fail(w, AGORA_ENOMEM);
+        return -1;
+    }
+    w->buf = p;
+    w->cap = cap;
     return 0;
 }
 
-/* After a value: an object wants its next key. */
-static void jw_value_end(struct agora_jw *w, yajl_gen_status st)
+/* Room for n more bytes after len, and the NUL after those. */
+static inline int jw_reserve(struct agora_jw *w, size_t n)
 {
-    if (st != yajl_gen_status_ok) {
-        jw_fail(w, AGORA_EINVAL);
-        return;
-    }
-    if (jw_top(w) == FRAME_VALUE)
-        w->stack[w->depth - 1] = FRAME_KEY;
+    return n < w->cap - w->len ? 0 : jw_grow(w, n);
 }
 
-static void jw_open(struct agora_jw *w, enum frame f)
+struct agora_jw *agora_jw_new(void)
 {
-    void *p;
-    yajl_gen_status st;
+    struct agora_jw *w = malloc(sizeof(*w));
 
-    if (jw_value_begin(w) != 0)
+    if (!w)
+        return NULL;
+    w->buf = w->small;
+    w->cap = sizeof(w->small);
+    agora_jw_reset(w);
+    return w;
+}
+
+void agora_jw_reset(struct agora_jw *w)
+{
+    if (!w)
         return;
-    p = w->stack;
-    if (grow(&p, &w->stack_cap, w->depth + 1, 1) != 0) {
+    w->len = 0;
+    w->err = 0;
+    w->state = JW_TOP;
+    w->depth = 0;
+    /* Every bit is set before it is read; cleared anyway so that no tool
+     * sees a branch on uninitialised memory. */
+    memset(w->objs, 0, sizeof(w->objs));
+}
+
+void agora_jw_free(struct agora_jw *w)
+{
+    if (!w)
+        return;
+    if (w->buf != w->small)
+        free(w->buf);
+    free(w);
+}
+
+/*
+ * 0 when a value may be written now (no failure latched, not where an
+ * object wants a key, not after a complete document) and n bytes of it
+ * fit; the separator it needs is then written.
+ */
+static int jw_value_begin(struct agora_jw *w, size_t n)
+{
+    if (!w || w->err)
+        return -1;
+    if (!(JW_WANTS_VALUE & (1u << w->state))) {
+        jw_fail(w, AGORA_EINVAL);
+        return -1;
+    }
+    if (n == (size_t)-1) {
         jw_fail(w, AGORA_ENOMEM);
-        return;
+        return -1;
     }
-    w->stack = p;
-    st = f == FRAME_ARRAY ? yajl_gen_array_open(w->gen)
-                          : yajl_gen_map_open(w->gen);
-    if (st != yajl_gen_status_ok) {
+    if (jw_reserve(w, n + 1) != 0)
+        return -1;
+    if (w->state == JW_ARR_NEXT)
+        w->buf[w->len++] = ',';
+    return 0;
+}
+
+static inline void jw_value_end(struct agora_jw *w)
+{
+    w->state = jw_after_value[w->state];
+}
+
+/* Appends n bytes that are known to fit. */
+static inline void jw_put(struct agora_jw *w, const char *s, size_t n)
+{
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+}
+
+static void jw_open(struct agora_jw *w, int obj)
+{
+    unsigned d;
+
+    if (w && !w->err && w->depth >= AGORA_JW_MAX_DEPTH) {
         jw_fail(w, AGORA_EINVAL);
         return;
     }
-    w->stack[w->depth++] = (unsigned char)f;
+    if (jw_value_begin(w, 1) != 0)
+        return;
+    d = w->depth;
+    if (obj)
+        w->objs[d / 8] |= (unsigned char)(1u << (d % 8));
+    else
+        w->objs[d / 8] &= (unsigned char)~(1u << (d % 8));
+    w->depth = d + 1;
+    w->buf[w->len++] = obj ? '{' : '[';
+    w->state = obj ? JW_OBJ_FIRST : JW_ARR_FIRST;
 }
 
-/* A close must match the innermost container; a key with no value
- * (FRAME_VALUE) cannot be closed. */
-static void jw_close(struct agora_jw *w, enum frame f)
+/* A close must match the innermost container, and an object's cannot
+ * come between a key and its value. The container was a value of its
+ * parent, which therefore wants a comma next. */
+static void jw_close(struct agora_jw *w, int obj)
 {
-    yajl_gen_status st;
+    unsigned d;
 
     if (!w || w->err)
         return;
-    if (jw_top(w) != (int)f) {
+    if (obj ? w->state != JW_OBJ_FIRST && w->state != JW_OBJ_NEXT
+            : w->state != JW_ARR_FIRST && w->state != JW_ARR_NEXT) {
         jw_fail(w, AGORA_EINVAL);
         return;
     }
-    w->depth--;
-    st = f == FRAME_ARRAY ? yajl_gen_array_close(w->gen)
-                          : yajl_gen_map_close(w->gen);
-    jw_value_end(w, st);
+    if (jw_reserve(w, 1) != 0)
+        return;
+    w->buf[w->len++] = obj ? '}' : ']';
+    d = --w->depth;
+    if (d == 0)
+        w->state = JW_DONE;
+    else if (w->objs[(d - 1) / 8] & (1u << ((d - 1) % 8)))
+        w->state = JW_OBJ_NEXT;
+    else
+        w->state = JW_ARR_NEXT;
 }
 
-void agora_jw_obj_open(struct agora_jw *w) { jw_open(w, FRAME_KEY); }
+void agora_jw_obj_open(struct agora_jw *w)
+{
+    jw_open(w, 1);
+}
 
-void agora_jw_obj_close(struct agora_jw *w) { jw_close(w, FRAME_KEY); }
+void agora_jw_obj_close(struct agora_jw *w)
+{
+    jw_close(w, 1);
+}
 
-void agora_jw_arr_open(struct agora_jw *w) { jw_open(w, FRAME_ARRAY); }
+void agora_jw_arr_open(struct agora_jw *w)
+{
+    jw_open(w, 0);
+}
 
-void agora_jw_arr_close(struct agora_jw *w) { jw_close(w, FRAME_ARRAY); }
+void agora_jw_arr_close(struct agora_jw *w)
+{
+    jw_close(w, 0);
+}
+
+/* The escape letter of each byte, 0 for one that stands for itself: the
+ * same set as yajl_gen_string() and agora_json_quote(), quote, backslash
+ * and the control characters, with 'u' for those written as \u00XX. */
+/* clang-format off */
+static const char jw_escape[256] = {
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', /* 0x00 */
+    'b', 't', 'n', 'u', 'f', 'r', 'u', 'u', /* 0x08 */
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', /* 0x10 */
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', /* 0x18 */
+    ['"'] = '"',
+    ['\\'] = '\\',
+};
+/* clang-format on */
+
+#define JW_ONES 0x0101010101010101ULL
+#define JW_HIGHS 0x8080808080808080ULL
+
+/*
+ * The first byte in [p, end) that needs an escape, or end. Eight bytes
+ * at a time while it can: a byte below 0x20, a quote or a backslash
+ * sets its high bit in the word test (the classic "has a zero byte"
+ * trick, which never misses and never fires on a clean word; bytes of
+ * 0x80 and above are masked out by ~x).
+ */
+static const unsigned char *jw_clean_run(const unsigned char *p,
+                                         const unsigned char *end)
+{
+    uint64_t x, lt, qu, bs;
+
+    while (end - p >= 8) {
+        memcpy(&x, p, 8);
+        lt = x - JW_ONES * 0x20;               /* a byte below 0x20 */
+        qu = (x ^ (JW_ONES * '"')) - JW_ONES;  /* a quote */
+        bs = (x ^ (JW_ONES * '\\')) - JW_ONES; /* a backslash */
+        /* The high bit of a quote or a backslash is 0, as is that of
+         * the bytes compared with it, so ~x stands for ~(x ^ c). */
+        if ((lt | qu | bs) & ~x & JW_HIGHS)
+            break;
+        p += 8;
+    }
+    while (p < end && !jw_escape[*p])
+        p++;
+    return p;
+}
+
+/*
+ * Appends s quoted: runs of bytes that need no escape are copied with
+ * one memcpy. Bytes of 0x80 and above are copied as they are, so the
+ * output is UTF-8 exactly when the input is (it is not checked).
+ */
+static int jw_quoted(struct agora_jw *w, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *end = p + len, *run;
+    char *out;
+    char e;
+
+    if (len > (size_t)-1 - 2 || jw_reserve(w, len + 2) != 0) {
+        jw_fail(w, AGORA_ENOMEM);
+        return -1;
+    }
+    out = w->buf + w->len;
+    *out++ = '"';
+    for (;;) {
+        run = p;
+        p = jw_clean_run(p, end);
+        memcpy(out, run, (size_t)(p - run));
+        out += p - run;
+        if (p == end)
+            break;
+        /* The reserve counted this byte as one; its escape takes up to
+         * six, and the rest of s and the closing quote must still fit. */
+        w->len = (size_t)(out - w->buf);
+        if (jw_reserve(w, 6 + (size_t)(end - p)) != 0)
+            return -1;
+        out = w->buf + w->len;
+        e = jw_escape[*p];
+        *out++ = '\\';
+        *out++ = e;
+        if (e == 'u') {
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = hex[*p >> 4];
+            *out++ = hex[*p & 15];
+        }
+        p++;
+    }
+    *out++ = '"';
+    w->len = (size_t)(out - w->buf);
+    return 0;
+}
 
 void agora_jw_key(struct agora_jw *w, const char *key)
 {
-    yajl_gen_status st;
-
     if (!w || w->err)
         return;
-    if (jw_top(w) != FRAME_KEY || !key) {
+    if ((w->state != JW_OBJ_FIRST && w->state != JW_OBJ_NEXT) || !key) {
         jw_fail(w, AGORA_EINVAL);
         return;
     }
-    st = yajl_gen_string(w->gen, (const unsigned char *)key, strlen(key));
-    if (st != yajl_gen_status_ok) {
-        jw_fail(w, AGORA_EINVAL);
+    if (jw_reserve(w, 1) != 0)
         return;
-    }
-    w->stack[w->depth - 1] = FRAME_VALUE;
+    if (w->state == JW_OBJ_NEXT)
+        w->buf[w->len++] = ',';
+    if (jw_quoted(w, key, strlen(key)) != 0 || jw_reserve(w, 1) != 0)
+        return;
+    w->buf[w->len++] = ':';
+    w->state = JW_OBJ_VALUE;
 }
 
 void agora_jw_strn(struct agora_jw *w, const char *s, size_t len)
 {
-    if (jw_value_begin(w) != 0)
-        return;
     if (!s) {
-        jw_value_end(w, yajl_gen_null(w->gen));
+        agora_jw_null(w);
         return;
     }
-    jw_value_end(w, yajl_gen_string(w->gen, (const unsigned char *)s, len));
+    if (jw_value_begin(w, 0) != 0 || jw_quoted(w, s, len) != 0)
+        return;
+    jw_value_end(w);
 }
 
 void agora_jw_str(struct agora_jw *w, const char *s)
@@ -221,11 +369,56 @@ void agora_jw_str(struct agora_jw *w, const char *s)
     agora_jw_strn(w, s, s ? strlen(s) : 0);
 }
 
+/* Writes v in decimal at out, two digits a step; returns the end. */
+static char *jw_format_u64(char *out, uint64_t v)
+{
+    static const char pairs[] = "00010203040506070809"
+                                "10111213141516171819"
+                                "20212223242526272829"
+                                "30313233343536373839"
+                                "40414243444546474849"
+                                "50515253545556575859"
+                                "60616263646566676869"
+                                "70717273747576777879"
+                                "80818283848586878889"
+                                "90919293949596979899";
+    char tmp[20];
+    char *p = tmp + sizeof(tmp);
+    size_t n;
+
+    while (v >= 100) {
+        p -= 2;
+        memcpy(p, pairs + (v % 100) * 2, 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, pairs + v * 2, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(out, p, n);
+    return out + n;
+}
+
 void agora_jw_int(struct agora_jw *w, int64_t v)
 {
-    if (jw_value_begin(w) != 0)
+    char *out;
+
+    /* "-9223372036854775808" is the longest. */
+    if (jw_value_begin(w, 20) != 0)
         return;
-    jw_value_end(w, yajl_gen_integer(w->gen, (long long)v));
+    out = w->buf + w->len;
+    if (v < 0) {
+        *out++ = '-';
+        /* In unsigned arithmetic, so that INT64_MIN negates. */
+        out = jw_format_u64(out, 0 - (uint64_t)v);
+    } else {
+        out = jw_format_u64(out, (uint64_t)v);
+    }
+    w->len = (size_t)(out - w->buf);
+    jw_value_end(w);
 }
 
 /*
@@ -245,46 +438,66 @@ static void format_double(double v, char *buf, size_t size)
     snprintf(buf, size, "%.17g", v);
 }
 
+/*
+ * An integral value below 1e15 in magnitude is what %.15g writes as
+ * plain digits, so agora_jw_int() writes it without the printf; -0 is
+ * left to format_double(), which keeps its sign as it always has.
+ */
 void agora_jw_num(struct agora_jw *w, double v)
 {
     char buf[32];
+    size_t n;
 
-    if (jw_value_begin(w) != 0)
-        return;
     if (!isfinite(v)) {
-        jw_value_end(w, yajl_gen_null(w->gen));
+        agora_jw_null(w);
         return;
     }
+    if (fabs(v) < 1e15 && (double)(int64_t)v == v && (v != 0 || !signbit(v))) {
+        agora_jw_int(w, (int64_t)v);
+        return;
+    }
+    if (!w || w->err)
+        return;
     format_double(v, buf, sizeof(buf));
-    jw_value_end(w, yajl_gen_number(w->gen, buf, strlen(buf)));
+    n = strlen(buf);
+    if (jw_value_begin(w, n) != 0)
+        return;
+    jw_put(w, buf, n);
+    jw_value_end(w);
 }
 
 void agora_jw_bool(struct agora_jw *w, int v)
 {
-    if (jw_value_begin(w) != 0)
+    if (jw_value_begin(w, 5) != 0)
         return;
-    jw_value_end(w, yajl_gen_bool(w->gen, v != 0));
+    if (v)
+        jw_put(w, "true", 4);
+    else
+        jw_put(w, "false", 5);
+    jw_value_end(w);
 }
 
 void agora_jw_null(struct agora_jw *w)
 {
-    if (jw_value_begin(w) != 0)
+    if (jw_value_begin(w, 4) != 0)
         return;
-    jw_value_end(w, yajl_gen_null(w->gen));
+    jw_put(w, "null", 4);
+    jw_value_end(w);
 }
 
-/* yajl_gen_number() copies its text verbatim with the separators a value
- * needs, which is exactly what inserting encoded JSON requires. An empty
- * text would leave a hole in the document, so it fails the writer. */
+/* Copied verbatim, with the separator a value needs. An empty text would
+ * leave a hole in the document, so it fails the writer. */
 void agora_jw_raw(struct agora_jw *w, const char *json, size_t len)
 {
-    if (jw_value_begin(w) != 0)
-        return;
     if (!json || len == 0) {
-        jw_fail(w, AGORA_EINVAL);
+        if (w)
+            jw_fail(w, AGORA_EINVAL);
         return;
     }
-    jw_value_end(w, yajl_gen_number(w->gen, json, len));
+    if (jw_value_begin(w, len) != 0)
+        return;
+    jw_put(w, json, len);
+    jw_value_end(w);
 }
 
 void agora_jw_kstr(struct agora_jw *w, const char *key, const char *s)
@@ -311,12 +524,15 @@ void agora_jw_kbool(struct agora_jw *w, const char *key, int v)
     agora_jw_bool(w, v);
 }
 
+/* The NUL is written here rather than after every append: cap > len
+ * always leaves room for it. */
 const char *agora_jw_result(struct agora_jw *w, size_t *len)
 {
     if (len)
         *len = 0;
     if (!w || w->err)
         return NULL;
+    w->buf[w->len] = '\0';
     if (len)
         *len = w->len;
     return w->buf;

@@ -1,11 +1,11 @@
 /*
- * agora/json.h - small helpers over yajl for building and reading JSON.
+ * agora/json.h - small helpers for building and reading JSON.
  *
  * Part of libagora-sdk.a; the master uses the same code. Writing goes
- * through struct agora_jw, which latches the first error so a caller can
- * emit a whole document and check once at the end. Reading uses yajl's
- * tree (yajl_val) with typed getters that never crash on a missing key or
- * a value of the wrong type.
+ * through struct agora_jw, which appends to a buffer of its own and
+ * latches the first error so a caller can emit a whole document and
+ * check once at the end. Reading uses yajl's tree (yajl_val) with typed
+ * getters that never crash on a missing key or a value of the wrong type.
  */
 #ifndef AGORA_JSON_H
 #define AGORA_JSON_H
@@ -23,9 +23,23 @@ extern "C" {
 
 struct agora_jw;
 
+/*
+ * The most containers (objects and arrays) a writer holds open at once;
+ * opening one more fails the writer, as a misuse does.
+ */
+#define AGORA_JW_MAX_DEPTH 512
+
 /* A new writer, or NULL when out of memory. Free with agora_jw_free(). */
 struct agora_jw *agora_jw_new(void);
 void agora_jw_free(struct agora_jw *w);
+/*
+ * Empties w for a new document, as if just made, failure included, but
+ * keeps the memory it has grown: a caller writing many documents
+ * allocates once. A pointer from agora_jw_result() is invalid after it.
+ * After an unusually large document, free the writer instead, or it
+ * keeps that much memory. A NULL w is ignored.
+ */
+void agora_jw_reset(struct agora_jw *w);
 
 void agora_jw_obj_open(struct agora_jw *w);
 void agora_jw_obj_close(struct agora_jw *w);
@@ -33,7 +47,9 @@ void agora_jw_arr_open(struct agora_jw *w);
 void agora_jw_arr_close(struct agora_jw *w);
 /* A key inside an object; the next value call gives its value. */
 void agora_jw_key(struct agora_jw *w, const char *key);
-/* A string; NULL writes null. */
+/* A string; NULL writes null. Quote, backslash and control characters
+ * are escaped; other bytes, 0x80 and above included, are copied as they
+ * are, so invalid UTF-8 in s is passed through, not checked. */
 void agora_jw_str(struct agora_jw *w, const char *s);
 void agora_jw_strn(struct agora_jw *w, const char *s, size_t len);
 void agora_jw_int(struct agora_jw *w, int64_t v);
@@ -53,7 +69,8 @@ void agora_jw_kbool(struct agora_jw *w, const char *key, int v);
 
 /*
  * The document so far, NUL-terminated, and its length in *len (NULL
- * allowed). Borrowed: valid until the next write or agora_jw_free().
+ * allowed). Borrowed: valid until the next write, agora_jw_reset() or
+ * agora_jw_free().
  * NULL when any call failed (out of memory, a key outside an object, an
  * unbalanced close).
  */

@@ -66,9 +66,9 @@ struct http_req {
     struct http_server *srv;
     struct MHD_Connection *conn;
     enum req_state state;
-    char *method;
-    char *path;
-    char *body;
+    const char *method; /* libmicrohttpd's, valid until the request ends */
+    const char *path;
+    char *body;         /* NULL until a body arrives                      */
     size_t len, cap;
     int too_big;
     size_t dropped; /* body bytes read past the limit */
@@ -136,18 +136,8 @@ static struct http_req *http_req_new(struct http_server *s,
         return NULL;
     r->srv = s;
     r->conn = conn;
-    r->method = strdup(method);
-    r->path = strdup(url);
-    r->body = malloc(1);
-    if (!r->method || !r->path || !r->body) {
-        free(r->method);
-        free(r->path);
-        free(r->body);
-        free(r);
-        return NULL;
-    }
-    r->body[0] = '\0';
-    r->cap = 1;
+    r->method = method;
+    r->path = url;
     return r;
 }
 
@@ -181,8 +171,6 @@ static void http_req_free(struct http_req *r)
     if (r->resp)
         MHD_destroy_response(r->resp);
     http_headers_free(r->headers);
-    free(r->method);
-    free(r->path);
     free(r->body);
     free(r);
 }
@@ -205,7 +193,7 @@ static void http_body_append(struct http_req *r, const char *data, size_t n)
         return;
     }
     if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap;
+        size_t cap = r->cap ? r->cap : 256;
         char *b;
 
         while (cap < r->len + n + 1)
@@ -415,7 +403,7 @@ const char *http_req_body(const struct http_req *r, size_t *len)
 {
     if (len)
         *len = r->len;
-    return r->body;
+    return r->body ? r->body : "";
 }
 
 struct http_server *http_req_server(const struct http_req *r)

@@ -264,27 +264,30 @@ static unsigned router_want(const char *method)
 int router_match(const struct router *r, const char *method,
                  const char *path, struct router_match *m)
 {
-    char *segs[ROUTER_MAX_SEGS * 4], *copy;
+    char *segs[ROUTER_MAX_SEGS * 4], *copy, local[512];
     struct router_span sp, best_sp;
     unsigned want = router_want(method);
     const struct router_route *best = NULL, *best_head = NULL;
     struct router_span head_sp;
-    size_t i;
+    size_t i, len;
     int n, rc = 0;
 
     memset(m, 0, sizeof(*m));
     m->status = 404;
-    copy = strdup(path);
+    /* Most paths are short: split a copy on the stack. */
+    len = strlen(path);
+    copy = len < sizeof(local) ? local : malloc(len + 1);
     if (copy == NULL)
         return AGORA_ENOMEM;
+    memcpy(copy, path, len + 1);
     n = router_split(copy, segs, sizeof(segs) / sizeof(segs[0]));
-    if (n < 0) {
-        free(copy);
-        return 0; /* longer than any route can be */
-    }
-    for (i = 0; i < r->n; i++) {
+    for (i = 0; n >= 0 && i < r->n; i++) {
         const struct router_route *rt = &r->routes[i];
 
+        /* A differing first literal rules a route out cheaply. */
+        if (rt->nsegs > 0 && rt->kind[0] == SEG_LITERAL &&
+            (n == 0 || strcmp(rt->segs[0], segs[0]) != 0))
+            continue;
         if (!router_try(rt, 0, segs, (size_t)n, 0, &sp))
             continue;
         m->allowed |= rt->methods;
@@ -313,7 +316,8 @@ int router_match(const struct router *r, const char *method,
     } else if (m->allowed) {
         m->status = 405;
     }
-    free(copy);
+    if (copy != local)
+        free(copy);
     return rc;
 }
 

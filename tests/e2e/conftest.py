@@ -376,3 +376,197 @@ def hello_count(url, session=None):
     r = (session or requests).get(url, timeout=10 * SLOW)
     assert r.status_code == 200, (url, r.status_code, r.text)
     return r.json()
+
+
+# ---- agents ----
+
+AGENT_BIN = os.path.join(BUILD, "bin", "agora-agent")
+TEST_PLUGINS = os.path.join(BUILD, "tests", "plugins")
+
+
+def free_port_range(n):
+    """n consecutive ports nothing listens on now (checked one by one)."""
+    import random
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - n)
+        if all(not port_open(p) for p in range(base, base + n)):
+            return base, base + n - 1
+    raise AssertionError("no free port range of %d" % n)
+
+
+class Agent:
+    """One agora-agent process, subscribed to a master.
+
+    Its stderr goes to <dir>/agent.log (appended across restarts); its
+    work_dir survives restarts, so a restarted agent is the same agent.
+    """
+
+    def __init__(self, dir, master, resources=None, args=(), ports=20):
+        self.dir = str(dir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.work_dir = os.path.join(self.dir, "work")
+        self.master = master
+        self.port = free_port()
+        self.port_range = free_port_range(ports)
+        self.resources = resources or (
+            "cpus:4;mem:4096;disk:10000;ports:[%d-%d]" % self.port_range)
+        self.args = list(args)
+        self.log_path = os.path.join(self.dir, "agent.log")
+        self.proc = None
+
+    def argv(self):
+        masters = self.master if isinstance(self.master, str) else \
+            "127.0.0.1:%d" % self.master.port
+        return [AGENT_BIN, "--master=" + masters, "--ip=127.0.0.1",
+                "--port=%d" % self.port, "--work_dir=" + self.work_dir,
+                "--resources=" + self.resources, "--hostname=127.0.0.1",
+                "--config_dir=" + os.path.join(self.dir, "config")] + self.args
+
+    def start(self, wait=True, extra=()):
+        assert self.proc is None
+        os.makedirs(os.path.join(self.dir, "config"), exist_ok=True)
+        with open(self.log_path, "a") as log:
+            log.write("---- start: %s\n" % " ".join(self.argv() + list(extra)))
+            log.flush()
+            self.proc = subprocess.Popen(self.argv() + list(extra),
+                                         stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log, env=master_env(),
+                                         start_new_session=True)
+        if wait:
+            self.wait_subscribed()
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def check_alive(self):
+        if self.proc is not None and self.proc.poll() is not None:
+            raise MasterDied("agora-agent exited with %s; log:\n%s"
+                             % (self.proc.returncode, self.log()))
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def get(self, path, **kw):
+        self.check_alive()
+        kw.setdefault("timeout", 10 * SLOW)
+        return requests.get(self.url(path), **kw)
+
+    def state(self):
+        r = self.get("/state")
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    @property
+    def id(self):
+        return self.state()["id"]
+
+    def wait_subscribed(self, timeout=10.0):
+        """Until the agent answers /state and the master lists it active."""
+        def ok():
+            self.check_alive()
+            aid = self.state()["id"]
+            for a in self.master.json("/master/agents")["agents"]:
+                if a["id"] == aid and a["state"] == "active" and a["connected"]:
+                    return aid
+            return None
+        self.agent_id = wait_for(ok, timeout, what="the agent to subscribe")
+        return self.agent_id
+
+    def stop(self, timeout=15.0):
+        """SIGTERM: the agent exits 0 and leaves its tasks running."""
+        proc, self.proc = self.proc, None
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout * SLOW)
+        assert rc == 0, "agora-agent exited with %s; log:\n%s" % (rc, self.log())
+        if SANITIZE:
+            text = self.log()
+            for mark in SANITIZER_MARKS:
+                assert mark not in text, "sanitizer report in:\n" + text
+
+    def kill9(self):
+        proc, self.proc = self.proc, None
+        proc.kill()
+        proc.wait()
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+class Launcher:
+    """The launcher test plugin on a master: launch, kill, statuses."""
+
+    def __init__(self, master):
+        self.m = master
+
+    def launch(self, agent_id, *tasks):
+        r = self.m.post("/launcher/launch", json={"agent_id": agent_id,
+                                                  "tasks": list(tasks)})
+        assert r.status_code == 202, r.text
+
+    def kill(self, task_id):
+        return self.m.post("/launcher/kill/" + task_id)
+
+    def statuses(self, task_id=None):
+        path = "/launcher/statuses" + ("?task_id=" + task_id if task_id else "")
+        return self.m.json(path)
+
+    def states(self, task_id):
+        return [s["state"] for s in self.statuses(task_id)]
+
+    def wait_state(self, task_id, state, timeout=10.0):
+        """Until task_id has reached state; returns that status."""
+        def seen():
+            for s in self.statuses(task_id):
+                if s["state"] == state:
+                    return s
+            return None
+        return wait_for(seen, timeout, what="%s to reach %s (seen: %s)"
+                        % (task_id, state, "…"))
+
+
+@pytest.fixture
+def cluster(tmp_path, master_factory):
+    """A master with the launcher plugin and a factory of agents; stops
+    the agents (and kills their tasks' leftovers) at the end."""
+    m = master_factory(args=["--agent_ping_timeout=0.5secs",
+                             "--max_agent_ping_timeouts=4"])
+    with open(os.path.join(m.conf_dir, "launcher.conf"), "w") as f:
+        f.write("plugin = %s\n" % os.path.join(TEST_PLUGINS, "launcher.so"))
+    m.start()
+    agents = []
+
+    def agent(**kw):
+        a = Agent(tmp_path / ("agent%d" % len(agents)), m, **kw)
+        agents.append(a)
+        return a
+
+    yield m, Launcher(m), agent
+    for a in agents:
+        if a.alive():
+            a.stop()
+        # Tasks outlive their agent by design: end them for the next test.
+        kill_leftovers(a.work_dir)
+
+
+def kill_leftovers(work_dir):
+    """SIGKILLs every process working in or started for work_dir: tasks
+    (their cwd is a sandbox under it) and shims (named in their argv)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink("/proc/%s/cwd" % pid)
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if cwd.startswith(work_dir) or work_dir in argv:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass

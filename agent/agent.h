@@ -1,0 +1,194 @@
+/*
+ * agent.h - agora-agent: configuration and the state its loop owns.
+ *
+ * The agent is two layers over one libev loop:
+ *   control  (main.c, resources.c, link.c, curl_loop.c, updates.c,
+ *             journal.c, recovery.c, http_api.c): talks to the master,
+ *             keeps every status update until the master acknowledges it,
+ *             checkpoints tasks, serves /state, /files and /monitor.
+ *   exec     (task.h: exec.c, shim.c, cgroups.c, health.c): runs tasks
+ *             under a per-task shim process, isolates them, kills them,
+ *             checks their health, re-adopts them after a restart.
+ * The exec layer reports every state change through agent_task_update();
+ * the control layer never touches a process.
+ *
+ * On-disk layout under --work_dir:
+ *   meta/agent_id                 the agent's id, created once
+ *   meta/journal                  the control layer's checkpoint (journal.h):
+ *                                 task records (spec, framework, pids,
+ *                                 start time, state) and pending status
+ *                                 updates, replayed at start
+ *   meta/tasks/<task_id>/...      files of the exec layer (exit status)
+ *   sandboxes/<task_id>/          the task's sandbox (stdout, stderr, cwd)
+ */
+#ifndef AGORA_AGENT_H
+#define AGORA_AGENT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ev.h>
+
+#include <agora/plugin.h>
+
+#include "conf.h"
+#include "map.h"
+#include "router.h"
+
+struct http_server;
+struct agent_link;
+struct agent_exec;
+struct curl_loop;
+struct journal;
+struct agent_updates;
+struct agent_task;
+
+/* Completed tasks kept for /state (the newest ones). */
+#define AGENT_COMPLETED_MAX 1000
+
+/* Flags of agora-agent; the table in main.c describes each. */
+struct agent_conf {
+    char *master;      /* host:port, a comma list, or zk://...          */
+    char *ip;
+    int64_t port;
+    char *hostname;
+    char *work_dir;
+    char *resources;   /* "cpus:4;mem:2048;..."; unset ones are detected */
+    char *attributes;  /* "rack:r1;zone:a"                              */
+    char *isolation;   /* "cgroups", "posix", or "" for the best one    */
+    char *recover;     /* "reconnect" or "cleanup"                      */
+    char *cgroups_root; /* name of agora's cgroup under each hierarchy  */
+    char *log_level;
+    double registration_backoff_max;
+    int64_t max_body_size;
+};
+
+extern const conf_field agent_flags[];
+
+struct agent_attr {
+    char *key, *value;
+};
+
+struct agent {
+    struct ev_loop *loop;
+    struct agent_conf conf;
+    char *id;                       /* from meta/agent_id                */
+    double start_time;
+    struct agora_resources total;   /* what the agent offers             */
+    struct agent_attr *attrs;
+    size_t nattrs;
+
+    struct map tasks;               /* task_id -> struct agent_task      */
+    struct http_server *http;
+    struct router router;
+    struct curl_loop *curl;
+    struct agent_link *link;        /* the master connection             */
+    struct agent_exec *exec;        /* the exec layer's state            */
+
+    ev_signal sig_term, sig_int;
+    int stopping;
+
+    struct journal *journal;        /* <work_dir>/meta/journal            */
+    struct agent_updates *updates;  /* the status update manager          */
+    char *advertise_ip;             /* --ip, or this host's address when
+                                     * --ip is 0.0.0.0                    */
+    /* Ring of the last AGENT_COMPLETED_MAX tasks that ended and whose
+     * updates were all acknowledged (read with agent_completed()). Each
+     * keeps id, framework_id, state, healthy, pids, start_time, resources
+     * and sandbox; spec_json, spec, meta_dir, exec and updates are NULL. */
+    struct agent_task **completed;
+    size_t ncompleted, completed_next;
+    int wipe;                       /* the master shut this agent down:
+                                     * forget its id and journal at exit  */
+    int exec_ready;                 /* exec_init() succeeded              */
+    ev_timer shutdown_timer;        /* after `shutdown`: waits for tasks  */
+    double shutdown_deadline;
+};
+
+/* The loop's wall clock, seconds since the epoch. */
+double agent_now(const struct agent *a);
+
+/*
+ * Builds the agent from its flags (taken over: a owns conf's strings):
+ * work directories, agent id, resources, journal replay, exec layer,
+ * recovery of the tasks, HTTP API, then the master link. Returns 0, or
+ * an agora_err with the reason logged (agent_stop() cleans up anyway).
+ */
+int agent_start(struct agent *a, struct ev_loop *loop,
+                struct agent_conf *conf);
+
+/* Stops serving and talking to the master, syncs the journal, frees a.
+ * Tasks keep running: the next agent re-adopts them. */
+void agent_stop(struct agent *a);
+
+/*
+ * The master refused this agent: kill every task, then leave the loop
+ * and forget the agent id (the next start registers as a new agent).
+ */
+void agent_shutdown(struct agent *a, const char *why);
+
+/* The i-th completed task (0 = oldest), or NULL past the end. */
+const struct agent_task *agent_completed(const struct agent *a, size_t i);
+
+/* ---- tasks (agent.c) ---- */
+
+/*
+ * A new task from a launch: copies id, framework_id and spec_json, parses
+ * the spec and its "resources", sets sandbox and meta_dir. Returns 0 with
+ * *out, AGORA_ENOMEM, or AGORA_EINVAL when spec_json is not a JSON object.
+ * A spec whose resources do not parse still gives a task, with a reason
+ * in *why (malloc'ed, the caller frees it) so it can be reported as
+ * TASK_ERROR. Free with agent_task_free() unless moved to a->completed.
+ */
+int agent_task_new(struct agent *a, const char *id, const char *framework_id,
+                   const char *spec_json, struct agent_task **out,
+                   char **why);
+void agent_task_free(struct agent_task *t);
+
+/*
+ * t is terminal and every update of it acknowledged: tells the exec layer
+ * (exec_forget), journals its end, and moves it from a->tasks to the
+ * completed ring.
+ */
+void agent_task_done(struct agent *a, struct agent_task *t);
+
+/* ---- resources and attributes (resources.c) ---- */
+
+/* Sets a->total from --resources plus what is detected, and a->attrs from
+ * --attributes. 0 or AGORA_EINVAL with the reason logged. */
+int agent_resources_init(struct agent *a);
+
+/* "rack:r1;zone:a" -> pairs (malloc'ed; free with agent_attrs_free).
+ * 0, AGORA_ENOMEM or AGORA_EINVAL with a reason in err. */
+int agent_attrs_parse(const char *text, struct agent_attr **out, size_t *n,
+                      char *err, size_t errlen);
+void agent_attrs_free(struct agent_attr *v, size_t n);
+
+/* r as "cpus:4;mem:2048;..." (malloc'ed), or NULL when out of memory. */
+char *agent_resources_text(const struct agora_resources *r);
+
+/* ---- checkpoints and recovery (recovery.c) ---- */
+
+struct agora_jw;
+
+/* Writes t's checkpoint record (the journal's task record) into w:
+ * {"id", "framework_id", "spec_json", "shim_pid", "pid", "start_time",
+ *  "state", "healthy", "next_seq"}. */
+void agent_task_record(struct agora_jw *w, const struct agent_task *t);
+
+/* Journals t's record; done(arg, err) runs once it is durable (NULL:
+ * no callback). 0 or an agora_err (then done never runs).
+ * agent_task_checkpoint() is this without a callback. */
+int agent_task_journal(struct agent *a, struct agent_task *t,
+                       void (*done)(void *arg, int err), void *arg);
+
+/* Reads (or creates) meta/agent_id into a->id. 0 or an agora_err. */
+int agent_load_id(struct agent *a);
+
+/* Opens the journal, replaying it into a->tasks. 0 or an agora_err. */
+int agent_journal_open(struct agent *a);
+
+/* After exec_init(): re-adopts (or cleans up) every replayed task. */
+int agent_recover(struct agent *a);
+
+#endif /* AGORA_AGENT_H */

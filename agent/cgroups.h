@@ -1,0 +1,101 @@
+/*
+ * cgroups.h - the agent's cgroups: detection, one cgroup a task, limits,
+ * usage, OOM, kill and removal (exec layer, see task.h).
+ *
+ * Layout: <hierarchy>/<cgroups_root>/<task_id>, where a hierarchy is the
+ * cgroup2 mount (v2, when its cgroup.controllers offers memory, cpu and
+ * pids) or each v1 controller's mount (memory required; cpu, cpuacct and
+ * pids used when mounted). Mount points come from /proc/self/mountinfo.
+ *
+ * Every function here does short, local file operations only (cgroupfs),
+ * which is acceptable on the agent's loop. The kill helpers are also used
+ * by the shim, which has no struct cgroups: they take plain directories.
+ */
+#ifndef AGORA_AGENT_CGROUPS_H
+#define AGORA_AGENT_CGROUPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cg_kind { CG_NONE = 0, CG_V1, CG_V2 };
+
+/* v1 controllers agora uses; in v2 only dir[CG_MEMORY] is set (the one
+ * unified directory). */
+enum cg_ctl { CG_MEMORY = 0, CG_CPU, CG_CPUACCT, CG_PIDS, CG_NCTL };
+
+#define CG_MAX_DIRS CG_NCTL
+
+struct cgroups {
+    enum cg_kind kind;
+    char *dir[CG_NCTL]; /* <mount>/<root>, NULL where not mounted */
+    long cfs_period_us; /* v1 cpu.cfs_period_us of the root, or 100000 */
+};
+
+/*
+ * Detects the cgroups to use. `mode` is "cgroups" (required), "" or NULL
+ * (best available). On success cg->kind is CG_V2 or CG_V1 with the root
+ * directories created; with mode "" and nothing usable, cg->kind is
+ * CG_NONE and 0 is returned. Returns an agora_err with a reason in err
+ * when mode is "cgroups" and no hierarchy is usable.
+ */
+int cg_detect(struct cgroups *cg, const char *mode, const char *root, char *err,
+              size_t errlen);
+void cg_free(struct cgroups *cg);
+
+/* "cgroups-v2", "cgroups-v1" or "posix". */
+const char *cg_name(const struct cgroups *cg);
+
+/*
+ * The task's directories (one a hierarchy in use), malloc'ed into
+ * out[0..n), n returned; the caller frees each. 0 under posix.
+ */
+size_t cg_task_dirs(const struct cgroups *cg, const char *task_id,
+                    char *out[CG_MAX_DIRS]);
+void cg_dirs_free(char *dirs[], size_t n);
+
+/*
+ * Creates the task's cgroups (reusing an existing, empty one) and sets
+ * the limits: memory (bytes, 0 = none), cpus (shares/weight and CFS
+ * quota, 0 = none). Returns 0 or -errno with a reason in err.
+ */
+int cg_create(const struct cgroups *cg, const char *task_id, double cpus,
+              uint64_t mem_bytes, char *err, size_t errlen);
+
+/*
+ * SIGKILLs every process in the task's cgroups: one pass (v2 cgroup.kill
+ * where the kernel has it). Returns how many processes were found (0:
+ * the cgroups are empty) or -errno.
+ */
+int cg_kill(const struct cgroups *cg, const char *task_id);
+
+/* The same for plain directories (the shim's view); v2 is 1 for a
+ * cgroup2 directory. */
+int cg_kill_dirs(char *const dirs[], size_t n, int v2);
+
+/* Removes the task's cgroups. 0, or -EBUSY while processes remain. */
+int cg_remove(const struct cgroups *cg, const char *task_id);
+
+/* What the memory controller says about an OOM of the task. */
+struct cg_oom {
+    int oom_killed;    /* the OOM killer killed something in it */
+    uint64_t limit;    /* bytes, 0 when none */
+    uint64_t max_used; /* the peak usage (bytes), 0 when unknown */
+};
+int cg_oom_info(const struct cgroups *cg, const char *task_id,
+                struct cg_oom *o);
+
+/*
+ * v1: an eventfd (non-blocking, close-on-exec) that becomes readable when
+ * the task's memory cgroup hits an OOM; -1 where not available (v2 sets
+ * memory.oom.group instead, so the kernel kills the whole task).
+ */
+int cg_oom_eventfd(const struct cgroups *cg, const char *task_id);
+
+struct exec_usage;
+/* Fills the cpu, memory and process figures of u from the cgroups. The
+ * kernel flushes memory statistics lazily: rss may lag a second or two
+ * behind for a task that allocates little. */
+int cg_usage(const struct cgroups *cg, const char *task_id,
+             struct exec_usage *u);
+
+#endif /* AGORA_AGENT_CGROUPS_H */

@@ -1,0 +1,1240 @@
+/*
+ * exec.c - the exec layer's contract (task.h): launch, watch, kill,
+ * recover and measure tasks, each under its own shim (shim.c).
+ *
+ * A task's life on the agent's side:
+ *   exec_launch   validates the spec (TASK_ERROR when invalid), makes the
+ *                 sandbox and cgroups, writes launch.json, spawns the shim
+ *                 (posix_spawn: new session, fds 0-2 /dev/null, fd 3 the
+ *                 status pipe, nothing else) -> TASK_STARTING
+ *   status pipe   "R <pid>" once the command was executed -> TASK_RUNNING
+ *                 (pid, shim_pid, start_time checkpointed), health checks
+ *   shim exit     ev_child (a shim this agent spawned) or a pidfd (one
+ *                 adopted after a restart); the exit file gives the status
+ *                 -> FINISHED / FAILED / KILLED, cgroups removed
+ * Nothing here waits: the loop only does short local file operations.
+ *
+ * Choices where Mesos leaves room, or where agora differs:
+ *   - When a task's command exits, what is left of it (its process group
+ *     and, with cgroups, everything in its cgroups) is killed by its shim,
+ *     as Mesos destroys a container: nothing of a task outlives it.
+ *   - A kill is TASK_KILLING, SIGTERM to the process group, SIGKILL to
+ *     the group and every process of the task's cgroups after the grace
+ *     period; any end after a kill is TASK_KILLED (as Mesos' command
+ *     executor). A second kill may shorten the grace, never extend it.
+ *     Killed before its command ran, the shim is told (SIGTERM) and never
+ *     starts it.
+ *   - Killed by its health check: TASK_KILLED with healthy=false and no
+ *     reason, as Mesos' command executor does.
+ *   - Over its memory limit: TASK_FAILED, REASON_CONTAINER_LIMITATION_
+ *     MEMORY, and the whole task is killed (v1: on the OOM eventfd; v2:
+ *     memory.oom.group).
+ *   - --recover=cleanup: a task whose shim still runs is killed and
+ *     reported TASK_KILLED with REASON_AGENT_RESTARTED; one that ended by
+ *     itself is reported with its real status.
+ *   - A shim that died without an exit file (kill -9): TASK_FAILED with
+ *     REASON_EXECUTOR_TERMINATED and "its exit status is unknown"; what is
+ *     left of the task is killed.
+ *
+ * posix isolation (no writable cgroup hierarchy, or --isolation=posix):
+ * no limits are enforced; a kill reaches the task's process group only,
+ * so a process that left it (setsid) survives; usage is the leader's own
+ * /proc/<pid>/stat (its children are not counted).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <agora/json.h>
+#include <agora/sdk.h>
+
+#include "exec_int.h"
+#include "log.h"
+
+extern char **environ;
+
+#define DEFAULT_PATH                                                           \
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define PROBE_INTERVAL 0.1
+#define PROBE_TIMEOUT 5.0
+#define RMDIR_INTERVAL 0.5
+#define RMDIR_TRIES 120
+
+#define MSG_UNKNOWN                                                            \
+    "task ended while the agent was down; its exit status is unknown"
+
+struct rmdir_pending {
+    struct rmdir_pending *next;
+    int tries;
+    char id[];
+};
+
+struct task_exec {
+    struct task_exec *next, *prev;
+    struct agent *a;
+    struct agent_task *t;
+    ev_child child;       /* a shim this agent spawned */
+    ev_io pidfd_io;       /* a shim adopted after a restart */
+    ev_io status_io;      /* the shim's "R <pid>" pipe */
+    ev_io oom_io;         /* v1 OOM eventfd */
+    ev_timer kill_timer;  /* SIGKILL after the grace, then sweeps */
+    ev_timer probe_timer; /* recovery: waiting for the shim */
+    double grace;         /* the spec's kill grace period */
+    double kill_start, kill_deadline;
+    double probe_deadline;
+    double cpus;
+    uint64_t mem_bytes;
+    struct health_conf *hc; /* NULL: no health check */
+    struct health *health;
+    unsigned running : 1, ended : 1, kill_requested : 1, sigkill_sent : 1,
+        health_kill : 1, cleanup : 1, recovered : 1, found_dead : 1, oom : 1;
+};
+
+static void finish(struct task_exec *te, int have_status, int status);
+static void kill_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void probe_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void pidfd_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* ------------------------------------------------------------------ */
+/* Small helpers */
+/* ------------------------------------------------------------------ */
+
+void exec_strv_free(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+static void update(struct task_exec *te, enum agora_task_state st,
+                   const char *reason, const char *msg, int healthy)
+{
+    agent_task_update(te->a, te->t, st, reason, msg, healthy);
+}
+
+static int meta_path(const struct agent_task *t, const char *name, char *buf,
+                     size_t cap)
+{
+    return (size_t)snprintf(buf, cap, "%s/%s", t->meta_dir, name) < cap
+               ? 0
+               : -ENAMETOOLONG;
+}
+
+/* The pids file of a task (see exec_int.h). */
+struct pids {
+    pid_t shim, task;
+    uint64_t shim_start, task_start;
+    double wall;
+};
+
+static int read_pids(const struct agent_task *t, struct pids *p)
+{
+    char path[PATH_MAX], buf[256];
+    int shim, task;
+
+    memset(p, 0, sizeof(*p));
+    if (meta_path(t, EXEC_PIDS_FILE, path, sizeof(path)) != 0 ||
+        exec_read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+        return -1;
+    if (sscanf(buf, "%d %" SCNu64 " %d %" SCNu64 " %lf", &shim, &p->shim_start,
+               &task, &p->task_start, &p->wall) != 5)
+        return -1;
+    p->shim = shim;
+    p->task = task;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Init */
+/* ------------------------------------------------------------------ */
+
+static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/*
+ * The shim's binary: agora-shim beside the agent's (it links libc and
+ * yajl only, so it starts in well under a millisecond), else the agent
+ * itself (/proc/self/exe --shim), whose shared libraries (libcurl and
+ * what it pulls in) take several milliseconds to load on every launch.
+ */
+static char *find_shim(void)
+{
+    char self[PATH_MAX], *slash, *p;
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    if (n > 0) {
+        self[n] = '\0';
+        if ((slash = strrchr(self, '/')) &&
+            asprintf(&p, "%.*s/%s", (int)(slash - self), self,
+                     EXEC_SHIM_ARGV0) >= 0) {
+            if (access(p, X_OK) == 0)
+                return p;
+            free(p);
+        }
+    }
+    return strdup("/proc/self/exe");
+}
+
+int exec_init(struct agent *a)
+{
+    struct agent_exec *ae;
+    const char *iso = a->conf.isolation ? a->conf.isolation : "";
+    const char *root = a->conf.cgroups_root && *a->conf.cgroups_root
+                           ? a->conf.cgroups_root
+                           : "agora";
+    const char *path = getenv("PATH");
+    char host[256], err[1024] = "";
+    struct rlimit raised;
+    int rc;
+
+    if (a->exec)
+        return AGORA_ESTATE;
+    if (*iso && strcmp(iso, "cgroups") != 0 && strcmp(iso, "posix") != 0) {
+        log_error(EXEC_LOG, "--isolation=%s: expected cgroups or posix", iso);
+        return AGORA_EINVAL;
+    }
+    if (strstr(root, "..") || root[0] == '/') {
+        log_error(EXEC_LOG, "--cgroups_root=%s: a relative name without '..'",
+                  root);
+        return AGORA_EINVAL;
+    }
+    if (!(ae = calloc(1, sizeof(*ae))))
+        return AGORA_ENOMEM;
+    ae->is_root = geteuid() == 0;
+    ae->default_loop = ev_is_default_loop(a->loop);
+    if (a->conf.hostname && *a->conf.hostname) {
+        ae->hostname = strdup(a->conf.hostname);
+    } else if (gethostname(host, sizeof(host)) == 0) {
+        host[sizeof(host) - 1] = '\0';
+        ae->hostname = strdup(host);
+    } else {
+        ae->hostname = strdup("localhost");
+    }
+    ae->path = strdup(path && *path ? path : DEFAULT_PATH);
+    ae->shim_path = find_shim();
+    if (!ae->hostname || !ae->path || !ae->shim_path) {
+        rc = AGORA_ENOMEM;
+        goto fail;
+    }
+    /* Every task holds an fd or two here (status pipe, OOM eventfd,
+     * pidfd): take the hard limit, and give tasks the original one. */
+    if (getrlimit(RLIMIT_NOFILE, &ae->nofile) == 0) {
+        raised = ae->nofile;
+        raised.rlim_cur = raised.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) != 0)
+            log_warn(EXEC_LOG, "raising RLIMIT_NOFILE: %s", strerror(errno));
+    }
+    if (strcmp(iso, "posix") != 0) {
+        rc = cg_detect(&ae->cg, iso, root, err, sizeof(err));
+        if (rc != 0) {
+            log_error(EXEC_LOG, "--isolation=cgroups: %s", err);
+            goto fail;
+        }
+        if (ae->cg.kind == CG_NONE)
+            log_warn(EXEC_LOG, "using posix isolation: %s", err);
+    }
+    ev_timer_init(&ae->rmdir_timer, rmdir_cb, RMDIR_INTERVAL, RMDIR_INTERVAL);
+    ae->rmdir_timer.data = a;
+    a->exec = ae;
+    log_info(EXEC_LOG, "isolation %s%s%s, shim %s", cg_name(&ae->cg),
+             ae->cg.kind != CG_NONE ? ", cgroups under " : "",
+             ae->cg.kind != CG_NONE ? ae->cg.dir[CG_MEMORY] : "",
+             ae->shim_path);
+    return 0;
+fail:
+    cg_free(&ae->cg);
+    free(ae->hostname);
+    free(ae->path);
+    free(ae->shim_path);
+    free(ae);
+    return rc;
+}
+
+const char *exec_isolation_name(const struct agent *a)
+{
+    return a->exec ? cg_name(&a->exec->cg) : "posix";
+}
+
+/* ------------------------------------------------------------------ */
+/* Cgroups left behind: removed when their last process is gone */
+/* ------------------------------------------------------------------ */
+
+static void cgroup_release(struct agent *a, const char *task_id)
+{
+    struct agent_exec *ae = a->exec;
+    struct rmdir_pending *r;
+    size_t n = strlen(task_id);
+
+    if (ae->cg.kind == CG_NONE)
+        return;
+    (void)cg_kill(&ae->cg, task_id);
+    if (cg_remove(&ae->cg, task_id) == 0)
+        return;
+    log_debug(EXEC_LOG, "task %s: its cgroup is busy, removing it later",
+              task_id);
+    if (!(r = malloc(sizeof(*r) + n + 1))) {
+        log_warn(EXEC_LOG, "out of memory: cgroup of %s left", task_id);
+        return;
+    }
+    r->tries = 0;
+    memcpy(r->id, task_id, n + 1);
+    r->next = ae->rmdirs;
+    ae->rmdirs = r;
+    if (!ev_is_active(&ae->rmdir_timer))
+        ev_timer_again(a->loop, &ae->rmdir_timer);
+}
+
+static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct agent *a = w->data;
+    struct agent_exec *ae = a->exec;
+    struct rmdir_pending **pp = &ae->rmdirs, *r;
+
+    while ((r = *pp)) {
+        (void)cg_kill(&ae->cg, r->id);
+        int rc = cg_remove(&ae->cg, r->id);
+        if (rc == 0 || ++r->tries >= RMDIR_TRIES) {
+            if (rc != 0)
+                log_warn(EXEC_LOG, "giving up removing the cgroup of %s: %s",
+                         r->id, strerror(-rc));
+            *pp = r->next;
+            free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+    if (!ae->rmdirs)
+        ev_timer_stop(loop, w);
+}
+
+/* ------------------------------------------------------------------ */
+/* Launch */
+/* ------------------------------------------------------------------ */
+
+static struct task_exec *te_new(struct agent *a, struct agent_task *t)
+{
+    struct agent_exec *ae = a->exec;
+    struct task_exec *te = calloc(1, sizeof(*te));
+
+    if (!te)
+        return NULL;
+    te->a = a;
+    te->t = t;
+    te->grace = EXEC_DEFAULT_GRACE;
+    ev_io_init(&te->pidfd_io, NULL, -1, EV_READ);
+    ev_io_init(&te->status_io, NULL, -1, EV_READ);
+    ev_io_init(&te->oom_io, NULL, -1, EV_READ);
+    te->pidfd_io.data = te->status_io.data = te->oom_io.data = te;
+    te->child.data = te;
+    te->kill_timer.data = te->probe_timer.data = te;
+    ev_init(&te->kill_timer, kill_cb);
+    ev_init(&te->probe_timer, probe_cb);
+    te->next = ae->tasks;
+    if (ae->tasks)
+        ae->tasks->prev = te;
+    ae->tasks = te;
+    t->exec = te;
+    return te;
+}
+
+static void io_close(struct ev_loop *loop, ev_io *w)
+{
+    ev_io_stop(loop, w);
+    if (w->fd >= 0)
+        close(w->fd);
+    ev_io_set(w, -1, EV_READ);
+}
+
+/* Stops everything that watches te; kills nothing. */
+static void te_quiet(struct task_exec *te)
+{
+    struct ev_loop *loop = te->a->loop;
+
+    if (ev_is_active(&te->child))
+        ev_child_stop(loop, &te->child);
+    io_close(loop, &te->pidfd_io);
+    io_close(loop, &te->status_io);
+    io_close(loop, &te->oom_io);
+    ev_timer_stop(loop, &te->kill_timer);
+    ev_timer_stop(loop, &te->probe_timer);
+    health_stop(te->health);
+    te->health = NULL;
+}
+
+static void te_free(struct task_exec *te)
+{
+    struct agent_exec *ae = te->a->exec;
+
+    te_quiet(te);
+    if (te->prev)
+        te->prev->next = te->next;
+    else
+        ae->tasks = te->next;
+    if (te->next)
+        te->next->prev = te->prev;
+    if (te->t->exec == te)
+        te->t->exec = NULL;
+    free(te->hc);
+    free(te);
+}
+
+static int write_whole(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    size_t off = 0;
+
+    if (fd < 0)
+        return -errno;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            return -EIO;
+        }
+        off += (size_t)n;
+    }
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+static int write_launch(struct agent *a, struct agent_task *t,
+                        const struct exec_spec *s, char **env)
+{
+    struct agent_exec *ae = a->exec;
+    struct agora_jw *w = agora_jw_new();
+    char *dirs[CG_MAX_DIRS], path[PATH_MAX];
+    size_t n = cg_task_dirs(&ae->cg, t->id, dirs), len;
+    const char *doc;
+    int rc = AGORA_ENOMEM;
+
+    if (!w)
+        goto out;
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "argv");
+    agora_jw_arr_open(w);
+    if (s->command) {
+        agora_jw_str(w, "/bin/sh");
+        agora_jw_str(w, "-c");
+        agora_jw_str(w, s->command);
+    } else {
+        for (size_t i = 0; i < s->argv->u.array.len; i++)
+            agora_jw_str(w, YAJL_GET_STRING(s->argv->u.array.values[i]));
+    }
+    agora_jw_arr_close(w);
+    agora_jw_key(w, "env");
+    agora_jw_arr_open(w);
+    for (char **e = env; *e; e++)
+        agora_jw_str(w, *e);
+    agora_jw_arr_close(w);
+    agora_jw_kstr(w, "cwd", t->sandbox);
+    snprintf(path, sizeof(path), "%s/stdout", t->sandbox);
+    agora_jw_kstr(w, "stdout", path);
+    snprintf(path, sizeof(path), "%s/stderr", t->sandbox);
+    agora_jw_kstr(w, "stderr", path);
+    if (s->switch_user) {
+        agora_jw_kstr(w, "user", s->user);
+        agora_jw_kint(w, "uid", (int64_t)s->uid);
+        agora_jw_kint(w, "gid", (int64_t)s->gid);
+    }
+    agora_jw_key(w, "cgroups");
+    agora_jw_arr_open(w);
+    for (size_t i = 0; i < n; i++)
+        agora_jw_str(w, dirs[i]);
+    agora_jw_arr_close(w);
+    agora_jw_kbool(w, "cgroup_v2", ae->cg.kind == CG_V2);
+    agora_jw_key(w, "nofile");
+    agora_jw_arr_open(w);
+    agora_jw_int(w, (int64_t)ae->nofile.rlim_cur);
+    agora_jw_int(w, (int64_t)ae->nofile.rlim_max);
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    if (!(doc = agora_jw_result(w, &len)))
+        goto out;
+    if (meta_path(t, EXEC_LAUNCH_FILE, path, sizeof(path)) != 0) {
+        rc = AGORA_EINVAL;
+        goto out;
+    }
+    /* Written before the shim exists, read once by it: no tmp + rename. */
+    rc = write_whole(path, doc, len) == 0 ? 0 : AGORA_EIO;
+out:
+    agora_jw_free(w);
+    cg_dirs_free(dirs, n);
+    return rc;
+}
+
+/* Sandbox, meta dir, cgroups, launch.json. 0, or -1 with err set. */
+static int prepare(struct agent *a, struct agent_task *t,
+                   const struct exec_spec *s, char *err, size_t errlen)
+{
+    struct agent_exec *ae = a->exec;
+    char path[PATH_MAX];
+    char **env;
+    int rc;
+
+    if (!t->sandbox || !t->meta_dir) {
+        snprintf(err, errlen, "the task has no sandbox or meta directory");
+        return -1;
+    }
+    if ((rc = exec_mkdirs(t->sandbox, 0755)) != 0 ||
+        (rc = exec_mkdirs(t->meta_dir, 0755)) != 0) {
+        snprintf(err, errlen, "creating the sandbox: %s", strerror(-rc));
+        return -1;
+    }
+    if (s->switch_user && chown(t->sandbox, s->uid, s->gid) != 0) {
+        snprintf(err, errlen, "chown %s: %s", t->sandbox, strerror(errno));
+        return -1;
+    }
+    /* Files of an earlier run under this id would mislead recovery. */
+    if (meta_path(t, EXEC_EXIT_FILE, path, sizeof(path)) == 0)
+        (void)unlink(path);
+    if (meta_path(t, EXEC_PIDS_FILE, path, sizeof(path)) == 0)
+        (void)unlink(path);
+    if (ae->cg.kind != CG_NONE &&
+        (rc = cg_create(&ae->cg, t->id, s->cpus, s->mem_bytes, err, errlen)) !=
+            0)
+        return -1;
+    if (!(env = exec_task_env(a, t, s))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rc = write_launch(a, t, s, env);
+    exec_strv_free(env);
+    if (rc != 0) {
+        snprintf(err, errlen, "writing %s/%s: %s", t->meta_dir,
+                 EXEC_LAUNCH_FILE, agora_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Spawns the shim: new session, 0-2 /dev/null, 3 the status pipe. */
+static int spawn_shim(const char *shim, struct agent_task *t, pid_t *pid,
+                      int *status_fd)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    char *argv[] = {EXEC_SHIM_ARGV0, "--shim", t->meta_dir, NULL};
+    int p[2], rc;
+
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
+        return errno;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_adddup2(&fa, p[1], EXEC_STATUS_FD);
+    posix_spawn_file_actions_addclosefrom_np(&fa, EXEC_STATUS_FD + 1);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    rc = posix_spawn(pid, shim, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(p[1]);
+    if (rc != 0) {
+        close(p[0]);
+        return rc;
+    }
+    *status_fd = p[0];
+    return 0;
+}
+
+static void status_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void child_cb(struct ev_loop *loop, ev_child *w, int revents);
+static void oom_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+static void watch_oom(struct task_exec *te)
+{
+    int fd = cg_oom_eventfd(&te->a->exec->cg, te->t->id);
+
+    if (fd < 0)
+        return;
+    ev_io_init(&te->oom_io, oom_cb, fd, EV_READ);
+    ev_io_start(te->a->loop, &te->oom_io);
+}
+
+int exec_launch(struct agent *a, struct agent_task *t)
+{
+    struct exec_spec s;
+    struct task_exec *te;
+    char err[512];
+    pid_t pid;
+    int rc, fd;
+
+    if (!a->exec)
+        return AGORA_ESTATE;
+    if (t->exec)
+        return AGORA_EEXIST;
+    rc = exec_spec_parse(a, t, &s, err, sizeof(err));
+    if (rc == AGORA_ENOMEM) {
+        exec_spec_free(&s);
+        return rc;
+    }
+    if (rc != 0) {
+        exec_spec_free(&s);
+        log_info(EXEC_LOG, "task %s is invalid: %s", t->id ? t->id : "?", err);
+        agent_task_update(a, t, AGORA_TASK_ERROR, "REASON_TASK_INVALID", err,
+                          -1);
+        return 0;
+    }
+    if (prepare(a, t, &s, err, sizeof(err)) != 0) {
+        exec_spec_free(&s);
+        cgroup_release(a, t->id);
+        log_warn(EXEC_LOG, "task %s: %s", t->id, err);
+        agent_task_update(a, t, AGORA_TASK_FAILED,
+                          "REASON_CONTAINER_LAUNCH_FAILED", err, -1);
+        return 0;
+    }
+    if (!(te = te_new(a, t))) {
+        exec_spec_free(&s);
+        return AGORA_ENOMEM;
+    }
+    te->grace = s.grace;
+    te->cpus = s.cpus;
+    te->mem_bytes = s.mem_bytes;
+    if (s.has_health && !(te->hc = malloc(sizeof(*te->hc)))) {
+        te_free(te);
+        exec_spec_free(&s);
+        return AGORA_ENOMEM;
+    }
+    if (te->hc)
+        *te->hc = s.hc;
+    exec_spec_free(&s);
+    if ((rc = spawn_shim(a->exec->shim_path, t, &pid, &fd)) != 0) {
+        snprintf(err, sizeof(err), "cannot spawn the task's shim: %s",
+                 strerror(rc));
+        log_warn(EXEC_LOG, "task %s: %s", t->id, err);
+        te_free(te);
+        cgroup_release(a, t->id);
+        agent_task_update(a, t, AGORA_TASK_FAILED,
+                          "REASON_CONTAINER_LAUNCH_FAILED", err, -1);
+        return 0;
+    }
+    t->shim_pid = pid;
+    t->pid = 0;
+    ev_io_init(&te->status_io, status_cb, fd, EV_READ);
+    ev_io_start(a->loop, &te->status_io);
+    if (a->exec->default_loop) {
+        ev_child_init(&te->child, child_cb, pid, 0);
+        ev_child_start(a->loop, &te->child);
+    } else {
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pfd < 0) {
+            snprintf(err, sizeof(err), "cannot watch the task's shim: %s",
+                     strerror(errno));
+            (void)kill(pid, SIGKILL);
+            (void)waitpid(pid, NULL, 0); /* no child watcher to reap it */
+            te_free(te);
+            cgroup_release(a, t->id);
+            agent_task_update(a, t, AGORA_TASK_FAILED,
+                              "REASON_CONTAINER_LAUNCH_FAILED", err, -1);
+            return 0;
+        }
+        ev_io_init(&te->pidfd_io, pidfd_cb, pfd, EV_READ);
+        ev_io_start(a->loop, &te->pidfd_io);
+    }
+    watch_oom(te);
+    log_debug(EXEC_LOG, "task %s: shim %d", t->id, (int)pid);
+    update(te, AGORA_TASK_STARTING, NULL, NULL, t->healthy);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running */
+/* ------------------------------------------------------------------ */
+
+static void signal_task(struct task_exec *te, int sig)
+{
+    struct agent_task *t = te->t;
+
+    if (t->pid > 0 && kill(-t->pid, sig) != 0 && errno != ESRCH)
+        log_warn(EXEC_LOG, "task %s: kill(-%d, %d): %s", t->id, (int)t->pid,
+                 sig, strerror(errno));
+}
+
+static void start_health(struct task_exec *te)
+{
+    if (te->hc && !te->health && !te->kill_requested && !te->ended)
+        te->health = health_start(te->a, te->t, te->hc);
+}
+
+/* The command was executed: RUNNING, checkpointed. */
+static void became_running(struct task_exec *te, pid_t pid, double start,
+                           int live)
+{
+    struct agent_task *t = te->t;
+    int rc;
+
+    te->running = 1;
+    t->pid = pid;
+    t->start_time = start;
+    if ((rc = agent_task_checkpoint(te->a, t)) != 0)
+        log_warn(EXEC_LOG, "task %s: checkpoint: %s", t->id,
+                 agora_strerror(rc));
+    update(te, AGORA_TASK_RUNNING, NULL, NULL, t->healthy);
+    /* live: the shim still runs (else its task is gone: no signals). */
+    if (!live || te->ended)
+        return;
+    if (te->kill_requested)
+        signal_task(te, te->sigkill_sent ? SIGKILL : SIGTERM);
+    else
+        start_health(te);
+}
+
+/* Reads the shim's pipe: "R <pid>\n" once; EOF when the shim is gone. */
+static void read_status(struct task_exec *te, int live)
+{
+    char buf[64];
+    ssize_t n;
+    int pid;
+
+    if (te->status_io.fd < 0)
+        return;
+    do
+        n = read(te->status_io.fd, buf, sizeof(buf) - 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    io_close(te->a->loop, &te->status_io);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    if (sscanf(buf, "R %d", &pid) == 1 && pid > 0 && !te->running)
+        became_running(te, pid, agent_now(te->a), live);
+}
+
+static void status_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    read_status(w->data, 1);
+}
+
+static void shim_gone(struct task_exec *te, int have_status, int status)
+{
+    if (te->ended)
+        return;
+    /* The pipe may still hold "R": RUNNING comes before the end. */
+    read_status(te, 0);
+    te_quiet(te);
+    finish(te, have_status, status);
+}
+
+static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+    struct task_exec *te = w->data;
+
+    ev_child_stop(loop, w);
+    shim_gone(te, 1, w->rstatus);
+}
+
+static void pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct task_exec *te = w->data;
+    int status = 0;
+    pid_t r = waitpid(te->t->shim_pid, &status, WNOHANG);
+
+    shim_gone(te, r == te->t->shim_pid, status);
+}
+
+static void oom_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct task_exec *te = w->data;
+    struct cg_oom o;
+    uint64_t n;
+
+    if (read(w->fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
+        return;
+    if (cg_oom_info(&te->a->exec->cg, te->t->id, &o) != 0 || !o.oom_killed)
+        return;
+    /* As Mesos: a task over its memory limit is ended, all of it. */
+    log_info(EXEC_LOG, "task %s: out of memory, killing it", te->t->id);
+    te->oom = 1;
+    io_close(loop, w);
+    signal_task(te, SIGKILL);
+    (void)cg_kill(&te->a->exec->cg, te->t->id);
+}
+
+/* ------------------------------------------------------------------ */
+/* The end */
+/* ------------------------------------------------------------------ */
+
+struct exit_info {
+    enum { EX_NONE, EX_EXITED, EX_SIGNALED, EX_FAILED } kind;
+    int a, b;
+};
+
+static void read_exit(const struct agent_task *t, struct exit_info *x)
+{
+    char path[PATH_MAX], buf[128];
+
+    memset(x, 0, sizeof(*x));
+    if (meta_path(t, EXEC_EXIT_FILE, path, sizeof(path)) != 0 ||
+        exec_read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+        return;
+    if (sscanf(buf, "exited %d", &x->a) == 1)
+        x->kind = EX_EXITED;
+    else if (sscanf(buf, "signaled %d", &x->a) == 1)
+        x->kind = EX_SIGNALED;
+    else if (sscanf(buf, "failed %d %d", &x->a, &x->b) == 2)
+        x->kind = EX_FAILED;
+}
+
+static void describe(const struct exit_info *x, char *msg, size_t len)
+{
+    if (x->kind == EX_EXITED)
+        snprintf(msg, len, "Command exited with status %d", x->a);
+    else if (x->kind == EX_SIGNALED)
+        snprintf(msg, len, "Command terminated by signal %d (%s)", x->a,
+                 strsignal(x->a));
+    else
+        snprintf(msg, len, "Command could not be started (%s): %s",
+                 exec_stage_name(x->a), strerror(x->b));
+}
+
+/* Under posix, a task whose shim died may still run: kill its group,
+ * if its leader is still the process the shim started. */
+static void kill_orphan_group(struct task_exec *te)
+{
+    struct pids p;
+    struct proc_stat st;
+
+    if (read_pids(te->t, &p) != 0 || p.task <= 0)
+        return;
+    if (exec_proc_stat(p.task, &st) == 0 && st.starttime == p.task_start &&
+        st.pgrp == p.task)
+        (void)kill(-p.task, SIGKILL);
+}
+
+/*
+ * The shim is gone: reports the terminal state from its exit file (and
+ * the cgroup's OOM counter), and kills and removes what is left. te is
+ * freed by exec_forget() later; nothing touches it after the update.
+ */
+static void finish(struct task_exec *te, int have_status, int status)
+{
+    struct agent *a = te->a;
+    struct agent_task *t = te->t;
+    struct exit_info x;
+    struct cg_oom o = {0, 0, 0};
+    const char *reason = NULL;
+    enum agora_task_state st;
+    char msg[256];
+    int healthy = t->healthy;
+
+    te->ended = 1;
+    read_exit(t, &x);
+    if (a->exec->cg.kind != CG_NONE)
+        (void)cg_oom_info(&a->exec->cg, t->id, &o);
+    if (x.kind == EX_NONE)
+        kill_orphan_group(te);
+    cgroup_release(a, t->id);
+
+    if (x.kind == EX_NONE) {
+        st = te->kill_requested ? AGORA_TASK_KILLED : AGORA_TASK_FAILED;
+        reason = "REASON_EXECUTOR_TERMINATED";
+        if (te->found_dead)
+            snprintf(msg, sizeof(msg), MSG_UNKNOWN);
+        else if (have_status && WIFSIGNALED(status))
+            snprintf(msg, sizeof(msg),
+                     "the task's shim was killed by signal %d; the task's "
+                     "exit status is unknown",
+                     WTERMSIG(status));
+        else
+            snprintf(msg, sizeof(msg),
+                     "the task's shim ended without an "
+                     "exit status; it is unknown");
+    } else if (te->oom || (o.oom_killed && x.kind != EX_FAILED)) {
+        st = AGORA_TASK_FAILED;
+        reason = "REASON_CONTAINER_LIMITATION_MEMORY";
+        snprintf(msg, sizeof(msg),
+                 "Memory limit exceeded: Requested: %" PRIu64
+                 "MB Maximum Used: %" PRIu64 "MB",
+                 (o.limit ? o.limit : te->mem_bytes) >> 20, o.max_used >> 20);
+    } else {
+        describe(&x, msg, sizeof(msg));
+        if (te->cleanup) {
+            st = AGORA_TASK_KILLED;
+            reason = "REASON_AGENT_RESTARTED";
+        } else if (te->kill_requested) {
+            st = AGORA_TASK_KILLED;
+            if (te->health_kill)
+                healthy = 0;
+        } else if (x.kind == EX_FAILED) {
+            st = AGORA_TASK_FAILED;
+            reason = "REASON_CONTAINER_LAUNCH_FAILED";
+        } else if (x.kind == EX_EXITED && x.a == 0) {
+            st = AGORA_TASK_FINISHED;
+        } else {
+            st = AGORA_TASK_FAILED;
+        }
+    }
+    log_info(EXEC_LOG, "task %s: %s", t->id, msg);
+    update(te, st, reason, msg, healthy);
+}
+
+/* ------------------------------------------------------------------ */
+/* Kill */
+/* ------------------------------------------------------------------ */
+
+static void kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct task_exec *te = w->data;
+    struct agent_exec *ae = te->a->exec;
+
+    if (!te->sigkill_sent)
+        log_info(EXEC_LOG,
+                 "task %s: still running after its grace period, "
+                 "SIGKILL",
+                 te->t->id);
+    te->sigkill_sent = 1;
+    if (te->running) {
+        signal_task(te, SIGKILL);
+    } else if (te->t->shim_pid > 0 && !te->recovered) {
+        /* Still not started after the grace: end the shim, whatever it is
+         * doing; the cgroup sweeps (here and until the cgroup is removed)
+         * catch a task it may have forked meanwhile. */
+        (void)kill(te->t->shim_pid, SIGKILL);
+    }
+    if (ae->cg.kind != CG_NONE)
+        (void)cg_kill(&ae->cg, te->t->id);
+    /* Forks may race a kill: sweep again until the shim reports. */
+    ev_timer_set(w, 1.0, 0.);
+    ev_timer_start(loop, w);
+}
+
+static void kill_begin(struct task_exec *te, double grace)
+{
+    struct ev_loop *loop = te->a->loop;
+    double now = ev_now(loop);
+
+    te->kill_requested = 1;
+    te->kill_start = now;
+    te->kill_deadline = now + grace;
+    health_stop(te->health);
+    te->health = NULL;
+    if (te->running)
+        signal_task(te, SIGTERM);
+    else if (te->t->shim_pid > 0 && !te->recovered)
+        /* Not started yet: the shim forwards it, or never starts it. */
+        (void)kill(te->t->shim_pid, SIGTERM);
+    ev_timer_stop(loop, &te->kill_timer);
+    ev_timer_set(&te->kill_timer, grace, 0.);
+    ev_timer_start(loop, &te->kill_timer);
+}
+
+int exec_kill(struct agent *a, struct agent_task *t, double grace)
+{
+    struct task_exec *te = t->exec;
+    double now;
+
+    if (!te || te->ended)
+        return AGORA_ESTATE;
+    if (grace < 0)
+        grace = te->grace;
+    if (te->kill_requested) {
+        /* A later kill may only shorten the grace (as Mesos). */
+        now = ev_now(a->loop);
+        if (te->sigkill_sent || te->kill_start + grace >= te->kill_deadline)
+            return 0;
+        te->kill_deadline = te->kill_start + grace;
+        ev_timer_stop(a->loop, &te->kill_timer);
+        ev_timer_set(&te->kill_timer,
+                     te->kill_deadline > now ? te->kill_deadline - now : 0.,
+                     0.);
+        ev_timer_start(a->loop, &te->kill_timer);
+        return 0;
+    }
+    log_info(EXEC_LOG, "task %s: killing, grace %.3gs", t->id, grace);
+    kill_begin(te, grace);
+    update(te, AGORA_TASK_KILLING, NULL, NULL, t->healthy);
+    return 0;
+}
+
+void exec_health_kill(struct agent *a, struct agent_task *t)
+{
+    struct task_exec *te = t->exec;
+
+    if (!te || te->ended || te->kill_requested)
+        return;
+    te->health_kill = 1;
+    (void)exec_kill(a, t, -1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Recovery */
+/* ------------------------------------------------------------------ */
+
+/* pid is the shim of t: same starttime as recorded, else same argv. */
+static int is_our_shim(pid_t pid, const struct pids *p,
+                       const struct agent_task *t)
+{
+    char path[64], buf[PATH_MAX + 64];
+    struct proc_stat st;
+    ssize_t n;
+    size_t a0 = sizeof(EXEC_SHIM_ARGV0), a1 = sizeof("--shim");
+
+    if (p && p->shim == pid && p->shim_start)
+        return exec_proc_stat(pid, &st) == 0 && st.starttime == p->shim_start;
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+    n = exec_read_file(AT_FDCWD, path, buf, sizeof(buf));
+    return n > 0 && (size_t)n == a0 + a1 + strlen(t->meta_dir) + 1 &&
+           memcmp(buf, EXEC_SHIM_ARGV0, a0) == 0 &&
+           memcmp(buf + a0, "--shim", a1) == 0 &&
+           strcmp(buf + a0 + a1, t->meta_dir) == 0;
+}
+
+/* A shim of t that started but has not written its pids file yet (the
+ * agent died right after spawning it): found by its argv. 0 if none. */
+static pid_t find_starting_shim(const struct agent_task *t)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t found = 0;
+
+    while (d && !found && (e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1)
+            continue;
+        if (is_our_shim((pid_t)pid, NULL, t))
+            found = (pid_t)pid;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Kills everything of a task found at recovery with --recover=cleanup. */
+static void cleanup_kill(struct task_exec *te, const struct pids *p)
+{
+    struct proc_stat st;
+
+    te->cleanup = 1;
+    te->kill_requested = 1;
+    te->sigkill_sent = 1;
+    if (p->task > 0 && exec_proc_stat(p->task, &st) == 0 &&
+        st.starttime == p->task_start)
+        (void)kill(-p->task, SIGKILL);
+    if (te->a->exec->cg.kind != CG_NONE)
+        (void)cg_kill(&te->a->exec->cg, te->t->id);
+    ev_timer_stop(te->a->loop, &te->kill_timer);
+    ev_timer_set(&te->kill_timer, 1.0, 0.);
+    ev_timer_start(te->a->loop, &te->kill_timer);
+}
+
+/* The shim lives and its task was started: take it over. */
+static void adopt_running(struct task_exec *te, const struct pids *p)
+{
+    struct agent_task *t = te->t;
+    int rc;
+
+    ev_timer_stop(te->a->loop, &te->probe_timer);
+    if (t->state < AGORA_TASK_RUNNING || t->pid != p->task) {
+        if (t->state < AGORA_TASK_RUNNING) {
+            became_running(te, p->task, p->wall, 0);
+        } else {
+            t->pid = p->task;
+            te->running = 1;
+            if ((rc = agent_task_checkpoint(te->a, t)) != 0)
+                log_warn(EXEC_LOG, "task %s: checkpoint: %s", t->id,
+                         agora_strerror(rc));
+        }
+    }
+    te->running = 1;
+    watch_oom(te);
+    if (t->state == AGORA_TASK_KILLING)
+        kill_begin(te, te->grace); /* the kill in progress goes on */
+    else
+        start_health(te);
+}
+
+/*
+ * One look at a recovered task: adopt its shim if it lives, finish it if
+ * its end is known, else look again shortly (a shim that was just being
+ * spawned when the agent died).
+ */
+static void recover_step(struct task_exec *te)
+{
+    struct agent_task *t = te->t;
+    struct ev_loop *loop = te->a->loop;
+    struct pids p;
+    int have = read_pids(t, &p) == 0;
+    pid_t shim = t->shim_pid > 0 ? t->shim_pid : (have ? p.shim : 0);
+    char path[PATH_MAX];
+
+    if (shim <= 0 && te->pidfd_io.fd < 0 && t->state <= AGORA_TASK_STARTING)
+        shim = find_starting_shim(t);
+    if (te->pidfd_io.fd < 0 && shim > 0) {
+        int fd = (int)syscall(SYS_pidfd_open, shim, 0);
+        if (fd >= 0 && is_our_shim(shim, have ? &p : NULL, t)) {
+            t->shim_pid = shim;
+            ev_io_init(&te->pidfd_io, pidfd_cb, fd, EV_READ);
+            ev_io_start(loop, &te->pidfd_io);
+            log_info(EXEC_LOG, "task %s: adopted shim %d", t->id, (int)shim);
+            if (te->cleanup)
+                cleanup_kill(te, &p);
+        } else if (fd >= 0) {
+            close(fd);
+        }
+    }
+    if (te->pidfd_io.fd >= 0) {
+        if (te->cleanup)
+            return;
+        if (have && p.task > 0) {
+            adopt_running(te, &p);
+            return;
+        }
+    } else {
+        int has_exit = meta_path(t, EXEC_EXIT_FILE, path, sizeof(path)) == 0 &&
+                       access(path, F_OK) == 0;
+        int launched =
+            meta_path(t, EXEC_LAUNCH_FILE, path, sizeof(path)) == 0 &&
+            access(path, F_OK) == 0;
+        if (!has_exit && !have && !launched && t->shim_pid <= 0) {
+            te_quiet(te);
+            te->ended = 1;
+            update(te, AGORA_TASK_FAILED, "REASON_EXECUTOR_TERMINATED",
+                   "the agent restarted before the task was started",
+                   t->healthy);
+            return;
+        }
+        if (has_exit || have || t->shim_pid > 0 ||
+            ev_now(loop) >= te->probe_deadline) {
+            te_quiet(te);
+            te->found_dead = 1;
+            finish(te, 0, 0);
+            return;
+        }
+    }
+    ev_timer_stop(loop, &te->probe_timer);
+    ev_timer_set(&te->probe_timer, PROBE_INTERVAL, 0.);
+    ev_timer_start(loop, &te->probe_timer);
+}
+
+static void probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    recover_step(w->data);
+}
+
+int exec_recover(struct agent *a, struct agent_task *t, int cleanup)
+{
+    struct exec_spec s;
+    struct task_exec *te;
+    char err[256];
+    int rc;
+
+    if (!a->exec)
+        return AGORA_ESTATE;
+    if (t->exec)
+        return AGORA_EEXIST;
+    if (agora_task_state_terminal(t->state)) {
+        if (exec_valid_id(t->id))
+            cgroup_release(a, t->id);
+        return 0;
+    }
+    if (!exec_valid_id(t->id) || !t->meta_dir)
+        return AGORA_EINVAL;
+    if (!(te = te_new(a, t)))
+        return AGORA_ENOMEM;
+    te->recovered = 1;
+    te->cleanup = cleanup != 0;
+    te->probe_deadline = ev_now(a->loop) + PROBE_TIMEOUT;
+    rc = exec_spec_parse(a, t, &s, err, sizeof(err));
+    if (rc == 0) {
+        te->grace = s.grace;
+        te->cpus = s.cpus;
+        te->mem_bytes = s.mem_bytes;
+        if (s.has_health && (te->hc = malloc(sizeof(*te->hc))))
+            *te->hc = s.hc;
+    } else {
+        log_warn(EXEC_LOG, "task %s: recovering without its spec: %s", t->id,
+                 err);
+    }
+    exec_spec_free(&s);
+    recover_step(te);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Forget, usage, fini */
+/* ------------------------------------------------------------------ */
+
+void exec_forget(struct agent *a, struct agent_task *t)
+{
+    if (t->exec)
+        te_free(t->exec);
+}
+
+int exec_usage(struct agent *a, struct agent_task *t, struct exec_usage *u)
+{
+    struct task_exec *te = t->exec;
+    struct proc_stat st;
+    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+
+    if (!te || te->ended || !te->running)
+        return AGORA_ESTATE;
+    memset(u, 0, sizeof(*u));
+    u->cpus_limit = te->cpus;
+    u->mem_limit_bytes = te->mem_bytes;
+    u->timestamp = agent_now(a);
+    if (a->exec->cg.kind != CG_NONE)
+        return cg_usage(&a->exec->cg, t->id, u);
+    /* posix: the task's leader only (its children are not counted). */
+    if (exec_proc_stat(t->pid, &st) != 0)
+        return AGORA_ENOENT;
+    if (hz <= 0)
+        hz = 100;
+    u->cpus_user_time_secs = (double)st.utime / (double)hz;
+    u->cpus_system_time_secs = (double)st.stime / (double)hz;
+    u->mem_rss_bytes = st.rss_pages * (uint64_t)(page > 0 ? page : 4096);
+    u->processes = 1;
+    return 0;
+}
+
+void exec_fini(struct agent *a)
+{
+    struct agent_exec *ae = a->exec;
+    struct rmdir_pending *r;
+
+    if (!ae)
+        return;
+    while (ae->tasks)
+        te_free(ae->tasks); /* the tasks go on under their shims */
+    ev_timer_stop(a->loop, &ae->rmdir_timer);
+    /* Cgroups whose last processes were still dying: a last chance (the
+     * agent is stopping, a short wait is fine), then they stay. */
+    for (int round = 0; ae->rmdirs && round < 20; round++) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        rmdir_cb(a->loop, &ae->rmdir_timer, 0);
+    }
+    while ((r = ae->rmdirs)) {
+        ae->rmdirs = r->next;
+        log_warn(EXEC_LOG, "the cgroup of %s is left behind", r->id);
+        free(r);
+    }
+    cg_free(&ae->cg);
+    free(ae->hostname);
+    free(ae->path);
+    free(ae->shim_path);
+    free(ae);
+    a->exec = NULL;
+}

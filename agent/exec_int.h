@@ -1,0 +1,195 @@
+/*
+ * exec_int.h - what the exec layer's files (exec.c, shim.c, cgroups.c,
+ * health.c) share; nothing here is for the control layer (see task.h).
+ *
+ * Files in a task's meta_dir that belong to the exec layer:
+ *   launch.json   written by the agent before it spawns the shim: what the
+ *                 shim needs to start the task (argv, env, cwd, user,
+ *                 cgroups, rlimits)
+ *   pids          written by the shim (tmp + rename) once the task's
+ *                 command was executed: "<shim_pid> <shim_starttime>
+ *                 <task_pid> <task_starttime> <wall>\n". Starttimes are
+ *                 field 22 of /proc/<pid>/stat, so a reused pid is never
+ *                 mistaken for the shim or the task after an agent restart.
+ *                 Before it exists, a shim is known by its argv
+ *                 ("agora-shim --shim <meta_dir>", unique to the task).
+ *   exit          written by the shim (tmp + fsync + rename) when the task
+ *                 ended: "exited <code>\n", "signaled <signo>\n", or
+ *                 "failed <stage> <errno>\n" when it could not be started.
+ */
+#ifndef AGORA_AGENT_EXEC_INT_H
+#define AGORA_AGENT_EXEC_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <ev.h>
+#include <yajl/yajl_tree.h>
+
+#include "agent.h"
+#include "cgroups.h"
+#include "task.h"
+
+#define EXEC_LAUNCH_FILE "launch.json"
+#define EXEC_PIDS_FILE "pids"
+#define EXEC_EXIT_FILE "exit"
+#define EXEC_LOG "exec"
+
+/* The shim's argv[0]; recovery checks /proc/<pid>/cmdline against it. */
+#define EXEC_SHIM_ARGV0 "agora-shim"
+/* The shim's status pipe to the agent, as the shim sees it. */
+#define EXEC_STATUS_FD 3
+
+/* Stages of a failed start, as written in the exit file. */
+enum exec_stage {
+    STAGE_EXEC = 1,
+    STAGE_USER,
+    STAGE_CGROUP,
+    STAGE_CHDIR,
+    STAGE_FILES,
+    STAGE_FORK,
+    STAGE_SETUP
+};
+const char *exec_stage_name(int stage);
+
+/* ---- the agent-wide state (agent.h's struct agent_exec) ---- */
+
+struct rmdir_pending;
+struct task_exec;
+
+struct agent_exec {
+    struct cgroups cg; /* kind CG_NONE: posix isolation */
+    char *hostname;
+    char *path;           /* PATH given to tasks */
+    struct rlimit nofile; /* the agent's limit before it raised it */
+    char *shim_path;      /* agora-shim beside the agent, else
+                           * /proc/self/exe (the agent binary) */
+    int is_root;
+    int default_loop;        /* ev_child works (libev's default loop) */
+    struct task_exec *tasks; /* every task with exec state, linked */
+    struct rmdir_pending *rmdirs;
+    ev_timer rmdir_timer;
+};
+
+/* ---- a task's spec, as the exec layer reads it (exec_spec.c) ---- */
+
+#define EXEC_DEFAULT_GRACE 3.0 /* seconds, as Mesos' command executor */
+
+/* id can name a directory and a cgroup: no '/', not "." or "..". */
+int exec_valid_id(const char *id);
+
+struct health_conf {
+    int type;            /* AGORA_CHECK_COMMAND, _HTTP, _TCP */
+    const char *command; /* borrowed from the spec */
+    const char *path;
+    uint32_t port; /* resolved (port or ports[port_index]) */
+    double delay, grace, interval, timeout;
+    uint32_t max_failures; /* 0: never kill */
+};
+
+struct exec_spec {
+    const char *command; /* shell string, or NULL when argv is used */
+    yajl_val argv;       /* array of strings, or NULL */
+    yajl_val env;        /* object of strings, or NULL */
+    const char *user;    /* NULL: run as the agent's user */
+    uid_t uid;
+    gid_t gid;
+    int switch_user; /* the agent is root and a user was given */
+    double grace;    /* kill_grace_period, 3 s by default */
+    double cpus;
+    uint64_t mem_bytes; /* 0: no limit */
+    uint32_t *ports;    /* the task's ports, ranges expanded */
+    size_t nports;
+    int has_health;
+    struct health_conf hc;
+    struct agora_resources own; /* parsed here when t->resources is empty */
+};
+
+/*
+ * Reads t's spec into s (borrowing strings from t->spec). Returns 0, or
+ * AGORA_EINVAL with what is wrong in err (the task is then TASK_ERROR),
+ * or AGORA_ENOMEM. Free s with exec_spec_free() either way.
+ */
+int exec_spec_parse(struct agent *a, const struct agent_task *t,
+                    struct exec_spec *s, char *err, size_t errlen);
+void exec_spec_free(struct exec_spec *s);
+
+/*
+ * The task's environment as a NULL-terminated array of "K=V" strings
+ * (see exec.c for what it holds). Free with exec_strv_free(). NULL when
+ * out of memory.
+ */
+char **exec_task_env(struct agent *a, const struct agent_task *t,
+                     const struct exec_spec *s);
+void exec_strv_free(char **v);
+
+/* Called by health.c when the task failed max_failures checks in a row. */
+void exec_health_kill(struct agent *a, struct agent_task *t);
+
+/* ---- small file and /proc helpers (exec.c) ---- */
+
+/*
+ * Reads the whole file `path` (relative to dirfd, or AT_FDCWD) into buf,
+ * NUL-terminated. Returns its length, or -errno (-EFBIG when it does not
+ * fit in cap - 1 bytes).
+ */
+ssize_t exec_read_file(int dirfd, const char *path, char *buf, size_t cap);
+
+/* Writes len bytes to an existing file (a cgroup knob). 0 or -errno. */
+int exec_write_file(const char *path, const char *data, size_t len);
+
+/* Writes a file atomically: <name>.tmp, optionally fsync, rename. */
+int exec_write_atomic(int dirfd, const char *name, const char *data, size_t len,
+                      int sync);
+
+struct proc_stat {
+    char state;
+    pid_t ppid, pgrp;
+    uint64_t utime, stime; /* clock ticks */
+    uint64_t starttime;    /* clock ticks after boot */
+    uint64_t rss_pages;
+};
+/* Parses /proc/<pid>/stat. 0 or -errno (-ESRCH when gone). */
+int exec_proc_stat(pid_t pid, struct proc_stat *st);
+
+/*
+ * Sends sig (0: none) to every pid listed in <dir>/cgroup.procs, reading
+ * it in pieces (it may be long). Returns how many were listed (0 when
+ * the directory is gone) or -errno.
+ */
+int exec_procs_signal(const char *dir, int sig);
+
+/* mkdir -p with mode; 0 or -errno. */
+int exec_mkdirs(const char *path, mode_t mode);
+
+/* ---- health checks (health.c) ---- */
+
+struct health;
+
+/*
+ * Reads a spec's "health_check" into c. ports are the task's ports (for
+ * port_index). 0, or AGORA_EINVAL with a reason in err.
+ */
+int health_conf_parse(yajl_val hc, const uint32_t *ports, size_t nports,
+                      struct health_conf *c, char *err, size_t errlen);
+
+/*
+ * Starts checking t (which is RUNNING) by c. The first check runs `delay`
+ * seconds after t->start_time; failures within `grace` of it are ignored
+ * until the first success. Every change of t->healthy is reported with
+ * agent_task_update(TASK_RUNNING, REASON_TASK_HEALTH_CHECK_STATUS_UPDATED).
+ * Returns NULL when out of memory (logged).
+ */
+struct health *health_start(struct agent *a, struct agent_task *t,
+                            const struct health_conf *c);
+/* Stops checking (kills a running COMMAND check) and frees h. */
+void health_stop(struct health *h);
+
+/* ---- the shim (shim.c) ---- */
+
+/* The wall-clock second, for the pids file. */
+double exec_wall_now(void);
+
+#endif /* AGORA_AGENT_EXEC_INT_H */

@@ -1,0 +1,344 @@
+/*
+ * exec_spec.c - a task's spec as the exec layer reads it (command, argv,
+ * env, user, kill grace, resources, health check; see task.h), and the
+ * environment a task runs with.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <agora/json.h>
+#include <agora/resources.h>
+
+#include "exec_int.h"
+
+#define MIN_MEMORY (32ull << 20) /* Mesos' smallest memory limit */
+
+int exec_valid_id(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+
+    if (n == 0 || n > 200 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (id[i] == '/' || (unsigned char)id[i] < 0x20)
+            return 0;
+    return 1;
+}
+
+static int spec_resources(struct exec_spec *s, const struct agent_task *t,
+                          char *err, size_t errlen)
+{
+    const struct agora_resources *r = &t->resources;
+    const char *text;
+    size_t nports = 0;
+    double mem;
+
+    if (r->n == 0 && agora_json_str(t->spec, "resources", &text) == 0 &&
+        *text) {
+        char why[256];
+        if (agora_resources_parse(text, &s->own, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "invalid resources: %s", why);
+            return AGORA_EINVAL;
+        }
+        r = &s->own;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const struct agora_resource *x = &r->v[i];
+        if ((!strcmp(x->name, "cpus") || !strcmp(x->name, "mem")) &&
+            x->type != AGORA_SCALAR) {
+            snprintf(err, errlen, "invalid resources: %s must be a scalar",
+                     x->name);
+            return AGORA_EINVAL;
+        }
+        if (strcmp(x->name, "ports") != 0)
+            continue;
+        if (x->type != AGORA_RANGES) {
+            snprintf(err, errlen, "invalid resources: ports must be ranges");
+            return AGORA_EINVAL;
+        }
+        for (size_t k = 0; k < x->nranges; k++) {
+            if (x->ranges[k].begin < 1 || x->ranges[k].end > 65535) {
+                snprintf(err, errlen,
+                         "invalid resources: port %" PRIu64 " out of range",
+                         x->ranges[k].begin < 1 ? x->ranges[k].begin
+                                                : x->ranges[k].end);
+                return AGORA_EINVAL;
+            }
+            nports += x->ranges[k].end - x->ranges[k].begin + 1;
+        }
+    }
+    if (nports > 65535) {
+        snprintf(err, errlen, "invalid resources: too many ports");
+        return AGORA_EINVAL;
+    }
+    if (nports && !(s->ports = malloc(nports * sizeof(*s->ports))))
+        return AGORA_ENOMEM;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct agora_resource *x = &r->v[i];
+        if (strcmp(x->name, "ports") != 0)
+            continue;
+        for (size_t k = 0; k < x->nranges; k++)
+            for (uint64_t p = x->ranges[k].begin; p <= x->ranges[k].end; p++)
+                s->ports[s->nports++] = (uint32_t)p;
+    }
+    s->cpus = agora_resources_scalar(r, "cpus");
+    mem = agora_resources_scalar(r, "mem");
+    if (mem > 0) {
+        s->mem_bytes = (uint64_t)(mem * 1048576.0);
+        if (s->mem_bytes < MIN_MEMORY)
+            s->mem_bytes = MIN_MEMORY;
+    }
+    return 0;
+}
+
+static int spec_user(struct agent *a, struct exec_spec *s, char *err,
+                     size_t errlen)
+{
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    int rc = getpwnam_r(s->user, &pw, buf, sizeof(buf), &res);
+
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "user '%s' does not exist on this agent%s%s",
+                 s->user, rc ? ": " : "", rc ? strerror(rc) : "");
+        return AGORA_EINVAL;
+    }
+    if (!a->exec->is_root) {
+        if (res->pw_uid == geteuid())
+            return 0;
+        snprintf(err, errlen,
+                 "cannot run as user '%s': the agent does not run as root",
+                 s->user);
+        return AGORA_EINVAL;
+    }
+    s->uid = res->pw_uid;
+    s->gid = res->pw_gid;
+    s->switch_user = 1;
+    return 0;
+}
+
+static int spec_command(struct exec_spec *s, yajl_val spec, char *err,
+                        size_t errlen)
+{
+    yajl_val argv = agora_json_get(spec, "argv");
+    int rc = agora_json_str(spec, "command", &s->command);
+
+    if (rc == AGORA_EINVAL) {
+        snprintf(err, errlen, "\"command\" must be a string");
+        return AGORA_EINVAL;
+    }
+    if (rc == 0 && !*s->command)
+        s->command = NULL;
+    if (argv && !YAJL_IS_NULL(argv)) {
+        if (!YAJL_IS_ARRAY(argv) || argv->u.array.len == 0) {
+            snprintf(err, errlen, "\"argv\" must be a non-empty array");
+            return AGORA_EINVAL;
+        }
+        for (size_t i = 0; i < argv->u.array.len; i++) {
+            if (!YAJL_IS_STRING(argv->u.array.values[i])) {
+                snprintf(err, errlen, "\"argv\" must hold strings only");
+                return AGORA_EINVAL;
+            }
+        }
+        if (!*YAJL_GET_STRING(argv->u.array.values[0])) {
+            snprintf(err, errlen, "\"argv\"[0] is empty");
+            return AGORA_EINVAL;
+        }
+        if (s->command) {
+            snprintf(err, errlen, "give \"command\" or \"argv\", not both");
+            return AGORA_EINVAL;
+        }
+        s->argv = argv;
+    }
+    if (!s->command && !s->argv) {
+        snprintf(err, errlen,
+                 "the task has no command (\"command\" or "
+                 "\"argv\")");
+        return AGORA_EINVAL;
+    }
+    return 0;
+}
+
+static int spec_env(struct exec_spec *s, yajl_val spec, char *err,
+                    size_t errlen)
+{
+    yajl_val env = agora_json_get(spec, "env");
+
+    if (!env || YAJL_IS_NULL(env))
+        return 0;
+    if (!YAJL_IS_OBJECT(env)) {
+        snprintf(err, errlen, "\"env\" must be an object");
+        return AGORA_EINVAL;
+    }
+    for (size_t i = 0; i < env->u.object.len; i++) {
+        const char *k = env->u.object.keys[i];
+        if (!*k || strchr(k, '=')) {
+            snprintf(err, errlen, "env: invalid variable name '%s'", k);
+            return AGORA_EINVAL;
+        }
+        if (!YAJL_IS_STRING(env->u.object.values[i])) {
+            snprintf(err, errlen, "env: %s must be a string", k);
+            return AGORA_EINVAL;
+        }
+    }
+    s->env = env;
+    return 0;
+}
+
+int exec_spec_parse(struct agent *a, const struct agent_task *t,
+                    struct exec_spec *s, char *err, size_t errlen)
+{
+    yajl_val spec = t->spec, v;
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    s->grace = EXEC_DEFAULT_GRACE;
+    if (!exec_valid_id(t->id)) {
+        snprintf(err, errlen, "invalid task id");
+        return AGORA_EINVAL;
+    }
+    if (!YAJL_IS_OBJECT(spec)) {
+        snprintf(err, errlen, "the task spec is not an object");
+        return AGORA_EINVAL;
+    }
+    v = agora_json_get(spec, "container");
+    if (v && !YAJL_IS_NULL(v)) {
+        snprintf(err, errlen, "containers are not supported yet");
+        return AGORA_EINVAL;
+    }
+    if ((rc = spec_command(s, spec, err, errlen)) != 0 ||
+        (rc = spec_env(s, spec, err, errlen)) != 0)
+        return rc;
+    rc = agora_json_str(spec, "user", &s->user);
+    if (rc == AGORA_EINVAL) {
+        snprintf(err, errlen, "\"user\" must be a string");
+        return rc;
+    }
+    if (rc == 0 && *s->user && (rc = spec_user(a, s, err, errlen)) != 0)
+        return rc;
+    if (s->user && !*s->user)
+        s->user = NULL;
+    rc = agora_json_num(spec, "kill_grace_period", &s->grace);
+    if (rc == AGORA_EINVAL || !(s->grace >= 0) || s->grace > 86400 * 7) {
+        snprintf(err, errlen,
+                 "\"kill_grace_period\" must be a number of "
+                 "seconds >= 0");
+        return AGORA_EINVAL;
+    }
+    if ((rc = spec_resources(s, t, err, errlen)) != 0)
+        return rc;
+    v = agora_json_get(spec, "health_check");
+    if (v && !YAJL_IS_NULL(v)) {
+        char why[256];
+        if (health_conf_parse(v, s->ports, s->nports, &s->hc, why,
+                              sizeof(why)) != 0) {
+            snprintf(err, errlen, "invalid health check: %s", why);
+            return AGORA_EINVAL;
+        }
+        s->has_health = 1;
+    }
+    return 0;
+}
+
+void exec_spec_free(struct exec_spec *s)
+{
+    free(s->ports);
+    agora_resources_free(&s->own);
+    memset(s, 0, sizeof(*s));
+}
+
+/* ---- the environment ---- */
+
+struct envb {
+    char **v;
+    size_t n, cap;
+    int oom;
+};
+
+/* Sets key=value, replacing an earlier value of key. */
+static void env_set(struct envb *e, const char *key, const char *value)
+{
+    size_t klen = strlen(key);
+    char *kv;
+
+    if (e->oom)
+        return;
+    if (asprintf(&kv, "%s=%s", key, value) < 0) {
+        e->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < e->n; i++) {
+        if (strncmp(e->v[i], key, klen) == 0 && e->v[i][klen] == '=') {
+            free(e->v[i]);
+            e->v[i] = kv;
+            return;
+        }
+    }
+    if (e->n + 2 > e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 16;
+        char **nv = realloc(e->v, cap * sizeof(*nv));
+        if (!nv) {
+            free(kv);
+            e->oom = 1;
+            return;
+        }
+        e->v = nv;
+        e->cap = cap;
+    }
+    e->v[e->n++] = kv;
+    e->v[e->n] = NULL;
+}
+
+/*
+ * What a task sees, as Mesos and Marathon set it: PATH (the agent's, or a
+ * default), HOME, AGORA_SANDBOX, MESOS_SANDBOX, MESOS_TASK_ID,
+ * MESOS_AGENT_ID, HOST, PORT0..PORTn, PORT, PORTS; then the spec's env,
+ * which wins. Nothing else of the agent's environment.
+ */
+char **exec_task_env(struct agent *a, const struct agent_task *t,
+                     const struct exec_spec *s)
+{
+    struct envb e = {NULL, 0, 0, 0};
+    char key[32], val[32];
+
+    env_set(&e, "PATH", a->exec->path);
+    env_set(&e, "HOME", t->sandbox);
+    env_set(&e, "AGORA_SANDBOX", t->sandbox);
+    env_set(&e, "MESOS_SANDBOX", t->sandbox);
+    env_set(&e, "MESOS_TASK_ID", t->id);
+    if (a->id)
+        env_set(&e, "MESOS_AGENT_ID", a->id);
+    env_set(&e, "HOST", a->exec->hostname);
+    if (s->nports) {
+        size_t len = s->nports * 6 + 1;
+        char *ports = malloc(len), *p = ports;
+
+        if (!ports)
+            e.oom = 1;
+        for (size_t i = 0; ports && i < s->nports; i++) {
+            snprintf(key, sizeof(key), "PORT%zu", i);
+            snprintf(val, sizeof(val), "%" PRIu32, s->ports[i]);
+            env_set(&e, key, val);
+            p += sprintf(p, "%s%s", i ? "," : "", val);
+        }
+        if (ports) {
+            snprintf(val, sizeof(val), "%" PRIu32, s->ports[0]);
+            env_set(&e, "PORT", val);
+            env_set(&e, "PORTS", ports);
+            free(ports);
+        }
+    }
+    for (size_t i = 0; s->env && i < s->env->u.object.len; i++)
+        env_set(&e, s->env->u.object.keys[i],
+                YAJL_GET_STRING(s->env->u.object.values[i]));
+    if (e.oom || !e.v) {
+        exec_strv_free(e.v);
+        return NULL;
+    }
+    return e.v;
+}

@@ -1,0 +1,593 @@
+/*
+ * health.c - health checks the agent runs against its tasks, with Mesos'
+ * semantics (docs/health-checks.md, src/checks/health_checker.cpp):
+ *
+ *   - the first check runs `delay` seconds after the task started, then
+ *     one every `interval` seconds after the previous one ended;
+ *   - a check that takes longer than `timeout` fails (a COMMAND check is
+ *     killed);
+ *   - failures within `grace_period` of the start are ignored until the
+ *     first success;
+ *   - every change of health (unknown -> healthy or unhealthy, healthy <->
+ *     unhealthy) is a TASK_RUNNING update with
+ *     REASON_TASK_HEALTH_CHECK_STATUS_UPDATED and `healthy` set;
+ *   - after `max_consecutive_failures` failures in a row (0: never) the
+ *     task is killed with its kill grace period. As Mesos' command
+ *     executor does, the end is then TASK_KILLED with healthy=false.
+ *
+ * COMMAND runs `/bin/sh -c` in the sandbox with the task's environment
+ * and user, inside the task's cgroups, as a child of the agent (not of
+ * the shim), watched by ev_child. HTTP sends "GET <path>" to
+ * 127.0.0.1:<port> on a non-blocking socket (200-399 is healthy). TCP
+ * only connects. Nothing blocks the loop.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <agora/json.h>
+
+#include "exec_int.h"
+#include "log.h"
+
+#define HEALTH_LOG "health"
+#define MAX_GROUPS 256
+
+struct health {
+    struct agent *a;
+    struct agent_task *t;
+    struct health_conf c;
+    ev_timer next;    /* the next check */
+    ev_timer timeout; /* the running check's deadline */
+    ev_io io;         /* HTTP / TCP socket */
+    ev_child child;   /* COMMAND */
+    pid_t pid;        /* running COMMAND check, 0 when none */
+    int timed_out;
+    int initializing;  /* no success yet */
+    int reported;      /* the last health reported: -1, 0, 1 */
+    uint32_t failures; /* consecutive, counted ones */
+    /* HTTP */
+    char *req;
+    size_t reqlen, sent;
+    char resp[256];
+    size_t resplen;
+    /* COMMAND: what the child needs, prepared once */
+    char **env;
+    int switch_user;
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups; /* supplementary groups of the user */
+    int ngroups;
+    char *cgdirs[CG_MAX_DIRS];
+    size_t ncg;
+};
+
+/* ------------------------------------------------------------------ */
+/* Configuration */
+/* ------------------------------------------------------------------ */
+
+static int num(yajl_val hc, const char *key, double dflt, double min,
+               double *out, char *err, size_t errlen)
+{
+    int rc = agora_json_num(hc, key, out);
+
+    if (rc == AGORA_ENOENT) {
+        *out = dflt;
+        return 0;
+    }
+    if (rc != 0 || !(*out >= min) || *out > 86400.0 * 365) {
+        snprintf(err, errlen, "\"%s\" must be a number >= %g", key, min);
+        return AGORA_EINVAL;
+    }
+    return 0;
+}
+
+static int parse_port(yajl_val hc, const uint32_t *ports, size_t nports,
+                      struct health_conf *c, char *err, size_t errlen)
+{
+    int64_t port = 0, idx = 0;
+    int rc = agora_json_int(hc, "port", &port);
+
+    if (rc == AGORA_EINVAL || (rc == 0 && (port < 0 || port > 65535))) {
+        snprintf(err, errlen, "\"port\" must be a port number");
+        return AGORA_EINVAL;
+    }
+    if (port > 0) {
+        c->port = (uint32_t)port;
+        return 0;
+    }
+    rc = agora_json_int(hc, "port_index", &idx);
+    if (rc == AGORA_EINVAL || idx < 0) {
+        snprintf(err, errlen, "\"port_index\" must be an integer >= 0");
+        return AGORA_EINVAL;
+    }
+    if ((size_t)idx >= nports) {
+        snprintf(err, errlen, "port_index %lld but the task has %zu port(s)",
+                 (long long)idx, nports);
+        return AGORA_EINVAL;
+    }
+    c->port = ports[idx];
+    return 0;
+}
+
+int health_conf_parse(yajl_val hc, const uint32_t *ports, size_t nports,
+                      struct health_conf *c, char *err, size_t errlen)
+{
+    const char *type = NULL, *scheme = NULL;
+    double mcf;
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    if (!YAJL_IS_OBJECT(hc)) {
+        snprintf(err, errlen, "must be an object");
+        return AGORA_EINVAL;
+    }
+    if (agora_json_str(hc, "type", &type) != 0) {
+        snprintf(err, errlen, "\"type\" must be COMMAND, HTTP or TCP");
+        return AGORA_EINVAL;
+    }
+    if (!strncasecmp(type, "MESOS_", 6))
+        type += 6; /* Marathon's names */
+    if (!strcasecmp(type, "COMMAND")) {
+        yajl_val cmd = agora_json_get(hc, "command");
+        c->type = AGORA_CHECK_COMMAND;
+        if (YAJL_IS_OBJECT(cmd)) /* Mesos' CommandInfo {"value": ...} */
+            (void)agora_json_str(cmd, "value", &c->command);
+        else
+            (void)agora_json_str(hc, "command", &c->command);
+        if (!c->command || !*c->command) {
+            snprintf(err, errlen, "a COMMAND check needs a \"command\"");
+            return AGORA_EINVAL;
+        }
+    } else if (!strcasecmp(type, "HTTP") || !strcasecmp(type, "TCP")) {
+        c->type =
+            !strcasecmp(type, "HTTP") ? AGORA_CHECK_HTTP : AGORA_CHECK_TCP;
+        if ((rc = parse_port(hc, ports, nports, c, err, errlen)) != 0)
+            return rc;
+    } else if (!strcasecmp(type, "HTTPS") || !strcasecmp(type, "MESOS_HTTPS")) {
+        snprintf(err, errlen, "HTTPS health checks are not supported yet");
+        return AGORA_EINVAL;
+    } else {
+        snprintf(err, errlen, "unknown type \"%s\"", type);
+        return AGORA_EINVAL;
+    }
+    if (c->type == AGORA_CHECK_HTTP) {
+        if (agora_json_str(hc, "scheme", &scheme) == 0 &&
+            strcasecmp(scheme, "http") != 0) {
+            snprintf(err, errlen, "scheme \"%s\" is not supported", scheme);
+            return AGORA_EINVAL;
+        }
+        if (agora_json_str(hc, "path", &c->path) != 0 || !*c->path)
+            c->path = "/";
+        if (c->path[0] != '/' || strpbrk(c->path, " \r\n\t")) {
+            snprintf(err, errlen,
+                     "\"path\" must start with '/' and hold no "
+                     "spaces");
+            return AGORA_EINVAL;
+        }
+    }
+    /* Mesos' defaults (HealthCheck in mesos.proto). */
+    if ((rc = num(hc, "delay", 15, 0, &c->delay, err, errlen)) != 0 ||
+        (rc = num(hc, "grace_period", 10, 0, &c->grace, err, errlen)) != 0 ||
+        (rc = num(hc, "interval", 10, 0.01, &c->interval, err, errlen)) != 0 ||
+        (rc = num(hc, "timeout", 20, 0.01, &c->timeout, err, errlen)) != 0 ||
+        (rc = num(hc, "max_consecutive_failures", 3, 0, &mcf, err, errlen)) !=
+            0)
+        return rc;
+    c->max_failures = mcf > 1e6 ? 1000000u : (uint32_t)mcf;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Results */
+/* ------------------------------------------------------------------ */
+
+static void schedule(struct health *h, double after)
+{
+    ev_timer_stop(h->a->loop, &h->next);
+    ev_timer_set(&h->next, after > 0 ? after : 0., 0.);
+    ev_timer_start(h->a->loop, &h->next);
+}
+
+static void report(struct health *h, int healthy)
+{
+    if (h->reported == healthy)
+        return;
+    h->reported = healthy;
+    agent_task_update(h->a, h->t, AGORA_TASK_RUNNING,
+                      "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", NULL, healthy);
+}
+
+/* The end of one check. May free h (the task is killed): return after. */
+static void done(struct health *h, int ok, const char *why)
+{
+    double now = ev_now(h->a->loop);
+
+    ev_timer_stop(h->a->loop, &h->timeout);
+    if (ok) {
+        h->initializing = 0;
+        h->failures = 0;
+        report(h, 1);
+        schedule(h, h->c.interval);
+        return;
+    }
+    if (h->initializing && h->c.grace > 0 &&
+        now - h->t->start_time <= h->c.grace) {
+        log_debug(HEALTH_LOG, "task %s: check failed in its grace period: %s",
+                  h->t->id, why);
+        schedule(h, h->c.interval);
+        return;
+    }
+    h->failures++;
+    log_info(HEALTH_LOG, "task %s: health check failed (%u in a row): %s",
+             h->t->id, h->failures, why);
+    report(h, 0);
+    if (h->c.max_failures && h->failures >= h->c.max_failures) {
+        log_warn(HEALTH_LOG,
+                 "task %s: %u consecutive failed health checks, "
+                 "killing it",
+                 h->t->id, h->failures);
+        exec_health_kill(h->a, h->t); /* frees h */
+        return;
+    }
+    schedule(h, h->c.interval);
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP and TCP */
+/* ------------------------------------------------------------------ */
+
+static void sock_close(struct health *h)
+{
+    if (h->io.fd < 0)
+        return;
+    ev_io_stop(h->a->loop, &h->io);
+    close(h->io.fd);
+    ev_io_set(&h->io, -1, EV_READ);
+}
+
+static void sock_fail(struct health *h, const char *what, int err)
+{
+    char why[128];
+
+    snprintf(why, sizeof(why), "%s 127.0.0.1:%u: %s", what, h->c.port,
+             strerror(err));
+    sock_close(h);
+    done(h, 0, why);
+}
+
+/* The status line "HTTP/1.x NNN ..." once it is complete. */
+static int http_status(const char *resp, size_t len, int *code)
+{
+    const char *eol = memchr(resp, '\n', len);
+
+    if (!eol)
+        return len >= 255 ? -1 : 0;
+    if (len < 12 || strncmp(resp, "HTTP/", 5) != 0)
+        return -1;
+    const char *sp = memchr(resp, ' ', (size_t)(eol - resp));
+    if (!sp || sscanf(sp + 1, "%3d", code) != 1)
+        return -1;
+    return 1;
+}
+
+/* The connect finished (TCP: that is the check) or the request goes on. */
+static void on_writable(struct health *h)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    ssize_t n;
+
+    if (h->sent == 0) {
+        if (getsockopt(h->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        if (err) {
+            sock_fail(h, "connect", err);
+            return;
+        }
+        if (h->c.type == AGORA_CHECK_TCP) {
+            sock_close(h);
+            done(h, 1, NULL);
+            return;
+        }
+    }
+    n = send(h->io.fd, h->req + h->sent, h->reqlen - h->sent, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n < 0) {
+        sock_fail(h, "send to", errno);
+        return;
+    }
+    h->sent += (size_t)n;
+    if (h->sent == h->reqlen) {
+        ev_io_stop(h->a->loop, &h->io);
+        ev_io_set(&h->io, h->io.fd, EV_READ);
+        ev_io_start(h->a->loop, &h->io);
+    }
+}
+
+/* Reads until the status line is complete (or the server closes). */
+static void on_readable(struct health *h)
+{
+    char why[64];
+    int code = 0, rc;
+    ssize_t n = recv(h->io.fd, h->resp + h->resplen,
+                     sizeof(h->resp) - 1 - h->resplen, 0);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n < 0) {
+        sock_fail(h, "recv from", errno);
+        return;
+    }
+    h->resplen += (size_t)n;
+    rc = http_status(h->resp, h->resplen, &code);
+    if (rc == 0 && n > 0)
+        return;
+    sock_close(h);
+    if (rc <= 0) {
+        done(h, 0,
+             n == 0 ? "connection closed before a status line"
+                    : "not an HTTP response");
+    } else if (code >= 200 && code < 400) {
+        done(h, 1, NULL);
+    } else {
+        snprintf(why, sizeof(why), "HTTP status %d", code);
+        done(h, 0, why);
+    }
+}
+
+static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    if (revents & EV_WRITE)
+        on_writable(w->data);
+    else
+        on_readable(w->data);
+}
+
+static void sock_start(struct health *h)
+{
+    struct sockaddr_in sin;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        sock_fail(h, "socket for", errno);
+        return;
+    }
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)h->c.port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    h->sent = 0;
+    h->resplen = 0;
+    ev_io_set(&h->io, fd, EV_WRITE);
+    if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 &&
+        errno != EINPROGRESS) {
+        sock_fail(h, "connect", errno);
+        return;
+    }
+    ev_io_start(h->a->loop, &h->io);
+}
+
+/* ------------------------------------------------------------------ */
+/* COMMAND */
+/* ------------------------------------------------------------------ */
+
+static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+    struct health *h = w->data;
+    int st = w->rstatus;
+    char why[96];
+
+    ev_child_stop(loop, w);
+    h->pid = 0;
+    if (h->timed_out)
+        snprintf(why, sizeof(why), "command timed out after %gs", h->c.timeout);
+    else if (WIFEXITED(st))
+        snprintf(why, sizeof(why), "command exited with status %d",
+                 WEXITSTATUS(st));
+    else
+        snprintf(why, sizeof(why), "command terminated by signal %d",
+                 WTERMSIG(st));
+    done(h, !h->timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0, why);
+}
+
+/* In the forked child: only async-signal-safe calls, then exec. */
+static void __attribute__((noreturn)) run_check(const struct health *h)
+{
+    char *argv[] = {"sh", "-c", (char *)h->c.command, NULL};
+    char pid[24], *p = pid + sizeof(pid);
+    long v = getpid();
+    int fd, n;
+    sigset_t none;
+
+    /* the pid in decimal, without stdio */
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    n = (int)(pid + sizeof(pid) - p);
+    setpgid(0, 0);
+    for (size_t i = 0; i < h->ncg; i++) {
+        char path[4096];
+        size_t dl = strlen(h->cgdirs[i]);
+        if (dl + sizeof("/cgroup.procs") > sizeof(path))
+            _exit(126);
+        memcpy(path, h->cgdirs[i], dl);
+        memcpy(path + dl, "/cgroup.procs", sizeof("/cgroup.procs"));
+        if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 ||
+            write(fd, p, (size_t)n) != n)
+            _exit(126);
+        close(fd);
+    }
+    if ((fd = open("/dev/null", O_RDWR)) < 0 || dup2(fd, 0) < 0 ||
+        dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+        _exit(126);
+    if (chdir(h->t->sandbox) != 0)
+        _exit(126);
+    close_range(3, ~0U, 0);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (h->switch_user && (setgroups((size_t)h->ngroups, h->groups) != 0 ||
+                           setgid(h->gid) != 0 || setuid(h->uid) != 0))
+        _exit(126);
+    execve("/bin/sh", argv, h->env);
+    _exit(127);
+}
+
+static void command_start(struct health *h)
+{
+    pid_t pid;
+
+    if (!h->a->exec->default_loop) {
+        done(h, 0, "COMMAND checks need libev's default loop");
+        return;
+    }
+    if ((pid = fork()) < 0) {
+        char why[64];
+        snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+        done(h, 0, why);
+        return;
+    }
+    if (pid == 0)
+        run_check(h);
+    (void)setpgid(pid, pid); /* so a timeout's kill reaches it at once */
+    h->pid = pid;
+    h->timed_out = 0;
+    ev_child_set(&h->child, pid, 0);
+    ev_child_start(h->a->loop, &h->child);
+}
+
+/* ------------------------------------------------------------------ */
+/* The schedule */
+/* ------------------------------------------------------------------ */
+
+static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct health *h = w->data;
+    char why[64];
+
+    if (h->pid > 0) {
+        /* child_cb reports it once the check is reaped */
+        h->timed_out = 1;
+        (void)kill(-h->pid, SIGKILL);
+        return;
+    }
+    sock_close(h);
+    snprintf(why, sizeof(why), "no answer within %gs", h->c.timeout);
+    done(h, 0, why);
+}
+
+static void next_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct health *h = w->data;
+
+    ev_timer_set(&h->timeout, h->c.timeout, 0.);
+    ev_timer_start(loop, &h->timeout);
+    if (h->c.type == AGORA_CHECK_COMMAND)
+        command_start(h);
+    else
+        sock_start(h);
+}
+
+static int command_prepare(struct health *h)
+{
+    struct exec_spec s;
+    char err[256];
+    int rc = exec_spec_parse(h->a, h->t, &s, err, sizeof(err));
+
+    if (rc == 0 && !(h->env = exec_task_env(h->a, h->t, &s)))
+        rc = AGORA_ENOMEM;
+    if (rc == 0 && s.switch_user) {
+        h->switch_user = 1;
+        h->uid = s.uid;
+        h->gid = s.gid;
+        h->ngroups = MAX_GROUPS;
+        if (!(h->groups = calloc(MAX_GROUPS, sizeof(*h->groups))))
+            rc = AGORA_ENOMEM;
+        else if (getgrouplist(s.user, s.gid, h->groups, &h->ngroups) < 0) {
+            h->groups[0] = s.gid;
+            h->ngroups = 1;
+        }
+    }
+    exec_spec_free(&s);
+    if (rc != 0)
+        return rc;
+    h->ncg = cg_task_dirs(&h->a->exec->cg, h->t->id, h->cgdirs);
+    return 0;
+}
+
+struct health *health_start(struct agent *a, struct agent_task *t,
+                            const struct health_conf *c)
+{
+    struct health *h = calloc(1, sizeof(*h));
+    double first;
+
+    if (!h) {
+        log_error(HEALTH_LOG, "task %s: out of memory", t->id);
+        return NULL;
+    }
+    h->a = a;
+    h->t = t;
+    h->c = *c;
+    h->reported = t->healthy;
+    h->initializing = t->healthy != 1;
+    ev_init(&h->next, next_cb);
+    ev_init(&h->timeout, timeout_cb);
+    ev_io_init(&h->io, sock_cb, -1, EV_READ);
+    ev_init(&h->child, child_cb);
+    h->next.data = h->timeout.data = h->io.data = h->child.data = h;
+    if (c->type == AGORA_CHECK_HTTP) {
+        int n = asprintf(&h->req,
+                         "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+                         "User-Agent: agora-health\r\nConnection: close\r\n"
+                         "\r\n",
+                         c->path, c->port);
+        if (n < 0) {
+            h->req = NULL;
+            health_stop(h);
+            return NULL;
+        }
+        h->reqlen = (size_t)n;
+    } else if (c->type == AGORA_CHECK_COMMAND && command_prepare(h) != 0) {
+        log_error(HEALTH_LOG, "task %s: cannot prepare its COMMAND check",
+                  t->id);
+        health_stop(h);
+        return NULL;
+    }
+    first = t->start_time + c->delay - agent_now(a);
+    schedule(h, first);
+    return h;
+}
+
+void health_stop(struct health *h)
+{
+    struct ev_loop *loop;
+
+    if (!h)
+        return;
+    loop = h->a->loop;
+    ev_timer_stop(loop, &h->next);
+    ev_timer_stop(loop, &h->timeout);
+    sock_close(h);
+    if (h->pid > 0) {
+        /* libev reaps it; its status no longer matters */
+        (void)kill(-h->pid, SIGKILL);
+        ev_child_stop(loop, &h->child);
+    }
+    free(h->req);
+    free(h->groups);
+    exec_strv_free(h->env);
+    cg_dirs_free(h->cgdirs, h->ncg);
+    free(h);
+}

@@ -1,0 +1,847 @@
+/*
+ * link.c - the master connection: subscribe, read the event stream,
+ * dispatch events, and subscribe again when it breaks (see link.h).
+ *
+ * Events are dispatched from libcurl's write callback, so a handler must
+ * not call curl_multi functions directly: the ones it reaches (status
+ * updates, pongs) only arm timers, and curl_loop_add() defers itself.
+ */
+#include "link.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <curl/curl.h>
+#include <ev.h>
+
+#include <agora/json.h>
+#include <agora/resources.h>
+#include <agora/sdk.h>
+
+#include "agent.h"
+#include "curl_loop.h"
+#include "http.h"
+#include "log.h"
+#include "task.h"
+#include "updates.h"
+
+/* Nesting accepted in a task spec (yajl_tree itself recurses). */
+#define LINK_JSON_DEPTH 64
+
+struct agent_link {
+    struct agent *a;
+    char **masters;
+    size_t nmasters, cur;
+    CURL *easy; /* the subscription, while it runs     */
+    struct curl_slist *hdrs;
+    int subscribed;
+    int stopping; /* no more subscriptions               */
+    int drop;     /* a handler asked to end the stream   */
+    char *url;    /* base URL of the subscribed master   */
+    char *line;   /* bytes of the line being received    */
+    size_t len, cap;
+    long code;         /* HTTP status of the current stream   */
+    char errbody[256]; /* start of a non-200 body, for logs   */
+    size_t errlen;
+    char errbuf[CURL_ERROR_SIZE];
+    double timeout; /* ping_interval * max_ping_misses     */
+    double backoff;
+    uint64_t rng;
+    unsigned long attempts, subscriptions;
+    ev_timer watchdog;     /* no event within `timeout`: drop     */
+    ev_timer retry;        /* the next subscription attempt       */
+    ev_timer launch_timer; /* launches the queue, a slice a time      */
+    struct task_updates *lq_head, *lq_tail; /* durable, to launch     */
+};
+
+/* ------------------------------------------------------------------ */
+/* --master                                                             */
+/* ------------------------------------------------------------------ */
+
+void link_masters_free(char **v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* One "host:port" entry: a host, then a port 1..65535. */
+static int link_entry_valid(const char *e)
+{
+    const char *colon = strrchr(e, ':');
+    char *end;
+    long port;
+
+    if (colon == NULL || colon == e)
+        return 0;
+    port = strtol(colon + 1, &end, 10);
+    return *end == '\0' && colon[1] != '\0' && port > 0 && port <= 65535;
+}
+
+int link_parse_masters(const char *spec, char ***out, size_t *n, char *err,
+                       size_t errlen)
+{
+    char *copy, *save = NULL, *tok;
+    char **v = NULL;
+    size_t count = 0;
+
+    if (spec == NULL || *spec == '\0') {
+        snprintf(err, errlen,
+                 "--master is required (host:port, a comma "
+                 "list of them, or zk://...)");
+        return AGORA_EINVAL;
+    }
+    if (strncmp(spec, "zk://", 5) == 0) {
+        snprintf(err, errlen,
+                 "--master=%s: finding the master through "
+                 "ZooKeeper is not supported yet; give "
+                 "host:port or a comma list of them",
+                 spec);
+        return AGORA_ENOTSUP;
+    }
+    if ((copy = strdup(spec)) == NULL)
+        return AGORA_ENOMEM;
+    for (tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char **nv;
+
+        tok = conf_trim(tok);
+        if (strncmp(tok, "http://", 7) == 0)
+            tok += 7;
+        if (!link_entry_valid(tok)) {
+            snprintf(err, errlen, "--master: '%s' is not host:port", tok);
+            link_masters_free(v, count);
+            free(copy);
+            return AGORA_EINVAL;
+        }
+        nv = realloc(v, (count + 1) * sizeof(*v));
+        if (nv == NULL || (nv[count] = strdup(tok)) == NULL) {
+            link_masters_free(nv ? nv : v, count);
+            free(copy);
+            return AGORA_ENOMEM;
+        }
+        v = nv;
+        count++;
+    }
+    free(copy);
+    if (count == 0) {
+        snprintf(err, errlen, "--master: no host:port in '%s'", spec);
+        return AGORA_EINVAL;
+    }
+    *out = v;
+    *n = count;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A uniform double in [0, 1) (xorshift64*, seeded from getrandom). */
+static double link_random(struct agent_link *l)
+{
+    l->rng ^= l->rng >> 12;
+    l->rng ^= l->rng << 25;
+    l->rng ^= l->rng >> 27;
+    return (double)((l->rng * 2685821657736338717ULL) >> 11) /
+           (double)(1ULL << 53);
+}
+
+/* Writes a parsed JSON value back as text (for a task's spec_json). */
+static int link_json_dump(struct agora_jw *w, yajl_val v, int depth)
+{
+    size_t i;
+
+    if (depth > LINK_JSON_DEPTH)
+        return AGORA_EINVAL;
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        agora_jw_null(w);
+    } else if (YAJL_IS_STRING(v)) {
+        agora_jw_str(w, YAJL_GET_STRING(v));
+    } else if (YAJL_IS_NUMBER(v)) {
+        agora_jw_raw(w, v->u.number.r, strlen(v->u.number.r));
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        agora_jw_bool(w, YAJL_IS_TRUE(v));
+    } else if (YAJL_IS_OBJECT(v)) {
+        agora_jw_obj_open(w);
+        for (i = 0; i < v->u.object.len; i++) {
+            agora_jw_key(w, v->u.object.keys[i]);
+            if (link_json_dump(w, v->u.object.values[i], depth + 1) < 0)
+                return AGORA_EINVAL;
+        }
+        agora_jw_obj_close(w);
+    } else if (YAJL_IS_ARRAY(v)) {
+        agora_jw_arr_open(w);
+        for (i = 0; i < v->u.array.len; i++)
+            if (link_json_dump(w, v->u.array.values[i], depth + 1) < 0)
+                return AGORA_EINVAL;
+        agora_jw_arr_close(w);
+    }
+    return 0;
+}
+
+/* "http://host:port" of an absolute URL (malloc'ed), or NULL. */
+static char *link_base_of(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+            CURLUE_OK) {
+        if (asprintf(&out, "%s://%s:%s", scheme, host, port) < 0)
+            out = NULL;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* The subscribe body                                                   */
+/* ------------------------------------------------------------------ */
+
+static void link_write_tasks(struct agora_jw *w, struct agent *a)
+{
+    const char *id;
+    void *value;
+    size_t pos = 0;
+
+    agora_jw_key(w, "tasks");
+    agora_jw_arr_open(w);
+    while (map_next(&a->tasks, &pos, &id, &value)) {
+        struct agent_task *t = value;
+        char *res = agent_resources_text(&t->resources);
+
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "task_id", t->id);
+        agora_jw_kstr(w, "framework_id", t->framework_id);
+        agora_jw_kstr(w, "state", agora_task_state_name(t->state));
+        agora_jw_kstr(w, "resources", res ? res : "");
+        agora_jw_key(w, "healthy");
+        if (t->healthy < 0)
+            agora_jw_null(w);
+        else
+            agora_jw_bool(w, t->healthy);
+        agora_jw_obj_close(w);
+        free(res);
+    }
+    agora_jw_arr_close(w);
+}
+
+/* The body of POST /api/agent/subscribe; NULL when out of memory. */
+static struct agora_jw *link_body(struct agent *a)
+{
+    struct agora_jw *w = agora_jw_new();
+    char *res = agent_resources_text(&a->total);
+    size_t i;
+
+    if (w == NULL || res == NULL) {
+        agora_jw_free(w);
+        free(res);
+        return NULL;
+    }
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "agent_id", a->id);
+    agora_jw_kstr(w, "hostname", a->conf.hostname);
+    agora_jw_kstr(w, "ip", a->advertise_ip);
+    agora_jw_kint(w, "port",
+                  a->http ? http_server_port(a->http) : a->conf.port);
+    agora_jw_kstr(w, "resources", res);
+    agora_jw_key(w, "attributes");
+    agora_jw_obj_open(w);
+    for (i = 0; i < a->nattrs; i++)
+        agora_jw_kstr(w, a->attrs[i].key, a->attrs[i].value);
+    agora_jw_obj_close(w);
+    agora_jw_kstr(w, "version", AGORA_VERSION);
+    link_write_tasks(w, a);
+    agora_jw_obj_close(w);
+    free(res);
+    return w;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Launches started per loop iteration: a burst of launch events must
+ * not keep the loop from the stream, the updates and the children. */
+#define LINK_LAUNCH_SLICE 16
+
+/* Hands t to the exec layer, unless it ended (killed, invalid) first. */
+static void link_exec_launch(struct agent *a, struct agent_task *t)
+{
+    int rc;
+
+    t->updates->launch_pending = 0;
+    if (agora_task_state_terminal(t->state)) {
+        updates_maybe_done(a, t);
+        return;
+    }
+    rc = exec_launch(a, t);
+    if (rc < 0)
+        agent_task_update(a, t, AGORA_TASK_FAILED,
+                          "REASON_CONTAINER_LAUNCH_FAILED", agora_strerror(rc),
+                          -1);
+}
+
+static void link_on_launch_slice(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct agent_link *l = w->data;
+    int n;
+
+    (void)revents;
+    for (n = 0; l->lq_head && n < LINK_LAUNCH_SLICE; n++) {
+        struct task_updates *tu = l->lq_head;
+
+        l->lq_head = tu->launch_next;
+        if (l->lq_head == NULL)
+            l->lq_tail = NULL;
+        tu->launch_next = NULL;
+        if (!l->a->stopping)
+            link_exec_launch(l->a, tu->task);
+    }
+    if (l->lq_head) {
+        ev_timer_set(w, 0., 0.);
+        ev_timer_start(loop, w);
+    }
+}
+
+/* The task record is on disk: queue the task for launching. */
+static void link_on_task_durable(void *arg, int err)
+{
+    struct agent_task *t = arg;
+    struct agent *a = t->updates->agent;
+    struct agent_link *l = a->link;
+
+    if (err != 0 || a->stopping || l == NULL)
+        return; /* the next agent recovers it from the checkpoint */
+    if (l->lq_tail)
+        l->lq_tail->launch_next = t->updates;
+    else
+        l->lq_head = t->updates;
+    l->lq_tail = t->updates;
+    if (!ev_is_active(&l->launch_timer)) {
+        ev_timer_set(&l->launch_timer, 0., 0.);
+        ev_timer_start(a->loop, &l->launch_timer);
+    }
+}
+
+/* Creates the task from its spec; NULL when it cannot even be made. */
+static struct agent_task *link_new_task(struct agent *a, const char *id,
+                                        const char *fw, yajl_val spec,
+                                        char **why)
+{
+    struct agora_jw *w = agora_jw_new();
+    struct agent_task *t = NULL;
+    const char *json = NULL;
+    int rc = AGORA_ENOMEM;
+
+    if (w && link_json_dump(w, spec, 0) == 0)
+        json = agora_jw_result(w, NULL);
+    if (json)
+        rc = agent_task_new(a, id, fw, json, &t, why);
+    agora_jw_free(w);
+    if (rc < 0) {
+        log_error("link", "cannot create task %s: %s", id, agora_strerror(rc));
+        return NULL;
+    }
+    if (map_put(&a->tasks, id, t, NULL) < 0) {
+        log_error("link", "cannot create task %s: out of memory", id);
+        free(*why);
+        *why = NULL;
+        agent_task_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/*
+ * launch: checkpoint the task, report STAGING, and launch it once the
+ * checkpoint is durable (a crash in between then finds the task).
+ */
+static void link_on_launch(struct agent_link *l, yajl_val ev)
+{
+    struct agent *a = l->a;
+    yajl_val spec = agora_json_get(ev, "task");
+    const char *fw, *id;
+    struct agent_task *t;
+    char *why = NULL;
+
+    if (agora_json_str(ev, "framework_id", &fw) < 0 || !YAJL_IS_OBJECT(spec) ||
+        agora_json_str(spec, "task_id", &id) < 0 || *id == '\0' ||
+        strchr(id, '/') || strcmp(id, "..") == 0 || strcmp(id, ".") == 0) {
+        log_warn("link", "launch without framework_id or a valid "
+                         "task.task_id: ignored");
+        return;
+    }
+    if (map_get(&a->tasks, id)) {
+        log_warn("link", "launch of task %s, which already runs: ignored", id);
+        return;
+    }
+    if ((t = link_new_task(a, id, fw, spec, &why)) == NULL)
+        return;
+    t->updates->launch_pending = 1;
+    if (agent_task_journal(a, t, link_on_task_durable, t) < 0)
+        t->updates->launch_pending = 0;
+    agent_task_update(a, t, AGORA_TASK_STAGING, NULL, NULL, -1);
+    if (why) {
+        agent_task_update(a, t, AGORA_TASK_ERROR, "REASON_TASK_INVALID", why,
+                          -1);
+        free(why);
+    }
+    if (!t->updates->launch_pending)
+        link_exec_launch(a, t); /* not journaled: launch anyway */
+}
+
+static void link_on_kill(struct agent_link *l, yajl_val ev)
+{
+    struct agent *a = l->a;
+    struct agent_task *t;
+    const char *id;
+    double grace = -1;
+    int rc;
+
+    if (agora_json_str(ev, "task_id", &id) < 0) {
+        log_warn("link", "kill without task_id: ignored");
+        return;
+    }
+    agora_json_num(ev, "grace_period", &grace);
+    t = map_get(&a->tasks, id);
+    if (t == NULL) {
+        log_warn("link", "kill of unknown task %s: ignored", id);
+        return;
+    }
+    if (agora_task_state_terminal(t->state))
+        return;
+    if (t->updates->launch_pending) {
+        agent_task_update(a, t, AGORA_TASK_KILLED,
+                          "REASON_TASK_KILLED_DURING_LAUNCH",
+                          "killed before it was launched", -1);
+        return;
+    }
+    rc = exec_kill(a, t, grace);
+    if (rc < 0)
+        log_error("link", "cannot kill task %s: %s", id, agora_strerror(rc));
+}
+
+static void link_on_ack(struct agent_link *l, yajl_val ev)
+{
+    yajl_val list = agora_json_get(ev, "updates");
+    size_t i;
+
+    if (!YAJL_IS_ARRAY(list)) {
+        log_warn("link", "ack without an updates array: ignored");
+        return;
+    }
+    for (i = 0; i < list->u.array.len; i++) {
+        const char *task_id, *uuid;
+
+        if (agora_json_str(list->u.array.values[i], "task_id", &task_id) == 0 &&
+            agora_json_str(list->u.array.values[i], "uuid", &uuid) == 0)
+            updates_ack(l->a, task_id, uuid);
+    }
+}
+
+static void link_on_subscribed(struct agent_link *l, yajl_val ev)
+{
+    struct agent *a = l->a;
+    const char *id = NULL, *master_id = "?";
+    char *eff = NULL;
+    double interval = LINK_PING_INTERVAL;
+    int64_t misses = LINK_PING_MISSES;
+
+    agora_json_str(ev, "agent_id", &id);
+    agora_json_str(ev, "master_id", &master_id);
+    if (agora_json_num(ev, "ping_interval", &interval) < 0 || interval <= 0)
+        interval = LINK_PING_INTERVAL;
+    if (agora_json_int(ev, "max_ping_misses", &misses) < 0 || misses < 1)
+        misses = LINK_PING_MISSES;
+    if (id && strcmp(id, a->id) != 0)
+        log_warn("link", "the master calls this agent %s; its id stays %s", id,
+                 a->id);
+    curl_easy_getinfo(l->easy, CURLINFO_EFFECTIVE_URL, &eff);
+    free(l->url);
+    l->url = eff ? link_base_of(eff) : NULL;
+    if (l->url == NULL) {
+        log_error("link", "cannot tell the master's address: dropping");
+        l->drop = 1;
+        return;
+    }
+    l->subscribed = 1;
+    l->subscriptions++;
+    l->backoff = 1;
+    l->timeout = interval * (double)misses;
+    log_info("link",
+             "subscribed to master %s at %s (ping every %g s, "
+             "%lld may be missed); %zu tasks",
+             master_id, l->url, interval, (long long)misses, a->tasks.len);
+    updates_on_subscribed(a);
+}
+
+static void link_on_shutdown(struct agent_link *l, yajl_val ev)
+{
+    const char *why = "no reason given";
+
+    agora_json_str(ev, "message", &why);
+    log_error("link", "the master shuts this agent down: %s", why);
+    l->stopping = 1;
+    l->drop = 1;
+    agent_shutdown(l->a, why);
+}
+
+static void link_dispatch(struct agent_link *l, const char *type, yajl_val ev)
+{
+    if (strcmp(type, "subscribed") == 0) {
+        link_on_subscribed(l, ev);
+    } else if (!l->subscribed) {
+        log_warn("link", "event %s before subscribed: ignored", type);
+    } else if (strcmp(type, "launch") == 0) {
+        link_on_launch(l, ev);
+    } else if (strcmp(type, "kill") == 0) {
+        link_on_kill(l, ev);
+    } else if (strcmp(type, "ack") == 0) {
+        link_on_ack(l, ev);
+    } else if (strcmp(type, "ping") == 0) {
+        updates_pong(l->a);
+    } else if (strcmp(type, "shutdown") == 0) {
+        link_on_shutdown(l, ev);
+    } else {
+        log_debug("link", "unknown event %s: ignored", type);
+    }
+}
+
+/* Any line, a blank keep-alive included, shows the master is there. */
+static void link_alive(struct agent_link *l)
+{
+    if (!l->subscribed || l->easy == NULL)
+        return;
+    l->watchdog.repeat = l->timeout;
+    ev_timer_again(l->a->loop, &l->watchdog);
+}
+
+/* One line of the stream (NUL-terminated in place). */
+static void link_line(struct agent_link *l, char *line, size_t len)
+{
+    char err[256];
+    const char *type;
+    yajl_val ev;
+
+    if (len > 0 && line[len - 1] == '\r')
+        line[--len] = '\0';
+    if (len == 0) {
+        link_alive(l);
+        return;
+    }
+    ev = agora_json_parse(line, err, sizeof(err));
+    if (ev == NULL) {
+        log_warn("link", "bad event from the master (%s): ignored", err);
+        return;
+    }
+    if (agora_json_str(ev, "type", &type) == 0 ||
+        agora_json_str(ev, "event", &type) == 0)
+        link_dispatch(l, type, ev);
+    else
+        log_warn("link", "event without a type: ignored");
+    yajl_tree_free(ev);
+    link_alive(l);
+}
+
+/* ------------------------------------------------------------------ */
+/* The stream                                                           */
+/* ------------------------------------------------------------------ */
+
+static int link_buf_append(struct agent_link *l, const char *p, size_t n)
+{
+    if (l->len + n + 1 > l->cap) {
+        size_t cap = l->cap ? l->cap : 16384;
+        char *nb;
+
+        while (cap < l->len + n + 1)
+            cap *= 2;
+        nb = realloc(l->line, cap);
+        if (nb == NULL)
+            return -1;
+        l->line = nb;
+        l->cap = cap;
+    }
+    memcpy(l->line + l->len, p, n);
+    l->len += n;
+    return 0;
+}
+
+/* Keeps the start of an error body for the log. */
+static void link_keep_error(struct agent_link *l, const char *p, size_t n)
+{
+    size_t room = sizeof(l->errbody) - 1 - l->errlen;
+
+    if (n > room)
+        n = room;
+    memcpy(l->errbody + l->errlen, p, n);
+    l->errlen += n;
+    l->errbody[l->errlen] = '\0';
+}
+
+/* CURLOPT_WRITEFUNCTION: split the stream into lines and dispatch them.
+ * Returning less than given ends the transfer (CURLE_WRITE_ERROR). */
+static size_t link_on_data(char *p, size_t size, size_t nmemb, void *arg)
+{
+    struct agent_link *l = arg;
+    size_t n = size * nmemb, start = 0, scan = l->len;
+    char *nl;
+
+    curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &l->code);
+    if (l->code != 200) {
+        link_keep_error(l, p, n);
+        return n;
+    }
+    if (link_buf_append(l, p, n) < 0) {
+        log_error("link", "out of memory reading the event stream");
+        return 0;
+    }
+    while ((nl = memchr(l->line + scan, '\n', l->len - scan)) != NULL) {
+        size_t end = (size_t)(nl - l->line);
+
+        *nl = '\0';
+        link_line(l, l->line + start, end - start);
+        start = scan = end + 1;
+        if (l->drop)
+            return 0;
+    }
+    memmove(l->line, l->line + start, l->len - start);
+    l->len -= start;
+    if (l->len > LINK_LINE_MAX) {
+        log_error("link",
+                  "an event line over %u bytes: dropping the "
+                  "connection",
+                  LINK_LINE_MAX);
+        return 0;
+    }
+    return n;
+}
+
+static void link_lost(struct agent_link *l, const char *why);
+
+static void link_on_done(void *arg, CURL *easy, CURLcode result)
+{
+    struct agent_link *l = arg;
+    char why[512];
+
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &l->code);
+    if (l->drop)
+        snprintf(why, sizeof(why), "dropped by the agent");
+    else if (result != CURLE_OK)
+        snprintf(why, sizeof(why), "%s",
+                 l->errbuf[0] ? l->errbuf : curl_easy_strerror(result));
+    else if (l->code != 200)
+        snprintf(why, sizeof(why), "HTTP %ld %s", l->code, l->errbody);
+    else
+        snprintf(why, sizeof(why), "the master ended the stream");
+    curl_easy_cleanup(easy);
+    l->easy = NULL;
+    link_lost(l, why);
+}
+
+static void link_subscribe(struct agent_link *l);
+
+/* Ends the current subscription (if any) and schedules the next one. */
+static void link_lost(struct agent_link *l, const char *why)
+{
+    double delay, max = l->a->conf.registration_backoff_max;
+
+    if (l->subscribed)
+        log_warn("link", "lost master %s: %s", l->url, why);
+    else
+        log_warn("link", "cannot subscribe to %s: %s", l->masters[l->cur], why);
+    l->subscribed = 0;
+    free(l->url);
+    l->url = NULL;
+    l->len = 0;
+    l->drop = 0;
+    ev_timer_stop(l->a->loop, &l->watchdog);
+    if (l->stopping)
+        return;
+    l->cur = (l->cur + 1) % l->nmasters;
+    delay = l->backoff * (0.5 + 0.5 * link_random(l));
+    l->backoff = l->backoff * 2 > max ? max : l->backoff * 2;
+    log_info("link", "subscribing to %s in %.1f s", l->masters[l->cur], delay);
+    ev_timer_set(&l->retry, delay, 0.);
+    ev_timer_start(l->a->loop, &l->retry);
+}
+
+/* Sets up the subscribe request on a new easy handle. */
+static CURL *link_easy(struct agent_link *l, const char *url, const char *body,
+                       size_t len)
+{
+    CURL *e = curl_easy_init();
+
+    if (e == NULL)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, l->hdrs);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, link_on_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, l);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, l->errbuf);
+    /* A non-leading master redirects (307) to the leader; POST stays. */
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    return e;
+}
+
+static void link_subscribe(struct agent_link *l)
+{
+    struct agent *a = l->a;
+    struct agora_jw *w = link_body(a);
+    const char *body = w ? agora_jw_result(w, NULL) : NULL;
+    char *url = NULL;
+
+    l->errbuf[0] = l->errbody[0] = '\0';
+    l->errlen = 0;
+    l->code = 0;
+    l->drop = 0;
+    if (body && asprintf(&url, "http://%s/api/agent/subscribe",
+                         l->masters[l->cur]) >= 0)
+        l->easy = link_easy(l, url, body, strlen(body));
+    free(url);
+    agora_jw_free(w);
+    if (l->easy == NULL ||
+        curl_loop_add(a->curl, l->easy, link_on_done, l) < 0) {
+        if (l->easy)
+            curl_easy_cleanup(l->easy);
+        l->easy = NULL;
+        link_lost(l, "out of memory");
+        return;
+    }
+    l->attempts++;
+    log_info("link", "subscribing to master %s (agent %s, %zu tasks)",
+             l->masters[l->cur], a->id, a->tasks.len);
+    l->watchdog.repeat = LINK_SUBSCRIBE_TIMEOUT;
+    ev_timer_again(a->loop, &l->watchdog);
+}
+
+static void link_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct agent_link *l = w->data;
+
+    (void)loop;
+    (void)revents;
+    if (!l->stopping && l->easy == NULL)
+        link_subscribe(l);
+}
+
+/* No event in time: the master or the network is gone. */
+static void link_on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct agent_link *l = w->data;
+    char why[128];
+
+    (void)revents;
+    ev_timer_stop(loop, w);
+    if (l->easy == NULL)
+        return;
+    snprintf(why, sizeof(why), "no %s from the master in %.0f s",
+             l->subscribed ? "ping" : "answer", w->repeat);
+    /* Not inside a libcurl callback: the handle may go at once. */
+    curl_loop_remove(l->a->curl, l->easy);
+    curl_easy_cleanup(l->easy);
+    l->easy = NULL;
+    link_lost(l, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life                                                                 */
+/* ------------------------------------------------------------------ */
+
+int link_init(struct agent *a)
+{
+    struct agent_link *l = calloc(1, sizeof(*l));
+    char err[512];
+    int rc;
+
+    if (l == NULL)
+        return AGORA_ENOMEM;
+    l->a = a;
+    a->link = l;
+    rc = link_parse_masters(a->conf.master, &l->masters, &l->nmasters, err,
+                            sizeof(err));
+    if (rc < 0) {
+        log_error("link", "%s", rc == AGORA_ENOMEM ? "out of memory" : err);
+        return rc;
+    }
+    l->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    if (l->hdrs)
+        l->hdrs = curl_slist_append(l->hdrs, "Accept: application/x-ndjson");
+    if (l->hdrs)
+        l->hdrs = curl_slist_append(l->hdrs, "Expect:");
+    if (l->hdrs == NULL)
+        return AGORA_ENOMEM;
+    if (getrandom(&l->rng, sizeof(l->rng), GRND_NONBLOCK) !=
+            (ssize_t)sizeof(l->rng) ||
+        l->rng == 0)
+        l->rng = (uint64_t)ev_time() * 2654435761u + 1;
+    l->backoff = 1;
+    ev_init(&l->watchdog, link_on_watchdog);
+    l->watchdog.data = l;
+    ev_init(&l->retry, link_on_retry);
+    l->retry.data = l;
+    ev_init(&l->launch_timer, link_on_launch_slice);
+    l->launch_timer.data = l;
+    return 0;
+}
+
+void link_start(struct agent *a)
+{
+    struct agent_link *l = a->link;
+
+    ev_timer_set(&l->retry, 0., 0.);
+    ev_timer_start(a->loop, &l->retry);
+}
+
+void link_stop(struct agent *a)
+{
+    struct agent_link *l = a->link;
+
+    if (l == NULL)
+        return;
+    l->stopping = 1;
+    ev_timer_stop(a->loop, &l->watchdog);
+    ev_timer_stop(a->loop, &l->retry);
+    ev_timer_stop(a->loop, &l->launch_timer);
+    if (l->easy) {
+        curl_loop_remove(a->curl, l->easy);
+        curl_easy_cleanup(l->easy);
+    }
+    curl_slist_free_all(l->hdrs);
+    link_masters_free(l->masters, l->nmasters);
+    free(l->url);
+    free(l->line);
+    free(l);
+    a->link = NULL;
+}
+
+const char *link_master_url(const struct agent *a)
+{
+    return a->link && a->link->subscribed ? a->link->url : NULL;
+}
+
+int link_subscribed(const struct agent *a)
+{
+    return a->link && a->link->subscribed;
+}

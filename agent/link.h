@@ -1,0 +1,53 @@
+/*
+ * link.h - the agent's connection to the master (docs/agent-protocol.md).
+ *
+ * One long-lived POST /api/agent/subscribe whose response is a stream of
+ * NDJSON events (subscribed, launch, kill, ack, ping, shutdown). The
+ * link follows a non-leading master's 307 to the leader, watches for
+ * missing pings, and subscribes again with jittered exponential backoff
+ * (1 s doubling to --registration_backoff_max), trying the next master of
+ * --master each time. Status updates and pongs go through updates.c.
+ */
+#ifndef AGORA_AGENT_LINK_H
+#define AGORA_AGENT_LINK_H
+
+#include <stddef.h>
+
+struct agent;
+
+/* Longest event line accepted; a longer one drops the connection. */
+#define LINK_LINE_MAX (4u * 1024 * 1024)
+/* Time allowed for the `subscribed` event after connecting. */
+#define LINK_SUBSCRIBE_TIMEOUT 30.0
+/* Defaults when `subscribed` does not carry them. */
+#define LINK_PING_INTERVAL 15.0
+#define LINK_PING_MISSES 5
+
+/*
+ * Splits --master into "host:port" entries (malloc'ed array of malloc'ed
+ * strings; free with link_masters_free). "zk://..." is refused with
+ * AGORA_ENOTSUP until agora has ZooKeeper; an empty entry or one without
+ * a port is AGORA_EINVAL. A reason goes to err.
+ */
+int link_parse_masters(const char *spec, char ***out, size_t *n, char *err,
+                       size_t errlen);
+void link_masters_free(char **v, size_t n);
+
+/* Validates --master and prepares the link (a->link). 0 or an agora_err
+ * with the reason logged. */
+int link_init(struct agent *a);
+
+/* Starts subscribing (on the loop, right away). */
+void link_start(struct agent *a);
+
+/* Drops the connection and frees a->link. NULL link is a no-op. */
+void link_stop(struct agent *a);
+
+/* "http://host:port" of the master this agent is subscribed to, or NULL
+ * while it is not. Borrowed: valid until the link drops. */
+const char *link_master_url(const struct agent *a);
+
+/* 1 while subscribed (the `subscribed` event arrived on a live stream). */
+int link_subscribed(const struct agent *a);
+
+#endif /* AGORA_AGENT_LINK_H */

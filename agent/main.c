@@ -1,0 +1,126 @@
+/*
+ * main.c - agora-agent: the flags, the loop, a clean stop.
+ *
+ * `agora-agent --shim <meta_dir>` is the per-task shim of the exec layer,
+ * not the agent: it is dispatched before anything else.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <curl/curl.h>
+#include <ev.h>
+
+#include "agent.h"
+#include "log.h"
+#include "task.h"
+
+#define F(name, type, dflt, help)                                              \
+    {                                                                          \
+#name, AGORA_CONF_##type, dflt, offsetof(struct agent_conf, name),     \
+            help                                                               \
+    }
+
+const conf_field agent_flags[] = {
+    F(master, STRING, "",
+      "the master: host:port, a comma list of them (each tried in turn), "
+      "or zk://... (not supported yet). Required"),
+    F(ip, STRING, "0.0.0.0",
+      "address the agent's HTTP API listens on; with 0.0.0.0 (all, as "
+      "Mesos) the first non-loopback IPv4 address is advertised"),
+    F(port, INT, "5051", "port of the agent's HTTP API"),
+    F(hostname, STRING, "",
+      "host name advertised to the master "
+      "(default: the system's)"),
+    F(work_dir, STRING, "/var/lib/agora/agent",
+      "checkpoints (meta/) and task sandboxes (sandboxes/)"),
+    F(resources, STRING, "",
+      "resources offered, e.g. cpus:4;mem:2048;disk:10000;"
+      "ports:[31000-32000] or cpus(role):2; names not given are detected"),
+    F(attributes, STRING, "", "attributes, e.g. rack:r1;zone:a"),
+    F(isolation, STRING, "", "cgroups or posix; empty for the best available"),
+    F(recover, STRING, "reconnect",
+      "after a restart: reconnect to running tasks, or cleanup (kill them)"),
+    F(cgroups_root, STRING, "agora",
+      "name of agora's cgroup under each hierarchy"),
+    F(log_level, STRING, "info", "debug, info, warn or error"),
+    F(registration_backoff_max, DURATION, "60secs",
+      "longest wait between two subscription attempts"),
+    F(max_body_size, INT, "1048576",
+      "largest request body the agent's HTTP API accepts (bytes)"),
+    {NULL, 0, NULL, 0, NULL},
+};
+
+#undef F
+
+/* Every task's shim holds descriptors of ours: use the hard limit. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int run(struct agent_conf *conf)
+{
+    struct ev_loop *loop;
+    struct agent a;
+    int rc;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "agora-agent: cannot initialise libcurl\n");
+        return 1;
+    }
+    if (!(curl_version_info(CURLVERSION_NOW)->features &
+          CURL_VERSION_ASYNCHDNS))
+        log_warn("agent", "this libcurl resolves names synchronously: give "
+                          "--master as an IP address to keep the loop free");
+    /* libev's ev_child watchers (the exec layer) need the default loop. */
+    loop = ev_default_loop(EVFLAG_AUTO);
+    if (loop == NULL) {
+        fprintf(stderr, "agora-agent: cannot create the event loop\n");
+        curl_global_cleanup();
+        return 1;
+    }
+    rc = agent_start(&a, loop, conf);
+    if (rc == 0)
+        ev_run(loop, 0);
+    agent_stop(&a);
+    ev_loop_destroy(loop);
+    curl_global_cleanup();
+    return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct agent_conf conf;
+    char err[512];
+    int rc;
+
+    if (argc > 1 && strcmp(argv[1], "--shim") == 0)
+        return shim_main(argc, argv);
+    memset(&conf, 0, sizeof(conf));
+    rc = conf_parse(agent_flags, &conf, argc, argv, "/etc/agora/agent",
+                    "agora-agent", err, sizeof(err));
+    if (rc == CONF_HELP) {
+        conf_release(agent_flags, &conf);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "agora-agent: %s\n", err);
+        conf_release(agent_flags, &conf);
+        return 2;
+    }
+    if (conf.master == NULL || conf.master[0] == '\0') {
+        fprintf(stderr, "agora-agent: --master is required (see --help)\n");
+        conf_release(agent_flags, &conf);
+        return 2;
+    }
+    raise_fd_limit();
+    return run(&conf);
+}

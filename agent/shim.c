@@ -1,0 +1,675 @@
+/*
+ * shim.c - the per-task supervisor: `agora-agent --shim <meta_dir>`.
+ *
+ * The agent spawns one shim a task, in a session of its own, with fd 3
+ * the write end of a pipe to the agent. The shim:
+ *   1. reads <meta_dir>/launch.json and forks the task: its own process
+ *      group, its cgroups joined, stdin /dev/null, stdout and stderr
+ *      appended to the sandbox's files, cwd the sandbox, the task's
+ *      environment only, and the task's user (initgroups, setgid,
+ *      setuid) when one is given; then exec. A close-on-exec pipe tells
+ *      the shim whether exec succeeded;
+ *   2. writes <meta_dir>/pids (its own and the task's pid and
+ *      starttime), tells the agent "R <pid>\n";
+ *   3. waits for the task, then kills what is left of it (its process
+ *      group, then every process in its cgroups), so nothing of a task
+ *      outlives it;
+ *   4. writes <meta_dir>/exit atomically and exits.
+ * It ignores SIGHUP, SIGPIPE and SIGINT, forwards SIGTERM to the task's
+ * process group, and never needs the agent: when the agent dies, the
+ * shim goes on and the exit file keeps the status for the next agent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <agora/json.h>
+
+#include "exec_int.h"
+
+/* launch.json holds argv and env: big, but not unbounded. */
+#define LAUNCH_MAX (16u << 20)
+
+extern char **environ;
+
+struct launch {
+    yajl_val root;
+    char **argv;
+    char **env;
+    const char *cwd, *out, *err, *user;
+    uid_t uid;
+    gid_t gid;
+    int switch_user;
+    char *cgroups[CG_MAX_DIRS];
+    size_t ncgroups;
+    int v2;
+    int has_nofile;
+    struct rlimit nofile;
+};
+
+/* ------------------------------------------------------------------ */
+/* Files and /proc, shared with the agent's side (exec_int.h) */
+/* ------------------------------------------------------------------ */
+
+ssize_t exec_read_file(int dirfd, const char *path, char *buf, size_t cap)
+{
+    size_t len = 0;
+    ssize_t n;
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -errno;
+    if (cap == 0) {
+        close(fd);
+        return -EFBIG;
+    }
+    for (;;) {
+        if (len == cap - 1) {
+            /* Full: the file fits only if nothing follows. */
+            char extra;
+            do
+                n = read(fd, &extra, 1);
+            while (n < 0 && errno == EINTR);
+            close(fd);
+            if (n != 0)
+                return n < 0 ? -errno : -EFBIG;
+            break;
+        }
+        n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = -errno;
+            close(fd);
+            return e;
+        }
+        if (n == 0) {
+            close(fd);
+            break;
+        }
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+int exec_write_file(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -errno;
+    do
+        n = write(fd, data, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 || (size_t)n != len) {
+        int e = n < 0 ? -errno : -EIO;
+        close(fd);
+        return e;
+    }
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+int exec_write_atomic(int dirfd, const char *name, const char *data, size_t len,
+                      int sync)
+{
+    char tmp[4096];
+    size_t off = 0;
+    int fd, e = 0;
+
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            e = n < 0 ? -errno : -EIO;
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (e == 0 && sync && fsync(fd) != 0)
+        e = -errno;
+    if (close(fd) != 0 && e == 0)
+        e = -errno;
+    if (e == 0 && renameat(dirfd, tmp, dirfd, name) != 0)
+        e = -errno;
+    if (e != 0)
+        (void)unlinkat(dirfd, tmp, 0);
+    return e;
+}
+
+int exec_proc_stat(pid_t pid, struct proc_stat *st)
+{
+    char path[64], buf[1024];
+    unsigned long long v[22];
+    char *p;
+    int n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (exec_read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+        return -ESRCH;
+    /* The name (field 2) may hold anything: parse after its ')'. */
+    if (!(p = strrchr(buf, ')')) || p[1] != ' ')
+        return -EINVAL;
+    memset(st, 0, sizeof(*st));
+    st->state = p[2];
+    /* fields 4..25: ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime stime cutime cstime priority nice threads
+     * itrealvalue starttime vsize rss ... */
+    n = sscanf(p + 4,
+               "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
+               "%llu %llu %llu %llu %llu %llu %llu %llu %llu",
+               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
+               &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16],
+               &v[17], &v[18], &v[19], &v[20]);
+    if (n < 21)
+        return -EINVAL;
+    st->ppid = (pid_t)v[0];
+    st->pgrp = (pid_t)v[1];
+    st->utime = v[10];
+    st->stime = v[11];
+    st->starttime = v[18];
+    st->rss_pages = v[20];
+    return 0;
+}
+
+const char *exec_stage_name(int stage)
+{
+    switch (stage) {
+    case STAGE_EXEC:
+        return "exec";
+    case STAGE_USER:
+        return "switching user";
+    case STAGE_CGROUP:
+        return "joining its cgroup";
+    case STAGE_CHDIR:
+        return "entering the sandbox";
+    case STAGE_FILES:
+        return "opening stdin/stdout/stderr";
+    case STAGE_FORK:
+        return "fork";
+    default:
+        return "setting up";
+    }
+}
+
+int exec_procs_signal(const char *dir, int sig)
+{
+    char path[4096], buf[4096];
+    int fd, count = 0, digits = 0;
+    long pid = 0;
+    ssize_t n;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
+        sizeof(path))
+        return -ENAMETOOLONG;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    /* Any length, with a fixed buffer: a number may span two reads. */
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = -errno;
+            close(fd);
+            return e;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9') {
+                if (pid < INT_MAX / 10)
+                    pid = pid * 10 + (buf[i] - '0');
+                digits = 1;
+            } else if (digits) {
+                if (pid > 0 && sig)
+                    (void)kill((pid_t)pid, sig);
+                count++;
+                pid = 0;
+                digits = 0;
+            }
+        }
+    }
+    if (digits && pid > 0) {
+        if (sig)
+            (void)kill((pid_t)pid, sig);
+        count++;
+    }
+    close(fd);
+    return count;
+}
+
+int cg_kill_dirs(char *const dirs[], size_t n, int v2)
+{
+    char path[4096];
+    int total = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int c;
+        if (v2) {
+            c = exec_procs_signal(dirs[i], 0);
+            if (c > 0 &&
+                (size_t)snprintf(path, sizeof(path), "%s/cgroup.kill",
+                                 dirs[i]) < sizeof(path) &&
+                exec_write_file(path, "1", 1) == 0) {
+                total += c;
+                continue;
+            }
+        }
+        c = exec_procs_signal(dirs[i], SIGKILL);
+        if (c < 0)
+            return c;
+        total += c;
+    }
+    return total;
+}
+
+int exec_mkdirs(const char *path, mode_t mode)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+
+    if (len == 0 || len >= sizeof(buf))
+        return -ENAMETOOLONG;
+    if (mkdir(path, mode) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return -errno;
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return mkdir(buf, mode) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+/* ------------------------------------------------------------------ */
+/* The shim */
+/* ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t got_term;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    got_term = 1;
+}
+
+double exec_wall_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t starttime_of(pid_t pid)
+{
+    struct proc_stat st;
+
+    return exec_proc_stat(pid, &st) == 0 ? st.starttime : 0;
+}
+
+static void write_pids(int dfd, pid_t task, uint64_t task_start)
+{
+    char buf[160];
+    int n = snprintf(buf, sizeof(buf), "%d %" PRIu64 " %d %" PRIu64 " %.3f\n",
+                     (int)getpid(), starttime_of(getpid()), (int)task,
+                     task_start, exec_wall_now());
+
+    /* No fsync: the file only matters while this machine stays up. */
+    (void)exec_write_atomic(dfd, EXEC_PIDS_FILE, buf, (size_t)n, 0);
+}
+
+static int write_exit(int dfd, const char *fmt, int a, int b)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), fmt, a, b);
+
+    return exec_write_atomic(dfd, EXEC_EXIT_FILE, buf, (size_t)n, 1);
+}
+
+/* ---- launch.json ---- */
+
+static char **strv_of(yajl_val arr)
+{
+    char **v;
+    size_t n;
+
+    if (!YAJL_IS_ARRAY(arr))
+        return NULL;
+    n = arr->u.array.len;
+    if (!(v = calloc(n + 1, sizeof(*v))))
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!YAJL_IS_STRING(arr->u.array.values[i])) {
+            free(v);
+            return NULL;
+        }
+        v[i] = YAJL_GET_STRING(arr->u.array.values[i]);
+    }
+    return v;
+}
+
+static int launch_read(int dfd, struct launch *l)
+{
+    struct stat sb;
+    char *text;
+    ssize_t n;
+    int64_t i64;
+    yajl_val v;
+    int fd = openat(dfd, EXEC_LAUNCH_FILE, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &sb) != 0 || sb.st_size <= 0 || sb.st_size > LAUNCH_MAX) {
+        close(fd);
+        return -EINVAL;
+    }
+    if (!(text = malloc((size_t)sb.st_size + 1))) {
+        close(fd);
+        return -ENOMEM;
+    }
+    n = exec_read_file(dfd, EXEC_LAUNCH_FILE, text, (size_t)sb.st_size + 1);
+    close(fd);
+    if (n < 0) {
+        free(text);
+        return (int)n;
+    }
+    l->root = agora_json_parse(text, NULL, 0);
+    free(text);
+    if (!l->root)
+        return -EINVAL;
+    l->argv = strv_of(agora_json_get(l->root, "argv"));
+    l->env = strv_of(agora_json_get(l->root, "env"));
+    if (!l->argv || !l->argv[0] || !l->env ||
+        agora_json_str(l->root, "cwd", &l->cwd) != 0 ||
+        agora_json_str(l->root, "stdout", &l->out) != 0 ||
+        agora_json_str(l->root, "stderr", &l->err) != 0)
+        return -EINVAL;
+    if (agora_json_str(l->root, "user", &l->user) == 0) {
+        int64_t g;
+        if (agora_json_int(l->root, "uid", &i64) != 0 ||
+            agora_json_int(l->root, "gid", &g) != 0)
+            return -EINVAL;
+        l->uid = (uid_t)i64;
+        l->gid = (gid_t)g;
+        l->switch_user = 1;
+    }
+    v = agora_json_get(l->root, "cgroups");
+    for (size_t k = 0;
+         YAJL_IS_ARRAY(v) && k < v->u.array.len && l->ncgroups < CG_MAX_DIRS;
+         k++) {
+        if (YAJL_IS_STRING(v->u.array.values[k]))
+            l->cgroups[l->ncgroups++] = YAJL_GET_STRING(v->u.array.values[k]);
+    }
+    (void)agora_json_bool(l->root, "cgroup_v2", &l->v2);
+    v = agora_json_get(l->root, "nofile");
+    if (YAJL_IS_ARRAY(v) && v->u.array.len == 2 &&
+        YAJL_IS_INTEGER(v->u.array.values[0]) &&
+        YAJL_IS_INTEGER(v->u.array.values[1])) {
+        l->nofile.rlim_cur = (rlim_t)YAJL_GET_INTEGER(v->u.array.values[0]);
+        l->nofile.rlim_max = (rlim_t)YAJL_GET_INTEGER(v->u.array.values[1]);
+        l->has_nofile = 1;
+    }
+    return 0;
+}
+
+static void launch_free(struct launch *l)
+{
+    free(l->argv);
+    free(l->env);
+    if (l->root)
+        yajl_tree_free(l->root);
+    memset(l, 0, sizeof(*l));
+}
+
+/* ---- the task's process, between fork and exec ---- */
+
+static void __attribute__((noreturn)) child_fail(int fd, int stage, int err)
+{
+    int msg[2] = {stage, err};
+    ssize_t n;
+
+    do
+        n = write(fd, msg, sizeof(msg));
+    while (n < 0 && errno == EINTR);
+    _exit(127);
+}
+
+static void join_cgroup(int efd, const char *dir)
+{
+    char path[4096], pid[32];
+    int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    int fd;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
+        sizeof(path))
+        child_fail(efd, STAGE_CGROUP, ENAMETOOLONG);
+    if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+        child_fail(efd, STAGE_CGROUP, errno);
+    if (write(fd, pid, (size_t)n) != n)
+        child_fail(efd, STAGE_CGROUP, errno);
+    close(fd);
+}
+
+static void __attribute__((noreturn))
+run_child(const struct launch *l, int efd, int in, int out, int err)
+{
+    sigset_t none;
+
+    if (setpgid(0, 0) != 0)
+        child_fail(efd, STAGE_SETUP, errno);
+    for (size_t i = 0; i < l->ncgroups; i++)
+        join_cgroup(efd, l->cgroups[i]);
+    if (l->has_nofile && setrlimit(RLIMIT_NOFILE, &l->nofile) != 0)
+        child_fail(efd, STAGE_SETUP, errno);
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+        child_fail(efd, STAGE_FILES, errno);
+    if (chdir(l->cwd) != 0)
+        child_fail(efd, STAGE_CHDIR, errno);
+    /* Ignored signals stay ignored across exec: give the task defaults. */
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (l->switch_user) {
+        if (initgroups(l->user, l->gid) != 0 && setgroups(0, NULL) != 0)
+            child_fail(efd, STAGE_USER, errno);
+        if (setgid(l->gid) != 0)
+            child_fail(efd, STAGE_USER, errno);
+        if (setuid(l->uid) != 0)
+            child_fail(efd, STAGE_USER, errno);
+    }
+    /* execvp searches the task's PATH, not the shim's. */
+    environ = l->env;
+    execvp(l->argv[0], l->argv);
+    child_fail(efd, STAGE_EXEC, errno);
+}
+
+/* ---- the shim ---- */
+
+static int open_out(const struct launch *l, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+    if (fd >= 0 && l->switch_user && fchown(fd, l->uid, l->gid) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Tells the sandbox's stderr why the task did not start. */
+static void note_failure(int fd, const struct launch *l, int stage, int err)
+{
+    dprintf(fd, "agora-shim: cannot start '%s': %s: %s\n", l->argv[0],
+            exec_stage_name(stage), strerror(err));
+}
+
+/* Waits for the task without reaping it, so its pid (its process
+ * group's id) cannot be reused while the group is killed. */
+static int wait_task(pid_t pid)
+{
+    siginfo_t si;
+
+    for (;;) {
+        if (got_term) {
+            got_term = 0;
+            (void)kill(-pid, SIGTERM);
+        }
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) == 0)
+            return 0;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Kills what is left of the task: its group, then its cgroups, until
+ * they are empty (a second at most: forks may race the kill). */
+static void sweep(const struct launch *l, pid_t pid)
+{
+    (void)kill(-pid, SIGKILL);
+    for (int round = 0; l->ncgroups && round < 100; round++) {
+        if (cg_kill_dirs(l->cgroups, l->ncgroups, l->v2) <= 0)
+            break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int run(int dfd)
+{
+    struct launch l;
+    int in = -1, out = -1, err = -1, ep[2] = {-1, -1};
+    int msg[2], status = 0, rc;
+    sigset_t term;
+    ssize_t n;
+    pid_t pid;
+
+    memset(&l, 0, sizeof(l));
+    if ((rc = launch_read(dfd, &l)) != 0) {
+        launch_free(&l);
+        return write_exit(dfd, "failed %d %d\n", STAGE_SETUP, -rc) ? 1 : 0;
+    }
+    in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    out = open_out(&l, l.out);
+    err = open_out(&l, l.err);
+    if (in < 0 || out < 0 || err < 0 || pipe2(ep, O_CLOEXEC) != 0) {
+        rc = write_exit(dfd, "failed %d %d\n", STAGE_FILES, errno);
+        goto done;
+    }
+    /* A SIGTERM from here on waits until the child has its default
+     * handler (it then dies of it), or the shim forwards it. */
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, NULL);
+    if (got_term) {
+        /* Killed before the task was started: it never will be. */
+        rc = write_exit(dfd, "signaled %d\n", SIGTERM, 0);
+        goto done;
+    }
+    if ((pid = fork()) < 0) {
+        rc = write_exit(dfd, "failed %d %d\n", STAGE_FORK, errno);
+        goto done;
+    }
+    if (pid == 0)
+        run_child(&l, ep[1], in, out, err);
+    sigprocmask(SIG_UNBLOCK, &term, NULL);
+    /* Also here, so a SIGTERM to the group cannot precede the group. */
+    (void)setpgid(pid, pid);
+    close(ep[1]);
+    ep[1] = -1;
+    do
+        n = read(ep[0], msg, sizeof(msg));
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof(msg)) {
+        note_failure(err, &l, msg[0], msg[1]);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        rc = write_exit(dfd, "failed %d %d\n", msg[0], msg[1]);
+        goto done;
+    }
+    write_pids(dfd, pid, starttime_of(pid));
+    dprintf(EXEC_STATUS_FD, "R %d\n", (int)pid);
+    close(EXEC_STATUS_FD);
+    if (wait_task(pid) != 0) {
+        rc = -1;
+        goto done;
+    }
+    sweep(&l, pid);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(status))
+        rc = write_exit(dfd, "signaled %d\n", WTERMSIG(status), 0);
+    else
+        rc = write_exit(dfd, "exited %d\n", WEXITSTATUS(status), 0);
+done:
+    if (ep[0] >= 0)
+        close(ep[0]);
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (err >= 0)
+        close(err);
+    launch_free(&l);
+    return rc ? 1 : 0;
+}
+
+int shim_main(int argc, char **argv)
+{
+    struct sigaction sa;
+    int dfd, rc;
+
+    if (argc < 3 || strcmp(argv[1], "--shim") != 0) {
+        fprintf(stderr, "usage: agora-agent --shim <meta_dir>\n");
+        exit(2);
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_term; /* no SA_RESTART: waitid returns EINTR */
+    sigaction(SIGTERM, &sa, NULL);
+    /* 0-2 and the status pipe (3) must be taken, else files opened later
+     * would land there; the pipe must not reach the task. */
+    for (int fd = 0; fd <= EXEC_STATUS_FD; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        if (open("/dev/null", O_RDWR) != fd)
+            exit(111);
+    }
+    if (fcntl(EXEC_STATUS_FD, F_SETFD, FD_CLOEXEC) != 0)
+        exit(111);
+    if ((dfd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        exit(111);
+    if (chdir("/") != 0)
+        exit(111);
+    rc = run(dfd);
+    close(dfd);
+    exit(rc);
+}

@@ -1,0 +1,1303 @@
+/*
+ * test_exec.c - the agent's exec layer with real processes: launch,
+ * exit statuses, environment, kill with grace, OOM under a memory limit,
+ * health checks (HTTP, TCP, COMMAND), recovery after a simulated agent
+ * restart, usage, and launch latency.
+ *
+ * The control layer is replaced by stubs of agent_task_update(),
+ * agent_task_checkpoint() and agent_now() that record what the exec layer
+ * reports. The test binary is also the shim: main() hands `--shim` to
+ * shim_main(), as agora-agent's main does.
+ *
+ * Cgroup tests run where a hierarchy is writable (root on this machine)
+ * and print why they are skipped elsewhere.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <agora/json.h>
+#include <agora/resources.h>
+#include <agora/sdk.h>
+
+#include "agent.h"
+#include "cgroups.h"
+#include "exec_int.h"
+#include "log.h"
+#include "task.h"
+
+/* ---- the control layer, stubbed ---- */
+
+struct upd {
+    const struct agent_task *t;
+    enum agora_task_state state;
+    char reason[64];
+    char msg[256];
+    int healthy;
+    double at; /* monotonic */
+};
+
+#define MAX_UPDS 8192
+static struct upd upds[MAX_UPDS];
+static size_t nupds;
+static int checkpoints;
+
+static double mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void agent_task_update(struct agent *a, struct agent_task *t,
+                       enum agora_task_state state, const char *reason,
+                       const char *message, int healthy)
+{
+    struct upd *u;
+
+    ck_assert_uint_lt(nupds, MAX_UPDS);
+    u = &upds[nupds++];
+    u->t = t;
+    u->state = state;
+    snprintf(u->reason, sizeof(u->reason), "%s", reason ? reason : "");
+    snprintf(u->msg, sizeof(u->msg), "%s", message ? message : "");
+    u->healthy = healthy;
+    u->at = mono();
+    t->state = state;
+    t->healthy = healthy;
+}
+
+int agent_task_checkpoint(struct agent *a, struct agent_task *t)
+{
+    checkpoints++;
+    return 0;
+}
+
+double agent_now(const struct agent *a)
+{
+    return ev_now(a->loop);
+}
+
+/* ---- fixture ---- */
+
+static struct agent A;
+static char workdir[256];
+static char cgroot[64];
+static int run_id; /* main()'s pid: names this run's dirs and cgroups */
+static char hostname_[] = "testhost";
+
+/* Where work dirs go: AGORA_TEST_TMP, else /dev/shm (tmpfs: the figures
+ * then measure agora, not a disk's inode allocator), else /tmp. */
+static const char *tmp_base(void)
+{
+    const char *env = getenv("AGORA_TEST_TMP");
+
+    if (env && *env)
+        return env;
+    return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+}
+
+static void agent_up(const char *isolation)
+{
+    memset(&A, 0, sizeof(A));
+    nupds = 0;
+    checkpoints = 0;
+    A.loop = ev_default_loop(0);
+    snprintf(workdir, sizeof(workdir), "%s/agora-exec-test-%d-%d", tmp_base(),
+             run_id, (int)getpid());
+    ck_assert_int_eq(mkdir(workdir, 0755) == 0 || errno == EEXIST, 1);
+    A.conf.work_dir = workdir;
+    A.conf.isolation = (char *)isolation;
+    A.conf.cgroups_root = cgroot;
+    A.conf.hostname = hostname_;
+    ck_assert_int_eq(exec_init(&A), 0);
+    /* AGORA_TEST_SHIM: the agora-shim program instead of this binary */
+    if (getenv("AGORA_TEST_SHIM") && *getenv("AGORA_TEST_SHIM")) {
+        free(A.exec->shim_path);
+        A.exec->shim_path = strdup(getenv("AGORA_TEST_SHIM"));
+    }
+}
+
+static void agent_down(void)
+{
+    char cmd[512];
+
+    exec_fini(&A);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", workdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup(void)
+{
+    const char *iso = getenv("AGORA_TEST_ISOLATION");
+
+    agent_up(iso ? iso : "");
+}
+
+static void setup_posix(void)
+{
+    agent_up("posix");
+}
+
+static int cgroups_on(void)
+{
+    return strcmp(exec_isolation_name(&A), "posix") != 0;
+}
+
+static struct agent_task *task_new(const char *id, const char *spec)
+{
+    struct agent_task *t = calloc(1, sizeof(*t));
+    char err[256];
+    const char *res;
+
+    ck_assert_ptr_nonnull(t);
+    t->id = strdup(id);
+    t->spec_json = strdup(spec);
+    t->spec = agora_json_parse(spec, err, sizeof(err));
+    ck_assert_msg(t->spec != NULL, "bad test spec: %s", err);
+    if (agora_json_str(t->spec, "resources", &res) == 0)
+        (void)agora_resources_parse(res, &t->resources, err, sizeof(err));
+    t->healthy = -1;
+    t->state = AGORA_TASK_STAGING;
+    ck_assert_int_ge(asprintf(&t->sandbox, "%s/sandboxes/%s", workdir, id), 0);
+    ck_assert_int_ge(asprintf(&t->meta_dir, "%s/meta/tasks/%s", workdir, id),
+                     0);
+    return t;
+}
+
+static void task_free(struct agent_task *t)
+{
+    exec_forget(&A, t);
+    yajl_tree_free(t->spec);
+    agora_resources_free(&t->resources);
+    free(t->id);
+    free(t->spec_json);
+    free(t->sandbox);
+    free(t->meta_dir);
+    free(t);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {}
+
+/* Runs the loop until cond(arg) or `secs` pass; returns cond's value. */
+static int spin(double secs, int (*cond)(void *), void *arg)
+{
+    ev_timer tick;
+    double end = mono() + secs;
+    int ok;
+
+    ev_timer_init(&tick, tick_cb, 0.01, 0.01);
+    ev_timer_start(A.loop, &tick);
+    while (!(ok = cond(arg)) && mono() < end)
+        ev_run(A.loop, EVRUN_ONCE);
+    ev_timer_stop(A.loop, &tick);
+    return ok;
+}
+
+static int never(void *arg)
+{
+    return 0;
+}
+
+static int is_terminal(void *arg)
+{
+    return agora_task_state_terminal(((struct agent_task *)arg)->state);
+}
+
+static const struct upd *last(const struct agent_task *t, int state);
+
+/* RUNNING was reported (the task may have ended since). */
+static int was_running(void *arg)
+{
+    return last(arg, AGORA_TASK_RUNNING) != NULL;
+}
+
+static void wait_end(struct agent_task *t, double secs)
+{
+    ck_assert_msg(spin(secs, is_terminal, t), "task %s did not end (state %d)",
+                  t->id, t->state);
+}
+
+static void wait_running(struct agent_task *t)
+{
+    ck_assert_msg(spin(10, was_running, t), "task %s not running (state %d)",
+                  t->id, t->state);
+}
+
+/* The last update of t, or its last one in `state`. */
+static const struct upd *last(const struct agent_task *t, int state)
+{
+    for (size_t i = nupds; i-- > 0;)
+        if (upds[i].t == t && (state < 0 || upds[i].state == (unsigned)state))
+            return &upds[i];
+    return NULL;
+}
+
+static size_t count_upds(const struct agent_task *t)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < nupds; i++)
+        n += upds[i].t == t;
+    return n;
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+    static char buf[65536];
+    char path[512];
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (!(f = fopen(path, "r")))
+        return NULL;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void touch(const char *dir, const char *name)
+{
+    char path[512];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_WRONLY | O_CREAT, 0644);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+}
+
+/* pid is gone: no such process, or a zombie nobody reaped yet. */
+static int gone(pid_t pid)
+{
+    char path[64], buf[512], *p;
+    FILE *f;
+
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 1;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return 1;
+    p = fgets(buf, sizeof(buf), f);
+    fclose(f);
+    return p && (p = strrchr(buf, ')')) && (p[2] == 'Z' || p[2] == 'X');
+}
+
+static int gone_cond(void *arg)
+{
+    return gone(*(pid_t *)arg);
+}
+
+static void assert_gone(pid_t pid)
+{
+    ck_assert_msg(spin(3, gone_cond, &pid), "process %d survived", (int)pid);
+}
+
+static pid_t read_pid(const char *dir, const char *name)
+{
+    char *s = slurp(dir, name);
+
+    return s ? (pid_t)atoi(s) : 0;
+}
+
+struct file_arg {
+    const char *dir, *name;
+};
+
+static int file_cond(void *arg)
+{
+    struct file_arg *f = arg;
+    char *s = slurp(f->dir, f->name);
+
+    return s && *s && strchr(s, '\n');
+}
+
+static void wait_file(const char *dir, const char *name)
+{
+    struct file_arg f = {dir, name};
+
+    ck_assert_msg(spin(10, file_cond, &f), "no %s/%s", dir, name);
+}
+
+static int free_port(void)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    port = ntohs(sin.sin_port);
+    close(fd);
+    return port;
+}
+
+static struct agent_task *run(const char *id, const char *spec)
+{
+    struct agent_task *t = task_new(id, spec);
+
+    ck_assert_int_eq(exec_launch(&A, t), 0);
+    return t;
+}
+
+/* ---- launch and exit ---- */
+
+START_TEST(echo_finished)
+{
+    struct agent_task *t = run("echo", "{\"command\": \"echo hello; echo oops "
+                                       ">&2\", \"resources\": \"cpus:0.1;"
+                                       "mem:64\"}");
+
+    ck_assert_int_eq(t->state, AGORA_TASK_STARTING);
+    ck_assert_int_gt(t->shim_pid, 0);
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FINISHED);
+    ck_assert_ptr_nonnull(last(t, AGORA_TASK_RUNNING));
+    ck_assert_uint_eq(count_upds(t), 3); /* STARTING RUNNING FINISHED */
+    ck_assert_str_eq(last(t, -1)->msg, "Command exited with status 0");
+    ck_assert_int_gt(t->pid, 0);
+    ck_assert(t->start_time > 0);
+    ck_assert_int_ge(checkpoints, 1);
+    ck_assert_str_eq(slurp(t->sandbox, "stdout"), "hello\n");
+    ck_assert_str_eq(slurp(t->sandbox, "stderr"), "oops\n");
+    ck_assert_str_eq(slurp(t->meta_dir, "exit"), "exited 0\n");
+    task_free(t);
+}
+END_TEST
+
+START_TEST(exit_3_failed)
+{
+    struct agent_task *t = run("three", "{\"command\": \"exit 3\"}");
+
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(t, -1)->msg, "Command exited with status 3");
+    task_free(t);
+}
+END_TEST
+
+START_TEST(signaled_failed)
+{
+    struct agent_task *t = run("sig", "{\"argv\": [\"sh\", \"-c\", "
+                                      "\"kill -9 $$\"]}");
+
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(t, -1)->msg,
+                     "Command terminated by signal 9 (Killed)");
+    task_free(t);
+}
+END_TEST
+
+START_TEST(not_found_failed)
+{
+    struct agent_task *t = run("nf1", "{\"argv\": [\"/nonexistent/cmd\"]}");
+    struct agent_task *u = run("nf2", "{\"command\": \"no-such-cmd-zz\"}");
+
+    wait_end(t, 10);
+    wait_end(u, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_ptr_null(last(t, AGORA_TASK_RUNNING));
+    ck_assert_str_eq(last(t, -1)->reason, "REASON_CONTAINER_LAUNCH_FAILED");
+    ck_assert_msg(strstr(last(t, -1)->msg, "No such file or directory"),
+                  "message: %s", last(t, -1)->msg);
+    ck_assert_ptr_nonnull(strstr(slurp(t->sandbox, "stderr"), "cannot start"));
+    ck_assert_int_eq(u->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(u, -1)->msg, "Command exited with status 127");
+    task_free(t);
+    task_free(u);
+}
+END_TEST
+
+static void expect_error(const char *spec, const char *what)
+{
+    struct agent_task *t = run("bad", spec);
+
+    ck_assert_int_eq(t->state, AGORA_TASK_ERROR);
+    ck_assert_str_eq(last(t, -1)->reason, "REASON_TASK_INVALID");
+    ck_assert_msg(strstr(last(t, -1)->msg, what), "spec %s: message '%s'", spec,
+                  last(t, -1)->msg);
+    ck_assert_ptr_null(t->exec);
+    ck_assert_int_eq(t->shim_pid, 0);
+    task_free(t);
+}
+
+START_TEST(spec_errors)
+{
+    expect_error("{}", "no command");
+    expect_error("{\"command\": \"\"}", "no command");
+    expect_error("{\"command\": 3}", "must be a string");
+    expect_error("{\"argv\": []}", "non-empty array");
+    expect_error("{\"argv\": [\"a\", 1]}", "strings only");
+    expect_error("{\"command\": \"true\", \"argv\": [\"true\"]}", "not both");
+    expect_error("{\"command\": \"true\", \"container\": {\"type\": "
+                 "\"DOCKER\"}}",
+                 "containers are not supported yet");
+    expect_error("{\"command\": \"true\", \"user\": \"no-such-user-zz\"}",
+                 "user 'no-such-user-zz' does not exist");
+    expect_error("{\"command\": \"true\", \"resources\": \"ports:[abc]\"}",
+                 "invalid resources");
+    expect_error("{\"command\": \"true\", \"env\": {\"A\": 1}}",
+                 "must be a string");
+    expect_error("{\"command\": \"true\", \"kill_grace_period\": -1}",
+                 "kill_grace_period");
+    expect_error("{\"command\": \"true\", \"health_check\": {\"type\": "
+                 "\"HTTP\", \"port_index\": 1}, \"resources\": "
+                 "\"ports:[31000-31000]\"}",
+                 "port_index 1 but the task has 1 port");
+    expect_error("{\"command\": \"true\", \"health_check\": {\"type\": "
+                 "\"PING\"}}",
+                 "unknown type");
+}
+END_TEST
+
+START_TEST(environment)
+{
+    struct agent_task *t;
+    char *env, want[512];
+
+    setenv("AGORA_TEST_SECRET", "leak", 1);
+    t = run("envt", "{\"command\": \"env > env.txt\", \"resources\": "
+                    "\"cpus:0.1;mem:64;ports:[31000-31001,31005-31005]\", "
+                    "\"env\": {\"FOO\": \"bar baz\", \"HOST_X\": \"1\"}}");
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FINISHED);
+    env = slurp(t->sandbox, "env.txt");
+    ck_assert_ptr_nonnull(env);
+    const char *expect[] = {"PORT0=31000\n",
+                            "PORT1=31001\n",
+                            "PORT2=31005\n",
+                            "PORT=31000\n",
+                            "PORTS=31000,31001,31005\n",
+                            "HOST=testhost\n",
+                            "MESOS_TASK_ID=envt\n",
+                            "FOO=bar baz\n"};
+    for (size_t i = 0; i < sizeof(expect) / sizeof(*expect); i++)
+        ck_assert_msg(strstr(env, expect[i]), "missing %s in\n%s", expect[i],
+                      env);
+    snprintf(want, sizeof(want), "MESOS_SANDBOX=%s\n", t->sandbox);
+    ck_assert_ptr_nonnull(strstr(env, want));
+    snprintf(want, sizeof(want), "AGORA_SANDBOX=%s\n", t->sandbox);
+    ck_assert_ptr_nonnull(strstr(env, want));
+    ck_assert_ptr_nonnull(strstr(env, "PATH="));
+    ck_assert_ptr_null(strstr(env, "AGORA_TEST_SECRET"));
+    task_free(t);
+}
+END_TEST
+
+START_TEST(as_user)
+{
+    struct passwd *pw = getpwnam("nobody");
+    struct agent_task *t;
+    struct stat sb;
+    char path[512];
+
+    if (geteuid() != 0 || !pw) {
+        printf("as_user: skipped (needs root and a user 'nobody')\n");
+        return;
+    }
+    t = run("user", "{\"command\": \"id -un; id -u; touch mine\", "
+                    "\"user\": \"nobody\"}");
+    wait_end(t, 10);
+    ck_assert_msg(t->state == AGORA_TASK_FINISHED, "%s", last(t, -1)->msg);
+    snprintf(path, sizeof(path), "nobody\n%u\n", (unsigned)pw->pw_uid);
+    ck_assert_str_eq(slurp(t->sandbox, "stdout"), path);
+    snprintf(path, sizeof(path), "%s/mine", t->sandbox);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_uid, pw->pw_uid);
+    task_free(t);
+}
+END_TEST
+
+/* ---- kill ---- */
+
+/* A leader trapping TERM, a child ignoring TERM, and (cgroups only) a
+ * grandchild in a session of its own. */
+#define STUBBORN                                                               \
+    "trap 'echo got-term' TERM; "                                              \
+    "sh -c 'trap \\\"\\\" TERM; echo $$ > child.pid; exec sleep 300' & "       \
+    "%s"                                                                       \
+    "while :; do sleep 0.05; done"
+#define ESCAPER "setsid sh -c 'echo $$ > gchild.pid; exec sleep 300' & "
+
+static void kill_test(int with_escaper)
+{
+    char spec[1024], cmd[512];
+    struct agent_task *t;
+    pid_t child, gchild = 0;
+    double t0, took;
+
+    snprintf(cmd, sizeof(cmd), STUBBORN, with_escaper ? ESCAPER : "");
+    snprintf(spec, sizeof(spec),
+             "{\"command\": \"%s\", \"kill_grace_period\":"
+             " 5, \"resources\": \"mem:64\"}",
+             cmd);
+    t = run("stubborn", spec);
+    wait_running(t);
+    wait_file(t->sandbox, "child.pid");
+    child = read_pid(t->sandbox, "child.pid");
+    if (with_escaper) {
+        wait_file(t->sandbox, "gchild.pid");
+        gchild = read_pid(t->sandbox, "gchild.pid");
+    }
+    ck_assert_int_gt(child, 0);
+    t0 = mono();
+    ck_assert_int_eq(exec_kill(&A, t, 1.0), 0);
+    ck_assert_int_eq(t->state, AGORA_TASK_KILLING);
+    /* a longer grace cannot extend the kill */
+    ck_assert_int_eq(exec_kill(&A, t, 30.0), 0);
+    wait_end(t, 10);
+    took = last(t, -1)->at - t0;
+    ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
+    ck_assert_msg(took >= 1.0 && took < 3.0, "kill took %.3fs", took);
+    ck_assert_str_eq(last(t, -1)->msg,
+                     "Command terminated by signal 9 (Killed)");
+    ck_assert_ptr_nonnull(strstr(slurp(t->sandbox, "stdout"), "got-term"));
+    assert_gone(t->pid);
+    assert_gone(child);
+    if (gchild)
+        assert_gone(gchild);
+    printf("kill: SIGKILL after %.3fs, child%s gone\n", took,
+           gchild ? " and setsid grandchild" : "");
+    task_free(t);
+}
+
+START_TEST(kill_grace)
+{
+    kill_test(cgroups_on());
+}
+END_TEST
+
+START_TEST(kill_before_running)
+{
+    struct agent_task *t = run("early", "{\"command\": \"sleep 300\"}");
+
+    ck_assert_int_eq(exec_kill(&A, t, 0), 0);
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
+    if (t->pid)
+        assert_gone(t->pid);
+    ck_assert_int_eq(exec_kill(&A, t, 0), AGORA_ESTATE);
+    task_free(t);
+}
+END_TEST
+
+/* ---- isolation ---- */
+
+START_TEST(oom_memory_limit)
+{
+    struct agent_task *t;
+
+    if (!cgroups_on()) {
+        printf("oom_memory_limit: skipped, isolation is posix (no writable "
+               "cgroup hierarchy)\n");
+        return;
+    }
+    t = run("hog", "{\"command\": \"head -c 300M /dev/zero | tail\", "
+                   "\"resources\": \"cpus:0.5;mem:32\"}");
+    wait_end(t, 20);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(t, -1)->reason, "REASON_CONTAINER_LIMITATION_MEMORY");
+    ck_assert_msg(strncmp(last(t, -1)->msg,
+                          "Memory limit exceeded: Requested: 32MB Maximum "
+                          "Used: ",
+                          48) == 0,
+                  "message: %s", last(t, -1)->msg);
+    printf("oom: %s\n", last(t, -1)->msg);
+    task_free(t);
+}
+END_TEST
+
+START_TEST(usage)
+{
+    /* 20 MB touched, then busy: memcg statistics may lag ~2 s behind for
+     * small amounts (the kernel flushes them lazily). */
+    struct agent_task *t =
+        run("busy", "{\"command\": \"exec /usr/bin/python3 -c 'b = b\\\"x\\\" "
+                    "* (20 << 20)\\nwhile True: pass'\", \"resources\": "
+                    "\"cpus:0.5;mem:64\"}");
+    struct exec_usage u;
+
+    wait_running(t);
+    spin(0.7, never, NULL);
+    ck_assert_int_eq(exec_usage(&A, t, &u), 0);
+    ck_assert(u.cpus_user_time_secs + u.cpus_system_time_secs > 0.05);
+    ck_assert(u.cpus_limit > 0.49 && u.cpus_limit < 0.51);
+    ck_assert_uint_eq(u.mem_limit_bytes, 64u << 20);
+    ck_assert_uint_ge(u.processes, 1);
+    ck_assert_uint_gt(u.mem_rss_bytes, 10u << 20);
+    ck_assert(u.timestamp > 0);
+    printf("usage (%s): user %.2fs system %.2fs rss %llu limit %llu procs "
+           "%llu\n",
+           exec_isolation_name(&A), u.cpus_user_time_secs,
+           u.cpus_system_time_secs, (unsigned long long)u.mem_rss_bytes,
+           (unsigned long long)u.mem_limit_bytes,
+           (unsigned long long)u.processes);
+    ck_assert_int_eq(exec_kill(&A, t, 0), 0);
+    wait_end(t, 10);
+    ck_assert_int_eq(exec_usage(&A, t, &u), AGORA_ESTATE);
+    task_free(t);
+}
+END_TEST
+
+/* ---- health checks ---- */
+
+static int health_is(void *arg)
+{
+    const struct agent_task *t = ((void **)arg)[0];
+    int want = *(int *)((void **)arg)[1];
+
+    return t->healthy == want;
+}
+
+static void wait_health(struct agent_task *t, int want, double secs)
+{
+    void *arg[2] = {t, &want};
+
+    ck_assert_msg(spin(secs, health_is, arg), "task %s: healthy %d, not %d",
+                  t->id, t->healthy, want);
+}
+
+/* The health values reported, in order, as a string ("10"). */
+static void health_trail(const struct agent_task *t, char *out, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < nupds && n + 1 < len; i++)
+        if (upds[i].t == t &&
+            !strcmp(upds[i].reason, "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"))
+            out[n++] = (char)('0' + upds[i].healthy);
+    out[n] = '\0';
+}
+
+/* A service on PORT0 that goes away when the file "stop" appears. */
+#define SERVICE                                                                \
+    "/usr/bin/python3 -m http.server $PORT0 --bind 127.0.0.1 "                 \
+    ">/dev/null 2>&1 & P=$!; while [ ! -e stop ]; do sleep 0.05; done; "       \
+    "kill $P; wait $P; exec sleep 300"
+
+static void health_test(const char *type, const char *extra)
+{
+    char spec[1024], trail[16];
+    struct agent_task *t;
+    int port = free_port();
+
+    snprintf(spec, sizeof(spec),
+             "{\"command\": \"%s\", \"resources\": \"ports:[%d-%d]\", "
+             "\"health_check\": {\"type\": \"%s\", %s \"delay\": 0, "
+             "\"interval\": 0.1, \"timeout\": 1, \"grace_period\": 10, "
+             "\"max_consecutive_failures\": 0}}",
+             SERVICE, port, port, type, extra);
+    t = run(type, spec);
+    wait_running(t);
+    wait_health(t, 1, 15);
+    touch(t->sandbox, "stop");
+    wait_health(t, 0, 10);
+    spin(0.3, never, NULL); /* no repeated reports */
+    health_trail(t, trail, sizeof(trail));
+    ck_assert_str_eq(trail, "10");
+    ck_assert_int_eq(t->state, AGORA_TASK_RUNNING);
+    ck_assert_int_eq(exec_kill(&A, t, 0), 0);
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
+    task_free(t);
+}
+
+START_TEST(health_http)
+{
+    health_test("HTTP", "\"port_index\": 0, \"path\": \"/\",");
+}
+END_TEST
+
+START_TEST(health_tcp)
+{
+    health_test("TCP", "\"port_index\": 0,");
+}
+END_TEST
+
+START_TEST(health_command)
+{
+    health_test("COMMAND", "\"command\": \"test ! -e stop && "
+                           "test -n \\\"$MESOS_SANDBOX\\\"\",");
+}
+END_TEST
+
+START_TEST(health_kills)
+{
+    struct agent_task *t = run(
+        "sick", "{\"command\": \"sleep 300\", \"kill_grace_period\": 1, "
+                "\"health_check\": {\"type\": \"COMMAND\", \"command\": "
+                "\"false\", \"delay\": 0, \"interval\": 0.1, \"timeout\": "
+                "1, \"grace_period\": 0, \"max_consecutive_failures\": 3}}");
+
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
+    ck_assert_int_eq(last(t, -1)->healthy, 0);
+    ck_assert_ptr_nonnull(last(t, AGORA_TASK_KILLING));
+    task_free(t);
+}
+END_TEST
+
+/* ---- recovery ---- */
+
+#define WAITER                                                                 \
+    "{\"command\": \"while [ ! -e done ]; do sleep 0.05; done; exit 7\", "     \
+    "\"resources\": \"mem:64\"}"
+
+/* The agent "restarts": its exec state of t is dropped, nothing killed. */
+static void restart(struct agent_task *t)
+{
+    exec_forget(&A, t);
+    ck_assert_ptr_null(t->exec);
+}
+
+START_TEST(recover_adopt)
+{
+    struct agent_task *t = run("adopt", WAITER);
+    pid_t pid, shim;
+    size_t n;
+
+    wait_running(t);
+    pid = t->pid;
+    shim = t->shim_pid;
+    restart(t);
+    n = count_upds(t);
+    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    ck_assert_ptr_nonnull(t->exec);
+    ck_assert_uint_eq(count_upds(t), n); /* nothing to report */
+    ck_assert_int_eq(t->pid, pid);
+    ck_assert_int_eq(t->shim_pid, shim);
+    spin(0.3, never, NULL);
+    ck_assert_int_eq(t->state, AGORA_TASK_RUNNING);
+    touch(t->sandbox, "done");
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(t, -1)->msg, "Command exited with status 7");
+    task_free(t);
+}
+END_TEST
+
+START_TEST(recover_then_kill)
+{
+    struct agent_task *t = run("adoptk", "{\"command\": \"sleep 300\"}");
+    pid_t pid;
+
+    wait_running(t);
+    pid = t->pid;
+    restart(t);
+    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    ck_assert_int_eq(exec_kill(&A, t, 0.5), 0);
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
+    assert_gone(pid);
+    task_free(t);
+}
+END_TEST
+
+START_TEST(recover_exited_while_down)
+{
+    struct agent_task *t = run("down", WAITER);
+    pid_t shim;
+    int st;
+
+    wait_running(t);
+    shim = t->shim_pid;
+    restart(t);
+    touch(t->sandbox, "done");
+    /* the agent is "down": the loop does not run, nobody else reaps */
+    ck_assert_int_eq(waitpid(shim, &st, 0), shim);
+    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(t, -1)->msg, "Command exited with status 7");
+    task_free(t);
+}
+END_TEST
+
+START_TEST(recover_shim_killed)
+{
+    struct agent_task *t = run("shimkill", WAITER);
+    pid_t shim, pid;
+    int st;
+
+    wait_running(t);
+    shim = t->shim_pid;
+    pid = t->pid;
+    restart(t);
+    ck_assert_int_eq(kill(shim, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(shim, &st, 0), shim);
+    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    wait_end(t, 5);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(t, -1)->reason, "REASON_EXECUTOR_TERMINATED");
+    ck_assert_str_eq(last(t, -1)->msg, "task ended while the agent was down; "
+                                       "its exit status is unknown");
+    assert_gone(pid); /* the orphaned task is not left running */
+    task_free(t);
+}
+END_TEST
+
+START_TEST(recover_cleanup)
+{
+    struct agent_task *t = run("clean", "{\"command\": \"sleep 300\"}");
+    pid_t pid;
+
+    wait_running(t);
+    pid = t->pid;
+    restart(t);
+    ck_assert_int_eq(exec_recover(&A, t, 1), 0);
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
+    ck_assert_str_eq(last(t, -1)->reason, "REASON_AGENT_RESTARTED");
+    assert_gone(pid);
+    task_free(t);
+}
+END_TEST
+
+START_TEST(recover_unknown_pid_reuse)
+{
+    /* A checkpoint naming a live process that is not the shim. */
+    struct agent_task *t = task_new("reuse", "{\"command\": \"true\"}");
+
+    ck_assert_int_eq(exec_mkdirs(t->meta_dir, 0755), 0);
+    touch(t->meta_dir, "launch.json");
+    t->state = AGORA_TASK_RUNNING;
+    t->shim_pid = getpid();
+    t->pid = getpid();
+    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    wait_end(t, 5);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(t, -1)->reason, "REASON_EXECUTOR_TERMINATED");
+    task_free(t);
+}
+END_TEST
+
+/* ---- figures ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* A field of /proc/<pid>/status in kB ("VmRSS", "RssAnon"), or -1. */
+static long status_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    long kb = -1;
+    size_t n = strlen(field);
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, field, n) && line[n] == ':' &&
+            sscanf(line + n + 1, "%ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+static long rss_kb(pid_t pid)
+{
+    return status_kb(pid, "VmRSS");
+}
+
+#define NLAT 200
+
+static double tv(struct timeval t)
+{
+    return (double)t.tv_sec + (double)t.tv_usec / 1e6;
+}
+
+struct pacer {
+    struct agent_task **ts;
+    double *start;
+    int n, next;
+};
+
+static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct pacer *p = w->data;
+    char id[32];
+
+    /* catch up when the loop was late: the rate is what is measured */
+    while (p->next < p->n && mono() >= p->start[0] + p->next * w->repeat) {
+        snprintf(id, sizeof(id), "paced%d", p->next);
+        p->ts[p->next] = task_new(id, getenv("AGORA_TEST_PACED_SPEC")
+                                          ? getenv("AGORA_TEST_PACED_SPEC")
+                                          : "{\"command\": \"true\", "
+                                            "\"resources\": "
+                                            "\"cpus:0.1;mem:32\"}");
+        p->start[p->next] = mono();
+        ck_assert_int_eq(exec_launch(&A, p->ts[p->next]), 0);
+        p->next++;
+    }
+    if (p->next == p->n)
+        ev_timer_stop(loop, w);
+}
+
+static int pacer_done(void *arg)
+{
+    struct pacer *p = arg;
+
+    if (p->next < p->n)
+        return 0;
+    for (int i = 0; i < p->n; i++)
+        if (!agora_task_state_terminal(p->ts[i]->state))
+            return 0;
+    return 1;
+}
+
+static void paced(int n, double rate)
+{
+    struct pacer p = {calloc((size_t)n, sizeof(*p.ts)),
+                      calloc((size_t)n, sizeof(double)), n, 0};
+    double *lat = calloc((size_t)n, sizeof(double)), t0 = mono();
+    ev_timer w;
+    int late = 0;
+
+    p.start[0] = t0;
+    ev_timer_init(&w, pace_cb, 0., 1.0 / rate);
+    w.data = &p;
+    ev_timer_start(A.loop, &w);
+    ck_assert(spin(60, pacer_done, &p));
+    double took = mono() - t0;
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(p.ts[i]->state, AGORA_TASK_FINISHED);
+        lat[i] = last(p.ts[i], AGORA_TASK_RUNNING)->at - p.start[i];
+        late += lat[i] > 0.020;
+        task_free(p.ts[i]);
+    }
+    qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+    printf("launch_latency (%s, paced %d at %.0f/s): done in %.2f s, "
+           "launch->RUNNING p50 %.2f ms p99 %.2f ms max %.2f ms (%d over "
+           "20 ms)\n",
+           exec_isolation_name(&A), n, rate, took, lat[n / 2] * 1e3,
+           lat[n * 99 / 100] * 1e3, lat[n - 1] * 1e3, late);
+    free(lat);
+    free(p.ts);
+    free(p.start);
+}
+
+START_TEST(launch_latency)
+{
+    static struct agent_task *ts[NLAT];
+    static double lat[NLAT];
+    char id[32];
+    double t0, start[NLAT];
+    struct agent_task *probe;
+
+    /* one after another: spawn -> RUNNING */
+    for (int i = 0; i < NLAT; i++) {
+        snprintf(id, sizeof(id), "lat%d", i);
+        ts[i] = task_new(id, "{\"command\": \"true\", \"resources\": "
+                             "\"cpus:0.1;mem:32\"}");
+        start[i] = mono();
+        ck_assert_int_eq(exec_launch(&A, ts[i]), 0);
+        wait_running(ts[i]);
+        lat[i] = last(ts[i], AGORA_TASK_RUNNING)->at - start[i];
+    }
+    for (int i = 0; i < NLAT; i++) {
+        wait_end(ts[i], 10);
+        ck_assert_int_eq(ts[i]->state, AGORA_TASK_FINISHED);
+        task_free(ts[i]);
+    }
+    qsort(lat, NLAT, sizeof(*lat), cmp_double);
+    printf("launch_latency (%s, sequential): p50 %.2f ms, p99 %.2f ms, max "
+           "%.2f ms\n",
+           exec_isolation_name(&A), lat[NLAT / 2] * 1e3,
+           lat[NLAT * 99 / 100] * 1e3, lat[NLAT - 1] * 1e3);
+
+    /* a burst: all launched at once, until all finished */
+    struct rusage ru0, ru1, rc0, rc1;
+    getrusage(RUSAGE_SELF, &ru0);
+    getrusage(RUSAGE_CHILDREN, &rc0);
+    t0 = mono();
+    for (int i = 0; i < NLAT; i++) {
+        snprintf(id, sizeof(id), "burst%d", i);
+        ts[i] = task_new(id, "{\"command\": \"true\", \"resources\": "
+                             "\"cpus:0.1;mem:32\"}");
+        start[i] = mono();
+        ck_assert_int_eq(exec_launch(&A, ts[i]), 0);
+    }
+    double launched = mono() - t0;
+    for (int i = 0; i < NLAT; i++) {
+        wait_end(ts[i], 30);
+        ck_assert_int_eq(ts[i]->state, AGORA_TASK_FINISHED);
+        lat[i] = last(ts[i], AGORA_TASK_RUNNING)->at - start[i];
+    }
+    double all = mono() - t0;
+    spin(0.2, never, NULL); /* the last shims reaped */
+    getrusage(RUSAGE_SELF, &ru1);
+    getrusage(RUSAGE_CHILDREN, &rc1);
+    for (int i = 0; i < NLAT; i++)
+        task_free(ts[i]);
+    qsort(lat, NLAT, sizeof(*lat), cmp_double);
+    printf("launch_latency (%s, burst of %d): exec_launch %.0f/s, all "
+           "finished in %.3f s (%.0f tasks/s), launch->RUNNING p50 %.2f ms "
+           "p99 %.2f ms\n",
+           exec_isolation_name(&A), NLAT, NLAT / launched, all, NLAT / all,
+           lat[NLAT / 2] * 1e3, lat[NLAT * 99 / 100] * 1e3);
+    printf("launch_latency: cpu per task: agent %.2f ms, shim+task %.2f ms\n",
+           (tv(ru1.ru_utime) + tv(ru1.ru_stime) - tv(ru0.ru_utime) -
+            tv(ru0.ru_stime)) *
+               1e3 / NLAT,
+           (tv(rc1.ru_utime) + tv(rc1.ru_stime) - tv(rc0.ru_utime) -
+            tv(rc0.ru_stime)) *
+               1e3 / NLAT);
+
+    /* paced: 500 launches at 500/s, as the issue's benchmark */
+    paced(500, 500.0);
+
+    /* a shim's footprint */
+    probe = run("probe", "{\"command\": \"sleep 300\"}");
+    wait_running(probe);
+    spin(0.2, never, NULL);
+    printf("shim RSS: %ld kB (anon %ld kB, file %ld kB; %s)\n",
+           rss_kb(probe->shim_pid), status_kb(probe->shim_pid, "RssAnon"),
+           status_kb(probe->shim_pid, "RssFile"), A.exec->shim_path);
+    exec_kill(&A, probe, 0);
+    wait_end(probe, 10);
+    task_free(probe);
+}
+END_TEST
+
+/* AGORA_EXEC_BENCH=1: 1,000 `sleep 600` tasks, the agent's RSS. */
+START_TEST(bench_thousand)
+{
+    enum { N = 1000 };
+    static struct agent_task *ts[N];
+    char id[32];
+    long before, after;
+    double t0;
+
+    if (!getenv("AGORA_EXEC_BENCH")) {
+        printf("bench_thousand: skipped (set AGORA_EXEC_BENCH=1)\n");
+        return;
+    }
+    before = rss_kb(getpid());
+    t0 = mono();
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "k%d", i);
+        ts[i] = run(id, "{\"command\": \"sleep 600\", \"resources\": "
+                        "\"cpus:0.01;mem:32\"}");
+    }
+    for (int i = 0; i < N; i++)
+        wait_running(ts[i]);
+    after = rss_kb(getpid());
+    printf("bench_thousand: %d running in %.2f s (%.0f launches/s); test "
+           "process RSS %ld kB -> %ld kB (+%ld kB, %.0f B/task)\n",
+           N, mono() - t0, N / (mono() - t0), before, after, after - before,
+           (after - before) * 1024.0 / N);
+    for (int i = 0; i < N; i++)
+        exec_kill(&A, ts[i], 0);
+    for (int i = 0; i < N; i++) {
+        wait_end(ts[i], 60);
+        task_free(ts[i]);
+    }
+}
+END_TEST
+
+/* ---- posix isolation ---- */
+
+START_TEST(posix_basics)
+{
+    struct agent_task *t, *u;
+
+    ck_assert_str_eq(exec_isolation_name(&A), "posix");
+    t = run("p3", "{\"command\": \"exit 3\", \"resources\": \"mem:64\"}");
+    u = run("p0", "{\"command\": \"echo hi\"}");
+    wait_end(t, 10);
+    wait_end(u, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_int_eq(u->state, AGORA_TASK_FINISHED);
+    ck_assert_str_eq(slurp(u->sandbox, "stdout"), "hi\n");
+    task_free(t);
+    task_free(u);
+}
+END_TEST
+
+START_TEST(posix_recover_shim_killed)
+{
+    struct agent_task *t = run("pshim", WAITER);
+    pid_t shim, pid;
+    int st;
+
+    wait_running(t);
+    shim = t->shim_pid;
+    pid = t->pid;
+    restart(t);
+    ck_assert_int_eq(kill(shim, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(shim, &st, 0), shim);
+    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    wait_end(t, 5);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    assert_gone(pid); /* its process group was killed */
+    task_free(t);
+}
+END_TEST
+
+static void teardown(void)
+{
+    agent_down();
+}
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("exec");
+    TCase *tc = tcase_create("cgroups-or-best");
+    TCase *tp = tcase_create("posix");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, echo_finished);
+    tcase_add_test(tc, exit_3_failed);
+    tcase_add_test(tc, signaled_failed);
+    tcase_add_test(tc, not_found_failed);
+    tcase_add_test(tc, spec_errors);
+    tcase_add_test(tc, environment);
+    tcase_add_test(tc, as_user);
+    tcase_add_test(tc, kill_grace);
+    tcase_add_test(tc, kill_before_running);
+    tcase_add_test(tc, oom_memory_limit);
+    tcase_add_test(tc, usage);
+    tcase_add_test(tc, health_http);
+    tcase_add_test(tc, health_tcp);
+    tcase_add_test(tc, health_command);
+    tcase_add_test(tc, health_kills);
+    tcase_add_test(tc, recover_adopt);
+    tcase_add_test(tc, recover_then_kill);
+    tcase_add_test(tc, recover_exited_while_down);
+    tcase_add_test(tc, recover_shim_killed);
+    tcase_add_test(tc, recover_cleanup);
+    tcase_add_test(tc, recover_unknown_pid_reuse);
+    tcase_add_test(tc, launch_latency);
+    tcase_add_test(tc, bench_thousand);
+    suite_add_tcase(s, tc);
+
+    tcase_add_checked_fixture(tp, setup_posix, teardown);
+    tcase_set_timeout(tp, 60);
+    tcase_add_test(tp, posix_basics);
+    tcase_add_test(tp, kill_grace);
+    tcase_add_test(tp, usage);
+    tcase_add_test(tp, posix_recover_shim_killed);
+    suite_add_tcase(s, tp);
+    return s;
+}
+
+static int has(const char *path, const char *needle, size_t nlen)
+{
+    char buf[32768];
+    int fd = open(path, O_RDONLY);
+    ssize_t n;
+
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    for (ssize_t i = 0; n > 0 && i + (ssize_t)nlen <= n; i++)
+        if (memcmp(buf + i, needle, nlen) == 0)
+            return 1;
+    return 0;
+}
+
+/* A failed test may leave tasks running: kill every process of this
+ * run (a shim of its work dirs, or a task whose sandbox is in them). */
+static void sweep_leftovers(void)
+{
+    char shim[256], sandbox[256], path[64];
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int ns = snprintf(shim, sizeof(shim), "--shim%c%s/agora-exec-test-%d-", 0,
+                      tmp_base(), run_id);
+    int nb =
+        snprintf(sandbox, sizeof(sandbox),
+                 "AGORA_SANDBOX=%s/agora-exec-test-%d-", tmp_base(), run_id);
+
+    while (d && (e = readdir(d))) {
+        int pid = atoi(e->d_name);
+        if (pid <= 1 || pid == getpid())
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+        int hit = has(path, shim, (size_t)ns);
+        snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+        hit = hit || has(path, sandbox, (size_t)nb);
+        if (hit) {
+            printf("sweeping leftover process %d\n", pid);
+            kill(pid, SIGKILL);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Removes the cgroups and directories the tests made. */
+static void remove_roots(void)
+{
+    char cmd[512];
+
+    struct cgroups cg;
+    char err[256];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/agora-exec-test-%d-*", tmp_base(),
+             run_id);
+    if (system(cmd) != 0)
+        printf("could not remove the test directories\n");
+    if (cg_detect(&cg, "", cgroot, err, sizeof(err)) != 0)
+        return;
+    for (int i = 0; i < CG_NCTL; i++) {
+        if (!cg.dir[i])
+            continue;
+        snprintf(cmd, sizeof(cmd),
+                 "find %s -mindepth 1 -depth -type d "
+                 "-exec rmdir {} + 2>/dev/null",
+                 cg.dir[i]);
+        (void)system(cmd);
+        if (rmdir(cg.dir[i]) != 0 && errno != ENOENT)
+            printf("cgroup %s left: %s\n", cg.dir[i], strerror(errno));
+    }
+    cg_free(&cg);
+}
+
+int main(int argc, char **argv)
+{
+    SRunner *sr;
+    int failed;
+
+    if (argc >= 2 && strcmp(argv[1], "--shim") == 0)
+        return shim_main(argc, argv);
+    run_id = (int)getpid();
+    snprintf(cgroot, sizeof(cgroot), "agora-test-%d", run_id);
+    if (!getenv("AGORA_TEST_VERBOSE"))
+        log_set_level(AGORA_LOG_WARN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    sweep_leftovers();
+    usleep(200 * 1000);
+    remove_roots();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -309,7 +309,7 @@ static int try_v1(struct cgroups *cg, struct mounts *m, const char *root,
                      ctl_names[i], m->v1[i], root, strerror(-rc));
     }
     if (cg->dir[CG_CPU]) {
-        uint64_t p;
+        uint64_t p = 0;
         if (knob_u64(cg->dir[CG_CPU], "cpu.cfs_period_us", &p) == 0 && p > 0)
             cg->cfs_period_us = (long)p;
     }
@@ -605,7 +605,7 @@ int cg_usage(const struct cgroups *cg, const char *task_id,
 {
     char buf[CG_FILE_MAX];
     char *d;
-    uint64_t v;
+    uint64_t v = 0;
 
     if (cg->kind == CG_V2) {
         if (!(d = task_dir(cg, CG_MEMORY, task_id)))

@@ -3,6 +3,8 @@
  */
 #include "agents.h"
 
+#include "allocator.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,13 +69,13 @@ static void agent_free(struct agent_rec *ag)
 {
     agent_attrs_free(ag);
     agora_resources_free(&ag->total);
-    agora_resources_free(&ag->used);
     map_free(&ag->tasks);
     free(ag->id);
     free(ag->hostname);
     free(ag->ip);
     free(ag->version);
     free(ag->resources_text);
+    free(ag->alloc_text);
     free(ag);
 }
 
@@ -302,6 +304,8 @@ static void agent_unreachable(struct master *m, struct agent_rec *ag)
         http_stream_close(s);
     }
     tasks_agent_unreachable(m, ag);
+    if (ag->alloc)
+        alloc_agent_activate(m->alloc, ag->alloc, 0);
     agent_persist(ag);
 }
 
@@ -365,12 +369,40 @@ void agents_stop(struct master *m)
 
         if (ag->stream)
             http_stream_close(ag->stream);
+        if (ag->alloc)
+            alloc_agent_remove(m->alloc, ag->alloc);
         agent_free(ag);
     }
     map_free(&m->agents.by_id);
 }
 
 /* ---- POST /api/agent/subscribe ---- */
+
+/*
+ * Gives the allocator the agent's resources: new, back from being
+ * unreachable, or changed (then its live tasks are counted again).
+ */
+static int agent_allocate(struct master *m, struct agent_rec *ag)
+{
+    int changed = 0;
+
+    if (ag->alloc && ag->alloc_text &&
+        strcmp(ag->alloc_text, ag->resources_text) != 0) {
+        alloc_agent_remove(m->alloc, ag->alloc);
+        ag->alloc = NULL;
+        changed = 1;
+    }
+    if (ag->alloc) {
+        alloc_agent_activate(m->alloc, ag->alloc, 1);
+        return 0;
+    }
+    if (set_str(&ag->alloc_text, ag->resources_text) < 0 ||
+        alloc_agent_add(m->alloc, ag->id, &ag->total, ag, &ag->alloc) < 0)
+        return AGORA_ENOMEM;
+    if (changed)
+        tasks_agent_recount(m, ag);
+    return 0;
+}
 
 static void agent_reconcile(struct master *m, struct agent_rec *ag,
                             yajl_val tasks)
@@ -453,6 +485,8 @@ void agents_http_subscribe(void *arg, struct http_req *req)
         http_reply_error(req, 500, "out of memory");
     } else if (agent_take_info(ag, doc, why, sizeof(why)) < 0) {
         http_reply_error(req, 400, why);
+    } else if (agent_allocate(m, ag) < 0) {
+        http_reply_error(req, 500, "out of memory");
     } else {
         agent_subscribed(m, ag, doc, req);
     }
@@ -539,6 +573,17 @@ void agents_http_updates(void *arg, struct http_req *req)
 
 /* ---- JSON ---- */
 
+static void agents_write_view(struct agent_rec *ag, const char *which,
+                              struct agora_jw *w)
+{
+    if (ag->alloc) {
+        alloc_agent_write(ag->alloc, which, w);
+        return;
+    }
+    agora_jw_obj_open(w);
+    agora_jw_obj_close(w);
+}
+
 static void agent_write_one(struct agora_jw *w, struct agent_rec *ag)
 {
     char pid[300];
@@ -563,10 +608,11 @@ static void agent_write_one(struct agora_jw *w, struct agent_rec *ag)
     agora_jw_key(w, "resources");
     tasks_write_resources(w, &ag->total);
     agora_jw_key(w, "used_resources");
-    tasks_write_resources(w, &ag->used);
+    agents_write_view(ag, "used", w);
     agora_jw_key(w, "offered_resources");
-    agora_jw_obj_open(w);
-    agora_jw_obj_close(w);
+    agents_write_view(ag, "offered", w);
+    agora_jw_key(w, "unreserved_resources");
+    tasks_write_resources(w, &ag->total);
     agora_jw_key(w, "attributes");
     agora_jw_obj_open(w);
     for (i = 0; i < ag->nattrs; i++)
@@ -619,23 +665,15 @@ void agents_http_slaves(void *arg, struct http_req *req)
 void agents_write_metrics(struct master *m, struct agora_jw *w)
 {
     size_t pos = 0, n[AGENT_GONE + 1] = {0}, connected = 0;
-    double cpus = 0, cpus_used = 0, mem = 0, mem_used = 0, disk = 0,
-           disk_used = 0;
+    struct alloc_totals t;
     void *v;
+    int k;
 
     while (map_next(&m->agents.by_id, &pos, NULL, &v)) {
         struct agent_rec *ag = v;
 
         n[ag->state]++;
         connected += ag->stream != NULL;
-        if (ag->state != AGENT_ACTIVE)
-            continue;
-        cpus += agora_resources_scalar(&ag->total, "cpus");
-        cpus_used += agora_resources_scalar(&ag->used, "cpus");
-        mem += agora_resources_scalar(&ag->total, "mem");
-        mem_used += agora_resources_scalar(&ag->used, "mem");
-        disk += agora_resources_scalar(&ag->total, "disk");
-        disk_used += agora_resources_scalar(&ag->used, "disk");
     }
     agora_jw_kint(w, "master/slaves_active", (int64_t)n[AGENT_ACTIVE]);
     agora_jw_kint(w, "master/slaves_connected", (int64_t)connected);
@@ -643,10 +681,16 @@ void agents_write_metrics(struct master *m, struct agora_jw *w)
                   (int64_t)n[AGENT_UNREACHABLE]);
     agora_jw_kint(w, "master/slaves_recovering",
                   (int64_t)n[AGENT_RECOVERING]);
-    agora_jw_knum(w, "master/cpus_total", cpus);
-    agora_jw_knum(w, "master/cpus_used", cpus_used);
-    agora_jw_knum(w, "master/mem_total", mem);
-    agora_jw_knum(w, "master/mem_used", mem_used);
-    agora_jw_knum(w, "master/disk_total", disk);
-    agora_jw_knum(w, "master/disk_used", disk_used);
+    alloc_get_totals(m->alloc, &t);
+    for (k = 0; k < 4; k++) {
+        static const char *const names[] = {"cpus", "mem", "disk", "gpus"};
+        char key[64];
+
+        snprintf(key, sizeof(key), "master/%s_total", names[k]);
+        agora_jw_knum(w, key, t.total[k]);
+        snprintf(key, sizeof(key), "master/%s_used", names[k]);
+        agora_jw_knum(w, key, t.used[k]);
+        snprintf(key, sizeof(key), "master/%s_offered", names[k]);
+        agora_jw_knum(w, key, t.offered[k]);
+    }
 }

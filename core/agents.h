@@ -26,6 +26,7 @@ struct http_req;
 struct http_stream;
 struct agora_jw;
 struct task;
+struct alloc_agent;
 
 enum agent_state {
     AGENT_RECOVERING,  /* known from the store, not yet re-subscribed   */
@@ -41,8 +42,10 @@ struct agent_rec {
     int port;
     char *version;
     char *resources_text;          /* as the agent reported it          */
+    char *alloc_text;              /* what the allocator was given      */
     struct agora_resources total;
-    struct agora_resources used;   /* of its non-terminal tasks         */
+    struct alloc_agent *alloc;     /* its resources, as the allocator
+                                    * counts them (used, offered, free) */
     struct agora_kv *attrs;        /* owned strings                      */
     size_t nattrs;
     enum agent_state state;

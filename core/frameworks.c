@@ -11,6 +11,7 @@
 #include <agora/sdk.h>
 
 #include "log.h"
+#include "allocator.h"
 #include "master.h"
 #include "tasks.h"
 
@@ -164,11 +165,22 @@ int framework_add(struct master *m, struct plugin *p,
     fw->p = p;
     fw->on_offer = spec->on_offer;
     fw->on_status = spec->on_status;
+    fw->on_rescind = spec->on_rescind;
     fw->state = spec->state;
     fw->registered_at = master_now(m);
     fw->pending_tail = &fw->pending;
     ev_init(&fw->pending_timer, framework_on_pending);
     fw->pending_timer.data = fw;
+    if (alloc_fw_add(m->alloc, fw->id, fw->role, fw, &fw->alloc) < 0) {
+        map_remove(&m->frameworks.by_id, fw->id);
+        framework_free(fw);
+        return AGORA_ENOMEM;
+    }
+    /* Without on_offer it places its tasks itself: no offers for it. */
+    if (fw->on_offer == NULL) {
+        alloc_fw_suppress(m->alloc, fw->alloc);
+        fw->suppressed = 1;
+    }
     log_info("frameworks", "registered framework %s (role %s)", fw->id,
              fw->role);
     *out = fw;
@@ -178,6 +190,8 @@ int framework_add(struct master *m, struct plugin *p,
 void framework_remove(struct master *m, struct agora_framework *fw)
 {
     ev_timer_stop(m->loop, &fw->pending_timer);
+    if (fw->alloc)
+        alloc_fw_remove(m->alloc, fw->alloc);
     map_remove(&m->frameworks.by_id, fw->id);
     log_info("frameworks", "unregistered framework %s", fw->id);
     framework_free(fw);
@@ -243,6 +257,8 @@ void frameworks_write(struct master *m, struct agora_jw *w, int with_tasks)
         agora_jw_kbool(w, "active", !fw->suppressed);
         agora_jw_kbool(w, "suppressed", fw->suppressed);
         agora_jw_knum(w, "registered_time", fw->registered_at);
+        if (fw->alloc)
+            agora_jw_knum(w, "dominant_share", alloc_fw_share(fw->alloc));
         if (with_tasks) {
             agora_jw_key(w, "tasks");
             framework_write_tasks(m, w, fw->id, 1);

@@ -18,6 +18,7 @@
 struct master;
 struct plugin;
 struct agora_jw;
+struct alloc_fw;
 
 struct agora_framework {
     char *id;
@@ -27,8 +28,10 @@ struct agora_framework {
     struct plugin *p;
     agora_offer_fn on_offer;
     agora_status_fn on_status;
+    agora_rescind_fn on_rescind;
     void *state;
     int suppressed;
+    struct alloc_fw *alloc;        /* its account in the allocator       */
     double registered_at;
     struct fw_pending *pending; /* master statuses to deliver          */
     struct fw_pending **pending_tail;

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 
+#include "allocator.h"
 #include "http.h"
 #include "log.h"
 #include "store.h"
@@ -42,6 +43,12 @@ const conf_field master_flags[] = {
     F(zk_session_timeout, DURATION, "10secs", "ZooKeeper session timeout"),
     F(allocation_interval, DURATION, "50ms",
       "least time between two allocation cycles"),
+    F(offer_timeout, DURATION, "0",
+      "rescind offers held longer than this (0: never, as Mesos)"),
+    F(weights, STRING, "", "role weights for DRF: role=2,other=0.5"),
+    F(quota, STRING, "",
+      "guaranteed resources per role, served first: "
+      "role:cpus=4;mem=4096,other:cpus=1"),
     F(agent_ping_timeout, DURATION, "15secs",
       "time between pings on an agent's stream"),
     F(max_agent_ping_timeouts, INT, "5",
@@ -314,6 +321,8 @@ int master_start(struct master *m, struct ev_loop *loop,
     if (rc == 0)
         rc = master_listen(m);
     if (rc == 0)
+        rc = offers_start(m);
+    if (rc == 0)
         rc = agents_start(m);
     if (rc < 0)
         return rc;
@@ -341,6 +350,7 @@ void master_stop(struct master *m)
     plugins_unload_all(m);
     frameworks_free(m);
     tasks_free(m);
+    alloc_free(m->alloc);
     if (m->http)
         http_server_stop(m->http);
     if (m->store)

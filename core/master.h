@@ -19,6 +19,7 @@
 
 struct http_server;
 struct store;
+struct alloc;
 
 /* Flags of agora-master; the table in master.c describes each. */
 struct master_conf {
@@ -31,6 +32,9 @@ struct master_conf {
     char *zk;
     double zk_session_timeout;
     double allocation_interval;
+    double offer_timeout;
+    char *weights;
+    char *quota;
     double agent_ping_timeout;
     int64_t max_agent_ping_timeouts;
     char *log_level;
@@ -55,6 +59,7 @@ struct master {
     struct frameworks frameworks;
     struct agents agents;
     struct tasks tasks;
+    struct alloc *alloc;
 
     struct plugin_gen gen;     /* the current generation               */
     unsigned long next_gen;
@@ -85,6 +90,14 @@ int master_mount_routes(struct master *m);
 
 /* Adds the core's own routes to r (master_http.c). */
 int master_http_routes(struct master *m, struct router *r);
+
+/* Creates the allocator from the flags (offers.c). */
+int offers_start(struct master *m);
+
+/* The services table's accept (offers.c). */
+int offers_accept(struct master *m, struct agora_framework *fw,
+                  const char *offer_id, const struct agora_task_spec *tasks,
+                  size_t n);
 
 /* The loop's wall clock, seconds since the epoch. */
 double master_now(const struct master *m);

@@ -18,6 +18,7 @@
 #include <agora/json.h>
 #include <agora/sdk.h>
 
+#include "allocator.h"
 #include "http.h"
 #include "log.h"
 #include "master.h"
@@ -142,6 +143,8 @@ static void h_state(void *arg, struct http_req *req)
     frameworks_write(m, w, 1);
     agora_jw_key(w, "slaves");
     agents_write(m, w);
+    agora_jw_key(w, "roles");
+    alloc_write_roles(m->alloc, w);
     agora_jw_obj_close(w);
     reply_jw(req, 200, w);
 }
@@ -234,7 +237,19 @@ static void h_metrics(void *arg, struct http_req *req)
     write_store_metrics(w, m);
     agents_write_metrics(m, w);
     tasks_write_metrics(m, w);
+    alloc_write_metrics(m->alloc, w);
     metrics_write(&m->metrics, w);
+    agora_jw_obj_close(w);
+    reply_jw(req, 200, w);
+}
+
+static void h_roles(void *arg, struct http_req *req)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "roles");
+    alloc_write_roles(M(arg)->alloc, w);
     agora_jw_obj_close(w);
     reply_jw(req, 200, w);
 }
@@ -286,6 +301,7 @@ int master_http_routes(struct master *m, struct router *r)
         {"GET", "/master/agents", agents_http_list},
         {"GET", "/master/slaves", agents_http_slaves},
         {"GET", "/master/tasks", tasks_http_list},
+        {"GET", "/master/roles", h_roles},
     };
     size_t i;
 

@@ -15,6 +15,7 @@
 
 #include <agora/sdk.h>
 
+#include "allocator.h"
 #include "frameworks.h"
 #include "http.h"
 #include "log.h"
@@ -491,6 +492,7 @@ int plugin_framework_default(struct plugin *p)
     spec.principal = plugin_conf_get(&p->conf, "principal");
     spec.on_offer = p->desc->on_offer;
     spec.on_status = p->desc->on_status;
+    spec.on_rescind = p->desc->on_rescind;
     spec.state = p->state;
     return fw_register(p, &spec, 1, &p->fw_default);
 }
@@ -500,36 +502,42 @@ static const char *api_framework_id(struct agora_framework *fw)
     return fw->id;
 }
 
-/*
- * Offers come from the allocator; until it exists no offer id is valid,
- * and the calls answer as the allocator will for an unknown offer.
- */
 static int api_accept(struct agora_framework *fw, const char *offer_id,
                       const struct agora_task_spec *tasks, size_t n)
 {
-    (void)fw;
-    (void)tasks;
-    (void)n;
-    return offer_id ? AGORA_ENOENT : AGORA_EINVAL;
+    return offers_accept(fw->p->m, fw, offer_id, tasks, n);
 }
 
 static int api_decline(struct agora_framework *fw, const char *offer_id,
                        double refuse_seconds)
 {
-    (void)fw;
-    (void)refuse_seconds;
-    return offer_id ? AGORA_ENOENT : AGORA_EINVAL;
+    struct master *m = fw->p->m;
+    struct alloc_offer *o = alloc_offer_find(m->alloc, offer_id);
+
+    if (offer_id == NULL)
+        return AGORA_EINVAL;
+    if (o == NULL || fw->alloc == NULL)
+        return AGORA_ENOENT;
+    return alloc_decline(m->alloc, fw->alloc, o, refuse_seconds);
 }
 
 static int api_suppress(struct agora_framework *fw)
 {
     fw->suppressed = 1;
+    if (fw->alloc)
+        alloc_fw_suppress(fw->p->m->alloc, fw->alloc);
     return 0;
 }
 
+/* Revives offers and clears refuse filters; a framework without on_offer
+ * has nothing to receive them with and stays suppressed. */
 static int api_revive(struct agora_framework *fw)
 {
+    if (fw->on_offer == NULL)
+        return AGORA_ENOTSUP;
     fw->suppressed = 0;
+    if (fw->alloc)
+        alloc_fw_revive(fw->p->m->alloc, fw->alloc);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <agora/sdk.h>
 
 #include "agents.h"
+#include "allocator.h"
 #include "frameworks.h"
 #include "http.h"
 #include "log.h"
@@ -123,11 +124,34 @@ static struct task *task_new(struct master *m, const char *id,
     return t;
 }
 
+static struct alloc_fw *task_alloc_fw(struct master *m, const struct task *t)
+{
+    struct agora_framework *fw = framework_find(m, t->framework_id);
+
+    return fw ? fw->alloc : NULL;
+}
+
+/* Counts t's resources in the allocator again (its agent came back with
+ * other resources, or the task came back to life), fitting or not. */
+static void task_recount(struct master *m, struct task *t)
+{
+    struct agent_rec *ag = agents_find(m, t->agent_id);
+    struct agora_resources placed = {NULL, 0};
+
+    if (ag == NULL || ag->alloc == NULL)
+        return;
+    if (alloc_use(m->alloc, ag->alloc, task_alloc_fw(m, t), &t->resources, 1,
+                  &placed) == 0) {
+        agora_resources_free(&t->resources);
+        t->resources = placed;
+    }
+}
+
 /*
  * Moves t to a new state, keeping the counts, the history and the
- * agent's used resources. A terminal task stays counted under the first
- * terminal state it reached; one that comes back (TASK_LOST, then
- * RUNNING after its agent returns) is live again.
+ * allocator's account of its agent. A terminal task stays counted under
+ * the first terminal state it reached; one that comes back (TASK_LOST,
+ * then RUNNING after its agent returns) is live again.
  */
 static void task_set_state(struct master *m, struct task *t,
                            enum agora_task_state state, double when,
@@ -142,12 +166,12 @@ static void task_set_state(struct master *m, struct task *t,
     if (was_live || is_live)
         m->tasks.count[state]++;
     if (was_live && !is_live) {
-        if (ag)
-            agora_resources_subtract(&ag->used, &t->resources);
+        if (ag && ag->alloc)
+            alloc_release(m->alloc, ag->alloc, task_alloc_fw(m, t),
+                          &t->resources);
         m->tasks.completed++;
     } else if (!was_live && is_live) {
-        if (ag)
-            agora_resources_add(&ag->used, &t->resources);
+        task_recount(m, t);
         m->tasks.completed--;
     }
     t->state = state;
@@ -157,6 +181,16 @@ static void task_set_state(struct master *m, struct task *t,
     h->timestamp = when;
     h->healthy = healthy;
     t->nhistory++;
+}
+
+void tasks_agent_recount(struct master *m, struct agent_rec *ag)
+{
+    size_t pos = 0;
+    void *v;
+
+    while (map_next(&ag->tasks, &pos, NULL, &v))
+        if (task_live(v))
+            task_recount(m, v);
 }
 
 static void task_set_text(char **dst, const char *s)
@@ -185,10 +219,10 @@ static void status_of(struct master *m, const struct task *t,
 }
 
 /* Queues a master-made status of a task that never reached the table. */
-static void post_refusal(struct master *m, struct agora_framework *fw,
-                         const char *task_id, const char *agent_id,
-                         enum agora_task_state state, const char *reason,
-                         const char *message)
+void tasks_refuse(struct master *m, struct agora_framework *fw,
+                  const char *task_id, const char *agent_id,
+                  enum agora_task_state state, const char *reason,
+                  const char *message)
 {
     struct agora_status st;
 
@@ -377,13 +411,9 @@ static int launch_event(const char *fw_id, const struct agora_task_spec *sp,
     return 0;
 }
 
-/* Why sp cannot run on ag, or NULL when it can. */
-static const char *launch_problem(struct master *m, struct agent_rec *ag,
-                                  const struct agora_task_spec *sp)
+const char *tasks_spec_problem(struct master *m,
+                               const struct agora_task_spec *sp)
 {
-    struct agora_resources want = {NULL, 0};
-    const char *why = NULL;
-
     if (!task_id_valid(sp->task_id))
         return "invalid task id (want 1-200 of [A-Za-z0-9_.:@-], not "
                "starting with '.')";
@@ -393,41 +423,35 @@ static const char *launch_problem(struct master *m, struct agent_rec *ag,
         return "the task has neither a command nor argv";
     if (sp->resources == NULL || sp->resources->n == 0)
         return "the task asks for no resources";
-    if (agora_resources_copy(&want, &ag->used) < 0 ||
-        agora_resources_add(&want, sp->resources) < 0)
-        why = "invalid task resources";
-    else if (!agora_resources_contains(&ag->total, &want))
-        why = "not enough free resources on the agent for the task";
-    agora_resources_free(&want);
-    return why;
+    return NULL;
 }
 
-/* Sends one task to ag and enters it in the table. */
+/*
+ * Sends one task to ag and enters it in the table; takes `placed` (its
+ * resources as the allocator placed them) over.
+ */
 static int launch_one(struct master *m, struct agora_framework *fw,
-                      struct agent_rec *ag, const struct agora_task_spec *sp)
+                      struct agent_rec *ag, const struct agora_task_spec *sp,
+                      struct agora_resources *placed)
 {
     struct agora_jw *w = agora_jw_new();
-    const char *line;
+    const char *line = NULL;
     struct task *t;
     size_t len;
     int rc;
 
-    if (w == NULL)
-        return AGORA_ENOMEM;
-    rc = launch_event(fw->id, sp, w);
-    line = rc == 0 ? agora_jw_result(w, &len) : NULL;
-    if (line == NULL) {
+    if (w && launch_event(fw->id, sp, w) == 0)
+        line = agora_jw_result(w, &len);
+    t = line ? task_new(m, sp->task_id, fw->id, ag->id) : NULL;
+    if (t == NULL || map_put(&ag->tasks, t->id, t, NULL) < 0) {
         agora_jw_free(w);
+        alloc_release(m->alloc, ag->alloc, fw->alloc, placed);
+        agora_resources_free(placed);
         return AGORA_ENOMEM;
     }
-    t = task_new(m, sp->task_id, fw->id, ag->id);
-    if (t == NULL || agora_resources_copy(&t->resources, sp->resources) < 0 ||
-        map_put(&ag->tasks, t->id, t, NULL) < 0) {
-        agora_jw_free(w);
-        return AGORA_ENOMEM;
-    }
+    t->resources = *placed;
+    memset(placed, 0, sizeof(*placed));
     t->name = strdup(sp->name ? sp->name : sp->task_id);
-    agora_resources_add(&ag->used, &t->resources);
     rc = agents_send(ag, line, len);
     agora_jw_free(w);
     m->tasks.launched++;
@@ -437,40 +461,61 @@ static int launch_one(struct master *m, struct agora_framework *fw,
     return 0;
 }
 
+int tasks_launch_placed(struct master *m, struct agora_framework *fw,
+                        struct agent_rec *ag,
+                        const struct agora_task_spec *sp,
+                        struct agora_resources *placed)
+{
+    int rc = launch_one(m, fw, ag, sp, placed);
+
+    tasks_trim(m);
+    return rc;
+}
+
+/* One task of a direct launch: checked, placed, sent. */
+static int launch_direct(struct master *m, struct agora_framework *fw,
+                         struct agent_rec *ag, const char *agent_id,
+                         const struct agora_task_spec *sp)
+{
+    struct agora_resources placed = {NULL, 0};
+    const char *why;
+
+    if (ag == NULL || ag->state != AGENT_ACTIVE || ag->stream == NULL ||
+        ag->alloc == NULL) {
+        tasks_refuse(m, fw, sp->task_id, agent_id, AGORA_TASK_DROPPED,
+                     "REASON_AGENT_UNKNOWN",
+                     ag ? "the agent is not connected" : "no such agent");
+        return 0;
+    }
+    why = tasks_spec_problem(m, sp);
+    if (why == NULL &&
+        alloc_use(m->alloc, ag->alloc, fw->alloc, sp->resources, 0,
+                  &placed) < 0)
+        why = "not enough free resources on the agent for the task "
+              "(or resources reserved for another role)";
+    if (why) {
+        tasks_refuse(m, fw, sp->task_id, agent_id, AGORA_TASK_ERROR,
+                     "REASON_TASK_INVALID", why);
+        return 0;
+    }
+    return launch_one(m, fw, ag, sp, &placed);
+}
+
 int tasks_launch(struct master *m, struct agora_framework *fw,
                  const char *agent_id, const struct agora_task_spec *specs,
                  size_t n)
 {
     struct agent_rec *ag;
     size_t i;
+    int rc = 0;
 
     if (fw == NULL || agent_id == NULL || (specs == NULL && n > 0))
         return AGORA_EINVAL;
     ag = agents_find(m, agent_id);
-    for (i = 0; i < n; i++) {
-        const struct agora_task_spec *sp = &specs[i];
-        const char *why;
-        int rc;
-
-        if (ag == NULL || ag->state != AGENT_ACTIVE || ag->stream == NULL) {
-            post_refusal(m, fw, sp->task_id, agent_id, AGORA_TASK_DROPPED,
-                         "REASON_AGENT_UNKNOWN",
-                         ag ? "the agent is not connected"
-                            : "no such agent");
-            continue;
-        }
-        why = launch_problem(m, ag, sp);
-        if (why) {
-            post_refusal(m, fw, sp->task_id, agent_id, AGORA_TASK_ERROR,
-                         "REASON_TASK_INVALID", why);
-            continue;
-        }
-        rc = launch_one(m, fw, ag, sp);
-        if (rc < 0)
-            return rc;
-    }
+    for (i = 0; i < n && rc == 0; i++)
+        rc = launch_direct(m, fw, ag, agent_id, &specs[i]);
     tasks_trim(m);
-    return 0;
+    return rc;
 }
 
 int tasks_kill(struct master *m, struct agora_framework *fw,
@@ -574,9 +619,13 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
             agora_resources_parse(res, &t->resources, NULL, 0);
         task_set_text(&t->name, json_str(r, "name"));
         if (!agora_task_state_terminal((enum agora_task_state)state))
-            agora_resources_add(&ag->used, &t->resources);
-        task_set_state(m, t, (enum agora_task_state)state, master_now(m),
-                       json_healthy(r));
+            task_recount(m, t);
+        else
+            m->tasks.completed++;
+        m->tasks.count[AGORA_TASK_STAGING]--;
+        m->tasks.count[state]++;
+        t->state = (enum agora_task_state)state;
+        t->healthy = json_healthy(r);
     } else if (t->state == AGORA_TASK_UNREACHABLE &&
                !agora_task_state_terminal((enum agora_task_state)state)) {
         /* Back from a partition: the framework hears the real state.

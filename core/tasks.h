@@ -103,6 +103,29 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val t);
 void tasks_agent_reported_all(struct master *m, struct agent_rec *ag,
                               double since);
 
+/* The agent's resources changed: count its live tasks again. */
+void tasks_agent_recount(struct master *m, struct agent_rec *ag);
+
+/*
+ * Launches one task whose resources are already placed by the allocator
+ * (an accepted offer): takes `placed` over. The spec was checked with
+ * tasks_spec_problem(). 0 or AGORA_ENOMEM.
+ */
+int tasks_launch_placed(struct master *m, struct agora_framework *fw,
+                        struct agent_rec *ag,
+                        const struct agora_task_spec *sp,
+                        struct agora_resources *placed);
+
+/* Why a spec can never run (bad id, duplicate, no command), or NULL. */
+const char *tasks_spec_problem(struct master *m,
+                               const struct agora_task_spec *sp);
+
+/* Reports a task that never reached the table to fw (TASK_ERROR, ...). */
+void tasks_refuse(struct master *m, struct agora_framework *fw,
+                  const char *task_id, const char *agent_id,
+                  enum agora_task_state state, const char *reason,
+                  const char *message);
+
 /* The agent is unreachable: its live tasks go TASK_UNREACHABLE. */
 void tasks_agent_unreachable(struct master *m, struct agent_rec *ag);
 

@@ -342,6 +342,7 @@ static const struct agora_plugin desc = {
     NULL,
     on_status,
     NULL,
+    NULL,
     {0},
 };
 

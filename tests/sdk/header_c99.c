@@ -34,7 +34,7 @@ static const struct agora_route routes[] = {
 
 static const struct agora_plugin desc = {
     AGORA_PLUGIN_HEADER, "pinger", "1.0", "answers pong",
-    NULL, 0, routes, init, fini, NULL, NULL, NULL, {0},
+    NULL, 0, routes, init, fini, NULL, NULL, NULL, NULL, {0},
 };
 
 const struct agora_plugin *agora_plugin_entry(void) { return &desc; }

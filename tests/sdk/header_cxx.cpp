@@ -17,7 +17,7 @@ void fini(void *) {}
 
 const agora_plugin desc = {
     AGORA_PLUGIN_HEADER, "cxx_plugin", "1.0", "written in C++",
-    nullptr, 0, nullptr, init, fini, nullptr, nullptr, nullptr, {0},
+    nullptr, 0, nullptr, init, fini, nullptr, nullptr, nullptr, nullptr, {0},
 };
 
 } // namespace

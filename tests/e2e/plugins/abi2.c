@@ -31,6 +31,7 @@ static const struct agora_plugin abi2_plugin = {
     NULL,
     NULL,
     NULL,
+    NULL,
     {0},
 };
 

@@ -204,6 +204,7 @@ static const struct agora_plugin echo_plugin = {
     NULL,
     NULL,
     NULL,
+    NULL,
     {0},
 };
 

@@ -59,6 +59,7 @@ static const struct agora_plugin initfail_plugin = {
     NULL,
     NULL,
     NULL,
+    NULL,
     {0},
 };
 

@@ -216,6 +216,7 @@ static const struct agora_plugin hello_plugin = {
     NULL,
     NULL,
     NULL,
+    NULL,
     {0},
 };
 

@@ -307,8 +307,15 @@ struct agora_status {
     const char *source;  /* "SOURCE_AGENT", "SOURCE_MASTER"                 */
 };
 
+/* Offers are valid until accepted, declined or rescinded; accept or
+ * decline each by its id (the structs themselves are borrowed for the
+ * call only). */
 typedef void (*agora_offer_fn)(void *state, struct agora_framework *fw,
                                const struct agora_offer *offers, size_t n);
+/* An offer taken back (its agent was lost, or it was held past
+ * --offer_timeout): accepting it now fails with AGORA_ENOENT. */
+typedef void (*agora_rescind_fn)(void *state, struct agora_framework *fw,
+                                 const char *offer_id);
 typedef void (*agora_status_fn)(void *state, struct agora_framework *fw,
                                 const struct agora_status *status);
 
@@ -324,6 +331,7 @@ struct agora_framework_spec {
     agora_offer_fn on_offer;
     agora_status_fn on_status;
     void *state;           /* passed back to on_offer / on_status           */
+    agora_rescind_fn on_rescind; /* may be NULL                             */
 };
 
 /* ------------------------------------------------------------------ */
@@ -472,6 +480,8 @@ struct agora_plugin {
     agora_status_fn on_status;
     /* Optional: this master was elected (1) or deposed (0). */
     void (*on_leader)(void *state, int leading);
+    /* Optional: an offer of the default framework was taken back. */
+    agora_rescind_fn on_rescind;
 
     uintptr_t reserved[8]; /* zero; room to grow */
 };

@@ -286,47 +286,108 @@ int ar_from(const struct agora_resources *r, const char *role,
     return 0;
 }
 
-/* Appends one resource of the given shape to out (which owns it). */
-static int out_push(struct agora_resources *out, const char *name,
-                    const char *role, double scalar,
-                    const struct ar_ranges *ranges)
+/* Fills x (borrowing name, role and ranges) as one resource. */
+static void out_fill(struct agora_resource *x, const char *name,
+                     const char *role, double scalar,
+                     const struct ar_ranges *ranges)
 {
-    struct agora_resource x;
-    struct agora_resources one = {&x, 1};
-
-    memset(&x, 0, sizeof(x));
-    x.name = (char *)name;
-    x.role = (char *)role;
+    memset(x, 0, sizeof(*x));
+    x->name = (char *)name;
+    x->role = (char *)role;
     if (ranges) {
-        x.type = AGORA_RANGES;
-        x.ranges = ranges->v;
-        x.nranges = ranges->n;
+        x->type = AGORA_RANGES;
+        x->ranges = ranges->v;
+        x->nranges = ranges->n;
     } else {
-        x.type = AGORA_SCALAR;
-        x.scalar = scalar;
+        x->type = AGORA_SCALAR;
+        x->scalar = scalar;
     }
-    return agora_resources_add(out, &one);
 }
 
+/* One resource of b into x, owning copies; 0 or AGORA_ENOMEM. */
+static int fresh_one(struct agora_resource *x, const char *name,
+                     const char *role, double scalar,
+                     const struct ar_ranges *ranges)
+{
+    memset(x, 0, sizeof(*x));
+    if ((x->name = strdup(name)) == NULL || (x->role = strdup(role)) == NULL)
+        return AGORA_ENOMEM;
+    x->type = ranges ? AGORA_RANGES : AGORA_SCALAR;
+    x->scalar = scalar;
+    if (ranges) {
+        if ((x->ranges = malloc(ranges->n * sizeof(*x->ranges))) == NULL)
+            return AGORA_ENOMEM;
+        memcpy(x->ranges, ranges->v, ranges->n * sizeof(*x->ranges));
+        x->nranges = ranges->n;
+    }
+    return 0;
+}
+
+/*
+ * b as resources of `role` into the empty *out, built in normal form
+ * directly (sorted by name: cpus, disk, gpus, mem, ports): what every
+ * offer needs, without agora_resources_add()'s copies.
+ */
+static int ar_to_fresh(const struct ar_bundle *b, const char *role,
+                       struct agora_resources *out)
+{
+    static const int order[AR_N] = {AR_CPUS, AR_DISK, AR_GPUS, AR_MEM};
+    size_t n = b->ports.n ? 1 : 0;
+    int i;
+
+    for (i = 0; i < AR_N; i++)
+        n += b->s[i] > 0;
+    if (n == 0)
+        return 0;
+    if ((out->v = calloc(n, sizeof(*out->v))) == NULL)
+        return AGORA_ENOMEM;
+    for (i = 0; i < AR_N; i++) {
+        int k = order[i];
+
+        if (b->s[k] > 0 && fresh_one(&out->v[out->n++], ar_names[k], role,
+                                     ar_unmilli(b->s[k]), NULL) < 0)
+            goto fail;
+    }
+    if (b->ports.n &&
+        fresh_one(&out->v[out->n++], "ports", role, 0, &b->ports) < 0)
+        goto fail;
+    return 0;
+fail:
+    agora_resources_free(out);
+    return AGORA_ENOMEM;
+}
+
+/*
+ * Appends b to out as resources of `role`, in one agora_resources_add():
+ * it copies the whole list each time, so adding one resource at a time
+ * made building an offer quadratic (and the allocator's hottest path).
+ */
 int ar_to(const struct ar_bundle *b, const char *role,
           struct agora_resources *out)
 {
-    size_t i;
-    int k;
+    struct agora_resource fast[AR_N + 1], *v = fast;
+    struct agora_resources all;
+    size_t n = 0, i;
+    int k, rc;
 
-    for (k = 0; k < AR_N; k++)
-        if (b->s[k] > 0 &&
-            out_push(out, ar_names[k], role, ar_unmilli(b->s[k]), NULL) < 0)
-            return AGORA_ENOMEM;
-    if (b->ports.n && out_push(out, "ports", role, 0, &b->ports) < 0)
+    if (out->n == 0 && b->extra.n == 0)
+        return ar_to_fresh(b, role, out);
+    if (b->extra.n &&
+        (v = malloc((AR_N + 1 + b->extra.n) * sizeof(*v))) == NULL)
         return AGORA_ENOMEM;
+    for (k = 0; k < AR_N; k++)
+        if (b->s[k] > 0)
+            out_fill(&v[n++], ar_names[k], role, ar_unmilli(b->s[k]), NULL);
+    if (b->ports.n)
+        out_fill(&v[n++], "ports", role, 0, &b->ports);
     for (i = 0; i < b->extra.n; i++) {
-        struct agora_resource x = b->extra.v[i];
-        struct agora_resources one = {&x, 1};
-
-        x.role = (char *)role;
-        if (agora_resources_add(out, &one) < 0)
-            return AGORA_ENOMEM;
+        v[n] = b->extra.v[i];
+        v[n++].role = (char *)role;
     }
-    return 0;
+    all.v = v;
+    all.n = n;
+    rc = n ? agora_resources_add(out, &all) : 0;
+    if (v != fast)
+        free(v);
+    return rc;
 }

@@ -32,6 +32,13 @@
 struct pool {
     char *role;
     struct ar_bundle total, free;
+    int64_t debt[AR_N]; /* taken by force beyond what was free */
+};
+
+/* What one framework holds on an agent by tasks (not offers). */
+struct hold {
+    struct alloc_fw *fw;
+    int64_t s[AR_N];
 };
 
 struct alloc_agent {
@@ -39,6 +46,8 @@ struct alloc_agent {
     void *owner;
     struct pool *pools; /* pools[0] is unreserved */
     size_t npools;
+    struct hold *holds; /* so that removing the agent untracks them */
+    size_t nholds, capholds;
     int active, dirty;
     struct alloc_offer *offers;
 };
@@ -50,13 +59,15 @@ struct take {
 };
 
 struct alloc_offer {
-    char *id;
+    char id[24];            /* "O" and a 64-bit sequence number */
     struct alloc_agent *ag;
     struct alloc_fw *fw;
     struct take take[2];
     int ntake;
     struct agora_resources view;
+    int view_owned;         /* view made by the SDK: free it whole */
     double created;
+    int undelivered;        /* still in fw->batch */
     struct alloc_offer *ag_prev, *ag_next, *fw_prev, *fw_next;
 };
 
@@ -66,10 +77,16 @@ struct alloc_role {
     int64_t quota[AR_N];
     int has_quota;
     int64_t alloc[AR_N];
+    double key;             /* dominant share / weight, kept by role_rekey() */
+    int needs_quota;        /* kept by role_rekey() */
     struct alloc_fw **heap; /* frameworks wanting offers, least share first */
     size_t nheap, capheap;
     size_t nfw;
     size_t index;           /* in alloc->rolev */
+    size_t rank;            /* of its name among the roles' names */
+    long rpos;              /* in alloc->rheap; -1: no framework wants */
+    uint64_t visit;         /* alloc->visit when it had its turn at the
+                               agent allocate_agent() is at */
 };
 
 struct alloc_fw {
@@ -101,9 +118,16 @@ struct alloc {
     struct map agents, fws, roles, offers;
     struct alloc_role **rolev;
     size_t nroles, caproles;
+    struct alloc_role **rheap; /* roles with frameworks wanting offers,
+                                  the one to serve first on top */
+    size_t nrheap, caprheap;
+    struct alloc_role **rskipped; /* allocate_agent()'s scratch */
+    size_t caprskipped;
+    uint64_t visit;
     struct alloc_agent **dirty;
     size_t ndirty, capdirty;
     int64_t total[AR_N];    /* of active agents, all pools */
+    int64_t min_cpus, min_mem; /* conf's, in thousandths */
     int shares_stale;
 
     ev_timer cycle;
@@ -114,6 +138,8 @@ struct alloc {
     ev_timer offer_timer;
     struct alloc_fw **batched;
     size_t nbatched, capbatched;
+    struct alloc_fw **skipped; /* pick_fw()'s scratch */
+    size_t capskipped;
 
     uint64_t offer_seq;
     struct alloc_stats stats;
@@ -175,19 +201,101 @@ static int role_needs_quota(const struct alloc_role *r)
 }
 
 /* < 0 when role x should be served before role y. */
-static int role_cmp(const struct alloc *a, const struct alloc_role *x,
-                    const struct alloc_role *y)
+static int role_cmp(const struct alloc_role *x, const struct alloc_role *y)
 {
-    int qx = role_needs_quota(x), qy = role_needs_quota(y);
-    double sx, sy;
+    if (x->needs_quota != y->needs_quota)
+        return y->needs_quota - x->needs_quota;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
 
-    if (qx != qy)
-        return qy - qx;
-    sx = dominant(a, x->alloc) / x->weight;
-    sy = dominant(a, y->alloc) / y->weight;
-    if (sx != sy)
-        return sx < sy ? -1 : 1;
-    return strcmp(x->name, y->name);
+/* ---- the role heap (the role to serve first on top) ---- */
+
+static void rheap_set(struct alloc *a, size_t i, struct alloc_role *r)
+{
+    a->rheap[i] = r;
+    r->rpos = (long)i;
+}
+
+static void rheap_up(struct alloc *a, size_t i)
+{
+    struct alloc_role *r = a->rheap[i];
+
+    while (i > 0 && role_cmp(r, a->rheap[(i - 1) / 2]) < 0) {
+        rheap_set(a, i, a->rheap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    rheap_set(a, i, r);
+}
+
+static void rheap_down(struct alloc *a, size_t i)
+{
+    struct alloc_role *r = a->rheap[i];
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+
+        if (c >= a->nrheap)
+            break;
+        if (c + 1 < a->nrheap && role_cmp(a->rheap[c + 1], a->rheap[c]) < 0)
+            c++;
+        if (role_cmp(a->rheap[c], r) >= 0)
+            break;
+        rheap_set(a, i, a->rheap[c]);
+        i = c;
+    }
+    rheap_set(a, i, r);
+}
+
+static void rheap_insert(struct alloc *a, struct alloc_role *r)
+{
+    if (grow(&a->rheap, &a->caprheap, a->nrheap + 1, sizeof(*a->rheap)) < 0) {
+        log_error("allocator", "out of memory: role %s gets no offers",
+                  r->name);
+        return;
+    }
+    rheap_set(a, a->nrheap++, r);
+    rheap_up(a, a->nrheap - 1);
+}
+
+static void rheap_remove(struct alloc *a, struct alloc_role *r)
+{
+    size_t i = (size_t)r->rpos;
+
+    if (r->rpos < 0)
+        return;
+    r->rpos = -1;
+    if (--a->nrheap == i)
+        return;
+    rheap_set(a, i, a->rheap[a->nrheap]);
+    rheap_down(a, i);
+    rheap_up(a, (size_t)a->rheap[i]->rpos);
+}
+
+/* r's frameworks came or went: it is in the heap iff one wants offers. */
+static void rheap_sync(struct alloc *a, struct alloc_role *r)
+{
+    if (r->nheap > 0 && r->rpos < 0)
+        rheap_insert(a, r);
+    else if (r->nheap == 0 && r->rpos >= 0)
+        rheap_remove(a, r);
+}
+
+static void role_key(const struct alloc *a, struct alloc_role *r)
+{
+    r->needs_quota = role_needs_quota(r);
+    r->key = dominant(a, r->alloc) / r->weight;
+}
+
+/* The role's allocation moved: so does its place in the order. */
+static void role_rekey(struct alloc *a, struct alloc_role *r)
+{
+    role_key(a, r);
+    if (r->rpos >= 0) {
+        rheap_up(a, (size_t)r->rpos);
+        rheap_down(a, (size_t)r->rpos);
+    }
 }
 
 /* ---- framework heaps (per role, least share on top) ---- */
@@ -286,11 +394,14 @@ static void shares_refresh(struct alloc *a)
     for (i = 0; i < a->nroles; i++) {
         struct alloc_role *r = a->rolev[i];
 
+        role_key(a, r);
         for (j = 0; j < r->nheap; j++)
             r->heap[j]->share = dominant(a, r->heap[j]->alloc);
         for (j = r->nheap / 2; j-- > 0;)
             heap_down(r, j);
     }
+    for (j = a->nrheap / 2; j-- > 0;)
+        rheap_down(a, j);
     a->shares_stale = 0;
 }
 
@@ -310,7 +421,38 @@ static void held_change(struct alloc *a, struct alloc_fw *fw,
         if (fw->role->alloc[k] < 0)
             fw->role->alloc[k] = 0;
     }
+    role_rekey(a, fw->role);
     fw_reshare(a, fw);
+}
+
+/* fw holds sign * b more on ag by tasks. */
+static void hold_change(struct alloc_agent *ag, struct alloc_fw *fw,
+                        const struct ar_bundle *b, int sign)
+{
+    size_t i;
+    int k, zero = 1;
+
+    if (fw == NULL)
+        return;
+    for (i = 0; i < ag->nholds && ag->holds[i].fw != fw; i++)
+        ;
+    if (i == ag->nholds) {
+        if (sign < 0 || grow(&ag->holds, &ag->capholds, i + 1,
+                             sizeof(*ag->holds)) < 0)
+            return;
+        memset(&ag->holds[i], 0, sizeof(ag->holds[i]));
+        ag->holds[i].fw = fw;
+        ag->nholds++;
+    }
+    for (k = 0; k < AR_N; k++) {
+        ag->holds[i].s[k] += sign * b->s[k];
+        if (ag->holds[i].s[k] < 0)
+            ag->holds[i].s[k] = 0;
+        if (ag->holds[i].s[k])
+            zero = 0;
+    }
+    if (zero)
+        ag->holds[i] = ag->holds[--ag->nholds];
 }
 
 /* ---- scheduling ---- */
@@ -354,6 +496,7 @@ void alloc_dirty_all(struct alloc *a)
 static struct alloc_role *role_get(struct alloc *a, const char *name)
 {
     struct alloc_role *r = map_get(&a->roles, name);
+    size_t i;
 
     if (r)
         return r;
@@ -366,12 +509,20 @@ static struct alloc_role *role_get(struct alloc *a, const char *name)
         return NULL;
     }
     r->weight = 1.0;
+    r->rpos = -1;
     if (map_put(&a->roles, r->name, r, NULL) < 0) {
         free(r->name);
         free(r);
         return NULL;
     }
     r->index = a->nroles;
+    /* Ties between roles go by name: keep the names' order as ranks. */
+    for (i = 0; i < a->nroles; i++) {
+        if (strcmp(a->rolev[i]->name, name) < 0)
+            r->rank++;
+        else
+            a->rolev[i]->rank++;
+    }
     a->rolev[a->nroles++] = r;
     return r;
 }
@@ -477,8 +628,26 @@ static void offer_link(struct alloc_offer *o)
     o->fw->offers = o;
 }
 
+/* Takes an offer out of its framework's batch of this cycle. */
+static void batch_drop(struct alloc_offer *o)
+{
+    struct alloc_fw *fw = o->fw;
+    size_t i;
+
+    for (i = 0; i < fw->nbatch; i++)
+        if (fw->batch[i] == o) {
+            memmove(&fw->batch[i], &fw->batch[i + 1],
+                    (fw->nbatch - i - 1) * sizeof(*fw->batch));
+            fw->nbatch--;
+            break;
+        }
+    o->undelivered = 0;
+}
+
 static void offer_unlink(struct alloc *a, struct alloc_offer *o)
 {
+    if (o->undelivered)
+        batch_drop(o);
     if (o->ag_prev)
         o->ag_prev->ag_next = o->ag_next;
     else
@@ -501,8 +670,15 @@ static void offer_free(struct alloc_offer *o)
 
     for (i = 0; i < o->ntake; i++)
         ar_free(&o->take[i].r);
-    agora_resources_free(&o->view);
-    free(o->id);
+    if (o->view_owned) {
+        agora_resources_free(&o->view);
+    } else {
+        size_t j;
+
+        for (j = 0; j < o->view.n; j++)
+            free(o->view.v[j].ranges);
+        free(o->view.v);
+    }
     free(o);
 }
 
@@ -527,21 +703,22 @@ static void offer_return(struct alloc *a, struct alloc_offer *o,
 static void offer_return_all(struct alloc *a, struct alloc_offer *o)
 {
     struct ar_bundle rem[2];
-    int i;
+    int i, n = o->ntake; /* o is freed by offer_return() */
 
-    for (i = 0; i < o->ntake; i++) {
+    for (i = 0; i < n; i++) {
         rem[i] = o->take[i].r;
         memset(&o->take[i].r, 0, sizeof(o->take[i].r));
     }
     offer_return(a, o, rem);
-    for (i = 0; i < o->ntake; i++)
+    for (i = 0; i < n; i++)
         ar_free(&rem[i]);
 }
 
 static void rescind(struct alloc *a, struct alloc_offer *o)
 {
     a->stats.offers_rescinded++;
-    if (a->on_rescind)
+    /* A framework is told only of offers it was given. */
+    if (a->on_rescind && !o->undelivered)
         a->on_rescind(a->arg, o->fw, o);
     offer_return_all(a, o);
 }
@@ -559,17 +736,8 @@ static size_t pool_of(const struct alloc_agent *ag, const char *role)
 /* Worth offering: Mesos' min_allocatable (cpus or mem above the floor). */
 static int worth(const struct alloc *a, const struct ar_bundle *b)
 {
-    return (b->s[AR_CPUS] > 0 && b->s[AR_CPUS] >= ar_milli(a->conf.min_cpus)) ||
-           (b->s[AR_MEM] > 0 && b->s[AR_MEM] >= ar_milli(a->conf.min_mem));
-}
-
-static int offerable(const struct alloc *a, const struct alloc_agent *ag,
-                     const struct alloc_role *r)
-{
-    size_t p = strcmp(r->name, "*") ? pool_of(ag, r->name) : 0;
-
-    return worth(a, &ag->pools[0].free) ||
-           (p > 0 && worth(a, &ag->pools[p].free));
+    return (b->s[AR_CPUS] > 0 && b->s[AR_CPUS] >= a->min_cpus) ||
+           (b->s[AR_MEM] > 0 && b->s[AR_MEM] >= a->min_mem);
 }
 
 /* Moves a pool's free resources into the offer. */
@@ -594,7 +762,88 @@ static int batch_add(struct alloc *a, struct alloc_fw *fw,
         0)
         return AGORA_ENOMEM;
     fw->batch[fw->nbatch++] = o;
+    o->undelivered = 1;
     return 0;
+}
+
+/*
+ * The offer's resources as the SDK shows them, built in normal form
+ * (sorted by name, then role) straight from its takes. Names are static
+ * and roles the agent's pools' (which outlive its offers), so an offer
+ * costs two allocations, not a dozen strdup()s: offer_free() frees the
+ * array and the port ranges only. Generic resources take the SDK's way.
+ */
+static int offer_view(struct alloc_offer *o, const struct alloc_agent *ag)
+{
+    static const int order[AR_N] = {AR_CPUS, AR_DISK, AR_GPUS, AR_MEM};
+    const struct take *t[2] = {&o->take[0], &o->take[1]};
+    struct agora_resource *v;
+    size_t n = 0;
+    int i, k;
+
+    for (i = 0; i < o->ntake; i++)
+        if (o->take[i].r.extra.n) {
+            o->view_owned = 1;
+            for (i = 0; i < o->ntake; i++)
+                if (ar_to(&o->take[i].r, ag->pools[o->take[i].pool].role,
+                          &o->view) < 0)
+                    return AGORA_ENOMEM;
+            return 0;
+        }
+    if (o->ntake == 2 && strcmp(ag->pools[t[1]->pool].role,
+                                ag->pools[t[0]->pool].role) < 0) {
+        t[0] = &o->take[1];
+        t[1] = &o->take[0];
+    }
+    for (i = 0; i < o->ntake; i++) {
+        for (k = 0; k < AR_N; k++)
+            n += t[i]->r.s[k] > 0;
+        n += t[i]->r.ports.n > 0;
+    }
+    if (n == 0 || (v = calloc(n, sizeof(*v))) == NULL)
+        return n ? AGORA_ENOMEM : 0;
+    o->view.v = v;
+    for (k = 0; k < AR_N; k++)
+        for (i = 0; i < o->ntake; i++)
+            if (t[i]->r.s[order[k]] > 0) {
+                v->name = (char *)ar_names[order[k]];
+                v->role = ag->pools[t[i]->pool].role;
+                v->type = AGORA_SCALAR;
+                v->scalar = ar_unmilli(t[i]->r.s[order[k]]);
+                v++;
+                o->view.n++;
+            }
+    for (i = 0; i < o->ntake; i++) {
+        const struct ar_ranges *pr = &t[i]->r.ports;
+
+        if (pr->n == 0)
+            continue;
+        if ((v->ranges = malloc(pr->n * sizeof(*v->ranges))) == NULL)
+            return AGORA_ENOMEM;
+        memcpy(v->ranges, pr->v, pr->n * sizeof(*v->ranges));
+        v->nranges = pr->n;
+        v->name = (char *)"ports";
+        v->role = ag->pools[t[i]->pool].role;
+        v->type = AGORA_RANGES;
+        v++;
+        o->view.n++;
+    }
+    return 0;
+}
+
+/* "O" and seq in decimal, without printf's cost on the hot path. */
+static void offer_name(char *out, uint64_t seq)
+{
+    char tmp[20];
+    size_t n = 0, i;
+
+    do
+        tmp[n++] = (char)('0' + seq % 10);
+    while ((seq /= 10) > 0);
+    out[0] = 'O';
+    for (i = 0; i < n; i++)
+        out[1 + i] = tmp[n - 1 - i];
+    out[1 + n] = '\0';
 }
 
 static void make_offer(struct alloc *a, struct alloc_fw *fw,
@@ -604,12 +853,11 @@ static void make_offer(struct alloc *a, struct alloc_fw *fw,
     size_t p = strcmp(fw->role->name, "*") ? pool_of(ag, fw->role->name) : 0;
     int i;
 
-    if (o == NULL ||
-        asprintf(&o->id, "O%llu", (unsigned long long)++a->offer_seq) < 0) {
-        free(o);
+    if (o == NULL) {
         log_error("allocator", "out of memory making an offer");
         return;
     }
+    offer_name(o->id, ++a->offer_seq);
     o->ag = ag;
     o->fw = fw;
     o->created = alloc_now(a);
@@ -617,10 +865,11 @@ static void make_offer(struct alloc *a, struct alloc_fw *fw,
         offer_take(o, ag, p);
     if (!ar_is_empty(&ag->pools[0].free))
         offer_take(o, ag, 0);
-    for (i = 0; i < o->ntake; i++) {
-        ar_to(&o->take[i].r, ag->pools[o->take[i].pool].role, &o->view);
+    if (offer_view(o, ag) < 0)
+        log_error("allocator", "out of memory: offer %s shows only part "
+                               "of its resources", o->id);
+    for (i = 0; i < o->ntake; i++)
         held_change(a, fw, &o->take[i].r, +1);
-    }
     if (map_put(&a->offers, o->id, o, NULL) < 0)
         log_error("allocator", "out of memory: offer %s cannot be found by "
                                "its id", o->id);
@@ -650,57 +899,92 @@ static int filtered(struct alloc *a, struct alloc_fw *fw,
 static struct alloc_fw *pick_fw(struct alloc *a, struct alloc_role *r,
                                 struct alloc_agent *ag)
 {
-    struct alloc_fw *skipped[64], *fw;
+    struct alloc_fw *fw;
     size_t nskipped = 0, i;
 
+    /* Every filtered framework is skipped, however many: giving up after
+     * a few would starve the rest of the role on this agent. */
     while ((fw = heap_pop(r)) != NULL && filtered(a, fw, ag)) {
-        if (nskipped == sizeof(skipped) / sizeof(skipped[0])) {
-            /* Many filters for this agent: give up on it for this role
-             * until one expires rather than scan the whole heap. */
-            heap_push(r, fw);
+        if (grow(&a->skipped, &a->capskipped, nskipped + 1,
+                 sizeof(*a->skipped)) < 0) {
+            heap_push(r, fw); /* cannot fail: it was just popped */
             fw = NULL;
             break;
         }
-        skipped[nskipped++] = fw;
+        a->skipped[nskipped++] = fw;
     }
     for (i = 0; i < nskipped; i++)
-        heap_push(r, skipped[i]);
+        heap_push(r, a->skipped[i]);
     return fw;
 }
 
-static struct alloc_role *pick_role(struct alloc *a, struct alloc_agent *ag,
-                                    const unsigned char *excluded)
+/* The neediest role, not yet visited at ag, that has a reservation
+ * worth offering there. */
+static struct alloc_role *pick_reserved(struct alloc *a,
+                                        struct alloc_agent *ag)
 {
     struct alloc_role *best = NULL;
     size_t i;
 
-    for (i = 0; i < a->nroles; i++) {
-        struct alloc_role *r = a->rolev[i];
+    for (i = 1; i < ag->npools; i++) {
+        struct alloc_role *r = map_get(&a->roles, ag->pools[i].role);
 
-        if (excluded[i] || r->nheap == 0 || !offerable(a, ag, r))
+        if (r == NULL || r->visit == a->visit || r->nheap == 0 ||
+            !worth(a, &ag->pools[i].free))
             continue;
-        if (best == NULL || role_cmp(a, r, best) < 0)
+        if (best == NULL || role_cmp(r, best) < 0)
             best = r;
     }
     return best;
 }
 
-static void allocate_agent(struct alloc *a, struct alloc_agent *ag,
-                           unsigned char *excluded)
+/*
+ * The agent's unreserved part goes to the neediest role (the top of the
+ * role heap) whose least-share framework does not refuse the agent; the
+ * roles passed over leave the heap meanwhile, so a cycle costs
+ * O(log roles) an agent, not a scan of every role.
+ */
+static void offer_unreserved(struct alloc *a, struct alloc_agent *ag)
+{
+    size_t n = 0, i;
+
+    while (a->nrheap) {
+        struct alloc_role *r = a->rheap[0];
+        struct alloc_fw *fw;
+
+        if (grow(&a->rskipped, &a->caprskipped, n + 1,
+                 sizeof(*a->rskipped)) < 0)
+            break;
+        rheap_remove(a, r);
+        a->rskipped[n++] = r;
+        r->visit = a->visit;
+        if ((fw = pick_fw(a, r, ag)) != NULL) {
+            make_offer(a, fw, ag);
+            heap_push(r, fw);
+            break;
+        }
+    }
+    for (i = 0; i < n; i++)
+        rheap_sync(a, a->rskipped[i]);
+}
+
+/* One offer at most per role at ag: the unreserved part (with the
+ * taker's reservation), then each other reservation to its role. */
+static void allocate_agent(struct alloc *a, struct alloc_agent *ag)
 {
     struct alloc_role *r;
 
-    memset(excluded, 0, a->nroles);
-    while ((r = pick_role(a, ag, excluded)) != NULL) {
+    a->visit++;
+    if (worth(a, &ag->pools[0].free))
+        offer_unreserved(a, ag);
+    while ((r = pick_reserved(a, ag)) != NULL) {
         struct alloc_fw *fw = pick_fw(a, r, ag);
 
-        if (fw == NULL) {
-            excluded[r->index] = 1;
-            continue;
+        r->visit = a->visit;
+        if (fw) {
+            make_offer(a, fw, ag);
+            heap_push(r, fw);
         }
-        make_offer(a, fw, ag);
-        heap_push(r, fw);
-        excluded[r->index] = 1; /* one offer per role and agent a cycle */
     }
 }
 
@@ -723,7 +1007,7 @@ static void deliver(struct alloc *a)
     for (i = 0; ids && i < n; i++) {
         struct alloc_fw *fw = ids[i] ? map_get(&a->fws, ids[i]) : NULL;
         struct alloc_offer **v;
-        size_t k;
+        size_t k, j;
 
         free(ids[i]);
         if (fw == NULL)
@@ -732,6 +1016,8 @@ static void deliver(struct alloc *a)
         k = fw->nbatch;
         fw->batch = NULL;
         fw->nbatch = fw->capbatch = 0;
+        for (j = 0; j < k; j++)
+            v[j]->undelivered = 0;
         if (a->on_offer && k)
             a->on_offer(a->arg, fw, v, k);
         free(v);
@@ -750,7 +1036,6 @@ void alloc_run(struct alloc *a)
 {
     struct alloc_agent **dirty = a->dirty;
     size_t n = a->ndirty, i;
-    unsigned char *excluded = calloc(a->nroles ? a->nroles : 1, 1);
     double t0 = ev_time();
 
     a->dirty = NULL;
@@ -760,11 +1045,10 @@ void alloc_run(struct alloc *a)
         shares_refresh(a);
     for (i = 0; i < n; i++) {
         dirty[i]->dirty = 0;
-        if (dirty[i]->active && excluded)
-            allocate_agent(a, dirty[i], excluded);
+        if (dirty[i]->active)
+            allocate_agent(a, dirty[i]);
     }
     free(dirty);
-    free(excluded);
     record_run(a, (ev_time() - t0) * 1000.0);
     deliver(a);
 }
@@ -881,6 +1165,7 @@ int alloc_new(struct ev_loop *loop, const struct alloc_conf *conf,
               void *arg, struct alloc **out, char *err, size_t errlen)
 {
     struct alloc *a = calloc(1, sizeof(*a));
+    size_t i;
     int rc;
 
     if (a == NULL)
@@ -890,6 +1175,8 @@ int alloc_new(struct ev_loop *loop, const struct alloc_conf *conf,
     a->conf.weights = a->conf.quota = NULL;
     if (a->conf.refuse_default < 0)
         a->conf.refuse_default = 5.0;
+    a->min_cpus = ar_milli(a->conf.min_cpus);
+    a->min_mem = ar_milli(a->conf.min_mem);
     a->on_offer = on_offer;
     a->on_rescind = on_rescind;
     a->arg = arg;
@@ -902,6 +1189,8 @@ int alloc_new(struct ev_loop *loop, const struct alloc_conf *conf,
         alloc_free(a);
         return rc;
     }
+    for (i = 0; i < a->nroles; i++)
+        role_key(a, a->rolev[i]);
     ev_init(&a->cycle, on_cycle);
     a->cycle.data = a;
     ev_init(&a->filter_timer, on_filter);
@@ -929,6 +1218,7 @@ static void pools_free(struct alloc_agent *ag)
         ar_free(&ag->pools[i].free);
     }
     free(ag->pools);
+    free(ag->holds);
 }
 
 static void fw_free(struct alloc_fw *fw)
@@ -979,9 +1269,12 @@ void alloc_free(struct alloc *a)
     map_free(&a->fws);
     map_free(&a->roles);
     free(a->rolev);
+    free(a->rheap);
+    free(a->rskipped);
     free(a->fheap);
     free(a->dirty);
     free(a->batched);
+    free(a->skipped);
     free(a);
 }
 
@@ -1077,6 +1370,14 @@ void alloc_agent_remove(struct alloc *a, struct alloc_agent *ag)
     size_t i;
 
     alloc_agent_activate(a, ag, 0);
+    /* What runs there is gone with it. */
+    for (i = 0; i < ag->nholds; i++) {
+        struct ar_bundle b;
+
+        memset(&b, 0, sizeof(b));
+        memcpy(b.s, ag->holds[i].s, sizeof(b.s));
+        held_change(a, ag->holds[i].fw, &b, -1);
+    }
     for (i = 0; i < a->ndirty; i++)
         if (a->dirty[i] == ag)
             a->dirty[i] = a->dirty[--a->ndirty];
@@ -1183,6 +1484,42 @@ static int placed_of(const struct ar_bundle *part, const char *role,
     return ar_to(&part[1], "*", out);
 }
 
+/* Takes b from pool p, by force beyond what is free: the scalars it
+ * lacks become debt, which pool_give() pays before freeing anything. */
+static void pool_take(struct pool *p, const struct ar_bundle *b)
+{
+    size_t i;
+    int k;
+
+    if (ar_sub(&p->free, b) == 0)
+        return;
+    for (k = 0; k < AR_N; k++)
+        if (b->s[k] > p->free.s[k])
+            p->debt[k] += b->s[k] - p->free.s[k];
+    ar_sub_clamp(&p->free, b);
+    for (i = 0; i < b->ports.n; i++) {
+        struct ar_ranges one = {&b->ports.v[i], 1, 1};
+
+        if (ar_ranges_contains(&p->free.ports, &one))
+            ar_ranges_sub(&p->free.ports, &one);
+    }
+}
+
+/* Gives b back to pool p (b is consumed: the debt is paid from it). */
+static void pool_give(struct pool *p, struct ar_bundle *b)
+{
+    int k;
+
+    for (k = 0; k < AR_N; k++) {
+        int64_t pay = p->debt[k] < b->s[k] ? p->debt[k] : b->s[k];
+
+        p->debt[k] -= pay;
+        b->s[k] -= pay;
+    }
+    if (ar_add(&p->free, b) < 0)
+        log_error("allocator", "out of memory freeing resources");
+}
+
 int alloc_use(struct alloc *a, struct alloc_agent *ag, struct alloc_fw *fw,
               const struct agora_resources *r, int force,
               struct agora_resources *placed)
@@ -1203,14 +1540,14 @@ int alloc_use(struct alloc *a, struct alloc_agent *ag, struct alloc_fw *fw,
     if (rc == 0)
         rc = placed_of(part, role, placed);
     if (rc == 0) {
-        if (ar_sub(&ag->pools[0].free, &part[1]) < 0)
-            ar_sub_clamp(&ag->pools[0].free, &part[1]);
-        if (p && ar_sub(&ag->pools[p].free, &part[0]) < 0)
-            ar_sub_clamp(&ag->pools[p].free, &part[0]);
+        pool_take(&ag->pools[0], &part[1]);
+        if (p)
+            pool_take(&ag->pools[p], &part[0]);
         memset(&sum, 0, sizeof(sum));
         ar_add(&sum, &part[0]);
         ar_add(&sum, &part[1]);
         held_change(a, fw, &sum, +1);
+        hold_change(ag, fw, &sum, +1);
         ar_free(&sum);
     }
     ar_free(&part[0]);
@@ -1228,8 +1565,9 @@ void alloc_release(struct alloc *a, struct alloc_agent *ag,
 
         memset(&b, 0, sizeof(b));
         if (ar_from(placed, ag->pools[i].role, &b) == 0 && !ar_is_empty(&b)) {
-            ar_add(&ag->pools[i].free, &b);
             held_change(a, fw, &b, -1);
+            hold_change(ag, fw, &b, -1);
+            pool_give(&ag->pools[i], &b);
         }
         ar_free(&b);
     }
@@ -1261,6 +1599,7 @@ int alloc_fw_add(struct alloc *a, const char *id, const char *role,
     fw->heap_pos = -1;
     r->nfw++;
     heap_push(r, fw);
+    rheap_sync(a, r);
     alloc_dirty_all(a);
     *out = fw;
     return 0;
@@ -1268,11 +1607,31 @@ int alloc_fw_add(struct alloc *a, const char *id, const char *role,
 
 void alloc_fw_remove(struct alloc *a, struct alloc_fw *fw)
 {
-    size_t i;
+    size_t i, pos = 0;
+    void *v;
+    int k;
 
     while (fw->offers)
         offer_return_all(a, fw->offers);
+    /* What its tasks hold leaves its role with it (the master releases
+     * them later without a framework). */
+    for (k = 0; k < AR_N; k++) {
+        fw->role->alloc[k] -= fw->alloc[k];
+        if (fw->role->alloc[k] < 0)
+            fw->role->alloc[k] = 0;
+    }
+    role_rekey(a, fw->role);
+    while (map_next(&a->agents, &pos, NULL, &v)) {
+        struct alloc_agent *ag = v;
+
+        for (i = 0; i < ag->nholds; i++)
+            if (ag->holds[i].fw == fw) {
+                ag->holds[i] = ag->holds[--ag->nholds];
+                break;
+            }
+    }
     heap_remove(fw->role, fw);
+    rheap_sync(a, fw->role);
     fw->role->nfw--;
     for (i = 0; i < a->nbatched; i++)
         if (a->batched[i] == fw)
@@ -1283,9 +1642,9 @@ void alloc_fw_remove(struct alloc *a, struct alloc_fw *fw)
 
 void alloc_fw_suppress(struct alloc *a, struct alloc_fw *fw)
 {
-    (void)a;
     fw->suppressed = 1;
     heap_remove(fw->role, fw);
+    rheap_sync(a, fw->role);
 }
 
 void alloc_fw_revive(struct alloc *a, struct alloc_fw *fw)
@@ -1301,6 +1660,7 @@ void alloc_fw_revive(struct alloc *a, struct alloc_fw *fw)
         fw->share = dominant(a, fw->alloc);
         if (fw->heap_pos < 0)
             heap_push(fw->role, fw);
+        rheap_sync(a, fw->role);
     }
     alloc_dirty_all(a);
 }
@@ -1401,6 +1761,16 @@ int alloc_accept(struct alloc *a, struct alloc_fw *fw, struct alloc_offer *o,
         for (i = 0; i < n; i++)
             agora_resources_free(&placed[i]);
     } else {
+        struct ar_bundle got;
+
+        memset(&got, 0, sizeof(got));
+        for (k = 0; k < o->ntake; k++) {
+            int j;
+
+            for (j = 0; j < AR_N; j++)
+                got.s[j] += o->take[k].r.s[j] - rem[k].s[j];
+        }
+        hold_change(o->ag, fw, &got, +1);
         a->stats.offers_accepted++;
         offer_return(a, o, rem);
     }

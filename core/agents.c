@@ -119,13 +119,16 @@ static void agent_write_info(struct agora_jw *w, const struct agent_rec *ag)
     agora_jw_obj_close(w);
 }
 
+/* arg is the agent: records live until the master stops, and a store
+ * closing at stop runs no more callbacks. */
 static void agent_saved(void *arg, int err, const store_result *r)
 {
+    struct agent_rec *ag = arg;
+
     (void)r;
     if (err)
-        log_error("agents", "saving agent %s failed: %s", (char *)arg,
+        log_error("agents", "saving agent %s failed: %s", ag->id,
                   agora_strerror(err));
-    free(arg);
 }
 
 /* Keeps the agent's registration in the store (asynchronously). */
@@ -135,18 +138,14 @@ static void agent_persist(struct agent_rec *ag)
     char key[AGENT_ID_MAX + 16];
     const char *doc;
     size_t len;
-    char *id;
 
     agent_write_info(w, ag);
     doc = w ? agora_jw_result(w, &len) : NULL;
     snprintf(key, sizeof(key), "agents/%s", ag->id);
-    id = strdup(ag->id);
-    if (doc == NULL || id == NULL ||
+    if (doc == NULL ||
         store_put(ag->m->store, AGENTS_NS, key, doc, len, AGORA_STORE_ANY,
-                  agent_saved, id, NULL) < 0) {
+                  agent_saved, ag, NULL) < 0)
         log_error("agents", "cannot save agent %s", ag->id);
-        free(id);
-    }
     agora_jw_free(w);
 }
 

@@ -579,8 +579,14 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf,
             n = max;
         memcpy(buf, st->buf + st->off, n);
         st->off += n;
-        if (st->off == st->len)
+        if (st->off == st->len) {
             st->off = st->len = 0;
+            /* Drained: give the buffer back. A master holds a stream per
+             * agent, mostly idle; none should keep its largest burst. */
+            free(st->buf);
+            st->buf = NULL;
+            st->cap = 0;
+        }
         return (ssize_t)n;
     }
     if (st->closing)
@@ -646,7 +652,9 @@ struct http_stream *http_stream_open(struct http_req *r,
         free(st);
         return NULL;
     }
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+    /* The block is allocated per stream: a master holds one stream per
+     * agent, so it stays small. */
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024,
                                              http_stream_read, st,
                                              http_stream_free);
     if (resp == NULL) {
@@ -699,7 +707,7 @@ int http_stream_write(struct http_stream *st, const void *data, size_t len)
         st->off = 0;
     }
     if (st->len + len > st->cap) {
-        size_t cap = st->cap ? st->cap : 4096;
+        size_t cap = st->cap ? st->cap : 1024;
         char *b;
 
         while (cap < st->len + len)
@@ -819,7 +827,8 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED,
         http_completed, s, MHD_OPTION_CONNECTION_LIMIT,
         c->max_conns ? c->max_conns : 10000u, MHD_OPTION_CONNECTION_TIMEOUT,
-        120u, MHD_OPTION_END);
+        120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        c->conn_memory ? c->conn_memory : (size_t)32 * 1024, MHD_OPTION_END);
     if (s->daemon == NULL) {
         log_error("http", "%s: cannot listen on %s:%u", c->name,
                   c->ip && *c->ip ? c->ip : "0.0.0.0", (unsigned)c->port);

@@ -43,7 +43,9 @@ struct http_server_conf {
     const char *ip;    /* listen address; NULL or "" = any                */
     uint16_t port;     /* 0 = an ephemeral port (see http_server_port)    */
     size_t max_body;   /* bigger bodies get 413                           */
-    unsigned max_conns;
+    unsigned max_conns; /* 0: 10,000                                     */
+    size_t conn_memory; /* libmicrohttpd's per-connection pool (request
+                         * line and headers must fit); 0: its 32 KB     */
 };
 
 struct http_stats {

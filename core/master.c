@@ -4,12 +4,14 @@
 #include "master.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +58,9 @@ const conf_field master_flags[] = {
     F(log_level, STRING, "info", "debug, info, warn or error"),
     F(max_body_size, INT, "1048576",
       "largest request body accepted (bytes); bigger ones get 413"),
+    F(http_connection_memory, INT, "8192",
+      "memory of one HTTP connection (bytes): its request line and headers "
+      "must fit; every agent holds one connection"),
     F(event_keepalive, DURATION, "15secs",
       "idle time after which an event stream gets a keep-alive comment"),
     {NULL, 0, NULL, 0, NULL},
@@ -218,6 +223,20 @@ static void master_on_sigterm(struct ev_loop *loop, ev_signal *w, int events)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * Bursts (100,000 task updates parsed in a second) leave the C heap
+ * holding memory that is free again; glibc returns it to the system
+ * only when asked. Every few seconds it is asked, so the master's RSS
+ * tracks what it really holds.
+ */
+static void master_on_trim(struct ev_loop *loop, ev_timer *w, int events)
+{
+    (void)loop;
+    (void)w;
+    (void)events;
+    malloc_trim(0);
+}
+
 static void master_signals(struct master *m)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -250,6 +269,19 @@ static int master_open_store(struct master *m)
     return rc;
 }
 
+/* As many connections as descriptors allow, less a margin for the
+ * store, plugins and logs: each agent holds one connection. */
+static unsigned master_max_conns(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 1024)
+        return 900;
+    if (rl.rlim_cur > 1000000)
+        return 1000000;
+    return (unsigned)rl.rlim_cur - 128;
+}
+
 static int master_listen(struct master *m)
 {
     struct http_server_conf hc;
@@ -264,6 +296,8 @@ static int master_listen(struct master *m)
     hc.ip = m->conf.ip;
     hc.port = (uint16_t)m->conf.port;
     hc.max_body = (size_t)m->conf.max_body_size;
+    hc.conn_memory = (size_t)m->conf.http_connection_memory;
+    hc.max_conns = master_max_conns();
     if (master_http_routes(m, &m->router) < 0)
         return AGORA_ENOMEM;
     return http_server_start(m->loop, &hc, &m->router, &m->http);
@@ -327,6 +361,8 @@ int master_start(struct master *m, struct ev_loop *loop,
     if (rc < 0)
         return rc;
     master_signals(m);
+    ev_timer_init(&m->trim_timer, master_on_trim, 5., 5.);
+    ev_timer_start(m->loop, &m->trim_timer);
     /* Without ZooKeeper this master is the only one: it leads. */
     m->elected = 1;
     log_info("master", "agora-master %s (id %s) listening on %s:%u, "
@@ -341,6 +377,7 @@ void master_stop(struct master *m)
 {
     m->stopping = 1;
     ev_timer_stop(m->loop, &m->reload_timer);
+    ev_timer_stop(m->loop, &m->trim_timer);
     ev_signal_stop(m->loop, &m->sig_hup);
     ev_signal_stop(m->loop, &m->sig_term);
     ev_signal_stop(m->loop, &m->sig_int);

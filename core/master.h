@@ -39,6 +39,7 @@ struct master_conf {
     int64_t max_agent_ping_timeouts;
     char *log_level;
     int64_t max_body_size;
+    int64_t http_connection_memory;
     double event_keepalive;
 };
 
@@ -68,6 +69,7 @@ struct master {
     ev_timer reload_timer;     /* runs a requested reload on the loop  */
 
     ev_signal sig_hup, sig_term, sig_int;
+    ev_timer trim_timer;       /* gives freed heap back to the system   */
     int stopping;
 };
 

@@ -11,6 +11,7 @@
  *   GET  /master/events      server-sent events of the master
  *   GET  /master/redirect    307 to the leading master
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -215,6 +216,15 @@ static void write_store_metrics(struct agora_jw *w, struct master *m)
     agora_jw_kint(w, "master/store_pending", (int64_t)st.pending);
 }
 
+/* The C heap: in use, and free but still held by the process. */
+static void write_heap_metrics(struct agora_jw *w)
+{
+    struct mallinfo2 mi = mallinfo2();
+
+    agora_jw_kint(w, "master/heap_in_use_bytes", (int64_t)mi.uordblks);
+    agora_jw_kint(w, "master/heap_free_bytes", (int64_t)mi.fordblks);
+}
+
 static void h_metrics(void *arg, struct http_req *req)
 {
     struct master *m = M(arg);
@@ -235,6 +245,7 @@ static void h_metrics(void *arg, struct http_req *req)
                   (int64_t)m->events.published);
     write_http_metrics(w, m);
     write_store_metrics(w, m);
+    write_heap_metrics(w);
     agents_write_metrics(m, w);
     tasks_write_metrics(m, w);
     alloc_write_metrics(m->alloc, w);

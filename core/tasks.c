@@ -22,13 +22,95 @@
 
 void tasks_init(struct master *m) { memset(&m->tasks, 0, sizeof(m->tasks)); }
 
-static void task_free(struct task *t)
+/* ---- shared strings and resources ---- */
+
+/* The interned copy of s (ids of frameworks and agents: few, kept). */
+static const char *intern(struct master *m, const char *s)
 {
-    agora_resources_free(&t->resources);
+    char *c = map_get(&m->tasks.strings, s);
+
+    if (c)
+        return c;
+    if ((c = strdup(s)) == NULL)
+        return NULL;
+    if (map_put(&m->tasks.strings, c, c, NULL) < 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+struct res_shared {
+    struct agora_resources r; /* first: tasks point at it */
+    unsigned long refs;
+    char *key;
+};
+
+/*
+ * A shared copy of r: tasks with the same resources (most of them, in a
+ * big app) hold one object. NULL when out of memory.
+ */
+static const struct agora_resources *res_get(struct master *m,
+                                             const struct agora_resources *r)
+{
+    char local[256], *key = local;
+    size_t need = agora_resources_format(r, local, sizeof(local));
+    struct res_shared *sh;
+
+    if (need >= sizeof(local)) {
+        if ((key = malloc(need + 1)) == NULL)
+            return NULL;
+        agora_resources_format(r, key, need + 1);
+    }
+    sh = map_get(&m->tasks.resources, key);
+    if (sh == NULL && (sh = calloc(1, sizeof(*sh))) != NULL) {
+        if ((sh->key = strdup(key)) == NULL ||
+            agora_resources_copy(&sh->r, r) < 0 ||
+            map_put(&m->tasks.resources, sh->key, sh, NULL) < 0) {
+            agora_resources_free(&sh->r);
+            free(sh->key);
+            free(sh);
+            sh = NULL;
+        }
+    }
+    if (key != local)
+        free(key);
+    if (sh == NULL)
+        return NULL;
+    sh->refs++;
+    return &sh->r;
+}
+
+static void res_put(struct master *m, const struct agora_resources *r)
+{
+    struct res_shared *sh = (struct res_shared *)r;
+
+    if (sh == NULL || --sh->refs > 0)
+        return;
+    map_remove(&m->tasks.resources, sh->key);
+    agora_resources_free(&sh->r);
+    free(sh->key);
+    free(sh);
+}
+
+static const struct agora_resources no_resources = {NULL, 0};
+
+/* The task's resources, never NULL. */
+static const struct agora_resources *task_res(const struct task *t)
+{
+    return t->resources ? t->resources : &no_resources;
+}
+
+static const char *task_name(const struct task *t)
+{
+    return t->name ? t->name : t->id;
+}
+
+static void task_free(struct master *m, struct task *t)
+{
+    res_put(m, t->resources);
     free(t->id);
     free(t->name);
-    free(t->framework_id);
-    free(t->agent_id);
     free(t->reason);
     free(t->message);
     free(t);
@@ -37,14 +119,20 @@ static void task_free(struct task *t)
 void tasks_free(struct master *m)
 {
     struct task *t = m->tasks.first;
+    size_t pos = 0;
+    void *v;
 
     while (t) {
         struct task *next = t->next;
 
-        task_free(t);
+        task_free(m, t);
         t = next;
     }
+    while (map_next(&m->tasks.strings, &pos, NULL, &v))
+        free(v);
+    map_free(&m->tasks.strings);
     map_free(&m->tasks.by_id);
+    map_free(&m->tasks.resources);
     memset(&m->tasks, 0, sizeof(m->tasks));
 }
 
@@ -88,7 +176,7 @@ static void tasks_trim(struct master *m)
 
         if (!task_live(t)) {
             task_unlink(m, t);
-            task_free(t);
+            task_free(m, t);
             m->tasks.completed--;
         }
         t = next;
@@ -103,15 +191,15 @@ static struct task *task_new(struct master *m, const char *id,
     if (t == NULL)
         return NULL;
     t->id = strdup(id);
-    t->framework_id = strdup(fw_id);
-    t->agent_id = strdup(agent_id);
+    t->framework_id = intern(m, fw_id);
+    t->agent_id = intern(m, agent_id);
     t->healthy = -1;
     t->state = AGORA_TASK_STAGING;
     t->launched = master_now(m);
     t->timestamp = t->launched;
     if (!t->id || !t->framework_id || !t->agent_id ||
         map_put(&m->tasks.by_id, t->id, t, NULL) < 0) {
-        task_free(t);
+        task_free(m, t);
         return NULL;
     }
     t->prev = m->tasks.last;
@@ -140,11 +228,16 @@ static void task_recount(struct master *m, struct task *t)
 
     if (ag == NULL || ag->alloc == NULL)
         return;
-    if (alloc_use(m->alloc, ag->alloc, task_alloc_fw(m, t), &t->resources, 1,
+    if (alloc_use(m->alloc, ag->alloc, task_alloc_fw(m, t), task_res(t), 1,
                   &placed) == 0) {
-        agora_resources_free(&t->resources);
-        t->resources = placed;
+        const struct agora_resources *sh = res_get(m, &placed);
+
+        if (sh) {
+            res_put(m, t->resources);
+            t->resources = sh;
+        }
     }
+    agora_resources_free(&placed);
 }
 
 /*
@@ -168,7 +261,7 @@ static void task_set_state(struct master *m, struct task *t,
     if (was_live && !is_live) {
         if (ag && ag->alloc)
             alloc_release(m->alloc, ag->alloc, task_alloc_fw(m, t),
-                          &t->resources);
+                          task_res(t));
         m->tasks.completed++;
     } else if (!was_live && is_live) {
         task_recount(m, t);
@@ -449,9 +542,10 @@ static int launch_one(struct master *m, struct agora_framework *fw,
         agora_resources_free(placed);
         return AGORA_ENOMEM;
     }
-    t->resources = *placed;
-    memset(placed, 0, sizeof(*placed));
-    t->name = strdup(sp->name ? sp->name : sp->task_id);
+    t->resources = res_get(m, placed);
+    agora_resources_free(placed);
+    if (sp->name && strcmp(sp->name, sp->task_id) != 0)
+        t->name = strdup(sp->name);
     rc = agents_send(ag, line, len);
     agora_jw_free(w);
     m->tasks.launched++;
@@ -615,9 +709,15 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
         t = task_new(m, id, fw_id, ag->id);
         if (t == NULL || map_put(&ag->tasks, t->id, t, NULL) < 0)
             return;
-        if (res)
-            agora_resources_parse(res, &t->resources, NULL, 0);
-        task_set_text(&t->name, json_str(r, "name"));
+        if (res) {
+            struct agora_resources parsed = {NULL, 0};
+
+            if (agora_resources_parse(res, &parsed, NULL, 0) == 0)
+                t->resources = res_get(m, &parsed);
+            agora_resources_free(&parsed);
+        }
+        if (json_str(r, "name") && strcmp(json_str(r, "name"), id) != 0)
+            task_set_text(&t->name, json_str(r, "name"));
         if (!agora_task_state_terminal((enum agora_task_state)state))
             task_recount(m, t);
         else
@@ -704,7 +804,7 @@ void tasks_write_one(struct agora_jw *w, const struct task *t)
 
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "id", t->id);
-    agora_jw_kstr(w, "name", t->name ? t->name : t->id);
+    agora_jw_kstr(w, "name", task_name(t));
     agora_jw_kstr(w, "framework_id", t->framework_id);
     agora_jw_kstr(w, "executor_id", "");
     agora_jw_kstr(w, "slave_id", t->agent_id);
@@ -715,7 +815,7 @@ void tasks_write_one(struct agora_jw *w, const struct task *t)
     if (t->message)
         agora_jw_kstr(w, "message", t->message);
     agora_jw_key(w, "resources");
-    tasks_write_resources(w, &t->resources);
+    tasks_write_resources(w, task_res(t));
     agora_jw_key(w, "statuses");
     agora_jw_arr_open(w);
     for (i = n; i > 0; i--) {

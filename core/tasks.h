@@ -27,7 +27,7 @@ struct agent_rec;
 struct agora_jw;
 struct http_req;
 
-#define TASK_HISTORY 8
+#define TASK_HISTORY 4
 
 struct task_status_rec {
     enum agora_task_state state;
@@ -35,12 +35,17 @@ struct task_status_rec {
     int healthy;
 };
 
+/*
+ * One task. A master holds 100,000 of them, so a task is kept small:
+ * framework and agent ids are interned (shared, never freed), the name is
+ * NULL when it is the id, and identical resources are shared.
+ */
 struct task {
     char *id;
-    char *name;
-    char *framework_id;
-    char *agent_id;
-    struct agora_resources resources;
+    char *name;                    /* NULL: same as id                  */
+    const char *framework_id;      /* interned                          */
+    const char *agent_id;          /* interned                          */
+    const struct agora_resources *resources; /* shared: see tasks_res_*() */
     enum agora_task_state state;
     int healthy;
     char *reason;
@@ -59,6 +64,8 @@ struct task {
 
 struct tasks {
     struct map by_id;
+    struct map strings;            /* interned ids                      */
+    struct map resources;          /* text -> shared resources          */
     struct task *first, *last;     /* launch order                      */
     /* Live states: tasks in the state now. Terminal states: tasks that
      * ever reached it (Mesos' counters), even once forgotten. */

@@ -13,6 +13,7 @@ Environment (set by scripts/test):
 
 Run by hand:  /usr/bin/python3 -m pytest -q tests/e2e
 """
+import json
 import os
 import shutil
 import signal
@@ -570,3 +571,135 @@ def kill_leftovers(work_dir):
                 os.kill(int(pid), signal.SIGKILL)
             except OSError:
                 pass
+
+
+# ---- placement: the placer test plugin, agents started together, simcluster ----
+
+SIMCLUSTER_BIN = os.path.join(BUILD, "tests", "simcluster")
+
+
+class Placer:
+    """The placer test plugin on a master (tests/plugins/placer.c)."""
+
+    def __init__(self, master):
+        self.m = master
+
+    def target(self, count, prefix="p", command="sleep 600",
+               resources="cpus:0.01;mem:8", **kw):
+        body = {"count": count, "prefix": prefix, "command": command,
+                "resources": resources}
+        body.update(kw)
+        r = self.m.post("/placer/target", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def stats(self):
+        return self.m.json("/placer/stats")
+
+    def kill_all(self):
+        r = self.m.post("/placer/kill_all")
+        assert r.status_code == 202, r.text
+        return r.json()
+
+    def wait(self, key, n, timeout=30.0):
+        """Until stats()[key] reaches n; fails at once if tasks end badly."""
+        def done():
+            s = self.stats()
+            if s["failed"] or s["error"] or s["lost"] or s[key] >= n:
+                return s
+            return None
+        s = wait_for(done, timeout, interval=0.05,
+                     what="%s >= %d in /placer/stats" % (key, n))
+        assert not (s["failed"] or s["error"] or s["lost"]), \
+            "tasks ended badly: %s" % s
+        return s
+
+
+@pytest.fixture
+def placer_cluster(tmp_path, master_factory):
+    """A master with the placer plugin, and start_agents(n, **kw) that
+    starts n agents at once and waits for all of them to subscribe; the
+    agents are stopped and their tasks' leftovers killed at the end.
+    Pings keep the master's defaults (15 s, 5 misses): agents busy
+    starting 50 tasks each on a loaded machine, under the sanitizers,
+    can miss a short ping window and be declared unreachable."""
+    m = master_factory()
+    with open(os.path.join(m.conf_dir, "placer.conf"), "w") as f:
+        f.write("plugin = %s\n" % os.path.join(TEST_PLUGINS, "placer.so"))
+    m.start()
+    agents = []
+
+    def start_agents(n, **kw):
+        batch = [Agent(tmp_path / ("agent%d" % (len(agents) + i)), m, **kw)
+                 for i in range(n)]
+        agents.extend(batch)
+        for a in batch:
+            a.start(wait=False)
+        for a in batch:
+            a.wait_subscribed(timeout=20.0)
+        return batch
+
+    yield m, Placer(m), start_agents
+    for a in agents:
+        if a.alive():
+            a.stop()
+    for a in agents:
+        kill_leftovers(a.work_dir)
+
+
+class SimCluster:
+    """One simcluster process (tests/sim/simcluster.c) against a master."""
+
+    def __init__(self, dir, master, agents, args=()):
+        self.dir = str(dir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.report_path = os.path.join(self.dir, "sim.json")
+        self.log_path = os.path.join(self.dir, "sim.log")
+        self.argv = [SIMCLUSTER_BIN, "--master=127.0.0.1:%d" % master.port,
+                     "--agents=%d" % agents, "--report=" + self.report_path,
+                     "--stats_interval=0.2"] + list(args)
+        self.proc = None
+
+    def start(self):
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log, env=master_env())
+        return self
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def report(self):
+        with open(self.report_path) as f:
+            return json.load(f)
+
+    def stop(self, timeout=15.0):
+        """SIGTERM: exits 0 with a final stats line and report."""
+        proc, self.proc = self.proc, None
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout * SLOW)
+        text = self.log()
+        assert rc == 0, "simcluster exited with %s; log:\n%s" % (rc, text)
+        assert "simcluster: final" in text, text
+        if SANITIZE:
+            for mark in SANITIZER_MARKS:
+                assert mark not in text, "sanitizer report in:\n" + text
+        return self.report()
+
+
+@pytest.fixture
+def simcluster(tmp_path):
+    """simcluster(master, agents, *args) -> a started SimCluster; those
+    still running are stopped (exit 0 asserted) at the end."""
+    made = []
+
+    def make(master, agents, *args):
+        s = SimCluster(tmp_path / ("sim%d" % len(made)), master, agents, args)
+        made.append(s)
+        return s.start()
+
+    yield make
+    for s in made:
+        if s.proc is not None:
+            s.stop()

@@ -19,14 +19,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include <agora/json.h>
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
-#include "curl_loop.h"
 #include "http.h"
+#include "http_client.h"
 #include "http_api.h"
 #include "journal.h"
 #include "link.h"
@@ -53,8 +51,7 @@ void agent_task_free(struct agent_task *t)
     free(t->id);
     free(t->framework_id);
     free(t->spec_json);
-    if (t->spec)
-        yajl_tree_free(t->spec);
+    free(t->name);
     agora_resources_free(&t->resources);
     free(t->sandbox);
     free(t->meta_dir);
@@ -62,13 +59,23 @@ void agent_task_free(struct agent_task *t)
     free(t);
 }
 
+/* The spec's "name", for /state; 0 or AGORA_ENOMEM. */
+static int agent_task_name(struct agent_task *t, yajl_val spec)
+{
+    const char *name;
+
+    if (agora_json_str(spec, "name", &name) < 0 || *name == '\0')
+        return 0;
+    return (t->name = strdup(name)) ? 0 : AGORA_ENOMEM;
+}
+
 /* Parses the spec's "resources"; a reason in *why when they are bad. */
-static int agent_task_resources(struct agent_task *t, char **why)
+static int agent_task_resources(struct agent_task *t, yajl_val spec, char **why)
 {
     const char *text = NULL;
     char err[256];
 
-    if (agora_json_str(t->spec, "resources", &text) < 0)
+    if (agora_json_str(spec, "resources", &text) < 0)
         return 0; /* none asked for */
     if (agora_resources_parse(text, &t->resources, err, sizeof(err)) == 0)
         return 0;
@@ -77,10 +84,17 @@ static int agent_task_resources(struct agent_task *t, char **why)
     return 0;
 }
 
+/*
+ * What the control layer needs of the spec (name, resources) is read
+ * here; the parsed tree is not kept: about 1 KB a task against the 200
+ * bytes of the text, and only launch and recovery (exec_spec_parse), a
+ * COMMAND health check and /state's labels read the spec again.
+ */
 int agent_task_new(struct agent *a, const char *id, const char *framework_id,
                    const char *spec_json, struct agent_task **out, char **why)
 {
     struct agent_task *t = calloc(1, sizeof(*t));
+    yajl_val spec = NULL;
     char err[256];
     int rc = AGORA_ENOMEM;
 
@@ -96,12 +110,16 @@ int agent_task_new(struct agent *a, const char *id, const char *framework_id,
         updates_task_init(a, t) == 0)
         rc = 0;
     if (rc == 0) {
-        t->spec = agora_json_parse(spec_json, err, sizeof(err));
-        if (!YAJL_IS_OBJECT(t->spec))
+        spec = agora_json_parse(spec_json, err, sizeof(err));
+        if (!YAJL_IS_OBJECT(spec))
             rc = AGORA_EINVAL;
     }
     if (rc == 0)
-        rc = agent_task_resources(t, why);
+        rc = agent_task_name(t, spec);
+    if (rc == 0)
+        rc = agent_task_resources(t, spec, why);
+    if (spec)
+        yajl_tree_free(spec);
     if (rc < 0) {
         agent_task_free(t);
         return rc;
@@ -171,9 +189,6 @@ void agent_task_done(struct agent *a, struct agent_task *t)
     /* Keep what /state shows of a completed task; drop the rest. */
     free(t->spec_json);
     t->spec_json = NULL;
-    if (t->spec)
-        yajl_tree_free(t->spec);
-    t->spec = NULL;
     free(t->meta_dir);
     t->meta_dir = NULL;
     log_debug("agent", "task %s done (%s)", t->id,
@@ -431,7 +446,7 @@ static int agent_prepare(struct agent *a)
     if (rc == 0)
         rc = agent_resources_init(a);
     if (rc == 0)
-        rc = curl_loop_new(a->loop, &a->curl);
+        rc = hc_client_new(a->loop, &a->hc) == 0 ? 0 : AGORA_ENOMEM;
     if (rc == 0)
         rc = updates_init(a);
     if (rc == 0)
@@ -492,8 +507,8 @@ void agent_stop(struct agent *a)
     a->journal = NULL;
     agent_free_tasks(a);
     updates_fini(a);
-    curl_loop_free(a->curl);
-    a->curl = NULL;
+    hc_client_free(a->hc);
+    a->hc = NULL;
     if (a->wipe && a->id)
         agent_wipe(a);
     agora_resources_free(&a->total);

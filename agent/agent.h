@@ -2,9 +2,10 @@
  * agent.h - agora-agent: configuration and the state its loop owns.
  *
  * The agent is two layers over one libev loop:
- *   control  (main.c, resources.c, link.c, curl_loop.c, updates.c,
- *             journal.c, recovery.c, http_api.c): talks to the master,
- *             keeps every status update until the master acknowledges it,
+ *   control  (main.c, resources.c, link.c, updates.c, journal.c,
+ *             recovery.c, http_api.c, http_client.c): talks to the
+ *             master over a small HTTP client of its own, keeps every
+ *             status update until the master acknowledges it,
  *             checkpoints tasks, serves /state, /files and /monitor.
  *   exec     (task.h: exec.c, shim.c, cgroups.c, health.c): runs tasks
  *             under a per-task shim process, isolates them, kills them,
@@ -38,7 +39,7 @@
 struct http_server;
 struct agent_link;
 struct agent_exec;
-struct curl_loop;
+struct hc_client;
 struct journal;
 struct agent_updates;
 struct agent_task;
@@ -81,7 +82,7 @@ struct agent {
     struct map tasks;               /* task_id -> struct agent_task      */
     struct http_server *http;
     struct router router;
-    struct curl_loop *curl;
+    struct hc_client *hc;           /* HTTP to the masters               */
     struct agent_link *link;        /* the master connection             */
     struct agent_exec *exec;        /* the exec layer's state            */
 
@@ -94,8 +95,9 @@ struct agent {
                                      * --ip is 0.0.0.0                    */
     /* Ring of the last AGENT_COMPLETED_MAX tasks that ended and whose
      * updates were all acknowledged (read with agent_completed()). Each
-     * keeps id, framework_id, state, healthy, pids, start_time, resources
-     * and sandbox; spec_json, spec, meta_dir, exec and updates are NULL. */
+     * keeps id, framework_id, name, state, healthy, pids, start_time,
+     * resources and sandbox; spec_json, meta_dir, exec and updates are
+     * NULL. */
     struct agent_task **completed;
     size_t ncompleted, completed_next;
     int wipe;                       /* the master shut this agent down:
@@ -133,8 +135,9 @@ const struct agent_task *agent_completed(const struct agent *a, size_t i);
 /* ---- tasks (agent.c) ---- */
 
 /*
- * A new task from a launch: copies id, framework_id and spec_json, parses
- * the spec and its "resources", sets sandbox and meta_dir. Returns 0 with
+ * A new task from a launch: copies id, framework_id and spec_json, reads
+ * the spec's "name" and "resources" (the parsed spec is not kept: see
+ * task.h), sets sandbox and meta_dir. Returns 0 with
  * *out, AGORA_ENOMEM, or AGORA_EINVAL when spec_json is not a JSON object.
  * A spec whose resources do not parse still gives a task, with a reason
  * in *why (malloc'ed, the caller frees it) so it can be reported as

@@ -167,8 +167,8 @@ static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents);
 /*
  * The shim's binary: agora-shim beside the agent's (it links libc and
  * yajl only, so it starts in well under a millisecond), else the agent
- * itself (/proc/self/exe --shim), whose shared libraries (libcurl and
- * what it pulls in) take several milliseconds to load on every launch.
+ * itself (/proc/self/exe --shim), whose shared libraries (libmicrohttpd,
+ * libev...) take longer to load on every launch.
  */
 static char *find_shim(void)
 {
@@ -611,13 +611,11 @@ int exec_launch(struct agent *a, struct agent_task *t)
     te->grace = s.grace;
     te->cpus = s.cpus;
     te->mem_bytes = s.mem_bytes;
-    if (s.has_health && !(te->hc = malloc(sizeof(*te->hc)))) {
+    if (s.has_health && !(te->hc = health_conf_dup(&s.hc))) {
         te_free(te);
         exec_spec_free(&s);
         return AGORA_ENOMEM;
     }
-    if (te->hc)
-        *te->hc = s.hc;
     exec_spec_free(&s);
     if ((rc = spawn_shim(a->exec->shim_path, t, &pid, &fd)) != 0) {
         snprintf(err, sizeof(err), "cannot spawn the task's shim: %s",
@@ -1162,8 +1160,8 @@ int exec_recover(struct agent *a, struct agent_task *t, int cleanup)
         te->grace = s.grace;
         te->cpus = s.cpus;
         te->mem_bytes = s.mem_bytes;
-        if (s.has_health && (te->hc = malloc(sizeof(*te->hc))))
-            *te->hc = s.hc;
+        if (s.has_health)
+            te->hc = health_conf_dup(&s.hc);
     } else {
         log_warn(EXEC_LOG, "task %s: recovering without its spec: %s", t->id,
                  err);

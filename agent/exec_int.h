@@ -105,10 +105,12 @@ struct exec_spec {
     int has_health;
     struct health_conf hc;
     struct agora_resources own; /* parsed here when t->resources is empty */
+    yajl_val tree;              /* t->spec_json parsed; s's strings are in it */
 };
 
 /*
- * Reads t's spec into s (borrowing strings from t->spec). Returns 0, or
+ * Parses t->spec_json into s (which owns the tree its strings borrow
+ * from). Returns 0, or
  * AGORA_EINVAL with what is wrong in err (the task is then TASK_ERROR),
  * or AGORA_ENOMEM. Free s with exec_spec_free() either way.
  */
@@ -174,6 +176,13 @@ struct health;
  */
 int health_conf_parse(yajl_val hc, const uint32_t *ports, size_t nports,
                       struct health_conf *c, char *err, size_t errlen);
+
+/*
+ * A copy of c that owns its strings, in one block (free() it): the task
+ * keeps it while the spec c borrowed from is gone. NULL when out of
+ * memory.
+ */
+struct health_conf *health_conf_dup(const struct health_conf *c);
 
 /*
  * Starts checking t (which is RUNNING) by c. The first check runs `delay`

@@ -31,15 +31,14 @@ int exec_valid_id(const char *id)
 }
 
 static int spec_resources(struct exec_spec *s, const struct agent_task *t,
-                          char *err, size_t errlen)
+                          yajl_val spec, char *err, size_t errlen)
 {
     const struct agora_resources *r = &t->resources;
     const char *text;
     size_t nports = 0;
     double mem;
 
-    if (r->n == 0 && agora_json_str(t->spec, "resources", &text) == 0 &&
-        *text) {
+    if (r->n == 0 && agora_json_str(spec, "resources", &text) == 0 && *text) {
         char why[256];
         if (agora_resources_parse(text, &s->own, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "invalid resources: %s", why);
@@ -190,10 +189,20 @@ static int spec_env(struct exec_spec *s, yajl_val spec, char *err,
     return 0;
 }
 
+/* t's spec parsed into s->tree (the task keeps only its text). */
+static yajl_val spec_tree(const struct agent_task *t, struct exec_spec *s)
+{
+    char why[128];
+
+    if (t->spec_json)
+        s->tree = agora_json_parse(t->spec_json, why, sizeof(why));
+    return s->tree;
+}
+
 int exec_spec_parse(struct agent *a, const struct agent_task *t,
                     struct exec_spec *s, char *err, size_t errlen)
 {
-    yajl_val spec = t->spec, v;
+    yajl_val spec, v;
     int rc;
 
     memset(s, 0, sizeof(*s));
@@ -202,6 +211,7 @@ int exec_spec_parse(struct agent *a, const struct agent_task *t,
         snprintf(err, errlen, "invalid task id");
         return AGORA_EINVAL;
     }
+    spec = spec_tree(t, s);
     if (!YAJL_IS_OBJECT(spec)) {
         snprintf(err, errlen, "the task spec is not an object");
         return AGORA_EINVAL;
@@ -230,7 +240,7 @@ int exec_spec_parse(struct agent *a, const struct agent_task *t,
                  "seconds >= 0");
         return AGORA_EINVAL;
     }
-    if ((rc = spec_resources(s, t, err, errlen)) != 0)
+    if ((rc = spec_resources(s, t, spec, err, errlen)) != 0)
         return rc;
     v = agora_json_get(spec, "health_check");
     if (v && !YAJL_IS_NULL(v)) {
@@ -249,6 +259,8 @@ void exec_spec_free(struct exec_spec *s)
 {
     free(s->ports);
     agora_resources_free(&s->own);
+    if (s->tree)
+        yajl_tree_free(s->tree);
     memset(s, 0, sizeof(*s));
 }
 

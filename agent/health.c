@@ -527,6 +527,26 @@ static int command_prepare(struct health *h)
     return 0;
 }
 
+struct health_conf *health_conf_dup(const struct health_conf *c)
+{
+    size_t clen = c->command ? strlen(c->command) + 1 : 0;
+    size_t plen = c->path ? strlen(c->path) + 1 : 0;
+    struct health_conf *d = malloc(sizeof(*d) + clen + plen);
+    char *p;
+
+    if (d == NULL)
+        return NULL;
+    *d = *c;
+    p = (char *)(d + 1);
+    if (c->command) {
+        d->command = memcpy(p, c->command, clen);
+        p += clen;
+    }
+    if (c->path)
+        d->path = memcpy(p, c->path, plen);
+    return d;
+}
+
 struct health *health_start(struct agent *a, struct agent_task *t,
                             const struct health_conf *c)
 {

@@ -29,7 +29,9 @@
  *   as Mesos' counters do), slave/executors_running, slave/{cpus,mem,
  *   disk,gpus}_{total,used,percent} (used: live tasks' resources),
  *   slave/http_requests, slave/http_responses_{2,3,4,5}xx, system/
- *   cpus_total, system/mem_{total,free}_bytes, system/load_{1,5,15}min.
+ *   cpus_total, system/mem_{total,free}_bytes, system/load_{1,5,15}min;
+ * and agora's own agent/master_http_{requests,connects,reused,retries,
+ * lookups}: the requests to the masters (http_client.h's counters).
  */
 #include "http_api.h"
 
@@ -49,6 +51,7 @@
 #include "agent.h"
 #include "files.h"
 #include "http.h"
+#include "http_client.h"
 #include "log.h"
 #include "state_json.h"
 #include "task.h"
@@ -255,6 +258,21 @@ static void write_task_metrics(struct agora_jw *w, const struct agent *a)
     }
 }
 
+/* The HTTP client's counters: are updates POSTs reusing connections? */
+static void write_client_metrics(struct agora_jw *w, const struct agent *a)
+{
+    struct hc_stats st;
+
+    if (a->hc == NULL)
+        return;
+    hc_get_stats(a->hc, &st);
+    agora_jw_kint(w, "agent/master_http_requests", (int64_t)st.requests);
+    agora_jw_kint(w, "agent/master_http_connects", (int64_t)st.connects);
+    agora_jw_kint(w, "agent/master_http_reused", (int64_t)st.reused);
+    agora_jw_kint(w, "agent/master_http_retries", (int64_t)st.retries);
+    agora_jw_kint(w, "agent/master_http_lookups", (int64_t)st.lookups);
+}
+
 static void write_system_metrics(struct agora_jw *w)
 {
     struct sysinfo si;
@@ -292,6 +310,7 @@ static void h_metrics(void *arg, struct http_req *req)
         agora_jw_kint(w, "slave/http_responses_4xx", (int64_t)st.status_4xx);
         agora_jw_kint(w, "slave/http_responses_5xx", (int64_t)st.status_5xx);
     }
+    write_client_metrics(w, a);
     write_system_metrics(w);
     agora_jw_obj_close(w);
     reply_jw(req, 200, w);

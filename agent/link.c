@@ -2,9 +2,10 @@
  * link.c - the master connection: subscribe, read the event stream,
  * dispatch events, and subscribe again when it breaks (see link.h).
  *
- * Events are dispatched from libcurl's write callback, so a handler must
- * not call curl_multi functions directly: the ones it reaches (status
- * updates, pongs) only arm timers, and curl_loop_add() defers itself.
+ * Events are dispatched from the HTTP client's data callback
+ * (http_client.h): a handler may start requests (status updates, pongs
+ * only arm timers anyway); ending the stream is asked with l->drop.
+ * Redirects are followed here, POST kept, at most LINK_REDIRECTS_MAX.
  */
 #include "link.h"
 
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include <curl/curl.h>
 #include <ev.h>
 
 #include <agora/json.h>
@@ -22,21 +22,28 @@
 #include <agora/sdk.h>
 
 #include "agent.h"
-#include "curl_loop.h"
 #include "http.h"
+#include "http_client.h"
 #include "log.h"
 #include "task.h"
 #include "updates.h"
 
 /* Nesting accepted in a task spec (yajl_tree itself recurses). */
 #define LINK_JSON_DEPTH 64
+/* Redirects followed by one subscription attempt (a 307 to the leader). */
+#define LINK_REDIRECTS_MAX 5
+/* Time allowed to connect to a master. */
+#define LINK_CONNECT_TIMEOUT 10.0
 
 struct agent_link {
     struct agent *a;
     char **masters;
     size_t nmasters, cur;
-    CURL *easy; /* the subscription, while it runs     */
-    struct curl_slist *hdrs;
+    struct hc_req *req; /* the subscription, while it runs     */
+    char *body;         /* its body, kept to follow redirects  */
+    size_t body_len;
+    char *req_url; /* the URL it was sent to              */
+    int redirects;
     int subscribed;
     int stopping; /* no more subscriptions               */
     int drop;     /* a handler asked to end the stream   */
@@ -46,7 +53,6 @@ struct agent_link {
     long code;         /* HTTP status of the current stream   */
     char errbody[256]; /* start of a non-200 body, for logs   */
     size_t errlen;
-    char errbuf[CURL_ERROR_SIZE];
     double timeout; /* ping_interval * max_ping_misses     */
     double backoff;
     uint64_t rng;
@@ -183,27 +189,6 @@ static int link_json_dump(struct agora_jw *w, yajl_val v, int depth)
         agora_jw_arr_close(w);
     }
     return 0;
-}
-
-/* "http://host:port" of an absolute URL (malloc'ed), or NULL. */
-static char *link_base_of(const char *url)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
-
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
-            CURLUE_OK) {
-        if (asprintf(&out, "%s://%s:%s", scheme, host, port) < 0)
-            out = NULL;
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return out;
 }
 
 /* ------------------------------------------------------------------ */
@@ -456,7 +441,6 @@ static void link_on_subscribed(struct agent_link *l, yajl_val ev)
 {
     struct agent *a = l->a;
     const char *id = NULL, *master_id = "?";
-    char *eff = NULL;
     double interval = LINK_PING_INTERVAL;
     int64_t misses = LINK_PING_MISSES;
 
@@ -469,10 +453,11 @@ static void link_on_subscribed(struct agent_link *l, yajl_val ev)
     if (id && strcmp(id, a->id) != 0)
         log_warn("link", "the master calls this agent %s; its id stays %s", id,
                  a->id);
-    curl_easy_getinfo(l->easy, CURLINFO_EFFECTIVE_URL, &eff);
     free(l->url);
-    l->url = eff ? link_base_of(eff) : NULL;
-    if (l->url == NULL) {
+    l->url = NULL;
+    free(l->body); /* no redirect to follow any more */
+    l->body = NULL;
+    if (hc_url_base(l->req_url, &l->url) != 0) {
         log_error("link", "cannot tell the master's address: dropping");
         l->drop = 1;
         return;
@@ -523,7 +508,7 @@ static void link_dispatch(struct agent_link *l, const char *type, yajl_val ev)
 /* Any line, a blank keep-alive included, shows the master is there. */
 static void link_alive(struct agent_link *l)
 {
-    if (!l->subscribed || l->easy == NULL)
+    if (!l->subscribed || l->req == NULL)
         return;
     l->watchdog.repeat = l->timeout;
     ev_timer_again(l->a->loop, &l->watchdog);
@@ -591,22 +576,22 @@ static void link_keep_error(struct agent_link *l, const char *p, size_t n)
     l->errbody[l->errlen] = '\0';
 }
 
-/* CURLOPT_WRITEFUNCTION: split the stream into lines and dispatch them.
- * Returning less than given ends the transfer (CURLE_WRITE_ERROR). */
-static size_t link_on_data(char *p, size_t size, size_t nmemb, void *arg)
+/* hc_data_fn: split the stream into lines and dispatch them. Non-zero
+ * ends the request (HC_EABORTED). */
+static int link_on_data(void *arg, struct hc_req *r, const char *p, size_t n)
 {
     struct agent_link *l = arg;
-    size_t n = size * nmemb, start = 0, scan = l->len;
+    size_t start = 0, scan = l->len;
     char *nl;
 
-    curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &l->code);
+    l->code = hc_status(r);
     if (l->code != 200) {
         link_keep_error(l, p, n);
-        return n;
+        return 0;
     }
     if (link_buf_append(l, p, n) < 0) {
         log_error("link", "out of memory reading the event stream");
-        return 0;
+        return -1;
     }
     while ((nl = memchr(l->line + scan, '\n', l->len - scan)) != NULL) {
         size_t end = (size_t)(nl - l->line);
@@ -615,7 +600,7 @@ static size_t link_on_data(char *p, size_t size, size_t nmemb, void *arg)
         link_line(l, l->line + start, end - start);
         start = scan = end + 1;
         if (l->drop)
-            return 0;
+            return -1;
     }
     memmove(l->line, l->line + start, l->len - start);
     l->len -= start;
@@ -624,34 +609,74 @@ static size_t link_on_data(char *p, size_t size, size_t nmemb, void *arg)
                   "an event line over %u bytes: dropping the "
                   "connection",
                   LINK_LINE_MAX);
-        return 0;
+        return -1;
     }
-    return n;
+    return 0;
 }
 
 static void link_lost(struct agent_link *l, const char *why);
+static int link_request(struct agent_link *l, char *url);
 
-static void link_on_done(void *arg, CURL *easy, CURLcode result)
+static int link_is_redirect(long code)
+{
+    return code == 301 || code == 302 || code == 303 || code == 307 ||
+           code == 308;
+}
+
+/*
+ * A non-leading master answers 307 with the leader's address: subscribe
+ * there, POST and body kept (as for every redirect status). 1 when the
+ * redirect is followed, else 0 with the reason in why.
+ */
+static int link_redirect(struct agent_link *l, struct hc_req *r, char *why,
+                         size_t len)
+{
+    const char *loc = hc_header(r, "Location");
+    char *url = NULL;
+    int rc;
+
+    if (loc == NULL || *loc == '\0') {
+        snprintf(why, len, "HTTP %ld without a Location", l->code);
+        return 0;
+    }
+    if (l->redirects >= LINK_REDIRECTS_MAX) {
+        snprintf(why, len, "more than %d redirects (the last to %s)",
+                 LINK_REDIRECTS_MAX, loc);
+        return 0;
+    }
+    if ((rc = hc_url_resolve(l->req_url, loc, &url)) == 0)
+        rc = link_request(l, url);
+    if (rc != 0) {
+        snprintf(why, len, "cannot follow the redirect to %s: %s", loc,
+                 hc_strerror(rc));
+        return 0;
+    }
+    l->redirects++;
+    log_info("link", "redirected to %s", url);
+    return 1;
+}
+
+/* hc_done_fn: the stream ended (r goes when this returns). */
+static void link_on_done(void *arg, struct hc_req *r, int err)
 {
     struct agent_link *l = arg;
     char why[512];
 
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &l->code);
+    l->req = NULL;
+    l->code = hc_status(r);
     if (l->drop)
         snprintf(why, sizeof(why), "dropped by the agent");
-    else if (result != CURLE_OK)
-        snprintf(why, sizeof(why), "%s",
-                 l->errbuf[0] ? l->errbuf : curl_easy_strerror(result));
-    else if (l->code != 200)
+    else if (err != 0)
+        snprintf(why, sizeof(why), "%s", hc_error(r));
+    else if (link_is_redirect(l->code)) {
+        if (link_redirect(l, r, why, sizeof(why)))
+            return;
+    } else if (l->code != 200)
         snprintf(why, sizeof(why), "HTTP %ld %s", l->code, l->errbody);
     else
         snprintf(why, sizeof(why), "the master ended the stream");
-    curl_easy_cleanup(easy);
-    l->easy = NULL;
     link_lost(l, why);
 }
-
-static void link_subscribe(struct agent_link *l);
 
 /* Ends the current subscription (if any) and schedules the next one. */
 static void link_lost(struct agent_link *l, const char *why)
@@ -665,6 +690,8 @@ static void link_lost(struct agent_link *l, const char *why)
     l->subscribed = 0;
     free(l->url);
     l->url = NULL;
+    free(l->body);
+    l->body = NULL;
     l->len = 0;
     l->drop = 0;
     ev_timer_stop(l->a->loop, &l->watchdog);
@@ -678,55 +705,56 @@ static void link_lost(struct agent_link *l, const char *why)
     ev_timer_start(l->a->loop, &l->retry);
 }
 
-/* Sets up the subscribe request on a new easy handle. */
-static CURL *link_easy(struct agent_link *l, const char *url, const char *body,
-                       size_t len)
+/* POSTs l->body to url (taken over) as the subscription. 0 or hc_err. */
+static int link_request(struct agent_link *l, char *url)
 {
-    CURL *e = curl_easy_init();
+    static const char *const hdrs[] = {"Content-Type: application/json",
+                                       "Accept: application/x-ndjson", NULL};
+    struct hc_opts o;
+    int rc;
 
-    if (e == NULL)
-        return NULL;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, l->hdrs);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, link_on_data);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, l);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, l->errbuf);
-    /* A non-leading master redirects (307) to the leader; POST stays. */
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    return e;
+    memset(&o, 0, sizeof(o));
+    o.method = "POST";
+    o.url = url;
+    o.headers = hdrs;
+    o.body = l->body;
+    o.body_len = l->body_len;
+    o.connect_timeout = LINK_CONNECT_TIMEOUT;
+    o.on_data = link_on_data;
+    o.on_done = link_on_done;
+    o.arg = l;
+    l->errbody[0] = '\0';
+    l->errlen = 0;
+    l->code = 0;
+    l->len = 0;
+    rc = hc_request(l->a->hc, &o, &l->req);
+    free(l->req_url);
+    l->req_url = rc == 0 ? url : NULL;
+    if (rc != 0) {
+        l->req = NULL;
+        free(url);
+    }
+    return rc;
 }
 
 static void link_subscribe(struct agent_link *l)
 {
     struct agent *a = l->a;
     struct agora_jw *w = link_body(a);
-    const char *body = w ? agora_jw_result(w, NULL) : NULL;
+    const char *body = w ? agora_jw_result(w, &l->body_len) : NULL;
     char *url = NULL;
+    int rc = HC_ENOMEM;
 
-    l->errbuf[0] = l->errbody[0] = '\0';
-    l->errlen = 0;
-    l->code = 0;
     l->drop = 0;
-    if (body && asprintf(&url, "http://%s/api/agent/subscribe",
-                         l->masters[l->cur]) >= 0)
-        l->easy = link_easy(l, url, body, strlen(body));
-    free(url);
+    l->redirects = 0;
+    free(l->body);
+    l->body = body ? strdup(body) : NULL;
     agora_jw_free(w);
-    if (l->easy == NULL ||
-        curl_loop_add(a->curl, l->easy, link_on_done, l) < 0) {
-        if (l->easy)
-            curl_easy_cleanup(l->easy);
-        l->easy = NULL;
-        link_lost(l, "out of memory");
+    if (l->body && asprintf(&url, "http://%s/api/agent/subscribe",
+                            l->masters[l->cur]) >= 0)
+        rc = link_request(l, url);
+    if (rc != 0) {
+        link_lost(l, hc_strerror(rc));
         return;
     }
     l->attempts++;
@@ -742,7 +770,7 @@ static void link_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 
     (void)loop;
     (void)revents;
-    if (!l->stopping && l->easy == NULL)
+    if (!l->stopping && l->req == NULL)
         link_subscribe(l);
 }
 
@@ -754,14 +782,12 @@ static void link_on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 
     (void)revents;
     ev_timer_stop(loop, w);
-    if (l->easy == NULL)
+    if (l->req == NULL)
         return;
     snprintf(why, sizeof(why), "no %s from the master in %.0f s",
              l->subscribed ? "ping" : "answer", w->repeat);
-    /* Not inside a libcurl callback: the handle may go at once. */
-    curl_loop_remove(l->a->curl, l->easy);
-    curl_easy_cleanup(l->easy);
-    l->easy = NULL;
+    hc_cancel(l->req);
+    l->req = NULL;
     link_lost(l, why);
 }
 
@@ -785,13 +811,6 @@ int link_init(struct agent *a)
         log_error("link", "%s", rc == AGORA_ENOMEM ? "out of memory" : err);
         return rc;
     }
-    l->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    if (l->hdrs)
-        l->hdrs = curl_slist_append(l->hdrs, "Accept: application/x-ndjson");
-    if (l->hdrs)
-        l->hdrs = curl_slist_append(l->hdrs, "Expect:");
-    if (l->hdrs == NULL)
-        return AGORA_ENOMEM;
     if (getrandom(&l->rng, sizeof(l->rng), GRND_NONBLOCK) !=
             (ssize_t)sizeof(l->rng) ||
         l->rng == 0)
@@ -824,13 +843,11 @@ void link_stop(struct agent *a)
     ev_timer_stop(a->loop, &l->watchdog);
     ev_timer_stop(a->loop, &l->retry);
     ev_timer_stop(a->loop, &l->launch_timer);
-    if (l->easy) {
-        curl_loop_remove(a->curl, l->easy);
-        curl_easy_cleanup(l->easy);
-    }
-    curl_slist_free_all(l->hdrs);
+    hc_cancel(l->req);
     link_masters_free(l->masters, l->nmasters);
     free(l->url);
+    free(l->req_url);
+    free(l->body);
     free(l->line);
     free(l);
     a->link = NULL;

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include <curl/curl.h>
 #include <ev.h>
 
 #include "agent.h"
@@ -72,19 +71,10 @@ static int run(struct agent_conf *conf)
     struct agent a;
     int rc;
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "agora-agent: cannot initialise libcurl\n");
-        return 1;
-    }
-    if (!(curl_version_info(CURLVERSION_NOW)->features &
-          CURL_VERSION_ASYNCHDNS))
-        log_warn("agent", "this libcurl resolves names synchronously: give "
-                          "--master as an IP address to keep the loop free");
     /* libev's ev_child watchers (the exec layer) need the default loop. */
     loop = ev_default_loop(EVFLAG_AUTO);
     if (loop == NULL) {
         fprintf(stderr, "agora-agent: cannot create the event loop\n");
-        curl_global_cleanup();
         return 1;
     }
     rc = agent_start(&a, loop, conf);
@@ -92,7 +82,6 @@ static int run(struct agent_conf *conf)
         ev_run(loop, 0);
     agent_stop(&a);
     ev_loop_destroy(loop);
-    curl_global_cleanup();
     return rc == 0 ? 0 : 1;
 }
 

@@ -155,11 +155,7 @@ static void write_reserved(struct agora_jw *w, const struct agora_resources *r)
 
 static const char *task_name(const struct agent_task *t)
 {
-    const char *name;
-
-    if (agora_json_str(t->spec, "name", &name) == 0)
-        return name;
-    return "";
+    return t->name ? t->name : "";
 }
 
 static int task_terminal(const struct agent_task *t)
@@ -198,9 +194,9 @@ static const struct agent_task **all_tasks(const struct agent *a, size_t *n)
 }
 
 /* Mesos' labels: [{"key", "value"}] from the spec's {"k": "v"}. */
-static void write_labels(struct agora_jw *w, const struct agent_task *t)
+static void write_labels_of(struct agora_jw *w, yajl_val spec)
 {
-    yajl_val l = agora_json_get(t->spec, "labels");
+    yajl_val l = agora_json_get(spec, "labels");
     size_t i;
 
     if (!YAJL_IS_OBJECT(l))
@@ -218,6 +214,21 @@ static void write_labels(struct agora_jw *w, const struct agent_task *t)
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);
+}
+
+/* The labels of t, from its spec's text (the task keeps no parsed
+ * spec): parsed only when it names labels. Completed tasks keep none. */
+static void write_labels(struct agora_jw *w, const struct agent_task *t)
+{
+    char err[128];
+    yajl_val spec;
+
+    if (t->spec_json == NULL || strstr(t->spec_json, "\"labels\"") == NULL)
+        return;
+    spec = agora_json_parse(t->spec_json, err, sizeof(err));
+    write_labels_of(w, spec);
+    if (spec)
+        yajl_tree_free(spec);
 }
 
 /*

@@ -22,8 +22,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <yajl/yajl_tree.h>
-
 #include <agora/plugin.h>
 
 struct agent;
@@ -33,8 +31,12 @@ struct task_updates;
 struct agent_task {
     char *id;
     char *framework_id;
-    char *spec_json;       /* as received; checkpointed                  */
-    yajl_val spec;         /* parsed spec_json                            */
+    /* The spec as received (checkpointed). Only its text is kept: a
+     * parsed tree costs about 1 KB a task, and the spec is read again
+     * only to launch or recover the task (exec_spec_parse), by a COMMAND
+     * health check and for /state's labels. */
+    char *spec_json;
+    char *name;            /* the spec's "name" (/state), or NULL        */
     struct agora_resources resources; /* parsed spec "resources"          */
 
     enum agora_task_state state;  /* the latest state reported           */

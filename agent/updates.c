@@ -17,26 +17,26 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include <curl/curl.h>
 #include <ev.h>
 
 #include <agora/json.h>
 #include <agora/sdk.h>
 
 #include "agent.h"
-#include "curl_loop.h"
+#include "http_client.h"
 #include "journal.h"
 #include "link.h"
 #include "log.h"
 #include "task.h"
 
-#define UPDATES_POST_TIMEOUT 30L
+/* Time allowed for a POST (seconds), and for its connect. */
+#define UPDATES_POST_TIMEOUT 30.0
+#define UPDATES_CONNECT_TIMEOUT 10.0
 
 struct agent_updates {
     struct agent *a;
     struct task_updates *head, *tail; /* tasks with pending updates     */
-    CURL *easy;                       /* the POST, reused (keep-alive)  */
-    struct curl_slist *hdrs;
+    struct hc_req *req;               /* the POST in flight             */
     int inflight;
     int stale; /* a new subscription began during the POST     */
     struct agent_update **slots; /* the updates of the POST        */
@@ -46,7 +46,6 @@ struct agent_updates {
     ev_timer kick;       /* send soon (coalesces)          */
     ev_timer retry;      /* every second while pending     */
     struct updates_stats st;
-    char errbuf[CURL_ERROR_SIZE];
     char resp[256];
     size_t resplen;
 };
@@ -348,18 +347,20 @@ static void updates_kick(struct agent *a)
     ev_timer_start(a->loop, &m->kick);
 }
 
-static size_t updates_on_body(char *p, size_t size, size_t n, void *arg)
+/* hc_data_fn: only the start of the answer is kept, for the log. */
+static int updates_on_body(void *arg, struct hc_req *r, const char *p,
+                           size_t len)
 {
-    struct agent_updates *m = arg;
-    size_t len = size * n, room = sizeof(m->resp) - 1 - m->resplen;
+    struct agent_updates *m = ((struct agent *)arg)->updates;
+    size_t room = sizeof(m->resp) - 1 - m->resplen;
 
-    /* Only the start of an error body is kept, for the log. */
+    (void)r;
     if (len < room)
         room = len;
     memcpy(m->resp + m->resplen, p, room);
     m->resplen += room;
     m->resp[m->resplen] = '\0';
-    return len;
+    return 0;
 }
 
 /* First update of tu to send: durable, and not sent or due again. */
@@ -438,27 +439,31 @@ static void updates_unsend(struct agent_updates *m)
     m->nslots = 0;
 }
 
-static void updates_on_post_done(void *arg, CURL *easy, CURLcode result);
+static void updates_on_post_done(void *arg, struct hc_req *r, int err);
 
+/* Starts the POST; 0 or an hc_err. */
 static int updates_post(struct agent *a, const char *url, const char *body,
                         size_t len)
 {
+    static const char *const hdrs[] = {"Content-Type: application/json", NULL};
     struct agent_updates *m = a->updates;
-    CURL *e = m->easy;
+    struct hc_opts o;
 
+    memset(&o, 0, sizeof(o));
+    o.method = "POST";
+    o.url = url;
+    o.headers = hdrs;
+    o.body = body;
+    o.body_len = len;
+    o.connect_timeout = UPDATES_CONNECT_TIMEOUT;
+    o.timeout = UPDATES_POST_TIMEOUT;
+    o.keepalive = 1;
+    o.on_data = updates_on_body;
+    o.on_done = updates_on_post_done;
+    o.arg = a;
     m->resplen = 0;
-    m->resp[0] = m->errbuf[0] = '\0';
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, m->hdrs);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, updates_on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, m);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, m->errbuf);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, UPDATES_POST_TIMEOUT);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    return curl_loop_add(a->curl, e, updates_on_post_done, a);
+    m->resp[0] = '\0';
+    return hc_request(a->hc, &o, &m->req);
 }
 
 /* Sends one POST with everything that is due, if none is in flight. */
@@ -477,14 +482,14 @@ static void updates_send(struct agent *a)
     if (w == NULL)
         return;
     body = agora_jw_result(w, &len);
-    rc = AGORA_ENOMEM;
+    rc = HC_ENOMEM;
     if (body && asprintf(&url, "%s/api/agent/updates", base) >= 0) {
         rc = updates_post(a, url, body, len);
         free(url);
     }
     agora_jw_free(w);
     if (rc < 0) {
-        log_error("updates", "cannot post updates: %s", agora_strerror(rc));
+        log_error("updates", "cannot post updates: %s", hc_strerror(rc));
         updates_unsend(m);
         return;
     }
@@ -529,8 +534,9 @@ static void updates_post_ok(struct agent *a)
     updates_kick(a);
 }
 
-/* The POST failed: everything in it goes again, after a backoff. */
-static void updates_post_failed(struct agent *a, long code, CURLcode result)
+/* The POST failed (transport error `why`, or HTTP code): everything in
+ * it goes again, after a backoff. */
+static void updates_post_failed(struct agent *a, int code, const char *why)
 {
     struct agent_updates *m = a->updates;
 
@@ -541,37 +547,37 @@ static void updates_post_failed(struct agent *a, long code, CURLcode result)
         m->post_backoff == 0 ? UPDATES_RETRY_MIN : m->post_backoff * 2;
     if (m->post_backoff > UPDATES_RETRY_MAX)
         m->post_backoff = UPDATES_RETRY_MAX;
-    if (result != CURLE_OK)
-        log_warn("updates", "posting updates failed: %s; again in %.0f s",
-                 m->errbuf[0] ? m->errbuf : curl_easy_strerror(result),
+    if (why)
+        log_warn("updates", "posting updates failed: %s; again in %.0f s", why,
                  m->post_backoff);
     else
-        log_warn("updates", "posting updates: HTTP %ld %s; again in %.0f s",
+        log_warn("updates", "posting updates: HTTP %d %s; again in %.0f s",
                  code, m->resp, m->post_backoff);
     ev_timer_stop(a->loop, &m->kick);
     ev_timer_set(&m->kick, m->post_backoff, 0.);
     ev_timer_start(a->loop, &m->kick);
 }
 
-static void updates_on_post_done(void *arg, CURL *easy, CURLcode result)
+/* hc_done_fn: the POST was answered or failed (r goes on return). */
+static void updates_on_post_done(void *arg, struct hc_req *r, int err)
 {
     struct agent *a = arg;
     struct agent_updates *m = a->updates;
-    long code = 0;
+    int code = hc_status(r);
 
+    m->req = NULL;
     m->inflight = 0;
-    m->pong_inflight = m->pong_inflight && result == CURLE_OK;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    m->pong_inflight = m->pong_inflight && err == 0;
     if (m->stale) {
         /* Sent to the master of an older subscription: send again. */
         updates_unsend(m);
         updates_kick(a);
         return;
     }
-    if (result == CURLE_OK && code >= 200 && code < 300)
+    if (err == 0 && code >= 200 && code < 300)
         updates_post_ok(a);
     else
-        updates_post_failed(a, code, result);
+        updates_post_failed(a, code, err ? hc_error(r) : NULL);
 }
 
 /* Every second while updates are pending: those due go again. */
@@ -813,11 +819,7 @@ int updates_init(struct agent *a)
         return AGORA_ENOMEM;
     m->a = a;
     m->slots = calloc(UPDATES_BATCH_MAX, sizeof(*m->slots));
-    m->easy = curl_easy_init();
-    m->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    if (m->hdrs)
-        m->hdrs = curl_slist_append(m->hdrs, "Expect:");
-    if (m->slots == NULL || m->easy == NULL || m->hdrs == NULL) {
+    if (m->slots == NULL) {
         a->updates = m;
         updates_fini(a);
         return AGORA_ENOMEM;
@@ -839,11 +841,7 @@ void updates_fini(struct agent *a)
         return;
     ev_timer_stop(a->loop, &m->kick);
     ev_timer_stop(a->loop, &m->retry);
-    if (m->inflight && a->curl)
-        curl_loop_remove(a->curl, m->easy);
-    if (m->easy)
-        curl_easy_cleanup(m->easy);
-    curl_slist_free_all(m->hdrs);
+    hc_cancel(m->req);
     free(m->slots);
     /* Tasks still listed keep their updates; they are freed with them. */
     while (m->head)

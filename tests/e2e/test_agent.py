@@ -3,8 +3,10 @@
 The launcher test plugin (tests/plugins/launcher.c) launches tasks on the
 agent and records every status its framework receives.
 """
+import http.server
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -278,10 +280,22 @@ def test_files_confined_to_sandboxes(cluster):
 def test_master_views(cluster):
     m, launcher, agent = cluster
     a = agent().start()
-    launcher.launch(a.agent_id, task("v1", "sleep 300", resources="cpus:0.5;mem:100"),
-                    task("v2", "exit 0"))
+    launcher.launch(a.agent_id, task("v1", "sleep 300", resources="cpus:0.5;mem:100",
+                                     name="web", labels={"k": "v"}),
+                    task("v2", "exit 0", name="once"))
     launcher.wait_state("v1", "TASK_RUNNING")
     launcher.wait_state("v2", "TASK_FINISHED")
+    # The agent keeps names and labels once it dropped the parsed specs.
+    assert agent_task(a, "v1")["name"] == "web"
+    wait_for(lambda: agent_task(a, "v2")["state"] == "TASK_FINISHED", what="v2 ended")
+    assert agent_task(a, "v2")["name"] == "once"
+    mesos = [t for f in a.state()["frameworks"] for e in f["executors"]
+             for t in e["tasks"] if t["id"] == "v1"]
+    assert mesos[0]["labels"] == [{"key": "k", "value": "v"}], mesos
+    # Status updates share kept-alive connections to the master.
+    am = a.get("/metrics/snapshot").json()
+    assert am["agent/master_http_reused"] >= 1, am
+    assert am["agent/master_http_connects"] < am["agent/master_http_requests"], am
     slaves = m.json("/master/slaves")["slaves"]
     assert [s["id"] for s in slaves] == [a.agent_id]
     assert slaves[0]["used_resources"]["cpus"] == 0.5
@@ -310,3 +324,34 @@ def test_master_views(cluster):
     launcher.kill("v1")
     launcher.wait_state("v1", "TASK_KILLED")
     assert m.metrics()["master/cpus_used"] == 0
+
+
+class Redirect307(http.server.BaseHTTPRequestHandler):
+    """A master that does not lead: every POST gets 307 to the leader."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(307)
+        self.send_header("Location", self.server.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_subscribe_follows_a_redirect(cluster):
+    """The agent follows a 307 to the leader itself (its HTTP client does
+    not), keeping the POST and its body, and posts its updates there."""
+    m, launcher, agent = cluster
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Redirect307)
+    srv.target = "http://127.0.0.1:%d" % m.port
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        a = agent(args=["--master=127.0.0.1:%d" % srv.server_port]).start()
+        launcher.launch(a.agent_id, task("redir", "exit 0"))
+        launcher.wait_state("redir", "TASK_FINISHED")
+        assert "redirected to %s/api/agent/subscribe" % srv.target in a.log()
+    finally:
+        srv.shutdown()
+        srv.server_close()

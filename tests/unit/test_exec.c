@@ -163,14 +163,16 @@ static struct agent_task *task_new(const char *id, const char *spec)
     struct agent_task *t = calloc(1, sizeof(*t));
     char err[256];
     const char *res;
+    yajl_val tree;
 
     ck_assert_ptr_nonnull(t);
     t->id = strdup(id);
-    t->spec_json = strdup(spec);
-    t->spec = agora_json_parse(spec, err, sizeof(err));
-    ck_assert_msg(t->spec != NULL, "bad test spec: %s", err);
-    if (agora_json_str(t->spec, "resources", &res) == 0)
+    t->spec_json = strdup(spec); /* the task keeps only the text */
+    tree = agora_json_parse(spec, err, sizeof(err));
+    ck_assert_msg(tree != NULL, "bad test spec: %s", err);
+    if (agora_json_str(tree, "resources", &res) == 0)
         (void)agora_resources_parse(res, &t->resources, err, sizeof(err));
+    yajl_tree_free(tree);
     t->healthy = -1;
     t->state = AGORA_TASK_STAGING;
     ck_assert_int_ge(asprintf(&t->sandbox, "%s/sandboxes/%s", workdir, id), 0);
@@ -182,7 +184,6 @@ static struct agent_task *task_new(const char *id, const char *spec)
 static void task_free(struct agent_task *t)
 {
     exec_forget(&A, t);
-    yajl_tree_free(t->spec);
     agora_resources_free(&t->resources);
     free(t->id);
     free(t->spec_json);

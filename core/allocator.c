@@ -1855,8 +1855,50 @@ void alloc_get_totals(const struct alloc *a, struct alloc_totals *out)
     }
 }
 
+/*
+ * Per role: total (its reservations; for "*" the unreserved resources of
+ * active agents), offered (its outstanding offers), allocated (used by
+ * its tasks plus offered, as DRF counts) and quota.
+ */
+static void role_figures(struct alloc *a, const struct alloc_role *r,
+                         int64_t *total, int64_t *offered)
+{
+    size_t pos = 0, p;
+    void *v;
+    int k, t;
+
+    memset(total, 0, AR_N * sizeof(*total));
+    memset(offered, 0, AR_N * sizeof(*offered));
+    while (map_next(&a->agents, &pos, NULL, &v)) {
+        struct alloc_agent *ag = v;
+        struct alloc_offer *o;
+
+        if (!ag->active)
+            continue;
+        p = strcmp(r->name, "*") ? pool_of(ag, r->name) : 0;
+        for (k = 0; (p > 0 || strcmp(r->name, "*") == 0) && k < AR_N; k++)
+            total[k] += ag->pools[p].total.s[k];
+        for (o = ag->offers; o; o = o->ag_next)
+            if (o->fw->role == r)
+                for (t = 0; t < o->ntake; t++)
+                    for (k = 0; k < AR_N; k++)
+                        offered[k] += o->take[t].r.s[k];
+    }
+}
+
+static void role_metric(struct agora_jw *w, const char *role, int k,
+                        const char *what, int64_t v)
+{
+    char key[200];
+
+    snprintf(key, sizeof(key), "allocator/roles/%s/%s/%s", role, ar_names[k],
+             what);
+    agora_jw_knum(w, key, ar_unmilli(v));
+}
+
 void alloc_write_metrics(struct alloc *a, struct agora_jw *w)
 {
+    int64_t total[AR_N], offered[AR_N];
     struct alloc_stats st;
     size_t i;
     int k;
@@ -1875,17 +1917,13 @@ void alloc_write_metrics(struct alloc *a, struct agora_jw *w)
     for (i = 0; i < a->nroles; i++) {
         struct alloc_role *r = a->rolev[i];
 
+        role_figures(a, r, total, offered);
         for (k = 0; k < AR_N; k++) {
-            char key[160];
-
-            snprintf(key, sizeof(key), "allocator/roles/%s/%s/allocated",
-                     r->name, ar_names[k]);
-            agora_jw_knum(w, key, ar_unmilli(r->alloc[k]));
-            if (r->quota[k]) {
-                snprintf(key, sizeof(key), "allocator/roles/%s/%s/quota",
-                         r->name, ar_names[k]);
-                agora_jw_knum(w, key, ar_unmilli(r->quota[k]));
-            }
+            role_metric(w, r->name, k, "total", total[k]);
+            role_metric(w, r->name, k, "offered", offered[k]);
+            role_metric(w, r->name, k, "allocated", r->alloc[k]);
+            if (r->quota[k])
+                role_metric(w, r->name, k, "quota", r->quota[k]);
         }
     }
 }

@@ -49,6 +49,13 @@ def check_books(m, n, cpus, mem):
     assert metrics["master/tasks_running"] == n, metrics
     assert abs(metrics["master/cpus_used"] - n * cpus) < 1e-3, metrics
     assert abs(metrics["master/mem_used"] - n * mem) < 1e-3, metrics
+    # The role's figures: its total is the cluster's unreserved cpus, and
+    # what it holds is at least what its tasks use (offers come on top).
+    total = sum(s["resources"]["cpus"] for s in slaves)
+    assert abs(metrics["allocator/roles/*/cpus/total"] - total) < 1e-3, metrics
+    held = metrics["allocator/roles/*/cpus/allocated"]
+    offered = metrics["allocator/roles/*/cpus/offered"]
+    assert abs(held - offered - n * cpus) < 1e-3, metrics
     return slaves, live
 
 

@@ -11,6 +11,7 @@
  * Then every task that is not terminal goes to exec_recover(), and every
  * terminal one whose updates were all acknowledged is finished off.
  */
+#include "uuid.h"
 #include "agent.h"
 
 #include <errno.h>
@@ -88,24 +89,10 @@ int agent_task_checkpoint(struct agent *a, struct agent_task *t)
 /* "<random uuid>-S0", as Mesos agent ids look. */
 static void recovery_new_id(char out[48])
 {
-    unsigned char b[16];
-    size_t got = 0;
+    char u[UUID_STR_LEN];
 
-    while (got < sizeof(b)) {
-        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        AGORA_ASSERT(n > 0);
-        got += (size_t)n;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 48,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x"
-             "%02x-S0",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-             b[11], b[12], b[13], b[14], b[15]);
+    uuid_v4(u);
+    snprintf(out, 48, "%s-S0", u);
 }
 
 /* Writes path atomically: tmp file, fsync, rename, fsync of the dir. */

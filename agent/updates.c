@@ -9,6 +9,7 @@
  * The manager keeps the tasks that have pending updates in a FIFO list,
  * so a POST walks only those, never the whole task table.
  */
+#include "uuid.h"
 #include "updates.h"
 
 #include <errno.h>
@@ -172,29 +173,6 @@ void updates_maybe_done(struct agent *a, struct agent_task *t)
 /* Creating updates                                                     */
 /* ------------------------------------------------------------------ */
 
-/* A random (version 4) UUID. */
-static void updates_uuid(char out[37])
-{
-    unsigned char b[16];
-    size_t got = 0;
-
-    while (got < sizeof(b)) {
-        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        AGORA_ASSERT(n > 0);
-        got += (size_t)n;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x"
-             "%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-             b[11], b[12], b[13], b[14], b[15]);
-}
-
 void updates_write_json(struct agora_jw *w, const struct agent_task *t,
                         const struct agent_update *u)
 {
@@ -251,7 +229,7 @@ static struct agent_update *update_new(struct agent *a, struct agent_task *t,
         update_free(u);
         return NULL;
     }
-    updates_uuid(u->uuid);
+    uuid_v4(u->uuid);
     u->state = state;
     u->healthy = healthy;
     u->timestamp = agent_now(a);

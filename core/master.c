@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "store.h"
+#include "uuid.h"
 
 #ifndef AGORA_PLUGIN_DIR
 #define AGORA_PLUGIN_DIR "/usr/local/lib/agora/plugins"
@@ -69,29 +69,6 @@ const conf_field master_flags[] = {
 #undef F
 
 double master_now(const struct master *m) { return ev_now(m->loop); }
-
-/* A random UUID (version 4), the master's id for this run. */
-static void master_make_id(char out[40])
-{
-    unsigned char b[16];
-    size_t got = 0;
-
-    while (got < sizeof(b)) {
-        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        AGORA_ASSERT(n > 0);
-        got += (size_t)n;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 40,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x"
-             "%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-             b[11], b[12], b[13], b[14], b[15]);
-}
 
 /* mkdir -p for one path. */
 static int master_mkdirs(const char *path)
@@ -345,7 +322,7 @@ int master_start(struct master *m, struct ev_loop *loop,
     log_set_level((enum agora_log_level)level);
     m->start_time = ev_time();
     m->events.keepalive = m->conf.event_keepalive;
-    master_make_id(m->id);
+    uuid_v4(m->id);
     ev_init(&m->reload_timer, master_on_reload);
     m->reload_timer.data = m;
     rc = master_dirs(m);

@@ -10,450 +10,17 @@
  * refuse filter for the agent, and offers it the agent's free unreserved
  * resources plus its role's reservation there.
  */
-#include "allocator.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <ev.h>
-
 #include <agora/json.h>
 #include <agora/resources.h>
 
-#include "alloc_res.h"
+#include "alloc_int.h"
 #include "log.h"
-#include "map.h"
-
-#define ALLOC_RUN_WINDOW 1024
-#define ALLOC_REFUSE_MAX (365.0 * 86400.0)
-
-struct pool {
-    char *role;
-    struct ar_bundle total, free;
-    int64_t debt[AR_N]; /* taken by force beyond what was free */
-};
-
-/* What one framework holds on an agent by tasks (not offers). */
-struct hold {
-    struct alloc_fw *fw;
-    int64_t s[AR_N];
-};
-
-struct alloc_agent {
-    char *id;
-    void *owner;
-    struct pool *pools; /* pools[0] is unreserved */
-    size_t npools;
-    struct hold *holds; /* so that removing the agent untracks them */
-    size_t nholds, capholds;
-    int active, dirty;
-    struct alloc_offer *offers;
-};
-
-/* What an offer took from one pool of its agent. */
-struct take {
-    size_t pool;
-    struct ar_bundle r;
-};
-
-struct alloc_offer {
-    char id[24];            /* "O" and a 64-bit sequence number */
-    struct alloc_agent *ag;
-    struct alloc_fw *fw;
-    struct take take[2];
-    int ntake;
-    struct agora_resources view;
-    int view_owned;         /* view made by the SDK: free it whole */
-    double created;
-    int undelivered;        /* still in fw->batch */
-    struct alloc_offer *ag_prev, *ag_next, *fw_prev, *fw_next;
-};
-
-struct alloc_role {
-    char *name;
-    double weight;
-    int64_t quota[AR_N];
-    int has_quota;
-    int64_t alloc[AR_N];
-    double key;             /* dominant share / weight, kept by role_rekey() */
-    int needs_quota;        /* kept by role_rekey() */
-    struct alloc_fw **heap; /* frameworks wanting offers, least share first */
-    size_t nheap, capheap;
-    size_t nfw;
-    size_t index;           /* in alloc->rolev */
-    size_t rank;            /* of its name among the roles' names */
-    long rpos;              /* in alloc->rheap; -1: no framework wants */
-    uint64_t visit;         /* alloc->visit when it had its turn at the
-                               agent allocate_agent() is at */
-};
-
-struct alloc_fw {
-    char *id;
-    void *owner;
-    struct alloc_role *role;
-    int64_t alloc[AR_N];
-    double share;
-    int suppressed;
-    long heap_pos;          /* -1: not in its role's heap */
-    struct map filters;     /* agent id -> double * expiry */
-    struct alloc_offer *offers;
-    struct alloc_offer **batch;
-    size_t nbatch, capbatch;
-};
-
-struct filter_ev {
-    double expiry;
-    char *agent_id;
-};
-
-struct alloc {
-    struct ev_loop *loop;
-    struct alloc_conf conf;
-    alloc_offer_fn on_offer;
-    alloc_rescind_fn on_rescind;
-    void *arg;
-
-    struct map agents, fws, roles, offers;
-    struct alloc_role **rolev;
-    size_t nroles, caproles;
-    struct alloc_role **rheap; /* roles with frameworks wanting offers,
-                                  the one to serve first on top */
-    size_t nrheap, caprheap;
-    struct alloc_role **rskipped; /* allocate_agent()'s scratch */
-    size_t caprskipped;
-    uint64_t visit;
-    struct alloc_agent **dirty;
-    size_t ndirty, capdirty;
-    int64_t total[AR_N];    /* of active agents, all pools */
-    int64_t min_cpus, min_mem; /* conf's, in thousandths */
-    int shares_stale;
-
-    ev_timer cycle;
-    double last_run;
-    struct filter_ev *fheap;
-    size_t nf, capf;
-    ev_timer filter_timer;
-    ev_timer offer_timer;
-    struct alloc_fw **batched;
-    size_t nbatched, capbatched;
-    struct alloc_fw **skipped; /* pick_fw()'s scratch */
-    size_t capskipped;
-
-    uint64_t offer_seq;
-    struct alloc_stats stats;
-    double run_ms[ALLOC_RUN_WINDOW];
-    size_t nruns;
-};
-
-static double alloc_now(const struct alloc *a)
-{
-    return a->loop ? ev_now(a->loop) : ev_time();
-}
-
-/* Grows *v (of *cap elements of size sz) to hold n. */
-static int grow(void *vp, size_t *cap, size_t n, size_t sz)
-{
-    void **v = vp;
-    size_t c = *cap ? *cap : 16;
-    void *nv;
-
-    if (n <= *cap)
-        return 0;
-    while (c < n)
-        c *= 2;
-    nv = realloc(*v, c * sz);
-    if (nv == NULL)
-        return AGORA_ENOMEM;
-    *v = nv;
-    *cap = c;
-    return 0;
-}
-
-/* ---- shares ---- */
-
-static double dominant(const struct alloc *a, const int64_t *held)
-{
-    double share = 0;
-    int k;
-
-    for (k = 0; k < AR_N; k++)
-        if (a->total[k] > 0) {
-            double s = (double)held[k] / (double)a->total[k];
-
-            if (s > share)
-                share = s;
-        }
-    return share;
-}
-
-static int role_needs_quota(const struct alloc_role *r)
-{
-    int k;
-
-    if (!r->has_quota)
-        return 0;
-    for (k = 0; k < AR_N; k++)
-        if (r->quota[k] > 0 && r->alloc[k] < r->quota[k])
-            return 1;
-    return 0;
-}
-
-/* < 0 when role x should be served before role y. */
-static int role_cmp(const struct alloc_role *x, const struct alloc_role *y)
-{
-    if (x->needs_quota != y->needs_quota)
-        return y->needs_quota - x->needs_quota;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->rank < y->rank ? -1 : x->rank > y->rank;
-}
-
-/* ---- the role heap (the role to serve first on top) ---- */
-
-static void rheap_set(struct alloc *a, size_t i, struct alloc_role *r)
-{
-    a->rheap[i] = r;
-    r->rpos = (long)i;
-}
-
-static void rheap_up(struct alloc *a, size_t i)
-{
-    struct alloc_role *r = a->rheap[i];
-
-    while (i > 0 && role_cmp(r, a->rheap[(i - 1) / 2]) < 0) {
-        rheap_set(a, i, a->rheap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    rheap_set(a, i, r);
-}
-
-static void rheap_down(struct alloc *a, size_t i)
-{
-    struct alloc_role *r = a->rheap[i];
-
-    for (;;) {
-        size_t c = 2 * i + 1;
-
-        if (c >= a->nrheap)
-            break;
-        if (c + 1 < a->nrheap && role_cmp(a->rheap[c + 1], a->rheap[c]) < 0)
-            c++;
-        if (role_cmp(a->rheap[c], r) >= 0)
-            break;
-        rheap_set(a, i, a->rheap[c]);
-        i = c;
-    }
-    rheap_set(a, i, r);
-}
-
-static void rheap_insert(struct alloc *a, struct alloc_role *r)
-{
-    if (grow(&a->rheap, &a->caprheap, a->nrheap + 1, sizeof(*a->rheap)) < 0) {
-        log_error("allocator", "out of memory: role %s gets no offers",
-                  r->name);
-        return;
-    }
-    rheap_set(a, a->nrheap++, r);
-    rheap_up(a, a->nrheap - 1);
-}
-
-static void rheap_remove(struct alloc *a, struct alloc_role *r)
-{
-    size_t i = (size_t)r->rpos;
-
-    if (r->rpos < 0)
-        return;
-    r->rpos = -1;
-    if (--a->nrheap == i)
-        return;
-    rheap_set(a, i, a->rheap[a->nrheap]);
-    rheap_down(a, i);
-    rheap_up(a, (size_t)a->rheap[i]->rpos);
-}
-
-/* r's frameworks came or went: it is in the heap iff one wants offers. */
-static void rheap_sync(struct alloc *a, struct alloc_role *r)
-{
-    if (r->nheap > 0 && r->rpos < 0)
-        rheap_insert(a, r);
-    else if (r->nheap == 0 && r->rpos >= 0)
-        rheap_remove(a, r);
-}
-
-static void role_key(const struct alloc *a, struct alloc_role *r)
-{
-    r->needs_quota = role_needs_quota(r);
-    r->key = dominant(a, r->alloc) / r->weight;
-}
-
-/* The role's allocation moved: so does its place in the order. */
-static void role_rekey(struct alloc *a, struct alloc_role *r)
-{
-    role_key(a, r);
-    if (r->rpos >= 0) {
-        rheap_up(a, (size_t)r->rpos);
-        rheap_down(a, (size_t)r->rpos);
-    }
-}
-
-/* ---- framework heaps (per role, least share on top) ---- */
-
-static int fw_less(const struct alloc_fw *x, const struct alloc_fw *y)
-{
-    if (x->share != y->share)
-        return x->share < y->share;
-    return strcmp(x->id, y->id) < 0;
-}
-
-static void heap_set(struct alloc_role *r, size_t i, struct alloc_fw *fw)
-{
-    r->heap[i] = fw;
-    fw->heap_pos = (long)i;
-}
-
-static void heap_up(struct alloc_role *r, size_t i)
-{
-    struct alloc_fw *fw = r->heap[i];
-
-    while (i > 0 && fw_less(fw, r->heap[(i - 1) / 2])) {
-        heap_set(r, i, r->heap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    heap_set(r, i, fw);
-}
-
-static void heap_down(struct alloc_role *r, size_t i)
-{
-    struct alloc_fw *fw = r->heap[i];
-
-    for (;;) {
-        size_t c = 2 * i + 1;
-
-        if (c >= r->nheap)
-            break;
-        if (c + 1 < r->nheap && fw_less(r->heap[c + 1], r->heap[c]))
-            c++;
-        if (!fw_less(r->heap[c], fw))
-            break;
-        heap_set(r, i, r->heap[c]);
-        i = c;
-    }
-    heap_set(r, i, fw);
-}
-
-static int heap_push(struct alloc_role *r, struct alloc_fw *fw)
-{
-    if (grow(&r->heap, &r->capheap, r->nheap + 1, sizeof(*r->heap)) < 0)
-        return AGORA_ENOMEM;
-    r->heap[r->nheap] = fw;
-    fw->heap_pos = (long)r->nheap++;
-    heap_up(r, r->nheap - 1);
-    return 0;
-}
-
-static void heap_remove(struct alloc_role *r, struct alloc_fw *fw)
-{
-    size_t i = (size_t)fw->heap_pos;
-
-    if (fw->heap_pos < 0)
-        return;
-    fw->heap_pos = -1;
-    if (--r->nheap == i)
-        return;
-    heap_set(r, i, r->heap[r->nheap]);
-    heap_down(r, i);
-    heap_up(r, (size_t)r->heap[i]->heap_pos);
-}
-
-static struct alloc_fw *heap_pop(struct alloc_role *r)
-{
-    struct alloc_fw *top = r->nheap ? r->heap[0] : NULL;
-
-    if (top)
-        heap_remove(r, top);
-    return top;
-}
-
-/* The framework's share changed: move it in its heap. */
-static void fw_reshare(struct alloc *a, struct alloc_fw *fw)
-{
-    fw->share = dominant(a, fw->alloc);
-    if (fw->heap_pos >= 0) {
-        heap_up(fw->role, (size_t)fw->heap_pos);
-        heap_down(fw->role, (size_t)fw->heap_pos);
-    }
-}
-
-/* Cluster totals moved: every share is relative to them. */
-static void shares_refresh(struct alloc *a)
-{
-    size_t i, j;
-
-    for (i = 0; i < a->nroles; i++) {
-        struct alloc_role *r = a->rolev[i];
-
-        role_key(a, r);
-        for (j = 0; j < r->nheap; j++)
-            r->heap[j]->share = dominant(a, r->heap[j]->alloc);
-        for (j = r->nheap / 2; j-- > 0;)
-            heap_down(r, j);
-    }
-    for (j = a->nrheap / 2; j-- > 0;)
-        rheap_down(a, j);
-    a->shares_stale = 0;
-}
-
-/* fw and its role now hold sign * b more. */
-static void held_change(struct alloc *a, struct alloc_fw *fw,
-                        const struct ar_bundle *b, int sign)
-{
-    int k;
-
-    if (fw == NULL)
-        return;
-    for (k = 0; k < AR_N; k++) {
-        fw->alloc[k] += sign * b->s[k];
-        fw->role->alloc[k] += sign * b->s[k];
-        if (fw->alloc[k] < 0)
-            fw->alloc[k] = 0;
-        if (fw->role->alloc[k] < 0)
-            fw->role->alloc[k] = 0;
-    }
-    role_rekey(a, fw->role);
-    fw_reshare(a, fw);
-}
-
-/* fw holds sign * b more on ag by tasks. */
-static void hold_change(struct alloc_agent *ag, struct alloc_fw *fw,
-                        const struct ar_bundle *b, int sign)
-{
-    size_t i;
-    int k, zero = 1;
-
-    if (fw == NULL)
-        return;
-    for (i = 0; i < ag->nholds && ag->holds[i].fw != fw; i++)
-        ;
-    if (i == ag->nholds) {
-        if (sign < 0 || grow(&ag->holds, &ag->capholds, i + 1,
-                             sizeof(*ag->holds)) < 0)
-            return;
-        memset(&ag->holds[i], 0, sizeof(ag->holds[i]));
-        ag->holds[i].fw = fw;
-        ag->nholds++;
-    }
-    for (k = 0; k < AR_N; k++) {
-        ag->holds[i].s[k] += sign * b->s[k];
-        if (ag->holds[i].s[k] < 0)
-            ag->holds[i].s[k] = 0;
-        if (ag->holds[i].s[k])
-            zero = 0;
-    }
-    if (zero)
-        ag->holds[i] = ag->holds[--ag->nholds];
-}
 
 /* ---- scheduling ---- */
 
@@ -472,7 +39,7 @@ static void mark_dirty(struct alloc *a, struct alloc_agent *ag)
 {
     if (ag->dirty || !ag->active)
         return;
-    if (grow(&a->dirty, &a->capdirty, a->ndirty + 1, sizeof(*a->dirty)) < 0) {
+    if (alloc_grow(&a->dirty, &a->capdirty, a->ndirty + 1, sizeof(*a->dirty)) < 0) {
         log_error("allocator", "out of memory: agent %s not reconsidered",
                   ag->id);
         return;
@@ -489,129 +56,6 @@ void alloc_dirty_all(struct alloc *a)
 
     while (map_next(&a->agents, &pos, NULL, &v))
         mark_dirty(a, v);
-}
-
-/* ---- roles ---- */
-
-static struct alloc_role *role_get(struct alloc *a, const char *name)
-{
-    struct alloc_role *r = map_get(&a->roles, name);
-    size_t i;
-
-    if (r)
-        return r;
-    r = calloc(1, sizeof(*r));
-    if (r == NULL || (r->name = strdup(name)) == NULL ||
-        grow(&a->rolev, &a->caproles, a->nroles + 1, sizeof(*a->rolev)) < 0) {
-        if (r)
-            free(r->name);
-        free(r);
-        return NULL;
-    }
-    r->weight = 1.0;
-    r->rpos = -1;
-    if (map_put(&a->roles, r->name, r, NULL) < 0) {
-        free(r->name);
-        free(r);
-        return NULL;
-    }
-    r->index = a->nroles;
-    /* Ties between roles go by name: keep the names' order as ranks. */
-    for (i = 0; i < a->nroles; i++) {
-        if (strcmp(a->rolev[i]->name, name) < 0)
-            r->rank++;
-        else
-            a->rolev[i]->rank++;
-    }
-    a->rolev[a->nroles++] = r;
-    return r;
-}
-
-static int parse_weights(struct alloc *a, const char *spec, char *err,
-                         size_t errlen)
-{
-    char *copy, *item, *save = NULL;
-    int rc = 0;
-
-    if (spec == NULL || *spec == '\0')
-        return 0;
-    if ((copy = strdup(spec)) == NULL)
-        return AGORA_ENOMEM;
-    for (item = strtok_r(copy, ",", &save); item && rc == 0;
-         item = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(item, '='), *end;
-        struct alloc_role *r;
-        double w;
-
-        w = eq ? strtod(eq + 1, &end) : 0;
-        if (eq == NULL || eq == item || *end || !(w > 0)) {
-            snprintf(err, errlen, "--weights: '%s' is not role=weight (> 0)",
-                     item);
-            rc = AGORA_EINVAL;
-            break;
-        }
-        *eq = '\0';
-        if ((r = role_get(a, item)) == NULL)
-            rc = AGORA_ENOMEM;
-        else
-            r->weight = w;
-    }
-    free(copy);
-    return rc;
-}
-
-/* "role:cpus=4;mem=4096,other:cpus=1" */
-static int parse_quota_one(struct alloc *a, char *item, char *err,
-                           size_t errlen)
-{
-    char *colon = strchr(item, ':'), *kv, *save = NULL;
-    struct alloc_role *r;
-
-    if (colon == NULL || colon == item) {
-        snprintf(err, errlen, "--quota: '%s' is not role:name=value;...",
-                 item);
-        return AGORA_EINVAL;
-    }
-    *colon = '\0';
-    if ((r = role_get(a, item)) == NULL)
-        return AGORA_ENOMEM;
-    for (kv = strtok_r(colon + 1, ";", &save); kv;
-         kv = strtok_r(NULL, ";", &save)) {
-        char *eq = strchr(kv, '='), *end;
-        double v = eq ? strtod(eq + 1, &end) : -1;
-        int k;
-
-        for (k = 0; eq && k < AR_N; k++)
-            if ((size_t)(eq - kv) == strlen(ar_names[k]) &&
-                strncmp(kv, ar_names[k], (size_t)(eq - kv)) == 0)
-                break;
-        if (eq == NULL || k == AR_N || *end || v < 0) {
-            snprintf(err, errlen, "--quota: '%s' of role %s is not "
-                                  "cpus|mem|disk|gpus=value",
-                     kv, item);
-            return AGORA_EINVAL;
-        }
-        r->quota[k] = ar_milli(v);
-        r->has_quota = 1;
-    }
-    return 0;
-}
-
-static int parse_quota(struct alloc *a, const char *spec, char *err,
-                       size_t errlen)
-{
-    char *copy, *item, *save = NULL;
-    int rc = 0;
-
-    if (spec == NULL || *spec == '\0')
-        return 0;
-    if ((copy = strdup(spec)) == NULL)
-        return AGORA_ENOMEM;
-    for (item = strtok_r(copy, ",", &save); item && rc == 0;
-         item = strtok_r(NULL, ",", &save))
-        rc = parse_quota_one(a, item, err, errlen);
-    free(copy);
-    return rc;
 }
 
 /* ---- offers: making and returning ---- */
@@ -693,7 +137,7 @@ static void offer_return(struct alloc *a, struct alloc_offer *o,
 
         if (ar_add(&p->free, &rem[i]) < 0)
             log_error("allocator", "out of memory returning offer %s", o->id);
-        held_change(a, o->fw, &rem[i], -1);
+        alloc_held_change(a, o->fw, &rem[i], -1);
     }
     offer_unlink(a, o);
     mark_dirty(a, o->ag);
@@ -723,7 +167,7 @@ static void rescind(struct alloc *a, struct alloc_offer *o)
     offer_return_all(a, o);
 }
 
-static size_t pool_of(const struct alloc_agent *ag, const char *role)
+size_t alloc_pool_of(const struct alloc_agent *ag, const char *role)
 {
     size_t i;
 
@@ -755,10 +199,10 @@ static int batch_add(struct alloc *a, struct alloc_fw *fw,
                      struct alloc_offer *o)
 {
     if (fw->nbatch == 0 &&
-        grow(&a->batched, &a->capbatched, a->nbatched + 1,
+        alloc_grow(&a->batched, &a->capbatched, a->nbatched + 1,
              sizeof(*a->batched)) == 0)
         a->batched[a->nbatched++] = fw;
-    if (grow(&fw->batch, &fw->capbatch, fw->nbatch + 1, sizeof(*fw->batch)) <
+    if (alloc_grow(&fw->batch, &fw->capbatch, fw->nbatch + 1, sizeof(*fw->batch)) <
         0)
         return AGORA_ENOMEM;
     fw->batch[fw->nbatch++] = o;
@@ -850,7 +294,7 @@ static void make_offer(struct alloc *a, struct alloc_fw *fw,
                        struct alloc_agent *ag)
 {
     struct alloc_offer *o = calloc(1, sizeof(*o));
-    size_t p = strcmp(fw->role->name, "*") ? pool_of(ag, fw->role->name) : 0;
+    size_t p = strcmp(fw->role->name, "*") ? alloc_pool_of(ag, fw->role->name) : 0;
     int i;
 
     if (o == NULL) {
@@ -869,7 +313,7 @@ static void make_offer(struct alloc *a, struct alloc_fw *fw,
         log_error("allocator", "out of memory: offer %s shows only part "
                                "of its resources", o->id);
     for (i = 0; i < o->ntake; i++)
-        held_change(a, fw, &o->take[i].r, +1);
+        alloc_held_change(a, fw, &o->take[i].r, +1);
     if (map_put(&a->offers, o->id, o, NULL) < 0)
         log_error("allocator", "out of memory: offer %s cannot be found by "
                                "its id", o->id);
@@ -904,17 +348,17 @@ static struct alloc_fw *pick_fw(struct alloc *a, struct alloc_role *r,
 
     /* Every filtered framework is skipped, however many: giving up after
      * a few would starve the rest of the role on this agent. */
-    while ((fw = heap_pop(r)) != NULL && filtered(a, fw, ag)) {
-        if (grow(&a->skipped, &a->capskipped, nskipped + 1,
+    while ((fw = alloc_heap_pop(r)) != NULL && filtered(a, fw, ag)) {
+        if (alloc_grow(&a->skipped, &a->capskipped, nskipped + 1,
                  sizeof(*a->skipped)) < 0) {
-            heap_push(r, fw); /* cannot fail: it was just popped */
+            alloc_heap_push(r, fw); /* cannot fail: it was just popped */
             fw = NULL;
             break;
         }
         a->skipped[nskipped++] = fw;
     }
     for (i = 0; i < nskipped; i++)
-        heap_push(r, a->skipped[i]);
+        alloc_heap_push(r, a->skipped[i]);
     return fw;
 }
 
@@ -932,7 +376,7 @@ static struct alloc_role *pick_reserved(struct alloc *a,
         if (r == NULL || r->visit == a->visit || r->nheap == 0 ||
             !worth(a, &ag->pools[i].free))
             continue;
-        if (best == NULL || role_cmp(r, best) < 0)
+        if (best == NULL || alloc_role_cmp(r, best) < 0)
             best = r;
     }
     return best;
@@ -952,20 +396,20 @@ static void offer_unreserved(struct alloc *a, struct alloc_agent *ag)
         struct alloc_role *r = a->rheap[0];
         struct alloc_fw *fw;
 
-        if (grow(&a->rskipped, &a->caprskipped, n + 1,
+        if (alloc_grow(&a->rskipped, &a->caprskipped, n + 1,
                  sizeof(*a->rskipped)) < 0)
             break;
-        rheap_remove(a, r);
+        alloc_rheap_remove(a, r);
         a->rskipped[n++] = r;
         r->visit = a->visit;
         if ((fw = pick_fw(a, r, ag)) != NULL) {
             make_offer(a, fw, ag);
-            heap_push(r, fw);
+            alloc_heap_push(r, fw);
             break;
         }
     }
     for (i = 0; i < n; i++)
-        rheap_sync(a, a->rskipped[i]);
+        alloc_rheap_sync(a, a->rskipped[i]);
 }
 
 /* One offer at most per role at ag: the unreserved part (with the
@@ -983,7 +427,7 @@ static void allocate_agent(struct alloc *a, struct alloc_agent *ag)
         r->visit = a->visit;
         if (fw) {
             make_offer(a, fw, ag);
-            heap_push(r, fw);
+            alloc_heap_push(r, fw);
         }
     }
 }
@@ -1042,7 +486,7 @@ void alloc_run(struct alloc *a)
     a->ndirty = a->capdirty = 0;
     a->last_run = alloc_now(a);
     if (a->shares_stale)
-        shares_refresh(a);
+        alloc_shares_refresh(a);
     for (i = 0; i < n; i++) {
         dirty[i]->dirty = 0;
         if (dirty[i]->active)
@@ -1076,7 +520,7 @@ static void fheap_push(struct alloc *a, double expiry, const char *agent)
     char *id = strdup(agent);
 
     if (id == NULL ||
-        grow(&a->fheap, &a->capf, a->nf + 1, sizeof(*a->fheap)) < 0) {
+        alloc_grow(&a->fheap, &a->capf, a->nf + 1, sizeof(*a->fheap)) < 0) {
         free(id);
         return;
     }
@@ -1180,17 +624,17 @@ int alloc_new(struct ev_loop *loop, const struct alloc_conf *conf,
     a->on_offer = on_offer;
     a->on_rescind = on_rescind;
     a->arg = arg;
-    rc = role_get(a, "*") ? 0 : AGORA_ENOMEM;
+    rc = alloc_role_get(a, "*") ? 0 : AGORA_ENOMEM;
     if (rc == 0)
-        rc = parse_weights(a, conf->weights, err, errlen);
+        rc = alloc_parse_weights(a, conf->weights, err, errlen);
     if (rc == 0)
-        rc = parse_quota(a, conf->quota, err, errlen);
+        rc = alloc_parse_quota(a, conf->quota, err, errlen);
     if (rc < 0) {
         alloc_free(a);
         return rc;
     }
     for (i = 0; i < a->nroles; i++)
-        role_key(a, a->rolev[i]);
+        alloc_role_key(a, a->rolev[i]);
     ev_init(&a->cycle, on_cycle);
     a->cycle.data = a;
     ev_init(&a->filter_timer, on_filter);
@@ -1376,7 +820,7 @@ void alloc_agent_remove(struct alloc *a, struct alloc_agent *ag)
 
         memset(&b, 0, sizeof(b));
         memcpy(b.s, ag->holds[i].s, sizeof(b.s));
-        held_change(a, ag->holds[i].fw, &b, -1);
+        alloc_held_change(a, ag->holds[i].fw, &b, -1);
     }
     for (i = 0; i < a->ndirty; i++)
         if (a->dirty[i] == ag)
@@ -1525,7 +969,7 @@ int alloc_use(struct alloc *a, struct alloc_agent *ag, struct alloc_fw *fw,
               struct agora_resources *placed)
 {
     const char *role = fw ? fw->role->name : "*";
-    size_t p = strcmp(role, "*") ? pool_of(ag, role) : 0;
+    size_t p = strcmp(role, "*") ? alloc_pool_of(ag, role) : 0;
     struct ar_bundle part[2], sum;
     char err[200];
     int rc;
@@ -1546,8 +990,8 @@ int alloc_use(struct alloc *a, struct alloc_agent *ag, struct alloc_fw *fw,
         memset(&sum, 0, sizeof(sum));
         ar_add(&sum, &part[0]);
         ar_add(&sum, &part[1]);
-        held_change(a, fw, &sum, +1);
-        hold_change(ag, fw, &sum, +1);
+        alloc_held_change(a, fw, &sum, +1);
+        alloc_hold_change(ag, fw, &sum, +1);
         ar_free(&sum);
     }
     ar_free(&part[0]);
@@ -1565,8 +1009,8 @@ void alloc_release(struct alloc *a, struct alloc_agent *ag,
 
         memset(&b, 0, sizeof(b));
         if (ar_from(placed, ag->pools[i].role, &b) == 0 && !ar_is_empty(&b)) {
-            held_change(a, fw, &b, -1);
-            hold_change(ag, fw, &b, -1);
+            alloc_held_change(a, fw, &b, -1);
+            alloc_hold_change(ag, fw, &b, -1);
             pool_give(&ag->pools[i], &b);
         }
         ar_free(&b);
@@ -1579,7 +1023,7 @@ void alloc_release(struct alloc *a, struct alloc_agent *ag,
 int alloc_fw_add(struct alloc *a, const char *id, const char *role,
                  void *owner, struct alloc_fw **out)
 {
-    struct alloc_role *r = role_get(a, role ? role : "*");
+    struct alloc_role *r = alloc_role_get(a, role ? role : "*");
     struct alloc_fw *fw;
 
     if (r == NULL)
@@ -1598,8 +1042,8 @@ int alloc_fw_add(struct alloc *a, const char *id, const char *role,
     fw->role = r;
     fw->heap_pos = -1;
     r->nfw++;
-    heap_push(r, fw);
-    rheap_sync(a, r);
+    alloc_heap_push(r, fw);
+    alloc_rheap_sync(a, r);
     alloc_dirty_all(a);
     *out = fw;
     return 0;
@@ -1620,7 +1064,7 @@ void alloc_fw_remove(struct alloc *a, struct alloc_fw *fw)
         if (fw->role->alloc[k] < 0)
             fw->role->alloc[k] = 0;
     }
-    role_rekey(a, fw->role);
+    alloc_role_rekey(a, fw->role);
     while (map_next(&a->agents, &pos, NULL, &v)) {
         struct alloc_agent *ag = v;
 
@@ -1630,8 +1074,8 @@ void alloc_fw_remove(struct alloc *a, struct alloc_fw *fw)
                 break;
             }
     }
-    heap_remove(fw->role, fw);
-    rheap_sync(a, fw->role);
+    alloc_heap_remove(fw->role, fw);
+    alloc_rheap_sync(a, fw->role);
     fw->role->nfw--;
     for (i = 0; i < a->nbatched; i++)
         if (a->batched[i] == fw)
@@ -1643,8 +1087,8 @@ void alloc_fw_remove(struct alloc *a, struct alloc_fw *fw)
 void alloc_fw_suppress(struct alloc *a, struct alloc_fw *fw)
 {
     fw->suppressed = 1;
-    heap_remove(fw->role, fw);
-    rheap_sync(a, fw->role);
+    alloc_heap_remove(fw->role, fw);
+    alloc_rheap_sync(a, fw->role);
 }
 
 void alloc_fw_revive(struct alloc *a, struct alloc_fw *fw)
@@ -1657,10 +1101,10 @@ void alloc_fw_revive(struct alloc *a, struct alloc_fw *fw)
     map_free(&fw->filters);
     if (fw->suppressed || fw->heap_pos < 0) {
         fw->suppressed = 0;
-        fw->share = dominant(a, fw->alloc);
+        fw->share = alloc_dominant(a, fw->alloc);
         if (fw->heap_pos < 0)
-            heap_push(fw->role, fw);
-        rheap_sync(a, fw->role);
+            alloc_heap_push(fw->role, fw);
+        alloc_rheap_sync(a, fw->role);
     }
     alloc_dirty_all(a);
 }
@@ -1770,7 +1214,7 @@ int alloc_accept(struct alloc *a, struct alloc_fw *fw, struct alloc_offer *o,
             for (j = 0; j < AR_N; j++)
                 got.s[j] += o->take[k].r.s[j] - rem[k].s[j];
         }
-        hold_change(o->ag, fw, &got, +1);
+        alloc_hold_change(o->ag, fw, &got, +1);
         a->stats.offers_accepted++;
         offer_return(a, o, rem);
     }
@@ -1804,241 +1248,3 @@ int alloc_decline(struct alloc *a, struct alloc_fw *fw, struct alloc_offer *o,
     return 0;
 }
 
-/* ---- figures ---- */
-
-static int dbl_cmp(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-
-    return (a > b) - (a < b);
-}
-
-void alloc_get_stats(const struct alloc *a, struct alloc_stats *out)
-{
-    size_t n = a->nruns < ALLOC_RUN_WINDOW ? a->nruns : ALLOC_RUN_WINDOW;
-    double v[ALLOC_RUN_WINDOW];
-
-    *out = a->stats;
-    if (n == 0)
-        return;
-    memcpy(v, a->run_ms, n * sizeof(v[0]));
-    qsort(v, n, sizeof(v[0]), dbl_cmp);
-    out->run_ms_p50 = v[(n - 1) / 2];
-    out->run_ms_p99 = v[(size_t)((double)(n - 1) * 0.99)];
-}
-
-void alloc_get_totals(const struct alloc *a, struct alloc_totals *out)
-{
-    size_t pos = 0, i;
-    void *v;
-    int k;
-
-    memset(out, 0, sizeof(*out));
-    while (map_next(&a->agents, &pos, NULL, &v)) {
-        struct alloc_agent *ag = v;
-        struct alloc_offer *o;
-
-        if (!ag->active)
-            continue;
-        for (i = 0; i < ag->npools; i++)
-            for (k = 0; k < AR_N; k++) {
-                out->total[k] += ar_unmilli(ag->pools[i].total.s[k]);
-                out->used[k] += ar_unmilli(ag->pools[i].total.s[k] -
-                                           ag->pools[i].free.s[k]);
-            }
-        for (o = ag->offers; o; o = o->ag_next)
-            for (i = 0; i < (size_t)o->ntake; i++)
-                for (k = 0; k < AR_N; k++) {
-                    out->offered[k] += ar_unmilli(o->take[i].r.s[k]);
-                    out->used[k] -= ar_unmilli(o->take[i].r.s[k]);
-                }
-    }
-}
-
-/*
- * Per role: total (its reservations; for "*" the unreserved resources of
- * active agents), offered (its outstanding offers), allocated (used by
- * its tasks plus offered, as DRF counts) and quota.
- */
-static void role_figures(struct alloc *a, const struct alloc_role *r,
-                         int64_t *total, int64_t *offered)
-{
-    size_t pos = 0, p;
-    void *v;
-    int k, t;
-
-    memset(total, 0, AR_N * sizeof(*total));
-    memset(offered, 0, AR_N * sizeof(*offered));
-    while (map_next(&a->agents, &pos, NULL, &v)) {
-        struct alloc_agent *ag = v;
-        struct alloc_offer *o;
-
-        if (!ag->active)
-            continue;
-        p = strcmp(r->name, "*") ? pool_of(ag, r->name) : 0;
-        for (k = 0; (p > 0 || strcmp(r->name, "*") == 0) && k < AR_N; k++)
-            total[k] += ag->pools[p].total.s[k];
-        for (o = ag->offers; o; o = o->ag_next)
-            if (o->fw->role == r)
-                for (t = 0; t < o->ntake; t++)
-                    for (k = 0; k < AR_N; k++)
-                        offered[k] += o->take[t].r.s[k];
-    }
-}
-
-static void role_metric(struct agora_jw *w, const char *role, int k,
-                        const char *what, int64_t v)
-{
-    char key[200];
-
-    snprintf(key, sizeof(key), "allocator/roles/%s/%s/%s", role, ar_names[k],
-             what);
-    agora_jw_knum(w, key, ar_unmilli(v));
-}
-
-void alloc_write_metrics(struct alloc *a, struct agora_jw *w)
-{
-    int64_t total[AR_N], offered[AR_N];
-    struct alloc_stats st;
-    size_t i;
-    int k;
-
-    alloc_get_stats(a, &st);
-    agora_jw_kint(w, "allocator/allocation_runs", (int64_t)st.runs);
-    agora_jw_knum(w, "allocator/allocation_run_ms", st.run_ms_last);
-    agora_jw_knum(w, "allocator/allocation_run_ms_p50", st.run_ms_p50);
-    agora_jw_knum(w, "allocator/allocation_run_ms_p99", st.run_ms_p99);
-    agora_jw_kint(w, "allocator/offers_sent", (int64_t)st.offers_sent);
-    agora_jw_kint(w, "allocator/offers_accepted", (int64_t)st.offers_accepted);
-    agora_jw_kint(w, "allocator/offers_declined", (int64_t)st.offers_declined);
-    agora_jw_kint(w, "allocator/offers_rescinded",
-                  (int64_t)st.offers_rescinded);
-    agora_jw_kint(w, "master/outstanding_offers", (int64_t)st.outstanding);
-    for (i = 0; i < a->nroles; i++) {
-        struct alloc_role *r = a->rolev[i];
-
-        role_figures(a, r, total, offered);
-        for (k = 0; k < AR_N; k++) {
-            role_metric(w, r->name, k, "total", total[k]);
-            role_metric(w, r->name, k, "offered", offered[k]);
-            role_metric(w, r->name, k, "allocated", r->alloc[k]);
-            if (r->quota[k])
-                role_metric(w, r->name, k, "quota", r->quota[k]);
-        }
-    }
-}
-
-static void write_scalars(struct agora_jw *w, const int64_t *v)
-{
-    int k;
-
-    agora_jw_obj_open(w);
-    for (k = 0; k < AR_N; k++)
-        agora_jw_knum(w, ar_names[k], ar_unmilli(v[k]));
-    agora_jw_obj_close(w);
-}
-
-void alloc_write_roles(struct alloc *a, struct agora_jw *w)
-{
-    size_t i, pos;
-    void *v;
-
-    agora_jw_arr_open(w);
-    for (i = 0; i < a->nroles; i++) {
-        struct alloc_role *r = a->rolev[i];
-
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "name", r->name);
-        agora_jw_knum(w, "weight", r->weight);
-        agora_jw_key(w, "quota");
-        write_scalars(w, r->quota);
-        agora_jw_key(w, "allocated");
-        write_scalars(w, r->alloc);
-        agora_jw_knum(w, "dominant_share", dominant(a, r->alloc));
-        agora_jw_key(w, "frameworks");
-        agora_jw_arr_open(w);
-        pos = 0;
-        while (map_next(&a->fws, &pos, NULL, &v)) {
-            struct alloc_fw *fw = v;
-
-            if (fw->role != r)
-                continue;
-            agora_jw_obj_open(w);
-            agora_jw_kstr(w, "id", fw->id);
-            agora_jw_knum(w, "dominant_share", dominant(a, fw->alloc));
-            agora_jw_kbool(w, "suppressed", fw->suppressed);
-            agora_jw_obj_close(w);
-        }
-        agora_jw_arr_close(w);
-        agora_jw_obj_close(w);
-    }
-    agora_jw_arr_close(w);
-}
-
-/* The agent's resources of one view, all roles summed, into *b. */
-static int agent_view(struct alloc_agent *ag, const char *which,
-                      struct ar_bundle *b)
-{
-    struct alloc_offer *o;
-    size_t i;
-    int k, rc = 0;
-
-    for (i = 0; i < ag->npools && rc == 0; i++) {
-        struct pool *p = &ag->pools[i];
-
-        if (strcmp(which, "total") == 0 || strcmp(which, "used") == 0)
-            rc = ar_add(b, &p->total);
-        else if (strcmp(which, "free") == 0)
-            rc = ar_add(b, &p->free);
-    }
-    if (strcmp(which, "used") == 0) {
-        /* used = total - free - offered */
-        for (i = 0; i < ag->npools; i++)
-            if (ar_sub(b, &ag->pools[i].free) < 0)
-                ar_sub_clamp(b, &ag->pools[i].free);
-        for (o = ag->offers; o; o = o->ag_next)
-            for (k = 0; k < o->ntake; k++)
-                if (ar_sub(b, &o->take[k].r) < 0)
-                    ar_sub_clamp(b, &o->take[k].r);
-    } else if (strcmp(which, "offered") == 0) {
-        for (o = ag->offers; o && rc == 0; o = o->ag_next)
-            for (k = 0; k < o->ntake && rc == 0; k++)
-                rc = ar_add(b, &o->take[k].r);
-    }
-    return rc;
-}
-
-/* Writes one Mesos-style resources object of the chosen view. */
-void alloc_agent_write(struct alloc_agent *ag, const char *which,
-                       struct agora_jw *w)
-{
-    struct agora_resources out = {NULL, 0};
-    struct ar_bundle b;
-    size_t i;
-    int k;
-
-    memset(&b, 0, sizeof(b));
-    agent_view(ag, which, &b);
-    agora_jw_obj_open(w);
-    for (k = 0; k < AR_N; k++)
-        agora_jw_knum(w, ar_names[k], ar_unmilli(b.s[k]));
-    memset(b.s, 0, sizeof(b.s));
-    ar_to(&b, "*", &out);
-    for (i = 0; i < out.n; i++) {
-        struct agora_resources one = {&out.v[i], 1};
-        size_t need = agora_resources_format(&one, NULL, 0);
-        char *s = malloc(need + 1);
-
-        if (s == NULL)
-            continue;
-        agora_resources_format(&one, s, need + 1);
-        if (out.v[i].type == AGORA_SCALAR)
-            agora_jw_knum(w, out.v[i].name, out.v[i].scalar);
-        else
-            agora_jw_kstr(w, out.v[i].name, strchr(s, ':') + 1);
-        free(s);
-    }
-    agora_jw_obj_close(w);
-    agora_resources_free(&out);
-    ar_free(&b);
-}

@@ -4,6 +4,7 @@
  *   alloc_order.c who comes first: dominant shares, the role and
  *                 framework heaps, weights and quota
  *   alloc_view.c  figures: stats, totals, metrics, roles, agent views
+ *   alloc_place.c where tasks' resources come from (use, accept)
  * Nothing outside the allocator includes it.
  */
 #ifndef AGORA_ALLOC_INT_H
@@ -20,7 +21,6 @@
 #include "alloc_res.h"
 #include "allocator.h"
 #include "map.h"
-
 
 #define ALLOC_RUN_WINDOW 1024
 #define ALLOC_REFUSE_MAX (365.0 * 86400.0)
@@ -55,15 +55,15 @@ struct take {
 };
 
 struct alloc_offer {
-    char id[24];            /* "O" and a 64-bit sequence number */
+    char id[24]; /* "O" and a 64-bit sequence number */
     struct alloc_agent *ag;
     struct alloc_fw *fw;
     struct take take[2];
     int ntake;
     struct agora_resources view;
-    int view_owned;         /* view made by the SDK: free it whole */
+    int view_owned; /* view made by the SDK: free it whole */
     double created;
-    int undelivered;        /* still in fw->batch */
+    int undelivered; /* still in fw->batch */
     struct alloc_offer *ag_prev, *ag_next, *fw_prev, *fw_next;
 };
 
@@ -73,16 +73,16 @@ struct alloc_role {
     int64_t quota[AR_N];
     int has_quota;
     int64_t alloc[AR_N];
-    double key;             /* alloc_dominant share / weight, kept by alloc_role_rekey() */
+    double key; /* alloc_dominant share / weight, kept by alloc_role_rekey() */
     int needs_quota;        /* kept by alloc_role_rekey() */
     struct alloc_fw **heap; /* frameworks wanting offers, least share first */
     size_t nheap, capheap;
     size_t nfw;
-    size_t index;           /* in alloc->rolev */
-    size_t rank;            /* of its name among the roles' names */
-    long rpos;              /* in alloc->rheap; -1: no framework wants */
-    uint64_t visit;         /* alloc->visit when it had its turn at the
-                               agent allocate_agent() is at */
+    size_t index;   /* in alloc->rolev */
+    size_t rank;    /* of its name among the roles' names */
+    long rpos;      /* in alloc->rheap; -1: no framework wants */
+    uint64_t visit; /* alloc->visit when it had its turn at the
+                       agent allocate_agent() is at */
 };
 
 struct alloc_fw {
@@ -92,8 +92,8 @@ struct alloc_fw {
     int64_t alloc[AR_N];
     double share;
     int suppressed;
-    long heap_pos;          /* -1: not in its role's heap */
-    struct map filters;     /* agent id -> double * expiry */
+    long heap_pos;      /* -1: not in its role's heap */
+    struct map filters; /* agent id -> double * expiry */
     struct alloc_offer *offers;
     struct alloc_offer **batch;
     size_t nbatch, capbatch;
@@ -122,7 +122,7 @@ struct alloc {
     uint64_t visit;
     struct alloc_agent **dirty;
     size_t ndirty, capdirty;
-    int64_t total[AR_N];    /* of active agents, all pools */
+    int64_t total[AR_N];       /* of active agents, all pools */
     int64_t min_cpus, min_mem; /* conf's, in thousandths */
     int shares_stale;
 
@@ -180,17 +180,20 @@ void alloc_heap_remove(struct alloc_role *r, struct alloc_fw *fw);
 struct alloc_fw *alloc_heap_pop(struct alloc_role *r);
 void alloc_shares_refresh(struct alloc *a);
 void alloc_held_change(struct alloc *a, struct alloc_fw *fw,
-                        const struct ar_bundle *b, int sign);
+                       const struct ar_bundle *b, int sign);
 void alloc_hold_change(struct alloc_agent *ag, struct alloc_fw *fw,
-                        const struct ar_bundle *b, int sign);
+                       const struct ar_bundle *b, int sign);
 struct alloc_role *alloc_role_get(struct alloc *a, const char *name);
 int alloc_parse_weights(struct alloc *a, const char *spec, char *err,
-                         size_t errlen);
+                        size_t errlen);
 int alloc_parse_quota(struct alloc *a, const char *spec, char *err,
-                       size_t errlen);
+                      size_t errlen);
 
 /* ---- allocator.c ---- */
 
 size_t alloc_pool_of(const struct alloc_agent *ag, const char *role);
+void alloc_mark_dirty(struct alloc *a, struct alloc_agent *ag);
+void alloc_offer_return(struct alloc *a, struct alloc_offer *o,
+                        struct ar_bundle *rem);
 
 #endif /* AGORA_ALLOC_INT_H */

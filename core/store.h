@@ -79,6 +79,18 @@ struct store_op {
 int store_open_local(struct ev_loop *loop, const char *dir,
                      struct store **out);
 
+struct zk;
+
+/*
+ * Opens the ZooKeeper backend: keys under <root>/state/ (root as
+ * zk_parse_url() gives it, "/agora"), over the session z, which it borrows:
+ * close the store before z. Nothing is created until the first put. Ops
+ * fail with AGORA_EUNAVAIL while the session is not connected (see
+ * store_zk.c for the layout and the semantics).
+ */
+int store_open_zk(struct ev_loop *loop, struct zk *z, const char *root,
+                  struct store **out);
+
 /* Opens a store over any backend; used by the backends' open functions. */
 int store_open_backend(struct ev_loop *loop, const struct store_backend *be,
                        void *impl, struct store **out);

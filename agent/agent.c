@@ -7,6 +7,7 @@
  * the master's `shutdown` event kills them.
  */
 #include "agent.h"
+#include "netaddr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -354,27 +355,6 @@ static int agent_dirs(struct agent *a)
     return rc;
 }
 
-/* The first non-loopback IPv4 address, for --ip=0.0.0.0. */
-static char *agent_host_ip(void)
-{
-    struct ifaddrs *ifs, *i;
-    char buf[INET_ADDRSTRLEN] = "127.0.0.1";
-
-    if (getifaddrs(&ifs) == 0) {
-        for (i = ifs; i; i = i->ifa_next) {
-            struct sockaddr_in *sin = (struct sockaddr_in *)i->ifa_addr;
-
-            if (sin == NULL || sin->sin_family != AF_INET ||
-                ntohl(sin->sin_addr.s_addr) >> 24 == 127)
-                continue;
-            inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
-            break;
-        }
-        freeifaddrs(ifs);
-    }
-    return strdup(buf);
-}
-
 static int agent_check_conf(struct agent *a)
 {
     struct agent_conf *c = &a->conf;
@@ -423,10 +403,7 @@ static int agent_names(struct agent *a)
         if ((c->hostname = strdup(host)) == NULL)
             return AGORA_ENOMEM;
     }
-    if (c->ip == NULL || c->ip[0] == '\0' || strcmp(c->ip, "0.0.0.0") == 0)
-        a->advertise_ip = agent_host_ip();
-    else
-        a->advertise_ip = strdup(c->ip);
+    a->advertise_ip = netaddr_advertise(c->ip);
     return a->advertise_ip ? 0 : AGORA_ENOMEM;
 }
 

@@ -6,6 +6,12 @@
  * (http_client.h): a handler may start requests (status updates, pongs
  * only arm timers anyway); ending the stream is asked with l->drop.
  * Redirects are followed here, POST kept, at most LINK_REDIRECTS_MAX.
+ *
+ * With --master=zk://... the masters are not listed: leader_watch.h
+ * reports the leading one, and each new leader is subscribed to at once
+ * (the stream to the old one dropped). While no leader is known the
+ * link waits; a stream that breaks is retried, with backoff, to the
+ * leader known then.
  */
 #include "link.h"
 
@@ -24,6 +30,7 @@
 #include "agent.h"
 #include "http.h"
 #include "http_client.h"
+#include "leader_watch.h"
 #include "log.h"
 #include "task.h"
 #include "updates.h"
@@ -34,11 +41,15 @@
 #define LINK_REDIRECTS_MAX 5
 /* Time allowed to connect to a master. */
 #define LINK_CONNECT_TIMEOUT 10.0
+/* First backoff after a leader change: a new leader may need a moment to
+ * know it leads, and its first answer may be a 503. */
+#define LINK_LEADER_BACKOFF 0.25
 
 struct agent_link {
     struct agent *a;
-    char **masters;
+    char **masters; /* --master's list; NULL with zk://     */
     size_t nmasters, cur;
+    struct leader_watch *lw; /* zk://: the election followed */
     struct hc_req *req; /* the subscription, while it runs     */
     char *body;         /* its body, kept to follow redirects  */
     size_t body_len;
@@ -104,11 +115,10 @@ int link_parse_masters(const char *spec, char ***out, size_t *n, char *err,
     }
     if (strncmp(spec, "zk://", 5) == 0) {
         snprintf(err, errlen,
-                 "--master=%s: finding the master through "
-                 "ZooKeeper is not supported yet; give "
-                 "host:port or a comma list of them",
+                 "--master=%s is not a list of host:port (link_init "
+                 "follows zk:// through ZooKeeper)",
                  spec);
-        return AGORA_ENOTSUP;
+        return AGORA_EINVAL;
     }
     if ((copy = strdup(spec)) == NULL)
         return AGORA_ENOMEM;
@@ -678,15 +688,16 @@ static void link_on_done(void *arg, struct hc_req *r, int err)
     link_lost(l, why);
 }
 
-/* Ends the current subscription (if any) and schedules the next one. */
-static void link_lost(struct agent_link *l, const char *why)
+/* The master to subscribe to next: --master's current entry, or the
+ * leader ZooKeeper shows (NULL while none is known). */
+static const char *link_target(const struct agent_link *l)
 {
-    double delay, max = l->a->conf.registration_backoff_max;
+    return l->lw ? leader_watch_current(l->lw) : l->masters[l->cur];
+}
 
-    if (l->subscribed)
-        log_warn("link", "lost master %s: %s", l->url, why);
-    else
-        log_warn("link", "cannot subscribe to %s: %s", l->masters[l->cur], why);
+/* Forgets the subscription whose request has ended or been cancelled. */
+static void link_reset(struct agent_link *l)
+{
     l->subscribed = 0;
     free(l->url);
     l->url = NULL;
@@ -695,12 +706,31 @@ static void link_lost(struct agent_link *l, const char *why)
     l->len = 0;
     l->drop = 0;
     ev_timer_stop(l->a->loop, &l->watchdog);
+}
+
+/* Ends the current subscription (if any) and schedules the next one. */
+static void link_lost(struct agent_link *l, const char *why)
+{
+    double delay, max = l->a->conf.registration_backoff_max;
+    const char *next;
+
+    if (l->subscribed)
+        log_warn("link", "lost master %s: %s", l->url, why);
+    else if (l->lw)
+        log_warn("link", "cannot subscribe to %s: %s",
+                 l->req_url ? l->req_url : "the leader", why);
+    else
+        log_warn("link", "cannot subscribe to %s: %s", l->masters[l->cur], why);
+    link_reset(l);
     if (l->stopping)
         return;
-    l->cur = (l->cur + 1) % l->nmasters;
+    if (l->lw == NULL)
+        l->cur = (l->cur + 1) % l->nmasters;
     delay = l->backoff * (0.5 + 0.5 * link_random(l));
     l->backoff = l->backoff * 2 > max ? max : l->backoff * 2;
-    log_info("link", "subscribing to %s in %.1f s", l->masters[l->cur], delay);
+    next = link_target(l);
+    log_info("link", "subscribing to %s in %.1f s",
+             next ? next : "the leader (once one is known)", delay);
     ev_timer_set(&l->retry, delay, 0.);
     ev_timer_start(l->a->loop, &l->retry);
 }
@@ -740,26 +770,33 @@ static int link_request(struct agent_link *l, char *url)
 static void link_subscribe(struct agent_link *l)
 {
     struct agent *a = l->a;
-    struct agora_jw *w = link_body(a);
-    const char *body = w ? agora_jw_result(w, &l->body_len) : NULL;
+    const char *target = link_target(l);
+    struct agora_jw *w;
+    const char *body;
     char *url = NULL;
     int rc = HC_ENOMEM;
 
+    if (target == NULL) {
+        /* zk:// without a leader: its report brings the subscription. */
+        log_info("link", "no leading master known: waiting for one");
+        return;
+    }
+    w = link_body(a);
+    body = w ? agora_jw_result(w, &l->body_len) : NULL;
     l->drop = 0;
     l->redirects = 0;
     free(l->body);
     l->body = body ? strdup(body) : NULL;
     agora_jw_free(w);
-    if (l->body && asprintf(&url, "http://%s/api/agent/subscribe",
-                            l->masters[l->cur]) >= 0)
+    if (l->body && asprintf(&url, "http://%s/api/agent/subscribe", target) >= 0)
         rc = link_request(l, url);
     if (rc != 0) {
         link_lost(l, hc_strerror(rc));
         return;
     }
     l->attempts++;
-    log_info("link", "subscribing to master %s (agent %s, %zu tasks)",
-             l->masters[l->cur], a->id, a->tasks.len);
+    log_info("link", "subscribing to master %s (agent %s, %zu tasks)", target,
+             a->id, a->tasks.len);
     l->watchdog.repeat = LINK_SUBSCRIBE_TIMEOUT;
     ev_timer_again(a->loop, &l->watchdog);
 }
@@ -791,6 +828,46 @@ static void link_on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
     link_lost(l, why);
 }
 
+/* 1 when the running request (stream or subscription) is to master. */
+static int link_on_master(const struct agent_link *l, const char *master)
+{
+    char *base = NULL, *want = NULL;
+    int same;
+
+    if (l->req == NULL || l->req_url == NULL ||
+        hc_url_base(l->req_url, &base) != 0)
+        return 0;
+    same = asprintf(&want, "http://%s", master) >= 0 && strcmp(base, want) == 0;
+    free(base);
+    free(want);
+    return same;
+}
+
+/*
+ * leader_watch_fn: ZooKeeper shows a new leader. A stream to it already
+ * is kept; any other one is dropped and the new leader subscribed to at
+ * once. No leader: whatever runs stays (a deposed master drops its
+ * agents itself) and the next attempt waits for one.
+ */
+static void link_on_leader(void *arg, const char *master)
+{
+    struct agent_link *l = arg;
+
+    if (l->stopping || l->a->stopping || master == NULL ||
+        link_on_master(l, master))
+        return;
+    if (l->req) {
+        log_info("link", "leaving master %s for the new leader %s",
+                 l->subscribed ? l->url : l->req_url, master);
+        hc_cancel(l->req);
+        l->req = NULL;
+        link_reset(l);
+    }
+    ev_timer_stop(l->a->loop, &l->retry);
+    l->backoff = LINK_LEADER_BACKOFF;
+    link_subscribe(l);
+}
+
 /* ------------------------------------------------------------------ */
 /* Life                                                                 */
 /* ------------------------------------------------------------------ */
@@ -805,10 +882,17 @@ int link_init(struct agent *a)
         return AGORA_ENOMEM;
     l->a = a;
     a->link = l;
-    rc = link_parse_masters(a->conf.master, &l->masters, &l->nmasters, err,
-                            sizeof(err));
+    err[0] = '\0';
+    if (a->conf.master && strncmp(a->conf.master, "zk://", 5) == 0)
+        rc = leader_watch_open(a->loop, a->conf.master, link_on_leader, l,
+                               &l->lw, err, sizeof(err));
+    else
+        rc = link_parse_masters(a->conf.master, &l->masters, &l->nmasters, err,
+                                sizeof(err));
     if (rc < 0) {
-        log_error("link", "%s", rc == AGORA_ENOMEM ? "out of memory" : err);
+        log_error("link", "%s",
+                  rc == AGORA_ENOMEM || err[0] == '\0' ? agora_strerror(rc)
+                                                       : err);
         return rc;
     }
     if (getrandom(&l->rng, sizeof(l->rng), GRND_NONBLOCK) !=
@@ -844,6 +928,7 @@ void link_stop(struct agent *a)
     ev_timer_stop(a->loop, &l->retry);
     ev_timer_stop(a->loop, &l->launch_timer);
     hc_cancel(l->req);
+    leader_watch_close(l->lw);
     link_masters_free(l->masters, l->nmasters);
     free(l->url);
     free(l->req_url);

@@ -6,7 +6,11 @@
  * link follows a non-leading master's 307 to the leader, watches for
  * missing pings, and subscribes again with jittered exponential backoff
  * (1 s doubling to --registration_backoff_max), trying the next master of
- * --master each time. Status updates and pongs go through updates.c.
+ * --master each time. With --master=zk://hosts/path it follows the
+ * masters' ZooKeeper election instead (leader_watch.h): it subscribes to
+ * the leader, waits while none is known, and moves to a new leader as
+ * soon as ZooKeeper shows it. Status updates and pongs go through
+ * updates.c.
  */
 #ifndef AGORA_AGENT_LINK_H
 #define AGORA_AGENT_LINK_H
@@ -25,16 +29,17 @@ struct agent;
 
 /*
  * Splits --master into "host:port" entries (malloc'ed array of malloc'ed
- * strings; free with link_masters_free). "zk://..." is refused with
- * AGORA_ENOTSUP until agora has ZooKeeper; an empty entry or one without
- * a port is AGORA_EINVAL. A reason goes to err.
+ * strings; free with link_masters_free). "zk://..." is no list: it is
+ * AGORA_EINVAL here (link_init() follows it through ZooKeeper), as are an
+ * empty entry and one without a port. A reason goes to err.
  */
 int link_parse_masters(const char *spec, char ***out, size_t *n, char *err,
                        size_t errlen);
 void link_masters_free(char **v, size_t n);
 
-/* Validates --master and prepares the link (a->link). 0 or an agora_err
- * with the reason logged. */
+/* Validates --master and prepares the link (a->link); with zk:// opens
+ * the ZooKeeper session (ZooKeeper down is no error: it is retried).
+ * 0 or an agora_err with the reason logged. */
 int link_init(struct agent *a);
 
 /* Starts subscribing (on the loop, right away). */

@@ -25,7 +25,8 @@
 const conf_field agent_flags[] = {
     F(master, STRING, "",
       "the master: host:port, a comma list of them (each tried in turn), "
-      "or zk://... (not supported yet). Required"),
+      "or zk://host:port[,host:port]/path to follow the masters' "
+      "ZooKeeper election. Required"),
     F(ip, STRING, "0.0.0.0",
       "address the agent's HTTP API listens on; with 0.0.0.0 (all, as "
       "Mesos) the first non-loopback IPv4 address is advertised"),

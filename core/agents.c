@@ -327,8 +327,11 @@ static void agents_on_ping(struct ev_loop *loop, ev_timer *w, int events)
     while (map_next(&m->agents.by_id, &pos, NULL, &v)) {
         struct agent_rec *ag = v;
 
-        if (ag->state == AGENT_RECOVERING && now - m->start_time > window) {
-            ag->last_seen = m->start_time;
+        if (ag->state == AGENT_RECOVERING &&
+            now - m->elected_time > m->conf.agent_reregister_timeout) {
+            /* Known from the store but not back since this master was
+             * elected: its tasks are unreachable to their frameworks. */
+            ag->last_seen = m->elected_time;
             agent_unreachable(m, ag);
         } else if (ag->state == AGENT_ACTIVE && now - ag->last_seen > window) {
             agent_unreachable(m, ag);
@@ -354,7 +357,35 @@ int agents_start(struct master *m)
     ev_timer_init(&m->agents.ping_timer, agents_on_ping, every, every);
     m->agents.ping_timer.data = m;
     ev_timer_start(m->loop, &m->agents.ping_timer);
+    return 0;
+}
+
+int agents_load(struct master *m)
+{
     return store_list(m->store, AGENTS_NS, "agents", agents_listed, m, NULL);
+}
+
+/* Forgets every agent (the master stepped down): their streams end, so
+ * they look for the new leader; nothing is sent to them first. */
+void agents_drop(struct master *m)
+{
+    size_t pos = 0;
+    void *v;
+
+    while (map_next(&m->agents.by_id, &pos, NULL, &v)) {
+        struct agent_rec *ag = v;
+
+        map_remove(&m->agents.by_id, ag->id);
+        if (ag->stream) {
+            struct http_stream *s = ag->stream;
+
+            ag->stream = NULL;
+            http_stream_close(s);
+        }
+        if (ag->alloc)
+            alloc_agent_remove(m->alloc, ag->alloc);
+        agent_free(ag);
+    }
 }
 
 void agents_stop(struct master *m)

@@ -64,8 +64,15 @@ struct agents {
     unsigned long long pings_sent;
 };
 
-/* Starts the registry: loads the agents the store knows, arms pings. */
+/* Arms the pings. */
 int agents_start(struct master *m);
+
+/* Loads the agents the store knows (on election): they are expected to
+ * subscribe again within --agent_reregister_timeout. */
+int agents_load(struct master *m);
+
+/* Forgets every agent, closing their streams (on losing leadership). */
+void agents_drop(struct master *m);
 void agents_stop(struct master *m);
 
 struct agent_rec *agents_find(struct master *m, const char *id);

@@ -79,6 +79,7 @@ struct http_req {
     struct MHD_Response *resp;
     unsigned status;
     struct http_stream *stream;
+    char *query;        /* http_req_query_string()'s, when asked      */
     http_done_fn done;
     void *done_arg;
     struct http_req *live_prev, *live_next; /* on srv->live when parked */
@@ -172,6 +173,7 @@ static void http_req_free(struct http_req *r)
         MHD_destroy_response(r->resp);
     http_headers_free(r->headers);
     free(r->body);
+    free(r->query);
     free(r);
 }
 
@@ -392,6 +394,76 @@ const char *http_req_query(struct http_req *r, const char *name, size_t n)
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, http_query_each,
                               &it);
     return it.found;
+}
+
+struct query_buf {
+    char *s;
+    size_t len, cap;
+    int failed;
+};
+
+static void query_put(struct query_buf *q, const char *text, int encode)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; text && *text && !q->failed; text++) {
+        unsigned char c = (unsigned char)*text;
+        int plain = !encode || (c >= 'a' && c <= 'z') ||
+                    (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == '~' || c == '/';
+
+        if (q->len + 4 > q->cap) {
+            size_t cap = q->cap ? q->cap * 2 : 64;
+            char *s = realloc(q->s, cap);
+
+            if (s == NULL) {
+                q->failed = 1;
+                return;
+            }
+            q->s = s;
+            q->cap = cap;
+        }
+        if (plain) {
+            q->s[q->len++] = (char)c;
+        } else {
+            q->s[q->len++] = '%';
+            q->s[q->len++] = hex[c >> 4];
+            q->s[q->len++] = hex[c & 15];
+        }
+    }
+}
+
+static enum MHD_Result query_each(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, const char *value)
+{
+    struct query_buf *q = cls;
+
+    (void)kind;
+    if (q->len)
+        query_put(q, "&", 0);
+    query_put(q, key, 1);
+    if (value) {
+        query_put(q, "=", 0);
+        query_put(q, value, 1);
+    }
+    return MHD_YES;
+}
+
+const char *http_req_query_string(struct http_req *r)
+{
+    struct query_buf q = {NULL, 0, 0, 0};
+
+    if (r->query)
+        return r->query;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_each, &q);
+    query_put(&q, "", 0);
+    if (q.failed || q.s == NULL) {
+        free(q.s);
+        return "";
+    }
+    q.s[q.len] = '\0';
+    r->query = q.s;
+    return r->query;
 }
 
 const char *http_req_header(struct http_req *r, const char *name)

@@ -94,6 +94,9 @@ const char *http_req_param(const struct http_req *r, const char *name);
  * key; NULL when there is no n-th. */
 const char *http_req_query(struct http_req *r, const char *name, size_t n);
 const char *http_req_header(struct http_req *r, const char *name);
+/* The query string as it came ("a=1&b=x%20y"), rebuilt and encoded from
+ * the parsed arguments; "" when none. Valid until the request ends. */
+const char *http_req_query_string(struct http_req *r);
 /* The body, NUL-terminated (empty when there is none). */
 const char *http_req_body(const struct http_req *r, size_t *len);
 /* The server the request arrived on. */

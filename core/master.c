@@ -19,6 +19,7 @@
 #include "allocator.h"
 #include "http.h"
 #include "log.h"
+#include "netaddr.h"
 #include "store.h"
 #include "uuid.h"
 
@@ -43,6 +44,10 @@ const conf_field master_flags[] = {
     F(zk, STRING, "", "zk://host:port,.../path: ZooKeeper for state and "
                       "leader election (default: local store, standalone)"),
     F(zk_session_timeout, DURATION, "10secs", "ZooKeeper session timeout"),
+    F(quorum, INT, "1", "accepted for compatibility with mesos-master's "
+                        "--quorum (agora keeps its registry in ZooKeeper)"),
+    F(agent_reregister_timeout, DURATION, "60secs",
+      "after an election, agents not back within this are unreachable"),
     F(allocation_interval, DURATION, "50ms",
       "least time between two allocation cycles"),
     F(offer_timeout, DURATION, "0",
@@ -226,26 +231,6 @@ static void master_signals(struct master *m)
     ev_signal_start(m->loop, &m->sig_int);
 }
 
-static int master_open_store(struct master *m)
-{
-    char *dir;
-    int rc;
-
-    if (m->conf.zk && *m->conf.zk) {
-        log_error("master", "--zk: the ZooKeeper store and leader election "
-                            "are not available in this build yet; run "
-                            "without --zk for the local store");
-        return AGORA_ENOTSUP;
-    }
-    if (asprintf(&dir, "%s/store", m->conf.work_dir) < 0)
-        return AGORA_ENOMEM;
-    rc = store_open_local(m->loop, dir, &m->store);
-    if (rc < 0)
-        log_error("master", "cannot open the local store in %s", dir);
-    free(dir);
-    return rc;
-}
-
 /* As many connections as descriptors allow, less a margin for the
  * store, plugins and logs: each agent holds one connection. */
 static unsigned master_max_conns(void)
@@ -295,6 +280,8 @@ static int master_dirs(struct master *m)
         if ((m->conf.hostname = strdup(host)) == NULL)
             return AGORA_ENOMEM;
     }
+    if ((m->advertise_ip = netaddr_advertise(m->conf.ip)) == NULL)
+        return AGORA_ENOMEM;
     if (asprintf(&plugins, "%s/plugins", m->conf.work_dir) < 0)
         return AGORA_ENOMEM;
     rc = master_mkdirs(plugins);
@@ -328,7 +315,7 @@ int master_start(struct master *m, struct ev_loop *loop,
     rc = master_dirs(m);
     tasks_init(m);
     if (rc == 0)
-        rc = master_open_store(m);
+        rc = master_state_open(m);
     if (rc == 0)
         rc = master_listen(m);
     if (rc == 0)
@@ -340,14 +327,14 @@ int master_start(struct master *m, struct ev_loop *loop,
     master_signals(m);
     ev_timer_init(&m->trim_timer, master_on_trim, 5., 5.);
     ev_timer_start(m->loop, &m->trim_timer);
-    /* Without ZooKeeper this master is the only one: it leads. */
-    m->elected = 1;
+    http_server_set_filter(m->http, master_http_filter, m);
     log_info("master", "agora-master %s (id %s) listening on %s:%u, "
                        "store %s, conf_dir %s",
              AGORA_VERSION, m->id, m->conf.ip, http_server_port(m->http),
              store_backend_name(m->store), m->conf.conf_dir);
     plugins_load(m, 0);
-    return master_mount_routes(m);
+    rc = master_mount_routes(m);
+    return rc == 0 ? master_leader_start(m) : rc;
 }
 
 void master_stop(struct master *m)
@@ -367,10 +354,10 @@ void master_stop(struct master *m)
     alloc_free(m->alloc);
     if (m->http)
         http_server_stop(m->http);
-    if (m->store)
-        store_close(m->store);
+    master_state_close(m);
     router_free(&m->router);
     metrics_free(&m->metrics);
     conf_release(master_flags, &m->conf);
+    free(m->advertise_ip);
     log_info("master", "stopped");
 }

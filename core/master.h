@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <ev.h>
+#include <yajl/yajl_tree.h>
 
 #include "agents.h"
 #include "conf.h"
@@ -18,8 +19,11 @@
 #include "tasks.h"
 
 struct http_server;
+struct http_req;
 struct store;
 struct alloc;
+struct leader;
+struct zk;
 
 /* Flags of agora-master; the table in master.c describes each. */
 struct master_conf {
@@ -31,6 +35,8 @@ struct master_conf {
     char *plugin_dir;
     char *zk;
     double zk_session_timeout;
+    int64_t quorum;
+    double agent_reregister_timeout;
     double allocation_interval;
     double offer_timeout;
     char *weights;
@@ -48,6 +54,8 @@ extern const conf_field master_flags[];
 struct master {
     struct ev_loop *loop;
     struct master_conf conf;
+    char *advertise_ip;        /* where others reach it (--ip, or the
+                                * host's address for 0.0.0.0)          */
     char id[40];
     double start_time;
     int elected;
@@ -61,6 +69,10 @@ struct master {
     struct agents agents;
     struct tasks tasks;
     struct alloc *alloc;
+    struct zk *zk;             /* NULL without --zk                    */
+    char *zk_hosts, *zk_root;
+    struct leader *leader;
+    double elected_time;
 
     struct plugin_gen gen;     /* the current generation               */
     unsigned long next_gen;
@@ -92,6 +104,29 @@ int master_mount_routes(struct master *m);
 
 /* Adds the core's own routes to r (master_http.c). */
 int master_http_routes(struct master *m, struct router *r);
+
+/* ---- master_leader.c ---- */
+
+/* Opens the store: local, or ZooKeeper's with --zk (and its session). */
+int master_state_open(struct master *m);
+
+/* Starts contending (standalone: leads at once, reported soon). */
+int master_leader_start(struct master *m);
+
+/* Stops the election, closes the store and the ZooKeeper session. */
+void master_state_close(struct master *m);
+
+/*
+ * Where the leader is: its ip, port and host name (borrowed from *doc,
+ * free *doc with yajl_tree_free when set, or from m). 0, or AGORA_ENOENT
+ * when no leader is known.
+ */
+int master_leader_info(struct master *m, char **ip, int64_t *port,
+                       char **hostname, yajl_val *doc);
+
+/* HTTP filters: a standby answers with a redirect to the leader. */
+int master_http_filter(void *arg, struct http_req *req);
+int master_plugin_filter(void *arg, struct http_req *req);
 
 /* Creates the allocator from the flags (offers.c). */
 int offers_start(struct master *m);

@@ -21,6 +21,7 @@
 
 #include "allocator.h"
 #include "http.h"
+#include "leader.h"
 #include "log.h"
 #include "master.h"
 #include "store.h"
@@ -64,7 +65,7 @@ static void h_version(void *arg, struct http_req *req)
 /* "master@10.0.0.1:5050", as Mesos names a master's process. */
 static void master_pid(struct master *m, char *out, size_t len)
 {
-    snprintf(out, len, "master@%s:%u", m->conf.ip,
+    snprintf(out, len, "master@%s:%u", m->advertise_ip,
              (unsigned)m->conf.port);
 }
 
@@ -105,15 +106,32 @@ static void write_plugins(struct agora_jw *w, struct master *m)
     agora_jw_arr_close(w);
 }
 
+/* "leader" (Mesos' pid of the leader) and "leader_info", when known. */
 static void write_leader(struct agora_jw *w, struct master *m)
 {
-    agora_jw_obj_open(w);
-    agora_jw_kstr(w, "id", m->id);
-    agora_jw_kstr(w, "hostname", m->conf.hostname);
-    agora_jw_kstr(w, "ip", m->conf.ip);
-    agora_jw_kint(w, "port", m->conf.port);
-    agora_jw_kstr(w, "version", AGORA_VERSION);
-    agora_jw_obj_close(w);
+    const char *cur = m->leader ? leader_current(m->leader) : NULL;
+    char *ip, *host, pid[320];
+    int64_t port;
+    yajl_val doc;
+
+    if (master_leader_info(m, &ip, &port, &host, &doc) < 0)
+        return;
+    snprintf(pid, sizeof(pid), "master@%s:%lld", ip, (long long)port);
+    agora_jw_kstr(w, "leader", pid);
+    agora_jw_key(w, "leader_info");
+    if (!m->elected && cur) {
+        agora_jw_raw(w, cur, strlen(cur));
+    } else {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "id", m->id);
+        agora_jw_kstr(w, "hostname", host);
+        agora_jw_kstr(w, "ip", ip);
+        agora_jw_kint(w, "port", port);
+        agora_jw_kstr(w, "version", AGORA_VERSION);
+        agora_jw_obj_close(w);
+    }
+    if (doc)
+        yajl_tree_free(doc);
 }
 
 static void h_state(void *arg, struct http_req *req)
@@ -130,12 +148,9 @@ static void h_state(void *arg, struct http_req *req)
     agora_jw_kstr(w, "hostname", m->conf.hostname);
     agora_jw_knum(w, "start_time", m->start_time);
     agora_jw_kbool(w, "elected", m->elected);
-    if (m->elected) {
-        agora_jw_knum(w, "elected_time", m->start_time);
-        agora_jw_kstr(w, "leader", pid);
-        agora_jw_key(w, "leader_info");
-        write_leader(w, m);
-    }
+    if (m->elected)
+        agora_jw_knum(w, "elected_time", m->elected_time);
+    write_leader(w, m);
     agora_jw_kstr(w, "store", store_backend_name(m->store));
     agora_jw_kint(w, "plugin_generation", (int64_t)m->gen.id);
     agora_jw_key(w, "plugins");
@@ -277,14 +292,21 @@ static void h_events(void *arg, struct http_req *req)
         http_reply_error(req, 500, "cannot open the event stream");
 }
 
+/* Mesos' /master/redirect: 307 to the leader ("//host:port"). */
 static void h_redirect(void *arg, struct http_req *req)
 {
     struct master *m = M(arg);
-    char loc[320];
+    char *ip, *host, loc[320];
+    int64_t port;
+    yajl_val doc;
 
-    /* Without ZooKeeper this master is the leader. */
-    snprintf(loc, sizeof(loc), "//%s:%u", m->conf.hostname,
-             (unsigned)m->conf.port);
+    if (master_leader_info(m, &ip, &port, &host, &doc) < 0) {
+        http_reply_error(req, 503, "no leading master is known yet");
+        return;
+    }
+    snprintf(loc, sizeof(loc), "//%s:%lld", host, (long long)port);
+    if (doc)
+        yajl_tree_free(doc);
     http_reply_header(req, "Location", loc);
     http_reply(req, 307, "text/plain", "", 0);
 }

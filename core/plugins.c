@@ -676,7 +676,9 @@ static int plugin_gen_ports(struct master *m, struct plugin_gen *next,
         hc.ip = m->conf.ip;
         hc.port = p->port;
         hc.max_body = (size_t)m->conf.max_body_size;
-        if (http_server_start(m->loop, &hc, &p->router, &p->srv) < 0) {
+        if (http_server_start(m->loop, &hc, &p->router, &p->srv) == 0) {
+            http_server_set_filter(p->srv, master_plugin_filter, p);
+        } else {
             log_error("plugins", "refused %s: cannot listen on port %u",
                       p->file, p->port);
             if (strict)
@@ -695,6 +697,7 @@ static void plugin_take_listener(struct plugin *to, struct plugin *from)
     to->srv = from->srv;
     from->srv = NULL;
     http_server_set_router(to->srv, &to->router);
+    http_server_set_filter(to->srv, master_plugin_filter, to);
 }
 
 static void plugin_unload(struct plugin *p)
@@ -727,7 +730,7 @@ static void plugin_swap_rollback(struct master *m, struct plugin_gen *next)
     for (i = 0; i < m->gen.n; i++) {
         struct plugin *p = m->gen.v[i];
 
-        if (!p->live && plugin_init(p) < 0)
+        if (m->elected && !p->live && plugin_init(p) < 0)
             log_error("plugins", "plugin %s could not be restarted after the "
                       "failed reload", p->name);
     }
@@ -747,7 +750,9 @@ static int plugin_swap(struct master *m, struct plugin_gen *next, int strict)
         if (p->live)
             continue;
         plugin_take_listener(p, plugin_gen_find(&m->gen, p->name));
-        if (plugin_init(p) == 0)
+        /* A standby loads its plugins (their ports answer with redirects)
+         * but starts them only when it is elected. */
+        if (!m->elected || plugin_init(p) == 0)
             continue;
         if (strict) {
             plugin_swap_rollback(m, next);
@@ -833,6 +838,12 @@ void plugins_unload_all(struct master *m)
     m->gen.n = 0;
 }
 
+/*
+ * Plugins run only on the leader: elected, they are started (init reads
+ * their state from the store, then on_leader(1)); deposed, they hear
+ * on_leader(0) and are finished, so no timer of theirs fires and nothing
+ * they would launch or kill goes out on a stale view.
+ */
 void plugins_notify_leader(struct master *m, int leading)
 {
     size_t i;
@@ -840,8 +851,21 @@ void plugins_notify_leader(struct master *m, int leading)
     for (i = 0; i < m->gen.n; i++) {
         struct plugin *p = m->gen.v[i];
 
-        if (p->live && p->desc->on_leader)
-            p->desc->on_leader(p->state, leading);
+        if (leading && !p->live) {
+            /* An init that fails refuses the plugin, as at a start. */
+            if (plugin_init(p) < 0) {
+                memmove(&m->gen.v[i], &m->gen.v[i + 1],
+                        (m->gen.n - i - 1) * sizeof(m->gen.v[0]));
+                m->gen.n--;
+                i--;
+                plugin_unload(p);
+                master_mount_routes(m);
+            }
+        } else if (!leading && p->live) {
+            if (p->desc->on_leader)
+                p->desc->on_leader(p->state, 0);
+            plugin_fini(p);
+        }
     }
 }
 

@@ -1,0 +1,598 @@
+/*
+ * leader.c - leader election: standalone, or ZooKeeper's recipe (see
+ * leader.h).
+ *
+ * Every ZooKeeper answer arrives on one of libzookeeper's threads; it is
+ * copied into a message and posted to the loop (zk_post), where the
+ * election's state is kept. Messages carry the session generation they
+ * were asked in, so an answer from an expired session is ignored.
+ */
+#include "leader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include <agora/plugin.h>
+
+#include "log.h"
+#include "zk.h"
+
+#define MEMBER_PREFIX "member_"
+
+struct leader {
+    struct ev_loop *loop;
+    struct zk *z;
+    leader_fn cb;
+    void *arg;
+    int standalone;
+    int leading;
+    int stopped;
+
+    char *dir;          /* <root>/leader                               */
+    char **ensure;      /* paths to create before contending            */
+    size_t nensure;
+    char *info;         /* my znode's data                              */
+    char *mine;         /* my znode's name, NULL when I have none       */
+    int creating;
+    char *current;      /* the leader's data, NULL when unknown         */
+    char *current_node; /* the leader's znode name                      */
+    unsigned long gen;  /* bumped when a session expires                */
+    ev_timer report;    /* standalone: the one report                   */
+    ev_timer stepdown;  /* disconnected: step down when it fires        */
+};
+
+enum msg_kind {
+    MSG_ENSURED,  /* a path of `ensure` exists (rc), index in n          */
+    MSG_CREATED,  /* my member znode: its path in text                   */
+    MSG_CHILDREN, /* the members: names in text, NUL-separated, n of them */
+    MSG_DATA,     /* the leader's data: node in text, data after its NUL  */
+    MSG_WATCH     /* something watched changed: look again               */
+};
+
+/* One answer from ZooKeeper, posted to the loop; one allocation, so a
+ * message dropped at close is freed whole. */
+struct msg {
+    struct leader *l;
+    enum msg_kind kind;
+    unsigned long gen;
+    int rc;
+    size_t n;
+    size_t len;
+    char text[];
+};
+
+static void leader_refresh(struct leader *l);
+static void leader_contend(struct leader *l);
+static void on_msg(void *arg);
+
+/* ---- reporting ---- */
+
+static void set_leading(struct leader *l, int on)
+{
+    if (l->leading == on || l->stopped)
+        return;
+    l->leading = on;
+    log_info("leader", "%s", on ? "elected: this master leads"
+                                : "no longer leading");
+    l->cb(l->arg, on);
+}
+
+/* ---- messages from libzookeeper's threads ---- */
+
+static struct msg *msg_new(struct leader *l, enum msg_kind kind,
+                           unsigned long gen, int rc, size_t len)
+{
+    struct msg *m = malloc(sizeof(*m) + len + 1);
+
+    if (m == NULL)
+        return NULL;
+    m->l = l;
+    m->kind = kind;
+    m->gen = gen;
+    m->rc = rc;
+    m->n = 0;
+    m->len = len;
+    m->text[len] = '\0';
+    return m;
+}
+
+static void post(struct leader *l, struct msg *m)
+{
+    if (m == NULL || zk_post(l->z, on_msg, m) < 0) {
+        free(m);
+        log_error("leader", "out of memory: an election answer is lost");
+    }
+}
+
+/* The context of a ZooKeeper call: who asked, in which session, what. */
+struct ask {
+    struct leader *l;
+    unsigned long gen;
+    size_t index;
+};
+
+static struct ask *ask_new(struct leader *l, size_t index)
+{
+    struct ask *a = malloc(sizeof(*a));
+
+    if (a) {
+        a->l = l;
+        a->gen = l->gen;
+        a->index = index;
+    }
+    return a;
+}
+
+static void ensured(int rc, const char *value, const void *data)
+{
+    struct ask *a = (struct ask *)data;
+    struct msg *m = msg_new(a->l, MSG_ENSURED, a->gen, rc, 0);
+
+    (void)value;
+    if (m)
+        m->n = a->index;
+    post(a->l, m);
+    free(a);
+}
+
+static void created(int rc, const char *value, const void *data)
+{
+    struct ask *a = (struct ask *)data;
+    const char *name = rc == ZOK && value ? strrchr(value, '/') : NULL;
+    size_t len = name ? strlen(name + 1) : 0;
+    struct msg *m = msg_new(a->l, MSG_CREATED, a->gen, rc, len);
+
+    if (m && name)
+        memcpy(m->text, name + 1, len);
+    post(a->l, m);
+    free(a);
+}
+
+static void children(int rc, const struct String_vector *names,
+                     const void *data)
+{
+    struct ask *a = (struct ask *)data;
+    size_t len = 0, off = 0;
+    struct msg *m;
+    int i;
+
+    for (i = 0; rc == ZOK && names && i < names->count; i++)
+        len += strlen(names->data[i]) + 1;
+    m = msg_new(a->l, MSG_CHILDREN, a->gen, rc, len);
+    for (i = 0; m && rc == ZOK && names && i < names->count; i++) {
+        size_t k = strlen(names->data[i]) + 1;
+
+        memcpy(m->text + off, names->data[i], k);
+        off += k;
+        m->n++;
+    }
+    post(a->l, m);
+    free(a);
+}
+
+/* The node's name travels with its data: "node\0data". */
+struct data_ask {
+    struct ask a;
+    char node[64];
+};
+
+static void got_data(int rc, const char *value, int value_len,
+                     const struct Stat *stat, const void *data)
+{
+    struct data_ask *d = (struct data_ask *)data;
+    size_t nl = strlen(d->node), vl = rc == ZOK && value_len > 0
+                                          ? (size_t)value_len
+                                          : 0;
+    struct msg *m = msg_new(d->a.l, MSG_DATA, d->a.gen, rc, nl + 1 + vl);
+
+    (void)stat;
+    if (m) {
+        memcpy(m->text, d->node, nl + 1);
+        if (vl)
+            memcpy(m->text + nl + 1, value, vl);
+    }
+    post(d->a.l, m);
+    free(d);
+}
+
+static void exists_done(int rc, const struct Stat *stat, const void *data)
+{
+    struct ask *a = (struct ask *)data;
+
+    (void)stat;
+    /* Gone before the watch was set: look again. */
+    if (rc == ZNONODE)
+        post(a->l, msg_new(a->l, MSG_WATCH, a->gen, rc, 0));
+    free(a);
+}
+
+static void watched(zhandle_t *zh, int type, int state, const char *path,
+                    void *ctx)
+{
+    struct leader *l = ctx;
+
+    (void)zh;
+    (void)state;
+    (void)path;
+    if (type == ZOO_SESSION_EVENT)
+        return; /* the session's owner hears about those */
+    post(l, msg_new(l, MSG_WATCH, 0, ZOK, 0));
+}
+
+/* ---- asking ZooKeeper (on the loop) ---- */
+
+static int zcall_failed(struct leader *l, int zrc, const char *what)
+{
+    if (zrc == ZOK)
+        return 0;
+    log_warn("leader", "ZooKeeper %s: %s", what, zerror(zrc));
+    return -1;
+}
+
+static void ask_ensure(struct leader *l, size_t i)
+{
+    zhandle_t *zh = zk_handle(l->z);
+    struct ask *a = ask_new(l, i);
+
+    if (zh == NULL || a == NULL ||
+        zcall_failed(l, zoo_acreate(zh, l->ensure[i], "", 0,
+                                    &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
+                                    ensured, a),
+                     "create")) {
+        free(a);
+        l->creating = 0;
+    }
+}
+
+static void ask_create(struct leader *l)
+{
+    zhandle_t *zh = zk_handle(l->z);
+    struct ask *a = ask_new(l, 0);
+    char *path = NULL;
+
+    if (zh == NULL || a == NULL ||
+        asprintf(&path, "%s/" MEMBER_PREFIX, l->dir) < 0 ||
+        zcall_failed(l, zoo_acreate(zh, path, l->info, (int)strlen(l->info),
+                                    &ZOO_OPEN_ACL_UNSAFE,
+                                    ZOO_EPHEMERAL_SEQUENTIAL, created, a),
+                     "create")) {
+        free(a);
+        l->creating = 0;
+    }
+    free(path);
+}
+
+static void ask_watch(struct leader *l, const char *node)
+{
+    zhandle_t *zh = zk_handle(l->z);
+    struct ask *a = ask_new(l, 0);
+    char *path = NULL;
+
+    if (zh == NULL || a == NULL || asprintf(&path, "%s/%s", l->dir, node) < 0 ||
+        zcall_failed(l, zoo_awexists(zh, path, watched, l, exists_done, a),
+                     "exists"))
+        free(a);
+    free(path);
+}
+
+static void ask_data(struct leader *l, const char *node)
+{
+    zhandle_t *zh = zk_handle(l->z);
+    struct data_ask *d = calloc(1, sizeof(*d));
+    char *path = NULL;
+
+    if (zh == NULL || d == NULL || strlen(node) >= sizeof(d->node) ||
+        asprintf(&path, "%s/%s", l->dir, node) < 0) {
+        free(d);
+        free(path);
+        return;
+    }
+    d->a.l = l;
+    d->a.gen = l->gen;
+    strcpy(d->node, node);
+    if (zcall_failed(l, zoo_aget(zh, path, 0, got_data, d), "get"))
+        free(d);
+    free(path);
+}
+
+static void leader_refresh(struct leader *l)
+{
+    zhandle_t *zh = zk_handle(l->z);
+    struct ask *a = ask_new(l, 0);
+
+    if (zh == NULL || a == NULL ||
+        zcall_failed(l, zoo_aget_children(zh, l->dir, 0, children, a),
+                     "children"))
+        free(a);
+}
+
+static void leader_contend(struct leader *l)
+{
+    if (l->creating || l->mine || l->stopped)
+        return;
+    l->creating = 1;
+    ask_ensure(l, 0);
+}
+
+/* ---- answers, on the loop ---- */
+
+/* The sequence number of a member's name, or -1. */
+static long member_seq(const char *name)
+{
+    const char *p = strrchr(name, '_');
+
+    if (strncmp(name, MEMBER_PREFIX, strlen(MEMBER_PREFIX)) != 0 || !p)
+        return -1;
+    return strtol(p + 1, NULL, 10);
+}
+
+static void on_children(struct leader *l, struct msg *m)
+{
+    const char *lowest = NULL, *pred = NULL, *p = m->text;
+    long lo = -1, mine = l->mine ? member_seq(l->mine) : -1, best = -1;
+    int have_mine = 0;
+    size_t i;
+
+    for (i = 0; i < m->n; i++, p += strlen(p) + 1) {
+        long s = member_seq(p);
+
+        if (s < 0)
+            continue;
+        if (lo < 0 || s < lo) {
+            lo = s;
+            lowest = p;
+        }
+        if (l->mine && strcmp(p, l->mine) == 0)
+            have_mine = 1;
+        else if (s < mine && s > best) {
+            best = s;
+            pred = p;
+        }
+    }
+    if (l->mine && !have_mine) {
+        /* Our node is gone (the session changed under us): again. */
+        free(l->mine);
+        l->mine = NULL;
+        set_leading(l, 0);
+        leader_contend(l);
+        return;
+    }
+    if (lowest) {
+        ask_data(l, lowest);
+        ask_watch(l, lowest); /* to follow the leader for redirects */
+    }
+    if (pred)
+        ask_watch(l, pred);
+    set_leading(l, l->mine && lowest && strcmp(lowest, l->mine) == 0);
+}
+
+static void on_data(struct leader *l, struct msg *m)
+{
+    size_t nl = strlen(m->text);
+
+    if (m->rc != ZOK)
+        return; /* gone already: a watch brings the next look */
+    free(l->current);
+    free(l->current_node);
+    l->current = strndup(m->text + nl + 1, m->len - nl - 1);
+    l->current_node = strdup(m->text);
+}
+
+static void on_ensured(struct leader *l, struct msg *m)
+{
+    if (m->rc != ZOK && m->rc != ZNODEEXISTS) {
+        log_warn("leader", "cannot create %s: %s", l->ensure[m->n],
+                 zerror(m->rc));
+        l->creating = 0;
+        return;
+    }
+    if (m->n + 1 < l->nensure)
+        ask_ensure(l, m->n + 1);
+    else
+        ask_create(l);
+}
+
+static void on_msg(void *arg)
+{
+    struct msg *m = arg;
+    struct leader *l = m->l;
+
+    if (l->stopped || (m->kind != MSG_WATCH && m->gen != l->gen)) {
+        free(m);
+        return;
+    }
+    switch (m->kind) {
+    case MSG_ENSURED:
+        on_ensured(l, m);
+        break;
+    case MSG_CREATED:
+        l->creating = 0;
+        if (m->rc == ZOK) {
+            l->mine = strdup(m->text);
+            log_info("leader", "contending as %s/%s", l->dir, m->text);
+        } else {
+            log_warn("leader", "cannot create my znode: %s", zerror(m->rc));
+        }
+        leader_refresh(l);
+        break;
+    case MSG_CHILDREN:
+        if (m->rc == ZOK)
+            on_children(l, m);
+        break;
+    case MSG_DATA:
+        on_data(l, m);
+        break;
+    case MSG_WATCH:
+        leader_refresh(l);
+        break;
+    }
+    free(m);
+}
+
+/* ---- the session ---- */
+
+static void on_stepdown(struct ev_loop *loop, ev_timer *w, int events)
+{
+    struct leader *l = w->data;
+
+    (void)loop;
+    (void)events;
+    log_warn("leader", "disconnected from ZooKeeper past the session "
+                       "timeout: stepping down");
+    set_leading(l, 0);
+}
+
+void leader_zk_state(struct leader *l, int state)
+{
+    double timeout;
+
+    if (l->standalone || l->stopped)
+        return;
+    switch ((enum zk_state)state) {
+    case ZK_CONNECTED:
+        ev_timer_stop(l->loop, &l->stepdown);
+        if (l->mine)
+            leader_refresh(l);
+        else
+            leader_contend(l);
+        break;
+    case ZK_DISCONNECTED:
+        timeout = zk_session_timeout(l->z);
+        if (l->leading && !ev_is_active(&l->stepdown)) {
+            /* The server may still hold our session (and our node) for
+             * its timeout; after it, another master may lead. */
+            ev_timer_set(&l->stepdown, timeout > 0 ? timeout : 10., 0.);
+            ev_timer_start(l->loop, &l->stepdown);
+        }
+        break;
+    case ZK_EXPIRED:
+        ev_timer_stop(l->loop, &l->stepdown);
+        l->gen++;
+        l->creating = 0;
+        free(l->mine);
+        l->mine = NULL;
+        set_leading(l, 0);
+        break;
+    case ZK_CONNECTING:
+        break;
+    }
+}
+
+/* ---- life ---- */
+
+static void on_report(struct ev_loop *loop, ev_timer *w, int events)
+{
+    (void)loop;
+    (void)events;
+    set_leading(w->data, 1);
+}
+
+static struct leader *leader_new(struct ev_loop *loop, leader_fn cb,
+                                 void *arg)
+{
+    struct leader *l = calloc(1, sizeof(*l));
+
+    if (l == NULL)
+        return NULL;
+    l->loop = loop;
+    l->cb = cb;
+    l->arg = arg;
+    ev_init(&l->report, on_report);
+    l->report.data = l;
+    ev_init(&l->stepdown, on_stepdown);
+    l->stepdown.data = l;
+    return l;
+}
+
+int leader_open_standalone(struct ev_loop *loop, leader_fn cb, void *arg,
+                           struct leader **out)
+{
+    struct leader *l = leader_new(loop, cb, arg);
+
+    if (l == NULL)
+        return AGORA_ENOMEM;
+    l->standalone = 1;
+    ev_timer_set(&l->report, 0., 0.);
+    ev_timer_start(loop, &l->report);
+    *out = l;
+    return 0;
+}
+
+/* Every prefix of <root>/leader, to create in order. */
+static int ensure_paths(struct leader *l, const char *root)
+{
+    const char *p;
+    size_t n = 0;
+
+    if (asprintf(&l->dir, "%s/leader", root) < 0) {
+        l->dir = NULL;
+        return AGORA_ENOMEM;
+    }
+    for (p = l->dir + 1; *p; p++)
+        n += *p == '/';
+    l->ensure = calloc(n + 1, sizeof(*l->ensure));
+    if (l->ensure == NULL)
+        return AGORA_ENOMEM;
+    for (p = l->dir + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        l->ensure[l->nensure] = strndup(l->dir, (size_t)(p - l->dir));
+        if (l->ensure[l->nensure++] == NULL)
+            return AGORA_ENOMEM;
+        if (*p == '\0')
+            break;
+    }
+    return 0;
+}
+
+int leader_open_zk(struct ev_loop *loop, struct zk *z, const char *root,
+                   const char *my_info, leader_fn cb, void *arg,
+                   struct leader **out)
+{
+    struct leader *l = leader_new(loop, cb, arg);
+
+    if (l == NULL)
+        return AGORA_ENOMEM;
+    l->z = z;
+    if ((l->info = strdup(my_info)) == NULL || ensure_paths(l, root) < 0) {
+        leader_free(l);
+        return AGORA_ENOMEM;
+    }
+    if (zk_state(z) == ZK_CONNECTED)
+        leader_contend(l);
+    *out = l;
+    return 0;
+}
+
+int leader_leading(const struct leader *l) { return l->leading; }
+
+const char *leader_current(const struct leader *l) { return l->current; }
+
+void leader_stop(struct leader *l)
+{
+    l->stopped = 1;
+    ev_timer_stop(l->loop, &l->report);
+    ev_timer_stop(l->loop, &l->stepdown);
+}
+
+void leader_free(struct leader *l)
+{
+    size_t i;
+
+    if (l == NULL)
+        return;
+    leader_stop(l);
+    for (i = 0; i < l->nensure; i++)
+        free(l->ensure[i]);
+    free(l->ensure);
+    free(l->dir);
+    free(l->info);
+    free(l->mine);
+    free(l->current);
+    free(l->current_node);
+    free(l);
+}

@@ -1,0 +1,49 @@
+/*
+ * leader.h - which master leads.
+ *
+ * standalone: this master always leads (one master, no ZooKeeper).
+ * zk: each master creates an ephemeral sequential znode
+ *     <root>/leader/member_NNNNNNNNNN holding its info as JSON; the lowest
+ *     leads; each contender watches its predecessor (no herd effect) and
+ *     the leader's znode (to know where to redirect). A leader whose
+ *     session expires, or stays disconnected past the session timeout,
+ *     stops leading at once and contends again with a new session.
+ *
+ * Leadership changes are reported on the loop, never inside a call.
+ */
+#ifndef AGORA_LEADER_H
+#define AGORA_LEADER_H
+
+struct ev_loop;
+struct leader;
+struct zk;
+
+typedef void (*leader_fn)(void *arg, int leading);
+
+/* Always leading; reports leading = 1 soon after. */
+int leader_open_standalone(struct ev_loop *loop, leader_fn cb, void *arg,
+                           struct leader **out);
+
+/*
+ * Contends through ZooKeeper session z (borrowed; it must outlive the
+ * leader until leader_free) under root, with my_info (JSON, copied) as
+ * its znode's data.
+ */
+int leader_open_zk(struct ev_loop *loop, struct zk *z, const char *root,
+                   const char *my_info, leader_fn cb, void *arg,
+                   struct leader **out);
+
+int leader_leading(const struct leader *l);
+
+/* The leading master's info (JSON, borrowed until the next change), or
+ * NULL when no leader is known. */
+const char *leader_current(const struct leader *l);
+
+/* A ZooKeeper session event, passed on by the session's owner. */
+void leader_zk_state(struct leader *l, int zk_state);
+
+/* No more reports after this; then close the session, then free. */
+void leader_stop(struct leader *l);
+void leader_free(struct leader *l);
+
+#endif /* AGORA_LEADER_H */

@@ -67,6 +67,10 @@ static void agent_attrs_free(struct agent_rec *ag)
 
 static void agent_free(struct agent_rec *ag)
 {
+    if (ag->save)
+        store_cancel(ag->save); /* written all the same; not reported */
+    if (ag->state == AGENT_RECOVERING)
+        ag->m->agents.recovering--;
     agent_attrs_free(ag);
     agora_resources_free(&ag->total);
     map_free(&ag->tasks);
@@ -89,11 +93,27 @@ static struct agent_rec *agent_new(struct master *m, const char *id)
     }
     ag->m = m;
     ag->state = AGENT_RECOVERING;
+    m->agents.recovering++;
     if (map_put(&m->agents.by_id, ag->id, ag, NULL) < 0) {
         agent_free(ag);
         return NULL;
     }
     return ag;
+}
+
+/* Moves ag to state s; the last agent out of AGENT_RECOVERING ends the
+ * recovery (held reconciliation answers go out). */
+static void agent_set_state(struct agent_rec *ag, enum agent_state s)
+{
+    struct master *m = ag->m;
+    int was_recovering = ag->state == AGENT_RECOVERING;
+
+    ag->state = s;
+    if (was_recovering && s != AGENT_RECOVERING) {
+        m->agents.recovering--;
+        if (!agents_recovering(m))
+            tasks_recovered(m);
+    }
 }
 
 /* ---- persistence ---- */
@@ -119,13 +139,13 @@ static void agent_write_info(struct agora_jw *w, const struct agent_rec *ag)
     agora_jw_obj_close(w);
 }
 
-/* arg is the agent: records live until the master stops, and a store
- * closing at stop runs no more callbacks. */
+/* arg is the agent: freeing it cancels this callback (agent_free). */
 static void agent_saved(void *arg, int err, const store_result *r)
 {
     struct agent_rec *ag = arg;
 
     (void)r;
+    ag->save = NULL;
     if (err)
         log_error("agents", "saving agent %s failed: %s", ag->id,
                   agora_strerror(err));
@@ -142,9 +162,14 @@ static void agent_persist(struct agent_rec *ag)
     agent_write_info(w, ag);
     doc = w ? agora_jw_result(w, &len) : NULL;
     snprintf(key, sizeof(key), "agents/%s", ag->id);
+    if (ag->save) {
+        /* Puts complete in call order: the newer one's report will do. */
+        store_cancel(ag->save);
+        ag->save = NULL;
+    }
     if (doc == NULL ||
         store_put(ag->m->store, AGENTS_NS, key, doc, len, AGORA_STORE_ANY,
-                  agent_saved, ag, NULL) < 0)
+                  agent_saved, ag, &ag->save) < 0)
         log_error("agents", "cannot save agent %s", ag->id);
     agora_jw_free(w);
 }
@@ -221,45 +246,129 @@ static int agent_take_info(struct agent_rec *ag, yajl_val doc, char *err,
     return 0;
 }
 
-/* ---- loading the registry at start ---- */
+/* ---- loading the registry on election ---- */
+
+/*
+ * One reading of the registry: a list, then a get for each agent. Its
+ * callbacks hold it; a reading made stale by a step-down is kept (its
+ * callbacks still come) but ignored, and freed with its last callback,
+ * or by agents_stop, after which the closed store runs no callbacks.
+ */
+struct agents_load {
+    struct master *m;
+    size_t pending;            /* store callbacks still to come       */
+    int stale;                 /* the leadership it was for has ended */
+    struct agents_load *next;  /* older, stale readings               */
+};
+
+static void load_unlink(struct master *m, struct agents_load *l)
+{
+    struct agents_load **pp = &m->agents.load;
+
+    while (*pp && *pp != l)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = l->next;
+}
+
+/* A callback of l came; the last one ends the reading. */
+static void load_done(struct agents_load *l)
+{
+    struct master *m = l->m;
+
+    if (--l->pending > 0)
+        return;
+    load_unlink(m, l);
+    if (!l->stale) {
+        log_info("agents", "agent registry read: %zu agent(s) expected back",
+                 m->agents.recovering);
+        if (!agents_recovering(m))
+            tasks_recovered(m);
+    }
+    free(l);
+}
 
 static void agent_loaded(void *arg, int err, const store_result *r)
 {
-    struct master *m = arg;
+    struct agents_load *l = arg;
+    struct master *m = l->m;
     char why[256];
-    yajl_val doc;
+    yajl_val doc = NULL;
     struct agent_rec *ag;
     const char *id;
 
-    if (err)
-        return;
-    doc = agora_json_parse(r->value, why, sizeof(why));
-    id = doc ? jstr(doc, "id") : NULL;
-    if (id && agent_id_valid(id) && !agents_find(m, id) &&
-        (ag = agent_new(m, id)) != NULL) {
-        if (agent_take_info(ag, doc, why, sizeof(why)) < 0)
-            log_warn("agents", "stored agent %s: %s", id, why);
-        agora_json_num(doc, "registered_time", &ag->registered_time);
-        log_info("agents", "expecting agent %s (%s) to subscribe again", id,
-                 ag->hostname ? ag->hostname : "?");
+    if (err == 0 && !l->stale) {
+        doc = agora_json_parse(r->value, why, sizeof(why));
+        id = doc ? jstr(doc, "id") : NULL;
+        if (id && agent_id_valid(id) && !agents_find(m, id) &&
+            (ag = agent_new(m, id)) != NULL) {
+            if (agent_take_info(ag, doc, why, sizeof(why)) < 0)
+                log_warn("agents", "stored agent %s: %s", id, why);
+            agora_json_num(doc, "registered_time", &ag->registered_time);
+            log_info("agents", "expecting agent %s (%s) to subscribe again",
+                     id, ag->hostname ? ag->hostname : "?");
+        }
+    } else if (err && err != AGORA_ENOENT && !l->stale) {
+        log_error("agents", "cannot read a stored agent: %s",
+                  agora_strerror(err));
     }
     if (doc)
         yajl_tree_free(doc);
+    load_done(l);
 }
 
 static void agents_listed(void *arg, int err, const store_result *r)
 {
-    struct master *m = arg;
+    struct agents_load *l = arg;
+    struct master *m = l->m;
     size_t i;
 
-    if (err)
-        return;
-    for (i = 0; i < r->nnames; i++) {
+    if (err && err != AGORA_ENOENT && !l->stale)
+        log_error("agents", "cannot list the agent registry: %s",
+                  agora_strerror(err));
+    for (i = 0; err == 0 && !l->stale && i < r->nnames; i++) {
         char key[AGENT_ID_MAX + 16];
 
         snprintf(key, sizeof(key), "agents/%s", r->names[i]);
-        store_get(m->store, AGENTS_NS, key, agent_loaded, m, NULL);
+        if (store_get(m->store, AGENTS_NS, key, agent_loaded, l, NULL) == 0)
+            l->pending++;
     }
+    load_done(l);
+}
+
+int agents_load(struct master *m)
+{
+    struct agents_load *l = calloc(1, sizeof(*l));
+    int rc;
+
+    if (l == NULL)
+        return AGORA_ENOMEM;
+    l->m = m;
+    l->pending = 1;
+    rc = store_list(m->store, AGENTS_NS, "agents", agents_listed, l, NULL);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    l->next = m->agents.load;
+    m->agents.load = l;
+    return 0;
+}
+
+int agents_recovering(const struct master *m)
+{
+    const struct agents_load *l = m->agents.load;
+
+    return (l && !l->stale) || m->agents.recovering > 0;
+}
+
+/* Marks every reading stale (a step-down). */
+static void agents_load_abandon(struct master *m)
+{
+    struct agents_load *l;
+
+    for (l = m->agents.load; l; l = l->next)
+        l->stale = 1;
 }
 
 /* ---- the stream ---- */
@@ -293,7 +402,7 @@ static void agent_unreachable(struct master *m, struct agent_rec *ag)
     log_warn("agents", "agent %s (%s) is unreachable: not heard of for "
                        "%.1f s",
              ag->id, ag->hostname ? ag->hostname : "?", now - ag->last_seen);
-    ag->state = AGENT_UNREACHABLE;
+    agent_set_state(ag, AGENT_UNREACHABLE);
     ag->unreachable_time = now;
     if (ag->stream) {
         struct http_stream *s = ag->stream;
@@ -360,11 +469,6 @@ int agents_start(struct master *m)
     return 0;
 }
 
-int agents_load(struct master *m)
-{
-    return store_list(m->store, AGENTS_NS, "agents", agents_listed, m, NULL);
-}
-
 /* Forgets every agent (the master stepped down): their streams end, so
  * they look for the new leader; nothing is sent to them first. */
 void agents_drop(struct master *m)
@@ -372,6 +476,7 @@ void agents_drop(struct master *m)
     size_t pos = 0;
     void *v;
 
+    agents_load_abandon(m);
     while (map_next(&m->agents.by_id, &pos, NULL, &v)) {
         struct agent_rec *ag = v;
 
@@ -394,6 +499,12 @@ void agents_stop(struct master *m)
     void *v;
 
     ev_timer_stop(m->loop, &m->agents.ping_timer);
+    while (m->agents.load) {
+        struct agents_load *l = m->agents.load;
+
+        m->agents.load = l->next;
+        free(l);
+    }
     while (map_next(&m->agents.by_id, &pos, NULL, &v)) {
         struct agent_rec *ag = v;
 
@@ -480,13 +591,15 @@ static void agent_subscribed(struct master *m, struct agent_rec *ag,
         ag->registered_time = now;
     else
         ag->reregistered_time = now;
-    ag->state = AGENT_ACTIVE;
     ag->last_seen = now;
+    /* Its tasks first: becoming active may end the recovery, which
+     * answers reconciliations about tasks still unknown. */
+    agent_reconcile(m, ag, agora_json_get(doc, "tasks"));
+    agent_set_state(ag, AGENT_ACTIVE);
     if (agent_open_stream(m, ag, req) < 0) {
         http_reply_error(req, 500, "cannot open the event stream");
         return;
     }
-    agent_reconcile(m, ag, agora_json_get(doc, "tasks"));
     agent_persist(ag);
     log_info("agents", "agent %s (%s, %s:%d) subscribed%s: %s", ag->id,
              ag->hostname, ag->ip ? ag->ip : "?", ag->port,

@@ -27,6 +27,7 @@ struct http_stream;
 struct agora_jw;
 struct task;
 struct alloc_agent;
+struct store_op;
 
 enum agent_state {
     AGENT_RECOVERING,  /* known from the store, not yet re-subscribed   */
@@ -55,13 +56,18 @@ struct agent_rec {
     double unreachable_time;
     struct http_stream *stream;    /* NULL while disconnected            */
     struct map tasks;              /* task id -> struct task             */
+    struct store_op *save;         /* the registration being written     */
     struct master *m;
 };
+
+struct agents_load;
 
 struct agents {
     struct map by_id;             /* id -> struct agent_rec            */
     ev_timer ping_timer;          /* one timer pings every agent        */
     unsigned long long pings_sent;
+    size_t recovering;            /* agents in AGENT_RECOVERING         */
+    struct agents_load *load;     /* registry reads; the first current  */
 };
 
 /* Arms the pings. */
@@ -70,6 +76,14 @@ int agents_start(struct master *m);
 /* Loads the agents the store knows (on election): they are expected to
  * subscribe again within --agent_reregister_timeout. */
 int agents_load(struct master *m);
+
+/*
+ * Nonzero while this leader may still hear of tasks it does not know:
+ * the registry is being read, or an agent of it has not subscribed
+ * again and is not yet unreachable. Reconciliation answers for unknown
+ * tasks wait until then (tasks_recovered()).
+ */
+int agents_recovering(const struct master *m);
 
 /* Forgets every agent, closing their streams (on losing leadership). */
 void agents_drop(struct master *m);

@@ -116,6 +116,87 @@ static void task_free(struct master *m, struct task *t)
     free(t);
 }
 
+/* ---- reconciliation answers held during a recovery ---- */
+
+/* A framework waiting for its answer about one task. */
+struct task_held {
+    struct task_held *next;
+    char fw_id[];
+};
+
+static void held_list_free(struct task_held *h)
+{
+    while (h) {
+        struct task_held *next = h->next;
+
+        free(h);
+        h = next;
+    }
+}
+
+static void held_free_all(struct master *m)
+{
+    size_t pos = 0;
+    void *v;
+
+    while (map_next(&m->tasks.held, &pos, NULL, &v))
+        held_list_free(v);
+    map_free(&m->tasks.held);
+}
+
+/* Holds fw's question about task_id; 0, or AGORA_ENOMEM. */
+static int held_add(struct master *m, const char *fw_id, const char *task_id)
+{
+    struct task_held *first = map_get(&m->tasks.held, task_id), *h;
+    size_t n = strlen(fw_id) + 1;
+
+    for (h = first; h; h = h->next)
+        if (strcmp(h->fw_id, fw_id) == 0)
+            return 0; /* asked twice: answered once */
+    h = malloc(sizeof(*h) + n);
+    if (h == NULL)
+        return AGORA_ENOMEM;
+    memcpy(h->fw_id, fw_id, n);
+    h->next = first;
+    if (map_put(&m->tasks.held, task_id, h, NULL) < 0) {
+        free(h);
+        return AGORA_ENOMEM;
+    }
+    return 0;
+}
+
+/* Answers the questions held about task_id, to frameworks still here. */
+static void held_answer(struct master *m, const char *task_id)
+{
+    struct task_held *h = map_get(&m->tasks.held, task_id), *p;
+
+    for (p = h; p; p = p->next) {
+        struct agora_framework *fw = framework_find(m, p->fw_id);
+
+        if (fw)
+            tasks_answer(m, fw, task_id);
+    }
+    /* Last: task_id may be the map's own copy of the key. */
+    map_remove(&m->tasks.held, task_id);
+    held_list_free(h);
+}
+
+void tasks_recovered(struct master *m)
+{
+    const char *id;
+    size_t pos = 0, n = m->tasks.held.len;
+    void *v;
+
+    if (n == 0)
+        return;
+    log_info("tasks", "recovery over: answering %zu reconciliation(s) of "
+                      "tasks no agent reported", n);
+    /* Each is removed as it is answered, which iteration allows; the
+     * answers are posted, never delivered inside this loop. */
+    while (map_next(&m->tasks.held, &pos, &id, &v))
+        held_answer(m, id);
+}
+
 void tasks_free(struct master *m)
 {
     struct task *t = m->tasks.first;
@@ -133,6 +214,7 @@ void tasks_free(struct master *m)
     map_free(&m->tasks.strings);
     map_free(&m->tasks.by_id);
     map_free(&m->tasks.resources);
+    held_free_all(m);
     memset(&m->tasks, 0, sizeof(m->tasks));
 }
 
@@ -350,12 +432,30 @@ static void task_master_change(struct master *m, struct task *t,
     }
 }
 
+/* Tells t's framework, if registered, its state, for a reason. */
+static void task_tell(struct master *m, struct task *t, const char *reason,
+                      const char *message)
+{
+    struct agora_framework *fw = framework_find(m, t->framework_id);
+    struct agora_status st;
+
+    if (fw == NULL)
+        return;
+    status_of(m, t, &st);
+    st.reason = reason;
+    st.message = message;
+    framework_post_status(m, fw, &st);
+}
+
 void tasks_answer(struct master *m, struct agora_framework *fw,
                   const char *task_id)
 {
     struct task *t = tasks_find(m, task_id);
     struct agora_status st;
 
+    if (t == NULL && agents_recovering(m) &&
+        held_add(m, fw->id, task_id) == 0)
+        return;
     if (t == NULL || strcmp(t->framework_id, fw->id) != 0) {
         memset(&st, 0, sizeof(st));
         st.task_id = task_id;
@@ -726,6 +826,13 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
         m->tasks.count[state]++;
         t->state = (enum agora_task_state)state;
         t->healthy = json_healthy(r);
+        if (map_get(&m->tasks.held, id))
+            held_answer(m, id);
+        else if (ag->state == AGENT_UNREACHABLE &&
+                 !agora_task_state_terminal(t->state))
+            /* Its framework may have been told it is unknown. */
+            task_tell(m, t, "REASON_AGENT_REREGISTERED",
+                      "the agent is reachable again");
     } else if (t->state == AGORA_TASK_UNREACHABLE &&
                !agora_task_state_terminal((enum agora_task_state)state)) {
         /* Back from a partition: the framework hears the real state.

@@ -73,6 +73,9 @@ struct tasks {
     uint64_t completed;            /* terminal tasks still in the table */
     uint64_t launched, updates, duplicates;
     unsigned long mark;
+    /* Reconciliation answers about tasks unknown while agents may still
+     * report them: task id -> struct task_held list. */
+    struct map held;
 };
 
 void tasks_init(struct master *m);
@@ -136,9 +139,18 @@ void tasks_refuse(struct master *m, struct agora_framework *fw,
 /* The agent is unreachable: its live tasks go TASK_UNREACHABLE. */
 void tasks_agent_unreachable(struct master *m, struct agent_rec *ag);
 
-/* Sends fw the master's latest status of a task (reconciliation). */
+/*
+ * Sends fw the master's latest status of a task (reconciliation). A task
+ * the master does not know is TASK_UNKNOWN, but not while the agents of
+ * a new leader may still report it (agents_recovering()): the answer
+ * then waits, as Mesos' does, for the task to be reported or for the
+ * recovery to end.
+ */
 void tasks_answer(struct master *m, struct agora_framework *fw,
                   const char *task_id);
+
+/* The recovery after an election ended: the answers held go out. */
+void tasks_recovered(struct master *m);
 
 /* Calls fn for every live task of framework fw_id. */
 void tasks_each_live(struct master *m, const char *fw_id,

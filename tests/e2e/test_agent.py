@@ -355,3 +355,52 @@ def test_subscribe_follows_a_redirect(cluster):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def reconcile(m, *ids):
+    r = m.post("/launcher/reconcile", json={"task_ids": list(ids)})
+    assert r.status_code == 202, r.text
+
+
+def test_reconcile_waits_for_agents_after_restart(cluster):
+    """A restarted master does not call a task it has not heard of yet
+    unknown while the agents of its registry may still report it."""
+    m, launcher, agent = cluster
+    a = agent().start()
+    launcher.launch(a.agent_id, task("known", "sleep 300"))
+    launcher.wait_state("known", "TASK_RUNNING")
+    a.kill9()  # its task runs on
+    m.stop()
+    m.start()
+    assert m.metrics()["master/slaves_recovering"] == 1
+    reconcile(m, "known", "never")
+    time.sleep(1.0 * SLOW)
+    assert launcher.statuses() == []  # held: the agent may come back
+    a.start()
+    st = launcher.wait_state("known", "TASK_RUNNING")
+    assert st["reason"] == "REASON_RECONCILIATION", st
+    st = launcher.wait_state("never", "TASK_UNKNOWN")
+    assert st["reason"] == "REASON_RECONCILIATION", st
+    assert [s["task_id"] for s in launcher.statuses()].count("known") == 1
+
+
+def test_reconcile_answered_when_agents_never_return(cluster):
+    m, launcher, agent = cluster
+    a = agent().start()
+    launcher.launch(a.agent_id, task("stranded", "sleep 300"))
+    launcher.wait_state("stranded", "TASK_RUNNING")
+    a.kill9()
+    m.stop()
+    m.args.append("--agent_reregister_timeout=3secs")
+    m.start()
+    reconcile(m, "stranded")
+    time.sleep(1.0)
+    assert launcher.statuses() == []
+    st = launcher.wait_state("stranded", "TASK_UNKNOWN", timeout=10)
+    assert st["reason"] == "REASON_RECONCILIATION", st
+    assert m.metrics()["master/slaves_unreachable"] == 1
+    # The agent comes back after all: the framework, told the task was
+    # unknown, hears that it runs.
+    a.start()
+    st = launcher.wait_state("stranded", "TASK_RUNNING")
+    assert st["reason"] == "REASON_AGENT_REREGISTERED", st

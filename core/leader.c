@@ -463,9 +463,15 @@ void leader_zk_state(struct leader *l, int state)
     case ZK_DISCONNECTED:
         timeout = zk_session_timeout(l->z);
         if (l->leading && !ev_is_active(&l->stepdown)) {
-            /* The server may still hold our session (and our node) for
-             * its timeout; after it, another master may lead. */
-            ev_timer_set(&l->stepdown, timeout > 0 ? timeout : 10., 0.);
+            /* The server expires the session a timeout after it last
+             * heard from us, and another master may lead then. The
+             * client reports a silent link after 2/3 of the timeout, so
+             * only 1/3 is left: step down then, before anyone can be
+             * elected, unless the link comes back (to this server or
+             * another of the ensemble) first. */
+            if (timeout <= 0)
+                timeout = 10.;
+            ev_timer_set(&l->stepdown, timeout / 3., 0.);
             ev_timer_start(l->loop, &l->stepdown);
         }
         break;

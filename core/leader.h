@@ -6,8 +6,9 @@
  *     <root>/leader/member_NNNNNNNNNN holding its info as JSON; the lowest
  *     leads; each contender watches its predecessor (no herd effect) and
  *     the leader's znode (to know where to redirect). A leader whose
- *     session expires, or stays disconnected past the session timeout,
- *     stops leading at once and contends again with a new session.
+ *     session expires, or whose link stays down until the server may
+ *     expire it (a session timeout after it last heard from us), stops
+ *     leading at once and contends again.
  *
  * Leadership changes are reported on the loop, never inside a call.
  */

@@ -65,6 +65,21 @@ static void agent_attrs_free(struct agent_rec *ag)
     ag->nattrs = 0;
 }
 
+static int set_str(char **dst, const char *s);
+
+/*
+ * One reading of the registry: a list, then a get for each agent. Its
+ * callbacks hold it; a reading made stale by a step-down is kept (its
+ * callbacks still come) but ignored, and freed with its last callback,
+ * or by agents_stop, after which the closed store runs no callbacks.
+ */
+struct agents_load {
+    struct master *m;
+    size_t pending;            /* store callbacks still to come       */
+    int stale;                 /* the leadership it was for has ended */
+    struct agents_load *next;  /* older, stale readings               */
+};
+
 static void agent_free(struct agent_rec *ag)
 {
     if (ag->save)
@@ -72,6 +87,7 @@ static void agent_free(struct agent_rec *ag)
     if (ag->state == AGENT_RECOVERING)
         ag->m->agents.recovering--;
     agent_attrs_free(ag);
+    free(ag->saved);
     agora_resources_free(&ag->total);
     map_free(&ag->tasks);
     free(ag->id);
@@ -146,31 +162,62 @@ static void agent_saved(void *arg, int err, const store_result *r)
 
     (void)r;
     ag->save = NULL;
-    if (err)
+    if (err) {
         log_error("agents", "saving agent %s failed: %s", ag->id,
                   agora_strerror(err));
+        free(ag->saved); /* not stored after all: write it next time */
+        ag->saved = NULL;
+    }
 }
 
-/* Keeps the agent's registration in the store (asynchronously). */
+static int agents_loading(const struct master *m)
+{
+    return m->agents.load && !m->agents.load->stale;
+}
+
+/*
+ * Keeps the agent's registration in the store (asynchronously) when it
+ * changed: an agent that subscribes again as it was costs no write, which
+ * matters when a thousand come back to a new leader at once. While the
+ * registry is being read the write waits for the reading, which says
+ * what is stored.
+ */
 static void agent_persist(struct agent_rec *ag)
 {
-    struct agora_jw *w = agora_jw_new();
+    struct agora_jw *w;
     char key[AGENT_ID_MAX + 16];
     const char *doc;
     size_t len;
 
+    if (agents_loading(ag->m)) {
+        ag->dirty = 1;
+        return;
+    }
+    ag->dirty = 0;
+    w = agora_jw_new();
+    if (w == NULL) {
+        log_error("agents", "cannot save agent %s: out of memory", ag->id);
+        return;
+    }
     agent_write_info(w, ag);
-    doc = w ? agora_jw_result(w, &len) : NULL;
+    doc = agora_jw_result(w, &len);
+    if (doc && ag->saved && strcmp(ag->saved, doc) == 0) {
+        agora_jw_free(w);
+        return;
+    }
     snprintf(key, sizeof(key), "agents/%s", ag->id);
     if (ag->save) {
         /* Puts complete in call order: the newer one's report will do. */
         store_cancel(ag->save);
         ag->save = NULL;
     }
-    if (doc == NULL ||
+    if (doc == NULL || set_str(&ag->saved, doc) < 0 ||
         store_put(ag->m->store, AGENTS_NS, key, doc, len, AGORA_STORE_ANY,
-                  agent_saved, ag, &ag->save) < 0)
+                  agent_saved, ag, &ag->save) < 0) {
         log_error("agents", "cannot save agent %s", ag->id);
+        free(ag->saved);
+        ag->saved = NULL;
+    }
     agora_jw_free(w);
 }
 
@@ -248,19 +295,6 @@ static int agent_take_info(struct agent_rec *ag, yajl_val doc, char *err,
 
 /* ---- loading the registry on election ---- */
 
-/*
- * One reading of the registry: a list, then a get for each agent. Its
- * callbacks hold it; a reading made stale by a step-down is kept (its
- * callbacks still come) but ignored, and freed with its last callback,
- * or by agents_stop, after which the closed store runs no callbacks.
- */
-struct agents_load {
-    struct master *m;
-    size_t pending;            /* store callbacks still to come       */
-    int stale;                 /* the leadership it was for has ended */
-    struct agents_load *next;  /* older, stale readings               */
-};
-
 static void load_unlink(struct master *m, struct agents_load *l)
 {
     struct agents_load **pp = &m->agents.load;
@@ -269,6 +303,21 @@ static void load_unlink(struct master *m, struct agents_load *l)
         pp = &(*pp)->next;
     if (*pp)
         *pp = l->next;
+}
+
+/* The agents that subscribed while the registry was read: written now
+ * if what they said differs from what is stored. */
+static void agents_persist_dirty(struct master *m)
+{
+    size_t pos = 0;
+    void *v;
+
+    while (map_next(&m->agents.by_id, &pos, NULL, &v)) {
+        struct agent_rec *ag = v;
+
+        if (ag->dirty)
+            agent_persist(ag);
+    }
 }
 
 /* A callback of l came; the last one ends the reading. */
@@ -282,6 +331,7 @@ static void load_done(struct agents_load *l)
     if (!l->stale) {
         log_info("agents", "agent registry read: %zu agent(s) expected back",
                  m->agents.recovering);
+        agents_persist_dirty(m);
         if (!agents_recovering(m))
             tasks_recovered(m);
     }
@@ -300,7 +350,8 @@ static void agent_loaded(void *arg, int err, const store_result *r)
     if (err == 0 && !l->stale) {
         doc = agora_json_parse(r->value, why, sizeof(why));
         id = doc ? jstr(doc, "id") : NULL;
-        if (id && agent_id_valid(id) && !agents_find(m, id) &&
+        ag = id ? agents_find(m, id) : NULL;
+        if (ag == NULL && id && agent_id_valid(id) &&
             (ag = agent_new(m, id)) != NULL) {
             if (agent_take_info(ag, doc, why, sizeof(why)) < 0)
                 log_warn("agents", "stored agent %s: %s", id, why);
@@ -308,6 +359,8 @@ static void agent_loaded(void *arg, int err, const store_result *r)
             log_info("agents", "expecting agent %s (%s) to subscribe again",
                      id, ag->hostname ? ag->hostname : "?");
         }
+        if (ag && set_str(&ag->saved, r->value) < 0)
+            ag->saved = NULL; /* unknown: written next time */
     } else if (err && err != AGORA_ENOENT && !l->stale) {
         log_error("agents", "cannot read a stored agent: %s",
                   agora_strerror(err));

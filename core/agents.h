@@ -57,6 +57,8 @@ struct agent_rec {
     struct http_stream *stream;    /* NULL while disconnected            */
     struct map tasks;              /* task id -> struct task             */
     struct store_op *save;         /* the registration being written     */
+    char *saved;                   /* the registration as stored         */
+    int dirty;                     /* to write once the registry is read */
     struct master *m;
 };
 

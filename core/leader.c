@@ -43,6 +43,11 @@ struct leader {
     unsigned long gen;  /* bumped when a session expires                */
     ev_timer report;    /* standalone: the one report                   */
     ev_timer stepdown;  /* disconnected: step down when it fires        */
+    /* Leading: a frozen process is noticed (see "a frozen process"). */
+    ev_timer beat;
+    ev_prepare before;
+    ev_check after;
+    double polled_at;   /* when the loop last went to poll              */
 };
 
 enum msg_kind {
@@ -71,11 +76,15 @@ static void on_msg(void *arg);
 
 /* ---- reporting ---- */
 
+static void freeze_watch(struct leader *l, int on);
+
 static void set_leading(struct leader *l, int on)
 {
     if (l->leading == on || l->stopped)
         return;
     l->leading = on;
+    if (!l->standalone)
+        freeze_watch(l, on);
     log_info("leader", "%s", on ? "elected: this master leads"
                                 : "no longer leading");
     l->cb(l->arg, on);
@@ -433,6 +442,82 @@ static void on_msg(void *arg)
     free(m);
 }
 
+/* ---- a frozen process ---- */
+
+/*
+ * A process that is stopped (SIGSTOP, a paused VM, heavy swapping) stops
+ * libzookeeper's heartbeats with it: the server may expire the session
+ * and elect another master meanwhile, and when this one runs again its
+ * loop would run its overdue timers before the news of the expiry
+ * arrives. So a leader watches its own loop: a beat timer bounds each
+ * poll, and a poll that overslept by 2/3 of the session timeout (the
+ * most a session can outlive silence by, after the client's last ping)
+ * means the session may be gone. The leader then steps down first
+ * thing, before any other callback of that iteration (the check
+ * watcher has the highest priority), and asks ZooKeeper again: if its
+ * session survived, the answer elects it again.
+ */
+static void freeze_limit(struct leader *l, double *beat, double *limit)
+{
+    double timeout = zk_session_timeout(l->z);
+
+    if (timeout <= 0)
+        timeout = 10.;
+    *beat = timeout / 6.;
+    *limit = timeout * 2. / 3.;
+}
+
+static void on_beat(struct ev_loop *loop, ev_timer *w, int events)
+{
+    (void)loop; /* it only wakes the loop up */
+    (void)w;
+    (void)events;
+}
+
+static void on_before_poll(struct ev_loop *loop, ev_prepare *w, int events)
+{
+    struct leader *l = w->data;
+
+    (void)events;
+    ev_now_update(loop);
+    l->polled_at = ev_now(loop);
+}
+
+static void on_after_poll(struct ev_loop *loop, ev_check *w, int events)
+{
+    struct leader *l = w->data;
+    double beat, limit, slept = ev_now(loop) - l->polled_at;
+
+    (void)events;
+    freeze_limit(l, &beat, &limit);
+    if (!l->leading || l->polled_at == 0 || slept <= beat + limit)
+        return;
+    log_warn("leader", "this process was frozen for %.1f s: the ZooKeeper "
+                       "session may have expired; stepping down until "
+                       "ZooKeeper answers", slept - beat);
+    set_leading(l, 0);
+    if (l->mine)
+        leader_refresh(l);
+}
+
+static void freeze_watch(struct leader *l, int on)
+{
+    double beat, limit;
+
+    if (!on) {
+        ev_timer_stop(l->loop, &l->beat);
+        ev_prepare_stop(l->loop, &l->before);
+        ev_check_stop(l->loop, &l->after);
+        l->polled_at = 0;
+        return;
+    }
+    freeze_limit(l, &beat, &limit);
+    ev_timer_set(&l->beat, beat, beat);
+    ev_timer_start(l->loop, &l->beat);
+    ev_prepare_start(l->loop, &l->before);
+    ev_check_start(l->loop, &l->after);
+}
+
 /* ---- the session ---- */
 
 static void on_stepdown(struct ev_loop *loop, ev_timer *w, int events)
@@ -511,6 +596,12 @@ static struct leader *leader_new(struct ev_loop *loop, leader_fn cb,
     l->report.data = l;
     ev_init(&l->stepdown, on_stepdown);
     l->stepdown.data = l;
+    ev_init(&l->beat, on_beat);
+    ev_prepare_init(&l->before, on_before_poll);
+    l->before.data = l;
+    ev_check_init(&l->after, on_after_poll);
+    ev_set_priority(&l->after, EV_MAXPRI);
+    l->after.data = l;
     return l;
 }
 
@@ -583,6 +674,7 @@ void leader_stop(struct leader *l)
     l->stopped = 1;
     ev_timer_stop(l->loop, &l->report);
     ev_timer_stop(l->loop, &l->stepdown);
+    freeze_watch(l, 0);
 }
 
 void leader_free(struct leader *l)

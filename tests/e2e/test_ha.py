@@ -222,3 +222,23 @@ def test_zookeeper_outage_steps_down_and_kills_nothing(master_factory, zk,
         if a.alive():
             a.stop()
         kill_leftovers(a.work_dir)
+
+
+def test_frozen_leader_steps_down_before_acting(master_factory, zk):
+    """A leader frozen past its session (SIGSTOP) finds another leader
+    elected when it runs again: it steps down first thing, from its own
+    clock, before ZooKeeper's news of the expired session arrives."""
+    masters = start_masters(master_factory, zk, n=2, plugins=())
+    lead = leader_of(masters)
+    other = [m for m in masters if m is not lead][0]
+    mark = lead.log_mark()
+    lead.signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: other.json("/master/state")["elected"], timeout=15,
+                 what="the standby to be elected")
+    finally:
+        lead.signal(signal.SIGCONT)
+    wait_for(lambda: not lead.json("/master/state")["elected"], timeout=5,
+             what="the old leader to step down")
+    assert "this process was frozen for" in lead.log()[mark:]
+    assert leader_of(masters) is other

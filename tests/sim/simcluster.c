@@ -3,10 +3,12 @@
  * protocol (docs/agent-protocol.md) to a real agora-master, from one
  * process, without running anything.
  *
- *   simcluster --master=127.0.0.1:5050 --agents=10000
+ *   simcluster --master=127.0.0.1:5050[,host:port...] --agents=10000
+ *   simcluster --master=zk://127.0.0.1:2181[,host:port...]/agora ...
  *              [--resources="cpus:8;mem:32768;disk:100000;ports:[31000-32000]"]
  *              [--finish_after=SECONDS] [--id_prefix=sim] [--updates_conns=64]
  *              [--subscribe_window=512] [--resend_after=1]
+ *              [--backoff_min=0.1 (zk://: 0.25)] [--backoff_max=2]
  *              [--stats_interval=2] [--report=FILE]
  *
  * Every agent `<prefix>-<i>` holds one subscription: a long-lived POST
@@ -24,18 +26,56 @@
  * its POST was answered is sent again (doubling to 60 s), and everything
  * pending is sent again after a new subscription. The POSTs share a pool
  * of keep-alive connections (--updates_conns), not one per agent: the
- * master needs one stream per agent, and descriptors are limited.
+ * master needs one stream per agent, and descriptors are limited. An
+ * agent's POST goes to the master its stream is subscribed to, never
+ * redirected: a pool connection open to another master is closed and
+ * opened again to that one (a free connection already open to it is
+ * preferred).
  *
  * The hot path is cheap: events are found with a scanner for the
  * members the master writes (`"type":"…"` first, then the task id), with
  * yajl only as the fallback for a line the scanner does not recognise;
  * tasks live in one hash table; no allocation per event but the task's.
  *
- * A subscription answered with anything but 200 (a 307 from a master that
- * does not lead included: simcluster follows no redirect), a stream that
- * ends, or one without a ping for ping_interval x max_ping_misses is
- * subscribed again after a backoff (1 s doubling to 60 s, jittered), with
- * the tasks the agent holds, as agora-agent does.
+ * Several masters: --master is a comma list. Agent i first subscribes to
+ * the list's master i mod n, so the first answers come from leader and
+ * standbys alike. A 301, 302, 303, 307 or 308 (a standby names the
+ * leader) is followed at once to its Location, http://host:port/...
+ * (the POST and its body kept; at most 5 redirects an attempt). A 503 (a
+ * standby that knows no leader), any other status, a connection that
+ * fails, or a redirect that leads nowhere sends the agent to the next
+ * master of the list after a backoff: --backoff_min (100 ms) doubling to
+ * --backoff_max (2 s) each time the whole list was tried at it (a dead
+ * master on the list costs a wait, not a doubling), each wait drawn in
+ * [backoff/2, backoff] per agent so that a thousand agents whose leader
+ * died together do not come back in lockstep. A stream that ends (its master
+ * died, or dropped it) or stays without a ping for ping_interval x
+ * max_ping_misses is subscribed again the same way, to the list master after
+ * the one it was on, carrying the tasks the agent holds, as agora-agent does.
+ * The backoff is reset when a `subscribed` line arrives.
+ *
+ * ZooKeeper: --master=zk://hosts/root, as agora-agent takes it. One
+ * watch of the masters' election under root (agent/leader_watch.c, the
+ * agent's own code) stands for every agent's: each real agent would hear
+ * the same news at the same moment. No agent subscribes before a leader
+ * is known. When the watch reports a leader "host:port" (a new address,
+ * or a new term of the same one), as agent/link.c's link_on_leader does
+ * for each agent: a stream or attempt to that master already is kept;
+ * every other agent drops what it has (its stream to the old leader, an
+ * attempt, a backoff wait) and subscribes to the new leader at once,
+ * carrying its tasks, its backoff reset: a failure after that waits
+ * --backoff_min (default here 250 ms, the agent's first backoff after a
+ * leader change), doubling at each failure to --backoff_max, jittered
+ * as above. A failed attempt (connection refused, a 503, a redirect that
+ * leads nowhere; a 307 is followed as above) or a stream that ends is
+ * retried, after that backoff, to the leader the watch shows then. A
+ * report of no leader stops nothing: attempts that fail afterwards wait
+ * for the next leader. All of zk mode's subscriptions, first ones and
+ * retries, go through the subscribe window: at most --subscribe_window
+ * in flight (connecting, or waiting for the `subscribed` line), the
+ * rest queued in order, so a leader change that moves every agent at
+ * once sends a window of them at a time. (List mode windows the first
+ * subscriptions only.) ZooKeeper's own log lines come on stderr too.
  *
  * stderr gets a stats line every --stats_interval seconds and a final one
  * on SIGTERM or SIGINT; --report=FILE gets the same counters as JSON
@@ -61,14 +101,22 @@
 #include <ev.h>
 
 #include <agora/json.h>
+#include <agora/sdk.h>
+
+#include "leader_watch.h"
 
 #define SIM_READ_BUF (256u << 10)
 #define SIM_LINE_MAX (4u << 20)   /* a longer line drops the stream     */
 #define SIM_POST_MAX_UPDATES 1000 /* the protocol's limit per POST      */
 #define SIM_RESEND_MAX 60.0
 #define SIM_SUBSCRIBE_TIMEOUT 30.0
-#define SIM_BACKOFF_MAX 60.0
 #define SIM_POST_TIMEOUT 30.0 /* a POST not answered by then fails  */
+#define SIM_MASTERS_MAX 64    /* listed ones and redirect targets   */
+#define SIM_REDIRECTS_MAX 5   /* followed by one subscribe attempt  */
+/* zk mode's first backoff after a new leader, as agora-agent's
+ * LINK_LEADER_BACKOFF (agent/link.c); list mode starts at 100 ms. */
+#define SIM_LEADER_BACKOFF 0.25
+#define SIM_LIST_BACKOFF 0.1
 
 /* ------------------------------------------------------------------ */
 /* Options and counters                                                 */
@@ -86,10 +134,12 @@ static struct {
     double stats_interval;
     const char *report;
     const char *hostname;
+    double backoff_min, backoff_max;
 } opt = {NULL, 0,     "cpus:8;mem:32768;disk:100000;ports:[31000-32000]",
          0,    "sim", 64,
          512,  1.0,   2.0,
-         NULL, NULL};
+         NULL, NULL,  0, /* backoff_min: 0 = the mode's default */
+         2.0};
 
 static struct {
     uint64_t launches, launch_dups, launch_bad, kills, kills_unknown;
@@ -98,10 +148,14 @@ static struct {
     uint64_t updates_posted, posts, posts_failed, resends;
     uint64_t subscribes, subscribed, reconnects, stream_errors;
     uint64_t refused[6]; /* subscribe answers by status class        */
+    uint64_t redirects, connect_errors, unavailable;
+    uint64_t leader_reports, leader_moves; /* zk mode                   */
+    double leader_at; /* when the last leader was reported         */
     uint64_t pconn_connects, pconn_errors;
     uint64_t bytes_in, lines, slow_lines;
     double first_launch, last_launch, last_running_sent, last_ack;
     double start, all_subscribed;
+    double resubscribed; /* the last time all agents were subscribed   */
     char last_error[512];
 } st;
 
@@ -347,7 +401,8 @@ enum agent_phase {
     A_HEADERS,    /* reading the answer's headers                      */
     A_STREAM,     /* reading events                                    */
     A_BACKOFF,    /* waiting to subscribe again                        */
-    A_DONE        /* shut down by the master                           */
+    A_DONE,       /* shut down by the master                           */
+    A_QUEUED      /* zk: waiting for a window slot, or for a leader     */
 };
 
 enum chunk_phase { C_SIZE, C_EXT, C_DATA, C_CRLF, C_RAW, C_END };
@@ -356,6 +411,10 @@ struct sim_agent {
     int idx;
     int fd;
     char id[64];
+    uint8_t master;     /* the master subscribed to (or being asked)  */
+    uint8_t listpos;    /* the list master the last attempt began at   */
+    uint8_t hops;       /* redirects followed in this attempt          */
+    uint8_t tries;      /* failed attempts at the current backoff      */
     uint8_t phase;      /* enum agent_phase                            */
     uint8_t cphase;     /* enum chunk_phase                            */
     uint8_t subscribed; /* the `subscribed` line came                  */
@@ -364,6 +423,7 @@ struct sim_agent {
     uint8_t posting;    /* a POST of its updates is in flight          */
     uint8_t pong;       /* a pong is owed                              */
     size_t chunk_left;
+    struct sim_agent *rnext; /* zk: the queue of agents to subscribe  */
     ev_io io;
     ev_timer timer; /* reconnect backoff / subscribe watchdog      */
     double backoff;
@@ -381,6 +441,7 @@ struct sim_agent {
 
 struct pconn {
     int fd;
+    int master;   /* the master fd is open to                    */
     int busy;     /* a request is assigned                       */
     double since; /* when the request was assigned               */
     int connected;
@@ -395,10 +456,24 @@ struct pconn {
     struct pconn *fnext; /* free list                                  */
 };
 
+/* A master: one of --master's list (the first nlisted), or a redirect's
+ * target. Agents and connections name them by index. */
+struct sim_master {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char host[300]; /* "host:port": the Host header, and the key      */
+};
+
 static struct ev_loop *loop;
-static struct sockaddr_storage master_addr;
-static socklen_t master_addrlen;
-static char master_host[300];
+static struct sim_master masters[SIM_MASTERS_MAX];
+static int nmasters, nlisted;
+/* zk mode: one watch of the election stands for every agent's own (each
+ * would hear the same at the same moment); the leader's index in
+ * masters[], -1 while none is known; the agents waiting to subscribe to
+ * it (for a window slot, or for a leader), oldest first. */
+static struct leader_watch *lwatch;
+static int leader_mi = -1;
+static struct sim_agent *ready_head, *ready_tail;
 static struct sim_agent *agents;
 static long started, in_window, nsubscribed;
 static struct pconn *pconns, *pconn_free;
@@ -573,6 +648,88 @@ static void task_launch(struct sim_agent *ag, const char *id, size_t idn,
 }
 
 /* ------------------------------------------------------------------ */
+/* Masters                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Adds master "host:port" (hp, n bytes; the host may be a bracketed IPv6
+ * address) to the table and returns its index, or -1 when the table is
+ * full, the text is not host:port, or the host does not resolve. The
+ * name is resolved here, blocking: --master at start, and redirect
+ * targets, which masters write as their --ip (an address) and which are
+ * resolved once each.
+ */
+static int master_add(const char *hp, size_t n)
+{
+    char host[256], port[16];
+    const char *colon = n ? memrchr(hp, ':', n) : NULL, *h = hp;
+    size_t hn, pn;
+    struct addrinfo hints, *res;
+    struct sim_master *mm = &masters[nmasters];
+
+    if (nmasters == SIM_MASTERS_MAX || colon == NULL || n >= sizeof(mm->host))
+        return -1;
+    hn = (size_t)(colon - hp);
+    pn = n - hn - 1;
+    if (hn >= 2 && hp[0] == '[' && hp[hn - 1] == ']') {
+        h++;
+        hn -= 2;
+    }
+    if (hn == 0 || hn >= sizeof(host) || pn == 0 || pn >= sizeof(port))
+        return -1;
+    memcpy(host, h, hn);
+    host[hn] = 0;
+    memcpy(port, colon + 1, pn);
+    port[pn] = 0;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
+        return -1;
+    memcpy(&mm->addr, res->ai_addr, res->ai_addrlen);
+    mm->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    memcpy(mm->host, hp, n);
+    mm->host[n] = 0;
+    return nmasters++;
+}
+
+/* The index of master "host:port" (hp, n bytes), added when new. */
+static int master_lookup(const char *hp, size_t n)
+{
+    int i;
+
+    for (i = 0; i < nmasters; i++)
+        if (strncmp(masters[i].host, hp, n) == 0 && masters[i].host[n] == 0)
+            return i;
+    return master_add(hp, n);
+}
+
+/* --master's comma list: the first entries of the table, in order. */
+static void masters_parse(const char *list)
+{
+    const char *p = list;
+
+    while (*p) {
+        size_t n = strcspn(p, ",");
+
+        if (n > 0 && master_add(p, n) < 0) {
+            fprintf(stderr,
+                    "simcluster: --master: cannot use '%.*s' (want "
+                    "host:port, at most %d of them)\n",
+                    (int)n, p, SIM_MASTERS_MAX);
+            exit(2);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    nlisted = nmasters;
+    if (nlisted == 0)
+        die("--master wants host:port[,host:port...]");
+}
+
+/* ------------------------------------------------------------------ */
 /* Reading events                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -681,6 +838,8 @@ static void on_subscribed(struct sim_agent *ag, const char *s, size_t n)
         st.subscribed++;
         if (nsubscribed == opt.agents && st.all_subscribed == 0)
             st.all_subscribed = now();
+        if (nsubscribed == opt.agents)
+            st.resubscribed = ev_time(); /* not now(): a busy iteration */
     }
     ag->backoff = 0;
     ev_timer_stop(loop, &ag->timer);
@@ -899,12 +1058,44 @@ static int on_body(struct sim_agent *ag, const char *p, size_t n)
     return 0;
 }
 
+/* The master a redirect's Location (in the headers before end) names:
+ * http://host:port/... or a path on the same master; -1 for anything
+ * else (https:// included: agents speak plain HTTP). */
+static int redirect_target(struct sim_agent *ag, const char *end)
+{
+    const char *p, *v, *e, *slash;
+
+    for (p = ag->in.p; p && p < end; p++) {
+        p = memchr(p, '\n', (size_t)(end - p));
+        if (p == NULL || strncasecmp(p + 1, "location:", 9) != 0)
+            continue;
+        v = p + 10;
+        v += strspn(v, " \t");
+        e = v + strcspn(v, "\r\n");
+        if (v < e && *v == '/')
+            return ag->master;
+        if (e - v < 8 || strncasecmp(v, "http://", 7) != 0)
+            return -1;
+        v += 7;
+        slash = memchr(v, '/', (size_t)(e - v));
+        return master_lookup(v, (size_t)((slash ? slash : e) - v));
+    }
+    return -1;
+}
+
+static int is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 ||
+           status == 308;
+}
+
 /* The subscribe answer's headers in ag->in. Returns the header length,
- * 0 when incomplete, -1 when the answer is not a stream. */
+ * 0 when incomplete, -1 when the answer is not a stream, -2 for a
+ * redirect to follow (ag->master is then its target). */
 static long on_headers(struct sim_agent *ag)
 {
     const char *end = memmem(ag->in.p, ag->in.len, "\r\n\r\n", 4), *p;
-    int status = 0;
+    int status = 0, to;
     size_t hl;
 
     if (end == NULL)
@@ -913,6 +1104,15 @@ static long on_headers(struct sim_agent *ag)
     if (sscanf(ag->in.p, "HTTP/1.%*d %d", &status) != 1)
         status = 0;
     st.refused[status >= 100 && status < 600 ? status / 100 : 0]++;
+    if (status == 503)
+        st.unavailable++;
+    if (is_redirect(status) && ag->hops < SIM_REDIRECTS_MAX &&
+        (to = redirect_target(ag, end)) >= 0) {
+        ag->hops++;
+        ag->master = (uint8_t)to;
+        st.redirects++;
+        return -2;
+    }
     if (status != 200) {
         char head[200];
         size_t k =
@@ -950,6 +1150,7 @@ static long on_headers(struct sim_agent *ag)
 /* ------------------------------------------------------------------ */
 
 static void agent_start(struct sim_agent *ag);
+static void agent_queue(struct sim_agent *ag);
 static void agent_on_io(struct ev_loop *l, ev_io *w, int events);
 
 static void window_leave(struct sim_agent *ag)
@@ -960,14 +1161,16 @@ static void window_leave(struct sim_agent *ag)
     in_window--;
 }
 
-static int sock_open(void)
+/* A non-blocking connection to master mi, in progress. */
+static int sock_open(int mi)
 {
-    int fd = socket(master_addr.ss_family,
+    const struct sim_master *mm = &masters[mi];
+    int fd = socket(mm->addr.ss_family,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd < 0)
         return -1;
-    if (connect(fd, (struct sockaddr *)&master_addr, master_addrlen) < 0 &&
+    if (connect(fd, (const struct sockaddr *)&mm->addr, mm->addrlen) < 0 &&
         errno != EINPROGRESS) {
         close(fd);
         return -1;
@@ -975,12 +1178,9 @@ static int sock_open(void)
     return fd;
 }
 
-/* Drops the stream; subscribes again after a backoff unless why is NULL
- * (the master shut the agent down). */
-static void agent_stream_end(struct sim_agent *ag, const char *why)
+/* Closes the agent's connection and stops its timer. */
+static void agent_close(struct sim_agent *ag)
 {
-    double delay;
-
     if (ag->fd >= 0) {
         ev_io_stop(loop, &ag->io);
         close(ag->fd);
@@ -989,22 +1189,75 @@ static void agent_stream_end(struct sim_agent *ag, const char *why)
     ev_timer_stop(loop, &ag->timer);
     buf_free(&ag->out);
     buf_free(&ag->in);
+}
+
+/*
+ * Points the agent at the next master of the list: the one after the
+ * master its stream was on when a stream ended (that master is likely
+ * dead), else the one after the list master its attempt began at (a
+ * redirect may have taken it off the list, or to a leader that is gone:
+ * the list goes on in order, so every listed master gets asked).
+ */
+static void agent_next_master(struct sim_agent *ag, int stream_ended)
+{
+    if (stream_ended && ag->master < nlisted)
+        ag->listpos = ag->master;
+    ag->listpos = (uint8_t)((ag->listpos + 1) % nlisted);
+    ag->master = ag->listpos;
+}
+
+/* Drops whatever the agent has: its stream or attempt, its timer, its
+ * place in the window. */
+static void agent_drop(struct sim_agent *ag)
+{
+    agent_close(ag);
     if (ag->subscribed) {
         ag->subscribed = 0;
         nsubscribed--;
     }
     window_leave(ag);
+}
+
+/* Drops the stream or the attempt; subscribes again after a backoff, to
+ * the next master of the list (zk mode: to the leader known then),
+ * unless why is NULL (the master shut the agent down). */
+static void agent_stream_end(struct sim_agent *ag, const char *why)
+{
+    int stream_ended = ag->phase == A_STREAM;
+    double delay;
+
+    agent_drop(ag);
     if (why == NULL) {
         ag->phase = A_DONE;
         return;
     }
     st.stream_errors++;
-    set_error("%s: %s", ag->id, why);
+    {
+        char who[400];
+
+        snprintf(who, sizeof(who), "%s (master %s)", ag->id,
+                 masters[ag->master].host);
+        set_error("%s: %s", who, why);
+    }
     ag->phase = A_BACKOFF;
-    ag->backoff = ag->backoff ? ag->backoff * 2 : 1;
-    if (ag->backoff > SIM_BACKOFF_MAX)
-        ag->backoff = SIM_BACKOFF_MAX;
-    delay = ag->backoff * (0.5 + (double)rand() / RAND_MAX);
+    if (lwatch == NULL)
+        agent_next_master(ag, stream_ended);
+    /* The backoff doubles once every master of the list was tried at it:
+     * a dead master of the list costs one wait, not a doubling. In zk
+     * mode there is one target, the leader: it doubles at each failure,
+     * as agora-agent's does. */
+    if (ag->backoff == 0) {
+        ag->backoff = opt.backoff_min;
+        ag->tries = 0;
+    } else if (++ag->tries >= (lwatch ? 1 : nlisted)) {
+        ag->tries = 0;
+        ag->backoff *= 2;
+        if (ag->backoff > opt.backoff_max)
+            ag->backoff = opt.backoff_max;
+    }
+    /* In [backoff/2, backoff], drawn per agent: agents that lost their
+     * master together spread out, and none waits longer than backoff. */
+    delay = ag->backoff * (0.5 + 0.5 * (double)rand() / RAND_MAX);
     ev_timer_set(&ag->timer, delay, 0);
     ev_timer_start(loop, &ag->timer);
 }
@@ -1017,7 +1270,10 @@ static void agent_on_timer(struct ev_loop *l, ev_timer *w, int events)
     (void)events;
     if (ag->phase == A_BACKOFF) {
         st.reconnects++;
-        agent_start(ag);
+        if (lwatch)
+            agent_queue(ag); /* within the window, to the leader */
+        else
+            agent_start(ag);
     } else if (!ag->subscribed) {
         agent_stream_end(ag, "no `subscribed` line within 30 s");
     }
@@ -1062,7 +1318,8 @@ static void agent_request(struct sim_agent *ag)
                  "Content-Type: application/json\r\n"
                  "Accept: application/x-ndjson\r\n"
                  "Content-Length: %zu\r\n\r\n",
-                 master_host, (size_t)n + strlen(subscribe_static) + len + 1);
+                 masters[ag->master].host,
+                 (size_t)n + strlen(subscribe_static) + len + 1);
     ag->out.len = 0;
     buf_add(&ag->out, req, (size_t)k);
     buf_add(&ag->out, head, (size_t)n);
@@ -1072,9 +1329,10 @@ static void agent_request(struct sim_agent *ag)
     ag->out_off = 0;
 }
 
-static void agent_start(struct sim_agent *ag)
+/* Sends the subscribe request to ag->master. */
+static void agent_connect(struct sim_agent *ag)
 {
-    ag->fd = sock_open();
+    ag->fd = sock_open(ag->master);
     st.subscribes++;
     if (!ag->in_window) {
         ag->in_window = 1;
@@ -1084,6 +1342,7 @@ static void agent_start(struct sim_agent *ag)
     ag->cphase = C_SIZE;
     ag->in.len = 0;
     if (ag->fd < 0) {
+        st.connect_errors++;
         agent_stream_end(ag, strerror(errno));
         return;
     }
@@ -1093,6 +1352,131 @@ static void agent_start(struct sim_agent *ag)
     ev_io_start(loop, &ag->io);
     ev_timer_set(&ag->timer, SIM_SUBSCRIBE_TIMEOUT, 0);
     ev_timer_start(loop, &ag->timer);
+}
+
+/* A subscription attempt, to ag->master; in zk mode to the leader, or
+ * none while no leader is known (the agent waits for one, queued). */
+static void agent_start(struct sim_agent *ag)
+{
+    if (lwatch) {
+        if (leader_mi < 0) {
+            agent_queue(ag);
+            return;
+        }
+        ag->master = (uint8_t)leader_mi;
+    }
+    ag->hops = 0;
+    agent_connect(ag);
+}
+
+/* ------------------------------------------------------------------ */
+/* zk mode: following the election                                     */
+/* ------------------------------------------------------------------ */
+
+/* The agent waits for its turn to subscribe (agents_admit). Never
+ * called for an agent already queued. */
+static void agent_queue(struct sim_agent *ag)
+{
+    ag->phase = A_QUEUED;
+    ag->rnext = NULL;
+    if (ready_tail)
+        ready_tail->rnext = ag;
+    else
+        ready_head = ag;
+    ready_tail = ag;
+}
+
+/*
+ * Starts subscriptions while the subscribe window has room: in zk mode
+ * first the queued agents (when a leader is known: a new leader moves
+ * every agent at once, and the window spreads them out), then the agents
+ * not started yet.
+ */
+static void agents_admit(void)
+{
+    if (lwatch && leader_mi < 0)
+        return; /* no leader known: the watch's next report admits */
+    while (ready_head && in_window < opt.window) {
+        struct sim_agent *ag = ready_head;
+
+        ready_head = ag->rnext;
+        if (ready_head == NULL)
+            ready_tail = NULL;
+        agent_start(ag);
+    }
+    while (started < opt.agents && in_window < opt.window)
+        agent_start(&agents[started++]);
+}
+
+/* The agent's stream, or its attempt, is to master mi. */
+static int agent_on_master(const struct sim_agent *ag, int mi)
+{
+    return ag->master == mi &&
+           (ag->phase == A_CONNECTING || ag->phase == A_SENDING ||
+            ag->phase == A_HEADERS || ag->phase == A_STREAM);
+}
+
+/*
+ * A new leader, mi. As agora-agent's link_on_leader: a stream or attempt
+ * to it already is kept; any other agent drops what it has (a stream to
+ * a deposed master, an attempt, a backoff wait) and subscribes to mi at
+ * once (queued for the window), carrying its tasks, its next failure
+ * waiting the first backoff again. 1 when the agent goes to mi now
+ * (queued already, or moved).
+ */
+static int agent_follow(struct sim_agent *ag, int mi)
+{
+    if (ag->phase == A_DONE || agent_on_master(ag, mi))
+        return 0;
+    ag->backoff = 0;
+    ag->tries = 0;
+    if (ag->phase == A_QUEUED)
+        return 1; /* it goes to mi when admitted */
+    agent_drop(ag);
+    agent_queue(ag);
+    return 1;
+}
+
+/* leader_watch_fn: the election's news, heard for every agent at once.
+ * NULL (no leader known) stops nothing: attempts that fail from now on
+ * wait for the next report. */
+static void on_leader(void *arg, const char *master)
+{
+    long i, moved = 0;
+    int mi;
+
+    (void)arg;
+    st.leader_reports++;
+    st.leader_at = ev_time();
+    leader_mi = -1;
+    if (master == NULL) {
+        fprintf(stderr, "simcluster: t=%.3fs no leader known: waiting\n",
+                st.leader_at - st.start);
+        return;
+    }
+    if ((mi = master_lookup(master, strlen(master))) < 0) {
+        set_error("the leader %s: unresolvable, or over %s masters seen",
+                  master, "64");
+        fprintf(stderr, "simcluster: %s\n", st.last_error);
+        return;
+    }
+    leader_mi = mi;
+    for (i = 0; i < started; i++)
+        moved += agent_follow(&agents[i], mi);
+    st.leader_moves += (uint64_t)moved;
+    fprintf(stderr,
+            "simcluster: t=%.3fs the leader is %s: %ld agents go to it, "
+            "%ld stay subscribed\n",
+            st.leader_at - st.start, master, moved, nsubscribed);
+    agents_admit();
+}
+
+/* A redirect's target is in ag->master: the same request goes there at
+ * once, on a new connection. */
+static void agent_redirect(struct sim_agent *ag)
+{
+    agent_close(ag);
+    agent_connect(ag);
 }
 
 static void agent_write(struct sim_agent *ag)
@@ -1138,6 +1522,10 @@ static void agent_read(struct sim_agent *ag)
             buf_add(&ag->in, p, n);
             if ((hl = on_headers(ag)) == 0)
                 continue;
+            if (hl == -2) {
+                agent_redirect(ag);
+                return;
+            }
             if (hl < 0) {
                 agent_stream_end(ag, "the subscription was refused");
                 return;
@@ -1168,6 +1556,7 @@ static void agent_on_io(struct ev_loop *l, ev_io *w, int events)
 
         getsockopt(ag->fd, SOL_SOCKET, SO_ERROR, &err, &el);
         if (err) {
+            st.connect_errors++;
             agent_stream_end(ag, strerror(err));
             return;
         }
@@ -1255,9 +1644,10 @@ static void pconn_fail(struct pconn *c)
         pconn_done(c, 0);
 }
 
-static int pconn_connect(struct pconn *c)
+static int pconn_connect(struct pconn *c, int mi)
 {
-    c->fd = sock_open();
+    c->fd = sock_open(mi);
+    c->master = mi;
     if (c->fd < 0)
         return -1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
@@ -1423,7 +1813,7 @@ static void post_updates(struct sim_agent *ag, struct pconn *c)
                  "POST /api/agent/updates HTTP/1.1\r\nHost: %s\r\n"
                  "Content-Type: application/json\r\n"
                  "Content-Length: %zu\r\n\r\n",
-                 master_host, len);
+                 masters[ag->master].host, len);
     c->out.len = 0;
     buf_add(&c->out, head, (size_t)k);
     buf_add(&c->out, body, len);
@@ -1433,7 +1823,10 @@ static void post_updates(struct sim_agent *ag, struct pconn *c)
     c->ag = ag;
     ag->posting = 1;
     st.updates_posted += n;
-    if (c->fd < 0 && pconn_connect(c) < 0) {
+    /* The agent's stream master gets its updates, never another. */
+    if (c->fd >= 0 && c->master != ag->master)
+        pconn_close(c);
+    if (c->fd < 0 && pconn_connect(c, ag->master) < 0) {
         set_error("updates connection: %s%s", strerror(errno), "");
         pconn_fail(c);
         return;
@@ -1443,17 +1836,32 @@ static void post_updates(struct sim_agent *ag, struct pconn *c)
     ev_io_start(loop, &c->io);
 }
 
+/* A free connection for a POST to master mi: one already open to it if
+ * there is one, else the most recently freed. */
+static struct pconn *pconn_take(int mi)
+{
+    struct pconn **pp, **pick = &pconn_free, *c;
+
+    for (pp = &pconn_free; *pp; pp = &(*pp)->fnext)
+        if ((*pp)->fd >= 0 && (*pp)->master == mi) {
+            pick = pp;
+            break;
+        }
+    c = *pick;
+    *pick = c->fnext;
+    c->fnext = NULL;
+    return c;
+}
+
 /* Before the loop blocks: hand dirty agents to free connections. */
 static void on_prepare(struct ev_loop *l, ev_prepare *w, int events)
 {
     (void)l;
     (void)w;
     (void)events;
-    while (started < opt.agents && in_window < opt.window)
-        agent_start(&agents[started++]);
+    agents_admit();
     while (dirty_head && pconn_free) {
         struct sim_agent *ag = dirty_head;
-        struct pconn *c = pconn_free;
 
         dirty_head = ag->dnext;
         if (dirty_head == NULL)
@@ -1462,8 +1870,7 @@ static void on_prepare(struct ev_loop *l, ev_prepare *w, int events)
         if (ag->phase != A_STREAM || ag->posting ||
             (ag->nqueued == 0 && !ag->pong))
             continue;
-        pconn_free = c->fnext;
-        post_updates(ag, c);
+        post_updates(ag, pconn_take(ag->master));
     }
 }
 
@@ -1558,11 +1965,13 @@ static void write_report(const char *path, int final)
         " \"resends\": %llu, \"pings\": %llu, \"pongs\": %llu,\n"
         " \"subscribes\": %llu, \"reconnects\": %llu, "
         "\"stream_errors\": %llu, \"shutdowns\": %llu,\n"
-        " \"refused_4xx\": %llu, \"refused_5xx\": %llu,\n"
+        " \"refused_3xx\": %llu, \"refused_4xx\": %llu, "
+        "\"refused_5xx\": %llu,\n"
+        " \"redirects\": %llu, \"unavailable\": %llu, "
+        "\"connect_errors\": %llu,\n"
         " \"pconn_connects\": %llu, \"pconn_errors\": %llu,\n"
         " \"tasks\": %zu, \"lines\": %llu, \"slow_lines\": %llu, "
-        "\"bytes_in\": %llu,\n"
-        " \"last_error\": ",
+        "\"bytes_in\": %llu,\n",
         opt.agents, nsubscribed, final ? "true" : "false", t - st.start,
         st.start, st.all_subscribed, (unsigned long long)st.launches,
         (unsigned long long)st.launch_dups, (unsigned long long)st.launch_bad,
@@ -1577,17 +1986,30 @@ static void write_report(const char *path, int final)
         (unsigned long long)st.resends, (unsigned long long)st.pings,
         (unsigned long long)st.pongs, (unsigned long long)st.subscribes,
         (unsigned long long)st.reconnects, (unsigned long long)st.stream_errors,
-        (unsigned long long)st.shutdowns, (unsigned long long)st.refused[4],
-        (unsigned long long)st.refused[5],
+        (unsigned long long)st.shutdowns, (unsigned long long)st.refused[3],
+        (unsigned long long)st.refused[4], (unsigned long long)st.refused[5],
+        (unsigned long long)st.redirects, (unsigned long long)st.unavailable,
+        (unsigned long long)st.connect_errors,
         (unsigned long long)st.pconn_connects,
         (unsigned long long)st.pconn_errors, tasks.n,
         (unsigned long long)st.lines, (unsigned long long)st.slow_lines,
         (unsigned long long)st.bytes_in);
     {
-        char q[1100];
+        char q[1100], lead[700];
 
+        /* leader_*: zk mode's reports. leader_at and resubscribed are
+         * wall-clock seconds, as start is. */
+        agora_json_quote(leader_mi >= 0 ? masters[leader_mi].host : "", lead,
+                         sizeof(lead));
+        fprintf(f,
+                " \"leader_reports\": %llu, \"leader_moves\": %llu, "
+                "\"leader_at\": %.6f, \"leader\": %s,\n"
+                " \"resubscribed\": %.6f,\n",
+                (unsigned long long)st.leader_reports,
+                (unsigned long long)st.leader_moves, st.leader_at, lead,
+                st.resubscribed);
         agora_json_quote(st.last_error, q, sizeof(q));
-        fprintf(f, "%s}\n", q);
+        fprintf(f, " \"last_error\": %s}\n", q);
     }
     if (fclose(f) == 0)
         rename(tmp, path);
@@ -1598,14 +2020,21 @@ static void print_stats(const char *tag)
     static double last_t;
     static uint64_t last_launches, last_acks;
     double t = now(), dt = last_t ? t - last_t : t - st.start;
+    char lead[400] = "";
 
     if (dt <= 0)
         dt = 1e-9;
+    if (lwatch)
+        snprintf(lead, sizeof(lead), ", leader %s (%llu reports, %llu moves)",
+                 leader_mi >= 0 ? masters[leader_mi].host : "unknown",
+                 (unsigned long long)st.leader_reports,
+                 (unsigned long long)st.leader_moves);
     fprintf(stderr,
             "simcluster: %s t=%.1fs agents %ld/%ld subscribed, launches %llu "
             "(%.0f/s), sent running %llu finished %llu killed %llu, posts %llu "
             "(%llu failed), acks %llu (%.0f/s), waiting %zu, resends %llu, "
-            "pings %llu, reconnects %llu, tasks %zu%s%s\n",
+            "pings %llu, reconnects %llu (redirects %llu, 503s %llu, "
+            "connect errors %llu), tasks %zu%s%s%s\n",
             tag, t - st.start, nsubscribed, opt.agents,
             (unsigned long long)st.launches,
             (double)(st.launches - last_launches) / dt,
@@ -1615,7 +2044,9 @@ static void print_stats(const char *tag)
             (unsigned long long)st.posts_failed, (unsigned long long)st.acks,
             (double)(st.acks - last_acks) / dt, nwaiting,
             (unsigned long long)st.resends, (unsigned long long)st.pings,
-            (unsigned long long)st.reconnects, tasks.n,
+            (unsigned long long)st.reconnects, (unsigned long long)st.redirects,
+            (unsigned long long)st.unavailable,
+            (unsigned long long)st.connect_errors, tasks.n, lead,
             st.last_error[0] ? "; last error: " : "", st.last_error);
     last_t = t;
     last_launches = st.launches;
@@ -1647,13 +2078,25 @@ static void usage(void)
 {
     fprintf(
         stderr,
-        "usage: simcluster --master=HOST:PORT --agents=N\n"
+        "usage: simcluster --master=HOST:PORT[,HOST:PORT...] --agents=N\n"
+        "       simcluster --master=zk://HOST:PORT[,HOST:PORT...]/ROOT "
+        "--agents=N\n"
+        "  (zk://: follow the masters' election in ZooKeeper under ROOT,\n"
+        "   as agora-agent --master=zk://... does)\n"
         "  [--resources=\"cpus:8;mem:32768;disk:100000;ports:[31000-32000]\"]\n"
         "  [--finish_after=SECONDS (0: never)] [--id_prefix=sim]\n"
         "  [--updates_conns=64] [--subscribe_window=512]\n"
         "  [--resend_after=1] [--stats_interval=2] [--report=FILE]\n"
+        "  [--backoff_min=0.1 (zk://: 0.25)] [--backoff_max=2]\n"
+        "     (seconds, resubscribing)\n"
         "  [--hostname=NAME (default: the agent id)]\n");
     exit(2);
+}
+
+/* --master names ZooKeeper (zk mode), not a list of masters. */
+static int is_zk(const char *master)
+{
+    return strncmp(master, "zk://", 5) == 0;
 }
 
 /* Matches "--name=value" (argv is left as it is, so ps shows it). */
@@ -1696,35 +2139,26 @@ static void parse_args(int argc, char **argv)
             opt.report = v;
         else if ((v = flag(a, "hostname")))
             opt.hostname = v;
+        else if ((v = flag(a, "backoff_min"))) {
+            if ((opt.backoff_min = strtod(v, NULL)) <= 0)
+                usage(); /* 0 stands for "not given" */
+        } else if ((v = flag(a, "backoff_max")))
+            opt.backoff_max = strtod(v, NULL);
         else
             usage();
     }
+    /* Not given: the mode's default, within a --backoff_max given. */
+    if (opt.backoff_min == 0) {
+        opt.backoff_min = opt.master && is_zk(opt.master) ? SIM_LEADER_BACKOFF
+                                                          : SIM_LIST_BACKOFF;
+        if (opt.backoff_max > 0 && opt.backoff_min > opt.backoff_max)
+            opt.backoff_min = opt.backoff_max;
+    }
     if (opt.master == NULL || opt.agents <= 0 || opt.updates_conns <= 0 ||
         opt.window <= 0 || opt.resend_after <= 0 || opt.stats_interval <= 0 ||
+        opt.backoff_min <= 0 || opt.backoff_max < opt.backoff_min ||
         strlen(opt.prefix) > 40 || (opt.hostname && strlen(opt.hostname) > 250))
         usage();
-}
-
-static void resolve_master(void)
-{
-    char host[256];
-    const char *colon = strrchr(opt.master, ':');
-    struct addrinfo hints, *res;
-    size_t hn;
-
-    if (colon == NULL || (hn = (size_t)(colon - opt.master)) >= sizeof(host))
-        die("--master wants host:port");
-    memcpy(host, opt.master, hn);
-    host[hn] = 0;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || res == NULL)
-        die("cannot resolve --master");
-    memcpy(&master_addr, res->ai_addr, res->ai_addrlen);
-    master_addrlen = res->ai_addrlen;
-    freeaddrinfo(res);
-    snprintf(master_host, sizeof(master_host), "%s", opt.master);
 }
 
 /* Raises RLIMIT_NOFILE to the hard limit and checks it is enough. */
@@ -1760,6 +2194,26 @@ static void make_salt(void)
              r[3], r[4], r[5], r[6], r[7] & 0xf, r[8], r[9] & 0xf);
 }
 
+/* zk mode: the watch of the masters' election (agent/leader_watch.c),
+ * reporting to on_leader. */
+static void watch_open(void)
+{
+    char err[512];
+    int rc;
+
+    err[0] = '\0';
+    rc = leader_watch_open(loop, opt.master, on_leader, NULL, &lwatch, err,
+                           sizeof(err));
+    if (rc < 0) {
+        if (err[0])
+            fprintf(stderr, "simcluster: %s\n", err);
+        else
+            fprintf(stderr, "simcluster: cannot follow the election: %s\n",
+                    agora_strerror(rc));
+        exit(2);
+    }
+}
+
 int main(int argc, char **argv)
 {
     ev_signal sigterm, sigint;
@@ -1770,7 +2224,8 @@ int main(int argc, char **argv)
 
     parse_args(argc, argv);
     raise_fd_limit();
-    resolve_master();
+    if (!is_zk(opt.master))
+        masters_parse(opt.master);
     signal(SIGPIPE, SIG_IGN);
     srand((unsigned)getpid() ^ (unsigned)time(NULL));
     make_salt();
@@ -1810,6 +2265,10 @@ int main(int argc, char **argv)
 
         ag->idx = (int)i;
         ag->fd = -1;
+        /* Spread over the list: leader and standbys are all asked. In
+         * zk mode each attempt goes to the leader (agent_start). */
+        if (nlisted > 0)
+            ag->master = ag->listpos = (uint8_t)(i % nlisted);
         snprintf(ag->id, sizeof(ag->id), "%s-%ld", opt.prefix, i);
         ag->q_tail = &ag->q_head;
         ev_init(&ag->timer, agent_on_timer);
@@ -1817,10 +2276,13 @@ int main(int argc, char **argv)
     }
     for (i = opt.updates_conns - 1; i >= 0; i--) {
         pconns[i].fd = -1;
+        pconns[i].master = -1;
         pconns[i].fnext = pconn_free;
         pconn_free = &pconns[i];
     }
     st.start = ev_time();
+    if (is_zk(opt.master))
+        watch_open();
     ev_now_update(loop);
     ev_prepare_init(&prep, on_prepare);
     ev_prepare_start(loop, &prep);
@@ -1847,5 +2309,6 @@ int main(int argc, char **argv)
     print_stats("final");
     if (opt.report)
         write_report(opt.report, 1);
+    leader_watch_close(lwatch); /* the session goes now, not on expiry */
     return 0;
 }

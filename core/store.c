@@ -253,8 +253,12 @@ int store_put(struct store *s, const char *ns, const char *key,
         rc = check_version(version);
     if (rc == 0 && value == NULL && len > 0)
         rc = AGORA_EINVAL;
-    if (rc == 0 && len > AGORA_STORE_VALUE_MAX)
+    if (rc == 0 && len > AGORA_STORE_VALUE_MAX) {
+        log_warn("store", "refused to store %s/%s: %zu bytes, over the "
+                          "limit of %u for a value",
+                 ns, key, len, (unsigned)AGORA_STORE_VALUE_MAX);
         rc = AGORA_ETOOBIG;
+    }
     if (rc != 0)
         return refuse(s, rc);
     o = op_new(s, STORE_PUT, ns, key, cb, arg);

@@ -242,3 +242,20 @@ def test_frozen_leader_steps_down_before_acting(master_factory, zk):
              what="the old leader to step down")
     assert "this process was frozen for" in lead.log()[mark:]
     assert leader_of(masters) is other
+
+
+def test_value_over_1mb_refused_at_write(master_factory, zk):
+    """A plugin's 2 MB value is refused when it is put, with a clear
+    error, and nothing of it is stored; 1 MB (10^6 bytes, the limit) is
+    stored."""
+    m = start_masters(master_factory, zk, n=1)[0]
+    leader_of([m])
+    r = m.post("/launcher/store/big?size=%d" % (2 << 20))
+    assert r.status_code == 413, r.text
+    assert r.json()["message"] == "store: too big"
+    assert "refused to store launcher/big: 2097152 bytes, over the limit " \
+           "of 1000000" in m.log()
+    assert m.get("/launcher/store/big").status_code == 404
+    r = m.post("/launcher/store/big?size=1000000")
+    assert r.status_code == 201, r.text
+    assert m.json("/launcher/store/big") == {"len": 1000000, "version": 1}

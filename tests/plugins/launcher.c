@@ -9,6 +9,10 @@
  *   GET  /statuses    [{task_id, state, reason, message, healthy, uuid,
  *                       source, agent_id, timestamp}...] in arrival order
  *                     (?task_id= filters)
+ *   POST /store/:key?size=N   puts N bytes ('x') under key in the store:
+ *                     201 {"version"}, or the store's refusal as JSON
+ *                     (413 for a value over the limit, at the call)
+ *   GET  /store/:key  {"len", "version"}, 404 when absent
  *
  * The task spec is the agent protocol's (docs/agent-protocol.md):
  * task_id, name, command | argv, env {}, user, resources, labels {},
@@ -16,6 +20,7 @@
  * port_index, delay, grace_period, interval, timeout,
  * max_consecutive_failures}. It is test code, not a default plugin.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -296,6 +301,84 @@ static void post_reconcile(void *state, struct agora_req *req)
         yajl_tree_free(doc);
 }
 
+/* ---- the store, through the services table ---- */
+
+struct store_req {
+    struct launcher *l;
+    struct agora_req *req;
+};
+
+static void reply_store_err(struct launcher *l, struct agora_req *req,
+                            int status, int err)
+{
+    char body[160];
+    int n = snprintf(body, sizeof(body), "{\"message\":\"store: %s\"}",
+                     agora_strerror(err));
+
+    l->api->reply(req, status, NULL, body, (size_t)n);
+}
+
+static void store_done(void *arg, int err, const struct agora_store_result *r)
+{
+    struct store_req *sr = arg;
+    char body[96];
+    int n;
+
+    if (err) {
+        reply_store_err(sr->l, sr->req, err == AGORA_ENOENT ? 404 : 503, err);
+    } else if (r->value) {
+        n = snprintf(body, sizeof(body), "{\"len\":%zu,\"version\":%lld}",
+                     r->len, (long long)r->version);
+        sr->l->api->reply(sr->req, 200, NULL, body, (size_t)n);
+    } else {
+        n = snprintf(body, sizeof(body), "{\"version\":%lld}",
+                     (long long)r->version);
+        sr->l->api->reply(sr->req, 201, NULL, body, (size_t)n);
+    }
+    free(sr);
+}
+
+static void store_req(struct launcher *l, struct agora_req *req, int put)
+{
+    const char *key = l->api->req_param(req, "key");
+    const char *size = l->api->req_query(req, "size", 0);
+    size_t len = size ? strtoul(size, NULL, 10) : 0;
+    struct store_req *sr = malloc(sizeof(*sr));
+    char *value = put ? malloc(len + 1) : NULL;
+    int rc;
+
+    if (sr == NULL || (put && value == NULL)) {
+        free(sr);
+        free(value);
+        reply_store_err(l, req, 500, AGORA_ENOMEM);
+        return;
+    }
+    sr->l = l;
+    sr->req = req;
+    if (put)
+        memset(value, 'x', len);
+    rc = put ? l->api->store_put(l->h, key, value, len, AGORA_STORE_ANY,
+                                 store_done, sr)
+             : l->api->store_get(l->h, key, store_done, sr);
+    free(value);
+    if (rc < 0) {
+        free(sr);
+        reply_store_err(l, req, rc == AGORA_ETOOBIG ? 413 : 400, rc);
+        return;
+    }
+    l->api->defer(req);
+}
+
+static void post_store(void *state, struct agora_req *req)
+{
+    store_req(state, req, 1);
+}
+
+static void get_store(void *state, struct agora_req *req)
+{
+    store_req(state, req, 0);
+}
+
 static int init(struct agora_host *h, const struct agora_api *api,
                 const void *conf, void **state)
 {
@@ -326,6 +409,8 @@ static const struct agora_route routes[] = {
     {"POST", "/kill/:id", post_kill},
     {"POST", "/reconcile", post_reconcile},
     {"GET", "/statuses", get_statuses},
+    {"POST", "/store/:key", post_store},
+    {"GET", "/store/:key", get_store},
     {NULL, NULL, NULL},
 };
 

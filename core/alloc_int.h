@@ -54,6 +54,13 @@ struct take {
     struct ar_bundle r;
 };
 
+/* The view of an offer of scalars and port ranges from one pool fits in
+ * the offer itself (one allocation an offer, not three): a scalar of
+ * each kind, the ports, and a few ranges of them. A bigger view (two
+ * pools, many ranges) is allocated. */
+#define OFFER_VIEW_INLINE (AR_N + 1)
+#define OFFER_RANGES_INLINE 4
+
 struct alloc_offer {
     char id[24]; /* "O" and a 64-bit sequence number */
     struct alloc_agent *ag;
@@ -62,6 +69,8 @@ struct alloc_offer {
     int ntake;
     struct agora_resources view;
     int view_owned; /* view made by the SDK: free it whole */
+    struct agora_resource view_buf[OFFER_VIEW_INLINE];
+    struct agora_range ranges_buf[OFFER_RANGES_INLINE];
     double created;
     int undelivered; /* still in fw->batch */
     struct alloc_offer *ag_prev, *ag_next, *fw_prev, *fw_next;

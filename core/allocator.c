@@ -108,6 +108,14 @@ static void offer_unlink(struct alloc *a, struct alloc_offer *o)
     a->stats.outstanding--;
 }
 
+/* 1 when p points into o's own buffers (nothing to free). */
+static int offer_inline(const struct alloc_offer *o, const void *p)
+{
+    const char *c = p, *b = (const char *)o;
+
+    return c >= b && c < b + sizeof(*o);
+}
+
 static void offer_free(struct alloc_offer *o)
 {
     int i;
@@ -120,8 +128,10 @@ static void offer_free(struct alloc_offer *o)
         size_t j;
 
         for (j = 0; j < o->view.n; j++)
-            free(o->view.v[j].ranges);
-        free(o->view.v);
+            if (!offer_inline(o, o->view.v[j].ranges))
+                free(o->view.v[j].ranges);
+        if (!offer_inline(o, o->view.v))
+            free(o->view.v);
     }
     free(o);
 }
@@ -213,16 +223,18 @@ static int batch_add(struct alloc *a, struct alloc_fw *fw,
 /*
  * The offer's resources as the SDK shows them, built in normal form
  * (sorted by name, then role) straight from its takes. Names are static
- * and roles the agent's pools' (which outlive its offers), so an offer
- * costs two allocations, not a dozen strdup()s: offer_free() frees the
- * array and the port ranges only. Generic resources take the SDK's way.
+ * and roles the agent's pools' (which outlive its offers), and the array
+ * and the port ranges fit in the offer's own buffers but for unusual
+ * offers (many port ranges): the view costs no allocation, where the
+ * SDK's would cost a dozen strdup()s. Generic resources take the SDK's
+ * way.
  */
 static int offer_view(struct alloc_offer *o, const struct alloc_agent *ag)
 {
     static const int order[AR_N] = {AR_CPUS, AR_DISK, AR_GPUS, AR_MEM};
     const struct take *t[2] = {&o->take[0], &o->take[1]};
     struct agora_resource *v;
-    size_t n = 0;
+    size_t n = 0, nranges = 0;
     int i, k;
 
     for (i = 0; i < o->ntake; i++)
@@ -244,8 +256,11 @@ static int offer_view(struct alloc_offer *o, const struct alloc_agent *ag)
             n += t[i]->r.s[k] > 0;
         n += t[i]->r.ports.n > 0;
     }
-    if (n == 0 || (v = calloc(n, sizeof(*v))) == NULL)
-        return n ? AGORA_ENOMEM : 0;
+    if (n == 0)
+        return 0;
+    v = n <= OFFER_VIEW_INLINE ? o->view_buf : calloc(n, sizeof(*v));
+    if (v == NULL)
+        return AGORA_ENOMEM;
     o->view.v = v;
     for (k = 0; k < AR_N; k++)
         for (i = 0; i < o->ntake; i++)
@@ -262,8 +277,12 @@ static int offer_view(struct alloc_offer *o, const struct alloc_agent *ag)
 
         if (pr->n == 0)
             continue;
-        if ((v->ranges = malloc(pr->n * sizeof(*v->ranges))) == NULL)
+        if (nranges + pr->n <= OFFER_RANGES_INLINE) {
+            v->ranges = o->ranges_buf + nranges;
+            nranges += pr->n;
+        } else if ((v->ranges = malloc(pr->n * sizeof(*v->ranges))) == NULL) {
             return AGORA_ENOMEM;
+        }
         memcpy(v->ranges, pr->v, pr->n * sizeof(*v->ranges));
         v->nranges = pr->n;
         v->name = (char *)"ports";
@@ -615,6 +634,7 @@ int alloc_new(struct ev_loop *loop, const struct alloc_conf *conf,
     if (a == NULL)
         return AGORA_ENOMEM;
     a->loop = loop;
+    a->offers.borrowed = 1; /* an offer's id lives in the offer */
     a->conf = *conf;
     a->conf.weights = a->conf.quota = NULL;
     if (a->conf.refuse_default < 0)

@@ -28,7 +28,7 @@ void map_free(struct map *m)
     size_t i;
 
     for (i = 0; i < m->cap; i++)
-        if (m->slots[i].key && m->slots[i].key != MAP_TOMB)
+        if (m->slots[i].key && m->slots[i].key != MAP_TOMB && !m->borrowed)
             free(m->slots[i].key);
     free(m->slots);
     m->slots = NULL;
@@ -109,7 +109,7 @@ int map_put(struct map *m, const char *key, void *value, void **old)
         if (map_rehash(m, cap) < 0)
             return AGORA_ENOMEM;
     }
-    copy = strdup(key);
+    copy = m->borrowed ? (char *)key : strdup(key);
     if (copy == NULL)
         return AGORA_ENOMEM;
     mask = m->cap - 1;
@@ -133,7 +133,8 @@ void *map_remove(struct map *m, const char *key)
     if (s == NULL)
         return NULL;
     value = s->value;
-    free(s->key);
+    if (!m->borrowed)
+        free(s->key);
     s->key = MAP_TOMB;
     s->value = NULL;
     m->len--;

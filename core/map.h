@@ -2,7 +2,7 @@
  * map.h - a hash map from strings to pointers.
  *
  * Open addressing with linear probing; the map copies keys and owns the
- * copies, values are borrowed. Lookup, insert and remove are O(1) on
+ * copies (unless told to borrow them), values are borrowed. Lookup, insert and remove are O(1) on
  * average; iteration visits every entry once in no particular order, and
  * removing the entry just visited during iteration is allowed.
  */
@@ -23,9 +23,13 @@ struct map {
     size_t cap;  /* a power of two, or 0 */
     size_t len;  /* live entries */
     size_t used; /* live + removed slots */
+    /* Set before the first put: keys are the caller's, not copied; each
+     * must stay valid and unchanged while its entry is in the map (a key
+     * inside the value itself, say). Saves an allocation per entry. */
+    int borrowed;
 };
 
-#define MAP_INIT {NULL, 0, 0, 0}
+#define MAP_INIT {NULL, 0, 0, 0, 0}
 
 /* Frees the keys and the table; values are the caller's. */
 void map_free(struct map *m);

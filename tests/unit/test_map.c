@@ -30,6 +30,35 @@ START_TEST(basic)
 }
 END_TEST
 
+/* Borrowed keys: the map keeps the caller's pointers (no copy to free;
+ * ASan would see a free of a stack or static key), through growth. */
+START_TEST(borrowed_keys)
+{
+    struct map m = MAP_INIT;
+    char keys[100][8];
+    const char *k;
+    size_t pos = 0, seen = 0;
+    void *v;
+    int i;
+
+    m.borrowed = 1;
+    for (i = 0; i < 100; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "O%d", i);
+        ck_assert_int_eq(map_put(&m, keys[i], keys[i], NULL), 0);
+    }
+    ck_assert_ptr_eq(map_get(&m, "O42"), keys[42]);
+    while (map_next(&m, &pos, &k, &v)) {
+        ck_assert_ptr_eq(k, v); /* the very pointer that was put */
+        seen++;
+    }
+    ck_assert_uint_eq(seen, 100);
+    ck_assert_ptr_eq(map_remove(&m, "O7"), keys[7]);
+    ck_assert_ptr_null(map_get(&m, "O7"));
+    map_free(&m);
+    ck_assert_int_eq(m.borrowed, 1);
+}
+END_TEST
+
 START_TEST(many)
 {
     struct map m = MAP_INIT;
@@ -100,6 +129,7 @@ int main(void)
     tcase_add_test(tc, basic);
     tcase_add_test(tc, many);
     tcase_add_test(tc, remove_while_iterating);
+    tcase_add_test(tc, borrowed_keys);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -40,6 +40,8 @@ struct leader {
     int creating;
     char *current;      /* the leader's data, NULL when unknown         */
     char *current_node; /* the leader's znode name                      */
+    void (*changed)(void *arg);
+    void *changed_arg;
     unsigned long gen;  /* bumped when a session expires                */
     ev_timer report;    /* standalone: the one report                   */
     ev_timer stepdown;  /* disconnected: step down when it fires        */
@@ -383,12 +385,21 @@ static void on_data(struct leader *l, struct msg *m)
 {
     size_t nl = strlen(m->text);
 
+    int same;
+
     if (m->rc != ZOK)
         return; /* gone already: a watch brings the next look */
+    same = l->current_node && strcmp(l->current_node, m->text) == 0 &&
+           l->current && strlen(l->current) == m->len - nl - 1 &&
+           memcmp(l->current, m->text + nl + 1, m->len - nl - 1) == 0;
+    if (same)
+        return;
     free(l->current);
     free(l->current_node);
     l->current = strndup(m->text + nl + 1, m->len - nl - 1);
     l->current_node = strdup(m->text);
+    if (l->changed && !l->stopped)
+        l->changed(l->changed_arg);
 }
 
 static void on_ensured(struct leader *l, struct msg *m)
@@ -668,6 +679,12 @@ int leader_open_zk(struct ev_loop *loop, struct zk *z, const char *root,
 int leader_leading(const struct leader *l) { return l->leading; }
 
 const char *leader_current(const struct leader *l) { return l->current; }
+
+void leader_on_change(struct leader *l, void (*fn)(void *arg), void *arg)
+{
+    l->changed = fn;
+    l->changed_arg = arg;
+}
 
 void leader_stop(struct leader *l)
 {

@@ -40,6 +40,10 @@ int leader_leading(const struct leader *l);
  * NULL when no leader is known. */
 const char *leader_current(const struct leader *l);
 
+/* fn(arg) runs on the loop each time leader_current() changes: another
+ * term began (a new leading znode, maybe of the same master). */
+void leader_on_change(struct leader *l, void (*fn)(void *arg), void *arg);
+
 /* A ZooKeeper session event, passed on by the session's owner. */
 void leader_zk_state(struct leader *l, int zk_state);
 

@@ -352,6 +352,7 @@ void master_stop(struct master *m)
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);
+    master_standby_close(m); /* its held requests, before the server's */
     if (m->http)
         http_server_stop(m->http);
     master_state_close(m);

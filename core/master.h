@@ -23,6 +23,7 @@ struct http_req;
 struct store;
 struct alloc;
 struct leader;
+struct standby;
 struct zk;
 
 /* Flags of agora-master; the table in master.c describes each. */
@@ -72,6 +73,7 @@ struct master {
     struct zk *zk;             /* NULL without --zk                    */
     char *zk_hosts, *zk_root;
     struct leader *leader;
+    struct standby *standby;   /* with --zk: master_standby.c          */
     double elected_time;
 
     struct plugin_gen gen;     /* the current generation               */
@@ -124,9 +126,20 @@ void master_state_close(struct master *m);
 int master_leader_info(struct master *m, char **ip, int64_t *port,
                        char **hostname, yajl_val *doc);
 
-/* HTTP filters: a standby answers with a redirect to the leader. */
+/* ---- master_standby.c ---- */
+
+/* HTTP filters: a standby redirects to the leader, or holds a request
+ * while the leader is gone and the next is not known. */
 int master_http_filter(void *arg, struct http_req *req);
 int master_plugin_filter(void *arg, struct http_req *req);
+
+/* With --zk: watches the leader's liveness while this master stands by. */
+int master_standby_open(struct master *m);
+/* Leadership or the leader changed: watch the new one, release what
+ * was held. */
+void master_standby_update(struct master *m);
+/* Answers held requests with 503 (shutting down); frees the watch. */
+void master_standby_close(struct master *m);
 
 /* Creates the allocator from the flags (offers.c). */
 int offers_start(struct master *m);

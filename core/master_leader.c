@@ -54,6 +54,16 @@ static void master_on_leader(void *arg, int leading)
         master_elected(m);
     else
         master_deposed(m);
+    master_standby_update(m);
+}
+
+/* Another term began: held requests go to the new leader. */
+static void master_on_leader_change(void *arg)
+{
+    struct master *m = arg;
+
+    if (!m->stopping)
+        master_standby_update(m);
 }
 
 static void master_on_zk(void *arg, enum zk_state state)
@@ -154,11 +164,16 @@ int master_leader_start(struct master *m)
             master_on_leader(m, 1);
         return rc;
     }
-    if ((info = master_info_json(m)) == NULL)
+    if ((info = master_info_json(m)) == NULL ||
+        master_standby_open(m) < 0) {
+        free(info);
         return AGORA_ENOMEM;
+    }
     rc = leader_open_zk(m->loop, m->zk, m->zk_root, info, master_on_leader, m,
                         &m->leader);
     free(info);
+    if (rc == 0)
+        leader_on_change(m->leader, master_on_leader_change, m);
     return rc;
 }
 
@@ -189,6 +204,7 @@ int master_leader_info(struct master *m, char **ip, int64_t *port,
                        char **hostname, yajl_val *doc)
 {
     const char *cur = m->leader ? leader_current(m->leader) : NULL;
+    const char *id;
     char why[128];
     yajl_val d;
 
@@ -201,7 +217,9 @@ int master_leader_info(struct master *m, char **ip, int64_t *port,
     }
     d = agora_json_parse(cur, why, sizeof(why));
     if (d == NULL || agora_json_str(d, "ip", (const char **)ip) < 0 ||
-        agora_json_int(d, "port", port) < 0) {
+        agora_json_int(d, "port", port) < 0 ||
+        /* our own znode of a term that ended: nobody we know leads */
+        (agora_json_str(d, "id", &id) == 0 && strcmp(id, m->id) == 0)) {
         if (d)
             yajl_tree_free(d);
         return AGORA_ENOENT;
@@ -210,94 +228,4 @@ int master_leader_info(struct master *m, char **ip, int64_t *port,
         *hostname = *ip;
     *doc = d;
     return 0;
-}
-
-/* ---- the standby's answers ---- */
-
-/* Paths a standby serves itself: its own state, not the cluster's. */
-static int master_standby_serves(const char *path)
-{
-    static const char *const own[] = {"/health", "/version",
-                                      "/metrics/snapshot", "/master/state",
-                                      "/master/state.json", "/state",
-                                      "/state.json", "/master/redirect"};
-    size_t i;
-
-    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-        if (strcmp(path, own[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* The request's path and query, as it came. */
-static void redirect_to(struct http_req *req, const char *host, int64_t port,
-                        const char *path)
-{
-    const char *query = http_req_query_string(req);
-    char *loc;
-
-    if (asprintf(&loc, "http://%s:%lld%s%s%s", host, (long long)port, path,
-                 query && *query ? "?" : "", query ? query : "") < 0) {
-        http_reply_error(req, 503, "out of memory");
-        return;
-    }
-    http_reply_header(req, "Location", loc);
-    http_reply_errorf(req, 307, "this master does not lead: %s", loc);
-    free(loc);
-}
-
-static void no_leader(struct http_req *req)
-{
-    http_reply_error(req, 503, "no leading master is known yet");
-}
-
-int master_http_filter(void *arg, struct http_req *req)
-{
-    struct master *m = arg;
-    char *ip, *host;
-    int64_t port;
-    yajl_val doc;
-
-    if (m->elected || master_standby_serves(http_req_path(req)))
-        return 0;
-    if (master_leader_info(m, &ip, &port, &host, &doc) < 0)
-        no_leader(req);
-    else
-        redirect_to(req, ip, port, http_req_path(req));
-    if (doc)
-        yajl_tree_free(doc);
-    return 1;
-}
-
-/*
- * A plugin's own port on a standby: to the same plugin's port on the
- * leader, or to /<name>/... on the leader's master port when the leader
- * did not publish one.
- */
-int master_plugin_filter(void *arg, struct http_req *req)
-{
-    struct plugin *p = arg;
-    struct master *m = p->m;
-    yajl_val doc, ports;
-    char *ip, *host, *path;
-    int64_t port, pport = 0;
-
-    if (m->elected)
-        return 0;
-    if (master_leader_info(m, &ip, &port, &host, &doc) < 0) {
-        no_leader(req);
-        return 1;
-    }
-    ports = doc ? agora_json_get(doc, "plugin_ports") : NULL;
-    if (ports && agora_json_int(ports, p->name, &pport) == 0 && pport > 0) {
-        redirect_to(req, ip, pport, http_req_path(req));
-    } else if (asprintf(&path, "/%s%s", p->name, http_req_path(req)) >= 0) {
-        redirect_to(req, ip, port, path);
-        free(path);
-    } else {
-        no_leader(req);
-    }
-    if (doc)
-        yajl_tree_free(doc);
-    return 1;
 }

@@ -259,3 +259,23 @@ def test_value_over_1mb_refused_at_write(master_factory, zk):
     r = m.post("/launcher/store/big?size=1000000")
     assert r.status_code == 201, r.text
     assert m.json("/launcher/store/big") == {"len": 1000000, "version": 1}
+
+
+def test_standby_holds_requests_while_the_leader_is_dead(master_factory, zk):
+    """Between a leader's death and the election, a standby does not
+    redirect clients to the dead leader: it holds their requests and
+    redirects them to the new leader once ZooKeeper names it."""
+    masters = start_masters(master_factory, zk, plugins=())
+    lead = leader_of(masters)
+    standby = [m for m in masters if m is not lead][0]
+    mark = standby.log_mark()
+    lead.kill9()
+    standby.wait_log("the leader's connection ended", since=mark)
+    r = requests.get(standby.url("/master/tasks?limit=1"),
+                     allow_redirects=False, timeout=30 * SLOW)
+    assert r.status_code == 307, r.text
+    new = leader_of([m for m in masters if m is not lead])
+    assert r.headers["Location"] == new.url("/master/tasks?limit=1")
+    # Followed, as a client does: answered by the new leader.
+    assert requests.get(standby.url("/master/tasks"),
+                        timeout=30 * SLOW).json()["tasks"] == []

@@ -26,7 +26,7 @@ const conf_field agent_flags[] = {
     F(master, STRING, "",
       "the master: host:port, a comma list of them (each tried in turn), "
       "or zk://host:port[,host:port]/path to follow the masters' "
-      "ZooKeeper election. Required"),
+      "ZooKeeper election; file:///path reads it from a file. Required"),
     F(ip, STRING, "0.0.0.0",
       "address the agent's HTTP API listens on; with 0.0.0.0 (all, as "
       "Mesos) the first non-loopback IPv4 address is advertised"),
@@ -101,6 +101,8 @@ int main(int argc, char **argv)
         conf_release(agent_flags, &conf);
         return 0;
     }
+    if (rc == 0)
+        rc = conf_resolve_file(&conf.master, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "agora-agent: %s\n", err);
         conf_release(agent_flags, &conf);

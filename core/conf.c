@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <agora/sdk.h>
+
 /* A value file larger than this is refused rather than read. */
 #define CONF_FILE_MAX (64 * 1024)
 
@@ -423,4 +425,28 @@ void conf_print_help(const conf_field *table, const char *prog)
                table->help ? table->help : "",
                table->dflt && *table->dflt ? table->dflt : "none");
     }
+}
+
+int conf_resolve_file(char **value, char *err, size_t errlen)
+{
+    static const char scheme[] = "file://";
+    char *v;
+    int rc;
+
+    if (*value == NULL || strncmp(*value, scheme, sizeof(scheme) - 1) != 0)
+        return 0;
+    rc = conf_read_file(*value + sizeof(scheme) - 1, &v);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: %s", *value,
+                 rc == AGORA_ENOENT ? "no such file" : agora_strerror(rc));
+        return AGORA_EINVAL;
+    }
+    if (*v == '\0' || strchr(v, '\n') != NULL) {
+        snprintf(err, errlen, "%s: want one line, the value", *value);
+        free(v);
+        return AGORA_EINVAL;
+    }
+    free(*value);
+    *value = v;
+    return 0;
 }

@@ -64,4 +64,12 @@ void conf_print_help(const conf_field *table, const char *prog);
 /* Trims leading and trailing white space in place; returns s. */
 char *conf_trim(char *s);
 
+/*
+ * Mesos' file:///path form of a flag (--zk, --master): the value is
+ * then the file's content, trimmed, as /etc/mesos/zk holds it. *value
+ * (malloc'ed, as conf_parse() stores strings) is replaced in place; any
+ * other value is left alone. 0, or an agora_err with a reason in err.
+ */
+int conf_resolve_file(char **value, char *err, size_t errlen);
+
 #endif /* AGORA_CONF_H */

@@ -37,6 +37,8 @@ int main(int argc, char **argv)
         conf_release(master_flags, &conf);
         return 0;
     }
+    if (rc == 0)
+        rc = conf_resolve_file(&conf.zk, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "agora-master: %s\n", err);
         conf_release(master_flags, &conf);

@@ -41,8 +41,9 @@ const conf_field master_flags[] = {
       "plugin configuration: *.conf files and drop-in *.so files"),
     F(plugin_dir, STRING, AGORA_PLUGIN_DIR,
       "where `plugin = x.so` in a conf file is looked up"),
-    F(zk, STRING, "", "zk://host:port,.../path: ZooKeeper for state and "
-                      "leader election (default: local store, standalone)"),
+    F(zk, STRING, "", "zk://host:port,.../path (or file:///path of a file "
+                      "holding it): ZooKeeper for state and leader election "
+                      "(default: local store, standalone)"),
     F(zk_session_timeout, DURATION, "10secs", "ZooKeeper session timeout"),
     F(quorum, INT, "1", "accepted for compatibility with mesos-master's "
                         "--quorum (agora keeps its registry in ZooKeeper)"),

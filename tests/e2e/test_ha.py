@@ -279,3 +279,21 @@ def test_standby_holds_requests_while_the_leader_is_dead(master_factory, zk):
     # Followed, as a client does: answered by the new leader.
     assert requests.get(standby.url("/master/tasks"),
                         timeout=30 * SLOW).json()["tasks"] == []
+
+
+def test_zk_url_from_a_file(master_factory, zk, tmp_path):
+    """--zk=file:///etc/mesos/zk and --master=file://..., as Mesos reads
+    them: the file holds the zk:// URL."""
+    f = tmp_path / "zk-url"
+    f.write_text(zk.url() + "\n")
+    m = master_factory(args=["--zk=file://%s" % f, "--zk_session_timeout=2secs"])
+    m.start()
+    leader_of([m])
+    assert m.json("/master/state")["store"] == "zk"
+    a = Agent(tmp_path / "a", "file://%s" % f).start(wait=False)
+    try:
+        a.master = m
+        a.wait_subscribed(timeout=20)
+    finally:
+        a.stop()
+        kill_leftovers(a.work_dir)

@@ -217,6 +217,40 @@ START_TEST(durations)
 }
 END_TEST
 
+/* Mesos' file:///path form: the file's one line, trimmed. */
+START_TEST(file_values)
+{
+    char url[160], err[256];
+    char *v;
+
+    write_file("zk", "  zk://10.0.0.1:2181,10.0.0.2:2181/mesos\n");
+    snprintf(url, sizeof(url), "file://%s/zk", dir);
+    v = strdup(url);
+    ck_assert_int_eq(conf_resolve_file(&v, err, sizeof(err)), 0);
+    ck_assert_str_eq(v, "zk://10.0.0.1:2181,10.0.0.2:2181/mesos");
+    /* Anything else is left as it is. */
+    ck_assert_int_eq(conf_resolve_file(&v, err, sizeof(err)), 0);
+    ck_assert_str_eq(v, "zk://10.0.0.1:2181,10.0.0.2:2181/mesos");
+    free(v);
+    v = NULL;
+    ck_assert_int_eq(conf_resolve_file(&v, err, sizeof(err)), 0);
+
+    write_file("two", "zk://a:1/x\nzk://b:1/y\n");
+    snprintf(url, sizeof(url), "file://%s/two", dir);
+    v = strdup(url);
+    ck_assert_int_lt(conf_resolve_file(&v, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(strstr(err, "want one line"));
+    ck_assert_str_eq(v, url); /* unchanged on error */
+    free(v);
+
+    snprintf(url, sizeof(url), "file://%s/absent", dir);
+    v = strdup(url);
+    ck_assert_int_lt(conf_resolve_file(&v, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(strstr(err, "no such file"));
+    free(v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conf");
@@ -231,6 +265,7 @@ int main(void)
     tcase_add_test(tc, flag_forms);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, durations);
+    tcase_add_test(tc, file_values);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

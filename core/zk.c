@@ -472,15 +472,20 @@ int zk_open(struct ev_loop *loop, const char *hosts, double session_timeout,
     ev_timer_init(&z->retry, on_retry, 0., 0.);
     z->retry.data = z;
 
-    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-    z->zh = make_handle(z, NULL, &z->hctx, 0);
-    if (z->zh == NULL) {
-        zk_free(z);
-        return AGORA_EINVAL;
-    }
+    /* Started before the handle: libzookeeper's thread may connect and
+     * post at once, and ev_async_start() forgets a send made before it
+     * (the session's first report was then lost on a loaded machine). */
     ev_async_start(loop, &z->wake);
     /* A session alone does not keep ev_run() going. */
     ev_unref(loop);
+    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+    z->zh = make_handle(z, NULL, &z->hctx, 0);
+    if (z->zh == NULL) {
+        ev_ref(loop);
+        ev_async_stop(loop, &z->wake);
+        zk_free(z);
+        return AGORA_EINVAL;
+    }
     log_info("zk", "connecting to %s (session timeout %.1fs)", hosts,
              session_timeout);
     *out = z;

@@ -8,10 +8,12 @@
  * time would send them to a dead address, and they would retry with a
  * backoff that outlasts the election. So a standby keeps a connection to
  * the leader it knows (GET /master/events, a stream the leader holds
- * open): when it ends, the leader is gone, and the requests the standby
- * would redirect wait, until ZooKeeper names a leader (then each goes to
- * it, or is redirected to this master itself if it was elected), or for
- * a session timeout and a second. A hold that runs out means the
+ * open, filtered to the rare leader_deposed so that the leader sends
+ * little but its keep-alives): when it ends, and a new connection is
+ * refused, the leader is gone, and the requests the standby would
+ * redirect wait until ZooKeeper names a leader (then each goes to it, or
+ * to this master itself if it was elected), or for a session timeout and
+ * a second. A hold that runs out means the
  * connection lied (the leader lives but is out of this master's reach):
  * then nothing more is held until the next leader.
  */
@@ -225,7 +227,8 @@ static void probe_send(struct standby *s)
         return;
     }
     n = snprintf(req, sizeof(req),
-                 "GET /master/events HTTP/1.1\r\nHost: %s:%lld\r\n"
+                 "GET /master/events?event_type=leader_deposed HTTP/1.1\r\n"
+                 "Host: %s:%lld\r\n"
                  "Accept: text/event-stream\r\n\r\n",
                  ip, (long long)port);
     if (doc)

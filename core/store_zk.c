@@ -421,6 +421,23 @@ static int zk_version(int64_t v)
     return v - 1 <= INT_MAX ? (int)(v - 1) : -2;
 }
 
+/*
+ * The first request of zo's next step: NULL, with zo finished, when there
+ * is no session (AGORA_EUNAVAIL) or no memory.
+ */
+static struct zreq *step_begin(struct zstore *b, struct zop *zo,
+                               enum step step)
+{
+    struct zreq *r;
+
+    if (handle(b) == NULL || (r = req_begin(b, zo)) == NULL) {
+        finish(b, zo, handle(b) == NULL ? AGORA_EUNAVAIL : AGORA_ENOMEM);
+        return NULL;
+    }
+    zo->step = step;
+    return r;
+}
+
 /* ------------------------------------------------------------------ */
 /* get and list                                                          */
 /* ------------------------------------------------------------------ */
@@ -431,11 +448,8 @@ static void get_start(struct zstore *b, struct zop *zo)
     struct zreq *r;
     int zrc;
 
-    if (zh == NULL || (r = req_begin(b, zo)) == NULL) {
-        finish(b, zo, zh == NULL ? AGORA_EUNAVAIL : AGORA_ENOMEM);
+    if ((r = step_begin(b, zo, ST_GET)) == NULL)
         return;
-    }
-    zo->step = ST_GET;
     zrc = req_sent(b, zo, r, zoo_aget(zh, zo->vpath, 0, on_data, r));
     if (zrc != ZOK)
         finish_zk(b, zo, zrc, "get");
@@ -462,11 +476,8 @@ static void list_start(struct zstore *b, struct zop *zo)
     struct zreq *r;
     int zrc;
 
-    if (zh == NULL || (r = req_begin(b, zo)) == NULL) {
-        finish(b, zo, zh == NULL ? AGORA_EUNAVAIL : AGORA_ENOMEM);
+    if ((r = step_begin(b, zo, ST_LIST)) == NULL)
         return;
-    }
-    zo->step = ST_LIST;
     zrc = req_sent(b, zo, r,
                    zoo_aget_children(zh, zo->kpath, 0, on_strings, r));
     if (zrc != ZOK)
@@ -661,11 +672,8 @@ static void put_set(struct zstore *b, struct zop *zo)
         finish(b, zo, AGORA_EVERSION);
         return;
     }
-    if (zh == NULL || (r = req_begin(b, zo)) == NULL) {
-        finish(b, zo, zh == NULL ? AGORA_EUNAVAIL : AGORA_ENOMEM);
+    if ((r = step_begin(b, zo, ST_PUT_SET)) == NULL)
         return;
-    }
-    zo->step = ST_PUT_SET;
     zrc = req_sent(b, zo, r,
                    zoo_aset(zh, zo->vpath, op->value, (int)op->len, version,
                             on_stat, r));
@@ -695,11 +703,8 @@ static void put_create(struct zstore *b, struct zop *zo)
     struct zreq *r;
     int zrc;
 
-    if (zh == NULL || (r = req_begin(b, zo)) == NULL) {
-        finish(b, zo, zh == NULL ? AGORA_EUNAVAIL : AGORA_ENOMEM);
+    if ((r = step_begin(b, zo, ST_PUT_CREATE)) == NULL)
         return;
-    }
-    zo->step = ST_PUT_CREATE;
     zrc = req_sent(b, zo, r,
                    zoo_acreate(zh, zo->vpath, op->value, (int)op->len,
                                &ZOO_OPEN_ACL_UNSAFE, 0, on_string, r));
@@ -831,11 +836,8 @@ static void del_exists(struct zstore *b, struct zop *zo)
     struct zreq *r;
     int zrc;
 
-    if (zh == NULL || (r = req_begin(b, zo)) == NULL) {
-        finish(b, zo, zh == NULL ? AGORA_EUNAVAIL : AGORA_ENOMEM);
+    if ((r = step_begin(b, zo, ST_DEL_EXISTS)) == NULL)
         return;
-    }
-    zo->step = ST_DEL_EXISTS;
     zrc = req_sent(b, zo, r, zoo_aexists(zh, zo->vpath, 0, on_stat, r));
     if (zrc != ZOK)
         finish_zk(b, zo, zrc, "delete");

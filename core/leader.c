@@ -384,7 +384,6 @@ static void on_children(struct leader *l, struct msg *m)
 static void on_data(struct leader *l, struct msg *m)
 {
     size_t nl = strlen(m->text);
-
     int same;
 
     if (m->rc != ZOK)

@@ -298,13 +298,15 @@ static void probe_open(struct standby *s)
         return; /* not an address: nothing to watch, nothing held */
     s->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                    0);
-    if (s->fd >= 0 && connect(s->fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
-        errno != EINPROGRESS) {
-        freeaddrinfo(ai);
-        probe_gone(s, strerror(errno));
+    rc = s->fd < 0 || connect(s->fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+                 errno == EINPROGRESS
+             ? 0
+             : errno;
+    freeaddrinfo(ai);
+    if (rc != 0) {
+        probe_gone(s, strerror(rc));
         return;
     }
-    freeaddrinfo(ai);
     if (s->fd < 0)
         return;
     ev_io_set(&s->io, s->fd, EV_WRITE);

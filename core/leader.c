@@ -381,6 +381,36 @@ static void on_children(struct leader *l, struct msg *m)
     set_leading(l, l->mine && lowest && strcmp(lowest, l->mine) == 0);
 }
 
+static void deleted(int rc, const void *data)
+{
+    struct ask *a = (struct ask *)data;
+
+    (void)rc; /* either way the watch on the node brings a new look */
+    free(a);
+}
+
+/*
+ * The leading znode holds this master's own info but is not the node it
+ * knows as its own: a create whose answer was lost (the connection broke)
+ * made it, in this very session, so it would lead as long as the session
+ * lives with nobody acting for it. It goes; the watch on it brings the
+ * next look, which elects this master's real node.
+ */
+static void drop_orphan(struct leader *l, const char *node)
+{
+    zhandle_t *zh = zk_handle(l->z);
+    struct ask *a = ask_new(l, 0);
+    char *path = NULL;
+
+    log_warn("leader", "%s/%s holds this master's info but is not its "
+                       "node (a create whose answer was lost): deleting it",
+             l->dir, node);
+    if (zh == NULL || a == NULL || asprintf(&path, "%s/%s", l->dir, node) < 0 ||
+        zcall_failed(l, zoo_adelete(zh, path, -1, deleted, a), "delete"))
+        free(a);
+    free(path);
+}
+
 static void on_data(struct leader *l, struct msg *m)
 {
     size_t nl = strlen(m->text);
@@ -393,6 +423,12 @@ static void on_data(struct leader *l, struct msg *m)
            memcmp(l->current, m->text + nl + 1, m->len - nl - 1) == 0;
     if (same)
         return;
+    if (l->mine && strcmp(m->text, l->mine) != 0 &&
+        m->len - nl - 1 == strlen(l->info) &&
+        memcmp(m->text + nl + 1, l->info, m->len - nl - 1) == 0) {
+        drop_orphan(l, m->text);
+        return;
+    }
     free(l->current);
     free(l->current_node);
     l->current = strndup(m->text + nl + 1, m->len - nl - 1);

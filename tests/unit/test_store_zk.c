@@ -1,6 +1,7 @@
 /*
  * test_store_zk.c - the ZooKeeper session (core/zk.c) and the store's zk
- * backend, against a real ZooKeeper server.
+ * backend, against a real ZooKeeper server; and one case of the election
+ * (core/leader.c) that only a real server shows.
  *
  * main() starts a standalone server with scripts/zk on a free loopback
  * port in a temporary directory; a watchdog process stops it and removes
@@ -33,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "leader.h"
 #include "log.h"
 #include "store.h"
 #include "zk.h"
@@ -1320,6 +1322,56 @@ START_TEST(test_server_expires_session)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* The election                                                         */
+/* ------------------------------------------------------------------ */
+
+static void on_leading(void *arg, int leading)
+{
+    *(int *)arg = leading;
+}
+
+/*
+ * A create whose answer is lost leaves a contender znode in the master's
+ * own session, with its own info, lower than the node it then makes: the
+ * election must delete it, or nobody would ever lead.
+ */
+START_TEST(test_leader_orphan)
+{
+    static const char info[] = "{\"id\":\"me\",\"ip\":\"127.0.0.1\"}";
+    struct ctx c;
+    struct leader *l;
+    char dir[128], path[160], orphan[160];
+    int leading = 0, i;
+
+    ctx_init(&c);
+    snprintf(dir, sizeof(dir), "%s/leader", c.root);
+    snprintf(path, sizeof(path), "%s/member_", dir);
+    ck_assert_int_eq(zoo_create(zk_handle(c.z), c.root, "", 0,
+                                &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
+    ck_assert_int_eq(zoo_create(zk_handle(c.z), dir, "", 0,
+                                &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
+    ck_assert_int_eq(zoo_create(zk_handle(c.z), path, info,
+                                (int)strlen(info), &ZOO_OPEN_ACL_UNSAFE,
+                                ZOO_EPHEMERAL | ZOO_SEQUENCE, orphan,
+                                (int)sizeof(orphan)),
+                     ZOK);
+    ck_assert_int_eq(leader_open_zk(c.loop, c.z, c.root, info, on_leading,
+                                    &leading, &l),
+                     0);
+    for (i = 0; i < 200 && !leading; i++) {
+        ev_run(c.loop, EVRUN_NOWAIT);
+        usleep(10000);
+    }
+    ck_assert_msg(leading, "the orphan %s kept this master from leading",
+                  orphan);
+    ck_assert_int_eq(zoo_exists(zk_handle(c.z), orphan, 0, NULL), ZNONODE);
+    leader_stop(l);
+    leader_free(l);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 static Suite *store_zk_suite(void)
 {
@@ -1347,6 +1399,7 @@ static Suite *store_zk_suite(void)
     tcase_add_test(tc, test_persistence);
     tcase_add_test(tc, test_list_sorted);
     tcase_add_test(tc, test_namespaces_isolated);
+    tcase_add_test(tc, test_leader_orphan);
     suite_add_tcase(s, tc);
     /* Last: they stop and freeze the server. */
     tcase_set_timeout(down, 30);

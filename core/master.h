@@ -140,6 +140,9 @@ int master_standby_open(struct master *m);
 void master_standby_update(struct master *m);
 /* Answers held requests with 503 (shutting down); frees the watch. */
 void master_standby_close(struct master *m);
+/* Answers with 503 the requests held on srv, a plugin's port about to
+ * stop (the server frees its requests when it stops). */
+void master_standby_drop_server(struct master *m, struct http_server *srv);
 
 /* Creates the allocator from the flags (offers.c). */
 int offers_start(struct master *m);

@@ -34,11 +34,13 @@
 #include "master.h"
 #include "zk.h"
 
-/* A request waiting for the next leader; p: a plugin port's, or NULL. */
+/* A request waiting for the next leader; plugin: the name of the plugin
+ * whose port it came to (a copy: a reload may free the plugin), or NULL
+ * for the master's port. */
 struct held {
     struct held *next;
     struct http_req *req;
-    struct plugin *p;
+    char *plugin;
 };
 
 struct standby {
@@ -99,7 +101,7 @@ static void no_leader(struct http_req *req)
  * /<name>/... on the leader's master port when it published none.
  */
 static void standby_answer(struct master *m, struct http_req *req,
-                           struct plugin *p)
+                           const char *plugin)
 {
     yajl_val doc, ports;
     char *ip, *host, *path;
@@ -109,13 +111,13 @@ static void standby_answer(struct master *m, struct http_req *req,
         no_leader(req);
         return;
     }
-    ports = doc && p ? agora_json_get(doc, "plugin_ports") : NULL;
-    if (p == NULL) {
+    ports = doc && plugin ? agora_json_get(doc, "plugin_ports") : NULL;
+    if (plugin == NULL) {
         redirect_to(req, ip, port, http_req_path(req));
-    } else if (ports && agora_json_int(ports, p->name, &pport) == 0 &&
+    } else if (ports && agora_json_int(ports, plugin, &pport) == 0 &&
                pport > 0) {
         redirect_to(req, ip, pport, http_req_path(req));
-    } else if (asprintf(&path, "/%s%s", p->name, http_req_path(req)) >= 0) {
+    } else if (asprintf(&path, "/%s%s", plugin, http_req_path(req)) >= 0) {
         redirect_to(req, ip, port, path);
         free(path);
     } else {
@@ -138,7 +140,8 @@ static void standby_release(struct standby *s)
     while (h) {
         struct held *next = h->next;
 
-        standby_answer(s->m, h->req, h->p);
+        standby_answer(s->m, h->req, h->plugin);
+        free(h->plugin);
         free(h);
         h = next;
     }
@@ -147,21 +150,21 @@ static void standby_release(struct standby *s)
 /* Holds req when the leader is known to be gone; 0 when it is not held
  * (then it is answered at once). */
 static int standby_hold(struct standby *s, struct http_req *req,
-                        struct plugin *p)
+                        const char *plugin)
 {
     struct held *h;
     double wait;
 
     if (s == NULL || !s->gone || !s->trust ||
-        (h = malloc(sizeof(*h))) == NULL)
+        (h = calloc(1, sizeof(*h))) == NULL)
         return 0;
-    if (http_defer(req) < 0) {
+    if ((plugin && (h->plugin = strdup(plugin)) == NULL) ||
+        http_defer(req) < 0) {
+        free(h->plugin);
         free(h);
         return 0;
     }
-    h->next = NULL;
     h->req = req;
-    h->p = p;
     *s->tail = h;
     s->tail = &h->next;
     if (s->nheld++ == 0) {
@@ -361,10 +364,34 @@ void master_standby_close(struct master *m)
     while ((h = s->held) != NULL) {
         s->held = h->next;
         http_reply_error(h->req, 503, "this master is shutting down");
+        free(h->plugin);
         free(h);
     }
     free(s);
     m->standby = NULL;
+}
+
+void master_standby_drop_server(struct master *m, struct http_server *srv)
+{
+    struct standby *s = m->standby;
+    struct held **pp, *h;
+
+    if (s == NULL)
+        return;
+    for (pp = &s->held; (h = *pp) != NULL;) {
+        if (http_req_server(h->req) != srv) {
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        s->nheld--;
+        http_reply_error(h->req, 503, "this port is closing");
+        free(h->plugin);
+        free(h);
+    }
+    s->tail = pp;
+    if (s->nheld == 0)
+        ev_timer_stop(m->loop, &s->hold_timer);
 }
 
 int master_http_filter(void *arg, struct http_req *req)
@@ -385,7 +412,7 @@ int master_plugin_filter(void *arg, struct http_req *req)
 
     if (m->elected)
         return 0;
-    if (!standby_hold(m->standby, req, p))
-        standby_answer(m, req, p);
+    if (!standby_hold(m->standby, req, p->name))
+        standby_answer(m, req, p->name);
     return 1;
 }

@@ -582,6 +582,13 @@ static int plugin_gen_open(struct master *m, struct plugin_scan *sc,
 }
 
 /* Closes what next opened that the current generation does not hold. */
+/* Stops a plugin's own port: first what a standby holds on it. */
+static void plugin_server_stop(struct plugin *p)
+{
+    master_standby_drop_server(p->m, p->srv);
+    http_server_stop(p->srv);
+}
+
 static void plugin_gen_discard(struct master *m, struct plugin_gen *next)
 {
     size_t i;
@@ -592,7 +599,7 @@ static void plugin_gen_discard(struct master *m, struct plugin_gen *next)
         if (plugin_gen_contains(&m->gen, p))
             continue;
         if (p->srv)
-            http_server_stop(p->srv);
+            plugin_server_stop(p);
         plugin_free(p);
     }
     free(next->v);
@@ -608,7 +615,7 @@ static void plugin_gen_drop(struct master *m, struct plugin_gen *next,
 
     if (!plugin_gen_contains(&m->gen, p)) {
         if (p->srv)
-            http_server_stop(p->srv);
+            plugin_server_stop(p);
         plugin_free(p);
     }
     memmove(&next->v[i], &next->v[i + 1],
@@ -704,7 +711,7 @@ static void plugin_unload(struct plugin *p)
 {
     plugin_fini(p);
     if (p->srv)
-        http_server_stop(p->srv);
+        plugin_server_stop(p);
     p->srv = NULL;
     plugin_free(p);
 }

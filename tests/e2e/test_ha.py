@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -297,3 +298,42 @@ def test_zk_url_from_a_file(master_factory, zk, tmp_path):
     finally:
         a.stop()
         kill_leftovers(a.work_dir)
+
+
+def test_held_request_on_a_plugin_port_that_closes(master_factory, zk,
+                                                   hello_builds):
+    """A request a standby holds on a plugin's own port is answered 503
+    when a reload closes that port (the port's server frees its requests
+    when it stops: nothing may still point at them)."""
+    masters = []
+    for _ in range(2):
+        m = master_factory(args=["--zk=" + zk.url(), "--zk_session_timeout=8secs"])
+        shutil.copyfile(hello_builds["1.0"], os.path.join(m.conf_dir, "hello.so"))
+        m.hello_port = free_port()
+        with open(os.path.join(m.conf_dir, "hello.conf"), "w") as f:
+            f.write("port = %d\n" % m.hello_port)
+        masters.append(m.start())
+    lead = leader_of(masters)
+    standby = [m for m in masters if m is not lead][0]
+    mark = standby.log_mark()
+    lead.kill9()
+    standby.wait_log("the leader's connection ended", since=mark)
+    answer = {}
+
+    def ask():
+        try:
+            answer["r"] = requests.get("http://127.0.0.1:%d/" % standby.hello_port,
+                                       allow_redirects=False, timeout=30 * SLOW)
+        except requests.RequestException as e:
+            answer["e"] = e
+    t = threading.Thread(target=ask)
+    t.start()
+    time.sleep(0.5 * SLOW)  # held: the next leader is 8 s away
+    assert t.is_alive()
+    os.remove(os.path.join(standby.conf_dir, "hello.conf"))
+    standby.sighup()
+    t.join(timeout=10 * SLOW)
+    assert not t.is_alive()
+    assert "r" in answer and answer["r"].status_code == 503, answer
+    standby.check_alive()
+    assert standby.get("/health").text == "ok"

@@ -20,6 +20,8 @@
 #include "tasks.h"
 
 #define AGENTS_NS "_core"
+/* Seconds between readings of the agent registry while they fail. */
+#define AGENTS_LOAD_RETRY 1.0
 #define AGENT_STREAM_MAX (64u << 20)
 #define AGENT_ID_MAX 128
 
@@ -77,6 +79,7 @@ struct agents_load {
     struct master *m;
     size_t pending;            /* store callbacks still to come       */
     int stale;                 /* the leadership it was for has ended */
+    int failed;                /* a read failed: read it all again    */
     struct agents_load *next;  /* older, stale readings               */
 };
 
@@ -172,7 +175,8 @@ static void agent_saved(void *arg, int err, const store_result *r)
 
 static int agents_loading(const struct master *m)
 {
-    return m->agents.load && !m->agents.load->stale;
+    return (m->agents.load && !m->agents.load->stale) ||
+           m->agents.load_failed;
 }
 
 /*
@@ -328,7 +332,14 @@ static void load_done(struct agents_load *l)
     if (--l->pending > 0)
         return;
     load_unlink(m, l);
-    if (!l->stale) {
+    if (!l->stale && l->failed) {
+        /* Without the registry nobody knows which agents to wait for:
+         * the recovery lasts until a reading succeeds. */
+        m->agents.load_failed = 1;
+        ev_timer_set(&m->agents.load_retry, AGENTS_LOAD_RETRY, 0.);
+        ev_timer_start(m->loop, &m->agents.load_retry);
+    } else if (!l->stale) {
+        m->agents.load_failed = 0;
         log_info("agents", "agent registry read: %zu agent(s) expected back",
                  m->agents.recovering);
         agents_persist_dirty(m);
@@ -362,8 +373,10 @@ static void agent_loaded(void *arg, int err, const store_result *r)
         if (ag && set_str(&ag->saved, r->value) < 0)
             ag->saved = NULL; /* unknown: written next time */
     } else if (err && err != AGORA_ENOENT && !l->stale) {
-        log_error("agents", "cannot read a stored agent: %s",
+        log_error("agents", "cannot read a stored agent: %s; reading the "
+                            "registry again",
                   agora_strerror(err));
+        l->failed = 1;
     }
     if (doc)
         yajl_tree_free(doc);
@@ -376,9 +389,12 @@ static void agents_listed(void *arg, int err, const store_result *r)
     struct master *m = l->m;
     size_t i;
 
-    if (err && err != AGORA_ENOENT && !l->stale)
-        log_error("agents", "cannot list the agent registry: %s",
-                  agora_strerror(err));
+    if (err && err != AGORA_ENOENT && !l->stale) {
+        log_error("agents", "cannot list the agent registry: %s; trying "
+                            "again in %.0f s",
+                  agora_strerror(err), AGENTS_LOAD_RETRY);
+        l->failed = 1;
+    }
     for (i = 0; err == 0 && !l->stale && i < r->nnames; i++) {
         char key[AGENT_ID_MAX + 16];
 
@@ -410,9 +426,21 @@ int agents_load(struct master *m)
 
 int agents_recovering(const struct master *m)
 {
-    const struct agents_load *l = m->agents.load;
+    return agents_loading(m) || m->agents.recovering > 0;
+}
 
-    return (l && !l->stale) || m->agents.recovering > 0;
+static void on_load_retry(struct ev_loop *loop, ev_timer *w, int events)
+{
+    struct master *m = w->data;
+
+    (void)loop;
+    (void)events;
+    if (!m->elected || (m->agents.load && !m->agents.load->stale))
+        return;
+    if (agents_load(m) < 0) {
+        ev_timer_set(&m->agents.load_retry, AGENTS_LOAD_RETRY, 0.);
+        ev_timer_start(m->loop, &m->agents.load_retry);
+    }
 }
 
 /* Marks every reading stale (a step-down). */
@@ -420,6 +448,8 @@ static void agents_load_abandon(struct master *m)
 {
     struct agents_load *l;
 
+    ev_timer_stop(m->loop, &m->agents.load_retry);
+    m->agents.load_failed = 0;
     for (l = m->agents.load; l; l = l->next)
         l->stale = 1;
 }
@@ -518,6 +548,8 @@ int agents_start(struct master *m)
     }
     ev_timer_init(&m->agents.ping_timer, agents_on_ping, every, every);
     m->agents.ping_timer.data = m;
+    ev_timer_init(&m->agents.load_retry, on_load_retry, 0., 0.);
+    m->agents.load_retry.data = m;
     ev_timer_start(m->loop, &m->agents.ping_timer);
     return 0;
 }
@@ -552,6 +584,7 @@ void agents_stop(struct master *m)
     void *v;
 
     ev_timer_stop(m->loop, &m->agents.ping_timer);
+    ev_timer_stop(m->loop, &m->agents.load_retry);
     while (m->agents.load) {
         struct agents_load *l = m->agents.load;
 

@@ -70,6 +70,8 @@ struct agents {
     unsigned long long pings_sent;
     size_t recovering;            /* agents in AGENT_RECOVERING         */
     struct agents_load *load;     /* registry reads; the first current  */
+    int load_failed;              /* the last read failed: retrying     */
+    ev_timer load_retry;
 };
 
 /* Arms the pings. */

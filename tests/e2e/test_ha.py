@@ -337,3 +337,38 @@ def test_held_request_on_a_plugin_port_that_closes(master_factory, zk,
     assert "r" in answer and answer["r"].status_code == 503, answer
     standby.check_alive()
     assert standby.get("/health").text == "ok"
+
+
+def test_unreadable_registry_is_read_again(master_factory, zk, tmp_path):
+    """A new leader that cannot read the agent registry keeps trying: it
+    must know which agents to wait for."""
+    from kazoo.client import KazooClient
+    from kazoo.security import ACL, Id, Permissions
+
+    masters = start_masters(master_factory, zk, n=2, plugins=())
+    lead = leader_of(masters)
+    a = Agent(tmp_path / "a", zk.url()).start(wait=False)
+    a.master = lead
+    a.wait_subscribed(timeout=20)
+    a.stop()  # it will not come back: only the registry knows it
+    kill_leftovers(a.work_dir)
+    registry = "/agora/state/_core/agents"
+    zc = KazooClient(hosts="127.0.0.1:%d" % zk.port, timeout=10.0)
+    zc.start()
+    try:
+        anyone = Id("world", "anyone")
+        zc.set_acls(registry, [ACL(Permissions.ALL & ~Permissions.READ, anyone)])
+        mark = [m.log_mark() for m in masters]
+        lead.kill9()
+        new = leader_of(masters)
+        i = masters.index(new)
+        new.wait_log("cannot list the agent registry", since=mark[i],
+                     timeout=10)
+        time.sleep(1.5)
+        assert new.metrics()["master/slaves_recovering"] == 0
+        zc.set_acls(registry, [ACL(Permissions.ALL, anyone)])
+        wait_for(lambda: new.metrics()["master/slaves_recovering"] == 1,
+                 timeout=10, what="the registry read again")
+    finally:
+        zc.stop()
+        zc.close()

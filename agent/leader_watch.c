@@ -16,7 +16,6 @@
  */
 #include "leader_watch.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +27,10 @@
 #include <agora/plugin.h>
 #include <agora/sdk.h>
 
+#include "leader.h"
 #include "log.h"
 #include "zk.h"
 
-#define LW_MEMBER_PREFIX "member_"
 /* A look that could not be asked is asked again after this (seconds). */
 #define LW_RETRY 1.0
 
@@ -111,26 +110,6 @@ static void lw_post(struct leader_watch *w, struct lw_msg *m)
     }
 }
 
-/* The sequence number of a member's name ("member_" then digits only),
- * or -1 for anything else. */
-static long long lw_member_seq(const char *name)
-{
-    const char *p;
-    long long seq = 0;
-
-    if (strncmp(name, LW_MEMBER_PREFIX, strlen(LW_MEMBER_PREFIX)) != 0)
-        return -1;
-    p = name + strlen(LW_MEMBER_PREFIX);
-    if (*p == '\0')
-        return -1;
-    for (; *p; p++) {
-        if (!isdigit((unsigned char)*p) || seq > (INT64_MAX - 9) / 10)
-            return -1;
-        seq = seq * 10 + (*p - '0');
-    }
-    return seq;
-}
-
 static void lw_children_done(int rc, const struct String_vector *names,
                              const void *data)
 {
@@ -142,7 +121,7 @@ static void lw_children_done(int rc, const struct String_vector *names,
     int i;
 
     for (i = 0; rc == ZOK && names && i < names->count; i++) {
-        long long s = lw_member_seq(names->data[i]);
+        long long s = leader_member_seq(names->data[i]);
 
         if (s < 0)
             continue;

@@ -9,7 +9,9 @@
  */
 #include "leader.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,6 @@
 #include "log.h"
 #include "zk.h"
 
-#define MEMBER_PREFIX "member_"
 
 struct leader {
     struct ev_loop *loop;
@@ -266,7 +267,7 @@ static void ask_create(struct leader *l)
     char *path = NULL;
 
     if (zh == NULL || a == NULL ||
-        asprintf(&path, "%s/" MEMBER_PREFIX, l->dir) < 0 ||
+        asprintf(&path, "%s/" LEADER_MEMBER_PREFIX, l->dir) < 0 ||
         zcall_failed(l, zoo_acreate(zh, path, l->info, (int)strlen(l->info),
                                     &ZOO_OPEN_ACL_UNSAFE,
                                     ZOO_EPHEMERAL_SEQUENTIAL, created, a),
@@ -331,25 +332,34 @@ static void leader_contend(struct leader *l)
 
 /* ---- answers, on the loop ---- */
 
-/* The sequence number of a member's name, or -1. */
-static long member_seq(const char *name)
+long long leader_member_seq(const char *name)
 {
-    const char *p = strrchr(name, '_');
+    const char *p;
+    long long seq = 0;
 
-    if (strncmp(name, MEMBER_PREFIX, strlen(MEMBER_PREFIX)) != 0 || !p)
+    if (strncmp(name, LEADER_MEMBER_PREFIX, strlen(LEADER_MEMBER_PREFIX)) != 0)
         return -1;
-    return strtol(p + 1, NULL, 10);
+    p = name + strlen(LEADER_MEMBER_PREFIX);
+    if (*p == '\0')
+        return -1;
+    for (; *p; p++) {
+        if (!isdigit((unsigned char)*p) || seq > (INT64_MAX - 9) / 10)
+            return -1;
+        seq = seq * 10 + (*p - '0');
+    }
+    return seq;
 }
 
 static void on_children(struct leader *l, struct msg *m)
 {
     const char *lowest = NULL, *pred = NULL, *p = m->text;
-    long lo = -1, mine = l->mine ? member_seq(l->mine) : -1, best = -1;
+    long long lo = -1, best = -1;
+    long long mine = l->mine ? leader_member_seq(l->mine) : -1;
     int have_mine = 0;
     size_t i;
 
     for (i = 0; i < m->n; i++, p += strlen(p) + 1) {
-        long s = member_seq(p);
+        long long s = leader_member_seq(p);
 
         if (s < 0)
             continue;

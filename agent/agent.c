@@ -7,6 +7,7 @@
  * the master's `shutdown` event kills them.
  */
 #include "agent.h"
+#include "fs.h"
 #include "netaddr.h"
 
 #include <arpa/inet.h>
@@ -312,32 +313,6 @@ static void agent_signals(struct agent *a)
     ev_signal_start(a->loop, &a->sig_int);
 }
 
-/* mkdir -p. */
-static int agent_mkdirs(const char *path)
-{
-    char *copy = strdup(path), *p;
-    int rc = 0;
-
-    if (copy == NULL)
-        return AGORA_ENOMEM;
-    for (p = copy + 1; rc == 0; p++) {
-        char c = *p;
-
-        if (c != '/' && c != '\0')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-            rc = AGORA_EIO;
-        *p = c;
-        if (c == '\0')
-            break;
-    }
-    if (rc < 0)
-        log_error("agent", "cannot create %s: %s", path, strerror(errno));
-    free(copy);
-    return rc;
-}
-
 static int agent_dirs(struct agent *a)
 {
     static const char *const subs[] = {"meta/tasks", "sandboxes"};
@@ -349,7 +324,9 @@ static int agent_dirs(struct agent *a)
 
         if (asprintf(&path, "%s/%s", a->conf.work_dir, subs[i]) < 0)
             return AGORA_ENOMEM;
-        rc = agent_mkdirs(path);
+        rc = fs_mkdirs(path, 0755) == 0 ? 0 : AGORA_EIO;
+        if (rc < 0)
+            log_error("agent", "cannot create %s: %s", path, strerror(errno));
         free(path);
     }
     return rc;

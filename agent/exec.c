@@ -61,6 +61,7 @@
 #include <agora/sdk.h>
 
 #include "exec_int.h"
+#include "fs.h"
 #include "log.h"
 
 extern char **environ;
@@ -489,9 +490,8 @@ static int prepare(struct agent *a, struct agent_task *t,
         snprintf(err, errlen, "the task has no sandbox or meta directory");
         return -1;
     }
-    if ((rc = exec_mkdirs(t->sandbox, 0755)) != 0 ||
-        (rc = exec_mkdirs(t->meta_dir, 0755)) != 0) {
-        snprintf(err, errlen, "creating the sandbox: %s", strerror(-rc));
+    if (fs_mkdirs(t->sandbox, 0755) != 0 || fs_mkdirs(t->meta_dir, 0755) != 0) {
+        snprintf(err, errlen, "creating the sandbox: %s", strerror(errno));
         return -1;
     }
     if (s->switch_user && chown(t->sandbox, s->uid, s->gid) != 0) {

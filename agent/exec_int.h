@@ -163,9 +163,6 @@ int exec_proc_stat(pid_t pid, struct proc_stat *st);
  */
 int exec_procs_signal(const char *dir, int sig);
 
-/* mkdir -p with mode; 0 or -errno. */
-int exec_mkdirs(const char *path, mode_t mode);
-
 /* ---- health checks (health.c) ---- */
 
 struct health;

@@ -27,7 +27,6 @@
 #include <agora/plugin.h>
 #include <agora/sdk.h>
 
-#include "leader.h"
 #include "log.h"
 #include "zk.h"
 
@@ -121,7 +120,7 @@ static void lw_children_done(int rc, const struct String_vector *names,
     int i;
 
     for (i = 0; rc == ZOK && names && i < names->count; i++) {
-        long long s = leader_member_seq(names->data[i]);
+        long long s = zk_leader_member_seq(names->data[i]);
 
         if (s < 0)
             continue;
@@ -538,7 +537,7 @@ int leader_watch_open(struct ev_loop *loop, const char *url, leader_watch_fn cb,
         snprintf(err, errlen,
                  "--master=%s is not zk://host:port[,host:port...]/path", url);
     if (rc == 0 && ((w->url = strdup(url)) == NULL ||
-                    asprintf(&w->dir, "%s/leader", root) < 0)) {
+                    asprintf(&w->dir, "%s/" ZK_LEADER_DIR, root) < 0)) {
         w->dir = NULL;
         rc = AGORA_ENOMEM;
     }

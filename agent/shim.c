@@ -279,29 +279,6 @@ int cg_kill_dirs(char *const dirs[], size_t n, int v2)
     return total;
 }
 
-int exec_mkdirs(const char *path, mode_t mode)
-{
-    char buf[4096];
-    size_t len = strlen(path);
-
-    if (len == 0 || len >= sizeof(buf))
-        return -ENAMETOOLONG;
-    if (mkdir(path, mode) == 0 || errno == EEXIST)
-        return 0;
-    if (errno != ENOENT)
-        return -errno;
-    memcpy(buf, path, len + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, mode) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    return mkdir(buf, mode) == 0 || errno == EEXIST ? 0 : -errno;
-}
-
 /* ------------------------------------------------------------------ */
 /* The shim */
 /* ------------------------------------------------------------------ */

@@ -9,7 +9,6 @@
  */
 #include "leader.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -267,7 +266,7 @@ static void ask_create(struct leader *l)
     char *path = NULL;
 
     if (zh == NULL || a == NULL ||
-        asprintf(&path, "%s/" LEADER_MEMBER_PREFIX, l->dir) < 0 ||
+        asprintf(&path, "%s/" ZK_LEADER_MEMBER_PREFIX, l->dir) < 0 ||
         zcall_failed(l, zoo_acreate(zh, path, l->info, (int)strlen(l->info),
                                     &ZOO_OPEN_ACL_UNSAFE,
                                     ZOO_EPHEMERAL_SEQUENTIAL, created, a),
@@ -332,34 +331,16 @@ static void leader_contend(struct leader *l)
 
 /* ---- answers, on the loop ---- */
 
-long long leader_member_seq(const char *name)
-{
-    const char *p;
-    long long seq = 0;
-
-    if (strncmp(name, LEADER_MEMBER_PREFIX, strlen(LEADER_MEMBER_PREFIX)) != 0)
-        return -1;
-    p = name + strlen(LEADER_MEMBER_PREFIX);
-    if (*p == '\0')
-        return -1;
-    for (; *p; p++) {
-        if (!isdigit((unsigned char)*p) || seq > (INT64_MAX - 9) / 10)
-            return -1;
-        seq = seq * 10 + (*p - '0');
-    }
-    return seq;
-}
-
 static void on_children(struct leader *l, struct msg *m)
 {
     const char *lowest = NULL, *pred = NULL, *p = m->text;
     long long lo = -1, best = -1;
-    long long mine = l->mine ? leader_member_seq(l->mine) : -1;
+    long long mine = l->mine ? zk_leader_member_seq(l->mine) : -1;
     int have_mine = 0;
     size_t i;
 
     for (i = 0; i < m->n; i++, p += strlen(p) + 1) {
-        long long s = leader_member_seq(p);
+        long long s = zk_leader_member_seq(p);
 
         if (s < 0)
             continue;
@@ -681,7 +662,7 @@ static int ensure_paths(struct leader *l, const char *root)
     const char *p;
     size_t n = 0;
 
-    if (asprintf(&l->dir, "%s/leader", root) < 0) {
+    if (asprintf(&l->dir, "%s/" ZK_LEADER_DIR, root) < 0) {
         l->dir = NULL;
         return AGORA_ENOMEM;
     }

@@ -19,14 +19,6 @@ struct ev_loop;
 struct leader;
 struct zk;
 
-/* Contenders' znodes are <root>/leader/<LEADER_MEMBER_PREFIX><sequence>. */
-#define LEADER_MEMBER_PREFIX "member_"
-
-/* The sequence number of a contender's znode name (the prefix, then
- * digits only), or -1 for any other name. Agents read the election with
- * it too (agent/leader_watch.c). */
-long long leader_member_seq(const char *name);
-
 typedef void (*leader_fn)(void *arg, int leading);
 
 /* Always leading; reports leading = 1 soon after. */

@@ -17,6 +17,7 @@
 #include <dirent.h>
 
 #include "allocator.h"
+#include "fs.h"
 #include "http.h"
 #include "log.h"
 #include "netaddr.h"
@@ -75,34 +76,6 @@ const conf_field master_flags[] = {
 #undef F
 
 double master_now(const struct master *m) { return ev_now(m->loop); }
-
-/* mkdir -p for one path. */
-static int master_mkdirs(const char *path)
-{
-    char *copy = strdup(path), *p;
-    int rc = 0;
-
-    if (copy == NULL)
-        return AGORA_ENOMEM;
-    for (p = copy + 1; rc == 0; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        {
-            char c = *p;
-
-            *p = '\0';
-            if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-                rc = AGORA_EIO;
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    if (rc < 0)
-        log_error("master", "cannot create %s: %s", path, strerror(errno));
-    free(copy);
-    return rc;
-}
 
 /* Removes private plugin copies a previous run left behind. */
 static void master_clean_plugin_copies(const char *dir)
@@ -285,7 +258,9 @@ static int master_dirs(struct master *m)
         return AGORA_ENOMEM;
     if (asprintf(&plugins, "%s/plugins", m->conf.work_dir) < 0)
         return AGORA_ENOMEM;
-    rc = master_mkdirs(plugins);
+    rc = fs_mkdirs(plugins, 0755) == 0 ? 0 : AGORA_EIO;
+    if (rc < 0)
+        log_error("master", "cannot create %s: %s", plugins, strerror(errno));
     if (rc == 0)
         master_clean_plugin_copies(plugins);
     free(plugins);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "fs.h"
 
 /* A conf file larger than this is refused rather than read. */
 #define PLUGIN_CONF_MAX (256 * 1024)
@@ -33,43 +34,6 @@ void plugin_conf_free(struct plugin_conf *c)
     free(c->so);
     free(c->text);
     memset(c, 0, sizeof(*c));
-}
-
-static int plugin_conf_slurp(const char *path, char **out)
-{
-    char *buf = malloc(PLUGIN_CONF_MAX + 1);
-    size_t n = 0;
-    ssize_t r;
-    int fd, rc = 0;
-
-    if (buf == NULL)
-        return AGORA_ENOMEM;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        free(buf);
-        return errno == ENOENT ? AGORA_ENOENT : AGORA_EIO;
-    }
-    while ((r = read(fd, buf + n, PLUGIN_CONF_MAX + 1 - n)) != 0) {
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = AGORA_EIO;
-            break;
-        }
-        n += (size_t)r;
-        if (n > PLUGIN_CONF_MAX) {
-            rc = AGORA_ETOOBIG;
-            break;
-        }
-    }
-    close(fd);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return 0;
 }
 
 static int plugin_conf_push(struct plugin_conf *c, const char *k,
@@ -141,7 +105,7 @@ int plugin_conf_read(const char *path, struct plugin_conf *c, char *err,
     memset(c, 0, sizeof(*c));
     if ((c->path = strdup(path)) == NULL)
         return AGORA_ENOMEM;
-    rc = plugin_conf_slurp(path, &c->text);
+    rc = fs_read_file(path, PLUGIN_CONF_MAX, &c->text, NULL);
     if (rc < 0) {
         snprintf(err, errlen, "%s: %s", path,
                  rc == AGORA_ETOOBIG ? "file too large" : strerror(errno));

@@ -36,6 +36,7 @@
 #include "agent.h"
 #include "cgroups.h"
 #include "exec_int.h"
+#include "fs.h"
 #include "log.h"
 #include "task.h"
 
@@ -878,7 +879,7 @@ START_TEST(recover_unknown_pid_reuse)
     /* A checkpoint naming a live process that is not the shim. */
     struct agent_task *t = task_new("reuse", "{\"command\": \"true\"}");
 
-    ck_assert_int_eq(exec_mkdirs(t->meta_dir, 0755), 0);
+    ck_assert_int_eq(fs_mkdirs(t->meta_dir, 0755), 0);
     touch(t->meta_dir, "launch.json");
     t->state = AGORA_TASK_RUNNING;
     t->shim_pid = getpid();

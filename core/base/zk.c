@@ -31,6 +31,7 @@
  */
 #include "zk.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ev.h>
 #include <pthread.h>
@@ -689,4 +690,22 @@ int zk_err(int zrc)
     default:
         return AGORA_EIO;
     }
+}
+
+long long zk_leader_member_seq(const char *name)
+{
+    const char *p;
+    long long seq = 0;
+
+    if (strncmp(name, ZK_LEADER_MEMBER_PREFIX, strlen(ZK_LEADER_MEMBER_PREFIX)) != 0)
+        return -1;
+    p = name + strlen(ZK_LEADER_MEMBER_PREFIX);
+    if (*p == '\0')
+        return -1;
+    for (; *p; p++) {
+        if (!isdigit((unsigned char)*p) || seq > (INT64_MAX - 9) / 10)
+            return -1;
+        seq = seq * 10 + (*p - '0');
+    }
+    return seq;
 }

@@ -2,6 +2,7 @@
  * conf.c - typed configuration: flags, environment, config directories.
  */
 #include "conf.h"
+#include "fs.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -193,32 +194,13 @@ static int conf_set(const conf_field *f, void *conf, const char *value,
 }
 
 /* Reads a small file into a malloc'ed, trimmed string. */
-static int conf_read_file(const char *path, char **out)
+static int conf_read_small(const char *path, char **out)
 {
-    char *buf = malloc(CONF_FILE_MAX + 1);
-    size_t n = 0;
-    ssize_t r;
-    int fd;
+    char *buf;
+    int rc = fs_read_file(path, CONF_FILE_MAX, &buf, NULL);
 
-    if (buf == NULL)
-        return AGORA_ENOMEM;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        free(buf);
-        return errno == ENOENT ? AGORA_ENOENT : AGORA_EIO;
-    }
-    while ((r = read(fd, buf + n, CONF_FILE_MAX + 1 - n)) != 0) {
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 || n + (size_t)r > CONF_FILE_MAX) {
-            close(fd);
-            free(buf);
-            return r < 0 ? AGORA_EIO : AGORA_ETOOBIG;
-        }
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
+    if (rc < 0)
+        return rc;
     memmove(buf, conf_trim(buf), strlen(conf_trim(buf)) + 1);
     *out = buf;
     return 0;
@@ -239,7 +221,7 @@ static int conf_apply_dir(const conf_field *table, void *conf,
             continue;
         if (asprintf(&path, "%s/%s", dir, table[i].key) < 0)
             return AGORA_ENOMEM;
-        rc = conf_read_file(path, &value);
+        rc = conf_read_small(path, &value);
         if (rc == AGORA_ENOENT) {
             free(path);
             continue;
@@ -435,7 +417,7 @@ int conf_resolve_file(char **value, char *err, size_t errlen)
 
     if (*value == NULL || strncmp(*value, scheme, sizeof(scheme) - 1) != 0)
         return 0;
-    rc = conf_read_file(*value + sizeof(scheme) - 1, &v);
+    rc = conf_read_small(*value + sizeof(scheme) - 1, &v);
     if (rc < 0) {
         snprintf(err, errlen, "%s: %s", *value,
                  rc == AGORA_ENOENT ? "no such file" : agora_strerror(rc));

@@ -69,6 +69,18 @@ int zk_post(struct zk *z, void (*fn)(void *arg), void *arg);
  */
 void zk_close(struct zk *z);
 
+/*
+ * The election's znodes, which masters make (core/leader.c) and agents
+ * read (agent/leader_watch.c): <root>/ZK_LEADER_DIR/ holds one
+ * ephemeral sequential ZK_LEADER_MEMBER_PREFIX<sequence> per contender.
+ */
+#define ZK_LEADER_DIR "leader"
+#define ZK_LEADER_MEMBER_PREFIX "member_"
+
+/* The sequence number of a contender's znode name (the prefix, then
+ * digits only), or -1 for any other name. */
+long long zk_leader_member_seq(const char *name);
+
 /* An agora_err for a ZooKeeper return code (ZNONODE -> AGORA_ENOENT...). */
 int zk_err(int zrc);
 

@@ -1144,11 +1144,11 @@ int exec_recover(struct agent *a, struct agent_task *t, int cleanup)
     if (t->exec)
         return AGORA_EEXIST;
     if (agora_task_state_terminal(t->state)) {
-        if (exec_valid_id(t->id))
+        if (agora_id_valid(t->id, AGORA_ID_MAX))
             cgroup_release(a, t->id);
         return 0;
     }
-    if (!exec_valid_id(t->id) || !t->meta_dir)
+    if (!agora_id_valid(t->id, AGORA_ID_MAX) || !t->meta_dir)
         return AGORA_EINVAL;
     if (!(te = te_new(a, t)))
         return AGORA_ENOMEM;

@@ -77,9 +77,6 @@ struct agent_exec {
 
 #define EXEC_DEFAULT_GRACE 3.0 /* seconds, as Mesos' command executor */
 
-/* id can name a directory and a cgroup: no '/', not "." or "..". */
-int exec_valid_id(const char *id);
-
 struct health_conf {
     int type;            /* AGORA_CHECK_COMMAND, _HTTP, _TCP */
     const char *command; /* borrowed from the spec */

@@ -13,22 +13,11 @@
 
 #include <agora/json.h>
 #include <agora/resources.h>
+#include <agora/sdk.h>
 
 #include "exec_int.h"
 
 #define MIN_MEMORY (32ull << 20) /* Mesos' smallest memory limit */
-
-int exec_valid_id(const char *id)
-{
-    size_t n = id ? strlen(id) : 0;
-
-    if (n == 0 || n > 200 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (id[i] == '/' || (unsigned char)id[i] < 0x20)
-            return 0;
-    return 1;
-}
 
 static int spec_resources(struct exec_spec *s, const struct agent_task *t,
                           yajl_val spec, char *err, size_t errlen)
@@ -207,7 +196,7 @@ int exec_spec_parse(struct agent *a, const struct agent_task *t,
 
     memset(s, 0, sizeof(*s));
     s->grace = EXEC_DEFAULT_GRACE;
-    if (!exec_valid_id(t->id)) {
+    if (!agora_id_valid(t->id, AGORA_ID_MAX)) {
         snprintf(err, errlen, "invalid task id");
         return AGORA_EINVAL;
     }

@@ -587,7 +587,7 @@ static void link_keep_error(struct agent_link *l, const char *p, size_t n)
 }
 
 /* hc_data_fn: split the stream into lines and dispatch them. Non-zero
- * ends the request (HC_EABORTED). */
+ * ends the request (AGORA_ECANCELED). */
 static int link_on_data(void *arg, struct hc_req *r, const char *p, size_t n)
 {
     struct agent_link *l = arg;
@@ -658,7 +658,7 @@ static int link_redirect(struct agent_link *l, struct hc_req *r, char *why,
         rc = link_request(l, url);
     if (rc != 0) {
         snprintf(why, len, "cannot follow the redirect to %s: %s", loc,
-                 hc_strerror(rc));
+                 agora_strerror(rc));
         return 0;
     }
     l->redirects++;
@@ -774,7 +774,7 @@ static void link_subscribe(struct agent_link *l)
     struct agora_jw *w;
     const char *body;
     char *url = NULL;
-    int rc = HC_ENOMEM;
+    int rc = AGORA_ENOMEM;
 
     if (target == NULL) {
         /* zk:// without a leader: its report brings the subscription. */
@@ -791,7 +791,7 @@ static void link_subscribe(struct agent_link *l)
     if (l->body && asprintf(&url, "http://%s/api/agent/subscribe", target) >= 0)
         rc = link_request(l, url);
     if (rc != 0) {
-        link_lost(l, hc_strerror(rc));
+        link_lost(l, agora_strerror(rc));
         return;
     }
     l->attempts++;

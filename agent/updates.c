@@ -460,14 +460,14 @@ static void updates_send(struct agent *a)
     if (w == NULL)
         return;
     body = agora_jw_result(w, &len);
-    rc = HC_ENOMEM;
+    rc = AGORA_ENOMEM;
     if (body && asprintf(&url, "%s/api/agent/updates", base) >= 0) {
         rc = updates_post(a, url, body, len);
         free(url);
     }
     agora_jw_free(w);
     if (rc < 0) {
-        log_error("updates", "cannot post updates: %s", hc_strerror(rc));
+        log_error("updates", "cannot post updates: %s", agora_strerror(rc));
         updates_unsend(m);
         return;
     }

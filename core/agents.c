@@ -38,22 +38,6 @@ struct agent_rec *agents_find(struct master *m, const char *id)
     return id ? map_get(&m->agents.by_id, id) : NULL;
 }
 
-static int agent_id_valid(const char *id)
-{
-    size_t n = 0;
-
-    if (id == NULL || id[0] == '.')
-        return 0;
-    for (; id[n]; n++) {
-        char c = id[n];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            return 0;
-    }
-    return n > 0 && n <= AGENT_ID_MAX;
-}
-
 static void agent_attrs_free(struct agent_rec *ag)
 {
     size_t i;
@@ -225,14 +209,6 @@ static void agent_persist(struct agent_rec *ag)
     agora_jw_free(w);
 }
 
-static const char *jstr(yajl_val v, const char *key)
-{
-    const char *s = NULL;
-
-    agora_json_str(v, key, &s);
-    return s;
-}
-
 static int set_str(char **dst, const char *s)
 {
     char *c = s ? strdup(s) : NULL;
@@ -271,7 +247,7 @@ static int agent_set_attrs(struct agent_rec *ag, yajl_val attrs)
 static int agent_take_info(struct agent_rec *ag, yajl_val doc, char *err,
                            size_t errlen)
 {
-    const char *res = jstr(doc, "resources");
+    const char *res = agora_json_get_str(doc, "resources");
     struct agora_resources total = {NULL, 0};
     int64_t port = 0;
     char why[200];
@@ -287,9 +263,9 @@ static int agent_take_info(struct agent_rec *ag, yajl_val doc, char *err,
     ag->total = total;
     ag->port = (int)port;
     if (set_str(&ag->resources_text, res) < 0 ||
-        set_str(&ag->hostname, jstr(doc, "hostname")) < 0 ||
-        set_str(&ag->ip, jstr(doc, "ip")) < 0 ||
-        set_str(&ag->version, jstr(doc, "version")) < 0 ||
+        set_str(&ag->hostname, agora_json_get_str(doc, "hostname")) < 0 ||
+        set_str(&ag->ip, agora_json_get_str(doc, "ip")) < 0 ||
+        set_str(&ag->version, agora_json_get_str(doc, "version")) < 0 ||
         agent_set_attrs(ag, agora_json_get(doc, "attributes")) < 0)
         return AGORA_ENOMEM;
     if (ag->hostname == NULL && set_str(&ag->hostname, ag->ip) < 0)
@@ -360,9 +336,9 @@ static void agent_loaded(void *arg, int err, const store_result *r)
 
     if (err == 0 && !l->stale) {
         doc = agora_json_parse(r->value, why, sizeof(why));
-        id = doc ? jstr(doc, "id") : NULL;
+        id = doc ? agora_json_get_str(doc, "id") : NULL;
         ag = id ? agents_find(m, id) : NULL;
-        if (ag == NULL && id && agent_id_valid(id) &&
+        if (ag == NULL && id && agora_id_valid(id, AGENT_ID_MAX) &&
             (ag = agent_new(m, id)) != NULL) {
             if (agent_take_info(ag, doc, why, sizeof(why)) < 0)
                 log_warn("agents", "stored agent %s: %s", id, why);
@@ -699,14 +675,14 @@ void agents_http_subscribe(void *arg, struct http_req *req)
     struct master *m = arg;
     char why[256];
     yajl_val doc = agora_json_parse(http_req_body(req, NULL), why, sizeof(why));
-    const char *id = doc ? jstr(doc, "agent_id") : NULL;
+    const char *id = doc ? agora_json_get_str(doc, "agent_id") : NULL;
     struct agent_rec *ag;
 
     if (doc == NULL) {
         http_reply_errorf(req, 400, "invalid JSON: %s", why);
         return;
     }
-    if (!agent_id_valid(id)) {
+    if (!agora_id_valid(id, AGENT_ID_MAX)) {
         http_reply_error(req, 400, "agent_id missing or invalid (1-128 of "
                                    "[A-Za-z0-9_.-])");
     } else if ((ag = agents_find(m, id)) == NULL &&
@@ -736,7 +712,7 @@ static void agent_apply_updates(struct master *m, struct agent_rec *ag,
     agora_jw_arr_open(acks);
     for (i = 0; YAJL_IS_ARRAY(updates) && i < updates->u.array.len; i++) {
         yajl_val u = updates->u.array.values[i];
-        const char *uuid = jstr(u, "uuid"), *task = jstr(u, "task_id");
+        const char *uuid = agora_json_get_str(u, "uuid"), *task = agora_json_get_str(u, "task_id");
         int rc = tasks_agent_update(m, ag, u);
 
         if (rc == 0)
@@ -791,7 +767,7 @@ void agents_http_updates(void *arg, struct http_req *req)
         http_reply_errorf(req, 400, "invalid JSON: %s", why);
         return;
     }
-    ag = agents_find(m, jstr(doc, "agent_id"));
+    ag = agents_find(m, agora_json_get_str(doc, "agent_id"));
     if (ag == NULL || ag->state != AGENT_ACTIVE)
         http_reply_error(req, 409, "the agent is not subscribed: subscribe "
                                    "first");

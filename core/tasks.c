@@ -18,7 +18,7 @@
 #include "log.h"
 #include "master.h"
 
-#define TASK_ID_MAX 200
+#define TASK_ID_MAX AGORA_ID_MAX
 
 void tasks_init(struct master *m) { memset(&m->tasks, 0, sizeof(m->tasks)); }
 
@@ -487,23 +487,6 @@ void tasks_each_live(struct master *m, const char *fw_id,
 
 /* ---- launch ---- */
 
-static int task_id_valid(const char *id)
-{
-    size_t n = 0;
-
-    if (id == NULL || id[0] == '.')
-        return 0;
-    for (; id[n]; n++) {
-        char c = id[n];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
-              c == ':' || c == '@'))
-            return 0;
-    }
-    return n > 0 && n <= TASK_ID_MAX;
-}
-
 static void write_kv_object(struct agora_jw *w, const char *key,
                             const struct agora_kv *kv, size_t n)
 {
@@ -607,7 +590,7 @@ static int launch_event(const char *fw_id, const struct agora_task_spec *sp,
 const char *tasks_spec_problem(struct master *m,
                                const struct agora_task_spec *sp)
 {
-    if (!task_id_valid(sp->task_id))
+    if (!agora_id_valid(sp->task_id, TASK_ID_MAX))
         return "invalid task id (want 1-200 of [A-Za-z0-9_.:@-], not "
                "starting with '.')";
     if (tasks_find(m, sp->task_id))
@@ -736,14 +719,6 @@ int tasks_kill(struct master *m, struct agora_framework *fw,
 
 /* ---- updates from agents ---- */
 
-static const char *json_str(yajl_val v, const char *key)
-{
-    const char *s = NULL;
-
-    agora_json_str(v, key, &s);
-    return s;
-}
-
 static int json_healthy(yajl_val u)
 {
     int b;
@@ -753,8 +728,8 @@ static int json_healthy(yajl_val u)
 
 int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
 {
-    const char *id = json_str(u, "task_id"), *fw_id = json_str(u, "framework_id");
-    const char *state_name = json_str(u, "state");
+    const char *id = agora_json_get_str(u, "task_id"), *fw_id = agora_json_get_str(u, "framework_id");
+    const char *state_name = agora_json_get_str(u, "state");
     int state = state_name ? agora_task_state_parse(state_name) : -1;
     struct agora_framework *fw;
     struct agora_status st;
@@ -781,13 +756,13 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
         if (t == NULL || map_put(&ag->tasks, t->id, t, NULL) < 0)
             return AGORA_ENOMEM;
     }
-    task_set_text(&t->reason, json_str(u, "reason"));
-    task_set_text(&t->message, json_str(u, "message"));
+    task_set_text(&t->reason, agora_json_get_str(u, "reason"));
+    task_set_text(&t->message, agora_json_get_str(u, "message"));
     task_set_state(m, t, (enum agora_task_state)state, ts, json_healthy(u));
     t->seq = seq;
     m->tasks.updates++;
     status_of(m, t, &st);
-    st.uuid = json_str(u, "uuid");
+    st.uuid = agora_json_get_str(u, "uuid");
     st.source = "SOURCE_AGENT";
     framework_deliver(fw, &st);
     tasks_trim(m); /* t may be gone from here on */
@@ -796,8 +771,8 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
 
 void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
 {
-    const char *id = json_str(r, "task_id"), *fw_id = json_str(r, "framework_id");
-    const char *state_name = json_str(r, "state"), *res = json_str(r, "resources");
+    const char *id = agora_json_get_str(r, "task_id"), *fw_id = agora_json_get_str(r, "framework_id");
+    const char *state_name = agora_json_get_str(r, "state"), *res = agora_json_get_str(r, "resources");
     int state = state_name ? agora_task_state_parse(state_name) : -1;
     struct task *t;
 
@@ -816,8 +791,8 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
                 t->resources = res_get(m, &parsed);
             agora_resources_free(&parsed);
         }
-        if (json_str(r, "name") && strcmp(json_str(r, "name"), id) != 0)
-            task_set_text(&t->name, json_str(r, "name"));
+        if (agora_json_get_str(r, "name") && strcmp(agora_json_get_str(r, "name"), id) != 0)
+            task_set_text(&t->name, agora_json_get_str(r, "name"));
         if (!agora_task_state_terminal((enum agora_task_state)state))
             task_recount(m, t);
         else

@@ -104,29 +104,6 @@ struct hc_client {
     struct hc_stats st;
 };
 
-static const char *const hc_errors[] = {
-    "success",
-    "out of memory",
-    "a method or header is invalid",
-    "not an http:// URL",
-    "not supported: the agent speaks plain http:// to its masters",
-    "the host name does not resolve",
-    "cannot connect",
-    "timed out",
-    "sending or receiving failed",
-    "the server closed the connection before the end of the response",
-    "not a valid HTTP/1.x response",
-    "response headers too big",
-    "stopped by the caller",
-};
-
-const char *hc_strerror(int err)
-{
-    if (err > 0 || -err >= (int)(sizeof(hc_errors) / sizeof(hc_errors[0])))
-        return "unknown error";
-    return hc_errors[-err];
-}
-
 /* ------------------------------------------------------------------ */
 /* Lifetimes                                                            */
 /* ------------------------------------------------------------------ */
@@ -356,7 +333,7 @@ static void hc_resolve(struct hc_req *r)
                              &r->lookup);
 
     if (rc != 0) {
-        hc_fail(r, HC_ERESOLVE, "cannot resolve %s: %s", r->u.host,
+        hc_fail(r, AGORA_ERESOLVE, "cannot resolve %s: %s", r->u.host,
                 strerror(rc));
         return;
     }
@@ -364,13 +341,13 @@ static void hc_resolve(struct hc_req *r)
     r->phase = HC_RESOLVE;
 }
 
-/* Room for n addresses in r->addrs (zeroed); 0 or HC_ENOMEM. */
+/* Room for n addresses in r->addrs (zeroed); 0 or AGORA_ENOMEM. */
 static int hc_addrs_alloc(struct hc_req *r, size_t n)
 {
     free(r->addrs);
     r->naddrs = r->next_addr = 0;
     r->addrs = calloc(n, sizeof(*r->addrs));
-    return r->addrs ? 0 : HC_ENOMEM;
+    return r->addrs ? 0 : AGORA_ENOMEM;
 }
 
 /* The numeric address of r's host into r->addrs; 0, or -1 for a name. */
@@ -396,7 +373,7 @@ static int hc_numeric(struct hc_req *r, struct hc_addr *a)
 
 static void hc_try_connect(struct hc_req *r);
 
-/* Up to HC_ADDR_MAX addresses of res into r->addrs; 0 or HC_ENOMEM. */
+/* Up to HC_ADDR_MAX addresses of res into r->addrs; 0 or AGORA_ENOMEM. */
 static int hc_copy_addrs(struct hc_req *r, const struct addrinfo *res)
 {
     const struct addrinfo *ai;
@@ -407,7 +384,7 @@ static int hc_copy_addrs(struct hc_req *r, const struct addrinfo *res)
     if (n == 0)
         return 0;
     if (hc_addrs_alloc(r, n) != 0)
-        return HC_ENOMEM;
+        return AGORA_ENOMEM;
     for (ai = res; ai && r->naddrs < n; ai = ai->ai_next) {
         if (ai->ai_addrlen > sizeof(r->addrs[0].sa))
             continue;
@@ -426,9 +403,9 @@ static void hc_on_lookup(void *arg, int gai, const struct addrinfo *res)
     r->lookup = NULL; /* it goes when this returns */
     r->naddrs = r->next_addr = 0;
     if (gai == 0 && hc_copy_addrs(r, res) != 0)
-        hc_fail(r, HC_ENOMEM, "out of memory resolving %s", r->u.host);
+        hc_fail(r, AGORA_ENOMEM, "out of memory resolving %s", r->u.host);
     else if (r->naddrs == 0)
-        hc_fail(r, HC_ERESOLVE, "cannot resolve %s: %s", r->u.host,
+        hc_fail(r, AGORA_ERESOLVE, "cannot resolve %s: %s", r->u.host,
                 gai ? gai_strerror(gai) : "no address");
     else
         hc_try_connect(r);
@@ -495,7 +472,7 @@ static void hc_try_connect(struct hc_req *r)
         r->connect_errno = errno;
         hc_close_fd(r);
     }
-    hc_fail(r, HC_ECONNECT, "connect to %s: %s", r->u.authority,
+    hc_fail(r, AGORA_ECONNECT, "connect to %s: %s", r->u.authority,
             strerror(r->connect_errno ? r->connect_errno : EHOSTUNREACH));
 }
 
@@ -529,7 +506,7 @@ static void hc_connect_start(struct hc_req *r)
     if (hc_numeric(r, &a) != 0) {
         hc_resolve(r);
     } else if (hc_addrs_alloc(r, 1) != 0) {
-        hc_fail(r, HC_ENOMEM, "out of memory connecting to %s", r->u.authority);
+        hc_fail(r, AGORA_ENOMEM, "out of memory connecting to %s", r->u.authority);
     } else {
         r->addrs[0] = a;
         r->naddrs = 1;
@@ -555,7 +532,7 @@ static int hc_retry(struct hc_req *r)
 static void hc_io_error(struct hc_req *r, int errnum, const char *what)
 {
     if (!hc_retry(r))
-        hc_fail(r, HC_EIO, "%s %s: %s", what, r->u.authority, strerror(errnum));
+        hc_fail(r, AGORA_EIO, "%s %s: %s", what, r->u.authority, strerror(errnum));
 }
 
 /* ------------------------------------------------------------------ */
@@ -597,7 +574,7 @@ static int hc_deliver(void *arg, const char *p, size_t n)
         return 0;
     if (r->on_data(r->arg, r, p, n) != 0) {
         if (!r->cancelled)
-            hc_fail(r, HC_EABORTED, "stopped by the caller");
+            hc_fail(r, AGORA_ECANCELED, "stopped by the caller");
         return 1;
     }
     return r->cancelled;
@@ -624,7 +601,7 @@ static int hc_head_done(struct hc_req *r, size_t end)
     free(r->out); /* answered: never sent again */
     r->out = NULL;
     if (r->on_head && r->on_head(r->arg, r) != 0 && !r->cancelled)
-        hc_fail(r, HC_EABORTED, "stopped by the caller");
+        hc_fail(r, AGORA_ECANCELED, "stopped by the caller");
     if (r->cancelled || r->finished)
         return 1;
     return hc_body(r, r->resp.head + end, r->resp.hlen - end);
@@ -640,12 +617,12 @@ static void hc_on_eof(struct hc_req *r)
     if (!r->in_body) {
         if (r->received == 0 && hc_retry(r))
             return;
-        hc_fail(r, HC_ECLOSED, "%s closed the connection before answering",
+        hc_fail(r, AGORA_ECLOSED, "%s closed the connection before answering",
                 r->u.authority);
     } else if (r->resp.body == HC_BODY_CLOSE) {
         hc_finish(r, 0);
     } else {
-        hc_fail(r, HC_ECLOSED,
+        hc_fail(r, AGORA_ECLOSED,
                 "%s closed the connection in the middle of "
                 "the response",
                 r->u.authority);
@@ -679,7 +656,7 @@ static int hc_recv_head(struct hc_req *r)
     int rc;
 
     if (hc_resp_room(&r->resp, &buf, &room) != 0) {
-        hc_fail(r, HC_ENOMEM, "out of memory reading a response");
+        hc_fail(r, AGORA_ENOMEM, "out of memory reading a response");
         return 1;
     }
     n = recv(r->fd, buf, room, 0);
@@ -690,7 +667,7 @@ static int hc_recv_head(struct hc_req *r)
         return 0;
     if (rc == 1)
         return hc_head_done(r, end);
-    if (rc == HC_ETOOBIG)
+    if (rc == AGORA_ETOOBIG)
         hc_fail(r, rc, "response headers from %s over %u bytes", r->u.authority,
                 HC_HEAD_MAX);
     else
@@ -770,7 +747,7 @@ static void hc_on_conn_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     hc_enter(r);
-    hc_fail(r, HC_ETIMEDOUT, "no connection to %s within %g s", r->u.authority,
+    hc_fail(r, AGORA_ETIMEDOUT, "no connection to %s within %g s", r->u.authority,
             r->connect_timeout);
     hc_leave(r);
 }
@@ -782,7 +759,7 @@ static void hc_on_total_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     hc_enter(r);
-    hc_fail(r, HC_ETIMEDOUT, "no complete answer from %s within %g s",
+    hc_fail(r, AGORA_ETIMEDOUT, "no complete answer from %s within %g s",
             r->u.authority, r->timeout);
     hc_leave(r);
 }
@@ -847,12 +824,12 @@ static int hc_build(struct hc_req *r, const struct hc_opts *o)
     char len[32];
 
     if (!hc_token(method, strlen(method)))
-        return HC_EINVAL;
+        return AGORA_EINVAL;
     for (i = 0; o->headers && o->headers[i]; i++)
         if (!hc_header_valid(o->headers[i]))
-            return HC_EINVAL;
+            return AGORA_EINVAL;
     if ((r->out = malloc(cap)) == NULL)
-        return HC_ENOMEM;
+        return AGORA_ENOMEM;
     r->resp.head_only = strcmp(method, "HEAD") == 0;
     hc_puts(r, &cap, method);
     hc_puts(r, &cap, " ");
@@ -872,7 +849,7 @@ static int hc_build(struct hc_req *r, const struct hc_opts *o)
     hc_puts(r, &cap, "\r\n");
     if (o->body_len > 0)
         hc_put(r, &cap, o->body, o->body_len);
-    return r->out ? 0 : HC_ENOMEM;
+    return r->out ? 0 : AGORA_ENOMEM;
 }
 
 /* Copies what the request needs of o. */
@@ -896,7 +873,7 @@ static int hc_setup(struct hc_req *r, const struct hc_opts *o)
     if (r->url == NULL ||
         asprintf(&r->key, "%s:%u", r->u.host, (unsigned)r->u.port) < 0) {
         r->key = NULL;
-        return HC_ENOMEM;
+        return AGORA_ENOMEM;
     }
     return 0;
 }
@@ -908,7 +885,7 @@ int hc_request(struct hc_client *c, const struct hc_opts *o,
     int rc;
 
     if (r == NULL)
-        return HC_ENOMEM;
+        return AGORA_ENOMEM;
     r->c = c;
     r->fd = -1;
     if ((rc = hc_setup(r, o)) != 0) {
@@ -963,7 +940,7 @@ int hc_client_new(struct ev_loop *loop, struct hc_client **out)
     struct hc_client *c = calloc(1, sizeof(*c));
 
     if (c == NULL)
-        return HC_ENOMEM;
+        return AGORA_ENOMEM;
     c->loop = loop;
     *out = c;
     return 0;

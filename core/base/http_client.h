@@ -11,11 +11,11 @@
  * http:// to its masters, one request per connection or a reused one.
  *
  * What it does:
- *   - http:// only. https:// is refused (HC_ENOTSUP): the agent speaks
+ *   - http:// only. https:// is refused (AGORA_ENOTSUP): the agent speaks
  *     plain HTTP to its masters (docs/agent-protocol.md).
  *   - Any method with a body and headers; Host and Content-Length are
  *     added. The response's status line and headers are parsed (at most
- *     HC_HEAD_MAX bytes: more is HC_ETOOBIG); the body is framed by
+ *     HC_HEAD_MAX bytes: more is AGORA_ETOOBIG); the body is framed by
  *     Content-Length, chunked transfer-encoding or the end of the
  *     connection, and handed to on_data as it arrives (decoded), so a
  *     never-ending chunked stream works.
@@ -42,32 +42,20 @@
  * A request is valid from hc_request() until its on_done returns or it
  * is cancelled, whichever comes first.
  */
-#ifndef AGORA_AGENT_HTTP_CLIENT_H
-#define AGORA_AGENT_HTTP_CLIENT_H
+#ifndef AGORA_HTTP_CLIENT_H
+#define AGORA_HTTP_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <agora/plugin.h>
 
 struct ev_loop;
 struct hc_client;
 struct hc_req;
 
-/* Errors: 0 or one of these, named by hc_strerror(). */
-enum hc_err {
-    HC_OK = 0,
-    HC_ENOMEM = -1,    /* out of memory                                  */
-    HC_EINVAL = -2,    /* a method or header with CR, LF or space         */
-    HC_EURL = -3,      /* not http://host[:port][/path]                   */
-    HC_ENOTSUP = -4,   /* https:// or another scheme                      */
-    HC_ERESOLVE = -5,  /* the host name does not resolve                  */
-    HC_ECONNECT = -6,  /* no address of the host accepted a connection    */
-    HC_ETIMEDOUT = -7, /* the connect or the total timeout expired        */
-    HC_EIO = -8,       /* sending or receiving failed (reset...)         */
-    HC_ECLOSED = -9,   /* the server closed before the response's end     */
-    HC_EPROTO = -10,   /* not a valid HTTP/1.x response                   */
-    HC_ETOOBIG = -11,  /* response headers over HC_HEAD_MAX               */
-    HC_EABORTED = -12  /* on_head or on_data returned non-zero            */
-};
+/* Errors: 0 or an agora_err (<agora/plugin.h>), named by agora_strerror();
+ * hc_error(r) has the details of a failed request. */
 
 /* Largest response header block (status line included). */
 #define HC_HEAD_MAX (64u * 1024)
@@ -78,10 +66,10 @@ enum hc_err {
 #define HC_IDLE_TIMEOUT 30.0
 
 /* The status line and headers are in (hc_status, hc_header). Non-zero
- * ends the request with HC_EABORTED. */
+ * ends the request with AGORA_ECANCELED. */
 typedef int (*hc_head_fn)(void *arg, struct hc_req *r);
 /* len > 0 bytes of the (decoded) body; borrowed for the call. Non-zero
- * ends the request with HC_EABORTED. */
+ * ends the request with AGORA_ECANCELED. */
 typedef int (*hc_data_fn)(void *arg, struct hc_req *r, const char *data,
                           size_t len);
 /* The request ended: err 0 when the whole response arrived (any status),
@@ -114,7 +102,7 @@ struct hc_stats {
     size_t idle;       /* connections in the pool                   */
 };
 
-/* A client on loop, in *out. 0 or HC_ENOMEM. */
+/* A client on loop, in *out. 0 or AGORA_ENOMEM. */
 int hc_client_new(struct ev_loop *loop, struct hc_client **out);
 
 /* Cancels every request (no callbacks), closes the pool, frees c.
@@ -124,7 +112,7 @@ void hc_client_free(struct hc_client *c);
 /*
  * Starts a request described by o (copied: o and what it points to may
  * go once this returns). Returns 0 with the request in *out (may be
- * NULL), or HC_ENOMEM, HC_EINVAL, HC_EURL, HC_ENOTSUP at once, without
+ * NULL), or AGORA_ENOMEM, AGORA_EINVAL, AGORA_EURL, AGORA_ENOTSUP at once, without
  * callbacks. Every other failure reaches on_done, on a later loop turn.
  */
 int hc_request(struct hc_client *c, const struct hc_opts *o,
@@ -149,21 +137,18 @@ const char *hc_url(const struct hc_req *r);
  * "" before it failed. Borrowed: valid while r is. */
 const char *hc_error(const struct hc_req *r);
 
-/* A static description of an hc_err. */
-const char *hc_strerror(int err);
-
 void hc_get_stats(const struct hc_client *c, struct hc_stats *out);
 
 /*
  * "http://host:port" of an http:// URL (port made explicit), malloc'ed
- * in *out. 0, HC_ENOMEM, HC_EURL or HC_ENOTSUP.
+ * in *out. 0, AGORA_ENOMEM, AGORA_EURL or AGORA_ENOTSUP.
  */
 int hc_url_base(const char *url, char **out);
 
 /*
  * ref (a Location header: absolute, "//host/...", "/path" or relative)
- * made absolute against base, malloc'ed in *out. 0, HC_ENOMEM, HC_EURL.
+ * made absolute against base, malloc'ed in *out. 0, AGORA_ENOMEM, AGORA_EURL.
  */
 int hc_url_resolve(const char *base, const char *ref, char **out);
 
-#endif /* AGORA_AGENT_HTTP_CLIENT_H */
+#endif /* AGORA_HTTP_CLIENT_H */

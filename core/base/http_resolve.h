@@ -12,8 +12,8 @@
  * running lookup either, and its completion arrives on yet another
  * thread.)
  */
-#ifndef AGORA_AGENT_HTTP_RESOLVE_H
-#define AGORA_AGENT_HTTP_RESOLVE_H
+#ifndef AGORA_HTTP_RESOLVE_H
+#define AGORA_HTTP_RESOLVE_H
 
 #include <stdint.h>
 
@@ -36,4 +36,4 @@ int hc_lookup_start(struct ev_loop *loop, const char *host, uint16_t port,
 /* Stops waiting for lk: done never runs. Not from inside done. */
 void hc_lookup_cancel(struct hc_lookup *lk);
 
-#endif /* AGORA_AGENT_HTTP_RESOLVE_H */
+#endif /* AGORA_HTTP_RESOLVE_H */

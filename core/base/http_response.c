@@ -52,7 +52,7 @@ int hc_resp_room(struct hc_resp *p, char **buf, size_t *len)
         if (cap > HC_HEAD_MAX + 1)
             cap = HC_HEAD_MAX + 1;
         if ((nb = realloc(p->head, cap)) == NULL)
-            return HC_ENOMEM;
+            return AGORA_ENOMEM;
         p->head = nb;
         p->hcap = cap;
     }
@@ -137,18 +137,18 @@ static int hc_head_parse(struct hc_resp *p, size_t end)
     p->nhdrs = 0;
     if ((p->hdrs = calloc(lines, sizeof(*p->hdrs))) == NULL) {
         p->why = "out of memory";
-        return HC_ENOMEM;
+        return AGORA_ENOMEM;
     }
     while ((l = hc_line(&s, lim)) != NULL && *l == '\0')
         ; /* blank lines before the status line are tolerated */
     if (l == NULL || hc_status_line(p, l) < 0) {
         p->why = "bad status line";
-        return HC_EPROTO;
+        return AGORA_EPROTO;
     }
     while ((l = hc_line(&s, lim)) != NULL && *l != '\0') {
         if (hc_header_line(p, l) < 0) {
             p->why = "bad header line";
-            return HC_EPROTO;
+            return AGORA_EPROTO;
         }
     }
     return 0;
@@ -201,7 +201,7 @@ static int hc_body_mode(struct hc_resp *p)
         p->body = HC_BODY_LENGTH;
     } else {
         p->why = "bad Content-Length";
-        return HC_EPROTO;
+        return AGORA_EPROTO;
     }
     return 0;
 }
@@ -227,7 +227,7 @@ int hc_resp_head(struct hc_resp *p, size_t n, size_t *end)
 
         if (e == 0 && p->hlen >= HC_HEAD_MAX) {
             p->why = "response headers too big";
-            return HC_ETOOBIG;
+            return AGORA_ETOOBIG;
         }
         if (e == 0)
             return 0;
@@ -235,11 +235,11 @@ int hc_resp_head(struct hc_resp *p, size_t n, size_t *end)
             return rc;
         if (p->status == 101) {
             p->why = "the server switched protocols";
-            return HC_EPROTO;
+            return AGORA_EPROTO;
         }
         if (p->status >= 200) {
             *end = e;
-            return hc_body_mode(p) < 0 ? HC_EPROTO : 1;
+            return hc_body_mode(p) < 0 ? AGORA_EPROTO : 1;
         }
         hc_drop_interim(p, e);
     }
@@ -281,7 +281,7 @@ int hc_resp_reusable(const struct hc_resp *p)
 static int hc_chunk_error(struct hc_resp *p, const char *why)
 {
     p->why = why;
-    return HC_EPROTO;
+    return AGORA_EPROTO;
 }
 
 /* The size line ended: data follows, or the trailer after size 0. */
@@ -307,7 +307,7 @@ static int hc_hexval(char ch)
     return -1;
 }
 
-/* One byte of the size line. HC_MORE or HC_EPROTO. */
+/* One byte of the size line. HC_MORE or AGORA_EPROTO. */
 static int hc_chunk_size_byte(struct hc_resp *p, char ch)
 {
     int v = hc_hexval(ch);
@@ -334,7 +334,7 @@ static int hc_chunk_size_byte(struct hc_resp *p, char ch)
     return HC_MORE;
 }
 
-/* One byte outside chunk data. HC_MORE, HC_END or HC_EPROTO. */
+/* One byte outside chunk data. HC_MORE, HC_END or AGORA_EPROTO. */
 static int hc_chunk_byte(struct hc_resp *p, char ch)
 {
     switch (p->chunk) {

@@ -5,8 +5,8 @@
  * until the close) and chunked decoding. No I/O: the client reads, this
  * parses, so it is tested without sockets too.
  */
-#ifndef AGORA_AGENT_HTTP_RESPONSE_H
-#define AGORA_AGENT_HTTP_RESPONSE_H
+#ifndef AGORA_HTTP_RESPONSE_H
+#define AGORA_HTTP_RESPONSE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -57,22 +57,22 @@ void hc_resp_clear(struct hc_resp *p);
 
 /*
  * Where to read the next bytes of the head: *buf, at most *len bytes
- * (never 0). 0 or HC_ENOMEM.
+ * (never 0). 0 or AGORA_ENOMEM.
  */
 int hc_resp_room(struct hc_resp *p, char **buf, size_t *len);
 
 /*
  * n bytes were read into the room: 0 when the head is not complete yet,
  * 1 when it is (1xx answers are skipped; *end is where the body's first
- * bytes start in p->head, up to p->hlen), or HC_ETOOBIG, HC_EPROTO,
- * HC_ENOMEM with p->why.
+ * bytes start in p->head, up to p->hlen), or AGORA_ETOOBIG, AGORA_EPROTO,
+ * AGORA_ENOMEM with p->why.
  */
 int hc_resp_head(struct hc_resp *p, size_t n, size_t *end);
 
 /*
  * Body bytes: decodes them and hands the body to sink. HC_MORE, HC_END
  * (the response is complete; p->extra when bytes followed it), HC_STOP
- * (sink returned non-zero) or HC_EPROTO with p->why.
+ * (sink returned non-zero) or AGORA_EPROTO with p->why.
  */
 int hc_resp_body(struct hc_resp *p, const char *data, size_t n, hc_sink_fn sink,
                  void *arg);
@@ -84,4 +84,4 @@ const char *hc_resp_header(const struct hc_resp *p, const char *name);
  * a framed body, nothing past it, no `Connection: close`). */
 int hc_resp_reusable(const struct hc_resp *p);
 
-#endif /* AGORA_AGENT_HTTP_RESPONSE_H */
+#endif /* AGORA_HTTP_RESPONSE_H */

@@ -49,19 +49,19 @@ static int hc_port_parse(const char *p, const char *end, uint16_t *port)
         return 0;
     }
     if (*p++ != ':' || p == end || end - p > 5)
-        return HC_EURL;
+        return AGORA_EURL;
     for (; p < end; p++) {
         if (!isdigit((unsigned char)*p))
-            return HC_EURL;
+            return AGORA_EURL;
         v = v * 10 + (unsigned long)(*p - '0');
     }
     if (v == 0 || v > 65535)
-        return HC_EURL;
+        return AGORA_EURL;
     *port = (uint16_t)v;
     return 0;
 }
 
-/* The scheme of url is http (any case); another one is HC_ENOTSUP. */
+/* The scheme of url is http (any case); another one is AGORA_ENOTSUP. */
 static int hc_scheme(const char *url)
 {
     const char *sep;
@@ -69,7 +69,7 @@ static int hc_scheme(const char *url)
     if (strncasecmp(url, "http://", 7) == 0)
         return 0;
     sep = strstr(url, "://");
-    return sep && sep != url ? HC_ENOTSUP : HC_EURL;
+    return sep && sep != url ? AGORA_ENOTSUP : AGORA_EURL;
 }
 
 /* The path and query (no fragment), "/" when empty. No control bytes
@@ -80,18 +80,18 @@ static int hc_path_parse(const char *p, struct hc_url *u)
 
     for (i = 0; i < n; i++)
         if ((unsigned char)p[i] <= 0x20 || p[i] == 0x7f)
-            return HC_EURL;
+            return AGORA_EURL;
     if (n == 0 || p[0] != '/') {
         u->path = malloc(n + 2);
         if (u->path == NULL)
-            return HC_ENOMEM;
+            return AGORA_ENOMEM;
         u->path[0] = '/';
         memcpy(u->path + 1, p, n);
         u->path[n + 1] = '\0';
         return 0;
     }
     u->path = strndup(p, n);
-    return u->path ? 0 : HC_ENOMEM;
+    return u->path ? 0 : AGORA_ENOMEM;
 }
 
 int hc_url_parse(const char *url, struct hc_url *u)
@@ -101,7 +101,7 @@ int hc_url_parse(const char *url, struct hc_url *u)
 
     memset(u, 0, sizeof(*u));
     if (url == NULL)
-        return HC_EURL;
+        return AGORA_EURL;
     if ((rc = hc_scheme(url)) != 0)
         return rc;
     auth = url + 7;
@@ -119,13 +119,13 @@ int hc_url_parse(const char *url, struct hc_url *u)
     }
     if (after == NULL || !hc_host_valid(host, (size_t)(hend - host), u->v6) ||
         hc_port_parse(after, end, &u->port) != 0)
-        return HC_EURL;
+        return AGORA_EURL;
     u->host = strndup(host, (size_t)(hend - host));
     u->authority = strndup(auth, (size_t)(end - auth));
     if (u->host == NULL || u->authority == NULL ||
         (rc = hc_path_parse(end, u)) != 0) {
         hc_url_clear(u);
-        return rc ? rc : HC_ENOMEM;
+        return rc ? rc : AGORA_ENOMEM;
     }
     return 0;
 }
@@ -142,7 +142,7 @@ int hc_url_base(const char *url, char **out)
     hc_url_clear(&u);
     if (n < 0)
         *out = NULL;
-    return n < 0 ? HC_ENOMEM : 0;
+    return n < 0 ? AGORA_ENOMEM : 0;
 }
 
 /* ref starts with a scheme ("[a-z][a-z0-9+.-]*:"). */
@@ -164,7 +164,7 @@ static int hc_join(const char *base, size_t n, const char *sep, const char *ref,
     if (asprintf(out, "%.*s%s%s", (int)n, base, sep, ref) >= 0)
         return 0;
     *out = NULL;
-    return HC_ENOMEM;
+    return AGORA_ENOMEM;
 }
 
 int hc_url_resolve(const char *base, const char *ref, char **out)
@@ -173,9 +173,9 @@ int hc_url_resolve(const char *base, const char *ref, char **out)
     size_t cut;
 
     if (ref == NULL || *ref == '\0' || sep == NULL)
-        return HC_EURL;
+        return AGORA_EURL;
     if (hc_has_scheme(ref))
-        return (*out = strdup(ref)) ? 0 : HC_ENOMEM;
+        return (*out = strdup(ref)) ? 0 : AGORA_ENOMEM;
     if (ref[0] == '/' && ref[1] == '/')
         return hc_join(base, (size_t)(sep + 1 - base), "", ref, out);
     path = sep + 3 + strcspn(sep + 3, "/?#");

@@ -2,8 +2,8 @@
  * http_url.h - the parsed form of an http:// URL, inside the agent's HTTP
  * client (http_client.c); the public URL helpers are in http_client.h.
  */
-#ifndef AGORA_AGENT_HTTP_URL_H
-#define AGORA_AGENT_HTTP_URL_H
+#ifndef AGORA_HTTP_URL_H
+#define AGORA_HTTP_URL_H
 
 #include <stdint.h>
 
@@ -17,11 +17,11 @@ struct hc_url {
 
 /*
  * Parses an http:// URL (scheme in any case) into u (strings malloc'ed;
- * release with hc_url_clear). 0, HC_ENOMEM, HC_ENOTSUP (another scheme)
- * or HC_EURL (no host, a bad port, user info, a control byte or a space
+ * release with hc_url_clear). 0, AGORA_ENOMEM, AGORA_ENOTSUP (another scheme)
+ * or AGORA_EURL (no host, a bad port, user info, a control byte or a space
  * in the path). u is cleared on failure.
  */
 int hc_url_parse(const char *url, struct hc_url *u);
 void hc_url_clear(struct hc_url *u);
 
-#endif /* AGORA_AGENT_HTTP_URL_H */
+#endif /* AGORA_HTTP_URL_H */

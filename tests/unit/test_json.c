@@ -1211,13 +1211,52 @@ START_TEST(test_strerror)
     ck_assert_str_eq(agora_strerror(AGORA_ENOMEM), "out of memory");
     ck_assert_str_eq(agora_strerror(AGORA_ENOENT), "not found");
     ck_assert_str_eq(agora_strerror(1), "unknown error");
-    ck_assert_str_eq(agora_strerror(-13), "unknown error");
+    ck_assert_str_eq(agora_strerror(AGORA_EPROTO - 1), "unknown error");
     /* Every code has its own message. */
-    for (e = AGORA_OK; e >= AGORA_EUNAVAIL; e--) {
+    for (e = AGORA_OK; e >= AGORA_EPROTO; e--) {
         ck_assert_str_ne(agora_strerror(e), "unknown error");
         if (e < AGORA_OK)
             ck_assert_str_ne(agora_strerror(e), agora_strerror(e + 1));
     }
+}
+END_TEST
+
+/* The one id check of master and agent: safe as a file or URL segment. */
+START_TEST(test_id_valid)
+{
+    char longest[AGORA_ID_MAX + 2];
+
+    ck_assert_int_eq(agora_id_valid("web.1f2e-3d:x@y_Z", AGORA_ID_MAX), 1);
+    ck_assert_int_eq(agora_id_valid(NULL, AGORA_ID_MAX), 0);
+    ck_assert_int_eq(agora_id_valid("", AGORA_ID_MAX), 0);
+    ck_assert_int_eq(agora_id_valid(".hidden", AGORA_ID_MAX), 0);
+    ck_assert_int_eq(agora_id_valid("..", AGORA_ID_MAX), 0);
+    ck_assert_int_eq(agora_id_valid("a/b", AGORA_ID_MAX), 0);
+    ck_assert_int_eq(agora_id_valid("a b", AGORA_ID_MAX), 0);
+    ck_assert_int_eq(agora_id_valid("a\nb", AGORA_ID_MAX), 0);
+    ck_assert_int_eq(agora_id_valid("caf\xc3\xa9", AGORA_ID_MAX), 0);
+    memset(longest, 'a', AGORA_ID_MAX);
+    longest[AGORA_ID_MAX] = '\0';
+    ck_assert_int_eq(agora_id_valid(longest, AGORA_ID_MAX), 1);
+    ck_assert_int_eq(agora_id_valid(longest, AGORA_ID_MAX - 1), 0);
+    longest[AGORA_ID_MAX] = 'a';
+    longest[AGORA_ID_MAX + 1] = '\0';
+    ck_assert_int_eq(agora_id_valid(longest, AGORA_ID_MAX), 0);
+}
+END_TEST
+
+START_TEST(test_json_get_str)
+{
+    char err[128];
+    yajl_val doc = agora_json_parse(
+        "{\"s\": \"x\", \"n\": 1, \"z\": null}", err, sizeof(err));
+
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_str_eq(agora_json_get_str(doc, "s"), "x");
+    ck_assert_ptr_null(agora_json_get_str(doc, "n"));
+    ck_assert_ptr_null(agora_json_get_str(doc, "z"));
+    ck_assert_ptr_null(agora_json_get_str(doc, "missing"));
+    yajl_tree_free(doc);
 }
 END_TEST
 
@@ -1229,6 +1268,8 @@ static Suite *json_suite(void)
     TCase *q = tcase_create("quote");
     TCase *k = tcase_create("sdk");
 
+    tcase_add_test(k, test_id_valid);
+    tcase_add_test(k, test_json_get_str);
     tcase_add_test(w, test_jw_object);
     tcase_add_test(w, test_jw_empty_and_partial);
     tcase_add_test(w, test_jw_numbers);

@@ -602,6 +602,13 @@ int agora_json_str(yajl_val obj, const char *key, const char **out)
     return 0;
 }
 
+const char *agora_json_get_str(yajl_val obj, const char *key)
+{
+    const char *s = NULL;
+
+    return agora_json_str(obj, key, &s) == 0 ? s : NULL;
+}
+
 /*
  * An integer, or a number with an integral value in range (2.0, 1e3):
  * clients that write every number as a double still get through.

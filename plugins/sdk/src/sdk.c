@@ -54,6 +54,24 @@ int agora_reply_error(const struct agora_api *api, struct agora_req *r,
     return rc;
 }
 
+int agora_id_valid(const char *id, size_t max)
+{
+    size_t n;
+
+    if (id == NULL || id[0] == '.')
+        return 0;
+    for (n = 0; id[n]; n++) {
+        char c = id[n];
+
+        if (n == max ||
+            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
+              c == ':' || c == '@'))
+            return 0;
+    }
+    return n > 0;
+}
+
 /* In the order of enum agora_task_state. */
 static const char *const state_names[] = {
     "TASK_STAGING",          "TASK_STARTING",    "TASK_RUNNING",
@@ -137,6 +155,18 @@ const char *agora_strerror(int err)
         return "not supported";
     case AGORA_EUNAVAIL:
         return "temporarily unavailable";
+    case AGORA_EURL:
+        return "not a URL this client takes";
+    case AGORA_ERESOLVE:
+        return "the host name does not resolve";
+    case AGORA_ECONNECT:
+        return "cannot connect";
+    case AGORA_ETIMEDOUT:
+        return "timed out";
+    case AGORA_ECLOSED:
+        return "closed before the end of the reply";
+    case AGORA_EPROTO:
+        return "protocol error";
     default:
         return "unknown error";
     }

@@ -96,6 +96,10 @@ int agora_json_int(yajl_val obj, const char *key, int64_t *out);
 int agora_json_num(yajl_val obj, const char *key, double *out);
 int agora_json_bool(yajl_val obj, const char *key, int *out);
 
+/* The string member `key`, borrowed from the tree, or NULL when it is
+ * missing, null or not a string (for optional fields). */
+const char *agora_json_get_str(yajl_val obj, const char *key);
+
 /*
  * Writes s as a quoted, escaped JSON string into out (outlen bytes,
  * NUL-terminated when outlen > 0), without a writer. Returns the length

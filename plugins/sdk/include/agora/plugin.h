@@ -61,7 +61,13 @@ enum agora_err {
     AGORA_ENOTLEADER = -9, /* this master does not lead                    */
     AGORA_ESTATE = -10,    /* not valid now (e.g. a second reply)          */
     AGORA_ENOTSUP = -11,   /* not supported by this master or backend      */
-    AGORA_EUNAVAIL = -12   /* backend temporarily unreachable              */
+    AGORA_EUNAVAIL = -12,  /* backend temporarily unreachable              */
+    AGORA_EURL = -13,      /* not a URL this client takes                  */
+    AGORA_ERESOLVE = -14,  /* a host name does not resolve                 */
+    AGORA_ECONNECT = -15,  /* no address of the host accepted a connection */
+    AGORA_ETIMEDOUT = -16, /* a timeout expired                            */
+    AGORA_ECLOSED = -17,   /* the peer closed before the end of a reply    */
+    AGORA_EPROTO = -18     /* the peer broke its protocol                  */
 };
 
 /* ------------------------------------------------------------------ */

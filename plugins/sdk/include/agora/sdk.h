@@ -32,6 +32,16 @@ int agora_task_state_parse(const char *name);
 /* 1 for the states a task never leaves (FINISHED, FAILED, KILLED, ...). */
 int agora_task_state_terminal(enum agora_task_state s);
 
+/* The longest id agora takes for a task, an agent or a framework. */
+#define AGORA_ID_MAX 200
+
+/*
+ * 1 when id is 1 to max bytes of [A-Za-z0-9_.:@-] and does not start
+ * with '.', else 0 (NULL too). Such an id names a file, a store key or a
+ * URL segment as it is: no '/', no "..", nothing to escape.
+ */
+int agora_id_valid(const char *id, size_t max);
+
 /* The message of an agora_err, "unknown error" for anything else. */
 const char *agora_strerror(int err);
 

@@ -30,7 +30,7 @@ PREFIX = os.path.abspath(os.environ.get("AGORA_PREFIX") or os.path.join(BUILD, "
 SANITIZE = os.environ.get("AGORA_SANITIZE", "OFF").upper() == "ON"
 MASTER_BIN = os.path.join(BUILD, "bin", "agora-master")
 PLUGIN_DIR = os.path.join(BUILD, "lib", "agora", "plugins")
-TEST_PLUGIN_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
+TEST_PLUGIN_SRC = os.path.join(REPO, "tests", "plugins")
 
 # Everything is slower under the sanitizers.
 SLOW = 3.0 if SANITIZE else 1.0
@@ -341,7 +341,7 @@ def hello_builds(tmp_path_factory):
 @pytest.fixture(scope="session")
 def build_plugin(tmp_path_factory):
     """build_plugin("echo") -> path of echo.so, compiled from
-    tests/e2e/plugins/echo.c with gcc against the installed headers (and,
+    tests/plugins/echo.c with gcc against the installed headers (and,
     for sdk=True, libagora-sdk.a and yajl). Cached per session."""
     tmp = tmp_path_factory.mktemp("test-plugins")
     cache = {}

@@ -1,5 +1,5 @@
 """Request bodies: the size limit (413), malformed JSON (400), and deferred
-replies, through the echo test plugin (tests/e2e/plugins/echo.c, linked
+replies, through the echo test plugin (tests/plugins/echo.c, linked
 against the installed libagora-sdk.a and yajl)."""
 import json
 import os

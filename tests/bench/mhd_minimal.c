@@ -10,8 +10,10 @@
  * Every request, whatever its method and path, gets the same persistent
  * response: 200, Content-Type text/plain, body "ok".
  *
+ *   build/tests/mhd_minimal PORT   (127.0.0.1; prints "listening on PORT")
+ *
+ * CMake builds it (tests/CMakeLists.txt, at -O2); by hand:
  *   gcc -O2 -o mhd_minimal mhd_minimal.c -lmicrohttpd
- *   ./mhd_minimal PORT      (127.0.0.1; prints "listening on PORT")
  *
  * SIGTERM or SIGINT stops it.
  */

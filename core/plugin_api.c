@@ -118,23 +118,24 @@ static void timer_fire(struct ev_loop *loop, ev_timer *w, int events)
     (void)loop;
 }
 
-static struct agora_timer *api_timer_start(struct agora_host *h, double after,
-                                           double repeat, agora_timer_fn fn,
-                                           void *arg)
+static int api_timer_start(struct agora_host *h, double after, double repeat,
+                           agora_timer_fn fn, void *arg,
+                           struct agora_timer **out)
 {
     struct plugin *p = HOST(h);
     struct plugin_item *it;
 
-    if (fn == NULL || after < 0 || repeat < 0)
-        return NULL;
+    if (fn == NULL || out == NULL || !(after >= 0) || !(repeat >= 0))
+        return AGORA_EINVAL;
     it = item_new(p, PLUGIN_ITEM_TIMER, arg);
     if (it == NULL)
-        return NULL;
+        return AGORA_ENOMEM;
     it->u.timer.fn = fn;
     ev_timer_init(&it->u.timer.w, timer_fire, after, repeat);
     it->u.timer.w.data = it;
     ev_timer_start(p->m->loop, &it->u.timer.w);
-    return (struct agora_timer *)it;
+    *out = (struct agora_timer *)it;
+    return 0;
 }
 
 static void api_timer_stop(struct agora_host *h, struct agora_timer *t)
@@ -252,31 +253,31 @@ static void stream_closed(void *arg, struct http_stream *s)
         fn(fn_arg, (struct agora_stream *)s);
 }
 
-static struct agora_stream *api_stream_open(struct agora_req *r,
-                                            const char *ctype,
-                                            double keepalive,
-                                            const char *ka_text,
-                                            agora_stream_close_fn on_close,
-                                            void *arg)
+static int api_stream_open(struct agora_req *r, const char *ctype,
+                           double keepalive, const char *ka_text,
+                           agora_stream_close_fn on_close, void *arg,
+                           struct agora_stream **out)
 {
     struct plugin *p = req_plugin(REQ(r));
     struct plugin_item *it;
     struct http_stream *s;
 
-    if (p == NULL)
-        return NULL;
+    if (p == NULL || out == NULL)
+        return p == NULL ? AGORA_ESTATE : AGORA_EINVAL;
     it = item_new(p, PLUGIN_ITEM_STREAM, arg);
     if (it == NULL)
-        return NULL;
+        return AGORA_ENOMEM;
     s = http_stream_open(REQ(r), ctype, keepalive, ka_text, 0, stream_closed,
                          it);
     if (s == NULL) {
         item_free(it);
-        return NULL;
+        /* A request answered or deferred is the caller's mistake. */
+        return http_req_in_handler(REQ(r)) ? AGORA_ENOMEM : AGORA_ESTATE;
     }
     it->u.stream.s = s;
     it->u.stream.fn = on_close;
-    return (struct agora_stream *)s;
+    *out = (struct agora_stream *)s;
+    return 0;
 }
 
 static int api_stream_write(struct agora_stream *s, const void *data,

@@ -403,9 +403,13 @@ void conf_print_help(const conf_field *table, const char *prog)
 
         snprintf(left, sizeof(left), "--%s=%s", table->key,
                  conf_type_name(table->type));
-        printf("  %s\n      %s (default: %s)\n", left,
-               table->help ? table->help : "",
-               table->dflt && *table->dflt ? table->dflt : "none");
+        /* A key without a default says in its help what it falls back
+         * to ("(default: the system's)"), or has none to show. */
+        if (table->dflt && *table->dflt)
+            printf("  %s\n      %s (default: %s)\n", left,
+                   table->help ? table->help : "", table->dflt);
+        else
+            printf("  %s\n      %s\n", left, table->help ? table->help : "");
     }
 }
 

@@ -332,6 +332,11 @@ int http_reply_errorf(struct http_req *r, int status, const char *fmt, ...)
     return rc;
 }
 
+int http_req_in_handler(const struct http_req *r)
+{
+    return r->state == REQ_HANDLING;
+}
+
 int http_defer(struct http_req *r)
 {
     if (r->state != REQ_HANDLING)
@@ -891,10 +896,11 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
     s->loop = loop;
     s->router = router;
     s->max_body = c->max_body ? c->max_body : HTTP_BODY_MAX_DEFAULT;
+    /* The port is in sa; MHD takes it again only to name it in its logs. */
     s->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
             MHD_USE_TURBO,
-        0, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+        c->port, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
         http_mhd_log, s->name, MHD_OPTION_SOCK_ADDR, &sa,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED,
         http_completed, s, MHD_OPTION_CONNECTION_LIMIT,
@@ -902,8 +908,9 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
         120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         c->conn_memory ? c->conn_memory : (size_t)32 * 1024, MHD_OPTION_END);
     if (s->daemon == NULL) {
-        log_error("http", "%s: cannot listen on %s:%u", c->name,
-                  c->ip && *c->ip ? c->ip : "0.0.0.0", (unsigned)c->port);
+        log_error("http", "%s: cannot listen on %s:%u: %s", c->name,
+                  c->ip && *c->ip ? c->ip : "0.0.0.0", (unsigned)c->port,
+                  strerror(errno));
         free(s->name);
         free(s);
         return AGORA_EIO;

@@ -125,6 +125,10 @@ int http_reply_error(struct http_req *r, int status, const char *msg);
 int http_reply_errorf(struct http_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* 1 while r's handler runs and has not yet replied, deferred or opened a
+ * stream (only then can it become a stream). */
+int http_req_in_handler(const struct http_req *r);
+
 /* Keeps r open after the handler returns; http_reply() it later. */
 int http_defer(struct http_req *r);
 

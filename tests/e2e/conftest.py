@@ -15,6 +15,7 @@ Run by hand:  /usr/bin/python3 -m pytest -q tests/e2e
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +36,14 @@ TEST_PLUGIN_SRC = os.path.join(REPO, "tests", "plugins")
 # Everything is slower under the sanitizers.
 SLOW = 3.0 if SANITIZE else 1.0
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
+def abi_version():
+    """(major, minor) of the installed SDK header."""
+    with open(os.path.join(PREFIX, "include", "agora", "plugin.h")) as f:
+        text = f.read()
+    return tuple(int(re.search(r"#define AGORA_ABI_%s (\d+)" % k, text).group(1))
+                 for k in ("MAJOR", "MINOR"))
 
 
 def free_port():

@@ -9,9 +9,18 @@ import threading
 
 import requests
 
-from conftest import (PREFIX, SLOW, free_port, hello_count, pkgconfig_flag_dirs,
+from conftest import (PREFIX, SLOW, abi_version, free_port, hello_count, pkgconfig_flag_dirs,
                       pkgconfig_prefix_ok,
                       replace_file, wait_for)
+
+
+def test_hello_exports_only_its_entry(hello_builds):
+    """The SDK's library is built with hidden visibility: a plugin that
+    links it exports agora_plugin_entry and nothing of the SDK's."""
+    out = subprocess.run(["nm", "-D", "--defined-only", hello_builds["1.0"]],
+                         capture_output=True, text=True, check=True).stdout
+    names = sorted(l.split()[-1] for l in out.splitlines() if l.strip())
+    assert names == ["agora_plugin_entry"], names
 
 
 def start_with_hello(master_factory, so, **kw):
@@ -57,7 +66,7 @@ def test_hello_counts_on_both_ports(master_factory, hello_builds):
         [("hello", "1.0", m.hello_port, ["GET /hello/"])]
     assert p["plugins"][0]["file"] == os.path.join(m.conf_dir, "hello.so")
     assert p["plugins"][0]["conf"] == os.path.join(m.conf_dir, "hello.conf")
-    assert p["plugins"][0]["abi"] == "1.0"
+    assert p["plugins"][0]["abi"] == "%d.%d" % abi_version()
     assert m.json("/master/state")["plugins"] == p["plugins"]
     met = m.metrics()
     assert met["hello/requests"] == 3

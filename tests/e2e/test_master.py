@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 
+import conftest
 import pytest
 import requests
 
@@ -17,11 +18,7 @@ def project_version():
 
 
 def abi_version():
-    with open(os.path.join(PREFIX, "include", "agora", "plugin.h")) as f:
-        text = f.read()
-    major = re.search(r"#define AGORA_ABI_MAJOR (\d+)", text).group(1)
-    minor = re.search(r"#define AGORA_ABI_MINOR (\d+)", text).group(1)
-    return "%s.%s" % (major, minor)
+    return "%d.%d" % conftest.abi_version()
 
 
 def test_health_version_state(master_factory):
@@ -177,12 +174,17 @@ def test_help_lists_every_flag_with_default():
     r = subprocess.run([MASTER_BIN, "--help"], capture_output=True, text=True,
                        env=master_env(), timeout=30 * SLOW)
     assert r.returncode == 0, r.stderr
-    # "  --port=INT\n      port to listen on (default: 5050)"
-    defaults = dict(re.findall(r"(?m)^  --([a-z_]+)=[A-Z]+\n.*\(default: ([^)]*)\)$",
-                               r.stdout))
+    # "  --port=INT\n      port to listen on (default: 5050)"; a flag
+    # without a default says what it falls back to, or nothing.
+    helps = dict(re.findall(r"(?m)^  --([a-z_]+)=[A-Z]+\n      (.*)$", r.stdout))
+    defaults = {k: m.group(1) for k, h in helps.items()
+                for m in [re.search(r"\(default: ([^)]*)\)$", h)] if m}
     assert len(table_flags()) >= len(FLAGS)
     for flag in FLAGS + table_flags():
-        assert flag in defaults, "--%s missing from --help:\n%s" % (flag, r.stdout)
+        assert flag in helps, "--%s missing from --help:\n%s" % (flag, r.stdout)
+        assert helps[flag].count("(default:") <= 1, helps[flag]
+    assert "(default: none)" not in r.stdout
+    assert defaults["hostname"] == "the system's"
     assert defaults["port"] == "5050"
     assert defaults["zk_session_timeout"] == "10secs"
     assert defaults["ip"] == "0.0.0.0"
@@ -190,6 +192,21 @@ def test_help_lists_every_flag_with_default():
     assert defaults["log_level"] == "info"
     assert defaults["max_body_size"] == "1048576"
     assert "--config_dir" in r.stdout
+
+
+def test_port_in_use_named(tmp_path):
+    """A master whose port is taken exits 1 and says which port, and why."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = subprocess.run([MASTER_BIN, "--ip=127.0.0.1", "--port=%d" % port,
+                            "--work_dir=%s" % tmp_path], capture_output=True,
+                           text=True, env=master_env(), timeout=30 * SLOW)
+    assert r.returncode == 1, r.stderr
+    assert "cannot listen on 127.0.0.1:%d: Address already in use" % port in r.stderr
+    assert "port 0" not in r.stderr, r.stderr
 
 
 def test_unknown_flag_refused():

@@ -7,7 +7,9 @@ import shutil
 import pytest
 import requests
 
-from conftest import PLUGIN_DIR, SLOW
+from conftest import PLUGIN_DIR, SLOW, abi_version
+
+ABI_MAJOR, ABI_MINOR = abi_version()
 
 
 def setup_corrupt(m, build_plugin, hello_builds):
@@ -20,6 +22,12 @@ def setup_corrupt(m, build_plugin, hello_builds):
 def setup_abi2(m, build_plugin, hello_builds):
     path = os.path.join(m.conf_dir, "abi2.so")
     shutil.copyfile(build_plugin("abi2"), path)
+    return path
+
+
+def setup_abi1(m, build_plugin, hello_builds):
+    path = os.path.join(m.conf_dir, "abi1.so")
+    shutil.copyfile(build_plugin("abi1"), path)
     return path
 
 
@@ -62,6 +70,7 @@ def setup_unknown_key(m, build_plugin, hello_builds):
 CASES = {
     "corrupt": (setup_corrupt, "not a loadable shared object", []),
     "abi_mismatch": (setup_abi2, "ABI mismatch", []),
+    "abi_older_major": (setup_abi1, "ABI mismatch: plugin built for ABI 1.0", []),
     "no_entry": (setup_noentry, "no entry symbol agora_plugin_entry", []),
     "init_fails": (setup_initfail, "init of plugin initfail failed", []),
     "missing_file": (setup_missing, "plugin file not found", []),
@@ -84,7 +93,9 @@ def test_refused_plugin(case, master_factory, build_plugin, hello_builds):
     assert "ERROR" in line and "refused" in line
     assert refused in line, "the line names %s: %s" % (refused, line)
     if case == "abi_mismatch":
-        assert "2.0" in line and "1.0" in line, line
+        assert "ABI %d.0" % (ABI_MAJOR + 1) in line, line
+    if case.startswith("abi_"):
+        assert "speaks %d.%d" % (ABI_MAJOR, ABI_MINOR) in line, line
     if case == "duplicate":
         assert hello_builds["1.0"] in line  # names the one already loaded
 

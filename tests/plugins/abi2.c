@@ -1,6 +1,6 @@
 /*
- * abi2 - a test plugin whose descriptor claims ABI major 2: the master
- * (ABI 1.x) must refuse it with a log line naming both versions.
+ * abi2 - a test plugin whose descriptor claims the next ABI major: the
+ * master must refuse it with a log line naming both versions.
  */
 #include <agora/plugin.h>
 
@@ -17,22 +17,14 @@ static int abi2_init(struct agora_host *h, const struct agora_api *api,
 static void abi2_fini(void *state) { (void)state; }
 
 static const struct agora_plugin abi2_plugin = {
-    2, /* abi_major: one more than any master of ABI 1 speaks */
-    AGORA_ABI_MINOR,
-    (uint32_t)sizeof(struct agora_plugin),
-    "abi2",
-    "0.9",
-    "claims ABI 2.x",
-    NULL,
-    0,
-    NULL,
-    abi2_init,
-    abi2_fini,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    {0},
+    .abi_major = AGORA_ABI_MAJOR + 1, /* one more than this master speaks */
+    .abi_minor = AGORA_ABI_MINOR,
+    .size = (uint32_t)sizeof(struct agora_plugin),
+    .name = "abi2",
+    .version = "0.9",
+    .description = "claims the next ABI major",
+    .init = abi2_init,
+    .fini = abi2_fini,
 };
 
 const struct agora_plugin *agora_plugin_entry(void) { return &abi2_plugin; }

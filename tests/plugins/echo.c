@@ -102,6 +102,7 @@ static void echo_send(struct echo *st, struct agora_req *req, double after,
                       const char *doc, size_t len)
 {
     struct echo_pending *pd;
+    struct agora_timer *t;
 
     if (after <= 0) {
         st->api->reply(req, 200, NULL, doc, len);
@@ -118,7 +119,7 @@ static void echo_send(struct echo *st, struct agora_req *req, double after,
     pd->st = st;
     pd->req = req;
     if (st->api->defer(req) != 0 ||
-        st->api->timer_start(st->h, after, 0, echo_fire, pd) == NULL) {
+        st->api->timer_start(st->h, after, 0, echo_fire, pd, &t) != 0) {
         free(pd->doc);
         free(pd);
         agora_reply_error(st->api, req, 500, "cannot defer the reply");
@@ -192,20 +193,13 @@ static const struct agora_route echo_routes[] = {
 };
 
 static const struct agora_plugin echo_plugin = {
-    AGORA_PLUGIN_HEADER,
-    "echo",
-    "1.0",
-    "echoes JSON documents back, at once or after a timer",
-    NULL,
-    0,
-    echo_routes,
-    echo_init,
-    echo_fini,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    {0},
+    AGORA_PLUGIN_INIT,
+    .name = "echo",
+    .version = "1.0",
+    .description = "echoes JSON documents back, at once or after a timer",
+    .routes = echo_routes,
+    .init = echo_init,
+    .fini = echo_fini,
 };
 
 const struct agora_plugin *agora_plugin_entry(void) { return &echo_plugin; }

@@ -27,9 +27,12 @@ static int initfail_init(struct agora_host *h, const struct agora_api *api,
                          const void *conf, void **state)
 {
     (void)conf;
+    struct agora_timer *t;
+
     initfail_api = api;
     *state = NULL;
-    api->timer_start(h, 0.02, 0.02, initfail_tick, NULL);
+    /* Left running: the master must release it with the failed plugin. */
+    (void)api->timer_start(h, 0.02, 0.02, initfail_tick, NULL, &t);
     return AGORA_EIO;
 }
 
@@ -47,20 +50,13 @@ static const struct agora_route initfail_routes[] = {
 };
 
 static const struct agora_plugin initfail_plugin = {
-    AGORA_PLUGIN_HEADER,
-    "initfail",
-    "1.0",
-    "always fails to start",
-    NULL,
-    0,
-    initfail_routes,
-    initfail_init,
-    initfail_fini,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    {0},
+    AGORA_PLUGIN_INIT,
+    .name = "initfail",
+    .version = "1.0",
+    .description = "always fails to start",
+    .routes = initfail_routes,
+    .init = initfail_init,
+    .fini = initfail_fini,
 };
 
 const struct agora_plugin *agora_plugin_entry(void)

@@ -415,20 +415,14 @@ static const struct agora_route routes[] = {
 };
 
 static const struct agora_plugin desc = {
-    AGORA_PLUGIN_HEADER,
-    "launcher",
-    "1.0",
-    "test plugin: launches tasks on named agents, records statuses",
-    NULL,
-    0,
-    routes,
-    init,
-    fini,
-    NULL,
-    on_status,
-    NULL,
-    NULL,
-    {0},
+    AGORA_PLUGIN_INIT,
+    .name = "launcher",
+    .version = "1.0",
+    .description = "test plugin: launches tasks on named agents, records statuses",
+    .routes = routes,
+    .init = init,
+    .fini = fini,
+    .on_status = on_status,
 };
 
 const struct agora_plugin *agora_plugin_entry(void) { return &desc; }

@@ -714,20 +714,16 @@ static const struct agora_route routes[] = {
 };
 
 static const struct agora_plugin desc = {
-    AGORA_PLUGIN_HEADER,
-    "placer",
-    "1.0",
-    "test plugin: places tasks from offers and counts their states",
-    NULL,
-    0,
-    routes,
-    init,
-    fini,
-    on_offer,
-    on_status,
-    NULL,
-    on_rescind,
-    {0},
+    AGORA_PLUGIN_INIT,
+    .name = "placer",
+    .version = "1.0",
+    .description = "test plugin: places tasks from offers and counts their states",
+    .routes = routes,
+    .init = init,
+    .fini = fini,
+    .on_offer = on_offer,
+    .on_status = on_status,
+    .on_rescind = on_rescind,
 };
 
 const struct agora_plugin *agora_plugin_entry(void)

@@ -33,8 +33,13 @@ static const struct agora_route routes[] = {
 };
 
 static const struct agora_plugin desc = {
-    AGORA_PLUGIN_HEADER, "pinger", "1.0", "answers pong",
-    NULL, 0, routes, init, fini, NULL, NULL, NULL, NULL, {0},
+    AGORA_PLUGIN_INIT,
+    .name = "pinger",
+    .version = "1.0",
+    .description = "answers pong",
+    .routes = routes,
+    .init = init,
+    .fini = fini,
 };
 
 const struct agora_plugin *agora_plugin_entry(void) { return &desc; }

@@ -1,5 +1,6 @@
-// header_cxx.cpp - the SDK's public headers compile as C++, and a plugin
-// written in C++ can fill the descriptor.
+// header_cxx.cpp - the SDK's public headers compile as C++11, and a
+// plugin written in C++ fills its descriptor by assignment, as the plugin
+// guide says (designated initializers came only with C++20).
 #include <agora/json.h>
 #include <agora/plugin.h>
 #include <agora/resources.h>
@@ -15,11 +16,21 @@ int init(agora_host *, const agora_api *, const void *, void **state)
 
 void fini(void *) {}
 
-const agora_plugin desc = {
-    AGORA_PLUGIN_HEADER, "cxx_plugin", "1.0", "written in C++",
-    nullptr, 0, nullptr, init, fini, nullptr, nullptr, nullptr, nullptr, {0},
-};
+agora_plugin desc;
 
 } // namespace
 
-extern "C" const agora_plugin *agora_plugin_entry(void) { return &desc; }
+extern "C" const agora_plugin *agora_plugin_entry(void)
+{
+    if (desc.abi_major == 0) {
+        desc.abi_major = AGORA_ABI_MAJOR;
+        desc.abi_minor = AGORA_ABI_MINOR;
+        desc.size = sizeof(agora_plugin);
+        desc.name = "cxx_plugin";
+        desc.version = "1.0";
+        desc.description = "written in C++";
+        desc.init = init;
+        desc.fini = fini;
+    }
+    return &desc;
+}

@@ -94,9 +94,9 @@ static void hello_save(struct hello *st)
     st->dirty = 1;
     if (st->writing || st->flush)
         return;
-    st->flush = st->api->timer_start(st->h, st->conf->flush_interval, 0,
-                                     hello_flush, st);
-    if (st->flush == NULL)
+    /* Without a timer, write now rather than never. */
+    if (st->api->timer_start(st->h, st->conf->flush_interval, 0, hello_flush,
+                             st, &st->flush) != 0)
         hello_flush(st, NULL);
 }
 
@@ -204,20 +204,15 @@ static const struct agora_route hello_routes[] = {
 };
 
 static const struct agora_plugin hello_plugin = {
-    AGORA_PLUGIN_HEADER,
-    "hello",
-    HELLO_VERSION,
-    "counts its requests and keeps the count in the store",
-    hello_conf_fields,
-    sizeof(struct hello_conf),
-    hello_routes,
-    hello_init,
-    hello_fini,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    {0},
+    AGORA_PLUGIN_INIT,
+    .name = "hello",
+    .version = HELLO_VERSION,
+    .description = "counts its requests and keeps the count in the store",
+    .conf = hello_conf_fields,
+    .conf_size = sizeof(struct hello_conf),
+    .routes = hello_routes,
+    .init = hello_init,
+    .fini = hello_fini,
 };
 
 const struct agora_plugin *agora_plugin_entry(void) { return &hello_plugin; }

@@ -6,6 +6,11 @@
  * latches the first error so a caller can emit a whole document and
  * check once at the end. Reading uses yajl's tree (yajl_val) with typed
  * getters that never crash on a missing key or a value of the wrong type.
+ *
+ * This header exposes yajl: yajl_val is yajl's own type, the readers
+ * take and return yajl's tree as it is, and a plugin frees a parsed
+ * document with yajl_tree_free(). The SDK's pkg-config file requires
+ * yajl, so `pkg-config --cflags --libs agora-plugin` brings it along.
  */
 #ifndef AGORA_JSON_H
 #define AGORA_JSON_H

@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-#define AGORA_ABI_MAJOR 1
+#define AGORA_ABI_MAJOR 2
 #define AGORA_ABI_MINOR 0
 
 /* The symbol the master looks up with dlsym(). */
@@ -368,10 +368,10 @@ struct agora_api {
     double (*now)(struct agora_host *h);
 
     /* -- timers: first after `after` seconds, then every `repeat`
-     *    seconds (0 = once). NULL on failure. -- */
-    struct agora_timer *(*timer_start)(struct agora_host *h, double after,
-                                       double repeat, agora_timer_fn fn,
-                                       void *arg);
+     *    seconds (0 = once); the handle in *out. 0, AGORA_EINVAL (no fn,
+     *    a negative time) or AGORA_ENOMEM. -- */
+    int (*timer_start)(struct agora_host *h, double after, double repeat,
+                       agora_timer_fn fn, void *arg, struct agora_timer **out);
     void (*timer_stop)(struct agora_host *h, struct agora_timer *t);
 
     /* -- HTTP requests (borrowed strings, valid until the reply) -- */
@@ -396,13 +396,13 @@ struct agora_api {
 
     /* -- streams: a chunked response fed over time (SSE, NDJSON).
      *    Every `keepalive` seconds without a write, keepalive_text is
-     *    sent (e.g. ":\n\n" for SSE); 0 disables. -- */
-    struct agora_stream *(*stream_open)(struct agora_req *r,
-                                        const char *content_type,
-                                        double keepalive,
-                                        const char *keepalive_text,
-                                        agora_stream_close_fn on_close,
-                                        void *arg);
+     *    sent (e.g. ":\n\n" for SSE); 0 disables. The handle in *out.
+     *    0, AGORA_ESTATE (r is not a pending request of this plugin, or
+     *    was answered) or AGORA_ENOMEM. -- */
+    int (*stream_open)(struct agora_req *r, const char *content_type,
+                       double keepalive, const char *keepalive_text,
+                       agora_stream_close_fn on_close, void *arg,
+                       struct agora_stream **out);
     int (*stream_write)(struct agora_stream *s, const void *data, size_t len);
     /* Ends the stream; on_close is not called for a close the plugin made. */
     void (*stream_close)(struct agora_stream *s);
@@ -492,9 +492,24 @@ struct agora_plugin {
     uintptr_t reserved[8]; /* zero; room to grow */
 };
 
-/* Fills the ABI fields of a descriptor. */
-#define AGORA_PLUGIN_HEADER                                                  \
-    AGORA_ABI_MAJOR, AGORA_ABI_MINOR, (uint32_t)sizeof(struct agora_plugin)
+/*
+ * Fills the ABI fields of a descriptor by name; every other field follows
+ * by name too, so that no field can shift into another's place:
+ *
+ *     static const struct agora_plugin hello = {
+ *         AGORA_PLUGIN_INIT,
+ *         .name = "hello",
+ *         .version = "1.0",
+ *         .init = hello_init,
+ *         .fini = hello_fini,
+ *     };
+ *
+ * (C99 and C++20; before C++20, set the fields of a static descriptor by
+ * assignment in agora_plugin_entry().)
+ */
+#define AGORA_PLUGIN_INIT                                                    \
+    .abi_major = AGORA_ABI_MAJOR, .abi_minor = AGORA_ABI_MINOR,              \
+    .size = (uint32_t)sizeof(struct agora_plugin)
 
 /* The entry point a plugin defines. */
 AGORA_EXPORT const struct agora_plugin *agora_plugin_entry(void);

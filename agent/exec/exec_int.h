@@ -30,6 +30,7 @@
 
 #include "agent.h"
 #include "cgroups.h"
+#include "proc.h"
 #include "task.h"
 
 #define EXEC_LAUNCH_FILE "launch.json"
@@ -126,39 +127,6 @@ void exec_strv_free(char **v);
 
 /* Called by health.c when the task failed max_failures checks in a row. */
 void exec_health_kill(struct agent *a, struct agent_task *t);
-
-/* ---- small file and /proc helpers (exec.c) ---- */
-
-/*
- * Reads the whole file `path` (relative to dirfd, or AT_FDCWD) into buf,
- * NUL-terminated. Returns its length, or -errno (-EFBIG when it does not
- * fit in cap - 1 bytes).
- */
-ssize_t exec_read_file(int dirfd, const char *path, char *buf, size_t cap);
-
-/* Writes len bytes to an existing file (a cgroup knob). 0 or -errno. */
-int exec_write_file(const char *path, const char *data, size_t len);
-
-/* Writes a file atomically: <name>.tmp, optionally fsync, rename. */
-int exec_write_atomic(int dirfd, const char *name, const char *data, size_t len,
-                      int sync);
-
-struct proc_stat {
-    char state;
-    pid_t ppid, pgrp;
-    uint64_t utime, stime; /* clock ticks */
-    uint64_t starttime;    /* clock ticks after boot */
-    uint64_t rss_pages;
-};
-/* Parses /proc/<pid>/stat. 0 or -errno (-ESRCH when gone). */
-int exec_proc_stat(pid_t pid, struct proc_stat *st);
-
-/*
- * Sends sig (0: none) to every pid listed in <dir>/cgroup.procs, reading
- * it in pieces (it may be long). Returns how many were listed (0 when
- * the directory is gone) or -errno.
- */
-int exec_procs_signal(const char *dir, int sig);
 
 /* ---- health checks (health.c) ---- */
 

@@ -25,6 +25,7 @@
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
+#include "exec.h"
 #include "http.h"
 #include "http_client.h"
 #include "http_api.h"
@@ -183,7 +184,7 @@ static void agent_journal_forget(struct agent *a, const char *id)
 
 void agent_task_done(struct agent *a, struct agent_task *t)
 {
-    exec_forget(a, t);
+    exec_forget(a->exec, t);
     t->exec = NULL; /* freed by exec_forget() */
     agent_journal_forget(a, t->id);
     map_remove(&a->tasks, t->id);
@@ -266,7 +267,7 @@ void agent_shutdown(struct agent *a, const char *why)
             agent_task_update(a, t, AGORA_TASK_KILLED, "REASON_AGENT_REMOVED",
                               "the agent shut down", -1);
         else
-            exec_kill(a, t, -1);
+            exec_kill(a->exec, t, -1);
     }
     a->shutdown_deadline = agent_now(a) + AGENT_SHUTDOWN_WAIT;
     ev_timer_set(&a->shutdown_timer, 0.1, 0.1);
@@ -292,6 +293,44 @@ static void agent_wipe(struct agent *a)
 /* ------------------------------------------------------------------ */
 /* Start and stop                                                       */
 /* ------------------------------------------------------------------ */
+
+/* The exec layer's hooks (exec/exec.h): its only ways back up here. */
+static void agent_hook_task_update(void *arg, struct agent_task *t,
+                                   enum agora_task_state state,
+                                   const char *reason, const char *message,
+                                   int healthy)
+{
+    agent_task_update(arg, t, state, reason, message, healthy);
+}
+
+static int agent_hook_task_checkpoint(void *arg, struct agent_task *t)
+{
+    return agent_task_checkpoint(arg, t);
+}
+
+static double agent_hook_now(void *arg)
+{
+    return agent_now(arg);
+}
+
+/* After agent_prepare(): a->id and the host name are known. */
+static int agent_exec_init(struct agent *a)
+{
+    const struct exec_conf conf = {
+        .isolation = a->conf.isolation,
+        .cgroups_root = a->conf.cgroups_root,
+        .hostname = a->conf.hostname,
+        .agent_id = a->id,
+    };
+    const struct exec_hooks hooks = {
+        .task_update = agent_hook_task_update,
+        .task_checkpoint = agent_hook_task_checkpoint,
+        .now = agent_hook_now,
+        .arg = a,
+    };
+
+    return exec_init(&a->exec, a->loop, &conf, &hooks);
+}
 
 static void agent_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -421,7 +460,7 @@ int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
     ev_init(&a->shutdown_timer, agent_on_shutdown_tick);
     a->shutdown_timer.data = a;
     rc = agent_prepare(a);
-    if (rc == 0 && (rc = exec_init(a)) == 0)
+    if (rc == 0 && (rc = agent_exec_init(a)) == 0)
         a->exec_ready = 1;
     if (rc == 0)
         rc = agent_recover(a);
@@ -437,7 +476,7 @@ int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
              AGORA_VERSION, a->id, a->advertise_ip,
              a->http ? (long long)http_server_port(a->http)
                      : (long long)a->conf.port,
-             a->conf.work_dir, exec_isolation_name(a), res ? res : "?",
+             a->conf.work_dir, exec_isolation_name(a->exec), res ? res : "?",
              a->conf.master);
     free(res);
     link_start(a);
@@ -455,7 +494,8 @@ void agent_stop(struct agent *a)
     link_stop(a);
     agent_http_stop(a);
     if (a->exec_ready)
-        exec_fini(a);
+        exec_fini(a->exec);
+    a->exec = NULL;
     /* Writes what is queued; callbacks see a->stopping and launch nothing. */
     journal_close(a->journal);
     a->journal = NULL;

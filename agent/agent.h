@@ -7,11 +7,13 @@
  *             master over a small HTTP client of its own, keeps every
  *             status update until the master acknowledges it,
  *             checkpoints tasks, serves /state, /files and /monitor.
- *   exec     (task.h: exec.c, shim.c, cgroups.c, health.c): runs tasks
+ *   exec     (exec/, the agora_exec library; exec/exec.h): runs tasks
  *             under a per-task shim process, isolates them, kills them,
  *             checks their health, re-adopts them after a restart.
- * The exec layer reports every state change through agent_task_update();
- * the control layer never touches a process.
+ * Calls go one way, control -> exec: the exec layer reports every state
+ * change through the hooks given to exec_init() (agent.c fills them with
+ * agent_task_update() and friends); the control layer never touches a
+ * process.
  *
  * On-disk layout under --work_dir:
  *   meta/agent_id                 the agent's id, created once
@@ -38,7 +40,7 @@
 
 struct http_server;
 struct agent_link;
-struct agent_exec;
+struct exec;
 struct hc_client;
 struct journal;
 struct agent_updates;
@@ -84,7 +86,7 @@ struct agent {
     struct router router;
     struct hc_client *hc;           /* HTTP to the masters               */
     struct agent_link *link;        /* the master connection             */
-    struct agent_exec *exec;        /* the exec layer's state            */
+    struct exec *exec;              /* the exec layer (exec/exec.h)      */
 
     ev_signal sig_term, sig_int;
     int stopping;
@@ -109,6 +111,22 @@ struct agent {
 
 /* The loop's wall clock, seconds since the epoch. */
 double agent_now(const struct agent *a);
+
+/* ---- what the exec layer's hooks lead to (exec/exec.h) ---- */
+
+/*
+ * Records a new state (or health) of t, writes the status update to t's
+ * checkpoint, and sends it to the master reliably (updates.c). reason
+ * and message may be NULL; healthy is -1 when unknown. Never blocks on
+ * the network.
+ */
+void agent_task_update(struct agent *a, struct agent_task *t,
+                       enum agora_task_state state, const char *reason,
+                       const char *message, int healthy);
+
+/* Journals t's record again, after the exec layer changed pids or start
+ * time (recovery.c). 0 or an agora_err. */
+int agent_task_checkpoint(struct agent *a, struct agent_task *t);
 
 /*
  * Builds the agent from its flags (taken over: a owns conf's strings):

@@ -49,6 +49,7 @@
 #include <agora/sdk.h>
 
 #include "agent.h"
+#include "exec.h"
 #include "files.h"
 #include "http.h"
 #include "http_client.h"
@@ -193,7 +194,7 @@ static void h_statistics(void *arg, struct http_req *req)
         if (agora_task_state_terminal(t->state))
             continue;
         memset(&u, 0, sizeof(u));
-        if (exec_usage(a, t, &u) != 0)
+        if (exec_usage(a->exec, t, &u) != 0)
             continue; /* not started, or gone meanwhile */
         write_usage(w, t, &u);
     }

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "cgroups.h"
+#include "exec.h"
 #include "proc.h"
-#include "task.h"
 #include "log.h"
 
 #define CG_LOG "cgroups"

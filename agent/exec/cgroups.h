@@ -1,6 +1,6 @@
 /*
  * cgroups.h - the agent's cgroups: detection, one cgroup a task, limits,
- * usage, OOM, kill and removal (exec layer, see task.h).
+ * usage, OOM, kill and removal (exec layer, see exec.h).
  *
  * Layout: <hierarchy>/<cgroups_root>/<task_id>, where a hierarchy is the
  * cgroup2 mount (v2, when its cgroup.controllers offers memory, cpu and

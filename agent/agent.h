@@ -147,10 +147,11 @@ void agent_stop(struct agent *a);
  */
 void agent_shutdown(struct agent *a, const char *why);
 
-/* The i-th completed task (0 = oldest), or NULL past the end. */
-const struct agent_task *agent_completed(const struct agent *a, size_t i);
+/* ---- the task table (agent_tasks.c) ---- */
 
-/* ---- tasks (agent.c) ---- */
+/* The i-th completed task (0 = oldest), or NULL past the end; valid until
+ * the next agent_task_done() or agent_tasks_free(). */
+const struct agent_task *agent_completed(const struct agent *a, size_t i);
 
 /*
  * A new task from a launch: copies id, framework_id and spec_json, reads
@@ -172,6 +173,13 @@ void agent_task_free(struct agent_task *t);
  * completed ring.
  */
 void agent_task_done(struct agent *a, struct agent_task *t);
+
+/* How many tasks of a->tasks are not terminal yet. */
+size_t agent_tasks_live(struct agent *a);
+
+/* Frees every task of a->tasks (with its updates) and the completed
+ * ring; the exec layer must hold none of them any more (exec_fini()). */
+void agent_tasks_free(struct agent *a);
 
 /* ---- resources and attributes (resources.c) ---- */
 

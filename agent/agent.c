@@ -25,10 +25,10 @@
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
+#include "agent_http.h"
 #include "exec.h"
 #include "http.h"
 #include "http_client.h"
-#include "http_api.h"
 #include "journal.h"
 #include "link.h"
 #include "log.h"

@@ -2,11 +2,12 @@
  * agent.h - agora-agent: configuration and the state its loop owns.
  *
  * The agent is two layers over one libev loop:
- *   control  (main.c, resources.c, link.c, updates.c, journal.c,
- *             recovery.c, http_api.c, http_client.c): talks to the
- *             master over a small HTTP client of its own, keeps every
- *             status update until the master acknowledges it,
- *             checkpoints tasks, serves /state, /files and /monitor.
+ *   control  (agent/: main.c, agent.c, agent_tasks.c, resources.c,
+ *             link.c, leader_watch.c, updates.c, journal.c, recovery.c,
+ *             agent_http.c, state_json.c, files.c): talks to the master
+ *             over core/base/'s HTTP client, keeps every status update
+ *             until the master acknowledges it, checkpoints tasks,
+ *             serves /state, /files and /monitor.
  *   exec     (exec/, the agora_exec library; exec/exec.h): runs tasks
  *             under a per-task shim process, isolates them, kills them,
  *             checks their health, re-adopts them after a restart.

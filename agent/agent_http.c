@@ -1,5 +1,5 @@
 /*
- * http_api.c - the agent's endpoints, in the shapes of the Mesos agent.
+ * agent_http.c - the agent's endpoints, in the shapes of the Mesos agent.
  *
  *   GET /health                      200 "ok"
  *   GET /version                     {"version": ...}
@@ -33,7 +33,7 @@
  * and agora's own agent/master_http_{requests,connects,reused,retries,
  * lookups}: the requests to the masters (http_client.h's counters).
  */
-#include "http_api.h"
+#include "agent_http.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /*
- * agent.c - agora-agent's life: start, signals, tasks, completed tasks,
- * shutdown by the master, stop.
+ * agent.c - agora-agent's life: start, signals, shutdown by the master,
+ * stop. The task table is agent_tasks.c.
  *
  * Stopping (SIGTERM, SIGINT) never kills a task: the tasks run under
  * their shims, and the next agent re-adopts them from the journal. Only
@@ -25,9 +25,10 @@
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
+#include "agent_http.h"
+#include "exec.h"
 #include "http.h"
 #include "http_client.h"
-#include "http_api.h"
 #include "journal.h"
 #include "link.h"
 #include "log.h"
@@ -43,200 +44,14 @@ double agent_now(const struct agent *a)
 }
 
 /* ------------------------------------------------------------------ */
-/* Tasks                                                                */
-/* ------------------------------------------------------------------ */
-
-void agent_task_free(struct agent_task *t)
-{
-    if (t == NULL)
-        return;
-    free(t->id);
-    free(t->framework_id);
-    free(t->spec_json);
-    free(t->name);
-    agora_resources_free(&t->resources);
-    free(t->sandbox);
-    free(t->meta_dir);
-    free(t->updates); /* emptied by updates_task_free() when it had any */
-    free(t);
-}
-
-/* The spec's "name", for /state; 0 or AGORA_ENOMEM. */
-static int agent_task_name(struct agent_task *t, yajl_val spec)
-{
-    const char *name;
-
-    if (agora_json_str(spec, "name", &name) < 0 || *name == '\0')
-        return 0;
-    return (t->name = strdup(name)) ? 0 : AGORA_ENOMEM;
-}
-
-/* Parses the spec's "resources"; a reason in *why when they are bad. */
-static int agent_task_resources(struct agent_task *t, yajl_val spec, char **why)
-{
-    const char *text = NULL;
-    char err[256];
-
-    if (agora_json_str(spec, "resources", &text) < 0)
-        return 0; /* none asked for */
-    if (agora_resources_parse(text, &t->resources, err, sizeof(err)) == 0)
-        return 0;
-    if (asprintf(why, "invalid resources: %s", err) < 0)
-        return AGORA_ENOMEM;
-    return 0;
-}
-
-/*
- * What the control layer needs of the spec (name, resources) is read
- * here; the parsed tree is not kept: about 1 KB a task against the 200
- * bytes of the text, and only launch and recovery (exec_spec_parse), a
- * COMMAND health check and /state's labels read the spec again.
- */
-int agent_task_new(struct agent *a, const char *id, const char *framework_id,
-                   const char *spec_json, struct agent_task **out, char **why)
-{
-    struct agent_task *t = calloc(1, sizeof(*t));
-    yajl_val spec = NULL;
-    char err[256];
-    int rc = AGORA_ENOMEM;
-
-    *why = NULL;
-    if (t == NULL)
-        return AGORA_ENOMEM;
-    t->healthy = -1;
-    t->state = AGORA_TASK_STAGING;
-    if ((t->id = strdup(id)) && (t->framework_id = strdup(framework_id)) &&
-        (t->spec_json = strdup(spec_json)) &&
-        asprintf(&t->sandbox, "%s/sandboxes/%s", a->conf.work_dir, id) >= 0 &&
-        asprintf(&t->meta_dir, "%s/meta/tasks/%s", a->conf.work_dir, id) >= 0 &&
-        updates_task_init(a, t) == 0)
-        rc = 0;
-    if (rc == 0) {
-        spec = agora_json_parse(spec_json, err, sizeof(err));
-        if (!YAJL_IS_OBJECT(spec))
-            rc = AGORA_EINVAL;
-    }
-    if (rc == 0)
-        rc = agent_task_name(t, spec);
-    if (rc == 0)
-        rc = agent_task_resources(t, spec, why);
-    if (spec)
-        yajl_tree_free(spec);
-    if (rc < 0) {
-        agent_task_free(t);
-        return rc;
-    }
-    *out = t;
-    return 0;
-}
-
-/* Adds t (already out of a->tasks) to the ring, dropping the oldest. */
-static void agent_completed_add(struct agent *a, struct agent_task *t)
-{
-    size_t slot = a->completed_next;
-
-    if (a->completed == NULL) {
-        a->completed = calloc(AGENT_COMPLETED_MAX, sizeof(*a->completed));
-        if (a->completed == NULL) {
-            agent_task_free(t);
-            return;
-        }
-    }
-    agent_task_free(a->completed[slot]);
-    a->completed[slot] = t;
-    a->completed_next = (slot + 1) % AGENT_COMPLETED_MAX;
-    if (a->ncompleted < AGENT_COMPLETED_MAX)
-        a->ncompleted++;
-}
-
-const struct agent_task *agent_completed(const struct agent *a, size_t i)
-{
-    size_t oldest;
-
-    if (i >= a->ncompleted)
-        return NULL;
-    oldest = a->ncompleted < AGENT_COMPLETED_MAX ? 0 : a->completed_next;
-    return a->completed[(oldest + i) % AGENT_COMPLETED_MAX];
-}
-
-static void agent_journal_forget(struct agent *a, const char *id)
-{
-    struct agora_jw *w = agora_jw_new();
-    const char *json = NULL;
-    size_t len;
-    int rc = AGORA_ENOMEM;
-
-    if (w) {
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "task_id", id);
-        agora_jw_obj_close(w);
-        json = agora_jw_result(w, &len);
-    }
-    /* Lost, the task is only reported once more after a restart. */
-    if (json)
-        rc = journal_append(a->journal, JOURNAL_FORGET, json, len, NULL, NULL);
-    if (rc < 0 && rc != AGORA_ECANCELED)
-        log_warn("agent", "cannot journal the end of task %s: %s", id,
-                 agora_strerror(rc));
-    agora_jw_free(w);
-}
-
-void agent_task_done(struct agent *a, struct agent_task *t)
-{
-    exec_forget(a, t);
-    t->exec = NULL; /* freed by exec_forget() */
-    agent_journal_forget(a, t->id);
-    map_remove(&a->tasks, t->id);
-    updates_task_free(a, t);
-    /* Keep what /state shows of a completed task; drop the rest. */
-    free(t->spec_json);
-    t->spec_json = NULL;
-    free(t->meta_dir);
-    t->meta_dir = NULL;
-    log_debug("agent", "task %s done (%s)", t->id,
-              agora_task_state_name(t->state));
-    agent_completed_add(a, t);
-}
-
-static void agent_free_tasks(struct agent *a)
-{
-    const char *id;
-    void *value;
-    size_t pos = 0, i;
-
-    while (map_next(&a->tasks, &pos, &id, &value)) {
-        updates_task_free(a, value);
-        agent_task_free(value);
-    }
-    map_free(&a->tasks);
-    for (i = 0; a->completed && i < AGENT_COMPLETED_MAX; i++)
-        agent_task_free(a->completed[i]);
-    free(a->completed);
-    a->completed = NULL;
-    a->ncompleted = 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* Shutdown by the master                                               */
 /* ------------------------------------------------------------------ */
-
-static size_t agent_live_tasks(struct agent *a)
-{
-    const char *id;
-    void *value;
-    size_t pos = 0, n = 0;
-
-    while (map_next(&a->tasks, &pos, &id, &value))
-        if (!agora_task_state_terminal(((struct agent_task *)value)->state))
-            n++;
-    return n;
-}
 
 static void agent_on_shutdown_tick(struct ev_loop *loop, ev_timer *w,
                                    int revents)
 {
     struct agent *a = w->data;
-    size_t live = agent_live_tasks(a);
+    size_t live = agent_tasks_live(a);
 
     (void)revents;
     if (live > 0 && agent_now(a) < a->shutdown_deadline)
@@ -266,7 +81,7 @@ void agent_shutdown(struct agent *a, const char *why)
             agent_task_update(a, t, AGORA_TASK_KILLED, "REASON_AGENT_REMOVED",
                               "the agent shut down", -1);
         else
-            exec_kill(a, t, -1);
+            exec_kill(a->exec, t, -1);
     }
     a->shutdown_deadline = agent_now(a) + AGENT_SHUTDOWN_WAIT;
     ev_timer_set(&a->shutdown_timer, 0.1, 0.1);
@@ -292,6 +107,44 @@ static void agent_wipe(struct agent *a)
 /* ------------------------------------------------------------------ */
 /* Start and stop                                                       */
 /* ------------------------------------------------------------------ */
+
+/* The exec layer's hooks (exec/exec.h): its only ways back up here. */
+static void agent_hook_task_update(void *arg, struct agent_task *t,
+                                   enum agora_task_state state,
+                                   const char *reason, const char *message,
+                                   int healthy)
+{
+    agent_task_update(arg, t, state, reason, message, healthy);
+}
+
+static int agent_hook_task_checkpoint(void *arg, struct agent_task *t)
+{
+    return agent_task_checkpoint(arg, t);
+}
+
+static double agent_hook_now(void *arg)
+{
+    return agent_now(arg);
+}
+
+/* After agent_prepare(): a->id and the host name are known. */
+static int agent_exec_init(struct agent *a)
+{
+    const struct exec_conf conf = {
+        .isolation = a->conf.isolation,
+        .cgroups_root = a->conf.cgroups_root,
+        .hostname = a->conf.hostname,
+        .agent_id = a->id,
+    };
+    const struct exec_hooks hooks = {
+        .task_update = agent_hook_task_update,
+        .task_checkpoint = agent_hook_task_checkpoint,
+        .now = agent_hook_now,
+        .arg = a,
+    };
+
+    return exec_init(&a->exec, a->loop, &conf, &hooks);
+}
 
 static void agent_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -421,7 +274,7 @@ int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
     ev_init(&a->shutdown_timer, agent_on_shutdown_tick);
     a->shutdown_timer.data = a;
     rc = agent_prepare(a);
-    if (rc == 0 && (rc = exec_init(a)) == 0)
+    if (rc == 0 && (rc = agent_exec_init(a)) == 0)
         a->exec_ready = 1;
     if (rc == 0)
         rc = agent_recover(a);
@@ -437,7 +290,7 @@ int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
              AGORA_VERSION, a->id, a->advertise_ip,
              a->http ? (long long)http_server_port(a->http)
                      : (long long)a->conf.port,
-             a->conf.work_dir, exec_isolation_name(a), res ? res : "?",
+             a->conf.work_dir, exec_isolation_name(a->exec), res ? res : "?",
              a->conf.master);
     free(res);
     link_start(a);
@@ -455,11 +308,12 @@ void agent_stop(struct agent *a)
     link_stop(a);
     agent_http_stop(a);
     if (a->exec_ready)
-        exec_fini(a);
+        exec_fini(a->exec);
+    a->exec = NULL;
     /* Writes what is queued; callbacks see a->stopping and launch nothing. */
     journal_close(a->journal);
     a->journal = NULL;
-    agent_free_tasks(a);
+    agent_tasks_free(a);
     updates_fini(a);
     hc_client_free(a->hc);
     a->hc = NULL;

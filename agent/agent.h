@@ -2,16 +2,19 @@
  * agent.h - agora-agent: configuration and the state its loop owns.
  *
  * The agent is two layers over one libev loop:
- *   control  (main.c, resources.c, link.c, updates.c, journal.c,
- *             recovery.c, http_api.c, http_client.c): talks to the
- *             master over a small HTTP client of its own, keeps every
- *             status update until the master acknowledges it,
- *             checkpoints tasks, serves /state, /files and /monitor.
- *   exec     (task.h: exec.c, shim.c, cgroups.c, health.c): runs tasks
+ *   control  (agent/: main.c, agent.c, agent_tasks.c, resources.c,
+ *             link.c, leader_watch.c, updates.c, journal.c, recovery.c,
+ *             agent_http.c, state_json.c, files.c): talks to the master
+ *             over core/base/'s HTTP client, keeps every status update
+ *             until the master acknowledges it, checkpoints tasks,
+ *             serves /state, /files and /monitor.
+ *   exec     (exec/, the agora_exec library; exec/exec.h): runs tasks
  *             under a per-task shim process, isolates them, kills them,
  *             checks their health, re-adopts them after a restart.
- * The exec layer reports every state change through agent_task_update();
- * the control layer never touches a process.
+ * Calls go one way, control -> exec: the exec layer reports every state
+ * change through the hooks given to exec_init() (agent.c fills them with
+ * agent_task_update() and friends); the control layer never touches a
+ * process.
  *
  * On-disk layout under --work_dir:
  *   meta/agent_id                 the agent's id, created once
@@ -38,7 +41,7 @@
 
 struct http_server;
 struct agent_link;
-struct agent_exec;
+struct exec;
 struct hc_client;
 struct journal;
 struct agent_updates;
@@ -84,7 +87,7 @@ struct agent {
     struct router router;
     struct hc_client *hc;           /* HTTP to the masters               */
     struct agent_link *link;        /* the master connection             */
-    struct agent_exec *exec;        /* the exec layer's state            */
+    struct exec *exec;              /* the exec layer (exec/exec.h)      */
 
     ev_signal sig_term, sig_int;
     int stopping;
@@ -110,6 +113,22 @@ struct agent {
 /* The loop's wall clock, seconds since the epoch. */
 double agent_now(const struct agent *a);
 
+/* ---- what the exec layer's hooks lead to (exec/exec.h) ---- */
+
+/*
+ * Records a new state (or health) of t, writes the status update to t's
+ * checkpoint, and sends it to the master reliably (updates.c). reason
+ * and message may be NULL; healthy is -1 when unknown. Never blocks on
+ * the network.
+ */
+void agent_task_update(struct agent *a, struct agent_task *t,
+                       enum agora_task_state state, const char *reason,
+                       const char *message, int healthy);
+
+/* Journals t's record again, after the exec layer changed pids or start
+ * time (recovery.c). 0 or an agora_err. */
+int agent_task_checkpoint(struct agent *a, struct agent_task *t);
+
 /*
  * Builds the agent from its flags (taken over: a owns conf's strings):
  * work directories, agent id, resources, journal replay, exec layer,
@@ -129,10 +148,11 @@ void agent_stop(struct agent *a);
  */
 void agent_shutdown(struct agent *a, const char *why);
 
-/* The i-th completed task (0 = oldest), or NULL past the end. */
-const struct agent_task *agent_completed(const struct agent *a, size_t i);
+/* ---- the task table (agent_tasks.c) ---- */
 
-/* ---- tasks (agent.c) ---- */
+/* The i-th completed task (0 = oldest), or NULL past the end; valid until
+ * the next agent_task_done() or agent_tasks_free(). */
+const struct agent_task *agent_completed(const struct agent *a, size_t i);
 
 /*
  * A new task from a launch: copies id, framework_id and spec_json, reads
@@ -154,6 +174,13 @@ void agent_task_free(struct agent_task *t);
  * completed ring.
  */
 void agent_task_done(struct agent *a, struct agent_task *t);
+
+/* How many tasks of a->tasks are not terminal yet. */
+size_t agent_tasks_live(struct agent *a);
+
+/* Frees every task of a->tasks (with its updates) and the completed
+ * ring; the exec layer must hold none of them any more (exec_fini()). */
+void agent_tasks_free(struct agent *a);
 
 /* ---- resources and attributes (resources.c) ---- */
 

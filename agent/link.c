@@ -28,6 +28,7 @@
 #include <agora/sdk.h>
 
 #include "agent.h"
+#include "exec.h"
 #include "http.h"
 #include "http_client.h"
 #include "leader_watch.h"
@@ -282,7 +283,7 @@ static void link_exec_launch(struct agent *a, struct agent_task *t)
         updates_maybe_done(a, t);
         return;
     }
-    rc = exec_launch(a, t);
+    rc = exec_launch(a->exec, t);
     if (rc < 0)
         agent_task_update(a, t, AGORA_TASK_FAILED,
                           "REASON_CONTAINER_LAUNCH_FAILED", agora_strerror(rc),
@@ -424,7 +425,7 @@ static void link_on_kill(struct agent_link *l, yajl_val ev)
                           "killed before it was launched", -1);
         return;
     }
-    rc = exec_kill(a, t, grace);
+    rc = exec_kill(a->exec, t, grace);
     if (rc < 0)
         log_error("link", "cannot kill task %s: %s", id, agora_strerror(rc));
 }

@@ -14,7 +14,7 @@
 
 #include "agent.h"
 #include "log.h"
-#include "task.h"
+#include "exec.h"
 
 #define F(name, type, dflt, help)                                              \
     {                                                                          \

@@ -26,6 +26,7 @@
 #include <agora/json.h>
 #include <agora/sdk.h>
 
+#include "exec.h"
 #include "journal.h"
 #include "log.h"
 #include "task.h"
@@ -335,7 +336,7 @@ int agent_recover(struct agent *a)
             continue;
         }
         live++;
-        rc = exec_recover(a, t, cleanup);
+        rc = exec_recover(a->exec, t, cleanup);
         if (rc < 0)
             log_error("recovery", "cannot recover task %s: %s", t->id,
                       agora_strerror(rc));

@@ -23,6 +23,7 @@
 #include <agora/sdk.h>
 
 #include "agent.h"
+#include "exec.h"
 #include "task.h"
 
 /* ---- resources ---- */
@@ -459,7 +460,7 @@ static const char *agent_ip(const struct agent *a)
 void state_json_write(struct agora_jw *w, const struct agent *a, unsigned port)
 {
     const struct agent_task **v;
-    const char *iso = exec_isolation_name(a);
+    const char *iso = exec_isolation_name(a->exec);
     char pid[320];
     size_t n;
 

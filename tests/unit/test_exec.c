@@ -4,10 +4,10 @@
  * health checks (HTTP, TCP, COMMAND), recovery after a simulated agent
  * restart, usage, and launch latency.
  *
- * The control layer is replaced by stubs of agent_task_update(),
- * agent_task_checkpoint() and agent_now() that record what the exec layer
- * reports. The test binary is also the shim: main() hands `--shim` to
- * shim_main(), as agora-agent's main does.
+ * The test links the agora_exec library and stands in for the control
+ * layer with its own hooks table (exec.h), whose hooks record what the
+ * exec layer reports. The test binary is also the shim: main() hands
+ * `--shim` to shim_main(), as agora-agent's main does.
  *
  * Cgroup tests run where a hierarchy is writable (root on this machine)
  * and print why they are skipped elsewhere.
@@ -33,14 +33,14 @@
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
-#include "agent.h"
 #include "cgroups.h"
+#include "exec.h"
 #include "exec_int.h"
 #include "fs.h"
 #include "log.h"
 #include "task.h"
 
-/* ---- the control layer, stubbed ---- */
+/* ---- the control layer: the hooks ---- */
 
 struct upd {
     const struct agent_task *t;
@@ -64,9 +64,9 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void agent_task_update(struct agent *a, struct agent_task *t,
-                       enum agora_task_state state, const char *reason,
-                       const char *message, int healthy)
+static void hook_task_update(void *arg, struct agent_task *t,
+                             enum agora_task_state state, const char *reason,
+                             const char *message, int healthy)
 {
     struct upd *u;
 
@@ -82,20 +82,21 @@ void agent_task_update(struct agent *a, struct agent_task *t,
     t->healthy = healthy;
 }
 
-int agent_task_checkpoint(struct agent *a, struct agent_task *t)
+static int hook_task_checkpoint(void *arg, struct agent_task *t)
 {
     checkpoints++;
     return 0;
 }
 
-double agent_now(const struct agent *a)
+static double hook_now(void *arg)
 {
-    return ev_now(a->loop);
+    return ev_now(arg);
 }
 
 /* ---- fixture ---- */
 
-static struct agent A;
+static struct exec *X;
+static struct ev_loop *Loop;
 static char workdir[256];
 static char cgroot[64];
 static int run_id; /* main()'s pid: names this run's dirs and cgroups */
@@ -114,22 +115,29 @@ static const char *tmp_base(void)
 
 static void agent_up(const char *isolation)
 {
-    memset(&A, 0, sizeof(A));
+    struct ev_loop *loop = Loop = ev_default_loop(0);
+    const struct exec_hooks hooks = {
+        .task_update = hook_task_update,
+        .task_checkpoint = hook_task_checkpoint,
+        .now = hook_now,
+        .arg = loop,
+    };
+    const struct exec_conf conf = {
+        .isolation = isolation,
+        .cgroups_root = cgroot,
+        .hostname = hostname_,
+    };
+
     nupds = 0;
     checkpoints = 0;
-    A.loop = ev_default_loop(0);
     snprintf(workdir, sizeof(workdir), "%s/agora-exec-test-%d-%d", tmp_base(),
              run_id, (int)getpid());
     ck_assert_int_eq(mkdir(workdir, 0755) == 0 || errno == EEXIST, 1);
-    A.conf.work_dir = workdir;
-    A.conf.isolation = (char *)isolation;
-    A.conf.cgroups_root = cgroot;
-    A.conf.hostname = hostname_;
-    ck_assert_int_eq(exec_init(&A), 0);
+    ck_assert_int_eq(exec_init(&X, loop, &conf, &hooks), 0);
     /* AGORA_TEST_SHIM: the agora-shim program instead of this binary */
     if (getenv("AGORA_TEST_SHIM") && *getenv("AGORA_TEST_SHIM")) {
-        free(A.exec->shim_path);
-        A.exec->shim_path = strdup(getenv("AGORA_TEST_SHIM"));
+        free(X->shim_path);
+        X->shim_path = strdup(getenv("AGORA_TEST_SHIM"));
     }
 }
 
@@ -137,7 +145,8 @@ static void agent_down(void)
 {
     char cmd[512];
 
-    exec_fini(&A);
+    exec_fini(X);
+    X = NULL;
     snprintf(cmd, sizeof(cmd), "rm -rf %s", workdir);
     ck_assert_int_eq(system(cmd), 0);
 }
@@ -156,7 +165,7 @@ static void setup_posix(void)
 
 static int cgroups_on(void)
 {
-    return strcmp(exec_isolation_name(&A), "posix") != 0;
+    return strcmp(exec_isolation_name(X), "posix") != 0;
 }
 
 static struct agent_task *task_new(const char *id, const char *spec)
@@ -184,7 +193,7 @@ static struct agent_task *task_new(const char *id, const char *spec)
 
 static void task_free(struct agent_task *t)
 {
-    exec_forget(&A, t);
+    exec_forget(X, t);
     agora_resources_free(&t->resources);
     free(t->id);
     free(t->spec_json);
@@ -203,10 +212,10 @@ static int spin(double secs, int (*cond)(void *), void *arg)
     int ok;
 
     ev_timer_init(&tick, tick_cb, 0.01, 0.01);
-    ev_timer_start(A.loop, &tick);
+    ev_timer_start(Loop, &tick);
     while (!(ok = cond(arg)) && mono() < end)
-        ev_run(A.loop, EVRUN_ONCE);
-    ev_timer_stop(A.loop, &tick);
+        ev_run(Loop, EVRUN_ONCE);
+    ev_timer_stop(Loop, &tick);
     return ok;
 }
 
@@ -357,7 +366,7 @@ static struct agent_task *run(const char *id, const char *spec)
 {
     struct agent_task *t = task_new(id, spec);
 
-    ck_assert_int_eq(exec_launch(&A, t), 0);
+    ck_assert_int_eq(exec_launch(X, t), 0);
     return t;
 }
 
@@ -563,10 +572,10 @@ static void kill_test(int with_escaper)
     }
     ck_assert_int_gt(child, 0);
     t0 = mono();
-    ck_assert_int_eq(exec_kill(&A, t, 1.0), 0);
+    ck_assert_int_eq(exec_kill(X, t, 1.0), 0);
     ck_assert_int_eq(t->state, AGORA_TASK_KILLING);
     /* a longer grace cannot extend the kill */
-    ck_assert_int_eq(exec_kill(&A, t, 30.0), 0);
+    ck_assert_int_eq(exec_kill(X, t, 30.0), 0);
     wait_end(t, 10);
     took = last(t, -1)->at - t0;
     ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
@@ -593,12 +602,12 @@ START_TEST(kill_before_running)
 {
     struct agent_task *t = run("early", "{\"command\": \"sleep 300\"}");
 
-    ck_assert_int_eq(exec_kill(&A, t, 0), 0);
+    ck_assert_int_eq(exec_kill(X, t, 0), 0);
     wait_end(t, 10);
     ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
     if (t->pid)
         assert_gone(t->pid);
-    ck_assert_int_eq(exec_kill(&A, t, 0), AGORA_ESTATE);
+    ck_assert_int_eq(exec_kill(X, t, 0), AGORA_ESTATE);
     task_free(t);
 }
 END_TEST
@@ -641,7 +650,7 @@ START_TEST(usage)
 
     wait_running(t);
     spin(0.7, never, NULL);
-    ck_assert_int_eq(exec_usage(&A, t, &u), 0);
+    ck_assert_int_eq(exec_usage(X, t, &u), 0);
     ck_assert(u.cpus_user_time_secs + u.cpus_system_time_secs > 0.05);
     ck_assert(u.cpus_limit > 0.49 && u.cpus_limit < 0.51);
     ck_assert_uint_eq(u.mem_limit_bytes, 64u << 20);
@@ -650,13 +659,13 @@ START_TEST(usage)
     ck_assert(u.timestamp > 0);
     printf("usage (%s): user %.2fs system %.2fs rss %llu limit %llu procs "
            "%llu\n",
-           exec_isolation_name(&A), u.cpus_user_time_secs,
+           exec_isolation_name(X), u.cpus_user_time_secs,
            u.cpus_system_time_secs, (unsigned long long)u.mem_rss_bytes,
            (unsigned long long)u.mem_limit_bytes,
            (unsigned long long)u.processes);
-    ck_assert_int_eq(exec_kill(&A, t, 0), 0);
+    ck_assert_int_eq(exec_kill(X, t, 0), 0);
     wait_end(t, 10);
-    ck_assert_int_eq(exec_usage(&A, t, &u), AGORA_ESTATE);
+    ck_assert_int_eq(exec_usage(X, t, &u), AGORA_ESTATE);
     task_free(t);
 }
 END_TEST
@@ -718,7 +727,7 @@ static void health_test(const char *type, const char *extra)
     health_trail(t, trail, sizeof(trail));
     ck_assert_str_eq(trail, "10");
     ck_assert_int_eq(t->state, AGORA_TASK_RUNNING);
-    ck_assert_int_eq(exec_kill(&A, t, 0), 0);
+    ck_assert_int_eq(exec_kill(X, t, 0), 0);
     wait_end(t, 10);
     ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
     task_free(t);
@@ -768,7 +777,7 @@ END_TEST
 /* The agent "restarts": its exec state of t is dropped, nothing killed. */
 static void restart(struct agent_task *t)
 {
-    exec_forget(&A, t);
+    exec_forget(X, t);
     ck_assert_ptr_null(t->exec);
 }
 
@@ -783,7 +792,7 @@ START_TEST(recover_adopt)
     shim = t->shim_pid;
     restart(t);
     n = count_upds(t);
-    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    ck_assert_int_eq(exec_recover(X, t, 0), 0);
     ck_assert_ptr_nonnull(t->exec);
     ck_assert_uint_eq(count_upds(t), n); /* nothing to report */
     ck_assert_int_eq(t->pid, pid);
@@ -806,8 +815,8 @@ START_TEST(recover_then_kill)
     wait_running(t);
     pid = t->pid;
     restart(t);
-    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
-    ck_assert_int_eq(exec_kill(&A, t, 0.5), 0);
+    ck_assert_int_eq(exec_recover(X, t, 0), 0);
+    ck_assert_int_eq(exec_kill(X, t, 0.5), 0);
     wait_end(t, 10);
     ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
     assert_gone(pid);
@@ -827,7 +836,7 @@ START_TEST(recover_exited_while_down)
     touch(t->sandbox, "done");
     /* the agent is "down": the loop does not run, nobody else reaps */
     ck_assert_int_eq(waitpid(shim, &st, 0), shim);
-    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    ck_assert_int_eq(exec_recover(X, t, 0), 0);
     ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
     ck_assert_str_eq(last(t, -1)->msg, "Command exited with status 7");
     task_free(t);
@@ -846,7 +855,7 @@ START_TEST(recover_shim_killed)
     restart(t);
     ck_assert_int_eq(kill(shim, SIGKILL), 0);
     ck_assert_int_eq(waitpid(shim, &st, 0), shim);
-    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    ck_assert_int_eq(exec_recover(X, t, 0), 0);
     wait_end(t, 5);
     ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
     ck_assert_str_eq(last(t, -1)->reason, "REASON_EXECUTOR_TERMINATED");
@@ -865,7 +874,7 @@ START_TEST(recover_cleanup)
     wait_running(t);
     pid = t->pid;
     restart(t);
-    ck_assert_int_eq(exec_recover(&A, t, 1), 0);
+    ck_assert_int_eq(exec_recover(X, t, 1), 0);
     wait_end(t, 10);
     ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
     ck_assert_str_eq(last(t, -1)->reason, "REASON_AGENT_RESTARTED");
@@ -884,7 +893,7 @@ START_TEST(recover_unknown_pid_reuse)
     t->state = AGORA_TASK_RUNNING;
     t->shim_pid = getpid();
     t->pid = getpid();
-    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    ck_assert_int_eq(exec_recover(X, t, 0), 0);
     wait_end(t, 5);
     ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
     ck_assert_str_eq(last(t, -1)->reason, "REASON_EXECUTOR_TERMINATED");
@@ -952,7 +961,7 @@ static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
                                             "\"resources\": "
                                             "\"cpus:0.1;mem:32\"}");
         p->start[p->next] = mono();
-        ck_assert_int_eq(exec_launch(&A, p->ts[p->next]), 0);
+        ck_assert_int_eq(exec_launch(X, p->ts[p->next]), 0);
         p->next++;
     }
     if (p->next == p->n)
@@ -982,7 +991,7 @@ static void paced(int n, double rate)
     p.start[0] = t0;
     ev_timer_init(&w, pace_cb, 0., 1.0 / rate);
     w.data = &p;
-    ev_timer_start(A.loop, &w);
+    ev_timer_start(Loop, &w);
     ck_assert(spin(60, pacer_done, &p));
     double took = mono() - t0;
     for (int i = 0; i < n; i++) {
@@ -995,7 +1004,7 @@ static void paced(int n, double rate)
     printf("launch_latency (%s, paced %d at %.0f/s): done in %.2f s, "
            "launch->RUNNING p50 %.2f ms p99 %.2f ms max %.2f ms (%d over "
            "20 ms)\n",
-           exec_isolation_name(&A), n, rate, took, lat[n / 2] * 1e3,
+           exec_isolation_name(X), n, rate, took, lat[n / 2] * 1e3,
            lat[n * 99 / 100] * 1e3, lat[n - 1] * 1e3, late);
     free(lat);
     free(p.ts);
@@ -1016,7 +1025,7 @@ START_TEST(launch_latency)
         ts[i] = task_new(id, "{\"command\": \"true\", \"resources\": "
                              "\"cpus:0.1;mem:32\"}");
         start[i] = mono();
-        ck_assert_int_eq(exec_launch(&A, ts[i]), 0);
+        ck_assert_int_eq(exec_launch(X, ts[i]), 0);
         wait_running(ts[i]);
         lat[i] = last(ts[i], AGORA_TASK_RUNNING)->at - start[i];
     }
@@ -1028,7 +1037,7 @@ START_TEST(launch_latency)
     qsort(lat, NLAT, sizeof(*lat), cmp_double);
     printf("launch_latency (%s, sequential): p50 %.2f ms, p99 %.2f ms, max "
            "%.2f ms\n",
-           exec_isolation_name(&A), lat[NLAT / 2] * 1e3,
+           exec_isolation_name(X), lat[NLAT / 2] * 1e3,
            lat[NLAT * 99 / 100] * 1e3, lat[NLAT - 1] * 1e3);
 
     /* a burst: all launched at once, until all finished */
@@ -1041,7 +1050,7 @@ START_TEST(launch_latency)
         ts[i] = task_new(id, "{\"command\": \"true\", \"resources\": "
                              "\"cpus:0.1;mem:32\"}");
         start[i] = mono();
-        ck_assert_int_eq(exec_launch(&A, ts[i]), 0);
+        ck_assert_int_eq(exec_launch(X, ts[i]), 0);
     }
     double launched = mono() - t0;
     for (int i = 0; i < NLAT; i++) {
@@ -1059,7 +1068,7 @@ START_TEST(launch_latency)
     printf("launch_latency (%s, burst of %d): exec_launch %.0f/s, all "
            "finished in %.3f s (%.0f tasks/s), launch->RUNNING p50 %.2f ms "
            "p99 %.2f ms\n",
-           exec_isolation_name(&A), NLAT, NLAT / launched, all, NLAT / all,
+           exec_isolation_name(X), NLAT, NLAT / launched, all, NLAT / all,
            lat[NLAT / 2] * 1e3, lat[NLAT * 99 / 100] * 1e3);
     printf("launch_latency: cpu per task: agent %.2f ms, shim+task %.2f ms\n",
            (tv(ru1.ru_utime) + tv(ru1.ru_stime) - tv(ru0.ru_utime) -
@@ -1078,8 +1087,8 @@ START_TEST(launch_latency)
     spin(0.2, never, NULL);
     printf("shim RSS: %ld kB (anon %ld kB, file %ld kB; %s)\n",
            rss_kb(probe->shim_pid), status_kb(probe->shim_pid, "RssAnon"),
-           status_kb(probe->shim_pid, "RssFile"), A.exec->shim_path);
-    exec_kill(&A, probe, 0);
+           status_kb(probe->shim_pid, "RssFile"), X->shim_path);
+    exec_kill(X, probe, 0);
     wait_end(probe, 10);
     task_free(probe);
 }
@@ -1113,7 +1122,7 @@ START_TEST(bench_thousand)
            N, mono() - t0, N / (mono() - t0), before, after, after - before,
            (after - before) * 1024.0 / N);
     for (int i = 0; i < N; i++)
-        exec_kill(&A, ts[i], 0);
+        exec_kill(X, ts[i], 0);
     for (int i = 0; i < N; i++) {
         wait_end(ts[i], 60);
         task_free(ts[i]);
@@ -1127,7 +1136,7 @@ START_TEST(posix_basics)
 {
     struct agent_task *t, *u;
 
-    ck_assert_str_eq(exec_isolation_name(&A), "posix");
+    ck_assert_str_eq(exec_isolation_name(X), "posix");
     t = run("p3", "{\"command\": \"exit 3\", \"resources\": \"mem:64\"}");
     u = run("p0", "{\"command\": \"echo hi\"}");
     wait_end(t, 10);
@@ -1152,7 +1161,7 @@ START_TEST(posix_recover_shim_killed)
     restart(t);
     ck_assert_int_eq(kill(shim, SIGKILL), 0);
     ck_assert_int_eq(waitpid(shim, &st, 0), shim);
-    ck_assert_int_eq(exec_recover(&A, t, 0), 0);
+    ck_assert_int_eq(exec_recover(X, t, 0), 0);
     wait_end(t, 5);
     ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
     assert_gone(pid); /* its process group was killed */

@@ -1,7 +1,7 @@
 /*
  * exec_spec.c - a task's spec as the exec layer reads it (command, argv,
- * env, user, kill grace, resources, health check; see task.h), and the
- * environment a task runs with.
+ * env, user, kill grace, resources, health check; see task.h and
+ * exec_int.h), and the environment a task runs with.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -84,7 +84,7 @@ static int spec_resources(struct exec_spec *s, const struct agent_task *t,
     return 0;
 }
 
-static int spec_user(struct agent *a, struct exec_spec *s, char *err,
+static int spec_user(struct exec *x, struct exec_spec *s, char *err,
                      size_t errlen)
 {
     struct passwd pw, *res = NULL;
@@ -96,7 +96,7 @@ static int spec_user(struct agent *a, struct exec_spec *s, char *err,
                  s->user, rc ? ": " : "", rc ? strerror(rc) : "");
         return AGORA_EINVAL;
     }
-    if (!a->exec->is_root) {
+    if (!x->is_root) {
         if (res->pw_uid == geteuid())
             return 0;
         snprintf(err, errlen,
@@ -188,7 +188,7 @@ static yajl_val spec_tree(const struct agent_task *t, struct exec_spec *s)
     return s->tree;
 }
 
-int exec_spec_parse(struct agent *a, const struct agent_task *t,
+int exec_spec_parse(struct exec *x, const struct agent_task *t,
                     struct exec_spec *s, char *err, size_t errlen)
 {
     yajl_val spec, v;
@@ -218,7 +218,7 @@ int exec_spec_parse(struct agent *a, const struct agent_task *t,
         snprintf(err, errlen, "\"user\" must be a string");
         return rc;
     }
-    if (rc == 0 && *s->user && (rc = spec_user(a, s, err, errlen)) != 0)
+    if (rc == 0 && *s->user && (rc = spec_user(x, s, err, errlen)) != 0)
         return rc;
     if (s->user && !*s->user)
         s->user = NULL;
@@ -301,20 +301,20 @@ static void env_set(struct envb *e, const char *key, const char *value)
  * MESOS_AGENT_ID, HOST, PORT0..PORTn, PORT, PORTS; then the spec's env,
  * which wins. Nothing else of the agent's environment.
  */
-char **exec_task_env(struct agent *a, const struct agent_task *t,
+char **exec_task_env(struct exec *x, const struct agent_task *t,
                      const struct exec_spec *s)
 {
     struct envb e = {NULL, 0, 0, 0};
     char key[32], val[32];
 
-    env_set(&e, "PATH", a->exec->path);
+    env_set(&e, "PATH", x->path);
     env_set(&e, "HOME", t->sandbox);
     env_set(&e, "AGORA_SANDBOX", t->sandbox);
     env_set(&e, "MESOS_SANDBOX", t->sandbox);
     env_set(&e, "MESOS_TASK_ID", t->id);
-    if (a->id)
-        env_set(&e, "MESOS_AGENT_ID", a->id);
-    env_set(&e, "HOST", a->exec->hostname);
+    if (x->agent_id)
+        env_set(&e, "MESOS_AGENT_ID", x->agent_id);
+    env_set(&e, "HOST", x->hostname);
     if (s->nports) {
         size_t len = s->nports * 6 + 1;
         char *ports = malloc(len), *p = ports;

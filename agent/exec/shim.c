@@ -59,136 +59,8 @@ struct launch {
 };
 
 /* ------------------------------------------------------------------ */
-/* Files and /proc, shared with the agent's side (exec_int.h) */
+/* Stages of a failed start (exec_int.h) */
 /* ------------------------------------------------------------------ */
-
-ssize_t exec_read_file(int dirfd, const char *path, char *buf, size_t cap)
-{
-    size_t len = 0;
-    ssize_t n;
-    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return -errno;
-    if (cap == 0) {
-        close(fd);
-        return -EFBIG;
-    }
-    for (;;) {
-        if (len == cap - 1) {
-            /* Full: the file fits only if nothing follows. */
-            char extra;
-            do
-                n = read(fd, &extra, 1);
-            while (n < 0 && errno == EINTR);
-            close(fd);
-            if (n != 0)
-                return n < 0 ? -errno : -EFBIG;
-            break;
-        }
-        n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = -errno;
-            close(fd);
-            return e;
-        }
-        if (n == 0) {
-            close(fd);
-            break;
-        }
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    return (ssize_t)len;
-}
-
-int exec_write_file(const char *path, const char *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return -errno;
-    do
-        n = write(fd, data, len);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 || (size_t)n != len) {
-        int e = n < 0 ? -errno : -EIO;
-        close(fd);
-        return e;
-    }
-    return close(fd) == 0 ? 0 : -errno;
-}
-
-int exec_write_atomic(int dirfd, const char *name, const char *data, size_t len,
-                      int sync)
-{
-    char tmp[4096];
-    size_t off = 0;
-    int fd, e = 0;
-
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
-        return -ENAMETOOLONG;
-    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            e = n < 0 ? -errno : -EIO;
-            break;
-        }
-        off += (size_t)n;
-    }
-    if (e == 0 && sync && fsync(fd) != 0)
-        e = -errno;
-    if (close(fd) != 0 && e == 0)
-        e = -errno;
-    if (e == 0 && renameat(dirfd, tmp, dirfd, name) != 0)
-        e = -errno;
-    if (e != 0)
-        (void)unlinkat(dirfd, tmp, 0);
-    return e;
-}
-
-int exec_proc_stat(pid_t pid, struct proc_stat *st)
-{
-    char path[64], buf[1024];
-    unsigned long long v[22];
-    char *p;
-    int n;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if (exec_read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-        return -ESRCH;
-    /* The name (field 2) may hold anything: parse after its ')'. */
-    if (!(p = strrchr(buf, ')')) || p[1] != ' ')
-        return -EINVAL;
-    memset(st, 0, sizeof(*st));
-    st->state = p[2];
-    /* fields 4..25: ppid pgrp session tty tpgid flags minflt cminflt
-     * majflt cmajflt utime stime cutime cstime priority nice threads
-     * itrealvalue starttime vsize rss ... */
-    n = sscanf(p + 4,
-               "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
-               "%llu %llu %llu %llu %llu %llu %llu %llu %llu",
-               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
-               &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16],
-               &v[17], &v[18], &v[19], &v[20]);
-    if (n < 21)
-        return -EINVAL;
-    st->ppid = (pid_t)v[0];
-    st->pgrp = (pid_t)v[1];
-    st->utime = v[10];
-    st->stime = v[11];
-    st->starttime = v[18];
-    st->rss_pages = v[20];
-    return 0;
-}
 
 const char *exec_stage_name(int stage)
 {
@@ -208,75 +80,6 @@ const char *exec_stage_name(int stage)
     default:
         return "setting up";
     }
-}
-
-int exec_procs_signal(const char *dir, int sig)
-{
-    char path[4096], buf[4096];
-    int fd, count = 0, digits = 0;
-    long pid = 0;
-    ssize_t n;
-
-    if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
-        sizeof(path))
-        return -ENAMETOOLONG;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return errno == ENOENT ? 0 : -errno;
-    /* Any length, with a fixed buffer: a number may span two reads. */
-    while ((n = read(fd, buf, sizeof(buf))) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = -errno;
-            close(fd);
-            return e;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] >= '0' && buf[i] <= '9') {
-                if (pid < INT_MAX / 10)
-                    pid = pid * 10 + (buf[i] - '0');
-                digits = 1;
-            } else if (digits) {
-                if (pid > 0 && sig)
-                    (void)kill((pid_t)pid, sig);
-                count++;
-                pid = 0;
-                digits = 0;
-            }
-        }
-    }
-    if (digits && pid > 0) {
-        if (sig)
-            (void)kill((pid_t)pid, sig);
-        count++;
-    }
-    close(fd);
-    return count;
-}
-
-int cg_kill_dirs(char *const dirs[], size_t n, int v2)
-{
-    char path[4096];
-    int total = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        int c;
-        if (v2) {
-            c = exec_procs_signal(dirs[i], 0);
-            if (c > 0 &&
-                (size_t)snprintf(path, sizeof(path), "%s/cgroup.kill",
-                                 dirs[i]) < sizeof(path) &&
-                exec_write_file(path, "1", 1) == 0) {
-                total += c;
-                continue;
-            }
-        }
-        c = exec_procs_signal(dirs[i], SIGKILL);
-        if (c < 0)
-            return c;
-        total += c;
-    }
-    return total;
 }
 
 /* ------------------------------------------------------------------ */
@@ -530,7 +333,7 @@ static void sweep(const struct launch *l, pid_t pid)
 {
     (void)kill(-pid, SIGKILL);
     for (int round = 0; l->ncgroups && round < 100; round++) {
-        if (cg_kill_dirs(l->cgroups, l->ncgroups, l->v2) <= 0)
+        if (exec_procs_kill(l->cgroups, l->ncgroups, l->v2) <= 0)
             break;
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "cgroups.h"
-#include "exec_int.h"
+#include "exec.h"
+#include "proc.h"
 #include "log.h"
 
 #define CG_LOG "cgroups"
@@ -511,7 +512,7 @@ int cg_kill(const struct cgroups *cg, const char *task_id)
 {
     char *dirs[CG_MAX_DIRS];
     size_t n = cg_task_dirs(cg, task_id, dirs);
-    int rc = cg_kill_dirs(dirs, n, cg->kind == CG_V2);
+    int rc = exec_procs_kill(dirs, n, cg->kind == CG_V2);
 
     cg_dirs_free(dirs, n);
     return rc;

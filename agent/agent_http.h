@@ -1,23 +1,23 @@
 /*
- * http_api.h - the agent's own HTTP API (http_api.c), served on
+ * agent_http.h - the agent's own HTTP API (agent_http.c), served on
  * --ip:--port in the shapes of the Mesos agent:
  *
  *   GET /health                       200 "ok"
  *   GET /state, /state.json           the agent, its frameworks and tasks
  *   GET /files/browse?path=           a sandbox directory's listing
  *   GET /files/read?path=&offset=&length=   a bounded piece of a file
- *   GET /files/download?path=         a whole file (bounded, see http_api.c)
+ *   GET /files/download?path=         a whole file (bounded, see agent_http.c)
  *   GET /monitor/statistics[.json]    usage of each live task
  *   GET /metrics/snapshot             flat JSON of slave/... keys
- * and a few more listed in http_api.c. The files endpoints only reach
+ * and a few more listed in agent_http.c. The files endpoints only reach
  * <work_dir>/sandboxes (files.h says how).
  *
  * agent_start() calls agent_http_start() once the tasks are recovered and
  * before the master link starts; agent_stop() calls agent_http_stop()
  * before the exec layer and the journal go away.
  */
-#ifndef AGORA_AGENT_HTTP_API_H
-#define AGORA_AGENT_HTTP_API_H
+#ifndef AGORA_AGENT_HTTP_H
+#define AGORA_AGENT_HTTP_H
 
 struct agent;
 
@@ -36,4 +36,4 @@ int agent_http_start(struct agent *a);
  * or was never called. */
 void agent_http_stop(struct agent *a);
 
-#endif /* AGORA_AGENT_HTTP_API_H */
+#endif /* AGORA_AGENT_HTTP_H */

@@ -4,7 +4,7 @@
  * installed beside agora-agent, because it starts in a fraction of the
  * time the agent's binary needs to load its shared libraries.
  */
-#include "task.h"
+#include "exec.h"
 
 int main(int argc, char **argv)
 {

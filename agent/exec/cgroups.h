@@ -1,6 +1,6 @@
 /*
  * cgroups.h - the agent's cgroups: detection, one cgroup a task, limits,
- * usage, OOM, kill and removal (exec layer, see task.h).
+ * usage, OOM, kill and removal (exec layer, see exec.h).
  *
  * Layout: <hierarchy>/<cgroups_root>/<task_id>, where a hierarchy is the
  * cgroup2 mount (v2, when its cgroup.controllers offers memory, cpu and
@@ -8,8 +8,8 @@
  * pids used when mounted). Mount points come from /proc/self/mountinfo.
  *
  * Every function here does short, local file operations only (cgroupfs),
- * which is acceptable on the agent's loop. The kill helpers are also used
- * by the shim, which has no struct cgroups: they take plain directories.
+ * which is acceptable on the agent's loop. The kill sweep the shim uses,
+ * which has no struct cgroups, takes plain directories (proc.h).
  */
 #ifndef AGORA_AGENT_CGROUPS_H
 #define AGORA_AGENT_CGROUPS_H
@@ -67,10 +67,6 @@ int cg_create(const struct cgroups *cg, const char *task_id, double cpus,
  * the cgroups are empty) or -errno.
  */
 int cg_kill(const struct cgroups *cg, const char *task_id);
-
-/* The same for plain directories (the shim's view); v2 is 1 for a
- * cgroup2 directory. */
-int cg_kill_dirs(char *const dirs[], size_t n, int v2);
 
 /* Removes the task's cgroups. 0, or -EBUSY while processes remain. */
 int cg_remove(const struct cgroups *cg, const char *task_id);

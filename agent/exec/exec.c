@@ -1,5 +1,5 @@
 /*
- * exec.c - the exec layer's contract (task.h): launch, watch, kill,
+ * exec.c - the exec layer's contract (exec.h): launch, watch, kill,
  * recover and measure tasks, each under its own shim (shim.c).
  *
  * A task's life on the agent's side:
@@ -84,7 +84,7 @@ struct rmdir_pending {
 
 struct task_exec {
     struct task_exec *next, *prev;
-    struct agent *a;
+    struct exec *x;
     struct agent_task *t;
     ev_child child;       /* a shim this agent spawned */
     ev_io pidfd_io;       /* a shim adopted after a restart */
@@ -121,10 +121,34 @@ void exec_strv_free(char **v)
     free(v);
 }
 
+void exec_report(struct exec *x, struct agent_task *t,
+                 enum agora_task_state state, const char *reason,
+                 const char *message, int healthy)
+{
+    x->hooks.task_update(x->hooks.arg, t, state, reason, message, healthy);
+}
+
+double exec_now(struct exec *x)
+{
+    return x->hooks.now(x->hooks.arg);
+}
+
 static void update(struct task_exec *te, enum agora_task_state st,
                    const char *reason, const char *msg, int healthy)
 {
-    agent_task_update(te->a, te->t, st, reason, msg, healthy);
+    exec_report(te->x, te->t, st, reason, msg, healthy);
+}
+
+/* Checkpoints t after a change of its pids or start time: a failure is
+ * logged, and the task goes on (the next checkpoint may succeed). */
+static void checkpoint(struct task_exec *te)
+{
+    struct exec *x = te->x;
+    int rc = x->hooks.task_checkpoint(x->hooks.arg, te->t);
+
+    if (rc != 0)
+        log_warn(EXEC_LOG, "task %s: checkpoint: %s", te->t->id,
+                 agora_strerror(rc));
 }
 
 static int meta_path(const struct agent_task *t, const char *name, char *buf,
@@ -189,20 +213,72 @@ static char *find_shim(void)
     return strdup("/proc/self/exe");
 }
 
-int exec_init(struct agent *a)
+/* The tasks' HOST: conf's hostname, else this host's name. */
+static char *host_name(const char *conf_hostname)
 {
-    struct agent_exec *ae;
-    const char *iso = a->conf.isolation ? a->conf.isolation : "";
-    const char *root = a->conf.cgroups_root && *a->conf.cgroups_root
-                           ? a->conf.cgroups_root
-                           : "agora";
-    const char *path = getenv("PATH");
-    char host[256], err[1024] = "";
+    char host[256];
+
+    if (conf_hostname && *conf_hostname)
+        return strdup(conf_hostname);
+    if (gethostname(host, sizeof(host)) != 0)
+        return strdup("localhost");
+    host[sizeof(host) - 1] = '\0';
+    return strdup(host);
+}
+
+static void exec_free(struct exec *x)
+{
+    cg_free(&x->cg);
+    free(x->agent_id);
+    free(x->hostname);
+    free(x->path);
+    free(x->shim_path);
+    free(x);
+}
+
+/* Every task holds an fd or two here (status pipe, OOM eventfd, pidfd):
+ * take the hard limit, and give tasks the original one (x->nofile). */
+static void raise_nofile(struct exec *x)
+{
     struct rlimit raised;
+
+    if (getrlimit(RLIMIT_NOFILE, &x->nofile) != 0)
+        return;
+    raised = x->nofile;
+    raised.rlim_cur = raised.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0)
+        log_warn(EXEC_LOG, "raising RLIMIT_NOFILE: %s", strerror(errno));
+}
+
+/* cgroups unless iso is "posix"; 0 or an agora_err, logged. */
+static int isolation_init(struct exec *x, const char *iso, const char *root)
+{
+    char err[1024] = "";
     int rc;
 
-    if (a->exec)
-        return AGORA_ESTATE;
+    if (strcmp(iso, "posix") == 0)
+        return 0;
+    if ((rc = cg_detect(&x->cg, iso, root, err, sizeof(err))) != 0) {
+        log_error(EXEC_LOG, "--isolation=cgroups: %s", err);
+        return rc;
+    }
+    if (x->cg.kind == CG_NONE)
+        log_warn(EXEC_LOG, "using posix isolation: %s", err);
+    return 0;
+}
+
+int exec_init(struct exec **out, struct ev_loop *loop,
+              const struct exec_conf *conf, const struct exec_hooks *hooks)
+{
+    struct exec *x;
+    const char *iso = conf->isolation ? conf->isolation : "";
+    const char *root = conf->cgroups_root && *conf->cgroups_root
+                           ? conf->cgroups_root
+                           : "agora";
+    const char *path = getenv("PATH");
+    int rc;
+
+    *out = NULL;
     if (*iso && strcmp(iso, "cgroups") != 0 && strcmp(iso, "posix") != 0) {
         log_error(EXEC_LOG, "--isolation=%s: expected cgroups or posix", iso);
         return AGORA_EINVAL;
@@ -212,77 +288,52 @@ int exec_init(struct agent *a)
                   root);
         return AGORA_EINVAL;
     }
-    if (!(ae = calloc(1, sizeof(*ae))))
+    if (!(x = calloc(1, sizeof(*x))))
         return AGORA_ENOMEM;
-    ae->is_root = geteuid() == 0;
-    ae->default_loop = ev_is_default_loop(a->loop);
-    if (a->conf.hostname && *a->conf.hostname) {
-        ae->hostname = strdup(a->conf.hostname);
-    } else if (gethostname(host, sizeof(host)) == 0) {
-        host[sizeof(host) - 1] = '\0';
-        ae->hostname = strdup(host);
-    } else {
-        ae->hostname = strdup("localhost");
+    x->loop = loop;
+    x->hooks = *hooks;
+    x->is_root = geteuid() == 0;
+    x->default_loop = ev_is_default_loop(loop);
+    x->hostname = host_name(conf->hostname);
+    x->path = strdup(path && *path ? path : DEFAULT_PATH);
+    x->shim_path = find_shim();
+    if (!x->hostname || !x->path || !x->shim_path ||
+        (conf->agent_id && !(x->agent_id = strdup(conf->agent_id)))) {
+        exec_free(x);
+        return AGORA_ENOMEM;
     }
-    ae->path = strdup(path && *path ? path : DEFAULT_PATH);
-    ae->shim_path = find_shim();
-    if (!ae->hostname || !ae->path || !ae->shim_path) {
-        rc = AGORA_ENOMEM;
-        goto fail;
+    raise_nofile(x);
+    if ((rc = isolation_init(x, iso, root)) != 0) {
+        exec_free(x);
+        return rc;
     }
-    /* Every task holds an fd or two here (status pipe, OOM eventfd,
-     * pidfd): take the hard limit, and give tasks the original one. */
-    if (getrlimit(RLIMIT_NOFILE, &ae->nofile) == 0) {
-        raised = ae->nofile;
-        raised.rlim_cur = raised.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &raised) != 0)
-            log_warn(EXEC_LOG, "raising RLIMIT_NOFILE: %s", strerror(errno));
-    }
-    if (strcmp(iso, "posix") != 0) {
-        rc = cg_detect(&ae->cg, iso, root, err, sizeof(err));
-        if (rc != 0) {
-            log_error(EXEC_LOG, "--isolation=cgroups: %s", err);
-            goto fail;
-        }
-        if (ae->cg.kind == CG_NONE)
-            log_warn(EXEC_LOG, "using posix isolation: %s", err);
-    }
-    ev_timer_init(&ae->rmdir_timer, rmdir_cb, RMDIR_INTERVAL, RMDIR_INTERVAL);
-    ae->rmdir_timer.data = a;
-    a->exec = ae;
-    log_info(EXEC_LOG, "isolation %s%s%s, shim %s", cg_name(&ae->cg),
-             ae->cg.kind != CG_NONE ? ", cgroups under " : "",
-             ae->cg.kind != CG_NONE ? ae->cg.dir[CG_MEMORY] : "",
-             ae->shim_path);
+    ev_timer_init(&x->rmdir_timer, rmdir_cb, RMDIR_INTERVAL, RMDIR_INTERVAL);
+    x->rmdir_timer.data = x;
+    log_info(EXEC_LOG, "isolation %s%s%s, shim %s", cg_name(&x->cg),
+             x->cg.kind != CG_NONE ? ", cgroups under " : "",
+             x->cg.kind != CG_NONE ? x->cg.dir[CG_MEMORY] : "", x->shim_path);
+    *out = x;
     return 0;
-fail:
-    cg_free(&ae->cg);
-    free(ae->hostname);
-    free(ae->path);
-    free(ae->shim_path);
-    free(ae);
-    return rc;
 }
 
-const char *exec_isolation_name(const struct agent *a)
+const char *exec_isolation_name(const struct exec *x)
 {
-    return a->exec ? cg_name(&a->exec->cg) : "posix";
+    return x ? cg_name(&x->cg) : "posix";
 }
 
 /* ------------------------------------------------------------------ */
 /* Cgroups left behind: removed when their last process is gone */
 /* ------------------------------------------------------------------ */
 
-static void cgroup_release(struct agent *a, const char *task_id)
+static void cgroup_release(struct exec *x, const char *task_id)
 {
-    struct agent_exec *ae = a->exec;
     struct rmdir_pending *r;
     size_t n = strlen(task_id);
 
-    if (ae->cg.kind == CG_NONE)
+    if (x->cg.kind == CG_NONE)
         return;
-    (void)cg_kill(&ae->cg, task_id);
-    if (cg_remove(&ae->cg, task_id) == 0)
+    (void)cg_kill(&x->cg, task_id);
+    if (cg_remove(&x->cg, task_id) == 0)
         return;
     log_debug(EXEC_LOG, "task %s: its cgroup is busy, removing it later",
               task_id);
@@ -292,21 +343,20 @@ static void cgroup_release(struct agent *a, const char *task_id)
     }
     r->tries = 0;
     memcpy(r->id, task_id, n + 1);
-    r->next = ae->rmdirs;
-    ae->rmdirs = r;
-    if (!ev_is_active(&ae->rmdir_timer))
-        ev_timer_again(a->loop, &ae->rmdir_timer);
+    r->next = x->rmdirs;
+    x->rmdirs = r;
+    if (!ev_is_active(&x->rmdir_timer))
+        ev_timer_again(x->loop, &x->rmdir_timer);
 }
 
 static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    struct agent *a = w->data;
-    struct agent_exec *ae = a->exec;
-    struct rmdir_pending **pp = &ae->rmdirs, *r;
+    struct exec *x = w->data;
+    struct rmdir_pending **pp = &x->rmdirs, *r;
 
     while ((r = *pp)) {
-        (void)cg_kill(&ae->cg, r->id);
-        int rc = cg_remove(&ae->cg, r->id);
+        (void)cg_kill(&x->cg, r->id);
+        int rc = cg_remove(&x->cg, r->id);
         if (rc == 0 || ++r->tries >= RMDIR_TRIES) {
             if (rc != 0)
                 log_warn(EXEC_LOG, "giving up removing the cgroup of %s: %s",
@@ -317,7 +367,7 @@ static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents)
             pp = &r->next;
         }
     }
-    if (!ae->rmdirs)
+    if (!x->rmdirs)
         ev_timer_stop(loop, w);
 }
 
@@ -325,14 +375,13 @@ static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* Launch */
 /* ------------------------------------------------------------------ */
 
-static struct task_exec *te_new(struct agent *a, struct agent_task *t)
+static struct task_exec *te_new(struct exec *x, struct agent_task *t)
 {
-    struct agent_exec *ae = a->exec;
     struct task_exec *te = calloc(1, sizeof(*te));
 
     if (!te)
         return NULL;
-    te->a = a;
+    te->x = x;
     te->t = t;
     te->grace = EXEC_DEFAULT_GRACE;
     ev_io_init(&te->pidfd_io, NULL, -1, EV_READ);
@@ -343,10 +392,10 @@ static struct task_exec *te_new(struct agent *a, struct agent_task *t)
     te->kill_timer.data = te->probe_timer.data = te;
     ev_init(&te->kill_timer, kill_cb);
     ev_init(&te->probe_timer, probe_cb);
-    te->next = ae->tasks;
-    if (ae->tasks)
-        ae->tasks->prev = te;
-    ae->tasks = te;
+    te->next = x->tasks;
+    if (x->tasks)
+        x->tasks->prev = te;
+    x->tasks = te;
     t->exec = te;
     return te;
 }
@@ -362,7 +411,7 @@ static void io_close(struct ev_loop *loop, ev_io *w)
 /* Stops everything that watches te; kills nothing. */
 static void te_quiet(struct task_exec *te)
 {
-    struct ev_loop *loop = te->a->loop;
+    struct ev_loop *loop = te->x->loop;
 
     if (ev_is_active(&te->child))
         ev_child_stop(loop, &te->child);
@@ -377,13 +426,13 @@ static void te_quiet(struct task_exec *te)
 
 static void te_free(struct task_exec *te)
 {
-    struct agent_exec *ae = te->a->exec;
+    struct exec *x = te->x;
 
     te_quiet(te);
     if (te->prev)
         te->prev->next = te->next;
     else
-        ae->tasks = te->next;
+        x->tasks = te->next;
     if (te->next)
         te->next->prev = te->prev;
     if (te->t->exec == te)
@@ -412,13 +461,12 @@ static int write_whole(const char *path, const char *data, size_t len)
     return close(fd) == 0 ? 0 : -errno;
 }
 
-static int write_launch(struct agent *a, struct agent_task *t,
+static int write_launch(struct exec *x, struct agent_task *t,
                         const struct exec_spec *s, char **env)
 {
-    struct agent_exec *ae = a->exec;
     struct agora_jw *w = agora_jw_new();
     char *dirs[CG_MAX_DIRS], path[PATH_MAX];
-    size_t n = cg_task_dirs(&ae->cg, t->id, dirs), len;
+    size_t n = cg_task_dirs(&x->cg, t->id, dirs), len;
     const char *doc;
     int rc = AGORA_ENOMEM;
 
@@ -456,11 +504,11 @@ static int write_launch(struct agent *a, struct agent_task *t,
     for (size_t i = 0; i < n; i++)
         agora_jw_str(w, dirs[i]);
     agora_jw_arr_close(w);
-    agora_jw_kbool(w, "cgroup_v2", ae->cg.kind == CG_V2);
+    agora_jw_kbool(w, "cgroup_v2", x->cg.kind == CG_V2);
     agora_jw_key(w, "nofile");
     agora_jw_arr_open(w);
-    agora_jw_int(w, (int64_t)ae->nofile.rlim_cur);
-    agora_jw_int(w, (int64_t)ae->nofile.rlim_max);
+    agora_jw_int(w, (int64_t)x->nofile.rlim_cur);
+    agora_jw_int(w, (int64_t)x->nofile.rlim_max);
     agora_jw_arr_close(w);
     agora_jw_obj_close(w);
     if (!(doc = agora_jw_result(w, &len)))
@@ -478,10 +526,9 @@ out:
 }
 
 /* Sandbox, meta dir, cgroups, launch.json. 0, or -1 with err set. */
-static int prepare(struct agent *a, struct agent_task *t,
+static int prepare(struct exec *x, struct agent_task *t,
                    const struct exec_spec *s, char *err, size_t errlen)
 {
-    struct agent_exec *ae = a->exec;
     char path[PATH_MAX];
     char **env;
     int rc;
@@ -503,15 +550,15 @@ static int prepare(struct agent *a, struct agent_task *t,
         (void)unlink(path);
     if (meta_path(t, EXEC_PIDS_FILE, path, sizeof(path)) == 0)
         (void)unlink(path);
-    if (ae->cg.kind != CG_NONE &&
-        (rc = cg_create(&ae->cg, t->id, s->cpus, s->mem_bytes, err, errlen)) !=
+    if (x->cg.kind != CG_NONE &&
+        (rc = cg_create(&x->cg, t->id, s->cpus, s->mem_bytes, err, errlen)) !=
             0)
         return -1;
-    if (!(env = exec_task_env(a, t, s))) {
+    if (!(env = exec_task_env(x, t, s))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    rc = write_launch(a, t, s, env);
+    rc = write_launch(x, t, s, env);
     exec_strv_free(env);
     if (rc != 0) {
         snprintf(err, errlen, "writing %s/%s: %s", t->meta_dir,
@@ -564,15 +611,15 @@ static void oom_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 static void watch_oom(struct task_exec *te)
 {
-    int fd = cg_oom_eventfd(&te->a->exec->cg, te->t->id);
+    int fd = cg_oom_eventfd(&te->x->cg, te->t->id);
 
     if (fd < 0)
         return;
     ev_io_init(&te->oom_io, oom_cb, fd, EV_READ);
-    ev_io_start(te->a->loop, &te->oom_io);
+    ev_io_start(te->x->loop, &te->oom_io);
 }
 
-int exec_launch(struct agent *a, struct agent_task *t)
+int exec_launch(struct exec *x, struct agent_task *t)
 {
     struct exec_spec s;
     struct task_exec *te;
@@ -580,11 +627,11 @@ int exec_launch(struct agent *a, struct agent_task *t)
     pid_t pid;
     int rc, fd;
 
-    if (!a->exec)
+    if (!x)
         return AGORA_ESTATE;
     if (t->exec)
         return AGORA_EEXIST;
-    rc = exec_spec_parse(a, t, &s, err, sizeof(err));
+    rc = exec_spec_parse(x, t, &s, err, sizeof(err));
     if (rc == AGORA_ENOMEM) {
         exec_spec_free(&s);
         return rc;
@@ -592,19 +639,18 @@ int exec_launch(struct agent *a, struct agent_task *t)
     if (rc != 0) {
         exec_spec_free(&s);
         log_info(EXEC_LOG, "task %s is invalid: %s", t->id ? t->id : "?", err);
-        agent_task_update(a, t, AGORA_TASK_ERROR, "REASON_TASK_INVALID", err,
-                          -1);
+        exec_report(x, t, AGORA_TASK_ERROR, "REASON_TASK_INVALID", err, -1);
         return 0;
     }
-    if (prepare(a, t, &s, err, sizeof(err)) != 0) {
+    if (prepare(x, t, &s, err, sizeof(err)) != 0) {
         exec_spec_free(&s);
-        cgroup_release(a, t->id);
+        cgroup_release(x, t->id);
         log_warn(EXEC_LOG, "task %s: %s", t->id, err);
-        agent_task_update(a, t, AGORA_TASK_FAILED,
-                          "REASON_CONTAINER_LAUNCH_FAILED", err, -1);
+        exec_report(x, t, AGORA_TASK_FAILED, "REASON_CONTAINER_LAUNCH_FAILED",
+                    err, -1);
         return 0;
     }
-    if (!(te = te_new(a, t))) {
+    if (!(te = te_new(x, t))) {
         exec_spec_free(&s);
         return AGORA_ENOMEM;
     }
@@ -617,23 +663,23 @@ int exec_launch(struct agent *a, struct agent_task *t)
         return AGORA_ENOMEM;
     }
     exec_spec_free(&s);
-    if ((rc = spawn_shim(a->exec->shim_path, t, &pid, &fd)) != 0) {
+    if ((rc = spawn_shim(x->shim_path, t, &pid, &fd)) != 0) {
         snprintf(err, sizeof(err), "cannot spawn the task's shim: %s",
                  strerror(rc));
         log_warn(EXEC_LOG, "task %s: %s", t->id, err);
         te_free(te);
-        cgroup_release(a, t->id);
-        agent_task_update(a, t, AGORA_TASK_FAILED,
-                          "REASON_CONTAINER_LAUNCH_FAILED", err, -1);
+        cgroup_release(x, t->id);
+        exec_report(x, t, AGORA_TASK_FAILED, "REASON_CONTAINER_LAUNCH_FAILED",
+                    err, -1);
         return 0;
     }
     t->shim_pid = pid;
     t->pid = 0;
     ev_io_init(&te->status_io, status_cb, fd, EV_READ);
-    ev_io_start(a->loop, &te->status_io);
-    if (a->exec->default_loop) {
+    ev_io_start(x->loop, &te->status_io);
+    if (x->default_loop) {
         ev_child_init(&te->child, child_cb, pid, 0);
-        ev_child_start(a->loop, &te->child);
+        ev_child_start(x->loop, &te->child);
     } else {
         int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (pfd < 0) {
@@ -642,13 +688,13 @@ int exec_launch(struct agent *a, struct agent_task *t)
             (void)kill(pid, SIGKILL);
             (void)waitpid(pid, NULL, 0); /* no child watcher to reap it */
             te_free(te);
-            cgroup_release(a, t->id);
-            agent_task_update(a, t, AGORA_TASK_FAILED,
-                              "REASON_CONTAINER_LAUNCH_FAILED", err, -1);
+            cgroup_release(x, t->id);
+            exec_report(x, t, AGORA_TASK_FAILED,
+                        "REASON_CONTAINER_LAUNCH_FAILED", err, -1);
             return 0;
         }
         ev_io_init(&te->pidfd_io, pidfd_cb, pfd, EV_READ);
-        ev_io_start(a->loop, &te->pidfd_io);
+        ev_io_start(x->loop, &te->pidfd_io);
     }
     watch_oom(te);
     log_debug(EXEC_LOG, "task %s: shim %d", t->id, (int)pid);
@@ -672,7 +718,7 @@ static void signal_task(struct task_exec *te, int sig)
 static void start_health(struct task_exec *te)
 {
     if (te->hc && !te->health && !te->kill_requested && !te->ended)
-        te->health = health_start(te->a, te->t, te->hc);
+        te->health = health_start(te->x, te->t, te->hc);
 }
 
 /* The command was executed: RUNNING, checkpointed. */
@@ -680,14 +726,11 @@ static void became_running(struct task_exec *te, pid_t pid, double start,
                            int live)
 {
     struct agent_task *t = te->t;
-    int rc;
 
     te->running = 1;
     t->pid = pid;
     t->start_time = start;
-    if ((rc = agent_task_checkpoint(te->a, t)) != 0)
-        log_warn(EXEC_LOG, "task %s: checkpoint: %s", t->id,
-                 agora_strerror(rc));
+    checkpoint(te);
     update(te, AGORA_TASK_RUNNING, NULL, NULL, t->healthy);
     /* live: the shim still runs (else its task is gone: no signals). */
     if (!live || te->ended)
@@ -712,12 +755,12 @@ static void read_status(struct task_exec *te, int live)
     while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EAGAIN)
         return;
-    io_close(te->a->loop, &te->status_io);
+    io_close(te->x->loop, &te->status_io);
     if (n <= 0)
         return;
     buf[n] = '\0';
     if (sscanf(buf, "R %d", &pid) == 1 && pid > 0 && !te->running)
-        became_running(te, pid, agent_now(te->a), live);
+        became_running(te, pid, exec_now(te->x), live);
 }
 
 static void status_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -760,14 +803,14 @@ static void oom_cb(struct ev_loop *loop, ev_io *w, int revents)
 
     if (read(w->fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
         return;
-    if (cg_oom_info(&te->a->exec->cg, te->t->id, &o) != 0 || !o.oom_killed)
+    if (cg_oom_info(&te->x->cg, te->t->id, &o) != 0 || !o.oom_killed)
         return;
     /* As Mesos: a task over its memory limit is ended, all of it. */
     log_info(EXEC_LOG, "task %s: out of memory, killing it", te->t->id);
     te->oom = 1;
     io_close(loop, w);
     signal_task(te, SIGKILL);
-    (void)cg_kill(&te->a->exec->cg, te->t->id);
+    (void)cg_kill(&te->x->cg, te->t->id);
 }
 
 /* ------------------------------------------------------------------ */
@@ -779,32 +822,32 @@ struct exit_info {
     int a, b;
 };
 
-static void read_exit(const struct agent_task *t, struct exit_info *x)
+static void read_exit(const struct agent_task *t, struct exit_info *ex)
 {
     char path[PATH_MAX], buf[128];
 
-    memset(x, 0, sizeof(*x));
+    memset(ex, 0, sizeof(*ex));
     if (meta_path(t, EXEC_EXIT_FILE, path, sizeof(path)) != 0 ||
         exec_read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
         return;
-    if (sscanf(buf, "exited %d", &x->a) == 1)
-        x->kind = EX_EXITED;
-    else if (sscanf(buf, "signaled %d", &x->a) == 1)
-        x->kind = EX_SIGNALED;
-    else if (sscanf(buf, "failed %d %d", &x->a, &x->b) == 2)
-        x->kind = EX_FAILED;
+    if (sscanf(buf, "exited %d", &ex->a) == 1)
+        ex->kind = EX_EXITED;
+    else if (sscanf(buf, "signaled %d", &ex->a) == 1)
+        ex->kind = EX_SIGNALED;
+    else if (sscanf(buf, "failed %d %d", &ex->a, &ex->b) == 2)
+        ex->kind = EX_FAILED;
 }
 
-static void describe(const struct exit_info *x, char *msg, size_t len)
+static void describe(const struct exit_info *ex, char *msg, size_t len)
 {
-    if (x->kind == EX_EXITED)
-        snprintf(msg, len, "Command exited with status %d", x->a);
-    else if (x->kind == EX_SIGNALED)
-        snprintf(msg, len, "Command terminated by signal %d (%s)", x->a,
-                 strsignal(x->a));
+    if (ex->kind == EX_EXITED)
+        snprintf(msg, len, "Command exited with status %d", ex->a);
+    else if (ex->kind == EX_SIGNALED)
+        snprintf(msg, len, "Command terminated by signal %d (%s)", ex->a,
+                 strsignal(ex->a));
     else
         snprintf(msg, len, "Command could not be started (%s): %s",
-                 exec_stage_name(x->a), strerror(x->b));
+                 exec_stage_name(ex->a), strerror(ex->b));
 }
 
 /* Under posix, a task whose shim died may still run: kill its group,
@@ -828,9 +871,9 @@ static void kill_orphan_group(struct task_exec *te)
  */
 static void finish(struct task_exec *te, int have_status, int status)
 {
-    struct agent *a = te->a;
+    struct exec *x = te->x;
     struct agent_task *t = te->t;
-    struct exit_info x;
+    struct exit_info ex;
     struct cg_oom o = {0, 0, 0};
     const char *reason = NULL;
     enum agora_task_state st;
@@ -838,14 +881,14 @@ static void finish(struct task_exec *te, int have_status, int status)
     int healthy = t->healthy;
 
     te->ended = 1;
-    read_exit(t, &x);
-    if (a->exec->cg.kind != CG_NONE)
-        (void)cg_oom_info(&a->exec->cg, t->id, &o);
-    if (x.kind == EX_NONE)
+    read_exit(t, &ex);
+    if (x->cg.kind != CG_NONE)
+        (void)cg_oom_info(&x->cg, t->id, &o);
+    if (ex.kind == EX_NONE)
         kill_orphan_group(te);
-    cgroup_release(a, t->id);
+    cgroup_release(x, t->id);
 
-    if (x.kind == EX_NONE) {
+    if (ex.kind == EX_NONE) {
         st = te->kill_requested ? AGORA_TASK_KILLED : AGORA_TASK_FAILED;
         reason = "REASON_EXECUTOR_TERMINATED";
         if (te->found_dead)
@@ -859,7 +902,7 @@ static void finish(struct task_exec *te, int have_status, int status)
             snprintf(msg, sizeof(msg),
                      "the task's shim ended without an "
                      "exit status; it is unknown");
-    } else if (te->oom || (o.oom_killed && x.kind != EX_FAILED)) {
+    } else if (te->oom || (o.oom_killed && ex.kind != EX_FAILED)) {
         st = AGORA_TASK_FAILED;
         reason = "REASON_CONTAINER_LIMITATION_MEMORY";
         snprintf(msg, sizeof(msg),
@@ -867,7 +910,7 @@ static void finish(struct task_exec *te, int have_status, int status)
                  "MB Maximum Used: %" PRIu64 "MB",
                  (o.limit ? o.limit : te->mem_bytes) >> 20, o.max_used >> 20);
     } else {
-        describe(&x, msg, sizeof(msg));
+        describe(&ex, msg, sizeof(msg));
         if (te->cleanup) {
             st = AGORA_TASK_KILLED;
             reason = "REASON_AGENT_RESTARTED";
@@ -875,10 +918,10 @@ static void finish(struct task_exec *te, int have_status, int status)
             st = AGORA_TASK_KILLED;
             if (te->health_kill)
                 healthy = 0;
-        } else if (x.kind == EX_FAILED) {
+        } else if (ex.kind == EX_FAILED) {
             st = AGORA_TASK_FAILED;
             reason = "REASON_CONTAINER_LAUNCH_FAILED";
-        } else if (x.kind == EX_EXITED && x.a == 0) {
+        } else if (ex.kind == EX_EXITED && ex.a == 0) {
             st = AGORA_TASK_FINISHED;
         } else {
             st = AGORA_TASK_FAILED;
@@ -895,7 +938,7 @@ static void finish(struct task_exec *te, int have_status, int status)
 static void kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct task_exec *te = w->data;
-    struct agent_exec *ae = te->a->exec;
+    struct exec *x = te->x;
 
     if (!te->sigkill_sent)
         log_info(EXEC_LOG,
@@ -911,8 +954,8 @@ static void kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
          * catch a task it may have forked meanwhile. */
         (void)kill(te->t->shim_pid, SIGKILL);
     }
-    if (ae->cg.kind != CG_NONE)
-        (void)cg_kill(&ae->cg, te->t->id);
+    if (x->cg.kind != CG_NONE)
+        (void)cg_kill(&x->cg, te->t->id);
     /* Forks may race a kill: sweep again until the shim reports. */
     ev_timer_set(w, 1.0, 0.);
     ev_timer_start(loop, w);
@@ -920,7 +963,7 @@ static void kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void kill_begin(struct task_exec *te, double grace)
 {
-    struct ev_loop *loop = te->a->loop;
+    struct ev_loop *loop = te->x->loop;
     double now = ev_now(loop);
 
     te->kill_requested = 1;
@@ -938,7 +981,7 @@ static void kill_begin(struct task_exec *te, double grace)
     ev_timer_start(loop, &te->kill_timer);
 }
 
-int exec_kill(struct agent *a, struct agent_task *t, double grace)
+int exec_kill(struct exec *x, struct agent_task *t, double grace)
 {
     struct task_exec *te = t->exec;
     double now;
@@ -949,15 +992,15 @@ int exec_kill(struct agent *a, struct agent_task *t, double grace)
         grace = te->grace;
     if (te->kill_requested) {
         /* A later kill may only shorten the grace (as Mesos). */
-        now = ev_now(a->loop);
+        now = ev_now(x->loop);
         if (te->sigkill_sent || te->kill_start + grace >= te->kill_deadline)
             return 0;
         te->kill_deadline = te->kill_start + grace;
-        ev_timer_stop(a->loop, &te->kill_timer);
+        ev_timer_stop(x->loop, &te->kill_timer);
         ev_timer_set(&te->kill_timer,
                      te->kill_deadline > now ? te->kill_deadline - now : 0.,
                      0.);
-        ev_timer_start(a->loop, &te->kill_timer);
+        ev_timer_start(x->loop, &te->kill_timer);
         return 0;
     }
     log_info(EXEC_LOG, "task %s: killing, grace %.3gs", t->id, grace);
@@ -966,14 +1009,14 @@ int exec_kill(struct agent *a, struct agent_task *t, double grace)
     return 0;
 }
 
-void exec_health_kill(struct agent *a, struct agent_task *t)
+void exec_health_kill(struct exec *x, struct agent_task *t)
 {
     struct task_exec *te = t->exec;
 
     if (!te || te->ended || te->kill_requested)
         return;
     te->health_kill = 1;
-    (void)exec_kill(a, t, -1);
+    (void)exec_kill(x, t, -1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1031,29 +1074,26 @@ static void cleanup_kill(struct task_exec *te, const struct pids *p)
     if (p->task > 0 && exec_proc_stat(p->task, &st) == 0 &&
         st.starttime == p->task_start)
         (void)kill(-p->task, SIGKILL);
-    if (te->a->exec->cg.kind != CG_NONE)
-        (void)cg_kill(&te->a->exec->cg, te->t->id);
-    ev_timer_stop(te->a->loop, &te->kill_timer);
+    if (te->x->cg.kind != CG_NONE)
+        (void)cg_kill(&te->x->cg, te->t->id);
+    ev_timer_stop(te->x->loop, &te->kill_timer);
     ev_timer_set(&te->kill_timer, 1.0, 0.);
-    ev_timer_start(te->a->loop, &te->kill_timer);
+    ev_timer_start(te->x->loop, &te->kill_timer);
 }
 
 /* The shim lives and its task was started: take it over. */
 static void adopt_running(struct task_exec *te, const struct pids *p)
 {
     struct agent_task *t = te->t;
-    int rc;
 
-    ev_timer_stop(te->a->loop, &te->probe_timer);
+    ev_timer_stop(te->x->loop, &te->probe_timer);
     if (t->state < AGORA_TASK_RUNNING || t->pid != p->task) {
         if (t->state < AGORA_TASK_RUNNING) {
             became_running(te, p->task, p->wall, 0);
         } else {
             t->pid = p->task;
             te->running = 1;
-            if ((rc = agent_task_checkpoint(te->a, t)) != 0)
-                log_warn(EXEC_LOG, "task %s: checkpoint: %s", t->id,
-                         agora_strerror(rc));
+            checkpoint(te);
         }
     }
     te->running = 1;
@@ -1072,7 +1112,7 @@ static void adopt_running(struct task_exec *te, const struct pids *p)
 static void recover_step(struct task_exec *te)
 {
     struct agent_task *t = te->t;
-    struct ev_loop *loop = te->a->loop;
+    struct ev_loop *loop = te->x->loop;
     struct pids p;
     int have = read_pids(t, &p) == 0;
     pid_t shim = t->shim_pid > 0 ? t->shim_pid : (have ? p.shim : 0);
@@ -1132,30 +1172,30 @@ static void probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
     recover_step(w->data);
 }
 
-int exec_recover(struct agent *a, struct agent_task *t, int cleanup)
+int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
 {
     struct exec_spec s;
     struct task_exec *te;
     char err[256];
     int rc;
 
-    if (!a->exec)
+    if (!x)
         return AGORA_ESTATE;
     if (t->exec)
         return AGORA_EEXIST;
     if (agora_task_state_terminal(t->state)) {
         if (agora_id_valid(t->id, AGORA_ID_MAX))
-            cgroup_release(a, t->id);
+            cgroup_release(x, t->id);
         return 0;
     }
     if (!agora_id_valid(t->id, AGORA_ID_MAX) || !t->meta_dir)
         return AGORA_EINVAL;
-    if (!(te = te_new(a, t)))
+    if (!(te = te_new(x, t)))
         return AGORA_ENOMEM;
     te->recovered = 1;
     te->cleanup = cleanup != 0;
-    te->probe_deadline = ev_now(a->loop) + PROBE_TIMEOUT;
-    rc = exec_spec_parse(a, t, &s, err, sizeof(err));
+    te->probe_deadline = ev_now(x->loop) + PROBE_TIMEOUT;
+    rc = exec_spec_parse(x, t, &s, err, sizeof(err));
     if (rc == 0) {
         te->grace = s.grace;
         te->cpus = s.cpus;
@@ -1175,13 +1215,13 @@ int exec_recover(struct agent *a, struct agent_task *t, int cleanup)
 /* Forget, usage, fini */
 /* ------------------------------------------------------------------ */
 
-void exec_forget(struct agent *a, struct agent_task *t)
+void exec_forget(struct exec *x, struct agent_task *t)
 {
     if (t->exec)
         te_free(t->exec);
 }
 
-int exec_usage(struct agent *a, struct agent_task *t, struct exec_usage *u)
+int exec_usage(struct exec *x, struct agent_task *t, struct exec_usage *u)
 {
     struct task_exec *te = t->exec;
     struct proc_stat st;
@@ -1192,9 +1232,9 @@ int exec_usage(struct agent *a, struct agent_task *t, struct exec_usage *u)
     memset(u, 0, sizeof(*u));
     u->cpus_limit = te->cpus;
     u->mem_limit_bytes = te->mem_bytes;
-    u->timestamp = agent_now(a);
-    if (a->exec->cg.kind != CG_NONE)
-        return cg_usage(&a->exec->cg, t->id, u);
+    u->timestamp = exec_now(x);
+    if (x->cg.kind != CG_NONE)
+        return cg_usage(&x->cg, t->id, u);
     /* posix: the task's leader only (its children are not counted). */
     if (exec_proc_stat(t->pid, &st) != 0)
         return AGORA_ENOENT;
@@ -1207,32 +1247,26 @@ int exec_usage(struct agent *a, struct agent_task *t, struct exec_usage *u)
     return 0;
 }
 
-void exec_fini(struct agent *a)
+void exec_fini(struct exec *x)
 {
-    struct agent_exec *ae = a->exec;
     struct rmdir_pending *r;
 
-    if (!ae)
+    if (!x)
         return;
-    while (ae->tasks)
-        te_free(ae->tasks); /* the tasks go on under their shims */
-    ev_timer_stop(a->loop, &ae->rmdir_timer);
+    while (x->tasks)
+        te_free(x->tasks); /* the tasks go on under their shims */
+    ev_timer_stop(x->loop, &x->rmdir_timer);
     /* Cgroups whose last processes were still dying: a last chance (the
      * agent is stopping, a short wait is fine), then they stay. */
-    for (int round = 0; ae->rmdirs && round < 20; round++) {
+    for (int round = 0; x->rmdirs && round < 20; round++) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        rmdir_cb(a->loop, &ae->rmdir_timer, 0);
+        rmdir_cb(x->loop, &x->rmdir_timer, 0);
     }
-    while ((r = ae->rmdirs)) {
-        ae->rmdirs = r->next;
+    while ((r = x->rmdirs)) {
+        x->rmdirs = r->next;
         log_warn(EXEC_LOG, "the cgroup of %s is left behind", r->id);
         free(r);
     }
-    cg_free(&ae->cg);
-    free(ae->hostname);
-    free(ae->path);
-    free(ae->shim_path);
-    free(ae);
-    a->exec = NULL;
+    exec_free(x);
 }

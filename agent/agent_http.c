@@ -1,5 +1,5 @@
 /*
- * http_api.c - the agent's endpoints, in the shapes of the Mesos agent.
+ * agent_http.c - the agent's endpoints, in the shapes of the Mesos agent.
  *
  *   GET /health                      200 "ok"
  *   GET /version                     {"version": ...}
@@ -33,7 +33,7 @@
  * and agora's own agent/master_http_{requests,connects,reused,retries,
  * lookups}: the requests to the masters (http_client.h's counters).
  */
-#include "http_api.h"
+#include "agent_http.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -49,6 +49,7 @@
 #include <agora/sdk.h>
 
 #include "agent.h"
+#include "exec.h"
 #include "files.h"
 #include "http.h"
 #include "http_client.h"
@@ -193,7 +194,7 @@ static void h_statistics(void *arg, struct http_req *req)
         if (agora_task_state_terminal(t->state))
             continue;
         memset(&u, 0, sizeof(u));
-        if (exec_usage(a, t, &u) != 0)
+        if (exec_usage(a->exec, t, &u) != 0)
             continue; /* not started, or gone meanwhile */
         write_usage(w, t, &u);
     }

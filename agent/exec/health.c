@@ -44,7 +44,7 @@
 #define MAX_GROUPS 256
 
 struct health {
-    struct agent *a;
+    struct exec *x;
     struct agent_task *t;
     struct health_conf c;
     ev_timer next;    /* the next check */
@@ -194,9 +194,9 @@ int health_conf_parse(yajl_val hc, const uint32_t *ports, size_t nports,
 
 static void schedule(struct health *h, double after)
 {
-    ev_timer_stop(h->a->loop, &h->next);
+    ev_timer_stop(h->x->loop, &h->next);
     ev_timer_set(&h->next, after > 0 ? after : 0., 0.);
-    ev_timer_start(h->a->loop, &h->next);
+    ev_timer_start(h->x->loop, &h->next);
 }
 
 static void report(struct health *h, int healthy)
@@ -204,16 +204,16 @@ static void report(struct health *h, int healthy)
     if (h->reported == healthy)
         return;
     h->reported = healthy;
-    agent_task_update(h->a, h->t, AGORA_TASK_RUNNING,
-                      "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", NULL, healthy);
+    exec_report(h->x, h->t, AGORA_TASK_RUNNING,
+                "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", NULL, healthy);
 }
 
 /* The end of one check. May free h (the task is killed): return after. */
 static void done(struct health *h, int ok, const char *why)
 {
-    double now = ev_now(h->a->loop);
+    double now = ev_now(h->x->loop);
 
-    ev_timer_stop(h->a->loop, &h->timeout);
+    ev_timer_stop(h->x->loop, &h->timeout);
     if (ok) {
         h->initializing = 0;
         h->failures = 0;
@@ -237,7 +237,7 @@ static void done(struct health *h, int ok, const char *why)
                  "task %s: %u consecutive failed health checks, "
                  "killing it",
                  h->t->id, h->failures);
-        exec_health_kill(h->a, h->t); /* frees h */
+        exec_health_kill(h->x, h->t); /* frees h */
         return;
     }
     schedule(h, h->c.interval);
@@ -251,7 +251,7 @@ static void sock_close(struct health *h)
 {
     if (h->io.fd < 0)
         return;
-    ev_io_stop(h->a->loop, &h->io);
+    ev_io_stop(h->x->loop, &h->io);
     close(h->io.fd);
     ev_io_set(&h->io, -1, EV_READ);
 }
@@ -310,9 +310,9 @@ static void on_writable(struct health *h)
     }
     h->sent += (size_t)n;
     if (h->sent == h->reqlen) {
-        ev_io_stop(h->a->loop, &h->io);
+        ev_io_stop(h->x->loop, &h->io);
         ev_io_set(&h->io, h->io.fd, EV_READ);
-        ev_io_start(h->a->loop, &h->io);
+        ev_io_start(h->x->loop, &h->io);
     }
 }
 
@@ -376,7 +376,7 @@ static void sock_start(struct health *h)
         sock_fail(h, "connect", errno);
         return;
     }
-    ev_io_start(h->a->loop, &h->io);
+    ev_io_start(h->x->loop, &h->io);
 }
 
 /* ------------------------------------------------------------------ */
@@ -449,7 +449,7 @@ static void command_start(struct health *h)
 {
     pid_t pid;
 
-    if (!h->a->exec->default_loop) {
+    if (!h->x->default_loop) {
         done(h, 0, "COMMAND checks need libev's default loop");
         return;
     }
@@ -465,7 +465,7 @@ static void command_start(struct health *h)
     h->pid = pid;
     h->timed_out = 0;
     ev_child_set(&h->child, pid, 0);
-    ev_child_start(h->a->loop, &h->child);
+    ev_child_start(h->x->loop, &h->child);
 }
 
 /* ------------------------------------------------------------------ */
@@ -504,9 +504,9 @@ static int command_prepare(struct health *h)
 {
     struct exec_spec s;
     char err[256];
-    int rc = exec_spec_parse(h->a, h->t, &s, err, sizeof(err));
+    int rc = exec_spec_parse(h->x, h->t, &s, err, sizeof(err));
 
-    if (rc == 0 && !(h->env = exec_task_env(h->a, h->t, &s)))
+    if (rc == 0 && !(h->env = exec_task_env(h->x, h->t, &s)))
         rc = AGORA_ENOMEM;
     if (rc == 0 && s.switch_user) {
         h->switch_user = 1;
@@ -523,7 +523,7 @@ static int command_prepare(struct health *h)
     exec_spec_free(&s);
     if (rc != 0)
         return rc;
-    h->ncg = cg_task_dirs(&h->a->exec->cg, h->t->id, h->cgdirs);
+    h->ncg = cg_task_dirs(&h->x->cg, h->t->id, h->cgdirs);
     return 0;
 }
 
@@ -547,7 +547,7 @@ struct health_conf *health_conf_dup(const struct health_conf *c)
     return d;
 }
 
-struct health *health_start(struct agent *a, struct agent_task *t,
+struct health *health_start(struct exec *x, struct agent_task *t,
                             const struct health_conf *c)
 {
     struct health *h = calloc(1, sizeof(*h));
@@ -557,7 +557,7 @@ struct health *health_start(struct agent *a, struct agent_task *t,
         log_error(HEALTH_LOG, "task %s: out of memory", t->id);
         return NULL;
     }
-    h->a = a;
+    h->x = x;
     h->t = t;
     h->c = *c;
     h->reported = t->healthy;
@@ -585,7 +585,7 @@ struct health *health_start(struct agent *a, struct agent_task *t,
         health_stop(h);
         return NULL;
     }
-    first = t->start_time + c->delay - agent_now(a);
+    first = t->start_time + c->delay - exec_now(x);
     schedule(h, first);
     return h;
 }
@@ -596,7 +596,7 @@ void health_stop(struct health *h)
 
     if (!h)
         return;
-    loop = h->a->loop;
+    loop = h->x->loop;
     ev_timer_stop(loop, &h->next);
     ev_timer_stop(loop, &h->timeout);
     sock_close(h);

@@ -1,6 +1,6 @@
 /*
- * exec_int.h - what the exec layer's files (exec.c, shim.c, cgroups.c,
- * health.c) share; nothing here is for the control layer (see task.h).
+ * exec_int.h - what the exec layer's files (exec.c, exec_spec.c, shim.c,
+ * health.c) share; nothing here is for the control layer (see exec.h).
  *
  * Files in a task's meta_dir that belong to the exec layer:
  *   launch.json   written by the agent before it spawns the shim: what the
@@ -17,8 +17,8 @@
  *                 ended: "exited <code>\n", "signaled <signo>\n", or
  *                 "failed <stage> <errno>\n" when it could not be started.
  */
-#ifndef AGORA_AGENT_EXEC_INT_H
-#define AGORA_AGENT_EXEC_INT_H
+#ifndef AGORA_EXEC_INT_H
+#define AGORA_EXEC_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,8 +28,9 @@
 #include <ev.h>
 #include <yajl/yajl_tree.h>
 
-#include "agent.h"
 #include "cgroups.h"
+#include "exec.h"
+#include "proc.h"
 #include "task.h"
 
 #define EXEC_LAUNCH_FILE "launch.json"
@@ -54,12 +55,15 @@ enum exec_stage {
 };
 const char *exec_stage_name(int stage);
 
-/* ---- the agent-wide state (agent.h's struct agent_exec) ---- */
+/* ---- the agent-wide state (exec.h's struct exec) ---- */
 
 struct rmdir_pending;
 struct task_exec;
 
-struct agent_exec {
+struct exec {
+    struct ev_loop *loop;
+    struct exec_hooks hooks; /* the control layer's, copied */
+    char *agent_id;          /* NULL: none */
     struct cgroups cg; /* kind CG_NONE: posix isolation */
     char *hostname;
     char *path;           /* PATH given to tasks */
@@ -111,7 +115,7 @@ struct exec_spec {
  * AGORA_EINVAL with what is wrong in err (the task is then TASK_ERROR),
  * or AGORA_ENOMEM. Free s with exec_spec_free() either way.
  */
-int exec_spec_parse(struct agent *a, const struct agent_task *t,
+int exec_spec_parse(struct exec *x, const struct agent_task *t,
                     struct exec_spec *s, char *err, size_t errlen);
 void exec_spec_free(struct exec_spec *s);
 
@@ -120,45 +124,20 @@ void exec_spec_free(struct exec_spec *s);
  * (see exec.c for what it holds). Free with exec_strv_free(). NULL when
  * out of memory.
  */
-char **exec_task_env(struct agent *a, const struct agent_task *t,
+char **exec_task_env(struct exec *x, const struct agent_task *t,
                      const struct exec_spec *s);
 void exec_strv_free(char **v);
 
 /* Called by health.c when the task failed max_failures checks in a row. */
-void exec_health_kill(struct agent *a, struct agent_task *t);
+void exec_health_kill(struct exec *x, struct agent_task *t);
 
-/* ---- small file and /proc helpers (exec.c) ---- */
+/* Reports a change of t through the task_update hook (exec.h). */
+void exec_report(struct exec *x, struct agent_task *t,
+                 enum agora_task_state state, const char *reason,
+                 const char *message, int healthy);
 
-/*
- * Reads the whole file `path` (relative to dirfd, or AT_FDCWD) into buf,
- * NUL-terminated. Returns its length, or -errno (-EFBIG when it does not
- * fit in cap - 1 bytes).
- */
-ssize_t exec_read_file(int dirfd, const char *path, char *buf, size_t cap);
-
-/* Writes len bytes to an existing file (a cgroup knob). 0 or -errno. */
-int exec_write_file(const char *path, const char *data, size_t len);
-
-/* Writes a file atomically: <name>.tmp, optionally fsync, rename. */
-int exec_write_atomic(int dirfd, const char *name, const char *data, size_t len,
-                      int sync);
-
-struct proc_stat {
-    char state;
-    pid_t ppid, pgrp;
-    uint64_t utime, stime; /* clock ticks */
-    uint64_t starttime;    /* clock ticks after boot */
-    uint64_t rss_pages;
-};
-/* Parses /proc/<pid>/stat. 0 or -errno (-ESRCH when gone). */
-int exec_proc_stat(pid_t pid, struct proc_stat *st);
-
-/*
- * Sends sig (0: none) to every pid listed in <dir>/cgroup.procs, reading
- * it in pieces (it may be long). Returns how many were listed (0 when
- * the directory is gone) or -errno.
- */
-int exec_procs_signal(const char *dir, int sig);
+/* The loop's wall clock, through the now hook (exec.h). */
+double exec_now(struct exec *x);
 
 /* ---- health checks (health.c) ---- */
 
@@ -182,10 +161,10 @@ struct health_conf *health_conf_dup(const struct health_conf *c);
  * Starts checking t (which is RUNNING) by c. The first check runs `delay`
  * seconds after t->start_time; failures within `grace` of it are ignored
  * until the first success. Every change of t->healthy is reported with
- * agent_task_update(TASK_RUNNING, REASON_TASK_HEALTH_CHECK_STATUS_UPDATED).
+ * exec_report(TASK_RUNNING, REASON_TASK_HEALTH_CHECK_STATUS_UPDATED).
  * Returns NULL when out of memory (logged).
  */
-struct health *health_start(struct agent *a, struct agent_task *t,
+struct health *health_start(struct exec *x, struct agent_task *t,
                             const struct health_conf *c);
 /* Stops checking (kills a running COMMAND check) and frees h. */
 void health_stop(struct health *h);
@@ -195,4 +174,4 @@ void health_stop(struct health *h);
 /* The wall-clock second, for the pids file. */
 double exec_wall_now(void);
 
-#endif /* AGORA_AGENT_EXEC_INT_H */
+#endif /* AGORA_EXEC_INT_H */

@@ -3,7 +3,7 @@
  */
 #include "agents.h"
 
-#include "allocator.h"
+#include "alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

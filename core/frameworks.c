@@ -11,7 +11,7 @@
 #include <agora/sdk.h>
 
 #include "log.h"
-#include "allocator.h"
+#include "alloc.h"
 #include "master.h"
 #include "tasks.h"
 

@@ -16,7 +16,7 @@
 
 #include <dirent.h>
 
-#include "allocator.h"
+#include "alloc.h"
 #include "fs.h"
 #include "http.h"
 #include "log.h"

@@ -19,7 +19,7 @@
 #include <agora/json.h>
 #include <agora/sdk.h>
 
-#include "allocator.h"
+#include "alloc.h"
 #include "http.h"
 #include "leader.h"
 #include "log.h"

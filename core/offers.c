@@ -10,7 +10,7 @@
 #include <agora/sdk.h>
 
 #include "agents.h"
-#include "allocator.h"
+#include "alloc.h"
 #include "frameworks.h"
 #include "log.h"
 #include "master.h"

@@ -15,7 +15,7 @@
 
 #include <agora/sdk.h>
 
-#include "allocator.h"
+#include "alloc.h"
 #include "frameworks.h"
 #include "http.h"
 #include "log.h"

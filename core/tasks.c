@@ -12,7 +12,7 @@
 #include <agora/sdk.h>
 
 #include "agents.h"
-#include "allocator.h"
+#include "alloc.h"
 #include "frameworks.h"
 #include "http.h"
 #include "log.h"

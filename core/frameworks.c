@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "alloc.h"
+#include "clock.h"
 #include "master.h"
 #include "tasks.h"
 

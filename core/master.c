@@ -75,8 +75,6 @@ const conf_field master_flags[] = {
 
 #undef F
 
-double master_now(const struct master *m) { return ev_now(m->loop); }
-
 /* Removes private plugin copies a previous run left behind. */
 static void master_clean_plugin_copies(const char *dir)
 {

@@ -152,7 +152,4 @@ int offers_accept(struct master *m, struct agora_framework *fw,
                   const char *offer_id, const struct agora_task_spec *tasks,
                   size_t n);
 
-/* The loop's wall clock, seconds since the epoch. */
-double master_now(const struct master *m);
-
 #endif /* AGORA_MASTER_H */

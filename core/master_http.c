@@ -23,6 +23,7 @@
 #include "http.h"
 #include "leader.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
 #include "store.h"
 

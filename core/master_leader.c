@@ -15,6 +15,7 @@
 #include "http.h"
 #include "leader.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
 #include "store.h"
 #include "tasks.h"

@@ -19,6 +19,7 @@
 #include "frameworks.h"
 #include "http.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
 #include "plugins.h"
 #include "store.h"

@@ -22,6 +22,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
 
 #define PLUGIN_ERR 512

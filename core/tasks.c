@@ -16,6 +16,7 @@
 #include "frameworks.h"
 #include "http.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
 
 #define TASK_ID_MAX AGORA_ID_MAX

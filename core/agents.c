@@ -17,6 +17,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "res_json.h"
 #include "store.h"
 #include "tasks.h"
 
@@ -812,13 +813,13 @@ static void agent_write_one(struct agora_jw *w, struct agent_rec *ag)
     agora_jw_knum(w, "last_seen", ag->last_seen);
     agora_jw_kstr(w, "version", ag->version);
     agora_jw_key(w, "resources");
-    tasks_write_resources(w, &ag->total);
+    res_json_write(w, &ag->total);
     agora_jw_key(w, "used_resources");
     agents_write_view(ag, "used", w);
     agora_jw_key(w, "offered_resources");
     agents_write_view(ag, "offered", w);
     agora_jw_key(w, "unreserved_resources");
-    tasks_write_resources(w, &ag->total);
+    res_json_write(w, &ag->total);
     agora_jw_key(w, "attributes");
     agora_jw_obj_open(w);
     for (i = 0; i < ag->nattrs; i++)

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "res_json.h"
 
 #define TASK_ID_MAX AGORA_ID_MAX
 
@@ -857,30 +858,6 @@ void tasks_agent_unreachable(struct master *m, struct agent_rec *ag)
 
 /* ---- JSON ---- */
 
-void tasks_write_resources(struct agora_jw *w, const struct agora_resources *r)
-{
-    size_t i;
-
-    agora_jw_obj_open(w);
-    for (i = 0; i < r->n; i++) {
-        const struct agora_resource *x = &r->v[i];
-        struct agora_resources one = {(struct agora_resource *)x, 1};
-        char *text;
-
-        if (strcmp(x->role, "*") != 0)
-            continue; /* reservations are listed apart */
-        if (x->type == AGORA_SCALAR) {
-            agora_jw_knum(w, x->name, x->scalar);
-            continue;
-        }
-        /* Ranges and sets as Mesos writes them: "[31000-32000]". */
-        text = resources_text(&one);
-        agora_jw_kstr(w, x->name, text ? strchr(text, ':') + 1 : NULL);
-        free(text);
-    }
-    agora_jw_obj_close(w);
-}
-
 void tasks_write_one(struct agora_jw *w, const struct task *t)
 {
     unsigned i, n = t->nhistory < TASK_HISTORY ? t->nhistory : TASK_HISTORY;
@@ -898,7 +875,7 @@ void tasks_write_one(struct agora_jw *w, const struct task *t)
     if (t->message)
         agora_jw_kstr(w, "message", t->message);
     agora_jw_key(w, "resources");
-    tasks_write_resources(w, task_res(t));
+    res_json_write(w, task_res(t));
     agora_jw_key(w, "statuses");
     agora_jw_arr_open(w);
     for (i = n; i > 0; i--) {

@@ -156,10 +156,6 @@ void tasks_recovered(struct master *m);
 void tasks_each_live(struct master *m, const char *fw_id,
                      void (*fn)(void *arg, struct task *t), void *arg);
 
-/* Writes resources as Mesos does in JSON: {"cpus": 1, "ports": "[..]"}. */
-void tasks_write_resources(struct agora_jw *w,
-                           const struct agora_resources *r);
-
 /* JSON writers (Mesos shapes). */
 void tasks_write_one(struct agora_jw *w, const struct task *t);
 void tasks_http_list(void *arg, struct http_req *req); /* /master/tasks */

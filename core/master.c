@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 
+#include "agent_proto.h"
 #include "alloc.h"
 #include "fs.h"
 #include "http.h"
@@ -295,7 +296,7 @@ int master_start(struct master *m, struct ev_loop *loop,
     if (rc == 0)
         rc = offers_start(m);
     if (rc == 0)
-        rc = agents_start(m);
+        rc = agent_proto_start(m);
     if (rc < 0)
         return rc;
     master_signals(m);

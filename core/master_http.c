@@ -19,6 +19,7 @@
 #include <agora/json.h>
 #include <agora/sdk.h>
 
+#include "agent_proto.h"
 #include "alloc.h"
 #include "http.h"
 #include "leader.h"
@@ -330,8 +331,8 @@ int master_http_routes(struct master *m, struct router *r)
         {"POST", "/master/reload", h_reload},
         {"GET", "/master/events", h_events},
         {"GET", "/master/redirect", h_redirect},
-        {"POST", "/api/agent/subscribe", agents_http_subscribe},
-        {"POST", "/api/agent/updates", agents_http_updates},
+        {"POST", "/api/agent/subscribe", agent_proto_http_subscribe},
+        {"POST", "/api/agent/updates", agent_proto_http_updates},
         {"GET", "/master/agents", agents_http_list},
         {"GET", "/master/slaves", agents_http_slaves},
         {"GET", "/master/tasks", tasks_http_list},

@@ -136,6 +136,14 @@ static void write_leader(struct agora_jw *w, struct master *m)
         yajl_tree_free(doc);
 }
 
+/* Each framework's tasks in its object of /master/state and
+ * /master/frameworks, as Mesos lists them. */
+static void write_fw_tasks(void *arg, struct agora_jw *w,
+                           const struct agora_framework *fw)
+{
+    tasks_write_of_framework(M(arg), w, fw->id);
+}
+
 static void h_state(void *arg, struct http_req *req)
 {
     struct master *m = M(arg);
@@ -158,7 +166,7 @@ static void h_state(void *arg, struct http_req *req)
     agora_jw_key(w, "plugins");
     write_plugins(w, m);
     agora_jw_key(w, "frameworks");
-    frameworks_write(m, w, 1);
+    frameworks_write(m, w, write_fw_tasks, m);
     agora_jw_key(w, "slaves");
     agents_write(m, w);
     agora_jw_key(w, "roles");
@@ -173,7 +181,7 @@ static void h_frameworks(void *arg, struct http_req *req)
 
     agora_jw_obj_open(w);
     agora_jw_key(w, "frameworks");
-    frameworks_write(M(arg), w, 1);
+    frameworks_write(M(arg), w, write_fw_tasks, arg);
     agora_jw_obj_close(w);
     reply_jw(req, 200, w);
 }

@@ -152,12 +152,21 @@ void tasks_answer(struct master *m, struct agora_framework *fw,
 /* The recovery after an election ended: the answers held go out. */
 void tasks_recovered(struct master *m);
 
-/* Calls fn for every live task of framework fw_id. */
-void tasks_each_live(struct master *m, const char *fw_id,
-                     void (*fn)(void *arg, struct task *t), void *arg);
+/*
+ * Queues the current status of each task for fw->on_status, delivered
+ * from the loop (never inside the call), as tasks_answer() does for one.
+ * n == 0 asks for every live task of fw. task_ids are borrowed for the
+ * call. 0, or AGORA_EINVAL for a NULL id (the ids before it are asked).
+ */
+int tasks_reconcile(struct master *m, struct agora_framework *fw,
+                    const char *const *task_ids, size_t n);
 
 /* JSON writers (Mesos shapes). */
 void tasks_write_one(struct agora_jw *w, const struct task *t);
+/* Writes the keys "tasks" (live) and "completed_tasks" (terminal) of
+ * framework fw_id into the open object of w, as Mesos does. */
+void tasks_write_of_framework(struct master *m, struct agora_jw *w,
+                              const char *fw_id);
 void tasks_http_list(void *arg, struct http_req *req); /* /master/tasks */
 void tasks_write_metrics(struct master *m, struct agora_jw *w);
 

@@ -97,7 +97,8 @@ static void master_clean_plugin_copies(const char *dir)
     closedir(d);
 }
 
-int master_mount_routes(struct master *m)
+/* Rebuilds m->router from the core routes and the current plugins. */
+static int master_mount_routes(struct master *m)
 {
     struct router r = ROUTER_INIT;
     size_t i, j;
@@ -151,13 +152,35 @@ static void master_on_reload(struct ev_loop *loop, ev_timer *w, int events)
     events_publish(&m->events, "plugins_reloaded", json);
 }
 
-void master_request_reload(struct master *m)
+/* Asks for a plugin reload; it runs on the loop soon after. */
+static void master_request_reload(struct master *m)
 {
     m->reload_pending = 1;
     if (!ev_is_active(&m->reload_timer)) {
         ev_timer_set(&m->reload_timer, 0., 0.);
         ev_timer_start(m->loop, &m->reload_timer);
     }
+}
+
+/* ---- the plugin host's hooks ---- */
+
+static int master_on_routes_changed(void *arg)
+{
+    return master_mount_routes(arg);
+}
+
+static void master_on_port_closing(void *arg, struct http_server *srv)
+{
+    master_standby_drop_server(arg, srv);
+}
+
+static void master_hooks(struct master *m)
+{
+    m->plugin_hooks.routes_changed = master_on_routes_changed;
+    m->plugin_hooks.port_filter = master_plugin_filter;
+    m->plugin_hooks.port_closing = master_on_port_closing;
+    m->plugin_hooks.arg = m;
+    m->request_reload = master_request_reload;
 }
 
 /* libev runs these on the loop; the process signal handler only noted it. */
@@ -287,6 +310,7 @@ int master_start(struct master *m, struct ev_loop *loop,
     uuid_v4(m->id);
     ev_init(&m->reload_timer, master_on_reload);
     m->reload_timer.data = m;
+    master_hooks(m);
     rc = master_dirs(m);
     tasks_init(m);
     if (rc == 0)

@@ -77,10 +77,14 @@ struct master {
     double elected_time;
 
     struct plugin_gen gen;     /* the current generation               */
+    struct plugins_hooks plugin_hooks; /* set by master.c: plugins.h  */
     unsigned long next_gen;
     unsigned long reloads, reload_failures;
     int reload_pending;
     ev_timer reload_timer;     /* runs a requested reload on the loop  */
+    /* What POST /master/reload calls: set by master.c, so that
+     * master_http.c calls nothing in the file that starts it. */
+    void (*request_reload)(struct master *m);
 
     ev_signal sig_hup, sig_term, sig_int;
     ev_timer trim_timer;       /* gives freed heap back to the system   */
@@ -95,14 +99,8 @@ struct master {
 int master_start(struct master *m, struct ev_loop *loop,
                  struct master_conf *conf);
 
-/* Asks for a plugin reload; it runs on the loop soon after. */
-void master_request_reload(struct master *m);
-
 /* Stops serving, unloads plugins, flushes the store, frees m's parts. */
 void master_stop(struct master *m);
-
-/* Rebuilds m->router from the core routes and the current plugins. */
-int master_mount_routes(struct master *m);
 
 /* Adds the core's own routes to r (master_http.c). */
 int master_http_routes(struct master *m, struct router *r);

@@ -292,7 +292,7 @@ static void h_roles(void *arg, struct http_req *req)
 
 static void h_reload(void *arg, struct http_req *req)
 {
-    master_request_reload(M(arg));
+    M(arg)->request_reload(M(arg));
     http_reply(req, 202, NULL, "{\"message\":\"reload requested\"}", 30);
 }
 

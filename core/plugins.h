@@ -92,6 +92,24 @@ struct plugin_gen {
     unsigned long id;
 };
 
+/*
+ * What the plugin host needs of the layers around it, which it does not
+ * call by name: master.c fills m->plugin_hooks before the first load.
+ * Each is called on the loop with arg (port_filter with the plugin).
+ */
+struct plugins_hooks {
+    /* The generation's routes changed: mount them again. 0 or an
+     * agora_err, which plugins_load() returns. */
+    int (*routes_changed)(void *arg);
+    /* The filter of a plugin's own port (http_filter_fn), called with
+     * the struct plugin the port serves: a standby redirects. */
+    int (*port_filter)(void *plugin, struct http_req *req);
+    /* A plugin's own port srv is about to stop: what is held on it must
+     * be answered first (the server frees its requests as it stops). */
+    void (*port_closing)(void *arg, struct http_server *srv);
+    void *arg;
+};
+
 /* Flags of a scan. */
 #define PLUGINS_STRICT 1 /* any failure fails the whole generation */
 
@@ -144,7 +162,9 @@ int plugins_load(struct master *m, int flags);
 /* Finishes and unloads every plugin of m (at exit). */
 void plugins_unload_all(struct master *m);
 
-/* Tells every plugin of m that leadership changed. */
+/* Tells every plugin of m that leadership changed: elected, they are
+ * started; deposed, finished. A plugin whose init fails is unloaded and
+ * the routes mounted again (the routes_changed hook). */
 void plugins_notify_leader(struct master *m, int leading);
 
 /* The plugin of that name in the current generation, or NULL. */

@@ -21,7 +21,11 @@
 #include "fs.h"
 #include "http.h"
 #include "log.h"
+#include "master_http.h"
+#include "master_leader.h"
 #include "netaddr.h"
+#include "offers.h"
+#include "standby.h"
 #include "store.h"
 #include "uuid.h"
 
@@ -171,13 +175,13 @@ static int master_on_routes_changed(void *arg)
 
 static void master_on_port_closing(void *arg, struct http_server *srv)
 {
-    master_standby_drop_server(arg, srv);
+    standby_drop_server(arg, srv);
 }
 
 static void master_hooks(struct master *m)
 {
     m->plugin_hooks.routes_changed = master_on_routes_changed;
-    m->plugin_hooks.port_filter = master_plugin_filter;
+    m->plugin_hooks.port_filter = standby_plugin_filter;
     m->plugin_hooks.port_closing = master_on_port_closing;
     m->plugin_hooks.arg = m;
     m->request_reload = master_request_reload;
@@ -326,7 +330,7 @@ int master_start(struct master *m, struct ev_loop *loop,
     master_signals(m);
     ev_timer_init(&m->trim_timer, master_on_trim, 5., 5.);
     ev_timer_start(m->loop, &m->trim_timer);
-    http_server_set_filter(m->http, master_http_filter, m);
+    http_server_set_filter(m->http, standby_http_filter, m);
     log_info("master", "agora-master %s (id %s) listening on %s:%u, "
                        "store %s, conf_dir %s",
              AGORA_VERSION, m->id, m->conf.ip, http_server_port(m->http),
@@ -351,7 +355,7 @@ void master_stop(struct master *m)
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);
-    master_standby_close(m); /* its held requests, before the server's */
+    standby_close(m); /* its held requests, before the server's */
     if (m->http)
         http_server_stop(m->http);
     master_state_close(m);

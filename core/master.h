@@ -1,5 +1,28 @@
 /*
- * master.h - agora-master: its configuration and the state the loop owns.
+ * master.h - agora-master: its configuration, the state the loop owns,
+ * and its life (master.c: start, signals, reload, stop).
+ *
+ * The master's files in layers; a file calls only files below it (an
+ * arrow is "may call"), and a lower layer tells an upper one what
+ * happened through hooks the upper one gave it, never by name:
+ *
+ *   master.c            flags, start, signals, reload, routes, stop
+ *     -> master_http.c  the master's endpoints
+ *        (-> agent_proto.c's handlers, standby.c's leader info)
+ *     -> agent_proto.c  the agent protocol's master side
+ *     -> plugins.c -> plugin_conf.c, plugin_api.c (the services table)
+ *     -> master_leader.c (store, election) -> standby.c
+ *        (-> agents.c, tasks.c, plugins.c on election)
+ *   offers.c            the allocator's offers, accept
+ *   tasks.c             the task table, reconciliation
+ *   agents.c, frameworks.c   the registries (hooks: struct agents_hooks)
+ *   alloc*.c, store*.c, leader.c, events.c, metrics.c, res_json.c
+ *   core/base/          log, map, conf, http, router, zk, ...
+ *
+ * Hooks upward: agents -> agent_proto (struct agents_hooks), plugins ->
+ * master.c (struct plugins_hooks), master_http -> master.c
+ * (m->request_reload), frameworks_write's callback, the allocator's
+ * offer callbacks. clock.h's master_now() is inline: no call at all.
  */
 #ifndef AGORA_MASTER_H
 #define AGORA_MASTER_H
@@ -7,7 +30,6 @@
 #include <stdint.h>
 
 #include <ev.h>
-#include <yajl/yajl_tree.h>
 
 #include "agents.h"
 #include "conf.h"
@@ -19,7 +41,6 @@
 #include "tasks.h"
 
 struct http_server;
-struct http_req;
 struct store;
 struct alloc;
 struct leader;
@@ -73,7 +94,7 @@ struct master {
     struct zk *zk;             /* NULL without --zk                    */
     char *zk_hosts, *zk_root;
     struct leader *leader;
-    struct standby *standby;   /* with --zk: master_standby.c          */
+    struct standby *standby;   /* with --zk: standby.c                 */
     double elected_time;
 
     struct plugin_gen gen;     /* the current generation               */
@@ -101,53 +122,5 @@ int master_start(struct master *m, struct ev_loop *loop,
 
 /* Stops serving, unloads plugins, flushes the store, frees m's parts. */
 void master_stop(struct master *m);
-
-/* Adds the core's own routes to r (master_http.c). */
-int master_http_routes(struct master *m, struct router *r);
-
-/* ---- master_leader.c ---- */
-
-/* Opens the store: local, or ZooKeeper's with --zk (and its session). */
-int master_state_open(struct master *m);
-
-/* Starts contending (standalone: leads at once, reported soon). */
-int master_leader_start(struct master *m);
-
-/* Stops the election, closes the store and the ZooKeeper session. */
-void master_state_close(struct master *m);
-
-/*
- * Where the leader is: its ip, port and host name (borrowed from *doc,
- * free *doc with yajl_tree_free when set, or from m). 0, or AGORA_ENOENT
- * when no leader is known.
- */
-int master_leader_info(struct master *m, char **ip, int64_t *port,
-                       char **hostname, yajl_val *doc);
-
-/* ---- master_standby.c ---- */
-
-/* HTTP filters: a standby redirects to the leader, or holds a request
- * while the leader is gone and the next is not known. */
-int master_http_filter(void *arg, struct http_req *req);
-int master_plugin_filter(void *arg, struct http_req *req);
-
-/* With --zk: watches the leader's liveness while this master stands by. */
-int master_standby_open(struct master *m);
-/* Leadership or the leader changed: watch the new one, release what
- * was held. */
-void master_standby_update(struct master *m);
-/* Answers held requests with 503 (shutting down); frees the watch. */
-void master_standby_close(struct master *m);
-/* Answers with 503 the requests held on srv, a plugin's port about to
- * stop (the server frees its requests when it stops). */
-void master_standby_drop_server(struct master *m, struct http_server *srv);
-
-/* Creates the allocator from the flags (offers.c). */
-int offers_start(struct master *m);
-
-/* The services table's accept (offers.c). */
-int offers_accept(struct master *m, struct agora_framework *fw,
-                  const char *offer_id, const struct agora_task_spec *tasks,
-                  size_t n);
 
 #endif /* AGORA_MASTER_H */

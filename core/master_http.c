@@ -26,6 +26,8 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "master_http.h"
+#include "standby.h"
 #include "store.h"
 
 #define M(arg) ((struct master *)(arg))
@@ -116,7 +118,7 @@ static void write_leader(struct agora_jw *w, struct master *m)
     int64_t port;
     yajl_val doc;
 
-    if (master_leader_info(m, &ip, &port, &host, &doc) < 0)
+    if (standby_leader_info(m, &ip, &port, &host, &doc) < 0)
         return;
     snprintf(pid, sizeof(pid), "master@%s:%lld", ip, (long long)port);
     agora_jw_kstr(w, "leader", pid);
@@ -310,7 +312,7 @@ static void h_redirect(void *arg, struct http_req *req)
     int64_t port;
     yajl_val doc;
 
-    if (master_leader_info(m, &ip, &port, &host, &doc) < 0) {
+    if (standby_leader_info(m, &ip, &port, &host, &doc) < 0) {
         http_reply_error(req, 503, "no leading master is known yet");
         return;
     }

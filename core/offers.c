@@ -2,6 +2,8 @@
  * offers.c - between the allocator and the frameworks: offers become
  * on_offer calls, accepts become launches.
  */
+#include "offers.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

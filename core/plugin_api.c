@@ -21,6 +21,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "offers.h"
 #include "plugins.h"
 #include "store.h"
 #include "tasks.h"

@@ -178,6 +178,9 @@ static void master_on_port_closing(void *arg, struct http_server *srv)
     standby_drop_server(arg, srv);
 }
 
+/* What the plugin host and master_http.c call instead of naming
+ * functions up here (or the standby's, beside them); set before the
+ * first load. */
 static void master_hooks(struct master *m)
 {
     m->plugin_hooks.routes_changed = master_on_routes_changed;

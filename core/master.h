@@ -2,27 +2,36 @@
  * master.h - agora-master: its configuration, the state the loop owns,
  * and its life (master.c: start, signals, reload, stop).
  *
- * The master's files in layers; a file calls only files below it (an
- * arrow is "may call"), and a lower layer tells an upper one what
- * happened through hooks the upper one gave it, never by name:
+ * The master's files in layers. A file calls only the files listed after
+ * it here (nm over the objects shows no other call between files, and
+ * no cycle); what a lower layer must tell an upper one goes through a
+ * hook the upper one gave it, never by name.
  *
- *   master.c            flags, start, signals, reload, routes, stop
- *     -> master_http.c  the master's endpoints
- *        (-> agent_proto.c's handlers, standby.c's leader info)
- *     -> agent_proto.c  the agent protocol's master side
- *     -> plugins.c -> plugin_conf.c, plugin_api.c (the services table)
- *     -> master_leader.c (store, election) -> standby.c
- *        (-> agents.c, tasks.c, plugins.c on election)
- *   offers.c            the allocator's offers, accept
- *   tasks.c             the task table, reconciliation
- *   agents.c, frameworks.c   the registries (hooks: struct agents_hooks)
- *   alloc*.c, store*.c, leader.c, events.c, metrics.c, res_json.c
- *   core/base/          log, map, conf, http, router, zk, ...
+ *   master.c        -> any file below: it starts and stops them all
+ *   master_http.c   -> agent_proto (its two handlers, in the one route
+ *                      table), standby (who leads), and, for JSON and
+ *                      metrics, tasks and everything under tasks
+ *   master_leader.c -> standby; plugins (started and finished on
+ *                      election); agents, tasks, store*, leader, events
+ *   standby.c       -> leader
+ *   plugins.c       -> plugin_api, plugin_conf, metrics
+ *   plugin_api.c    -> offers, tasks, frameworks, alloc*, store, events,
+ *                      metrics, plugin_conf
+ *   agent_proto.c   -> tasks, agents
+ *   offers.c        -> tasks, agents, alloc*
+ *   tasks.c         -> agents, frameworks, alloc*, res_json
+ *   agents.c        -> alloc*, store, res_json
+ *   frameworks.c    -> alloc*
+ *   alloc*.c, store*.c, leader.c, events.c, metrics.c, res_json.c,
+ *   plugin_conf.c   -> core/base/ (and, within alloc* and within store*,
+ *                      each other)
  *
- * Hooks upward: agents -> agent_proto (struct agents_hooks), plugins ->
- * master.c (struct plugins_hooks), master_http -> master.c
- * (m->request_reload), frameworks_write's callback, the allocator's
- * offer callbacks. clock.h's master_now() is inline: no call at all.
+ * Hooks upward: agents -> agent_proto (struct agents_hooks: unreachable
+ * agents, the end of a recovery); plugins -> master.c (struct
+ * plugins_hooks: routes changed, a plugin port's filter and closing);
+ * master_http -> master.c (m->request_reload); frameworks_write()'s
+ * callback; the allocator's offer callbacks. clock.h's master_now() is
+ * inline: reading the time calls nothing.
  */
 #ifndef AGORA_MASTER_H
 #define AGORA_MASTER_H

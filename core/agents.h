@@ -118,6 +118,8 @@ int agents_recovering(const struct master *m);
 
 /* Forgets every agent, closing their streams (on losing leadership). */
 void agents_drop(struct master *m);
+/* Stops the timers, closes every stream and frees the registry (at
+ * exit; a registration being stored is still written, unreported). */
 void agents_stop(struct master *m);
 
 /* The agent of that id (NULL id: none), or NULL. Owned by the registry:
@@ -157,8 +159,8 @@ void agents_heard(struct agent_rec *ag, double now);
  * Makes ag active (possibly ending the recovery: the recovered hook runs
  * inside), opens its event stream on req with the "subscribed" event,
  * replacing an older stream, and stores its registration when it
- * changed. 0, or an agora_err when the stream could not be opened (req
- * is then still to be answered by the caller).
+ * changed. 0, or an agora_err when the stream could not be opened or
+ * written (the caller then answers req with an error).
  */
 int agents_activate(struct master *m, struct agent_rec *ag,
                     struct http_req *req);
@@ -174,9 +176,11 @@ void agents_http_slaves(void *arg, struct http_req *req); /* /master/slaves */
 /* Writes the agents as a JSON array (Mesos' slave objects). */
 void agents_write(struct master *m, struct agora_jw *w);
 
-/* Counts for /metrics/snapshot. */
+/* Counts for /metrics/snapshot: master/slaves_* and the resource totals,
+ * as keys of the object open in w. */
 void agents_write_metrics(struct master *m, struct agora_jw *w);
 
+/* "recovering", "active", "unreachable", "gone" (static strings). */
 const char *agents_state_name(enum agent_state s);
 
 #endif /* AGORA_AGENTS_H */

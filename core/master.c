@@ -25,6 +25,7 @@
 #include "master_leader.h"
 #include "netaddr.h"
 #include "offers.h"
+#include "plugin_api.h"
 #include "standby.h"
 #include "store.h"
 #include "uuid.h"

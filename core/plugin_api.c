@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "master.h"
 #include "offers.h"
+#include "plugin_api.h"
 #include "plugins.h"
 #include "store.h"
 #include "tasks.h"

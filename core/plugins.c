@@ -24,6 +24,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "plugin_api.h"
 
 #define PLUGIN_ERR 512
 

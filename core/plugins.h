@@ -28,22 +28,13 @@
 
 #include <agora/plugin.h>
 
+#include "plugin_conf.h"
 #include "router.h"
 
 struct master;
 struct http_server;
 struct http_req;
 struct plugin_item;
-
-/* A plugin's conf file, read but not yet applied to a descriptor. */
-struct plugin_conf {
-    char *path;   /* the .conf file, or NULL for a bare drop-in     */
-    char *so;     /* the shared object to load (resolved path)      */
-    char *text;   /* the file's bytes, to tell a changed conf       */
-    char **keys;  /* key = value pairs, in file order               */
-    char **values;
-    size_t n;
-};
 
 /* Everything a plugin registered, released when it unloads. */
 enum plugin_item_kind {
@@ -113,34 +104,6 @@ struct plugins_hooks {
 /* Flags of a scan. */
 #define PLUGINS_STRICT 1 /* any failure fails the whole generation */
 
-/* ---- plugin_conf.c ---- */
-
-/*
- * Reads a key = value conf file into c. Lines are `key = value`, blank,
- * or comments starting with '#'; a value may be double-quoted. Returns 0
- * or AGORA_EINVAL/AGORA_EIO with the reason (file and line) in err.
- */
-int plugin_conf_read(const char *path, struct plugin_conf *c, char *err,
-                     size_t errlen);
-
-/* The value of key, or NULL. Borrowed from c. */
-const char *plugin_conf_get(const struct plugin_conf *c, const char *key);
-
-/*
- * Builds the typed conf block of desc from c: defaults, then values.
- * Unknown keys (other than plugin, port, role, principal) are refused.
- * Returns 0 with a malloc'ed block (free with plugin_conf_block_free) or
- * AGORA_EINVAL with the reason in err.
- */
-int plugin_conf_apply(const struct plugin_conf *c,
-                      const struct agora_plugin *desc, void **block,
-                      char *err, size_t errlen);
-void plugin_conf_block_free(const struct agora_plugin *desc, void *block);
-
-void plugin_conf_free(struct plugin_conf *c);
-
-/* ---- plugins.c ---- */
-
 /*
  * Checks a descriptor as the loader does: ABI numbers against the core's
  * (major equal, minor not newer), struct size, name syntax, required
@@ -169,20 +132,5 @@ void plugins_notify_leader(struct master *m, int leading);
 
 /* The plugin of that name in the current generation, or NULL. */
 struct plugin *plugins_find(struct master *m, const char *name);
-
-/* ---- plugin_api.c ---- */
-
-/* The services table handed to every plugin. */
-extern const struct agora_api plugin_api_table;
-
-/* The router handler for plugin routes (the arg is a plugin_route). */
-void plugin_route_dispatch(void *arg, struct http_req *req);
-
-/* Releases everything p registered: timers, requests, streams, store
- * callbacks, frameworks. Called after fini. */
-void plugin_release(struct plugin *p);
-
-/* Registers p's default framework when its descriptor has callbacks. */
-int plugin_framework_default(struct plugin *p);
 
 #endif /* AGORA_PLUGINS_H */

@@ -78,9 +78,13 @@ struct tasks {
     struct map held;
 };
 
+/* An empty table in m (at start, and after a step-down with tasks_free). */
 void tasks_init(struct master *m);
+/* Frees every task and what the table holds (held answers too). */
 void tasks_free(struct master *m);
 
+/* The task of that id, or NULL. Owned by the table: valid until the
+ * next change of the table (an update may trim terminal tasks). */
 struct task *tasks_find(struct master *m, const char *id);
 
 /*
@@ -161,7 +165,9 @@ void tasks_recovered(struct master *m);
 int tasks_reconcile(struct master *m, struct agora_framework *fw,
                     const char *const *task_ids, size_t n);
 
-/* JSON writers (Mesos shapes). */
+/* JSON writers (Mesos shapes). tasks_write_one writes t as one object
+ * into w (copies); tasks_http_list answers GET /master/tasks (arg: the
+ * struct master); tasks_write_metrics adds the master/tasks_* keys. */
 void tasks_write_one(struct agora_jw *w, const struct task *t);
 /* Writes the keys "tasks" (live) and "completed_tasks" (terminal) of
  * framework fw_id into the open object of w, as Mesos does. */

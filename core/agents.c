@@ -1,9 +1,10 @@
 /*
- * agents.c - agents subscribing, pinged, lost and found (see agents.h).
+ * agents.c - the registry of agents: records, the stored registry, pings,
+ * liveness and event streams (see agents.h).
  */
 #include "agents.h"
 
-#include "allocator.h"
+#include "alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +16,15 @@
 
 #include "http.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
+#include "res_json.h"
 #include "store.h"
-#include "tasks.h"
 
 #define AGENTS_NS "_core"
 /* Seconds between readings of the agent registry while they fail. */
 #define AGENTS_LOAD_RETRY 1.0
 #define AGENT_STREAM_MAX (64u << 20)
-#define AGENT_ID_MAX 128
 
 static const char *const agent_state_names[] = {"recovering", "active",
                                                 "unreachable", "gone"};
@@ -115,7 +116,7 @@ static void agent_set_state(struct agent_rec *ag, enum agent_state s)
     if (was_recovering && s != AGENT_RECOVERING) {
         m->agents.recovering--;
         if (!agents_recovering(m))
-            tasks_recovered(m);
+            m->agents.hooks.recovered(m->agents.hooks.arg);
     }
 }
 
@@ -243,9 +244,8 @@ static int agent_set_attrs(struct agent_rec *ag, yajl_val attrs)
     return 0;
 }
 
-/* Fills ag from a registration document (subscribe body or store). */
-static int agent_take_info(struct agent_rec *ag, yajl_val doc, char *err,
-                           size_t errlen)
+int agents_take_info(struct agent_rec *ag, yajl_val doc, char *err,
+                     size_t errlen)
 {
     const char *res = agora_json_get_str(doc, "resources");
     struct agora_resources total = {NULL, 0};
@@ -320,7 +320,7 @@ static void load_done(struct agents_load *l)
                  m->agents.recovering);
         agents_persist_dirty(m);
         if (!agents_recovering(m))
-            tasks_recovered(m);
+            m->agents.hooks.recovered(m->agents.hooks.arg);
     }
     free(l);
 }
@@ -340,7 +340,7 @@ static void agent_loaded(void *arg, int err, const store_result *r)
         ag = id ? agents_find(m, id) : NULL;
         if (ag == NULL && id && agora_id_valid(id, AGENT_ID_MAX) &&
             (ag = agent_new(m, id)) != NULL) {
-            if (agent_take_info(ag, doc, why, sizeof(why)) < 0)
+            if (agents_take_info(ag, doc, why, sizeof(why)) < 0)
                 log_warn("agents", "stored agent %s: %s", id, why);
             agora_json_num(doc, "registered_time", &ag->registered_time);
             log_info("agents", "expecting agent %s (%s) to subscribe again",
@@ -470,7 +470,7 @@ static void agent_unreachable(struct master *m, struct agent_rec *ag)
         ag->stream = NULL;
         http_stream_close(s);
     }
-    tasks_agent_unreachable(m, ag);
+    m->agents.hooks.unreachable(m->agents.hooks.arg, ag);
     if (ag->alloc)
         alloc_agent_activate(m->alloc, ag->alloc, 0);
     agent_persist(ag);
@@ -510,7 +510,7 @@ static void agents_on_ping(struct ev_loop *loop, ev_timer *w, int events)
     }
 }
 
-int agents_start(struct master *m)
+int agents_start(struct master *m, const struct agents_hooks *hooks)
 {
     double every = m->conf.agent_ping_timeout;
 
@@ -522,6 +522,7 @@ int agents_start(struct master *m)
         log_error("agents", "--max_agent_ping_timeouts must be at least 1");
         return AGORA_EINVAL;
     }
+    m->agents.hooks = *hooks;
     ev_timer_init(&m->agents.ping_timer, agents_on_ping, every, every);
     m->agents.ping_timer.data = m;
     ev_timer_init(&m->agents.load_retry, on_load_retry, 0., 0.);
@@ -579,13 +580,16 @@ void agents_stop(struct master *m)
     map_free(&m->agents.by_id);
 }
 
-/* ---- POST /api/agent/subscribe ---- */
+/* ---- what the protocol asks of the registry ---- */
 
-/*
- * Gives the allocator the agent's resources: new, back from being
- * unreachable, or changed (then its live tasks are counted again).
- */
-static int agent_allocate(struct master *m, struct agent_rec *ag)
+struct agent_rec *agents_add(struct master *m, const char *id)
+{
+    struct agent_rec *ag = agents_find(m, id);
+
+    return ag ? ag : agent_new(m, id);
+}
+
+int agents_allocate(struct master *m, struct agent_rec *ag)
 {
     int changed = 0;
 
@@ -602,22 +606,19 @@ static int agent_allocate(struct master *m, struct agent_rec *ag)
     if (set_str(&ag->alloc_text, ag->resources_text) < 0 ||
         alloc_agent_add(m->alloc, ag->id, &ag->total, ag, &ag->alloc) < 0)
         return AGORA_ENOMEM;
-    if (changed)
-        tasks_agent_recount(m, ag);
-    return 0;
+    return changed;
 }
 
-static void agent_reconcile(struct master *m, struct agent_rec *ag,
-                            yajl_val tasks)
+void agents_subscribing(struct agent_rec *ag, double now)
 {
-    size_t i;
-
-    m->tasks.mark++;
-    if (YAJL_IS_ARRAY(tasks))
-        for (i = 0; i < tasks->u.array.len; i++)
-            tasks_agent_report(m, ag, tasks->u.array.values[i]);
-    tasks_agent_reported_all(m, ag, master_now(m));
+    if (ag->registered_time == 0)
+        ag->registered_time = now;
+    else
+        ag->reregistered_time = now;
+    ag->last_seen = now;
 }
+
+void agents_heard(struct agent_rec *ag, double now) { ag->last_seen = now; }
 
 static int agent_open_stream(struct master *m, struct agent_rec *ag,
                              struct http_req *req)
@@ -643,137 +644,17 @@ static int agent_open_stream(struct master *m, struct agent_rec *ag,
     return agents_send(ag, line, (size_t)n);
 }
 
-static void agent_subscribed(struct master *m, struct agent_rec *ag,
-                             yajl_val doc, struct http_req *req)
+int agents_activate(struct master *m, struct agent_rec *ag,
+                    struct http_req *req)
 {
-    double now = master_now(m);
-    enum agent_state was = ag->state;
+    int rc;
 
-    if (ag->registered_time == 0)
-        ag->registered_time = now;
-    else
-        ag->reregistered_time = now;
-    ag->last_seen = now;
-    /* Its tasks first: becoming active may end the recovery, which
-     * answers reconciliations about tasks still unknown. */
-    agent_reconcile(m, ag, agora_json_get(doc, "tasks"));
     agent_set_state(ag, AGENT_ACTIVE);
-    if (agent_open_stream(m, ag, req) < 0) {
-        http_reply_error(req, 500, "cannot open the event stream");
-        return;
-    }
+    rc = agent_open_stream(m, ag, req);
+    if (rc < 0)
+        return rc;
     agent_persist(ag);
-    log_info("agents", "agent %s (%s, %s:%d) subscribed%s: %s", ag->id,
-             ag->hostname, ag->ip ? ag->ip : "?", ag->port,
-             was == AGENT_UNREACHABLE ? " again after being unreachable"
-             : ag->reregistered_time ? " again" : "",
-             ag->resources_text);
-}
-
-void agents_http_subscribe(void *arg, struct http_req *req)
-{
-    struct master *m = arg;
-    char why[256];
-    yajl_val doc = agora_json_parse(http_req_body(req, NULL), why, sizeof(why));
-    const char *id = doc ? agora_json_get_str(doc, "agent_id") : NULL;
-    struct agent_rec *ag;
-
-    if (doc == NULL) {
-        http_reply_errorf(req, 400, "invalid JSON: %s", why);
-        return;
-    }
-    if (!agora_id_valid(id, AGENT_ID_MAX)) {
-        http_reply_error(req, 400, "agent_id missing or invalid (1-128 of "
-                                   "[A-Za-z0-9_.-])");
-    } else if ((ag = agents_find(m, id)) == NULL &&
-               (ag = agent_new(m, id)) == NULL) {
-        http_reply_error(req, 500, "out of memory");
-    } else if (agent_take_info(ag, doc, why, sizeof(why)) < 0) {
-        http_reply_error(req, 400, why);
-    } else if (agent_allocate(m, ag) < 0) {
-        http_reply_error(req, 500, "out of memory");
-    } else {
-        agent_subscribed(m, ag, doc, req);
-    }
-    yajl_tree_free(doc);
-}
-
-/* ---- POST /api/agent/updates ---- */
-
-/* Applies the updates and builds one ack event for those delivered. */
-static void agent_apply_updates(struct master *m, struct agent_rec *ag,
-                                yajl_val updates, struct agora_jw *acks)
-{
-    size_t i;
-
-    agora_jw_obj_open(acks);
-    agora_jw_kstr(acks, "type", "ack");
-    agora_jw_key(acks, "updates");
-    agora_jw_arr_open(acks);
-    for (i = 0; YAJL_IS_ARRAY(updates) && i < updates->u.array.len; i++) {
-        yajl_val u = updates->u.array.values[i];
-        const char *uuid = agora_json_get_str(u, "uuid"), *task = agora_json_get_str(u, "task_id");
-        int rc = tasks_agent_update(m, ag, u);
-
-        if (rc == 0)
-            continue; /* held: no ack, the agent sends it again later */
-        if (rc < 0)
-            log_warn("agents", "agent %s: dropping a malformed update of "
-                               "task %s", ag->id, task ? task : "?");
-        if (uuid && task) {
-            agora_jw_obj_open(acks);
-            agora_jw_kstr(acks, "task_id", task);
-            agora_jw_kstr(acks, "uuid", uuid);
-            agora_jw_obj_close(acks);
-        }
-    }
-    agora_jw_arr_close(acks);
-    agora_jw_obj_close(acks);
-}
-
-static void agent_updates(struct master *m, struct agent_rec *ag,
-                          yajl_val doc, struct http_req *req)
-{
-    yajl_val updates = agora_json_get(doc, "updates");
-    struct agora_jw *acks;
-    const char *line;
-    size_t len;
-
-    ag->last_seen = master_now(m);
-    if (!YAJL_IS_ARRAY(updates) || updates->u.array.len == 0) {
-        http_reply(req, 202, NULL, "{}", 2);
-        return;
-    }
-    acks = agora_jw_new();
-    agent_apply_updates(m, ag, updates, acks);
-    line = acks ? agora_jw_result(acks, &len) : NULL;
-    if (line == NULL) {
-        http_reply_error(req, 500, "out of memory");
-    } else {
-        agents_send(ag, line, len);
-        http_reply(req, 202, NULL, "{}", 2);
-    }
-    agora_jw_free(acks);
-}
-
-void agents_http_updates(void *arg, struct http_req *req)
-{
-    struct master *m = arg;
-    char why[256];
-    yajl_val doc = agora_json_parse(http_req_body(req, NULL), why, sizeof(why));
-    struct agent_rec *ag;
-
-    if (doc == NULL) {
-        http_reply_errorf(req, 400, "invalid JSON: %s", why);
-        return;
-    }
-    ag = agents_find(m, agora_json_get_str(doc, "agent_id"));
-    if (ag == NULL || ag->state != AGENT_ACTIVE)
-        http_reply_error(req, 409, "the agent is not subscribed: subscribe "
-                                   "first");
-    else
-        agent_updates(m, ag, doc, req);
-    yajl_tree_free(doc);
+    return 0;
 }
 
 /* ---- JSON ---- */
@@ -811,13 +692,13 @@ static void agent_write_one(struct agora_jw *w, struct agent_rec *ag)
     agora_jw_knum(w, "last_seen", ag->last_seen);
     agora_jw_kstr(w, "version", ag->version);
     agora_jw_key(w, "resources");
-    tasks_write_resources(w, &ag->total);
+    res_json_write(w, &ag->total);
     agora_jw_key(w, "used_resources");
     agents_write_view(ag, "used", w);
     agora_jw_key(w, "offered_resources");
     agents_write_view(ag, "offered", w);
     agora_jw_key(w, "unreserved_resources");
-    tasks_write_resources(w, &ag->total);
+    res_json_write(w, &ag->total);
     agora_jw_key(w, "attributes");
     agora_jw_obj_open(w);
     for (i = 0; i < ag->nattrs; i++)

@@ -4,11 +4,16 @@
  * An agent subscribes with POST /api/agent/subscribe and keeps the
  * response open: a stream of one JSON event per line (launch, kill, ack,
  * ping, shutdown; docs/agent-protocol.md). It posts status updates and
- * pongs to POST /api/agent/updates. The master pings every
+ * pongs to POST /api/agent/updates. Those requests are agent_proto.c's;
+ * this file keeps the records they create. The master pings every
  * --agent_ping_timeout; an agent unheard of for --max_agent_ping_timeouts
- * pings is unreachable and its tasks go TASK_UNREACHABLE. Agents keep
- * their ids across restarts, and the registry is kept in the store so a
- * restarted master knows which agents to expect.
+ * pings is unreachable (the layer above hears it through a hook, and its
+ * tasks go TASK_UNREACHABLE). Agents keep their ids across restarts, and
+ * the registry is kept in the store so a restarted master knows which
+ * agents to expect.
+ *
+ * The registry calls nothing above it (tasks, offers, the protocol):
+ * what it finds by itself goes up through struct agents_hooks.
  */
 #ifndef AGORA_AGENTS_H
 #define AGORA_AGENTS_H
@@ -16,6 +21,7 @@
 #include <stdint.h>
 
 #include <ev.h>
+#include <yajl/yajl_tree.h>
 
 #include <agora/plugin.h>
 
@@ -62,7 +68,23 @@ struct agent_rec {
     struct master *m;
 };
 
+/* Longest agent id: 1-128 of [A-Za-z0-9_.-]. */
+#define AGENT_ID_MAX 128
+
 struct agents_load;
+
+/*
+ * What the registry finds by itself and the layer above (agent_proto.c)
+ * must act on. Given to agents_start(); called on the loop, with arg.
+ */
+struct agents_hooks {
+    /* ag went unreachable: marked so, its stream closed; the allocator
+     * is told and the record stored right after the call. */
+    void (*unreachable)(void *arg, struct agent_rec *ag);
+    /* The recovery after an election ended: agents_recovering() is 0. */
+    void (*recovered)(void *arg);
+    void *arg;
+};
 
 struct agents {
     struct map by_id;             /* id -> struct agent_rec            */
@@ -72,10 +94,15 @@ struct agents {
     struct agents_load *load;     /* registry reads; the first current  */
     int load_failed;              /* the last read failed: retrying     */
     ev_timer load_retry;
+    struct agents_hooks hooks;    /* the layer above, from agents_start */
 };
 
-/* Arms the pings. */
-int agents_start(struct master *m);
+/*
+ * Arms the pings; hooks (copied) say whom to tell of unreachable agents
+ * and of the end of a recovery. 0, or AGORA_EINVAL for bad ping flags
+ * (logged).
+ */
+int agents_start(struct master *m, const struct agents_hooks *hooks);
 
 /* Loads the agents the store knows (on election): they are expected to
  * subscribe again within --agent_reregister_timeout. */
@@ -91,26 +118,69 @@ int agents_recovering(const struct master *m);
 
 /* Forgets every agent, closing their streams (on losing leadership). */
 void agents_drop(struct master *m);
+/* Stops the timers, closes every stream and frees the registry (at
+ * exit; a registration being stored is still written, unreported). */
 void agents_stop(struct master *m);
 
+/* The agent of that id (NULL id: none), or NULL. Owned by the registry:
+ * valid until agents_drop() or agents_stop(). */
 struct agent_rec *agents_find(struct master *m, const char *id);
+
+/*
+ * The agent of that id, or a new record of it (AGENT_RECOVERING until
+ * agents_activate()); NULL when out of memory. id is copied; the record
+ * lives as agents_find()'s do.
+ */
+struct agent_rec *agents_add(struct master *m, const char *id);
+
+/*
+ * Fills ag from a registration document (a subscribe body or the stored
+ * one): resources, host name, address, version, attributes, all copied
+ * from doc. 0, AGORA_EINVAL with the reason in err (bad resources), or
+ * AGORA_ENOMEM.
+ */
+int agents_take_info(struct agent_rec *ag, yajl_val doc, char *err,
+                     size_t errlen);
+
+/*
+ * Gives the allocator ag's resources: new, back from being unreachable,
+ * or changed. Returns 0, 1 when they changed (the caller counts the
+ * agent's live tasks again), or AGORA_ENOMEM.
+ */
+int agents_allocate(struct master *m, struct agent_rec *ag);
+
+/* ag subscribes at now: its registration times and last_seen. */
+void agents_subscribing(struct agent_rec *ag, double now);
+
+/* ag was heard from at now (an update or a pong): it is alive. */
+void agents_heard(struct agent_rec *ag, double now);
+
+/*
+ * Makes ag active (possibly ending the recovery: the recovered hook runs
+ * inside), opens its event stream on req with the "subscribed" event,
+ * replacing an older stream, and stores its registration when it
+ * changed. 0, or an agora_err when the stream could not be opened or
+ * written (the caller then answers req with an error).
+ */
+int agents_activate(struct master *m, struct agent_rec *ag,
+                    struct http_req *req);
 
 /* Sends one JSON event line to an agent; AGORA_EUNAVAIL when it has no
  * open stream. */
 int agents_send(struct agent_rec *ag, const char *json, size_t len);
 
-/* Route handlers (master_http.c mounts them). */
-void agents_http_subscribe(void *arg, struct http_req *req);
-void agents_http_updates(void *arg, struct http_req *req);
+/* Route handlers, arg the struct master (master_http.c mounts them). */
 void agents_http_list(void *arg, struct http_req *req);  /* /master/agents */
 void agents_http_slaves(void *arg, struct http_req *req); /* /master/slaves */
 
 /* Writes the agents as a JSON array (Mesos' slave objects). */
 void agents_write(struct master *m, struct agora_jw *w);
 
-/* Counts for /metrics/snapshot. */
+/* Counts for /metrics/snapshot: master/slaves_* and the resource totals,
+ * as keys of the object open in w. */
 void agents_write_metrics(struct master *m, struct agora_jw *w);
 
+/* "recovering", "active", "unreachable", "gone" (static strings). */
 const char *agents_state_name(enum agent_state s);
 
 #endif /* AGORA_AGENTS_H */

@@ -1,6 +1,6 @@
 /*
  * alloc_int.h - the allocator's insides, shared by its files:
- *   allocator.c   agents, frameworks, offers, cycles, filters
+ *   alloc.c       agents, frameworks, offers, cycles, filters
  *   alloc_order.c who comes first: dominant shares, the role and
  *                 framework heaps, weights and quota
  *   alloc_view.c  figures: stats, totals, metrics, roles, agent views
@@ -19,7 +19,7 @@
 #include <agora/plugin.h>
 
 #include "alloc_res.h"
-#include "allocator.h"
+#include "alloc.h"
 #include "map.h"
 
 #define ALLOC_RUN_WINDOW 1024
@@ -198,7 +198,7 @@ int alloc_parse_weights(struct alloc *a, const char *spec, char *err,
 int alloc_parse_quota(struct alloc *a, const char *spec, char *err,
                       size_t errlen);
 
-/* ---- allocator.c ---- */
+/* ---- alloc.c ---- */
 
 size_t alloc_pool_of(const struct alloc_agent *ag, const char *role);
 void alloc_mark_dirty(struct alloc *a, struct alloc_agent *ag);

@@ -1,5 +1,5 @@
 /*
- * frameworks.c - registry of frameworks and reconciliation answers.
+ * frameworks.c - registry of frameworks and the statuses queued for them.
  */
 #include "frameworks.h"
 
@@ -11,9 +11,9 @@
 #include <agora/sdk.h>
 
 #include "log.h"
-#include "allocator.h"
+#include "alloc.h"
+#include "clock.h"
 #include "master.h"
-#include "tasks.h"
 
 /* A status the master generated, waiting for delivery. */
 struct fw_pending {
@@ -202,44 +202,8 @@ struct agora_framework *framework_find(struct master *m, const char *id)
     return map_get(&m->frameworks.by_id, id);
 }
 
-static void reconcile_one(void *arg, struct task *t)
-{
-    struct agora_framework *fw = arg;
-
-    tasks_answer(fw->p->m, fw, t->id);
-}
-
-int framework_reconcile(struct master *m, struct agora_framework *fw,
-                        const char *const *task_ids, size_t n)
-{
-    size_t i;
-
-    if (n == 0) {
-        tasks_each_live(m, fw->id, reconcile_one, fw);
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        if (task_ids[i] == NULL)
-            return AGORA_EINVAL;
-        tasks_answer(m, fw, task_ids[i]);
-    }
-    return 0;
-}
-
-static void framework_write_tasks(struct master *m, struct agora_jw *w,
-                                  const char *fw_id, int live)
-{
-    struct task *t;
-
-    agora_jw_arr_open(w);
-    for (t = m->tasks.first; t; t = t->next)
-        if (strcmp(t->framework_id, fw_id) == 0 &&
-            live == !agora_task_state_terminal(t->state))
-            tasks_write_one(w, t);
-    agora_jw_arr_close(w);
-}
-
-void frameworks_write(struct master *m, struct agora_jw *w, int with_tasks)
+void frameworks_write(struct master *m, struct agora_jw *w,
+                      frameworks_write_fn extra, void *arg)
 {
     size_t pos = 0;
     void *v;
@@ -259,12 +223,8 @@ void frameworks_write(struct master *m, struct agora_jw *w, int with_tasks)
         agora_jw_knum(w, "registered_time", fw->registered_at);
         if (fw->alloc)
             agora_jw_knum(w, "dominant_share", alloc_fw_share(fw->alloc));
-        if (with_tasks) {
-            agora_jw_key(w, "tasks");
-            framework_write_tasks(m, w, fw->id, 1);
-            agora_jw_key(w, "completed_tasks");
-            framework_write_tasks(m, w, fw->id, 0);
-        }
+        if (extra)
+            extra(arg, w, fw);
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);

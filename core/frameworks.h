@@ -53,14 +53,9 @@ int framework_add(struct master *m, struct plugin *p,
 /* Unregisters fw (its tasks stay: they belong to the id). */
 void framework_remove(struct master *m, struct agora_framework *fw);
 
+/* The framework of that id, or NULL. Owned by the registry: valid until
+ * framework_remove() or frameworks_free(). */
 struct agora_framework *framework_find(struct master *m, const char *id);
-
-/*
- * Queues the current status of each task for fw->on_status, delivered
- * from the loop (never inside the call). n == 0 asks for every live task.
- */
-int framework_reconcile(struct master *m, struct agora_framework *fw,
-                        const char *const *task_ids, size_t n);
 
 /*
  * Queues a status the master itself generates (a launch refused, a
@@ -74,10 +69,19 @@ int framework_post_status(struct master *m, struct agora_framework *fw,
 void framework_deliver(struct agora_framework *fw,
                        const struct agora_status *st);
 
-/* Writes the frameworks as a JSON array into w; with_tasks adds each
- * one's "tasks" (live) and "completed_tasks" (terminal), as Mesos does. */
-void frameworks_write(struct master *m, struct agora_jw *w, int with_tasks);
+/* Writes more keys into fw's object (borrowed for the call). */
+typedef void (*frameworks_write_fn)(void *arg, struct agora_jw *w,
+                                    const struct agora_framework *fw);
 
+/*
+ * Writes the frameworks as a JSON array into w. extra, when not NULL, is
+ * called with arg inside each framework's object, after its own keys:
+ * the layer that knows the tasks adds them there (master_http.c).
+ */
+void frameworks_write(struct master *m, struct agora_jw *w,
+                      frameworks_write_fn extra, void *arg);
+
+/* Frees every framework and its queued statuses (at exit). */
 void frameworks_free(struct master *m);
 
 #endif /* AGORA_FRAMEWORKS_H */

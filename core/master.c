@@ -16,11 +16,17 @@
 
 #include <dirent.h>
 
-#include "allocator.h"
+#include "agent_proto.h"
+#include "alloc.h"
 #include "fs.h"
 #include "http.h"
 #include "log.h"
+#include "master_http.h"
+#include "master_leader.h"
 #include "netaddr.h"
+#include "offers.h"
+#include "plugin_api.h"
+#include "standby.h"
 #include "store.h"
 #include "uuid.h"
 
@@ -75,8 +81,6 @@ const conf_field master_flags[] = {
 
 #undef F
 
-double master_now(const struct master *m) { return ev_now(m->loop); }
-
 /* Removes private plugin copies a previous run left behind. */
 static void master_clean_plugin_copies(const char *dir)
 {
@@ -98,7 +102,8 @@ static void master_clean_plugin_copies(const char *dir)
     closedir(d);
 }
 
-int master_mount_routes(struct master *m)
+/* Rebuilds m->router from the core routes and the current plugins. */
+static int master_mount_routes(struct master *m)
 {
     struct router r = ROUTER_INIT;
     size_t i, j;
@@ -152,13 +157,38 @@ static void master_on_reload(struct ev_loop *loop, ev_timer *w, int events)
     events_publish(&m->events, "plugins_reloaded", json);
 }
 
-void master_request_reload(struct master *m)
+/* Asks for a plugin reload; it runs on the loop soon after. */
+static void master_request_reload(struct master *m)
 {
     m->reload_pending = 1;
     if (!ev_is_active(&m->reload_timer)) {
         ev_timer_set(&m->reload_timer, 0., 0.);
         ev_timer_start(m->loop, &m->reload_timer);
     }
+}
+
+/* ---- the plugin host's hooks ---- */
+
+static int master_on_routes_changed(void *arg)
+{
+    return master_mount_routes(arg);
+}
+
+static void master_on_port_closing(void *arg, struct http_server *srv)
+{
+    standby_drop_server(arg, srv);
+}
+
+/* What the plugin host and master_http.c call instead of naming
+ * functions up here (or the standby's, beside them); set before the
+ * first load. */
+static void master_hooks(struct master *m)
+{
+    m->plugin_hooks.routes_changed = master_on_routes_changed;
+    m->plugin_hooks.port_filter = standby_plugin_filter;
+    m->plugin_hooks.port_closing = master_on_port_closing;
+    m->plugin_hooks.arg = m;
+    m->request_reload = master_request_reload;
 }
 
 /* libev runs these on the loop; the process signal handler only noted it. */
@@ -288,6 +318,7 @@ int master_start(struct master *m, struct ev_loop *loop,
     uuid_v4(m->id);
     ev_init(&m->reload_timer, master_on_reload);
     m->reload_timer.data = m;
+    master_hooks(m);
     rc = master_dirs(m);
     tasks_init(m);
     if (rc == 0)
@@ -297,13 +328,13 @@ int master_start(struct master *m, struct ev_loop *loop,
     if (rc == 0)
         rc = offers_start(m);
     if (rc == 0)
-        rc = agents_start(m);
+        rc = agent_proto_start(m);
     if (rc < 0)
         return rc;
     master_signals(m);
     ev_timer_init(&m->trim_timer, master_on_trim, 5., 5.);
     ev_timer_start(m->loop, &m->trim_timer);
-    http_server_set_filter(m->http, master_http_filter, m);
+    http_server_set_filter(m->http, standby_http_filter, m);
     log_info("master", "agora-master %s (id %s) listening on %s:%u, "
                        "store %s, conf_dir %s",
              AGORA_VERSION, m->id, m->conf.ip, http_server_port(m->http),
@@ -328,7 +359,7 @@ void master_stop(struct master *m)
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);
-    master_standby_close(m); /* its held requests, before the server's */
+    standby_close(m); /* its held requests, before the server's */
     if (m->http)
         http_server_stop(m->http);
     master_state_close(m);

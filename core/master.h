@@ -1,5 +1,37 @@
 /*
- * master.h - agora-master: its configuration and the state the loop owns.
+ * master.h - agora-master: its configuration, the state the loop owns,
+ * and its life (master.c: start, signals, reload, stop).
+ *
+ * The master's files in layers. A file calls only the files listed after
+ * it here (nm over the objects shows no other call between files, and
+ * no cycle); what a lower layer must tell an upper one goes through a
+ * hook the upper one gave it, never by name.
+ *
+ *   master.c        -> any file below: it starts and stops them all
+ *   master_http.c   -> agent_proto (its two handlers, in the one route
+ *                      table), standby (who leads), and, for JSON and
+ *                      metrics, tasks and everything under tasks
+ *   master_leader.c -> standby; plugins (started and finished on
+ *                      election); agents, tasks, store*, leader, events
+ *   standby.c       -> leader
+ *   plugins.c       -> plugin_api, plugin_conf, metrics
+ *   plugin_api.c    -> offers, tasks, frameworks, alloc*, store, events,
+ *                      metrics, plugin_conf
+ *   agent_proto.c   -> tasks, agents
+ *   offers.c        -> tasks, agents, alloc*
+ *   tasks.c         -> agents, frameworks, alloc*, res_json
+ *   agents.c        -> alloc*, store, res_json
+ *   frameworks.c    -> alloc*
+ *   alloc*.c, store*.c, leader.c, events.c, metrics.c, res_json.c,
+ *   plugin_conf.c   -> core/base/ (and, within alloc* and within store*,
+ *                      each other)
+ *
+ * Hooks upward: agents -> agent_proto (struct agents_hooks: unreachable
+ * agents, the end of a recovery); plugins -> master.c (struct
+ * plugins_hooks: routes changed, a plugin port's filter and closing);
+ * master_http -> master.c (m->request_reload); frameworks_write()'s
+ * callback; the allocator's offer callbacks. clock.h's master_now() is
+ * inline: reading the time calls nothing.
  */
 #ifndef AGORA_MASTER_H
 #define AGORA_MASTER_H
@@ -7,7 +39,6 @@
 #include <stdint.h>
 
 #include <ev.h>
-#include <yajl/yajl_tree.h>
 
 #include "agents.h"
 #include "conf.h"
@@ -19,7 +50,6 @@
 #include "tasks.h"
 
 struct http_server;
-struct http_req;
 struct store;
 struct alloc;
 struct leader;
@@ -73,14 +103,18 @@ struct master {
     struct zk *zk;             /* NULL without --zk                    */
     char *zk_hosts, *zk_root;
     struct leader *leader;
-    struct standby *standby;   /* with --zk: master_standby.c          */
+    struct standby *standby;   /* with --zk: standby.c                 */
     double elected_time;
 
     struct plugin_gen gen;     /* the current generation               */
+    struct plugins_hooks plugin_hooks; /* set by master.c: plugins.h  */
     unsigned long next_gen;
     unsigned long reloads, reload_failures;
     int reload_pending;
     ev_timer reload_timer;     /* runs a requested reload on the loop  */
+    /* What POST /master/reload calls: set by master.c, so that
+     * master_http.c calls nothing in the file that starts it. */
+    void (*request_reload)(struct master *m);
 
     ev_signal sig_hup, sig_term, sig_int;
     ev_timer trim_timer;       /* gives freed heap back to the system   */
@@ -95,64 +129,7 @@ struct master {
 int master_start(struct master *m, struct ev_loop *loop,
                  struct master_conf *conf);
 
-/* Asks for a plugin reload; it runs on the loop soon after. */
-void master_request_reload(struct master *m);
-
 /* Stops serving, unloads plugins, flushes the store, frees m's parts. */
 void master_stop(struct master *m);
-
-/* Rebuilds m->router from the core routes and the current plugins. */
-int master_mount_routes(struct master *m);
-
-/* Adds the core's own routes to r (master_http.c). */
-int master_http_routes(struct master *m, struct router *r);
-
-/* ---- master_leader.c ---- */
-
-/* Opens the store: local, or ZooKeeper's with --zk (and its session). */
-int master_state_open(struct master *m);
-
-/* Starts contending (standalone: leads at once, reported soon). */
-int master_leader_start(struct master *m);
-
-/* Stops the election, closes the store and the ZooKeeper session. */
-void master_state_close(struct master *m);
-
-/*
- * Where the leader is: its ip, port and host name (borrowed from *doc,
- * free *doc with yajl_tree_free when set, or from m). 0, or AGORA_ENOENT
- * when no leader is known.
- */
-int master_leader_info(struct master *m, char **ip, int64_t *port,
-                       char **hostname, yajl_val *doc);
-
-/* ---- master_standby.c ---- */
-
-/* HTTP filters: a standby redirects to the leader, or holds a request
- * while the leader is gone and the next is not known. */
-int master_http_filter(void *arg, struct http_req *req);
-int master_plugin_filter(void *arg, struct http_req *req);
-
-/* With --zk: watches the leader's liveness while this master stands by. */
-int master_standby_open(struct master *m);
-/* Leadership or the leader changed: watch the new one, release what
- * was held. */
-void master_standby_update(struct master *m);
-/* Answers held requests with 503 (shutting down); frees the watch. */
-void master_standby_close(struct master *m);
-/* Answers with 503 the requests held on srv, a plugin's port about to
- * stop (the server frees its requests when it stops). */
-void master_standby_drop_server(struct master *m, struct http_server *srv);
-
-/* Creates the allocator from the flags (offers.c). */
-int offers_start(struct master *m);
-
-/* The services table's accept (offers.c). */
-int offers_accept(struct master *m, struct agora_framework *fw,
-                  const char *offer_id, const struct agora_task_spec *tasks,
-                  size_t n);
-
-/* The loop's wall clock, seconds since the epoch. */
-double master_now(const struct master *m);
 
 #endif /* AGORA_MASTER_H */

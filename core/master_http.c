@@ -19,11 +19,15 @@
 #include <agora/json.h>
 #include <agora/sdk.h>
 
-#include "allocator.h"
+#include "agent_proto.h"
+#include "alloc.h"
 #include "http.h"
 #include "leader.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
+#include "master_http.h"
+#include "standby.h"
 #include "store.h"
 
 #define M(arg) ((struct master *)(arg))
@@ -114,7 +118,7 @@ static void write_leader(struct agora_jw *w, struct master *m)
     int64_t port;
     yajl_val doc;
 
-    if (master_leader_info(m, &ip, &port, &host, &doc) < 0)
+    if (standby_leader_info(m, &ip, &port, &host, &doc) < 0)
         return;
     snprintf(pid, sizeof(pid), "master@%s:%lld", ip, (long long)port);
     agora_jw_kstr(w, "leader", pid);
@@ -132,6 +136,14 @@ static void write_leader(struct agora_jw *w, struct master *m)
     }
     if (doc)
         yajl_tree_free(doc);
+}
+
+/* Each framework's tasks in its object of /master/state and
+ * /master/frameworks, as Mesos lists them. */
+static void write_fw_tasks(void *arg, struct agora_jw *w,
+                           const struct agora_framework *fw)
+{
+    tasks_write_of_framework(M(arg), w, fw->id);
 }
 
 static void h_state(void *arg, struct http_req *req)
@@ -156,7 +168,7 @@ static void h_state(void *arg, struct http_req *req)
     agora_jw_key(w, "plugins");
     write_plugins(w, m);
     agora_jw_key(w, "frameworks");
-    frameworks_write(m, w, 1);
+    frameworks_write(m, w, write_fw_tasks, m);
     agora_jw_key(w, "slaves");
     agents_write(m, w);
     agora_jw_key(w, "roles");
@@ -171,7 +183,7 @@ static void h_frameworks(void *arg, struct http_req *req)
 
     agora_jw_obj_open(w);
     agora_jw_key(w, "frameworks");
-    frameworks_write(M(arg), w, 1);
+    frameworks_write(M(arg), w, write_fw_tasks, arg);
     agora_jw_obj_close(w);
     reply_jw(req, 200, w);
 }
@@ -282,7 +294,7 @@ static void h_roles(void *arg, struct http_req *req)
 
 static void h_reload(void *arg, struct http_req *req)
 {
-    master_request_reload(M(arg));
+    M(arg)->request_reload(M(arg));
     http_reply(req, 202, NULL, "{\"message\":\"reload requested\"}", 30);
 }
 
@@ -300,7 +312,7 @@ static void h_redirect(void *arg, struct http_req *req)
     int64_t port;
     yajl_val doc;
 
-    if (master_leader_info(m, &ip, &port, &host, &doc) < 0) {
+    if (standby_leader_info(m, &ip, &port, &host, &doc) < 0) {
         http_reply_error(req, 503, "no leading master is known yet");
         return;
     }
@@ -329,8 +341,8 @@ int master_http_routes(struct master *m, struct router *r)
         {"POST", "/master/reload", h_reload},
         {"GET", "/master/events", h_events},
         {"GET", "/master/redirect", h_redirect},
-        {"POST", "/api/agent/subscribe", agents_http_subscribe},
-        {"POST", "/api/agent/updates", agents_http_updates},
+        {"POST", "/api/agent/subscribe", agent_proto_http_subscribe},
+        {"POST", "/api/agent/updates", agent_proto_http_updates},
         {"GET", "/master/agents", agents_http_list},
         {"GET", "/master/slaves", agents_http_slaves},
         {"GET", "/master/tasks", tasks_http_list},

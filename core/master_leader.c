@@ -2,8 +2,12 @@
  * master_leader.c - the master's state and leadership: the local store
  * and a standalone leader without --zk; a ZooKeeper session, the zk
  * store and a ZooKeeper election with it. What changes when this master
- * is elected or deposed, and the redirects a standby answers with.
+ * is elected or deposed (see master_leader.h). What a standby does with
+ * requests is standby.c's, which this file drives and which calls
+ * nothing here.
  */
+#include "master_leader.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +19,9 @@
 #include "http.h"
 #include "leader.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
+#include "standby.h"
 #include "store.h"
 #include "tasks.h"
 #include "zk.h"
@@ -54,7 +60,7 @@ static void master_on_leader(void *arg, int leading)
         master_elected(m);
     else
         master_deposed(m);
-    master_standby_update(m);
+    standby_update(m);
 }
 
 /* Another term began: held requests go to the new leader. */
@@ -63,7 +69,7 @@ static void master_on_leader_change(void *arg)
     struct master *m = arg;
 
     if (!m->stopping)
-        master_standby_update(m);
+        standby_update(m);
 }
 
 static void master_on_zk(void *arg, enum zk_state state)
@@ -165,7 +171,7 @@ int master_leader_start(struct master *m)
         return rc;
     }
     if ((info = master_info_json(m)) == NULL ||
-        master_standby_open(m) < 0) {
+        standby_open(m) < 0) {
         free(info);
         return AGORA_ENOMEM;
     }
@@ -196,36 +202,4 @@ void master_state_close(struct master *m)
     m->leader = NULL;
     free(m->zk_hosts);
     free(m->zk_root);
-}
-
-/* ---- who leads, for /master/state and redirects ---- */
-
-int master_leader_info(struct master *m, char **ip, int64_t *port,
-                       char **hostname, yajl_val *doc)
-{
-    const char *cur = m->leader ? leader_current(m->leader) : NULL;
-    const char *id;
-    char why[128];
-    yajl_val d;
-
-    *doc = NULL;
-    if (m->elected || cur == NULL) {
-        *ip = m->advertise_ip;
-        *port = m->conf.port;
-        *hostname = m->conf.hostname;
-        return m->elected ? 0 : AGORA_ENOENT;
-    }
-    d = agora_json_parse(cur, why, sizeof(why));
-    if (d == NULL || agora_json_str(d, "ip", (const char **)ip) < 0 ||
-        agora_json_int(d, "port", port) < 0 ||
-        /* our own znode of a term that ended: nobody we know leads */
-        (agora_json_str(d, "id", &id) == 0 && strcmp(id, m->id) == 0)) {
-        if (d)
-            yajl_tree_free(d);
-        return AGORA_ENOENT;
-    }
-    if (agora_json_str(d, "hostname", (const char **)hostname) < 0)
-        *hostname = *ip;
-    *doc = d;
-    return 0;
 }

@@ -2,6 +2,8 @@
  * offers.c - between the allocator and the frameworks: offers become
  * on_offer calls, accepts become launches.
  */
+#include "offers.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,7 @@
 #include <agora/sdk.h>
 
 #include "agents.h"
-#include "allocator.h"
+#include "alloc.h"
 #include "frameworks.h"
 #include "log.h"
 #include "master.h"

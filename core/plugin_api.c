@@ -15,11 +15,14 @@
 
 #include <agora/sdk.h>
 
-#include "allocator.h"
+#include "alloc.h"
 #include "frameworks.h"
 #include "http.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
+#include "offers.h"
+#include "plugin_api.h"
 #include "plugins.h"
 #include "store.h"
 #include "tasks.h"
@@ -556,7 +559,7 @@ static int api_launch(struct agora_framework *fw, const char *agent_id,
 static int api_reconcile(struct agora_framework *fw,
                          const char *const *task_ids, size_t n)
 {
-    return framework_reconcile(fw->p->m, fw, task_ids, n);
+    return tasks_reconcile(fw->p->m, fw, task_ids, n);
 }
 
 const struct agora_api plugin_api_table = {

@@ -1,7 +1,7 @@
 /*
  * plugin_conf.c - conf.d/<name>.conf files and typed plugin configuration.
  */
-#include "plugins.h"
+#include "plugin_conf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -22,7 +22,9 @@
 
 #include "http.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
+#include "plugin_api.h"
 
 #define PLUGIN_ERR 512
 
@@ -581,14 +583,16 @@ static int plugin_gen_open(struct master *m, struct plugin_scan *sc,
     return 0;
 }
 
-/* Closes what next opened that the current generation does not hold. */
 /* Stops a plugin's own port: first what a standby holds on it. */
 static void plugin_server_stop(struct plugin *p)
 {
-    master_standby_drop_server(p->m, p->srv);
+    struct plugins_hooks *h = &p->m->plugin_hooks;
+
+    h->port_closing(h->arg, p->srv);
     http_server_stop(p->srv);
 }
 
+/* Closes what next opened that the current generation does not hold. */
 static void plugin_gen_discard(struct master *m, struct plugin_gen *next)
 {
     size_t i;
@@ -684,7 +688,7 @@ static int plugin_gen_ports(struct master *m, struct plugin_gen *next,
         hc.port = p->port;
         hc.max_body = (size_t)m->conf.max_body_size;
         if (http_server_start(m->loop, &hc, &p->router, &p->srv) == 0) {
-            http_server_set_filter(p->srv, master_plugin_filter, p);
+            http_server_set_filter(p->srv, m->plugin_hooks.port_filter, p);
         } else {
             log_error("plugins", "refused %s: cannot listen on port %u",
                       p->file, p->port);
@@ -704,7 +708,7 @@ static void plugin_take_listener(struct plugin *to, struct plugin *from)
     to->srv = from->srv;
     from->srv = NULL;
     http_server_set_router(to->srv, &to->router);
-    http_server_set_filter(to->srv, master_plugin_filter, to);
+    http_server_set_filter(to->srv, to->m->plugin_hooks.port_filter, to);
 }
 
 static void plugin_unload(struct plugin *p)
@@ -829,7 +833,7 @@ int plugins_load(struct master *m, int flags)
     free(m->gen.v);
     next.id = m->next_gen;
     m->gen = next;
-    rc = master_mount_routes(m);
+    rc = m->plugin_hooks.routes_changed(m->plugin_hooks.arg);
     plugin_log_gen(m);
     return rc;
 }
@@ -866,7 +870,7 @@ void plugins_notify_leader(struct master *m, int leading)
                 m->gen.n--;
                 i--;
                 plugin_unload(p);
-                master_mount_routes(m);
+                m->plugin_hooks.routes_changed(m->plugin_hooks.arg);
             }
         } else if (!leading && p->live) {
             if (p->desc->on_leader)

@@ -28,22 +28,13 @@
 
 #include <agora/plugin.h>
 
+#include "plugin_conf.h"
 #include "router.h"
 
 struct master;
 struct http_server;
 struct http_req;
 struct plugin_item;
-
-/* A plugin's conf file, read but not yet applied to a descriptor. */
-struct plugin_conf {
-    char *path;   /* the .conf file, or NULL for a bare drop-in     */
-    char *so;     /* the shared object to load (resolved path)      */
-    char *text;   /* the file's bytes, to tell a changed conf       */
-    char **keys;  /* key = value pairs, in file order               */
-    char **values;
-    size_t n;
-};
 
 /* Everything a plugin registered, released when it unloads. */
 enum plugin_item_kind {
@@ -92,36 +83,26 @@ struct plugin_gen {
     unsigned long id;
 };
 
+/*
+ * What the plugin host needs of the layers around it, which it does not
+ * call by name: master.c fills m->plugin_hooks before the first load.
+ * Each is called on the loop with arg (port_filter with the plugin).
+ */
+struct plugins_hooks {
+    /* The generation's routes changed: mount them again. 0 or an
+     * agora_err, which plugins_load() returns. */
+    int (*routes_changed)(void *arg);
+    /* The filter of a plugin's own port (http_filter_fn), called with
+     * the struct plugin the port serves: a standby redirects. */
+    int (*port_filter)(void *plugin, struct http_req *req);
+    /* A plugin's own port srv is about to stop: what is held on it must
+     * be answered first (the server frees its requests as it stops). */
+    void (*port_closing)(void *arg, struct http_server *srv);
+    void *arg;
+};
+
 /* Flags of a scan. */
 #define PLUGINS_STRICT 1 /* any failure fails the whole generation */
-
-/* ---- plugin_conf.c ---- */
-
-/*
- * Reads a key = value conf file into c. Lines are `key = value`, blank,
- * or comments starting with '#'; a value may be double-quoted. Returns 0
- * or AGORA_EINVAL/AGORA_EIO with the reason (file and line) in err.
- */
-int plugin_conf_read(const char *path, struct plugin_conf *c, char *err,
-                     size_t errlen);
-
-/* The value of key, or NULL. Borrowed from c. */
-const char *plugin_conf_get(const struct plugin_conf *c, const char *key);
-
-/*
- * Builds the typed conf block of desc from c: defaults, then values.
- * Unknown keys (other than plugin, port, role, principal) are refused.
- * Returns 0 with a malloc'ed block (free with plugin_conf_block_free) or
- * AGORA_EINVAL with the reason in err.
- */
-int plugin_conf_apply(const struct plugin_conf *c,
-                      const struct agora_plugin *desc, void **block,
-                      char *err, size_t errlen);
-void plugin_conf_block_free(const struct agora_plugin *desc, void *block);
-
-void plugin_conf_free(struct plugin_conf *c);
-
-/* ---- plugins.c ---- */
 
 /*
  * Checks a descriptor as the loader does: ABI numbers against the core's
@@ -144,25 +125,12 @@ int plugins_load(struct master *m, int flags);
 /* Finishes and unloads every plugin of m (at exit). */
 void plugins_unload_all(struct master *m);
 
-/* Tells every plugin of m that leadership changed. */
+/* Tells every plugin of m that leadership changed: elected, they are
+ * started; deposed, finished. A plugin whose init fails is unloaded and
+ * the routes mounted again (the routes_changed hook). */
 void plugins_notify_leader(struct master *m, int leading);
 
 /* The plugin of that name in the current generation, or NULL. */
 struct plugin *plugins_find(struct master *m, const char *name);
-
-/* ---- plugin_api.c ---- */
-
-/* The services table handed to every plugin. */
-extern const struct agora_api plugin_api_table;
-
-/* The router handler for plugin routes (the arg is a plugin_route). */
-void plugin_route_dispatch(void *arg, struct http_req *req);
-
-/* Releases everything p registered: timers, requests, streams, store
- * callbacks, frameworks. Called after fini. */
-void plugin_release(struct plugin *p);
-
-/* Registers p's default framework when its descriptor has callbacks. */
-int plugin_framework_default(struct plugin *p);
 
 #endif /* AGORA_PLUGINS_H */

@@ -12,11 +12,13 @@
 #include <agora/sdk.h>
 
 #include "agents.h"
-#include "allocator.h"
+#include "alloc.h"
 #include "frameworks.h"
 #include "http.h"
 #include "log.h"
+#include "clock.h"
 #include "master.h"
+#include "res_json.h"
 
 #define TASK_ID_MAX AGORA_ID_MAX
 
@@ -473,8 +475,10 @@ void tasks_answer(struct master *m, struct agora_framework *fw,
     framework_post_status(m, fw, &st);
 }
 
-void tasks_each_live(struct master *m, const char *fw_id,
-                     void (*fn)(void *arg, struct task *t), void *arg)
+/* Calls fn for every live task of framework fw_id. */
+static void tasks_each_live(struct master *m, const char *fw_id,
+                            void (*fn)(void *arg, struct task *t),
+                            void *arg)
 {
     struct task *t, *next;
 
@@ -483,6 +487,30 @@ void tasks_each_live(struct master *m, const char *fw_id,
         if (task_live(t) && strcmp(t->framework_id, fw_id) == 0)
             fn(arg, t);
     }
+}
+
+static void reconcile_one(void *arg, struct task *t)
+{
+    struct agora_framework *fw = arg;
+
+    tasks_answer(fw->p->m, fw, t->id);
+}
+
+int tasks_reconcile(struct master *m, struct agora_framework *fw,
+                    const char *const *task_ids, size_t n)
+{
+    size_t i;
+
+    if (n == 0) {
+        tasks_each_live(m, fw->id, reconcile_one, fw);
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (task_ids[i] == NULL)
+            return AGORA_EINVAL;
+        tasks_answer(m, fw, task_ids[i]);
+    }
+    return 0;
 }
 
 /* ---- launch ---- */
@@ -856,30 +884,6 @@ void tasks_agent_unreachable(struct master *m, struct agent_rec *ag)
 
 /* ---- JSON ---- */
 
-void tasks_write_resources(struct agora_jw *w, const struct agora_resources *r)
-{
-    size_t i;
-
-    agora_jw_obj_open(w);
-    for (i = 0; i < r->n; i++) {
-        const struct agora_resource *x = &r->v[i];
-        struct agora_resources one = {(struct agora_resource *)x, 1};
-        char *text;
-
-        if (strcmp(x->role, "*") != 0)
-            continue; /* reservations are listed apart */
-        if (x->type == AGORA_SCALAR) {
-            agora_jw_knum(w, x->name, x->scalar);
-            continue;
-        }
-        /* Ranges and sets as Mesos writes them: "[31000-32000]". */
-        text = resources_text(&one);
-        agora_jw_kstr(w, x->name, text ? strchr(text, ':') + 1 : NULL);
-        free(text);
-    }
-    agora_jw_obj_close(w);
-}
-
 void tasks_write_one(struct agora_jw *w, const struct task *t)
 {
     unsigned i, n = t->nhistory < TASK_HISTORY ? t->nhistory : TASK_HISTORY;
@@ -897,7 +901,7 @@ void tasks_write_one(struct agora_jw *w, const struct task *t)
     if (t->message)
         agora_jw_kstr(w, "message", t->message);
     agora_jw_key(w, "resources");
-    tasks_write_resources(w, task_res(t));
+    res_json_write(w, task_res(t));
     agora_jw_key(w, "statuses");
     agora_jw_arr_open(w);
     for (i = n; i > 0; i--) {
@@ -913,6 +917,28 @@ void tasks_write_one(struct agora_jw *w, const struct task *t)
     }
     agora_jw_arr_close(w);
     agora_jw_obj_close(w);
+}
+
+static void framework_write_tasks(struct master *m, struct agora_jw *w,
+                                  const char *fw_id, int live)
+{
+    struct task *t;
+
+    agora_jw_arr_open(w);
+    for (t = m->tasks.first; t; t = t->next)
+        if (strcmp(t->framework_id, fw_id) == 0 &&
+            live == !agora_task_state_terminal(t->state))
+            tasks_write_one(w, t);
+    agora_jw_arr_close(w);
+}
+
+void tasks_write_of_framework(struct master *m, struct agora_jw *w,
+                              const char *fw_id)
+{
+    agora_jw_key(w, "tasks");
+    framework_write_tasks(m, w, fw_id, 1);
+    agora_jw_key(w, "completed_tasks");
+    framework_write_tasks(m, w, fw_id, 0);
 }
 
 static long query_long(struct http_req *req, const char *name, long dflt)

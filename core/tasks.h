@@ -78,9 +78,13 @@ struct tasks {
     struct map held;
 };
 
+/* An empty table in m (at start, and after a step-down with tasks_free). */
 void tasks_init(struct master *m);
+/* Frees every task and what the table holds (held answers too). */
 void tasks_free(struct master *m);
 
+/* The task of that id, or NULL. Owned by the table: valid until the
+ * next change of the table (an update may trim terminal tasks). */
 struct task *tasks_find(struct master *m, const char *id);
 
 /*
@@ -152,16 +156,23 @@ void tasks_answer(struct master *m, struct agora_framework *fw,
 /* The recovery after an election ended: the answers held go out. */
 void tasks_recovered(struct master *m);
 
-/* Calls fn for every live task of framework fw_id. */
-void tasks_each_live(struct master *m, const char *fw_id,
-                     void (*fn)(void *arg, struct task *t), void *arg);
+/*
+ * Queues the current status of each task for fw->on_status, delivered
+ * from the loop (never inside the call), as tasks_answer() does for one.
+ * n == 0 asks for every live task of fw. task_ids are borrowed for the
+ * call. 0, or AGORA_EINVAL for a NULL id (the ids before it are asked).
+ */
+int tasks_reconcile(struct master *m, struct agora_framework *fw,
+                    const char *const *task_ids, size_t n);
 
-/* Writes resources as Mesos does in JSON: {"cpus": 1, "ports": "[..]"}. */
-void tasks_write_resources(struct agora_jw *w,
-                           const struct agora_resources *r);
-
-/* JSON writers (Mesos shapes). */
+/* JSON writers (Mesos shapes). tasks_write_one writes t as one object
+ * into w (copies); tasks_http_list answers GET /master/tasks (arg: the
+ * struct master); tasks_write_metrics adds the master/tasks_* keys. */
 void tasks_write_one(struct agora_jw *w, const struct task *t);
+/* Writes the keys "tasks" (live) and "completed_tasks" (terminal) of
+ * framework fw_id into the open object of w, as Mesos does. */
+void tasks_write_of_framework(struct master *m, struct agora_jw *w,
+                              const char *fw_id);
 void tasks_http_list(void *arg, struct http_req *req); /* /master/tasks */
 void tasks_write_metrics(struct master *m, struct agora_jw *w);
 

@@ -1,5 +1,5 @@
 /*
- * alloc_bench.c - the DRF allocator alone (core/allocator.c, no HTTP, no
+ * alloc_bench.c - the DRF allocator alone (core/alloc.c, no HTTP, no
  * loop): how long one allocation cycle takes with many agents and many
  * frameworks. Run by scripts/bench/allocator; alone:
  *
@@ -41,7 +41,7 @@
 
 #include <agora/resources.h>
 
-#include "allocator.h"
+#include "alloc.h"
 
 #define AGENT_RES "cpus:8;mem:32768;disk:100000;ports:[31000-32000]"
 #define MAX_OFFERS 8

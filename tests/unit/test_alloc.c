@@ -1,5 +1,5 @@
 /*
- * test_alloc.c - the DRF allocator (core/allocator.h) on a simulated
+ * test_alloc.c - the DRF allocator (core/alloc.h) on a simulated
  * cluster: agents and frameworks are added by hand, cycles run by hand
  * (alloc_run with a NULL loop) or by a real ev_loop, the callbacks record
  * offers and rescinds, simulated frameworks accept tasks from offers with
@@ -20,7 +20,7 @@
 #include <agora/json.h>
 #include <agora/resources.h>
 
-#include "allocator.h"
+#include "alloc.h"
 
 #define MAXFW 80
 #define MAXAG 64

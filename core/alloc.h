@@ -1,5 +1,5 @@
 /*
- * allocator.h - offers by Dominant Resource Fairness (Mesos' hierarchical
+ * alloc.h - offers by Dominant Resource Fairness (Mesos' hierarchical
  * DRF allocator, reference mesos-core.md A.1-A.3).
  *
  * The allocator knows agents (their resources: unreserved, and reserved
@@ -25,8 +25,8 @@
  * reports offers and rescinds through callbacks (offers.c turns them into
  * on_offer calls).
  */
-#ifndef AGORA_ALLOCATOR_H
-#define AGORA_ALLOCATOR_H
+#ifndef AGORA_ALLOC_H
+#define AGORA_ALLOC_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -178,4 +178,4 @@ struct alloc_totals {
 };
 void alloc_get_totals(const struct alloc *a, struct alloc_totals *out);
 
-#endif /* AGORA_ALLOCATOR_H */
+#endif /* AGORA_ALLOC_H */

@@ -1,5 +1,5 @@
 /*
- * allocator.c - hierarchical DRF offers (see allocator.h).
+ * alloc.c - hierarchical DRF offers (see alloc.h).
  *
  * Bookkeeping, per agent: one pool per role it has resources for (pool 0
  * is unreserved, "*"), each with its total and what is free (neither used

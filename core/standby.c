@@ -1,5 +1,5 @@
 /*
- * master_standby.c - what a master that does not lead does with requests:
+ * standby.c - what a master that does not lead does with requests:
  * redirects them to the leader, or holds them while the leader is gone
  * and ZooKeeper has not named the next one yet.
  *
@@ -17,6 +17,8 @@
  * connection lied (the leader lives but is out of this master's reach):
  * then nothing more is held until the next leader.
  */
+#include "standby.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -55,6 +57,38 @@ struct standby {
     size_t nheld;
     ev_timer hold_timer;
 };
+
+/* ---- who leads, for /master/state and redirects ---- */
+
+int standby_leader_info(struct master *m, char **ip, int64_t *port,
+                       char **hostname, yajl_val *doc)
+{
+    const char *cur = m->leader ? leader_current(m->leader) : NULL;
+    const char *id;
+    char why[128];
+    yajl_val d;
+
+    *doc = NULL;
+    if (m->elected || cur == NULL) {
+        *ip = m->advertise_ip;
+        *port = m->conf.port;
+        *hostname = m->conf.hostname;
+        return m->elected ? 0 : AGORA_ENOENT;
+    }
+    d = agora_json_parse(cur, why, sizeof(why));
+    if (d == NULL || agora_json_str(d, "ip", (const char **)ip) < 0 ||
+        agora_json_int(d, "port", port) < 0 ||
+        /* our own znode of a term that ended: nobody we know leads */
+        (agora_json_str(d, "id", &id) == 0 && strcmp(id, m->id) == 0)) {
+        if (d)
+            yajl_tree_free(d);
+        return AGORA_ENOENT;
+    }
+    if (agora_json_str(d, "hostname", (const char **)hostname) < 0)
+        *hostname = *ip;
+    *doc = d;
+    return 0;
+}
 
 /* ---- the answers ---- */
 
@@ -107,7 +141,7 @@ static void standby_answer(struct master *m, struct http_req *req,
     char *ip, *host, *path;
     int64_t port, pport = 0;
 
-    if (master_leader_info(m, &ip, &port, &host, &doc) < 0) {
+    if (standby_leader_info(m, &ip, &port, &host, &doc) < 0) {
         no_leader(req);
         return;
     }
@@ -225,7 +259,7 @@ static void probe_send(struct standby *s)
         probe_gone(s, strerror(err ? err : errno));
         return;
     }
-    if (master_leader_info(s->m, &ip, &port, &host, &doc) < 0) {
+    if (standby_leader_info(s->m, &ip, &port, &host, &doc) < 0) {
         probe_close(s);
         return;
     }
@@ -287,7 +321,7 @@ static void probe_open(struct standby *s)
     yajl_val doc;
     int rc;
 
-    if (master_leader_info(s->m, &ip, &port, &host, &doc) < 0)
+    if (standby_leader_info(s->m, &ip, &port, &host, &doc) < 0)
         return;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -318,7 +352,7 @@ static void probe_open(struct standby *s)
 
 /* ---- the interface ---- */
 
-void master_standby_update(struct master *m)
+void standby_update(struct master *m)
 {
     struct standby *s = m->standby;
 
@@ -334,7 +368,7 @@ void master_standby_update(struct master *m)
         standby_release(s);
 }
 
-int master_standby_open(struct master *m)
+int standby_open(struct master *m)
 {
     struct standby *s = calloc(1, sizeof(*s));
 
@@ -352,7 +386,7 @@ int master_standby_open(struct master *m)
     return 0;
 }
 
-void master_standby_close(struct master *m)
+void standby_close(struct master *m)
 {
     struct standby *s = m->standby;
     struct held *h;
@@ -371,7 +405,7 @@ void master_standby_close(struct master *m)
     m->standby = NULL;
 }
 
-void master_standby_drop_server(struct master *m, struct http_server *srv)
+void standby_drop_server(struct master *m, struct http_server *srv)
 {
     struct standby *s = m->standby;
     struct held **pp, *h;
@@ -394,7 +428,7 @@ void master_standby_drop_server(struct master *m, struct http_server *srv)
         ev_timer_stop(m->loop, &s->hold_timer);
 }
 
-int master_http_filter(void *arg, struct http_req *req)
+int standby_http_filter(void *arg, struct http_req *req)
 {
     struct master *m = arg;
 
@@ -405,7 +439,7 @@ int master_http_filter(void *arg, struct http_req *req)
     return 1;
 }
 
-int master_plugin_filter(void *arg, struct http_req *req)
+int standby_plugin_filter(void *arg, struct http_req *req)
 {
     struct plugin *p = arg;
     struct master *m = p->m;

@@ -1,0 +1,189 @@
+/*
+ * agent_proto.c - the agent protocol's master side: subscriptions,
+ * reported tasks, status updates and their acks (see agent_proto.h).
+ */
+#include "agent_proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agora/json.h>
+#include <agora/sdk.h>
+
+#include "agents.h"
+#include "clock.h"
+#include "http.h"
+#include "log.h"
+#include "master.h"
+#include "tasks.h"
+
+/* ---- what the registry finds by itself ---- */
+
+static void proto_on_unreachable(void *arg, struct agent_rec *ag)
+{
+    tasks_agent_unreachable(arg, ag);
+}
+
+static void proto_on_recovered(void *arg) { tasks_recovered(arg); }
+
+int agent_proto_start(struct master *m)
+{
+    const struct agents_hooks hooks = {
+        .unreachable = proto_on_unreachable,
+        .recovered = proto_on_recovered,
+        .arg = m,
+    };
+
+    return agents_start(m, &hooks);
+}
+
+/* ---- POST /api/agent/subscribe ---- */
+
+/* Gives the allocator the agent's resources; changed ones mean its live
+ * tasks are counted again. */
+static int proto_allocate(struct master *m, struct agent_rec *ag)
+{
+    int rc = agents_allocate(m, ag);
+
+    if (rc > 0)
+        tasks_agent_recount(m, ag);
+    return rc < 0 ? rc : 0;
+}
+
+static void proto_reconcile(struct master *m, struct agent_rec *ag,
+                            yajl_val tasks)
+{
+    size_t i;
+
+    m->tasks.mark++;
+    if (YAJL_IS_ARRAY(tasks))
+        for (i = 0; i < tasks->u.array.len; i++)
+            tasks_agent_report(m, ag, tasks->u.array.values[i]);
+    tasks_agent_reported_all(m, ag, master_now(m));
+}
+
+static void proto_subscribed(struct master *m, struct agent_rec *ag,
+                             yajl_val doc, struct http_req *req)
+{
+    enum agent_state was = ag->state;
+
+    agents_subscribing(ag, master_now(m));
+    /* Its tasks first: becoming active may end the recovery, which
+     * answers reconciliations about tasks still unknown. */
+    proto_reconcile(m, ag, agora_json_get(doc, "tasks"));
+    if (agents_activate(m, ag, req) < 0) {
+        http_reply_error(req, 500, "cannot open the event stream");
+        return;
+    }
+    log_info("agents", "agent %s (%s, %s:%d) subscribed%s: %s", ag->id,
+             ag->hostname, ag->ip ? ag->ip : "?", ag->port,
+             was == AGENT_UNREACHABLE ? " again after being unreachable"
+             : ag->reregistered_time ? " again" : "",
+             ag->resources_text);
+}
+
+void agent_proto_http_subscribe(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    char why[256];
+    yajl_val doc = agora_json_parse(http_req_body(req, NULL), why, sizeof(why));
+    const char *id = doc ? agora_json_get_str(doc, "agent_id") : NULL;
+    struct agent_rec *ag;
+
+    if (doc == NULL) {
+        http_reply_errorf(req, 400, "invalid JSON: %s", why);
+        return;
+    }
+    if (!agora_id_valid(id, AGENT_ID_MAX)) {
+        http_reply_error(req, 400, "agent_id missing or invalid (1-128 of "
+                                   "[A-Za-z0-9_.-])");
+    } else if ((ag = agents_add(m, id)) == NULL) {
+        http_reply_error(req, 500, "out of memory");
+    } else if (agents_take_info(ag, doc, why, sizeof(why)) < 0) {
+        http_reply_error(req, 400, why);
+    } else if (proto_allocate(m, ag) < 0) {
+        http_reply_error(req, 500, "out of memory");
+    } else {
+        proto_subscribed(m, ag, doc, req);
+    }
+    yajl_tree_free(doc);
+}
+
+/* ---- POST /api/agent/updates ---- */
+
+/* Applies the updates and builds one ack event for those delivered. */
+static void proto_apply_updates(struct master *m, struct agent_rec *ag,
+                                yajl_val updates, struct agora_jw *acks)
+{
+    size_t i;
+
+    agora_jw_obj_open(acks);
+    agora_jw_kstr(acks, "type", "ack");
+    agora_jw_key(acks, "updates");
+    agora_jw_arr_open(acks);
+    for (i = 0; YAJL_IS_ARRAY(updates) && i < updates->u.array.len; i++) {
+        yajl_val u = updates->u.array.values[i];
+        const char *uuid = agora_json_get_str(u, "uuid"), *task = agora_json_get_str(u, "task_id");
+        int rc = tasks_agent_update(m, ag, u);
+
+        if (rc == 0)
+            continue; /* held: no ack, the agent sends it again later */
+        if (rc < 0)
+            log_warn("agents", "agent %s: dropping a malformed update of "
+                               "task %s", ag->id, task ? task : "?");
+        if (uuid && task) {
+            agora_jw_obj_open(acks);
+            agora_jw_kstr(acks, "task_id", task);
+            agora_jw_kstr(acks, "uuid", uuid);
+            agora_jw_obj_close(acks);
+        }
+    }
+    agora_jw_arr_close(acks);
+    agora_jw_obj_close(acks);
+}
+
+static void proto_updates(struct master *m, struct agent_rec *ag,
+                          yajl_val doc, struct http_req *req)
+{
+    yajl_val updates = agora_json_get(doc, "updates");
+    struct agora_jw *acks;
+    const char *line;
+    size_t len;
+
+    agents_heard(ag, master_now(m));
+    if (!YAJL_IS_ARRAY(updates) || updates->u.array.len == 0) {
+        http_reply(req, 202, NULL, "{}", 2);
+        return;
+    }
+    acks = agora_jw_new();
+    proto_apply_updates(m, ag, updates, acks);
+    line = acks ? agora_jw_result(acks, &len) : NULL;
+    if (line == NULL) {
+        http_reply_error(req, 500, "out of memory");
+    } else {
+        agents_send(ag, line, len);
+        http_reply(req, 202, NULL, "{}", 2);
+    }
+    agora_jw_free(acks);
+}
+
+void agent_proto_http_updates(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    char why[256];
+    yajl_val doc = agora_json_parse(http_req_body(req, NULL), why, sizeof(why));
+    struct agent_rec *ag;
+
+    if (doc == NULL) {
+        http_reply_errorf(req, 400, "invalid JSON: %s", why);
+        return;
+    }
+    ag = agents_find(m, agora_json_get_str(doc, "agent_id"));
+    if (ag == NULL || ag->state != AGENT_ACTIVE)
+        http_reply_error(req, 409, "the agent is not subscribed: subscribe "
+                                   "first");
+    else
+        proto_updates(m, ag, doc, req);
+    yajl_tree_free(doc);
+}

@@ -1,0 +1,26 @@
+/*
+ * master_leader.h - the master's state and leadership: the store (local,
+ * or ZooKeeper's with --zk, and its session) and the election. Elected,
+ * the master reads the agent registry and starts its plugins; deposed,
+ * it forgets agents and tasks and finishes its plugins. standby.h is the
+ * rest of leadership: what a master that does not lead does with
+ * requests; this file drives it, never the other way.
+ */
+#ifndef AGORA_MASTER_LEADER_H
+#define AGORA_MASTER_LEADER_H
+
+struct master;
+
+/* Opens the store: local, or ZooKeeper's with --zk (and its session).
+ * 0 or an agora_err, logged; m->store is set until master_state_close. */
+int master_state_open(struct master *m);
+
+/* Starts contending, after the plugins are loaded (standalone: leads at
+ * once, reported soon). 0 or an agora_err. */
+int master_leader_start(struct master *m);
+
+/* Stops the election, closes the store and the ZooKeeper session. The
+ * plugins must be unloaded first: their fini may still write. */
+void master_state_close(struct master *m);
+
+#endif /* AGORA_MASTER_LEADER_H */

@@ -53,43 +53,94 @@ int alloc_role_cmp(const struct alloc_role *x, const struct alloc_role *y)
     return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
+/* ---- the heaps ---- */
+
+/*
+ * ORDER_HEAP(name, type, pos, less) defines the functions of a binary
+ * heap of `type *` in an array v of n, the element that comes first
+ * under less(x, y) ("x before y") on top, each element keeping its index
+ * in its field `pos` (-1 while out of the heap):
+ *   name_set(v, i, x)       puts x at i
+ *   name_up(v, i)           sifts the element at i up
+ *   name_down(v, n, i)      sifts it down
+ *   name_push(v, &n, x)     adds x (v has room for one more)
+ *   name_fix(v, n, x)       x's key moved: it finds its place again
+ *   name_remove(v, &n, x)   takes x out; a no-op when x is not in
+ * A macro, as BSD's <sys/tree.h>, rather than one function over void
+ * pointers and a comparator: this is the allocator's hot path, and each
+ * heap gets code of its own type with its comparison inlined.
+ */
+#define ORDER_HEAP(name, type, pos, less)                                      \
+    static void name##_set(type **v, size_t i, type *x)                        \
+    {                                                                          \
+        v[i] = x;                                                              \
+        x->pos = (long)i;                                                      \
+    }                                                                          \
+                                                                               \
+    static void name##_up(type **v, size_t i)                                  \
+    {                                                                          \
+        type *x = v[i];                                                        \
+                                                                               \
+        while (i > 0 && less(x, v[(i - 1) / 2])) {                             \
+            name##_set(v, i, v[(i - 1) / 2]);                                  \
+            i = (i - 1) / 2;                                                   \
+        }                                                                      \
+        name##_set(v, i, x);                                                   \
+    }                                                                          \
+                                                                               \
+    static void name##_down(type **v, size_t n, size_t i)                      \
+    {                                                                          \
+        type *x = v[i];                                                        \
+                                                                               \
+        for (;;) {                                                             \
+            size_t c = 2 * i + 1;                                              \
+                                                                               \
+            if (c >= n)                                                        \
+                break;                                                         \
+            if (c + 1 < n && less(v[c + 1], v[c]))                             \
+                c++;                                                           \
+            if (!less(v[c], x))                                                \
+                break;                                                         \
+            name##_set(v, i, v[c]);                                            \
+            i = c;                                                             \
+        }                                                                      \
+        name##_set(v, i, x);                                                   \
+    }                                                                          \
+                                                                               \
+    static void name##_push(type **v, size_t *n, type *x)                      \
+    {                                                                          \
+        name##_set(v, *n, x);                                                  \
+        name##_up(v, (*n)++);                                                  \
+    }                                                                          \
+                                                                               \
+    static void name##_fix(type **v, size_t n, type *x)                        \
+    {                                                                          \
+        name##_up(v, (size_t)x->pos);                                          \
+        name##_down(v, n, (size_t)x->pos);                                     \
+    }                                                                          \
+                                                                               \
+    static void name##_remove(type **v, size_t *n, type *x)                    \
+    {                                                                          \
+        size_t i = (size_t)x->pos;                                             \
+                                                                               \
+        if (x->pos < 0)                                                        \
+            return;                                                            \
+        x->pos = -1;                                                           \
+        if (--*n == i)                                                         \
+            return;                                                            \
+        name##_set(v, i, v[*n]);                                               \
+        name##_down(v, *n, i);                                                 \
+        name##_up(v, (size_t)v[i]->pos);                                       \
+    }
+
 /* ---- the role heap (the role to serve first on top) ---- */
 
-static void rheap_set(struct alloc *a, size_t i, struct alloc_role *r)
+static int role_before(const struct alloc_role *x, const struct alloc_role *y)
 {
-    a->rheap[i] = r;
-    r->rpos = (long)i;
+    return alloc_role_cmp(x, y) < 0;
 }
 
-static void rheap_up(struct alloc *a, size_t i)
-{
-    struct alloc_role *r = a->rheap[i];
-
-    while (i > 0 && alloc_role_cmp(r, a->rheap[(i - 1) / 2]) < 0) {
-        rheap_set(a, i, a->rheap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    rheap_set(a, i, r);
-}
-
-static void rheap_down(struct alloc *a, size_t i)
-{
-    struct alloc_role *r = a->rheap[i];
-
-    for (;;) {
-        size_t c = 2 * i + 1;
-
-        if (c >= a->nrheap)
-            break;
-        if (c + 1 < a->nrheap && alloc_role_cmp(a->rheap[c + 1], a->rheap[c]) < 0)
-            c++;
-        if (alloc_role_cmp(a->rheap[c], r) >= 0)
-            break;
-        rheap_set(a, i, a->rheap[c]);
-        i = c;
-    }
-    rheap_set(a, i, r);
-}
+ORDER_HEAP(rheap, struct alloc_role, rpos, role_before)
 
 static void rheap_insert(struct alloc *a, struct alloc_role *r)
 {
@@ -98,22 +149,12 @@ static void rheap_insert(struct alloc *a, struct alloc_role *r)
                   r->name);
         return;
     }
-    rheap_set(a, a->nrheap++, r);
-    rheap_up(a, a->nrheap - 1);
+    rheap_push(a->rheap, &a->nrheap, r);
 }
 
 void alloc_rheap_remove(struct alloc *a, struct alloc_role *r)
 {
-    size_t i = (size_t)r->rpos;
-
-    if (r->rpos < 0)
-        return;
-    r->rpos = -1;
-    if (--a->nrheap == i)
-        return;
-    rheap_set(a, i, a->rheap[a->nrheap]);
-    rheap_down(a, i);
-    rheap_up(a, (size_t)a->rheap[i]->rpos);
+    rheap_remove(a->rheap, &a->nrheap, r);
 }
 
 /* r's frameworks came or went: it is in the heap iff one wants offers. */
@@ -135,10 +176,8 @@ void alloc_role_key(const struct alloc *a, struct alloc_role *r)
 void alloc_role_rekey(struct alloc *a, struct alloc_role *r)
 {
     alloc_role_key(a, r);
-    if (r->rpos >= 0) {
-        rheap_up(a, (size_t)r->rpos);
-        rheap_down(a, (size_t)r->rpos);
-    }
+    if (r->rpos >= 0)
+        rheap_fix(a->rheap, a->nrheap, r);
 }
 
 /* ---- framework heaps (per role, least share on top) ---- */
@@ -150,64 +189,19 @@ static int fw_less(const struct alloc_fw *x, const struct alloc_fw *y)
     return strcmp(x->id, y->id) < 0;
 }
 
-static void heap_set(struct alloc_role *r, size_t i, struct alloc_fw *fw)
-{
-    r->heap[i] = fw;
-    fw->heap_pos = (long)i;
-}
-
-static void heap_up(struct alloc_role *r, size_t i)
-{
-    struct alloc_fw *fw = r->heap[i];
-
-    while (i > 0 && fw_less(fw, r->heap[(i - 1) / 2])) {
-        heap_set(r, i, r->heap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    heap_set(r, i, fw);
-}
-
-static void heap_down(struct alloc_role *r, size_t i)
-{
-    struct alloc_fw *fw = r->heap[i];
-
-    for (;;) {
-        size_t c = 2 * i + 1;
-
-        if (c >= r->nheap)
-            break;
-        if (c + 1 < r->nheap && fw_less(r->heap[c + 1], r->heap[c]))
-            c++;
-        if (!fw_less(r->heap[c], fw))
-            break;
-        heap_set(r, i, r->heap[c]);
-        i = c;
-    }
-    heap_set(r, i, fw);
-}
+ORDER_HEAP(fwheap, struct alloc_fw, heap_pos, fw_less)
 
 int alloc_heap_push(struct alloc_role *r, struct alloc_fw *fw)
 {
     if (alloc_grow(&r->heap, &r->capheap, r->nheap + 1, sizeof(*r->heap)) < 0)
         return AGORA_ENOMEM;
-    r->heap[r->nheap] = fw;
-    fw->heap_pos = (long)r->nheap++;
-    heap_up(r, r->nheap - 1);
+    fwheap_push(r->heap, &r->nheap, fw);
     return 0;
 }
 
 void alloc_heap_remove(struct alloc_role *r, struct alloc_fw *fw)
 {
-    size_t i = (size_t)fw->heap_pos;
-
-    if (fw->heap_pos < 0)
-        return;
-    fw->heap_pos = -1;
-    if (--r->nheap == i)
-        return;
-    heap_set(r, i, r->heap[r->nheap]);
-    heap_down(r, i);
-    heap_up(r, (size_t)r->heap[i]->heap_pos);
+    fwheap_remove(r->heap, &r->nheap, fw);
 }
 
 struct alloc_fw *alloc_heap_pop(struct alloc_role *r)
@@ -223,10 +217,8 @@ struct alloc_fw *alloc_heap_pop(struct alloc_role *r)
 static void fw_reshare(struct alloc *a, struct alloc_fw *fw)
 {
     fw->share = alloc_dominant(a, fw->alloc);
-    if (fw->heap_pos >= 0) {
-        heap_up(fw->role, (size_t)fw->heap_pos);
-        heap_down(fw->role, (size_t)fw->heap_pos);
-    }
+    if (fw->heap_pos >= 0)
+        fwheap_fix(fw->role->heap, fw->role->nheap, fw);
 }
 
 /* Cluster totals moved: every share is relative to them. */
@@ -241,10 +233,10 @@ void alloc_shares_refresh(struct alloc *a)
         for (j = 0; j < r->nheap; j++)
             r->heap[j]->share = alloc_dominant(a, r->heap[j]->alloc);
         for (j = r->nheap / 2; j-- > 0;)
-            heap_down(r, j);
+            fwheap_down(r->heap, r->nheap, j);
     }
     for (j = a->nrheap / 2; j-- > 0;)
-        rheap_down(a, j);
+        rheap_down(a->rheap, a->nrheap, j);
     a->shares_stale = 0;
 }
 

@@ -20,6 +20,8 @@
 
 #include "agora/plugin.h"
 
+#include "sink.h"
+
 /* The buffer inside the writer: most replies fit, so agora_jw_new() makes
  * one allocation and a short reply none more. */
 #define JW_SMALL 256
@@ -677,23 +679,6 @@ int agora_json_bool(yajl_val obj, const char *key, int *out)
     return AGORA_EINVAL;
 }
 
-/* Writes what fits of s into out, counting the whole length. */
-struct sink {
-    char *out;
-    size_t size, len;
-};
-
-static void sink_put(struct sink *k, const char *s, size_t n)
-{
-    size_t room;
-
-    if (k->len < k->size) {
-        room = k->size - 1 - k->len;
-        memcpy(k->out + k->len, s, n < room ? n : room);
-    }
-    k->len += n;
-}
-
 /* The escape of one byte, or NULL when it stands for itself. The same
  * set as yajl_gen_string(): quote, backslash and control characters. */
 static const char *quote_escape(unsigned char c, char *hex, size_t size)
@@ -741,7 +726,5 @@ size_t agora_json_quote(const char *s, char *out, size_t outlen)
         }
         sink_put(&k, "\"", 1);
     }
-    if (outlen > 0)
-        out[k.len < outlen ? k.len : outlen - 1] = '\0';
-    return k.len;
+    return sink_end(&k);
 }

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sink.h"
+
 /* ---- small helpers ---- */
 
 static const char *role_of(const struct agora_resource *r)
@@ -196,6 +198,15 @@ static size_t ranges_merge(struct agora_range *r, size_t n)
     return out + 1;
 }
 
+/* An uninitialised array of n elements of size elem; NULL when out of
+ * memory or when n * elem overflows. The caller frees it. */
+static void *array_new(size_t n, size_t elem)
+{
+    if (n > (size_t)-1 / elem)
+        return NULL;
+    return malloc(n * elem);
+}
+
 /* d's ranges united with x; d is unchanged when out of memory. */
 static int ranges_union(struct agora_resource *d, const struct agora_range *x,
                         size_t nx)
@@ -205,9 +216,7 @@ static int ranges_union(struct agora_resource *d, const struct agora_range *x,
 
     if (nx == 0)
         return 0;
-    if (n > (size_t)-1 / sizeof(*v))
-        return AGORA_ENOMEM;
-    v = malloc(n * sizeof(*v));
+    v = array_new(n, sizeof(*v));
     if (!v)
         return AGORA_ENOMEM;
     if (d->nranges)
@@ -254,9 +263,7 @@ static int ranges_subtract(struct agora_resource *d,
 
     if (d->nranges == 0 || nx == 0)
         return 0;
-    if (cap > (size_t)-1 / sizeof(*v))
-        return AGORA_ENOMEM;
-    v = malloc(cap * sizeof(*v));
+    v = array_new(cap, sizeof(*v));
     if (!v)
         return AGORA_ENOMEM;
     for (i = 0; i < d->nranges; i++)
@@ -299,9 +306,7 @@ static int items_union(struct agora_resource *d, char *const *x, size_t nx)
 
     if (nx == 0)
         return 0;
-    if (n > (size_t)-1 / sizeof(*v))
-        return AGORA_ENOMEM;
-    v = malloc(n * sizeof(*v));
+    v = array_new(n, sizeof(*v));
     if (!v)
         return AGORA_ENOMEM;
     for (i = 0; i < nx; i++) {
@@ -736,23 +741,6 @@ double agora_resources_scalar(const struct agora_resources *r, const char *name)
 
 /* ---- formatting ---- */
 
-/* Writes what fits into out, counting the whole length (as snprintf). */
-struct sink {
-    char *out;
-    size_t size, len;
-};
-
-static void sink_put(struct sink *k, const char *s, size_t n)
-{
-    size_t room;
-
-    if (k->len < k->size) {
-        room = k->size - 1 - k->len;
-        memcpy(k->out + k->len, s, n < room ? n : room);
-    }
-    k->len += n;
-}
-
 static void sink_str(struct sink *k, const char *s)
 {
     if (s)
@@ -833,9 +821,7 @@ size_t agora_resources_format(const struct agora_resources *r, char *out,
             sink_put(&k, ";", 1);
         format_one(&k, &r->v[i]);
     }
-    if (outlen > 0)
-        out[k.len < outlen ? k.len : outlen - 1] = '\0';
-    return k.len;
+    return sink_end(&k);
 }
 
 /* ---- parsing ---- */
@@ -1052,6 +1038,18 @@ static int parse_range(struct parser *ps, struct agora_range *r)
     return 0;
 }
 
+/* At a list's opening bracket: steps over it, and over `close` too when
+ * it follows at once (1: the list is empty and read). */
+static int list_open(struct parser *ps, char close)
+{
+    ps->p++;
+    skip_ws(ps);
+    if (*ps->p != close)
+        return 0;
+    ps->p++;
+    return 1;
+}
+
 /* At '[': "begin-end" items separated by ',' up to ']'. */
 static int parse_ranges(struct parser *ps, struct agora_resource *x)
 {
@@ -1061,12 +1059,8 @@ static int parse_ranges(struct parser *ps, struct agora_resource *x)
     int rc;
 
     x->type = AGORA_RANGES;
-    ps->p++;
-    skip_ws(ps);
-    if (*ps->p == ']') {
-        ps->p++;
+    if (list_open(ps, ']'))
         return 0;
-    }
     for (;;) {
         rc = parse_range(ps, &r);
         if (rc != 0)
@@ -1119,12 +1113,8 @@ static int parse_set(struct parser *ps, struct agora_resource *x)
     int rc;
 
     x->type = AGORA_SET;
-    ps->p++;
-    skip_ws(ps);
-    if (*ps->p == '}') {
-        ps->p++;
+    if (list_open(ps, '}'))
         return 0;
-    }
     for (;;) {
         rc = parse_set_item(ps, x, &cap);
         if (rc != 0)

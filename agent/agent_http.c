@@ -85,11 +85,13 @@ static void reply_jw(struct http_req *req, int status, struct agora_jw *w)
     size_t len;
     int n;
 
+    if (cb == NULL || *cb == '\0') {
+        http_reply_jw(req, status, w);
+        return;
+    }
     doc = w ? agora_jw_result(w, &len) : NULL;
     if (doc == NULL) {
         http_reply_error(req, 500, "out of memory");
-    } else if (cb == NULL || *cb == '\0') {
-        http_reply(req, status, NULL, doc, len);
     } else if (!jsonp_valid(cb)) {
         http_reply_error(req, 400, "invalid jsonp callback");
     } else if ((n = asprintf(&wrapped, "%s(%s);", cb, doc)) < 0) {

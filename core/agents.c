@@ -723,19 +723,12 @@ static void agents_reply(struct master *m, struct http_req *req,
                          const char *key)
 {
     struct agora_jw *w = agora_jw_new();
-    const char *doc;
-    size_t len;
 
     agora_jw_obj_open(w);
     agora_jw_key(w, key);
     agents_write(m, w);
     agora_jw_obj_close(w);
-    doc = w ? agora_jw_result(w, &len) : NULL;
-    if (doc)
-        http_reply(req, 200, NULL, doc, len);
-    else
-        http_reply_error(req, 500, "out of memory");
-    agora_jw_free(w);
+    http_reply_jw(req, 200, w);
 }
 
 void agents_http_list(void *arg, struct http_req *req)

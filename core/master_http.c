@@ -32,19 +32,6 @@
 
 #define M(arg) ((struct master *)(arg))
 
-/* Answers with the writer's document, or 500 if it failed. */
-static void reply_jw(struct http_req *req, int status, struct agora_jw *w)
-{
-    size_t len;
-    const char *doc = w ? agora_jw_result(w, &len) : NULL;
-
-    if (doc)
-        http_reply(req, status, NULL, doc, len);
-    else
-        http_reply_error(req, 500, "out of memory");
-    agora_jw_free(w);
-}
-
 static void h_health(void *arg, struct http_req *req)
 {
     (void)arg;
@@ -63,7 +50,7 @@ static void h_version(void *arg, struct http_req *req)
     agora_jw_kstr(w, "plugin_abi", abi);
     agora_jw_kstr(w, "build_date", __DATE__ " " __TIME__);
     agora_jw_obj_close(w);
-    reply_jw(req, 200, w);
+    http_reply_jw(req, 200, w);
 }
 
 /* "master@10.0.0.1:5050", as Mesos names a master's process. */
@@ -174,7 +161,7 @@ static void h_state(void *arg, struct http_req *req)
     agora_jw_key(w, "roles");
     alloc_write_roles(m->alloc, w);
     agora_jw_obj_close(w);
-    reply_jw(req, 200, w);
+    http_reply_jw(req, 200, w);
 }
 
 static void h_frameworks(void *arg, struct http_req *req)
@@ -185,7 +172,7 @@ static void h_frameworks(void *arg, struct http_req *req)
     agora_jw_key(w, "frameworks");
     frameworks_write(M(arg), w, write_fw_tasks, arg);
     agora_jw_obj_close(w);
-    reply_jw(req, 200, w);
+    http_reply_jw(req, 200, w);
 }
 
 static void h_plugins(void *arg, struct http_req *req)
@@ -197,7 +184,7 @@ static void h_plugins(void *arg, struct http_req *req)
     agora_jw_key(w, "plugins");
     write_plugins(w, M(arg));
     agora_jw_obj_close(w);
-    reply_jw(req, 200, w);
+    http_reply_jw(req, 200, w);
 }
 
 static void write_http_metrics(struct agora_jw *w, struct master *m)
@@ -278,7 +265,7 @@ static void h_metrics(void *arg, struct http_req *req)
     alloc_write_metrics(m->alloc, w);
     metrics_write(&m->metrics, w);
     agora_jw_obj_close(w);
-    reply_jw(req, 200, w);
+    http_reply_jw(req, 200, w);
 }
 
 static void h_roles(void *arg, struct http_req *req)
@@ -289,7 +276,7 @@ static void h_roles(void *arg, struct http_req *req)
     agora_jw_key(w, "roles");
     alloc_write_roles(M(arg)->alloc, w);
     agora_jw_obj_close(w);
-    reply_jw(req, 200, w);
+    http_reply_jw(req, 200, w);
 }
 
 static void h_reload(void *arg, struct http_req *req)

@@ -971,8 +971,6 @@ void tasks_http_list(void *arg, struct http_req *req)
     struct agora_jw *w;
     struct task *t;
     long skipped = 0, n = 0;
-    const char *doc;
-    size_t len;
 
     if (limit < 0 || offset < 0 || (order && !asc && strcmp(order, "desc"))) {
         http_reply_error(req, 400, "limit and offset must be non-negative "
@@ -992,12 +990,7 @@ void tasks_http_list(void *arg, struct http_req *req)
     }
     agora_jw_arr_close(w);
     agora_jw_obj_close(w);
-    doc = w ? agora_jw_result(w, &len) : NULL;
-    if (doc)
-        http_reply(req, 200, NULL, doc, len);
-    else
-        http_reply_error(req, 500, "out of memory");
-    agora_jw_free(w);
+    http_reply_jw(req, 200, w);
 }
 
 void tasks_write_metrics(struct master *m, struct agora_jw *w)

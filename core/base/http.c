@@ -316,6 +316,20 @@ int http_reply_error(struct http_req *r, int status, const char *msg)
     return rc;
 }
 
+int http_reply_jw(struct http_req *r, int status, struct agora_jw *w)
+{
+    size_t len;
+    const char *doc = w ? agora_jw_result(w, &len) : NULL;
+    int rc;
+
+    if (doc)
+        rc = http_reply(r, status, NULL, doc, len);
+    else
+        rc = http_reply_error(r, 500, "out of memory");
+    agora_jw_free(w);
+    return rc;
+}
+
 int http_reply_errorf(struct http_req *r, int status, const char *fmt, ...)
 {
     va_list ap;

@@ -23,6 +23,7 @@ struct router;
 struct http_server;
 struct http_req;
 struct http_stream;
+struct agora_jw;
 
 /* The handler stored in each router route. */
 typedef void (*http_handler_fn)(void *arg, struct http_req *req);
@@ -120,6 +121,12 @@ int http_reply(struct http_req *r, int status, const char *content_type,
 
 /* Answers {"message": msg} (escaped) with the status. */
 int http_reply_error(struct http_req *r, int status, const char *msg);
+
+/*
+ * Answers with the writer's document (application/json), or 500 when
+ * the writer is NULL or failed. Frees w.
+ */
+int http_reply_jw(struct http_req *r, int status, struct agora_jw *w);
 
 /* Like http_reply_error with a printf-style message. */
 int http_reply_errorf(struct http_req *r, int status, const char *fmt, ...)

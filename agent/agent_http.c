@@ -354,6 +354,32 @@ static int query_i64(struct http_req *req, const char *name, int64_t def,
     return 0;
 }
 
+/* The sandboxes' root (the caller frees it) and a writer for a /files
+ * query: 0, or 500 with err filled when memory is short. */
+static int files_start(const struct agent *a, char **root,
+                       struct agora_jw **w, char *err, size_t errlen)
+{
+    *root = sandboxes_dir(a);
+    *w = agora_jw_new();
+    if (*root != NULL && *w != NULL)
+        return 0;
+    snprintf(err, errlen, "out of memory");
+    return 500;
+}
+
+/* Answers a /files query: w's document when st is 0, else st and err.
+ * Frees w. */
+static void reply_files(struct http_req *req, int st, struct agora_jw *w,
+                        const char *err)
+{
+    if (st != 0) {
+        agora_jw_free(w);
+        http_reply_error(req, st, err);
+        return;
+    }
+    reply_jw(req, 200, w);
+}
+
 static void h_browse(void *arg, struct http_req *req)
 {
     const char *path = query_path(req);
@@ -363,23 +389,13 @@ static void h_browse(void *arg, struct http_req *req)
 
     if (path == NULL)
         return;
-    root = sandboxes_dir(A(arg));
-    w = agora_jw_new();
-    if (root == NULL || w == NULL) {
-        st = 500;
-        snprintf(err, sizeof(err), "out of memory");
-    } else {
+    st = files_start(A(arg), &root, &w, err, sizeof(err));
+    if (st == 0)
         st = files_browse(root, path, w, &truncated, err, sizeof(err));
-    }
     free(root);
-    if (st != 0) {
-        agora_jw_free(w);
-        http_reply_error(req, st, err);
-        return;
-    }
-    if (truncated)
+    if (st == 0 && truncated)
         http_reply_header(req, "X-Agora-Truncated", "true");
-    reply_jw(req, 200, w);
+    reply_files(req, st, w, err);
 }
 
 static void h_read(void *arg, struct http_req *req)
@@ -393,21 +409,11 @@ static void h_read(void *arg, struct http_req *req)
     if (path == NULL || query_i64(req, "offset", 0, &offset) < 0 ||
         query_i64(req, "length", -1, &length) < 0)
         return;
-    root = sandboxes_dir(A(arg));
-    w = agora_jw_new();
-    if (root == NULL || w == NULL) {
-        st = 500;
-        snprintf(err, sizeof(err), "out of memory");
-    } else {
+    st = files_start(A(arg), &root, &w, err, sizeof(err));
+    if (st == 0)
         st = files_read(root, path, offset, length, w, err, sizeof(err));
-    }
     free(root);
-    if (st != 0) {
-        agora_jw_free(w);
-        http_reply_error(req, st, err);
-        return;
-    }
-    reply_jw(req, 200, w);
+    reply_files(req, st, w, err);
 }
 
 /* Content-Disposition for the file's last component, with anything that

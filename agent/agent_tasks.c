@@ -133,24 +133,12 @@ const struct agent_task *agent_completed(const struct agent *a, size_t i)
 
 static void agent_journal_forget(struct agent *a, const char *id)
 {
-    struct agora_jw *w = agora_jw_new();
-    const char *json = NULL;
-    size_t len;
-    int rc = AGORA_ENOMEM;
+    int rc = journal_append_ids(a->journal, JOURNAL_FORGET, id, NULL);
 
-    if (w) {
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "task_id", id);
-        agora_jw_obj_close(w);
-        json = agora_jw_result(w, &len);
-    }
     /* Lost, the task is only reported once more after a restart. */
-    if (json)
-        rc = journal_append(a->journal, JOURNAL_FORGET, json, len, NULL, NULL);
     if (rc < 0 && rc != AGORA_ECANCELED)
         log_warn("agent", "cannot journal the end of task %s: %s", id,
                  agora_strerror(rc));
-    agora_jw_free(w);
 }
 
 void agent_task_done(struct agent *a, struct agent_task *t)

@@ -22,6 +22,7 @@
 
 #include <ev.h>
 
+#include <agora/json.h>
 #include <agora/plugin.h>
 
 #include "log.h"
@@ -598,6 +599,28 @@ int journal_append(struct journal *j, int type, const char *data, size_t len,
     j->st.appended++;
     journal_enqueue(j, r);
     return 0;
+}
+
+int journal_append_ids(struct journal *j, int type, const char *task_id,
+                       const char *uuid)
+{
+    struct agora_jw *w = agora_jw_new();
+    const char *json = NULL;
+    size_t len;
+    int rc = AGORA_ENOMEM;
+
+    if (w) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "task_id", task_id);
+        if (uuid)
+            agora_jw_kstr(w, "uuid", uuid);
+        agora_jw_obj_close(w);
+        json = agora_jw_result(w, &len);
+    }
+    if (json)
+        rc = journal_append(j, type, json, len, NULL, NULL);
+    agora_jw_free(w);
+    return rc;
 }
 
 int journal_snap_add(struct journal_snap *s, int type, const char *data,

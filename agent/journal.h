@@ -101,6 +101,15 @@ int journal_open(struct ev_loop *loop, const struct journal_conf *c,
 int journal_append(struct journal *j, int type, const char *data, size_t len,
                    journal_done_fn done, void *arg);
 
+/*
+ * Queues an ack or forget record, with no callback: {"task_id": task_id}
+ * and, when uuid is not NULL, "uuid": uuid (the payloads enum
+ * journal_type gives them). Both strings are borrowed for the call.
+ * Returns as journal_append().
+ */
+int journal_append_ids(struct journal *j, int type, const char *task_id,
+                       const char *uuid);
+
 /* Adds one record to a snapshot. 0, AGORA_ENOMEM or AGORA_ETOOBIG. */
 int journal_snap_add(struct journal_snap *s, int type, const char *data,
                      size_t len);

@@ -635,24 +635,11 @@ static struct agent_update *updates_find(struct task_updates *tu,
 static void updates_journal_ack(struct agent *a, const char *task_id,
                                 const char *uuid)
 {
-    struct agora_jw *w = agora_jw_new();
-    const char *json = NULL;
-    size_t len;
-    int rc = AGORA_ENOMEM;
+    int rc = journal_append_ids(a->journal, JOURNAL_ACK, task_id, uuid);
 
-    if (w) {
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "task_id", task_id);
-        agora_jw_kstr(w, "uuid", uuid);
-        agora_jw_obj_close(w);
-        json = agora_jw_result(w, &len);
-    }
     /* Lost, it only means the update is sent once more after a restart. */
-    if (json)
-        rc = journal_append(a->journal, JOURNAL_ACK, json, len, NULL, NULL);
     if (rc < 0 && rc != AGORA_ECANCELED)
         log_warn("updates", "cannot journal an ack: %s", agora_strerror(rc));
-    agora_jw_free(w);
 }
 
 void updates_ack(struct agent *a, const char *task_id, const char *uuid)

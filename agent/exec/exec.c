@@ -444,21 +444,14 @@ static void te_free(struct task_exec *te)
 static int write_whole(const char *path, const char *data, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    size_t off = 0;
+    int e;
 
     if (fd < 0)
         return -errno;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close(fd);
-            return -EIO;
-        }
-        off += (size_t)n;
-    }
-    return close(fd) == 0 ? 0 : -errno;
+    e = exec_write_all(fd, data, len);
+    if (close(fd) != 0 && e == 0)
+        e = -errno;
+    return e;
 }
 
 static int write_launch(struct exec *x, struct agent_task *t,

@@ -74,28 +74,34 @@ int exec_write_file(const char *path, const char *data, size_t len)
     return close(fd) == 0 ? 0 : -errno;
 }
 
+int exec_write_all(int fd, const char *data, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
 int exec_write_atomic(int dirfd, const char *name, const char *data, size_t len,
                       int sync)
 {
     char tmp[4096];
-    size_t off = 0;
-    int fd, e = 0;
+    int fd, e;
 
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
         return -ENAMETOOLONG;
     fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            e = n < 0 ? -errno : -EIO;
-            break;
-        }
-        off += (size_t)n;
-    }
+    e = exec_write_all(fd, data, len);
     if (e == 0 && sync && fsync(fd) != 0)
         e = -errno;
     if (close(fd) != 0 && e == 0)

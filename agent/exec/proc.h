@@ -20,6 +20,10 @@ ssize_t exec_read_file(int dirfd, const char *path, char *buf, size_t cap);
 /* Writes len bytes to an existing file (a cgroup knob). 0 or -errno. */
 int exec_write_file(const char *path, const char *data, size_t len);
 
+/* Writes all len bytes to fd, through partial writes and EINTR. 0 or
+ * -errno (-EIO when write() makes no progress). */
+int exec_write_all(int fd, const char *data, size_t len);
+
 /* Writes a file atomically: <name>.tmp, optionally fsync, rename.
  * 0 or -errno (the tmp file is removed on failure). */
 int exec_write_atomic(int dirfd, const char *name, const char *data, size_t len,

@@ -26,6 +26,8 @@
 
 #include <agora/json.h>
 
+#include "fs.h"
+
 /* Sets the reason and returns status. */
 static int ferr(char *err, size_t errlen, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -559,25 +561,6 @@ size_t files_utf8_clean(const unsigned char *in, size_t n, char *out,
     return o;
 }
 
-/* Reads up to n bytes at off; returns how many (short at the end). */
-static ssize_t read_at(int fd, unsigned char *buf, size_t n, off_t off)
-{
-    size_t got = 0;
-    ssize_t r;
-
-    while (got < n) {
-        r = pread(fd, buf + got, n - got, off + (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 int files_read(const char *root, const char *path, int64_t offset,
                int64_t length, struct agora_jw *w, char *err, size_t errlen)
 {
@@ -620,7 +603,7 @@ int files_read(const char *root, const char *path, int64_t offset,
         free(text);
         return ferr(err, errlen, 500, "out of memory");
     }
-    got = read_at(fd, buf, n, (off_t)offset);
+    got = fs_read_full(fd, buf, n, (off_t)offset);
     if (got < 0) {
         rc = ferr(err, errlen, 500, "cannot read: %s", strerror(errno));
     } else {

@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "log.h"
 
 #define VALUE_NAME ".value"
@@ -98,30 +99,6 @@ static int corrupt(const struct local *l, const char *path, const char *why)
 {
     log_error("store", "%s/%s: damaged value file: %s", l->root, path, why);
     return AGORA_EIO;
-}
-
-/*
- * Reads up to n bytes, through short reads and EINTR. *got < n only at
- * the end of the file. 0, or -1 with errno set.
- */
-static int read_full(int fd, void *buf, size_t n, size_t *got)
-{
-    char *p = buf;
-    size_t done = 0;
-
-    while (done < n) {
-        ssize_t r = read(fd, p + done, n - done);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        done += (size_t)r;
-    }
-    *got = done;
-    return 0;
 }
 
 /* Writes all n bytes, through partial writes and EINTR. 0 or -1. */
@@ -230,11 +207,11 @@ static int read_header(const struct local *l, int fd, const char *path,
 {
     unsigned char h[HDR_LEN];
     uint64_t v, n;
-    size_t got;
+    ssize_t got = fs_read_full(fd, h, sizeof(h), -1);
 
-    if (read_full(fd, h, sizeof(h), &got) < 0)
+    if (got < 0)
         return io_fail(l, "read", path, NULL);
-    if (got < sizeof(h) || memcmp(h, hdr_magic, sizeof(hdr_magic)) != 0 ||
+    if ((size_t)got < sizeof(h) || memcmp(h, hdr_magic, sizeof(hdr_magic)) != 0 ||
         get_le(h + 4, 4) != HDR_FORMAT)
         return corrupt(l, path, "bad header");
     v = get_le(h + 8, 8);
@@ -254,7 +231,8 @@ static int read_value(const struct local *l, int fd, const char *path,
                       struct store_op *op)
 {
     int64_t version;
-    size_t len, got;
+    size_t len;
+    ssize_t got;
     char *buf;
     int rc = read_header(l, fd, path, &version, &len);
 
@@ -263,12 +241,13 @@ static int read_value(const struct local *l, int fd, const char *path,
     buf = malloc(len + 1);
     if (buf == NULL)
         return AGORA_ENOMEM;
-    if (read_full(fd, buf, len, &got) < 0) {
+    got = fs_read_full(fd, buf, len, -1);
+    if (got < 0) {
         rc = io_fail(l, "read", path, NULL);
         free(buf);
         return rc;
     }
-    if (got != len) {
+    if ((size_t)got != len) {
         free(buf);
         return corrupt(l, path, "shorter than its header says");
     }

@@ -1,5 +1,5 @@
 /*
- * fs.c - mkdir -p and whole-file reads.
+ * fs.c - mkdir -p, whole-file reads and full reads.
  */
 #include "fs.h"
 
@@ -77,4 +77,24 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len)
     if (len)
         *len = n;
     return 0;
+}
+
+ssize_t fs_read_full(int fd, void *buf, size_t n, off_t off)
+{
+    char *p = buf;
+    size_t got = 0;
+    ssize_t r;
+
+    while (got < n) {
+        r = off < 0 ? read(fd, p + got, n - got)
+                    : pread(fd, p + got, n - got, off + (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
 }

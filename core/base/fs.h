@@ -22,4 +22,12 @@ int fs_mkdirs(const char *path, mode_t mode);
  */
 int fs_read_file(const char *path, size_t max, char **out, size_t *len);
 
+/*
+ * Reads up to n bytes into buf, through short reads and EINTR: at the
+ * file's position when off is negative (read(), which moves it), else
+ * at off (pread(), which does not). Returns how many bytes, fewer than n
+ * only at the end of the file, or -1 with errno set.
+ */
+ssize_t fs_read_full(int fd, void *buf, size_t n, off_t off);
+
 #endif /* AGORA_FS_H */

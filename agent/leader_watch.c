@@ -236,6 +236,24 @@ static void lw_failed(struct leader_watch *w, struct lw_ask *a, int zrc,
     }
 }
 
+/*
+ * A new ask about dir/node, and its path in *path (NULL when node is
+ * NULL: the ask is about dir itself; else the caller frees it). NULL,
+ * the failure of `what` handled, when memory is short.
+ */
+static struct lw_ask *lw_ask_path(struct leader_watch *w, const char *node,
+                                  const char *what, char **path)
+{
+    struct lw_ask *a = lw_ask_new(w, node);
+
+    *path = NULL;
+    if (a == NULL || (node && asprintf(path, "%s/%s", w->dir, node) < 0)) {
+        lw_failed(w, a, ZOK, what);
+        return NULL;
+    }
+    return a;
+}
+
 static void lw_look(struct leader_watch *w, int watch_children)
 {
     zhandle_t *zh = zk_handle(w->z);
@@ -261,16 +279,12 @@ static void lw_look(struct leader_watch *w, int watch_children)
 static void lw_watch(struct leader_watch *w, const char *node, int want_rc)
 {
     zhandle_t *zh = zk_handle(w->z);
-    struct lw_ask *a = zh ? lw_ask_new(w, node) : NULL;
-    char *path = NULL;
+    struct lw_ask *a;
+    char *path;
     int rc;
 
-    if (zh == NULL)
+    if (zh == NULL || (a = lw_ask_path(w, node, "exists", &path)) == NULL)
         return;
-    if (a == NULL || (node && asprintf(&path, "%s/%s", w->dir, node) < 0)) {
-        lw_failed(w, a, ZOK, "exists");
-        return;
-    }
     a->want_rc = want_rc;
     rc = zoo_awexists(zh, path ? path : w->dir, lw_watched, w, lw_exists_done,
                       a);
@@ -282,16 +296,12 @@ static void lw_watch(struct leader_watch *w, const char *node, int want_rc)
 static void lw_get(struct leader_watch *w, const char *node)
 {
     zhandle_t *zh = zk_handle(w->z);
-    struct lw_ask *a = zh ? lw_ask_new(w, node) : NULL;
-    char *path = NULL;
+    struct lw_ask *a;
+    char *path;
     int rc;
 
-    if (zh == NULL)
+    if (zh == NULL || (a = lw_ask_path(w, node, "get", &path)) == NULL)
         return;
-    if (a == NULL || asprintf(&path, "%s/%s", w->dir, node) < 0) {
-        lw_failed(w, a, ZOK, "get");
-        return;
-    }
     rc = zoo_aget(zh, path, 0, lw_data_done, a);
     if (rc != ZOK)
         lw_failed(w, a, rc, "get");

@@ -283,7 +283,7 @@ int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
     if (rc < 0)
         return rc;
     agent_signals(a);
-    res = agent_resources_text(&a->total);
+    res = agora_resources_text(&a->total);
     log_info("agent",
              "agora-agent %s (id %s) on %s:%lld, work_dir %s, "
              "isolation %s, resources %s, master %s",

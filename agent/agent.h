@@ -194,8 +194,6 @@ int agent_attrs_parse(const char *text, struct agent_attr **out, size_t *n,
                       char *err, size_t errlen);
 void agent_attrs_free(struct agent_attr *v, size_t n);
 
-/* r as "cpus:4;mem:2048;..." (malloc'ed), or NULL when out of memory. */
-char *agent_resources_text(const struct agora_resources *r);
 
 /* ---- checkpoints and recovery (recovery.c) ---- */
 

@@ -216,7 +216,7 @@ static void link_write_tasks(struct agora_jw *w, struct agent *a)
     agora_jw_arr_open(w);
     while (map_next(&a->tasks, &pos, &id, &value)) {
         struct agent_task *t = value;
-        char *res = agent_resources_text(&t->resources);
+        char *res = agora_resources_text(&t->resources);
 
         agora_jw_obj_open(w);
         agora_jw_kstr(w, "task_id", t->id);
@@ -238,7 +238,7 @@ static void link_write_tasks(struct agora_jw *w, struct agent *a)
 static struct agora_jw *link_body(struct agent *a)
 {
     struct agora_jw *w = agora_jw_new();
-    char *res = agent_resources_text(&a->total);
+    char *res = agora_resources_text(&a->total);
     size_t i;
 
     if (w == NULL || res == NULL) {

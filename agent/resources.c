@@ -26,16 +26,6 @@
 
 #define MB (1024.0 * 1024.0)
 
-char *agent_resources_text(const struct agora_resources *r)
-{
-    size_t need = agora_resources_format(r, NULL, 0);
-    char *s = malloc(need + 1);
-
-    if (s)
-        agora_resources_format(r, s, need + 1);
-    return s;
-}
-
 /* MemTotal of /proc/meminfo in MB, or 0 when unreadable. */
 static double resources_mem_total(void)
 {

@@ -235,12 +235,10 @@ void alloc_agent_write(struct alloc_agent *ag, const char *which,
     ar_to(&b, "*", &out);
     for (i = 0; i < out.n; i++) {
         struct agora_resources one = {&out.v[i], 1};
-        size_t need = agora_resources_format(&one, NULL, 0);
-        char *s = malloc(need + 1);
+        char *s = agora_resources_text(&one);
 
         if (s == NULL)
             continue;
-        agora_resources_format(&one, s, need + 1);
         if (out.v[i].type == AGORA_SCALAR)
             agora_jw_knum(w, out.v[i].name, out.v[i].scalar);
         else

@@ -6,17 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* r as text ("ports:[31000-32000]"), malloc'ed; NULL without memory. */
-static char *res_text(const struct agora_resources *r)
-{
-    size_t need = agora_resources_format(r, NULL, 0);
-    char *s = malloc(need + 1);
-
-    if (s)
-        agora_resources_format(r, s, need + 1);
-    return s;
-}
-
 void res_json_write(struct agora_jw *w, const struct agora_resources *r)
 {
     size_t i;
@@ -34,7 +23,7 @@ void res_json_write(struct agora_jw *w, const struct agora_resources *r)
             continue;
         }
         /* Ranges and sets as Mesos writes them: "[31000-32000]". */
-        text = res_text(&one);
+        text = agora_resources_text(&one);
         agora_jw_kstr(w, x->name, text ? strchr(text, ':') + 1 : NULL);
         free(text);
     }

@@ -562,22 +562,11 @@ static void write_health(struct agora_jw *w, const struct agora_health_check *h)
     agora_jw_obj_close(w);
 }
 
-/* The resources as text (malloc'ed), or NULL when out of memory. */
-static char *resources_text(const struct agora_resources *r)
-{
-    size_t need = agora_resources_format(r, NULL, 0);
-    char *s = malloc(need + 1);
-
-    if (s)
-        agora_resources_format(r, s, need + 1);
-    return s;
-}
-
 /* The launch event for one task, one line of JSON (docs/agent-protocol.md). */
 static int launch_event(const char *fw_id, const struct agora_task_spec *sp,
                         struct agora_jw *w)
 {
-    char *res = resources_text(sp->resources);
+    char *res = agora_resources_text(sp->resources);
     size_t i;
 
     if (res == NULL)

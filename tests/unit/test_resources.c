@@ -356,6 +356,23 @@ START_TEST(test_format_roundtrip)
 }
 END_TEST
 
+/* The whole text, allocated: as agora_resources_format() writes it. */
+START_TEST(test_text)
+{
+    struct agora_resources r = parse("cpus:2;mem:1024;ports:[1-3]");
+    char out[64], *s = agora_resources_text(&r);
+
+    ck_assert_ptr_nonnull(s);
+    agora_resources_format(&r, out, sizeof(out));
+    ck_assert_str_eq(s, out);
+    free(s);
+    s = agora_resources_text(NULL);
+    ck_assert_str_eq(s, "");
+    free(s);
+    agora_resources_free(&r);
+}
+END_TEST
+
 /* As snprintf: the needed length, and a terminated prefix. */
 START_TEST(test_format_truncated)
 {
@@ -754,6 +771,7 @@ static Suite *resources_suite(void)
 
     tcase_add_test(f, test_format_roundtrip);
     tcase_add_test(f, test_format_truncated);
+    tcase_add_test(f, test_text);
     tcase_add_test(f, test_format_by_hand);
     suite_add_tcase(s, f);
 

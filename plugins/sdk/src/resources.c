@@ -824,6 +824,16 @@ size_t agora_resources_format(const struct agora_resources *r, char *out,
     return sink_end(&k);
 }
 
+char *agora_resources_text(const struct agora_resources *r)
+{
+    size_t need = agora_resources_format(r, NULL, 0);
+    char *s = malloc(need + 1);
+
+    if (s)
+        agora_resources_format(r, s, need + 1);
+    return s;
+}
+
 /* ---- parsing ---- */
 
 struct parser {

@@ -43,6 +43,12 @@ int agora_resources_parse(const char *text, struct agora_resources *out,
 size_t agora_resources_format(const struct agora_resources *r, char *out,
                               size_t outlen);
 
+/*
+ * r as text, as agora_resources_format() writes it, in a malloc'ed
+ * string the caller frees; NULL when out of memory.
+ */
+char *agora_resources_text(const struct agora_resources *r);
+
 /* Frees what r owns and leaves it empty. */
 void agora_resources_free(struct agora_resources *r);
 

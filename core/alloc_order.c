@@ -327,8 +327,11 @@ struct alloc_role *alloc_role_get(struct alloc *a, const char *name)
     return r;
 }
 
-int alloc_parse_weights(struct alloc *a, const char *spec, char *err,
-                         size_t errlen)
+/* Calls one() on each comma-separated item of a copy of spec, up to the
+ * first that fails: 0 (also for an empty spec) or that failure. */
+static int parse_items(struct alloc *a, const char *spec, char *err,
+                       size_t errlen,
+                       int (*one)(struct alloc *, char *, char *, size_t))
 {
     char *copy, *item, *save = NULL;
     int rc = 0;
@@ -338,26 +341,36 @@ int alloc_parse_weights(struct alloc *a, const char *spec, char *err,
     if ((copy = strdup(spec)) == NULL)
         return AGORA_ENOMEM;
     for (item = strtok_r(copy, ",", &save); item && rc == 0;
-         item = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(item, '='), *end;
-        struct alloc_role *r;
-        double w;
-
-        w = eq ? strtod(eq + 1, &end) : 0;
-        if (eq == NULL || eq == item || *end || !(w > 0)) {
-            snprintf(err, errlen, "--weights: '%s' is not role=weight (> 0)",
-                     item);
-            rc = AGORA_EINVAL;
-            break;
-        }
-        *eq = '\0';
-        if ((r = alloc_role_get(a, item)) == NULL)
-            rc = AGORA_ENOMEM;
-        else
-            r->weight = w;
-    }
+         item = strtok_r(NULL, ",", &save))
+        rc = one(a, item, err, errlen);
     free(copy);
     return rc;
+}
+
+/* "role=2" */
+static int parse_weight_one(struct alloc *a, char *item, char *err,
+                            size_t errlen)
+{
+    char *eq = strchr(item, '='), *end;
+    double w = eq ? strtod(eq + 1, &end) : 0;
+    struct alloc_role *r;
+
+    if (eq == NULL || eq == item || *end || !(w > 0)) {
+        snprintf(err, errlen, "--weights: '%s' is not role=weight (> 0)",
+                 item);
+        return AGORA_EINVAL;
+    }
+    *eq = '\0';
+    if ((r = alloc_role_get(a, item)) == NULL)
+        return AGORA_ENOMEM;
+    r->weight = w;
+    return 0;
+}
+
+int alloc_parse_weights(struct alloc *a, const char *spec, char *err,
+                         size_t errlen)
+{
+    return parse_items(a, spec, err, errlen, parse_weight_one);
 }
 
 /* "role:cpus=4;mem=4096,other:cpus=1" */
@@ -400,17 +413,5 @@ static int parse_quota_one(struct alloc *a, char *item, char *err,
 int alloc_parse_quota(struct alloc *a, const char *spec, char *err,
                        size_t errlen)
 {
-    char *copy, *item, *save = NULL;
-    int rc = 0;
-
-    if (spec == NULL || *spec == '\0')
-        return 0;
-    if ((copy = strdup(spec)) == NULL)
-        return AGORA_ENOMEM;
-    for (item = strtok_r(copy, ",", &save); item && rc == 0;
-         item = strtok_r(NULL, ",", &save))
-        rc = parse_quota_one(a, item, err, errlen);
-    free(copy);
-    return rc;
+    return parse_items(a, spec, err, errlen, parse_quota_one);
 }
-

@@ -313,8 +313,11 @@ int master_start(struct master *m, struct ev_loop *loop,
         return AGORA_EINVAL;
     }
     log_set_level((enum agora_log_level)level);
-    m->start_time = ev_time();
-    m->events.keepalive = m->conf.event_keepalive;
+    /* The loop's clock, as every later time of the master (elected_time
+     * among them) is read: so none can come out before the start. */
+    ev_now_update(loop);
+    m->start_time = ev_now(loop);
+    events_init(&m->events, loop, m->conf.event_keepalive);
     uuid_v4(m->id);
     ev_init(&m->reload_timer, master_on_reload);
     m->reload_timer.data = m;

@@ -15,12 +15,13 @@
  *                      election); agents, tasks, store*, leader, events
  *   standby.c       -> leader
  *   plugins.c       -> plugin_api, plugin_conf, metrics
- *   plugin_api.c    -> offers, tasks, frameworks, alloc*, store, events,
- *                      metrics, plugin_conf
+ *   plugin_api.c    -> plugin_view, offers, tasks, frameworks, alloc*,
+ *                      store, events, metrics, plugin_conf
+ *   plugin_view.c   -> tasks, agents, frameworks, alloc*
  *   agent_proto.c   -> tasks, agents
  *   offers.c        -> tasks, agents, alloc*
  *   tasks.c         -> agents, frameworks, alloc*, res_json
- *   agents.c        -> alloc*, store, res_json
+ *   agents.c        -> alloc*, store, events, res_json
  *   frameworks.c    -> alloc*
  *   alloc*.c, store*.c, leader.c, events.c, metrics.c, res_json.c,
  *   plugin_conf.c   -> core/base/ (and, within alloc* and within store*,

@@ -23,6 +23,7 @@
 #include "master.h"
 #include "offers.h"
 #include "plugin_api.h"
+#include "plugin_view.h"
 #include "plugins.h"
 #include "store.h"
 #include "tasks.h"
@@ -48,6 +49,10 @@ struct plugin_item {
             agora_store_fn fn;
         } store;
         struct agora_framework *fw;
+        struct {
+            struct events_listener *l;
+            agora_event_fn fn;
+        } sub;
     } u;
 };
 
@@ -401,6 +406,45 @@ static int api_publish(struct agora_host *h, const char *type,
     return events_publish(&HOST(h)->m->events, type, json);
 }
 
+static void sub_deliver(void *arg, const char *type, const char *json)
+{
+    struct plugin_item *it = arg;
+
+    it->u.sub.fn(it->arg, type, json);
+}
+
+static int api_subscribe(struct agora_host *h, const char *type,
+                         agora_event_fn fn, void *arg, struct agora_sub **out)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it;
+    int rc;
+
+    if (fn == NULL || out == NULL)
+        return AGORA_EINVAL;
+    if ((it = item_new(p, PLUGIN_ITEM_SUB, arg)) == NULL)
+        return AGORA_ENOMEM;
+    it->u.sub.fn = fn;
+    rc = events_listen(&p->m->events, type, sub_deliver, it, &it->u.sub.l);
+    if (rc < 0) {
+        item_free(it);
+        return rc;
+    }
+    *out = (struct agora_sub *)it;
+    return 0;
+}
+
+static void api_unsubscribe(struct agora_host *h, struct agora_sub *s)
+{
+    struct plugin_item *it = (struct plugin_item *)s;
+
+    (void)h;
+    if (it == NULL || it->kind != PLUGIN_ITEM_SUB)
+        return;
+    events_unlisten(&it->p->m->events, it->u.sub.l);
+    item_free(it);
+}
+
 /* "<plugin>/<name>" into key; a metric may be bumped on every request,
  * so this avoids printf. */
 static int metric_key(struct plugin *p, const char *name, char *key,
@@ -600,6 +644,13 @@ const struct agora_api plugin_api_table = {
     .kill = api_kill,
     .reconcile = api_reconcile,
     .launch = api_launch,
+    .subscribe = api_subscribe,
+    .unsubscribe = api_unsubscribe,
+    .agents_each = plugin_view_agents_each,
+    .agent_get = plugin_view_agent_get,
+    .tasks_each = plugin_view_tasks_each,
+    .task_get = plugin_view_task_get,
+    .master_info = plugin_view_master_info,
 };
 
 /* ---- release ---- */
@@ -635,6 +686,10 @@ static void item_release(struct plugin_item *it)
         framework_remove(p->m, fw);
         break;
     }
+    case PLUGIN_ITEM_SUB:
+        events_unlisten(&p->m->events, it->u.sub.l);
+        item_free(it);
+        break;
     }
 }
 

@@ -42,7 +42,8 @@ enum plugin_item_kind {
     PLUGIN_ITEM_REQ,
     PLUGIN_ITEM_STREAM,
     PLUGIN_ITEM_STORE,
-    PLUGIN_ITEM_FRAMEWORK
+    PLUGIN_ITEM_FRAMEWORK,
+    PLUGIN_ITEM_SUB
 };
 
 struct plugin_route {

@@ -189,6 +189,7 @@ static void master_hooks(struct master *m)
     m->plugin_hooks.port_closing = master_on_port_closing;
     m->plugin_hooks.arg = m;
     m->request_reload = master_request_reload;
+    m->request_abdicate = master_leader_abdicate;
 }
 
 /* libev runs these on the loop; the process signal handler only noted it. */

@@ -406,6 +406,13 @@ static int api_publish(struct agora_host *h, const char *type,
     return events_publish(&HOST(h)->m->events, type, json);
 }
 
+static int api_abdicate(struct agora_host *h)
+{
+    struct master *m = HOST(h)->m;
+
+    return m->request_abdicate(m);
+}
+
 static void sub_deliver(void *arg, const char *type, const char *json)
 {
     struct plugin_item *it = arg;
@@ -651,6 +658,7 @@ const struct agora_api plugin_api_table = {
     .tasks_each = plugin_view_tasks_each,
     .task_get = plugin_view_task_get,
     .master_info = plugin_view_master_info,
+    .abdicate = api_abdicate,
 };
 
 /* ---- release ---- */

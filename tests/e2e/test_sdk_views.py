@@ -97,3 +97,27 @@ def test_agent_events(cluster):
     assert back[0] == {"agent_id": a.agent_id, "hostname": "127.0.0.1",
                        "state": "active"}
     assert len(events_of(m, "agent_added")) == 1
+
+
+def test_abdicate_alone_leads_again(cluster):
+    """Alone, a master that abdicates is elected again: its plugins are
+    finished and started anew (the new launcher hears leader_elected)."""
+    m, launcher, agent = cluster
+    a = agent().start()
+    wait_for(lambda: events_of(m, "agent_added"), 5 * SLOW, what="agent_added")
+    before = m.json("/master/state")["elected_time"]
+    r = m.post("/launcher/abdicate")
+    assert r.status_code == 202
+    m.wait_log("abdicated, as asked")
+
+    def again():
+        st = m.json("/master/state")
+        return st["elected"] and st["elected_time"] > before
+    wait_for(again, 5 * SLOW, what="re-election")
+    # A new launcher: it heard its election, not the agent of before,
+    # and the agent is still there.
+    wait_for(lambda: events_of(m, "leader_elected"), 5 * SLOW,
+             what="the new launcher to hear leader_elected")
+    assert events_of(m, "agent_added") == []
+    wait_for(lambda: m.json("/launcher/agents/" + a.agent_id)["state"] == "active",
+             10 * SLOW, what="the agent to be active again")

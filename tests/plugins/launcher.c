@@ -16,6 +16,7 @@
  *   GET  /agents, /agents/:id   the master's agents (agents_each, agent_get)
  *   GET  /tasks, /tasks/:id     its framework's tasks (tasks_each, task_get)
  *   GET  /master                master_info
+ *   POST /abdicate    202, then gives up the lead (abdicate)
  *   GET  /events      [{type, data}] of every event it was told of since
  *                     init (subscribe to all)
  *
@@ -528,6 +529,19 @@ static void get_master(void *state, struct agora_req *req)
     reply_view(l, req, w, 0);
 }
 
+static void post_abdicate(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    int rc;
+
+    /* Answered first: the abdication finishes this plugin on a later
+     * turn, and the request with it. */
+    l->api->reply(req, 202, NULL, "{}", 2);
+    rc = l->api->abdicate(l->h);
+    if (rc < 0)
+        l->api->log(l->h, AGORA_LOG_ERROR, "abdicate: %s", l->api->strerror(rc));
+}
+
 static void on_event(void *arg, const char *type, const char *json)
 {
     struct launcher *l = arg;
@@ -613,6 +627,7 @@ static const struct agora_route routes[] = {
     {"GET", "/tasks/:id", get_task},
     {"GET", "/master", get_master},
     {"GET", "/events", get_events},
+    {"POST", "/abdicate", post_abdicate},
     {NULL, NULL, NULL},
 };
 

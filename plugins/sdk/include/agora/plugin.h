@@ -552,6 +552,11 @@ struct agora_api {
 
     /* -- this master: fills *out. 0. -- */
     int (*master_info)(struct agora_host *h, struct agora_master_info *out);
+    /* Gives up the lead (Marathon's DELETE /v2/leader), on a later turn
+     * of the loop: reply to the request first. Every plugin then gets
+     * on_leader(0) and fini; the next master in line is elected (with
+     * --zk), or this one again when it is alone. 0 or AGORA_ENOTLEADER. */
+    int (*abdicate)(struct agora_host *h);
 };
 
 /* ------------------------------------------------------------------ */

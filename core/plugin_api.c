@@ -406,6 +406,23 @@ static int api_publish(struct agora_host *h, const char *type,
     return events_publish(&HOST(h)->m->events, type, json);
 }
 
+static int api_set_ready(struct agora_host *h, int ready, const char *why)
+{
+    struct plugin *p = HOST(h);
+    char *copy = NULL;
+
+    if (!ready && (copy = strdup(why && *why ? why : "not ready")) == NULL)
+        return AGORA_ENOMEM;
+    /* Logged when it changes, not at every call. */
+    if (ready ? p->not_ready != NULL
+              : p->not_ready == NULL || strcmp(copy, p->not_ready) != 0)
+        log_info(p->name, "%s%s", ready ? "ready" : "not ready: ",
+                 ready ? "" : copy);
+    free(p->not_ready);
+    p->not_ready = copy;
+    return 0;
+}
+
 static int api_abdicate(struct agora_host *h)
 {
     struct master *m = HOST(h)->m;
@@ -483,6 +500,16 @@ static int api_metric_add(struct agora_host *h, const char *name, double d)
     if (metric_key(HOST(h), name, key, sizeof(key)) < 0)
         return AGORA_EINVAL;
     return metrics_add(&HOST(h)->m->metrics, key, d);
+}
+
+static int api_metric_observe(struct agora_host *h, const char *name,
+                              double v)
+{
+    char key[320];
+
+    if (metric_key(HOST(h), name, key, sizeof(key)) < 0)
+        return AGORA_EINVAL;
+    return metrics_observe(&HOST(h)->m->metrics, key, v);
 }
 
 /* ---- frameworks, offers, tasks ---- */
@@ -659,6 +686,8 @@ const struct agora_api plugin_api_table = {
     .task_get = plugin_view_task_get,
     .master_info = plugin_view_master_info,
     .abdicate = api_abdicate,
+    .set_ready = api_set_ready,
+    .metric_observe = api_metric_observe,
 };
 
 /* ---- release ---- */

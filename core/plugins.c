@@ -481,6 +481,8 @@ static int plugin_init(struct plugin *p)
         log_error("plugins", "refused %s: init of plugin %s failed: %s",
                   p->file, p->name, plugin_api_table.strerror(rc));
         plugin_release(p);
+        free(p->not_ready);
+        p->not_ready = NULL;
         return rc < 0 ? rc : AGORA_EINVAL;
     }
     p->live = 1;
@@ -491,6 +493,8 @@ static int plugin_init(struct plugin *p)
                   p->name, plugin_api_table.strerror(rc));
         p->desc->fini(p->state);
         plugin_release(p);
+        free(p->not_ready);
+        p->not_ready = NULL;
         p->live = 0;
         return rc;
     }
@@ -507,6 +511,8 @@ static void plugin_fini(struct plugin *p)
     p->desc->fini(p->state);
     plugin_release(p);
     p->state = NULL;
+    free(p->not_ready);
+    p->not_ready = NULL;
 }
 
 /* ---- generations ---- */

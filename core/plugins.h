@@ -73,6 +73,7 @@ struct plugin {
     size_t nroutes;
     void *state;
     int live;          /* init succeeded, fini not yet called          */
+    char *not_ready;   /* why it says it is not ready; NULL: ready     */
     double loaded_at;
     struct plugin_item *items; /* registrations, newest first           */
     struct agora_framework *fw_default;

@@ -121,3 +121,39 @@ def test_abdicate_alone_leads_again(cluster):
     assert events_of(m, "agent_added") == []
     wait_for(lambda: m.json("/launcher/agents/" + a.agent_id)["state"] == "active",
              10 * SLOW, what="the agent to be active again")
+
+
+def test_plugin_not_ready_in_health_and_plugins(cluster):
+    m, launcher, agent = cluster
+    assert m.get("/health").text == "ok"
+    assert m.plugins()["plugins"][0]["ready"] is True
+    assert m.post("/launcher/ready?why=loading%20apps").status_code == 200
+    r = m.get("/health")
+    assert r.status_code == 503
+    assert r.json()["message"] == "plugin launcher is not ready: loading apps"
+    p = m.plugins()["plugins"][0]
+    assert (p["ready"], p["not_ready_reason"]) == (False, "loading apps")
+    assert m.post("/launcher/ready").status_code == 200
+    assert m.get("/health").text == "ok"
+    assert "not_ready_reason" not in m.plugins()["plugins"][0]
+
+
+def test_histogram_metric(cluster):
+    m, launcher, agent = cluster
+    for v in range(1, 101):
+        assert m.post("/launcher/observe/latency_ms?v=%d" % v).status_code == 200
+    met = m.metrics()
+    assert met["launcher/latency_ms"] == 100
+    assert met["launcher/latency_ms/count"] == 100
+    assert (met["launcher/latency_ms/min"], met["launcher/latency_ms/max"]) == (1, 100)
+    assert met["launcher/latency_ms/p50"] == 50
+    assert met["launcher/latency_ms/p90"] == 90
+    assert met["launcher/latency_ms/p99"] == 99
+    assert met["launcher/latency_ms/p999"] == 100
+    # The window keeps the last 1,000: older values leave it.
+    for _ in range(1000):
+        m.post("/launcher/observe/latency_ms?v=7")
+    met = m.metrics()
+    assert met["launcher/latency_ms/count"] == 1100
+    assert met["launcher/latency_ms/max"] == 7
+    assert m.post("/launcher/observe/latency_ms?v=nan").status_code == 400

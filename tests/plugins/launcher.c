@@ -17,6 +17,8 @@
  *   GET  /tasks, /tasks/:id     its framework's tasks (tasks_each, task_get)
  *   GET  /master                master_info
  *   POST /abdicate    202, then gives up the lead (abdicate)
+ *   POST /ready?why=  set_ready(0, why), or set_ready(1) without why
+ *   POST /observe/:name?v=X     metric_observe(name, X)
  *   GET  /events      [{type, data}] of every event it was told of since
  *                     init (subscribe to all)
  *
@@ -542,6 +544,31 @@ static void post_abdicate(void *state, struct agora_req *req)
         l->api->log(l->h, AGORA_LOG_ERROR, "abdicate: %s", l->api->strerror(rc));
 }
 
+static void post_ready(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    const char *why = l->api->req_query(req, "why", 0);
+    int rc = l->api->set_ready(l->h, why == NULL, why);
+
+    if (rc < 0)
+        agora_reply_error(l->api, req, 500, l->api->strerror(rc));
+    else
+        l->api->reply(req, 200, NULL, "{}", 2);
+}
+
+static void post_observe(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    const char *v = l->api->req_query(req, "v", 0);
+    int rc = l->api->metric_observe(l->h, l->api->req_param(req, "name"),
+                                    v ? strtod(v, NULL) : 0);
+
+    if (rc < 0)
+        agora_reply_error(l->api, req, 400, l->api->strerror(rc));
+    else
+        l->api->reply(req, 200, NULL, "{}", 2);
+}
+
 static void on_event(void *arg, const char *type, const char *json)
 {
     struct launcher *l = arg;
@@ -628,6 +655,8 @@ static const struct agora_route routes[] = {
     {"GET", "/master", get_master},
     {"GET", "/events", get_events},
     {"POST", "/abdicate", post_abdicate},
+    {"POST", "/ready", post_ready},
+    {"POST", "/observe/:name", post_observe},
     {NULL, NULL, NULL},
 };
 

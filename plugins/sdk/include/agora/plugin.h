@@ -557,6 +557,20 @@ struct agora_api {
      * on_leader(0) and fini; the next master in line is elected (with
      * --zk), or this one again when it is alone. 0 or AGORA_ENOTLEADER. */
     int (*abdicate)(struct agora_host *h);
+
+    /* -- readiness: a plugin is ready from init on; one that is not
+     *    (still loading its state, say) says why, and the master's GET
+     *    /health answers 503 naming it, and /plugins shows it, until it
+     *    says it is ready again. 0 or AGORA_ENOMEM. -- */
+    int (*set_ready)(struct agora_host *h, int ready, const char *why);
+
+    /* -- a histogram "<plugin>/<name>" (a latency, a size): the master
+     *    keeps the last 1,000 observations and /metrics/snapshot shows
+     *    <name> (the last), <name>/count, /min, /max, /p50, /p90, /p95,
+     *    /p99 and /p999 of them. AGORA_EINVAL for a name already used by
+     *    metric_set/metric_add, or a value that is not finite. -- */
+    int (*metric_observe)(struct agora_host *h, const char *name,
+                          double value);
 };
 
 /* ------------------------------------------------------------------ */

@@ -504,10 +504,15 @@ struct agora_api {
     /* Launch tasks on an offer; the unused rest returns to the allocator. */
     int (*accept)(struct agora_framework *fw, const char *offer_id,
                   const struct agora_task_spec *tasks, size_t n);
-    /* Refuse an offer's agent for refuse_seconds (< 0: the default 5 s). */
+    /* Declines an offer, refusing for refuse_seconds (< 0: the default
+     * 5 s; 0: none) any offer of its agent that holds no more than this
+     * one did, as Mesos' filters do: when more is free there (a task
+     * ended), the agent is offered again at once. */
     int (*decline)(struct agora_framework *fw, const char *offer_id,
                    double refuse_seconds);
+    /* No more offers until revive. */
     int (*suppress)(struct agora_framework *fw);
+    /* Offers again, and clears every refuse filter of the framework. */
     int (*revive)(struct agora_framework *fw);
     int (*kill)(struct agora_framework *fw, const char *task_id);
     /* Ask for the latest status of these tasks (n == 0: of all of them);

@@ -815,11 +815,19 @@ int plugins_load(struct master *m, int flags)
         rc = plugin_gen_names(m, &next, strict);
     if (rc == 0)
         rc = plugin_gen_ports(m, &next, strict);
-    if (rc == 0)
-        rc = plugin_swap(m, &next, strict);
     if (rc < 0) {
         plugin_gen_discard(m, &next);
         log_error("plugins", "reload failed: keeping the current plugins");
+        return rc;
+    }
+    rc = plugin_swap(m, &next, strict);
+    if (rc < 0) {
+        /* Changed plugins were finished before the new ones started;
+         * their old versions were started again (plugin_swap_rollback). */
+        plugin_gen_discard(m, &next);
+        log_error("plugins", "reload failed: an init failed; the plugins it "
+                             "replaced were started again (fini, then a "
+                             "fresh init), the others kept running");
         return rc;
     }
     /* Committed: free the plugins that left. */

@@ -105,6 +105,30 @@ static struct agent_rec *agent_new(struct master *m, const char *id)
     return ag;
 }
 
+/*
+ * Tells the event bus (GET /master/events, and plugins that listen) that
+ * ag came, came back or went: {"agent_id", "hostname", "state"}.
+ */
+static void agent_announce(struct agent_rec *ag, const char *type)
+{
+    struct agora_jw *w = agora_jw_new();
+    const char *json;
+
+    if (w == NULL)
+        return;
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "agent_id", ag->id);
+    agora_jw_kstr(w, "hostname", ag->hostname ? ag->hostname : "");
+    agora_jw_kstr(w, "state", agents_state_name(ag->state));
+    agora_jw_obj_close(w);
+    if ((json = agora_jw_result(w, NULL)) != NULL)
+        events_publish(&ag->m->events, type, json);
+    else
+        log_error("agents", "out of memory: event %s of agent %s lost", type,
+                  ag->id);
+    agora_jw_free(w);
+}
+
 /* Moves ag to state s; the last agent out of AGENT_RECOVERING ends the
  * recovery (held reconciliation answers go out). */
 static void agent_set_state(struct agent_rec *ag, enum agent_state s)
@@ -463,6 +487,7 @@ static void agent_unreachable(struct master *m, struct agent_rec *ag)
              ag->id, ag->hostname ? ag->hostname : "?", now - ag->last_seen);
     agent_set_state(ag, AGENT_UNREACHABLE);
     ag->unreachable_time = now;
+    agent_announce(ag, "agent_unreachable");
     if (ag->stream) {
         struct http_stream *s = ag->stream;
 
@@ -611,7 +636,8 @@ int agents_allocate(struct master *m, struct agent_rec *ag)
 
 void agents_subscribing(struct agent_rec *ag, double now)
 {
-    if (ag->registered_time == 0)
+    ag->is_new = ag->registered_time == 0;
+    if (ag->is_new)
         ag->registered_time = now;
     else
         ag->reregistered_time = now;
@@ -647,6 +673,7 @@ static int agent_open_stream(struct master *m, struct agent_rec *ag,
 int agents_activate(struct master *m, struct agent_rec *ag,
                     struct http_req *req)
 {
+    enum agent_state was = ag->state;
     int rc;
 
     agent_set_state(ag, AGENT_ACTIVE);
@@ -654,6 +681,14 @@ int agents_activate(struct master *m, struct agent_rec *ag,
     if (rc < 0)
         return rc;
     agent_persist(ag);
+    /* A new agent is added; one known (recovered after a failover, back
+     * from unreachable) re-registers; a new stream of an active one is
+     * neither. */
+    if (ag->is_new)
+        agent_announce(ag, "agent_added");
+    else if (was != AGENT_ACTIVE)
+        agent_announce(ag, "agent_reregistered");
+    ag->is_new = 0;
     return 0;
 }
 

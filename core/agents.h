@@ -60,6 +60,7 @@ struct agent_rec {
     double reregistered_time;
     double last_seen;              /* last request from the agent        */
     double unreachable_time;
+    int is_new;                    /* subscribing for the first time     */
     struct http_stream *stream;    /* NULL while disconnected            */
     struct map tasks;              /* task id -> struct task             */
     struct store_op *save;         /* the registration being written     */

@@ -344,17 +344,50 @@ static void make_offer(struct alloc *a, struct alloc_fw *fw,
 
 /* ---- the cycle ---- */
 
+static void filter_free(struct alloc_filter *f)
+{
+    if (f == NULL)
+        return;
+    ar_free(&f->res);
+    free(f);
+}
+
+/*
+ * 1 when what ag could offer fw (its unreserved part and fw's role's
+ * reservation: a bound of any offer it gets there) is within what fw
+ * declined. Out of memory, the filter holds.
+ */
+static int filter_covers(const struct alloc_filter *f,
+                         const struct alloc_fw *fw,
+                         const struct alloc_agent *ag)
+{
+    struct ar_bundle now;
+    size_t own = alloc_pool_of(ag, fw->role->name);
+    int covers;
+
+    memset(&now, 0, sizeof(now));
+    if (ar_add(&now, &ag->pools[0].free) < 0 ||
+        (own > 0 && ar_add(&now, &ag->pools[own].free) < 0)) {
+        ar_free(&now);
+        return 1;
+    }
+    covers = ar_contains(&f->res, &now);
+    ar_free(&now);
+    return covers;
+}
+
 /* 1 when fw refuses ag for now; expired filters are dropped here. */
 static int filtered(struct alloc *a, struct alloc_fw *fw,
                     const struct alloc_agent *ag)
 {
-    double *until = fw->filters.len ? map_get(&fw->filters, ag->id) : NULL;
+    struct alloc_filter *f =
+        fw->filters.len ? map_get(&fw->filters, ag->id) : NULL;
 
-    if (until == NULL)
+    if (f == NULL)
         return 0;
-    if (*until > alloc_now(a))
-        return 1;
-    free(map_remove(&fw->filters, ag->id));
+    if (f->until > alloc_now(a))
+        return filter_covers(f, fw, ag);
+    filter_free(map_remove(&fw->filters, ag->id));
     return 0;
 }
 
@@ -685,14 +718,20 @@ static void pools_free(struct alloc_agent *ag)
     free(ag->holds);
 }
 
-static void fw_free(struct alloc_fw *fw)
+/* Drops every refuse filter of fw. */
+static void fw_filters_clear(struct alloc_fw *fw)
 {
     size_t pos = 0;
     void *v;
 
     while (map_next(&fw->filters, &pos, NULL, &v))
-        free(v);
+        filter_free(v);
     map_free(&fw->filters);
+}
+
+static void fw_free(struct alloc_fw *fw)
+{
+    fw_filters_clear(fw);
     free(fw->batch);
     free(fw->id);
     free(fw);
@@ -926,12 +965,7 @@ void alloc_fw_suppress(struct alloc *a, struct alloc_fw *fw)
 
 void alloc_fw_revive(struct alloc *a, struct alloc_fw *fw)
 {
-    size_t pos = 0;
-    void *v;
-
-    while (map_next(&fw->filters, &pos, NULL, &v))
-        free(v);
-    map_free(&fw->filters);
+    fw_filters_clear(fw);
     if (fw->suppressed || fw->heap_pos < 0) {
         fw->suppressed = 0;
         fw->share = alloc_dominant(a, fw->alloc);
@@ -948,10 +982,31 @@ const char *alloc_fw_id(const struct alloc_fw *fw) { return fw->id; }
 
 double alloc_fw_share(const struct alloc_fw *fw) { return fw->share; }
 
+/* A filter of what o holds, for refuse seconds; NULL out of memory (the
+ * decline then filters nothing, as a refuse of 0 would). */
+static struct alloc_filter *filter_new(struct alloc *a,
+                                       const struct alloc_offer *o,
+                                       double refuse)
+{
+    struct alloc_filter *f = calloc(1, sizeof(*f));
+    int k;
+
+    if (f == NULL)
+        return NULL;
+    f->until = alloc_now(a) + refuse;
+    for (k = 0; k < o->ntake; k++) {
+        if (ar_add(&f->res, &o->take[k].r) < 0) {
+            filter_free(f);
+            return NULL;
+        }
+    }
+    return f;
+}
+
 int alloc_decline(struct alloc *a, struct alloc_fw *fw, struct alloc_offer *o,
                   double refuse)
 {
-    double *until;
+    struct alloc_filter *f;
     void *old = NULL;
 
     if (o->fw != fw)
@@ -961,13 +1016,14 @@ int alloc_decline(struct alloc *a, struct alloc_fw *fw, struct alloc_offer *o,
     if (refuse > ALLOC_REFUSE_MAX)
         refuse = ALLOC_REFUSE_MAX;
     a->stats.offers_declined++;
-    if (refuse > 0 && (until = malloc(sizeof(*until))) != NULL) {
-        *until = alloc_now(a) + refuse;
-        if (map_put(&fw->filters, o->ag->id, until, &old) < 0)
-            free(until);
-        free(old);
-        fheap_push(a, *until, o->ag->id);
-        filters_arm(a);
+    if (refuse > 0 && (f = filter_new(a, o, refuse)) != NULL) {
+        if (map_put(&fw->filters, o->ag->id, f, &old) < 0) {
+            filter_free(f);
+        } else {
+            filter_free(old);
+            fheap_push(a, f->until, o->ag->id);
+            filters_arm(a);
+        }
     }
     offer_return_all(a, o);
     return 0;

@@ -167,6 +167,12 @@ void alloc_write_roles(struct alloc *a, struct agora_jw *w);
 /* A framework's dominant share, for /master/state. */
 double alloc_fw_share(const struct alloc_fw *fw);
 
+/* The resources of an agent that are neither used by tasks nor offered,
+ * pool by pool with their role, appended to *out (the caller frees it
+ * with agora_resources_free). 0 or AGORA_ENOMEM. */
+int alloc_agent_free_resources(const struct alloc_agent *ag,
+                               struct agora_resources *out);
+
 /* An agent's resources for /master/slaves: "total", "used", "offered"
  * or "free", as Mesos writes them ({"cpus": 4, "ports": "[..]"}). */
 void alloc_agent_write(struct alloc_agent *ag, const char *which,

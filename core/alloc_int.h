@@ -94,6 +94,18 @@ struct alloc_role {
                        agent allocate_agent() is at */
 };
 
+/*
+ * A refuse filter, as Mesos has them: the framework declined `res` of an
+ * agent, and refuses until `until` any offer of it that holds no more
+ * than that. An agent that has more free since (a task ended) is offered
+ * again at once: declining a nearly empty leftover must not block the
+ * whole agent.
+ */
+struct alloc_filter {
+    double until;
+    struct ar_bundle res;
+};
+
 struct alloc_fw {
     char *id;
     void *owner;
@@ -102,7 +114,7 @@ struct alloc_fw {
     double share;
     int suppressed;
     long heap_pos;      /* -1: not in its role's heap */
-    struct map filters; /* agent id -> double * expiry */
+    struct map filters; /* agent id -> struct alloc_filter *  */
     struct alloc_offer *offers;
     struct alloc_offer **batch;
     size_t nbatch, capbatch;

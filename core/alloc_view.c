@@ -218,6 +218,17 @@ static int agent_view(struct alloc_agent *ag, const char *which,
 }
 
 /* Writes one Mesos-style resources object of the chosen view. */
+int alloc_agent_free_resources(const struct alloc_agent *ag,
+                               struct agora_resources *out)
+{
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < ag->npools && rc == 0; i++)
+        rc = ar_to(&ag->pools[i].free, ag->pools[i].role, out);
+    return rc;
+}
+
 void alloc_agent_write(struct alloc_agent *ag, const char *which,
                        struct agora_jw *w)
 {

@@ -12,6 +12,8 @@
 #include "http.h"
 #include "log.h"
 
+static int events_type_valid(const char *t);
+
 static void events_unlink(struct events *ev, struct events_sub *sub)
 {
     struct events_sub **pp;
@@ -69,6 +71,116 @@ int events_subscribe(struct events *ev, struct http_req *req)
     return 0;
 }
 
+/* ---- listeners ---- */
+
+static void events_queued_free(struct events_queued *q)
+{
+    if (q == NULL)
+        return;
+    free(q->type);
+    free(q->json);
+    free(q);
+}
+
+static void events_listener_free(struct events_listener *l)
+{
+    free(l->filter);
+    free(l);
+}
+
+/* Frees the listeners removed while the queue was being delivered. */
+static void events_sweep(struct events *ev)
+{
+    struct events_listener **pp = &ev->listeners;
+
+    while (*pp) {
+        struct events_listener *l = *pp;
+
+        if (l->fn == NULL) {
+            *pp = l->next;
+            events_listener_free(l);
+        } else {
+            pp = &l->next;
+        }
+    }
+}
+
+/* Delivers what was queued before this turn; events published by a
+ * listener wait for the next turn, so a feedback loop cannot spin here. */
+static void events_on_deliver(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct events *ev = w->data;
+    struct events_queued *q = ev->head, *last = ev->tail;
+
+    (void)loop;
+    (void)revents;
+    ev->delivering = 1;
+    while (q) {
+        struct events_listener *l;
+        int end = q == last;
+
+        for (l = ev->listeners; l; l = l->next)
+            if (l->fn && (l->filter == NULL || strcmp(l->filter, q->type) == 0))
+                l->fn(l->arg, q->type, q->json);
+        ev->head = q->next;
+        if (ev->head == NULL)
+            ev->tail = NULL;
+        events_queued_free(q);
+        if (end)
+            break;
+        q = ev->head;
+    }
+    ev->delivering = 0;
+    events_sweep(ev);
+    if (ev->head && !ev_is_active(&ev->deliver)) {
+        ev_timer_set(&ev->deliver, 0, 0);
+        ev_timer_start(ev->loop, &ev->deliver);
+    }
+}
+
+int events_listen(struct events *ev, const char *type, events_fn fn,
+                  void *arg, struct events_listener **out)
+{
+    struct events_listener *l;
+
+    if (fn == NULL || (type && !events_type_valid(type)))
+        return AGORA_EINVAL;
+    if ((l = calloc(1, sizeof(*l))) == NULL)
+        return AGORA_ENOMEM;
+    if (type && (l->filter = strdup(type)) == NULL) {
+        free(l);
+        return AGORA_ENOMEM;
+    }
+    l->fn = fn;
+    l->arg = arg;
+    /* Appended: listeners hear an event in the order they listened. */
+    {
+        struct events_listener **pp = &ev->listeners;
+
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = l;
+    }
+    *out = l;
+    return 0;
+}
+
+void events_unlisten(struct events *ev, struct events_listener *l)
+{
+    struct events_listener **pp;
+
+    l->fn = NULL;
+    if (ev->delivering)
+        return; /* freed by events_sweep() once the delivery is over */
+    for (pp = &ev->listeners; *pp; pp = &(*pp)->next) {
+        if (*pp == l) {
+            *pp = l->next;
+            events_listener_free(l);
+            return;
+        }
+    }
+}
+
 static int events_type_valid(const char *t)
 {
     if (*t == '\0')
@@ -81,6 +193,36 @@ static int events_type_valid(const char *t)
     return 1;
 }
 
+void events_init(struct events *ev, struct ev_loop *loop, double keepalive)
+{
+    ev->loop = loop;
+    ev->keepalive = keepalive;
+    ev_init(&ev->deliver, events_on_deliver);
+    ev->deliver.data = ev;
+}
+
+/* Queues a copy of the event for the listeners and wakes the loop. */
+static int events_queue(struct events *ev, const char *type, const char *json)
+{
+    struct events_queued *q = calloc(1, sizeof(*q));
+
+    if (q == NULL || (q->type = strdup(type)) == NULL ||
+        (q->json = strdup(json)) == NULL) {
+        events_queued_free(q);
+        return AGORA_ENOMEM;
+    }
+    if (ev->tail)
+        ev->tail->next = q;
+    else
+        ev->head = q;
+    ev->tail = q;
+    if (!ev_is_active(&ev->deliver)) {
+        ev_timer_set(&ev->deliver, 0, 0);
+        ev_timer_start(ev->loop, &ev->deliver);
+    }
+    return 0;
+}
+
 int events_publish(struct events *ev, const char *type, const char *json)
 {
     struct events_sub *sub, *next;
@@ -90,6 +232,9 @@ int events_publish(struct events *ev, const char *type, const char *json)
     if (!events_type_valid(type) || strpbrk(json, "\r\n"))
         return AGORA_EINVAL;
     ev->published++;
+    if (ev->listeners && events_queue(ev, type, json) < 0)
+        log_error("events", "out of memory: event %s not delivered to "
+                            "plugins", type);
     if (ev->subs == NULL)
         return 0;
     n = asprintf(&msg, "event: %s\ndata: %s\n\n", type, json);
@@ -115,4 +260,19 @@ void events_close(struct events *ev)
         events_sub_free(sub);
     }
     ev->nsubs = 0;
+    while (ev->listeners) {
+        struct events_listener *l = ev->listeners;
+
+        ev->listeners = l->next;
+        events_listener_free(l);
+    }
+    while (ev->head) {
+        struct events_queued *q = ev->head;
+
+        ev->head = q->next;
+        events_queued_free(q);
+    }
+    ev->tail = NULL;
+    if (ev->loop)
+        ev_timer_stop(ev->loop, &ev->deliver);
 }

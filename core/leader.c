@@ -387,19 +387,24 @@ static void deleted(int rc, const void *data)
  * lives with nobody acting for it. It goes; the watch on it brings the
  * next look, which elects this master's real node.
  */
-static void drop_orphan(struct leader *l, const char *node)
+static void delete_node(struct leader *l, const char *node)
 {
     zhandle_t *zh = zk_handle(l->z);
     struct ask *a = ask_new(l, 0);
     char *path = NULL;
 
-    log_warn("leader", "%s/%s holds this master's info but is not its "
-                       "node (a create whose answer was lost): deleting it",
-             l->dir, node);
     if (zh == NULL || a == NULL || asprintf(&path, "%s/%s", l->dir, node) < 0 ||
         zcall_failed(l, zoo_adelete(zh, path, -1, deleted, a), "delete"))
         free(a);
     free(path);
+}
+
+static void drop_orphan(struct leader *l, const char *node)
+{
+    log_warn("leader", "%s/%s holds this master's info but is not its "
+                       "node (a create whose answer was lost): deleting it",
+             l->dir, node);
+    delete_node(l, node);
 }
 
 static void on_data(struct leader *l, struct msg *m)
@@ -699,6 +704,31 @@ int leader_open_zk(struct ev_loop *loop, struct zk *z, const char *root,
     if (zk_state(z) == ZK_CONNECTED)
         leader_contend(l);
     *out = l;
+    return 0;
+}
+
+int leader_abdicate(struct leader *l)
+{
+    char *node;
+
+    if (l->stopped || !l->leading)
+        return AGORA_ENOTLEADER;
+    log_info("leader", "abdicating");
+    set_leading(l, 0);
+    if (l->standalone) {
+        /* Alone, it is elected again on a later turn, as at its start. */
+        ev_timer_set(&l->report, 0., 0.);
+        ev_timer_start(l->loop, &l->report);
+        return 0;
+    }
+    /* Its node goes and a new one queues behind the other contenders:
+     * the next in line leads, or this master again when it is alone. */
+    node = l->mine;
+    l->mine = NULL;
+    if (node)
+        delete_node(l, node);
+    free(node);
+    leader_contend(l);
     return 0;
 }
 

@@ -36,6 +36,15 @@ int leader_open_zk(struct ev_loop *loop, struct zk *z, const char *root,
 
 int leader_leading(const struct leader *l);
 
+/*
+ * Gives up the lead (Marathon's DELETE /v2/leader): the callback hears
+ * "not leading" before this returns; with ZooKeeper the master's znode
+ * is deleted and it contends again behind the others, so the next in
+ * line leads (or this master again when it is the only one); alone, it
+ * leads again on a later turn. 0, or AGORA_ENOTLEADER.
+ */
+int leader_abdicate(struct leader *l);
+
 /* The leading master's info (JSON, borrowed until the next change), or
  * NULL when no leader is known. */
 const char *leader_current(const struct leader *l);

@@ -189,6 +189,7 @@ static void master_hooks(struct master *m)
     m->plugin_hooks.port_closing = master_on_port_closing;
     m->plugin_hooks.arg = m;
     m->request_reload = master_request_reload;
+    m->request_abdicate = master_leader_abdicate;
 }
 
 /* libev runs these on the loop; the process signal handler only noted it. */
@@ -313,8 +314,11 @@ int master_start(struct master *m, struct ev_loop *loop,
         return AGORA_EINVAL;
     }
     log_set_level((enum agora_log_level)level);
-    m->start_time = ev_time();
-    m->events.keepalive = m->conf.event_keepalive;
+    /* The loop's clock, as every later time of the master (elected_time
+     * among them) is read: so none can come out before the start. */
+    ev_now_update(loop);
+    m->start_time = ev_now(loop);
+    events_init(&m->events, loop, m->conf.event_keepalive);
     uuid_v4(m->id);
     ev_init(&m->reload_timer, master_on_reload);
     m->reload_timer.data = m;
@@ -352,10 +356,11 @@ void master_stop(struct master *m)
     ev_signal_stop(m->loop, &m->sig_hup);
     ev_signal_stop(m->loop, &m->sig_term);
     ev_signal_stop(m->loop, &m->sig_int);
-    events_close(&m->events);
     agents_stop(m);
-    /* Plugins go first: their fini may still write to the store. */
+    /* Plugins go first: their fini may still write to the store; and
+     * before the event bus, whose listeners they release. */
     plugins_unload_all(m);
+    events_close(&m->events);
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);

@@ -15,12 +15,13 @@
  *                      election); agents, tasks, store*, leader, events
  *   standby.c       -> leader
  *   plugins.c       -> plugin_api, plugin_conf, metrics
- *   plugin_api.c    -> offers, tasks, frameworks, alloc*, store, events,
- *                      metrics, plugin_conf
+ *   plugin_api.c    -> plugin_view, offers, tasks, frameworks, alloc*,
+ *                      store, events, metrics, plugin_conf
+ *   plugin_view.c   -> tasks, agents, frameworks, alloc*
  *   agent_proto.c   -> tasks, agents
  *   offers.c        -> tasks, agents, alloc*
  *   tasks.c         -> agents, frameworks, alloc*, res_json
- *   agents.c        -> alloc*, store, res_json
+ *   agents.c        -> alloc*, store, events, res_json
  *   frameworks.c    -> alloc*
  *   alloc*.c, store*.c, leader.c, events.c, metrics.c, res_json.c,
  *   plugin_conf.c   -> core/base/ (and, within alloc* and within store*,
@@ -29,7 +30,8 @@
  * Hooks upward: agents -> agent_proto (struct agents_hooks: unreachable
  * agents, the end of a recovery); plugins -> master.c (struct
  * plugins_hooks: routes changed, a plugin port's filter and closing);
- * master_http -> master.c (m->request_reload); frameworks_write()'s
+ * master_http -> master.c (m->request_reload); plugin_api -> master_leader
+ * (m->request_abdicate); frameworks_write()'s
  * callback; the allocator's offer callbacks. clock.h's master_now() is
  * inline: reading the time calls nothing.
  */
@@ -115,6 +117,9 @@ struct master {
     /* What POST /master/reload calls: set by master.c, so that
      * master_http.c calls nothing in the file that starts it. */
     void (*request_reload)(struct master *m);
+    /* What a plugin's abdicate calls (master_leader.c), likewise. */
+    int (*request_abdicate)(struct master *m);
+    ev_timer abdicate_timer;   /* runs an abdication on the loop        */
 
     ev_signal sig_hup, sig_term, sig_int;
     ev_timer trim_timer;       /* gives freed heap back to the system   */

@@ -32,9 +32,22 @@
 
 #define M(arg) ((struct master *)(arg))
 
+/* 200 "ok", or 503 naming the first plugin that says it is not ready
+ * (load balancers and Marathon's clients poll it). */
 static void h_health(void *arg, struct http_req *req)
 {
-    (void)arg;
+    struct master *m = M(arg);
+    size_t i;
+
+    for (i = 0; i < m->gen.n; i++) {
+        struct plugin *p = m->gen.v[i];
+
+        if (p->live && p->not_ready) {
+            http_reply_errorf(req, 503, "plugin %s is not ready: %s", p->name,
+                              p->not_ready);
+            return;
+        }
+    }
     http_reply(req, 200, "text/plain", "ok", 2);
 }
 
@@ -76,6 +89,9 @@ static void write_plugin(struct agora_jw *w, struct plugin *p)
     agora_jw_kstr(w, "conf", p->conf.path);
     agora_jw_kint(w, "port", p->port);
     agora_jw_knum(w, "loaded_time", p->loaded_at);
+    agora_jw_kbool(w, "ready", p->not_ready == NULL);
+    if (p->not_ready)
+        agora_jw_kstr(w, "not_ready_reason", p->not_ready);
     agora_jw_key(w, "routes");
     agora_jw_arr_open(w);
     for (i = 0; i < p->nroutes; i++) {

@@ -156,11 +156,35 @@ static char *master_info_json(struct master *m)
     return out;
 }
 
+static void master_on_abdicate(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct master *m = w->data;
+
+    (void)loop;
+    (void)revents;
+    if (!m->stopping && m->leader && leader_abdicate(m->leader) == 0)
+        log_info("master", "abdicated, as asked");
+}
+
+int master_leader_abdicate(struct master *m)
+{
+    if (!m->elected || m->leader == NULL)
+        return AGORA_ENOTLEADER;
+    /* On a later turn: the asker (a plugin's handler) is finished by it. */
+    if (!ev_is_active(&m->abdicate_timer)) {
+        ev_timer_set(&m->abdicate_timer, 0., 0.);
+        ev_timer_start(m->loop, &m->abdicate_timer);
+    }
+    return 0;
+}
+
 int master_leader_start(struct master *m)
 {
     char *info;
     int rc;
 
+    ev_init(&m->abdicate_timer, master_on_abdicate);
+    m->abdicate_timer.data = m;
     if (m->zk == NULL) {
         /* The only master: it leads from the start, so the plugins are
          * up before the first request (the report that follows is a
@@ -190,6 +214,7 @@ int master_leader_start(struct master *m)
  */
 void master_state_close(struct master *m)
 {
+    ev_timer_stop(m->loop, &m->abdicate_timer);
     if (m->leader)
         leader_stop(m->leader);
     if (m->store)

@@ -19,6 +19,14 @@ int master_state_open(struct master *m);
  * once, reported soon). 0 or an agora_err. */
 int master_leader_start(struct master *m);
 
+/*
+ * Gives up the lead on a later turn of the loop (plugins are deposed and
+ * finished then, so a plugin may ask from its own handler); with ZooKeeper
+ * the next contender is elected, alone this master again. 0, or
+ * AGORA_ENOTLEADER when it does not lead.
+ */
+int master_leader_abdicate(struct master *m);
+
 /* Stops the election, closes the store and the ZooKeeper session. The
  * plugins must be unloaded first: their fini may still write. */
 void master_state_close(struct master *m);

@@ -23,6 +23,7 @@
 #include "master.h"
 #include "offers.h"
 #include "plugin_api.h"
+#include "plugin_view.h"
 #include "plugins.h"
 #include "store.h"
 #include "tasks.h"
@@ -48,6 +49,10 @@ struct plugin_item {
             agora_store_fn fn;
         } store;
         struct agora_framework *fw;
+        struct {
+            struct events_listener *l;
+            agora_event_fn fn;
+        } sub;
     } u;
 };
 
@@ -401,6 +406,69 @@ static int api_publish(struct agora_host *h, const char *type,
     return events_publish(&HOST(h)->m->events, type, json);
 }
 
+static int api_set_ready(struct agora_host *h, int ready, const char *why)
+{
+    struct plugin *p = HOST(h);
+    char *copy = NULL;
+
+    if (!ready && (copy = strdup(why && *why ? why : "not ready")) == NULL)
+        return AGORA_ENOMEM;
+    /* Logged when it changes, not at every call. */
+    if (ready ? p->not_ready != NULL
+              : p->not_ready == NULL || strcmp(copy, p->not_ready) != 0)
+        log_info(p->name, "%s%s", ready ? "ready" : "not ready: ",
+                 ready ? "" : copy);
+    free(p->not_ready);
+    p->not_ready = copy;
+    return 0;
+}
+
+static int api_abdicate(struct agora_host *h)
+{
+    struct master *m = HOST(h)->m;
+
+    return m->request_abdicate(m);
+}
+
+static void sub_deliver(void *arg, const char *type, const char *json)
+{
+    struct plugin_item *it = arg;
+
+    it->u.sub.fn(it->arg, type, json);
+}
+
+static int api_subscribe(struct agora_host *h, const char *type,
+                         agora_event_fn fn, void *arg, struct agora_sub **out)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it;
+    int rc;
+
+    if (fn == NULL || out == NULL)
+        return AGORA_EINVAL;
+    if ((it = item_new(p, PLUGIN_ITEM_SUB, arg)) == NULL)
+        return AGORA_ENOMEM;
+    it->u.sub.fn = fn;
+    rc = events_listen(&p->m->events, type, sub_deliver, it, &it->u.sub.l);
+    if (rc < 0) {
+        item_free(it);
+        return rc;
+    }
+    *out = (struct agora_sub *)it;
+    return 0;
+}
+
+static void api_unsubscribe(struct agora_host *h, struct agora_sub *s)
+{
+    struct plugin_item *it = (struct plugin_item *)s;
+
+    (void)h;
+    if (it == NULL || it->kind != PLUGIN_ITEM_SUB)
+        return;
+    events_unlisten(&it->p->m->events, it->u.sub.l);
+    item_free(it);
+}
+
 /* "<plugin>/<name>" into key; a metric may be bumped on every request,
  * so this avoids printf. */
 static int metric_key(struct plugin *p, const char *name, char *key,
@@ -432,6 +500,16 @@ static int api_metric_add(struct agora_host *h, const char *name, double d)
     if (metric_key(HOST(h), name, key, sizeof(key)) < 0)
         return AGORA_EINVAL;
     return metrics_add(&HOST(h)->m->metrics, key, d);
+}
+
+static int api_metric_observe(struct agora_host *h, const char *name,
+                              double v)
+{
+    char key[320];
+
+    if (metric_key(HOST(h), name, key, sizeof(key)) < 0)
+        return AGORA_EINVAL;
+    return metrics_observe(&HOST(h)->m->metrics, key, v);
 }
 
 /* ---- frameworks, offers, tasks ---- */
@@ -600,6 +678,16 @@ const struct agora_api plugin_api_table = {
     .kill = api_kill,
     .reconcile = api_reconcile,
     .launch = api_launch,
+    .subscribe = api_subscribe,
+    .unsubscribe = api_unsubscribe,
+    .agents_each = plugin_view_agents_each,
+    .agent_get = plugin_view_agent_get,
+    .tasks_each = plugin_view_tasks_each,
+    .task_get = plugin_view_task_get,
+    .master_info = plugin_view_master_info,
+    .abdicate = api_abdicate,
+    .set_ready = api_set_ready,
+    .metric_observe = api_metric_observe,
 };
 
 /* ---- release ---- */
@@ -635,6 +723,10 @@ static void item_release(struct plugin_item *it)
         framework_remove(p->m, fw);
         break;
     }
+    case PLUGIN_ITEM_SUB:
+        events_unlisten(&p->m->events, it->u.sub.l);
+        item_free(it);
+        break;
     }
 }
 

@@ -481,6 +481,8 @@ static int plugin_init(struct plugin *p)
         log_error("plugins", "refused %s: init of plugin %s failed: %s",
                   p->file, p->name, plugin_api_table.strerror(rc));
         plugin_release(p);
+        free(p->not_ready);
+        p->not_ready = NULL;
         return rc < 0 ? rc : AGORA_EINVAL;
     }
     p->live = 1;
@@ -491,6 +493,8 @@ static int plugin_init(struct plugin *p)
                   p->name, plugin_api_table.strerror(rc));
         p->desc->fini(p->state);
         plugin_release(p);
+        free(p->not_ready);
+        p->not_ready = NULL;
         p->live = 0;
         return rc;
     }
@@ -507,6 +511,8 @@ static void plugin_fini(struct plugin *p)
     p->desc->fini(p->state);
     plugin_release(p);
     p->state = NULL;
+    free(p->not_ready);
+    p->not_ready = NULL;
 }
 
 /* ---- generations ---- */
@@ -809,11 +815,19 @@ int plugins_load(struct master *m, int flags)
         rc = plugin_gen_names(m, &next, strict);
     if (rc == 0)
         rc = plugin_gen_ports(m, &next, strict);
-    if (rc == 0)
-        rc = plugin_swap(m, &next, strict);
     if (rc < 0) {
         plugin_gen_discard(m, &next);
         log_error("plugins", "reload failed: keeping the current plugins");
+        return rc;
+    }
+    rc = plugin_swap(m, &next, strict);
+    if (rc < 0) {
+        /* Changed plugins were finished before the new ones started;
+         * their old versions were started again (plugin_swap_rollback). */
+        plugin_gen_discard(m, &next);
+        log_error("plugins", "reload failed: an init failed; the plugins it "
+                             "replaced were started again (fini, then a "
+                             "fresh init), the others kept running");
         return rc;
     }
     /* Committed: free the plugins that left. */

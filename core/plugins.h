@@ -42,7 +42,8 @@ enum plugin_item_kind {
     PLUGIN_ITEM_REQ,
     PLUGIN_ITEM_STREAM,
     PLUGIN_ITEM_STORE,
-    PLUGIN_ITEM_FRAMEWORK
+    PLUGIN_ITEM_FRAMEWORK,
+    PLUGIN_ITEM_SUB
 };
 
 struct plugin_route {
@@ -72,6 +73,7 @@ struct plugin {
     size_t nroutes;
     void *state;
     int live;          /* init succeeded, fini not yet called          */
+    char *not_ready;   /* why it says it is not ready; NULL: ready     */
     double loaded_at;
     struct plugin_item *items; /* registrations, newest first           */
     struct agora_framework *fw_default;

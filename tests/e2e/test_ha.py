@@ -105,6 +105,23 @@ def test_one_leader_and_redirects(master_factory, zk):
     assert lead.metrics()["master/elected"] == 1
 
 
+def test_abdicate_elects_the_next_master(master_factory, zk):
+    """DELETE /v2/leader's service: the leader gives up the lead and
+    another master is elected; the one that abdicated stands by."""
+    masters = start_masters(master_factory, zk, n=2)
+    lead = leader_of(masters)
+    other = [m for m in masters if m is not lead][0]
+    r = requests.post(lead.url("/launcher/abdicate"), timeout=10 * SLOW)
+    assert r.status_code == 202
+    wait_for(lambda: other.json("/master/state")["elected"], timeout=15 * SLOW,
+             what="the other master to lead")
+    assert leader_of(masters) is other
+    assert lead.json("/master/state")["elected"] is False
+    # The abdicated master still contends: it leads once the other goes.
+    other.kill9()
+    assert leader_of([lead]) is lead
+
+
 def test_plugin_port_redirects_to_leaders_plugin_port(master_factory, zk,
                                                       hello_builds):
     masters = []

@@ -93,7 +93,7 @@ def test_refused_plugin(case, master_factory, build_plugin, hello_builds):
     assert "ERROR" in line and "refused" in line
     assert refused in line, "the line names %s: %s" % (refused, line)
     if case == "abi_mismatch":
-        assert "ABI %d.0" % (ABI_MAJOR + 1) in line, line
+        assert "ABI %d.%d" % (ABI_MAJOR + 1, ABI_MINOR) in line, line
     if case.startswith("abi_"):
         assert "speaks %d.%d" % (ABI_MAJOR, ABI_MINOR) in line, line
     if case == "duplicate":
@@ -116,6 +116,20 @@ def test_refused_plugin(case, master_factory, build_plugin, hello_builds):
     if case == "duplicate":
         assert requests.get(m.url("/hello/"), timeout=10 * SLOW).json()["version"] == "1.0"
     m.stop()
+
+
+def test_older_minor_plugin_served(master_factory, build_plugin):
+    """A plugin built against ABI 2.0 loads into a master of a newer minor,
+    and sees the longer services table the master gives."""
+    m = master_factory()
+    shutil.copyfile(build_plugin("minor0"), os.path.join(m.conf_dir, "minor0.so"))
+    m.start()
+    p = m.plugins()["plugins"]
+    assert [(x["name"], x["abi"]) for x in p] == [("minor0", "%d.0" % ABI_MAJOR)]
+    assert ABI_MINOR >= 1
+    r = m.get("/minor0/")
+    assert r.status_code == 200, r.text
+    assert r.json()["has_subscribe"] is True
 
 
 def test_all_refusals_at_once(master_factory, build_plugin, hello_builds):

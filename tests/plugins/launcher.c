@@ -13,6 +13,14 @@
  *                     201 {"version"}, or the store's refusal as JSON
  *                     (413 for a value over the limit, at the call)
  *   GET  /store/:key  {"len", "version"}, 404 when absent
+ *   GET  /agents, /agents/:id   the master's agents (agents_each, agent_get)
+ *   GET  /tasks, /tasks/:id     its framework's tasks (tasks_each, task_get)
+ *   GET  /master                master_info
+ *   POST /abdicate    202, then gives up the lead (abdicate)
+ *   POST /ready?why=  set_ready(0, why), or set_ready(1) without why
+ *   POST /observe/:name?v=X     metric_observe(name, X)
+ *   GET  /events      [{type, data}] of every event it was told of since
+ *                     init (subscribe to all)
  *
  * The task spec is the agent protocol's (docs/agent-protocol.md):
  * task_id, name, command | argv, env {}, user, resources, labels {},
@@ -20,6 +28,7 @@
  * port_index, delay, grace_period, interval, timeout,
  * max_consecutive_failures}. It is test code, not a default plugin.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +43,7 @@ struct launcher {
     const struct agora_api *api;
     struct agora_jw *log; /* the statuses, as an open JSON array */
     size_t nstatuses;
+    struct agora_jw *events; /* the events heard, as an open JSON array */
 };
 
 /* ---- statuses ---- */
@@ -379,6 +389,214 @@ static void get_store(void *state, struct agora_req *req)
     store_req(state, req, 0);
 }
 
+/* ---- what the master knows (ABI 2.1 views) ---- */
+
+static void jw_res(struct agora_jw *w, const char *key,
+                   const struct agora_resources *r)
+{
+    size_t need = r ? agora_resources_format(r, NULL, 0) : 0;
+    char *text = malloc(need + 1);
+
+    agora_jw_key(w, key);
+    if (r == NULL || text == NULL) {
+        agora_jw_null(w);
+    } else {
+        agora_resources_format(r, text, need + 1);
+        agora_jw_str(w, text);
+    }
+    free(text);
+}
+
+static void write_agent(void *arg, const struct agora_agent_info *a)
+{
+    static const char *const states[] = {"recovering", "active",
+                                         "unreachable", "gone"};
+    struct agora_jw *w = arg;
+    size_t i;
+
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "id", a->id);
+    agora_jw_kstr(w, "hostname", a->hostname);
+    agora_jw_kstr(w, "state", states[a->state]);
+    agora_jw_key(w, "attributes");
+    agora_jw_obj_open(w);
+    for (i = 0; i < a->nattributes; i++)
+        agora_jw_kstr(w, a->attributes[i].key, a->attributes[i].value);
+    agora_jw_obj_close(w);
+    jw_res(w, "total", a->total);
+    jw_res(w, "free", a->free);
+    agora_jw_knum(w, "registered_time", a->registered_time);
+    agora_jw_obj_close(w);
+}
+
+static void write_task(void *arg, const struct agora_task_info *t)
+{
+    struct agora_jw *w = arg;
+
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "task_id", t->task_id);
+    agora_jw_kstr(w, "name", t->name);
+    agora_jw_kstr(w, "agent_id", t->agent_id);
+    agora_jw_kstr(w, "hostname", t->hostname);
+    agora_jw_kstr(w, "state", agora_task_state_name(t->state));
+    agora_jw_kint(w, "healthy", t->healthy);
+    agora_jw_kstr(w, "reason", t->reason);
+    agora_jw_kstr(w, "message", t->message);
+    agora_jw_knum(w, "timestamp", t->timestamp);
+    agora_jw_knum(w, "launched", t->launched);
+    jw_res(w, "resources", t->resources);
+    agora_jw_obj_close(w);
+}
+
+/* Replies with what `each` or `one` wrote: an array, or one object (404
+ * when `one` did not find it). */
+static void reply_view(struct launcher *l, struct agora_req *req,
+                       struct agora_jw *w, int rc)
+{
+    if (rc == AGORA_ENOENT) {
+        agora_jw_free(w);
+        agora_reply_error(l->api, req, 404, "no such thing");
+        return;
+    }
+    if (rc < 0) {
+        agora_jw_free(w);
+        agora_reply_error(l->api, req, 500, l->api->strerror(rc));
+        return;
+    }
+    agora_reply_jw(l->api, req, 200, w);
+    agora_jw_free(w);
+}
+
+static void get_agents(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    struct agora_jw *w = agora_jw_new();
+    int rc;
+
+    agora_jw_arr_open(w);
+    rc = l->api->agents_each(l->h, write_agent, w);
+    agora_jw_arr_close(w);
+    reply_view(l, req, w, rc);
+}
+
+static void get_agent(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    struct agora_jw *w = agora_jw_new();
+
+    reply_view(l, req, w, l->api->agent_get(l->h, l->api->req_param(req, "id"),
+                                            write_agent, w));
+}
+
+static void get_tasks(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    struct agora_jw *w = agora_jw_new();
+    int rc;
+
+    agora_jw_arr_open(w);
+    rc = l->api->tasks_each(l->api->framework_default(l->h), write_task, w);
+    agora_jw_arr_close(w);
+    reply_view(l, req, w, rc);
+}
+
+static void get_task(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    struct agora_jw *w = agora_jw_new();
+
+    reply_view(l, req, w,
+               l->api->task_get(l->api->framework_default(l->h),
+                                l->api->req_param(req, "id"), write_task, w));
+}
+
+static void get_master(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    struct agora_master_info mi;
+    struct agora_jw *w = agora_jw_new();
+
+    l->api->master_info(l->h, &mi);
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "id", mi.id);
+    agora_jw_kstr(w, "hostname", mi.hostname);
+    agora_jw_kstr(w, "ip", mi.ip);
+    agora_jw_kint(w, "port", mi.port);
+    agora_jw_kstr(w, "version", mi.version);
+    agora_jw_kbool(w, "leading", mi.leading);
+    agora_jw_kstr(w, "zk", mi.zk);
+    agora_jw_knum(w, "start_time", mi.start_time);
+    agora_jw_knum(w, "elected_time", mi.elected_time);
+    agora_jw_obj_close(w);
+    reply_view(l, req, w, 0);
+}
+
+static void post_abdicate(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    int rc;
+
+    /* Answered first: the abdication finishes this plugin on a later
+     * turn, and the request with it. */
+    l->api->reply(req, 202, NULL, "{}", 2);
+    rc = l->api->abdicate(l->h);
+    if (rc < 0)
+        l->api->log(l->h, AGORA_LOG_ERROR, "abdicate: %s", l->api->strerror(rc));
+}
+
+static void post_ready(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    const char *why = l->api->req_query(req, "why", 0);
+    int rc = l->api->set_ready(l->h, why == NULL, why);
+
+    if (rc < 0)
+        agora_reply_error(l->api, req, 500, l->api->strerror(rc));
+    else
+        l->api->reply(req, 200, NULL, "{}", 2);
+}
+
+static void post_observe(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    const char *v = l->api->req_query(req, "v", 0);
+    int rc = l->api->metric_observe(l->h, l->api->req_param(req, "name"),
+                                    v ? strtod(v, NULL) : 0);
+
+    if (rc < 0)
+        agora_reply_error(l->api, req, 400, l->api->strerror(rc));
+    else
+        l->api->reply(req, 200, NULL, "{}", 2);
+}
+
+static void on_event(void *arg, const char *type, const char *json)
+{
+    struct launcher *l = arg;
+
+    agora_jw_obj_open(l->events);
+    agora_jw_kstr(l->events, "type", type);
+    agora_jw_kstr(l->events, "data", json);
+    agora_jw_obj_close(l->events);
+}
+
+static void get_events(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    size_t len;
+    const char *doc = agora_jw_result(l->events, &len);
+    char *body = doc ? malloc(len + 2) : NULL;
+
+    if (body == NULL) {
+        agora_reply_error(l->api, req, 500, "event log broken");
+        return;
+    }
+    /* The log is an array left open: close it in a copy. */
+    memcpy(body, doc, len);
+    body[len] = ']';
+    l->api->reply(req, 200, NULL, body, len + 1);
+    free(body);
+}
+
 static int init(struct agora_host *h, const struct agora_api *api,
                 const void *conf, void **state)
 {
@@ -392,6 +610,24 @@ static int init(struct agora_host *h, const struct agora_api *api,
     l->h = h;
     l->api = api;
     agora_jw_arr_open(l->log);
+    if ((l->events = agora_jw_new()) == NULL) {
+        agora_jw_free(l->log);
+        free(l);
+        return AGORA_ENOMEM;
+    }
+    agora_jw_arr_open(l->events);
+    /* Built against ABI 2.1: a master of 2.0 has no subscribe. */
+    if (offsetof(struct agora_api, subscribe) < api->size) {
+        struct agora_sub *sub;
+        int rc = api->subscribe(h, NULL, on_event, l, &sub);
+
+        if (rc < 0) {
+            agora_jw_free(l->events);
+            agora_jw_free(l->log);
+            free(l);
+            return rc;
+        }
+    }
     *state = l;
     return 0;
 }
@@ -401,6 +637,7 @@ static void fini(void *state)
     struct launcher *l = state;
 
     agora_jw_free(l->log);
+    agora_jw_free(l->events);
     free(l);
 }
 
@@ -411,6 +648,15 @@ static const struct agora_route routes[] = {
     {"GET", "/statuses", get_statuses},
     {"POST", "/store/:key", post_store},
     {"GET", "/store/:key", get_store},
+    {"GET", "/agents", get_agents},
+    {"GET", "/agents/:id", get_agent},
+    {"GET", "/tasks", get_tasks},
+    {"GET", "/tasks/:id", get_task},
+    {"GET", "/master", get_master},
+    {"GET", "/events", get_events},
+    {"POST", "/abdicate", post_abdicate},
+    {"POST", "/ready", post_ready},
+    {"POST", "/observe/:name", post_observe},
     {NULL, NULL, NULL},
 };
 

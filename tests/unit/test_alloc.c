@@ -801,6 +801,53 @@ START_TEST(decline_refuse_lazy)
 }
 END_TEST
 
+/*
+ * Mesos' filters are by resources: a framework that declines the nearly
+ * empty leftover of an agent refuses offers holding no more than that,
+ * not the agent. Once a task ends there, the agent is offered again at
+ * once, within the filter's time.
+ */
+START_TEST(decline_filters_resources_not_agent)
+{
+    struct sim *s = sim_new(NULL, NULL, NULL);
+    const char *three[] = {"cpus:1;mem:128", "cpus:1;mem:128", "cpus:1;mem:128"};
+    struct sfw *f1;
+    double cpus;
+
+    add_agent(s, "x", "cpus:3.5;mem:4096");
+    f1 = add_fw(s, "f1", NULL);
+    alloc_run(s->a);
+    ck_assert_uint_eq(f1->nheld, 1);
+    ck_assert_int_eq(accept_texts(s, f1, f1->held[0], three, 3, NULL), 0);
+    alloc_dirty_all(s->a);
+    alloc_run(s->a);
+    /* The leftover (cpus:0.5) is declined for a long time. */
+    ck_assert_uint_eq(f1->nheld, 1);
+    cpus = agora_resources_scalar(alloc_offer_resources(f1->held[0]), "cpus");
+    ck_assert(fabs(cpus - 0.5) < 1e-9);
+    decline_all(s, f1, 1000);
+    alloc_dirty_all(s->a);
+    alloc_run(s->a);
+    ck_assert_uint_eq(f1->nheld, 0); /* the same leftover: refused */
+    /* A task ends: more is free than was declined, so x comes back. */
+    finish(s, 0);
+    alloc_run(s->a);
+    ck_assert_uint_eq(f1->nheld, 1);
+    cpus = agora_resources_scalar(alloc_offer_resources(f1->held[0]), "cpus");
+    ck_assert(fabs(cpus - 1.5) < 1e-9);
+    /* Declined again, the bigger leftover is refused in its turn. */
+    decline_all(s, f1, 1000);
+    alloc_dirty_all(s->a);
+    alloc_run(s->a);
+    ck_assert_uint_eq(f1->nheld, 0);
+    /* Revive clears every filter. */
+    alloc_fw_revive(s->a, f1->fw);
+    alloc_run(s->a);
+    ck_assert_uint_eq(f1->nheld, 1);
+    sim_free(s);
+}
+END_TEST
+
 /* Loop test: f1 declines for 0.2 s, f2 for long; the filter timer alone
  * must bring x back to f1. */
 static double refuse_t0;
@@ -1449,6 +1496,7 @@ int main(void)
     tcase_add_test(tc, reservations);
     tcase_add_test(tc, decline_refuse_lazy);
     tcase_add_test(tc, decline_refuse_loop);
+    tcase_add_test(tc, decline_filters_resources_not_agent);
     tcase_add_test(tc, suppress_revive);
     tcase_add_test(tc, rescind_on_deactivate);
     tcase_add_test(tc, ports_never_double);

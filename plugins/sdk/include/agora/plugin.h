@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define AGORA_ABI_MAJOR 2
-#define AGORA_ABI_MINOR 0
+#define AGORA_ABI_MINOR 1
 
 /* The symbol the master looks up with dlsym(). */
 #define AGORA_PLUGIN_ENTRY_SYMBOL "agora_plugin_entry"
@@ -79,6 +79,8 @@ struct agora_req;       /* one HTTP request; valid until it is answered   */
 struct agora_timer;     /* valid until stopped or (one-shot) fired        */
 struct agora_stream;    /* valid until closed or its on_close has run     */
 struct agora_framework; /* valid until removed or the plugin unloads      */
+struct agora_sub;       /* an event subscription; valid until unsubscribed
+                         * or the plugin unloads (ABI 2.1)                */
 
 /* ------------------------------------------------------------------ */
 /* Logging                                                              */
@@ -341,6 +343,70 @@ struct agora_framework_spec {
 };
 
 /* ------------------------------------------------------------------ */
+/* What the master knows: agents, tasks, itself (ABI 2.1)               */
+/* ------------------------------------------------------------------ */
+
+enum agora_agent_state {
+    AGORA_AGENT_RECOVERING = 0, /* known from before a failover, not back yet */
+    AGORA_AGENT_ACTIVE,
+    AGORA_AGENT_UNREACHABLE,    /* not heard of past the ping timeout        */
+    AGORA_AGENT_GONE
+};
+
+/* An agent, borrowed for the call it is passed to. */
+struct agora_agent_info {
+    const char *id;
+    const char *hostname;
+    enum agora_agent_state state;
+    const struct agora_kv *attributes;
+    size_t nattributes;
+    /* All it has, reservations with their role ("cpus(web):2"). */
+    const struct agora_resources *total;
+    /* Neither used by tasks nor in an offer, by role likewise. */
+    const struct agora_resources *free;
+    double registered_time;     /* seconds since the epoch                   */
+};
+typedef void (*agora_agent_fn)(void *arg, const struct agora_agent_info *a);
+
+/* A task in the master's table, borrowed for the call it is passed to. */
+struct agora_task_info {
+    const char *task_id;
+    const char *name;
+    const char *agent_id;
+    const char *hostname;       /* its agent's; NULL when the agent is gone  */
+    enum agora_task_state state;
+    int healthy;                /* -1 unknown, 0 unhealthy, 1 healthy        */
+    const char *reason;         /* of the latest status, or NULL             */
+    const char *message;        /* of the latest status, or NULL             */
+    double timestamp;           /* of the latest status                      */
+    double launched;            /* when the master sent it to its agent      */
+    const struct agora_resources *resources; /* its ports among them        */
+};
+typedef void (*agora_task_fn)(void *arg, const struct agora_task_info *t);
+
+/* This master (borrowed: valid until the plugin returns to the loop). */
+struct agora_master_info {
+    const char *id;             /* new at each start, as Mesos' master id    */
+    const char *hostname;
+    const char *ip;             /* where agents and clients reach it         */
+    int port;
+    const char *version;        /* agora's                                   */
+    int leading;                /* 1: plugins run only on the leader         */
+    const char *zk;             /* --zk (zk://...), or NULL when standalone  */
+    double start_time;          /* seconds since the epoch                   */
+    double elected_time;
+};
+
+/*
+ * An event of the master's event bus (GET /master/events): its type and
+ * one line of JSON, borrowed for the call. The master's own types:
+ * agent_added, agent_reregistered, agent_unreachable ({"agent_id",
+ * "hostname", "state"}), leader_elected, leader_deposed,
+ * plugins_reloaded; and whatever plugins publish.
+ */
+typedef void (*agora_event_fn)(void *arg, const char *type, const char *json);
+
+/* ------------------------------------------------------------------ */
 /* The services table                                                   */
 /* ------------------------------------------------------------------ */
 
@@ -438,10 +504,15 @@ struct agora_api {
     /* Launch tasks on an offer; the unused rest returns to the allocator. */
     int (*accept)(struct agora_framework *fw, const char *offer_id,
                   const struct agora_task_spec *tasks, size_t n);
-    /* Refuse an offer's agent for refuse_seconds (< 0: the default 5 s). */
+    /* Declines an offer, refusing for refuse_seconds (< 0: the default
+     * 5 s; 0: none) any offer of its agent that holds no more than this
+     * one did, as Mesos' filters do: when more is free there (a task
+     * ended), the agent is offered again at once. */
     int (*decline)(struct agora_framework *fw, const char *offer_id,
                    double refuse_seconds);
+    /* No more offers until revive. */
     int (*suppress)(struct agora_framework *fw);
+    /* Offers again, and clears every refuse filter of the framework. */
     int (*revive)(struct agora_framework *fw);
     int (*kill)(struct agora_framework *fw, const char *task_id);
     /* Ask for the latest status of these tasks (n == 0: of all of them);
@@ -454,6 +525,57 @@ struct agora_api {
      * answered with a TASK_ERROR or TASK_DROPPED status, not an error. */
     int (*launch)(struct agora_framework *fw, const char *agent_id,
                   const struct agora_task_spec *tasks, size_t n);
+
+    /* ---- appended in ABI 2.1: check offsetof() < size before use ---- */
+
+    /* -- the master's events: fn(arg, type, json) for each event of
+     *    `type` (NULL: all) published from now on. It runs on a later
+     *    turn of the loop, never inside the call that published the
+     *    event, so it may call anything in this table. 0, AGORA_EINVAL
+     *    or AGORA_ENOMEM; the subscription in *out. -- */
+    int (*subscribe)(struct agora_host *h, const char *type,
+                     agora_event_fn fn, void *arg, struct agora_sub **out);
+    /* No event reaches the subscription after this call. */
+    void (*unsubscribe)(struct agora_host *h, struct agora_sub *s);
+
+    /* -- agents: fn(arg, agent) for each agent the master knows, now,
+     *    before the call returns. 0 or AGORA_ENOMEM. -- */
+    int (*agents_each)(struct agora_host *h, agora_agent_fn fn, void *arg);
+    /* fn(arg, agent) once, before the call returns; AGORA_ENOENT when
+     * the master knows no such agent. */
+    int (*agent_get)(struct agora_host *h, const char *agent_id,
+                     agora_agent_fn fn, void *arg);
+
+    /* -- tasks of a framework in the master's table, live ones and
+     *    ended ones it still keeps, in launch order; fn runs before the
+     *    call returns. -- */
+    int (*tasks_each)(struct agora_framework *fw, agora_task_fn fn,
+                      void *arg);
+    /* AGORA_ENOENT when the framework has no such task. */
+    int (*task_get)(struct agora_framework *fw, const char *task_id,
+                    agora_task_fn fn, void *arg);
+
+    /* -- this master: fills *out. 0. -- */
+    int (*master_info)(struct agora_host *h, struct agora_master_info *out);
+    /* Gives up the lead (Marathon's DELETE /v2/leader), on a later turn
+     * of the loop: reply to the request first. Every plugin then gets
+     * on_leader(0) and fini; the next master in line is elected (with
+     * --zk), or this one again when it is alone. 0 or AGORA_ENOTLEADER. */
+    int (*abdicate)(struct agora_host *h);
+
+    /* -- readiness: a plugin is ready from init on; one that is not
+     *    (still loading its state, say) says why, and the master's GET
+     *    /health answers 503 naming it, and /plugins shows it, until it
+     *    says it is ready again. 0 or AGORA_ENOMEM. -- */
+    int (*set_ready)(struct agora_host *h, int ready, const char *why);
+
+    /* -- a histogram "<plugin>/<name>" (a latency, a size): the master
+     *    keeps the last 1,000 observations and /metrics/snapshot shows
+     *    <name> (the last), <name>/count, /min, /max, /p50, /p90, /p95,
+     *    /p99 and /p999 of them. AGORA_EINVAL for a name already used by
+     *    metric_set/metric_add, or a value that is not finite. -- */
+    int (*metric_observe)(struct agora_host *h, const char *name,
+                          double value);
 };
 
 /* ------------------------------------------------------------------ */

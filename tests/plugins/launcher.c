@@ -394,16 +394,13 @@ static void get_store(void *state, struct agora_req *req)
 static void jw_res(struct agora_jw *w, const char *key,
                    const struct agora_resources *r)
 {
-    size_t need = r ? agora_resources_format(r, NULL, 0) : 0;
-    char *text = malloc(need + 1);
+    char *text = r ? agora_resources_text(r) : NULL;
 
     agora_jw_key(w, key);
-    if (r == NULL || text == NULL) {
+    if (text == NULL)
         agora_jw_null(w);
-    } else {
-        agora_resources_format(r, text, need + 1);
+    else
         agora_jw_str(w, text);
-    }
     free(text);
 }
 

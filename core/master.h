@@ -15,8 +15,9 @@
  *                      election); agents, tasks, store*, leader, events
  *   standby.c       -> leader
  *   plugins.c       -> plugin_api, plugin_conf, metrics
- *   plugin_api.c    -> plugin_view, offers, tasks, frameworks, alloc*,
- *                      store, events, metrics, plugin_conf
+ *   plugin_api.c    -> plugin_view, plugin_item, offers, tasks,
+ *                      frameworks, alloc*, store, events, metrics,
+ *                      plugin_conf
  *   plugin_view.c   -> tasks, agents, frameworks, alloc*
  *   agent_proto.c   -> tasks, agents
  *   offers.c        -> tasks, agents, alloc*
@@ -24,7 +25,8 @@
  *   agents.c        -> alloc*, store, events, res_json
  *   frameworks.c    -> alloc*
  *   alloc*.c, store*.c, leader.c, events.c, metrics.c, res_json.c,
- *   plugin_conf.c   -> core/base/ (and, within alloc* and within store*,
+ *   plugin_conf.c, plugin_item.c
+ *                   -> core/base/ (and, within alloc* and within store*,
  *                      each other)
  *
  * Hooks upward: agents -> agent_proto (struct agents_hooks: unreachable

@@ -26,6 +26,7 @@
 #include "netaddr.h"
 #include "offers.h"
 #include "plugin_api.h"
+#include "plugin_io.h"
 #include "standby.h"
 #include "store.h"
 #include "uuid.h"
@@ -359,6 +360,7 @@ void master_stop(struct master *m)
     agents_stop(m);
     /* Plugins go first: their fini may still write to the store. */
     plugins_unload_all(m);
+    plugin_io_close(m);
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);

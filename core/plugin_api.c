@@ -23,6 +23,7 @@
 #include "master.h"
 #include "offers.h"
 #include "plugin_api.h"
+#include "plugin_io.h"
 #include "plugin_item.h"
 #include "plugin_view.h"
 #include "plugins.h"
@@ -591,6 +592,15 @@ const struct agora_api plugin_api_table = {
     .tasks_each = plugin_view_tasks_each,
     .task_get = plugin_view_task_get,
     .master_info = plugin_view_master_info,
+    .http_request = plugin_io_http_request,
+    .http_cancel = plugin_io_http_cancel,
+    .http_header = plugin_io_http_header,
+    .fd_watch = plugin_io_fd_watch,
+    .fd_watch_set = plugin_io_fd_watch_set,
+    .fd_watch_stop = plugin_io_fd_watch_stop,
+    .spawn = plugin_io_spawn,
+    .proc_kill = plugin_io_proc_kill,
+    .proc_pid = plugin_io_proc_pid,
 };
 
 /* ---- release ---- */
@@ -629,6 +639,11 @@ static void item_release(struct plugin_item *it)
     case PLUGIN_ITEM_SUB:
         events_unlisten(&p->m->events, it->u.sub.l);
         plugin_item_free(it);
+        break;
+    case PLUGIN_ITEM_HTTP:
+    case PLUGIN_ITEM_FD:
+    case PLUGIN_ITEM_PROC:
+        plugin_io_release(it);
         break;
     }
 }

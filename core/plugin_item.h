@@ -1,9 +1,10 @@
 /*
  * plugin_item.h - what a plugin registered: one item per timer, deferred
- * request, stream, pending store call, framework or subscription, on the
- * plugin's list (struct plugin's items), so that unloading it releases
- * all of it before dlclose() and no pointer into the unloaded object is
- * ever called (Redis' module teardown does the same).
+ * request, stream, pending store call, framework, subscription, outbound
+ * HTTP request, fd watcher or child process, on the plugin's list (struct
+ * plugin's items), so that unloading it releases all of it before
+ * dlclose() and no pointer into the unloaded object is ever called
+ * (Redis' module teardown does the same).
  *
  * The services table's files (plugin_api.c, plugin_io.c) make and free
  * items; plugin_release() (plugin_api.h) walks the list at unload.
@@ -20,6 +21,7 @@ struct http_req;
 struct http_stream;
 struct store_op;
 struct events_listener;
+struct hc_req;
 
 enum plugin_item_kind {
     PLUGIN_ITEM_TIMER,
@@ -27,7 +29,10 @@ enum plugin_item_kind {
     PLUGIN_ITEM_STREAM,
     PLUGIN_ITEM_STORE,
     PLUGIN_ITEM_FRAMEWORK,
-    PLUGIN_ITEM_SUB
+    PLUGIN_ITEM_SUB,
+    PLUGIN_ITEM_HTTP,  /* an outbound HTTP request (plugin_io.c)   */
+    PLUGIN_ITEM_FD,    /* an fd watcher (plugin_io.c)              */
+    PLUGIN_ITEM_PROC   /* a child process (plugin_io.c)            */
 };
 
 struct plugin_item {
@@ -55,6 +60,25 @@ struct plugin_item {
             struct events_listener *l;
             agora_event_fn fn;
         } sub;
+        struct {
+            struct hc_req *r;
+            agora_http_fn fn;
+            char *body;     /* the response body so far, NUL-terminated */
+            size_t len, cap;
+            size_t max;     /* the body's limit                        */
+            int err;        /* why plugin_io.c ended it, or 0          */
+        } http;
+        struct {
+            ev_io w;
+            agora_fd_fn fn;
+            int firing;     /* inside its callback: freed after it     */
+            int stopped;
+        } fd;
+        struct {
+            ev_child w;
+            agora_exit_fn fn;
+            int exited;     /* its callback runs or ran                */
+        } proc;
     } u;
 };
 

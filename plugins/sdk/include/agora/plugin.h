@@ -11,7 +11,8 @@
  * Threading: every callback runs on the master's event loop thread, one at
  * a time. A plugin never sees a thread or a lock, and must never block:
  * no sleeping, no synchronous network or disk I/O. Work that waits uses a
- * timer, a deferred reply or an asynchronous store call.
+ * timer, a deferred reply, an asynchronous store call, or (ABI 2.1) the
+ * HTTP client, an fd watcher or a child process's exit callback.
  *
  * Compatibility: AGORA_ABI_MAJOR changes only when an existing member
  * changes; the master refuses a plugin whose major differs. AGORA_ABI_MINOR
@@ -720,8 +721,10 @@ struct agora_plugin {
      * the load; `conf` is valid until fini. */
     int (*init)(struct agora_host *h, const struct agora_api *api,
                 const void *conf, void **state);
-    /* Required. Frees the state. Timers, streams, deferred requests and
-     * store callbacks still open are released by the master afterwards. */
+    /* Required. Frees the state. Timers, streams, deferred requests,
+     * store callbacks, subscriptions, outbound HTTP requests, fd watchers
+     * and children still open are released by the master afterwards
+     * (see the table's comments). */
     void (*fini)(void *state);
 
     /* Optional: a framework named after the plugin. */

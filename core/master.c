@@ -356,11 +356,12 @@ void master_stop(struct master *m)
     ev_signal_stop(m->loop, &m->sig_hup);
     ev_signal_stop(m->loop, &m->sig_term);
     ev_signal_stop(m->loop, &m->sig_int);
-    events_close(&m->events);
     agents_stop(m);
-    /* Plugins go first: their fini may still write to the store. */
+    /* Plugins go first: their fini may still write to the store, and
+     * releasing their subscriptions needs the event bus still there. */
     plugins_unload_all(m);
     plugin_io_close(m);
+    events_close(&m->events);
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);

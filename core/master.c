@@ -26,6 +26,7 @@
 #include "netaddr.h"
 #include "offers.h"
 #include "plugin_api.h"
+#include "plugin_io.h"
 #include "standby.h"
 #include "store.h"
 #include "uuid.h"
@@ -357,9 +358,10 @@ void master_stop(struct master *m)
     ev_signal_stop(m->loop, &m->sig_term);
     ev_signal_stop(m->loop, &m->sig_int);
     agents_stop(m);
-    /* Plugins go first: their fini may still write to the store; and
-     * before the event bus, whose listeners they release. */
+    /* Plugins go first: their fini may still write to the store, and
+     * releasing their subscriptions needs the event bus still there. */
     plugins_unload_all(m);
+    plugin_io_close(m);
     events_close(&m->events);
     frameworks_free(m);
     tasks_free(m);

@@ -15,8 +15,10 @@
  *                      election); agents, tasks, store*, leader, events
  *   standby.c       -> leader
  *   plugins.c       -> plugin_api, plugin_conf, metrics
- *   plugin_api.c    -> plugin_view, offers, tasks, frameworks, alloc*,
- *                      store, events, metrics, plugin_conf
+ *   plugin_api.c    -> plugin_io, plugin_view, plugin_item, offers,
+ *                      tasks, frameworks, alloc*, store, events,
+ *                      metrics, plugin_conf
+ *   plugin_io.c     -> plugin_item, core/base/ (http_client)
  *   plugin_view.c   -> tasks, agents, frameworks, alloc*
  *   agent_proto.c   -> tasks, agents
  *   offers.c        -> tasks, agents, alloc*
@@ -24,7 +26,8 @@
  *   agents.c        -> alloc*, store, events, res_json
  *   frameworks.c    -> alloc*
  *   alloc*.c, store*.c, leader.c, events.c, metrics.c, res_json.c,
- *   plugin_conf.c   -> core/base/ (and, within alloc* and within store*,
+ *   plugin_conf.c, plugin_item.c
+ *                   -> core/base/ (and, within alloc* and within store*,
  *                      each other)
  *
  * Hooks upward: agents -> agent_proto (struct agents_hooks: unreachable
@@ -57,6 +60,7 @@ struct alloc;
 struct leader;
 struct standby;
 struct zk;
+struct hc_client;
 
 /* Flags of agora-master; the table in master.c describes each. */
 struct master_conf {
@@ -109,6 +113,8 @@ struct master {
     double elected_time;
 
     struct plugin_gen gen;     /* the current generation               */
+    struct hc_client *plugin_http; /* plugins' outbound HTTP: made on
+                                    * first use by plugin_io.c         */
     struct plugins_hooks plugin_hooks; /* set by master.c: plugins.h  */
     unsigned long next_gen;
     unsigned long reloads, reload_failures;

@@ -3,8 +3,8 @@
  *
  * Every registration a plugin makes - a timer, a deferred request, a
  * stream, a pending store call, a framework - is an item on the plugin's
- * list, so that unloading releases all of it and no pointer into the
- * unloaded object is ever called (Redis' module teardown does the same).
+ * list (plugin_item.h), so that unloading releases all of it and no
+ * pointer into the unloaded object is ever called.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,73 +23,14 @@
 #include "master.h"
 #include "offers.h"
 #include "plugin_api.h"
+#include "plugin_io.h"
+#include "plugin_item.h"
 #include "plugin_view.h"
 #include "plugins.h"
 #include "store.h"
 #include "tasks.h"
 
-struct plugin_item {
-    enum plugin_item_kind kind;
-    struct plugin *p;
-    struct plugin_item *prev, *next;
-    void *arg;
-    union {
-        struct {
-            ev_timer w;
-            agora_timer_fn fn;
-            int firing;
-        } timer;
-        struct http_req *req;
-        struct {
-            struct http_stream *s;
-            agora_stream_close_fn fn;
-        } stream;
-        struct {
-            struct store_op *op;
-            agora_store_fn fn;
-        } store;
-        struct agora_framework *fw;
-        struct {
-            struct events_listener *l;
-            agora_event_fn fn;
-        } sub;
-    } u;
-};
-
 #define HOST(h) ((struct plugin *)(h))
-
-static struct plugin_item *item_new(struct plugin *p,
-                                    enum plugin_item_kind kind, void *arg)
-{
-    struct plugin_item *it = calloc(1, sizeof(*it));
-
-    if (it == NULL)
-        return NULL;
-    it->kind = kind;
-    it->p = p;
-    it->arg = arg;
-    it->next = p->items;
-    if (p->items)
-        p->items->prev = it;
-    p->items = it;
-    return it;
-}
-
-static void item_unlink(struct plugin_item *it)
-{
-    if (it->prev)
-        it->prev->next = it->next;
-    else
-        it->p->items = it->next;
-    if (it->next)
-        it->next->prev = it->prev;
-}
-
-static void item_free(struct plugin_item *it)
-{
-    item_unlink(it);
-    free(it);
-}
 
 /* ---- logging, conf, time ---- */
 
@@ -122,7 +63,7 @@ static void timer_fire(struct ev_loop *loop, ev_timer *w, int events)
     it->u.timer.firing = 0;
     /* Done firing (one-shot) or stopped from inside its callback. */
     if (!ev_is_active(w))
-        item_free(it);
+        plugin_item_free(it);
     (void)loop;
 }
 
@@ -135,7 +76,7 @@ static int api_timer_start(struct agora_host *h, double after, double repeat,
 
     if (fn == NULL || out == NULL || !(after >= 0) || !(repeat >= 0))
         return AGORA_EINVAL;
-    it = item_new(p, PLUGIN_ITEM_TIMER, arg);
+    it = plugin_item_new(p, PLUGIN_ITEM_TIMER, arg);
     if (it == NULL)
         return AGORA_ENOMEM;
     it->u.timer.fn = fn;
@@ -155,7 +96,7 @@ static void api_timer_stop(struct agora_host *h, struct agora_timer *t)
     ev_timer_stop(HOST(h)->m->loop, &it->u.timer.w);
     /* Inside its own callback: freed when the callback returns. */
     if (!it->u.timer.firing)
-        item_free(it);
+        plugin_item_free(it);
 }
 
 /* ---- requests and replies ---- */
@@ -209,7 +150,7 @@ static int api_reply(struct agora_req *r, int status, const char *ctype,
 static void req_done(void *arg, struct http_req *req)
 {
     (void)req;
-    item_free(arg);
+    plugin_item_free(arg);
 }
 
 /* The plugin a request was routed to. */
@@ -228,12 +169,12 @@ static int api_defer(struct agora_req *r)
 
     if (p == NULL)
         return AGORA_EINVAL;
-    it = item_new(p, PLUGIN_ITEM_REQ, NULL);
+    it = plugin_item_new(p, PLUGIN_ITEM_REQ, NULL);
     if (it == NULL)
         return AGORA_ENOMEM;
     rc = http_defer(REQ(r));
     if (rc < 0) {
-        item_free(it);
+        plugin_item_free(it);
         return rc;
     }
     it->u.req = REQ(r);
@@ -256,7 +197,7 @@ static void stream_closed(void *arg, struct http_stream *s)
     agora_stream_close_fn fn = it->u.stream.fn;
     void *fn_arg = it->arg;
 
-    item_free(it);
+    plugin_item_free(it);
     if (fn)
         fn(fn_arg, (struct agora_stream *)s);
 }
@@ -272,13 +213,13 @@ static int api_stream_open(struct agora_req *r, const char *ctype,
 
     if (p == NULL || out == NULL)
         return p == NULL ? AGORA_ESTATE : AGORA_EINVAL;
-    it = item_new(p, PLUGIN_ITEM_STREAM, arg);
+    it = plugin_item_new(p, PLUGIN_ITEM_STREAM, arg);
     if (it == NULL)
         return AGORA_ENOMEM;
     s = http_stream_open(REQ(r), ctype, keepalive, ka_text, 0, stream_closed,
                          it);
     if (s == NULL) {
-        item_free(it);
+        plugin_item_free(it);
         /* A request answered or deferred is the caller's mistake. */
         return http_req_in_handler(REQ(r)) ? AGORA_ENOMEM : AGORA_ESTATE;
     }
@@ -314,7 +255,7 @@ static void api_stream_close(struct agora_stream *as)
     struct plugin_item *it = p ? stream_item(p, s) : NULL;
 
     if (it)
-        item_free(it);
+        plugin_item_free(it);
     http_stream_close(s);
 }
 
@@ -326,7 +267,7 @@ static void store_done(void *arg, int err, const store_result *r)
     agora_store_fn fn = it->u.store.fn;
     void *fn_arg = it->arg;
 
-    item_free(it);
+    plugin_item_free(it);
     if (fn)
         fn(fn_arg, err, r);
 }
@@ -334,7 +275,7 @@ static void store_done(void *arg, int err, const store_result *r)
 static struct plugin_item *store_item(struct plugin *p, agora_store_fn cb,
                                       void *arg)
 {
-    struct plugin_item *it = item_new(p, PLUGIN_ITEM_STORE, arg);
+    struct plugin_item *it = plugin_item_new(p, PLUGIN_ITEM_STORE, arg);
 
     if (it)
         it->u.store.fn = cb;
@@ -344,7 +285,7 @@ static struct plugin_item *store_item(struct plugin *p, agora_store_fn cb,
 static int store_started(struct plugin_item *it, int rc)
 {
     if (rc < 0)
-        item_free(it);
+        plugin_item_free(it);
     return rc;
 }
 
@@ -446,12 +387,12 @@ static int api_subscribe(struct agora_host *h, const char *type,
 
     if (fn == NULL || out == NULL)
         return AGORA_EINVAL;
-    if ((it = item_new(p, PLUGIN_ITEM_SUB, arg)) == NULL)
+    if ((it = plugin_item_new(p, PLUGIN_ITEM_SUB, arg)) == NULL)
         return AGORA_ENOMEM;
     it->u.sub.fn = fn;
     rc = events_listen(&p->m->events, type, sub_deliver, it, &it->u.sub.l);
     if (rc < 0) {
-        item_free(it);
+        plugin_item_free(it);
         return rc;
     }
     *out = (struct agora_sub *)it;
@@ -466,7 +407,7 @@ static void api_unsubscribe(struct agora_host *h, struct agora_sub *s)
     if (it == NULL || it->kind != PLUGIN_ITEM_SUB)
         return;
     events_unlisten(&it->p->m->events, it->u.sub.l);
-    item_free(it);
+    plugin_item_free(it);
 }
 
 /* "<plugin>/<name>" into key; a metric may be bumped on every request,
@@ -523,14 +464,14 @@ static int fw_register(struct plugin *p,
                        const struct agora_framework_spec *spec,
                        int is_default, struct agora_framework **out)
 {
-    struct plugin_item *it = item_new(p, PLUGIN_ITEM_FRAMEWORK, NULL);
+    struct plugin_item *it = plugin_item_new(p, PLUGIN_ITEM_FRAMEWORK, NULL);
     int rc;
 
     if (it == NULL)
         return AGORA_ENOMEM;
     rc = framework_add(p->m, p, spec, is_default, out);
     if (rc < 0) {
-        item_free(it);
+        plugin_item_free(it);
         return rc;
     }
     it->u.fw = *out;
@@ -554,7 +495,7 @@ static void api_framework_remove(struct agora_host *h,
         if (it->kind == PLUGIN_ITEM_FRAMEWORK && it->u.fw == fw) {
             if (p->fw_default == fw)
                 p->fw_default = NULL;
-            item_free(it);
+            plugin_item_free(it);
             framework_remove(p->m, fw);
             return;
         }
@@ -688,6 +629,15 @@ const struct agora_api plugin_api_table = {
     .abdicate = api_abdicate,
     .set_ready = api_set_ready,
     .metric_observe = api_metric_observe,
+    .http_request = plugin_io_http_request,
+    .http_cancel = plugin_io_http_cancel,
+    .http_header = plugin_io_http_header,
+    .fd_watch = plugin_io_fd_watch,
+    .fd_watch_set = plugin_io_fd_watch_set,
+    .fd_watch_stop = plugin_io_fd_watch_stop,
+    .spawn = plugin_io_spawn,
+    .proc_kill = plugin_io_proc_kill,
+    .proc_pid = plugin_io_proc_pid,
 };
 
 /* ---- release ---- */
@@ -699,7 +649,7 @@ static void item_release(struct plugin_item *it)
     switch (it->kind) {
     case PLUGIN_ITEM_TIMER:
         ev_timer_stop(p->m->loop, &it->u.timer.w);
-        item_free(it);
+        plugin_item_free(it);
         break;
     case PLUGIN_ITEM_REQ:
         /* Answering runs req_done, which frees the item. */
@@ -708,24 +658,29 @@ static void item_release(struct plugin_item *it)
     case PLUGIN_ITEM_STREAM: {
         struct http_stream *s = it->u.stream.s;
 
-        item_free(it);
+        plugin_item_free(it);
         http_stream_close(s);
         break;
     }
     case PLUGIN_ITEM_STORE:
         store_cancel(it->u.store.op);
-        item_free(it);
+        plugin_item_free(it);
         break;
     case PLUGIN_ITEM_FRAMEWORK: {
         struct agora_framework *fw = it->u.fw;
 
-        item_free(it);
+        plugin_item_free(it);
         framework_remove(p->m, fw);
         break;
     }
     case PLUGIN_ITEM_SUB:
         events_unlisten(&p->m->events, it->u.sub.l);
-        item_free(it);
+        plugin_item_free(it);
+        break;
+    case PLUGIN_ITEM_HTTP:
+    case PLUGIN_ITEM_FD:
+    case PLUGIN_ITEM_PROC:
+        plugin_io_release(it);
         break;
     }
 }

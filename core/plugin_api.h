@@ -19,7 +19,8 @@ extern const struct agora_api plugin_api_table;
 void plugin_route_dispatch(void *arg, struct http_req *req);
 
 /* Releases everything p registered: timers, requests, streams, store
- * callbacks, frameworks. Called after fini. */
+ * callbacks, frameworks, subscriptions, outbound HTTP requests, fd
+ * watchers, children (plugin_io.h). Called after fini. */
 void plugin_release(struct plugin *p);
 
 /* Registers p's default framework when its descriptor has callbacks. */

@@ -36,16 +36,6 @@ struct http_server;
 struct http_req;
 struct plugin_item;
 
-/* Everything a plugin registered, released when it unloads. */
-enum plugin_item_kind {
-    PLUGIN_ITEM_TIMER,
-    PLUGIN_ITEM_REQ,
-    PLUGIN_ITEM_STREAM,
-    PLUGIN_ITEM_STORE,
-    PLUGIN_ITEM_FRAMEWORK,
-    PLUGIN_ITEM_SUB
-};
-
 struct plugin_route {
     struct plugin *p;
     agora_route_fn fn;
@@ -75,7 +65,7 @@ struct plugin {
     int live;          /* init succeeded, fini not yet called          */
     char *not_ready;   /* why it says it is not ready; NULL: ready     */
     double loaded_at;
-    struct plugin_item *items; /* registrations, newest first           */
+    struct plugin_item *items; /* registrations, newest first: plugin_item.h */
     struct agora_framework *fw_default;
 };
 

@@ -11,7 +11,8 @@
  * Threading: every callback runs on the master's event loop thread, one at
  * a time. A plugin never sees a thread or a lock, and must never block:
  * no sleeping, no synchronous network or disk I/O. Work that waits uses a
- * timer, a deferred reply or an asynchronous store call.
+ * timer, a deferred reply, an asynchronous store call, or (ABI 2.1) the
+ * HTTP client, an fd watcher or a child process's exit callback.
  *
  * Compatibility: AGORA_ABI_MAJOR changes only when an existing member
  * changes; the master refuses a plugin whose major differs. AGORA_ABI_MINOR
@@ -81,6 +82,11 @@ struct agora_stream;    /* valid until closed or its on_close has run     */
 struct agora_framework; /* valid until removed or the plugin unloads      */
 struct agora_sub;       /* an event subscription; valid until unsubscribed
                          * or the plugin unloads (ABI 2.1)                */
+struct agora_http;      /* an outbound HTTP request; valid until its
+                         * callback has begun or it is cancelled (2.1)   */
+struct agora_watch;     /* a watched fd; valid until stopped (2.1)        */
+struct agora_proc;      /* a child process; valid until its exit callback
+                         * returns (2.1)                                  */
 
 /* ------------------------------------------------------------------ */
 /* Logging                                                              */
@@ -407,6 +413,94 @@ struct agora_master_info {
 typedef void (*agora_event_fn)(void *arg, const char *type, const char *json);
 
 /* ------------------------------------------------------------------ */
+/* Reaching outside: HTTP, fds, processes (ABI 2.1)                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An outbound HTTP/1.1 request, borrowed by http_request() (everything
+ * is copied). Zero it, then set what you need: later minors append
+ * fields, and the master reads only those of the minor a plugin was
+ * built against, so a zeroed field always means "the default".
+ *
+ * http:// only for now: an https:// URL is refused with AGORA_ENOTSUP
+ * when http_request() is called (https through the same interface where
+ * the build has TLS is for later). Redirects are not followed: read the
+ * status and the Location header. Host names are resolved without
+ * blocking the loop.
+ */
+struct agora_http_request {
+    const char *method;         /* NULL: "GET"                             */
+    const char *url;            /* http://host[:port][/path][?query]       */
+    const char *const *headers; /* "Name: value" strings, NULL-terminated;
+                                 * NULL: none (Host and Content-Length are
+                                 * added by the master)                    */
+    const void *body;           /* may be NULL                             */
+    size_t body_len;
+    double timeout;             /* seconds for the whole request; 0: the
+                                 * default AGORA_HTTP_TIMEOUT; < 0: none   */
+    double connect_timeout;     /* seconds to connect (resolution
+                                 * included); 0: AGORA_HTTP_CONNECT_TIMEOUT */
+    size_t max_body;            /* largest response body taken; a bigger
+                                 * one ends with AGORA_ETOOBIG; 0: the
+                                 * default AGORA_HTTP_BODY_MAX             */
+    int keepalive;              /* 1: the connection may be reused by a
+                                 * later request to the same host:port     */
+};
+
+#define AGORA_HTTP_TIMEOUT 30.0
+#define AGORA_HTTP_CONNECT_TIMEOUT 10.0
+#define AGORA_HTTP_BODY_MAX (8u * 1024 * 1024)
+
+/* What came back, borrowed for the callback it is passed to. */
+struct agora_http_response {
+    int status;        /* 0 when no status line arrived                    */
+    const char *body;  /* the whole body, NUL-terminated ("" when empty);
+                        * NULL when err != 0                               */
+    size_t len;
+    const char *error; /* err != 0: why, e.g. "connect to 127.0.0.1:9:
+                        * Connection refused"; "" otherwise               */
+};
+
+/*
+ * The request ended. err is 0 when the whole response arrived, whatever
+ * its status, else an agora_err: AGORA_ECONNECT (no address accepted a
+ * connection), AGORA_ERESOLVE, AGORA_ETIMEDOUT, AGORA_ECLOSED (the peer
+ * closed early), AGORA_EPROTO (not HTTP), AGORA_ETOOBIG (the body, or
+ * the header block, over its limit), AGORA_ENOMEM. r is never NULL.
+ * The handle is invalid once this has begun.
+ */
+typedef void (*agora_http_fn)(void *arg, int err,
+                              const struct agora_http_response *r);
+
+/* fd watchers: what to wait for, and what happened. */
+#define AGORA_FD_READ 1
+#define AGORA_FD_WRITE 2
+#define AGORA_FD_ERROR 4 /* the fd is not valid (closed under the watcher):
+                          * the watcher is stopped, its handle invalid once
+                          * the callback has begun                        */
+
+/* events: the AGORA_FD_* bits that are ready. The watcher stays active
+ * (level-triggered: called again while the fd stays ready) until
+ * fd_watch_stop(), which the callback may call. */
+typedef void (*agora_fd_fn)(void *arg, struct agora_watch *w, int fd,
+                            int events);
+
+/* A child process to start, borrowed by spawn() (everything is copied). */
+struct agora_spawn {
+    const char *const *argv; /* NULL-terminated, at least argv[0]: a path,
+                              * or a name looked up in the master's PATH  */
+    const char *const *env;  /* "NAME=value", NULL-terminated; NULL: the
+                              * master's environment                       */
+    const char *cwd;         /* NULL: the master's working directory      */
+};
+
+/* The child ended: exit_code (0-255) and sig 0 when it exited, or
+ * exit_code -1 and sig the signal that killed it. The handle is valid
+ * until this returns (proc_pid() works, proc_kill() is AGORA_ENOENT). */
+typedef void (*agora_exit_fn)(void *arg, struct agora_proc *pr,
+                              int exit_code, int sig);
+
+/* ------------------------------------------------------------------ */
 /* The services table                                                   */
 /* ------------------------------------------------------------------ */
 
@@ -576,6 +670,58 @@ struct agora_api {
      *    metric_set/metric_add, or a value that is not finite. -- */
     int (*metric_observe)(struct agora_host *h, const char *name,
                           double value);
+
+    /* ---- ABI 2.1: outbound I/O ---- */
+
+    /* -- HTTP client (see struct agora_http_request). cb(arg, err, r)
+     *    runs once, on a later turn of the loop, never inside this call.
+     *    Returns 0 with the handle in *out (out may be NULL), or at once,
+     *    without a callback: AGORA_EINVAL (no url or cb), AGORA_EURL (not
+     *    a URL), AGORA_ENOTSUP (https://), AGORA_ENOMEM. Unloading the
+     *    plugin cancels what is pending: no callback after unload. -- */
+    int (*http_request)(struct agora_host *h,
+                        const struct agora_http_request *rq,
+                        agora_http_fn cb, void *arg, struct agora_http **out);
+    /* Ends rq at once, its connection closed; cb is not called. Not once
+     * cb has begun (the handle is gone); an unknown handle is ignored. */
+    void (*http_cancel)(struct agora_host *h, struct agora_http *rq);
+    /* The first response header called name (any case), or NULL. Only
+     * inside the callback r was passed to; borrowed for that call. */
+    const char *(*http_header)(const struct agora_http_response *r,
+                               const char *name);
+
+    /* -- fd watchers: fn(arg, w, fd, events) when fd, which the plugin
+     *    owns and keeps open, is ready for `events` (AGORA_FD_READ and/or
+     *    AGORA_FD_WRITE); on a later turn of the loop, never inside this
+     *    call. 0, AGORA_EINVAL (no fn, no event, fd not open) or
+     *    AGORA_ENOMEM; the watcher in *out. Stop the watcher before
+     *    closing the fd; unloading stops it, and never closes the fd. -- */
+    int (*fd_watch)(struct agora_host *h, int fd, int events, agora_fd_fn fn,
+                    void *arg, struct agora_watch **out);
+    /* Changes what w waits for. 0 or AGORA_EINVAL. */
+    int (*fd_watch_set)(struct agora_host *h, struct agora_watch *w,
+                        int events);
+    /* No callback after this; allowed inside w's own callback. */
+    void (*fd_watch_stop)(struct agora_host *h, struct agora_watch *w);
+
+    /* -- child processes: started without blocking, in a new session
+     *    (their own process group), stdin and stdout on /dev/null, stderr
+     *    the master's log. fn(arg, pr, exit_code, sig) runs once, on a
+     *    later turn of the loop. 0 with the handle in *out (out may be
+     *    NULL), or at once: AGORA_EINVAL (no argv[0] or fn), AGORA_ENOENT
+     *    (no such program or cwd), AGORA_ENOTSUP (the master's loop
+     *    cannot watch children), AGORA_ENOMEM, AGORA_EIO (any other
+     *    failure to start). Unloading the plugin sends SIGTERM to the
+     *    process group of each child still running and forgets it: no
+     *    exit callback, and no zombie (the master reaps it). -- */
+    int (*spawn)(struct agora_host *h, const struct agora_spawn *sp,
+                 agora_exit_fn fn, void *arg, struct agora_proc **out);
+    /* Sends sig to pr's process group (the child and what it started).
+     * 0, AGORA_EINVAL (not a signal) or AGORA_ENOENT (it has already
+     * exited, its callback is on its way). */
+    int (*proc_kill)(struct agora_host *h, struct agora_proc *pr, int sig);
+    /* Its process id. */
+    long (*proc_pid)(struct agora_host *h, struct agora_proc *pr);
 };
 
 /* ------------------------------------------------------------------ */
@@ -599,8 +745,10 @@ struct agora_plugin {
      * the load; `conf` is valid until fini. */
     int (*init)(struct agora_host *h, const struct agora_api *api,
                 const void *conf, void **state);
-    /* Required. Frees the state. Timers, streams, deferred requests and
-     * store callbacks still open are released by the master afterwards. */
+    /* Required. Frees the state. Timers, streams, deferred requests,
+     * store callbacks, subscriptions, outbound HTTP requests, fd watchers
+     * and children still open are released by the master afterwards
+     * (see the table's comments). */
     void (*fini)(void *state);
 
     /* Optional: a framework named after the plugin. */

@@ -130,6 +130,67 @@ int framework_post_status(struct master *m, struct agora_framework *fw,
     return 0;
 }
 
+struct fw_unacked *framework_unacked_find(struct agora_framework *fw,
+                                          const char *uuid)
+{
+    return map_get(&fw->unacked, uuid);
+}
+
+static void unacked_free(struct fw_unacked *e)
+{
+    free(e->task_id);
+    free(e->agent_id);
+    free(e);
+}
+
+int framework_unacked_add(struct master *m, struct agora_framework *fw,
+                          const char *uuid, const char *task_id,
+                          const char *agent_id)
+{
+    size_t n = strlen(uuid) + 1;
+    struct fw_unacked *e;
+
+    if (map_get(&fw->unacked, uuid))
+        return 0;
+    e = calloc(1, sizeof(*e) + n);
+    if (e == NULL)
+        return AGORA_ENOMEM;
+    memcpy(e->uuid, uuid, n);
+    e->task_id = strdup(task_id);
+    e->agent_id = strdup(agent_id);
+    if (!e->task_id || !e->agent_id ||
+        map_put(&fw->unacked, e->uuid, e, NULL) < 0) {
+        unacked_free(e);
+        return AGORA_ENOMEM;
+    }
+    m->frameworks.unacked++;
+    return 0;
+}
+
+void framework_unacked_remove(struct master *m, struct agora_framework *fw,
+                              const char *uuid)
+{
+    struct fw_unacked *e = map_get(&fw->unacked, uuid);
+
+    if (e == NULL)
+        return;
+    map_remove(&fw->unacked, e->uuid);
+    unacked_free(e);
+    m->frameworks.unacked--;
+}
+
+void framework_unacked_clear(struct master *m, struct agora_framework *fw)
+{
+    size_t pos = 0;
+    void *v;
+
+    while (map_next(&fw->unacked, &pos, NULL, &v)) {
+        unacked_free(v);
+        m->frameworks.unacked--;
+    }
+    map_free(&fw->unacked);
+}
+
 int framework_add(struct master *m, struct plugin *p,
                   const struct agora_framework_spec *spec, int is_default,
                   struct agora_framework **out)
@@ -190,6 +251,11 @@ int framework_add(struct master *m, struct plugin *p,
 void framework_remove(struct master *m, struct agora_framework *fw)
 {
     ev_timer_stop(m->loop, &fw->pending_timer);
+    if (fw->unacked.len)
+        log_info("frameworks", "framework %s leaves %zu update(s) "
+                 "unacknowledged: their agents will send them again",
+                 fw->id, fw->unacked.len);
+    framework_unacked_clear(m, fw);
     if (fw->alloc)
         alloc_fw_remove(m->alloc, fw->alloc);
     map_remove(&m->frameworks.by_id, fw->id);
@@ -239,6 +305,7 @@ void frameworks_free(struct master *m)
         struct agora_framework *fw = v;
 
         ev_timer_stop(m->loop, &fw->pending_timer);
+        framework_unacked_clear(m, fw);
         framework_free(fw);
     }
     map_free(&m->frameworks.by_id);

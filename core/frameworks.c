@@ -191,6 +191,24 @@ void framework_unacked_clear(struct master *m, struct agora_framework *fw)
     map_free(&fw->unacked);
 }
 
+int framework_set_explicit(struct master *m, struct agora_framework *fw,
+                           int on)
+{
+    static char mark; /* the value: only presence matters */
+
+    if (on && map_put(&m->frameworks.explicit_ids, fw->id, &mark, NULL) < 0)
+        return AGORA_ENOMEM;
+    if (!on)
+        map_remove(&m->frameworks.explicit_ids, fw->id);
+    fw->explicit_acks = on;
+    return 0;
+}
+
+int framework_explicit_id(struct master *m, const char *id)
+{
+    return map_get(&m->frameworks.explicit_ids, id) != NULL;
+}
+
 int framework_add(struct master *m, struct plugin *p,
                   const struct agora_framework_spec *spec, int is_default,
                   struct agora_framework **out)
@@ -223,6 +241,8 @@ int framework_add(struct master *m, struct plugin *p,
         framework_free(fw);
         return AGORA_ENOMEM;
     }
+    /* A new registration starts without explicit acks. */
+    map_remove(&m->frameworks.explicit_ids, fw->id);
     fw->p = p;
     fw->on_offer = spec->on_offer;
     fw->on_status = spec->on_status;
@@ -309,4 +329,5 @@ void frameworks_free(struct master *m)
         framework_free(fw);
     }
     map_free(&m->frameworks.by_id);
+    map_free(&m->frameworks.explicit_ids);
 }

@@ -59,6 +59,9 @@ struct fw_unacked {
 struct frameworks {
     struct map by_id; /* id -> struct agora_framework */
     uint64_t unacked; /* entries of every framework's unacked map */
+    /* Ids of frameworks whose last generation turned explicit acks on
+     * (kept past an unload: their re-sent updates wait for the next). */
+    struct map explicit_ids;
 };
 
 /*
@@ -107,6 +110,17 @@ int framework_unacked_add(struct master *m, struct agora_framework *fw,
 /* Forgets one entry (a no-op for an unknown uuid). */
 void framework_unacked_remove(struct master *m, struct agora_framework *fw,
                               const char *uuid);
+
+/*
+ * Turns explicit acknowledgements on or off for fw, and remembers it for
+ * fw's id past its removal (framework_explicit_id). 0 or AGORA_ENOMEM.
+ */
+int framework_set_explicit(struct master *m, struct agora_framework *fw,
+                           int on);
+
+/* 1 when the framework of that id, registered or not, last had explicit
+ * acknowledgements on in this master's life. */
+int framework_explicit_id(struct master *m, const char *id);
 
 /* Forgets every entry of fw (explicit acks turned off, or fw removed). */
 void framework_unacked_clear(struct master *m, struct agora_framework *fw);

@@ -883,6 +883,8 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
     explicit_acks = fw && fw->explicit_acks && agora_json_get_str(u, "uuid");
     if (t && seq <= t->seq) {
         m->tasks.duplicates++;
+        if (fw == NULL && framework_explicit_id(m, fw_id))
+            return 0; /* maybe unacknowledged: for the next generation */
         if (!explicit_acks)
             return 1;
         /* Not acknowledged yet (the agent sends only those): again. */
@@ -952,11 +954,9 @@ int tasks_set_explicit_acks(struct master *m, struct agora_framework *fw,
 
     if (fw == NULL)
         return AGORA_EINVAL;
-    if (on) {
-        fw->explicit_acks = 1;
-        return 0;
-    }
-    fw->explicit_acks = 0;
+    if (on)
+        return framework_set_explicit(m, fw, 1);
+    framework_set_explicit(m, fw, 0);
     /* Off: everything waiting is acknowledged. An agent away re-sends
      * its updates, which are acknowledged then as already delivered. */
     while (map_next(&fw->unacked, &pos, NULL, &v)) {

@@ -163,7 +163,10 @@ int tasks_acknowledge(struct master *m, struct agora_framework *fw,
 
 /*
  * The services table's framework_set_explicit_acks. Turning them off
- * acknowledges every update fw still waits on. 0 or AGORA_EINVAL.
+ * acknowledges every update fw still waits on. On, fw's id is
+ * remembered past its removal: while it is away, its updates re-sent by
+ * agents wait for its next registration instead of being acknowledged
+ * as already delivered. 0, AGORA_EINVAL or AGORA_ENOMEM.
  */
 int tasks_set_explicit_acks(struct master *m, struct agora_framework *fw,
                             int on);

@@ -587,7 +587,7 @@ struct agora_api {
      * the next generation receives them again if it turned explicit
      * acknowledgements on too (without it, the master acknowledges a
      * re-sent update it delivered before without delivering it again).
-     * 0, or AGORA_EINVAL for a NULL fw.
+     * 0, AGORA_EINVAL for a NULL fw, or AGORA_ENOMEM.
      */
     int (*framework_set_explicit_acks)(struct agora_framework *fw, int on);
     /*

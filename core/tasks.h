@@ -99,10 +99,11 @@ struct task *tasks_find(struct master *m, const char *id);
 
 /*
  * Launches tasks of fw on an agent (the services table's launch). A
- * problem with one task (invalid spec, duplicate id, too few free
- * resources, agent not connected) is reported to fw as a TASK_ERROR or
- * TASK_DROPPED status, delivered from the loop. Returns 0, or
- * AGORA_EINVAL / AGORA_ENOMEM for bad arguments.
+ * task whose id is in the table is answered with its status, not run
+ * again (tasks_launch_known). A problem with one task (invalid spec,
+ * too few free resources, agent not connected) is reported to fw as a
+ * TASK_ERROR or TASK_DROPPED status, delivered from the loop. Returns 0,
+ * or AGORA_EINVAL / AGORA_ENOMEM for bad arguments.
  */
 int tasks_launch(struct master *m, struct agora_framework *fw,
                  const char *agent_id, const struct agora_task_spec *specs,

@@ -839,10 +839,10 @@ static int send_ack(struct agent_rec *ag, const char *task_id,
 }
 
 /*
- * Delivers update u of t to fw, whose acknowledgement it then waits on.
- * 0 (wait for it), or 1 when the plugin acknowledged it while its agent
- * was away (acknowledge it now). Out of memory, it is not delivered and
- * waits: the agent sends it again.
+ * Delivers status st of t to fw, whose acknowledgement it then waits on.
+ * 0 (wait for it); 1 when the plugin acknowledged it while its agent was
+ * away (acknowledge it now, undelivered); -1 out of memory (undelivered:
+ * wait, the agent sends it again).
  */
 static int deliver_explicit(struct master *m, struct agora_framework *fw,
                             struct task *t, const struct agora_status *st)

@@ -31,7 +31,9 @@
  *   slave/http_requests, slave/http_responses_{2,3,4,5}xx, system/
  *   cpus_total, system/mem_{total,free}_bytes, system/load_{1,5,15}min;
  * and agora's own agent/master_http_{requests,connects,reused,retries,
- * lookups}: the requests to the masters (http_client.h's counters).
+ * lookups}: the requests to the masters (http_client.h's counters), and
+ * agent/status_updates_{pending,sent,acked}: updates waiting for their
+ * ack now, and (since the start) sent (re-sends counted) and acked.
  */
 #include "agent_http.h"
 
@@ -56,6 +58,7 @@
 #include "log.h"
 #include "state_json.h"
 #include "task.h"
+#include "updates.h"
 
 #define A(arg) ((struct agent *)(arg))
 
@@ -276,6 +279,20 @@ static void write_client_metrics(struct agora_jw *w, const struct agent *a)
     agora_jw_kint(w, "agent/master_http_lookups", (int64_t)st.lookups);
 }
 
+/* Status updates: how many wait for the master's ack (explicit
+ * acknowledgements keep them waiting until the framework acknowledges). */
+static void write_update_metrics(struct agora_jw *w, const struct agent *a)
+{
+    struct updates_stats st;
+
+    if (a->updates == NULL)
+        return;
+    updates_get_stats(a, &st);
+    agora_jw_kint(w, "agent/status_updates_pending", (int64_t)st.pending);
+    agora_jw_kint(w, "agent/status_updates_sent", (int64_t)st.sent);
+    agora_jw_kint(w, "agent/status_updates_acked", (int64_t)st.acked);
+}
+
 static void write_system_metrics(struct agora_jw *w)
 {
     struct sysinfo si;
@@ -314,6 +331,7 @@ static void h_metrics(void *arg, struct http_req *req)
         agora_jw_kint(w, "slave/http_responses_5xx", (int64_t)st.status_5xx);
     }
     write_client_metrics(w, a);
+    write_update_metrics(w, a);
     write_system_metrics(w);
     agora_jw_obj_close(w);
     reply_jw(req, 200, w);

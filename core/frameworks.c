@@ -130,6 +130,85 @@ int framework_post_status(struct master *m, struct agora_framework *fw,
     return 0;
 }
 
+struct fw_unacked *framework_unacked_find(struct agora_framework *fw,
+                                          const char *uuid)
+{
+    return map_get(&fw->unacked, uuid);
+}
+
+static void unacked_free(struct fw_unacked *e)
+{
+    free(e->task_id);
+    free(e->agent_id);
+    free(e);
+}
+
+int framework_unacked_add(struct master *m, struct agora_framework *fw,
+                          const char *uuid, const char *task_id,
+                          const char *agent_id)
+{
+    size_t n = strlen(uuid) + 1;
+    struct fw_unacked *e;
+
+    if (map_get(&fw->unacked, uuid))
+        return 0;
+    e = calloc(1, sizeof(*e) + n);
+    if (e == NULL)
+        return AGORA_ENOMEM;
+    memcpy(e->uuid, uuid, n);
+    e->task_id = strdup(task_id);
+    e->agent_id = strdup(agent_id);
+    if (!e->task_id || !e->agent_id ||
+        map_put(&fw->unacked, e->uuid, e, NULL) < 0) {
+        unacked_free(e);
+        return AGORA_ENOMEM;
+    }
+    m->frameworks.unacked++;
+    return 0;
+}
+
+void framework_unacked_remove(struct master *m, struct agora_framework *fw,
+                              const char *uuid)
+{
+    struct fw_unacked *e = map_get(&fw->unacked, uuid);
+
+    if (e == NULL)
+        return;
+    map_remove(&fw->unacked, e->uuid);
+    unacked_free(e);
+    m->frameworks.unacked--;
+}
+
+void framework_unacked_clear(struct master *m, struct agora_framework *fw)
+{
+    size_t pos = 0;
+    void *v;
+
+    while (map_next(&fw->unacked, &pos, NULL, &v)) {
+        unacked_free(v);
+        m->frameworks.unacked--;
+    }
+    map_free(&fw->unacked);
+}
+
+int framework_set_explicit(struct master *m, struct agora_framework *fw,
+                           int on)
+{
+    static char mark; /* the value: only presence matters */
+
+    if (on && map_put(&m->frameworks.explicit_ids, fw->id, &mark, NULL) < 0)
+        return AGORA_ENOMEM;
+    if (!on)
+        map_remove(&m->frameworks.explicit_ids, fw->id);
+    fw->explicit_acks = on;
+    return 0;
+}
+
+int framework_explicit_id(struct master *m, const char *id)
+{
+    return map_get(&m->frameworks.explicit_ids, id) != NULL;
+}
+
 int framework_add(struct master *m, struct plugin *p,
                   const struct agora_framework_spec *spec, int is_default,
                   struct agora_framework **out)
@@ -162,6 +241,8 @@ int framework_add(struct master *m, struct plugin *p,
         framework_free(fw);
         return AGORA_ENOMEM;
     }
+    /* A new registration starts without explicit acks. */
+    map_remove(&m->frameworks.explicit_ids, fw->id);
     fw->p = p;
     fw->on_offer = spec->on_offer;
     fw->on_status = spec->on_status;
@@ -190,6 +271,11 @@ int framework_add(struct master *m, struct plugin *p,
 void framework_remove(struct master *m, struct agora_framework *fw)
 {
     ev_timer_stop(m->loop, &fw->pending_timer);
+    if (fw->unacked.len)
+        log_info("frameworks", "framework %s leaves %zu update(s) "
+                 "unacknowledged: their agents will send them again",
+                 fw->id, fw->unacked.len);
+    framework_unacked_clear(m, fw);
     if (fw->alloc)
         alloc_fw_remove(m->alloc, fw->alloc);
     map_remove(&m->frameworks.by_id, fw->id);
@@ -239,7 +325,9 @@ void frameworks_free(struct master *m)
         struct agora_framework *fw = v;
 
         ev_timer_stop(m->loop, &fw->pending_timer);
+        framework_unacked_clear(m, fw);
         framework_free(fw);
     }
     map_free(&m->frameworks.by_id);
+    map_free(&m->frameworks.explicit_ids);
 }

@@ -9,6 +9,8 @@
 #ifndef AGORA_FRAMEWORKS_H
 #define AGORA_FRAMEWORKS_H
 
+#include <stdint.h>
+
 #include <ev.h>
 
 #include <agora/plugin.h>
@@ -36,10 +38,30 @@ struct agora_framework {
     struct fw_pending *pending; /* master statuses to deliver          */
     struct fw_pending **pending_tail;
     ev_timer pending_timer;
+    /* Explicit acknowledgements (opt-in): agents' updates delivered to
+     * on_status and not acknowledged to their agent yet. */
+    int explicit_acks;
+    struct map unacked;            /* uuid -> struct fw_unacked          */
+};
+
+/*
+ * An agent's update delivered to an explicit-acks framework that its
+ * agent has not heard acknowledged. `acked`: the plugin acknowledged it
+ * while the agent was away; the agent hears it when it re-sends it.
+ */
+struct fw_unacked {
+    char *task_id;
+    char *agent_id;
+    int acked;
+    char uuid[];
 };
 
 struct frameworks {
     struct map by_id; /* id -> struct agora_framework */
+    uint64_t unacked; /* entries of every framework's unacked map */
+    /* Ids of frameworks whose last generation turned explicit acks on
+     * (kept past an unload: their re-sent updates wait for the next). */
+    struct map explicit_ids;
 };
 
 /*
@@ -68,6 +90,40 @@ int framework_post_status(struct master *m, struct agora_framework *fw,
 /* Calls fw->on_status now (for updates that come from agents). */
 void framework_deliver(struct agora_framework *fw,
                        const struct agora_status *st);
+
+/*
+ * The update uuid fw waits on, or NULL. Owned by fw: valid until
+ * framework_unacked_remove() of that uuid, framework_unacked_clear() or
+ * the framework's removal.
+ */
+struct fw_unacked *framework_unacked_find(struct agora_framework *fw,
+                                          const char *uuid);
+
+/*
+ * Records that fw waits on update uuid of task_id, from agent_id (all
+ * copied). An entry already there is kept as it is. 0, or AGORA_ENOMEM.
+ */
+int framework_unacked_add(struct master *m, struct agora_framework *fw,
+                          const char *uuid, const char *task_id,
+                          const char *agent_id);
+
+/* Forgets one entry (a no-op for an unknown uuid). */
+void framework_unacked_remove(struct master *m, struct agora_framework *fw,
+                              const char *uuid);
+
+/*
+ * Turns explicit acknowledgements on or off for fw, and remembers it for
+ * fw's id past its removal (framework_explicit_id). 0 or AGORA_ENOMEM.
+ */
+int framework_set_explicit(struct master *m, struct agora_framework *fw,
+                           int on);
+
+/* 1 when the framework of that id, registered or not, last had explicit
+ * acknowledgements on in this master's life. */
+int framework_explicit_id(struct master *m, const char *id);
+
+/* Forgets every entry of fw (explicit acks turned off, or fw removed). */
+void framework_unacked_clear(struct master *m, struct agora_framework *fw);
 
 /* Writes more keys into fw's object (borrowed for the call). */
 typedef void (*frameworks_write_fn)(void *arg, struct agora_jw *w,

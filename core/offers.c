@@ -165,8 +165,11 @@ int offers_accept(struct master *m, struct agora_framework *fw,
     }
     /* Specs that can never run are refused before anything is placed. */
     for (i = 0; i < n; i++) {
-        const char *why = tasks_spec_problem(m, v[i]);
+        const char *why;
 
+        if (tasks_launch_known(m, fw, v[i], alloc_offer_agent_id(o)))
+            continue; /* never run twice: answered with its status */
+        why = tasks_spec_problem(m, v[i]);
         if (why)
             tasks_refuse(m, fw, v[i]->task_id, alloc_offer_agent_id(o),
                          AGORA_TASK_ERROR, "REASON_TASK_INVALID", why);

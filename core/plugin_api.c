@@ -581,6 +581,19 @@ static int api_reconcile(struct agora_framework *fw,
     return tasks_reconcile(fw->p->m, fw, task_ids, n);
 }
 
+static int api_framework_set_explicit_acks(struct agora_framework *fw,
+                                           int on)
+{
+    return fw ? tasks_set_explicit_acks(fw->p->m, fw, on) : AGORA_EINVAL;
+}
+
+static int api_acknowledge(struct agora_framework *fw, const char *task_id,
+                           const char *uuid)
+{
+    return fw ? tasks_acknowledge(fw->p->m, fw, task_id, uuid)
+              : AGORA_EINVAL;
+}
+
 const struct agora_api plugin_api_table = {
     .size = sizeof(struct agora_api),
     .log = api_log,
@@ -638,6 +651,8 @@ const struct agora_api plugin_api_table = {
     .spawn = plugin_io_spawn,
     .proc_kill = plugin_io_proc_kill,
     .proc_pid = plugin_io_proc_pid,
+    .framework_set_explicit_acks = api_framework_set_explicit_acks,
+    .acknowledge = api_acknowledge,
 };
 
 /* ---- release ---- */

@@ -475,6 +475,17 @@ static int plugin_init(struct plugin *p)
     int rc;
 
     p->state = NULL;
+    /* The default framework exists before init, so that init may set it
+     * up (explicit acknowledgements) before anything reaches it; nothing
+     * is delivered to it during init, and its state is init's. */
+    rc = plugin_framework_default(p);
+    if (rc < 0) {
+        log_error("plugins", "refused %s: plugin %s cannot register its "
+                  "framework: %s", p->file, p->name,
+                  plugin_api_table.strerror(rc));
+        plugin_release(p);
+        return rc;
+    }
     rc = p->desc->init((struct agora_host *)p, &plugin_api_table,
                        p->conf_block, &p->state);
     if (rc != 0) {
@@ -485,19 +496,10 @@ static int plugin_init(struct plugin *p)
         p->not_ready = NULL;
         return rc < 0 ? rc : AGORA_EINVAL;
     }
+    if (p->fw_default)
+        p->fw_default->state = p->state;
     p->live = 1;
     p->loaded_at = master_now(p->m);
-    rc = plugin_framework_default(p);
-    if (rc < 0) {
-        log_error("plugins", "plugin %s: cannot register its framework: %s",
-                  p->name, plugin_api_table.strerror(rc));
-        p->desc->fini(p->state);
-        plugin_release(p);
-        free(p->not_ready);
-        p->not_ready = NULL;
-        p->live = 0;
-        return rc;
-    }
     if (p->m->elected && p->desc->on_leader)
         p->desc->on_leader(p->state, 1);
     return 0;

@@ -619,9 +619,39 @@ const char *tasks_spec_problem(struct master *m,
     return NULL;
 }
 
+int tasks_launch_known(struct master *m, struct agora_framework *fw,
+                       const struct agora_task_spec *sp,
+                       const char *agent_id)
+{
+    struct task *t = sp->task_id ? tasks_find(m, sp->task_id) : NULL;
+    struct agora_status st;
+
+    if (t == NULL)
+        return 0;
+    if (strcmp(t->framework_id, fw->id) != 0) {
+        tasks_refuse(m, fw, sp->task_id, agent_id, AGORA_TASK_ERROR,
+                     "REASON_TASK_INVALID",
+                     "a task with this id already exists (of another "
+                     "framework)");
+        return 1;
+    }
+    /* Never run twice: the framework hears where its task is. */
+    status_of(m, t, &st);
+    st.reason = "REASON_TASK_ALREADY_EXISTS";
+    st.message = "a task with this id exists: not launched again; this "
+                 "is its latest status";
+    m->tasks.launches_existing++;
+    log_info("tasks", "launch of task %s of %s, which exists (%s): "
+                      "answered with its status", t->id, fw->id,
+             agora_task_state_name(t->state));
+    framework_post_status(m, fw, &st);
+    return 1;
+}
+
 /*
  * Sends one task to ag and enters it in the table; takes `placed` (its
- * resources as the allocator placed them) over.
+ * resources as the allocator placed them) over. A task whose id entered
+ * the table since it was checked (twice in one accept) is not sent.
  */
 static int launch_one(struct master *m, struct agora_framework *fw,
                       struct agent_rec *ag, const struct agora_task_spec *sp,
@@ -633,6 +663,12 @@ static int launch_one(struct master *m, struct agora_framework *fw,
     size_t len;
     int rc;
 
+    if (tasks_launch_known(m, fw, sp, ag->id)) {
+        agora_jw_free(w);
+        alloc_release(m->alloc, ag->alloc, fw->alloc, placed);
+        agora_resources_free(placed);
+        return 0;
+    }
     if (w && launch_event(fw->id, sp, w) == 0)
         line = agora_jw_result(w, &len);
     t = line ? task_new(m, sp->task_id, fw->id, ag->id) : NULL;
@@ -674,6 +710,8 @@ static int launch_direct(struct master *m, struct agora_framework *fw,
     struct agora_resources placed = {NULL, 0};
     const char *why;
 
+    if (tasks_launch_known(m, fw, sp, agent_id))
+        return 0;
     if (ag == NULL || ag->state != AGENT_ACTIVE || ag->stream == NULL ||
         ag->alloc == NULL) {
         tasks_refuse(m, fw, sp->task_id, agent_id, AGORA_TASK_DROPPED,
@@ -743,6 +781,74 @@ static int json_healthy(yajl_val u)
     return agora_json_bool(u, "healthy", &b) == 0 ? b : -1;
 }
 
+/* The status of update u of task t, as the agent sent it (the table
+ * may hold a later one), for fw->on_status. Borrows from t and u. */
+static void status_of_update(struct master *m, const struct task *t,
+                             yajl_val u, enum agora_task_state state,
+                             double ts, struct agora_status *st)
+{
+    status_of(m, t, st);
+    st->state = state;
+    st->reason = agora_json_get_str(u, "reason");
+    st->message = agora_json_get_str(u, "message");
+    st->healthy = json_healthy(u);
+    st->timestamp = ts;
+    st->uuid = agora_json_get_str(u, "uuid");
+    st->source = "SOURCE_AGENT";
+}
+
+/* Sends ag one ack event for update uuid of task_id. 0 or an error. */
+static int send_ack(struct agent_rec *ag, const char *task_id,
+                    const char *uuid)
+{
+    struct agora_jw *w = agora_jw_new();
+    const char *line;
+    size_t len;
+    int rc = AGORA_ENOMEM;
+
+    if (ag == NULL || ag->stream == NULL) {
+        agora_jw_free(w);
+        return AGORA_EUNAVAIL;
+    }
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "type", "ack");
+    agora_jw_key(w, "updates");
+    agora_jw_arr_open(w);
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "task_id", task_id);
+    agora_jw_kstr(w, "uuid", uuid);
+    agora_jw_obj_close(w);
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    line = w ? agora_jw_result(w, &len) : NULL;
+    if (line)
+        rc = agents_send(ag, line, len);
+    agora_jw_free(w);
+    return rc;
+}
+
+/*
+ * Delivers status st of t to fw, whose acknowledgement it then waits on.
+ * 0 (wait for it); 1 when the plugin acknowledged it while its agent was
+ * away (acknowledge it now, undelivered); -1 out of memory (undelivered:
+ * wait, the agent sends it again).
+ */
+static int deliver_explicit(struct master *m, struct agora_framework *fw,
+                            struct task *t, const struct agora_status *st)
+{
+    struct fw_unacked *e = framework_unacked_find(fw, st->uuid);
+
+    if (e && e->acked) {
+        framework_unacked_remove(m, fw, st->uuid);
+        return 1;
+    }
+    if (e == NULL &&
+        framework_unacked_add(m, fw, st->uuid, t->id, t->agent_id) < 0)
+        return -1;
+    framework_deliver(fw, st);
+    return 0;
+}
+
 int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
 {
     const char *id = agora_json_get_str(u, "task_id"), *fw_id = agora_json_get_str(u, "framework_id");
@@ -753,6 +859,7 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
     struct task *t;
     int64_t seq = 0;
     double ts = master_now(m);
+    int explicit_acks, rc;
 
     if (id == NULL || fw_id == NULL || state < 0)
         return AGORA_EINVAL;
@@ -761,29 +868,94 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
     t = tasks_find(m, id);
     if (t && strcmp(t->agent_id, ag->id) != 0)
         return AGORA_EINVAL; /* another agent's task: never deliverable */
+    fw = framework_find(m, fw_id);
+    explicit_acks = fw && fw->explicit_acks && agora_json_get_str(u, "uuid");
     if (t && seq <= t->seq) {
         m->tasks.duplicates++;
-        return 1;
+        if (fw == NULL && framework_explicit_id(m, fw_id))
+            return 0; /* maybe unacknowledged: for the next generation */
+        if (!explicit_acks)
+            return 1;
+        /* Not acknowledged yet (the agent sends only those): again. */
+        status_of_update(m, t, u, (enum agora_task_state)state, ts, &st);
+        rc = deliver_explicit(m, fw, t, &st);
+        if (rc == 0)
+            m->tasks.redelivered++;
+        return rc < 0 ? 0 : rc;
     }
-    fw = framework_find(m, fw_id);
-    if (fw == NULL)
-        return 0; /* held by the agent until its framework is back */
     if (t == NULL) {
         t = task_new(m, id, fw_id, ag->id);
         if (t == NULL || map_put(&ag->tasks, t->id, t, NULL) < 0)
             return AGORA_ENOMEM;
     }
-    task_set_text(&t->reason, agora_json_get_str(u, "reason"));
-    task_set_text(&t->message, agora_json_get_str(u, "message"));
-    task_set_state(m, t, (enum agora_task_state)state, ts, json_healthy(u));
-    t->seq = seq;
+    if (seq > t->applied || seq == 0) {
+        /* The table takes it even while its framework is away, so that
+         * a reconciliation answers the latest state known. */
+        task_set_text(&t->reason, agora_json_get_str(u, "reason"));
+        task_set_text(&t->message, agora_json_get_str(u, "message"));
+        task_set_state(m, t, (enum agora_task_state)state, ts,
+                       json_healthy(u));
+        t->applied = seq;
+    }
+    if (fw == NULL) {
+        tasks_trim(m);
+        return 0; /* held by the agent until its framework is back */
+    }
+    status_of_update(m, t, u, (enum agora_task_state)state, ts, &st);
+    if (explicit_acks) {
+        if (deliver_explicit(m, fw, t, &st) < 0)
+            return 0; /* out of memory: undelivered, sent again later */
+        rc = 0;
+    } else {
+        framework_deliver(fw, &st);
+        rc = 1;
+    }
+    /* t->seq is set after delivery: the status borrows from u, not t. */
+    if ((t = tasks_find(m, id)) != NULL && seq > t->seq)
+        t->seq = seq;
     m->tasks.updates++;
-    status_of(m, t, &st);
-    st.uuid = agora_json_get_str(u, "uuid");
-    st.source = "SOURCE_AGENT";
-    framework_deliver(fw, &st);
     tasks_trim(m); /* t may be gone from here on */
-    return 1;
+    return rc;
+}
+
+int tasks_acknowledge(struct master *m, struct agora_framework *fw,
+                      const char *task_id, const char *uuid)
+{
+    struct fw_unacked *e;
+
+    if (fw == NULL || task_id == NULL || uuid == NULL)
+        return AGORA_EINVAL;
+    e = framework_unacked_find(fw, uuid);
+    if (e == NULL || e->acked || strcmp(e->task_id, task_id) != 0)
+        return AGORA_ENOENT;
+    if (send_ack(agents_find(m, e->agent_id), task_id, uuid) == 0)
+        framework_unacked_remove(m, fw, uuid);
+    else
+        e->acked = 1; /* the agent hears it when it sends it again */
+    return 0;
+}
+
+int tasks_set_explicit_acks(struct master *m, struct agora_framework *fw,
+                            int on)
+{
+    size_t pos = 0;
+    void *v;
+
+    if (fw == NULL)
+        return AGORA_EINVAL;
+    if (on)
+        return framework_set_explicit(m, fw, 1);
+    framework_set_explicit(m, fw, 0);
+    /* Off: everything waiting is acknowledged. An agent away re-sends
+     * its updates, which are acknowledged then as already delivered. */
+    while (map_next(&fw->unacked, &pos, NULL, &v)) {
+        struct fw_unacked *e = v;
+
+        if (!e->acked)
+            send_ack(agents_find(m, e->agent_id), e->task_id, e->uuid);
+    }
+    framework_unacked_clear(m, fw);
+    return 0;
 }
 
 void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
@@ -1000,4 +1172,10 @@ void tasks_write_metrics(struct master *m, struct agora_jw *w)
     agora_jw_kint(w, "master/valid_status_updates", (int64_t)m->tasks.updates);
     agora_jw_kint(w, "master/duplicate_status_updates",
                   (int64_t)m->tasks.duplicates);
+    agora_jw_kint(w, "master/status_updates_redelivered",
+                  (int64_t)m->tasks.redelivered);
+    agora_jw_kint(w, "master/status_updates_unacknowledged",
+                  (int64_t)m->frameworks.unacked);
+    agora_jw_kint(w, "master/launches_of_existing_tasks",
+                  (int64_t)m->tasks.launches_existing);
 }

@@ -9,7 +9,13 @@
  * Status updates from agents are delivered to the owning framework's
  * on_status exactly once per master lifetime (the agent's per-task `seq`
  * tells a re-sent update from a new one) and acknowledged to the agent
- * only after the framework has seen them.
+ * only after the framework has seen them. A framework with explicit
+ * acknowledgements (fw->explicit_acks) acknowledges each update itself
+ * (tasks_acknowledge); until it does, every re-sent copy is delivered
+ * to it again. An update whose framework is away (its plugin unloaded)
+ * still changes the table, so reconciliation answers the latest state
+ * known; it is delivered when its agent re-sends it to the framework
+ * back.
  */
 #ifndef AGORA_TASKS_H
 #define AGORA_TASKS_H
@@ -53,6 +59,8 @@ struct task {
     double timestamp;              /* of the latest status             */
     double launched;
     int64_t seq;                   /* highest agent seq delivered       */
+    int64_t applied;               /* highest agent seq in the table (>=
+                                    * seq: its framework may be away)    */
     struct task_status_rec history[TASK_HISTORY];
     unsigned nhistory;             /* total statuses; ring of TASK_HISTORY */
     unsigned long mark;            /* last subscription that reported it */
@@ -72,6 +80,8 @@ struct tasks {
     uint64_t count[AGORA_TASK_STATE_COUNT];
     uint64_t completed;            /* terminal tasks still in the table */
     uint64_t launched, updates, duplicates;
+    uint64_t redelivered;          /* re-sent updates delivered again   */
+    uint64_t launches_existing;    /* launches answered with a status   */
     unsigned long mark;
     /* Reconciliation answers about tasks unknown while agents may still
      * report them: task id -> struct task_held list. */
@@ -89,10 +99,11 @@ struct task *tasks_find(struct master *m, const char *id);
 
 /*
  * Launches tasks of fw on an agent (the services table's launch). A
- * problem with one task (invalid spec, duplicate id, too few free
- * resources, agent not connected) is reported to fw as a TASK_ERROR or
- * TASK_DROPPED status, delivered from the loop. Returns 0, or
- * AGORA_EINVAL / AGORA_ENOMEM for bad arguments.
+ * task whose id is in the table is answered with its status, not run
+ * again (tasks_launch_known). A problem with one task (invalid spec,
+ * too few free resources, agent not connected) is reported to fw as a
+ * TASK_ERROR or TASK_DROPPED status, delivered from the loop. Returns 0,
+ * or AGORA_EINVAL / AGORA_ENOMEM for bad arguments.
  */
 int tasks_launch(struct master *m, struct agora_framework *fw,
                  const char *agent_id, const struct agora_task_spec *specs,
@@ -105,8 +116,9 @@ int tasks_kill(struct master *m, struct agora_framework *fw,
 /*
  * Applies one update posted by an agent (parsed JSON object). Returns 1
  * when it should be acknowledged (delivered now or already delivered),
- * 0 when it must wait (its framework is not registered), or an error
- * for a malformed update (acknowledged too: it can never succeed).
+ * 0 when it must wait (its framework is not registered, or acknowledges
+ * explicitly and has not yet), or an error for a malformed update
+ * (acknowledged too: it can never succeed).
  */
 int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u);
 
@@ -129,6 +141,36 @@ int tasks_launch_placed(struct master *m, struct agora_framework *fw,
                         struct agent_rec *ag,
                         const struct agora_task_spec *sp,
                         struct agora_resources *placed);
+
+/*
+ * Idempotent launches: when sp's task id is in the table, answers fw
+ * (from the loop) with the task's current status, reason
+ * REASON_TASK_ALREADY_EXISTS, or with TASK_ERROR when the task is
+ * another framework's, and returns 1: the task must not be launched.
+ * 0 when the id is new.
+ */
+int tasks_launch_known(struct master *m, struct agora_framework *fw,
+                       const struct agora_task_spec *sp,
+                       const char *agent_id);
+
+/*
+ * The services table's acknowledge: fw acknowledges update uuid of
+ * task_id (borrowed for the call). The agent hears it now, or when it
+ * re-sends the update if it is not connected. 0, AGORA_EINVAL,
+ * AGORA_ENOENT (fw waits on no such update) or AGORA_ENOMEM.
+ */
+int tasks_acknowledge(struct master *m, struct agora_framework *fw,
+                      const char *task_id, const char *uuid);
+
+/*
+ * The services table's framework_set_explicit_acks. Turning them off
+ * acknowledges every update fw still waits on. On, fw's id is
+ * remembered past its removal: while it is away, its updates re-sent by
+ * agents wait for its next registration instead of being acknowledged
+ * as already delivered. 0, AGORA_EINVAL or AGORA_ENOMEM.
+ */
+int tasks_set_explicit_acks(struct master *m, struct agora_framework *fw,
+                            int on);
 
 /* Why a spec can never run (bad id, duplicate, no command), or NULL. */
 const char *tasks_spec_problem(struct master *m,

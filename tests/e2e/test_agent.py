@@ -317,10 +317,13 @@ def test_master_views(cluster):
     assert met["master/slaves_active"] == 1
     assert met["master/cpus_used"] == 0.5
     assert met["master/cpus_total"] == 4
-    # A second launch with the same id is refused with a clear status.
+    # A second launch with the same id is answered with the task's status
+    # (launches are idempotent by id: tests/e2e/test_acks.py).
     launcher.launch(a.agent_id, task("v1", "true"))
-    wait_for(lambda: any(s["state"] == "TASK_ERROR" for s in launcher.statuses("v1")),
-             what="TASK_ERROR for a duplicate id")
+    wait_for(lambda: any(s["state"] == "TASK_RUNNING" and
+                         s["reason"] == "REASON_TASK_ALREADY_EXISTS"
+                         for s in launcher.statuses("v1")),
+             what="the status of the existing task for a duplicate id")
     launcher.kill("v1")
     launcher.wait_state("v1", "TASK_KILLED")
     assert m.metrics()["master/cpus_used"] == 0

@@ -21,6 +21,15 @@
  *   POST /observe/:name?v=X     metric_observe(name, X)
  *   GET  /events      [{type, data}] of every event it was told of since
  *                     init (subscribe to all)
+ *   POST /explicit_acks?on=1|0   framework_set_explicit_acks on its
+ *                     framework (also at init with `explicit_acks = true`
+ *                     in its conf)
+ *   GET  /unacked     [{task_id, uuid}] of the agents' updates it received
+ *                     with explicit acks on and has not acknowledged
+ *   POST /ack         {"task_id", "uuid"}: acknowledge(); 200, or 404 for
+ *                     AGORA_ENOENT
+ *
+ * Launching twice is POST /launch twice with the same task id.
  *
  * The task spec is the agent protocol's (docs/agent-protocol.md):
  * task_id, name, command | argv, env {}, user, resources, labels {},
@@ -44,7 +53,63 @@ struct launcher {
     struct agora_jw *log; /* the statuses, as an open JSON array */
     size_t nstatuses;
     struct agora_jw *events; /* the events heard, as an open JSON array */
+    int explicit_acks;
+    struct unacked { char *task_id, *uuid; } *unacked; /* not acked yet */
+    size_t nunacked, capunacked;
 };
+
+struct launcher_conf {
+    int explicit_acks;
+};
+
+static const struct agora_conf_field conf_fields[] = {
+    {"explicit_acks", AGORA_CONF_BOOL, "false",
+     offsetof(struct launcher_conf, explicit_acks),
+     "acknowledge agents' updates explicitly (POST /ack)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+/* Remembers an update to acknowledge (once per uuid). */
+static void unacked_add(struct launcher *l, const char *task_id,
+                        const char *uuid)
+{
+    size_t i;
+
+    for (i = 0; i < l->nunacked; i++)
+        if (strcmp(l->unacked[i].uuid, uuid) == 0)
+            return;
+    if (l->nunacked == l->capunacked) {
+        size_t cap = l->capunacked ? l->capunacked * 2 : 16;
+        struct unacked *v = realloc(l->unacked, cap * sizeof(*v));
+
+        if (v == NULL)
+            return;
+        l->unacked = v;
+        l->capunacked = cap;
+    }
+    l->unacked[l->nunacked].task_id = strdup(task_id);
+    l->unacked[l->nunacked].uuid = strdup(uuid);
+    if (!l->unacked[l->nunacked].task_id || !l->unacked[l->nunacked].uuid) {
+        free(l->unacked[l->nunacked].task_id);
+        free(l->unacked[l->nunacked].uuid);
+        return;
+    }
+    l->nunacked++;
+}
+
+static void unacked_remove(struct launcher *l, const char *uuid)
+{
+    size_t i;
+
+    for (i = 0; i < l->nunacked; i++) {
+        if (strcmp(l->unacked[i].uuid, uuid) == 0) {
+            free(l->unacked[i].task_id);
+            free(l->unacked[i].uuid);
+            l->unacked[i] = l->unacked[--l->nunacked];
+            return;
+        }
+    }
+}
 
 /* ---- statuses ---- */
 
@@ -70,6 +135,8 @@ static void on_status(void *state, struct agora_framework *fw,
     agora_jw_knum(l->log, "timestamp", s->timestamp);
     agora_jw_obj_close(l->log);
     l->nstatuses++;
+    if (l->explicit_acks && s->uuid)
+        unacked_add(l, s->task_id, s->uuid);
 }
 
 /* The array so far, closed, optionally filtered by task id. */
@@ -594,12 +661,81 @@ static void get_events(void *state, struct agora_req *req)
     free(body);
 }
 
+/* ---- explicit acknowledgements ---- */
+
+static int has_acks(const struct agora_api *api)
+{
+    return offsetof(struct agora_api, acknowledge) < api->size;
+}
+
+static void post_explicit_acks(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    const char *on = l->api->req_query(req, "on", 0);
+    int rc;
+
+    if (!has_acks(l->api)) {
+        agora_reply_error(l->api, req, 501, "no explicit acks here");
+        return;
+    }
+    l->explicit_acks = on && strcmp(on, "0") != 0;
+    rc = l->api->framework_set_explicit_acks(l->api->framework_default(l->h),
+                                             l->explicit_acks);
+    if (rc < 0)
+        agora_reply_error(l->api, req, 500, l->api->strerror(rc));
+    else
+        l->api->reply(req, 200, NULL, "{}", 2);
+}
+
+static void get_unacked(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    struct agora_jw *w = agora_jw_new();
+    size_t i;
+
+    agora_jw_arr_open(w);
+    for (i = 0; i < l->nunacked; i++) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "task_id", l->unacked[i].task_id);
+        agora_jw_kstr(w, "uuid", l->unacked[i].uuid);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+    agora_reply_jw(l->api, req, 200, w);
+    agora_jw_free(w);
+}
+
+static void post_ack(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    char err[128];
+    yajl_val doc = agora_json_parse(l->api->req_body(req, NULL), err,
+                                    sizeof(err));
+    const char *task_id = NULL, *uuid = NULL;
+    int rc;
+
+    agora_json_str(doc, "task_id", &task_id);
+    agora_json_str(doc, "uuid", &uuid);
+    if (!has_acks(l->api)) {
+        agora_reply_error(l->api, req, 501, "no explicit acks here");
+    } else if ((rc = l->api->acknowledge(l->api->framework_default(l->h),
+                                         task_id, uuid)) < 0) {
+        agora_reply_error(l->api, req, rc == AGORA_ENOENT ? 404 : 400,
+                          l->api->strerror(rc));
+    } else {
+        unacked_remove(l, uuid);
+        l->api->reply(req, 200, NULL, "{}", 2);
+    }
+    if (doc)
+        yajl_tree_free(doc);
+}
+
 static int init(struct agora_host *h, const struct agora_api *api,
                 const void *conf, void **state)
 {
     struct launcher *l = calloc(1, sizeof(*l));
+    const struct launcher_conf *c = conf;
 
-    (void)conf;
     if (l == NULL || (l->log = agora_jw_new()) == NULL) {
         free(l);
         return AGORA_ENOMEM;
@@ -625,6 +761,20 @@ static int init(struct agora_host *h, const struct agora_api *api,
             return rc;
         }
     }
+    /* The default framework exists during init on a master with
+     * explicit acks: nothing reaches it before this. */
+    if (c && c->explicit_acks && has_acks(api)) {
+        int rc = api->framework_set_explicit_acks(api->framework_default(h),
+                                                  1);
+
+        if (rc < 0) {
+            agora_jw_free(l->events);
+            agora_jw_free(l->log);
+            free(l);
+            return rc;
+        }
+        l->explicit_acks = 1;
+    }
     *state = l;
     return 0;
 }
@@ -632,9 +782,15 @@ static int init(struct agora_host *h, const struct agora_api *api,
 static void fini(void *state)
 {
     struct launcher *l = state;
+    size_t i;
 
     agora_jw_free(l->log);
     agora_jw_free(l->events);
+    for (i = 0; i < l->nunacked; i++) {
+        free(l->unacked[i].task_id);
+        free(l->unacked[i].uuid);
+    }
+    free(l->unacked);
     free(l);
 }
 
@@ -654,6 +810,9 @@ static const struct agora_route routes[] = {
     {"POST", "/abdicate", post_abdicate},
     {"POST", "/ready", post_ready},
     {"POST", "/observe/:name", post_observe},
+    {"POST", "/explicit_acks", post_explicit_acks},
+    {"GET", "/unacked", get_unacked},
+    {"POST", "/ack", post_ack},
     {NULL, NULL, NULL},
 };
 
@@ -663,6 +822,8 @@ static const struct agora_plugin desc = {
     .version = "1.0",
     .description = "test plugin: launches tasks on named agents, records statuses",
     .routes = routes,
+    .conf = conf_fields,
+    .conf_size = sizeof(struct launcher_conf),
     .init = init,
     .fini = fini,
     .on_status = on_status,

@@ -615,8 +615,15 @@ struct agora_api {
                      size_t n);
     /* Launches tasks on an agent of the plugin's choosing, without an
      * offer (for plugins that place tasks themselves). A task that cannot
-     * run (invalid, duplicate id, too few free resources, agent gone) is
-     * answered with a TASK_ERROR or TASK_DROPPED status, not an error. */
+     * run (invalid, too few free resources, agent gone) is answered with
+     * a TASK_ERROR or TASK_DROPPED status, not an error.
+     *
+     * Launches (here and in accept) are idempotent by task id: a task
+     * whose id is in the master's table (live, or ended and still kept)
+     * is not run again; the framework gets its current status instead,
+     * from the master (uuid NULL, source SOURCE_MASTER, reason
+     * REASON_TASK_ALREADY_EXISTS). The id of another framework's task is
+     * answered with TASK_ERROR (REASON_TASK_INVALID). */
     int (*launch)(struct agora_framework *fw, const char *agent_id,
                   const struct agora_task_spec *tasks, size_t n);
 
@@ -722,6 +729,48 @@ struct agora_api {
     int (*proc_kill)(struct agora_host *h, struct agora_proc *pr, int sig);
     /* Its process id. */
     long (*proc_pid)(struct agora_host *h, struct agora_proc *pr);
+
+    /* ---- ABI 2.1: explicit acknowledgements ---- */
+
+    /*
+     * Explicit acknowledgements, opt-in per framework (Mesos' explicit
+     * acks). Off (the default), the master acknowledges an agent's update
+     * to the agent as soon as on_status returns. On, it waits until the
+     * plugin calls acknowledge() for the update's uuid, typically once
+     * its own store write completed; until then the agent keeps the
+     * update on disk and re-sends it (1 s doubling to 60 s, and at once
+     * when it subscribes again), and each re-sent update is delivered to
+     * on_status again, with the same uuid: on_status is at-least-once,
+     * so a framework recognises an update it already handled by its uuid
+     * and acknowledges it again. An update re-sent after the plugin
+     * acknowledged it while its agent was away is acknowledged by the
+     * master, not delivered again. Statuses the master makes (uuid NULL:
+     * reconciliation answers, refused launches, lost agents) need no
+     * acknowledgement.
+     *
+     * The default framework exists from the start of init() on a master
+     * that has these calls, so init() may turn it on before any update
+     * can arrive; a framework from framework_add() is turned on right
+     * after it is added. Turning it off acknowledges every update still
+     * waiting. Unloading the plugin (or removing the framework) forgets
+     * the updates waiting, unacknowledged: their agents re-send them and
+     * the next generation receives them again if it turned explicit
+     * acknowledgements on too (without it, the master acknowledges a
+     * re-sent update it delivered before without delivering it again).
+     * 0, AGORA_EINVAL for a NULL fw, or AGORA_ENOMEM.
+     */
+    int (*framework_set_explicit_acks)(struct agora_framework *fw, int on);
+    /*
+     * Acknowledges one update delivered to fw's on_status (its task_id
+     * and uuid, as the status gave them; they are copied). The agent
+     * hears it on its stream now, or, if it is not connected, when it
+     * re-sends the update. 0; AGORA_EINVAL for a NULL argument;
+     * AGORA_ENOENT for an update fw does not wait on (an unknown uuid,
+     * another task's, one acknowledged already, or any when explicit
+     * acknowledgements are off); AGORA_ENOMEM.
+     */
+    int (*acknowledge)(struct agora_framework *fw, const char *task_id,
+                       const char *uuid);
 };
 
 /* ------------------------------------------------------------------ */

@@ -53,28 +53,34 @@ static double *metrics_slot(struct metrics *m, const char *key)
     return v;
 }
 
+/* The slot of key in *out, or why there is none. */
+static int metrics_value(struct metrics *m, const char *key, double **out)
+{
+    *out = metrics_slot(m, key);
+    if (*out)
+        return 0;
+    return metrics_key_valid(key) && !map_get(&m->hists, key) ? AGORA_ENOMEM
+                                                              : AGORA_EINVAL;
+}
+
 int metrics_set(struct metrics *m, const char *key, double value)
 {
-    double *v = metrics_slot(m, key);
+    double *v;
+    int rc = metrics_value(m, key, &v);
 
-    if (v == NULL)
-        return metrics_key_valid(key) && !map_get(&m->hists, key)
-                   ? AGORA_ENOMEM
-                   : AGORA_EINVAL;
-    *v = value;
-    return 0;
+    if (rc == 0)
+        *v = value;
+    return rc;
 }
 
 int metrics_add(struct metrics *m, const char *key, double delta)
 {
-    double *v = metrics_slot(m, key);
+    double *v;
+    int rc = metrics_value(m, key, &v);
 
-    if (v == NULL)
-        return metrics_key_valid(key) && !map_get(&m->hists, key)
-                   ? AGORA_ENOMEM
-                   : AGORA_EINVAL;
-    *v += delta;
-    return 0;
+    if (rc == 0)
+        *v += delta;
+    return rc;
 }
 
 int metrics_observe(struct metrics *m, const char *key, double value)

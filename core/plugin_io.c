@@ -30,6 +30,7 @@
 
 #include <agora/sdk.h>
 
+#include "http.h"
 #include "http_client.h"
 #include "log.h"
 #include "master.h"
@@ -77,16 +78,8 @@ static struct hc_client *io_client(struct master *m)
 static int http_on_head(void *arg, struct hc_req *r)
 {
     struct plugin_item *it = arg;
-    const char *cl = hc_header(r, "Content-Length");
-    unsigned long long n;
-    char *end;
 
-    if (cl == NULL)
-        return 0;
-    errno = 0;
-    n = strtoull(cl, &end, 10);
-    /* A length that does not parse is the response parser's to refuse. */
-    if (end == cl || errno != 0 || n <= it->u.http.max)
+    if (!http_length_over(hc_header(r, "Content-Length"), it->u.http.max))
         return 0;
     it->u.http.err = AGORA_ETOOBIG;
     return 1;

@@ -566,19 +566,25 @@ static enum MHD_Result http_dispatch(struct http_req *r)
     }
 }
 
-/* A Content-Length over the limit is refused before the body is read. */
-static int http_declared_too_big(struct http_req *r)
+int http_length_over(const char *content_length, uint64_t max)
 {
-    const char *cl = MHD_lookup_connection_value(
-        r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long n;
     char *end;
 
-    if (cl == NULL)
+    if (content_length == NULL)
         return 0;
     errno = 0;
-    n = strtoull(cl, &end, 10);
-    return errno == 0 && end != cl && n > r->srv->max_body;
+    n = strtoull(content_length, &end, 10);
+    return errno == 0 && end != content_length && n > max;
+}
+
+/* A Content-Length over the limit is refused before the body is read. */
+static int http_declared_too_big(struct http_req *r)
+{
+    return http_length_over(
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_CONTENT_LENGTH),
+        r->srv->max_body);
 }
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,

@@ -132,6 +132,10 @@ int http_reply_jw(struct http_req *r, int status, struct agora_jw *w);
 int http_reply_errorf(struct http_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* 1 when a Content-Length value parses as a number over max; 0 when it
+ * is within, absent or does not parse (the parser's to refuse). */
+int http_length_over(const char *content_length, uint64_t max);
+
 /* 1 while r's handler runs and has not yet replied, deferred or opened a
  * stream (only then can it become a stream). */
 int http_req_in_handler(const struct http_req *r);

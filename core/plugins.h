@@ -43,7 +43,8 @@ enum plugin_item_kind {
     PLUGIN_ITEM_STREAM,
     PLUGIN_ITEM_STORE,
     PLUGIN_ITEM_FRAMEWORK,
-    PLUGIN_ITEM_SUB
+    PLUGIN_ITEM_SUB,
+    PLUGIN_ITEM_WATCH
 };
 
 struct plugin_route {

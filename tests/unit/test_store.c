@@ -597,14 +597,16 @@ START_TEST(test_crash_mid_transaction)
 {
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     struct ctx c;
-    int round, pending = 0, with_txns = 0;
+    int round, delay, pending = 0, with_txns = 0;
     long txns = 0, last;
 
     ctx_init(&c);
     ctx_close_store(&c);
     for (round = 0; round < CRASH_ROUNDS; round++) {
-        last = txn_crash_round(&c, round, 1 + (int)(rand_r(&seed) % 50),
-                               &pending);
+        /* A transaction of 8 keys is some 30 fsyncs: later rounds wait
+         * longer, so that some kills come after commits. */
+        delay = 1 + (int)(rand_r(&seed) % (unsigned)(20 + 30 * round));
+        last = txn_crash_round(&c, round, delay, &pending);
         txns += last;
         with_txns += last > 0;
     }

@@ -355,10 +355,12 @@ void master_stop(struct master *m)
     ev_signal_stop(m->loop, &m->sig_hup);
     ev_signal_stop(m->loop, &m->sig_term);
     ev_signal_stop(m->loop, &m->sig_int);
-    events_close(&m->events);
     agents_stop(m);
     /* Plugins go first: their fini may still write to the store. */
     plugins_unload_all(m);
+    /* After the plugins: unloading one unlistens its subscriptions,
+     * which events_close() would have freed already. */
+    events_close(&m->events);
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);

@@ -339,6 +339,74 @@ static int api_store_list(struct agora_host *h, const char *key,
                                         store_done, it, &it->u.store.op));
 }
 
+static int api_store_get_children(struct agora_host *h, const char *key,
+                                  agora_store_fn cb, void *arg)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it = store_item(p, cb, arg);
+
+    if (it == NULL)
+        return AGORA_ENOMEM;
+    return store_started(it, store_get_children(p->m->store, p->name,
+                                                key ? key : "", store_done,
+                                                it, &it->u.store.op));
+}
+
+static int api_store_txn(struct agora_host *h,
+                         const struct agora_store_txn_op *ops, size_t n,
+                         agora_store_fn cb, void *arg)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it = store_item(p, cb, arg);
+
+    if (it == NULL)
+        return AGORA_ENOMEM;
+    return store_started(it, store_txn(p->m->store, p->name, ops, n,
+                                       store_done, it, &it->u.store.op));
+}
+
+static void watch_fire(void *arg, enum agora_store_event ev, const char *key,
+                       int64_t version)
+{
+    struct plugin_item *it = arg;
+
+    it->u.watch.fn(it->arg, ev, key, version);
+}
+
+static int api_store_watch(struct agora_host *h, const char *prefix,
+                           agora_store_watch_fn fn, void *arg,
+                           struct agora_store_watch **out)
+{
+    struct plugin *p = HOST(h);
+    struct plugin_item *it;
+    int rc;
+
+    if (fn == NULL || out == NULL)
+        return AGORA_EINVAL;
+    if ((it = plugin_item_new(p, PLUGIN_ITEM_WATCH, arg)) == NULL)
+        return AGORA_ENOMEM;
+    it->u.watch.fn = fn;
+    rc = store_watch(p->m->store, p->name, prefix ? prefix : "", watch_fire,
+                     it, &it->u.watch.w);
+    if (rc < 0) {
+        plugin_item_free(it);
+        return rc;
+    }
+    *out = (struct agora_store_watch *)it;
+    return 0;
+}
+
+static void api_store_unwatch(struct agora_host *h,
+                              struct agora_store_watch *w)
+{
+    struct plugin_item *it = (struct plugin_item *)w;
+
+    if (it == NULL || it->kind != PLUGIN_ITEM_WATCH || it->p != HOST(h))
+        return;
+    store_unwatch(it->p->m->store, it->u.watch.w);
+    plugin_item_free(it);
+}
+
 /* ---- events and metrics ---- */
 
 static int api_publish(struct agora_host *h, const char *type,
@@ -653,6 +721,10 @@ const struct agora_api plugin_api_table = {
     .proc_pid = plugin_io_proc_pid,
     .framework_set_explicit_acks = api_framework_set_explicit_acks,
     .acknowledge = api_acknowledge,
+    .store_get_children = api_store_get_children,
+    .store_txn = api_store_txn,
+    .store_watch = api_store_watch,
+    .store_unwatch = api_store_unwatch,
 };
 
 /* ---- release ---- */
@@ -696,6 +768,10 @@ static void item_release(struct plugin_item *it)
     case PLUGIN_ITEM_FD:
     case PLUGIN_ITEM_PROC:
         plugin_io_release(it);
+        break;
+    case PLUGIN_ITEM_WATCH:
+        store_unwatch(p->m->store, it->u.watch.w);
+        plugin_item_free(it);
         break;
     }
 }

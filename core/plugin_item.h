@@ -21,6 +21,7 @@ struct http_req;
 struct http_stream;
 struct store_op;
 struct events_listener;
+struct store_watch;
 struct hc_req;
 
 enum plugin_item_kind {
@@ -30,6 +31,7 @@ enum plugin_item_kind {
     PLUGIN_ITEM_STORE,
     PLUGIN_ITEM_FRAMEWORK,
     PLUGIN_ITEM_SUB,
+    PLUGIN_ITEM_WATCH, /* a store watch (plugin_api.c)           */
     PLUGIN_ITEM_HTTP,  /* an outbound HTTP request (plugin_io.c)   */
     PLUGIN_ITEM_FD,    /* an fd watcher (plugin_io.c)              */
     PLUGIN_ITEM_PROC   /* a child process (plugin_io.c)            */
@@ -60,6 +62,10 @@ struct plugin_item {
             struct events_listener *l;
             agora_event_fn fn;
         } sub;
+        struct {
+            struct store_watch *w;
+            agora_store_watch_fn fn;
+        } watch;
         struct {
             struct hc_req *r;
             agora_http_fn fn;

@@ -51,6 +51,9 @@ struct store {
     struct store_op *head, *tail;
 
     struct store_stats stats;
+    size_t children_max;       /* see store_set_children_max() */
+    struct store_watch *watches; /* newest first; loop thread only */
+    int firing;                /* inside fire_watches(): unwatch defers */
     int loop_ref; /* 1 while wake keeps the loop running (ops pending) */
     int draining; /* inside on_wake(): store_close() must not free s */
     int closed;   /* store_close() ran; on_wake() frees s when it ends */
@@ -153,6 +156,16 @@ static void op_free(struct store_op *op)
     for (i = 0; i < op->nnames; i++)
         free(op->names[i]);
     free(op->names);
+    for (i = 0; i < op->nentries; i++) {
+        free(op->entries[i].name);
+        free(op->entries[i].value);
+    }
+    free(op->entries);
+    for (i = 0; i < op->ntxn; i++) {
+        free(op->txn[i].key);
+        free(op->txn[i].value);
+    }
+    free(op->txn);
     free(op->value);
     free(op->key);
     free(op->ns);
@@ -312,6 +325,124 @@ int store_list(struct store *s, const char *ns, const char *key, store_cb cb,
     return op_start(s, o, op);
 }
 
+int store_get_children(struct store *s, const char *ns, const char *key,
+                       store_cb cb, void *arg, struct store_op **op)
+{
+    struct store_op *o;
+    int rc = check_call(s, ns, key, 1);
+
+    if (rc != 0)
+        return refuse(s, rc);
+    o = op_new(s, STORE_CHILDREN, ns, key, cb, arg);
+    if (o == NULL)
+        return refuse(s, AGORA_ENOMEM);
+    o->limit = s->children_max;
+    s->stats.children++;
+    return op_start(s, o, op);
+}
+
+void store_set_children_max(struct store *s, size_t bytes)
+{
+    s->children_max = bytes;
+}
+
+/* Checks one op of a transaction; adds its bytes to *size. */
+static int check_txn_op(const struct agora_store_txn_op *t, size_t *size)
+{
+    if (store_key_valid(t->key, 0) != 0 || check_version(t->version) != 0)
+        return AGORA_EINVAL;
+    switch (t->kind) {
+    case AGORA_STORE_TXN_PUT:
+        if (t->value == NULL && t->len > 0)
+            return AGORA_EINVAL;
+        if (t->len > AGORA_STORE_VALUE_MAX)
+            return AGORA_ETOOBIG;
+        *size += t->len;
+        break;
+    case AGORA_STORE_TXN_DELETE:
+    case AGORA_STORE_TXN_CHECK:
+        break;
+    default:
+        return AGORA_EINVAL;
+    }
+    *size += strlen(t->key);
+    return 0;
+}
+
+/* 0 when ops are valid, on distinct keys, and within the limits. */
+static int check_txn(const struct agora_store_txn_op *ops, size_t n)
+{
+    size_t i, j, size = 0;
+    int rc;
+
+    if (n == 0 || ops == NULL)
+        return AGORA_EINVAL;
+    if (n > AGORA_STORE_TXN_MAX)
+        return AGORA_ETOOBIG;
+    for (i = 0; i < n; i++) {
+        rc = check_txn_op(&ops[i], &size);
+        if (rc != 0)
+            return rc;
+        /* n is at most AGORA_STORE_TXN_MAX: quadratic is fine. */
+        for (j = 0; j < i; j++)
+            if (strcmp(ops[i].key, ops[j].key) == 0)
+                return AGORA_EINVAL;
+    }
+    return size > AGORA_STORE_VALUE_MAX ? AGORA_ETOOBIG : 0;
+}
+
+/* Copies ops into o->txn; AGORA_ENOMEM or 0. */
+static int copy_txn(struct store_op *o, const struct agora_store_txn_op *ops,
+                    size_t n)
+{
+    size_t i;
+
+    o->txn = calloc(n, sizeof(*o->txn));
+    if (o->txn == NULL)
+        return AGORA_ENOMEM;
+    o->ntxn = n;
+    for (i = 0; i < n; i++) {
+        struct store_txn_op *t = &o->txn[i];
+
+        t->kind = ops[i].kind;
+        t->version = ops[i].version;
+        t->key = strdup(ops[i].key);
+        if (t->key == NULL)
+            return AGORA_ENOMEM;
+        if (t->kind != AGORA_STORE_TXN_PUT)
+            continue;
+        t->value = malloc(ops[i].len > 0 ? ops[i].len : 1);
+        if (t->value == NULL)
+            return AGORA_ENOMEM;
+        if (ops[i].len > 0)
+            memcpy(t->value, ops[i].value, ops[i].len);
+        t->len = ops[i].len;
+    }
+    return 0;
+}
+
+int store_txn(struct store *s, const char *ns,
+              const struct agora_store_txn_op *ops, size_t n, store_cb cb,
+              void *arg, struct store_op **op)
+{
+    struct store_op *o;
+    int rc = check_call(s, ns, "", 1);
+
+    if (rc == 0)
+        rc = check_txn(ops, n);
+    if (rc != 0)
+        return refuse(s, rc);
+    o = op_new(s, STORE_TXN, ns, "", cb, arg);
+    if (o == NULL)
+        return refuse(s, AGORA_ENOMEM);
+    if (copy_txn(o, ops, n) != 0) {
+        op_free(o);
+        return refuse(s, AGORA_ENOMEM);
+    }
+    s->stats.txns++;
+    return op_start(s, o, op);
+}
+
 void store_cancel(struct store_op *op)
 {
     if (op != NULL)
@@ -346,39 +477,250 @@ static int op_done(struct store *s, struct store_op *op)
     return done;
 }
 
+/* ------------------------------------------------------------------ */
+/* Watches                                                             */
+/* ------------------------------------------------------------------ */
+
+struct store_watch {
+    char *ns;
+    char *prefix;
+    store_watch_cb cb; /* NULL once unwatched inside fire_watches() */
+    void *arg;
+    struct store_watch *next;
+};
+
+static void watch_free(struct store_watch *w)
+{
+    free(w->prefix);
+    free(w->ns);
+    free(w);
+}
+
+int store_watch(struct store *s, const char *ns, const char *prefix,
+                store_watch_cb cb, void *arg, struct store_watch **out)
+{
+    struct store_watch *w;
+
+    if (cb == NULL || out == NULL || check_call(s, ns, prefix, 1) != 0)
+        return AGORA_EINVAL;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return AGORA_ENOMEM;
+    w->ns = strdup(ns);
+    w->prefix = strdup(prefix);
+    if (w->ns == NULL || w->prefix == NULL) {
+        watch_free(w);
+        return AGORA_ENOMEM;
+    }
+    w->cb = cb;
+    w->arg = arg;
+    w->next = s->watches;
+    s->watches = w;
+    *out = w;
+    return 0;
+}
+
+/* Frees the watches unwatched while they fired. */
+static void sweep_watches(struct store *s)
+{
+    struct store_watch **pp = &s->watches, *w;
+
+    while ((w = *pp) != NULL) {
+        if (w->cb == NULL) {
+            *pp = w->next;
+            watch_free(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+void store_unwatch(struct store *s, struct store_watch *w)
+{
+    if (s == NULL || w == NULL)
+        return;
+    w->cb = NULL;
+    if (!s->firing)
+        sweep_watches(s);
+}
+
+/* Whether key is prefix or below it ("" is everyone's prefix). */
+static int under(const char *prefix, const char *key)
+{
+    size_t n = strlen(prefix);
+
+    return n == 0 ||
+           (strncmp(prefix, key, n) == 0 && (key[n] == '\0' || key[n] == '/'));
+}
+
+/* Runs the watches of ns that cover key. A watch made by a callback
+ * here waits for the next write: the walk starts from the list as it
+ * was. */
+static void fire_watches(struct store *s, const char *ns, const char *key,
+                         enum agora_store_event ev, int64_t version)
+{
+    struct store_watch *w, *first = s->watches;
+    int outer = s->firing;
+
+    s->firing = 1;
+    for (w = first; w != NULL; w = w->next) {
+        if (w->cb != NULL && strcmp(w->ns, ns) == 0 && under(w->prefix, key))
+            w->cb(w->arg, ev, key, version);
+        if (s->closed)
+            break; /* the watches live on until store_free() */
+    }
+    s->firing = outer;
+    if (!outer && !s->closed)
+        sweep_watches(s);
+}
+
+/* The event of a put that gave a key version v. */
+static enum agora_store_event put_event(int64_t v)
+{
+    return v == 1 ? AGORA_STORE_CREATED : AGORA_STORE_CHANGED;
+}
+
+/* After op's completion: the watches of what it wrote. */
+static void notify(struct store *s, const struct store_op *op)
+{
+    size_t i;
+
+    if (op->err != 0 || s->watches == NULL)
+        return;
+    if (op->kind == STORE_PUT)
+        fire_watches(s, op->ns, op->key, put_event(op->version), op->version);
+    else if (op->kind == STORE_DELETE)
+        fire_watches(s, op->ns, op->key, AGORA_STORE_DELETED, 0);
+    if (op->kind != STORE_TXN)
+        return;
+    for (i = 0; i < op->ntxn && !s->closed; i++) {
+        const struct store_txn_op *t = &op->txn[i];
+
+        if (t->kind == AGORA_STORE_TXN_PUT)
+            fire_watches(s, op->ns, t->key, put_event(t->version),
+                         t->version);
+        else if (t->kind == AGORA_STORE_TXN_DELETE)
+            fire_watches(s, op->ns, t->key, AGORA_STORE_DELETED, 0);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Delivery                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Fills r->entries (a malloc'd array, in *entries) from op's children.
+ * 0 or AGORA_ENOMEM. */
+static int result_entries(const struct store_op *op, store_result *r,
+                          struct agora_store_entry **entries)
+{
+    size_t i;
+
+    *entries = NULL;
+    if (op->nentries == 0)
+        return 0;
+    *entries = calloc(op->nentries, sizeof(**entries));
+    if (*entries == NULL)
+        return AGORA_ENOMEM;
+    for (i = 0; i < op->nentries; i++) {
+        (*entries)[i].name = op->entries[i].name;
+        (*entries)[i].value = op->entries[i].value;
+        (*entries)[i].len = op->entries[i].len;
+        (*entries)[i].version = op->entries[i].version;
+    }
+    r->entries = *entries;
+    r->nentries = op->nentries;
+    return 0;
+}
+
+/* Fills r->versions (a malloc'd array, in *versions) from op's txn. */
+static int result_versions(const struct store_op *op, store_result *r,
+                           int64_t **versions)
+{
+    size_t i;
+
+    *versions = calloc(op->ntxn, sizeof(**versions));
+    if (*versions == NULL)
+        return AGORA_ENOMEM;
+    for (i = 0; i < op->ntxn; i++)
+        (*versions)[i] = op->txn[i].version;
+    r->versions = *versions;
+    r->nversions = op->ntxn;
+    return 0;
+}
+
+/* Fills r with what op hands out: only on success (and the failed index
+ * of a txn's AGORA_EVERSION). May change *err to AGORA_ENOMEM; the
+ * arrays it allocates are in *entries and *versions. */
+static void fill_result(const struct store_op *op, store_result *r, int *err,
+                        struct agora_store_entry **entries,
+                        int64_t **versions)
+{
+    memset(r, 0, sizeof(*r));
+    *entries = NULL;
+    *versions = NULL;
+    if (op->err == AGORA_EVERSION && op->kind == STORE_TXN)
+        r->failed = op->failed;
+    if (op->err != 0)
+        return;
+    if (op->kind == STORE_GET) {
+        r->value = op->value;
+        r->len = op->len;
+    }
+    if (op->kind == STORE_GET || op->kind == STORE_PUT)
+        r->version = op->version;
+    if (op->kind == STORE_LIST) {
+        r->names = (const char *const *)op->names;
+        r->nnames = op->nnames;
+    }
+    if (op->kind == STORE_CHILDREN && result_entries(op, r, entries) != 0)
+        *err = AGORA_ENOMEM;
+    if (op->kind == STORE_TXN && result_versions(op, r, versions) != 0)
+        *err = AGORA_ENOMEM;
+    if (*err != 0) {
+        free(*entries);
+        *entries = NULL;
+        memset(r, 0, sizeof(*r));
+    }
+}
+
 /*
- * Runs op's callback unless cancelled, then frees op. Results are handed
- * out only on success; the SDK promises value and names for get and list,
- * version for get and put.
+ * Runs op's callback unless cancelled, then the watches of what it
+ * wrote, then frees op. Results are handed out only on success; the SDK
+ * promises value and names for get and list, version for get and put.
  */
 static void op_deliver(struct store *s, struct store_op *op)
 {
+    struct agora_store_entry *entries;
+    int64_t *versions;
     store_result r;
+    int err = op->err;
 
     /* ENOENT and EVERSION answer the question asked; they are not
      * failures of the store. */
     if (op->err != 0 && op->err != AGORA_ENOENT && op->err != AGORA_EVERSION)
         s->stats.errors++;
     if (!op->canceled && op->cb != NULL) {
-        memset(&r, 0, sizeof(r));
-        if (op->err == 0 && op->kind == STORE_GET) {
-            r.value = op->value;
-            r.len = op->len;
-        }
-        if (op->err == 0 &&
-            (op->kind == STORE_GET || op->kind == STORE_PUT))
-            r.version = op->version;
-        if (op->err == 0 && op->kind == STORE_LIST) {
-            r.names = (const char *const *)op->names;
-            r.nnames = op->nnames;
-        }
-        op->cb(op->arg, op->err, &r);
+        fill_result(op, &r, &err, &entries, &versions);
+        op->cb(op->arg, err, &r);
+        free(entries);
+        free(versions);
     }
+    /* The callback may have closed the store: no watch runs then. */
+    if (!s->closed)
+        notify(s, op);
     op_free(op);
 }
 
 static void store_free(struct store *s)
 {
+    struct store_watch *w;
+
+    /* Here, not in store_close(): a watch callback may close the store
+     * while fire_watches() still holds a watch. */
+    while ((w = s->watches) != NULL) {
+        s->watches = w->next;
+        watch_free(w);
+    }
     /* libev: a watcher whose reference was dropped gets it back before
      * it is stopped. */
     if (!s->loop_ref)
@@ -431,6 +773,7 @@ int store_open_backend(struct ev_loop *loop, const struct store_backend *be,
     s->loop = loop;
     s->be = be;
     s->impl = impl;
+    s->children_max = AGORA_STORE_CHILDREN_MAX;
     ev_async_init(&s->wake, on_wake);
     s->wake.data = s;
     ev_async_start(loop, &s->wake);
@@ -464,6 +807,7 @@ void store_close(struct store *s)
     s->tail = NULL;
     s->stats.pending = 0;
     s->closed = 1;
+
     log_info("store", "closed the %s backend", s->be->name);
     /* Inside a callback on_wake() still walks s: it frees s when done. */
     if (!s->draining)

@@ -32,7 +32,30 @@ enum store_kind {
     STORE_GET,
     STORE_PUT,
     STORE_DELETE,
-    STORE_LIST
+    STORE_LIST,
+    STORE_CHILDREN,
+    STORE_TXN
+};
+
+/* A child read by store_get_children(); the backend mallocs name and
+ * value (NUL-terminated), the store frees them. */
+struct store_entry {
+    char *name;
+    char *value;
+    size_t len;
+    int64_t version;
+};
+
+/* One op of a transaction, as the store copied it (key and value its
+ * own). version is the expected one; after a success, the backend sets
+ * it to the key's version now (put: the new one, delete: 0, check: the
+ * one checked). */
+struct store_txn_op {
+    enum agora_store_txn_kind kind;
+    char *key;
+    char *value;
+    size_t len;
+    int64_t version;
 };
 
 /* The result handed to a completion; borrowed for the call only. */
@@ -62,6 +85,17 @@ struct store_op {
     int64_t version; /* put/delete: expected; get/put: filled           */
     char **names;    /* list: filled by the backend (malloc each + array) */
     size_t nnames;
+    /* children: filled by the backend (malloc'd array, sorted by name);
+     * limit is the most bytes of names and values it may hand back,
+     * AGORA_ETOOBIG past it. */
+    struct store_entry *entries;
+    size_t nentries;
+    size_t limit;
+    /* txn: the ops, in order (key is "" for a txn); failed is filled
+     * with the index of the op that failed, on AGORA_EVERSION. */
+    struct store_txn_op *txn;
+    size_t ntxn;
+    size_t failed;
     int err;         /* filled by the backend                            */
 
     /* Owned by the store. */
@@ -116,6 +150,52 @@ int store_delete(struct store *s, const char *ns, const char *key,
 int store_list(struct store *s, const char *ns, const char *key, store_cb cb,
                void *arg, struct store_op **op);
 
+/*
+ * Every child of key ("" = the top level) that has a value, with its
+ * value and version, sorted by name: one level (see agora/plugin.h).
+ * Names and values together past the store's limit (see
+ * store_set_children_max()) complete with AGORA_ETOOBIG.
+ */
+int store_get_children(struct store *s, const char *ns, const char *key,
+                       store_cb cb, void *arg, struct store_op **op);
+
+/*
+ * n ops on distinct keys of ns, all or nothing (see agora/plugin.h for
+ * the semantics and limits; ops are copied). Crash safety is the
+ * backend's: ZooKeeper's multi is atomic; the local backend journals the
+ * transaction (see store_local.c):
+ *   - killed before the journal is durable: nothing of it happened;
+ *   - killed after: the next store_open_local() applies all of it before
+ *     any other op runs. Its completion never ran in that case, so a
+ *     caller that saw no completion must read the keys again.
+ * Either way no reader ever sees a part of a transaction applied.
+ */
+int store_txn(struct store *s, const char *ns,
+              const struct agora_store_txn_op *ops, size_t n, store_cb cb,
+              void *arg, struct store_op **op);
+
+/* The most bytes a store_get_children() hands back; starts at
+ * AGORA_STORE_CHILDREN_MAX. For tests, which cannot write 64 MB. */
+void store_set_children_max(struct store *s, size_t bytes);
+
+/*
+ * Watches: cb(arg, event, key, version) for each put or delete of ns/key
+ * made through this store, where key is prefix or below it ("" = the
+ * whole namespace). It runs on the loop right after the completion of the
+ * write (cancelled or not: the write happened), in the order of the
+ * writes, once a key for a transaction. Writes of another process are not
+ * seen, whatever the backend. key is borrowed for the call. The handle in
+ * *out stays valid until store_unwatch(); after that call cb never runs,
+ * even when it is made from a watch callback. store_close() frees the
+ * watches left.
+ */
+typedef void (*store_watch_cb)(void *arg, enum agora_store_event event,
+                               const char *key, int64_t version);
+struct store_watch;
+int store_watch(struct store *s, const char *ns, const char *prefix,
+                store_watch_cb cb, void *arg, struct store_watch **out);
+void store_unwatch(struct store *s, struct store_watch *w);
+
 /* The callback of op will not run; the operation itself still happens. */
 void store_cancel(struct store_op *op);
 
@@ -139,7 +219,7 @@ int store_ns_valid(const char *ns);
 
 /* Counters for /metrics/snapshot. */
 struct store_stats {
-    uint64_t gets, puts, deletes, lists, errors, pending;
+    uint64_t gets, puts, deletes, lists, children, txns, errors, pending;
 };
 void store_get_stats(const struct store *s, struct store_stats *out);
 

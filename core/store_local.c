@@ -24,6 +24,22 @@
  * compare-and-set needs no lock: nothing else touches the tree between
  * reading a key's version and renaming its new value into place.
  *
+ * Transactions are journaled. The worker checks every expected version,
+ * then writes the whole transaction - each put's value and new version,
+ * each delete - to <root>/.txn.tmp, fsyncs it, renames it to <root>/.txn
+ * and fsyncs the root: that rename is the commit point. It then applies
+ * the journal's ops one by one (each put as above, each delete as a
+ * delete), and removes the journal. Applying is idempotent (a put writes
+ * the version the journal names, a delete of a missing value is done), so
+ * a journal found at open is applied again, whole, before the sweep and
+ * before any op; a .txn.tmp found then never committed and is removed.
+ * So after kill -9 a transaction is all there or not there at all. If
+ * applying fails (a full disk), the journal stays and every later op
+ * first tries again to apply it, failing with AGORA_EIO while it cannot:
+ * no op ever sees half a transaction. A damaged .txn (its checksum) makes
+ * the open fail with AGORA_EIO rather than guess. A transaction that
+ * completed with AGORA_EIO after its commit is still applied later.
+ *
  * Results the store reads after store_complete(): op->err always; for a
  * get op->value (malloc'd, NUL-terminated), op->len and op->version; for
  * a put op->version, the new version; for a list op->names (a malloc'd
@@ -64,6 +80,7 @@ struct job {
 
 struct local {
     char *root; /* as given to open; for log lines */
+    int journal_pending; /* worker: a committed .txn is not applied yet */
     int rootfd; /* every path below is relative to it */
     pthread_t worker;
     pthread_mutex_t mu; /* guards head, tail, stopping */
@@ -743,11 +760,467 @@ static int local_list(struct local *l, struct store_op *op)
 }
 
 /* ------------------------------------------------------------------ */
+/* children                                                             */
+/* ------------------------------------------------------------------ */
+
+/* What a children read gathers: dir is the directory read, for logs. */
+struct gather {
+    const char *dir;
+    struct store_entry *v;
+    size_t n, cap;
+    size_t bytes, limit;
+};
+
+static void gather_free(struct gather *g)
+{
+    size_t i;
+
+    for (i = 0; i < g->n; i++) {
+        free(g->v[i].name);
+        free(g->v[i].value);
+    }
+    free(g->v);
+}
+
+static int gather_grow(struct gather *g)
+{
+    size_t cap = g->cap ? g->cap * 2 : 16;
+    struct store_entry *v;
+
+    if (g->n < g->cap)
+        return 0;
+    if (cap > SIZE_MAX / sizeof(*v))
+        return AGORA_ENOMEM;
+    v = realloc(g->v, cap * sizeof(*v));
+    if (v == NULL)
+        return AGORA_ENOMEM;
+    g->v = v;
+    g->cap = cap;
+    return 0;
+}
+
+/* One entry of the directory: a child with a value joins the result. */
+static int gather_one(const struct local *l, int dfd, const char *name,
+                      void *arg)
+{
+    struct gather *g = arg;
+    struct store_op tmp;
+    struct store_entry *e;
+    char *path, *vpath;
+    int fd, rc;
+
+    if (name[0] == '.')
+        return 0; /* .value, .tmp.* */
+    vpath = rel_path(name, "", "/" VALUE_NAME);
+    if (vpath == NULL)
+        return AGORA_ENOMEM;
+    fd = openat(dfd, vpath, O_RDONLY | O_CLOEXEC);
+    free(vpath);
+    if (fd < 0)
+        /* No value (only children), or not a directory of ours. */
+        return errno == ENOENT || errno == ENOTDIR
+                   ? 0
+                   : io_fail(l, "open", g->dir, name);
+    path = rel_path(g->dir, name, "/" VALUE_NAME);
+    memset(&tmp, 0, sizeof(tmp));
+    rc = path == NULL ? AGORA_ENOMEM : read_value(l, fd, path, &tmp);
+    close(fd);
+    free(path);
+    if (rc == 0 && (rc = gather_grow(g)) == 0) {
+        g->bytes += tmp.len + strlen(name);
+        if (g->bytes > g->limit)
+            rc = AGORA_ETOOBIG;
+    }
+    if (rc == 0) {
+        e = &g->v[g->n];
+        e->name = strdup(name);
+        if (e->name == NULL)
+            rc = AGORA_ENOMEM;
+    }
+    if (rc != 0) {
+        free(tmp.value);
+        return rc;
+    }
+    e->value = tmp.value;
+    e->len = tmp.len;
+    e->version = tmp.version;
+    g->n++;
+    return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct store_entry *)a)->name,
+                  ((const struct store_entry *)b)->name);
+}
+
+/* Children of a missing key: none, as for a list. Stops at the limit. */
+static int local_children(struct local *l, struct store_op *op)
+{
+    struct gather g;
+    char *dir = rel_path(op->ns, op->key, "");
+    int fd, rc = 0;
+
+    if (dir == NULL)
+        return AGORA_ENOMEM;
+    memset(&g, 0, sizeof(g));
+    g.dir = dir;
+    g.limit = op->limit;
+    fd = openat(l->rootfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT)
+        rc = io_fail(l, "open", dir, NULL);
+    else if (fd >= 0)
+        rc = each_entry(l, fd, dir, gather_one, &g);
+    if (rc == AGORA_ETOOBIG)
+        log_warn("store", "%s/%s: children over the limit of %zu bytes",
+                 l->root, dir, g.limit);
+    free(dir);
+    if (rc != 0) {
+        gather_free(&g);
+        return rc;
+    }
+    if (g.n > 1)
+        qsort(g.v, g.n, sizeof(*g.v), entry_cmp);
+    op->entries = g.v;
+    op->nentries = g.n;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Transactions: the journal                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * <root>/.txn: a 24-byte header - "AGTX", the format (1), the body's
+ * length and its FNV-1a 64 checksum - then the body: the number of ops
+ * (4 bytes), and for each op its kind (1: put, 2: delete), the version to
+ * write (8), the lengths of ns (2), key (2) and value (4), then those
+ * bytes. Integers little-endian.
+ */
+#define JOURNAL ".txn"
+#define JOURNAL_TMP ".txn.tmp"
+#define JOURNAL_HDR 24
+#define JOURNAL_OP_HDR 17
+#define J_PUT 1
+#define J_DELETE 2
+/* A journal holds at most AGORA_STORE_VALUE_MAX bytes of values and
+ * keys, plus headers: anything bigger is not one we wrote. */
+#define JOURNAL_MAX                                                          \
+    (JOURNAL_HDR + 4 + AGORA_STORE_VALUE_MAX +                               \
+     AGORA_STORE_TXN_MAX * (JOURNAL_OP_HDR + 64 + AGORA_STORE_KEY_MAX))
+
+static const unsigned char journal_magic[4] = {'A', 'G', 'T', 'X'};
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* The journal of op's puts and deletes (versions set), malloc'd. */
+static int journal_encode(const struct store_op *op, unsigned char **out,
+                          size_t *outlen)
+{
+    size_t i, n = JOURNAL_HDR + 4, nslen = strlen(op->ns), count = 0;
+    unsigned char *buf, *p;
+
+    for (i = 0; i < op->ntxn; i++)
+        if (op->txn[i].kind != AGORA_STORE_TXN_CHECK)
+            n += JOURNAL_OP_HDR + nslen + strlen(op->txn[i].key) +
+                 op->txn[i].len;
+    buf = malloc(n);
+    if (buf == NULL)
+        return AGORA_ENOMEM;
+    p = buf + JOURNAL_HDR + 4;
+    for (i = 0; i < op->ntxn; i++) {
+        const struct store_txn_op *t = &op->txn[i];
+        size_t klen = strlen(t->key);
+
+        if (t->kind == AGORA_STORE_TXN_CHECK)
+            continue;
+        p[0] = t->kind == AGORA_STORE_TXN_PUT ? J_PUT : J_DELETE;
+        put_le(p + 1, (uint64_t)t->version, 8);
+        put_le(p + 9, nslen, 2);
+        put_le(p + 11, klen, 2);
+        put_le(p + 13, t->len, 4);
+        p += JOURNAL_OP_HDR;
+        memcpy(p, op->ns, nslen);
+        memcpy(p + nslen, t->key, klen);
+        if (t->len > 0)
+            memcpy(p + nslen + klen, t->value, t->len);
+        p += nslen + klen + t->len;
+        count++;
+    }
+    put_le(buf + JOURNAL_HDR, count, 4);
+    memcpy(buf, journal_magic, 4);
+    put_le(buf + 4, 1, 4);
+    put_le(buf + 8, n - JOURNAL_HDR, 8);
+    put_le(buf + 16, fnv1a(buf + JOURNAL_HDR, n - JOURNAL_HDR), 8);
+    *out = buf;
+    *outlen = n;
+    return 0;
+}
+
+/* Commits the journal: .txn.tmp written and fsync'ed, renamed to .txn,
+ * the root fsync'ed. Nothing of it counts before the rename. */
+static int journal_commit(struct local *l, const unsigned char *buf,
+                          size_t len)
+{
+    int fd, rc = 0;
+
+    fd = openat(l->rootfd, JOURNAL_TMP,
+                O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return io_fail(l, "create", JOURNAL_TMP, NULL);
+    if (write_full(fd, buf, len) < 0)
+        rc = io_fail(l, "write", JOURNAL_TMP, NULL);
+    else if (fsync_full(fd) < 0)
+        rc = io_fail(l, "fsync", JOURNAL_TMP, NULL);
+    if (close(fd) < 0 && rc == 0)
+        rc = io_fail(l, "close", JOURNAL_TMP, NULL);
+    if (rc == 0 && renameat(l->rootfd, JOURNAL_TMP, l->rootfd, JOURNAL) < 0)
+        rc = io_fail(l, "rename", JOURNAL_TMP, NULL);
+    if (rc != 0) {
+        unlinkat(l->rootfd, JOURNAL_TMP, 0);
+        return rc;
+    }
+    /* Committed from here, even if the fsync fails: apply it. */
+    l->journal_pending = 1;
+    if (fsync_full(l->rootfd) < 0)
+        return io_fail(l, "fsync", NULL, NULL);
+    return 0;
+}
+
+/* Applies one put of the journal: dir's value becomes value at version. */
+static int journal_put(struct local *l, const char *dir, const char *value,
+                       size_t len, int64_t version)
+{
+    struct store_op tmp;
+    int rc = make_dirs(l, dir);
+
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.value = (char *)value; /* read only: write_tmp() */
+    tmp.len = len;
+    if (rc == 0)
+        rc = replace_value(l, dir, &tmp, version);
+    return rc;
+}
+
+/* Applies one delete of the journal: done already is done. */
+static int journal_delete(struct local *l, const char *dir)
+{
+    char *path = rel_path(dir, "", "/" VALUE_NAME);
+    int rc = 0;
+
+    if (path == NULL)
+        return AGORA_ENOMEM;
+    if (faccessat(l->rootfd, path, F_OK, 0) == 0)
+        rc = remove_value(l, dir);
+    else if (errno != ENOENT && errno != ENOTDIR)
+        rc = io_fail(l, "access", path, NULL);
+    free(path);
+    if (rc == 0)
+        prune(l, dir);
+    return rc;
+}
+
+/* Applies one op at p (n bytes left); *used: its size. */
+static int journal_apply_one(struct local *l, const unsigned char *p,
+                             size_t n, size_t *used)
+{
+    size_t nslen, klen, vlen;
+    char *dir;
+    uint64_t version;
+    int rc;
+
+    if (n < JOURNAL_OP_HDR)
+        return corrupt(l, JOURNAL, "op cut short");
+    version = get_le(p + 1, 8);
+    nslen = (size_t)get_le(p + 9, 2);
+    klen = (size_t)get_le(p + 11, 2);
+    vlen = (size_t)get_le(p + 13, 4);
+    if (n - JOURNAL_OP_HDR < nslen + klen + vlen ||
+        (p[0] != J_PUT && p[0] != J_DELETE) || version >= INT64_MAX)
+        return corrupt(l, JOURNAL, "bad op");
+    dir = malloc(nslen + 1 + klen + 1);
+    if (dir == NULL)
+        return AGORA_ENOMEM;
+    memcpy(dir, p + JOURNAL_OP_HDR, nslen);
+    dir[nslen] = '/';
+    memcpy(dir + nslen + 1, p + JOURNAL_OP_HDR + nslen, klen);
+    dir[nslen + 1 + klen] = '\0';
+    /* Checked as a call would be: the journal names paths to write. */
+    dir[nslen] = '\0';
+    rc = store_ns_valid(dir) != 0 || store_key_valid(dir + nslen + 1, 0) != 0;
+    dir[nslen] = '/';
+    if (rc != 0) {
+        free(dir);
+        return corrupt(l, JOURNAL, "bad key");
+    }
+    if (p[0] == J_PUT)
+        rc = journal_put(l, dir,
+                         (const char *)p + JOURNAL_OP_HDR + nslen + klen,
+                         vlen, (int64_t)version);
+    else
+        rc = journal_delete(l, dir);
+    free(dir);
+    *used = JOURNAL_OP_HDR + nslen + klen + vlen;
+    return rc;
+}
+
+/* Checks the journal buf (len bytes) and applies each of its ops. */
+static int journal_apply(struct local *l, const unsigned char *buf,
+                         size_t len)
+{
+    size_t off, used = 0;
+    uint64_t count, i;
+    int rc;
+
+    if (len < JOURNAL_HDR + 4 || memcmp(buf, journal_magic, 4) != 0 ||
+        get_le(buf + 4, 4) != 1 || get_le(buf + 8, 8) != len - JOURNAL_HDR ||
+        get_le(buf + 16, 8) != fnv1a(buf + JOURNAL_HDR, len - JOURNAL_HDR))
+        return corrupt(l, JOURNAL, "bad header or checksum");
+    count = get_le(buf + JOURNAL_HDR, 4);
+    off = JOURNAL_HDR + 4;
+    for (i = 0; i < count; i++, off += used) {
+        rc = journal_apply_one(l, buf + off, len - off, &used);
+        if (rc != 0)
+            return rc;
+    }
+    return off == len ? 0 : corrupt(l, JOURNAL, "trailing bytes");
+}
+
+/* Reads the journal fd into a malloc'd buffer. */
+static int journal_read(struct local *l, int fd, unsigned char **out,
+                        size_t *len)
+{
+    struct stat st;
+    unsigned char *buf;
+    ssize_t got;
+
+    if (fstat(fd, &st) < 0)
+        return io_fail(l, "stat", JOURNAL, NULL);
+    if (st.st_size < 0 || (uint64_t)st.st_size > JOURNAL_MAX)
+        return corrupt(l, JOURNAL, "bad size");
+    buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL)
+        return AGORA_ENOMEM;
+    got = fs_read_full(fd, buf, (size_t)st.st_size, -1);
+    if (got < 0 || (size_t)got != (size_t)st.st_size) {
+        free(buf);
+        return io_fail(l, "read", JOURNAL, NULL);
+    }
+    *out = buf;
+    *len = (size_t)got;
+    return 0;
+}
+
+/*
+ * Applies a committed journal, if there is one, then removes it; removes
+ * a .txn.tmp that never committed. At open and, after a failure, before
+ * each op. 0, or the error that keeps the journal (journal_pending).
+ */
+static int journal_recover(struct local *l)
+{
+    unsigned char *buf;
+    size_t len;
+    int fd, rc;
+
+    if (unlinkat(l->rootfd, JOURNAL_TMP, 0) == 0)
+        log_info("store", "removed %s/%s: a transaction that never "
+                          "committed", l->root, JOURNAL_TMP);
+    fd = openat(l->rootfd, JOURNAL, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        l->journal_pending = 0;
+        return 0;
+    }
+    if (fd < 0)
+        return io_fail(l, "open", JOURNAL, NULL);
+    l->journal_pending = 1;
+    rc = journal_read(l, fd, &buf, &len);
+    close(fd);
+    if (rc != 0)
+        return rc;
+    rc = journal_apply(l, buf, len);
+    free(buf);
+    if (rc == 0 && unlinkat(l->rootfd, JOURNAL, 0) < 0)
+        rc = io_fail(l, "unlink", JOURNAL, NULL);
+    if (rc == 0 && fsync_full(l->rootfd) < 0)
+        rc = io_fail(l, "fsync", NULL, NULL);
+    if (rc == 0)
+        l->journal_pending = 0;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Transactions                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Whether op t holds at the key's current version cur. */
+static int txn_holds(const struct store_txn_op *t, int64_t cur)
+{
+    if (t->kind == AGORA_STORE_TXN_DELETE && cur == 0)
+        return 0;
+    return version_matches(t->version, cur);
+}
+
+/*
+ * Checks every op; when all hold, sets each op's version to the one after
+ * and journals, applies and forgets the puts and deletes. The worker runs
+ * one op at a time, so nothing changes between the checks and the writes.
+ */
+static int local_txn(struct local *l, struct store_op *op)
+{
+    int64_t cur;
+    unsigned char *buf;
+    size_t i, len, writes = 0;
+    int rc;
+
+    for (i = 0; i < op->ntxn; i++) {
+        struct store_txn_op *t = &op->txn[i];
+
+        if (!segments_fit(t->key))
+            return AGORA_EINVAL;
+        rc = current_version(l, op->ns, t->key, &cur);
+        if (rc != 0)
+            return rc;
+        if (!txn_holds(t, cur)) {
+            op->failed = i;
+            return AGORA_EVERSION;
+        }
+        t->version = t->kind == AGORA_STORE_TXN_PUT      ? cur + 1
+                     : t->kind == AGORA_STORE_TXN_DELETE ? 0
+                                                         : cur;
+        writes += t->kind != AGORA_STORE_TXN_CHECK;
+    }
+    if (writes == 0)
+        return 0;
+    rc = journal_encode(op, &buf, &len);
+    if (rc != 0)
+        return rc;
+    rc = journal_commit(l, buf, len);
+    free(buf);
+    /* Applied from the file, as a recovery would: one path for both. */
+    if (rc == 0)
+        rc = journal_recover(l);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* The worker                                                           */
 /* ------------------------------------------------------------------ */
 
 static int run_op(struct local *l, struct store_op *op)
 {
+    /* A transaction committed but not applied comes first, whole. */
+    if (l->journal_pending && journal_recover(l) != 0)
+        return AGORA_EIO;
     if (!segments_fit(op->key))
         return AGORA_EINVAL;
     switch (op->kind) {
@@ -759,6 +1232,10 @@ static int run_op(struct local *l, struct store_op *op)
         return local_delete(l, op);
     case STORE_LIST:
         return local_list(l, op);
+    case STORE_CHILDREN:
+        return local_children(l, op);
+    case STORE_TXN:
+        return local_txn(l, op);
     }
     return AGORA_EINVAL;
 }
@@ -1002,7 +1479,11 @@ static int local_new(const char *root, struct local **out)
     if (rc == 0 && (fd = fcntl(l->rootfd, F_DUPFD_CLOEXEC, 0)) < 0)
         rc = io_fail(l, "dup", NULL, NULL);
     if (rc == 0)
+        rc = journal_recover(l);
+    if (rc == 0)
         rc = each_entry(l, fd, NULL, sweep_ns, NULL);
+    else if (fd >= 0)
+        close(fd);
     if (rc == 0 && pthread_mutex_init(&l->mu, NULL) != 0)
         rc = AGORA_ENOMEM;
     if (rc == 0 && pthread_cond_init(&l->cv, NULL) != 0) {

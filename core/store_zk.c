@@ -83,6 +83,9 @@
 #define REQUEST_BUDGET (0xfffff - 4096)
 /* A multi's overhead an op (header, ACL, version, flags), generously. */
 #define OP_OVERHEAD 64
+/* Reads of a children op in flight at once: bounds what waits in memory
+ * for the loop to 16 values. */
+#define CHILDREN_WINDOW 16
 
 struct zstore;
 struct zop;
@@ -100,6 +103,7 @@ struct zreq {
     char **names; /* getChildren */
     int nnames;
     zoo_op_result_t *results; /* multi */
+    struct Stat *stats;       /* multi: filled for its set ops */
     int nops;
     struct zreq *next;
 };
@@ -114,7 +118,20 @@ enum step {
     ST_PUT_PARENTS,
     ST_DEL_EXISTS,
     ST_DEL_SCAN,
-    ST_DEL_MULTI
+    ST_DEL_MULTI,
+    ST_CH_LIST,
+    ST_CH_GET,
+    ST_TXN_SCAN,
+    ST_TXN_MULTI
+};
+
+/* A znode a transaction's scan read; then as the multi will leave it. */
+struct tnode {
+    char *path;
+    int parent; /* index, -1 above the scanned nodes */
+    int exists;
+    int nchildren;
+    int version; /* ZooKeeper's, -1 when missing */
 };
 
 /* The backend's state of one op. Loop thread only. */
@@ -133,6 +150,17 @@ struct zop {
     size_t *anc_len;
     int *anc_children; /* numChildren, -1 when missing */
     int scan_rc;
+    /* children */
+    size_t next_child; /* the next child to read */
+    size_t bytes;      /* names and values read so far */
+    /* txn: the scanned nodes (sorted by path), and of the multi sent: the
+     * txn op of each multi op, its MB_* role, each txn op's version
+     * after it. */
+    struct tnode *tn;
+    int ntn;
+    int *mowner;
+    char *mis_v;
+    int64_t *vafter;
     struct zop *prev, *next;
 };
 
@@ -160,6 +188,7 @@ static void schedule(struct zstore *b);
 static void put_set(struct zstore *b, struct zop *zo);
 static void put_create(struct zstore *b, struct zop *zo);
 static void del_scan(struct zstore *b, struct zop *zo);
+static char *path3(const char *a, const char *b, const char *c);
 
 /* ------------------------------------------------------------------ */
 /* Requests and their completions (libzookeeper's threads)             */
@@ -174,6 +203,7 @@ static void req_free(struct zreq *r)
     free(r->names);
     free(r->data);
     free(r->results);
+    free(r->stats);
     free(r);
 }
 
@@ -333,8 +363,14 @@ static zhandle_t *handle(struct zstore *b)
 /* Ops: start, finish, free                                              */
 /* ------------------------------------------------------------------ */
 
+static void tnodes_free(struct zop *zo);
+
 static void zop_free(struct zop *zo)
 {
+    tnodes_free(zo);
+    free(zo->mowner);
+    free(zo->mis_v);
+    free(zo->vafter);
     free(zo->anc_len);
     free(zo->anc_children);
     free(zo->vpath);
@@ -489,6 +525,12 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct store_entry *)a)->name,
+                  ((const struct store_entry *)b)->name);
+}
+
 /* The children of a missing key are an empty list, as in the local
  * backend: a key exists only through its value and children. */
 static void list_done(struct zstore *b, struct zop *zo, struct zreq *r)
@@ -619,10 +661,11 @@ static int multi_failed_at(const struct zreq *r)
 
 /*
  * Sends a multi of n ops, whose paths are freed afterwards (paths[i] may
- * be NULL: not ours). Returns the zoo_amulti() code.
+ * be NULL: not ours), and stats (the Stat of each set op, or NULL), which
+ * the request owns. Returns the zoo_amulti() code.
  */
-static int send_multi(struct zstore *b, struct zop *zo, zoo_op_t *ops,
-                      char **paths, int n)
+static int send_multi_stats(struct zstore *b, struct zop *zo, zoo_op_t *ops,
+                            char **paths, int n, struct Stat *stats)
 {
     zhandle_t *zh = handle(b);
     struct zreq *r;
@@ -635,13 +678,22 @@ static int send_multi(struct zstore *b, struct zop *zo, zoo_op_t *ops,
     else if ((r->results = calloc((size_t)n, sizeof(*r->results))) == NULL)
         zrc = req_sent(b, zo, r, ZSYSTEMERROR);
     else {
+        r->stats = stats; /* freed with r from here */
+        stats = NULL;
         r->nops = n;
         zrc = req_sent(b, zo, r,
                        zoo_amulti(zh, n, ops, r->results, on_void, r));
     }
     for (i = 0; i < n; i++)
         free(paths[i]);
+    free(stats);
     return zrc;
+}
+
+static int send_multi(struct zstore *b, struct zop *zo, zoo_op_t *ops,
+                      char **paths, int n)
+{
+    return send_multi_stats(b, zo, ops, paths, n, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -928,6 +980,539 @@ static void del_multi_done(struct zstore *b, struct zop *zo, struct zreq *r)
 }
 
 /* ------------------------------------------------------------------ */
+/* children: getChildren(key), then getData of each child's .v          */
+/* ------------------------------------------------------------------ */
+
+/* getData() of child i's .v. 0 or the zoo_aget() code. */
+static int children_send(struct zstore *b, struct zop *zo, size_t i)
+{
+    const char *name = zo->op->entries[i].name;
+    char *path = malloc(strlen(zo->kpath) + strlen(name) + 8);
+    struct zreq *r;
+    int zrc;
+
+    if (path == NULL || (r = req_begin(b, zo)) == NULL) {
+        free(path);
+        return ZSYSTEMERROR;
+    }
+    sprintf(path, "%s/%s/" VALUE_NODE, zo->kpath, name);
+    r->index = (int)i;
+    zrc = req_sent(b, zo, r, zoo_aget(handle(b), path, 0, on_data, r));
+    free(path);
+    return zrc;
+}
+
+/* Keeps up to CHILDREN_WINDOW reads in flight, so that what the loop
+ * holds at once stays bounded; finishes zo once every child is read. */
+static void children_pump(struct zstore *b, struct zop *zo)
+{
+    struct store_op *op = zo->op;
+    size_t i, n = 0;
+    int zrc;
+
+    while (zo->next_child < op->nentries &&
+           zo->outstanding < CHILDREN_WINDOW) {
+        if (handle(b) == NULL) {
+            finish(b, zo, AGORA_EUNAVAIL);
+            return;
+        }
+        zrc = children_send(b, zo, zo->next_child);
+        if (zrc != ZOK) {
+            finish_zk(b, zo, zrc, "get children");
+            return;
+        }
+        zo->next_child++;
+    }
+    if (zo->outstanding > 0 || zo->next_child < op->nentries)
+        return;
+    /* All in: drop the children without a value, keep the order. */
+    for (i = 0; i < op->nentries; i++) {
+        if (op->entries[i].value == NULL) {
+            free(op->entries[i].name);
+            continue;
+        }
+        op->entries[n++] = op->entries[i];
+    }
+    op->nentries = n;
+    finish(b, zo, 0);
+}
+
+static void children_start(struct zstore *b, struct zop *zo)
+{
+    zhandle_t *zh = handle(b);
+    struct zreq *r;
+    int zrc;
+
+    if ((r = step_begin(b, zo, ST_CH_LIST)) == NULL)
+        return;
+    zrc = req_sent(b, zo, r,
+                   zoo_aget_children(zh, zo->kpath, 0, on_strings, r));
+    if (zrc != ZOK)
+        finish_zk(b, zo, zrc, "get children");
+}
+
+static void children_list_done(struct zstore *b, struct zop *zo,
+                               struct zreq *r)
+{
+    struct store_op *op = zo->op;
+    int i, n = 0;
+
+    if (r->rc == ZNONODE) {
+        finish(b, zo, 0);
+        return;
+    }
+    if (r->rc != ZOK) {
+        finish_zk(b, zo, r->rc, "get children");
+        return;
+    }
+    if (r->nnames > 0) {
+        op->entries = calloc((size_t)r->nnames, sizeof(*op->entries));
+        if (op->entries == NULL) {
+            finish(b, zo, AGORA_ENOMEM);
+            return;
+        }
+    }
+    for (i = 0; i < r->nnames; i++) {
+        if (strcmp(r->names[i], VALUE_NODE) == 0)
+            continue;
+        op->entries[n++].name = r->names[i]; /* the store frees it */
+        r->names[i] = NULL;
+    }
+    op->nentries = (size_t)n;
+    if (n > 1)
+        qsort(op->entries, (size_t)n, sizeof(*op->entries), entry_cmp);
+    zo->step = ST_CH_GET;
+    zo->next_child = 0;
+    children_pump(b, zo);
+}
+
+static void children_get_done(struct zstore *b, struct zop *zo,
+                              struct zreq *r)
+{
+    struct store_entry *e = &zo->op->entries[r->index];
+
+    if (r->rc == ZOK) {
+        zo->bytes += (size_t)r->len + strlen(e->name);
+        if (zo->bytes > zo->op->limit) {
+            log_warn("store", "%s: children over the limit of %zu bytes",
+                     zo->kpath, zo->op->limit);
+            finish(b, zo, AGORA_ETOOBIG);
+            return;
+        }
+        e->value = r->data;
+        e->len = (size_t)r->len;
+        e->version = (int64_t)r->stat.version + 1;
+        r->data = NULL;
+    } else if (r->rc != ZNONODE) { /* ZNONODE: no value, or deleted */
+        finish_zk(b, zo, r->rc, "get children");
+        return;
+    }
+    children_pump(b, zo);
+}
+
+/* ------------------------------------------------------------------ */
+/* Transactions: one scan, then one multi                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The scan reads, with exists(), every znode a transaction may touch:
+ * each ancestor of each key from the root down, the key, its .v. From
+ * those it builds one multi, simulating it on the scanned tree as it
+ * goes so that the multi keeps the layout's rules: a put creates the
+ * missing ancestors and its .v (or sets it, checking the version), a
+ * delete removes the .v and every ancestor below the namespace it leaves
+ * empty, a check checks the .v's version. A check of AGORA_STORE_NEW
+ * creates and deletes the .v in the multi (ZooKeeper has no "does not
+ * exist" check): another writer who made it meanwhile fails the multi.
+ * A failure the scan predicts completes at once with AGORA_EVERSION; one
+ * of the multi on a .v of an op that named a version is AGORA_EVERSION
+ * too; any other (a race with another writer) starts over, at most
+ * MAX_TRIES times.
+ */
+
+static int tnode_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct tnode *)a)->path,
+                  ((const struct tnode *)b)->path);
+}
+
+static void tnodes_free(struct zop *zo)
+{
+    int i;
+
+    for (i = 0; i < zo->ntn; i++)
+        free(zo->tn[i].path);
+    free(zo->tn);
+    zo->tn = NULL;
+    zo->ntn = 0;
+}
+
+/* The node of path, -1 when not scanned. */
+static int tnode_find(const struct zop *zo, const char *path)
+{
+    struct tnode key, *t;
+
+    key.path = (char *)path;
+    t = bsearch(&key, zo->tn, (size_t)zo->ntn, sizeof(*zo->tn), tnode_cmp);
+    return t == NULL ? -1 : (int)(t - zo->tn);
+}
+
+/* Adds path[0..len) to the nodes to scan. */
+static int tnode_add(struct zop *zo, const char *path, size_t len, int cap)
+{
+    if (zo->ntn >= cap)
+        return AGORA_ENOMEM;
+    zo->tn[zo->ntn].path = strndup(path, len);
+    if (zo->tn[zo->ntn].path == NULL)
+        return AGORA_ENOMEM;
+    zo->ntn++;
+    return 0;
+}
+
+/* The key path and .v path of txn op i, malloc'd. */
+static char *txn_path(const struct zop *zo, size_t i, int value)
+{
+    return path3(zo->kpath, zo->op->txn[i].key, value ? VALUE_NODE : NULL);
+}
+
+/* The nodes to scan, sorted and unique, parents linked. */
+static int txn_nodes(struct zop *zo)
+{
+    struct store_op *op = zo->op;
+    size_t i, k, len;
+    int cap = 0, j, n, rc = 0;
+    char *v;
+
+    tnodes_free(zo);
+    for (i = 0; i < op->ntxn; i++)
+        cap += (int)(strlen(zo->kpath) + strlen(op->txn[i].key)) / 2 + 4;
+    zo->tn = calloc((size_t)cap, sizeof(*zo->tn));
+    if (zo->tn == NULL)
+        return AGORA_ENOMEM;
+    for (i = 0; i < op->ntxn && rc == 0; i++) {
+        v = txn_path(zo, i, 1);
+        if (v == NULL)
+            return AGORA_ENOMEM;
+        len = strlen(v);
+        for (k = 1; k <= len && rc == 0; k++)
+            if (k == len || v[k] == '/')
+                rc = tnode_add(zo, v, k, cap);
+        free(v);
+    }
+    if (rc != 0)
+        return rc;
+    qsort(zo->tn, (size_t)zo->ntn, sizeof(*zo->tn), tnode_cmp);
+    for (j = 0, n = 0; j < zo->ntn; j++) {
+        if (n > 0 && strcmp(zo->tn[n - 1].path, zo->tn[j].path) == 0)
+            free(zo->tn[j].path);
+        else
+            zo->tn[n++] = zo->tn[j];
+    }
+    zo->ntn = n;
+    for (j = 0; j < n; j++) {
+        const char *p = zo->tn[j].path, *slash = strrchr(p, '/');
+        char *up;
+
+        zo->tn[j].parent = -1;
+        if (slash == NULL || slash == p)
+            continue;
+        /* A copy: bsearch() must see the nodes' paths intact. */
+        if ((up = strndup(p, (size_t)(slash - p))) == NULL)
+            return AGORA_ENOMEM;
+        zo->tn[j].parent = tnode_find(zo, up);
+        free(up);
+    }
+    return 0;
+}
+
+static void txn_scan(struct zstore *b, struct zop *zo)
+{
+    zhandle_t *zh = handle(b);
+    int j, zrc = ZOK;
+
+    if (zh == NULL) {
+        finish(b, zo, AGORA_EUNAVAIL);
+        return;
+    }
+    if (txn_nodes(zo) != 0) {
+        finish(b, zo, AGORA_ENOMEM);
+        return;
+    }
+    zo->scan_rc = ZOK;
+    zo->step = ST_TXN_SCAN;
+    for (j = 0; j < zo->ntn && zrc == ZOK; j++) {
+        struct zreq *r = req_begin(b, zo);
+
+        if (r == NULL) {
+            zrc = ZMARSHALLINGERROR;
+            break;
+        }
+        r->index = j;
+        zrc = req_sent(b, zo, r,
+                       zoo_aexists(zh, zo->tn[j].path, 0, on_stat, r));
+    }
+    if (zrc != ZOK) {
+        zo->scan_rc = zrc;
+        if (zo->outstanding == 0)
+            finish_zk(b, zo, zrc, "exists");
+    }
+}
+
+/* One exists() of the scan; 1 when the scan is complete and good. */
+static int txn_scan_result(struct zstore *b, struct zop *zo, struct zreq *r)
+{
+    struct tnode *t = &zo->tn[r->index];
+
+    t->exists = r->rc == ZOK;
+    t->nchildren = r->rc == ZOK ? r->stat.numChildren : 0;
+    t->version = r->rc == ZOK ? r->stat.version : -1;
+    if (r->rc != ZOK && r->rc != ZNONODE && zo->scan_rc == ZOK)
+        zo->scan_rc = r->rc;
+    if (zo->outstanding > 0)
+        return 0;
+    if (zo->scan_rc != ZOK) {
+        finish_zk(b, zo, zo->scan_rc, "exists");
+        return 0;
+    }
+    return 1;
+}
+
+/* What a multi op is to its txn op: is_v. */
+#define MB_PARENT 0
+#define MB_VALUE 1 /* the .v: create, delete, check */
+#define MB_SET 2   /* the .v, set: its new version is in the reply */
+
+/* The multi being built. */
+struct mbuild {
+    zoo_op_t *ops;
+    char **paths;  /* owned: freed by send_multi() */
+    int *owner;    /* the txn op each multi op serves */
+    char *is_v;    /* MB_* */
+    int n, cap;
+    size_t size;   /* the request's estimated size */
+};
+
+/* The next slot, or NULL when full (never: cap counts the worst case). */
+static zoo_op_t *mb_next(struct mbuild *m, const char *path, int owner,
+                         int is_v, size_t data)
+{
+    if (m->n >= m->cap)
+        return NULL;
+    m->paths[m->n] = strdup(path);
+    if (m->paths[m->n] == NULL)
+        return NULL;
+    m->owner[m->n] = owner;
+    m->is_v[m->n] = (char)is_v;
+    m->size += OP_OVERHEAD + strlen(path) + data;
+    return &m->ops[m->n++];
+}
+
+/* Creates node j's missing ancestors and j itself, top-down. */
+static int mb_create_chain(struct zop *zo, struct mbuild *m, int j, int i,
+                           const char *value, size_t len, int is_v)
+{
+    struct tnode *t = &zo->tn[j];
+    zoo_op_t *o;
+
+    if (t->exists)
+        return 0;
+    if (t->parent >= 0 &&
+        mb_create_chain(zo, m, t->parent, i, "", 0, 0) != 0)
+        return AGORA_ENOMEM;
+    if ((o = mb_next(m, t->path, i, is_v, len)) == NULL)
+        return AGORA_ENOMEM;
+    zoo_create_op_init(o, m->paths[m->n - 1], value, (int)len,
+                       &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    t->exists = 1;
+    t->nchildren = 0;
+    t->version = 0;
+    if (t->parent >= 0)
+        zo->tn[t->parent].nchildren++;
+    return 0;
+}
+
+/* Deletes node j (a .v, at version), then its ancestors below the
+ * namespace that it leaves empty. */
+static int mb_delete_chain(struct zop *zo, struct mbuild *m, int j, int i,
+                           int version)
+{
+    struct tnode *t = &zo->tn[j];
+    zoo_op_t *o;
+    int is_v = 1;
+
+    for (;;) {
+        if ((o = mb_next(m, t->path, i, is_v, 0)) == NULL)
+            return AGORA_ENOMEM;
+        zoo_delete_op_init(o, m->paths[m->n - 1], version);
+        t->exists = 0;
+        if (t->parent < 0)
+            return 0;
+        t = &zo->tn[t->parent];
+        t->nchildren--;
+        if (t->nchildren > 0 || strlen(t->path) <= zo->ns_len)
+            return 0;
+        version = -1;
+        is_v = 0;
+    }
+}
+
+/* Adds txn op i to the multi; AGORA_EVERSION when the scan says it
+ * cannot hold. */
+static int mb_add(struct zop *zo, struct mbuild *m, size_t i, int vj,
+                  struct Stat *stats)
+{
+    struct store_txn_op *t = &zo->op->txn[i];
+    struct tnode *v = &zo->tn[vj];
+    int zv = t->version == AGORA_STORE_ANY ? -1 : zk_version(t->version);
+    zoo_op_t *o;
+
+    if (t->version >= 1 && (!v->exists || zv != v->version))
+        return AGORA_EVERSION;
+    if (t->version == AGORA_STORE_NEW && v->exists)
+        return AGORA_EVERSION;
+    switch (t->kind) {
+    case AGORA_STORE_TXN_PUT:
+        if (!v->exists)
+            return mb_create_chain(zo, m, vj, (int)i, t->value, t->len, 1);
+        if ((o = mb_next(m, v->path, (int)i, MB_SET, t->len)) == NULL)
+            return AGORA_ENOMEM;
+        zoo_set_op_init(o, m->paths[m->n - 1], t->value, (int)t->len, zv,
+                        &stats[m->n - 1]);
+        return 0;
+    case AGORA_STORE_TXN_DELETE:
+        if (!v->exists)
+            return AGORA_EVERSION;
+        return mb_delete_chain(zo, m, vj, (int)i, zv);
+    case AGORA_STORE_TXN_CHECK:
+        if (t->version >= 1) {
+            if ((o = mb_next(m, v->path, (int)i, 1, 0)) == NULL)
+                return AGORA_ENOMEM;
+            zoo_check_op_init(o, m->paths[m->n - 1], zv);
+        } else if (t->version == AGORA_STORE_NEW) {
+            if (mb_create_chain(zo, m, vj, (int)i, "", 0, 1) != 0)
+                return AGORA_ENOMEM;
+            return mb_delete_chain(zo, m, vj, (int)i, 0);
+        }
+        return 0;
+    }
+    return AGORA_EINVAL;
+}
+
+/* The version txn op i will have, by the scan; a set's is in the reply. */
+static int64_t txn_version_after(const struct zop *zo, size_t i, int vj)
+{
+    const struct store_txn_op *t = &zo->op->txn[i];
+    const struct tnode *v = &zo->tn[vj];
+
+    if (t->kind == AGORA_STORE_TXN_DELETE)
+        return 0;
+    if (t->kind == AGORA_STORE_TXN_PUT)
+        return 1; /* a create; a set overwrites it from the reply */
+    return v->version >= 0 ? (int64_t)v->version + 1 : 0;
+}
+
+static void txn_scan_done(struct zstore *b, struct zop *zo)
+{
+    struct store_op *op = zo->op;
+    struct mbuild m;
+    struct Stat *stats;
+    size_t i;
+    int rc = 0, zrc, k;
+    int *vj;
+    int64_t *after;
+
+    memset(&m, 0, sizeof(m));
+    m.cap = 2 * zo->ntn + 4 * (int)op->ntxn + 8;
+    m.ops = calloc((size_t)m.cap, sizeof(*m.ops));
+    m.paths = calloc((size_t)m.cap, sizeof(*m.paths));
+    free(zo->mowner);
+    free(zo->mis_v);
+    free(zo->vafter);
+    zo->mowner = m.owner = calloc((size_t)m.cap, sizeof(*m.owner));
+    zo->mis_v = m.is_v = calloc((size_t)m.cap, 1);
+    vj = calloc(op->ntxn, sizeof(*vj));
+    zo->vafter = after = calloc(op->ntxn, sizeof(*after));
+    stats = calloc((size_t)m.cap, sizeof(*stats));
+    if (m.ops == NULL || m.paths == NULL || m.owner == NULL ||
+        m.is_v == NULL || vj == NULL || after == NULL || stats == NULL)
+        rc = AGORA_ENOMEM;
+    /* Versions first, from the scan, before the simulation changes it. */
+    for (i = 0; i < op->ntxn && rc == 0; i++) {
+        char *v = txn_path(zo, i, 1);
+
+        if (v == NULL) {
+            rc = AGORA_ENOMEM;
+            break;
+        }
+        vj[i] = tnode_find(zo, v);
+        free(v);
+        after[i] = txn_version_after(zo, i, vj[i]);
+    }
+    for (i = 0; i < op->ntxn && rc == 0; i++) {
+        rc = mb_add(zo, &m, i, vj[i], stats);
+        if (rc == AGORA_EVERSION)
+            op->failed = i;
+    }
+    if (rc == 0 && m.size > REQUEST_BUDGET) {
+        log_warn("store", "%s: a transaction of %zu bytes is over what "
+                          "ZooKeeper takes in one request",
+                 zo->kpath, m.size);
+        rc = AGORA_ETOOBIG;
+    }
+    if (rc == 0 && m.n == 0) { /* only checks of ANY */
+        for (i = 0; i < op->ntxn; i++)
+            op->txn[i].version = after[i];
+    }
+    free(vj);
+    if (rc != 0 || m.n == 0) {
+        for (k = 0; k < m.n; k++)
+            free(m.paths[k]);
+        free(m.ops);
+        free(m.paths);
+        free(stats);
+        finish(b, zo, rc);
+        return;
+    }
+    zo->step = ST_TXN_MULTI;
+    zrc = send_multi_stats(b, zo, m.ops, m.paths, m.n, stats);
+    free(m.ops);
+    free(m.paths);
+    if (zrc != ZOK)
+        finish_zk(b, zo, zrc, "transaction");
+}
+
+static void txn_multi_done(struct zstore *b, struct zop *zo, struct zreq *r)
+{
+    struct store_op *op = zo->op;
+    int at = multi_failed_at(r), owner;
+    size_t i;
+    int k;
+
+    if (r->rc == ZOK) {
+        for (i = 0; i < op->ntxn; i++)
+            op->txn[i].version = zo->vafter[i];
+        for (k = 0; k < r->nops; k++)
+            if (zo->mis_v[k] == MB_SET)
+                op->txn[zo->mowner[k]].version =
+                    (int64_t)r->stats[k].version + 1;
+        finish(b, zo, 0);
+        return;
+    }
+    owner = at >= 0 ? zo->mowner[at] : -1;
+    if (at >= 0 && zo->mis_v[at] &&
+        op->txn[owner].version != AGORA_STORE_ANY &&
+        (r->rc == ZBADVERSION || r->rc == ZNODEEXISTS || r->rc == ZNONODE)) {
+        op->failed = (size_t)owner;
+        finish(b, zo, AGORA_EVERSION);
+    } else if (r->rc == ZBADVERSION || r->rc == ZNODEEXISTS ||
+               r->rc == ZNONODE || r->rc == ZNOTEMPTY) {
+        retry(b, zo, txn_scan); /* another writer, meanwhile */
+    } else {
+        finish_zk(b, zo, r->rc, "transaction");
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Results, order, deadlines (loop thread)                               */
 /* ------------------------------------------------------------------ */
 
@@ -977,6 +1562,19 @@ static void handle_result(struct zstore *b, struct zreq *r)
     case ST_DEL_MULTI:
         del_multi_done(b, zo, r);
         break;
+    case ST_CH_LIST:
+        children_list_done(b, zo, r);
+        break;
+    case ST_CH_GET:
+        children_get_done(b, zo, r);
+        break;
+    case ST_TXN_SCAN:
+        if (txn_scan_result(b, zo, r))
+            txn_scan_done(b, zo);
+        break;
+    case ST_TXN_MULTI:
+        txn_multi_done(b, zo, r);
+        break;
     }
 }
 
@@ -998,7 +1596,10 @@ static void handle_results(struct zstore *b)
 
 static int is_write(const struct store_op *op)
 {
-    return op->kind == STORE_PUT || op->kind == STORE_DELETE;
+    /* A transaction's key is "": it waits for, and holds back, every op
+     * of its namespace. */
+    return op->kind == STORE_PUT || op->kind == STORE_DELETE ||
+           op->kind == STORE_TXN;
 }
 
 /* Whether key a is b, or a prefix of b at a segment boundary, or the
@@ -1050,6 +1651,12 @@ static void start(struct zstore *b, struct zop *zo)
         break;
     case STORE_DELETE:
         del_start(b, zo);
+        break;
+    case STORE_CHILDREN:
+        children_start(b, zo);
+        break;
+    case STORE_TXN:
+        txn_scan(b, zo);
         break;
     }
 }

@@ -13,6 +13,13 @@
  *                     201 {"version"}, or the store's refusal as JSON
  *                     (413 for a value over the limit, at the call)
  *   GET  /store/:key  {"len", "version"}, 404 when absent
+ *   POST /txn         [{"op": "put"|"delete"|"check", "key", "value",
+ *                       "version"}...] as one store_txn(): 200
+ *                     {"versions": [...]}, 409 {"failed": index}
+ *   GET  /children?key=K  store_get_children(K): {"entries": [{name,
+ *                     value, version}...]}, 413 past the limit
+ *   GET  /store_events  [{event, key, version}] of every write its watch
+ *                     on the whole namespace (made in init) heard
  *   GET  /agents, /agents/:id   the master's agents (agents_each, agent_get)
  *   GET  /tasks, /tasks/:id     its framework's tasks (tasks_each, task_get)
  *   GET  /master                master_info
@@ -50,6 +57,7 @@
 struct launcher {
     struct agora_host *h;
     const struct agora_api *api;
+    struct agora_jw *store_events; /* an array left open */
     struct agora_jw *log; /* the statuses, as an open JSON array */
     size_t nstatuses;
     struct agora_jw *events; /* the events heard, as an open JSON array */
@@ -456,6 +464,203 @@ static void get_store(void *state, struct agora_req *req)
     store_req(state, req, 0);
 }
 
+/* ---- the store, continued (ABI 2.1) ---- */
+
+static void reply_jw(struct launcher *l, struct agora_req *req, int status,
+                     struct agora_jw *w)
+{
+    size_t len;
+    const char *body = agora_jw_result(w, &len);
+
+    if (body == NULL)
+        agora_reply_error(l->api, req, 500, "out of memory");
+    else
+        l->api->reply(req, status, NULL, body, len);
+    agora_jw_free(w);
+}
+
+static void txn_done(void *arg, int err, const struct agora_store_result *r)
+{
+    struct store_req *sr = arg;
+    struct agora_jw *w = agora_jw_new();
+    size_t i;
+
+    if (err != 0 && err != AGORA_EVERSION) {
+        agora_jw_free(w);
+        reply_store_err(sr->l, sr->req, 503, err);
+        free(sr);
+        return;
+    }
+    if (w == NULL) {
+        reply_store_err(sr->l, sr->req, 500, AGORA_ENOMEM);
+        free(sr);
+        return;
+    }
+    agora_jw_obj_open(w);
+    if (err == AGORA_EVERSION) {
+        agora_jw_kint(w, "failed", (int64_t)r->failed);
+    } else {
+        agora_jw_key(w, "versions");
+        agora_jw_arr_open(w);
+        for (i = 0; i < r->nversions; i++)
+            agora_jw_int(w, r->versions[i]);
+        agora_jw_arr_close(w);
+    }
+    agora_jw_obj_close(w);
+    reply_jw(sr->l, sr->req, err ? 409 : 200, w);
+    free(sr);
+}
+
+/* One op of a /txn body into *op (strings borrowed from the document). */
+static int txn_op_of(yajl_val v, struct agora_store_txn_op *op)
+{
+    const char *kind = NULL, *value = NULL;
+    yajl_val ver = agora_json_get(v, "version");
+
+    memset(op, 0, sizeof(*op));
+    op->version = AGORA_STORE_ANY;
+    if (agora_json_str(v, "op", &kind) < 0 ||
+        agora_json_str(v, "key", &op->key) < 0 || kind == NULL ||
+        op->key == NULL)
+        return -1;
+    if (YAJL_IS_INTEGER(ver))
+        op->version = YAJL_GET_INTEGER(ver);
+    if (strcmp(kind, "put") == 0) {
+        op->kind = AGORA_STORE_TXN_PUT;
+        agora_json_str(v, "value", &value);
+        op->value = value ? value : "";
+        op->len = strlen(op->value);
+    } else if (strcmp(kind, "delete") == 0) {
+        op->kind = AGORA_STORE_TXN_DELETE;
+    } else if (strcmp(kind, "check") == 0) {
+        op->kind = AGORA_STORE_TXN_CHECK;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static void post_txn(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    char err[128];
+    yajl_val doc = agora_json_parse(l->api->req_body(req, NULL), err,
+                                    sizeof(err));
+    size_t i, n = YAJL_IS_ARRAY(doc) ? doc->u.array.len : 0;
+    struct agora_store_txn_op *ops = calloc(n ? n : 1, sizeof(*ops));
+    struct store_req *sr = malloc(sizeof(*sr));
+    int rc = doc && YAJL_IS_ARRAY(doc) && ops && sr ? 0 : -1;
+
+    for (i = 0; rc == 0 && i < n; i++)
+        rc = txn_op_of(doc->u.array.values[i], &ops[i]);
+    if (rc == 0) {
+        sr->l = l;
+        sr->req = req;
+        /* The ops are copied: the document may go. */
+        rc = l->api->store_txn(l->h, ops, n, txn_done, sr);
+        if (rc == 0)
+            l->api->defer(req);
+        else
+            reply_store_err(l, req, rc == AGORA_ETOOBIG ? 413 : 400, rc);
+    } else {
+        agora_reply_error(l->api, req, 400, "want [{op, key, ...}...]");
+    }
+    if (rc != 0)
+        free(sr);
+    free(ops);
+    if (doc)
+        yajl_tree_free(doc);
+}
+
+static void children_done(void *arg, int err,
+                          const struct agora_store_result *r)
+{
+    struct store_req *sr = arg;
+    struct agora_jw *w;
+    size_t i;
+
+    if (err != 0) {
+        reply_store_err(sr->l, sr->req, err == AGORA_ETOOBIG ? 413 : 503,
+                        err);
+        free(sr);
+        return;
+    }
+    if ((w = agora_jw_new()) == NULL) {
+        reply_store_err(sr->l, sr->req, 500, AGORA_ENOMEM);
+        free(sr);
+        return;
+    }
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "entries");
+    agora_jw_arr_open(w);
+    for (i = 0; i < r->nentries; i++) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "name", r->entries[i].name);
+        agora_jw_key(w, "value");
+        agora_jw_strn(w, r->entries[i].value, r->entries[i].len);
+        agora_jw_kint(w, "version", r->entries[i].version);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    reply_jw(sr->l, sr->req, 200, w);
+    free(sr);
+}
+
+static void get_children(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    const char *key = l->api->req_query(req, "key", 0);
+    struct store_req *sr = malloc(sizeof(*sr));
+    int rc;
+
+    if (sr == NULL) {
+        reply_store_err(l, req, 500, AGORA_ENOMEM);
+        return;
+    }
+    sr->l = l;
+    sr->req = req;
+    rc = l->api->store_get_children(l->h, key ? key : "", children_done, sr);
+    if (rc < 0) {
+        free(sr);
+        reply_store_err(l, req, 400, rc);
+        return;
+    }
+    l->api->defer(req);
+}
+
+static void on_store_event(void *arg, enum agora_store_event ev,
+                           const char *key, int64_t version)
+{
+    struct launcher *l = arg;
+    static const char *const names[] = {"?", "created", "changed",
+                                        "deleted"};
+
+    agora_jw_obj_open(l->store_events);
+    agora_jw_kstr(l->store_events, "event",
+                  names[ev >= 1 && ev <= 3 ? ev : 0]);
+    agora_jw_kstr(l->store_events, "key", key);
+    agora_jw_kint(l->store_events, "version", version);
+    agora_jw_obj_close(l->store_events);
+}
+
+static void get_store_events(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+    size_t len;
+    const char *doc = agora_jw_result(l->store_events, &len);
+    char *body = doc ? malloc(len + 2) : NULL;
+
+    if (body == NULL) {
+        agora_reply_error(l->api, req, 500, "event log broken");
+        return;
+    }
+    memcpy(body, doc, len);
+    body[len] = ']';
+    l->api->reply(req, 200, NULL, body, len + 1);
+    free(body);
+}
+
 /* ---- what the master knows (ABI 2.1 views) ---- */
 
 static void jw_res(struct agora_jw *w, const char *key,
@@ -749,12 +954,25 @@ static int init(struct agora_host *h, const struct agora_api *api,
         return AGORA_ENOMEM;
     }
     agora_jw_arr_open(l->events);
+    if ((l->store_events = agora_jw_new()) == NULL) {
+        agora_jw_free(l->events);
+        agora_jw_free(l->log);
+        free(l);
+        return AGORA_ENOMEM;
+    }
+    agora_jw_arr_open(l->store_events);
     /* Built against ABI 2.1: a master of 2.0 has no subscribe. */
     if (offsetof(struct agora_api, subscribe) < api->size) {
         struct agora_sub *sub;
         int rc = api->subscribe(h, NULL, on_event, l, &sub);
 
+        if (rc == 0 && offsetof(struct agora_api, store_watch) < api->size) {
+            struct agora_store_watch *sw;
+
+            rc = api->store_watch(h, "", on_store_event, l, &sw);
+        }
         if (rc < 0) {
+            agora_jw_free(l->store_events);
             agora_jw_free(l->events);
             agora_jw_free(l->log);
             free(l);
@@ -791,6 +1009,7 @@ static void fini(void *state)
         free(l->unacked[i].uuid);
     }
     free(l->unacked);
+    agora_jw_free(l->store_events);
     free(l);
 }
 
@@ -801,6 +1020,9 @@ static const struct agora_route routes[] = {
     {"GET", "/statuses", get_statuses},
     {"POST", "/store/:key", post_store},
     {"GET", "/store/:key", get_store},
+    {"POST", "/txn", post_txn},
+    {"GET", "/children", get_children},
+    {"GET", "/store_events", get_store_events},
     {"GET", "/agents", get_agents},
     {"GET", "/agents/:id", get_agent},
     {"GET", "/tasks", get_tasks},

@@ -62,6 +62,12 @@ void rec_free(struct rec *r)
         free(r->names[i]);
     free(r->names);
     free(r->value);
+    for (i = 0; i < r->nentries; i++) {
+        free(r->entries[i].name);
+        free(r->entries[i].value);
+    }
+    free(r->entries);
+    free(r->versions);
     rec_init(r, r->c);
 }
 
@@ -89,6 +95,30 @@ void on_done(void *arg, int err, const store_result *res)
         for (i = 0; i < res->nnames; i++)
             r->names[i] = strdup(res->names[i]);
         r->nnames = res->nnames;
+    }
+    r->failed = res->failed;
+    if (res->nentries > 0) {
+        r->entries = calloc(res->nentries, sizeof(*r->entries));
+        ck_assert_ptr_nonnull(r->entries);
+        for (i = 0; i < res->nentries; i++) {
+            const struct agora_store_entry *e = &res->entries[i];
+
+            ck_assert_int_eq(e->value[e->len], '\0');
+            r->entries[i].name = strdup(e->name);
+            r->entries[i].value = malloc(e->len + 1);
+            ck_assert_ptr_nonnull(r->entries[i].value);
+            memcpy(r->entries[i].value, e->value, e->len + 1);
+            r->entries[i].len = e->len;
+            r->entries[i].version = e->version;
+        }
+        r->nentries = res->nentries;
+    }
+    if (res->nversions > 0) {
+        r->versions = calloc(res->nversions, sizeof(*r->versions));
+        ck_assert_ptr_nonnull(r->versions);
+        memcpy(r->versions, res->versions,
+               res->nversions * sizeof(*r->versions));
+        r->nversions = res->nversions;
     }
 }
 
@@ -896,6 +926,467 @@ START_TEST(test_namespaces_isolated)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Transactions                                                         */
+/* ------------------------------------------------------------------ */
+
+#define TXN_PUT(k, v, ver)                                                   \
+    {.kind = AGORA_STORE_TXN_PUT, .key = (k), .value = (v),                  \
+     .len = strlen(v), .version = (ver)}
+#define TXN_DEL(k, ver)                                                      \
+    {.kind = AGORA_STORE_TXN_DELETE, .key = (k), .version = (ver)}
+#define TXN_CHECK(k, ver)                                                    \
+    {.kind = AGORA_STORE_TXN_CHECK, .key = (k), .version = (ver)}
+
+/* Runs a transaction to its completion; its error. r is filled. */
+static int txn(struct ctx *c, const struct agora_store_txn_op *ops, size_t n,
+               struct rec *r)
+{
+    rec_init(r, c);
+    START(c, store_txn(c->s, NS, ops, n, on_done, r, NULL));
+    ck_assert_int_eq(r->called, 0);
+    wait_for(c, r);
+    return r->err;
+}
+
+START_TEST(test_txn_commits_all)
+{
+    struct agora_store_txn_op t1[] = {
+        TXN_PUT("a", "A2", 1), TXN_PUT("b", "B1", AGORA_STORE_NEW),
+        TXN_CHECK("c", AGORA_STORE_NEW), TXN_DEL("d", AGORA_STORE_ANY),
+        TXN_PUT("x/y/z", "deep", AGORA_STORE_NEW)};
+    struct agora_store_txn_op t2[] = {TXN_CHECK("a", 2),
+                                      TXN_DEL("x/y/z", 1),
+                                      TXN_PUT("x/w", "w", AGORA_STORE_ANY),
+                                      TXN_CHECK("b", AGORA_STORE_ANY)};
+    struct agora_store_txn_op t3[] = {TXN_CHECK("a", AGORA_STORE_ANY),
+                                      TXN_CHECK("none", AGORA_STORE_ANY)};
+    struct ctx c;
+    struct rec r;
+
+    ctx_init(&c);
+    ck_assert_int_eq(put(&c, NS, "a", "A1", AGORA_STORE_NEW, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "d", "D1", AGORA_STORE_NEW, NULL), 0);
+
+    ck_assert_int_eq(txn(&c, t1, 5, &r), 0);
+    ck_assert_uint_eq(r.nversions, 5);
+    ck_assert_int_eq(r.versions[0], 2);
+    ck_assert_int_eq(r.versions[1], 1);
+    ck_assert_int_eq(r.versions[2], 0);
+    ck_assert_int_eq(r.versions[3], 0);
+    ck_assert_int_eq(r.versions[4], 1);
+    rec_free(&r);
+    expect_value(&c, NS, "a", "A2", 2);
+    expect_value(&c, NS, "b", "B1", 1);
+    expect_absent(&c, NS, "c");
+    expect_absent(&c, NS, "d");
+    expect_value(&c, NS, "x/y/z", "deep", 1);
+    /* The check of NEW left nothing behind, nor did the delete. */
+    ck_assert(!backend->holds(&c, NS "/c"));
+    ck_assert(!backend->holds(&c, NS "/d"));
+    expect_list(&c, NS, "", (const char *const[]){"a", "b", "x"}, 3);
+
+    /* A delete prunes the parents it alone kept, beside a put. */
+    ck_assert_int_eq(txn(&c, t2, 4, &r), 0);
+    ck_assert_int_eq(r.versions[0], 2);
+    ck_assert_int_eq(r.versions[1], 0);
+    ck_assert_int_eq(r.versions[2], 1);
+    ck_assert_int_eq(r.versions[3], 1);
+    rec_free(&r);
+    expect_absent(&c, NS, "x/y/z");
+    ck_assert(!backend->holds(&c, NS "/x/y"));
+    expect_list(&c, NS, "x", (const char *const[]){"w"}, 1);
+
+    /* Only checks: the versions as they are, 0 for a missing key. */
+    ck_assert_int_eq(txn(&c, t3, 2, &r), 0);
+    ck_assert_int_eq(r.versions[0], 2);
+    ck_assert_int_eq(r.versions[1], 0);
+    rec_free(&r);
+
+    /* A put in a transaction counts like a put: the next is 3. */
+    ck_assert_int_eq(put(&c, NS, "a", "A3", 2, NULL), 0);
+    expect_value(&c, NS, "a", "A3", 3);
+    ctx_fini(&c);
+}
+END_TEST
+
+START_TEST(test_txn_conflict_applies_nothing)
+{
+    struct agora_store_txn_op t1[] = {
+        TXN_PUT("a", "new", 1), TXN_DEL("b", 1),
+        TXN_PUT("c/deep/key", "c", AGORA_STORE_NEW), TXN_CHECK("e", 7)};
+    struct agora_store_txn_op t2[] = {TXN_PUT("a", "x", AGORA_STORE_ANY),
+                                      TXN_PUT("b", "x", AGORA_STORE_NEW)};
+    struct agora_store_txn_op t3[] = {TXN_DEL("missing", AGORA_STORE_ANY)};
+    struct agora_store_txn_op t4[] = {TXN_CHECK("a", AGORA_STORE_NEW)};
+    struct agora_store_txn_op t5[] = {TXN_PUT("a", "x", 2)};
+    struct agora_store_txn_op t6[] = {TXN_PUT("n/m", "x", AGORA_STORE_ANY),
+                                      TXN_CHECK("a", (int64_t)1 << 40)};
+    struct ctx c;
+    struct rec r;
+
+    ctx_init(&c);
+    ck_assert_int_eq(put(&c, NS, "a", "A", AGORA_STORE_NEW, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "b", "B", AGORA_STORE_NEW, NULL), 0);
+
+    ck_assert_int_eq(txn(&c, t1, 4, &r), AGORA_EVERSION);
+    ck_assert_uint_eq(r.failed, 3);
+    ck_assert_uint_eq(r.nversions, 0);
+    rec_free(&r);
+    ck_assert_int_eq(txn(&c, t2, 2, &r), AGORA_EVERSION);
+    ck_assert_uint_eq(r.failed, 1);
+    rec_free(&r);
+    ck_assert_int_eq(txn(&c, t3, 1, &r), AGORA_EVERSION);
+    ck_assert_uint_eq(r.failed, 0);
+    rec_free(&r);
+    ck_assert_int_eq(txn(&c, t4, 1, &r), AGORA_EVERSION);
+    ck_assert_uint_eq(r.failed, 0);
+    rec_free(&r);
+    ck_assert_int_eq(txn(&c, t5, 1, &r), AGORA_EVERSION);
+    ck_assert_uint_eq(r.failed, 0);
+    rec_free(&r);
+    ck_assert_int_eq(txn(&c, t6, 2, &r), AGORA_EVERSION);
+    ck_assert_uint_eq(r.failed, 1);
+    rec_free(&r);
+
+    /* Nothing of any of them. */
+    expect_value(&c, NS, "a", "A", 1);
+    expect_value(&c, NS, "b", "B", 1);
+    expect_absent(&c, NS, "c/deep/key");
+    expect_absent(&c, NS, "n/m");
+    ck_assert(!backend->holds(&c, NS "/c"));
+    ck_assert(!backend->holds(&c, NS "/n"));
+    expect_list(&c, NS, "", (const char *const[]){"a", "b"}, 2);
+    ctx_fini(&c);
+}
+END_TEST
+
+START_TEST(test_txn_refused_at_call)
+{
+    struct agora_store_txn_op ops[AGORA_STORE_TXN_MAX + 1];
+    struct agora_store_txn_op dup[] = {TXN_PUT("a", "1", AGORA_STORE_ANY),
+                                       TXN_CHECK("a", AGORA_STORE_ANY)};
+    struct agora_store_txn_op bad[] = {TXN_PUT("a", "1", AGORA_STORE_ANY),
+                                       TXN_CHECK("a//b", AGORA_STORE_ANY)};
+    struct agora_store_txn_op badv[] = {TXN_DEL("a", -2)};
+    struct agora_store_txn_op kind[] = {TXN_DEL("a", AGORA_STORE_ANY)};
+    struct agora_store_txn_op big[2];
+    char *value = malloc(AGORA_STORE_VALUE_MAX);
+    char keys[AGORA_STORE_TXN_MAX + 1][16];
+    struct store_op *op = NULL;
+    struct ctx c;
+    struct rec never;
+    size_t i;
+
+    ck_assert_ptr_nonnull(value);
+    memset(value, 'v', AGORA_STORE_VALUE_MAX);
+    ctx_init(&c);
+    rec_init(&never, &c);
+    for (i = 0; i <= AGORA_STORE_TXN_MAX; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+        ops[i] = (struct agora_store_txn_op)TXN_CHECK(keys[i], 1);
+    }
+    kind[0].kind = (enum agora_store_txn_kind)7;
+    ck_assert_int_eq(CALL(&c, store_txn(c.s, NS, ops, AGORA_STORE_TXN_MAX + 1,
+                                        on_done, &never, &op)),
+                     AGORA_ETOOBIG);
+    ck_assert_int_eq(
+        CALL(&c, store_txn(c.s, NS, ops, 0, on_done, &never, &op)),
+        AGORA_EINVAL);
+    ck_assert_int_eq(
+        CALL(&c, store_txn(c.s, NS, NULL, 1, on_done, &never, &op)),
+        AGORA_EINVAL);
+    ck_assert_int_eq(
+        CALL(&c, store_txn(c.s, NS, dup, 2, on_done, &never, &op)),
+        AGORA_EINVAL);
+    ck_assert_int_eq(
+        CALL(&c, store_txn(c.s, NS, bad, 2, on_done, &never, &op)),
+        AGORA_EINVAL);
+    ck_assert_int_eq(
+        CALL(&c, store_txn(c.s, NS, badv, 1, on_done, &never, &op)),
+        AGORA_EINVAL);
+    ck_assert_int_eq(
+        CALL(&c, store_txn(c.s, NS, kind, 1, on_done, &never, &op)),
+        AGORA_EINVAL);
+    ck_assert_int_eq(
+        CALL(&c, store_txn(c.s, "Bad", dup, 1, on_done, &never, &op)),
+        AGORA_EINVAL);
+    /* Two values that fit alone, not together. */
+    big[0] = (struct agora_store_txn_op){.kind = AGORA_STORE_TXN_PUT,
+                                         .key = "b1",
+                                         .value = value,
+                                         .len = AGORA_STORE_VALUE_MAX / 2,
+                                         .version = AGORA_STORE_ANY};
+    big[1] = big[0];
+    big[1].key = "b2";
+    ck_assert_int_eq(
+        CALL(&c, store_txn(c.s, NS, big, 2, on_done, &never, &op)),
+        AGORA_ETOOBIG);
+    ck_assert_ptr_null(op);
+    /* The most it takes: AGORA_STORE_TXN_MAX checks. */
+    ck_assert_int_eq(txn(&c, ops, AGORA_STORE_TXN_MAX, &never),
+                     AGORA_EVERSION);
+    ck_assert_uint_eq(never.failed, 0);
+    rec_free(&never);
+    ck_assert(!backend->holds(&c, NS "/b1"));
+    free(value);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Children                                                             */
+/* ------------------------------------------------------------------ */
+
+static int children(struct ctx *c, const char *key, struct rec *r)
+{
+    rec_init(r, c);
+    START(c, store_get_children(c->s, NS, key, on_done, r, NULL));
+    ck_assert_int_eq(r->called, 0);
+    wait_for(c, r);
+    return r->err;
+}
+
+static void expect_entry(const struct rec *r, size_t i, const char *name,
+                         const char *value, int64_t version)
+{
+    ck_assert_uint_gt(r->nentries, i);
+    ck_assert_str_eq(r->entries[i].name, name);
+    ck_assert_uint_eq(r->entries[i].len, strlen(value));
+    ck_assert_str_eq(r->entries[i].value, value);
+    ck_assert_int_eq(r->entries[i].version, version);
+}
+
+START_TEST(test_children)
+{
+    struct ctx c;
+    struct rec r;
+
+    ctx_init(&c);
+    ck_assert_int_eq(children(&c, "", &r), 0);
+    ck_assert_uint_eq(r.nentries, 0);
+    rec_free(&r);
+    ck_assert_int_eq(put(&c, NS, "apps/zeta", "z", AGORA_STORE_ANY, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "apps/Mid", "m1", AGORA_STORE_ANY, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "apps/Mid", "m2", AGORA_STORE_ANY, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "apps/alpha", "", AGORA_STORE_ANY, NULL), 0);
+    /* Only children below: left out; a grandchild is not read. */
+    ck_assert_int_eq(put(&c, NS, "apps/group/g1", "g", AGORA_STORE_ANY, NULL),
+                     0);
+    ck_assert_int_eq(put(&c, NS, "apps", "the parent", AGORA_STORE_ANY, NULL),
+                     0);
+    ck_assert_int_eq(put(&c, NS, "other", "o", AGORA_STORE_ANY, NULL), 0);
+    ck_assert_int_eq(put(&c, "ns2", "apps/x", "x", AGORA_STORE_ANY, NULL), 0);
+
+    ck_assert_int_eq(children(&c, "apps", &r), 0);
+    ck_assert_uint_eq(r.nentries, 3);
+    expect_entry(&r, 0, "Mid", "m2", 2);
+    expect_entry(&r, 1, "alpha", "", 1);
+    expect_entry(&r, 2, "zeta", "z", 1);
+    rec_free(&r);
+
+    ck_assert_int_eq(children(&c, "", &r), 0);
+    ck_assert_uint_eq(r.nentries, 2);
+    expect_entry(&r, 0, "apps", "the parent", 1);
+    expect_entry(&r, 1, "other", "o", 1);
+    rec_free(&r);
+
+    ck_assert_int_eq(children(&c, "apps/group", &r), 0);
+    ck_assert_uint_eq(r.nentries, 1);
+    expect_entry(&r, 0, "g1", "g", 1);
+    rec_free(&r);
+    ck_assert_int_eq(children(&c, "nothing/here", &r), 0);
+    ck_assert_uint_eq(r.nentries, 0);
+    rec_free(&r);
+    ck_assert_int_eq(CALL(&c, store_get_children(c.s, NS, "a//b", on_done,
+                                                 &r, NULL)),
+                     AGORA_EINVAL);
+    ctx_fini(&c);
+}
+END_TEST
+
+START_TEST(test_children_limit)
+{
+    char value[400];
+    struct ctx c;
+    struct rec r;
+
+    memset(value, 'v', sizeof(value));
+    ctx_init(&c);
+    /* Names and values count: 2 * (400 + 2) = 804 bytes. */
+    store_set_children_max(c.s, 804);
+    ck_assert_int_eq(put_n(&c, NS, "d/k1", value, sizeof(value),
+                           AGORA_STORE_ANY, NULL),
+                     0);
+    ck_assert_int_eq(put_n(&c, NS, "d/k2", value, sizeof(value),
+                           AGORA_STORE_ANY, NULL),
+                     0);
+    ck_assert_int_eq(children(&c, "d", &r), 0);
+    ck_assert_uint_eq(r.nentries, 2);
+    ck_assert_uint_eq(r.entries[1].len, sizeof(value));
+    rec_free(&r);
+    ck_assert_int_eq(put(&c, NS, "d/k3", "x", AGORA_STORE_ANY, NULL), 0);
+    ck_assert_int_eq(children(&c, "d", &r), AGORA_ETOOBIG);
+    ck_assert_uint_eq(r.nentries, 0);
+    rec_free(&r);
+    /* A sibling directory is not counted. */
+    ck_assert_int_eq(children(&c, "", &r), 0);
+    ck_assert_uint_eq(r.nentries, 0);
+    rec_free(&r);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Watches                                                              */
+/* ------------------------------------------------------------------ */
+
+#define NEVENTS 16
+
+struct watcher {
+    struct ctx *c;
+    int n;
+    int event[NEVENTS];
+    char key[NEVENTS][32];
+    int64_t version[NEVENTS];
+    int seq[NEVENTS];
+    struct store_watch *other; /* unwatched by the first event, if set */
+};
+
+static void on_event(void *arg, enum agora_store_event ev, const char *key,
+                     int64_t version)
+{
+    struct watcher *w = arg;
+
+    if (w->c->in_call)
+        w->c->inside++;
+    ck_assert_int_lt(w->n, NEVENTS);
+    w->event[w->n] = ev;
+    snprintf(w->key[w->n], sizeof(w->key[0]), "%s", key);
+    w->version[w->n] = version;
+    w->seq[w->n] = w->c->seq++;
+    w->n++;
+    if (w->other != NULL) {
+        store_unwatch(w->c->s, w->other);
+        w->other = NULL;
+    }
+}
+
+static void expect_event(const struct watcher *w, int i, int ev,
+                         const char *key, int64_t version)
+{
+    ck_assert_int_gt(w->n, i);
+    ck_assert_int_eq(w->event[i], ev);
+    ck_assert_str_eq(w->key[i], key);
+    ck_assert_int_eq(w->version[i], version);
+}
+
+START_TEST(test_watch)
+{
+    struct agora_store_txn_op t[] = {TXN_PUT("apps/b", "b", AGORA_STORE_NEW),
+                                     TXN_DEL("apps/a", 2),
+                                     TXN_CHECK("apps/c", AGORA_STORE_NEW)};
+    struct agora_store_txn_op bad[] = {TXN_PUT("apps/b", "b", 7)};
+    struct watcher apps, all, gone;
+    struct store_watch *h_apps, *h_all, *h_gone;
+    struct rec r[8];
+    struct ctx c;
+    int i;
+
+    ctx_init(&c);
+    memset(&apps, 0, sizeof(apps));
+    memset(&all, 0, sizeof(all));
+    memset(&gone, 0, sizeof(gone));
+    apps.c = all.c = gone.c = &c;
+    ck_assert_int_eq(
+        store_watch(c.s, NS, "apps", on_event, &apps, &h_apps), 0);
+    ck_assert_int_eq(store_watch(c.s, NS, "", on_event, &all, &h_all), 0);
+    ck_assert_int_eq(
+        store_watch(c.s, NS, "apps", on_event, &gone, &h_gone), 0);
+    ck_assert_int_eq(store_watch(c.s, NS, "a//b", on_event, &gone, &h_gone),
+                     AGORA_EINVAL);
+    ck_assert_int_eq(store_watch(c.s, NS, "", NULL, &gone, &h_gone),
+                     AGORA_EINVAL);
+    store_unwatch(c.s, h_gone);
+
+    for (i = 0; i < 8; i++)
+        rec_init(&r[i], &c);
+    /* All started at once: each completion, then its events. */
+    START(&c, store_put(c.s, NS, "apps/a", "1", 1, AGORA_STORE_NEW, on_done,
+                       &r[0], NULL));
+    START(&c, store_put(c.s, NS, "apps/a", "2", 1, 1, on_done, &r[1], NULL));
+    START(&c, store_put(c.s, NS, "apps2", "x", 1, AGORA_STORE_ANY, on_done,
+                       &r[2], NULL));
+    START(&c, store_put(c.s, "ns2", "apps/a", "x", 1, AGORA_STORE_ANY,
+                       on_done, &r[3], NULL));
+    START(&c, store_txn(c.s, NS, t, 3, on_done, &r[4], NULL));
+    /* Failures write nothing: no event. */
+    START(&c, store_txn(c.s, NS, bad, 1, on_done, &r[5], NULL));
+    START(&c, store_delete(c.s, NS, "apps/none", AGORA_STORE_ANY, on_done,
+                          &r[6], NULL));
+    START(&c, store_delete(c.s, NS, "apps/b", 1, on_done, &r[7], NULL));
+    wait_for(&c, &r[7]);
+    spin(&c);
+
+    ck_assert_int_eq(r[4].err, 0);
+    ck_assert_int_eq(r[5].err, AGORA_EVERSION);
+    ck_assert_int_eq(r[6].err, AGORA_ENOENT);
+    ck_assert_int_eq(apps.n, 5);
+    expect_event(&apps, 0, AGORA_STORE_CREATED, "apps/a", 1);
+    expect_event(&apps, 1, AGORA_STORE_CHANGED, "apps/a", 2);
+    expect_event(&apps, 2, AGORA_STORE_CREATED, "apps/b", 1);
+    expect_event(&apps, 3, AGORA_STORE_DELETED, "apps/a", 0);
+    expect_event(&apps, 4, AGORA_STORE_DELETED, "apps/b", 0);
+    /* Each after its write's completion, before the next one's. */
+    ck_assert_int_gt(apps.seq[0], r[0].seq);
+    ck_assert_int_lt(apps.seq[0], r[1].seq);
+    ck_assert_int_gt(apps.seq[1], r[1].seq);
+    ck_assert_int_lt(apps.seq[1], r[2].seq);
+    ck_assert_int_gt(apps.seq[2], r[4].seq);
+    ck_assert_int_lt(apps.seq[3], r[5].seq);
+    ck_assert_int_gt(apps.seq[4], r[7].seq);
+
+    ck_assert_int_eq(all.n, 6);
+    expect_event(&all, 2, AGORA_STORE_CREATED, "apps2", 1);
+    ck_assert_int_eq(gone.n, 0);
+
+    /* Unwatched: no more events; the other still hears. */
+    store_unwatch(c.s, h_apps);
+    ck_assert_int_eq(put(&c, NS, "apps/c", "c", AGORA_STORE_ANY, NULL), 0);
+    ck_assert_int_eq(apps.n, 5);
+    ck_assert_int_eq(all.n, 7);
+    for (i = 0; i < 8; i++)
+        rec_free(&r[i]);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* A watch unwatched by an earlier watch's callback, for the same write,
+ * does not run; closing the store frees the watches left. */
+START_TEST(test_unwatch_inside_callback)
+{
+    struct watcher first, second;
+    struct store_watch *h1, *h2;
+    struct ctx c;
+
+    ctx_init(&c);
+    memset(&first, 0, sizeof(first));
+    memset(&second, 0, sizeof(second));
+    first.c = second.c = &c;
+    /* Newest first: h1 (made last) runs first. */
+    ck_assert_int_eq(store_watch(c.s, NS, "k", on_event, &second, &h2), 0);
+    ck_assert_int_eq(store_watch(c.s, NS, "k", on_event, &first, &h1), 0);
+    first.other = h2;
+    ck_assert_int_eq(put(&c, NS, "k", "v", AGORA_STORE_ANY, NULL), 0);
+    ck_assert_int_eq(first.n, 1);
+    ck_assert_int_eq(second.n, 0);
+    ck_assert_int_eq(put(&c, NS, "k/child", "v", AGORA_STORE_ANY, NULL), 0);
+    ck_assert_int_eq(first.n, 2);
+    ck_assert_int_eq(second.n, 0);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 void store_suite_add(TCase *tc, const struct suite_backend *b)
 {
@@ -918,4 +1409,11 @@ void store_suite_add(TCase *tc, const struct suite_backend *b)
     tcase_add_test(tc, test_persistence);
     tcase_add_test(tc, test_list_sorted);
     tcase_add_test(tc, test_namespaces_isolated);
+    tcase_add_test(tc, test_txn_commits_all);
+    tcase_add_test(tc, test_txn_conflict_applies_nothing);
+    tcase_add_test(tc, test_txn_refused_at_call);
+    tcase_add_test(tc, test_children);
+    tcase_add_test(tc, test_children_limit);
+    tcase_add_test(tc, test_watch);
+    tcase_add_test(tc, test_unwatch_inside_callback);
 }

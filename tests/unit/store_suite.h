@@ -44,6 +44,12 @@ struct rec {
     int64_t version;
     char **names;
     size_t nnames;
+    /* children: copies; txn: versions and the failed index */
+    struct store_entry *entries;
+    size_t nentries;
+    int64_t *versions;
+    size_t nversions;
+    size_t failed;
 };
 
 /*

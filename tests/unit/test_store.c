@@ -440,6 +440,215 @@ START_TEST(test_crash_atomicity)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* A crash in the middle of a transaction                               */
+/* ------------------------------------------------------------------ */
+
+#define TXN_KEYS 8
+
+struct txn_crasher {
+    struct store *s;
+    int fd; /* the pipe: each completed transaction's number */
+    long i;
+    char keys[TXN_KEYS][8];
+    char value[32];
+};
+
+static void txn_crash_next(struct txn_crasher *cr);
+
+static void txn_crash_done(void *arg, int err, const store_result *res)
+{
+    struct txn_crasher *cr = arg;
+    size_t k;
+
+    if (err != 0 || res->nversions != TXN_KEYS)
+        _exit(3);
+    for (k = 0; k < TXN_KEYS; k++)
+        if (res->versions[k] != cr->i)
+            _exit(3);
+    if (write(cr->fd, &cr->i, sizeof(cr->i)) != (ssize_t)sizeof(cr->i))
+        _exit(4);
+    cr->i++;
+    txn_crash_next(cr);
+}
+
+/* Transaction i puts "i" under every key: versions and values agree. */
+static void txn_crash_next(struct txn_crasher *cr)
+{
+    struct agora_store_txn_op ops[TXN_KEYS];
+    size_t k;
+
+    snprintf(cr->value, sizeof(cr->value), "%ld", cr->i);
+    for (k = 0; k < TXN_KEYS; k++)
+        ops[k] = (struct agora_store_txn_op){.kind = AGORA_STORE_TXN_PUT,
+                                             .key = cr->keys[k],
+                                             .value = cr->value,
+                                             .len = strlen(cr->value),
+                                             .version = AGORA_STORE_ANY};
+    if (store_txn(cr->s, CRASH_NS, ops, TXN_KEYS, txn_crash_done, cr,
+                  NULL) != 0)
+        _exit(2);
+}
+
+static void txn_crash_child(const char *root, int fd)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct txn_crasher cr;
+    size_t k;
+
+    alarm(10);
+    cr.fd = fd;
+    cr.i = 1;
+    for (k = 0; k < TXN_KEYS; k++)
+        snprintf(cr.keys[k], sizeof(cr.keys[k]), "k%zu", k);
+    if (loop == NULL || store_open_local(loop, root, &cr.s) != 0)
+        _exit(1);
+    txn_crash_next(&cr);
+    ev_run(loop, 0);
+    _exit(5);
+}
+
+/* Every key holds transaction last's value or last + 1's, the same. */
+static void txn_crash_check(const struct rec *r, long last, int round)
+{
+    char want[32];
+    long v;
+    size_t k;
+
+    ck_assert_msg(r->err == 0, "round %d: read failed: %d", round, r->err);
+    if (r->nentries == 0) {
+        ck_assert_msg(last == 0, "round %d: nothing after txn %ld", round,
+                      last);
+        return;
+    }
+    ck_assert_msg(r->nentries == TXN_KEYS, "round %d: %zu keys of %d",
+                  round, r->nentries, TXN_KEYS);
+    v = strtol(r->entries[0].value, NULL, 10);
+    ck_assert_msg(v == last || v == last + 1,
+                  "round %d: txn %ld after txn %ld completed", round, v,
+                  last);
+    snprintf(want, sizeof(want), "%ld", v);
+    for (k = 0; k < TXN_KEYS; k++) {
+        ck_assert_msg(strcmp(r->entries[k].value, want) == 0,
+                      "round %d: key %zu holds txn %s, key 0 txn %ld", round,
+                      k, r->entries[k].value, v);
+        ck_assert_int_eq(r->entries[k].version, v);
+    }
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+    char *p = join(dir, name);
+    struct stat st;
+    int rc = stat(p, &st);
+
+    free(p);
+    return rc == 0;
+}
+
+/* Forks a child that runs transactions, kills it after delay_ms, checks
+ * that the store holds all of one or none of it. Returns how many it
+ * saw complete; *pending counts rounds killed with a journal on disk. */
+static long txn_crash_round(struct ctx *c, int round, int delay_ms,
+                            int *pending)
+{
+    struct timespec ts = {0, (long)delay_ms * 1000000L};
+    char name[32];
+    char *root;
+    struct rec r;
+    long last;
+    pid_t pid;
+    int fds[2], status;
+
+    snprintf(name, sizeof(name), "txn-round-%d", round);
+    root = join(LOCAL(c)->tmp, name);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        txn_crash_child(root, fds[1]);
+    }
+    close(fds[1]);
+    nanosleep(&ts, NULL);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "round %d: the child failed by itself (status %d)", round,
+                  status);
+    last = crash_last_done(fds[0]);
+    close(fds[0]);
+    *pending += file_exists(root, ".txn");
+
+    ck_assert_int_eq(store_open_local(c->loop, root, &c->s), 0);
+    /* Applied (or discarded) at open. */
+    ck_assert(!file_exists(root, ".txn"));
+    ck_assert(!file_exists(root, ".txn.tmp"));
+    rec_init(&r, c);
+    START(c, store_get_children(c->s, CRASH_NS, "", on_done, &r, NULL));
+    wait_for(c, &r);
+    txn_crash_check(&r, last, round);
+    rec_free(&r);
+    ctx_close_store(c);
+    free(root);
+    return last;
+}
+
+START_TEST(test_crash_mid_transaction)
+{
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    struct ctx c;
+    int round, delay, pending = 0, with_txns = 0;
+    long txns = 0, last;
+
+    ctx_init(&c);
+    ctx_close_store(&c);
+    for (round = 0; round < CRASH_ROUNDS; round++) {
+        /* A transaction of 8 keys is some 30 fsyncs: later rounds wait
+         * longer, so that some kills come after commits. */
+        delay = 1 + (int)(rand_r(&seed) % (unsigned)(20 + 30 * round));
+        last = txn_crash_round(&c, round, delay, &pending);
+        txns += last;
+        with_txns += last > 0;
+    }
+    fprintf(stderr,
+            "txn crash: %d rounds, %d with completed transactions (%ld in "
+            "all), %d killed with a journal on disk\n",
+            CRASH_ROUNDS, with_txns, txns, pending);
+    ck_assert_int_gt(with_txns, 0);
+    ctx_open(&c);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* A journal that does not check out fails the open, rather than guess. */
+START_TEST(test_damaged_journal_fails_open)
+{
+    struct ctx c;
+    struct store *s = NULL;
+    char *path;
+
+    ctx_init(&c);
+    ck_assert_int_eq(put(&c, NS, "k", "v", AGORA_STORE_ANY, NULL), 0);
+    ctx_close_store(&c);
+    path = join(LOCAL(&c)->root, ".txn");
+    write_file(path, "AGTX\1\0\0\0garbage garbage garbage", 32);
+    ck_assert_int_eq(store_open_local(c.loop, LOCAL(&c)->root, &s),
+                     AGORA_EIO);
+    ck_assert_ptr_null(s);
+    /* A .txn.tmp never committed: removed, and the store opens. */
+    ck_assert_int_eq(unlink(path), 0);
+    free(path);
+    path = join(LOCAL(&c)->root, ".txn.tmp");
+    write_file(path, "anything", 8);
+    ctx_open(&c);
+    ck_assert(!file_exists(LOCAL(&c)->root, ".txn.tmp"));
+    expect_value(&c, NS, "k", "v", 1);
+    free(path);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 static Suite *store_suite(void)
 {
@@ -453,6 +662,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_write_refused_is_eio);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_crash_atomicity);
+    tcase_add_test(tc, test_crash_mid_transaction);
+    tcase_add_test(tc, test_damaged_journal_fails_open);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -188,13 +188,91 @@ typedef void (*agora_timer_fn)(void *arg, struct agora_timer *t);
 #define AGORA_STORE_ANY (-1)
 #define AGORA_STORE_NEW 0
 
+/*
+ * ABI 2.1 adds three calls (see the end of struct agora_api):
+ *
+ * store_get_children(key): in one completion, every child of key ("" =
+ * the namespace's top level) that has a value, with its value and
+ * version, sorted by name (strcmp). One level: a child without a value
+ * (only children of its own) is left out, and grandchildren are not
+ * read; call it again on a child to go deeper. The values and names
+ * together are at most AGORA_STORE_CHILDREN_MAX bytes: past that the
+ * completion is AGORA_ETOOBIG and hands nothing out, so that no amount
+ * of state makes the master allocate without bound.
+ *
+ * store_txn(ops, n): up to AGORA_STORE_TXN_MAX operations on distinct
+ * keys (a key twice is AGORA_EINVAL), applied all or nothing: a put
+ * (value, expected version as for put), a delete (expected version) or a
+ * check (the key must be at that version; AGORA_STORE_NEW: must have no
+ * value; AGORA_STORE_ANY: always true). The values and keys together are
+ * at most AGORA_STORE_VALUE_MAX bytes (else AGORA_ETOOBIG at the call).
+ * It completes with 0 and, in versions[i], op i's key version after it
+ * (put: the new one; delete: 0; check: the one checked, 0 when absent),
+ * or with AGORA_EVERSION and, in failed, the index of the first op whose
+ * expectation did not hold, nothing applied. In a transaction a delete of
+ * a key without a value is AGORA_EVERSION too (not AGORA_ENOENT).
+ *
+ * store_watch(prefix): fn(arg, event, key, version) for each put and
+ * delete of prefix itself or of a key below it ("" = the namespace) that
+ * this master makes - from any plugin's call on this namespace, a
+ * transaction's included - after the completion of the write that made
+ * it, in the order of the writes. A new value is AGORA_STORE_CREATED
+ * (version 1), a changed one AGORA_STORE_CHANGED, a deleted one
+ * AGORA_STORE_DELETED (version 0). Writes by another process (another
+ * master sharing ZooKeeper) are not seen: plugins run on the leader only,
+ * and a new leader reads the store again in init(). store_unwatch()
+ * stops it: no event after the call. Watches end with the plugin.
+ */
+#define AGORA_STORE_CHILDREN_MAX (64u * 1024u * 1024u)
+#define AGORA_STORE_TXN_MAX 64
+
+struct agora_store_entry {
+    const char *name;  /* the child's segment name                          */
+    const char *value; /* its value, NUL-terminated                         */
+    size_t len;        /* its length                                        */
+    int64_t version;   /* its version                                       */
+};
+
 struct agora_store_result {
     const char *value;         /* get: the value (NUL-terminated), else NULL */
     size_t len;                /* get: its length                            */
     int64_t version;           /* get/put: the key's version now             */
     const char *const *names;  /* list: child segment names, sorted          */
     size_t nnames;
+    /* ABI 2.1: store_get_children() and store_txn() */
+    const struct agora_store_entry *entries; /* children, sorted by name   */
+    size_t nentries;
+    const int64_t *versions;   /* txn, on success: each op's version after  */
+    size_t nversions;
+    size_t failed;             /* txn, AGORA_EVERSION: the op's index       */
 };
+
+enum agora_store_txn_kind {
+    AGORA_STORE_TXN_PUT = 0,
+    AGORA_STORE_TXN_DELETE = 1,
+    AGORA_STORE_TXN_CHECK = 2
+};
+
+/* One operation of store_txn(); borrowed for the call only. */
+struct agora_store_txn_op {
+    enum agora_store_txn_kind kind;
+    const char *key;
+    const void *value; /* put: its bytes (NULL allowed when len is 0)   */
+    size_t len;
+    int64_t version;   /* expected: AGORA_STORE_ANY, _NEW or a version  */
+};
+
+enum agora_store_event {
+    AGORA_STORE_CREATED = 1,
+    AGORA_STORE_CHANGED = 2,
+    AGORA_STORE_DELETED = 3
+};
+
+/* key is borrowed for the call; version is 0 for AGORA_STORE_DELETED. */
+typedef void (*agora_store_watch_fn)(void *arg, enum agora_store_event event,
+                                     const char *key, int64_t version);
+
+struct agora_store_watch; /* valid until store_unwatch() or unload       */
 
 /* err is 0 or an agora_err; r is valid only during the call. */
 typedef void (*agora_store_fn)(void *arg, int err,
@@ -771,6 +849,22 @@ struct agora_api {
      */
     int (*acknowledge)(struct agora_framework *fw, const char *task_id,
                        const char *uuid);
+
+    /* ---- ABI 2.1: store, continued (see the store section) ---- */
+
+    /* -- every child of key with a value, in r->entries. -- */
+    int (*store_get_children)(struct agora_host *h, const char *key,
+                              agora_store_fn cb, void *arg);
+    /* -- n operations, all or nothing; ops are copied. -- */
+    int (*store_txn)(struct agora_host *h,
+                     const struct agora_store_txn_op *ops, size_t n,
+                     agora_store_fn cb, void *arg);
+    /* -- fn for each write of prefix or below it; the handle in *out.
+     *    0, AGORA_EINVAL (bad prefix, no fn) or AGORA_ENOMEM. -- */
+    int (*store_watch)(struct agora_host *h, const char *prefix,
+                       agora_store_watch_fn fn, void *arg,
+                       struct agora_store_watch **out);
+    void (*store_unwatch)(struct agora_host *h, struct agora_store_watch *w);
 };
 
 /* ------------------------------------------------------------------ */

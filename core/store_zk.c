@@ -506,18 +506,25 @@ static void get_done(struct zstore *b, struct zop *zo, struct zreq *r)
     finish(b, zo, 0);
 }
 
-static void list_start(struct zstore *b, struct zop *zo)
+/* Asks for the children of the op's key, as step `step`. */
+static void ask_children(struct zstore *b, struct zop *zo, enum step step,
+                         const char *what)
 {
     zhandle_t *zh = handle(b);
     struct zreq *r;
     int zrc;
 
-    if ((r = step_begin(b, zo, ST_LIST)) == NULL)
+    if ((r = step_begin(b, zo, step)) == NULL)
         return;
     zrc = req_sent(b, zo, r,
                    zoo_aget_children(zh, zo->kpath, 0, on_strings, r));
     if (zrc != ZOK)
-        finish_zk(b, zo, zrc, "list");
+        finish_zk(b, zo, zrc, what);
+}
+
+static void list_start(struct zstore *b, struct zop *zo)
+{
+    ask_children(b, zo, ST_LIST, "list");
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -696,6 +703,21 @@ static int send_multi(struct zstore *b, struct zop *zo, zoo_op_t *ops,
     return send_multi_stats(b, zo, ops, paths, n, NULL);
 }
 
+/* Sends a multi as step `step`, frees the arrays (their paths belong to
+ * the request now), and ends the op on a refusal. */
+static void multi_go(struct zstore *b, struct zop *zo, enum step step,
+                     zoo_op_t *ops, char **paths, int n, const char *what)
+{
+    int zrc;
+
+    zo->step = step;
+    zrc = send_multi(b, zo, ops, paths, n);
+    free(ops);
+    free(paths);
+    if (zrc != ZOK)
+        finish_zk(b, zo, zrc, what);
+}
+
 /* ------------------------------------------------------------------ */
 /* put                                                                   */
 /* ------------------------------------------------------------------ */
@@ -804,7 +826,7 @@ static void put_scan_done(struct zstore *b, struct zop *zo)
     zoo_op_t *ops = calloc((size_t)zo->nanc + 1, sizeof(*ops));
     char **paths = calloc((size_t)zo->nanc + 1, sizeof(*paths));
     size_t size = (size_t)OP_OVERHEAD + strlen(zo->vpath) + op->len;
-    int k, n = 0, zrc;
+    int k, n = 0;
 
     if (ops == NULL || paths == NULL) {
         free(ops);
@@ -832,19 +854,13 @@ static void put_scan_done(struct zstore *b, struct zop *zo)
         return;
     }
     if (size > REQUEST_BUDGET && n > 0) {
-        zo->step = ST_PUT_PARENTS;
-        zrc = send_multi(b, zo, ops, paths, n);
-    } else {
-        zoo_create_op_init(&ops[n], zo->vpath, op->value, (int)op->len,
-                           &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
-        paths[n++] = NULL;
-        zo->step = ST_PUT_MULTI;
-        zrc = send_multi(b, zo, ops, paths, n);
+        multi_go(b, zo, ST_PUT_PARENTS, ops, paths, n, "put");
+        return;
     }
-    free(ops);
-    free(paths);
-    if (zrc != ZOK)
-        finish_zk(b, zo, zrc, "put");
+    zoo_create_op_init(&ops[n], zo->vpath, op->value, (int)op->len,
+                       &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    paths[n++] = NULL;
+    multi_go(b, zo, ST_PUT_MULTI, ops, paths, n, "put");
 }
 
 static void put_multi_done(struct zstore *b, struct zop *zo, struct zreq *r)
@@ -933,7 +949,7 @@ static void del_scan_done(struct zstore *b, struct zop *zo)
     char **paths = calloc((size_t)zo->nanc + 1, sizeof(*paths));
     int version = op->version == AGORA_STORE_ANY ? -1
                                                  : zk_version(op->version);
-    int k, n = 1, zrc;
+    int k, n = 1;
 
     if (ops == NULL || paths == NULL) {
         free(ops);
@@ -957,12 +973,7 @@ static void del_scan_done(struct zstore *b, struct zop *zo)
         zoo_delete_op_init(&ops[n], paths[n], -1);
         n++;
     }
-    zo->step = ST_DEL_MULTI;
-    zrc = send_multi(b, zo, ops, paths, n);
-    free(ops);
-    free(paths);
-    if (zrc != ZOK)
-        finish_zk(b, zo, zrc, "delete");
+    multi_go(b, zo, ST_DEL_MULTI, ops, paths, n, "delete");
 }
 
 static void del_multi_done(struct zstore *b, struct zop *zo, struct zreq *r)
@@ -1039,16 +1050,7 @@ static void children_pump(struct zstore *b, struct zop *zo)
 
 static void children_start(struct zstore *b, struct zop *zo)
 {
-    zhandle_t *zh = handle(b);
-    struct zreq *r;
-    int zrc;
-
-    if ((r = step_begin(b, zo, ST_CH_LIST)) == NULL)
-        return;
-    zrc = req_sent(b, zo, r,
-                   zoo_aget_children(zh, zo->kpath, 0, on_strings, r));
-    if (zrc != ZOK)
-        finish_zk(b, zo, zrc, "get children");
+    ask_children(b, zo, ST_CH_LIST, "get children");
 }
 
 static void children_list_done(struct zstore *b, struct zop *zo,
@@ -1516,6 +1518,44 @@ static void txn_multi_done(struct zstore *b, struct zop *zo, struct zreq *r)
 /* Results, order, deadlines (loop thread)                               */
 /* ------------------------------------------------------------------ */
 
+/* The two scans end when their last read is in. */
+static void put_scan_step(struct zstore *b, struct zop *zo, struct zreq *r)
+{
+    if (scan_result(b, zo, r))
+        put_scan_done(b, zo);
+}
+
+static void del_scan_step(struct zstore *b, struct zop *zo, struct zreq *r)
+{
+    if (scan_result(b, zo, r))
+        del_scan_done(b, zo);
+}
+
+static void txn_scan_step(struct zstore *b, struct zop *zo, struct zreq *r)
+{
+    if (txn_scan_result(b, zo, r))
+        txn_scan_done(b, zo);
+}
+
+/* What an answer does next, by the step that asked. */
+static void (*const step_done[])(struct zstore *, struct zop *,
+                                 struct zreq *) = {
+    [ST_GET] = get_done,
+    [ST_LIST] = list_done,
+    [ST_PUT_SET] = put_set_done,
+    [ST_PUT_CREATE] = put_create_done,
+    [ST_PUT_SCAN] = put_scan_step,
+    [ST_PUT_MULTI] = put_multi_done,
+    [ST_PUT_PARENTS] = put_parents_done,
+    [ST_DEL_EXISTS] = del_exists_done,
+    [ST_DEL_SCAN] = del_scan_step,
+    [ST_DEL_MULTI] = del_multi_done,
+    [ST_CH_LIST] = children_list_done,
+    [ST_CH_GET] = children_get_done,
+    [ST_TXN_SCAN] = txn_scan_step,
+    [ST_TXN_MULTI] = txn_multi_done,
+};
+
 static void handle_result(struct zstore *b, struct zreq *r)
 {
     struct zop *zo = r->zop;
@@ -1529,53 +1569,7 @@ static void handle_result(struct zstore *b, struct zreq *r)
         finish(b, zo, AGORA_ENOMEM); /* later results are dropped */
         return;
     }
-    switch (zo->step) {
-    case ST_GET:
-        get_done(b, zo, r);
-        break;
-    case ST_LIST:
-        list_done(b, zo, r);
-        break;
-    case ST_PUT_SET:
-        put_set_done(b, zo, r);
-        break;
-    case ST_PUT_CREATE:
-        put_create_done(b, zo, r);
-        break;
-    case ST_PUT_SCAN:
-        if (scan_result(b, zo, r))
-            put_scan_done(b, zo);
-        break;
-    case ST_PUT_MULTI:
-        put_multi_done(b, zo, r);
-        break;
-    case ST_PUT_PARENTS:
-        put_parents_done(b, zo, r);
-        break;
-    case ST_DEL_EXISTS:
-        del_exists_done(b, zo, r);
-        break;
-    case ST_DEL_SCAN:
-        if (scan_result(b, zo, r))
-            del_scan_done(b, zo);
-        break;
-    case ST_DEL_MULTI:
-        del_multi_done(b, zo, r);
-        break;
-    case ST_CH_LIST:
-        children_list_done(b, zo, r);
-        break;
-    case ST_CH_GET:
-        children_get_done(b, zo, r);
-        break;
-    case ST_TXN_SCAN:
-        if (txn_scan_result(b, zo, r))
-            txn_scan_done(b, zo);
-        break;
-    case ST_TXN_MULTI:
-        txn_multi_done(b, zo, r);
-        break;
-    }
+    step_done[zo->step](b, zo, r);
 }
 
 /* Handles every result queued so far. */
@@ -1632,6 +1626,16 @@ static int blocked(const struct zstore *b, const struct zop *zo)
     return 0;
 }
 
+/* The first step of each kind of op. */
+static void (*const kind_start[])(struct zstore *, struct zop *) = {
+    [STORE_GET] = get_start,
+    [STORE_PUT] = put_start,
+    [STORE_DELETE] = del_start,
+    [STORE_LIST] = list_start,
+    [STORE_CHILDREN] = children_start,
+    [STORE_TXN] = txn_scan,
+};
+
 static void start(struct zstore *b, struct zop *zo)
 {
     double timeout = zk_session_timeout(b->z);
@@ -1639,26 +1643,7 @@ static void start(struct zstore *b, struct zop *zo)
     zo->started = 1;
     b->running++;
     zo->deadline = ev_now(b->loop) + 2 * timeout + 1;
-    switch (zo->op->kind) {
-    case STORE_GET:
-        get_start(b, zo);
-        break;
-    case STORE_LIST:
-        list_start(b, zo);
-        break;
-    case STORE_PUT:
-        put_start(b, zo);
-        break;
-    case STORE_DELETE:
-        del_start(b, zo);
-        break;
-    case STORE_CHILDREN:
-        children_start(b, zo);
-        break;
-    case STORE_TXN:
-        txn_scan(b, zo);
-        break;
-    }
+    kind_start[zo->op->kind](b, zo);
 }
 
 /* Starts, in call order, every op nothing earlier holds back. An op may

@@ -376,8 +376,12 @@ def test_reconcile_waits_for_agents_after_restart(cluster):
     a.kill9()  # its task runs on
     m.stop()
     m.start()
-    assert m.metrics()["master/slaves_recovering"] == 1
+    # Asked at once: the registry may still be being read, which holds
+    # the answers as well.
     reconcile(m, "known", "never")
+    # The registry is read in the background: wait for it, not assume it.
+    wait_for(lambda: m.metrics()["master/slaves_recovering"] == 1, 5 * SLOW,
+             what="the registry's agent to be recovering")
     time.sleep(1.0 * SLOW)
     assert launcher.statuses() == []  # held: the agent may come back
     a.start()

@@ -10,6 +10,7 @@
 #include "leader.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ struct leader {
     int creating;
     char *current;      /* the leader's data, NULL when unknown         */
     char *current_node; /* the leader's znode name                      */
+    pthread_mutex_t asks_lock; /* asks: completions run on ZooKeeper's  */
+    struct ask *asks;          /* calls asked and not yet answered      */
     void (*changed)(void *arg);
     void *changed_arg;
     unsigned long gen;  /* bumped when a session expires                */
@@ -119,12 +122,48 @@ static void post(struct leader *l, struct msg *m)
     }
 }
 
-/* The context of a ZooKeeper call: who asked, in which session, what. */
+/*
+ * The context of a ZooKeeper call: who asked, in which session, what.
+ * Its completion frees it, on libzookeeper's thread; one that never
+ * comes (libzookeeper drops what is pending when it closes) is freed by
+ * leader_free(), so the leader keeps every ask on a list under a lock.
+ */
 struct ask {
     struct leader *l;
     unsigned long gen;
     size_t index;
+    struct ask *prev, *next;
 };
+
+static void ask_track(struct leader *l, struct ask *a)
+{
+    pthread_mutex_lock(&l->asks_lock);
+    a->prev = NULL;
+    a->next = l->asks;
+    if (l->asks)
+        l->asks->prev = a;
+    l->asks = a;
+    pthread_mutex_unlock(&l->asks_lock);
+}
+
+/* Untracks and frees a (NULL is ignored); any thread. */
+static void ask_free(struct ask *a)
+{
+    struct leader *l;
+
+    if (a == NULL)
+        return;
+    l = a->l;
+    pthread_mutex_lock(&l->asks_lock);
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        l->asks = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    pthread_mutex_unlock(&l->asks_lock);
+    free(a);
+}
 
 static struct ask *ask_new(struct leader *l, size_t index)
 {
@@ -134,6 +173,7 @@ static struct ask *ask_new(struct leader *l, size_t index)
         a->l = l;
         a->gen = l->gen;
         a->index = index;
+        ask_track(l, a);
     }
     return a;
 }
@@ -147,7 +187,7 @@ static void ensured(int rc, const char *value, const void *data)
     if (m)
         m->n = a->index;
     post(a->l, m);
-    free(a);
+    ask_free(a);
 }
 
 static void created(int rc, const char *value, const void *data)
@@ -160,7 +200,7 @@ static void created(int rc, const char *value, const void *data)
     if (m && name)
         memcpy(m->text, name + 1, len);
     post(a->l, m);
-    free(a);
+    ask_free(a);
 }
 
 static void children(int rc, const struct String_vector *names,
@@ -182,7 +222,7 @@ static void children(int rc, const struct String_vector *names,
         m->n++;
     }
     post(a->l, m);
-    free(a);
+    ask_free(a);
 }
 
 /* The node's name travels with its data: "node\0data". */
@@ -207,7 +247,7 @@ static void got_data(int rc, const char *value, int value_len,
             memcpy(m->text + nl + 1, value, vl);
     }
     post(d->a.l, m);
-    free(d);
+    ask_free(&d->a); /* the first member: frees d */
 }
 
 static void exists_done(int rc, const struct Stat *stat, const void *data)
@@ -218,7 +258,7 @@ static void exists_done(int rc, const struct Stat *stat, const void *data)
     /* Gone before the watch was set: look again. */
     if (rc == ZNONODE)
         post(a->l, msg_new(a->l, MSG_WATCH, a->gen, rc, 0));
-    free(a);
+    ask_free(a);
 }
 
 static void watched(zhandle_t *zh, int type, int state, const char *path,
@@ -254,7 +294,7 @@ static void ask_ensure(struct leader *l, size_t i)
                                     &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
                                     ensured, a),
                      "create")) {
-        free(a);
+        ask_free(a);
         l->creating = 0;
     }
 }
@@ -271,7 +311,7 @@ static void ask_create(struct leader *l)
                                     &ZOO_OPEN_ACL_UNSAFE,
                                     ZOO_EPHEMERAL_SEQUENTIAL, created, a),
                      "create")) {
-        free(a);
+        ask_free(a);
         l->creating = 0;
     }
     free(path);
@@ -286,7 +326,7 @@ static void ask_watch(struct leader *l, const char *node)
     if (zh == NULL || a == NULL || asprintf(&path, "%s/%s", l->dir, node) < 0 ||
         zcall_failed(l, zoo_awexists(zh, path, watched, l, exists_done, a),
                      "exists"))
-        free(a);
+        ask_free(a);
     free(path);
 }
 
@@ -305,8 +345,9 @@ static void ask_data(struct leader *l, const char *node)
     d->a.l = l;
     d->a.gen = l->gen;
     strcpy(d->node, node);
+    ask_track(l, &d->a);
     if (zcall_failed(l, zoo_aget(zh, path, 0, got_data, d), "get"))
-        free(d);
+        ask_free(&d->a);
     free(path);
 }
 
@@ -318,7 +359,7 @@ static void leader_refresh(struct leader *l)
     if (zh == NULL || a == NULL ||
         zcall_failed(l, zoo_aget_children(zh, l->dir, 0, children, a),
                      "children"))
-        free(a);
+        ask_free(a);
 }
 
 static void leader_contend(struct leader *l)
@@ -377,7 +418,7 @@ static void deleted(int rc, const void *data)
     struct ask *a = (struct ask *)data;
 
     (void)rc; /* either way the watch on the node brings a new look */
-    free(a);
+    ask_free(a);
 }
 
 /*
@@ -395,7 +436,7 @@ static void delete_node(struct leader *l, const char *node)
 
     if (zh == NULL || a == NULL || asprintf(&path, "%s/%s", l->dir, node) < 0 ||
         zcall_failed(l, zoo_adelete(zh, path, -1, deleted, a), "delete"))
-        free(a);
+        ask_free(a);
     free(path);
 }
 
@@ -631,6 +672,10 @@ static struct leader *leader_new(struct ev_loop *loop, leader_fn cb,
 
     if (l == NULL)
         return NULL;
+    if (pthread_mutex_init(&l->asks_lock, NULL) != 0) {
+        free(l);
+        return NULL;
+    }
     l->loop = loop;
     l->cb = cb;
     l->arg = arg;
@@ -765,5 +810,10 @@ void leader_free(struct leader *l)
     free(l->mine);
     free(l->current);
     free(l->current_node);
+    /* Asks whose answer never came: the session is closed by now, so
+     * none can come any more (see leader.h). */
+    while (l->asks)
+        ask_free(l->asks);
+    pthread_mutex_destroy(&l->asks_lock);
     free(l);
 }

@@ -657,9 +657,15 @@ START_TEST(test_leader_orphan)
                   orphan);
     ck_assert_int_eq(zoo_exists(zk_handle(ZK(&c)->z), orphan, 0, NULL),
                      ZNONODE);
+    /* As the master does: stop, close the session, then free (answers
+     * still in flight refer to the leader until the session is closed). */
     leader_stop(l);
+    ctx_close_store(&c);
+    zk_close(ZK(&c)->z);
     leader_free(l);
-    ctx_fini(&c);
+    free(c.b);
+    c.b = NULL;
+    ev_loop_destroy(c.loop);
 }
 END_TEST
 

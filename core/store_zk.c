@@ -538,21 +538,28 @@ static int entry_cmp(const void *a, const void *b)
                   ((const struct store_entry *)b)->name);
 }
 
-/* The children of a missing key are an empty list, as in the local
- * backend: a key exists only through its value and children. */
+/*
+ * 1 when a children list's answer ended the op: the children of a
+ * missing key are an empty list, as in the local backend (a key exists
+ * only through its value and children), and an error is the op's.
+ */
+static int list_ended(struct zstore *b, struct zop *zo, struct zreq *r,
+                      const char *what)
+{
+    if (r->rc == ZNONODE)
+        finish(b, zo, 0);
+    else if (r->rc != ZOK)
+        finish_zk(b, zo, r->rc, what);
+    return r->rc != ZOK;
+}
+
 static void list_done(struct zstore *b, struct zop *zo, struct zreq *r)
 {
     struct store_op *op = zo->op;
     int i, n = 0;
 
-    if (r->rc == ZNONODE) {
-        finish(b, zo, 0);
+    if (list_ended(b, zo, r, "list"))
         return;
-    }
-    if (r->rc != ZOK) {
-        finish_zk(b, zo, r->rc, "list");
-        return;
-    }
     for (i = 0; i < r->nnames; i++) {
         if (strcmp(r->names[i], VALUE_NODE) == 0)
             free(r->names[i]);
@@ -630,14 +637,14 @@ static void scan(struct zstore *b, struct zop *zo, size_t min_len,
     }
 }
 
-/* One exists() result; 1 when the scan is complete and good. */
-static int scan_result(struct zstore *b, struct zop *zo, struct zreq *r)
+/*
+ * A scan's exists() answer r came in: the first error is kept; 1 when it
+ * was the last answer and every one was good, 0 otherwise (the op is
+ * finished with the error once the last one is in).
+ */
+static int scan_end(struct zstore *b, struct zop *zo, struct zreq *r)
 {
-    if (r->rc == ZOK)
-        zo->anc_children[r->index] = r->stat.numChildren;
-    else if (r->rc == ZNONODE)
-        zo->anc_children[r->index] = -1;
-    else if (zo->scan_rc == ZOK)
+    if (r->rc != ZOK && r->rc != ZNONODE && zo->scan_rc == ZOK)
         zo->scan_rc = r->rc;
     if (zo->outstanding > 0)
         return 0;
@@ -646,6 +653,17 @@ static int scan_result(struct zstore *b, struct zop *zo, struct zreq *r)
         return 0;
     }
     return 1;
+}
+
+/* One exists() result of an ancestor; 1 when the scan is complete and
+ * good. */
+static int scan_result(struct zstore *b, struct zop *zo, struct zreq *r)
+{
+    if (r->rc == ZOK)
+        zo->anc_children[r->index] = r->stat.numChildren;
+    else if (r->rc == ZNONODE)
+        zo->anc_children[r->index] = -1;
+    return scan_end(b, zo, r);
 }
 
 /* Ancestor k's path (malloc'ed), NULL when out of memory. */
@@ -1059,14 +1077,8 @@ static void children_list_done(struct zstore *b, struct zop *zo,
     struct store_op *op = zo->op;
     int i, n = 0;
 
-    if (r->rc == ZNONODE) {
-        finish(b, zo, 0);
+    if (list_ended(b, zo, r, "get children"))
         return;
-    }
-    if (r->rc != ZOK) {
-        finish_zk(b, zo, r->rc, "get children");
-        return;
-    }
     if (r->nnames > 0) {
         op->entries = calloc((size_t)r->nnames, sizeof(*op->entries));
         if (op->entries == NULL) {
@@ -1268,15 +1280,7 @@ static int txn_scan_result(struct zstore *b, struct zop *zo, struct zreq *r)
     t->exists = r->rc == ZOK;
     t->nchildren = r->rc == ZOK ? r->stat.numChildren : 0;
     t->version = r->rc == ZOK ? r->stat.version : -1;
-    if (r->rc != ZOK && r->rc != ZNONODE && zo->scan_rc == ZOK)
-        zo->scan_rc = r->rc;
-    if (zo->outstanding > 0)
-        return 0;
-    if (zo->scan_rc != ZOK) {
-        finish_zk(b, zo, zo->scan_rc, "exists");
-        return 0;
-    }
-    return 1;
+    return scan_end(b, zo, r);
 }
 
 /* What a multi op is to its txn op: is_v. */

@@ -644,11 +644,12 @@ static void on_store_event(void *arg, enum agora_store_event ev,
     agora_jw_obj_close(l->store_events);
 }
 
-static void get_store_events(void *state, struct agora_req *req)
+/* Replies with a log kept as a JSON array left open, closed in a copy. */
+static void reply_log(struct launcher *l, struct agora_req *req,
+                      struct agora_jw *log)
 {
-    struct launcher *l = state;
     size_t len;
-    const char *doc = agora_jw_result(l->store_events, &len);
+    const char *doc = agora_jw_result(log, &len);
     char *body = doc ? malloc(len + 2) : NULL;
 
     if (body == NULL) {
@@ -659,6 +660,13 @@ static void get_store_events(void *state, struct agora_req *req)
     body[len] = ']';
     l->api->reply(req, 200, NULL, body, len + 1);
     free(body);
+}
+
+static void get_store_events(void *state, struct agora_req *req)
+{
+    struct launcher *l = state;
+
+    reply_log(l, req, l->store_events);
 }
 
 /* ---- what the master knows (ABI 2.1 views) ---- */
@@ -851,19 +859,8 @@ static void on_event(void *arg, const char *type, const char *json)
 static void get_events(void *state, struct agora_req *req)
 {
     struct launcher *l = state;
-    size_t len;
-    const char *doc = agora_jw_result(l->events, &len);
-    char *body = doc ? malloc(len + 2) : NULL;
 
-    if (body == NULL) {
-        agora_reply_error(l->api, req, 500, "event log broken");
-        return;
-    }
-    /* The log is an array left open: close it in a copy. */
-    memcpy(body, doc, len);
-    body[len] = ']';
-    l->api->reply(req, 200, NULL, body, len + 1);
-    free(body);
+    reply_log(l, req, l->events);
 }
 
 /* ---- explicit acknowledgements ---- */

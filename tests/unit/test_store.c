@@ -370,26 +370,23 @@ static void crash_check_value(const struct rec *r, long last, int round)
     ck_assert_int_eq(r->version, i);
 }
 
-/* Forks a child that puts in a loop, kills it after delay_ms, then
- * checks what it left. Returns how many puts it completed. */
-static long crash_round(struct ctx *c, int round, int delay_ms, int *torn)
+/* Forks child(root, fd) (it writes what it completed to fd and never
+ * returns), SIGKILLs it after delay_ms, and returns the last operation
+ * it said was done. */
+static long crash_run(const char *root, void (*child)(const char *, int),
+                      int round, int delay_ms)
 {
     struct timespec ts = {0, (long)delay_ms * 1000000L};
-    char name[32];
-    char *root;
-    struct rec r;
     long last;
     pid_t pid;
     int fds[2], status;
 
-    snprintf(name, sizeof(name), "round-%d", round);
-    root = join(LOCAL(c)->tmp, name);
     ck_assert_int_eq(pipe(fds), 0);
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         close(fds[0]);
-        crash_child(root, fds[1]);
+        child(root, fds[1]);
     }
     close(fds[1]);
     nanosleep(&ts, NULL);
@@ -400,6 +397,21 @@ static long crash_round(struct ctx *c, int round, int delay_ms, int *torn)
                   status);
     last = crash_last_done(fds[0]);
     close(fds[0]);
+    return last;
+}
+
+/* Forks a child that puts in a loop, kills it after delay_ms, then
+ * checks what it left. Returns how many puts it completed. */
+static long crash_round(struct ctx *c, int round, int delay_ms, int *torn)
+{
+    char name[32];
+    char *root;
+    struct rec r;
+    long last;
+
+    snprintf(name, sizeof(name), "round-%d", round);
+    root = join(LOCAL(c)->tmp, name);
+    last = crash_run(root, crash_child, round, delay_ms);
     *torn += count_tmp(root) > 0;
 
     ck_assert_int_eq(store_open_local(c->loop, root, &c->s), 0);
@@ -551,32 +563,14 @@ static int file_exists(const char *dir, const char *name)
 static long txn_crash_round(struct ctx *c, int round, int delay_ms,
                             int *pending)
 {
-    struct timespec ts = {0, (long)delay_ms * 1000000L};
     char name[32];
     char *root;
     struct rec r;
     long last;
-    pid_t pid;
-    int fds[2], status;
 
     snprintf(name, sizeof(name), "txn-round-%d", round);
     root = join(LOCAL(c)->tmp, name);
-    ck_assert_int_eq(pipe(fds), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        txn_crash_child(root, fds[1]);
-    }
-    close(fds[1]);
-    nanosleep(&ts, NULL);
-    ck_assert_int_eq(kill(pid, SIGKILL), 0);
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-                  "round %d: the child failed by itself (status %d)", round,
-                  status);
-    last = crash_last_done(fds[0]);
-    close(fds[0]);
+    last = crash_run(root, txn_crash_child, round, delay_ms);
     *pending += file_exists(root, ".txn");
 
     ck_assert_int_eq(store_open_local(c->loop, root, &c->s), 0);

@@ -860,6 +860,43 @@ START_TEST(test_parse_errors)
 END_TEST
 
 /* A small or absent error buffer is never overrun. */
+/* Nesting past the bound is refused before a tree exists; at the bound
+ * it parses; brackets inside strings do not count. */
+START_TEST(test_parse_depth)
+{
+    size_t n = 300000, i;
+    char *doc = malloc(2 * n + 16), err[128];
+    yajl_val v;
+
+    ck_assert_ptr_nonnull(doc);
+    for (i = 0; i < n; i++) {
+        doc[i] = '[';
+        doc[n + i] = ']';
+    }
+    doc[2 * n] = '\0';
+    v = agora_json_parse(doc, err, sizeof(err));
+    ck_assert_ptr_null(v);
+    ck_assert_str_eq(err, "nested deeper than 512 levels");
+
+    n = AGORA_JSON_MAX_DEPTH;
+    for (i = 0; i < n; i++) {
+        doc[i] = '[';
+        doc[n + i] = ']';
+    }
+    doc[2 * n] = '\0';
+    v = agora_json_parse(doc, err, sizeof(err));
+    ck_assert_ptr_nonnull(v);
+    yajl_tree_free(v);
+
+    v = agora_json_parse("{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                         "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"\"}",
+                         err, sizeof(err));
+    ck_assert_msg(v != NULL, "%s", err);
+    yajl_tree_free(v);
+    free(doc);
+}
+END_TEST
+
 START_TEST(test_parse_error_small_buffer)
 {
     char err[8];
@@ -1300,6 +1337,7 @@ static Suite *json_suite(void)
     tcase_add_test(r, test_parse_ok);
     tcase_add_test(r, test_parse_errors);
     tcase_add_test(r, test_parse_error_small_buffer);
+    tcase_add_test(r, test_parse_depth);
     tcase_add_test(r, test_get);
     tcase_add_test(r, test_read_str);
     tcase_add_test(r, test_read_int);

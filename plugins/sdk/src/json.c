@@ -543,6 +543,37 @@ const char *agora_jw_result(struct agora_jw *w, size_t *len)
 /* ---- reading ---- */
 
 /*
+ * The deepest nesting of text, strings skipped, counted without building
+ * anything; stops counting past limit. yajl parses deep documents with a
+ * stack of its own, but frees a tree recursively, so a document of
+ * 300,000 '[' would overflow the C stack when freed: it is refused
+ * before a tree exists.
+ */
+static unsigned json_depth(const char *text, unsigned limit)
+{
+    unsigned depth = 0, max = 0;
+    int in_str = 0;
+    const char *p;
+
+    for (p = text; *p && max <= limit; p++) {
+        if (in_str) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_str = 0;
+        } else if (*p == '"') {
+            in_str = 1;
+        } else if (*p == '[' || *p == '{') {
+            if (++depth > max)
+                max = depth;
+        } else if ((*p == ']' || *p == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return max;
+}
+
+/*
  * yajl_tree_parse() reports a verbose error: the reason on the first
  * line, then an excerpt of the text and a caret. Only the first line is
  * kept, as the header promises one line.
@@ -557,6 +588,12 @@ yajl_val agora_json_parse(const char *text, char *err, size_t errlen)
     if (!text) {
         if (err && errlen > 0)
             snprintf(err, errlen, "no text");
+        return NULL;
+    }
+    if (json_depth(text, AGORA_JSON_MAX_DEPTH) > AGORA_JSON_MAX_DEPTH) {
+        if (err && errlen > 0)
+            snprintf(err, errlen, "nested deeper than %d levels",
+                     AGORA_JSON_MAX_DEPTH);
         return NULL;
     }
     v = yajl_tree_parse(text, errlen > 0 ? err : NULL, err ? errlen : 0);

@@ -83,10 +83,17 @@ const char *agora_jw_result(struct agora_jw *w, size_t *len);
 
 /* ---- reading ---- */
 
+/* The deepest nesting agora_json_parse() takes. */
+#define AGORA_JSON_MAX_DEPTH 512 /* = AGORA_JW_MAX_DEPTH: what is written is read */
+
 /*
  * Parses a NUL-terminated document. Returns the tree (free it with
  * yajl_tree_free()) or NULL, with a one-line reason in err (of errlen
- * bytes, always NUL-terminated when errlen > 0).
+ * bytes, always NUL-terminated when errlen > 0). A document nested
+ * deeper than AGORA_JSON_MAX_DEPTH is refused ("nested deeper than 512
+ * levels") before any tree is built, so that code walking the tree
+ * recursively (yajl_tree_free() does) is bounded by that depth, whatever
+ * a client sends.
  */
 yajl_val agora_json_parse(const char *text, char *err, size_t errlen);
 

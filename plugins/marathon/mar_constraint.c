@@ -18,9 +18,12 @@
 #include "mar_constraint.h"
 
 static const char *const op_names[] = {
-    [MAR_C_UNIQUE] = "UNIQUE",   [MAR_C_CLUSTER] = "CLUSTER",
-    [MAR_C_GROUP_BY] = "GROUP_BY", [MAR_C_LIKE] = "LIKE",
-    [MAR_C_UNLIKE] = "UNLIKE",   [MAR_C_MAX_PER] = "MAX_PER",
+    [MAR_C_UNIQUE] = "UNIQUE",
+    [MAR_C_CLUSTER] = "CLUSTER",
+    [MAR_C_GROUP_BY] = "GROUP_BY",
+    [MAR_C_LIKE] = "LIKE",
+    [MAR_C_UNLIKE] = "UNLIKE",
+    [MAR_C_MAX_PER] = "MAX_PER",
     [MAR_C_IS] = "IS",
 };
 #define NOPS (sizeof op_names / sizeof op_names[0])
@@ -28,11 +31,12 @@ static const char *const op_names[] = {
 #define MSG_FIELDS "Each constraint must have either 2 or 3 fields"
 #define MSG_FIELD "illegal constraint specification"
 #define MSG_OP                                                                 \
-    "operator must be one of the following UNIQUE, CLUSTER, GROUP_BY, LIKE, " \
+    "operator must be one of the following UNIQUE, CLUSTER, GROUP_BY, LIKE, "  \
     "MAX_PER, UNLIKE or IS"
 #define MSG_UNIQUE "UNIQUE does not accept a value"
 #define MSG_MAX_PER "MAX_PER requires an integer value"
-#define MSG_GROUP_BY "GROUP BY must define an integer value or else no value at all"
+#define MSG_GROUP_BY                                                           \
+    "GROUP BY must define an integer value or else no value at all"
 #define MSG_LIKE "LIKE and UNLIKE require a non-empty, regular expression value"
 #define MSG_REGEX "is not a valid regular expression"
 #define MSG_IS                                                                 \
@@ -467,7 +471,8 @@ static int value_eq(const char *attr, const char *want)
         return 1;
     if (!is_decimal(attr, &a) || !is_decimal(want, &b))
         return 0;
-    return llround(a * 1000.0) == llround(b * 1000.0);
+    /* round(), not llround(): no integer range to overflow. */
+    return round(a * 1000.0) == round(b * 1000.0);
 }
 
 /* How many placed tasks have the value v for field. */
@@ -581,8 +586,8 @@ int mar_constraints_match(const struct mar_constraint *c, size_t n,
 /* ---- scale-down selection ---- */
 
 struct kill_item {
-    const char *v;   /* the task's value; NULL: no such attribute */
-    size_t i;        /* its index in placed                       */
+    const char *v; /* the task's value; NULL: no such attribute */
+    size_t i;      /* its index in placed                       */
 };
 
 /* By value, tasks without one first (as one group of their own). */
@@ -638,9 +643,8 @@ static int kill_before(size_t a, size_t b, size_t nb, size_t nplaced,
 }
 
 /* Picks k victims from the groups (nb balancing constraints). */
-static void pick_victims(size_t nb, size_t nplaced, size_t k,
-                         const size_t *gid, size_t *cnt, unsigned char *gone,
-                         size_t *out)
+static void pick_victims(size_t nb, size_t nplaced, size_t k, const size_t *gid,
+                         size_t *cnt, unsigned char *gone, size_t *out)
 {
     for (size_t m = 0; m < k; m++) {
         size_t best = SIZE_MAX;
@@ -649,8 +653,7 @@ static void pick_victims(size_t nb, size_t nplaced, size_t k,
         for (size_t i = 0; i < nplaced; i++) {
             if (gone[i])
                 continue;
-            if (best == SIZE_MAX ||
-                kill_before(i, best, nb, nplaced, gid, cnt))
+            if (best == SIZE_MAX || kill_before(i, best, nb, nplaced, gid, cnt))
                 best = i;
         }
         gone[best] = 1;
@@ -666,8 +669,8 @@ static int is_balancing(const struct mar_constraint *c)
 }
 
 long mar_constraints_select_kill(const struct mar_constraint *c, size_t n,
-                                 const struct mar_place *placed,
-                                 size_t nplaced, size_t k, size_t *out)
+                                 const struct mar_place *placed, size_t nplaced,
+                                 size_t k, size_t *out)
 {
     size_t nb = 0, j = 0;
     size_t *gid, *cnt;
@@ -681,6 +684,8 @@ long mar_constraints_select_kill(const struct mar_constraint *c, size_t n,
             out[i] = i;
         return rc;
     }
+    if (nplaced > SIZE_MAX / sizeof(size_t) / nb)
+        return -1;
     gid = calloc(nb * nplaced, sizeof *gid);
     cnt = calloc(nb * nplaced, sizeof *cnt);
     gone = calloc(nplaced, 1);

@@ -24,7 +24,7 @@ enum sel_kind { SEL_EXISTS, SEL_EQ, SEL_NE, SEL_IN, SEL_NOTIN };
 struct sel_term {
     char *key;
     enum sel_kind kind;
-    char **vals;      /* SEL_EQ/NE: one; SEL_IN/NOTIN: the set */
+    char **vals; /* SEL_EQ/NE: one; SEL_IN/NOTIN: the set */
     size_t nvals, cap;
 };
 
@@ -41,7 +41,7 @@ struct mar_label_sel {
 
 struct cursor {
     const char *p;
-    const char *why;  /* the first error, static */
+    const char *why; /* the first error, static */
 };
 
 static void skip_ws(struct cursor *c)
@@ -157,8 +157,8 @@ static int at_set_op(struct cursor *c, const char *word)
     if (strncmp(c->p, word, len) != 0)
         return 0;
     q = c->p + len;
-    while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' ||
-           *q == '\f' || *q == '\v')
+    while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '\f' ||
+           *q == '\v')
         q++;
     if (*q != '(')
         return 0;
@@ -252,7 +252,7 @@ static int read_all(struct cursor *c, struct mar_label_sel *s)
 struct mar_label_sel *mar_label_sel_parse(const char *text, const char **why)
 {
     struct mar_label_sel *s = calloc(1, sizeof *s);
-    struct cursor c = { .p = text, .why = NULL };
+    struct cursor c = {.p = text, .why = NULL};
 
     if (s == NULL) {
         if (why != NULL)

@@ -531,14 +531,32 @@ static int match_group_by(const struct mar_constraint *c, const char *v,
     return (long)groups >= c->n && mine == min;
 }
 
-/* CLUSTER: every task on one value, the given one or else the first
- * task's; a placed task without the attribute breaks the cluster. */
+/* CLUSTER, as Marathon's checkCluster: on the given value, or else on
+ * the first placed task's (a first task without the attribute pins
+ * nothing, so nothing fits). */
 static int match_cluster(const struct mar_constraint *c, const char *v,
                          const struct mar_place *placed, size_t nplaced)
 {
-    if (c->value != NULL && c->value[0] != '\0' && !value_eq(v, c->value))
+    const char *first;
+
+    if (c->value != NULL && c->value[0] != '\0')
+        return value_eq(v, c->value);
+    if (nplaced == 0)
+        return 1;
+    first = place_value(&placed[0], c->field);
+    return first != NULL && strcmp(first, v) == 0;
+}
+
+/* LIKE and UNLIKE: an empty pattern, which validation lets through,
+ * refuses every place that has the attribute, as in Marathon. */
+static int match_like(const struct mar_constraint *c, const char *v)
+{
+    int hit;
+
+    if (!c->has_re || c->value == NULL || c->value[0] == '\0')
         return 0;
-    return count_value(c->field, v, placed, nplaced) == nplaced;
+    hit = regexec(&c->re, v, 0, NULL, 0) == 0;
+    return c->op == MAR_C_LIKE ? hit : !hit;
 }
 
 static int match_one(const struct mar_constraint *c,
@@ -557,9 +575,8 @@ static int match_one(const struct mar_constraint *c,
     case MAR_C_GROUP_BY:
         return match_group_by(c, v, placed, nplaced);
     case MAR_C_LIKE:
-        return c->has_re && regexec(&c->re, v, 0, NULL, 0) == 0;
     case MAR_C_UNLIKE:
-        return c->has_re && regexec(&c->re, v, 0, NULL, 0) != 0;
+        return match_like(c, v);
     case MAR_C_MAX_PER:
         return (long)count_value(c->field, v, placed, nplaced) < c->n;
     case MAR_C_IS:

@@ -351,6 +351,11 @@ START_TEST(test_cluster)
     ck_assert(fits("[[\"rack_id\",\"CLUSTER\"]]", &C, p, 1));
     ck_assert(!fits("[[\"rack_id\",\"CLUSTER\"]]", &B, p, 1));
     ck_assert(fits("[[\"rack_id\",\"CLUSTER\",\"\"]]", &C, p, 1));
+    ck_assert(!fits("[[\"rack_id\",\"CLUSTER\",\"\"]]", &B, p, 1));
+    /* A given value alone decides: tasks placed before the constraint
+     * was set do not keep others away from it. */
+    ck_assert(fits("[[\"rack_id\",\"CLUSTER\",\"rack-2\"]]", &B, p, 1));
+    ck_assert(!fits("[[\"rack_id\",\"CLUSTER\"]]", &A, &D, 1));
     /* A scalar attribute: the value as Marathon formats it. */
     ck_assert(fits("[[\"level\",\"CLUSTER\",\"1\"]]", &B, NULL, 0));
 }
@@ -446,6 +451,8 @@ START_TEST(test_like_unlike)
 {
     const char *like = "[[\"rack_id\",\"LIKE\",\"rack-[1-2]\"]]";
     const char *unlike = "[[\"rack_id\",\"UNLIKE\",\"rack-1\"]]";
+    static const struct agora_kv empty[] = {{"rack_id", ""}};
+    struct mar_place pe = {"z", empty, 1};
 
     ck_assert(fits(like, &A, NULL, 0));
     ck_assert(fits(like, &B, NULL, 0));
@@ -459,6 +466,10 @@ START_TEST(test_like_unlike)
         fits("[[\"hostname\",\"LIKE\",\"agent-[ab]\\\\.dc1\"]]", &B, NULL, 0));
     ck_assert(
         !fits("[[\"hostname\",\"LIKE\",\"agent-[ab]\\\\.dc1\"]]", &C, NULL, 0));
+    /* An empty pattern passes validation and then fits nowhere. */
+    ck_assert(!fits("[[\"rack_id\",\"LIKE\",\"\"]]", &pe, NULL, 0));
+    ck_assert(!fits("[[\"rack_id\",\"UNLIKE\",\"\"]]", &A, NULL, 0));
+    ck_assert(fits("[[\"rack_id\",\"UNLIKE\",\"\"]]", &D, NULL, 0));
 }
 END_TEST
 

@@ -41,7 +41,7 @@ struct mar_constraint {
 
 /*
  * Parses v (the "constraints" array: arrays of 2 or 3 strings; the
- * operator in any case) into *out/*n. Every failure is recorded in e
+ * operator in any case) into *out and *n. Every failure is recorded in e
  * under "<path_prefix>/constraints(i)" with Marathon's messages (§3.6:
  * "Each constraint must have either 2 or 3 fields", "operator must be
  * one of the following UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER, UNLIKE

@@ -398,8 +398,11 @@ static void rule_single_instance(struct mar_pc *c, struct mar_app *a,
     char got[40];
     size_t i;
 
+    /* A copy that failed for want of memory leaves NULLs; the parse
+     * fails then, but the rules still run. */
     for (i = 0; i < a->nlabels; i++) {
-        if (strcmp(a->labels[i].key, SINGLE_INSTANCE_LABEL) == 0)
+        if (a->labels[i].key && a->labels[i].value &&
+            strcmp(a->labels[i].key, SINGLE_INSTANCE_LABEL) == 0)
             break;
     }
     if (i == a->nlabels || strcmp(a->labels[i].value, "true") != 0)

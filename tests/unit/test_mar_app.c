@@ -4,7 +4,9 @@
  * 422, write/parse round trips, merge, is_upgrade, ports, timestamps,
  * and hostile input that must never crash.
  */
+/* dladdr(): the build defines _GNU_SOURCE */
 #include <check.h>
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,81 @@
 #include <agora/json.h>
 
 #include "mar_app.h"
+
+/*
+ * Allocation failures, injected: this program's malloc family fails the
+ * (n+1)th allocation after fail_after is set to n, and counts live
+ * blocks so that a test can see that a failed call leaked nothing. Not
+ * under AddressSanitizer, whose allocator must stay in charge.
+ */
+#ifndef __SANITIZE_ADDRESS__
+#define OOM_TESTS 1
+void *__libc_malloc(size_t n);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t n);
+void __libc_free(void *p);
+
+static long fail_after = -1; /* -1: no failures */
+static int failed_alloc;     /* an allocation was refused */
+static long live;            /* blocks allocated and not freed */
+
+/* yajl does not survive a failed allocation (yajl_alloc() writes
+ * through what malloc returned): its own allocations are never failed,
+ * which leaves the model's. */
+static int alloc_ok(void *caller)
+{
+    Dl_info info;
+
+    if (fail_after < 0)
+        return 1;
+    if (dladdr(caller, &info) && info.dli_fname &&
+        strstr(info.dli_fname, "libyajl"))
+        return 1;
+    if (fail_after == 0) {
+        failed_alloc = 1;
+        return 0;
+    }
+    fail_after--;
+    return 1;
+}
+
+void *malloc(size_t n)
+{
+    void *p = alloc_ok(__builtin_return_address(0)) ? __libc_malloc(n) : NULL;
+
+    live += p != NULL;
+    return p;
+}
+
+void *calloc(size_t n, size_t size)
+{
+    void *p =
+        alloc_ok(__builtin_return_address(0)) ? __libc_calloc(n, size) : NULL;
+
+    live += p != NULL;
+    return p;
+}
+
+void *realloc(void *p, size_t n)
+{
+    void *q;
+
+    if (!alloc_ok(__builtin_return_address(0)))
+        return NULL;
+    q = __libc_realloc(p, n);
+    if (!p && q)
+        live++;
+    else if (p && !q && n == 0)
+        live--;
+    return q;
+}
+
+void free(void *p)
+{
+    live -= p != NULL;
+    __libc_free(p);
+}
+#endif
 
 /* ---- helpers ---- */
 
@@ -830,6 +907,46 @@ START_TEST(test_docker_normalised)
 }
 END_TEST
 
+/* Null members of the container are absent ones: not written back as
+ * null, where a client checking enum values would choke. */
+START_TEST(test_container_nulls)
+{
+    struct mar_app *a = ok("{\"id\":\"n\",\"container\":{\"type\":null,"
+                           "\"volumes\":null,\"docker\":{\"image\":\"i\","
+                           "\"network\":null,\"privileged\":null}}}");
+
+    ck_assert_str_eq(a->container_json,
+                     "{\"docker\":{\"image\":\"i\",\"forcePullImage\":false,"
+                     "\"privileged\":false,\"parameters\":[]},"
+                     "\"type\":\"DOCKER\",\"volumes\":[]}");
+    ck_assert_int_eq(a->bridge, 0);
+    mar_app_free(a);
+}
+END_TEST
+
+/* The AppInfo extras go after the definition's members, in one object. */
+START_TEST(test_write_fields)
+{
+    struct mar_app *a = ok(MIN_APP);
+    struct agora_jw *w = agora_jw_new();
+    const char *t;
+    yajl_val v;
+
+    agora_jw_obj_open(w);
+    mar_app_write_fields(w, a);
+    agora_jw_kint(w, "tasksRunning", 2);
+    agora_jw_obj_close(w);
+    t = agora_jw_result(w, NULL);
+    ck_assert_ptr_nonnull(t);
+    v = json(t);
+    ck_assert_str_eq(agora_json_get_str(v, "id"), "/bbotte");
+    ck_assert(YAJL_IS_INTEGER(agora_json_get(v, "tasksRunning")));
+    yajl_tree_free(v);
+    agora_jw_free(w);
+    mar_app_free(a);
+}
+END_TEST
+
 /* ---- ports ---- */
 
 START_TEST(test_ports_legacy)
@@ -1559,6 +1676,128 @@ START_TEST(test_garbage)
 }
 END_TEST
 
+#ifdef OOM_TESTS
+/* Runs fn with the nth allocation failing, for n = 0, 1, ... until a
+ * run sees no failure: each failed run must say so (fn returns 0 for
+ * "reported the failure") and leak nothing. */
+static void each_failure(int (*fn)(void))
+{
+    long n, before;
+    int reported;
+
+    for (n = 0;; n++) {
+        before = live;
+        failed_alloc = 0;
+        fail_after = n;
+        reported = fn();
+        fail_after = -1;
+        ck_assert_msg(live == before, "allocation %ld failed: %ld leaked", n,
+                      live - before);
+        if (!failed_alloc)
+            break;
+        ck_assert_msg(reported == 0, "allocation %ld failed unnoticed", n);
+    }
+    ck_assert_int_gt(n, 2);
+}
+
+static yajl_val oom_tree;
+static struct mar_app *oom_app;
+
+/* 0 when the call failed and said so, 1 when it succeeded. */
+static int oom_parse(void)
+{
+    struct mar_errs e = {0};
+    struct mar_app *a = mar_app_parse(oom_tree, "/prod", NULL, "", &e);
+    int ok = a != NULL;
+
+    if (!ok && !e.nomem)
+        ok = 2; /* refused, but not for want of memory */
+    mar_app_free(a);
+    mar_errs_free(&e);
+    return ok;
+}
+
+static int oom_dup(void)
+{
+    struct mar_app *a = mar_app_dup(oom_app);
+    int ok = a != NULL;
+
+    mar_app_free(a);
+    return ok;
+}
+
+static int oom_write(void)
+{
+    struct agora_jw *w = agora_jw_new();
+    int ok;
+
+    mar_app_write(w, oom_app);
+    ok = agora_jw_result(w, NULL) != NULL;
+    agora_jw_free(w);
+    return ok;
+}
+
+static int oom_merge(void)
+{
+    struct mar_errs e = {0};
+    struct mar_app *a = mar_app_merge(oom_app, oom_tree, &e);
+    int ok = a != NULL;
+
+    if (!ok && !e.nomem)
+        ok = 2;
+    mar_app_free(a);
+    mar_errs_free(&e);
+    return ok;
+}
+
+static int oom_is_upgrade(void)
+{
+    /* Out of memory, the answer is the safe one: an upgrade. */
+    return mar_app_is_upgrade(oom_app, oom_app) == 0;
+}
+
+static int oom_errors(void)
+{
+    struct mar_errs e = {0};
+    int ok;
+
+    mar_errs_add(&e, "/a", "one %d", 1);
+    mar_errs_add(&e, "/b", "two");
+    ok = !e.nomem;
+    mar_errs_free(&e);
+    return ok;
+}
+
+START_TEST(test_out_of_memory)
+{
+    size_t i;
+    void *probe;
+
+    /* Under valgrind, its allocator replaces these hooks: nothing to do. */
+    fail_after = 0;
+    probe = malloc(1);
+    fail_after = -1;
+    if (probe) {
+        free(probe);
+        return;
+    }
+
+    for (i = 0; i < sizeof(trip_cases) / sizeof(trip_cases[0]); i++) {
+        oom_tree = json(trip_cases[i]);
+        oom_app = ok_in(trip_cases[i], "/prod");
+        each_failure(oom_parse);
+        each_failure(oom_dup);
+        each_failure(oom_write);
+        each_failure(oom_merge);
+        each_failure(oom_is_upgrade);
+        mar_app_free(oom_app);
+        yajl_tree_free(oom_tree);
+    }
+    each_failure(oom_errors);
+}
+END_TEST
+#endif
+
 static Suite *mar_app_suite(void)
 {
     Suite *s = suite_create("mar_app");
@@ -1582,6 +1821,8 @@ static Suite *mar_app_suite(void)
     tcase_add_test(tc, test_errs_write);
     tcase_add_loop_test(tc, test_round_trip, 0, N(trip_cases));
     tcase_add_test(tc, test_docker_normalised);
+    tcase_add_test(tc, test_container_nulls);
+    tcase_add_test(tc, test_write_fields);
     tcase_add_test(tc, test_ports_legacy);
     tcase_add_test(tc, test_port_mappings);
     tcase_add_test(tc, test_uris_to_fetch);
@@ -1598,6 +1839,9 @@ static Suite *mar_app_suite(void)
     tcase_add_test(fz, test_fuzz_apps);
     tcase_add_test(fz, test_fuzz_mixes);
     tcase_add_test(fz, test_garbage);
+#ifdef OOM_TESTS
+    tcase_add_test(fz, test_out_of_memory);
+#endif
     tcase_set_timeout(fz, 120);
     suite_add_tcase(s, fz);
 #undef N

@@ -251,6 +251,11 @@ static void networks_rules(struct mar_pc *c, const int *count, int named_host,
                     "network, or else 1-to-n container networks");
 }
 
+static int has_members(yajl_val o)
+{
+    return YAJL_IS_OBJECT(o) && o->u.object.len > 0;
+}
+
 /* The canonical `networks` field. Unnamed container networks take the
  * default network's name, so two of them are duplicates too. */
 static void networks_given(struct mar_pc *c, yajl_val nets, struct mar_app *a,
@@ -269,8 +274,8 @@ static void networks_given(struct mar_pc *c, yajl_val nets, struct mar_app *a,
         if (network_mode(c, n, at, &mode) != 0)
             continue;
         count[mode]++;
-        if (mode == MAR_NET_HOST &&
-            (agora_json_get_str(n, "name") || mar_pc_member(n, "labels")))
+        if (mode == MAR_NET_HOST && (agora_json_get_str(n, "name") ||
+                                     has_members(mar_pc_member(n, "labels"))))
             named_host = 1;
         if (mode == MAR_NET_BRIDGE && agora_json_get_str(n, "name"))
             named_bridge = 1;
@@ -304,7 +309,7 @@ static void network_translated(struct mar_pc *c, struct mar_app *a,
     agora_jw_kstr(w, "mode", mode);
     if (name)
         agora_jw_kstr(w, "name", name);
-    if (YAJL_IS_OBJECT(labels) && labels->u.object.len > 0) {
+    if (has_members(labels)) {
         agora_jw_key(w, "labels");
         mar_json_write(w, labels);
     }
@@ -314,6 +319,19 @@ static void network_translated(struct mar_pc *c, struct mar_app *a,
     if (!a->networks_json)
         mar_pc_nomem(c);
     agora_jw_free(w);
+}
+
+/* ipAddress.labels: an object of strings, checked before it is copied
+ * into networks. */
+static int labels_ok(struct mar_pc *c, yajl_val labels)
+{
+    struct mar_kv *kv = NULL;
+    size_t n = 0;
+    size_t before = c->typ.n;
+    int r = mar_pc_kv(c, labels, "/ipAddress", "labels", &kv, &n);
+
+    mar_kv_free(kv, n);
+    return r > 0 && c->typ.n == before;
 }
 
 /* AppNormalization.NetworkTranslation: ipAddress and docker.network to
@@ -328,7 +346,7 @@ static void networks_deprecated(struct mar_pc *c, struct mar_app *a,
         mar_pc_str(c, mar_pc_member(ip, "networkName"), "/ipAddress",
                    "networkName", &name);
         labels = mar_pc_member(ip, "labels");
-        if (mar_pc_obj(c, labels, "/ipAddress", "labels") < 0)
+        if (!labels_ok(c, labels))
             labels = NULL;
     }
     if (dn && strcmp(dn, "HOST") == 0) {

@@ -736,6 +736,8 @@ static const struct {
      "/portDefinitions(0)/protocol", "error.unknown.enum.literal"},
     {"{\"id\":\"a\",\"cmd\":\"x\",\"ports\":[\"80\"]}", "/ports(0)",
      "error.expected.jsnumber"},
+    {"{\"id\":\"a\",\"cmd\":\"x\",\"ipAddress\":{\"labels\":{\"l\":[1]}}}",
+     "/ipAddress/labels/l", "error.expected.jsstring"},
     {"{\"id\":\"a\",\"cmd\":\"x\",\"secrets\":[]}", "/secrets",
      "error.expected.jsobject"},
     {"{\"id\":\"a\",\"cmd\":\"x\",\"constraints\":\"hostname\"}",

@@ -1,0 +1,229 @@
+/*
+ * mar_apply.c - turns changes of apps into one deployment.
+ *
+ * The API handlers (POST/PUT/PATCH/DELETE of apps, restart, rollback,
+ * scale by killing) all describe what they want as a list of target
+ * definitions; this file decides, per app, which action that is (§3.1:
+ * a new app starts then scales, a changed `instances` alone scales,
+ * anything else restarts, an identical definition does nothing, no
+ * target stops), stamps versions, assigns service ports, saves the apps
+ * and starts the deployment.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "marathon.h"
+
+void mar_version_now(struct mar *m, char out[32])
+{
+    mar_time_format(mar_now(m), out);
+}
+
+static int set_str(char **dst, const char *src)
+{
+    char *s = src ? strdup(src) : NULL;
+
+    if (src && !s)
+        return AGORA_ENOMEM;
+    free(*dst);
+    *dst = s;
+    return 0;
+}
+
+/* Service ports for port definitions with port 0 (§3.13), unique among
+ * all apps, from [local_port_min, local_port_max]. */
+static void assign_service_ports(struct mar *m, struct mar_app *def)
+{
+    int64_t lo = m->conf->local_port_min, hi = m->conf->local_port_max, p;
+    unsigned char *used;
+    struct mar_rapp *a;
+    size_t i, j;
+
+    if (def->require_ports || hi < lo)
+        return;
+    used = calloc((size_t)(hi - lo + 1), 1);
+    if (used == NULL)
+        return;
+    i = 0;
+    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+        if (strcmp(a->def->id, def->id) == 0)
+            continue;
+        for (j = 0; j < a->def->nport_defs; j++) {
+            p = a->def->port_defs[j].port;
+            if (p >= lo && p <= hi)
+                used[p - lo] = 1;
+        }
+    }
+    for (j = 0; j < def->nport_defs; j++) {
+        p = def->port_defs[j].port;
+        if (p >= lo && p <= hi)
+            used[p - lo] = 1;
+    }
+    for (j = 0, p = lo; j < def->nport_defs; j++) {
+        if (def->port_defs[j].port != 0)
+            continue;
+        while (p <= hi && used[p - lo])
+            p++;
+        if (p > hi)
+            break;
+        used[p - lo] = 1;
+        def->port_defs[j].port = (int)p;
+    }
+    free(used);
+}
+
+static char *app_json(const struct mar_app *a)
+{
+    struct agora_jw *w = agora_jw_new();
+    const char *doc;
+    char *s = NULL;
+
+    if (w == NULL)
+        return NULL;
+    mar_app_write(w, a);
+    doc = agora_jw_result(w, NULL);
+    if (doc)
+        s = strdup(doc);
+    agora_jw_free(w);
+    return s;
+}
+
+static void event_api_post(struct mar *m, const struct mar_app *a)
+{
+    struct agora_jw *w = mar_events_begin(m, "api_post_event");
+
+    agora_jw_kstr(w, "clientIp", "");
+    agora_jw_kstr(w, "uri", "/v2/apps");
+    agora_jw_key(w, "appDefinition");
+    mar_app_write(w, a);
+    mar_events_end(m, "api_post_event");
+}
+
+/* One change into d; the target is taken. */
+static int apply_change(struct mar *m, struct mar_deploy *d,
+                     struct mar_change *c, const char *version)
+{
+    struct mar_rapp *a = mar_state_app(m, c->id);
+    struct mar_app *t = c->target;
+    char *orig = NULL;
+    int upgrade, scale, rc;
+
+    c->target = NULL;
+    if (a == NULL && t == NULL)
+        return 0;
+    if (a && (orig = app_json(a->def)) == NULL) {
+        mar_app_free(t);
+        return AGORA_ENOMEM;
+    }
+    rc = mar_deploy_add_affected(d, c->id, orig);
+    free(orig);
+    if (rc != 0) {
+        mar_app_free(t);
+        return rc;
+    }
+    if (t == NULL)
+        return mar_deploy_add_step(d, MAR_A_STOP, c->id);
+    assign_service_ports(m, t);
+    if (a == NULL) {
+        if (set_str(&t->version, version) || set_str(&t->last_scaling_at,
+                                                     version) ||
+            set_str(&t->last_config_change_at, version)) {
+            mar_app_free(t);
+            return AGORA_ENOMEM;
+        }
+        event_api_post(m, t);
+        a = mar_state_app_add(m, t);
+        if (a == NULL)
+            return AGORA_ENOMEM;
+        mar_state_app_save(m, a);
+        rc = mar_deploy_add_step(d, MAR_A_START, c->id);
+        return rc ? rc : mar_deploy_add_step(d, MAR_A_SCALE, c->id);
+    }
+    upgrade = c->restart || mar_app_is_upgrade(a->def, t);
+    scale = t->instances != a->def->instances;
+    if (!upgrade && !scale) {
+        mar_app_free(t);
+        return 0;
+    }
+    rc = set_str(&t->version, version);
+    rc = rc ? rc : set_str(&t->last_scaling_at, version);
+    rc = rc ? rc : set_str(&t->last_config_change_at,
+                           upgrade ? version : a->def->last_config_change_at);
+    if (rc) {
+        mar_app_free(t);
+        return rc;
+    }
+    event_api_post(m, t);
+    mar_app_free(a->def);
+    a->def = t;
+    if (upgrade)
+        mar_sched_backoff_reset(m, a);
+    mar_state_app_save(m, a);
+    return mar_deploy_add_step(d, upgrade ? MAR_A_RESTART : MAR_A_SCALE,
+                               c->id);
+}
+
+/* c->id may point into the definition being replaced: work on a copy. */
+static int apply_one(struct mar *m, struct mar_deploy *d,
+                     struct mar_change *c, const char *version)
+{
+    struct mar_change copy = *c;
+    int rc;
+
+    copy.id = strdup(c->id);
+    c->target = NULL;
+    if (copy.id == NULL) {
+        mar_app_free(copy.target);
+        return AGORA_ENOMEM;
+    }
+    rc = apply_change(m, d, &copy, version);
+    free((char *)copy.id);
+    return rc;
+}
+
+int mar_apply(struct mar *m, struct mar_change *c, size_t n, int force,
+              struct mar_deploy **out, int *owned,
+              struct mar_deploy **locked, size_t *nlocked)
+{
+    const char **ids = calloc(n + 1, sizeof(*ids));
+    struct mar_deploy *d;
+    char version[32];
+    size_t i, k;
+    int rc = 0;
+
+    *out = NULL;
+    *owned = 0;
+    *nlocked = 0;
+    if (ids == NULL) {
+        rc = AGORA_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++)
+        ids[i] = c[i].id;
+    k = mar_deploy_conflicts(m, ids, n, locked, 16);
+    if (k > 0 && !force) {
+        *nlocked = k;
+        rc = AGORA_ESTATE;
+        goto out;
+    }
+    for (i = 0; i < k; i++)
+        mar_deploy_cancel(m, locked[i]);
+    mar_version_now(m, version);
+    d = mar_deploy_new(m, version);
+    if (d == NULL) {
+        rc = AGORA_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n && rc == 0; i++)
+        rc = apply_one(m, d, &c[i], version);
+    *out = d;
+    *owned = mar_deploy_start(m, d) == 0;
+out:
+    for (i = 0; i < n; i++) {
+        mar_app_free(c[i].target);
+        c[i].target = NULL;
+    }
+    free(ids);
+    return rc == AGORA_ESTATE || *out == NULL ? rc : 0;
+}

@@ -1,0 +1,316 @@
+/*
+ * mar_json.c - the documents the API serves (AppInfo, Task,
+ * DeploymentResult) and its error replies, in Marathon's exact shapes
+ * (marathon-api.md §0, §2.6).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "marathon.h"
+
+/* ---- replies ---- */
+
+void mar_reply_jw(struct mar *m, struct agora_req *r, int status,
+                  struct agora_jw *w)
+{
+    agora_reply_jw(m->api, r, status, w);
+}
+
+void mar_reply_msg(struct mar *m, struct agora_req *r, int status,
+                   const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    agora_reply_error(m->api, r, status, rc < 0 ? "out of memory" : msg);
+    free(msg);
+}
+
+void mar_reply_errs(struct mar *m, struct agora_req *r,
+                    const struct mar_errs *e)
+{
+    struct agora_jw *w;
+
+    if (e->nomem) {
+        mar_reply_msg(m, r, 503, "out of memory");
+        return;
+    }
+    w = agora_jw_new();
+    if (w == NULL) {
+        mar_reply_msg(m, r, 503, "out of memory");
+        return;
+    }
+    mar_errs_write(e, w);
+    mar_reply_jw(m, r, e->json ? 400 : 422, w);
+    agora_jw_free(w);
+}
+
+void mar_json_deployment_result(struct agora_jw *w, const struct mar_deploy *d)
+{
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "deploymentId", d->id);
+    agora_jw_kstr(w, "version", d->version);
+    agora_jw_obj_close(w);
+}
+
+void mar_reply_deployment(struct mar *m, struct agora_req *r, int status,
+                          const struct mar_deploy *d)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    if (w == NULL) {
+        mar_reply_msg(m, r, 503, "out of memory");
+        return;
+    }
+    m->api->reply_header(r, "Marathon-Deployment-Id", d->id);
+    mar_json_deployment_result(w, d);
+    mar_reply_jw(m, r, status, w);
+    agora_jw_free(w);
+}
+
+void mar_reply_locked(struct mar *m, struct agora_req *r,
+                      struct mar_deploy *const *d, size_t n)
+{
+    struct agora_jw *w = agora_jw_new();
+    char *msg = NULL;
+    size_t i;
+
+    if (w == NULL || asprintf(&msg, "App is locked by one or more "
+                              "deployments. Override with the option "
+                              "'?force=true'. View details at "
+                              "'/v2/deployments/%s'.",
+                              n ? d[0]->id : "") < 0) {
+        agora_jw_free(w);
+        mar_reply_msg(m, r, 503, "out of memory");
+        return;
+    }
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "message", msg);
+    agora_jw_key(w, "deployments");
+    agora_jw_arr_open(w);
+    for (i = 0; i < n; i++) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "id", d[i]->id);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    mar_reply_jw(m, r, 409, w);
+    agora_jw_free(w);
+    free(msg);
+}
+
+int mar_query_bool(struct mar *m, struct agora_req *r, const char *name,
+                   int dflt)
+{
+    const char *v = m->api->req_query(r, name, 0);
+
+    if (v == NULL)
+        return dflt;
+    return *v == '\0' || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0;
+}
+
+/* ---- tasks ---- */
+
+static void write_time(struct agora_jw *w, const char *key, double t)
+{
+    char ts[32];
+
+    agora_jw_key(w, key);
+    if (t <= 0) {
+        agora_jw_null(w);
+        return;
+    }
+    mar_time_format(t, ts);
+    agora_jw_str(w, ts);
+}
+
+static void write_health_results(struct agora_jw *w, const struct mar_inst *in)
+{
+    agora_jw_key(w, "healthCheckResults");
+    agora_jw_arr_open(w);
+    if (in->app->def->nhealth_checks > 0 && in->healthy != -1) {
+        agora_jw_obj_open(w);
+        agora_jw_kbool(w, "alive", in->healthy == 1);
+        agora_jw_kint(w, "consecutiveFailures", in->consecutive_failures);
+        write_time(w, "firstSuccess", in->first_success);
+        write_time(w, "lastFailure", in->last_failure);
+        write_time(w, "lastSuccess", in->last_success);
+        agora_jw_kstr(w, "lastFailureCause", in->last_failure_cause);
+        agora_jw_kstr(w, "instanceId", in->instance_id);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+}
+
+void mar_json_task(struct mar *m, struct agora_jw *w, const struct mar_inst *in)
+{
+    const struct mar_app *d = in->app->def;
+    struct mar_agent *ag = in->agent_id ? mar_map_get(&m->agents, in->agent_id)
+                                        : NULL;
+    size_t i;
+
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "id", in->task_id);
+    agora_jw_kstr(w, "appId", d->id);
+    agora_jw_kstr(w, "host", in->host);
+    agora_jw_kstr(w, "slaveId", in->agent_id);
+    agora_jw_kstr(w, "state", agora_task_state_name(in->state));
+    write_time(w, "stagedAt", in->staged_at);
+    write_time(w, "startedAt", in->started_at);
+    agora_jw_kstr(w, "version", in->version);
+    agora_jw_key(w, "ports");
+    agora_jw_arr_open(w);
+    for (i = 0; i < in->nports; i++)
+        agora_jw_int(w, in->ports[i]);
+    agora_jw_arr_close(w);
+    agora_jw_key(w, "servicePorts");
+    agora_jw_arr_open(w);
+    for (i = 0; !d->bridge && i < d->nport_defs; i++)
+        agora_jw_int(w, d->port_defs[i].port);
+    for (i = 0; d->bridge && i < d->nport_mappings; i++)
+        agora_jw_int(w, d->port_mappings[i].service_port);
+    agora_jw_arr_close(w);
+    agora_jw_key(w, "ipAddresses");
+    agora_jw_arr_open(w);
+    if (ag && ag->ip) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "ipAddress", ag->ip);
+        agora_jw_kstr(w, "protocol", "IPv4");
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+    write_health_results(w, in);
+    agora_jw_key(w, "localVolumes");
+    agora_jw_arr_open(w);
+    agora_jw_arr_close(w);
+    agora_jw_kstr(w, "role", "*");
+    agora_jw_obj_close(w);
+}
+
+/* ---- apps ---- */
+
+struct counts {
+    size_t staged, running, healthy, unhealthy;
+};
+
+static void count(const struct mar_rapp *a, struct counts *c, int which)
+{
+    size_t i;
+
+    memset(c, 0, sizeof(*c));
+    for (i = 0; i < a->ninst; i++) {
+        const struct mar_inst *in = a->inst[i];
+        int cur = mar_sched_inst_current(a, in);
+
+        if ((which == 1 && !cur) || (which == 2 && cur))
+            continue;
+        if (in->state == AGORA_TASK_STAGING || in->state == AGORA_TASK_STARTING)
+            c->staged++;
+        else if (in->state == AGORA_TASK_RUNNING)
+            c->running++;
+        if (in->healthy == 1)
+            c->healthy++;
+        else if (in->healthy == 0)
+            c->unhealthy++;
+    }
+}
+
+static void write_stats(struct mar *m, struct agora_jw *w,
+                        const struct mar_rapp *a, const char *key, int which)
+{
+    struct counts c;
+    double sum = 0, now = mar_now(m);
+    size_t i, n = 0;
+
+    count(a, &c, which);
+    if (c.staged + c.running == 0)
+        return;
+    for (i = 0; i < a->ninst; i++) {
+        const struct mar_inst *in = a->inst[i];
+        int cur = mar_sched_inst_current(a, in);
+
+        if ((which == 1 && !cur) || (which == 2 && cur) || in->staged_at <= 0)
+            continue;
+        sum += now - in->staged_at;
+        n++;
+    }
+    agora_jw_key(w, key);
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "stats");
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "counts");
+    agora_jw_obj_open(w);
+    agora_jw_kint(w, "staged", (int64_t)c.staged);
+    agora_jw_kint(w, "running", (int64_t)c.running);
+    agora_jw_kint(w, "healthy", (int64_t)c.healthy);
+    agora_jw_kint(w, "unhealthy", (int64_t)c.unhealthy);
+    agora_jw_obj_close(w);
+    agora_jw_key(w, "lifeTime");
+    agora_jw_obj_open(w);
+    agora_jw_knum(w, "averageSeconds", n ? sum / (double)n : 0);
+    agora_jw_knum(w, "medianSeconds", n ? sum / (double)n : 0);
+    agora_jw_obj_close(w);
+    agora_jw_obj_close(w);
+    agora_jw_obj_close(w);
+}
+
+void mar_json_app_info(struct mar *m, struct agora_jw *w,
+                       const struct mar_rapp *a, unsigned embed)
+{
+    struct counts c;
+    size_t i;
+
+    agora_jw_obj_open(w);
+    mar_app_write_fields(w, a->def);
+    if (embed & MAR_EMBED_COUNTS) {
+        count(a, &c, 0);
+        agora_jw_kint(w, "tasksStaged", (int64_t)c.staged);
+        agora_jw_kint(w, "tasksRunning", (int64_t)c.running);
+        agora_jw_kint(w, "tasksHealthy", (int64_t)c.healthy);
+        agora_jw_kint(w, "tasksUnhealthy", (int64_t)c.unhealthy);
+    }
+    if (embed & MAR_EMBED_DEPLOYMENTS) {
+        agora_jw_key(w, "deployments");
+        agora_jw_arr_open(w);
+        if (a->deploy) {
+            agora_jw_obj_open(w);
+            agora_jw_kstr(w, "id", a->deploy->id);
+            agora_jw_obj_close(w);
+        }
+        agora_jw_arr_close(w);
+    }
+    if (embed & MAR_EMBED_TASKS) {
+        agora_jw_key(w, "tasks");
+        agora_jw_arr_open(w);
+        for (i = 0; i < a->ninst; i++)
+            mar_json_task(m, w, a->inst[i]);
+        agora_jw_arr_close(w);
+    }
+    if ((embed & MAR_EMBED_LAST_FAILURE) && a->last_failure) {
+        agora_jw_key(w, "lastTaskFailure");
+        agora_jw_raw(w, a->last_failure, strlen(a->last_failure));
+    }
+    if (embed & MAR_EMBED_TASK_STATS) {
+        agora_jw_key(w, "taskStats");
+        agora_jw_obj_open(w);
+        write_stats(m, w, a, "startedAfterLastScaling", 1);
+        write_stats(m, w, a, "withLatestConfig", 1);
+        write_stats(m, w, a, "withOutdatedConfig", 2);
+        write_stats(m, w, a, "totalSummary", 0);
+        agora_jw_obj_close(w);
+    }
+    if (embed & MAR_EMBED_READINESS) {
+        agora_jw_key(w, "readinessCheckResults");
+        agora_jw_arr_open(w);
+        agora_jw_arr_close(w);
+    }
+    agora_jw_obj_close(w);
+}

@@ -1,0 +1,1327 @@
+/*
+ * mar_sched.c - keeps each app's instances at its target.
+ *
+ * A pass over a dirty app compares what runs with what is wanted and
+ * acts: kills what is surplus (scale-down in Marathon's victim order),
+ * paces a rolling restart (marathon-api.md §3.2), and leaves launches to
+ * the offers: an app that wants tasks is "queued", offers are revived,
+ * and each offer is filled with as many queued tasks as fit (resources,
+ * roles, host ports, constraints). Why an offer did not fit is counted
+ * per app for GET /v2/queue.
+ *
+ * Status updates move instances; a terminal one removes the instance
+ * (its replacement comes from the next pass), failed ones back the app
+ * off (§3.5). Updates are acknowledged after the store write they cause.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "marathon.h"
+
+#define MAR_MAX_PORTS 64
+
+double mar_now(struct mar *m)
+{
+    return m->api->now(m->h);
+}
+
+/* ---- counting ---- */
+
+static int inst_active(const struct mar_inst *in)
+{
+    return !in->killing && !agora_task_state_terminal(in->state) &&
+           in->state != AGORA_TASK_UNREACHABLE;
+}
+
+size_t mar_sched_active(const struct mar_rapp *a)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < a->ninst; i++)
+        n += inst_active(a->inst[i]);
+    return n;
+}
+
+int mar_sched_inst_current(const struct mar_rapp *a, const struct mar_inst *in)
+{
+    const char *cur = a->def->last_config_change_at;
+
+    return cur && in->config_version && strcmp(cur, in->config_version) == 0;
+}
+
+int mar_sched_inst_ok(const struct mar_rapp *a, const struct mar_inst *in)
+{
+    if (in->state != AGORA_TASK_RUNNING || in->killing)
+        return 0;
+    return a->def->nhealth_checks == 0 || in->healthy == 1;
+}
+
+size_t mar_sched_wanted(struct mar *m, const struct mar_rapp *a)
+{
+    size_t i, active = 0, fresh = 0, old = 0, cap;
+    int target = a->def->instances;
+
+    if (a->stopping || !m->loaded)
+        return 0;
+    for (i = 0; i < a->ninst; i++) {
+        if (!inst_active(a->inst[i]))
+            continue;
+        active++;
+        if (mar_sched_inst_current(a, a->inst[i]))
+            fresh++;
+        else
+            old++;
+    }
+    if (!a->restarting)
+        return active < (size_t)target ? (size_t)target - active : 0;
+    /* Rolling: never above maxCapacity, never more new than instances. */
+    cap = (size_t)floor(target * (1.0 + a->def->max_over_capacity) + 1e-9);
+    if ((size_t)ceil(target * a->def->min_health_capacity - 1e-9) == cap &&
+        cap <= old)
+        cap++;
+    if (fresh >= (size_t)target || old + fresh >= cap)
+        return 0;
+    return (size_t)target - fresh < cap - old - fresh
+               ? (size_t)target - fresh
+               : cap - old - fresh;
+}
+
+/* ---- the pass ---- */
+
+static void pass_run(void *arg, struct agora_timer *t);
+
+void mar_sched_dirty(struct mar *m, struct mar_rapp *a)
+{
+    if (!a->dirty) {
+        a->dirty = 1;
+        a->next_dirty = m->dirty;
+        m->dirty = a;
+    }
+    if (m->pass_timer == NULL &&
+        m->api->timer_start(m->h, 0, 0, pass_run, m, &m->pass_timer) != 0)
+        m->pass_timer = NULL;
+}
+
+/* Kills are sent again while the task lives: one sent to an agent that
+ * was just then reconnecting is lost (Marathon's kill_retry_timeout). */
+#define MAR_KILL_RETRY 5.0
+
+static void kill_send(struct mar *m, struct mar_inst *in)
+{
+    int rc;
+
+    in->kill_at = mar_now(m);
+    rc = m->api->kill(m->fw, in->task_id);
+    if (rc != 0)
+        MAR_LOG(m, AGORA_LOG_WARN, "kill %s: %s", in->task_id,
+                m->api->strerror(rc));
+}
+
+void mar_sched_kill(struct mar *m, struct mar_inst *in)
+{
+    if (in->killing)
+        return;
+    in->killing = 1;
+    kill_send(m, in);
+}
+
+static void kill_retry(struct mar *m, double now)
+{
+    struct mar_inst *in;
+    size_t i = 0;
+
+    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+        if (in->killing && now - in->kill_at >= MAR_KILL_RETRY)
+            kill_send(m, in);
+    }
+}
+
+/* Scale-down preference (§3.4): unreachable, unhealthy, staging,
+ * starting, then running; ties by killSelection. */
+static int victim_rank(const struct mar_inst *in)
+{
+    if (in->state == AGORA_TASK_UNREACHABLE)
+        return 0;
+    if (in->healthy == 0)
+        return 1;
+    if (in->state == AGORA_TASK_STAGING)
+        return 2;
+    if (in->state == AGORA_TASK_STARTING)
+        return 3;
+    return 4;
+}
+
+static int victim_order_oldest;
+
+static int victim_cmp(const void *x, const void *y)
+{
+    const struct mar_inst *a = *(struct mar_inst *const *)x;
+    const struct mar_inst *b = *(struct mar_inst *const *)y;
+    int ra = victim_rank(a), rb = victim_rank(b);
+
+    if (ra != rb)
+        return ra - rb;
+    if (a->staged_at == b->staged_at)
+        return 0;
+    if (victim_order_oldest)
+        return a->staged_at < b->staged_at ? -1 : 1;
+    return a->staged_at > b->staged_at ? -1 : 1;
+}
+
+static void place_of(struct mar *m, const struct mar_inst *in,
+                     struct mar_place *p)
+{
+    struct mar_agent *ag = in->agent_id ? mar_map_get(&m->agents, in->agent_id)
+                                        : NULL;
+
+    p->hostname = in->host ? in->host : "";
+    p->attributes = ag ? ag->attrs : NULL;
+    p->nattributes = ag ? ag->nattrs : 0;
+}
+
+/* Kills k of the candidates (active instances), chosen in Marathon's
+ * order with GROUP_BY / MAX_PER balance kept. */
+static void kill_some(struct mar *m, struct mar_rapp *a,
+                      struct mar_inst **cand, size_t n, size_t k, int scale)
+{
+    struct mar_place *places;
+    size_t *chosen, i;
+    long got;
+
+    if (k == 0 || n == 0)
+        return;
+    victim_order_oldest = a->def->kill_selection == MAR_KILL_OLDEST_FIRST;
+    qsort(cand, n, sizeof(*cand), victim_cmp);
+    places = calloc(n, sizeof(*places));
+    chosen = calloc(k, sizeof(*chosen));
+    got = -1;
+    if (places && chosen) {
+        for (i = 0; i < n; i++)
+            place_of(m, cand[i], &places[i]);
+        got = mar_constraints_select_kill(a->def->constraints,
+                                          a->def->nconstraints, places, n, k,
+                                          chosen);
+    }
+    if (got < 0) { /* out of memory: the preferred ones, unbalanced */
+        for (i = 0; i < k && i < n; i++) {
+            cand[i]->scale_kill = scale;
+            mar_sched_kill(m, cand[i]);
+        }
+    } else {
+        for (i = 0; i < (size_t)got; i++) {
+            cand[chosen[i]]->scale_kill = scale;
+            mar_sched_kill(m, cand[chosen[i]]);
+        }
+    }
+    free(places);
+    free(chosen);
+}
+
+void mar_sched_scale_down(struct mar *m, struct mar_rapp *a, size_t k)
+{
+    struct mar_inst **cand = calloc(a->ninst + 1, sizeof(*cand));
+    size_t i, n = 0;
+
+    if (cand == NULL)
+        return;
+    for (i = 0; i < a->ninst; i++) {
+        if (inst_active(a->inst[i]) || (a->inst[i]->state ==
+                                        AGORA_TASK_UNREACHABLE &&
+                                        !a->inst[i]->killing))
+            cand[n++] = a->inst[i];
+    }
+    kill_some(m, a, cand, n, k < n ? k : n, 1);
+    free(cand);
+}
+
+/* A rolling restart's kills: an old instance goes while the healthy
+ * ones left would still be at least minimumHealthCapacity (§3.2); old
+ * instances that are not healthy go at once. */
+static void restart_kills(struct mar *m, struct mar_rapp *a)
+{
+    size_t i, healthy = 0, nold = 0, k = 0, unhealthy_old = 0;
+    size_t min_healthy = (size_t)ceil(a->def->instances *
+                                      a->def->min_health_capacity - 1e-9);
+    struct mar_inst **old = calloc(a->ninst + 1, sizeof(*old));
+
+    if (old == NULL)
+        return;
+    for (i = 0; i < a->ninst; i++) {
+        struct mar_inst *in = a->inst[i];
+
+        if (!inst_active(in))
+            continue;
+        if (mar_sched_inst_ok(a, in))
+            healthy++;
+        if (!mar_sched_inst_current(a, in)) {
+            old[nold++] = in;
+            unhealthy_old += !mar_sched_inst_ok(a, in);
+        }
+    }
+    k = unhealthy_old;
+    if (healthy > min_healthy)
+        k += healthy - min_healthy;
+    if (k > nold)
+        k = nold;
+    kill_some(m, a, old, nold, k, 0);
+    free(old);
+}
+
+static void pass_app(struct mar *m, struct mar_rapp *a)
+{
+    size_t active, i;
+
+    if (a->stopping) {
+        for (i = 0; i < a->ninst; i++)
+            mar_sched_kill(m, a->inst[i]);
+    } else if (a->restarting) {
+        restart_kills(m, a);
+    } else {
+        active = mar_sched_active(a);
+        if (active > (size_t)a->def->instances)
+            mar_sched_scale_down(m, a, active - (size_t)a->def->instances);
+    }
+    if (mar_sched_wanted(m, a) > 0) {
+        if (a->queued_since == 0)
+            a->queued_since = mar_now(m);
+    } else {
+        a->queued_since = 0;
+    }
+    mar_deploy_progress(m, a); /* may remove a */
+}
+
+/* Offers come while something waits, and stop when nothing does. */
+static void offers_update(struct mar *m)
+{
+    struct mar_rapp *a;
+    size_t i = 0;
+    int want = 0;
+    double now = mar_now(m);
+
+    while (!want && (a = mar_map_next(&m->apps, &i)) != NULL)
+        want = a->queued_since > 0 && a->launch_after <= now;
+    if (want && m->suppressed) {
+        m->api->revive(m->fw);
+        m->suppressed = 0;
+    } else if (!want && !m->suppressed) {
+        m->api->suppress(m->fw);
+        m->suppressed = 1;
+    }
+}
+
+static void pass_run(void *arg, struct agora_timer *t)
+{
+    struct mar *m = arg;
+    struct mar_rapp *a;
+
+    (void)t;
+    m->pass_timer = NULL;
+    while ((a = m->dirty) != NULL) {
+        m->dirty = a->next_dirty;
+        a->dirty = 0;
+        a->next_dirty = NULL;
+        pass_app(m, a);
+    }
+    offers_update(m);
+}
+
+/* Every second: backoffs that expired, and a gauge or two. */
+void mar_sched_tick(void *arg, struct agora_timer *t)
+{
+    struct mar *m = arg;
+    struct mar_rapp *a;
+    size_t i = 0;
+    double now = mar_now(m);
+
+    (void)t;
+    if (!m->loaded)
+        return;
+    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+        if (a->queued_since > 0 || (a->launch_after > 0 &&
+                                    a->launch_after <= now))
+            mar_sched_dirty(m, a);
+    }
+    kill_retry(m, now);
+    m->health_kill_budget = 1;
+    m->api->metric_set(m->h, "apps", (double)m->apps.n);
+    m->api->metric_set(m->h, "instances", (double)m->tasks.n);
+    m->api->metric_set(m->h, "deployments", (double)m->ndeploys);
+}
+
+/* ---- backoff ---- */
+
+void mar_sched_backoff_reset(struct mar *m, struct mar_rapp *a)
+{
+    (void)m;
+    a->backoff = 0;
+    a->launch_after = 0;
+}
+
+static void backoff_failed(struct mar *m, struct mar_rapp *a)
+{
+    const struct mar_app *d = a->def;
+
+    if (a->backoff <= 0)
+        a->backoff = d->backoff_seconds;
+    else
+        a->backoff = a->backoff * d->backoff_factor;
+    if (a->backoff > d->max_launch_delay)
+        a->backoff = d->max_launch_delay;
+    a->launch_after = mar_now(m) + a->backoff;
+}
+
+/* ---- offers ---- */
+
+/* The agent of an offer, remembered for constraints of later passes. */
+static void agent_remember(struct mar *m, const struct agora_offer *o)
+{
+    struct mar_agent *ag = mar_map_get(&m->agents, o->agent_id);
+    size_t i;
+
+    if (ag == NULL) {
+        ag = calloc(1, sizeof(*ag));
+        if (ag == NULL || mar_map_put(&m->agents, o->agent_id, ag) < 0) {
+            free(ag);
+            return;
+        }
+    } else {
+        for (i = 0; i < ag->nattrs; i++) {
+            free((char *)ag->attrs[i].key);
+            free((char *)ag->attrs[i].value);
+        }
+        free(ag->attrs);
+        free(ag->hostname);
+        ag->attrs = NULL;
+        ag->nattrs = 0;
+    }
+    ag->hostname = strdup(o->hostname ? o->hostname : "");
+    if (o->nattributes == 0)
+        return;
+    ag->attrs = calloc(o->nattributes, sizeof(*ag->attrs));
+    if (ag->attrs == NULL)
+        return;
+    for (i = 0; i < o->nattributes; i++) {
+        ag->attrs[i].key = strdup(o->attributes[i].key);
+        ag->attrs[i].value = strdup(o->attributes[i].value);
+        if (ag->attrs[i].key && ag->attrs[i].value) {
+            ag->nattrs++;
+        } else {
+            free((char *)ag->attrs[i].key);
+            free((char *)ag->attrs[i].value);
+            break;
+        }
+    }
+}
+
+/* What is left of an offer as tasks are fitted into it. */
+struct fit {
+    const struct agora_offer *o;
+    const char *role;          /* the role whose resources are used       */
+    double cpus, mem, disk, gpus;
+    struct agora_range *ranges; /* free port ranges (copied)               */
+    size_t nranges;
+};
+
+static double res_scalar(const struct agora_resources *r, const char *name,
+                         const char *role)
+{
+    const struct agora_resource *x = agora_resources_find(r, name, role);
+
+    return x ? x->scalar : 0;
+}
+
+static int role_accepted(const struct mar_app *d, const char *role)
+{
+    size_t i;
+
+    if (d->accepted_roles == NULL)
+        return 1;
+    for (i = 0; i < d->naccepted_roles; i++) {
+        if (strcmp(d->accepted_roles[i], role) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int fit_init(struct fit *f, const struct agora_offer *o,
+                    const char *role)
+{
+    const struct agora_resource *p;
+
+    memset(f, 0, sizeof(*f));
+    f->o = o;
+    f->role = role;
+    f->cpus = res_scalar(o->resources, "cpus", role);
+    f->mem = res_scalar(o->resources, "mem", role);
+    f->disk = res_scalar(o->resources, "disk", role);
+    f->gpus = res_scalar(o->resources, "gpus", role);
+    p = agora_resources_find(o->resources, "ports", role);
+    if (p && p->nranges > 0) {
+        f->ranges = calloc(p->nranges, sizeof(*f->ranges));
+        if (f->ranges == NULL)
+            return AGORA_ENOMEM;
+        memcpy(f->ranges, p->ranges, p->nranges * sizeof(*f->ranges));
+        f->nranges = p->nranges;
+    }
+    return 0;
+}
+
+/* Takes port `want` (0: the lowest free) from the ranges; 0 if none. */
+static uint32_t fit_port(struct fit *f, uint32_t want)
+{
+    size_t i;
+
+    for (i = 0; i < f->nranges; i++) {
+        struct agora_range *r = &f->ranges[i];
+        uint64_t p;
+
+        if (r->begin > r->end)
+            continue;
+        if (want == 0) {
+            p = r->begin++;
+            return (uint32_t)p;
+        }
+        if (want < r->begin || want > r->end)
+            continue;
+        if (want == r->begin) {
+            r->begin++;
+        } else if (want == r->end) {
+            r->end--;
+        } else {
+            /* Split the range around want. */
+            struct agora_range *v = realloc(f->ranges, (f->nranges + 1) *
+                                                           sizeof(*v));
+
+            if (v == NULL)
+                return 0;
+            f->ranges = v;
+            r = &f->ranges[i];
+            f->ranges[f->nranges].begin = want + 1;
+            f->ranges[f->nranges].end = r->end;
+            f->nranges++;
+            r->end = want - 1;
+        }
+        return want;
+    }
+    return 0;
+}
+
+/* 1 when one task of a fits what is left of f; else the reason. */
+static int fit_check(const struct fit *f, const struct mar_app *d,
+                     enum mar_reject *why)
+{
+    size_t i, free_ports = 0;
+
+    if (f->cpus + 1e-9 < d->cpus) {
+        *why = MAR_R_CPUS;
+        return 0;
+    }
+    if (f->mem + 1e-9 < d->mem) {
+        *why = MAR_R_MEM;
+        return 0;
+    }
+    if (f->disk + 1e-9 < d->disk) {
+        *why = MAR_R_DISK;
+        return 0;
+    }
+    if (f->gpus + 1e-9 < d->gpus) {
+        *why = MAR_R_GPUS;
+        return 0;
+    }
+    for (i = 0; i < f->nranges; i++) {
+        if (f->ranges[i].begin <= f->ranges[i].end)
+            free_ports += (size_t)(f->ranges[i].end - f->ranges[i].begin + 1);
+    }
+    if (free_ports < mar_app_host_ports(d)) {
+        *why = MAR_R_PORTS;
+        return 0;
+    }
+    return 1;
+}
+
+/* The places of a's active instances plus those placed in this offer
+ * round (pending, on agent agent_id). */
+static int constraints_ok(struct mar *m, const struct mar_rapp *a,
+                          const struct agora_offer *o, size_t pending)
+{
+    struct mar_place cand, *placed;
+    size_t i, n = 0;
+    int ok;
+
+    if (a->def->nconstraints == 0)
+        return 1;
+    placed = calloc(a->ninst + pending + 1, sizeof(*placed));
+    if (placed == NULL)
+        return 0;
+    for (i = 0; i < a->ninst; i++) {
+        if (!agora_task_state_terminal(a->inst[i]->state) &&
+            !a->inst[i]->killing)
+            place_of(m, a->inst[i], &placed[n++]);
+    }
+    cand.hostname = o->hostname ? o->hostname : "";
+    cand.attributes = o->attributes;
+    cand.nattributes = o->nattributes;
+    for (i = 0; i < pending; i++)
+        placed[n++] = cand;
+    ok = mar_constraints_match(a->def->constraints, a->def->nconstraints,
+                               &cand, placed, n, NULL);
+    free(placed);
+    return ok;
+}
+
+/* ---- building a task ---- */
+
+struct envb {
+    struct agora_kv *v;
+    char **owned;
+    size_t n, cap, nowned;
+    int nomem;
+};
+
+static void env_add(struct envb *e, const char *k, const char *v)
+{
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 32;
+        struct agora_kv *nv = realloc(e->v, cap * sizeof(*nv));
+
+        if (nv == NULL) {
+            e->nomem = 1;
+            return;
+        }
+        e->v = nv;
+        e->cap = cap;
+    }
+    e->v[e->n].key = k;
+    e->v[e->n].value = v ? v : "";
+    e->n++;
+}
+
+/* Adds a formatted value (or name) that the builder owns. */
+static const char *env_own(struct envb *e, char *s)
+{
+    char **no;
+
+    if (s == NULL) {
+        e->nomem = 1;
+        return NULL;
+    }
+    no = realloc(e->owned, (e->nowned + 1) * sizeof(*no));
+    if (no == NULL) {
+        free(s);
+        e->nomem = 1;
+        return NULL;
+    }
+    e->owned = no;
+    e->owned[e->nowned++] = s;
+    return s;
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    int rc;
+
+    va_start(ap, f);
+    rc = vasprintf(&s, f, ap);
+    va_end(ap);
+    return rc < 0 ? NULL : s;
+}
+
+static void env_free(struct envb *e)
+{
+    size_t i;
+
+    for (i = 0; i < e->nowned; i++)
+        free(e->owned[i]);
+    free(e->owned);
+    free(e->v);
+}
+
+/* "MARATHON_APP_LABEL_<NAME>": upper-case, non-alphanumerics as '_'. */
+static char *label_env_name(const char *key)
+{
+    char *s = fmt("MARATHON_APP_LABEL_%s", key), *p;
+
+    if (s == NULL)
+        return NULL;
+    for (p = s + 19; *p; p++) {
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+        else if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            *p = '_';
+    }
+    return s;
+}
+
+/* Marathon's task environment (marathon-api.md §3.12). */
+static void env_build(struct envb *e, const struct mar_app *d,
+                      const struct mar_inst *in)
+{
+    size_t i, len = 0;
+    char *ports = NULL, *labels = NULL;
+
+    for (i = 0; i < d->nenv; i++)
+        env_add(e, d->env[i].key, d->env[i].value);
+    for (i = 0; i < in->nports; i++) {
+        const char *v = env_own(e, fmt("%u", in->ports[i]));
+
+        env_add(e, env_own(e, fmt("PORT%zu", i)), v);
+        if (i == 0)
+            env_add(e, "PORT", v);
+        if (!d->bridge && i < d->nport_defs && d->port_defs[i].name) {
+            char *n = fmt("PORT_%s", d->port_defs[i].name), *p;
+
+            for (p = n ? n + 5 : NULL; p && *p; p++) {
+                if (*p >= 'a' && *p <= 'z')
+                    *p = (char)(*p - 'a' + 'A');
+                else if (*p == '-')
+                    *p = '_';
+            }
+            env_add(e, env_own(e, n), v);
+        }
+        len += 12;
+    }
+    ports = calloc(1, len + 1);
+    for (i = 0; ports && i < in->nports; i++)
+        snprintf(ports + strlen(ports), len + 1 - strlen(ports), "%s%u",
+                 i ? "," : "", in->ports[i]);
+    if (in->nports > 0)
+        env_add(e, "PORTS", env_own(e, ports));
+    else
+        free(ports);
+    env_add(e, "HOST", in->host);
+    env_add(e, "MESOS_TASK_ID", in->task_id);
+    env_add(e, "MARATHON_APP_ID", d->id);
+    env_add(e, "MARATHON_APP_VERSION", d->version);
+    env_add(e, "MARATHON_APP_DOCKER_IMAGE", d->docker_image);
+    env_add(e, "MARATHON_APP_RESOURCE_CPUS", env_own(e, fmt("%g", d->cpus)));
+    env_add(e, "MARATHON_APP_RESOURCE_MEM", env_own(e, fmt("%g", d->mem)));
+    env_add(e, "MARATHON_APP_RESOURCE_DISK", env_own(e, fmt("%g", d->disk)));
+    env_add(e, "MARATHON_APP_RESOURCE_GPUS", env_own(e, fmt("%d", d->gpus)));
+    len = 1;
+    for (i = 0; i < d->nlabels; i++)
+        len += strlen(d->labels[i].key) + 1;
+    labels = calloc(1, len);
+    for (i = 0; labels && i < d->nlabels; i++) {
+        if (i)
+            strcat(labels, " ");
+        strcat(labels, d->labels[i].key);
+        if (strlen(d->labels[i].value) <= 512)
+            env_add(e, env_own(e, label_env_name(d->labels[i].key)),
+                    d->labels[i].value);
+    }
+    env_add(e, "MARATHON_APP_LABELS", env_own(e, labels));
+}
+
+static void health_spec(const struct mar_app *d, struct agora_health_check *h)
+{
+    const struct mar_health_check *c = &d->health_checks[0];
+
+    memset(h, 0, sizeof(*h));
+    switch (c->protocol) {
+    case MAR_HC_COMMAND:
+        h->type = AGORA_CHECK_COMMAND;
+        h->command = c->command;
+        break;
+    case MAR_HC_TCP:
+    case MAR_HC_MESOS_TCP:
+        h->type = AGORA_CHECK_TCP;
+        break;
+    case MAR_HC_HTTPS:
+    case MAR_HC_MESOS_HTTPS:
+        h->type = AGORA_CHECK_HTTP;
+        h->scheme = "https";
+        h->path = c->path;
+        break;
+    default:
+        h->type = AGORA_CHECK_HTTP;
+        h->path = c->path;
+        break;
+    }
+    h->port = c->port > 0 ? (uint32_t)c->port : 0;
+    h->port_index = c->port_index > 0 ? (uint32_t)c->port_index : 0;
+    /* Marathon-level checks (HTTP, HTTPS, TCP) start at once; Mesos-level
+     * ones after delaySeconds. */
+    h->delay = c->protocol >= MAR_HC_MESOS_HTTP ? c->delay : 0;
+    h->grace_period = c->grace_period;
+    h->interval = c->interval;
+    h->timeout = c->timeout;
+    h->max_consecutive_failures = (uint32_t)c->max_consecutive_failures;
+}
+
+/* The task's resources as text, its host ports included. */
+static char *res_text(const struct mar_app *d, const struct mar_inst *in,
+                      const char *role)
+{
+    char *s = fmt("cpus(%s):%g;mem(%s):%g", role, d->cpus, role, d->mem), *t;
+    size_t i;
+
+    if (s && d->disk > 0) {
+        t = fmt("%s;disk(%s):%g", s, role, d->disk);
+        free(s);
+        s = t;
+    }
+    if (s && d->gpus > 0) {
+        t = fmt("%s;gpus(%s):%d", s, role, d->gpus);
+        free(s);
+        s = t;
+    }
+    for (i = 0; s && i < in->nports; i++) {
+        t = fmt("%s%s%u-%u", s, i ? "," : ";ports(*):[", in->ports[i],
+                in->ports[i]);
+        free(s);
+        s = t;
+        if (s && i + 1 == in->nports) {
+            t = fmt("%s]", s);
+            free(s);
+            s = t;
+        }
+    }
+    if (s && role && strcmp(role, "*") != 0 && in->nports > 0) {
+        /* Ports come from the same role as the rest. */
+        char *p = strstr(s, "ports(*)");
+
+        if (p) {
+            t = fmt("%.*sports(%s)%s", (int)(p - s), s, role, p + 8);
+            free(s);
+            s = t;
+        }
+    }
+    return s;
+}
+
+struct launch {
+    struct agora_task_spec spec;
+    struct agora_resources res;
+    struct agora_health_check health;
+    struct envb env;
+    struct agora_kv *labels;
+    struct mar_inst *in;
+};
+
+static void launch_free(struct launch *l)
+{
+    free(l->labels);
+    agora_resources_free(&l->res);
+    env_free(&l->env);
+}
+
+/* Fits one task of a into f: takes resources and ports, builds the
+ * spec. The instance is created but not attached yet. */
+static int launch_build(struct mar *m, struct mar_rapp *a, struct fit *f,
+                        struct launch *l)
+{
+    const struct mar_app *d = a->def;
+    size_t nports = mar_app_host_ports(d), i;
+    char *text, err[128];
+    struct mar_inst *in;
+
+    memset(l, 0, sizeof(*l));
+    in = mar_state_inst_new(m, a);
+    if (in == NULL)
+        return AGORA_ENOMEM;
+    l->in = in;
+    in->agent_id = strdup(f->o->agent_id);
+    in->host = strdup(f->o->hostname ? f->o->hostname : "");
+    in->ports = calloc(nports + 1, sizeof(*in->ports));
+    if (!in->agent_id || !in->host || !in->ports)
+        return AGORA_ENOMEM;
+    for (i = 0; i < nports; i++) {
+        uint32_t want = 0;
+
+        if (d->require_ports && !d->bridge && i < d->nport_defs)
+            want = (uint32_t)d->port_defs[i].port;
+        if (d->bridge) {
+            size_t j, k = 0;
+
+            for (j = 0; j < d->nport_mappings; j++) {
+                if (d->port_mappings[j].host_port < 0)
+                    continue;
+                if (k++ == i) {
+                    want = (uint32_t)d->port_mappings[j].host_port;
+                    break;
+                }
+            }
+        }
+        in->ports[i] = fit_port(f, want);
+        if (in->ports[i] == 0)
+            return AGORA_EINVAL;
+        in->nports++;
+    }
+    f->cpus -= d->cpus;
+    f->mem -= d->mem;
+    f->disk -= d->disk;
+    f->gpus -= d->gpus;
+    in->staged_at = mar_now(m);
+
+    text = res_text(d, in, f->role);
+    if (text == NULL ||
+        agora_resources_parse(text, &l->res, err, sizeof(err)) != 0) {
+        MAR_LOG(m, AGORA_LOG_ERROR, "resources of %s: %s", in->task_id,
+                text ? err : "out of memory");
+        free(text);
+        return AGORA_EINVAL;
+    }
+    free(text);
+    env_build(&l->env, d, in);
+    if (l->env.nomem)
+        return AGORA_ENOMEM;
+    l->spec.task_id = in->task_id;
+    l->spec.name = d->id;
+    if (d->cmd)
+        l->spec.command = d->cmd;
+    else if (d->args)
+        l->spec.argv = (const char *const *)d->args;
+    l->spec.env = l->env.v;
+    l->spec.nenv = l->env.n;
+    l->spec.user = d->user;
+    l->spec.resources = &l->res;
+    if (d->nlabels > 0) {
+        l->labels = calloc(d->nlabels, sizeof(*l->labels));
+        if (l->labels == NULL)
+            return AGORA_ENOMEM;
+        for (i = 0; i < d->nlabels; i++) {
+            l->labels[i].key = d->labels[i].key;
+            l->labels[i].value = d->labels[i].value;
+        }
+        l->spec.labels = l->labels;
+        l->spec.nlabels = d->nlabels;
+    }
+    l->spec.kill_grace_period = d->kill_grace_period > 0
+                                    ? d->kill_grace_period
+                                    : 0;
+    if (d->nhealth_checks > 0) {
+        health_spec(d, &l->health);
+        l->spec.health = &l->health;
+    }
+    l->spec.container_json = d->container_json;
+    return 0;
+}
+
+static void reject(struct mar_rapp *a, enum mar_reject why)
+{
+    a->reject_declined[why]++;
+}
+
+/* The apps waiting for offers, in the order they began to wait. */
+static size_t queued_apps(struct mar *m, struct mar_rapp ***out)
+{
+    struct mar_rapp *a, **v;
+    size_t i = 0, n = 0;
+    double now = mar_now(m);
+
+    v = calloc(m->apps.n + 1, sizeof(*v));
+    if (v == NULL)
+        return 0;
+    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+        if (a->queued_since > 0 && a->launch_after <= now &&
+            mar_sched_wanted(m, a) > 0)
+            v[n++] = a;
+    }
+    *out = v;
+    return n;
+}
+
+/* Fills one offer; returns the number of tasks launched. */
+static size_t offer_fill(struct mar *m, const struct agora_offer *o,
+                         struct mar_rapp **queue, size_t nq)
+{
+    struct launch *ls = NULL;
+    struct agora_task_spec *specs = NULL;
+    size_t nl = 0, capl = 0, qi, i;
+    struct fit f;
+    int rc;
+
+    for (qi = 0; qi < nq; qi++) {
+        struct mar_rapp *a = queue[qi];
+        const char *role = "*";
+        size_t want = mar_sched_wanted(m, a), placed = 0;
+        enum mar_reject why = MAR_R_CPUS;
+
+        a->offers_processed++;
+        if (!role_accepted(a->def, "*")) {
+            role = a->def->naccepted_roles ? a->def->accepted_roles[0] : "*";
+            if (!role_accepted(a->def, role)) {
+                reject(a, MAR_R_ROLE);
+                continue;
+            }
+        }
+        if (fit_init(&f, o, role) != 0)
+            continue;
+        /* this app's tasks placed in the offer so far count too */
+        while (placed < want) {
+            if (!fit_check(&f, a->def, &why))
+                break;
+            if (!constraints_ok(m, a, o, placed)) {
+                why = MAR_R_CONSTRAINT;
+                break;
+            }
+            if (nl == capl) {
+                size_t c = capl ? capl * 2 : 8;
+                struct launch *nv = realloc(ls, c * sizeof(*nv));
+
+                if (nv == NULL)
+                    break;
+                ls = nv;
+                capl = c;
+            }
+            rc = launch_build(m, a, &f, &ls[nl]);
+            if (rc != 0) {
+                MAR_LOG(m, AGORA_LOG_WARN, "cannot build a task of %s: %s",
+                        a->def->id, m->api->strerror(rc));
+                launch_free(&ls[nl]);
+                free(ls[nl].in);
+                break;
+            }
+            nl++;
+            placed++;
+        }
+        free(f.ranges);
+        if (placed == 0) {
+            reject(a, why);
+            a->offers_unused++;
+            a->last_unused_at = mar_now(m);
+        } else {
+            a->last_used_at = mar_now(m);
+        }
+    }
+    if (nl == 0) {
+        free(ls);
+        m->api->decline(m->fw, o->id, -1);
+        m->offers_declined++;
+        return 0;
+    }
+    specs = calloc(nl, sizeof(*specs));
+    for (i = 0; specs && i < nl; i++)
+        specs[i] = ls[i].spec;
+    rc = specs ? m->api->accept(m->fw, o->id, specs, nl) : AGORA_ENOMEM;
+    for (i = 0; i < nl; i++) {
+        struct mar_inst *in = ls[i].in;
+
+        if (rc == 0 && mar_state_inst_attach(m, in) == 0) {
+            mar_state_inst_save(m, in, NULL, NULL);
+            m->tasks_launched++;
+        } else if (rc == 0) {
+            /* Launched but not tracked: kill it rather than lose it. */
+            m->api->kill(m->fw, in->task_id);
+            free(in->instance_id); /* remaining fields freed below */
+            free(in->task_id);
+            free(in->version);
+            free(in->config_version);
+            free(in->agent_id);
+            free(in->host);
+            free(in->ports);
+            free(in);
+        }
+        launch_free(&ls[i]);
+    }
+    if (rc != 0) {
+        MAR_LOG(m, AGORA_LOG_WARN, "accept %s: %s", o->id,
+                m->api->strerror(rc));
+        for (i = 0; i < nl; i++) {
+            free(ls[i].in->instance_id);
+            free(ls[i].in->task_id);
+            free(ls[i].in->version);
+            free(ls[i].in->config_version);
+            free(ls[i].in->agent_id);
+            free(ls[i].in->host);
+            free(ls[i].in->ports);
+            free(ls[i].in);
+        }
+        nl = 0;
+    }
+    free(specs);
+    free(ls);
+    if (nl > 0)
+        m->offers_used++;
+    return nl;
+}
+
+void mar_sched_on_offer(void *state, struct agora_framework *fw,
+                        const struct agora_offer *offers, size_t n)
+{
+    struct mar *m = state;
+    struct mar_rapp **queue = NULL;
+    size_t nq, i, launched = 0;
+
+    (void)fw;
+    m->offers_in += n;
+    for (i = 0; i < n; i++)
+        agent_remember(m, &offers[i]);
+    nq = m->loaded ? queued_apps(m, &queue) : 0;
+    for (i = 0; i < n; i++) {
+        if (nq == 0) {
+            m->api->decline(m->fw, offers[i].id, -1);
+            m->offers_declined++;
+            continue;
+        }
+        launched += offer_fill(m, &offers[i], queue, nq);
+    }
+    for (i = 0; i < nq; i++)
+        mar_sched_dirty(m, queue[i]);
+    free(queue);
+    if (nq == 0 && m->pass_timer == NULL)
+        offers_update(m);
+    (void)launched;
+}
+
+void mar_sched_on_rescind(void *state, struct agora_framework *fw,
+                          const char *offer_id)
+{
+    (void)state;
+    (void)fw;
+    (void)offer_id;
+}
+
+/* ---- status updates ---- */
+
+const char *mar_condition(enum agora_task_state s)
+{
+    static const char *const names[AGORA_TASK_STATE_COUNT] = {
+        "Staging", "Starting", "Running", "Killing", "Finished",
+        "Failed", "Killed", "Error", "Unreachable", "Dropped",
+        "Unreachable", "Gone", "GoneByOperator", "Unknown"};
+
+    return (unsigned)s < AGORA_TASK_STATE_COUNT ? names[s] : "Unknown";
+}
+
+static void event_status(struct mar *m, const struct mar_inst *in,
+                         const struct agora_status *st)
+{
+    struct agora_jw *w = mar_events_begin(m, "status_update_event");
+    size_t i;
+
+    agora_jw_kstr(w, "slaveId", in->agent_id);
+    agora_jw_kstr(w, "taskId", in->task_id);
+    agora_jw_kstr(w, "taskStatus", agora_task_state_name(st->state));
+    agora_jw_kstr(w, "message", st->message ? st->message : "");
+    agora_jw_kstr(w, "appId", in->app->def->id);
+    agora_jw_kstr(w, "host", in->host);
+    agora_jw_key(w, "ipAddresses");
+    agora_jw_arr_open(w);
+    agora_jw_arr_close(w);
+    agora_jw_key(w, "ports");
+    agora_jw_arr_open(w);
+    for (i = 0; i < in->nports; i++)
+        agora_jw_int(w, in->ports[i]);
+    agora_jw_arr_close(w);
+    agora_jw_kstr(w, "version", in->version);
+    mar_events_end(m, "status_update_event");
+
+    w = mar_events_begin(m, "instance_changed_event");
+    agora_jw_kstr(w, "instanceId", in->instance_id);
+    agora_jw_kstr(w, "condition", mar_condition(st->state));
+    agora_jw_kstr(w, "runSpecId", in->app->def->id);
+    agora_jw_kstr(w, "agentId", in->agent_id);
+    agora_jw_kstr(w, "host", in->host);
+    agora_jw_kstr(w, "runSpecVersion", in->version);
+    mar_events_end(m, "instance_changed_event");
+}
+
+static void event_health(struct mar *m, const struct mar_inst *in)
+{
+    struct agora_jw *w;
+
+    if (in->healthy == 0) {
+        w = mar_events_begin(m, "failed_health_check_event");
+        agora_jw_kstr(w, "appId", in->app->def->id);
+        agora_jw_kstr(w, "taskId", in->task_id);
+        agora_jw_kstr(w, "instanceId", in->instance_id);
+        agora_jw_key(w, "healthCheck");
+        agora_jw_obj_open(w);
+        agora_jw_obj_close(w);
+        mar_events_end(m, "failed_health_check_event");
+    }
+    w = mar_events_begin(m, "health_status_changed_event");
+    agora_jw_kstr(w, "appId", in->app->def->id);
+    agora_jw_kstr(w, "taskId", in->task_id);
+    agora_jw_kstr(w, "instanceId", in->instance_id);
+    agora_jw_kstr(w, "version", in->version);
+    agora_jw_kbool(w, "alive", in->healthy == 1);
+    mar_events_end(m, "health_status_changed_event");
+
+    w = mar_events_begin(m, "instance_health_changed_event");
+    agora_jw_kstr(w, "instanceId", in->instance_id);
+    agora_jw_kstr(w, "runSpecId", in->app->def->id);
+    agora_jw_kstr(w, "runSpecVersion", in->version);
+    agora_jw_kbool(w, "healthy", in->healthy == 1);
+    mar_events_end(m, "instance_health_changed_event");
+}
+
+static void record_failure(struct mar *m, struct mar_inst *in,
+                           const struct agora_status *st)
+{
+    struct agora_jw *w = agora_jw_new();
+    char ts[32];
+    const char *doc;
+
+    if (w == NULL)
+        return;
+    mar_time_format(st->timestamp > 0 ? st->timestamp : mar_now(m), ts);
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "appId", in->app->def->id);
+    agora_jw_kstr(w, "host", in->host);
+    agora_jw_kstr(w, "message", st->message ? st->message : "");
+    agora_jw_kstr(w, "state", agora_task_state_name(st->state));
+    agora_jw_kstr(w, "taskId", in->task_id);
+    agora_jw_kstr(w, "timestamp", ts);
+    agora_jw_kstr(w, "version", in->version);
+    agora_jw_kstr(w, "slaveId", in->agent_id);
+    agora_jw_obj_close(w);
+    doc = agora_jw_result(w, NULL);
+    if (doc) {
+        free(in->app->last_failure);
+        in->app->last_failure = strdup(doc);
+    }
+    agora_jw_free(w);
+}
+
+static void health_kill_event(struct mar *m, struct mar_inst *in)
+{
+    struct agora_jw *w = mar_events_begin(m, "unhealthy_instance_kill_event");
+
+    agora_jw_kstr(w, "appId", in->app->def->id);
+    agora_jw_kstr(w, "taskId", in->task_id);
+    agora_jw_kstr(w, "instanceId", in->instance_id);
+    agora_jw_kstr(w, "version", in->version);
+    agora_jw_kstr(w, "reason", "Health check failed");
+    agora_jw_kstr(w, "host", in->host);
+    agora_jw_kstr(w, "slaveId", in->agent_id);
+    mar_events_end(m, "unhealthy_instance_kill_event");
+}
+
+static void status_terminal(struct mar *m, struct mar_inst *in,
+                            const struct agora_status *st)
+{
+    struct mar_rapp *a = in->app;
+    enum agora_task_state s = st->state;
+
+    if (s == AGORA_TASK_KILLED && st->healthy == 0 && !in->killing) {
+        health_kill_event(m, in);
+        backoff_failed(m, a);
+    } else if (s == AGORA_TASK_FAILED || s == AGORA_TASK_ERROR ||
+               s == AGORA_TASK_FINISHED) {
+        /* Marathon runs services: a task that ends is a failure. */
+        backoff_failed(m, a);
+    }
+    if (s != AGORA_TASK_KILLED && s != AGORA_TASK_FINISHED)
+        record_failure(m, in, st);
+    mar_state_inst_remove(m, in, st->task_id, st->uuid);
+    mar_sched_dirty(m, a);
+}
+
+/* A task the plugin does not track: adopt it when its id names an app
+ * (it was launched before a crash could record it), else kill it. */
+static void status_unknown(struct mar *m, const struct agora_status *st)
+{
+    const char *dot = strstr(st->task_id, ".instance-");
+    struct mar_rapp *a = NULL, *x;
+    struct mar_inst *in;
+    size_t i = 0;
+
+    if (agora_task_state_terminal(st->state) ||
+        st->state == AGORA_TASK_UNKNOWN) {
+        if (st->uuid)
+            m->api->acknowledge(m->fw, st->task_id, st->uuid);
+        return;
+    }
+    while (dot && (x = mar_map_next(&m->apps, &i)) != NULL) {
+        if (strlen(x->safe_id) == (size_t)(dot - st->task_id) &&
+            strncmp(x->safe_id, st->task_id, (size_t)(dot - st->task_id)) == 0)
+            a = x;
+    }
+    in = a && !a->stopping ? mar_state_inst_new(m, a) : NULL;
+    if (in) {
+        const char *end = strstr(dot, "._app.");
+
+        free(in->task_id);
+        free(in->instance_id);
+        in->task_id = strdup(st->task_id);
+        in->instance_id = end ? strndup(st->task_id,
+                                        (size_t)(end - st->task_id))
+                              : strdup(st->task_id);
+        in->agent_id = st->agent_id ? strdup(st->agent_id) : NULL;
+        in->host = st->hostname ? strdup(st->hostname) : NULL;
+        in->state = st->state;
+        in->staged_at = st->timestamp;
+        if (in->task_id && in->instance_id &&
+            mar_state_inst_attach(m, in) == 0) {
+            MAR_LOG(m, AGORA_LOG_INFO, "adopted task %s of %s", st->task_id,
+                    a->def->id);
+            mar_state_inst_save(m, in, st->task_id, st->uuid);
+            mar_sched_dirty(m, a);
+            return;
+        }
+        free(in->task_id);
+        free(in->instance_id);
+        free(in->agent_id);
+        free(in->host);
+        free(in->version);
+        free(in->config_version);
+        free(in);
+    }
+    MAR_LOG(m, AGORA_LOG_INFO, "killing unknown task %s", st->task_id);
+    m->api->kill(m->fw, st->task_id);
+    if (st->uuid)
+        m->api->acknowledge(m->fw, st->task_id, st->uuid);
+}
+
+void mar_sched_on_status(void *state, struct agora_framework *fw,
+                         const struct agora_status *st)
+{
+    struct mar *m = state;
+    struct mar_inst *in = mar_map_get(&m->tasks, st->task_id);
+    int health_changed;
+
+    (void)fw;
+    if ((unsigned)st->state < AGORA_TASK_STATE_COUNT)
+        m->status_counts[st->state]++;
+    if (in == NULL) {
+        status_unknown(m, st);
+        return;
+    }
+    if (st->agent_id && (!in->agent_id || strcmp(in->agent_id, st->agent_id))) {
+        free(in->agent_id);
+        in->agent_id = strdup(st->agent_id);
+    }
+    if (st->hostname && (!in->host || strcmp(in->host, st->hostname))) {
+        free(in->host);
+        in->host = strdup(st->hostname);
+    }
+    health_changed = st->healthy != -1 && st->healthy != in->healthy;
+    if (st->state == AGORA_TASK_RUNNING && in->started_at == 0)
+        in->started_at = st->timestamp > 0 ? st->timestamp : mar_now(m);
+    if (health_changed) {
+        double now = mar_now(m);
+
+        in->healthy = st->healthy;
+        if (st->healthy == 1) {
+            if (in->first_success == 0)
+                in->first_success = now;
+            in->last_success = now;
+            in->consecutive_failures = 0;
+        } else {
+            in->last_failure = now;
+            in->consecutive_failures++;
+            free(in->last_failure_cause);
+            in->last_failure_cause = st->message ? strdup(st->message) : NULL;
+        }
+    }
+    if (in->state != st->state || st->uuid)
+        event_status(m, in, st);
+    in->state = st->state;
+    if (health_changed)
+        event_health(m, in);
+    if (agora_task_state_terminal(st->state) ||
+        st->state == AGORA_TASK_UNKNOWN) {
+        status_terminal(m, in, st);
+        return;
+    }
+    mar_state_inst_save(m, in, st->task_id, st->uuid);
+    mar_sched_dirty(m, in->app);
+}

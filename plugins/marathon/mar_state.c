@@ -1,0 +1,694 @@
+/*
+ * mar_state.c - apps and instances in memory and in the store.
+ *
+ * Every write is a put or delete of one small key (one app, one version,
+ * one instance), never a document of the whole state, so that no value
+ * grows with the number of apps (Marathon's 1 MB znode limit). Writes
+ * are fire-and-forget except where a status update waits on them: its
+ * acknowledgement goes out in the write's completion, so an update is
+ * never acknowledged before what it changed is durable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "marathon.h"
+
+/* ---- keys ---- */
+
+char *mar_state_key(const char *id)
+{
+    char *k, *p;
+
+    while (*id == '/')
+        id++;
+    k = strdup(id);
+    if (k == NULL)
+        return NULL;
+    for (p = k; *p; p++) {
+        if (*p == '/')
+            *p = ':';
+    }
+    return k;
+}
+
+/* ---- acknowledgements after writes ---- */
+
+struct ack_ctx {
+    struct mar *m;
+    char *task_id;
+    char *uuid;
+};
+
+static struct ack_ctx *ack_new(struct mar *m, const char *task_id,
+                               const char *uuid)
+{
+    struct ack_ctx *c;
+
+    if (uuid == NULL)
+        return NULL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->m = m;
+    c->task_id = strdup(task_id);
+    c->uuid = strdup(uuid);
+    if (!c->task_id || !c->uuid) {
+        free(c->task_id);
+        free(c->uuid);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The write landed (or failed: the update is then left unacknowledged,
+ * and the agent sends it again). */
+static void ack_done(void *arg, int err, const struct agora_store_result *r)
+{
+    struct ack_ctx *c = arg;
+
+    (void)r;
+    if (c == NULL)
+        return;
+    if (err == 0 || err == AGORA_ENOENT)
+        c->m->api->acknowledge(c->m->fw, c->task_id, c->uuid);
+    else
+        MAR_LOG(c->m, AGORA_LOG_WARN, "store write for %s failed: %s",
+                c->task_id, c->m->api->strerror(err));
+    free(c->task_id);
+    free(c->uuid);
+    free(c);
+}
+
+static void write_done(void *arg, int err, const struct agora_store_result *r)
+{
+    struct mar *m = arg;
+
+    (void)r;
+    if (err != 0 && err != AGORA_ENOENT)
+        MAR_LOG(m, AGORA_LOG_WARN, "store write failed: %s",
+                m->api->strerror(err));
+}
+
+/* ---- apps ---- */
+
+struct mar_rapp *mar_state_app(struct mar *m, const char *id)
+{
+    return mar_map_get(&m->apps, id);
+}
+
+struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def)
+{
+    struct mar_rapp *a = calloc(1, sizeof(*a));
+
+    if (a == NULL) {
+        mar_app_free(def);
+        return NULL;
+    }
+    a->def = def;
+    a->key = mar_state_key(def->id);
+    a->safe_id = mar_id_safe(def->id);
+    if (!a->key || !a->safe_id || mar_map_put(&m->apps, def->id, a) < 0) {
+        free(a->key);
+        free(a->safe_id);
+        mar_app_free(def);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void app_free(struct mar_rapp *a)
+{
+    mar_app_free(a->def);
+    free(a->key);
+    free(a->safe_id);
+    free(a->inst);
+    free(a->last_failure);
+    free(a);
+}
+
+static void put_json(struct mar *m, const char *key, struct agora_jw *w,
+                     agora_store_fn cb, void *arg)
+{
+    size_t len;
+    const char *doc = agora_jw_result(w, &len);
+    int rc;
+
+    if (doc == NULL) {
+        MAR_LOG(m, AGORA_LOG_ERROR, "cannot write %s: out of memory", key);
+        return;
+    }
+    rc = m->api->store_put(m->h, key, doc, len, AGORA_STORE_ANY, cb, arg);
+    if (rc != 0)
+        MAR_LOG(m, AGORA_LOG_ERROR, "cannot write %s: %s", key,
+                m->api->strerror(rc));
+}
+
+void mar_state_app_save(struct mar *m, struct mar_rapp *a)
+{
+    struct agora_jw *w = agora_jw_new();
+    char *key = NULL;
+
+    if (w == NULL) {
+        MAR_LOG(m, AGORA_LOG_ERROR, "cannot save %s: out of memory",
+                a->def->id);
+        return;
+    }
+    mar_app_write(w, a->def);
+    if (asprintf(&key, "apps/%s", a->key) >= 0) {
+        put_json(m, key, w, write_done, m);
+        free(key);
+    }
+    if (a->def->version &&
+        asprintf(&key, "versions/%s/%s", a->key, a->def->version) >= 0) {
+        put_json(m, key, w, write_done, m);
+        free(key);
+    }
+    agora_jw_free(w);
+    mar_state_versions_trim(m, a);
+}
+
+/* Deletes the oldest versions past max_versions (or all, max 0). */
+struct trim_ctx {
+    struct mar *m;
+    char *key;
+    size_t keep;
+};
+
+static void trim_listed(void *arg, int err, const struct agora_store_result *r)
+{
+    struct trim_ctx *c = arg;
+    size_t i;
+    char *k;
+
+    if (err == 0 && r->nnames > c->keep) {
+        /* Timestamps sort as they read: the first names are the oldest. */
+        for (i = 0; i < r->nnames - c->keep; i++) {
+            if (asprintf(&k, "versions/%s/%s", c->key, r->names[i]) < 0)
+                break;
+            c->m->api->store_delete(c->m->h, k, AGORA_STORE_ANY, write_done,
+                                    c->m);
+            free(k);
+        }
+    }
+    free(c->key);
+    free(c);
+}
+
+static void trim(struct mar *m, const char *app_key, size_t keep)
+{
+    struct trim_ctx *c = calloc(1, sizeof(*c));
+    char *k = NULL;
+
+    if (c == NULL || (c->key = strdup(app_key)) == NULL ||
+        asprintf(&k, "versions/%s", app_key) < 0) {
+        if (c)
+            free(c->key);
+        free(c);
+        return;
+    }
+    c->m = m;
+    c->keep = keep;
+    if (m->api->store_list(m->h, k, trim_listed, c) != 0) {
+        free(c->key);
+        free(c);
+    }
+    free(k);
+}
+
+void mar_state_versions_trim(struct mar *m, struct mar_rapp *a)
+{
+    size_t keep = m->conf->max_versions > 0 ? (size_t)m->conf->max_versions
+                                            : 1;
+
+    trim(m, a->key, keep);
+}
+
+void mar_state_app_remove(struct mar *m, struct mar_rapp *a)
+{
+    char *k = NULL;
+
+    if (asprintf(&k, "apps/%s", a->key) >= 0) {
+        m->api->store_delete(m->h, k, AGORA_STORE_ANY, write_done, m);
+        free(k);
+    }
+    trim(m, a->key, 0);
+    if (a->dirty) {
+        struct mar_rapp **pp;
+
+        for (pp = &m->dirty; *pp; pp = &(*pp)->next_dirty) {
+            if (*pp == a) {
+                *pp = a->next_dirty;
+                break;
+            }
+        }
+    }
+    mar_map_del(&m->apps, a->def->id);
+    app_free(a);
+}
+
+/* ---- instances ---- */
+
+struct mar_inst *mar_state_inst_new(struct mar *m, struct mar_rapp *a)
+{
+    struct mar_inst *in = calloc(1, sizeof(*in));
+    char uuid[40];
+    unsigned char b[16];
+    size_t i;
+    FILE *f;
+
+    if (in == NULL)
+        return NULL;
+    /* A version 4 UUID from the kernel's generator. */
+    f = fopen("/dev/urandom", "re");
+    if (f == NULL || fread(b, 1, sizeof(b), f) != sizeof(b)) {
+        if (f)
+            fclose(f);
+        free(in);
+        return NULL;
+    }
+    fclose(f);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    for (i = 0; i < 16; i++)
+        snprintf(uuid + 2 * i + (i >= 4) + (i >= 6) + (i >= 8) + (i >= 10),
+                 3, "%02x", b[i]);
+    uuid[8] = uuid[13] = uuid[18] = uuid[23] = '-';
+    uuid[36] = '\0';
+    in->app = a;
+    in->state = AGORA_TASK_STAGING;
+    in->healthy = -1;
+    if (asprintf(&in->instance_id, "%s.instance-%s", a->safe_id, uuid) < 0)
+        in->instance_id = NULL;
+    if (in->instance_id &&
+        asprintf(&in->task_id, "%s._app.1", in->instance_id) < 0)
+        in->task_id = NULL;
+    in->version = a->def->version ? strdup(a->def->version) : NULL;
+    in->config_version = a->def->last_config_change_at
+                             ? strdup(a->def->last_config_change_at)
+                             : NULL;
+    if (!in->instance_id || !in->task_id || !in->version ||
+        !in->config_version) {
+        free(in->instance_id);
+        free(in->task_id);
+        free(in->version);
+        free(in->config_version);
+        free(in);
+        return NULL;
+    }
+    return in;
+}
+
+/* Adds in to its app's list and the task table. */
+static int inst_attach(struct mar *m, struct mar_inst *in)
+{
+    struct mar_rapp *a = in->app;
+
+    if (a->ninst == a->capinst) {
+        size_t cap = a->capinst ? a->capinst * 2 : 4;
+        struct mar_inst **v = realloc(a->inst, cap * sizeof(*v));
+
+        if (v == NULL)
+            return AGORA_ENOMEM;
+        a->inst = v;
+        a->capinst = cap;
+    }
+    if (mar_map_put(&m->tasks, in->task_id, in) < 0)
+        return AGORA_ENOMEM;
+    a->inst[a->ninst++] = in;
+    return 0;
+}
+
+int mar_state_inst_attach(struct mar *m, struct mar_inst *in)
+{
+    return inst_attach(m, in);
+}
+
+static void inst_free(struct mar_inst *in)
+{
+    free(in->instance_id);
+    free(in->task_id);
+    free(in->version);
+    free(in->config_version);
+    free(in->agent_id);
+    free(in->host);
+    free(in->ports);
+    free(in->last_failure_cause);
+    free(in);
+}
+
+static void inst_write(struct agora_jw *w, const struct mar_inst *in)
+{
+    size_t i;
+
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "instanceId", in->instance_id);
+    agora_jw_kstr(w, "taskId", in->task_id);
+    agora_jw_kstr(w, "appId", in->app->def->id);
+    agora_jw_kstr(w, "version", in->version);
+    agora_jw_kstr(w, "configVersion", in->config_version);
+    agora_jw_kstr(w, "agentId", in->agent_id);
+    agora_jw_kstr(w, "host", in->host);
+    agora_jw_kstr(w, "state", agora_task_state_name(in->state));
+    agora_jw_knum(w, "stagedAt", in->staged_at);
+    agora_jw_knum(w, "startedAt", in->started_at);
+    agora_jw_kbool(w, "scaleKill", in->scale_kill);
+    agora_jw_key(w, "ports");
+    agora_jw_arr_open(w);
+    for (i = 0; i < in->nports; i++)
+        agora_jw_int(w, in->ports[i]);
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+}
+
+void mar_state_inst_save(struct mar *m, struct mar_inst *in,
+                         const char *ack_task, const char *ack_uuid)
+{
+    struct agora_jw *w = m->jw;
+    struct ack_ctx *c = ack_new(m, ack_task, ack_uuid);
+    char *key = NULL;
+
+    agora_jw_reset(w);
+    inst_write(w, in);
+    if (asprintf(&key, "instances/%s", in->instance_id) < 0) {
+        ack_done(c, AGORA_ENOMEM, NULL);
+        return;
+    }
+    if (c)
+        put_json(m, key, w, ack_done, c);
+    else
+        put_json(m, key, w, write_done, m);
+    free(key);
+}
+
+void mar_state_inst_remove(struct mar *m, struct mar_inst *in,
+                           const char *ack_task, const char *ack_uuid)
+{
+    struct mar_rapp *a = in->app;
+    struct ack_ctx *c = ack_new(m, ack_task, ack_uuid);
+    char *key = NULL;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < a->ninst; i++) {
+        if (a->inst[i] == in) {
+            memmove(&a->inst[i], &a->inst[i + 1],
+                    (a->ninst - i - 1) * sizeof(*a->inst));
+            a->ninst--;
+            break;
+        }
+    }
+    mar_map_del(&m->tasks, in->task_id);
+    if (asprintf(&key, "instances/%s", in->instance_id) >= 0) {
+        rc = m->api->store_delete(m->h, key, AGORA_STORE_ANY,
+                                  c ? ack_done : write_done,
+                                  c ? (void *)c : (void *)m);
+        if (rc != 0 && c)
+            ack_done(c, rc, NULL);
+        free(key);
+    } else if (c) {
+        ack_done(c, AGORA_ENOMEM, NULL);
+    }
+    inst_free(in);
+}
+
+/* ---- deployments ---- */
+
+void mar_state_deploy_save(struct mar *m, struct mar_deploy *d)
+{
+    struct agora_jw *w = agora_jw_new();
+    char *key = NULL;
+
+    if (w == NULL || asprintf(&key, "deployments/%s", d->id) < 0) {
+        agora_jw_free(w);
+        return;
+    }
+    mar_deploy_write(m, w, d);
+    put_json(m, key, w, write_done, m);
+    free(key);
+    agora_jw_free(w);
+}
+
+void mar_state_deploy_delete(struct mar *m, struct mar_deploy *d)
+{
+    char *key = NULL;
+
+    if (asprintf(&key, "deployments/%s", d->id) < 0)
+        return;
+    m->api->store_delete(m->h, key, AGORA_STORE_ANY, write_done, m);
+    free(key);
+}
+
+/* ---- loading ---- */
+
+static void load_step(struct mar *m);
+
+static void load_failed(struct mar *m, const char *what, int err)
+{
+    MAR_LOG(m, AGORA_LOG_ERROR, "cannot read %s from the store: %s", what,
+            m->api->strerror(err));
+    m->load_failed = 1;
+    m->api->set_ready(m->h, 0, "the store could not be read");
+}
+
+static void load_apps(void *arg, int err, const struct agora_store_result *r)
+{
+    struct mar *m = arg;
+    size_t i;
+
+    if (err != 0 && err != AGORA_ENOENT) {
+        load_failed(m, "apps", err);
+        return;
+    }
+    for (i = 0; err == 0 && i < r->nentries; i++) {
+        struct mar_errs e = {0};
+        char why[128];
+        yajl_val v = agora_json_parse(r->entries[i].value, why, sizeof(why));
+        struct mar_app *app = NULL;
+        struct mar_rapp *a;
+
+        if (v)
+            app = mar_app_parse(v, "/", NULL, "", &e);
+        yajl_tree_free(v);
+        mar_errs_free(&e);
+        if (app == NULL) {
+            MAR_LOG(m, AGORA_LOG_ERROR, "app %s in the store is invalid; "
+                    "left out", r->entries[i].name);
+            continue;
+        }
+        a = mar_state_app_add(m, app);
+        if (a)
+            a->store_version = r->entries[i].version;
+    }
+    m->loading++;
+    load_step(m);
+}
+
+static struct mar_inst *inst_parse(struct mar *m, const char *name,
+                                   const char *json)
+{
+    char why[128];
+    yajl_val v = agora_json_parse(json, why, sizeof(why)), p;
+    struct mar_inst *in = NULL;
+    struct mar_rapp *a;
+    const char *s;
+    double d;
+    size_t i;
+    int st;
+
+    if (v == NULL)
+        return NULL;
+    a = mar_state_app(m, agora_json_get_str(v, "appId"));
+    s = agora_json_get_str(v, "state");
+    st = s ? agora_task_state_parse(s) : -1;
+    if (a == NULL || st < 0 || !agora_json_get_str(v, "taskId"))
+        goto out;
+    in = calloc(1, sizeof(*in));
+    if (in == NULL)
+        goto out;
+    in->app = a;
+    in->state = (enum agora_task_state)st;
+    in->healthy = -1;
+    in->instance_id = strdup(name);
+    in->task_id = strdup(agora_json_get_str(v, "taskId"));
+#define DUPS(field, key)                                                     \
+    in->field = (s = agora_json_get_str(v, key)) ? strdup(s) : NULL
+    DUPS(version, "version");
+    DUPS(config_version, "configVersion");
+    DUPS(agent_id, "agentId");
+    DUPS(host, "host");
+#undef DUPS
+    if (agora_json_num(v, "stagedAt", &d) == 0)
+        in->staged_at = d;
+    if (agora_json_num(v, "startedAt", &d) == 0)
+        in->started_at = d;
+    agora_json_bool(v, "scaleKill", &in->scale_kill);
+    p = agora_json_get(v, "ports");
+    if (YAJL_IS_ARRAY(p) && p->u.array.len > 0 &&
+        (in->ports = calloc(p->u.array.len, sizeof(*in->ports)))) {
+        for (i = 0; i < p->u.array.len; i++) {
+            if (YAJL_IS_INTEGER(p->u.array.values[i]))
+                in->ports[in->nports++] =
+                    (uint32_t)YAJL_GET_INTEGER(p->u.array.values[i]);
+        }
+    }
+    if (!in->instance_id || !in->task_id || !in->version ||
+        !in->config_version || inst_attach(m, in) < 0) {
+        inst_free(in);
+        in = NULL;
+    }
+out:
+    yajl_tree_free(v);
+    return in;
+}
+
+static void load_instances(void *arg, int err,
+                           const struct agora_store_result *r)
+{
+    struct mar *m = arg;
+    size_t i;
+
+    if (err != 0 && err != AGORA_ENOENT) {
+        load_failed(m, "instances", err);
+        return;
+    }
+    for (i = 0; err == 0 && i < r->nentries; i++) {
+        if (inst_parse(m, r->entries[i].name, r->entries[i].value) == NULL) {
+            char *k = NULL;
+
+            MAR_LOG(m, AGORA_LOG_WARN, "instance %s in the store has no app;"
+                    " dropped", r->entries[i].name);
+            if (asprintf(&k, "instances/%s", r->entries[i].name) >= 0) {
+                m->api->store_delete(m->h, k, AGORA_STORE_ANY, write_done, m);
+                free(k);
+            }
+        }
+    }
+    m->loading++;
+    load_step(m);
+}
+
+static void load_deployments(void *arg, int err,
+                             const struct agora_store_result *r)
+{
+    struct mar *m = arg;
+    size_t i;
+
+    if (err != 0 && err != AGORA_ENOENT) {
+        load_failed(m, "deployments", err);
+        return;
+    }
+    for (i = 0; err == 0 && i < r->nentries; i++) {
+        struct mar_deploy *d = mar_deploy_parse(r->entries[i].value);
+
+        if (d == NULL) {
+            MAR_LOG(m, AGORA_LOG_ERROR, "deployment %s in the store is "
+                    "invalid; dropped", r->entries[i].name);
+            continue;
+        }
+        d->store_version = r->entries[i].version;
+        /* Resumed: its locks taken again, its current step begun again. */
+        d->next = m->deploys;
+        m->deploys = d;
+        m->ndeploys++;
+        mar_deploy_begin_step(m, d);
+    }
+    m->loading++;
+    load_step(m);
+}
+
+/* Asks the master for the state of every instance it knows of, and of
+ * every live task of the framework: the answers arrive as status
+ * updates, and the master holds them until the agents of a failover are
+ * back, so none says "unknown" for a task that merely was not reported
+ * yet. */
+static void load_reconcile(struct mar *m)
+{
+    const char **ids;
+    size_t n = 0, i = 0;
+    struct mar_inst *in;
+
+    ids = calloc(m->tasks.n + 1, sizeof(*ids));
+    if (ids) {
+        while ((in = mar_map_next(&m->tasks, &i)) != NULL)
+            ids[n++] = in->task_id;
+        if (n > 0)
+            m->api->reconcile(m->fw, ids, n);
+        free(ids);
+    }
+    m->api->reconcile(m->fw, NULL, 0);
+}
+
+static void load_step(struct mar *m)
+{
+    struct mar_rapp *a;
+    size_t i = 0;
+    int rc = 0;
+
+    switch (m->loading) {
+    case 0:
+        rc = m->api->store_get_children(m->h, "apps", load_apps, m);
+        break;
+    case 1:
+        rc = m->api->store_get_children(m->h, "instances", load_instances, m);
+        break;
+    case 2:
+        rc = m->api->store_get_children(m->h, "deployments",
+                                        load_deployments, m);
+        break;
+    default:
+        m->loaded = 1;
+        load_reconcile(m);
+        while ((a = mar_map_next(&m->apps, &i)) != NULL)
+            mar_sched_dirty(m, a);
+        m->api->set_ready(m->h, 1, NULL);
+        MAR_LOG(m, AGORA_LOG_INFO, "loaded %zu apps, %zu instances, "
+                "%zu deployments", m->apps.n, m->tasks.n, m->ndeploys);
+        return;
+    }
+    if (rc != 0)
+        load_failed(m, "the state", rc);
+}
+
+void mar_state_load(struct mar *m)
+{
+    m->loading = 0;
+    load_step(m);
+}
+
+void mar_state_free(struct mar *m)
+{
+    struct mar_rapp *a;
+    struct mar_deploy *d;
+    size_t i = 0, j;
+
+    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+        for (j = 0; j < a->ninst; j++)
+            inst_free(a->inst[j]);
+        app_free(a);
+    }
+    while ((d = m->deploys) != NULL) {
+        m->deploys = d->next;
+        mar_deploy_free(d);
+    }
+    mar_map_free(&m->apps);
+    mar_map_free(&m->tasks);
+    i = 0;
+    {
+        struct mar_agent *ag;
+
+        while ((ag = mar_map_next(&m->agents, &i)) != NULL) {
+            for (j = 0; j < ag->nattrs; j++) {
+                free((char *)ag->attrs[j].key);
+                free((char *)ag->attrs[j].value);
+            }
+            free(ag->attrs);
+            free(ag->hostname);
+            free(ag->ip);
+            free(ag);
+        }
+    }
+    mar_map_free(&m->agents);
+}

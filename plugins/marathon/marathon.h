@@ -1,0 +1,448 @@
+/*
+ * marathon.h - marathon.so's runtime: apps, instances, deployments.
+ *
+ * The plugin keeps Marathon's state in memory, owned by the master's loop
+ * (every callback of the SDK runs there), and in the store, one key per
+ * app, app version, instance and deployment:
+ *
+ *   apps/<key>                 the app's current definition (mar_app JSON)
+ *   versions/<key>/<version>   every version kept (at most max_versions)
+ *   instances/<instance id>    one instance: app, version, agent, ports
+ *   deployments/<id>           a running deployment: steps, originals
+ *
+ * where <key> is the app id without its leading '/', '/' written ':'
+ * ("/prod/web" -> "prod:web"): app ids are [a-z0-9.-] segments, so the
+ * mapping is one to one.
+ *
+ * The scheduler works by reconciliation, as Marathon's does: each app has
+ * a target (its definition's instances and config version); whenever
+ * something changes (an API call, a status update, a backoff expiring) the
+ * app is marked dirty and one pass on a later turn of the loop launches,
+ * kills and advances deployments until the instances match the target.
+ *
+ * Files: marathon.c (descriptor, init, leadership), mar_state.c (tables,
+ * store), mar_sched.c (offers, launches, status updates, backoff),
+ * mar_deploy.c (deployment plans), mar_events.c (the SSE bus),
+ * mar_json.c (AppInfo and Task documents), mar_http_*.c (routes),
+ * mar_map.c (a string-keyed hash table).
+ */
+#ifndef MARATHON_H
+#define MARATHON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <agora/json.h>
+#include <agora/plugin.h>
+#include <agora/resources.h>
+#include <agora/sdk.h>
+
+#include "mar_app.h"
+#include "mar_constraint.h"
+
+/* ---- a string-keyed hash table (mar_map.c) ---- */
+
+struct mar_map_slot {
+    char *key;   /* owned copy; NULL = empty; MAR_MAP_GONE = deleted */
+    void *value;
+};
+
+struct mar_map {
+    struct mar_map_slot *slots;
+    size_t cap, n, used; /* used counts deleted slots too */
+};
+
+/* 0 or AGORA_ENOMEM; the key is copied, value borrowed. Replaces. */
+int mar_map_put(struct mar_map *m, const char *key, void *value);
+void *mar_map_get(const struct mar_map *m, const char *key);
+/* Returns the removed value, or NULL. */
+void *mar_map_del(struct mar_map *m, const char *key);
+/* Walk: *i from 0; returns the next value, or NULL at the end. */
+void *mar_map_next(const struct mar_map *m, size_t *i);
+void mar_map_free(struct mar_map *m);
+
+/* ---- configuration (conf.d/marathon.conf) ---- */
+
+struct mar_conf {
+    int64_t max_versions;         /* versions kept per app (50)            */
+    int64_t local_port_min;       /* service ports assigned from here      */
+    int64_t local_port_max;
+    double health_kill_rate;      /* unhealthy kills per second, at most   */
+    double task_launch_timeout;   /* s a task may take to run (300)        */
+    const char *framework_name;   /* shown in /v2/info                     */
+};
+
+/* ---- instances ---- */
+
+struct mar_rapp;
+
+struct mar_inst {
+    char *instance_id;       /* "<safe app id>.instance-<uuid>"            */
+    char *task_id;           /* instance_id + "._app.1"                    */
+    struct mar_rapp *app;
+    char *version;           /* the app version it was launched with       */
+    char *config_version;    /* that version's lastConfigChangeAt          */
+    char *agent_id;
+    char *host;
+    enum agora_task_state state;
+    int healthy;             /* -1 unknown, 0, 1                           */
+    int killing;             /* a kill was sent                            */
+    double kill_at;          /* when it was last sent                      */
+    int scale_kill;          /* killed to scale down: no replacement       */
+    int health_kill;         /* killed as unhealthy                        */
+    double staged_at, started_at; /* 0 = not yet                           */
+    uint32_t *ports;         /* host ports, nports of them                 */
+    size_t nports;
+    double first_success, last_success, last_failure; /* health, 0 = none */
+    int consecutive_failures;
+    char *last_failure_cause;
+    int64_t store_version;   /* of instances/<id>; 0 = not written yet     */
+    int writing;             /* a store write is in flight                 */
+    int dirty;               /* changed while writing: write again         */
+    int gone;                /* terminal: delete once writes settle        */
+};
+
+/* ---- apps ---- */
+
+struct mar_deploy;
+
+/* Why offers were not used for an app (the queue's reject summary). */
+enum mar_reject {
+    MAR_R_ROLE = 0,
+    MAR_R_CONSTRAINT,
+    MAR_R_CPUS,
+    MAR_R_MEM,
+    MAR_R_DISK,
+    MAR_R_GPUS,
+    MAR_R_PORTS,
+    MAR_R_COUNT
+};
+
+struct mar_rapp {
+    struct mar_app *def;     /* the current definition (owned)              */
+    char *key;               /* store key segment ("prod:web")             */
+    char *safe_id;           /* task id prefix ("prod_web")                */
+    int64_t store_version;   /* of apps/<key>                              */
+    struct mar_inst **inst;  /* live instances, launch order               */
+    size_t ninst, capinst;
+
+    struct mar_deploy *deploy; /* the deployment holding the lock, or NULL */
+    int restarting;          /* a RestartApplication action runs          */
+    int stopping;            /* a StopApplication action runs             */
+    int dirty;               /* queued for a scheduler pass               */
+    struct mar_rapp *next_dirty;
+
+    double backoff;          /* current delay, 0 = none                    */
+    double launch_after;     /* no launch before this time                 */
+    double queued_since;     /* when it began to wait for offers, 0 = not */
+    char *last_failure;      /* lastTaskFailure JSON, or NULL              */
+
+    /* offers seen while it waited (GET /v2/queue) */
+    uint64_t offers_processed, offers_unused;
+    double last_unused_at, last_used_at;
+    uint64_t reject_declined[MAR_R_COUNT], reject_processed[MAR_R_COUNT];
+};
+
+/* ---- deployments ---- */
+
+enum mar_action_kind {
+    MAR_A_START = 0,
+    MAR_A_STOP,
+    MAR_A_SCALE,
+    MAR_A_RESTART
+};
+
+struct mar_action {
+    enum mar_action_kind kind;
+    char *app_id;
+};
+
+struct mar_step {
+    struct mar_action *actions;
+    size_t n;
+};
+
+struct mar_deploy {
+    char *id;
+    char *version;
+    struct mar_step *steps;
+    size_t nsteps;
+    size_t current;          /* index of the running step                 */
+    char **affected;         /* app ids                                    */
+    size_t naffected;
+    /* The definitions before (JSON text, or NULL: the app did not exist),
+     * one per affected app, for rollback. */
+    char **original;
+    int64_t store_version;
+    struct mar_deploy *next;
+};
+
+/* ---- SSE clients (mar_events.c) ---- */
+
+struct mar_sse;
+
+/* ---- the plugin ---- */
+
+struct mar {
+    struct agora_host *h;
+    const struct agora_api *api;
+    const struct mar_conf *conf;
+    struct agora_framework *fw;
+    int leading;
+    int loaded;              /* the store has been read                    */
+    int loading;             /* store reads outstanding                    */
+    int load_failed;
+
+    struct mar_map apps;     /* canonical id -> struct mar_rapp            */
+    struct mar_map tasks;    /* task id -> struct mar_inst                 */
+    struct mar_map agents;   /* agent id -> struct mar_agent (offers seen) */
+    struct mar_deploy *deploys;
+    size_t ndeploys;
+
+    struct mar_rapp *dirty;  /* apps queued for a pass                     */
+    struct agora_timer *pass_timer;
+    struct agora_timer *tick;
+    int suppressed;
+    double health_kill_budget;
+    double health_kill_at;
+
+    struct mar_sse *sse;     /* SSE clients                                */
+    struct agora_jw *jw;     /* scratch writer for events                  */
+    uint64_t tasks_launched;
+    uint64_t status_counts[AGORA_TASK_STATE_COUNT];
+    uint64_t offers_in, offers_used, offers_declined;
+    double start_time;
+    double elected_time;
+    uint16_t next_service_port;
+};
+
+/* The offer attributes of an agent, cached for constraints. */
+struct mar_agent {
+    char *hostname;
+    struct agora_kv *attrs;
+    size_t nattrs;
+    char *ip;
+};
+
+#define MAR_LOG(m, lvl, ...) (m)->api->log((m)->h, (lvl), __VA_ARGS__)
+
+/* ---- mar_state.c ---- */
+
+/* A new runtime app for def (taken), added to m->apps. NULL when out of
+ * memory (def freed). */
+struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def);
+/* Removes an app without instances from memory and the store. */
+void mar_state_app_remove(struct mar *m, struct mar_rapp *a);
+struct mar_rapp *mar_state_app(struct mar *m, const char *id);
+/* Writes apps/<key> and versions/<key>/<version> for a->def. */
+void mar_state_app_save(struct mar *m, struct mar_rapp *a);
+/* A new instance of a (STAGING once launched); NULL when out of memory. */
+struct mar_inst *mar_state_inst_new(struct mar *m, struct mar_rapp *a);
+/* Writes instances/<id> (coalesced while a write is in flight); ack, when
+ * not NULL, is acknowledged after the write lands. */
+void mar_state_inst_save(struct mar *m, struct mar_inst *in,
+                         const char *ack_task, const char *ack_uuid);
+/* Adds a new instance to its app and the task table; 0 or AGORA_ENOMEM. */
+int mar_state_inst_attach(struct mar *m, struct mar_inst *in);
+/* Terminal: drops the instance from its app and the table, deletes its
+ * key, then frees it. */
+void mar_state_inst_remove(struct mar *m, struct mar_inst *in,
+                           const char *ack_task, const char *ack_uuid);
+/* Reads the whole store, then reconciles with the master's task table;
+ * done(m) when finished. */
+void mar_state_load(struct mar *m);
+void mar_state_free(struct mar *m);
+/* The store key segment of an app id, malloc'ed. */
+char *mar_state_key(const char *id);
+/* Writes / deletes a deployment record. */
+void mar_state_deploy_save(struct mar *m, struct mar_deploy *d);
+void mar_state_deploy_delete(struct mar *m, struct mar_deploy *d);
+/* Keeps at most conf->max_versions versions of the app. */
+void mar_state_versions_trim(struct mar *m, struct mar_rapp *a);
+
+/* ---- mar_sched.c ---- */
+
+void mar_sched_dirty(struct mar *m, struct mar_rapp *a);
+void mar_sched_on_offer(void *state, struct agora_framework *fw,
+                        const struct agora_offer *offers, size_t n);
+void mar_sched_on_status(void *state, struct agora_framework *fw,
+                         const struct agora_status *st);
+void mar_sched_on_rescind(void *state, struct agora_framework *fw,
+                          const char *offer_id);
+void mar_sched_kill(struct mar *m, struct mar_inst *in);
+/* Instances of a active (not terminal, not being killed). */
+size_t mar_sched_active(const struct mar_rapp *a);
+/* How many tasks a still has to launch now (0 while backing off too). */
+size_t mar_sched_wanted(struct mar *m, const struct mar_rapp *a);
+/* An instance counts as healthy for deployments: running, and healthy
+ * when the app has health checks. */
+int mar_sched_inst_ok(const struct mar_rapp *a, const struct mar_inst *in);
+/* 1 when in runs a with its current config. */
+int mar_sched_inst_current(const struct mar_rapp *a,
+                           const struct mar_inst *in);
+/* Resets an app's backoff (new version, DELETE /v2/queue/…/delay). */
+void mar_sched_backoff_reset(struct mar *m, struct mar_rapp *a);
+void mar_sched_tick(void *arg, struct agora_timer *t);
+/* Orders a's instances as scale-down victims and marks `k` of them for
+ * killing (scale_kill), constraints kept balanced. */
+void mar_sched_scale_down(struct mar *m, struct mar_rapp *a, size_t k);
+
+/* ---- mar_deploy.c ---- */
+
+/* A deployment of one action on one app (original: the definition
+ * before, JSON, or NULL). NULL when out of memory. */
+struct mar_deploy *mar_deploy_new(struct mar *m, const char *version);
+int mar_deploy_add_step(struct mar_deploy *d, enum mar_action_kind k,
+                        const char *app_id);
+int mar_deploy_add_affected(struct mar_deploy *d, const char *app_id,
+                            const char *original_json);
+/* Starts d: takes the locks, persists, emits deployment_info, runs its
+ * first step; returns 0 and d is owned by m from here. A plan without
+ * steps (nothing changed) returns 1: the caller replies and frees it. */
+int mar_deploy_start(struct mar *m, struct mar_deploy *d);
+/* The deployments holding a lock on any of these apps. */
+size_t mar_deploy_conflicts(struct mar *m, const char *const *app_ids,
+                            size_t n, struct mar_deploy **out, size_t max);
+/* Cancels d (force): releases its locks, emits deployment_failed, deletes
+ * its record. */
+void mar_deploy_cancel(struct mar *m, struct mar_deploy *d);
+struct mar_deploy *mar_deploy_find(struct mar *m, const char *id);
+/* Checks whether the current step of the app's deployment is done. */
+void mar_deploy_progress(struct mar *m, struct mar_rapp *a);
+void mar_deploy_write(struct mar *m, struct agora_jw *w,
+                      const struct mar_deploy *d);
+/* DeploymentInfo as GET /v2/deployments shows it. */
+void mar_deploy_write_info(struct agora_jw *w, const struct mar_deploy *d);
+void mar_deploy_write_plan(struct agora_jw *w, const struct mar_deploy *d);
+const char *mar_action_name(enum mar_action_kind k);
+void mar_deploy_free(struct mar_deploy *d);
+/* Rebuilds a deployment from its stored JSON; NULL when invalid. */
+struct mar_deploy *mar_deploy_parse(const char *json);
+/* Applies each step's effect to its app when the step begins. */
+void mar_deploy_begin_step(struct mar *m, struct mar_deploy *d);
+
+/* ---- mar_apply.c: changes to apps become deployments ---- */
+
+/* One app's change: target NULL stops (removes) the app; restart forces
+ * a RestartApplication even when the definition is the same. */
+struct mar_change {
+    const char *id;          /* canonical */
+    struct mar_app *target;  /* taken (freed by mar_apply) */
+    int restart;
+};
+
+/*
+ * Applies the changes as one deployment. When an app is locked by a
+ * deployment and force is 0, nothing changes and AGORA_ESTATE returns with
+ * the blocking deployments in locked (up to 16, *nlocked). Otherwise 0
+ * and *out: the deployment (owned by m), or, when nothing changed, a
+ * deployment without steps that the caller frees after replying
+ * (*owned == 0). Every target is taken, whatever the result.
+ */
+int mar_apply(struct mar *m, struct mar_change *c, size_t n, int force,
+              struct mar_deploy **out, int *owned,
+              struct mar_deploy **locked, size_t *nlocked);
+/* The current time as a version string. */
+void mar_version_now(struct mar *m, char out[32]);
+
+/* ---- mar_events.c ---- */
+
+void mar_events_get(struct mar *m, struct agora_req *r);
+/* Sends one event (json: an object text with eventType and timestamp)
+ * to every client whose filter takes type. */
+void mar_events_emit(struct mar *m, const char *type, const char *json);
+/* A writer, reset, with "{" open and eventType/timestamp written; finish
+ * with mar_events_end(). */
+struct agora_jw *mar_events_begin(struct mar *m, const char *type);
+void mar_events_end(struct mar *m, const char *type);
+void mar_events_free(struct mar *m);
+size_t mar_events_clients(const struct mar *m);
+
+/* ---- mar_json.c ---- */
+
+enum {
+    MAR_EMBED_TASKS = 1,
+    MAR_EMBED_COUNTS = 2,
+    MAR_EMBED_DEPLOYMENTS = 4,
+    MAR_EMBED_LAST_FAILURE = 8,
+    MAR_EMBED_TASK_STATS = 16,
+    MAR_EMBED_READINESS = 32
+};
+
+void mar_json_app_info(struct mar *m, struct agora_jw *w,
+                       const struct mar_rapp *a, unsigned embed);
+void mar_json_task(struct mar *m, struct agora_jw *w,
+                   const struct mar_inst *in);
+void mar_json_deployment_result(struct agora_jw *w, const struct mar_deploy *d);
+/* Replies {"message": msg}. */
+void mar_reply_msg(struct mar *m, struct agora_req *r, int status,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void mar_reply_errs(struct mar *m, struct agora_req *r,
+                    const struct mar_errs *e);
+void mar_reply_jw(struct mar *m, struct agora_req *r, int status,
+                  struct agora_jw *w);
+/* A deployment's result: the Marathon-Deployment-Id header and body. */
+void mar_reply_deployment(struct mar *m, struct agora_req *r, int status,
+                          const struct mar_deploy *d);
+/* 409 "App is locked by one or more deployments…" */
+void mar_reply_locked(struct mar *m, struct agora_req *r,
+                      struct mar_deploy *const *d, size_t n);
+/* 1 when the query argument is "true" (or "" / "1"), 0 when absent or
+ * "false"; dflt when absent. */
+int mar_query_bool(struct mar *m, struct agora_req *r, const char *name,
+                   int dflt);
+double mar_now(struct mar *m);
+/* The task state as Marathon's instance condition ("Running"). */
+const char *mar_condition(enum agora_task_state s);
+
+/* ---- mar_http_*.c ---- */
+
+extern const struct agora_route mar_routes[];
+/* 1 when the plugin can serve; else it has replied 503. */
+int mar_http_ready(struct mar *m, struct agora_req *r);
+/* Parses the body as JSON; replies 400 and returns NULL on failure. */
+yajl_val mar_http_body(struct mar *m, struct agora_req *r);
+/* The app id of the route's *id parameter, canonical; NULL after a 4xx
+ * reply. */
+char *mar_http_app_id(struct mar *m, struct agora_req *r);
+
+/* Kills the chosen instances of a (mar_http_apps.c): with scale, as a
+ * deployment lowering `instances` by their number, else they are
+ * replaced; replies with the deployment or the killed tasks. */
+void mar_kill_tasks(struct mar *m, struct agora_req *r, struct mar_rapp *a,
+                    struct mar_inst **v, size_t n, int scale, int force,
+                    int single);
+/* Replies with the text/plain task list of every app. */
+void mar_tasks_plain(struct mar *m, struct agora_req *r);
+
+/* Route handlers (mar_http_apps.c, mar_http.c). */
+void mar_h_apps_list(void *st, struct agora_req *r);
+void mar_h_apps_create(void *st, struct agora_req *r);
+void mar_h_apps_put_many(void *st, struct agora_req *r);
+void mar_h_apps_patch_many(void *st, struct agora_req *r);
+void mar_h_app_get(void *st, struct agora_req *r);
+void mar_h_app_put(void *st, struct agora_req *r);
+void mar_h_app_patch(void *st, struct agora_req *r);
+void mar_h_app_delete(void *st, struct agora_req *r);
+void mar_h_app_restart(void *st, struct agora_req *r);
+void mar_h_app_tasks(void *st, struct agora_req *r);
+void mar_h_app_tasks_kill(void *st, struct agora_req *r);
+void mar_h_app_task_get(void *st, struct agora_req *r);
+void mar_h_app_task_kill(void *st, struct agora_req *r);
+void mar_h_app_versions(void *st, struct agora_req *r);
+void mar_h_app_version(void *st, struct agora_req *r);
+void mar_h_tasks(void *st, struct agora_req *r);
+void mar_h_tasks_delete(void *st, struct agora_req *r);
+void mar_h_deployments(void *st, struct agora_req *r);
+void mar_h_deployment_delete(void *st, struct agora_req *r);
+void mar_h_queue(void *st, struct agora_req *r);
+void mar_h_queue_delay(void *st, struct agora_req *r);
+void mar_h_events(void *st, struct agora_req *r);
+void mar_h_info(void *st, struct agora_req *r);
+void mar_h_leader(void *st, struct agora_req *r);
+void mar_h_leader_delete(void *st, struct agora_req *r);
+void mar_h_ping(void *st, struct agora_req *r);
+void mar_h_metrics(void *st, struct agora_req *r);
+void mar_h_metrics_prometheus(void *st, struct agora_req *r);
+
+#endif /* MARATHON_H */

@@ -1,0 +1,270 @@
+"""marathon.so end to end: Marathon's REST API against real agents.
+
+Each test starts a master with marathon.so on its own port and real
+agora-agents whose tasks are real processes; what is asserted is what a
+Marathon client sees over HTTP.
+"""
+import json
+import os
+import subprocess
+import time
+
+import requests
+
+from conftest import free_port, wait_for
+from marathon_fixture import marathon_cluster  # noqa: F401 - a fixture
+
+BBOTTE = {"id": "bbotte", "cmd": "echo bbotte.com; sleep 30", "cpus": 1,
+          "mem": 128, "disk": 0, "instances": 1}
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, capture_output=True,
+                          text=True, timeout=60, **kw)
+
+
+def test_seed_commands_verbatim(marathon_cluster, tmp_path):
+    """Section 五 of the seed, command for command, against agora."""
+    m, mar, agent = marathon_cluster
+    agent()
+    host = "127.0.0.1:%d" % mar.port
+    with open(tmp_path / "bbotte.json", "w") as f:
+        json.dump(BBOTTE, f)
+    out = sh("curl -i -H 'Content-Type: application/json' %s/v2/apps "
+             "-d @bbotte.json" % host, cwd=tmp_path).stdout
+    head, body = out.split("\n\n", 1)  # text mode turned \r\n into \n
+    assert head.startswith("HTTP/1.1 201"), head
+    assert "Location: /v2/apps/bbotte" in head, head
+    assert "Marathon-Deployment-Id: " in head, head
+    created = json.loads(body)
+    assert created["id"] == "/bbotte"
+    assert created["cmd"] == BBOTTE["cmd"]
+    assert created["tasksRunning"] == 0 and len(created["deployments"]) == 1
+
+    mar.wait_running("bbotte", 1)
+    py = "/usr/bin/python3 -m json.tool"
+    metrics = json.loads(sh("curl http://%s/metrics | %s" % (host, py)).stdout)
+    assert metrics["gauges"]["marathon.apps.active.gauge"]["value"] == 1
+    apps = json.loads(sh("curl http://%s/v2/apps | %s" % (host, py)).stdout)
+    assert [a["id"] for a in apps["apps"]] == ["/bbotte"]
+    assert apps["apps"][0]["tasksRunning"] == 1
+    one = json.loads(sh("curl http://%s/v2/apps/bbotte | %s" % (host, py)).stdout)
+    task = one["app"]["tasks"][0]
+    assert task["state"] == "TASK_RUNNING" and task["appId"] == "/bbotte"
+    assert task["id"].startswith("bbotte.instance-")
+    # The task really runs: its sandbox's stdout has the echo.
+    deleted = json.loads(sh("curl -X DELETE http://%s/v2/apps/bbotte | %s"
+                            % (host, py)).stdout)
+    assert set(deleted) == {"deploymentId", "version"}
+    mar.wait_gone("bbotte")
+    wait_for(lambda: m.metrics()["master/tasks_running"] == 0, 20,
+             what="the task to be killed")
+
+
+def test_defaults_and_routes_under_master_port(marathon_cluster):
+    m, mar, agent = marathon_cluster
+    r = mar.post("/v2/apps", json={"id": "/prod/web", "cmd": "sleep 60",
+                                   "instances": 0})
+    assert r.status_code == 201, r.text
+    app = r.json()
+    for key, value in {"cpus": 1, "mem": 128, "disk": 0, "instances": 0,
+                       "backoffSeconds": 1, "backoffFactor": 1.15,
+                       "maxLaunchDelaySeconds": 300, "requirePorts": False,
+                       "killSelection": "YOUNGEST_FIRST",
+                       "upgradeStrategy": {"minimumHealthCapacity": 1,
+                                           "maximumOverCapacity": 1}}.items():
+        assert app[key] == value, (key, app[key])
+    # Service ports from 10000 on, one per port definition.
+    assert app["portDefinitions"][0]["port"] >= 10000
+    # The same routes answer under /marathon/ on the master's port.
+    r = requests.get(m.url("/marathon/v2/apps/prod/web"), timeout=10)
+    assert r.status_code == 200 and r.json()["app"]["id"] == "/prod/web"
+    r = mar.get("/v2/apps/prod/*")
+    assert [a["id"] for a in r.json()["*"]] == ["/prod/web"]
+    assert mar.get("/ping").text == "pong"
+    info = mar.get("/v2/info").json()
+    assert info["name"] == "marathon" and info["elected"] is True
+    assert info["http_config"]["http_port"] == mar.port
+    assert mar.get("/v2/leader").json()["leader"].endswith(":%d" % mar.port)
+
+
+def test_error_bodies(marathon_cluster):
+    m, mar, agent = marathon_cluster
+    r = mar.get("/v2/apps/nope")
+    assert r.status_code == 404
+    assert r.json() == {"message": "App '/nope' does not exist"}
+
+    r = mar.post("/v2/apps", data="{not json", headers={"Content-Type":
+                                                      "application/json"})
+    assert r.status_code == 400 and r.json()["message"] == "Invalid JSON"
+
+    r = mar.post("/v2/apps", json={"id": "bad", "cmd": "true", "cpus": -1})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["message"] == "Object is not valid"
+    assert any(d["path"] == "/cpus" for d in body["details"]), body
+
+    r = mar.post("/v2/apps", json={"id": "Bad_Id", "cmd": "true"})
+    assert r.status_code == 422, r.text
+    assert any(d["path"] == "/id" for d in r.json()["details"])
+
+    # A deployment that cannot finish (no agent) locks the app: 409 with
+    # its id, then force goes through.
+    r = mar.post("/v2/apps", json={"id": "locked", "cmd": "sleep 60"})
+    assert r.status_code == 201
+    dep = r.headers["Marathon-Deployment-Id"]
+    r = mar.put("/v2/apps/locked", json={"cmd": "sleep 61"})
+    assert r.status_code == 409, r.text
+    assert r.json()["deployments"] == [{"id": dep}]
+    assert "is locked by one or more deployments" in r.json()["message"]
+    r = mar.put("/v2/apps/locked?force=true", json={"cmd": "sleep 61"})
+    assert r.status_code == 200, r.text
+    assert r.json()["deploymentId"] != dep
+    assert [d["id"] for d in mar.get("/v2/deployments").json()] == \
+        [r.json()["deploymentId"]]
+
+    r = mar.post("/v2/apps", json={"id": "locked", "cmd": "true"})
+    assert r.status_code == 409
+    assert r.json()["message"] == "An app with id [/locked] already exists."
+
+
+def test_scale_up_and_down(marathon_cluster):
+    m, mar, agent = marathon_cluster
+    agent()
+    assert mar.post("/v2/apps", json={"id": "s", "cmd": "sleep 600",
+                                      "cpus": 0.1, "mem": 16}).status_code == 201
+    first = mar.wait_running("s", 1)["tasks"][0]["id"]
+    r = mar.put("/v2/apps/s", json={"instances": 5})
+    assert r.status_code == 200 and "deploymentId" in r.json()
+    tasks = mar.wait_running("s", 5)["tasks"]
+    assert first in [t["id"] for t in tasks], "scaling up restarted a task"
+    r = mar.patch("/v2/apps/s", json={"instances": 2})
+    assert r.status_code == 200
+    app = mar.wait_running("s", 2)
+    ids = {t["id"] for t in app["tasks"]}
+    # YOUNGEST_FIRST: the first task is among the survivors.
+    assert first in ids
+    wait_for(lambda: m.metrics()["master/tasks_running"] == 2, 20,
+             what="the master to see 2 tasks")
+    # Killing a task without scale: it is replaced.
+    victim = sorted(ids)[0]
+    r = mar.delete("/v2/apps/s/tasks/" + victim)
+    assert r.status_code == 200 and r.json()["task"]["id"] == victim
+    wait_for(lambda: victim not in {t["id"] for t in mar.wait_running("s", 2)
+                                    ["tasks"]}, 20, what="a replacement")
+    # With scale: the app shrinks.
+    victim = mar.running("s")[0]["id"]
+    r = mar.delete("/v2/apps/s/tasks/%s?scale=true" % victim)
+    assert r.status_code == 200 and "deploymentId" in r.json(), r.text
+    app = mar.wait_running("s", 1)
+    assert app["instances"] == 1
+
+
+def test_failing_command_backs_off(marathon_cluster):
+    m, mar, agent = marathon_cluster
+    agent()
+    r = mar.post("/v2/apps", json={"id": "crash", "cmd": "exit 3",
+                                   "cpus": 0.1, "mem": 16,
+                                   "backoffSeconds": 1, "backoffFactor": 2,
+                                   "maxLaunchDelaySeconds": 60})
+    assert r.status_code == 201
+
+    def launches():
+        tasks = m.json("/master/tasks?framework_id=marathon&order=asc"
+                       "&limit=1000")["tasks"]
+        return [t["statuses"][0]["timestamp"] for t in tasks
+                if t["statuses"]] if len(tasks) >= 4 else None
+    ts = wait_for(launches, 40, interval=0.2, what="four launches")
+    gaps = [b - a for a, b in zip(ts, ts[1:])][:3]
+    # 1 s, 2 s, 4 s of backoff (plus the task's own short life).
+    assert gaps[0] >= 0.9 and gaps[1] >= 1.9 and gaps[2] >= 3.9, gaps
+    assert gaps[2] > gaps[1] > gaps[0], gaps
+    failure = mar.app("crash")["lastTaskFailure"]
+    assert failure["state"] == "TASK_FAILED" and failure["appId"] == "/crash"
+    queue = mar.get("/v2/queue").json()["queue"]
+    assert [q["app"]["id"] for q in queue] == ["/crash"] or queue == []
+    mar.delete("/v2/apps/crash")
+    mar.wait_gone("crash")
+
+
+def test_http_health_check_goes_healthy(marathon_cluster):
+    m, mar, agent = marathon_cluster
+    agent()
+    app = {"id": "web", "cmd": "exec /usr/bin/python3 -m http.server $PORT0",
+           "cpus": 0.1, "mem": 64, "portDefinitions": [{"port": 0}],
+           "healthChecks": [{"protocol": "HTTP", "path": "/",
+                             "intervalSeconds": 1, "timeoutSeconds": 1,
+                             "gracePeriodSeconds": 30,
+                             "maxConsecutiveFailures": 3}]}
+    r = mar.post("/v2/apps", json=app)
+    assert r.status_code == 201, r.text
+
+    def healthy():
+        a = mar.app("web")
+        return a["tasksHealthy"] == 1 and not a["deployments"] and a
+    a = wait_for(healthy, 30, interval=0.1, what="web to be healthy")
+    t = a["tasks"][0]
+    assert t["healthCheckResults"][0]["alive"] is True
+    port = t["ports"][0]
+    assert requests.get("http://127.0.0.1:%d/" % port, timeout=5).ok
+
+
+def test_events_show_a_lifecycle(marathon_cluster):
+    m, mar, agent = marathon_cluster
+    agent()
+    seen = []
+    resp = requests.get(mar.url("/v2/events"), stream=True, timeout=30,
+                        headers={"Accept": "text/event-stream"})
+    assert resp.status_code == 200
+    lines = resp.iter_lines(chunk_size=1, decode_unicode=True)
+
+    def next_event():
+        ev = None
+        for line in lines:
+            if line.startswith("event: "):
+                ev = line[7:]
+            elif line.startswith("data: "):
+                return ev, json.loads(line[6:])
+
+    ev, data = next_event()
+    assert ev == "event_stream_attached"
+    mar.post("/v2/apps", json={"id": "ev", "cmd": "sleep 600", "cpus": 0.1,
+                               "mem": 16})
+    while "deployment_success" not in seen:
+        try:
+            ev, data = next_event()
+        except requests.exceptions.ConnectionError:
+            raise AssertionError("no deployment_success; seen %s" % seen)
+        seen.append(ev)
+        assert data["eventType"] == ev and data["timestamp"].endswith("Z")
+    assert seen.index("api_post_event") < seen.index("deployment_info")
+    assert "status_update_event" in seen and "instance_changed_event" in seen
+    assert seen.index("deployment_info") < seen.index("deployment_success")
+    resp.close()
+    # A filter passes only its types.
+    resp = requests.get(mar.url("/v2/events?event_type=app_terminated_event"),
+                        stream=True, timeout=30)
+    lines = resp.iter_lines(chunk_size=1, decode_unicode=True)
+    mar.delete("/v2/apps/ev")
+    ev, data = next_event()
+    assert ev == "app_terminated_event" and data["appId"] == "/ev"
+    resp.close()
+
+
+def test_reload_and_restart_keep_tasks(marathon_cluster):
+    m, mar, agent = marathon_cluster
+    agent()
+    mar.post("/v2/apps", json={"id": "keep", "cmd": "sleep 600", "cpus": 0.1,
+                               "mem": 16, "instances": 3})
+    before = {t["id"] for t in mar.wait_running("keep", 3)["tasks"]}
+    m.sighup()
+    time.sleep(0.5)
+    mar.wait_ready()
+    after = {t["id"] for t in mar.wait_running("keep", 3)["tasks"]}
+    assert after == before
+    m.stop()
+    m.start()
+    mar.wait_ready()
+    after = {t["id"] for t in mar.wait_running("keep", 3, timeout=40)["tasks"]}
+    assert after == before
+    assert mar.get("/v2/apps/keep/versions").json()["versions"]

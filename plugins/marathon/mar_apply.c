@@ -73,6 +73,22 @@ static void assign_service_ports(struct mar *m, struct mar_app *def)
     free(used);
 }
 
+/* A port definition that asks for a service port (0) keeps the one its
+ * predecessor at the same place had: an update that restates `port: 0`
+ * is not a change. */
+static void inherit_service_ports(const struct mar_app *old,
+                                  struct mar_app *t)
+{
+    size_t i;
+
+    if (t->require_ports)
+        return;
+    for (i = 0; i < t->nport_defs && i < old->nport_defs; i++) {
+        if (t->port_defs[i].port == 0)
+            t->port_defs[i].port = old->port_defs[i].port;
+    }
+}
+
 static char *app_json(const struct mar_app *a)
 {
     struct agora_jw *w = agora_jw_new();
@@ -102,7 +118,8 @@ static void event_api_post(struct mar *m, const struct mar_app *a)
 
 /* One change into d; the target is taken. */
 static int apply_change(struct mar *m, struct mar_deploy *d,
-                     struct mar_change *c, const char *version)
+                        struct mar_change *c, const char *version,
+                        size_t level)
 {
     struct mar_rapp *a = mar_state_app(m, c->id);
     struct mar_app *t = c->target;
@@ -123,7 +140,7 @@ static int apply_change(struct mar *m, struct mar_deploy *d,
         return rc;
     }
     if (t == NULL)
-        return mar_deploy_add_step(d, MAR_A_STOP, c->id);
+        return mar_deploy_add_step(d, MAR_A_STOP, c->id, 0);
     assign_service_ports(m, t);
     if (a == NULL) {
         if (set_str(&t->version, version) || set_str(&t->last_scaling_at,
@@ -137,9 +154,10 @@ static int apply_change(struct mar *m, struct mar_deploy *d,
         if (a == NULL)
             return AGORA_ENOMEM;
         mar_state_app_save(m, a);
-        rc = mar_deploy_add_step(d, MAR_A_START, c->id);
-        return rc ? rc : mar_deploy_add_step(d, MAR_A_SCALE, c->id);
+        rc = mar_deploy_add_step(d, MAR_A_START, c->id, 0);
+        return rc ? rc : mar_deploy_add_step(d, MAR_A_SCALE, c->id, level);
     }
+    inherit_service_ports(a->def, t);
     upgrade = c->restart || mar_app_is_upgrade(a->def, t);
     scale = t->instances != a->def->instances;
     if (!upgrade && !scale) {
@@ -161,12 +179,12 @@ static int apply_change(struct mar *m, struct mar_deploy *d,
         mar_sched_backoff_reset(m, a);
     mar_state_app_save(m, a);
     return mar_deploy_add_step(d, upgrade ? MAR_A_RESTART : MAR_A_SCALE,
-                               c->id);
+                               c->id, level);
 }
 
 /* c->id may point into the definition being replaced: work on a copy. */
 static int apply_one(struct mar *m, struct mar_deploy *d,
-                     struct mar_change *c, const char *version)
+                     struct mar_change *c, const char *version, size_t level)
 {
     struct mar_change copy = *c;
     int rc;
@@ -177,7 +195,7 @@ static int apply_one(struct mar *m, struct mar_deploy *d,
         mar_app_free(copy.target);
         return AGORA_ENOMEM;
     }
-    rc = apply_change(m, d, &copy, version);
+    rc = apply_change(m, d, &copy, version, level);
     free((char *)copy.id);
     return rc;
 }
@@ -187,6 +205,7 @@ int mar_apply(struct mar *m, struct mar_change *c, size_t n, int force,
               struct mar_deploy **locked, size_t *nlocked)
 {
     const char **ids = calloc(n + 1, sizeof(*ids));
+    size_t *levels = calloc(n + 1, sizeof(*levels));
     struct mar_deploy *d;
     char version[32];
     size_t i, k;
@@ -195,12 +214,15 @@ int mar_apply(struct mar *m, struct mar_change *c, size_t n, int force,
     *out = NULL;
     *owned = 0;
     *nlocked = 0;
-    if (ids == NULL) {
+    if (ids == NULL || levels == NULL) {
         rc = AGORA_ENOMEM;
         goto out;
     }
     for (i = 0; i < n; i++)
         ids[i] = c[i].id;
+    rc = mar_group_levels(m, c, n, NULL, 0, levels);
+    if (rc != 0)
+        goto out;
     k = mar_deploy_conflicts(m, ids, n, locked, 16);
     if (k > 0 && !force) {
         *nlocked = k;
@@ -216,7 +238,7 @@ int mar_apply(struct mar *m, struct mar_change *c, size_t n, int force,
         goto out;
     }
     for (i = 0; i < n && rc == 0; i++)
-        rc = apply_one(m, d, &c[i], version);
+        rc = apply_one(m, d, &c[i], version, levels[i]);
     *out = d;
     *owned = mar_deploy_start(m, d) == 0;
 out:
@@ -225,5 +247,52 @@ out:
         c[i].target = NULL;
     }
     free(ids);
+    free(levels);
     return rc == AGORA_ESTATE || *out == NULL ? rc : 0;
+}
+
+/* The action apply_change() would take for c, or -1 for none. */
+static int planned_kind(struct mar *m, struct mar_change *c)
+{
+    struct mar_rapp *a = mar_state_app(m, c->id);
+
+    if (c->target == NULL)
+        return a ? MAR_A_STOP : -1;
+    if (a == NULL)
+        return MAR_A_START;
+    inherit_service_ports(a->def, c->target);
+    if (c->restart || mar_app_is_upgrade(a->def, c->target))
+        return MAR_A_RESTART;
+    return c->target->instances != a->def->instances ? MAR_A_SCALE : -1;
+}
+
+int mar_apply_plan(struct mar *m, struct mar_change *c, size_t n,
+                   struct agora_jw *w)
+{
+    size_t *levels = calloc(n + 1, sizeof(*levels));
+    struct mar_deploy *d = mar_deploy_new(m, "dry-run");
+    size_t i;
+    int rc, k;
+
+    if (levels == NULL || d == NULL) {
+        free(levels);
+        mar_deploy_free(d);
+        return AGORA_ENOMEM;
+    }
+    rc = mar_group_levels(m, c, n, NULL, 0, levels);
+    for (i = 0; rc == 0 && i < n; i++) {
+        k = planned_kind(m, &c[i]);
+        if (k == MAR_A_START) {
+            rc = mar_deploy_add_step(d, MAR_A_START, c[i].id, 0);
+            k = MAR_A_SCALE;
+        }
+        if (rc == 0 && k >= 0)
+            rc = mar_deploy_add_step(d, (enum mar_action_kind)k, c[i].id,
+                                     levels[i]);
+    }
+    if (rc == 0)
+        mar_deploy_write_steps(w, d);
+    free(levels);
+    mar_deploy_free(d);
+    return rc;
 }

@@ -105,8 +105,7 @@ void mar_deploy_free(struct mar_deploy *d)
     free(d);
 }
 
-/* Appends the action to the last step (kind's step order is the
- * caller's: it opens a new step with mar_deploy_add_step(..., 1)). */
+/* Appends the action to a step. */
 static int step_append(struct mar_step *s, enum mar_action_kind k,
                        const char *app_id)
 {
@@ -123,21 +122,23 @@ static int step_append(struct mar_step *s, enum mar_action_kind k,
     return 0;
 }
 
-/* Adds the action to the step that holds actions of its phase: stops
- * first, then starts, then scales and restarts (§3.1). */
+/* Adds the action to the step of its phase (§3.1): stops first, then
+ * starts, then scales and restarts, level by level of the dependency
+ * graph (level 0: apps that depend on nothing that changes). */
 int mar_deploy_add_step(struct mar_deploy *d, enum mar_action_kind k,
-                        const char *app_id)
+                        const char *app_id, size_t level)
 {
-    static const int phase[] = {1, 0, 2, 2}; /* START, STOP, SCALE, RESTART */
-    size_t i;
+    size_t i = k == MAR_A_STOP ? 0 : k == MAR_A_START ? 1 : 2 + level;
 
-    if (d->steps == NULL) {
-        d->steps = calloc(3, sizeof(*d->steps));
-        if (d->steps == NULL)
+    if (i >= d->nsteps) {
+        struct mar_step *v = realloc(d->steps, (i + 1) * sizeof(*v));
+
+        if (v == NULL)
             return AGORA_ENOMEM;
-        d->nsteps = 3;
+        memset(v + d->nsteps, 0, (i + 1 - d->nsteps) * sizeof(*v));
+        d->steps = v;
+        d->nsteps = i + 1;
     }
-    i = (size_t)phase[k];
     return step_append(&d->steps[i], k, app_id);
 }
 
@@ -242,6 +243,26 @@ void mar_deploy_write_plan(struct agora_jw *w, const struct mar_deploy *d)
      * (marathon-python builds objects from both). */
     write_group_stub(w, "original", d->version);
     write_group_stub(w, "target", d->version);
+    agora_jw_obj_close(w);
+}
+
+/* {"steps": [...]}, empty steps left out (a dry run's answer). */
+void mar_deploy_write_steps(struct agora_jw *w, const struct mar_deploy *d)
+{
+    size_t i;
+
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "steps");
+    agora_jw_arr_open(w);
+    for (i = 0; i < d->nsteps; i++) {
+        if (d->steps[i].n == 0)
+            continue;
+        agora_jw_obj_open(w);
+        agora_jw_key(w, "actions");
+        write_actions(w, &d->steps[i], 0);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
     agora_jw_obj_close(w);
 }
 
@@ -471,14 +492,26 @@ static void event_end(struct mar *m, const char *type,
 
 void mar_deploy_begin_step(struct mar *m, struct mar_deploy *d)
 {
-    size_t i;
+    size_t i, s;
 
     for (i = 0; i < d->naffected; i++) {
         struct mar_rapp *a = mar_state_app(m, d->affected[i]);
 
         if (a) {
             a->deploy = d;
+            a->held = 0;
             mar_sched_dirty(m, a);
+        }
+    }
+    /* Apps whose scale or restart comes in a later step wait for it:
+     * that is what orders dependencies. */
+    for (s = d->current + 1; s < d->nsteps; s++) {
+        for (i = 0; i < d->steps[s].n; i++) {
+            struct mar_action *ac = &d->steps[s].actions[i];
+            struct mar_rapp *a = mar_state_app(m, ac->app_id);
+
+            if (a && (ac->kind == MAR_A_SCALE || ac->kind == MAR_A_RESTART))
+                a->held = 1;
         }
     }
     if (d->current >= d->nsteps)
@@ -514,6 +547,7 @@ static void unlink_deploy(struct mar *m, struct mar_deploy *d)
         if (a && a->deploy == d) {
             a->deploy = NULL;
             a->restarting = 0;
+            a->held = 0;
             mar_sched_dirty(m, a);
         }
     }

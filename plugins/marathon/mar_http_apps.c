@@ -103,9 +103,9 @@ static struct mar_rapp *path_app(struct mar *m, struct agora_req *r)
 
 /* Applies and answers: the deployment's result with `status`, or with
  * 201 + Location and the AppInfo when `created`. */
-static void apply_reply(struct mar *m, struct agora_req *r,
-                        struct mar_change *c, size_t n, int force,
-                        int created)
+void mar_apply_reply(struct mar *m, struct agora_req *r,
+                     struct mar_change *c, size_t n, int force,
+                     enum mar_answer how)
 {
     struct mar_deploy *d = NULL, *locked[16];
     size_t nlocked = 0;
@@ -119,12 +119,17 @@ static void apply_reply(struct mar *m, struct agora_req *r,
         mar_reply_locked(m, r, locked, nlocked);
         return;
     }
+    if (rc == AGORA_EINVAL) {
+        mar_reply_cycle(m, r);
+        return;
+    }
     if (rc != 0 || d == NULL) {
         mar_reply_msg(m, r, 503, "cannot apply the change: %s",
                       m->api->strerror(rc));
         return;
     }
-    a = created && n == 1 ? mar_state_app(m, c[0].id) : NULL;
+    a = how == MAR_ANSWER_APP_CREATED && n == 1 ? mar_state_app(m, c[0].id)
+                                                : NULL;
     if (a && (w = agora_jw_new()) != NULL &&
         asprintf(&loc, "/v2/apps%s", a->def->id) >= 0) {
         m->api->reply_header(r, "Location", loc);
@@ -134,7 +139,7 @@ static void apply_reply(struct mar *m, struct agora_req *r,
         agora_jw_free(w);
         free(loc);
     } else {
-        mar_reply_deployment(m, r, created ? 201 : 200, d);
+        mar_reply_deployment(m, r, how == MAR_ANSWER_RESULT ? 200 : 201, d);
     }
     if (!owned)
         mar_deploy_free(d);
@@ -393,7 +398,8 @@ void mar_h_apps_create(void *st, struct agora_req *r)
         mar_reply_msg(m, r, 503, "out of memory");
         return;
     }
-    apply_reply(m, r, &c, 1, mar_query_bool(m, r, "force", 0), 1);
+    mar_apply_reply(m, r, &c, 1, mar_query_bool(m, r, "force", 0),
+                    MAR_ANSWER_APP_CREATED);
     free(id);
 }
 
@@ -449,7 +455,7 @@ static void rollback_read(void *arg, int err, const struct agora_store_result *r
         c.target = t;
         /* A rollback is a new deployment of the old config. */
         c.restart = 1;
-        apply_reply(m, rb->r, &c, 1, rb->force, 0);
+        mar_apply_reply(m, rb->r, &c, 1, rb->force, 0);
     }
     free(rb->id);
     free(rb);
@@ -537,7 +543,8 @@ static void app_change(struct mar *m, struct agora_req *r, int patch)
     } else if ((t = target_of(m, r, v, id, a, partial, "")) != NULL) {
         c.id = id;
         c.target = t;
-        apply_reply(m, r, &c, 1, force, a == NULL);
+        mar_apply_reply(m, r, &c, 1, force,
+                        a ? MAR_ANSWER_RESULT : MAR_ANSWER_RESULT_CREATED);
     }
     yajl_tree_free(v);
     free(id);
@@ -598,7 +605,7 @@ static void apps_change_many(struct mar *m, struct agora_req *r, int patch)
     if (c == NULL || ids == NULL)
         mar_reply_msg(m, r, 503, "out of memory");
     else if (i == n)
-        apply_reply(m, r, c, n, force, 0);
+        mar_apply_reply(m, r, c, n, force, 0);
     for (i = 0; c && ids && i < n; i++) {
         mar_app_free(c[i].target);
         free(ids[i]);
@@ -628,7 +635,7 @@ void mar_h_app_delete(void *st, struct agora_req *r)
         return;
     c.id = a->def->id;
     /* Marathon's code defaults force to true here. */
-    apply_reply(m, r, &c, 1, mar_query_bool(m, r, "force", 1), 0);
+    mar_apply_reply(m, r, &c, 1, mar_query_bool(m, r, "force", 1), 0);
 }
 
 void mar_h_app_restart(void *st, struct agora_req *r)
@@ -646,7 +653,7 @@ void mar_h_app_restart(void *st, struct agora_req *r)
         mar_reply_msg(m, r, 503, "out of memory");
         return;
     }
-    apply_reply(m, r, &c, 1, mar_query_bool(m, r, "force", 0), 0);
+    mar_apply_reply(m, r, &c, 1, mar_query_bool(m, r, "force", 0), 0);
 }
 
 /* ---- tasks of an app ---- */
@@ -744,7 +751,7 @@ void mar_kill_tasks(struct mar *m, struct agora_req *r, struct mar_rapp *a,
             v[i]->scale_kill = 1;
             mar_sched_kill(m, v[i]);
         }
-        apply_reply(m, r, &c, 1, 1, 0);
+        mar_apply_reply(m, r, &c, 1, 1, 0);
         return;
     }
     w = agora_jw_new();

@@ -314,3 +314,12 @@ void mar_json_app_info(struct mar *m, struct agora_jw *w,
     }
     agora_jw_obj_close(w);
 }
+
+void mar_reply_cycle(struct mar *m, struct agora_req *r)
+{
+    static const char body[] =
+        "{\"message\":\"Object is not valid\",\"details\":[{\"path\":"
+        "\"/\",\"errors\":[\"Dependency graph has cyclic dependencies.\"]}]}";
+
+    m->api->reply(r, 422, NULL, body, sizeof(body) - 1);
+}

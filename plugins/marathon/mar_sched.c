@@ -64,7 +64,7 @@ size_t mar_sched_wanted(struct mar *m, const struct mar_rapp *a)
     size_t i, active = 0, fresh = 0, old = 0, cap;
     int target = a->def->instances;
 
-    if (a->stopping || !m->loaded)
+    if (a->stopping || a->held || !m->loaded)
         return 0;
     for (i = 0; i < a->ninst; i++) {
         if (!inst_active(a->inst[i]))
@@ -277,6 +277,8 @@ static void pass_app(struct mar *m, struct mar_rapp *a)
     if (a->stopping) {
         for (i = 0; i < a->ninst; i++)
             mar_sched_kill(m, a->inst[i]);
+    } else if (a->held) {
+        ; /* its step has not begun */
     } else if (a->restarting) {
         restart_kills(m, a);
     } else {

@@ -621,6 +621,12 @@ static void load_reconcile(struct mar *m)
     m->api->reconcile(m->fw, NULL, 0);
 }
 
+static void groups_loaded(struct mar *m)
+{
+    m->loading++;
+    load_step(m);
+}
+
 static void load_step(struct mar *m)
 {
     struct mar_rapp *a;
@@ -638,6 +644,9 @@ static void load_step(struct mar *m)
         rc = m->api->store_get_children(m->h, "deployments",
                                         load_deployments, m);
         break;
+    case 3:
+        mar_group_load(m, groups_loaded);
+        return;
     default:
         m->loaded = 1;
         load_reconcile(m);
@@ -691,4 +700,5 @@ void mar_state_free(struct mar *m)
         }
     }
     mar_map_free(&m->agents);
+    mar_group_free_all(m);
 }

@@ -129,6 +129,8 @@ struct mar_rapp {
     struct mar_deploy *deploy; /* the deployment holding the lock, or NULL */
     int restarting;          /* a RestartApplication action runs          */
     int stopping;            /* a StopApplication action runs             */
+    int held;                /* its deployment step has not begun: it
+                              * neither launches nor kills yet            */
     int dirty;               /* queued for a scheduler pass               */
     struct mar_rapp *next_dirty;
 
@@ -196,6 +198,7 @@ struct mar {
     struct mar_map apps;     /* canonical id -> struct mar_rapp            */
     struct mar_map tasks;    /* task id -> struct mar_inst                 */
     struct mar_map agents;   /* agent id -> struct mar_agent (offers seen) */
+    struct mar_map groups;   /* canonical id -> struct mar_group          */
     struct mar_deploy *deploys;
     size_t ndeploys;
 
@@ -293,7 +296,7 @@ void mar_sched_scale_down(struct mar *m, struct mar_rapp *a, size_t k);
  * before, JSON, or NULL). NULL when out of memory. */
 struct mar_deploy *mar_deploy_new(struct mar *m, const char *version);
 int mar_deploy_add_step(struct mar_deploy *d, enum mar_action_kind k,
-                        const char *app_id);
+                        const char *app_id, size_t level);
 int mar_deploy_add_affected(struct mar_deploy *d, const char *app_id,
                             const char *original_json);
 /* Starts d: takes the locks, persists, emits deployment_info, runs its
@@ -311,6 +314,8 @@ struct mar_deploy *mar_deploy_find(struct mar *m, const char *id);
 void mar_deploy_progress(struct mar *m, struct mar_rapp *a);
 void mar_deploy_write(struct mar *m, struct agora_jw *w,
                       const struct mar_deploy *d);
+/* {"steps": [...]} of d. */
+void mar_deploy_write_steps(struct agora_jw *w, const struct mar_deploy *d);
 /* DeploymentInfo as GET /v2/deployments shows it. */
 void mar_deploy_write_info(struct agora_jw *w, const struct mar_deploy *d);
 void mar_deploy_write_plan(struct agora_jw *w, const struct mar_deploy *d);
@@ -321,8 +326,6 @@ struct mar_deploy *mar_deploy_parse(const char *json);
 /* Applies each step's effect to its app when the step begins. */
 void mar_deploy_begin_step(struct mar *m, struct mar_deploy *d);
 
-/* ---- mar_apply.c: changes to apps become deployments ---- */
-
 /* One app's change: target NULL stops (removes) the app; restart forces
  * a RestartApplication even when the definition is the same. */
 struct mar_change {
@@ -331,17 +334,69 @@ struct mar_change {
     int restart;
 };
 
+/* ---- groups (mar_group.c) ---- */
+
+/*
+ * A group record: what a group has beyond its apps (dependencies, its
+ * version). Groups without a record exist implicitly while apps are
+ * under them; the root always exists. Kept as groups/<key> ("@root" for
+ * the root); every version of a group changed through /v2/groups as
+ * groupversions/<key>/<version> (the whole subtree, for rollback).
+ */
+struct mar_group {
+    char *id;
+    char **deps;             /* canonical ids of apps or groups */
+    size_t ndeps;
+    char *version;
+};
+
+struct mar_group *mar_group_get(struct mar *m, const char *id);
+/* Sets (replacing) the record of id with these dependencies (copied);
+ * saves it. 0 or AGORA_ENOMEM. */
+int mar_group_set(struct mar *m, const char *id, char *const *deps,
+                  size_t ndeps, const char *version);
+/* Removes the records of id and every group under it. */
+void mar_group_remove_tree(struct mar *m, const char *id);
+/* 1 when id is a group: the root, a record, or an ancestor of an app. */
+int mar_group_exists(struct mar *m, const char *id);
+/* Reads groups/ from the store (part of loading). */
+void mar_group_load(struct mar *m, void (*done)(struct mar *m));
+void mar_group_free_all(struct mar *m);
+/* The store key segment of a group id ("@root" for "/"). */
+char *mar_group_key(const char *id);
+
+/*
+ * The dependency level of each change's app in the world after the
+ * changes (apps, plus group records and `extra` ones not stored yet):
+ * 0 for an app that depends on nothing, else one more than the highest
+ * level among what it depends on (its own dependencies and its groups').
+ * levels has room for n. Returns 0, AGORA_EINVAL for a cycle, or
+ * AGORA_ENOMEM.
+ */
+int mar_group_levels(struct mar *m, const struct mar_change *c, size_t n,
+                     const struct mar_group *extra, size_t nextra,
+                     size_t *levels);
+
+/* ---- mar_apply.c: changes to apps become deployments ---- */
+
+
 /*
  * Applies the changes as one deployment. When an app is locked by a
  * deployment and force is 0, nothing changes and AGORA_ESTATE returns with
  * the blocking deployments in locked (up to 16, *nlocked). Otherwise 0
  * and *out: the deployment (owned by m), or, when nothing changed, a
  * deployment without steps that the caller frees after replying
- * (*owned == 0). Every target is taken, whatever the result.
+ * (*owned == 0). AGORA_EINVAL: the dependencies would form a cycle.
+ * Every target is taken, whatever the result.
  */
 int mar_apply(struct mar *m, struct mar_change *c, size_t n, int force,
               struct mar_deploy **out, int *owned,
               struct mar_deploy **locked, size_t *nlocked);
+/* Writes {"steps": [...]}: the plan the changes would make, without
+ * applying anything (PUT /v2/groups?dryRun=true). 0, AGORA_EINVAL (a
+ * cycle) or AGORA_ENOMEM. */
+int mar_apply_plan(struct mar *m, struct mar_change *c, size_t n,
+                   struct agora_jw *w);
 /* The current time as a version string. */
 void mar_version_now(struct mar *m, char out[32]);
 
@@ -384,6 +439,21 @@ void mar_reply_jw(struct mar *m, struct agora_req *r, int status,
 /* A deployment's result: the Marathon-Deployment-Id header and body. */
 void mar_reply_deployment(struct mar *m, struct agora_req *r, int status,
                           const struct mar_deploy *d);
+/* 422: the dependencies would form a cycle. */
+void mar_reply_cycle(struct mar *m, struct agora_req *r);
+/* How mar_apply_reply() answers success. */
+enum mar_answer {
+    MAR_ANSWER_RESULT = 0,   /* 200 DeploymentResult                      */
+    MAR_ANSWER_APP_CREATED,  /* 201 + Location + the one app's AppInfo    */
+    MAR_ANSWER_RESULT_CREATED /* 201 DeploymentResult                     */
+};
+
+/* Applies the changes (mar_apply) and replies as `how` says, with the
+ * Marathon-Deployment-Id header; 409 when locked, 422 for a dependency
+ * cycle. */
+void mar_apply_reply(struct mar *m, struct agora_req *r,
+                     struct mar_change *c, size_t n, int force,
+                     enum mar_answer how);
 /* 409 "App is locked by one or more deployments…" */
 void mar_reply_locked(struct mar *m, struct agora_req *r,
                       struct mar_deploy *const *d, size_t n);
@@ -431,6 +501,13 @@ void mar_h_app_task_get(void *st, struct agora_req *r);
 void mar_h_app_task_kill(void *st, struct agora_req *r);
 void mar_h_app_versions(void *st, struct agora_req *r);
 void mar_h_app_version(void *st, struct agora_req *r);
+void mar_h_groups_get(void *st, struct agora_req *r);
+void mar_h_groups_create(void *st, struct agora_req *r);
+void mar_h_groups_put(void *st, struct agora_req *r);
+void mar_h_groups_delete(void *st, struct agora_req *r);
+void mar_h_groups_versions(void *st, struct agora_req *r);
+void mar_h_groups_version(void *st, struct agora_req *r);
+void mar_h_groups_version_put(void *st, struct agora_req *r);
 void mar_h_tasks(void *st, struct agora_req *r);
 void mar_h_tasks_delete(void *st, struct agora_req *r);
 void mar_h_deployments(void *st, struct agora_req *r);

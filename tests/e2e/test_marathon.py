@@ -268,3 +268,61 @@ def test_reload_and_restart_keep_tasks(marathon_cluster):
     after = {t["id"] for t in mar.wait_running("keep", 3, timeout=40)["tasks"]}
     assert after == before
     assert mar.get("/v2/apps/keep/versions").json()["versions"]
+
+
+def test_groups_deploy_in_dependency_order(marathon_cluster):
+    m, mar, agent = marathon_cluster
+    agent()
+    group = {"id": "/shop", "apps": [
+        {"id": "web", "cmd": "sleep 600", "cpus": 0.1, "mem": 16,
+         "dependencies": ["/shop/db"]},
+        {"id": "db", "cmd": "sleep 600", "cpus": 0.1, "mem": 16}]}
+    r = mar.post("/v2/groups", json=group)
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"] == "/v2/groups/shop"
+    dep = r.json()["deploymentId"]
+    plans = {d["id"]: d for d in mar.get("/v2/deployments").json()}
+    steps = [[(a["action"], a["app"]) for a in s["actions"]]
+             for s in plans[dep]["steps"]]
+    assert steps == [[("StartApplication", "/shop/web"),
+                      ("StartApplication", "/shop/db")],
+                     [("ScaleApplication", "/shop/db")],
+                     [("ScaleApplication", "/shop/web")]], steps
+    web = mar.wait_running("/shop/web", 1)["tasks"][0]
+    db = mar.wait_running("/shop/db", 1)["tasks"][0]
+    # web was launched only once db ran.
+    assert web["stagedAt"] >= db["startedAt"], (web, db)
+
+    g = mar.get("/v2/groups/shop").json()
+    assert g["id"] == "/shop" and sorted(a["id"] for a in g["apps"]) == \
+        ["/shop/db", "/shop/web"]
+    root = mar.get("/v2/groups").json()
+    assert root["id"] == "/" and [x["id"] for x in root["groups"]] == ["/shop"]
+
+    # A cycle is refused.
+    bad = {"id": "/loop", "apps": [
+        {"id": "a", "cmd": "true", "dependencies": ["/loop/b"]},
+        {"id": "b", "cmd": "true", "dependencies": ["/loop/a"]}]}
+    r = mar.post("/v2/groups", json=bad)
+    assert r.status_code == 422, r.text
+    assert "cyclic" in r.text
+    r = mar.post("/v2/groups", json={"id": "/shop"})
+    assert r.status_code == 409
+
+    # scaleBy doubles every app; dryRun shows a plan and changes nothing.
+    r = mar.put("/v2/groups/shop?dryRun=true", json={"id": "/shop", "apps": [
+        {"id": "db", "cmd": "sleep 600", "cpus": 0.1, "mem": 16}]})
+    assert r.status_code == 200
+    assert r.json()["steps"] == [{"actions": [
+        {"action": "StopApplication", "app": "/shop/web"}]}], r.json()
+    r = mar.put("/v2/groups/shop", json={"scaleBy": 2})
+    assert r.status_code == 200, r.text
+    mar.wait_running("/shop/web", 2)
+    mar.wait_running("/shop/db", 2)
+    versions = mar.get("/v2/groups/shop/versions").json()
+    assert len(versions) == 1
+    r = mar.delete("/v2/groups/shop")
+    assert r.status_code == 200 and "deploymentId" in r.json()
+    mar.wait_gone("/shop/web")
+    mar.wait_gone("/shop/db")
+    assert mar.get("/v2/groups/shop").status_code == 404

@@ -6,7 +6,7 @@ which refuse keys they do not know: a field agora serves that Marathon
 does not, or a shape that differs, fails here.
 """
 from marathon import MarathonClient
-from marathon.models import MarathonApp
+from marathon.models import MarathonApp, MarathonGroup
 from marathon.models.events import MarathonEvent
 
 from conftest import wait_for
@@ -87,3 +87,30 @@ def test_lifecycle(marathon_cluster):
     ev = next(stream)
     assert isinstance(ev, MarathonEvent) and ev.app_id == "/py"
     wait_for(lambda: c.list_apps() == [], 30, what="the app to go")
+
+
+def test_groups(marathon_cluster):
+    m, mar, agent = marathon_cluster
+    agent()
+    c = MarathonClient("http://127.0.0.1:%d" % mar.port)
+    g = MarathonGroup(id="/pyg", apps=[
+        MarathonApp(id="/pyg/db", cmd="sleep 600", cpus=0.1, mem=16),
+        MarathonApp(id="/pyg/web", cmd="sleep 600", cpus=0.1, mem=16,
+                    dependencies=["/pyg/db"])])
+    assert "deploymentId" in c.create_group(g)
+    settled(c, "/pyg/web", 1)
+    assert [x.id for x in c.list_groups()] == ["/pyg"]
+    got = c.get_group("/pyg")
+    assert sorted(a.id for a in got.apps) == ["/pyg/db", "/pyg/web"]
+    c.scale_group("/pyg", 2)
+    settled(c, "/pyg/web", 2)
+    settled(c, "/pyg/db", 2)
+    first = c.session.get(c.servers[0] + "/v2/groups/pyg/versions").json()[-1]
+    c.update_group("/pyg", MarathonGroup(id="/pyg", apps=[
+        MarathonApp(id="/pyg/db", cmd="sleep 600", cpus=0.1, mem=16)]))
+    wait_for(lambda: [a.id for a in c.list_apps()] == ["/pyg/db"], 30,
+             what="web to be stopped")
+    c.rollback_group("/pyg", first)
+    settled(c, "/pyg/web", 1)
+    c.delete_group("/pyg")
+    wait_for(lambda: c.list_apps() == [], 30, what="the group to go")

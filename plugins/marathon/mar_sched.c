@@ -330,6 +330,64 @@ static void pass_run(void *arg, struct agora_timer *t)
     offers_update(m);
 }
 
+/* ---- unhealthy tasks ---- */
+
+/* Marathon-level checks (HTTP, HTTPS, TCP) are run by the agent, which
+ * reports each change of health but does not kill for them: the kill is
+ * decided here, so that it can be rate-limited (marathon-api.md §6 #4):
+ * when a partition or an overloaded network makes every check fail at
+ * once, at most health_kill_rate tasks per second are killed, not the
+ * whole app. Mesos-level checks (COMMAND, MESOS_*) kill on the agent, as
+ * in Mesos. */
+static int marathon_level(const struct mar_app *d)
+{
+    return d->nhealth_checks > 0 &&
+           (d->health_checks[0].protocol == MAR_HC_HTTP ||
+            d->health_checks[0].protocol == MAR_HC_HTTPS ||
+            d->health_checks[0].protocol == MAR_HC_TCP);
+}
+
+/* Failures in a row since the check began to fail: one per interval. */
+static int failures_since(const struct mar_inst *in, double now)
+{
+    const struct mar_health_check *c = &in->app->def->health_checks[0];
+    double iv = c->interval > 0 ? c->interval : 1;
+
+    return 1 + (int)((now - in->unhealthy_since) / iv);
+}
+
+static void health_kill_event(struct mar *m, struct mar_inst *in);
+
+static void health_kills(struct mar *m, double now)
+{
+    double rate = m->conf->health_kill_rate > 0 ? m->conf->health_kill_rate
+                                                : 1;
+    struct mar_inst *in;
+    size_t i = 0;
+
+    m->health_kill_budget += rate;
+    if (m->health_kill_budget > (rate > 1 ? rate : 1))
+        m->health_kill_budget = rate > 1 ? rate : 1;
+    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+        const struct mar_app *d = in->app->def;
+
+        if (in->killing || in->healthy != 0 || in->unhealthy_since <= 0 ||
+            !marathon_level(d))
+            continue;
+        in->consecutive_failures = failures_since(in, now);
+        if (d->health_checks[0].max_consecutive_failures <= 0 ||
+            in->consecutive_failures <
+                d->health_checks[0].max_consecutive_failures)
+            continue;
+        if (m->health_kill_budget < 1)
+            break;
+        m->health_kill_budget -= 1;
+        in->health_kill = 1;
+        health_kill_event(m, in);
+        mar_sched_kill(m, in);
+    }
+}
+
 /* Every second: backoffs that expired, and a gauge or two. */
 void mar_sched_tick(void *arg, struct agora_timer *t)
 {
@@ -347,7 +405,7 @@ void mar_sched_tick(void *arg, struct agora_timer *t)
             mar_sched_dirty(m, a);
     }
     kill_retry(m, now);
-    m->health_kill_budget = 1;
+    health_kills(m, now);
     m->api->metric_set(m->h, "apps", (double)m->apps.n);
     m->api->metric_set(m->h, "instances", (double)m->tasks.n);
     m->api->metric_set(m->h, "deployments", (double)m->ndeploys);
@@ -720,6 +778,8 @@ static void env_build(struct envb *e, const struct mar_app *d,
     env_add(e, "MARATHON_APP_LABELS", env_own(e, labels));
 }
 
+static int marathon_level(const struct mar_app *d);
+
 static void health_spec(const struct mar_app *d, struct agora_health_check *h)
 {
     const struct mar_health_check *c = &d->health_checks[0];
@@ -753,7 +813,10 @@ static void health_spec(const struct mar_app *d, struct agora_health_check *h)
     h->grace_period = c->grace_period;
     h->interval = c->interval;
     h->timeout = c->timeout;
-    h->max_consecutive_failures = (uint32_t)c->max_consecutive_failures;
+    /* Marathon-level checks are killed from here, rate-limited. */
+    h->max_consecutive_failures = marathon_level(d)
+                                      ? 0
+                                      : (uint32_t)c->max_consecutive_failures;
 }
 
 /* The task's resources as text, its host ports included. */
@@ -1203,8 +1266,10 @@ static void status_terminal(struct mar *m, struct mar_inst *in,
     struct mar_rapp *a = in->app;
     enum agora_task_state s = st->state;
 
-    if (s == AGORA_TASK_KILLED && st->healthy == 0 && !in->killing) {
-        health_kill_event(m, in);
+    if (s == AGORA_TASK_KILLED && in->health_kill) {
+        backoff_failed(m, a); /* its event went out with the kill */
+    } else if (s == AGORA_TASK_KILLED && st->healthy == 0 && !in->killing) {
+        health_kill_event(m, in); /* the agent killed it (Mesos-level) */
         backoff_failed(m, a);
     } else if (s == AGORA_TASK_FAILED || s == AGORA_TASK_ERROR ||
                s == AGORA_TASK_FINISHED) {
@@ -1307,9 +1372,11 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
                 in->first_success = now;
             in->last_success = now;
             in->consecutive_failures = 0;
+            in->unhealthy_since = 0;
         } else {
             in->last_failure = now;
-            in->consecutive_failures++;
+            in->unhealthy_since = now;
+            in->consecutive_failures = 1;
             free(in->last_failure_cause);
             in->last_failure_cause = st->message ? strdup(st->message) : NULL;
         }

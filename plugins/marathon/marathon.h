@@ -90,6 +90,7 @@ struct mar_inst {
     double kill_at;          /* when it was last sent                      */
     int scale_kill;          /* killed to scale down: no replacement       */
     int health_kill;         /* killed as unhealthy                        */
+    double unhealthy_since;  /* when its check began to fail, 0 = not     */
     double staged_at, started_at; /* 0 = not yet                           */
     uint32_t *ports;         /* host ports, nports of them                 */
     size_t nports;
@@ -206,8 +207,7 @@ struct mar {
     struct agora_timer *pass_timer;
     struct agora_timer *tick;
     int suppressed;
-    double health_kill_budget;
-    double health_kill_at;
+    double health_kill_budget; /* kills allowed now (a token bucket)       */
 
     struct mar_sse *sse;     /* SSE clients                                */
     struct agora_jw *jw;     /* scratch writer for events                  */

@@ -326,3 +326,45 @@ def test_groups_deploy_in_dependency_order(marathon_cluster):
     mar.wait_gone("/shop/web")
     mar.wait_gone("/shop/db")
     assert mar.get("/v2/groups/shop").status_code == 404
+
+
+def test_unhealthy_tasks_killed_at_a_bounded_rate(marathon_cluster):
+    """Every task of the app fails its HTTP check at once (nothing
+    listens): they are killed and replaced, but at most health_kill_rate
+    a second, so that a partition cannot take a whole app down at once."""
+    import threading
+    from marathon_fixture import write_marathon_conf
+    m, mar, agent = marathon_cluster
+    write_marathon_conf(m, mar.port, "health_kill_rate = 0.5\n")
+    mark = m.log_mark()
+    m.sighup()
+    m.wait_log("[marathon] ready", since=mark, timeout=10)
+    mar.wait_ready()
+    agent()
+    kills = []
+    resp = requests.get(mar.url("/v2/events?event_type="
+                                "unhealthy_instance_kill_event"),
+                        stream=True, timeout=60)
+
+    def collect():
+        try:
+            for line in resp.iter_lines(chunk_size=1, decode_unicode=True):
+                if line.startswith("data: "):
+                    kills.append(time.monotonic())
+        except Exception:  # noqa: BLE001 - the stream closed at the end
+            pass
+    threading.Thread(target=collect, daemon=True).start()
+    r = mar.post("/v2/apps", json={
+        "id": "sick", "cmd": "sleep 600", "cpus": 0.1, "mem": 16,
+        "instances": 4, "portDefinitions": [{"port": 0}],
+        "healthChecks": [{"protocol": "HTTP", "portIndex": 0,
+                          "intervalSeconds": 1, "timeoutSeconds": 1,
+                          "gracePeriodSeconds": 0,
+                          "maxConsecutiveFailures": 2}]})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: len(kills) >= 4, 40, interval=0.1, what="four kills")
+    gaps = [b - a for a, b in zip(kills, kills[1:])]
+    assert min(gaps[:3]) >= 1.5, gaps
+    resp.close()
+    mar.delete("/v2/apps/sick?force=true")
+    mar.wait_gone("sick")

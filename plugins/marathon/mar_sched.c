@@ -30,10 +30,12 @@ double mar_now(struct mar *m)
 
 /* ---- counting ---- */
 
+/* Counts toward the app's instances: not ending, not being killed, and
+ * not unreachable past its app's inactiveAfterSeconds (§3.10). */
 static int inst_active(const struct mar_inst *in)
 {
     return !in->killing && !agora_task_state_terminal(in->state) &&
-           in->state != AGORA_TASK_UNREACHABLE;
+           !(in->state == AGORA_TASK_UNREACHABLE && in->inactive);
 }
 
 size_t mar_sched_active(const struct mar_rapp *a)
@@ -358,6 +360,35 @@ static int failures_since(const struct mar_inst *in, double now)
 
 static void health_kill_event(struct mar *m, struct mar_inst *in);
 
+/* Unreachable instances turn inactive (and are replaced) after their
+ * app's inactiveAfterSeconds; tasks not running task_launch_timeout
+ * after their launch are killed, as Marathon's overdue tasks. */
+static void overdue(struct mar *m, double now)
+{
+    struct mar_inst *in;
+    size_t i = 0;
+
+    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+        const struct mar_app *d = in->app->def;
+
+        if (in->state == AGORA_TASK_UNREACHABLE && !in->inactive &&
+            (d->unreachable_disabled ? 0 : now - in->unreachable_since >=
+                                               d->unreachable_inactive_after)) {
+            in->inactive = 1;
+            mar_sched_dirty(m, in->app);
+        }
+        if ((in->state == AGORA_TASK_STAGING ||
+             in->state == AGORA_TASK_STARTING) && !in->killing &&
+            in->staged_at > 0 &&
+            now - in->staged_at > m->conf->task_launch_timeout) {
+            MAR_LOG(m, AGORA_LOG_WARN, "task %s did not run within %.0f s; "
+                    "killing it", in->task_id, m->conf->task_launch_timeout);
+            mar_sched_kill(m, in);
+            mar_sched_dirty(m, in->app);
+        }
+    }
+}
+
 static void health_kills(struct mar *m, double now)
 {
     double rate = m->conf->health_kill_rate > 0 ? m->conf->health_kill_rate
@@ -405,6 +436,7 @@ void mar_sched_tick(void *arg, struct agora_timer *t)
             mar_sched_dirty(m, a);
     }
     kill_retry(m, now);
+    overdue(m, now);
     health_kills(m, now);
     m->api->metric_set(m->h, "apps", (double)m->apps.n);
     m->api->metric_set(m->h, "instances", (double)m->tasks.n);
@@ -1383,6 +1415,13 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
     }
     if (in->state != st->state || st->uuid)
         event_status(m, in, st);
+    if (st->state == AGORA_TASK_UNREACHABLE &&
+        in->state != AGORA_TASK_UNREACHABLE) {
+        in->unreachable_since = mar_now(m);
+        in->inactive = 0;
+    } else if (st->state != AGORA_TASK_UNREACHABLE) {
+        in->inactive = 0; /* back: the surplus goes by scale-down */
+    }
     in->state = st->state;
     if (health_changed)
         event_health(m, in);

@@ -91,6 +91,9 @@ struct mar_inst {
     int scale_kill;          /* killed to scale down: no replacement       */
     int health_kill;         /* killed as unhealthy                        */
     double unhealthy_since;  /* when its check began to fail, 0 = not     */
+    double unreachable_since; /* when its agent became unreachable        */
+    int inactive;            /* unreachable past inactiveAfterSeconds: it
+                              * is replaced, though not forgotten         */
     double staged_at, started_at; /* 0 = not yet                           */
     uint32_t *ports;         /* host ports, nports of them                 */
     size_t nports;

@@ -1378,6 +1378,8 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
     int health_changed;
 
     (void)fw;
+    if (!m->loaded) /* not acknowledged: the agent sends it again */
+        return;
     if ((unsigned)st->state < AGORA_TASK_STATE_COUNT)
         m->status_counts[st->state]++;
     if (in == NULL) {

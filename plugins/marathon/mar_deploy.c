@@ -523,7 +523,7 @@ void mar_deploy_begin_step(struct mar *m, struct mar_deploy *d)
         if (a == NULL)
             continue;
         if (ac->kind == MAR_A_RESTART)
-            a->restarting = 1;
+            mar_sched_restart_begin(m, a);
         else if (ac->kind == MAR_A_STOP)
             a->stopping = 1;
     }

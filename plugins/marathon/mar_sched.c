@@ -61,34 +61,56 @@ int mar_sched_inst_ok(const struct mar_rapp *a, const struct mar_inst *in)
     return a->def->nhealth_checks == 0 || in->healthy == 1;
 }
 
+/*
+ * maxCapacity of a rolling restart (§3.2), computed once, when it
+ * begins: floor(instances * (1 + maximumOverCapacity)), one more when
+ * that equals the minimum healthy count and the old instances fill it
+ * (else nothing could start nor stop).
+ */
+void mar_sched_restart_begin(struct mar *m, struct mar_rapp *a)
+{
+    const struct mar_app *d = a->def;
+    size_t i, old = 0, cap, min_healthy;
+
+    (void)m;
+    for (i = 0; i < a->ninst; i++) {
+        if (inst_active(a->inst[i]) && !mar_sched_inst_current(a, a->inst[i]))
+            old++;
+    }
+    cap = (size_t)floor(d->instances * (1.0 + d->max_over_capacity) + 1e-9);
+    min_healthy = (size_t)ceil(d->instances * d->min_health_capacity - 1e-9);
+    if (min_healthy == cap && cap <= old)
+        cap++;
+    a->restarting = 1;
+    a->restart_cap = cap;
+}
+
 size_t mar_sched_wanted(struct mar *m, const struct mar_rapp *a)
 {
-    size_t i, active = 0, fresh = 0, old = 0, cap;
-    int target = a->def->instances;
+    size_t i, active = 0, fresh = 0, alive = 0;
+    size_t target = a->def->instances > 0 ? (size_t)a->def->instances : 0;
 
     if (a->stopping || a->held || !m->loaded)
         return 0;
     for (i = 0; i < a->ninst; i++) {
-        if (!inst_active(a->inst[i]))
+        const struct mar_inst *in = a->inst[i];
+
+        /* Being killed still takes room until it is gone. */
+        if (!agora_task_state_terminal(in->state) &&
+            !(in->state == AGORA_TASK_UNREACHABLE && in->inactive))
+            alive++;
+        if (!inst_active(in))
             continue;
         active++;
-        if (mar_sched_inst_current(a, a->inst[i]))
-            fresh++;
-        else
-            old++;
+        fresh += mar_sched_inst_current(a, in);
     }
     if (!a->restarting)
-        return active < (size_t)target ? (size_t)target - active : 0;
+        return active < target ? target - active : 0;
     /* Rolling: never above maxCapacity, never more new than instances. */
-    cap = (size_t)floor(target * (1.0 + a->def->max_over_capacity) + 1e-9);
-    if ((size_t)ceil(target * a->def->min_health_capacity - 1e-9) == cap &&
-        cap <= old)
-        cap++;
-    if (fresh >= (size_t)target || old + fresh >= cap)
+    if (fresh >= target || alive >= a->restart_cap)
         return 0;
-    return (size_t)target - fresh < cap - old - fresh
-               ? (size_t)target - fresh
-               : cap - old - fresh;
+    return target - fresh < a->restart_cap - alive ? target - fresh
+                                                   : a->restart_cap - alive;
 }
 
 /* ---- the pass ---- */

@@ -132,6 +132,7 @@ struct mar_rapp {
 
     struct mar_deploy *deploy; /* the deployment holding the lock, or NULL */
     int restarting;          /* a RestartApplication action runs          */
+    size_t restart_cap;      /* its maxCapacity, fixed when it began       */
     int stopping;            /* a StopApplication action runs             */
     int held;                /* its deployment step has not begun: it
                               * neither launches nor kills yet            */
@@ -286,6 +287,8 @@ int mar_sched_inst_ok(const struct mar_rapp *a, const struct mar_inst *in);
 /* 1 when in runs a with its current config. */
 int mar_sched_inst_current(const struct mar_rapp *a,
                            const struct mar_inst *in);
+/* A RestartApplication action begins for a: fixes its capacity (§3.2). */
+void mar_sched_restart_begin(struct mar *m, struct mar_rapp *a);
 /* Resets an app's backoff (new version, DELETE /v2/queue/…/delay). */
 void mar_sched_backoff_reset(struct mar *m, struct mar_rapp *a);
 void mar_sched_tick(void *arg, struct agora_timer *t);

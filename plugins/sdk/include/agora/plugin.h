@@ -368,6 +368,14 @@ struct agora_health_check {
     uint32_t max_consecutive_failures; /* then the task is killed; 0 = never */
 };
 
+/*
+ * The most bytes of a health check's result text the agent reports (a
+ * status's health_output, ABI 2.2): the HTTP status line, "connected
+ * to ...", a COMMAND's exit status and the first bytes of its output, or
+ * why the check failed; longer text is cut, at a character boundary.
+ */
+#define AGORA_HEALTH_OUTPUT_MAX 256
+
 /* What a framework asks an agent to run. Borrowed by the call. */
 struct agora_task_spec {
     const char *task_id;     /* unique in the cluster                        */

@@ -39,6 +39,9 @@
  *   POST /ack         {"task_id", "uuid"}: acknowledge(); 200, or 404 for
  *                     AGORA_ENOENT
  *
+ * With `fini_key = K` in its conf, fini puts "fini" under K (fencing
+ * tests: it must not land when the master was deposed).
+ *
  * Launching twice is POST /launch twice with the same task id.
  *
  * The task spec is the agent protocol's (docs/agent-protocol.md):
@@ -60,6 +63,7 @@
 struct launcher {
     struct agora_host *h;
     const struct agora_api *api;
+    const char *fini_key; /* conf's, valid until fini */
     struct agora_jw *store_events; /* an array left open */
     struct agora_jw *log; /* the statuses, as an open JSON array */
     size_t nstatuses;
@@ -71,12 +75,16 @@ struct launcher {
 
 struct launcher_conf {
     int explicit_acks;
+    const char *fini_key;
 };
 
 static const struct agora_conf_field conf_fields[] = {
     {"explicit_acks", AGORA_CONF_BOOL, "false",
      offsetof(struct launcher_conf, explicit_acks),
      "acknowledge agents' updates explicitly (POST /ack)"},
+    {"fini_key", AGORA_CONF_STRING, NULL,
+     offsetof(struct launcher_conf, fini_key),
+     "a key fini puts \"fini\" under (without waiting for it)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -1004,6 +1012,7 @@ static int init(struct agora_host *h, const struct agora_api *api,
     }
     l->h = h;
     l->api = api;
+    l->fini_key = c ? c->fini_key : NULL;
     agora_jw_arr_open(l->log);
     if ((l->events = agora_jw_new()) == NULL) {
         agora_jw_free(l->log);
@@ -1059,6 +1068,11 @@ static void fini(void *state)
     struct launcher *l = state;
     size_t i;
 
+    /* A plugin may write in fini (its completion never comes): it lands
+     * at a reload or a shutdown, and not when the master was deposed. */
+    if (l->fini_key)
+        l->api->store_put(l->h, l->fini_key, "fini", 4, AGORA_STORE_ANY,
+                          NULL, NULL);
     agora_jw_free(l->log);
     agora_jw_free(l->events);
     for (i = 0; i < l->nunacked; i++) {

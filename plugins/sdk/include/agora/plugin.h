@@ -64,7 +64,8 @@ enum agora_err {
     AGORA_ETOOBIG = -6,    /* value or body over its limit                 */
     AGORA_EIO = -7,        /* the store or a file failed                   */
     AGORA_ECANCELED = -8,  /* the operation was cancelled (unload, exit)   */
-    AGORA_ENOTLEADER = -9, /* this master does not lead                    */
+    AGORA_ENOTLEADER = -9, /* this master does not lead (or no longer led
+                            * when a store write was to be applied)      */
     AGORA_ESTATE = -10,    /* not valid now (e.g. a second reply)          */
     AGORA_ENOTSUP = -11,   /* not supported by this master or backend      */
     AGORA_EUNAVAIL = -12,  /* backend temporarily unreachable              */
@@ -184,8 +185,21 @@ typedef void (*agora_timer_fn)(void *arg, struct agora_timer *t);
  *
  * Completions run later on the loop, never inside the call that started
  * them, and in the order the calls were made. A plugin that is unloaded
- * first gets no completion: the write still happens, the callback is
- * cancelled.
+ * first gets no completion: the write still happens (unless this master
+ * was deposed: below), the callback is cancelled.
+ *
+ * Fencing (ABI 2.2): a write (put, delete, txn) belongs to the term of
+ * leadership in which it was called. Once this master is deposed - it
+ * lost its ZooKeeper session, abdicated, or its election znode went - a
+ * write of that term the store has not yet applied completes with
+ * AGORA_ENOTLEADER and changes nothing, and so does one called after
+ * the deposition (in on_leader(0) or fini). With ZooKeeper every write
+ * checks, in the same atomic multi, that this master's election znode
+ * still exists, so a write ZooKeeper receives after the lead was lost
+ * fails even before the master hears of it. So no write of a deposed
+ * master lands after the next leader read the store. A 2.1 plugin gets
+ * these completions too: AGORA_ENOTLEADER was already in agora_err.
+ * Reads are not fenced.
  */
 #define AGORA_STORE_VALUE_MAX 1000000
 #define AGORA_STORE_KEY_MAX 512
@@ -799,8 +813,10 @@ struct agora_api {
     int (*master_info)(struct agora_host *h, struct agora_master_info *out);
     /* Gives up the lead (Marathon's DELETE /v2/leader), on a later turn
      * of the loop: reply to the request first. Every plugin then gets
-     * on_leader(0) and fini; the next master in line is elected (with
-     * --zk), or this one again when it is alone. 0 or AGORA_ENOTLEADER. */
+     * on_leader(0) and fini, and store writes not yet applied fail with
+     * AGORA_ENOTLEADER (see fencing in the store section); the next
+     * master in line is elected (with --zk), or this one again when it
+     * is alone. 0 or AGORA_ENOTLEADER. */
     int (*abdicate)(struct agora_host *h);
 
     /* -- readiness: a plugin is ready from init on; one that is not
@@ -979,7 +995,9 @@ struct agora_plugin {
     /* Optional: a framework named after the plugin. */
     agora_offer_fn on_offer;
     agora_status_fn on_status;
-    /* Optional: this master was elected (1) or deposed (0). */
+    /* Optional: this master was elected (1) or deposed (0). When
+     * deposed, the store already refuses the plugin's writes (fencing,
+     * ABI 2.2): AGORA_ENOTLEADER. */
     void (*on_leader)(void *state, int leading);
     /* Optional: an offer of the default framework was taken back. */
     agora_rescind_fn on_rescind;

@@ -227,8 +227,8 @@ void updates_write_json(struct agora_jw *w, const struct agent_task *t,
     /* The exec layer reports exit codes in the message for now. */
     agora_jw_key(w, "exit_status");
     agora_jw_null(w);
-    updates_write_container(w, t->updates ? t->updates->agent->advertise_ip
-                                          : NULL,
+    updates_write_container(w,
+                            t->updates ? t->updates->agent->advertise_ip : NULL,
                             u->executor_pid);
     agora_jw_kstr(w, "health_output", u->health_output);
     agora_jw_obj_close(w);

@@ -46,8 +46,8 @@ struct agent_update {
     double timestamp;
     uint64_t seq;
     pid_t pid;
-    pid_t executor_pid;     /* the task's shim, 0 before it has one  */
-    char *health_output;    /* its last health check's result, or NULL */
+    pid_t executor_pid;  /* the task's shim, 0 before it has one  */
+    char *health_output; /* its last health check's result, or NULL */
     int durable; /* its journal record is on disk         */
     int sent;    /* in a POST; waiting for its ack        */
     int slot;    /* index in the POST in flight, or -1    */

@@ -88,7 +88,10 @@ static void framework_on_pending(struct ev_loop *loop, ev_timer *w,
     }
 }
 
-static size_t str_size(const char *s) { return s ? strlen(s) + 1 : 0; }
+static size_t str_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
 
 /* Copies s to *cursor (advanced), or gives NULL for NULL. */
 static const char *str_put(char **cursor, const char *s)
@@ -111,9 +114,14 @@ static const char *str_put(char **cursor, const char *s)
 static int pending_copy(struct fw_pending *p, const struct agora_status *st)
 {
     const char **fields[] = {
-        &p->st.task_id, &p->st.agent_id, &p->st.hostname,
-        &p->st.reason,  &p->st.message,  &p->st.source,
-        &p->st.container_status_json,    &p->st.health_output,
+        &p->st.task_id,
+        &p->st.agent_id,
+        &p->st.hostname,
+        &p->st.reason,
+        &p->st.message,
+        &p->st.source,
+        &p->st.container_status_json,
+        &p->st.health_output,
     };
     size_t i, n = sizeof(fields) / sizeof(fields[0]), size = 0;
     const char **ips;

@@ -254,8 +254,9 @@ static int op_start(struct store *s, struct store_op *op,
         *handle = op;
     if (op->term == TERM_NONE) {
         /* Rare: only a plugin's on_leader(0) or fini writes then. */
-        log_info("store", "refused a write of %s/%s: this master's term "
-                          "ended (AGORA_ENOTLEADER)",
+        log_info("store",
+                 "refused a write of %s/%s: this master's term "
+                 "ended (AGORA_ENOTLEADER)",
                  op->ns, op->kind == STORE_TXN ? "(transaction)" : op->key);
         op->err = AGORA_ENOTLEADER;
         store_complete(op);

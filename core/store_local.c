@@ -87,7 +87,7 @@ struct local {
     pthread_cond_t cv;  /* signalled when a job is queued or on stop */
     struct job *head, *tail;
     int stopping;
-    uint64_t term; /* the term open (store.h's fencing), 0: none */
+    uint64_t term;    /* the term open (store.h's fencing), 0: none */
     uint64_t tmp_seq; /* worker only: fallback for temporary names */
 };
 

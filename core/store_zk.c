@@ -113,7 +113,7 @@ struct zreq {
     zoo_op_result_t *results; /* multi */
     struct Stat *stats;       /* multi: filled for its set ops */
     int nops;
-    int fenced;               /* multi: its first op is the fence's check */
+    int fenced; /* multi: its first op is the fence's check */
     struct zreq *next;
 };
 
@@ -718,8 +718,8 @@ static int send_multi_stats(struct zstore *b, struct zop *zo, zoo_op_t *ops,
         zrc = ZSYSTEMERROR;
     else if ((r = req_begin(b, zo)) == NULL)
         zrc = ZSYSTEMERROR;
-    else if ((r->results = calloc((size_t)(n + fenced),
-                                  sizeof(*r->results))) == NULL)
+    else if ((r->results = calloc((size_t)(n + fenced), sizeof(*r->results))) ==
+             NULL)
         zrc = req_sent(b, zo, r, ZSYSTEMERROR);
     else {
         r->stats = stats; /* freed with r from here */
@@ -733,8 +733,7 @@ static int send_multi_stats(struct zstore *b, struct zop *zo, zoo_op_t *ops,
             ops = all;
         }
         zrc = req_sent(b, zo, r,
-                       zoo_amulti(zh, n + fenced, ops, r->results, on_void,
-                                  r));
+                       zoo_amulti(zh, n + fenced, ops, r->results, on_void, r));
     }
     for (i = 0; i < n; i++)
         free(paths[i]);
@@ -1613,14 +1612,15 @@ static int fence_verdict(struct zstore *b, struct zop *zo, struct zreq *r)
 {
     /* A check of version -1 fails only when its node is missing. */
     if (r->results[0].err == ZNONODE) {
-        log_info("store", "%s: a write of a deposed leader refused: its "
-                          "election znode %s is gone",
+        log_info("store",
+                 "%s: a write of a deposed leader refused: its "
+                 "election znode %s is gone",
                  zo->kpath, b->fence ? b->fence : "(of an ended term)");
         finish(b, zo, AGORA_ENOTLEADER);
         return 1;
     }
-    memmove(r->results, r->results + 1, (size_t)(r->nops - 1) *
-                                            sizeof(*r->results));
+    memmove(r->results, r->results + 1,
+            (size_t)(r->nops - 1) * sizeof(*r->results));
     r->nops--;
     r->fenced = 0;
     return 0;

@@ -807,8 +807,8 @@ static int json_healthy(yajl_val u)
  * may hold a later one), for fw->on_status. Borrows from t, u and x,
  * which the caller frees (tasks_extra_free) after the delivery; seen is
  * what u says of the container and health output. */
-static void status_of_update(struct master *m, const struct task *t,
-                             yajl_val u, const struct task_seen *seen,
+static void status_of_update(struct master *m, const struct task *t, yajl_val u,
+                             const struct task_seen *seen,
                              enum agora_task_state state, double ts,
                              struct agora_status *st, struct task_extra *x)
 {
@@ -907,8 +907,8 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
         if (!explicit_acks)
             return 1;
         /* Not acknowledged yet (the agent sends only those): again. */
-        status_of_update(m, t, u, &seen, (enum agora_task_state)state, ts,
-                         &st, &x);
+        status_of_update(m, t, u, &seen, (enum agora_task_state)state, ts, &st,
+                         &x);
         rc = deliver_explicit(m, fw, t, &st);
         tasks_extra_free(&x);
         if (rc == 0)
@@ -934,8 +934,7 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
         tasks_trim(m);
         return 0; /* held by the agent until its framework is back */
     }
-    status_of_update(m, t, u, &seen, (enum agora_task_state)state, ts, &st,
-                     &x);
+    status_of_update(m, t, u, &seen, (enum agora_task_state)state, ts, &st, &x);
     if (explicit_acks) {
         rc = deliver_explicit(m, fw, t, &st) < 0 ? -1 : 0;
     } else {

@@ -28,12 +28,13 @@ static int ip_valid(const char *s)
     unsigned char buf[sizeof(struct in6_addr)];
 
     return s && strlen(s) < INET6_ADDRSTRLEN &&
-           (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
+           (inet_pton(AF_INET, s, buf) == 1 ||
+            inet_pton(AF_INET6, s, buf) == 1);
 }
 
 /* The interned list of v[0..n) (n >= 1), or NULL when out of memory. */
-static const struct task_ips *ips_intern(struct master *m,
-                                         const char *const *v, size_t n)
+static const struct task_ips *ips_intern(struct master *m, const char *const *v,
+                                         size_t n)
 {
     char key[TASK_IPS_MAX * INET6_ADDRSTRLEN];
     size_t i, len = 0, klen;
@@ -85,8 +86,8 @@ static void seen_addresses(yajl_val info, const char **v, size_t *n)
     size_t i;
 
     for (i = 0; YAJL_IS_ARRAY(ips) && i < ips->u.array.len; i++) {
-        const char *ip = agora_json_get_str(ips->u.array.values[i],
-                                            "ip_address");
+        const char *ip =
+            agora_json_get_str(ips->u.array.values[i], "ip_address");
 
         if (*n < TASK_IPS_MAX && ip_valid(ip))
             v[(*n)++] = ip;
@@ -226,8 +227,7 @@ static char *container_json(const struct task_ips *ips, int32_t pid)
     p = out;
     p += sprintf(p, "{\"network_infos\":[{\"ip_addresses\":[");
     for (i = 0; i < n; i++)
-        p += sprintf(p, "%s{\"ip_address\":\"%s\"}", i ? "," : "",
-                     ips->v[i]);
+        p += sprintf(p, "%s{\"ip_address\":\"%s\"}", i ? "," : "", ips->v[i]);
     len = (size_t)(p - out);
     if (pid > 0)
         snprintf(p, cap - len, "]}],\"executor_pid\":%ld}", (long)pid);
@@ -247,8 +247,8 @@ void tasks_extra_build(const struct task *t, const struct task_seen *s,
         x->ips = ips->v;
         x->nips = ips->n;
     }
-    x->health_output = s && s->health_output ? s->health_output
-                                             : t->health_output;
+    x->health_output =
+        s && s->health_output ? s->health_output : t->health_output;
     extra_ports(t->resources, x);
     x->container_json = container_json(ips, pid);
 }

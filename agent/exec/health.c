@@ -496,8 +496,7 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 
 /* In the forked child: only async-signal-safe calls, then exec. */
 /* out: the write end of the output pipe, or -1 (then /dev/null). */
-static void __attribute__((noreturn)) run_check(const struct health *h,
-                                                int out)
+static void __attribute__((noreturn)) run_check(const struct health *h, int out)
 {
     char *argv[] = {"sh", "-c", (char *)h->c.command, NULL};
     char pid[24], *p = pid + sizeof(pid);
@@ -545,8 +544,7 @@ static void __attribute__((noreturn)) run_check(const struct health *h,
  * check). */
 static void out_pipe(struct health *h, int fds[2])
 {
-    if (pipe2(fds, O_CLOEXEC) == 0 &&
-        fcntl(fds[0], F_SETFL, O_NONBLOCK) == 0)
+    if (pipe2(fds, O_CLOEXEC) == 0 && fcntl(fds[0], F_SETFL, O_NONBLOCK) == 0)
         return;
     log_warn(HEALTH_LOG, "task %s: no pipe for its check's output: %s",
              h->t->id, strerror(errno));

@@ -32,8 +32,10 @@ static void text_clean(unsigned char *s, size_t len)
             i++;
             continue;
         }
-        n = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
-            : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+        n = c >= 0xC2 && c <= 0xDF   ? 1
+            : c >= 0xE0 && c <= 0xEF ? 2
+            : c >= 0xF0 && c <= 0xF4 ? 3
+                                     : 0;
         if (c == 0xE0)
             lo = 0xA0; /* overlong */
         else if (c == 0xED)
@@ -63,7 +65,7 @@ static size_t utf8_cut(const unsigned char *s, size_t len)
     while (i > 0 && len - i < 3 && (s[i - 1] & 0xC0) == 0x80)
         i--;
     if (i == 0 || s[i - 1] < 0xC0)
-        return len; /* ASCII last, or nothing to judge: left to clean */
+        return len;     /* ASCII last, or nothing to judge: left to clean */
     back = len - i + 1; /* the lead and the continuations after it */
     if ((s[i - 1] >= 0xF0 && back < 4) || (s[i - 1] >= 0xE0 && back < 3) ||
         back < 2)

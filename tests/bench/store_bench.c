@@ -259,11 +259,9 @@ static void begin_term(struct zk *z)
 
     if (z != NULL) {
         snprintf(path, sizeof(path), "%s", opt.root);
-        zoo_create(zk_handle(z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL,
-                   0);
+        zoo_create(zk_handle(z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
         snprintf(path, sizeof(path), "%s/" ZK_LEADER_DIR, opt.root);
-        zoo_create(zk_handle(z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL,
-                   0);
+        zoo_create(zk_handle(z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
         snprintf(path, sizeof(path),
                  "%s/" ZK_LEADER_DIR "/" ZK_LEADER_MEMBER_PREFIX, opt.root);
         rc = zoo_create(zk_handle(z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE,

@@ -63,7 +63,7 @@
 struct launcher {
     struct agora_host *h;
     const struct agora_api *api;
-    const char *fini_key; /* conf's, valid until fini */
+    const char *fini_key;          /* conf's, valid until fini */
     struct agora_jw *store_events; /* an array left open */
     struct agora_jw *log; /* the statuses, as an open JSON array */
     size_t nstatuses;
@@ -850,8 +850,7 @@ static void get_task(void *state, struct agora_req *req)
 
     reply_view(l, req, w,
                l->api->task_get(l->api->framework_default(l->h),
-                                l->api->req_param(req, "id"), write_task,
-                                &v));
+                                l->api->req_param(req, "id"), write_task, &v));
 }
 
 static void get_master(void *state, struct agora_req *req)
@@ -1071,8 +1070,8 @@ static void fini(void *state)
     /* A plugin may write in fini (its completion never comes): it lands
      * at a reload or a shutdown, and not when the master was deposed. */
     if (l->fini_key)
-        l->api->store_put(l->h, l->fini_key, "fini", 4, AGORA_STORE_ANY,
-                          NULL, NULL);
+        l->api->store_put(l->h, l->fini_key, "fini", 4, AGORA_STORE_ANY, NULL,
+                          NULL);
     agora_jw_free(l->log);
     agora_jw_free(l->events);
     for (i = 0; i < l->nunacked; i++) {

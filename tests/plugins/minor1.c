@@ -112,8 +112,8 @@ static void get_task(void *state, struct agora_req *req)
     int rc;
 
     (void)state;
-    rc = api->task_get(api->framework_default(host),
-                       api->req_param(req, "id"), write_task, w);
+    rc = api->task_get(api->framework_default(host), api->req_param(req, "id"),
+                       write_task, w);
     if (rc < 0)
         agora_reply_error(api, req, rc == AGORA_ENOENT ? 404 : 500,
                           api->strerror(rc));
@@ -177,4 +177,7 @@ static const struct agora_plugin minor1_plugin = {
     .on_status = on_status,
 };
 
-const struct agora_plugin *agora_plugin_entry(void) { return &minor1_plugin; }
+const struct agora_plugin *agora_plugin_entry(void)
+{
+    return &minor1_plugin;
+}

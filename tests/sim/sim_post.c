@@ -264,8 +264,8 @@ static void pconn_on_io(struct ev_loop *l, ev_io *w, int events)
 /* ------------------------------------------------------------------ */
 
 /* Every simulated agent advertises 127.0.0.1 (sim_agent.c). */
-#define SIM_CONTAINER_STATUS                                                 \
-    "{\"network_infos\":[{\"ip_addresses\":[{\"ip_address\":"               \
+#define SIM_CONTAINER_STATUS                                                   \
+    "{\"network_infos\":[{\"ip_addresses\":[{\"ip_address\":"                  \
     "\"127.0.0.1\"}]}]}"
 
 /* Takes ag's queued updates (at most SIM_POST_MAX_UPDATES) into the

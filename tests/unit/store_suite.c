@@ -37,8 +37,14 @@ void ctx_open(struct ctx *c)
         begin_term(c);
 }
 
-static void fenced_on(void) { fenced = 1; }
-static void fenced_off(void) { fenced = 0; }
+static void fenced_on(void)
+{
+    fenced = 1;
+}
+static void fenced_off(void)
+{
+    fenced = 0;
+}
 
 void store_suite_fenced(TCase *tc)
 {
@@ -1414,9 +1420,11 @@ END_TEST
 /* Starts a txn putting key=value; its error once done. */
 static int txn_put(struct ctx *c, const char *key, const char *value)
 {
-    const struct agora_store_txn_op op = {
-        .kind = AGORA_STORE_TXN_PUT, .key = key, .value = value,
-        .len = strlen(value), .version = AGORA_STORE_ANY};
+    const struct agora_store_txn_op op = {.kind = AGORA_STORE_TXN_PUT,
+                                          .key = key,
+                                          .value = value,
+                                          .len = strlen(value),
+                                          .version = AGORA_STORE_ANY};
     struct rec r;
     int err;
 

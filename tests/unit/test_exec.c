@@ -763,8 +763,7 @@ START_TEST(health_http)
 {
     /* Python's http.server answers HTTP/1.0. */
     health_test("HTTP", "\"port_index\": 0, \"path\": \"/\",",
-                "HTTP/1.0 200 OK",
-                "connect 127.0.0.1:%d: Connection refused");
+                "HTTP/1.0 200 OK", "connect 127.0.0.1:%d: Connection refused");
 }
 END_TEST
 
@@ -777,17 +776,17 @@ END_TEST
 
 START_TEST(health_command)
 {
-    health_test("COMMAND", "\"command\": \"test ! -e stop && "
-                           "test -n \\\"$MESOS_SANDBOX\\\"\",",
-                "command exited with status 0",
-                "command exited with status 1");
+    health_test("COMMAND",
+                "\"command\": \"test ! -e stop && "
+                "test -n \\\"$MESOS_SANDBOX\\\"\",",
+                "command exited with status 0", "command exited with status 1");
 }
 END_TEST
 
 /* A COMMAND check whose result is `want` once it has run: it passes
  * (healthy 1) when pass is set, else fails. */
-static void command_output_test(const char *id, const char *command,
-                                int pass, const char *want)
+static void command_output_test(const char *id, const char *command, int pass,
+                                const char *want)
 {
     char spec[1024];
     struct agent_task *t;
@@ -812,10 +811,11 @@ static void command_output_test(const char *id, const char *command,
  * text become '?'; trailing blanks go. */
 START_TEST(health_command_output)
 {
-    command_output_test("cmdout",
-                        "echo out; printf 'bad \\\\377\\\\001 \\\\303\\\\251\\\\n'; "
-                        "echo err >&2; exit 3",
-                        0, "command exited with status 3: out\nbad ?? \xc3\xa9\nerr");
+    command_output_test(
+        "cmdout",
+        "echo out; printf 'bad \\\\377\\\\001 \\\\303\\\\251\\\\n'; "
+        "echo err >&2; exit 3",
+        0, "command exited with status 3: out\nbad ?? \xc3\xa9\nerr");
 }
 END_TEST
 

@@ -280,8 +280,8 @@ static void znode_ensure(struct ctx *c, const char *suffix)
     int rc;
 
     snprintf(path, sizeof(path), "%s%s", ZK(c)->root, suffix);
-    rc = zoo_create(zk_handle(ZK(c)->z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE,
-                    0, NULL, 0);
+    rc = zoo_create(zk_handle(ZK(c)->z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
+                    NULL, 0);
     ck_assert_msg(rc == ZOK || rc == ZNODEEXISTS, "create %s: %s", path,
                   zerror(rc));
 }
@@ -294,13 +294,12 @@ static char *zk_backend_fence(struct ctx *c)
 
     znode_ensure(c, "");
     znode_ensure(c, "/" ZK_LEADER_DIR);
-    snprintf(path, sizeof(path), "%s/" ZK_LEADER_DIR "/" ZK_LEADER_MEMBER_PREFIX,
-             ZK(c)->root);
-    ck_assert_int_eq(zoo_create(zk_handle(ZK(c)->z), path, "", 0,
-                                &ZOO_OPEN_ACL_UNSAFE,
-                                ZOO_EPHEMERAL | ZOO_SEQUENCE, made,
-                                (int)sizeof(made)),
-                     ZOK);
+    snprintf(path, sizeof(path),
+             "%s/" ZK_LEADER_DIR "/" ZK_LEADER_MEMBER_PREFIX, ZK(c)->root);
+    ck_assert_int_eq(
+        zoo_create(zk_handle(ZK(c)->z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE,
+                   ZOO_EPHEMERAL | ZOO_SEQUENCE, made, (int)sizeof(made)),
+        ZOK);
     return strdup(made);
 }
 
@@ -659,9 +658,11 @@ END_TEST
  */
 START_TEST(test_fence_gone_refuses_writes)
 {
-    const struct agora_store_txn_op txn_op = {
-        .kind = AGORA_STORE_TXN_PUT, .key = "t", .value = "2", .len = 1,
-        .version = AGORA_STORE_ANY};
+    const struct agora_store_txn_op txn_op = {.kind = AGORA_STORE_TXN_PUT,
+                                              .key = "t",
+                                              .value = "2",
+                                              .len = 1,
+                                              .version = AGORA_STORE_ANY};
     struct ctx c;
     struct rec r;
     char *fence;

@@ -174,9 +174,9 @@ typedef void (*agora_timer_fn)(void *arg, struct agora_timer *t);
 
 /*
  * Keys are '/'-separated segments of [A-Za-z0-9_.:@-], no segment empty
- * or starting with '.' or longer than 255 bytes, at most 512 bytes in all. Values are at most
- * AGORA_STORE_VALUE_MAX bytes; a bigger one is refused when put() is
- * called (AGORA_ETOOBIG), never later.
+ * or starting with '.' or longer than 255 bytes, at most 512 bytes in all.
+ * Values are at most AGORA_STORE_VALUE_MAX bytes; a bigger one is refused when
+ * put() is called (AGORA_ETOOBIG), never later.
  *
  * Versions make compare-and-set possible: every put gives the key a new
  * version (1 on creation). A put or delete names the version it expects:
@@ -458,12 +458,12 @@ struct agora_status {
     const char *uuid;    /* NULL for reconciliation answers                   */
     const char *source;  /* "SOURCE_AGENT", "SOURCE_MASTER"                 */
     /* ---- ABI 2.2: only when agora_api_minor(api) >= 2 (see above) ---- */
-    const char *const *ip_addresses; /* nip_addresses of them            */
+    const char *const *ip_addresses;   /* nip_addresses of them          */
     size_t nip_addresses;
-    const uint32_t *ports;           /* nports of them, ascending         */
+    const uint32_t *ports;             /* nports of them, ascending      */
     size_t nports;
     const char *container_status_json; /* or NULL                        */
-    const char *health_output;       /* or NULL                           */
+    const char *health_output;         /* or NULL                        */
 };
 
 /* Offers are valid until accepted, declined or rescinded; accept or

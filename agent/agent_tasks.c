@@ -29,6 +29,7 @@ void agent_task_free(struct agent_task *t)
     agora_resources_free(&t->resources);
     free(t->sandbox);
     free(t->meta_dir);
+    free(t->health_output);
     free(t->updates); /* emptied by updates_task_free() when it had any */
     free(t);
 }

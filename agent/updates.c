@@ -89,6 +89,7 @@ static void update_free(struct agent_update *u)
 {
     free(u->reason);
     free(u->message);
+    free(u->health_output);
     free(u);
 }
 
@@ -173,6 +174,34 @@ void updates_maybe_done(struct agent *a, struct agent_task *t)
 /* Creating updates                                                     */
 /* ------------------------------------------------------------------ */
 
+void updates_write_container(struct agora_jw *w, const char *ip,
+                             pid_t executor_pid)
+{
+    agora_jw_key(w, "container_status");
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "network_infos");
+    agora_jw_arr_open(w);
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "ip_addresses");
+    agora_jw_arr_open(w);
+    if (ip && *ip) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "ip_address", ip);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    agora_jw_arr_close(w);
+    if (executor_pid > 0)
+        agora_jw_kint(w, "executor_pid", executor_pid);
+    agora_jw_obj_close(w);
+}
+
+/*
+ * The IP written in an update is the agent's as it is when the update is
+ * written (sent, or journaled): the address where the task is reached
+ * now, also for an update made before an agent restart.
+ */
 void updates_write_json(struct agora_jw *w, const struct agent_task *t,
                         const struct agent_update *u)
 {
@@ -198,6 +227,10 @@ void updates_write_json(struct agora_jw *w, const struct agent_task *t,
     /* The exec layer reports exit codes in the message for now. */
     agora_jw_key(w, "exit_status");
     agora_jw_null(w);
+    updates_write_container(w,
+                            t->updates ? t->updates->agent->advertise_ip : NULL,
+                            u->executor_pid);
+    agora_jw_kstr(w, "health_output", u->health_output);
     agora_jw_obj_close(w);
 }
 
@@ -225,7 +258,9 @@ static struct agent_update *update_new(struct agent *a, struct agent_task *t,
     if (u == NULL)
         return NULL;
     if ((reason && (u->reason = strdup(reason)) == NULL) ||
-        (message && (u->message = strdup(message)) == NULL)) {
+        (message && (u->message = strdup(message)) == NULL) ||
+        (t->health_output &&
+         (u->health_output = strdup(t->health_output)) == NULL)) {
         update_free(u);
         return NULL;
     }
@@ -235,6 +270,7 @@ static struct agent_update *update_new(struct agent *a, struct agent_task *t,
     u->timestamp = agent_now(a);
     u->seq = t->updates->next_seq++;
     u->pid = t->pid;
+    u->executor_pid = t->shim_pid;
     u->slot = -1;
     u->backoff = UPDATES_RETRY_MIN;
     return u;
@@ -672,6 +708,23 @@ void updates_ack(struct agent *a, const char *task_id, const char *uuid)
 /* Replay and snapshot                                                  */
 /* ------------------------------------------------------------------ */
 
+/* The record's container status and health output (records written
+ * before they existed have neither). */
+static int updates_replay_extra(struct agent_update *u, yajl_val rec)
+{
+    yajl_val cs = agora_json_get(rec, "container_status");
+    const char *out = NULL;
+    int64_t pid = 0;
+
+    if (YAJL_IS_OBJECT(cs) && agora_json_int(cs, "executor_pid", &pid) == 0 &&
+        pid > 0 && pid <= INT32_MAX)
+        u->executor_pid = (pid_t)pid;
+    agora_json_str(rec, "health_output", &out);
+    if (out && (u->health_output = strdup(out)) == NULL)
+        return AGORA_ENOMEM;
+    return 0;
+}
+
 static int updates_replay_fields(struct agent_update *u, yajl_val rec)
 {
     const char *uuid, *state, *reason = NULL, *message = NULL;
@@ -695,7 +748,7 @@ static int updates_replay_fields(struct agent_update *u, yajl_val rec)
     agora_json_num(rec, "timestamp", &u->timestamp);
     if (agora_json_int(rec, "pid", &pid) == 0)
         u->pid = (pid_t)pid;
-    return 0;
+    return updates_replay_extra(u, rec);
 }
 
 int updates_replay_update(struct agent *a, struct agent_task *t, yajl_val rec)

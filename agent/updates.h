@@ -46,6 +46,8 @@ struct agent_update {
     double timestamp;
     uint64_t seq;
     pid_t pid;
+    pid_t executor_pid;  /* the task's shim, 0 before it has one  */
+    char *health_output; /* its last health check's result, or NULL */
     int durable; /* its journal record is on disk         */
     int sent;    /* in a POST; waiting for its ack        */
     int slot;    /* index in the POST in flight, or -1    */
@@ -97,6 +99,15 @@ void updates_maybe_done(struct agent *a, struct agent_task *t);
 /* Writes u as the JSON object of the protocol (and of its record). */
 void updates_write_json(struct agora_jw *w, const struct agent_task *t,
                         const struct agent_update *u);
+
+/*
+ * Writes the key "container_status" of a task into w's open object, in
+ * Mesos' shape: {"network_infos": [{"ip_addresses": [{"ip_address":
+ * ip}]}], "executor_pid": executor_pid}, the pid left out when 0
+ * (docs/agent-protocol.md). Shared by updates and the subscribe body.
+ */
+void updates_write_container(struct agora_jw *w, const char *ip,
+                             pid_t executor_pid);
 
 /* Replay: a durable, unacknowledged update record of task t. */
 int updates_replay_update(struct agent *a, struct agent_task *t, yajl_val rec);

@@ -15,10 +15,11 @@
 #include "clock.h"
 #include "master.h"
 
-/* A status the master generated, waiting for delivery. */
+/* A status the master generated, waiting for delivery: st points into
+ * block, which holds a copy of everything it points to. */
 struct fw_pending {
     struct agora_status st;
-    char *strings[6]; /* the copies st points to */
+    void *block;
     struct fw_pending *next;
 };
 
@@ -36,10 +37,7 @@ static int framework_name_valid(const char *s)
 
 static void framework_pending_free(struct fw_pending *p)
 {
-    size_t i;
-
-    for (i = 0; i < sizeof(p->strings) / sizeof(p->strings[0]); i++)
-        free(p->strings[i]);
+    free(p->block);
     free(p);
 }
 
@@ -90,16 +88,65 @@ static void framework_on_pending(struct ev_loop *loop, ev_timer *w,
     }
 }
 
-/* Copies s into slot i of p; 0 or AGORA_ENOMEM. */
-static int pending_str(struct fw_pending *p, int i, const char *s,
-                       const char **dst)
+static size_t str_size(const char *s)
 {
-    *dst = NULL;
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* Copies s to *cursor (advanced), or gives NULL for NULL. */
+static const char *str_put(char **cursor, const char *s)
+{
+    size_t n = str_size(s);
+    char *d = *cursor;
+
     if (s == NULL)
-        return 0;
-    if ((p->strings[i] = strdup(s)) == NULL)
+        return NULL;
+    memcpy(d, s, n);
+    *cursor += n;
+    return d;
+}
+
+/*
+ * Makes p->st a copy of st whose strings and arrays all live in one
+ * block: the address pointers first, then the ports, then the text.
+ * 0 or AGORA_ENOMEM.
+ */
+static int pending_copy(struct fw_pending *p, const struct agora_status *st)
+{
+    const char **fields[] = {
+        &p->st.task_id,
+        &p->st.agent_id,
+        &p->st.hostname,
+        &p->st.reason,
+        &p->st.message,
+        &p->st.source,
+        &p->st.container_status_json,
+        &p->st.health_output,
+    };
+    size_t i, n = sizeof(fields) / sizeof(fields[0]), size = 0;
+    const char **ips;
+    uint32_t *ports;
+    char *text;
+
+    p->st = *st;
+    for (i = 0; i < n; i++)
+        size += str_size(*fields[i]);
+    for (i = 0; i < st->nip_addresses; i++)
+        size += str_size(st->ip_addresses[i]);
+    size += st->nip_addresses * sizeof(*ips) + st->nports * sizeof(*ports);
+    if ((p->block = malloc(size ? size : 1)) == NULL)
         return AGORA_ENOMEM;
-    *dst = p->strings[i];
+    ips = p->block;
+    ports = (uint32_t *)(void *)(ips + st->nip_addresses);
+    text = (char *)(ports + st->nports);
+    for (i = 0; i < st->nip_addresses; i++)
+        ips[i] = str_put(&text, st->ip_addresses[i]);
+    if (st->nports)
+        memcpy(ports, st->ports, st->nports * sizeof(*ports));
+    for (i = 0; i < n; i++)
+        *fields[i] = str_put(&text, *fields[i]);
+    p->st.ip_addresses = st->nip_addresses ? ips : NULL;
+    p->st.ports = st->nports ? ports : NULL;
     return 0;
 }
 
@@ -110,13 +157,7 @@ int framework_post_status(struct master *m, struct agora_framework *fw,
 
     if (p == NULL)
         return AGORA_ENOMEM;
-    p->st = *st;
-    if (pending_str(p, 0, st->task_id, &p->st.task_id) < 0 ||
-        pending_str(p, 1, st->agent_id, &p->st.agent_id) < 0 ||
-        pending_str(p, 2, st->hostname, &p->st.hostname) < 0 ||
-        pending_str(p, 3, st->reason, &p->st.reason) < 0 ||
-        pending_str(p, 4, st->message, &p->st.message) < 0 ||
-        pending_str(p, 5, st->source, &p->st.source) < 0) {
+    if (pending_copy(p, st) < 0) {
         framework_pending_free(p);
         return AGORA_ENOMEM;
     }

@@ -779,6 +779,18 @@ int leader_abdicate(struct leader *l)
 
 int leader_leading(const struct leader *l) { return l->leading; }
 
+int leader_fence(const struct leader *l, char **out)
+{
+    *out = NULL;
+    if (l->standalone || l->mine == NULL)
+        return 0;
+    if (asprintf(out, "%s/%s", l->dir, l->mine) < 0) {
+        *out = NULL;
+        return AGORA_ENOMEM;
+    }
+    return 0;
+}
+
 const char *leader_current(const struct leader *l) { return l->current; }
 
 void leader_on_change(struct leader *l, void (*fn)(void *arg), void *arg)

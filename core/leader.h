@@ -37,6 +37,15 @@ int leader_open_zk(struct ev_loop *loop, struct zk *z, const char *root,
 int leader_leading(const struct leader *l);
 
 /*
+ * The fence of this master's term, for store_term_begin(): with
+ * ZooKeeper, the path of its election znode ("<root>/leader/member_N",
+ * which goes with its session or its abdication), malloc'ed in *out for
+ * the caller to free; standalone, or without a znode, NULL. 0 or
+ * AGORA_ENOMEM.
+ */
+int leader_fence(const struct leader *l, char **out);
+
+/*
  * Gives up the lead (Marathon's DELETE /v2/leader): the callback hears
  * "not leading" before this returns; with ZooKeeper the master's znode
  * is deleted and it contends again behind the others, so the next in

@@ -19,14 +19,14 @@
  *                      tasks, frameworks, alloc*, store, events,
  *                      metrics, plugin_conf
  *   plugin_io.c     -> plugin_item, core/base/ (http_client)
- *   plugin_view.c   -> tasks, agents, frameworks, alloc*
+ *   plugin_view.c   -> tasks, tasks_extra, agents, frameworks, alloc*
  *   agent_proto.c   -> tasks, agents
  *   offers.c        -> tasks, agents, alloc*
- *   tasks.c         -> agents, frameworks, alloc*, res_json
+ *   tasks.c         -> tasks_extra, agents, frameworks, alloc*, res_json
  *   agents.c        -> alloc*, store, events, res_json
  *   frameworks.c    -> alloc*
  *   alloc*.c, store*.c, leader.c, events.c, metrics.c, res_json.c,
- *   plugin_conf.c, plugin_item.c
+ *   plugin_conf.c, plugin_item.c, tasks_extra.c
  *                   -> core/base/ (and, within alloc* and within store*,
  *                      each other)
  *

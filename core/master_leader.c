@@ -50,16 +50,36 @@ static void master_deposed(struct master *m)
     events_publish(&m->events, "leader_deposed", "{\"elected\":false}");
 }
 
+/*
+ * The store's term (store.h's fencing) opens before the plugins start
+ * and closes before they are finished: a write one of them starts
+ * afterwards - in on_leader(0) or fini, or one queued behind others -
+ * fails with AGORA_ENOTLEADER instead of landing.
+ */
+static void master_term_begin(struct master *m)
+{
+    char *fence = NULL;
+
+    if (leader_fence(m->leader, &fence) < 0 ||
+        store_term_begin(m->store, fence) < 0)
+        log_error("master", "out of memory for the store's term: its "
+                            "writes fail until the next election");
+    free(fence);
+}
+
 static void master_on_leader(void *arg, int leading)
 {
     struct master *m = arg;
 
     if (m->stopping || !leading == !m->elected)
         return;
-    if (leading)
+    if (leading) {
+        master_term_begin(m);
         master_elected(m);
-    else
+    } else {
+        store_term_end(m->store);
         master_deposed(m);
+    }
     standby_update(m);
 }
 

@@ -725,6 +725,7 @@ const struct agora_api plugin_api_table = {
     .store_txn = api_store_txn,
     .store_watch = api_store_watch,
     .store_unwatch = api_store_unwatch,
+    .abi_minor = AGORA_ABI_MINOR,
 };
 
 /* ---- release ---- */

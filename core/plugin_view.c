@@ -95,8 +95,16 @@ static void view_task(struct master *m, const struct task *t,
 {
     struct agent_rec *ag = agents_find(m, t->agent_id);
     struct agora_task_info ti;
+    struct task_extra x;
 
     memset(&ti, 0, sizeof(ti));
+    tasks_extra_of(t, &x);
+    ti.ip_addresses = x.ips;
+    ti.nip_addresses = x.nips;
+    ti.ports = x.ports;
+    ti.nports = x.nports;
+    ti.container_status_json = x.container_json;
+    ti.health_output = x.health_output;
     ti.task_id = t->id;
     ti.name = t->name ? t->name : t->id;
     ti.agent_id = t->agent_id;
@@ -109,6 +117,7 @@ static void view_task(struct master *m, const struct task *t,
     ti.launched = t->launched;
     ti.resources = t->resources;
     fn(arg, &ti);
+    tasks_extra_free(&x);
 }
 
 int plugin_view_tasks_each(struct agora_framework *fw, agora_task_fn fn,

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <agora/sdk.h>
+
 #include "log.h"
 
 /* A namespace is a directory name for the local backend and a znode name
@@ -54,6 +56,11 @@ struct store {
     size_t children_max;       /* see store_set_children_max() */
     struct store_watch *watches; /* newest first; loop thread only */
     int firing;                /* inside fire_watches(): unwatch defers */
+    /* Fencing (store_term_begin): terms are numbered from 1; term is
+     * the last one begun, in_term whether it is still open. */
+    int fenced;
+    int in_term;
+    uint64_t term;
     int loop_ref; /* 1 while wake keeps the loop running (ops pending) */
     int draining; /* inside on_wake(): store_close() must not free s */
     int closed;   /* store_close() ran; on_wake() frees s when it ends */
@@ -213,10 +220,29 @@ static void update_loop_ref(struct store *s)
     s->loop_ref = want;
 }
 
-/* Appends op to the pending list and hands it to the backend. */
+/* A write called while no term is open: never given to the backend. */
+#define TERM_NONE UINT64_MAX
+
+static int is_write(enum store_kind kind)
+{
+    return kind == STORE_PUT || kind == STORE_DELETE || kind == STORE_TXN;
+}
+
+/* The term a write called now belongs to (see store.h). */
+static uint64_t call_term(const struct store *s)
+{
+    if (!s->fenced)
+        return 0;
+    return s->in_term ? s->term : TERM_NONE;
+}
+
+/* Appends op to the pending list and hands it to the backend, or, for a
+ * write called outside a term, completes it (later, on the loop). */
 static int op_start(struct store *s, struct store_op *op,
                     struct store_op **handle)
 {
+    if (is_write(op->kind))
+        op->term = call_term(s);
     if (s->tail != NULL)
         s->tail->next = op;
     else
@@ -226,10 +252,51 @@ static int op_start(struct store *s, struct store_op *op,
     update_loop_ref(s);
     if (handle != NULL)
         *handle = op;
+    if (op->term == TERM_NONE) {
+        /* Rare: only a plugin's on_leader(0) or fini writes then. */
+        log_info("store",
+                 "refused a write of %s/%s: this master's term "
+                 "ended (AGORA_ENOTLEADER)",
+                 op->ns, op->kind == STORE_TXN ? "(transaction)" : op->key);
+        op->err = AGORA_ENOTLEADER;
+        store_complete(op);
+        return 0;
+    }
     /* Last: the backend may complete op before submit() returns; the
      * callback still waits for the loop. */
     s->be->submit(s->impl, op);
     return 0;
+}
+
+int store_term_begin(struct store *s, const char *fence)
+{
+    int rc;
+
+    s->fenced = 1;
+    s->in_term = 0;
+    s->term++;
+    rc = s->be->term ? s->be->term(s->impl, s->term, fence) : 0;
+    if (rc < 0) {
+        log_error("store", "cannot begin term %llu: %s: writes fail",
+                  (unsigned long long)s->term, agora_strerror(rc));
+        s->be->term(s->impl, 0, NULL);
+        return rc;
+    }
+    s->in_term = 1;
+    log_info("store", "term %llu begins%s%s", (unsigned long long)s->term,
+             fence ? ": writes check " : "", fence ? fence : "");
+    return 0;
+}
+
+void store_term_end(struct store *s)
+{
+    if (!s->in_term)
+        return;
+    s->in_term = 0;
+    if (s->be->term)
+        s->be->term(s->impl, 0, NULL);
+    log_info("store", "term %llu ended: its writes not yet applied fail",
+             (unsigned long long)s->term);
 }
 
 /* Counts a call refused at once; returns err. */

@@ -73,6 +73,11 @@ struct store_backend {
     /* Finishes every submitted op (a write already submitted still
      * happens), then frees impl. Called once, on the loop thread. */
     void (*close)(void *impl);
+    /* The term now open, and its fence (borrowed for the call), or 0 and
+     * NULL when none is (see store_term_begin). From then on a write of
+     * another term (op->term, not 0) completes with AGORA_ENOTLEADER
+     * unless the backend had begun applying it. 0 or AGORA_ENOMEM. */
+    int (*term)(void *impl, uint64_t term, const char *fence);
 };
 
 /* What a backend reads of an op and fills in. */
@@ -97,6 +102,9 @@ struct store_op {
     size_t ntxn;
     size_t failed;
     int err;         /* filled by the backend                            */
+    /* The term a put, delete or txn was called in (see store_term_begin):
+     * 0 when the store is not fenced. */
+    uint64_t term;
 
     /* Owned by the store. */
     store_cb cb;
@@ -195,6 +203,34 @@ struct store_watch;
 int store_watch(struct store *s, const char *ns, const char *prefix,
                 store_watch_cb cb, void *arg, struct store_watch **out);
 void store_unwatch(struct store *s, struct store_watch *w);
+
+/*
+ * Fencing: a store serves one leader's term at a time, so that writes
+ * started by a master that has since been deposed never land. The
+ * master calls store_term_begin() when it is elected, before its
+ * plugins start, and store_term_end() when it is deposed, before they
+ * are finished. A write (put, delete, txn) belongs to the term open when
+ * it was called:
+ *   - called while no term is open, it completes with AGORA_ENOTLEADER
+ *     and changes nothing;
+ *   - once its term has ended, so does every write of it the backend had
+ *     not begun applying (the local backend's worker had not taken it,
+ *     ZooKeeper had not been sent it);
+ *   - with a fence (the ZooKeeper backend: the path of this master's
+ *     election znode, "<root>/leader/member_N"), every write is one multi
+ *     that first checks the fence exists, so that a write ZooKeeper
+ *     applies after the znode went - the session expired, the master
+ *     abdicated, or someone deleted it, before this master heard of it -
+ *     fails too (AGORA_ENOTLEADER), and one applied before it went is a
+ *     write of a master that led. While the znode exists, no other
+ *     master can have been elected: it is the lowest of the election.
+ * So no write of an ended term lands after a write or read of a later
+ * one. Reads are not fenced. A store on which no term ever began is not
+ * fenced at all (tests, tools). 0, or AGORA_ENOMEM (no term is open then,
+ * and writes fail).
+ */
+int store_term_begin(struct store *s, const char *fence);
+void store_term_end(struct store *s);
 
 /* The callback of op will not run; the operation itself still happens. */
 void store_cancel(struct store_op *op);

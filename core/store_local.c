@@ -83,10 +83,11 @@ struct local {
     int journal_pending; /* worker: a committed .txn is not applied yet */
     int rootfd; /* every path below is relative to it */
     pthread_t worker;
-    pthread_mutex_t mu; /* guards head, tail, stopping */
+    pthread_mutex_t mu; /* guards head, tail, stopping, term */
     pthread_cond_t cv;  /* signalled when a job is queued or on stop */
     struct job *head, *tail;
     int stopping;
+    uint64_t term;    /* the term open (store.h's fencing), 0: none */
     uint64_t tmp_seq; /* worker only: fallback for temporary names */
 };
 
@@ -1216,8 +1217,28 @@ static int local_txn(struct local *l, struct store_op *op)
 /* The worker                                                           */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Whether op is a write of a term that has ended. Checked when the
+ * worker takes the op, which it then applies before it takes the next:
+ * a write taken while its term was open lands before any op called
+ * later, so none of a later term ever sees the store without it.
+ */
+static int term_over(struct local *l, const struct store_op *op)
+{
+    uint64_t term;
+
+    if (op->term == 0)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    term = l->term;
+    pthread_mutex_unlock(&l->mu);
+    return op->term != term;
+}
+
 static int run_op(struct local *l, struct store_op *op)
 {
+    if (term_over(l, op))
+        return AGORA_ENOTLEADER;
     /* A transaction committed but not applied comes first, whole. */
     if (l->journal_pending && journal_recover(l) != 0)
         return AGORA_EIO;
@@ -1325,10 +1346,23 @@ static void local_close(void *impl)
     local_free(l);
 }
 
+/* backend.term, loop thread: the worker reads it before each op. */
+static int local_term(void *impl, uint64_t term, const char *fence)
+{
+    struct local *l = impl;
+
+    (void)fence; /* nothing but this process writes the directory */
+    pthread_mutex_lock(&l->mu);
+    l->term = term;
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
 static const struct store_backend local_backend = {
-    "local",
-    local_submit,
-    local_close,
+    .name = "local",
+    .submit = local_submit,
+    .close = local_close,
+    .term = local_term,
 };
 
 /* mkdir -p of the root directory; path is modified and restored. */

@@ -26,14 +26,22 @@
  * Operations (RTT = one round trip to ZooKeeper):
  *   get     getData(.v)                                          1 RTT
  *   list    getChildren(key), minus ".v", sorted                 1 RTT
- *   put     ANY/version: setData(.v, version - 1)                1 RTT
- *           new key: create(.v); if its parent is missing: exists() of
- *           each ancestor (in parallel), then multi(create parents, .v)
+ *   put     ANY/version: multi(setData(.v, version - 1))         1 RTT
+ *           new key: multi(create(.v)); if its parent is missing:
+ *           exists() of each ancestor (in parallel), then
+ *           multi(create parents, .v)
  *   delete  exists() of the key and its ancestors below the namespace (in
  *           parallel), then multi(delete .v at version, delete the
  *           ancestors left empty, deepest first)                 2 RTT
  * A race with another writer (a sibling's delete pruning a shared parent)
  * fails a multi as a whole; the op starts again, at most MAX_TRIES times.
+ *
+ * Fencing (store.h): every write is a multi, so that in a term with a
+ * fence (this master's election znode) its first op checks the fence
+ * exists; when it does not, the multi fails as a whole and the op with
+ * AGORA_ENOTLEADER. A write of an ended term fails before each request
+ * it would send. The fence's result is taken off the multi's results
+ * before a step reads them, so steps see their own ops only.
  *
  * Order: ops of one store are started in call order, and an op waits for
  * every earlier unfinished op it conflicts with: same namespace, one key a
@@ -105,6 +113,7 @@ struct zreq {
     zoo_op_result_t *results; /* multi */
     struct Stat *stats;       /* multi: filled for its set ops */
     int nops;
+    int fenced; /* multi: its first op is the fence's check */
     struct zreq *next;
 };
 
@@ -168,6 +177,8 @@ struct zstore {
     struct ev_loop *loop; /* borrowed until close */
     struct zk *z;         /* borrowed: must outlive the store */
     char *base;           /* <root>/state */
+    uint64_t term;        /* the term open (store.h), 0: none */
+    char *fence;          /* its fence's path, or NULL */
 
     /* Loop thread only. */
     struct zop *head, *tail; /* ops not freed yet, in call order */
@@ -211,6 +222,7 @@ static void zstore_destroy(struct zstore *b)
 {
     pthread_cond_destroy(&b->cv);
     pthread_mutex_destroy(&b->mu);
+    free(b->fence);
     free(b->base);
     free(b);
 }
@@ -273,14 +285,6 @@ static void on_stat(int rc, const struct Stat *stat, const void *data)
     r->rc = rc;
     if (rc == ZOK && stat != NULL)
         r->stat = *stat;
-    req_done(r);
-}
-
-static void on_string(int rc, const char *value, const void *data)
-{
-    struct zreq *r = (struct zreq *)data;
-
-    r->rc = rc;
     req_done(r);
 }
 
@@ -448,6 +452,16 @@ static void retry(struct zstore *b, struct zop *zo,
         return;
     }
     step(b, zo);
+}
+
+/* 1, with zo finished (AGORA_ENOTLEADER), when zo is a write of a term
+ * that ended: it must send nothing more. */
+static int term_over(struct zstore *b, struct zop *zo)
+{
+    if (zo->op->term == 0 || zo->op->term == b->term)
+        return 0;
+    finish(b, zo, AGORA_ENOTLEADER);
+    return 1;
 }
 
 /* The ZooKeeper version for our version v (>= 1); -2 when no znode can
@@ -693,25 +707,38 @@ static int send_multi_stats(struct zstore *b, struct zop *zo, zoo_op_t *ops,
                             char **paths, int n, struct Stat *stats)
 {
     zhandle_t *zh = handle(b);
+    int fenced = zo->op->term != 0 && b->fence != NULL;
+    zoo_op_t *all = NULL;
     struct zreq *r;
     int i, zrc;
 
     if (zh == NULL)
         zrc = ZCONNECTIONLOSS;
+    else if (fenced && (all = calloc((size_t)n + 1, sizeof(*all))) == NULL)
+        zrc = ZSYSTEMERROR;
     else if ((r = req_begin(b, zo)) == NULL)
         zrc = ZSYSTEMERROR;
-    else if ((r->results = calloc((size_t)n, sizeof(*r->results))) == NULL)
+    else if ((r->results = calloc((size_t)(n + fenced), sizeof(*r->results))) ==
+             NULL)
         zrc = req_sent(b, zo, r, ZSYSTEMERROR);
     else {
         r->stats = stats; /* freed with r from here */
         stats = NULL;
-        r->nops = n;
+        r->nops = n + fenced;
+        r->fenced = fenced;
+        if (fenced) {
+            /* The fence first; a set op keeps its Stat pointer, in it. */
+            zoo_check_op_init(&all[0], b->fence, -1);
+            memcpy(all + 1, ops, (size_t)n * sizeof(*ops));
+            ops = all;
+        }
         zrc = req_sent(b, zo, r,
-                       zoo_amulti(zh, n, ops, r->results, on_void, r));
+                       zoo_amulti(zh, n + fenced, ops, r->results, on_void, r));
     }
     for (i = 0; i < n; i++)
         free(paths[i]);
     free(stats);
+    free(all);
     return zrc;
 }
 
@@ -750,25 +777,30 @@ static void put_start(struct zstore *b, struct zop *zo)
         put_set(b, zo);
 }
 
-/* setData(.v) at the version asked (-1: any). */
+/* setData(.v) at the version asked (-1: any), as a multi (fencing). */
 static void put_set(struct zstore *b, struct zop *zo)
 {
     struct store_op *op = zo->op;
-    zhandle_t *zh = handle(b);
     int version = op->version == AGORA_STORE_ANY ? -1
                                                  : zk_version(op->version);
-    struct zreq *r;
+    struct Stat *stat;
+    zoo_op_t set;
+    char *path = NULL;
     int zrc;
 
+    if (term_over(b, zo))
+        return;
     if (version == -2) {
         finish(b, zo, AGORA_EVERSION);
         return;
     }
-    if ((r = step_begin(b, zo, ST_PUT_SET)) == NULL)
+    if ((stat = calloc(1, sizeof(*stat))) == NULL) {
+        finish(b, zo, AGORA_ENOMEM);
         return;
-    zrc = req_sent(b, zo, r,
-                   zoo_aset(zh, zo->vpath, op->value, (int)op->len, version,
-                            on_stat, r));
+    }
+    zoo_set_op_init(&set, zo->vpath, op->value, (int)op->len, version, stat);
+    zo->step = ST_PUT_SET;
+    zrc = send_multi_stats(b, zo, &set, &path, 1, stat);
     if (zrc != ZOK)
         finish_zk(b, zo, zrc, "put");
 }
@@ -776,7 +808,7 @@ static void put_set(struct zstore *b, struct zop *zo)
 static void put_set_done(struct zstore *b, struct zop *zo, struct zreq *r)
 {
     if (r->rc == ZOK) {
-        zo->op->version = (int64_t)r->stat.version + 1;
+        zo->op->version = (int64_t)r->stats[0].version + 1;
         finish(b, zo, 0);
     } else if (r->rc == ZNONODE && zo->op->version == AGORA_STORE_ANY) {
         put_create(b, zo);
@@ -787,19 +819,20 @@ static void put_set_done(struct zstore *b, struct zop *zo, struct zreq *r)
     }
 }
 
-/* create(.v): the key's value is new. */
+/* create(.v): the key's value is new. A multi, for fencing. */
 static void put_create(struct zstore *b, struct zop *zo)
 {
     struct store_op *op = zo->op;
-    zhandle_t *zh = handle(b);
-    struct zreq *r;
+    zoo_op_t create;
+    char *path = NULL;
     int zrc;
 
-    if ((r = step_begin(b, zo, ST_PUT_CREATE)) == NULL)
+    if (term_over(b, zo))
         return;
-    zrc = req_sent(b, zo, r,
-                   zoo_acreate(zh, zo->vpath, op->value, (int)op->len,
-                               &ZOO_OPEN_ACL_UNSAFE, 0, on_string, r));
+    zoo_create_op_init(&create, zo->vpath, op->value, (int)op->len,
+                       &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    zo->step = ST_PUT_CREATE;
+    zrc = send_multi(b, zo, &create, &path, 1);
     if (zrc != ZOK)
         finish_zk(b, zo, zrc, "put");
 }
@@ -841,11 +874,15 @@ static void put_create_done(struct zstore *b, struct zop *zo,
 static void put_scan_done(struct zstore *b, struct zop *zo)
 {
     struct store_op *op = zo->op;
-    zoo_op_t *ops = calloc((size_t)zo->nanc + 1, sizeof(*ops));
-    char **paths = calloc((size_t)zo->nanc + 1, sizeof(*paths));
+    zoo_op_t *ops;
+    char **paths;
     size_t size = (size_t)OP_OVERHEAD + strlen(zo->vpath) + op->len;
     int k, n = 0;
 
+    if (term_over(b, zo))
+        return;
+    ops = calloc((size_t)zo->nanc + 1, sizeof(*ops));
+    paths = calloc((size_t)zo->nanc + 1, sizeof(*paths));
     if (ops == NULL || paths == NULL) {
         free(ops);
         free(paths);
@@ -963,12 +1000,16 @@ static void del_scan(struct zstore *b, struct zop *zo)
 static void del_scan_done(struct zstore *b, struct zop *zo)
 {
     struct store_op *op = zo->op;
-    zoo_op_t *ops = calloc((size_t)zo->nanc + 1, sizeof(*ops));
-    char **paths = calloc((size_t)zo->nanc + 1, sizeof(*paths));
+    zoo_op_t *ops;
+    char **paths;
     int version = op->version == AGORA_STORE_ANY ? -1
                                                  : zk_version(op->version);
     int k, n = 1;
 
+    if (term_over(b, zo))
+        return;
+    ops = calloc((size_t)zo->nanc + 1, sizeof(*ops));
+    paths = calloc((size_t)zo->nanc + 1, sizeof(*paths));
     if (ops == NULL || paths == NULL) {
         free(ops);
         free(paths);
@@ -1427,6 +1468,8 @@ static void txn_scan_done(struct zstore *b, struct zop *zo)
     int *vj;
     int64_t *after;
 
+    if (term_over(b, zo))
+        return;
     memset(&m, 0, sizeof(m));
     m.cap = 2 * zo->ntn + 4 * (int)op->ntxn + 8;
     m.ops = calloc((size_t)m.cap, sizeof(*m.ops));
@@ -1560,6 +1603,29 @@ static void (*const step_done[])(struct zstore *, struct zop *,
     [ST_TXN_MULTI] = txn_multi_done,
 };
 
+/*
+ * A fenced multi's answer: 1, with zo finished (AGORA_ENOTLEADER), when
+ * the fence was gone; else 0, with the fence's result taken off r, so
+ * that the step reads the results of its own ops, as it sent them.
+ */
+static int fence_verdict(struct zstore *b, struct zop *zo, struct zreq *r)
+{
+    /* A check of version -1 fails only when its node is missing. */
+    if (r->results[0].err == ZNONODE) {
+        log_info("store",
+                 "%s: a write of a deposed leader refused: its "
+                 "election znode %s is gone",
+                 zo->kpath, b->fence ? b->fence : "(of an ended term)");
+        finish(b, zo, AGORA_ENOTLEADER);
+        return 1;
+    }
+    memmove(r->results, r->results + 1,
+            (size_t)(r->nops - 1) * sizeof(*r->results));
+    r->nops--;
+    r->fenced = 0;
+    return 0;
+}
+
 static void handle_result(struct zstore *b, struct zreq *r)
 {
     struct zop *zo = r->zop;
@@ -1573,6 +1639,8 @@ static void handle_result(struct zstore *b, struct zreq *r)
         finish(b, zo, AGORA_ENOMEM); /* later results are dropped */
         return;
     }
+    if (r->fenced && fence_verdict(b, zo, r))
+        return;
     step_done[zo->step](b, zo, r);
 }
 
@@ -1647,6 +1715,8 @@ static void start(struct zstore *b, struct zop *zo)
     zo->started = 1;
     b->running++;
     zo->deadline = ev_now(b->loop) + 2 * timeout + 1;
+    if (term_over(b, zo))
+        return; /* a write that waited for an earlier op past its term */
     kind_start[zo->op->kind](b, zo);
 }
 
@@ -1830,10 +1900,25 @@ static void zs_close(void *impl)
         zstore_destroy(b);
 }
 
+/* backend.term, loop thread. */
+static int zs_term(void *impl, uint64_t term, const char *fence)
+{
+    struct zstore *b = impl;
+    char *copy = fence ? strdup(fence) : NULL;
+
+    if (fence && copy == NULL)
+        return AGORA_ENOMEM;
+    free(b->fence);
+    b->fence = copy;
+    b->term = term;
+    return 0;
+}
+
 static const struct store_backend zk_backend = {
-    "zk",
-    zs_submit,
-    zs_close,
+    .name = "zk",
+    .submit = zs_submit,
+    .close = zs_close,
+    .term = zs_term,
 };
 
 /* A root as zk_parse_url() gives it: "/x[/y...]", no trailing '/'. */

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "master.h"
 #include "res_json.h"
+#include "tasks_extra.h"
 
 #define TASK_ID_MAX AGORA_ID_MAX
 
@@ -115,6 +116,7 @@ static void task_free(struct master *m, struct task *t)
     free(t->name);
     free(t->reason);
     free(t->message);
+    free(t->health_output);
     free(t);
 }
 
@@ -216,6 +218,7 @@ void tasks_free(struct master *m)
     map_free(&m->tasks.strings);
     map_free(&m->tasks.by_id);
     map_free(&m->tasks.resources);
+    tasks_ips_free(m);
     held_free_all(m);
     memset(&m->tasks, 0, sizeof(m->tasks));
 }
@@ -378,8 +381,9 @@ static void task_set_text(char **dst, const char *s)
 
 /* ---- statuses to frameworks ---- */
 
-static void status_of(struct master *m, const struct task *t,
-                      struct agora_status *st)
+/* The master's latest status of t, but for its ABI 2.2 fields (NULL). */
+static void status_base(struct master *m, const struct task *t,
+                        struct agora_status *st)
 {
     struct agent_rec *ag = agents_find(m, t->agent_id);
 
@@ -393,6 +397,16 @@ static void status_of(struct master *m, const struct task *t,
     st->healthy = t->healthy;
     st->timestamp = t->timestamp;
     st->source = "SOURCE_MASTER";
+}
+
+/* The master's latest status of t; its ABI 2.2 fields point into x,
+ * which the caller frees (tasks_extra_free) once st was posted. */
+static void status_of(struct master *m, const struct task *t,
+                      struct agora_status *st, struct task_extra *x)
+{
+    status_base(m, t, st);
+    tasks_extra_of(t, x);
+    tasks_extra_status(x, st);
 }
 
 /* Queues a master-made status of a task that never reached the table. */
@@ -424,13 +438,15 @@ static void task_master_change(struct master *m, struct task *t,
 {
     struct agora_framework *fw = framework_find(m, t->framework_id);
     struct agora_status st;
+    struct task_extra x;
 
     task_set_text(&t->reason, reason);
     task_set_text(&t->message, message);
     task_set_state(m, t, state, master_now(m), t->healthy);
     if (fw) {
-        status_of(m, t, &st);
+        status_of(m, t, &st, &x);
         framework_post_status(m, fw, &st);
+        tasks_extra_free(&x);
     }
 }
 
@@ -440,13 +456,15 @@ static void task_tell(struct master *m, struct task *t, const char *reason,
 {
     struct agora_framework *fw = framework_find(m, t->framework_id);
     struct agora_status st;
+    struct task_extra x;
 
     if (fw == NULL)
         return;
-    status_of(m, t, &st);
+    status_of(m, t, &st, &x);
     st.reason = reason;
     st.message = message;
     framework_post_status(m, fw, &st);
+    tasks_extra_free(&x);
 }
 
 void tasks_answer(struct master *m, struct agora_framework *fw,
@@ -454,6 +472,7 @@ void tasks_answer(struct master *m, struct agora_framework *fw,
 {
     struct task *t = tasks_find(m, task_id);
     struct agora_status st;
+    struct task_extra x;
 
     if (t == NULL && agents_recovering(m) &&
         held_add(m, fw->id, task_id) == 0)
@@ -470,9 +489,10 @@ void tasks_answer(struct master *m, struct agora_framework *fw,
         framework_post_status(m, fw, &st);
         return;
     }
-    status_of(m, t, &st);
+    status_of(m, t, &st, &x);
     st.reason = "REASON_RECONCILIATION";
     framework_post_status(m, fw, &st);
+    tasks_extra_free(&x);
 }
 
 /* Calls fn for every live task of framework fw_id. */
@@ -625,6 +645,7 @@ int tasks_launch_known(struct master *m, struct agora_framework *fw,
 {
     struct task *t = sp->task_id ? tasks_find(m, sp->task_id) : NULL;
     struct agora_status st;
+    struct task_extra x;
 
     if (t == NULL)
         return 0;
@@ -636,7 +657,7 @@ int tasks_launch_known(struct master *m, struct agora_framework *fw,
         return 1;
     }
     /* Never run twice: the framework hears where its task is. */
-    status_of(m, t, &st);
+    status_of(m, t, &st, &x);
     st.reason = "REASON_TASK_ALREADY_EXISTS";
     st.message = "a task with this id exists: not launched again; this "
                  "is its latest status";
@@ -645,6 +666,7 @@ int tasks_launch_known(struct master *m, struct agora_framework *fw,
                       "answered with its status", t->id, fw->id,
              agora_task_state_name(t->state));
     framework_post_status(m, fw, &st);
+    tasks_extra_free(&x);
     return 1;
 }
 
@@ -782,12 +804,17 @@ static int json_healthy(yajl_val u)
 }
 
 /* The status of update u of task t, as the agent sent it (the table
- * may hold a later one), for fw->on_status. Borrows from t and u. */
-static void status_of_update(struct master *m, const struct task *t,
-                             yajl_val u, enum agora_task_state state,
-                             double ts, struct agora_status *st)
+ * may hold a later one), for fw->on_status. Borrows from t, u and x,
+ * which the caller frees (tasks_extra_free) after the delivery; seen is
+ * what u says of the container and health output. */
+static void status_of_update(struct master *m, const struct task *t, yajl_val u,
+                             const struct task_seen *seen,
+                             enum agora_task_state state, double ts,
+                             struct agora_status *st, struct task_extra *x)
 {
-    status_of(m, t, st);
+    status_base(m, t, st);
+    tasks_extra_build(t, seen, x);
+    tasks_extra_status(x, st);
     st->state = state;
     st->reason = agora_json_get_str(u, "reason");
     st->message = agora_json_get_str(u, "message");
@@ -856,6 +883,8 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
     int state = state_name ? agora_task_state_parse(state_name) : -1;
     struct agora_framework *fw;
     struct agora_status st;
+    struct task_extra x;
+    struct task_seen seen;
     struct task *t;
     int64_t seq = 0;
     double ts = master_now(m);
@@ -863,6 +892,7 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
 
     if (id == NULL || fw_id == NULL || state < 0)
         return AGORA_EINVAL;
+    tasks_seen_parse(m, u, &seen);
     agora_json_int(u, "seq", &seq);
     agora_json_num(u, "timestamp", &ts);
     t = tasks_find(m, id);
@@ -877,8 +907,10 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
         if (!explicit_acks)
             return 1;
         /* Not acknowledged yet (the agent sends only those): again. */
-        status_of_update(m, t, u, (enum agora_task_state)state, ts, &st);
+        status_of_update(m, t, u, &seen, (enum agora_task_state)state, ts, &st,
+                         &x);
         rc = deliver_explicit(m, fw, t, &st);
+        tasks_extra_free(&x);
         if (rc == 0)
             m->tasks.redelivered++;
         return rc < 0 ? 0 : rc;
@@ -895,21 +927,23 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
         task_set_text(&t->message, agora_json_get_str(u, "message"));
         task_set_state(m, t, (enum agora_task_state)state, ts,
                        json_healthy(u));
+        tasks_seen_take(t, &seen);
         t->applied = seq;
     }
     if (fw == NULL) {
         tasks_trim(m);
         return 0; /* held by the agent until its framework is back */
     }
-    status_of_update(m, t, u, (enum agora_task_state)state, ts, &st);
+    status_of_update(m, t, u, &seen, (enum agora_task_state)state, ts, &st, &x);
     if (explicit_acks) {
-        if (deliver_explicit(m, fw, t, &st) < 0)
-            return 0; /* out of memory: undelivered, sent again later */
-        rc = 0;
+        rc = deliver_explicit(m, fw, t, &st) < 0 ? -1 : 0;
     } else {
         framework_deliver(fw, &st);
         rc = 1;
     }
+    tasks_extra_free(&x);
+    if (rc < 0)
+        return 0; /* out of memory: undelivered, sent again later */
     /* t->seq is set after delivery: the status borrows from u, not t. */
     if ((t = tasks_find(m, id)) != NULL && seq > t->seq)
         t->seq = seq;
@@ -963,11 +997,15 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
     const char *id = agora_json_get_str(r, "task_id"), *fw_id = agora_json_get_str(r, "framework_id");
     const char *state_name = agora_json_get_str(r, "state"), *res = agora_json_get_str(r, "resources");
     int state = state_name ? agora_task_state_parse(state_name) : -1;
+    struct task_seen seen;
     struct task *t;
 
     if (id == NULL || fw_id == NULL || state < 0)
         return;
+    tasks_seen_parse(m, r, &seen);
     t = tasks_find(m, id);
+    if (t != NULL && strcmp(t->agent_id, ag->id) == 0)
+        tasks_seen_take(t, &seen); /* its agent's word is the latest */
     if (t == NULL) {
         /* A master that restarted learns the task from its agent. */
         t = task_new(m, id, fw_id, ag->id);
@@ -982,6 +1020,7 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
         }
         if (agora_json_get_str(r, "name") && strcmp(agora_json_get_str(r, "name"), id) != 0)
             task_set_text(&t->name, agora_json_get_str(r, "name"));
+        tasks_seen_take(t, &seen);
         if (!agora_task_state_terminal((enum agora_task_state)state))
             task_recount(m, t);
         else

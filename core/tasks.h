@@ -41,6 +41,21 @@ struct task_status_rec {
     int healthy;
 };
 
+/* The most IP addresses a task's status carries (Mesos has a list; an
+ * agent reports its one advertised address). */
+#define TASK_IPS_MAX 8
+
+/*
+ * A list of IP addresses, interned in the table (tasks.ips): tasks share
+ * their agent's, so 100,000 tasks hold a few lists. Never freed before
+ * the table (tasks_free).
+ */
+struct task_ips {
+    size_t n;
+    const char *v[TASK_IPS_MAX]; /* into text                          */
+    char text[];                 /* the key ("a,b"), then "a\0b\0"   */
+};
+
 /*
  * One task. A master holds 100,000 of them, so a task is kept small:
  * framework and agent ids are interned (shared, never freed), the name is
@@ -63,7 +78,10 @@ struct task {
                                     * seq: its framework may be away)    */
     struct task_status_rec history[TASK_HISTORY];
     unsigned nhistory;             /* total statuses; ring of TASK_HISTORY */
+    int32_t executor_pid;          /* its shim, as reported; 0: unknown  */
     unsigned long mark;            /* last subscription that reported it */
+    const struct task_ips *ips;    /* interned; NULL: none reported     */
+    char *health_output;           /* its last check's result, or NULL  */
     struct task *prev, *next;      /* launch order, for /master/tasks   */
 };
 
@@ -74,6 +92,7 @@ struct tasks {
     struct map by_id;
     struct map strings;            /* interned ids                      */
     struct map resources;          /* text -> shared resources          */
+    struct map ips;                /* text -> struct task_ips           */
     struct task *first, *last;     /* launch order                      */
     /* Live states: tasks in the state now. Terminal states: tasks that
      * ever reached it (Mesos' counters), even once forgotten. */
@@ -96,6 +115,27 @@ void tasks_free(struct master *m);
 /* The task of that id, or NULL. Owned by the table: valid until the
  * next change of the table (an update may trim terminal tasks). */
 struct task *tasks_find(struct master *m, const char *id);
+
+/*
+ * The ABI 2.2 part of a status or task view (agora/plugin.h): IP
+ * addresses, ports, container status, health output. ips and
+ * health_output are borrowed from the table (valid until it changes);
+ * ports and container_json are x's own, for tasks_extra_free() to
+ * release once the status or view was handed out. A field whose memory
+ * cannot be had stays empty.
+ */
+struct task_extra {
+    const char *const *ips;
+    size_t nips;
+    uint32_t *ports;
+    size_t nports;
+    char *container_json;
+    const char *health_output;
+};
+
+/* What the table knows of t's container, ports and health output. */
+void tasks_extra_of(const struct task *t, struct task_extra *x);
+void tasks_extra_free(struct task_extra *x);
 
 /*
  * Launches tasks of fw on an agent (the services table's launch). A

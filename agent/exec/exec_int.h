@@ -169,6 +169,15 @@ struct health *health_start(struct exec *x, struct agent_task *t,
 /* Stops checking (kills a running COMMAND check) and frees h. */
 void health_stop(struct health *h);
 
+/*
+ * Makes text (NUL-terminated, borrowed) t->health_output: cut to
+ * AGORA_HEALTH_OUTPUT_MAX bytes at a character boundary, a byte that is
+ * not part of UTF-8 text or a control character other than newline and
+ * tab made '?'. The same text as before (a check that keeps passing)
+ * costs no allocation; out of memory, t keeps no result (logged).
+ */
+void health_result_set(struct agent_task *t, const char *text);
+
 /* ---- the shim (shim.c) ---- */
 
 /* The wall-clock second, for the pids file. */

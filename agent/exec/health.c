@@ -20,6 +20,12 @@
  * the shim), watched by ev_child. HTTP sends "GET <path>" to
  * 127.0.0.1:<port> on a non-blocking socket (200-399 is healthy). TCP
  * only connects. Nothing blocks the loop.
+ *
+ * Each check's result, passed or failed, becomes t->health_output
+ * (health_result.c), which the task's next status update carries: the
+ * HTTP status line, "connected to 127.0.0.1:<port>", a COMMAND's exit
+ * status and the first bytes of what it wrote to stdout and stderr, or
+ * why the check failed (a connect error, a timeout).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,6 +57,7 @@ struct health {
     ev_timer timeout; /* the running check's deadline */
     ev_io io;         /* HTTP / TCP socket */
     ev_child child;   /* COMMAND */
+    ev_io out;        /* COMMAND: the read end of its stdout and stderr */
     pid_t pid;        /* running COMMAND check, 0 when none */
     int timed_out;
     int initializing;  /* no success yet */
@@ -59,6 +66,8 @@ struct health {
     /* HTTP */
     char *req;
     size_t reqlen, sent;
+    /* What the check answered: HTTP, the start of the response; COMMAND,
+     * the first bytes of its output (the rest is read and dropped). */
     char resp[256];
     size_t resplen;
     /* COMMAND: what the child needs, prepared once */
@@ -208,12 +217,14 @@ static void report(struct health *h, int healthy)
                 "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", NULL, healthy);
 }
 
-/* The end of one check. May free h (the task is killed): return after. */
+/* The end of one check, whose result (passed or not) is `why`. May free
+ * h (the task is killed): return after. */
 static void done(struct health *h, int ok, const char *why)
 {
     double now = ev_now(h->x->loop);
 
     ev_timer_stop(h->x->loop, &h->timeout);
+    health_result_set(h->t, why);
     if (ok) {
         h->initializing = 0;
         h->failures = 0;
@@ -296,8 +307,12 @@ static void on_writable(struct health *h)
             return;
         }
         if (h->c.type == AGORA_CHECK_TCP) {
+            char what[64];
+
+            snprintf(what, sizeof(what), "connected to 127.0.0.1:%u",
+                     h->c.port);
             sock_close(h);
-            done(h, 1, NULL);
+            done(h, 1, what);
             return;
         }
     }
@@ -316,10 +331,22 @@ static void on_writable(struct health *h)
     }
 }
 
+/* The response's status line (complete: http_status() said so), without
+ * its line end, into out (NUL-terminated). */
+static void status_line(const struct health *h, char *out, size_t cap)
+{
+    const char *eol = memchr(h->resp, '\n', h->resplen);
+    size_t n = (size_t)(eol - h->resp);
+
+    if (n > 0 && h->resp[n - 1] == '\r')
+        n--;
+    snprintf(out, cap, "%.*s", (int)n, h->resp);
+}
+
 /* Reads until the status line is complete (or the server closes). */
 static void on_readable(struct health *h)
 {
-    char why[64];
+    char line[sizeof(h->resp)];
     int code = 0, rc;
     ssize_t n = recv(h->io.fd, h->resp + h->resplen,
                      sizeof(h->resp) - 1 - h->resplen, 0);
@@ -339,11 +366,9 @@ static void on_readable(struct health *h)
         done(h, 0,
              n == 0 ? "connection closed before a status line"
                     : "not an HTTP response");
-    } else if (code >= 200 && code < 400) {
-        done(h, 1, NULL);
     } else {
-        snprintf(why, sizeof(why), "HTTP status %d", code);
-        done(h, 0, why);
+        status_line(h, line, sizeof(line));
+        done(h, code >= 200 && code < 400, line);
     }
 }
 
@@ -383,27 +408,95 @@ static void sock_start(struct health *h)
 /* COMMAND */
 /* ------------------------------------------------------------------ */
 
+/* Reads per callback, at most: a check that writes without end must
+ * not hold the loop. */
+#define OUT_READS 16
+
+static void out_close(struct health *h)
+{
+    if (h->out.fd < 0)
+        return;
+    ev_io_stop(h->x->loop, &h->out);
+    close(h->out.fd);
+    ev_io_set(&h->out, -1, EV_READ);
+}
+
+/*
+ * Reads what the check wrote: the first bytes stay in resp, the rest is
+ * read and dropped, so that the check never blocks on a full pipe. The
+ * pipe is closed at its end (or on an error).
+ */
+static void out_read(struct health *h)
+{
+    char drop[4096];
+    int i;
+
+    for (i = 0; i < OUT_READS && h->out.fd >= 0; i++) {
+        size_t room = sizeof(h->resp) - 1 - h->resplen;
+        ssize_t n = read(h->out.fd, room ? h->resp + h->resplen : drop,
+                         room ? room : sizeof(drop));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            out_close(h);
+            return;
+        }
+        if (room)
+            h->resplen += (size_t)n;
+    }
+}
+
+static void out_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    out_read(w->data);
+}
+
+/* "<how it ended>: <the start of its output>", or only the first part
+ * when it wrote nothing (but blanks). */
+static void command_result(struct health *h, const char *how, char *out,
+                           size_t cap)
+{
+    size_t n = h->resplen;
+
+    while (n > 0 && (h->resp[n - 1] == '\n' || h->resp[n - 1] == ' ' ||
+                     h->resp[n - 1] == '\r' || h->resp[n - 1] == '\t'))
+        n--;
+    if (n == 0)
+        snprintf(out, cap, "%s", how);
+    else
+        snprintf(out, cap, "%s: %.*s", how, (int)n, h->resp);
+}
+
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
     struct health *h = w->data;
     int st = w->rstatus;
-    char why[96];
+    char how[96], why[AGORA_HEALTH_OUTPUT_MAX + 1];
 
     ev_child_stop(loop, w);
     h->pid = 0;
+    /* What it wrote before it ended is in the pipe now; a process it
+     * left behind may hold the pipe open, so no waiting for its end. */
+    out_read(h);
+    out_close(h);
     if (h->timed_out)
-        snprintf(why, sizeof(why), "command timed out after %gs", h->c.timeout);
+        snprintf(how, sizeof(how), "command timed out after %gs", h->c.timeout);
     else if (WIFEXITED(st))
-        snprintf(why, sizeof(why), "command exited with status %d",
+        snprintf(how, sizeof(how), "command exited with status %d",
                  WEXITSTATUS(st));
     else
-        snprintf(why, sizeof(why), "command terminated by signal %d",
+        snprintf(how, sizeof(how), "command terminated by signal %d",
                  WTERMSIG(st));
+    command_result(h, how, why, sizeof(why));
     done(h, !h->timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0, why);
 }
 
 /* In the forked child: only async-signal-safe calls, then exec. */
-static void __attribute__((noreturn)) run_check(const struct health *h)
+/* out: the write end of the output pipe, or -1 (then /dev/null). */
+static void __attribute__((noreturn)) run_check(const struct health *h, int out)
 {
     char *argv[] = {"sh", "-c", (char *)h->c.command, NULL};
     char pid[24], *p = pid + sizeof(pid);
@@ -430,7 +523,7 @@ static void __attribute__((noreturn)) run_check(const struct health *h)
         close(fd);
     }
     if ((fd = open("/dev/null", O_RDWR)) < 0 || dup2(fd, 0) < 0 ||
-        dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+        dup2(out >= 0 ? out : fd, 1) < 0 || dup2(out >= 0 ? out : fd, 2) < 0)
         _exit(126);
     if (chdir(h->t->sandbox) != 0)
         _exit(126);
@@ -445,25 +538,54 @@ static void __attribute__((noreturn)) run_check(const struct health *h)
     _exit(127);
 }
 
+/* A pipe for the check's output: fds[0] (non-blocking) for the agent,
+ * fds[1] for the child; both -1 when none can be had, and the check
+ * then runs with its output on /dev/null (a result without it beats no
+ * check). */
+static void out_pipe(struct health *h, int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) == 0 && fcntl(fds[0], F_SETFL, O_NONBLOCK) == 0)
+        return;
+    log_warn(HEALTH_LOG, "task %s: no pipe for its check's output: %s",
+             h->t->id, strerror(errno));
+    if (fds[0] >= 0) {
+        close(fds[0]);
+        close(fds[1]);
+    }
+    fds[0] = fds[1] = -1;
+}
+
 static void command_start(struct health *h)
 {
+    int fds[2] = {-1, -1};
     pid_t pid;
 
     if (!h->x->default_loop) {
         done(h, 0, "COMMAND checks need libev's default loop");
         return;
     }
+    out_pipe(h, fds);
     if ((pid = fork()) < 0) {
         char why[64];
         snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+        if (fds[0] >= 0) {
+            close(fds[0]);
+            close(fds[1]);
+        }
         done(h, 0, why);
         return;
     }
     if (pid == 0)
-        run_check(h);
+        run_check(h, fds[1]);
     (void)setpgid(pid, pid); /* so a timeout's kill reaches it at once */
     h->pid = pid;
     h->timed_out = 0;
+    h->resplen = 0;
+    if (fds[0] >= 0) {
+        close(fds[1]);
+        ev_io_set(&h->out, fds[0], EV_READ);
+        ev_io_start(h->x->loop, &h->out);
+    }
     ev_child_set(&h->child, pid, 0);
     ev_child_start(h->x->loop, &h->child);
 }
@@ -565,8 +687,10 @@ struct health *health_start(struct exec *x, struct agent_task *t,
     ev_init(&h->next, next_cb);
     ev_init(&h->timeout, timeout_cb);
     ev_io_init(&h->io, sock_cb, -1, EV_READ);
+    ev_io_init(&h->out, out_cb, -1, EV_READ);
     ev_init(&h->child, child_cb);
     h->next.data = h->timeout.data = h->io.data = h->child.data = h;
+    h->out.data = h;
     if (c->type == AGORA_CHECK_HTTP) {
         int n = asprintf(&h->req,
                          "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
@@ -600,6 +724,7 @@ void health_stop(struct health *h)
     ev_timer_stop(loop, &h->next);
     ev_timer_stop(loop, &h->timeout);
     sock_close(h);
+    out_close(h);
     if (h->pid > 0) {
         /* libev reaps it; its status no longer matters */
         (void)kill(-h->pid, SIGKILL);

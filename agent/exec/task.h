@@ -46,6 +46,11 @@ struct agent_task {
     double start_time;            /* when RUNNING was reached             */
     char *sandbox;                /* <work_dir>/sandboxes/<task_id>       */
     char *meta_dir;               /* <work_dir>/meta/tasks/<task_id>      */
+    /* The result of its last health check (health.c writes it, the
+     * control layer frees it with the task): valid UTF-8 text of at most
+     * AGORA_HEALTH_OUTPUT_MAX bytes, NULL before the first check. Each
+     * status update carries the one of its time. */
+    char *health_output;
 
     struct task_exec *exec;       /* owned by the exec layer             */
     struct task_updates *updates; /* owned by the control layer          */

@@ -6,7 +6,12 @@
  *   store_bench --backend=local --dir=DIR
  *   store_bench --backend=zk --zk=HOST:PORT [--root=/storebench]
  *               [--puts=10000] [--inflight=100] [--value_size=1024]
- *               [--latency_puts=1000] [--session_timeout=10]
+ *               [--latency_puts=1000] [--session_timeout=10] [--fenced=1]
+ *
+ * --fenced=1 writes in a term (store.h's fencing), as the master does:
+ * with ZooKeeper every put is then a multi that first checks a fence
+ * znode (an ephemeral <root>/leader/member_N the bench makes); 0 writes
+ * unfenced, as before fencing existed.
  *
  * Three runs, through the store's own interface (core/store.h), on the
  * loop as the master uses it, each on keys of its own:
@@ -24,6 +29,9 @@
  * Prints "name: value unit" lines, named after the backend. Exits 1 when
  * any put fails, 2 on bad arguments.
  */
+/* The synchronous calls of libzookeeper_mt, for the fence's setup. */
+#define THREADED
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,7 +55,8 @@ static struct {
     const char *backend, *dir, *zk, *root;
     long puts, inflight, value_size, latency_puts;
     double session_timeout;
-} opt = {NULL, NULL, NULL, "/storebench", 10000, 100, 1024, 1000, 10.0};
+    long fenced;
+} opt = {NULL, NULL, NULL, "/storebench", 10000, 100, 1024, 1000, 10.0, 0};
 
 /* One run: n puts to "<prefix>/k<i>", at most inflight outstanding. */
 struct run {
@@ -238,6 +247,35 @@ static struct zk *open_zk(void)
     return z;
 }
 
+/*
+ * A term for the store, as an election gives the master: with ZooKeeper
+ * its fence is an ephemeral sequential <root>/leader/member_N of the
+ * bench's session (made synchronously: this is a benchmark's setup).
+ */
+static void begin_term(struct zk *z)
+{
+    char path[256], made[256];
+    int rc;
+
+    if (z != NULL) {
+        snprintf(path, sizeof(path), "%s", opt.root);
+        zoo_create(zk_handle(z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        snprintf(path, sizeof(path), "%s/" ZK_LEADER_DIR, opt.root);
+        zoo_create(zk_handle(z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        snprintf(path, sizeof(path),
+                 "%s/" ZK_LEADER_DIR "/" ZK_LEADER_MEMBER_PREFIX, opt.root);
+        rc = zoo_create(zk_handle(z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE,
+                        ZOO_EPHEMERAL | ZOO_SEQUENCE, made, (int)sizeof(made));
+        if (rc != ZOK) {
+            fprintf(stderr, "store_bench: create %s: %s\n", path, zerror(rc));
+            exit(1);
+        }
+    }
+    rc = store_term_begin(store, z != NULL ? made : NULL);
+    if (rc < 0)
+        fail("cannot begin a term", rc);
+}
+
 /* ---- arguments ---- */
 
 static void usage(void)
@@ -247,7 +285,8 @@ static void usage(void)
         "usage: store_bench --backend=local --dir=DIR\n"
         "       store_bench --backend=zk --zk=HOST:PORT [--root=/storebench]\n"
         "  [--puts=10000] [--inflight=100] [--value_size=1024]\n"
-        "  [--latency_puts=1000] [--session_timeout=10 (seconds, zk)]\n");
+        "  [--latency_puts=1000] [--session_timeout=10 (seconds, zk)]\n"
+        "  [--fenced=0|1 (write in a term, as the master does)]\n");
     exit(2);
 }
 
@@ -287,6 +326,8 @@ static void parse_args(int argc, char **argv)
             opt.latency_puts = strtol(v, NULL, 10);
         else if ((v = flag(a, "session_timeout")))
             opt.session_timeout = strtod(v, NULL);
+        else if ((v = flag(a, "fenced")))
+            opt.fenced = strtol(v, NULL, 10);
         else
             usage();
     }
@@ -327,6 +368,8 @@ int main(int argc, char **argv)
     }
     if (rc < 0)
         fail("cannot open the store", rc);
+    if (opt.fenced)
+        begin_term(z);
 
     tput.n = opt.puts;
     tput.inflight = opt.inflight;

@@ -7,7 +7,9 @@
  *   POST /kill/:id
  *   POST /reconcile   {"task_ids": [...]}   (empty: implicit)
  *   GET  /statuses    [{task_id, state, reason, message, healthy, uuid,
- *                       source, agent_id, timestamp}...] in arrival order
+ *                       source, agent_id, timestamp, and from ABI 2.2
+ *                       ip_addresses, ports, container_status,
+ *                       health_output}...] in arrival order
  *                     (?task_id= filters)
  *   POST /store/:key?size=N   puts N bytes ('x') under key in the store:
  *                     201 {"version"}, or the store's refusal as JSON
@@ -21,8 +23,9 @@
  *   GET  /store_events  [{event, key, version}] of every write its watch
  *                     on the whole namespace (made in init) heard
  *   GET  /agents, /agents/:id   the master's agents (agents_each, agent_get)
- *   GET  /tasks, /tasks/:id     its framework's tasks (tasks_each, task_get)
- *   GET  /master                master_info
+ *   GET  /tasks, /tasks/:id     its framework's tasks (tasks_each, task_get),
+ *                     with the ABI 2.2 fields as /statuses has them
+ *   GET  /master                master_info, and agora_api_minor()
  *   POST /abdicate    202, then gives up the lead (abdicate)
  *   POST /ready?why=  set_ready(0, why), or set_ready(1) without why
  *   POST /observe/:name?v=X     metric_observe(name, X)
@@ -35,6 +38,9 @@
  *                     with explicit acks on and has not acknowledged
  *   POST /ack         {"task_id", "uuid"}: acknowledge(); 200, or 404 for
  *                     AGORA_ENOENT
+ *
+ * With `fini_key = K` in its conf, fini puts "fini" under K (fencing
+ * tests: it must not land when the master was deposed).
  *
  * Launching twice is POST /launch twice with the same task id.
  *
@@ -57,6 +63,7 @@
 struct launcher {
     struct agora_host *h;
     const struct agora_api *api;
+    const char *fini_key;          /* conf's, valid until fini */
     struct agora_jw *store_events; /* an array left open */
     struct agora_jw *log; /* the statuses, as an open JSON array */
     size_t nstatuses;
@@ -68,12 +75,16 @@ struct launcher {
 
 struct launcher_conf {
     int explicit_acks;
+    const char *fini_key;
 };
 
 static const struct agora_conf_field conf_fields[] = {
     {"explicit_acks", AGORA_CONF_BOOL, "false",
      offsetof(struct launcher_conf, explicit_acks),
      "acknowledge agents' updates explicitly (POST /ack)"},
+    {"fini_key", AGORA_CONF_STRING, NULL,
+     offsetof(struct launcher_conf, fini_key),
+     "a key fini puts \"fini\" under (without waiting for it)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -121,6 +132,38 @@ static void unacked_remove(struct launcher *l, const char *uuid)
 
 /* ---- statuses ---- */
 
+/*
+ * What ABI 2.2 appended to statuses and task views, as JSON keys:
+ * "ip_addresses", "ports", "container_status" (the JSON text parsed) and
+ * "health_output"; nothing on a master older than 2.2.
+ */
+static void write_extra(struct agora_jw *w, const struct agora_api *api,
+                        const char *const *ips, size_t nips,
+                        const uint32_t *ports, size_t nports,
+                        const char *container, const char *health)
+{
+    size_t i;
+
+    if (agora_api_minor(api) < 2)
+        return;
+    agora_jw_key(w, "ip_addresses");
+    agora_jw_arr_open(w);
+    for (i = 0; i < nips; i++)
+        agora_jw_str(w, ips[i]);
+    agora_jw_arr_close(w);
+    agora_jw_key(w, "ports");
+    agora_jw_arr_open(w);
+    for (i = 0; i < nports; i++)
+        agora_jw_int(w, ports[i]);
+    agora_jw_arr_close(w);
+    agora_jw_key(w, "container_status");
+    if (container)
+        agora_jw_raw(w, container, strlen(container));
+    else
+        agora_jw_null(w);
+    agora_jw_kstr(w, "health_output", health);
+}
+
 static void on_status(void *state, struct agora_framework *fw,
                       const struct agora_status *s)
 {
@@ -141,10 +184,40 @@ static void on_status(void *state, struct agora_framework *fw,
     agora_jw_kstr(l->log, "source", s->source);
     agora_jw_kstr(l->log, "agent_id", s->agent_id);
     agora_jw_knum(l->log, "timestamp", s->timestamp);
+    write_extra(l->log, l->api, s->ip_addresses, s->nip_addresses, s->ports,
+                s->nports, s->container_status_json, s->health_output);
     agora_jw_obj_close(l->log);
     l->nstatuses++;
     if (l->explicit_acks && s->uuid)
         unacked_add(l, s->task_id, s->uuid);
+}
+
+/* Writes v, any JSON value, into w. */
+static void jw_value(struct agora_jw *w, yajl_val v)
+{
+    size_t k;
+
+    if (YAJL_IS_OBJECT(v)) {
+        agora_jw_obj_open(w);
+        for (k = 0; k < v->u.object.len; k++) {
+            agora_jw_key(w, v->u.object.keys[k]);
+            jw_value(w, v->u.object.values[k]);
+        }
+        agora_jw_obj_close(w);
+    } else if (YAJL_IS_ARRAY(v)) {
+        agora_jw_arr_open(w);
+        for (k = 0; k < v->u.array.len; k++)
+            jw_value(w, v->u.array.values[k]);
+        agora_jw_arr_close(w);
+    } else if (YAJL_IS_STRING(v)) {
+        agora_jw_str(w, YAJL_GET_STRING(v));
+    } else if (YAJL_IS_NUMBER(v)) {
+        agora_jw_num(w, YAJL_GET_DOUBLE(v));
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        agora_jw_bool(w, YAJL_IS_TRUE(v));
+    } else {
+        agora_jw_null(w);
+    }
 }
 
 /* The array so far, closed, optionally filtered by task id. */
@@ -180,26 +253,8 @@ static void get_statuses(void *state, struct agora_req *req)
         const char *id = NULL;
 
         agora_json_str(s, "task_id", &id);
-        if (want == NULL || (id && strcmp(id, want) == 0)) {
-            /* Re-emit the object as it was. */
-            size_t k;
-
-            agora_jw_obj_open(out);
-            for (k = 0; k < s->u.object.len; k++) {
-                yajl_val v = s->u.object.values[k];
-
-                agora_jw_key(out, s->u.object.keys[k]);
-                if (YAJL_IS_STRING(v))
-                    agora_jw_str(out, YAJL_GET_STRING(v));
-                else if (YAJL_IS_NUMBER(v))
-                    agora_jw_num(out, YAJL_GET_DOUBLE(v));
-                else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
-                    agora_jw_bool(out, YAJL_IS_TRUE(v));
-                else
-                    agora_jw_null(out);
-            }
-            agora_jw_obj_close(out);
-        }
+        if (want == NULL || (id && strcmp(id, want) == 0))
+            jw_value(out, s); /* re-emitted as it was */
     }
     agora_jw_arr_close(out);
     agora_reply_jw(l->api, req, 200, out);
@@ -706,9 +761,16 @@ static void write_agent(void *arg, const struct agora_agent_info *a)
     agora_jw_obj_close(w);
 }
 
+/* What a view callback writes into, and with which master's table. */
+struct view {
+    struct agora_jw *w;
+    const struct agora_api *api;
+};
+
 static void write_task(void *arg, const struct agora_task_info *t)
 {
-    struct agora_jw *w = arg;
+    struct view *v = arg;
+    struct agora_jw *w = v->w;
 
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "task_id", t->task_id);
@@ -722,6 +784,8 @@ static void write_task(void *arg, const struct agora_task_info *t)
     agora_jw_knum(w, "timestamp", t->timestamp);
     agora_jw_knum(w, "launched", t->launched);
     jw_res(w, "resources", t->resources);
+    write_extra(w, v->api, t->ip_addresses, t->nip_addresses, t->ports,
+                t->nports, t->container_status_json, t->health_output);
     agora_jw_obj_close(w);
 }
 
@@ -769,10 +833,11 @@ static void get_tasks(void *state, struct agora_req *req)
 {
     struct launcher *l = state;
     struct agora_jw *w = agora_jw_new();
+    struct view v = {w, l->api};
     int rc;
 
     agora_jw_arr_open(w);
-    rc = l->api->tasks_each(l->api->framework_default(l->h), write_task, w);
+    rc = l->api->tasks_each(l->api->framework_default(l->h), write_task, &v);
     agora_jw_arr_close(w);
     reply_view(l, req, w, rc);
 }
@@ -781,10 +846,11 @@ static void get_task(void *state, struct agora_req *req)
 {
     struct launcher *l = state;
     struct agora_jw *w = agora_jw_new();
+    struct view v = {w, l->api};
 
     reply_view(l, req, w,
                l->api->task_get(l->api->framework_default(l->h),
-                                l->api->req_param(req, "id"), write_task, w));
+                                l->api->req_param(req, "id"), write_task, &v));
 }
 
 static void get_master(void *state, struct agora_req *req)
@@ -804,6 +870,7 @@ static void get_master(void *state, struct agora_req *req)
     agora_jw_kstr(w, "zk", mi.zk);
     agora_jw_knum(w, "start_time", mi.start_time);
     agora_jw_knum(w, "elected_time", mi.elected_time);
+    agora_jw_kint(w, "abi_minor", agora_api_minor(l->api));
     agora_jw_obj_close(w);
     reply_view(l, req, w, 0);
 }
@@ -944,6 +1011,7 @@ static int init(struct agora_host *h, const struct agora_api *api,
     }
     l->h = h;
     l->api = api;
+    l->fini_key = c ? c->fini_key : NULL;
     agora_jw_arr_open(l->log);
     if ((l->events = agora_jw_new()) == NULL) {
         agora_jw_free(l->log);
@@ -999,6 +1067,11 @@ static void fini(void *state)
     struct launcher *l = state;
     size_t i;
 
+    /* A plugin may write in fini (its completion never comes): it lands
+     * at a reload or a shutdown, and not when the master was deposed. */
+    if (l->fini_key)
+        l->api->store_put(l->h, l->fini_key, "fini", 4, AGORA_STORE_ANY, NULL,
+                          NULL);
     agora_jw_free(l->log);
     agora_jw_free(l->events);
     for (i = 0; i < l->nunacked; i++) {

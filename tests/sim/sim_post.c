@@ -263,6 +263,11 @@ static void pconn_on_io(struct ev_loop *l, ev_io *w, int events)
 /* The POSTs                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Every simulated agent advertises 127.0.0.1 (sim_agent.c). */
+#define SIM_CONTAINER_STATUS                                                   \
+    "{\"network_infos\":[{\"ip_addresses\":[{\"ip_address\":"                  \
+    "\"127.0.0.1\"}]}]}"
+
 /* Takes ag's queued updates (at most SIM_POST_MAX_UPDATES) into the
  * body sim_jw is writing; c carries them until the POST ends. Returns
  * how many. */
@@ -291,6 +296,10 @@ static size_t post_take_updates(struct sim_agent *ag, struct pconn *c)
         agora_jw_kint(sim_jw, "seq", u->seq);
         if (u->state == SIM_TASK_KILLED)
             agora_jw_kstr(sim_jw, "message", "killed by simcluster");
+        /* As a real agent's: its address (no executor: nothing forks). */
+        agora_jw_key(sim_jw, "container_status");
+        agora_jw_raw(sim_jw, SIM_CONTAINER_STATUS,
+                     sizeof(SIM_CONTAINER_STATUS) - 1);
         agora_jw_obj_close(sim_jw);
         u->phase = SIM_UPDATE_INFLIGHT;
         if (c->ncarried == c->capcarried) {

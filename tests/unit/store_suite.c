@@ -11,6 +11,8 @@
 /* The backend under test: set before the run, read in each test's
  * process. */
 static const struct suite_backend *backend;
+/* Stores open in a term (store_suite_fenced): set by a TCase's fixture. */
+static int fenced;
 
 int store_call_rc;
 
@@ -18,10 +20,35 @@ int store_call_rc;
 /* Fixture                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Begins a term on c's store with a new fence of the backend's. */
+static void begin_term(struct ctx *c)
+{
+    char *fence = backend->fence ? backend->fence(c) : NULL;
+
+    ck_assert_int_eq(store_term_begin(c->s, fence), 0);
+    free(fence);
+}
+
 void ctx_open(struct ctx *c)
 {
     backend->open(c);
     ck_assert_str_eq(store_backend_name(c->s), backend->name);
+    if (fenced)
+        begin_term(c);
+}
+
+static void fenced_on(void)
+{
+    fenced = 1;
+}
+static void fenced_off(void)
+{
+    fenced = 0;
+}
+
+void store_suite_fenced(TCase *tc)
+{
+    tcase_add_checked_fixture(tc, fenced_on, fenced_off);
 }
 
 void ctx_init(struct ctx *c)
@@ -1387,6 +1414,72 @@ START_TEST(test_unwatch_inside_callback)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Fencing                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Starts a txn putting key=value; its error once done. */
+static int txn_put(struct ctx *c, const char *key, const char *value)
+{
+    const struct agora_store_txn_op op = {.kind = AGORA_STORE_TXN_PUT,
+                                          .key = key,
+                                          .value = value,
+                                          .len = strlen(value),
+                                          .version = AGORA_STORE_ANY};
+    struct rec r;
+    int err;
+
+    rec_init(&r, c);
+    START(c, store_txn(c->s, NS, &op, 1, on_done, &r, NULL));
+    wait_for(c, &r);
+    err = r.err;
+    rec_free(&r);
+    return err;
+}
+
+/*
+ * A store whose term ended refuses every write (put of a new or an
+ * existing key, delete, transaction) with AGORA_ENOTLEADER and changes
+ * nothing, still reads, and writes again in the next term. A store on
+ * which no term began was not fenced: its first writes worked.
+ */
+START_TEST(test_term_fences_writes)
+{
+    struct ctx c;
+    struct rec r;
+
+    ctx_init(&c);
+    if (!fenced) /* unfenced till now: writes need no term */
+        ck_assert_int_eq(put(&c, NS, "k", "v0", AGORA_STORE_ANY, NULL), 0);
+    begin_term(&c);
+    ck_assert_int_eq(put(&c, NS, "k", "v1", AGORA_STORE_ANY, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "gone", "x", AGORA_STORE_NEW, NULL), 0);
+    store_term_end(c.s);
+
+    ck_assert_int_eq(put(&c, NS, "k", "v2", AGORA_STORE_ANY, NULL),
+                     AGORA_ENOTLEADER);
+    ck_assert_int_eq(put(&c, NS, "new/deep/key", "v", AGORA_STORE_NEW, NULL),
+                     AGORA_ENOTLEADER);
+    ck_assert_int_eq(del(&c, NS, "gone", AGORA_STORE_ANY), AGORA_ENOTLEADER);
+    ck_assert_int_eq(txn_put(&c, "t", "v"), AGORA_ENOTLEADER);
+    expect_value(&c, NS, "k", "v1", fenced ? 1 : 2);
+    expect_value(&c, NS, "gone", "x", 1);
+    expect_absent(&c, NS, "new/deep/key");
+    ck_assert(!backend->holds(&c, NS "/new"));
+    expect_absent(&c, NS, "t");
+    ck_assert_int_eq(list(&c, NS, "", &r), 0);
+    ck_assert_uint_eq(r.nnames, 2); /* gone, k */
+    rec_free(&r);
+
+    begin_term(&c);
+    ck_assert_int_eq(put(&c, NS, "k", "v3", AGORA_STORE_ANY, NULL), 0);
+    expect_value(&c, NS, "k", "v3", fenced ? 2 : 3);
+    ck_assert_int_eq(del(&c, NS, "gone", AGORA_STORE_ANY), 0);
+    ck_assert_int_eq(txn_put(&c, "t", "v"), 0);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 void store_suite_add(TCase *tc, const struct suite_backend *b)
 {
@@ -1416,4 +1509,5 @@ void store_suite_add(TCase *tc, const struct suite_backend *b)
     tcase_add_test(tc, test_children_limit);
     tcase_add_test(tc, test_watch);
     tcase_add_test(tc, test_unwatch_inside_callback);
+    tcase_add_test(tc, test_term_fences_writes);
 }

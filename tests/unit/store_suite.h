@@ -72,6 +72,10 @@ struct suite_backend {
     /* Whether the backend keeps anything (a directory, a znode) for path:
      * a namespace, or a namespace, '/' and a key. */
     int (*holds)(struct ctx *c, const char *path);
+    /* A fence for a new term (store_term_begin), malloc'ed, as the
+     * master's election gives it: ZooKeeper's, a live ephemeral znode of
+     * c's session; NULL for a backend that takes none. */
+    char *(*fence)(struct ctx *c);
 };
 
 extern int store_call_rc;
@@ -84,6 +88,14 @@ extern int store_call_rc;
 /* Adds the suite's tests to tc, run against b (which must outlive the
  * run: tests read it from a global). */
 void store_suite_add(TCase *tc, const struct suite_backend *b);
+
+/*
+ * Runs tc's tests fenced, as the master's writes are: every store the
+ * fixture opens begins a term with a fence of the backend's, so every
+ * write goes the fenced way (ZooKeeper: a multi checking the fence
+ * first). Adds a checked fixture to tc.
+ */
+void store_suite_fenced(TCase *tc);
 
 /* The fixture: a loop, the backend's data and a store open on it. */
 void ctx_init(struct ctx *c);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plugin_api.h"
 #include "plugins.h"
 
 static int t_init(struct agora_host *h, const struct agora_api *api,
@@ -210,6 +211,25 @@ START_TEST(conf_refusals)
 }
 END_TEST
 
+/*
+ * agora_api_minor() on the master's table and on tables as masters of
+ * 2.0 and 2.1 built them (cut where their minor ended): the minor each
+ * says, so that a plugin knows which fields of a status it may read.
+ */
+START_TEST(api_minor)
+{
+    struct agora_api t = plugin_api_table;
+
+    ck_assert_uint_eq(agora_api_minor(&plugin_api_table), AGORA_ABI_MINOR);
+    ck_assert_uint_eq(plugin_api_table.abi_minor, 2);
+    t.size = (uint32_t)offsetof(struct agora_api, abi_minor);
+    t.abi_minor = 99; /* past a 2.1 table's end: never read */
+    ck_assert_uint_eq(agora_api_minor(&t), 1);
+    t.size = (uint32_t)offsetof(struct agora_api, subscribe);
+    ck_assert_uint_eq(agora_api_minor(&t), 0);
+}
+END_TEST
+
 START_TEST(conf_table_outside_block)
 {
     static const struct agora_conf_field wild[] = {
@@ -245,6 +265,7 @@ int main(void)
     tcase_add_test(tc, conf_typed);
     tcase_add_test(tc, conf_refusals);
     tcase_add_test(tc, conf_table_outside_block);
+    tcase_add_test(tc, api_minor);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

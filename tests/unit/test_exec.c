@@ -48,6 +48,7 @@ struct upd {
     char reason[64];
     char msg[256];
     int healthy;
+    char health[AGORA_HEALTH_OUTPUT_MAX + 1]; /* t->health_output then */
     double at; /* monotonic */
 };
 
@@ -77,6 +78,8 @@ static void hook_task_update(void *arg, struct agent_task *t,
     snprintf(u->reason, sizeof(u->reason), "%s", reason ? reason : "");
     snprintf(u->msg, sizeof(u->msg), "%s", message ? message : "");
     u->healthy = healthy;
+    snprintf(u->health, sizeof(u->health), "%s",
+             t->health_output ? t->health_output : "");
     u->at = mono();
     t->state = state;
     t->healthy = healthy;
@@ -199,6 +202,7 @@ static void task_free(struct agent_task *t)
     free(t->spec_json);
     free(t->sandbox);
     free(t->meta_dir);
+    free(t->health_output);
     free(t);
 }
 
@@ -706,9 +710,25 @@ static void health_trail(const struct agent_task *t, char *out, size_t len)
     ">/dev/null 2>&1 & P=$!; while [ ! -e stop ]; do sleep 0.05; done; "       \
     "kill $P; wait $P; exec sleep 300"
 
-static void health_test(const char *type, const char *extra)
+/* The health output the last health report of t carried. */
+static const char *reported_output(const struct agent_task *t)
 {
-    char spec[1024], trail[16];
+    for (size_t i = nupds; i-- > 0;)
+        if (upds[i].t == t &&
+            !strcmp(upds[i].reason, "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"))
+            return upds[i].health;
+    return NULL;
+}
+
+/*
+ * A check of `type` against SERVICE: healthy, then unhealthy once the
+ * service stops, each change reported once. `up` and `down` are the
+ * results the two reports carry, %d standing for the port.
+ */
+static void health_test(const char *type, const char *extra, const char *up,
+                        const char *down)
+{
+    char spec[1024], trail[16], want[128];
     struct agent_task *t;
     int port = free_port();
 
@@ -721,8 +741,12 @@ static void health_test(const char *type, const char *extra)
     t = run(type, spec);
     wait_running(t);
     wait_health(t, 1, 15);
+    snprintf(want, sizeof(want), up, port);
+    ck_assert_str_eq(reported_output(t), want);
     touch(t->sandbox, "stop");
     wait_health(t, 0, 10);
+    snprintf(want, sizeof(want), down, port);
+    ck_assert_str_eq(reported_output(t), want);
     spin(0.3, never, NULL); /* no repeated reports */
     health_trail(t, trail, sizeof(trail));
     ck_assert_str_eq(trail, "10");
@@ -730,25 +754,104 @@ static void health_test(const char *type, const char *extra)
     ck_assert_int_eq(exec_kill(X, t, 0), 0);
     wait_end(t, 10);
     ck_assert_int_eq(t->state, AGORA_TASK_KILLED);
+    /* The kill's updates carry the last result too. */
+    ck_assert_str_eq(last(t, AGORA_TASK_KILLED)->health, want);
     task_free(t);
 }
 
 START_TEST(health_http)
 {
-    health_test("HTTP", "\"port_index\": 0, \"path\": \"/\",");
+    /* Python's http.server answers HTTP/1.0. */
+    health_test("HTTP", "\"port_index\": 0, \"path\": \"/\",",
+                "HTTP/1.0 200 OK", "connect 127.0.0.1:%d: Connection refused");
 }
 END_TEST
 
 START_TEST(health_tcp)
 {
-    health_test("TCP", "\"port_index\": 0,");
+    health_test("TCP", "\"port_index\": 0,", "connected to 127.0.0.1:%d",
+                "connect 127.0.0.1:%d: Connection refused");
 }
 END_TEST
 
 START_TEST(health_command)
 {
-    health_test("COMMAND", "\"command\": \"test ! -e stop && "
-                           "test -n \\\"$MESOS_SANDBOX\\\"\",");
+    health_test("COMMAND",
+                "\"command\": \"test ! -e stop && "
+                "test -n \\\"$MESOS_SANDBOX\\\"\",",
+                "command exited with status 0", "command exited with status 1");
+}
+END_TEST
+
+/* A COMMAND check whose result is `want` once it has run: it passes
+ * (healthy 1) when pass is set, else fails. */
+static void command_output_test(const char *id, const char *command, int pass,
+                                const char *want)
+{
+    char spec[1024];
+    struct agent_task *t;
+
+    snprintf(spec, sizeof(spec),
+             "{\"command\": \"sleep 300\", \"health_check\": {\"type\": "
+             "\"COMMAND\", \"command\": \"%s\", \"delay\": 0, "
+             "\"interval\": 0.1, \"timeout\": 5, \"grace_period\": 0, "
+             "\"max_consecutive_failures\": 0}}",
+             command);
+    t = run(id, spec);
+    wait_running(t);
+    wait_health(t, pass, 15);
+    ck_assert_str_eq(reported_output(t), want);
+    ck_assert_str_eq(t->health_output, want);
+    ck_assert_int_eq(exec_kill(X, t, 0), 0);
+    wait_end(t, 10);
+    task_free(t);
+}
+
+/* Its stdout and stderr, in the order written; bytes that are not UTF-8
+ * text become '?'; trailing blanks go. */
+START_TEST(health_command_output)
+{
+    command_output_test(
+        "cmdout",
+        "echo out; printf 'bad \\\\377\\\\001 \\\\303\\\\251\\\\n'; "
+        "echo err >&2; exit 3",
+        0, "command exited with status 3: out\nbad ?? \xc3\xa9\nerr");
+}
+END_TEST
+
+/* 100 KB of output, more than a pipe holds: the check is not blocked
+ * (it passes), and its result is cut to the limit. */
+START_TEST(health_command_output_cut)
+{
+    char want[AGORA_HEALTH_OUTPUT_MAX + 1];
+    const char *head = "command exited with status 0: ";
+    size_t n = strlen(head);
+
+    memcpy(want, head, n);
+    memset(want + n, 'x', sizeof(want) - 1 - n);
+    want[sizeof(want) - 1] = '\0';
+    command_output_test("cmdcut", "head -c 100000 /dev/zero | tr '\\\\000' x",
+                        1, want);
+}
+END_TEST
+
+/* Cut inside a two-byte character: the character goes whole. */
+START_TEST(health_command_output_utf8_cut)
+{
+    char cmd[160], want[AGORA_HEALTH_OUTPUT_MAX + 1];
+    const char *head = "command exited with status 0: x";
+    size_t n = strlen(head), i;
+
+    /* "x" then 200 e-acutes: the limit falls on the second byte of one
+     * (256 - 31 = 225 = 112 characters and a half). */
+    snprintf(cmd, sizeof(cmd),
+             "printf x; i=0; while [ $i -lt 200 ]; do printf '\\\\303\\\\251'; "
+             "i=$((i+1)); done");
+    memcpy(want, head, n);
+    for (i = 0; i < 112; i++)
+        memcpy(want + n + 2 * i, "\xc3\xa9", 2);
+    want[n + 224] = '\0';
+    command_output_test("cmdutf8", cmd, 1, want);
 }
 END_TEST
 
@@ -1196,6 +1299,9 @@ static Suite *suite(void)
     tcase_add_test(tc, health_http);
     tcase_add_test(tc, health_tcp);
     tcase_add_test(tc, health_command);
+    tcase_add_test(tc, health_command_output);
+    tcase_add_test(tc, health_command_output_cut);
+    tcase_add_test(tc, health_command_output_utf8_cut);
     tcase_add_test(tc, health_kills);
     tcase_add_test(tc, recover_adopt);
     tcase_add_test(tc, recover_then_kill);

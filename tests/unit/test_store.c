@@ -648,7 +648,13 @@ static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("local");
+    TCase *fenced = tcase_create("local, in a term");
 
+    /* The suite again with every store in a term, as the master's is. */
+    tcase_set_timeout(fenced, 30);
+    store_suite_add(fenced, &local_backend);
+    store_suite_fenced(fenced);
+    suite_add_tcase(s, fenced);
     tcase_set_timeout(tc, 30);
     store_suite_add(tc, &local_backend);
     tcase_add_test(tc, test_open_sweeps_leftovers);

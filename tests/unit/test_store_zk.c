@@ -273,6 +273,36 @@ static int zk_backend_holds(struct ctx *c, const char *path)
     return znode_exists(c, suffix);
 }
 
+/* Creates <root><path> unless it exists (synchronous). */
+static void znode_ensure(struct ctx *c, const char *suffix)
+{
+    char path[256];
+    int rc;
+
+    snprintf(path, sizeof(path), "%s%s", ZK(c)->root, suffix);
+    rc = zoo_create(zk_handle(ZK(c)->z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
+                    NULL, 0);
+    ck_assert_msg(rc == ZOK || rc == ZNODEEXISTS, "create %s: %s", path,
+                  zerror(rc));
+}
+
+/* A fence as the master's election makes it: an ephemeral sequential
+ * <root>/leader/member_N of c's session. */
+static char *zk_backend_fence(struct ctx *c)
+{
+    char path[256], made[256];
+
+    znode_ensure(c, "");
+    znode_ensure(c, "/" ZK_LEADER_DIR);
+    snprintf(path, sizeof(path),
+             "%s/" ZK_LEADER_DIR "/" ZK_LEADER_MEMBER_PREFIX, ZK(c)->root);
+    ck_assert_int_eq(
+        zoo_create(zk_handle(ZK(c)->z), path, "", 0, &ZOO_OPEN_ACL_UNSAFE,
+                   ZOO_EPHEMERAL | ZOO_SEQUENCE, made, (int)sizeof(made)),
+        ZOK);
+    return strdup(made);
+}
+
 static const struct suite_backend zk_backend = {
     .name = "zk",
     .init = zk_backend_init,
@@ -280,6 +310,7 @@ static const struct suite_backend zk_backend = {
     .restart = zk_backend_restart,
     .fini = zk_backend_fini,
     .holds = zk_backend_holds,
+    .fence = zk_backend_fence,
 };
 
 /* ------------------------------------------------------------------ */
@@ -615,6 +646,108 @@ START_TEST(test_server_expires_session)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Fencing                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The fence goes (the session expired, the master abdicated, someone
+ * deleted it) while the store's term is still open, before the master
+ * hears of it: every kind of write still fails, with AGORA_ENOTLEADER,
+ * and ZooKeeper keeps nothing of it - no value, no parent made for a new
+ * deep key. Reads go on. A new term with a live fence writes again.
+ */
+START_TEST(test_fence_gone_refuses_writes)
+{
+    const struct agora_store_txn_op txn_op = {.kind = AGORA_STORE_TXN_PUT,
+                                              .key = "t",
+                                              .value = "2",
+                                              .len = 1,
+                                              .version = AGORA_STORE_ANY};
+    struct ctx c;
+    struct rec r;
+    char *fence;
+
+    ctx_init(&c);
+    fence = zk_backend_fence(&c);
+    ck_assert_int_eq(store_term_begin(c.s, fence), 0);
+    ck_assert_int_eq(put(&c, NS, "a", "1", AGORA_STORE_NEW, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "b", "1", AGORA_STORE_NEW, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "t", "1", AGORA_STORE_ANY, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "a", "2", AGORA_STORE_ANY, NULL), 0);
+
+    ck_assert_int_eq(zoo_delete(zk_handle(ZK(&c)->z), fence, -1), ZOK);
+    ck_assert_int_eq(put(&c, NS, "a", "3", AGORA_STORE_ANY, NULL),
+                     AGORA_ENOTLEADER); /* a set */
+    ck_assert_int_eq(put(&c, NS, "a", "3", 2, NULL),
+                     AGORA_ENOTLEADER); /* a compare-and-set that holds */
+    ck_assert_int_eq(put(&c, NS, "x", "1", AGORA_STORE_NEW, NULL),
+                     AGORA_ENOTLEADER); /* a create */
+    ck_assert_int_eq(put(&c, NS, "deep/new/key", "1", AGORA_STORE_NEW, NULL),
+                     AGORA_ENOTLEADER); /* parents and value */
+    ck_assert_int_eq(del(&c, NS, "b", AGORA_STORE_ANY), AGORA_ENOTLEADER);
+    rec_init(&r, &c);
+    START(&c, store_txn(c.s, NS, &txn_op, 1, on_done, &r, NULL));
+    wait_for(&c, &r);
+    ck_assert_int_eq(r.err, AGORA_ENOTLEADER);
+    rec_free(&r);
+
+    expect_value(&c, NS, "a", "2", 2);
+    expect_value(&c, NS, "b", "1", 1);
+    expect_value(&c, NS, "t", "1", 1);
+    expect_absent(&c, NS, "x");
+    ck_assert(!znode_exists(&c, "/state/" NS "/x"));
+    ck_assert(!znode_exists(&c, "/state/" NS "/deep"));
+
+    /* Elected again: a new znode, a new term. */
+    store_term_end(c.s);
+    free(fence);
+    fence = zk_backend_fence(&c);
+    ck_assert_int_eq(store_term_begin(c.s, fence), 0);
+    ck_assert_int_eq(put(&c, NS, "a", "3", 2, NULL), 0);
+    expect_value(&c, NS, "a", "3", 3);
+    free(fence);
+    ctx_fini(&c);
+}
+END_TEST
+
+/*
+ * A write called in the term but held back behind an earlier one (the
+ * same key) starts after the term ended: it is never sent, and fails with
+ * AGORA_ENOTLEADER. The earlier one, sent (in one request: the key
+ * exists, so a put is one setData) while the fence stood, landed. Had
+ * the key been missing, its second request (the create) would not have
+ * gone either.
+ */
+START_TEST(test_term_end_fails_queued_write)
+{
+    struct ctx c;
+    struct rec first, second;
+    char *fence;
+
+    ctx_init(&c);
+    fence = zk_backend_fence(&c);
+    ck_assert_int_eq(store_term_begin(c.s, fence), 0);
+    ck_assert_int_eq(put(&c, NS, "k", "zero", AGORA_STORE_NEW, NULL), 0);
+    rec_init(&first, &c);
+    rec_init(&second, &c);
+    START(&c, store_put(c.s, NS, "k", "first", 5, AGORA_STORE_ANY, on_done,
+                        &first, NULL));
+    START(&c, store_put(c.s, NS, "k", "second", 6, AGORA_STORE_ANY, on_done,
+                        &second, NULL));
+    store_term_end(c.s);
+    wait_for(&c, &first);
+    wait_for(&c, &second);
+    ck_assert_int_eq(first.err, 0);
+    ck_assert_int_eq(second.err, AGORA_ENOTLEADER);
+    expect_value(&c, NS, "k", "first", 2);
+    rec_free(&first);
+    rec_free(&second);
+    free(fence);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* The election                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -679,6 +812,7 @@ static Suite *store_zk_suite(void)
 {
     Suite *s = suite_create("store_zk");
     TCase *tc = tcase_create("zk");
+    TCase *fenced = tcase_create("zk, in a term");
     TCase *down = tcase_create("server down");
 
     tcase_set_timeout(tc, 30);
@@ -687,8 +821,15 @@ static Suite *store_zk_suite(void)
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_znodes);
     store_suite_add(tc, &zk_backend);
+    tcase_add_test(tc, test_fence_gone_refuses_writes);
+    tcase_add_test(tc, test_term_end_fails_queued_write);
     tcase_add_test(tc, test_leader_orphan);
     suite_add_tcase(s, tc);
+    /* The suite again as the master writes: every write checks a fence. */
+    tcase_set_timeout(fenced, 30);
+    store_suite_add(fenced, &zk_backend);
+    store_suite_fenced(fenced);
+    suite_add_tcase(s, fenced);
     /* Last: they stop and freeze the server. */
     tcase_set_timeout(down, 30);
     tcase_add_test(down, test_server_expires_session);

@@ -18,6 +18,11 @@
  * changes; the master refuses a plugin whose major differs. AGORA_ABI_MINOR
  * grows when members are appended to a struct; the master refuses a
  * plugin built against a newer minor than its own, and serves older ones.
+ * A plugin that may run on an older master reads what a later minor
+ * appended only after checking the master has it: a member of the
+ * services table when offsetof(struct agora_api, member) < api->size, a
+ * field of a struct the master fills (agora_status, agora_task_info)
+ * when agora_api_minor(api) is at least the field's minor.
  *
  * This header compiles as C99 and as C++.
  */
@@ -32,7 +37,7 @@ extern "C" {
 #endif
 
 #define AGORA_ABI_MAJOR 2
-#define AGORA_ABI_MINOR 1
+#define AGORA_ABI_MINOR 2
 
 /* The symbol the master looks up with dlsym(). */
 #define AGORA_PLUGIN_ENTRY_SYMBOL "agora_plugin_entry"
@@ -59,7 +64,8 @@ enum agora_err {
     AGORA_ETOOBIG = -6,    /* value or body over its limit                 */
     AGORA_EIO = -7,        /* the store or a file failed                   */
     AGORA_ECANCELED = -8,  /* the operation was cancelled (unload, exit)   */
-    AGORA_ENOTLEADER = -9, /* this master does not lead                    */
+    AGORA_ENOTLEADER = -9, /* this master does not lead (or no longer led
+                            * when a store write was to be applied)      */
     AGORA_ESTATE = -10,    /* not valid now (e.g. a second reply)          */
     AGORA_ENOTSUP = -11,   /* not supported by this master or backend      */
     AGORA_EUNAVAIL = -12,  /* backend temporarily unreachable              */
@@ -168,9 +174,9 @@ typedef void (*agora_timer_fn)(void *arg, struct agora_timer *t);
 
 /*
  * Keys are '/'-separated segments of [A-Za-z0-9_.:@-], no segment empty
- * or starting with '.' or longer than 255 bytes, at most 512 bytes in all. Values are at most
- * AGORA_STORE_VALUE_MAX bytes; a bigger one is refused when put() is
- * called (AGORA_ETOOBIG), never later.
+ * or starting with '.' or longer than 255 bytes, at most 512 bytes in all.
+ * Values are at most AGORA_STORE_VALUE_MAX bytes; a bigger one is refused when
+ * put() is called (AGORA_ETOOBIG), never later.
  *
  * Versions make compare-and-set possible: every put gives the key a new
  * version (1 on creation). A put or delete names the version it expects:
@@ -179,8 +185,21 @@ typedef void (*agora_timer_fn)(void *arg, struct agora_timer *t);
  *
  * Completions run later on the loop, never inside the call that started
  * them, and in the order the calls were made. A plugin that is unloaded
- * first gets no completion: the write still happens, the callback is
- * cancelled.
+ * first gets no completion: the write still happens (unless this master
+ * was deposed: below), the callback is cancelled.
+ *
+ * Fencing (ABI 2.2): a write (put, delete, txn) belongs to the term of
+ * leadership in which it was called. Once this master is deposed - it
+ * lost its ZooKeeper session, abdicated, or its election znode went - a
+ * write of that term the store has not yet applied completes with
+ * AGORA_ENOTLEADER and changes nothing, and so does one called after
+ * the deposition (in on_leader(0) or fini). With ZooKeeper every write
+ * checks, in the same atomic multi, that this master's election znode
+ * still exists, so a write ZooKeeper receives after the lead was lost
+ * fails even before the master hears of it. So no write of a deposed
+ * master lands after the next leader read the store. A 2.1 plugin gets
+ * these completions too: AGORA_ENOTLEADER was already in agora_err.
+ * Reads are not fenced.
  */
 #define AGORA_STORE_VALUE_MAX 1000000
 #define AGORA_STORE_KEY_MAX 512
@@ -368,6 +387,14 @@ struct agora_health_check {
     uint32_t max_consecutive_failures; /* then the task is killed; 0 = never */
 };
 
+/*
+ * The most bytes of a health check's result text the agent reports (a
+ * status's health_output, ABI 2.2): the HTTP status line, "connected
+ * to ...", a COMMAND's exit status and the first bytes of its output, or
+ * why the check failed; longer text is cut, at a character boundary.
+ */
+#define AGORA_HEALTH_OUTPUT_MAX 256
+
 /* What a framework asks an agent to run. Borrowed by the call. */
 struct agora_task_spec {
     const char *task_id;     /* unique in the cluster                        */
@@ -385,6 +412,39 @@ struct agora_task_spec {
     const char *container_json; /* NULL: none; a JSON container description  */
 };
 
+/*
+ * ABI 2.2 appends to agora_status and agora_task_info what Mesos'
+ * TaskStatus and Marathon's task carry beyond the state: where the task
+ * is reached, its ports, its container's status and its last health
+ * check's result. The master allocates both structs at its own size, so
+ * a plugin reads these fields only from a master of 2.2 or later
+ * (agora_api_minor(api) >= 2); a 2.1 plugin never sees them. All are
+ * borrowed like the rest of the struct, and empty (NULL, 0) when unknown.
+ *
+ * ip_addresses: the IP addresses of the task, as its agent reported them
+ *   in the status (Mesos' container_status.network_infos[].ip_addresses):
+ *   tasks share their agent's network, so it is the agent's advertised IP
+ *   (--ip, or its host's first address).
+ * ports: the task's ports, from its port resources ("ports" of every
+ *   role), ascending, each once: $PORT0... in the task's environment
+ *   when it has one role of ports.
+ * container_status_json: Mesos' ContainerStatus as JSON, the part agora
+ *   has: {"network_infos":[{"ip_addresses":[{"ip_address":"10.0.0.5"}]}],
+ *   "executor_pid":4321}, executor_pid being the task's supervising
+ *   process (its shim) and absent before it has one; NULL when the agent
+ *   reported nothing of the container.
+ * health_output: the result of the task's last health check when the
+ *   status was made, UTF-8 text of at most AGORA_HEALTH_OUTPUT_MAX bytes:
+ *   "HTTP/1.1 200 OK", "connected to 127.0.0.1:31000", "command exited
+ *   with status 1: <first bytes of its output>", "connect
+ *   127.0.0.1:31000: Connection refused", "no answer within 20s"...; NULL
+ *   for a task without checks or before the first one. Every status of
+ *   the task carries the latest one, not only health changes.
+ *
+ * A status the master makes (a reconciliation answer, a lost agent)
+ * carries the latest of each it knows, as does agora_task_info.
+ */
+
 /* A task status update, as the framework receives it. */
 struct agora_status {
     const char *task_id;
@@ -397,6 +457,13 @@ struct agora_status {
     double timestamp;    /* seconds since the epoch                          */
     const char *uuid;    /* NULL for reconciliation answers                   */
     const char *source;  /* "SOURCE_AGENT", "SOURCE_MASTER"                 */
+    /* ---- ABI 2.2: only when agora_api_minor(api) >= 2 (see above) ---- */
+    const char *const *ip_addresses;   /* nip_addresses of them          */
+    size_t nip_addresses;
+    const uint32_t *ports;             /* nports of them, ascending      */
+    size_t nports;
+    const char *container_status_json; /* or NULL                        */
+    const char *health_output;         /* or NULL                        */
 };
 
 /* Offers are valid until accepted, declined or rescinded; accept or
@@ -465,6 +532,14 @@ struct agora_task_info {
     double timestamp;           /* of the latest status                      */
     double launched;            /* when the master sent it to its agent      */
     const struct agora_resources *resources; /* its ports among them        */
+    /* ---- ABI 2.2: only when agora_api_minor(api) >= 2; as in
+     *      agora_status, the latest the master knows ---- */
+    const char *const *ip_addresses;
+    size_t nip_addresses;
+    const uint32_t *ports;
+    size_t nports;
+    const char *container_status_json;
+    const char *health_output;
 };
 typedef void (*agora_task_fn)(void *arg, const struct agora_task_info *t);
 
@@ -738,8 +813,10 @@ struct agora_api {
     int (*master_info)(struct agora_host *h, struct agora_master_info *out);
     /* Gives up the lead (Marathon's DELETE /v2/leader), on a later turn
      * of the loop: reply to the request first. Every plugin then gets
-     * on_leader(0) and fini; the next master in line is elected (with
-     * --zk), or this one again when it is alone. 0 or AGORA_ENOTLEADER. */
+     * on_leader(0) and fini, and store writes not yet applied fail with
+     * AGORA_ENOTLEADER (see fencing in the store section); the next
+     * master in line is elected (with --zk), or this one again when it
+     * is alone. 0 or AGORA_ENOTLEADER. */
     int (*abdicate)(struct agora_host *h);
 
     /* -- readiness: a plugin is ready from init on; one that is not
@@ -865,7 +942,28 @@ struct agora_api {
                        agora_store_watch_fn fn, void *arg,
                        struct agora_store_watch **out);
     void (*store_unwatch)(struct agora_host *h, struct agora_store_watch *w);
+
+    /* ---- appended in ABI 2.2 ---- */
+
+    /* The master's AGORA_ABI_MINOR. Later minors keep it here, so that a
+     * plugin learns which fields of the structs the master fills it may
+     * read, also when a minor appends no member to this table. Read it
+     * through agora_api_minor(), which knows the masters before it. */
+    uint32_t abi_minor;
 };
+
+/*
+ * The ABI minor of the master behind api: its abi_minor from 2.2 on;
+ * before, what the table's size says (2.1 appended subscribe). A field
+ * appended in minor N to a struct the master fills is there only when
+ * this is >= N.
+ */
+static inline uint32_t agora_api_minor(const struct agora_api *api)
+{
+    if (offsetof(struct agora_api, abi_minor) < api->size)
+        return api->abi_minor;
+    return offsetof(struct agora_api, subscribe) < api->size ? 1u : 0u;
+}
 
 /* ------------------------------------------------------------------ */
 /* The descriptor                                                       */
@@ -897,7 +995,9 @@ struct agora_plugin {
     /* Optional: a framework named after the plugin. */
     agora_offer_fn on_offer;
     agora_status_fn on_status;
-    /* Optional: this master was elected (1) or deposed (0). */
+    /* Optional: this master was elected (1) or deposed (0). When
+     * deposed, the store already refuses the plugin's writes (fencing,
+     * ABI 2.2): AGORA_ENOTLEADER. */
     void (*on_leader)(void *state, int leading);
     /* Optional: an offer of the default framework was taken back. */
     agora_rescind_fn on_rescind;

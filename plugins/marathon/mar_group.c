@@ -171,9 +171,15 @@ void mar_group_free_all(struct mar *m)
 /* ---- loading ---- */
 
 struct load_ctx {
+    struct mar_pend pend;
     struct mar *m;
     void (*done)(struct mar *m);
 };
+
+static void load_ctx_free(struct mar_pend *p)
+{
+    free(p);
+}
 
 static struct mar_group *group_parse(const char *json)
 {
@@ -213,6 +219,7 @@ static void loaded(void *arg, int err, const struct agora_store_result *r)
     struct mar *m = c->m;
     size_t i;
 
+    mar_pend_del(m, &c->pend);
     for (i = 0; err == 0 && i < r->nentries; i++) {
         struct mar_group *g = group_parse(r->entries[i].value);
 
@@ -239,7 +246,9 @@ void mar_group_load(struct mar *m, void (*done)(struct mar *m))
     }
     c->m = m;
     c->done = done;
+    mar_pend_add(m, &c->pend, load_ctx_free);
     if (m->api->store_get_children(m->h, "groups", loaded, c) != 0) {
+        mar_pend_del(m, &c->pend);
         free(c);
         done(m);
     }

@@ -409,11 +409,20 @@ static void groups_scale(struct mar *m, struct agora_req *r, const char *id,
 }
 
 struct group_rollback {
+    struct mar_pend pend;
     struct mar *m;
     struct agora_req *r;
     char *id;
     int force;
 };
+
+static void group_rollback_free(struct mar_pend *p)
+{
+    struct group_rollback *g = (struct group_rollback *)p;
+
+    free(g->id);
+    free(g);
+}
 
 static void group_put_body(struct mar *m, struct agora_req *r, const char *id,
                            yajl_val v, int force, int dry);
@@ -424,6 +433,7 @@ static void rollback_read(void *arg, int err,
     struct group_rollback *g = arg;
     yajl_val v = NULL;
 
+    mar_pend_del(g->m, &g->pend);
     if (err == 0 && res->value)
         v = agora_json_parse(res->value, NULL, 0);
     if (v == NULL)
@@ -453,11 +463,14 @@ static void groups_rollback(struct mar *m, struct agora_req *r, const char *id,
         g->m = m;
         g->r = r;
         g->force = force;
+        mar_pend_add(m, &g->pend, group_rollback_free);
         if (m->api->defer(r) == 0 &&
             m->api->store_get(m->h, key, rollback_read, g) == 0)
             g = NULL;
-        else
+        else {
+            mar_pend_del(m, &g->pend);
             mar_reply_msg(m, r, 503, "cannot read the store");
+        }
     }
     if (g)
         free(g->id);
@@ -728,9 +741,15 @@ void mar_h_groups_get(void *st, struct agora_req *r)
 /* ---- versions ---- */
 
 struct gver {
+    struct mar_pend pend;
     struct mar *m;
     struct agora_req *r;
 };
+
+static void gver_free(struct mar_pend *p)
+{
+    free(p);
+}
 
 static void gversions_listed(void *arg, int err,
                              const struct agora_store_result *res)
@@ -739,6 +758,7 @@ static void gversions_listed(void *arg, int err,
     struct agora_jw *w = agora_jw_new();
     size_t i;
 
+    mar_pend_del(q->m, &q->pend);
     if (w == NULL) {
         mar_reply_msg(q->m, q->r, 503, "out of memory");
     } else {
@@ -757,6 +777,7 @@ static void gversion_read(void *arg, int err,
 {
     struct gver *q = arg;
 
+    mar_pend_del(q->m, &q->pend);
     if (err == 0 && res->value)
         q->m->api->reply(q->r, 200, NULL, res->value, res->len);
     else
@@ -786,10 +807,13 @@ static void gversions(struct mar *m, struct agora_req *r, int one)
              : asprintf(&key, "groupversions/%s", gk)) >= 0) {
         q->m = m;
         q->r = r;
+        mar_pend_add(m, &q->pend, gver_free);
         rc = m->api->defer(r);
         if (rc == 0)
             rc = one ? m->api->store_get(m->h, key, gversion_read, q)
                      : m->api->store_list(m->h, key, gversions_listed, q);
+        if (rc != 0)
+            mar_pend_del(m, &q->pend);
     }
     if (rc != 0) {
         free(q);

@@ -153,8 +153,6 @@ static void write_health_results(struct agora_jw *w, const struct mar_inst *in)
 void mar_json_task(struct mar *m, struct agora_jw *w, const struct mar_inst *in)
 {
     const struct mar_app *d = in->app->def;
-    struct mar_agent *ag = in->agent_id ? mar_map_get(&m->agents, in->agent_id)
-                                        : NULL;
     size_t i;
 
     agora_jw_obj_open(w);
@@ -180,10 +178,10 @@ void mar_json_task(struct mar *m, struct agora_jw *w, const struct mar_inst *in)
     agora_jw_arr_close(w);
     agora_jw_key(w, "ipAddresses");
     agora_jw_arr_open(w);
-    if (ag && ag->ip) {
+    if (in->ip) {
         agora_jw_obj_open(w);
-        agora_jw_kstr(w, "ipAddress", ag->ip);
-        agora_jw_kstr(w, "protocol", "IPv4");
+        agora_jw_kstr(w, "ipAddress", in->ip);
+        agora_jw_kstr(w, "protocol", strchr(in->ip, ':') ? "IPv6" : "IPv4");
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);

@@ -1223,6 +1223,12 @@ static void event_status(struct mar *m, const struct mar_inst *in,
     agora_jw_kstr(w, "host", in->host);
     agora_jw_key(w, "ipAddresses");
     agora_jw_arr_open(w);
+    if (in->ip) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "ipAddress", in->ip);
+        agora_jw_kstr(w, "protocol", strchr(in->ip, ':') ? "IPv6" : "IPv4");
+        agora_jw_obj_close(w);
+    }
     agora_jw_arr_close(w);
     agora_jw_key(w, "ports");
     agora_jw_arr_open(w);
@@ -1416,6 +1422,12 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
         free(in->host);
         in->host = strdup(st->hostname);
     }
+    /* What ABI 2.2 adds: where the task is reached, the check's text. */
+    if (agora_api_minor(m->api) >= 2 && st->nip_addresses > 0 &&
+        (!in->ip || strcmp(in->ip, st->ip_addresses[0]) != 0)) {
+        free(in->ip);
+        in->ip = strdup(st->ip_addresses[0]);
+    }
     health_changed = st->healthy != -1 && st->healthy != in->healthy;
     if (st->state == AGORA_TASK_RUNNING && in->started_at == 0)
         in->started_at = st->timestamp > 0 ? st->timestamp : mar_now(m);
@@ -1434,7 +1446,10 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
             in->unhealthy_since = now;
             in->consecutive_failures = 1;
             free(in->last_failure_cause);
-            in->last_failure_cause = st->message ? strdup(st->message) : NULL;
+            in->last_failure_cause =
+                agora_api_minor(m->api) >= 2 && st->health_output
+                    ? strdup(st->health_output)
+                    : (st->message ? strdup(st->message) : NULL);
         }
     }
     if (in->state != st->state || st->uuid)

@@ -35,10 +35,20 @@ char *mar_state_key(const char *id)
 /* ---- acknowledgements after writes ---- */
 
 struct ack_ctx {
+    struct mar_pend pend;
     struct mar *m;
     char *task_id;
     char *uuid;
 };
+
+static void ack_free(struct mar_pend *p)
+{
+    struct ack_ctx *c = (struct ack_ctx *)p;
+
+    free(c->task_id);
+    free(c->uuid);
+    free(c);
+}
 
 static struct ack_ctx *ack_new(struct mar *m, const char *task_id,
                                const char *uuid)
@@ -54,11 +64,10 @@ static struct ack_ctx *ack_new(struct mar *m, const char *task_id,
     c->task_id = strdup(task_id);
     c->uuid = strdup(uuid);
     if (!c->task_id || !c->uuid) {
-        free(c->task_id);
-        free(c->uuid);
-        free(c);
+        ack_free(&c->pend);
         return NULL;
     }
+    mar_pend_add(m, &c->pend, ack_free);
     return c;
 }
 
@@ -71,14 +80,13 @@ static void ack_done(void *arg, int err, const struct agora_store_result *r)
     (void)r;
     if (c == NULL)
         return;
+    mar_pend_del(c->m, &c->pend);
     if (err == 0 || err == AGORA_ENOENT)
         c->m->api->acknowledge(c->m->fw, c->task_id, c->uuid);
     else
         MAR_LOG(c->m, AGORA_LOG_WARN, "store write for %s failed: %s",
                 c->task_id, c->m->api->strerror(err));
-    free(c->task_id);
-    free(c->uuid);
-    free(c);
+    ack_free(&c->pend);
 }
 
 static void write_done(void *arg, int err, const struct agora_store_result *r)
@@ -138,12 +146,17 @@ static void put_json(struct mar *m, const char *key, struct agora_jw *w,
 
     if (doc == NULL) {
         MAR_LOG(m, AGORA_LOG_ERROR, "cannot write %s: out of memory", key);
+        if (cb)
+            cb(arg, AGORA_ENOMEM, NULL);
         return;
     }
     rc = m->api->store_put(m->h, key, doc, len, AGORA_STORE_ANY, cb, arg);
-    if (rc != 0)
+    if (rc != 0) {
         MAR_LOG(m, AGORA_LOG_ERROR, "cannot write %s: %s", key,
                 m->api->strerror(rc));
+        if (cb) /* completes now, failed, so that its context is freed */
+            cb(arg, rc, NULL);
+    }
 }
 
 void mar_state_app_save(struct mar *m, struct mar_rapp *a)
@@ -172,10 +185,19 @@ void mar_state_app_save(struct mar *m, struct mar_rapp *a)
 
 /* Deletes the oldest versions past max_versions (or all, max 0). */
 struct trim_ctx {
+    struct mar_pend pend;
     struct mar *m;
     char *key;
     size_t keep;
 };
+
+static void trim_free(struct mar_pend *p)
+{
+    struct trim_ctx *c = (struct trim_ctx *)p;
+
+    free(c->key);
+    free(c);
+}
 
 static void trim_listed(void *arg, int err, const struct agora_store_result *r)
 {
@@ -183,6 +205,7 @@ static void trim_listed(void *arg, int err, const struct agora_store_result *r)
     size_t i;
     char *k;
 
+    mar_pend_del(c->m, &c->pend);
     if (err == 0 && r->nnames > c->keep) {
         /* Timestamps sort as they read: the first names are the oldest. */
         for (i = 0; i < r->nnames - c->keep; i++) {
@@ -193,8 +216,7 @@ static void trim_listed(void *arg, int err, const struct agora_store_result *r)
             free(k);
         }
     }
-    free(c->key);
-    free(c);
+    trim_free(&c->pend);
 }
 
 static void trim(struct mar *m, const char *app_key, size_t keep)
@@ -211,9 +233,10 @@ static void trim(struct mar *m, const char *app_key, size_t keep)
     }
     c->m = m;
     c->keep = keep;
+    mar_pend_add(m, &c->pend, trim_free);
     if (m->api->store_list(m->h, k, trim_listed, c) != 0) {
-        free(c->key);
-        free(c);
+        mar_pend_del(m, &c->pend);
+        trim_free(&c->pend);
     }
     free(k);
 }
@@ -334,6 +357,7 @@ static void inst_free(struct mar_inst *in)
     free(in->config_version);
     free(in->agent_id);
     free(in->host);
+    free(in->ip);
     free(in->ports);
     free(in->last_failure_cause);
     free(in);
@@ -695,7 +719,6 @@ void mar_state_free(struct mar *m)
             }
             free(ag->attrs);
             free(ag->hostname);
-            free(ag->ip);
             free(ag);
         }
     }

@@ -61,6 +61,26 @@ void *mar_map_del(struct mar_map *m, const char *key);
 void *mar_map_next(const struct mar_map *m, size_t *i);
 void mar_map_free(struct mar_map *m);
 
+/* ---- callbacks in flight (mar_map.c) ---- */
+
+/*
+ * The context of a store call or deferred request in flight. The SDK
+ * cancels completions when the plugin unloads, so what they would have
+ * freed is freed by fini instead: every such context begins with this
+ * link and is on the plugin's list from its call to its completion.
+ */
+struct mar_pend {
+    struct mar_pend *prev, *next;
+    void (*free_fn)(struct mar_pend *p);
+};
+
+struct mar;
+void mar_pend_add(struct mar *m, struct mar_pend *p,
+                  void (*free_fn)(struct mar_pend *p));
+void mar_pend_del(struct mar *m, struct mar_pend *p);
+/* Frees every context still on the list (fini). */
+void mar_pend_free_all(struct mar *m);
+
 /* ---- configuration (conf.d/marathon.conf) ---- */
 
 struct mar_conf {
@@ -84,6 +104,7 @@ struct mar_inst {
     char *config_version;    /* that version's lastConfigChangeAt          */
     char *agent_id;
     char *host;
+    char *ip;                /* the first IP address its status gave      */
     enum agora_task_state state;
     int healthy;             /* -1 unknown, 0, 1                           */
     int killing;             /* a kill was sent                            */
@@ -214,6 +235,7 @@ struct mar {
     double health_kill_budget; /* kills allowed now (a token bucket)       */
 
     struct mar_sse *sse;     /* SSE clients                                */
+    struct mar_pend pend;    /* callbacks in flight (a circular list)      */
     struct agora_jw *jw;     /* scratch writer for events                  */
     uint64_t tasks_launched;
     uint64_t status_counts[AGORA_TASK_STATE_COUNT];
@@ -228,7 +250,6 @@ struct mar_agent {
     char *hostname;
     struct agora_kv *attrs;
     size_t nattrs;
-    char *ip;
 };
 
 #define MAR_LOG(m, lvl, ...) (m)->api->log((m)->h, (lvl), __VA_ARGS__)

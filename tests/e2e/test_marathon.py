@@ -52,6 +52,8 @@ def test_seed_commands_verbatim(marathon_cluster, tmp_path):
     task = one["app"]["tasks"][0]
     assert task["state"] == "TASK_RUNNING" and task["appId"] == "/bbotte"
     assert task["id"].startswith("bbotte.instance-")
+    assert task["ipAddresses"] == [{"ipAddress": "127.0.0.1",
+                                    "protocol": "IPv4"}], task
     # The task really runs: its sandbox's stdout has the echo.
     deleted = json.loads(sh("curl -X DELETE http://%s/v2/apps/bbotte | %s"
                             % (host, py)).stdout)
@@ -257,8 +259,13 @@ def test_reload_and_restart_keep_tasks(marathon_cluster):
     mar.post("/v2/apps", json={"id": "keep", "cmd": "sleep 600", "cpus": 0.1,
                                "mem": 16, "instances": 3})
     before = {t["id"] for t in mar.wait_running("keep", 3)["tasks"]}
+    # A changed conf, so that the reload really unloads and loads
+    # marathon.so (an unchanged plugin is kept as it is).
+    from marathon_fixture import write_marathon_conf
+    write_marathon_conf(m, mar.port, "max_versions = 49\n")
+    mark = m.log_mark()
     m.sighup()
-    time.sleep(0.5)
+    m.wait_log("[marathon] ready", since=mark, timeout=10)
     mar.wait_ready()
     after = {t["id"] for t in mar.wait_running("keep", 3)["tasks"]}
     assert after == before

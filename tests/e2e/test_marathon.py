@@ -230,13 +230,18 @@ def test_events_show_a_lifecycle(marathon_cluster):
 
     ev, data = next_event()
     assert ev == "event_stream_attached"
-    mar.post("/v2/apps", json={"id": "ev", "cmd": "sleep 600", "cpus": 0.1,
-                               "mem": 16})
+    r = mar.post("/v2/apps", json={"id": "ev", "cmd": "sleep 600",
+                                   "cpus": 0.1, "mem": 16})
+    assert r.status_code == 201, r.text
     while "deployment_success" not in seen:
         try:
             ev, data = next_event()
         except requests.exceptions.ConnectionError:
-            raise AssertionError("no deployment_success; seen %s" % seen)
+            raise AssertionError("no deployment_success; seen %s; app %s; "
+                                 "deployments %s; metrics %s" % (
+                                     seen, mar.get("/v2/apps/ev").text,
+                                     mar.get("/v2/deployments").text,
+                                     m.metrics()))
         seen.append(ev)
         assert data["eventType"] == ev and data["timestamp"].endswith("Z")
     assert seen.index("api_post_event") < seen.index("deployment_info")

@@ -1046,14 +1046,36 @@ static size_t queued_apps(struct mar *m, struct mar_rapp ***out)
     return n;
 }
 
+/* Roles one offer's apps draw from, at most. */
+#define MAR_FIT_ROLES 4
+
+/* What is left of role's resources in the offer, shared by every app
+ * that draws from that role, so that the apps filled into one offer
+ * never ask for more than it holds. NULL when out of memory or when
+ * MAR_FIT_ROLES roles are in use already (the app waits for another
+ * offer). */
+static struct fit *fit_of(struct fit *fits, size_t *n,
+                          const struct agora_offer *o, const char *role)
+{
+    size_t i;
+
+    for (i = 0; i < *n; i++) {
+        if (strcmp(fits[i].role, role) == 0)
+            return &fits[i];
+    }
+    if (*n == MAR_FIT_ROLES || fit_init(&fits[*n], o, role) != 0)
+        return NULL;
+    return &fits[(*n)++];
+}
+
 /* Fills one offer; returns the number of tasks launched. */
 static size_t offer_fill(struct mar *m, const struct agora_offer *o,
                          struct mar_rapp **queue, size_t nq)
 {
     struct launch *ls = NULL;
     struct agora_task_spec *specs = NULL;
-    size_t nl = 0, capl = 0, qi, i;
-    struct fit f;
+    size_t nl = 0, capl = 0, qi, i, nfits = 0;
+    struct fit fits[MAR_FIT_ROLES], *f;
     int rc;
 
     for (qi = 0; qi < nq; qi++) {
@@ -1070,11 +1092,11 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
                 continue;
             }
         }
-        if (fit_init(&f, o, role) != 0)
+        if ((f = fit_of(fits, &nfits, o, role)) == NULL)
             continue;
         /* this app's tasks placed in the offer so far count too */
         while (placed < want) {
-            if (!fit_check(&f, a->def, &why))
+            if (!fit_check(f, a->def, &why))
                 break;
             if (!constraints_ok(m, a, o, placed)) {
                 why = MAR_R_CONSTRAINT;
@@ -1089,7 +1111,7 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
                 ls = nv;
                 capl = c;
             }
-            rc = launch_build(m, a, &f, &ls[nl]);
+            rc = launch_build(m, a, f, &ls[nl]);
             if (rc != 0) {
                 MAR_LOG(m, AGORA_LOG_WARN, "cannot build a task of %s: %s",
                         a->def->id, m->api->strerror(rc));
@@ -1100,7 +1122,6 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
             nl++;
             placed++;
         }
-        free(f.ranges);
         if (placed == 0) {
             reject(a, why);
             a->offers_unused++;
@@ -1109,6 +1130,8 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
             a->last_used_at = mar_now(m);
         }
     }
+    for (i = 0; i < nfits; i++)
+        free(fits[i].ranges);
     if (nl == 0) {
         free(ls);
         m->api->decline(m->fw, o->id, -1);
@@ -1116,8 +1139,14 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
         return 0;
     }
     specs = calloc(nl, sizeof(*specs));
-    for (i = 0; specs && i < nl; i++)
+    for (i = 0; specs && i < nl; i++) {
+        /* spec points into its launch (resources, health check), and
+         * growing ls above may have moved the launches: point again. */
         specs[i] = ls[i].spec;
+        specs[i].resources = &ls[i].res;
+        if (specs[i].health)
+            specs[i].health = &ls[i].health;
+    }
     rc = specs ? m->api->accept(m->fw, o->id, specs, nl) : AGORA_ENOMEM;
     for (i = 0; i < nl; i++) {
         struct mar_inst *in = ls[i].in;

@@ -200,7 +200,7 @@ static struct mar_rapp **apps_sorted(struct mar *m, size_t *n)
     *n = 0;
     if (v == NULL)
         return NULL;
-    while ((a = mar_map_next(&m->apps, &i)) != NULL)
+    while ((a = agora_map_next(&m->apps, &i)) != NULL)
         v[(*n)++] = a;
     qsort(v, *n, sizeof(*v), app_cmp);
     return v;
@@ -354,7 +354,7 @@ static int id_taken(struct mar *m, struct agora_req *r, const char *id)
         mar_reply_msg(m, r, 409, "An app with id [%s] already exists.", id);
         return 1;
     }
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (mar_id_under(a->def->id, id)) {
             mar_reply_msg(m, r, 409, "A group with id [%s] already exists.",
                           id);
@@ -713,7 +713,7 @@ void mar_h_app_task_get(void *st, struct agora_req *r)
 
     if (!mar_http_ready(m, r) || (a = path_app(m, r)) == NULL)
         return;
-    in = tid ? mar_map_get(&m->tasks, tid) : NULL;
+    in = tid ? agora_map_get(&m->tasks, tid) : NULL;
     if (in == NULL || in->app != a) {
         mar_reply_msg(m, r, 404, "Task '%s' does not exist", tid ? tid : "");
         return;
@@ -839,7 +839,7 @@ void mar_h_app_task_kill(void *st, struct agora_req *r)
     if (!mar_http_ready(m, r) || !scale_wipe_ok(m, r, &scale) ||
         (a = path_app(m, r)) == NULL)
         return;
-    in = tid ? mar_map_get(&m->tasks, tid) : NULL;
+    in = tid ? agora_map_get(&m->tasks, tid) : NULL;
     if (in == NULL || in->app != a) {
         mar_reply_msg(m, r, 404, "Task '%s' does not exist", tid ? tid : "");
         return;

@@ -315,7 +315,7 @@ static size_t left_out(struct mar *m, const char *group, const struct flat *f,
     *out = calloc(m->apps.n + 1, sizeof(**out));
     if (*out == NULL)
         return 0;
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (strcmp(group, "/") != 0 && !mar_id_under(a->def->id, group))
             continue;
         for (j = 0; j < f->napps && strcmp(f->apps[j].id, a->def->id); j++)
@@ -394,7 +394,7 @@ static void groups_scale(struct mar *m, struct agora_req *r, const char *id,
         mar_reply_msg(m, r, 503, "out of memory");
         return;
     }
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (strcmp(id, "/") != 0 && !mar_id_under(a->def->id, id))
             continue;
         c[n].id = a->def->id;
@@ -660,7 +660,7 @@ static void write_group(struct mar *m, struct agora_jw *w, const char *id,
     agora_jw_kstr(w, "id", id);
     agora_jw_key(w, "apps");
     agora_jw_arr_open(w);
-    while (e->apps && (a = mar_map_next(&m->apps, &i)) != NULL) {
+    while (e->apps && (a = agora_map_next(&m->apps, &i)) != NULL) {
         char *p = parent_of(a->def->id);
 
         if (p && strcmp(p, id) == 0)
@@ -673,14 +673,14 @@ static void write_group(struct mar *m, struct agora_jw *w, const char *id,
     agora_jw_arr_open(w);
     agora_jw_arr_close(w);
     /* Children: from app ids and from records. */
-    for (i = 0; kids && (a = mar_map_next(&m->apps, &i)) != NULL;) {
+    for (i = 0; kids && (a = agora_map_next(&m->apps, &i)) != NULL;) {
         k = child_group(id, a->def->id);
         if (k && !str_in(kids, nk, k))
             kids[nk++] = k;
         else
             free(k);
     }
-    for (i = 0; kids && (x = mar_map_next(&m->groups, &i)) != NULL;) {
+    for (i = 0; kids && (x = agora_map_next(&m->groups, &i)) != NULL;) {
         char *p = parent_of(x->id);
 
         k = p && strcmp(p, id) == 0 && strcmp(x->id, "/") ? strdup(x->id)

@@ -157,7 +157,7 @@ static void kill_retry(struct mar *m, double now)
     struct mar_inst *in;
     size_t i = 0;
 
-    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+    while ((in = agora_map_next(&m->tasks, &i)) != NULL) {
         if (in->killing && now - in->kill_at >= MAR_KILL_RETRY)
             kill_send(m, in);
     }
@@ -198,7 +198,7 @@ static int victim_cmp(const void *x, const void *y)
 static void place_of(struct mar *m, const struct mar_inst *in,
                      struct mar_place *p)
 {
-    struct mar_agent *ag = in->agent_id ? mar_map_get(&m->agents, in->agent_id)
+    struct mar_agent *ag = in->agent_id ? agora_map_get(&m->agents, in->agent_id)
                                         : NULL;
 
     p->hostname = in->host ? in->host : "";
@@ -327,7 +327,7 @@ static void offers_update(struct mar *m)
     int want = 0;
     double now = mar_now(m);
 
-    while (!want && (a = mar_map_next(&m->apps, &i)) != NULL)
+    while (!want && (a = agora_map_next(&m->apps, &i)) != NULL)
         want = a->queued_since > 0 && a->launch_after <= now;
     if (want && m->suppressed) {
         m->api->revive(m->fw);
@@ -390,7 +390,7 @@ static void overdue(struct mar *m, double now)
     struct mar_inst *in;
     size_t i = 0;
 
-    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+    while ((in = agora_map_next(&m->tasks, &i)) != NULL) {
         const struct mar_app *d = in->app->def;
 
         if (in->state == AGORA_TASK_UNREACHABLE && !in->inactive &&
@@ -421,7 +421,7 @@ static void health_kills(struct mar *m, double now)
     m->health_kill_budget += rate;
     if (m->health_kill_budget > (rate > 1 ? rate : 1))
         m->health_kill_budget = rate > 1 ? rate : 1;
-    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+    while ((in = agora_map_next(&m->tasks, &i)) != NULL) {
         const struct mar_app *d = in->app->def;
 
         if (in->killing || in->healthy != 0 || in->unhealthy_since <= 0 ||
@@ -452,7 +452,7 @@ void mar_sched_tick(void *arg, struct agora_timer *t)
     (void)t;
     if (!m->loaded)
         return;
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (a->queued_since > 0 || (a->launch_after > 0 &&
                                     a->launch_after <= now))
             mar_sched_dirty(m, a);
@@ -492,12 +492,12 @@ static void backoff_failed(struct mar *m, struct mar_rapp *a)
 /* The agent of an offer, remembered for constraints of later passes. */
 static void agent_remember(struct mar *m, const struct agora_offer *o)
 {
-    struct mar_agent *ag = mar_map_get(&m->agents, o->agent_id);
+    struct mar_agent *ag = agora_map_get(&m->agents, o->agent_id);
     size_t i;
 
     if (ag == NULL) {
         ag = calloc(1, sizeof(*ag));
-        if (ag == NULL || mar_map_put(&m->agents, o->agent_id, ag) < 0) {
+        if (ag == NULL || agora_map_put(&m->agents, o->agent_id, ag) < 0) {
             free(ag);
             return;
         }
@@ -1037,7 +1037,7 @@ static size_t queued_apps(struct mar *m, struct mar_rapp ***out)
     v = calloc(m->apps.n + 1, sizeof(*v));
     if (v == NULL)
         return 0;
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (a->queued_since > 0 && a->launch_after <= now &&
             mar_sched_wanted(m, a) > 0)
             v[n++] = a;
@@ -1386,7 +1386,7 @@ static void status_unknown(struct mar *m, const struct agora_status *st)
             m->api->acknowledge(m->fw, st->task_id, st->uuid);
         return;
     }
-    while (dot && (x = mar_map_next(&m->apps, &i)) != NULL) {
+    while (dot && (x = agora_map_next(&m->apps, &i)) != NULL) {
         if (strlen(x->safe_id) == (size_t)(dot - st->task_id) &&
             strncmp(x->safe_id, st->task_id, (size_t)(dot - st->task_id)) == 0)
             a = x;
@@ -1431,7 +1431,7 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
                          const struct agora_status *st)
 {
     struct mar *m = state;
-    struct mar_inst *in = mar_map_get(&m->tasks, st->task_id);
+    struct mar_inst *in = agora_map_get(&m->tasks, st->task_id);
     int health_changed;
 
     (void)fw;

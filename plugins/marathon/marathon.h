@@ -24,7 +24,7 @@
  * store), mar_sched.c (offers, launches, status updates, backoff),
  * mar_deploy.c (deployment plans), mar_events.c (the SSE bus),
  * mar_json.c (AppInfo and Task documents), mar_http_*.c (routes),
- * mar_map.c (a string-keyed hash table).
+ * mar_pend.c (contexts of callbacks in flight).
  */
 #ifndef MARATHON_H
 #define MARATHON_H
@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include <agora/json.h>
+#include <agora/map.h>
 #include <agora/plugin.h>
 #include <agora/resources.h>
 #include <agora/sdk.h>
@@ -40,28 +41,7 @@
 #include "mar_app.h"
 #include "mar_constraint.h"
 
-/* ---- a string-keyed hash table (mar_map.c) ---- */
-
-struct mar_map_slot {
-    char *key;   /* owned copy; NULL = empty; MAR_MAP_GONE = deleted */
-    void *value;
-};
-
-struct mar_map {
-    struct mar_map_slot *slots;
-    size_t cap, n, used; /* used counts deleted slots too */
-};
-
-/* 0 or AGORA_ENOMEM; the key is copied, value borrowed. Replaces. */
-int mar_map_put(struct mar_map *m, const char *key, void *value);
-void *mar_map_get(const struct mar_map *m, const char *key);
-/* Returns the removed value, or NULL. */
-void *mar_map_del(struct mar_map *m, const char *key);
-/* Walk: *i from 0; returns the next value, or NULL at the end. */
-void *mar_map_next(const struct mar_map *m, size_t *i);
-void mar_map_free(struct mar_map *m);
-
-/* ---- callbacks in flight (mar_map.c) ---- */
+/* ---- callbacks in flight (mar_pend.c) ---- */
 
 /*
  * The context of a store call or deferred request in flight. The SDK
@@ -221,10 +201,10 @@ struct mar {
     int loading;             /* store reads outstanding                    */
     int load_failed;
 
-    struct mar_map apps;     /* canonical id -> struct mar_rapp            */
-    struct mar_map tasks;    /* task id -> struct mar_inst                 */
-    struct mar_map agents;   /* agent id -> struct mar_agent (offers seen) */
-    struct mar_map groups;   /* canonical id -> struct mar_group          */
+    struct agora_map apps;     /* canonical id -> struct mar_rapp            */
+    struct agora_map tasks;    /* task id -> struct mar_inst                 */
+    struct agora_map agents;   /* agent id -> struct mar_agent (offers seen) */
+    struct agora_map groups;   /* canonical id -> struct mar_group          */
     struct mar_deploy *deploys;
     size_t ndeploys;
 

@@ -171,12 +171,12 @@ void mar_group_free_all(struct mar *m)
 /* ---- loading ---- */
 
 struct load_ctx {
-    struct mar_pend pend;
+    struct agora_pending pend;
     struct mar *m;
     void (*done)(struct mar *m);
 };
 
-static void load_ctx_free(struct mar_pend *p)
+static void load_ctx_free(struct agora_pending *p)
 {
     free(p);
 }
@@ -219,7 +219,7 @@ static void loaded(void *arg, int err, const struct agora_store_result *r)
     struct mar *m = c->m;
     size_t i;
 
-    mar_pend_del(m, &c->pend);
+    agora_pending_del(&c->pend);
     for (i = 0; err == 0 && i < r->nentries; i++) {
         struct mar_group *g = group_parse(r->entries[i].value);
 
@@ -246,9 +246,9 @@ void mar_group_load(struct mar *m, void (*done)(struct mar *m))
     }
     c->m = m;
     c->done = done;
-    mar_pend_add(m, &c->pend, load_ctx_free);
+    agora_pending_add(&m->pend, &c->pend, load_ctx_free);
     if (m->api->store_get_children(m->h, "groups", loaded, c) != 0) {
-        mar_pend_del(m, &c->pend);
+        agora_pending_del(&c->pend);
         free(c);
         done(m);
     }

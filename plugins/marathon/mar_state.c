@@ -35,13 +35,13 @@ char *mar_state_key(const char *id)
 /* ---- acknowledgements after writes ---- */
 
 struct ack_ctx {
-    struct mar_pend pend;
+    struct agora_pending pend;
     struct mar *m;
     char *task_id;
     char *uuid;
 };
 
-static void ack_free(struct mar_pend *p)
+static void ack_free(struct agora_pending *p)
 {
     struct ack_ctx *c = (struct ack_ctx *)p;
 
@@ -67,7 +67,7 @@ static struct ack_ctx *ack_new(struct mar *m, const char *task_id,
         ack_free(&c->pend);
         return NULL;
     }
-    mar_pend_add(m, &c->pend, ack_free);
+    agora_pending_add(&m->pend, &c->pend, ack_free);
     return c;
 }
 
@@ -80,7 +80,7 @@ static void ack_done(void *arg, int err, const struct agora_store_result *r)
     (void)r;
     if (c == NULL)
         return;
-    mar_pend_del(c->m, &c->pend);
+    agora_pending_del(&c->pend);
     if (err == 0 || err == AGORA_ENOENT)
         c->m->api->acknowledge(c->m->fw, c->task_id, c->uuid);
     else
@@ -185,13 +185,13 @@ void mar_state_app_save(struct mar *m, struct mar_rapp *a)
 
 /* Deletes the oldest versions past max_versions (or all, max 0). */
 struct trim_ctx {
-    struct mar_pend pend;
+    struct agora_pending pend;
     struct mar *m;
     char *key;
     size_t keep;
 };
 
-static void trim_free(struct mar_pend *p)
+static void trim_free(struct agora_pending *p)
 {
     struct trim_ctx *c = (struct trim_ctx *)p;
 
@@ -205,7 +205,7 @@ static void trim_listed(void *arg, int err, const struct agora_store_result *r)
     size_t i;
     char *k;
 
-    mar_pend_del(c->m, &c->pend);
+    agora_pending_del(&c->pend);
     if (err == 0 && r->nnames > c->keep) {
         /* Timestamps sort as they read: the first names are the oldest. */
         for (i = 0; i < r->nnames - c->keep; i++) {
@@ -233,9 +233,9 @@ static void trim(struct mar *m, const char *app_key, size_t keep)
     }
     c->m = m;
     c->keep = keep;
-    mar_pend_add(m, &c->pend, trim_free);
+    agora_pending_add(&m->pend, &c->pend, trim_free);
     if (m->api->store_list(m->h, k, trim_listed, c) != 0) {
-        mar_pend_del(m, &c->pend);
+        agora_pending_del(&c->pend);
         trim_free(&c->pend);
     }
     free(k);

@@ -24,7 +24,6 @@
  * store), mar_sched.c (offers, launches, status updates, backoff),
  * mar_deploy.c (deployment plans), mar_events.c (the SSE bus),
  * mar_json.c (AppInfo and Task documents), mar_http_*.c (routes),
- * mar_pend.c (contexts of callbacks in flight).
  */
 #ifndef MARATHON_H
 #define MARATHON_H
@@ -34,32 +33,13 @@
 
 #include <agora/json.h>
 #include <agora/map.h>
+#include <agora/pending.h>
 #include <agora/plugin.h>
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
 #include "mar_app.h"
 #include "mar_constraint.h"
-
-/* ---- callbacks in flight (mar_pend.c) ---- */
-
-/*
- * The context of a store call or deferred request in flight. The SDK
- * cancels completions when the plugin unloads, so what they would have
- * freed is freed by fini instead: every such context begins with this
- * link and is on the plugin's list from its call to its completion.
- */
-struct mar_pend {
-    struct mar_pend *prev, *next;
-    void (*free_fn)(struct mar_pend *p);
-};
-
-struct mar;
-void mar_pend_add(struct mar *m, struct mar_pend *p,
-                  void (*free_fn)(struct mar_pend *p));
-void mar_pend_del(struct mar *m, struct mar_pend *p);
-/* Frees every context still on the list (fini). */
-void mar_pend_free_all(struct mar *m);
 
 /* ---- configuration (conf.d/marathon.conf) ---- */
 
@@ -215,7 +195,7 @@ struct mar {
     double health_kill_budget; /* kills allowed now (a token bucket)       */
 
     struct mar_sse *sse;     /* SSE clients                                */
-    struct mar_pend pend;    /* callbacks in flight (a circular list)      */
+    struct agora_pending pend; /* callbacks in flight                      */
     struct agora_jw *jw;     /* scratch writer for events                  */
     uint64_t tasks_launched;
     uint64_t status_counts[AGORA_TASK_STATE_COUNT];

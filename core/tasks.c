@@ -600,7 +600,7 @@ static int launch_event(const char *fw_id, const struct agora_task_spec *sp,
     agora_jw_kstr(w, "name", sp->name ? sp->name : sp->task_id);
     if (sp->command) {
         agora_jw_kstr(w, "command", sp->command);
-    } else {
+    } else if (sp->argv && sp->argv[0]) {
         agora_jw_key(w, "argv");
         agora_jw_arr_open(w);
         for (i = 0; sp->argv[i]; i++)
@@ -632,7 +632,9 @@ const char *tasks_spec_problem(struct master *m,
                "starting with '.')";
     if (tasks_find(m, sp->task_id))
         return "a task with this id already exists";
-    if (sp->command == NULL && (sp->argv == NULL || sp->argv[0] == NULL))
+    /* A container's image may bring its own entrypoint. */
+    if (sp->command == NULL && (sp->argv == NULL || sp->argv[0] == NULL) &&
+        sp->container_json == NULL)
         return "the task has neither a command nor argv";
     if (sp->resources == NULL || sp->resources->n == 0)
         return "the task asks for no resources";

@@ -46,7 +46,7 @@ static void assign_service_ports(struct mar *m, struct mar_app *def)
     if (used == NULL)
         return;
     i = 0;
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (strcmp(a->def->id, def->id) == 0)
             continue;
         for (j = 0; j < a->def->nport_defs; j++) {

@@ -24,7 +24,7 @@ char *mar_group_key(const char *id)
 
 struct mar_group *mar_group_get(struct mar *m, const char *id)
 {
-    return mar_map_get(&m->groups, id);
+    return agora_map_get(&m->groups, id);
 }
 
 static void group_free(struct mar_group *g)
@@ -106,8 +106,8 @@ int mar_group_set(struct mar *m, const char *id, char *const *deps,
             return AGORA_ENOMEM;
         }
     }
-    old = mar_map_get(&m->groups, id);
-    if (mar_map_put(&m->groups, id, g) < 0) {
+    old = agora_map_get(&m->groups, id);
+    if (agora_map_put(&m->groups, id, g) < 0) {
         group_free(g);
         return AGORA_ENOMEM;
     }
@@ -126,7 +126,7 @@ void mar_group_remove_tree(struct mar *m, const char *id)
     v = calloc(m->groups.n + 1, sizeof(*v));
     if (v == NULL)
         return;
-    while ((g = mar_map_next(&m->groups, &i)) != NULL) {
+    while ((g = agora_map_next(&m->groups, &i)) != NULL) {
         if (strcmp(g->id, id) == 0 || strcmp(id, "/") == 0 ||
             mar_id_under(g->id, id))
             v[n++] = g;
@@ -138,7 +138,7 @@ void mar_group_remove_tree(struct mar *m, const char *id)
             m->api->store_delete(m->h, key, AGORA_STORE_ANY, stored, m);
         free(key);
         free(gk);
-        mar_map_del(&m->groups, v[j]->id);
+        agora_map_del(&m->groups, v[j]->id);
         group_free(v[j]);
     }
     free(v);
@@ -151,7 +151,7 @@ int mar_group_exists(struct mar *m, const char *id)
 
     if (strcmp(id, "/") == 0 || mar_group_get(m, id))
         return 1;
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (mar_id_under(a->def->id, id))
             return 1;
     }
@@ -163,20 +163,20 @@ void mar_group_free_all(struct mar *m)
     struct mar_group *g;
     size_t i = 0;
 
-    while ((g = mar_map_next(&m->groups, &i)) != NULL)
+    while ((g = agora_map_next(&m->groups, &i)) != NULL)
         group_free(g);
-    mar_map_free(&m->groups);
+    agora_map_free(&m->groups);
 }
 
 /* ---- loading ---- */
 
 struct load_ctx {
-    struct mar_pend pend;
+    struct agora_pending pend;
     struct mar *m;
     void (*done)(struct mar *m);
 };
 
-static void load_ctx_free(struct mar_pend *p)
+static void load_ctx_free(struct agora_pending *p)
 {
     free(p);
 }
@@ -219,11 +219,11 @@ static void loaded(void *arg, int err, const struct agora_store_result *r)
     struct mar *m = c->m;
     size_t i;
 
-    mar_pend_del(m, &c->pend);
+    agora_pending_del(&c->pend);
     for (i = 0; err == 0 && i < r->nentries; i++) {
         struct mar_group *g = group_parse(r->entries[i].value);
 
-        if (g == NULL || mar_map_put(&m->groups, g->id, g) < 0) {
+        if (g == NULL || agora_map_put(&m->groups, g->id, g) < 0) {
             MAR_LOG(m, AGORA_LOG_ERROR, "group %s in the store is invalid",
                     r->entries[i].name);
             group_free(g);
@@ -246,9 +246,9 @@ void mar_group_load(struct mar *m, void (*done)(struct mar *m))
     }
     c->m = m;
     c->done = done;
-    mar_pend_add(m, &c->pend, load_ctx_free);
+    agora_pending_add(&m->pend, &c->pend, load_ctx_free);
     if (m->api->store_get_children(m->h, "groups", loaded, c) != 0) {
-        mar_pend_del(m, &c->pend);
+        agora_pending_del(&c->pend);
         free(c);
         done(m);
     }
@@ -327,7 +327,7 @@ static int any_deps(struct mar *m, const struct node *v, size_t n,
             return 1;
     }
     i = 0;
-    while ((g = mar_map_next(&m->groups, &i)) != NULL) {
+    while ((g = agora_map_next(&m->groups, &i)) != NULL) {
         if (g->ndeps > 0)
             return 1;
     }
@@ -347,7 +347,7 @@ int mar_group_levels(struct mar *m, const struct mar_change *c, size_t n,
     if (v == NULL)
         return AGORA_ENOMEM;
     /* The world: every app not changed, then every change's target. */
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         for (j = 0; j < n && strcmp(c[j].id, a->def->id) != 0; j++)
             ;
         if (j < n)

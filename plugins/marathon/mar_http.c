@@ -56,7 +56,7 @@ void mar_h_tasks(void *st, struct agora_req *r)
     agora_jw_obj_open(w);
     agora_jw_key(w, "tasks");
     agora_jw_arr_open(w);
-    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+    while ((in = agora_map_next(&m->tasks, &i)) != NULL) {
         if (status_wanted(m, r, in->state))
             mar_json_task(m, w, in);
     }
@@ -111,7 +111,7 @@ void mar_h_tasks_delete(void *st, struct agora_req *r)
         goto out;
     }
     for (i = 0; i < ids->u.array.len; i++) {
-        in = mar_map_get(&m->tasks, YAJL_GET_STRING(ids->u.array.values[i]));
+        in = agora_map_get(&m->tasks, YAJL_GET_STRING(ids->u.array.values[i]));
         if (in)
             v[n++] = in;
     }
@@ -342,7 +342,7 @@ void mar_h_queue(void *st, struct agora_req *r)
     agora_jw_obj_open(w);
     agora_jw_key(w, "queue");
     agora_jw_arr_open(w);
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         want = mar_sched_wanted(m, a);
         if (want == 0)
             continue;
@@ -524,7 +524,7 @@ static size_t metrics_collect(struct mar *m, struct metric *v, size_t max)
     struct mar_inst *in;
     double now = mar_now(m);
 
-    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+    while ((in = agora_map_next(&m->tasks, &i)) != NULL) {
         running += in->state == AGORA_TASK_RUNNING;
         staged += in->state == AGORA_TASK_STAGING ||
                   in->state == AGORA_TASK_STARTING;

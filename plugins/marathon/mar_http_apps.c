@@ -200,7 +200,7 @@ static struct mar_rapp **apps_sorted(struct mar *m, size_t *n)
     *n = 0;
     if (v == NULL)
         return NULL;
-    while ((a = mar_map_next(&m->apps, &i)) != NULL)
+    while ((a = agora_map_next(&m->apps, &i)) != NULL)
         v[(*n)++] = a;
     qsort(v, *n, sizeof(*v), app_cmp);
     return v;
@@ -354,7 +354,7 @@ static int id_taken(struct mar *m, struct agora_req *r, const char *id)
         mar_reply_msg(m, r, 409, "An app with id [%s] already exists.", id);
         return 1;
     }
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (mar_id_under(a->def->id, id)) {
             mar_reply_msg(m, r, 409, "A group with id [%s] already exists.",
                           id);
@@ -426,14 +426,14 @@ static struct mar_app *target_of(struct mar *m, struct agora_req *r,
 
 /* Rollback: PUT /v2/apps/{id} with {"version": …} only. */
 struct rollback {
-    struct mar_pend pend;
+    struct agora_pending pend;
     struct mar *m;
     struct agora_req *r;
     char *id;
     int force;
 };
 
-static void rollback_free(struct mar_pend *p)
+static void rollback_free(struct agora_pending *p)
 {
     struct rollback *rb = (struct rollback *)p;
 
@@ -450,7 +450,7 @@ static void rollback_read(void *arg, int err, const struct agora_store_result *r
     struct mar_app *t = NULL;
     yajl_val v = NULL;
 
-    mar_pend_del(m, &rb->pend);
+    agora_pending_del(&rb->pend);
     if (err == 0 && res->value)
         v = agora_json_parse(res->value, NULL, 0);
     if (v)
@@ -495,10 +495,10 @@ static void rollback(struct mar *m, struct agora_req *r, struct mar_rapp *a,
     rb->m = m;
     rb->r = r;
     rb->force = force;
-    mar_pend_add(m, &rb->pend, rollback_free);
+    agora_pending_add(&m->pend, &rb->pend, rollback_free);
     if (m->api->defer(r) != 0 ||
         m->api->store_get(m->h, key, rollback_read, rb) != 0) {
-        mar_pend_del(m, &rb->pend);
+        agora_pending_del(&rb->pend);
         rollback_free(&rb->pend);
         mar_reply_msg(m, r, 503, "cannot read the store");
     }
@@ -713,7 +713,7 @@ void mar_h_app_task_get(void *st, struct agora_req *r)
 
     if (!mar_http_ready(m, r) || (a = path_app(m, r)) == NULL)
         return;
-    in = tid ? mar_map_get(&m->tasks, tid) : NULL;
+    in = tid ? agora_map_get(&m->tasks, tid) : NULL;
     if (in == NULL || in->app != a) {
         mar_reply_msg(m, r, 404, "Task '%s' does not exist", tid ? tid : "");
         return;
@@ -839,7 +839,7 @@ void mar_h_app_task_kill(void *st, struct agora_req *r)
     if (!mar_http_ready(m, r) || !scale_wipe_ok(m, r, &scale) ||
         (a = path_app(m, r)) == NULL)
         return;
-    in = tid ? mar_map_get(&m->tasks, tid) : NULL;
+    in = tid ? agora_map_get(&m->tasks, tid) : NULL;
     if (in == NULL || in->app != a) {
         mar_reply_msg(m, r, 404, "Task '%s' does not exist", tid ? tid : "");
         return;
@@ -851,13 +851,13 @@ void mar_h_app_task_kill(void *st, struct agora_req *r)
 /* ---- versions ---- */
 
 struct versions_req {
-    struct mar_pend pend;
+    struct agora_pending pend;
     struct mar *m;
     struct agora_req *r;
     char *id;
 };
 
-static void versions_req_free(struct mar_pend *p)
+static void versions_req_free(struct agora_pending *p)
 {
     struct versions_req *q = (struct versions_req *)p;
 
@@ -872,7 +872,7 @@ static void versions_listed(void *arg, int err,
     struct agora_jw *w = agora_jw_new();
     size_t i;
 
-    mar_pend_del(q->m, &q->pend);
+    agora_pending_del(&q->pend);
     if (w == NULL) {
         mar_reply_msg(q->m, q->r, 503, "out of memory");
     } else if (err != 0 && err != AGORA_ENOENT) {
@@ -898,7 +898,7 @@ static void version_read(void *arg, int err,
 {
     struct versions_req *q = arg;
 
-    mar_pend_del(q->m, &q->pend);
+    agora_pending_del(&q->pend);
     if (err == 0 && res->value)
         q->m->api->reply(q->r, 200, NULL, res->value, res->len);
     else
@@ -936,13 +936,13 @@ static void versions_start(struct mar *m, struct agora_req *r, int one)
     }
     q->m = m;
     q->r = r;
-    mar_pend_add(m, &q->pend, versions_req_free);
+    agora_pending_add(&m->pend, &q->pend, versions_req_free);
     rc = m->api->defer(r);
     if (rc == 0)
         rc = one ? m->api->store_get(m->h, key, version_read, q)
                  : m->api->store_list(m->h, key, versions_listed, q);
     if (rc != 0) {
-        mar_pend_del(m, &q->pend);
+        agora_pending_del(&q->pend);
         versions_req_free(&q->pend);
         mar_reply_msg(m, r, 503, "cannot read the store");
     }

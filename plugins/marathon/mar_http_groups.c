@@ -315,7 +315,7 @@ static size_t left_out(struct mar *m, const char *group, const struct flat *f,
     *out = calloc(m->apps.n + 1, sizeof(**out));
     if (*out == NULL)
         return 0;
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (strcmp(group, "/") != 0 && !mar_id_under(a->def->id, group))
             continue;
         for (j = 0; j < f->napps && strcmp(f->apps[j].id, a->def->id); j++)
@@ -394,7 +394,7 @@ static void groups_scale(struct mar *m, struct agora_req *r, const char *id,
         mar_reply_msg(m, r, 503, "out of memory");
         return;
     }
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (strcmp(id, "/") != 0 && !mar_id_under(a->def->id, id))
             continue;
         c[n].id = a->def->id;
@@ -409,14 +409,14 @@ static void groups_scale(struct mar *m, struct agora_req *r, const char *id,
 }
 
 struct group_rollback {
-    struct mar_pend pend;
+    struct agora_pending pend;
     struct mar *m;
     struct agora_req *r;
     char *id;
     int force;
 };
 
-static void group_rollback_free(struct mar_pend *p)
+static void group_rollback_free(struct agora_pending *p)
 {
     struct group_rollback *g = (struct group_rollback *)p;
 
@@ -433,7 +433,7 @@ static void rollback_read(void *arg, int err,
     struct group_rollback *g = arg;
     yajl_val v = NULL;
 
-    mar_pend_del(g->m, &g->pend);
+    agora_pending_del(&g->pend);
     if (err == 0 && res->value)
         v = agora_json_parse(res->value, NULL, 0);
     if (v == NULL)
@@ -463,12 +463,12 @@ static void groups_rollback(struct mar *m, struct agora_req *r, const char *id,
         g->m = m;
         g->r = r;
         g->force = force;
-        mar_pend_add(m, &g->pend, group_rollback_free);
+        agora_pending_add(&m->pend, &g->pend, group_rollback_free);
         if (m->api->defer(r) == 0 &&
             m->api->store_get(m->h, key, rollback_read, g) == 0)
             g = NULL;
         else {
-            mar_pend_del(m, &g->pend);
+            agora_pending_del(&g->pend);
             mar_reply_msg(m, r, 503, "cannot read the store");
         }
     }
@@ -660,7 +660,7 @@ static void write_group(struct mar *m, struct agora_jw *w, const char *id,
     agora_jw_kstr(w, "id", id);
     agora_jw_key(w, "apps");
     agora_jw_arr_open(w);
-    while (e->apps && (a = mar_map_next(&m->apps, &i)) != NULL) {
+    while (e->apps && (a = agora_map_next(&m->apps, &i)) != NULL) {
         char *p = parent_of(a->def->id);
 
         if (p && strcmp(p, id) == 0)
@@ -673,14 +673,14 @@ static void write_group(struct mar *m, struct agora_jw *w, const char *id,
     agora_jw_arr_open(w);
     agora_jw_arr_close(w);
     /* Children: from app ids and from records. */
-    for (i = 0; kids && (a = mar_map_next(&m->apps, &i)) != NULL;) {
+    for (i = 0; kids && (a = agora_map_next(&m->apps, &i)) != NULL;) {
         k = child_group(id, a->def->id);
         if (k && !str_in(kids, nk, k))
             kids[nk++] = k;
         else
             free(k);
     }
-    for (i = 0; kids && (x = mar_map_next(&m->groups, &i)) != NULL;) {
+    for (i = 0; kids && (x = agora_map_next(&m->groups, &i)) != NULL;) {
         char *p = parent_of(x->id);
 
         k = p && strcmp(p, id) == 0 && strcmp(x->id, "/") ? strdup(x->id)
@@ -741,12 +741,12 @@ void mar_h_groups_get(void *st, struct agora_req *r)
 /* ---- versions ---- */
 
 struct gver {
-    struct mar_pend pend;
+    struct agora_pending pend;
     struct mar *m;
     struct agora_req *r;
 };
 
-static void gver_free(struct mar_pend *p)
+static void gver_free(struct agora_pending *p)
 {
     free(p);
 }
@@ -758,7 +758,7 @@ static void gversions_listed(void *arg, int err,
     struct agora_jw *w = agora_jw_new();
     size_t i;
 
-    mar_pend_del(q->m, &q->pend);
+    agora_pending_del(&q->pend);
     if (w == NULL) {
         mar_reply_msg(q->m, q->r, 503, "out of memory");
     } else {
@@ -777,7 +777,7 @@ static void gversion_read(void *arg, int err,
 {
     struct gver *q = arg;
 
-    mar_pend_del(q->m, &q->pend);
+    agora_pending_del(&q->pend);
     if (err == 0 && res->value)
         q->m->api->reply(q->r, 200, NULL, res->value, res->len);
     else
@@ -807,13 +807,13 @@ static void gversions(struct mar *m, struct agora_req *r, int one)
              : asprintf(&key, "groupversions/%s", gk)) >= 0) {
         q->m = m;
         q->r = r;
-        mar_pend_add(m, &q->pend, gver_free);
+        agora_pending_add(&m->pend, &q->pend, gver_free);
         rc = m->api->defer(r);
         if (rc == 0)
             rc = one ? m->api->store_get(m->h, key, gversion_read, q)
                      : m->api->store_list(m->h, key, gversions_listed, q);
         if (rc != 0)
-            mar_pend_del(m, &q->pend);
+            agora_pending_del(&q->pend);
     }
     if (rc != 0) {
         free(q);

@@ -157,7 +157,7 @@ static void kill_retry(struct mar *m, double now)
     struct mar_inst *in;
     size_t i = 0;
 
-    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+    while ((in = agora_map_next(&m->tasks, &i)) != NULL) {
         if (in->killing && now - in->kill_at >= MAR_KILL_RETRY)
             kill_send(m, in);
     }
@@ -198,7 +198,7 @@ static int victim_cmp(const void *x, const void *y)
 static void place_of(struct mar *m, const struct mar_inst *in,
                      struct mar_place *p)
 {
-    struct mar_agent *ag = in->agent_id ? mar_map_get(&m->agents, in->agent_id)
+    struct mar_agent *ag = in->agent_id ? agora_map_get(&m->agents, in->agent_id)
                                         : NULL;
 
     p->hostname = in->host ? in->host : "";
@@ -327,7 +327,7 @@ static void offers_update(struct mar *m)
     int want = 0;
     double now = mar_now(m);
 
-    while (!want && (a = mar_map_next(&m->apps, &i)) != NULL)
+    while (!want && (a = agora_map_next(&m->apps, &i)) != NULL)
         want = a->queued_since > 0 && a->launch_after <= now;
     if (want && m->suppressed) {
         m->api->revive(m->fw);
@@ -390,7 +390,7 @@ static void overdue(struct mar *m, double now)
     struct mar_inst *in;
     size_t i = 0;
 
-    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+    while ((in = agora_map_next(&m->tasks, &i)) != NULL) {
         const struct mar_app *d = in->app->def;
 
         if (in->state == AGORA_TASK_UNREACHABLE && !in->inactive &&
@@ -421,7 +421,7 @@ static void health_kills(struct mar *m, double now)
     m->health_kill_budget += rate;
     if (m->health_kill_budget > (rate > 1 ? rate : 1))
         m->health_kill_budget = rate > 1 ? rate : 1;
-    while ((in = mar_map_next(&m->tasks, &i)) != NULL) {
+    while ((in = agora_map_next(&m->tasks, &i)) != NULL) {
         const struct mar_app *d = in->app->def;
 
         if (in->killing || in->healthy != 0 || in->unhealthy_since <= 0 ||
@@ -452,7 +452,7 @@ void mar_sched_tick(void *arg, struct agora_timer *t)
     (void)t;
     if (!m->loaded)
         return;
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (a->queued_since > 0 || (a->launch_after > 0 &&
                                     a->launch_after <= now))
             mar_sched_dirty(m, a);
@@ -492,12 +492,12 @@ static void backoff_failed(struct mar *m, struct mar_rapp *a)
 /* The agent of an offer, remembered for constraints of later passes. */
 static void agent_remember(struct mar *m, const struct agora_offer *o)
 {
-    struct mar_agent *ag = mar_map_get(&m->agents, o->agent_id);
+    struct mar_agent *ag = agora_map_get(&m->agents, o->agent_id);
     size_t i;
 
     if (ag == NULL) {
         ag = calloc(1, sizeof(*ag));
-        if (ag == NULL || mar_map_put(&m->agents, o->agent_id, ag) < 0) {
+        if (ag == NULL || agora_map_put(&m->agents, o->agent_id, ag) < 0) {
             free(ag);
             return;
         }
@@ -1037,7 +1037,7 @@ static size_t queued_apps(struct mar *m, struct mar_rapp ***out)
     v = calloc(m->apps.n + 1, sizeof(*v));
     if (v == NULL)
         return 0;
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         if (a->queued_since > 0 && a->launch_after <= now &&
             mar_sched_wanted(m, a) > 0)
             v[n++] = a;
@@ -1046,14 +1046,36 @@ static size_t queued_apps(struct mar *m, struct mar_rapp ***out)
     return n;
 }
 
+/* Roles one offer's apps draw from, at most. */
+#define MAR_FIT_ROLES 4
+
+/* What is left of role's resources in the offer, shared by every app
+ * that draws from that role, so that the apps filled into one offer
+ * never ask for more than it holds. NULL when out of memory or when
+ * MAR_FIT_ROLES roles are in use already (the app waits for another
+ * offer). */
+static struct fit *fit_of(struct fit *fits, size_t *n,
+                          const struct agora_offer *o, const char *role)
+{
+    size_t i;
+
+    for (i = 0; i < *n; i++) {
+        if (strcmp(fits[i].role, role) == 0)
+            return &fits[i];
+    }
+    if (*n == MAR_FIT_ROLES || fit_init(&fits[*n], o, role) != 0)
+        return NULL;
+    return &fits[(*n)++];
+}
+
 /* Fills one offer; returns the number of tasks launched. */
 static size_t offer_fill(struct mar *m, const struct agora_offer *o,
                          struct mar_rapp **queue, size_t nq)
 {
     struct launch *ls = NULL;
     struct agora_task_spec *specs = NULL;
-    size_t nl = 0, capl = 0, qi, i;
-    struct fit f;
+    size_t nl = 0, capl = 0, qi, i, nfits = 0;
+    struct fit fits[MAR_FIT_ROLES], *f;
     int rc;
 
     for (qi = 0; qi < nq; qi++) {
@@ -1070,11 +1092,11 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
                 continue;
             }
         }
-        if (fit_init(&f, o, role) != 0)
+        if ((f = fit_of(fits, &nfits, o, role)) == NULL)
             continue;
         /* this app's tasks placed in the offer so far count too */
         while (placed < want) {
-            if (!fit_check(&f, a->def, &why))
+            if (!fit_check(f, a->def, &why))
                 break;
             if (!constraints_ok(m, a, o, placed)) {
                 why = MAR_R_CONSTRAINT;
@@ -1089,7 +1111,7 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
                 ls = nv;
                 capl = c;
             }
-            rc = launch_build(m, a, &f, &ls[nl]);
+            rc = launch_build(m, a, f, &ls[nl]);
             if (rc != 0) {
                 MAR_LOG(m, AGORA_LOG_WARN, "cannot build a task of %s: %s",
                         a->def->id, m->api->strerror(rc));
@@ -1100,7 +1122,6 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
             nl++;
             placed++;
         }
-        free(f.ranges);
         if (placed == 0) {
             reject(a, why);
             a->offers_unused++;
@@ -1109,6 +1130,8 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
             a->last_used_at = mar_now(m);
         }
     }
+    for (i = 0; i < nfits; i++)
+        free(fits[i].ranges);
     if (nl == 0) {
         free(ls);
         m->api->decline(m->fw, o->id, -1);
@@ -1116,8 +1139,14 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
         return 0;
     }
     specs = calloc(nl, sizeof(*specs));
-    for (i = 0; specs && i < nl; i++)
+    for (i = 0; specs && i < nl; i++) {
+        /* spec points into its launch (resources, health check), and
+         * growing ls above may have moved the launches: point again. */
         specs[i] = ls[i].spec;
+        specs[i].resources = &ls[i].res;
+        if (specs[i].health)
+            specs[i].health = &ls[i].health;
+    }
     rc = specs ? m->api->accept(m->fw, o->id, specs, nl) : AGORA_ENOMEM;
     for (i = 0; i < nl; i++) {
         struct mar_inst *in = ls[i].in;
@@ -1357,7 +1386,7 @@ static void status_unknown(struct mar *m, const struct agora_status *st)
             m->api->acknowledge(m->fw, st->task_id, st->uuid);
         return;
     }
-    while (dot && (x = mar_map_next(&m->apps, &i)) != NULL) {
+    while (dot && (x = agora_map_next(&m->apps, &i)) != NULL) {
         if (strlen(x->safe_id) == (size_t)(dot - st->task_id) &&
             strncmp(x->safe_id, st->task_id, (size_t)(dot - st->task_id)) == 0)
             a = x;
@@ -1402,7 +1431,7 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
                          const struct agora_status *st)
 {
     struct mar *m = state;
-    struct mar_inst *in = mar_map_get(&m->tasks, st->task_id);
+    struct mar_inst *in = agora_map_get(&m->tasks, st->task_id);
     int health_changed;
 
     (void)fw;

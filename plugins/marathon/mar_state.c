@@ -35,13 +35,13 @@ char *mar_state_key(const char *id)
 /* ---- acknowledgements after writes ---- */
 
 struct ack_ctx {
-    struct mar_pend pend;
+    struct agora_pending pend;
     struct mar *m;
     char *task_id;
     char *uuid;
 };
 
-static void ack_free(struct mar_pend *p)
+static void ack_free(struct agora_pending *p)
 {
     struct ack_ctx *c = (struct ack_ctx *)p;
 
@@ -67,7 +67,7 @@ static struct ack_ctx *ack_new(struct mar *m, const char *task_id,
         ack_free(&c->pend);
         return NULL;
     }
-    mar_pend_add(m, &c->pend, ack_free);
+    agora_pending_add(&m->pend, &c->pend, ack_free);
     return c;
 }
 
@@ -80,7 +80,7 @@ static void ack_done(void *arg, int err, const struct agora_store_result *r)
     (void)r;
     if (c == NULL)
         return;
-    mar_pend_del(c->m, &c->pend);
+    agora_pending_del(&c->pend);
     if (err == 0 || err == AGORA_ENOENT)
         c->m->api->acknowledge(c->m->fw, c->task_id, c->uuid);
     else
@@ -103,7 +103,7 @@ static void write_done(void *arg, int err, const struct agora_store_result *r)
 
 struct mar_rapp *mar_state_app(struct mar *m, const char *id)
 {
-    return mar_map_get(&m->apps, id);
+    return agora_map_get(&m->apps, id);
 }
 
 struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def)
@@ -117,7 +117,7 @@ struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def)
     a->def = def;
     a->key = mar_state_key(def->id);
     a->safe_id = mar_id_safe(def->id);
-    if (!a->key || !a->safe_id || mar_map_put(&m->apps, def->id, a) < 0) {
+    if (!a->key || !a->safe_id || agora_map_put(&m->apps, def->id, a) < 0) {
         free(a->key);
         free(a->safe_id);
         mar_app_free(def);
@@ -185,13 +185,13 @@ void mar_state_app_save(struct mar *m, struct mar_rapp *a)
 
 /* Deletes the oldest versions past max_versions (or all, max 0). */
 struct trim_ctx {
-    struct mar_pend pend;
+    struct agora_pending pend;
     struct mar *m;
     char *key;
     size_t keep;
 };
 
-static void trim_free(struct mar_pend *p)
+static void trim_free(struct agora_pending *p)
 {
     struct trim_ctx *c = (struct trim_ctx *)p;
 
@@ -205,7 +205,7 @@ static void trim_listed(void *arg, int err, const struct agora_store_result *r)
     size_t i;
     char *k;
 
-    mar_pend_del(c->m, &c->pend);
+    agora_pending_del(&c->pend);
     if (err == 0 && r->nnames > c->keep) {
         /* Timestamps sort as they read: the first names are the oldest. */
         for (i = 0; i < r->nnames - c->keep; i++) {
@@ -233,9 +233,9 @@ static void trim(struct mar *m, const char *app_key, size_t keep)
     }
     c->m = m;
     c->keep = keep;
-    mar_pend_add(m, &c->pend, trim_free);
+    agora_pending_add(&m->pend, &c->pend, trim_free);
     if (m->api->store_list(m->h, k, trim_listed, c) != 0) {
-        mar_pend_del(m, &c->pend);
+        agora_pending_del(&c->pend);
         trim_free(&c->pend);
     }
     free(k);
@@ -268,7 +268,7 @@ void mar_state_app_remove(struct mar *m, struct mar_rapp *a)
             }
         }
     }
-    mar_map_del(&m->apps, a->def->id);
+    agora_map_del(&m->apps, a->def->id);
     app_free(a);
 }
 
@@ -338,7 +338,7 @@ static int inst_attach(struct mar *m, struct mar_inst *in)
         a->inst = v;
         a->capinst = cap;
     }
-    if (mar_map_put(&m->tasks, in->task_id, in) < 0)
+    if (agora_map_put(&m->tasks, in->task_id, in) < 0)
         return AGORA_ENOMEM;
     a->inst[a->ninst++] = in;
     return 0;
@@ -424,7 +424,7 @@ void mar_state_inst_remove(struct mar *m, struct mar_inst *in,
             break;
         }
     }
-    mar_map_del(&m->tasks, in->task_id);
+    agora_map_del(&m->tasks, in->task_id);
     if (asprintf(&key, "instances/%s", in->instance_id) >= 0) {
         rc = m->api->store_delete(m->h, key, AGORA_STORE_ANY,
                                   c ? ack_done : write_done,
@@ -636,7 +636,7 @@ static void load_reconcile(struct mar *m)
 
     ids = calloc(m->tasks.n + 1, sizeof(*ids));
     if (ids) {
-        while ((in = mar_map_next(&m->tasks, &i)) != NULL)
+        while ((in = agora_map_next(&m->tasks, &i)) != NULL)
             ids[n++] = in->task_id;
         if (n > 0)
             m->api->reconcile(m->fw, ids, n);
@@ -674,7 +674,7 @@ static void load_step(struct mar *m)
     default:
         m->loaded = 1;
         load_reconcile(m);
-        while ((a = mar_map_next(&m->apps, &i)) != NULL)
+        while ((a = agora_map_next(&m->apps, &i)) != NULL)
             mar_sched_dirty(m, a);
         m->api->set_ready(m->h, 1, NULL);
         MAR_LOG(m, AGORA_LOG_INFO, "loaded %zu apps, %zu instances, "
@@ -697,7 +697,7 @@ void mar_state_free(struct mar *m)
     struct mar_deploy *d;
     size_t i = 0, j;
 
-    while ((a = mar_map_next(&m->apps, &i)) != NULL) {
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         for (j = 0; j < a->ninst; j++)
             inst_free(a->inst[j]);
         app_free(a);
@@ -706,13 +706,13 @@ void mar_state_free(struct mar *m)
         m->deploys = d->next;
         mar_deploy_free(d);
     }
-    mar_map_free(&m->apps);
-    mar_map_free(&m->tasks);
+    agora_map_free(&m->apps);
+    agora_map_free(&m->tasks);
     i = 0;
     {
         struct mar_agent *ag;
 
-        while ((ag = mar_map_next(&m->agents, &i)) != NULL) {
+        while ((ag = agora_map_next(&m->agents, &i)) != NULL) {
             for (j = 0; j < ag->nattrs; j++) {
                 free((char *)ag->attrs[j].key);
                 free((char *)ag->attrs[j].value);
@@ -722,6 +722,6 @@ void mar_state_free(struct mar *m)
             free(ag);
         }
     }
-    mar_map_free(&m->agents);
+    agora_map_free(&m->agents);
     mar_group_free_all(m);
 }

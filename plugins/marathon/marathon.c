@@ -69,7 +69,7 @@ static void mar_fini(void *state)
     struct mar *m = state;
 
     mar_events_free(m);
-    mar_pend_free_all(m);
+    agora_pending_free_all(&m->pend);
     mar_state_free(m);
     agora_jw_free(m->jw);
     free(m);

@@ -24,7 +24,6 @@
  * store), mar_sched.c (offers, launches, status updates, backoff),
  * mar_deploy.c (deployment plans), mar_events.c (the SSE bus),
  * mar_json.c (AppInfo and Task documents), mar_http_*.c (routes),
- * mar_map.c (a string-keyed hash table).
  */
 #ifndef MARATHON_H
 #define MARATHON_H
@@ -33,53 +32,14 @@
 #include <stdint.h>
 
 #include <agora/json.h>
+#include <agora/map.h>
+#include <agora/pending.h>
 #include <agora/plugin.h>
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
 #include "mar_app.h"
 #include "mar_constraint.h"
-
-/* ---- a string-keyed hash table (mar_map.c) ---- */
-
-struct mar_map_slot {
-    char *key;   /* owned copy; NULL = empty; MAR_MAP_GONE = deleted */
-    void *value;
-};
-
-struct mar_map {
-    struct mar_map_slot *slots;
-    size_t cap, n, used; /* used counts deleted slots too */
-};
-
-/* 0 or AGORA_ENOMEM; the key is copied, value borrowed. Replaces. */
-int mar_map_put(struct mar_map *m, const char *key, void *value);
-void *mar_map_get(const struct mar_map *m, const char *key);
-/* Returns the removed value, or NULL. */
-void *mar_map_del(struct mar_map *m, const char *key);
-/* Walk: *i from 0; returns the next value, or NULL at the end. */
-void *mar_map_next(const struct mar_map *m, size_t *i);
-void mar_map_free(struct mar_map *m);
-
-/* ---- callbacks in flight (mar_map.c) ---- */
-
-/*
- * The context of a store call or deferred request in flight. The SDK
- * cancels completions when the plugin unloads, so what they would have
- * freed is freed by fini instead: every such context begins with this
- * link and is on the plugin's list from its call to its completion.
- */
-struct mar_pend {
-    struct mar_pend *prev, *next;
-    void (*free_fn)(struct mar_pend *p);
-};
-
-struct mar;
-void mar_pend_add(struct mar *m, struct mar_pend *p,
-                  void (*free_fn)(struct mar_pend *p));
-void mar_pend_del(struct mar *m, struct mar_pend *p);
-/* Frees every context still on the list (fini). */
-void mar_pend_free_all(struct mar *m);
 
 /* ---- configuration (conf.d/marathon.conf) ---- */
 
@@ -221,10 +181,10 @@ struct mar {
     int loading;             /* store reads outstanding                    */
     int load_failed;
 
-    struct mar_map apps;     /* canonical id -> struct mar_rapp            */
-    struct mar_map tasks;    /* task id -> struct mar_inst                 */
-    struct mar_map agents;   /* agent id -> struct mar_agent (offers seen) */
-    struct mar_map groups;   /* canonical id -> struct mar_group          */
+    struct agora_map apps;     /* canonical id -> struct mar_rapp            */
+    struct agora_map tasks;    /* task id -> struct mar_inst                 */
+    struct agora_map agents;   /* agent id -> struct mar_agent (offers seen) */
+    struct agora_map groups;   /* canonical id -> struct mar_group          */
     struct mar_deploy *deploys;
     size_t ndeploys;
 
@@ -235,7 +195,7 @@ struct mar {
     double health_kill_budget; /* kills allowed now (a token bucket)       */
 
     struct mar_sse *sse;     /* SSE clients                                */
-    struct mar_pend pend;    /* callbacks in flight (a circular list)      */
+    struct agora_pending pend; /* callbacks in flight                      */
     struct agora_jw *jw;     /* scratch writer for events                  */
     uint64_t tasks_launched;
     uint64_t status_counts[AGORA_TASK_STATE_COUNT];

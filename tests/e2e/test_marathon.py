@@ -380,3 +380,40 @@ def test_unhealthy_tasks_killed_at_a_bounded_rate(marathon_cluster):
     resp.close()
     mar.delete("/v2/apps/sick?force=true")
     mar.wait_gone("sick")
+
+
+def test_plain_task_list_and_containers(marathon_cluster):
+    """The text/plain task list old load balancers read, and an app with a
+    Docker image, which this agent cannot run yet: it fails with a clear
+    message instead of running without its image."""
+    m, mar, agent = marathon_cluster
+    agent()
+    r = mar.post("/v2/apps", json={"id": "/lb/web", "cmd": "sleep 600",
+                                   "cpus": 0.1, "mem": 16, "instances": 2,
+                                   "portDefinitions": [{"port": 0}]})
+    assert r.status_code == 201
+    app = mar.wait_running("/lb/web", 2)
+    service = app["portDefinitions"][0]["port"]
+    text = mar.get("/v2/tasks", headers={"Accept": "text/plain"}).text
+    line = [x for x in text.splitlines() if x.startswith("lb_web\t")]
+    assert len(line) == 1, text
+    fields = line[0].rstrip("\t").split("\t")
+    assert fields[1] == str(service)
+    hostports = sorted(fields[2:])
+    assert hostports == sorted("127.0.0.1:%d" % t["ports"][0]
+                               for t in app["tasks"]), (fields, app["tasks"])
+
+    r = mar.post("/v2/apps", json={
+        "id": "img", "cpus": 0.1, "mem": 16,
+        "container": {"type": "DOCKER",
+                      "docker": {"image": "docker.io/jdeathe/centos-ssh"}}})
+    assert r.status_code == 201, r.text
+    assert r.json()["container"]["docker"]["image"] == \
+        "docker.io/jdeathe/centos-ssh"
+
+    def failed():
+        f = mar.app("img").get("lastTaskFailure")
+        return f and f
+    failure = wait_for(failed, 20, interval=0.1, what="the image task to fail")
+    assert "container" in failure["message"], failure
+    assert mar.app("img")["tasksRunning"] == 0

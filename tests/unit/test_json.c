@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <agora/json.h>
+#include <agora/map.h>
 #include <agora/sdk.h>
 
 /* Checks that w's document is exactly `want`, then frees w. */
@@ -897,6 +898,47 @@ START_TEST(test_parse_depth)
 }
 END_TEST
 
+/* The SDK's map: put, replace, get, delete, walk, and growth past many
+ * deletions (deleted slots are reclaimed, lookups stay right). */
+START_TEST(test_sdk_map)
+{
+    struct agora_map m = {0};
+    char key[32];
+    size_t i, n, walked = 0;
+    long *v;
+
+    for (i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "k%zu", i);
+        ck_assert_int_eq(agora_map_put(&m, key, (void *)(i + 1)), 0);
+    }
+    ck_assert_uint_eq(m.n, 5000);
+    ck_assert_ptr_eq(agora_map_get(&m, "k42"), (void *)43);
+    ck_assert_int_eq(agora_map_put(&m, "k42", (void *)7), 0);
+    ck_assert_ptr_eq(agora_map_get(&m, "k42"), (void *)7);
+    ck_assert_uint_eq(m.n, 5000);
+    for (i = 0; i < 5000; i += 2) {
+        snprintf(key, sizeof(key), "k%zu", i);
+        ck_assert_ptr_nonnull(agora_map_del(&m, key));
+    }
+    ck_assert_ptr_null(agora_map_del(&m, "k0"));
+    ck_assert_ptr_null(agora_map_get(&m, "k0"));
+    ck_assert_uint_eq(m.n, 2500);
+    for (i = 0; i < 20000; i++) { /* churn: tombstones must not fill it */
+        snprintf(key, sizeof(key), "t%zu", i);
+        ck_assert_int_eq(agora_map_put(&m, key, (void *)1), 0);
+        ck_assert_ptr_nonnull(agora_map_del(&m, key));
+    }
+    ck_assert_uint_le(m.cap, 16384);
+    n = 0;
+    while ((v = agora_map_next(&m, &n)) != NULL)
+        walked++;
+    ck_assert_uint_eq(walked, 2500);
+    ck_assert_ptr_eq(agora_map_get(&m, "k4999"), (void *)5000);
+    agora_map_free(&m);
+    ck_assert_ptr_null(agora_map_get(&m, "k1"));
+}
+END_TEST
+
 START_TEST(test_parse_error_small_buffer)
 {
     char err[8];
@@ -1338,6 +1380,7 @@ static Suite *json_suite(void)
     tcase_add_test(r, test_parse_errors);
     tcase_add_test(r, test_parse_error_small_buffer);
     tcase_add_test(r, test_parse_depth);
+    tcase_add_test(r, test_sdk_map);
     tcase_add_test(r, test_get);
     tcase_add_test(r, test_read_str);
     tcase_add_test(r, test_read_int);

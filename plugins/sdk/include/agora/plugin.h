@@ -399,7 +399,9 @@ struct agora_health_check {
 struct agora_task_spec {
     const char *task_id;     /* unique in the cluster                        */
     const char *name;
-    const char *command;     /* run by /bin/sh -c; NULL when argv is used    */
+    const char *command;     /* run by /bin/sh -c; NULL when argv is used
+                              * (both NULL: only with a container, whose
+                              * image brings its entrypoint)               */
     const char *const *argv; /* NULL-terminated; used when command is NULL   */
     const struct agora_kv *env;
     size_t nenv;

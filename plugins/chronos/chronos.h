@@ -1,25 +1,28 @@
 /*
- * chronos.h - chronos.so's runtime: jobs, their schedules, runs and the
+ * chronos.h - chronos.so's runtime: jobs, their due times, runs and the
  * dependency joins.
  *
  * State lives in memory, owned by the master's loop, and in the store:
  *
  *   jobs/<name>                 the job (chr_job JSON), its schedule
  *                               rewritten after each launch, its counters
- *   runs/<name>/<due>-<attempt> one run of one nominal instant: launched,
- *                               finished, failed, killed or skipped
+ *   runs/<name>@<due>-<attempt> a run in flight: written before its task
+ *                               is launched, deleted when it has ended
  *   joins/<name>                a dependent job's parents that succeeded
  *                               since it last started (the AND-join)
+ *   history/<name>              its last runs (bounded), for job/stat
  *
  * Exactly once per nominal instant (chronos-api.md §6 #1): a run's record
- * is written with AGORA_STORE_NEW before its task is launched, and the
- * task id is derived from (job, instant, attempt); a new leader that finds
- * a record reconciles its task instead of launching, and a launch of an
- * id the master already has is answered with its status (the SDK's
- * idempotent launches), never run twice.
+ * is written with AGORA_STORE_NEW before its task is launched, its task
+ * id is derived from (job, instant, attempt), and the job's advanced
+ * schedule is written right after; a new leader that finds a record
+ * reconciles its task instead of launching it again, and the SDK's
+ * idempotent launches answer a second launch of an id with its status.
+ * Store completions come in call order, so a run's record is deleted only
+ * after the schedule that moved past its instant is stored.
  *
- * Due times wait in a binary heap; one SDK timer is armed for the
- * earliest, so an idle plugin with any number of jobs uses no CPU.
+ * Due times wait in a binary heap (chr_heap.h); one SDK timer is armed for
+ * the earliest, so an idle plugin with any number of jobs uses no CPU.
  */
 #ifndef CHRONOS_H
 #define CHRONOS_H
@@ -28,11 +31,125 @@
 #include <stdint.h>
 
 #include <agora/json.h>
+#include <agora/map.h>
+#include <agora/pending.h>
 #include <agora/plugin.h>
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
+#include "chr_heap.h"
 #include "chr_job.h"
 #include "chr_time.h"
+
+struct chr_conf {
+    double failure_retry;       /* s between a failure and its retry (60) */
+    double cpus, mem, disk;     /* defaults of jobs that give 0           */
+    const char *user;           /* runAsUser's default                    */
+    const char *epsilon;        /* epsilon's default ("PT60S")            */
+    int64_t history;            /* runs kept per job for job/stat         */
+};
+
+struct chr_rjob;
+
+enum chr_run_state {
+    CHR_RUN_RECORDING = 0,      /* its record is being written            */
+    CHR_RUN_QUEUED,             /* waiting for an offer                   */
+    CHR_RUN_LAUNCHED,           /* sent to an agent                       */
+    CHR_RUN_RUNNING
+};
+
+struct chr_run {
+    struct chr_rjob *rj;
+    char *task_id;
+    int64_t due;                /* the nominal instant, ms UTC            */
+    int attempt;
+    char *args;                 /* for "run now" with arguments           */
+    enum chr_run_state state;
+    int64_t started;            /* ms; 0 = not yet                        */
+    char *agent_id;
+    int killing;
+    struct chr_run *next_queued; /* in the launch queue                   */
+};
+
+struct chr_rjob {
+    struct chr_job *job;
+    int64_t store_version;
+    size_t heap_index;          /* CHR_HEAP_NONE when not waiting         */
+    int64_t next_due;           /* the instant it waits for, 0 = none     */
+    int64_t held_due;           /* due while a run goes (QUEUE): runs once
+                                 * the current one ends; 0 = none         */
+    struct chr_run **runs;      /* live runs                              */
+    size_t nruns, capruns;
+    char **joined;              /* parents succeeded since it started     */
+    size_t njoined;
+    char *history;              /* JSON array of its last runs, or NULL   */
+    int64_t last_duration_ms[64]; /* the last durations, for stats        */
+    size_t ndurations;
+};
+
+struct chr {
+    struct agora_host *h;
+    const struct agora_api *api;
+    const struct chr_conf *conf;
+    struct chr_job_conf jconf;
+    struct agora_framework *fw;
+    int loaded;
+    int load_step;
+
+    struct agora_map jobs;      /* name -> struct chr_rjob                */
+    struct agora_map tasks;     /* task id -> struct chr_run              */
+    struct agora_map zones;     /* name -> struct chr_tz (shared)         */
+    struct chr_heap heap;
+    struct agora_timer *due_timer;
+    int64_t due_timer_at;
+    struct chr_run *queue_high, *queue;  /* launch queues (FIFO heads)   */
+    struct chr_run **queue_high_tail, **queue_tail;
+    int suppressed;
+    struct agora_pending pend;  /* callbacks in flight                   */
+    uint64_t launched, finished, failed, skipped;
+};
+
+#define CHR_LOG(c, lvl, ...) (c)->api->log((c)->h, (lvl), __VA_ARGS__)
+
+/* ---- chr_state.c ---- */
+
+int64_t chr_now(struct chr *c);
+struct chr_rjob *chr_job_get(struct chr *c, const char *name);
+/* Adds or replaces a job (taken); saves it; (re)computes its due time. */
+struct chr_rjob *chr_job_put(struct chr *c, struct chr_job *j);
+/* Kills its runs, removes it from memory and the store. */
+void chr_job_remove(struct chr *c, struct chr_rjob *rj);
+void chr_job_save(struct chr *c, struct chr_rjob *rj);
+void chr_joins_save(struct chr *c, struct chr_rjob *rj);
+void chr_run_record(struct chr *c, struct chr_run *r, int fresh);
+void chr_run_forget(struct chr *c, struct chr_run *r, const char *ack_task,
+                    const char *ack_uuid);
+void chr_state_load(struct chr *c);
+void chr_state_free(struct chr *c);
+const struct chr_tz *chr_zone(void *ctx, const char *name, const char **why);
+
+/* ---- chr_sched.c ---- */
+
+/* Re-arms the job's due time from its schedule (none for dependents,
+ * disabled or exhausted jobs). */
+void chr_sched_arm(struct chr *c, struct chr_rjob *rj);
+void chr_sched_disarm(struct chr *c, struct chr_rjob *rj);
+/* Starts a run of rj now for instant due (run now, a dependent's turn). */
+int chr_sched_run(struct chr *c, struct chr_rjob *rj, int64_t due,
+                  int attempt, const char *args);
+void chr_sched_kill_all(struct chr *c, struct chr_rjob *rj);
+void chr_sched_on_offer(void *state, struct agora_framework *fw,
+                        const struct agora_offer *offers, size_t n);
+void chr_sched_on_status(void *state, struct agora_framework *fw,
+                         const struct agora_status *st);
+void chr_sched_timer_update(struct chr *c);
+/* A new run's record was written (err 0), or was there already
+ * (AGORA_EVERSION: another leader launched that instant), or failed. */
+void chr_sched_recorded(struct chr *c, const char *task_id, int err);
+void chr_sched_free(struct chr *c);
+
+/* ---- chr_http.c ---- */
+
+extern const struct agora_route chr_routes[];
 
 #endif /* CHRONOS_H */

@@ -1,0 +1,128 @@
+"""chronos.so end to end: Chronos' REST API against real agents.
+
+Jobs write lines to files in a directory the test owns, so what ran, how
+often and in which order is read from the files, not from the plugin.
+"""
+import os
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import Agent, free_port, kill_leftovers, wait_for
+
+
+class ChronosClient:
+    def __init__(self, port):
+        self.base = "http://127.0.0.1:%d" % port
+
+    def req(self, method, path, **kw):
+        kw.setdefault("timeout", 10)
+        return requests.request(method, self.base + path, **kw)
+
+    def job(self, body, kind="iso8601"):
+        r = self.req("POST", "/v1/scheduler/" + kind, json=body)
+        assert r.status_code == 204, r.text
+        return r
+
+
+@pytest.fixture
+def chronos(tmp_path, master_factory):
+    port = free_port()
+    m = master_factory(args=["--agent_ping_timeout=0.5secs",
+                             "--max_agent_ping_timeouts=4"])
+    with open(os.path.join(m.conf_dir, "chronos.conf"), "w") as f:
+        f.write("plugin = chronos.so\nport = %d\nfailure_retry = 1secs\n"
+                % port)
+    m.start()
+    c = ChronosClient(port)
+    wait_for(lambda: c.req("GET", "/v1/scheduler/jobs").status_code == 200,
+             10, what="chronos.so to serve")
+    a = Agent(tmp_path / "agent", m).start()
+    out = tmp_path / "out"
+    out.mkdir()
+    yield m, c, out
+    a.stop()
+    kill_leftovers(a.work_dir)
+
+
+def lines(path):
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def test_r3_runs_exactly_three_times(chronos):
+    m, c, out = chronos
+    f = out / "r3"
+    c.job({"name": "r3", "command": "echo $CHRONOS_JOB_RUN_TIME >> %s" % f,
+           "schedule": "R3//PT2S", "cpus": 0.1, "mem": 16})
+    wait_for(lambda: len(lines(f)) >= 3, 20, interval=0.1, what="3 runs")
+    time.sleep(3)
+    runs = lines(f)
+    assert len(runs) == 3, runs
+    assert len(set(runs)) == 3, runs       # three distinct nominal instants
+    gaps = [int(b) - int(a) for a, b in zip(runs, runs[1:])]
+    assert gaps == [2000, 2000], gaps
+    job = c.req("GET", "/v1/scheduler/job/r3").json()
+    assert job["successCount"] == 3 and job["schedule"].startswith("R0/")
+    assert job["disabled"] is True
+
+
+def test_chain_runs_in_order_and_api(chronos):
+    m, c, out = chronos
+    f = out / "chain"
+    # Not before 2099: a runs only when asked.
+    c.job({"name": "a", "command": "echo a >> %s" % f,
+           "schedule": "R1/2099-01-01T00:00:00Z/PT1H", "cpus": 0.1,
+           "mem": 16})
+    c.job({"name": "b", "command": "echo b >> %s" % f, "parents": ["a"],
+           "cpus": 0.1, "mem": 16}, kind="dependency")
+    c.job({"name": "c", "command": "echo c >> %s" % f, "parents": ["b"],
+           "cpus": 0.1, "mem": 16}, kind="dependency")
+    # Parents must exist.
+    r = c.req("POST", "/scheduler/dependency",
+              json={"name": "orphan", "command": "true", "parents": ["nope"]})
+    assert r.status_code == 400 and r.json()["status"] == "Bad Request"
+    # Run a now: the chain follows.
+    assert c.req("PUT", "/scheduler/job/a").status_code == 204
+    wait_for(lambda: len(lines(f)) >= 3, 20, interval=0.1, what="a, b, c")
+    time.sleep(1)
+    assert lines(f) == ["a", "b", "c"]
+    summary = c.req("GET", "/v1/scheduler/jobs/summary").json()["jobs"]
+    assert {j["name"]: j["status"] for j in summary}["c"] == "success"
+    found = c.req("GET", "/v1/scheduler/jobs/search?name=B").json()
+    assert [j["name"] for j in found] == ["b"]
+    dot = c.req("GET", "/v1/scheduler/graph/dot").text
+    svg = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True,
+                         text=True, timeout=30)
+    assert svg.returncode == 0 and "<svg" in svg.stdout, svg.stderr
+    csv = c.req("GET", "/v1/scheduler/graph/csv").text.splitlines()
+    assert "link,a,b" in csv and "link,b,c" in csv
+    assert c.req("GET", "/v1/scheduler/job/nope").status_code == 400
+    assert c.req("GET", "/ping").text == "pong"
+
+
+def test_failing_job_is_retried_then_counted(chronos):
+    m, c, out = chronos
+    f = out / "fail"
+    c.job({"name": "fails", "command": "echo x >> %s; exit 1" % f,
+           "schedule": "R1//PT1H", "retries": 2, "cpus": 0.1, "mem": 16})
+    wait_for(lambda: c.req("GET", "/v1/scheduler/job/fails").json()
+             ["errorCount"] == 1, 30, interval=0.2, what="the error count")
+    assert len(lines(f)) == 3  # the run and its two retries
+
+
+def test_delete_kills_a_running_task(chronos):
+    m, c, out = chronos
+    f = out / "long"
+    c.job({"name": "long", "command": "echo up >> %s; sleep 600" % f,
+           "schedule": "R1//PT1H", "cpus": 0.1, "mem": 16})
+    wait_for(lambda: lines(f) == ["up"], 20, interval=0.1, what="it runs")
+    assert c.req("DELETE", "/v1/scheduler/job/long").status_code == 204
+    wait_for(lambda: m.metrics()["master/tasks_running"] == 0, 20,
+             what="the task to be killed")
+    assert c.req("GET", "/v1/scheduler/job/long").status_code == 400

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from conftest import Agent, free_port, kill_leftovers, wait_for
+from test_ha import zk  # noqa: F401 - a fixture
 
 
 class ChronosClient:
@@ -126,3 +127,92 @@ def test_delete_kills_a_running_task(chronos):
     wait_for(lambda: m.metrics()["master/tasks_running"] == 0, 20,
              what="the task to be killed")
     assert c.req("GET", "/v1/scheduler/job/long").status_code == 400
+
+
+def instants(path):
+    """The nominal instants a job ran for (CHRONOS_JOB_RUN_TIME)."""
+    return [int(x) for x in lines(path)]
+
+
+def check_once(runs, period_ms, skipped_ok):
+    """Every instant ran at most once, on the job's grid; the gaps are one
+    period, or several when instants were skipped past their deadline."""
+    assert len(runs) == len(set(runs)), "an instant ran twice: %s" % runs
+    gaps = [b - a for a, b in zip(runs, runs[1:])]
+    assert all(g % period_ms == 0 and g > 0 for g in gaps), gaps
+    if not skipped_ok:
+        assert all(g == period_ms for g in gaps), gaps
+
+
+def write_chronos_conf(m, port, extra=""):
+    with open(os.path.join(m.conf_dir, "chronos.conf"), "w") as f:
+        f.write("plugin = chronos.so\nport = %d\nfailure_retry = 1secs\n%s"
+                % (port, extra))
+
+
+def test_reload_mid_schedule_loses_and_doubles_nothing(chronos):
+    m, c, out = chronos
+    f = out / "tick"
+    c.job({"name": "tick", "command": "echo $CHRONOS_JOB_RUN_TIME >> %s" % f,
+           "schedule": "R//PT2S", "cpus": 0.1, "mem": 16,
+           "epsilon": "PT30S"})
+    wait_for(lambda: len(lines(f)) >= 2, 20, interval=0.1, what="two runs")
+    for i in range(3):
+        write_chronos_conf(m, int(c.base.rsplit(":", 1)[1]),
+                           "history = %d\n" % (50 + i))
+        mark = m.log_mark()
+        m.sighup()
+        m.wait_log("[chronos] loaded", since=mark, timeout=10)
+        time.sleep(1.5)
+    n = len(lines(f))
+    wait_for(lambda: len(lines(f)) >= n + 2, 20, interval=0.1,
+             what="runs after the reloads")
+    check_once(instants(f), 2000, skipped_ok=False)
+
+
+def test_leader_killed_every_instant_once(master_factory, zk, tmp_path):
+    """kill -9 of the leading master (3 masters, ZooKeeper) while a PT2S
+    job runs: every nominal instant of the next 20 s ran exactly once, or
+    was skipped past its epsilon; none ran twice."""
+    from test_ha import ha_args, leader_of
+    masters = []
+    for _ in range(3):
+        m = master_factory(args=ha_args(zk))
+        m.chr_port = free_port()
+        write_chronos_conf(m, m.chr_port)
+        masters.append(m.start())
+    lead = leader_of(masters)
+    a = Agent(tmp_path / "agent", zk.url()).start(wait=False)
+    a.master = lead
+    out = tmp_path / "out"
+    out.mkdir()
+    f = out / "ha"
+    try:
+        a.wait_subscribed(timeout=20)
+        c = ChronosClient(lead.chr_port)
+        wait_for(lambda: c.req("GET", "/scheduler/jobs").status_code == 200,
+                 20, what="chronos.so on the leader")
+        c.job({"name": "ha", "command": "echo $CHRONOS_JOB_RUN_TIME >> %s"
+               % f, "schedule": "R//PT2S", "cpus": 0.1, "mem": 16,
+               "epsilon": "PT3S"})
+        wait_for(lambda: len(lines(f)) >= 2, 20, interval=0.1,
+                 what="two runs")
+        start = instants(f)[0]
+        lead.kill9()
+        new = leader_of(masters)
+        a.master = new
+        c = ChronosClient(new.chr_port)
+        wait_for(lambda: c.req("GET", "/scheduler/jobs").status_code == 200,
+                 30, what="chronos.so on the new leader")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+        runs = instants(f)
+        check_once(runs, 2000, skipped_ok=True)
+        assert runs[-1] - start >= 10000, runs  # it went on after failover
+        job = c.req("GET", "/scheduler/job/ha").json()
+        assert job["successCount"] >= 1
+    finally:
+        if a.alive():
+            a.stop()
+        kill_leftovers(a.work_dir)

@@ -460,6 +460,139 @@ static void h_graph_csv(void *st, struct agora_req *r)
     free(v);
 }
 
+/* ---- stats ---- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The durations of rj's last runs, sorted, in v (room for 64). */
+static size_t durations(const struct chr_rjob *rj, int64_t *v)
+{
+    size_t n = rj->ndurations < 64 ? rj->ndurations : 64;
+
+    memcpy(v, rj->last_duration_ms, n * sizeof(*v));
+    qsort(v, n, sizeof(*v), cmp_i64);
+    return n;
+}
+
+/* A percentile of sorted v in seconds; "median" is the 50th, "mean". */
+static double pick(const int64_t *v, size_t n, const char *which)
+{
+    double p, sum = 0;
+    size_t i;
+
+    if (n == 0)
+        return 0;
+    if (strcmp(which, "mean") == 0) {
+        for (i = 0; i < n; i++)
+            sum += (double)v[i];
+        return sum / (double)n / 1000.0;
+    }
+    p = strcmp(which, "median") == 0 ? 50 : strtod(which, NULL);
+    i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+    return (double)v[i < n ? i : n - 1] / 1000.0;
+}
+
+static void h_job_stat(void *st, struct agora_req *r)
+{
+    static const char *const keys[] = {"75thPercentile", "95thPercentile",
+                                       "98thPercentile", "99thPercentile",
+                                       "median", "mean"};
+    struct chr *c = CHR(st);
+    struct chr_rjob *rj;
+    struct agora_jw *w;
+    int64_t v[64];
+    size_t n, i;
+
+    if (!ready(c, r) || (rj = path_job(c, r)) == NULL)
+        return;
+    n = durations(rj, v);
+    w = agora_jw_new();
+    if (w == NULL) {
+        agora_reply_error(c->api, r, 500, "out of memory");
+        return;
+    }
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "histogram");
+    agora_jw_obj_open(w);
+    for (i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+        agora_jw_knum(w, keys[i], pick(v, n, keys[i]));
+    agora_jw_kint(w, "count", (int64_t)rj->ndurations);
+    agora_jw_obj_close(w);
+    agora_jw_key(w, "taskStatHistory");
+    agora_jw_arr_open(w);
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    agora_reply_jw(c->api, r, 200, w);
+    agora_jw_free(w);
+}
+
+struct stat_row {
+    const char *name;
+    double t;
+};
+
+static int row_cmp(const void *a, const void *b)
+{
+    const struct stat_row *x = a, *y = b;
+
+    return x->t < y->t ? 1 : x->t > y->t ? -1 : strcmp(x->name, y->name);
+}
+
+static void h_stats(void *st, struct agora_req *r)
+{
+    struct chr *c = CHR(st);
+    const char *which = c->api->req_param(r, "percentile");
+    struct stat_row *rows;
+    struct chr_rjob *rj;
+    struct agora_jw *w;
+    int64_t v[64];
+    size_t i = 0, n = 0, k;
+
+    if (!ready(c, r))
+        return;
+    if (!which || (strcmp(which, "99thPercentile") && strcmp(which,
+        "98thPercentile") && strcmp(which, "95thPercentile") &&
+        strcmp(which, "75thPercentile") && strcmp(which, "median") &&
+        strcmp(which, "mean"))) {
+        reply_bad(c, r, "unknown percentile '%s' (99thPercentile, "
+                  "98thPercentile, 95thPercentile, 75thPercentile, median, "
+                  "mean)", which ? which : "");
+        return;
+    }
+    rows = calloc(c->jobs.n + 1, sizeof(*rows));
+    w = agora_jw_new();
+    if (rows == NULL || w == NULL) {
+        free(rows);
+        agora_jw_free(w);
+        agora_reply_error(c->api, r, 500, "out of memory");
+        return;
+    }
+    while ((rj = agora_map_next(&c->jobs, &i)) != NULL) {
+        k = durations(rj, v);
+        if (k == 0)
+            continue;
+        rows[n].name = rj->job->name;
+        rows[n++].t = pick(v, k, which);
+    }
+    qsort(rows, n, sizeof(*rows), row_cmp);
+    agora_jw_arr_open(w);
+    for (i = 0; i < n; i++) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "jobNameLabel", rows[i].name);
+        agora_jw_knum(w, "time", rows[i].t);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+    agora_reply_jw(c->api, r, 200, w);
+    agora_jw_free(w);
+    free(rows);
+}
+
 /* ---- leader, ping, metrics ---- */
 
 static void h_leader(void *st, struct agora_req *r)
@@ -543,6 +676,8 @@ const struct agora_route chr_routes[] = {
     BOTH("POST", "/dependency", h_dependency),
     BOTH("PUT", "/dependency", h_dependency),
     BOTH("DELETE", "/task/kill/:name", h_task_kill),
+    BOTH("GET", "/job/stat/:name", h_job_stat),
+    BOTH("GET", "/stats/:percentile", h_stats),
     BOTH("GET", "/graph/dot", h_graph_dot),
     BOTH("GET", "/graph/csv", h_graph_csv),
     BOTH("GET", "/leader", h_leader),

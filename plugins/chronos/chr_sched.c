@@ -667,6 +667,10 @@ static void status_end(struct chr *c, struct chr_run *r,
         chr_run_forget(c, r, st->task_id, st->uuid);
         return;
     }
+    if (r->started > 0) { /* its duration, for job/stat and stats/ */
+        rj->last_duration_ms[rj->ndurations % 64] = now - r->started;
+        rj->ndurations++;
+    }
     if (st->state == AGORA_TASK_FINISHED) {
         chr_job_record_success(rj->job, now);
         c->finished++;

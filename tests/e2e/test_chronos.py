@@ -216,3 +216,52 @@ def test_leader_killed_every_instant_once(master_factory, zk, tmp_path):
         if a.alive():
             a.stop()
         kill_leftovers(a.work_dir)
+
+
+def test_diamond_and_stats(chronos):
+    """A, B -> C: C runs once after both have succeeded, and again only
+    after both have succeeded again."""
+    m, c, out = chronos
+    f = out / "d"
+    never = "R1/2099-01-01T00:00:00Z/PT1H"
+    for name in ("a", "b"):
+        c.job({"name": name, "command": "echo %s >> %s" % (name, f),
+               "schedule": never, "cpus": 0.1, "mem": 16})
+    c.job({"name": "c", "command": "echo c >> %s" % f, "parents": ["a", "b"],
+           "cpus": 0.1, "mem": 16}, kind="dependency")
+
+    def run(name, want):
+        assert c.req("PUT", "/scheduler/job/" + name).status_code == 204
+        wait_for(lambda: len(lines(f)) >= want, 20, interval=0.1,
+                 what="%d lines" % want)
+        time.sleep(0.5)
+    run("a", 1)
+    run("a", 2)
+    assert "c" not in lines(f)
+    run("b", 4)                     # b, then c
+    assert lines(f) == ["a", "a", "b", "c"]
+    run("a", 5)
+    time.sleep(1)
+    assert lines(f).count("c") == 1
+    run("b", 7)
+    assert lines(f).count("c") == 2
+    stat = c.req("GET", "/v1/scheduler/job/stat/a").json()
+    assert stat["histogram"]["count"] >= 3
+    top = c.req("GET", "/v1/scheduler/stats/99thPercentile").json()
+    assert {x["jobNameLabel"] for x in top} >= {"a", "b", "c"}
+    assert c.req("GET", "/v1/scheduler/stats/nope").status_code == 400
+    # Cron schedules, in a zone; bad ones are refused with a reason.
+    c.job({"name": "nightly", "command": "true", "cpus": 0.1, "mem": 16,
+           "schedule": "cron:30 2 * * *",
+           "scheduleTimeZone": "Europe/Berlin"})
+    got = c.req("GET", "/v1/scheduler/job/nightly").json()
+    assert got["schedule"] == "cron:30 2 * * *"
+    for bad in ({"schedule": "cron:0 0 30 2 *"},
+                {"schedule": "R/2020-01-01T00:00:00Z/PT1H",
+                 "scheduleTimeZone": "Mars/Olympus"},
+                {"schedule": "wat"}):
+        body = {"name": "bad", "command": "true"}
+        body.update(bad)
+        r = c.req("POST", "/v1/scheduler/iso8601", json=body)
+        assert r.status_code == 400, (bad, r.text)
+        assert r.json()["status"] == "Bad Request" and r.json()["message"]

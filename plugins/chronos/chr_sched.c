@@ -163,6 +163,8 @@ static struct chr_run *run_new(struct chr *c, struct chr_rjob *rj,
     r->rj = rj;
     r->due = due;
     r->attempt = attempt;
+    if ((r->job_name = strdup(rj->job->name)) == NULL)
+        goto fail;
     if (rj->nruns == rj->capruns) {
         size_t cap = rj->capruns ? rj->capruns * 2 : 2;
 
@@ -179,6 +181,7 @@ static struct chr_run *run_new(struct chr *c, struct chr_rjob *rj,
 fail:
     if (r) {
         free(r->task_id);
+        free(r->job_name);
         free(r->args);
     }
     free(r);

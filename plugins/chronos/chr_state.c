@@ -215,7 +215,7 @@ static void recorded(void *arg, int err, const struct agora_store_result *res)
  */
 void chr_run_record(struct chr *c, struct chr_run *r, int fresh)
 {
-    const char *name = r->rj ? r->rj->job->name : "";
+    const char *name = r->job_name;
     char *key = run_key(r, name), *json = run_json(r, name);
     struct record_ctx *x = fresh ? calloc(1, sizeof(*x)) : NULL;
     int rc = AGORA_ENOMEM;
@@ -274,7 +274,7 @@ void chr_run_forget(struct chr *c, struct chr_run *r, const char *ack_task,
                     const char *ack_uuid)
 {
     struct ack_ctx *a = ack_uuid ? calloc(1, sizeof(*a)) : NULL;
-    char *key = run_key(r, r->rj ? r->rj->job->name : "");
+    char *key = run_key(r, r->job_name);
     size_t i;
     int rc = AGORA_ENOMEM;
 
@@ -310,6 +310,7 @@ void chr_run_forget(struct chr *c, struct chr_run *r, const char *ack_task,
     }
     agora_map_del(&c->tasks, r->task_id);
     free(r->task_id);
+    free(r->job_name);
     free(r->args);
     free(r->agent_id);
     free(r);
@@ -374,6 +375,7 @@ static void load_run(struct chr *c, const char *json)
     if (rj && tid && chr_task_id_parse(tid, &id) == 0) {
         r = calloc(1, sizeof(*r));
         if (r && (r->task_id = strdup(tid)) != NULL &&
+            (r->job_name = strdup(rj->job->name)) != NULL &&
             (r->args = strdup(agora_json_get_str(v, "args")
                                   ? agora_json_get_str(v, "args")
                                   : "")) != NULL &&
@@ -396,6 +398,7 @@ static void load_run(struct chr *c, const char *json)
         }
         if (r) {
             free(r->task_id);
+            free(r->job_name);
             free(r->args);
             free(r);
         }
@@ -509,6 +512,7 @@ void chr_state_free(struct chr *c)
 
     while ((r = agora_map_next(&c->tasks, &i)) != NULL) {
         free(r->task_id);
+        free(r->job_name);
         free(r->args);
         free(r->agent_id);
         free(r);

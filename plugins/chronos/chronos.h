@@ -59,7 +59,8 @@ enum chr_run_state {
 };
 
 struct chr_run {
-    struct chr_rjob *rj;
+    struct chr_rjob *rj;        /* NULL once its job was deleted          */
+    char *job_name;             /* its job's, kept for its store key      */
     char *task_id;
     int64_t due;                /* the nominal instant, ms UTC            */
     int attempt;

@@ -46,6 +46,8 @@ struct http_server {
     struct http_stats stats;
     struct http_req *live; /* deferred requests and streams */
     int stopping;
+    int running;           /* inside MHD_run()                          */
+    struct http_req *resume_head; /* resumes held until MHD_run() returns */
 };
 
 enum req_state {
@@ -73,6 +75,8 @@ struct http_req {
     int too_big;
     size_t dropped; /* body bytes read past the limit */
     int suspended;
+    int resume_pending;            /* on srv->resume_head                */
+    struct http_req *resume_next;
     struct router_match match;
     int matched;
     struct http_header *headers;
@@ -100,6 +104,47 @@ struct http_stream {
 };
 
 static void http_server_kick(struct http_server *s);
+
+/*
+ * Wakes a suspended connection. libmicrohttpd 0.9.75 in epoll mode can
+ * lose a resume made while MHD_run() is running (a handler answering a
+ * deferred request, or writing to a stream, from inside the daemon's own
+ * run): the connection then sleeps until its next timeout. Such resumes
+ * are held and made when MHD_run() has returned. The request cannot go
+ * meanwhile: libmicrohttpd still counts it as suspended.
+ */
+static void http_resume(struct http_req *r)
+{
+    struct http_server *s = r->srv;
+
+    r->suspended = 0;
+    if (s->running) {
+        if (!r->resume_pending) {
+            r->resume_pending = 1;
+            r->resume_next = s->resume_head;
+            s->resume_head = r;
+        }
+        return;
+    }
+    MHD_resume_connection(r->conn);
+    http_server_kick(s);
+}
+
+/* The resumes held during MHD_run(); 1 when there were any. */
+static int http_resume_held(struct http_server *s)
+{
+    struct http_req *r;
+    int any = 0;
+
+    while ((r = s->resume_head) != NULL) {
+        s->resume_head = r->resume_next;
+        r->resume_next = NULL;
+        r->resume_pending = 0;
+        MHD_resume_connection(r->conn);
+        any = 1;
+    }
+    return any;
+}
 
 /* ---- parked requests: deferred ones and streams ---- */
 
@@ -291,11 +336,8 @@ int http_reply(struct http_req *r, int status, const char *content_type,
     r->state = REQ_ANSWERED;
     /* A reply made inside the handler, even after defer(), is queued when
      * the handler returns; only a suspended connection needs waking. */
-    if (r->suspended) {
-        r->suspended = 0;
-        MHD_resume_connection(r->conn);
-        http_server_kick(r->srv);
-    }
+    if (r->suspended)
+        http_resume(r);
     http_req_notify_done(r);
     return 0;
 }
@@ -657,11 +699,8 @@ static void http_stream_resume(struct http_stream *st)
 {
     struct http_req *r = st->req;
 
-    if (r && r->suspended) {
-        r->suspended = 0;
-        MHD_resume_connection(r->conn);
-        http_server_kick(r->srv);
-    }
+    if (r && r->suspended)
+        http_resume(r);
 }
 
 static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf,
@@ -840,8 +879,14 @@ static void http_server_run(struct http_server *s)
 {
     MHD_UNSIGNED_LONG_LONG ms;
 
+    s->running = 1;
     MHD_run(s->daemon);
+    s->running = 0;
     ev_timer_stop(s->loop, &s->timer);
+    if (http_resume_held(s)) {
+        http_server_kick(s);
+        return;
+    }
     if (MHD_get_timeout(s->daemon, &ms) == MHD_YES) {
         ev_timer_set(&s->timer, (double)ms / 1000.0, 0.);
         ev_timer_start(s->loop, &s->timer);
@@ -984,6 +1029,7 @@ void http_server_stop(struct http_server *s)
         else if (r->stream)
             http_stream_close(r->stream);
     }
+    http_resume_held(s);
     MHD_run(s->daemon);
     s->stopping = 1;
     ev_io_stop(s->loop, &s->io);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "marathon.h"
 
@@ -42,15 +43,10 @@ static int action_parse(const char *s, enum mar_action_kind *k)
 static int uuid4(char out[37])
 {
     unsigned char b[16];
-    FILE *f = fopen("/dev/urandom", "re");
     size_t i, o = 0;
 
-    if (f == NULL || fread(b, 1, sizeof(b), f) != sizeof(b)) {
-        if (f)
-            fclose(f);
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
         return -1;
-    }
-    fclose(f);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     for (i = 0; i < 16; i++) {

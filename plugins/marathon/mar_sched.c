@@ -311,8 +311,12 @@ static void pass_app(struct mar *m, struct mar_rapp *a)
             mar_sched_scale_down(m, a, active - (size_t)a->def->instances);
     }
     if (mar_sched_wanted(m, a) > 0) {
-        if (a->queued_since == 0)
+        if (a->queued_since == 0) {
             a->queued_since = mar_now(m);
+            /* New demand: offers declined for lack of it come back now,
+             * not when their 5 s filters expire. */
+            m->want_revive = 1;
+        }
     } else {
         a->queued_since = 0;
     }
@@ -329,9 +333,10 @@ static void offers_update(struct mar *m)
 
     while (!want && (a = agora_map_next(&m->apps, &i)) != NULL)
         want = a->queued_since > 0 && a->launch_after <= now;
-    if (want && m->suppressed) {
+    if (want && (m->suppressed || m->want_revive)) {
         m->api->revive(m->fw);
         m->suppressed = 0;
+        m->want_revive = 0;
     } else if (!want && !m->suppressed) {
         m->api->suppress(m->fw);
         m->suppressed = 1;

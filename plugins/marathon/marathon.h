@@ -192,6 +192,7 @@ struct mar {
     struct agora_timer *pass_timer;
     struct agora_timer *tick;
     int suppressed;
+    int want_revive;         /* an app began to wait: clear the filters   */
     double health_kill_budget; /* kills allowed now (a token bucket)       */
 
     struct mar_sse *sse;     /* SSE clients                                */

@@ -830,8 +830,12 @@ static Suite *store_zk_suite(void)
     store_suite_add(fenced, &zk_backend);
     store_suite_fenced(fenced);
     suite_add_tcase(s, fenced);
-    /* Last: they stop and freeze the server. */
-    tcase_set_timeout(down, 30);
+    /* Last: they stop and freeze the server. test_server_stops alone may
+     * wait 5 + (session timeout + 3) + 15 + 30 s by its own bounds (the
+     * old session's node can take the server's longest session timeout
+     * to go): the case's limit must be above their sum, or a slow run is
+     * cut short before any of its own checks can fail. */
+    tcase_set_timeout(down, 90);
     tcase_add_test(down, test_server_expires_session);
     tcase_add_test(down, test_server_freezes);
     tcase_add_test(down, test_server_stops);

@@ -542,6 +542,61 @@ void chr_sched_on_offer(void *state, struct agora_framework *fw,
     }
 }
 
+/* ---- maxCompletionTime ---- */
+
+struct deadline {
+    struct agora_pending pend;
+    struct chr *c;
+    char *task_id;
+};
+
+static void deadline_free(struct agora_pending *p)
+{
+    struct deadline *d = (struct deadline *)p;
+
+    free(d->task_id);
+    free(d);
+}
+
+/* The run has had its maxCompletionTime: killed, and counted a failure
+ * (Mesos ends it so: TASK_FAILED, REASON_MAX_COMPLETION_TIME_REACHED). */
+static void deadline_fire(void *arg, struct agora_timer *t)
+{
+    struct deadline *d = arg;
+    struct chr_run *r = agora_map_get(&d->c->tasks, d->task_id);
+
+    (void)t;
+    agora_pending_del(&d->pend);
+    if (r && !r->killing) {
+        CHR_LOG(d->c, AGORA_LOG_INFO, "%s ran past its maxCompletionTime; "
+                "killing it", r->task_id);
+        r->timed_out = 1;
+        d->c->api->kill(d->c->fw, r->task_id);
+    }
+    deadline_free(&d->pend);
+}
+
+static void deadline_start(struct chr *c, struct chr_run *r)
+{
+    struct deadline *d;
+    struct agora_timer *t;
+
+    if (r->rj == NULL || r->rj->job->max_completion_time <= 0)
+        return;
+    d = calloc(1, sizeof(*d));
+    if (d == NULL || (d->task_id = strdup(r->task_id)) == NULL) {
+        free(d);
+        return;
+    }
+    d->c = c;
+    agora_pending_add(&c->pend, &d->pend, deadline_free);
+    if (c->api->timer_start(c->h, (double)r->rj->job->max_completion_time, 0,
+                            deadline_fire, d, &t) != 0) {
+        agora_pending_del(&d->pend);
+        deadline_free(&d->pend);
+    }
+}
+
 /* ---- statuses ---- */
 
 /* A parent of some jobs succeeded (or failed softly): each dependent
@@ -674,7 +729,7 @@ static void status_end(struct chr *c, struct chr_run *r,
         rj->last_duration_ms[rj->ndurations % 64] = now - r->started;
         rj->ndurations++;
     }
-    if (st->state == AGORA_TASK_FINISHED) {
+    if (st->state == AGORA_TASK_FINISHED && !r->timed_out) {
         chr_job_record_success(rj->job, now);
         c->finished++;
         if (rj->job->schedule && !rj->job->cron &&
@@ -682,11 +737,14 @@ static void status_end(struct chr *c, struct chr_run *r,
             rj->job->disabled = 1; /* R0: its last run is done */
         chr_job_save(c, rj);
         fire_dependents(c, rj->job->name);
-    } else if (st->state != AGORA_TASK_KILLED || !r->killing) {
-        if (!r->killing && st->state != AGORA_TASK_KILLED &&
+    } else if (r->timed_out || st->state != AGORA_TASK_KILLED ||
+               !r->killing) {
+        int failed = r->timed_out || st->state != AGORA_TASK_KILLED;
+
+        if (!r->killing && failed &&
             chr_job_may_retry(rj->job, r->attempt)) {
             retry_later(c, r);
-        } else if (st->state != AGORA_TASK_KILLED) {
+        } else if (failed) {
             chr_job_record_failure(rj->job, now);
             c->failed++;
             chr_job_save(c, rj);
@@ -730,6 +788,7 @@ void chr_sched_on_status(void *state, struct agora_framework *fw,
         r->state = CHR_RUN_RUNNING;
         r->started = (int64_t)(st->timestamp * 1000);
         chr_run_record(c, r, 0);
+        deadline_start(c, r);
     }
     if (st->uuid)
         c->api->acknowledge(c->fw, st->task_id, st->uuid);

@@ -69,6 +69,7 @@ struct chr_run {
     int64_t started;            /* ms; 0 = not yet                        */
     char *agent_id;
     int killing;
+    int timed_out;              /* killed past maxCompletionTime: a failure */
     struct chr_run *next_queued; /* in the launch queue                   */
 };
 

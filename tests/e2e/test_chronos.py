@@ -265,3 +265,17 @@ def test_diamond_and_stats(chronos):
         r = c.req("POST", "/v1/scheduler/iso8601", json=body)
         assert r.status_code == 400, (bad, r.text)
         assert r.json()["status"] == "Bad Request" and r.json()["message"]
+
+
+def test_max_completion_time_kills_and_counts_a_failure(chronos):
+    m, c, out = chronos
+    f = out / "slow"
+    c.job({"name": "slow", "command": "echo up >> %s; sleep 600" % f,
+           "schedule": "R1//PT1H", "maxCompletionTime": 1, "retries": 0,
+           "cpus": 0.1, "mem": 16})
+    wait_for(lambda: lines(f) == ["up"], 20, interval=0.1, what="it runs")
+    wait_for(lambda: c.req("GET", "/v1/scheduler/job/slow").json()
+             ["errorCount"] == 1, 20, interval=0.2, what="the failure")
+    wait_for(lambda: m.metrics()["master/tasks_running"] == 0, 20,
+             what="the task to be killed")
+    assert c.req("GET", "/v1/scheduler/job/slow").json()["successCount"] == 0

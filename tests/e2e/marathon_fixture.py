@@ -71,6 +71,16 @@ class MarathonClient:
                  interval=0.05, what="marathon.so to serve")
 
 
+def plugin_port(master):
+    """A free port for a plugin of master: not the master's own, which
+    free_port() may hand out again since the master has not bound it
+    yet."""
+    port = free_port()
+    while port == master.port:
+        port = free_port()
+    return port
+
+
 def write_marathon_conf(master, port, extra=""):
     with open(os.path.join(master.conf_dir, "marathon.conf"), "w") as f:
         f.write("plugin = marathon.so\nport = %d\n%s" % (port, extra))
@@ -78,9 +88,9 @@ def write_marathon_conf(master, port, extra=""):
 
 @pytest.fixture
 def marathon_cluster(tmp_path, master_factory):
-    port = free_port()
     m = master_factory(args=["--agent_ping_timeout=0.5secs",
                              "--max_agent_ping_timeouts=4"])
+    port = plugin_port(m)
     write_marathon_conf(m, port)
     m.start()
     mar = MarathonClient(port)

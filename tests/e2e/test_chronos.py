@@ -12,6 +12,7 @@ import requests
 
 from conftest import Agent, free_port, kill_leftovers, wait_for
 from test_ha import zk  # noqa: F401 - a fixture
+from marathon_fixture import plugin_port
 
 
 class ChronosClient:
@@ -30,9 +31,9 @@ class ChronosClient:
 
 @pytest.fixture
 def chronos(tmp_path, master_factory):
-    port = free_port()
     m = master_factory(args=["--agent_ping_timeout=0.5secs",
                              "--max_agent_ping_timeouts=4"])
+    port = plugin_port(m)
     with open(os.path.join(m.conf_dir, "chronos.conf"), "w") as f:
         f.write("plugin = chronos.so\nport = %d\nfailure_retry = 1secs\n"
                 % port)
@@ -178,7 +179,7 @@ def test_leader_killed_every_instant_once(master_factory, zk, tmp_path):
     masters = []
     for _ in range(3):
         m = master_factory(args=ha_args(zk))
-        m.chr_port = free_port()
+        m.chr_port = plugin_port(m)
         write_chronos_conf(m, m.chr_port)
         masters.append(m.start())
     lead = leader_of(masters)

@@ -13,6 +13,7 @@ import time
 
 from conftest import Agent, free_port, kill_leftovers, wait_for
 from marathon_fixture import (MarathonClient, marathon_cluster,  # noqa: F401
+                              plugin_port,
                               write_marathon_conf)
 from test_ha import ha_args, leader_of, zk  # noqa: F401 - zk is a fixture
 
@@ -283,7 +284,7 @@ def start_marathon_masters(master_factory, zk, n=3):
     masters = []
     for _ in range(n):
         m = master_factory(args=ha_args(zk))
-        m.mar_port = free_port()
+        m.mar_port = plugin_port(m)
         write_marathon_conf(m, m.mar_port)
         masters.append(m.start())
     return masters

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from conftest import Agent, free_port, kill_leftovers, wait_for
+from conftest import Agent, kill_leftovers, wait_for
 from test_ha import zk  # noqa: F401 - a fixture
 from marathon_fixture import plugin_port
 

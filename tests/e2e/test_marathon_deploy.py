@@ -8,10 +8,9 @@ Real agora-master and agora-agent processes; tasks are real processes
 something to answer). What is asserted is what a Marathon client sees
 over HTTP, and, where it matters, which processes the agents run.
 """
-import os
 import time
 
-from conftest import Agent, free_port, kill_leftovers, wait_for
+from conftest import Agent, kill_leftovers, wait_for
 from marathon_fixture import (MarathonClient, marathon_cluster,  # noqa: F401
                               plugin_port,
                               write_marathon_conf)

@@ -857,6 +857,11 @@ const char *store_backend_name(const struct store *s)
     return s->be->name;
 }
 
+void *store_backend_impl(const struct store *s)
+{
+    return s->impl;
+}
+
 void store_close(struct store *s)
 {
     struct store_op *op;

@@ -2,9 +2,10 @@
  * store.h - durable key/value state, asynchronous, one namespace a plugin.
  *
  * One interface, several backends:
- *   local  a directory under --work_dir (one master, no ZooKeeper); each
- *          write goes to a temporary file, is fsync'ed, then renamed over
- *          the old value, so a crash leaves the old value or the new one.
+ *   local  an LMDB file under --work_dir (one master, no ZooKeeper): the
+ *          ops queued together commit together, one fsync for all of
+ *          them (group commit); a crash leaves each commit whole or not
+ *          at all.
  *   zk     ZooKeeper znodes under <root>/state/<namespace>/<key>.
  *
  * Every call returns at once. Its completion runs later on the loop
@@ -105,6 +106,8 @@ struct store_op {
     /* The term a put, delete or txn was called in (see store_term_begin):
      * 0 when the store is not fenced. */
     uint64_t term;
+    /* The backend's own link, for its queues. */
+    struct store_op *be_next;
 
     /* Owned by the store. */
     store_cb cb;
@@ -140,6 +143,16 @@ int store_open_backend(struct ev_loop *loop, const struct store_backend *be,
 /* The name of the backend, "local" or "zk". */
 const char *store_backend_name(const struct store *s);
 
+/* The backend's own state, as its open function handed it. */
+void *store_backend_impl(const struct store *s);
+
+/*
+ * For tests of the local backend: 1 when the namespace (path "ns") was
+ * made, or when ns/key has a value or keys below it (path "ns/key"),
+ * else 0. Call it while no op is in flight.
+ */
+int store_local_holds(struct store *s, const char *path);
+
 /*
  * Starts an operation. ns, key and value are copied. On success returns 0
  * and, when op is not NULL, a handle for store_cancel() that stays valid
@@ -170,12 +183,12 @@ int store_get_children(struct store *s, const char *ns, const char *key,
 /*
  * n ops on distinct keys of ns, all or nothing (see agora/plugin.h for
  * the semantics and limits; ops are copied). Crash safety is the
- * backend's: ZooKeeper's multi is atomic; the local backend journals the
- * transaction (see store_local.c):
- *   - killed before the journal is durable: nothing of it happened;
- *   - killed after: the next store_open_local() applies all of it before
- *     any other op runs. Its completion never ran in that case, so a
- *     caller that saw no completion must read the keys again.
+ * backend's: ZooKeeper's multi is atomic, and the local backend commits
+ * it inside one LMDB transaction (see store_local.c):
+ *   - killed before that commit is durable: nothing of it happened;
+ *   - killed after: all of it is there when the store opens again. Its
+ *     completion may never have run in that case, so a caller that saw
+ *     no completion must read the keys again.
  * Either way no reader ever sees a part of a transaction applied.
  */
 int store_txn(struct store *s, const char *ns,

@@ -96,6 +96,8 @@ struct agents {
     int load_failed;              /* the last read failed: retrying     */
     ev_timer load_retry;
     struct agents_hooks hooks;    /* the layer above, from agents_start */
+    /* Since the start (Mesos' master/slave_* counters). */
+    uint64_t registrations, reregistrations, unreachable, removals;
 };
 
 /*
@@ -174,6 +176,11 @@ int agents_send(struct agent_rec *ag, const char *json, size_t len);
 void agents_http_list(void *arg, struct http_req *req);  /* /master/agents */
 void agents_http_slaves(void *arg, struct http_req *req); /* /master/slaves */
 
+/* How many agents are active. */
+size_t agents_count_active(struct master *m);
+/* The keys of Mesos' Summary<Slave> (src/master/http.cpp) into the open
+ * object of w. */
+void agents_write_summary(struct agora_jw *w, struct agent_rec *ag);
 /* Writes the agents as a JSON array (Mesos' slave objects). */
 void agents_write(struct master *m, struct agora_jw *w);
 

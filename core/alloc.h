@@ -167,6 +167,11 @@ void alloc_write_roles(struct alloc *a, struct agora_jw *w);
 /* A framework's dominant share, for /master/state. */
 double alloc_fw_share(const struct alloc_fw *fw);
 
+/* Adds the resources of fw's outstanding offers to *sum (0 or
+ * AGORA_ENOMEM), and writes them as Mesos' "offers" array. */
+int alloc_fw_offered(const struct alloc_fw *fw, struct agora_resources *sum);
+void alloc_fw_write_offers(const struct alloc_fw *fw, struct agora_jw *w);
+
 /* The resources of an agent that are neither used by tasks nor offered,
  * pool by pool with their role, appended to *out (the caller frees it
  * with agora_resources_free). 0 or AGORA_ENOMEM. */

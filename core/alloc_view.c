@@ -12,6 +12,7 @@
 
 #include "alloc_int.h"
 #include "log.h"
+#include "res_json.h"
 
 /* ---- figures ---- */
 
@@ -261,3 +262,32 @@ void alloc_agent_write(struct alloc_agent *ag, const char *which,
     ar_free(&b);
 }
 
+
+/* ---- a framework's offers, as Mesos' /master/state lists them ---- */
+
+int alloc_fw_offered(const struct alloc_fw *fw, struct agora_resources *sum)
+{
+    const struct alloc_offer *o;
+
+    for (o = fw->offers; o; o = o->fw_next)
+        if (agora_resources_add(sum, &o->view) < 0)
+            return AGORA_ENOMEM;
+    return 0;
+}
+
+void alloc_fw_write_offers(const struct alloc_fw *fw, struct agora_jw *w)
+{
+    const struct alloc_offer *o;
+
+    agora_jw_arr_open(w);
+    for (o = fw->offers; o; o = o->fw_next) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "id", o->id);
+        agora_jw_kstr(w, "framework_id", fw->id);
+        agora_jw_kstr(w, "slave_id", o->ag->id);
+        agora_jw_key(w, "resources");
+        res_json_write(w, &o->view);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+}

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "master_api_v1.h"
 #include "res_json.h"
 #include "store.h"
 
@@ -118,12 +119,16 @@ static void agent_announce(struct agent_rec *ag, const char *type)
     const char *json;
 
     /* Mesos' master/slave_registrations, _reregistrations, _unreachable. */
-    if (strcmp(type, "agent_added") == 0)
+    if (strcmp(type, "agent_added") == 0) {
         as->registrations++;
-    else if (strcmp(type, "agent_reregistered") == 0)
+        api_v1_agent_added(ag->m, ag);
+    } else if (strcmp(type, "agent_reregistered") == 0) {
         as->reregistrations++;
-    else if (strcmp(type, "agent_unreachable") == 0)
+        api_v1_agent_added(ag->m, ag);
+    } else if (strcmp(type, "agent_unreachable") == 0) {
         as->unreachable++;
+        api_v1_agent_removed(ag->m, ag->id);
+    }
     if ((w = agora_jw_new()) == NULL)
         return;
     agora_jw_obj_open(w);
@@ -635,13 +640,26 @@ int agents_allocate(struct master *m, struct agent_rec *ag)
         changed = 1;
     }
     if (ag->alloc) {
-        alloc_agent_activate(m->alloc, ag->alloc, 1);
+        alloc_agent_activate(m->alloc, ag->alloc, !ag->deactivated);
         return 0;
     }
     if (set_str(&ag->alloc_text, ag->resources_text) < 0 ||
         alloc_agent_add(m->alloc, ag->id, &ag->total, ag, &ag->alloc) < 0)
         return AGORA_ENOMEM;
+    if (ag->deactivated)
+        alloc_agent_activate(m->alloc, ag->alloc, 0);
     return changed;
+}
+
+void agents_deactivate(struct master *m, struct agent_rec *ag, int off)
+{
+    ag->deactivated = off;
+    if (ag->alloc)
+        alloc_agent_activate(m->alloc, ag->alloc,
+                             !off && ag->state == AGENT_ACTIVE);
+    log_info("agents", "agent %s (%s) %s by the operator", ag->id,
+             ag->hostname ? ag->hostname : "?",
+             off ? "deactivated" : "reactivated");
 }
 
 void agents_subscribing(struct agent_rec *ag, double now)
@@ -737,48 +755,6 @@ static void write_attributes(struct agora_jw *w, const struct agent_rec *ag)
     agora_jw_obj_close(w);
 }
 
-/* One Resource as Mesos' protobuf JSON writes it. */
-static void write_resource_full(struct agora_jw *w,
-                                const struct agora_resource *x)
-{
-    static const char *const types[] = {"SCALAR", "RANGES", "SET"};
-    size_t i;
-
-    agora_jw_obj_open(w);
-    agora_jw_kstr(w, "name", x->name);
-    agora_jw_kstr(w, "type", types[x->type]);
-    if (x->type == AGORA_SCALAR) {
-        agora_jw_key(w, "scalar");
-        agora_jw_obj_open(w);
-        agora_jw_knum(w, "value", x->scalar);
-        agora_jw_obj_close(w);
-    } else if (x->type == AGORA_RANGES) {
-        agora_jw_key(w, "ranges");
-        agora_jw_obj_open(w);
-        agora_jw_key(w, "range");
-        agora_jw_arr_open(w);
-        for (i = 0; i < x->nranges; i++) {
-            agora_jw_obj_open(w);
-            agora_jw_kint(w, "begin", (int64_t)x->ranges[i].begin);
-            agora_jw_kint(w, "end", (int64_t)x->ranges[i].end);
-            agora_jw_obj_close(w);
-        }
-        agora_jw_arr_close(w);
-        agora_jw_obj_close(w);
-    } else {
-        agora_jw_key(w, "set");
-        agora_jw_obj_open(w);
-        agora_jw_key(w, "item");
-        agora_jw_arr_open(w);
-        for (i = 0; i < x->nitems; i++)
-            agora_jw_str(w, x->items[i]);
-        agora_jw_arr_close(w);
-        agora_jw_obj_close(w);
-    }
-    agora_jw_kstr(w, "role", x->role);
-    agora_jw_obj_close(w);
-}
-
 /* Mesos' "reserved_resources_full": role -> its resources in full. */
 static void write_reserved_full(struct agora_jw *w,
                                 const struct agora_resources *r)
@@ -797,7 +773,7 @@ static void write_reserved_full(struct agora_jw *w,
         agora_jw_arr_open(w);
         for (j = i; j < r->n; j++)
             if (strcmp(r->v[j].role, r->v[i].role) == 0)
-                write_resource_full(w, &r->v[j]);
+                res_json_write_full(w, &r->v[j]);
         agora_jw_arr_close(w);
     }
     agora_jw_obj_close(w);
@@ -844,7 +820,7 @@ void agents_write_summary(struct agora_jw *w, struct agent_rec *ag)
     agora_jw_key(w, "reserved_resources_full");
     write_reserved_full(w, &ag->total);
     agora_jw_kbool(w, "active", ag->state == AGENT_ACTIVE);
-    agora_jw_kbool(w, "deactivated", ag->state != AGENT_ACTIVE);
+    agora_jw_kbool(w, "deactivated", ag->deactivated);
     agora_jw_kstr(w, "version", ag->version);
     write_agent_capabilities(w);
 }

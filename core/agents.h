@@ -66,6 +66,8 @@ struct agent_rec {
     struct store_op *save;         /* the registration being written     */
     char *saved;                   /* the registration as stored         */
     int dirty;                     /* to write once the registry is read */
+    int deactivated;               /* by the operator: no offers of it   */
+    int draining;                  /* DRAIN_AGENT: its tasks are killed  */
     struct master *m;
 };
 
@@ -175,6 +177,10 @@ int agents_send(struct agent_rec *ag, const char *json, size_t len);
 /* Route handlers, arg the struct master (master_http.c mounts them). */
 void agents_http_list(void *arg, struct http_req *req);  /* /master/agents */
 void agents_http_slaves(void *arg, struct http_req *req); /* /master/slaves */
+
+/* Takes ag out of offers (off 1) or back in (off 0), as the v1 API's
+ * DEACTIVATE_AGENT and REACTIVATE_AGENT do; what runs there stays. */
+void agents_deactivate(struct master *m, struct agent_rec *ag, int off);
 
 /* How many agents are active. */
 size_t agents_count_active(struct master *m);

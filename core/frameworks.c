@@ -2,6 +2,7 @@
  * frameworks.c - registry of frameworks and the statuses queued for them.
  */
 #include "frameworks.h"
+#include "master_api_v1.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,7 @@ int framework_add(struct master *m, struct plugin *p,
         fw->suppressed = 1;
     }
     frameworks_mesos_registered(m, fw);
+    api_v1_framework_added(m, fw);
     log_info("frameworks", "registered framework %s (role %s)", fw->id,
              fw->role);
     *out = fw;
@@ -322,6 +324,7 @@ void framework_remove(struct master *m, struct agora_framework *fw)
         alloc_fw_remove(m->alloc, fw->alloc);
     map_remove(&m->frameworks.by_id, fw->id);
     frameworks_mesos_removed(m, fw);
+    api_v1_framework_removed(m, fw);
     log_info("frameworks", "unregistered framework %s", fw->id);
     framework_free(fw);
 }

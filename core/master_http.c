@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "master.h"
 #include "master_http.h"
+#include "master_api_v1.h"
 #include "master_mesos.h"
 #include "standby.h"
 #include "store.h"
@@ -274,11 +275,8 @@ static void write_heap_metrics(struct agora_jw *w)
     agora_jw_kint(w, "master/heap_free_bytes", (int64_t)mi.fordblks);
 }
 
-static void h_metrics(void *arg, struct http_req *req)
+void master_write_metrics(struct master *m, struct agora_jw *w)
 {
-    struct master *m = M(arg);
-    struct agora_jw *w = agora_jw_new();
-
     agora_jw_obj_open(w);
     agora_jw_knum(w, "master/uptime_secs", master_now(m) - m->start_time);
     agora_jw_kint(w, "master/elected", m->elected);
@@ -299,6 +297,13 @@ static void h_metrics(void *arg, struct http_req *req)
     master_mesos_metrics(m, w);
     metrics_write(&m->metrics, w);
     agora_jw_obj_close(w);
+}
+
+static void h_metrics(void *arg, struct http_req *req)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    master_write_metrics(M(arg), w);
     http_reply_jw(req, 200, w);
 }
 
@@ -358,6 +363,7 @@ int master_http_routes(struct master *m, struct router *r)
         {"POST", "/api/agent/subscribe", agent_proto_http_subscribe},
         {"POST", "/api/agent/updates", agent_proto_http_updates},
         {"GET", "/master/agents", agents_http_list},
+        {"POST", "/api/v1", master_api_v1},
     };
     /* Mesos' master endpoints: each under /master/, at the root and
      * with .json (master_mesos_alias). */

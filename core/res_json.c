@@ -100,3 +100,53 @@ void res_json_write_reserved(struct agora_jw *w,
     }
     agora_jw_obj_close(w);
 }
+
+void res_json_write_full(struct agora_jw *w, const struct agora_resource *x)
+{
+    static const char *const types[] = {"SCALAR", "RANGES", "SET"};
+    size_t i;
+
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "name", x->name);
+    agora_jw_kstr(w, "type", types[x->type]);
+    if (x->type == AGORA_SCALAR) {
+        agora_jw_key(w, "scalar");
+        agora_jw_obj_open(w);
+        agora_jw_knum(w, "value", x->scalar);
+        agora_jw_obj_close(w);
+    } else if (x->type == AGORA_RANGES) {
+        agora_jw_key(w, "ranges");
+        agora_jw_obj_open(w);
+        agora_jw_key(w, "range");
+        agora_jw_arr_open(w);
+        for (i = 0; i < x->nranges; i++) {
+            agora_jw_obj_open(w);
+            agora_jw_kint(w, "begin", (int64_t)x->ranges[i].begin);
+            agora_jw_kint(w, "end", (int64_t)x->ranges[i].end);
+            agora_jw_obj_close(w);
+        }
+        agora_jw_arr_close(w);
+        agora_jw_obj_close(w);
+    } else {
+        agora_jw_key(w, "set");
+        agora_jw_obj_open(w);
+        agora_jw_key(w, "item");
+        agora_jw_arr_open(w);
+        for (i = 0; i < x->nitems; i++)
+            agora_jw_str(w, x->items[i]);
+        agora_jw_arr_close(w);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_kstr(w, "role", x->role);
+    agora_jw_obj_close(w);
+}
+
+void res_json_write_list(struct agora_jw *w, const struct agora_resources *r)
+{
+    size_t i;
+
+    agora_jw_arr_open(w);
+    for (i = 0; i < r->n; i++)
+        res_json_write_full(w, &r->v[i]);
+    agora_jw_arr_close(w);
+}

@@ -25,4 +25,12 @@ void res_json_write_role(struct agora_jw *w, const struct agora_resources *r,
 void res_json_write_reserved(struct agora_jw *w,
                              const struct agora_resources *r);
 
+/* One resource as Mesos' protobuf JSON writes a Resource: {"name",
+ * "type": "SCALAR", "scalar": {"value"}, "role"} (or "ranges": {"range":
+ * [{"begin", "end"}]}, "set": {"item": [...]}). */
+void res_json_write_full(struct agora_jw *w, const struct agora_resource *x);
+
+/* r as an array of those (the v1 API's repeated Resource). */
+void res_json_write_list(struct agora_jw *w, const struct agora_resources *r);
+
 #endif /* AGORA_RES_JSON_H */

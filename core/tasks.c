@@ -15,6 +15,7 @@
 #include "agents.h"
 #include "alloc.h"
 #include "frameworks.h"
+#include "master_api_v1.h"
 #include "http.h"
 #include "log.h"
 #include "clock.h"
@@ -362,6 +363,7 @@ static void task_set_state(struct master *m, struct task *t,
     h->timestamp = when;
     h->healthy = healthy;
     t->nhistory++;
+    api_v1_task_updated(m, t);
 }
 
 void tasks_agent_recount(struct master *m, struct agent_rec *ag)
@@ -710,6 +712,7 @@ static int launch_one(struct master *m, struct agora_framework *fw,
     rc = agents_send(ag, line, len);
     agora_jw_free(w);
     m->tasks.launched++;
+    api_v1_task_added(m, t);
     if (rc < 0)
         task_master_change(m, t, AGORA_TASK_DROPPED, "REASON_AGENT_DISCONNECTED",
                            "the agent's stream broke while launching");
@@ -922,6 +925,7 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
         t = task_new(m, id, fw_id, ag->id);
         if (t == NULL || map_put(&ag->tasks, t->id, t, NULL) < 0)
             return AGORA_ENOMEM;
+        api_v1_task_added(m, t);
     }
     if (seq > t->applied || seq == 0) {
         /* The table takes it even while its framework is away, so that
@@ -1032,6 +1036,7 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
         m->tasks.count[state]++;
         t->state = (enum agora_task_state)state;
         t->healthy = json_healthy(r);
+        api_v1_task_added(m, t);
         if (map_get(&m->tasks.held, id))
             held_answer(m, id);
         else if (ag->state == AGENT_UNREACHABLE &&

@@ -240,3 +240,197 @@ def test_agent_state_in_mesos_shape(cluster):
         [ex] = fw["executors"]
         assert ex["directory"] and [t["id"] for t in ex["tasks"]] == ["t0"]
         assert st["flags"]["port"] == str(a.port)
+
+
+# ---- the v1 operator API ----
+
+def call(m, body, **headers):
+    h = {"Content-Type": "application/json", "Accept": "application/json"}
+    h.update(headers)
+    return requests.post(m.url("/api/v1"), json=body, headers=h, timeout=10)
+
+
+def read(m, type_):
+    r = call(m, {"type": type_})
+    assert r.status_code == 200, (type_, r.status_code, r.text)
+    doc = r.json()
+    assert doc["type"] == type_
+    return doc[type_.lower()]
+
+
+def test_v1_reads(cluster):
+    m, _, a = running_cluster(cluster, 1)
+    assert read(m, "GET_HEALTH") == {"healthy": True}
+    flags = {f["name"]: f["value"] for f in read(m, "GET_FLAGS")["flags"]}
+    assert flags["port"] == str(m.port)
+    assert read(m, "GET_VERSION")["version_info"]["version"]
+    metrics = {x["name"]: x["value"] for x in read(m, "GET_METRICS")["metrics"]}
+    assert metrics["master/tasks_running"] == 1
+    master = read(m, "GET_MASTER")
+    assert master["master_info"]["port"] == m.port
+    assert master["master_info"]["address"]["port"] == m.port
+
+    agents = read(m, "GET_AGENTS")["agents"]
+    [ag] = agents
+    assert ag["agent_info"]["id"]["value"] == a.agent_id
+    assert ag["active"] is True and ag["deactivated"] is False
+    cpus = [r for r in ag["total_resources"] if r["name"] == "cpus"]
+    assert cpus == [{"name": "cpus", "type": "SCALAR",
+                     "scalar": {"value": 4}, "role": "*"}]
+    assert ag["registered_time"]["nanoseconds"] > 0
+
+    fws = read(m, "GET_FRAMEWORKS")["frameworks"]
+    [fw] = [f for f in fws if f["framework_info"]["id"]["value"] == "launcher"]
+    assert fw["active"] is True and fw["connected"] is True
+    assert fw["framework_info"]["hostname"]
+    used = {r["name"]: r["scalar"]["value"] for r in fw["allocated_resources"]
+            if r["type"] == "SCALAR"}
+    assert used["cpus"] == 0.5
+
+    tasks = read(m, "GET_TASKS")
+    [t] = tasks["tasks"]
+    assert t["task_id"] == {"value": "t0"}
+    assert t["agent_id"] == {"value": a.agent_id}
+    assert t["state"] == "TASK_RUNNING"
+    assert t["statuses"][-1]["state"] == "TASK_RUNNING"
+    assert tasks["completed_tasks"] == []
+
+    state = read(m, "GET_STATE")
+    assert set(state) == {"get_tasks", "get_executors", "get_frameworks",
+                          "get_agents"}
+    assert state["get_tasks"]["tasks"][0]["task_id"] == {"value": "t0"}
+    assert read(m, "GET_EXECUTORS") == {"executors": [],
+                                        "orphan_executors": []}
+    assert any(r["name"] == "*" for r in read(m, "GET_ROLES")["roles"])
+
+
+def test_v1_errors_as_mesos_gives_them(cluster):
+    m, _, _ = running_cluster(cluster, 0)
+    url = m.url("/api/v1")
+    r = requests.post(url, data='{"type":"GET_HEALTH"}', timeout=5,
+                      headers={"Content-Type": ""})
+    assert r.status_code in (400, 415), r.status_code
+    r = requests.post(url, data='{"type":"GET_HEALTH"}', timeout=5,
+                      headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+    r = call(m, {"type": "GET_HEALTH"}, Accept="application/x-protobuf")
+    assert r.status_code == 406
+    r = requests.post(url, data="{not json", timeout=5,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "JSON" in r.text
+    assert r.headers["Content-Type"].startswith("text/plain")
+    r = call(m, {"type": "NO_SUCH_CALL"})
+    assert r.status_code == 400 and "NO_SUCH_CALL" in r.text
+    r = call(m, {"no": "type"})
+    assert r.status_code == 400
+    r = requests.get(url, timeout=5)
+    assert r.status_code == 405
+    r = call(m, {"type": "DRAIN_AGENT", "drain_agent": {
+        "agent_id": {"value": "nobody"}}})
+    assert r.status_code == 400
+    r = call(m, {"type": "UPDATE_WEIGHTS", "update_weights": {
+        "weight_infos": [{"role": "x", "weight": -1}]}})
+    assert r.status_code == 400
+
+
+def test_v1_weights_and_quota(cluster):
+    m, _, _ = running_cluster(cluster, 0)
+    r = call(m, {"type": "UPDATE_WEIGHTS", "update_weights": {
+        "weight_infos": [{"role": "prod", "weight": 2.5}]}})
+    assert r.status_code == 200, r.text
+    assert {"role": "prod", "weight": 2.5} in \
+        read(m, "GET_WEIGHTS")["weight_infos"]
+    roles = m.json("/master/roles")["roles"]
+    assert [x["weight"] for x in roles if x["name"] == "prod"] == [2.5]
+    r = call(m, {"type": "UPDATE_QUOTA", "update_quota": {
+        "quota_configs": [{"role": "prod", "guarantees": {
+            "cpus": {"value": 1}, "mem": {"value": 256}}}]}})
+    assert r.status_code == 200, r.text
+    [info] = read(m, "GET_QUOTA")["status"]["infos"]
+    assert info["role"] == "prod"
+    got = {g["name"]: g["scalar"]["value"] for g in info["guarantee"]}
+    assert got == {"cpus": 1, "mem": 256}
+
+
+class RecordIO:
+    """A SUBSCRIBE stream, read record by record ("<length>\\n<JSON>")."""
+
+    def __init__(self, m):
+        self.r = requests.post(m.url("/api/v1"), json={"type": "SUBSCRIBE"},
+                               headers={"Accept": "application/json"},
+                               stream=True, timeout=10 * SLOW)
+        assert self.r.status_code == 200, self.r.text
+        self.raw = self.r.raw
+
+    def next(self):
+        head = b""
+        while not head.endswith(b"\n"):
+            c = self.raw.read(1)
+            assert c, "the stream ended"
+            head += c
+        n = int(head)
+        body = b""
+        while len(body) < n:
+            chunk = self.raw.read(n - len(body))
+            assert chunk, "the stream ended inside a record"
+            body += chunk
+        import json
+        return json.loads(body)
+
+    def until(self, pred, limit=200):
+        seen = []
+        for _ in range(limit):
+            ev = self.next()
+            seen.append(ev["type"])
+            if pred(ev):
+                return ev
+        raise AssertionError("not seen in %s" % seen)
+
+    def close(self):
+        self.r.close()
+
+
+def test_v1_subscribe_sees_tasks_and_agents(cluster):
+    m, launcher, a = running_cluster(cluster, 1)
+    s = RecordIO(m)
+    first = s.next()
+    assert first["type"] == "SUBSCRIBED"
+    st = first["subscribed"]["get_state"]
+    assert [t["task_id"]["value"] for t in st["get_tasks"]["tasks"]] == ["t0"]
+    assert first["subscribed"]["heartbeat_interval_seconds"] > 0
+
+    launcher.launch(a.agent_id, sleeper("t9"))
+    added = s.until(lambda e: e["type"] == "TASK_ADDED")
+    assert added["task_added"]["task"]["task_id"] == {"value": "t9"}
+    running = s.until(lambda e: e["type"] == "TASK_UPDATED" and
+                      e["task_updated"]["state"] == "TASK_RUNNING")
+    assert running["task_updated"]["status"]["task_id"] == {"value": "t9"}
+    assert running["task_updated"]["framework_id"] == {"value": "launcher"}
+
+    # The agent goes away: unreachable after the master's ping timeouts.
+    a.stop()
+    gone = s.until(lambda e: e["type"] == "AGENT_REMOVED")
+    assert gone["agent_removed"]["agent_id"] == {"value": a.agent_id}
+    s.close()
+
+
+def test_v1_drain_and_reactivate(cluster):
+    m, launcher, a = running_cluster(cluster, 2)
+    r = call(m, {"type": "DRAIN_AGENT", "drain_agent": {
+        "agent_id": {"value": a.agent_id},
+        "max_grace_period": {"nanoseconds": 1000000000}}})
+    assert r.status_code == 200, r.text
+    for t in ("t0", "t1"):
+        launcher.wait_state(t, "TASK_KILLED", timeout=15 * SLOW)
+    [ag] = m.json("/master/slaves")["slaves"]
+    assert ag["deactivated"] is True
+    [v1] = read(m, "GET_AGENTS")["agents"]
+    assert v1["deactivated"] is True
+    # No offers from a deactivated agent; a launch there still goes (the
+    # launcher places its tasks itself), offers stay off.
+    assert all(len(f["offers"]) == 0 for f in m.json("/master/state")
+               ["frameworks"])
+    r = call(m, {"type": "REACTIVATE_AGENT", "reactivate_agent": {
+        "agent_id": {"value": a.agent_id}}})
+    assert r.status_code == 200
+    assert m.json("/master/slaves")["slaves"][0]["deactivated"] is False

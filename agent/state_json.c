@@ -416,35 +416,7 @@ static void write_attributes(struct agora_jw *w, const struct agent *a)
 
 void state_json_flags(struct agora_jw *w, const struct agent *a)
 {
-    const conf_field *f;
-    char buf[64];
-
-    agora_jw_obj_open(w);
-    for (f = agent_flags; f->key; f++) {
-        const void *p = (const char *)&a->conf + f->offset;
-
-        agora_jw_key(w, f->key);
-        switch (f->type) {
-        case AGORA_CONF_STRING:
-            agora_jw_str(w, *(const char *const *)p);
-            continue;
-        case AGORA_CONF_INT:
-            snprintf(buf, sizeof(buf), "%lld", (long long)*(const int64_t *)p);
-            break;
-        case AGORA_CONF_BOOL:
-            snprintf(buf, sizeof(buf), "%s",
-                     *(const int *)p ? "true" : "false");
-            break;
-        case AGORA_CONF_DURATION:
-            snprintf(buf, sizeof(buf), "%gsecs", *(const double *)p);
-            break;
-        default:
-            snprintf(buf, sizeof(buf), "%g", *(const double *)p);
-            break;
-        }
-        agora_jw_str(w, buf);
-    }
-    agora_jw_obj_close(w);
+    conf_write_json(agent_flags, &a->conf, w);
 }
 
 /* The address the agent is reached at, as in its Mesos pid. */

@@ -6,6 +6,8 @@
 
 #include "alloc.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "master_api_v1.h"
 #include "res_json.h"
 #include "store.h"
 
@@ -111,10 +114,22 @@ static struct agent_rec *agent_new(struct master *m, const char *id)
  */
 static void agent_announce(struct agent_rec *ag, const char *type)
 {
-    struct agora_jw *w = agora_jw_new();
+    struct agents *as = &ag->m->agents;
+    struct agora_jw *w;
     const char *json;
 
-    if (w == NULL)
+    /* Mesos' master/slave_registrations, _reregistrations, _unreachable. */
+    if (strcmp(type, "agent_added") == 0) {
+        as->registrations++;
+        api_v1_agent_added(ag->m, ag);
+    } else if (strcmp(type, "agent_reregistered") == 0) {
+        as->reregistrations++;
+        api_v1_agent_added(ag->m, ag);
+    } else if (strcmp(type, "agent_unreachable") == 0) {
+        as->unreachable++;
+        api_v1_agent_removed(ag->m, ag->id);
+    }
+    if ((w = agora_jw_new()) == NULL)
         return;
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "agent_id", ag->id);
@@ -625,13 +640,26 @@ int agents_allocate(struct master *m, struct agent_rec *ag)
         changed = 1;
     }
     if (ag->alloc) {
-        alloc_agent_activate(m->alloc, ag->alloc, 1);
+        alloc_agent_activate(m->alloc, ag->alloc, !ag->deactivated);
         return 0;
     }
     if (set_str(&ag->alloc_text, ag->resources_text) < 0 ||
         alloc_agent_add(m->alloc, ag->id, &ag->total, ag, &ag->alloc) < 0)
         return AGORA_ENOMEM;
+    if (ag->deactivated)
+        alloc_agent_activate(m->alloc, ag->alloc, 0);
     return changed;
+}
+
+void agents_deactivate(struct master *m, struct agent_rec *ag, int off)
+{
+    ag->deactivated = off;
+    if (ag->alloc)
+        alloc_agent_activate(m->alloc, ag->alloc,
+                             !off && ag->state == AGENT_ACTIVE);
+    log_info("agents", "agent %s (%s) %s by the operator", ag->id,
+             ag->hostname ? ag->hostname : "?",
+             off ? "deactivated" : "reactivated");
 }
 
 void agents_subscribing(struct agent_rec *ag, double now)
@@ -705,42 +733,120 @@ static void agents_write_view(struct agent_rec *ag, const char *which,
     agora_jw_obj_close(w);
 }
 
-static void agent_write_one(struct agora_jw *w, struct agent_rec *ag)
+/* Attribute values as Mesos types them: a number when the text is one. */
+static void write_attributes(struct agora_jw *w, const struct agent_rec *ag)
 {
-    char pid[300];
     size_t i;
 
-    snprintf(pid, sizeof(pid), "slave(1)@%s:%d", ag->ip ? ag->ip : "", ag->port);
     agora_jw_obj_open(w);
+    for (i = 0; i < ag->nattrs; i++) {
+        const char *v = ag->attrs[i].value ? ag->attrs[i].value : "";
+        char *end;
+        double d;
+
+        errno = 0;
+        d = strtod(v, &end);
+        agora_jw_key(w, ag->attrs[i].key);
+        if (*v && !isspace((unsigned char)*v) && *end == '\0' && errno == 0)
+            agora_jw_num(w, d);
+        else
+            agora_jw_str(w, v);
+    }
+    agora_jw_obj_close(w);
+}
+
+/* Mesos' "reserved_resources_full": role -> its resources in full. */
+static void write_reserved_full(struct agora_jw *w,
+                                const struct agora_resources *r)
+{
+    size_t i, j;
+
+    agora_jw_obj_open(w);
+    for (i = 0; i < r->n; i++) {
+        if (strcmp(r->v[i].role, "*") == 0)
+            continue;
+        for (j = 0; j < i && strcmp(r->v[j].role, r->v[i].role) != 0; j++)
+            ;
+        if (j < i)
+            continue;
+        agora_jw_key(w, r->v[i].role);
+        agora_jw_arr_open(w);
+        for (j = i; j < r->n; j++)
+            if (strcmp(r->v[j].role, r->v[i].role) == 0)
+                res_json_write_full(w, &r->v[j]);
+        agora_jw_arr_close(w);
+    }
+    agora_jw_obj_close(w);
+}
+
+/* What Mesos' agents declare they can do that agora's do too. */
+static void write_agent_capabilities(struct agora_jw *w)
+{
+    static const char *const caps[] = {"MULTI_ROLE", "HIERARCHICAL_ROLE",
+                                       "RESERVATION_REFINEMENT"};
+    size_t i;
+
+    agora_jw_key(w, "capabilities");
+    agora_jw_arr_open(w);
+    for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+        agora_jw_str(w, caps[i]);
+    agora_jw_arr_close(w);
+}
+
+void agents_write_summary(struct agora_jw *w, struct agent_rec *ag)
+{
+    char pid[300];
+
+    snprintf(pid, sizeof(pid), "slave(1)@%s:%d", ag->ip ? ag->ip : "", ag->port);
     agora_jw_kstr(w, "id", ag->id);
-    agora_jw_kstr(w, "pid", pid);
     agora_jw_kstr(w, "hostname", ag->hostname);
     agora_jw_kint(w, "port", ag->port);
-    agora_jw_kstr(w, "state", agents_state_name(ag->state));
-    agora_jw_kbool(w, "active", ag->state == AGENT_ACTIVE);
-    agora_jw_kbool(w, "connected", ag->stream != NULL);
+    agora_jw_key(w, "attributes");
+    write_attributes(w, ag);
+    agora_jw_kstr(w, "pid", pid);
     agora_jw_knum(w, "registered_time", ag->registered_time);
     if (ag->reregistered_time)
         agora_jw_knum(w, "reregistered_time", ag->reregistered_time);
-    if (ag->state == AGENT_UNREACHABLE)
-        agora_jw_knum(w, "unreachable_time", ag->unreachable_time);
-    agora_jw_knum(w, "last_seen", ag->last_seen);
-    agora_jw_kstr(w, "version", ag->version);
     agora_jw_key(w, "resources");
     res_json_write(w, &ag->total);
     agora_jw_key(w, "used_resources");
     agents_write_view(ag, "used", w);
     agora_jw_key(w, "offered_resources");
     agents_write_view(ag, "offered", w);
+    agora_jw_key(w, "reserved_resources");
+    res_json_write_reserved(w, &ag->total);
     agora_jw_key(w, "unreserved_resources");
-    res_json_write(w, &ag->total);
-    agora_jw_key(w, "attributes");
+    res_json_write_role(w, &ag->total, "*");
+    agora_jw_key(w, "reserved_resources_full");
+    write_reserved_full(w, &ag->total);
+    agora_jw_kbool(w, "active", ag->state == AGENT_ACTIVE);
+    agora_jw_kbool(w, "deactivated", ag->deactivated);
+    agora_jw_kstr(w, "version", ag->version);
+    write_agent_capabilities(w);
+}
+
+/* Mesos' Summary<Slave>, and agora's own keys. */
+static void agent_write_one(struct agora_jw *w, struct agent_rec *ag)
+{
     agora_jw_obj_open(w);
-    for (i = 0; i < ag->nattrs; i++)
-        agora_jw_kstr(w, ag->attrs[i].key, ag->attrs[i].value);
-    agora_jw_obj_close(w);
+    agents_write_summary(w, ag);
+    agora_jw_kstr(w, "state", agents_state_name(ag->state));
+    agora_jw_kbool(w, "connected", ag->stream != NULL);
+    if (ag->state == AGENT_UNREACHABLE)
+        agora_jw_knum(w, "unreachable_time", ag->unreachable_time);
+    agora_jw_knum(w, "last_seen", ag->last_seen);
     agora_jw_kint(w, "tasks", (int64_t)ag->tasks.len);
     agora_jw_obj_close(w);
+}
+
+size_t agents_count_active(struct master *m)
+{
+    size_t pos = 0, n = 0;
+    void *v;
+
+    while (map_next(&m->agents.by_id, &pos, NULL, &v))
+        n += ((struct agent_rec *)v)->state == AGENT_ACTIVE;
+    return n;
 }
 
 void agents_write(struct master *m, struct agora_jw *w)
@@ -795,6 +901,19 @@ void agents_write_metrics(struct master *m, struct agora_jw *w)
                   (int64_t)n[AGENT_UNREACHABLE]);
     agora_jw_kint(w, "master/slaves_recovering",
                   (int64_t)n[AGENT_RECOVERING]);
+    /* Mesos: inactive = registered but deactivated; disconnected = no
+     * link to it now. */
+    agora_jw_kint(w, "master/slaves_inactive",
+                  (int64_t)(m->agents.by_id.len - n[AGENT_ACTIVE]));
+    agora_jw_kint(w, "master/slaves_disconnected",
+                  (int64_t)(m->agents.by_id.len - connected));
+    agora_jw_kint(w, "master/slave_registrations",
+                  (int64_t)m->agents.registrations);
+    agora_jw_kint(w, "master/slave_reregistrations",
+                  (int64_t)m->agents.reregistrations);
+    agora_jw_kint(w, "master/slave_removals", (int64_t)m->agents.removals);
+    agora_jw_kint(w, "master/slave_unreachable_completed",
+                  (int64_t)m->agents.unreachable);
     alloc_get_totals(m->alloc, &t);
     for (k = 0; k < 4; k++) {
         static const char *const names[] = {"cpus", "mem", "disk", "gpus"};
@@ -806,5 +925,7 @@ void agents_write_metrics(struct master *m, struct agora_jw *w)
         agora_jw_knum(w, key, t.used[k]);
         snprintf(key, sizeof(key), "master/%s_offered", names[k]);
         agora_jw_knum(w, key, t.offered[k]);
+        snprintf(key, sizeof(key), "master/%s_percent", names[k]);
+        agora_jw_knum(w, key, t.total[k] > 0 ? t.used[k] / t.total[k] : 0);
     }
 }

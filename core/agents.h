@@ -66,6 +66,8 @@ struct agent_rec {
     struct store_op *save;         /* the registration being written     */
     char *saved;                   /* the registration as stored         */
     int dirty;                     /* to write once the registry is read */
+    int deactivated;               /* by the operator: no offers of it   */
+    int draining;                  /* DRAIN_AGENT: its tasks are killed  */
     struct master *m;
 };
 
@@ -96,6 +98,8 @@ struct agents {
     int load_failed;              /* the last read failed: retrying     */
     ev_timer load_retry;
     struct agents_hooks hooks;    /* the layer above, from agents_start */
+    /* Since the start (Mesos' master/slave_* counters). */
+    uint64_t registrations, reregistrations, unreachable, removals;
 };
 
 /*
@@ -174,6 +178,15 @@ int agents_send(struct agent_rec *ag, const char *json, size_t len);
 void agents_http_list(void *arg, struct http_req *req);  /* /master/agents */
 void agents_http_slaves(void *arg, struct http_req *req); /* /master/slaves */
 
+/* Takes ag out of offers (off 1) or back in (off 0), as the v1 API's
+ * DEACTIVATE_AGENT and REACTIVATE_AGENT do; what runs there stays. */
+void agents_deactivate(struct master *m, struct agent_rec *ag, int off);
+
+/* How many agents are active. */
+size_t agents_count_active(struct master *m);
+/* The keys of Mesos' Summary<Slave> (src/master/http.cpp) into the open
+ * object of w. */
+void agents_write_summary(struct agora_jw *w, struct agent_rec *ag);
 /* Writes the agents as a JSON array (Mesos' slave objects). */
 void agents_write(struct master *m, struct agora_jw *w);
 

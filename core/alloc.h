@@ -167,6 +167,25 @@ void alloc_write_roles(struct alloc *a, struct agora_jw *w);
 /* A framework's dominant share, for /master/state. */
 double alloc_fw_share(const struct alloc_fw *fw);
 
+/* Run-time changes of a role's weight (> 0) and quota (q[k] for the
+ * scalars cpus, mem, disk, gpus in ar_names' order; all 0: none), as
+ * the v1 API's UPDATE_WEIGHTS and UPDATE_QUOTA make them. 0,
+ * AGORA_EINVAL or AGORA_ENOMEM. */
+int alloc_set_weight(struct alloc *a, const char *role, double weight);
+int alloc_set_quota(struct alloc *a, const char *role, const double *q);
+/* The weights set and the quotas, as v1's weight_infos and quota infos
+ * arrays. */
+void alloc_write_weights_v1(struct alloc *a, struct agora_jw *w);
+void alloc_write_quota_v1(struct alloc *a, struct agora_jw *w);
+/* Adds the resources of ag's outstanding offers to *sum. */
+int alloc_agent_offered(const struct alloc_agent *ag,
+                        struct agora_resources *sum);
+
+/* Adds the resources of fw's outstanding offers to *sum (0 or
+ * AGORA_ENOMEM), and writes them as Mesos' "offers" array. */
+int alloc_fw_offered(const struct alloc_fw *fw, struct agora_resources *sum);
+void alloc_fw_write_offers(const struct alloc_fw *fw, struct agora_jw *w);
+
 /* The resources of an agent that are neither used by tasks nor offered,
  * pool by pool with their role, appended to *out (the caller frees it
  * with agora_resources_free). 0 or AGORA_ENOMEM. */

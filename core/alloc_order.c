@@ -415,3 +415,39 @@ int alloc_parse_quota(struct alloc *a, const char *spec, char *err,
 {
     return parse_items(a, spec, err, errlen, parse_quota_one);
 }
+
+/* ---- changes at run time (the v1 API) ---- */
+
+int alloc_set_weight(struct alloc *a, const char *role, double weight)
+{
+    struct alloc_role *r;
+
+    if (!(weight > 0))
+        return AGORA_EINVAL;
+    if ((r = alloc_role_get(a, role)) == NULL)
+        return AGORA_ENOMEM;
+    r->weight = weight;
+    alloc_role_rekey(a, r);
+    alloc_dirty_all(a);
+    return 0;
+}
+
+int alloc_set_quota(struct alloc *a, const char *role, const double *q)
+{
+    struct alloc_role *r;
+    int k;
+
+    for (k = 0; k < AR_N; k++)
+        if (q[k] < 0)
+            return AGORA_EINVAL;
+    if ((r = alloc_role_get(a, role)) == NULL)
+        return AGORA_ENOMEM;
+    r->has_quota = 0;
+    for (k = 0; k < AR_N; k++) {
+        r->quota[k] = ar_milli(q[k]);
+        r->has_quota |= r->quota[k] != 0;
+    }
+    alloc_role_rekey(a, r);
+    alloc_dirty_all(a);
+    return 0;
+}

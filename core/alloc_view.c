@@ -12,6 +12,7 @@
 
 #include "alloc_int.h"
 #include "log.h"
+#include "res_json.h"
 
 /* ---- figures ---- */
 
@@ -261,3 +262,94 @@ void alloc_agent_write(struct alloc_agent *ag, const char *which,
     ar_free(&b);
 }
 
+
+/* ---- a framework's offers, as Mesos' /master/state lists them ---- */
+
+int alloc_fw_offered(const struct alloc_fw *fw, struct agora_resources *sum)
+{
+    const struct alloc_offer *o;
+
+    for (o = fw->offers; o; o = o->fw_next)
+        if (agora_resources_add(sum, &o->view) < 0)
+            return AGORA_ENOMEM;
+    return 0;
+}
+
+void alloc_fw_write_offers(const struct alloc_fw *fw, struct agora_jw *w)
+{
+    const struct alloc_offer *o;
+
+    agora_jw_arr_open(w);
+    for (o = fw->offers; o; o = o->fw_next) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "id", o->id);
+        agora_jw_kstr(w, "framework_id", fw->id);
+        agora_jw_kstr(w, "slave_id", o->ag->id);
+        agora_jw_key(w, "resources");
+        res_json_write(w, &o->view);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+}
+
+int alloc_agent_offered(const struct alloc_agent *ag,
+                        struct agora_resources *sum)
+{
+    const struct alloc_offer *o;
+
+    for (o = ag->offers; o; o = o->ag_next)
+        if (agora_resources_add(sum, &o->view) < 0)
+            return AGORA_ENOMEM;
+    return 0;
+}
+
+/* ---- roles in the v1 API's shapes ---- */
+
+void alloc_write_weights_v1(struct alloc *a, struct agora_jw *w)
+{
+    size_t i;
+
+    agora_jw_arr_open(w);
+    for (i = 0; i < a->nroles; i++) {
+        if (a->rolev[i]->weight == 1.0)
+            continue; /* Mesos lists the weights set, not the default */
+        agora_jw_obj_open(w);
+        agora_jw_knum(w, "weight", a->rolev[i]->weight);
+        agora_jw_kstr(w, "role", a->rolev[i]->name);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+}
+
+void alloc_write_quota_v1(struct alloc *a, struct agora_jw *w)
+{
+    size_t i;
+    int k;
+
+    agora_jw_arr_open(w);
+    for (i = 0; i < a->nroles; i++) {
+        const struct alloc_role *r = a->rolev[i];
+
+        if (!r->has_quota)
+            continue;
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "role", r->name);
+        agora_jw_key(w, "guarantee");
+        agora_jw_arr_open(w);
+        for (k = 0; k < AR_N; k++) {
+            if (r->quota[k] == 0)
+                continue;
+            agora_jw_obj_open(w);
+            agora_jw_kstr(w, "name", ar_names[k]);
+            agora_jw_kstr(w, "type", "SCALAR");
+            agora_jw_key(w, "scalar");
+            agora_jw_obj_open(w);
+            agora_jw_knum(w, "value", ar_unmilli(r->quota[k]));
+            agora_jw_obj_close(w);
+            agora_jw_obj_close(w);
+        }
+        agora_jw_arr_close(w);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+}

@@ -2,6 +2,7 @@
  * frameworks.c - registry of frameworks and the statuses queued for them.
  */
 #include "frameworks.h"
+#include "master_api_v1.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,6 +304,8 @@ int framework_add(struct master *m, struct plugin *p,
         alloc_fw_suppress(m->alloc, fw->alloc);
         fw->suppressed = 1;
     }
+    frameworks_mesos_registered(m, fw);
+    api_v1_framework_added(m, fw);
     log_info("frameworks", "registered framework %s (role %s)", fw->id,
              fw->role);
     *out = fw;
@@ -320,6 +323,8 @@ void framework_remove(struct master *m, struct agora_framework *fw)
     if (fw->alloc)
         alloc_fw_remove(m->alloc, fw->alloc);
     map_remove(&m->frameworks.by_id, fw->id);
+    frameworks_mesos_removed(m, fw);
+    api_v1_framework_removed(m, fw);
     log_info("frameworks", "unregistered framework %s", fw->id);
     framework_free(fw);
 }
@@ -336,24 +341,8 @@ void frameworks_write(struct master *m, struct agora_jw *w,
     void *v;
 
     agora_jw_arr_open(w);
-    while (map_next(&m->frameworks.by_id, &pos, NULL, &v)) {
-        struct agora_framework *fw = v;
-
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "id", fw->id);
-        agora_jw_kstr(w, "name", fw->name);
-        agora_jw_kstr(w, "role", fw->role);
-        agora_jw_kstr(w, "principal", fw->principal);
-        agora_jw_kstr(w, "plugin", fw->p->name);
-        agora_jw_kbool(w, "active", !fw->suppressed);
-        agora_jw_kbool(w, "suppressed", fw->suppressed);
-        agora_jw_knum(w, "registered_time", fw->registered_at);
-        if (fw->alloc)
-            agora_jw_knum(w, "dominant_share", alloc_fw_share(fw->alloc));
-        if (extra)
-            extra(arg, w, fw);
-        agora_jw_obj_close(w);
-    }
+    while (map_next(&m->frameworks.by_id, &pos, NULL, &v))
+        frameworks_write_full(m, w, v, extra, arg);
     agora_jw_arr_close(w);
 }
 
@@ -371,4 +360,5 @@ void frameworks_free(struct master *m)
     }
     map_free(&m->frameworks.by_id);
     map_free(&m->frameworks.explicit_ids);
+    frameworks_mesos_free(m);
 }

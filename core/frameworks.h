@@ -56,8 +56,20 @@ struct fw_unacked {
     char uuid[];
 };
 
+/* Frameworks no longer registered, as /master/state lists them. */
+#define FRAMEWORKS_COMPLETED_MAX 50 /* Mesos' --max_completed_frameworks */
+
+struct fw_gone {
+    char *id, *name, *role, *pid;
+    double registered, unregistered;
+};
+
 struct frameworks {
     struct map by_id; /* id -> struct agora_framework */
+    struct map first_registered; /* id -> double: across reloads */
+    struct fw_gone gone[FRAMEWORKS_COMPLETED_MAX]; /* oldest first */
+    size_t ngone;
+    char user[64]; /* the process's user name, once looked up */
     uint64_t unacked; /* entries of every framework's unacked map */
     /* Ids of frameworks whose last generation turned explicit acks on
      * (kept past an unload: their re-sent updates wait for the next). */
@@ -139,5 +151,32 @@ void frameworks_write(struct master *m, struct agora_jw *w,
 
 /* Frees every framework and its queued statuses (at exit). */
 void frameworks_free(struct master *m);
+
+/* ---- Mesos' model (frameworks_mesos.c) ---- */
+
+/* Called by framework_add() and framework_remove(). */
+void frameworks_mesos_registered(struct master *m, struct agora_framework *fw);
+void frameworks_mesos_removed(struct master *m, struct agora_framework *fw);
+void frameworks_mesos_free(struct master *m);
+/* When fw's id first registered with this master (a reload keeps it). */
+double frameworks_first_registered(struct master *m,
+                                   const struct agora_framework *fw);
+
+/*
+ * The keys of Mesos' Summary<Framework> into the open object of w, with
+ * fw's used and offered resources added to *used and *offered (the
+ * caller frees them).
+ */
+void frameworks_write_summary(struct master *m, struct agora_jw *w,
+                              const struct agora_framework *fw,
+                              struct agora_resources *used,
+                              struct agora_resources *offered);
+/* fw as one object of /master/state's "frameworks"; tasks(arg, w, fw)
+ * writes its task lists. */
+void frameworks_write_full(struct master *m, struct agora_jw *w,
+                           const struct agora_framework *fw,
+                           frameworks_write_fn tasks, void *arg);
+/* The array of "completed_frameworks", newest first. */
+void frameworks_write_completed(struct master *m, struct agora_jw *w);
 
 #endif /* AGORA_FRAMEWORKS_H */

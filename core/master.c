@@ -2,6 +2,7 @@
  * master.c - agora-master's life: flags, start, signals, reload, stop.
  */
 #include "master.h"
+#include "master_api_v1.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -363,6 +364,7 @@ void master_stop(struct master *m)
     plugins_unload_all(m);
     plugin_io_close(m);
     events_close(&m->events);
+    api_v1_close_all(m);
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);

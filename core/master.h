@@ -48,6 +48,7 @@
 #include "agents.h"
 #include "conf.h"
 #include "events.h"
+#include "master_api_v1.h"
 #include "frameworks.h"
 #include "metrics.h"
 #include "plugins.h"
@@ -102,6 +103,7 @@ struct master {
     struct store *store;
     struct metrics metrics;
     struct events events;
+    struct api_v1 api_v1;      /* SUBSCRIBE's streams (master_api_v1.h) */
     struct frameworks frameworks;
     struct agents agents;
     struct tasks tasks;

@@ -3,13 +3,17 @@
  *
  *   GET  /health             200 "ok"
  *   GET  /version            build and ABI versions
- *   GET  /master/state       the master, its plugins and frameworks
- *   GET  /master/frameworks  the frameworks
+ *   GET  /master/state       the master, its plugins, frameworks, agents
+ *   GET  /master/frameworks  the frameworks, and the completed ones
  *   GET  /metrics/snapshot   flat JSON of Mesos-style keys
  *   GET  /plugins            the loaded plugins
  *   POST /master/reload      asks for a plugin reload (as SIGHUP does)
  *   GET  /master/events      server-sent events of the master
  *   GET  /master/redirect    307 to the leading master
+ *
+ * The Mesos endpoints among them, and /master/slaves, /tasks, /roles,
+ * /flags and /state-summary (master_mesos.c), are also at the root and
+ * with .json, as Mesos serves them.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -20,13 +24,17 @@
 #include <agora/sdk.h>
 
 #include "agent_proto.h"
+#include "agents.h"
 #include "alloc.h"
+#include "conf.h"
 #include "http.h"
 #include "leader.h"
 #include "log.h"
 #include "clock.h"
 #include "master.h"
 #include "master_http.h"
+#include "master_api_v1.h"
+#include "master_mesos.h"
 #include "standby.h"
 #include "store.h"
 
@@ -170,8 +178,15 @@ static void h_state(void *arg, struct http_req *req)
     agora_jw_kint(w, "plugin_generation", (int64_t)m->gen.id);
     agora_jw_key(w, "plugins");
     write_plugins(w, m);
+    agora_jw_kint(w, "activated_slaves", (int64_t)agents_count_active(m));
+    agora_jw_kint(w, "deactivated_slaves",
+                  (int64_t)(m->agents.by_id.len - agents_count_active(m)));
+    agora_jw_key(w, "flags");
+    conf_write_json(master_flags, &m->conf, w);
     agora_jw_key(w, "frameworks");
     frameworks_write(m, w, write_fw_tasks, m);
+    agora_jw_key(w, "completed_frameworks");
+    frameworks_write_completed(m, w);
     agora_jw_key(w, "slaves");
     agents_write(m, w);
     agora_jw_key(w, "roles");
@@ -187,6 +202,11 @@ static void h_frameworks(void *arg, struct http_req *req)
     agora_jw_obj_open(w);
     agora_jw_key(w, "frameworks");
     frameworks_write(M(arg), w, write_fw_tasks, arg);
+    agora_jw_key(w, "completed_frameworks");
+    frameworks_write_completed(M(arg), w);
+    agora_jw_key(w, "unregistered_frameworks");
+    agora_jw_arr_open(w);
+    agora_jw_arr_close(w);
     agora_jw_obj_close(w);
     http_reply_jw(req, 200, w);
 }
@@ -255,11 +275,8 @@ static void write_heap_metrics(struct agora_jw *w)
     agora_jw_kint(w, "master/heap_free_bytes", (int64_t)mi.fordblks);
 }
 
-static void h_metrics(void *arg, struct http_req *req)
+void master_write_metrics(struct master *m, struct agora_jw *w)
 {
-    struct master *m = M(arg);
-    struct agora_jw *w = agora_jw_new();
-
     agora_jw_obj_open(w);
     agora_jw_knum(w, "master/uptime_secs", master_now(m) - m->start_time);
     agora_jw_kint(w, "master/elected", m->elected);
@@ -268,8 +285,6 @@ static void h_metrics(void *arg, struct http_req *req)
     agora_jw_kint(w, "master/plugin_reloads", (int64_t)m->reloads);
     agora_jw_kint(w, "master/plugin_reload_failures",
                   (int64_t)m->reload_failures);
-    agora_jw_kint(w, "master/frameworks_active",
-                  (int64_t)m->frameworks.by_id.len);
     agora_jw_kint(w, "master/event_subscribers", (int64_t)m->events.nsubs);
     agora_jw_kint(w, "master/events_published",
                   (int64_t)m->events.published);
@@ -279,8 +294,16 @@ static void h_metrics(void *arg, struct http_req *req)
     agents_write_metrics(m, w);
     tasks_write_metrics(m, w);
     alloc_write_metrics(m->alloc, w);
+    master_mesos_metrics(m, w);
     metrics_write(&m->metrics, w);
     agora_jw_obj_close(w);
+}
+
+static void h_metrics(void *arg, struct http_req *req)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    master_write_metrics(M(arg), w);
     http_reply_jw(req, 200, w);
 }
 
@@ -332,31 +355,43 @@ int master_http_routes(struct master *m, struct router *r)
         const char *method, *path;
         http_handler_fn fn;
     } routes[] = {
-        {"GET", "/health", h_health},
         {"GET", "/version", h_version},
-        {"GET", "/master/state", h_state},
-        {"GET", "/master/state.json", h_state},
-        {"GET", "/state", h_state},
-        {"GET", "/state.json", h_state},
-        {"GET", "/master/frameworks", h_frameworks},
         {"GET", "/metrics/snapshot", h_metrics},
         {"GET", "/plugins", h_plugins},
         {"POST", "/master/reload", h_reload},
         {"GET", "/master/events", h_events},
-        {"GET", "/master/redirect", h_redirect},
         {"POST", "/api/agent/subscribe", agent_proto_http_subscribe},
         {"POST", "/api/agent/updates", agent_proto_http_updates},
         {"GET", "/master/agents", agents_http_list},
-        {"GET", "/master/slaves", agents_http_slaves},
-        {"GET", "/master/tasks", tasks_http_list},
-        {"GET", "/master/roles", h_roles},
+        {"POST", "/api/v1", master_api_v1},
+    };
+    /* Mesos' master endpoints: each under /master/, at the root and
+     * with .json (master_mesos_alias). */
+    static const struct {
+        const char *name;
+        http_handler_fn fn;
+    } mesos[] = {
+        {"health", h_health},
+        {"state", h_state},
+        {"state-summary", master_mesos_state_summary},
+        {"frameworks", h_frameworks},
+        {"slaves", agents_http_slaves},
+        {"tasks", tasks_http_list},
+        {"roles", h_roles},
+        {"flags", master_mesos_flags},
+        {"redirect", h_redirect},
     };
     size_t i;
+    int rc;
 
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        int rc = router_add(r, routes[i].method, NULL, routes[i].path,
-                            (void *)routes[i].fn, m);
-
+        rc = router_add(r, routes[i].method, NULL, routes[i].path,
+                        (void *)routes[i].fn, m);
+        if (rc < 0)
+            return rc;
+    }
+    for (i = 0; i < sizeof(mesos) / sizeof(mesos[0]); i++) {
+        rc = master_mesos_alias(r, "GET", mesos[i].name, mesos[i].fn, m);
         if (rc < 0)
             return rc;
     }

@@ -13,4 +13,8 @@ struct router;
  * AGORA_ENOMEM (r then holds those added so far: free it). */
 int master_http_routes(struct master *m, struct router *r);
 
+/* The /metrics/snapshot object (also GET_METRICS of the v1 API). */
+struct agora_jw;
+void master_write_metrics(struct master *m, struct agora_jw *w);
+
 #endif /* AGORA_MASTER_HTTP_H */

@@ -6,6 +6,7 @@
  * requests is standby.c's, which this file drives and which calls
  * nothing here.
  */
+#include "master_api_v1.h"
 #include "master_leader.h"
 
 #include <stdio.h>
@@ -45,6 +46,7 @@ static void master_deposed(struct master *m)
     m->elected = 0;
     plugins_notify_leader(m, 0);
     agents_drop(m);
+    api_v1_close_all(m); /* their state was the leader's */
     tasks_free(m);
     tasks_init(m);
     events_publish(&m->events, "leader_deposed", "{\"elected\":false}");

@@ -3,6 +3,7 @@
  */
 #include "tasks.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "agents.h"
 #include "alloc.h"
 #include "frameworks.h"
+#include "master_api_v1.h"
 #include "http.h"
 #include "log.h"
 #include "clock.h"
@@ -361,6 +363,7 @@ static void task_set_state(struct master *m, struct task *t,
     h->timestamp = when;
     h->healthy = healthy;
     t->nhistory++;
+    api_v1_task_updated(m, t);
 }
 
 void tasks_agent_recount(struct master *m, struct agent_rec *ag)
@@ -709,6 +712,7 @@ static int launch_one(struct master *m, struct agora_framework *fw,
     rc = agents_send(ag, line, len);
     agora_jw_free(w);
     m->tasks.launched++;
+    api_v1_task_added(m, t);
     if (rc < 0)
         task_master_change(m, t, AGORA_TASK_DROPPED, "REASON_AGENT_DISCONNECTED",
                            "the agent's stream broke while launching");
@@ -921,6 +925,7 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
         t = task_new(m, id, fw_id, ag->id);
         if (t == NULL || map_put(&ag->tasks, t->id, t, NULL) < 0)
             return AGORA_ENOMEM;
+        api_v1_task_added(m, t);
     }
     if (seq > t->applied || seq == 0) {
         /* The table takes it even while its framework is away, so that
@@ -1031,6 +1036,7 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
         m->tasks.count[state]++;
         t->state = (enum agora_task_state)state;
         t->healthy = json_healthy(r);
+        api_v1_task_added(m, t);
         if (map_get(&m->tasks.held, id))
             held_answer(m, id);
         else if (ag->state == AGENT_UNREACHABLE &&
@@ -1086,10 +1092,30 @@ void tasks_agent_unreachable(struct master *m, struct agent_rec *ag)
 
 /* ---- JSON ---- */
 
+/* A status as Mesos writes it: its container status once the task runs
+ * (the table keeps the latest: every status shows it), and its health. */
+static void write_status(struct agora_jw *w, const struct task_status_rec *h,
+                         const char *container)
+{
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "state", agora_task_state_name(h->state));
+    agora_jw_knum(w, "timestamp", h->timestamp);
+    if (container && h->state != AGORA_TASK_STAGING &&
+        h->state != AGORA_TASK_STARTING) {
+        agora_jw_key(w, "container_status");
+        agora_jw_raw(w, container, strlen(container));
+    }
+    if (h->healthy >= 0)
+        agora_jw_kbool(w, "healthy", h->healthy);
+    agora_jw_obj_close(w);
+}
+
 void tasks_write_one(struct agora_jw *w, const struct task *t)
 {
     unsigned i, n = t->nhistory < TASK_HISTORY ? t->nhistory : TASK_HISTORY;
+    struct task_extra x;
 
+    tasks_extra_of(t, &x);
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "id", t->id);
     agora_jw_kstr(w, "name", task_name(t));
@@ -1106,30 +1132,32 @@ void tasks_write_one(struct agora_jw *w, const struct task *t)
     res_json_write(w, task_res(t));
     agora_jw_key(w, "statuses");
     agora_jw_arr_open(w);
-    for (i = n; i > 0; i--) {
-        const struct task_status_rec *h =
-            &t->history[(t->nhistory - i) % TASK_HISTORY];
-
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "state", agora_task_state_name(h->state));
-        agora_jw_knum(w, "timestamp", h->timestamp);
-        if (h->healthy >= 0)
-            agora_jw_kbool(w, "healthy", h->healthy);
-        agora_jw_obj_close(w);
-    }
+    for (i = n; i > 0; i--)
+        write_status(w, &t->history[(t->nhistory - i) % TASK_HISTORY],
+                     x.container_json);
     agora_jw_arr_close(w);
     agora_jw_obj_close(w);
+    tasks_extra_free(&x);
+}
+
+/* Which of a framework's lists a task is in, as Mesos splits them. */
+enum fw_list { FW_TASKS, FW_UNREACHABLE, FW_COMPLETED };
+
+static enum fw_list task_list(const struct task *t)
+{
+    if (t->state == AGORA_TASK_UNREACHABLE)
+        return FW_UNREACHABLE;
+    return agora_task_state_terminal(t->state) ? FW_COMPLETED : FW_TASKS;
 }
 
 static void framework_write_tasks(struct master *m, struct agora_jw *w,
-                                  const char *fw_id, int live)
+                                  const char *fw_id, enum fw_list list)
 {
     struct task *t;
 
     agora_jw_arr_open(w);
     for (t = m->tasks.first; t; t = t->next)
-        if (strcmp(t->framework_id, fw_id) == 0 &&
-            live == !agora_task_state_terminal(t->state))
+        if (strcmp(t->framework_id, fw_id) == 0 && task_list(t) == list)
             tasks_write_one(w, t);
     agora_jw_arr_close(w);
 }
@@ -1138,12 +1166,30 @@ void tasks_write_of_framework(struct master *m, struct agora_jw *w,
                               const char *fw_id)
 {
     agora_jw_key(w, "tasks");
-    framework_write_tasks(m, w, fw_id, 1);
+    framework_write_tasks(m, w, fw_id, FW_TASKS);
+    agora_jw_key(w, "unreachable_tasks");
+    framework_write_tasks(m, w, fw_id, FW_UNREACHABLE);
     agora_jw_key(w, "completed_tasks");
-    framework_write_tasks(m, w, fw_id, 0);
+    framework_write_tasks(m, w, fw_id, FW_COMPLETED);
 }
 
-static long query_long(struct http_req *req, const char *name, long dflt)
+int tasks_used_of_framework(struct master *m, const char *fw_id,
+                            struct agora_resources *sum)
+{
+    struct task *t;
+
+    for (t = m->tasks.first; t; t = t->next)
+        if (strcmp(t->framework_id, fw_id) == 0 &&
+            task_list(t) == FW_TASKS &&
+            agora_resources_add(sum, task_res(t)) < 0)
+            return AGORA_ENOMEM;
+    return 0;
+}
+
+/* A non-negative integer query parameter, dflt when absent, -2 when not
+ * a number; -1 ("all", as Mesos' limit takes it) only where allowed. */
+static long query_long(struct http_req *req, const char *name, long dflt,
+                       int minus_one)
 {
     const char *v = http_req_query(req, name, 0);
     char *end;
@@ -1152,7 +1198,9 @@ static long query_long(struct http_req *req, const char *name, long dflt)
     if (v == NULL || *v == '\0')
         return dflt;
     n = strtol(v, &end, 10);
-    return *end == '\0' && n >= 0 ? n : -1;
+    if (*end != '\0' || n < -1 || (n == -1 && !minus_one))
+        return -2;
+    return n;
 }
 
 static int task_matches(const struct task *t, const char *fw, const char *id)
@@ -1167,18 +1215,21 @@ void tasks_http_list(void *arg, struct http_req *req)
     const char *fw = http_req_query(req, "framework_id", 0);
     const char *id = http_req_query(req, "task_id", 0);
     const char *order = http_req_query(req, "order", 0);
-    long limit = query_long(req, "limit", 100);
-    long offset = query_long(req, "offset", 0);
+    long limit = query_long(req, "limit", 100, 1);
+    long offset = query_long(req, "offset", 0, 0);
     int asc = order && strcmp(order, "asc") == 0;
     struct agora_jw *w;
     struct task *t;
     long skipped = 0, n = 0;
 
-    if (limit < 0 || offset < 0 || (order && !asc && strcmp(order, "desc"))) {
-        http_reply_error(req, 400, "limit and offset must be non-negative "
-                                   "integers, order asc or desc");
+    if (limit < -1 || offset < 0 || (order && !asc && strcmp(order, "desc"))) {
+        http_reply_error(req, 400, "limit must be an integer >= -1 (-1: all), "
+                                   "offset a non-negative integer, order asc "
+                                   "or desc");
         return;
     }
+    if (limit == -1)
+        limit = LONG_MAX;
     w = agora_jw_new();
     agora_jw_obj_open(w);
     agora_jw_key(w, "tasks");

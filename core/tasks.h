@@ -251,8 +251,13 @@ int tasks_reconcile(struct master *m, struct agora_framework *fw,
  * into w (copies); tasks_http_list answers GET /master/tasks (arg: the
  * struct master); tasks_write_metrics adds the master/tasks_* keys. */
 void tasks_write_one(struct agora_jw *w, const struct task *t);
-/* Writes the keys "tasks" (live) and "completed_tasks" (terminal) of
- * framework fw_id into the open object of w, as Mesos does. */
+/* Adds the resources of fw_id's live tasks (not unreachable) to *sum: 0
+ * or AGORA_ENOMEM. */
+int tasks_used_of_framework(struct master *m, const char *fw_id,
+                            struct agora_resources *sum);
+/* Writes the keys "tasks" (live), "unreachable_tasks" and
+ * "completed_tasks" (terminal) of framework fw_id into the open object
+ * of w, as Mesos does. */
 void tasks_write_of_framework(struct master *m, struct agora_jw *w,
                               const char *fw_id);
 void tasks_http_list(void *arg, struct http_req *req); /* /master/tasks */

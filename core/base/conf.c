@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <agora/json.h>
 #include <agora/sdk.h>
 
 /* A value file larger than this is refused rather than read. */
@@ -435,4 +436,39 @@ int conf_resolve_file(char **value, char *err, size_t errlen)
     free(*value);
     *value = v;
     return 0;
+}
+
+void conf_write_json(const conf_field *table, const void *conf,
+                     struct agora_jw *w)
+{
+    const conf_field *f;
+    char buf[64];
+
+    agora_jw_obj_open(w);
+    for (f = table; f->key; f++) {
+        const void *p = (const char *)conf + f->offset;
+
+        agora_jw_key(w, f->key);
+        switch (f->type) {
+        case AGORA_CONF_STRING:
+            agora_jw_str(w, *(const char *const *)p ? *(const char *const *)p
+                                                    : "");
+            continue;
+        case AGORA_CONF_INT:
+            snprintf(buf, sizeof(buf), "%lld", (long long)*(const int64_t *)p);
+            break;
+        case AGORA_CONF_BOOL:
+            snprintf(buf, sizeof(buf), "%s",
+                     *(const int *)p ? "true" : "false");
+            break;
+        case AGORA_CONF_DURATION:
+            snprintf(buf, sizeof(buf), "%gsecs", *(const double *)p);
+            break;
+        default:
+            snprintf(buf, sizeof(buf), "%g", *(const double *)p);
+            break;
+        }
+        agora_jw_str(w, buf);
+    }
+    agora_jw_obj_close(w);
 }

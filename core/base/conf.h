@@ -58,6 +58,12 @@ int conf_defaults(const conf_field *table, void *conf, char *err,
 /* Frees the strings conf_parse() stored in conf. */
 void conf_release(const conf_field *table, void *conf);
 
+/* Writes conf as Mesos' /flags does: one object, every value a string
+ * ("10secs" for a duration). */
+struct agora_jw;
+void conf_write_json(const conf_field *table, const void *conf,
+                     struct agora_jw *w);
+
 /* Prints the table: one flag a line, with its default and help. */
 void conf_print_help(const conf_field *table, const char *prog);
 

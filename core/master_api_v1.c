@@ -1,0 +1,551 @@
+/*
+ * master_api_v1.c - POST /api/v1: the v1 operator API's calls, in JSON
+ * (protobuf bodies are not taken: 415, as for any other type).
+ *
+ * As Mesos answers: 405 for another method (the router), 415 without
+ * Content-Type application/json, 406 when Accept allows no JSON, 400
+ * with a plain-text reason for a call that does not parse or validate,
+ * 200 with {"type": <call>, "<call in lower case>": {...}} for a read,
+ * 200 with an empty body for a change, 202 for a drain begun.
+ *
+ * Reads: GET_HEALTH, GET_FLAGS, GET_VERSION, GET_METRICS, GET_STATE,
+ * GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_ROLES,
+ * GET_WEIGHTS, GET_MASTER, GET_QUOTA. Changes: UPDATE_WEIGHTS,
+ * UPDATE_QUOTA, DEACTIVATE_AGENT, REACTIVATE_AGENT, DRAIN_AGENT,
+ * MARK_AGENT_GONE. And SUBSCRIBE (master_api_v1_stream.c).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <agora/json.h>
+#include <agora/sdk.h>
+
+#include "agents.h"
+#include "alloc.h"
+#include "api_v1_model.h"
+#include "conf.h"
+#include "frameworks.h"
+#include "http.h"
+#include "log.h"
+#include "master.h"
+#include "master_api_v1.h"
+#include "master_http.h"
+#include "master_mesos.h"
+#include "tasks.h"
+
+#define M(arg) ((struct master *)(arg))
+
+static void bad_request(struct http_req *req, const char *fmt, const char *a)
+{
+    char msg[300];
+
+    snprintf(msg, sizeof(msg), fmt, a ? a : "");
+    http_reply(req, 400, "text/plain", msg, strlen(msg));
+}
+
+/* Whether a media type header names type (parameters ignored). */
+static int media_is(const char *h, const char *type)
+{
+    size_t n = strlen(type);
+
+    while (*h == ' ')
+        h++;
+    return strncasecmp(h, type, n) == 0 &&
+           (h[n] == '\0' || h[n] == ';' || h[n] == ' ');
+}
+
+/* Whether Accept (absent: anything) allows application/json. */
+static int accepts_json(const char *accept)
+{
+    const char *p;
+
+    if (accept == NULL || *accept == '\0')
+        return 1;
+    for (p = accept; p; p = strchr(p, ',')) {
+        if (*p == ',')
+            p++;
+        if (media_is(p, "application/json") || media_is(p, "application/*") ||
+            media_is(p, "*/*"))
+            return 1;
+    }
+    return 0;
+}
+
+/* {"type": type, "<type in lower case>": (what fn writes)}. */
+static void reply_read(struct http_req *req, const char *type,
+                       void (*fn)(struct agora_jw *, struct master *),
+                       struct master *m)
+{
+    struct agora_jw *w = agora_jw_new();
+    char key[64];
+    size_t i;
+
+    for (i = 0; type[i] && i + 1 < sizeof(key); i++)
+        key[i] = (char)tolower((unsigned char)type[i]);
+    key[i] = '\0';
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "type", type);
+    agora_jw_key(w, key);
+    fn(w, m);
+    agora_jw_obj_close(w);
+    http_reply_jw(req, 200, w);
+}
+
+/* ---- reads ---- */
+
+static void get_health(struct agora_jw *w, struct master *m)
+{
+    (void)m;
+    agora_jw_obj_open(w);
+    agora_jw_kbool(w, "healthy", 1);
+    agora_jw_obj_close(w);
+}
+
+static void get_version(struct agora_jw *w, struct master *m)
+{
+    (void)m;
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "version_info");
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "version", AGORA_VERSION);
+    agora_jw_kstr(w, "build_date", __DATE__ " " __TIME__);
+    agora_jw_obj_close(w);
+    agora_jw_obj_close(w);
+}
+
+/* {"flags": [{"name", "value"}]}: the /flags object turned into a list. */
+static void get_flags(struct agora_jw *w, struct master *m)
+{
+    struct agora_jw *f = agora_jw_new();
+    const char *json = NULL;
+    yajl_val doc = NULL;
+    size_t i;
+
+    conf_write_json(master_flags, &m->conf, f);
+    if ((json = agora_jw_result(f, NULL)) != NULL)
+        doc = agora_json_parse(json, NULL, 0);
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "flags");
+    agora_jw_arr_open(w);
+    for (i = 0; doc && YAJL_IS_OBJECT(doc) && i < doc->u.object.len; i++) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "name", doc->u.object.keys[i]);
+        agora_jw_kstr(w, "value", YAJL_GET_STRING(doc->u.object.values[i]));
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    if (doc)
+        yajl_tree_free(doc);
+    agora_jw_free(f);
+}
+
+/* {"metrics": [{"name", "value"}]}: the snapshot's keys as a list. */
+static void get_metrics(struct agora_jw *w, struct master *m)
+{
+    struct agora_jw *f = agora_jw_new();
+    const char *json;
+    yajl_val doc = NULL;
+    size_t i;
+
+    master_write_metrics(m, f);
+    if ((json = agora_jw_result(f, NULL)) != NULL)
+        doc = agora_json_parse(json, NULL, 0);
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "metrics");
+    agora_jw_arr_open(w);
+    for (i = 0; doc && YAJL_IS_OBJECT(doc) && i < doc->u.object.len; i++) {
+        yajl_val v = doc->u.object.values[i];
+
+        if (!YAJL_IS_NUMBER(v))
+            continue;
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "name", doc->u.object.keys[i]);
+        agora_jw_knum(w, "value", YAJL_GET_DOUBLE(v));
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+    if (doc)
+        yajl_tree_free(doc);
+    agora_jw_free(f);
+}
+
+static void get_state(struct agora_jw *w, struct master *m)
+{
+    api_v1_write_get_state(w, m);
+}
+
+static void get_agents(struct agora_jw *w, struct master *m)
+{
+    api_v1_write_get_agents(w, m);
+}
+
+static void get_frameworks(struct agora_jw *w, struct master *m)
+{
+    api_v1_write_get_frameworks(w, m);
+}
+
+static void get_executors(struct agora_jw *w, struct master *m)
+{
+    (void)m;
+    api_v1_write_get_executors(w);
+}
+
+static void get_tasks(struct agora_jw *w, struct master *m)
+{
+    api_v1_write_get_tasks(w, m);
+}
+
+/* {"roles": [...]}: the roles of /master/roles, as v1 lists them. */
+static void get_roles(struct agora_jw *w, struct master *m)
+{
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "roles");
+    alloc_write_roles(m->alloc, w);
+    agora_jw_obj_close(w);
+}
+
+static void get_weights(struct agora_jw *w, struct master *m)
+{
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "weight_infos");
+    alloc_write_weights_v1(m->alloc, w);
+    agora_jw_obj_close(w);
+}
+
+static void get_quota(struct agora_jw *w, struct master *m)
+{
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "status");
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "infos");
+    alloc_write_quota_v1(m->alloc, w);
+    agora_jw_obj_close(w);
+    agora_jw_obj_close(w);
+}
+
+static void get_master(struct agora_jw *w, struct master *m)
+{
+    char pid[300];
+
+    snprintf(pid, sizeof(pid), "master@%s:%u", m->advertise_ip,
+             (unsigned)m->conf.port);
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "master_info");
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "id", m->id);
+    agora_jw_kint(w, "port", m->conf.port);
+    agora_jw_kstr(w, "pid", pid);
+    agora_jw_kstr(w, "hostname", m->conf.hostname);
+    agora_jw_kstr(w, "version", AGORA_VERSION);
+    agora_jw_key(w, "address");
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "hostname", m->conf.hostname);
+    agora_jw_kstr(w, "ip", m->advertise_ip);
+    agora_jw_kint(w, "port", m->conf.port);
+    agora_jw_obj_close(w);
+    agora_jw_obj_close(w);
+    agora_jw_knum(w, "start_time", m->start_time);
+    if (m->elected)
+        agora_jw_knum(w, "elected_time", m->elected_time);
+    agora_jw_obj_close(w);
+}
+
+static const struct {
+    const char *type;
+    void (*fn)(struct agora_jw *, struct master *);
+} reads[] = {
+    {"GET_HEALTH", get_health},       {"GET_FLAGS", get_flags},
+    {"GET_VERSION", get_version},     {"GET_METRICS", get_metrics},
+    {"GET_STATE", get_state},         {"GET_AGENTS", get_agents},
+    {"GET_FRAMEWORKS", get_frameworks}, {"GET_EXECUTORS", get_executors},
+    {"GET_TASKS", get_tasks},         {"GET_ROLES", get_roles},
+    {"GET_WEIGHTS", get_weights},     {"GET_MASTER", get_master},
+    {"GET_QUOTA", get_quota},
+};
+
+/* ---- changes ---- */
+
+/* The agent a call names ({"agent_id": {"value"}} in its message). */
+static struct agent_rec *named_agent(struct master *m, yajl_val msg)
+{
+    const char *id = agora_json_get_str(agora_json_get(msg, "agent_id"),
+                                        "value");
+
+    return id ? agents_find(m, id) : NULL;
+}
+
+static int update_weights(struct master *m, yajl_val msg, const char **why)
+{
+    yajl_val infos = agora_json_get(msg, "weight_infos");
+    size_t i;
+
+    if (!YAJL_IS_ARRAY(infos)) {
+        *why = "update_weights.weight_infos must be an array";
+        return 400;
+    }
+    for (i = 0; i < infos->u.array.len; i++) {
+        yajl_val info = infos->u.array.values[i];
+        const char *role = agora_json_get_str(info, "role");
+        double weight;
+
+        if (!role || agora_json_num(info, "weight", &weight) != 0 ||
+            !(weight > 0)) {
+            *why = "each weight_info needs a role and a weight > 0";
+            return 400;
+        }
+    }
+    for (i = 0; i < infos->u.array.len; i++) {
+        yajl_val info = infos->u.array.values[i];
+        double weight = 0;
+
+        agora_json_num(info, "weight", &weight);
+        if (alloc_set_weight(m->alloc, agora_json_get_str(info, "role"),
+                             weight) < 0) {
+            *why = "out of memory";
+            return 503;
+        }
+    }
+    return 200;
+}
+
+/* One quota_config: {"role", "guarantees": {"cpus": {"value": 1}, ...}}
+ * into q (cpus, mem, disk, gpus). */
+static int quota_config(yajl_val c, double *q, const char **why)
+{
+    static const char *const names[] = {"cpus", "mem", "disk", "gpus"};
+    yajl_val g = agora_json_get(c, "guarantees");
+    size_t i;
+
+    memset(q, 0, 4 * sizeof(*q));
+    if (agora_json_get_str(c, "role") == NULL) {
+        *why = "each quota_config needs a role";
+        return 400;
+    }
+    if (g == NULL)
+        g = agora_json_get(c, "limits");
+    for (i = 0; g && YAJL_IS_OBJECT(g) && i < g->u.object.len; i++) {
+        size_t k;
+
+        for (k = 0; k < 4 && strcmp(g->u.object.keys[i], names[k]); k++)
+            ;
+        if (k == 4 || agora_json_num(g->u.object.values[i], "value", &q[k]) ||
+            q[k] < 0) {
+            *why = "guarantees are cpus, mem, disk, gpus: {\"value\": >= 0}";
+            return 400;
+        }
+    }
+    return 200;
+}
+
+static int update_quota(struct master *m, yajl_val msg, const char **why)
+{
+    yajl_val cs = agora_json_get(msg, "quota_configs");
+    double q[4];
+    size_t i;
+    int rc;
+
+    if (!YAJL_IS_ARRAY(cs)) {
+        *why = "update_quota.quota_configs must be an array";
+        return 400;
+    }
+    for (i = 0; i < cs->u.array.len; i++)
+        if ((rc = quota_config(cs->u.array.values[i], q, why)) != 200)
+            return rc;
+    for (i = 0; i < cs->u.array.len; i++) {
+        quota_config(cs->u.array.values[i], q, why);
+        if (alloc_set_quota(m->alloc,
+                            agora_json_get_str(cs->u.array.values[i], "role"),
+                            q) < 0) {
+            *why = "out of memory";
+            return 503;
+        }
+    }
+    return 200;
+}
+
+static int deactivate_agent(struct master *m, yajl_val msg, const char **why,
+                            int off)
+{
+    struct agent_rec *ag = named_agent(m, msg);
+
+    if (ag == NULL) {
+        *why = "no such agent";
+        return 400;
+    }
+    agents_deactivate(m, ag, off);
+    if (!off)
+        ag->draining = 0;
+    return 200;
+}
+
+/* Kills every live task of ag, through the agent as a framework's kill
+ * does (each task's own kill grace period applies on the agent). */
+static void kill_agent_tasks(struct master *m, struct agent_rec *ag)
+{
+    size_t pos = 0;
+    void *v;
+
+    while (map_next(&ag->tasks, &pos, NULL, &v)) {
+        const struct task *t = v;
+        struct agora_framework *fw;
+
+        if (agora_task_state_terminal(t->state))
+            continue;
+        if ((fw = framework_find(m, t->framework_id)) != NULL)
+            tasks_kill(m, fw, t->id);
+    }
+}
+
+static int drain_agent(struct master *m, yajl_val msg, const char **why)
+{
+    struct agent_rec *ag = named_agent(m, msg);
+
+    if (ag == NULL) {
+        *why = "no such agent";
+        return 400;
+    }
+    agents_deactivate(m, ag, 1);
+    ag->draining = 1;
+    log_info("api", "draining agent %s: its tasks are killed", ag->id);
+    kill_agent_tasks(m, ag);
+    return 200;
+}
+
+static int mark_gone(struct master *m, yajl_val msg, const char **why)
+{
+    struct agent_rec *ag = named_agent(m, msg);
+
+    if (ag == NULL) {
+        *why = "no such agent";
+        return 400;
+    }
+    agents_deactivate(m, ag, 1);
+    kill_agent_tasks(m, ag);
+    m->agents.removals++;
+    api_v1_agent_removed(m, ag->id);
+    return 200;
+}
+
+static int reactivate_agent(struct master *m, yajl_val msg, const char **why)
+{
+    return deactivate_agent(m, msg, why, 0);
+}
+
+static int deactivate_on(struct master *m, yajl_val msg, const char **why)
+{
+    return deactivate_agent(m, msg, why, 1);
+}
+
+static const struct {
+    const char *type;
+    int (*fn)(struct master *, yajl_val, const char **);
+} changes[] = {
+    {"UPDATE_WEIGHTS", update_weights},     {"UPDATE_QUOTA", update_quota},
+    {"DEACTIVATE_AGENT", deactivate_on},    {"REACTIVATE_AGENT", reactivate_agent},
+    {"DRAIN_AGENT", drain_agent},           {"MARK_AGENT_GONE", mark_gone},
+};
+
+/* A change: its message under the lower-case key of its type. 0 when
+ * type is no change agora serves. */
+static int run_change(struct master *m, const char *type, yajl_val doc,
+                      const char **why)
+{
+    char key[64];
+    yajl_val msg;
+    size_t i;
+
+    for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++)
+        if (strcmp(type, changes[i].type) == 0)
+            break;
+    if (i == sizeof(changes) / sizeof(changes[0]))
+        return 0;
+    snprintf(key, sizeof(key), "%s", type);
+    for (char *p = key; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    msg = agora_json_get(doc, key);
+    if (!YAJL_IS_OBJECT(msg)) {
+        *why = "the call's message is missing";
+        return 400;
+    }
+    return changes[i].fn(m, msg, why);
+}
+
+/* ---- the route ---- */
+
+/* Checks the request's media types and parses its call; NULL when it
+ * answered already. */
+static yajl_val read_call(struct http_req *req)
+{
+    const char *ct = http_req_header(req, "Content-Type");
+    const char *body;
+    char err[200];
+    yajl_val doc;
+    size_t len;
+
+    if (ct == NULL) {
+        bad_request(req, "Expecting 'Content-Type' to be present%s", NULL);
+        return NULL;
+    }
+    if (!media_is(ct, "application/json")) {
+        static const char msg[] = "Expecting 'Content-Type' of "
+                                  "application/json (protobuf is not served)";
+        http_reply(req, 415, "text/plain", msg, sizeof(msg) - 1);
+        return NULL;
+    }
+    if (!accepts_json(http_req_header(req, "Accept"))) {
+        static const char msg[] = "Expecting 'Accept' to allow "
+                                  "'application/json'";
+        http_reply(req, 406, "text/plain", msg, sizeof(msg) - 1);
+        return NULL;
+    }
+    body = http_req_body(req, &len);
+    doc = agora_json_parse(body ? body : "", err, sizeof(err));
+    if (doc == NULL) {
+        bad_request(req, "Failed to parse body into JSON: %s", err);
+        return NULL;
+    }
+    if (!YAJL_IS_OBJECT(doc) || agora_json_get_str(doc, "type") == NULL) {
+        bad_request(req, "Failed to validate master::Call: Expecting 'type' "
+                         "to be present%s", NULL);
+        yajl_tree_free(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+void master_api_v1(void *arg, struct http_req *req)
+{
+    struct master *m = M(arg);
+    const char *why = NULL;
+    yajl_val doc = read_call(req);
+    char type[64];
+    size_t i;
+    int status;
+
+    if (doc == NULL)
+        return;
+    snprintf(type, sizeof(type), "%s", agora_json_get_str(doc, "type"));
+    for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+        if (strcmp(type, reads[i].type) == 0) {
+            reply_read(req, type, reads[i].fn, m);
+            yajl_tree_free(doc);
+            return;
+        }
+    if (strcmp(type, "SUBSCRIBE") == 0)
+        status = api_v1_subscribe(m, req, &why);
+    else
+        status = run_change(m, type, doc, &why);
+    yajl_tree_free(doc);
+    if (status == 0 && why == NULL && strcmp(type, "SUBSCRIBE") != 0)
+        bad_request(req, "Failed to validate master::Call: '%s' is not a "
+                         "call agora serves", type);
+    else if (status == 200)
+        http_reply(req, 200, NULL, "", 0);
+    else if (status != 0)
+        http_reply(req, status, "text/plain", why, strlen(why));
+}

@@ -713,10 +713,10 @@ END_TEST
 /*
  * A write called in the term but held back behind an earlier one (the
  * same key) starts after the term ended: it is never sent, and fails with
- * AGORA_ENOTLEADER. The earlier one, sent (in one request: the key
- * exists, so a put is one setData) while the fence stood, landed. Had
- * the key been missing, its second request (the create) would not have
- * gone either.
+ * AGORA_ENOTLEADER. The earlier one, sent (in one request, from the call:
+ * a put at a version is one setData, which needs no scan) while the
+ * fence stood, landed. A put of ANY would not have gone either: its scan
+ * comes first, and its multi only after the term ended.
  */
 START_TEST(test_term_end_fails_queued_write)
 {
@@ -730,8 +730,8 @@ START_TEST(test_term_end_fails_queued_write)
     ck_assert_int_eq(put(&c, NS, "k", "zero", AGORA_STORE_NEW, NULL), 0);
     rec_init(&first, &c);
     rec_init(&second, &c);
-    START(&c, store_put(c.s, NS, "k", "first", 5, AGORA_STORE_ANY, on_done,
-                        &first, NULL));
+    START(&c, store_put(c.s, NS, "k", "first", 5, 1, on_done, &first,
+                        NULL));
     START(&c, store_put(c.s, NS, "k", "second", 6, AGORA_STORE_ANY, on_done,
                         &second, NULL));
     store_term_end(c.s);

@@ -1,0 +1,1092 @@
+/*
+ * store_zk_batch.c - the ZooKeeper store's writes, batched: the puts,
+ * deletes and transactions that may start (store_zk_order.h: none of
+ * them conflicts with another unfinished op) go to ZooKeeper together.
+ *
+ * One batch at a time, in two round trips:
+ *   scan   exists() of every znode the batch's writes may touch: each
+ *          prefix of each key's value path (<root>, <root>/state, ...,
+ *          the key, its .v), each path once however many writes share
+ *          it. A put at a version (>= 1) needs none: it is a setData
+ *          that checks the version itself.
+ *   multi  one zoo_amulti(): the fence's check first (store.h), then each
+ *          write in turn, simulated on the scanned tree as it goes, so
+ *          that writes sharing parents agree: the first put under a
+ *          missing parent creates it, the others find it made; of
+ *          sibling deletes, only the one that leaves a parent empty
+ *          prunes it (the race of sibling deletes, each seeing the other
+ *          still there, cannot happen inside one batch).
+ * A write the scan shows must fail (a version that does not match, a
+ * NEW on a value that exists, a delete of a missing value) completes at
+ * once with its answer and is left out of the multi: the scan was made
+ * after it could start, so the answer holds then.
+ *
+ * A multi fails as a whole, at its first failing op (ZooKeeper reports
+ * ZOK before it and ZRUNTIMEINCONSISTENCY after it). The write that op
+ * belongs to is taken out: it completes with its answer when the op was
+ * its own value's check (a version, NEW, a missing value), or, when it
+ * lost a race with another writer (a parent made or removed meanwhile),
+ * goes back to the queue to be scanned again (MAX_TRIES at most). The
+ * rest is planned again on the same scan (the failed multi changed
+ * nothing) and sent again. Every write gets exactly its own outcome, and
+ * each resend has one write fewer.
+ *
+ * Bounds: a batch takes writes while their estimated size (values, and
+ * paths times the parents they may create or prune) stays within
+ * REQUEST_BUDGET (ZooKeeper's jute.maxbuffer) and their ops within
+ * BATCH_SUBS_MAX; one write too big alone is a put whose parents are
+ * made first in a multi of their own, or a transaction (AGORA_ETOOBIG).
+ *
+ * Loop thread only.
+ */
+#include "store_zk_int.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* The transaction ops (a put or delete is one) a batch takes at most. */
+#define BATCH_SUBS_MAX 512
+/* The ops of one multi at most. */
+#define BATCH_OPS_MAX 4096
+
+/* A znode of the scan: as read (s_*), then as the multi leaves it. */
+struct tnode {
+    char *path;
+    int parent; /* index, -1 above the scanned nodes */
+    int s_exists, s_nchildren, s_version;
+    int exists, nchildren;
+    int version; /* ZooKeeper's, -1 when missing */
+};
+
+/* What an op of the multi is to its write. */
+enum role {
+    R_PARENT,   /* a key's znode or an ancestor: create or prune */
+    R_CREATE_V, /* the value's .v, created */
+    R_SET_V,    /* the .v, set: its new version is in the reply */
+    R_DELETE_V, /* the .v, deleted */
+    R_CHECK_V   /* the .v, its version checked */
+};
+
+enum prim { P_CREATE, P_DELETE, P_SET, P_CHECK };
+
+/* One op of the multi being built; paths and values are borrowed. */
+struct mop {
+    enum prim prim;
+    const char *path;
+    const char *value;
+    int len;
+    int version;
+    int writer, sub;
+    enum role role;
+};
+
+enum phase { PH_SCAN, PH_MULTI, PH_PARENTS, PH_DEAD };
+
+struct zbatch {
+    struct zop **w; /* writes in order; NULL once out of the batch */
+    size_t nw;
+    struct tnode *tn; /* sorted by path */
+    int ntn;
+    enum phase phase;
+    ev_tstamp deadline; /* see zbatch_expire() */
+    int outstanding;    /* requests not answered yet */
+    int scan_rc;
+    int scan_nomem;
+    /* The multi being built, then sent (fence excluded). */
+    struct mop *m;
+    int nm, mcap;
+    size_t size;
+};
+
+/* ------------------------------------------------------------------ */
+/* The queue of writes that may start                                  */
+/* ------------------------------------------------------------------ */
+
+/* Each queued write is held (outstanding) by the queue, then the batch. */
+void zbatch_queue(struct zstore *b, struct zop *zo)
+{
+    zo->outstanding++;
+    zo->next_w = NULL;
+    if (b->wq_tail != NULL)
+        b->wq_tail->next_w = zo;
+    else
+        b->wq_head = zo;
+    b->wq_tail = zo;
+}
+
+static struct zop *wq_pop(struct zstore *b)
+{
+    struct zop *zo = b->wq_head;
+
+    if (zo != NULL) {
+        b->wq_head = zo->next_w;
+        if (b->wq_head == NULL)
+            b->wq_tail = NULL;
+    }
+    return zo;
+}
+
+/* Back to the head of the queue, held as before. */
+static void wq_push_front(struct zstore *b, struct zop *zo)
+{
+    zo->next_w = b->wq_head;
+    b->wq_head = zo;
+    if (b->wq_tail == NULL)
+        b->wq_tail = zo;
+}
+
+/* Lets go of zo (it is completed, or never was queued by us again). */
+static void unhold(struct zstore *b, struct zop *zo)
+{
+    zo->outstanding--;
+    zs_release(b, zo);
+}
+
+/* Completes zo with err and lets go of it. */
+static void end_write(struct zstore *b, struct zop *zo, int err)
+{
+    zs_finish(b, zo, err);
+    unhold(b, zo);
+}
+
+static int term_ok(const struct zstore *b, const struct zop *zo)
+{
+    return zo->op->term == 0 || zo->op->term == b->term;
+}
+
+/* ------------------------------------------------------------------ */
+/* Paths and the scanned tree                                           */
+/* ------------------------------------------------------------------ */
+
+/* <base>/<ns>/<key of sub i>[/.v], malloc'd. */
+static char *sub_path(const struct zop *zo, size_t i, int value)
+{
+    const char *key = zo->sub[i].key;
+    size_t n = zo->ns_len + strlen(key) + sizeof("/" VALUE_NODE) + 1;
+    char *p = malloc(n);
+
+    if (p == NULL)
+        return NULL;
+    snprintf(p, n, "%.*s/%s%s", (int)zo->ns_len, zo->kpath, key,
+             value ? "/" VALUE_NODE : "");
+    return p;
+}
+
+/* A put at a version needs no scan: its setData checks the version. */
+static int needs_scan(const struct zop *zo)
+{
+    return !(zo->op->kind == STORE_PUT && zo->one.version >= 1);
+}
+
+static int depth_of(const char *path)
+{
+    int n = 0;
+
+    for (; *path != '\0'; path++)
+        n += *path == '/';
+    return n;
+}
+
+/* An upper bound of the bytes zo adds to a multi. */
+static size_t write_estimate(const struct zop *zo)
+{
+    size_t i, size = 0, plen;
+
+    for (i = 0; i < zo->nsub; i++) {
+        plen = zo->ns_len + strlen(zo->sub[i].key) + 4;
+        size += zo->sub[i].len +
+                2 * (size_t)(depth_of(zo->kpath) + depth_of(zo->sub[i].key) + 3) *
+                    (OP_OVERHEAD + plen);
+    }
+    return size;
+}
+
+static int tnode_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct tnode *)a)->path,
+                  ((const struct tnode *)b)->path);
+}
+
+static int tnode_find(const struct zbatch *bt, const char *path)
+{
+    struct tnode key, *t;
+
+    key.path = (char *)path;
+    t = bsearch(&key, bt->tn, (size_t)bt->ntn, sizeof(*bt->tn), tnode_cmp);
+    return t == NULL ? -1 : (int)(t - bt->tn);
+}
+
+static void tnodes_free(struct zbatch *bt)
+{
+    int i;
+
+    for (i = 0; i < bt->ntn; i++)
+        free(bt->tn[i].path);
+    free(bt->tn);
+    bt->tn = NULL;
+    bt->ntn = 0;
+}
+
+/* Adds every prefix of path (at a '/' or its end) to the nodes. */
+static int tnodes_add(struct zbatch *bt, const char *path, int *cap)
+{
+    size_t len = strlen(path), k;
+
+    for (k = 1; k <= len; k++) {
+        if (k < len && path[k] != '/')
+            continue;
+        if (bt->ntn >= *cap) {
+            int ncap = *cap ? 2 * *cap : 64;
+            struct tnode *tn = realloc(bt->tn, (size_t)ncap * sizeof(*tn));
+
+            if (tn == NULL)
+                return AGORA_ENOMEM;
+            bt->tn = tn;
+            *cap = ncap;
+        }
+        memset(&bt->tn[bt->ntn], 0, sizeof(bt->tn[0]));
+        bt->tn[bt->ntn].path = strndup(path, k);
+        if (bt->tn[bt->ntn].path == NULL)
+            return AGORA_ENOMEM;
+        bt->ntn++;
+    }
+    return 0;
+}
+
+/* The nodes the batch's writes may touch: sorted, unique, linked. */
+static int tnodes_build(struct zbatch *bt)
+{
+    size_t k, i;
+    int cap = 0, j, n, rc = 0;
+
+    for (k = 0; k < bt->nw && rc == 0; k++) {
+        struct zop *zo = bt->w[k];
+
+        if (zo == NULL || !needs_scan(zo))
+            continue;
+        for (i = 0; i < zo->nsub && rc == 0; i++) {
+            char *v = sub_path(zo, i, 1);
+
+            rc = v != NULL ? tnodes_add(bt, v, &cap) : AGORA_ENOMEM;
+            free(v);
+        }
+    }
+    if (rc != 0 || bt->ntn == 0)
+        return rc;
+    qsort(bt->tn, (size_t)bt->ntn, sizeof(*bt->tn), tnode_cmp);
+    for (j = 0, n = 0; j < bt->ntn; j++) {
+        if (n > 0 && strcmp(bt->tn[n - 1].path, bt->tn[j].path) == 0)
+            free(bt->tn[j].path);
+        else
+            bt->tn[n++] = bt->tn[j];
+    }
+    bt->ntn = n;
+    for (j = 0; j < n; j++) {
+        const char *p = bt->tn[j].path, *slash = strrchr(p, '/');
+        char *up;
+
+        bt->tn[j].parent = -1;
+        if (slash == NULL || slash == p)
+            continue;
+        /* A copy: bsearch() must see the nodes' paths intact. */
+        if ((up = strndup(p, (size_t)(slash - p))) == NULL)
+            return AGORA_ENOMEM;
+        bt->tn[j].parent = tnode_find(bt, up);
+        free(up);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The batch's life                                                     */
+/* ------------------------------------------------------------------ */
+
+static void batch_plan(struct zstore *b, struct zbatch *bt);
+
+static int live(const struct zbatch *bt)
+{
+    size_t k;
+    int n = 0;
+
+    for (k = 0; k < bt->nw; k++)
+        n += bt->w[k] != NULL;
+    return n;
+}
+
+/* Takes write k out of the batch, completed with err. */
+static void drop(struct zstore *b, struct zbatch *bt, size_t k, int err)
+{
+    struct zop *zo = bt->w[k];
+
+    bt->w[k] = NULL;
+    end_write(b, zo, err);
+}
+
+/* Takes write k out of the batch, back to the queue: it lost a race
+ * with another writer and is scanned again, or gives up. */
+static void drop_retry(struct zstore *b, struct zbatch *bt, size_t k)
+{
+    struct zop *zo = bt->w[k];
+
+    bt->w[k] = NULL;
+    if (zo->op == NULL) {
+        unhold(b, zo);
+    } else if (++zo->tries >= MAX_TRIES) {
+        log_error("store", "%s: gave up after %d concurrent changes",
+                  zo->kpath, zo->tries);
+        end_write(b, zo, AGORA_EIO);
+    } else {
+        wq_push_front(b, zo);
+    }
+}
+
+/* Every write left completes with err (a ZooKeeper error: zrc != ZOK). */
+static void drop_all(struct zstore *b, struct zbatch *bt, int err, int zrc,
+                     const char *what)
+{
+    size_t k;
+
+    for (k = 0; k < bt->nw; k++) {
+        struct zop *zo = bt->w[k];
+
+        if (zo == NULL)
+            continue;
+        bt->w[k] = NULL;
+        if (zrc != ZOK && zo->op != NULL)
+            zs_finish_zk(b, zo, zrc, what);
+        else
+            zs_finish(b, zo, err);
+        unhold(b, zo);
+    }
+}
+
+static void batch_free(struct zbatch *bt)
+{
+    tnodes_free(bt);
+    free(bt->m);
+    free(bt->w);
+    free(bt);
+}
+
+/* The batch is over: its writes are completed or queued again. Another
+ * may start (zbatch_kick). */
+static void batch_end(struct zstore *b, struct zbatch *bt)
+{
+    size_t k;
+
+    for (k = 0; k < bt->nw; k++)
+        if (bt->w[k] != NULL)
+            drop_retry(b, bt, k);
+    batch_free(bt);
+    b->batch = NULL;
+}
+
+/* A request of the batch, counted as in flight. */
+static struct zreq *breq_begin(struct zstore *b, struct zbatch *bt)
+{
+    struct zreq *r = zs_req_begin(b, NULL);
+
+    if (r != NULL) {
+        r->batch = bt;
+        bt->outstanding++;
+    }
+    return r;
+}
+
+static int breq_sent(struct zstore *b, struct zbatch *bt, struct zreq *r,
+                     int zrc)
+{
+    zrc = zs_req_sent(b, NULL, r, zrc);
+    if (zrc != ZOK && zrc != ZMARSHALLINGERROR)
+        bt->outstanding--;
+    return zrc;
+}
+
+/* exists() of every node; the plan once the last answer is in. */
+static void batch_scan(struct zstore *b, struct zbatch *bt)
+{
+    zhandle_t *zh = zs_handle(b);
+    int j, zrc = ZOK;
+
+    bt->phase = PH_SCAN;
+    if (tnodes_build(bt) != 0) {
+        drop_all(b, bt, AGORA_ENOMEM, ZOK, NULL);
+        batch_end(b, bt);
+        return;
+    }
+    if (bt->ntn == 0) {
+        batch_plan(b, bt);
+        return;
+    }
+    if (zh == NULL) {
+        drop_all(b, bt, AGORA_EUNAVAIL, ZOK, NULL);
+        batch_end(b, bt);
+        return;
+    }
+    bt->scan_rc = ZOK;
+    for (j = 0; j < bt->ntn && zrc == ZOK; j++) {
+        struct zreq *r = breq_begin(b, bt);
+
+        if (r == NULL) {
+            zrc = ZMARSHALLINGERROR; /* "out of memory", for zk_err() */
+            break;
+        }
+        r->index = j;
+        zrc = breq_sent(b, bt, r,
+                        zoo_aexists(zh, bt->tn[j].path, 0, zs_on_stat, r));
+    }
+    if (zrc != ZOK) {
+        /* What was sent still comes back; the batch ends in error then. */
+        bt->scan_rc = zrc;
+        if (bt->outstanding == 0) {
+            drop_all(b, bt, 0, zrc, "exists");
+            batch_end(b, bt);
+        }
+    }
+}
+
+/*
+ * Starts a batch of the writes queued, when none is in progress: in
+ * order, as many as fit (see the top of the file), all of one term.
+ * Writes of an ended term fail here, before anything is sent for them.
+ */
+void zbatch_kick(struct zstore *b)
+{
+    while (b->batch == NULL && b->wq_head != NULL) {
+        struct zbatch *bt = calloc(1, sizeof(*bt));
+        size_t size = 0, subs = 0, cap = 0;
+        uint64_t term = 0;
+        struct zop *zo;
+
+        if (bt == NULL) {
+            while ((zo = wq_pop(b)) != NULL)
+                end_write(b, zo, AGORA_ENOMEM);
+            return;
+        }
+        while ((zo = b->wq_head) != NULL) {
+            size_t est;
+
+            if (zo->op == NULL) { /* past its deadline */
+                unhold(b, wq_pop(b));
+                continue;
+            }
+            if (!term_ok(b, zo)) {
+                end_write(b, wq_pop(b), AGORA_ENOTLEADER);
+                continue;
+            }
+            if (zs_handle(b) == NULL) {
+                end_write(b, wq_pop(b), AGORA_EUNAVAIL);
+                continue;
+            }
+            est = write_estimate(zo);
+            if (bt->nw > 0 &&
+                (zo->op->term != term || size + est > REQUEST_BUDGET ||
+                 subs + zo->nsub > BATCH_SUBS_MAX))
+                break;
+            if (bt->nw == cap) {
+                size_t ncap = cap ? 2 * cap : 16;
+                struct zop **w = realloc(bt->w, ncap * sizeof(*w));
+
+                if (w == NULL && bt->nw == 0)
+                    end_write(b, wq_pop(b), AGORA_ENOMEM);
+                if (w == NULL)
+                    break;
+                bt->w = w;
+                cap = ncap;
+            }
+            term = zo->op->term;
+            bt->w[bt->nw++] = wq_pop(b);
+            size += est;
+            subs += zo->nsub;
+        }
+        b->batch = bt;
+        bt->deadline = ev_now(b->loop) + 2 * zk_session_timeout(b->z) + 1;
+        if (bt->nw == 0)
+            batch_end(b, bt);
+        else
+            batch_scan(b, bt);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Planning: the writes, simulated on the scanned tree                   */
+/* ------------------------------------------------------------------ */
+
+static int mop_add(struct zbatch *bt, enum prim prim, const char *path,
+                   const char *value, size_t len, int version, int writer,
+                   int sub, enum role role)
+{
+    struct mop *o;
+
+    if (bt->nm >= bt->mcap) {
+        int ncap = bt->mcap ? 2 * bt->mcap : 64;
+        struct mop *m = realloc(bt->m, (size_t)ncap * sizeof(*m));
+
+        if (m == NULL)
+            return AGORA_ENOMEM;
+        bt->m = m;
+        bt->mcap = ncap;
+    }
+    o = &bt->m[bt->nm++];
+    o->prim = prim;
+    o->path = path;
+    o->value = value;
+    o->len = (int)len;
+    o->version = version;
+    o->writer = writer;
+    o->sub = sub;
+    o->role = role;
+    bt->size += OP_OVERHEAD + strlen(path) + len;
+    return 0;
+}
+
+/* Creates node j's missing ancestors and j itself, top-down (no
+ * recursion: at most one chain of parents). */
+static int create_chain(struct zbatch *bt, int j, const char *value,
+                        size_t len, int writer, int sub, enum role role)
+{
+    int chain[AGORA_STORE_KEY_MAX + 64], n = 0, k, rc;
+
+    for (k = j; k >= 0 && !bt->tn[k].exists; k = bt->tn[k].parent) {
+        if (n >= (int)(sizeof(chain) / sizeof(chain[0])))
+            return AGORA_EINVAL;
+        chain[n++] = k;
+    }
+    while (n-- > 0) {
+        struct tnode *t = &bt->tn[chain[n]];
+        int own = chain[n] == j;
+
+        rc = mop_add(bt, P_CREATE, t->path, own ? value : "", own ? len : 0,
+                     0, writer, sub, own ? role : R_PARENT);
+        if (rc != 0)
+            return rc;
+        t->exists = 1;
+        t->nchildren = 0;
+        t->version = 0;
+        if (t->parent >= 0)
+            bt->tn[t->parent].nchildren++;
+    }
+    return 0;
+}
+
+/* Deletes node j (a .v, at version), then, when prune, its ancestors
+ * below the namespace that it leaves empty. */
+static int delete_chain(struct zbatch *bt, const struct zop *zo, int j,
+                        int version, int writer, int sub, int prune)
+{
+    struct tnode *t = &bt->tn[j];
+    enum role role = R_DELETE_V;
+    int rc;
+
+    for (;;) {
+        rc = mop_add(bt, P_DELETE, t->path, NULL, 0, version, writer, sub,
+                     role);
+        if (rc != 0)
+            return rc;
+        t->exists = 0;
+        if (t->parent < 0)
+            return 0;
+        t = &bt->tn[t->parent];
+        t->nchildren--;
+        if (!prune || t->nchildren > 0 || strlen(t->path) <= zo->ns_len)
+            return 0;
+        version = -1;
+        role = R_PARENT;
+    }
+}
+
+/* The node of sub i's .v, or -1 (out of memory, or a write not scanned). */
+static int sub_node(const struct zbatch *bt, const struct zop *zo, size_t i)
+{
+    char *v = sub_path(zo, i, 1);
+    int j = v != NULL ? tnode_find(bt, v) : -1;
+
+    free(v);
+    return j;
+}
+
+static int zversion(int64_t v)
+{
+    return v == AGORA_STORE_ANY ? -1 : zs_zk_version(v);
+}
+
+/*
+ * Whether write zo must fail, by the scan: 0, or its answer, with
+ * op->failed set for a transaction. Only its own .v nodes decide it, and
+ * no other write of the batch touches those (they conflict otherwise).
+ */
+static int predict(const struct zbatch *bt, struct zop *zo)
+{
+    size_t i;
+
+    if (!needs_scan(zo))
+        return 0;
+    for (i = 0; i < zo->nsub; i++) {
+        const struct store_txn_op *t = &zo->sub[i];
+        int j = sub_node(bt, zo, i), fails;
+        const struct tnode *v;
+
+        if (j < 0)
+            return AGORA_ENOMEM;
+        v = &bt->tn[j];
+        fails = (t->version >= 1 &&
+                 (!v->exists || zversion(t->version) != v->version)) ||
+                (t->version == AGORA_STORE_NEW && v->exists) ||
+                (t->kind == AGORA_STORE_TXN_DELETE && !v->exists);
+        if (!fails)
+            continue;
+        if (zo->op->kind == STORE_DELETE)
+            return v->exists ? AGORA_EVERSION : AGORA_ENOENT;
+        zo->op->failed = i;
+        return AGORA_EVERSION;
+    }
+    return 0;
+}
+
+/* Adds write k's ops to the multi and notes its versions after it. */
+static int plan_write(struct zbatch *bt, size_t k)
+{
+    struct zop *zo = bt->w[k];
+    size_t i;
+    int rc = 0;
+
+    if (!needs_scan(zo)) { /* a put at a version: one setData */
+        zo->after[0] = zo->one.version + 1;
+        return mop_add(bt, P_SET, zo->vpath, zo->one.value, zo->one.len,
+                       zversion(zo->one.version), (int)k, 0, R_SET_V);
+    }
+    for (i = 0; i < zo->nsub && rc == 0; i++) {
+        const struct store_txn_op *t = &zo->sub[i];
+        int j = sub_node(bt, zo, i), zv = zversion(t->version);
+        struct tnode *v;
+
+        if (j < 0)
+            return AGORA_ENOMEM;
+        v = &bt->tn[j];
+        switch (t->kind) {
+        case AGORA_STORE_TXN_PUT:
+            zo->after[i] = 1; /* a create; a set's comes in the reply */
+            if (!v->exists)
+                rc = create_chain(bt, j, t->value, t->len, (int)k, (int)i,
+                                  R_CREATE_V);
+            else
+                rc = mop_add(bt, P_SET, v->path, t->value, t->len, zv,
+                             (int)k, (int)i, R_SET_V);
+            break;
+        case AGORA_STORE_TXN_DELETE:
+            zo->after[i] = 0;
+            /* After half the tries, only the value: a delete must end
+             * even if someone keeps adding siblings. */
+            rc = delete_chain(bt, zo, j, zv, (int)k, (int)i,
+                              zo->tries < MAX_TRIES / 2);
+            break;
+        case AGORA_STORE_TXN_CHECK:
+            zo->after[i] = v->version >= 0 ? (int64_t)v->version + 1 : 0;
+            if (t->version >= 1) {
+                rc = mop_add(bt, P_CHECK, v->path, NULL, 0, zv, (int)k,
+                             (int)i, R_CHECK_V);
+            } else if (t->version == AGORA_STORE_NEW) {
+                /* ZooKeeper has no "does not exist" check: create the
+                 * .v and delete it, which fails if someone made it. */
+                rc = create_chain(bt, j, "", 0, (int)k, (int)i, R_CREATE_V);
+                if (rc == 0)
+                    rc = delete_chain(bt, zo, j, 0, (int)k, (int)i, 1);
+            }
+            break;
+        }
+    }
+    return rc;
+}
+
+/* The writes' versions once the multi is applied; each completes. */
+static void batch_done(struct zstore *b, struct zbatch *bt, struct zreq *r)
+{
+    int off = r->fenced, k;
+    size_t i;
+
+    for (k = 0; k < bt->nm; k++)
+        if (bt->m[k].role == R_SET_V && bt->w[bt->m[k].writer] != NULL)
+            bt->w[bt->m[k].writer]->after[bt->m[k].sub] =
+                (int64_t)r->stats[k + off].version + 1;
+    for (i = 0; i < bt->nw; i++) {
+        struct zop *zo = bt->w[i];
+        size_t j;
+
+        if (zo == NULL || zo->op == NULL)
+            continue;
+        if (zo->op->kind == STORE_PUT)
+            zo->op->version = zo->after[0];
+        else if (zo->op->kind == STORE_TXN)
+            for (j = 0; j < zo->nsub; j++)
+                zo->op->txn[j].version = zo->after[j];
+        drop(b, bt, i, 0);
+    }
+}
+
+/* Write k wrote nothing (checks of ANY only): done, with the versions
+ * the scan read. */
+static void batch_done_one(struct zstore *b, struct zbatch *bt, size_t k)
+{
+    struct zop *zo = bt->w[k];
+    size_t j;
+
+    if (zo->op->kind == STORE_TXN)
+        for (j = 0; j < zo->nsub; j++)
+            zo->op->txn[j].version = zo->after[j];
+    drop(b, bt, k, 0);
+}
+
+/* Sends the multi planned, the fence's check first. */
+static int batch_send(struct zstore *b, struct zbatch *bt, enum phase phase)
+{
+    zhandle_t *zh = zs_handle(b);
+    int fenced = b->term != 0 && b->fence != NULL, n = 0, k, off;
+    zoo_op_t *ops;
+    struct zreq *r;
+
+    if (zh == NULL)
+        return ZCONNECTIONLOSS;
+    for (k = 0; k < bt->nm; k++)
+        n += phase != PH_PARENTS || bt->m[k].role == R_PARENT;
+    ops = calloc((size_t)(n + fenced), sizeof(*ops));
+    if (ops == NULL || (r = breq_begin(b, bt)) == NULL) {
+        free(ops);
+        return ZSYSTEMERROR;
+    }
+    r->results = calloc((size_t)(n + fenced), sizeof(*r->results));
+    r->stats = calloc((size_t)(n + fenced), sizeof(*r->stats));
+    if (r->results == NULL || r->stats == NULL) {
+        free(ops);
+        return breq_sent(b, bt, r, ZSYSTEMERROR);
+    }
+    r->nops = n + fenced;
+    r->fenced = fenced;
+    if (fenced)
+        zoo_check_op_init(&ops[0], b->fence, -1);
+    for (k = 0, off = fenced; k < bt->nm; k++) {
+        const struct mop *o = &bt->m[k];
+
+        if (phase == PH_PARENTS && o->role != R_PARENT)
+            continue;
+        switch (o->prim) {
+        case P_CREATE:
+            zoo_create_op_init(&ops[off], o->path, o->value, o->len,
+                               &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            break;
+        case P_DELETE:
+            zoo_delete_op_init(&ops[off], o->path, o->version);
+            break;
+        case P_SET:
+            zoo_set_op_init(&ops[off], o->path, o->value, o->len,
+                            o->version, &r->stats[off]);
+            break;
+        case P_CHECK:
+            zoo_check_op_init(&ops[off], o->path, o->version);
+            break;
+        }
+        off++;
+    }
+    bt->phase = phase;
+    k = breq_sent(b, bt, r,
+                  zoo_amulti(zh, n + fenced, ops, r->results, zs_on_void, r));
+    free(ops);
+    return k;
+}
+
+/* The last live write, back to the queue: the multi is over a bound. */
+static void shed_last(struct zstore *b, struct zbatch *bt)
+{
+    size_t k = bt->nw;
+
+    while (k-- > 0) {
+        if (bt->w[k] != NULL) {
+            struct zop *zo = bt->w[k];
+
+            bt->w[k] = NULL;
+            wq_push_front(b, zo);
+            return;
+        }
+    }
+}
+
+/* One write over ZooKeeper's request size, alone in its batch. */
+static void batch_too_big(struct zstore *b, struct zbatch *bt)
+{
+    size_t k;
+    int zrc;
+
+    for (k = 0; bt->w[k] == NULL; k++)
+        ;
+    if (bt->w[k]->op->kind != STORE_PUT) {
+        log_warn("store", "%s: a transaction of %zu bytes is over what "
+                          "ZooKeeper takes in one request",
+                 bt->w[k]->kpath, bt->size);
+        drop(b, bt, k, AGORA_ETOOBIG);
+        batch_end(b, bt);
+        return;
+    }
+    /* A put with many parents: the parents first, then (scanned again)
+     * the value. If the value then fails, the parents stay. */
+    zrc = batch_send(b, bt, PH_PARENTS);
+    if (zrc != ZOK) {
+        drop_all(b, bt, 0, zrc, "put");
+        batch_end(b, bt);
+    }
+}
+
+/*
+ * Plans the multi on the scan (again, after a write was taken out) and
+ * sends it. Writes the scan shows must fail complete here; a write that
+ * writes nothing (a transaction of checks of ANY) completes here too.
+ */
+static void batch_plan(struct zstore *b, struct zbatch *bt)
+{
+    size_t k;
+    int j, rc, zrc;
+
+    for (;;) {
+        for (j = 0; j < bt->ntn; j++) {
+            struct tnode *t = &bt->tn[j];
+
+            t->exists = t->s_exists;
+            t->nchildren = t->s_nchildren;
+            t->version = t->s_version;
+        }
+        bt->nm = 0;
+        bt->size = 0;
+        for (k = 0; k < bt->nw; k++) {
+            struct zop *zo = bt->w[k];
+            int before = bt->nm;
+
+            if (zo == NULL)
+                continue;
+            if (zo->op == NULL) {
+                bt->w[k] = NULL;
+                unhold(b, zo);
+                continue;
+            }
+            if (!term_ok(b, zo)) {
+                drop(b, bt, k, AGORA_ENOTLEADER);
+                continue;
+            }
+            if ((rc = predict(bt, zo)) != 0) {
+                drop(b, bt, k, rc);
+                continue;
+            }
+            if ((rc = plan_write(bt, k)) != 0) {
+                drop_all(b, bt, AGORA_ENOMEM, ZOK, NULL);
+                batch_end(b, bt);
+                return;
+            }
+            if (bt->nm == before) /* checks of ANY only: done */
+                batch_done_one(b, bt, k);
+        }
+        if (live(bt) == 0 || bt->nm == 0) {
+            batch_end(b, bt);
+            return;
+        }
+        if (bt->size <= REQUEST_BUDGET && bt->nm <= BATCH_OPS_MAX)
+            break;
+        if (live(bt) == 1) {
+            batch_too_big(b, bt);
+            return;
+        }
+        shed_last(b, bt);
+    }
+    zrc = batch_send(b, bt, PH_MULTI);
+    if (zrc != ZOK) {
+        drop_all(b, bt, 0, zrc, "write");
+        batch_end(b, bt);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Answers                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A scan's exists() answer; the plan once the last one is in. */
+static void scan_result(struct zstore *b, struct zbatch *bt, struct zreq *r)
+{
+    struct tnode *t = &bt->tn[r->index];
+
+    t->s_exists = r->rc == ZOK;
+    t->s_nchildren = r->rc == ZOK ? r->stat.numChildren : 0;
+    t->s_version = r->rc == ZOK ? r->stat.version : -1;
+    if (r->rc != ZOK && r->rc != ZNONODE && bt->scan_rc == ZOK)
+        bt->scan_rc = r->rc;
+    if (bt->outstanding > 0)
+        return;
+    if (bt->scan_rc != ZOK) {
+        drop_all(b, bt, 0, bt->scan_rc, "exists");
+        batch_end(b, bt);
+        return;
+    }
+    batch_plan(b, bt);
+}
+
+/*
+ * The answer of a write whose own op failed the multi with zrc, or 1
+ * when it lost a race with another writer (a parent made or removed
+ * meanwhile, the .v made or removed under a put of ANY): it is scanned
+ * again then.
+ */
+static int verdict(const struct zop *zo, const struct mop *o, int zrc)
+{
+    int64_t version = zo->sub[o->sub].version;
+    int err = 1;
+
+    switch (o->role) {
+    case R_PARENT:
+        return 1;
+    case R_CREATE_V: /* NONODE: its parent went */
+        if (zrc == ZNODEEXISTS && version != AGORA_STORE_ANY)
+            err = AGORA_EVERSION;
+        break;
+    case R_SET_V:
+        if (version != AGORA_STORE_ANY &&
+            (zrc == ZBADVERSION || zrc == ZNONODE))
+            err = AGORA_EVERSION;
+        break;
+    case R_DELETE_V:
+        if (zrc == ZBADVERSION)
+            err = AGORA_EVERSION;
+        else if (zrc == ZNONODE)
+            err = zo->op->kind == STORE_DELETE ? AGORA_ENOENT
+                                               : AGORA_EVERSION;
+        break;
+    case R_CHECK_V:
+        if (zrc == ZBADVERSION || zrc == ZNONODE)
+            err = AGORA_EVERSION;
+        break;
+    }
+    if (err != 1 && zo->op->kind == STORE_TXN)
+        zo->op->failed = (size_t)o->sub;
+    return err;
+}
+
+/* The first op of a multi that failed for itself, -1 if none did. */
+static int failed_at(const struct zreq *r)
+{
+    int i;
+
+    for (i = r->fenced; i < r->nops; i++)
+        if (r->results[i].err != ZOK &&
+            r->results[i].err != ZRUNTIMEINCONSISTENCY)
+            return i - r->fenced;
+    return -1;
+}
+
+static int node_error(int zrc)
+{
+    return zrc == ZNONODE || zrc == ZNODEEXISTS || zrc == ZBADVERSION ||
+           zrc == ZNOTEMPTY;
+}
+
+/* The multi's answer: all done; or one write out and the rest again. */
+static void multi_result(struct zstore *b, struct zbatch *bt,
+                         struct zreq *r)
+{
+    int at, k;
+
+    if (r->fenced && r->results[0].err == ZNONODE) {
+        log_info("store",
+                 "a batch of %d writes of a deposed leader refused: its "
+                 "election znode %s is gone",
+                 live(bt), b->fence ? b->fence : "(of an ended term)");
+        drop_all(b, bt, AGORA_ENOTLEADER, ZOK, NULL);
+        batch_end(b, bt);
+        return;
+    }
+    if (r->rc == ZOK) {
+        batch_done(b, bt, r);
+        batch_end(b, bt);
+        return;
+    }
+    at = failed_at(r);
+    if (at < 0 || at >= bt->nm || !node_error(r->rc)) {
+        drop_all(b, bt, 0, r->rc, "write");
+        batch_end(b, bt);
+        return;
+    }
+    k = bt->m[at].writer;
+    if (bt->w[k] != NULL) {
+        int err = bt->w[k]->op != NULL
+                      ? verdict(bt->w[k], &bt->m[at], r->results[at + r->fenced].err)
+                      : 1;
+
+        if (err == 1)
+            drop_retry(b, bt, (size_t)k);
+        else
+            drop(b, bt, (size_t)k, err);
+    }
+    batch_plan(b, bt); /* the rest, on the same scan */
+}
+
+/* The parents of a put too big for one request are made (or someone
+ * made them, or its key went meanwhile): the put again, scanned again. */
+static void parents_result(struct zstore *b, struct zbatch *bt,
+                           struct zreq *r)
+{
+    if (r->fenced && r->results[0].err == ZNONODE)
+        drop_all(b, bt, AGORA_ENOTLEADER, ZOK, NULL);
+    else if (r->rc != ZOK && !node_error(r->rc))
+        drop_all(b, bt, 0, r->rc, "put");
+    batch_end(b, bt); /* what is left goes back to the queue */
+}
+
+
+void zbatch_result(struct zstore *b, struct zreq *r)
+{
+    struct zbatch *bt = r->batch;
+
+    bt->outstanding--;
+    if (bt->phase == PH_DEAD) {
+        if (bt->outstanding == 0)
+            batch_free(bt);
+    } else if (bt->phase == PH_SCAN)
+        scan_result(b, bt, r);
+    else if (bt->phase == PH_MULTI)
+        multi_result(b, bt, r);
+    else
+        parents_result(b, bt, r);
+}
+
+/* close(): results that come later are dropped unread (r->batch is not
+ * read once the backend is closed); the writes are close()'s. */
+void zbatch_close(struct zstore *b)
+{
+    struct zbatch *bt = b->batch;
+    struct zop *zo;
+
+    while ((zo = wq_pop(b)) != NULL)
+        zo->outstanding--;
+    if (bt == NULL)
+        return;
+    batch_free(bt);
+    b->batch = NULL;
+}
+
+/*
+ * on_tick: a batch past its deadline (two session timeouts and a second)
+ * is given up, whatever libzookeeper does: its writes fail with
+ * AGORA_EUNAVAIL (they may have happened), and the next batch may
+ * start. Answers that still come for it are dropped.
+ */
+void zbatch_expire(struct zstore *b, ev_tstamp now)
+{
+    struct zbatch *bt = b->batch;
+
+    if (bt == NULL || now <= bt->deadline)
+        return;
+    log_warn("store", "a batch of %d writes: no answer from ZooKeeper in "
+                      "time",
+             live(bt));
+    drop_all(b, bt, AGORA_EUNAVAIL, ZOK, NULL);
+    b->batch = NULL;
+    bt->phase = PH_DEAD;
+    if (bt->outstanding == 0)
+        batch_free(bt);
+}

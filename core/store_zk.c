@@ -717,10 +717,25 @@ static void schedule(struct zstore *b)
         b->again = 0;
         while ((zo = order_next(&b->order)) != NULL)
             start(b, zo);
-        zbatch_kick(b);
+        if (b->kick_now || b->closing)
+            zbatch_kick(b);
+        else if (b->wq_head != NULL && b->batch == NULL &&
+                 !ev_is_active(&b->kick))
+            ev_prepare_start(b->loop, &b->kick);
     } while (b->again);
     b->scheduling = 0;
     tick_update(b);
+}
+
+/* The loop ran the callbacks ready: the writes they made are queued. */
+static void on_kick(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct zstore *b = w->data;
+
+    ev_prepare_stop(loop, w);
+    b->kick_now = 1;
+    schedule(b);
+    b->kick_now = 0;
 }
 
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
@@ -880,6 +895,9 @@ static void zs_close(void *impl)
 
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += (time_t)CLOSE_DRAIN;
+    b->closing = 1;
+    ev_prepare_stop(b->loop, &b->kick);
+    schedule(b);
     while (any_unfinished(b) && wait_result(b, &until) == 0) {
         handle_results(b);
         schedule(b);
@@ -896,6 +914,8 @@ static void zs_close(void *impl)
         zo->order = NULL;
     }
     order_free(&b->order);
+    zcache_clear(&b->cache);
+    map_free(&b->cache);
     while ((zo = b->head) != NULL) {
         b->head = zo->next;
         zop_free(zo);
@@ -930,6 +950,8 @@ static int zs_term(void *impl, uint64_t term, const char *fence)
     free(b->fence);
     b->fence = copy;
     b->term = term;
+    /* Another master may have written between our terms. */
+    zcache_clear(&b->cache);
     return 0;
 }
 
@@ -984,11 +1006,14 @@ int store_open_zk(struct ev_loop *loop, struct zk *z, const char *root,
     b->loop = loop;
     b->z = z;
     b->order = (struct order)ORDER_INIT;
+    b->cache.borrowed = 1;
     ev_async_init(&b->wake, on_wake);
     b->wake.data = b;
     ev_async_start(loop, &b->wake);
     /* The store keeps the loop running while ops are pending. */
     ev_unref(loop);
+    ev_prepare_init(&b->kick, on_kick);
+    b->kick.data = b;
     ev_timer_init(&b->tick, on_tick, 1., 1.);
     b->tick.data = b;
     rc = store_open_backend(loop, &zk_backend, b, out);

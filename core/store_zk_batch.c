@@ -52,13 +52,17 @@
 /* The ops of one multi at most. */
 #define BATCH_OPS_MAX 4096
 
-/* A znode of the scan: as read (s_*), then as the multi leaves it. */
+/* A znode of the batch: as known before (s_*: scanned, or from the
+ * cache), then as the multi leaves it. */
 struct tnode {
     char *path;
-    int parent; /* index, -1 above the scanned nodes */
-    int s_exists, s_nchildren, s_version;
+    int parent; /* index, -1 above the batch's nodes */
+    int fresh;  /* must be scanned: a write of it wants no cached answer */
+    int cached; /* known from the cache, not scanned */
+    int s_exists, s_nchildren, s_version, s_complete;
     int exists, nchildren;
     int version; /* ZooKeeper's, -1 when missing */
+    int created; /* by the multi */
 };
 
 /* What an op of the multi is to its write. */
@@ -231,7 +235,8 @@ static void tnodes_free(struct zbatch *bt)
 }
 
 /* Adds every prefix of path (at a '/' or its end) to the nodes. */
-static int tnodes_add(struct zbatch *bt, const char *path, int *cap)
+static int tnodes_add(struct zbatch *bt, const char *path, int fresh,
+                      int *cap)
 {
     size_t len = strlen(path), k;
 
@@ -248,6 +253,7 @@ static int tnodes_add(struct zbatch *bt, const char *path, int *cap)
             *cap = ncap;
         }
         memset(&bt->tn[bt->ntn], 0, sizeof(bt->tn[0]));
+        bt->tn[bt->ntn].fresh = fresh;
         bt->tn[bt->ntn].path = strndup(path, k);
         if (bt->tn[bt->ntn].path == NULL)
             return AGORA_ENOMEM;
@@ -270,7 +276,13 @@ static int tnodes_build(struct zbatch *bt)
         for (i = 0; i < zo->nsub && rc == 0; i++) {
             char *v = sub_path(zo, i, 1);
 
-            rc = v != NULL ? tnodes_add(bt, v, &cap) : AGORA_ENOMEM;
+            /* A transaction reads what it reports (a check's version):
+             * always scanned, as is a write the cache misled. */
+            rc = v != NULL ? tnodes_add(bt, v,
+                                        zo->fresh ||
+                                            zo->op->kind == STORE_TXN,
+                                        &cap)
+                           : AGORA_ENOMEM;
             free(v);
         }
     }
@@ -278,10 +290,12 @@ static int tnodes_build(struct zbatch *bt)
         return rc;
     qsort(bt->tn, (size_t)bt->ntn, sizeof(*bt->tn), tnode_cmp);
     for (j = 0, n = 0; j < bt->ntn; j++) {
-        if (n > 0 && strcmp(bt->tn[n - 1].path, bt->tn[j].path) == 0)
+        if (n > 0 && strcmp(bt->tn[n - 1].path, bt->tn[j].path) == 0) {
+            bt->tn[n - 1].fresh |= bt->tn[j].fresh;
             free(bt->tn[j].path);
-        else
+        } else {
             bt->tn[n++] = bt->tn[j];
+        }
     }
     bt->ntn = n;
     for (j = 0; j < n; j++) {
@@ -298,6 +312,59 @@ static int tnodes_build(struct zbatch *bt)
         free(up);
     }
     return 0;
+}
+
+/* Fills what the cache knows; 1 when node j must be scanned. */
+static int tnode_known(struct zstore *b, struct tnode *t)
+{
+    struct znode_info in;
+
+    if (t->fresh || !zcache_lookup(&b->cache, t->path, &in))
+        return 0;
+    t->cached = 1;
+    t->s_exists = in.exists;
+    t->s_nchildren = in.nchildren;
+    t->s_version = in.version;
+    t->s_complete = in.complete;
+    return 1;
+}
+
+/* Keeps what the scan read of t; a node that contradicts what the cache
+ * said of it (someone else wrote) clears the cache. */
+static void tnode_learn(struct zstore *b, const struct tnode *t)
+{
+    struct znode_info in, was;
+
+    in.exists = t->s_exists;
+    in.nchildren = t->s_nchildren;
+    in.version = t->s_version;
+    in.complete = t->s_complete;
+    if (zcache_lookup(&b->cache, t->path, &was) &&
+        (was.exists != in.exists || was.version != in.version))
+        zcache_clear(&b->cache);
+    if (zcache_set(&b->cache, t->path, &in) != 0)
+        zcache_clear(&b->cache); /* out of memory: know less */
+}
+
+/* The multi is applied: what it left is known. */
+static void tnodes_commit(struct zstore *b, const struct zbatch *bt)
+{
+    struct znode_info in;
+    int j;
+
+    for (j = 0; j < bt->ntn; j++) {
+        const struct tnode *t = &bt->tn[j];
+
+        in.exists = t->exists;
+        in.nchildren = t->exists ? t->nchildren : 0;
+        in.version = t->exists ? t->version : -1;
+        in.complete = t->exists && (t->nchildren == 0 || t->created ||
+                                    t->s_complete);
+        if (zcache_set(&b->cache, t->path, &in) != 0) {
+            zcache_clear(&b->cache);
+            return;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -349,6 +416,8 @@ static void drop_all(struct zstore *b, struct zbatch *bt, int err, int zrc,
 {
     size_t k;
 
+    if (zrc != ZOK || err == AGORA_EUNAVAIL)
+        zcache_clear(&b->cache); /* writes may or may not have happened */
     for (k = 0; k < bt->nw; k++) {
         struct zop *zo = bt->w[k];
 
@@ -428,9 +497,11 @@ static void batch_scan(struct zstore *b, struct zbatch *bt)
     }
     bt->scan_rc = ZOK;
     for (j = 0; j < bt->ntn && zrc == ZOK; j++) {
-        struct zreq *r = breq_begin(b, bt);
+        struct zreq *r;
 
-        if (r == NULL) {
+        if (tnode_known(b, &bt->tn[j]))
+            continue;
+        if ((r = breq_begin(b, bt)) == NULL) {
             zrc = ZMARSHALLINGERROR; /* "out of memory", for zk_err() */
             break;
         }
@@ -445,6 +516,8 @@ static void batch_scan(struct zstore *b, struct zbatch *bt)
             drop_all(b, bt, 0, zrc, "exists");
             batch_end(b, bt);
         }
+    } else if (bt->outstanding == 0) {
+        batch_plan(b, bt); /* all known */
     }
 }
 
@@ -455,6 +528,8 @@ static void batch_scan(struct zstore *b, struct zbatch *bt)
  */
 void zbatch_kick(struct zstore *b)
 {
+    if (b->batch == NULL && b->cache.len > CACHE_MAX)
+        zcache_clear(&b->cache);
     while (b->batch == NULL && b->wq_head != NULL) {
         struct zbatch *bt = calloc(1, sizeof(*bt));
         size_t size = 0, subs = 0, cap = 0;
@@ -566,6 +641,7 @@ static int create_chain(struct zbatch *bt, int j, const char *value,
         t->exists = 1;
         t->nchildren = 0;
         t->version = 0;
+        t->created = 1;
         if (t->parent >= 0)
             bt->tn[t->parent].nchildren++;
     }
@@ -613,6 +689,9 @@ static int zversion(int64_t v)
     return v == AGORA_STORE_ANY ? -1 : zs_zk_version(v);
 }
 
+/* predict(): the cache says the write fails; a scan must say it. */
+#define PREDICT_RESCAN 1
+
 /*
  * Whether write zo must fail, by the scan: 0, or its answer, with
  * op->failed set for a transaction. Only its own .v nodes decide it, and
@@ -638,6 +717,8 @@ static int predict(const struct zbatch *bt, struct zop *zo)
                 (t->kind == AGORA_STORE_TXN_DELETE && !v->exists);
         if (!fails)
             continue;
+        if (v->cached)
+            return PREDICT_RESCAN; /* only a scan may answer */
         if (zo->op->kind == STORE_DELETE)
             return v->exists ? AGORA_EVERSION : AGORA_ENOENT;
         zo->op->failed = i;
@@ -707,10 +788,19 @@ static void batch_done(struct zstore *b, struct zbatch *bt, struct zreq *r)
     int off = r->fenced, k;
     size_t i;
 
-    for (k = 0; k < bt->nm; k++)
-        if (bt->m[k].role == R_SET_V && bt->w[bt->m[k].writer] != NULL)
-            bt->w[bt->m[k].writer]->after[bt->m[k].sub] =
+    tnodes_commit(b, bt);
+    for (k = 0; k < bt->nm; k++) {
+        const struct mop *o = &bt->m[k];
+        struct znode_info in = {1, 0, r->stats[k + off].version, 1};
+
+        if (o->role != R_SET_V)
+            continue;
+        if (zcache_set(&b->cache, o->path, &in) != 0)
+            zcache_clear(&b->cache);
+        if (bt->w[o->writer] != NULL)
+            bt->w[o->writer]->after[o->sub] =
                 (int64_t)r->stats[k + off].version + 1;
+    }
     for (i = 0; i < bt->nw; i++) {
         struct zop *zo = bt->w[i];
         size_t j;
@@ -854,6 +944,7 @@ static void batch_plan(struct zstore *b, struct zbatch *bt)
             t->exists = t->s_exists;
             t->nchildren = t->s_nchildren;
             t->version = t->s_version;
+            t->created = 0;
         }
         bt->nm = 0;
         bt->size = 0;
@@ -872,7 +963,12 @@ static void batch_plan(struct zstore *b, struct zbatch *bt)
                 drop(b, bt, k, AGORA_ENOTLEADER);
                 continue;
             }
-            if ((rc = predict(bt, zo)) != 0) {
+            if ((rc = predict(bt, zo)) == PREDICT_RESCAN) {
+                zo->fresh = 1;
+                drop_retry(b, bt, k);
+                continue;
+            }
+            if (rc != 0) {
                 drop(b, bt, k, rc);
                 continue;
             }
@@ -915,8 +1011,11 @@ static void scan_result(struct zstore *b, struct zbatch *bt, struct zreq *r)
     t->s_exists = r->rc == ZOK;
     t->s_nchildren = r->rc == ZOK ? r->stat.numChildren : 0;
     t->s_version = r->rc == ZOK ? r->stat.version : -1;
+    t->s_complete = r->rc == ZOK && r->stat.numChildren == 0;
     if (r->rc != ZOK && r->rc != ZNONODE && bt->scan_rc == ZOK)
         bt->scan_rc = r->rc;
+    if (r->rc == ZOK || r->rc == ZNONODE)
+        tnode_learn(b, t);
     if (bt->outstanding > 0)
         return;
     if (bt->scan_rc != ZOK) {
@@ -1017,8 +1116,10 @@ static void multi_result(struct zstore *b, struct zbatch *bt,
                       ? verdict(bt->w[k], &bt->m[at], r->results[at + r->fenced].err)
                       : 1;
 
-        if (err == 1)
+        if (err == 1) {
+            zcache_clear(&b->cache); /* it misled us, or a scan did */
             drop_retry(b, bt, (size_t)k);
+        }
         else
             drop(b, bt, (size_t)k, err);
     }
@@ -1030,6 +1131,7 @@ static void multi_result(struct zstore *b, struct zbatch *bt,
 static void parents_result(struct zstore *b, struct zbatch *bt,
                            struct zreq *r)
 {
+    zcache_clear(&b->cache); /* rare: no need to know what it made */
     if (r->fenced && r->results[0].err == ZNONODE)
         drop_all(b, bt, AGORA_ENOTLEADER, ZOK, NULL);
     else if (r->rc != ZOK && !node_error(r->rc))

@@ -25,6 +25,9 @@
 #define REQUEST_BUDGET (0xfffff - 4096)
 /* A multi's overhead an op (header, ACL, version, flags), generously. */
 #define OP_OVERHEAD 64
+/* Znodes the cache knows at most (about 100 bytes each) before it is
+ * cleared (store_zk_cache.c). */
+#define CACHE_MAX 32768
 
 struct zstore;
 struct zop;
@@ -50,6 +53,14 @@ struct zreq {
     struct zreq *next;
 };
 
+/* What the cache knows of a znode. */
+struct znode_info {
+    int exists;
+    int nchildren; /* when it exists */
+    int version;   /* ZooKeeper's, of a .v; -1 when missing */
+    int complete;  /* it exists and every child of it that does is known */
+};
+
 /* The step of a read whose answer is awaited. */
 enum step { ST_GET, ST_LIST, ST_DEL_EXISTS, ST_CH_LIST, ST_CH_GET };
 
@@ -63,6 +74,7 @@ struct zop {
     int started;
     int outstanding; /* requests (or a batch) that still refer to it */
     int tries;
+    int fresh; /* a write whose next batch must scan, not use the cache */
     ev_tstamp deadline;
     struct order_ent *order; /* its place in the order, until finished */
     /* children */
@@ -91,8 +103,14 @@ struct zstore {
     struct order order;      /* which ops may start */
     struct zop *wq_head, *wq_tail; /* writes that may start, in order */
     struct zbatch *batch;          /* the one batch in progress, or NULL */
+    struct map cache;              /* path -> what we know of it */
     int running;                   /* started and not completed */
     int scheduling, again;         /* schedule() re-entered */
+    /* A batch starts from `kick`, once the loop has run every callback
+     * ready, so that the writes those make go together; at once while
+     * closing. */
+    ev_prepare kick;
+    int kick_now, closing;
     ev_async wake;
     ev_timer tick; /* deadlines, while ops run */
 
@@ -116,6 +134,16 @@ int zs_zk_version(int64_t v);
 char *zs_path3(const char *a, const char *b, const char *c);
 void zs_on_stat(int rc, const struct Stat *stat, const void *data);
 void zs_on_void(int rc, const void *data);
+
+/*
+ * store_zk_cache.c, over a map that borrows its keys. zcache_lookup():
+ * 1, with *out filled, when path is known (cached, or its parent is
+ * cached and missing or complete), else 0.
+ */
+int zcache_lookup(const struct map *c, const char *path,
+                  struct znode_info *out);
+int zcache_set(struct map *c, const char *path, const struct znode_info *in);
+void zcache_clear(struct map *c);
 
 /*
  * store_zk_batch.c. zbatch_queue() takes a write that may start (its

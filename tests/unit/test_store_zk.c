@@ -713,10 +713,9 @@ END_TEST
 /*
  * A write called in the term but held back behind an earlier one (the
  * same key) starts after the term ended: it is never sent, and fails with
- * AGORA_ENOTLEADER. The earlier one, sent (in one request, from the call:
- * a put at a version is one setData, which needs no scan) while the
- * fence stood, landed. A put of ANY would not have gone either: its scan
- * comes first, and its multi only after the term ended.
+ * AGORA_ENOTLEADER. The earlier one, sent while the fence stood (in the
+ * loop's next turn, as the batch of the writes called in this one: a put
+ * at a version needs no scan first), landed.
  */
 START_TEST(test_term_end_fails_queued_write)
 {
@@ -734,6 +733,7 @@ START_TEST(test_term_end_fails_queued_write)
                         NULL));
     START(&c, store_put(c.s, NS, "k", "second", 6, AGORA_STORE_ANY, on_done,
                         &second, NULL));
+    ev_run(c.loop, EVRUN_NOWAIT); /* the first goes out */
     store_term_end(c.s);
     wait_for(&c, &first);
     wait_for(&c, &second);

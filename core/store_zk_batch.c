@@ -103,6 +103,7 @@ struct zbatch {
     struct mop *m;
     int nm, mcap;
     size_t size;
+    struct zbatch *next_dead; /* given up, answers still due */
 };
 
 /* ------------------------------------------------------------------ */
@@ -1146,8 +1147,14 @@ void zbatch_result(struct zstore *b, struct zreq *r)
 
     bt->outstanding--;
     if (bt->phase == PH_DEAD) {
-        if (bt->outstanding == 0)
-            batch_free(bt);
+        struct zbatch **p = &b->dead;
+
+        if (bt->outstanding > 0)
+            return;
+        while (*p != bt)
+            p = &(*p)->next_dead;
+        *p = bt->next_dead;
+        batch_free(bt);
     } else if (bt->phase == PH_SCAN)
         scan_result(b, bt, r);
     else if (bt->phase == PH_MULTI)
@@ -1160,12 +1167,16 @@ void zbatch_result(struct zstore *b, struct zreq *r)
  * read once the backend is closed); the writes are close()'s. */
 void zbatch_close(struct zstore *b)
 {
-    struct zbatch *bt = b->batch;
+    struct zbatch *bt;
     struct zop *zo;
 
     while ((zo = wq_pop(b)) != NULL)
         zo->outstanding--;
-    if (bt == NULL)
+    while ((bt = b->dead) != NULL) {
+        b->dead = bt->next_dead;
+        batch_free(bt);
+    }
+    if ((bt = b->batch) == NULL)
         return;
     batch_free(bt);
     b->batch = NULL;
@@ -1189,6 +1200,10 @@ void zbatch_expire(struct zstore *b, ev_tstamp now)
     drop_all(b, bt, AGORA_EUNAVAIL, ZOK, NULL);
     b->batch = NULL;
     bt->phase = PH_DEAD;
-    if (bt->outstanding == 0)
+    if (bt->outstanding == 0) {
         batch_free(bt);
+    } else {
+        bt->next_dead = b->dead;
+        b->dead = bt;
+    }
 }

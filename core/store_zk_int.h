@@ -103,6 +103,7 @@ struct zstore {
     struct order order;      /* which ops may start */
     struct zop *wq_head, *wq_tail; /* writes that may start, in order */
     struct zbatch *batch;          /* the one batch in progress, or NULL */
+    struct zbatch *dead;           /* batches given up (zbatch_expire) */
     struct map cache;              /* path -> what we know of it */
     int running;                   /* started and not completed */
     int scheduling, again;         /* schedule() re-entered */

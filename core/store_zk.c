@@ -26,44 +26,62 @@
  * Operations (RTT = one round trip to ZooKeeper):
  *   get     getData(.v)                                          1 RTT
  *   list    getChildren(key), minus ".v", sorted                 1 RTT
- *   put     ANY/version: multi(setData(.v, version - 1))         1 RTT
- *           new key: multi(create(.v)); if its parent is missing:
- *           exists() of each ancestor (in parallel), then
- *           multi(create parents, .v)
- *   delete  exists() of the key and its ancestors below the namespace (in
- *           parallel), then multi(delete .v at version, delete the
- *           ancestors left empty, deepest first)                 2 RTT
- * A race with another writer (a sibling's delete pruning a shared parent)
- * fails a multi as a whole; the op starts again, at most MAX_TRIES times.
+ *   children  getChildren(key), then getData of each child's .v,
+ *           CHILDREN_WINDOW at a time                            2+ RTT
+ *   writes  (put, delete, transaction) go in batches
+ *           (store_zk_batch.c): every write that may start joins the
+ *           next batch, which reads with exists() the znodes it does not
+ *           know yet (in parallel; store_zk_cache.c keeps what scans and
+ *           our own multis showed, so a new key under a parent we made,
+ *           or an overwrite of a key we wrote, needs none), then sends
+ *           one multi: the fence's check, then each write's ops,
+ *           planned on that view so that writes sharing parents agree:
+ *             put     create the missing parents and .v, or setData(.v)
+ *                     (a put at a version: setData, never a read first)
+ *             delete  delete .v (at its version) and the parents it
+ *                     leaves empty, deepest first; of sibling deletes in
+ *                     one batch only the last prunes their parent
+ *             txn     all its ops, as above, and checks of its .v's
+ *           1 RTT (known znodes) or 2 for the whole batch. One batch at a
+ *           time: writes made meanwhile wait for the next.
+ *   delete of NEW, or at a version no znode can have: exists(.v), no
+ *           write (the answer is ENOENT or EVERSION)             1 RTT
+ * A multi fails as a whole: the write whose op failed it gets its own
+ * answer (or, when it lost a race with another writer, is scanned again,
+ * at most MAX_TRIES times), and the rest is sent again without it.
  *
- * Fencing (store.h): every write is a multi, so that in a term with a
+ * Fencing (store.h): every write is in a multi, so that in a term with a
  * fence (this master's election znode) its first op checks the fence
- * exists; when it does not, the multi fails as a whole and the op with
- * AGORA_ENOTLEADER. A write of an ended term fails before each request
- * it would send. The fence's result is taken off the multi's results
- * before a step reads them, so steps see their own ops only.
+ * exists; when it does not, the multi fails as a whole and its writes
+ * with AGORA_ENOTLEADER. A write of an ended term fails before each
+ * request it would send (its batch's scan and multi).
  *
- * Order: ops of one store are started in call order, and an op waits for
- * every earlier unfinished op it conflicts with: same namespace, one key a
- * prefix of the other (or equal; "" is everyone's prefix) and one of the
- * two a put or a delete. So a get after a put sees the put, as with the
- * local backend, while unrelated keys proceed in parallel.
+ * Order: ops of one store start in call order as far as conflicts go:
+ * an op waits for every earlier unfinished op it conflicts with (same
+ * namespace, one key a prefix of the other, or equal; "" is everyone's
+ * prefix, and one of the two a put, delete or transaction), and only for
+ * those (store_zk_order.c: O(depth) an op, not a scan of the queue). So
+ * a get after a put sees the put, as with the local backend, while
+ * unrelated keys proceed in parallel, and the writes of a batch never
+ * conflict with one another.
  *
  * Threads: libzookeeper calls our completions on its thread; each only
  * copies its result into its request and queues it on this backend's own
  * queue (a mutex, an ev_async, and a condition variable for close()). The
  * loop thread does everything else: it issues every zoo_a*() call, runs
- * the steps of each op and completes ops with store_complete(). We use our
+ * the steps of each op and batch and completes ops with
+ * store_complete(). We use our
  * own queue rather than zk_post() so that close() can wait on it, and so
  * that results that arrive after close() are dropped here with everything
  * they own.
  *
  * Fail fast: while the session is not ZK_CONNECTED, an op (or the next
- * step of one) fails at once with AGORA_EUNAVAIL; nothing is queued for
- * later. A write that fails with AGORA_EUNAVAIL after it was sent may or
+ * step of one, or a batch) fails at once with AGORA_EUNAVAIL; nothing is
+ * queued for later. A write that fails with AGORA_EUNAVAIL after it was sent may or
  * may not have happened (ZooKeeper cannot tell after a lost connection).
- * Each op also has a deadline of two session timeouts plus a second, past
- * which it fails with AGORA_EUNAVAIL whatever libzookeeper does.
+ * Each op, and each batch, also has a deadline of two session timeouts
+ * plus a second, past which it fails with AGORA_EUNAVAIL whatever
+ * libzookeeper does.
  */
 #include "store_zk_int.h"
 

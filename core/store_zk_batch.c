@@ -202,9 +202,10 @@ static size_t write_estimate(const struct zop *zo)
 
     for (i = 0; i < zo->nsub; i++) {
         plen = zo->ns_len + strlen(zo->sub[i].key) + 4;
-        size += zo->sub[i].len +
-                2 * (size_t)(depth_of(zo->kpath) + depth_of(zo->sub[i].key) + 3) *
-                    (OP_OVERHEAD + plen);
+        size +=
+            zo->sub[i].len +
+            2 * (size_t)(depth_of(zo->kpath) + depth_of(zo->sub[i].key) + 3) *
+                (OP_OVERHEAD + plen);
     }
     return size;
 }
@@ -236,8 +237,7 @@ static void tnodes_free(struct zbatch *bt)
 }
 
 /* Adds every prefix of path (at a '/' or its end) to the nodes. */
-static int tnodes_add(struct zbatch *bt, const char *path, int fresh,
-                      int *cap)
+static int tnodes_add(struct zbatch *bt, const char *path, int fresh, int *cap)
 {
     size_t len = strlen(path), k;
 
@@ -279,11 +279,10 @@ static int tnodes_build(struct zbatch *bt)
 
             /* A transaction reads what it reports (a check's version):
              * always scanned, as is a write the cache misled. */
-            rc = v != NULL ? tnodes_add(bt, v,
-                                        zo->fresh ||
-                                            zo->op->kind == STORE_TXN,
-                                        &cap)
-                           : AGORA_ENOMEM;
+            rc = v != NULL
+                     ? tnodes_add(bt, v, zo->fresh || zo->op->kind == STORE_TXN,
+                                  &cap)
+                     : AGORA_ENOMEM;
             free(v);
         }
     }
@@ -359,8 +358,8 @@ static void tnodes_commit(struct zstore *b, const struct zbatch *bt)
         in.exists = t->exists;
         in.nchildren = t->exists ? t->nchildren : 0;
         in.version = t->exists ? t->version : -1;
-        in.complete = t->exists && (t->nchildren == 0 || t->created ||
-                                    t->s_complete);
+        in.complete =
+            t->exists && (t->nchildren == 0 || t->created || t->s_complete);
         if (zcache_set(&b->cache, t->path, &in) != 0) {
             zcache_clear(&b->cache);
             return;
@@ -403,8 +402,8 @@ static void drop_retry(struct zstore *b, struct zbatch *bt, size_t k)
     if (zo->op == NULL) {
         unhold(b, zo);
     } else if (++zo->tries >= MAX_TRIES) {
-        log_error("store", "%s: gave up after %d concurrent changes",
-                  zo->kpath, zo->tries);
+        log_error("store", "%s: gave up after %d concurrent changes", zo->kpath,
+                  zo->tries);
         end_write(b, zo, AGORA_EIO);
     } else {
         wq_push_front(b, zo);
@@ -621,8 +620,8 @@ static int mop_add(struct zbatch *bt, enum prim prim, const char *path,
 
 /* Creates node j's missing ancestors and j itself, top-down (no
  * recursion: at most one chain of parents). */
-static int create_chain(struct zbatch *bt, int j, const char *value,
-                        size_t len, int writer, int sub, enum role role)
+static int create_chain(struct zbatch *bt, int j, const char *value, size_t len,
+                        int writer, int sub, enum role role)
 {
     int chain[AGORA_STORE_KEY_MAX + 64], n = 0, k, rc;
 
@@ -635,8 +634,8 @@ static int create_chain(struct zbatch *bt, int j, const char *value,
         struct tnode *t = &bt->tn[chain[n]];
         int own = chain[n] == j;
 
-        rc = mop_add(bt, P_CREATE, t->path, own ? value : "", own ? len : 0,
-                     0, writer, sub, own ? role : R_PARENT);
+        rc = mop_add(bt, P_CREATE, t->path, own ? value : "", own ? len : 0, 0,
+                     writer, sub, own ? role : R_PARENT);
         if (rc != 0)
             return rc;
         t->exists = 1;
@@ -659,8 +658,8 @@ static int delete_chain(struct zbatch *bt, const struct zop *zo, int j,
     int rc;
 
     for (;;) {
-        rc = mop_add(bt, P_DELETE, t->path, NULL, 0, version, writer, sub,
-                     role);
+        rc =
+            mop_add(bt, P_DELETE, t->path, NULL, 0, version, writer, sub, role);
         if (rc != 0)
             return rc;
         t->exists = 0;
@@ -755,8 +754,8 @@ static int plan_write(struct zbatch *bt, size_t k)
                 rc = create_chain(bt, j, t->value, t->len, (int)k, (int)i,
                                   R_CREATE_V);
             else
-                rc = mop_add(bt, P_SET, v->path, t->value, t->len, zv,
-                             (int)k, (int)i, R_SET_V);
+                rc = mop_add(bt, P_SET, v->path, t->value, t->len, zv, (int)k,
+                             (int)i, R_SET_V);
             break;
         case AGORA_STORE_TXN_DELETE:
             zo->after[i] = 0;
@@ -768,8 +767,8 @@ static int plan_write(struct zbatch *bt, size_t k)
         case AGORA_STORE_TXN_CHECK:
             zo->after[i] = v->version >= 0 ? (int64_t)v->version + 1 : 0;
             if (t->version >= 1) {
-                rc = mop_add(bt, P_CHECK, v->path, NULL, 0, zv, (int)k,
-                             (int)i, R_CHECK_V);
+                rc = mop_add(bt, P_CHECK, v->path, NULL, 0, zv, (int)k, (int)i,
+                             R_CHECK_V);
             } else if (t->version == AGORA_STORE_NEW) {
                 /* ZooKeeper has no "does not exist" check: create the
                  * .v and delete it, which fails if someone made it. */
@@ -871,8 +870,8 @@ static int batch_send(struct zstore *b, struct zbatch *bt, enum phase phase)
             zoo_delete_op_init(&ops[off], o->path, o->version);
             break;
         case P_SET:
-            zoo_set_op_init(&ops[off], o->path, o->value, o->len,
-                            o->version, &r->stats[off]);
+            zoo_set_op_init(&ops[off], o->path, o->value, o->len, o->version,
+                            &r->stats[off]);
             break;
         case P_CHECK:
             zoo_check_op_init(&ops[off], o->path, o->version);
@@ -912,8 +911,9 @@ static void batch_too_big(struct zstore *b, struct zbatch *bt)
     for (k = 0; bt->w[k] == NULL; k++)
         ;
     if (bt->w[k]->op->kind != STORE_PUT) {
-        log_warn("store", "%s: a transaction of %zu bytes is over what "
-                          "ZooKeeper takes in one request",
+        log_warn("store",
+                 "%s: a transaction of %zu bytes is over what "
+                 "ZooKeeper takes in one request",
                  bt->w[k]->kpath, bt->size);
         drop(b, bt, k, AGORA_ETOOBIG);
         batch_end(b, bt);
@@ -1054,8 +1054,7 @@ static int verdict(const struct zop *zo, const struct mop *o, int zrc)
         if (zrc == ZBADVERSION)
             err = AGORA_EVERSION;
         else if (zrc == ZNONODE)
-            err = zo->op->kind == STORE_DELETE ? AGORA_ENOENT
-                                               : AGORA_EVERSION;
+            err = zo->op->kind == STORE_DELETE ? AGORA_ENOENT : AGORA_EVERSION;
         break;
     case R_CHECK_V:
         if (zrc == ZBADVERSION || zrc == ZNONODE)
@@ -1086,8 +1085,7 @@ static int node_error(int zrc)
 }
 
 /* The multi's answer: all done; or one write out and the rest again. */
-static void multi_result(struct zstore *b, struct zbatch *bt,
-                         struct zreq *r)
+static void multi_result(struct zstore *b, struct zbatch *bt, struct zreq *r)
 {
     int at, k;
 
@@ -1113,15 +1111,14 @@ static void multi_result(struct zstore *b, struct zbatch *bt,
     }
     k = bt->m[at].writer;
     if (bt->w[k] != NULL) {
-        int err = bt->w[k]->op != NULL
-                      ? verdict(bt->w[k], &bt->m[at], r->results[at + r->fenced].err)
-                      : 1;
+        int err = bt->w[k]->op != NULL ? verdict(bt->w[k], &bt->m[at],
+                                                 r->results[at + r->fenced].err)
+                                       : 1;
 
         if (err == 1) {
             zcache_clear(&b->cache); /* it misled us, or a scan did */
             drop_retry(b, bt, (size_t)k);
-        }
-        else
+        } else
             drop(b, bt, (size_t)k, err);
     }
     batch_plan(b, bt); /* the rest, on the same scan */
@@ -1129,8 +1126,7 @@ static void multi_result(struct zstore *b, struct zbatch *bt,
 
 /* The parents of a put too big for one request are made (or someone
  * made them, or its key went meanwhile): the put again, scanned again. */
-static void parents_result(struct zstore *b, struct zbatch *bt,
-                           struct zreq *r)
+static void parents_result(struct zstore *b, struct zbatch *bt, struct zreq *r)
 {
     zcache_clear(&b->cache); /* rare: no need to know what it made */
     if (r->fenced && r->results[0].err == ZNONODE)
@@ -1139,7 +1135,6 @@ static void parents_result(struct zstore *b, struct zbatch *bt,
         drop_all(b, bt, 0, r->rc, "put");
     batch_end(b, bt); /* what is left goes back to the queue */
 }
-
 
 void zbatch_result(struct zstore *b, struct zreq *r)
 {
@@ -1194,8 +1189,9 @@ void zbatch_expire(struct zstore *b, ev_tstamp now)
 
     if (bt == NULL || now <= bt->deadline)
         return;
-    log_warn("store", "a batch of %d writes: no answer from ZooKeeper in "
-                      "time",
+    log_warn("store",
+             "a batch of %d writes: no answer from ZooKeeper in "
+             "time",
              live(bt));
     drop_all(b, bt, AGORA_EUNAVAIL, ZOK, NULL);
     b->batch = NULL;

@@ -5,9 +5,9 @@
  * A node is known when it is cached, or when its nearest cached
  * ancestor is missing, or complete (every child of it that exists is
  * cached: it was created by us, or had no children when read, and every
- * child made since was made by us): it is missing then. Entries come from scans and from our
- * own multis once applied. They go stale only when someone else writes
- * under the root, which a fenced master's single writer rules out; a
+ * child made since was made by us): it is missing then. Entries come from scans
+ * and from our own multis once applied. They go stale only when someone else
+ * writes under the root, which a fenced master's single writer rules out; a
  * stale entry can only make a multi fail (ZooKeeper checks what the
  * multi assumes), and such a failure, an answer lost with the
  * connection, or a new term clears the cache. No entry is ever evicted
@@ -26,8 +26,7 @@ struct cnode {
     char path[]; /* the map's key */
 };
 
-int zcache_lookup(const struct map *c, const char *path,
-                  struct znode_info *out)
+int zcache_lookup(const struct map *c, const char *path, struct znode_info *out)
 {
     const struct cnode *n = map_get(c, path);
     char *up, *slash;

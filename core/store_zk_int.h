@@ -36,11 +36,11 @@ struct zbatch;
 /* One zoo_a*() call and, once it completed, its result. */
 struct zreq {
     struct zstore *b;
-    struct zop *zop;     /* not read once b is closed */
+    struct zop *zop;      /* not read once b is closed */
     struct zbatch *batch; /* a batch's request: zop is NULL */
-    int index;           /* an exists() of a scan: which node */
-    int rc;              /* ZOK or a ZooKeeper error */
-    int nomem;           /* the completion could not copy the result */
+    int index;            /* an exists() of a scan: which node */
+    int rc;               /* ZOK or a ZooKeeper error */
+    int nomem;            /* the completion could not copy the result */
     struct Stat stat;
     char *data; /* getData: the bytes, NUL-terminated */
     int len;
@@ -99,8 +99,8 @@ struct zstore {
     char *fence;          /* its fence's path, or NULL */
 
     /* Loop thread only. */
-    struct zop *head, *tail; /* ops not freed yet, in call order */
-    struct order order;      /* which ops may start */
+    struct zop *head, *tail;       /* ops not freed yet, in call order */
+    struct order order;            /* which ops may start */
     struct zop *wq_head, *wq_tail; /* writes that may start, in order */
     struct zbatch *batch;          /* the one batch in progress, or NULL */
     struct zbatch *dead;           /* batches given up (zbatch_expire) */
@@ -128,8 +128,7 @@ struct zreq *zs_req_begin(struct zstore *b, struct zop *zo);
 int zs_req_sent(struct zstore *b, struct zop *zo, struct zreq *r, int zrc);
 zhandle_t *zs_handle(struct zstore *b);
 void zs_finish(struct zstore *b, struct zop *zo, int err);
-void zs_finish_zk(struct zstore *b, struct zop *zo, int zrc,
-                  const char *what);
+void zs_finish_zk(struct zstore *b, struct zop *zo, int zrc, const char *what);
 void zs_release(struct zstore *b, struct zop *zo);
 int zs_zk_version(int64_t v);
 char *zs_path3(const char *a, const char *b, const char *c);

@@ -234,8 +234,8 @@ int order_add(struct order *o, const char *ns, const char *key, int write,
     e->nreq = e->waiting = n;
     for (k = 0; k < n; k++) {
         e->req[k].ent = e;
-        e->req[k].mode = k + 1 < n ? (write ? M_IX : M_IS)
-                                   : (write ? M_X : M_S);
+        e->req[k].mode =
+            k + 1 < n ? (write ? M_IX : M_IS) : (write ? M_X : M_S);
         e->req[k].node->nreq--;
         req_link(&e->req[k]);
     }

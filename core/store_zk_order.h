@@ -24,7 +24,7 @@
 struct order_ent;
 
 struct order {
-    struct map nodes;     /* path -> struct order_node, while requested */
+    struct map nodes;       /* path -> struct order_node, while requested */
     unsigned long long seq; /* of the last op added */
     /* Ops whose every request is granted, oldest first; order_next()
      * takes them. */
@@ -32,7 +32,10 @@ struct order {
 };
 
 /* The map borrows its keys: each node's path. */
-#define ORDER_INIT {{NULL, 0, 0, 0, 1}, 0, NULL, NULL}
+#define ORDER_INIT                                                             \
+    {                                                                          \
+        {NULL, 0, 0, 0, 1}, 0, NULL, NULL                                      \
+    }
 
 /*
  * Adds an op (owner, borrowed) on ns/key ("" = the namespace) that reads

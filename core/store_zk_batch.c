@@ -1066,6 +1066,35 @@ static int verdict(const struct zop *zo, const struct mop *o, int zrc)
     return err;
 }
 
+/* Whether the batch's view took anything from the cache. */
+static int any_cached(const struct zbatch *bt)
+{
+    int j;
+
+    for (j = 0; j < bt->ntn; j++)
+        if (bt->tn[j].cached)
+            return 1;
+    return 0;
+}
+
+/* Every write left back to the queue, no try counted. */
+static void requeue_all(struct zstore *b, struct zbatch *bt)
+{
+    size_t k = bt->nw;
+
+    while (k-- > 0) {
+        struct zop *zo = bt->w[k];
+
+        if (zo == NULL)
+            continue;
+        bt->w[k] = NULL;
+        if (zo->op == NULL)
+            unhold(b, zo);
+        else
+            wq_push_front(b, zo);
+    }
+}
+
 /* The first op of a multi that failed for itself, -1 if none did. */
 static int failed_at(const struct zreq *r)
 {
@@ -1115,13 +1144,25 @@ static void multi_result(struct zstore *b, struct zbatch *bt, struct zreq *r)
                                                  r->results[at + r->fenced].err)
                                        : 1;
 
-        if (err == 1) {
-            zcache_clear(&b->cache); /* it misled us, or a scan did */
-            drop_retry(b, bt, (size_t)k);
-        } else
+        if (err != 1) {
             drop(b, bt, (size_t)k, err);
+            batch_plan(b, bt); /* the rest, on the same view */
+            return;
+        }
+        log_info("store", "%s: another writer changed a znode a batch "
+                          "counted on (%s): scanned again",
+                 bt->w[k]->kpath, zerror(r->results[at + r->fenced].err));
+        zcache_clear(&b->cache); /* it learned from the same view */
+        drop_retry(b, bt, (size_t)k);
+        if (any_cached(bt)) {
+            /* Every write of the batch may stand on what the cache said:
+             * all are scanned again (only k lost a try). */
+            requeue_all(b, bt);
+            batch_end(b, bt);
+            return;
+        }
     }
-    batch_plan(b, bt); /* the rest, on the same scan */
+    batch_plan(b, bt); /* the rest, on the same view */
 }
 
 /* The parents of a put too big for one request are made (or someone

@@ -884,6 +884,59 @@ START_TEST(test_batch_one_cas_fails)
 }
 END_TEST
 
+/*
+ * Another writer under the root (here: raw calls, in the test's session)
+ * changes znodes the store knows from its own writes: its multis fail on
+ * what it assumed, and its writes still get their own outcomes - a put
+ * of ANY makes the value again, a NEW fails as it must, a write beside
+ * them in the same batch lands.
+ */
+START_TEST(test_cache_other_writer)
+{
+    zhandle_t *zh;
+    char path[256];
+    struct rec r[3];
+    struct ctx c;
+    int i;
+
+    ctx_init(&c);
+    zh = zk_handle(ZK(&c)->z);
+    ck_assert_int_eq(put(&c, NS, "q/a", "a1", AGORA_STORE_ANY, NULL), 0);
+    /* Behind the store's back: q/a's value goes, q/b comes. */
+    snprintf(path, sizeof(path), "%s/state/" NS "/q/a/.v", ZK(&c)->root);
+    ck_assert_int_eq(zoo_delete(zh, path, -1), ZOK);
+    snprintf(path, sizeof(path), "%s/state/" NS "/q/b", ZK(&c)->root);
+    ck_assert_int_eq(zoo_create(zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0),
+                     ZOK);
+    snprintf(path, sizeof(path), "%s/state/" NS "/q/b/.v", ZK(&c)->root);
+    ck_assert_int_eq(zoo_create(zh, path, "b0", 2, &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0),
+                     ZOK);
+    for (i = 0; i < 3; i++)
+        rec_init(&r[i], &c);
+    START(&c, store_put(c.s, NS, "q/a", "a2", 2, AGORA_STORE_ANY, on_done,
+                       &r[0], NULL));
+    START(&c, store_put(c.s, NS, "q/b", "b1", 2, AGORA_STORE_NEW, on_done,
+                       &r[1], NULL));
+    START(&c, store_put(c.s, NS, "q/c", "c1", 2, AGORA_STORE_ANY, on_done,
+                       &r[2], NULL));
+    wait_for(&c, &r[2]);
+    ck_assert_int_eq(r[0].err, 0);
+    ck_assert_int_eq(r[0].version, 1); /* made again */
+    ck_assert_int_eq(r[1].err, AGORA_EVERSION);
+    ck_assert_int_eq(r[2].err, 0);
+    ck_assert_int_eq(r[2].version, 1);
+    for (i = 0; i < 3; i++)
+        rec_free(&r[i]);
+    expect_value(&c, NS, "q/a", "a2", 1);
+    expect_value(&c, NS, "q/b", "b0", 1);
+    expect_value(&c, NS, "q/c", "c1", 1);
+    expect_list(&c, NS, "q", (const char *const[]){"a", "b", "c"}, 3);
+    ctx_fini(&c);
+}
+END_TEST
+
 /* ---- kill -9 during a stream of puts ---- */
 
 #define STREAM_INFLIGHT 100
@@ -1146,6 +1199,7 @@ static Suite *store_zk_suite(void)
     tcase_add_test(tc, test_term_end_fails_queued_write);
     tcase_add_test(tc, test_many_deletes_one_parent);
     tcase_add_test(tc, test_batch_one_cas_fails);
+    tcase_add_test(tc, test_cache_other_writer);
     tcase_add_test(tc, test_kill_during_puts);
     tcase_add_test(tc, test_leader_orphan);
     suite_add_tcase(s, tc);

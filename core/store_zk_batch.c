@@ -3,14 +3,18 @@
  * deletes and transactions that may start (store_zk_order.h: none of
  * them conflicts with another unfinished op) go to ZooKeeper together.
  *
- * One batch at a time, in two round trips:
- *   scan   exists() of every znode the batch's writes may touch: each
- *          prefix of each key's value path (<root>, <root>/state, ...,
- *          the key, its .v), each path once however many writes share
- *          it. A put at a version (>= 1) needs none: it is a setData
- *          that checks the version itself.
+ * One batch at a time, started once the loop has run the callbacks
+ * ready (so that writes made together go together), in one or two
+ * round trips:
+ *   scan   exists() of every znode the batch's writes may touch that the
+ *          cache does not know (store_zk_cache.c): each prefix of each
+ *          key's value path (<root>, <root>/state, ..., the key, its
+ *          .v), each path once however many writes share it. None when
+ *          all is known (a new key under a parent we made, an overwrite
+ *          of a key we wrote); a put at a version (>= 1) needs nothing:
+ *          it is a setData that checks the version itself.
  *   multi  one zoo_amulti(): the fence's check first (store.h), then each
- *          write in turn, simulated on the scanned tree as it goes, so
+ *          write in turn, planned on that view (store_zk_plan.c) so
  *          that writes sharing parents agree: the first put under a
  *          missing parent creates it, the others find it made; of
  *          sibling deletes, only the one that leaves a parent empty
@@ -19,27 +23,30 @@
  * A write the scan shows must fail (a version that does not match, a
  * NEW on a value that exists, a delete of a missing value) completes at
  * once with its answer and is left out of the multi: the scan was made
- * after it could start, so the answer holds then.
+ * after it could start, so the answer holds then. When only the cache
+ * says so, the write is scanned again first.
  *
  * A multi fails as a whole, at its first failing op (ZooKeeper reports
  * ZOK before it and ZRUNTIMEINCONSISTENCY after it). The write that op
  * belongs to is taken out: it completes with its answer when the op was
- * its own value's check (a version, NEW, a missing value), or, when it
- * lost a race with another writer (a parent made or removed meanwhile),
- * goes back to the queue to be scanned again (MAX_TRIES at most). The
- * rest is planned again on the same scan (the failed multi changed
- * nothing) and sent again. Every write gets exactly its own outcome, and
- * each resend has one write fewer.
+ * its own value's (a version, NEW, a missing value), or, when it lost a
+ * race with another writer (a parent made or removed meanwhile), goes
+ * back to the queue to be scanned again (MAX_TRIES at most). The rest is
+ * planned again on the same view (the failed multi changed nothing) and
+ * sent again; or, when the view took anything from the cache, which the
+ * failure shows wrong, every write goes back to be scanned. Every write
+ * gets exactly its own outcome, and each resend has one write fewer.
  *
  * Bounds: a batch takes writes while their estimated size (values, and
  * paths times the parents they may create or prune) stays within
  * REQUEST_BUDGET (ZooKeeper's jute.maxbuffer) and their ops within
- * BATCH_SUBS_MAX; one write too big alone is a put whose parents are
- * made first in a multi of their own, or a transaction (AGORA_ETOOBIG).
+ * BATCH_SUBS_MAX (and the multi within BATCH_OPS_MAX ops); one write too
+ * big alone is a put whose parents are made first in a multi of their
+ * own, or a transaction (AGORA_ETOOBIG).
  *
  * Loop thread only.
  */
-#include "store_zk_int.h"
+#include "store_zk_plan.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -51,60 +58,6 @@
 #define BATCH_SUBS_MAX 512
 /* The ops of one multi at most. */
 #define BATCH_OPS_MAX 4096
-
-/* A znode of the batch: as known before (s_*: scanned, or from the
- * cache), then as the multi leaves it. */
-struct tnode {
-    char *path;
-    int parent; /* index, -1 above the batch's nodes */
-    int fresh;  /* must be scanned: a write of it wants no cached answer */
-    int cached; /* known from the cache, not scanned */
-    int s_exists, s_nchildren, s_version, s_complete;
-    int exists, nchildren;
-    int version; /* ZooKeeper's, -1 when missing */
-    int created; /* by the multi */
-};
-
-/* What an op of the multi is to its write. */
-enum role {
-    R_PARENT,   /* a key's znode or an ancestor: create or prune */
-    R_CREATE_V, /* the value's .v, created */
-    R_SET_V,    /* the .v, set: its new version is in the reply */
-    R_DELETE_V, /* the .v, deleted */
-    R_CHECK_V   /* the .v, its version checked */
-};
-
-enum prim { P_CREATE, P_DELETE, P_SET, P_CHECK };
-
-/* One op of the multi being built; paths and values are borrowed. */
-struct mop {
-    enum prim prim;
-    const char *path;
-    const char *value;
-    int len;
-    int version;
-    int writer, sub;
-    enum role role;
-};
-
-enum phase { PH_SCAN, PH_MULTI, PH_PARENTS, PH_DEAD };
-
-struct zbatch {
-    struct zop **w; /* writes in order; NULL once out of the batch */
-    size_t nw;
-    struct tnode *tn; /* sorted by path */
-    int ntn;
-    enum phase phase;
-    ev_tstamp deadline; /* see zbatch_expire() */
-    int outstanding;    /* requests not answered yet */
-    int scan_rc;
-    int scan_nomem;
-    /* The multi being built, then sent (fence excluded). */
-    struct mop *m;
-    int nm, mcap;
-    size_t size;
-    struct zbatch *next_dead; /* given up, answers still due */
-};
 
 /* ------------------------------------------------------------------ */
 /* The queue of writes that may start                                  */
@@ -160,211 +113,6 @@ static void end_write(struct zstore *b, struct zop *zo, int err)
 static int term_ok(const struct zstore *b, const struct zop *zo)
 {
     return zo->op->term == 0 || zo->op->term == b->term;
-}
-
-/* ------------------------------------------------------------------ */
-/* Paths and the scanned tree                                           */
-/* ------------------------------------------------------------------ */
-
-/* <base>/<ns>/<key of sub i>[/.v], malloc'd. */
-static char *sub_path(const struct zop *zo, size_t i, int value)
-{
-    const char *key = zo->sub[i].key;
-    size_t n = zo->ns_len + strlen(key) + sizeof("/" VALUE_NODE) + 1;
-    char *p = malloc(n);
-
-    if (p == NULL)
-        return NULL;
-    snprintf(p, n, "%.*s/%s%s", (int)zo->ns_len, zo->kpath, key,
-             value ? "/" VALUE_NODE : "");
-    return p;
-}
-
-/* A put at a version needs no scan: its setData checks the version. */
-static int needs_scan(const struct zop *zo)
-{
-    return !(zo->op->kind == STORE_PUT && zo->one.version >= 1);
-}
-
-static int depth_of(const char *path)
-{
-    int n = 0;
-
-    for (; *path != '\0'; path++)
-        n += *path == '/';
-    return n;
-}
-
-/* An upper bound of the bytes zo adds to a multi. */
-static size_t write_estimate(const struct zop *zo)
-{
-    size_t i, size = 0, plen;
-
-    for (i = 0; i < zo->nsub; i++) {
-        plen = zo->ns_len + strlen(zo->sub[i].key) + 4;
-        size +=
-            zo->sub[i].len +
-            2 * (size_t)(depth_of(zo->kpath) + depth_of(zo->sub[i].key) + 3) *
-                (OP_OVERHEAD + plen);
-    }
-    return size;
-}
-
-static int tnode_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct tnode *)a)->path,
-                  ((const struct tnode *)b)->path);
-}
-
-static int tnode_find(const struct zbatch *bt, const char *path)
-{
-    struct tnode key, *t;
-
-    key.path = (char *)path;
-    t = bsearch(&key, bt->tn, (size_t)bt->ntn, sizeof(*bt->tn), tnode_cmp);
-    return t == NULL ? -1 : (int)(t - bt->tn);
-}
-
-static void tnodes_free(struct zbatch *bt)
-{
-    int i;
-
-    for (i = 0; i < bt->ntn; i++)
-        free(bt->tn[i].path);
-    free(bt->tn);
-    bt->tn = NULL;
-    bt->ntn = 0;
-}
-
-/* Adds every prefix of path (at a '/' or its end) to the nodes. */
-static int tnodes_add(struct zbatch *bt, const char *path, int fresh, int *cap)
-{
-    size_t len = strlen(path), k;
-
-    for (k = 1; k <= len; k++) {
-        if (k < len && path[k] != '/')
-            continue;
-        if (bt->ntn >= *cap) {
-            int ncap = *cap ? 2 * *cap : 64;
-            struct tnode *tn = realloc(bt->tn, (size_t)ncap * sizeof(*tn));
-
-            if (tn == NULL)
-                return AGORA_ENOMEM;
-            bt->tn = tn;
-            *cap = ncap;
-        }
-        memset(&bt->tn[bt->ntn], 0, sizeof(bt->tn[0]));
-        bt->tn[bt->ntn].fresh = fresh;
-        bt->tn[bt->ntn].path = strndup(path, k);
-        if (bt->tn[bt->ntn].path == NULL)
-            return AGORA_ENOMEM;
-        bt->ntn++;
-    }
-    return 0;
-}
-
-/* The nodes the batch's writes may touch: sorted, unique, linked. */
-static int tnodes_build(struct zbatch *bt)
-{
-    size_t k, i;
-    int cap = 0, j, n, rc = 0;
-
-    for (k = 0; k < bt->nw && rc == 0; k++) {
-        struct zop *zo = bt->w[k];
-
-        if (zo == NULL || !needs_scan(zo))
-            continue;
-        for (i = 0; i < zo->nsub && rc == 0; i++) {
-            char *v = sub_path(zo, i, 1);
-
-            /* A transaction reads what it reports (a check's version):
-             * always scanned, as is a write the cache misled. */
-            rc = v != NULL
-                     ? tnodes_add(bt, v, zo->fresh || zo->op->kind == STORE_TXN,
-                                  &cap)
-                     : AGORA_ENOMEM;
-            free(v);
-        }
-    }
-    if (rc != 0 || bt->ntn == 0)
-        return rc;
-    qsort(bt->tn, (size_t)bt->ntn, sizeof(*bt->tn), tnode_cmp);
-    for (j = 0, n = 0; j < bt->ntn; j++) {
-        if (n > 0 && strcmp(bt->tn[n - 1].path, bt->tn[j].path) == 0) {
-            bt->tn[n - 1].fresh |= bt->tn[j].fresh;
-            free(bt->tn[j].path);
-        } else {
-            bt->tn[n++] = bt->tn[j];
-        }
-    }
-    bt->ntn = n;
-    for (j = 0; j < n; j++) {
-        const char *p = bt->tn[j].path, *slash = strrchr(p, '/');
-        char *up;
-
-        bt->tn[j].parent = -1;
-        if (slash == NULL || slash == p)
-            continue;
-        /* A copy: bsearch() must see the nodes' paths intact. */
-        if ((up = strndup(p, (size_t)(slash - p))) == NULL)
-            return AGORA_ENOMEM;
-        bt->tn[j].parent = tnode_find(bt, up);
-        free(up);
-    }
-    return 0;
-}
-
-/* Fills what the cache knows; 1 when node j must be scanned. */
-static int tnode_known(struct zstore *b, struct tnode *t)
-{
-    struct znode_info in;
-
-    if (t->fresh || !zcache_lookup(&b->cache, t->path, &in))
-        return 0;
-    t->cached = 1;
-    t->s_exists = in.exists;
-    t->s_nchildren = in.nchildren;
-    t->s_version = in.version;
-    t->s_complete = in.complete;
-    return 1;
-}
-
-/* Keeps what the scan read of t; a node that contradicts what the cache
- * said of it (someone else wrote) clears the cache. */
-static void tnode_learn(struct zstore *b, const struct tnode *t)
-{
-    struct znode_info in, was;
-
-    in.exists = t->s_exists;
-    in.nchildren = t->s_nchildren;
-    in.version = t->s_version;
-    in.complete = t->s_complete;
-    if (zcache_lookup(&b->cache, t->path, &was) &&
-        (was.exists != in.exists || was.version != in.version))
-        zcache_clear(&b->cache);
-    if (zcache_set(&b->cache, t->path, &in) != 0)
-        zcache_clear(&b->cache); /* out of memory: know less */
-}
-
-/* The multi is applied: what it left is known. */
-static void tnodes_commit(struct zstore *b, const struct zbatch *bt)
-{
-    struct znode_info in;
-    int j;
-
-    for (j = 0; j < bt->ntn; j++) {
-        const struct tnode *t = &bt->tn[j];
-
-        in.exists = t->exists;
-        in.nchildren = t->exists ? t->nchildren : 0;
-        in.version = t->exists ? t->version : -1;
-        in.complete =
-            t->exists && (t->nchildren == 0 || t->created || t->s_complete);
-        if (zcache_set(&b->cache, t->path, &in) != 0) {
-            zcache_clear(&b->cache);
-            return;
-        }
-    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -434,7 +182,7 @@ static void drop_all(struct zstore *b, struct zbatch *bt, int err, int zrc,
 
 static void batch_free(struct zbatch *bt)
 {
-    tnodes_free(bt);
+    zplan_nodes_free(bt);
     free(bt->m);
     free(bt->w);
     free(bt);
@@ -481,7 +229,7 @@ static void batch_scan(struct zstore *b, struct zbatch *bt)
     int j, zrc = ZOK;
 
     bt->phase = PH_SCAN;
-    if (tnodes_build(bt) != 0) {
+    if (zplan_nodes(bt) != 0) {
         drop_all(b, bt, AGORA_ENOMEM, ZOK, NULL);
         batch_end(b, bt);
         return;
@@ -499,7 +247,7 @@ static void batch_scan(struct zstore *b, struct zbatch *bt)
     for (j = 0; j < bt->ntn && zrc == ZOK; j++) {
         struct zreq *r;
 
-        if (tnode_known(b, &bt->tn[j]))
+        if (zplan_known(b, &bt->tn[j]))
             continue;
         if ((r = breq_begin(b, bt)) == NULL) {
             zrc = ZMARSHALLINGERROR; /* "out of memory", for zk_err() */
@@ -556,7 +304,7 @@ void zbatch_kick(struct zstore *b)
                 end_write(b, wq_pop(b), AGORA_EUNAVAIL);
                 continue;
             }
-            est = write_estimate(zo);
+            est = zplan_estimate(zo);
             if (bt->nw > 0 &&
                 (zo->op->term != term || size + est > REQUEST_BUDGET ||
                  subs + zo->nsub > BATCH_SUBS_MAX))
@@ -587,200 +335,8 @@ void zbatch_kick(struct zstore *b)
 }
 
 /* ------------------------------------------------------------------ */
-/* Planning: the writes, simulated on the scanned tree                   */
+/* Planned: results, sending                                            */
 /* ------------------------------------------------------------------ */
-
-static int mop_add(struct zbatch *bt, enum prim prim, const char *path,
-                   const char *value, size_t len, int version, int writer,
-                   int sub, enum role role)
-{
-    struct mop *o;
-
-    if (bt->nm >= bt->mcap) {
-        int ncap = bt->mcap ? 2 * bt->mcap : 64;
-        struct mop *m = realloc(bt->m, (size_t)ncap * sizeof(*m));
-
-        if (m == NULL)
-            return AGORA_ENOMEM;
-        bt->m = m;
-        bt->mcap = ncap;
-    }
-    o = &bt->m[bt->nm++];
-    o->prim = prim;
-    o->path = path;
-    o->value = value;
-    o->len = (int)len;
-    o->version = version;
-    o->writer = writer;
-    o->sub = sub;
-    o->role = role;
-    bt->size += OP_OVERHEAD + strlen(path) + len;
-    return 0;
-}
-
-/* Creates node j's missing ancestors and j itself, top-down (no
- * recursion: at most one chain of parents). */
-static int create_chain(struct zbatch *bt, int j, const char *value, size_t len,
-                        int writer, int sub, enum role role)
-{
-    int chain[AGORA_STORE_KEY_MAX + 64], n = 0, k, rc;
-
-    for (k = j; k >= 0 && !bt->tn[k].exists; k = bt->tn[k].parent) {
-        if (n >= (int)(sizeof(chain) / sizeof(chain[0])))
-            return AGORA_EINVAL;
-        chain[n++] = k;
-    }
-    while (n-- > 0) {
-        struct tnode *t = &bt->tn[chain[n]];
-        int own = chain[n] == j;
-
-        rc = mop_add(bt, P_CREATE, t->path, own ? value : "", own ? len : 0, 0,
-                     writer, sub, own ? role : R_PARENT);
-        if (rc != 0)
-            return rc;
-        t->exists = 1;
-        t->nchildren = 0;
-        t->version = 0;
-        t->created = 1;
-        if (t->parent >= 0)
-            bt->tn[t->parent].nchildren++;
-    }
-    return 0;
-}
-
-/* Deletes node j (a .v, at version), then, when prune, its ancestors
- * below the namespace that it leaves empty. */
-static int delete_chain(struct zbatch *bt, const struct zop *zo, int j,
-                        int version, int writer, int sub, int prune)
-{
-    struct tnode *t = &bt->tn[j];
-    enum role role = R_DELETE_V;
-    int rc;
-
-    for (;;) {
-        rc =
-            mop_add(bt, P_DELETE, t->path, NULL, 0, version, writer, sub, role);
-        if (rc != 0)
-            return rc;
-        t->exists = 0;
-        if (t->parent < 0)
-            return 0;
-        t = &bt->tn[t->parent];
-        t->nchildren--;
-        if (!prune || t->nchildren > 0 || strlen(t->path) <= zo->ns_len)
-            return 0;
-        version = -1;
-        role = R_PARENT;
-    }
-}
-
-/* The node of sub i's .v, or -1 (out of memory, or a write not scanned). */
-static int sub_node(const struct zbatch *bt, const struct zop *zo, size_t i)
-{
-    char *v = sub_path(zo, i, 1);
-    int j = v != NULL ? tnode_find(bt, v) : -1;
-
-    free(v);
-    return j;
-}
-
-static int zversion(int64_t v)
-{
-    return v == AGORA_STORE_ANY ? -1 : zs_zk_version(v);
-}
-
-/* predict(): the cache says the write fails; a scan must say it. */
-#define PREDICT_RESCAN 1
-
-/*
- * Whether write zo must fail, by the scan: 0, or its answer, with
- * op->failed set for a transaction. Only its own .v nodes decide it, and
- * no other write of the batch touches those (they conflict otherwise).
- */
-static int predict(const struct zbatch *bt, struct zop *zo)
-{
-    size_t i;
-
-    if (!needs_scan(zo))
-        return 0;
-    for (i = 0; i < zo->nsub; i++) {
-        const struct store_txn_op *t = &zo->sub[i];
-        int j = sub_node(bt, zo, i), fails;
-        const struct tnode *v;
-
-        if (j < 0)
-            return AGORA_ENOMEM;
-        v = &bt->tn[j];
-        fails = (t->version >= 1 &&
-                 (!v->exists || zversion(t->version) != v->version)) ||
-                (t->version == AGORA_STORE_NEW && v->exists) ||
-                (t->kind == AGORA_STORE_TXN_DELETE && !v->exists);
-        if (!fails)
-            continue;
-        if (v->cached)
-            return PREDICT_RESCAN; /* only a scan may answer */
-        if (zo->op->kind == STORE_DELETE)
-            return v->exists ? AGORA_EVERSION : AGORA_ENOENT;
-        zo->op->failed = i;
-        return AGORA_EVERSION;
-    }
-    return 0;
-}
-
-/* Adds write k's ops to the multi and notes its versions after it. */
-static int plan_write(struct zbatch *bt, size_t k)
-{
-    struct zop *zo = bt->w[k];
-    size_t i;
-    int rc = 0;
-
-    if (!needs_scan(zo)) { /* a put at a version: one setData */
-        zo->after[0] = zo->one.version + 1;
-        return mop_add(bt, P_SET, zo->vpath, zo->one.value, zo->one.len,
-                       zversion(zo->one.version), (int)k, 0, R_SET_V);
-    }
-    for (i = 0; i < zo->nsub && rc == 0; i++) {
-        const struct store_txn_op *t = &zo->sub[i];
-        int j = sub_node(bt, zo, i), zv = zversion(t->version);
-        struct tnode *v;
-
-        if (j < 0)
-            return AGORA_ENOMEM;
-        v = &bt->tn[j];
-        switch (t->kind) {
-        case AGORA_STORE_TXN_PUT:
-            zo->after[i] = 1; /* a create; a set's comes in the reply */
-            if (!v->exists)
-                rc = create_chain(bt, j, t->value, t->len, (int)k, (int)i,
-                                  R_CREATE_V);
-            else
-                rc = mop_add(bt, P_SET, v->path, t->value, t->len, zv, (int)k,
-                             (int)i, R_SET_V);
-            break;
-        case AGORA_STORE_TXN_DELETE:
-            zo->after[i] = 0;
-            /* After half the tries, only the value: a delete must end
-             * even if someone keeps adding siblings. */
-            rc = delete_chain(bt, zo, j, zv, (int)k, (int)i,
-                              zo->tries < MAX_TRIES / 2);
-            break;
-        case AGORA_STORE_TXN_CHECK:
-            zo->after[i] = v->version >= 0 ? (int64_t)v->version + 1 : 0;
-            if (t->version >= 1) {
-                rc = mop_add(bt, P_CHECK, v->path, NULL, 0, zv, (int)k, (int)i,
-                             R_CHECK_V);
-            } else if (t->version == AGORA_STORE_NEW) {
-                /* ZooKeeper has no "does not exist" check: create the
-                 * .v and delete it, which fails if someone made it. */
-                rc = create_chain(bt, j, "", 0, (int)k, (int)i, R_CREATE_V);
-                if (rc == 0)
-                    rc = delete_chain(bt, zo, j, 0, (int)k, (int)i, 1);
-            }
-            break;
-        }
-    }
-    return rc;
-}
 
 /* The writes' versions once the multi is applied; each completes. */
 static void batch_done(struct zstore *b, struct zbatch *bt, struct zreq *r)
@@ -788,7 +344,7 @@ static void batch_done(struct zstore *b, struct zbatch *bt, struct zreq *r)
     int off = r->fenced, k;
     size_t i;
 
-    tnodes_commit(b, bt);
+    zplan_commit(b, bt);
     for (k = 0; k < bt->nm; k++) {
         const struct mop *o = &bt->m[k];
         struct znode_info in = {1, 0, r->stats[k + off].version, 1};
@@ -964,7 +520,7 @@ static void batch_plan(struct zstore *b, struct zbatch *bt)
                 drop(b, bt, k, AGORA_ENOTLEADER);
                 continue;
             }
-            if ((rc = predict(bt, zo)) == PREDICT_RESCAN) {
+            if ((rc = zplan_predict(bt, zo)) == PREDICT_RESCAN) {
                 zo->fresh = 1;
                 drop_retry(b, bt, k);
                 continue;
@@ -973,7 +529,7 @@ static void batch_plan(struct zstore *b, struct zbatch *bt)
                 drop(b, bt, k, rc);
                 continue;
             }
-            if ((rc = plan_write(bt, k)) != 0) {
+            if ((rc = zplan_write(bt, k)) != 0) {
                 drop_all(b, bt, AGORA_ENOMEM, ZOK, NULL);
                 batch_end(b, bt);
                 return;
@@ -1016,7 +572,7 @@ static void scan_result(struct zstore *b, struct zbatch *bt, struct zreq *r)
     if (r->rc != ZOK && r->rc != ZNONODE && bt->scan_rc == ZOK)
         bt->scan_rc = r->rc;
     if (r->rc == ZOK || r->rc == ZNONODE)
-        tnode_learn(b, t);
+        zplan_learn(b, t);
     if (bt->outstanding > 0)
         return;
     if (bt->scan_rc != ZOK) {
@@ -1025,45 +581,6 @@ static void scan_result(struct zstore *b, struct zbatch *bt, struct zreq *r)
         return;
     }
     batch_plan(b, bt);
-}
-
-/*
- * The answer of a write whose own op failed the multi with zrc, or 1
- * when it lost a race with another writer (a parent made or removed
- * meanwhile, the .v made or removed under a put of ANY): it is scanned
- * again then.
- */
-static int verdict(const struct zop *zo, const struct mop *o, int zrc)
-{
-    int64_t version = zo->sub[o->sub].version;
-    int err = 1;
-
-    switch (o->role) {
-    case R_PARENT:
-        return 1;
-    case R_CREATE_V: /* NONODE: its parent went */
-        if (zrc == ZNODEEXISTS && version != AGORA_STORE_ANY)
-            err = AGORA_EVERSION;
-        break;
-    case R_SET_V:
-        if (version != AGORA_STORE_ANY &&
-            (zrc == ZBADVERSION || zrc == ZNONODE))
-            err = AGORA_EVERSION;
-        break;
-    case R_DELETE_V:
-        if (zrc == ZBADVERSION)
-            err = AGORA_EVERSION;
-        else if (zrc == ZNONODE)
-            err = zo->op->kind == STORE_DELETE ? AGORA_ENOENT : AGORA_EVERSION;
-        break;
-    case R_CHECK_V:
-        if (zrc == ZBADVERSION || zrc == ZNONODE)
-            err = AGORA_EVERSION;
-        break;
-    }
-    if (err != 1 && zo->op->kind == STORE_TXN)
-        zo->op->failed = (size_t)o->sub;
-    return err;
 }
 
 /* Whether the batch's view took anything from the cache. */
@@ -1140,17 +657,19 @@ static void multi_result(struct zstore *b, struct zbatch *bt, struct zreq *r)
     }
     k = bt->m[at].writer;
     if (bt->w[k] != NULL) {
-        int err = bt->w[k]->op != NULL ? verdict(bt->w[k], &bt->m[at],
-                                                 r->results[at + r->fenced].err)
-                                       : 1;
+        int err = bt->w[k]->op != NULL
+                      ? zplan_verdict(bt->w[k], &bt->m[at],
+                                      r->results[at + r->fenced].err)
+                      : 1;
 
         if (err != 1) {
             drop(b, bt, (size_t)k, err);
             batch_plan(b, bt); /* the rest, on the same view */
             return;
         }
-        log_info("store", "%s: another writer changed a znode a batch "
-                          "counted on (%s): scanned again",
+        log_info("store",
+                 "%s: another writer changed a znode a batch "
+                 "counted on (%s): scanned again",
                  bt->w[k]->kpath, zerror(r->results[at + r->fenced].err));
         zcache_clear(&b->cache); /* it learned from the same view */
         drop_retry(b, bt, (size_t)k);

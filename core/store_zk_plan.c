@@ -16,6 +16,7 @@
  */
 #include "store_zk_plan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -41,6 +41,7 @@
 #include "leader.h"
 #include "log.h"
 #include "store_suite.h"
+#include "store_zk_order.h"
 #include "zk.h"
 
 /* Short, so that the expiry tests are quick (the server allows >= 1 s). */
@@ -751,6 +752,76 @@ START_TEST(test_term_end_fails_queued_write)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* The order of ops (store_zk_order.c), alone                           */
+/* ------------------------------------------------------------------ */
+
+/* The owners order_next() gives now, as a string of their names. */
+static void expect_ready(struct order *o, const char *want)
+{
+    char got[64] = "";
+    const char *name;
+
+    while ((name = order_next(o)) != NULL)
+        strncat(got, name, sizeof(got) - strlen(got) - 1);
+    ck_assert_str_eq(got, want);
+}
+
+/*
+ * An op waits for exactly the earlier unfinished ops it conflicts with:
+ * a read waits for writes to its key, its ancestors and descendants, a
+ * write for every op on them, a transaction ("" key) for its whole
+ * namespace; nothing waits for an unrelated key, nor a read for a read,
+ * even one that itself waits behind a write.
+ */
+START_TEST(test_order_index)
+{
+    struct order o = ORDER_INIT;
+    struct order_ent *e[12];
+
+    ck_assert_int_eq(order_add(&o, "ns", "a/b", 1, "A", &e[0]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "a/c", 0, "B", &e[1]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "a", 1, "C", &e[2]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "a/b", 0, "D", &e[3]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "x", 1, "E", &e[4]), 0);
+    ck_assert_int_eq(order_add(&o, "ns2", "a", 1, "F", &e[5]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "", 0, "G", &e[6]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "ab", 0, "H", &e[7]), 0);
+    expect_ready(&o, "ABEFH"); /* "ab" is not under "a" */
+    order_done(&o, e[0]);
+    expect_ready(&o, ""); /* C waits for B too, D for C, G for C, E */
+    order_done(&o, e[1]);
+    expect_ready(&o, "C");
+    order_done(&o, e[4]);
+    expect_ready(&o, "");
+    order_done(&o, e[2]);
+    expect_ready(&o, "DG");
+    /* A read of the parent runs; a write below waits for it; a read
+     * beside that write goes, although the write waits. */
+    ck_assert_int_eq(order_add(&o, "ns", "p", 0, "I", &e[8]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "p/q", 1, "J", &e[9]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "p/r", 0, "K", &e[10]), 0);
+    expect_ready(&o, "IK");
+    /* A transaction waits for everything of its namespace before it. */
+    ck_assert_int_eq(order_add(&o, "ns", "", 1, "L", &e[11]), 0);
+    expect_ready(&o, "");
+    order_done(&o, e[8]);
+    expect_ready(&o, ""); /* J: G, the list of "", still runs */
+    order_done(&o, e[6]);
+    expect_ready(&o, "J");
+    order_done(&o, e[3]);
+    order_done(&o, e[5]);
+    order_done(&o, e[7]);
+    order_done(&o, e[9]);
+    expect_ready(&o, "");
+    order_done(&o, e[10]);
+    expect_ready(&o, "L");
+    order_done(&o, e[11]);
+    ck_assert_uint_eq(o.nodes.len, 0); /* every node freed */
+    order_free(&o);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* Batches: writes that may start go together in one multi              */
 /* ------------------------------------------------------------------ */
 
@@ -1194,6 +1265,7 @@ static Suite *store_zk_suite(void)
     tcase_add_test(tc, test_zk_err);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_znodes);
+    tcase_add_test(tc, test_order_index);
     store_suite_add(tc, &zk_backend);
     tcase_add_test(tc, test_fence_gone_refuses_writes);
     tcase_add_test(tc, test_term_end_fails_queued_write);

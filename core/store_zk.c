@@ -43,7 +43,9 @@
  *                     one batch only the last prunes their parent
  *             txn     all its ops, as above, and checks of its .v's
  *           1 RTT (known znodes) or 2 for the whole batch. One batch at a
- *           time: writes made meanwhile wait for the next.
+ *           time, started in the loop's next turn (an ev_prepare), so
+ *           that the writes one turn's callbacks make go together;
+ *           writes made while a batch is out wait for the next.
  *   delete of NEW, or at a version no znode can have: exists(.v), no
  *           write (the answer is ENOENT or EVERSION)             1 RTT
  * A multi fails as a whole: the write whose op failed it gets its own
@@ -70,15 +72,15 @@
  * queue (a mutex, an ev_async, and a condition variable for close()). The
  * loop thread does everything else: it issues every zoo_a*() call, runs
  * the steps of each op and batch and completes ops with
- * store_complete(). We use our
- * own queue rather than zk_post() so that close() can wait on it, and so
- * that results that arrive after close() are dropped here with everything
- * they own.
+ * store_complete(). We use our own queue rather than zk_post() so that
+ * close() can wait on it, and so that results that arrive after close()
+ * are dropped here with everything they own.
  *
  * Fail fast: while the session is not ZK_CONNECTED, an op (or the next
  * step of one, or a batch) fails at once with AGORA_EUNAVAIL; nothing is
- * queued for later. A write that fails with AGORA_EUNAVAIL after it was sent may or
- * may not have happened (ZooKeeper cannot tell after a lost connection).
+ * queued for later. A write that fails with AGORA_EUNAVAIL after it was
+ * sent may or may not have happened (ZooKeeper cannot tell after a lost
+ * connection).
  * Each op, and each batch, also has a deadline of two session timeouts
  * plus a second, past which it fails with AGORA_EUNAVAIL whatever
  * libzookeeper does.

@@ -49,17 +49,25 @@ static int depth_of(const char *path)
     return n;
 }
 
-/* An upper bound of the bytes zo adds to a multi. */
+/* An upper bound of the bytes zo adds to a multi: its values, and an op
+ * for each prefix of each value's path (created or pruned; twice for a
+ * check of NEW, which creates and deletes), each at most the whole
+ * path long. */
 size_t zplan_estimate(const struct zop *zo)
 {
-    size_t i, size = 0, plen;
+    size_t i, k, size = 0, vlen, nodes, ns_depth = 0;
 
+    for (k = 0; k < zo->ns_len; k++)
+        ns_depth += zo->kpath[k] == '/';
     for (i = 0; i < zo->nsub; i++) {
-        plen = zo->ns_len + strlen(zo->sub[i].key) + 4;
-        size +=
-            zo->sub[i].len +
-            2 * (size_t)(depth_of(zo->kpath) + depth_of(zo->sub[i].key) + 3) *
-                (OP_OVERHEAD + plen);
+        const struct store_txn_op *t = &zo->sub[i];
+
+        /* <ns path>/<key>/.v: a prefix at each '/' and the whole. */
+        vlen = zo->ns_len + 1 + strlen(t->key) + sizeof("/" VALUE_NODE);
+        nodes = ns_depth + (size_t)depth_of(t->key) + 2;
+        if (t->kind == AGORA_STORE_TXN_CHECK)
+            nodes *= 2;
+        size += t->len + nodes * (OP_OVERHEAD + vlen);
     }
     return size;
 }

@@ -48,7 +48,6 @@
  */
 #include "store_zk_plan.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -56,7 +56,6 @@ struct zbatch {
     ev_tstamp deadline; /* see zbatch_expire() */
     int outstanding;    /* requests not answered yet */
     int scan_rc;
-    int scan_nomem;
     /* The multi being built, then sent (fence excluded). */
     struct mop *m;
     int nm, mcap;

@@ -26,180 +26,81 @@
  * Operations (RTT = one round trip to ZooKeeper):
  *   get     getData(.v)                                          1 RTT
  *   list    getChildren(key), minus ".v", sorted                 1 RTT
- *   put     ANY/version: multi(setData(.v, version - 1))         1 RTT
- *           new key: multi(create(.v)); if its parent is missing:
- *           exists() of each ancestor (in parallel), then
- *           multi(create parents, .v)
- *   delete  exists() of the key and its ancestors below the namespace (in
- *           parallel), then multi(delete .v at version, delete the
- *           ancestors left empty, deepest first)                 2 RTT
- * A race with another writer (a sibling's delete pruning a shared parent)
- * fails a multi as a whole; the op starts again, at most MAX_TRIES times.
+ *   children  getChildren(key), then getData of each child's .v,
+ *           CHILDREN_WINDOW at a time                            2+ RTT
+ *   writes  (put, delete, transaction) go in batches
+ *           (store_zk_batch.c): every write that may start joins the
+ *           next batch, which reads with exists() the znodes it does not
+ *           know yet (in parallel; store_zk_cache.c keeps what scans and
+ *           our own multis showed, so a new key under a parent we made,
+ *           or an overwrite of a key we wrote, needs none), then sends
+ *           one multi: the fence's check, then each write's ops,
+ *           planned on that view so that writes sharing parents agree:
+ *             put     create the missing parents and .v, or setData(.v)
+ *                     (a put at a version: setData, never a read first)
+ *             delete  delete .v (at its version) and the parents it
+ *                     leaves empty, deepest first; of sibling deletes in
+ *                     one batch only the last prunes their parent
+ *             txn     all its ops, as above, and checks of its .v's
+ *           1 RTT (known znodes) or 2 for the whole batch. One batch at a
+ *           time, started in the loop's next turn (an ev_prepare), so
+ *           that the writes one turn's callbacks make go together;
+ *           writes made while a batch is out wait for the next.
+ *   delete of NEW, or at a version no znode can have: exists(.v), no
+ *           write (the answer is ENOENT or EVERSION)             1 RTT
+ * A multi fails as a whole: the write whose op failed it gets its own
+ * answer (or, when it lost a race with another writer, is scanned again,
+ * at most MAX_TRIES times), and the rest is sent again without it.
  *
- * Fencing (store.h): every write is a multi, so that in a term with a
+ * Fencing (store.h): every write is in a multi, so that in a term with a
  * fence (this master's election znode) its first op checks the fence
- * exists; when it does not, the multi fails as a whole and the op with
- * AGORA_ENOTLEADER. A write of an ended term fails before each request
- * it would send. The fence's result is taken off the multi's results
- * before a step reads them, so steps see their own ops only.
+ * exists; when it does not, the multi fails as a whole and its writes
+ * with AGORA_ENOTLEADER. A write of an ended term fails before each
+ * request it would send (its batch's scan and multi).
  *
- * Order: ops of one store are started in call order, and an op waits for
- * every earlier unfinished op it conflicts with: same namespace, one key a
- * prefix of the other (or equal; "" is everyone's prefix) and one of the
- * two a put or a delete. So a get after a put sees the put, as with the
- * local backend, while unrelated keys proceed in parallel.
+ * Order: ops of one store start in call order as far as conflicts go:
+ * an op waits for every earlier unfinished op it conflicts with (same
+ * namespace, one key a prefix of the other, or equal; "" is everyone's
+ * prefix, and one of the two a put, delete or transaction), and only for
+ * those (store_zk_order.c: O(depth) an op, not a scan of the queue). So
+ * a get after a put sees the put, as with the local backend, while
+ * unrelated keys proceed in parallel, and the writes of a batch never
+ * conflict with one another.
  *
  * Threads: libzookeeper calls our completions on its thread; each only
  * copies its result into its request and queues it on this backend's own
  * queue (a mutex, an ev_async, and a condition variable for close()). The
  * loop thread does everything else: it issues every zoo_a*() call, runs
- * the steps of each op and completes ops with store_complete(). We use our
- * own queue rather than zk_post() so that close() can wait on it, and so
- * that results that arrive after close() are dropped here with everything
- * they own.
+ * the steps of each op and batch and completes ops with
+ * store_complete(). We use our own queue rather than zk_post() so that
+ * close() can wait on it, and so that results that arrive after close()
+ * are dropped here with everything they own.
  *
  * Fail fast: while the session is not ZK_CONNECTED, an op (or the next
- * step of one) fails at once with AGORA_EUNAVAIL; nothing is queued for
- * later. A write that fails with AGORA_EUNAVAIL after it was sent may or
- * may not have happened (ZooKeeper cannot tell after a lost connection).
- * Each op also has a deadline of two session timeouts plus a second, past
- * which it fails with AGORA_EUNAVAIL whatever libzookeeper does.
+ * step of one, or a batch) fails at once with AGORA_EUNAVAIL; nothing is
+ * queued for later. A write that fails with AGORA_EUNAVAIL after it was
+ * sent may or may not have happened (ZooKeeper cannot tell after a lost
+ * connection).
+ * Each op, and each batch, also has a deadline of two session timeouts
+ * plus a second, past which it fails with AGORA_EUNAVAIL whatever
+ * libzookeeper does.
  */
-#include "store.h"
+#include "store_zk_int.h"
 
-#include <ev.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
-#include "zk.h"
 
-#define VALUE_NODE ".v"
-/* Races lost before an op gives up with AGORA_EIO. */
-#define MAX_TRIES 16
 /* How long close() waits for ops already started, in seconds. */
 #define CLOSE_DRAIN 3.0
-/*
- * ZooKeeper refuses a request bigger than jute.maxbuffer (0xfffff by
- * default). A value of AGORA_STORE_VALUE_MAX with its path fits; a multi
- * that also creates many parents may not: above this estimate the parents
- * are made in a request of their own.
- */
-#define REQUEST_BUDGET (0xfffff - 4096)
-/* A multi's overhead an op (header, ACL, version, flags), generously. */
-#define OP_OVERHEAD 64
 /* Reads of a children op in flight at once: bounds what waits in memory
  * for the loop to 16 values. */
 #define CHILDREN_WINDOW 16
 
-struct zstore;
-struct zop;
-
-/* One zoo_a*() call and, once it completed, its result. */
-struct zreq {
-    struct zstore *b;
-    struct zop *zop; /* not read once b is closed */
-    int index;       /* an exists() of a scan: which ancestor */
-    int rc;          /* ZOK or a ZooKeeper error */
-    int nomem;       /* the completion could not copy the result */
-    struct Stat stat;
-    char *data; /* getData: the bytes, NUL-terminated */
-    int len;
-    char **names; /* getChildren */
-    int nnames;
-    zoo_op_result_t *results; /* multi */
-    struct Stat *stats;       /* multi: filled for its set ops */
-    int nops;
-    int fenced; /* multi: its first op is the fence's check */
-    struct zreq *next;
-};
-
-enum step {
-    ST_GET,
-    ST_LIST,
-    ST_PUT_SET,
-    ST_PUT_CREATE,
-    ST_PUT_SCAN,
-    ST_PUT_MULTI,
-    ST_PUT_PARENTS,
-    ST_DEL_EXISTS,
-    ST_DEL_SCAN,
-    ST_DEL_MULTI,
-    ST_CH_LIST,
-    ST_CH_GET,
-    ST_TXN_SCAN,
-    ST_TXN_MULTI
-};
-
-/* A znode a transaction's scan read; then as the multi will leave it. */
-struct tnode {
-    char *path;
-    int parent; /* index, -1 above the scanned nodes */
-    int exists;
-    int nchildren;
-    int version; /* ZooKeeper's, -1 when missing */
-};
-
-/* The backend's state of one op. Loop thread only. */
-struct zop {
-    struct store_op *op; /* NULL once completed */
-    char *kpath;         /* <base>/<ns>[/<key>] */
-    char *vpath;         /* kpath + "/.v" */
-    size_t ns_len;       /* strlen("<base>/<ns>") */
-    enum step step;
-    int started;
-    int outstanding; /* requests whose results are not handled yet */
-    int tries;
-    ev_tstamp deadline;
-    /* A scan: exists() of ancestors, top-down; each is a prefix of kpath. */
-    int nanc;
-    size_t *anc_len;
-    int *anc_children; /* numChildren, -1 when missing */
-    int scan_rc;
-    /* children */
-    size_t next_child; /* the next child to read */
-    size_t bytes;      /* names and values read so far */
-    /* txn: the scanned nodes (sorted by path), and of the multi sent: the
-     * txn op of each multi op, its MB_* role, each txn op's version
-     * after it. */
-    struct tnode *tn;
-    int ntn;
-    int *mowner;
-    char *mis_v;
-    int64_t *vafter;
-    struct zop *prev, *next;
-};
-
-struct zstore {
-    struct ev_loop *loop; /* borrowed until close */
-    struct zk *z;         /* borrowed: must outlive the store */
-    char *base;           /* <root>/state */
-    uint64_t term;        /* the term open (store.h), 0: none */
-    char *fence;          /* its fence's path, or NULL */
-
-    /* Loop thread only. */
-    struct zop *head, *tail; /* ops not freed yet, in call order */
-    int running;             /* started and not completed */
-    int scheduling, again;   /* schedule() re-entered */
-    ev_async wake;
-    ev_timer tick; /* deadlines, while ops run */
-
-    /* Shared with libzookeeper's threads. */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;         /* a result arrived (close() waits on it) */
-    struct zreq *rhead, *rtail; /* results for the loop */
-    int inflight;              /* requests libzookeeper has not answered */
-    int closed; /* results are dropped; the last one frees the backend */
-};
-
 static void schedule(struct zstore *b);
-static void put_set(struct zstore *b, struct zop *zo);
-static void put_create(struct zstore *b, struct zop *zo);
-static void del_scan(struct zstore *b, struct zop *zo);
-static char *path3(const char *a, const char *b, const char *c);
 
 /* ------------------------------------------------------------------ */
 /* Requests and their completions (libzookeeper's threads)             */
@@ -278,7 +179,7 @@ static void on_data(int rc, const char *value, int len,
     req_done(r);
 }
 
-static void on_stat(int rc, const struct Stat *stat, const void *data)
+void zs_on_stat(int rc, const struct Stat *stat, const void *data)
 {
     struct zreq *r = (struct zreq *)data;
 
@@ -288,7 +189,7 @@ static void on_stat(int rc, const struct Stat *stat, const void *data)
     req_done(r);
 }
 
-static void on_void(int rc, const void *data)
+void zs_on_void(int rc, const void *data)
 {
     struct zreq *r = (struct zreq *)data;
 
@@ -321,9 +222,10 @@ static void on_strings(int rc, const struct String_vector *v,
 /* Issuing requests (loop thread)                                        */
 /* ------------------------------------------------------------------ */
 
-/* A request for zo, counted as in flight: libzookeeper may complete it
- * before the zoo_a*() call returns. NULL when out of memory. */
-static struct zreq *req_begin(struct zstore *b, struct zop *zo)
+/* A request for zo (NULL: a batch's, which counts it), counted as in
+ * flight: libzookeeper may complete it before the zoo_a*() call returns.
+ * NULL when out of memory. */
+struct zreq *zs_req_begin(struct zstore *b, struct zop *zo)
 {
     struct zreq *r = calloc(1, sizeof(*r));
 
@@ -334,7 +236,8 @@ static struct zreq *req_begin(struct zstore *b, struct zop *zo)
     pthread_mutex_lock(&b->mu);
     b->inflight++;
     pthread_mutex_unlock(&b->mu);
-    zo->outstanding++;
+    if (zo != NULL)
+        zo->outstanding++;
     return r;
 }
 
@@ -344,7 +247,7 @@ static struct zreq *req_begin(struct zstore *b, struct zop *zo)
  * (out of memory) is the exception: libzookeeper may have registered the
  * completion already, so r stays counted and the op's deadline ends it.
  */
-static int req_sent(struct zstore *b, struct zop *zo, struct zreq *r,
+int zs_req_sent(struct zstore *b, struct zop *zo, struct zreq *r,
                     int zrc)
 {
     if (zrc == ZOK || zrc == ZMARSHALLINGERROR)
@@ -352,13 +255,14 @@ static int req_sent(struct zstore *b, struct zop *zo, struct zreq *r,
     pthread_mutex_lock(&b->mu);
     b->inflight--;
     pthread_mutex_unlock(&b->mu);
-    zo->outstanding--;
+    if (zo != NULL)
+        zo->outstanding--;
     req_free(r);
     return zrc;
 }
 
 /* The handle to use now, or NULL when the session is not connected. */
-static zhandle_t *handle(struct zstore *b)
+zhandle_t *zs_handle(struct zstore *b)
 {
     return zk_state(b->z) == ZK_CONNECTED ? zk_handle(b->z) : NULL;
 }
@@ -367,16 +271,9 @@ static zhandle_t *handle(struct zstore *b)
 /* Ops: start, finish, free                                              */
 /* ------------------------------------------------------------------ */
 
-static void tnodes_free(struct zop *zo);
-
 static void zop_free(struct zop *zo)
 {
-    tnodes_free(zo);
-    free(zo->mowner);
-    free(zo->mis_v);
-    free(zo->vafter);
-    free(zo->anc_len);
-    free(zo->anc_children);
+    free(zo->after);
     free(zo->vpath);
     free(zo->kpath);
     free(zo);
@@ -395,7 +292,7 @@ static void zop_unlink(struct zstore *b, struct zop *zo)
 }
 
 /* Frees zo once it is completed and no result of it is pending. */
-static void zop_release(struct zstore *b, struct zop *zo)
+void zs_release(struct zstore *b, struct zop *zo)
 {
     if (zo->op == NULL && zo->outstanding == 0) {
         zop_unlink(b, zo);
@@ -414,7 +311,7 @@ static void tick_update(struct zstore *b)
 }
 
 /* Completes zo's op with err; later ops it held back may start. */
-static void finish(struct zstore *b, struct zop *zo, int err)
+void zs_finish(struct zstore *b, struct zop *zo, int err)
 {
     struct store_op *op = zo->op;
 
@@ -424,13 +321,17 @@ static void finish(struct zstore *b, struct zop *zo, int err)
     zo->op = NULL;
     if (zo->started)
         b->running--;
+    if (zo->order != NULL) {
+        order_done(&b->order, zo->order);
+        zo->order = NULL;
+    }
     store_complete(op); /* op is the store's again */
-    zop_release(b, zo);
+    zs_release(b, zo);
     schedule(b);
 }
 
 /* A ZooKeeper error ends zo: logged when it is not an answer. */
-static void finish_zk(struct zstore *b, struct zop *zo, int zrc,
+void zs_finish_zk(struct zstore *b, struct zop *zo, int zrc,
                       const char *what)
 {
     int err = zk_err(zrc);
@@ -438,35 +339,12 @@ static void finish_zk(struct zstore *b, struct zop *zo, int zrc,
     if (err != AGORA_EUNAVAIL && err != AGORA_ENOENT &&
         err != AGORA_EVERSION)
         log_warn("store", "%s %s: %s", what, zo->kpath, zerror(zrc));
-    finish(b, zo, err);
-}
-
-/* One more try of a step that lost a race, or AGORA_EIO after too many. */
-static void retry(struct zstore *b, struct zop *zo,
-                  void (*step)(struct zstore *, struct zop *))
-{
-    if (++zo->tries >= MAX_TRIES) {
-        log_error("store", "%s: gave up after %d concurrent changes",
-                  zo->kpath, zo->tries);
-        finish(b, zo, AGORA_EIO);
-        return;
-    }
-    step(b, zo);
-}
-
-/* 1, with zo finished (AGORA_ENOTLEADER), when zo is a write of a term
- * that ended: it must send nothing more. */
-static int term_over(struct zstore *b, struct zop *zo)
-{
-    if (zo->op->term == 0 || zo->op->term == b->term)
-        return 0;
-    finish(b, zo, AGORA_ENOTLEADER);
-    return 1;
+    zs_finish(b, zo, err);
 }
 
 /* The ZooKeeper version for our version v (>= 1); -2 when no znode can
  * have it (ZooKeeper's versions are 32-bit), which is a mismatch. */
-static int zk_version(int64_t v)
+int zs_zk_version(int64_t v)
 {
     return v - 1 <= INT_MAX ? (int)(v - 1) : -2;
 }
@@ -480,8 +358,8 @@ static struct zreq *step_begin(struct zstore *b, struct zop *zo,
 {
     struct zreq *r;
 
-    if (handle(b) == NULL || (r = req_begin(b, zo)) == NULL) {
-        finish(b, zo, handle(b) == NULL ? AGORA_EUNAVAIL : AGORA_ENOMEM);
+    if (zs_handle(b) == NULL || (r = zs_req_begin(b, zo)) == NULL) {
+        zs_finish(b, zo, zs_handle(b) == NULL ? AGORA_EUNAVAIL : AGORA_ENOMEM);
         return NULL;
     }
     zo->step = step;
@@ -494,15 +372,15 @@ static struct zreq *step_begin(struct zstore *b, struct zop *zo,
 
 static void get_start(struct zstore *b, struct zop *zo)
 {
-    zhandle_t *zh = handle(b);
+    zhandle_t *zh = zs_handle(b);
     struct zreq *r;
     int zrc;
 
     if ((r = step_begin(b, zo, ST_GET)) == NULL)
         return;
-    zrc = req_sent(b, zo, r, zoo_aget(zh, zo->vpath, 0, on_data, r));
+    zrc = zs_req_sent(b, zo, r, zoo_aget(zh, zo->vpath, 0, on_data, r));
     if (zrc != ZOK)
-        finish_zk(b, zo, zrc, "get");
+        zs_finish_zk(b, zo, zrc, "get");
 }
 
 static void get_done(struct zstore *b, struct zop *zo, struct zreq *r)
@@ -510,30 +388,30 @@ static void get_done(struct zstore *b, struct zop *zo, struct zreq *r)
     struct store_op *op = zo->op;
 
     if (r->rc != ZOK) {
-        finish_zk(b, zo, r->rc, "get");
+        zs_finish_zk(b, zo, r->rc, "get");
         return;
     }
     op->value = r->data; /* the store frees it */
     op->len = (size_t)r->len;
     op->version = (int64_t)r->stat.version + 1;
     r->data = NULL;
-    finish(b, zo, 0);
+    zs_finish(b, zo, 0);
 }
 
 /* Asks for the children of the op's key, as step `step`. */
 static void ask_children(struct zstore *b, struct zop *zo, enum step step,
                          const char *what)
 {
-    zhandle_t *zh = handle(b);
+    zhandle_t *zh = zs_handle(b);
     struct zreq *r;
     int zrc;
 
     if ((r = step_begin(b, zo, step)) == NULL)
         return;
-    zrc = req_sent(b, zo, r,
+    zrc = zs_req_sent(b, zo, r,
                    zoo_aget_children(zh, zo->kpath, 0, on_strings, r));
     if (zrc != ZOK)
-        finish_zk(b, zo, zrc, what);
+        zs_finish_zk(b, zo, zrc, what);
 }
 
 static void list_start(struct zstore *b, struct zop *zo)
@@ -561,9 +439,9 @@ static int list_ended(struct zstore *b, struct zop *zo, struct zreq *r,
                       const char *what)
 {
     if (r->rc == ZNONODE)
-        finish(b, zo, 0);
+        zs_finish(b, zo, 0);
     else if (r->rc != ZOK)
-        finish_zk(b, zo, r->rc, what);
+        zs_finish_zk(b, zo, r->rc, what);
     return r->rc != ZOK;
 }
 
@@ -590,358 +468,7 @@ static void list_done(struct zstore *b, struct zop *zo, struct zreq *r)
     }
     r->names = NULL;
     r->nnames = 0;
-    finish(b, zo, 0);
-}
-
-/* ------------------------------------------------------------------ */
-/* Scans: exists() of ancestors                                          */
-/* ------------------------------------------------------------------ */
-
-/*
- * Sends exists() for each prefix of kpath ending at a '/' or at its end,
- * longer than min_len, top-down. step is set before sending: a result may
- * come back before this returns (it is handled on the loop, later).
- */
-static void scan(struct zstore *b, struct zop *zo, size_t min_len,
-                 enum step step)
-{
-    zhandle_t *zh = handle(b);
-    size_t i, n = 0, len = strlen(zo->kpath);
-    char *path;
-    int k, zrc = ZOK;
-
-    if (zh == NULL) {
-        finish(b, zo, AGORA_EUNAVAIL);
-        return;
-    }
-    free(zo->anc_len);
-    free(zo->anc_children);
-    zo->anc_len = calloc(len, sizeof(*zo->anc_len));
-    zo->anc_children = calloc(len, sizeof(*zo->anc_children));
-    path = strdup(zo->kpath);
-    if (zo->anc_len == NULL || zo->anc_children == NULL || path == NULL) {
-        free(path);
-        finish(b, zo, AGORA_ENOMEM);
-        return;
-    }
-    for (i = 1; i <= len; i++)
-        if ((i == len || zo->kpath[i] == '/') && i > min_len)
-            zo->anc_len[n++] = i;
-    zo->nanc = (int)n;
-    zo->scan_rc = ZOK;
-    zo->step = step;
-    for (k = 0; k < zo->nanc && zrc == ZOK; k++) {
-        struct zreq *r = req_begin(b, zo);
-
-        if (r == NULL) {
-            zrc = ZMARSHALLINGERROR; /* "out of memory", for zk_err() */
-            break;
-        }
-        r->index = k;
-        path[zo->anc_len[k]] = '\0';
-        zrc = req_sent(b, zo, r, zoo_aexists(zh, path, 0, on_stat, r));
-        path[zo->anc_len[k]] = zo->kpath[zo->anc_len[k]];
-    }
-    free(path);
-    if (zrc != ZOK) {
-        /* What was sent still comes back; the scan ends in error then. */
-        zo->scan_rc = zrc;
-        if (zo->outstanding == 0)
-            finish_zk(b, zo, zrc, "exists");
-    }
-}
-
-/*
- * A scan's exists() answer r came in: the first error is kept; 1 when it
- * was the last answer and every one was good, 0 otherwise (the op is
- * finished with the error once the last one is in).
- */
-static int scan_end(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    if (r->rc != ZOK && r->rc != ZNONODE && zo->scan_rc == ZOK)
-        zo->scan_rc = r->rc;
-    if (zo->outstanding > 0)
-        return 0;
-    if (zo->scan_rc != ZOK) {
-        finish_zk(b, zo, zo->scan_rc, "exists");
-        return 0;
-    }
-    return 1;
-}
-
-/* One exists() result of an ancestor; 1 when the scan is complete and
- * good. */
-static int scan_result(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    if (r->rc == ZOK)
-        zo->anc_children[r->index] = r->stat.numChildren;
-    else if (r->rc == ZNONODE)
-        zo->anc_children[r->index] = -1;
-    return scan_end(b, zo, r);
-}
-
-/* Ancestor k's path (malloc'ed), NULL when out of memory. */
-static char *anc_path(const struct zop *zo, int k)
-{
-    return strndup(zo->kpath, zo->anc_len[k]);
-}
-
-/* The first op of a multi that failed for itself, -1 if none did. */
-static int multi_failed_at(const struct zreq *r)
-{
-    int i;
-
-    for (i = 0; i < r->nops; i++)
-        if (r->results[i].err != ZOK &&
-            r->results[i].err != ZRUNTIMEINCONSISTENCY)
-            return i;
-    return -1;
-}
-
-/*
- * Sends a multi of n ops, whose paths are freed afterwards (paths[i] may
- * be NULL: not ours), and stats (the Stat of each set op, or NULL), which
- * the request owns. Returns the zoo_amulti() code.
- */
-static int send_multi_stats(struct zstore *b, struct zop *zo, zoo_op_t *ops,
-                            char **paths, int n, struct Stat *stats)
-{
-    zhandle_t *zh = handle(b);
-    int fenced = zo->op->term != 0 && b->fence != NULL;
-    zoo_op_t *all = NULL;
-    struct zreq *r;
-    int i, zrc;
-
-    if (zh == NULL)
-        zrc = ZCONNECTIONLOSS;
-    else if (fenced && (all = calloc((size_t)n + 1, sizeof(*all))) == NULL)
-        zrc = ZSYSTEMERROR;
-    else if ((r = req_begin(b, zo)) == NULL)
-        zrc = ZSYSTEMERROR;
-    else if ((r->results = calloc((size_t)(n + fenced), sizeof(*r->results))) ==
-             NULL)
-        zrc = req_sent(b, zo, r, ZSYSTEMERROR);
-    else {
-        r->stats = stats; /* freed with r from here */
-        stats = NULL;
-        r->nops = n + fenced;
-        r->fenced = fenced;
-        if (fenced) {
-            /* The fence first; a set op keeps its Stat pointer, in it. */
-            zoo_check_op_init(&all[0], b->fence, -1);
-            memcpy(all + 1, ops, (size_t)n * sizeof(*ops));
-            ops = all;
-        }
-        zrc = req_sent(b, zo, r,
-                       zoo_amulti(zh, n + fenced, ops, r->results, on_void, r));
-    }
-    for (i = 0; i < n; i++)
-        free(paths[i]);
-    free(stats);
-    free(all);
-    return zrc;
-}
-
-static int send_multi(struct zstore *b, struct zop *zo, zoo_op_t *ops,
-                      char **paths, int n)
-{
-    return send_multi_stats(b, zo, ops, paths, n, NULL);
-}
-
-/* Sends a multi as step `step`, frees the arrays (their paths belong to
- * the request now), and ends the op on a refusal. */
-static void multi_go(struct zstore *b, struct zop *zo, enum step step,
-                     zoo_op_t *ops, char **paths, int n, const char *what)
-{
-    int zrc;
-
-    zo->step = step;
-    zrc = send_multi(b, zo, ops, paths, n);
-    free(ops);
-    free(paths);
-    if (zrc != ZOK)
-        finish_zk(b, zo, zrc, what);
-}
-
-/* ------------------------------------------------------------------ */
-/* put                                                                   */
-/* ------------------------------------------------------------------ */
-
-static void put_start(struct zstore *b, struct zop *zo)
-{
-    int64_t v = zo->op->version;
-
-    if (v == AGORA_STORE_NEW)
-        put_create(b, zo);
-    else
-        put_set(b, zo);
-}
-
-/* setData(.v) at the version asked (-1: any), as a multi (fencing). */
-static void put_set(struct zstore *b, struct zop *zo)
-{
-    struct store_op *op = zo->op;
-    int version = op->version == AGORA_STORE_ANY ? -1
-                                                 : zk_version(op->version);
-    struct Stat *stat;
-    zoo_op_t set;
-    char *path = NULL;
-    int zrc;
-
-    if (term_over(b, zo))
-        return;
-    if (version == -2) {
-        finish(b, zo, AGORA_EVERSION);
-        return;
-    }
-    if ((stat = calloc(1, sizeof(*stat))) == NULL) {
-        finish(b, zo, AGORA_ENOMEM);
-        return;
-    }
-    zoo_set_op_init(&set, zo->vpath, op->value, (int)op->len, version, stat);
-    zo->step = ST_PUT_SET;
-    zrc = send_multi_stats(b, zo, &set, &path, 1, stat);
-    if (zrc != ZOK)
-        finish_zk(b, zo, zrc, "put");
-}
-
-static void put_set_done(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    if (r->rc == ZOK) {
-        zo->op->version = (int64_t)r->stats[0].version + 1;
-        finish(b, zo, 0);
-    } else if (r->rc == ZNONODE && zo->op->version == AGORA_STORE_ANY) {
-        put_create(b, zo);
-    } else if (r->rc == ZNONODE) {
-        finish(b, zo, AGORA_EVERSION); /* a version of a missing key */
-    } else {
-        finish_zk(b, zo, r->rc, "put");
-    }
-}
-
-/* create(.v): the key's value is new. A multi, for fencing. */
-static void put_create(struct zstore *b, struct zop *zo)
-{
-    struct store_op *op = zo->op;
-    zoo_op_t create;
-    char *path = NULL;
-    int zrc;
-
-    if (term_over(b, zo))
-        return;
-    zoo_create_op_init(&create, zo->vpath, op->value, (int)op->len,
-                       &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
-    zo->step = ST_PUT_CREATE;
-    zrc = send_multi(b, zo, &create, &path, 1);
-    if (zrc != ZOK)
-        finish_zk(b, zo, zrc, "put");
-}
-
-/* The value exists already: NEW loses; ANY sets it after all. */
-static void put_exists(struct zstore *b, struct zop *zo)
-{
-    if (zo->op->version == AGORA_STORE_NEW)
-        finish(b, zo, AGORA_EVERSION);
-    else
-        retry(b, zo, put_set);
-}
-
-static void put_scan(struct zstore *b, struct zop *zo)
-{
-    scan(b, zo, 0, ST_PUT_SCAN);
-}
-
-static void put_create_done(struct zstore *b, struct zop *zo,
-                            struct zreq *r)
-{
-    if (r->rc == ZOK) {
-        zo->op->version = 1;
-        finish(b, zo, 0);
-    } else if (r->rc == ZNODEEXISTS) {
-        put_exists(b, zo);
-    } else if (r->rc == ZNONODE) {
-        retry(b, zo, put_scan); /* a parent is missing */
-    } else {
-        finish_zk(b, zo, r->rc, "put");
-    }
-}
-
-/*
- * The scan is in: create the missing ancestors and the value in one
- * multi, or, when that request would be too big for ZooKeeper, the
- * ancestors alone first.
- */
-static void put_scan_done(struct zstore *b, struct zop *zo)
-{
-    struct store_op *op = zo->op;
-    zoo_op_t *ops;
-    char **paths;
-    size_t size = (size_t)OP_OVERHEAD + strlen(zo->vpath) + op->len;
-    int k, n = 0;
-
-    if (term_over(b, zo))
-        return;
-    ops = calloc((size_t)zo->nanc + 1, sizeof(*ops));
-    paths = calloc((size_t)zo->nanc + 1, sizeof(*paths));
-    if (ops == NULL || paths == NULL) {
-        free(ops);
-        free(paths);
-        finish(b, zo, AGORA_ENOMEM);
-        return;
-    }
-    for (k = 0; k < zo->nanc; k++) {
-        if (zo->anc_children[k] >= 0)
-            continue;
-        paths[n] = anc_path(zo, k);
-        if (paths[n] == NULL)
-            break;
-        zoo_create_op_init(&ops[n], paths[n], "", 0, &ZOO_OPEN_ACL_UNSAFE,
-                           0, NULL, 0);
-        size += OP_OVERHEAD + zo->anc_len[k];
-        n++;
-    }
-    if (k < zo->nanc) {
-        for (k = 0; k < n; k++)
-            free(paths[k]);
-        free(ops);
-        free(paths);
-        finish(b, zo, AGORA_ENOMEM);
-        return;
-    }
-    if (size > REQUEST_BUDGET && n > 0) {
-        multi_go(b, zo, ST_PUT_PARENTS, ops, paths, n, "put");
-        return;
-    }
-    zoo_create_op_init(&ops[n], zo->vpath, op->value, (int)op->len,
-                       &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
-    paths[n++] = NULL;
-    multi_go(b, zo, ST_PUT_MULTI, ops, paths, n, "put");
-}
-
-static void put_multi_done(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    int at = multi_failed_at(r);
-
-    if (r->rc == ZOK) {
-        zo->op->version = 1;
-        finish(b, zo, 0);
-    } else if (at == r->nops - 1 && r->rc == ZNODEEXISTS) {
-        put_exists(b, zo); /* the value: made by someone else meanwhile */
-    } else if (r->rc == ZNODEEXISTS || r->rc == ZNONODE) {
-        retry(b, zo, put_create); /* a parent, made or removed meanwhile */
-    } else {
-        finish_zk(b, zo, r->rc, "put");
-    }
-}
-
-/* The parents alone are made (or someone made them): now the value. */
-static void put_parents_done(struct zstore *b, struct zop *zo,
-                             struct zreq *r)
-{
-    if (r->rc == ZOK || r->rc == ZNODEEXISTS || r->rc == ZNONODE)
-        retry(b, zo, put_create);
-    else
-        finish_zk(b, zo, r->rc, "put");
+    zs_finish(b, zo, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -955,98 +482,24 @@ static void put_parents_done(struct zstore *b, struct zop *zo,
  */
 static void del_exists(struct zstore *b, struct zop *zo)
 {
-    zhandle_t *zh = handle(b);
+    zhandle_t *zh = zs_handle(b);
     struct zreq *r;
     int zrc;
 
     if ((r = step_begin(b, zo, ST_DEL_EXISTS)) == NULL)
         return;
-    zrc = req_sent(b, zo, r, zoo_aexists(zh, zo->vpath, 0, on_stat, r));
+    zrc = zs_req_sent(b, zo, r, zoo_aexists(zh, zo->vpath, 0, zs_on_stat, r));
     if (zrc != ZOK)
-        finish_zk(b, zo, zrc, "delete");
+        zs_finish_zk(b, zo, zrc, "delete");
 }
 
 static void del_exists_done(struct zstore *b, struct zop *zo,
                             struct zreq *r)
 {
     if (r->rc == ZOK)
-        finish(b, zo, AGORA_EVERSION);
+        zs_finish(b, zo, AGORA_EVERSION);
     else
-        finish_zk(b, zo, r->rc, "delete");
-}
-
-static void del_start(struct zstore *b, struct zop *zo)
-{
-    int64_t v = zo->op->version;
-
-    if (v == AGORA_STORE_NEW || (v != AGORA_STORE_ANY && zk_version(v) == -2))
-        del_exists(b, zo);
-    else
-        del_scan(b, zo);
-}
-
-/* exists() of the key and of its ancestors below the namespace. */
-static void del_scan(struct zstore *b, struct zop *zo)
-{
-    scan(b, zo, zo->ns_len, ST_DEL_SCAN);
-}
-
-/*
- * The scan is in: delete the value and, deepest first, the key and each
- * ancestor that has nothing else (one child: the one on our path). After
- * half the tries, only the value: a delete must end even if someone keeps
- * adding siblings.
- */
-static void del_scan_done(struct zstore *b, struct zop *zo)
-{
-    struct store_op *op = zo->op;
-    zoo_op_t *ops;
-    char **paths;
-    int version = op->version == AGORA_STORE_ANY ? -1
-                                                 : zk_version(op->version);
-    int k, n = 1;
-
-    if (term_over(b, zo))
-        return;
-    ops = calloc((size_t)zo->nanc + 1, sizeof(*ops));
-    paths = calloc((size_t)zo->nanc + 1, sizeof(*paths));
-    if (ops == NULL || paths == NULL) {
-        free(ops);
-        free(paths);
-        finish(b, zo, AGORA_ENOMEM);
-        return;
-    }
-    if (zo->anc_children[zo->nanc - 1] < 0) {
-        free(ops);
-        free(paths);
-        finish(b, zo, AGORA_ENOENT); /* not even the key's znode */
-        return;
-    }
-    zoo_delete_op_init(&ops[0], zo->vpath, version);
-    for (k = zo->nanc - 1; k >= 0 && zo->tries < MAX_TRIES / 2; k--) {
-        if (zo->anc_children[k] != 1)
-            break;
-        paths[n] = anc_path(zo, k);
-        if (paths[n] == NULL)
-            break;
-        zoo_delete_op_init(&ops[n], paths[n], -1);
-        n++;
-    }
-    multi_go(b, zo, ST_DEL_MULTI, ops, paths, n, "delete");
-}
-
-static void del_multi_done(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    int at = multi_failed_at(r);
-
-    if (r->rc == ZOK)
-        finish(b, zo, 0);
-    else if (at == 0 && (r->rc == ZNONODE || r->rc == ZBADVERSION))
-        finish_zk(b, zo, r->rc, "delete"); /* the value: the answer */
-    else if (r->rc == ZNOTEMPTY || r->rc == ZNONODE)
-        retry(b, zo, del_scan); /* an ancestor changed meanwhile */
-    else
-        finish_zk(b, zo, r->rc, "delete");
+        zs_finish_zk(b, zo, r->rc, "delete");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1061,13 +514,13 @@ static int children_send(struct zstore *b, struct zop *zo, size_t i)
     struct zreq *r;
     int zrc;
 
-    if (path == NULL || (r = req_begin(b, zo)) == NULL) {
+    if (path == NULL || (r = zs_req_begin(b, zo)) == NULL) {
         free(path);
         return ZSYSTEMERROR;
     }
     sprintf(path, "%s/%s/" VALUE_NODE, zo->kpath, name);
     r->index = (int)i;
-    zrc = req_sent(b, zo, r, zoo_aget(handle(b), path, 0, on_data, r));
+    zrc = zs_req_sent(b, zo, r, zoo_aget(zs_handle(b), path, 0, on_data, r));
     free(path);
     return zrc;
 }
@@ -1082,13 +535,13 @@ static void children_pump(struct zstore *b, struct zop *zo)
 
     while (zo->next_child < op->nentries &&
            zo->outstanding < CHILDREN_WINDOW) {
-        if (handle(b) == NULL) {
-            finish(b, zo, AGORA_EUNAVAIL);
+        if (zs_handle(b) == NULL) {
+            zs_finish(b, zo, AGORA_EUNAVAIL);
             return;
         }
         zrc = children_send(b, zo, zo->next_child);
         if (zrc != ZOK) {
-            finish_zk(b, zo, zrc, "get children");
+            zs_finish_zk(b, zo, zrc, "get children");
             return;
         }
         zo->next_child++;
@@ -1104,7 +557,7 @@ static void children_pump(struct zstore *b, struct zop *zo)
         op->entries[n++] = op->entries[i];
     }
     op->nentries = n;
-    finish(b, zo, 0);
+    zs_finish(b, zo, 0);
 }
 
 static void children_start(struct zstore *b, struct zop *zo)
@@ -1123,7 +576,7 @@ static void children_list_done(struct zstore *b, struct zop *zo,
     if (r->nnames > 0) {
         op->entries = calloc((size_t)r->nnames, sizeof(*op->entries));
         if (op->entries == NULL) {
-            finish(b, zo, AGORA_ENOMEM);
+            zs_finish(b, zo, AGORA_ENOMEM);
             return;
         }
     }
@@ -1151,7 +604,7 @@ static void children_get_done(struct zstore *b, struct zop *zo,
         if (zo->bytes > zo->op->limit) {
             log_warn("store", "%s: children over the limit of %zu bytes",
                      zo->kpath, zo->op->limit);
-            finish(b, zo, AGORA_ETOOBIG);
+            zs_finish(b, zo, AGORA_ETOOBIG);
             return;
         }
         e->value = r->data;
@@ -1159,488 +612,43 @@ static void children_get_done(struct zstore *b, struct zop *zo,
         e->version = (int64_t)r->stat.version + 1;
         r->data = NULL;
     } else if (r->rc != ZNONODE) { /* ZNONODE: no value, or deleted */
-        finish_zk(b, zo, r->rc, "get children");
+        zs_finish_zk(b, zo, r->rc, "get children");
         return;
     }
     children_pump(b, zo);
 }
 
 /* ------------------------------------------------------------------ */
-/* Transactions: one scan, then one multi                                */
-/* ------------------------------------------------------------------ */
-
-/*
- * The scan reads, with exists(), every znode a transaction may touch:
- * each ancestor of each key from the root down, the key, its .v. From
- * those it builds one multi, simulating it on the scanned tree as it
- * goes so that the multi keeps the layout's rules: a put creates the
- * missing ancestors and its .v (or sets it, checking the version), a
- * delete removes the .v and every ancestor below the namespace it leaves
- * empty, a check checks the .v's version. A check of AGORA_STORE_NEW
- * creates and deletes the .v in the multi (ZooKeeper has no "does not
- * exist" check): another writer who made it meanwhile fails the multi.
- * A failure the scan predicts completes at once with AGORA_EVERSION; one
- * of the multi on a .v of an op that named a version is AGORA_EVERSION
- * too; any other (a race with another writer) starts over, at most
- * MAX_TRIES times.
- */
-
-static int tnode_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct tnode *)a)->path,
-                  ((const struct tnode *)b)->path);
-}
-
-static void tnodes_free(struct zop *zo)
-{
-    int i;
-
-    for (i = 0; i < zo->ntn; i++)
-        free(zo->tn[i].path);
-    free(zo->tn);
-    zo->tn = NULL;
-    zo->ntn = 0;
-}
-
-/* The node of path, -1 when not scanned. */
-static int tnode_find(const struct zop *zo, const char *path)
-{
-    struct tnode key, *t;
-
-    key.path = (char *)path;
-    t = bsearch(&key, zo->tn, (size_t)zo->ntn, sizeof(*zo->tn), tnode_cmp);
-    return t == NULL ? -1 : (int)(t - zo->tn);
-}
-
-/* Adds path[0..len) to the nodes to scan. */
-static int tnode_add(struct zop *zo, const char *path, size_t len, int cap)
-{
-    if (zo->ntn >= cap)
-        return AGORA_ENOMEM;
-    zo->tn[zo->ntn].path = strndup(path, len);
-    if (zo->tn[zo->ntn].path == NULL)
-        return AGORA_ENOMEM;
-    zo->ntn++;
-    return 0;
-}
-
-/* The key path and .v path of txn op i, malloc'd. */
-static char *txn_path(const struct zop *zo, size_t i, int value)
-{
-    return path3(zo->kpath, zo->op->txn[i].key, value ? VALUE_NODE : NULL);
-}
-
-/* The nodes to scan, sorted and unique, parents linked. */
-static int txn_nodes(struct zop *zo)
-{
-    struct store_op *op = zo->op;
-    size_t i, k, len;
-    int cap = 0, j, n, rc = 0;
-    char *v;
-
-    tnodes_free(zo);
-    for (i = 0; i < op->ntxn; i++)
-        cap += (int)(strlen(zo->kpath) + strlen(op->txn[i].key)) / 2 + 4;
-    zo->tn = calloc((size_t)cap, sizeof(*zo->tn));
-    if (zo->tn == NULL)
-        return AGORA_ENOMEM;
-    for (i = 0; i < op->ntxn && rc == 0; i++) {
-        v = txn_path(zo, i, 1);
-        if (v == NULL)
-            return AGORA_ENOMEM;
-        len = strlen(v);
-        for (k = 1; k <= len && rc == 0; k++)
-            if (k == len || v[k] == '/')
-                rc = tnode_add(zo, v, k, cap);
-        free(v);
-    }
-    if (rc != 0)
-        return rc;
-    qsort(zo->tn, (size_t)zo->ntn, sizeof(*zo->tn), tnode_cmp);
-    for (j = 0, n = 0; j < zo->ntn; j++) {
-        if (n > 0 && strcmp(zo->tn[n - 1].path, zo->tn[j].path) == 0)
-            free(zo->tn[j].path);
-        else
-            zo->tn[n++] = zo->tn[j];
-    }
-    zo->ntn = n;
-    for (j = 0; j < n; j++) {
-        const char *p = zo->tn[j].path, *slash = strrchr(p, '/');
-        char *up;
-
-        zo->tn[j].parent = -1;
-        if (slash == NULL || slash == p)
-            continue;
-        /* A copy: bsearch() must see the nodes' paths intact. */
-        if ((up = strndup(p, (size_t)(slash - p))) == NULL)
-            return AGORA_ENOMEM;
-        zo->tn[j].parent = tnode_find(zo, up);
-        free(up);
-    }
-    return 0;
-}
-
-static void txn_scan(struct zstore *b, struct zop *zo)
-{
-    zhandle_t *zh = handle(b);
-    int j, zrc = ZOK;
-
-    if (zh == NULL) {
-        finish(b, zo, AGORA_EUNAVAIL);
-        return;
-    }
-    if (txn_nodes(zo) != 0) {
-        finish(b, zo, AGORA_ENOMEM);
-        return;
-    }
-    zo->scan_rc = ZOK;
-    zo->step = ST_TXN_SCAN;
-    for (j = 0; j < zo->ntn && zrc == ZOK; j++) {
-        struct zreq *r = req_begin(b, zo);
-
-        if (r == NULL) {
-            zrc = ZMARSHALLINGERROR;
-            break;
-        }
-        r->index = j;
-        zrc = req_sent(b, zo, r,
-                       zoo_aexists(zh, zo->tn[j].path, 0, on_stat, r));
-    }
-    if (zrc != ZOK) {
-        zo->scan_rc = zrc;
-        if (zo->outstanding == 0)
-            finish_zk(b, zo, zrc, "exists");
-    }
-}
-
-/* One exists() of the scan; 1 when the scan is complete and good. */
-static int txn_scan_result(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    struct tnode *t = &zo->tn[r->index];
-
-    t->exists = r->rc == ZOK;
-    t->nchildren = r->rc == ZOK ? r->stat.numChildren : 0;
-    t->version = r->rc == ZOK ? r->stat.version : -1;
-    return scan_end(b, zo, r);
-}
-
-/* What a multi op is to its txn op: is_v. */
-#define MB_PARENT 0
-#define MB_VALUE 1 /* the .v: create, delete, check */
-#define MB_SET 2   /* the .v, set: its new version is in the reply */
-
-/* The multi being built. */
-struct mbuild {
-    zoo_op_t *ops;
-    char **paths;  /* owned: freed by send_multi() */
-    int *owner;    /* the txn op each multi op serves */
-    char *is_v;    /* MB_* */
-    int n, cap;
-    size_t size;   /* the request's estimated size */
-};
-
-/* The next slot, or NULL when full (never: cap counts the worst case). */
-static zoo_op_t *mb_next(struct mbuild *m, const char *path, int owner,
-                         int is_v, size_t data)
-{
-    if (m->n >= m->cap)
-        return NULL;
-    m->paths[m->n] = strdup(path);
-    if (m->paths[m->n] == NULL)
-        return NULL;
-    m->owner[m->n] = owner;
-    m->is_v[m->n] = (char)is_v;
-    m->size += OP_OVERHEAD + strlen(path) + data;
-    return &m->ops[m->n++];
-}
-
-/* Creates node j's missing ancestors and j itself, top-down. */
-static int mb_create_chain(struct zop *zo, struct mbuild *m, int j, int i,
-                           const char *value, size_t len, int is_v)
-{
-    struct tnode *t = &zo->tn[j];
-    zoo_op_t *o;
-
-    if (t->exists)
-        return 0;
-    if (t->parent >= 0 &&
-        mb_create_chain(zo, m, t->parent, i, "", 0, 0) != 0)
-        return AGORA_ENOMEM;
-    if ((o = mb_next(m, t->path, i, is_v, len)) == NULL)
-        return AGORA_ENOMEM;
-    zoo_create_op_init(o, m->paths[m->n - 1], value, (int)len,
-                       &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
-    t->exists = 1;
-    t->nchildren = 0;
-    t->version = 0;
-    if (t->parent >= 0)
-        zo->tn[t->parent].nchildren++;
-    return 0;
-}
-
-/* Deletes node j (a .v, at version), then its ancestors below the
- * namespace that it leaves empty. */
-static int mb_delete_chain(struct zop *zo, struct mbuild *m, int j, int i,
-                           int version)
-{
-    struct tnode *t = &zo->tn[j];
-    zoo_op_t *o;
-    int is_v = 1;
-
-    for (;;) {
-        if ((o = mb_next(m, t->path, i, is_v, 0)) == NULL)
-            return AGORA_ENOMEM;
-        zoo_delete_op_init(o, m->paths[m->n - 1], version);
-        t->exists = 0;
-        if (t->parent < 0)
-            return 0;
-        t = &zo->tn[t->parent];
-        t->nchildren--;
-        if (t->nchildren > 0 || strlen(t->path) <= zo->ns_len)
-            return 0;
-        version = -1;
-        is_v = 0;
-    }
-}
-
-/* Adds txn op i to the multi; AGORA_EVERSION when the scan says it
- * cannot hold. */
-static int mb_add(struct zop *zo, struct mbuild *m, size_t i, int vj,
-                  struct Stat *stats)
-{
-    struct store_txn_op *t = &zo->op->txn[i];
-    struct tnode *v = &zo->tn[vj];
-    int zv = t->version == AGORA_STORE_ANY ? -1 : zk_version(t->version);
-    zoo_op_t *o;
-
-    if (t->version >= 1 && (!v->exists || zv != v->version))
-        return AGORA_EVERSION;
-    if (t->version == AGORA_STORE_NEW && v->exists)
-        return AGORA_EVERSION;
-    switch (t->kind) {
-    case AGORA_STORE_TXN_PUT:
-        if (!v->exists)
-            return mb_create_chain(zo, m, vj, (int)i, t->value, t->len, 1);
-        if ((o = mb_next(m, v->path, (int)i, MB_SET, t->len)) == NULL)
-            return AGORA_ENOMEM;
-        zoo_set_op_init(o, m->paths[m->n - 1], t->value, (int)t->len, zv,
-                        &stats[m->n - 1]);
-        return 0;
-    case AGORA_STORE_TXN_DELETE:
-        if (!v->exists)
-            return AGORA_EVERSION;
-        return mb_delete_chain(zo, m, vj, (int)i, zv);
-    case AGORA_STORE_TXN_CHECK:
-        if (t->version >= 1) {
-            if ((o = mb_next(m, v->path, (int)i, 1, 0)) == NULL)
-                return AGORA_ENOMEM;
-            zoo_check_op_init(o, m->paths[m->n - 1], zv);
-        } else if (t->version == AGORA_STORE_NEW) {
-            if (mb_create_chain(zo, m, vj, (int)i, "", 0, 1) != 0)
-                return AGORA_ENOMEM;
-            return mb_delete_chain(zo, m, vj, (int)i, 0);
-        }
-        return 0;
-    }
-    return AGORA_EINVAL;
-}
-
-/* The version txn op i will have, by the scan; a set's is in the reply. */
-static int64_t txn_version_after(const struct zop *zo, size_t i, int vj)
-{
-    const struct store_txn_op *t = &zo->op->txn[i];
-    const struct tnode *v = &zo->tn[vj];
-
-    if (t->kind == AGORA_STORE_TXN_DELETE)
-        return 0;
-    if (t->kind == AGORA_STORE_TXN_PUT)
-        return 1; /* a create; a set overwrites it from the reply */
-    return v->version >= 0 ? (int64_t)v->version + 1 : 0;
-}
-
-static void txn_scan_done(struct zstore *b, struct zop *zo)
-{
-    struct store_op *op = zo->op;
-    struct mbuild m;
-    struct Stat *stats;
-    size_t i;
-    int rc = 0, zrc, k;
-    int *vj;
-    int64_t *after;
-
-    if (term_over(b, zo))
-        return;
-    memset(&m, 0, sizeof(m));
-    m.cap = 2 * zo->ntn + 4 * (int)op->ntxn + 8;
-    m.ops = calloc((size_t)m.cap, sizeof(*m.ops));
-    m.paths = calloc((size_t)m.cap, sizeof(*m.paths));
-    free(zo->mowner);
-    free(zo->mis_v);
-    free(zo->vafter);
-    zo->mowner = m.owner = calloc((size_t)m.cap, sizeof(*m.owner));
-    zo->mis_v = m.is_v = calloc((size_t)m.cap, 1);
-    vj = calloc(op->ntxn, sizeof(*vj));
-    zo->vafter = after = calloc(op->ntxn, sizeof(*after));
-    stats = calloc((size_t)m.cap, sizeof(*stats));
-    if (m.ops == NULL || m.paths == NULL || m.owner == NULL ||
-        m.is_v == NULL || vj == NULL || after == NULL || stats == NULL)
-        rc = AGORA_ENOMEM;
-    /* Versions first, from the scan, before the simulation changes it. */
-    for (i = 0; i < op->ntxn && rc == 0; i++) {
-        char *v = txn_path(zo, i, 1);
-
-        if (v == NULL) {
-            rc = AGORA_ENOMEM;
-            break;
-        }
-        vj[i] = tnode_find(zo, v);
-        free(v);
-        after[i] = txn_version_after(zo, i, vj[i]);
-    }
-    for (i = 0; i < op->ntxn && rc == 0; i++) {
-        rc = mb_add(zo, &m, i, vj[i], stats);
-        if (rc == AGORA_EVERSION)
-            op->failed = i;
-    }
-    if (rc == 0 && m.size > REQUEST_BUDGET) {
-        log_warn("store", "%s: a transaction of %zu bytes is over what "
-                          "ZooKeeper takes in one request",
-                 zo->kpath, m.size);
-        rc = AGORA_ETOOBIG;
-    }
-    if (rc == 0 && m.n == 0) { /* only checks of ANY */
-        for (i = 0; i < op->ntxn; i++)
-            op->txn[i].version = after[i];
-    }
-    free(vj);
-    if (rc != 0 || m.n == 0) {
-        for (k = 0; k < m.n; k++)
-            free(m.paths[k]);
-        free(m.ops);
-        free(m.paths);
-        free(stats);
-        finish(b, zo, rc);
-        return;
-    }
-    zo->step = ST_TXN_MULTI;
-    zrc = send_multi_stats(b, zo, m.ops, m.paths, m.n, stats);
-    free(m.ops);
-    free(m.paths);
-    if (zrc != ZOK)
-        finish_zk(b, zo, zrc, "transaction");
-}
-
-static void txn_multi_done(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    struct store_op *op = zo->op;
-    int at = multi_failed_at(r), owner;
-    size_t i;
-    int k;
-
-    if (r->rc == ZOK) {
-        for (i = 0; i < op->ntxn; i++)
-            op->txn[i].version = zo->vafter[i];
-        for (k = 0; k < r->nops; k++)
-            if (zo->mis_v[k] == MB_SET)
-                op->txn[zo->mowner[k]].version =
-                    (int64_t)r->stats[k].version + 1;
-        finish(b, zo, 0);
-        return;
-    }
-    owner = at >= 0 ? zo->mowner[at] : -1;
-    if (at >= 0 && zo->mis_v[at] &&
-        op->txn[owner].version != AGORA_STORE_ANY &&
-        (r->rc == ZBADVERSION || r->rc == ZNODEEXISTS || r->rc == ZNONODE)) {
-        op->failed = (size_t)owner;
-        finish(b, zo, AGORA_EVERSION);
-    } else if (r->rc == ZBADVERSION || r->rc == ZNODEEXISTS ||
-               r->rc == ZNONODE || r->rc == ZNOTEMPTY) {
-        retry(b, zo, txn_scan); /* another writer, meanwhile */
-    } else {
-        finish_zk(b, zo, r->rc, "transaction");
-    }
-}
-
-/* ------------------------------------------------------------------ */
 /* Results, order, deadlines (loop thread)                               */
 /* ------------------------------------------------------------------ */
-
-/* The two scans end when their last read is in. */
-static void put_scan_step(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    if (scan_result(b, zo, r))
-        put_scan_done(b, zo);
-}
-
-static void del_scan_step(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    if (scan_result(b, zo, r))
-        del_scan_done(b, zo);
-}
-
-static void txn_scan_step(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    if (txn_scan_result(b, zo, r))
-        txn_scan_done(b, zo);
-}
 
 /* What an answer does next, by the step that asked. */
 static void (*const step_done[])(struct zstore *, struct zop *,
                                  struct zreq *) = {
     [ST_GET] = get_done,
     [ST_LIST] = list_done,
-    [ST_PUT_SET] = put_set_done,
-    [ST_PUT_CREATE] = put_create_done,
-    [ST_PUT_SCAN] = put_scan_step,
-    [ST_PUT_MULTI] = put_multi_done,
-    [ST_PUT_PARENTS] = put_parents_done,
     [ST_DEL_EXISTS] = del_exists_done,
-    [ST_DEL_SCAN] = del_scan_step,
-    [ST_DEL_MULTI] = del_multi_done,
     [ST_CH_LIST] = children_list_done,
     [ST_CH_GET] = children_get_done,
-    [ST_TXN_SCAN] = txn_scan_step,
-    [ST_TXN_MULTI] = txn_multi_done,
 };
-
-/*
- * A fenced multi's answer: 1, with zo finished (AGORA_ENOTLEADER), when
- * the fence was gone; else 0, with the fence's result taken off r, so
- * that the step reads the results of its own ops, as it sent them.
- */
-static int fence_verdict(struct zstore *b, struct zop *zo, struct zreq *r)
-{
-    /* A check of version -1 fails only when its node is missing. */
-    if (r->results[0].err == ZNONODE) {
-        log_info("store",
-                 "%s: a write of a deposed leader refused: its "
-                 "election znode %s is gone",
-                 zo->kpath, b->fence ? b->fence : "(of an ended term)");
-        finish(b, zo, AGORA_ENOTLEADER);
-        return 1;
-    }
-    memmove(r->results, r->results + 1,
-            (size_t)(r->nops - 1) * sizeof(*r->results));
-    r->nops--;
-    r->fenced = 0;
-    return 0;
-}
 
 static void handle_result(struct zstore *b, struct zreq *r)
 {
     struct zop *zo = r->zop;
 
+    if (r->batch != NULL) {
+        zbatch_result(b, r);
+        return;
+    }
     zo->outstanding--;
     if (zo->op == NULL) {
-        zop_release(b, zo); /* completed already (deadline) */
+        zs_release(b, zo); /* completed already (deadline) */
         return;
     }
     if (r->nomem) {
-        finish(b, zo, AGORA_ENOMEM); /* later results are dropped */
+        zs_finish(b, zo, AGORA_ENOMEM); /* later results are dropped */
         return;
     }
-    if (r->fenced && fence_verdict(b, zo, r))
-        return;
     step_done[zo->step](b, zo, r);
 }
 
@@ -1668,63 +676,57 @@ static int is_write(const struct store_op *op)
            op->kind == STORE_TXN;
 }
 
-/* Whether key a is b, or a prefix of b at a segment boundary, or the
- * reverse ("" is everyone's prefix). */
-static int keys_related(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
-
-    if (n == 0)
-        return 1;
-    if (strncmp(a, b, n) != 0)
-        return 0;
-    return (a[n] == '\0' || a[n] == '/') && (b[n] == '\0' || b[n] == '/');
-}
-
-static int conflict(const struct store_op *a, const struct store_op *b)
-{
-    return (is_write(a) || is_write(b)) && strcmp(a->ns, b->ns) == 0 &&
-           keys_related(a->key, b->key);
-}
-
-/* Whether an earlier, unfinished op must finish before zo starts. */
-static int blocked(const struct zstore *b, const struct zop *zo)
-{
-    const struct zop *p;
-
-    for (p = b->head; p != zo; p = p->next)
-        if (p->op != NULL && conflict(p->op, zo->op))
-            return 1;
-    return 0;
-}
-
-/* The first step of each kind of op. */
+/* The first step of each kind of read. */
 static void (*const kind_start[])(struct zstore *, struct zop *) = {
     [STORE_GET] = get_start,
-    [STORE_PUT] = put_start,
-    [STORE_DELETE] = del_start,
     [STORE_LIST] = list_start,
     [STORE_CHILDREN] = children_start,
-    [STORE_TXN] = txn_scan,
+    [STORE_DELETE] = del_exists,
 };
 
+/*
+ * Starts zo, which its order lets go: a read sends its request, a write
+ * joins the queue of the next batch. A delete of NEW, or at a version no
+ * znode can have, writes nothing: a read answers it; a put at such a
+ * version fails at once.
+ */
 static void start(struct zstore *b, struct zop *zo)
 {
     double timeout = zk_session_timeout(b->z);
+    struct store_op *op = zo->op;
 
     zo->started = 1;
     b->running++;
     zo->deadline = ev_now(b->loop) + 2 * timeout + 1;
-    if (term_over(b, zo))
-        return; /* a write that waited for an earlier op past its term */
-    kind_start[zo->op->kind](b, zo);
+    if (is_write(op) && op->term != 0 && op->term != b->term) {
+        /* a write that waited for an earlier op past its term */
+        zs_finish(b, zo, AGORA_ENOTLEADER);
+        return;
+    }
+    if (op->kind == STORE_PUT && zs_zk_version(op->version) == -2 &&
+        op->version >= 1) {
+        zs_finish(b, zo, AGORA_EVERSION);
+        return;
+    }
+    if (op->kind == STORE_DELETE &&
+        (op->version == AGORA_STORE_NEW ||
+         (op->version >= 1 && zs_zk_version(op->version) == -2))) {
+        del_exists(b, zo);
+        return;
+    }
+    if (is_write(op)) {
+        zbatch_queue(b, zo);
+        return;
+    }
+    kind_start[op->kind](b, zo);
 }
 
-/* Starts, in call order, every op nothing earlier holds back. An op may
- * complete inside start() and call this again: it then starts over. */
+/* Starts every op its order lets go, then a batch of the writes among
+ * them. An op may complete inside start() and call this again: the
+ * call only marks that there is more to do. */
 static void schedule(struct zstore *b)
 {
-    struct zop *zo, *next;
+    struct zop *zo;
 
     if (b->scheduling) {
         b->again = 1;
@@ -1733,15 +735,27 @@ static void schedule(struct zstore *b)
     b->scheduling = 1;
     do {
         b->again = 0;
-        for (zo = b->head; zo != NULL && !b->again; zo = next) {
-            /* start() may complete and free zo, never another op. */
-            next = zo->next;
-            if (zo->op != NULL && !zo->started && !blocked(b, zo))
-                start(b, zo);
-        }
+        while ((zo = order_next(&b->order)) != NULL)
+            start(b, zo);
+        if (b->kick_now || b->closing)
+            zbatch_kick(b);
+        else if (b->wq_head != NULL && b->batch == NULL &&
+                 !ev_is_active(&b->kick))
+            ev_prepare_start(b->loop, &b->kick);
     } while (b->again);
     b->scheduling = 0;
     tick_update(b);
+}
+
+/* The loop ran the callbacks ready: the writes they made are queued. */
+static void on_kick(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct zstore *b = w->data;
+
+    ev_prepare_stop(loop, w);
+    b->kick_now = 1;
+    schedule(b);
+    b->kick_now = 0;
 }
 
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
@@ -1766,12 +780,14 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
                      zo->kpath);
             /* Held by its outstanding requests: next stays valid. */
             zo->outstanding++;
-            finish(b, zo, AGORA_EUNAVAIL);
+            zs_finish(b, zo, AGORA_EUNAVAIL);
             zo->outstanding--;
             next = zo->next;
-            zop_release(b, zo);
+            zs_release(b, zo);
         }
     }
+    zbatch_expire(b, now);
+    schedule(b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1779,7 +795,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 /* ------------------------------------------------------------------ */
 
 /* "<a>/<b>[/<c>]" (c skipped when NULL or empty); NULL when out of memory. */
-static char *path3(const char *a, const char *b, const char *c)
+char *zs_path3(const char *a, const char *b, const char *c)
 {
     size_t n = strlen(a) + strlen(b) + (c ? strlen(c) : 0) + 3;
     char *p = malloc(n);
@@ -1793,6 +809,31 @@ static char *path3(const char *a, const char *b, const char *c)
     return p;
 }
 
+/* A write's ops as a transaction's: a put or a delete is one, on its
+ * own key. 0 or AGORA_ENOMEM. */
+static int zop_write_init(struct zop *zo)
+{
+    struct store_op *op = zo->op;
+
+    if (op->kind == STORE_TXN) {
+        zo->sub = op->txn;
+        zo->nsub = op->ntxn;
+    } else if (op->kind == STORE_PUT || op->kind == STORE_DELETE) {
+        zo->one.kind = op->kind == STORE_PUT ? AGORA_STORE_TXN_PUT
+                                             : AGORA_STORE_TXN_DELETE;
+        zo->one.key = op->key;
+        zo->one.value = op->value;
+        zo->one.len = op->len;
+        zo->one.version = op->version;
+        zo->sub = &zo->one;
+        zo->nsub = 1;
+    } else {
+        return 0;
+    }
+    zo->after = calloc(zo->nsub ? zo->nsub : 1, sizeof(*zo->after));
+    return zo->after != NULL ? 0 : AGORA_ENOMEM;
+}
+
 /* backend.submit, loop thread. */
 static void zs_submit(void *impl, struct store_op *op)
 {
@@ -1800,8 +841,8 @@ static void zs_submit(void *impl, struct store_op *op)
     struct zop *zo = calloc(1, sizeof(*zo));
 
     if (zo != NULL) {
-        zo->kpath = path3(b->base, op->ns, op->key);
-        zo->vpath = zo->kpath ? path3(zo->kpath, VALUE_NODE, NULL) : NULL;
+        zo->kpath = zs_path3(b->base, op->ns, op->key);
+        zo->vpath = zo->kpath ? zs_path3(zo->kpath, VALUE_NODE, NULL) : NULL;
     }
     if (zo == NULL || zo->vpath == NULL) {
         if (zo != NULL)
@@ -1812,6 +853,14 @@ static void zs_submit(void *impl, struct store_op *op)
     }
     zo->op = op;
     zo->ns_len = strlen(b->base) + 1 + strlen(op->ns);
+    if (zop_write_init(zo) != 0 ||
+        order_add(&b->order, op->ns, op->key, is_write(op), zo,
+                  &zo->order) != 0) {
+        zop_free(zo);
+        op->err = AGORA_ENOMEM;
+        store_complete(op);
+        return;
+    }
     zo->prev = b->tail;
     if (b->tail != NULL)
         b->tail->next = zo;
@@ -1866,17 +915,27 @@ static void zs_close(void *impl)
 
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += (time_t)CLOSE_DRAIN;
+    b->closing = 1;
+    ev_prepare_stop(b->loop, &b->kick);
+    schedule(b);
     while (any_unfinished(b) && wait_result(b, &until) == 0) {
         handle_results(b);
         schedule(b);
     }
+    zbatch_close(b);
     for (zo = b->head; zo != NULL; zo = zo->next) {
         if (zo->op != NULL) {
             zo->op->err = AGORA_ECANCELED;
             store_complete(zo->op);
             zo->op = NULL;
         }
+        if (zo->order != NULL)
+            order_done(&b->order, zo->order);
+        zo->order = NULL;
     }
+    order_free(&b->order);
+    zcache_clear(&b->cache);
+    map_free(&b->cache);
     while ((zo = b->head) != NULL) {
         b->head = zo->next;
         zop_free(zo);
@@ -1911,6 +970,8 @@ static int zs_term(void *impl, uint64_t term, const char *fence)
     free(b->fence);
     b->fence = copy;
     b->term = term;
+    /* Another master may have written between our terms. */
+    zcache_clear(&b->cache);
     return 0;
 }
 
@@ -1942,7 +1003,7 @@ int store_open_zk(struct ev_loop *loop, struct zk *z, const char *root,
     b = calloc(1, sizeof(*b));
     if (b == NULL)
         return AGORA_ENOMEM;
-    b->base = path3(root, "state", NULL);
+    b->base = zs_path3(root, "state", NULL);
     if (b->base == NULL) {
         free(b);
         return AGORA_ENOMEM;
@@ -1964,11 +1025,15 @@ int store_open_zk(struct ev_loop *loop, struct zk *z, const char *root,
     }
     b->loop = loop;
     b->z = z;
+    b->order = (struct order)ORDER_INIT;
+    b->cache.borrowed = 1;
     ev_async_init(&b->wake, on_wake);
     b->wake.data = b;
     ev_async_start(loop, &b->wake);
     /* The store keeps the loop running while ops are pending. */
     ev_unref(loop);
+    ev_prepare_init(&b->kick, on_kick);
+    b->kick.data = b;
     ev_timer_init(&b->tick, on_tick, 1., 1.);
     b->tick.data = b;
     rc = store_open_backend(loop, &zk_backend, b, out);

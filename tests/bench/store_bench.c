@@ -5,6 +5,7 @@
  *
  *   store_bench --backend=local --dir=DIR
  *   store_bench --backend=zk --zk=HOST:PORT [--root=/storebench]
+ *   store_bench --backend=zk_raw --zk=HOST:PORT [--root=/storebench]
  *               [--puts=10000] [--inflight=100] [--value_size=1024]
  *               [--latency_puts=1000] [--session_timeout=10] [--fenced=1]
  *
@@ -28,11 +29,19 @@
  *               a new key needs more, see store_zk.c).
  * Prints "name: value unit" lines, named after the backend. Exits 1 when
  * any put fails, 2 on bad arguments.
+ *
+ * --backend=zk_raw is the ceiling of the zk backend's throughput, the
+ * same ZooKeeper taking raw writes without the store: --puts zoo_acreate()
+ * calls of --value_size bytes, each a new znode "<root>/raw/k<i>" (its
+ * parent made first), at most --inflight outstanding, from one thread
+ * that sends the next as each one completes. creates/s from the first
+ * call to the last completion.
  */
 /* The synchronous calls of libzookeeper_mt, for the fence's setup. */
 #define THREADED
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,6 +285,78 @@ static void begin_term(struct zk *z)
         fail("cannot begin a term", rc);
 }
 
+/* ---- the ceiling: raw creates, no store ---- */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long outstanding, done, errors;
+    int first_rc;
+} raw = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
+
+/* libzookeeper's completion thread. */
+static void on_raw_create(int rc, const char *name, const void *data)
+{
+    (void)name;
+    (void)data;
+    pthread_mutex_lock(&raw.mu);
+    raw.outstanding--;
+    raw.done++;
+    if (rc != ZOK && raw.errors++ == 0)
+        raw.first_rc = rc;
+    pthread_cond_signal(&raw.cv);
+    pthread_mutex_unlock(&raw.mu);
+}
+
+/* --puts zoo_acreate() of new znodes, --inflight at most outstanding. */
+static void raw_creates(struct zk *z)
+{
+    zhandle_t *zh = zk_handle(z);
+    char path[256];
+    double t0, t1;
+    long i;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s", opt.root);
+    zoo_create(zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    snprintf(path, sizeof(path), "%s/raw", opt.root);
+    rc = zoo_create(zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    if (rc != ZOK && rc != ZNODEEXISTS) {
+        fprintf(stderr, "store_bench: create %s: %s\n", path, zerror(rc));
+        exit(1);
+    }
+    t0 = now();
+    for (i = 0; i < opt.puts; i++) {
+        pthread_mutex_lock(&raw.mu);
+        while (raw.outstanding >= opt.inflight)
+            pthread_cond_wait(&raw.cv, &raw.mu);
+        raw.outstanding++;
+        pthread_mutex_unlock(&raw.mu);
+        snprintf(path, sizeof(path), "%s/raw/k%ld", opt.root, i);
+        rc = zoo_acreate(zh, path, value, (int)opt.value_size,
+                         &ZOO_OPEN_ACL_UNSAFE, 0, on_raw_create, NULL);
+        if (rc != ZOK) {
+            fprintf(stderr, "store_bench: zoo_acreate: %s\n", zerror(rc));
+            exit(1);
+        }
+    }
+    pthread_mutex_lock(&raw.mu);
+    while (raw.done < opt.puts)
+        pthread_cond_wait(&raw.cv, &raw.mu);
+    pthread_mutex_unlock(&raw.mu);
+    t1 = now();
+    if (raw.errors) {
+        fprintf(stderr, "store_bench: %ld of %ld creates failed, the first "
+                        "with %s\n",
+                raw.errors, opt.puts, zerror(raw.first_rc));
+        exit(1);
+    }
+    printf("zk_raw_create_throughput: %.0f creates/s (%ld zoo_acreate of "
+           "%ld B to new znodes, up to %ld in flight, %.2f s)\n",
+           (double)opt.puts / (t1 - t0), opt.puts, opt.value_size,
+           opt.inflight, t1 - t0);
+}
+
 /* ---- arguments ---- */
 
 static void usage(void)
@@ -284,6 +365,7 @@ static void usage(void)
         stderr,
         "usage: store_bench --backend=local --dir=DIR\n"
         "       store_bench --backend=zk --zk=HOST:PORT [--root=/storebench]\n"
+        "       store_bench --backend=zk_raw --zk=HOST:PORT [--root=...]\n"
         "  [--puts=10000] [--inflight=100] [--value_size=1024]\n"
         "  [--latency_puts=1000] [--session_timeout=10 (seconds, zk)]\n"
         "  [--fenced=0|1 (write in a term, as the master does)]\n");
@@ -337,6 +419,7 @@ static void parse_args(int argc, char **argv)
         usage();
     if (strcmp(opt.backend, "local") == 0 ? opt.dir == NULL
         : strcmp(opt.backend, "zk") == 0  ? opt.zk == NULL
+        : strcmp(opt.backend, "zk_raw") == 0 ? opt.zk == NULL
                                           : 1)
         usage();
 }
@@ -360,6 +443,12 @@ int main(int argc, char **argv)
     for (i = 0; i < opt.value_size; i++)
         value[i] = (char)('a' + i % 26);
 
+    if (strcmp(opt.backend, "zk_raw") == 0) {
+        z = open_zk();
+        raw_creates(z);
+        zk_close(z);
+        return 0;
+    }
     if (strcmp(opt.backend, "local") == 0) {
         rc = store_open_local(loop, opt.dir, &store);
     } else {

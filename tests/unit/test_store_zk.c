@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <agora/sdk.h>
+
 #include "leader.h"
 #include "log.h"
 #include "store_suite.h"
+#include "store_zk_order.h"
 #include "zk.h"
 
 /* Short, so that the expiry tests are quick (the server allows >= 1 s). */
@@ -713,10 +717,9 @@ END_TEST
 /*
  * A write called in the term but held back behind an earlier one (the
  * same key) starts after the term ended: it is never sent, and fails with
- * AGORA_ENOTLEADER. The earlier one, sent (in one request: the key
- * exists, so a put is one setData) while the fence stood, landed. Had
- * the key been missing, its second request (the create) would not have
- * gone either.
+ * AGORA_ENOTLEADER. The earlier one, sent while the fence stood (in the
+ * loop's next turn, as the batch of the writes called in this one: a put
+ * at a version needs no scan first), landed.
  */
 START_TEST(test_term_end_fails_queued_write)
 {
@@ -730,10 +733,11 @@ START_TEST(test_term_end_fails_queued_write)
     ck_assert_int_eq(put(&c, NS, "k", "zero", AGORA_STORE_NEW, NULL), 0);
     rec_init(&first, &c);
     rec_init(&second, &c);
-    START(&c, store_put(c.s, NS, "k", "first", 5, AGORA_STORE_ANY, on_done,
-                        &first, NULL));
+    START(&c, store_put(c.s, NS, "k", "first", 5, 1, on_done, &first,
+                        NULL));
     START(&c, store_put(c.s, NS, "k", "second", 6, AGORA_STORE_ANY, on_done,
                         &second, NULL));
+    ev_run(c.loop, EVRUN_NOWAIT); /* the first goes out */
     store_term_end(c.s);
     wait_for(&c, &first);
     wait_for(&c, &second);
@@ -743,6 +747,447 @@ START_TEST(test_term_end_fails_queued_write)
     rec_free(&first);
     rec_free(&second);
     free(fence);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* The order of ops (store_zk_order.c), alone                           */
+/* ------------------------------------------------------------------ */
+
+/* The owners order_next() gives now, as a string of their names. */
+static void expect_ready(struct order *o, const char *want)
+{
+    char got[64] = "";
+    const char *name;
+
+    while ((name = order_next(o)) != NULL)
+        strncat(got, name, sizeof(got) - strlen(got) - 1);
+    ck_assert_str_eq(got, want);
+}
+
+/*
+ * An op waits for exactly the earlier unfinished ops it conflicts with:
+ * a read waits for writes to its key, its ancestors and descendants, a
+ * write for every op on them, a transaction ("" key) for its whole
+ * namespace; nothing waits for an unrelated key, nor a read for a read,
+ * even one that itself waits behind a write.
+ */
+START_TEST(test_order_index)
+{
+    struct order o = ORDER_INIT;
+    struct order_ent *e[12];
+
+    ck_assert_int_eq(order_add(&o, "ns", "a/b", 1, "A", &e[0]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "a/c", 0, "B", &e[1]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "a", 1, "C", &e[2]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "a/b", 0, "D", &e[3]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "x", 1, "E", &e[4]), 0);
+    ck_assert_int_eq(order_add(&o, "ns2", "a", 1, "F", &e[5]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "", 0, "G", &e[6]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "ab", 0, "H", &e[7]), 0);
+    expect_ready(&o, "ABEFH"); /* "ab" is not under "a" */
+    order_done(&o, e[0]);
+    expect_ready(&o, ""); /* C waits for B too, D for C, G for C, E */
+    order_done(&o, e[1]);
+    expect_ready(&o, "C");
+    order_done(&o, e[4]);
+    expect_ready(&o, "");
+    order_done(&o, e[2]);
+    expect_ready(&o, "DG");
+    /* A read of the parent runs; a write below waits for it; a read
+     * beside that write goes, although the write waits. */
+    ck_assert_int_eq(order_add(&o, "ns", "p", 0, "I", &e[8]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "p/q", 1, "J", &e[9]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "p/r", 0, "K", &e[10]), 0);
+    expect_ready(&o, "IK");
+    /* A transaction waits for everything of its namespace before it. */
+    ck_assert_int_eq(order_add(&o, "ns", "", 1, "L", &e[11]), 0);
+    expect_ready(&o, "");
+    order_done(&o, e[8]);
+    expect_ready(&o, ""); /* J: G, the list of "", still runs */
+    order_done(&o, e[6]);
+    expect_ready(&o, "J");
+    order_done(&o, e[3]);
+    order_done(&o, e[5]);
+    order_done(&o, e[7]);
+    order_done(&o, e[9]);
+    expect_ready(&o, "");
+    order_done(&o, e[10]);
+    expect_ready(&o, "L");
+    order_done(&o, e[11]);
+    ck_assert_uint_eq(o.nodes.len, 0); /* every node freed */
+    order_free(&o);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Batches: writes that may start go together in one multi              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Deletes of many keys under one parent, all started at once (the race
+ * of sibling deletes that each prune the parent gave up after MAX_TRIES
+ * before batching): every one succeeds, and the parents they leave empty
+ * go. 500 under one parent, 600 under another: more than one batch.
+ */
+START_TEST(test_many_deletes_one_parent)
+{
+    enum { NA = 500, NB = 600, N = NA + NB };
+    struct rec *w = calloc(N, sizeof(*w)), *d = calloc(N, sizeof(*d));
+    char key[64];
+    struct ctx c;
+    int i;
+
+    ck_assert_ptr_nonnull(w);
+    ck_assert_ptr_nonnull(d);
+    ctx_init(&c);
+    ck_assert_int_eq(put(&c, NS, "keep", "k", AGORA_STORE_NEW, NULL), 0);
+    for (i = 0; i < N; i++) {
+        if (i < NA)
+            snprintf(key, sizeof(key), "a/x/k%d", i);
+        else
+            snprintf(key, sizeof(key), "b/k%d", i);
+        rec_init(&w[i], &c);
+        START(&c, store_put(c.s, NS, key, "v", 1, AGORA_STORE_NEW, on_done,
+                           &w[i], NULL));
+    }
+    wait_for(&c, &w[N - 1]);
+    for (i = 0; i < N; i++) {
+        ck_assert_int_eq(w[i].err, 0);
+        rec_free(&w[i]);
+    }
+    for (i = 0; i < N; i++) {
+        if (i < NA)
+            snprintf(key, sizeof(key), "a/x/k%d", i);
+        else
+            snprintf(key, sizeof(key), "b/k%d", i);
+        rec_init(&d[i], &c);
+        START(&c, store_delete(c.s, NS, key, i % 2 ? 1 : AGORA_STORE_ANY,
+                              on_done, &d[i], NULL));
+    }
+    wait_for(&c, &d[N - 1]);
+    for (i = 0; i < N; i++) {
+        ck_assert_msg(d[i].err == 0, "delete %d: %s", i,
+                      agora_strerror(d[i].err));
+        ck_assert_int_eq(d[i].seq, d[N - 1].seq - (N - 1 - i));
+    }
+    for (i = 0; i < N; i++)
+        rec_free(&d[i]);
+    expect_list(&c, NS, "", (const char *const[]){"keep"}, 1);
+    ck_assert(!zk_backend_holds(&c, NS "/a"));
+    ck_assert(!zk_backend_holds(&c, NS "/b"));
+    ck_assert(zk_backend_holds(&c, NS "/keep"));
+    free(w);
+    free(d);
+    ctx_fini(&c);
+}
+END_TEST
+
+/*
+ * Writes started together go in one batch, where some fail their
+ * compare-and-set inside the multi (a put at a stale version, a put at a
+ * version of a missing key), some by what the scan or the cache shows
+ * (NEW on a value that exists, a delete of a missing key): each gets its
+ * own outcome, in call order, and the others land.
+ */
+START_TEST(test_batch_one_cas_fails)
+{
+    enum { N = 10 };
+    struct rec r[N];
+    struct ctx c;
+    int i;
+
+    ctx_init(&c);
+    ck_assert_int_eq(put(&c, NS, "a", "a1", AGORA_STORE_NEW, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "b", "b1", AGORA_STORE_NEW, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "c", "c1", AGORA_STORE_NEW, NULL), 0);
+    ck_assert_int_eq(put(&c, NS, "e", "e1", AGORA_STORE_NEW, NULL), 0);
+    for (i = 0; i < N; i++)
+        rec_init(&r[i], &c);
+    START(&c, store_put(c.s, NS, "a", "a2", 2, 1, on_done, &r[0], NULL));
+    START(&c, store_put(c.s, NS, "b", "bad", 3, 7, on_done, &r[1], NULL));
+    START(&c, store_put(c.s, NS, "c", "c2", 2, AGORA_STORE_ANY, on_done,
+                       &r[2], NULL));
+    START(&c, store_put(c.s, NS, "d", "d1", 2, AGORA_STORE_NEW, on_done,
+                       &r[3], NULL));
+    START(&c, store_put(c.s, NS, "e", "bad", 3, AGORA_STORE_NEW, on_done,
+                       &r[4], NULL));
+    START(&c, store_delete(c.s, NS, "f", AGORA_STORE_ANY, on_done, &r[5],
+                          NULL));
+    START(&c, store_put(c.s, NS, "g/h", "deep", 4, AGORA_STORE_ANY, on_done,
+                       &r[6], NULL));
+    /* After r[1], on the same key: its own batch, at the version left. */
+    START(&c, store_put(c.s, NS, "b", "b2", 2, 1, on_done, &r[7], NULL));
+    START(&c, store_put(c.s, NS, "x", "bad", 3, 9, on_done, &r[8], NULL));
+    START(&c, store_delete(c.s, NS, "c", 5, on_done, &r[9], NULL));
+    wait_for(&c, &r[N - 1]);
+    for (i = 0; i < N; i++)
+        ck_assert_int_eq(r[i].seq, r[0].seq + i);
+    ck_assert_int_eq(r[0].err, 0);
+    ck_assert_int_eq(r[0].version, 2);
+    ck_assert_int_eq(r[1].err, AGORA_EVERSION);
+    ck_assert_int_eq(r[2].err, 0);
+    ck_assert_int_eq(r[2].version, 2);
+    ck_assert_int_eq(r[3].err, 0);
+    ck_assert_int_eq(r[3].version, 1);
+    ck_assert_int_eq(r[4].err, AGORA_EVERSION);
+    ck_assert_int_eq(r[5].err, AGORA_ENOENT);
+    ck_assert_int_eq(r[6].err, 0);
+    ck_assert_int_eq(r[6].version, 1);
+    ck_assert_int_eq(r[7].err, 0);
+    ck_assert_int_eq(r[7].version, 2);
+    ck_assert_int_eq(r[8].err, AGORA_EVERSION);
+    ck_assert_int_eq(r[9].err, AGORA_EVERSION);
+    for (i = 0; i < N; i++)
+        rec_free(&r[i]);
+    expect_value(&c, NS, "a", "a2", 2);
+    expect_value(&c, NS, "b", "b2", 2);
+    expect_value(&c, NS, "c", "c2", 2);
+    expect_value(&c, NS, "d", "d1", 1);
+    expect_value(&c, NS, "e", "e1", 1);
+    expect_value(&c, NS, "g/h", "deep", 1);
+    expect_absent(&c, NS, "f");
+    expect_absent(&c, NS, "x");
+    ck_assert(!zk_backend_holds(&c, NS "/x"));
+    ck_assert(!zk_backend_holds(&c, NS "/f"));
+    ctx_fini(&c);
+}
+END_TEST
+
+/*
+ * Another writer under the root (here: raw calls, in the test's session)
+ * changes znodes the store knows from its own writes: its multis fail on
+ * what it assumed, and its writes still get their own outcomes - a put
+ * of ANY makes the value again, a NEW fails as it must, a write beside
+ * them in the same batch lands.
+ */
+START_TEST(test_cache_other_writer)
+{
+    zhandle_t *zh;
+    char path[256];
+    struct rec r[3];
+    struct ctx c;
+    int i;
+
+    ctx_init(&c);
+    zh = zk_handle(ZK(&c)->z);
+    ck_assert_int_eq(put(&c, NS, "q/a", "a1", AGORA_STORE_ANY, NULL), 0);
+    /* Behind the store's back: q/a's value goes, q/b comes. */
+    snprintf(path, sizeof(path), "%s/state/" NS "/q/a/.v", ZK(&c)->root);
+    ck_assert_int_eq(zoo_delete(zh, path, -1), ZOK);
+    snprintf(path, sizeof(path), "%s/state/" NS "/q/b", ZK(&c)->root);
+    ck_assert_int_eq(zoo_create(zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0),
+                     ZOK);
+    snprintf(path, sizeof(path), "%s/state/" NS "/q/b/.v", ZK(&c)->root);
+    ck_assert_int_eq(zoo_create(zh, path, "b0", 2, &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0),
+                     ZOK);
+    for (i = 0; i < 3; i++)
+        rec_init(&r[i], &c);
+    START(&c, store_put(c.s, NS, "q/a", "a2", 2, AGORA_STORE_ANY, on_done,
+                       &r[0], NULL));
+    START(&c, store_put(c.s, NS, "q/b", "b1", 2, AGORA_STORE_NEW, on_done,
+                       &r[1], NULL));
+    START(&c, store_put(c.s, NS, "q/c", "c1", 2, AGORA_STORE_ANY, on_done,
+                       &r[2], NULL));
+    wait_for(&c, &r[2]);
+    ck_assert_int_eq(r[0].err, 0);
+    ck_assert_int_eq(r[0].version, 1); /* made again */
+    ck_assert_int_eq(r[1].err, AGORA_EVERSION);
+    ck_assert_int_eq(r[2].err, 0);
+    ck_assert_int_eq(r[2].version, 1);
+    for (i = 0; i < 3; i++)
+        rec_free(&r[i]);
+    expect_value(&c, NS, "q/a", "a2", 1);
+    expect_value(&c, NS, "q/b", "b0", 1);
+    expect_value(&c, NS, "q/c", "c1", 1);
+    expect_list(&c, NS, "q", (const char *const[]){"a", "b", "c"}, 3);
+    ctx_fini(&c);
+}
+END_TEST
+
+/* ---- kill -9 during a stream of puts ---- */
+
+#define STREAM_INFLIGHT 100
+#define STREAM_VALUE 600
+#define STREAM_SEEN 500 /* completions the parent waits for, then kills */
+
+/* The value of put i: its number, then bytes that depend on it. */
+static void stream_value(int i, char *v)
+{
+    int n = snprintf(v, STREAM_VALUE, "%d:", i), j;
+
+    for (j = n; j < STREAM_VALUE; j++)
+        v[j] = (char)('a' + (i + j) % 26);
+}
+
+static struct {
+    struct store *s;
+    int fd, next;
+} stream;
+
+static void stream_put(void);
+
+/* The child's completion: reports the put on the pipe, starts another. */
+static void on_stream_put(void *arg, int err, const store_result *res)
+{
+    char line[32];
+    int n;
+
+    if (err != 0)
+        _exit(3);
+    n = snprintf(line, sizeof(line), "%d\n", (int)(intptr_t)arg);
+    if (write(stream.fd, line, (size_t)n) != n) /* atomic: < PIPE_BUF */
+        _exit(4);
+    stream_put();
+}
+
+static void stream_put(void)
+{
+    char key[32], v[STREAM_VALUE];
+    int i = stream.next++;
+
+    snprintf(key, sizeof(key), "s/k%d", i);
+    stream_value(i, v);
+    if (store_put(stream.s, NS, key, v, STREAM_VALUE, AGORA_STORE_NEW,
+                  on_stream_put, (void *)(intptr_t)i, NULL) != 0)
+        _exit(5);
+}
+
+static void on_child_state(void *arg, enum zk_state state)
+{
+    if (state == ZK_CONNECTED)
+        *(int *)arg = 1;
+}
+
+/* The child: puts new keys under root with STREAM_INFLIGHT in flight,
+ * forever, reporting each completed put on fd. */
+static void stream_child(const char *root, int fd)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct zk *z;
+    int connected = 0, i;
+
+    if (loop == NULL || zk_open(loop, zk_hosts, SESSION_TIMEOUT,
+                                on_child_state, &connected, &z) != 0)
+        _exit(2);
+    for (i = 0; i < 1000 && !connected; i++) {
+        ev_run(loop, EVRUN_NOWAIT);
+        usleep(10000);
+    }
+    if (!connected || store_open_zk(loop, z, root, &stream.s) != 0)
+        _exit(2);
+    stream.fd = fd;
+    for (i = 0; i < STREAM_INFLIGHT; i++)
+        stream_put();
+    ev_run(loop, 0);
+    _exit(6);
+}
+
+/* Reads the child's reports until it has made `want` or the pipe ends;
+ * marks each put reported. The count. */
+static int read_reports(int fd, char *reported, int max, int want)
+{
+    static char buf[65536];
+    static size_t have;
+    int n = 0, i;
+    ssize_t got;
+    char *nl;
+
+    for (;;) {
+        while ((nl = memchr(buf, '\n', have)) != NULL) {
+            *nl = '\0';
+            i = atoi(buf);
+            ck_assert(i >= 0 && i < max);
+            reported[i] = 1;
+            n++;
+            have -= (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, have);
+        }
+        if (want > 0 && n >= want)
+            return n;
+        got = read(fd, buf + have, sizeof(buf) - have);
+        if (got <= 0)
+            return n;
+        have += (size_t)got;
+    }
+}
+
+/*
+ * kill -9 of a process putting with 100 in flight: every put whose
+ * completion it saw is in ZooKeeper, whole; every value there is whole
+ * (a put it did not see completed may or may not be).
+ */
+START_TEST(test_kill_during_puts)
+{
+    enum { MAX = 1 << 20 };
+    char root[64], *reported = calloc(MAX, 1), key[32], v[STREAM_VALUE];
+    struct store *child_store;
+    struct store *own;
+    struct ctx c;
+    struct rec r;
+    int fds[2], status, seen, i, found = 0;
+    pid_t pid;
+
+    ck_assert_ptr_nonnull(reported);
+    snprintf(root, sizeof(root), "/kill%ld", (long)getpid());
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork(); /* before this process has a session: threads */
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        stream_child(root, fds[1]);
+    }
+    close(fds[1]);
+    seen = read_reports(fds[0], reported, MAX, STREAM_SEEN);
+    if (seen < STREAM_SEEN && waitpid(pid, &status, WNOHANG) == pid)
+        ck_abort_msg("the child reported %d puts, then exited with %d",
+                     seen, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    ck_assert_msg(seen >= STREAM_SEEN, "the child reported %d puts", seen);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    seen += read_reports(fds[0], reported, MAX, 0);
+    close(fds[0]);
+
+    ctx_init(&c);
+    ck_assert_int_eq(store_open_zk(c.loop, ZK(&c)->z, root, &child_store),
+                     0);
+    own = c.s;
+    c.s = child_store;
+    for (i = 0; i < MAX; i++) {
+        if (!reported[i])
+            continue;
+        snprintf(key, sizeof(key), "s/k%d", i);
+        stream_value(i, v);
+        ck_assert_msg(get(&c, NS, key, &r) == 0, "completed put %d lost", i);
+        ck_assert_uint_eq(r.len, STREAM_VALUE);
+        ck_assert_int_eq(memcmp(r.value, v, STREAM_VALUE), 0);
+        ck_assert_int_eq(r.version, 1);
+        rec_free(&r);
+    }
+    rec_init(&r, &c);
+    START(&c, store_get_children(c.s, NS, "s", on_done, &r, NULL));
+    wait_for(&c, &r);
+    ck_assert_int_eq(r.err, 0);
+    for (i = 0; i < (int)r.nentries; i++) {
+        int k = atoi(r.entries[i].name + 1);
+
+        stream_value(k, v);
+        ck_assert_uint_eq(r.entries[i].len, STREAM_VALUE);
+        ck_assert_int_eq(memcmp(r.entries[i].value, v, STREAM_VALUE), 0);
+        found += reported[k];
+    }
+    ck_assert_int_eq(found, seen);
+    fprintf(stderr, "test_kill_during_puts: %d puts reported, %zu in "
+                    "ZooKeeper\n",
+            seen, r.nentries);
+    rec_free(&r);
+    c.s = own;
+    store_close(child_store);
+    free(reported);
     ctx_fini(&c);
 }
 END_TEST
@@ -820,14 +1265,21 @@ static Suite *store_zk_suite(void)
     tcase_add_test(tc, test_zk_err);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_znodes);
+    tcase_add_test(tc, test_order_index);
     store_suite_add(tc, &zk_backend);
     tcase_add_test(tc, test_fence_gone_refuses_writes);
     tcase_add_test(tc, test_term_end_fails_queued_write);
+    tcase_add_test(tc, test_many_deletes_one_parent);
+    tcase_add_test(tc, test_batch_one_cas_fails);
+    tcase_add_test(tc, test_cache_other_writer);
+    tcase_add_test(tc, test_kill_during_puts);
     tcase_add_test(tc, test_leader_orphan);
     suite_add_tcase(s, tc);
     /* The suite again as the master writes: every write checks a fence. */
     tcase_set_timeout(fenced, 30);
     store_suite_add(fenced, &zk_backend);
+    tcase_add_test(fenced, test_many_deletes_one_parent);
+    tcase_add_test(fenced, test_batch_one_cas_fails);
     store_suite_fenced(fenced);
     suite_add_tcase(s, fenced);
     /* Last: they stop and freeze the server. test_server_stops alone may

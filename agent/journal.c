@@ -405,7 +405,8 @@ static void journal_write_durable(struct journal *j, struct jrec *from,
 /* Writes the snapshot to <path>.new and renames it over the journal. */
 static int journal_swap(struct journal *j, struct jrec *snap)
 {
-    int fd = open(j->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(j->tmp_path,
+                  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 
     if (fd < 0)
         return -1;
@@ -689,7 +690,8 @@ void journal_get_stats(const struct journal *j, struct journal_stats *out)
 /* A new, empty journal: header to <path>.new, synced, renamed. */
 static int journal_create(struct journal *j)
 {
-    int fd = open(j->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(j->tmp_path,
+                  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 
     if (fd < 0)
         return AGORA_EIO;

@@ -2,10 +2,9 @@
  * exec_int.h - what the exec layer's files (exec.c, exec_spec.c, shim.c,
  * health.c) share; nothing here is for the control layer (see exec.h).
  *
- * Files in a task's meta_dir that belong to the exec layer:
- *   launch.json   written by the agent before it spawns the shim: what the
- *                 shim needs to start the task (argv, env, cwd, user,
- *                 cgroups, rlimits)
+ * Files in a task's meta_dir (0700; files 0600) that belong to the exec
+ * layer (what the shim needs to start the task, with the task's
+ * environment, goes through the shim's fd 0 and is never on disk):
  *   pids          written by the shim (tmp + rename) once the task's
  *                 command was executed: "<shim_pid> <shim_starttime>
  *                 <task_pid> <task_starttime> <wall>\n". Starttimes are
@@ -13,7 +12,7 @@
  *                 mistaken for the shim or the task after an agent restart.
  *                 Before it exists, a shim is known by its argv
  *                 ("agora-shim --shim <meta_dir>", unique to the task).
- *   exit          written by the shim (tmp + fsync + rename) when the task
+ *   exit          written by the shim (tmp + rename) when the task
  *                 ended: "exited <code>\n", "signaled <signo>\n", or
  *                 "failed <stage> <errno>\n" when it could not be started.
  */
@@ -33,7 +32,9 @@
 #include "proc.h"
 #include "task.h"
 
-#define EXEC_LAUNCH_FILE "launch.json"
+/* Written by agents before this one (it held the task's environment):
+ * removed when a task is launched again under the same id. */
+#define EXEC_OLD_LAUNCH_FILE "launch.json"
 #define EXEC_PIDS_FILE "pids"
 #define EXEC_EXIT_FILE "exit"
 #define EXEC_LOG "exec"

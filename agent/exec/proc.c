@@ -98,7 +98,8 @@ int exec_write_atomic(int dirfd, const char *name, const char *data, size_t len,
 
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
         return -ENAMETOOLONG;
-    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                0600);
     if (fd < 0)
         return -errno;
     e = exec_write_all(fd, data, len);

@@ -1,14 +1,22 @@
 /*
  * shim.c - the per-task supervisor: `agora-agent --shim <meta_dir>`.
  *
- * The agent spawns one shim a task, in a session of its own, with fd 3
- * the write end of a pipe to the agent. The shim:
- *   1. reads <meta_dir>/launch.json and forks the task: its own process
- *      group, its cgroups joined, stdin /dev/null, stdout and stderr
- *      appended to the sandbox's files, cwd the sandbox, the task's
- *      environment only, and the task's user (initgroups, setgid,
+ * The agent spawns one shim a task, in a session of its own, with fd 0
+ * the read end of a pipe that carries the launch document (JSON: argv,
+ * env, cwd, user, cgroups, rlimits; nothing of it is written to disk,
+ * it holds the task's secrets) and fd 3 the write end of a pipe to the
+ * agent. The shim:
+ *   1. reads the launch document to EOF and forks the task: its own
+ *      process group, its cgroups joined, stdin /dev/null, stdout and
+ *      stderr appended to the sandbox's files, cwd the sandbox, the
+ *      task's environment only, and the task's user (its groups, setgid,
  *      setuid) when one is given; then exec. A close-on-exec pipe tells
- *      the shim whether exec succeeded;
+ *      the shim whether exec succeeded. stdout and stderr are opened
+ *      relative to the sandbox's directory fd with O_NOFOLLOW, with the
+ *      task user's file system identity (setfsuid), and must be regular
+ *      files of their own owner with one link: anything else there (a
+ *      symlink or hard link the task left to someone else's file) is
+ *      removed and the file created anew. The shim never chowns;
  *   2. writes <meta_dir>/pids (its own and the task's pid and
  *      starttime), tells the agent "R <pid>\n";
  *   3. waits for the task, then kills what is left of it (its process
@@ -28,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,8 +47,9 @@
 
 #include "exec_int.h"
 
-/* launch.json holds argv and env: big, but not unbounded. */
+/* The launch document holds argv and env: big, but not unbounded. */
 #define LAUNCH_MAX (16u << 20)
+#define LAUNCH_FD 0
 
 extern char **environ;
 
@@ -47,9 +57,11 @@ struct launch {
     yajl_val root;
     char **argv;
     char **env;
-    const char *cwd, *out, *err, *user;
+    const char *cwd, *user;
     uid_t uid;
     gid_t gid;
+    gid_t *groups; /* the user's groups, resolved before the fork */
+    int ngroups;
     int switch_user;
     char *cgroups[CG_MAX_DIRS];
     size_t ncgroups;
@@ -125,7 +137,12 @@ static int write_exit(int dfd, const char *fmt, int a, int b)
     char buf[64];
     int n = snprintf(buf, sizeof(buf), fmt, a, b);
 
-    return exec_write_atomic(dfd, EXEC_EXIT_FILE, buf, (size_t)n, 1);
+    /* No fsync either: it cost each task a synchronous disk write (and
+     * on a VM an exit to the host), and the file is read by this agent,
+     * or by the next one after a restart of the agent, not of the
+     * machine; after a crash of the machine the task is reported with an
+     * unknown status, as when its shim is killed. */
+    return exec_write_atomic(dfd, EXEC_EXIT_FILE, buf, (size_t)n, 0);
 }
 
 /* ---- launch.json ---- */
@@ -150,31 +167,75 @@ static char **strv_of(yajl_val arr)
     return v;
 }
 
-static int launch_read(int dfd, struct launch *l)
+/* Reads fd to EOF into a NUL-terminated buffer; NULL with errno. */
+static char *read_all(int fd, size_t max)
 {
-    struct stat sb;
-    char *text;
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap), *nb;
     ssize_t n;
+
+    while (buf) {
+        if (len + 1 == cap) {
+            if (cap > max) {
+                free(buf);
+                errno = EFBIG;
+                return NULL;
+            }
+            if (!(nb = realloc(buf, cap * 2)))
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            free(buf);
+            errno = e;
+            return NULL;
+        }
+        if (n == 0) {
+            buf[len] = '\0';
+            return buf;
+        }
+        len += (size_t)n;
+    }
+    free(buf);
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* The user's supplementary groups, as initgroups() would set them; in the
+ * shim, before the fork, so the child only calls setgroups(). */
+static int resolve_groups(struct launch *l)
+{
+    int n = 32;
+
+    for (int round = 0; round < 8; round++) {
+        gid_t *g = realloc(l->groups, (size_t)n * sizeof(*g));
+        int want = n;
+
+        if (!g)
+            return -ENOMEM;
+        l->groups = g;
+        if (getgrouplist(l->user, l->gid, g, &want) >= 0) {
+            l->ngroups = want;
+            return 0;
+        }
+        n = want > n ? want : n * 2;
+    }
+    return -EINVAL;
+}
+
+static int launch_read(struct launch *l)
+{
+    char *text = read_all(LAUNCH_FD, LAUNCH_MAX);
     int64_t i64;
     yajl_val v;
-    int fd = openat(dfd, EXEC_LAUNCH_FILE, O_RDONLY | O_CLOEXEC);
 
-    if (fd < 0)
+    if (!text)
         return -errno;
-    if (fstat(fd, &sb) != 0 || sb.st_size <= 0 || sb.st_size > LAUNCH_MAX) {
-        close(fd);
-        return -EINVAL;
-    }
-    if (!(text = malloc((size_t)sb.st_size + 1))) {
-        close(fd);
-        return -ENOMEM;
-    }
-    n = exec_read_file(dfd, EXEC_LAUNCH_FILE, text, (size_t)sb.st_size + 1);
-    close(fd);
-    if (n < 0) {
-        free(text);
-        return (int)n;
-    }
     l->root = agora_json_parse(text, NULL, 0);
     free(text);
     if (!l->root)
@@ -182,9 +243,7 @@ static int launch_read(int dfd, struct launch *l)
     l->argv = strv_of(agora_json_get(l->root, "argv"));
     l->env = strv_of(agora_json_get(l->root, "env"));
     if (!l->argv || !l->argv[0] || !l->env ||
-        agora_json_str(l->root, "cwd", &l->cwd) != 0 ||
-        agora_json_str(l->root, "stdout", &l->out) != 0 ||
-        agora_json_str(l->root, "stderr", &l->err) != 0)
+        agora_json_str(l->root, "cwd", &l->cwd) != 0)
         return -EINVAL;
     if (agora_json_str(l->root, "user", &l->user) == 0) {
         int64_t g;
@@ -194,6 +253,8 @@ static int launch_read(int dfd, struct launch *l)
         l->uid = (uid_t)i64;
         l->gid = (gid_t)g;
         l->switch_user = 1;
+        if (resolve_groups(l) != 0)
+            return -EINVAL;
     }
     v = agora_json_get(l->root, "cgroups");
     for (size_t k = 0;
@@ -218,6 +279,7 @@ static void launch_free(struct launch *l)
 {
     free(l->argv);
     free(l->env);
+    free(l->groups);
     if (l->root)
         yajl_tree_free(l->root);
     memset(l, 0, sizeof(*l));
@@ -275,7 +337,7 @@ run_child(const struct launch *l, int efd, int in, int out, int err)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (l->switch_user) {
-        if (initgroups(l->user, l->gid) != 0 && setgroups(0, NULL) != 0)
+        if (setgroups((size_t)l->ngroups, l->groups) != 0)
             child_fail(efd, STAGE_USER, errno);
         if (setgid(l->gid) != 0)
             child_fail(efd, STAGE_USER, errno);
@@ -290,15 +352,81 @@ run_child(const struct launch *l, int efd, int in, int out, int err)
 
 /* ---- the shim ---- */
 
-static int open_out(const struct launch *l, const char *path)
+/* An existing stdout/stderr is used only when it is a regular file of
+ * the expected owner with one link. */
+static int out_usable(int fd, uid_t owner)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st;
 
-    if (fd >= 0 && l->switch_user && fchown(fd, l->uid, l->gid) != 0) {
-        close(fd);
-        return -1;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == owner &&
+           st.st_nlink == 1;
+}
+
+/*
+ * Opens the sandbox's file `name` for appending, with the file system
+ * identity of whoever the task runs as (see the header): O_NOFOLLOW, and
+ * O_NONBLOCK so a FIFO left there cannot hang the shim. -1 with errno.
+ */
+static int open_out_as(int sdfd, const char *name, uid_t owner)
+{
+    const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+
+    for (int round = 0; round < 3; round++) {
+        int fd = openat(sdfd, name, flags);
+
+        if (fd >= 0) {
+            if (out_usable(fd, owner)) {
+                (void)fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
+                return fd;
+            }
+            close(fd);
+        } else if (errno != ENOENT && errno != ELOOP && errno != ENXIO &&
+                   errno != EACCES && errno != EPERM) {
+            return -1;
+        }
+        /* Not ours to write (or not there): replace it by a new file. */
+        if (fd >= 0 || errno != ENOENT)
+            if (unlinkat(sdfd, name, 0) != 0 && errno != ENOENT)
+                return -1;
+        fd = openat(sdfd, name, flags | O_CREAT | O_EXCL, 0640);
+        if (fd >= 0) {
+            (void)fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
+            return fd;
+        }
+        if (errno != EEXIST)
+            return -1;
     }
-    return fd;
+    errno = EEXIST;
+    return -1;
+}
+
+/* Opens stdout and stderr in the sandbox as the task's user. */
+static int open_outs(const struct launch *l, int *out, int *err)
+{
+    uid_t fsuid = 0;
+    gid_t fsgid = 0;
+    int sdfd, e = 0;
+
+    if ((sdfd = open(l->cwd, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                 O_CLOEXEC)) < 0)
+        return -1;
+    if (l->switch_user) {
+        fsgid = (gid_t)setfsgid(l->gid);
+        fsuid = (uid_t)setfsuid(l->uid);
+    }
+    *out = open_out_as(sdfd, "stdout", l->switch_user ? l->uid : geteuid());
+    if (*out < 0)
+        e = errno;
+    *err = open_out_as(sdfd, "stderr", l->switch_user ? l->uid : geteuid());
+    if (*err < 0 && !e)
+        e = errno;
+    if (l->switch_user) {
+        (void)setfsuid(fsuid);
+        (void)setfsgid(fsgid);
+    }
+    close(sdfd);
+    errno = e;
+    return e ? -1 : 0;
 }
 
 /* Tells the sandbox's stderr why the task did not start. */
@@ -340,6 +468,24 @@ static void sweep(const struct launch *l, pid_t pid)
     }
 }
 
+/* fd 0 held the launch document: /dev/null again, so that no file
+ * opened later lands on it. */
+static int launch_fd_close(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    if (fd != LAUNCH_FD) {
+        if (dup3(fd, LAUNCH_FD, O_CLOEXEC) < 0) {
+            close(fd);
+            return -1;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
 static int run(int dfd)
 {
     struct launch l;
@@ -350,14 +496,16 @@ static int run(int dfd)
     pid_t pid;
 
     memset(&l, 0, sizeof(l));
-    if ((rc = launch_read(dfd, &l)) != 0) {
+    rc = launch_read(&l);
+    if (launch_fd_close() != 0 && rc == 0)
+        rc = -errno;
+    if (rc != 0) {
         launch_free(&l);
         return write_exit(dfd, "failed %d %d\n", STAGE_SETUP, -rc) ? 1 : 0;
     }
     in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    out = open_out(&l, l.out);
-    err = open_out(&l, l.err);
-    if (in < 0 || out < 0 || err < 0 || pipe2(ep, O_CLOEXEC) != 0) {
+    if (in < 0 || open_outs(&l, &out, &err) != 0 ||
+        pipe2(ep, O_CLOEXEC) != 0) {
         rc = write_exit(dfd, "failed %d %d\n", STAGE_FILES, errno);
         goto done;
     }

@@ -158,38 +158,6 @@ static void checkpoint(struct task_exec *te)
                  agora_strerror(rc));
 }
 
-static int meta_path(const struct agent_task *t, const char *name, char *buf,
-                     size_t cap)
-{
-    return (size_t)snprintf(buf, cap, "%s/%s", t->meta_dir, name) < cap
-               ? 0
-               : -ENAMETOOLONG;
-}
-
-/* The pids file of a task (see exec_int.h). */
-struct pids {
-    pid_t shim, task;
-    uint64_t shim_start, task_start;
-    double wall;
-};
-
-static int read_pids(const struct agent_task *t, struct pids *p)
-{
-    char path[PATH_MAX], buf[256];
-    int shim, task;
-
-    memset(p, 0, sizeof(*p));
-    if (meta_path(t, EXEC_PIDS_FILE, path, sizeof(path)) != 0 ||
-        exec_read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-        return -1;
-    if (sscanf(buf, "%d %" SCNu64 " %d %" SCNu64 " %lf", &shim, &p->shim_start,
-               &task, &p->task_start, &p->wall) != 5)
-        return -1;
-    p->shim = shim;
-    p->task = task;
-    return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Init */
 /* ------------------------------------------------------------------ */
@@ -554,30 +522,26 @@ static int prepare(struct exec *x, struct agent_task *t,
                    const struct exec_spec *s, char **doc, size_t *len,
                    char *err, size_t errlen)
 {
-    char path[PATH_MAX];
     char **env;
     int rc;
 
-    if (!t->sandbox || !t->meta_dir) {
+    if (!t->sandbox || !t->meta_file) {
         snprintf(err, errlen, "the task has no sandbox or meta directory");
         return -1;
     }
     /* The sandbox is the task user's and its group's; meta/ the agent's
      * alone (it names pids the agent signals). */
     if (dir_prepare(t->sandbox, 0750, s->switch_user ? s->uid : (uid_t)-1,
-                    s->gid) != 0 ||
-        dir_prepare(t->meta_dir, 0700, (uid_t)-1, 0) != 0) {
+                    s->gid) != 0) {
         snprintf(err, errlen, "creating the sandbox: %s", strerror(errno));
         return -1;
     }
-    /* Files of an earlier run under this id would mislead recovery; an
-     * older agent's launch.json held the task's environment. */
-    if (meta_path(t, EXEC_EXIT_FILE, path, sizeof(path)) == 0)
-        (void)unlink(path);
-    if (meta_path(t, EXEC_PIDS_FILE, path, sizeof(path)) == 0)
-        (void)unlink(path);
-    if (meta_path(t, EXEC_OLD_LAUNCH_FILE, path, sizeof(path)) == 0)
-        (void)unlink(path);
+    /* What an earlier run under this id left would mislead recovery (and
+     * an older agent's launch.json held the task's environment). */
+    if ((rc = exec_meta_reset(t->meta_file)) != 0) {
+        snprintf(err, errlen, "removing %s: %s", t->meta_file, strerror(-rc));
+        return -1;
+    }
     if (x->cg.kind != CG_NONE &&
         (rc = cg_create(&x->cg, t->id, s->cpus, s->mem_bytes, err, errlen)) !=
             0)
@@ -603,7 +567,7 @@ static int spawn_shim(const char *shim, struct agent_task *t, pid_t *pid,
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, all;
-    char *argv[] = {EXEC_SHIM_ARGV0, "--shim", t->meta_dir, NULL};
+    char *argv[] = {EXEC_SHIM_ARGV0, "--shim", t->meta_file, NULL};
     int p[2], l[2], rc;
 
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
@@ -895,32 +859,11 @@ static void oom_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* The end */
 /* ------------------------------------------------------------------ */
 
-struct exit_info {
-    enum { EX_NONE, EX_EXITED, EX_SIGNALED, EX_FAILED } kind;
-    int a, b;
-};
-
-static void read_exit(const struct agent_task *t, struct exit_info *ex)
+static void describe(const struct exec_meta *ex, char *msg, size_t len)
 {
-    char path[PATH_MAX], buf[128];
-
-    memset(ex, 0, sizeof(*ex));
-    if (meta_path(t, EXEC_EXIT_FILE, path, sizeof(path)) != 0 ||
-        exec_read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-        return;
-    if (sscanf(buf, "exited %d", &ex->a) == 1)
-        ex->kind = EX_EXITED;
-    else if (sscanf(buf, "signaled %d", &ex->a) == 1)
-        ex->kind = EX_SIGNALED;
-    else if (sscanf(buf, "failed %d %d", &ex->a, &ex->b) == 2)
-        ex->kind = EX_FAILED;
-}
-
-static void describe(const struct exit_info *ex, char *msg, size_t len)
-{
-    if (ex->kind == EX_EXITED)
+    if (ex->end == EXEC_END_EXITED)
         snprintf(msg, len, "Command exited with status %d", ex->a);
-    else if (ex->kind == EX_SIGNALED)
+    else if (ex->end == EXEC_END_SIGNALED)
         snprintf(msg, len, "Command terminated by signal %d (%s)", ex->a,
                  strsignal(ex->a));
     else
@@ -930,16 +873,15 @@ static void describe(const struct exit_info *ex, char *msg, size_t len)
 
 /* Under posix, a task whose shim died may still run: kill its group,
  * if its leader is still the process the shim started. */
-static void kill_orphan_group(struct task_exec *te)
+static void kill_orphan_group(struct task_exec *te, const struct exec_meta *p)
 {
-    struct pids p;
     struct proc_stat st;
 
-    if (read_pids(te->t, &p) != 0 || p.task <= 0)
+    if (!p->has_pids || p->task <= 0)
         return;
-    if (exec_proc_stat(p.task, &st) == 0 && st.starttime == p.task_start &&
-        st.pgrp == p.task)
-        (void)kill(-p.task, SIGKILL);
+    if (exec_proc_stat(p->task, &st) == 0 && st.starttime == p->task_start &&
+        st.pgrp == p->task)
+        (void)kill(-p->task, SIGKILL);
 }
 
 /*
@@ -951,7 +893,7 @@ static void finish(struct task_exec *te, int have_status, int status)
 {
     struct exec *x = te->x;
     struct agent_task *t = te->t;
-    struct exit_info ex;
+    struct exec_meta ex;
     struct cg_oom o = {0, 0, 0};
     const char *reason = NULL;
     enum agora_task_state st;
@@ -959,14 +901,14 @@ static void finish(struct task_exec *te, int have_status, int status)
     int healthy = t->healthy;
 
     te->ended = 1;
-    read_exit(t, &ex);
+    (void)exec_meta_read(t->meta_file, &ex);
     if (x->cg.kind != CG_NONE)
         (void)cg_oom_info(&x->cg, t->id, &o);
-    if (ex.kind == EX_NONE)
-        kill_orphan_group(te);
+    if (ex.end == EXEC_END_NONE)
+        kill_orphan_group(te, &ex);
     cgroup_release(x, t->id);
 
-    if (ex.kind == EX_NONE) {
+    if (ex.end == EXEC_END_NONE) {
         st = te->kill_requested ? AGORA_TASK_KILLED : AGORA_TASK_FAILED;
         reason = "REASON_EXECUTOR_TERMINATED";
         if (te->found_dead)
@@ -980,7 +922,7 @@ static void finish(struct task_exec *te, int have_status, int status)
             snprintf(msg, sizeof(msg),
                      "the task's shim ended without an "
                      "exit status; it is unknown");
-    } else if (te->oom || (o.oom_killed && ex.kind != EX_FAILED)) {
+    } else if (te->oom || (o.oom_killed && ex.end != EXEC_END_FAILED)) {
         st = AGORA_TASK_FAILED;
         reason = "REASON_CONTAINER_LIMITATION_MEMORY";
         snprintf(msg, sizeof(msg),
@@ -996,10 +938,10 @@ static void finish(struct task_exec *te, int have_status, int status)
             st = AGORA_TASK_KILLED;
             if (te->health_kill)
                 healthy = 0;
-        } else if (ex.kind == EX_FAILED) {
+        } else if (ex.end == EXEC_END_FAILED) {
             st = AGORA_TASK_FAILED;
             reason = "REASON_CONTAINER_LAUNCH_FAILED";
-        } else if (ex.kind == EX_EXITED && ex.a == 0) {
+        } else if (ex.end == EXEC_END_EXITED && ex.a == 0) {
             st = AGORA_TASK_FINISHED;
         } else {
             st = AGORA_TASK_FAILED;
@@ -1102,7 +1044,7 @@ void exec_health_kill(struct exec *x, struct agent_task *t)
 /* ------------------------------------------------------------------ */
 
 /* pid is the shim of t: same starttime as recorded, else same argv. */
-static int is_our_shim(pid_t pid, const struct pids *p,
+static int is_our_shim(pid_t pid, const struct exec_meta *p,
                        const struct agent_task *t)
 {
     char path[64], buf[PATH_MAX + 64];
@@ -1114,10 +1056,10 @@ static int is_our_shim(pid_t pid, const struct pids *p,
         return exec_proc_stat(pid, &st) == 0 && st.starttime == p->shim_start;
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
     n = exec_read_file(AT_FDCWD, path, buf, sizeof(buf));
-    return n > 0 && (size_t)n == a0 + a1 + strlen(t->meta_dir) + 1 &&
+    return n > 0 && (size_t)n == a0 + a1 + strlen(t->meta_file) + 1 &&
            memcmp(buf, EXEC_SHIM_ARGV0, a0) == 0 &&
            memcmp(buf + a0, "--shim", a1) == 0 &&
-           strcmp(buf + a0 + a1, t->meta_dir) == 0;
+           strcmp(buf + a0 + a1, t->meta_file) == 0;
 }
 
 /* A shim of t that started but has not written its pids file yet (the
@@ -1142,7 +1084,7 @@ static pid_t find_starting_shim(const struct agent_task *t)
 }
 
 /* Kills everything of a task found at recovery with --recover=cleanup. */
-static void cleanup_kill(struct task_exec *te, const struct pids *p)
+static void cleanup_kill(struct task_exec *te, const struct exec_meta *p)
 {
     struct proc_stat st;
 
@@ -1160,7 +1102,7 @@ static void cleanup_kill(struct task_exec *te, const struct pids *p)
 }
 
 /* The shim lives and its task was started: take it over. */
-static void adopt_running(struct task_exec *te, const struct pids *p)
+static void adopt_running(struct task_exec *te, const struct exec_meta *p)
 {
     struct agent_task *t = te->t;
 
@@ -1191,10 +1133,9 @@ static void recover_step(struct task_exec *te)
 {
     struct agent_task *t = te->t;
     struct ev_loop *loop = te->x->loop;
-    struct pids p;
-    int have = read_pids(t, &p) == 0;
+    struct exec_meta p;
+    int have = exec_meta_read(t->meta_file, &p) == 0 && p.has_pids;
     pid_t shim = t->shim_pid > 0 ? t->shim_pid : (have ? p.shim : 0);
-    char path[PATH_MAX];
 
     if (shim <= 0 && te->pidfd_io.fd < 0 && t->state <= AGORA_TASK_STARTING)
         shim = find_starting_shim(t);
@@ -1219,8 +1160,7 @@ static void recover_step(struct task_exec *te)
             return;
         }
     } else {
-        int has_exit = meta_path(t, EXEC_EXIT_FILE, path, sizeof(path)) == 0 &&
-                       access(path, F_OK) == 0;
+        int has_exit = p.end != EXEC_END_NONE;
         /* No shim found by its argv either: it was never spawned, or it
          * ended with nothing to say. A shim spawned just before the agent
          * died but not exec'ed yet reads EOF from the launch pipe, whose
@@ -1267,7 +1207,7 @@ int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
             cgroup_release(x, t->id);
         return 0;
     }
-    if (!agora_id_valid(t->id, AGORA_ID_MAX) || !t->meta_dir)
+    if (!agora_id_valid(t->id, AGORA_ID_MAX) || !t->meta_file)
         return AGORA_EINVAL;
     if (!(te = te_new(x, t)))
         return AGORA_ENOMEM;

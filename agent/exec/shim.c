@@ -1,5 +1,5 @@
 /*
- * shim.c - the per-task supervisor: `agora-agent --shim <meta_dir>`.
+ * shim.c - the per-task supervisor: `agora-agent --shim <meta_file>`.
  *
  * The agent spawns one shim a task, in a session of its own, with fd 0
  * the read end of a pipe that carries the launch document (JSON: argv,
@@ -17,15 +17,15 @@
  *      files of their own owner with one link: anything else there (a
  *      symlink or hard link the task left to someone else's file) is
  *      removed and the file created anew. The shim never chowns;
- *   2. writes <meta_dir>/pids (its own and the task's pid and
- *      starttime), tells the agent "R <pid>\n";
+ *   2. writes the first line of its meta file (its own and the task's
+ *      pid and starttime; exec_int.h), tells the agent "R <pid>\n";
  *   3. waits for the task, then kills what is left of it (its process
  *      group, then every process in its cgroups), so nothing of a task
  *      outlives it;
- *   4. writes <meta_dir>/exit atomically and exits.
+ *   4. appends the task's end to its meta file and exits.
  * It ignores SIGHUP, SIGPIPE and SIGINT, forwards SIGTERM to the task's
  * process group, and never needs the agent: when the agent dies, the
- * shim goes on and the exit file keeps the status for the next agent.
+ * shim goes on and the meta file keeps the status for the next agent.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -121,28 +121,28 @@ static uint64_t starttime_of(pid_t pid)
     return exec_proc_stat(pid, &st) == 0 ? st.starttime : 0;
 }
 
-static void write_pids(int dfd, pid_t task, uint64_t task_start)
+/* The meta file's lines (exec_int.h), one write() each, appended. No
+ * fsync: they are read by this agent, or by the next one after a restart
+ * of the agent, not of the machine (after a crash of the machine the
+ * task is reported with an unknown status, as when its shim is killed),
+ * and a synchronous disk write a task cost more than all the rest of its
+ * shim on a VM. */
+static void write_pids(int mfd, pid_t task, uint64_t task_start)
 {
     char buf[160];
     int n = snprintf(buf, sizeof(buf), "%d %" PRIu64 " %d %" PRIu64 " %.3f\n",
                      (int)getpid(), starttime_of(getpid()), (int)task,
                      task_start, exec_wall_now());
 
-    /* No fsync: the file only matters while this machine stays up. */
-    (void)exec_write_atomic(dfd, EXEC_PIDS_FILE, buf, (size_t)n, 0);
+    (void)exec_write_all(mfd, buf, (size_t)n);
 }
 
-static int write_exit(int dfd, const char *fmt, int a, int b)
+static int write_exit(int mfd, const char *fmt, int a, int b)
 {
     char buf[64];
     int n = snprintf(buf, sizeof(buf), fmt, a, b);
 
-    /* No fsync either: it cost each task a synchronous disk write (and
-     * on a VM an exit to the host), and the file is read by this agent,
-     * or by the next one after a restart of the agent, not of the
-     * machine; after a crash of the machine the task is reported with an
-     * unknown status, as when its shim is killed. */
-    return exec_write_atomic(dfd, EXEC_EXIT_FILE, buf, (size_t)n, 0);
+    return exec_write_all(mfd, buf, (size_t)n);
 }
 
 /* ---- launch.json ---- */
@@ -486,7 +486,7 @@ static int launch_fd_close(void)
     return 0;
 }
 
-static int run(int dfd)
+static int run(int mfd)
 {
     struct launch l;
     int in = -1, out = -1, err = -1, ep[2] = {-1, -1};
@@ -501,12 +501,12 @@ static int run(int dfd)
         rc = -errno;
     if (rc != 0) {
         launch_free(&l);
-        return write_exit(dfd, "failed %d %d\n", STAGE_SETUP, -rc) ? 1 : 0;
+        return write_exit(mfd, "failed %d %d\n", STAGE_SETUP, -rc) ? 1 : 0;
     }
     in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (in < 0 || open_outs(&l, &out, &err) != 0 ||
         pipe2(ep, O_CLOEXEC) != 0) {
-        rc = write_exit(dfd, "failed %d %d\n", STAGE_FILES, errno);
+        rc = write_exit(mfd, "failed %d %d\n", STAGE_FILES, errno);
         goto done;
     }
     /* A SIGTERM from here on waits until the child has its default
@@ -516,11 +516,11 @@ static int run(int dfd)
     sigprocmask(SIG_BLOCK, &term, NULL);
     if (got_term) {
         /* Killed before the task was started: it never will be. */
-        rc = write_exit(dfd, "signaled %d\n", SIGTERM, 0);
+        rc = write_exit(mfd, "signaled %d\n", SIGTERM, 0);
         goto done;
     }
     if ((pid = fork()) < 0) {
-        rc = write_exit(dfd, "failed %d %d\n", STAGE_FORK, errno);
+        rc = write_exit(mfd, "failed %d %d\n", STAGE_FORK, errno);
         goto done;
     }
     if (pid == 0)
@@ -537,10 +537,10 @@ static int run(int dfd)
         note_failure(err, &l, msg[0], msg[1]);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
-        rc = write_exit(dfd, "failed %d %d\n", msg[0], msg[1]);
+        rc = write_exit(mfd, "failed %d %d\n", msg[0], msg[1]);
         goto done;
     }
-    write_pids(dfd, pid, starttime_of(pid));
+    write_pids(mfd, pid, starttime_of(pid));
     dprintf(EXEC_STATUS_FD, "R %d\n", (int)pid);
     close(EXEC_STATUS_FD);
     if (wait_task(pid) != 0) {
@@ -551,9 +551,9 @@ static int run(int dfd)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (WIFSIGNALED(status))
-        rc = write_exit(dfd, "signaled %d\n", WTERMSIG(status), 0);
+        rc = write_exit(mfd, "signaled %d\n", WTERMSIG(status), 0);
     else
-        rc = write_exit(dfd, "exited %d\n", WEXITSTATUS(status), 0);
+        rc = write_exit(mfd, "exited %d\n", WEXITSTATUS(status), 0);
 done:
     if (ep[0] >= 0)
         close(ep[0]);
@@ -570,10 +570,10 @@ done:
 int shim_main(int argc, char **argv)
 {
     struct sigaction sa;
-    int dfd, rc;
+    int mfd, rc;
 
     if (argc < 3 || strcmp(argv[1], "--shim") != 0) {
-        fprintf(stderr, "usage: agora-agent --shim <meta_dir>\n");
+        fprintf(stderr, "usage: agora-agent --shim <meta_file>\n");
         exit(2);
     }
     memset(&sa, 0, sizeof(sa));
@@ -593,11 +593,14 @@ int shim_main(int argc, char **argv)
     }
     if (fcntl(EXEC_STATUS_FD, F_SETFD, FD_CLOEXEC) != 0)
         exit(111);
-    if ((dfd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    if ((mfd = open(argv[2],
+                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW |
+                        O_CLOEXEC,
+                    0600)) < 0)
         exit(111);
     if (chdir("/") != 0)
         exit(111);
-    rc = run(dfd);
-    close(dfd);
+    rc = run(mfd);
+    close(mfd);
     exit(rc);
 }

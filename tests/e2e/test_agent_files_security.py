@@ -144,7 +144,7 @@ def test_meta_is_the_agents_alone(cluster):
     meta = os.path.join(a.work_dir, "meta")
     modes = modes_under(meta)
     assert os.path.join(meta, "journal") in modes
-    assert os.path.join(meta, "tasks", "secret", "pids") in modes
+    assert os.path.join(meta, "tasks", "secret") in modes  # its meta file
     bad = {p: oct(mode) for p, (mode, is_dir) in modes.items()
            if mode != (0o700 if is_dir else 0o600)}
     assert not bad, bad

@@ -310,6 +310,10 @@ static void cgroup_release(struct exec *x, const char *task_id)
 
     if (x->cg.kind == CG_NONE)
         return;
+    /* The shim swept its task's cgroups before it ended: usually they are
+     * empty and go at once, without reading their process lists. */
+    if (cg_remove(&x->cg, task_id) == 0)
+        return;
     (void)cg_kill(&x->cg, task_id);
     if (cg_remove(&x->cg, task_id) == 0)
         return;

@@ -10,8 +10,9 @@
  *      process group, its cgroups joined, stdin /dev/null, stdout and
  *      stderr appended to the sandbox's files, cwd the sandbox, the
  *      task's environment only, and the task's user (its groups, setgid,
- *      setuid) when one is given; then exec. A close-on-exec pipe tells
- *      the shim whether exec succeeded. stdout and stderr are opened
+ *      setuid) when one is given; then exec (vfork: the shim resumes
+ *      once the command was executed, see start_child). stdout and
+ *      stderr are opened
  *      relative to the sandbox's directory fd with O_NOFOLLOW, with the
  *      task user's file system identity (setfsuid), and must be regular
  *      files of their own owner with one link: anything else there (a
@@ -285,20 +286,27 @@ static void launch_free(struct launch *l)
     memset(l, 0, sizeof(*l));
 }
 
-/* ---- the task's process, between fork and exec ---- */
+/* ---- the task's process, between vfork and exec ---- */
 
-static void __attribute__((noreturn)) child_fail(int fd, int stage, int err)
+/*
+ * The task is started with vfork(): no copy of the shim's memory, and the
+ * shim resumes when the task's command was executed (or the child gave
+ * up), which is when it can tell the agent. The child shares the shim's
+ * memory until then: it only makes system calls on what the shim
+ * prepared (no malloc, no locks), and says why it failed here.
+ */
+static volatile struct {
+    int stage, err;
+} child_res;
+
+static void __attribute__((noreturn)) child_fail(int stage, int err)
 {
-    int msg[2] = {stage, err};
-    ssize_t n;
-
-    do
-        n = write(fd, msg, sizeof(msg));
-    while (n < 0 && errno == EINTR);
+    child_res.err = err;
+    child_res.stage = stage;
     _exit(127);
 }
 
-static void join_cgroup(int efd, const char *dir)
+static void join_cgroup(const char *dir)
 {
     char path[4096], pid[32];
     int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
@@ -306,29 +314,29 @@ static void join_cgroup(int efd, const char *dir)
 
     if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
         sizeof(path))
-        child_fail(efd, STAGE_CGROUP, ENAMETOOLONG);
+        child_fail(STAGE_CGROUP, ENAMETOOLONG);
     if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-        child_fail(efd, STAGE_CGROUP, errno);
+        child_fail(STAGE_CGROUP, errno);
     if (write(fd, pid, (size_t)n) != n)
-        child_fail(efd, STAGE_CGROUP, errno);
+        child_fail(STAGE_CGROUP, errno);
     close(fd);
 }
 
 static void __attribute__((noreturn))
-run_child(const struct launch *l, int efd, int in, int out, int err)
+run_child(const struct launch *l, int in, int out, int err)
 {
     sigset_t none;
 
     if (setpgid(0, 0) != 0)
-        child_fail(efd, STAGE_SETUP, errno);
+        child_fail(STAGE_SETUP, errno);
     for (size_t i = 0; i < l->ncgroups; i++)
-        join_cgroup(efd, l->cgroups[i]);
+        join_cgroup(l->cgroups[i]);
     if (l->has_nofile && setrlimit(RLIMIT_NOFILE, &l->nofile) != 0)
-        child_fail(efd, STAGE_SETUP, errno);
+        child_fail(STAGE_SETUP, errno);
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-        child_fail(efd, STAGE_FILES, errno);
+        child_fail(STAGE_FILES, errno);
     if (chdir(l->cwd) != 0)
-        child_fail(efd, STAGE_CHDIR, errno);
+        child_fail(STAGE_CHDIR, errno);
     /* Ignored signals stay ignored across exec: give the task defaults. */
     signal(SIGPIPE, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
@@ -338,16 +346,30 @@ run_child(const struct launch *l, int efd, int in, int out, int err)
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (l->switch_user) {
         if (setgroups((size_t)l->ngroups, l->groups) != 0)
-            child_fail(efd, STAGE_USER, errno);
+            child_fail(STAGE_USER, errno);
         if (setgid(l->gid) != 0)
-            child_fail(efd, STAGE_USER, errno);
+            child_fail(STAGE_USER, errno);
         if (setuid(l->uid) != 0)
-            child_fail(efd, STAGE_USER, errno);
+            child_fail(STAGE_USER, errno);
     }
     /* execvp searches the task's PATH, not the shim's. */
     environ = l->env;
     execvp(l->argv[0], l->argv);
-    child_fail(efd, STAGE_EXEC, errno);
+    child_fail(STAGE_EXEC, errno);
+}
+
+/* Starts the task's process; -1 when vfork failed. */
+static pid_t start_child(const struct launch *l, int in, int out, int err)
+{
+    char **saved = environ; /* the child sets the task's */
+    pid_t pid;
+
+    child_res.stage = 0;
+    child_res.err = 0;
+    if ((pid = vfork()) == 0)
+        run_child(l, in, out, err);
+    environ = saved;
+    return pid;
 }
 
 /* ---- the shim ---- */
@@ -489,10 +511,9 @@ static int launch_fd_close(void)
 static int run(int mfd)
 {
     struct launch l;
-    int in = -1, out = -1, err = -1, ep[2] = {-1, -1};
-    int msg[2], status = 0, rc;
+    int in = -1, out = -1, err = -1;
+    int status = 0, rc;
     sigset_t term;
-    ssize_t n;
     pid_t pid;
 
     memset(&l, 0, sizeof(l));
@@ -504,8 +525,7 @@ static int run(int mfd)
         return write_exit(mfd, "failed %d %d\n", STAGE_SETUP, -rc) ? 1 : 0;
     }
     in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (in < 0 || open_outs(&l, &out, &err) != 0 ||
-        pipe2(ep, O_CLOEXEC) != 0) {
+    if (in < 0 || open_outs(&l, &out, &err) != 0) {
         rc = write_exit(mfd, "failed %d %d\n", STAGE_FILES, errno);
         goto done;
     }
@@ -519,27 +539,20 @@ static int run(int mfd)
         rc = write_exit(mfd, "signaled %d\n", SIGTERM, 0);
         goto done;
     }
-    if ((pid = fork()) < 0) {
+    if ((pid = start_child(&l, in, out, err)) < 0) {
         rc = write_exit(mfd, "failed %d %d\n", STAGE_FORK, errno);
         goto done;
     }
-    if (pid == 0)
-        run_child(&l, ep[1], in, out, err);
     sigprocmask(SIG_UNBLOCK, &term, NULL);
-    /* Also here, so a SIGTERM to the group cannot precede the group. */
-    (void)setpgid(pid, pid);
-    close(ep[1]);
-    ep[1] = -1;
-    do
-        n = read(ep[0], msg, sizeof(msg));
-    while (n < 0 && errno == EINTR);
-    if (n == (ssize_t)sizeof(msg)) {
-        note_failure(err, &l, msg[0], msg[1]);
+    if (child_res.stage) {
+        note_failure(err, &l, child_res.stage, child_res.err);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
-        rc = write_exit(mfd, "failed %d %d\n", msg[0], msg[1]);
+        rc = write_exit(mfd, "failed %d %d\n", child_res.stage, child_res.err);
         goto done;
     }
+    /* Also here, so a SIGTERM to the group cannot precede the group. */
+    (void)setpgid(pid, pid);
     write_pids(mfd, pid, starttime_of(pid));
     dprintf(EXEC_STATUS_FD, "R %d\n", (int)pid);
     close(EXEC_STATUS_FD);
@@ -555,8 +568,6 @@ static int run(int mfd)
     else
         rc = write_exit(mfd, "exited %d\n", WEXITSTATUS(status), 0);
 done:
-    if (ep[0] >= 0)
-        close(ep[0]);
     if (in >= 0)
         close(in);
     if (out >= 0)

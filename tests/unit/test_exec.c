@@ -1007,6 +1007,67 @@ START_TEST(recover_unknown_pid_reuse)
 }
 END_TEST
 
+START_TEST(recover_older_agents_layout)
+{
+    /* An older agent kept a directory at the meta file's path, with pids
+     * and exit files (and the launch document): its task, ended while
+     * the agent was down, is reported with its real status, and a launch
+     * under the same id replaces that directory. */
+    struct agent_task *t = task_new("older", WAITER);
+    char path[600];
+    FILE *f;
+
+    ck_assert_int_eq(fs_mkdirs(t->meta_file, 0755), 0);
+    snprintf(path, sizeof(path), "%s/pids", t->meta_file);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fprintf(f, "%d 1 %d 1 1.0\n", 999999, 999999);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/exit", t->meta_file);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fprintf(f, "exited 4\n");
+    fclose(f);
+    touch(t->meta_file, "launch.json");
+    t->state = AGORA_TASK_RUNNING;
+    t->shim_pid = 999999;
+    t->pid = 999999;
+    ck_assert_int_eq(exec_recover(X, t, 0), 0);
+    wait_end(t, 5);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(t, -1)->msg, "Command exited with status 4");
+    task_free(t);
+
+    t = task_new("older", "{\"command\": \"exit 0\"}");
+    ck_assert_int_eq(exec_launch(X, t), 0);
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FINISHED);
+    ck_assert_ptr_nonnull(strstr(slurp(t->meta_file, ""), "\nexited 0\n"));
+    task_free(t);
+}
+END_TEST
+
+START_TEST(launch_document_not_on_disk)
+{
+    /* The task's environment goes to the shim through a pipe: nothing
+     * under meta/ holds it (issue 15: secrets readable by every user). */
+    struct agent_task *t =
+        run("secret", "{\"command\": \"exit 0\", "
+                      "\"env\": {\"DB_PASSWORD\": \"hunter2-unit\"}}");
+    char *text;
+    struct stat st;
+
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FINISHED);
+    ck_assert_int_eq(stat(t->meta_file, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_ptr_nonnull(text = slurp(t->meta_file, ""));
+    ck_assert_ptr_null(strstr(text, "hunter2"));
+    ck_assert_int_eq(stat(t->sandbox, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0750);
+    task_free(t);
+}
+END_TEST
+
 /* ---- figures ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -1312,6 +1373,8 @@ static Suite *suite(void)
     tcase_add_test(tc, recover_shim_killed);
     tcase_add_test(tc, recover_cleanup);
     tcase_add_test(tc, recover_unknown_pid_reuse);
+    tcase_add_test(tc, recover_older_agents_layout);
+    tcase_add_test(tc, launch_document_not_on_disk);
     tcase_add_test(tc, launch_latency);
     tcase_add_test(tc, bench_thousand);
     suite_add_tcase(s, tc);

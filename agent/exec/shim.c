@@ -482,8 +482,12 @@ static int wait_task(pid_t pid)
 static void sweep(const struct launch *l, pid_t pid)
 {
     (void)kill(-pid, SIGKILL);
+    /* The first hierarchy (memory, which the task joined first) holds
+     * every process of the task: one list to read, not one a v1
+     * hierarchy. What left it is found by the agent, which removes the
+     * cgroups after the shim and kills whatever keeps one busy. */
     for (int round = 0; l->ncgroups && round < 100; round++) {
-        if (exec_procs_kill(l->cgroups, l->ncgroups, l->v2) <= 0)
+        if (exec_procs_kill(l->cgroups, 1, l->v2) <= 0)
             break;
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);

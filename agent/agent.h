@@ -22,8 +22,11 @@
  *                                 task records (spec, framework, pids,
  *                                 start time, state) and pending status
  *                                 updates, replayed at start
- *   meta/tasks/<task_id>/...      files of the exec layer (exit status)
+ *   meta/tasks/<task_id>          the exec layer's meta file (pids, end)
  *   sandboxes/<task_id>/          the task's sandbox (stdout, stderr, cwd)
+ * meta/ and what it holds are the agent's alone (0700, files 0600: the
+ * journal holds the tasks' environments); sandboxes/ is 0711 and a
+ * sandbox 0750, owned by the task's user.
  */
 #ifndef AGORA_AGENT_H
 #define AGORA_AGENT_H

@@ -13,7 +13,7 @@
  *   status pipe   "R <pid>" once the command was executed -> TASK_RUNNING
  *                 (pid, shim_pid, start_time checkpointed), health checks
  *   shim exit     ev_child (a shim this agent spawned) or a pidfd (one
- *                 adopted after a restart); the exit file gives the status
+ *                 adopted after a restart); the meta file gives the status
  *                 -> FINISHED / FAILED / KILLED, cgroups removed
  * Nothing here waits: the loop only does short local file operations.
  *
@@ -35,7 +35,7 @@
  *   - --recover=cleanup: a task whose shim still runs is killed and
  *     reported TASK_KILLED with REASON_AGENT_RESTARTED; one that ended by
  *     itself is reported with its real status.
- *   - A shim that died without an exit file (kill -9): TASK_FAILED with
+ *   - A shim that died without writing the end (kill -9): TASK_FAILED with
  *     REASON_EXECUTOR_TERMINATED and "its exit status is unknown"; what is
  *     left of the task is killed.
  *
@@ -889,7 +889,7 @@ static void kill_orphan_group(struct task_exec *te, const struct exec_meta *p)
 }
 
 /*
- * The shim is gone: reports the terminal state from its exit file (and
+ * The shim is gone: reports the terminal state from its meta file (and
  * the cgroup's OOM counter), and kills and removes what is left. te is
  * freed by exec_forget() later; nothing touches it after the update.
  */
@@ -1066,7 +1066,7 @@ static int is_our_shim(pid_t pid, const struct exec_meta *p,
            strcmp(buf + a0 + a1, t->meta_file) == 0;
 }
 
-/* A shim of t that started but has not written its pids file yet (the
+/* A shim of t that started but has not written its pids line yet (the
  * agent died right after spawning it): found by its argv. 0 if none. */
 static pid_t find_starting_shim(const struct agent_task *t)
 {

@@ -40,7 +40,7 @@
 /* The shim's status pipe to the agent, as the shim sees it. */
 #define EXEC_STATUS_FD 3
 
-/* Stages of a failed start, as written in the exit file. */
+/* Stages of a failed start, as written in the meta file. */
 enum exec_stage {
     STAGE_EXEC = 1,
     STAGE_USER,
@@ -199,7 +199,7 @@ int exec_meta_reset(const char *path);
 
 /* ---- the shim (shim.c) ---- */
 
-/* The wall-clock second, for the pids file. */
+/* The wall-clock second, for the meta file's pids line. */
 double exec_wall_now(void);
 
 #endif /* AGORA_EXEC_INT_H */

@@ -146,7 +146,7 @@ static int write_exit(int mfd, const char *fmt, int a, int b)
     return exec_write_all(mfd, buf, (size_t)n);
 }
 
-/* ---- launch.json ---- */
+/* ---- the launch document ---- */
 
 static char **strv_of(yajl_val arr)
 {

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -166,18 +167,37 @@ static void agent_signals(struct agent *a)
     ev_signal_start(a->loop, &a->sig_int);
 }
 
+/*
+ * The work_dir's layout and modes: meta/ (the journal, with the tasks'
+ * environments, and the shims' pid files) is the agent's alone, 0700
+ * with 0600 files, also when an older agent made it 0755/0644;
+ * sandboxes/ can be crossed by the tasks' users to reach their own
+ * sandbox (0750, see exec.c) but not listed.
+ */
 static int agent_dirs(struct agent *a)
 {
-    static const char *const subs[] = {"meta/tasks", "sandboxes"};
+    static const struct {
+        const char *name;
+        mode_t mode;
+        int dir;
+    } subs[] = {{"", 0755, 1},          {"meta", 0700, 1},
+                {"meta/tasks", 0700, 1}, {"sandboxes", 0711, 1},
+                {"meta/journal", 0600, 0}, {"meta/agent_id", 0600, 0}};
     size_t i;
     int rc = 0;
 
     for (i = 0; rc == 0 && i < sizeof(subs) / sizeof(subs[0]); i++) {
         char *path;
 
-        if (asprintf(&path, "%s/%s", a->conf.work_dir, subs[i]) < 0)
+        if (asprintf(&path, "%s/%s", a->conf.work_dir, subs[i].name) < 0)
             return AGORA_ENOMEM;
-        rc = fs_mkdirs(path, 0755) == 0 ? 0 : AGORA_EIO;
+        if (subs[i].dir && fs_mkdirs(path, subs[i].mode) != 0)
+            rc = AGORA_EIO;
+        else if (*subs[i].name &&
+                 fchmodat(AT_FDCWD, path, subs[i].mode, AT_SYMLINK_NOFOLLOW) !=
+                     0 &&
+                 errno != ENOENT && errno != EOPNOTSUPP)
+            rc = AGORA_EIO;
         if (rc < 0)
             log_error("agent", "cannot create %s: %s", path, strerror(errno));
         free(path);

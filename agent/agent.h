@@ -22,8 +22,11 @@
  *                                 task records (spec, framework, pids,
  *                                 start time, state) and pending status
  *                                 updates, replayed at start
- *   meta/tasks/<task_id>/...      files of the exec layer (exit status)
+ *   meta/tasks/<task_id>          the exec layer's meta file (pids, end)
  *   sandboxes/<task_id>/          the task's sandbox (stdout, stderr, cwd)
+ * meta/ and what it holds are the agent's alone (0700, files 0600: the
+ * journal holds the tasks' environments); sandboxes/ is 0711 and a
+ * sandbox 0750, owned by the task's user.
  */
 #ifndef AGORA_AGENT_H
 #define AGORA_AGENT_H
@@ -99,7 +102,7 @@ struct agent {
     /* Ring of the last AGENT_COMPLETED_MAX tasks that ended and whose
      * updates were all acknowledged (read with agent_completed()). Each
      * keeps id, framework_id, name, state, healthy, pids, start_time,
-     * resources and sandbox; spec_json, meta_dir, exec and updates are
+     * resources and sandbox; spec_json, meta_file, exec and updates are
      * NULL. */
     struct agent_task **completed;
     size_t ncompleted, completed_next;
@@ -157,7 +160,7 @@ const struct agent_task *agent_completed(const struct agent *a, size_t i);
 /*
  * A new task from a launch: copies id, framework_id and spec_json, reads
  * the spec's "name" and "resources" (the parsed spec is not kept: see
- * task.h), sets sandbox and meta_dir. Returns 0 with
+ * task.h), sets sandbox and meta_file. Returns 0 with
  * *out, AGORA_ENOMEM, or AGORA_EINVAL when spec_json is not a JSON object.
  * A spec whose resources do not parse still gives a task, with a reason
  * in *why (malloc'ed, the caller frees it) so it can be reported as

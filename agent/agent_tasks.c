@@ -28,7 +28,7 @@ void agent_task_free(struct agent_task *t)
     free(t->name);
     agora_resources_free(&t->resources);
     free(t->sandbox);
-    free(t->meta_dir);
+    free(t->meta_file);
     free(t->health_output);
     free(t->updates); /* emptied by updates_task_free() when it had any */
     free(t);
@@ -81,7 +81,7 @@ int agent_task_new(struct agent *a, const char *id, const char *framework_id,
     if ((t->id = strdup(id)) && (t->framework_id = strdup(framework_id)) &&
         (t->spec_json = strdup(spec_json)) &&
         asprintf(&t->sandbox, "%s/sandboxes/%s", a->conf.work_dir, id) >= 0 &&
-        asprintf(&t->meta_dir, "%s/meta/tasks/%s", a->conf.work_dir, id) >= 0 &&
+        asprintf(&t->meta_file, "%s/meta/tasks/%s", a->conf.work_dir, id) >= 0 &&
         updates_task_init(a, t) == 0)
         rc = 0;
     if (rc == 0) {
@@ -152,8 +152,8 @@ void agent_task_done(struct agent *a, struct agent_task *t)
     /* Keep what /state shows of a completed task; drop the rest. */
     free(t->spec_json);
     t->spec_json = NULL;
-    free(t->meta_dir);
-    t->meta_dir = NULL;
+    free(t->meta_file);
+    t->meta_file = NULL;
     log_debug("agent", "task %s done (%s)", t->id,
               agora_task_state_name(t->state));
     agent_completed_add(a, t);

@@ -72,6 +72,9 @@ struct journal {
 
     /* loop only */
     ev_async async;
+    ev_prepare flush;           /* hands `pending` to the writer once a
+                                 * loop iteration, before the loop waits */
+    struct jrec *phead, *ptail; /* appended in this iteration          */
     struct journal_stats st;
     int closing, compacting;
     uint64_t next_bytes, next_records;
@@ -405,7 +408,8 @@ static void journal_write_durable(struct journal *j, struct jrec *from,
 /* Writes the snapshot to <path>.new and renames it over the journal. */
 static int journal_swap(struct journal *j, struct jrec *snap)
 {
-    int fd = open(j->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(j->tmp_path,
+                  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 
     if (fd < 0)
         return -1;
@@ -562,18 +566,46 @@ static void journal_on_async(struct ev_loop *loop, ev_async *w, int revents)
     journal_maybe_compact(j);
 }
 
-static void journal_enqueue(struct journal *j, struct jrec *r)
+/* Hands the records appended in this loop iteration to the writer: one
+ * lock, one wake-up, and so one write and one fdatasync for all of them
+ * (a burst of launches appends several records a task, each a syscall
+ * and a disk flush when handed over one by one). */
+static void journal_flush(struct journal *j)
 {
+    struct jrec *head = j->phead, *tail = j->ptail;
+
+    if (head == NULL)
+        return;
+    j->phead = j->ptail = NULL;
     pthread_mutex_lock(&j->mu);
     if (j->qtail)
-        j->qtail->next = r;
+        j->qtail->next = head;
     else
-        j->qhead = r;
-    j->qtail = r;
+        j->qhead = head;
+    j->qtail = tail;
     /* The writer only sleeps on an empty queue. */
-    if (j->qhead == r)
+    if (j->qhead == head)
         pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mu);
+}
+
+static void journal_on_prepare(struct ev_loop *loop, ev_prepare *w,
+                               int revents)
+{
+    (void)revents;
+    ev_prepare_stop(loop, w);
+    journal_flush(w->data);
+}
+
+static void journal_enqueue(struct journal *j, struct jrec *r)
+{
+    if (j->ptail)
+        j->ptail->next = r;
+    else
+        j->phead = r;
+    j->ptail = r;
+    if (!ev_is_active(&j->flush))
+        ev_prepare_start(j->loop, &j->flush);
 }
 
 int journal_append(struct journal *j, int type, const char *data, size_t len,
@@ -689,7 +721,8 @@ void journal_get_stats(const struct journal *j, struct journal_stats *out)
 /* A new, empty journal: header to <path>.new, synced, renamed. */
 static int journal_create(struct journal *j)
 {
-    int fd = open(j->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(j->tmp_path,
+                  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 
     if (fd < 0)
         return AGORA_EIO;
@@ -833,6 +866,8 @@ int journal_open(struct ev_loop *loop, const struct journal_conf *c,
         return AGORA_ENOMEM;
     j->fd = -1;
     j->loop = loop;
+    ev_prepare_init(&j->flush, journal_on_prepare);
+    j->flush.data = j;
     rc = journal_paths(j, c);
     if (rc == 0)
         rc = journal_open_file(j);
@@ -857,6 +892,8 @@ void journal_close(struct journal *j)
     if (j == NULL)
         return;
     j->closing = 1;
+    ev_prepare_stop(j->loop, &j->flush);
+    journal_flush(j);
     pthread_mutex_lock(&j->mu);
     j->stopping = 1;
     pthread_cond_signal(&j->cv);

@@ -1,7 +1,7 @@
 /*
  * main.c - agora-agent: the flags, the loop, a clean stop.
  *
- * `agora-agent --shim <meta_dir>` is the per-task shim of the exec layer,
+ * `agora-agent --shim <meta_file>` is the per-task shim of the exec layer,
  * not the agent: it is dispatched before anything else.
  */
 #include <stddef.h>

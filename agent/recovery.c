@@ -106,7 +106,7 @@ static int recovery_write_file(const char *dir, const char *path,
 
     if (asprintf(&tmp, "%s.tmp", path) < 0)
         return AGORA_ENOMEM;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 ||
         rename(tmp, path) < 0)
         rc = AGORA_EIO;

@@ -551,15 +551,21 @@ int cg_oom_info(const struct cgroups *cg, const char *task_id, struct cg_oom *o)
             /* Kernels before 4.13 have no oom_kill counter. */
             o->oom_killed = v > 0;
         }
-        (void)knob_u64(d, "memory.limit_in_bytes", &o->limit);
-        (void)knob_u64(d, "memory.max_usage_in_bytes", &o->max_used);
+        /* The figures only go into an OOM's message: read at every end
+         * of a task, they were two more cgroupfs files a launch. */
+        if (o->oom_killed) {
+            (void)knob_u64(d, "memory.limit_in_bytes", &o->limit);
+            (void)knob_u64(d, "memory.max_usage_in_bytes", &o->max_used);
+        }
     } else {
         if (knob_read(d, "memory.events", buf, sizeof(buf)) >= 0 &&
             kv_get(buf, "oom_kill", &v) == 0)
             o->oom_killed = v > 0;
-        (void)knob_u64(d, "memory.max", &o->limit);
-        if (knob_u64(d, "memory.peak", &o->max_used) != 0)
-            (void)knob_u64(d, "memory.current", &o->max_used);
+        if (o->oom_killed) {
+            (void)knob_u64(d, "memory.max", &o->limit);
+            if (knob_u64(d, "memory.peak", &o->max_used) != 0)
+                (void)knob_u64(d, "memory.current", &o->max_used);
+        }
     }
     free(d);
     return 0;

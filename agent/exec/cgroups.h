@@ -74,8 +74,8 @@ int cg_remove(const struct cgroups *cg, const char *task_id);
 /* What the memory controller says about an OOM of the task. */
 struct cg_oom {
     int oom_killed;    /* the OOM killer killed something in it */
-    uint64_t limit;    /* bytes, 0 when none */
-    uint64_t max_used; /* the peak usage (bytes), 0 when unknown */
+    uint64_t limit;    /* bytes, 0 when none (read on an OOM only) */
+    uint64_t max_used; /* the peak usage (bytes), 0 when unknown (same) */
 };
 int cg_oom_info(const struct cgroups *cg, const char *task_id,
                 struct cg_oom *o);

@@ -4,13 +4,16 @@
  *
  * A task's life on the agent's side:
  *   exec_launch   validates the spec (TASK_ERROR when invalid), makes the
- *                 sandbox and cgroups, writes launch.json, spawns the shim
- *                 (posix_spawn: new session, fds 0-2 /dev/null, fd 3 the
- *                 status pipe, nothing else) -> TASK_STARTING
+ *                 sandbox (0750, the task user's) and cgroups, spawns the
+ *                 shim (posix_spawn: new session, fd 0 a pipe that carries
+ *                 the launch document, 1-2 /dev/null, fd 3 the status
+ *                 pipe, nothing else) and writes the document to it
+ *                 (what the pipe does not take at once, from the loop as
+ *                 the shim reads) -> TASK_STARTING
  *   status pipe   "R <pid>" once the command was executed -> TASK_RUNNING
  *                 (pid, shim_pid, start_time checkpointed), health checks
  *   shim exit     ev_child (a shim this agent spawned) or a pidfd (one
- *                 adopted after a restart); the exit file gives the status
+ *                 adopted after a restart); the meta file gives the status
  *                 -> FINISHED / FAILED / KILLED, cgroups removed
  * Nothing here waits: the loop only does short local file operations.
  *
@@ -32,7 +35,7 @@
  *   - --recover=cleanup: a task whose shim still runs is killed and
  *     reported TASK_KILLED with REASON_AGENT_RESTARTED; one that ended by
  *     itself is reported with its real status.
- *   - A shim that died without an exit file (kill -9): TASK_FAILED with
+ *   - A shim that died without writing the end (kill -9): TASK_FAILED with
  *     REASON_EXECUTOR_TERMINATED and "its exit status is unknown"; what is
  *     left of the task is killed.
  *
@@ -89,6 +92,10 @@ struct task_exec {
     ev_child child;       /* a shim this agent spawned */
     ev_io pidfd_io;       /* a shim adopted after a restart */
     ev_io status_io;      /* the shim's "R <pid>" pipe */
+    ev_io launch_io;      /* the launch document's pipe, while it is
+                           * bigger than what the pipe took at once */
+    char *launch_doc;     /* its bytes from launch_off on */
+    size_t launch_len, launch_off;
     ev_io oom_io;         /* v1 OOM eventfd */
     ev_timer kill_timer;  /* SIGKILL after the grace, then sweeps */
     ev_timer probe_timer; /* recovery: waiting for the shim */
@@ -149,38 +156,6 @@ static void checkpoint(struct task_exec *te)
     if (rc != 0)
         log_warn(EXEC_LOG, "task %s: checkpoint: %s", te->t->id,
                  agora_strerror(rc));
-}
-
-static int meta_path(const struct agent_task *t, const char *name, char *buf,
-                     size_t cap)
-{
-    return (size_t)snprintf(buf, cap, "%s/%s", t->meta_dir, name) < cap
-               ? 0
-               : -ENAMETOOLONG;
-}
-
-/* The pids file of a task (see exec_int.h). */
-struct pids {
-    pid_t shim, task;
-    uint64_t shim_start, task_start;
-    double wall;
-};
-
-static int read_pids(const struct agent_task *t, struct pids *p)
-{
-    char path[PATH_MAX], buf[256];
-    int shim, task;
-
-    memset(p, 0, sizeof(*p));
-    if (meta_path(t, EXEC_PIDS_FILE, path, sizeof(path)) != 0 ||
-        exec_read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-        return -1;
-    if (sscanf(buf, "%d %" SCNu64 " %d %" SCNu64 " %lf", &shim, &p->shim_start,
-               &task, &p->task_start, &p->wall) != 5)
-        return -1;
-    p->shim = shim;
-    p->task = task;
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -303,6 +278,9 @@ int exec_init(struct exec **out, struct ev_loop *loop,
         return AGORA_ENOMEM;
     }
     raise_nofile(x);
+    /* The launch pipe's reader (a shim) may die: EPIPE, not a signal. */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        log_warn(EXEC_LOG, "ignoring SIGPIPE: %s", strerror(errno));
     if ((rc = isolation_init(x, iso, root)) != 0) {
         exec_free(x);
         return rc;
@@ -331,6 +309,10 @@ static void cgroup_release(struct exec *x, const char *task_id)
     size_t n = strlen(task_id);
 
     if (x->cg.kind == CG_NONE)
+        return;
+    /* The shim swept its task's cgroups before it ended: usually they are
+     * empty and go at once, without reading their process lists. */
+    if (cg_remove(&x->cg, task_id) == 0)
         return;
     (void)cg_kill(&x->cg, task_id);
     if (cg_remove(&x->cg, task_id) == 0)
@@ -387,7 +369,9 @@ static struct task_exec *te_new(struct exec *x, struct agent_task *t)
     ev_io_init(&te->pidfd_io, NULL, -1, EV_READ);
     ev_io_init(&te->status_io, NULL, -1, EV_READ);
     ev_io_init(&te->oom_io, NULL, -1, EV_READ);
+    ev_io_init(&te->launch_io, NULL, -1, EV_WRITE);
     te->pidfd_io.data = te->status_io.data = te->oom_io.data = te;
+    te->launch_io.data = te;
     te->child.data = te;
     te->kill_timer.data = te->probe_timer.data = te;
     ev_init(&te->kill_timer, kill_cb);
@@ -418,6 +402,9 @@ static void te_quiet(struct task_exec *te)
     io_close(loop, &te->pidfd_io);
     io_close(loop, &te->status_io);
     io_close(loop, &te->oom_io);
+    io_close(loop, &te->launch_io);
+    free(te->launch_doc);
+    te->launch_doc = NULL;
     ev_timer_stop(loop, &te->kill_timer);
     ev_timer_stop(loop, &te->probe_timer);
     health_stop(te->health);
@@ -441,24 +428,14 @@ static void te_free(struct task_exec *te)
     free(te);
 }
 
-static int write_whole(const char *path, const char *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int e;
-
-    if (fd < 0)
-        return -errno;
-    e = exec_write_all(fd, data, len);
-    if (close(fd) != 0 && e == 0)
-        e = -errno;
-    return e;
-}
-
-static int write_launch(struct exec *x, struct agent_task *t,
-                        const struct exec_spec *s, char **env)
+/* The launch document the shim reads from its fd 0 (shim.c), in *doc
+ * (malloc'ed, *len bytes). 0 or AGORA_ENOMEM. */
+static int launch_doc(struct exec *x, struct agent_task *t,
+                      const struct exec_spec *s, char **env, char **out,
+                      size_t *outlen)
 {
     struct agora_jw *w = agora_jw_new();
-    char *dirs[CG_MAX_DIRS], path[PATH_MAX];
+    char *dirs[CG_MAX_DIRS];
     size_t n = cg_task_dirs(&x->cg, t->id, dirs), len;
     const char *doc;
     int rc = AGORA_ENOMEM;
@@ -483,10 +460,6 @@ static int write_launch(struct exec *x, struct agent_task *t,
         agora_jw_str(w, *e);
     agora_jw_arr_close(w);
     agora_jw_kstr(w, "cwd", t->sandbox);
-    snprintf(path, sizeof(path), "%s/stdout", t->sandbox);
-    agora_jw_kstr(w, "stdout", path);
-    snprintf(path, sizeof(path), "%s/stderr", t->sandbox);
-    agora_jw_kstr(w, "stderr", path);
     if (s->switch_user) {
         agora_jw_kstr(w, "user", s->user);
         agora_jw_kint(w, "uid", (int64_t)s->uid);
@@ -504,45 +477,75 @@ static int write_launch(struct exec *x, struct agent_task *t,
     agora_jw_int(w, (int64_t)x->nofile.rlim_max);
     agora_jw_arr_close(w);
     agora_jw_obj_close(w);
-    if (!(doc = agora_jw_result(w, &len)))
+    if (!(doc = agora_jw_result(w, &len)) || !(*out = malloc(len)))
         goto out;
-    if (meta_path(t, EXEC_LAUNCH_FILE, path, sizeof(path)) != 0) {
-        rc = AGORA_EINVAL;
-        goto out;
-    }
-    /* Written before the shim exists, read once by it: no tmp + rename. */
-    rc = write_whole(path, doc, len) == 0 ? 0 : AGORA_EIO;
+    memcpy(*out, doc, len);
+    *outlen = len;
+    rc = 0;
 out:
     agora_jw_free(w);
     cg_dirs_free(dirs, n);
     return rc;
 }
 
-/* Sandbox, meta dir, cgroups, launch.json. 0, or -1 with err set. */
-static int prepare(struct exec *x, struct agent_task *t,
-                   const struct exec_spec *s, char *err, size_t errlen)
+/*
+ * Makes directory path (mode, owned by uid:gid; uid -1: by whoever makes
+ * it) or brings an existing one to that: an earlier run under the same
+ * id, or an older agent that made it 0755. The directory itself is
+ * opened with O_NOFOLLOW (its parent is the agent's). 0 or -1 (errno).
+ */
+static int dir_prepare(const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
-    char path[PATH_MAX];
+    struct stat st;
+    int fd, rc = 0;
+
+    if (fs_mkdirs(path, mode) != 0)
+        return -1;
+    if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        return -1;
+    if (fstat(fd, &st) != 0)
+        rc = -1;
+    else if (uid != (uid_t)-1 && (st.st_uid != uid || st.st_gid != gid) &&
+             fchown(fd, uid, gid) != 0)
+        rc = -1;
+    else if ((st.st_mode & 07777) != mode && fchmod(fd, mode) != 0)
+        rc = -1;
+    if (rc != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Sandbox, meta dir, cgroups, the launch document (in *doc, *len). 0, or
+ * -1 with err set. */
+static int prepare(struct exec *x, struct agent_task *t,
+                   const struct exec_spec *s, char **doc, size_t *len,
+                   char *err, size_t errlen)
+{
     char **env;
     int rc;
 
-    if (!t->sandbox || !t->meta_dir) {
+    if (!t->sandbox || !t->meta_file) {
         snprintf(err, errlen, "the task has no sandbox or meta directory");
         return -1;
     }
-    if (fs_mkdirs(t->sandbox, 0755) != 0 || fs_mkdirs(t->meta_dir, 0755) != 0) {
+    /* The sandbox is the task user's and its group's; meta/ the agent's
+     * alone (it names pids the agent signals). */
+    if (dir_prepare(t->sandbox, 0750, s->switch_user ? s->uid : (uid_t)-1,
+                    s->gid) != 0) {
         snprintf(err, errlen, "creating the sandbox: %s", strerror(errno));
         return -1;
     }
-    if (s->switch_user && chown(t->sandbox, s->uid, s->gid) != 0) {
-        snprintf(err, errlen, "chown %s: %s", t->sandbox, strerror(errno));
+    /* What an earlier run under this id left would mislead recovery (and
+     * an older agent's launch.json held the task's environment). */
+    if ((rc = exec_meta_reset(t->meta_file)) != 0) {
+        snprintf(err, errlen, "removing %s: %s", t->meta_file, strerror(-rc));
         return -1;
     }
-    /* Files of an earlier run under this id would mislead recovery. */
-    if (meta_path(t, EXEC_EXIT_FILE, path, sizeof(path)) == 0)
-        (void)unlink(path);
-    if (meta_path(t, EXEC_PIDS_FILE, path, sizeof(path)) == 0)
-        (void)unlink(path);
     if (x->cg.kind != CG_NONE &&
         (rc = cg_create(&x->cg, t->id, s->cpus, s->mem_bytes, err, errlen)) !=
             0)
@@ -551,33 +554,39 @@ static int prepare(struct exec *x, struct agent_task *t,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    rc = write_launch(x, t, s, env);
+    rc = launch_doc(x, t, s, env, doc, len);
     exec_strv_free(env);
     if (rc != 0) {
-        snprintf(err, errlen, "writing %s/%s: %s", t->meta_dir,
-                 EXEC_LAUNCH_FILE, agora_strerror(rc));
+        snprintf(err, errlen, "the launch document: %s", agora_strerror(rc));
         return -1;
     }
     return 0;
 }
 
-/* Spawns the shim: new session, 0-2 /dev/null, 3 the status pipe. */
+/* Spawns the shim: new session, 0 the launch pipe, 1-2 /dev/null, 3 the
+ * status pipe. *launch_fd is the launch pipe's (non-blocking) write end. */
 static int spawn_shim(const char *shim, struct agent_task *t, pid_t *pid,
-                      int *status_fd)
+                      int *status_fd, int *launch_fd)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, all;
-    char *argv[] = {EXEC_SHIM_ARGV0, "--shim", t->meta_dir, NULL};
-    int p[2], rc;
+    char *argv[] = {EXEC_SHIM_ARGV0, "--shim", t->meta_file, NULL};
+    int p[2], l[2], rc;
 
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
         return errno;
+    if (pipe2(l, O_CLOEXEC) != 0) {
+        rc = errno;
+        close(p[0]);
+        close(p[1]);
+        return rc;
+    }
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&at);
     sigemptyset(&none);
     sigfillset(&all);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, l[0], 0);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     posix_spawn_file_actions_adddup2(&fa, p[1], EXEC_STATUS_FD);
@@ -590,12 +599,50 @@ static int spawn_shim(const char *shim, struct agent_task *t, pid_t *pid,
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(p[1]);
+    close(l[0]);
     if (rc != 0) {
         close(p[0]);
+        close(l[1]);
         return rc;
     }
+    (void)fcntl(l[1], F_SETFL, O_NONBLOCK);
     *status_fd = p[0];
+    *launch_fd = l[1];
     return 0;
+}
+
+static void launch_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* Writes what the launch pipe takes of te's document; closes the pipe
+ * once all is written (the shim reads to EOF) or the shim is gone. */
+static void launch_write(struct task_exec *te)
+{
+    ssize_t n;
+
+    while (te->launch_off < te->launch_len) {
+        n = write(te->launch_io.fd, te->launch_doc + te->launch_off,
+                  te->launch_len - te->launch_off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (!ev_is_active(&te->launch_io)) {
+                ev_set_cb(&te->launch_io, launch_cb);
+                ev_io_start(te->x->loop, &te->launch_io);
+            }
+            return;
+        }
+        if (n <= 0)
+            break; /* EPIPE: the shim died, its end reports it */
+        te->launch_off += (size_t)n;
+    }
+    io_close(te->x->loop, &te->launch_io);
+    free(te->launch_doc);
+    te->launch_doc = NULL;
+}
+
+static void launch_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    launch_write(w->data);
 }
 
 static void status_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -616,9 +663,10 @@ int exec_launch(struct exec *x, struct agent_task *t)
 {
     struct exec_spec s;
     struct task_exec *te;
-    char err[512];
+    char err[512], *doc = NULL;
+    size_t doclen = 0;
     pid_t pid;
-    int rc, fd;
+    int rc, fd, lfd;
 
     if (!x)
         return AGORA_ESTATE;
@@ -635,7 +683,7 @@ int exec_launch(struct exec *x, struct agent_task *t)
         exec_report(x, t, AGORA_TASK_ERROR, "REASON_TASK_INVALID", err, -1);
         return 0;
     }
-    if (prepare(x, t, &s, err, sizeof(err)) != 0) {
+    if (prepare(x, t, &s, &doc, &doclen, err, sizeof(err)) != 0) {
         exec_spec_free(&s);
         cgroup_release(x, t->id);
         log_warn(EXEC_LOG, "task %s: %s", t->id, err);
@@ -645,8 +693,11 @@ int exec_launch(struct exec *x, struct agent_task *t)
     }
     if (!(te = te_new(x, t))) {
         exec_spec_free(&s);
+        free(doc);
         return AGORA_ENOMEM;
     }
+    te->launch_doc = doc;
+    te->launch_len = doclen;
     te->grace = s.grace;
     te->cpus = s.cpus;
     te->mem_bytes = s.mem_bytes;
@@ -656,7 +707,7 @@ int exec_launch(struct exec *x, struct agent_task *t)
         return AGORA_ENOMEM;
     }
     exec_spec_free(&s);
-    if ((rc = spawn_shim(x->shim_path, t, &pid, &fd)) != 0) {
+    if ((rc = spawn_shim(x->shim_path, t, &pid, &fd, &lfd)) != 0) {
         snprintf(err, sizeof(err), "cannot spawn the task's shim: %s",
                  strerror(rc));
         log_warn(EXEC_LOG, "task %s: %s", t->id, err);
@@ -668,6 +719,8 @@ int exec_launch(struct exec *x, struct agent_task *t)
     }
     t->shim_pid = pid;
     t->pid = 0;
+    ev_io_set(&te->launch_io, lfd, EV_WRITE);
+    launch_write(te);
     ev_io_init(&te->status_io, status_cb, fd, EV_READ);
     ev_io_start(x->loop, &te->status_io);
     if (x->default_loop) {
@@ -810,32 +863,11 @@ static void oom_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* The end */
 /* ------------------------------------------------------------------ */
 
-struct exit_info {
-    enum { EX_NONE, EX_EXITED, EX_SIGNALED, EX_FAILED } kind;
-    int a, b;
-};
-
-static void read_exit(const struct agent_task *t, struct exit_info *ex)
+static void describe(const struct exec_meta *ex, char *msg, size_t len)
 {
-    char path[PATH_MAX], buf[128];
-
-    memset(ex, 0, sizeof(*ex));
-    if (meta_path(t, EXEC_EXIT_FILE, path, sizeof(path)) != 0 ||
-        exec_read_file(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-        return;
-    if (sscanf(buf, "exited %d", &ex->a) == 1)
-        ex->kind = EX_EXITED;
-    else if (sscanf(buf, "signaled %d", &ex->a) == 1)
-        ex->kind = EX_SIGNALED;
-    else if (sscanf(buf, "failed %d %d", &ex->a, &ex->b) == 2)
-        ex->kind = EX_FAILED;
-}
-
-static void describe(const struct exit_info *ex, char *msg, size_t len)
-{
-    if (ex->kind == EX_EXITED)
+    if (ex->end == EXEC_END_EXITED)
         snprintf(msg, len, "Command exited with status %d", ex->a);
-    else if (ex->kind == EX_SIGNALED)
+    else if (ex->end == EXEC_END_SIGNALED)
         snprintf(msg, len, "Command terminated by signal %d (%s)", ex->a,
                  strsignal(ex->a));
     else
@@ -845,20 +877,19 @@ static void describe(const struct exit_info *ex, char *msg, size_t len)
 
 /* Under posix, a task whose shim died may still run: kill its group,
  * if its leader is still the process the shim started. */
-static void kill_orphan_group(struct task_exec *te)
+static void kill_orphan_group(struct task_exec *te, const struct exec_meta *p)
 {
-    struct pids p;
     struct proc_stat st;
 
-    if (read_pids(te->t, &p) != 0 || p.task <= 0)
+    if (!p->has_pids || p->task <= 0)
         return;
-    if (exec_proc_stat(p.task, &st) == 0 && st.starttime == p.task_start &&
-        st.pgrp == p.task)
-        (void)kill(-p.task, SIGKILL);
+    if (exec_proc_stat(p->task, &st) == 0 && st.starttime == p->task_start &&
+        st.pgrp == p->task)
+        (void)kill(-p->task, SIGKILL);
 }
 
 /*
- * The shim is gone: reports the terminal state from its exit file (and
+ * The shim is gone: reports the terminal state from its meta file (and
  * the cgroup's OOM counter), and kills and removes what is left. te is
  * freed by exec_forget() later; nothing touches it after the update.
  */
@@ -866,7 +897,7 @@ static void finish(struct task_exec *te, int have_status, int status)
 {
     struct exec *x = te->x;
     struct agent_task *t = te->t;
-    struct exit_info ex;
+    struct exec_meta ex;
     struct cg_oom o = {0, 0, 0};
     const char *reason = NULL;
     enum agora_task_state st;
@@ -874,14 +905,14 @@ static void finish(struct task_exec *te, int have_status, int status)
     int healthy = t->healthy;
 
     te->ended = 1;
-    read_exit(t, &ex);
+    (void)exec_meta_read(t->meta_file, &ex);
     if (x->cg.kind != CG_NONE)
         (void)cg_oom_info(&x->cg, t->id, &o);
-    if (ex.kind == EX_NONE)
-        kill_orphan_group(te);
+    if (ex.end == EXEC_END_NONE)
+        kill_orphan_group(te, &ex);
     cgroup_release(x, t->id);
 
-    if (ex.kind == EX_NONE) {
+    if (ex.end == EXEC_END_NONE) {
         st = te->kill_requested ? AGORA_TASK_KILLED : AGORA_TASK_FAILED;
         reason = "REASON_EXECUTOR_TERMINATED";
         if (te->found_dead)
@@ -895,7 +926,7 @@ static void finish(struct task_exec *te, int have_status, int status)
             snprintf(msg, sizeof(msg),
                      "the task's shim ended without an "
                      "exit status; it is unknown");
-    } else if (te->oom || (o.oom_killed && ex.kind != EX_FAILED)) {
+    } else if (te->oom || (o.oom_killed && ex.end != EXEC_END_FAILED)) {
         st = AGORA_TASK_FAILED;
         reason = "REASON_CONTAINER_LIMITATION_MEMORY";
         snprintf(msg, sizeof(msg),
@@ -911,10 +942,10 @@ static void finish(struct task_exec *te, int have_status, int status)
             st = AGORA_TASK_KILLED;
             if (te->health_kill)
                 healthy = 0;
-        } else if (ex.kind == EX_FAILED) {
+        } else if (ex.end == EXEC_END_FAILED) {
             st = AGORA_TASK_FAILED;
             reason = "REASON_CONTAINER_LAUNCH_FAILED";
-        } else if (ex.kind == EX_EXITED && ex.a == 0) {
+        } else if (ex.end == EXEC_END_EXITED && ex.a == 0) {
             st = AGORA_TASK_FINISHED;
         } else {
             st = AGORA_TASK_FAILED;
@@ -1017,7 +1048,7 @@ void exec_health_kill(struct exec *x, struct agent_task *t)
 /* ------------------------------------------------------------------ */
 
 /* pid is the shim of t: same starttime as recorded, else same argv. */
-static int is_our_shim(pid_t pid, const struct pids *p,
+static int is_our_shim(pid_t pid, const struct exec_meta *p,
                        const struct agent_task *t)
 {
     char path[64], buf[PATH_MAX + 64];
@@ -1029,13 +1060,13 @@ static int is_our_shim(pid_t pid, const struct pids *p,
         return exec_proc_stat(pid, &st) == 0 && st.starttime == p->shim_start;
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
     n = exec_read_file(AT_FDCWD, path, buf, sizeof(buf));
-    return n > 0 && (size_t)n == a0 + a1 + strlen(t->meta_dir) + 1 &&
+    return n > 0 && (size_t)n == a0 + a1 + strlen(t->meta_file) + 1 &&
            memcmp(buf, EXEC_SHIM_ARGV0, a0) == 0 &&
            memcmp(buf + a0, "--shim", a1) == 0 &&
-           strcmp(buf + a0 + a1, t->meta_dir) == 0;
+           strcmp(buf + a0 + a1, t->meta_file) == 0;
 }
 
-/* A shim of t that started but has not written its pids file yet (the
+/* A shim of t that started but has not written its pids line yet (the
  * agent died right after spawning it): found by its argv. 0 if none. */
 static pid_t find_starting_shim(const struct agent_task *t)
 {
@@ -1057,7 +1088,7 @@ static pid_t find_starting_shim(const struct agent_task *t)
 }
 
 /* Kills everything of a task found at recovery with --recover=cleanup. */
-static void cleanup_kill(struct task_exec *te, const struct pids *p)
+static void cleanup_kill(struct task_exec *te, const struct exec_meta *p)
 {
     struct proc_stat st;
 
@@ -1075,7 +1106,7 @@ static void cleanup_kill(struct task_exec *te, const struct pids *p)
 }
 
 /* The shim lives and its task was started: take it over. */
-static void adopt_running(struct task_exec *te, const struct pids *p)
+static void adopt_running(struct task_exec *te, const struct exec_meta *p)
 {
     struct agent_task *t = te->t;
 
@@ -1106,10 +1137,9 @@ static void recover_step(struct task_exec *te)
 {
     struct agent_task *t = te->t;
     struct ev_loop *loop = te->x->loop;
-    struct pids p;
-    int have = read_pids(t, &p) == 0;
+    struct exec_meta p;
+    int have = exec_meta_read(t->meta_file, &p) == 0 && p.has_pids;
     pid_t shim = t->shim_pid > 0 ? t->shim_pid : (have ? p.shim : 0);
-    char path[PATH_MAX];
 
     if (shim <= 0 && te->pidfd_io.fd < 0 && t->state <= AGORA_TASK_STARTING)
         shim = find_starting_shim(t);
@@ -1134,12 +1164,12 @@ static void recover_step(struct task_exec *te)
             return;
         }
     } else {
-        int has_exit = meta_path(t, EXEC_EXIT_FILE, path, sizeof(path)) == 0 &&
-                       access(path, F_OK) == 0;
-        int launched =
-            meta_path(t, EXEC_LAUNCH_FILE, path, sizeof(path)) == 0 &&
-            access(path, F_OK) == 0;
-        if (!has_exit && !have && !launched && t->shim_pid <= 0) {
+        int has_exit = p.end != EXEC_END_NONE;
+        /* No shim found by its argv either: it was never spawned, or it
+         * ended with nothing to say. A shim spawned just before the agent
+         * died but not exec'ed yet reads EOF from the launch pipe, whose
+         * writer died, and never starts the task. */
+        if (!has_exit && !have && t->shim_pid <= 0) {
             te_quiet(te);
             te->ended = 1;
             update(te, AGORA_TASK_FAILED, "REASON_EXECUTOR_TERMINATED",
@@ -1181,7 +1211,7 @@ int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
             cgroup_release(x, t->id);
         return 0;
     }
-    if (!agora_id_valid(t->id, AGORA_ID_MAX) || !t->meta_dir)
+    if (!agora_id_valid(t->id, AGORA_ID_MAX) || !t->meta_file)
         return AGORA_EINVAL;
     if (!(te = te_new(x, t)))
         return AGORA_ENOMEM;

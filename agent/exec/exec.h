@@ -110,7 +110,7 @@ struct exec_usage {
  * agora_err. */
 int exec_usage(struct exec *x, struct agent_task *t, struct exec_usage *u);
 
-/* The shim's entry point: `agora-agent --shim <meta_dir>` (main.c calls
+/* The shim's entry point: `agora-agent --shim <meta_file>` (main.c calls
  * it before parsing flags). Never returns to the agent's code. */
 int shim_main(int argc, char **argv);
 

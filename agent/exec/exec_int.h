@@ -2,20 +2,20 @@
  * exec_int.h - what the exec layer's files (exec.c, exec_spec.c, shim.c,
  * health.c) share; nothing here is for the control layer (see exec.h).
  *
- * Files in a task's meta_dir that belong to the exec layer:
- *   launch.json   written by the agent before it spawns the shim: what the
- *                 shim needs to start the task (argv, env, cwd, user,
- *                 cgroups, rlimits)
- *   pids          written by the shim (tmp + rename) once the task's
- *                 command was executed: "<shim_pid> <shim_starttime>
- *                 <task_pid> <task_starttime> <wall>\n". Starttimes are
- *                 field 22 of /proc/<pid>/stat, so a reused pid is never
- *                 mistaken for the shim or the task after an agent restart.
- *                 Before it exists, a shim is known by its argv
- *                 ("agora-shim --shim <meta_dir>", unique to the task).
- *   exit          written by the shim (tmp + fsync + rename) when the task
- *                 ended: "exited <code>\n", "signaled <signo>\n", or
- *                 "failed <stage> <errno>\n" when it could not be started.
+ * A task's meta file, <work_dir>/meta/tasks/<task_id> (0600 in a 0700
+ * directory; meta.c), created by its shim, removed by the agent before a
+ * launch under the same id. What the shim needs to start the task, with
+ * the task's environment, comes through the shim's fd 0 and is never on
+ * disk. Lines, each written with one write() (no fsync: they matter while
+ * the machine stays up), a line without its '\n' being not written yet:
+ *   "<shim_pid> <shim_starttime> <task_pid> <task_starttime> <wall>\n"
+ *       once the task's command was executed. Starttimes are field 22 of
+ *       /proc/<pid>/stat, so a reused pid is never mistaken for the shim
+ *       or the task after an agent restart. Before this line exists, a
+ *       shim is known by its argv ("agora-shim --shim <meta_file>",
+ *       unique to the task).
+ *   "exited <code>\n", "signaled <signo>\n", or "failed <stage>
+ *       <errno>\n" (it could not be started), when the task ended.
  */
 #ifndef AGORA_EXEC_INT_H
 #define AGORA_EXEC_INT_H
@@ -33,9 +33,6 @@
 #include "proc.h"
 #include "task.h"
 
-#define EXEC_LAUNCH_FILE "launch.json"
-#define EXEC_PIDS_FILE "pids"
-#define EXEC_EXIT_FILE "exit"
 #define EXEC_LOG "exec"
 
 /* The shim's argv[0]; recovery checks /proc/<pid>/cmdline against it. */
@@ -43,7 +40,7 @@
 /* The shim's status pipe to the agent, as the shim sees it. */
 #define EXEC_STATUS_FD 3
 
-/* Stages of a failed start, as written in the exit file. */
+/* Stages of a failed start, as written in the meta file. */
 enum exec_stage {
     STAGE_EXEC = 1,
     STAGE_USER,
@@ -178,9 +175,31 @@ void health_stop(struct health *h);
  */
 void health_result_set(struct agent_task *t, const char *text);
 
+/* ---- the meta file (meta.c) ---- */
+
+enum exec_end { EXEC_END_NONE, EXEC_END_EXITED, EXEC_END_SIGNALED,
+                EXEC_END_FAILED };
+
+struct exec_meta {
+    int has_pids;            /* the first line was read */
+    pid_t shim, task;
+    uint64_t shim_start, task_start;
+    double wall;
+    enum exec_end end;       /* EXEC_END_NONE: not ended (or unknown) */
+    int a, b;                /* code or signal; failed: stage, errno */
+};
+
+/* Reads path (also the directory an older agent kept there). 0, or
+ * -errno (m then says nothing). */
+int exec_meta_read(const char *path, struct exec_meta *m);
+
+/* Removes what an earlier run under the same id left at path (file or
+ * older directory). 0 or -errno. */
+int exec_meta_reset(const char *path);
+
 /* ---- the shim (shim.c) ---- */
 
-/* The wall-clock second, for the pids file. */
+/* The wall-clock second, for the meta file's pids line. */
 double exec_wall_now(void);
 
 #endif /* AGORA_EXEC_INT_H */

@@ -90,29 +90,6 @@ int exec_write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-int exec_write_atomic(int dirfd, const char *name, const char *data, size_t len,
-                      int sync)
-{
-    char tmp[4096];
-    int fd, e;
-
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
-        return -ENAMETOOLONG;
-    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    e = exec_write_all(fd, data, len);
-    if (e == 0 && sync && fsync(fd) != 0)
-        e = -errno;
-    if (close(fd) != 0 && e == 0)
-        e = -errno;
-    if (e == 0 && renameat(dirfd, tmp, dirfd, name) != 0)
-        e = -errno;
-    if (e != 0)
-        (void)unlinkat(dirfd, tmp, 0);
-    return e;
-}
-
 int exec_proc_stat(pid_t pid, struct proc_stat *st)
 {
     char path[64], buf[1024];

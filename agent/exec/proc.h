@@ -24,11 +24,6 @@ int exec_write_file(const char *path, const char *data, size_t len);
  * -errno (-EIO when write() makes no progress). */
 int exec_write_all(int fd, const char *data, size_t len);
 
-/* Writes a file atomically: <name>.tmp, optionally fsync, rename.
- * 0 or -errno (the tmp file is removed on failure). */
-int exec_write_atomic(int dirfd, const char *name, const char *data, size_t len,
-                      int sync);
-
 struct proc_stat {
     char state;
     pid_t ppid, pgrp;

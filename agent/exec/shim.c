@@ -1,23 +1,32 @@
 /*
- * shim.c - the per-task supervisor: `agora-agent --shim <meta_dir>`.
+ * shim.c - the per-task supervisor: `agora-agent --shim <meta_file>`.
  *
- * The agent spawns one shim a task, in a session of its own, with fd 3
- * the write end of a pipe to the agent. The shim:
- *   1. reads <meta_dir>/launch.json and forks the task: its own process
- *      group, its cgroups joined, stdin /dev/null, stdout and stderr
- *      appended to the sandbox's files, cwd the sandbox, the task's
- *      environment only, and the task's user (initgroups, setgid,
- *      setuid) when one is given; then exec. A close-on-exec pipe tells
- *      the shim whether exec succeeded;
- *   2. writes <meta_dir>/pids (its own and the task's pid and
- *      starttime), tells the agent "R <pid>\n";
+ * The agent spawns one shim a task, in a session of its own, with fd 0
+ * the read end of a pipe that carries the launch document (JSON: argv,
+ * env, cwd, user, cgroups, rlimits; nothing of it is written to disk,
+ * it holds the task's secrets) and fd 3 the write end of a pipe to the
+ * agent. The shim:
+ *   1. reads the launch document to EOF and forks the task: its own
+ *      process group, its cgroups joined, stdin /dev/null, stdout and
+ *      stderr appended to the sandbox's files, cwd the sandbox, the
+ *      task's environment only, and the task's user (its groups, setgid,
+ *      setuid) when one is given; then exec (vfork: the shim resumes
+ *      once the command was executed, see start_child). stdout and
+ *      stderr are opened
+ *      relative to the sandbox's directory fd with O_NOFOLLOW, with the
+ *      task user's file system identity (setfsuid), and must be regular
+ *      files of their own owner with one link: anything else there (a
+ *      symlink or hard link the task left to someone else's file) is
+ *      removed and the file created anew. The shim never chowns;
+ *   2. writes the first line of its meta file (its own and the task's
+ *      pid and starttime; exec_int.h), tells the agent "R <pid>\n";
  *   3. waits for the task, then kills what is left of it (its process
  *      group, then every process in its cgroups), so nothing of a task
  *      outlives it;
- *   4. writes <meta_dir>/exit atomically and exits.
+ *   4. appends the task's end to its meta file and exits.
  * It ignores SIGHUP, SIGPIPE and SIGINT, forwards SIGTERM to the task's
  * process group, and never needs the agent: when the agent dies, the
- * shim goes on and the exit file keeps the status for the next agent.
+ * shim goes on and the meta file keeps the status for the next agent.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,8 +48,9 @@
 
 #include "exec_int.h"
 
-/* launch.json holds argv and env: big, but not unbounded. */
+/* The launch document holds argv and env: big, but not unbounded. */
 #define LAUNCH_MAX (16u << 20)
+#define LAUNCH_FD 0
 
 extern char **environ;
 
@@ -47,9 +58,11 @@ struct launch {
     yajl_val root;
     char **argv;
     char **env;
-    const char *cwd, *out, *err, *user;
+    const char *cwd, *user;
     uid_t uid;
     gid_t gid;
+    gid_t *groups; /* the user's groups, resolved before the fork */
+    int ngroups;
     int switch_user;
     char *cgroups[CG_MAX_DIRS];
     size_t ncgroups;
@@ -109,26 +122,31 @@ static uint64_t starttime_of(pid_t pid)
     return exec_proc_stat(pid, &st) == 0 ? st.starttime : 0;
 }
 
-static void write_pids(int dfd, pid_t task, uint64_t task_start)
+/* The meta file's lines (exec_int.h), one write() each, appended. No
+ * fsync: they are read by this agent, or by the next one after a restart
+ * of the agent, not of the machine (after a crash of the machine the
+ * task is reported with an unknown status, as when its shim is killed),
+ * and a synchronous disk write a task cost more than all the rest of its
+ * shim on a VM. */
+static void write_pids(int mfd, pid_t task, uint64_t task_start)
 {
     char buf[160];
     int n = snprintf(buf, sizeof(buf), "%d %" PRIu64 " %d %" PRIu64 " %.3f\n",
                      (int)getpid(), starttime_of(getpid()), (int)task,
                      task_start, exec_wall_now());
 
-    /* No fsync: the file only matters while this machine stays up. */
-    (void)exec_write_atomic(dfd, EXEC_PIDS_FILE, buf, (size_t)n, 0);
+    (void)exec_write_all(mfd, buf, (size_t)n);
 }
 
-static int write_exit(int dfd, const char *fmt, int a, int b)
+static int write_exit(int mfd, const char *fmt, int a, int b)
 {
     char buf[64];
     int n = snprintf(buf, sizeof(buf), fmt, a, b);
 
-    return exec_write_atomic(dfd, EXEC_EXIT_FILE, buf, (size_t)n, 1);
+    return exec_write_all(mfd, buf, (size_t)n);
 }
 
-/* ---- launch.json ---- */
+/* ---- the launch document ---- */
 
 static char **strv_of(yajl_val arr)
 {
@@ -150,31 +168,75 @@ static char **strv_of(yajl_val arr)
     return v;
 }
 
-static int launch_read(int dfd, struct launch *l)
+/* Reads fd to EOF into a NUL-terminated buffer; NULL with errno. */
+static char *read_all(int fd, size_t max)
 {
-    struct stat sb;
-    char *text;
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap), *nb;
     ssize_t n;
+
+    while (buf) {
+        if (len + 1 == cap) {
+            if (cap > max) {
+                free(buf);
+                errno = EFBIG;
+                return NULL;
+            }
+            if (!(nb = realloc(buf, cap * 2)))
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            free(buf);
+            errno = e;
+            return NULL;
+        }
+        if (n == 0) {
+            buf[len] = '\0';
+            return buf;
+        }
+        len += (size_t)n;
+    }
+    free(buf);
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* The user's supplementary groups, as initgroups() would set them; in the
+ * shim, before the fork, so the child only calls setgroups(). */
+static int resolve_groups(struct launch *l)
+{
+    int n = 32;
+
+    for (int round = 0; round < 8; round++) {
+        gid_t *g = realloc(l->groups, (size_t)n * sizeof(*g));
+        int want = n;
+
+        if (!g)
+            return -ENOMEM;
+        l->groups = g;
+        if (getgrouplist(l->user, l->gid, g, &want) >= 0) {
+            l->ngroups = want;
+            return 0;
+        }
+        n = want > n ? want : n * 2;
+    }
+    return -EINVAL;
+}
+
+static int launch_read(struct launch *l)
+{
+    char *text = read_all(LAUNCH_FD, LAUNCH_MAX);
     int64_t i64;
     yajl_val v;
-    int fd = openat(dfd, EXEC_LAUNCH_FILE, O_RDONLY | O_CLOEXEC);
 
-    if (fd < 0)
+    if (!text)
         return -errno;
-    if (fstat(fd, &sb) != 0 || sb.st_size <= 0 || sb.st_size > LAUNCH_MAX) {
-        close(fd);
-        return -EINVAL;
-    }
-    if (!(text = malloc((size_t)sb.st_size + 1))) {
-        close(fd);
-        return -ENOMEM;
-    }
-    n = exec_read_file(dfd, EXEC_LAUNCH_FILE, text, (size_t)sb.st_size + 1);
-    close(fd);
-    if (n < 0) {
-        free(text);
-        return (int)n;
-    }
     l->root = agora_json_parse(text, NULL, 0);
     free(text);
     if (!l->root)
@@ -182,9 +244,7 @@ static int launch_read(int dfd, struct launch *l)
     l->argv = strv_of(agora_json_get(l->root, "argv"));
     l->env = strv_of(agora_json_get(l->root, "env"));
     if (!l->argv || !l->argv[0] || !l->env ||
-        agora_json_str(l->root, "cwd", &l->cwd) != 0 ||
-        agora_json_str(l->root, "stdout", &l->out) != 0 ||
-        agora_json_str(l->root, "stderr", &l->err) != 0)
+        agora_json_str(l->root, "cwd", &l->cwd) != 0)
         return -EINVAL;
     if (agora_json_str(l->root, "user", &l->user) == 0) {
         int64_t g;
@@ -194,6 +254,8 @@ static int launch_read(int dfd, struct launch *l)
         l->uid = (uid_t)i64;
         l->gid = (gid_t)g;
         l->switch_user = 1;
+        if (resolve_groups(l) != 0)
+            return -EINVAL;
     }
     v = agora_json_get(l->root, "cgroups");
     for (size_t k = 0;
@@ -218,25 +280,33 @@ static void launch_free(struct launch *l)
 {
     free(l->argv);
     free(l->env);
+    free(l->groups);
     if (l->root)
         yajl_tree_free(l->root);
     memset(l, 0, sizeof(*l));
 }
 
-/* ---- the task's process, between fork and exec ---- */
+/* ---- the task's process, between vfork and exec ---- */
 
-static void __attribute__((noreturn)) child_fail(int fd, int stage, int err)
+/*
+ * The task is started with vfork(): no copy of the shim's memory, and the
+ * shim resumes when the task's command was executed (or the child gave
+ * up), which is when it can tell the agent. The child shares the shim's
+ * memory until then: it only makes system calls on what the shim
+ * prepared (no malloc, no locks), and says why it failed here.
+ */
+static volatile struct {
+    int stage, err;
+} child_res;
+
+static void __attribute__((noreturn)) child_fail(int stage, int err)
 {
-    int msg[2] = {stage, err};
-    ssize_t n;
-
-    do
-        n = write(fd, msg, sizeof(msg));
-    while (n < 0 && errno == EINTR);
+    child_res.err = err;
+    child_res.stage = stage;
     _exit(127);
 }
 
-static void join_cgroup(int efd, const char *dir)
+static void join_cgroup(const char *dir)
 {
     char path[4096], pid[32];
     int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
@@ -244,29 +314,29 @@ static void join_cgroup(int efd, const char *dir)
 
     if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
         sizeof(path))
-        child_fail(efd, STAGE_CGROUP, ENAMETOOLONG);
+        child_fail(STAGE_CGROUP, ENAMETOOLONG);
     if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-        child_fail(efd, STAGE_CGROUP, errno);
+        child_fail(STAGE_CGROUP, errno);
     if (write(fd, pid, (size_t)n) != n)
-        child_fail(efd, STAGE_CGROUP, errno);
+        child_fail(STAGE_CGROUP, errno);
     close(fd);
 }
 
 static void __attribute__((noreturn))
-run_child(const struct launch *l, int efd, int in, int out, int err)
+run_child(const struct launch *l, int in, int out, int err)
 {
     sigset_t none;
 
     if (setpgid(0, 0) != 0)
-        child_fail(efd, STAGE_SETUP, errno);
+        child_fail(STAGE_SETUP, errno);
     for (size_t i = 0; i < l->ncgroups; i++)
-        join_cgroup(efd, l->cgroups[i]);
+        join_cgroup(l->cgroups[i]);
     if (l->has_nofile && setrlimit(RLIMIT_NOFILE, &l->nofile) != 0)
-        child_fail(efd, STAGE_SETUP, errno);
+        child_fail(STAGE_SETUP, errno);
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-        child_fail(efd, STAGE_FILES, errno);
+        child_fail(STAGE_FILES, errno);
     if (chdir(l->cwd) != 0)
-        child_fail(efd, STAGE_CHDIR, errno);
+        child_fail(STAGE_CHDIR, errno);
     /* Ignored signals stay ignored across exec: give the task defaults. */
     signal(SIGPIPE, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
@@ -275,30 +345,110 @@ run_child(const struct launch *l, int efd, int in, int out, int err)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (l->switch_user) {
-        if (initgroups(l->user, l->gid) != 0 && setgroups(0, NULL) != 0)
-            child_fail(efd, STAGE_USER, errno);
+        if (setgroups((size_t)l->ngroups, l->groups) != 0)
+            child_fail(STAGE_USER, errno);
         if (setgid(l->gid) != 0)
-            child_fail(efd, STAGE_USER, errno);
+            child_fail(STAGE_USER, errno);
         if (setuid(l->uid) != 0)
-            child_fail(efd, STAGE_USER, errno);
+            child_fail(STAGE_USER, errno);
     }
     /* execvp searches the task's PATH, not the shim's. */
     environ = l->env;
     execvp(l->argv[0], l->argv);
-    child_fail(efd, STAGE_EXEC, errno);
+    child_fail(STAGE_EXEC, errno);
+}
+
+/* Starts the task's process; -1 when vfork failed. */
+static pid_t start_child(const struct launch *l, int in, int out, int err)
+{
+    char **saved = environ; /* the child sets the task's */
+    pid_t pid;
+
+    child_res.stage = 0;
+    child_res.err = 0;
+    if ((pid = vfork()) == 0)
+        run_child(l, in, out, err);
+    environ = saved;
+    return pid;
 }
 
 /* ---- the shim ---- */
 
-static int open_out(const struct launch *l, const char *path)
+/* An existing stdout/stderr is used only when it is a regular file of
+ * the expected owner with one link. */
+static int out_usable(int fd, uid_t owner)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st;
 
-    if (fd >= 0 && l->switch_user && fchown(fd, l->uid, l->gid) != 0) {
-        close(fd);
-        return -1;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == owner &&
+           st.st_nlink == 1;
+}
+
+/*
+ * Opens the sandbox's file `name` for appending, with the file system
+ * identity of whoever the task runs as (see the header): O_NOFOLLOW, and
+ * O_NONBLOCK so a FIFO left there cannot hang the shim. -1 with errno.
+ */
+static int open_out_as(int sdfd, const char *name, uid_t owner)
+{
+    const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+
+    for (int round = 0; round < 3; round++) {
+        int fd = openat(sdfd, name, flags);
+
+        if (fd >= 0) {
+            if (out_usable(fd, owner)) {
+                (void)fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
+                return fd;
+            }
+            close(fd);
+        } else if (errno != ENOENT && errno != ELOOP && errno != ENXIO &&
+                   errno != EACCES && errno != EPERM) {
+            return -1;
+        }
+        /* Not ours to write (or not there): replace it by a new file. */
+        if (fd >= 0 || errno != ENOENT)
+            if (unlinkat(sdfd, name, 0) != 0 && errno != ENOENT)
+                return -1;
+        fd = openat(sdfd, name, flags | O_CREAT | O_EXCL, 0640);
+        if (fd >= 0) {
+            (void)fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
+            return fd;
+        }
+        if (errno != EEXIST)
+            return -1;
     }
-    return fd;
+    errno = EEXIST;
+    return -1;
+}
+
+/* Opens stdout and stderr in the sandbox as the task's user. */
+static int open_outs(const struct launch *l, int *out, int *err)
+{
+    uid_t fsuid = 0;
+    gid_t fsgid = 0;
+    int sdfd, e = 0;
+
+    if ((sdfd = open(l->cwd, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                 O_CLOEXEC)) < 0)
+        return -1;
+    if (l->switch_user) {
+        fsgid = (gid_t)setfsgid(l->gid);
+        fsuid = (uid_t)setfsuid(l->uid);
+    }
+    *out = open_out_as(sdfd, "stdout", l->switch_user ? l->uid : geteuid());
+    if (*out < 0)
+        e = errno;
+    *err = open_out_as(sdfd, "stderr", l->switch_user ? l->uid : geteuid());
+    if (*err < 0 && !e)
+        e = errno;
+    if (l->switch_user) {
+        (void)setfsuid(fsuid);
+        (void)setfsgid(fsgid);
+    }
+    close(sdfd);
+    errno = e;
+    return e ? -1 : 0;
 }
 
 /* Tells the sandbox's stderr why the task did not start. */
@@ -332,33 +482,55 @@ static int wait_task(pid_t pid)
 static void sweep(const struct launch *l, pid_t pid)
 {
     (void)kill(-pid, SIGKILL);
+    /* The first hierarchy (memory, which the task joined first) holds
+     * every process of the task: one list to read, not one a v1
+     * hierarchy. What left it is found by the agent, which removes the
+     * cgroups after the shim and kills whatever keeps one busy. */
     for (int round = 0; l->ncgroups && round < 100; round++) {
-        if (exec_procs_kill(l->cgroups, l->ncgroups, l->v2) <= 0)
+        if (exec_procs_kill(l->cgroups, 1, l->v2) <= 0)
             break;
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
 }
 
-static int run(int dfd)
+/* fd 0 held the launch document: /dev/null again, so that no file
+ * opened later lands on it. */
+static int launch_fd_close(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    if (fd != LAUNCH_FD) {
+        if (dup3(fd, LAUNCH_FD, O_CLOEXEC) < 0) {
+            close(fd);
+            return -1;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+static int run(int mfd)
 {
     struct launch l;
-    int in = -1, out = -1, err = -1, ep[2] = {-1, -1};
-    int msg[2], status = 0, rc;
+    int in = -1, out = -1, err = -1;
+    int status = 0, rc;
     sigset_t term;
-    ssize_t n;
     pid_t pid;
 
     memset(&l, 0, sizeof(l));
-    if ((rc = launch_read(dfd, &l)) != 0) {
+    rc = launch_read(&l);
+    if (launch_fd_close() != 0 && rc == 0)
+        rc = -errno;
+    if (rc != 0) {
         launch_free(&l);
-        return write_exit(dfd, "failed %d %d\n", STAGE_SETUP, -rc) ? 1 : 0;
+        return write_exit(mfd, "failed %d %d\n", STAGE_SETUP, -rc) ? 1 : 0;
     }
     in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    out = open_out(&l, l.out);
-    err = open_out(&l, l.err);
-    if (in < 0 || out < 0 || err < 0 || pipe2(ep, O_CLOEXEC) != 0) {
-        rc = write_exit(dfd, "failed %d %d\n", STAGE_FILES, errno);
+    if (in < 0 || open_outs(&l, &out, &err) != 0) {
+        rc = write_exit(mfd, "failed %d %d\n", STAGE_FILES, errno);
         goto done;
     }
     /* A SIGTERM from here on waits until the child has its default
@@ -368,31 +540,24 @@ static int run(int dfd)
     sigprocmask(SIG_BLOCK, &term, NULL);
     if (got_term) {
         /* Killed before the task was started: it never will be. */
-        rc = write_exit(dfd, "signaled %d\n", SIGTERM, 0);
+        rc = write_exit(mfd, "signaled %d\n", SIGTERM, 0);
         goto done;
     }
-    if ((pid = fork()) < 0) {
-        rc = write_exit(dfd, "failed %d %d\n", STAGE_FORK, errno);
+    if ((pid = start_child(&l, in, out, err)) < 0) {
+        rc = write_exit(mfd, "failed %d %d\n", STAGE_FORK, errno);
         goto done;
     }
-    if (pid == 0)
-        run_child(&l, ep[1], in, out, err);
     sigprocmask(SIG_UNBLOCK, &term, NULL);
-    /* Also here, so a SIGTERM to the group cannot precede the group. */
-    (void)setpgid(pid, pid);
-    close(ep[1]);
-    ep[1] = -1;
-    do
-        n = read(ep[0], msg, sizeof(msg));
-    while (n < 0 && errno == EINTR);
-    if (n == (ssize_t)sizeof(msg)) {
-        note_failure(err, &l, msg[0], msg[1]);
+    if (child_res.stage) {
+        note_failure(err, &l, child_res.stage, child_res.err);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
-        rc = write_exit(dfd, "failed %d %d\n", msg[0], msg[1]);
+        rc = write_exit(mfd, "failed %d %d\n", child_res.stage, child_res.err);
         goto done;
     }
-    write_pids(dfd, pid, starttime_of(pid));
+    /* Also here, so a SIGTERM to the group cannot precede the group. */
+    (void)setpgid(pid, pid);
+    write_pids(mfd, pid, starttime_of(pid));
     dprintf(EXEC_STATUS_FD, "R %d\n", (int)pid);
     close(EXEC_STATUS_FD);
     if (wait_task(pid) != 0) {
@@ -403,12 +568,10 @@ static int run(int dfd)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (WIFSIGNALED(status))
-        rc = write_exit(dfd, "signaled %d\n", WTERMSIG(status), 0);
+        rc = write_exit(mfd, "signaled %d\n", WTERMSIG(status), 0);
     else
-        rc = write_exit(dfd, "exited %d\n", WEXITSTATUS(status), 0);
+        rc = write_exit(mfd, "exited %d\n", WEXITSTATUS(status), 0);
 done:
-    if (ep[0] >= 0)
-        close(ep[0]);
     if (in >= 0)
         close(in);
     if (out >= 0)
@@ -422,10 +585,10 @@ done:
 int shim_main(int argc, char **argv)
 {
     struct sigaction sa;
-    int dfd, rc;
+    int mfd, rc;
 
     if (argc < 3 || strcmp(argv[1], "--shim") != 0) {
-        fprintf(stderr, "usage: agora-agent --shim <meta_dir>\n");
+        fprintf(stderr, "usage: agora-agent --shim <meta_file>\n");
         exit(2);
     }
     memset(&sa, 0, sizeof(sa));
@@ -445,11 +608,14 @@ int shim_main(int argc, char **argv)
     }
     if (fcntl(EXEC_STATUS_FD, F_SETFD, FD_CLOEXEC) != 0)
         exit(111);
-    if ((dfd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    if ((mfd = open(argv[2],
+                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW |
+                        O_CLOEXEC,
+                    0600)) < 0)
         exit(111);
     if (chdir("/") != 0)
         exit(111);
-    rc = run(dfd);
-    close(dfd);
+    rc = run(mfd);
+    close(mfd);
     exit(rc);
 }

@@ -45,7 +45,7 @@ struct agent_task {
     pid_t pid;                    /* the task's process, 0 before        */
     double start_time;            /* when RUNNING was reached             */
     char *sandbox;                /* <work_dir>/sandboxes/<task_id>       */
-    char *meta_dir;               /* <work_dir>/meta/tasks/<task_id>      */
+    char *meta_file;               /* <work_dir>/meta/tasks/<task_id>      */
     /* The result of its last health check (health.c writes it, the
      * control layer frees it with the task): valid UTF-8 text of at most
      * AGORA_HEALTH_OUTPUT_MAX bytes, NULL before the first check. Each

@@ -100,7 +100,7 @@ static double hook_now(void *arg)
 
 static struct exec *X;
 static struct ev_loop *Loop;
-static char workdir[256];
+static char workdir[256], metadir[300];
 static char cgroot[64];
 static int run_id; /* main()'s pid: names this run's dirs and cgroups */
 static char hostname_[] = "testhost";
@@ -136,6 +136,10 @@ static void agent_up(const char *isolation)
     snprintf(workdir, sizeof(workdir), "%s/agora-exec-test-%d-%d", tmp_base(),
              run_id, (int)getpid());
     ck_assert_int_eq(mkdir(workdir, 0755) == 0 || errno == EEXIST, 1);
+    /* The agent makes meta/tasks at start (agent.c); the shims write
+     * their meta files there. */
+    snprintf(metadir, sizeof(metadir), "%s/meta/tasks", workdir);
+    ck_assert_int_eq(fs_mkdirs(metadir, 0700), 0);
     ck_assert_int_eq(exec_init(&X, loop, &conf, &hooks), 0);
     /* AGORA_TEST_SHIM: the agora-shim program instead of this binary */
     if (getenv("AGORA_TEST_SHIM") && *getenv("AGORA_TEST_SHIM")) {
@@ -189,7 +193,7 @@ static struct agent_task *task_new(const char *id, const char *spec)
     t->healthy = -1;
     t->state = AGORA_TASK_STAGING;
     ck_assert_int_ge(asprintf(&t->sandbox, "%s/sandboxes/%s", workdir, id), 0);
-    ck_assert_int_ge(asprintf(&t->meta_dir, "%s/meta/tasks/%s", workdir, id),
+    ck_assert_int_ge(asprintf(&t->meta_file, "%s/meta/tasks/%s", workdir, id),
                      0);
     return t;
 }
@@ -201,7 +205,7 @@ static void task_free(struct agent_task *t)
     free(t->id);
     free(t->spec_json);
     free(t->sandbox);
-    free(t->meta_dir);
+    free(t->meta_file);
     free(t->health_output);
     free(t);
 }
@@ -278,7 +282,7 @@ static char *slurp(const char *dir, const char *name)
     FILE *f;
     size_t n;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(path, sizeof(path), *name ? "%s/%s" : "%s", dir, name);
     if (!(f = fopen(path, "r")))
         return NULL;
     n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -394,7 +398,8 @@ START_TEST(echo_finished)
     ck_assert_int_ge(checkpoints, 1);
     ck_assert_str_eq(slurp(t->sandbox, "stdout"), "hello\n");
     ck_assert_str_eq(slurp(t->sandbox, "stderr"), "oops\n");
-    ck_assert_str_eq(slurp(t->meta_dir, "exit"), "exited 0\n");
+    /* The meta file: the pids line, then the end (exec_int.h). */
+    ck_assert_ptr_nonnull(strstr(slurp(t->meta_file, ""), "\nexited 0\n"));
     task_free(t);
 }
 END_TEST
@@ -991,8 +996,6 @@ START_TEST(recover_unknown_pid_reuse)
     /* A checkpoint naming a live process that is not the shim. */
     struct agent_task *t = task_new("reuse", "{\"command\": \"true\"}");
 
-    ck_assert_int_eq(fs_mkdirs(t->meta_dir, 0755), 0);
-    touch(t->meta_dir, "launch.json");
     t->state = AGORA_TASK_RUNNING;
     t->shim_pid = getpid();
     t->pid = getpid();
@@ -1000,6 +1003,67 @@ START_TEST(recover_unknown_pid_reuse)
     wait_end(t, 5);
     ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
     ck_assert_str_eq(last(t, -1)->reason, "REASON_EXECUTOR_TERMINATED");
+    task_free(t);
+}
+END_TEST
+
+START_TEST(recover_older_agents_layout)
+{
+    /* An older agent kept a directory at the meta file's path, with pids
+     * and exit files (and the launch document): its task, ended while
+     * the agent was down, is reported with its real status, and a launch
+     * under the same id replaces that directory. */
+    struct agent_task *t = task_new("older", WAITER);
+    char path[600];
+    FILE *f;
+
+    ck_assert_int_eq(fs_mkdirs(t->meta_file, 0755), 0);
+    snprintf(path, sizeof(path), "%s/pids", t->meta_file);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fprintf(f, "%d 1 %d 1 1.0\n", 999999, 999999);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/exit", t->meta_file);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fprintf(f, "exited 4\n");
+    fclose(f);
+    touch(t->meta_file, "launch.json");
+    t->state = AGORA_TASK_RUNNING;
+    t->shim_pid = 999999;
+    t->pid = 999999;
+    ck_assert_int_eq(exec_recover(X, t, 0), 0);
+    wait_end(t, 5);
+    ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(t, -1)->msg, "Command exited with status 4");
+    task_free(t);
+
+    t = task_new("older", "{\"command\": \"exit 0\"}");
+    ck_assert_int_eq(exec_launch(X, t), 0);
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FINISHED);
+    ck_assert_ptr_nonnull(strstr(slurp(t->meta_file, ""), "\nexited 0\n"));
+    task_free(t);
+}
+END_TEST
+
+START_TEST(launch_document_not_on_disk)
+{
+    /* The task's environment goes to the shim through a pipe: nothing
+     * under meta/ holds it (issue 15: secrets readable by every user). */
+    struct agent_task *t =
+        run("secret", "{\"command\": \"exit 0\", "
+                      "\"env\": {\"DB_PASSWORD\": \"hunter2-unit\"}}");
+    char *text;
+    struct stat st;
+
+    wait_end(t, 10);
+    ck_assert_int_eq(t->state, AGORA_TASK_FINISHED);
+    ck_assert_int_eq(stat(t->meta_file, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_ptr_nonnull(text = slurp(t->meta_file, ""));
+    ck_assert_ptr_null(strstr(text, "hunter2"));
+    ck_assert_int_eq(stat(t->sandbox, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0750);
     task_free(t);
 }
 END_TEST
@@ -1309,6 +1373,8 @@ static Suite *suite(void)
     tcase_add_test(tc, recover_shim_killed);
     tcase_add_test(tc, recover_cleanup);
     tcase_add_test(tc, recover_unknown_pid_reuse);
+    tcase_add_test(tc, recover_older_agents_layout);
+    tcase_add_test(tc, launch_document_not_on_disk);
     tcase_add_test(tc, launch_latency);
     tcase_add_test(tc, bench_thousand);
     suite_add_tcase(s, tc);

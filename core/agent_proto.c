@@ -95,9 +95,14 @@ void agent_proto_http_subscribe(void *arg, struct http_req *req)
         http_reply_errorf(req, 400, "invalid JSON: %s", why);
         return;
     }
+    /* Everything that can refuse the body runs before agents_add(): a
+     * record made for a refused subscribe would be awaited after a
+     * restart. */
     if (!agora_id_valid(id, AGENT_ID_MAX)) {
         http_reply_error(req, 400, "agent_id missing or invalid (1-128 of "
                                    "[A-Za-z0-9_.-])");
+    } else if (agents_check_info(doc, why, sizeof(why)) < 0) {
+        http_reply_error(req, 400, why);
     } else if ((ag = agents_add(m, id)) == NULL) {
         http_reply_error(req, 500, "out of memory");
     } else if (agents_take_info(ag, doc, why, sizeof(why)) < 0) {

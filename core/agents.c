@@ -268,6 +268,22 @@ static int agent_set_attrs(struct agent_rec *ag, yajl_val attrs)
     return 0;
 }
 
+int agents_check_info(yajl_val doc, char *err, size_t errlen)
+{
+    const char *res = agora_json_get_str(doc, "resources");
+    struct agora_resources total = {NULL, 0};
+    char why[200];
+
+    if (res == NULL ||
+        agora_resources_parse(res, &total, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "invalid resources: %s",
+                 res ? why : "missing");
+        return AGORA_EINVAL;
+    }
+    agora_resources_free(&total);
+    return 0;
+}
+
 int agents_take_info(struct agent_rec *ag, yajl_val doc, char *err,
                      size_t errlen)
 {

@@ -135,6 +135,13 @@ struct agent_rec *agents_find(struct master *m, const char *id);
 struct agent_rec *agents_add(struct master *m, const char *id);
 
 /*
+ * Checks a subscribe body as agents_take_info() would take it, without a
+ * record: 0, or AGORA_EINVAL with the reason in err. Run before
+ * agents_add(), so that a refused subscribe leaves nothing behind.
+ */
+int agents_check_info(yajl_val doc, char *err, size_t errlen);
+
+/*
  * Fills ag from a registration document (a subscribe body or the stored
  * one): resources, host name, address, version, attributes, all copied
  * from doc. 0, AGORA_EINVAL with the reason in err (bad resources), or

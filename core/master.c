@@ -77,6 +77,12 @@ const conf_field master_flags[] = {
       "must fit; every agent holds one connection"),
     F(event_keepalive, DURATION, "15secs",
       "idle time after which an event stream gets a keep-alive comment"),
+    F(agent_join_rate, DOUBLE, "20",
+      "agents never seen before admitted per second, beyond the burst; "
+      "more are answered 429 and retry (0: no bound). Known agents are "
+      "never held back"),
+    F(agent_join_burst, INT, "500",
+      "agents never seen before admitted at once (a new cluster's start)"),
     {NULL, 0, NULL, 0, NULL},
 };
 

@@ -15,6 +15,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -539,6 +541,23 @@ const char *http_req_body(const struct http_req *r, size_t *len)
     return r->body ? r->body : "";
 }
 
+const char *http_req_peer(const struct http_req *r, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    const void *addr = NULL;
+
+    snprintf(buf, len, "?");
+    if (sa && sa->sa_family == AF_INET)
+        addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (sa && sa->sa_family == AF_INET6)
+        addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (addr && inet_ntop(sa->sa_family, addr, buf, (socklen_t)len) == NULL)
+        snprintf(buf, len, "?");
+    return buf;
+}
+
 struct http_server *http_req_server(const struct http_req *r)
 {
     return r->srv;
@@ -869,6 +888,24 @@ void http_stream_close(struct http_stream *st)
     st->srv->stats.streams_open--;
     ev_timer_stop(st->srv->loop, &st->keepalive);
     http_stream_resume(st);
+}
+
+int http_stream_peer_gone(struct http_stream *st)
+{
+    const union MHD_ConnectionInfo *ci;
+    char c;
+    ssize_t n;
+
+    if (st->req == NULL || st->closing)
+        return 1;
+    ci = MHD_get_connection_info(st->req->conn,
+                                 MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL)
+        return 0;
+    n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0)
+        return 1;
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
 struct http_req *http_stream_req(struct http_stream *st) { return st->req; }

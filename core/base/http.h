@@ -100,6 +100,9 @@ const char *http_req_header(struct http_req *r, const char *name);
 const char *http_req_query_string(struct http_req *r);
 /* The body, NUL-terminated (empty when there is none). */
 const char *http_req_body(const struct http_req *r, size_t *len);
+/* The client's IP address as text ("10.0.0.5", "::1") in buf; "?" when
+ * it cannot be told. Returns buf. */
+const char *http_req_peer(const struct http_req *r, char *buf, size_t len);
 /* The server the request arrived on. */
 struct http_server *http_req_server(const struct http_req *r);
 /* The route's argument (as given to router_add), NULL if not routed. */
@@ -165,6 +168,14 @@ int http_stream_write(struct http_stream *s, const void *data, size_t len);
 
 /* Sends what is queued, then ends the response. s is invalid after. */
 void http_stream_close(struct http_stream *s);
+
+/*
+ * 1 when s's client is known to be gone: its connection ended, or its
+ * socket shows the peer's close or an error (read without consuming:
+ * a stream's client sends nothing after its request). 0 while it may
+ * be alive.
+ */
+int http_stream_peer_gone(struct http_stream *s);
 
 /* The request a stream answers (for headers and query). */
 struct http_req *http_stream_req(struct http_stream *s);

@@ -12,9 +12,9 @@
  *   GET /monitor/statistics[.json]   usage of each live task
  *   GET /metrics/snapshot            flat JSON of slave/... and system/...
  * The Mesos spellings /slave(1)/<endpoint> and the legacy names
- * /files/browse.json and so on are routed too. Every JSON endpoint
- * honours ?jsonp=<callback> (the Mesos UI fetches agents' /state and
- * /files that way).
+ * /files/browse.json and so on are routed too. ?jsonp= is not honoured
+ * (the Mesos UI used it): a script tag of any web page could read the
+ * sandboxes through it; a browser UI reads the agent through the master.
  *
  * /state is written by state_json.c (its header has the shape).
  *
@@ -67,43 +67,10 @@
 
 /* ---- replies ---- */
 
-/* A JSONP callback: a JavaScript name path, nothing that could inject. */
-static int jsonp_valid(const char *cb)
-{
-    size_t n = 0;
-
-    for (; cb[n]; n++)
-        if (!isalnum((unsigned char)cb[n]) && !strchr("_$.", cb[n]))
-            return 0;
-    return n > 0 && n <= 128;
-}
-
-/* Answers with the writer's document (wrapped in the ?jsonp= callback
- * when one is given), or 500 if it failed. Frees w. */
+/* Answers with the writer's document, or 500 if it failed. Frees w. */
 static void reply_jw(struct http_req *req, int status, struct agora_jw *w)
 {
-    const char *cb = http_req_query(req, "jsonp", 0);
-    const char *doc;
-    char *wrapped;
-    size_t len;
-    int n;
-
-    if (cb == NULL || *cb == '\0') {
-        http_reply_jw(req, status, w);
-        return;
-    }
-    doc = w ? agora_jw_result(w, &len) : NULL;
-    if (doc == NULL) {
-        http_reply_error(req, 500, "out of memory");
-    } else if (!jsonp_valid(cb)) {
-        http_reply_error(req, 400, "invalid jsonp callback");
-    } else if ((n = asprintf(&wrapped, "%s(%s);", cb, doc)) < 0) {
-        http_reply_error(req, 500, "out of memory");
-    } else {
-        http_reply(req, status, "text/javascript", wrapped, (size_t)n);
-        free(wrapped);
-    }
-    agora_jw_free(w);
+    http_reply_jw(req, status, w);
 }
 
 static char *sandboxes_dir(const struct agent *a)

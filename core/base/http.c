@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ev.h>
 #include <microhttpd.h>
@@ -75,6 +76,7 @@ struct http_req {
     char *body;         /* NULL until a body arrives                      */
     size_t len, cap;
     int too_big;
+    const char *refused; /* why it is answered 400 before routing */
     size_t dropped; /* body bytes read past the limit */
     int suspended;
     int resume_pending;            /* on srv->resume_head                */
@@ -599,14 +601,24 @@ static void http_route(struct http_req *r)
     fn(r->match.arg, r);
 }
 
+static int http_cross_site(struct http_req *r);
+
 /* Runs the handler and turns what it did into the connection's next step. */
 static enum MHD_Result http_dispatch(struct http_req *r)
 {
     r->srv->stats.requests++;
     r->state = REQ_HANDLING;
-    if (r->too_big) {
+    if (r->refused) {
+        /* What the body is cannot be told: the connection goes after. */
+        http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        http_reply_error(r, 400, r->refused);
+    } else if (r->too_big) {
         http_reply_errorf(r, 413, "request body larger than %zu bytes",
                           r->srv->max_body);
+    } else if (http_cross_site(r)) {
+        http_reply_error(r, 403, "a state-changing request from another "
+                                 "site: send it with Content-Type: "
+                                 "application/json");
     } else {
         http_route(r);
     }
@@ -639,6 +651,99 @@ int http_length_over(const char *content_length, uint64_t max)
     return errno == 0 && end != content_length && n > max;
 }
 
+struct framing {
+    const char *length; /* the first Content-Length              */
+    int lengths_differ;
+    int chunked;        /* a Transfer-Encoding header             */
+};
+
+static enum MHD_Result framing_each(void *cls, enum MHD_ValueKind kind,
+                                    const char *key, const char *value)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->length == NULL)
+            f->length = value ? value : "";
+        else if (strcmp(f->length, value ? value : "") != 0)
+            f->lengths_differ = 1;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->chunked = 1;
+    }
+    return MHD_YES;
+}
+
+/*
+ * A body whose length two headers tell differently (two different
+ * Content-Length, or one with Transfer-Encoding) is where a proxy and
+ * this server may disagree on where the next request starts: refused.
+ */
+static const char *http_framing_refused(struct http_req *r)
+{
+    struct framing f = {NULL, 0, 0};
+
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, framing_each, &f);
+    if (f.lengths_differ)
+        return "two different Content-Length headers";
+    if (f.length && f.chunked)
+        return "Content-Length with Transfer-Encoding";
+    return NULL;
+}
+
+/* The media type of a Content-Type a form or a simple fetch() may send
+ * from any page: application/x-www-form-urlencoded, multipart/form-data,
+ * text/plain (parameters after ';' ignored). */
+static int http_simple_type(const char *ct)
+{
+    static const char *const simple[] = {
+        "application/x-www-form-urlencoded", "multipart/form-data",
+        "text/plain"};
+    size_t i, n;
+
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    for (n = 0; ct[n] && ct[n] != ';' && ct[n] != ' ' && ct[n] != '\t'; n++)
+        ;
+    for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+        if (strlen(simple[i]) == n && strncasecmp(ct, simple[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * 1 for a request that changes state (not GET, HEAD or OPTIONS), that a
+ * page of another site could have made a browser send: a "simple"
+ * request (no body type but a form's or text/plain, no header of its
+ * own) with an Origin (or Sec-Fetch-Site) other than this server's own.
+ * A browser sends Origin with every such request; curl, agents and other
+ * programs send none and are not concerned. A request with a JSON body
+ * or a header such as X-Requested-With would have needed a CORS
+ * preflight, which this server never grants.
+ */
+static int http_cross_site(struct http_req *r)
+{
+    const char *origin, *host, *ct, *site, *o;
+
+    if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0 ||
+        strcmp(r->method, "OPTIONS") == 0)
+        return 0;
+    ct = http_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if ((ct && !http_simple_type(ct)) ||
+        http_req_header(r, "X-Requested-With"))
+        return 0;
+    site = http_req_header(r, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+        return 1;
+    origin = http_req_header(r, "Origin");
+    if (origin == NULL)
+        return 0;
+    host = http_req_header(r, MHD_HTTP_HEADER_HOST);
+    o = strstr(origin, "://");
+    o = o ? o + 3 : origin;
+    return host == NULL || strcmp(o, host) != 0;
+}
+
 /* A Content-Length over the limit is refused before the body is read. */
 static int http_declared_too_big(struct http_req *r)
 {
@@ -663,6 +768,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
         if (r == NULL)
             return MHD_NO;
         *con_cls = r;
+        if ((r->refused = http_framing_refused(r)) != NULL)
+            return http_dispatch(r);
         if (http_declared_too_big(r)) {
             r->too_big = 1;
             return http_dispatch(r);

@@ -20,8 +20,9 @@
  *
  * /files/read: a missing offset is 0 (Mesos reads it as -1, the size);
  * data is UTF-8 text as files_utf8_clean() makes it.
- * /files/download: files up to FILES_DOWNLOAD_MAX are sent (chunked, read
- * at once with pread), bigger ones get 413; use /files/read for those.
+ * /files/download: files up to FILES_DOWNLOAD_MAX are sent, read from the
+ * file as the socket drains (http_reply_fd), bigger ones get 413; use
+ * /files/read for those.
  *
  * /metrics/snapshot, a subset of the Mesos agent's keys:
  *   slave/uptime_secs, slave/tasks_<state> for every state (terminal
@@ -61,9 +62,6 @@
 #include "updates.h"
 
 #define A(arg) ((struct agent *)(arg))
-
-/* /files/download reads and queues the file in pieces of this size. */
-#define DOWNLOAD_CHUNK (256 * 1024)
 
 /* ---- replies ---- */
 
@@ -417,50 +415,6 @@ static void disposition(const char *real, char *out, size_t len)
     snprintf(out, len, "attachment; filename=\"%s\"", name);
 }
 
-/* Queues the file's first `size` bytes on a stream answering req. */
-static void send_file(struct http_req *req, int fd, off_t size)
-{
-    struct http_stream *s;
-    char *buf;
-    off_t off = 0;
-    ssize_t n;
-
-    buf = malloc(DOWNLOAD_CHUNK);
-    if (buf == NULL) {
-        http_reply_error(req, 500, "out of memory");
-        return;
-    }
-    /* Everything is queued before the loop runs again: room for all. */
-    s = http_stream_open(req, "application/octet-stream", 0, NULL,
-                         (size_t)size + 1, NULL, NULL);
-    if (s == NULL) {
-        free(buf);
-        http_reply_error(req, 500, "cannot open the response");
-        return;
-    }
-    while (off < size) {
-        size_t want = (size_t)(size - off) < DOWNLOAD_CHUNK
-                          ? (size_t)(size - off)
-                          : DOWNLOAD_CHUNK;
-
-        n = pread(fd, buf, want, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            /* Shrunk or failed: the client gets a short body. */
-            if (n < 0)
-                log_warn("agent", "/files/download: read failed: %s",
-                         strerror(errno));
-            break;
-        }
-        if (http_stream_write(s, buf, (size_t)n) != 0)
-            break;
-        off += n;
-    }
-    free(buf);
-    http_stream_close(s);
-}
-
 static void h_download(void *arg, struct http_req *req)
 {
     const char *path = query_path(req);
@@ -491,9 +445,15 @@ static void h_download(void *arg, struct http_req *req)
     } else {
         disposition(real, disp, sizeof(disp));
         http_reply_header(req, "Content-Disposition", disp);
-        send_file(req, fd, st.st_size);
+        /* Read from the file as the client drains the socket: a stalled
+         * download holds a descriptor, not the file's bytes. */
+        if (http_reply_fd(req, 200, "application/octet-stream", fd,
+                          (uint64_t)st.st_size) < 0)
+            http_reply_error(req, 500, "cannot send the file");
+        fd = -1; /* taken by http_reply_fd */
     }
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     free(real);
 }
 

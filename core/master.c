@@ -77,6 +77,10 @@ const conf_field master_flags[] = {
       "must fit; every agent holds one connection"),
     F(event_keepalive, DURATION, "15secs",
       "idle time after which an event stream gets a keep-alive comment"),
+    F(http_stream_budget, INT, "67108864",
+      "bytes queued on all event streams together (agents' and clients'); "
+      "past it the streams with the most queued, the slowest readers, are "
+      "ended first"),
     F(agent_join_rate, DOUBLE, "20",
       "agents never seen before admitted per second, beyond the burst; "
       "more are answered 429 and retry (0: no bound). Known agents are "
@@ -272,6 +276,11 @@ static int master_listen(struct master *m)
     hc.max_body = (size_t)m->conf.max_body_size;
     hc.conn_memory = (size_t)m->conf.http_connection_memory;
     hc.max_conns = master_max_conns();
+    if (m->conf.http_stream_budget < 65536) {
+        log_error("master", "--http_stream_budget must be at least 65536");
+        return AGORA_EINVAL;
+    }
+    http_set_stream_budget((size_t)m->conf.http_stream_budget);
     if (master_http_routes(m, &m->router) < 0)
         return AGORA_ENOMEM;
     return http_server_start(m->loop, &hc, &m->router, &m->http);

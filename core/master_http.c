@@ -206,7 +206,8 @@ static void h_plugins(void *arg, struct http_req *req)
 static void write_http_metrics(struct agora_jw *w, struct master *m)
 {
     struct http_stats st;
-    size_t i;
+    size_t i, pending;
+    uint64_t cut;
 
     http_server_stats(m->http, &st);
     /* Plugin listeners count too: every request the process served. */
@@ -231,6 +232,9 @@ static void write_http_metrics(struct agora_jw *w, struct master *m)
     agora_jw_kint(w, "master/http_responses_5xx", (int64_t)st.status_5xx);
     agora_jw_kint(w, "master/http_streams_open", (int64_t)st.streams_open);
     agora_jw_kint(w, "master/http_deferred_open", (int64_t)st.deferred_open);
+    http_stream_budget_stats(&pending, &cut);
+    agora_jw_kint(w, "master/http_stream_pending_bytes", (int64_t)pending);
+    agora_jw_kint(w, "master/http_streams_cut", (int64_t)cut);
 }
 
 static void write_store_metrics(struct agora_jw *w, struct master *m)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <ev.h>
 #include <microhttpd.h>
@@ -33,6 +34,7 @@
 #include "router.h"
 
 #define HTTP_DEFAULT_MAX_PENDING (8u << 20)
+#define HTTP_DEFAULT_STREAM_BUDGET ((size_t)64 << 20)
 #define HTTP_BODY_MAX_DEFAULT (1u << 20)
 
 struct http_server {
@@ -51,7 +53,19 @@ struct http_server {
     int stopping;
     int running;           /* inside MHD_run()                          */
     struct http_req *resume_head; /* resumes held until MHD_run() returns */
+    struct http_server *next;     /* on http_servers                    */
 };
+
+/*
+ * The bytes queued on every stream of every server of the process, and
+ * the bound on them: past it the streams with the most queued (their
+ * clients read slowest) are ended first. One loop thread runs every
+ * server, so plain statics do.
+ */
+static struct http_server *http_servers;
+static size_t http_pending_total;
+static size_t http_pending_budget = HTTP_DEFAULT_STREAM_BUDGET;
+static uint64_t http_streams_cut;
 
 enum req_state {
     REQ_NEW,      /* headers seen, body arriving                      */
@@ -101,6 +115,8 @@ struct http_stream {
     int closing;  /* owner closed: drain, then end                    */
     int gone;     /* the connection ended                             */
     int wrote;    /* a write since the last keepalive tick            */
+    int cut;      /* ended for the budget: the connection is dropped,
+                   * and on_close runs when it is gone               */
     ev_timer keepalive;
     char *keepalive_text;
     http_stream_close_fn on_close;
@@ -309,18 +325,51 @@ static int http_apply_headers(struct http_req *r, struct MHD_Response *resp)
     return 0;
 }
 
+static int http_reply_resp(struct http_req *r, int status,
+                           const char *content_type,
+                           struct MHD_Response *resp);
+
 int http_reply(struct http_req *r, int status, const char *content_type,
                const void *body, size_t len)
 {
-    struct MHD_Response *resp;
-
     if (r->state != REQ_HANDLING && r->state != REQ_DEFERRED &&
         r->state != REQ_NEW)
         return AGORA_ESTATE;
     if (status < 100 || status > 599)
         return AGORA_EINVAL;
-    resp = MHD_create_response_from_buffer(len, (void *)body,
-                                           MHD_RESPMEM_MUST_COPY);
+    return http_reply_resp(r, status, content_type,
+                           MHD_create_response_from_buffer(
+                               len, (void *)body, MHD_RESPMEM_MUST_COPY));
+}
+
+int http_reply_fd(struct http_req *r, int status, const char *content_type,
+                  int fd, uint64_t size)
+{
+    struct MHD_Response *resp;
+
+    if ((r->state != REQ_HANDLING && r->state != REQ_DEFERRED &&
+         r->state != REQ_NEW) ||
+        status < 100 || status > 599) {
+        close(fd);
+        return r->state == REQ_HANDLING || r->state == REQ_DEFERRED ||
+                       r->state == REQ_NEW
+                   ? AGORA_EINVAL : AGORA_ESTATE;
+    }
+    /* libmicrohttpd reads the file (sendfile() where it can) as the
+     * socket drains, and closes fd with the response. */
+    resp = MHD_create_response_from_fd_at_offset64(size, fd, 0);
+    if (resp == NULL) {
+        close(fd);
+        return AGORA_ENOMEM;
+    }
+    return http_reply_resp(r, status, content_type, resp);
+}
+
+/* Answers r with resp (taken; NULL: out of memory). */
+static int http_reply_resp(struct http_req *r, int status,
+                           const char *content_type,
+                           struct MHD_Response *resp)
+{
     if (resp == NULL)
         return AGORA_ENOMEM;
     if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -841,6 +890,7 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf,
             n = max;
         memcpy(buf, st->buf + st->off, n);
         st->off += n;
+        http_pending_total -= n;
         if (st->off == st->len) {
             st->off = st->len = 0;
             /* Drained: give the buffer back. A master holds a stream per
@@ -851,6 +901,8 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf,
         }
         return (ssize_t)n;
     }
+    if (st->cut)
+        return MHD_CONTENT_READER_END_WITH_ERROR; /* no clean end: drop */
     if (st->closing)
         return MHD_CONTENT_READER_END_OF_STREAM;
     /* Nothing to send: park the connection until a write resumes it. */
@@ -866,10 +918,13 @@ static void http_stream_free(void *cls)
 
     if (st->req)
         st->req->stream = NULL;
+    http_pending_total -= st->len - st->off;
+    st->len = st->off = 0;
     ev_timer_stop(st->srv->loop, &st->keepalive);
-    if (!st->closing) {
+    if (!st->closing || st->cut) {
+        if (!st->closing)
+            st->srv->stats.streams_open--;
         st->closing = 1;
-        st->srv->stats.streams_open--;
         if (st->on_close)
             st->on_close(st->arg, st);
     }
@@ -948,20 +1003,95 @@ struct http_stream *http_stream_open(struct http_req *r,
     return st;
 }
 
+/*
+ * Ends st as if its client had left, dropping what it had queued. The
+ * writer (self) hears of it at once, as before its write returns; any
+ * other stream's owner when its connection is gone (it may be in the
+ * middle of a loop over its streams, which must not lose one under it):
+ * until then its writes fail, and a close of its own means it no longer
+ * wants to hear.
+ */
+static void http_stream_cut(struct http_stream *st, int self,
+                            const char *why)
+{
+    log_warn("http", "stream on %s: %s, %zu bytes pending",
+             st->req ? st->req->path : "?", why, st->len - st->off);
+    http_pending_total -= st->len - st->off;
+    st->len = st->off = st->cap = 0;
+    free(st->buf); /* now: the connection may take a while to go */
+    st->buf = NULL;
+    http_streams_cut++;
+    http_stream_close(st);
+    if (self) {
+        if (st->on_close)
+            st->on_close(st->arg, st);
+    } else {
+        st->cut = 1;
+    }
+}
+
+/* The open stream with the most bytes queued, of every server. */
+static struct http_stream *http_stream_slowest(void)
+{
+    struct http_stream *worst = NULL;
+    struct http_server *s;
+    struct http_req *r;
+
+    for (s = http_servers; s; s = s->next)
+        for (r = s->live; r; r = r->live_next) {
+            struct http_stream *st = r->stream;
+
+            if (st && !st->closing && st->len > st->off &&
+                (worst == NULL ||
+                 st->len - st->off > worst->len - worst->off))
+                worst = st;
+        }
+    return worst;
+}
+
+/*
+ * Makes room for len more bytes under the process' budget by ending the
+ * slowest streams. 0, or AGORA_ETOOBIG when st itself was ended.
+ */
+static int http_budget_reclaim(struct http_stream *st, size_t len)
+{
+    while (http_pending_total + len > http_pending_budget) {
+        struct http_stream *victim = http_stream_slowest();
+
+        if (victim == NULL || victim == st ||
+            victim->len - victim->off < st->len - st->off + len) {
+            /* The writer is the slowest (or nothing else queues). */
+            http_stream_cut(st, 1, "over the streams' memory budget");
+            return AGORA_ETOOBIG;
+        }
+        http_stream_cut(victim, 0, "slowest client over the streams' "
+                                   "memory budget");
+    }
+    return 0;
+}
+
+void http_set_stream_budget(size_t bytes)
+{
+    http_pending_budget = bytes ? bytes : HTTP_DEFAULT_STREAM_BUDGET;
+}
+
+void http_stream_budget_stats(size_t *pending, uint64_t *cut)
+{
+    *pending = http_pending_total;
+    *cut = http_streams_cut;
+}
+
 int http_stream_write(struct http_stream *st, const void *data, size_t len)
 {
     if (st->closing || st->req == NULL)
         return AGORA_ESTATE;
     if (st->len - st->off + len > st->max) {
-        log_warn("http", "stream on %s: client too slow, %zu bytes pending",
-                 st->req->path, st->len - st->off);
-        /* Ended as if the client left: the owner hears of it. */
-        st->len = st->off = 0;
-        http_stream_close(st);
-        if (st->on_close)
-            st->on_close(st->arg, st);
+        http_stream_cut(st, 1, "client too slow");
         return AGORA_ETOOBIG;
     }
+    if (http_pending_total + len > http_pending_budget &&
+        http_budget_reclaim(st, len) < 0)
+        return AGORA_ETOOBIG;
     if (st->off > 0 && st->len + len > st->cap) {
         /* Drop what was sent before growing. */
         memmove(st->buf, st->buf + st->off, st->len - st->off);
@@ -982,6 +1112,7 @@ int http_stream_write(struct http_stream *st, const void *data, size_t len)
     }
     memcpy(st->buf + st->len, data, len);
     st->len += len;
+    http_pending_total += len;
     st->wrote = 1;
     http_stream_resume(st);
     return 0;
@@ -989,8 +1120,10 @@ int http_stream_write(struct http_stream *st, const void *data, size_t len)
 
 void http_stream_close(struct http_stream *st)
 {
-    if (st->closing)
+    if (st->closing) {
+        st->cut = 0; /* the owner is done with it: no on_close to come */
         return;
+    }
     st->closing = 1;
     st->srv->stats.streams_open--;
     ev_timer_stop(st->srv->loop, &st->keepalive);
@@ -1132,6 +1265,8 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
     ev_init(&s->timer, http_on_timer);
     s->timer.data = s;
     ev_io_start(loop, &s->io);
+    s->next = http_servers;
+    http_servers = s;
     http_server_run(s);
     *out = s;
     return 0;
@@ -1164,6 +1299,7 @@ void http_server_stats(const struct http_server *s, struct http_stats *out)
  */
 void http_server_stop(struct http_server *s)
 {
+    struct http_server **pp;
     struct http_req *r, *next;
 
     for (r = s->live; r; r = next) {
@@ -1176,6 +1312,11 @@ void http_server_stop(struct http_server *s)
     http_resume_held(s);
     MHD_run(s->daemon);
     s->stopping = 1;
+    for (pp = &http_servers; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
     ev_io_stop(s->loop, &s->io);
     ev_timer_stop(s->loop, &s->timer);
     MHD_stop_daemon(s->daemon);

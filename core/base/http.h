@@ -122,6 +122,15 @@ int http_reply_header(struct http_req *r, const char *name,
 int http_reply(struct http_req *r, int status, const char *content_type,
                const void *body, size_t len);
 
+/*
+ * Answers r with the first size bytes of the file open on fd (taken:
+ * closed with the response, or at once on failure), read as the client
+ * drains the socket: nothing of it is held in memory. A file that shrank
+ * meanwhile ends the connection early. 0 or an agora_err.
+ */
+int http_reply_fd(struct http_req *r, int status, const char *content_type,
+                  int fd, uint64_t size);
+
 /* Answers {"message": msg} (escaped) with the status. */
 int http_reply_error(struct http_req *r, int status, const char *msg);
 
@@ -163,7 +172,20 @@ struct http_stream *http_stream_open(struct http_req *r,
                                      http_stream_close_fn on_close,
                                      void *arg);
 
-/* Queues data; AGORA_ESTATE when the stream is closing or gone. */
+/*
+ * Bounds the bytes queued on all streams of the process together (0:
+ * 64 MB). A write past it ends the streams with the most queued, the
+ * slowest clients, until it fits (their on_close runs, as for a client
+ * too slow for its own max_pending).
+ */
+void http_set_stream_budget(size_t bytes);
+
+/* The bytes queued on all streams now, and how many streams the budget
+ * or their own max_pending ended so far. */
+void http_stream_budget_stats(size_t *pending, uint64_t *cut);
+
+/* Queues data; AGORA_ESTATE when the stream is closing or gone,
+ * AGORA_ETOOBIG when it was ended for a slow client. */
 int http_stream_write(struct http_stream *s, const void *data, size_t len);
 
 /* Sends what is queued, then ends the response. s is invalid after. */

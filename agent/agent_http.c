@@ -63,6 +63,9 @@
 
 #define A(arg) ((struct agent *)(arg))
 
+/* Connections one client address may hold on the agent's API. */
+#define AGENT_HTTP_CONNS_PER_IP 256
+
 /* ---- replies ---- */
 
 /* Answers with the writer's document, or 500 if it failed. Frees w. */
@@ -532,6 +535,10 @@ int agent_http_start(struct agent *a)
     hc.ip = a->conf.ip;
     hc.port = (uint16_t)a->conf.port;
     hc.max_body = a->conf.max_body_size > 0 ? (size_t)a->conf.max_body_size : 0;
+    /* The agent's clients are the master's UI and operators: a few
+     * connections each. 10,050 idle ones from one host locked it. */
+    hc.max_conns_per_ip = AGENT_HTTP_CONNS_PER_IP;
+    hc.header_timeout = 10.;
     rc = http_server_start(a->loop, &hc, &a->router, &a->http);
     if (rc < 0) {
         a->http = NULL;

@@ -30,6 +30,7 @@
 #include <agora/json.h>
 #include <agora/plugin.h>
 
+#include "http_guard.h"
 #include "log.h"
 #include "router.h"
 
@@ -54,6 +55,7 @@ struct http_server {
     int running;           /* inside MHD_run()                          */
     struct http_req *resume_head; /* resumes held until MHD_run() returns */
     struct http_server *next;     /* on http_servers                    */
+    struct http_guard *guard;     /* per-address limits, deadlines      */
 };
 
 /*
@@ -817,6 +819,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
         if (r == NULL)
             return MHD_NO;
         *con_cls = r;
+        http_guard_headers_done(conn);
         if ((r->refused = http_framing_refused(r)) != NULL)
             return http_dispatch(r);
         if (http_declared_too_big(r)) {
@@ -856,8 +859,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn,
     struct http_req *r = *con_cls;
 
     (void)cls;
-    (void)conn;
     (void)toe;
+    http_guard_request_done(conn);
     if (r == NULL)
         return;
     *con_cls = NULL;
@@ -1225,6 +1228,7 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
     struct http_server *s;
     struct sockaddr_in sa;
     const union MHD_DaemonInfo *info;
+    struct http_guard_conf gc;
 
     if (http_bind_addr(c, &sa) < 0) {
         log_error("http", "%s: invalid listen address '%s'", c->name, c->ip);
@@ -1238,21 +1242,33 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
     s->loop = loop;
     s->router = router;
     s->max_body = c->max_body ? c->max_body : HTTP_BODY_MAX_DEFAULT;
+    gc.name = c->name;
+    gc.max_conns = c->max_conns ? c->max_conns : 10000u;
+    gc.per_ip = c->max_conns_per_ip;
+    gc.header_timeout = c->header_timeout > 0 ? c->header_timeout : 10.;
+    gc.idle_timeout = c->idle_timeout > 0 ? c->idle_timeout : 60.;
+    if ((s->guard = http_guard_new(loop, &gc)) == NULL) {
+        free(s->name);
+        free(s);
+        return AGORA_ENOMEM;
+    }
     /* The port is in sa; MHD takes it again only to name it in its logs. */
     s->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
             MHD_USE_TURBO,
-        c->port, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-        http_mhd_log, s->name, MHD_OPTION_SOCK_ADDR, &sa,
-        MHD_OPTION_NOTIFY_COMPLETED,
-        http_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        c->max_conns ? c->max_conns : 10000u, MHD_OPTION_CONNECTION_TIMEOUT,
+        c->port, http_guard_accept, s->guard, http_access, s,
+        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s->name,
+        MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s->guard,
+        MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+        http_completed, s, MHD_OPTION_CONNECTION_LIMIT, gc.max_conns,
+        MHD_OPTION_CONNECTION_TIMEOUT,
         120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         c->conn_memory ? c->conn_memory : (size_t)32 * 1024, MHD_OPTION_END);
     if (s->daemon == NULL) {
         log_error("http", "%s: cannot listen on %s:%u: %s", c->name,
                   c->ip && *c->ip ? c->ip : "0.0.0.0", (unsigned)c->port,
                   strerror(errno));
+        http_guard_free(s->guard);
         free(s->name);
         free(s);
         return AGORA_EIO;
@@ -1289,7 +1305,15 @@ uint16_t http_server_port(const struct http_server *s) { return s->port; }
 
 void http_server_stats(const struct http_server *s, struct http_stats *out)
 {
+    struct http_guard_stats g;
+
     *out = s->stats;
+    http_guard_stats(s->guard, &g);
+    out->conns_open = g.conns;
+    out->refused_per_ip = g.refused_per_ip;
+    out->refused_reserve = g.refused_reserve;
+    out->header_timeouts = g.header_timeouts;
+    out->evicted = g.evicted;
 }
 
 /*
@@ -1320,6 +1344,7 @@ void http_server_stop(struct http_server *s)
     ev_io_stop(s->loop, &s->io);
     ev_timer_stop(s->loop, &s->timer);
     MHD_stop_daemon(s->daemon);
+    http_guard_free(s->guard);
     free(s->name);
     free(s);
 }

@@ -47,6 +47,12 @@ struct http_server_conf {
     unsigned max_conns; /* 0: 10,000                                     */
     size_t conn_memory; /* libmicrohttpd's per-connection pool (request
                          * line and headers must fit); 0: its 32 KB     */
+    unsigned max_conns_per_ip; /* connections one client address may
+                                * hold (http_guard.h); 0: no limit      */
+    double header_timeout; /* seconds for a request's headers to be
+                            * complete, from the accept; 0: 10        */
+    double idle_timeout;   /* the same from the end of the previous
+                            * request on a kept-alive connection; 0: 60 */
 };
 
 struct http_stats {
@@ -54,6 +60,11 @@ struct http_stats {
     uint64_t status_2xx, status_3xx, status_4xx, status_5xx;
     uint64_t streams_open;
     uint64_t deferred_open;
+    uint64_t conns_open;           /* connections now                   */
+    uint64_t refused_per_ip;       /* over the per-address limit        */
+    uint64_t refused_reserve;      /* kept out of the reserve           */
+    uint64_t header_timeouts;      /* closed: headers not in time       */
+    uint64_t evicted;              /* closed for a newcomer's place     */
 };
 
 /*

@@ -12,16 +12,17 @@
  *   GET /monitor/statistics[.json]   usage of each live task
  *   GET /metrics/snapshot            flat JSON of slave/... and system/...
  * The Mesos spellings /slave(1)/<endpoint> and the legacy names
- * /files/browse.json and so on are routed too. Every JSON endpoint
- * honours ?jsonp=<callback> (the Mesos UI fetches agents' /state and
- * /files that way).
+ * /files/browse.json and so on are routed too. ?jsonp= is not honoured
+ * (the Mesos UI used it): a script tag of any web page could read the
+ * sandboxes through it; a browser UI reads the agent through the master.
  *
  * /state is written by state_json.c (its header has the shape).
  *
  * /files/read: a missing offset is 0 (Mesos reads it as -1, the size);
  * data is UTF-8 text as files_utf8_clean() makes it.
- * /files/download: files up to FILES_DOWNLOAD_MAX are sent (chunked, read
- * at once with pread), bigger ones get 413; use /files/read for those.
+ * /files/download: files up to FILES_DOWNLOAD_MAX are sent, read from the
+ * file as the socket drains (http_reply_fd), bigger ones get 413; use
+ * /files/read for those.
  *
  * /metrics/snapshot, a subset of the Mesos agent's keys:
  *   slave/uptime_secs, slave/tasks_<state> for every state (terminal
@@ -62,48 +63,15 @@
 
 #define A(arg) ((struct agent *)(arg))
 
-/* /files/download reads and queues the file in pieces of this size. */
-#define DOWNLOAD_CHUNK (256 * 1024)
+/* Connections one client address may hold on the agent's API. */
+#define AGENT_HTTP_CONNS_PER_IP 256
 
 /* ---- replies ---- */
 
-/* A JSONP callback: a JavaScript name path, nothing that could inject. */
-static int jsonp_valid(const char *cb)
-{
-    size_t n = 0;
-
-    for (; cb[n]; n++)
-        if (!isalnum((unsigned char)cb[n]) && !strchr("_$.", cb[n]))
-            return 0;
-    return n > 0 && n <= 128;
-}
-
-/* Answers with the writer's document (wrapped in the ?jsonp= callback
- * when one is given), or 500 if it failed. Frees w. */
+/* Answers with the writer's document, or 500 if it failed. Frees w. */
 static void reply_jw(struct http_req *req, int status, struct agora_jw *w)
 {
-    const char *cb = http_req_query(req, "jsonp", 0);
-    const char *doc;
-    char *wrapped;
-    size_t len;
-    int n;
-
-    if (cb == NULL || *cb == '\0') {
-        http_reply_jw(req, status, w);
-        return;
-    }
-    doc = w ? agora_jw_result(w, &len) : NULL;
-    if (doc == NULL) {
-        http_reply_error(req, 500, "out of memory");
-    } else if (!jsonp_valid(cb)) {
-        http_reply_error(req, 400, "invalid jsonp callback");
-    } else if ((n = asprintf(&wrapped, "%s(%s);", cb, doc)) < 0) {
-        http_reply_error(req, 500, "out of memory");
-    } else {
-        http_reply(req, status, "text/javascript", wrapped, (size_t)n);
-        free(wrapped);
-    }
-    agora_jw_free(w);
+    http_reply_jw(req, status, w);
 }
 
 static char *sandboxes_dir(const struct agent *a)
@@ -450,50 +418,6 @@ static void disposition(const char *real, char *out, size_t len)
     snprintf(out, len, "attachment; filename=\"%s\"", name);
 }
 
-/* Queues the file's first `size` bytes on a stream answering req. */
-static void send_file(struct http_req *req, int fd, off_t size)
-{
-    struct http_stream *s;
-    char *buf;
-    off_t off = 0;
-    ssize_t n;
-
-    buf = malloc(DOWNLOAD_CHUNK);
-    if (buf == NULL) {
-        http_reply_error(req, 500, "out of memory");
-        return;
-    }
-    /* Everything is queued before the loop runs again: room for all. */
-    s = http_stream_open(req, "application/octet-stream", 0, NULL,
-                         (size_t)size + 1, NULL, NULL);
-    if (s == NULL) {
-        free(buf);
-        http_reply_error(req, 500, "cannot open the response");
-        return;
-    }
-    while (off < size) {
-        size_t want = (size_t)(size - off) < DOWNLOAD_CHUNK
-                          ? (size_t)(size - off)
-                          : DOWNLOAD_CHUNK;
-
-        n = pread(fd, buf, want, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            /* Shrunk or failed: the client gets a short body. */
-            if (n < 0)
-                log_warn("agent", "/files/download: read failed: %s",
-                         strerror(errno));
-            break;
-        }
-        if (http_stream_write(s, buf, (size_t)n) != 0)
-            break;
-        off += n;
-    }
-    free(buf);
-    http_stream_close(s);
-}
-
 static void h_download(void *arg, struct http_req *req)
 {
     const char *path = query_path(req);
@@ -524,9 +448,15 @@ static void h_download(void *arg, struct http_req *req)
     } else {
         disposition(real, disp, sizeof(disp));
         http_reply_header(req, "Content-Disposition", disp);
-        send_file(req, fd, st.st_size);
+        /* Read from the file as the client drains the socket: a stalled
+         * download holds a descriptor, not the file's bytes. */
+        if (http_reply_fd(req, 200, "application/octet-stream", fd,
+                          (uint64_t)st.st_size) < 0)
+            http_reply_error(req, 500, "cannot send the file");
+        fd = -1; /* taken by http_reply_fd */
     }
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     free(real);
 }
 
@@ -605,6 +535,10 @@ int agent_http_start(struct agent *a)
     hc.ip = a->conf.ip;
     hc.port = (uint16_t)a->conf.port;
     hc.max_body = a->conf.max_body_size > 0 ? (size_t)a->conf.max_body_size : 0;
+    /* The agent's clients are the master's UI and operators: a few
+     * connections each. 10,050 idle ones from one host locked it. */
+    hc.max_conns_per_ip = AGENT_HTTP_CONNS_PER_IP;
+    hc.header_timeout = 10.;
     rc = http_server_start(a->loop, &hc, &a->router, &a->http);
     if (rc < 0) {
         a->http = NULL;

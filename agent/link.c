@@ -60,6 +60,7 @@ struct agent_link {
     int stopping; /* no more subscriptions               */
     int drop;     /* a handler asked to end the stream   */
     char *url;    /* base URL of the subscribed master   */
+    char *session; /* the subscription's token (`subscribed`) */
     char *line;   /* bytes of the line being received    */
     size_t len, cap;
     long code;         /* HTTP status of the current stream   */
@@ -453,12 +454,20 @@ static void link_on_ack(struct agent_link *l, yajl_val ev)
 static void link_on_subscribed(struct agent_link *l, yajl_val ev)
 {
     struct agent *a = l->a;
-    const char *id = NULL, *master_id = "?";
+    const char *id = NULL, *master_id = "?", *session = NULL;
     double interval = LINK_PING_INTERVAL;
     int64_t misses = LINK_PING_MISSES;
 
     agora_json_str(ev, "agent_id", &id);
     agora_json_str(ev, "master_id", &master_id);
+    agora_json_str(ev, "session", &session);
+    free(l->session);
+    l->session = session ? strdup(session) : NULL;
+    if (session && l->session == NULL) {
+        log_error("link", "out of memory: dropping the subscription");
+        l->drop = 1;
+        return;
+    }
     if (agora_json_num(ev, "ping_interval", &interval) < 0 || interval <= 0)
         interval = LINK_PING_INTERVAL;
     if (agora_json_int(ev, "max_ping_misses", &misses) < 0 || misses < 1)
@@ -704,6 +713,8 @@ static void link_reset(struct agent_link *l)
     l->subscribed = 0;
     free(l->url);
     l->url = NULL;
+    free(l->session);
+    l->session = NULL;
     free(l->body);
     l->body = NULL;
     l->len = 0;
@@ -934,6 +945,7 @@ void link_stop(struct agent *a)
     leader_watch_close(l->lw);
     link_masters_free(l->masters, l->nmasters);
     free(l->url);
+    free(l->session);
     free(l->req_url);
     free(l->body);
     free(l->line);
@@ -944,6 +956,11 @@ void link_stop(struct agent *a)
 const char *link_master_url(const struct agent *a)
 {
     return a->link && a->link->subscribed ? a->link->url : NULL;
+}
+
+const char *link_session(const struct agent *a)
+{
+    return a->link && a->link->subscribed ? a->link->session : NULL;
 }
 
 int link_subscribed(const struct agent *a)

@@ -52,6 +52,10 @@ void link_stop(struct agent *a);
  * while it is not. Borrowed: valid until the link drops. */
 const char *link_master_url(const struct agent *a);
 
+/* The session token of the current subscription (its `subscribed`
+ * event's), which updates carry; NULL while not subscribed. */
+const char *link_session(const struct agent *a);
+
 /* 1 while subscribed (the `subscribed` event arrived on a live stream). */
 int link_subscribed(const struct agent *a);
 

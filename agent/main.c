@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <ev.h>
 
 #include "agent.h"
+#include "dirlock.h"
 #include "log.h"
 #include "exec.h"
 
@@ -90,7 +92,7 @@ int main(int argc, char **argv)
 {
     struct agent_conf conf;
     char err[512];
-    int rc;
+    int rc, lock_fd;
 
     if (argc > 1 && strcmp(argv[1], "--shim") == 0)
         return shim_main(argc, argv);
@@ -113,6 +115,21 @@ int main(int argc, char **argv)
         conf_release(agent_flags, &conf);
         return 2;
     }
+    /* Two agents on one work_dir would run every task twice: the second
+     * stops here, naming the first. */
+    if (conf.work_dir == NULL || conf.work_dir[0] != '/') {
+        fprintf(stderr, "agora-agent: --work_dir must be an absolute path\n");
+        conf_release(agent_flags, &conf);
+        return 2;
+    }
+    lock_fd = dirlock_take(conf.work_dir, "agora-agent", err, sizeof(err));
+    if (lock_fd < 0) {
+        log_error("agent", "%s", err);
+        conf_release(agent_flags, &conf);
+        return 1;
+    }
     raise_fd_limit();
-    return run(&conf);
+    rc = run(&conf);
+    close(lock_fd);
+    return rc;
 }

@@ -425,6 +425,8 @@ static struct agora_jw *updates_body(struct agent *a, size_t *count)
         return NULL;
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "agent_id", a->id);
+    if (link_session(a))
+        agora_jw_kstr(w, "session", link_session(a));
     agora_jw_key(w, "updates");
     agora_jw_arr_open(w);
     *count = updates_fill(m, w);

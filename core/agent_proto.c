@@ -83,22 +83,60 @@ static void proto_subscribed(struct master *m, struct agent_rec *ag,
              ag->resources_text);
 }
 
+/*
+ * Whether this subscribe may go on; answers req (and returns 0) when
+ * not. A connected agent is not taken over from another address while
+ * its stream lives (an impostor who knows the id would get its
+ * launches); an agent never seen before takes a token of the join rate.
+ * *ag is the known record, or NULL.
+ */
+static int proto_may_subscribe(struct master *m, struct http_req *req,
+                               const char *id, struct agent_rec **ag,
+                               const char *peer)
+{
+    double now = master_now(m);
+
+    *ag = agents_find(m, id);
+    if (*ag && !agents_takeover_allowed(m, *ag, peer, now)) {
+        log_warn("agents", "agent %s: a subscribe from %s refused: it is "
+                           "connected from %s", id, peer, (*ag)->peer);
+        http_reply_errorf(req, 409, "agent %s is connected from another "
+                                    "address", id);
+        return 0;
+    }
+    if (*ag == NULL && !agents_join_allowed(m, now)) {
+        http_reply_header(req, "Retry-After", "1");
+        http_reply_error(req, 429, "too many new agents: try again later");
+        return 0;
+    }
+    return 1;
+}
+
 void agent_proto_http_subscribe(void *arg, struct http_req *req)
 {
     struct master *m = arg;
     char why[256];
     yajl_val doc = agora_json_parse(http_req_body(req, NULL), why, sizeof(why));
     const char *id = doc ? agora_json_get_str(doc, "agent_id") : NULL;
-    struct agent_rec *ag;
+    struct agent_rec *ag = NULL;
+    char peer[48];
 
     if (doc == NULL) {
         http_reply_errorf(req, 400, "invalid JSON: %s", why);
         return;
     }
+    /* Everything that can refuse the body runs before agents_add(): a
+     * record made for a refused subscribe would be awaited after a
+     * restart. */
     if (!agora_id_valid(id, AGENT_ID_MAX)) {
         http_reply_error(req, 400, "agent_id missing or invalid (1-128 of "
                                    "[A-Za-z0-9_.-])");
-    } else if ((ag = agents_add(m, id)) == NULL) {
+    } else if (agents_check_info(doc, why, sizeof(why)) < 0) {
+        http_reply_error(req, 400, why);
+    } else if (!proto_may_subscribe(m, req, id, &ag,
+                                    http_req_peer(req, peer, sizeof(peer)))) {
+        /* answered */
+    } else if (ag == NULL && (ag = agents_add(m, id)) == NULL) {
         http_reply_error(req, 500, "out of memory");
     } else if (agents_take_info(ag, doc, why, sizeof(why)) < 0) {
         http_reply_error(req, 400, why);
@@ -183,6 +221,9 @@ void agent_proto_http_updates(void *arg, struct http_req *req)
     if (ag == NULL || ag->state != AGENT_ACTIVE)
         http_reply_error(req, 409, "the agent is not subscribed: subscribe "
                                    "first");
+    else if (!agents_session_ok(m, ag, agora_json_get_str(doc, "session")))
+        http_reply_error(req, 409, "not the agent's current session: "
+                                   "subscribe first");
     else
         proto_updates(m, ag, doc, req);
     yajl_tree_free(doc);

@@ -23,6 +23,7 @@
 #include "master_api_v1.h"
 #include "res_json.h"
 #include "store.h"
+#include "uuid.h"
 
 #define AGENTS_NS "_core"
 /* Seconds between readings of the agent registry while they fail. */
@@ -280,6 +281,22 @@ static int agent_set_attrs(struct agent_rec *ag, yajl_val attrs)
         if (!ag->attrs[i].key || !ag->attrs[i].value)
             return AGORA_ENOMEM;
     }
+    return 0;
+}
+
+int agents_check_info(yajl_val doc, char *err, size_t errlen)
+{
+    const char *res = agora_json_get_str(doc, "resources");
+    struct agora_resources total = {NULL, 0};
+    char why[200];
+
+    if (res == NULL ||
+        agora_resources_parse(res, &total, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "invalid resources: %s",
+                 res ? why : "missing");
+        return AGORA_EINVAL;
+    }
+    agora_resources_free(&total);
     return 0;
 }
 
@@ -622,6 +639,55 @@ void agents_stop(struct master *m)
 
 /* ---- what the protocol asks of the registry ---- */
 
+int agents_join_allowed(struct master *m, double now)
+{
+    struct agents *r = &m->agents;
+    double rate = m->conf.agent_join_rate;
+    double burst = m->conf.agent_join_burst > 0
+                       ? (double)m->conf.agent_join_burst : 1.0;
+
+    if (rate <= 0)
+        return 1;
+    if (r->join_last == 0)
+        r->join_tokens = burst; /* a new cluster starts all at once */
+    else if (now > r->join_last)
+        r->join_tokens += (now - r->join_last) * rate;
+    if (r->join_tokens > burst)
+        r->join_tokens = burst;
+    r->join_last = now;
+    if (r->join_tokens < 1) {
+        r->joins_refused++;
+        return 0;
+    }
+    r->join_tokens -= 1;
+    return 1;
+}
+
+int agents_takeover_allowed(struct master *m, struct agent_rec *ag,
+                            const char *peer, double now)
+{
+    if (ag->stream == NULL || ag->state != AGENT_ACTIVE ||
+        strcmp(ag->peer, peer) == 0)
+        return 1;
+    /* The old stream's host may be gone without a close (a crash, a
+     * cable): after two silent ping intervals it no longer holds the id. */
+    if (http_stream_peer_gone(ag->stream) ||
+        now - ag->last_seen > 2 * m->conf.agent_ping_timeout)
+        return 1;
+    m->agents.takeovers_refused++;
+    return 0;
+}
+
+int agents_session_ok(struct master *m, struct agent_rec *ag,
+                      const char *session)
+{
+    if (ag->session[0] && session &&
+        strcmp(session, ag->session) == 0)
+        return 1;
+    m->agents.sessions_refused++;
+    return 0;
+}
+
 struct agent_rec *agents_add(struct master *m, const char *id)
 {
     struct agent_rec *ag = agents_find(m, id);
@@ -690,10 +756,15 @@ static int agent_open_stream(struct master *m, struct agent_rec *ag,
                                   AGENT_STREAM_MAX, agent_stream_closed, ag);
     if (ag->stream == NULL)
         return AGORA_ENOMEM;
+    /* A new token per subscription: updates of an older stream, or of
+     * anyone who only knows the agent's id, are not taken. */
+    uuid_v4(ag->session);
+    http_req_peer(req, ag->peer, sizeof(ag->peer));
     n = snprintf(line, sizeof(line),
                  "{\"type\":\"subscribed\",\"agent_id\":\"%s\",\"master_id\":"
-                 "\"%s\",\"ping_interval\":%g,\"max_ping_misses\":%lld}",
-                 ag->id, m->id, m->conf.agent_ping_timeout,
+                 "\"%s\",\"session\":\"%s\",\"ping_interval\":%g,"
+                 "\"max_ping_misses\":%lld}",
+                 ag->id, m->id, ag->session, m->conf.agent_ping_timeout,
                  (long long)m->conf.max_agent_ping_timeouts);
     return agents_send(ag, line, (size_t)n);
 }
@@ -914,6 +985,12 @@ void agents_write_metrics(struct master *m, struct agora_jw *w)
     agora_jw_kint(w, "master/slave_removals", (int64_t)m->agents.removals);
     agora_jw_kint(w, "master/slave_unreachable_completed",
                   (int64_t)m->agents.unreachable);
+    agora_jw_kint(w, "master/agent_joins_refused",
+                  (int64_t)m->agents.joins_refused);
+    agora_jw_kint(w, "master/agent_takeovers_refused",
+                  (int64_t)m->agents.takeovers_refused);
+    agora_jw_kint(w, "master/agent_sessions_refused",
+                  (int64_t)m->agents.sessions_refused);
     alloc_get_totals(m->alloc, &t);
     for (k = 0; k < 4; k++) {
         static const char *const names[] = {"cpus", "mem", "disk", "gpus"};

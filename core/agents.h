@@ -62,6 +62,9 @@ struct agent_rec {
     double unreachable_time;
     int is_new;                    /* subscribing for the first time     */
     struct http_stream *stream;    /* NULL while disconnected            */
+    char peer[48];                 /* the stream's client address        */
+    char session[40];              /* this subscription's token, given in
+                                    * `subscribed`; updates must carry it */
     struct map tasks;              /* task id -> struct task             */
     struct store_op *save;         /* the registration being written     */
     char *saved;                   /* the registration as stored         */
@@ -100,6 +103,12 @@ struct agents {
     struct agents_hooks hooks;    /* the layer above, from agents_start */
     /* Since the start (Mesos' master/slave_* counters). */
     uint64_t registrations, reregistrations, unreachable, removals;
+    double join_tokens;           /* the new agents' token bucket        */
+    double join_last;             /* when it was last filled             */
+    unsigned long long joins_refused; /* new agents answered 429         */
+    unsigned long long takeovers_refused; /* subscribes of a connected
+                                   * agent from another address         */
+    unsigned long long sessions_refused;  /* updates on a wrong session */
 };
 
 /*
@@ -132,11 +141,38 @@ void agents_stop(struct master *m);
 struct agent_rec *agents_find(struct master *m, const char *id);
 
 /*
+ * Whether an agent never seen before may join now: takes a token of the
+ * --agent_join_rate bucket (1) or counts a refusal (0).
+ */
+int agents_join_allowed(struct master *m, double now);
+
+/*
+ * Whether a subscribe of ag from peer may replace its stream: 1 when ag
+ * has none, the new one comes from the same address, or the old one is
+ * dead (its socket closed, or the agent unheard for two ping intervals).
+ * 0 counts a refusal.
+ */
+int agents_takeover_allowed(struct master *m, struct agent_rec *ag,
+                            const char *peer, double now);
+
+/* 1 when session is ag's current one (updates are taken only on it);
+ * 0 counts a refusal. */
+int agents_session_ok(struct master *m, struct agent_rec *ag,
+                      const char *session);
+
+/*
  * The agent of that id, or a new record of it (AGENT_RECOVERING until
  * agents_activate()); NULL when out of memory. id is copied; the record
  * lives as agents_find()'s do.
  */
 struct agent_rec *agents_add(struct master *m, const char *id);
+
+/*
+ * Checks a subscribe body as agents_take_info() would take it, without a
+ * record: 0, or AGORA_EINVAL with the reason in err. Run before
+ * agents_add(), so that a refused subscribe leaves nothing behind.
+ */
+int agents_check_info(yajl_val doc, char *err, size_t errlen);
 
 /*
  * Fills ag from a registration document (a subscribe body or the stored

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <ev.h>
 
+#include "dirlock.h"
 #include "log.h"
 #include "master.h"
 
@@ -28,7 +30,7 @@ int main(int argc, char **argv)
     struct master m;
     struct ev_loop *loop;
     char err[512];
-    int rc;
+    int rc, lock_fd;
 
     memset(&conf, 0, sizeof(conf));
     rc = conf_parse(master_flags, &conf, argc, argv, "/etc/agora/master",
@@ -44,6 +46,14 @@ int main(int argc, char **argv)
         conf_release(master_flags, &conf);
         return 2;
     }
+    /* Two masters on one work_dir would write one store: the second
+     * stops here, naming the first. */
+    lock_fd = dirlock_take(conf.work_dir, "agora-master", err, sizeof(err));
+    if (lock_fd < 0) {
+        log_error("master", "%s", err);
+        conf_release(master_flags, &conf);
+        return 1;
+    }
     raise_fd_limit();
     loop = ev_default_loop(EVFLAG_AUTO);
     if (loop == NULL) {
@@ -55,5 +65,6 @@ int main(int argc, char **argv)
         ev_run(loop, 0);
     master_stop(&m);
     ev_loop_destroy(loop);
+    close(lock_fd);
     return rc == 0 ? 0 : 1;
 }

@@ -78,6 +78,27 @@ const conf_field master_flags[] = {
       "must fit; every agent holds one connection"),
     F(event_keepalive, DURATION, "15secs",
       "idle time after which an event stream gets a keep-alive comment"),
+    F(http_max_connections, INT, "0",
+      "HTTP connections in all (0: the descriptor limit less 128); the last "
+      "5% (at least 16) are kept for addresses holding fewer than 4, so "
+      "health checks and agents get in while a few hosts hold the rest"),
+    F(http_max_connections_per_ip, INT, "1024",
+      "HTTP connections one client address may hold (0: no limit); each "
+      "agent holds two"),
+    F(http_header_timeout, DURATION, "10secs",
+      "time for a request's headers to be complete from the connection's "
+      "accept, however slowly they trickle (six times that for the next "
+      "request on a kept-alive connection)"),
+    F(http_stream_budget, INT, "67108864",
+      "bytes queued on all event streams together (agents' and clients'); "
+      "past it the streams with the most queued, the slowest readers, are "
+      "ended first"),
+    F(agent_join_rate, DOUBLE, "20",
+      "agents never seen before admitted per second, beyond the burst; "
+      "more are answered 429 and retry (0: no bound). Known agents are "
+      "never held back"),
+    F(agent_join_burst, INT, "500",
+      "agents never seen before admitted at once (a new cluster's start)"),
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -266,7 +287,24 @@ static int master_listen(struct master *m)
     hc.port = (uint16_t)m->conf.port;
     hc.max_body = (size_t)m->conf.max_body_size;
     hc.conn_memory = (size_t)m->conf.http_connection_memory;
-    hc.max_conns = master_max_conns();
+    hc.max_conns = m->conf.http_max_connections > 0
+                       ? (unsigned)m->conf.http_max_connections
+                       : master_max_conns();
+    if (m->conf.http_max_connections_per_ip < 0 ||
+        m->conf.http_max_connections < 0 || m->conf.http_header_timeout <= 0) {
+        log_error("master", "--http_max_connections, "
+                            "--http_max_connections_per_ip and "
+                            "--http_header_timeout must not be negative");
+        return AGORA_EINVAL;
+    }
+    hc.max_conns_per_ip = (unsigned)m->conf.http_max_connections_per_ip;
+    hc.header_timeout = m->conf.http_header_timeout;
+    hc.idle_timeout = 6 * m->conf.http_header_timeout;
+    if (m->conf.http_stream_budget < 65536) {
+        log_error("master", "--http_stream_budget must be at least 65536");
+        return AGORA_EINVAL;
+    }
+    http_set_stream_budget((size_t)m->conf.http_stream_budget);
     if (master_http_routes(m, &m->router) < 0)
         return AGORA_ENOMEM;
     return http_server_start(m->loop, &hc, &m->router, &m->http);

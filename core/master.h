@@ -85,6 +85,12 @@ struct master_conf {
     int64_t max_body_size;
     int64_t http_connection_memory;
     double event_keepalive;
+    int64_t http_max_connections;        /* 0: from RLIMIT_NOFILE      */
+    int64_t http_max_connections_per_ip; /* 0: no limit                */
+    double http_header_timeout;
+    int64_t http_stream_budget; /* bytes queued on all streams         */
+    double agent_join_rate;     /* new agents per second (0: no bound)  */
+    int64_t agent_join_burst;   /* new agents admitted at once          */
 };
 
 extern const conf_field master_flags[];

@@ -226,7 +226,8 @@ static void h_plugins(void *arg, struct http_req *req)
 static void write_http_metrics(struct agora_jw *w, struct master *m)
 {
     struct http_stats st;
-    size_t i;
+    size_t i, pending;
+    uint64_t cut;
 
     http_server_stats(m->http, &st);
     /* Plugin listeners count too: every request the process served. */
@@ -243,6 +244,11 @@ static void write_http_metrics(struct agora_jw *w, struct master *m)
         st.status_5xx += ps.status_5xx;
         st.streams_open += ps.streams_open;
         st.deferred_open += ps.deferred_open;
+        st.conns_open += ps.conns_open;
+        st.refused_per_ip += ps.refused_per_ip;
+        st.refused_reserve += ps.refused_reserve;
+        st.header_timeouts += ps.header_timeouts;
+        st.evicted += ps.evicted;
     }
     agora_jw_kint(w, "master/http_requests", (int64_t)st.requests);
     agora_jw_kint(w, "master/http_responses_2xx", (int64_t)st.status_2xx);
@@ -251,6 +257,17 @@ static void write_http_metrics(struct agora_jw *w, struct master *m)
     agora_jw_kint(w, "master/http_responses_5xx", (int64_t)st.status_5xx);
     agora_jw_kint(w, "master/http_streams_open", (int64_t)st.streams_open);
     agora_jw_kint(w, "master/http_deferred_open", (int64_t)st.deferred_open);
+    agora_jw_kint(w, "master/http_connections", (int64_t)st.conns_open);
+    agora_jw_kint(w, "master/http_connections_refused_per_ip",
+                  (int64_t)st.refused_per_ip);
+    agora_jw_kint(w, "master/http_connections_refused_reserve",
+                  (int64_t)st.refused_reserve);
+    agora_jw_kint(w, "master/http_header_timeouts",
+                  (int64_t)st.header_timeouts);
+    agora_jw_kint(w, "master/http_connections_evicted", (int64_t)st.evicted);
+    http_stream_budget_stats(&pending, &cut);
+    agora_jw_kint(w, "master/http_stream_pending_bytes", (int64_t)pending);
+    agora_jw_kint(w, "master/http_streams_cut", (int64_t)cut);
 }
 
 static void write_store_metrics(struct agora_jw *w, struct master *m)

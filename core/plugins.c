@@ -695,6 +695,10 @@ static int plugin_gen_ports(struct master *m, struct plugin_gen *next,
         hc.ip = m->conf.ip;
         hc.port = p->port;
         hc.max_body = (size_t)m->conf.max_body_size;
+        /* The master's connection limits hold on a plugin's port too. */
+        hc.max_conns_per_ip = (unsigned)m->conf.http_max_connections_per_ip;
+        hc.header_timeout = m->conf.http_header_timeout;
+        hc.idle_timeout = 6 * m->conf.http_header_timeout;
         if (http_server_start(m->loop, &hc, &p->router, &p->srv) == 0) {
             http_server_set_filter(p->srv, m->plugin_hooks.port_filter, p);
         } else {

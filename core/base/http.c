@@ -15,10 +15,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <ev.h>
 #include <microhttpd.h>
@@ -26,10 +30,12 @@
 #include <agora/json.h>
 #include <agora/plugin.h>
 
+#include "http_guard.h"
 #include "log.h"
 #include "router.h"
 
 #define HTTP_DEFAULT_MAX_PENDING (8u << 20)
+#define HTTP_DEFAULT_STREAM_BUDGET ((size_t)64 << 20)
 #define HTTP_BODY_MAX_DEFAULT (1u << 20)
 
 struct http_server {
@@ -48,7 +54,20 @@ struct http_server {
     int stopping;
     int running;           /* inside MHD_run()                          */
     struct http_req *resume_head; /* resumes held until MHD_run() returns */
+    struct http_server *next;     /* on http_servers                    */
+    struct http_guard *guard;     /* per-address limits, deadlines      */
 };
+
+/*
+ * The bytes queued on every stream of every server of the process, and
+ * the bound on them: past it the streams with the most queued (their
+ * clients read slowest) are ended first. One loop thread runs every
+ * server, so plain statics do.
+ */
+static struct http_server *http_servers;
+static size_t http_pending_total;
+static size_t http_pending_budget = HTTP_DEFAULT_STREAM_BUDGET;
+static uint64_t http_streams_cut;
 
 enum req_state {
     REQ_NEW,      /* headers seen, body arriving                      */
@@ -73,6 +92,7 @@ struct http_req {
     char *body;         /* NULL until a body arrives                      */
     size_t len, cap;
     int too_big;
+    const char *refused; /* why it is answered 400 before routing */
     size_t dropped; /* body bytes read past the limit */
     int suspended;
     int resume_pending;            /* on srv->resume_head                */
@@ -97,6 +117,8 @@ struct http_stream {
     int closing;  /* owner closed: drain, then end                    */
     int gone;     /* the connection ended                             */
     int wrote;    /* a write since the last keepalive tick            */
+    int cut;      /* ended for the budget: the connection is dropped,
+                   * and on_close runs when it is gone               */
     ev_timer keepalive;
     char *keepalive_text;
     http_stream_close_fn on_close;
@@ -305,18 +327,51 @@ static int http_apply_headers(struct http_req *r, struct MHD_Response *resp)
     return 0;
 }
 
+static int http_reply_resp(struct http_req *r, int status,
+                           const char *content_type,
+                           struct MHD_Response *resp);
+
 int http_reply(struct http_req *r, int status, const char *content_type,
                const void *body, size_t len)
 {
-    struct MHD_Response *resp;
-
     if (r->state != REQ_HANDLING && r->state != REQ_DEFERRED &&
         r->state != REQ_NEW)
         return AGORA_ESTATE;
     if (status < 100 || status > 599)
         return AGORA_EINVAL;
-    resp = MHD_create_response_from_buffer(len, (void *)body,
-                                           MHD_RESPMEM_MUST_COPY);
+    return http_reply_resp(r, status, content_type,
+                           MHD_create_response_from_buffer(
+                               len, (void *)body, MHD_RESPMEM_MUST_COPY));
+}
+
+int http_reply_fd(struct http_req *r, int status, const char *content_type,
+                  int fd, uint64_t size)
+{
+    struct MHD_Response *resp;
+
+    if ((r->state != REQ_HANDLING && r->state != REQ_DEFERRED &&
+         r->state != REQ_NEW) ||
+        status < 100 || status > 599) {
+        close(fd);
+        return r->state == REQ_HANDLING || r->state == REQ_DEFERRED ||
+                       r->state == REQ_NEW
+                   ? AGORA_EINVAL : AGORA_ESTATE;
+    }
+    /* libmicrohttpd reads the file (sendfile() where it can) as the
+     * socket drains, and closes fd with the response. */
+    resp = MHD_create_response_from_fd_at_offset64(size, fd, 0);
+    if (resp == NULL) {
+        close(fd);
+        return AGORA_ENOMEM;
+    }
+    return http_reply_resp(r, status, content_type, resp);
+}
+
+/* Answers r with resp (taken; NULL: out of memory). */
+static int http_reply_resp(struct http_req *r, int status,
+                           const char *content_type,
+                           struct MHD_Response *resp)
+{
     if (resp == NULL)
         return AGORA_ENOMEM;
     if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -539,6 +594,23 @@ const char *http_req_body(const struct http_req *r, size_t *len)
     return r->body ? r->body : "";
 }
 
+const char *http_req_peer(const struct http_req *r, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    const void *addr = NULL;
+
+    snprintf(buf, len, "?");
+    if (sa && sa->sa_family == AF_INET)
+        addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (sa && sa->sa_family == AF_INET6)
+        addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (addr && inet_ntop(sa->sa_family, addr, buf, (socklen_t)len) == NULL)
+        snprintf(buf, len, "?");
+    return buf;
+}
+
 struct http_server *http_req_server(const struct http_req *r)
 {
     return r->srv;
@@ -580,14 +652,24 @@ static void http_route(struct http_req *r)
     fn(r->match.arg, r);
 }
 
+static int http_cross_site(struct http_req *r);
+
 /* Runs the handler and turns what it did into the connection's next step. */
 static enum MHD_Result http_dispatch(struct http_req *r)
 {
     r->srv->stats.requests++;
     r->state = REQ_HANDLING;
-    if (r->too_big) {
+    if (r->refused) {
+        /* What the body is cannot be told: the connection goes after. */
+        http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        http_reply_error(r, 400, r->refused);
+    } else if (r->too_big) {
         http_reply_errorf(r, 413, "request body larger than %zu bytes",
                           r->srv->max_body);
+    } else if (http_cross_site(r)) {
+        http_reply_error(r, 403, "a state-changing request from another "
+                                 "site: send it with Content-Type: "
+                                 "application/json");
     } else {
         http_route(r);
     }
@@ -620,6 +702,99 @@ int http_length_over(const char *content_length, uint64_t max)
     return errno == 0 && end != content_length && n > max;
 }
 
+struct framing {
+    const char *length; /* the first Content-Length              */
+    int lengths_differ;
+    int chunked;        /* a Transfer-Encoding header             */
+};
+
+static enum MHD_Result framing_each(void *cls, enum MHD_ValueKind kind,
+                                    const char *key, const char *value)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->length == NULL)
+            f->length = value ? value : "";
+        else if (strcmp(f->length, value ? value : "") != 0)
+            f->lengths_differ = 1;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->chunked = 1;
+    }
+    return MHD_YES;
+}
+
+/*
+ * A body whose length two headers tell differently (two different
+ * Content-Length, or one with Transfer-Encoding) is where a proxy and
+ * this server may disagree on where the next request starts: refused.
+ */
+static const char *http_framing_refused(struct http_req *r)
+{
+    struct framing f = {NULL, 0, 0};
+
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, framing_each, &f);
+    if (f.lengths_differ)
+        return "two different Content-Length headers";
+    if (f.length && f.chunked)
+        return "Content-Length with Transfer-Encoding";
+    return NULL;
+}
+
+/* The media type of a Content-Type a form or a simple fetch() may send
+ * from any page: application/x-www-form-urlencoded, multipart/form-data,
+ * text/plain (parameters after ';' ignored). */
+static int http_simple_type(const char *ct)
+{
+    static const char *const simple[] = {
+        "application/x-www-form-urlencoded", "multipart/form-data",
+        "text/plain"};
+    size_t i, n;
+
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    for (n = 0; ct[n] && ct[n] != ';' && ct[n] != ' ' && ct[n] != '\t'; n++)
+        ;
+    for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+        if (strlen(simple[i]) == n && strncasecmp(ct, simple[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * 1 for a request that changes state (not GET, HEAD or OPTIONS), that a
+ * page of another site could have made a browser send: a "simple"
+ * request (no body type but a form's or text/plain, no header of its
+ * own) with an Origin (or Sec-Fetch-Site) other than this server's own.
+ * A browser sends Origin with every such request; curl, agents and other
+ * programs send none and are not concerned. A request with a JSON body
+ * or a header such as X-Requested-With would have needed a CORS
+ * preflight, which this server never grants.
+ */
+static int http_cross_site(struct http_req *r)
+{
+    const char *origin, *host, *ct, *site, *o;
+
+    if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0 ||
+        strcmp(r->method, "OPTIONS") == 0)
+        return 0;
+    ct = http_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if ((ct && !http_simple_type(ct)) ||
+        http_req_header(r, "X-Requested-With"))
+        return 0;
+    site = http_req_header(r, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+        return 1;
+    origin = http_req_header(r, "Origin");
+    if (origin == NULL)
+        return 0;
+    host = http_req_header(r, MHD_HTTP_HEADER_HOST);
+    o = strstr(origin, "://");
+    o = o ? o + 3 : origin;
+    return host == NULL || strcmp(o, host) != 0;
+}
+
 /* A Content-Length over the limit is refused before the body is read. */
 static int http_declared_too_big(struct http_req *r)
 {
@@ -644,6 +819,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
         if (r == NULL)
             return MHD_NO;
         *con_cls = r;
+        http_guard_headers_done(conn);
+        if ((r->refused = http_framing_refused(r)) != NULL)
+            return http_dispatch(r);
         if (http_declared_too_big(r)) {
             r->too_big = 1;
             return http_dispatch(r);
@@ -681,8 +859,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn,
     struct http_req *r = *con_cls;
 
     (void)cls;
-    (void)conn;
     (void)toe;
+    http_guard_request_done(conn);
     if (r == NULL)
         return;
     *con_cls = NULL;
@@ -715,6 +893,7 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf,
             n = max;
         memcpy(buf, st->buf + st->off, n);
         st->off += n;
+        http_pending_total -= n;
         if (st->off == st->len) {
             st->off = st->len = 0;
             /* Drained: give the buffer back. A master holds a stream per
@@ -725,6 +904,8 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf,
         }
         return (ssize_t)n;
     }
+    if (st->cut)
+        return MHD_CONTENT_READER_END_WITH_ERROR; /* no clean end: drop */
     if (st->closing)
         return MHD_CONTENT_READER_END_OF_STREAM;
     /* Nothing to send: park the connection until a write resumes it. */
@@ -740,10 +921,13 @@ static void http_stream_free(void *cls)
 
     if (st->req)
         st->req->stream = NULL;
+    http_pending_total -= st->len - st->off;
+    st->len = st->off = 0;
     ev_timer_stop(st->srv->loop, &st->keepalive);
-    if (!st->closing) {
+    if (!st->closing || st->cut) {
+        if (!st->closing)
+            st->srv->stats.streams_open--;
         st->closing = 1;
-        st->srv->stats.streams_open--;
         if (st->on_close)
             st->on_close(st->arg, st);
     }
@@ -822,20 +1006,95 @@ struct http_stream *http_stream_open(struct http_req *r,
     return st;
 }
 
+/*
+ * Ends st as if its client had left, dropping what it had queued. The
+ * writer (self) hears of it at once, as before its write returns; any
+ * other stream's owner when its connection is gone (it may be in the
+ * middle of a loop over its streams, which must not lose one under it):
+ * until then its writes fail, and a close of its own means it no longer
+ * wants to hear.
+ */
+static void http_stream_cut(struct http_stream *st, int self,
+                            const char *why)
+{
+    log_warn("http", "stream on %s: %s, %zu bytes pending",
+             st->req ? st->req->path : "?", why, st->len - st->off);
+    http_pending_total -= st->len - st->off;
+    st->len = st->off = st->cap = 0;
+    free(st->buf); /* now: the connection may take a while to go */
+    st->buf = NULL;
+    http_streams_cut++;
+    http_stream_close(st);
+    if (self) {
+        if (st->on_close)
+            st->on_close(st->arg, st);
+    } else {
+        st->cut = 1;
+    }
+}
+
+/* The open stream with the most bytes queued, of every server. */
+static struct http_stream *http_stream_slowest(void)
+{
+    struct http_stream *worst = NULL;
+    struct http_server *s;
+    struct http_req *r;
+
+    for (s = http_servers; s; s = s->next)
+        for (r = s->live; r; r = r->live_next) {
+            struct http_stream *st = r->stream;
+
+            if (st && !st->closing && st->len > st->off &&
+                (worst == NULL ||
+                 st->len - st->off > worst->len - worst->off))
+                worst = st;
+        }
+    return worst;
+}
+
+/*
+ * Makes room for len more bytes under the process' budget by ending the
+ * slowest streams. 0, or AGORA_ETOOBIG when st itself was ended.
+ */
+static int http_budget_reclaim(struct http_stream *st, size_t len)
+{
+    while (http_pending_total + len > http_pending_budget) {
+        struct http_stream *victim = http_stream_slowest();
+
+        if (victim == NULL || victim == st ||
+            victim->len - victim->off < st->len - st->off + len) {
+            /* The writer is the slowest (or nothing else queues). */
+            http_stream_cut(st, 1, "over the streams' memory budget");
+            return AGORA_ETOOBIG;
+        }
+        http_stream_cut(victim, 0, "slowest client over the streams' "
+                                   "memory budget");
+    }
+    return 0;
+}
+
+void http_set_stream_budget(size_t bytes)
+{
+    http_pending_budget = bytes ? bytes : HTTP_DEFAULT_STREAM_BUDGET;
+}
+
+void http_stream_budget_stats(size_t *pending, uint64_t *cut)
+{
+    *pending = http_pending_total;
+    *cut = http_streams_cut;
+}
+
 int http_stream_write(struct http_stream *st, const void *data, size_t len)
 {
     if (st->closing || st->req == NULL)
         return AGORA_ESTATE;
     if (st->len - st->off + len > st->max) {
-        log_warn("http", "stream on %s: client too slow, %zu bytes pending",
-                 st->req->path, st->len - st->off);
-        /* Ended as if the client left: the owner hears of it. */
-        st->len = st->off = 0;
-        http_stream_close(st);
-        if (st->on_close)
-            st->on_close(st->arg, st);
+        http_stream_cut(st, 1, "client too slow");
         return AGORA_ETOOBIG;
     }
+    if (http_pending_total + len > http_pending_budget &&
+        http_budget_reclaim(st, len) < 0)
+        return AGORA_ETOOBIG;
     if (st->off > 0 && st->len + len > st->cap) {
         /* Drop what was sent before growing. */
         memmove(st->buf, st->buf + st->off, st->len - st->off);
@@ -856,6 +1115,7 @@ int http_stream_write(struct http_stream *st, const void *data, size_t len)
     }
     memcpy(st->buf + st->len, data, len);
     st->len += len;
+    http_pending_total += len;
     st->wrote = 1;
     http_stream_resume(st);
     return 0;
@@ -863,12 +1123,32 @@ int http_stream_write(struct http_stream *st, const void *data, size_t len)
 
 void http_stream_close(struct http_stream *st)
 {
-    if (st->closing)
+    if (st->closing) {
+        st->cut = 0; /* the owner is done with it: no on_close to come */
         return;
+    }
     st->closing = 1;
     st->srv->stats.streams_open--;
     ev_timer_stop(st->srv->loop, &st->keepalive);
     http_stream_resume(st);
+}
+
+int http_stream_peer_gone(struct http_stream *st)
+{
+    const union MHD_ConnectionInfo *ci;
+    char c;
+    ssize_t n;
+
+    if (st->req == NULL || st->closing)
+        return 1;
+    ci = MHD_get_connection_info(st->req->conn,
+                                 MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL)
+        return 0;
+    n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0)
+        return 1;
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
 struct http_req *http_stream_req(struct http_stream *st) { return st->req; }
@@ -948,6 +1228,7 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
     struct http_server *s;
     struct sockaddr_in sa;
     const union MHD_DaemonInfo *info;
+    struct http_guard_conf gc;
 
     if (http_bind_addr(c, &sa) < 0) {
         log_error("http", "%s: invalid listen address '%s'", c->name, c->ip);
@@ -961,21 +1242,33 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
     s->loop = loop;
     s->router = router;
     s->max_body = c->max_body ? c->max_body : HTTP_BODY_MAX_DEFAULT;
+    gc.name = c->name;
+    gc.max_conns = c->max_conns ? c->max_conns : 10000u;
+    gc.per_ip = c->max_conns_per_ip;
+    gc.header_timeout = c->header_timeout > 0 ? c->header_timeout : 10.;
+    gc.idle_timeout = c->idle_timeout > 0 ? c->idle_timeout : 60.;
+    if ((s->guard = http_guard_new(loop, &gc)) == NULL) {
+        free(s->name);
+        free(s);
+        return AGORA_ENOMEM;
+    }
     /* The port is in sa; MHD takes it again only to name it in its logs. */
     s->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
             MHD_USE_TURBO,
-        c->port, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-        http_mhd_log, s->name, MHD_OPTION_SOCK_ADDR, &sa,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED,
-        http_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        c->max_conns ? c->max_conns : 10000u, MHD_OPTION_CONNECTION_TIMEOUT,
+        c->port, http_guard_accept, s->guard, http_access, s,
+        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s->name,
+        MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s->guard,
+        MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+        http_completed, s, MHD_OPTION_CONNECTION_LIMIT, gc.max_conns,
+        MHD_OPTION_CONNECTION_TIMEOUT,
         120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         c->conn_memory ? c->conn_memory : (size_t)32 * 1024, MHD_OPTION_END);
     if (s->daemon == NULL) {
         log_error("http", "%s: cannot listen on %s:%u: %s", c->name,
                   c->ip && *c->ip ? c->ip : "0.0.0.0", (unsigned)c->port,
                   strerror(errno));
+        http_guard_free(s->guard);
         free(s->name);
         free(s);
         return AGORA_EIO;
@@ -988,6 +1281,8 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
     ev_init(&s->timer, http_on_timer);
     s->timer.data = s;
     ev_io_start(loop, &s->io);
+    s->next = http_servers;
+    http_servers = s;
     http_server_run(s);
     *out = s;
     return 0;
@@ -1010,7 +1305,15 @@ uint16_t http_server_port(const struct http_server *s) { return s->port; }
 
 void http_server_stats(const struct http_server *s, struct http_stats *out)
 {
+    struct http_guard_stats g;
+
     *out = s->stats;
+    http_guard_stats(s->guard, &g);
+    out->conns_open = g.conns;
+    out->refused_per_ip = g.refused_per_ip;
+    out->refused_reserve = g.refused_reserve;
+    out->header_timeouts = g.header_timeouts;
+    out->evicted = g.evicted;
 }
 
 /*
@@ -1020,6 +1323,7 @@ void http_server_stats(const struct http_server *s, struct http_stats *out)
  */
 void http_server_stop(struct http_server *s)
 {
+    struct http_server **pp;
     struct http_req *r, *next;
 
     for (r = s->live; r; r = next) {
@@ -1032,9 +1336,15 @@ void http_server_stop(struct http_server *s)
     http_resume_held(s);
     MHD_run(s->daemon);
     s->stopping = 1;
+    for (pp = &http_servers; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
     ev_io_stop(s->loop, &s->io);
     ev_timer_stop(s->loop, &s->timer);
     MHD_stop_daemon(s->daemon);
+    http_guard_free(s->guard);
     free(s->name);
     free(s);
 }

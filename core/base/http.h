@@ -47,6 +47,12 @@ struct http_server_conf {
     unsigned max_conns; /* 0: 10,000                                     */
     size_t conn_memory; /* libmicrohttpd's per-connection pool (request
                          * line and headers must fit); 0: its 32 KB     */
+    unsigned max_conns_per_ip; /* connections one client address may
+                                * hold (http_guard.h); 0: no limit      */
+    double header_timeout; /* seconds for a request's headers to be
+                            * complete, from the accept; 0: 10        */
+    double idle_timeout;   /* the same from the end of the previous
+                            * request on a kept-alive connection; 0: 60 */
 };
 
 struct http_stats {
@@ -54,6 +60,11 @@ struct http_stats {
     uint64_t status_2xx, status_3xx, status_4xx, status_5xx;
     uint64_t streams_open;
     uint64_t deferred_open;
+    uint64_t conns_open;           /* connections now                   */
+    uint64_t refused_per_ip;       /* over the per-address limit        */
+    uint64_t refused_reserve;      /* kept out of the reserve           */
+    uint64_t header_timeouts;      /* closed: headers not in time       */
+    uint64_t evicted;              /* closed for a newcomer's place     */
 };
 
 /*
@@ -100,6 +111,9 @@ const char *http_req_header(struct http_req *r, const char *name);
 const char *http_req_query_string(struct http_req *r);
 /* The body, NUL-terminated (empty when there is none). */
 const char *http_req_body(const struct http_req *r, size_t *len);
+/* The client's IP address as text ("10.0.0.5", "::1") in buf; "?" when
+ * it cannot be told. Returns buf. */
+const char *http_req_peer(const struct http_req *r, char *buf, size_t len);
 /* The server the request arrived on. */
 struct http_server *http_req_server(const struct http_req *r);
 /* The route's argument (as given to router_add), NULL if not routed. */
@@ -118,6 +132,15 @@ int http_reply_header(struct http_req *r, const char *name,
  */
 int http_reply(struct http_req *r, int status, const char *content_type,
                const void *body, size_t len);
+
+/*
+ * Answers r with the first size bytes of the file open on fd (taken:
+ * closed with the response, or at once on failure), read as the client
+ * drains the socket: nothing of it is held in memory. A file that shrank
+ * meanwhile ends the connection early. 0 or an agora_err.
+ */
+int http_reply_fd(struct http_req *r, int status, const char *content_type,
+                  int fd, uint64_t size);
 
 /* Answers {"message": msg} (escaped) with the status. */
 int http_reply_error(struct http_req *r, int status, const char *msg);
@@ -160,11 +183,32 @@ struct http_stream *http_stream_open(struct http_req *r,
                                      http_stream_close_fn on_close,
                                      void *arg);
 
-/* Queues data; AGORA_ESTATE when the stream is closing or gone. */
+/*
+ * Bounds the bytes queued on all streams of the process together (0:
+ * 64 MB). A write past it ends the streams with the most queued, the
+ * slowest clients, until it fits (their on_close runs, as for a client
+ * too slow for its own max_pending).
+ */
+void http_set_stream_budget(size_t bytes);
+
+/* The bytes queued on all streams now, and how many streams the budget
+ * or their own max_pending ended so far. */
+void http_stream_budget_stats(size_t *pending, uint64_t *cut);
+
+/* Queues data; AGORA_ESTATE when the stream is closing or gone,
+ * AGORA_ETOOBIG when it was ended for a slow client. */
 int http_stream_write(struct http_stream *s, const void *data, size_t len);
 
 /* Sends what is queued, then ends the response. s is invalid after. */
 void http_stream_close(struct http_stream *s);
+
+/*
+ * 1 when s's client is known to be gone: its connection ended, or its
+ * socket shows the peer's close or an error (read without consuming:
+ * a stream's client sends nothing after its request). 0 while it may
+ * be alive.
+ */
+int http_stream_peer_gone(struct http_stream *s);
 
 /* The request a stream answers (for headers and query). */
 struct http_req *http_stream_req(struct http_stream *s);

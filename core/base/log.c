@@ -1,5 +1,9 @@
 /*
  * log.c - formatted lines to stderr, one write(2) each.
+ *
+ * A message often holds what a client sent (a host name, a task id, a
+ * path): its control characters are written escaped (\n, \r, \t, \xNN),
+ * so that no client can end a line and forge the next one.
  */
 #include "log.h"
 
@@ -32,10 +36,39 @@ int log_level_parse(const char *name)
     return -1;
 }
 
+/* Appends msg to line (of cap bytes, n used) with control characters
+ * escaped; returns the new length, leaving room for the newline. */
+static size_t log_escape(char *line, size_t n, size_t cap, const char *msg)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (; *msg && n + 5 < cap; msg++) {
+        unsigned char c = (unsigned char)*msg;
+
+        if (c >= 0x20 && c != 0x7f) {
+            line[n++] = (char)c;
+            continue;
+        }
+        line[n++] = '\\';
+        if (c == '\n') {
+            line[n++] = 'n';
+        } else if (c == '\r') {
+            line[n++] = 'r';
+        } else if (c == '\t') {
+            line[n++] = 't';
+        } else {
+            line[n++] = 'x';
+            line[n++] = hex[c >> 4];
+            line[n++] = hex[c & 15];
+        }
+    }
+    return n;
+}
+
 void log_vmsg(enum agora_log_level level, const char *component,
               const char *fmt, va_list ap)
 {
-    char line[2048];
+    char line[2048], msg[2048];
     struct timeval tv;
     struct tm tm;
     size_t n;
@@ -51,9 +84,9 @@ void log_vmsg(enum agora_log_level level, const char *component,
                  component ? component : "-");
     if (r > 0)
         n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
-    r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-    if (r > 0)
-        n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+    if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+        msg[0] = '\0';
+    n = log_escape(line, n, sizeof(line), msg);
     /* A longer message is cut; the line always ends with a newline. */
     if (n >= sizeof(line) - 1)
         n = sizeof(line) - 2;

@@ -219,6 +219,7 @@ struct sim_agent {
     double backoff;
     double last_event;  /* any line from the master                    */
     double ping_window; /* ping_interval x max_ping_misses             */
+    char session[40];   /* the `subscribed` line's token, sent with updates */
     struct sim_buf out; /* the subscribe request being written         */
     size_t out_off;
     struct sim_buf in; /* headers, then a partial line                */

@@ -350,6 +350,15 @@ void sim_agent_subscribed(struct sim_agent *ag, const char *s, size_t n)
     if ((p = memmem(s, n, "\"max_ping_misses\":", 18)) != NULL)
         misses = strtod(p + 18, NULL);
     ag->ping_window = interval > 0 ? interval * (misses > 0 ? misses : 5) : 0;
+    ag->session[0] = '\0';
+    if ((p = memmem(s, n, "\"session\":\"", 11)) != NULL) {
+        const char *q = p + 11, *end = memchr(q, '"', (size_t)(s + n - q));
+
+        if (end && (size_t)(end - q) < sizeof(ag->session)) {
+            memcpy(ag->session, q, (size_t)(end - q));
+            ag->session[end - q] = '\0';
+        }
+    }
     if (!ag->subscribed) {
         ag->subscribed = 1;
         nsubscribed++;

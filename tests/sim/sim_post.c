@@ -328,6 +328,7 @@ static void post_updates(struct sim_agent *ag, struct pconn *c)
     agora_jw_reset(sim_jw);
     agora_jw_obj_open(sim_jw);
     agora_jw_kstr(sim_jw, "agent_id", ag->id);
+    agora_jw_kstr(sim_jw, "session", ag->session);
     agora_jw_key(sim_jw, "updates");
     agora_jw_arr_open(sim_jw);
     n = post_take_updates(ag, c);

@@ -860,6 +860,38 @@ START_TEST(test_parse_errors)
 }
 END_TEST
 
+/* A lone UTF-16 surrogate escape is refused (yajl would decode it into
+ * bytes that are not UTF-8); a pair, other escapes and an escaped
+ * backslash before "u" are not. */
+START_TEST(test_parse_lone_surrogate)
+{
+    static const char *const bad[] = {
+        "{\"a\":\"\\udfff\"}", "[\"\\uD800\"]", "[\"x\\ud83dy\"]",
+        "[\"\\ud83d\\u0041\"]", "{\"\\udc00\":1}", "[\"\\ud83d\\ud83d\"]",
+        "[\"\\ud83d\\",
+    };
+    static const char *const good[] = {
+        "[\"\\ud83d\\ude00\"]", "[\"\\u00e9\\n\\\\udfff\"]", "[\"\\uFFFF\"]",
+    };
+    char err[128];
+    size_t i;
+    yajl_val v;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = agora_json_parse(bad[i], err, sizeof(err));
+        ck_assert_msg(v == NULL, "accepted %s", bad[i]);
+        if (i < 6)
+            ck_assert_msg(strstr(err, "lone UTF-16 surrogate") != NULL,
+                          "%s: %s", bad[i], err);
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        v = agora_json_parse(good[i], err, sizeof(err));
+        ck_assert_msg(v != NULL, "refused %s: %s", good[i], err);
+        yajl_tree_free(v);
+    }
+}
+END_TEST
+
 /* A small or absent error buffer is never overrun. */
 /* Nesting past the bound is refused before a tree exists; at the bound
  * it parses; brackets inside strings do not count. */
@@ -1400,6 +1432,7 @@ static Suite *json_suite(void)
     tcase_add_test(k, test_task_states);
     tcase_add_test(k, test_task_terminal);
     tcase_add_test(k, test_strerror);
+    tcase_add_test(k, test_parse_lone_surrogate);
     suite_add_tcase(s, k);
     return s;
 }

@@ -542,35 +542,92 @@ const char *agora_jw_result(struct agora_jw *w, size_t *len)
 
 /* ---- reading ---- */
 
-/*
- * The deepest nesting of text, strings skipped, counted without building
- * anything; stops counting past limit. yajl parses deep documents with a
- * stack of its own, but frees a tree recursively, so a document of
- * 300,000 '[' would overflow the C stack when freed: it is refused
- * before a tree exists.
- */
-static unsigned json_depth(const char *text, unsigned limit)
+/* The value of the 4 hex digits at p, or -1. */
+static long json_hex4(const char *p)
 {
-    unsigned depth = 0, max = 0;
+    long v = 0;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        int c = (unsigned char)p[i], d;
+
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1; /* also the NUL: never reads past the text */
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/*
+ * Checks the escape at p (p[0] is the backslash, inside a string) and
+ * returns how many bytes it spans, or 0 for a lone UTF-16 surrogate:
+ * yajl would decode "\udfff" into bytes that are not UTF-8, which would
+ * then be stored and served as they are.
+ */
+static size_t json_escape_len(const char *p)
+{
+    long hi, lo;
+
+    if (p[1] != 'u')
+        return p[1] ? 2 : 1;
+    hi = json_hex4(p + 2);
+    if (hi < 0xD800 || hi > 0xDFFF)
+        return 2; /* not a surrogate (or not hex: yajl's to refuse) */
+    if (hi >= 0xDC00 || p[6] != '\\' || p[7] != 'u')
+        return 0;
+    lo = json_hex4(p + 8);
+    return lo >= 0xDC00 && lo <= 0xDFFF ? 12 : 0;
+}
+
+/*
+ * One pass over text, without building anything: the deepest nesting
+ * (strings skipped), and lone surrogates in string escapes. yajl parses
+ * deep documents with a stack of its own, but frees a tree recursively,
+ * so a document of 300,000 '[' would overflow the C stack when freed:
+ * it is refused before a tree exists. 0, or -1 with the reason in err.
+ */
+static int json_prescan(const char *text, unsigned limit, char *err,
+                        size_t errlen)
+{
+    unsigned depth = 0;
     int in_str = 0;
     const char *p;
 
-    for (p = text; *p && max <= limit; p++) {
+    for (p = text; *p; p++) {
         if (in_str) {
-            if (*p == '\\' && p[1])
-                p++;
-            else if (*p == '"')
+            if (*p == '\\') {
+                size_t n = json_escape_len(p);
+
+                if (n == 0) {
+                    if (err && errlen > 0)
+                        snprintf(err, errlen, "a lone UTF-16 surrogate "
+                                              "(\\u%.4s) in a string", p + 2);
+                    return -1;
+                }
+                p += n - 1;
+            } else if (*p == '"') {
                 in_str = 0;
+            }
         } else if (*p == '"') {
             in_str = 1;
         } else if (*p == '[' || *p == '{') {
-            if (++depth > max)
-                max = depth;
+            if (++depth > limit) {
+                if (err && errlen > 0)
+                    snprintf(err, errlen, "nested deeper than %u levels",
+                             limit);
+                return -1;
+            }
         } else if ((*p == ']' || *p == '}') && depth > 0) {
             depth--;
         }
     }
-    return max;
+    return 0;
 }
 
 /*
@@ -590,12 +647,8 @@ yajl_val agora_json_parse(const char *text, char *err, size_t errlen)
             snprintf(err, errlen, "no text");
         return NULL;
     }
-    if (json_depth(text, AGORA_JSON_MAX_DEPTH) > AGORA_JSON_MAX_DEPTH) {
-        if (err && errlen > 0)
-            snprintf(err, errlen, "nested deeper than %d levels",
-                     AGORA_JSON_MAX_DEPTH);
+    if (json_prescan(text, AGORA_JSON_MAX_DEPTH, err, errlen) < 0)
         return NULL;
-    }
     v = yajl_tree_parse(text, errlen > 0 ? err : NULL, err ? errlen : 0);
     if (!v && err && errlen > 0) {
         nl = strchr(err, '\n');

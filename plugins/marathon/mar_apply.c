@@ -175,6 +175,7 @@ static int apply_change(struct mar *m, struct mar_deploy *d,
     event_api_post(m, t);
     mar_app_free(a->def);
     a->def = t;
+    mar_state_app_redefined(a);
     if (upgrade)
         mar_sched_backoff_reset(m, a);
     mar_state_app_save(m, a);

@@ -635,9 +635,21 @@ static void step_finish(struct mar *m, struct mar_deploy *d)
     }
 }
 
+static int step_only_starts(const struct mar_step *st)
+{
+    size_t i;
+
+    for (i = 0; i < st->n; i++) {
+        if (st->actions[i].kind != MAR_A_START)
+            return 0;
+    }
+    return 1;
+}
+
 static void deploy_check(struct mar *m, struct mar_deploy *d)
 {
     size_t i;
+    int starts;
 
     while (d->current < d->nsteps) {
         for (i = 0; i < d->steps[d->current].n; i++) {
@@ -646,9 +658,14 @@ static void deploy_check(struct mar *m, struct mar_deploy *d)
         }
         step_finish(m, d);
         event_plan(m, "deployment_step_success", d);
+        starts = step_only_starts(&d->steps[d->current]);
         d->current++;
         if (d->current < d->nsteps) {
-            mar_state_deploy_save(m, d);
+            /* A step of starts is done as it begins: a resume passes it
+             * again at once, so its end is not worth a write (one less
+             * per app created). */
+            if (!starts)
+                mar_state_deploy_save(m, d);
             event_plan(m, "deployment_info", d);
             mar_deploy_begin_step(m, d);
         }

@@ -119,17 +119,23 @@ int mar_query_bool(struct mar *m, struct agora_req *r, const char *name,
 
 /* ---- tasks ---- */
 
-static void write_time(struct agora_jw *w, const char *key, double t)
+void mar_stamp_set(struct mar_stamp *st, double t)
 {
-    char ts[32];
+    st->t = t > 0 ? t : 0;
+    if (st->t > 0)
+        mar_time_format(st->t, st->text);
+    else
+        st->text[0] = '\0';
+}
 
+static void write_time(struct agora_jw *w, const char *key,
+                       const struct mar_stamp *st)
+{
     agora_jw_key(w, key);
-    if (t <= 0) {
+    if (st->t <= 0)
         agora_jw_null(w);
-        return;
-    }
-    mar_time_format(t, ts);
-    agora_jw_str(w, ts);
+    else
+        agora_jw_strn(w, st->text, 24); /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
 }
 
 static void write_health_results(struct agora_jw *w, const struct mar_inst *in)
@@ -140,9 +146,9 @@ static void write_health_results(struct agora_jw *w, const struct mar_inst *in)
         agora_jw_obj_open(w);
         agora_jw_kbool(w, "alive", in->healthy == 1);
         agora_jw_kint(w, "consecutiveFailures", in->consecutive_failures);
-        write_time(w, "firstSuccess", in->first_success);
-        write_time(w, "lastFailure", in->last_failure);
-        write_time(w, "lastSuccess", in->last_success);
+        write_time(w, "firstSuccess", &in->first_success);
+        write_time(w, "lastFailure", &in->last_failure);
+        write_time(w, "lastSuccess", &in->last_success);
         agora_jw_kstr(w, "lastFailureCause", in->last_failure_cause);
         agora_jw_kstr(w, "instanceId", in->instance_id);
         agora_jw_obj_close(w);
@@ -150,7 +156,7 @@ static void write_health_results(struct agora_jw *w, const struct mar_inst *in)
     agora_jw_arr_close(w);
 }
 
-void mar_json_task(struct mar *m, struct agora_jw *w, const struct mar_inst *in)
+static void task_write(struct agora_jw *w, const struct mar_inst *in)
 {
     const struct mar_app *d = in->app->def;
     size_t i;
@@ -161,8 +167,8 @@ void mar_json_task(struct mar *m, struct agora_jw *w, const struct mar_inst *in)
     agora_jw_kstr(w, "host", in->host);
     agora_jw_kstr(w, "slaveId", in->agent_id);
     agora_jw_kstr(w, "state", agora_task_state_name(in->state));
-    write_time(w, "stagedAt", in->staged_at);
-    write_time(w, "startedAt", in->started_at);
+    write_time(w, "stagedAt", &in->staged);
+    write_time(w, "startedAt", &in->started);
     agora_jw_kstr(w, "version", in->version);
     agora_jw_key(w, "ports");
     agora_jw_arr_open(w);
@@ -191,6 +197,37 @@ void mar_json_task(struct mar *m, struct agora_jw *w, const struct mar_inst *in)
     agora_jw_arr_close(w);
     agora_jw_kstr(w, "role", "*");
     agora_jw_obj_close(w);
+}
+
+void mar_inst_changed(struct mar_inst *in)
+{
+    free(in->doc);
+    in->doc = NULL;
+    in->doc_len = 0;
+}
+
+void mar_json_task(struct mar *m, struct agora_jw *w, struct mar_inst *in)
+{
+    const char *doc;
+    size_t len;
+
+    if (in->doc == NULL) {
+        agora_jw_reset(m->jw_doc);
+        task_write(m->jw_doc, in);
+        doc = agora_jw_result(m->jw_doc, &len);
+        if (doc == NULL) { /* out of memory: the writer w fails too */
+            task_write(w, in);
+            return;
+        }
+        in->doc = malloc(len + 1);
+        if (in->doc == NULL) {
+            agora_jw_raw(w, doc, len);
+            return;
+        }
+        memcpy(in->doc, doc, len + 1);
+        in->doc_len = len;
+    }
+    agora_jw_raw(w, in->doc, in->doc_len);
 }
 
 /* ---- apps ---- */
@@ -235,9 +272,9 @@ static void write_stats(struct mar *m, struct agora_jw *w,
         const struct mar_inst *in = a->inst[i];
         int cur = mar_sched_inst_current(a, in);
 
-        if ((which == 1 && !cur) || (which == 2 && cur) || in->staged_at <= 0)
+        if ((which == 1 && !cur) || (which == 2 && cur) || in->staged.t <= 0)
             continue;
-        sum += now - in->staged_at;
+        sum += now - in->staged.t;
         n++;
     }
     agora_jw_key(w, key);

@@ -322,6 +322,15 @@ struct mar_inst *mar_state_inst_new(struct mar *m, struct mar_rapp *a)
     return in;
 }
 
+void mar_state_app_redefined(struct mar_rapp *a)
+{
+    size_t i;
+
+    mar_sched_count_app(a);
+    for (i = 0; i < a->ninst; i++)
+        mar_inst_changed(a->inst[i]);
+}
+
 /* Adds in to its app's list and the task table. */
 static int inst_attach(struct mar *m, struct mar_inst *in)
 {
@@ -339,6 +348,8 @@ static int inst_attach(struct mar *m, struct mar_inst *in)
     if (agora_map_put(&m->tasks, in->task_id, in) < 0)
         return AGORA_ENOMEM;
     a->inst[a->ninst++] = in;
+    in->counted = 0;
+    mar_sched_count(in, 0);
     return 0;
 }
 
@@ -358,6 +369,7 @@ static void inst_free(struct mar_inst *in)
     free(in->ip);
     free(in->ports);
     free(in->last_failure_cause);
+    free(in->doc);
     free(in);
 }
 
@@ -374,8 +386,8 @@ static void inst_write(struct agora_jw *w, const struct mar_inst *in)
     agora_jw_kstr(w, "agentId", in->agent_id);
     agora_jw_kstr(w, "host", in->host);
     agora_jw_kstr(w, "state", agora_task_state_name(in->state));
-    agora_jw_knum(w, "stagedAt", in->staged_at);
-    agora_jw_knum(w, "startedAt", in->started_at);
+    agora_jw_knum(w, "stagedAt", in->staged.t);
+    agora_jw_knum(w, "startedAt", in->started.t);
     agora_jw_kbool(w, "scaleKill", in->scale_kill);
     agora_jw_key(w, "ports");
     agora_jw_arr_open(w);
@@ -414,6 +426,7 @@ void mar_state_inst_remove(struct mar *m, struct mar_inst *in,
     size_t i;
     int rc;
 
+    mar_sched_count(in, 1);
     for (i = 0; i < a->ninst; i++) {
         if (a->inst[i] == in) {
             memmove(&a->inst[i], &a->inst[i + 1],
@@ -543,9 +556,10 @@ static struct mar_inst *inst_parse(struct mar *m, const char *name,
     DUPS(host, "host");
 #undef DUPS
     if (agora_json_num(v, "stagedAt", &d) == 0)
-        in->staged_at = d;
+        mar_stamp_set(&in->staged, d);
+    in->launch_from = m->api->now(m->h);
     if (agora_json_num(v, "startedAt", &d) == 0)
-        in->started_at = d;
+        mar_stamp_set(&in->started, d);
     agora_json_bool(v, "scaleKill", &in->scale_kill);
     p = agora_json_get(v, "ports");
     if (YAJL_IS_ARRAY(p) && p->u.array.len > 0 &&

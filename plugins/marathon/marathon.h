@@ -56,6 +56,17 @@ struct mar_conf {
 
 struct mar_rapp;
 
+/* A time and its text as the API shows it ("" while t is 0): formatted
+ * once when the time is set, not for every document that shows it (the
+ * formatting was most of a GET /v2/apps?embed=apps.tasks). */
+struct mar_stamp {
+    double t;
+    char text[32];
+};
+
+/* Sets st to t (0 = none) and formats it. */
+void mar_stamp_set(struct mar_stamp *st, double t);
+
 struct mar_inst {
     char *instance_id;       /* "<safe app id>.instance-<uuid>"            */
     char *task_id;           /* instance_id + "._app.1"                    */
@@ -75,16 +86,29 @@ struct mar_inst {
     double unreachable_since; /* when its agent became unreachable        */
     int inactive;            /* unreachable past inactiveAfterSeconds: it
                               * is replaced, though not forgotten         */
-    double staged_at, started_at; /* 0 = not yet                           */
+    struct mar_stamp staged, started; /* 0 = not yet                       */
+    double launch_from;      /* task_launch_timeout counts from here: the
+                              * launch, or the load that read it (its
+                              * stored state may be older than the task's) */
     uint32_t *ports;         /* host ports, nports of them                 */
     size_t nports;
-    double first_success, last_success, last_failure; /* health, 0 = none */
+    struct mar_stamp first_success, last_success, last_failure; /* health */
     int consecutive_failures;
     char *last_failure_cause;
-    int64_t store_version;   /* of instances/<id>; 0 = not written yet     */
-    int writing;             /* a store write is in flight                 */
-    int dirty;               /* changed while writing: write again         */
-    int gone;                /* terminal: delete once writes settle        */
+    unsigned counted;        /* MAR_C_* it adds to its app's counts now    */
+    /* Its Task document as the API shows it, built when first asked for
+     * and dropped (mar_inst_changed()) whenever it may change: a list of
+     * 10,000 tasks copies these instead of formatting 10,000 instances
+     * from memory scattered over the heap. NULL = not built. */
+    char *doc;
+    size_t doc_len;
+};
+
+/* What an instance counts toward in its app (struct mar_rapp's counts). */
+enum {
+    MAR_C_ALIVE = 1,         /* not terminal, not inactive: takes room     */
+    MAR_C_ACTIVE = 2,        /* alive and not being killed                 */
+    MAR_C_FRESH = 4          /* active and on the current config           */
 };
 
 /* ---- apps ---- */
@@ -110,6 +134,9 @@ struct mar_rapp {
     int64_t store_version;   /* of apps/<key>                              */
     struct mar_inst **inst;  /* live instances, launch order               */
     size_t ninst, capinst;
+    /* Instances by what they count toward (MAR_C_*), kept as instances
+     * change (mar_sched_count()) so that an offer does not walk them. */
+    size_t nalive, nactive, nfresh;
 
     struct mar_deploy *deploy; /* the deployment holding the lock, or NULL */
     int restarting;          /* a RestartApplication action runs          */
@@ -198,6 +225,7 @@ struct mar {
     struct mar_sse *sse;     /* SSE clients                                */
     struct agora_pending pend; /* callbacks in flight                      */
     struct agora_jw *jw;     /* scratch writer for events                  */
+    struct agora_jw *jw_doc; /* scratch writer for cached documents        */
     uint64_t tasks_launched;
     uint64_t status_counts[AGORA_TASK_STATE_COUNT];
     uint64_t offers_in, offers_used, offers_declined;
@@ -223,6 +251,8 @@ struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def);
 /* Removes an app without instances from memory and the store. */
 void mar_state_app_remove(struct mar *m, struct mar_rapp *a);
 struct mar_rapp *mar_state_app(struct mar *m, const char *id);
+/* a->def was replaced: recounts its instances, drops their documents. */
+void mar_state_app_redefined(struct mar_rapp *a);
 /* Writes apps/<key> and versions/<key>/<version> for a->def. */
 void mar_state_app_save(struct mar *m, struct mar_rapp *a);
 /* A new instance of a (STAGING once launched); NULL when out of memory. */
@@ -261,6 +291,11 @@ void mar_sched_on_rescind(void *state, struct agora_framework *fw,
 void mar_sched_kill(struct mar *m, struct mar_inst *in);
 /* Instances of a active (not terminal, not being killed). */
 size_t mar_sched_active(const struct mar_rapp *a);
+/* Updates in's app's counts after in changed (state, killing, inactive,
+ * attached); gone = 1 takes it out of them (it is being removed). */
+void mar_sched_count(struct mar_inst *in, int gone);
+/* Counts every instance of a again (its current config changed). */
+void mar_sched_count_app(struct mar_rapp *a);
 /* How many tasks a still has to launch now (0 while backing off too). */
 size_t mar_sched_wanted(struct mar *m, const struct mar_rapp *a);
 /* An instance counts as healthy for deployments: running, and healthy
@@ -414,8 +449,11 @@ enum {
 
 void mar_json_app_info(struct mar *m, struct agora_jw *w,
                        const struct mar_rapp *a, unsigned embed);
-void mar_json_task(struct mar *m, struct agora_jw *w,
-                   const struct mar_inst *in);
+/* Writes in's Task document, from its cache when built (in->doc). */
+void mar_json_task(struct mar *m, struct agora_jw *w, struct mar_inst *in);
+/* Drops in's cached document: call after changing anything it shows
+ * (its fields, or its app's definition). */
+void mar_inst_changed(struct mar_inst *in);
 void mar_json_deployment_result(struct agora_jw *w, const struct mar_deploy *d);
 /* Replies {"message": msg}. */
 void mar_reply_msg(struct mar *m, struct agora_req *r, int status,

@@ -174,8 +174,9 @@ def test_failing_command_backs_off(marathon_cluster):
     def launches():
         tasks = m.json("/master/tasks?framework_id=marathon&order=asc"
                        "&limit=1000")["tasks"]
-        return [t["statuses"][0]["timestamp"] for t in tasks
-                if t["statuses"]] if len(tasks) >= 4 else None
+        # A task just launched has no status yet: four with one each.
+        ts = [t["statuses"][0]["timestamp"] for t in tasks if t["statuses"]]
+        return ts if len(ts) >= 4 else None
     ts = wait_for(launches, 40, interval=0.2, what="four launches")
     gaps = [b - a for a, b in zip(ts, ts[1:])][:3]
     # 1 s, 2 s, 4 s of backoff (plus the task's own short life).

@@ -243,7 +243,7 @@ static void count(const struct mar_rapp *a, struct counts *c, int which)
     memset(c, 0, sizeof(*c));
     for (i = 0; i < a->ninst; i++) {
         const struct mar_inst *in = a->inst[i];
-        int cur = mar_sched_inst_current(a, in);
+        int cur = which ? mar_sched_inst_current(a, in) : 0;
 
         if ((which == 1 && !cur) || (which == 2 && cur))
             continue;
@@ -297,14 +297,43 @@ static void write_stats(struct mar *m, struct agora_jw *w,
     agora_jw_obj_close(w);
 }
 
+/*
+ * The members of a's definition, as mar_app_write_fields() writes them,
+ * kept until the definition is replaced (mar_state_app_redefined()): a
+ * definition does not change while it is an app's, and writing its
+ * fifty-odd fields was most of what was left of a list of 1,000 apps.
+ */
+static void write_def(struct mar *m, struct agora_jw *w, struct mar_rapp *a)
+{
+    const char *doc;
+    size_t len;
+
+    if (a->def_doc == NULL) {
+        agora_jw_reset(m->jw_doc);
+        agora_jw_obj_open(m->jw_doc);
+        mar_app_write_fields(m->jw_doc, a->def);
+        agora_jw_obj_close(m->jw_doc);
+        doc = agora_jw_result(m->jw_doc, &len);
+        /* "{" members "}": the members alone are kept. */
+        if (doc == NULL || len < 3 || (a->def_doc = malloc(len - 1)) == NULL) {
+            mar_app_write_fields(w, a->def);
+            return;
+        }
+        memcpy(a->def_doc, doc + 1, len - 2);
+        a->def_doc[len - 2] = '\0';
+        a->def_doc_len = len - 2;
+    }
+    agora_jw_members(w, a->def_doc, a->def_doc_len);
+}
+
 void mar_json_app_info(struct mar *m, struct agora_jw *w,
-                       const struct mar_rapp *a, unsigned embed)
+                       struct mar_rapp *a, unsigned embed)
 {
     struct counts c;
     size_t i;
 
     agora_jw_obj_open(w);
-    mar_app_write_fields(w, a->def);
+    write_def(m, w, a);
     if (embed & MAR_EMBED_COUNTS) {
         count(a, &c, 0);
         agora_jw_kint(w, "tasksStaged", (int64_t)c.staged);
@@ -344,8 +373,7 @@ void mar_json_app_info(struct mar *m, struct agora_jw *w,
     }
     if (embed & MAR_EMBED_READINESS) {
         agora_jw_key(w, "readinessCheckResults");
-        agora_jw_arr_open(w);
-        agora_jw_arr_close(w);
+        mar_ready_write_results(w, a);
     }
     agora_jw_obj_close(w);
 }

@@ -130,7 +130,10 @@ int mar_sched_inst_ok(const struct mar_rapp *a, const struct mar_inst *in)
 {
     if (in->state != AGORA_TASK_RUNNING || in->killing)
         return 0;
-    return a->def->nhealth_checks == 0 || in->healthy == 1;
+    if (a->def->nhealth_checks > 0 && in->healthy != 1)
+        return 0;
+    /* Readiness counts for the new tasks only (mar_ready.c). */
+    return !a->ready || in->ready == 1 || !mar_sched_inst_current(a, in);
 }
 
 /*
@@ -530,6 +533,7 @@ void mar_sched_tick(void *arg, struct agora_timer *t)
     }
     kill_retry(m, now);
     overdue(m, now);
+    mar_ready_tick(m);
     health_kills(m, now);
     m->api->metric_set(m->h, "apps", (double)m->apps.n);
     m->api->metric_set(m->h, "instances", (double)m->tasks.n);
@@ -1585,6 +1589,8 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
     }
     in->state = st->state;
     mar_sched_count(in, 0);
+    if (in->state == AGORA_TASK_RUNNING)
+        mar_ready_kick(m, in);
     if (health_changed)
         event_health(m, in);
     if (agora_task_state_terminal(st->state) ||

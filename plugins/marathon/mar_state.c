@@ -6,7 +6,9 @@
  * grows with the number of apps (Marathon's 1 MB znode limit). Writes
  * are fire-and-forget except where a status update waits on them: its
  * acknowledgement goes out in the write's completion, so an update is
- * never acknowledged before what it changed is durable.
+ * never acknowledged before what it changed is durable. Updates that
+ * change nothing a restart needs (marathon.h) write nothing and are
+ * acknowledged at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,9 +118,11 @@ struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def)
         return NULL;
     }
     a->def = def;
+    a->ready = mar_ready_parse(def);
     a->key = mar_state_key(def->id);
     a->safe_id = mar_id_safe(def->id);
     if (!a->key || !a->safe_id || agora_map_put(&m->apps, def->id, a) < 0) {
+        mar_ready_free(a->ready);
         free(a->key);
         free(a->safe_id);
         mar_app_free(def);
@@ -130,6 +134,8 @@ struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def)
 
 static void app_free(struct mar_rapp *a)
 {
+    mar_ready_free(a->ready);
+    free(a->def_doc);
     mar_app_free(a->def);
     free(a->key);
     free(a->safe_id);
@@ -301,6 +307,7 @@ struct mar_inst *mar_state_inst_new(struct mar *m, struct mar_rapp *a)
     in->app = a;
     in->state = AGORA_TASK_STAGING;
     in->healthy = -1;
+    in->ready = mar_ready_inst_new(a);
     if (asprintf(&in->instance_id, "%s.instance-%s", a->safe_id, uuid) < 0)
         in->instance_id = NULL;
     if (in->instance_id &&
@@ -329,6 +336,11 @@ void mar_state_app_redefined(struct mar_rapp *a)
     mar_sched_count_app(a);
     for (i = 0; i < a->ninst; i++)
         mar_inst_changed(a->inst[i]);
+    mar_ready_free(a->ready);
+    a->ready = mar_ready_parse(a->def);
+    free(a->def_doc);
+    a->def_doc = NULL;
+    a->def_doc_len = 0;
 }
 
 /* Adds in to its app's list and the task table. */
@@ -358,8 +370,9 @@ int mar_state_inst_attach(struct mar *m, struct mar_inst *in)
     return inst_attach(m, in);
 }
 
-static void inst_free(struct mar_inst *in)
+static void inst_free(struct mar *m, struct mar_inst *in)
 {
+    mar_ready_forget(m, in);
     free(in->instance_id);
     free(in->task_id);
     free(in->version);
@@ -446,7 +459,7 @@ void mar_state_inst_remove(struct mar *m, struct mar_inst *in,
     } else if (c) {
         ack_done(c, AGORA_ENOMEM, NULL);
     }
-    inst_free(in);
+    inst_free(m, in);
 }
 
 /* ---- deployments ---- */
@@ -546,6 +559,7 @@ static struct mar_inst *inst_parse(struct mar *m, const char *name,
     in->app = a;
     in->state = (enum agora_task_state)st;
     in->healthy = -1;
+    in->ready = a->ready ? 0 : 1; /* checked again if a deployment runs */
     in->instance_id = strdup(name);
     in->task_id = strdup(agora_json_get_str(v, "taskId"));
 #define DUPS(field, key)                                                     \
@@ -572,7 +586,7 @@ static struct mar_inst *inst_parse(struct mar *m, const char *name,
     }
     if (!in->instance_id || !in->task_id || !in->version ||
         !in->config_version || inst_attach(m, in) < 0) {
-        inst_free(in);
+        inst_free(m, in);
         in = NULL;
     }
 out:
@@ -711,7 +725,7 @@ void mar_state_free(struct mar *m)
 
     while ((a = agora_map_next(&m->apps, &i)) != NULL) {
         for (j = 0; j < a->ninst; j++)
-            inst_free(a->inst[j]);
+            inst_free(m, a->inst[j]);
         app_free(a);
     }
     while ((d = m->deploys) != NULL) {

@@ -20,6 +20,17 @@
  * app is marked dirty and one pass on a later turn of the loop launches,
  * kills and advances deployments until the instances match the target.
  *
+ * What a restart relies on (a new leader, a reloaded plugin): the
+ * store's apps, versions, deployments and groups, and of each instance
+ * what cannot be learned again: its ids, app, version and config
+ * version, agent and host, ports and stagedAt. Those are written when
+ * the instance is launched (or adopted) and again only when one of them
+ * changes; its record is deleted when the task ends. The live state
+ * (STARTING, RUNNING, health, addresses, startedAt) is not written: the
+ * new leader reconciles with the master before it acts, and the answers
+ * bring it (startedAt then becomes the time of the task's latest status
+ * update). So a task launched costs one write, and its end one delete.
+ *
  * Files: marathon.c (descriptor, init, leadership), mar_state.c (tables,
  * store), mar_sched.c (offers, launches, status updates, backoff),
  * mar_deploy.c (deployment plans), mar_events.c (the SSE bus),
@@ -95,6 +106,13 @@ struct mar_inst {
     struct mar_stamp first_success, last_success, last_failure; /* health */
     int consecutive_failures;
     char *last_failure_cause;
+    /* Readiness (mar_ready.c): 1 ready or nothing to check, 0 not yet. */
+    int ready;
+    int ready_checked;       /* a check has answered (or failed)           */
+    int ready_status;        /* its last HTTP status, 0 = none             */
+    char *ready_ctype, *ready_body; /* its last response, when preserved  */
+    double ready_next;       /* no check before this time                  */
+    struct mar_probe *probe; /* the check in flight, or NULL               */
     unsigned counted;        /* MAR_C_* it adds to its app's counts now    */
     /* Its Task document as the API shows it, built when first asked for
      * and dropped (mar_inst_changed()) whenever it may change: a list of
@@ -127,8 +145,15 @@ enum mar_reject {
     MAR_R_COUNT
 };
 
+struct mar_ready;
+struct mar_probe;
+
 struct mar_rapp {
     struct mar_app *def;     /* the current definition (owned)              */
+    struct mar_ready *ready; /* def's readiness check, parsed, or NULL     */
+    char *def_doc;           /* def's members as the API writes them, or
+                              * NULL until asked for (mar_json.c)        */
+    size_t def_doc_len;
     char *key;               /* store key segment ("prod:web")             */
     char *safe_id;           /* task id prefix ("prod_web")                */
     int64_t store_version;   /* of apps/<key>                              */
@@ -313,6 +338,24 @@ void mar_sched_tick(void *arg, struct agora_timer *t);
  * killing (scale_kill), constraints kept balanced. */
 void mar_sched_scale_down(struct mar *m, struct mar_rapp *a, size_t k);
 
+/* ---- mar_ready.c: readiness checks ---- */
+
+/* The first readiness check of d, parsed (free with mar_ready_free());
+ * NULL when d has none (or out of memory). */
+struct mar_ready *mar_ready_parse(const struct mar_app *d);
+void mar_ready_free(struct mar_ready *r);
+/* The readiness a new instance of a begins with (in->ready). */
+int mar_ready_inst_new(const struct mar_rapp *a);
+/* Checks in at once if it should be (it just began to run). */
+void mar_ready_kick(struct mar *m, struct mar_inst *in);
+/* Every second: checks the instances of apps in deployments that are
+ * due. */
+void mar_ready_tick(struct mar *m);
+/* in goes: cancels its check in flight, frees its results. */
+void mar_ready_forget(struct mar *m, struct mar_inst *in);
+/* readinessCheckResults of a: [{name, taskId, ready, lastResponse}]. */
+void mar_ready_write_results(struct agora_jw *w, const struct mar_rapp *a);
+
 /* ---- mar_deploy.c ---- */
 
 /* A deployment of one action on one app (original: the definition
@@ -339,8 +382,10 @@ void mar_deploy_write(struct mar *m, struct agora_jw *w,
                       const struct mar_deploy *d);
 /* {"steps": [...]} of d. */
 void mar_deploy_write_steps(struct agora_jw *w, const struct mar_deploy *d);
-/* DeploymentInfo as GET /v2/deployments shows it. */
-void mar_deploy_write_info(struct agora_jw *w, const struct mar_deploy *d);
+/* DeploymentInfo as GET /v2/deployments shows it (readiness results of
+ * the current actions from m's apps). */
+void mar_deploy_write_info(struct mar *m, struct agora_jw *w,
+                           const struct mar_deploy *d);
 void mar_deploy_write_plan(struct agora_jw *w, const struct mar_deploy *d);
 const char *mar_action_name(enum mar_action_kind k);
 void mar_deploy_free(struct mar_deploy *d);
@@ -447,8 +492,10 @@ enum {
     MAR_EMBED_READINESS = 32
 };
 
+/* Writes a's AppInfo with what embed asks for; the definition's part
+ * from its cache (a->def_doc) when built. */
 void mar_json_app_info(struct mar *m, struct agora_jw *w,
-                       const struct mar_rapp *a, unsigned embed);
+                       struct mar_rapp *a, unsigned embed);
 /* Writes in's Task document, from its cache when built (in->doc). */
 void mar_json_task(struct mar *m, struct agora_jw *w, struct mar_inst *in);
 /* Drops in's cached document: call after changing anything it shows

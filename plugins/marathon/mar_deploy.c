@@ -575,6 +575,9 @@ void mar_deploy_cancel(struct mar *m, struct mar_deploy *d)
         if (a)
             a->stopping = 0;
     }
+    /* The step it was in failed with it (Marathon's step failure). */
+    if (d->current < d->nsteps)
+        event_plan(m, "deployment_step_failure", d);
     event_end(m, "deployment_failed", d, "The deployment was cancelled");
     mar_state_deploy_delete(m, d);
     mar_deploy_free(d);
@@ -626,6 +629,7 @@ static void step_finish(struct mar *m, struct mar_deploy *d)
         if (ac->kind == MAR_A_RESTART) {
             a->restarting = 0;
         } else if (ac->kind == MAR_A_STOP && a->stopping) {
+            mar_events_health_checks(m, a->def, NULL);
             w = mar_events_begin(m, "app_terminated_event");
             agora_jw_kstr(w, "appId", a->def->id);
             mar_events_end(m, "app_terminated_event");

@@ -1463,6 +1463,35 @@ static void status_terminal(struct mar *m, struct mar_inst *in,
     mar_sched_dirty(m, a);
 }
 
+/* unknown_instance_terminated_event (§4.2): a task with an instance id
+ * ("<app>.instance-<uuid>._app.<n>") ended that no app tracks. The app
+ * id comes from the id's prefix, '_' standing for '/'. */
+static void event_unknown_terminated(struct mar *m,
+                                     const struct agora_status *st,
+                                     const char *dot)
+{
+    const char *end = strstr(dot, "._app.");
+    size_t n = (size_t)(dot - st->task_id), i;
+    char *app = malloc(n + 2), *inst;
+    struct agora_jw *w;
+
+    inst = end ? strndup(st->task_id, (size_t)(end - st->task_id))
+               : strdup(st->task_id);
+    if (app && inst) {
+        app[0] = '/';
+        for (i = 0; i < n; i++)
+            app[i + 1] = st->task_id[i] == '_' ? '/' : st->task_id[i];
+        app[n + 1] = '\0';
+        w = mar_events_begin(m, "unknown_instance_terminated_event");
+        agora_jw_kstr(w, "instanceId", inst);
+        agora_jw_kstr(w, "runSpecId", app);
+        agora_jw_kstr(w, "condition", mar_condition(st->state));
+        mar_events_end(m, "unknown_instance_terminated_event");
+    }
+    free(app);
+    free(inst);
+}
+
 /* A task the plugin does not track: adopt it when its id names an app
  * (it was launched before a crash could record it), else kill it. */
 static void status_unknown(struct mar *m, const struct agora_status *st)
@@ -1474,6 +1503,8 @@ static void status_unknown(struct mar *m, const struct agora_status *st)
 
     if (agora_task_state_terminal(st->state) ||
         st->state == AGORA_TASK_UNKNOWN) {
+        if (dot)
+            event_unknown_terminated(m, st, dot);
         if (st->uuid)
             m->api->acknowledge(m->fw, st->task_id, st->uuid);
         return;

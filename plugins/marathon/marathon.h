@@ -479,6 +479,10 @@ void mar_events_emit(struct mar *m, const char *type, const char *json);
 struct agora_jw *mar_events_begin(struct mar *m, const char *type);
 void mar_events_end(struct mar *m, const char *type);
 void mar_events_free(struct mar *m);
+/* remove_health_check_event for old's checks, add_health_check_event
+ * for each of t's (mar_apply.c; either may be NULL). */
+void mar_events_health_checks(struct mar *m, const struct mar_app *old,
+                              const struct mar_app *t);
 size_t mar_events_clients(const struct mar *m);
 
 /* ---- mar_json.c ---- */

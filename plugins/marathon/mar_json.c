@@ -241,6 +241,13 @@ static void count(const struct mar_rapp *a, struct counts *c, int which)
     size_t i;
 
     memset(c, 0, sizeof(*c));
+    if (which == 0) { /* kept as instances change (mar_sched_count()) */
+        c->staged = a->nstaged;
+        c->running = a->nrunning;
+        c->healthy = a->nhealthy;
+        c->unhealthy = a->nunhealthy;
+        return;
+    }
     for (i = 0; i < a->ninst; i++) {
         const struct mar_inst *in = a->inst[i];
         int cur = which ? mar_sched_inst_current(a, in) : 0;

@@ -63,18 +63,36 @@ static unsigned inst_flags(const struct mar_inst *in)
         if (mar_sched_inst_current(in->app, in))
             f |= MAR_C_FRESH;
     }
+    if (in->state == AGORA_TASK_STAGING || in->state == AGORA_TASK_STARTING)
+        f |= MAR_C_STAGED;
+    else if (in->state == AGORA_TASK_RUNNING)
+        f |= MAR_C_RUNNING;
+    if (in->healthy == 1)
+        f |= MAR_C_HEALTHY;
+    else if (in->healthy == 0)
+        f |= MAR_C_UNHEALTHY;
     return f;
+}
+
+/* The counter of a for each MAR_C_* bit, in bit order. */
+static size_t *counter(struct mar_rapp *a, unsigned bit)
+{
+    size_t *c[MAR_C_KINDS] = {&a->nalive, &a->nactive, &a->nfresh,
+                              &a->nstaged, &a->nrunning, &a->nhealthy,
+                              &a->nunhealthy};
+
+    return c[bit];
 }
 
 /* Adds (add = 1) or takes the flags f to / from a's counts. */
 static void counts_add(struct mar_rapp *a, unsigned f, int add)
 {
-    if (f & MAR_C_ALIVE)
-        add ? a->nalive++ : a->nalive--;
-    if (f & MAR_C_ACTIVE)
-        add ? a->nactive++ : a->nactive--;
-    if (f & MAR_C_FRESH)
-        add ? a->nfresh++ : a->nfresh--;
+    unsigned b;
+
+    for (b = 0; b < MAR_C_KINDS; b++) {
+        if (f & (1u << b))
+            add ? (*counter(a, b))++ : (*counter(a, b))--;
+    }
 }
 
 void mar_sched_count(struct mar_inst *in, int gone)
@@ -99,22 +117,23 @@ void mar_sched_count_app(struct mar_rapp *a)
 #ifndef NDEBUG
 /* Debug builds (the sanitizer suite) check the kept counts against a
  * count from scratch wherever they are used. */
-static void counts_check(const struct mar *m, const struct mar_rapp *a)
+static void counts_check(const struct mar *m, struct mar_rapp *a)
 {
-    size_t i, n[3] = {0, 0, 0};
+    size_t i, n[MAR_C_KINDS] = {0};
+    unsigned b;
 
     for (i = 0; i < a->ninst; i++) {
         unsigned f = inst_flags(a->inst[i]);
 
-        n[0] += (f & MAR_C_ALIVE) != 0;
-        n[1] += (f & MAR_C_ACTIVE) != 0;
-        n[2] += (f & MAR_C_FRESH) != 0;
+        for (b = 0; b < MAR_C_KINDS; b++)
+            n[b] += (f & (1u << b)) != 0;
     }
-    if (n[0] != a->nalive || n[1] != a->nactive || n[2] != a->nfresh) {
-        MAR_LOG(m, AGORA_LOG_ERROR, "%s: counts %zu/%zu/%zu kept, %zu/%zu/%zu "
-                "counted", a->def->id, a->nalive, a->nactive, a->nfresh,
-                n[0], n[1], n[2]);
-        abort();
+    for (b = 0; b < MAR_C_KINDS; b++) {
+        if (n[b] != *counter(a, b)) {
+            MAR_LOG(m, AGORA_LOG_ERROR, "%s: count %u is %zu kept, %zu "
+                    "counted", a->def->id, b, *counter(a, b), n[b]);
+            abort();
+        }
     }
 }
 #else
@@ -167,7 +186,7 @@ size_t mar_sched_wanted(struct mar *m, const struct mar_rapp *a)
 
     if (a->stopping || a->held || !m->loaded)
         return 0;
-    counts_check(m, a);
+    counts_check(m, (struct mar_rapp *)a);
     if (!a->restarting)
         return active < target ? target - active : 0;
     /* Rolling: never above maxCapacity, never more new than instances. */

@@ -126,8 +126,13 @@ struct mar_inst {
 enum {
     MAR_C_ALIVE = 1,         /* not terminal, not inactive: takes room     */
     MAR_C_ACTIVE = 2,        /* alive and not being killed                 */
-    MAR_C_FRESH = 4          /* active and on the current config           */
+    MAR_C_FRESH = 4,         /* active and on the current config           */
+    MAR_C_STAGED = 8,        /* STAGING or STARTING (tasksStaged)          */
+    MAR_C_RUNNING = 16,      /* RUNNING (tasksRunning)                     */
+    MAR_C_HEALTHY = 32,      /* its check passes (tasksHealthy)            */
+    MAR_C_UNHEALTHY = 64     /* its check fails (tasksUnhealthy)           */
 };
+#define MAR_C_KINDS 7
 
 /* ---- apps ---- */
 
@@ -162,6 +167,7 @@ struct mar_rapp {
     /* Instances by what they count toward (MAR_C_*), kept as instances
      * change (mar_sched_count()) so that an offer does not walk them. */
     size_t nalive, nactive, nfresh;
+    size_t nstaged, nrunning, nhealthy, nunhealthy;
 
     struct mar_deploy *deploy; /* the deployment holding the lock, or NULL */
     int restarting;          /* a RestartApplication action runs          */

@@ -199,11 +199,19 @@ static void task_write(struct agora_jw *w, const struct mar_inst *in)
     agora_jw_obj_close(w);
 }
 
+void mar_app_tasks_changed(struct mar_rapp *a)
+{
+    free(a->tasks_doc);
+    a->tasks_doc = NULL;
+    a->tasks_doc_len = 0;
+}
+
 void mar_inst_changed(struct mar_inst *in)
 {
     free(in->doc);
     in->doc = NULL;
     in->doc_len = 0;
+    mar_app_tasks_changed(in->app);
 }
 
 void mar_json_task(struct mar *m, struct agora_jw *w, struct mar_inst *in)
@@ -333,11 +341,40 @@ static void write_def(struct mar *m, struct agora_jw *w, struct mar_rapp *a)
     agora_jw_members(w, a->def_doc, a->def_doc_len);
 }
 
+/* a's tasks array, from its cache when built: one copy for the app
+ * rather than a pointer chase to each instance's document. */
+static void write_tasks(struct mar *m, struct agora_jw *w, struct mar_rapp *a)
+{
+    struct agora_jw *t;
+    const char *doc;
+    size_t i, len;
+
+    if (a->tasks_doc == NULL && (t = agora_jw_new()) != NULL) {
+        agora_jw_arr_open(t);
+        for (i = 0; i < a->ninst; i++)
+            mar_json_task(m, t, a->inst[i]);
+        agora_jw_arr_close(t);
+        doc = agora_jw_result(t, &len);
+        if (doc && (a->tasks_doc = malloc(len + 1)) != NULL) {
+            memcpy(a->tasks_doc, doc, len + 1);
+            a->tasks_doc_len = len;
+        }
+        agora_jw_free(t);
+    }
+    if (a->tasks_doc) {
+        agora_jw_raw(w, a->tasks_doc, a->tasks_doc_len);
+        return;
+    }
+    agora_jw_arr_open(w); /* out of memory: written in place */
+    for (i = 0; i < a->ninst; i++)
+        mar_json_task(m, w, a->inst[i]);
+    agora_jw_arr_close(w);
+}
+
 void mar_json_app_info(struct mar *m, struct agora_jw *w,
                        struct mar_rapp *a, unsigned embed)
 {
     struct counts c;
-    size_t i;
 
     agora_jw_obj_open(w);
     write_def(m, w, a);
@@ -360,10 +397,7 @@ void mar_json_app_info(struct mar *m, struct agora_jw *w,
     }
     if (embed & MAR_EMBED_TASKS) {
         agora_jw_key(w, "tasks");
-        agora_jw_arr_open(w);
-        for (i = 0; i < a->ninst; i++)
-            mar_json_task(m, w, a->inst[i]);
-        agora_jw_arr_close(w);
+        write_tasks(m, w, a);
     }
     if ((embed & MAR_EMBED_LAST_FAILURE) && a->last_failure) {
         agora_jw_key(w, "lastTaskFailure");

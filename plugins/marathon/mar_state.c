@@ -109,6 +109,39 @@ struct mar_rapp *mar_state_app(struct mar *m, const char *id)
     return agora_map_get(&m->apps, id);
 }
 
+static int app_cmp(const void *x, const void *y)
+{
+    const struct mar_rapp *a = *(struct mar_rapp *const *)x;
+    const struct mar_rapp *b = *(struct mar_rapp *const *)y;
+
+    return strcmp(a->def->id, b->def->id);
+}
+
+/* Sorted once per change of the set of apps, not per list request (the
+ * sort was 3-4% of GET /v2/apps with 1,000 apps). An app's id never
+ * changes while it is an app. */
+struct mar_rapp *const *mar_state_apps_sorted(struct mar *m, size_t *n)
+{
+    struct mar_rapp **v, *a;
+    size_t i = 0, k = 0;
+
+    if (!m->sorted_ok) {
+        v = realloc(m->sorted, (m->apps.n + 1) * sizeof(*v));
+        if (v == NULL) {
+            *n = 0;
+            return NULL;
+        }
+        while ((a = agora_map_next(&m->apps, &i)) != NULL)
+            v[k++] = a;
+        qsort(v, k, sizeof(*v), app_cmp);
+        m->sorted = v;
+        m->nsorted = k;
+        m->sorted_ok = 1;
+    }
+    *n = m->nsorted;
+    return m->sorted;
+}
+
 struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def)
 {
     struct mar_rapp *a = calloc(1, sizeof(*a));
@@ -129,6 +162,7 @@ struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def)
         free(a);
         return NULL;
     }
+    m->sorted_ok = 0;
     return a;
 }
 
@@ -136,6 +170,7 @@ static void app_free(struct mar_rapp *a)
 {
     mar_ready_free(a->ready);
     free(a->def_doc);
+    free(a->tasks_doc);
     mar_app_free(a->def);
     free(a->key);
     free(a->safe_id);
@@ -276,6 +311,7 @@ void mar_state_app_remove(struct mar *m, struct mar_rapp *a)
         }
     }
     agora_map_del(&m->apps, a->def->id);
+    m->sorted_ok = 0;
     app_free(a);
 }
 
@@ -341,6 +377,7 @@ void mar_state_app_redefined(struct mar_rapp *a)
     free(a->def_doc);
     a->def_doc = NULL;
     a->def_doc_len = 0;
+    mar_app_tasks_changed(a);
 }
 
 /* Adds in to its app's list and the task table. */
@@ -360,6 +397,7 @@ static int inst_attach(struct mar *m, struct mar_inst *in)
     if (agora_map_put(&m->tasks, in->task_id, in) < 0)
         return AGORA_ENOMEM;
     a->inst[a->ninst++] = in;
+    mar_app_tasks_changed(a);
     in->counted = 0;
     mar_sched_count(in, 0);
     return 0;
@@ -445,6 +483,7 @@ void mar_state_inst_remove(struct mar *m, struct mar_inst *in,
             memmove(&a->inst[i], &a->inst[i + 1],
                     (a->ninst - i - 1) * sizeof(*a->inst));
             a->ninst--;
+            mar_app_tasks_changed(a);
             break;
         }
     }
@@ -734,6 +773,9 @@ void mar_state_free(struct mar *m)
     }
     agora_map_free(&m->apps);
     agora_map_free(&m->tasks);
+    free(m->sorted);
+    m->sorted = NULL;
+    m->sorted_ok = 0;
     i = 0;
     {
         struct mar_agent *ag;

@@ -159,6 +159,9 @@ struct mar_rapp {
     char *def_doc;           /* def's members as the API writes them, or
                               * NULL until asked for (mar_json.c)        */
     size_t def_doc_len;
+    char *tasks_doc;         /* its "tasks" array, the same way; dropped
+                              * when an instance changes, comes or goes */
+    size_t tasks_doc_len;
     char *key;               /* store key segment ("prod:web")             */
     char *safe_id;           /* task id prefix ("prod_web")                */
     int64_t store_version;   /* of apps/<key>                              */
@@ -243,6 +246,9 @@ struct mar {
     struct agora_map tasks;    /* task id -> struct mar_inst                 */
     struct agora_map agents;   /* agent id -> struct mar_agent (offers seen) */
     struct agora_map groups;   /* canonical id -> struct mar_group          */
+    struct mar_rapp **sorted;  /* every app by id (mar_state_apps_sorted) */
+    size_t nsorted;
+    int sorted_ok;             /* 0: an app came or went since it was made */
     struct mar_deploy *deploys;
     size_t ndeploys;
 
@@ -282,6 +288,9 @@ struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def);
 /* Removes an app without instances from memory and the store. */
 void mar_state_app_remove(struct mar *m, struct mar_rapp *a);
 struct mar_rapp *mar_state_app(struct mar *m, const char *id);
+/* Every app, sorted by id, in *n; NULL when out of memory. Borrowed:
+ * valid until an app is added or removed. */
+struct mar_rapp *const *mar_state_apps_sorted(struct mar *m, size_t *n);
 /* a->def was replaced: recounts its instances, drops their documents. */
 void mar_state_app_redefined(struct mar_rapp *a);
 /* Writes apps/<key> and versions/<key>/<version> for a->def. */
@@ -508,9 +517,11 @@ void mar_json_app_info(struct mar *m, struct agora_jw *w,
                        struct mar_rapp *a, unsigned embed);
 /* Writes in's Task document, from its cache when built (in->doc). */
 void mar_json_task(struct mar *m, struct agora_jw *w, struct mar_inst *in);
-/* Drops in's cached document: call after changing anything it shows
- * (its fields, or its app's definition). */
+/* Drops in's cached document (and its app's tasks array): call after
+ * changing anything it shows (its fields, or its app's definition). */
 void mar_inst_changed(struct mar_inst *in);
+/* Drops a's cached tasks array: an instance came or went. */
+void mar_app_tasks_changed(struct mar_rapp *a);
 void mar_json_deployment_result(struct agora_jw *w, const struct mar_deploy *d);
 /* Replies {"message": msg}. */
 void mar_reply_msg(struct mar *m, struct agora_req *r, int status,

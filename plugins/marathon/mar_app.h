@@ -244,6 +244,9 @@ struct mar_app *mar_app_dup(const struct mar_app *a);
  * deployments, ...) are the caller's to add after it.
  */
 void mar_app_write_fields(struct agora_jw *w, const struct mar_app *a);
+/* One health check as the definition shows it (events carry it too). */
+void mar_app_write_health_check(struct agora_jw *w,
+                                const struct mar_health_check *h);
 
 /* The whole definition as one JSON object: {…}. */
 void mar_app_write(struct agora_jw *w, const struct mar_app *a);

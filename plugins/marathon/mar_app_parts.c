@@ -411,11 +411,20 @@ static int port_named(const struct mar_app *a, const char *name)
 static void readiness_rules(struct mar_pc *c, yajl_val o, const char *at,
                             const struct mar_app *a)
 {
-    const char *port = "http-api";
+    const char *port = "http-api", *proto = "HTTP";
     int interval = 30, timeout = 10;
 
     if (mar_pc_obj(c, o, at, NULL) <= 0)
         return;
+    mar_pc_str(c, mar_pc_member(o, "protocol"), at, "protocol", &proto);
+    /* The checks are sent by the master, whose HTTP client has no TLS:
+     * an HTTPS check could never pass, and its deployment would wait
+     * forever. */
+    if (strcmp(proto, "HTTPS") == 0)
+        mar_pc_fail(c, at, "protocol", "HTTPS readiness checks are not "
+                    "supported: agora-master's HTTP client has no TLS");
+    else if (strcmp(proto, "HTTP") != 0)
+        mar_pc_type(c, at, "protocol", MAR_E_ENUM);
     mar_pc_str(c, mar_pc_member(o, "portName"), at, "portName", &port);
     mar_pc_int(c, mar_pc_member(o, "intervalSeconds"), at, "intervalSeconds",
                &interval);

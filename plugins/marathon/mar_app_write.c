@@ -250,6 +250,12 @@ static void write_health_check(struct agora_jw *w,
     agora_jw_obj_close(w);
 }
 
+void mar_app_write_health_check(struct agora_jw *w,
+                                const struct mar_health_check *h)
+{
+    write_health_check(w, h);
+}
+
 static void write_health_checks(struct agora_jw *w, const struct mar_app *a)
 {
     size_t i;

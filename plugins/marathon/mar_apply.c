@@ -116,6 +116,30 @@ static void event_api_post(struct mar *m, const struct mar_app *a)
     mar_events_end(m, "api_post_event");
 }
 
+/* The health checks of an app's version come and go with it (§4.2):
+ * remove_health_check_event for old's, add_health_check_event for each
+ * of t's (either may be NULL). */
+void mar_events_health_checks(struct mar *m, const struct mar_app *old,
+                              const struct mar_app *t)
+{
+    struct agora_jw *w;
+    size_t i;
+
+    if (old && old->nhealth_checks > 0) {
+        w = mar_events_begin(m, "remove_health_check_event");
+        agora_jw_kstr(w, "appId", old->id);
+        mar_events_end(m, "remove_health_check_event");
+    }
+    for (i = 0; t && i < t->nhealth_checks; i++) {
+        w = mar_events_begin(m, "add_health_check_event");
+        agora_jw_kstr(w, "appId", t->id);
+        agora_jw_kstr(w, "version", t->version);
+        agora_jw_key(w, "healthCheck");
+        mar_app_write_health_check(w, &t->health_checks[i]);
+        mar_events_end(m, "add_health_check_event");
+    }
+}
+
 /* One change into d; the target is taken. */
 static int apply_change(struct mar *m, struct mar_deploy *d,
                         struct mar_change *c, const char *version,
@@ -150,6 +174,7 @@ static int apply_change(struct mar *m, struct mar_deploy *d,
             return AGORA_ENOMEM;
         }
         event_api_post(m, t);
+        mar_events_health_checks(m, NULL, t);
         a = mar_state_app_add(m, t);
         if (a == NULL)
             return AGORA_ENOMEM;
@@ -173,8 +198,11 @@ static int apply_change(struct mar *m, struct mar_deploy *d,
         return rc;
     }
     event_api_post(m, t);
+    if (upgrade)
+        mar_events_health_checks(m, a->def, t);
     mar_app_free(a->def);
     a->def = t;
+    mar_state_app_redefined(a);
     if (upgrade)
         mar_sched_backoff_reset(m, a);
     mar_state_app_save(m, a);

@@ -178,8 +178,9 @@ static void steps_compact(struct mar_deploy *d)
 
 /* ---- JSON ---- */
 
-static void write_actions(struct agora_jw *w, const struct mar_step *s,
-                          int current)
+/* With m, the current actions: their apps' readiness results too. */
+static void write_actions(struct mar *m, struct agora_jw *w,
+                          const struct mar_step *s)
 {
     size_t i;
 
@@ -188,10 +189,9 @@ static void write_actions(struct agora_jw *w, const struct mar_step *s,
         agora_jw_obj_open(w);
         agora_jw_kstr(w, "action", action_names[s->actions[i].kind]);
         agora_jw_kstr(w, "app", s->actions[i].app_id);
-        if (current) {
+        if (m) {
             agora_jw_key(w, "readinessCheckResults");
-            agora_jw_arr_open(w);
-            agora_jw_arr_close(w);
+            mar_ready_write_results(w, mar_state_app(m, s->actions[i].app_id));
         }
         agora_jw_obj_close(w);
     }
@@ -230,7 +230,7 @@ void mar_deploy_write_plan(struct agora_jw *w, const struct mar_deploy *d)
     for (i = 0; i < d->nsteps; i++) {
         agora_jw_obj_open(w);
         agora_jw_key(w, "actions");
-        write_actions(w, &d->steps[i], 0);
+        write_actions(NULL, w, &d->steps[i]);
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);
@@ -255,17 +255,17 @@ void mar_deploy_write_steps(struct agora_jw *w, const struct mar_deploy *d)
             continue;
         agora_jw_obj_open(w);
         agora_jw_key(w, "actions");
-        write_actions(w, &d->steps[i], 0);
+        write_actions(NULL, w, &d->steps[i]);
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);
     agora_jw_obj_close(w);
 }
 
-/* DeploymentInfo (GET /v2/deployments); with m NULL, the store's form
- * (the originals added). */
-static void deploy_write(struct agora_jw *w, const struct mar_deploy *d,
-                         int store)
+/* DeploymentInfo (GET /v2/deployments, with m for the readiness results);
+ * with store, the store's form (the originals added). */
+static void deploy_write(struct mar *m, struct agora_jw *w,
+                         const struct mar_deploy *d, int store)
 {
     size_t i;
 
@@ -285,13 +285,13 @@ static void deploy_write(struct agora_jw *w, const struct mar_deploy *d,
     for (i = 0; i < d->nsteps; i++) {
         agora_jw_obj_open(w);
         agora_jw_key(w, "actions");
-        write_actions(w, &d->steps[i], 0);
+        write_actions(NULL, w, &d->steps[i]);
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);
     agora_jw_key(w, "currentActions");
     if (d->current < d->nsteps)
-        write_actions(w, &d->steps[d->current], 1);
+        write_actions(m, w, &d->steps[d->current]);
     else {
         agora_jw_arr_open(w);
         agora_jw_arr_close(w);
@@ -318,12 +318,13 @@ void mar_deploy_write(struct mar *m, struct agora_jw *w,
                       const struct mar_deploy *d)
 {
     (void)m;
-    deploy_write(w, d, 1);
+    deploy_write(NULL, w, d, 1);
 }
 
-void mar_deploy_write_info(struct agora_jw *w, const struct mar_deploy *d)
+void mar_deploy_write_info(struct mar *m, struct agora_jw *w,
+                           const struct mar_deploy *d)
 {
-    deploy_write(w, d, 0);
+    deploy_write(m, w, d, 0);
 }
 
 /* Writes one original back as text; NULL for null. */
@@ -457,7 +458,7 @@ static void event_plan(struct mar *m, const char *type,
         agora_jw_key(w, "currentStep");
         agora_jw_obj_open(w);
         agora_jw_key(w, "actions");
-        write_actions(w, &d->steps[d->current], 0);
+        write_actions(NULL, w, &d->steps[d->current]);
         agora_jw_obj_close(w);
     }
     mar_events_end(m, type);
@@ -574,6 +575,9 @@ void mar_deploy_cancel(struct mar *m, struct mar_deploy *d)
         if (a)
             a->stopping = 0;
     }
+    /* The step it was in failed with it (Marathon's step failure). */
+    if (d->current < d->nsteps)
+        event_plan(m, "deployment_step_failure", d);
     event_end(m, "deployment_failed", d, "The deployment was cancelled");
     mar_state_deploy_delete(m, d);
     mar_deploy_free(d);
@@ -625,6 +629,7 @@ static void step_finish(struct mar *m, struct mar_deploy *d)
         if (ac->kind == MAR_A_RESTART) {
             a->restarting = 0;
         } else if (ac->kind == MAR_A_STOP && a->stopping) {
+            mar_events_health_checks(m, a->def, NULL);
             w = mar_events_begin(m, "app_terminated_event");
             agora_jw_kstr(w, "appId", a->def->id);
             mar_events_end(m, "app_terminated_event");
@@ -635,9 +640,21 @@ static void step_finish(struct mar *m, struct mar_deploy *d)
     }
 }
 
+static int step_only_starts(const struct mar_step *st)
+{
+    size_t i;
+
+    for (i = 0; i < st->n; i++) {
+        if (st->actions[i].kind != MAR_A_START)
+            return 0;
+    }
+    return 1;
+}
+
 static void deploy_check(struct mar *m, struct mar_deploy *d)
 {
     size_t i;
+    int starts;
 
     while (d->current < d->nsteps) {
         for (i = 0; i < d->steps[d->current].n; i++) {
@@ -646,9 +663,14 @@ static void deploy_check(struct mar *m, struct mar_deploy *d)
         }
         step_finish(m, d);
         event_plan(m, "deployment_step_success", d);
+        starts = step_only_starts(&d->steps[d->current]);
         d->current++;
         if (d->current < d->nsteps) {
-            mar_state_deploy_save(m, d);
+            /* A step of starts is done as it begins: a resume passes it
+             * again at once, so its end is not worth a write (one less
+             * per app created). */
+            if (!starts)
+                mar_state_deploy_save(m, d);
             event_plan(m, "deployment_info", d);
             mar_deploy_begin_step(m, d);
         }

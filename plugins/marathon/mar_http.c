@@ -201,7 +201,7 @@ void mar_h_deployments(void *st, struct agora_req *r)
     }
     agora_jw_arr_open(w);
     for (d = m->deploys; d; d = d->next)
-        mar_deploy_write_info(w, d);
+        mar_deploy_write_info(m, w, d);
     agora_jw_arr_close(w);
     mar_reply_jw(m, r, 200, w);
     agora_jw_free(w);

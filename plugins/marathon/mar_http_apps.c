@@ -183,26 +183,18 @@ static unsigned embed_flags(struct mar *m, struct agora_req *r)
     return f;
 }
 
-static int app_cmp(const void *x, const void *y)
-{
-    const struct mar_rapp *a = *(struct mar_rapp *const *)x;
-    const struct mar_rapp *b = *(struct mar_rapp *const *)y;
-
-    return strcmp(a->def->id, b->def->id);
-}
-
-/* Every app, sorted by id; NULL when out of memory. */
+/* Every app, sorted by id, as a copy the caller frees; NULL when out of
+ * memory. */
 static struct mar_rapp **apps_sorted(struct mar *m, size_t *n)
 {
-    struct mar_rapp **v = calloc(m->apps.n + 1, sizeof(*v)), *a;
-    size_t i = 0;
+    struct mar_rapp *const *s = mar_state_apps_sorted(m, n);
+    struct mar_rapp **v = s ? calloc(*n + 1, sizeof(*v)) : NULL;
 
-    *n = 0;
-    if (v == NULL)
+    if (v == NULL) {
+        *n = 0;
         return NULL;
-    while ((a = agora_map_next(&m->apps, &i)) != NULL)
-        v[(*n)++] = a;
-    qsort(v, *n, sizeof(*v), app_cmp);
+    }
+    memcpy(v, s, *n * sizeof(*v));
     return v;
 }
 

@@ -119,17 +119,23 @@ int mar_query_bool(struct mar *m, struct agora_req *r, const char *name,
 
 /* ---- tasks ---- */
 
-static void write_time(struct agora_jw *w, const char *key, double t)
+void mar_stamp_set(struct mar_stamp *st, double t)
 {
-    char ts[32];
+    st->t = t > 0 ? t : 0;
+    if (st->t > 0)
+        mar_time_format(st->t, st->text);
+    else
+        st->text[0] = '\0';
+}
 
+static void write_time(struct agora_jw *w, const char *key,
+                       const struct mar_stamp *st)
+{
     agora_jw_key(w, key);
-    if (t <= 0) {
+    if (st->t <= 0)
         agora_jw_null(w);
-        return;
-    }
-    mar_time_format(t, ts);
-    agora_jw_str(w, ts);
+    else
+        agora_jw_strn(w, st->text, 24); /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
 }
 
 static void write_health_results(struct agora_jw *w, const struct mar_inst *in)
@@ -140,9 +146,9 @@ static void write_health_results(struct agora_jw *w, const struct mar_inst *in)
         agora_jw_obj_open(w);
         agora_jw_kbool(w, "alive", in->healthy == 1);
         agora_jw_kint(w, "consecutiveFailures", in->consecutive_failures);
-        write_time(w, "firstSuccess", in->first_success);
-        write_time(w, "lastFailure", in->last_failure);
-        write_time(w, "lastSuccess", in->last_success);
+        write_time(w, "firstSuccess", &in->first_success);
+        write_time(w, "lastFailure", &in->last_failure);
+        write_time(w, "lastSuccess", &in->last_success);
         agora_jw_kstr(w, "lastFailureCause", in->last_failure_cause);
         agora_jw_kstr(w, "instanceId", in->instance_id);
         agora_jw_obj_close(w);
@@ -150,7 +156,7 @@ static void write_health_results(struct agora_jw *w, const struct mar_inst *in)
     agora_jw_arr_close(w);
 }
 
-void mar_json_task(struct mar *m, struct agora_jw *w, const struct mar_inst *in)
+static void task_write(struct agora_jw *w, const struct mar_inst *in)
 {
     const struct mar_app *d = in->app->def;
     size_t i;
@@ -161,8 +167,8 @@ void mar_json_task(struct mar *m, struct agora_jw *w, const struct mar_inst *in)
     agora_jw_kstr(w, "host", in->host);
     agora_jw_kstr(w, "slaveId", in->agent_id);
     agora_jw_kstr(w, "state", agora_task_state_name(in->state));
-    write_time(w, "stagedAt", in->staged_at);
-    write_time(w, "startedAt", in->started_at);
+    write_time(w, "stagedAt", &in->staged);
+    write_time(w, "startedAt", &in->started);
     agora_jw_kstr(w, "version", in->version);
     agora_jw_key(w, "ports");
     agora_jw_arr_open(w);
@@ -193,6 +199,45 @@ void mar_json_task(struct mar *m, struct agora_jw *w, const struct mar_inst *in)
     agora_jw_obj_close(w);
 }
 
+void mar_app_tasks_changed(struct mar_rapp *a)
+{
+    free(a->tasks_doc);
+    a->tasks_doc = NULL;
+    a->tasks_doc_len = 0;
+}
+
+void mar_inst_changed(struct mar_inst *in)
+{
+    free(in->doc);
+    in->doc = NULL;
+    in->doc_len = 0;
+    mar_app_tasks_changed(in->app);
+}
+
+void mar_json_task(struct mar *m, struct agora_jw *w, struct mar_inst *in)
+{
+    const char *doc;
+    size_t len;
+
+    if (in->doc == NULL) {
+        agora_jw_reset(m->jw_doc);
+        task_write(m->jw_doc, in);
+        doc = agora_jw_result(m->jw_doc, &len);
+        if (doc == NULL) { /* out of memory: the writer w fails too */
+            task_write(w, in);
+            return;
+        }
+        in->doc = malloc(len + 1);
+        if (in->doc == NULL) {
+            agora_jw_raw(w, doc, len);
+            return;
+        }
+        memcpy(in->doc, doc, len + 1);
+        in->doc_len = len;
+    }
+    agora_jw_raw(w, in->doc, in->doc_len);
+}
+
 /* ---- apps ---- */
 
 struct counts {
@@ -204,9 +249,16 @@ static void count(const struct mar_rapp *a, struct counts *c, int which)
     size_t i;
 
     memset(c, 0, sizeof(*c));
+    if (which == 0) { /* kept as instances change (mar_sched_count()) */
+        c->staged = a->nstaged;
+        c->running = a->nrunning;
+        c->healthy = a->nhealthy;
+        c->unhealthy = a->nunhealthy;
+        return;
+    }
     for (i = 0; i < a->ninst; i++) {
         const struct mar_inst *in = a->inst[i];
-        int cur = mar_sched_inst_current(a, in);
+        int cur = which ? mar_sched_inst_current(a, in) : 0;
 
         if ((which == 1 && !cur) || (which == 2 && cur))
             continue;
@@ -235,9 +287,9 @@ static void write_stats(struct mar *m, struct agora_jw *w,
         const struct mar_inst *in = a->inst[i];
         int cur = mar_sched_inst_current(a, in);
 
-        if ((which == 1 && !cur) || (which == 2 && cur) || in->staged_at <= 0)
+        if ((which == 1 && !cur) || (which == 2 && cur) || in->staged.t <= 0)
             continue;
-        sum += now - in->staged_at;
+        sum += now - in->staged.t;
         n++;
     }
     agora_jw_key(w, key);
@@ -260,14 +312,72 @@ static void write_stats(struct mar *m, struct agora_jw *w,
     agora_jw_obj_close(w);
 }
 
+/*
+ * The members of a's definition, as mar_app_write_fields() writes them,
+ * kept until the definition is replaced (mar_state_app_redefined()): a
+ * definition does not change while it is an app's, and writing its
+ * fifty-odd fields was most of what was left of a list of 1,000 apps.
+ */
+static void write_def(struct mar *m, struct agora_jw *w, struct mar_rapp *a)
+{
+    const char *doc;
+    size_t len;
+
+    if (a->def_doc == NULL) {
+        agora_jw_reset(m->jw_doc);
+        agora_jw_obj_open(m->jw_doc);
+        mar_app_write_fields(m->jw_doc, a->def);
+        agora_jw_obj_close(m->jw_doc);
+        doc = agora_jw_result(m->jw_doc, &len);
+        /* "{" members "}": the members alone are kept. */
+        if (doc == NULL || len < 3 || (a->def_doc = malloc(len - 1)) == NULL) {
+            mar_app_write_fields(w, a->def);
+            return;
+        }
+        memcpy(a->def_doc, doc + 1, len - 2);
+        a->def_doc[len - 2] = '\0';
+        a->def_doc_len = len - 2;
+    }
+    agora_jw_members(w, a->def_doc, a->def_doc_len);
+}
+
+/* a's tasks array, from its cache when built: one copy for the app
+ * rather than a pointer chase to each instance's document. */
+static void write_tasks(struct mar *m, struct agora_jw *w, struct mar_rapp *a)
+{
+    struct agora_jw *t;
+    const char *doc;
+    size_t i, len;
+
+    if (a->tasks_doc == NULL && (t = agora_jw_new()) != NULL) {
+        agora_jw_arr_open(t);
+        for (i = 0; i < a->ninst; i++)
+            mar_json_task(m, t, a->inst[i]);
+        agora_jw_arr_close(t);
+        doc = agora_jw_result(t, &len);
+        if (doc && (a->tasks_doc = malloc(len + 1)) != NULL) {
+            memcpy(a->tasks_doc, doc, len + 1);
+            a->tasks_doc_len = len;
+        }
+        agora_jw_free(t);
+    }
+    if (a->tasks_doc) {
+        agora_jw_raw(w, a->tasks_doc, a->tasks_doc_len);
+        return;
+    }
+    agora_jw_arr_open(w); /* out of memory: written in place */
+    for (i = 0; i < a->ninst; i++)
+        mar_json_task(m, w, a->inst[i]);
+    agora_jw_arr_close(w);
+}
+
 void mar_json_app_info(struct mar *m, struct agora_jw *w,
-                       const struct mar_rapp *a, unsigned embed)
+                       struct mar_rapp *a, unsigned embed)
 {
     struct counts c;
-    size_t i;
 
     agora_jw_obj_open(w);
-    mar_app_write_fields(w, a->def);
+    write_def(m, w, a);
     if (embed & MAR_EMBED_COUNTS) {
         count(a, &c, 0);
         agora_jw_kint(w, "tasksStaged", (int64_t)c.staged);
@@ -287,10 +397,7 @@ void mar_json_app_info(struct mar *m, struct agora_jw *w,
     }
     if (embed & MAR_EMBED_TASKS) {
         agora_jw_key(w, "tasks");
-        agora_jw_arr_open(w);
-        for (i = 0; i < a->ninst; i++)
-            mar_json_task(m, w, a->inst[i]);
-        agora_jw_arr_close(w);
+        write_tasks(m, w, a);
     }
     if ((embed & MAR_EMBED_LAST_FAILURE) && a->last_failure) {
         agora_jw_key(w, "lastTaskFailure");
@@ -307,8 +414,7 @@ void mar_json_app_info(struct mar *m, struct agora_jw *w,
     }
     if (embed & MAR_EMBED_READINESS) {
         agora_jw_key(w, "readinessCheckResults");
-        agora_jw_arr_open(w);
-        agora_jw_arr_close(w);
+        mar_ready_write_results(w, a);
     }
     agora_jw_obj_close(w);
 }

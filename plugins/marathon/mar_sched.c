@@ -38,13 +38,11 @@ static int inst_active(const struct mar_inst *in)
            !(in->state == AGORA_TASK_UNREACHABLE && in->inactive);
 }
 
-size_t mar_sched_active(const struct mar_rapp *a)
+/* Being killed still takes room until it is gone. */
+static int inst_alive(const struct mar_inst *in)
 {
-    size_t i, n = 0;
-
-    for (i = 0; i < a->ninst; i++)
-        n += inst_active(a->inst[i]);
-    return n;
+    return !agora_task_state_terminal(in->state) &&
+           !(in->state == AGORA_TASK_UNREACHABLE && in->inactive);
 }
 
 int mar_sched_inst_current(const struct mar_rapp *a, const struct mar_inst *in)
@@ -54,11 +52,107 @@ int mar_sched_inst_current(const struct mar_rapp *a, const struct mar_inst *in)
     return cur && in->config_version && strcmp(cur, in->config_version) == 0;
 }
 
+static unsigned inst_flags(const struct mar_inst *in)
+{
+    unsigned f = 0;
+
+    if (inst_alive(in))
+        f |= MAR_C_ALIVE;
+    if (inst_active(in)) {
+        f |= MAR_C_ACTIVE;
+        if (mar_sched_inst_current(in->app, in))
+            f |= MAR_C_FRESH;
+    }
+    if (in->state == AGORA_TASK_STAGING || in->state == AGORA_TASK_STARTING)
+        f |= MAR_C_STAGED;
+    else if (in->state == AGORA_TASK_RUNNING)
+        f |= MAR_C_RUNNING;
+    if (in->healthy == 1)
+        f |= MAR_C_HEALTHY;
+    else if (in->healthy == 0)
+        f |= MAR_C_UNHEALTHY;
+    return f;
+}
+
+/* The counter of a for each MAR_C_* bit, in bit order. */
+static size_t *counter(struct mar_rapp *a, unsigned bit)
+{
+    size_t *c[MAR_C_KINDS] = {&a->nalive, &a->nactive, &a->nfresh,
+                              &a->nstaged, &a->nrunning, &a->nhealthy,
+                              &a->nunhealthy};
+
+    return c[bit];
+}
+
+/* Adds (add = 1) or takes the flags f to / from a's counts. */
+static void counts_add(struct mar_rapp *a, unsigned f, int add)
+{
+    unsigned b;
+
+    for (b = 0; b < MAR_C_KINDS; b++) {
+        if (f & (1u << b))
+            add ? (*counter(a, b))++ : (*counter(a, b))--;
+    }
+}
+
+void mar_sched_count(struct mar_inst *in, int gone)
+{
+    unsigned f = gone ? 0 : inst_flags(in);
+
+    if (f == in->counted)
+        return;
+    counts_add(in->app, in->counted, 0);
+    counts_add(in->app, f, 1);
+    in->counted = f;
+}
+
+void mar_sched_count_app(struct mar_rapp *a)
+{
+    size_t i;
+
+    for (i = 0; i < a->ninst; i++)
+        mar_sched_count(a->inst[i], 0);
+}
+
+#if defined(MAR_CHECK_COUNTS) || !defined(NDEBUG)
+/* Debug and sanitizer builds check the kept counts against a count from
+ * scratch wherever they are used: a missed update aborts there. */
+static void counts_check(const struct mar *m, struct mar_rapp *a)
+{
+    size_t i, n[MAR_C_KINDS] = {0};
+    unsigned b;
+
+    for (i = 0; i < a->ninst; i++) {
+        unsigned f = inst_flags(a->inst[i]);
+
+        for (b = 0; b < MAR_C_KINDS; b++)
+            n[b] += (f & (1u << b)) != 0;
+    }
+    for (b = 0; b < MAR_C_KINDS; b++) {
+        if (n[b] != *counter(a, b)) {
+            MAR_LOG(m, AGORA_LOG_ERROR, "%s: count %u is %zu kept, %zu "
+                    "counted", a->def->id, b, *counter(a, b), n[b]);
+            abort();
+        }
+    }
+}
+#else
+#define counts_check(m, a) ((void)0)
+#endif
+
+size_t mar_sched_active(const struct mar_rapp *a)
+{
+    return a->nactive;
+}
+
 int mar_sched_inst_ok(const struct mar_rapp *a, const struct mar_inst *in)
 {
     if (in->state != AGORA_TASK_RUNNING || in->killing)
         return 0;
-    return a->def->nhealth_checks == 0 || in->healthy == 1;
+    if (a->def->nhealth_checks > 0 && in->healthy != 1)
+        return 0;
+    /* Readiness counts for the new tasks only (mar_ready.c). */
+    return !a->ready || in->ready == 1 || !mar_sched_inst_current(a, in);
 }
 
 /*
@@ -87,23 +181,12 @@ void mar_sched_restart_begin(struct mar *m, struct mar_rapp *a)
 
 size_t mar_sched_wanted(struct mar *m, const struct mar_rapp *a)
 {
-    size_t i, active = 0, fresh = 0, alive = 0;
+    size_t active = a->nactive, fresh = a->nfresh, alive = a->nalive;
     size_t target = a->def->instances > 0 ? (size_t)a->def->instances : 0;
 
     if (a->stopping || a->held || !m->loaded)
         return 0;
-    for (i = 0; i < a->ninst; i++) {
-        const struct mar_inst *in = a->inst[i];
-
-        /* Being killed still takes room until it is gone. */
-        if (!agora_task_state_terminal(in->state) &&
-            !(in->state == AGORA_TASK_UNREACHABLE && in->inactive))
-            alive++;
-        if (!inst_active(in))
-            continue;
-        active++;
-        fresh += mar_sched_inst_current(a, in);
-    }
+    counts_check(m, (struct mar_rapp *)a);
     if (!a->restarting)
         return active < target ? target - active : 0;
     /* Rolling: never above maxCapacity, never more new than instances. */
@@ -149,6 +232,7 @@ void mar_sched_kill(struct mar *m, struct mar_inst *in)
     if (in->killing)
         return;
     in->killing = 1;
+    mar_sched_count(in, 0);
     kill_send(m, in);
 }
 
@@ -188,11 +272,11 @@ static int victim_cmp(const void *x, const void *y)
 
     if (ra != rb)
         return ra - rb;
-    if (a->staged_at == b->staged_at)
+    if (a->staged.t == b->staged.t)
         return 0;
     if (victim_order_oldest)
-        return a->staged_at < b->staged_at ? -1 : 1;
-    return a->staged_at > b->staged_at ? -1 : 1;
+        return a->staged.t < b->staged.t ? -1 : 1;
+    return a->staged.t > b->staged.t ? -1 : 1;
 }
 
 static void place_of(struct mar *m, const struct mar_inst *in,
@@ -402,12 +486,13 @@ static void overdue(struct mar *m, double now)
             (d->unreachable_disabled ? 0 : now - in->unreachable_since >=
                                                d->unreachable_inactive_after)) {
             in->inactive = 1;
+            mar_sched_count(in, 0);
             mar_sched_dirty(m, in->app);
         }
         if ((in->state == AGORA_TASK_STAGING ||
              in->state == AGORA_TASK_STARTING) && !in->killing &&
-            in->staged_at > 0 &&
-            now - in->staged_at > m->conf->task_launch_timeout) {
+            in->launch_from > 0 &&
+            now - in->launch_from > m->conf->task_launch_timeout) {
             MAR_LOG(m, AGORA_LOG_WARN, "task %s did not run within %.0f s; "
                     "killing it", in->task_id, m->conf->task_launch_timeout);
             mar_sched_kill(m, in);
@@ -432,7 +517,10 @@ static void health_kills(struct mar *m, double now)
         if (in->killing || in->healthy != 0 || in->unhealthy_since <= 0 ||
             !marathon_level(d))
             continue;
-        in->consecutive_failures = failures_since(in, now);
+        if (in->consecutive_failures != failures_since(in, now)) {
+            in->consecutive_failures = failures_since(in, now);
+            mar_inst_changed(in);
+        }
         if (d->health_checks[0].max_consecutive_failures <= 0 ||
             in->consecutive_failures <
                 d->health_checks[0].max_consecutive_failures)
@@ -464,6 +552,7 @@ void mar_sched_tick(void *arg, struct agora_timer *t)
     }
     kill_retry(m, now);
     overdue(m, now);
+    mar_ready_tick(m);
     health_kills(m, now);
     m->api->metric_set(m->h, "apps", (double)m->apps.n);
     m->api->metric_set(m->h, "instances", (double)m->tasks.n);
@@ -981,7 +1070,8 @@ static int launch_build(struct mar *m, struct mar_rapp *a, struct fit *f,
     f->mem -= d->mem;
     f->disk -= d->disk;
     f->gpus -= d->gpus;
-    in->staged_at = mar_now(m);
+    mar_stamp_set(&in->staged, mar_now(m));
+    in->launch_from = in->staged.t;
 
     text = res_text(d, in, f->role);
     if (text == NULL ||
@@ -1051,6 +1141,19 @@ static size_t queued_apps(struct mar *m, struct mar_rapp ***out)
     return n;
 }
 
+/* Drops the apps that want nothing more from the queue, so that a batch
+ * of offers does not walk the apps an earlier offer filled. */
+static size_t queue_compact(struct mar *m, struct mar_rapp **q, size_t n)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < n; i++) {
+        if (mar_sched_wanted(m, q[i]) > 0)
+            q[k++] = q[i];
+    }
+    return k;
+}
+
 /* Roles one offer's apps draw from, at most. */
 #define MAR_FIT_ROLES 4
 
@@ -1089,6 +1192,8 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
         size_t want = mar_sched_wanted(m, a), placed = 0;
         enum mar_reject why = MAR_R_CPUS;
 
+        if (want == 0) /* filled by an earlier offer of the batch */
+            continue;
         a->offers_processed++;
         if (!role_accepted(a->def, "*")) {
             role = a->def->naccepted_roles ? a->def->accepted_roles[0] : "*";
@@ -1207,6 +1312,8 @@ void mar_sched_on_offer(void *state, struct agora_framework *fw,
     for (i = 0; i < n; i++)
         agent_remember(m, &offers[i]);
     nq = m->loaded ? queued_apps(m, &queue) : 0;
+    for (i = 0; i < nq; i++)
+        mar_sched_dirty(m, queue[i]);
     for (i = 0; i < n; i++) {
         if (nq == 0) {
             m->api->decline(m->fw, offers[i].id, -1);
@@ -1214,9 +1321,8 @@ void mar_sched_on_offer(void *state, struct agora_framework *fw,
             continue;
         }
         launched += offer_fill(m, &offers[i], queue, nq);
+        nq = queue_compact(m, queue, nq);
     }
-    for (i = 0; i < nq; i++)
-        mar_sched_dirty(m, queue[i]);
     free(queue);
     if (nq == 0 && m->pass_timer == NULL)
         offers_update(m);
@@ -1376,6 +1482,35 @@ static void status_terminal(struct mar *m, struct mar_inst *in,
     mar_sched_dirty(m, a);
 }
 
+/* unknown_instance_terminated_event (§4.2): a task with an instance id
+ * ("<app>.instance-<uuid>._app.<n>") ended that no app tracks. The app
+ * id comes from the id's prefix, '_' standing for '/'. */
+static void event_unknown_terminated(struct mar *m,
+                                     const struct agora_status *st,
+                                     const char *dot)
+{
+    const char *end = strstr(dot, "._app.");
+    size_t n = (size_t)(dot - st->task_id), i;
+    char *app = malloc(n + 2), *inst;
+    struct agora_jw *w;
+
+    inst = end ? strndup(st->task_id, (size_t)(end - st->task_id))
+               : strdup(st->task_id);
+    if (app && inst) {
+        app[0] = '/';
+        for (i = 0; i < n; i++)
+            app[i + 1] = st->task_id[i] == '_' ? '/' : st->task_id[i];
+        app[n + 1] = '\0';
+        w = mar_events_begin(m, "unknown_instance_terminated_event");
+        agora_jw_kstr(w, "instanceId", inst);
+        agora_jw_kstr(w, "runSpecId", app);
+        agora_jw_kstr(w, "condition", mar_condition(st->state));
+        mar_events_end(m, "unknown_instance_terminated_event");
+    }
+    free(app);
+    free(inst);
+}
+
 /* A task the plugin does not track: adopt it when its id names an app
  * (it was launched before a crash could record it), else kill it. */
 static void status_unknown(struct mar *m, const struct agora_status *st)
@@ -1387,6 +1522,8 @@ static void status_unknown(struct mar *m, const struct agora_status *st)
 
     if (agora_task_state_terminal(st->state) ||
         st->state == AGORA_TASK_UNKNOWN) {
+        if (dot)
+            event_unknown_terminated(m, st, dot);
         if (st->uuid)
             m->api->acknowledge(m->fw, st->task_id, st->uuid);
         return;
@@ -1409,7 +1546,8 @@ static void status_unknown(struct mar *m, const struct agora_status *st)
         in->agent_id = st->agent_id ? strdup(st->agent_id) : NULL;
         in->host = st->hostname ? strdup(st->hostname) : NULL;
         in->state = st->state;
-        in->staged_at = st->timestamp;
+        mar_stamp_set(&in->staged, st->timestamp);
+        in->launch_from = mar_now(m);
         if (in->task_id && in->instance_id &&
             mar_state_inst_attach(m, in) == 0) {
             MAR_LOG(m, AGORA_LOG_INFO, "adopted task %s of %s", st->task_id,
@@ -1437,7 +1575,7 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
 {
     struct mar *m = state;
     struct mar_inst *in = agora_map_get(&m->tasks, st->task_id);
-    int health_changed;
+    int health_changed, persist = 0;
 
     (void)fw;
     if (!m->loaded) /* not acknowledged: the agent sends it again */
@@ -1448,13 +1586,16 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
         status_unknown(m, st);
         return;
     }
+    mar_inst_changed(in);
     if (st->agent_id && (!in->agent_id || strcmp(in->agent_id, st->agent_id))) {
         free(in->agent_id);
         in->agent_id = strdup(st->agent_id);
+        persist = 1;
     }
     if (st->hostname && (!in->host || strcmp(in->host, st->hostname))) {
         free(in->host);
         in->host = strdup(st->hostname);
+        persist = 1;
     }
     /* What ABI 2.2 adds: where the task is reached, the check's text. */
     if (agora_api_minor(m->api) >= 2 && st->nip_addresses > 0 &&
@@ -1463,20 +1604,21 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
         in->ip = strdup(st->ip_addresses[0]);
     }
     health_changed = st->healthy != -1 && st->healthy != in->healthy;
-    if (st->state == AGORA_TASK_RUNNING && in->started_at == 0)
-        in->started_at = st->timestamp > 0 ? st->timestamp : mar_now(m);
+    if (st->state == AGORA_TASK_RUNNING && in->started.t == 0)
+        mar_stamp_set(&in->started,
+                      st->timestamp > 0 ? st->timestamp : mar_now(m));
     if (health_changed) {
         double now = mar_now(m);
 
         in->healthy = st->healthy;
         if (st->healthy == 1) {
-            if (in->first_success == 0)
-                in->first_success = now;
-            in->last_success = now;
+            if (in->first_success.t == 0)
+                mar_stamp_set(&in->first_success, now);
+            mar_stamp_set(&in->last_success, now);
             in->consecutive_failures = 0;
             in->unhealthy_since = 0;
         } else {
-            in->last_failure = now;
+            mar_stamp_set(&in->last_failure, now);
             in->unhealthy_since = now;
             in->consecutive_failures = 1;
             free(in->last_failure_cause);
@@ -1496,6 +1638,9 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
         in->inactive = 0; /* back: the surplus goes by scale-down */
     }
     in->state = st->state;
+    mar_sched_count(in, 0);
+    if (in->state == AGORA_TASK_RUNNING)
+        mar_ready_kick(m, in);
     if (health_changed)
         event_health(m, in);
     if (agora_task_state_terminal(st->state) ||
@@ -1503,6 +1648,13 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
         status_terminal(m, in, st);
         return;
     }
-    mar_state_inst_save(m, in, st->task_id, st->uuid);
+    /* A live state is not written: a new leader learns it from the
+     * reconciliation it runs before it acts (marathon.h, "What a
+     * restart relies on"), so the update is acknowledged at once unless
+     * it changed what the record holds. */
+    if (persist)
+        mar_state_inst_save(m, in, st->task_id, st->uuid);
+    else if (st->uuid)
+        m->api->acknowledge(m->fw, st->task_id, st->uuid);
     mar_sched_dirty(m, in->app);
 }

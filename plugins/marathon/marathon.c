@@ -39,9 +39,11 @@ static int mar_init(struct agora_host *h, const struct agora_api *api,
     m->next_service_port = (uint16_t)m->conf->local_port_min;
     m->health_kill_budget = 1;
     m->jw = agora_jw_new();
-    if (m->fw == NULL || m->jw == NULL) {
+    m->jw_doc = agora_jw_new();
+    if (m->fw == NULL || m->jw == NULL || m->jw_doc == NULL) {
         rc = m->fw == NULL ? AGORA_EINVAL : AGORA_ENOMEM;
         agora_jw_free(m->jw);
+        agora_jw_free(m->jw_doc);
         free(m);
         return rc;
     }
@@ -52,6 +54,7 @@ static int mar_init(struct agora_host *h, const struct agora_api *api,
         rc = api->timer_start(h, 1.0, 1.0, mar_sched_tick, m, &m->tick);
     if (rc != 0) {
         agora_jw_free(m->jw);
+        agora_jw_free(m->jw_doc);
         free(m);
         return rc;
     }
@@ -72,6 +75,7 @@ static void mar_fini(void *state)
     agora_pending_free_all(&m->pend);
     mar_state_free(m);
     agora_jw_free(m->jw);
+    agora_jw_free(m->jw_doc);
     free(m);
 }
 

@@ -20,6 +20,17 @@
  * app is marked dirty and one pass on a later turn of the loop launches,
  * kills and advances deployments until the instances match the target.
  *
+ * What a restart relies on (a new leader, a reloaded plugin): the
+ * store's apps, versions, deployments and groups, and of each instance
+ * what cannot be learned again: its ids, app, version and config
+ * version, agent and host, ports and stagedAt. Those are written when
+ * the instance is launched (or adopted) and again only when one of them
+ * changes; its record is deleted when the task ends. The live state
+ * (STARTING, RUNNING, health, addresses, startedAt) is not written: the
+ * new leader reconciles with the master before it acts, and the answers
+ * bring it (startedAt then becomes the time of the task's latest status
+ * update). So a task launched costs one write, and its end one delete.
+ *
  * Files: marathon.c (descriptor, init, leadership), mar_state.c (tables,
  * store), mar_sched.c (offers, launches, status updates, backoff),
  * mar_deploy.c (deployment plans), mar_events.c (the SSE bus),
@@ -56,6 +67,17 @@ struct mar_conf {
 
 struct mar_rapp;
 
+/* A time and its text as the API shows it ("" while t is 0): formatted
+ * once when the time is set, not for every document that shows it (the
+ * formatting was most of a GET /v2/apps?embed=apps.tasks). */
+struct mar_stamp {
+    double t;
+    char text[32];
+};
+
+/* Sets st to t (0 = none) and formats it. */
+void mar_stamp_set(struct mar_stamp *st, double t);
+
 struct mar_inst {
     char *instance_id;       /* "<safe app id>.instance-<uuid>"            */
     char *task_id;           /* instance_id + "._app.1"                    */
@@ -75,17 +97,42 @@ struct mar_inst {
     double unreachable_since; /* when its agent became unreachable        */
     int inactive;            /* unreachable past inactiveAfterSeconds: it
                               * is replaced, though not forgotten         */
-    double staged_at, started_at; /* 0 = not yet                           */
+    struct mar_stamp staged, started; /* 0 = not yet                       */
+    double launch_from;      /* task_launch_timeout counts from here: the
+                              * launch, or the load that read it (its
+                              * stored state may be older than the task's) */
     uint32_t *ports;         /* host ports, nports of them                 */
     size_t nports;
-    double first_success, last_success, last_failure; /* health, 0 = none */
+    struct mar_stamp first_success, last_success, last_failure; /* health */
     int consecutive_failures;
     char *last_failure_cause;
-    int64_t store_version;   /* of instances/<id>; 0 = not written yet     */
-    int writing;             /* a store write is in flight                 */
-    int dirty;               /* changed while writing: write again         */
-    int gone;                /* terminal: delete once writes settle        */
+    /* Readiness (mar_ready.c): 1 ready or nothing to check, 0 not yet. */
+    int ready;
+    int ready_checked;       /* a check has answered (or failed)           */
+    int ready_status;        /* its last HTTP status, 0 = none             */
+    char *ready_ctype, *ready_body; /* its last response, when preserved  */
+    double ready_next;       /* no check before this time                  */
+    struct mar_probe *probe; /* the check in flight, or NULL               */
+    unsigned counted;        /* MAR_C_* it adds to its app's counts now    */
+    /* Its Task document as the API shows it, built when first asked for
+     * and dropped (mar_inst_changed()) whenever it may change: a list of
+     * 10,000 tasks copies these instead of formatting 10,000 instances
+     * from memory scattered over the heap. NULL = not built. */
+    char *doc;
+    size_t doc_len;
 };
+
+/* What an instance counts toward in its app (struct mar_rapp's counts). */
+enum {
+    MAR_C_ALIVE = 1,         /* not terminal, not inactive: takes room     */
+    MAR_C_ACTIVE = 2,        /* alive and not being killed                 */
+    MAR_C_FRESH = 4,         /* active and on the current config           */
+    MAR_C_STAGED = 8,        /* STAGING or STARTING (tasksStaged)          */
+    MAR_C_RUNNING = 16,      /* RUNNING (tasksRunning)                     */
+    MAR_C_HEALTHY = 32,      /* its check passes (tasksHealthy)            */
+    MAR_C_UNHEALTHY = 64     /* its check fails (tasksUnhealthy)           */
+};
+#define MAR_C_KINDS 7
 
 /* ---- apps ---- */
 
@@ -103,13 +150,27 @@ enum mar_reject {
     MAR_R_COUNT
 };
 
+struct mar_ready;
+struct mar_probe;
+
 struct mar_rapp {
     struct mar_app *def;     /* the current definition (owned)              */
+    struct mar_ready *ready; /* def's readiness check, parsed, or NULL     */
+    char *def_doc;           /* def's members as the API writes them, or
+                              * NULL until asked for (mar_json.c)        */
+    size_t def_doc_len;
+    char *tasks_doc;         /* its "tasks" array, the same way; dropped
+                              * when an instance changes, comes or goes */
+    size_t tasks_doc_len;
     char *key;               /* store key segment ("prod:web")             */
     char *safe_id;           /* task id prefix ("prod_web")                */
     int64_t store_version;   /* of apps/<key>                              */
     struct mar_inst **inst;  /* live instances, launch order               */
     size_t ninst, capinst;
+    /* Instances by what they count toward (MAR_C_*), kept as instances
+     * change (mar_sched_count()) so that an offer does not walk them. */
+    size_t nalive, nactive, nfresh;
+    size_t nstaged, nrunning, nhealthy, nunhealthy;
 
     struct mar_deploy *deploy; /* the deployment holding the lock, or NULL */
     int restarting;          /* a RestartApplication action runs          */
@@ -185,6 +246,9 @@ struct mar {
     struct agora_map tasks;    /* task id -> struct mar_inst                 */
     struct agora_map agents;   /* agent id -> struct mar_agent (offers seen) */
     struct agora_map groups;   /* canonical id -> struct mar_group          */
+    struct mar_rapp **sorted;  /* every app by id (mar_state_apps_sorted) */
+    size_t nsorted;
+    int sorted_ok;             /* 0: an app came or went since it was made */
     struct mar_deploy *deploys;
     size_t ndeploys;
 
@@ -198,6 +262,7 @@ struct mar {
     struct mar_sse *sse;     /* SSE clients                                */
     struct agora_pending pend; /* callbacks in flight                      */
     struct agora_jw *jw;     /* scratch writer for events                  */
+    struct agora_jw *jw_doc; /* scratch writer for cached documents        */
     uint64_t tasks_launched;
     uint64_t status_counts[AGORA_TASK_STATE_COUNT];
     uint64_t offers_in, offers_used, offers_declined;
@@ -223,6 +288,11 @@ struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def);
 /* Removes an app without instances from memory and the store. */
 void mar_state_app_remove(struct mar *m, struct mar_rapp *a);
 struct mar_rapp *mar_state_app(struct mar *m, const char *id);
+/* Every app, sorted by id, in *n; NULL when out of memory. Borrowed:
+ * valid until an app is added or removed. */
+struct mar_rapp *const *mar_state_apps_sorted(struct mar *m, size_t *n);
+/* a->def was replaced: recounts its instances, drops their documents. */
+void mar_state_app_redefined(struct mar_rapp *a);
 /* Writes apps/<key> and versions/<key>/<version> for a->def. */
 void mar_state_app_save(struct mar *m, struct mar_rapp *a);
 /* A new instance of a (STAGING once launched); NULL when out of memory. */
@@ -261,6 +331,11 @@ void mar_sched_on_rescind(void *state, struct agora_framework *fw,
 void mar_sched_kill(struct mar *m, struct mar_inst *in);
 /* Instances of a active (not terminal, not being killed). */
 size_t mar_sched_active(const struct mar_rapp *a);
+/* Updates in's app's counts after in changed (state, killing, inactive,
+ * attached); gone = 1 takes it out of them (it is being removed). */
+void mar_sched_count(struct mar_inst *in, int gone);
+/* Counts every instance of a again (its current config changed). */
+void mar_sched_count_app(struct mar_rapp *a);
 /* How many tasks a still has to launch now (0 while backing off too). */
 size_t mar_sched_wanted(struct mar *m, const struct mar_rapp *a);
 /* An instance counts as healthy for deployments: running, and healthy
@@ -277,6 +352,24 @@ void mar_sched_tick(void *arg, struct agora_timer *t);
 /* Orders a's instances as scale-down victims and marks `k` of them for
  * killing (scale_kill), constraints kept balanced. */
 void mar_sched_scale_down(struct mar *m, struct mar_rapp *a, size_t k);
+
+/* ---- mar_ready.c: readiness checks ---- */
+
+/* The first readiness check of d, parsed (free with mar_ready_free());
+ * NULL when d has none (or out of memory). */
+struct mar_ready *mar_ready_parse(const struct mar_app *d);
+void mar_ready_free(struct mar_ready *r);
+/* The readiness a new instance of a begins with (in->ready). */
+int mar_ready_inst_new(const struct mar_rapp *a);
+/* Checks in at once if it should be (it just began to run). */
+void mar_ready_kick(struct mar *m, struct mar_inst *in);
+/* Every second: checks the instances of apps in deployments that are
+ * due. */
+void mar_ready_tick(struct mar *m);
+/* in goes: cancels its check in flight, frees its results. */
+void mar_ready_forget(struct mar *m, struct mar_inst *in);
+/* readinessCheckResults of a: [{name, taskId, ready, lastResponse}]. */
+void mar_ready_write_results(struct agora_jw *w, const struct mar_rapp *a);
 
 /* ---- mar_deploy.c ---- */
 
@@ -304,8 +397,10 @@ void mar_deploy_write(struct mar *m, struct agora_jw *w,
                       const struct mar_deploy *d);
 /* {"steps": [...]} of d. */
 void mar_deploy_write_steps(struct agora_jw *w, const struct mar_deploy *d);
-/* DeploymentInfo as GET /v2/deployments shows it. */
-void mar_deploy_write_info(struct agora_jw *w, const struct mar_deploy *d);
+/* DeploymentInfo as GET /v2/deployments shows it (readiness results of
+ * the current actions from m's apps). */
+void mar_deploy_write_info(struct mar *m, struct agora_jw *w,
+                           const struct mar_deploy *d);
 void mar_deploy_write_plan(struct agora_jw *w, const struct mar_deploy *d);
 const char *mar_action_name(enum mar_action_kind k);
 void mar_deploy_free(struct mar_deploy *d);
@@ -399,6 +494,10 @@ void mar_events_emit(struct mar *m, const char *type, const char *json);
 struct agora_jw *mar_events_begin(struct mar *m, const char *type);
 void mar_events_end(struct mar *m, const char *type);
 void mar_events_free(struct mar *m);
+/* remove_health_check_event for old's checks, add_health_check_event
+ * for each of t's (mar_apply.c; either may be NULL). */
+void mar_events_health_checks(struct mar *m, const struct mar_app *old,
+                              const struct mar_app *t);
 size_t mar_events_clients(const struct mar *m);
 
 /* ---- mar_json.c ---- */
@@ -412,10 +511,17 @@ enum {
     MAR_EMBED_READINESS = 32
 };
 
+/* Writes a's AppInfo with what embed asks for; the definition's part
+ * from its cache (a->def_doc) when built. */
 void mar_json_app_info(struct mar *m, struct agora_jw *w,
-                       const struct mar_rapp *a, unsigned embed);
-void mar_json_task(struct mar *m, struct agora_jw *w,
-                   const struct mar_inst *in);
+                       struct mar_rapp *a, unsigned embed);
+/* Writes in's Task document, from its cache when built (in->doc). */
+void mar_json_task(struct mar *m, struct agora_jw *w, struct mar_inst *in);
+/* Drops in's cached document (and its app's tasks array): call after
+ * changing anything it shows (its fields, or its app's definition). */
+void mar_inst_changed(struct mar_inst *in);
+/* Drops a's cached tasks array: an instance came or went. */
+void mar_app_tasks_changed(struct mar_rapp *a);
 void mar_json_deployment_result(struct agora_jw *w, const struct mar_deploy *d);
 /* Replies {"message": msg}. */
 void mar_reply_msg(struct mar *m, struct agora_req *r, int status,

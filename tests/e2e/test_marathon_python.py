@@ -5,6 +5,8 @@ Every call goes through the library's own parsing into its model objects,
 which refuse keys they do not know: a field agora serves that Marathon
 does not, or a shape that differs, fails here.
 """
+import threading
+
 from marathon import MarathonClient
 from marathon.models import MarathonApp, MarathonGroup
 from marathon.models.events import MarathonEvent
@@ -82,9 +84,21 @@ def test_lifecycle(marathon_cluster):
     assert isinstance(c.list_queue(), list)
     assert c.get_metrics()["gauges"]
 
+    # The library's stream is a generator: it connects at the first
+    # next(), which waits in a thread until the delete's event comes;
+    # the delete waits until marathon.so counts the stream connected.
     stream = c.event_stream(event_types=["app_terminated_event"])
+    got = []
+    reader = threading.Thread(target=lambda: got.append(next(stream)),
+                              daemon=True)
+    reader.start()
+    wait_for(lambda: c.get_metrics()["gauges"]
+             ["marathon.http.event-streams.active.gauge"]["value"] >= 1,
+             10, interval=0.05, what="the event stream to connect")
     c.delete_app("/py")
-    ev = next(stream)
+    reader.join(30)
+    assert got, "no app_terminated_event within 30 s"
+    ev = got[0]
     assert isinstance(ev, MarathonEvent) and ev.app_id == "/py"
     wait_for(lambda: c.list_apps() == [], 30, what="the app to go")
 

@@ -185,6 +185,34 @@ START_TEST(test_jw_raw)
 }
 END_TEST
 
+START_TEST(test_jw_members)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agora_jw_obj_open(w);
+    agora_jw_members(w, "\"a\":1,\"b\":[2]", 13);
+    agora_jw_kint(w, "c", 3);
+    agora_jw_members(w, "\"d\":{}", 6);
+    agora_jw_obj_close(w);
+    expect_doc(w, "{\"a\":1,\"b\":[2],\"c\":3,\"d\":{}}");
+
+    /* Only where a key may come, and never empty. */
+    w = agora_jw_new();
+    agora_jw_arr_open(w);
+    agora_jw_members(w, "\"a\":1", 5);
+    expect_failed(w);
+    w = agora_jw_new();
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "k");
+    agora_jw_members(w, "\"a\":1", 5);
+    expect_failed(w);
+    w = agora_jw_new();
+    agora_jw_obj_open(w);
+    agora_jw_members(w, "", 0);
+    expect_failed(w);
+}
+END_TEST
+
 /* Growth of the buffer and of the container stack. */
 START_TEST(test_jw_large)
 {
@@ -1388,6 +1416,7 @@ static Suite *json_suite(void)
     tcase_add_test(w, test_jw_integers);
     tcase_add_test(w, test_jw_strings);
     tcase_add_test(w, test_jw_raw);
+    tcase_add_test(w, test_jw_members);
     tcase_add_test(w, test_jw_large);
     tcase_add_test(w, test_jw_too_deep);
     tcase_add_test(w, test_jw_key_outside_object);

@@ -609,6 +609,11 @@ static const struct {
     {"{\"id\":\"a\",\"cmd\":\"x\",\"portDefinitions\":[{\"name\":\"p\"}],"
      "\"readinessChecks\":[{\"portName\":\"p\"},{\"portName\":\"p\"}]}",
      "/readinessChecks", "got 2, expected 1 or less"},
+    {"{\"id\":\"a\",\"cmd\":\"x\",\"portDefinitions\":[{\"name\":\"p\"}],"
+     "\"readinessChecks\":[{\"portName\":\"p\",\"protocol\":\"HTTPS\"}]}",
+     "/readinessChecks(0)/protocol",
+     "HTTPS readiness checks are not supported: agora-master's HTTP client "
+     "has no TLS"},
     {"{\"id\":\"a\",\"cmd\":\"x\",\"residency\":{}}", "/",
      "App must contain persistent volumes and define residency"},
     {"{\"id\":\"a\",\"cmd\":\"x\",\"container\":{\"type\":\"MESOS\","

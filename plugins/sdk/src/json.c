@@ -502,6 +502,25 @@ void agora_jw_raw(struct agora_jw *w, const char *json, size_t len)
     jw_value_end(w);
 }
 
+void agora_jw_members(struct agora_jw *w, const char *json, size_t len)
+{
+    if (!w || w->err)
+        return;
+    if ((w->state != JW_OBJ_FIRST && w->state != JW_OBJ_NEXT) || !json ||
+        len == 0) {
+        jw_fail(w, AGORA_EINVAL);
+        return;
+    }
+    if (len == (size_t)-1 || jw_reserve(w, len + 1) != 0) {
+        jw_fail(w, AGORA_ENOMEM);
+        return;
+    }
+    if (w->state == JW_OBJ_NEXT)
+        w->buf[w->len++] = ',';
+    jw_put(w, json, len);
+    w->state = JW_OBJ_NEXT;
+}
+
 void agora_jw_kstr(struct agora_jw *w, const char *key, const char *s)
 {
     agora_jw_key(w, key);

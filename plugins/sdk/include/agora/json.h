@@ -65,6 +65,11 @@ void agora_jw_bool(struct agora_jw *w, int v);
 void agora_jw_null(struct agora_jw *w);
 /* Inserts already-encoded JSON as one value (it is not checked). */
 void agora_jw_raw(struct agora_jw *w, const char *json, size_t len);
+/* Inserts already-encoded members ("\"a\":1,\"b\":2", no braces, not
+ * checked) into the open object, where a key may come: a document kept
+ * from an earlier writer can then be extended. An empty text or a call
+ * outside an object fails the writer. */
+void agora_jw_members(struct agora_jw *w, const char *json, size_t len);
 
 /* key + value in one call, inside an object. */
 void agora_jw_kstr(struct agora_jw *w, const char *key, const char *s);

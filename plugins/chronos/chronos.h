@@ -10,7 +10,9 @@
  *                               is launched, deleted when it has ended
  *   joins/<name>                a dependent job's parents that succeeded
  *                               since it last started (the AND-join)
- *   history/<name>              its last runs (bounded), for job/stat
+ *   history/<name>              its last runs, at most `history` of them
+ *                               (chr_history.h): job/stat and stats/
+ *                               come from it, after a restart too
  *
  * Exactly once per nominal instant (chronos-api.md §6 #1): a run's record
  * is written with AGORA_STORE_NEW before its task is launched, its task
@@ -38,6 +40,7 @@
 #include <agora/sdk.h>
 
 #include "chr_heap.h"
+#include "chr_history.h"
 #include "chr_job.h"
 #include "chr_time.h"
 
@@ -46,7 +49,7 @@ struct chr_conf {
     double cpus, mem, disk;     /* defaults of jobs that give 0           */
     const char *user;           /* runAsUser's default                    */
     const char *epsilon;        /* epsilon's default ("PT60S")            */
-    int64_t history;            /* runs kept per job for job/stat         */
+    int64_t history;            /* runs kept per job (history/<name>)     */
 };
 
 struct chr_rjob;
@@ -70,6 +73,10 @@ struct chr_run {
     char *agent_id;
     int killing;
     int timed_out;              /* killed past maxCompletionTime: a failure */
+    int task_ended;             /* async: its task finished, the callback
+                                 * is awaited (kept in its record)        */
+    int reported;               /* its outcome came by callback and is
+                                 * counted; its task's end forgets it     */
     struct chr_run *next_queued; /* in the launch queue                   */
 };
 
@@ -84,9 +91,7 @@ struct chr_rjob {
     size_t nruns, capruns;
     char **joined;              /* parents succeeded since it started     */
     size_t njoined;
-    char *history;              /* JSON array of its last runs, or NULL   */
-    int64_t last_duration_ms[64]; /* the last durations, for stats        */
-    size_t ndurations;
+    struct chr_hist hist;       /* its last runs                          */
 };
 
 struct chr {
@@ -111,6 +116,17 @@ struct chr {
     uint64_t launched, finished, failed, skipped;
 };
 
+/* Runs kept per job: the `history` setting within [1, 1000], so that a
+ * history/<name> value (entries of at most ~600 bytes) stays well under
+ * the store's 1 MB. */
+#define CHR_HISTORY_MAX 1000
+static inline size_t chr_hist_limit(const struct chr *c)
+{
+    int64_t n = c->conf->history;
+
+    return n < 1 ? 1 : n > CHR_HISTORY_MAX ? CHR_HISTORY_MAX : (size_t)n;
+}
+
 #define CHR_LOG(c, lvl, ...) (c)->api->log((c)->h, (lvl), __VA_ARGS__)
 
 /* ---- chr_state.c ---- */
@@ -124,6 +140,13 @@ void chr_job_remove(struct chr *c, struct chr_rjob *rj);
 void chr_job_save(struct chr *c, struct chr_rjob *rj);
 void chr_joins_save(struct chr *c, struct chr_rjob *rj);
 void chr_run_record(struct chr *c, struct chr_run *r, int fresh);
+/* Updates the run's record, then acknowledges (task_id, uuid). */
+void chr_run_record_ack(struct chr *c, struct chr_run *r,
+                        const char *task_id, const char *uuid);
+/* Adds e (copied) to rj's history, bounded by conf->history, and stores
+ * the history. */
+void chr_history_add(struct chr *c, struct chr_rjob *rj,
+                     const struct chr_hist_ent *e);
 void chr_run_forget(struct chr *c, struct chr_run *r, const char *ack_task,
                     const char *ack_uuid);
 void chr_state_load(struct chr *c);
@@ -140,18 +163,45 @@ void chr_sched_disarm(struct chr *c, struct chr_rjob *rj);
 int chr_sched_run(struct chr *c, struct chr_rjob *rj, int64_t due,
                   int attempt, const char *args);
 void chr_sched_kill_all(struct chr *c, struct chr_rjob *rj);
+void chr_sched_queue_push(struct chr *c, struct chr_run *r);
+/* An instant of rj fell due (from the heap, or held until a run ended). */
+void chr_sched_due(struct chr *c, struct chr_rjob *rj, int64_t due);
 void chr_sched_on_offer(void *state, struct agora_framework *fw,
                         const struct agora_offer *offers, size_t n);
-void chr_sched_on_status(void *state, struct agora_framework *fw,
-                         const struct agora_status *st);
 void chr_sched_timer_update(struct chr *c);
 /* A new run's record was written (err 0), or was there already
  * (AGORA_EVERSION: another leader launched that instant), or failed. */
 void chr_sched_recorded(struct chr *c, const char *task_id, int err);
 void chr_sched_free(struct chr *c);
 
+/* ---- chr_run_end.c ---- */
+
+void chr_sched_on_status(void *state, struct agora_framework *fw,
+                         const struct agora_status *st);
+/* The 2.x completion callback for run r: statusCode 0 a success, any
+ * other a failure. 0, or AGORA_ESTATE when r was not launched yet or its
+ * outcome is decided already. */
+int chr_run_report(struct chr *c, struct chr_run *r, int64_t status_code);
+/* An instant of rj skipped past its deadline: counted and in its
+ * history. */
+void chr_run_skipped(struct chr *c, struct chr_rjob *rj, int64_t due);
+
 /* ---- chr_http.c ---- */
 
 extern const struct agora_route chr_routes[];
+
+/* Chronos' 400 {"status":"Bad Request","message":<fmt...>}. */
+void chr_reply_bad(struct chr *c, struct agora_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* 1 when the jobs are loaded; else answers 503 and returns 0. */
+int chr_http_ready(struct chr *c, struct agora_req *r);
+/* The job named by the path's :name, or NULL, answered 400 (Chronos). */
+struct chr_rjob *chr_http_job(struct chr *c, struct agora_req *r);
+
+/* ---- chr_http_task.c: the completion callback and the statistics ---- */
+
+void chr_h_task_report(void *st, struct agora_req *r);
+void chr_h_job_stat(void *st, struct agora_req *r);
+void chr_h_stats(void *st, struct agora_req *r);
 
 #endif /* CHRONOS_H */

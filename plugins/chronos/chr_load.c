@@ -1,7 +1,7 @@
 /*
  * chr_load.c - reading the store when the plugin starts (a restart, a
- * failover, a reload): jobs, then runs in flight, then joins, then
- * histories; then every job's due time is armed and the runs the
+ * failover, a reload): jobs, then runs in flight (their own records,
+ * then launch records), then joins, then histories; then every job's due time is armed and the runs the
  * previous leader left are reconciled, so that they are followed, not
  * repeated.
  *
@@ -236,38 +236,86 @@ static struct chr_run *run_from(struct chr_rjob *rj, yajl_val v,
     return r;
 }
 
-/* A run the previous leader recorded: followed by its task id. */
-static void load_run(struct chr *c, const char *name, const char *value,
-                     int64_t version)
+/* A run the previous leader recorded (a JSON object): followed by its
+ * task id. Returns it, or NULL (invalid, its job gone, known already,
+ * no memory). */
+static struct chr_run *load_run_obj(struct chr *c, yajl_val v)
 {
-    yajl_val v = agora_json_parse(value, NULL, 0);
-    struct chr_rjob *rj = v ? chr_job_get(c, agora_json_get_str(v, "job"))
-                            : NULL;
-    const char *tid = v ? agora_json_get_str(v, "taskId") : NULL;
+    struct chr_rjob *rj = chr_job_get(c, agora_json_get_str(v, "job"));
+    const char *tid = agora_json_get_str(v, "taskId");
     struct chr_task_id id;
     struct chr_run *r = NULL, **vv;
 
-    (void)name;
-    (void)version;
-    if (rj && tid && chr_task_id_parse(tid, &id) == 0) {
-        r = run_from(rj, v, tid, &id);
-        chr_task_id_clear(&id);
-    }
+    if (!rj || !tid || agora_map_get(&c->tasks, tid) ||
+        chr_task_id_parse(tid, &id) != 0)
+        return NULL;
+    r = run_from(rj, v, tid, &id);
+    chr_task_id_clear(&id);
     vv = r ? realloc(rj->runs, (rj->nruns + 1) * sizeof(*vv)) : NULL;
     if (vv && agora_map_put(&c->tasks, r->task_id, r) == 0) {
         rj->runs = vv;
         rj->capruns = rj->nruns + 1;
         rj->runs[rj->nruns++] = r;
-    } else if (r) {
-        if (vv)
-            rj->runs = vv;
+        return r;
+    }
+    if (vv)
+        rj->runs = vv;
+    if (r) {
         free(r->task_id);
         free(r->job_name);
         free(r->args);
         free(r->agent_id);
         free(r);
     }
+    return NULL;
+}
+
+static void load_run(struct chr *c, const char *name, const char *value,
+                     int64_t version)
+{
+    yajl_val v = agora_json_parse(value, NULL, 0);
+
+    (void)name;
+    (void)version;
+    if (YAJL_IS_OBJECT(v))
+        load_run_obj(c, v);
     yajl_tree_free(v);
+}
+
+static void deleted(void *arg, int err, const struct agora_store_result *r)
+{
+    struct chr *c = arg;
+
+    (void)r;
+    if (err != 0 && err != AGORA_ENOENT)
+        CHR_LOG(c, AGORA_LOG_WARN, "cannot delete a launch record: %s",
+                c->api->strerror(err));
+}
+
+/* A launch record (chr_launch.c): its runs without a record of their own
+ * get one, then it goes. runs/ was read first: a run's own record is
+ * newer than its launch record. */
+static void load_launch(struct chr *c, const char *name, const char *value,
+                        int64_t version)
+{
+    yajl_val v = agora_json_parse(value, NULL, 0);
+    yajl_val runs = v ? agora_json_get(v, "runs") : NULL;
+    char *key = NULL;
+    size_t i;
+
+    (void)version;
+    for (i = 0; YAJL_IS_ARRAY(runs) && i < runs->u.array.len; i++) {
+        struct chr_run *r = YAJL_IS_OBJECT(runs->u.array.values[i])
+                                ? load_run_obj(c, runs->u.array.values[i])
+                                : NULL;
+
+        if (r)
+            chr_run_record(c, r);
+    }
+    yajl_tree_free(v);
+    if (asprintf(&key, "launches/%s", name) >= 0)
+        c->api->store_delete(c->h, key, AGORA_STORE_ANY, deleted, c);
+    free(key);
 }
 
 static void load_join(struct chr *c, const char *name, const char *value,
@@ -337,9 +385,12 @@ static void load_next(struct chr *c)
         load_prefix(c, "runs", load_run);
         break;
     case 2:
-        load_prefix(c, "joins", load_join);
+        load_prefix(c, "launches", load_launch);
         break;
     case 3:
+        load_prefix(c, "joins", load_join);
+        break;
+    case 4:
         load_prefix(c, "history", load_history);
         break;
     default:

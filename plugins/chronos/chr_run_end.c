@@ -301,7 +301,7 @@ int chr_run_report(struct chr *c, struct chr_run *r, int64_t status_code)
         return 0;
     }
     r->reported = 1; /* its task's end only forgets it */
-    chr_run_record(c, r, 0);
+    chr_run_record(c, r);
     return 0;
 }
 
@@ -351,7 +351,7 @@ void chr_sched_on_status(void *state, struct agora_framework *fw,
     if (st->state == AGORA_TASK_RUNNING && r->state != CHR_RUN_RUNNING) {
         r->state = CHR_RUN_RUNNING;
         r->started = (int64_t)(st->timestamp * 1000);
-        chr_run_record(c, r, 0);
+        chr_run_record(c, r);
         deadline_start(c, r);
     }
     if (st->uuid)

@@ -207,32 +207,6 @@ void chr_sched_queue_push(struct chr *c, struct chr_run *r)
     }
 }
 
-/* The record of a new run is written (err 0) or was there already (a
- * previous leader launched this instant: follow its task, do not launch
- * it again). */
-void chr_sched_recorded(struct chr *c, const char *task_id, int err)
-{
-    struct chr_run *r = agora_map_get(&c->tasks, task_id);
-    const char *id = task_id;
-
-    if (r == NULL || r->state != CHR_RUN_RECORDING)
-        return;
-    if (err == 0) {
-        chr_sched_queue_push(c, r);
-        return;
-    }
-    if (err == AGORA_EVERSION) {
-        CHR_LOG(c, AGORA_LOG_INFO, "%s was launched already; following it",
-                task_id);
-        r->state = CHR_RUN_LAUNCHED;
-        c->api->reconcile(c->fw, &id, 1);
-        return;
-    }
-    CHR_LOG(c, AGORA_LOG_ERROR, "cannot record %s: %s; not launched",
-            task_id, c->api->strerror(err));
-    chr_run_forget(c, r, NULL, NULL);
-}
-
 int chr_sched_run(struct chr *c, struct chr_rjob *rj, int64_t due,
                   int attempt, const char *args)
 {
@@ -241,7 +215,12 @@ int chr_sched_run(struct chr *c, struct chr_rjob *rj, int64_t due,
     if (r == NULL)
         return AGORA_EEXIST; /* this instant runs already, or no memory */
     r->state = CHR_RUN_RECORDING;
-    chr_run_record(c, r, 1);
+    if (chr_launch_add(c, r) != 0) {
+        CHR_LOG(c, AGORA_LOG_ERROR, "cannot record %s: out of memory; not "
+                "launched", r->task_id);
+        chr_run_forget(c, r, NULL, NULL);
+        return AGORA_ENOMEM;
+    }
     c->launched++;
     return 0;
 }
@@ -251,8 +230,12 @@ static size_t live_runs(const struct chr_rjob *rj)
     return rj->nruns;
 }
 
-/* An instant of rj fell due. */
-void chr_sched_due(struct chr *c, struct chr_rjob *rj, int64_t due)
+/*
+ * An instant of rj fell due: skipped, held or started. 1 when the job's
+ * schedule is then to move past it (advance(), after the launch record
+ * is written: see chr_sched_due()), 0 when it is held.
+ */
+static int due_start(struct chr *c, struct chr_rjob *rj, int64_t due)
 {
     struct chr_job *j = rj->job;
     int64_t now = chr_now(c);
@@ -262,8 +245,7 @@ void chr_sched_due(struct chr *c, struct chr_rjob *rj, int64_t due)
                 "late, past its deadline: skipped", j->name, (long long)due,
                 (long long)(now - due));
         chr_run_skipped(c, rj, due);
-        advance(c, rj, due);
-        return;
+        return 1;
     }
     if (live_runs(rj) > 0) {
         switch (j->concurrency) {
@@ -271,26 +253,49 @@ void chr_sched_due(struct chr *c, struct chr_rjob *rj, int64_t due)
             break;
         case CHR_CONC_FORBID:
             chr_run_skipped(c, rj, due);
-            advance(c, rj, due);
-            return;
+            return 1;
         case CHR_CONC_REPLACE:
             chr_sched_kill_all(c, rj);
             break;
         default: /* QUEUE: once, when the current run ends */
             rj->held_due = due;
             chr_sched_disarm(c, rj);
-            return;
+            return 0;
         }
     }
     if (chr_sched_run(c, rj, due, 0, NULL) != 0)
         CHR_LOG(c, AGORA_LOG_ERROR, "cannot start a run of %s", j->name);
-    advance(c, rj, due);
+    return 1;
 }
 
+/* The launch record goes to the store before the advanced schedule, so
+ * that a leader reading the old schedule also reads the record. */
+void chr_sched_due(struct chr *c, struct chr_rjob *rj, int64_t due)
+{
+    if (due_start(c, rj, due)) {
+        chr_launch_flush(c);
+        advance(c, rj, due);
+    }
+}
+
+struct due_ent {
+    struct chr_rjob *rj;
+    int64_t due;
+    int advance;
+};
+
+/*
+ * Every job due by now, in one turn: all their runs are started first
+ * and recorded in one launch record (one store write for a thousand
+ * launches, not a thousand), and only then are their schedules moved
+ * on and stored. Without memory for the list, one at a time.
+ */
 static void due_fire(void *arg, struct agora_timer *t)
 {
     struct chr *c = arg;
     const struct chr_heap_ent *top;
+    struct due_ent *v = NULL, *nv;
+    size_t n = 0, cap = 0, i;
     int64_t now = chr_now(c);
 
     (void)t;
@@ -302,8 +307,27 @@ static void due_fire(void *arg, struct agora_timer *t)
         chr_heap_remove(&c->heap, rj->heap_index);
         rj->heap_index = CHR_HEAP_NONE;
         rj->next_due = 0;
-        chr_sched_due(c, rj, due);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            nv = realloc(v, cap * sizeof(*v));
+            if (nv == NULL) {
+                chr_sched_due(c, rj, due);
+                cap = n;
+                continue;
+            }
+            v = nv;
+        }
+        v[n].rj = rj;
+        v[n].due = due;
+        v[n].advance = due_start(c, rj, due);
+        n++;
     }
+    chr_launch_flush(c);
+    for (i = 0; i < n; i++) {
+        if (v[i].advance)
+            advance(c, v[i].rj, v[i].due);
+    }
+    free(v);
     chr_sched_timer_update(c);
 }
 

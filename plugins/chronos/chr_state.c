@@ -163,16 +163,10 @@ static char *run_key(const struct chr_run *r, const char *name)
     return key;
 }
 
-static char *run_json(const struct chr_run *r, const char *name)
+void chr_run_write(struct agora_jw *w, const struct chr_run *r)
 {
-    struct agora_jw *w = agora_jw_new();
-    const char *doc;
-    char *s = NULL;
-
-    if (w == NULL)
-        return NULL;
     agora_jw_obj_open(w);
-    agora_jw_kstr(w, "job", name);
+    agora_jw_kstr(w, "job", r->job_name);
     agora_jw_kstr(w, "taskId", r->task_id);
     agora_jw_kint(w, "due", r->due);
     agora_jw_kint(w, "attempt", r->attempt);
@@ -182,6 +176,17 @@ static char *run_json(const struct chr_run *r, const char *name)
     agora_jw_kint(w, "taskEnded", r->task_ended);
     agora_jw_kint(w, "reported", r->reported);
     agora_jw_obj_close(w);
+}
+
+static char *run_json(const struct chr_run *r)
+{
+    struct agora_jw *w = agora_jw_new();
+    const char *doc;
+    char *s = NULL;
+
+    if (w == NULL)
+        return NULL;
+    chr_run_write(w, r);
     doc = agora_jw_result(w, NULL);
     if (doc)
         s = strdup(doc);
@@ -235,68 +240,13 @@ static void acked(void *arg, int err, const struct agora_store_result *res)
     ack_free(&a->pend);
 }
 
-struct record_ctx {
-    struct agora_pending pend;
-    struct chr *c;
-    char *task_id;
-};
-
-static void record_free(struct agora_pending *p)
-{
-    struct record_ctx *x = (struct record_ctx *)p;
-
-    free(x->task_id);
-    free(x);
-}
-
-static void recorded(void *arg, int err, const struct agora_store_result *res)
-{
-    struct record_ctx *x = arg;
-
-    (void)res;
-    agora_pending_del(&x->pend);
-    chr_sched_recorded(x->c, x->task_id, err);
-    record_free(&x->pend);
-}
-
-/*
- * Writes the run's record: fresh, with AGORA_STORE_NEW (a record that
- * exists means another leader launched this instant already), and the
- * scheduler hears the outcome in chr_sched_recorded(); else as an update.
- */
-void chr_run_record(struct chr *c, struct chr_run *r, int fresh)
-{
-    const char *name = r->job_name;
-    char *key = run_key(r, name), *json = run_json(r, name);
-    struct record_ctx *x = fresh ? calloc(1, sizeof(*x)) : NULL;
-    int rc = AGORA_ENOMEM;
-
-    if (key && json && (!fresh || (x && (x->task_id = strdup(r->task_id))))) {
-        if (x) {
-            x->c = c;
-            agora_pending_add(&c->pend, &x->pend, record_free);
-        }
-        rc = c->api->store_put(c->h, key, json, strlen(json),
-                               fresh ? AGORA_STORE_NEW : AGORA_STORE_ANY,
-                               fresh ? recorded : write_done,
-                               fresh ? (void *)x : (void *)c);
-    }
-    if (rc != 0 && fresh) {
-        if (x) {
-            agora_pending_del(&x->pend);
-            record_free(&x->pend);
-        }
-        chr_sched_recorded(c, r->task_id, rc);
-    }
-    free(key);
-    free(json);
-}
-
+/* Writes the run's own record (its launch record no longer needed for
+ * it), then acknowledges (task_id, uuid) when uuid is not NULL. */
 void chr_run_record_ack(struct chr *c, struct chr_run *r,
                         const char *task_id, const char *uuid)
 {
     struct ack_ctx *a = uuid ? ack_new(c, task_id, uuid) : NULL;
-    char *key = run_key(r, r->job_name), *json = run_json(r, r->job_name);
+    char *key = run_key(r, r->job_name), *json = run_json(r);
     int rc = AGORA_ENOMEM;
 
     if (key && json)
@@ -307,8 +257,15 @@ void chr_run_record_ack(struct chr *c, struct chr_run *r,
         agora_pending_del(&a->pend);
         ack_free(&a->pend);
     }
+    if (rc == 0)
+        chr_launch_unref(c, r);
     free(key);
     free(json);
+}
+
+void chr_run_record(struct chr *c, struct chr_run *r)
+{
+    chr_run_record_ack(c, r, NULL, NULL);
 }
 
 /* The run has ended: its record goes (after the job's state written
@@ -331,6 +288,7 @@ void chr_run_forget(struct chr *c, struct chr_run *r, const char *ack_task,
         ack_free(&a->pend);
     }
     free(key);
+    chr_launch_unref(c, r);
     if (r->rj) {
         struct chr_rjob *rj = r->rj;
 
@@ -392,6 +350,7 @@ void chr_state_free(struct chr *c)
     struct chr_tz *z;
     size_t i = 0;
 
+    chr_launch_free_all(c);
     while ((r = agora_map_next(&c->tasks, &i)) != NULL) {
         free(r->task_id);
         free(r->job_name);

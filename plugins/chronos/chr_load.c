@@ -195,6 +195,7 @@ static void load_job(struct chr *c, const char *name, const char *value,
     rj->job = j;
     rj->heap_index = CHR_HEAP_NONE;
     rj->store_version = version;
+    c->ndependent += chr_job_dependent(j);
 }
 
 static int64_t json_i64(yajl_val v, const char *key)

@@ -94,12 +94,16 @@ static void deadline_start(struct chr *c, struct chr_run *r)
 /* ---- statuses ---- */
 
 /* A parent of some jobs succeeded (or failed softly): each dependent
- * whose every parent has succeeded since it last started runs now. */
+ * whose every parent has succeeded since it last started runs now. The
+ * jobs are walked only when some job is dependent: with none, a run's
+ * end costs nothing per job. */
 static void fire_dependents(struct chr *c, const char *parent)
 {
     struct chr_rjob *rj;
     size_t i = 0, k;
 
+    if (c->ndependent == 0)
+        return;
     while ((rj = agora_map_next(&c->jobs, &i)) != NULL) {
         const struct chr_job *j = rj->job;
         size_t have = 0;
@@ -303,6 +307,13 @@ int chr_run_report(struct chr *c, struct chr_run *r, int64_t status_code)
     r->reported = 1; /* its task's end only forgets it */
     chr_run_record(c, r);
     return 0;
+}
+
+void chr_run_cancel(struct chr *c, struct chr_run *r)
+{
+    r->killing = 1;
+    history_add(c, r, CHR_HIST_KILLED, chr_now(c));
+    chr_run_forget(c, r, NULL, NULL);
 }
 
 void chr_run_skipped(struct chr *c, struct chr_rjob *rj, int64_t due)

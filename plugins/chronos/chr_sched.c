@@ -333,12 +333,18 @@ static void due_fire(void *arg, struct agora_timer *t)
 
 void chr_sched_kill_all(struct chr *c, struct chr_rjob *rj)
 {
-    size_t i;
+    size_t i = 0;
 
-    for (i = 0; i < rj->nruns; i++) {
-        struct chr_run *r = rj->runs[i];
+    while (i < rj->nruns) {
+        struct chr_run *r = rj->runs[i++];
 
-        if (r->state == CHR_RUN_LAUNCHED || r->state == CHR_RUN_RUNNING) {
+        if (r->task_ended) {
+            /* No task left to kill and no status to come: it ends now
+             * (and leaves rj->runs, so the same index again). */
+            chr_run_cancel(c, r);
+            i--;
+        } else if (r->state == CHR_RUN_LAUNCHED ||
+                   r->state == CHR_RUN_RUNNING) {
             r->killing = 1;
             c->api->kill(c->fw, r->task_id);
         } else {

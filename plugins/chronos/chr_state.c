@@ -110,6 +110,7 @@ struct chr_rjob *chr_job_put(struct chr *c, struct chr_job *j)
 
     if (rj) {
         chr_sched_disarm(c, rj);
+        c->ndependent -= chr_job_dependent(rj->job);
         chr_job_free(rj->job);
         rj->job = j;
     } else {
@@ -122,6 +123,7 @@ struct chr_rjob *chr_job_put(struct chr *c, struct chr_job *j)
         rj->job = j;
         rj->heap_index = CHR_HEAP_NONE;
     }
+    c->ndependent += chr_job_dependent(j);
     chr_job_save(c, rj);
     chr_sched_arm(c, rj);
     return rj;
@@ -143,6 +145,7 @@ void chr_job_remove(struct chr *c, struct chr_rjob *rj)
     }
     rj->njoined = 0;
     chr_joins_save(c, rj);
+    c->ndependent -= chr_job_dependent(rj->job);
     agora_map_del(&c->jobs, rj->job->name);
     /* Its runs stay in the task table until their tasks end (their
      * statuses find no job then and are only acknowledged). */

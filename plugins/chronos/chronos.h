@@ -125,6 +125,7 @@ struct chr {
     struct chr_launch *launches;    /* written, still needed by a run    */
     struct agora_timer *launch_timer; /* writes launch_next this turn    */
     uint64_t launch_seq;
+    size_t ndependent;          /* dependent jobs: none, no join to look at */
     uint64_t launched, finished, failed, skipped;
 };
 
@@ -208,6 +209,10 @@ void chr_sched_on_status(void *state, struct agora_framework *fw,
  * other a failure. 0, or AGORA_ESTATE when r was not launched yet or its
  * outcome is decided already. */
 int chr_run_report(struct chr *c, struct chr_run *r, int64_t status_code);
+/* Ends run r, whose async task finished, without waiting for its
+ * callback: killed on request (a delete, task/kill), nothing counted.
+ * Frees r (it leaves its job's runs). */
+void chr_run_cancel(struct chr *c, struct chr_run *r);
 /* An instant of rj skipped past its deadline: counted and in its
  * history. */
 void chr_run_skipped(struct chr *c, struct chr_rjob *rj, int64_t due);

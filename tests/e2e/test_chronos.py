@@ -352,6 +352,21 @@ def test_async_job_ends_by_callback(chronos):
     time.sleep(1.5)
     assert len(lines(g)) == 2                       # no third attempt
 
+    # Deleting a job whose run awaits its callback ends that run.
+    h = out / "asd"
+    c.job({"name": "asd", "command": "echo $mesos_task_id >> %s" % h,
+           "schedule": "R1//PT1H", "async": True, "cpus": 0.1, "mem": 16})
+    wait_for(lambda: len(lines(h)) == 1, 20, interval=0.1, what="it runs")
+    live = c.req("GET", "/metrics").json()["gauges"]["chronos.runs.live"]
+    assert live["value"] == 1
+    wait_for(lambda: m.metrics()["master/tasks_running"] == 0, 20,
+             what="its task to finish")
+    assert c.req("DELETE", "/scheduler/job/asd").status_code == 204
+    live = c.req("GET", "/metrics").json()["gauges"]["chronos.runs.live"]
+    assert live["value"] == 0
+    r = report(c, lines(h)[0], {"statusCode": 0})
+    assert r.status_code == 400 and "not found" in r.json()["message"]
+
 
 def test_callback_while_the_task_runs(chronos):
     """A run that reports before its task ends is counted then, once: the

@@ -1,9 +1,9 @@
 /*
  * chr_load.c - reading the store when the plugin starts (a restart, a
  * failover, a reload): jobs, then runs in flight (their own records,
- * then launch records), then joins, then histories; then every job's due time is armed and the runs the
- * previous leader left are reconciled, so that they are followed, not
- * repeated.
+ * then launch records), then joins, then histories; then every job's
+ * due time is armed and the runs the previous leader left are
+ * reconciled, so that they are followed, not repeated.
  *
  * Each prefix is read with one store_get_children(). Past
  * AGORA_STORE_CHILDREN_MAX bytes (100,000 jobs, or a few thousand full

@@ -179,6 +179,7 @@ void chr_sched_disarm(struct chr *c, struct chr_rjob *rj);
 int chr_sched_run(struct chr *c, struct chr_rjob *rj, int64_t due,
                   int attempt, const char *args);
 void chr_sched_kill_all(struct chr *c, struct chr_rjob *rj);
+/* Queues r for an offer (high priority first), reviving offers. */
 void chr_sched_queue_push(struct chr *c, struct chr_run *r);
 /* An instant of rj fell due (from the heap, or held until a run ended). */
 void chr_sched_due(struct chr *c, struct chr_rjob *rj, int64_t due);

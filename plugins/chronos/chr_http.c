@@ -14,10 +14,7 @@
 
 #define CHR(st) ((struct chr *)(st))
 
-static void reply_bad(struct chr *c, struct agora_req *r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void reply_bad(struct chr *c, struct agora_req *r, const char *fmt, ...)
+void chr_reply_bad(struct chr *c, struct agora_req *r, const char *fmt, ...)
 {
     struct agora_jw *w = agora_jw_new();
     char *msg = NULL;
@@ -37,7 +34,7 @@ static void reply_bad(struct chr *c, struct agora_req *r, const char *fmt, ...)
     free(msg);
 }
 
-static int ready(struct chr *c, struct agora_req *r)
+int chr_http_ready(struct chr *c, struct agora_req *r)
 {
     if (c->loaded)
         return 1;
@@ -45,13 +42,13 @@ static int ready(struct chr *c, struct agora_req *r)
     return 0;
 }
 
-static struct chr_rjob *path_job(struct chr *c, struct agora_req *r)
+struct chr_rjob *chr_http_job(struct chr *c, struct agora_req *r)
 {
     const char *name = c->api->req_param(r, "name");
     struct chr_rjob *rj = chr_job_get(c, name);
 
     if (rj == NULL)
-        reply_bad(c, r, "Job '%s' not found", name ? name : "");
+        chr_reply_bad(c, r, "Job '%s' not found", name ? name : "");
     return rj;
 }
 
@@ -108,7 +105,7 @@ static void h_jobs(void *st, struct agora_req *r)
     struct chr_rjob **v;
     size_t n, i;
 
-    if (!ready(c, r))
+    if (!chr_http_ready(c, r))
         return;
     v = jobs_sorted(c, &n);
     w = agora_jw_new();
@@ -133,7 +130,7 @@ static void h_summary(void *st, struct agora_req *r)
     size_t n, i;
     char buf[32];
 
-    if (!ready(c, r))
+    if (!chr_http_ready(c, r))
         return;
     v = jobs_sorted(c, &n);
     w = agora_jw_new();
@@ -178,10 +175,10 @@ static void h_search(void *st, struct agora_req *r)
     struct chr_rjob **v;
     size_t n, i;
 
-    if (!ready(c, r))
+    if (!chr_http_ready(c, r))
         return;
     if (limit < 0 || offset < 0) {
-        reply_bad(c, r, "limit and offset must not be negative");
+        chr_reply_bad(c, r, "limit and offset must not be negative");
         return;
     }
     v = jobs_sorted(c, &n);
@@ -216,7 +213,7 @@ static void h_job_get(void *st, struct agora_req *r)
     struct chr_rjob *rj;
     struct agora_jw *w;
 
-    if (!ready(c, r) || (rj = path_job(c, r)) == NULL)
+    if (!chr_http_ready(c, r) || (rj = chr_http_job(c, r)) == NULL)
         return;
     w = agora_jw_new();
     if (w == NULL) {
@@ -239,16 +236,16 @@ static void upsert(struct chr *c, struct agora_req *r, enum chr_job_mode mode)
     size_t i;
     int rc;
 
-    if (!ready(c, r))
+    if (!chr_http_ready(c, r))
         return;
     if (body == NULL || len == 0 || strlen(body) != len) {
-        reply_bad(c, r, "the body must be a job in JSON");
+        chr_reply_bad(c, r, "the body must be a job in JSON");
         return;
     }
     rc = chr_job_parse_text(body, mode, chr_now(c), &c->jconf, &j, &msg);
     if (rc != 0) {
         if (rc == AGORA_EINVAL)
-            reply_bad(c, r, "%s", msg ? msg : "invalid job");
+            chr_reply_bad(c, r, "%s", msg ? msg : "invalid job");
         else
             agora_reply_error(c->api, r, 500, "out of memory");
         free(msg);
@@ -258,7 +255,7 @@ static void upsert(struct chr *c, struct agora_req *r, enum chr_job_mode mode)
      * the job, issue #815). */
     for (i = 0; i < j->nparents; i++) {
         if (chr_job_get(c, j->parents[i]) == NULL) {
-            reply_bad(c, r, "parent '%s' of job '%s' does not exist",
+            chr_reply_bad(c, r, "parent '%s' of job '%s' does not exist",
                       j->parents[i], j->name);
             chr_job_free(j);
             return;
@@ -289,7 +286,7 @@ static void h_job_run(void *st, struct agora_req *r)
     struct chr_rjob *rj;
     char *clean = NULL, *p, *q;
 
-    if (!ready(c, r) || (rj = path_job(c, r)) == NULL)
+    if (!chr_http_ready(c, r) || (rj = chr_http_job(c, r)) == NULL)
         return;
     if (args) { /* Chronos strips ';' from them */
         clean = strdup(args);
@@ -301,7 +298,7 @@ static void h_job_run(void *st, struct agora_req *r)
             *q = '\0';
     }
     if (chr_sched_run(c, rj, chr_now(c), 0, clean) != 0)
-        reply_bad(c, r, "job '%s' cannot run now (it runs this instant "
+        chr_reply_bad(c, r, "job '%s' cannot run now (it runs this instant "
                   "already)", rj->job->name);
     else
         reply_204(c, r);
@@ -315,7 +312,7 @@ static void h_job_delete(void *st, struct agora_req *r)
     struct chr_rjob *rj, *x;
     size_t i = 0, k;
 
-    if (!ready(c, r) || (rj = path_job(c, r)) == NULL)
+    if (!chr_http_ready(c, r) || (rj = chr_http_job(c, r)) == NULL)
         return;
     while ((x = agora_map_next(&c->jobs, &i)) != NULL) {
         struct chr_job *j = x->job;
@@ -353,7 +350,7 @@ static void h_job_success(void *st, struct agora_req *r)
     struct chr_rjob *rj = chr_job_get(c, name);
     char *msg = NULL;
 
-    if (!ready(c, r))
+    if (!chr_http_ready(c, r))
         return;
     if (rj) {
         chr_job_record_success(rj->job, chr_now(c));
@@ -373,7 +370,7 @@ static void h_task_kill(void *st, struct agora_req *r)
     struct chr *c = CHR(st);
     struct chr_rjob *rj;
 
-    if (!ready(c, r) || (rj = path_job(c, r)) == NULL)
+    if (!chr_http_ready(c, r) || (rj = chr_http_job(c, r)) == NULL)
         return;
     chr_sched_kill_all(c, rj);
     reply_204(c, r);
@@ -389,7 +386,7 @@ static void h_graph_dot(void *st, struct agora_req *r)
     char *buf = NULL;
     FILE *f;
 
-    if (!ready(c, r))
+    if (!chr_http_ready(c, r))
         return;
     v = jobs_sorted(c, &n);
     f = open_memstream(&buf, &len);
@@ -431,7 +428,7 @@ static void h_graph_csv(void *st, struct agora_req *r)
     char *buf = NULL, sb[32];
     FILE *f;
 
-    if (!ready(c, r))
+    if (!chr_http_ready(c, r))
         return;
     v = jobs_sorted(c, &n);
     f = open_memstream(&buf, &len);
@@ -458,139 +455,6 @@ static void h_graph_csv(void *st, struct agora_req *r)
         agora_reply_error(c->api, r, 500, "out of memory");
     free(buf);
     free(v);
-}
-
-/* ---- stats ---- */
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* The durations of rj's last runs, sorted, in v (room for 64). */
-static size_t durations(const struct chr_rjob *rj, int64_t *v)
-{
-    size_t n = rj->ndurations < 64 ? rj->ndurations : 64;
-
-    memcpy(v, rj->last_duration_ms, n * sizeof(*v));
-    qsort(v, n, sizeof(*v), cmp_i64);
-    return n;
-}
-
-/* A percentile of sorted v in seconds; "median" is the 50th, "mean". */
-static double pick(const int64_t *v, size_t n, const char *which)
-{
-    double p, sum = 0;
-    size_t i;
-
-    if (n == 0)
-        return 0;
-    if (strcmp(which, "mean") == 0) {
-        for (i = 0; i < n; i++)
-            sum += (double)v[i];
-        return sum / (double)n / 1000.0;
-    }
-    p = strcmp(which, "median") == 0 ? 50 : strtod(which, NULL);
-    i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-    return (double)v[i < n ? i : n - 1] / 1000.0;
-}
-
-static void h_job_stat(void *st, struct agora_req *r)
-{
-    static const char *const keys[] = {"75thPercentile", "95thPercentile",
-                                       "98thPercentile", "99thPercentile",
-                                       "median", "mean"};
-    struct chr *c = CHR(st);
-    struct chr_rjob *rj;
-    struct agora_jw *w;
-    int64_t v[64];
-    size_t n, i;
-
-    if (!ready(c, r) || (rj = path_job(c, r)) == NULL)
-        return;
-    n = durations(rj, v);
-    w = agora_jw_new();
-    if (w == NULL) {
-        agora_reply_error(c->api, r, 500, "out of memory");
-        return;
-    }
-    agora_jw_obj_open(w);
-    agora_jw_key(w, "histogram");
-    agora_jw_obj_open(w);
-    for (i = 0; i < sizeof(keys) / sizeof(*keys); i++)
-        agora_jw_knum(w, keys[i], pick(v, n, keys[i]));
-    agora_jw_kint(w, "count", (int64_t)rj->ndurations);
-    agora_jw_obj_close(w);
-    agora_jw_key(w, "taskStatHistory");
-    agora_jw_arr_open(w);
-    agora_jw_arr_close(w);
-    agora_jw_obj_close(w);
-    agora_reply_jw(c->api, r, 200, w);
-    agora_jw_free(w);
-}
-
-struct stat_row {
-    const char *name;
-    double t;
-};
-
-static int row_cmp(const void *a, const void *b)
-{
-    const struct stat_row *x = a, *y = b;
-
-    return x->t < y->t ? 1 : x->t > y->t ? -1 : strcmp(x->name, y->name);
-}
-
-static void h_stats(void *st, struct agora_req *r)
-{
-    struct chr *c = CHR(st);
-    const char *which = c->api->req_param(r, "percentile");
-    struct stat_row *rows;
-    struct chr_rjob *rj;
-    struct agora_jw *w;
-    int64_t v[64];
-    size_t i = 0, n = 0, k;
-
-    if (!ready(c, r))
-        return;
-    if (!which || (strcmp(which, "99thPercentile") && strcmp(which,
-        "98thPercentile") && strcmp(which, "95thPercentile") &&
-        strcmp(which, "75thPercentile") && strcmp(which, "median") &&
-        strcmp(which, "mean"))) {
-        reply_bad(c, r, "unknown percentile '%s' (99thPercentile, "
-                  "98thPercentile, 95thPercentile, 75thPercentile, median, "
-                  "mean)", which ? which : "");
-        return;
-    }
-    rows = calloc(c->jobs.n + 1, sizeof(*rows));
-    w = agora_jw_new();
-    if (rows == NULL || w == NULL) {
-        free(rows);
-        agora_jw_free(w);
-        agora_reply_error(c->api, r, 500, "out of memory");
-        return;
-    }
-    while ((rj = agora_map_next(&c->jobs, &i)) != NULL) {
-        k = durations(rj, v);
-        if (k == 0)
-            continue;
-        rows[n].name = rj->job->name;
-        rows[n++].t = pick(v, k, which);
-    }
-    qsort(rows, n, sizeof(*rows), row_cmp);
-    agora_jw_arr_open(w);
-    for (i = 0; i < n; i++) {
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "jobNameLabel", rows[i].name);
-        agora_jw_knum(w, "time", rows[i].t);
-        agora_jw_obj_close(w);
-    }
-    agora_jw_arr_close(w);
-    agora_reply_jw(c->api, r, 200, w);
-    agora_jw_free(w);
-    free(rows);
 }
 
 /* ---- leader, ping, metrics ---- */
@@ -676,8 +540,9 @@ const struct agora_route chr_routes[] = {
     BOTH("POST", "/dependency", h_dependency),
     BOTH("PUT", "/dependency", h_dependency),
     BOTH("DELETE", "/task/kill/:name", h_task_kill),
-    BOTH("GET", "/job/stat/:name", h_job_stat),
-    BOTH("GET", "/stats/:percentile", h_stats),
+    BOTH("PUT", "/task/:id", chr_h_task_report),
+    BOTH("GET", "/job/stat/:name", chr_h_job_stat),
+    BOTH("GET", "/stats/:percentile", chr_h_stats),
     BOTH("GET", "/graph/dot", h_graph_dot),
     BOTH("GET", "/graph/csv", h_graph_csv),
     BOTH("GET", "/leader", h_leader),

@@ -6,18 +6,27 @@
  *
  *   jobs/<name>                 the job (chr_job JSON), its schedule
  *                               rewritten after each launch, its counters
- *   runs/<name>@<due>-<attempt> a run in flight: written before its task
- *                               is launched, deleted when it has ended
+ *   launches/<ms>-<seq>         the runs started in one turn, written
+ *                               before their tasks are launched
+ *                               (chr_launch.c), deleted once each has
+ *                               its own record or has ended
+ *   runs/<name>@<due>-<attempt> a run in flight, from its first change
+ *                               on; deleted when it has ended
  *   joins/<name>                a dependent job's parents that succeeded
  *                               since it last started (the AND-join)
- *   history/<name>              its last runs (bounded), for job/stat
+ *   history/<name>              its last runs, at most `history` of them
+ *                               (chr_history.h): job/stat and stats/
+ *                               come from it, after a restart too
  *
- * Exactly once per nominal instant (chronos-api.md §6 #1): a run's record
- * is written with AGORA_STORE_NEW before its task is launched, its task
- * id is derived from (job, instant, attempt), and the job's advanced
- * schedule is written right after; a new leader that finds a record
- * reconciles its task instead of launching it again, and the SDK's
- * idempotent launches answer a second launch of an id with its status.
+ * Exactly once per nominal instant (chronos-api.md §6 #1): a run is
+ * recorded (in its turn's launch record) before its task is launched,
+ * its task id is derived from (job, instant, attempt), and the job's
+ * advanced schedule is written after that record; a new leader loads
+ * every record, so it holds the run under its task id, never starts that
+ * instant again (a run's task id is unique among live runs) and
+ * reconciles its task instead; fencing keeps a deposed leader's late
+ * writes out, and the SDK's idempotent launches answer a second launch
+ * of an id with its status.
  * Store completions come in call order, so a run's record is deleted only
  * after the schedule that moved past its instant is stored.
  *
@@ -38,6 +47,7 @@
 #include <agora/sdk.h>
 
 #include "chr_heap.h"
+#include "chr_history.h"
 #include "chr_job.h"
 #include "chr_time.h"
 
@@ -46,7 +56,7 @@ struct chr_conf {
     double cpus, mem, disk;     /* defaults of jobs that give 0           */
     const char *user;           /* runAsUser's default                    */
     const char *epsilon;        /* epsilon's default ("PT60S")            */
-    int64_t history;            /* runs kept per job for job/stat         */
+    int64_t history;            /* runs kept per job (history/<name>)     */
 };
 
 struct chr_rjob;
@@ -70,7 +80,12 @@ struct chr_run {
     char *agent_id;
     int killing;
     int timed_out;              /* killed past maxCompletionTime: a failure */
+    int task_ended;             /* async: its task finished, the callback
+                                 * is awaited (kept in its record)        */
+    int reported;               /* its outcome came by callback and is
+                                 * counted; its task's end forgets it     */
     struct chr_run *next_queued; /* in the launch queue                   */
+    struct chr_launch *launch;  /* its launch record while it has no own */
 };
 
 struct chr_rjob {
@@ -84,9 +99,7 @@ struct chr_rjob {
     size_t nruns, capruns;
     char **joined;              /* parents succeeded since it started     */
     size_t njoined;
-    char *history;              /* JSON array of its last runs, or NULL   */
-    int64_t last_duration_ms[64]; /* the last durations, for stats        */
-    size_t ndurations;
+    struct chr_hist hist;       /* its last runs                          */
 };
 
 struct chr {
@@ -108,8 +121,24 @@ struct chr {
     struct chr_run **queue_high_tail, **queue_tail;
     int suppressed;
     struct agora_pending pend;  /* callbacks in flight                   */
+    struct chr_launch *launch_next; /* the launch record being gathered  */
+    struct chr_launch *launches;    /* written, still needed by a run    */
+    struct agora_timer *launch_timer; /* writes launch_next this turn    */
+    uint64_t launch_seq;
+    size_t ndependent;          /* dependent jobs: none, no join to look at */
     uint64_t launched, finished, failed, skipped;
 };
+
+/* Runs kept per job: the `history` setting within [1, 1000], so that a
+ * history/<name> value (entries of at most ~600 bytes) stays well under
+ * the store's 1 MB. */
+#define CHR_HISTORY_MAX 1000
+static inline size_t chr_hist_limit(const struct chr *c)
+{
+    int64_t n = c->conf->history;
+
+    return n < 1 ? 1 : n > CHR_HISTORY_MAX ? CHR_HISTORY_MAX : (size_t)n;
+}
 
 #define CHR_LOG(c, lvl, ...) (c)->api->log((c)->h, (lvl), __VA_ARGS__)
 
@@ -123,7 +152,17 @@ struct chr_rjob *chr_job_put(struct chr *c, struct chr_job *j);
 void chr_job_remove(struct chr *c, struct chr_rjob *rj);
 void chr_job_save(struct chr *c, struct chr_rjob *rj);
 void chr_joins_save(struct chr *c, struct chr_rjob *rj);
-void chr_run_record(struct chr *c, struct chr_run *r, int fresh);
+/* Writes the run's own record, runs/<name>@<due>-<attempt> (chr_launch.c
+ * says when), and with _ack then acknowledges (task_id, uuid). */
+void chr_run_record(struct chr *c, struct chr_run *r);
+void chr_run_record_ack(struct chr *c, struct chr_run *r,
+                        const char *task_id, const char *uuid);
+/* Adds e (copied) to rj's history, bounded by conf->history, and stores
+ * the history. */
+void chr_history_add(struct chr *c, struct chr_rjob *rj,
+                     const struct chr_hist_ent *e);
+/* The run as its record holds it (a JSON object). */
+void chr_run_write(struct agora_jw *w, const struct chr_run *r);
 void chr_run_forget(struct chr *c, struct chr_run *r, const char *ack_task,
                     const char *ack_uuid);
 void chr_state_load(struct chr *c);
@@ -140,18 +179,61 @@ void chr_sched_disarm(struct chr *c, struct chr_rjob *rj);
 int chr_sched_run(struct chr *c, struct chr_rjob *rj, int64_t due,
                   int attempt, const char *args);
 void chr_sched_kill_all(struct chr *c, struct chr_rjob *rj);
+/* Queues r for an offer (high priority first), reviving offers. */
+void chr_sched_queue_push(struct chr *c, struct chr_run *r);
+/* An instant of rj fell due (from the heap, or held until a run ended). */
+void chr_sched_due(struct chr *c, struct chr_rjob *rj, int64_t due);
 void chr_sched_on_offer(void *state, struct agora_framework *fw,
                         const struct agora_offer *offers, size_t n);
+void chr_sched_timer_update(struct chr *c);
+void chr_sched_free(struct chr *c);
+
+/* ---- chr_launch.c ---- */
+
+struct chr_launch;
+/* Puts the new run r (CHR_RUN_RECORDING) in this turn's launch record,
+ * written at the end of the turn or by chr_launch_flush(); once it is
+ * stored, r is queued for an offer. 0 or AGORA_ENOMEM. */
+int chr_launch_add(struct chr *c, struct chr_run *r);
+/* Writes the launch record gathered so far, now. */
+void chr_launch_flush(struct chr *c);
+/* r no longer needs its launch record (it has its own, or has ended). */
+void chr_launch_unref(struct chr *c, struct chr_run *r);
+/* Frees every launch record's memory (unload; no store call). */
+void chr_launch_free_all(struct chr *c);
+
+/* ---- chr_run_end.c ---- */
+
 void chr_sched_on_status(void *state, struct agora_framework *fw,
                          const struct agora_status *st);
-void chr_sched_timer_update(struct chr *c);
-/* A new run's record was written (err 0), or was there already
- * (AGORA_EVERSION: another leader launched that instant), or failed. */
-void chr_sched_recorded(struct chr *c, const char *task_id, int err);
-void chr_sched_free(struct chr *c);
+/* The 2.x completion callback for run r: statusCode 0 a success, any
+ * other a failure. 0, or AGORA_ESTATE when r was not launched yet or its
+ * outcome is decided already. */
+int chr_run_report(struct chr *c, struct chr_run *r, int64_t status_code);
+/* Ends run r, whose async task finished, without waiting for its
+ * callback: killed on request (a delete, task/kill), nothing counted.
+ * Frees r (it leaves its job's runs). */
+void chr_run_cancel(struct chr *c, struct chr_run *r);
+/* An instant of rj skipped past its deadline: counted and in its
+ * history. */
+void chr_run_skipped(struct chr *c, struct chr_rjob *rj, int64_t due);
 
 /* ---- chr_http.c ---- */
 
 extern const struct agora_route chr_routes[];
+
+/* Chronos' 400 {"status":"Bad Request","message":<fmt...>}. */
+void chr_reply_bad(struct chr *c, struct agora_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* 1 when the jobs are loaded; else answers 503 and returns 0. */
+int chr_http_ready(struct chr *c, struct agora_req *r);
+/* The job named by the path's :name, or NULL, answered 400 (Chronos). */
+struct chr_rjob *chr_http_job(struct chr *c, struct agora_req *r);
+
+/* ---- chr_http_task.c: the completion callback and the statistics ---- */
+
+void chr_h_task_report(void *st, struct agora_req *r);
+void chr_h_job_stat(void *st, struct agora_req *r);
+void chr_h_stats(void *st, struct agora_req *r);
 
 #endif /* CHRONOS_H */

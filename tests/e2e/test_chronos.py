@@ -280,3 +280,155 @@ def test_max_completion_time_kills_and_counts_a_failure(chronos):
     wait_for(lambda: m.metrics()["master/tasks_running"] == 0, 20,
              what="the task to be killed")
     assert c.req("GET", "/v1/scheduler/job/slow").json()["successCount"] == 0
+
+
+def job_doc(c, name):
+    return c.req("GET", "/v1/scheduler/job/" + name).json()
+
+
+def report(c, task_id, body, prefix="/scheduler"):
+    return c.req("PUT", "%s/task/%s" % (prefix, task_id), json=body)
+
+
+def test_async_job_ends_by_callback(chronos):
+    """2.x's async jobs: the task finishing does not end the run; PUT
+    /scheduler/task/{taskId} {"statusCode":0} counts a success, non-zero
+    a failure (retries apply); a repeated callback counts nothing."""
+    m, c, out = chronos
+    f = out / "async"
+    c.job({"name": "as", "command": "echo $mesos_task_id >> %s" % f,
+           "schedule": "R1//PT1H", "async": True, "cpus": 0.1, "mem": 16})
+    wait_for(lambda: len(lines(f)) == 1, 20, interval=0.1, what="it runs")
+    tid = lines(f)[0]
+    assert tid.startswith("ct:") and ":as:" in tid
+    wait_for(lambda: m.metrics()["master/tasks_finished"] >= 1, 20,
+             what="its task to finish")
+    time.sleep(1)
+    job = job_doc(c, "as")
+    assert job["successCount"] == 0 and job["errorCount"] == 0, job
+    summary = c.req("GET", "/scheduler/jobs/summary").json()["jobs"]
+    assert [j["state"] for j in summary if j["name"] == "as"] == ["running"]
+    # Bad calls: Chronos' 400 body, nothing counted.
+    for body in ({}, {"statusCode": "0"}, {"statusCode": 0.5}, [0]):
+        r = report(c, tid, body)
+        assert r.status_code == 400, (body, r.text)
+        assert r.json()["status"] == "Bad Request" and r.json()["message"]
+    r = c.req("PUT", "/scheduler/task/" + tid, data="{",
+              headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "JSON" in r.json()["message"]
+    for bad in ("nope", "ct:1:0:nosuchjob:", "ct:1:0:as:"):
+        r = report(c, bad, {"statusCode": 0})
+        assert r.status_code == 400 and r.json()["status"] == "Bad Request"
+    assert job_doc(c, "as")["successCount"] == 0
+    # The callback, under both prefixes; the second is a repeat.
+    assert report(c, tid, {"statusCode": 0}).status_code == 204
+    assert report(c, tid, {"statusCode": 0},
+                  prefix="/v1/scheduler").status_code == 204
+    job = job_doc(c, "as")
+    assert job["successCount"] == 1 and job["errorCount"] == 0, job
+    assert job["lastSuccess"]
+    stat = c.req("GET", "/scheduler/job/stat/as").json()
+    hist = stat["taskStatHistory"]
+    assert [(h["taskId"], h["status"]) for h in hist] == [(tid, "Success")]
+    assert hist[0]["endTime"] != "N/A" and hist[0]["duration"].endswith("s")
+
+    # A failure is retried (attempt 1), and counted once retries are out.
+    g = out / "asf"
+    c.job({"name": "asf", "command": "echo $mesos_task_id >> %s" % g,
+           "schedule": "R1//PT1H", "async": True, "retries": 1,
+           "cpus": 0.1, "mem": 16})
+    wait_for(lambda: len(lines(g)) == 1, 20, interval=0.1, what="it runs")
+    wait_for(lambda: report(c, lines(g)[0], {"statusCode": 2}).status_code
+             == 204, 10, interval=0.2, what="its task to be launched")
+    wait_for(lambda: len(lines(g)) == 2, 20, interval=0.1, what="the retry")
+    retry = lines(g)[1]
+    assert retry.split(":")[2] == "1", retry        # attempt 1, same instant
+    assert retry.split(":")[1] == lines(g)[0].split(":")[1]
+    assert job_doc(c, "asf")["errorCount"] == 0
+    wait_for(lambda: report(c, retry, {"statusCode": 3}).status_code == 204,
+             10, interval=0.2, what="the retry to be launched")
+    job = job_doc(c, "asf")
+    assert job["errorCount"] == 1 and job["successCount"] == 0, job
+    time.sleep(1.5)
+    assert len(lines(g)) == 2                       # no third attempt
+
+    # Deleting a job whose run awaits its callback ends that run.
+    h = out / "asd"
+    c.job({"name": "asd", "command": "echo $mesos_task_id >> %s" % h,
+           "schedule": "R1//PT1H", "async": True, "cpus": 0.1, "mem": 16})
+    wait_for(lambda: len(lines(h)) == 1, 20, interval=0.1, what="it runs")
+    live = c.req("GET", "/metrics").json()["gauges"]["chronos.runs.live"]
+    assert live["value"] == 1
+    wait_for(lambda: m.metrics()["master/tasks_running"] == 0, 20,
+             what="its task to finish")
+    assert c.req("DELETE", "/scheduler/job/asd").status_code == 204
+    live = c.req("GET", "/metrics").json()["gauges"]["chronos.runs.live"]
+    assert live["value"] == 0
+    r = report(c, lines(h)[0], {"statusCode": 0})
+    assert r.status_code == 400 and "not found" in r.json()["message"]
+
+
+def test_callback_while_the_task_runs(chronos):
+    """A run that reports before its task ends is counted then, once: the
+    task's later end (here killed) counts nothing more."""
+    m, c, out = chronos
+    f = out / "cb"
+    c.job({"name": "cb", "command": "echo $mesos_task_id >> %s; sleep 600"
+           % f, "schedule": "R1//PT1H", "cpus": 0.1, "mem": 16})
+    wait_for(lambda: len(lines(f)) == 1, 20, interval=0.1, what="it runs")
+    tid = lines(f)[0]
+    assert report(c, tid, {"statusCode": 0}).status_code == 204
+    assert job_doc(c, "cb")["successCount"] == 1
+    assert c.req("DELETE", "/scheduler/task/kill/cb").status_code == 204
+    wait_for(lambda: m.metrics()["master/tasks_running"] == 0, 20,
+             what="the task to be killed")
+    time.sleep(0.5)
+    job = job_doc(c, "cb")
+    assert job["successCount"] == 1 and job["errorCount"] == 0, job
+    # Its run is over: a late callback is answered, and counts nothing.
+    assert report(c, tid, {"statusCode": 1}).status_code == 204
+    assert job_doc(c, "cb")["errorCount"] == 0
+
+
+def test_history_survives_a_restart(chronos):
+    """job/stat and stats/ come from history/<name> in the store: the same
+    after the master restarts; the history keeps the last `history`
+    runs only."""
+    m, c, out = chronos
+    f = out / "h"
+    c.job({"name": "h", "command": "echo $mesos_task_id >> %s" % f,
+           "schedule": "R4//PT1S", "cpus": 0.1, "mem": 16})
+    c.job({"name": "hf", "command": "exit 1", "schedule": "R1//PT1H",
+           "retries": 0, "cpus": 0.1, "mem": 16})
+    wait_for(lambda: job_doc(c, "h")["successCount"] == 4 and
+             job_doc(c, "hf")["errorCount"] == 1, 30, interval=0.2,
+             what="4 runs and a failure")
+    before = c.req("GET", "/v1/scheduler/job/stat/h").json()
+    assert before["histogram"]["count"] == 4
+    assert [h["taskId"] for h in before["taskStatHistory"]] == \
+        list(reversed(lines(f)))
+    assert all(h["status"] == "Success" for h in before["taskStatHistory"])
+    fail = c.req("GET", "/v1/scheduler/job/stat/hf").json()
+    assert [h["status"] for h in fail["taskStatHistory"]] == ["Fail"]
+    assert fail["histogram"]["count"] == 0
+    stats = c.req("GET", "/v1/scheduler/stats/median").json()
+    assert [s["jobNameLabel"] for s in stats] == ["h"]
+
+    # Restart with a history of 3: the same figures from the store, the
+    # oldest run dropped.
+    port = int(c.base.rsplit(":", 1)[1])
+    write_chronos_conf(m, port, "history = 3\n")
+    m.restart()
+    wait_for(lambda: c.req("GET", "/v1/scheduler/jobs").status_code == 200,
+             20, what="chronos.so after the restart")
+    after = c.req("GET", "/v1/scheduler/job/stat/h").json()
+    assert after["taskStatHistory"] == before["taskStatHistory"][:3]
+    assert after["histogram"]["count"] == 3
+    assert c.req("GET", "/v1/scheduler/job/stat/hf").json() == fail
+    assert [s["jobNameLabel"] for s in
+            c.req("GET", "/v1/scheduler/stats/median").json()] == ["h"]
+    # Deleting the job deletes its history.
+    assert c.req("DELETE", "/v1/scheduler/job/h").status_code == 204
+    c.job({"name": "h", "command": "true", "schedule": "R0//PT1H"})
+    assert c.req("GET", "/v1/scheduler/job/stat/h").json()[
+        "taskStatHistory"] == []

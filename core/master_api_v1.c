@@ -116,24 +116,32 @@ static void get_version(struct agora_jw *w, struct master *m)
     agora_jw_obj_close(w);
 }
 
-/* {"flags": [{"name", "value"}]}: the /flags object turned into a list. */
-static void get_flags(struct agora_jw *w, struct master *m)
+/*
+ * {key: [{"name", "value"}]}: the flat object f holds (a v0 document:
+ * /flags, /metrics/snapshot) as v1 lists it, strings or numbers as the
+ * values are. Frees f.
+ */
+static void write_pairs(struct agora_jw *w, const char *key,
+                        struct agora_jw *f)
 {
-    struct agora_jw *f = agora_jw_new();
-    const char *json = NULL;
-    yajl_val doc = NULL;
+    const char *json = agora_jw_result(f, NULL);
+    yajl_val doc = json ? agora_json_parse(json, NULL, 0) : NULL;
     size_t i;
 
-    conf_write_json(master_flags, &m->conf, f);
-    if ((json = agora_jw_result(f, NULL)) != NULL)
-        doc = agora_json_parse(json, NULL, 0);
     agora_jw_obj_open(w);
-    agora_jw_key(w, "flags");
+    agora_jw_key(w, key);
     agora_jw_arr_open(w);
     for (i = 0; doc && YAJL_IS_OBJECT(doc) && i < doc->u.object.len; i++) {
+        yajl_val v = doc->u.object.values[i];
+
+        if (!YAJL_IS_NUMBER(v) && !YAJL_IS_STRING(v))
+            continue;
         agora_jw_obj_open(w);
         agora_jw_kstr(w, "name", doc->u.object.keys[i]);
-        agora_jw_kstr(w, "value", YAJL_GET_STRING(doc->u.object.values[i]));
+        if (YAJL_IS_NUMBER(v))
+            agora_jw_knum(w, "value", YAJL_GET_DOUBLE(v));
+        else
+            agora_jw_kstr(w, "value", YAJL_GET_STRING(v));
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);
@@ -143,35 +151,20 @@ static void get_flags(struct agora_jw *w, struct master *m)
     agora_jw_free(f);
 }
 
-/* {"metrics": [{"name", "value"}]}: the snapshot's keys as a list. */
+static void get_flags(struct agora_jw *w, struct master *m)
+{
+    struct agora_jw *f = agora_jw_new();
+
+    conf_write_json(master_flags, &m->conf, f);
+    write_pairs(w, "flags", f);
+}
+
 static void get_metrics(struct agora_jw *w, struct master *m)
 {
     struct agora_jw *f = agora_jw_new();
-    const char *json;
-    yajl_val doc = NULL;
-    size_t i;
 
     master_write_metrics(m, f);
-    if ((json = agora_jw_result(f, NULL)) != NULL)
-        doc = agora_json_parse(json, NULL, 0);
-    agora_jw_obj_open(w);
-    agora_jw_key(w, "metrics");
-    agora_jw_arr_open(w);
-    for (i = 0; doc && YAJL_IS_OBJECT(doc) && i < doc->u.object.len; i++) {
-        yajl_val v = doc->u.object.values[i];
-
-        if (!YAJL_IS_NUMBER(v))
-            continue;
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "name", doc->u.object.keys[i]);
-        agora_jw_knum(w, "value", YAJL_GET_DOUBLE(v));
-        agora_jw_obj_close(w);
-    }
-    agora_jw_arr_close(w);
-    agora_jw_obj_close(w);
-    if (doc)
-        yajl_tree_free(doc);
-    agora_jw_free(f);
+    write_pairs(w, "metrics", f);
 }
 
 static void get_state(struct agora_jw *w, struct master *m)

@@ -12,8 +12,6 @@
  */
 #include "state_json.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +21,7 @@
 #include <agora/sdk.h>
 
 #include "agent.h"
+#include "attr_json.h"
 #include "exec.h"
 #include "task.h"
 
@@ -399,17 +398,8 @@ static void write_attributes(struct agora_jw *w, const struct agent *a)
 
     agora_jw_obj_open(w);
     for (i = 0; i < a->nattrs; i++) {
-        const char *v = a->attrs[i].value ? a->attrs[i].value : "";
-        char *end;
-        double d;
-
-        errno = 0;
-        d = strtod(v, &end);
         agora_jw_key(w, a->attrs[i].key);
-        if (*v && !isspace((unsigned char)*v) && *end == '\0' && errno == 0)
-            agora_jw_num(w, d);
-        else
-            agora_jw_str(w, v);
+        attr_json_value(w, a->attrs[i].value);
     }
     agora_jw_obj_close(w);
 }

@@ -6,8 +6,6 @@
 
 #include "alloc.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +14,7 @@
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
+#include "attr_json.h"
 #include "http.h"
 #include "log.h"
 #include "clock.h"
@@ -811,17 +810,8 @@ static void write_attributes(struct agora_jw *w, const struct agent_rec *ag)
 
     agora_jw_obj_open(w);
     for (i = 0; i < ag->nattrs; i++) {
-        const char *v = ag->attrs[i].value ? ag->attrs[i].value : "";
-        char *end;
-        double d;
-
-        errno = 0;
-        d = strtod(v, &end);
         agora_jw_key(w, ag->attrs[i].key);
-        if (*v && !isspace((unsigned char)*v) && *end == '\0' && errno == 0)
-            agora_jw_num(w, d);
-        else
-            agora_jw_str(w, v);
+        attr_json_value(w, ag->attrs[i].value);
     }
     agora_jw_obj_close(w);
 }

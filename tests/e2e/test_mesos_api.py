@@ -434,3 +434,14 @@ def test_v1_drain_and_reactivate(cluster):
         "agent_id": {"value": a.agent_id}}})
     assert r.status_code == 200
     assert m.json("/master/slaves")["slaves"][0]["deactivated"] is False
+
+
+def test_attributes_typed_as_mesos(cluster):
+    """A numeric attribute is a number, a text one a string, on the
+    master's /slaves and the agent's /state alike."""
+    m, _, agent = cluster
+    a = agent(args=["--attributes=rack:3;zone:a"]).start()
+    [ag] = m.json("/slaves")["slaves"]
+    assert ag["attributes"] == {"rack": 3, "zone": "a"}
+    st = requests.get("http://127.0.0.1:%d/state" % a.port, timeout=5).json()
+    assert st["attributes"] == {"rack": 3, "zone": "a"}

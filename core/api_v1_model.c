@@ -229,7 +229,6 @@ void api_v1_write_framework_info(struct agora_jw *w, struct master *m,
                                  const struct agora_framework *fw)
 {
     char buf[512];
-    unsigned port = fw->p->port ? fw->p->port : (unsigned)m->conf.port;
 
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "user", "");
@@ -241,21 +240,9 @@ void api_v1_write_framework_info(struct agora_jw *w, struct master *m,
     agora_jw_kstr(w, "hostname", m->conf.hostname);
     if (fw->principal)
         agora_jw_kstr(w, "principal", fw->principal);
-    if (fw->p->port)
-        snprintf(buf, sizeof(buf), "http://%s:%u/", m->advertise_ip, port);
-    else
-        snprintf(buf, sizeof(buf), "http://%s:%u/%s/", m->advertise_ip, port,
-                 fw->p->name);
+    frameworks_address(m, fw, 1, buf, sizeof(buf));
     agora_jw_kstr(w, "webui_url", buf);
-    agora_jw_key(w, "capabilities");
-    agora_jw_arr_open(w);
-    agora_jw_obj_open(w);
-    agora_jw_kstr(w, "type", "PARTITION_AWARE");
-    agora_jw_obj_close(w);
-    agora_jw_obj_open(w);
-    agora_jw_kstr(w, "type", "TASK_KILLING_STATE");
-    agora_jw_obj_close(w);
-    agora_jw_arr_close(w);
+    frameworks_write_capabilities(w);
     agora_jw_obj_close(w);
 }
 

@@ -158,6 +158,12 @@ void frameworks_free(struct master *m);
 void frameworks_mesos_registered(struct master *m, struct agora_framework *fw);
 void frameworks_mesos_removed(struct master *m, struct agora_framework *fw);
 void frameworks_mesos_free(struct master *m);
+/* fw's Mesos "pid" (web 0: "<plugin>@<ip>:<port>") or "webui_url" (web
+ * 1): where the plugin's routes are served, into buf. */
+void frameworks_address(struct master *m, const struct agora_framework *fw,
+                        int web, char *buf, size_t len);
+/* "capabilities": what agora does of Mesos' framework capabilities. */
+void frameworks_write_capabilities(struct agora_jw *w);
 /* When fw's id first registered with this master (a reload keeps it). */
 double frameworks_first_registered(struct master *m,
                                    const struct agora_framework *fw);

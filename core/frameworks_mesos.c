@@ -42,9 +42,6 @@ static const char *process_user(struct frameworks *f)
     return f->user;
 }
 
-static void address(struct master *m, const struct agora_framework *fw,
-                    int web, char *buf, size_t len);
-
 static void gone_free(struct fw_gone *g)
 {
     free(g->id);
@@ -80,7 +77,7 @@ void frameworks_mesos_removed(struct master *m, struct agora_framework *fw)
     struct fw_gone g;
     char pid[512];
 
-    address(m, fw, 0, pid, sizeof(pid));
+    frameworks_address(m, fw, 0, pid, sizeof(pid));
     g.pid = strdup(pid);
     g.id = strdup(fw->id);
     g.name = strdup(fw->name);
@@ -133,8 +130,8 @@ static void write_resources(struct agora_jw *w, const char *key,
 
 /* Its "pid" (web 0) or "webui_url" (web 1): where the plugin's routes
  * are served, its own port or /<plugin>/ on the master's. */
-static void address(struct master *m, const struct agora_framework *fw,
-                    int web, char *buf, size_t len)
+void frameworks_address(struct master *m, const struct agora_framework *fw,
+                        int web, char *buf, size_t len)
 {
     unsigned port = fw->p->port ? fw->p->port : (unsigned)m->conf.port;
 
@@ -152,15 +149,15 @@ static void write_address(struct master *m, struct agora_jw *w,
 {
     char buf[512];
 
-    address(m, fw, 0, buf, sizeof(buf));
+    frameworks_address(m, fw, 0, buf, sizeof(buf));
     agora_jw_kstr(w, "pid", buf);
-    address(m, fw, 1, buf, sizeof(buf));
+    frameworks_address(m, fw, 1, buf, sizeof(buf));
     agora_jw_kstr(w, "webui_url", buf);
 }
 
 /* What agora does of Mesos' framework capabilities, for every plugin:
  * TASK_UNREACHABLE (partition awareness) and TASK_KILLING. */
-static void write_capabilities(struct agora_jw *w)
+void frameworks_write_capabilities(struct agora_jw *w)
 {
     static const char *const caps[] = {"PARTITION_AWARE",
                                        "TASK_KILLING_STATE"};
@@ -189,7 +186,7 @@ void frameworks_write_summary(struct master *m, struct agora_jw *w,
         alloc_fw_offered(fw->alloc, offered);
     write_resources(w, "used_resources", used);
     write_resources(w, "offered_resources", offered);
-    write_capabilities(w);
+    frameworks_write_capabilities(w);
     agora_jw_kstr(w, "hostname", m->conf.hostname);
     agora_jw_kbool(w, "active", 1);
     agora_jw_kbool(w, "connected", 1);

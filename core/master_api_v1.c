@@ -74,6 +74,17 @@ static int accepts_json(const char *accept)
     return 0;
 }
 
+/* The key of a call's message: its type in lower case ("GET_STATE" ->
+ * "get_state"). */
+static void message_key(const char *type, char *key, size_t len)
+{
+    size_t i;
+
+    for (i = 0; type[i] && i + 1 < len; i++)
+        key[i] = (char)tolower((unsigned char)type[i]);
+    key[i] = '\0';
+}
+
 /* {"type": type, "<type in lower case>": (what fn writes)}. */
 static void reply_read(struct http_req *req, const char *type,
                        void (*fn)(struct agora_jw *, struct master *),
@@ -81,11 +92,8 @@ static void reply_read(struct http_req *req, const char *type,
 {
     struct agora_jw *w = agora_jw_new();
     char key[64];
-    size_t i;
 
-    for (i = 0; type[i] && i + 1 < sizeof(key); i++)
-        key[i] = (char)tolower((unsigned char)type[i]);
-    key[i] = '\0';
+    message_key(type, key, sizeof(key));
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "type", type);
     agora_jw_key(w, key);
@@ -457,9 +465,7 @@ static int run_change(struct master *m, const char *type, yajl_val doc,
             break;
     if (i == sizeof(changes) / sizeof(changes[0]))
         return 0;
-    snprintf(key, sizeof(key), "%s", type);
-    for (char *p = key; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    message_key(type, key, sizeof(key));
     msg = agora_json_get(doc, key);
     if (!YAJL_IS_OBJECT(msg)) {
         *why = "the call's message is missing";

@@ -8,7 +8,9 @@
  * libsqlite3-dev.
  *
  * usage: kv_engines DIR [PUTS] [BATCH]
- * Prints `engine batch=B: N puts/s, commit p50 X ms p99 Y ms`.
+ * Prints `engine batch=B: N puts/s, commit p50 X ms p99 Y ms`, and each
+ * engine's rate as a ratio to the raw loop's of the same batch size,
+ * measured first in the same run.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -207,6 +209,9 @@ static void sq_close(void)
 
 /* ------------------------------------------------------------------ */
 
+/* The raw loop's puts/s one a commit [0] and BATCH a commit [1]. */
+static double raw_rate[2];
+
 static double run(const struct engine *e, const char *dir, long puts,
                   long batch)
 {
@@ -232,8 +237,12 @@ static double run(const struct engine *e, const char *dir, long puts,
     t = now_ms() - t0;
     e->close();
     qsort(lat, (size_t)ncommits, sizeof(*lat), dbl_cmp);
-    printf("%-16s batch=%-4ld %8.0f puts/s  commit p50 %.2f ms  p99 %.2f ms\n",
-           e->name, batch, (double)puts * 1e3 / t, lat[ncommits / 2],
+    if (e->open == raw_open)
+        raw_rate[batch > 1] = (double)puts * 1e3 / t;
+    printf("%-16s batch=%-4ld %8.0f puts/s  %5.2fx raw  commit p50 %.2f ms"
+           "  p99 %.2f ms\n",
+           e->name, batch, (double)puts * 1e3 / t,
+           (double)puts * 1e3 / t / raw_rate[batch > 1], lat[ncommits / 2],
            lat[ncommits * 99 / 100]);
     fflush(stdout);
     free(lat);

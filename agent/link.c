@@ -637,6 +637,7 @@ static int link_on_data(void *arg, struct hc_req *r, const char *p, size_t n)
 }
 
 static void link_lost(struct agent_link *l, const char *why);
+static void link_reset(struct agent_link *l);
 static int link_request(struct agent_link *l, char *url);
 
 static int link_is_redirect(long code)
@@ -693,6 +694,13 @@ static void link_on_done(void *arg, struct hc_req *r, int err)
     else if (link_is_redirect(l->code)) {
         if (link_redirect(l, r, why, sizeof(why)))
             return;
+    } else if (l->code == 410) {
+        /* Marked gone: as a Mesos agent told to shut down. */
+        log_error("link", "the master refuses this agent: %s", l->errbody);
+        l->stopping = 1;
+        link_reset(l);
+        agent_shutdown(l->a, "marked gone by the operator");
+        return;
     } else if (l->code != 200)
         snprintf(why, sizeof(why), "HTTP %ld %s", l->code, l->errbody);
     else

@@ -27,11 +27,17 @@ static void proto_on_unreachable(void *arg, struct agent_rec *ag)
 
 static void proto_on_recovered(void *arg) { tasks_recovered(arg); }
 
+static void proto_on_gone(void *arg, struct agent_rec *ag)
+{
+    tasks_agent_gone(arg, ag);
+}
+
 int agent_proto_start(struct master *m)
 {
     const struct agents_hooks hooks = {
         .unreachable = proto_on_unreachable,
         .recovered = proto_on_recovered,
+        .gone = proto_on_gone,
         .arg = m,
     };
 
@@ -76,6 +82,7 @@ static void proto_subscribed(struct master *m, struct agent_rec *ag,
         http_reply_error(req, 500, "cannot open the event stream");
         return;
     }
+    tasks_drain_kill(m, ag);
     log_info("agents", "agent %s (%s, %s:%d) subscribed%s: %s", ag->id,
              ag->hostname, ag->ip ? ag->ip : "?", ag->port,
              was == AGENT_UNREACHABLE ? " again after being unreachable"
@@ -97,6 +104,15 @@ static int proto_may_subscribe(struct master *m, struct http_req *req,
     double now = master_now(m);
 
     *ag = agents_find(m, id);
+    if (*ag && (*ag)->state == AGENT_GONE) {
+        /* As Mesos shuts down an agent marked gone that comes back:
+         * the agent kills its tasks and starts again as a new one. */
+        log_warn("agents", "agent %s (from %s) was marked gone: refused",
+                 id, peer);
+        http_reply_errorf(req, 410, "agent %s was marked gone by the "
+                                    "operator: start it as a new agent", id);
+        return 0;
+    }
     if (*ag && !agents_takeover_allowed(m, *ag, peer, now)) {
         log_warn("agents", "agent %s: a subscribe from %s refused: it is "
                            "connected from %s", id, peer, (*ag)->peer);

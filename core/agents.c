@@ -31,6 +31,7 @@
 
 static const char *const agent_state_names[] = {"recovering", "active",
                                                 "unreachable", "gone"};
+static const char *const drain_names[] = {"", "DRAINING", "DRAINED"};
 
 const char *agents_state_name(enum agent_state s)
 {
@@ -100,6 +101,7 @@ static struct agent_rec *agent_new(struct master *m, const char *id)
     }
     ag->m = m;
     ag->state = AGENT_RECOVERING;
+    ag->drain_grace = -1;
     m->agents.recovering++;
     if (map_put(&m->agents.by_id, ag->id, ag, NULL) < 0) {
         agent_free(ag);
@@ -179,7 +181,41 @@ static void agent_write_info(struct agora_jw *w, const struct agent_rec *ag)
     agora_jw_kstr(w, "state", agents_state_name(ag->state));
     agora_jw_knum(w, "registered_time", ag->registered_time);
     agora_jw_kstr(w, "version", ag->version);
+    /* The operator's say outlives this leader. */
+    if (ag->deactivated)
+        agora_jw_kbool(w, "deactivated", 1);
+    if (ag->drain != AGENT_DRAIN_NONE) {
+        agora_jw_key(w, "drain");
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "state", drain_names[ag->drain]);
+        if (ag->drain_grace >= 0)
+            agora_jw_knum(w, "max_grace_period", ag->drain_grace);
+        agora_jw_kbool(w, "mark_gone", ag->drain_mark_gone);
+        agora_jw_obj_close(w);
+    }
     agora_jw_obj_close(w);
+}
+
+/* What agent_write_info() stored of the operator's say, back into ag. */
+static void agent_read_operator(struct agent_rec *ag, yajl_val doc)
+{
+    yajl_val d = agora_json_get(doc, "drain");
+    const char *state = agora_json_get_str(doc, "state");
+    const char *ds = d ? agora_json_get_str(d, "state") : NULL;
+    int b = 0;
+
+    if (agora_json_bool(doc, "deactivated", &b) == 0)
+        ag->deactivated = b;
+    if (ds && strcmp(ds, drain_names[AGENT_DRAIN_DRAINING]) == 0)
+        ag->drain = AGENT_DRAIN_DRAINING;
+    else if (ds && strcmp(ds, drain_names[AGENT_DRAIN_DRAINED]) == 0)
+        ag->drain = AGENT_DRAIN_DRAINED;
+    if (d && agora_json_num(d, "max_grace_period", &ag->drain_grace) != 0)
+        ag->drain_grace = -1;
+    if (d && agora_json_bool(d, "mark_gone", &b) == 0)
+        ag->drain_mark_gone = b;
+    if (state && strcmp(state, agent_state_names[AGENT_GONE]) == 0)
+        agent_set_state(ag, AGENT_GONE);
 }
 
 /* arg is the agent: freeing it cancels this callback (agent_free). */
@@ -398,8 +434,12 @@ static void agent_loaded(void *arg, int err, const store_result *r)
             if (agents_take_info(ag, doc, why, sizeof(why)) < 0)
                 log_warn("agents", "stored agent %s: %s", id, why);
             agora_json_num(doc, "registered_time", &ag->registered_time);
-            log_info("agents", "expecting agent %s (%s) to subscribe again",
-                     id, ag->hostname ? ag->hostname : "?");
+            agent_read_operator(ag, doc);
+            if (ag->state != AGENT_GONE)
+                log_info("agents", "expecting agent %s (%s) to subscribe "
+                                   "again%s", id,
+                         ag->hostname ? ag->hostname : "?",
+                         ag->deactivated ? " (deactivated)" : "");
         }
         if (ag && set_str(&ag->saved, r->value) < 0)
             ag->saved = NULL; /* unknown: written next time */
@@ -719,12 +759,105 @@ int agents_allocate(struct master *m, struct agent_rec *ag)
 void agents_deactivate(struct master *m, struct agent_rec *ag, int off)
 {
     ag->deactivated = off;
+    if (!off) {
+        ag->drain = AGENT_DRAIN_NONE;
+        ag->drain_grace = -1;
+        ag->drain_mark_gone = 0;
+    }
     if (ag->alloc)
         alloc_agent_activate(m->alloc, ag->alloc,
                              !off && ag->state == AGENT_ACTIVE);
+    agent_persist(ag);
     log_info("agents", "agent %s (%s) %s by the operator", ag->id,
              ag->hostname ? ag->hostname : "?",
              off ? "deactivated" : "reactivated");
+}
+
+void agents_drain(struct master *m, struct agent_rec *ag, double grace,
+                  int mark_gone)
+{
+    ag->drain = AGENT_DRAIN_DRAINING;
+    ag->drain_grace = grace;
+    ag->drain_mark_gone = mark_gone;
+    agents_deactivate(m, ag, 1);
+    log_info("agents", "draining agent %s (%s): its tasks are killed%s",
+             ag->id, ag->hostname ? ag->hostname : "?",
+             mark_gone ? ", then it is marked gone" : "");
+}
+
+void agents_drained(struct master *m, struct agent_rec *ag)
+{
+    if (ag->drain != AGENT_DRAIN_DRAINING)
+        return;
+    ag->drain = AGENT_DRAIN_DRAINED;
+    log_info("agents", "agent %s (%s) is drained", ag->id,
+             ag->hostname ? ag->hostname : "?");
+    if (ag->drain_mark_gone)
+        agents_mark_gone(m, ag);
+    else
+        agent_persist(ag);
+}
+
+/* Tells ag's agent it is shut down, and ends its stream. */
+static void agent_tell_shutdown(struct agent_rec *ag, const char *why)
+{
+    struct http_stream *s = ag->stream;
+    struct agora_jw *w;
+    const char *line;
+    size_t len;
+
+    if (s == NULL)
+        return;
+    if ((w = agora_jw_new()) != NULL) {
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "type", "shutdown");
+        agora_jw_kstr(w, "message", why);
+        agora_jw_obj_close(w);
+        if ((line = agora_jw_result(w, &len)) != NULL)
+            agents_send(ag, line, len);
+        agora_jw_free(w);
+    }
+    ag->stream = NULL;
+    http_stream_close(s);
+}
+
+void agents_mark_gone(struct master *m, struct agent_rec *ag)
+{
+    if (ag->state == AGENT_GONE)
+        return;
+    log_warn("agents", "agent %s (%s) marked gone by the operator", ag->id,
+             ag->hostname ? ag->hostname : "?");
+    agent_set_state(ag, AGENT_GONE);
+    ag->deactivated = 1;
+    agent_tell_shutdown(ag, "the agent was marked gone by the operator");
+    m->agents.removals++;
+    api_v1_agent_removed(m, ag->id);
+    m->agents.hooks.gone(m->agents.hooks.arg, ag);
+    if (ag->alloc) {
+        alloc_agent_remove(m->alloc, ag->alloc);
+        ag->alloc = NULL;
+    }
+    agent_persist(ag);
+}
+
+void agents_write_drain_info(struct agora_jw *w, const struct agent_rec *ag)
+{
+    if (ag->drain == AGENT_DRAIN_NONE)
+        return;
+    agora_jw_key(w, "drain_info");
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "state", drain_names[ag->drain]);
+    agora_jw_key(w, "config");
+    agora_jw_obj_open(w);
+    if (ag->drain_grace >= 0) {
+        agora_jw_key(w, "max_grace_period");
+        agora_jw_obj_open(w);
+        agora_jw_kint(w, "nanoseconds", (int64_t)(ag->drain_grace * 1e9));
+        agora_jw_obj_close(w);
+    }
+    agora_jw_kbool(w, "mark_gone", ag->drain_mark_gone);
+    agora_jw_obj_close(w);
+    agora_jw_obj_close(w);
 }
 
 void agents_subscribing(struct agent_rec *ag, double now)
@@ -882,6 +1015,7 @@ void agents_write_summary(struct agora_jw *w, struct agent_rec *ag)
     write_reserved_full(w, &ag->total);
     agora_jw_kbool(w, "active", ag->state == AGENT_ACTIVE);
     agora_jw_kbool(w, "deactivated", ag->deactivated);
+    agents_write_drain_info(w, ag);
     agora_jw_kstr(w, "version", ag->version);
     write_agent_capabilities(w);
 }
@@ -898,6 +1032,16 @@ static void agent_write_one(struct agora_jw *w, struct agent_rec *ag)
     agora_jw_knum(w, "last_seen", ag->last_seen);
     agora_jw_kint(w, "tasks", (int64_t)ag->tasks.len);
     agora_jw_obj_close(w);
+}
+
+size_t agents_count_known(struct master *m)
+{
+    size_t pos = 0, n = 0;
+    void *v;
+
+    while (map_next(&m->agents.by_id, &pos, NULL, &v))
+        n += ((struct agent_rec *)v)->state != AGENT_GONE;
+    return n;
 }
 
 size_t agents_count_active(struct master *m)
@@ -917,7 +1061,8 @@ void agents_write(struct master *m, struct agora_jw *w)
 
     agora_jw_arr_open(w);
     while (map_next(&m->agents.by_id, &pos, NULL, &v))
-        agent_write_one(w, v);
+        if (((struct agent_rec *)v)->state != AGENT_GONE)
+            agent_write_one(w, v);
     agora_jw_arr_close(w);
 }
 
@@ -965,9 +1110,10 @@ void agents_write_metrics(struct master *m, struct agora_jw *w)
     /* Mesos: inactive = registered but deactivated; disconnected = no
      * link to it now. */
     agora_jw_kint(w, "master/slaves_inactive",
-                  (int64_t)(m->agents.by_id.len - n[AGENT_ACTIVE]));
+                  (int64_t)(m->agents.by_id.len - n[AGENT_GONE] -
+                            n[AGENT_ACTIVE]));
     agora_jw_kint(w, "master/slaves_disconnected",
-                  (int64_t)(m->agents.by_id.len - connected));
+                  (int64_t)(m->agents.by_id.len - n[AGENT_GONE] - connected));
     agora_jw_kint(w, "master/slave_registrations",
                   (int64_t)m->agents.registrations);
     agora_jw_kint(w, "master/slave_reregistrations",

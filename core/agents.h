@@ -42,6 +42,13 @@ enum agent_state {
     AGENT_GONE
 };
 
+/* Mesos' DrainInfo.state; kept in the store with the agent. */
+enum agent_drain {
+    AGENT_DRAIN_NONE,
+    AGENT_DRAIN_DRAINING, /* deactivated, its tasks being killed       */
+    AGENT_DRAIN_DRAINED   /* deactivated, none of its tasks live       */
+};
+
 struct agent_rec {
     char *id;
     char *hostname;
@@ -70,7 +77,9 @@ struct agent_rec {
     char *saved;                   /* the registration as stored         */
     int dirty;                     /* to write once the registry is read */
     int deactivated;               /* by the operator: no offers of it   */
-    int draining;                  /* DRAIN_AGENT: its tasks are killed  */
+    enum agent_drain drain;        /* DRAIN_AGENT's progress             */
+    double drain_grace;            /* its max_grace_period (s), or -1    */
+    int drain_mark_gone;           /* gone once drained                  */
     struct master *m;
 };
 
@@ -89,6 +98,9 @@ struct agents_hooks {
     void (*unreachable)(void *arg, struct agent_rec *ag);
     /* The recovery after an election ended: agents_recovering() is 0. */
     void (*recovered)(void *arg);
+    /* ag was marked gone: its stream closed, the allocator told; its
+     * tasks are gone with it. */
+    void (*gone)(void *arg, struct agent_rec *ag);
     void *arg;
 };
 
@@ -214,12 +226,38 @@ int agents_send(struct agent_rec *ag, const char *json, size_t len);
 void agents_http_list(void *arg, struct http_req *req);  /* /master/agents */
 void agents_http_slaves(void *arg, struct http_req *req); /* /master/slaves */
 
-/* Takes ag out of offers (off 1) or back in (off 0), as the v1 API's
- * DEACTIVATE_AGENT and REACTIVATE_AGENT do; what runs there stays. */
+/* Takes ag out of offers (off 1) or back in (off 0, which also ends a
+ * drain), as the v1 API's DEACTIVATE_AGENT and REACTIVATE_AGENT do; what
+ * runs there stays. Stored, so a new leader keeps it. */
 void agents_deactivate(struct master *m, struct agent_rec *ag, int off);
 
-/* How many agents are active. */
+/*
+ * DRAIN_AGENT: deactivates ag and marks it draining (stored); the caller
+ * kills its tasks, each within grace seconds when grace >= 0. When its
+ * last live task has ended (agents_drained()), it is DRAINED, and gone
+ * if mark_gone.
+ */
+void agents_drain(struct master *m, struct agent_rec *ag, double grace,
+                  int mark_gone);
+
+/* A draining ag has no live task left (tasks.c tells). */
+void agents_drained(struct master *m, struct agent_rec *ag);
+
+/*
+ * MARK_AGENT_GONE: ag is gone for good. It is stored so, told to shut
+ * down (its tasks are killed and it forgets its id), taken from the
+ * allocator and the agent lists, and a subscribe with its id is refused
+ * with 410 from then on, by this leader and the next.
+ */
+void agents_mark_gone(struct master *m, struct agent_rec *ag);
+
+/* Mesos' DrainInfo of a draining or drained ag, as the key "drain_info"
+ * of the object open in w; nothing otherwise. */
+void agents_write_drain_info(struct agora_jw *w, const struct agent_rec *ag);
+
+/* How many agents are active; how many are known and not gone. */
 size_t agents_count_active(struct master *m);
+size_t agents_count_known(struct master *m);
 /* The keys of Mesos' Summary<Slave> (src/master/http.cpp) into the open
  * object of w. */
 void agents_write_summary(struct agora_jw *w, struct agent_rec *ag);

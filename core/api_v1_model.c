@@ -195,12 +195,7 @@ void api_v1_write_agent(struct agora_jw *w, struct master *m,
     agora_jw_kstr(w, "type", "MULTI_ROLE");
     agora_jw_obj_close(w);
     agora_jw_arr_close(w);
-    if (ag->draining) {
-        agora_jw_key(w, "drain_info");
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "state", ag->tasks.len ? "DRAINING" : "DRAINED");
-        agora_jw_obj_close(w);
-    }
+    agents_write_drain_info(w, ag);
     agora_jw_obj_close(w);
     agora_resources_free(&used);
     agora_resources_free(&offered);
@@ -215,7 +210,8 @@ void api_v1_write_get_agents(struct agora_jw *w, struct master *m)
     agora_jw_key(w, "agents");
     agora_jw_arr_open(w);
     while (map_next(&m->agents.by_id, &pos, NULL, &v))
-        api_v1_write_agent(w, m, v);
+        if (((struct agent_rec *)v)->state != AGENT_GONE)
+            api_v1_write_agent(w, m, v);
     agora_jw_arr_close(w);
     agora_jw_key(w, "recovered_agents");
     agora_jw_arr_open(w);

@@ -277,7 +277,9 @@ static struct agent_rec *named_agent(struct master *m, yajl_val msg)
     const char *id = agora_json_get_str(agora_json_get(msg, "agent_id"),
                                         "value");
 
-    return id ? agents_find(m, id) : NULL;
+    struct agent_rec *ag = id ? agents_find(m, id) : NULL;
+
+    return ag && ag->state != AGENT_GONE ? ag : NULL;
 }
 
 static int update_weights(struct master *m, yajl_val msg, const char **why)
@@ -379,41 +381,41 @@ static int deactivate_agent(struct master *m, yajl_val msg, const char **why,
         return 400;
     }
     agents_deactivate(m, ag, off);
-    if (!off)
-        ag->draining = 0;
     return 200;
 }
 
-/* Kills every live task of ag, through the agent as a framework's kill
- * does (each task's own kill grace period applies on the agent). */
-static void kill_agent_tasks(struct master *m, struct agent_rec *ag)
+/* A DurationInfo {"nanoseconds": n} as seconds; -1 when absent. */
+static int duration_secs(yajl_val d, double *secs, const char **why)
 {
-    size_t pos = 0;
-    void *v;
+    double ns;
 
-    while (map_next(&ag->tasks, &pos, NULL, &v)) {
-        const struct task *t = v;
-        struct agora_framework *fw;
-
-        if (agora_task_state_terminal(t->state))
-            continue;
-        if ((fw = framework_find(m, t->framework_id)) != NULL)
-            tasks_kill(m, fw, t->id);
+    *secs = -1;
+    if (d == NULL)
+        return 0;
+    if (agora_json_num(d, "nanoseconds", &ns) != 0 || ns < 0) {
+        *why = "max_grace_period must be {\"nanoseconds\": >= 0}";
+        return -1;
     }
+    *secs = ns / 1e9;
+    return 0;
 }
 
 static int drain_agent(struct master *m, yajl_val msg, const char **why)
 {
     struct agent_rec *ag = named_agent(m, msg);
+    double grace;
+    int gone = 0;
 
     if (ag == NULL) {
         *why = "no such agent";
         return 400;
     }
-    agents_deactivate(m, ag, 1);
-    ag->draining = 1;
-    log_info("api", "draining agent %s: its tasks are killed", ag->id);
-    kill_agent_tasks(m, ag);
+    if (duration_secs(agora_json_get(msg, "max_grace_period"), &grace,
+                      why) < 0)
+        return 400;
+    agora_json_bool(msg, "mark_gone", &gone);
+    agents_drain(m, ag, grace, gone);
+    tasks_drain_kill(m, ag);
     return 200;
 }
 
@@ -425,10 +427,7 @@ static int mark_gone(struct master *m, yajl_val msg, const char **why)
         *why = "no such agent";
         return 400;
     }
-    agents_deactivate(m, ag, 1);
-    kill_agent_tasks(m, ag);
-    m->agents.removals++;
-    api_v1_agent_removed(m, ag->id);
+    agents_mark_gone(m, ag);
     return 200;
 }
 

@@ -8,18 +8,29 @@
 
 #include <stddef.h>
 
+#include <ev.h>
+
 struct master;
 struct http_req;
 struct task;
 struct agent_rec;
 struct agora_framework;
 struct api_v1_sub;
+struct api_v1_leaving;
 
 /* The subscribers of SUBSCRIBE (a member of struct master). */
 struct api_v1 {
     struct api_v1_sub *subs;
     size_t nsubs;
+    struct api_v1_leaving *leaving; /* FRAMEWORK_REMOVED held back     */
+    ev_timer leave_timer;
+    int leave_timer_init;
 };
+
+/* A framework that registers again within this many seconds of leaving
+ * (a plugin's reload) is FRAMEWORK_UPDATED, not removed and added, as a
+ * Mesos scheduler that fails over within its failover_timeout. */
+#define API_V1_REREGISTER_WINDOW 2.0
 
 /* Mesos' --max_operator_event_stream_subscribers. */
 #define API_V1_SUBSCRIBERS_MAX 1000

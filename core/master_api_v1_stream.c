@@ -19,6 +19,7 @@
 
 #include "agents.h"
 #include "api_v1_model.h"
+#include "clock.h"
 #include "frameworks.h"
 #include "http.h"
 #include "log.h"
@@ -155,10 +156,79 @@ void api_v1_agent_removed(struct master *m, const char *agent_id)
     event_close(m, w);
 }
 
+/* A FRAMEWORK_REMOVED record waiting out API_V1_REREGISTER_WINDOW. */
+struct api_v1_leaving {
+    char *fw_id;
+    struct agora_jw *event;
+    double at;
+    struct api_v1_leaving *next;
+};
+
+static void leaving_free(struct api_v1_leaving *l)
+{
+    free(l->fw_id);
+    agora_jw_free(l->event);
+    free(l);
+}
+
+/* Sends the removals whose window has passed (all when flush). */
+static void leaving_send(struct master *m, int flush)
+{
+    struct api_v1_leaving **pp = &m->api_v1.leaving, *l;
+    double now = master_now(m), next = 0;
+
+    while ((l = *pp) != NULL) {
+        if (flush || now - l->at >= API_V1_REREGISTER_WINDOW) {
+            *pp = l->next;
+            if (!flush) {
+                broadcast(m, l->event); /* frees it */
+                l->event = NULL;
+            }
+            leaving_free(l);
+            continue;
+        }
+        if (next == 0 || l->at < next)
+            next = l->at;
+        pp = &l->next;
+    }
+    if (!m->api_v1.leave_timer_init)
+        return;
+    ev_timer_stop(m->loop, &m->api_v1.leave_timer);
+    if (next > 0) {
+        ev_timer_set(&m->api_v1.leave_timer,
+                     next + API_V1_REREGISTER_WINDOW - now + 0.01, 0.);
+        ev_timer_start(m->loop, &m->api_v1.leave_timer);
+    }
+}
+
+static void on_leave_timer(struct ev_loop *loop, ev_timer *w, int events)
+{
+    (void)loop;
+    (void)events;
+    leaving_send(w->data, 0);
+}
+
+/* Takes fw_id's held-back removal away; 1 when there was one. */
+static int leaving_cancel(struct master *m, const char *fw_id)
+{
+    struct api_v1_leaving **pp, *l;
+
+    for (pp = &m->api_v1.leaving; (l = *pp) != NULL; pp = &l->next)
+        if (strcmp(l->fw_id, fw_id) == 0) {
+            *pp = l->next;
+            leaving_free(l);
+            return 1;
+        }
+    return 0;
+}
+
 void api_v1_framework_added(struct master *m,
                             const struct agora_framework *fw)
 {
-    struct agora_jw *w = event_open(m, "FRAMEWORK_ADDED", "framework_added");
+    int back = leaving_cancel(m, fw->id);
+    struct agora_jw *w =
+        back ? event_open(m, "FRAMEWORK_UPDATED", "framework_updated")
+             : event_open(m, "FRAMEWORK_ADDED", "framework_added");
 
     if (w == NULL)
         return;
@@ -172,12 +242,30 @@ void api_v1_framework_removed(struct master *m,
 {
     struct agora_jw *w =
         event_open(m, "FRAMEWORK_REMOVED", "framework_removed");
+    struct api_v1_leaving *l;
 
     if (w == NULL)
         return;
     agora_jw_key(w, "framework_info");
     api_v1_write_framework_info(w, m, fw);
-    event_close(m, w);
+    agora_jw_obj_close(w);
+    agora_jw_obj_close(w);
+    l = calloc(1, sizeof(*l));
+    if (l == NULL || (l->fw_id = strdup(fw->id)) == NULL) {
+        free(l);
+        broadcast(m, w); /* no memory to wait: say it now */
+        return;
+    }
+    if (!m->api_v1.leave_timer_init) {
+        ev_init(&m->api_v1.leave_timer, on_leave_timer);
+        m->api_v1.leave_timer.data = m;
+        m->api_v1.leave_timer_init = 1;
+    }
+    l->event = w;
+    l->at = master_now(m);
+    l->next = m->api_v1.leaving;
+    m->api_v1.leaving = l;
+    leaving_send(m, 0);
 }
 
 /* The SUBSCRIBED record: the whole state and the heartbeat interval. */
@@ -238,6 +326,7 @@ int api_v1_subscribe(struct master *m, struct http_req *req,
 
 void api_v1_close_all(struct master *m)
 {
+    leaving_send(m, 1);
     while (m->api_v1.subs) {
         struct api_v1_sub *sub = m->api_v1.subs;
 

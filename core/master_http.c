@@ -180,7 +180,7 @@ static void h_state(void *arg, struct http_req *req)
     write_plugins(w, m);
     agora_jw_kint(w, "activated_slaves", (int64_t)agents_count_active(m));
     agora_jw_kint(w, "deactivated_slaves",
-                  (int64_t)(m->agents.by_id.len - agents_count_active(m)));
+                  (int64_t)(agents_count_known(m) - agents_count_active(m)));
     agora_jw_key(w, "flags");
     conf_write_json(master_flags, &m->conf, w);
     agora_jw_key(w, "frameworks");

@@ -142,7 +142,8 @@ void master_mesos_state_summary(void *arg, struct http_req *req)
     agora_jw_key(w, "slaves");
     agora_jw_arr_open(w);
     while (map_next(&m->agents.by_id, &pos, NULL, &v))
-        summary_agent(m, w, v, ids);
+        if (((struct agent_rec *)v)->state != AGENT_GONE)
+            summary_agent(m, w, v, ids);
     agora_jw_arr_close(w);
     agora_jw_key(w, "frameworks");
     agora_jw_arr_open(w);

@@ -283,6 +283,7 @@ static struct task *task_new(struct master *m, const char *id,
     t->framework_id = intern(m, fw_id);
     t->agent_id = intern(m, agent_id);
     t->healthy = -1;
+    t->kill_grace = -1;
     t->state = AGORA_TASK_STAGING;
     t->launched = master_now(m);
     t->timestamp = t->launched;
@@ -329,6 +330,34 @@ static void task_recount(struct master *m, struct task *t)
     agora_resources_free(&placed);
 }
 
+void tasks_drain_kill(struct master *m, struct agent_rec *ag)
+{
+    size_t pos = 0;
+    void *v;
+
+    if (ag->drain != AGENT_DRAIN_DRAINING)
+        return;
+    while (map_next(&ag->tasks, &pos, NULL, &v)) {
+        const struct task *t = v;
+        struct agora_framework *fw;
+
+        if (task_live(t) && (fw = framework_find(m, t->framework_id)))
+            tasks_kill_grace(m, fw, t->id, ag->drain_grace);
+    }
+    tasks_drain_settle(m, ag);
+}
+
+void tasks_drain_settle(struct master *m, struct agent_rec *ag)
+{
+    size_t pos = 0;
+    void *v;
+
+    while (map_next(&ag->tasks, &pos, NULL, &v))
+        if (task_live(v))
+            return;
+    agents_drained(m, ag);
+}
+
 /*
  * Moves t to a new state, keeping the counts, the history and the
  * allocator's account of its agent. A terminal task stays counted under
@@ -364,6 +393,8 @@ static void task_set_state(struct master *m, struct task *t,
     h->healthy = healthy;
     t->nhistory++;
     api_v1_task_updated(m, t);
+    if (was_live && !is_live && ag && ag->drain == AGENT_DRAIN_DRAINING)
+        tasks_drain_settle(m, ag);
 }
 
 void tasks_agent_recount(struct master *m, struct agent_rec *ag)
@@ -706,6 +737,7 @@ static int launch_one(struct master *m, struct agora_framework *fw,
         return AGORA_ENOMEM;
     }
     t->resources = res_get(m, placed);
+    t->kill_grace = sp->kill_grace_period;
     agora_resources_free(placed);
     if (sp->name && strcmp(sp->name, sp->task_id) != 0)
         t->name = strdup(sp->name);
@@ -781,9 +813,15 @@ int tasks_launch(struct master *m, struct agora_framework *fw,
 int tasks_kill(struct master *m, struct agora_framework *fw,
                const char *task_id)
 {
+    return tasks_kill_grace(m, fw, task_id, -1);
+}
+
+int tasks_kill_grace(struct master *m, struct agora_framework *fw,
+                     const char *task_id, double grace)
+{
     struct task *t = task_id ? tasks_find(m, task_id) : NULL;
     struct agent_rec *ag;
-    char line[TASK_ID_MAX + 64];
+    char line[TASK_ID_MAX + 96];
     int n;
 
     if (task_id == NULL)
@@ -795,8 +833,16 @@ int tasks_kill(struct master *m, struct agora_framework *fw,
     ag = agents_find(m, t->agent_id);
     if (ag == NULL || ag->stream == NULL)
         return AGORA_EUNAVAIL;
-    n = snprintf(line, sizeof(line), "{\"type\":\"kill\",\"task_id\":\"%s\"}",
-                 t->id);
+    /* Mesos' max_grace_period bounds the task's own grace period. */
+    if (grace >= 0 && t->kill_grace >= 0 && t->kill_grace < grace)
+        grace = t->kill_grace;
+    if (grace >= 0)
+        n = snprintf(line, sizeof(line),
+                     "{\"type\":\"kill\",\"task_id\":\"%s\","
+                     "\"grace_period\":%.3f}", t->id, grace);
+    else
+        n = snprintf(line, sizeof(line),
+                     "{\"type\":\"kill\",\"task_id\":\"%s\"}", t->id);
     return agents_send(ag, line, (size_t)n);
 }
 
@@ -1072,6 +1118,22 @@ void tasks_agent_reported_all(struct master *m, struct agent_rec *ag,
                                "subscribed again");
     }
     tasks_trim(m);
+}
+
+void tasks_agent_gone(struct master *m, struct agent_rec *ag)
+{
+    size_t pos = 0;
+    void *v;
+
+    while (map_next(&ag->tasks, &pos, NULL, &v)) {
+        struct task *t = v;
+
+        if (task_live(t))
+            task_master_change(m, t, AGORA_TASK_GONE_BY_OPERATOR,
+                               "REASON_SLAVE_REMOVED_BY_OPERATOR",
+                               "the agent was marked gone by the operator");
+    }
+    /* No tasks_trim() here: a drain's last task may be what called. */
 }
 
 void tasks_agent_unreachable(struct master *m, struct agent_rec *ag)

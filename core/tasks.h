@@ -82,6 +82,7 @@ struct task {
     unsigned long mark;            /* last subscription that reported it */
     const struct task_ips *ips;    /* interned; NULL: none reported     */
     char *health_output;           /* its last check's result, or NULL  */
+    double kill_grace;             /* its kill_grace_period; -1 unknown  */
     struct task *prev, *next;      /* launch order, for /master/tasks   */
 };
 
@@ -152,6 +153,10 @@ int tasks_launch(struct master *m, struct agora_framework *fw,
 /* Asks the task's agent to kill it (the services table's kill). */
 int tasks_kill(struct master *m, struct agora_framework *fw,
                const char *task_id);
+/* The same, within grace seconds at most when grace >= 0 (a drain's
+ * max_grace_period) instead of the task's own kill grace period. */
+int tasks_kill_grace(struct master *m, struct agora_framework *fw,
+                     const char *task_id, double grace);
 
 /*
  * Applies one update posted by an agent (parsed JSON object). Returns 1
@@ -221,6 +226,19 @@ void tasks_refuse(struct master *m, struct agora_framework *fw,
                   const char *task_id, const char *agent_id,
                   enum agora_task_state state, const char *reason,
                   const char *message);
+
+/* The agent was marked gone: its live tasks (unreachable ones too) go
+ * TASK_GONE_BY_OPERATOR. */
+void tasks_agent_gone(struct master *m, struct agent_rec *ag);
+
+/* Kills the live tasks of a draining agent, each within its drain's
+ * max_grace_period (DRAIN_AGENT, and again when it subscribes: a kill
+ * sent before a failover may not have reached it). */
+void tasks_drain_kill(struct master *m, struct agent_rec *ag);
+
+/* A draining agent with no live task left is drained (called as its
+ * tasks end, and once after DRAIN_AGENT for an agent with none). */
+void tasks_drain_settle(struct master *m, struct agent_rec *ag);
 
 /* The agent is unreachable: its live tasks go TASK_UNREACHABLE. */
 void tasks_agent_unreachable(struct master *m, struct agent_rec *ag);

@@ -445,3 +445,135 @@ def test_attributes_typed_as_mesos(cluster):
     assert ag["attributes"] == {"rack": 3, "zone": "a"}
     st = requests.get("http://127.0.0.1:%d/state" % a.port, timeout=5).json()
     assert st["attributes"] == {"rack": 3, "zone": "a"}
+
+
+def agent_of(m, agent_id):
+    """The agent's v0 object, or None when /master/slaves does not list it."""
+    for ag in m.json("/master/slaves")["slaves"]:
+        if ag["id"] == agent_id:
+            return ag
+    return None
+
+
+def test_v1_drain_ends_drained_and_outlives_the_master(cluster):
+    """DRAIN_AGENT kills each task within max_grace_period; with none live
+    the agent is DRAINED; the drain, like a deactivation, is kept in the
+    store: a restarted master still offers nothing of it."""
+    m, launcher, a = running_cluster(cluster, 2)
+    r = call(m, {"type": "DRAIN_AGENT", "drain_agent": {
+        "agent_id": {"value": a.agent_id},
+        "max_grace_period": {"nanoseconds": 2000000000}}})
+    assert r.status_code == 200, r.text
+    for t in ("t0", "t1"):
+        launcher.wait_state(t, "TASK_KILLED", timeout=15 * SLOW)
+
+    def drained():
+        [v1] = read(m, "GET_AGENTS")["agents"]
+        return v1 if v1.get("drain_info", {}).get("state") == "DRAINED" \
+            else None
+    v1 = wait_for(drained, 10 * SLOW, what="the agent to be DRAINED")
+    assert v1["deactivated"] is True
+    assert v1["drain_info"]["config"] == {
+        "max_grace_period": {"nanoseconds": 2000000000}, "mark_gone": False}
+    assert agent_of(m, a.agent_id)["drain_info"]["state"] == "DRAINED"
+
+    m.restart()
+    a.wait_subscribed(timeout=15 * SLOW)
+    ag = agent_of(m, a.agent_id)
+    assert ag["deactivated"] is True and ag["active"] is True
+    assert ag["drain_info"]["state"] == "DRAINED"
+    assert all(len(f["offers"]) == 0
+               for f in m.json("/master/state")["frameworks"])
+    assert m.metrics()["master/outstanding_offers"] == 0
+
+    r = call(m, {"type": "REACTIVATE_AGENT", "reactivate_agent": {
+        "agent_id": {"value": a.agent_id}}})
+    assert r.status_code == 200
+    ag = agent_of(m, a.agent_id)
+    assert ag["deactivated"] is False and "drain_info" not in ag
+    m.restart()
+    a.wait_subscribed(timeout=15 * SLOW)
+    assert agent_of(m, a.agent_id)["deactivated"] is False
+
+
+def test_v1_deactivation_outlives_the_master(cluster):
+    m, launcher, a = running_cluster(cluster, 1)
+    r = call(m, {"type": "DEACTIVATE_AGENT", "deactivate_agent": {
+        "agent_id": {"value": a.agent_id}}})
+    assert r.status_code == 200
+    m.restart()
+    a.wait_subscribed(timeout=15 * SLOW)
+    ag = agent_of(m, a.agent_id)
+    assert ag["deactivated"] is True and "drain_info" not in ag
+    # What runs there stays.
+    [t] = m.json("/master/tasks")["tasks"]
+    assert (t["id"], t["state"]) == ("t0", "TASK_RUNNING")
+
+
+def test_v1_drain_with_mark_gone(cluster):
+    m, launcher, a = running_cluster(cluster, 1)
+    r = call(m, {"type": "DRAIN_AGENT", "drain_agent": {
+        "agent_id": {"value": a.agent_id}, "mark_gone": True}})
+    assert r.status_code == 200, r.text
+    launcher.wait_state("t0", "TASK_KILLED", timeout=15 * SLOW)
+    wait_for(lambda: agent_of(m, a.agent_id) is None, 10 * SLOW,
+             what="the drained agent to be gone")
+    a.proc.wait(30 * SLOW)  # told to shut down
+    a.proc = None
+
+
+def test_v1_mark_agent_gone(cluster):
+    """A gone agent's tasks are TASK_GONE_BY_OPERATOR; the agent is told to
+    shut down (it kills its tasks and forgets its id); its id is refused
+    with 410 from then on, by this master and after a restart; started
+    again, it joins as a new agent."""
+    m, launcher, a = running_cluster(cluster, 1)
+    old = a.agent_id
+    s = RecordIO(m)
+    s.next()
+    r = call(m, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {
+        "agent_id": {"value": old}}})
+    assert r.status_code == 200, r.text
+    st = launcher.wait_state("t0", "TASK_GONE_BY_OPERATOR", timeout=10 * SLOW)
+    assert st["reason"] == "REASON_SLAVE_REMOVED_BY_OPERATOR", st
+    removed = s.until(lambda e: e["type"] == "AGENT_REMOVED")
+    assert removed["agent_removed"]["agent_id"] == {"value": old}
+    s.close()
+    assert agent_of(m, old) is None
+    assert read(m, "GET_AGENTS")["agents"] == []
+    assert m.metrics()["master/slave_removals"] == 1
+    assert a.proc.wait(30 * SLOW) is not None
+    a.proc = None
+    assert "marked gone" in a.log()
+
+    body = {"agent_id": old, "hostname": "127.0.0.1", "ip": "127.0.0.1",
+            "port": 1, "resources": "cpus:1;mem:64", "version": "x",
+            "tasks": []}
+    r = m.post("/api/agent/subscribe", json=body, timeout=5)
+    assert r.status_code == 410 and "marked gone" in r.json()["message"]
+    m.restart()
+    r = m.post("/api/agent/subscribe", json=body, timeout=5)
+    assert r.status_code == 410
+    assert agent_of(m, old) is None
+
+    a.start()
+    assert a.agent_id != old
+    assert agent_of(m, a.agent_id)["active"] is True
+
+
+def test_v1_reload_is_framework_updated(cluster):
+    """A plugin reloaded re-registers its framework: FRAMEWORK_UPDATED, as a
+    Mesos scheduler failing over, not FRAMEWORK_REMOVED then ADDED."""
+    m, launcher, a = running_cluster(cluster, 1)
+    s = RecordIO(m)
+    s.next()
+    conf = os.path.join(m.conf_dir, "launcher.conf")
+    with open(conf, "a") as f:
+        f.write("# changed: reload me\n")
+    r = m.post("/master/reload")
+    assert r.status_code == 202, r.text
+    ev = s.until(lambda e: e["type"].startswith("FRAMEWORK_"))
+    assert ev["type"] == "FRAMEWORK_UPDATED", ev
+    fw = ev["framework_updated"]["framework"]
+    assert fw["framework_info"]["id"] == {"value": "launcher"}
+    s.close()

@@ -149,6 +149,10 @@ void agent_proto_http_subscribe(void *arg, struct http_req *req)
                                    "[A-Za-z0-9_.-])");
     } else if (agents_check_info(doc, why, sizeof(why)) < 0) {
         http_reply_error(req, 400, why);
+    } else if (maint_is_down(m, agora_json_get_str(doc, "hostname"),
+                             agora_json_get_str(doc, "ip"))) {
+        http_reply_errorf(req, 410, "the machine of agent %s is down for "
+                                    "maintenance", id);
     } else if (!proto_may_subscribe(m, req, id, &ag,
                                     http_req_peer(req, peer, sizeof(peer)))) {
         /* answered */

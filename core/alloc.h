@@ -173,6 +173,8 @@ double alloc_fw_share(const struct alloc_fw *fw);
  * AGORA_EINVAL or AGORA_ENOMEM. */
 int alloc_set_weight(struct alloc *a, const char *role, double weight);
 int alloc_set_quota(struct alloc *a, const char *role, const double *q);
+/* 1 when role has a quota (some guarantee above 0). */
+int alloc_has_quota(struct alloc *a, const char *role);
 /* The weights set and the quotas, as v1's weight_infos and quota infos
  * arrays. */
 void alloc_write_weights_v1(struct alloc *a, struct agora_jw *w);

@@ -432,6 +432,13 @@ int alloc_set_weight(struct alloc *a, const char *role, double weight)
     return 0;
 }
 
+int alloc_has_quota(struct alloc *a, const char *role)
+{
+    const struct alloc_role *r = map_get(&a->roles, role);
+
+    return r != NULL && r->has_quota;
+}
+
 int alloc_set_quota(struct alloc *a, const char *role, const double *q)
 {
     struct alloc_role *r;

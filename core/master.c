@@ -403,6 +403,8 @@ void master_stop(struct master *m)
     plugin_io_close(m);
     events_close(&m->events);
     api_v1_close_all(m);
+    policy_stop(m);
+    maint_free(m);
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);

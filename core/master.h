@@ -49,6 +49,7 @@
 #include "conf.h"
 #include "events.h"
 #include "master_api_v1.h"
+#include "master_policy.h"
 #include "frameworks.h"
 #include "metrics.h"
 #include "plugins.h"
@@ -110,6 +111,7 @@ struct master {
     struct metrics metrics;
     struct events events;
     struct api_v1 api_v1;      /* SUBSCRIBE's streams (master_api_v1.h) */
+    struct master_policy policy; /* weights, quota, maintenance (stored) */
     struct frameworks frameworks;
     struct agents agents;
     struct tasks tasks;

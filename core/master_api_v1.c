@@ -441,19 +441,25 @@ static int deactivate_on(struct master *m, yajl_val msg, const char **why)
     return deactivate_agent(m, msg, why, 1);
 }
 
+/* A change, and the part of the stored policy it changes (answered
+ * once stored), or -1 (the agent's record keeps it). */
 static const struct {
     const char *type;
     int (*fn)(struct master *, yajl_val, const char **);
+    int part;
 } changes[] = {
-    {"UPDATE_WEIGHTS", update_weights},     {"UPDATE_QUOTA", update_quota},
-    {"DEACTIVATE_AGENT", deactivate_on},    {"REACTIVATE_AGENT", reactivate_agent},
-    {"DRAIN_AGENT", drain_agent},           {"MARK_AGENT_GONE", mark_gone},
+    {"UPDATE_WEIGHTS", update_weights, POLICY_WEIGHTS},
+    {"UPDATE_QUOTA", update_quota, POLICY_QUOTA},
+    {"DEACTIVATE_AGENT", deactivate_on, -1},
+    {"REACTIVATE_AGENT", reactivate_agent, -1},
+    {"DRAIN_AGENT", drain_agent, -1},
+    {"MARK_AGENT_GONE", mark_gone, -1},
 };
 
 /* A change: its message under the lower-case key of its type. 0 when
- * type is no change agora serves. */
+ * type is no change agora serves; *part the policy part it changed. */
 static int run_change(struct master *m, const char *type, yajl_val doc,
-                      const char **why)
+                      const char **why, int *part)
 {
     char key[64];
     yajl_val msg;
@@ -464,6 +470,7 @@ static int run_change(struct master *m, const char *type, yajl_val doc,
             break;
     if (i == sizeof(changes) / sizeof(changes[0]))
         return 0;
+    *part = changes[i].part;
     message_key(type, key, sizeof(key));
     msg = agora_json_get(doc, key);
     if (!YAJL_IS_OBJECT(msg)) {
@@ -523,7 +530,7 @@ void master_api_v1(void *arg, struct http_req *req)
     yajl_val doc = read_call(req);
     char type[64];
     size_t i;
-    int status;
+    int status, part = -1;
 
     if (doc == NULL)
         return;
@@ -537,11 +544,13 @@ void master_api_v1(void *arg, struct http_req *req)
     if (strcmp(type, "SUBSCRIBE") == 0)
         status = api_v1_subscribe(m, req, &why);
     else
-        status = run_change(m, type, doc, &why);
+        status = run_change(m, type, doc, &why, &part);
     yajl_tree_free(doc);
     if (status == 0 && why == NULL && strcmp(type, "SUBSCRIBE") != 0)
         bad_request(req, "Failed to validate master::Call: '%s' is not a "
                          "call agora serves", type);
+    else if (status == 200 && part >= 0)
+        policy_save(m, (enum policy_part)part, req, NULL, NULL);
     else if (status == 200)
         http_reply(req, 200, NULL, "", 0);
     else if (status != 0)

@@ -424,5 +424,5 @@ int master_http_routes(struct master *m, struct router *r)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    return policy_routes(m, r);
 }

@@ -37,6 +37,7 @@ static void master_elected(struct master *m)
      * from the store and reconcile once their agents report. */
     if (agents_load(m) < 0)
         log_error("master", "cannot read the agent registry");
+    policy_load(m);
     plugins_notify_leader(m, 1);
     events_publish(&m->events, "leader_elected", "{\"elected\":true}");
 }
@@ -47,6 +48,8 @@ static void master_deposed(struct master *m)
     plugins_notify_leader(m, 0);
     agents_drop(m);
     api_v1_close_all(m); /* their state was the leader's */
+    policy_stop(m);
+    maint_free(m);
     tasks_free(m);
     tasks_init(m);
     events_publish(&m->events, "leader_deposed", "{\"elected\":false}");

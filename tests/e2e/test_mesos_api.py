@@ -577,3 +577,120 @@ def test_v1_reload_is_framework_updated(cluster):
     fw = ev["framework_updated"]["framework"]
     assert fw["framework_info"]["id"] == {"value": "launcher"}
     s.close()
+
+
+# ---- v0 mutations: weights, quota, maintenance; kept in the store ----
+
+def test_v0_weights_and_v1_weights_outlive_the_master(cluster):
+    m, _, _ = cluster
+    r = requests.put(m.url("/master/weights"), timeout=10,
+                     json=[{"role": "analytics", "weight": 2.5}])
+    assert r.status_code == 200, r.text
+    r = call(m, {"type": "UPDATE_WEIGHTS", "update_weights": {
+        "weight_infos": [{"role": "batch", "weight": 0.5}]}})
+    assert r.status_code == 200, r.text
+    want = {"analytics": 2.5, "batch": 0.5}
+    assert {w["role"]: w["weight"] for w in m.json("/weights")} == want
+    m.restart()
+    assert {w["role"]: w["weight"]
+            for w in m.json("/master/weights")} == want
+    assert {w["role"]: w["weight"] for w in
+            read(m, "GET_WEIGHTS")["weight_infos"]} == want
+
+    for bad in ([{"role": "x", "weight": 0}], {"role": "x"}, "nope"):
+        r = requests.put(m.url("/master/weights"), json=bad, timeout=10)
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["Content-Type"].startswith("text/plain")
+    assert {w["role"]: w["weight"] for w in m.json("/weights")} == want
+
+
+def cpus(value):
+    return {"name": "cpus", "type": "SCALAR", "scalar": {"value": value}}
+
+
+def test_v0_quota_set_kept_and_removed(cluster):
+    m, _, _ = cluster
+    body = {"role": "dev", "guarantee": [cpus(1.5)]}
+    r = requests.post(m.url("/master/quota"), json=body, timeout=10)
+    assert r.status_code == 200, r.text
+    r = requests.post(m.url("/quota"), json=body, timeout=10)
+    assert r.status_code == 400 and "already has quota" in r.text
+    r = requests.post(m.url("/quota"), timeout=10,
+                      json={"role": "x", "guarantee": [{"name": "bogus"}]})
+    assert r.status_code == 400
+
+    m.restart()
+    [info] = m.json("/master/quota")["infos"]
+    assert info["role"] == "dev"
+    assert info["guarantee"] == [cpus(1.5)]
+    r = requests.delete(m.url("/master/quota/dev"), timeout=10)
+    assert r.status_code == 200, r.text
+    r = requests.delete(m.url("/quota/dev"), timeout=10)
+    assert r.status_code == 400
+    m.restart()
+    assert m.json("/quota")["infos"] == []
+
+
+def machine():
+    return {"hostname": "127.0.0.1", "ip": "127.0.0.1"}
+
+
+def test_v0_maintenance_down_and_up(cluster):
+    """A machine in the schedule is draining; brought down, its agent is
+    gone (tasks GONE_BY_OPERATOR, the agent shut down) and nothing from it
+    may subscribe, across a restart of the master, until it is brought
+    up, which also takes it out of the schedule."""
+    m, launcher, a = running_cluster(cluster, 1)
+    other = {"hostname": "elsewhere"}
+    r = requests.post(m.url("/master/machine/down"), json=[machine()],
+                      timeout=10)
+    assert r.status_code == 400 and "schedule" in r.text
+    schedule = {"windows": [{
+        "machine_ids": [machine(), other],
+        "unavailability": {"start": {"nanoseconds": 1700000000000000000},
+                           "duration": {"nanoseconds": 3600000000000}}}]}
+    r = requests.post(m.url("/master/maintenance/schedule"), json=schedule,
+                      timeout=10)
+    assert r.status_code == 200, r.text
+    assert m.json("/maintenance/schedule") == schedule
+    st = m.json("/master/maintenance/status")
+    assert [d["id"] for d in st["draining_machines"]] == [machine(), other]
+    assert st["down_machines"] == []
+    dup = {"windows": schedule["windows"] * 2}
+    r = requests.post(m.url("/master/maintenance/schedule"), json=dup,
+                      timeout=10)
+    assert r.status_code == 400 and "more than once" in r.text
+
+    r = requests.post(m.url("/master/machine/down"), json=[machine()],
+                      timeout=10)
+    assert r.status_code == 200, r.text
+    launcher.wait_state("t0", "TASK_GONE_BY_OPERATOR", timeout=10 * SLOW)
+    assert a.proc.wait(30 * SLOW) is not None
+    a.proc = None
+    st = m.json("/master/maintenance/status")
+    assert st["down_machines"] == [machine()]
+    assert [d["id"] for d in st["draining_machines"]] == [other]
+    r = requests.post(m.url("/master/maintenance/schedule"),
+                      json={"windows": []}, timeout=10)
+    assert r.status_code == 400 and "bring it up" in r.text
+
+    m.restart()
+    assert m.json("/master/maintenance/status")["down_machines"] == [machine()]
+    body = {"agent_id": "newcomer", "hostname": "127.0.0.1",
+            "ip": "127.0.0.1", "port": 1, "resources": "cpus:1;mem:64",
+            "version": "x", "tasks": []}
+    r = m.post("/api/agent/subscribe", json=body, timeout=5)
+    assert r.status_code == 410 and "maintenance" in r.json()["message"]
+
+    r = requests.post(m.url("/machine/up"), json=[other], timeout=10)
+    assert r.status_code == 400 and "not down" in r.text
+    r = requests.post(m.url("/master/machine/up"), json=[machine()],
+                      timeout=10)
+    assert r.status_code == 200, r.text
+    st = m.json("/master/maintenance/status")
+    assert st["down_machines"] == [] and \
+        [d["id"] for d in st["draining_machines"]] == [other]
+    assert m.json("/maintenance/schedule")["windows"][0]["machine_ids"] == \
+        [other]
+    a.start()
+    assert agent_of(m, a.agent_id)["active"] is True

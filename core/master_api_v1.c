@@ -256,6 +256,22 @@ static void get_master(struct agora_jw *w, struct master *m)
     agora_jw_obj_close(w);
 }
 
+static void get_maintenance_status(struct agora_jw *w, struct master *m)
+{
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "status");
+    maint_write_status(w, m);
+    agora_jw_obj_close(w);
+}
+
+static void get_maintenance_schedule(struct agora_jw *w, struct master *m)
+{
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "schedule");
+    maint_write_schedule(w, m);
+    agora_jw_obj_close(w);
+}
+
 static const struct {
     const char *type;
     void (*fn)(struct agora_jw *, struct master *);
@@ -267,6 +283,8 @@ static const struct {
     {"GET_TASKS", get_tasks},         {"GET_ROLES", get_roles},
     {"GET_WEIGHTS", get_weights},     {"GET_MASTER", get_master},
     {"GET_QUOTA", get_quota},
+    {"GET_MAINTENANCE_STATUS", get_maintenance_status},
+    {"GET_MAINTENANCE_SCHEDULE", get_maintenance_schedule},
 };
 
 /* ---- changes ---- */
@@ -441,6 +459,28 @@ static int deactivate_on(struct master *m, yajl_val msg, const char **why)
     return deactivate_agent(m, msg, why, 1);
 }
 
+/* A maintenance operation's outcome as a call's status. */
+static int maint_status(int rc)
+{
+    return rc < 0 ? 400 : 200;
+}
+
+static int update_schedule(struct master *m, yajl_val msg, const char **why)
+{
+    return maint_status(maint_set_schedule(m, agora_json_get(msg, "schedule"),
+                                           why));
+}
+
+static int start_maintenance(struct master *m, yajl_val msg, const char **why)
+{
+    return maint_status(maint_down(m, agora_json_get(msg, "machines"), why));
+}
+
+static int stop_maintenance(struct master *m, yajl_val msg, const char **why)
+{
+    return maint_status(maint_up(m, agora_json_get(msg, "machines"), why));
+}
+
 /* A change, and the part of the stored policy it changes (answered
  * once stored), or -1 (the agent's record keeps it). */
 static const struct {
@@ -454,6 +494,9 @@ static const struct {
     {"REACTIVATE_AGENT", reactivate_agent, -1},
     {"DRAIN_AGENT", drain_agent, -1},
     {"MARK_AGENT_GONE", mark_gone, -1},
+    {"UPDATE_MAINTENANCE_SCHEDULE", update_schedule, POLICY_MAINTENANCE},
+    {"START_MAINTENANCE", start_maintenance, POLICY_MAINTENANCE},
+    {"STOP_MAINTENANCE", stop_maintenance, POLICY_MAINTENANCE},
 };
 
 /* A change: its message under the lower-case key of its type. 0 when

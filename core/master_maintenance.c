@@ -411,59 +411,119 @@ int maint_load(struct master *m, const char *doc)
     return 0;
 }
 
-/* ---- the endpoints ---- */
+/* ---- the operations (v0 endpoints and v1 calls) ---- */
 
-static void bad(struct http_req *req, const char *what, const char *why)
+int maint_set_schedule(struct master *m, yajl_val doc, const char **why)
 {
-    char msg[300];
-
-    snprintf(msg, sizeof(msg), "Failed to validate %s: %s", what, why);
-    http_reply(req, 400, "text/plain", msg, strlen(msg));
-}
-
-static void schedule_post(struct master *m, struct http_req *req)
-{
-    char err[200];
-    yajl_val doc = agora_json_parse(http_req_body(req, NULL), err,
-                                    sizeof(err));
     struct maint_window *ws = NULL;
-    const char *why = err;
     size_t nw = 0;
 
-    if (doc == NULL || !YAJL_IS_OBJECT(doc) ||
-        schedule_read(m, doc, &ws, &nw, &why) < 0) {
-        bad(req, "maintenance schedule", doc ? why : "not JSON");
-        windows_free(ws, nw);
-        if (doc)
-            yajl_tree_free(doc);
-        return;
+    if (!YAJL_IS_OBJECT(doc)) {
+        *why = "a schedule is an object: {\"windows\": [...]}";
+        return -1;
     }
-    yajl_tree_free(doc);
+    if (schedule_read(m, doc, &ws, &nw, why) < 0) {
+        windows_free(ws, nw);
+        return -1;
+    }
     windows_free(m->policy.windows, m->policy.nwindows);
     m->policy.windows = ws;
     m->policy.nwindows = nw;
     log_info("policy", "maintenance schedule: %zu window(s)", nw);
-    policy_save(m, POLICY_MAINTENANCE, req, NULL, NULL);
+    return 0;
 }
 
-void maint_http_schedule(void *arg, struct http_req *req)
+/* Machine ids, each checked for a move down (down 1) or up (0); NULL
+ * with why when one may not move. */
+static struct maint_machine *read_moving(struct master *m, yajl_val arr,
+                                         int down, size_t *n,
+                                         const char **why)
 {
-    struct master *m = arg;
-    struct agora_jw *w;
+    struct maint_machine *ms = NULL;
+    size_t i;
 
-    if (strcmp(http_req_method(req), "POST") == 0) {
-        schedule_post(m, req);
-        return;
+    if (machines_read(arr, &ms, n, why) < 0)
+        goto fail;
+    for (i = 0; i < *n; i++) {
+        if (sched_find(&(struct maint_window){ms, i, 0, 0}, 1, &ms[i])) {
+            *why = "a machine is named twice";
+            goto fail;
+        }
+        if (down && sched_find(m->policy.windows, m->policy.nwindows,
+                               &ms[i]) == NULL) {
+            *why = "a machine must be in the maintenance schedule to be "
+                   "brought down";
+            goto fail;
+        }
+        if (down && down_index(m, &ms[i]) >= 0) {
+            *why = "a machine is down already";
+            goto fail;
+        }
+        if (!down && down_index(m, &ms[i]) < 0) {
+            *why = "a machine is not down";
+            goto fail;
+        }
     }
-    w = agora_jw_new();
-    schedule_write(w, m);
-    http_reply_jw(req, 200, w);
+    return ms;
+fail:
+    machines_free(ms, *n);
+    return NULL;
 }
 
-void maint_http_status(void *arg, struct http_req *req)
+int maint_down(struct master *m, yajl_val machines, const char **why)
 {
-    struct master *m = arg;
-    struct agora_jw *w = agora_jw_new();
+    struct maint_machine *ms, *grown;
+    size_t n, i;
+
+    if ((ms = read_moving(m, machines, 1, &n, why)) == NULL)
+        return -1;
+    grown = realloc(m->policy.down, (m->policy.ndown + n) * sizeof(*grown));
+    if (grown == NULL) {
+        machines_free(ms, n);
+        *why = "out of memory";
+        return -1;
+    }
+    m->policy.down = grown;
+    for (i = 0; i < n; i++) {
+        log_warn("policy", "machine %s/%s down for maintenance",
+                 ms[i].hostname ? ms[i].hostname : "",
+                 ms[i].ip ? ms[i].ip : "");
+        m->policy.down[m->policy.ndown++] = ms[i];
+        down_agents(m, &ms[i]);
+    }
+    free(ms); /* the machines' strings moved to the down list */
+    return 0;
+}
+
+int maint_up(struct master *m, yajl_val machines, const char **why)
+{
+    struct maint_machine *ms;
+    size_t n, i;
+    int k;
+
+    if ((ms = read_moving(m, machines, 0, &n, why)) == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if ((k = down_index(m, &ms[i])) < 0)
+            continue; /* named twice */
+        log_info("policy", "machine %s/%s up again",
+                 ms[i].hostname ? ms[i].hostname : "",
+                 ms[i].ip ? ms[i].ip : "");
+        machine_free(&m->policy.down[k]);
+        m->policy.down[k] = m->policy.down[--m->policy.ndown];
+        sched_remove(m, &ms[i]);
+    }
+    machines_free(ms, n);
+    return 0;
+}
+
+void maint_write_schedule(struct agora_jw *w, struct master *m)
+{
+    schedule_write(w, m);
+}
+
+void maint_write_status(struct agora_jw *w, struct master *m)
+{
     size_t i, j;
 
     agora_jw_obj_open(w);
@@ -490,97 +550,61 @@ void maint_http_status(void *arg, struct http_req *req)
         machine_write(w, &m->policy.down[i]);
     agora_jw_arr_close(w);
     agora_jw_obj_close(w);
+}
+
+/* ---- the v0 endpoints ---- */
+
+typedef int (*maint_op_fn)(struct master *, yajl_val, const char **);
+
+/* Parses the body, runs op on it and stores the result, or answers 400
+ * with what (Mesos' "Failed to validate ..."). */
+static void run_v0(struct master *m, struct http_req *req, maint_op_fn op,
+                   const char *what)
+{
+    char err[200], msg[300];
+    yajl_val doc = agora_json_parse(http_req_body(req, NULL), err,
+                                    sizeof(err));
+    const char *why = err;
+
+    if (doc == NULL || op(m, doc, &why) < 0) {
+        snprintf(msg, sizeof(msg), "Failed to validate %s: %s", what,
+                 doc ? why : "not JSON");
+        http_reply(req, 400, "text/plain", msg, strlen(msg));
+    } else {
+        policy_save(m, POLICY_MAINTENANCE, req, NULL, NULL);
+    }
+    if (doc)
+        yajl_tree_free(doc);
+}
+
+void maint_http_schedule(void *arg, struct http_req *req)
+{
+    struct master *m = arg;
+    struct agora_jw *w;
+
+    if (strcmp(http_req_method(req), "POST") == 0) {
+        run_v0(m, req, maint_set_schedule, "maintenance schedule");
+        return;
+    }
+    w = agora_jw_new();
+    schedule_write(w, m);
     http_reply_jw(req, 200, w);
 }
 
-/* The body of /machine/down or /machine/up: machine ids, each checked
- * by ok(); NULL when it answered 400. */
-static struct maint_machine *read_machines(struct master *m,
-                                           struct http_req *req,
-                                           const char *what, int down,
-                                           size_t *n)
+void maint_http_status(void *arg, struct http_req *req)
 {
-    char err[200];
-    yajl_val doc = agora_json_parse(http_req_body(req, NULL), err,
-                                    sizeof(err));
-    struct maint_machine *ms = NULL;
-    const char *why = err;
-    size_t i;
+    struct agora_jw *w = agora_jw_new();
 
-    *n = 0;
-    if (doc == NULL || machines_read(doc, &ms, n, &why) < 0)
-        goto fail;
-    for (i = 0; i < *n; i++) {
-        if (down && sched_find(m->policy.windows, m->policy.nwindows,
-                               &ms[i]) == NULL) {
-            why = "a machine must be in the maintenance schedule to be "
-                  "brought down";
-            goto fail;
-        }
-        if (down && down_index(m, &ms[i]) >= 0) {
-            why = "a machine is down already";
-            goto fail;
-        }
-        if (!down && down_index(m, &ms[i]) < 0) {
-            why = "a machine is not down";
-            goto fail;
-        }
-    }
-    yajl_tree_free(doc);
-    return ms;
-fail:
-    bad(req, what, doc ? why : "not JSON");
-    machines_free(ms, *n);
-    if (doc)
-        yajl_tree_free(doc);
-    return NULL;
+    maint_write_status(w, arg);
+    http_reply_jw(req, 200, w);
 }
 
 void maint_http_down(void *arg, struct http_req *req)
 {
-    struct master *m = arg;
-    struct maint_machine *ms, *grown;
-    size_t n, i;
-
-    if ((ms = read_machines(m, req, "machines to bring down", 1, &n)) == NULL)
-        return;
-    grown = realloc(m->policy.down, (m->policy.ndown + n) * sizeof(*grown));
-    if (grown == NULL) {
-        machines_free(ms, n);
-        http_reply(req, 503, "text/plain", "out of memory", 13);
-        return;
-    }
-    m->policy.down = grown;
-    for (i = 0; i < n; i++) {
-        log_warn("policy", "machine %s/%s down for maintenance",
-                 ms[i].hostname ? ms[i].hostname : "",
-                 ms[i].ip ? ms[i].ip : "");
-        m->policy.down[m->policy.ndown++] = ms[i];
-        down_agents(m, &ms[i]);
-    }
-    free(ms); /* the machines' strings moved to the down list */
-    policy_save(m, POLICY_MAINTENANCE, req, NULL, NULL);
+    run_v0(arg, req, maint_down, "machines to bring down");
 }
 
 void maint_http_up(void *arg, struct http_req *req)
 {
-    struct master *m = arg;
-    struct maint_machine *ms;
-    size_t n, i;
-    int k;
-
-    if ((ms = read_machines(m, req, "machines to bring up", 0, &n)) == NULL)
-        return;
-    for (i = 0; i < n; i++) {
-        if ((k = down_index(m, &ms[i])) < 0)
-            continue; /* named twice in the body */
-        log_info("policy", "machine %s/%s up again",
-                 ms[i].hostname ? ms[i].hostname : "",
-                 ms[i].ip ? ms[i].ip : "");
-        machine_free(&m->policy.down[k]);
-        m->policy.down[k] = m->policy.down[--m->policy.ndown];
-        sched_remove(m, &ms[i]);
-    }
-    machines_free(ms, n);
-    policy_save(m, POLICY_MAINTENANCE, req, NULL, NULL);
+    run_v0(arg, req, maint_up, "machines to bring up");
 }

@@ -13,7 +13,10 @@
 
 #include <stddef.h>
 
+#include <yajl/yajl_tree.h>
+
 struct master;
+struct agora_jw;
 struct http_req;
 struct router;
 struct policy_save;
@@ -69,6 +72,19 @@ int maint_is_down(struct master *m, const char *hostname, const char *ip);
 char *maint_doc(struct master *m, size_t *len);
 int maint_load(struct master *m, const char *doc);
 void maint_free(struct master *m);
+
+/*
+ * The operations of the v0 endpoints and the v1 calls: a new schedule
+ * ({"windows": [...]}), machines (an array of {"hostname", "ip"})
+ * brought down or up. 0, or -1 with why (nothing changed). The caller
+ * stores the result (policy_save(POLICY_MAINTENANCE)).
+ */
+int maint_set_schedule(struct master *m, yajl_val doc, const char **why);
+int maint_down(struct master *m, yajl_val machines, const char **why);
+int maint_up(struct master *m, yajl_val machines, const char **why);
+/* The schedule, and Mesos' ClusterStatus, as one object into w. */
+void maint_write_schedule(struct agora_jw *w, struct master *m);
+void maint_write_status(struct agora_jw *w, struct master *m);
 
 void maint_http_schedule(void *arg, struct http_req *req);
 void maint_http_status(void *arg, struct http_req *req);

@@ -694,3 +694,35 @@ def test_v0_maintenance_down_and_up(cluster):
         [other]
     a.start()
     assert agent_of(m, a.agent_id)["active"] is True
+
+
+def test_v1_maintenance_calls(cluster):
+    m, _, _ = cluster
+    box = {"hostname": "box1"}
+    schedule = {"windows": [{
+        "machine_ids": [box],
+        "unavailability": {"start": {"nanoseconds": 1}}}]}
+    r = call(m, {"type": "START_MAINTENANCE",
+                 "start_maintenance": {"machines": [box]}})
+    assert r.status_code == 400 and "schedule" in r.text
+    r = call(m, {"type": "UPDATE_MAINTENANCE_SCHEDULE",
+                 "update_maintenance_schedule": {"schedule": schedule}})
+    assert r.status_code == 200, r.text
+    assert read(m, "GET_MAINTENANCE_SCHEDULE") == {"schedule": schedule}
+    r = call(m, {"type": "START_MAINTENANCE",
+                 "start_maintenance": {"machines": [box, box]}})
+    assert r.status_code == 400 and "twice" in r.text
+    r = call(m, {"type": "START_MAINTENANCE",
+                 "start_maintenance": {"machines": [box]}})
+    assert r.status_code == 200, r.text
+    assert read(m, "GET_MAINTENANCE_STATUS") == {"status": {
+        "draining_machines": [], "down_machines": [box]}}
+    m.restart()
+    assert read(m, "GET_MAINTENANCE_STATUS")["status"]["down_machines"] == \
+        [box]
+    r = call(m, {"type": "STOP_MAINTENANCE",
+                 "stop_maintenance": {"machines": [box]}})
+    assert r.status_code == 200, r.text
+    assert read(m, "GET_MAINTENANCE_STATUS") == {"status": {
+        "draining_machines": [], "down_machines": []}}
+    assert read(m, "GET_MAINTENANCE_SCHEDULE") == {"schedule": {}}

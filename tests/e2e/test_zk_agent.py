@@ -30,6 +30,7 @@ class ZooKeeper:
         self.dir = str(dir)
         self.port = free_port()
         self.running = False
+        self.max_session_ms = None  # scripts/zk's 10 s unless set
 
     @property
     def hosts(self):
@@ -39,8 +40,12 @@ class ZooKeeper:
         return "zk://%s%s" % (self.hosts, root)
 
     def start(self):
+        env = dict(os.environ)
+        if self.max_session_ms:
+            env["ZK_MAX_SESSION_TIMEOUT"] = str(self.max_session_ms)
         r = subprocess.run([ZK_SCRIPT, "start", self.dir, str(self.port)],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60,
+                           env=env)
         assert r.returncode == 0, "scripts/zk start failed:\n%s%s" % (r.stdout, r.stderr)
         self.running = True
         return self
@@ -63,8 +68,8 @@ def zk(tmp_path):
 class Election:
     """The masters' election, played by the test through kazoo."""
 
-    def __init__(self, zk):
-        self.client = KazooClient(hosts=zk.hosts, timeout=10.0)
+    def __init__(self, zk, timeout=10.0):
+        self.client = KazooClient(hosts=zk.hosts, timeout=timeout)
         self.client.start(timeout=15.0)
         self.dir = ROOT + "/leader"
 
@@ -92,8 +97,8 @@ class Election:
 def election_factory():
     made = []
 
-    def make(zk):
-        e = Election(zk)
+    def make(zk, **kw):
+        e = Election(zk, **kw)
         made.append(e)
         return e
 
@@ -255,10 +260,13 @@ def test_zookeeper_restart_keeps_the_stream(zk, election_factory,
     """ZooKeeper goes down under a subscribed agent: the stream to the
     leader stays. ZooKeeper back (same data, within the session timeout):
     the agent follows the election again."""
+    # A ZooKeeper's JVM may take over 10 s to start again on a loaded
+    # machine: kazoo's session must outlast that for its members to stay.
+    zk.max_session_ms = 40000
     zk.start()
     ma = master_factory(args=PING).start()
     mb = master_factory(args=PING).start()
-    e = election_factory(zk)
+    e = election_factory(zk, timeout=40.0)
     za = e.member(ma)
     e.member(mb)
     a = agents(zk.url())

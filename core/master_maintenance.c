@@ -343,12 +343,22 @@ static void sched_remove(struct master *m, const struct maint_machine *mm)
 
 /* ---- storing ---- */
 
+/* The machines down, as an array. */
+static void down_write(struct agora_jw *w, const struct master *m)
+{
+    size_t i;
+
+    agora_jw_arr_open(w);
+    for (i = 0; i < m->policy.ndown; i++)
+        machine_write(w, &m->policy.down[i]);
+    agora_jw_arr_close(w);
+}
+
 char *maint_doc(struct master *m, size_t *len)
 {
     struct agora_jw *w = agora_jw_new();
     const char *json;
     char *doc = NULL;
-    size_t i;
 
     if (w == NULL)
         return NULL;
@@ -356,10 +366,7 @@ char *maint_doc(struct master *m, size_t *len)
     agora_jw_key(w, "schedule");
     schedule_write(w, m);
     agora_jw_key(w, "down");
-    agora_jw_arr_open(w);
-    for (i = 0; i < m->policy.ndown; i++)
-        machine_write(w, &m->policy.down[i]);
-    agora_jw_arr_close(w);
+    down_write(w, m);
     agora_jw_obj_close(w);
     if ((json = agora_jw_result(w, len)) != NULL)
         doc = strdup(json);
@@ -545,10 +552,7 @@ void maint_write_status(struct agora_jw *w, struct master *m)
         }
     agora_jw_arr_close(w);
     agora_jw_key(w, "down_machines");
-    agora_jw_arr_open(w);
-    for (i = 0; i < m->policy.ndown; i++)
-        machine_write(w, &m->policy.down[i]);
-    agora_jw_arr_close(w);
+    down_write(w, m);
     agora_jw_obj_close(w);
 }
 

@@ -1120,35 +1120,31 @@ void tasks_agent_reported_all(struct master *m, struct agent_rec *ag,
     tasks_trim(m);
 }
 
-void tasks_agent_gone(struct master *m, struct agent_rec *ag)
+/* Every live task of ag to state, for a reason the master found. */
+static void tasks_agent_change(struct master *m, struct agent_rec *ag,
+                               enum agora_task_state state,
+                               const char *reason, const char *message)
 {
     size_t pos = 0;
     void *v;
 
-    while (map_next(&ag->tasks, &pos, NULL, &v)) {
-        struct task *t = v;
+    while (map_next(&ag->tasks, &pos, NULL, &v))
+        if (task_live(v))
+            task_master_change(m, v, state, reason, message);
+}
 
-        if (task_live(t))
-            task_master_change(m, t, AGORA_TASK_GONE_BY_OPERATOR,
-                               "REASON_SLAVE_REMOVED_BY_OPERATOR",
-                               "the agent was marked gone by the operator");
-    }
+void tasks_agent_gone(struct master *m, struct agent_rec *ag)
+{
+    tasks_agent_change(m, ag, AGORA_TASK_GONE_BY_OPERATOR,
+                       "REASON_SLAVE_REMOVED_BY_OPERATOR",
+                       "the agent was marked gone by the operator");
     /* No tasks_trim() here: a drain's last task may be what called. */
 }
 
 void tasks_agent_unreachable(struct master *m, struct agent_rec *ag)
 {
-    size_t pos = 0;
-    void *v;
-
-    while (map_next(&ag->tasks, &pos, NULL, &v)) {
-        struct task *t = v;
-
-        if (task_live(t))
-            task_master_change(m, t, AGORA_TASK_UNREACHABLE,
-                               "REASON_SLAVE_REMOVED",
-                               "the agent is unreachable");
-    }
+    tasks_agent_change(m, ag, AGORA_TASK_UNREACHABLE, "REASON_SLAVE_REMOVED",
+                       "the agent is unreachable");
     tasks_trim(m);
 }
 

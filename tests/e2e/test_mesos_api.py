@@ -414,14 +414,20 @@ def test_v1_subscribe_sees_tasks_and_agents(cluster):
     s.close()
 
 
+def drain(m, launcher, a, tasks, **config):
+    """DRAIN_AGENT a (config: max_grace_period, mark_gone); its tasks
+    end TASK_KILLED."""
+    config["agent_id"] = {"value": a.agent_id}
+    r = call(m, {"type": "DRAIN_AGENT", "drain_agent": config})
+    assert r.status_code == 200, r.text
+    for t in tasks:
+        launcher.wait_state(t, "TASK_KILLED", timeout=15 * SLOW)
+
+
 def test_v1_drain_and_reactivate(cluster):
     m, launcher, a = running_cluster(cluster, 2)
-    r = call(m, {"type": "DRAIN_AGENT", "drain_agent": {
-        "agent_id": {"value": a.agent_id},
-        "max_grace_period": {"nanoseconds": 1000000000}}})
-    assert r.status_code == 200, r.text
-    for t in ("t0", "t1"):
-        launcher.wait_state(t, "TASK_KILLED", timeout=15 * SLOW)
+    drain(m, launcher, a, ("t0", "t1"),
+          max_grace_period={"nanoseconds": 1000000000})
     [ag] = m.json("/master/slaves")["slaves"]
     assert ag["deactivated"] is True
     [v1] = read(m, "GET_AGENTS")["agents"]
@@ -460,12 +466,8 @@ def test_v1_drain_ends_drained_and_outlives_the_master(cluster):
     the agent is DRAINED; the drain, like a deactivation, is kept in the
     store: a restarted master still offers nothing of it."""
     m, launcher, a = running_cluster(cluster, 2)
-    r = call(m, {"type": "DRAIN_AGENT", "drain_agent": {
-        "agent_id": {"value": a.agent_id},
-        "max_grace_period": {"nanoseconds": 2000000000}}})
-    assert r.status_code == 200, r.text
-    for t in ("t0", "t1"):
-        launcher.wait_state(t, "TASK_KILLED", timeout=15 * SLOW)
+    drain(m, launcher, a, ("t0", "t1"),
+          max_grace_period={"nanoseconds": 2000000000})
 
     def drained():
         [v1] = read(m, "GET_AGENTS")["agents"]
@@ -512,10 +514,7 @@ def test_v1_deactivation_outlives_the_master(cluster):
 
 def test_v1_drain_with_mark_gone(cluster):
     m, launcher, a = running_cluster(cluster, 1)
-    r = call(m, {"type": "DRAIN_AGENT", "drain_agent": {
-        "agent_id": {"value": a.agent_id}, "mark_gone": True}})
-    assert r.status_code == 200, r.text
-    launcher.wait_state("t0", "TASK_KILLED", timeout=15 * SLOW)
+    drain(m, launcher, a, ("t0",), mark_gone=True)
     wait_for(lambda: agent_of(m, a.agent_id) is None, 10 * SLOW,
              what="the drained agent to be gone")
     a.proc.wait(30 * SLOW)  # told to shut down

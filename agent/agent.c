@@ -7,6 +7,7 @@
  * the master's `shutdown` event kills them.
  */
 #include "agent.h"
+#include "auth.h"
 #include "fs.h"
 #include "netaddr.h"
 
@@ -281,6 +282,35 @@ static int agent_prepare(struct agent *a)
     return rc;
 }
 
+/* --credential: the header that proves this agent to its masters. */
+static int agent_load_credential(struct agent *a)
+{
+    struct auth creds;
+    char err[512], *basic;
+
+    if (a->conf.credential == NULL || *a->conf.credential == '\0')
+        return 0;
+    memset(&creds, 0, sizeof(creds));
+    if (auth_load_credentials(&creds, a->conf.credential, err,
+                              sizeof(err)) < 0) {
+        log_error("agent", "--credential: %s", err);
+        auth_free(&creds);
+        return AGORA_EINVAL;
+    }
+    basic = auth_basic_header(creds.creds[0].principal,
+                              creds.creds[0].secret);
+    if (basic == NULL || asprintf(&a->auth_header, "Authorization: %s",
+                                  basic) < 0)
+        a->auth_header = NULL;
+    if (basic)
+        explicit_bzero(basic, strlen(basic));
+    free(basic);
+    log_info("agent", "authenticating to the masters as %s",
+             creds.creds[0].principal);
+    auth_free(&creds);
+    return a->auth_header ? 0 : AGORA_ENOMEM;
+}
+
 int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
 {
     char *res;
@@ -293,7 +323,9 @@ int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
     a->start_time = ev_time();
     ev_init(&a->shutdown_timer, agent_on_shutdown_tick);
     a->shutdown_timer.data = a;
-    rc = agent_prepare(a);
+    rc = agent_load_credential(a);
+    if (rc == 0)
+        rc = agent_prepare(a);
     if (rc == 0 && (rc = agent_exec_init(a)) == 0)
         a->exec_ready = 1;
     if (rc == 0)
@@ -337,6 +369,10 @@ void agent_stop(struct agent *a)
     updates_fini(a);
     hc_client_free(a->hc);
     a->hc = NULL;
+    if (a->auth_header)
+        explicit_bzero(a->auth_header, strlen(a->auth_header));
+    free(a->auth_header);
+    a->auth_header = NULL;
     if (a->wipe && a->id)
         agent_wipe(a);
     agora_resources_free(&a->total);

@@ -68,6 +68,7 @@ struct agent_conf {
     char *log_level;
     double registration_backoff_max;
     int64_t max_body_size;
+    char *credential;  /* file of the principal and secret, or ""    */
 };
 
 extern const conf_field agent_flags[];
@@ -90,6 +91,8 @@ struct agent {
     struct router router;
     struct hc_client *hc;           /* HTTP to the masters               */
     struct agent_link *link;        /* the master connection             */
+    char *auth_header;              /* "Authorization: Basic ..." sent
+                                     * to the masters, or NULL          */
     struct exec *exec;              /* the exec layer (exec/exec.h)      */
 
     ev_signal sig_term, sig_int;

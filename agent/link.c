@@ -760,8 +760,9 @@ static void link_lost(struct agent_link *l, const char *why)
 /* POSTs l->body to url (taken over) as the subscription. 0 or hc_err. */
 static int link_request(struct agent_link *l, char *url)
 {
-    static const char *const hdrs[] = {"Content-Type: application/json",
-                                       "Accept: application/x-ndjson", NULL};
+    const char *hdrs[] = {"Content-Type: application/json",
+                          "Accept: application/x-ndjson", l->a->auth_header,
+                          NULL};
     struct hc_opts o;
     int rc;
 

@@ -52,6 +52,10 @@ const conf_field agent_flags[] = {
       "longest wait between two subscription attempts"),
     F(max_body_size, INT, "1048576",
       "largest request body the agent's HTTP API accepts (bytes)"),
+    F(credential, STRING, "",
+      "file of this agent's principal and secret, sent to the master: "
+      "{\"principal\", \"secret\"} or `principal secret`; not readable "
+      "by every user"),
     {NULL, 0, NULL, 0, NULL},
 };
 

@@ -461,7 +461,8 @@ static void updates_on_post_done(void *arg, struct hc_req *r, int err);
 static int updates_post(struct agent *a, const char *url, const char *body,
                         size_t len)
 {
-    static const char *const hdrs[] = {"Content-Type: application/json", NULL};
+    const char *hdrs[] = {"Content-Type: application/json", a->auth_header,
+                          NULL};
     struct agent_updates *m = a->updates;
     struct hc_opts o;
 

@@ -3,6 +3,7 @@
  */
 #include "master.h"
 #include "master_api_v1.h"
+#include "master_auth.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -99,6 +100,22 @@ const conf_field master_flags[] = {
       "never held back"),
     F(agent_join_burst, INT, "500",
       "agents never seen before admitted at once (a new cluster's start)"),
+    F(credentials, STRING, "",
+      "file of principals and secrets: Mesos' JSON {\"credentials\": "
+      "[{\"principal\", \"secret\"}]} or `principal secret` lines; "
+      "not readable by every user"),
+    F(jwt_secret_key, STRING, "",
+      "file holding the key of HS256 bearer tokens (JWTs; the principal "
+      "is their \"sub\")"),
+    F(authenticate_http_readonly, BOOL, "false",
+      "GET and HEAD of the master's endpoints need credentials"),
+    F(authenticate_http_readwrite, BOOL, "false",
+      "the master's other endpoints (changes) need credentials"),
+    F(authenticate_agents, BOOL, "false",
+      "agents need credentials to subscribe and to post updates"),
+    F(authenticate_frameworks, BOOL, "false",
+      "plugin routes need credentials (a plugin's conf `authenticate` "
+      "decides for it)"),
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -209,6 +226,7 @@ static void master_hooks(struct master *m)
 {
     m->plugin_hooks.routes_changed = master_on_routes_changed;
     m->plugin_hooks.port_filter = standby_plugin_filter;
+    m->plugin_hooks.port_gate = master_auth_plugin_gate;
     m->plugin_hooks.port_closing = master_on_port_closing;
     m->plugin_hooks.arg = m;
     m->request_reload = master_request_reload;
@@ -275,6 +293,7 @@ static unsigned master_max_conns(void)
 static int master_listen(struct master *m)
 {
     struct http_server_conf hc;
+    int rc;
 
     if (m->conf.port < 0 || m->conf.port > 65535) {
         log_error("master", "--port %lld is not 0..65535",
@@ -307,7 +326,12 @@ static int master_listen(struct master *m)
     http_set_stream_budget((size_t)m->conf.http_stream_budget);
     if (master_http_routes(m, &m->router) < 0)
         return AGORA_ENOMEM;
-    return http_server_start(m->loop, &hc, &m->router, &m->http);
+    if ((rc = master_auth_start(m)) < 0)
+        return rc;
+    if ((rc = http_server_start(m->loop, &hc, &m->router, &m->http)) < 0)
+        return rc;
+    http_server_set_gate(m->http, master_auth_gate, m);
+    return 0;
 }
 
 static int master_dirs(struct master *m)
@@ -405,6 +429,7 @@ void master_stop(struct master *m)
     api_v1_close_all(m);
     policy_stop(m);
     maint_free(m);
+    master_auth_stop(m);
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);

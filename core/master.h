@@ -50,6 +50,7 @@
 #include "events.h"
 #include "master_api_v1.h"
 #include "master_policy.h"
+#include "auth.h"
 #include "frameworks.h"
 #include "metrics.h"
 #include "plugins.h"
@@ -92,6 +93,12 @@ struct master_conf {
     int64_t http_stream_budget; /* bytes queued on all streams         */
     double agent_join_rate;     /* new agents per second (0: no bound)  */
     int64_t agent_join_burst;   /* new agents admitted at once          */
+    char *credentials;          /* file of principals and secrets       */
+    char *jwt_secret_key;       /* file of the HS256 key                */
+    int authenticate_http_readonly;
+    int authenticate_http_readwrite;
+    int authenticate_agents;
+    int authenticate_frameworks;
 };
 
 extern const conf_field master_flags[];
@@ -112,6 +119,7 @@ struct master {
     struct events events;
     struct api_v1 api_v1;      /* SUBSCRIBE's streams (master_api_v1.h) */
     struct master_policy policy; /* weights, quota, maintenance (stored) */
+    struct auth auth;          /* who may call (master_auth.c)        */
     struct frameworks frameworks;
     struct agents agents;
     struct tasks tasks;

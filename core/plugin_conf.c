@@ -18,7 +18,8 @@
 
 /* The keys every plugin conf may carry, whatever the plugin declares. */
 static const char *const plugin_core_keys[] = {"plugin", "port", "role",
-                                               "principal", NULL};
+                                               "principal", "authenticate",
+                                               NULL};
 
 void plugin_conf_free(struct plugin_conf *c)
 {

@@ -701,6 +701,7 @@ static int plugin_gen_ports(struct master *m, struct plugin_gen *next,
         hc.idle_timeout = 6 * m->conf.http_header_timeout;
         if (http_server_start(m->loop, &hc, &p->router, &p->srv) == 0) {
             http_server_set_filter(p->srv, m->plugin_hooks.port_filter, p);
+            http_server_set_gate(p->srv, m->plugin_hooks.port_gate, p);
         } else {
             log_error("plugins", "refused %s: cannot listen on port %u",
                       p->file, p->port);
@@ -721,6 +722,7 @@ static void plugin_take_listener(struct plugin *to, struct plugin *from)
     from->srv = NULL;
     http_server_set_router(to->srv, &to->router);
     http_server_set_filter(to->srv, to->m->plugin_hooks.port_filter, to);
+    http_server_set_gate(to->srv, to->m->plugin_hooks.port_gate, to);
 }
 
 static void plugin_unload(struct plugin *p)

@@ -87,6 +87,9 @@ struct plugins_hooks {
     /* The filter of a plugin's own port (http_filter_fn), called with
      * the struct plugin the port serves: a standby redirects. */
     int (*port_filter)(void *plugin, struct http_req *req);
+    /* The gate of a plugin's own port (authentication), called with the
+     * struct plugin as port_filter is. */
+    int (*port_gate)(void *plugin, struct http_req *req);
     /* A plugin's own port srv is about to stop: what is held on it must
      * be answered first (the server frees its requests as it stops). */
     void (*port_closing)(void *arg, struct http_server *srv);

@@ -47,6 +47,8 @@ struct http_server {
     const struct router *router;
     http_filter_fn filter;
     void *filter_arg;
+    http_filter_fn gate;          /* after routing: authentication      */
+    void *gate_arg;
     size_t max_body;
     uint16_t port;
     struct http_stats stats;
@@ -98,6 +100,7 @@ struct http_req {
     int resume_pending;            /* on srv->resume_head                */
     struct http_req *resume_next;
     struct router_match match;
+    char *principal;              /* who the gate found, or NULL        */
     int matched;
     struct http_header *headers;
     struct MHD_Response *resp;
@@ -236,6 +239,7 @@ static void http_req_free(struct http_req *r)
     http_req_notify_done(r);
     if (r->matched)
         router_match_free(&r->match);
+    free(r->principal);
     if (r->resp)
         MHD_destroy_response(r->resp);
     http_headers_free(r->headers);
@@ -648,6 +652,8 @@ static void http_route(struct http_req *r)
                           r->path);
         return;
     }
+    if (s->gate && s->gate(s->gate_arg, r))
+        return;
     fn = (http_handler_fn)r->match.handler;
     fn(r->match.arg, r);
 }
@@ -1299,6 +1305,34 @@ void http_server_set_filter(struct http_server *s, http_filter_fn fn,
 {
     s->filter = fn;
     s->filter_arg = arg;
+}
+
+void http_server_set_gate(struct http_server *s, http_filter_fn fn,
+                          void *arg)
+{
+    s->gate = fn;
+    s->gate_arg = arg;
+}
+
+int http_req_set_principal(struct http_req *r, const char *principal)
+{
+    char *p = principal ? strdup(principal) : NULL;
+
+    if (principal && p == NULL)
+        return AGORA_ENOMEM;
+    free(r->principal);
+    r->principal = p;
+    return 0;
+}
+
+const char *http_req_principal(const struct http_req *r)
+{
+    return r->principal;
+}
+
+void *http_req_route_handler(const struct http_req *r)
+{
+    return r->matched ? r->match.handler : NULL;
 }
 
 uint16_t http_server_port(const struct http_server *s) { return s->port; }

@@ -84,6 +84,18 @@ void http_server_set_router(struct http_server *s,
 void http_server_set_filter(struct http_server *s, http_filter_fn fn,
                             void *arg);
 
+/* Installs a gate run after routing, before the route's handler (the
+ * authentication): nonzero when it answered the request itself. */
+void http_server_set_gate(struct http_server *s, http_filter_fn fn,
+                          void *arg);
+
+/* The principal the gate authenticated (copied), or NULL. */
+int http_req_set_principal(struct http_req *r, const char *principal);
+const char *http_req_principal(const struct http_req *r);
+
+/* The matched route's handler (set by the gate's time), or NULL. */
+void *http_req_route_handler(const struct http_req *r);
+
 /* The port the server listens on. */
 uint16_t http_server_port(const struct http_server *s);
 

@@ -1,0 +1,189 @@
+"""Authentication of the master's endpoints, its agents and its plugins,
+as Mesos' flags configure it (issue 17): --credentials, --jwt_secret_key,
+--authenticate_http_readonly/_readwrite, --authenticate_agents,
+--authenticate_frameworks, and an agent's --credential. Real masters, a
+real agent running a real task, real HTTP.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+
+import requests
+
+from conftest import (SLOW, TEST_PLUGINS, Agent, free_port, kill_leftovers,
+                      wait_for)
+
+SECRET = "s3cr3t-never-logged"
+AGENT_SECRET = "agent-pass-never-logged"
+JWT_KEY = b"jwt-key-for-tests"
+
+
+def write(path, text, mode=0o600):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return str(path)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(claims, key=JWT_KEY, alg="HS256"):
+    head = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    sig = hmac.new(key, ("%s.%s" % (head, body)).encode(),
+                   hashlib.sha256).digest()
+    return "%s.%s.%s" % (head, body, b64url(sig))
+
+
+def secured(tmp_path, master_factory, *flags, plugin_conf=None):
+    creds = write(tmp_path / "credentials.json", json.dumps({"credentials": [
+        {"principal": "ops", "secret": SECRET},
+        {"principal": "agent1", "secret": AGENT_SECRET}]}))
+    key = write(tmp_path / "jwt.key", JWT_KEY.decode() + "\n")
+    m = master_factory(args=["--credentials=" + creds,
+                             "--jwt_secret_key=" + key,
+                             "--agent_ping_timeout=0.5secs"] + list(flags))
+    with open(os.path.join(m.conf_dir, "launcher.conf"), "w") as f:
+        f.write("plugin = %s\n" % os.path.join(TEST_PLUGINS, "launcher.so"))
+        f.write(plugin_conf or "")
+    return m.start()
+
+
+OPS = ("ops", SECRET)
+
+
+def test_readonly_and_readwrite_realms(tmp_path, master_factory):
+    m = secured(tmp_path, master_factory, "--authenticate_http_readonly",
+                "--authenticate_http_readwrite")
+    r = requests.get(m.url("/master/state"), timeout=10)
+    assert r.status_code == 401
+    assert 'Basic realm="mesos-master-readonly"' in \
+        r.headers["WWW-Authenticate"]
+    assert r.json()["message"].startswith("authentication required")
+    assert requests.get(m.url("/master/state"), auth=OPS,
+                        timeout=10).status_code == 200
+    assert requests.get(m.url("/master/state"), auth=("ops", "bad-pass-xyz"),
+                        timeout=10).status_code == 401
+    assert requests.get(m.url("/master/state"), auth=("nobody", SECRET),
+                        timeout=10).status_code == 401
+
+    r = requests.post(m.url("/master/reload"), timeout=10)
+    assert r.status_code == 401
+    assert 'realm="mesos-master-readwrite"' in r.headers["WWW-Authenticate"]
+    assert requests.post(m.url("/master/reload"), auth=OPS,
+                         timeout=10).status_code == 202
+    r = requests.post(m.url("/api/v1"), json={"type": "GET_HEALTH"},
+                      timeout=10)
+    assert r.status_code == 401
+
+    # Open to everyone: what load balancers and agents look for.
+    for path in ("/health", "/master/health", "/version", "/master/redirect"):
+        r = requests.get(m.url(path), timeout=10, allow_redirects=False)
+        assert r.status_code in (200, 307), (path, r.status_code)
+
+    # Bearer tokens: HS256 with the key, "sub" is the principal.
+    def bearer(tok):
+        return requests.get(m.url("/master/flags"), timeout=10,
+                            headers={"Authorization": "Bearer " + tok})
+    assert bearer(jwt({"sub": "ci", "exp": time.time() + 60})) \
+        .status_code == 200
+    assert bearer(jwt({"sub": "ci", "exp": time.time() - 1})) \
+        .status_code == 401
+    assert bearer(jwt({"sub": "ci"}, key=b"other")).status_code == 401
+    assert bearer(jwt({"sub": "ci"}, alg="none")).status_code == 401
+    assert bearer(jwt({"exp": time.time() + 60})).status_code == 401
+
+    # The secrets never reach the log; the refusals are there.
+    log = m.log()
+    assert SECRET not in log and "bad-pass-xyz" not in log
+    assert "refused" in log and "no credentials" in log
+
+
+def test_credentials_file_every_user_may_read_is_refused(tmp_path,
+                                                         master_factory):
+    creds = write(tmp_path / "c.txt", "ops %s\n" % SECRET, mode=0o644)
+    m = master_factory(args=["--credentials=" + creds,
+                             "--authenticate_http_readwrite"])
+    m.start(wait=False)
+    rc = m.proc.wait(10 * SLOW)
+    m.proc = None
+    assert rc != 0
+    assert "every user may read" in m.log()
+    assert SECRET not in m.log()
+
+
+def test_authenticate_flag_without_credentials_is_refused(tmp_path,
+                                                          master_factory):
+    m = master_factory(args=["--authenticate_agents"])
+    m.start(wait=False)
+    rc = m.proc.wait(10 * SLOW)
+    m.proc = None
+    assert rc != 0 and "--credentials" in m.log()
+
+
+def test_agents_authenticate(tmp_path, master_factory):
+    """With --authenticate_agents an agent without its credential cannot
+    subscribe (nor can an impostor); with it, it subscribes and its
+    task's updates arrive."""
+    m = secured(tmp_path, master_factory, "--authenticate_agents",
+                "--authenticate_http_readwrite")
+    r = m.post("/api/agent/subscribe", json={
+        "agent_id": "impostor", "hostname": "h", "ip": "127.0.0.1",
+        "port": 1, "resources": "cpus:1;mem:64", "tasks": []}, timeout=5)
+    assert r.status_code == 401
+
+    bare = Agent(tmp_path / "bare", m)
+    bare.start(wait=False)
+    try:
+        wait_for(lambda: "HTTP 401" in bare.log(), 10 * SLOW,
+                 what="the agent's subscription to be refused")
+        assert m.json("/master/agents")["agents"] == []
+    finally:
+        bare.stop()
+        kill_leftovers(bare.work_dir)
+
+    cred = write(tmp_path / "agent.cred", json.dumps(
+        {"principal": "agent1", "secret": AGENT_SECRET}))
+    a = Agent(tmp_path / "good", m, args=["--credential=" + cred])
+    a.start()
+    try:
+        r = requests.post(m.url("/launcher/launch"), timeout=10, json={
+            "agent_id": a.agent_id, "tasks": [{
+                "task_id": "t1", "command": "exec sleep 60",
+                "resources": "cpus:0.1;mem:16"}]})
+        assert r.status_code == 202, r.text
+        wait_for(lambda: any(s["state"] == "TASK_RUNNING" for s in
+                             m.json("/launcher/statuses?task_id=t1")),
+                 15 * SLOW, what="t1 RUNNING through authenticated updates")
+        assert AGENT_SECRET not in a.log() and AGENT_SECRET not in m.log()
+    finally:
+        a.stop()
+        kill_leftovers(a.work_dir)
+
+
+def test_plugin_routes_authenticate(tmp_path, master_factory):
+    """On the master's port under /launcher/ and on the plugin's own."""
+    port = free_port()
+    m = secured(tmp_path, master_factory, "--authenticate_frameworks",
+                plugin_conf="port = %d\n" % port)
+    for url in (m.url("/launcher/statuses"),
+                "http://127.0.0.1:%d/statuses" % port):
+        r = requests.get(url, timeout=10)
+        assert r.status_code == 401, url
+        assert 'realm="mesos-master-scheduler"' in \
+            r.headers["WWW-Authenticate"]
+        assert requests.get(url, auth=OPS, timeout=10).status_code == 200
+    # The core's own endpoints are not a framework's realm.
+    assert requests.get(m.url("/master/state"), timeout=10).status_code == 200
+
+
+def test_plugin_conf_opts_out(tmp_path, master_factory):
+    m = secured(tmp_path, master_factory, "--authenticate_frameworks",
+                plugin_conf="authenticate = false\n")
+    assert requests.get(m.url("/launcher/statuses"),
+                        timeout=10).status_code == 200

@@ -279,6 +279,14 @@ int framework_add(struct master *m, struct plugin *p,
         framework_free(fw);
         return AGORA_EEXIST;
     }
+    if (!acls_allow(&m->acls, ACL_REGISTER_FRAMEWORKS, fw->principal,
+                    fw->role)) {
+        log_warn("frameworks", "framework %s refused: principal %s may not "
+                               "register with role %s (ACLs)", fw->id,
+                 fw->principal ? fw->principal : "(none)", fw->role);
+        framework_free(fw);
+        return AGORA_EPERM;
+    }
     if (map_put(&m->frameworks.by_id, fw->id, fw, NULL) < 0) {
         framework_free(fw);
         return AGORA_ENOMEM;

@@ -113,6 +113,10 @@ const conf_field master_flags[] = {
       "the master's other endpoints (changes) need credentials"),
     F(authenticate_agents, BOOL, "false",
       "agents need credentials to subscribe and to post updates"),
+    F(acls, STRING, "",
+      "Mesos' ACLs, as JSON or the path of a file holding it: run_tasks, "
+      "register_frameworks, reload_plugins, get_flags (see "
+      "docs/security.md)"),
     F(authenticate_frameworks, BOOL, "false",
       "plugin routes need credentials (a plugin's conf `authenticate` "
       "decides for it)"),

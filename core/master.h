@@ -51,6 +51,7 @@
 #include "master_api_v1.h"
 #include "master_policy.h"
 #include "auth.h"
+#include "acl.h"
 #include "frameworks.h"
 #include "metrics.h"
 #include "plugins.h"
@@ -95,6 +96,7 @@ struct master_conf {
     int64_t agent_join_burst;   /* new agents admitted at once          */
     char *credentials;          /* file of principals and secrets       */
     char *jwt_secret_key;       /* file of the HS256 key                */
+    char *acls;                 /* Mesos' ACL JSON, or a file of it     */
     int authenticate_http_readonly;
     int authenticate_http_readwrite;
     int authenticate_agents;
@@ -120,6 +122,7 @@ struct master {
     struct api_v1 api_v1;      /* SUBSCRIBE's streams (master_api_v1.h) */
     struct master_policy policy; /* weights, quota, maintenance (stored) */
     struct auth auth;          /* who may call (master_auth.c)        */
+    struct acls acls;          /* what each may do (acl.h)            */
     struct frameworks frameworks;
     struct agents agents;
     struct tasks tasks;

@@ -31,6 +31,7 @@
 #include "http.h"
 #include "log.h"
 #include "master.h"
+#include "master_auth.h"
 #include "master_api_v1.h"
 #include "master_http.h"
 #include "master_mesos.h"
@@ -566,6 +567,8 @@ static yajl_val read_call(struct http_req *req)
     return doc;
 }
 
+#define ACL_REFUSED "not allowed by the master's ACLs"
+
 void master_api_v1(void *arg, struct http_req *req)
 {
     struct master *m = M(arg);
@@ -580,7 +583,12 @@ void master_api_v1(void *arg, struct http_req *req)
     snprintf(type, sizeof(type), "%s", agora_json_get_str(doc, "type"));
     for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
         if (strcmp(type, reads[i].type) == 0) {
-            reply_read(req, type, reads[i].fn, m);
+            if (reads[i].fn == get_flags &&
+                !master_auth_allow(m, req, ACL_GET_FLAGS, NULL))
+                http_reply(req, 403, "text/plain", ACL_REFUSED,
+                           strlen(ACL_REFUSED));
+            else
+                reply_read(req, type, reads[i].fn, m);
             yajl_tree_free(doc);
             return;
         }

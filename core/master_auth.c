@@ -176,6 +176,11 @@ int master_auth_start(struct master *m)
         log_error("auth", "--jwt_secret_key: %s", err);
         return rc;
     }
+    if (c->acls && *c->acls &&
+        (rc = acls_load(&m->acls, c->acls, err, sizeof(err))) < 0) {
+        log_error("auth", "--acls: %s", err);
+        return rc;
+    }
     if ((c->authenticate_http_readonly || c->authenticate_http_readwrite ||
          c->authenticate_agents || c->authenticate_frameworks) &&
         !auth_configured(&m->auth)) {
@@ -194,4 +199,29 @@ int master_auth_start(struct master *m)
     return 0;
 }
 
-void master_auth_stop(struct master *m) { auth_free(&m->auth); }
+void master_auth_stop(struct master *m)
+{
+    auth_free(&m->auth);
+    acls_free(&m->acls);
+}
+
+int master_auth_allow(struct master *m, struct http_req *req,
+                      enum acl_action act, const char *object)
+{
+    const char *who = req ? http_req_principal(req) : NULL;
+    char peer[48];
+
+    if (acls_allow(&m->acls, act, who, object))
+        return 1;
+    if (req)
+        log_warn("auth", "%s %s by %s (%s): not allowed by the ACLs",
+                 http_req_method(req), http_req_path(req),
+                 who ? who : "an unauthenticated client",
+                 http_req_peer(req, peer, sizeof(peer)));
+    return 0;
+}
+
+void master_auth_forbid(struct http_req *req)
+{
+    http_reply_error(req, 403, "not allowed by the master's ACLs");
+}

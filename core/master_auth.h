@@ -5,6 +5,8 @@
 #ifndef AGORA_MASTER_AUTH_H
 #define AGORA_MASTER_AUTH_H
 
+#include "acl.h"
+
 struct master;
 struct http_req;
 
@@ -17,5 +19,11 @@ void master_auth_stop(struct master *m);
  * and a plugin's own port (arg: its struct plugin). */
 int master_auth_gate(void *arg, struct http_req *req);
 int master_auth_plugin_gate(void *arg, struct http_req *req);
+
+/* Whether req's principal may do act on object (acls_allow(); a refusal
+ * is logged), and the 403 for when not. */
+int master_auth_allow(struct master *m, struct http_req *req,
+                      enum acl_action act, const char *object);
+void master_auth_forbid(struct http_req *req);
 
 #endif /* AGORA_MASTER_AUTH_H */

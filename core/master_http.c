@@ -32,6 +32,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "master_auth.h"
 #include "master_http.h"
 #include "master_api_v1.h"
 #include "master_mesos.h"
@@ -181,8 +182,11 @@ static void h_state(void *arg, struct http_req *req)
     agora_jw_kint(w, "activated_slaves", (int64_t)agents_count_active(m));
     agora_jw_kint(w, "deactivated_slaves",
                   (int64_t)(agents_count_known(m) - agents_count_active(m)));
-    agora_jw_key(w, "flags");
-    conf_write_json(master_flags, &m->conf, w);
+    /* As Mesos: the flags only for who may see them. */
+    if (acls_allow(&m->acls, ACL_GET_FLAGS, http_req_principal(req), NULL)) {
+        agora_jw_key(w, "flags");
+        conf_write_json(master_flags, &m->conf, w);
+    }
     agora_jw_key(w, "frameworks");
     frameworks_write(m, w, write_fw_tasks, m);
     agora_jw_key(w, "completed_frameworks");
@@ -349,6 +353,10 @@ static void h_roles(void *arg, struct http_req *req)
 
 static void h_reload(void *arg, struct http_req *req)
 {
+    if (!master_auth_allow(M(arg), req, ACL_RELOAD_PLUGINS, NULL)) {
+        master_auth_forbid(req);
+        return;
+    }
     M(arg)->request_reload(M(arg));
     http_reply(req, 202, NULL, "{\"message\":\"reload requested\"}", 30);
 }

@@ -24,6 +24,7 @@
 #include "frameworks.h"
 #include "http.h"
 #include "master.h"
+#include "master_auth.h"
 #include "master_mesos.h"
 #include "store.h"
 #include "tasks.h"
@@ -32,8 +33,13 @@
 
 void master_mesos_flags(void *arg, struct http_req *req)
 {
-    struct agora_jw *w = agora_jw_new();
+    struct agora_jw *w;
 
+    if (!master_auth_allow(M(arg), req, ACL_GET_FLAGS, NULL)) {
+        master_auth_forbid(req);
+        return;
+    }
+    w = agora_jw_new();
     agora_jw_obj_open(w);
     agora_jw_key(w, "flags");
     conf_write_json(master_flags, &M(arg)->conf, w);

@@ -169,8 +169,10 @@ int offers_accept(struct master *m, struct agora_framework *fw,
 
         if (tasks_launch_known(m, fw, v[i], alloc_offer_agent_id(o)))
             continue; /* never run twice: answered with its status */
-        why = tasks_spec_problem(m, v[i]);
-        if (why)
+        if ((why = tasks_spec_unauthorized(m, fw, v[i])) != NULL)
+            tasks_refuse(m, fw, v[i]->task_id, alloc_offer_agent_id(o),
+                         AGORA_TASK_ERROR, "REASON_TASK_UNAUTHORIZED", why);
+        else if ((why = tasks_spec_problem(m, v[i])) != NULL)
             tasks_refuse(m, fw, v[i]->task_id, alloc_offer_agent_id(o),
                          AGORA_TASK_ERROR, "REASON_TASK_INVALID", why);
         else

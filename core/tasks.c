@@ -658,6 +658,21 @@ static int launch_event(const char *fw_id, const struct agora_task_spec *sp,
     return 0;
 }
 
+const char *tasks_spec_unauthorized(struct master *m,
+                                    const struct agora_framework *fw,
+                                    const struct agora_task_spec *sp)
+{
+    const char *user = sp->user && *sp->user ? sp->user : NULL;
+
+    if (acls_allow(&m->acls, ACL_RUN_TASKS, fw->principal, user))
+        return NULL;
+    log_warn("tasks", "task %s of %s refused: principal %s may not run "
+                      "tasks as %s (ACLs)", sp->task_id, fw->id,
+             fw->principal ? fw->principal : "(none)",
+             user ? user : "the agent's default user");
+    return "not authorized to run tasks as this user (the master's ACLs)";
+}
+
 const char *tasks_spec_problem(struct master *m,
                                const struct agora_task_spec *sp)
 {
@@ -777,6 +792,11 @@ static int launch_direct(struct master *m, struct agora_framework *fw,
         tasks_refuse(m, fw, sp->task_id, agent_id, AGORA_TASK_DROPPED,
                      "REASON_AGENT_UNKNOWN",
                      ag ? "the agent is not connected" : "no such agent");
+        return 0;
+    }
+    if ((why = tasks_spec_unauthorized(m, fw, sp)) != NULL) {
+        tasks_refuse(m, fw, sp->task_id, agent_id, AGORA_TASK_ERROR,
+                     "REASON_TASK_UNAUTHORIZED", why);
         return 0;
     }
     why = tasks_spec_problem(m, sp);

@@ -217,6 +217,12 @@ int tasks_acknowledge(struct master *m, struct agora_framework *fw,
 int tasks_set_explicit_acks(struct master *m, struct agora_framework *fw,
                             int on);
 
+/* Why fw may not run sp (the ACLs' run_tasks, as its principal and for
+ * the task's user), or NULL: it may. */
+const char *tasks_spec_unauthorized(struct master *m,
+                                    const struct agora_framework *fw,
+                                    const struct agora_task_spec *sp);
+
 /* Why a spec can never run (bad id, duplicate, no command), or NULL. */
 const char *tasks_spec_problem(struct master *m,
                                const struct agora_task_spec *sp);

@@ -187,3 +187,99 @@ def test_plugin_conf_opts_out(tmp_path, master_factory):
                 plugin_conf="authenticate = false\n")
     assert requests.get(m.url("/launcher/statuses"),
                         timeout=10).status_code == 200
+
+
+# ---- authorization: Mesos' ACLs ----
+
+ACLS = {
+    "permissive": False,
+    "register_frameworks": [{"principals": {"type": "ANY"},
+                             "roles": {"type": "ANY"}}],
+    "run_tasks": [
+        {"principals": {"type": "NONE"}, "users": {"values": ["root"]}},
+        {"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
+    "reload_plugins": [{"principals": {"values": ["ops"]}}],
+    "get_flags": [{"principals": {"values": ["ops"]}}],
+}
+
+
+def statuses(m, task_id):
+    r = requests.get(m.url("/launcher/statuses?task_id=" + task_id),
+                     auth=OPS, timeout=10)
+    return r.json()
+
+
+def test_acls(tmp_path, master_factory):
+    """run_tasks as root refused for every principal (TASK_ERROR,
+    REASON_TASK_UNAUTHORIZED) while other tasks run; reload_plugins and
+    get_flags only for ops; nothing else allowed (permissive false)."""
+    acls = write(tmp_path / "acls.json", json.dumps(ACLS), mode=0o644)
+    m = secured(tmp_path, master_factory, "--acls=" + acls,
+                "--authenticate_http_readonly",
+                "--authenticate_http_readwrite",
+                plugin_conf="principal = launcher-p\n")
+    creds = write(tmp_path / "agent.cred", "agent1 %s\n" % AGENT_SECRET)
+    a = Agent(tmp_path / "agent", m, args=["--credential=" + creds])
+    a.start(wait=False)
+    try:
+        def agent_id():
+            r = requests.get(m.url("/master/agents"), auth=OPS, timeout=10)
+            ags = r.json()["agents"]
+            return ags[0]["id"] if ags and ags[0]["state"] == "active" \
+                else None
+        aid = wait_for(agent_id, 10 * SLOW, what="the agent to subscribe")
+        r = requests.post(m.url("/launcher/launch"), timeout=10, json={
+            "agent_id": aid, "tasks": [
+                {"task_id": "as-root", "command": "true", "user": "root",
+                 "resources": "cpus:0.1;mem:16"},
+                {"task_id": "plain", "command": "exec sleep 60",
+                 "resources": "cpus:0.1;mem:16"}]})
+        assert r.status_code == 202, r.text
+        st = wait_for(lambda: [s for s in statuses(m, "as-root")
+                               if s["state"] == "TASK_ERROR"], 10 * SLOW,
+                      what="as-root refused")[0]
+        assert st["reason"] == "REASON_TASK_UNAUTHORIZED"
+        assert "not authorized" in st["message"]
+        wait_for(lambda: any(s["state"] == "TASK_RUNNING"
+                             for s in statuses(m, "plain")), 15 * SLOW,
+                 what="plain RUNNING")
+    finally:
+        a.stop()
+        kill_leftovers(a.work_dir)
+
+    r = requests.post(m.url("/master/reload"), timeout=10,
+                      auth=("agent1", AGENT_SECRET))
+    assert r.status_code == 403
+    assert requests.post(m.url("/master/reload"), auth=OPS,
+                         timeout=10).status_code == 202
+    for path in ("/master/flags", "/flags"):
+        assert requests.get(m.url(path), auth=("agent1", AGENT_SECRET),
+                            timeout=10).status_code == 403
+        assert requests.get(m.url(path), auth=OPS,
+                            timeout=10).status_code == 200
+    state = requests.get(m.url("/master/state"), timeout=10,
+                         auth=("agent1", AGENT_SECRET)).json()
+    assert "flags" not in state
+    assert "flags" in requests.get(m.url("/master/state"), auth=OPS,
+                                   timeout=10).json()
+    r = requests.post(m.url("/api/v1"), auth=("agent1", AGENT_SECRET),
+                      json={"type": "GET_FLAGS"}, timeout=10)
+    assert r.status_code == 403
+    assert "not allowed by the ACLs" in m.log()
+
+
+def test_acls_refuse_a_framework_role(tmp_path, master_factory):
+    acls = json.dumps({"register_frameworks": [
+        {"principals": {"type": "NONE"}, "roles": {"values": ["analytics"]}}]})
+    m = secured(tmp_path, master_factory, "--acls=" + acls,
+                plugin_conf="role = analytics\n")
+    assert m.json("/master/frameworks")["frameworks"] == []
+    assert "may not register with role analytics" in m.log()
+
+
+def test_bad_acls_stop_the_start(tmp_path, master_factory):
+    m = master_factory(args=['--acls={"run_tasks": [{"users": 3}]}'])
+    m.start(wait=False)
+    rc = m.proc.wait(10 * SLOW)
+    m.proc = None
+    assert rc != 0 and "--acls" in m.log()

@@ -14,6 +14,7 @@
 
 #include <agora/plugin.h>
 
+#include "acl.h"
 #include "auth.h"
 
 static char dir[] = "/tmp/test_auth.XXXXXX";
@@ -208,6 +209,47 @@ START_TEST(long_header_refused)
 }
 END_TEST
 
+/* Mesos' examples (docs/authorization.md): the first matching rule
+ * decides; NONE on either side refuses; ANY and NONE match everything. */
+START_TEST(acls_as_mesos)
+{
+    struct acls acl;
+    char err[256];
+
+    ck_assert_int_eq(acls_load(&acl, "{\"run_tasks\": ["
+        "{\"principals\": {\"values\": [\"ops\"]}, \"users\": {\"type\": \"ANY\"}},"
+        "{\"principals\": {\"type\": \"NONE\"}, \"users\": {\"values\": [\"root\"]}},"
+        "{\"principals\": {\"values\": [\"foo\"]}, \"users\": {\"type\": \"NONE\"}}]}",
+        err, sizeof(err)), 0);
+    ck_assert(acls_allow(&acl, ACL_RUN_TASKS, "ops", "root"));
+    ck_assert(!acls_allow(&acl, ACL_RUN_TASKS, "dev", "root"));
+    ck_assert(!acls_allow(&acl, ACL_RUN_TASKS, NULL, "root"));
+    ck_assert(!acls_allow(&acl, ACL_RUN_TASKS, "foo", "nobody"));
+    ck_assert(acls_allow(&acl, ACL_RUN_TASKS, "dev", "nobody"));  /* permissive */
+    ck_assert(acls_allow(&acl, ACL_GET_FLAGS, "anyone", NULL));
+    acls_free(&acl);
+
+    ck_assert_int_eq(acls_load(&acl, "{\"permissive\": false, \"get_flags\": "
+        "[{\"principals\": {\"values\": [\"ops\"]}}]}", err, sizeof(err)), 0);
+    ck_assert(acls_allow(&acl, ACL_GET_FLAGS, "ops", NULL));
+    ck_assert(!acls_allow(&acl, ACL_GET_FLAGS, "dev", NULL));
+    ck_assert(!acls_allow(&acl, ACL_GET_FLAGS, NULL, NULL));
+    ck_assert(!acls_allow(&acl, ACL_RUN_TASKS, "ops", "nobody"));
+    acls_free(&acl);
+
+    ck_assert(acls_allow(&acl, ACL_RUN_TASKS, NULL, "root")); /* none */
+    ck_assert_int_lt(acls_load(&acl, "{\"launch_rockets\": []}", err,
+                               sizeof(err)), 0);
+    ck_assert_ptr_nonnull(strstr(err, "unknown action"));
+    ck_assert_int_lt(acls_load(&acl, "{\"run_tasks\": [{\"users\": "
+        "{\"type\": \"SOME\"}}]}", err, sizeof(err)), 0);
+    ck_assert_int_lt(acls_load(&acl, "/nonexistent/acls.json", err,
+                               sizeof(err)), 0);
+    ck_assert_int_lt(acls_load(&acl, "{\"permissive\": 1}", err,
+                               sizeof(err)), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("auth");
@@ -221,6 +263,7 @@ int main(void)
     tcase_add_test(tc, base64);
     tcase_add_test(tc, bearer_tokens);
     tcase_add_test(tc, long_header_refused);
+    tcase_add_test(tc, acls_as_mesos);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

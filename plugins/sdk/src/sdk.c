@@ -167,6 +167,8 @@ const char *agora_strerror(int err)
         return "closed before the end of the reply";
     case AGORA_EPROTO:
         return "protocol error";
+    case AGORA_EPERM:
+        return "not allowed";
     default:
         return "unknown error";
     }

@@ -74,7 +74,9 @@ enum agora_err {
     AGORA_ECONNECT = -15,  /* no address of the host accepted a connection */
     AGORA_ETIMEDOUT = -16, /* a timeout expired                            */
     AGORA_ECLOSED = -17,   /* the peer closed before the end of a reply    */
-    AGORA_EPROTO = -18     /* the peer broke its protocol                  */
+    AGORA_EPROTO = -18,    /* the peer broke its protocol                  */
+    AGORA_EPERM = -19      /* not allowed (the master's ACLs); a master of
+                            * an older minor never returns it             */
 };
 
 /* ------------------------------------------------------------------ */

@@ -74,7 +74,8 @@ EXCEPTIONS = {
 PENDING_LEAD = {
     "GET_VERSION:get_version.version_info.build_time":
         "master_api_v1.c get_version: Mesos writes build_time, a number "
-        "(seconds since the epoch of the build)",
+        "(seconds since the epoch of the build); master_mesos_write_build() "
+        "writes it and build_user for /master/state and /version",
     "GET_VERSION:get_version.version_info.build_user":
         "master_api_v1.c get_version: Mesos writes build_user, a string",
     "GET_MASTER:get_master.master_info.ip":

@@ -96,6 +96,9 @@ def test_state_models_field_by_field(cluster):
     # Mesos' build keys: build_time is the build's, in seconds.
     assert 1.5e9 < state["build_time"] <= time.time()
     assert state["build_date"] and state["build_user"] == ""
+    version = m.json("/version")
+    assert (version["build_time"], version["build_user"]) == \
+        (state["build_time"], "")
     assert state["orphan_tasks"] == [] and \
         state["unregistered_frameworks"] == []
     assert state["flags"]["port"] == str(m.port)

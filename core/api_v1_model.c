@@ -258,8 +258,10 @@ void api_v1_write_framework(struct agora_jw *w, struct master *m,
     agora_jw_kbool(w, "connected", 1);
     agora_jw_kbool(w, "recovered", 0);
     write_time(w, "registered_time", first);
-    if (fw->registered_at != first)
-        write_time(w, "reregistered_time", fw->registered_at);
+    /* Always, as Mesos: its Framework starts with reregisteredTime equal
+     * to registeredTime, and v1 writes it whenever it is set (v0 only
+     * when they differ: frameworks_mesos.c). */
+    write_time(w, "reregistered_time", fw->registered_at);
     agora_jw_key(w, "offers");
     agora_jw_arr_open(w);
     agora_jw_arr_close(w);

@@ -70,7 +70,7 @@ static void h_version(void *arg, struct http_req *req)
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "version", AGORA_VERSION);
     agora_jw_kstr(w, "plugin_abi", abi);
-    agora_jw_kstr(w, "build_date", __DATE__ " " __TIME__);
+    master_mesos_write_build(w);
     agora_jw_obj_close(w);
     http_reply_jw(req, 200, w);
 }
@@ -167,6 +167,7 @@ static void h_state(void *arg, struct http_req *req)
     master_pid(m, pid, sizeof(pid));
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "version", AGORA_VERSION);
+    master_mesos_write_build(w);
     agora_jw_kstr(w, "id", m->id);
     agora_jw_kstr(w, "pid", pid);
     agora_jw_kstr(w, "hostname", m->conf.hostname);
@@ -195,6 +196,7 @@ static void h_state(void *arg, struct http_req *req)
     agents_write(m, w);
     agora_jw_key(w, "roles");
     alloc_write_roles(m->alloc, w);
+    master_mesos_state_lists(m, w);
     agora_jw_obj_close(w);
     http_reply_jw(req, 200, w);
 }

@@ -4,6 +4,8 @@
  *   GET /master/flags          the flags, as Mesos writes them
  *   GET /master/state-summary  agents and frameworks with task counts
  *   the /metrics/snapshot keys of Mesos that the master's own do not name
+ *   the keys of Mesos' /master/state that describe its build, and the
+ *   lists of it agora keeps empty
  *
  * and the paths Mesos serves each master endpoint at: under /master/, at
  * the root (libprocess' delegate), and with .json for old tools
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 
 #include <agora/json.h>
 #include <agora/resources.h>
@@ -45,6 +48,61 @@ void master_mesos_flags(void *arg, struct http_req *req)
     conf_write_json(master_flags, &M(arg)->conf, w);
     agora_jw_obj_close(w);
     http_reply_jw(req, 200, w);
+}
+
+/* ---- /master/state: what Mesos writes beside the master's own ---- */
+
+/* Seconds since the epoch of this file's compilation (__DATE__ and
+ * __TIME__ are the build machine's local time), 0 if unreadable. */
+static int64_t build_time(void)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    struct tm tm;
+    char mon[4];
+    const char *p;
+    time_t t;
+
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(__DATE__, "%3s %d %d", mon, &tm.tm_mday, &tm.tm_year) != 3 ||
+        sscanf(__TIME__, "%d:%d:%d", &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec) != 3 ||
+        (p = strstr(months, mon)) == NULL)
+        return 0;
+    tm.tm_mon = (int)(p - months) / 3;
+    tm.tm_year -= 1900;
+    tm.tm_isdst = -1;
+    t = mktime(&tm);
+    return t == (time_t)-1 ? 0 : (int64_t)t;
+}
+
+void master_mesos_write_build(struct agora_jw *w)
+{
+    agora_jw_kstr(w, "build_date", __DATE__ " " __TIME__);
+    agora_jw_kint(w, "build_time", build_time());
+    /* A build of agora records no user (builds are to be reproducible):
+     * the key is there, as Mesos' tools read it, and empty. */
+    agora_jw_kstr(w, "build_user", "");
+}
+
+void master_mesos_state_lists(struct master *m, struct agora_jw *w)
+{
+    const struct task *t;
+
+    /* Live tasks whose framework is not registered: those of a plugin
+     * unloaded while they run (a reload kills no task), listed under no
+     * framework until it is loaded again. */
+    agora_jw_key(w, "orphan_tasks");
+    agora_jw_arr_open(w);
+    for (t = m->tasks.first; t; t = t->next)
+        if (!agora_task_state_terminal(t->state) &&
+            map_get(&m->frameworks.by_id, t->framework_id) == NULL)
+            tasks_write_one(w, t);
+    agora_jw_arr_close(w);
+    /* Frameworks with tasks that have not re-registered since a failover:
+     * plugins register with the master itself, before any agent. */
+    agora_jw_key(w, "unregistered_frameworks");
+    agora_jw_arr_open(w);
+    agora_jw_arr_close(w);
 }
 
 /* ---- /state-summary ---- */

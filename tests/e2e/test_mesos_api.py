@@ -10,6 +10,7 @@ must write at least these.
 """
 import os
 import signal
+import time
 
 import requests
 
@@ -92,6 +93,14 @@ def test_state_models_field_by_field(cluster):
     state = m.json("/master/state")
     assert not missing(STATE_KEYS, state), missing(STATE_KEYS, state)
     assert state["activated_slaves"] == 1
+    # Mesos' build keys: build_time is the build's, in seconds.
+    assert 1.5e9 < state["build_time"] <= time.time()
+    assert state["build_date"] and state["build_user"] == ""
+    version = m.json("/version")
+    assert (version["build_time"], version["build_user"]) == \
+        (state["build_time"], "")
+    assert state["orphan_tasks"] == [] and \
+        state["unregistered_frameworks"] == []
     assert state["flags"]["port"] == str(m.port)
 
     # The agent, as Summary<Slave>.
@@ -225,10 +234,15 @@ def test_completed_frameworks_after_unload(cluster):
                              for f in m.json("/master/frameworks")
                              ["frameworks"]), 10 * SLOW,
              what="the launcher to be gone")
-    done = m.json("/master/state")["completed_frameworks"]
-    [fw] = [f for f in done if f["id"] == "launcher"]
+    state = m.json("/master/state")
+    [fw] = [f for f in state["completed_frameworks"] if f["id"] == "launcher"]
     assert not missing(FRAMEWORK_KEYS, fw), missing(FRAMEWORK_KEYS, fw)
     assert fw["active"] is False and fw["unregistered_time"] > 0
+    # Its task runs on (an unload kills nothing), under no framework: an
+    # orphan, as Mesos lists the tasks of a framework not registered.
+    [t] = state["orphan_tasks"]
+    assert t["id"] == "t0" and t["state"] == "TASK_RUNNING"
+    assert t["framework_id"] == "launcher"
 
 
 def test_agent_state_in_mesos_shape(cluster):

@@ -179,6 +179,10 @@ int alloc_has_quota(struct alloc *a, const char *role);
  * arrays. */
 void alloc_write_weights_v1(struct alloc *a, struct agora_jw *w);
 void alloc_write_quota_v1(struct alloc *a, struct agora_jw *w);
+/* v1's QuotaStatus.configs [{role, guarantees: {name: {value}}, limits}]
+ * and Role list [{name, weight, frameworks: [{value}], resources}]. */
+void alloc_write_quota_configs_v1(struct alloc *a, struct agora_jw *w);
+void alloc_write_roles_v1(struct alloc *a, struct agora_jw *w);
 /* Adds the resources of ag's outstanding offers to *sum. */
 int alloc_agent_offered(const struct alloc_agent *ag,
                         struct agora_resources *sum);

@@ -148,6 +148,94 @@ static void write_scalars(struct agora_jw *w, const int64_t *v)
     agora_jw_obj_close(w);
 }
 
+/* Scalars as a list of Mesos Resources of role (those above 0). */
+static void write_resources_v1(struct agora_jw *w, const int64_t *v,
+                               const char *role)
+{
+    int k;
+
+    agora_jw_arr_open(w);
+    for (k = 0; k < AR_N; k++) {
+        if (v[k] == 0)
+            continue;
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "name", ar_names[k]);
+        agora_jw_kstr(w, "type", "SCALAR");
+        agora_jw_key(w, "scalar");
+        agora_jw_obj_open(w);
+        agora_jw_knum(w, "value", ar_unmilli(v[k]));
+        agora_jw_obj_close(w);
+        agora_jw_kstr(w, "role", role);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+}
+
+void alloc_write_roles_v1(struct alloc *a, struct agora_jw *w)
+{
+    size_t i, pos;
+    void *v;
+
+    agora_jw_arr_open(w);
+    for (i = 0; i < a->nroles; i++) {
+        struct alloc_role *r = a->rolev[i];
+
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "name", r->name);
+        agora_jw_knum(w, "weight", r->weight);
+        agora_jw_key(w, "frameworks");
+        agora_jw_arr_open(w);
+        pos = 0;
+        while (map_next(&a->fws, &pos, NULL, &v)) {
+            struct alloc_fw *fw = v;
+
+            if (fw->role != r)
+                continue;
+            agora_jw_obj_open(w);
+            agora_jw_kstr(w, "value", fw->id);
+            agora_jw_obj_close(w);
+        }
+        agora_jw_arr_close(w);
+        agora_jw_key(w, "resources");
+        write_resources_v1(w, r->alloc, r->name);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+}
+
+void alloc_write_quota_configs_v1(struct alloc *a, struct agora_jw *w)
+{
+    size_t i;
+    int k;
+
+    agora_jw_arr_open(w);
+    for (i = 0; i < a->nroles; i++) {
+        const struct alloc_role *r = a->rolev[i];
+
+        if (!r->has_quota)
+            continue;
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "role", r->name);
+        /* agora's quota is a guarantee; its limit is the cluster. */
+        agora_jw_key(w, "guarantees");
+        agora_jw_obj_open(w);
+        for (k = 0; k < AR_N; k++) {
+            if (r->quota[k] == 0)
+                continue;
+            agora_jw_key(w, ar_names[k]);
+            agora_jw_obj_open(w);
+            agora_jw_knum(w, "value", ar_unmilli(r->quota[k]));
+            agora_jw_obj_close(w);
+        }
+        agora_jw_obj_close(w);
+        agora_jw_key(w, "limits");
+        agora_jw_obj_open(w);
+        agora_jw_obj_close(w);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+}
+
 void alloc_write_roles(struct alloc *a, struct agora_jw *w)
 {
     size_t i, pos;

@@ -14,6 +14,7 @@
  * UPDATE_QUOTA, DEACTIVATE_AGENT, REACTIVATE_AGENT, DRAIN_AGENT,
  * MARK_AGENT_GONE. And SUBSCRIBE (master_api_v1_stream.c).
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,7 @@ static void get_version(struct agora_jw *w, struct master *m)
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "version", AGORA_VERSION);
     agora_jw_kstr(w, "build_date", __DATE__ " " __TIME__);
+    master_mesos_write_build(w);
     agora_jw_obj_close(w);
     agora_jw_obj_close(w);
 }
@@ -207,7 +209,7 @@ static void get_roles(struct agora_jw *w, struct master *m)
 {
     agora_jw_obj_open(w);
     agora_jw_key(w, "roles");
-    alloc_write_roles(m->alloc, w);
+    alloc_write_roles_v1(m->alloc, w);
     agora_jw_obj_close(w);
 }
 
@@ -226,12 +228,15 @@ static void get_quota(struct agora_jw *w, struct master *m)
     agora_jw_obj_open(w);
     agora_jw_key(w, "infos");
     alloc_write_quota_v1(m->alloc, w);
+    agora_jw_key(w, "configs");
+    alloc_write_quota_configs_v1(m->alloc, w);
     agora_jw_obj_close(w);
     agora_jw_obj_close(w);
 }
 
 static void get_master(struct agora_jw *w, struct master *m)
 {
+    struct in_addr ip4;
     char pid[300];
 
     snprintf(pid, sizeof(pid), "master@%s:%u", m->advertise_ip,
@@ -240,6 +245,9 @@ static void get_master(struct agora_jw *w, struct master *m)
     agora_jw_key(w, "master_info");
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "id", m->id);
+    /* MasterInfo.ip: the IPv4 address as a uint32 in network order. */
+    if (inet_pton(AF_INET, m->advertise_ip, &ip4) == 1)
+        agora_jw_kint(w, "ip", (int64_t)ip4.s_addr);
     agora_jw_kint(w, "port", m->conf.port);
     agora_jw_kstr(w, "pid", pid);
     agora_jw_kstr(w, "hostname", m->conf.hostname);

@@ -126,6 +126,15 @@ void api_v1_task_updated(struct master *m, const struct task *t)
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "value", t->framework_id);
     agora_jw_obj_close(w);
+    /* The docs' sample has them beside the status too. */
+    agora_jw_key(w, "task_id");
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "value", t->id);
+    agora_jw_obj_close(w);
+    agora_jw_key(w, "agent_id");
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "value", t->agent_id);
+    agora_jw_obj_close(w);
     agora_jw_key(w, "status");
     api_v1_write_task_status(w, m, t);
     agora_jw_kstr(w, "state", agora_task_state_name(t->state));

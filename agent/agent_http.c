@@ -11,6 +11,7 @@
  *   GET /files/debug                 the virtual path map
  *   GET /monitor/statistics[.json]   usage of each live task
  *   GET /metrics/snapshot            flat JSON of slave/... and system/...
+ *   POST /api/v1                     the v1 operator API (api_v1.h)
  * The Mesos spellings /slave(1)/<endpoint> and the legacy names
  * /files/browse.json and so on are routed too. ?jsonp= is not honoured
  * (the Mesos UI used it): a script tag of any web page could read the
@@ -52,6 +53,7 @@
 #include <agora/sdk.h>
 
 #include "agent.h"
+#include "api_v1.h"
 #include "exec.h"
 #include "files.h"
 #include "http.h"
@@ -507,7 +509,13 @@ static int add_routes(struct agent *a)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    /* The v1 operator API (api_v1.h), at both of Mesos' paths. */
+    rc = router_add(&a->router, "POST", NULL, "/api/v1", (void *)agent_api_v1,
+                    a);
+    if (rc == 0)
+        rc = router_add(&a->router, "POST", "/slave(1)", "/api/v1",
+                        (void *)agent_api_v1, a);
+    return rc < 0 ? rc : 0;
 }
 
 int agent_http_start(struct agent *a)

@@ -222,6 +222,8 @@ static void write_labels_of(struct agora_jw *w, yajl_val spec, int v1)
         agora_jw_obj_close(w);
 }
 
+/* From the spec's text (the task keeps no parsed spec): parsed only when
+ * it names labels. Completed tasks keep no spec, so no labels. */
 void state_json_labels(struct agora_jw *w, const struct agent_task *t, int v1)
 {
     char err[128];

@@ -4,10 +4,11 @@
  * The agent is two layers over one libev loop:
  *   control  (agent/: main.c, agent.c, agent_tasks.c, resources.c,
  *             link.c, leader_watch.c, updates.c, journal.c, recovery.c,
- *             agent_http.c, state_json.c, files.c): talks to the master
- *             over core/base/'s HTTP client, keeps every status update
- *             until the master acknowledges it, checkpoints tasks,
- *             serves /state, /files and /monitor.
+ *             agent_http.c, state_json.c, files.c, api_v1*.c): talks
+ *             to the master over core/base/'s HTTP client, keeps every
+ *             status update until the master acknowledges it,
+ *             checkpoints tasks, serves /state, /files, /monitor and
+ *             the v1 operator API.
  *   exec     (exec/, the agora_exec library; exec/exec.h): runs tasks
  *             under a per-task shim process, isolates them, kills them,
  *             checks their health, re-adopts them after a restart.
@@ -180,6 +181,14 @@ void agent_task_free(struct agent_task *t);
  * completed ring.
  */
 void agent_task_done(struct agent *a, struct agent_task *t);
+
+/*
+ * Kills t as a master's `kill` does: at once (TASK_KILLED) when its
+ * launch waits for its checkpoint, else through exec_kill() with grace
+ * seconds (< 0: the spec's kill_grace_period). Nothing for a terminal
+ * task. 0, or the agora_err of exec_kill() (logged).
+ */
+int agent_task_kill(struct agent *a, struct agent_task *t, double grace);
 
 /* How many tasks of a->tasks are not terminal yet. */
 size_t agent_tasks_live(struct agent *a);

@@ -11,6 +11,7 @@
  *   GET /files/debug                 the virtual path map
  *   GET /monitor/statistics[.json]   usage of each live task
  *   GET /metrics/snapshot            flat JSON of slave/... and system/...
+ *   POST /api/v1                     the v1 operator API (api_v1.h)
  * The Mesos spellings /slave(1)/<endpoint> and the legacy names
  * /files/browse.json and so on are routed too. ?jsonp= is not honoured
  * (the Mesos UI used it): a script tag of any web page could read the
@@ -52,6 +53,7 @@
 #include <agora/sdk.h>
 
 #include "agent.h"
+#include "api_v1.h"
 #include "exec.h"
 #include "files.h"
 #include "http.h"
@@ -74,7 +76,7 @@ static void reply_jw(struct http_req *req, int status, struct agora_jw *w)
     http_reply_jw(req, status, w);
 }
 
-static char *sandboxes_dir(const struct agent *a)
+char *agent_sandboxes_dir(const struct agent *a)
 {
     char *p;
 
@@ -132,22 +134,14 @@ static void write_usage(struct agora_jw *w, const struct agent_task *t,
 {
     char name[300];
 
-    snprintf(name, sizeof(name), "Command Executor (Task: %s)", t->id);
+    state_json_executor_name(t, name, sizeof(name));
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "executor_id", t->id);
     agora_jw_kstr(w, "executor_name", name);
     agora_jw_kstr(w, "framework_id", t->framework_id);
     agora_jw_kstr(w, "source", t->id);
     agora_jw_key(w, "statistics");
-    agora_jw_obj_open(w);
-    agora_jw_knum(w, "timestamp", u->timestamp);
-    agora_jw_knum(w, "cpus_user_time_secs", u->cpus_user_time_secs);
-    agora_jw_knum(w, "cpus_system_time_secs", u->cpus_system_time_secs);
-    agora_jw_knum(w, "cpus_limit", u->cpus_limit);
-    agora_jw_kint(w, "mem_rss_bytes", (int64_t)u->mem_rss_bytes);
-    agora_jw_kint(w, "mem_limit_bytes", (int64_t)u->mem_limit_bytes);
-    agora_jw_kint(w, "processes", (int64_t)u->processes);
-    agora_jw_obj_close(w);
+    state_json_statistics(w, u);
     agora_jw_obj_close(w);
 }
 
@@ -281,10 +275,8 @@ static void write_system_metrics(struct agora_jw *w)
     }
 }
 
-static void h_metrics(void *arg, struct http_req *req)
+void agent_http_metrics(struct agora_jw *w, struct agent *a)
 {
-    struct agent *a = A(arg);
-    struct agora_jw *w = agora_jw_new();
     struct http_stats st;
 
     agora_jw_obj_open(w);
@@ -302,6 +294,13 @@ static void h_metrics(void *arg, struct http_req *req)
     write_update_metrics(w, a);
     write_system_metrics(w);
     agora_jw_obj_close(w);
+}
+
+static void h_metrics(void *arg, struct http_req *req)
+{
+    struct agora_jw *w = agora_jw_new();
+
+    agent_http_metrics(w, A(arg));
     reply_jw(req, 200, w);
 }
 
@@ -345,7 +344,7 @@ static int query_i64(struct http_req *req, const char *name, int64_t def,
 static int files_start(const struct agent *a, char **root,
                        struct agora_jw **w, char *err, size_t errlen)
 {
-    *root = sandboxes_dir(a);
+    *root = agent_sandboxes_dir(a);
     *w = agora_jw_new();
     if (*root != NULL && *w != NULL)
         return 0;
@@ -427,7 +426,7 @@ static void h_download(void *arg, struct http_req *req)
 
     if (path == NULL)
         return;
-    root = sandboxes_dir(A(arg));
+    root = agent_sandboxes_dir(A(arg));
     if (root == NULL) {
         http_reply_error(req, 500, "out of memory");
         return;
@@ -463,7 +462,7 @@ static void h_download(void *arg, struct http_req *req)
 static void h_files_debug(void *arg, struct http_req *req)
 {
     struct agora_jw *w = agora_jw_new();
-    char *root = sandboxes_dir(A(arg));
+    char *root = agent_sandboxes_dir(A(arg));
 
     agora_jw_obj_open(w);
     agora_jw_kstr(w, FILES_VIRTUAL_ROOT, root);
@@ -510,7 +509,13 @@ static int add_routes(struct agent *a)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    /* The v1 operator API (api_v1.h), at both of Mesos' paths. */
+    rc = router_add(&a->router, "POST", NULL, "/api/v1", (void *)agent_api_v1,
+                    a);
+    if (rc == 0)
+        rc = router_add(&a->router, "POST", "/slave(1)", "/api/v1",
+                        (void *)agent_api_v1, a);
+    return rc < 0 ? rc : 0;
 }
 
 int agent_http_start(struct agent *a)

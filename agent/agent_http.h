@@ -36,4 +36,14 @@ int agent_http_start(struct agent *a);
  * or was never called. */
 void agent_http_stop(struct agent *a);
 
+struct agora_jw;
+
+/* "<work_dir>/sandboxes", the root the /files endpoints and the v1
+ * file calls reach (files.h); malloc'ed, NULL when memory is short. */
+char *agent_sandboxes_dir(const struct agent *a);
+
+/* Writes the /metrics/snapshot object of a into w (GET_METRICS lists
+ * the same keys). */
+void agent_http_metrics(struct agora_jw *w, struct agent *a);
+
 #endif /* AGORA_AGENT_HTTP_H */

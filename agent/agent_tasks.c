@@ -188,3 +188,23 @@ size_t agent_tasks_live(struct agent *a)
             n++;
     return n;
 }
+
+int agent_task_kill(struct agent *a, struct agent_task *t, double grace)
+{
+    int rc;
+
+    if (agora_task_state_terminal(t->state))
+        return 0;
+    if (t->updates && t->updates->launch_pending) {
+        /* Its checkpoint is not durable yet: it never runs. */
+        agent_task_update(a, t, AGORA_TASK_KILLED,
+                          "REASON_TASK_KILLED_DURING_LAUNCH",
+                          "killed before it was launched", -1);
+        return 0;
+    }
+    rc = exec_kill(a->exec, t, grace);
+    if (rc < 0)
+        log_error("agent", "cannot kill task %s: %s", t->id,
+                  agora_strerror(rc));
+    return rc;
+}

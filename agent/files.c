@@ -357,18 +357,31 @@ static const char *id_name(struct names *c, int group, unsigned id)
     return c->v[i].name;
 }
 
+/* One entry: /files/browse gives mtime in seconds and mode as text, v1's
+ * FileInfo a TimeInfo and the st_mode number. */
 static void write_entry(struct agora_jw *w, struct names *names,
-                        const char *path, const struct stat *st)
+                        enum files_style style, const char *path,
+                        const struct stat *st)
 {
     char mode[11];
 
-    files_mode_string(st->st_mode, mode);
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "path", path);
     agora_jw_kint(w, "nlink", (int64_t)st->st_nlink);
     agora_jw_kint(w, "size", (int64_t)st->st_size);
-    agora_jw_kint(w, "mtime", (int64_t)st->st_mtime);
-    agora_jw_kstr(w, "mode", mode);
+    if (style == FILES_V1) {
+        agora_jw_key(w, "mtime");
+        agora_jw_obj_open(w);
+        agora_jw_kint(w, "nanoseconds",
+                      (int64_t)st->st_mtim.tv_sec * 1000000000 +
+                          st->st_mtim.tv_nsec);
+        agora_jw_obj_close(w);
+        agora_jw_kint(w, "mode", (int64_t)st->st_mode);
+    } else {
+        files_mode_string(st->st_mode, mode);
+        agora_jw_kint(w, "mtime", (int64_t)st->st_mtime);
+        agora_jw_kstr(w, "mode", mode);
+    }
     agora_jw_kstr(w, "uid", id_name(names, 0, (unsigned)st->st_uid));
     agora_jw_kstr(w, "gid", id_name(names, 1, (unsigned)st->st_gid));
     agora_jw_obj_close(w);
@@ -452,6 +465,12 @@ static int entry_stat(const char *root, int dfd, const char *dir_real,
 int files_browse(const char *root, const char *path, struct agora_jw *w,
                  int *truncated, char *err, size_t errlen)
 {
+    return files_list(root, path, FILES_V0, w, truncated, err, errlen);
+}
+
+int files_list(const char *root, const char *path, enum files_style style,
+               struct agora_jw *w, int *truncated, char *err, size_t errlen)
+{
     struct names names = {.n = 0};
     struct stat st;
     char **v = NULL, *real, *vp;
@@ -467,7 +486,7 @@ int files_browse(const char *root, const char *path, struct agora_jw *w,
         close(fd);
         free(real);
         agora_jw_arr_open(w);
-        write_entry(w, &names, path, &st);
+        write_entry(w, &names, style, path, &st);
         agora_jw_arr_close(w);
         return 0;
     }
@@ -491,7 +510,7 @@ int files_browse(const char *root, const char *path, struct agora_jw *w,
         if (entry_stat(root, dfd, real, v[i], &st) == 0 &&
             asprintf(&vp, "%.*s%s%s", (int)plen, path,
                      path[plen - 1] == '/' ? "" : "/", v[i]) >= 0) {
-            write_entry(w, &names, vp, &st);
+            write_entry(w, &names, style, vp, &st);
             free(vp);
         }
         free(v[i]);
@@ -561,20 +580,19 @@ size_t files_utf8_clean(const unsigned char *in, size_t n, char *out,
     return o;
 }
 
-int files_read(const char *root, const char *path, int64_t offset,
-               int64_t length, struct agora_jw *w, char *err, size_t errlen)
+int files_read_raw(const char *root, const char *path, int64_t offset,
+                   size_t max, unsigned char **buf, size_t *n,
+                   uint64_t *size, char *err, size_t errlen)
 {
     struct stat st;
-    unsigned char *buf;
-    char *text;
-    size_t n, tlen, used;
     ssize_t got;
+    size_t want;
     int fd, rc;
 
+    *buf = NULL;
+    *n = 0;
     if (offset < -1)
         return ferr(err, errlen, 400, "offset must be -1 or more");
-    if (length < -1)
-        return ferr(err, errlen, 400, "length must be -1 or more");
     rc = files_open(root, path, &fd, &st, NULL, err, errlen);
     if (rc != 0)
         return rc;
@@ -582,40 +600,65 @@ int files_read(const char *root, const char *path, int64_t offset,
         close(fd);
         return ferr(err, errlen, 400, "cannot read a directory");
     }
+    *size = (uint64_t)st.st_size;
     if (offset == -1 || offset >= (int64_t)st.st_size) {
         close(fd);
+        return 0;
+    }
+    want = (size_t)((int64_t)st.st_size - offset);
+    if (want > max)
+        want = max;
+    if ((*buf = malloc(want ? want : 1)) == NULL) {
+        close(fd);
+        return ferr(err, errlen, 500, "out of memory");
+    }
+    got = fs_read_full(fd, *buf, want, (off_t)offset);
+    close(fd);
+    if (got < 0) {
+        rc = ferr(err, errlen, 500, "cannot read: %s", strerror(errno));
+        free(*buf);
+        *buf = NULL;
+        return rc;
+    }
+    *n = (size_t)got;
+    return 0;
+}
+
+int files_read(const char *root, const char *path, int64_t offset,
+               int64_t length, struct agora_jw *w, char *err, size_t errlen)
+{
+    unsigned char *buf;
+    uint64_t size = 0;
+    size_t n, tlen, used, max = FILES_READ_MAX;
+    char *text;
+    int rc;
+
+    if (length < -1)
+        return ferr(err, errlen, 400, "length must be -1 or more");
+    if (length >= 0 && (uint64_t)length < max)
+        max = (size_t)length;
+    rc = files_read_raw(root, path, offset, max, &buf, &n, &size, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (buf == NULL) {
+        /* At or past the end: the size, as the Mesos UI tails a file. */
         agora_jw_obj_open(w);
         agora_jw_kstr(w, "data", "");
-        agora_jw_kint(w, "offset", (int64_t)st.st_size);
+        agora_jw_kint(w, "offset", (int64_t)size);
         agora_jw_obj_close(w);
         return 0;
     }
-    n = (size_t)((int64_t)st.st_size - offset);
-    if (length >= 0 && (uint64_t)length < n)
-        n = (size_t)length;
-    if (n > FILES_READ_MAX)
-        n = FILES_READ_MAX;
-    buf = malloc(n ? n : 1);
-    text = malloc(3 * n + 1);
-    if (buf == NULL || text == NULL) {
-        close(fd);
+    if ((text = malloc(3 * n + 1)) == NULL) {
         free(buf);
-        free(text);
         return ferr(err, errlen, 500, "out of memory");
     }
-    got = fs_read_full(fd, buf, n, (off_t)offset);
-    if (got < 0) {
-        rc = ferr(err, errlen, 500, "cannot read: %s", strerror(errno));
-    } else {
-        tlen = files_utf8_clean(buf, (size_t)got, text, &used);
-        agora_jw_obj_open(w);
-        agora_jw_key(w, "data");
-        agora_jw_strn(w, text, tlen);
-        agora_jw_kint(w, "offset", offset);
-        agora_jw_obj_close(w);
-    }
-    close(fd);
+    tlen = files_utf8_clean(buf, n, text, &used);
+    agora_jw_obj_open(w);
+    agora_jw_key(w, "data");
+    agora_jw_strn(w, text, tlen);
+    agora_jw_kint(w, "offset", offset);
+    agora_jw_obj_close(w);
     free(buf);
     free(text);
-    return rc;
+    return 0;
 }

@@ -81,6 +81,25 @@ int files_open(const char *root, const char *path, int *fd, struct stat *st,
 int files_browse(const char *root, const char *path, struct agora_jw *w,
                  int *truncated, char *err, size_t errlen);
 
+/* The shapes of a listing's entries: /files/browse's, or the v1 API's
+ * FileInfo (mtime {"nanoseconds"}, mode the st_mode number). */
+enum files_style { FILES_V0, FILES_V1 };
+
+/* files_browse() with the entries in the given style. */
+int files_list(const char *root, const char *path, enum files_style style,
+               struct agora_jw *w, int *truncated, char *err, size_t errlen);
+
+/*
+ * Reads at most max bytes of the regular file `path` from offset into
+ * *buf (malloc'ed; the caller frees it) and their count into *n, with the
+ * file's size in *size. offset -1, or one at or past the end, reads
+ * nothing: *buf is then NULL (how Mesos answers a tail). Returns 0, 400
+ * (offset below -1, a directory) or a status as above.
+ */
+int files_read_raw(const char *root, const char *path, int64_t offset,
+                   size_t max, unsigned char **buf, size_t *n,
+                   uint64_t *size, char *err, size_t errlen);
+
 /*
  * Writes the Mesos /files/read answer {"data": ..., "offset": ...} for
  * `path` to w. offset -1 (or one at or past the end) gives no data and the

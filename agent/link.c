@@ -408,7 +408,6 @@ static void link_on_kill(struct agent_link *l, yajl_val ev)
     struct agent_task *t;
     const char *id;
     double grace = -1;
-    int rc;
 
     if (agora_json_str(ev, "task_id", &id) < 0) {
         log_warn("link", "kill without task_id: ignored");
@@ -420,17 +419,7 @@ static void link_on_kill(struct agent_link *l, yajl_val ev)
         log_warn("link", "kill of unknown task %s: ignored", id);
         return;
     }
-    if (agora_task_state_terminal(t->state))
-        return;
-    if (t->updates->launch_pending) {
-        agent_task_update(a, t, AGORA_TASK_KILLED,
-                          "REASON_TASK_KILLED_DURING_LAUNCH",
-                          "killed before it was launched", -1);
-        return;
-    }
-    rc = exec_kill(a->exec, t, grace);
-    if (rc < 0)
-        log_error("link", "cannot kill task %s: %s", id, agora_strerror(rc));
+    agent_task_kill(a, t, grace);
 }
 
 static void link_on_ack(struct agent_link *l, yajl_val ev)

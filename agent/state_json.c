@@ -24,6 +24,7 @@
 #include "attr_json.h"
 #include "exec.h"
 #include "task.h"
+#include "v1_call.h"
 
 /* ---- resources ---- */
 
@@ -173,9 +174,7 @@ static int cmp_tasks(const void *x, const void *y)
     return c ? c : strcmp(a->id, b->id);
 }
 
-/* The tasks in a->tasks and the completed ones, sorted by framework then
- * id (malloc'ed; NULL when there are none or memory is short, with *n 0). */
-static const struct agent_task **all_tasks(const struct agent *a, size_t *n)
+const struct agent_task **state_json_tasks(const struct agent *a, size_t *n)
 {
     const struct agent_task **v, *t;
     const char *key;
@@ -193,8 +192,9 @@ static const struct agent_task **all_tasks(const struct agent *a, size_t *n)
     return v;
 }
 
-/* Mesos' labels: [{"key", "value"}] from the spec's {"k": "v"}. */
-static void write_labels_of(struct agora_jw *w, yajl_val spec)
+/* Mesos' labels: [{"key", "value"}] from the spec's {"k": "v"}; v1's
+ * Labels message wraps the list: {"labels": [...]}. */
+static void write_labels_of(struct agora_jw *w, yajl_val spec, int v1)
 {
     yajl_val l = agora_json_get(spec, "labels");
     size_t i;
@@ -202,6 +202,10 @@ static void write_labels_of(struct agora_jw *w, yajl_val spec)
     if (!YAJL_IS_OBJECT(l))
         return;
     agora_jw_key(w, "labels");
+    if (v1) {
+        agora_jw_obj_open(w);
+        agora_jw_key(w, "labels");
+    }
     agora_jw_arr_open(w);
     for (i = 0; i < l->u.object.len; i++) {
         yajl_val v = l->u.object.values[i];
@@ -214,11 +218,13 @@ static void write_labels_of(struct agora_jw *w, yajl_val spec)
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);
+    if (v1)
+        agora_jw_obj_close(w);
 }
 
-/* The labels of t, from its spec's text (the task keeps no parsed
- * spec): parsed only when it names labels. Completed tasks keep none. */
-static void write_labels(struct agora_jw *w, const struct agent_task *t)
+/* From the spec's text (the task keeps no parsed spec): parsed only when
+ * it names labels. Completed tasks keep no spec, so no labels. */
+void state_json_labels(struct agora_jw *w, const struct agent_task *t, int v1)
 {
     char err[128];
     yajl_val spec;
@@ -226,31 +232,42 @@ static void write_labels(struct agora_jw *w, const struct agent_task *t)
     if (t->spec_json == NULL || strstr(t->spec_json, "\"labels\"") == NULL)
         return;
     spec = agora_json_parse(t->spec_json, err, sizeof(err));
-    write_labels_of(w, spec);
+    write_labels_of(w, spec, v1);
     if (spec)
         yajl_tree_free(spec);
 }
 
+/* Opens one status of t with its state; v1's TaskStatus names the task
+ * and the agent too. */
+static void status_open(struct agora_jw *w, const struct agent *a,
+                        const struct agent_task *t, enum agora_task_state s,
+                        int v1)
+{
+    agora_jw_obj_open(w);
+    if (v1) {
+        v1_write_id(w, "task_id", t->id);
+        v1_write_id(w, "agent_id", a->id);
+    }
+    agora_jw_kstr(w, "state", agora_task_state_name(s));
+}
+
 /*
- * The task's statuses as far as the agent knows them: RUNNING at
- * start_time when it got there, then the current state if it is another
- * one. Only RUNNING has a time; the others are the latest state without
- * one.
+ * Only RUNNING has a time; the others are the latest state without one
+ * (the agent keeps no history of a task's updates once acknowledged).
  */
-static void write_statuses(struct agora_jw *w, const struct agent_task *t)
+void state_json_statuses(struct agora_jw *w, const struct agent *a,
+                         const struct agent_task *t, int v1)
 {
     agora_jw_arr_open(w);
     if (t->start_time > 0) {
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "state", agora_task_state_name(AGORA_TASK_RUNNING));
+        status_open(w, a, t, AGORA_TASK_RUNNING, v1);
         agora_jw_knum(w, "timestamp", t->start_time);
         if (t->state == AGORA_TASK_RUNNING && t->healthy >= 0)
             agora_jw_kbool(w, "healthy", t->healthy);
         agora_jw_obj_close(w);
     }
     if (t->start_time <= 0 || t->state != AGORA_TASK_RUNNING) {
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "state", agora_task_state_name(t->state));
+        status_open(w, a, t, t->state, v1);
         if (t->healthy >= 0)
             agora_jw_kbool(w, "healthy", t->healthy);
         agora_jw_obj_close(w);
@@ -273,9 +290,15 @@ static void write_mesos_task(struct agora_jw *w, const struct agent *a,
     agora_jw_key(w, "resources");
     state_json_resources(w, &t->resources, NULL);
     agora_jw_key(w, "statuses");
-    write_statuses(w, t);
-    write_labels(w, t);
+    state_json_statuses(w, a, t, 0);
+    state_json_labels(w, t, 0);
     agora_jw_obj_close(w);
+}
+
+void state_json_executor_name(const struct agent_task *t, char *out,
+                              size_t len)
+{
+    snprintf(out, len, "Command Executor (Task: %s)", t->id);
 }
 
 /* The command executor of one task. */
@@ -285,7 +308,7 @@ static void write_executor(struct agora_jw *w, const struct agent *a,
     char name[300];
     int done = task_terminal(t);
 
-    snprintf(name, sizeof(name), "Command Executor (Task: %s)", t->id);
+    state_json_executor_name(t, name, sizeof(name));
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "id", t->id);
     agora_jw_kstr(w, "name", name);
@@ -389,6 +412,19 @@ static void write_flat_tasks(struct agora_jw *w, const struct agent_task **v,
     agora_jw_arr_close(w);
 }
 
+void state_json_statistics(struct agora_jw *w, const struct exec_usage *u)
+{
+    agora_jw_obj_open(w);
+    agora_jw_knum(w, "timestamp", u->timestamp);
+    agora_jw_knum(w, "cpus_user_time_secs", u->cpus_user_time_secs);
+    agora_jw_knum(w, "cpus_system_time_secs", u->cpus_system_time_secs);
+    agora_jw_knum(w, "cpus_limit", u->cpus_limit);
+    agora_jw_kint(w, "mem_rss_bytes", (int64_t)u->mem_rss_bytes);
+    agora_jw_kint(w, "mem_limit_bytes", (int64_t)u->mem_limit_bytes);
+    agora_jw_kint(w, "processes", (int64_t)u->processes);
+    agora_jw_obj_close(w);
+}
+
 /* ---- the agent ---- */
 
 /* Attribute values as Mesos types them: a number when the text is one. */
@@ -427,7 +463,7 @@ void state_json_write(struct agora_jw *w, const struct agent *a, unsigned port)
     size_t n;
 
     snprintf(pid, sizeof(pid), "slave(1)@%s:%u", agent_ip(a), port);
-    v = all_tasks(a, &n);
+    v = state_json_tasks(a, &n);
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "version", AGORA_VERSION);
     agora_jw_kstr(w, "id", a->id);

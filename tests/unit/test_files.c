@@ -550,6 +550,87 @@ START_TEST(browse)
 }
 END_TEST
 
+/* v1's LIST_FILES entries: mtime a TimeInfo, mode the st_mode number. */
+START_TEST(list_v1)
+{
+    struct agora_jw *w = agora_jw_new();
+    char err[128], p[PATH_MAX + 32];
+    struct stat st;
+    yajl_val v, e;
+    int64_t n;
+
+    ck_assert_int_eq(files_list(root, "/sandboxes/t1", FILES_V1, w, NULL, err,
+                                sizeof(err)),
+                     0);
+    v = parsed(w);
+    ck_assert_uint_eq(v->u.array.len, 8);
+    e = entry(v, "/sandboxes/t1/stdout");
+    snprintf(p, sizeof(p), "%s/t1/stdout", root);
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_eq(agora_json_int(e, "mode", &n), 0);
+    ck_assert_int_eq(n, (int64_t)st.st_mode);
+    ck_assert_int_eq(agora_json_int(agora_json_get(e, "mtime"), "nanoseconds",
+                                    &n),
+                     0);
+    ck_assert_int_eq(n, (int64_t)st.st_mtim.tv_sec * 1000000000 +
+                            st.st_mtim.tv_nsec);
+    ck_assert_int_eq(agora_json_int(e, "size", &n), 0);
+    ck_assert_int_eq(n, 6);
+    ck_assert_int_eq(agora_json_int(entry(v, "/sandboxes/t1/sub"), "mode", &n),
+                     0);
+    ck_assert(S_ISDIR(n));
+    ck_assert_int_eq(
+        agora_json_int(entry(v, "/sandboxes/t1/out_abs"), "mode", &n), 0);
+    ck_assert(S_ISLNK(n));
+    yajl_tree_free(v);
+    agora_jw_free(w);
+}
+END_TEST
+
+/* The raw bytes READ_FILE sends: the same checks as files_read. */
+START_TEST(read_raw)
+{
+    unsigned char *buf;
+    uint64_t size = 0;
+    size_t n;
+    char err[128];
+
+    ck_assert_int_eq(files_read_raw(root, "/sandboxes/t1/stdout", 2, 3, &buf,
+                                    &n, &size, err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_uint_eq(size, 6);
+    ck_assert_int_eq(memcmp(buf, "llo", 3), 0);
+    free(buf);
+    /* At or past the end: nothing, and the size. */
+    size = 0;
+    ck_assert_int_eq(files_read_raw(root, "/sandboxes/t1/stdout", 6, 10, &buf,
+                                    &n, &size, err, sizeof(err)),
+                     0);
+    ck_assert_ptr_null(buf);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(size, 6);
+    ck_assert_int_eq(files_read_raw(root, "/sandboxes/t1/stdout", 0, 100, &buf,
+                                    &n, &size, err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(n, 6);
+    free(buf);
+    ck_assert_int_eq(files_read_raw(root, "/sandboxes/t1", 0, 10, &buf, &n,
+                                    &size, err, sizeof(err)),
+                     400);
+    ck_assert_ptr_null(buf);
+    ck_assert_int_eq(files_read_raw(root, "/sandboxes/t1/out_rel", 0, 10, &buf,
+                                    &n, &size, err, sizeof(err)),
+                     403);
+    ck_assert_int_eq(files_read_raw(root, "/sandboxes/t1/nope", 0, 10, &buf,
+                                    &n, &size, err, sizeof(err)),
+                     404);
+    ck_assert_int_eq(files_read_raw(root, "/sandboxes/t1/stdout", -2, 10, &buf,
+                                    &n, &size, err, sizeof(err)),
+                     400);
+}
+END_TEST
+
 /* files_read into a fresh writer; returns the status, and data/offset. */
 static int rd(const char *path, int64_t off, int64_t len, char **data,
               size_t *dlen, int64_t *out_off)
@@ -741,6 +822,8 @@ int main(void)
     tcase_add_checked_fixture(tr, setup, teardown);
     tcase_add_test(tr, browse);
     tcase_add_test(tr, read_pieces);
+    tcase_add_test(tr, list_v1);
+    tcase_add_test(tr, read_raw);
     tcase_add_test(tr, read_bounded_and_binary);
     tcase_add_test(tr, utf8);
     tcase_add_test(tr, mode_strings);

@@ -15,11 +15,9 @@
  * MARK_AGENT_GONE. And SUBSCRIBE (master_api_v1_stream.c).
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <agora/json.h>
 #include <agora/sdk.h>
@@ -37,55 +35,9 @@
 #include "master_http.h"
 #include "master_mesos.h"
 #include "tasks.h"
+#include "v1_call.h"
 
 #define M(arg) ((struct master *)(arg))
-
-static void bad_request(struct http_req *req, const char *fmt, const char *a)
-{
-    char msg[300];
-
-    snprintf(msg, sizeof(msg), fmt, a ? a : "");
-    http_reply(req, 400, "text/plain", msg, strlen(msg));
-}
-
-/* Whether a media type header names type (parameters ignored). */
-static int media_is(const char *h, const char *type)
-{
-    size_t n = strlen(type);
-
-    while (*h == ' ')
-        h++;
-    return strncasecmp(h, type, n) == 0 &&
-           (h[n] == '\0' || h[n] == ';' || h[n] == ' ');
-}
-
-/* Whether Accept (absent: anything) allows application/json. */
-static int accepts_json(const char *accept)
-{
-    const char *p;
-
-    if (accept == NULL || *accept == '\0')
-        return 1;
-    for (p = accept; p; p = strchr(p, ',')) {
-        if (*p == ',')
-            p++;
-        if (media_is(p, "application/json") || media_is(p, "application/*") ||
-            media_is(p, "*/*"))
-            return 1;
-    }
-    return 0;
-}
-
-/* The key of a call's message: its type in lower case ("GET_STATE" ->
- * "get_state"). */
-static void message_key(const char *type, char *key, size_t len)
-{
-    size_t i;
-
-    for (i = 0; type[i] && i + 1 < len; i++)
-        key[i] = (char)tolower((unsigned char)type[i]);
-    key[i] = '\0';
-}
 
 /* {"type": type, "<type in lower case>": (what fn writes)}. */
 static void reply_read(struct http_req *req, const char *type,
@@ -93,12 +45,8 @@ static void reply_read(struct http_req *req, const char *type,
                        struct master *m)
 {
     struct agora_jw *w = agora_jw_new();
-    char key[64];
 
-    message_key(type, key, sizeof(key));
-    agora_jw_obj_open(w);
-    agora_jw_kstr(w, "type", type);
-    agora_jw_key(w, key);
+    v1_reply_open(w, type);
     fn(w, m);
     agora_jw_obj_close(w);
     http_reply_jw(req, 200, w);
@@ -127,47 +75,12 @@ static void get_version(struct agora_jw *w, struct master *m)
     agora_jw_obj_close(w);
 }
 
-/*
- * {key: [{"name", "value"}]}: the flat object f holds (a v0 document:
- * /flags, /metrics/snapshot) as v1 lists it, strings or numbers as the
- * values are. Frees f.
- */
-static void write_pairs(struct agora_jw *w, const char *key,
-                        struct agora_jw *f)
-{
-    const char *json = agora_jw_result(f, NULL);
-    yajl_val doc = json ? agora_json_parse(json, NULL, 0) : NULL;
-    size_t i;
-
-    agora_jw_obj_open(w);
-    agora_jw_key(w, key);
-    agora_jw_arr_open(w);
-    for (i = 0; doc && YAJL_IS_OBJECT(doc) && i < doc->u.object.len; i++) {
-        yajl_val v = doc->u.object.values[i];
-
-        if (!YAJL_IS_NUMBER(v) && !YAJL_IS_STRING(v))
-            continue;
-        agora_jw_obj_open(w);
-        agora_jw_kstr(w, "name", doc->u.object.keys[i]);
-        if (YAJL_IS_NUMBER(v))
-            agora_jw_knum(w, "value", YAJL_GET_DOUBLE(v));
-        else
-            agora_jw_kstr(w, "value", YAJL_GET_STRING(v));
-        agora_jw_obj_close(w);
-    }
-    agora_jw_arr_close(w);
-    agora_jw_obj_close(w);
-    if (doc)
-        yajl_tree_free(doc);
-    agora_jw_free(f);
-}
-
 static void get_flags(struct agora_jw *w, struct master *m)
 {
     struct agora_jw *f = agora_jw_new();
 
     conf_write_json(master_flags, &m->conf, f);
-    write_pairs(w, "flags", f);
+    v1_write_pairs(w, "flags", f);
 }
 
 static void get_metrics(struct agora_jw *w, struct master *m)
@@ -175,7 +88,7 @@ static void get_metrics(struct agora_jw *w, struct master *m)
     struct agora_jw *f = agora_jw_new();
 
     master_write_metrics(m, f);
-    write_pairs(w, "metrics", f);
+    v1_write_pairs(w, "metrics", f);
 }
 
 static void get_state(struct agora_jw *w, struct master *m)
@@ -513,7 +426,6 @@ static const struct {
 static int run_change(struct master *m, const char *type, yajl_val doc,
                       const char **why, int *part)
 {
-    char key[64];
     yajl_val msg;
     size_t i;
 
@@ -523,9 +435,7 @@ static int run_change(struct master *m, const char *type, yajl_val doc,
     if (i == sizeof(changes) / sizeof(changes[0]))
         return 0;
     *part = changes[i].part;
-    message_key(type, key, sizeof(key));
-    msg = agora_json_get(doc, key);
-    if (!YAJL_IS_OBJECT(msg)) {
+    if ((msg = v1_call_message(doc, type)) == NULL) {
         *why = "the call's message is missing";
         return 400;
     }
@@ -534,54 +444,13 @@ static int run_change(struct master *m, const char *type, yajl_val doc,
 
 /* ---- the route ---- */
 
-/* Checks the request's media types and parses its call; NULL when it
- * answered already. */
-static yajl_val read_call(struct http_req *req)
-{
-    const char *ct = http_req_header(req, "Content-Type");
-    const char *body;
-    char err[200];
-    yajl_val doc;
-    size_t len;
-
-    if (ct == NULL) {
-        bad_request(req, "Expecting 'Content-Type' to be present%s", NULL);
-        return NULL;
-    }
-    if (!media_is(ct, "application/json")) {
-        static const char msg[] = "Expecting 'Content-Type' of "
-                                  "application/json (protobuf is not served)";
-        http_reply(req, 415, "text/plain", msg, sizeof(msg) - 1);
-        return NULL;
-    }
-    if (!accepts_json(http_req_header(req, "Accept"))) {
-        static const char msg[] = "Expecting 'Accept' to allow "
-                                  "'application/json'";
-        http_reply(req, 406, "text/plain", msg, sizeof(msg) - 1);
-        return NULL;
-    }
-    body = http_req_body(req, &len);
-    doc = agora_json_parse(body ? body : "", err, sizeof(err));
-    if (doc == NULL) {
-        bad_request(req, "Failed to parse body into JSON: %s", err);
-        return NULL;
-    }
-    if (!YAJL_IS_OBJECT(doc) || agora_json_get_str(doc, "type") == NULL) {
-        bad_request(req, "Failed to validate master::Call: Expecting 'type' "
-                         "to be present%s", NULL);
-        yajl_tree_free(doc);
-        return NULL;
-    }
-    return doc;
-}
-
 #define ACL_REFUSED "not allowed by the master's ACLs"
 
 void master_api_v1(void *arg, struct http_req *req)
 {
     struct master *m = M(arg);
     const char *why = NULL;
-    yajl_val doc = read_call(req);
+    yajl_val doc = v1_call_read(req, "master::Call");
     char type[64];
     size_t i;
     int status, part = -1;
@@ -606,7 +475,7 @@ void master_api_v1(void *arg, struct http_req *req)
         status = run_change(m, type, doc, &why, &part);
     yajl_tree_free(doc);
     if (status == 0 && why == NULL && strcmp(type, "SUBSCRIBE") != 0)
-        bad_request(req, "Failed to validate master::Call: '%s' is not a "
+        v1_call_bad(req, "Failed to validate master::Call: '%s' is not a "
                          "call agora serves", type);
     else if (status == 200 && part >= 0)
         policy_save(m, (enum policy_part)part, req, NULL, NULL);

@@ -148,7 +148,8 @@ static void write_scalars(struct agora_jw *w, const int64_t *v)
     agora_jw_obj_close(w);
 }
 
-/* Scalars as a list of Mesos Resources of role (those above 0). */
+/* Scalars as a list of Mesos Resources (those above 0), of role when
+ * not NULL. */
 static void write_resources_v1(struct agora_jw *w, const int64_t *v,
                                const char *role)
 {
@@ -165,7 +166,8 @@ static void write_resources_v1(struct agora_jw *w, const int64_t *v,
         agora_jw_obj_open(w);
         agora_jw_knum(w, "value", ar_unmilli(v[k]));
         agora_jw_obj_close(w);
-        agora_jw_kstr(w, "role", role);
+        if (role)
+            agora_jw_kstr(w, "role", role);
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);
@@ -412,7 +414,6 @@ void alloc_write_weights_v1(struct alloc *a, struct agora_jw *w)
 void alloc_write_quota_v1(struct alloc *a, struct agora_jw *w)
 {
     size_t i;
-    int k;
 
     agora_jw_arr_open(w);
     for (i = 0; i < a->nroles; i++) {
@@ -423,20 +424,7 @@ void alloc_write_quota_v1(struct alloc *a, struct agora_jw *w)
         agora_jw_obj_open(w);
         agora_jw_kstr(w, "role", r->name);
         agora_jw_key(w, "guarantee");
-        agora_jw_arr_open(w);
-        for (k = 0; k < AR_N; k++) {
-            if (r->quota[k] == 0)
-                continue;
-            agora_jw_obj_open(w);
-            agora_jw_kstr(w, "name", ar_names[k]);
-            agora_jw_kstr(w, "type", "SCALAR");
-            agora_jw_key(w, "scalar");
-            agora_jw_obj_open(w);
-            agora_jw_knum(w, "value", ar_unmilli(r->quota[k]));
-            agora_jw_obj_close(w);
-            agora_jw_obj_close(w);
-        }
-        agora_jw_arr_close(w);
+        write_resources_v1(w, r->quota, NULL);
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);

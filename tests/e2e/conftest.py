@@ -406,6 +406,49 @@ def free_port_range(n):
     raise AssertionError("no free port range of %d" % n)
 
 
+class RecordIO:
+    """A SUBSCRIBE stream of a master's v1 operator API, read record by
+    record ("<length>\\n<JSON>"); the first event of each type is kept in
+    .seen."""
+
+    def __init__(self, m):
+        self.r = requests.post(m.url("/api/v1"), json={"type": "SUBSCRIBE"},
+                               headers={"Accept": "application/json"},
+                               stream=True, timeout=10 * SLOW)
+        assert self.r.status_code == 200, self.r.text
+        self.raw = self.r.raw
+        self.seen = {}
+
+    def next(self):
+        head = b""
+        while not head.endswith(b"\n"):
+            c = self.raw.read(1)
+            assert c, "the stream ended"
+            head += c
+        n = int(head)
+        body = b""
+        while len(body) < n:
+            chunk = self.raw.read(n - len(body))
+            assert chunk, "the stream ended inside a record"
+            body += chunk
+        ev = json.loads(body)
+        self.seen.setdefault(ev["type"], ev)
+        return ev
+
+    def until(self, pred, limit=200):
+        """Reads until an event for which pred holds (at most limit)."""
+        seen = []
+        for _ in range(limit):
+            ev = self.next()
+            seen.append(ev["type"])
+            if pred(ev):
+                return ev
+        raise AssertionError("not seen in %s" % seen)
+
+    def close(self):
+        self.r.close()
+
+
 class Agent:
     """One agora-agent process, subscribed to a master.
 

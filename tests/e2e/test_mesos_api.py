@@ -14,7 +14,7 @@ import time
 
 import requests
 
-from conftest import SLOW, wait_for
+from conftest import SLOW, RecordIO, wait_for
 
 FRAMEWORK_KEYS = {
     # Summary<Framework>
@@ -364,44 +364,6 @@ def test_v1_weights_and_quota(cluster):
     assert info["role"] == "prod"
     got = {g["name"]: g["scalar"]["value"] for g in info["guarantee"]}
     assert got == {"cpus": 1, "mem": 256}
-
-
-class RecordIO:
-    """A SUBSCRIBE stream, read record by record ("<length>\\n<JSON>")."""
-
-    def __init__(self, m):
-        self.r = requests.post(m.url("/api/v1"), json={"type": "SUBSCRIBE"},
-                               headers={"Accept": "application/json"},
-                               stream=True, timeout=10 * SLOW)
-        assert self.r.status_code == 200, self.r.text
-        self.raw = self.r.raw
-
-    def next(self):
-        head = b""
-        while not head.endswith(b"\n"):
-            c = self.raw.read(1)
-            assert c, "the stream ended"
-            head += c
-        n = int(head)
-        body = b""
-        while len(body) < n:
-            chunk = self.raw.read(n - len(body))
-            assert chunk, "the stream ended inside a record"
-            body += chunk
-        import json
-        return json.loads(body)
-
-    def until(self, pred, limit=200):
-        seen = []
-        for _ in range(limit):
-            ev = self.next()
-            seen.append(ev["type"])
-            if pred(ev):
-                return ev
-        raise AssertionError("not seen in %s" % seen)
-
-    def close(self):
-        self.r.close()
 
 
 def test_v1_subscribe_sees_tasks_and_agents(cluster):

@@ -28,7 +28,8 @@ import time
 import pytest
 import requests
 
-from conftest import SLOW, Agent, Launcher, TEST_PLUGINS, kill_leftovers
+from conftest import (SLOW, Agent, Launcher, RecordIO, TEST_PLUGINS,
+                      kill_leftovers)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mesos_docs")
 
@@ -292,32 +293,8 @@ def test_v0_state_against_the_docs_sample(golden_cluster):
     g.report({"v0_state"})
 
 
-class RecordIO:
-    """A SUBSCRIBE stream, read record by record ("<length>\\n<JSON>")."""
-
-    def __init__(self, m):
-        self.r = requests.post(m.url("/api/v1"), json={"type": "SUBSCRIBE"},
-                               headers={"Accept": "application/json"},
-                               stream=True, timeout=10 * SLOW)
-        assert self.r.status_code == 200, self.r.text
-        self.raw = self.r.raw
-        self.seen = {}
-
-    def next(self):
-        head = b""
-        while not head.endswith(b"\n"):
-            c = self.raw.read(1)
-            assert c, "the stream ended"
-            head += c
-        n = int(head)
-        body = b""
-        while len(body) < n:
-            chunk = self.raw.read(n - len(body))
-            assert chunk, "the stream ended inside a record"
-            body += chunk
-        ev = json.loads(body)
-        self.seen.setdefault(ev["type"], ev)
-        return ev
+class Events(RecordIO):
+    """The stream, read until an event of a type."""
 
     def until(self, type_, pred=None, timeout=20.0):
         """Reads until an event of type_ (for which pred holds, if given)
@@ -333,9 +310,6 @@ class RecordIO:
                 return ev
         raise AssertionError("no %s in %s" % (type_, sorted(self.seen)))
 
-    def close(self):
-        self.r.close()
-
 
 def agent_of(ev):
     return ev["agent_added"]["agent"]["agent_info"]["id"]["value"]
@@ -348,7 +322,7 @@ EVENTS = ("SUBSCRIBED", "HEARTBEAT", "TASK_ADDED", "TASK_UPDATED",
 
 def test_v1_events_against_the_docs_samples(golden_cluster):
     m, launcher, a, agent = golden_cluster
-    s = RecordIO(m)
+    s = Events(m)
     first = s.next()
     assert first["type"] == "SUBSCRIBED"
     # A HEARTBEAT after a second (--event_keepalive) of silence.

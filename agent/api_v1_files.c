@@ -29,6 +29,7 @@
 #include "agent.h"
 #include "agent_http.h"
 #include "api_v1.h"
+#include "b64.h"
 #include "files.h"
 #include "http.h"
 #include "v1_call.h"
@@ -74,38 +75,6 @@ int agent_v1_list_files(struct agent *a, yajl_val msg, struct agora_jw *w,
     return st;
 }
 
-/* The n bytes at in as base64 (RFC 4648, padded), malloc'ed with *len;
- * NULL when memory is short. */
-static char *base64(const unsigned char *in, size_t n, size_t *len)
-{
-    static const char abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-    size_t i;
-
-    if (out == NULL)
-        return NULL;
-    for (i = 0; i + 2 < n; i += 3) {
-        *o++ = abc[in[i] >> 2];
-        *o++ = abc[(in[i] & 3) << 4 | in[i + 1] >> 4];
-        *o++ = abc[(in[i + 1] & 15) << 2 | in[i + 2] >> 6];
-        *o++ = abc[in[i + 2] & 63];
-    }
-    if (i < n) {
-        *o++ = abc[in[i] >> 2];
-        if (i + 1 < n) {
-            *o++ = abc[(in[i] & 3) << 4 | in[i + 1] >> 4];
-            *o++ = abc[(in[i + 1] & 15) << 2];
-        } else {
-            *o++ = abc[(in[i] & 3) << 4];
-            *o++ = '=';
-        }
-        *o++ = '=';
-    }
-    *o = '\0';
-    *len = (size_t)(o - out);
-    return out;
-}
 
 /* offset (required) and length (optional) of a READ_FILE: 0, or 400
  * with why. */
@@ -157,8 +126,8 @@ int agent_v1_read_file(struct agent *a, yajl_val msg, struct agora_jw *w,
     free(root);
     if (st != 0)
         return st;
-    if ((b64 = base64(buf ? buf : (const unsigned char *)"", n, &blen)) ==
-        NULL) {
+    b64 = b64_encode_alloc(buf ? buf : (const unsigned char *)"", n, &blen);
+    if (b64 == NULL) {
         free(buf);
         snprintf(why, whylen, "out of memory");
         return 503;

@@ -13,6 +13,7 @@
 
 #include "agents.h"
 #include "alloc.h"
+#include "b64.h"
 #include "frameworks.h"
 #include "master.h"
 #include "plugins.h"
@@ -66,6 +67,8 @@ void api_v1_write_task_status(struct agora_jw *w, struct master *m,
         agora_jw_key(w, "container_status");
         agora_jw_raw(w, x.container_json, strlen(x.container_json));
     }
+    if (t->nhistory > 0)
+        tasks_write_status_origin(w, TASK_LATEST(t), 1);
     agora_jw_obj_close(w);
     tasks_extra_free(&x);
 }
@@ -91,6 +94,12 @@ void api_v1_write_task(struct agora_jw *w, struct master *m,
     agora_jw_arr_close(w);
     agora_jw_kstr(w, "status_update_state",
                   agora_task_state_name(t->state));
+    if (t->nhistory > 0 && TASK_LATEST(t)->has_uuid) {
+        char b64[B64_ENCODED_LEN(16)];
+
+        b64_encode(TASK_LATEST(t)->uuid, 16, b64);
+        agora_jw_kstr(w, "status_update_uuid", b64);
+    }
     agora_jw_obj_close(w);
 }
 

@@ -14,6 +14,7 @@
 
 #include "agents.h"
 #include "alloc.h"
+#include "b64.h"
 #include "frameworks.h"
 #include "master_api_v1.h"
 #include "http.h"
@@ -22,6 +23,7 @@
 #include "master.h"
 #include "res_json.h"
 #include "tasks_extra.h"
+#include "uuid.h"
 
 #define TASK_ID_MAX AGORA_ID_MAX
 
@@ -366,7 +368,7 @@ void tasks_drain_settle(struct master *m, struct agent_rec *ag)
  */
 static void task_set_state(struct master *m, struct task *t,
                            enum agora_task_state state, double when,
-                           int healthy)
+                           int healthy, const char *agent_uuid)
 {
     int was_live = task_live(t), is_live = !agora_task_state_terminal(state);
     struct task_status_rec *h = &t->history[t->nhistory % TASK_HISTORY];
@@ -391,6 +393,8 @@ static void task_set_state(struct master *m, struct task *t,
     h->state = state;
     h->timestamp = when;
     h->healthy = healthy;
+    h->source = agent_uuid ? TASK_SOURCE_AGENT : TASK_SOURCE_MASTER;
+    h->has_uuid = agent_uuid && uuid_parse(agent_uuid, h->uuid) == 0;
     t->nhistory++;
     api_v1_task_updated(m, t);
     if (was_live && !is_live && ag && ag->drain == AGENT_DRAIN_DRAINING)
@@ -476,7 +480,7 @@ static void task_master_change(struct master *m, struct task *t,
 
     task_set_text(&t->reason, reason);
     task_set_text(&t->message, message);
-    task_set_state(m, t, state, master_now(m), t->healthy);
+    task_set_state(m, t, state, master_now(m), t->healthy, NULL);
     if (fw) {
         status_of(m, t, &st, &x);
         framework_post_status(m, fw, &st);
@@ -952,6 +956,7 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
 {
     const char *id = agora_json_get_str(u, "task_id"), *fw_id = agora_json_get_str(u, "framework_id");
     const char *state_name = agora_json_get_str(u, "state");
+    const char *uuid = agora_json_get_str(u, "uuid");
     int state = state_name ? agora_task_state_parse(state_name) : -1;
     struct agora_framework *fw;
     struct agora_status st;
@@ -999,7 +1004,7 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
         task_set_text(&t->reason, agora_json_get_str(u, "reason"));
         task_set_text(&t->message, agora_json_get_str(u, "message"));
         task_set_state(m, t, (enum agora_task_state)state, ts,
-                       json_healthy(u));
+                       json_healthy(u), uuid ? uuid : "");
         tasks_seen_take(t, &seen);
         t->applied = seq;
     }
@@ -1170,6 +1175,20 @@ void tasks_agent_unreachable(struct master *m, struct agent_rec *ag)
 
 /* ---- JSON ---- */
 
+void tasks_write_status_origin(struct agora_jw *w,
+                               const struct task_status_rec *h, int v1)
+{
+    char b64[B64_ENCODED_LEN(16)];
+
+    agora_jw_kstr(w, "source", h->source == TASK_SOURCE_MASTER
+                                   ? "SOURCE_MASTER"
+                                   : v1 ? "SOURCE_AGENT" : "SOURCE_SLAVE");
+    if (h->has_uuid) {
+        b64_encode(h->uuid, sizeof(h->uuid), b64);
+        agora_jw_kstr(w, "uuid", b64);
+    }
+}
+
 /* A status as Mesos writes it: its container status once the task runs
  * (the table keeps the latest: every status shows it), and its health. */
 static void write_status(struct agora_jw *w, const struct task_status_rec *h,
@@ -1185,6 +1204,7 @@ static void write_status(struct agora_jw *w, const struct task_status_rec *h,
     }
     if (h->healthy >= 0)
         agora_jw_kbool(w, "healthy", h->healthy);
+    tasks_write_status_origin(w, h, 0);
     agora_jw_obj_close(w);
 }
 

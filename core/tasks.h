@@ -35,11 +35,28 @@ struct http_req;
 
 #define TASK_HISTORY 4
 
+/* Who sent a status (Mesos' TaskStatus.source). */
+enum task_source {
+    TASK_SOURCE_MASTER,
+    TASK_SOURCE_AGENT
+};
+
 struct task_status_rec {
     enum agora_task_state state;
     double timestamp;
     int healthy;
+    unsigned char source;          /* enum task_source                   */
+    unsigned char has_uuid;
+    unsigned char uuid[16];        /* the agent's update's, when sent    */
 };
+
+/* The latest status of t (t->nhistory > 0). */
+#define TASK_LATEST(t) (&(t)->history[((t)->nhistory - 1) % TASK_HISTORY])
+
+/* Writes the "source" and (when it has one) "uuid" of status h as Mesos
+ * does, the source as v0 (v1 0) or v1 (1) names it. */
+void tasks_write_status_origin(struct agora_jw *w,
+                               const struct task_status_rec *h, int v1);
 
 /* The most IP addresses a task's status carries (Mesos has a list; an
  * agent reports its one advertised address). */

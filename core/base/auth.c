@@ -4,6 +4,7 @@
  * brings into the process.
  */
 #include "auth.h"
+#include "b64.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -250,55 +251,11 @@ int auth_equal(const void *x, const void *y, size_t len)
     return d == 0;
 }
 
-static int b64_value(int c, int url)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == (url ? '-' : '+'))
-        return 62;
-    if (c == (url ? '_' : '/'))
-        return 63;
-    return -1;
-}
-
-long auth_b64_decode(const char *in, size_t n, int url, unsigned char *out,
-                     size_t max)
-{
-    unsigned long acc = 0;
-    size_t i, len = 0;
-    int bits = 0, v;
-
-    while (n > 0 && in[n - 1] == '=')
-        n--;
-    for (i = 0; i < n; i++) {
-        if ((v = b64_value((unsigned char)in[i], url)) < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned long)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (len == max)
-                return -1;
-            out[len++] = (unsigned char)(acc >> bits);
-            acc &= (1ul << bits) - 1;
-        }
-    }
-    if (bits >= 6 || acc != 0) /* a lone sextet, or bits left over */
-        return -1;
-    return (long)len;
-}
-
 char *auth_basic_header(const char *principal, const char *secret)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t plen = strlen(principal), slen = strlen(secret), n = plen + 1 + slen;
     unsigned char *raw = malloc(n);
-    char *out = malloc(6 + (n + 2) / 3 * 4 + 1), *o;
-    size_t i;
+    char *out = malloc(6 + B64_ENCODED_LEN(n));
 
     if (raw == NULL || out == NULL) {
         free(raw);
@@ -308,20 +265,8 @@ char *auth_basic_header(const char *principal, const char *secret)
     memcpy(raw, principal, plen);
     raw[plen] = ':';
     memcpy(raw + plen + 1, secret, slen);
-    o = out + sprintf(out, "Basic ");
-    for (i = 0; i < n; i += 3) {
-        unsigned long v = (unsigned long)raw[i] << 16;
-
-        if (i + 1 < n)
-            v |= (unsigned long)raw[i + 1] << 8;
-        if (i + 2 < n)
-            v |= raw[i + 2];
-        *o++ = tab[(v >> 18) & 63];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < n ? tab[v & 63] : '=';
-    }
-    *o = '\0';
+    memcpy(out, "Basic ", 6);
+    b64_encode(raw, n, out + 6);
     explicit_bzero(raw, n);
     free(raw);
     return out;
@@ -355,7 +300,7 @@ static enum auth_result check_basic(const struct auth *a, const char *b64,
         *why = "out of memory";
         return AUTH_DENIED;
     }
-    got = auth_b64_decode(b64, n, 0, raw, n);
+    got = b64_decode(b64, n, 0, raw, n);
     raw[got < 0 ? 0 : got] = '\0';
     if (got < 0 || (colon = strchr((char *)raw, ':')) == NULL ||
         memchr(raw, '\0', (size_t)got) != NULL) {
@@ -392,7 +337,7 @@ static unsigned char *jwt_part(const char *p, size_t n, long *len)
 
     if (out == NULL)
         return NULL;
-    *len = auth_b64_decode(p, n, 1, out, n);
+    *len = b64_decode(p, n, 1, out, n);
     if (*len < 0) {
         free(out);
         return NULL;

@@ -68,14 +68,6 @@ enum auth_result auth_check(const struct auth *a, const char *authorization,
  * len only. */
 int auth_equal(const void *x, const void *y, size_t len);
 
-/*
- * Base64 (url 0: RFC 4648 §4, padded or not) or base64url (url 1) of
- * in[0..n) into out (at most max bytes). The decoded length, or -1 for
- * bad input or too small an out.
- */
-long auth_b64_decode(const char *in, size_t n, int url, unsigned char *out,
-                     size_t max);
-
 /* "Basic base64(principal:secret)", malloc'ed (NULL: no memory): what
  * an agent sends. */
 char *auth_basic_header(const char *principal, const char *secret);

@@ -9,6 +9,36 @@
 
 #include "log.h"
 
+static int hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int uuid_parse(const char *text, unsigned char out[16])
+{
+    size_t i, o = 0;
+    int hi, lo;
+
+    for (i = 0; o < 16; i += 2) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-')
+                return -1;
+            i++;
+        }
+        if ((hi = hex_digit((unsigned char)text[i])) < 0 ||
+            (lo = hex_digit((unsigned char)text[i + 1])) < 0)
+            return -1;
+        out[o++] = (unsigned char)(hi << 4 | lo);
+    }
+    return text[i] == '\0' ? 0 : -1;
+}
+
 void uuid_v4(char out[UUID_STR_LEN])
 {
     unsigned char b[16];

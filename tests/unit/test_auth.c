@@ -16,6 +16,8 @@
 
 #include "acl.h"
 #include "auth.h"
+#include "b64.h"
+#include "uuid.h"
 
 static char dir[] = "/tmp/test_auth.XXXXXX";
 static struct auth a;
@@ -116,15 +118,47 @@ START_TEST(base64)
 {
     unsigned char out[16];
 
-    ck_assert_int_eq(auth_b64_decode("aGk=", 4, 0, out, sizeof(out)), 2);
+    ck_assert_int_eq(b64_decode("aGk=", 4, 0, out, sizeof(out)), 2);
     ck_assert(memcmp(out, "hi", 2) == 0);
-    ck_assert_int_eq(auth_b64_decode("aGk", 3, 0, out, sizeof(out)), 2);
-    ck_assert_int_eq(auth_b64_decode("-_8", 3, 1, out, sizeof(out)), 2);
+    ck_assert_int_eq(b64_decode("aGk", 3, 0, out, sizeof(out)), 2);
+    ck_assert_int_eq(b64_decode("-_8", 3, 1, out, sizeof(out)), 2);
     ck_assert_int_eq(out[0], 0xfb);
-    ck_assert_int_eq(auth_b64_decode("-_8", 3, 0, out, sizeof(out)), -1);
-    ck_assert_int_eq(auth_b64_decode("a", 1, 0, out, sizeof(out)), -1);
-    ck_assert_int_eq(auth_b64_decode("aGl", 3, 0, out, sizeof(out)), -1);
-    ck_assert_int_eq(auth_b64_decode("aGVsbG8=", 8, 0, out, 4), -1);
+    ck_assert_int_eq(b64_decode("-_8", 3, 0, out, sizeof(out)), -1);
+    ck_assert_int_eq(b64_decode("a", 1, 0, out, sizeof(out)), -1);
+    ck_assert_int_eq(b64_decode("aGl", 3, 0, out, sizeof(out)), -1);
+    ck_assert_int_eq(b64_decode("aGVsbG8=", 8, 0, out, 4), -1);
+}
+END_TEST
+
+START_TEST(base64_encode_and_uuids)
+{
+    static const char *const texts[] = {"", "h", "hi", "hey", "hello"};
+    static const char *const want[] = {"", "aA==", "aGk=", "aGV5",
+                                       "aGVsbG8="};
+    unsigned char raw[16], back[16];
+    char out[B64_ENCODED_LEN(16)];
+    size_t i;
+
+    for (i = 0; i < 5; i++) {
+        ck_assert_uint_eq(b64_encode((const unsigned char *)texts[i],
+                                     strlen(texts[i]), out), strlen(want[i]));
+        ck_assert_str_eq(out, want[i]);
+    }
+    ck_assert_int_eq(uuid_parse("0123abcd-4567-89AB-cdef-0123456789ab", raw),
+                     0);
+    ck_assert_int_eq(raw[0], 0x01);
+    ck_assert_int_eq(raw[15], 0xab);
+    b64_encode(raw, 16, out);
+    ck_assert_int_eq(b64_decode(out, strlen(out), 0, back, sizeof(back)), 16);
+    ck_assert(memcmp(raw, back, 16) == 0);
+    ck_assert_int_eq(uuid_parse("0123abcd-4567-89ab-cdef-0123456789a", raw),
+                     -1);
+    ck_assert_int_eq(uuid_parse("0123abcd-4567-89ab-cdef-0123456789abc",
+                                raw), -1);
+    ck_assert_int_eq(uuid_parse("0123abcd+4567-89ab-cdef-0123456789ab", raw),
+                     -1);
+    ck_assert_int_eq(uuid_parse("0123abcg-4567-89ab-cdef-0123456789ab", raw),
+                     -1);
 }
 END_TEST
 
@@ -261,6 +295,7 @@ int main(void)
     tcase_add_test(tc, credentials_json_and_text);
     tcase_add_test(tc, files_refused);
     tcase_add_test(tc, base64);
+    tcase_add_test(tc, base64_encode_and_uuids);
     tcase_add_test(tc, bearer_tokens);
     tcase_add_test(tc, long_header_refused);
     tcase_add_test(tc, acls_as_mesos);

@@ -26,7 +26,9 @@
  * /files/read for those.
  *
  * /metrics/snapshot, a subset of the Mesos agent's keys:
- *   slave/uptime_secs, slave/tasks_<state> for every state (terminal
+ *   slave/uptime_secs, slave/registered, slave/frameworks_active,
+ *   slave/executors_terminated, slave/valid_status_updates,
+ *   slave/tasks_<state> for every state (terminal
  *   states count the tasks /state shows, not every task that ever ended
  *   as Mesos' counters do), slave/executors_running, slave/{cpus,mem,
  *   disk,gpus}_{total,used,percent} (used: live tasks' resources),
@@ -58,7 +60,9 @@
 #include "files.h"
 #include "http.h"
 #include "http_client.h"
+#include "link.h"
 #include "log.h"
+#include "map.h"
 #include "state_json.h"
 #include "task.h"
 #include "updates.h"
@@ -189,31 +193,42 @@ static void write_task_metrics(struct agora_jw *w, const struct agent *a)
     static const char *const kinds[] = {"cpus", "mem", "disk", "gpus"};
     uint64_t count[AGORA_TASK_STATE_COUNT] = {0};
     const struct agent_task *t;
+    struct map fws = MAP_INIT; /* frameworks with a live task */
     double used[4] = {0};
     const char *key;
     void *val;
     char name[64];
-    size_t pos = 0, k, live = 0;
+    size_t pos = 0, k, live = 0, ended = 0;
     int s;
 
     while (map_next(&a->tasks, &pos, &key, &val)) {
         t = val;
         if ((int)t->state >= 0 && t->state < AGORA_TASK_STATE_COUNT)
             count[t->state]++;
-        if (agora_task_state_terminal(t->state))
+        if (agora_task_state_terminal(t->state)) {
+            ended++;
             continue;
+        }
         live++;
+        if (t->framework_id)
+            map_put(&fws, t->framework_id, NULL, NULL);
         for (k = 0; k < 4; k++)
             used[k] += agora_resources_scalar(&t->resources, kinds[k]);
     }
-    for (k = 0; (t = agent_completed(a, k)) != NULL; k++)
+    for (k = 0; (t = agent_completed(a, k)) != NULL; k++) {
         if ((int)t->state >= 0 && t->state < AGORA_TASK_STATE_COUNT)
             count[t->state]++;
+        ended++;
+    }
     for (s = 0; s < AGORA_TASK_STATE_COUNT; s++) {
         tasks_key((enum agora_task_state)s, name, sizeof(name));
         agora_jw_kint(w, name, (int64_t)count[s]);
     }
+    /* Each task has an executor of its own (its shim). */
     agora_jw_kint(w, "slave/executors_running", (int64_t)live);
+    agora_jw_kint(w, "slave/executors_terminated", (int64_t)ended);
+    agora_jw_kint(w, "slave/frameworks_active", (int64_t)fws.len);
+    map_free(&fws);
     for (k = 0; k < 4; k++) {
         double total = agora_resources_scalar(&a->total, kinds[k]);
 
@@ -253,6 +268,8 @@ static void write_update_metrics(struct agora_jw *w, const struct agent *a)
     agora_jw_kint(w, "agent/status_updates_pending", (int64_t)st.pending);
     agora_jw_kint(w, "agent/status_updates_sent", (int64_t)st.sent);
     agora_jw_kint(w, "agent/status_updates_acked", (int64_t)st.acked);
+    /* Mesos counts the updates its executors sent that it took. */
+    agora_jw_kint(w, "slave/valid_status_updates", (int64_t)st.created);
 }
 
 static void write_system_metrics(struct agora_jw *w)
@@ -281,6 +298,7 @@ void agent_http_metrics(struct agora_jw *w, struct agent *a)
 
     agora_jw_obj_open(w);
     agora_jw_knum(w, "slave/uptime_secs", agent_now(a) - a->start_time);
+    agora_jw_kint(w, "slave/registered", link_subscribed(a));
     write_task_metrics(w, a);
     if (a->http) {
         http_server_stats(a->http, &st);

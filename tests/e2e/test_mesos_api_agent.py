@@ -179,6 +179,14 @@ def test_v1_agent_reads(cluster):
     metrics = {x["name"]: x["value"]
                for x in shape("GetMetrics", read(a, "GET_METRICS"))["metrics"]}
     assert metrics["slave/tasks_running"] == 1
+    # Mesos' keys that exporters read, each against what it reports.
+    snap = a.get("/metrics/snapshot").json()
+    assert snap["slave/registered"] == 1
+    assert snap["slave/frameworks_active"] == 1  # the launcher
+    assert snap["slave/executors_running"] == 1
+    assert snap["slave/executors_terminated"] == snap["slave/tasks_finished"] \
+        == 1
+    assert snap["slave/valid_status_updates"] >= 3  # RUNNING x2, FINISHED
 
     # "done" leaves terminated_tasks for completed_tasks once the master
     # has acknowledged its updates.

@@ -6,10 +6,11 @@
 import {h, fill, table, kv, bar, stateTag, num, mb, duration, time, link} from './dom.js';
 import {TASK_STATES, dominantShare, stateTasks} from './api.js';
 
-function figure(label, key, value, extra) {
+// data-value keeps the number as the API gave it (tests compare them).
+function figure(label, key, value, raw) {
   return h('div', {class: 'card'},
     h('div', {class: 'label'}, label),
-    h('div', {class: 'value', 'data-figure': key}, value), extra);
+    h('div', {class: 'value', 'data-figure': key, 'data-value': raw ?? value}, value));
 }
 
 function resourceCard(m, r, label, fmt) {
@@ -17,8 +18,8 @@ function resourceCard(m, r, label, fmt) {
   return h('div', {class: 'card'},
     h('div', {class: 'label'}, label),
     h('div', {class: 'value'},
-      h('span', {'data-figure': `${r}_used`}, fmt(used)), ' / ',
-      h('span', {'data-figure': `${r}_total`}, fmt(total))),
+      h('span', {'data-figure': `${r}_used`, 'data-value': used}, fmt(used)), ' / ',
+      h('span', {'data-figure': `${r}_total`, 'data-value': total}, fmt(total))),
     bar(used, total));
 }
 
@@ -36,14 +37,15 @@ export function overview(main) {
         const d = typeof f.dominant_share === 'number'
           ? {share: f.dominant_share} : dominantShare(f, m);
         return [f.name, f.id, (f.tasks || []).length,
-                h('span', {'data-share': f.id}, (100 * d.share).toFixed(1) + '%'),
+                h('span', {'data-share': f.id, 'data-value': d.share},
+                  (100 * d.share).toFixed(1) + '%'),
                 f.webui_url ? h('a', {href: f.webui_url}, 'UI') : ''];
       });
       fill(body,
         h('div', {class: 'cards'},
           figure('Leader', 'leader', leader),
           figure('Version', 'version', state.version),
-          figure('Uptime', 'uptime', duration(m['master/uptime_secs'])),
+          figure('Uptime', 'uptime', duration(m['master/uptime_secs']), m['master/uptime_secs']),
           figure('Agents active', 'slaves_active', String(m['master/slaves_active'] ?? 0)),
           figure('Agents unreachable', 'slaves_unreachable', String(m['master/slaves_unreachable'] ?? 0)),
           resourceCard(m, 'cpus', 'CPUs', num),

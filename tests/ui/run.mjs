@@ -29,6 +29,7 @@ const SLOW = (process.env.AGORA_SANITIZE || '').toUpperCase() === 'ON' ? 3 : 1;
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const LINE = `ui-test-line-${process.pid}`;
+const SANITIZER_MARKS = ['ERROR: AddressSanitizer', 'LeakSanitizer', 'runtime error:'];
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
@@ -70,8 +71,9 @@ async function stop(p, ms = 15000 * SLOW) {
   if (p.exitCode !== null || p.signalCode !== null) return;
   p.kill('SIGTERM');
   const t = setTimeout(() => p.kill('SIGKILL'), ms);
-  await p.exited;
+  const how = await p.exited;
   clearTimeout(t);
+  return how;
 }
 
 class Cluster {
@@ -132,7 +134,19 @@ class Cluster {
       }
       await stop(this.agent);
     }
-    if (this.master) await stop(this.master);
+    // A clean stop is exit 0 (SIGTERM is handled): anything else failed.
+    if (this.master) this.masterExit = await stop(this.master);
+  }
+
+  // What a sanitized build reported, in either daemon's log.
+  sanitizerReports() {
+    const found = [];
+    for (const name of ['master', 'agent']) {
+      const file = path.join(this.dir, `${name}.log`);
+      const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+      for (const mark of SANITIZER_MARKS) if (text.includes(mark)) found.push(`${name}: ${mark}`);
+    }
+    return found;
   }
 }
 
@@ -294,6 +308,16 @@ async function main() {
   } finally {
     if (browser) await browser.close();
     await c.stop();
+    if (c.dir) {
+      const reports = c.sanitizerReports();
+      if (c.masterExit && c.masterExit.code !== 0) {
+        reports.push(`the master exited with ${JSON.stringify(c.masterExit)}`);
+      }
+      if (reports.length) {
+        failed++;
+        console.log(`FAIL sanitizers: ${reports.join(', ')} (logs in ${c.dir})`);
+      }
+    }
   }
   console.log(`ui: screenshots in ${OUT}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`${passed} passed, ${failed} failed`);

@@ -32,6 +32,8 @@ struct blob {
     size_t len, cap;
 };
 
+/* Exits 1 with what and arg, and errno's message when errno is set:
+ * callers whose failure sets no errno clear it first. */
 static void die(const char *what, const char *arg)
 {
     fprintf(stderr, "agora_embed: %s%s%s%s%s\n", what, arg ? " " : "",
@@ -199,6 +201,7 @@ int main(int argc, char **argv)
     files = argv + 4;
     n = (size_t)argc - 4;
     qsort(files, n, sizeof(*files), cmp_str);
+    errno = 0;
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", out) >= (int)sizeof(tmp))
         die("path too long:", out);
     o = fopen(tmp, "w");
@@ -210,6 +213,7 @@ int main(int argc, char **argv)
         struct blob raw = {0}, gz = {0};
         uint64_t h;
 
+        errno = 0;
         if (snprintf(path, sizeof(path), "%s/%s", dir, files[i]) >=
             (int)sizeof(path))
             die("path too long:", files[i]);

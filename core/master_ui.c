@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <agora/sdk.h>
 #include <agora/static.h>
@@ -37,7 +38,8 @@ struct ui_proxy {
     char *agent_id;
     char *buf;
     size_t len, cap;
-    int too_big;
+    int too_big;         /* over MASTER_UI_PROXY_MAX: 502              */
+    int nomem;           /* the answer could not be held: 500          */
 };
 
 /* ---- the UI's files ---- */
@@ -109,8 +111,10 @@ static int proxy_on_data(void *arg, struct hc_req *r, const char *data,
         while (cap < p->len + len)
             cap *= 2;
         b = realloc(p->buf, cap);
-        if (b == NULL)
+        if (b == NULL) {
+            p->nomem = 1;
             return 1;
+        }
         p->buf = b;
         p->cap = cap;
     }
@@ -146,6 +150,10 @@ static void proxy_on_done(void *arg, struct hc_req *r, int err)
         http_reply_errorf(req, 502, "the agent's answer is over %zu bytes: "
                           "read the file in pieces with /files/read",
                           MASTER_UI_PROXY_MAX);
+        return;
+    }
+    if (p->nomem) {
+        http_reply_error(req, 500, "out of memory");
         return;
     }
     if (err != 0) {

@@ -8,6 +8,11 @@ export const TASK_STATES = [
   'TASK_UNKNOWN',
 ];
 
+// The tasks list asks for the latest this many (the master keeps up to
+// 10,000 ended tasks besides the live ones: a page need not carry them all
+// every 2 s); a task's page asks for that task alone.
+export const TASKS_LIMIT = 2000;
+
 // GET path as JSON; an error carries the answer's {"message"}.
 export async function getJSON(path, signal) {
   const r = await fetch(path, {headers: {Accept: 'application/json'}, signal});

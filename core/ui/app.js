@@ -6,7 +6,7 @@
 // while the tab is hidden) and needs nothing of the server but GETs.
 
 import {h, fill} from './dom.js';
-import {getJSON, pluginLinks} from './api.js';
+import {TASKS_LIMIT, getJSON, pluginLinks} from './api.js';
 import {overview, agents, agent, tasks, task} from './pages.js';
 import {sandbox} from './sandbox.js';
 
@@ -16,8 +16,9 @@ const ROUTES = {
   '': {page: overview, nav: 'overview'},
   'agents': {page: agents, nav: 'agents'},
   'agent': {page: agent, nav: 'agents'},
-  'tasks': {page: tasks, nav: 'tasks', tasks: true},
-  'task': {page: task, nav: 'tasks', tasks: true},
+  'tasks': {page: tasks, nav: 'tasks', tasks: () => `/master/tasks?limit=${TASKS_LIMIT}&order=desc`},
+  'task': {page: task, nav: 'tasks',
+           tasks: q => '/master/tasks?task_id=' + encodeURIComponent(q.get('id') || '')},
   'sandbox': {page: sandbox, nav: 'tasks'},
 };
 
@@ -65,7 +66,7 @@ async function poll() {
   try {
     const [state, metrics, plugins, tasksDoc] = await Promise.all([
       getJSON('/master/state'), getJSON('/metrics/snapshot'), getJSON('/plugins'),
-      want && want.tasks ? getJSON('/master/tasks?limit=-1') : null,
+      want && want.tasks ? getJSON(want.tasks(new URLSearchParams(location.search))) : null,
     ]);
     drawPluginLinks(plugins, state);
     if (current && route === want) {

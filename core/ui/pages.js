@@ -4,7 +4,7 @@
 // poll (app.js). data = {state, metrics, tasks}.
 
 import {h, fill, table, kv, bar, stateTag, num, mb, duration, time, link} from './dom.js';
-import {TASK_STATES, dominantShare, stateTasks} from './api.js';
+import {TASK_STATES, TASKS_LIMIT, dominantShare, stateTasks} from './api.js';
 
 // data-value keeps the number as the API gave it (tests compare them).
 function figure(label, key, value, raw) {
@@ -160,7 +160,9 @@ export function tasks(main, params, nav) {
     const rows = data.tasks.filter(t => (!want || t.state === want) &&
       (!needle || [t.id, t.name, t.framework_id, t.slave_id]
         .some(x => String(x || '').toLowerCase().includes(needle))));
-    fill(body, table(TASK_COLUMNS, rows.map(taskRow), 'No task matches'));
+    fill(body, table(TASK_COLUMNS, rows.map(taskRow), 'No task matches'),
+      data.tasks.length >= TASKS_LIMIT
+        ? h('p', {class: 'muted'}, `The latest ${TASKS_LIMIT} tasks are searched.`) : null);
   }
   return {
     update(data) {

@@ -6,6 +6,8 @@ agent's answers through (its refusals included) or 502 when the agent
 cannot be reached."""
 import gzip
 import os
+import signal
+import threading
 
 import requests
 
@@ -159,3 +161,35 @@ def test_files_proxy_errors(cluster):
     assert r.status_code == 502
     assert r.json()["message"].startswith("agent %s is unreachable" % a.agent_id)
     assert get(m, "/health").status_code == 200
+
+
+def test_files_proxy_never_blocks_and_is_bounded(cluster):
+    """An agent that does not answer (SIGSTOP) holds its proxied requests
+    deferred, not the master: the master answers other requests at once,
+    refuses the 33rd sandbox read with 503, and passes every held one
+    through once the agent answers again."""
+    m, _, _ = cluster
+    a = start_task(cluster, "ui-hold", "echo held; sleep 600")
+    url = m.url("/agents/%s/files/read" % a.agent_id)
+    params = {"path": "/sandboxes/ui-hold/stdout", "offset": 0}
+    wait_for(lambda: requests.get(url, params=params, timeout=T).json()["data"] == "held\n",
+             timeout=T, what="the task's line")
+    results = []
+    os.kill(a.proc.pid, signal.SIGSTOP)
+    try:
+        threads = [threading.Thread(target=lambda: results.append(
+            requests.get(url, params=params, timeout=25 * SLOW))) for _ in range(32)]
+        for t in threads:
+            t.start()
+        wait_for(lambda: m.metrics()["master/http_deferred_open"] == 32, timeout=T,
+                 what="32 reads held")
+        r = requests.get(url, params=params, timeout=T)
+        assert r.status_code == 503 and r.json()["message"]
+        assert m.get("/master/state").status_code == 200
+    finally:
+        os.kill(a.proc.pid, signal.SIGCONT)
+    for t in threads:
+        t.join(30 * SLOW)
+    assert [r.status_code for r in results] == [200] * 32
+    assert all(r.json() == {"data": "held\n", "offset": 0} for r in results)
+    assert m.metrics()["master/http_deferred_open"] == 0

@@ -14,8 +14,7 @@
 /* tests/unit/static_assets/, embedded by agora_embed() at build time. */
 extern const struct agora_static_table test_assets;
 
-static const char *header(const struct agora_static_reply *r,
-                          const char *name)
+static const char *header(const struct agora_static_reply *r, const char *name)
 {
     size_t i;
 
@@ -39,23 +38,26 @@ START_TEST(table_is_sorted_and_typed)
     ck_assert_uint_eq(test_assets.n, 4);
     ck_assert_str_eq(test_assets.name, "test_assets");
     for (i = 1; i < test_assets.n; i++)
-        ck_assert_int_lt(strcmp(test_assets.files[i - 1].path,
-                                test_assets.files[i].path), 0);
+        ck_assert_int_lt(
+            strcmp(test_assets.files[i - 1].path, test_assets.files[i].path),
+            0);
     f = agora_static_find(&test_assets, "js/app.js");
     ck_assert_ptr_nonnull(f);
     ck_assert_str_eq(f->content_type, "text/javascript; charset=utf-8");
     ck_assert_uint_eq(f->len, strlen("// repeated so that gzip makes it "
-                                     "smaller\n") + 200 * 20);
+                                     "smaller\n") +
+                                  200 * 20);
     ck_assert_int_eq(memcmp(f->data, "// repeated", 11), 0);
     /* gzip's magic, and smaller: the file repeats itself. */
     ck_assert_ptr_nonnull(f->gz);
     ck_assert_uint_lt(f->gz_len, f->len / 4);
     ck_assert_int_eq(f->gz[0], 0x1f);
     ck_assert_int_eq(f->gz[1], 0x8b);
-    ck_assert_str_eq(agora_static_find(&test_assets, "index.html")
-                         ->content_type, "text/html; charset=utf-8");
-    ck_assert_str_eq(agora_static_find(&test_assets, "style.css")
-                         ->content_type, "text/css; charset=utf-8");
+    ck_assert_str_eq(
+        agora_static_find(&test_assets, "index.html")->content_type,
+        "text/html; charset=utf-8");
+    ck_assert_str_eq(agora_static_find(&test_assets, "style.css")->content_type,
+                     "text/css; charset=utf-8");
     /* One byte does not shrink: no gzip'd form. */
     f = agora_static_find(&test_assets, "tiny.txt");
     ck_assert_ptr_null(f->gz);
@@ -217,8 +219,7 @@ START_TEST(conditional_requests)
     snprintf(inm, sizeof(inm), "%.10s", f->etag);
     ck_assert_int_eq(lookup("GET", "js/app.js", NULL, inm, &r), 200);
     /* The tag of another file does not match. */
-    ck_assert_int_eq(
-        lookup("GET", "index.html", NULL, f->etag, &r), 200);
+    ck_assert_int_eq(lookup("GET", "index.html", NULL, f->etag, &r), 200);
 }
 END_TEST
 
@@ -235,8 +236,14 @@ struct fake_req {
 
 #define FAKE(r) ((struct fake_req *)(void *)(r))
 
-static const char *f_method(struct agora_req *r) { return FAKE(r)->method; }
-static const char *f_path(struct agora_req *r) { return FAKE(r)->path; }
+static const char *f_method(struct agora_req *r)
+{
+    return FAKE(r)->method;
+}
+static const char *f_path(struct agora_req *r)
+{
+    return FAKE(r)->path;
+}
 
 static const char *f_header(struct agora_req *r, const char *name)
 {
@@ -285,8 +292,8 @@ static struct agora_api fake_api(void)
 START_TEST(serve_through_the_api)
 {
     struct agora_api api = fake_api();
-    struct fake_req q = {.method = "GET", .path = "/hello/ui/js/app.js",
-                         .ae = "gzip, deflate"};
+    struct fake_req q = {
+        .method = "GET", .path = "/hello/ui/js/app.js", .ae = "gzip, deflate"};
     const struct agora_static_file *f =
         agora_static_find(&test_assets, "js/app.js");
 
@@ -297,8 +304,10 @@ START_TEST(serve_through_the_api)
     ck_assert_uint_eq(q.len, f->gz_len);
     ck_assert_str_eq(q.content_type, f->content_type);
     ck_assert_ptr_nonnull(strstr(q.headers, "Content-Encoding: gzip\n"));
-    ck_assert_ptr_nonnull(strstr(q.headers, "X-Content-Type-Options: nosniff\n"));
-    ck_assert_ptr_nonnull(strstr(q.headers, "Content-Security-Policy: default-src 'self'"));
+    ck_assert_ptr_nonnull(
+        strstr(q.headers, "X-Content-Type-Options: nosniff\n"));
+    ck_assert_ptr_nonnull(
+        strstr(q.headers, "Content-Security-Policy: default-src 'self'"));
 
     memset(&q, 0, sizeof(q));
     q.method = "GET";

@@ -15,8 +15,8 @@
 
 /* Only this origin: no inline script or style, no eval, no framing, no
  * plugins. data: images let a stylesheet carry a small icon. */
-#define STATIC_CSP                                                       \
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; "    \
+#define STATIC_CSP                                                             \
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; "            \
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
 const struct agora_static_file *
@@ -179,9 +179,8 @@ static void error_reply(struct agora_static_reply *out, int status,
     out->len = strlen(json);
 }
 
-int agora_static_lookup(const struct agora_static_table *t,
-                        const char *method, const char *rel,
-                        const char *accept_encoding,
+int agora_static_lookup(const struct agora_static_table *t, const char *method,
+                        const char *rel, const char *accept_encoding,
                         const char *if_none_match,
                         struct agora_static_reply *out)
 {

@@ -202,6 +202,16 @@ const checks = {
     const href = await page.getAttribute('[data-plugin="launcher"]', 'href');
     assert(href === fw.webui_url, `plugin link ${href} != ${fw.webui_url}`);
     await shot(page, 'overview');
+    // Live: a task launched now shows up without a reload.
+    await page.evaluate(() => { window.notReloaded = true; });
+    const running = Number(await page.textContent('[data-tasks="TASK_RUNNING"]'));
+    c.live.push('ui-live');
+    await c.launch('ui-live', 'sleep 600', 'TASK_RUNNING');
+    await page.waitForFunction(n => document.querySelector('[data-tasks="TASK_RUNNING"]')
+      .textContent === String(n), running + 1);
+    const [used] = await values(page, '[data-figure="cpus_used"]');
+    assert(near(used, (await c.json('/metrics/snapshot'))['master/cpus_used']), 'cpus used after the launch');
+    assert(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded');
   },
 
   async agents(page, c) {

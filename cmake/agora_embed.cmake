@@ -8,7 +8,7 @@
 #     extern const struct agora_static_table <NAME>;
 #
 # The generator is a small C program (agora_embed.c, beside this file)
-# built once per project; it runs gzip (Debian's gzip package, in
+# built once per project (so the project enables C, as plugins do); it runs gzip (Debian's gzip package, in
 # build-essential's dependencies), nothing else. Adding or removing an
 # asset re-runs CMake's glob (CONFIGURE_DEPENDS); editing one rebuilds
 # the source. The .so or binary then carries its UI: nothing is read from

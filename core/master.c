@@ -25,6 +25,7 @@
 #include "log.h"
 #include "master_http.h"
 #include "master_leader.h"
+#include "master_ui.h"
 #include "netaddr.h"
 #include "offers.h"
 #include "plugin_api.h"
@@ -440,6 +441,7 @@ void master_stop(struct master *m)
     standby_close(m); /* its held requests, before the server's */
     if (m->http)
         http_server_stop(m->http);
+    master_ui_close(m); /* after the server ended its proxied requests */
     master_state_close(m);
     router_free(&m->router);
     metrics_free(&m->metrics);

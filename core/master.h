@@ -136,6 +136,8 @@ struct master {
     struct plugin_gen gen;     /* the current generation               */
     struct hc_client *plugin_http; /* plugins' outbound HTTP: made on
                                     * first use by plugin_io.c         */
+    struct hc_client *ui_http; /* the UI's /files proxy (master_ui.c)  */
+    size_t ui_proxies;         /* its requests in flight                */
     struct plugins_hooks plugin_hooks; /* set by master.c: plugins.h  */
     unsigned long next_gen;
     unsigned long reloads, reload_failures;

@@ -36,6 +36,7 @@
 #include "master_http.h"
 #include "master_api_v1.h"
 #include "master_mesos.h"
+#include "master_ui.h"
 #include "standby.h"
 #include "store.h"
 
@@ -434,5 +435,8 @@ int master_http_routes(struct master *m, struct router *r)
         if (rc < 0)
             return rc;
     }
+    rc = master_ui_routes(m, r);
+    if (rc < 0)
+        return rc;
     return policy_routes(m, r);
 }

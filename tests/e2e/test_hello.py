@@ -63,7 +63,8 @@ def test_hello_counts_on_both_ports(master_factory, hello_builds):
     assert hello_count(m.url("/hello"))["count"] == 3
     p = m.plugins()
     assert [(x["name"], x["version"], x["port"], x["routes"]) for x in p["plugins"]] == \
-        [("hello", "1.0", m.hello_port, ["GET /hello/"])]
+        [("hello", "1.0", m.hello_port,
+          ["GET /hello/", "GET /hello/ui", "GET /hello/ui/*path"])]
     assert p["plugins"][0]["file"] == os.path.join(m.conf_dir, "hello.so")
     assert p["plugins"][0]["conf"] == os.path.join(m.conf_dir, "hello.conf")
     assert p["plugins"][0]["abi"] == "%d.%d" % abi_version()
@@ -75,6 +76,42 @@ def test_hello_counts_on_both_ports(master_factory, hello_builds):
     r = requests.get(m.url("/health", port=m.hello_port), timeout=10 * SLOW)
     assert r.status_code == 404
     assert r.json()["message"]
+
+
+def test_hello_ui_out_of_tree(master_factory, hello_builds):
+    """hello.so built against the installed SDK alone carries its page
+    (agora_embed + agora_static_serve): served on its port and under
+    /hello/ on the master's, with the SDK's headers, the page's script
+    and style, a 304 on its ETag, gzip, and the mount point without its
+    slash sent to it."""
+    m = start_with_hello(master_factory, hello_builds["1.0"])
+    src = os.path.join(PREFIX, "share", "agora", "sdk", "examples", "hello", "ui")
+    for base in (m.url("/hello/ui/"), m.url("/ui/", port=m.hello_port)):
+        r = requests.get(base, timeout=10 * SLOW,
+                         headers={"Accept-Encoding": "identity"})
+        assert r.status_code == 200
+        assert r.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "Content-Encoding" not in r.headers
+        with open(os.path.join(src, "index.html"), "rb") as f:
+            assert r.content == f.read()
+        assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        etag = r.headers["ETag"]
+        r = requests.get(base, headers={"If-None-Match": etag,
+                                        "Accept-Encoding": "identity"},
+                         timeout=10 * SLOW)
+        assert r.status_code == 304 and r.content == b""
+        r = requests.get(base + "hello.js", timeout=10 * SLOW,
+                         headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200
+        assert r.headers["Content-Encoding"] == "gzip"
+        assert r.headers["Content-Type"] == "text/javascript; charset=utf-8"
+        with open(os.path.join(src, "hello.js"), "rb") as f:
+            assert r.content == f.read()  # requests un-gzips it
+        r = requests.get(base + "nope.css", timeout=10 * SLOW)
+        assert r.status_code == 404 and r.json()["message"]
+    r = requests.get(m.url("/hello/ui"), allow_redirects=False, timeout=10 * SLOW)
+    assert r.status_code == 308 and r.headers["Location"] == "ui/"
 
 
 def test_hello_count_survives_restart_and_kill9(master_factory, hello_builds):

@@ -6,6 +6,7 @@
 #include <agora/plugin.h>
 #include <agora/resources.h>
 #include <agora/sdk.h>
+#include <agora/static.h>
 
 static const struct agora_api *api;
 

@@ -5,6 +5,7 @@
 #include <agora/plugin.h>
 #include <agora/resources.h>
 #include <agora/sdk.h>
+#include <agora/static.h>
 
 namespace {
 

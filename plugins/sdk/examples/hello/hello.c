@@ -15,6 +15,11 @@
  * should not pay one per hit. The metric hello/saved tells what is on
  * disk; a clean stop (or reload) writes the last value in fini.
  *
+ * It also has a web page (ui/, at /ui/ on its port and /hello/ui/ on the
+ * master's), compiled into hello.so at build time by agora_embed() and
+ * served by agora_static_serve(): a third party's UI is served the same
+ * way as the master's own.
+ *
  * Build it against the installed SDK:
  *     cmake -S . -B build && cmake --build build
  * then drop build/hello.so into agora-master's conf directory.
@@ -26,10 +31,14 @@
 
 #include <agora/plugin.h>
 #include <agora/sdk.h>
+#include <agora/static.h>
 
 #ifndef HELLO_VERSION
 #define HELLO_VERSION "1.0"
 #endif
+
+/* ui/, embedded by agora_embed(hello hello_ui ui) in CMakeLists.txt. */
+extern const struct agora_static_table hello_ui;
 
 /* Requests wait here until the count has been read from the store. */
 #define HELLO_MAX_WAITING 1024
@@ -198,8 +207,19 @@ static const struct agora_conf_field hello_conf_fields[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
+/* GET /ui/...: the page and its files. The api is the instance's. */
+static void hello_page(void *state, struct agora_req *req)
+{
+    struct hello *st = state;
+
+    agora_static_serve(st->api, req, &hello_ui,
+                       st->api->req_param(req, "path"));
+}
+
 static const struct agora_route hello_routes[] = {
     {"GET", "/", hello_get},
+    {"GET", "/ui", hello_page},
+    {"GET", "/ui/*path", hello_page},
     {NULL, NULL, NULL},
 };
 

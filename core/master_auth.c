@@ -59,7 +59,8 @@ static int path_open(const char *path)
     return 0;
 }
 
-/* A plugin's own say (`authenticate = ...` in its conf), else the flag. */
+/* A plugin's own say (`authenticate = ...` in its conf; its own
+ * `http_credentials` mean yes), else the flag. */
 static int plugin_must(struct master *m, const struct plugin *p)
 {
     const char *v = plugin_conf_get(&p->conf, "authenticate");
@@ -67,12 +68,16 @@ static int plugin_must(struct master *m, const struct plugin *p)
 
     if (v && conf_value_parse(AGORA_CONF_BOOL, v, &b, NULL, 0) == 0)
         return b;
+    if (plugin_conf_get(&p->conf, "http_credentials"))
+        return 1;
     return m->conf.authenticate_frameworks;
 }
 
-/* The realm of req, and whether it must authenticate (*must). */
+/* The realm of req, whether it must authenticate (*must), and for a
+ * plugin's route the plugin (*plugin). */
 static enum realm realm_of(struct master *m, struct http_req *req,
-                           const struct plugin *port_plugin, int *must)
+                           const struct plugin *port_plugin, int *must,
+                           const struct plugin **plugin)
 {
     const char *method = http_req_method(req), *path = http_req_path(req);
     void *handler = http_req_route_handler(req);
@@ -83,6 +88,7 @@ static enum realm realm_of(struct master *m, struct http_req *req,
                                  : pr ? pr->p : NULL;
 
         *must = p ? plugin_must(m, p) : m->conf.authenticate_frameworks;
+        *plugin = p;
         return REALM_FRAMEWORKS;
     }
     if (path_open(path)) {
@@ -121,16 +127,25 @@ static void refuse(struct master *m, struct http_req *req, enum realm realm,
 static int gate(struct master *m, struct http_req *req,
                 const struct plugin *port_plugin)
 {
+    const char *header = http_req_header(req, "Authorization");
+    const struct plugin *p = NULL;
+    const char *why = NULL, *pair;
     char principal[256];
-    const char *why = NULL;
     int must = 0;
-    enum realm realm = realm_of(m, req, port_plugin, &must);
-    enum auth_result res;
+    enum realm realm = realm_of(m, req, port_plugin, &must, &p);
+    enum auth_result res = AUTH_MISSING;
 
     if (!must)
         return 0;
-    res = auth_check(&m->auth, http_req_header(req, "Authorization"),
-                     master_now(m), principal, sizeof(principal), &why);
+    /* A plugin's own user:password (Marathon's --http_credentials), or
+     * the master's credentials. */
+    pair = p ? plugin_conf_get(&p->conf, "http_credentials") : NULL;
+    if (pair)
+        res = auth_check_pair(header, pair, principal, sizeof(principal),
+                              &why);
+    if (res != AUTH_OK && (pair == NULL || auth_configured(&m->auth)))
+        res = auth_check(&m->auth, header, master_now(m), principal,
+                         sizeof(principal), &why);
     if (res == AUTH_MISSING) {
         refuse(m, req, realm, "no credentials");
         return 1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -19,7 +20,7 @@
 /* The keys every plugin conf may carry, whatever the plugin declares. */
 static const char *const plugin_core_keys[] = {"plugin", "port", "role",
                                                "principal", "authenticate",
-                                               NULL};
+                                               "http_credentials", NULL};
 
 void plugin_conf_free(struct plugin_conf *c)
 {
@@ -97,6 +98,23 @@ static int plugin_conf_line(struct plugin_conf *c, char *line, int lineno,
     return plugin_conf_push(c, key, value);
 }
 
+/* A conf that holds a secret (http_credentials) must not be readable by
+ * every user. */
+static int plugin_conf_secret_check(const struct plugin_conf *c, char *err,
+                                    size_t errlen)
+{
+    struct stat st;
+
+    if (plugin_conf_get(c, "http_credentials") == NULL)
+        return 0;
+    if (stat(c->path, &st) < 0 || (st.st_mode & S_IROTH)) {
+        snprintf(err, errlen, "%s holds http_credentials and every user may "
+                              "read it: chmod o-r it", c->path);
+        return -1;
+    }
+    return 0;
+}
+
 int plugin_conf_read(const char *path, struct plugin_conf *c, char *err,
                      size_t errlen)
 {
@@ -128,6 +146,8 @@ int plugin_conf_read(const char *path, struct plugin_conf *c, char *err,
             break;
     }
     free(copy);
+    if (rc == 0 && (rc = plugin_conf_secret_check(c, err, errlen)) < 0)
+        rc = AGORA_EINVAL;
     if (rc < 0)
         plugin_conf_free(c);
     return rc;

@@ -33,8 +33,8 @@ const char *plugin_conf_get(const struct plugin_conf *c, const char *key);
 
 /*
  * Builds the typed conf block of desc from c: defaults, then values.
- * Unknown keys (other than plugin, port, role, principal, authenticate)
- * are refused.
+ * Unknown keys (other than plugin, port, role, principal, authenticate,
+ * http_credentials) are refused.
  * Returns 0 with a malloc'ed block (free with plugin_conf_block_free) or
  * AGORA_EINVAL with the reason in err.
  */

@@ -421,6 +421,42 @@ static enum auth_result check_bearer(const struct auth *a, const char *tok,
     return res;
 }
 
+enum auth_result auth_check_pair(const char *authorization,
+                                 const char *user_password, char *principal,
+                                 size_t len, const char **why)
+{
+    struct auth one;
+    struct auth_cred cred;
+    char *colon, *copy;
+    enum auth_result res;
+
+    if (authorization == NULL || *authorization == '\0')
+        return AUTH_MISSING;
+    if (strncasecmp(authorization, "Basic ", 6) != 0) {
+        *why = "this plugin takes HTTP Basic credentials only";
+        return AUTH_DENIED;
+    }
+    if ((copy = strdup(user_password)) == NULL) {
+        *why = "out of memory";
+        return AUTH_DENIED;
+    }
+    if ((colon = strchr(copy, ':')) == NULL) {
+        free(copy);
+        *why = "the plugin's http_credentials are not user:password";
+        return AUTH_DENIED;
+    }
+    *colon = '\0';
+    cred.principal = copy;
+    cred.secret = colon + 1;
+    memset(&one, 0, sizeof(one));
+    one.creds = &cred;
+    one.ncreds = 1;
+    res = auth_check(&one, authorization, 0, principal, len, why);
+    explicit_bzero(copy, strlen(user_password));
+    free(copy);
+    return res;
+}
+
 enum auth_result auth_check(const struct auth *a, const char *authorization,
                             double now, char *principal, size_t len,
                             const char **why)

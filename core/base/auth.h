@@ -64,6 +64,15 @@ enum auth_result auth_check(const struct auth *a, const char *authorization,
                             double now, char *principal, size_t len,
                             const char **why);
 
+/*
+ * Checks a Basic Authorization header against one "user:password" (the
+ * --http_credentials form of Marathon and Chronos), in constant time.
+ * As auth_check(); the principal is the user.
+ */
+enum auth_result auth_check_pair(const char *authorization,
+                                 const char *user_password, char *principal,
+                                 size_t len, const char **why);
+
 /* 1 when the len bytes at x and y are the same, in time that depends on
  * len only. */
 int auth_equal(const void *x, const void *y, size_t len);

@@ -283,3 +283,46 @@ def test_bad_acls_stop_the_start(tmp_path, master_factory):
     rc = m.proc.wait(10 * SLOW)
     m.proc = None
     assert rc != 0 and "--acls" in m.log()
+
+
+# ---- Marathon's --http_credentials, in marathon.so's conf ----
+
+def test_marathon_http_credentials(tmp_path, master_factory):
+    """marathon-python's username/password work unchanged against a
+    marathon.so whose conf has http_credentials; without them, 401; a conf
+    holding them that every user may read is refused."""
+    from marathon import MarathonClient as PyMarathon
+    from marathon.exceptions import MarathonHttpError
+    from marathon_fixture import plugin_port
+
+    m = master_factory()
+    port = plugin_port(m)
+    conf = os.path.join(m.conf_dir, "marathon.conf")
+    write(conf, "plugin = marathon.so\nport = %d\nhttp_credentials = "
+          "mar:mar-pass-xyz\n" % port)
+    m.start()
+    url = "http://127.0.0.1:%d" % port
+    wait_for(lambda: requests.get(url + "/ping", timeout=5).status_code
+             == 401, 10 * SLOW, what="marathon.so to serve")
+    r = requests.get(url + "/v2/apps", timeout=10)
+    assert r.status_code == 401 and "Basic" in r.headers["WWW-Authenticate"]
+    assert requests.get(m.url("/marathon/v2/apps"),
+                        timeout=10).status_code == 401
+    assert requests.get(url + "/v2/apps", auth=("mar", "nope"),
+                        timeout=10).status_code == 401
+
+    client = PyMarathon(url, username="mar", password="mar-pass-xyz")
+    assert client.list_apps() == []
+    try:
+        PyMarathon(url).list_apps()
+        raise AssertionError("listed apps without credentials")
+    except MarathonHttpError as e:
+        assert e.status_code == 401
+    assert "mar-pass-xyz" not in m.log()
+
+    # A conf with a secret that every user may read: the reload refuses it.
+    os.chmod(conf, 0o644)
+    m.sighup()
+    wait_for(lambda: "every user may read" in m.log(), 10 * SLOW,
+             what="the reload to refuse the conf")
+    assert "mar-pass-xyz" not in m.log()

@@ -311,6 +311,24 @@ static int agent_load_credential(struct agent *a)
     return a->auth_header ? 0 : AGORA_ENOMEM;
 }
 
+/* --ssl_*: the HTTPS of the agent's own API. */
+static int agent_load_tls(struct agent *a)
+{
+    char err[512];
+    int rc = auth_tls_load(&a->tls, a->conf.ssl_cert_file,
+                           a->conf.ssl_key_file, a->conf.ssl_ca_file, err,
+                           sizeof(err));
+
+    if (rc < 0)
+        log_error("agent", "--ssl_*_file: %s", err);
+    else if (a->conf.ssl_require_client_cert && (!a->tls.cert || !a->tls.ca)) {
+        log_error("agent", "--ssl_require_client_cert needs --ssl_cert_file, "
+                           "--ssl_key_file and --ssl_ca_file");
+        rc = AGORA_EINVAL;
+    }
+    return rc;
+}
+
 int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
 {
     char *res;
@@ -324,6 +342,8 @@ int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
     ev_init(&a->shutdown_timer, agent_on_shutdown_tick);
     a->shutdown_timer.data = a;
     rc = agent_load_credential(a);
+    if (rc == 0)
+        rc = agent_load_tls(a);
     if (rc == 0)
         rc = agent_prepare(a);
     if (rc == 0 && (rc = agent_exec_init(a)) == 0)
@@ -373,6 +393,7 @@ void agent_stop(struct agent *a)
         explicit_bzero(a->auth_header, strlen(a->auth_header));
     free(a->auth_header);
     a->auth_header = NULL;
+    auth_tls_free(&a->tls);
     if (a->wipe && a->id)
         agent_wipe(a);
     agora_resources_free(&a->total);

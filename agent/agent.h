@@ -39,6 +39,7 @@
 
 #include <agora/plugin.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "map.h"
 #include "router.h"
@@ -70,6 +71,8 @@ struct agent_conf {
     double registration_backoff_max;
     int64_t max_body_size;
     char *credential;  /* file of the principal and secret, or ""    */
+    char *ssl_cert_file, *ssl_key_file, *ssl_ca_file;
+    int ssl_require_client_cert;
 };
 
 extern const conf_field agent_flags[];
@@ -94,6 +97,7 @@ struct agent {
     struct agent_link *link;        /* the master connection             */
     char *auth_header;              /* "Authorization: Basic ..." sent
                                      * to the masters, or NULL          */
+    struct auth_tls tls;            /* HTTPS of the agent's API          */
     struct exec *exec;              /* the exec layer (exec/exec.h)      */
 
     ev_signal sig_term, sig_int;

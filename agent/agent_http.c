@@ -562,6 +562,10 @@ int agent_http_start(struct agent *a)
      * connections each. 10,050 idle ones from one host locked it. */
     hc.max_conns_per_ip = AGENT_HTTP_CONNS_PER_IP;
     hc.header_timeout = 10.;
+    hc.tls_cert = a->tls.cert;
+    hc.tls_key = a->tls.key;
+    hc.tls_ca = a->tls.ca;
+    hc.tls_require_client_cert = a->conf.ssl_require_client_cert;
     rc = http_server_start(a->loop, &hc, &a->router, &a->http);
     if (rc < 0) {
         a->http = NULL;

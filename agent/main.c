@@ -52,6 +52,15 @@ const conf_field agent_flags[] = {
       "longest wait between two subscription attempts"),
     F(max_body_size, INT, "1048576",
       "largest request body the agent's HTTP API accepts (bytes)"),
+    F(ssl_cert_file, STRING, "",
+      "HTTPS of the agent's API: its certificate (PEM, chain first)"),
+    F(ssl_key_file, STRING, "",
+      "HTTPS: the certificate's key (PEM; not readable by every user)"),
+    F(ssl_ca_file, STRING, "",
+      "HTTPS: the CA (PEM) whose certificates clients may show"),
+    F(ssl_require_client_cert, BOOL, "false",
+      "HTTPS: requests without a client certificate the --ssl_ca_file CA "
+      "signed get 403 (mutual TLS)"),
     F(credential, STRING, "",
       "file of this agent's principal and secret, sent to the master: "
       "{\"principal\", \"secret\"} or `principal secret`; not readable "

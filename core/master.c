@@ -114,6 +114,16 @@ const conf_field master_flags[] = {
       "the master's other endpoints (changes) need credentials"),
     F(authenticate_agents, BOOL, "false",
       "agents need credentials to subscribe and to post updates"),
+    F(ssl_cert_file, STRING, "",
+      "HTTPS: the certificate (PEM, chain first) of the master's port and "
+      "its plugins' ports; plain HTTP is then refused"),
+    F(ssl_key_file, STRING, "",
+      "HTTPS: the certificate's key (PEM; not readable by every user)"),
+    F(ssl_ca_file, STRING, "",
+      "HTTPS: the CA (PEM) whose certificates clients may show"),
+    F(ssl_require_client_cert, BOOL, "false",
+      "HTTPS: requests without a client certificate the --ssl_ca_file CA "
+      "signed get 403 (mutual TLS)"),
     F(acls, STRING, "",
       "Mesos' ACLs, as JSON or the path of a file holding it: run_tasks, "
       "register_frameworks, reload_plugins, get_flags (see "
@@ -333,6 +343,7 @@ static int master_listen(struct master *m)
         return AGORA_ENOMEM;
     if ((rc = master_auth_start(m)) < 0)
         return rc;
+    master_auth_tls_conf(m, &hc);
     if ((rc = http_server_start(m->loop, &hc, &m->router, &m->http)) < 0)
         return rc;
     http_server_set_gate(m->http, master_auth_gate, m);

@@ -97,6 +97,8 @@ struct master_conf {
     char *credentials;          /* file of principals and secrets       */
     char *jwt_secret_key;       /* file of the HS256 key                */
     char *acls;                 /* Mesos' ACL JSON, or a file of it     */
+    char *ssl_cert_file, *ssl_key_file, *ssl_ca_file;
+    int ssl_require_client_cert;
     int authenticate_http_readonly;
     int authenticate_http_readwrite;
     int authenticate_agents;
@@ -123,6 +125,7 @@ struct master {
     struct master_policy policy; /* weights, quota, maintenance (stored) */
     struct auth auth;          /* who may call (master_auth.c)        */
     struct acls acls;          /* what each may do (acl.h)            */
+    struct auth_tls tls;       /* HTTPS of the master's ports         */
     struct frameworks frameworks;
     struct agents agents;
     struct tasks tasks;

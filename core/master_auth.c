@@ -191,6 +191,16 @@ int master_auth_start(struct master *m)
         log_error("auth", "--jwt_secret_key: %s", err);
         return rc;
     }
+    if ((rc = auth_tls_load(&m->tls, c->ssl_cert_file, c->ssl_key_file,
+                            c->ssl_ca_file, err, sizeof(err))) < 0) {
+        log_error("auth", "--ssl_*_file: %s", err);
+        return rc;
+    }
+    if (c->ssl_require_client_cert && (m->tls.cert == NULL || !m->tls.ca)) {
+        log_error("auth", "--ssl_require_client_cert needs --ssl_cert_file, "
+                          "--ssl_key_file and --ssl_ca_file");
+        return AGORA_EINVAL;
+    }
     if (c->acls && *c->acls &&
         (rc = acls_load(&m->acls, c->acls, err, sizeof(err))) < 0) {
         log_error("auth", "--acls: %s", err);
@@ -218,6 +228,7 @@ void master_auth_stop(struct master *m)
 {
     auth_free(&m->auth);
     acls_free(&m->acls);
+    auth_tls_free(&m->tls);
 }
 
 int master_auth_allow(struct master *m, struct http_req *req,
@@ -234,6 +245,14 @@ int master_auth_allow(struct master *m, struct http_req *req,
                  who ? who : "an unauthenticated client",
                  http_req_peer(req, peer, sizeof(peer)));
     return 0;
+}
+
+void master_auth_tls_conf(const struct master *m, struct http_server_conf *hc)
+{
+    hc->tls_cert = m->tls.cert;
+    hc->tls_key = m->tls.key;
+    hc->tls_ca = m->tls.ca;
+    hc->tls_require_client_cert = m->conf.ssl_require_client_cert;
 }
 
 void master_auth_forbid(struct http_req *req)

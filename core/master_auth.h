@@ -26,4 +26,8 @@ int master_auth_allow(struct master *m, struct http_req *req,
                       enum acl_action act, const char *object);
 void master_auth_forbid(struct http_req *req);
 
+/* The TLS of the master's ports (--ssl_*) into a server's conf. */
+struct http_server_conf;
+void master_auth_tls_conf(const struct master *m, struct http_server_conf *hc);
+
 #endif /* AGORA_MASTER_AUTH_H */

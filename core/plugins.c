@@ -24,6 +24,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "master_auth.h"
 #include "plugin_api.h"
 
 #define PLUGIN_ERR 512
@@ -699,6 +700,7 @@ static int plugin_gen_ports(struct master *m, struct plugin_gen *next,
         hc.max_conns_per_ip = (unsigned)m->conf.http_max_connections_per_ip;
         hc.header_timeout = m->conf.http_header_timeout;
         hc.idle_timeout = 6 * m->conf.http_header_timeout;
+        master_auth_tls_conf(m, &hc);
         if (http_server_start(m->loop, &hc, &p->router, &p->srv) == 0) {
             http_server_set_filter(p->srv, m->plugin_hooks.port_filter, p);
             http_server_set_gate(p->srv, m->plugin_hooks.port_gate, p);

@@ -5,6 +5,7 @@
  */
 #include "auth.h"
 #include "b64.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +31,8 @@
  * Reads path whole (NUL-terminated, malloc'ed) into *out. A file every
  * user may read is refused: it holds secrets.
  */
-static int read_secret_file(const char *path, char **out, size_t *len,
-                            char *err, size_t errlen)
+int auth_read_secret_file(const char *path, char **out, size_t *len,
+                          char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -176,7 +177,7 @@ int auth_load_credentials(struct auth *a, const char *path, char *err,
 {
     char *text, *p;
     size_t len;
-    int rc = read_secret_file(path, &text, &len, err, errlen);
+    int rc = auth_read_secret_file(path, &text, &len, err, errlen);
 
     if (rc < 0)
         return rc;
@@ -198,7 +199,7 @@ int auth_load_jwt_key(struct auth *a, const char *path, char *err,
 {
     char *text;
     size_t len;
-    int rc = read_secret_file(path, &text, &len, err, errlen);
+    int rc = auth_read_secret_file(path, &text, &len, err, errlen);
 
     if (rc < 0)
         return rc;
@@ -215,6 +216,54 @@ int auth_load_jwt_key(struct auth *a, const char *path, char *err,
     a->jwt_key = (unsigned char *)text;
     a->jwt_key_len = len;
     return 0;
+}
+
+/* A public file (a certificate), read whole. */
+static int read_public_file(const char *path, char **out, char *err,
+                            size_t errlen)
+{
+    size_t len;
+
+    if (fs_read_file(path, AUTH_FILE_MAX, out, &len) < 0) {
+        snprintf(err, errlen, "cannot read %s", path);
+        return AGORA_EIO;
+    }
+    return 0;
+}
+
+int auth_tls_load(struct auth_tls *t, const char *cert_path,
+                  const char *key_path, const char *ca_path, char *err,
+                  size_t errlen)
+{
+    size_t len;
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    if (cert_path == NULL || *cert_path == '\0')
+        return 0;
+    if (key_path == NULL || *key_path == '\0') {
+        snprintf(err, errlen, "a certificate without its key file");
+        return AGORA_EINVAL;
+    }
+    if ((rc = read_public_file(cert_path, &t->cert, err, errlen)) < 0 ||
+        (rc = auth_read_secret_file(key_path, &t->key, &len, err,
+                                    errlen)) < 0 ||
+        (ca_path && *ca_path &&
+         (rc = read_public_file(ca_path, &t->ca, err, errlen)) < 0)) {
+        auth_tls_free(t);
+        return rc;
+    }
+    return 0;
+}
+
+void auth_tls_free(struct auth_tls *t)
+{
+    if (t->key)
+        explicit_bzero(t->key, strlen(t->key));
+    free(t->cert);
+    free(t->key);
+    free(t->ca);
+    memset(t, 0, sizeof(*t));
 }
 
 void auth_free(struct auth *a)

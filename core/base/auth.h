@@ -51,6 +51,25 @@ int auth_load_jwt_key(struct auth *a, const char *path, char *err,
 
 void auth_free(struct auth *a);
 
+/* Reads a file of secrets whole (NUL-terminated, malloc'ed): a regular
+ * file of at most 1 MB that not every user may read. 0, or an agora_err
+ * with the reason in err. */
+int auth_read_secret_file(const char *path, char **out, size_t *len,
+                          char *err, size_t errlen);
+
+/* The TLS files of a server: its certificate (chain), key (a secret)
+ * and the CA of its clients' certificates, as PEM texts. */
+struct auth_tls {
+    char *cert, *key, *ca;
+};
+
+/* Reads them (ca_path may be empty or NULL); 0, or an agora_err with the
+ * reason in err. Nothing is read when cert_path is empty. */
+int auth_tls_load(struct auth_tls *t, const char *cert_path,
+                  const char *key_path, const char *ca_path, char *err,
+                  size_t errlen);
+void auth_tls_free(struct auth_tls *t);
+
 /* 1 when a can authenticate anyone (credentials or a JWT key). */
 int auth_configured(const struct auth *a);
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include <agora/json.h>
@@ -48,6 +49,7 @@ struct http_server {
     http_filter_fn filter;
     void *filter_arg;
     http_filter_fn gate;          /* after routing: authentication      */
+    int tls_require_client_cert;
     void *gate_arg;
     size_t max_body;
     uint16_t port;
@@ -94,6 +96,7 @@ struct http_req {
     char *body;         /* NULL until a body arrives                      */
     size_t len, cap;
     int too_big;
+    int no_client_cert;  /* TLS without a valid client certificate  */
     const char *refused; /* why it is answered 400 before routing */
     size_t dropped; /* body bytes read past the limit */
     int suspended;
@@ -625,6 +628,23 @@ void *http_req_route_arg(const struct http_req *r)
     return r->matched ? r->match.arg : NULL;
 }
 
+/* ---- TLS ---- */
+
+/* Whether the connection's peer showed a certificate our CA signed. */
+static int http_tls_client_ok(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t tls = ci ? (gnutls_session_t)ci->tls_session : NULL;
+    unsigned int status = 1, n = 0;
+
+    if (tls == NULL || gnutls_certificate_get_peers(tls, &n) == NULL ||
+        n == 0)
+        return 0;
+    return gnutls_certificate_verify_peers2(tls, &status) == 0 &&
+           status == 0;
+}
+
 /* ---- routing ---- */
 
 static void http_route(struct http_req *r)
@@ -665,7 +685,11 @@ static enum MHD_Result http_dispatch(struct http_req *r)
 {
     r->srv->stats.requests++;
     r->state = REQ_HANDLING;
-    if (r->refused) {
+    if (r->no_client_cert) {
+        http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        http_reply_error(r, 403, "a client certificate signed by the "
+                                 "server's CA is required");
+    } else if (r->refused) {
         /* What the body is cannot be told: the connection goes after. */
         http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         http_reply_error(r, 400, r->refused);
@@ -826,6 +850,10 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
             return MHD_NO;
         *con_cls = r;
         http_guard_headers_done(conn);
+        if (s->tls_require_client_cert && !http_tls_client_ok(conn)) {
+            r->no_client_cert = 1;
+            return http_dispatch(r);
+        }
         if ((r->refused = http_framing_refused(r)) != NULL)
             return http_dispatch(r);
         if (http_declared_too_big(r)) {
@@ -1228,9 +1256,29 @@ static int http_bind_addr(const struct http_server_conf *c,
     return inet_pton(AF_INET, c->ip, &sa->sin_addr) == 1 ? 0 : AGORA_EINVAL;
 }
 
+/* libmicrohttpd's options for c's TLS, ended by MHD_OPTION_END (all of
+ * it when c has no certificate). */
+static void http_tls_options(const struct http_server_conf *c,
+                             struct MHD_OptionItem tls[4])
+{
+    int n = 0;
+
+    if (c->tls_cert) {
+        tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                           (void *)c->tls_cert};
+        tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                           (void *)c->tls_key};
+        if (c->tls_ca)
+            tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                               (void *)c->tls_ca};
+    }
+    tls[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
 int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
                       const struct router *router, struct http_server **out)
 {
+    struct MHD_OptionItem tls[4];
     struct http_server *s;
     struct sockaddr_in sa;
     const union MHD_DaemonInfo *info;
@@ -1258,10 +1306,12 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
         free(s);
         return AGORA_ENOMEM;
     }
+    http_tls_options(c, tls);
+    s->tls_require_client_cert = c->tls_cert && c->tls_require_client_cert;
     /* The port is in sa; MHD takes it again only to name it in its logs. */
     s->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-            MHD_USE_TURBO,
+            MHD_USE_TURBO | (c->tls_cert ? MHD_USE_TLS : 0),
         c->port, http_guard_accept, s->guard, http_access, s,
         MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s->name,
         MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s->guard,
@@ -1269,7 +1319,8 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
         http_completed, s, MHD_OPTION_CONNECTION_LIMIT, gc.max_conns,
         MHD_OPTION_CONNECTION_TIMEOUT,
         120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        c->conn_memory ? c->conn_memory : (size_t)32 * 1024, MHD_OPTION_END);
+        c->conn_memory ? c->conn_memory : (size_t)32 * 1024,
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (s->daemon == NULL) {
         log_error("http", "%s: cannot listen on %s:%u: %s", c->name,
                   c->ip && *c->ip ? c->ip : "0.0.0.0", (unsigned)c->port,

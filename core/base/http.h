@@ -53,6 +53,12 @@ struct http_server_conf {
                             * complete, from the accept; 0: 10        */
     double idle_timeout;   /* the same from the end of the previous
                             * request on a kept-alive connection; 0: 60 */
+    /* HTTPS (GnuTLS, through libmicrohttpd) when tls_cert is set: the
+     * PEM texts of the certificate (chain), its key and, to ask clients
+     * for certificates, the CA that signs theirs. */
+    const char *tls_cert, *tls_key, *tls_ca;
+    int tls_require_client_cert; /* refuse requests without a client
+                                  * certificate the CA signed (403)    */
 };
 
 struct http_stats {

@@ -184,7 +184,8 @@ static void add(const char *method, const char *path, http_handler_fn fn)
 
 static void setup(void)
 {
-    struct http_server_conf c = {"test", "127.0.0.1", 0, 1000, 0, 0, 0, 0, 0};
+    struct http_server_conf c = {.name = "test", .ip = "127.0.0.1",
+                                 .max_body = 1000};
 
     loop = ev_loop_new(EVFLAG_AUTO);
     memset(&routes, 0, sizeof(routes));

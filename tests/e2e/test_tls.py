@@ -1,0 +1,125 @@
+"""HTTPS on the master's port, its plugins' ports and the agent's API
+(libmicrohttpd's TLS, GnuTLS): --ssl_cert_file, --ssl_key_file,
+--ssl_ca_file, --ssl_require_client_cert (issue 17). Certificates are
+made here with Debian's openssl: a test CA, a server certificate for
+127.0.0.1 and a client certificate.
+"""
+import os
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import SLOW, TEST_PLUGINS, Agent, free_port, kill_leftovers
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True,
+                   capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """ca.pem, server.pem/server.key (CN and SAN 127.0.0.1), client.pem/
+    client.key, all signed by the CA; keys mode 600."""
+    d = str(tmp_path_factory.mktemp("pki"))
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=agora test CA", "-keyout", "ca.key", "-out",
+            "ca.pem", cwd=d)
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj",
+                "/CN=127.0.0.1" if name == "server" else "/CN=ops",
+                "-keyout", name + ".key", "-out", name + ".csr", cwd=d)
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write(ext + "\n")
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
+                "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+                "-extfile", name + ".ext", "-out", name + ".pem", cwd=d)
+        os.chmod(os.path.join(d, name + ".key"), 0o600)
+    return d
+
+
+def tls_args(pki, *extra):
+    return ["--ssl_cert_file=" + os.path.join(pki, "server.pem"),
+            "--ssl_key_file=" + os.path.join(pki, "server.key")] + list(extra)
+
+
+def wait_https(url, ca, cert=None, timeout=10.0):
+    end = time.monotonic() + timeout * SLOW
+    while True:
+        try:
+            return requests.get(url, verify=ca, cert=cert, timeout=2)
+        except requests.RequestException:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
+def test_master_and_plugin_ports_serve_https(pki, master_factory):
+    ca = os.path.join(pki, "ca.pem")
+    m = master_factory(args=tls_args(pki))
+    port = free_port()
+    with open(os.path.join(m.conf_dir, "launcher.conf"), "w") as f:
+        f.write("plugin = %s\nport = %d\n"
+                % (os.path.join(TEST_PLUGINS, "launcher.so"), port))
+    m.start(wait=False)
+    r = wait_https("https://127.0.0.1:%d/health" % m.port, ca)
+    assert r.status_code == 200 and r.text == "ok"
+    r = requests.get("https://127.0.0.1:%d/master/state" % m.port,
+                     verify=ca, timeout=10)
+    assert r.status_code == 200 and r.json()["flags"]["port"]
+    r = wait_https("https://127.0.0.1:%d/statuses" % port, ca)
+    assert r.status_code == 200
+    # Plain HTTP to a TLS port is refused; a client that does not trust
+    # the CA refuses the master.
+    with pytest.raises(requests.RequestException):
+        requests.get("http://127.0.0.1:%d/health" % m.port, timeout=5)
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get("https://127.0.0.1:%d/health" % m.port, timeout=5)
+    m.stop()
+
+
+def test_mutual_tls(pki, master_factory):
+    ca = os.path.join(pki, "ca.pem")
+    client = (os.path.join(pki, "client.pem"), os.path.join(pki, "client.key"))
+    m = master_factory(args=tls_args(pki, "--ssl_ca_file=" + ca,
+                                     "--ssl_require_client_cert"))
+    m.start(wait=False)
+    r = wait_https("https://127.0.0.1:%d/health" % m.port, ca, cert=client)
+    assert r.status_code == 200
+    r = requests.get("https://127.0.0.1:%d/master/state" % m.port,
+                     verify=ca, timeout=10)
+    assert r.status_code == 403
+    assert "client certificate" in r.json()["message"]
+    m.stop()
+
+
+def test_agent_api_serves_https(pki, tmp_path, master_factory):
+    ca = os.path.join(pki, "ca.pem")
+    m = master_factory().start()
+    a = Agent(tmp_path / "agent", m, args=tls_args(pki))
+    a.start(wait=False)
+    try:
+        r = wait_https("https://127.0.0.1:%d/state" % a.port, ca)
+        assert r.status_code == 200 and r.json()["id"]
+        with pytest.raises(requests.RequestException):
+            requests.get("http://127.0.0.1:%d/state" % a.port, timeout=5)
+    finally:
+        a.stop()
+        kill_leftovers(a.work_dir)
+
+
+def test_key_every_user_may_read_is_refused(pki, tmp_path, master_factory):
+    key = tmp_path / "open.key"
+    with open(os.path.join(pki, "server.key")) as f:
+        key.write_text(f.read())
+    os.chmod(key, 0o644)
+    m = master_factory(args=["--ssl_cert_file=" +
+                             os.path.join(pki, "server.pem"),
+                             "--ssl_key_file=" + str(key)])
+    m.start(wait=False)
+    rc = m.proc.wait(10 * SLOW)
+    m.proc = None
+    assert rc != 0 and "every user may read" in m.log()

@@ -9,6 +9,7 @@
 #include "agent.h"
 #include "auth.h"
 #include "fs.h"
+#include "http_tls.h"
 #include "netaddr.h"
 
 #include <arpa/inet.h>
@@ -259,6 +260,32 @@ static int agent_names(struct agent *a)
 }
 
 /* Everything before the tasks: flags, names, directories, id, journal. */
+/*
+ * HTTPS to the masters: when --master names https:// ones, or with
+ * --ssl_ca_file (a leader in ZooKeeper may serve HTTPS: its data says
+ * so). The CA is --ssl_ca_file's, else the system's; the agent's own
+ * certificate, when it has one, is its client certificate (mutual TLS).
+ */
+static int agent_client_tls(struct agent *a)
+{
+    const struct agent_conf *c = &a->conf;
+    struct hc_tls *t;
+    char err[512];
+    int rc;
+
+    if (!(c->ssl_ca_file && *c->ssl_ca_file) &&
+        !(c->master && strstr(c->master, "https://")))
+        return 0;
+    rc = hc_tls_new(c->ssl_ca_file, c->ssl_cert_file, c->ssl_key_file, &t,
+                    err, sizeof(err));
+    if (rc < 0) {
+        log_error("agent", "TLS to the masters: %s", err);
+        return rc;
+    }
+    hc_client_set_tls(a->hc, t);
+    return 0;
+}
+
 static int agent_prepare(struct agent *a)
 {
     int rc = agent_check_conf(a);
@@ -275,6 +302,8 @@ static int agent_prepare(struct agent *a)
         rc = agent_resources_init(a);
     if (rc == 0)
         rc = hc_client_new(a->loop, &a->hc) == 0 ? 0 : AGORA_ENOMEM;
+    if (rc == 0)
+        rc = agent_client_tls(a);
     if (rc == 0)
         rc = updates_init(a);
     if (rc == 0)

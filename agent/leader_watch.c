@@ -377,7 +377,15 @@ static int lw_unspecified(const char *ip)
  * The "host:port" a leader's znode data points to (malloc'ed), or NULL
  * with a reason in why. ip, else hostname when ip names no host; the
  * members of Mesos' "address" object when the top level lacks them.
+ * "https://host:port" when the data says "scheme": "https".
  */
+static int lw_https(yajl_val doc)
+{
+    const char *scheme = agora_json_get_str(doc, "scheme");
+
+    return scheme && strcmp(scheme, "https") == 0;
+}
+
 static char *lw_address(const char *data, char *why, size_t len)
 {
     yajl_val doc = agora_json_parse(data, why, len), o;
@@ -399,8 +407,9 @@ static char *lw_address(const char *data, char *why, size_t len)
     h = ip && !lw_unspecified(ip) ? ip : host;
     if (h == NULL || !lw_host_valid(h))
         snprintf(why, len, "no valid ip or hostname");
-    else if (asprintf(&out, strchr(h, ':') ? "[%s]:%" PRId64 : "%s:%" PRId64, h,
-                      port) < 0) {
+    else if (asprintf(&out,
+                      strchr(h, ':') ? "%s[%s]:%" PRId64 : "%s%s:%" PRId64,
+                      lw_https(doc) ? "https://" : "", h, port) < 0) {
         snprintf(why, len, "out of memory");
         out = NULL;
     }

@@ -89,10 +89,22 @@ void link_masters_free(char **v, size_t n)
     free(v);
 }
 
-/* One "host:port" entry: a host, then a port 1..65535. */
+/* A master entry or leader address "https://host:port" (plain ones are
+ * "host:port", HTTP). */
+static int link_is_https(const char *target)
+{
+    return strncmp(target, "https://", 8) == 0;
+}
+
+/* One "host:port" entry (after "https://" when it has it): a host, then
+ * a port 1..65535. */
 static int link_entry_valid(const char *e)
 {
-    const char *colon = strrchr(e, ':');
+    const char *colon;
+
+    if (strncmp(e, "https://", 8) == 0)
+        e += 8;
+    colon = strrchr(e, ':');
     char *end;
     long port;
 
@@ -800,7 +812,9 @@ static void link_subscribe(struct agent_link *l)
     free(l->body);
     l->body = body ? strdup(body) : NULL;
     agora_jw_free(w);
-    if (l->body && asprintf(&url, "http://%s/api/agent/subscribe", target) >= 0)
+    if (l->body && asprintf(&url, "%s%s/api/agent/subscribe",
+                            link_is_https(target) ? "" : "http://",
+                            target) >= 0)
         rc = link_request(l, url);
     if (rc != 0) {
         link_lost(l, agora_strerror(rc));
@@ -849,7 +863,9 @@ static int link_on_master(const struct agent_link *l, const char *master)
     if (l->req == NULL || l->req_url == NULL ||
         hc_url_base(l->req_url, &base) != 0)
         return 0;
-    same = asprintf(&want, "http://%s", master) >= 0 && strcmp(base, want) == 0;
+    same = asprintf(&want, "%s%s", link_is_https(master) ? "" : "http://",
+                    master) >= 0 &&
+           strcmp(base, want) == 0;
     free(base);
     free(want);
     return same;

@@ -26,6 +26,8 @@
 #include "clock.h"
 #include "conf.h"
 #include "http.h"
+#include "http_client.h"
+#include "http_tls.h"
 #include "log.h"
 #include "master.h"
 #include "master_auth.h"
@@ -253,6 +255,22 @@ void master_auth_tls_conf(const struct master *m, struct http_server_conf *hc)
     hc->tls_key = m->tls.key;
     hc->tls_ca = m->tls.ca;
     hc->tls_require_client_cert = m->conf.ssl_require_client_cert;
+}
+
+void master_auth_client_tls(struct master *m, struct hc_client *c)
+{
+    const struct master_conf *conf = &m->conf;
+    struct hc_tls *t;
+    char err[512];
+
+    if (!(conf->ssl_ca_file && *conf->ssl_ca_file))
+        return;
+    if (hc_tls_new(conf->ssl_ca_file, conf->ssl_cert_file,
+                   conf->ssl_key_file, &t, err, sizeof(err)) < 0) {
+        log_error("auth", "TLS of the master's requests: %s", err);
+        return;
+    }
+    hc_client_set_tls(c, t);
 }
 
 void master_auth_forbid(struct http_req *req)

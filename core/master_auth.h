@@ -30,4 +30,10 @@ void master_auth_forbid(struct http_req *req);
 struct http_server_conf;
 void master_auth_tls_conf(const struct master *m, struct http_server_conf *hc);
 
+/* With --ssl_ca_file, c (a new client of the master's: plugins' requests,
+ * the UI's proxy to agents) speaks https:// trusting that CA, with the
+ * master's certificate as its own. */
+struct hc_client;
+void master_auth_client_tls(struct master *m, struct hc_client *c);
+
 #endif /* AGORA_MASTER_AUTH_H */

@@ -167,6 +167,8 @@ static char *master_info_json(struct master *m)
     agora_jw_kint(w, "port", m->conf.port);
     agora_jw_kstr(w, "pid", pid);
     agora_jw_kstr(w, "version", AGORA_VERSION);
+    if (m->tls.cert) /* agents and standbys speak HTTPS to it */
+        agora_jw_kstr(w, "scheme", "https");
     agora_jw_key(w, "plugin_ports");
     agora_jw_obj_open(w);
     for (i = 0; i < m->gen.n; i++)

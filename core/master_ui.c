@@ -15,6 +15,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "master.h"
+#include "master_auth.h"
 #include "master_ui.h"
 #include "router.h"
 
@@ -63,8 +64,12 @@ static void ui_files(void *arg, struct http_req *req)
 
 static struct hc_client *ui_client(struct master *m)
 {
-    if (m->ui_http == NULL && hc_client_new(m->loop, &m->ui_http) != 0)
-        m->ui_http = NULL;
+    if (m->ui_http == NULL) {
+        if (hc_client_new(m->loop, &m->ui_http) != 0)
+            m->ui_http = NULL;
+        else
+            master_auth_client_tls(m, m->ui_http);
+    }
     return m->ui_http;
 }
 

@@ -34,6 +34,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "master.h"
+#include "master_auth.h"
 #include "plugin_item.h"
 #include "plugins.h"
 
@@ -68,9 +69,12 @@ struct io_response {
 /* The HTTP client of m, made on first use. NULL when out of memory. */
 static struct hc_client *io_client(struct master *m)
 {
-    if (m->plugin_http == NULL &&
-        hc_client_new(m->loop, &m->plugin_http) != 0)
-        m->plugin_http = NULL;
+    if (m->plugin_http == NULL) {
+        if (hc_client_new(m->loop, &m->plugin_http) != 0)
+            m->plugin_http = NULL;
+        else
+            master_auth_client_tls(m, m->plugin_http);
+    }
     return m->plugin_http;
 }
 

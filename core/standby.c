@@ -107,14 +107,19 @@ static int standby_serves(const char *path)
     return 0;
 }
 
-/* To the request's path and query, as it came, on host:port. */
-static void redirect_to(struct http_req *req, const char *host, int64_t port,
-                        const char *path)
+/* To the request's path and query, as it came, on host:port, with the
+ * scheme the leader serves (its data says "scheme": "https" then). */
+static void redirect_to(struct http_req *req, yajl_val doc, const char *host,
+                        int64_t port, const char *path)
 {
     const char *query = http_req_query_string(req);
+    const char *scheme = doc ? agora_json_get_str(doc, "scheme") : NULL;
     char *loc;
 
-    if (asprintf(&loc, "http://%s:%lld%s%s%s", host, (long long)port, path,
+    if (scheme == NULL || strcmp(scheme, "https") != 0)
+        scheme = "http";
+    if (asprintf(&loc, "%s://%s:%lld%s%s%s", scheme, host, (long long)port,
+                 path,
                  query && *query ? "?" : "", query ? query : "") < 0) {
         http_reply_error(req, 503, "out of memory");
         return;
@@ -147,12 +152,12 @@ static void standby_answer(struct master *m, struct http_req *req,
     }
     ports = doc && plugin ? agora_json_get(doc, "plugin_ports") : NULL;
     if (plugin == NULL) {
-        redirect_to(req, ip, port, http_req_path(req));
+        redirect_to(req, doc, ip, port, http_req_path(req));
     } else if (ports && agora_json_int(ports, plugin, &pport) == 0 &&
                pport > 0) {
-        redirect_to(req, ip, pport, http_req_path(req));
+        redirect_to(req, doc, ip, pport, http_req_path(req));
     } else if (asprintf(&path, "/%s%s", plugin, http_req_path(req)) >= 0) {
-        redirect_to(req, ip, port, path);
+        redirect_to(req, doc, ip, port, path);
         free(path);
     } else {
         no_leader(req);

@@ -7,6 +7,8 @@
  *            hc_request(); takes a pooled connection or resolves;
  *   RESOLVE  a host name, on a thread (http_resolve.c);
  *   CONNECT  a non-blocking connect per address, in turn (EV_WRITE);
+ *   TLS      for https://, the handshake (EV_READ or EV_WRITE, as
+ *            GnuTLS asks), the certificate verified against the host;
  *   ACTIVE   sending the request (EV_WRITE) and reading the response
  *            (EV_READ), parsed by http_response.c: the head (bounded),
  *            then the body, framed by its length, chunks or the close.
@@ -37,6 +39,7 @@
 
 #include "http_resolve.h"
 #include "http_response.h"
+#include "http_tls.h"
 #include "http_url.h"
 #include "log.h"
 
@@ -47,7 +50,7 @@
 /* Bytes read at once from the body. */
 #define HC_READ_CHUNK 16384
 
-enum hc_phase { HC_START, HC_RESOLVE, HC_CONNECT, HC_ACTIVE };
+enum hc_phase { HC_START, HC_RESOLVE, HC_CONNECT, HC_TLS, HC_ACTIVE };
 
 struct hc_addr {
     socklen_t len;
@@ -59,7 +62,8 @@ struct hc_conn {
     struct hc_conn *prev, *next;
     struct hc_client *c;
     int fd;
-    char *key; /* "host:port" */
+    void *tls; /* its TLS session, or NULL */
+    char *key; /* "host:port", "tls:host:port" */
     ev_io io;  /* readable while idle: the server closed it */
     ev_timer idle;
 };
@@ -80,6 +84,7 @@ struct hc_req {
 
     enum hc_phase phase;
     int fd;
+    void *tls;         /* the connection's TLS session (https)    */
     ev_io io;
     ev_timer kick, conn_timer, total_timer;
     struct hc_lookup *lookup;
@@ -102,6 +107,7 @@ struct hc_client {
     struct hc_req *reqs;
     struct hc_conn *pool;
     struct hc_stats st;
+    struct hc_tls *tls;  /* credentials for https://; NULL: refused */
 };
 
 /* ------------------------------------------------------------------ */
@@ -146,6 +152,8 @@ static void hc_quiet(struct hc_req *r)
 
 static void hc_close_fd(struct hc_req *r)
 {
+    hc_tls_close(r->tls);
+    r->tls = NULL;
     if (r->fd >= 0)
         close(r->fd);
     r->fd = -1;
@@ -201,6 +209,7 @@ static void hc_conn_drop(struct hc_conn *k)
 /* Readable while idle (the server closed it), or idle too long. */
 static void hc_conn_on_event(struct hc_conn *k)
 {
+    hc_tls_close(k->tls);
     close(k->fd);
     hc_conn_drop(k);
 }
@@ -219,13 +228,16 @@ static void hc_conn_on_idle(struct ev_loop *loop, ev_timer *w, int revents)
     hc_conn_on_event(w->data);
 }
 
-/* Keeps fd for the next request to key; closes it when that fails. */
-static void hc_pool_put(struct hc_client *c, int fd, const char *key)
+/* Keeps fd (and its TLS session) for the next request to key; closes
+ * them when that fails. */
+static void hc_pool_put(struct hc_client *c, int fd, void *tls,
+                        const char *key)
 {
     struct hc_conn *k = calloc(1, sizeof(*k)), *last;
 
     if (k == NULL || (k->key = strdup(key)) == NULL) {
         free(k);
+        hc_tls_close(tls);
         close(fd);
         return;
     }
@@ -236,6 +248,7 @@ static void hc_pool_put(struct hc_client *c, int fd, const char *key)
     }
     k->c = c;
     k->fd = fd;
+    k->tls = tls;
     k->next = c->pool;
     if (c->pool)
         c->pool->prev = k;
@@ -249,23 +262,28 @@ static void hc_pool_put(struct hc_client *c, int fd, const char *key)
     ev_timer_start(c->loop, &k->idle);
 }
 
-/* An idle connection to key that still looks open, or -1. */
-static int hc_pool_take(struct hc_client *c, const char *key)
+/* An idle connection to key that still looks open (its TLS session in
+ * *tls), or -1. */
+static int hc_pool_take(struct hc_client *c, const char *key, void **tls)
 {
     struct hc_conn *k, *next;
     char byte;
 
     for (k = c->pool; k; k = next) {
         int fd = k->fd;
+        void *s = k->tls;
 
         next = k->next;
         if (strcmp(k->key, key) != 0)
             continue;
         hc_conn_drop(k);
-        /* EOF or stray bytes: the server is done with it. */
+        /* EOF or stray bytes (a TLS alert too): the server is done. */
         if (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-            (errno == EAGAIN || errno == EWOULDBLOCK))
+            (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            *tls = s;
             return fd;
+        }
+        hc_tls_close(s);
         close(fd);
     }
     return -1;
@@ -291,8 +309,9 @@ static void hc_finish(struct hc_req *r, int err)
     r->finished = 1;
     hc_quiet(r);
     if (err == 0 && r->fd >= 0 && hc_reusable(r)) {
-        hc_pool_put(r->c, r->fd, r->key);
+        hc_pool_put(r->c, r->fd, r->tls, r->key);
         r->fd = -1;
+        r->tls = NULL;
     }
     hc_close_fd(r);
     hc_unlink(r);
@@ -437,12 +456,48 @@ static void hc_reset_response(struct hc_req *r)
 }
 
 /* Connected (new or pooled): send, and read whatever comes back. */
-static void hc_active(struct hc_req *r)
+/* The connection carries bytes of the request: send, then read. */
+static void hc_go(struct hc_req *r)
 {
     ev_timer_stop(r->c->loop, &r->conn_timer);
     hc_reset_response(r);
     r->phase = HC_ACTIVE;
     hc_watch(r, r->fd, EV_READ | EV_WRITE);
+}
+
+/* One step of the TLS handshake; hc_go() once it is done. */
+static void hc_handshake(struct hc_req *r)
+{
+    char why[256];
+    int rc = hc_tls_handshake(r->tls, why, sizeof(why));
+
+    if (rc == HC_TLS_DONE)
+        hc_go(r);
+    else if (rc == HC_TLS_WANT_READ)
+        hc_watch(r, r->fd, EV_READ);
+    else if (rc == HC_TLS_WANT_WRITE)
+        hc_watch(r, r->fd, EV_WRITE);
+    else
+        hc_fail(r, AGORA_EPROTO, "https://%s: %s", r->u.authority, why);
+}
+
+/* Connected: for https://, a TLS session first (a pooled connection
+ * has its own already). */
+static void hc_active(struct hc_req *r)
+{
+    char why[256];
+
+    if (!r->u.tls || r->tls != NULL) {
+        hc_go(r);
+        return;
+    }
+    r->tls = hc_tls_session(r->c->tls, r->fd, r->u.host, why, sizeof(why));
+    if (r->tls == NULL) {
+        hc_fail(r, AGORA_EPROTO, "https://%s: %s", r->u.authority, why);
+        return;
+    }
+    r->phase = HC_TLS;
+    hc_handshake(r);
 }
 
 /* Connects to the next address of r->addrs; fails after the last. */
@@ -544,8 +599,10 @@ static void hc_send(struct hc_req *r)
     if (r->out == NULL)
         return; /* answered before it was all sent */
     while (r->outoff < r->outlen) {
-        ssize_t n = send(r->fd, r->out + r->outoff, r->outlen - r->outoff,
-                         MSG_NOSIGNAL);
+        ssize_t n = r->tls ? hc_tls_send(r->tls, r->out + r->outoff,
+                                         r->outlen - r->outoff)
+                           : send(r->fd, r->out + r->outoff,
+                                  r->outlen - r->outoff, MSG_NOSIGNAL);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -659,7 +716,7 @@ static int hc_recv_head(struct hc_req *r)
         hc_fail(r, AGORA_ENOMEM, "out of memory reading a response");
         return 1;
     }
-    n = recv(r->fd, buf, room, 0);
+    n = r->tls ? hc_tls_recv(r->tls, buf, room) : recv(r->fd, buf, room, 0);
     if ((rc = hc_recv_result(r, n)) >= 0)
         return rc;
     rc = hc_resp_head(&r->resp, (size_t)n, &end);
@@ -678,7 +735,8 @@ static int hc_recv_head(struct hc_req *r)
 static int hc_recv_body(struct hc_req *r)
 {
     char buf[HC_READ_CHUNK];
-    ssize_t n = recv(r->fd, buf, sizeof(buf), 0);
+    ssize_t n = r->tls ? hc_tls_recv(r->tls, buf, sizeof(buf))
+                       : recv(r->fd, buf, sizeof(buf), 0);
     int rc = hc_recv_result(r, n);
 
     if (rc >= 0)
@@ -694,8 +752,12 @@ static void hc_recv(struct hc_req *r)
         if (r->phase != HC_ACTIVE || r->finished || r->cancelled)
             return;
         if ((r->in_body ? hc_recv_body(r) : hc_recv_head(r)) != 0)
-            return;
+            break;
     }
+    /* Bytes GnuTLS decrypted and holds: the socket will not say so. */
+    if (r->tls && r->phase == HC_ACTIVE && !r->finished && !r->cancelled &&
+        hc_tls_pending(r->tls) > 0)
+        ev_feed_event(r->c->loop, &r->io, EV_READ);
 }
 
 /* ------------------------------------------------------------------ */
@@ -710,6 +772,8 @@ static void hc_on_io(struct ev_loop *loop, ev_io *w, int revents)
     hc_enter(r);
     if (r->phase == HC_CONNECT) {
         hc_on_connect(r);
+    } else if (r->phase == HC_TLS) {
+        hc_handshake(r);
     } else {
         if (revents & EV_WRITE)
             hc_send(r);
@@ -728,7 +792,7 @@ static void hc_on_kick(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     hc_enter(r);
-    fd = r->keepalive ? hc_pool_take(r->c, r->key) : -1;
+    fd = r->keepalive ? hc_pool_take(r->c, r->key, &r->tls) : -1;
     if (fd >= 0) {
         r->fd = fd;
         r->reused = 1;
@@ -859,6 +923,8 @@ static int hc_setup(struct hc_req *r, const struct hc_opts *o)
 
     if (rc != 0)
         return rc;
+    if (r->u.tls && r->c->tls == NULL)
+        return AGORA_ENOTSUP; /* no TLS credentials given to the client */
     r->keepalive = o->keepalive != 0;
     r->connect_timeout =
         o->connect_timeout > 0 ? o->connect_timeout : HC_CONNECT_TIMEOUT;
@@ -871,7 +937,8 @@ static int hc_setup(struct hc_req *r, const struct hc_opts *o)
         return rc;
     r->url = strdup(o->url);
     if (r->url == NULL ||
-        asprintf(&r->key, "%s:%u", r->u.host, (unsigned)r->u.port) < 0) {
+        asprintf(&r->key, "%s%s:%u", r->u.tls ? "tls:" : "", r->u.host,
+                 (unsigned)r->u.port) < 0) {
         r->key = NULL;
         return AGORA_ENOMEM;
     }
@@ -954,7 +1021,14 @@ void hc_client_free(struct hc_client *c)
         hc_cancel(c->reqs);
     while (c->pool)
         hc_conn_on_event(c->pool);
+    hc_tls_free(c->tls);
     free(c);
+}
+
+void hc_client_set_tls(struct hc_client *c, struct hc_tls *t)
+{
+    hc_tls_free(c->tls);
+    c->tls = t;
 }
 
 void hc_get_stats(const struct hc_client *c, struct hc_stats *out)

@@ -11,8 +11,9 @@
  * http:// to its masters, one request per connection or a reused one.
  *
  * What it does:
- *   - http:// only. https:// is refused (AGORA_ENOTSUP): the agent speaks
- *     plain HTTP to its masters (docs/agent-protocol.md).
+ *   - http://, and https:// once the client has TLS credentials
+ *     (hc_client_set_tls(), GnuTLS: http_tls.h); without them https:// is
+ *     refused (AGORA_ENOTSUP).
  *   - Any method with a body and headers; Host and Content-Length are
  *     added. The response's status line and headers are parsed (at most
  *     HC_HEAD_MAX bytes: more is AGORA_ETOOBIG); the body is framed by
@@ -104,6 +105,11 @@ struct hc_stats {
 
 /* A client on loop, in *out. 0 or AGORA_ENOMEM. */
 int hc_client_new(struct ev_loop *loop, struct hc_client **out);
+
+/* Gives c the credentials of its https:// requests (taken over: freed
+ * with c); t NULL refuses https:// again. */
+struct hc_tls;
+void hc_client_set_tls(struct hc_client *c, struct hc_tls *t);
 
 /* Cancels every request (no callbacks), closes the pool, frees c.
  * Not from inside a callback of c. NULL is a no-op. */

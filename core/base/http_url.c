@@ -61,13 +61,19 @@ static int hc_port_parse(const char *p, const char *end, uint16_t *port)
     return 0;
 }
 
-/* The scheme of url is http (any case); another one is AGORA_ENOTSUP. */
-static int hc_scheme(const char *url)
+/* The scheme of url, http or https (any case): the length of its
+ * "scheme://" (*tls for https); another one is AGORA_ENOTSUP. */
+static int hc_scheme(const char *url, int *tls)
 {
     const char *sep;
 
+    *tls = 0;
     if (strncasecmp(url, "http://", 7) == 0)
-        return 0;
+        return 7;
+    if (strncasecmp(url, "https://", 8) == 0) {
+        *tls = 1;
+        return 8;
+    }
     sep = strstr(url, "://");
     return sep && sep != url ? AGORA_ENOTSUP : AGORA_EURL;
 }
@@ -102,9 +108,9 @@ int hc_url_parse(const char *url, struct hc_url *u)
     memset(u, 0, sizeof(*u));
     if (url == NULL)
         return AGORA_EURL;
-    if ((rc = hc_scheme(url)) != 0)
+    if ((rc = hc_scheme(url, &u->tls)) < 0)
         return rc;
-    auth = url + 7;
+    auth = url + rc;
     end = auth + strcspn(auth, "/?#");
     host = auth;
     if (*auth == '[') {
@@ -120,6 +126,8 @@ int hc_url_parse(const char *url, struct hc_url *u)
     if (after == NULL || !hc_host_valid(host, (size_t)(hend - host), u->v6) ||
         hc_port_parse(after, end, &u->port) != 0)
         return AGORA_EURL;
+    if (u->tls && after == end)
+        u->port = 443;
     u->host = strndup(host, (size_t)(hend - host));
     u->authority = strndup(auth, (size_t)(end - auth));
     if (u->host == NULL || u->authority == NULL ||
@@ -137,7 +145,8 @@ int hc_url_base(const char *url, char **out)
 
     if (rc != 0)
         return rc;
-    n = asprintf(out, u.v6 ? "http://[%s]:%u" : "http://%s:%u", u.host,
+    n = asprintf(out, u.v6 ? "%s://[%s]:%u" : "%s://%s:%u",
+                 u.tls ? "https" : "http", u.host,
                  (unsigned)u.port);
     hc_url_clear(&u);
     if (n < 0)

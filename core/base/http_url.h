@@ -11,12 +11,13 @@ struct hc_url {
     char *host;      /* without the brackets of an IPv6 literal           */
     char *authority; /* host[:port] as written: the Host header           */
     char *path;      /* "/..." with the query, without the fragment       */
-    uint16_t port;   /* 80 when the URL names none                        */
+    uint16_t port;   /* 80 (443 for https) when the URL names none        */
     int v6;          /* the host was a [bracketed] literal                */
+    int tls;         /* https://                                          */
 };
 
 /*
- * Parses an http:// URL (scheme in any case) into u (strings malloc'ed;
+ * Parses an http:// or https:// URL (scheme in any case) into u (strings malloc'ed;
  * release with hc_url_clear). 0, AGORA_ENOMEM, AGORA_ENOTSUP (another scheme)
  * or AGORA_EURL (no host, a bad port, user info, a control byte or a space
  * in the path). u is cleared on failure.

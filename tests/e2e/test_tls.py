@@ -123,3 +123,61 @@ def test_key_every_user_may_read_is_refused(pki, tmp_path, master_factory):
     rc = m.proc.wait(10 * SLOW)
     m.proc = None
     assert rc != 0 and "every user may read" in m.log()
+
+
+def test_agent_subscribes_over_mutual_tls(pki, tmp_path, master_factory):
+    """An agent with --master=https://... and the CA follows a master that
+    serves HTTPS only and asks for client certificates: it subscribes
+    with its own certificate, and its task's updates arrive (the updates
+    go over TLS too)."""
+    ca = os.path.join(pki, "ca.pem")
+    client = (os.path.join(pki, "client.pem"), os.path.join(pki, "client.key"))
+    m = master_factory(args=tls_args(pki, "--ssl_ca_file=" + ca,
+                                     "--ssl_require_client_cert"))
+    with open(os.path.join(m.conf_dir, "launcher.conf"), "w") as f:
+        f.write("plugin = %s\n" % os.path.join(TEST_PLUGINS, "launcher.so"))
+    m.start(wait=False)
+    base = "https://127.0.0.1:%d" % m.port
+    wait_https(base + "/health", ca, cert=client)
+
+    def get(path):
+        return requests.get(base + path, verify=ca, cert=client, timeout=10)
+
+    # Without its certificate the agent is refused; with it, it joins.
+    bare = Agent(tmp_path / "bare", "https://127.0.0.1:%d" % m.port,
+                 args=["--ssl_ca_file=" + ca])
+    bare.start(wait=False)
+    a = Agent(tmp_path / "agent", "https://127.0.0.1:%d" % m.port,
+              args=["--ssl_ca_file=" + ca,
+                    "--ssl_cert_file=" + client[0],
+                    "--ssl_key_file=" + client[1]])
+    a.start(wait=False)
+    try:
+        end = time.monotonic() + 15 * SLOW
+        while time.monotonic() < end:
+            ags = get("/master/agents").json()["agents"]
+            if ags and ags[0]["state"] == "active":
+                break
+            time.sleep(0.1)
+        # One agent: the one with the certificate (its own API serves
+        # HTTPS with it too).
+        [ag] = get("/master/agents").json()["agents"]
+        assert ag["state"] == "active"
+        assert "HTTP 403" in bare.log()
+        r = requests.post(base + "/launcher/launch", verify=ca, cert=client,
+                          timeout=10, json={"agent_id": ag["id"], "tasks": [{
+                              "task_id": "t1", "command": "exec sleep 60",
+                              "resources": "cpus:0.1;mem:16"}]})
+        assert r.status_code == 202, r.text
+        end = time.monotonic() + 15 * SLOW
+        while time.monotonic() < end:
+            states = [s["state"] for s in
+                      get("/launcher/statuses?task_id=t1").json()]
+            if "TASK_RUNNING" in states:
+                break
+            time.sleep(0.1)
+        assert "TASK_RUNNING" in states, states
+    finally:
+        for x in (a, bare):
+            x.stop()
+            kill_leftovers(x.work_dir)

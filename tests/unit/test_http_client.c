@@ -961,7 +961,13 @@ START_TEST(urls)
     ck_assert_int_eq(hc_url_base("http://[::1]/", &u), 0);
     ck_assert_str_eq(u, "http://[::1]:80");
     free(u);
-    ck_assert_int_eq(hc_url_base("https://h/", &u), AGORA_ENOTSUP);
+    ck_assert_int_eq(hc_url_base("https://h/", &u), 0);
+    ck_assert_str_eq(u, "https://h:443");
+    free(u);
+    ck_assert_int_eq(hc_url_base("HTTPS://h:8443/x", &u), 0);
+    ck_assert_str_eq(u, "https://h:8443");
+    free(u);
+    ck_assert_int_eq(hc_url_base("ftp://h/", &u), AGORA_ENOTSUP);
     ck_assert_int_eq(hc_url_resolve("http://a:1/x/y?q", "/z", &u), 0);
     ck_assert_str_eq(u, "http://a:1/z");
     free(u);

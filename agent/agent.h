@@ -49,6 +49,7 @@ struct hc_client;
 struct journal;
 struct agent_updates;
 struct agent_task;
+struct agent_fetches;
 
 /* Completed tasks kept for /state (the newest ones). */
 #define AGENT_COMPLETED_MAX 1000
@@ -68,6 +69,11 @@ struct agent_conf {
     char *log_level;
     double registration_backoff_max;
     int64_t max_body_size;
+    char *fetcher_cache_dir;      /* "": <work_dir>/fetch_cache          */
+    int64_t fetcher_cache_size;   /* bytes a user's cache keeps          */
+    int64_t fetcher_max_size;     /* bytes one URI may have              */
+    int64_t fetcher_max_total;    /* bytes a task's fetch may write      */
+    double fetcher_stall_timeout; /* a download moving no byte fails     */
 };
 
 extern const conf_field agent_flags[];
@@ -91,6 +97,7 @@ struct agent {
     struct hc_client *hc;           /* HTTP to the masters               */
     struct agent_link *link;        /* the master connection             */
     struct exec *exec;              /* the exec layer (exec/exec.h)      */
+    struct agent_fetches *fetches;  /* running fetchers (task_fetch.h)   */
 
     ev_signal sig_term, sig_int;
     int stopping;

@@ -52,6 +52,19 @@ const conf_field agent_flags[] = {
       "longest wait between two subscription attempts"),
     F(max_body_size, INT, "1048576",
       "largest request body the agent's HTTP API accepts (bytes)"),
+    F(fetcher_cache_dir, STRING, "",
+      "where agora-fetcher keeps the URIs tasks fetch with cache: true, "
+      "a directory per user (default: <work_dir>/fetch_cache)"),
+    F(fetcher_cache_size, INT, "2147483648",
+      "bytes each user's fetcher cache keeps; the least recently used "
+      "entries are evicted past it"),
+    F(fetcher_max_size, INT, "4294967296",
+      "largest URI a task may fetch (bytes)"),
+    F(fetcher_max_total, INT, "8589934592",
+      "most bytes a task's fetch may write: its URIs and what they "
+      "unpack to"),
+    F(fetcher_stall_timeout, DURATION, "60secs",
+      "a download that moves no byte this long fails the task"),
     {NULL, 0, NULL, 0, NULL},
 };
 

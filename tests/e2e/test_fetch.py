@@ -1,0 +1,261 @@
+"""The fetcher end to end: Marathon's and Chronos' `fetch` and `uris`
+against a real master, real agents and agora-fetcher, with the files
+served by `python3 -m http.server` on loopback.
+
+What a task fetched is proven by what the task itself does with it: a
+script from an archive runs and writes to the task's stdout. Requests are
+counted in the server's own log.
+"""
+import io
+import os
+import re
+import subprocess
+import tarfile
+import zipfile
+
+import pytest
+
+from conftest import SLOW, free_port, port_open, wait_for
+from marathon_fixture import marathon_cluster  # noqa: F401 - a fixture
+from test_chronos import chronos  # noqa: F401 - a fixture
+
+SCRIPT = b"#!/bin/sh\necho fetched-%s-ran\n"
+
+
+def add_file(tar, name, data, mode=0o755):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_tgz(path, members):
+    with tarfile.open(path, "w:gz") as t:
+        for name, data in members:
+            add_file(t, name, data)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A directory served over HTTP on loopback; yields (dir, base URL,
+    a function counting GETs of a path in the server's log)."""
+    d = tmp_path / "www"
+    d.mkdir()
+    port = free_port()
+    log = open(tmp_path / "http.log", "w")
+    proc = subprocess.Popen(
+        ["/usr/bin/python3", "-m", "http.server", str(port), "--bind",
+         "127.0.0.1", "--directory", str(d)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    wait_for(lambda: port_open(port), 10, what="the file server")
+
+    def gets(path):
+        get = re.compile(r'"GET %s[ ?]' % re.escape(path))
+        with open(tmp_path / "http.log") as f:
+            return sum(bool(get.search(line)) for line in f)
+    yield d, "http://127.0.0.1:%d" % port, gets
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def sandbox_out(agent_dir, task_id, name="stdout"):
+    path = os.path.join(str(agent_dir), "work", "sandboxes", task_id, name)
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_output(tmp_path, mar, app_id, text, n=1):
+    """The app's n tasks running, and text in each one's stdout."""
+    app = mar.wait_running(app_id, n, timeout=30 * SLOW)
+    ids = [t["id"] for t in app["tasks"]]
+    wait_for(lambda: all(text in sandbox_out(tmp_path / "agent0", i)
+                         for i in ids), 10 * SLOW,
+             what="%r in the stdout of %s" % (text, ids))
+    return ids
+
+
+def wait_failure(mar, app_id):
+    return wait_for(lambda: mar.app(app_id).get("lastTaskFailure"),
+                    30 * SLOW, interval=0.1, what="%s to fail" % app_id)
+
+
+def test_tar_gz_is_extracted_and_its_script_runs(marathon_cluster, files,
+                                                 tmp_path):
+    m, mar, agent = marathon_cluster
+    agent()
+    d, base, gets = files
+    write_tgz(d / "app.tar.gz", [("app/run.sh", SCRIPT % b"tgz")])
+    r = mar.post("/v2/apps", json={
+        "id": "tgz", "cmd": "./app/run.sh && sleep 60", "cpus": 0.1,
+        "mem": 32, "fetch": [{"uri": base + "/app.tar.gz"}]})
+    assert r.status_code == 201, r.text
+    [tid] = wait_output(tmp_path, mar, "tgz", "fetched-tgz-ran")
+    # The archive stays beside what it held, as Mesos leaves it.
+    sandbox = tmp_path / "agent0" / "work" / "sandboxes" / tid
+    assert (sandbox / "app.tar.gz").is_file()
+    assert "agora-fetcher: extracting app.tar.gz" in \
+        sandbox_out(tmp_path / "agent0", tid, "stderr")
+    assert gets("/app.tar.gz") == 1
+    # The master's task JSON shows the launch as any other.
+    tasks = m.json("/master/tasks")["tasks"]
+    assert [t["state"] for t in tasks if t["id"] == tid] == ["TASK_RUNNING"]
+
+
+def test_executable_output_file_and_file_uri(marathon_cluster, files,
+                                             tmp_path):
+    """executable: 0755 and not extracted; outputFile renames (into a
+    directory it makes); a file:// URI; a zip unpacked."""
+    m, mar, agent = marathon_cluster
+    agent()
+    d, base, gets = files
+    (d / "tool.sh").write_bytes(SCRIPT % b"exe")
+    local = tmp_path / "local.sh"
+    local.write_bytes(SCRIPT % b"file")
+    with zipfile.ZipFile(d / "pkg.zip", "w") as z:
+        z.writestr("pkg/data.txt", "zipped-data\n")
+    r = mar.post("/v2/apps", json={
+        "id": "exe", "cpus": 0.1, "mem": 32,
+        "cmd": "bin/go && sh ./local && cat pkg/data.txt && sleep 60",
+        "fetch": [{"uri": base + "/tool.sh", "executable": True,
+                   "outputFile": "bin/go"},
+                  {"uri": "file://%s" % local, "outputFile": "local"},
+                  {"uri": base + "/pkg.zip"}]})
+    assert r.status_code == 201, r.text
+    [tid] = wait_output(tmp_path, mar, "exe", "zipped-data")
+    out = sandbox_out(tmp_path / "agent0", tid)
+    assert "fetched-exe-ran" in out and "fetched-file-ran" in out, out
+    sandbox = tmp_path / "agent0" / "work" / "sandboxes" / tid
+    assert os.stat(sandbox / "bin" / "go").st_mode & 0o777 == 0o755
+    assert not (sandbox / "tool.sh").exists()
+
+
+def test_cache_fetches_once_for_two_tasks(marathon_cluster, files, tmp_path):
+    m, mar, agent = marathon_cluster
+    agent()
+    d, base, gets = files
+    write_tgz(d / "cached.tar.gz", [("c/run.sh", SCRIPT % b"cached")])
+    r = mar.post("/v2/apps", json={
+        "id": "cached", "cmd": "./c/run.sh && sleep 60", "cpus": 0.1,
+        "mem": 32, "instances": 2,
+        "fetch": [{"uri": base + "/cached.tar.gz", "cache": True}]})
+    assert r.status_code == 201, r.text
+    wait_output(tmp_path, mar, "cached", "fetched-cached-ran", n=2)
+    assert gets("/cached.tar.gz") == 1
+    # Without cache, each task downloads its own copy.
+    r = mar.post("/v2/apps", json={
+        "id": "uncached", "cmd": "./c/run.sh && sleep 60", "cpus": 0.1,
+        "mem": 32, "instances": 2,
+        "fetch": [{"uri": base + "/cached.tar.gz"}]})
+    assert r.status_code == 201, r.text
+    wait_output(tmp_path, mar, "uncached", "fetched-cached-ran", n=2)
+    assert gets("/cached.tar.gz") == 3
+
+
+def test_404_fails_the_task_naming_the_uri(marathon_cluster, files):
+    m, mar, agent = marathon_cluster
+    agent()
+    d, base, gets = files
+    uri = base.replace("http://", "http://user:s3cret@") + \
+        "/missing.tar.gz?token=s3cret"
+    r = mar.post("/v2/apps", json={
+        "id": "missing", "cmd": "sleep 60", "cpus": 0.1, "mem": 32,
+        "fetch": [{"uri": uri}]})
+    assert r.status_code == 201, r.text
+    failure = wait_failure(mar, "missing")
+    assert failure["state"] == "TASK_FAILED", failure
+    shown = base.replace("http://", "http://***@") + "/missing.tar.gz?***"
+    assert shown in failure["message"] and "404" in failure["message"], \
+        failure
+    assert "s3cret" not in failure["message"]
+    tid = failure["taskId"]
+    task = [t for t in m.json("/master/tasks")["tasks"] if t["id"] == tid]
+    assert task[0]["state"] == "TASK_FAILED"
+    assert shown in task[0]["message"]
+    r = m.post("/api/v1", json={"type": "GET_TASKS"})
+    assert r.status_code == 200, r.text
+    done = [t for t in r.json()["get_tasks"]["completed_tasks"]
+            if t["task_id"]["value"] == tid]
+    assert done[0]["statuses"][-1]["reason"] == "REASON_FETCHER_FAILED", done
+    assert gets("/missing.tar.gz") >= 1
+    assert "s3cret" not in m.log()
+
+
+@pytest.mark.parametrize("entry", ["../evil", "/ABS/evil", "ok/../../evil"])
+def test_archive_escaping_the_sandbox_is_refused(marathon_cluster, files,
+                                                 tmp_path, entry):
+    m, mar, agent = marathon_cluster
+    agent()
+    d, base, gets = files
+    entry = entry.replace("/ABS", str(tmp_path))
+    write_tgz(d / "evil.tar.gz", [("fine.txt", b"fine"), (entry, b"evil")])
+    r = mar.post("/v2/apps", json={
+        "id": "evil", "cmd": "sleep 60", "cpus": 0.1, "mem": 32,
+        "fetch": [{"uri": base + "/evil.tar.gz"}]})
+    assert r.status_code == 201, r.text
+    failure = wait_failure(mar, "evil")
+    assert failure["state"] == "TASK_FAILED"
+    assert "refused the entry '%s'" % entry in failure["message"], failure
+    assert base + "/evil.tar.gz" in failure["message"]
+    evil = [p for p in (tmp_path / "evil", tmp_path / "agent0" / "evil",
+                        tmp_path / "agent0" / "work" / "evil",
+                        tmp_path / "agent0" / "work" / "sandboxes" / "evil")
+            if p.exists()]
+    assert evil == []
+
+
+def test_archive_symlink_out_is_refused(marathon_cluster, files, tmp_path):
+    m, mar, agent = marathon_cluster
+    agent()
+    d, base, gets = files
+    with tarfile.open(d / "link.tar", "w") as t:
+        info = tarfile.TarInfo("etc")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc"
+        t.addfile(info)
+    r = mar.post("/v2/apps", json={
+        "id": "link", "cmd": "sleep 60", "cpus": 0.1, "mem": 32,
+        "fetch": [{"uri": base + "/link.tar"}]})
+    assert r.status_code == 201, r.text
+    failure = wait_failure(mar, "link")
+    assert "symlink that leads out" in failure["message"], failure
+
+
+def test_container_still_refused(marathon_cluster):
+    """Until the containerizer lands, a container task fails with a
+    message and never runs without its image."""
+    m, mar, agent = marathon_cluster
+    agent()
+    r = mar.post("/v2/apps", json={
+        "id": "img", "cmd": "sleep 60", "cpus": 0.1, "mem": 16,
+        "container": {"type": "DOCKER", "docker": {"image": "debian"}},
+        "fetch": [{"uri": "http://127.0.0.1:1/never.tar.gz"}]})
+    assert r.status_code == 201, r.text
+    failure = wait_failure(mar, "img")
+    assert "container" in failure["message"], failure
+    assert mar.app("img")["tasksRunning"] == 0
+
+
+def test_chronos_job_with_uris_runs(chronos, files):
+    m, c, out = chronos
+    d, base, gets = files
+    write_tgz(d / "job.tar.gz", [("job/run.sh", SCRIPT % b"chronos")])
+    c.job({"name": "fetched", "command": "./job/run.sh >> %s/ran" % out,
+           "schedule": "R1//PT1M", "cpus": 0.1, "mem": 32,
+           "uris": [base + "/job.tar.gz"]})
+    wait_for(lambda: (out / "ran").exists() and
+             "fetched-chronos-ran" in (out / "ran").read_text(), 30 * SLOW,
+             what="the chronos job to run its fetched script")
+    assert gets("/job.tar.gz") == 1
+    # fetch with output_file and executable, Chronos' spelling.
+    (d / "tool.sh").write_bytes(SCRIPT % b"chronos-exe")
+    c.job({"name": "fetched2", "command": "./t >> %s/ran2" % out,
+           "schedule": "R1//PT1M", "cpus": 0.1, "mem": 32,
+           "fetch": [{"uri": base + "/tool.sh", "executable": True,
+                      "output_file": "t"}]})
+    wait_for(lambda: (out / "ran2").exists() and
+             "fetched-chronos-exe-ran" in (out / "ran2").read_text(),
+             30 * SLOW, what="the chronos job to run its fetched tool")

@@ -121,7 +121,7 @@ int fetch_link_check(const char *entry, const char *target);
  * Opens, under dirfd, the directory that will hold rel's last
  * component, making the missing ones (0750), each opened with
  * O_NOFOLLOW. Returns its descriptor with *leaf pointing into rel, or -1
- * with errno (ELOOP: a symlink on the way).
+ * with errno (ENOTDIR or ELOOP: a symlink on the way).
  */
 int fetch_open_parent(int dirfd, const char *rel, const char **leaf);
 

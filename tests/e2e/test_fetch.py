@@ -8,7 +8,10 @@ counted in the server's own log.
 """
 import io
 import os
+import pwd
 import re
+import socket
+import stat
 import subprocess
 import tarfile
 import zipfile
@@ -17,6 +20,7 @@ import pytest
 
 from conftest import SLOW, free_port, port_open, wait_for
 from marathon_fixture import marathon_cluster  # noqa: F401 - a fixture
+from test_agent_files_security import open_path_to
 from test_chronos import chronos  # noqa: F401 - a fixture
 
 SCRIPT = b"#!/bin/sh\necho fetched-%s-ran\n"
@@ -259,3 +263,133 @@ def test_chronos_job_with_uris_runs(chronos, files):
     wait_for(lambda: (out / "ran2").exists() and
              "fetched-chronos-exe-ran" in (out / "ran2").read_text(),
              30 * SLOW, what="the chronos job to run its fetched tool")
+
+
+@pytest.fixture
+def silent():
+    """A loopback port that accepts connections and never answers: a
+    download from it stalls."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(64)
+    yield "http://127.0.0.1:%d" % s.getsockname()[1]
+    s.close()
+
+
+def fetcher_pids(agent_dir):
+    with open(os.path.join(str(agent_dir), "agent.log")) as f:
+        return [int(x) for x in
+                re.findall(r"fetcher (\d+) started", f.read())]
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def master_task(m, app_id):
+    tasks = [t for t in m.json("/master/tasks")["tasks"]
+             if t["id"].startswith(app_id + ".")]
+    return tasks[0] if tasks else None
+
+
+def test_stalled_download_fails_the_task(marathon_cluster, silent):
+    m, mar, agent = marathon_cluster
+    agent(args=["--fetcher_stall_timeout=1secs"])
+    r = mar.post("/v2/apps", json={
+        "id": "stall", "cmd": "sleep 60", "cpus": 0.1, "mem": 32,
+        "fetch": [{"uri": silent + "/never.tar.gz"}]})
+    assert r.status_code == 201, r.text
+    failure = wait_failure(mar, "stall")
+    assert silent + "/never.tar.gz" in failure["message"], failure
+    assert "stalled" in failure["message"] or "timed out" in \
+        failure["message"], failure
+
+
+def test_kill_during_fetch_kills_the_fetcher(marathon_cluster, silent,
+                                             tmp_path):
+    m, mar, agent = marathon_cluster
+    a = agent()
+    r = mar.post("/v2/apps", json={
+        "id": "slow", "cmd": "sleep 60", "cpus": 0.1, "mem": 32,
+        "fetch": [{"uri": silent + "/never.tar.gz"}]})
+    assert r.status_code == 201, r.text
+    [pid] = wait_for(lambda: fetcher_pids(tmp_path / "agent0"), 20 * SLOW,
+                     what="the fetcher to start")
+    assert alive(pid)
+    # Fetching: the task is staging, no shim yet.
+    assert master_task(m, "slow")["state"] == "TASK_STAGING"
+    assert mar.delete("/v2/apps/slow").status_code == 200
+    mar.wait_gone("slow")
+    wait_for(lambda: not alive(pid), 10 * SLOW, what="the fetcher killed")
+    wait_for(lambda: (master_task(m, "slow") or {}).get("state") ==
+             "TASK_KILLED", 10 * SLOW, what="the task killed")
+    a.stop()  # with no fetcher left: a clean stop (and no leak under ASan)
+
+
+def test_agent_restart_during_fetch(marathon_cluster, silent, files,
+                                    tmp_path):
+    """The fetcher dies with its agent; the restarted agent fails the
+    task (it had not started), and Marathon launches it again."""
+    m, mar, agent = marathon_cluster
+    a = agent()
+    d, base, gets = files
+    (d / "slow.sh").write_bytes(SCRIPT % b"again")
+    r = mar.post("/v2/apps", json={
+        "id": "again", "cmd": "sleep 60", "cpus": 0.1, "mem": 32,
+        "fetch": [{"uri": silent + "/never.tar.gz"}]})
+    assert r.status_code == 201, r.text
+    [pid] = wait_for(lambda: fetcher_pids(tmp_path / "agent0"), 20 * SLOW,
+                     what="the fetcher to start")
+    first = master_task(m, "again")["id"]
+    a.kill9()
+    wait_for(lambda: not alive(pid), 10 * SLOW,
+             what="the fetcher to die with its agent")
+    # Let the next launch fetch something that answers.
+    r = mar.put("/v2/apps/again?force=true", json={
+        "cmd": "./slow.sh && sleep 60",
+        "fetch": [{"uri": base + "/slow.sh", "executable": True}]})
+    assert r.status_code == 200, r.text
+    a.start()
+    wait_for(lambda: [t for t in m.json("/master/tasks")["tasks"]
+                      if t["id"] == first and t["state"] == "TASK_FAILED"],
+             20 * SLOW, what="the interrupted task to fail")
+    wait_output(tmp_path, mar, "again", "fetched-again-ran")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_fetch_runs_as_the_tasks_user(marathon_cluster, files, tmp_path):
+    """As root, the fetcher becomes the task's user before it fetches:
+    the sandbox's files are the user's, and a file:// URI reads only what
+    the user may."""
+    m, mar, agent = marathon_cluster
+    a = agent()
+    open_path_to(a.work_dir)
+    d, base, gets = files
+    write_tgz(d / "mine.tar.gz", [("m/run.sh", SCRIPT % b"nobody")])
+    r = mar.post("/v2/apps", json={
+        "id": "mine", "cmd": "./m/run.sh && id -un && sleep 60",
+        "user": "nobody", "cpus": 0.1, "mem": 32,
+        "fetch": [{"uri": base + "/mine.tar.gz", "cache": True}]})
+    assert r.status_code == 201, r.text
+    [tid] = wait_output(tmp_path, mar, "mine", "fetched-nobody-ran")
+    sandbox = tmp_path / "agent0" / "work" / "sandboxes" / tid
+    uid = pwd.getpwnam("nobody").pw_uid
+    for p in ("mine.tar.gz", "m", "m/run.sh", "stderr"):
+        assert os.lstat(sandbox / p).st_uid == uid, p
+    cache = tmp_path / "agent0" / "work" / "fetch_cache" / ("u%d" % uid)
+    assert os.stat(cache).st_uid == uid
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
+    secret = tmp_path / "root-only"
+    secret.write_text("root's secret\n")
+    os.chmod(secret, 0o600)
+    os.chmod(tmp_path, 0o755)
+    r = mar.post("/v2/apps", json={
+        "id": "steal", "cmd": "sleep 60", "user": "nobody", "cpus": 0.1,
+        "mem": 32, "fetch": [{"uri": "file://%s" % secret}]})
+    assert r.status_code == 201, r.text
+    failure = wait_failure(mar, "steal")
+    assert "file://%s" % secret in failure["message"], failure

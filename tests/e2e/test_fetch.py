@@ -159,9 +159,10 @@ def test_cache_fetches_once_for_two_tasks(marathon_cluster, files, tmp_path):
     assert gets("/cached.tar.gz") == 3
 
 
-def test_404_fails_the_task_naming_the_uri(marathon_cluster, files):
+def test_404_fails_the_task_naming_the_uri(marathon_cluster, files,
+                                           tmp_path):
     m, mar, agent = marathon_cluster
-    agent()
+    a = agent()
     d, base, gets = files
     uri = base.replace("http://", "http://user:s3cret@") + \
         "/missing.tar.gz?token=s3cret"
@@ -185,7 +186,10 @@ def test_404_fails_the_task_naming_the_uri(marathon_cluster, files):
             if t["task_id"]["value"] == tid]
     assert done[0]["statuses"][-1]["reason"] == "REASON_FETCHER_FAILED", done
     assert gets("/missing.tar.gz") >= 1
-    assert "s3cret" not in m.log()
+    # The credentials are in no log and no file of the sandbox.
+    assert "s3cret" not in m.log() and "s3cret" not in a.log()
+    err = sandbox_out(tmp_path / "agent0", tid, "stderr")
+    assert shown in err and "s3cret" not in err, err
 
 
 @pytest.mark.parametrize("entry", ["../evil", "/ABS/evil", "ok/../../evil"])

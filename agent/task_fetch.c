@@ -20,6 +20,7 @@
 
 #include "agent.h"
 #include "exec.h"
+#include "fetch.h"
 #include "log.h"
 #include "task.h"
 #include "task_fetch.h"
@@ -94,11 +95,54 @@ static void job_list(struct agora_jw *w, yajl_val list)
 }
 
 /*
+ * Why entry i of a fetch list cannot be fetched (into why), checked
+ * before any fetcher runs: a task that asks for what no fetch can give
+ * is invalid (TASK_ERROR), not failed. The fetcher checks again. 0 or -1.
+ */
+static int entry_check(yajl_val v, size_t i, char *why, size_t len)
+{
+    const char *uri = agora_json_get_str(v, "uri");
+    const char *out = agora_json_get_str(v, "output_file"), *bad = NULL;
+    char name[256], *shown;
+
+    if (uri == NULL || *uri == '\0') {
+        snprintf(why, len, "fetch[%zu] has no uri", i);
+        return -1;
+    }
+    if (fetch_uri_scheme(uri) && (out && *out ? fetch_path_check(out, &bad)
+                                              : fetch_uri_name(uri, name,
+                                                               sizeof(name))) ==
+                                     0)
+        return 0;
+    shown = fetch_uri_redact(uri);
+    if (!fetch_uri_scheme(uri))
+        snprintf(why, len, "fetch[%zu]: unsupported scheme in '%s' (http, "
+                 "https and file are)", i, shown ? shown : "?");
+    else if (out && *out)
+        snprintf(why, len, "fetch[%zu]: output_file '%.200s' is %s", i, out,
+                 bad);
+    else
+        snprintf(why, len, "fetch[%zu]: '%s' names no file (give an "
+                 "output_file)", i, shown ? shown : "?");
+    free(shown);
+    return -1;
+}
+
+static int list_check(yajl_val list, char *why, size_t len)
+{
+    for (size_t i = 0; i < list->u.array.len; i++)
+        if (entry_check(list->u.array.values[i], i, why, len) != 0)
+            return -1;
+    return 0;
+}
+
+/*
  * The fetcher's job for t (fetcher/fetch.h), or NULL with *none set
  * when t has nothing to fetch. The user goes along only when the agent
  * is root: otherwise tasks run as the agent's user (exec_spec.c).
  */
-static char *job_of(struct agent *a, struct agent_task *t, int *none)
+static char *job_of(struct agent *a, struct agent_task *t, int *none,
+                    char *why, size_t whylen)
 {
     char err[128], *out = NULL, *cache_dir = NULL;
     yajl_val spec = agora_json_parse(t->spec_json, err, sizeof(err));
@@ -111,7 +155,8 @@ static char *job_of(struct agent *a, struct agent_task *t, int *none)
     *none = !YAJL_IS_ARRAY(list) || list->u.array.len == 0 ||
             (agora_json_get(spec, "container") &&
              !YAJL_IS_NULL(agora_json_get(spec, "container")));
-    if (*none || !(w = agora_jw_new())) {
+    if (*none || list_check(list, why, whylen) != 0 ||
+        !(w = agora_jw_new())) {
         if (spec)
             yajl_tree_free(spec);
         return NULL;
@@ -304,12 +349,18 @@ static int run_start(struct agent *a, struct agent_task *t, const char *job,
 
 int agent_fetch_begin(struct agent *a, struct agent_task *t)
 {
-    char err[256];
+    char err[512] = "";
     int none = 0;
-    char *job = t->spec_json ? job_of(a, t, &none) : NULL;
+    char *job = t->spec_json ? job_of(a, t, &none, err, sizeof(err)) : NULL;
 
     if (job == NULL && (none || t->spec_json == NULL))
         return 0;
+    if (job == NULL && err[0]) {
+        log_info("fetch", "task %s is invalid: %s", t->id, err);
+        agent_task_update(a, t, AGORA_TASK_ERROR, "REASON_TASK_INVALID", err,
+                          -1);
+        return 1;
+    }
     if (job == NULL)
         snprintf(err, sizeof(err), "out of memory");
     if (job == NULL || run_start(a, t, job, err, sizeof(err)) != 0) {

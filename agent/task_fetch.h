@@ -31,7 +31,10 @@ struct agent_fetches;
  * Starts t's fetcher when its spec has a non-empty `fetch` list, and
  * returns 1: the task is then launched (or failed) when the fetcher
  * ends. Returns 0 when there is nothing to fetch: the caller launches t
- * now. A fetcher that cannot be started fails the task (and returns 1).
+ * now. A list no fetch can satisfy (no uri, a scheme other than http,
+ * https and file, an output_file that is absolute or holds "..") ends
+ * the task TASK_ERROR (REASON_TASK_INVALID) at once, and a fetcher that
+ * cannot be started TASK_FAILED; both return 1.
  */
 int agent_fetch_begin(struct agent *a, struct agent_task *t);
 

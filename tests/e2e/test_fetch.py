@@ -397,3 +397,29 @@ def test_fetch_runs_as_the_tasks_user(marathon_cluster, files, tmp_path):
     assert r.status_code == 201, r.text
     failure = wait_failure(mar, "steal")
     assert "file://%s" % secret in failure["message"], failure
+
+
+@pytest.mark.parametrize("entry,why", [
+    ({"uri": "ftp://user:pw@h/x.tar.gz"},
+     "fetch[0]: unsupported scheme in 'ftp://***@h/x.tar.gz' (http, https "
+     "and file are)"),
+    ({"uri": "http://h/x", "outputFile": "../x"},
+     "fetch[0]: output_file '../x' is a '..' component"),
+    ({"uri": "http://h/x", "destPath": "/etc/x"},
+     "fetch[0]: output_file '/etc/x' is an absolute path"),
+    ({"uri": "http://h/"},
+     "fetch[0]: 'http://h/' names no file (give an output_file)"),
+])
+def test_unfetchable_list_is_task_error(marathon_cluster, entry, why):
+    """What no fetch can satisfy is an invalid task, refused before any
+    fetcher runs: TASK_ERROR with the reason, never a silent ignore."""
+    m, mar, agent = marathon_cluster
+    a = agent()
+    r = mar.post("/v2/apps", json={"id": "bad", "cmd": "sleep 60",
+                                   "cpus": 0.1, "mem": 32, "fetch": [entry]})
+    assert r.status_code == 201, r.text
+    t = wait_for(lambda: (master_task(m, "bad") or {}).get("state") ==
+                 "TASK_ERROR" and master_task(m, "bad"), 20 * SLOW,
+                 what="the task refused")
+    assert t["message"] == why, t
+    assert "fetcher" not in a.log()

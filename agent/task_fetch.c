@@ -256,6 +256,7 @@ static void run_reason(struct fetch_run *r, int status, char *out, size_t len)
     if (n > 0) {
         out[n] = '\0';
         out[strcspn(out, "\n")] = '\0';
+        fetch_text_clean(out); /* a status message is UTF-8 text */
         return;
     }
     if (WIFSIGNALED(status))

@@ -115,6 +115,14 @@ int fetch_path_check(const char *rel, const char **why);
  */
 int fetch_link_check(const char *entry, const char *target);
 
+/*
+ * Makes text printable UTF-8 in place, for a status message (the
+ * master's JSON parser refuses anything else, and an archive's entry
+ * names are any bytes): a byte that starts no complete shortest-form
+ * UTF-8 sequence, and a control character, becomes '?'.
+ */
+void fetch_text_clean(char *text);
+
 /* ---- the sandbox (fetch_fs.c) ---- */
 
 /*

@@ -168,3 +168,42 @@ int fetch_link_check(const char *entry, const char *target)
     }
     return 0;
 }
+
+/* The bytes a shortest-form UTF-8 sequence starting with c continues
+ * with (0: c starts none), and the range of its second byte. */
+static size_t utf8_tail(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80; /* overlong */
+    *hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF; /* surrogates, max */
+    return c >= 0xC2 && c <= 0xDF   ? 1
+           : c >= 0xE0 && c <= 0xEF ? 2
+           : c >= 0xF0 && c <= 0xF4 ? 3
+                                    : 0;
+}
+
+void fetch_text_clean(char *text)
+{
+    unsigned char *s = (unsigned char *)text;
+    size_t i = 0, len = strlen(text);
+
+    while (i < len) {
+        unsigned char lo, hi;
+        size_t n = utf8_tail(s[i], &lo, &hi), k;
+
+        if (s[i] < 0x80) {
+            if (s[i] < 0x20 || s[i] == 0x7F)
+                s[i] = '?';
+            i++;
+            continue;
+        }
+        for (k = 1; n && k <= n; k++)
+            if (i + k >= len || s[i + k] < (k == 1 ? lo : 0x80) ||
+                s[i + k] > (k == 1 ? hi : 0xBF))
+                n = 0;
+        if (n == 0) {
+            s[i++] = '?';
+            continue;
+        }
+        i += n + 1;
+    }
+}

@@ -22,14 +22,18 @@
 #define JOB_MAX (4u << 20) /* the agent's job: a task's fetch list */
 #define STATUS_FD 3
 
-/* Writes why the run failed to the agent's pipe (and to stderr). */
-static int fail(const char *msg)
+/* Writes why the run failed to the agent's pipe (and to stderr); the
+ * agent reports a failure without the reason when the write fails. */
+static int fail(const char *why)
 {
-    size_t n = strlen(msg);
+    char msg[1024];
+    size_t n;
 
+    snprintf(msg, sizeof(msg), "%s", why);
+    fetch_text_clean(msg);
+    n = strlen(msg);
     fprintf(stderr, "agora-fetcher: %s\n", msg);
-    if (write(STATUS_FD, msg, n) != (ssize_t)n)
-        return 1; /* the agent reports a failure without the reason */
+    (void)!write(STATUS_FD, msg, n);
     return 1;
 }
 

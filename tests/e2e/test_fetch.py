@@ -423,3 +423,19 @@ def test_unfetchable_list_is_task_error(marathon_cluster, entry, why):
                  what="the task refused")
     assert t["message"] == why, t
     assert "fetcher" not in a.log()
+
+
+def test_entry_name_not_utf8_still_reported(marathon_cluster, files):
+    """An archive's entry names are any bytes; the failure's message is
+    made UTF-8 text, so the master takes the status (and nothing is
+    lost)."""
+    m, mar, agent = marathon_cluster
+    agent()
+    d, base, gets = files
+    write_tgz(d / "bytes.tar.gz", [("../\udcff\udcfe", b"x")])
+    r = mar.post("/v2/apps", json={
+        "id": "bytes", "cmd": "sleep 60", "cpus": 0.1, "mem": 32,
+        "fetch": [{"uri": base + "/bytes.tar.gz"}]})
+    assert r.status_code == 201, r.text
+    failure = wait_failure(mar, "bytes")
+    assert "refused the entry '../??'" in failure["message"], failure

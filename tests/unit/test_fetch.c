@@ -152,6 +152,21 @@ START_TEST(extraction_decision)
 }
 END_TEST
 
+START_TEST(text_cleaning)
+{
+    char a[] = "entry '\xff\xfe' \xc3\xa9t\xc3\xa9 \xe2\x82\xac \x01\x7f\n";
+    char b[] = "cut \xe2\x82";
+    char c[] = "overlong \xc0\xaf \xe0\x80\xaf surrogate \xed\xa0\x80";
+
+    fetch_text_clean(a);
+    ck_assert_str_eq(a, "entry '?" "?' \xc3\xa9t\xc3\xa9 \xe2\x82\xac ???");
+    fetch_text_clean(b);
+    ck_assert_str_eq(b, "cut ??");
+    fetch_text_clean(c);
+    ck_assert_str_eq(c, "overlong ?? ??? surrogate ???");
+}
+END_TEST
+
 /* ---- path safety ---- */
 
 START_TEST(paths)
@@ -506,6 +521,7 @@ static Suite *fetch_suite(void)
     tcase_add_test(names, paths);
     tcase_add_test(names, links);
     tcase_add_test(names, cache_key);
+    tcase_add_test(names, text_cleaning);
     suite_add_tcase(s, names);
     tcase_add_checked_fixture(fs, setup, teardown);
     tcase_add_test(fs, parent_refuses_planted_symlink);

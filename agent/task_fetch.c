@@ -35,15 +35,15 @@ struct fetch_run {
     struct agent *a;
     struct agent_task *t;
     ev_child child;
-    int status_fd;           /* the read end of the fetcher's fd 3   */
-    int killed;              /* a kill came while it ran            */
+    int status_fd; /* the read end of the fetcher's fd 3 */
+    int killed;    /* a kill came while it ran */
     struct fetch_run *next;
 };
 
 struct agent_fetches {
     struct fetch_run *head;
     unsigned running;
-    char *fetcher;           /* the binary, found once               */
+    char *fetcher; /* the binary, found once */
 };
 
 /* agora-fetcher beside the agent's binary, or NULL. */
@@ -109,21 +109,24 @@ static int entry_check(yajl_val v, size_t i, char *why, size_t len)
         snprintf(why, len, "fetch[%zu] has no uri", i);
         return -1;
     }
-    if (fetch_uri_scheme(uri) && (out && *out ? fetch_path_check(out, &bad)
-                                              : fetch_uri_name(uri, name,
-                                                               sizeof(name))) ==
-                                     0)
+    if (fetch_uri_scheme(uri) &&
+        (out && *out ? fetch_path_check(out, &bad)
+                     : fetch_uri_name(uri, name, sizeof(name))) == 0)
         return 0;
     shown = fetch_uri_redact(uri);
     if (!fetch_uri_scheme(uri))
-        snprintf(why, len, "fetch[%zu]: unsupported scheme in '%s' (http, "
-                 "https and file are)", i, shown ? shown : "?");
+        snprintf(why, len,
+                 "fetch[%zu]: unsupported scheme in '%s' (http, "
+                 "https and file are)",
+                 i, shown ? shown : "?");
     else if (out && *out)
         snprintf(why, len, "fetch[%zu]: output_file '%.200s' is %s", i, out,
                  bad);
     else
-        snprintf(why, len, "fetch[%zu]: '%s' names no file (give an "
-                 "output_file)", i, shown ? shown : "?");
+        snprintf(why, len,
+                 "fetch[%zu]: '%s' names no file (give an "
+                 "output_file)",
+                 i, shown ? shown : "?");
     free(shown);
     return -1;
 }
@@ -141,8 +144,8 @@ static int list_check(yajl_val list, char *why, size_t len)
  * when t has nothing to fetch. The user goes along only when the agent
  * is root: otherwise tasks run as the agent's user (exec_spec.c).
  */
-static char *job_of(struct agent *a, struct agent_task *t, int *none,
-                    char *why, size_t whylen)
+static char *job_of(struct agent *a, struct agent_task *t, int *none, char *why,
+                    size_t whylen)
 {
     char err[128], *out = NULL, *cache_dir = NULL;
     yajl_val spec = agora_json_parse(t->spec_json, err, sizeof(err));
@@ -155,8 +158,7 @@ static char *job_of(struct agent *a, struct agent_task *t, int *none,
     *none = !YAJL_IS_ARRAY(list) || list->u.array.len == 0 ||
             (agora_json_get(spec, "container") &&
              !YAJL_IS_NULL(agora_json_get(spec, "container")));
-    if (*none || list_check(list, why, whylen) != 0 ||
-        !(w = agora_jw_new())) {
+    if (*none || list_check(list, why, whylen) != 0 || !(w = agora_jw_new())) {
         if (spec)
             yajl_tree_free(spec);
         return NULL;
@@ -166,8 +168,8 @@ static char *job_of(struct agent *a, struct agent_task *t, int *none,
         cache_dir = NULL;
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "sandbox", t->sandbox);
-    agora_jw_kstr(w, "user", geteuid() == 0 ? agora_json_get_str(spec, "user")
-                                            : NULL);
+    agora_jw_kstr(w, "user",
+                  geteuid() == 0 ? agora_json_get_str(spec, "user") : NULL);
     agora_jw_kstr(w, "cache_dir",
                   cache_dir ? cache_dir : a->conf.fetcher_cache_dir);
     agora_jw_kint(w, "cache_size", a->conf.fetcher_cache_size);

@@ -75,8 +75,8 @@ struct fetch_conf {
 struct fetch_ctx {
     struct fetch_conf conf;
     int sandbox_fd;
-    int cache_fd;       /* <cache_dir>/u<uid>, or -1                 */
-    uint64_t total;     /* bytes downloaded and extracted so far     */
+    int cache_fd;   /* <cache_dir>/u<uid>, or -1 */
+    uint64_t total; /* bytes downloaded and extracted so far */
     char err[1024];
 };
 

@@ -35,8 +35,8 @@ int fetch_cache_key(uid_t uid, const char *uri, char *out, size_t outlen)
     char *text;
     int n;
 
-    if (outlen < KEY_LEN + 1 || (n = asprintf(&text, "%u\n%s", (unsigned)uid,
-                                              uri)) < 0)
+    if (outlen < KEY_LEN + 1 ||
+        (n = asprintf(&text, "%u\n%s", (unsigned)uid, uri)) < 0)
         return -1;
     if (gnutls_hash_fast(GNUTLS_DIG_SHA256, text, (size_t)n, digest) != 0) {
         free(text);
@@ -191,8 +191,8 @@ int fetch_cache_open(struct fetch_ctx *ctx, const char *uri)
             snprintf(ctx->err, sizeof(ctx->err), "the fetcher cache: %s",
                      strerror(errno));
     }
-    if (fd >= 0 && fetch_cache_evict(ctx->cache_fd, ctx->conf.cache_size,
-                                     key) > (int64_t)ctx->conf.cache_size)
+    if (fd >= 0 && fetch_cache_evict(ctx->cache_fd, ctx->conf.cache_size, key) >
+                       (int64_t)ctx->conf.cache_size)
         unlinkat(ctx->cache_fd, key, 0); /* alone over the bound */
     close(lock);
     return fd;

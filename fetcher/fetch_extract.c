@@ -20,8 +20,8 @@
 
 #include "fetch.h"
 
-#define EXTRACT_FLAGS                                                         \
-    (ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS |                 \
+#define EXTRACT_FLAGS                                                          \
+    (ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS |                  \
      ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS)
 
 /* Whether entry e may be written; the reason in ctx->err when not. */
@@ -66,9 +66,8 @@ static int entry_ok(struct fetch_ctx *ctx, struct archive_entry *e,
         why = "not a file, directory or link";
     if (why == NULL)
         return 0;
-    snprintf(ctx->err, sizeof(ctx->err),
-             "%s: refused the entry '%.512s': %s", what,
-             archive_entry_pathname(e), why);
+    snprintf(ctx->err, sizeof(ctx->err), "%s: refused the entry '%.512s': %s",
+             what, archive_entry_pathname(e), why);
     return -1;
 }
 
@@ -84,8 +83,8 @@ static int entry_copy(struct fetch_ctx *ctx, struct archive *in,
     while ((rc = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK) {
         if (ctx->total + len > ctx->conf.max_total) {
             snprintf(ctx->err, sizeof(ctx->err),
-                     "%s: unpacks to more than the limit of %llu bytes",
-                     what, (unsigned long long)ctx->conf.max_total);
+                     "%s: unpacks to more than the limit of %llu bytes", what,
+                     (unsigned long long)ctx->conf.max_total);
             return -1;
         }
         if (archive_write_data_block(out, buf, len, off) != ARCHIVE_OK) {

@@ -27,7 +27,10 @@ int fetch_get_init(void)
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
-void fetch_get_fini(void) { curl_global_cleanup(); }
+void fetch_get_fini(void)
+{
+    curl_global_cleanup();
+}
 
 static size_t get_write(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -55,9 +58,8 @@ static size_t get_write(char *data, size_t size, size_t nmemb, void *arg)
 /* The limit of this download: max_size, and what max_total leaves. */
 static uint64_t get_limit(const struct fetch_ctx *ctx)
 {
-    uint64_t left = ctx->conf.max_total > ctx->total
-                        ? ctx->conf.max_total - ctx->total
-                        : 0;
+    uint64_t left =
+        ctx->conf.max_total > ctx->total ? ctx->conf.max_total - ctx->total : 0;
 
     return left < ctx->conf.max_size ? left : ctx->conf.max_size;
 }
@@ -86,8 +88,8 @@ static void get_options(CURL *c, const char *uri, struct get_sink *s,
 
 /* The reason of a failed transfer, for the status message. */
 static void get_reason(struct fetch_ctx *ctx, CURL *c, CURLcode rc,
-                       const struct get_sink *s, const char *errbuf,
-                       char *out, size_t outlen)
+                       const struct get_sink *s, const char *errbuf, char *out,
+                       size_t outlen)
 {
     long code = 0;
 
@@ -110,8 +112,8 @@ int fetch_get(struct fetch_ctx *ctx, const char *uri, int fd)
 {
     struct get_sink s = {.ctx = ctx, .fd = fd, .limit = get_limit(ctx)};
     char errbuf[CURL_ERROR_SIZE] = "", reason[CURL_ERROR_SIZE + 64];
-    long stall = ctx->conf.stall_timeout >= 1 ? (long)ctx->conf.stall_timeout
-                                              : 1L;
+    long stall =
+        ctx->conf.stall_timeout >= 1 ? (long)ctx->conf.stall_timeout : 1L;
     CURL *c = curl_easy_init();
     CURLcode rc;
     char *shown;

@@ -66,7 +66,8 @@ static int item_path(struct fetch_ctx *ctx, const struct fetch_item *it,
         return 0;
     snprintf(ctx->err, sizeof(ctx->err),
              "failed to fetch '%s': its path names no file (give an "
-             "output_file)", shown);
+             "output_file)",
+             shown);
     return -1;
 }
 
@@ -80,7 +81,8 @@ static int item_fetch(struct fetch_ctx *ctx, const struct fetch_item *it,
     if (!fetch_uri_scheme(it->uri)) {
         snprintf(ctx->err, sizeof(ctx->err),
                  "failed to fetch '%s': unsupported scheme (http, https and "
-                 "file are)", shown);
+                 "file are)",
+                 shown);
         return -1;
     }
     if (item_path(ctx, it, rel, sizeof(rel), shown) != 0)

@@ -83,7 +83,7 @@ static int ends_with(const char *s, const char *suffix)
 
 enum fetch_archive fetch_archive_kind(const char *name)
 {
-    static const char *const tars[] = {".tar", ".tar.gz", ".tgz", ".tar.bz2",
+    static const char *const tars[] = {".tar",  ".tar.gz", ".tgz", ".tar.bz2",
                                        ".tbz2", ".tar.xz", ".txz"};
 
     for (size_t i = 0; i < sizeof(tars) / sizeof(tars[0]); i++)

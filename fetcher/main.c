@@ -145,8 +145,8 @@ static int become(struct fetch_ctx *ctx, char *err, size_t errlen)
         uid = res->pw_uid;
         gid = res->pw_gid;
     }
-    ctx->sandbox_fd = dir_own(AT_FDCWD, c->sandbox, 0750,
-                              root ? uid : (uid_t)-1, gid);
+    ctx->sandbox_fd =
+        dir_own(AT_FDCWD, c->sandbox, 0750, root ? uid : (uid_t)-1, gid);
     if (ctx->sandbox_fd < 0) {
         snprintf(err, errlen, "creating the sandbox: %s", strerror(errno));
         return -1;
@@ -175,9 +175,9 @@ static int become(struct fetch_ctx *ctx, char *err, size_t errlen)
 /* stderr from now on: the sandbox's, appended, as the task's user. */
 static void log_to_sandbox(int sandbox_fd)
 {
-    int fd = openat(sandbox_fd, "stderr",
-                    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                    0640);
+    int fd =
+        openat(sandbox_fd, "stderr",
+               O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 
     if (fd >= 0) {
         dup2(fd, 2);

@@ -80,8 +80,8 @@ START_TEST(name_from_uri)
 {
     char out[64];
 
-    ck_assert_int_eq(fetch_uri_name("http://h:1/a/b.tar.gz?x=/y#z", out,
-                                    sizeof(out)), 0);
+    ck_assert_int_eq(
+        fetch_uri_name("http://h:1/a/b.tar.gz?x=/y#z", out, sizeof(out)), 0);
     ck_assert_str_eq(out, "b.tar.gz");
     ck_assert_int_eq(fetch_uri_name("file:///opt/tool", out, sizeof(out)), 0);
     ck_assert_str_eq(out, "tool");
@@ -159,7 +159,8 @@ START_TEST(text_cleaning)
     char c[] = "overlong \xc0\xaf \xe0\x80\xaf surrogate \xed\xa0\x80";
 
     fetch_text_clean(a);
-    ck_assert_str_eq(a, "entry '?" "?' \xc3\xa9t\xc3\xa9 \xe2\x82\xac ???");
+    ck_assert_str_eq(a, "entry '?"
+                        "?' \xc3\xa9t\xc3\xa9 \xe2\x82\xac ???");
     fetch_text_clean(b);
     ck_assert_str_eq(b, "cut ??");
     fetch_text_clean(c);
@@ -172,8 +173,8 @@ END_TEST
 START_TEST(paths)
 {
     const char *ok[] = {"a", "a/b", "a.b/c..d", "...", "a/.b"};
-    const char *bad[] = {"", "/a", "..", "a/../b", "a//b", "./a", "a/",
-                         "a/..", "a/./b"};
+    const char *bad[] = {"",    "/a", "..",   "a/../b", "a//b",
+                         "./a", "a/", "a/..", "a/./b"};
     const char *why;
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -269,8 +270,8 @@ END_TEST
 
 struct member {
     const char *name;
-    const char *data;   /* a file's */
-    const char *link;   /* a symlink's target, or NULL */
+    const char *data; /* a file's */
+    const char *link; /* a symlink's target, or NULL */
 };
 
 /* Writes a tar.gz of members to path; returns an open fd on it. */

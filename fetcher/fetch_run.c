@@ -14,7 +14,9 @@
 #include "fetch.h"
 
 /* The bytes of uri into fd: from the cache when asked and on, else
- * downloaded. */
+ * downloaded. A cache that fails for its own sake (its lock, its disk)
+ * costs the task nothing: the URI is downloaded straight to the sandbox,
+ * as Mesos' fetcher falls back. */
 static int item_bytes(struct fetch_ctx *ctx, const struct fetch_item *it,
                       int fd)
 {
@@ -22,8 +24,13 @@ static int item_bytes(struct fetch_ctx *ctx, const struct fetch_item *it,
 
     if (!it->cache || ctx->cache_fd < 0)
         return fetch_get(ctx, it->uri, fd);
-    if ((src = fetch_cache_open(ctx, it->uri)) < 0)
-        return -1;
+    if ((src = fetch_cache_open(ctx, it->uri)) < 0) {
+        if (strncmp(ctx->err, "failed to fetch", 15) == 0)
+            return -1; /* the URI's own failure */
+        fprintf(stderr, "agora-fetcher: %s; fetching without the cache\n",
+                ctx->err);
+        return fetch_get(ctx, it->uri, fd);
+    }
     rc = fetch_copy(ctx, src, fd, "copying from the cache");
     close(src);
     return rc;

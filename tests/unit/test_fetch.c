@@ -503,6 +503,15 @@ START_TEST(cache_serves_second_fetch)
     it.output_file = "three";
     ck_assert_msg(fetch_item_run(&ctx, &it) == 0, "%s", ctx.err);
     ck_assert_int_eq(fetch_cache_evict(ctx.cache_fd, 1 << 20, NULL), 0);
+    /* A cache that cannot be used (its lock is a directory here) is
+     * passed by: the URI is fetched straight to the sandbox. */
+    ctx.conf.cache_size = 1 << 20;
+    ck_assert_int_eq(unlink(path_of("cache/.lock")), 0);
+    ck_assert_int_eq(mkdir(path_of("cache/.lock"), 0700), 0);
+    it.output_file = "four";
+    ck_assert_msg(fetch_item_run(&ctx, &it) == 0, "%s", ctx.err);
+    ck_assert_int_eq(stat(path_of("sb/four"), &st), 0);
+    ck_assert_int_eq(st.st_size, 22);
     fetch_get_fini();
     close(ctx.cache_fd);
     close(sb);

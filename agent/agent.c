@@ -36,6 +36,7 @@
 #include "link.h"
 #include "log.h"
 #include "task.h"
+#include "task_fetch.h"
 #include "updates.h"
 
 /* How long a shutdown waits for the tasks to end before leaving. */
@@ -83,7 +84,7 @@ void agent_shutdown(struct agent *a, const char *why)
         if (t->updates->launch_pending)
             agent_task_update(a, t, AGORA_TASK_KILLED, "REASON_AGENT_REMOVED",
                               "the agent shut down", -1);
-        else
+        else if (!agent_fetch_kill(a, t))
             exec_kill(a->exec, t, -1);
     }
     a->shutdown_deadline = agent_now(a) + AGENT_SHUTDOWN_WAIT;
@@ -408,6 +409,7 @@ void agent_stop(struct agent *a)
     }
     link_stop(a);
     agent_http_stop(a);
+    agent_fetch_fini(a);
     if (a->exec_ready)
         exec_fini(a->exec);
     a->exec = NULL;

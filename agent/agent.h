@@ -51,6 +51,7 @@ struct hc_client;
 struct journal;
 struct agent_updates;
 struct agent_task;
+struct agent_fetches;
 
 /* Completed tasks kept for /state (the newest ones). */
 #define AGENT_COMPLETED_MAX 1000
@@ -73,6 +74,11 @@ struct agent_conf {
     char *credential;  /* file of the principal and secret, or ""    */
     char *ssl_cert_file, *ssl_key_file, *ssl_ca_file;
     int ssl_require_client_cert;
+    char *fetcher_cache_dir;      /* "": <work_dir>/fetch_cache          */
+    int64_t fetcher_cache_size;   /* bytes a user's cache keeps          */
+    int64_t fetcher_max_size;     /* bytes one URI may have              */
+    int64_t fetcher_max_total;    /* bytes a task's fetch may write      */
+    double fetcher_stall_timeout; /* a download moving no byte fails     */
 };
 
 extern const conf_field agent_flags[];
@@ -99,6 +105,7 @@ struct agent {
                                      * to the masters, or NULL          */
     struct auth_tls tls;            /* HTTPS of the agent's API          */
     struct exec *exec;              /* the exec layer (exec/exec.h)      */
+    struct agent_fetches *fetches;  /* running fetchers (task_fetch.h)   */
 
     ev_signal sig_term, sig_int;
     int stopping;

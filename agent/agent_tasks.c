@@ -202,6 +202,8 @@ int agent_task_kill(struct agent *a, struct agent_task *t, double grace)
                           "killed before it was launched", -1);
         return 0;
     }
+    if (agent_fetch_kill(a, t)) /* still fetching: it never starts */
+        return 0;
     rc = exec_kill(a->exec, t, grace);
     if (rc < 0)
         log_error("agent", "cannot kill task %s: %s", t->id,

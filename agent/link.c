@@ -34,6 +34,7 @@
 #include "leader_watch.h"
 #include "log.h"
 #include "task.h"
+#include "task_fetch.h"
 #include "updates.h"
 
 /* Nesting accepted in a task spec (yajl_tree itself recurses). */
@@ -298,6 +299,8 @@ static void link_exec_launch(struct agent *a, struct agent_task *t)
         updates_maybe_done(a, t);
         return;
     }
+    if (agent_fetch_begin(a, t)) /* launched when its URIs are in place */
+        return;
     rc = exec_launch(a->exec, t);
     if (rc < 0)
         agent_task_update(a, t, AGORA_TASK_FAILED,

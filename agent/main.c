@@ -65,6 +65,19 @@ const conf_field agent_flags[] = {
       "file of this agent's principal and secret, sent to the master: "
       "{\"principal\", \"secret\"} or `principal secret`; not readable "
       "by every user"),
+    F(fetcher_cache_dir, STRING, "",
+      "where agora-fetcher keeps the URIs tasks fetch with cache: true, "
+      "a directory per user (default: <work_dir>/fetch_cache)"),
+    F(fetcher_cache_size, INT, "2147483648",
+      "bytes each user's fetcher cache keeps; the least recently used "
+      "entries are evicted past it"),
+    F(fetcher_max_size, INT, "4294967296",
+      "largest URI a task may fetch (bytes)"),
+    F(fetcher_max_total, INT, "8589934592",
+      "most bytes a task's fetch may write: its URIs and what they "
+      "unpack to"),
+    F(fetcher_stall_timeout, DURATION, "60secs",
+      "a download that moves no byte this long fails the task"),
     {NULL, 0, NULL, 0, NULL},
 };
 

@@ -593,10 +593,41 @@ static const char *api_framework_id(struct agora_framework *fw)
     return fw->id;
 }
 
+/*
+ * The specs as this master reads them. A plugin built before ABI 2.3
+ * passes an array of the shorter agora_task_spec it knew: its stride is
+ * offsetof(fetch), and a copy at this master's size (fetch zeroed) is
+ * made in *copy (the caller frees it). NULL when out of memory.
+ */
+static const struct agora_task_spec *api_specs(struct agora_framework *fw,
+                                               const struct agora_task_spec *v,
+                                               size_t n,
+                                               struct agora_task_spec **copy)
+{
+    const size_t old = offsetof(struct agora_task_spec, fetch);
+
+    *copy = NULL;
+    if (fw->p->desc->abi_minor >= 3 || v == NULL || n == 0)
+        return v;
+    if ((*copy = calloc(n, sizeof(**copy))) == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        memcpy(&(*copy)[i], (const char *)v + i * old, old);
+    return *copy;
+}
+
 static int api_accept(struct agora_framework *fw, const char *offer_id,
                       const struct agora_task_spec *tasks, size_t n)
 {
-    return offers_accept(fw->p->m, fw, offer_id, tasks, n);
+    struct agora_task_spec *copy;
+    const struct agora_task_spec *v = api_specs(fw, tasks, n, &copy);
+    int rc;
+
+    if (v == NULL && tasks != NULL && n > 0)
+        return AGORA_ENOMEM;
+    rc = offers_accept(fw->p->m, fw, offer_id, v, n);
+    free(copy);
+    return rc;
 }
 
 static int api_decline(struct agora_framework *fw, const char *offer_id,
@@ -640,7 +671,15 @@ static int api_kill(struct agora_framework *fw, const char *task_id)
 static int api_launch(struct agora_framework *fw, const char *agent_id,
                       const struct agora_task_spec *tasks, size_t n)
 {
-    return tasks_launch(fw->p->m, fw, agent_id, tasks, n);
+    struct agora_task_spec *copy;
+    const struct agora_task_spec *v = api_specs(fw, tasks, n, &copy);
+    int rc;
+
+    if (v == NULL && tasks != NULL && n > 0)
+        return AGORA_ENOMEM;
+    rc = tasks_launch(fw->p->m, fw, agent_id, v, n);
+    free(copy);
+    return rc;
 }
 
 static int api_reconcile(struct agora_framework *fw,

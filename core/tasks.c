@@ -620,6 +620,27 @@ static void write_health(struct agora_jw *w, const struct agora_health_check *h)
     agora_jw_obj_close(w);
 }
 
+/* The task's "fetch" list (ABI 2.3), when it has one. */
+static void write_fetch(struct agora_jw *w, const struct agora_task_spec *sp)
+{
+    if (sp->nfetch == 0)
+        return;
+    agora_jw_key(w, "fetch");
+    agora_jw_arr_open(w);
+    for (size_t i = 0; i < sp->nfetch; i++) {
+        const struct agora_fetch_uri *f = &sp->fetch[i];
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "uri", f->uri);
+        agora_jw_kbool(w, "extract", f->extract != 0);
+        agora_jw_kbool(w, "executable", f->executable != 0);
+        agora_jw_kbool(w, "cache", f->cache != 0);
+        if (f->output_file && *f->output_file)
+            agora_jw_kstr(w, "output_file", f->output_file);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+}
+
 /* The launch event for one task, one line of JSON (docs/agent-protocol.md). */
 static int launch_event(const char *fw_id, const struct agora_task_spec *sp,
                         struct agora_jw *w)
@@ -656,6 +677,7 @@ static int launch_event(const char *fw_id, const struct agora_task_spec *sp,
         agora_jw_raw(w, sp->container_json, strlen(sp->container_json));
     else
         agora_jw_null(w);
+    write_fetch(w, sp);
     agora_jw_obj_close(w);
     agora_jw_obj_close(w);
     free(res);
@@ -691,6 +713,11 @@ const char *tasks_spec_problem(struct master *m,
         return "the task has neither a command nor argv";
     if (sp->resources == NULL || sp->resources->n == 0)
         return "the task asks for no resources";
+    if (sp->nfetch > 0 && sp->fetch == NULL)
+        return "the task's fetch list is missing";
+    for (size_t i = 0; i < sp->nfetch; i++)
+        if (sp->fetch[i].uri == NULL || sp->fetch[i].uri[0] == '\0')
+            return "a fetch entry of the task has no uri";
     return NULL;
 }
 

@@ -401,6 +401,7 @@ struct spec_buf {
     struct agora_kv *uenv;
     char *strs[8];
     const char **argv;
+    struct agora_fetch_uri *fetch;
 };
 
 static void spec_free(struct spec_buf *b)
@@ -412,6 +413,30 @@ static void spec_free(struct spec_buf *b)
     for (i = 0; i < 8; i++)
         free(b->strs[i]);
     free(b->argv);
+    free(b->fetch);
+}
+
+/* The job's fetch entries (its uris among them) for the agent's fetcher;
+ * borrowed from the job. 0 or AGORA_ENOMEM. */
+static int spec_fetch(const struct chr_job *j, struct spec_buf *b)
+{
+    if (j->nfetch == 0)
+        return 0;
+    if (!(b->fetch = calloc(j->nfetch, sizeof(*b->fetch))))
+        return AGORA_ENOMEM;
+    for (size_t i = 0; i < j->nfetch; i++) {
+        b->fetch[i].uri = j->fetch[i].uri;
+        b->fetch[i].output_file = j->fetch[i].output_file &&
+                                          *j->fetch[i].output_file
+                                      ? j->fetch[i].output_file
+                                      : NULL;
+        b->fetch[i].extract = j->fetch[i].extract;
+        b->fetch[i].executable = j->fetch[i].executable;
+        b->fetch[i].cache = j->fetch[i].cache;
+    }
+    b->spec.fetch = b->fetch;
+    b->spec.nfetch = j->nfetch;
+    return 0;
 }
 
 /* The task of run r as the agent gets it (Chronos' MesosTaskBuilder). */
@@ -478,7 +503,7 @@ static int spec_build(struct chr *c, struct chr_run *r, const char *host,
     b->spec.resources = &b->res;
     b->spec.container_json = j->container_json;
     (void)c;
-    return 0;
+    return spec_fetch(j, b);
 }
 
 /* The first queued run (high priority first) that fits o, taken off its

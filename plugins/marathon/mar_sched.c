@@ -1014,14 +1014,36 @@ struct launch {
     struct agora_health_check health;
     struct envb env;
     struct agora_kv *labels;
+    struct agora_fetch_uri *fetch;
     struct mar_inst *in;
 };
 
 static void launch_free(struct launch *l)
 {
     free(l->labels);
+    free(l->fetch);
     agora_resources_free(&l->res);
     env_free(&l->env);
+}
+
+/* The app's fetch entries (its uris among them) for the agent's
+ * fetcher; borrowed from the definition. 0 or AGORA_ENOMEM. */
+static int launch_fetch(const struct mar_app *d, struct launch *l)
+{
+    if (d->nfetch == 0)
+        return 0;
+    if (!(l->fetch = calloc(d->nfetch, sizeof(*l->fetch))))
+        return AGORA_ENOMEM;
+    for (size_t i = 0; i < d->nfetch; i++) {
+        l->fetch[i].uri = d->fetch[i].uri;
+        l->fetch[i].output_file = d->fetch[i].dest_path;
+        l->fetch[i].extract = d->fetch[i].extract;
+        l->fetch[i].executable = d->fetch[i].executable;
+        l->fetch[i].cache = d->fetch[i].cache;
+    }
+    l->spec.fetch = l->fetch;
+    l->spec.nfetch = d->nfetch;
+    return 0;
 }
 
 /* Fits one task of a into f: takes resources and ports, builds the
@@ -1114,7 +1136,7 @@ static int launch_build(struct mar *m, struct mar_rapp *a, struct fit *f,
         l->spec.health = &l->health;
     }
     l->spec.container_json = d->container_json;
-    return 0;
+    return launch_fetch(d, l);
 }
 
 static void reject(struct mar_rapp *a, enum mar_reject why)

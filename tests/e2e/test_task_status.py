@@ -53,7 +53,7 @@ def test_status_and_view_carry_container_ports_and_health(cluster):
     launcher.launch(a.agent_id, web_task("web", port, {"type": "HTTP",
                                                        "port_index": 0}))
     up = healthy_status(launcher, "web")
-    assert m.json("/launcher/master")["abi_minor"] == ABI_MINOR == 2
+    assert m.json("/launcher/master")["abi_minor"] == ABI_MINOR == 3
 
     # The health update: the agent's IP, the task's port, its shim as
     # the executor, and the check's status line.
@@ -178,14 +178,24 @@ def test_minor1_plugin_served_as_before(tmp_path, master_factory,
                 view["hostname"], view["state"]) == \
             ("t1", "t1", a.agent_id, "127.0.0.1", "TASK_RUNNING")
         assert "ports:[%d-%d]" % (port, port) in view["resources"]
+        # Two specs in one call, laid out as before 2.3 appended fetch:
+        # the master reads the array at the plugin's stride.
+        r = m.post("/minor1/launch2/%s/t3/t4?port=%d" % (a.agent_id,
+                                                          port + 2))
+        assert r.status_code == 202, r.text
+        for tid, p in (("t3", port + 2), ("t4", port + 3)):
+            wait_for(lambda: m.json("/minor1/tasks/%s" % tid)["state"] ==
+                     "TASK_RUNNING", 10 * SLOW, what="%s to run" % tid)
+            assert "ports:[%d-%d]" % (p, p) in \
+                m.json("/minor1/tasks/%s" % tid)["resources"]
         # The launcher beside it, built against 2.2, reads the 2.2
         # fields of the same master's structs.
         launcher = Launcher(m)
         launcher.launch(a.agent_id, {"task_id": "t2", "command": "sleep 60",
                                      "resources": "cpus:0.1;mem:32;ports:[%d-%d]"
-                                     % (port + 1, port + 1)})
+                                     % (port + 4, port + 4)})
         t2 = launcher.wait_state("t2", "TASK_RUNNING", 10 * SLOW)
-        assert (t2["ports"], t2["ip_addresses"]) == ([port + 1], ["127.0.0.1"])
+        assert (t2["ports"], t2["ip_addresses"]) == ([port + 4], ["127.0.0.1"])
         assert m.json("/launcher/master")["abi_minor"] == ABI_MINOR
     finally:
         a.stop()

@@ -6,6 +6,8 @@
  *
  *   POST /launch/:agent/:task?port=N  launches "sleep 60" with
  *                     cpus:0.1;mem:32;ports:[N-N] on the agent (launch)
+ *   POST /launch2/:agent/:a/:b?port=N  two such tasks in one call, from
+ *                     an array of 2.2's shorter agora_task_spec
  *   GET  /statuses    [{task_id, agent_id, hostname, state, healthy,
  *                      source, has_uuid}...] as on_status received them
  *   GET  /tasks/:id   task_get: {task_id, name, agent_id, hostname,
@@ -66,6 +68,55 @@ static void post_launch(void *state, struct agora_req *req)
     rc = api->launch(api->framework_default(host), api->req_param(req, "agent"),
                      &spec, 1);
     agora_resources_free(&res);
+    if (rc < 0)
+        agora_reply_error(api, req, 500, api->strerror(rc));
+    else
+        api->reply(req, 202, NULL, "{}", 2);
+}
+
+/* agora_task_spec as ABI 2.1 and 2.2 had it, before 2.3 appended fetch
+ * and nfetch: an array of these has the shorter stride. */
+struct spec_2_2 {
+    const char *task_id, *name, *command;
+    const char *const *argv;
+    const struct agora_kv *env;
+    size_t nenv;
+    const char *user;
+    const struct agora_resources *resources;
+    const struct agora_kv *labels;
+    size_t nlabels;
+    double kill_grace_period;
+    const struct agora_health_check *health;
+    const char *container_json;
+};
+
+/* POST /launch2/:agent/:a/:b?port=N: two tasks in one call, the second
+ * on port N+1, from an array laid out as a 2.2 plugin lays it out. */
+static void post_launch2(void *state, struct agora_req *req)
+{
+    const char *port = api->req_query(req, "port", 0);
+    long p = port ? strtol(port, NULL, 10) : 0;
+    struct agora_resources res[2] = {{NULL, 0}, {NULL, 0}};
+    struct spec_2_2 v[2];
+    char text[96];
+    int rc = 0;
+
+    (void)state;
+    memset(v, 0, sizeof(v));
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        snprintf(text, sizeof(text), "cpus:0.1;mem:32;ports:[%ld-%ld]", p + i,
+                 p + i);
+        rc = agora_resources_parse(text, &res[i], NULL, 0);
+        v[i].task_id = api->req_param(req, i ? "b" : "a");
+        v[i].command = "sleep 60";
+        v[i].resources = &res[i];
+    }
+    if (rc == 0)
+        rc = api->launch(api->framework_default(host),
+                         api->req_param(req, "agent"),
+                         (const struct agora_task_spec *)(const void *)v, 2);
+    agora_resources_free(&res[0]);
+    agora_resources_free(&res[1]);
     if (rc < 0)
         agora_reply_error(api, req, 500, api->strerror(rc));
     else
@@ -158,6 +209,7 @@ static void minor1_fini(void *state)
 
 static const struct agora_route routes[] = {
     {"POST", "/launch/:agent/:task", post_launch},
+    {"POST", "/launch2/:agent/:a/:b", post_launch2},
     {"GET", "/statuses", get_statuses},
     {"GET", "/tasks/:id", get_task},
     {"GET", "/", get_root},

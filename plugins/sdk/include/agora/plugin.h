@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define AGORA_ABI_MAJOR 2
-#define AGORA_ABI_MINOR 2
+#define AGORA_ABI_MINOR 3
 
 /* The symbol the master looks up with dlsym(). */
 #define AGORA_PLUGIN_ENTRY_SYMBOL "agora_plugin_entry"
@@ -397,6 +397,23 @@ struct agora_health_check {
  */
 #define AGORA_HEALTH_OUTPUT_MAX 256
 
+/*
+ * A URI the agent fetches into the task's sandbox before it starts it
+ * (ABI 2.3; Mesos' CommandInfo.URI, Marathon's and Chronos' `fetch`),
+ * with agora-fetcher: http, https or file. A fetch that fails ends the
+ * task TASK_FAILED, reason REASON_FETCHER_FAILED, with a message naming
+ * the URI (its userinfo and query left out).
+ */
+struct agora_fetch_uri {
+    const char *uri;
+    const char *output_file; /* NULL: the last segment of the URI's path;
+                              * else a path relative to the sandbox      */
+    int extract;    /* unpack .tar(.gz|.bz2|.xz), .tgz, .txz, .zip, and
+                     * decompress a lone .gz (Mesos' default is 1)   */
+    int executable; /* chmod 0755; never unpacked                     */
+    int cache;      /* keep a copy on the agent for the next task      */
+};
+
 /* What a framework asks an agent to run. Borrowed by the call. */
 struct agora_task_spec {
     const char *task_id;     /* unique in the cluster                        */
@@ -414,6 +431,10 @@ struct agora_task_spec {
     double kill_grace_period; /* seconds between SIGTERM and SIGKILL         */
     const struct agora_health_check *health; /* NULL: none                   */
     const char *container_json; /* NULL: none; a JSON container description  */
+    /* ---- ABI 2.3: the master reads these only from a plugin of 2.3 or
+     *      later, and reads an older plugin's array at its own stride ---- */
+    const struct agora_fetch_uri *fetch; /* nfetch of them, fetched in order */
+    size_t nfetch;
 };
 
 /*

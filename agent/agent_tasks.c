@@ -16,6 +16,7 @@
 #include "journal.h"
 #include "log.h"
 #include "task.h"
+#include "task_fetch.h"
 #include "updates.h"
 
 void agent_task_free(struct agent_task *t)

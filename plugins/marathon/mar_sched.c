@@ -1008,9 +1008,36 @@ static char *res_text(const struct mar_app *d, const struct mar_inst *in,
     return s;
 }
 
+/* The resources of one task of a without ports, from role, parsed once
+ * per definition and role (a->res, dropped when the definition changes)
+ * instead of formatted and parsed again for every task. NULL when out
+ * of memory or unparsable: the caller then builds its own. */
+static const struct agora_resources *app_res(struct mar_rapp *a,
+                                             const char *role)
+{
+    struct mar_inst none = {0};
+    char *text;
+    int rc;
+
+    if (a->res_role && strcmp(a->res_role, role) == 0)
+        return &a->res;
+    mar_state_app_res_drop(a);
+    text = res_text(a->def, &none, role);
+    if (text == NULL)
+        return NULL;
+    rc = agora_resources_parse(text, &a->res, NULL, 0);
+    free(text);
+    if (rc != 0 || (a->res_role = strdup(role)) == NULL) {
+        mar_state_app_res_drop(a);
+        return NULL;
+    }
+    return &a->res;
+}
+
 struct launch {
     struct agora_task_spec spec;
     struct agora_resources res;
+    const struct agora_resources *res_app; /* the app's, when no ports */
     struct agora_health_check health;
     struct envb env;
     struct agora_kv *labels;
@@ -1073,9 +1100,10 @@ static int launch_build(struct mar *m, struct mar_rapp *a, struct fit *f,
     mar_stamp_set(&in->staged, mar_now(m));
     in->launch_from = in->staged.t;
 
-    text = res_text(d, in, f->role);
-    if (text == NULL ||
-        agora_resources_parse(text, &l->res, err, sizeof(err)) != 0) {
+    if (in->nports == 0 && (l->res_app = app_res(a, f->role)) != NULL)
+        text = NULL;
+    else if ((text = res_text(d, in, f->role)) == NULL ||
+             agora_resources_parse(text, &l->res, err, sizeof(err)) != 0) {
         MAR_LOG(m, AGORA_LOG_ERROR, "resources of %s: %s", in->task_id,
                 text ? err : "out of memory");
         free(text);
@@ -1094,7 +1122,7 @@ static int launch_build(struct mar *m, struct mar_rapp *a, struct fit *f,
     l->spec.env = l->env.v;
     l->spec.nenv = l->env.n;
     l->spec.user = d->user;
-    l->spec.resources = &l->res;
+    l->spec.resources = l->res_app ? l->res_app : &l->res;
     if (d->nlabels > 0) {
         l->labels = calloc(d->nlabels, sizeof(*l->labels));
         if (l->labels == NULL)
@@ -1253,7 +1281,7 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
         /* spec points into its launch (resources, health check), and
          * growing ls above may have moved the launches: point again. */
         specs[i] = ls[i].spec;
-        specs[i].resources = &ls[i].res;
+        specs[i].resources = ls[i].res_app ? ls[i].res_app : &ls[i].res;
         if (specs[i].health)
             specs[i].health = &ls[i].health;
     }
@@ -1352,9 +1380,12 @@ const char *mar_condition(enum agora_task_state s)
 static void event_status(struct mar *m, const struct mar_inst *in,
                          const struct agora_status *st)
 {
-    struct agora_jw *w = mar_events_begin(m, "status_update_event");
+    struct agora_jw *w;
     size_t i;
 
+    if (!mar_events_on(m))
+        return;
+    w = mar_events_begin(m, "status_update_event");
     agora_jw_kstr(w, "slaveId", in->agent_id);
     agora_jw_kstr(w, "taskId", in->task_id);
     agora_jw_kstr(w, "taskStatus", agora_task_state_name(st->state));
@@ -1392,6 +1423,8 @@ static void event_health(struct mar *m, const struct mar_inst *in)
 {
     struct agora_jw *w;
 
+    if (!mar_events_on(m))
+        return;
     if (in->healthy == 0) {
         w = mar_events_begin(m, "failed_health_check_event");
         agora_jw_kstr(w, "appId", in->app->def->id);

@@ -181,6 +181,8 @@ void mar_state_app_res_drop(struct mar_rapp *a)
     memset(&a->res, 0, sizeof(a->res));
     free(a->res_role);
     a->res_role = NULL;
+    mar_sched_envc_free(a->envc);
+    a->envc = NULL;
 }
 
 static void app_free(struct mar_rapp *a)
@@ -336,6 +338,8 @@ void mar_state_app_remove(struct mar *m, struct mar_rapp *a)
             }
         }
     }
+    if (a->queued_since > 0)
+        m->nqueued--;
     agora_map_del(&m->apps, a->def->id);
     mar_index_del(m, a->def);
     m->sorted_ok = 0;

@@ -169,6 +169,7 @@ struct mar_rapp {
      * none yet), parsed once per definition (mar_sched.c). */
     struct agora_resources res;
     char *res_role;
+    struct mar_envc *envc;   /* its tasks' environment from def alone    */
     /* Its versions in the store, when known (an app created here): the
      * trim after a save lists them only when there may be too many. */
     int versions_known;
@@ -270,6 +271,7 @@ struct mar {
     struct agora_timer *tick;
     int suppressed;
     int want_revive;         /* an app began to wait: clear the filters   */
+    size_t nqueued;          /* apps with queued_since set                */
     double health_kill_budget; /* kills allowed now (a token bucket)       */
 
     struct mar_sse *sse;     /* SSE clients                                */
@@ -304,7 +306,8 @@ struct mar_rapp *mar_state_app(struct mar *m, const char *id);
 /* Every app, sorted by id, in *n; NULL when out of memory. Borrowed:
  * valid until an app is added or removed. */
 struct mar_rapp *const *mar_state_apps_sorted(struct mar *m, size_t *n);
-/* Drops a->res (its definition or the role it was taken from changed). */
+/* Drops what launches keep from a->def (a->res, a->envc): the
+ * definition, or the role its resources came from, changed. */
 void mar_state_app_res_drop(struct mar_rapp *a);
 /* a->def was replaced: recounts its instances, drops their documents. */
 void mar_state_app_redefined(struct mar_rapp *a);
@@ -346,6 +349,9 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
 void mar_sched_on_rescind(void *state, struct agora_framework *fw,
                           const char *offer_id);
 void mar_sched_kill(struct mar *m, struct mar_inst *in);
+struct mar_envc;
+/* Frees an app's cached task environment (NULL allowed). */
+void mar_sched_envc_free(struct mar_envc *c);
 /* Instances of a active (not terminal, not being killed). */
 size_t mar_sched_active(const struct mar_rapp *a);
 /* Updates in's app's counts after in changed (state, killing, inactive,

@@ -15,10 +15,11 @@ void mar_time_format(double t, char out[32])
     /* The second last formatted, and its text up to the '.': stamps come
      * in bursts within one second (a launch of 500 tasks, their RUNNING
      * updates), and gmtime_r() + snprintf() for each was a fifth of a
-     * status update's time in the plugin. Per thread, so that callers on
-     * different threads never share it. */
-    static __thread time_t last_secs = -1;
-    static __thread char last_text[20];
+     * status update's time in the plugin. Not thread-local: TLS in a
+     * dlopen()ed object crashed LeakSanitizer's tracer at exit; the plugin
+     * runs on the loop thread only, and a unit test is one thread. */
+    static time_t last_secs = -1;
+    static char last_text[20];
     struct tm tm;
     long long total;
     time_t secs;

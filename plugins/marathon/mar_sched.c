@@ -136,8 +136,24 @@ static void counts_check(const struct mar *m, struct mar_rapp *a)
         }
     }
 }
+
+/* The same for the count of waiting apps (m->nqueued), where a pass
+ * decides on offers. */
+static void queued_check(const struct mar *m)
+{
+    const struct mar_rapp *a;
+    size_t i = 0, n = 0;
+
+    while ((a = agora_map_next(&m->apps, &i)) != NULL)
+        n += a->queued_since > 0;
+    if (n != m->nqueued) {
+        MAR_LOG(m, AGORA_LOG_ERROR, "%zu apps wait, %zu kept", n, m->nqueued);
+        abort();
+    }
+}
 #else
 #define counts_check(m, a) ((void)0)
+#define queued_check(m) ((void)0)
 #endif
 
 size_t mar_sched_active(const struct mar_rapp *a)
@@ -417,6 +433,7 @@ static void offers_update(struct mar *m)
     int want = 0;
     double now = mar_now(m);
 
+    queued_check(m);
     /* Most passes find nothing waiting: no walk over every app then. */
     while (m->nqueued > 0 && !want &&
            (a = agora_map_next(&m->apps, &i)) != NULL)

@@ -914,6 +914,7 @@ struct mar_envc {
     char *cpus, *mem, *disk, *gpus;
     char *labels;            /* the label keys, space-separated          */
     char **label_names;      /* MARATHON_APP_LABEL_<KEY>, NULL: too long */
+    size_t nlabels;          /* entries of label_names                   */
 };
 
 void mar_sched_envc_free(struct mar_envc *c)
@@ -927,7 +928,7 @@ void mar_sched_envc_free(struct mar_envc *c)
     free(c->disk);
     free(c->gpus);
     free(c->labels);
-    for (i = 0; c->label_names && c->label_names[i] != (char *)c; i++)
+    for (i = 0; c->label_names && i < c->nlabels; i++)
         free(c->label_names[i]);
     free(c->label_names);
     free(c);
@@ -946,10 +947,9 @@ static const struct mar_envc *app_envc(struct mar_rapp *a)
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
-    /* The names' array ends with c itself: a marker no name can be. */
     c->label_names = calloc(d->nlabels + 1, sizeof(*c->label_names));
     if (c->label_names)
-        c->label_names[d->nlabels] = (char *)c;
+        c->nlabels = d->nlabels;
     c->cpus = fmt("%g", d->cpus);
     c->mem = fmt("%g", d->mem);
     c->disk = fmt("%g", d->disk);

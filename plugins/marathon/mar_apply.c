@@ -32,45 +32,26 @@ static int set_str(char **dst, const char *src)
 }
 
 /* Service ports for port definitions with port 0 (§3.13), unique among
- * all apps, from [local_port_min, local_port_max]. */
-static void assign_service_ports(struct mar *m, struct mar_app *def)
+ * all apps, from [local_port_min, local_port_max]: the lowest that no
+ * other app (the index's counts, old's taken back) and no port of def
+ * holds. old is the definition def replaces, or NULL. */
+static void assign_service_ports(struct mar *m, const struct mar_app *old,
+                                 struct mar_app *def)
 {
     int64_t lo = m->conf->local_port_min, hi = m->conf->local_port_max, p;
-    unsigned char *used;
-    struct mar_rapp *a;
-    size_t i, j;
+    size_t j;
 
     if (def->require_ports || hi < lo)
         return;
-    used = calloc((size_t)(hi - lo + 1), 1);
-    if (used == NULL)
-        return;
-    i = 0;
-    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
-        if (strcmp(a->def->id, def->id) == 0)
-            continue;
-        for (j = 0; j < a->def->nport_defs; j++) {
-            p = a->def->port_defs[j].port;
-            if (p >= lo && p <= hi)
-                used[p - lo] = 1;
-        }
-    }
-    for (j = 0; j < def->nport_defs; j++) {
-        p = def->port_defs[j].port;
-        if (p >= lo && p <= hi)
-            used[p - lo] = 1;
-    }
     for (j = 0, p = lo; j < def->nport_defs; j++) {
         if (def->port_defs[j].port != 0)
             continue;
-        while (p <= hi && used[p - lo])
+        while (p <= hi && mar_index_port_taken(m, old, def, p))
             p++;
         if (p > hi)
             break;
-        used[p - lo] = 1;
         def->port_defs[j].port = (int)p;
     }
-    free(used);
 }
 
 /* A port definition that asks for a service port (0) keeps the one its
@@ -107,8 +88,11 @@ static char *app_json(const struct mar_app *a)
 
 static void event_api_post(struct mar *m, const struct mar_app *a)
 {
-    struct agora_jw *w = mar_events_begin(m, "api_post_event");
+    struct agora_jw *w;
 
+    if (!mar_events_on(m))
+        return;
+    w = mar_events_begin(m, "api_post_event");
     agora_jw_kstr(w, "clientIp", "");
     agora_jw_kstr(w, "uri", "/v2/apps");
     agora_jw_key(w, "appDefinition");
@@ -125,6 +109,8 @@ void mar_events_health_checks(struct mar *m, const struct mar_app *old,
     struct agora_jw *w;
     size_t i;
 
+    if (!mar_events_on(m))
+        return;
     if (old && old->nhealth_checks > 0) {
         w = mar_events_begin(m, "remove_health_check_event");
         agora_jw_kstr(w, "appId", old->id);
@@ -165,7 +151,7 @@ static int apply_change(struct mar *m, struct mar_deploy *d,
     }
     if (t == NULL)
         return mar_deploy_add_step(d, MAR_A_STOP, c->id, 0);
-    assign_service_ports(m, t);
+    assign_service_ports(m, a ? a->def : NULL, t);
     if (a == NULL) {
         if (set_str(&t->version, version) || set_str(&t->last_scaling_at,
                                                      version) ||
@@ -178,6 +164,7 @@ static int apply_change(struct mar *m, struct mar_deploy *d,
         a = mar_state_app_add(m, t);
         if (a == NULL)
             return AGORA_ENOMEM;
+        a->versions_known = 1; /* none yet: its first save writes one */
         mar_state_app_save(m, a);
         rc = mar_deploy_add_step(d, MAR_A_START, c->id, 0);
         return rc ? rc : mar_deploy_add_step(d, MAR_A_SCALE, c->id, level);
@@ -200,8 +187,10 @@ static int apply_change(struct mar *m, struct mar_deploy *d,
     event_api_post(m, t);
     if (upgrade)
         mar_events_health_checks(m, a->def, t);
+    mar_index_def(m, a->def, -1);
     mar_app_free(a->def);
     a->def = t;
+    mar_index_def(m, t, 1);
     mar_state_app_redefined(a);
     if (upgrade)
         mar_sched_backoff_reset(m, a);

@@ -450,8 +450,11 @@ size_t mar_deploy_conflicts(struct mar *m, const char *const *app_ids,
 static void event_plan(struct mar *m, const char *type,
                        const struct mar_deploy *d)
 {
-    struct agora_jw *w = mar_events_begin(m, type);
+    struct agora_jw *w;
 
+    if (!mar_events_on(m))
+        return;
+    w = mar_events_begin(m, type);
     agora_jw_key(w, "plan");
     mar_deploy_write_plan(w, d);
     if (d->current < d->nsteps) {
@@ -467,8 +470,11 @@ static void event_plan(struct mar *m, const char *type,
 static void event_end(struct mar *m, const char *type,
                       const struct mar_deploy *d, const char *reason)
 {
-    struct agora_jw *w = mar_events_begin(m, type);
+    struct agora_jw *w;
 
+    if (!mar_events_on(m))
+        return;
+    w = mar_events_begin(m, type);
     agora_jw_kstr(w, "id", d->id);
     agora_jw_key(w, "plan");
     mar_deploy_write_plan(w, d);

@@ -182,6 +182,11 @@ void mar_events_emit(struct mar *m, const char *type, const char *json)
     free(frame);
 }
 
+int mar_events_on(const struct mar *m)
+{
+    return m->sse != NULL;
+}
+
 size_t mar_events_clients(const struct mar *m)
 {
     const struct mar_sse *c;

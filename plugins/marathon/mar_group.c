@@ -146,16 +146,8 @@ void mar_group_remove_tree(struct mar *m, const char *id)
 
 int mar_group_exists(struct mar *m, const char *id)
 {
-    struct mar_rapp *a;
-    size_t i = 0;
-
-    if (strcmp(id, "/") == 0 || mar_group_get(m, id))
-        return 1;
-    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
-        if (mar_id_under(a->def->id, id))
-            return 1;
-    }
-    return 0;
+    return strcmp(id, "/") == 0 || mar_group_get(m, id) ||
+           mar_index_apps_under(m, id) > 0;
 }
 
 void mar_group_free_all(struct mar *m)
@@ -334,16 +326,46 @@ static int any_deps(struct mar *m, const struct node *v, size_t n,
     return 0;
 }
 
+/* 1 when nothing in the world after the changes can name a dependency:
+ * no app (the index counts them), no change's target, no group record
+ * has any. Then every level is 0 without building the world, which
+ * costs O(apps) a change. */
+static int no_deps(struct mar *m, const struct mar_change *c, size_t n,
+                   size_t nextra)
+{
+    struct mar_group *g;
+    size_t i;
+
+    if (nextra > 0 || m->ndeps_apps > 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (c[i].target && c[i].target->ndependencies > 0)
+            return 0;
+    }
+    i = 0;
+    while ((g = agora_map_next(&m->groups, &i)) != NULL) {
+        if (g->ndeps > 0)
+            return 0;
+    }
+    return 1;
+}
+
 int mar_group_levels(struct mar *m, const struct mar_change *c, size_t n,
                      const struct mar_group *extra, size_t nextra,
                      size_t *levels)
 {
-    struct node *v = calloc(m->apps.n + n + 1, sizeof(*v));
+    struct node *v;
     struct mar_rapp *a;
     struct relax r;
     size_t i = 0, j, nv = 0, round;
     int rc = 0;
 
+    if (no_deps(m, c, n, nextra)) {
+        for (j = 0; j < n; j++)
+            levels[j] = 0;
+        return 0;
+    }
+    v = calloc(m->apps.n + n + 1, sizeof(*v));
     if (v == NULL)
         return AGORA_ENOMEM;
     /* The world: every app not changed, then every change's target. */

@@ -521,13 +521,14 @@ struct metric {
 static size_t metrics_collect(struct mar *m, struct metric *v, size_t max)
 {
     size_t n = 0, running = 0, staged = 0, i = 0;
-    struct mar_inst *in;
+    struct mar_rapp *a;
     double now = mar_now(m);
 
-    while ((in = agora_map_next(&m->tasks, &i)) != NULL) {
-        running += in->state == AGORA_TASK_RUNNING;
-        staged += in->state == AGORA_TASK_STAGING ||
-                  in->state == AGORA_TASK_STARTING;
+    /* Every instance is its app's and counted there (mar_sched_count()):
+     * a sum over apps, not a walk over every task. */
+    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
+        running += a->nrunning;
+        staged += a->nstaged;
     }
 #define G(nm, val) if (n < max) v[n++] = (struct metric){nm, (double)(val), 0}
 #define C(nm, val) if (n < max) v[n++] = (struct metric){nm, (double)(val), 1}

@@ -336,27 +336,31 @@ void mar_h_app_get(void *st, struct agora_req *r)
 
 /* ---- creating and changing ---- */
 
-/* 409 when the id is taken by an app, or is a group holding apps. */
+/* 409 when the id is taken by an app, or is a group holding apps, or
+ * lies under an app; O(depth of the id), from the index. */
 static int id_taken(struct mar *m, struct agora_req *r, const char *id)
 {
-    struct mar_rapp *a;
-    size_t i = 0;
+    char *above;
+    int rc;
 
     if (mar_state_app(m, id)) {
         mar_reply_msg(m, r, 409, "An app with id [%s] already exists.", id);
         return 1;
     }
-    while ((a = agora_map_next(&m->apps, &i)) != NULL) {
-        if (mar_id_under(a->def->id, id)) {
-            mar_reply_msg(m, r, 409, "A group with id [%s] already exists.",
-                          id);
-            return 1;
-        }
-        if (mar_id_under(id, a->def->id)) {
-            mar_reply_msg(m, r, 409, "An app with the path %s already "
-                          "exists.", a->def->id);
-            return 1;
-        }
+    if (mar_index_apps_under(m, id) > 0) {
+        mar_reply_msg(m, r, 409, "A group with id [%s] already exists.", id);
+        return 1;
+    }
+    rc = mar_index_app_above(m, id, &above);
+    if (rc == 1) {
+        mar_reply_msg(m, r, 409, "An app with the path %s already exists.",
+                      above);
+        free(above);
+        return 1;
+    }
+    if (rc != 0) {
+        mar_reply_msg(m, r, 503, "out of memory");
+        return 1;
     }
     return 0;
 }

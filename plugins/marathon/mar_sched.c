@@ -136,8 +136,24 @@ static void counts_check(const struct mar *m, struct mar_rapp *a)
         }
     }
 }
+
+/* The same for the count of waiting apps (m->nqueued), where a pass
+ * decides on offers. */
+static void queued_check(const struct mar *m)
+{
+    const struct mar_rapp *a;
+    size_t i = 0, n = 0;
+
+    while ((a = agora_map_next(&m->apps, &i)) != NULL)
+        n += a->queued_since > 0;
+    if (n != m->nqueued) {
+        MAR_LOG(m, AGORA_LOG_ERROR, "%zu apps wait, %zu kept", n, m->nqueued);
+        abort();
+    }
+}
 #else
 #define counts_check(m, a) ((void)0)
+#define queued_check(m) ((void)0)
 #endif
 
 size_t mar_sched_active(const struct mar_rapp *a)
@@ -397,12 +413,14 @@ static void pass_app(struct mar *m, struct mar_rapp *a)
     if (mar_sched_wanted(m, a) > 0) {
         if (a->queued_since == 0) {
             a->queued_since = mar_now(m);
+            m->nqueued++;
             /* New demand: offers declined for lack of it come back now,
              * not when their 5 s filters expire. */
             m->want_revive = 1;
         }
-    } else {
+    } else if (a->queued_since > 0) {
         a->queued_since = 0;
+        m->nqueued--;
     }
     mar_deploy_progress(m, a); /* may remove a */
 }
@@ -415,7 +433,10 @@ static void offers_update(struct mar *m)
     int want = 0;
     double now = mar_now(m);
 
-    while (!want && (a = agora_map_next(&m->apps, &i)) != NULL)
+    queued_check(m);
+    /* Most passes find nothing waiting: no walk over every app then. */
+    while (m->nqueued > 0 && !want &&
+           (a = agora_map_next(&m->apps, &i)) != NULL)
         want = a->queued_since > 0 && a->launch_after <= now;
     if (want && (m->suppressed || m->want_revive)) {
         m->api->revive(m->fw);
@@ -583,12 +604,32 @@ static void backoff_failed(struct mar *m, struct mar_rapp *a)
 
 /* ---- offers ---- */
 
+/* 1 when ag already holds what o says of its agent (the usual case:
+ * every allocation run offers every agent again). */
+static int agent_same(const struct mar_agent *ag, const struct agora_offer *o)
+{
+    size_t i;
+
+    if (ag->hostname == NULL ||
+        strcmp(ag->hostname, o->hostname ? o->hostname : "") != 0 ||
+        ag->nattrs != o->nattributes)
+        return 0;
+    for (i = 0; i < ag->nattrs; i++) {
+        if (strcmp(ag->attrs[i].key, o->attributes[i].key) != 0 ||
+            strcmp(ag->attrs[i].value, o->attributes[i].value) != 0)
+            return 0;
+    }
+    return 1;
+}
+
 /* The agent of an offer, remembered for constraints of later passes. */
 static void agent_remember(struct mar *m, const struct agora_offer *o)
 {
     struct mar_agent *ag = agora_map_get(&m->agents, o->agent_id);
     size_t i;
 
+    if (ag != NULL && agent_same(ag, o))
+        return;
     if (ag == NULL) {
         ag = calloc(1, sizeof(*ag));
         if (ag == NULL || agora_map_put(&m->agents, o->agent_id, ag) < 0) {
@@ -866,12 +907,80 @@ static char *label_env_name(const char *key)
     return s;
 }
 
+/* What a task's environment takes from its app's definition alone,
+ * formatted once per definition instead of for every task (vasprintf
+ * of the resources was a tenth of a 500-task launch). */
+struct mar_envc {
+    char *cpus, *mem, *disk, *gpus;
+    char *labels;            /* the label keys, space-separated          */
+    char **label_names;      /* MARATHON_APP_LABEL_<KEY>, NULL: too long */
+    size_t nlabels;          /* entries of label_names                   */
+};
+
+void mar_sched_envc_free(struct mar_envc *c)
+{
+    size_t i;
+
+    if (c == NULL)
+        return;
+    free(c->cpus);
+    free(c->mem);
+    free(c->disk);
+    free(c->gpus);
+    free(c->labels);
+    for (i = 0; c->label_names && i < c->nlabels; i++)
+        free(c->label_names[i]);
+    free(c->label_names);
+    free(c);
+}
+
+/* a->envc, made when missing; NULL when out of memory. */
+static const struct mar_envc *app_envc(struct mar_rapp *a)
+{
+    const struct mar_app *d = a->def;
+    struct mar_envc *c;
+    size_t i, len = 1;
+    int nomem;
+
+    if (a->envc)
+        return a->envc;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->label_names = calloc(d->nlabels + 1, sizeof(*c->label_names));
+    if (c->label_names)
+        c->nlabels = d->nlabels;
+    c->cpus = fmt("%g", d->cpus);
+    c->mem = fmt("%g", d->mem);
+    c->disk = fmt("%g", d->disk);
+    c->gpus = fmt("%d", d->gpus);
+    for (i = 0; i < d->nlabels; i++)
+        len += strlen(d->labels[i].key) + 1;
+    c->labels = calloc(1, len);
+    nomem = !c->label_names || !c->cpus || !c->mem || !c->disk || !c->gpus ||
+            !c->labels;
+    for (i = 0; !nomem && i < d->nlabels; i++) {
+        if (i)
+            strcat(c->labels, " ");
+        strcat(c->labels, d->labels[i].key);
+        if (strlen(d->labels[i].value) <= 512 &&
+            (c->label_names[i] = label_env_name(d->labels[i].key)) == NULL)
+            nomem = 1;
+    }
+    if (nomem) {
+        mar_sched_envc_free(c);
+        return NULL;
+    }
+    a->envc = c;
+    return c;
+}
+
 /* Marathon's task environment (marathon-api.md §3.12). */
 static void env_build(struct envb *e, const struct mar_app *d,
-                      const struct mar_inst *in)
+                      const struct mar_envc *c, const struct mar_inst *in)
 {
     size_t i, len = 0;
-    char *ports = NULL, *labels = NULL;
+    char *ports = NULL;
 
     for (i = 0; i < d->nenv; i++)
         env_add(e, d->env[i].key, d->env[i].value);
@@ -907,23 +1016,15 @@ static void env_build(struct envb *e, const struct mar_app *d,
     env_add(e, "MARATHON_APP_ID", d->id);
     env_add(e, "MARATHON_APP_VERSION", d->version);
     env_add(e, "MARATHON_APP_DOCKER_IMAGE", d->docker_image);
-    env_add(e, "MARATHON_APP_RESOURCE_CPUS", env_own(e, fmt("%g", d->cpus)));
-    env_add(e, "MARATHON_APP_RESOURCE_MEM", env_own(e, fmt("%g", d->mem)));
-    env_add(e, "MARATHON_APP_RESOURCE_DISK", env_own(e, fmt("%g", d->disk)));
-    env_add(e, "MARATHON_APP_RESOURCE_GPUS", env_own(e, fmt("%d", d->gpus)));
-    len = 1;
-    for (i = 0; i < d->nlabels; i++)
-        len += strlen(d->labels[i].key) + 1;
-    labels = calloc(1, len);
-    for (i = 0; labels && i < d->nlabels; i++) {
-        if (i)
-            strcat(labels, " ");
-        strcat(labels, d->labels[i].key);
-        if (strlen(d->labels[i].value) <= 512)
-            env_add(e, env_own(e, label_env_name(d->labels[i].key)),
-                    d->labels[i].value);
+    env_add(e, "MARATHON_APP_RESOURCE_CPUS", c->cpus);
+    env_add(e, "MARATHON_APP_RESOURCE_MEM", c->mem);
+    env_add(e, "MARATHON_APP_RESOURCE_DISK", c->disk);
+    env_add(e, "MARATHON_APP_RESOURCE_GPUS", c->gpus);
+    for (i = 0; i < d->nlabels; i++) {
+        if (c->label_names[i])
+            env_add(e, c->label_names[i], d->labels[i].value);
     }
-    env_add(e, "MARATHON_APP_LABELS", env_own(e, labels));
+    env_add(e, "MARATHON_APP_LABELS", c->labels);
 }
 
 static int marathon_level(const struct mar_app *d);
@@ -1008,9 +1109,46 @@ static char *res_text(const struct mar_app *d, const struct mar_inst *in,
     return s;
 }
 
+static void res_forget(struct mar_rapp *a)
+{
+    agora_resources_free(&a->res);
+    memset(&a->res, 0, sizeof(a->res));
+    free(a->res_role);
+    a->res_role = NULL;
+}
+
+/* The resources of one task of a without ports, from role, parsed once
+ * per definition and role (a->res, dropped when the definition changes)
+ * instead of formatted and parsed again for every task. NULL when out
+ * of memory or unparsable: the caller then builds its own. */
+static const struct agora_resources *app_res(struct mar_rapp *a,
+                                             const char *role)
+{
+    struct mar_inst none = {0};
+    char *text;
+    int rc;
+
+    if (a->res_role && strcmp(a->res_role, role) == 0)
+        return &a->res;
+    /* Another role (the same app within one offer never changes role,
+     * so no launch still points at the resources freed here). */
+    res_forget(a);
+    text = res_text(a->def, &none, role);
+    if (text == NULL)
+        return NULL;
+    rc = agora_resources_parse(text, &a->res, NULL, 0);
+    free(text);
+    if (rc != 0 || (a->res_role = strdup(role)) == NULL) {
+        res_forget(a);
+        return NULL;
+    }
+    return &a->res;
+}
+
 struct launch {
     struct agora_task_spec spec;
     struct agora_resources res;
+    const struct agora_resources *res_app; /* the app's, when no ports */
     struct agora_health_check health;
     struct envb env;
     struct agora_kv *labels;
@@ -1053,6 +1191,7 @@ static int launch_build(struct mar *m, struct mar_rapp *a, struct fit *f,
 {
     const struct mar_app *d = a->def;
     size_t nports = mar_app_host_ports(d), i;
+    const struct mar_envc *envc;
     char *text, err[128];
     struct mar_inst *in;
 
@@ -1095,16 +1234,19 @@ static int launch_build(struct mar *m, struct mar_rapp *a, struct fit *f,
     mar_stamp_set(&in->staged, mar_now(m));
     in->launch_from = in->staged.t;
 
-    text = res_text(d, in, f->role);
-    if (text == NULL ||
-        agora_resources_parse(text, &l->res, err, sizeof(err)) != 0) {
+    if (in->nports == 0 && (l->res_app = app_res(a, f->role)) != NULL)
+        text = NULL;
+    else if ((text = res_text(d, in, f->role)) == NULL ||
+             agora_resources_parse(text, &l->res, err, sizeof(err)) != 0) {
         MAR_LOG(m, AGORA_LOG_ERROR, "resources of %s: %s", in->task_id,
                 text ? err : "out of memory");
         free(text);
         return AGORA_EINVAL;
     }
     free(text);
-    env_build(&l->env, d, in);
+    if ((envc = app_envc(a)) == NULL)
+        return AGORA_ENOMEM;
+    env_build(&l->env, d, envc, in);
     if (l->env.nomem)
         return AGORA_ENOMEM;
     l->spec.task_id = in->task_id;
@@ -1116,7 +1258,7 @@ static int launch_build(struct mar *m, struct mar_rapp *a, struct fit *f,
     l->spec.env = l->env.v;
     l->spec.nenv = l->env.n;
     l->spec.user = d->user;
-    l->spec.resources = &l->res;
+    l->spec.resources = l->res_app ? l->res_app : &l->res;
     if (d->nlabels > 0) {
         l->labels = calloc(d->nlabels, sizeof(*l->labels));
         if (l->labels == NULL)
@@ -1151,6 +1293,8 @@ static size_t queued_apps(struct mar *m, struct mar_rapp ***out)
     size_t i = 0, n = 0;
     double now = mar_now(m);
 
+    if (m->nqueued == 0)
+        return 0;
     v = calloc(m->apps.n + 1, sizeof(*v));
     if (v == NULL)
         return 0;
@@ -1235,7 +1379,7 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
                 break;
             }
             if (nl == capl) {
-                size_t c = capl ? capl * 2 : 8;
+                size_t c = capl ? capl * 2 : 64;
                 struct launch *nv = realloc(ls, c * sizeof(*nv));
 
                 if (nv == NULL)
@@ -1275,7 +1419,7 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
         /* spec points into its launch (resources, health check), and
          * growing ls above may have moved the launches: point again. */
         specs[i] = ls[i].spec;
-        specs[i].resources = &ls[i].res;
+        specs[i].resources = ls[i].res_app ? ls[i].res_app : &ls[i].res;
         if (specs[i].health)
             specs[i].health = &ls[i].health;
     }
@@ -1374,9 +1518,12 @@ const char *mar_condition(enum agora_task_state s)
 static void event_status(struct mar *m, const struct mar_inst *in,
                          const struct agora_status *st)
 {
-    struct agora_jw *w = mar_events_begin(m, "status_update_event");
+    struct agora_jw *w;
     size_t i;
 
+    if (!mar_events_on(m))
+        return;
+    w = mar_events_begin(m, "status_update_event");
     agora_jw_kstr(w, "slaveId", in->agent_id);
     agora_jw_kstr(w, "taskId", in->task_id);
     agora_jw_kstr(w, "taskStatus", agora_task_state_name(st->state));
@@ -1414,6 +1561,8 @@ static void event_health(struct mar *m, const struct mar_inst *in)
 {
     struct agora_jw *w;
 
+    if (!mar_events_on(m))
+        return;
     if (in->healthy == 0) {
         w = mar_events_begin(m, "failed_health_check_event");
         agora_jw_kstr(w, "appId", in->app->def->id);

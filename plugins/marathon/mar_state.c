@@ -154,7 +154,16 @@ struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def)
     a->ready = mar_ready_parse(def);
     a->key = mar_state_key(def->id);
     a->safe_id = mar_id_safe(def->id);
-    if (!a->key || !a->safe_id || agora_map_put(&m->apps, def->id, a) < 0) {
+    if (!a->key || !a->safe_id || mar_index_add(m, def) != 0) {
+        mar_ready_free(a->ready);
+        free(a->key);
+        free(a->safe_id);
+        mar_app_free(def);
+        free(a);
+        return NULL;
+    }
+    if (agora_map_put(&m->apps, def->id, a) < 0) {
+        mar_index_del(m, def);
         mar_ready_free(a->ready);
         free(a->key);
         free(a->safe_id);
@@ -166,8 +175,19 @@ struct mar_rapp *mar_state_app_add(struct mar *m, struct mar_app *def)
     return a;
 }
 
+void mar_state_app_res_drop(struct mar_rapp *a)
+{
+    agora_resources_free(&a->res);
+    memset(&a->res, 0, sizeof(a->res));
+    free(a->res_role);
+    a->res_role = NULL;
+    mar_sched_envc_free(a->envc);
+    a->envc = NULL;
+}
+
 static void app_free(struct mar_rapp *a)
 {
+    mar_state_app_res_drop(a);
     mar_ready_free(a->ready);
     free(a->def_doc);
     free(a->tasks_doc);
@@ -222,6 +242,12 @@ void mar_state_app_save(struct mar *m, struct mar_rapp *a)
         free(key);
     }
     agora_jw_free(w);
+    if (a->versions_known && a->def->version) {
+        a->nversions++;
+        if (a->nversions <= mar_state_versions_kept(m))
+            return;
+        a->nversions = mar_state_versions_kept(m);
+    }
     mar_state_versions_trim(m, a);
 }
 
@@ -283,12 +309,14 @@ static void trim(struct mar *m, const char *app_key, size_t keep)
     free(k);
 }
 
+size_t mar_state_versions_kept(const struct mar *m)
+{
+    return m->conf->max_versions > 0 ? (size_t)m->conf->max_versions : 1;
+}
+
 void mar_state_versions_trim(struct mar *m, struct mar_rapp *a)
 {
-    size_t keep = m->conf->max_versions > 0 ? (size_t)m->conf->max_versions
-                                            : 1;
-
-    trim(m, a->key, keep);
+    trim(m, a->key, mar_state_versions_kept(m));
 }
 
 void mar_state_app_remove(struct mar *m, struct mar_rapp *a)
@@ -310,36 +338,68 @@ void mar_state_app_remove(struct mar *m, struct mar_rapp *a)
             }
         }
     }
+    if (a->queued_since > 0)
+        m->nqueued--;
     agora_map_del(&m->apps, a->def->id);
+    mar_index_del(m, a->def);
     m->sorted_ok = 0;
     app_free(a);
 }
 
 /* ---- instances ---- */
 
+/* 16 random bytes from the kernel's generator, drawn 4 KB at a time:
+ * one getrandom() per instance was a syscall per task launched (and a
+ * file opened per instance before it, a quarter of a burst's time,
+ * scripts/bench/marathon). The loop thread is the only caller. */
+static int random16(unsigned char out[16])
+{
+    static unsigned char pool[4096];
+    static size_t left;
+    ssize_t n;
+
+    if (left < 16) {
+        n = getrandom(pool, sizeof(pool), 0);
+        if (n < 16)
+            return -1;
+        left = (size_t)n;
+    }
+    left -= 16;
+    memcpy(out, pool + left, 16);
+    memset(pool + left, 0, 16); /* used bytes are not kept */
+    return 0;
+}
+
+/* A version 4 UUID's text (36 characters and a NUL) without printf. */
+static void uuid_v4(unsigned char b[16], char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, k = 0;
+
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[k++] = '-';
+        out[k++] = hex[b[i] >> 4];
+        out[k++] = hex[b[i] & 15];
+    }
+    out[k] = '\0';
+}
+
 struct mar_inst *mar_state_inst_new(struct mar *m, struct mar_rapp *a)
 {
     struct mar_inst *in = calloc(1, sizeof(*in));
-    char uuid[40];
+    char uuid[37];
     unsigned char b[16];
-    size_t i;
 
     if (in == NULL)
         return NULL;
-    /* A version 4 UUID from the kernel's generator: getrandom(), not a
-     * file opened per instance (a quarter of a burst's time went there,
-     * scripts/bench/marathon). */
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+    if (random16(b) != 0) {
         free(in);
         return NULL;
     }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    for (i = 0; i < 16; i++)
-        snprintf(uuid + 2 * i + (i >= 4) + (i >= 6) + (i >= 8) + (i >= 10),
-                 3, "%02x", b[i]);
-    uuid[8] = uuid[13] = uuid[18] = uuid[23] = '-';
-    uuid[36] = '\0';
+    uuid_v4(b, uuid);
     in->app = a;
     in->state = AGORA_TASK_STAGING;
     in->healthy = -1;
@@ -370,6 +430,7 @@ void mar_state_app_redefined(struct mar_rapp *a)
     size_t i;
 
     mar_sched_count_app(a);
+    mar_state_app_res_drop(a);
     for (i = 0; i < a->ninst; i++)
         mar_inst_changed(a->inst[i]);
     mar_ready_free(a->ready);
@@ -424,6 +485,31 @@ static void inst_free(struct mar *m, struct mar_inst *in)
     free(in);
 }
 
+/* A time in seconds as JSON to the millisecond ("1765000000.123", as
+ * the API shows it), without printf: agora_jw_num()'s %.17g and its
+ * round-trip check were half the cost of an instance's record. */
+static void stamp_json(struct agora_jw *w, const char *key, double t)
+{
+    char buf[32], *p = buf + sizeof(buf);
+    int64_t ms;
+    int i;
+
+    if (!(t > 0 && t < 1e15)) {
+        agora_jw_knum(w, key, t);
+        return;
+    }
+    ms = (int64_t)(t * 1000.0 + 0.5);
+    for (i = 0; i < 3; i++, ms /= 10)
+        *--p = (char)('0' + ms % 10);
+    *--p = '.';
+    do {
+        *--p = (char)('0' + ms % 10);
+        ms /= 10;
+    } while (ms > 0);
+    agora_jw_key(w, key);
+    agora_jw_raw(w, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 static void inst_write(struct agora_jw *w, const struct mar_inst *in)
 {
     size_t i;
@@ -437,8 +523,8 @@ static void inst_write(struct agora_jw *w, const struct mar_inst *in)
     agora_jw_kstr(w, "agentId", in->agent_id);
     agora_jw_kstr(w, "host", in->host);
     agora_jw_kstr(w, "state", agora_task_state_name(in->state));
-    agora_jw_knum(w, "stagedAt", in->staged.t);
-    agora_jw_knum(w, "startedAt", in->started.t);
+    stamp_json(w, "stagedAt", in->staged.t);
+    stamp_json(w, "startedAt", in->started.t);
     agora_jw_kbool(w, "scaleKill", in->scale_kill);
     agora_jw_key(w, "ports");
     agora_jw_arr_open(w);
@@ -792,4 +878,5 @@ void mar_state_free(struct mar *m)
     }
     agora_map_free(&m->agents);
     mar_group_free_all(m);
+    mar_index_free(m);
 }

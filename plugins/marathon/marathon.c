@@ -40,8 +40,10 @@ static int mar_init(struct agora_host *h, const struct agora_api *api,
     m->health_kill_budget = 1;
     m->jw = agora_jw_new();
     m->jw_doc = agora_jw_new();
-    if (m->fw == NULL || m->jw == NULL || m->jw_doc == NULL) {
+    if (m->fw == NULL || m->jw == NULL || m->jw_doc == NULL ||
+        mar_index_init(m) != 0) {
         rc = m->fw == NULL ? AGORA_EINVAL : AGORA_ENOMEM;
+        mar_index_free(m);
         agora_jw_free(m->jw);
         agora_jw_free(m->jw_doc);
         free(m);
@@ -55,6 +57,7 @@ static int mar_init(struct agora_host *h, const struct agora_api *api,
     if (rc != 0) {
         agora_jw_free(m->jw);
         agora_jw_free(m->jw_doc);
+        mar_index_free(m);
         free(m);
         return rc;
     }

@@ -165,6 +165,15 @@ struct mar_rapp {
     char *key;               /* store key segment ("prod:web")             */
     char *safe_id;           /* task id prefix ("prod_web")                */
     int64_t store_version;   /* of apps/<key>                              */
+    /* One task's resources without ports, taken from res_role (NULL:
+     * none yet), parsed once per definition (mar_sched.c). */
+    struct agora_resources res;
+    char *res_role;
+    struct mar_envc *envc;   /* its tasks' environment from def alone    */
+    /* Its versions in the store, when known (an app created here): the
+     * trim after a save lists them only when there may be too many. */
+    int versions_known;
+    size_t nversions;
     struct mar_inst **inst;  /* live instances, launch order               */
     size_t ninst, capinst;
     /* Instances by what they count toward (MAR_C_*), kept as instances
@@ -246,6 +255,11 @@ struct mar {
     struct agora_map tasks;    /* task id -> struct mar_inst                 */
     struct agora_map agents;   /* agent id -> struct mar_agent (offers seen) */
     struct agora_map groups;   /* canonical id -> struct mar_group          */
+    /* What the definitions imply, kept as they change (mar_index.c). */
+    struct agora_map under;    /* group id -> apps under it (as a pointer) */
+    size_t ndeps_apps;         /* apps that name dependencies              */
+    uint32_t *svc_used;        /* service ports' holders, from local_port_min */
+    size_t nsvc;
     struct mar_rapp **sorted;  /* every app by id (mar_state_apps_sorted) */
     size_t nsorted;
     int sorted_ok;             /* 0: an app came or went since it was made */
@@ -257,6 +271,7 @@ struct mar {
     struct agora_timer *tick;
     int suppressed;
     int want_revive;         /* an app began to wait: clear the filters   */
+    size_t nqueued;          /* apps with queued_since set                */
     double health_kill_budget; /* kills allowed now (a token bucket)       */
 
     struct mar_sse *sse;     /* SSE clients                                */
@@ -291,6 +306,9 @@ struct mar_rapp *mar_state_app(struct mar *m, const char *id);
 /* Every app, sorted by id, in *n; NULL when out of memory. Borrowed:
  * valid until an app is added or removed. */
 struct mar_rapp *const *mar_state_apps_sorted(struct mar *m, size_t *n);
+/* Drops what launches keep from a->def (a->res, a->envc): the
+ * definition, or the role its resources came from, changed. */
+void mar_state_app_res_drop(struct mar_rapp *a);
 /* a->def was replaced: recounts its instances, drops their documents. */
 void mar_state_app_redefined(struct mar_rapp *a);
 /* Writes apps/<key> and versions/<key>/<version> for a->def. */
@@ -318,6 +336,8 @@ void mar_state_deploy_save(struct mar *m, struct mar_deploy *d);
 void mar_state_deploy_delete(struct mar *m, struct mar_deploy *d);
 /* Keeps at most conf->max_versions versions of the app. */
 void mar_state_versions_trim(struct mar *m, struct mar_rapp *a);
+/* How many versions an app keeps (max_versions, at least 1). */
+size_t mar_state_versions_kept(const struct mar *m);
 
 /* ---- mar_sched.c ---- */
 
@@ -329,6 +349,9 @@ void mar_sched_on_status(void *state, struct agora_framework *fw,
 void mar_sched_on_rescind(void *state, struct agora_framework *fw,
                           const char *offer_id);
 void mar_sched_kill(struct mar *m, struct mar_inst *in);
+struct mar_envc;
+/* Frees an app's cached task environment (NULL allowed). */
+void mar_sched_envc_free(struct mar_envc *c);
 /* Instances of a active (not terminal, not being killed). */
 size_t mar_sched_active(const struct mar_rapp *a);
 /* Updates in's app's counts after in changed (state, killing, inactive,
@@ -460,6 +483,29 @@ int mar_group_levels(struct mar *m, const struct mar_change *c, size_t n,
                      const struct mar_group *extra, size_t nextra,
                      size_t *levels);
 
+/* ---- mar_index.c: what the apps' definitions imply ---- */
+
+/* Allocates the service port counts; 0 or AGORA_ENOMEM. */
+int mar_index_init(struct mar *m);
+void mar_index_free(struct mar *m);
+/* An app enters m->apps: counts its ancestors, dependencies and service
+ * ports. 0, or AGORA_ENOMEM with nothing counted. */
+int mar_index_add(struct mar *m, const struct mar_app *d);
+/* It leaves m->apps. */
+void mar_index_del(struct mar *m, const struct mar_app *d);
+/* The parts of a definition that can change under the same id: delta
+ * +1 counts d, -1 takes it back (around a replacement). */
+void mar_index_def(struct mar *m, const struct mar_app *d, int delta);
+/* Apps under group (a canonical id, not the root). */
+size_t mar_index_apps_under(const struct mar *m, const char *group);
+/* 1 and *above (malloc'ed, the caller frees) when an ancestor of id is
+ * an app; 0 when none is; AGORA_ENOMEM. */
+int mar_index_app_above(struct mar *m, const char *id, char **above);
+/* 1 when service port p is held by a definition other than old (the one
+ * t replaces, or NULL), or by t itself. */
+int mar_index_port_taken(const struct mar *m, const struct mar_app *old,
+                         const struct mar_app *t, int64_t p);
+
 /* ---- mar_apply.c: changes to apps become deployments ---- */
 
 
@@ -492,6 +538,9 @@ void mar_events_emit(struct mar *m, const char *type, const char *json);
 /* A writer, reset, with "{" open and eventType/timestamp written; finish
  * with mar_events_end(). */
 struct agora_jw *mar_events_begin(struct mar *m, const char *type);
+/* 1 while a client listens: the writers of events on hot paths (status
+ * updates, POSTs, deployments) build nothing when none does. */
+int mar_events_on(const struct mar *m);
 void mar_events_end(struct mar *m, const char *type);
 void mar_events_free(struct mar *m);
 /* remove_health_check_event for old's checks, add_health_check_event

@@ -1204,6 +1204,19 @@ START_TEST(test_time)
     ck_assert(t == 1443194028.0);
     ck_assert_int_eq(mar_time_parse("2016-02-29T00:00:00.5Z", &t), 0);
     ck_assert(t == 1456704000.5);
+    /* Within the second last formatted only the milliseconds are written
+     * again; the next second, or an earlier one, is formatted whole. */
+    mar_time_format(1443194028.343, buf);
+    mar_time_format(1443194028.9, buf);
+    ck_assert_str_eq(buf, "2015-09-25T15:13:48.900Z");
+    mar_time_format(1443194028.0071, buf);
+    ck_assert_str_eq(buf, "2015-09-25T15:13:48.007Z");
+    mar_time_format(1443194028.9996, buf);
+    ck_assert_str_eq(buf, "2015-09-25T15:13:49.000Z");
+    mar_time_format(1443194028.5, buf);
+    ck_assert_str_eq(buf, "2015-09-25T15:13:48.500Z");
+    mar_time_format(1443190000.25, buf);
+    ck_assert_str_eq(buf, "2015-09-25T14:06:40.250Z");
 }
 END_TEST
 

@@ -124,6 +124,11 @@ static const char *api_req_query(struct agora_req *r, const char *name,
     return http_req_query(REQ(r), name, n);
 }
 
+static const char *api_req_principal(struct agora_req *r)
+{
+    return http_req_principal(REQ(r));
+}
+
 static const char *api_req_header(struct agora_req *r, const char *name)
 {
     return http_req_header(REQ(r), name);
@@ -765,6 +770,7 @@ const struct agora_api plugin_api_table = {
     .store_watch = api_store_watch,
     .store_unwatch = api_store_unwatch,
     .abi_minor = AGORA_ABI_MINOR,
+    .req_principal = api_req_principal,
 };
 
 /* ---- release ---- */

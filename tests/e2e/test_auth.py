@@ -178,6 +178,13 @@ def test_plugin_routes_authenticate(tmp_path, master_factory):
         assert 'realm="mesos-master-scheduler"' in \
             r.headers["WWW-Authenticate"]
         assert requests.get(url, auth=OPS, timeout=10).status_code == 200
+    # The plugin hears who asked (ABI 2.4's req_principal).
+    r = requests.get(m.url("/launcher/master"), auth=OPS, timeout=10)
+    assert r.json()["principal"] == "ops"
+    tok = jwt({"sub": "ci-bot", "exp": time.time() + 60})
+    r = requests.get(m.url("/launcher/master"), timeout=10,
+                     headers={"Authorization": "Bearer " + tok})
+    assert r.json()["principal"] == "ci-bot"
     # The core's own endpoints are not a framework's realm.
     assert requests.get(m.url("/master/state"), timeout=10).status_code == 200
 
@@ -187,6 +194,9 @@ def test_plugin_conf_opts_out(tmp_path, master_factory):
                 plugin_conf="authenticate = false\n")
     assert requests.get(m.url("/launcher/statuses"),
                         timeout=10).status_code == 200
+    # Not authenticated: no principal, credentials sent or not.
+    r = requests.get(m.url("/launcher/master"), auth=OPS, timeout=10)
+    assert r.status_code == 200 and "principal" not in r.json()
 
 
 # ---- authorization: Mesos' ACLs ----

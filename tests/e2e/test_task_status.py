@@ -53,7 +53,7 @@ def test_status_and_view_carry_container_ports_and_health(cluster):
     launcher.launch(a.agent_id, web_task("web", port, {"type": "HTTP",
                                                        "port_index": 0}))
     up = healthy_status(launcher, "web")
-    assert m.json("/launcher/master")["abi_minor"] == ABI_MINOR == 3
+    assert m.json("/launcher/master")["abi_minor"] == ABI_MINOR == 4
 
     # The health update: the agent's IP, the task's port, its shim as
     # the executor, and the check's status line.

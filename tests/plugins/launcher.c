@@ -25,7 +25,8 @@
  *   GET  /agents, /agents/:id   the master's agents (agents_each, agent_get)
  *   GET  /tasks, /tasks/:id     its framework's tasks (tasks_each, task_get),
  *                     with the ABI 2.2 fields as /statuses has them
- *   GET  /master                master_info, and agora_api_minor()
+ *   GET  /master                master_info, agora_api_minor() and (2.4)
+ *                               the request's principal
  *   POST /abdicate    202, then gives up the lead (abdicate)
  *   POST /ready?why=  set_ready(0, why), or set_ready(1) without why
  *   POST /observe/:name?v=X     metric_observe(name, X)
@@ -871,6 +872,10 @@ static void get_master(void *state, struct agora_req *req)
     agora_jw_knum(w, "start_time", mi.start_time);
     agora_jw_knum(w, "elected_time", mi.elected_time);
     agora_jw_kint(w, "abi_minor", agora_api_minor(l->api));
+    /* ABI 2.4: who asked (an older master's table has no such member). */
+    if (offsetof(struct agora_api, req_principal) < l->api->size &&
+        l->api->req_principal(req))
+        agora_jw_kstr(w, "principal", l->api->req_principal(req));
     agora_jw_obj_close(w);
     reply_view(l, req, w, 0);
 }

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define AGORA_ABI_MAJOR 2
-#define AGORA_ABI_MINOR 3
+#define AGORA_ABI_MINOR 4
 
 /* The symbol the master looks up with dlsym(). */
 #define AGORA_PLUGIN_ENTRY_SYMBOL "agora_plugin_entry"
@@ -975,6 +975,16 @@ struct agora_api {
      * read, also when a minor appends no member to this table. Read it
      * through agora_api_minor(), which knows the masters before it. */
     uint32_t abi_minor;
+
+    /* ---- appended in ABI 2.4 (check offsetof against size) ---- */
+
+    /*
+     * Who r is: the principal the master authenticated it as (from its
+     * --credentials, a bearer token's "sub", or the user of the plugin's
+     * own http_credentials), or NULL when r's realm asks for none
+     * (docs/security.md). Borrowed until r is answered.
+     */
+    const char *(*req_principal)(struct agora_req *r);
 };
 
 /*

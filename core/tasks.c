@@ -690,6 +690,15 @@ const char *tasks_spec_unauthorized(struct master *m,
 {
     const char *user = sp->user && *sp->user ? sp->user : NULL;
 
+    /* root only where a rule says so: not by default, nor permissive. */
+    if (user && strcmp(user, "root") == 0 &&
+        !acls_allow_explicit(&m->acls, ACL_RUN_TASKS, fw->principal, user)) {
+        log_warn("tasks", "task %s of %s refused: running tasks as root "
+                          "needs a run_tasks ACL that allows it",
+                 sp->task_id, fw->id);
+        return "running tasks as root needs a run_tasks ACL that allows "
+               "it (the master's --acls)";
+    }
     if (acls_allow(&m->acls, ACL_RUN_TASKS, fw->principal, user))
         return NULL;
     log_warn("tasks", "task %s of %s refused: principal %s may not run "

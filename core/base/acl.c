@@ -211,13 +211,13 @@ static int entity_matches(const struct acl_entity *e, const char *value)
     return 0;
 }
 
-int acls_allow(const struct acls *a, enum acl_action act,
-               const char *principal, const char *object)
+/* The decision of the first rule of act that matches: 1 allow, 0 refuse,
+ * -1 none matches. */
+static int acls_rule(const struct acls *a, enum acl_action act,
+                     const char *principal, const char *object)
 {
     size_t i;
 
-    if (!a->configured)
-        return 1;
     for (i = 0; i < a->n[act]; i++) {
         const struct acl_rule *r = &a->rules[act][i];
 
@@ -225,5 +225,22 @@ int acls_allow(const struct acls *a, enum acl_action act,
             entity_matches(&r->object, object))
             return r->subject.type != ACL_NONE && r->object.type != ACL_NONE;
     }
-    return a->permissive;
+    return -1;
+}
+
+int acls_allow(const struct acls *a, enum acl_action act,
+               const char *principal, const char *object)
+{
+    int rc;
+
+    if (!a->configured)
+        return 1;
+    rc = acls_rule(a, act, principal, object);
+    return rc < 0 ? a->permissive : rc;
+}
+
+int acls_allow_explicit(const struct acls *a, enum acl_action act,
+                        const char *principal, const char *object)
+{
+    return a->configured && acls_rule(a, act, principal, object) == 1;
 }

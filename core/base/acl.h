@@ -60,4 +60,9 @@ void acls_free(struct acls *a);
 int acls_allow(const struct acls *a, enum acl_action act,
                const char *principal, const char *object);
 
+/* 1 only when a rule allows it: neither "permissive" nor the absence of
+ * ACLs does (what running tasks as root needs). */
+int acls_allow_explicit(const struct acls *a, enum acl_action act,
+                        const char *principal, const char *object);
+
 #endif /* AGORA_ACL_H */

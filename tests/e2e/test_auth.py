@@ -249,7 +249,7 @@ def test_acls(tmp_path, master_factory):
                                if s["state"] == "TASK_ERROR"], 10 * SLOW,
                       what="as-root refused")[0]
         assert st["reason"] == "REASON_TASK_UNAUTHORIZED"
-        assert "not authorized" in st["message"]
+        assert "root" in st["message"]
         wait_for(lambda: any(s["state"] == "TASK_RUNNING"
                              for s in statuses(m, "plain")), 15 * SLOW,
                  what="plain RUNNING")
@@ -336,3 +336,36 @@ def test_marathon_http_credentials(tmp_path, master_factory):
     wait_for(lambda: "every user may read" in m.log(), 10 * SLOW,
              what="the reload to refuse the conf")
     assert "mar-pass-xyz" not in m.log()
+
+
+def test_root_needs_an_acl(tmp_path, master_factory):
+    """A task as root is refused unless a run_tasks rule allows it for the
+    framework's principal: not by default, nor by permissive ACLs."""
+    def run_as_root(plugin_conf, *flags):
+        d = tmp_path / ("case%d" % len(flags))
+        d.mkdir()
+        m = secured(d, master_factory, *flags, plugin_conf=plugin_conf)
+        a = Agent(tmp_path / ("agent%d" % len(flags)), m)
+        a.start()
+        try:
+            r = requests.post(m.url("/launcher/launch"), timeout=10, json={
+                "agent_id": a.agent_id, "tasks": [{
+                    "task_id": "r", "command": "exec sleep 60",
+                    "user": "root", "resources": "cpus:0.1;mem:16"}]})
+            assert r.status_code == 202, r.text
+            return wait_for(lambda: [s for s in statuses(m, "r") if s["state"]
+                                     in ("TASK_ERROR", "TASK_RUNNING")],
+                            15 * SLOW, what="r to start or be refused")[0]
+        finally:
+            a.stop()
+            kill_leftovers(a.work_dir)
+            m.stop()
+
+    st = run_as_root("")
+    assert (st["state"], st["reason"]) == ("TASK_ERROR",
+                                           "REASON_TASK_UNAUTHORIZED")
+    assert "root" in st["message"]
+    allow = json.dumps({"run_tasks": [{"principals": {"values": ["p1"]},
+                                       "users": {"values": ["root"]}}]})
+    st = run_as_root("principal = p1\n", "--acls=" + allow)
+    assert st["state"] == "TASK_RUNNING", st

@@ -272,6 +272,14 @@ START_TEST(acls_as_mesos)
     acls_free(&acl);
 
     ck_assert(acls_allow(&acl, ACL_RUN_TASKS, NULL, "root")); /* none */
+    ck_assert(!acls_allow_explicit(&acl, ACL_RUN_TASKS, NULL, "root"));
+    ck_assert_int_eq(acls_load(&acl, "{\"run_tasks\": [{\"principals\": "
+        "{\"values\": [\"ops\"]}, \"users\": {\"values\": [\"root\"]}}]}",
+        err, sizeof(err)), 0);
+    ck_assert(acls_allow_explicit(&acl, ACL_RUN_TASKS, "ops", "root"));
+    ck_assert(!acls_allow_explicit(&acl, ACL_RUN_TASKS, "dev", "root"));
+    ck_assert(acls_allow(&acl, ACL_RUN_TASKS, "dev", "root")); /* permissive */
+    acls_free(&acl);
     ck_assert_int_lt(acls_load(&acl, "{\"launch_rockets\": []}", err,
                                sizeof(err)), 0);
     ck_assert_ptr_nonnull(strstr(err, "unknown action"));

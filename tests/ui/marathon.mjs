@@ -1,0 +1,140 @@
+// marathon.mjs - marathon.so's UI in headless Chromium (run by run.mjs,
+// against its cluster: a real master with marathon.so on a port of its
+// own, a real agent).
+//
+// The seed's bbotte app is created through the Create Application form,
+// seen Running 1/1 (as GET v2/apps/bbotte says) on the plugin's port and
+// under /marathon/ on the master's; its page shows its task as the API
+// does; JSON Mode scales it to 3 and the list shows 3/3; an invalid ID
+// shows the server's own 422 message beside the ID field, and beside the
+// editor in JSON Mode; Destroy removes it from the list and from v2/apps.
+
+const SEED = {id: 'bbotte', cpus: '0.1', mem: '32', disk: '0', instances: '1',
+              cmd: 'echo bbotte.com; sleep 30'};
+
+export function marathonChecks({assert, shot, waitFor}) {
+  const api = async (c, p, init) => {
+    const r = await fetch(c.marathon + p, init);
+    return {status: r.status, body: await r.json().catch(() => null)};
+  };
+
+  async function fillForm(page, def) {
+    await page.click('#create');
+    await page.waitForSelector('#app-dialog[open] #f-id');
+    for (const [k, v] of Object.entries(def)) await page.fill('#f-' + k, v);
+  }
+
+  // The list row's status and running/total once they are `want`.
+  async function rowSays(page, id, status, instances) {
+    const row = `#apps tr[data-app="/${id}"]`;
+    await page.waitForFunction(([row, status, instances]) => {
+      const r = document.querySelector(row);
+      return r && r.querySelector('[data-status]').dataset.status === status &&
+        r.querySelector('[data-instances]').textContent === instances;
+    }, [row, status, instances], {timeout: 30000});
+  }
+
+  async function apiSays(c, running, instances) {
+    await waitFor(async () => {
+      const {body} = await api(c, '/v2/apps/bbotte');
+      return body.app.tasksRunning === running && body.app.instances === instances &&
+        body.app.deployments.length === 0;
+    }, `v2/apps/bbotte at ${running}/${instances}`, 30000);
+  }
+
+  return {
+    async marathon_create(page, c) {
+      await page.goto(c.marathon + '/');
+      await page.waitForSelector('#apps');
+      await fillForm(page, SEED);
+      await shot(page, 'marathon-create');
+      await page.click('#app-submit');
+      await page.waitForSelector('#app-dialog:not([open])', {state: 'attached'});
+      await page.goto(c.marathon + '/#/');
+      await rowSays(page, 'bbotte', 'Running', '1/1');
+      await apiSays(c, 1, 1);
+      const {body} = await api(c, '/v2/apps/bbotte');
+      const a = body.app;
+      assert(a.cmd === SEED.cmd && a.cpus === 0.1 && a.mem === 32 && a.disk === 0,
+             `the form's definition: ${JSON.stringify(a)}`);
+      await shot(page, 'marathon-apps');
+      // The same files under /marathon/ on the master's port.
+      await page.goto(c.base + '/marathon/');
+      await rowSays(page, 'bbotte', 'Running', '1/1');
+    },
+
+    async marathon_app(page, c) {
+      await page.goto(c.marathon + '/');
+      await page.click('#apps a[href="#/apps/bbotte"]');
+      await page.waitForSelector('#tasks tbody tr[data-task]');
+      const {body} = await api(c, '/v2/apps/bbotte/tasks');
+      const t = body.tasks[0];
+      const row = await page.textContent(`#tasks tr[data-task="${t.id}"]`);
+      assert(row.includes(t.host) && row.includes(String(t.ports[0] ?? '')) && row.includes('TASK_RUNNING'),
+             `the task row ${row} says what v2/apps/bbotte/tasks says: ${JSON.stringify(t)}`);
+      assert((await page.textContent('#config')).includes(SEED.cmd), 'the configuration shows the command');
+      await page.waitForSelector('#versions tbody tr');
+      await shot(page, 'marathon-app');
+      // JSON Mode: the whole definition, instances changed to 3.
+      await page.click('#act-edit');
+      await page.click('#json-mode');
+      const def = JSON.parse(await page.inputValue('#json-editor'));
+      assert(def.id === '/bbotte' && def.instances === 1 && !('tasks' in def),
+             `JSON Mode edits the definition: ${JSON.stringify(def)}`);
+      def.instances = 3;
+      await page.fill('#json-editor', JSON.stringify(def, null, 2));
+      await shot(page, 'marathon-json');
+      await page.click('#app-submit');
+      await page.waitForSelector('#app-dialog:not([open])', {state: 'attached'});
+      await page.goto(c.marathon + '/');
+      await rowSays(page, 'bbotte', 'Running', '3/3');
+      await apiSays(c, 3, 3);
+    },
+
+    async marathon_invalid(page, c) {
+      await page.goto(c.marathon + '/');
+      await page.waitForSelector('#apps');
+      page.allowedErrors.push(/status of 422/);
+      const bad = {...SEED, id: 'Bad_ID!'};
+      await fillForm(page, bad);
+      await page.click('#app-submit');
+      await page.waitForSelector('[data-errors="id"] li');
+      // What the server says to the same definition, sent directly.
+      const {status, body} = await api(c, '/v2/apps', {method: 'POST',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({id: bad.id, cpus: 0.1, mem: 32, disk: 0, instances: 1, cmd: bad.cmd})});
+      assert(status === 422, `the API answers ${status} to ${bad.id}`);
+      const want = body.details.find(d => d.path === '/id').errors;
+      const shown = await page.$$eval('[data-errors="id"] li', ls => ls.map(l => l.textContent));
+      assert(JSON.stringify(shown) === JSON.stringify(want), `beside the ID: ${shown}, API: ${want}`);
+      assert((await page.textContent('#form-message')) === body.message, 'the message on top');
+      await shot(page, 'marathon-invalid');
+      await page.click('#json-mode');
+      await page.click('#app-submit');
+      await page.waitForSelector('#json-errors li[data-path="/id"]');
+      const inJson = await page.textContent('#json-errors');
+      assert(want.every(w => inJson.includes(w)), `beside the editor: ${inJson}`);
+      const {body: apps} = await api(c, '/v2/apps');
+      assert(!apps.apps.some(a => a.id === '/' + bad.id), 'the invalid app was not created');
+    },
+
+    async marathon_destroy(page, c) {
+      await page.goto(c.marathon + '/#/deployments');
+      await page.waitForSelector('#deployments');
+      await shot(page, 'marathon-deployments');
+      await page.goto(c.marathon + '/#/apps/bbotte');
+      await page.waitForSelector('#tasks tbody tr[data-task]');
+      page.once('dialog', d => d.accept());
+      await page.click('#act-destroy');
+      await page.waitForFunction(() => location.hash === '#/' &&
+        document.querySelector('#apps') && !document.querySelector('#apps tr[data-app="/bbotte"]'));
+      await waitFor(async () => (await api(c, '/v2/apps/bbotte')).status === 404, 'bbotte gone');
+      const {body} = await api(c, '/v2/apps');
+      assert(!body.apps.some(a => a.id === '/bbotte'), 'v2/apps still lists bbotte');
+      // Still gone after the next refresh (the list is not stale).
+      await page.reload();
+      await page.waitForSelector('#apps tbody tr');
+      assert(!(await page.$('#apps tr[data-app="/bbotte"]')), 'the list shows bbotte after a reload');
+    },
+  };
+}

@@ -21,6 +21,7 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {chromium} from 'playwright-core';
 
+import {chronosChecks} from './chronos.mjs';
 import {marathonChecks} from './marathon.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -298,7 +299,8 @@ const checks = {
   },
 };
 
-Object.assign(checks, marathonChecks({assert, shot, waitFor}));
+Object.assign(checks, marathonChecks({assert, shot, waitFor}),
+              chronosChecks({assert, shot, waitFor, sleep}));
 
 // AGORA_UI_ONLY=marathon runs the checks whose names start so.
 const ONLY = process.env.AGORA_UI_ONLY || '';

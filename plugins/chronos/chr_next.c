@@ -6,8 +6,10 @@
  * second implementation in the page could only disagree with it.
  *
  * An ISO 8601 interval runs at its start and every period after, as
- * many times as R<n> says; starts in the past are skipped forward by
- * whole periods (Chronos runs a late job once, then keeps its cadence).
+ * many times as R<n> says. The list starts at now: a start in the past
+ * is moved on by whole periods to the first instant not before now (a
+ * job whose start was missed by less than its epsilon also runs once at
+ * once, which this list, knowing no epsilon, does not show).
  * A cron expression ("cron:..." as a job's schedule, or bare) runs at
  * each match after now.
  */

@@ -7,7 +7,9 @@
 // under /marathon/ on the master's; its page shows its task as the API
 // does; JSON Mode scales it to 3 and the list shows 3/3; an invalid ID
 // shows the server's own 422 message beside the ID field, and beside the
-// editor in JSON Mode; Destroy removes it from the list and from v2/apps.
+// editor in JSON Mode; an app too big for the agent is Waiting, with
+// the queue's figures and its deployment's steps, and Rollback removes
+// it; Destroy removes bbotte from the list and from v2/apps.
 
 const SEED = {id: 'bbotte', cpus: '0.1', mem: '32', disk: '0', instances: '1',
               cmd: 'echo bbotte.com; sleep 30'};
@@ -118,10 +120,48 @@ export function marathonChecks({assert, shot, waitFor}) {
       assert(!apps.apps.some(a => a.id === '/' + bad.id), 'the invalid app was not created');
     },
 
-    async marathon_destroy(page, c) {
-      await page.goto(c.marathon + '/#/deployments');
-      await page.waitForSelector('#deployments');
+    // An app no agent can hold waits in the launch queue: Waiting, the
+    // queue's figures on its page, its deployment listed with its
+    // steps; Rollback undoes the deployment, which removes the app.
+    async marathon_waiting(page, c) {
+      const {status} = await api(c, '/v2/apps', {method: 'POST',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({id: 'ui-big', cmd: 'sleep 600', cpus: 64, mem: 32, instances: 1})});
+      assert(status === 201, `POST ui-big: ${status}`);
+      await page.goto(c.marathon + '/');
+      await rowSays(page, 'ui-big', 'Waiting', '0/1');
+      const queue = (await api(c, '/v2/queue')).body.queue.find(q => q.app.id === '/ui-big');
+      assert(queue && queue.delay.overdue, `v2/queue: ${JSON.stringify(queue)}`);
+      await page.click('#apps a[href="#/apps/ui-big"]');
+      await page.waitForSelector('#queue-info');
+      const info = await page.textContent('#queue-info');
+      assert(info.includes(`${queue.count} instance`), 'the queue info says how many wait');
+      // Why offers were declined, as the queue says (once one came).
+      await page.waitForFunction(() => document.querySelector('#queue-info').textContent.includes('Declined'));
+      const q2 = (await api(c, '/v2/queue')).body.queue.find(q => q.app.id === '/ui-big');
+      const reasons = q2.processedOffersSummary.rejectSummaryLastOffers.filter(r => r.declined);
+      const shownNow = await page.textContent('#queue-info');
+      assert(reasons.length && reasons.every(r => shownNow.includes(`Declined: ${r.reason}`)),
+             `declines ${JSON.stringify(reasons)} in ${shownNow}`);
+      await shot(page, 'marathon-waiting');
+      const deps = (await api(c, '/v2/deployments')).body;
+      const d = deps.find(x => x.affectedApps.includes('/ui-big'));
+      assert(d, `v2/deployments: ${JSON.stringify(deps)}`);
+      await page.click('.top a[data-page="deployments"]');
+      const row = `#deployments tr[data-deployment="${d.id}"]`;
+      await page.waitForSelector(row);
+      const steps = await page.$$eval(`${row} ol.steps li`, ls => ls.length);
+      assert(steps === d.steps.length, `${steps} steps shown, API ${d.steps.length}`);
       await shot(page, 'marathon-deployments');
+      await page.click(`${row} button:text-is("Rollback")`);
+      await waitFor(async () => (await api(c, '/v2/apps/ui-big')).status === 404, 'the rollback');
+      await page.waitForSelector(row, {state: 'detached'});
+      await page.goto(c.marathon + '/');
+      await page.waitForSelector('#apps tr[data-app="/bbotte"]');
+      assert(!(await page.$('#apps tr[data-app="/ui-big"]')), 'ui-big is still listed');
+    },
+
+    async marathon_destroy(page, c) {
       await page.goto(c.marathon + '/#/apps/bbotte');
       await page.waitForSelector('#tasks tbody tr[data-task]');
       page.once('dialog', d => d.accept());

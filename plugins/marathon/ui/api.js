@@ -49,12 +49,14 @@ export async function snapshot() {
   return {apps: apps.apps || [], queue: queue.queue || [], deployments: deployments || []};
 }
 
-// Marathon's UI statuses, in its order of precedence.
+// Marathon's UI statuses, in its order of precedence: the launch queue
+// first, since it says why a deployment is not finishing (backing off
+// after failures, or waiting for offers that fit).
 export function appStatus(app, queue) {
   const q = queue.find(e => e.app && e.app.id === app.id);
-  if (app.deployments && app.deployments.length) return 'Deploying';
   if (q && q.delay && !q.delay.overdue) return 'Delayed';
   if (q) return 'Waiting';
+  if (app.deployments && app.deployments.length) return 'Deploying';
   if (app.instances === 0 && !app.tasksRunning) return 'Suspended';
   return 'Running';
 }

@@ -4,10 +4,11 @@
 //
 // The seed's bbotte app is created through the Create Application form,
 // seen Running 1/1 (as GET v2/apps/bbotte says) on the plugin's port and
-// under /marathon/ on the master's; its page shows its task as the API
-// does; JSON Mode scales it to 3 and the list shows 3/3; an invalid ID
-// shows the server's own 422 message beside the ID field, and beside the
-// editor in JSON Mode; an app too big for the agent is Waiting, with
+// under /marathon/ on the master's (v2/events open under both); its page
+// shows its task as the API does; JSON Mode scales it to 3, which its
+// page shows live, and the list shows 3/3; an invalid ID shows the
+// server's own 422 message beside the ID field, and beside the editor
+// in JSON Mode; an app too big for the agent is Waiting, with
 // the queue's figures and its deployment's steps, and Rollback removes
 // it; Destroy removes bbotte from the list and from v2/apps.
 
@@ -63,6 +64,7 @@ export function marathonChecks({assert, shot, waitFor}) {
       // The same files under /marathon/ on the master's port.
       await page.goto(c.base + '/marathon/');
       await rowSays(page, 'bbotte', 'Running', '1/1');
+      await page.waitForFunction(() => document.querySelector('#live').textContent === 'live');
     },
 
     async marathon_app(page, c) {
@@ -86,11 +88,17 @@ export function marathonChecks({assert, shot, waitFor}) {
       def.instances = 3;
       await page.fill('#json-editor', JSON.stringify(def, null, 2));
       await shot(page, 'marathon-json');
+      await page.evaluate(() => { window.notReloaded = true; });
       await page.click('#app-submit');
       await page.waitForSelector('#app-dialog:not([open])', {state: 'attached'});
+      // The app's page follows the deployment live (v2/events is open).
+      await page.waitForFunction(() => document.querySelector('[data-instances="/bbotte"]')
+        ?.textContent === '3/3', null, {timeout: 30000});
+      assert(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded');
+      assert((await page.textContent('#live')) === 'live', 'the event stream is not open');
+      await apiSays(c, 3, 3);
       await page.goto(c.marathon + '/');
       await rowSays(page, 'bbotte', 'Running', '3/3');
-      await apiSays(c, 3, 3);
     },
 
     async marathon_invalid(page, c) {

@@ -8,7 +8,8 @@
 // shows its task as the API does; JSON Mode scales it to 3, which its
 // page shows live, and the list shows 3/3; an invalid ID shows the
 // server's own 422 message beside the ID field, and beside the editor
-// in JSON Mode; an app too big for the agent is Waiting, with
+// in JSON Mode; Kill, Suspend, Scale, Restart and an Edit in the form
+// do what the API then says; an app too big for the agent is Waiting, with
 // the queue's figures and its deployment's steps, and Rollback removes
 // it; Destroy removes bbotte from the list and from v2/apps.
 
@@ -126,6 +127,48 @@ export function marathonChecks({assert, shot, waitFor}) {
       assert(want.every(w => inJson.includes(w)), `beside the editor: ${inJson}`);
       const {body: apps} = await api(c, '/v2/apps');
       assert(!apps.apps.some(a => a.id === '/' + bad.id), 'the invalid app was not created');
+    },
+
+    // Kill a task (Marathon starts another), Suspend (0/0), Scale to 1,
+    // Restart (a new task): each as the API then says.
+    async marathon_actions(page, c) {
+      const tasks = async () => (await api(c, '/v2/apps/bbotte/tasks')).body.tasks.map(t => t.id);
+      await page.goto(c.marathon + '/#/apps/bbotte');
+      await page.waitForFunction(() => document.querySelectorAll('#tasks tr[data-task]').length === 3);
+      const [victim] = await tasks();
+      await page.click(`#tasks tr[data-task="${victim}"] button:text-is("Kill")`);
+      await waitFor(async () => { const t = await tasks(); return t.length === 3 && !t.includes(victim); },
+                    'a replacement for the killed task', 30000);
+      await page.waitForFunction(v => !document.querySelector(`#tasks tr[data-task="${v}"]`) &&
+        document.querySelectorAll('#tasks tr[data-task]').length === 3, victim);
+      await page.click('#act-suspend');
+      await page.waitForFunction(() => document.querySelector('[data-status]')?.dataset.status === 'Suspended' &&
+        document.querySelector('[data-instances="/bbotte"]').textContent === '0/0', null, {timeout: 30000});
+      await apiSays(c, 0, 0);
+      await page.fill('#scale-to', '1');
+      await page.click('#act-scale');
+      await page.waitForFunction(() => document.querySelector('[data-status]')?.dataset.status === 'Running' &&
+        document.querySelector('[data-instances="/bbotte"]').textContent === '1/1', null, {timeout: 30000});
+      await apiSays(c, 1, 1);
+      const [before] = await tasks();
+      await page.click('#act-restart');
+      await waitFor(async () => { const t = await tasks(); return t.length === 1 && t[0] !== before; },
+                    'the restarted task', 30000);
+      await apiSays(c, 1, 1);
+      const [after] = await tasks();
+      await page.waitForSelector(`#tasks tr[data-task="${after}"]`, {timeout: 30000});
+      // Edit in the form: two ports (the stale `ports` of the app as read
+      // must not go with them), the rest of the definition kept.
+      await page.click('#act-edit');
+      await page.fill('#f-ports', '0, 0');
+      await page.click('#app-submit');
+      await page.waitForSelector('#app-dialog:not([open])', {state: 'attached'});
+      await waitFor(async () => {
+        const a = (await api(c, '/v2/apps/bbotte')).body.app;
+        return a.portDefinitions.length === 2 && a.deployments.length === 0 && a.tasksRunning === 1;
+      }, 'two ports', 30000);
+      const a = (await api(c, '/v2/apps/bbotte')).body.app;
+      assert(a.cmd === SEED.cmd && a.mem === 32, `the edit kept the rest: ${JSON.stringify(a)}`);
     },
 
     // An app no agent can hold waits in the launch queue: Waiting, the

@@ -57,6 +57,9 @@ const FIELDS = [
    read: d => (d.portDefinitions || []).map(p => p.port).join(', '),
    write: (d, s) => {
      const ports = s.split(',').map(x => x.trim()).filter(Boolean);
+     // An app as read carries the deprecated `ports` too: a stale copy
+     // beside new definitions is "cannot specify both".
+     delete d.ports;
      d.portDefinitions = ports.map(p => ({port: isNaN(Number(p)) ? p : Number(p), protocol: 'tcp'}));
    }},
   {key: 'env', label: 'Environment', path: '/env', area: true, hint: 'NAME=value, one a line',

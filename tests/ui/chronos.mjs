@@ -7,7 +7,8 @@
 // grid; the list says "every 2 seconds" and its success count rises and
 // stays at most what GET v1/scheduler/jobs says. A cron schedule's
 // preview is the scheduler's (v1/scheduler/next). A dependent job made
-// through the form is an edge of the graph. Disable stops the runs
+// through the form is an edge of the graph. Edit changes the command
+// and keeps the rest. Disable stops the runs
 // (v1/scheduler/jobs says disabled), Run now runs the child once more,
 // and Delete removes both jobs from the list and from the API.
 
@@ -107,6 +108,15 @@ export function chronosChecks({assert, shot, waitFor, sleep}) {
       await page.waitForSelector('#runs tbody tr td');
       await page.waitForSelector('#next-runs li');
       await shot(page, 'chronos-job');
+      // Edit: the form holds the job; a new command is what the API has.
+      await page.click('#act-edit');
+      assert((await page.inputValue('#j-command')) === 'echo hi', 'the edit form holds the command');
+      await page.fill('#j-command', 'echo hi again');
+      await page.click('#j-submit');
+      await waitFor(async () => (await apiJob(c, JOB)).command === 'echo hi again', 'the edit');
+      const edited = await apiJob(c, JOB);
+      assert(edited.owner === 'ops@example.com' && edited.mem === 32 && edited.schedule.endsWith('/PT2S'),
+             `the edit kept the rest: ${JSON.stringify(edited)}`);
       // Disable: the API says so and the runs stop.
       await page.click('#act-disable');
       await waitFor(async () => (await apiJob(c, JOB)).disabled === true, 'the job disabled');

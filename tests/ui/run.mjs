@@ -1,9 +1,14 @@
-// run.mjs - the master's UI in headless Chromium, against a real master
-// (with the launcher test plugin), a real agent and real tasks.
+// run.mjs - the web UIs in headless Chromium, against a real master
+// (with the launcher test plugin, marathon.so and chronos.so, each of
+// these two on a port of its own), a real agent and real tasks.
 //
 //   AGORA_BUILD_DIR=build node tests/ui/run.mjs [out_dir]
+//   AGORA_UI_ONLY=marathon ...   only the checks whose names start so
 //
-// Checks that the overview's figures equal /master/state's and
+// The master's UI is checked here, Marathon's in marathon.mjs and
+// Chronos' in chronos.mjs.
+//
+// For the master: checks that the overview's figures equal /master/state's and
 // /metrics/snapshot's, that the agents list and an agent's page show the
 // agent and its task, that the tasks list shows the tasks and filters by
 // state and by search, that a task's page shows its status history, and

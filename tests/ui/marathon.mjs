@@ -8,8 +8,8 @@
 // shows its task as the API does; JSON Mode scales it to 3, which its
 // page shows live, and the list shows 3/3; an invalid ID shows the
 // server's own 422 message beside the ID field, and beside the editor
-// in JSON Mode; Kill, Suspend, Scale, Restart and an Edit in the form
-// do what the API then says; an app too big for the agent is Waiting, with
+// in JSON Mode; Kill, Suspend, Scale, Restart, an Edit in the form and
+// a version's Roll back do what the API then says; an app too big for the agent is Waiting, with
 // the queue's figures and its deployment's steps, and Rollback removes
 // it; Destroy removes bbotte from the list and from v2/apps.
 
@@ -169,6 +169,15 @@ export function marathonChecks({assert, shot, waitFor}) {
       }, 'two ports', 30000);
       const a = (await api(c, '/v2/apps/bbotte')).body.app;
       assert(a.cmd === SEED.cmd && a.mem === 32, `the edit kept the rest: ${JSON.stringify(a)}`);
+      // Roll back to the version before the edit: one port again.
+      const {versions} = (await api(c, '/v2/apps/bbotte/versions')).body;
+      const back = `#versions button[data-version="${versions[1]}"]`;
+      await page.waitForSelector(back);
+      await page.click(back);
+      await waitFor(async () => {
+        const b = (await api(c, '/v2/apps/bbotte')).body.app;
+        return b.portDefinitions.length === 1 && b.deployments.length === 0 && b.tasksRunning === 1;
+      }, 'the rollback to one port', 30000);
     },
 
     // An app no agent can hold waits in the launch queue: Waiting, the

@@ -148,7 +148,8 @@ void chr_h_next(void *st, struct agora_req *r)
     if (n < 1 || n > NEXT_MAX)
         n = n < 1 ? 1 : NEXT_MAX;
     if (tz && *tz && (z = chr_zone(c, tz, &why)) == NULL) {
-        snprintf(msg, sizeof(msg), "%s '%.64s'", why ? why : "unknown time zone", tz);
+        snprintf(msg, sizeof(msg), "%s '%.64s'",
+                 why ? why : "unknown time zone", tz);
         return (void)agora_reply_error(c->api, r, 400, msg);
     }
     expr = cron_expr(sched);

@@ -41,10 +41,12 @@ static const char *cron_expr(const char *s)
     if (strncmp(s, "cron:", 5) == 0)
         return s + 5;
     for (p = s; *p; p++) {
-        if (*p == ' ' || *p == '\t')
+        if (*p == ' ' || *p == '\t') {
             in = 0;
-        else if (!in && ++fields)
+        } else if (!in) {
             in = 1;
+            fields++;
+        }
     }
     return fields == 5 ? s : NULL;
 }
@@ -93,8 +95,12 @@ static int next_iso(const char *s, const struct chr_tz *z, int64_t now,
     if (chr_iso_parse(s, now, z, &iso, why) != 0)
         return -1;
     left = iso.repeat;
-    if (chr_period_zero(&iso.period))
-        return left != 0 && iso.start >= now ? (out[0] = iso.start, 1) : 0;
+    if (chr_period_zero(&iso.period)) { /* one run, at its start */
+        if (left == 0 || iso.start < now)
+            return 0;
+        out[0] = iso.start;
+        return 1;
+    }
     t = iso_skip(&iso, z, now, &left);
     while (k < n && left != 0 && t >= now) {
         out[k++] = t;

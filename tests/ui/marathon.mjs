@@ -11,7 +11,8 @@
 // in JSON Mode; Kill, Suspend, Scale, Restart, an Edit in the form and
 // a version's Roll back do what the API then says; an app too big for the agent is Waiting, with
 // the queue's figures and its deployment's steps, and Rollback removes
-// it; Destroy removes bbotte from the list and from v2/apps.
+// it; a failing app's page shows its last task failure; Destroy removes
+// bbotte from the list and from v2/apps.
 
 const SEED = {id: 'bbotte', cpus: '0.1', mem: '32', disk: '0', instances: '1',
               cmd: 'echo bbotte.com; sleep 30'};
@@ -219,6 +220,30 @@ export function marathonChecks({assert, shot, waitFor}) {
       await page.goto(c.marathon + '/');
       await page.waitForSelector('#apps tr[data-app="/bbotte"]');
       assert(!(await page.$('#apps tr[data-app="/ui-big"]')), 'ui-big is still listed');
+    },
+
+    // An app whose task fails: its page shows the last failure as
+    // v2/apps?embed=apps.lastTaskFailure gives it.
+    async marathon_failure(page, c) {
+      const {status} = await api(c, '/v2/apps', {method: 'POST',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({id: 'ui-fail', cmd: 'echo failing; exit 3', cpus: 0.1, mem: 16})});
+      assert(status === 201, `POST ui-fail: ${status}`);
+      const f = await waitFor(async () =>
+        (await api(c, '/v2/apps/ui-fail?embed=app.lastTaskFailure')).body.app.lastTaskFailure,
+        'a task failure', 30000);
+      await page.goto(c.marathon + '/#/apps/ui-fail');
+      await page.waitForSelector('#last-failure');
+      // The app keeps failing (with a backoff): the page shows the
+      // API's latest failure, its task, state and host.
+      await waitFor(async () => {
+        const g = (await api(c, '/v2/apps/ui-fail?embed=app.lastTaskFailure')).body.app.lastTaskFailure;
+        const shown = await page.textContent('#last-failure');
+        return [g.taskId, g.state, g.host].every(x => shown.includes(x));
+      }, `the last failure (first ${JSON.stringify(f)})`, 15000);
+      await shot(page, 'marathon-failure');
+      await api(c, '/v2/apps/ui-fail?force=true', {method: 'DELETE'});
+      await waitFor(async () => (await api(c, '/v2/apps/ui-fail')).status === 404, 'ui-fail gone');
     },
 
     async marathon_destroy(page, c) {

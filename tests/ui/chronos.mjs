@@ -9,7 +9,8 @@
 // preview is the scheduler's (v1/scheduler/next). A dependent job made
 // through the form is an edge of the graph. Edit changes the command
 // and keeps the rest. Disable stops the runs
-// (v1/scheduler/jobs says disabled), Run now runs the child once more,
+// (v1/scheduler/jobs says disabled), and the job's stats are then the
+// API's (v1/scheduler/job/stat); Run now runs the child once more,
 // and Delete removes both jobs from the list and from the API.
 
 const JOB = 'ui-hi', CHILD = 'ui-after';
@@ -125,6 +126,16 @@ export function chronosChecks({assert, shot, waitFor, sleep}) {
       const before = (await apiJob(c, JOB)).successCount;
       await sleep(4500);
       assert((await apiJob(c, JOB)).successCount === before, 'a disabled job kept running');
+      // Its stats, now still: the page's are the API's.
+      const stat = (await api(c, 'job/stat/' + JOB)).body;
+      await page.waitForFunction(([n, rows]) => {
+        const dds = [...document.querySelectorAll('#stats dt')];
+        const count = dds.find(dt => dt.textContent === 'count');
+        return count && count.nextElementSibling.textContent === String(n) &&
+          document.querySelectorAll('#runs tbody tr').length === rows;
+      }, [stat.histogram.count, stat.taskStatHistory.length]);
+      const first = await page.textContent('#runs tbody tr td');
+      assert(first === stat.taskStatHistory[0].taskId, `first run ${first}, API ${stat.taskStatHistory[0].taskId}`);
       // Run now: the child, whose parent no longer runs, runs once.
       await page.goto(`${c.chronos}/#/jobs/${CHILD}`);
       await page.waitForFunction(() => document.querySelector('h1 .status'));

@@ -122,9 +122,9 @@ export function chronosChecks({assert, shot, waitFor, sleep}) {
       await page.click('#act-disable');
       await waitFor(async () => (await apiJob(c, JOB)).disabled === true, 'the job disabled');
       await page.waitForFunction(() => document.querySelector('#act-disable').textContent === 'Enable');
-      await sleep(2500); // a run launched before the change may still end
+      await sleep(2200); // a run launched before the change may still end
       const before = (await apiJob(c, JOB)).successCount;
-      await sleep(4500);
+      await sleep(3000); // one and a half periods
       assert((await apiJob(c, JOB)).successCount === before, 'a disabled job kept running');
       // Its stats, now still: the page's are the API's.
       const stat = (await api(c, 'job/stat/' + JOB)).body;

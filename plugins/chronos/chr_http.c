@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "chronos.h"
+#include "chr_ui.h"
 
 #define CHR(st) ((struct chr *)(st))
 
@@ -546,7 +547,10 @@ const struct agora_route chr_routes[] = {
     BOTH("GET", "/graph/dot", h_graph_dot),
     BOTH("GET", "/graph/csv", h_graph_csv),
     BOTH("GET", "/leader", h_leader),
+    BOTH("GET", "/next", chr_h_next),
     {"GET", "/ping", h_ping},
     {"GET", "/metrics", h_metrics},
+    {"GET", "/", chr_h_ui_index},
+    {"GET", "/ui/*path", chr_h_ui_file},
     {NULL, NULL, NULL},
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "marathon.h"
+#include "mar_ui.h"
 
 #define MAR(st) ((struct mar *)(st))
 
@@ -674,5 +675,7 @@ const struct agora_route mar_routes[] = {
     {"GET", "/ping", mar_h_ping},
     {"GET", "/metrics", mar_h_metrics},
     {"GET", "/metrics/prometheus", mar_h_metrics_prometheus},
+    {"GET", "/", mar_h_ui_index},
+    {"GET", "/ui/*path", mar_h_ui_file},
     {NULL, NULL, NULL},
 };

@@ -967,7 +967,11 @@ static void finish(struct task_exec *te, int have_status, int status)
         (void)cg_oom_info(&x->cg, t->id, &o);
     if (ex.end == EXEC_END_NONE)
         kill_orphan_group(te, &ex);
-    cgroup_release(x, t->id);
+    /* v1: kept for the next task, when this agent made them (it knows
+     * their limits); else removed. */
+    if (x->cg.kind == CG_NONE || te->recovered ||
+        cg_release(&x->cg, t->id, te->cpus, te->mem_bytes) != 0)
+        cgroup_release(x, t->id);
 
     if (ex.end == EXEC_END_NONE) {
         st = te->kill_requested ? AGORA_TASK_KILLED : AGORA_TASK_FAILED;

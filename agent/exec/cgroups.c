@@ -2,6 +2,7 @@
  * cgroups.c - detection of the cgroup hierarchies and one cgroup a task
  * (see cgroups.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,6 +26,9 @@
 
 static const char *const ctl_names[CG_NCTL] = {"memory", "cpu", "cpuacct",
                                                "pids"};
+
+static void pool_clear_old(const struct cgroups *cg);
+static void pool_rmdir(const struct cgroups *cg, unsigned serial);
 
 /* ---- mountinfo ---- */
 
@@ -315,6 +319,8 @@ static int try_v1(struct cgroups *cg, struct mounts *m, const char *root,
             cg->cfs_period_us = (long)p;
     }
     cg->kind = CG_V1;
+    cg->pool_pid = getpid();
+    pool_clear_old(cg);
     return 0;
 }
 
@@ -355,6 +361,8 @@ done:
 
 void cg_free(struct cgroups *cg)
 {
+    while (cg->npool > 0)
+        pool_rmdir(cg, cg->pool[--cg->npool].serial);
     for (int i = 0; i < CG_NCTL; i++) {
         free(cg->dir[i]);
         cg->dir[i] = NULL;
@@ -406,14 +414,41 @@ void cg_dirs_free(char *dirs[], size_t n)
 
 /* ---- one task ---- */
 
+/* The v1 limits a task asks for, as written to its cgroup. */
+static struct cg_pooled limits_v1(const struct cgroups *cg, double cpus,
+                                  uint64_t mem)
+{
+    struct cg_pooled l = {.mem = mem, .shares = 1024, .quota = -1};
+
+    if (cpus > 0) {
+        l.shares = (uint64_t)(cpus * 1024);
+        l.quota = (long)(cpus * (double)cg->cfs_period_us);
+        if (l.shares < 2)
+            l.shares = 2;
+        if (l.quota < 1000)
+            l.quota = 1000;
+    }
+    return l;
+}
+
+/*
+ * Writes the limits of want that differ from have (a fresh cgroup's
+ * defaults, or what a kept one was given). The CFS quota is the costly
+ * one: the kernel walks every task group of the machine on each write.
+ */
 static int set_limits_v1(const struct cgroups *cg, const char *task_id,
-                         double cpus, uint64_t mem, char *err, size_t errlen)
+                         const struct cg_pooled *want,
+                         const struct cg_pooled *have, char *err,
+                         size_t errlen)
 {
     char val[64], *d;
     int rc = 0;
 
-    if (mem > 0 && (d = task_dir(cg, CG_MEMORY, task_id))) {
-        snprintf(val, sizeof(val), "%" PRIu64, mem);
+    if (want->mem != have->mem && (d = task_dir(cg, CG_MEMORY, task_id))) {
+        if (want->mem)
+            snprintf(val, sizeof(val), "%" PRIu64, want->mem);
+        else
+            snprintf(val, sizeof(val), "-1");
         rc = knob_write(d, "memory.limit_in_bytes", val);
         if (rc)
             snprintf(err, errlen, "%s/memory.limit_in_bytes: %s", d,
@@ -422,14 +457,13 @@ static int set_limits_v1(const struct cgroups *cg, const char *task_id,
         if (rc)
             return rc;
     }
-    if (cpus > 0 && (d = task_dir(cg, CG_CPU, task_id))) {
-        uint64_t shares = (uint64_t)(cpus * 1024);
-        long quota = (long)(cpus * (double)cg->cfs_period_us);
-
-        snprintf(val, sizeof(val), "%" PRIu64, shares < 2 ? 2 : shares);
-        rc = knob_write(d, "cpu.shares", val);
-        if (rc == 0) {
-            snprintf(val, sizeof(val), "%ld", quota < 1000 ? 1000 : quota);
+    if ((d = task_dir(cg, CG_CPU, task_id))) {
+        if (want->shares != have->shares) {
+            snprintf(val, sizeof(val), "%" PRIu64, want->shares);
+            rc = knob_write(d, "cpu.shares", val);
+        }
+        if (rc == 0 && want->quota != have->quota) {
+            snprintf(val, sizeof(val), "%ld", want->quota);
             rc = knob_write(d, "cpu.cfs_quota_us", val);
         }
         if (rc)
@@ -479,11 +513,196 @@ static int set_limits_v2(const struct cgroups *cg, const char *dir, double cpus,
     return rc;
 }
 
-int cg_create(const struct cgroups *cg, const char *task_id, double cpus,
+/* ---- v1: cgroups kept for the next task ---- */
+
+#define POOL_PREFIX ".free."
+
+/* Renames the task-or-pool directories from[] to to[] (n of each); on a
+ * failure, renames back those done. 0 or -errno. */
+static int rename_all(char *from[], char *to[], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (rename(from[i], to[i]) != 0) {
+            int e = -errno;
+            while (i-- > 0)
+                (void)rename(to[i], from[i]);
+            return e;
+        }
+    }
+    return 0;
+}
+
+static size_t pool_dirs(const struct cgroups *cg, unsigned serial,
+                        char *out[CG_MAX_DIRS])
+{
+    char name[32];
+
+    snprintf(name, sizeof(name), POOL_PREFIX "%d.%u", (int)cg->pool_pid,
+             serial);
+    return cg_task_dirs(cg, name, out);
+}
+
+static void pool_rmdir(const struct cgroups *cg, unsigned serial)
+{
+    char *dirs[CG_MAX_DIRS];
+    size_t n = pool_dirs(cg, serial, dirs);
+
+    for (size_t i = 0; i < n; i++)
+        if (rmdir(dirs[i]) != 0 && errno != ENOENT)
+            log_warn(CG_LOG, "rmdir %s: %s", dirs[i], strerror(errno));
+    cg_dirs_free(dirs, n);
+}
+
+/* Resets what a kept cgroup counted for its last task: the CPU time
+ * (cpuacct.usage_user/_sys, which cg_usage reads) and the memory peak. */
+static void pool_reset(const struct cgroups *cg, const char *task_id)
+{
+    char *d;
+
+    if ((d = task_dir(cg, CG_CPUACCT, task_id))) {
+        (void)knob_write(d, "cpuacct.usage", "0");
+        free(d);
+    }
+    if ((d = task_dir(cg, CG_MEMORY, task_id))) {
+        (void)knob_write(d, "memory.max_usage_in_bytes", "0");
+        free(d);
+    }
+}
+
+/* The task's cgroups from the pool, limits set. 0, or -errno when there
+ * was none to take (or it could not be used, and was removed). */
+static int pool_take(struct cgroups *cg, const char *task_id, char *dirs[],
+                     size_t n, const struct cg_pooled *want)
+{
+    char *from[CG_MAX_DIRS], err[256];
+    struct cg_pooled e;
+    size_t nf;
+    int rc;
+
+    if (cg->kind != CG_V1 || cg->npool == 0)
+        return -ENOENT;
+    e = cg->pool[--cg->npool];
+    nf = pool_dirs(cg, e.serial, from);
+    if (nf != n) {
+        cg_dirs_free(from, nf);
+        pool_rmdir(cg, e.serial);
+        return -ENOMEM;
+    }
+    rc = rename_all(from, dirs, n);
+    if (rc == 0) {
+        pool_reset(cg, task_id);
+        rc = set_limits_v1(cg, task_id, want, &e, err, sizeof(err));
+        /* A lower memory limit the kernel cannot reclaim down to (pages
+         * the last task left in tmpfs): this one goes, a fresh one is
+         * made. */
+        if (rc != 0 && rename_all(dirs, from, n) != 0)
+            (void)cg_remove(cg, task_id);
+    }
+    cg_dirs_free(from, nf);
+    if (rc != 0)
+        pool_rmdir(cg, e.serial);
+    return rc;
+}
+
+/* One "oom_kill N" of memory.oom_control: 1 when N > 0, 0 when 0, -1
+ * when unknown (an older kernel). */
+static int oom_seen(const struct cgroups *cg, const char *task_id)
+{
+    char buf[1024];
+    char *d = task_dir(cg, CG_MEMORY, task_id);
+    uint64_t v = 0;
+    int rc = -1;
+
+    if (d && knob_read(d, "memory.oom_control", buf, sizeof(buf)) >= 0 &&
+        kv_get(buf, "oom_kill", &v) == 0)
+        rc = v > 0;
+    free(d);
+    return rc;
+}
+
+/* The memory hierarchy holds every process of a task (the shim joins it
+ * first): its cgroup.procs is empty when the task is all gone. */
+static int is_empty(const struct cgroups *cg, const char *task_id)
+{
+    char buf[16];
+    char *d = task_dir(cg, CG_MEMORY, task_id);
+    ssize_t n = d ? knob_read(d, "cgroup.procs", buf, sizeof(buf)) : -1;
+
+    free(d);
+    return n == 0;
+}
+
+int cg_release(struct cgroups *cg, const char *task_id, double cpus,
+               uint64_t mem_bytes)
+{
+    char *dirs[CG_MAX_DIRS], *to[CG_MAX_DIRS];
+    size_t n, nt;
+    unsigned serial;
+    int rc;
+
+    if (cg->kind != CG_V1 || cg->npool == CG_POOL_MAX)
+        return -ENOSPC;
+    /* An OOM counter cannot be reset: a cgroup that saw one would make
+     * the next task's end look like one. */
+    if (!is_empty(cg, task_id) || oom_seen(cg, task_id) != 0)
+        return -EBUSY;
+    serial = cg->pool_serial++;
+    n = cg_task_dirs(cg, task_id, dirs);
+    nt = pool_dirs(cg, serial, to);
+    rc = n && nt == n ? rename_all(dirs, to, n) : -ENOMEM;
+    cg_dirs_free(dirs, n);
+    cg_dirs_free(to, nt);
+    if (rc != 0)
+        return rc;
+    cg->pool[cg->npool++] = limits_v1(cg, cpus, mem_bytes);
+    cg->pool[cg->npool - 1].serial = serial;
+    return 0;
+}
+
+/* An agent's kept cgroup, .free.<pid>.<serial>, that no live agent
+ * holds: its pid is gone, or is this agent's (an earlier one's pid). */
+static int pool_orphan(const struct cgroups *cg, const char *name)
+{
+    const size_t np = sizeof(POOL_PREFIX) - 1;
+    char *end;
+    long pid;
+
+    if (strncmp(name, POOL_PREFIX, np) != 0)
+        return 0;
+    pid = strtol(name + np, &end, 10);
+    if (end == name + np || *end != '.' || pid <= 0)
+        return 0;
+    return pid == (long)cg->pool_pid ||
+           (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+}
+
+/* What an earlier agent kept: removed (they are empty). Several agents
+ * may share a root (tests): each names its own by its pid. */
+static void pool_clear_old(const struct cgroups *cg)
+{
+    for (int i = 0; i < CG_NCTL; i++) {
+        DIR *d = cg->dir[i] ? opendir(cg->dir[i]) : NULL;
+        struct dirent *e;
+
+        while (d && (e = readdir(d))) {
+            if (!pool_orphan(cg, e->d_name))
+                continue;
+            if (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) != 0)
+                log_warn(CG_LOG, "rmdir %s/%s: %s", cg->dir[i], e->d_name,
+                         strerror(errno));
+        }
+        if (d)
+            closedir(d);
+    }
+}
+
+int cg_create(struct cgroups *cg, const char *task_id, double cpus,
               uint64_t mem_bytes, char *err, size_t errlen)
 {
     char *dirs[CG_MAX_DIRS];
     size_t n = cg_task_dirs(cg, task_id, dirs);
+    struct cg_pooled want = limits_v1(cg, cpus, mem_bytes);
+    const struct cg_pooled fresh = {.mem = 0, .shares = 1024, .quota = -1};
     int rc = 0;
 
     if (cg->kind == CG_NONE)
@@ -492,6 +711,10 @@ int cg_create(const struct cgroups *cg, const char *task_id, double cpus,
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    if (pool_take(cg, task_id, dirs, n, &want) == 0) {
+        cg_dirs_free(dirs, n);
+        return 0;
+    }
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (mkdir(dirs[i], 0755) != 0 && errno != EEXIST) {
             rc = -errno;
@@ -499,7 +722,7 @@ int cg_create(const struct cgroups *cg, const char *task_id, double cpus,
         }
     }
     if (rc == 0 && cg->kind == CG_V1)
-        rc = set_limits_v1(cg, task_id, cpus, mem_bytes, err, errlen);
+        rc = set_limits_v1(cg, task_id, &want, &fresh, err, errlen);
     else if (rc == 0)
         rc = set_limits_v2(cg, dirs[0], cpus, mem_bytes, err, errlen);
     cg_dirs_free(dirs, n);
@@ -639,7 +862,13 @@ int cg_usage(const struct cgroups *cg, const char *task_id,
         long hz = sysconf(_SC_CLK_TCK);
         if (hz <= 0)
             hz = 100;
-        if (knob_read(d, "cpuacct.stat", buf, sizeof(buf)) >= 0) {
+        /* Nanoseconds, and reset when a kept cgroup is reused (the
+         * ticks of cpuacct.stat never go back). */
+        if (knob_u64(d, "cpuacct.usage_user", &v) == 0) {
+            u->cpus_user_time_secs = (double)v / 1e9;
+            if (knob_u64(d, "cpuacct.usage_sys", &v) == 0)
+                u->cpus_system_time_secs = (double)v / 1e9;
+        } else if (knob_read(d, "cpuacct.stat", buf, sizeof(buf)) >= 0) {
             if (kv_get(buf, "user", &v) == 0)
                 u->cpus_user_time_secs = (double)v / (double)hz;
             if (kv_get(buf, "system", &v) == 0)

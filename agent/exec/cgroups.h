@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum cg_kind { CG_NONE = 0, CG_V1, CG_V2 };
 
@@ -25,10 +26,26 @@ enum cg_ctl { CG_MEMORY = 0, CG_CPU, CG_CPUACCT, CG_PIDS, CG_NCTL };
 
 #define CG_MAX_DIRS CG_NCTL
 
+/* v1: empty cgroups of ended tasks kept for the next tasks (cgroups.c). */
+#define CG_POOL_MAX 128
+
+/* One kept cgroup, <root>/.free.<agent pid>.<serial> in each hierarchy, and the
+ * limits written in it (what a fresh cgroup has: 0, 1024, -1). */
+struct cg_pooled {
+    unsigned serial;
+    uint64_t mem;    /* memory.limit_in_bytes, 0: none */
+    uint64_t shares; /* cpu.shares */
+    long quota;      /* cpu.cfs_quota_us, -1: none */
+};
+
 struct cgroups {
     enum cg_kind kind;
     char *dir[CG_NCTL]; /* <mount>/<root>, NULL where not mounted */
     long cfs_period_us; /* v1 cpu.cfs_period_us of the root, or 100000 */
+    struct cg_pooled pool[CG_POOL_MAX];
+    size_t npool;
+    unsigned pool_serial;
+    pid_t pool_pid; /* the agent's, in the kept cgroups' names */
 };
 
 /*
@@ -54,12 +71,25 @@ size_t cg_task_dirs(const struct cgroups *cg, const char *task_id,
 void cg_dirs_free(char *dirs[], size_t n);
 
 /*
- * Creates the task's cgroups (reusing an existing, empty one) and sets
- * the limits: memory (bytes, 0 = none), cpus (shares/weight and CFS
- * quota, 0 = none). Returns 0 or -errno with a reason in err.
+ * Creates the task's cgroups and sets the limits: memory (bytes, 0 =
+ * none), cpus (shares/weight and CFS quota, 0 = none). In v1 an ended
+ * task's cgroups kept by cg_release() are renamed for it first (its
+ * counters reset, only the limits that differ written); else they are
+ * made (an existing, empty one reused). Returns 0 or -errno with a
+ * reason in err.
  */
-int cg_create(const struct cgroups *cg, const char *task_id, double cpus,
+int cg_create(struct cgroups *cg, const char *task_id, double cpus,
               uint64_t mem_bytes, char *err, size_t errlen);
+
+/*
+ * The task ended: v1 keeps its cgroups for a later task (renamed to
+ * .free.<pid>.<n>, a name no task id has) when they are empty, never saw an
+ * OOM and the pool has room; cpus and mem_bytes are what cg_create() was
+ * given for it. Returns 0 when kept, else -errno and the caller removes
+ * them (cg_remove).
+ */
+int cg_release(struct cgroups *cg, const char *task_id, double cpus,
+               uint64_t mem_bytes);
 
 /*
  * SIGKILLs every process in the task's cgroups: one pass (v2 cgroup.kill

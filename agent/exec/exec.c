@@ -85,6 +85,10 @@ struct rmdir_pending {
     char id[];
 };
 
+/* The launch trace's times a task, wall clock (see trace_line). */
+enum { TR_LAUNCH, TR_SPAWNED, TR_SHIM_STARTED, TR_SHIM_READ, TR_TASK_EXEC,
+       TR_RUNNING, TR_N };
+
 struct task_exec {
     struct task_exec *next, *prev;
     struct exec *x;
@@ -106,6 +110,7 @@ struct task_exec {
     uint64_t mem_bytes;
     struct health_conf *hc; /* NULL: no health check */
     struct health *health;
+    double tr[TR_N]; /* the launch trace's times (trace_line) */
     unsigned running : 1, ended : 1, kill_requested : 1, sigkill_sent : 1,
         health_kill : 1, cleanup : 1, recovered : 1, found_dead : 1, oom : 1;
 };
@@ -203,6 +208,8 @@ static char *host_name(const char *conf_hostname)
 
 static void exec_free(struct exec *x)
 {
+    if (x->trace)
+        fclose(x->trace);
     cg_free(&x->cg);
     free(x->agent_id);
     free(x->hostname);
@@ -223,6 +230,44 @@ static void raise_nofile(struct exec *x)
     raised.rlim_cur = raised.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &raised) != 0)
         log_warn(EXEC_LOG, "raising RLIMIT_NOFILE: %s", strerror(errno));
+}
+
+/*
+ * AGORA_EXEC_TRACE=<file>: a line a task that started, written when it
+ * ends, for scripts/bench/agent's breakdown of a launch:
+ *   <task_id> <launch> <spawned> <shim_started> <shim_read> <task_exec>
+ *   <running>
+ * wall-clock seconds: exec_launch() entered (the task's checkpoint was
+ * durable), the shim spawned and its document written, the shim's main()
+ * ran, it had read its document, the task's command was executed (the
+ * shim's vfork returned), the agent read its "R". Buffered; a
+ * measurement aid, off unless asked for.
+ */
+static void trace_open(struct exec *x)
+{
+    const char *path = getenv("AGORA_EXEC_TRACE");
+    int fd;
+
+    if (!path || !*path)
+        return;
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+              0600);
+    if (fd < 0 || !(x->trace = fdopen(fd, "a"))) {
+        log_warn(EXEC_LOG, "AGORA_EXEC_TRACE=%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+}
+
+static void trace_line(struct task_exec *te)
+{
+    const double *tr = te->tr;
+
+    if (!te->x->trace || tr[TR_LAUNCH] == 0 || tr[TR_RUNNING] == 0)
+        return;
+    fprintf(te->x->trace, "%s %.6f %.6f %.6f %.6f %.6f %.6f\n", te->t->id,
+            tr[TR_LAUNCH], tr[TR_SPAWNED], tr[TR_SHIM_STARTED],
+            tr[TR_SHIM_READ], tr[TR_TASK_EXEC], tr[TR_RUNNING]);
 }
 
 /* cgroups unless iso is "posix"; 0 or an agora_err, logged. */
@@ -278,6 +323,7 @@ int exec_init(struct exec **out, struct ev_loop *loop,
         return AGORA_ENOMEM;
     }
     raise_nofile(x);
+    trace_open(x);
     /* The launch pipe's reader (a shim) may die: EPIPE, not a signal. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         log_warn(EXEC_LOG, "ignoring SIGPIPE: %s", strerror(errno));
@@ -668,6 +714,8 @@ int exec_launch(struct exec *x, struct agent_task *t)
     pid_t pid;
     int rc, fd, lfd;
 
+    double t0 = x && x->trace ? ev_time() : 0;
+
     if (!x)
         return AGORA_ESTATE;
     if (t->exec)
@@ -696,6 +744,7 @@ int exec_launch(struct exec *x, struct agent_task *t)
         free(doc);
         return AGORA_ENOMEM;
     }
+    te->tr[TR_LAUNCH] = t0;
     te->launch_doc = doc;
     te->launch_len = doclen;
     te->grace = s.grace;
@@ -721,6 +770,8 @@ int exec_launch(struct exec *x, struct agent_task *t)
     t->pid = 0;
     ev_io_set(&te->launch_io, lfd, EV_WRITE);
     launch_write(te);
+    if (x->trace)
+        te->tr[TR_SPAWNED] = ev_time();
     ev_io_init(&te->status_io, status_cb, fd, EV_READ);
     ev_io_start(x->loop, &te->status_io);
     if (x->default_loop) {
@@ -805,8 +856,13 @@ static void read_status(struct task_exec *te, int live)
     if (n <= 0)
         return;
     buf[n] = '\0';
-    if (sscanf(buf, "R %d", &pid) == 1 && pid > 0 && !te->running)
+    if (sscanf(buf, "R %d %lf %lf %lf", &pid, &te->tr[TR_SHIM_STARTED],
+               &te->tr[TR_SHIM_READ], &te->tr[TR_TASK_EXEC]) >= 1 &&
+        pid > 0 && !te->running) {
+        if (te->x->trace)
+            te->tr[TR_RUNNING] = ev_time();
         became_running(te, pid, exec_now(te->x), live);
+    }
 }
 
 static void status_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -905,12 +961,17 @@ static void finish(struct task_exec *te, int have_status, int status)
     int healthy = t->healthy;
 
     te->ended = 1;
+    trace_line(te);
     (void)exec_meta_read(t->meta_file, &ex);
     if (x->cg.kind != CG_NONE)
         (void)cg_oom_info(&x->cg, t->id, &o);
     if (ex.end == EXEC_END_NONE)
         kill_orphan_group(te, &ex);
-    cgroup_release(x, t->id);
+    /* v1: kept for the next task, when this agent made them (it knows
+     * their limits); else removed. */
+    if (x->cg.kind == CG_NONE || te->recovered ||
+        cg_release(&x->cg, t->id, te->cpus, te->mem_bytes) != 0)
+        cgroup_release(x, t->id);
 
     if (ex.end == EXEC_END_NONE) {
         st = te->kill_requested ? AGORA_TASK_KILLED : AGORA_TASK_FAILED;

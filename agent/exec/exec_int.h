@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -72,6 +73,7 @@ struct exec {
     struct task_exec *tasks; /* every task with exec state, linked */
     struct rmdir_pending *rmdirs;
     ev_timer rmdir_timer;
+    FILE *trace; /* AGORA_EXEC_TRACE: a line of times a task (exec.c) */
 };
 
 /* ---- a task's spec, as the exec layer reads it (exec_spec.c) ---- */

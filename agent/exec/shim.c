@@ -69,6 +69,8 @@ struct launch {
     int v2;
     int has_nofile;
     struct rlimit nofile;
+    /* wall clock: main() ran, document read, the task's command executed */
+    double t_started, t_read, t_exec;
 };
 
 /* ------------------------------------------------------------------ */
@@ -512,7 +514,7 @@ static int launch_fd_close(void)
     return 0;
 }
 
-static int run(int mfd)
+static int run(int mfd, double started)
 {
     struct launch l;
     int in = -1, out = -1, err = -1;
@@ -521,7 +523,9 @@ static int run(int mfd)
     pid_t pid;
 
     memset(&l, 0, sizeof(l));
+    l.t_started = started;
     rc = launch_read(&l);
+    l.t_read = exec_wall_now();
     if (launch_fd_close() != 0 && rc == 0)
         rc = -errno;
     if (rc != 0) {
@@ -547,6 +551,7 @@ static int run(int mfd)
         rc = write_exit(mfd, "failed %d %d\n", STAGE_FORK, errno);
         goto done;
     }
+    l.t_exec = exec_wall_now();
     sigprocmask(SIG_UNBLOCK, &term, NULL);
     if (child_res.stage) {
         note_failure(err, &l, child_res.stage, child_res.err);
@@ -558,7 +563,10 @@ static int run(int mfd)
     /* Also here, so a SIGTERM to the group cannot precede the group. */
     (void)setpgid(pid, pid);
     write_pids(mfd, pid, starttime_of(pid));
-    dprintf(EXEC_STATUS_FD, "R %d\n", (int)pid);
+    /* The times let the agent's launch trace (exec.c) say where a
+     * launch's time went; two vDSO reads. */
+    dprintf(EXEC_STATUS_FD, "R %d %.6f %.6f %.6f\n", (int)pid, l.t_started,
+            l.t_read, l.t_exec);
     close(EXEC_STATUS_FD);
     if (wait_task(pid) != 0) {
         rc = -1;
@@ -585,6 +593,7 @@ done:
 int shim_main(int argc, char **argv)
 {
     struct sigaction sa;
+    double started = exec_wall_now();
     int mfd, rc;
 
     if (argc < 3 || strcmp(argv[1], "--shim") != 0) {
@@ -615,7 +624,7 @@ int shim_main(int argc, char **argv)
         exit(111);
     if (chdir("/") != 0)
         exit(111);
-    rc = run(mfd);
+    rc = run(mfd, started);
     close(mfd);
     exit(rc);
 }

@@ -679,6 +679,104 @@ START_TEST(usage)
 }
 END_TEST
 
+/* The first line of <cg dir ctl>/<task>/<knob>, as a number. */
+static long long knob_of(int ctl, const char *task, const char *knob)
+{
+    char dir[512];
+    const char *text;
+
+    snprintf(dir, sizeof(dir), "%s/%s", X->cg.dir[ctl], task);
+    text = slurp(dir, knob);
+    ck_assert_msg(text != NULL, "%s/%s unreadable", dir, knob);
+    return strtoll(text, NULL, 10);
+}
+
+static int dir_exists(int ctl, const char *task)
+{
+    char dir[512];
+    struct stat st;
+
+    snprintf(dir, sizeof(dir), "%s/%s", X->cg.dir[ctl], task);
+    return stat(dir, &st) == 0;
+}
+
+/* v1: an ended task's cgroups serve the next task, renamed, with that
+ * task's limits (the ones that differ rewritten) and fresh counters. */
+START_TEST(cgroup_reused)
+{
+    struct agent_task *a, *b, *c;
+    struct exec_usage u;
+
+    if (!cgroups_on() || X->cg.kind != CG_V1 || !X->cg.dir[CG_CPU] ||
+        !X->cg.dir[CG_CPUACCT]) {
+        printf("cgroup_reused: skipped, needs cgroups v1 with cpu and "
+               "cpuacct\n");
+        return;
+    }
+    a = run("ra", "{\"command\": \"i=0; while [ $i -lt 20000 ]; do "
+                  "i=$((i+1)); done\", \"resources\": \"cpus:0.5;mem:32\"}");
+    wait_end(a, 20);
+    ck_assert_int_eq(a->state, AGORA_TASK_FINISHED);
+    ck_assert_uint_eq(X->cg.npool, 1);
+    ck_assert(!dir_exists(CG_MEMORY, "ra") && !dir_exists(CG_CPU, "ra"));
+
+    b = run("rb", "{\"command\": \"sleep 30\", \"resources\": "
+                  "\"cpus:0.25;mem:64\"}");
+    wait_running(b);
+    ck_assert_uint_eq(X->cg.npool, 0);
+    ck_assert_int_eq(knob_of(CG_MEMORY, "rb", "memory.limit_in_bytes"),
+                     64ll << 20);
+    ck_assert_int_eq(knob_of(CG_CPU, "rb", "cpu.shares"), 256);
+    ck_assert_int_eq(knob_of(CG_CPU, "rb", "cpu.cfs_quota_us"),
+                     X->cg.cfs_period_us / 4);
+    ck_assert_int_eq(knob_of(CG_MEMORY, "rb", "cgroup.procs"), b->pid);
+    /* ra's busy loop is not counted for rb */
+    ck_assert_int_eq(exec_usage(X, b, &u), 0);
+    ck_assert_msg(u.cpus_user_time_secs + u.cpus_system_time_secs < 0.02,
+                  "rb counts %.3fs of CPU", u.cpus_user_time_secs);
+    ck_assert_int_eq(exec_kill(X, b, 0), 0);
+    wait_end(b, 10);
+    ck_assert_uint_eq(X->cg.npool, 1);
+
+    /* No limits asked for: the kept cgroup's are taken off. */
+    c = run("rc", "{\"command\": \"sleep 30\"}");
+    wait_running(c);
+    ck_assert_int_gt(knob_of(CG_MEMORY, "rc", "memory.limit_in_bytes"),
+                     1ll << 40);
+    ck_assert_int_eq(knob_of(CG_CPU, "rc", "cpu.cfs_quota_us"), -1);
+    ck_assert_int_eq(knob_of(CG_CPU, "rc", "cpu.shares"), 1024);
+    ck_assert_int_eq(exec_kill(X, c, 0), 0);
+    wait_end(c, 10);
+    task_free(a);
+    task_free(b);
+    task_free(c);
+}
+END_TEST
+
+/* A cgroup that saw an OOM is not kept: its counter cannot be reset. */
+START_TEST(cgroup_oom_not_reused)
+{
+    struct agent_task *t;
+
+    if (!cgroups_on() || X->cg.kind != CG_V1) {
+        printf("cgroup_oom_not_reused: skipped, needs cgroups v1\n");
+        return;
+    }
+    t = run("hog2", "{\"command\": \"head -c 300M /dev/zero | tail\", "
+                    "\"resources\": \"cpus:0.5;mem:32\"}");
+    wait_end(t, 20);
+    ck_assert_str_eq(last(t, -1)->reason, "REASON_CONTAINER_LIMITATION_MEMORY");
+    ck_assert_uint_eq(X->cg.npool, 0);
+    task_free(t);
+    t = run("after_hog", "{\"command\": \"true\", \"resources\": "
+                         "\"cpus:0.5;mem:32\"}");
+    wait_end(t, 20);
+    ck_assert_int_eq(t->state, AGORA_TASK_FINISHED);
+    ck_assert_str_eq(last(t, -1)->msg, "Command exited with status 0");
+    task_free(t);
+}
+END_TEST
+
 /* ---- health checks ---- */
 
 static int health_is(void *arg)
@@ -1360,6 +1458,8 @@ static Suite *suite(void)
     tcase_add_test(tc, kill_before_running);
     tcase_add_test(tc, oom_memory_limit);
     tcase_add_test(tc, usage);
+    tcase_add_test(tc, cgroup_reused);
+    tcase_add_test(tc, cgroup_oom_not_reused);
     tcase_add_test(tc, health_http);
     tcase_add_test(tc, health_tcp);
     tcase_add_test(tc, health_command);

@@ -524,6 +524,50 @@ START_TEST(environment)
 }
 END_TEST
 
+/*
+ * Every port of a task with all 65,535 of them is a PORTn variable, once,
+ * and the spec's env still wins over them. The environment used to be
+ * built with a scan per variable (O(ports^2) on the agent's loop: 2e9
+ * comparisons here), found by tests/fuzz/fuzz_agent_proto.
+ */
+START_TEST(environment_all_ports)
+{
+    struct agent_task *t = task_new("ports", "{\"command\": \"true\", "
+                                    "\"resources\": \"cpus:0.1;mem:64;"
+                                    "ports:[1-65535]\", \"env\": "
+                                    "{\"PORT7\": \"mine\", \"X\": \"y\"}}");
+    struct exec_spec s;
+    char err[256];
+    char **env;
+    size_t n, p0 = 0, nport = 0, plen;
+
+    ck_assert_int_eq(exec_spec_parse(X, t, &s, err, sizeof(err)), 0);
+    ck_assert_uint_eq(s.nports, 65535);
+    env = exec_task_env(X, t, &s);
+    ck_assert_ptr_nonnull(env);
+    for (n = 0; env[n]; n++) {
+        if (strncmp(env[n], "PORT", 4) != 0 || env[n][4] < '0' ||
+            env[n][4] > '9')
+            continue;
+        if (nport++ == 0)
+            p0 = n;
+    }
+    ck_assert_uint_eq(nport, 65535);
+    ck_assert_str_eq(env[p0], "PORT0=1");
+    ck_assert_str_eq(env[p0 + 7], "PORT7=mine"); /* replaced in its place */
+    ck_assert_str_eq(env[p0 + 65534], "PORT65534=65535");
+    ck_assert_str_eq(env[n - 3], "PORT=1");
+    plen = strlen(env[n - 2]);
+    ck_assert_msg(strncmp(env[n - 2], "PORTS=1,2,3,", 12) == 0 && plen > 6 &&
+                      strcmp(env[n - 2] + plen - 6, ",65535") == 0,
+                  "PORTS is %.40s...", env[n - 2]);
+    ck_assert_str_eq(env[n - 1], "X=y");
+    exec_strv_free(env);
+    exec_spec_free(&s);
+    task_free(t);
+}
+END_TEST
+
 START_TEST(as_user)
 {
     struct passwd *pw = getpwnam("nobody");
@@ -1355,6 +1399,7 @@ static Suite *suite(void)
     tcase_add_test(tc, not_found_failed);
     tcase_add_test(tc, spec_errors);
     tcase_add_test(tc, environment);
+    tcase_add_test(tc, environment_all_ports);
     tcase_add_test(tc, as_user);
     tcase_add_test(tc, kill_grace);
     tcase_add_test(tc, kill_before_running);

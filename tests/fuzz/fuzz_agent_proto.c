@@ -19,6 +19,8 @@
  * exec_spec_parse() (command, env, user, grace, resources, ports,
  * health check) and exec_task_env(), exactly as a launch is before any
  * process starts; kill and subscribed members read as link.c reads them.
+ * A line "Location: <url>" is a redirect's header: resolved and parsed
+ * as link_redirect() and link_request() do (core/base/http_url.c).
  *
  * The master's state is reset after each input, so an input means the
  * same on every run. Nothing is spawned and nothing is written to disk.
@@ -37,6 +39,8 @@
 #include "agents.h"
 #include "clock.h"
 #include "exec_int.h"
+#include "http_client.h"
+#include "http_url.h"
 #include "log.h"
 #include "master.h"
 #include "tasks.h"
@@ -208,6 +212,25 @@ static void fz_launch(yajl_val ev)
     agora_jw_free(w);
 }
 
+/*
+ * A master's redirect (link_redirect()): the Location made absolute
+ * against the subscribe URL, then parsed as link_request() parses it.
+ */
+static void fz_location(const char *loc)
+{
+    struct hc_url u;
+    char *url = NULL, *base = NULL;
+
+    if (hc_url_resolve("http://master:5050/api/agent/subscribe", loc, &url) !=
+        0)
+        return;
+    if (hc_url_parse(url, &u) == 0)
+        hc_url_clear(&u);
+    hc_url_base(url, &base);
+    free(base);
+    free(url);
+}
+
 static void fz_event(char *line, size_t len)
 {
     const char *type, *s;
@@ -218,6 +241,10 @@ static void fz_event(char *line, size_t len)
 
     if (len > 0 && line[len - 1] == '\r')
         line[--len] = '\0';
+    if (strncmp(line, "Location: ", 10) == 0) {
+        fz_location(line + 10);
+        return;
+    }
     if (len == 0 || (ev = agora_json_parse(line, err, sizeof(err))) == NULL)
         return;
     if (agora_json_str(ev, "type", &type) == 0 ||

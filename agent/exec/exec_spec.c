@@ -19,6 +19,8 @@
 #include "map.h"
 
 #define MIN_MEMORY (32ull << 20) /* Mesos' smallest memory limit */
+#define SPEC_MEM_MAX_MB 17592186044416.0 /* 2^44 MB: 2^64 bytes */
+#define SPEC_CPUS_MAX 4294967296.0       /* 2^32: shares, quota in range */
 
 static int spec_resources(struct exec_spec *s, const struct agent_task *t,
                           yajl_val spec, char *err, size_t errlen)
@@ -77,6 +79,13 @@ static int spec_resources(struct exec_spec *s, const struct agent_task *t,
     }
     s->cpus = agora_resources_scalar(r, "cpus");
     mem = agora_resources_scalar(r, "mem");
+    /* Past these, bytes, shares and quotas are out of range of the
+     * integers they become (undefined, found by fuzz_agent_proto). */
+    if (!(mem < SPEC_MEM_MAX_MB) || !(s->cpus < SPEC_CPUS_MAX)) {
+        snprintf(err, errlen, "invalid resources: %s",
+                 mem < SPEC_MEM_MAX_MB ? "cpus over 2^32" : "mem over 2^44 MB");
+        return AGORA_EINVAL;
+    }
     if (mem > 0) {
         s->mem_bytes = (uint64_t)(mem * 1048576.0);
         if (s->mem_bytes < MIN_MEMORY)

@@ -476,6 +476,12 @@ START_TEST(spec_errors)
                  "user 'no-such-user-zz' does not exist");
     expect_error("{\"command\": \"true\", \"resources\": \"ports:[abc]\"}",
                  "invalid resources");
+    /* Out of range of the byte count and the cgroup knobs they become. */
+    expect_error("{\"command\": \"true\", \"resources\": "
+                 "\"cpus:0.1;mem:9.32068e55\"}",
+                 "mem over 2^44 MB");
+    expect_error("{\"command\": \"true\", \"resources\": \"cpus:1e20\"}",
+                 "cpus over 2^32");
     expect_error("{\"command\": \"true\", \"env\": {\"A\": 1}}",
                  "must be a string");
     expect_error("{\"command\": \"true\", \"kill_grace_period\": -1}",

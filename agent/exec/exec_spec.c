@@ -16,8 +16,11 @@
 #include <agora/sdk.h>
 
 #include "exec_int.h"
+#include "map.h"
 
 #define MIN_MEMORY (32ull << 20) /* Mesos' smallest memory limit */
+#define SPEC_MEM_MAX_MB 17592186044416.0 /* 2^44 MB: 2^64 bytes */
+#define SPEC_CPUS_MAX 4294967296.0       /* 2^32: shares, quota in range */
 
 static int spec_resources(struct exec_spec *s, const struct agent_task *t,
                           yajl_val spec, char *err, size_t errlen)
@@ -76,6 +79,13 @@ static int spec_resources(struct exec_spec *s, const struct agent_task *t,
     }
     s->cpus = agora_resources_scalar(r, "cpus");
     mem = agora_resources_scalar(r, "mem");
+    /* Past these, bytes, shares and quotas are out of range of the
+     * integers they become (undefined, found by fuzz_agent_proto). */
+    if (!(mem < SPEC_MEM_MAX_MB) || !(s->cpus < SPEC_CPUS_MAX)) {
+        snprintf(err, errlen, "invalid resources: %s",
+                 mem < SPEC_MEM_MAX_MB ? "cpus over 2^32" : "mem over 2^44 MB");
+        return AGORA_EINVAL;
+    }
     if (mem > 0) {
         s->mem_bytes = (uint64_t)(mem * 1048576.0);
         if (s->mem_bytes < MIN_MEMORY)
@@ -255,16 +265,23 @@ void exec_spec_free(struct exec_spec *s)
 
 /* ---- the environment ---- */
 
+/*
+ * The environment being built, and where each key is in it: a task may
+ * have up to 65,535 ports, each a PORTn variable, and a scan of the
+ * array per variable made a launch O(ports^2) on the loop (10,000 ports:
+ * 50 million comparisons; found by tests/fuzz/fuzz_agent_proto).
+ */
 struct envb {
     char **v;
     size_t n, cap;
+    struct map at; /* key -> index in v, plus one */
     int oom;
 };
 
 /* Sets key=value, replacing an earlier value of key. */
 static void env_set(struct envb *e, const char *key, const char *value)
 {
-    size_t klen = strlen(key);
+    void *at;
     char *kv;
 
     if (e->oom)
@@ -273,12 +290,12 @@ static void env_set(struct envb *e, const char *key, const char *value)
         e->oom = 1;
         return;
     }
-    for (size_t i = 0; i < e->n; i++) {
-        if (strncmp(e->v[i], key, klen) == 0 && e->v[i][klen] == '=') {
-            free(e->v[i]);
-            e->v[i] = kv;
-            return;
-        }
+    if ((at = map_get(&e->at, key)) != NULL) {
+        size_t i = (size_t)(uintptr_t)at - 1;
+
+        free(e->v[i]);
+        e->v[i] = kv;
+        return;
     }
     if (e->n + 2 > e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 16;
@@ -290,6 +307,11 @@ static void env_set(struct envb *e, const char *key, const char *value)
         }
         e->v = nv;
         e->cap = cap;
+    }
+    if (map_put(&e->at, key, (void *)(uintptr_t)(e->n + 1), NULL) < 0) {
+        free(kv);
+        e->oom = 1;
+        return;
     }
     e->v[e->n++] = kv;
     e->v[e->n] = NULL;
@@ -304,7 +326,7 @@ static void env_set(struct envb *e, const char *key, const char *value)
 char **exec_task_env(struct exec *x, const struct agent_task *t,
                      const struct exec_spec *s)
 {
-    struct envb e = {NULL, 0, 0, 0};
+    struct envb e = {NULL, 0, 0, MAP_INIT, 0};
     char key[32], val[32];
 
     env_set(&e, "PATH", x->path);
@@ -337,6 +359,7 @@ char **exec_task_env(struct exec *x, const struct agent_task *t,
     for (size_t i = 0; s->env && i < s->env->u.object.len; i++)
         env_set(&e, s->env->u.object.keys[i],
                 YAJL_GET_STRING(s->env->u.object.values[i]));
+    map_free(&e.at);
     if (e.oom || !e.v) {
         exec_strv_free(e.v);
         return NULL;

@@ -1345,6 +1345,15 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
     return 0;
 }
 
+int http_server_adopt(struct http_server *s, int fd,
+                      const struct sockaddr *addr, unsigned len)
+{
+    if (MHD_add_connection(s->daemon, fd, addr, (socklen_t)len) != MHD_YES)
+        return AGORA_EIO;
+    http_server_kick(s);
+    return 0;
+}
+
 void http_server_set_router(struct http_server *s,
                             const struct router *router)
 {

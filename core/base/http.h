@@ -24,6 +24,7 @@ struct http_server;
 struct http_req;
 struct http_stream;
 struct agora_jw;
+struct sockaddr;
 
 /* The handler stored in each router route. */
 typedef void (*http_handler_fn)(void *arg, struct http_req *req);
@@ -81,6 +82,17 @@ struct http_stats {
  */
 int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
                       const struct router *router, struct http_server **out);
+
+/*
+ * Hands s a connected stream socket as if it had been accepted from addr
+ * (len bytes): the fuzz target of the HTTP path (tests/fuzz/fuzz_http.c)
+ * feeds each input through one end of a socketpair this way, through the
+ * guard, the framing checks and the router, without a TCP connection.
+ * fd is taken (closed on failure too). 0, or AGORA_EIO when libmicrohttpd
+ * refuses it (the guard's limits included).
+ */
+int http_server_adopt(struct http_server *s, int fd,
+                      const struct sockaddr *addr, unsigned len);
 
 /* Routes later requests with router (borrowed). */
 void http_server_set_router(struct http_server *s,

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <agora/sdk.h>
+
 #include "chr_job_int.h"
 
 /* ---- arrays of strings ---- */
@@ -362,6 +364,9 @@ const char *const chr_constraint_ops[3] = {"EQUALS", "LIKE", "UNLIKE"};
  */
 #define CHR_RE_MAX_REPEAT 1000
 #define CHR_RE_MAX_LEN 1024
+/* Stacked `+` copy their operand too ("a" and 30 `+`: out of memory):
+ * the tree regcomp() would build is sized first (about 3 MB at most). */
+#define CHR_RE_MAX_NODES 10000
 
 /* 1 when the counted repetitions of pattern p stay within the bound. */
 static int repeats_ok(const char *p)
@@ -398,7 +403,8 @@ int chr_constraint_compile(struct chr_constraint *c, char *err, size_t errlen)
 
     if (c->op == CHR_C_EQUALS)
         return 0;
-    if (strlen(c->value) > CHR_RE_MAX_LEN || !repeats_ok(c->value)) {
+    if (strlen(c->value) > CHR_RE_MAX_LEN || !repeats_ok(c->value) ||
+        agora_regex_size(c->value, CHR_RE_MAX_NODES) > CHR_RE_MAX_NODES) {
         snprintf(err, errlen,
                  "longer than %d bytes or repeating more than "
                  "%d times",

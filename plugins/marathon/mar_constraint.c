@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <agora/sdk.h>
+
 #include "mar_constraint.h"
 
 static const char *const op_names[] = {
@@ -139,15 +141,21 @@ static int is_literal(const char *s)
     return 1;
 }
 
+/* The most nodes regcomp() may build for a LIKE/UNLIKE value (about
+ * 3 MB): past it a pattern of a few bytes could take gigabytes. */
+#define MAR_RE_MAX_NODES 10000
+
 /* Compiles the anchored form of a LIKE/UNLIKE value: the whole attribute
  * must match, as Java's String.matches() requires. 0 or -1. */
 static int compile_re(regex_t *re, const char *value)
 {
     size_t len = strlen(value);
-    char *pat = malloc(len + 5);
+    char *pat;
     int rc;
 
-    if (pat == NULL)
+    if (agora_regex_size(value, MAR_RE_MAX_NODES) > MAR_RE_MAX_NODES)
+        return -1;
+    if ((pat = malloc(len + 5)) == NULL)
         return -2;
     pat[0] = '^';
     pat[1] = '(';

@@ -546,6 +546,11 @@ static const struct msg_case msg_cases[] = {
      "{\"name\":\"a\",\"constraints\":[[\"r\",\"UNLIKE\",\"a{1000}{1000}\"]]}",
      "constraints[0]: 'a{1000}{1000}' is not a regular expression (longer "
      "than 1024 bytes or repeating more than 1000 times)"},
+    {CHR_JOB_ANY,
+     "{\"name\":\"a\",\"constraints\":[[\"r\",\"LIKE\",\"a+++++++++++++++++++"
+     "+++++++++++\"]]}",
+     "constraints[0]: 'a++++++++++++++++++++++++++++++' is not a regular "
+     "expression (longer than 1024 bytes or repeating more than 1000 times)"},
     {CHR_JOB_ANY, "{\"name\":\"a\",\"container\":5}",
      "container must be an object"},
     {CHR_JOB_ANY, "{\"name\":\"a\",\"container\":{\"image\":\"\"}}",

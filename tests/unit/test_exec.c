@@ -476,6 +476,12 @@ START_TEST(spec_errors)
                  "user 'no-such-user-zz' does not exist");
     expect_error("{\"command\": \"true\", \"resources\": \"ports:[abc]\"}",
                  "invalid resources");
+    /* Out of range of the byte count and the cgroup knobs they become. */
+    expect_error("{\"command\": \"true\", \"resources\": "
+                 "\"cpus:0.1;mem:9.32068e55\"}",
+                 "mem over 2^44 MB");
+    expect_error("{\"command\": \"true\", \"resources\": \"cpus:1e20\"}",
+                 "cpus over 2^32");
     expect_error("{\"command\": \"true\", \"env\": {\"A\": 1}}",
                  "must be a string");
     expect_error("{\"command\": \"true\", \"kill_grace_period\": -1}",
@@ -520,6 +526,50 @@ START_TEST(environment)
     ck_assert_ptr_nonnull(strstr(env, want));
     ck_assert_ptr_nonnull(strstr(env, "PATH="));
     ck_assert_ptr_null(strstr(env, "AGORA_TEST_SECRET"));
+    task_free(t);
+}
+END_TEST
+
+/*
+ * Every port of a task with all 65,535 of them is a PORTn variable, once,
+ * and the spec's env still wins over them. The environment used to be
+ * built with a scan per variable (O(ports^2) on the agent's loop: 2e9
+ * comparisons here), found by tests/fuzz/fuzz_agent_proto.
+ */
+START_TEST(environment_all_ports)
+{
+    struct agent_task *t = task_new("ports", "{\"command\": \"true\", "
+                                    "\"resources\": \"cpus:0.1;mem:64;"
+                                    "ports:[1-65535]\", \"env\": "
+                                    "{\"PORT7\": \"mine\", \"X\": \"y\"}}");
+    struct exec_spec s;
+    char err[256];
+    char **env;
+    size_t n, p0 = 0, nport = 0, plen;
+
+    ck_assert_int_eq(exec_spec_parse(X, t, &s, err, sizeof(err)), 0);
+    ck_assert_uint_eq(s.nports, 65535);
+    env = exec_task_env(X, t, &s);
+    ck_assert_ptr_nonnull(env);
+    for (n = 0; env[n]; n++) {
+        if (strncmp(env[n], "PORT", 4) != 0 || env[n][4] < '0' ||
+            env[n][4] > '9')
+            continue;
+        if (nport++ == 0)
+            p0 = n;
+    }
+    ck_assert_uint_eq(nport, 65535);
+    ck_assert_str_eq(env[p0], "PORT0=1");
+    ck_assert_str_eq(env[p0 + 7], "PORT7=mine"); /* replaced in its place */
+    ck_assert_str_eq(env[p0 + 65534], "PORT65534=65535");
+    ck_assert_str_eq(env[n - 3], "PORT=1");
+    plen = strlen(env[n - 2]);
+    ck_assert_msg(strncmp(env[n - 2], "PORTS=1,2,3,", 12) == 0 && plen > 6 &&
+                      strcmp(env[n - 2] + plen - 6, ",65535") == 0,
+                  "PORTS is %.40s...", env[n - 2]);
+    ck_assert_str_eq(env[n - 1], "X=y");
+    exec_strv_free(env);
+    exec_spec_free(&s);
     task_free(t);
 }
 END_TEST
@@ -1453,6 +1503,7 @@ static Suite *suite(void)
     tcase_add_test(tc, not_found_failed);
     tcase_add_test(tc, spec_errors);
     tcase_add_test(tc, environment);
+    tcase_add_test(tc, environment_all_ports);
     tcase_add_test(tc, as_user);
     tcase_add_test(tc, kill_grace);
     tcase_add_test(tc, kill_before_running);

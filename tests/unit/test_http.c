@@ -29,6 +29,9 @@ static struct http_server *srv;
 static struct router routes;
 static pthread_t thread;
 static ev_async stop_async;
+/* http_server_adopt() runs on the loop's thread: asked through this. */
+static ev_async adopt_async;
+static int adopt_fd, adopt_rc, adopt_done;
 
 /* ---- handlers (run on the loop thread) ---- */
 
@@ -169,6 +172,36 @@ static void on_stop(struct ev_loop *l, ev_async *w, int events)
     ev_break(l, EVBREAK_ALL);
 }
 
+static void on_adopt(struct ev_loop *l, ev_async *w, int events)
+{
+    struct sockaddr_in peer;
+
+    (void)l;
+    (void)w;
+    (void)events;
+    memset(&peer, 0, sizeof(peer));
+    peer.sin_family = AF_INET;
+    peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    adopt_rc = http_server_adopt(srv, adopt_fd, (struct sockaddr *)&peer,
+                                 sizeof(peer));
+    __atomic_store_n(&adopt_done, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Hands fd to the server on its thread; the adoption's result. */
+static int adopt(int fd)
+{
+    int i;
+
+    adopt_fd = fd;
+    __atomic_store_n(&adopt_done, 0, __ATOMIC_SEQ_CST);
+    ev_async_send(loop, &adopt_async);
+    for (i = 0; i < 500 && !__atomic_load_n(&adopt_done, __ATOMIC_SEQ_CST);
+         i++)
+        usleep(10000);
+    ck_assert_int_eq(__atomic_load_n(&adopt_done, __ATOMIC_SEQ_CST), 1);
+    return adopt_rc;
+}
+
 static void *server_main(void *arg)
 {
     (void)arg;
@@ -201,6 +234,8 @@ static void setup(void)
     ck_assert_uint_gt(http_server_port(srv), 0);
     ev_async_init(&stop_async, on_stop);
     ev_async_start(loop, &stop_async);
+    ev_async_init(&adopt_async, on_adopt);
+    ev_async_start(loop, &adopt_async);
     stream_closed = 0;
     ck_assert_int_eq(pthread_create(&thread, NULL, server_main, NULL), 0);
 }
@@ -462,6 +497,35 @@ START_TEST(stream_client_leaves)
 }
 END_TEST
 
+/* A socket handed over with http_server_adopt() is served as an
+ * accepted one: pipelined requests answered in order, then the close. */
+START_TEST(adopted_socket)
+{
+    const char *req = "GET /apps/a HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /apps/b HTTP/1.1\r\nHost: x\r\n"
+                      "Connection: close\r\n\r\n";
+    struct timeval tv = {5, 0};
+    char buf[4096];
+    size_t len = 0;
+    ssize_t n;
+    int sv[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ck_assert_int_eq(adopt(sv[1]), 0);
+    send_all(sv[0], req, strlen(req));
+    while (len < sizeof(buf) - 1 &&
+           (n = recv(sv[0], buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(sv[0]);
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 200", 12) == 0, "got '%s'", buf);
+    ck_assert_msg(strstr(buf, "id=a ") && strstr(buf, "id=b ") &&
+                      strstr(buf, "id=a ") < strstr(buf, "id=b "),
+                  "got '%s'", buf);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http");
@@ -479,6 +543,7 @@ int main(void)
     tcase_add_test(tc, deferred_many_keepalive);
     tcase_add_test(tc, stream);
     tcase_add_test(tc, stream_client_leaves);
+    tcase_add_test(tc, adopted_socket);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -216,6 +216,15 @@ START_TEST(test_err_values)
                "is not a valid regular expression", 0);
     expect_err("[[\"rack_id\",\"UNLIKE\",\"(a\"]]", "", "/constraints(0)",
                "is not a valid regular expression", 0);
+    /* regcomp() would copy the operand of each stacked or nested `+`:
+     * 2^30 nodes, all memory (found by tests/fuzz/fuzz_json). */
+    expect_err("[[\"rack_id\",\"LIKE\",\"a++++++++++++++++++++++++++++++\"]]",
+               "", "/constraints(0)", "is not a valid regular expression", 0);
+    expect_err("[[\"rack_id\",\"UNLIKE\",\"((((((((((((((((((((a+)+)+)+)+)+)+)+)"
+               "+)+)+)+)+)+)+)+)+)+)+)+)+\"]]",
+               "", "/constraints(0)", "is not a valid regular expression", 0);
+    expect_err("[[\"rack_id\",\"LIKE\",\"(a{100}){100}\"]]", "",
+               "/constraints(0)", "is not a valid regular expression", 0);
     expect_err("[[\"level\",\"IS\",\"{a,b}\"]]", "", "/constraints(0)", M_IS,
                0);
     expect_err("[[\"level\",\"IS\",\"a b\"]]", "", "/constraints(0)", M_IS, 0);
@@ -228,10 +237,12 @@ START_TEST(test_values_accepted)
     struct mar_constraint *c = parse_ok(
         "[[\"rack_id\",\"MAX_PER\",\"-1\"],[\"rack_id\",\"MAX_PER\",\"+4\"],"
         "[\"rack_id\",\"GROUP_BY\",\"2147483647\"],[\"level\",\"IS\"],"
-        "[\"level\",\"IS\",\"a/b.c_d-9\"],[\"rack_id\",\"CLUSTER\",\"\"]]",
+        "[\"level\",\"IS\",\"a/b.c_d-9\"],[\"rack_id\",\"CLUSTER\",\"\"],"
+        "[\"host\",\"LIKE\",\"[a-z]{1,63}(\\\\.[a-z]{1,63})*\"]]",
         &n);
 
-    ck_assert_uint_eq(n, 6);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_int_eq(c[6].has_re, 1);
     ck_assert_int_eq(c[0].n, -1);
     ck_assert_int_eq(c[1].n, 4);
     ck_assert_int_eq(c[2].n, 2147483647);

@@ -45,6 +45,15 @@ int agora_id_valid(const char *id, size_t max);
 /* The message of an agora_err, "unknown error" for anything else. */
 const char *agora_strerror(int err);
 
+/*
+ * An upper bound of the nodes glibc's regcomp() builds for the POSIX
+ * extended regular expression pattern, which copies the operand of each
+ * `+` and counted repetition (stacked ones grow it exponentially: "a"
+ * and 30 `+` exhaust memory). Counting stops past limit: the result is
+ * then limit + 1. Check a client's pattern with it before regcomp().
+ */
+size_t agora_regex_size(const char *pattern, size_t limit);
+
 #ifdef __cplusplus
 }
 #endif

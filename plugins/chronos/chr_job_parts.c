@@ -365,8 +365,9 @@ const char *const chr_constraint_ops[3] = {"EQUALS", "LIKE", "UNLIKE"};
 #define CHR_RE_MAX_REPEAT 1000
 #define CHR_RE_MAX_LEN 1024
 /* Stacked `+` copy their operand too ("a" and 30 `+`: out of memory):
- * the tree regcomp() would build is sized first (about 3 MB at most). */
-#define CHR_RE_MAX_NODES 10000
+ * the tree regcomp() would build is sized first, and its closures grow
+ * with the square of the nodes (1,000: a few MB; 3,673: 68 MB). */
+#define CHR_RE_MAX_NODES 1000
 
 /* 1 when the counted repetitions of pattern p stay within the bound. */
 static int repeats_ok(const char *p)

@@ -48,7 +48,19 @@ struct policy_read {
     struct master *m;
     enum policy_part part;
     unsigned gen;
+    struct store_op *op;
+    struct policy_read *next;
 };
+
+static void read_unlink(struct master *m, struct policy_read *rd)
+{
+    struct policy_read **pp = &m->policy.reads;
+
+    while (*pp && *pp != rd)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = rd->next;
+}
 
 static void text_reply(struct http_req *req, int status, const char *msg)
 {
@@ -159,7 +171,14 @@ void policy_stop(struct master *m)
             text_reply(s->req, 503, "the master stopped leading");
         save_free(s);
     }
-    m->policy.gen++; /* reads under way are stale */
+    while (m->policy.reads) {
+        struct policy_read *rd = m->policy.reads;
+
+        m->policy.reads = rd->next;
+        store_cancel(rd->op); /* its callback does not run */
+        free(rd);
+    }
+    m->policy.gen++;
 }
 
 /* ---- reading on election ---- */
@@ -236,6 +255,7 @@ static void on_read(void *arg, int err, const store_result *r)
     char why[200];
     yajl_val doc;
 
+    read_unlink(m, rd);
     if (rd->gen != m->policy.gen || err == AGORA_ENOENT) {
         free(rd);
         return;
@@ -276,10 +296,13 @@ void policy_load(struct master *m)
         rd->part = (enum policy_part)part;
         rd->gen = m->policy.gen;
         if (store_get(m->store, POLICY_NS, part_keys[part], on_read, rd,
-                      NULL) < 0) {
+                      &rd->op) < 0) {
             log_error("policy", "cannot read %s", part_keys[part]);
             free(rd);
+            continue;
         }
+        rd->next = m->policy.reads;
+        m->policy.reads = rd;
     }
 }
 

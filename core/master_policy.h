@@ -20,6 +20,7 @@ struct agora_jw;
 struct http_req;
 struct router;
 struct policy_save;
+struct policy_read;
 struct maint_machine;
 struct maint_window;
 
@@ -33,6 +34,7 @@ enum policy_part {
 /* A member of struct master. */
 struct master_policy {
     struct policy_save *saves;      /* writes waiting on the store      */
+    struct policy_read *reads;      /* reads of an election, under way  */
     struct maint_window *windows;   /* the maintenance schedule         */
     size_t nwindows;
     struct maint_machine *down;     /* machines down                    */

@@ -229,6 +229,31 @@ START_TEST(test_err_values)
                "8844444++++++++q?++++++++++888888e88887.8888888888/8/88/8/"
                "888888888e888?.*\"]]",
                "", "/constraints(0)", "is not a valid regular expression", 0);
+    /* Small trees, but repetitions of operands that match empty nested
+     * in one another: regcomp()'s closures took over 20 s (found by
+     * fuzz_json: the first two; the others measured by hand). */
+    expect_err("[[\"rack_id\",\"LIKE\",\"a.88845#444+++++++++++++"
+               "?????????????|||~||||||\"]]",
+               "", "/constraints(0)", "is not a valid regular expression", 0);
+    expect_err("[[\"rack_id\",\"UNLIKE\",\"a.88845??????????????????????"
+               "????+++a++++++++88*\"]]",
+               "", "/constraints(0)", "is not a valid regular expression", 0);
+    expect_err("[[\"rack_id\",\"LIKE\",\"a??????????+++\"]]", "",
+               "/constraints(0)", "is not a valid regular expression", 0);
+    expect_err("[[\"rack_id\",\"LIKE\",\"(((((a?)+)+)+)+)+\"]]", "",
+               "/constraints(0)", "is not a valid regular expression", 0);
+    expect_err("[[\"rack_id\",\"LIKE\",\"(((a|)+){0,2}){1,}*\"]]", "",
+               "/constraints(0)", "is not a valid regular expression", 0);
+    expect_err("[[\"rack_id\",\"LIKE\",\"1?+{31}\"]]", "",
+               "/constraints(0)", "is not a valid regular expression", 0);
+    expect_err("[[\"rack_id\",\"LIKE\",\"(a*?){20}+\"]]", "",
+               "/constraints(0)", "is not a valid regular expression", 0);
+    expect_err("[[\"rack_id\",\"LIKE\",\"x{,30000}\"]]", "",
+               "/constraints(0)", "is not a valid regular expression", 0);
+    /* An unmatched ')' would close the "^(...)$" the value is wrapped in
+     * and leave what follows it unsized. */
+    expect_err("[[\"rack_id\",\"LIKE\",\"b**){20})0?|\"]]", "",
+               "/constraints(0)", "is not a valid regular expression", 0);
     expect_err("[[\"rack_id\",\"LIKE\",\"(a{100}){100}\"]]", "",
                "/constraints(0)", "is not a valid regular expression", 0);
     expect_err("[[\"level\",\"IS\",\"{a,b}\"]]", "", "/constraints(0)", M_IS,
@@ -244,10 +269,12 @@ START_TEST(test_values_accepted)
         "[[\"rack_id\",\"MAX_PER\",\"-1\"],[\"rack_id\",\"MAX_PER\",\"+4\"],"
         "[\"rack_id\",\"GROUP_BY\",\"2147483647\"],[\"level\",\"IS\"],"
         "[\"level\",\"IS\",\"a/b.c_d-9\"],[\"rack_id\",\"CLUSTER\",\"\"],"
-        "[\"host\",\"LIKE\",\"[a-z]{1,63}(\\\\.[a-z]{1,63})*\"]]",
+        "[\"host\",\"LIKE\",\"[a-z]{1,63}(\\\\.[a-z]{1,63})*\"],"
+        "[\"host\",\"LIKE\",\"(a?b?)+(c|)*x??" "(y{0,3}z)*\"]]",
         &n);
 
-    ck_assert_uint_eq(n, 7);
+    ck_assert_uint_eq(n, 8);
+    ck_assert_int_eq(c[7].has_re, 1);
     ck_assert_int_eq(c[6].has_re, 1);
     ck_assert_int_eq(c[0].n, -1);
     ck_assert_int_eq(c[1].n, 4);

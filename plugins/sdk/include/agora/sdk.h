@@ -50,7 +50,12 @@ const char *agora_strerror(int err);
  * extended regular expression pattern, which copies the operand of each
  * `+` and counted repetition (stacked ones grow it exponentially: "a"
  * and 30 `+` exhaust memory). Counting stops past limit: the result is
- * then limit + 1. Check a client's pattern with it before regcomp().
+ * then limit + 1. Also limit + 1 (refused) for what regcomp() takes
+ * exponential time over in a small tree: a repetition of an operand
+ * that can match empty inside another such ("(a?)+" passes, "(a?)+?"
+ * and "((a*)+){3}" do not), and for an unmatched ')', which would close
+ * the "^(...)$" a caller wraps a pattern in. Check a client's pattern
+ * with it before regcomp().
  */
 size_t agora_regex_size(const char *pattern, size_t limit);
 

@@ -139,6 +139,8 @@ static int agent_exec_init(struct agent *a)
         .cgroups_root = a->conf.cgroups_root,
         .hostname = a->conf.hostname,
         .agent_id = a->id,
+        .switch_user = a->conf.switch_user,
+        .default_user = a->conf.default_user,
     };
     const struct exec_hooks hooks = {
         .task_update = agent_hook_task_update,

@@ -72,6 +72,8 @@ struct agent_conf {
     double registration_backoff_max;
     int64_t max_body_size;
     char *credential;  /* file of the principal and secret, or ""    */
+    int switch_user;   /* tasks run as their user (root agents only)  */
+    char *default_user; /* of tasks that name none; "": nobody as root */
     char *ssl_cert_file, *ssl_key_file, *ssl_ca_file;
     int ssl_require_client_cert;
     char *fetcher_cache_dir;      /* "": <work_dir>/fetch_cache          */

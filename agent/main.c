@@ -65,6 +65,13 @@ const conf_field agent_flags[] = {
       "file of this agent's principal and secret, sent to the master: "
       "{\"principal\", \"secret\"} or `principal secret`; not readable "
       "by every user"),
+    F(switch_user, BOOL, "true",
+      "run each task as the user it names (the agent must be root); "
+      "false: every task runs as the agent's user"),
+    F(default_user, STRING, "",
+      "the user of a task that names none when users are switched "
+      "(default: nobody when the agent runs as root, else the agent's "
+      "own user)"),
     F(fetcher_cache_dir, STRING, "",
       "where agora-fetcher keeps the URIs tasks fetch with cache: true, "
       "a directory per user (default: <work_dir>/fetch_cache)"),

@@ -168,8 +168,8 @@ static char *job_of(struct agent *a, struct agent_task *t, int *none, char *why,
         cache_dir = NULL;
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "sandbox", t->sandbox);
-    agora_jw_kstr(w, "user",
-                  geteuid() == 0 ? agora_json_get_str(spec, "user") : NULL);
+    agora_jw_kstr(w, "user", geteuid() == 0 ? exec_task_user(a->exec, spec)
+                                            : NULL);
     agora_jw_kstr(w, "cache_dir",
                   cache_dir ? cache_dir : a->conf.fetcher_cache_dir);
     agora_jw_kint(w, "cache_size", a->conf.fetcher_cache_size);

@@ -215,7 +215,25 @@ static void exec_free(struct exec *x)
     free(x->hostname);
     free(x->path);
     free(x->shim_path);
+    free(x->default_user);
     free(x);
+}
+
+/* A task naming no user runs as --default_user; on a root agent that is
+ * nobody unless said otherwise, never root by default. A non-root agent
+ * runs it as itself (it can switch to no one). */
+static int users_init(struct exec *x, const struct exec_conf *conf)
+{
+    const char *def = conf->default_user;
+
+    x->switch_user = conf->switch_user;
+    if (!x->switch_user)
+        return 0;
+    if ((!def || !*def) && x->is_root)
+        def = "nobody";
+    if (!def || !*def)
+        return 0;
+    return (x->default_user = strdup(def)) ? 0 : -1;
 }
 
 /* Every task holds an fd or two here (status pipe, OOM eventfd, pidfd):
@@ -317,7 +335,7 @@ int exec_init(struct exec **out, struct ev_loop *loop,
     x->hostname = host_name(conf->hostname);
     x->path = strdup(path && *path ? path : DEFAULT_PATH);
     x->shim_path = find_shim();
-    if (!x->hostname || !x->path || !x->shim_path ||
+    if (!x->hostname || !x->path || !x->shim_path || users_init(x, conf) ||
         (conf->agent_id && !(x->agent_id = strdup(conf->agent_id)))) {
         exec_free(x);
         return AGORA_ENOMEM;
@@ -333,9 +351,12 @@ int exec_init(struct exec **out, struct ev_loop *loop,
     }
     ev_timer_init(&x->rmdir_timer, rmdir_cb, RMDIR_INTERVAL, RMDIR_INTERVAL);
     x->rmdir_timer.data = x;
-    log_info(EXEC_LOG, "isolation %s%s%s, shim %s", cg_name(&x->cg),
-             x->cg.kind != CG_NONE ? ", cgroups under " : "",
-             x->cg.kind != CG_NONE ? x->cg.dir[CG_MEMORY] : "", x->shim_path);
+    log_info(EXEC_LOG, "isolation %s%s%s, shim %s, tasks run as %s%s",
+             cg_name(&x->cg), x->cg.kind != CG_NONE ? ", cgroups under " : "",
+             x->cg.kind != CG_NONE ? x->cg.dir[CG_MEMORY] : "", x->shim_path,
+             x->switch_user ? "their users, by default " : "the agent's user",
+             !x->switch_user ? "" : x->default_user ? x->default_user
+                                                    : "the agent's");
     *out = x;
     return 0;
 }

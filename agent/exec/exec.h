@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <ev.h>
+#include <yajl/yajl_tree.h>
 
 #include <agora/plugin.h>
 
@@ -46,6 +47,9 @@ struct exec_conf {
     const char *cgroups_root; /* NULL/"": "agora"                          */
     const char *hostname;     /* tasks' HOST; NULL/"": gethostname()       */
     const char *agent_id;     /* tasks' MESOS_AGENT_ID, or NULL: unset     */
+    int switch_user;          /* 0: every task runs as the agent's user    */
+    const char *default_user; /* of tasks naming none; NULL/"": "nobody"
+                               * when the agent is root                    */
 };
 
 /*
@@ -61,6 +65,13 @@ int exec_init(struct exec **out, struct ev_loop *loop,
 /* Frees x (NULL: nothing) and what it holds of every task; the tasks go
  * on under their shims. Calls no hook. */
 void exec_fini(struct exec *x);
+
+/*
+ * The user a task of this spec runs as: the one it names when users are
+ * switched, else --default_user (nobody for a root agent); NULL: the
+ * agent's own user (no switch). Borrowed from spec or x.
+ */
+const char *exec_task_user(const struct exec *x, yajl_val spec);
 
 /* "cgroups-v2", "cgroups-v1" or "posix" (also for x NULL). */
 const char *exec_isolation_name(const struct exec *x);

@@ -69,6 +69,8 @@ struct exec {
     char *shim_path;      /* agora-shim beside the agent, else
                            * /proc/self/exe (the agent binary) */
     int is_root;
+    int switch_user;    /* tasks run as their users (root only)   */
+    char *default_user; /* of tasks naming none; NULL: the agent's */
     int default_loop;        /* ev_child works (libev's default loop) */
     struct task_exec *tasks; /* every task with exec state, linked */
     struct rmdir_pending *rmdirs;

@@ -198,6 +198,15 @@ static yajl_val spec_tree(const struct agent_task *t, struct exec_spec *s)
     return s->tree;
 }
 
+const char *exec_task_user(const struct exec *x, yajl_val spec)
+{
+    const char *user = agora_json_get_str(spec, "user");
+
+    if (!x->switch_user)
+        return NULL;
+    return user && *user ? user : x->default_user;
+}
+
 int exec_spec_parse(struct exec *x, const struct agent_task *t,
                     struct exec_spec *s, char *err, size_t errlen)
 {
@@ -223,15 +232,14 @@ int exec_spec_parse(struct exec *x, const struct agent_task *t,
     if ((rc = spec_command(s, spec, err, errlen)) != 0 ||
         (rc = spec_env(s, spec, err, errlen)) != 0)
         return rc;
-    rc = agora_json_str(spec, "user", &s->user);
-    if (rc == AGORA_EINVAL) {
+    v = agora_json_get(spec, "user");
+    if (v && !YAJL_IS_NULL(v) && !YAJL_IS_STRING(v)) {
         snprintf(err, errlen, "\"user\" must be a string");
-        return rc;
+        return AGORA_EINVAL;
     }
-    if (rc == 0 && *s->user && (rc = spec_user(x, s, err, errlen)) != 0)
+    s->user = exec_task_user(x, spec);
+    if (s->user && (rc = spec_user(x, s, err, errlen)) != 0)
         return rc;
-    if (s->user && !*s->user)
-        s->user = NULL;
     rc = agora_json_num(spec, "kill_grace_period", &s->grace);
     if (rc == AGORA_EINVAL || !(s->grace >= 0) || s->grace > 86400 * 7) {
         snprintf(err, errlen,

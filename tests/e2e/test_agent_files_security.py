@@ -190,3 +190,40 @@ def test_meta_modes_fixed_after_an_older_agent(cluster):
     assert stat.S_IMODE(os.stat(meta).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(os.path.join(meta, "tasks")).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(os.path.join(meta, "journal")).st_mode) == 0o600
+
+
+def run_id(launcher, a, tid, **kw):
+    """The uid a task's `id -u` prints, and its sandbox's owner."""
+    launcher.launch(a.agent_id, task(tid, "id -u > me", **kw))
+    launcher.wait_state(tid, "TASK_FINISHED")
+    with open(os.path.join(sandbox(a, tid), "me")) as f:
+        return int(f.read()), os.stat(sandbox(a, tid)).st_uid
+
+
+@pytest.mark.skipif(not ROOT, reason="switching users needs root")
+def test_a_task_naming_no_user_runs_as_nobody(cluster):
+    """Issue 17: a root agent's default user is nobody, not root."""
+    m, launcher, agent = cluster
+    a = agent(args=["--switch_user=true"])  # the agent's own defaults
+    open_path_to(a.work_dir)
+    a.start()
+    assert run_id(launcher, a, "anon") == (nobody().pw_uid,) * 2
+    assert "tasks run as their users, by default nobody" in a.log()
+
+
+@pytest.mark.skipif(not ROOT, reason="switching users needs root")
+def test_default_user_and_no_switch(cluster):
+    """--default_user names the user of tasks that name none; with
+    --switch_user=false every task runs as the agent's user, whatever it
+    names (Mesos' flag)."""
+    m, launcher, agent = cluster
+    daemon = pwd.getpwnam("daemon").pw_uid
+    a = agent(args=["--default_user=daemon"])
+    open_path_to(a.work_dir)
+    a.start()
+    assert run_id(launcher, a, "dflt") == (daemon, daemon)
+    assert run_id(launcher, a, "named", user="nobody")[0] == nobody().pw_uid
+    b = agent(args=["--switch_user=false"])
+    b.start()
+    assert run_id(launcher, b, "noswitch", user="nobody") == (0, 0)
+    assert run_id(launcher, b, "noswitch2") == (0, 0)

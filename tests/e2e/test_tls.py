@@ -181,3 +181,138 @@ def test_agent_subscribes_over_mutual_tls(pki, tmp_path, master_factory):
         for x in (a, bare):
             x.stop()
             kill_leftovers(x.work_dir)
+
+
+def test_three_masters_failover_with_tls_and_auth(pki, tmp_path,
+                                                  master_factory):
+    """Issue 17: three masters in ZooKeeper serving HTTPS only, agents
+    and read-write calls authenticated. Agents find the leader through
+    ZooKeeper (its data says https), follow it over TLS with their
+    credential through two failovers, and their tasks keep running and
+    reporting."""
+    from test_ha import ZooKeeper, ha_args
+    ca = os.path.join(pki, "ca.pem")
+    creds = tmp_path / "credentials"
+    creds.write_text("ops ops-secret-e2e\nagent agent-secret-e2e\n")
+    os.chmod(creds, 0o600)
+    cred = tmp_path / "agent.credential"
+    cred.write_text("agent agent-secret-e2e\n")
+    os.chmod(cred, 0o600)
+    ops = ("ops", "ops-secret-e2e")
+    zk = ZooKeeper(tmp_path / "zk").start()
+    masters, agents = [], []
+    try:
+        for _ in range(3):
+            m = master_factory(args=ha_args(zk) + tls_args(
+                pki, "--ssl_ca_file=" + ca, "--credentials=%s" % creds,
+                "--authenticate_agents", "--authenticate_http_readwrite"))
+            with open(os.path.join(m.conf_dir, "launcher.conf"), "w") as f:
+                f.write("plugin = %s\n" % os.path.join(TEST_PLUGINS,
+                                                      "launcher.so"))
+            m.start(wait=False)
+            wait_https("https://127.0.0.1:%d/health" % m.port, ca)
+            masters.append(m)
+
+        def get(m, path):
+            return requests.get("https://127.0.0.1:%d%s" % (m.port, path),
+                                verify=ca, timeout=10)
+
+        def leader():
+            end = time.monotonic() + 20 * SLOW
+            while time.monotonic() < end:
+                alive = [m for m in masters if m.proc is not None]
+                try:
+                    lead = [m for m in alive
+                            if get(m, "/master/state").json()["elected"]]
+                except requests.RequestException:
+                    lead = []
+                if len(lead) == 1:
+                    return lead[0]
+                time.sleep(0.1)
+            raise AssertionError("no single leader")
+
+        def active_agents(m, n):
+            end = time.monotonic() + 30 * SLOW
+            while time.monotonic() < end:
+                try:
+                    ags = get(m, "/master/agents").json()["agents"]
+                except requests.RequestException:
+                    ags = []
+                if sum(a["state"] == "active" for a in ags) == n:
+                    return ags
+                time.sleep(0.1)
+            raise AssertionError("agents did not follow the leader")
+
+        lead = leader()
+        # A standby redirects with the scheme the leader serves.
+        standby = next(m for m in masters if m is not lead)
+        r = requests.get("https://127.0.0.1:%d/redirect" % standby.port,
+                         verify=ca, timeout=10, allow_redirects=False)
+        assert r.headers["Location"].startswith("https://"), r.headers
+        bare = Agent(tmp_path / "bare", zk.url(),
+                     args=["--ssl_ca_file=" + ca])
+        bare.start(wait=False)
+        agents.append(bare)
+        for i in range(2):
+            agents.append(Agent(tmp_path / ("a%d" % i), zk.url(),
+                                args=["--ssl_ca_file=" + ca,
+                                      "--credential=%s" % cred]).start(
+                                          wait=False))
+        ags = active_agents(lead, 2)
+        launch = "https://127.0.0.1:%d/launcher/launch" % lead.port
+        # Read-write calls need the credential (the launch is a plugin
+        # route: frameworks are not authenticated here).
+        assert requests.post("https://127.0.0.1:%d/master/reload" % lead.port,
+                             verify=ca, timeout=10).status_code == 401
+        for i, ag in enumerate(ags):
+            r = requests.post(launch, verify=ca, auth=ops, timeout=10,
+                              json={"agent_id": ag["id"], "tasks": [{
+                                  "task_id": "tls%d" % i,
+                                  "command": "while [ ! -f done ]; do "
+                                             "sleep 0.05; done; exit 3",
+                                  "resources": "cpus:0.1;mem:16"}]})
+            assert r.status_code == 202, r.text
+
+        def pids():
+            out = {}
+            for a in agents[1:]:
+                for t in a.state()["tasks"]:
+                    if t["state"] == "TASK_RUNNING":
+                        out[t["id"]] = t["pid"]
+            return out
+        end = time.monotonic() + 20 * SLOW
+        while len(pids()) < 2 and time.monotonic() < end:
+            time.sleep(0.1)
+        before = pids()
+        assert len(before) == 2
+        for _ in range(2):
+            lead.kill9()
+            new = leader()
+            assert new is not lead
+            lead.start(wait=False)  # back as a standby
+            lead = new
+            active_agents(lead, 2)
+            assert pids() == before
+        # The agent without a credential never joined any leader.
+        assert "HTTP 401" in bare.log()
+        # An exit after the failovers reaches the leader's plugin.
+        a = agents[1]
+        tid = next(t["id"] for t in a.state()["tasks"])
+        open(os.path.join(a.work_dir, "sandboxes", tid, "done"), "w").close()
+        end = time.monotonic() + 20 * SLOW
+        while time.monotonic() < end:
+            sts = get(lead, "/launcher/statuses?task_id=" + tid).json()
+            if any(s["state"] == "TASK_FAILED" for s in sts):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("TASK_FAILED of %s not reported" % tid)
+    finally:
+        for a in agents:
+            if a.alive():
+                a.stop()
+            kill_leftovers(a.work_dir)
+        for m in masters:
+            if m.proc is not None:
+                m.stop()
+        zk.stop()

@@ -268,6 +268,9 @@ static struct agora_jw *link_body(struct agent *a)
     agora_jw_kstr(w, "ip", a->advertise_ip);
     agora_jw_kint(w, "port",
                   a->http ? http_server_port(a->http) : a->conf.port);
+    /* Where the master's UI reaches the agent's files. */
+    if (a->conf.ssl_cert_file && *a->conf.ssl_cert_file)
+        agora_jw_kstr(w, "scheme", "https");
     agora_jw_kstr(w, "resources", res);
     agora_jw_key(w, "attributes");
     agora_jw_obj_open(w);

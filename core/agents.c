@@ -172,6 +172,8 @@ static void agent_write_info(struct agora_jw *w, const struct agent_rec *ag)
     agora_jw_kstr(w, "hostname", ag->hostname);
     agora_jw_kstr(w, "ip", ag->ip);
     agora_jw_kint(w, "port", ag->port);
+    if (ag->https)
+        agora_jw_kstr(w, "scheme", "https");
     agora_jw_kstr(w, "resources", ag->resources_text);
     agora_jw_key(w, "attributes");
     agora_jw_obj_open(w);
@@ -338,7 +340,7 @@ int agents_check_info(yajl_val doc, char *err, size_t errlen)
 int agents_take_info(struct agent_rec *ag, yajl_val doc, char *err,
                      size_t errlen)
 {
-    const char *res = agora_json_get_str(doc, "resources");
+    const char *res = agora_json_get_str(doc, "resources"), *scheme;
     struct agora_resources total = {NULL, 0};
     int64_t port = 0;
     char why[200];
@@ -353,6 +355,8 @@ int agents_take_info(struct agent_rec *ag, yajl_val doc, char *err,
     agora_resources_free(&ag->total);
     ag->total = total;
     ag->port = (int)port;
+    scheme = agora_json_get_str(doc, "scheme");
+    ag->https = scheme && strcmp(scheme, "https") == 0;
     if (set_str(&ag->resources_text, res) < 0 ||
         set_str(&ag->hostname, agora_json_get_str(doc, "hostname")) < 0 ||
         set_str(&ag->ip, agora_json_get_str(doc, "ip")) < 0 ||

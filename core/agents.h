@@ -54,6 +54,7 @@ struct agent_rec {
     char *hostname;
     char *ip;
     int port;
+    int https;                     /* its API serves HTTPS only         */
     char *version;
     char *resources_text;          /* as the agent reported it          */
     char *alloc_text;              /* what the allocator was given      */

@@ -177,15 +177,17 @@ static void proxy_on_done(void *arg, struct hc_req *r, int err)
                p->buf ? p->buf : "", p->len);
 }
 
-/* "http://ip:port/files/<op>?<query>", malloc'ed; NULL when out of memory. */
+/* "http[s]://ip:port/files/<op>?<query>", malloc'ed; NULL when out of
+ * memory. */
 static char *proxy_url(const struct agent_rec *ag, const char *op,
                        const char *query)
 {
     int v6 = strchr(ag->ip, ':') != NULL;
     char *url;
 
-    if (asprintf(&url, "http://%s%s%s:%d/files/%s?%s", v6 ? "[" : "",
-                 ag->ip, v6 ? "]" : "", ag->port, op, query) < 0)
+    if (asprintf(&url, "%s://%s%s%s:%d/files/%s?%s",
+                 ag->https ? "https" : "http", v6 ? "[" : "", ag->ip,
+                 v6 ? "]" : "", ag->port, op, query) < 0)
         return NULL;
     return url;
 }

@@ -97,8 +97,14 @@ def test_mutual_tls(pki, master_factory):
 
 
 def test_agent_api_serves_https(pki, tmp_path, master_factory):
+    """The agent's API over HTTPS only; the master's UI proxy reaches its
+    files by https (the agent says so when it subscribes), trusting the
+    master's --ssl_ca_file."""
     ca = os.path.join(pki, "ca.pem")
-    m = master_factory().start()
+    m = master_factory(args=["--ssl_ca_file=" + ca])
+    with open(os.path.join(m.conf_dir, "launcher.conf"), "w") as f:
+        f.write("plugin = %s\n" % os.path.join(TEST_PLUGINS, "launcher.so"))
+    m.start()
     a = Agent(tmp_path / "agent", m, args=tls_args(pki))
     a.start(wait=False)
     try:
@@ -106,6 +112,25 @@ def test_agent_api_serves_https(pki, tmp_path, master_factory):
         assert r.status_code == 200 and r.json()["id"]
         with pytest.raises(requests.RequestException):
             requests.get("http://127.0.0.1:%d/state" % a.port, timeout=5)
+        aid = r.json()["id"]
+        end = time.monotonic() + 15 * SLOW
+        while not m.json("/master/agents")["agents"]:
+            assert time.monotonic() < end, "the agent did not subscribe"
+            time.sleep(0.1)
+        r = m.post("/launcher/launch", json={"agent_id": aid, "tasks": [{
+            "task_id": "tls-ui", "command": "echo via-https; sleep 60",
+            "resources": "cpus:0.1;mem:16"}]})
+        assert r.status_code == 202, r.text
+        url = "/agents/%s/files/read" % aid
+        params = {"path": "/sandboxes/tls-ui/stdout", "offset": 0}
+        end = time.monotonic() + 15 * SLOW
+        while True:
+            r = m.get(url, params=params)
+            if r.status_code == 200 and r.json()["data"]:
+                break
+            assert time.monotonic() < end, (r.status_code, r.text)
+            time.sleep(0.1)
+        assert r.json()["data"] == "via-https\n"
     finally:
         a.stop()
         kill_leftovers(a.work_dir)

@@ -220,6 +220,22 @@ static int link_json_dump(struct agora_jw *w, yajl_val v, int depth)
 /* The subscribe body                                                   */
 /* ------------------------------------------------------------------ */
 
+/* The user t's spec names, for the master's view_tasks ACLs after a
+ * failover (a master that launched the task knows it already). */
+static void link_write_user(struct agora_jw *w, const struct agent_task *t)
+{
+    char why[64];
+    yajl_val spec = t->spec_json ? agora_json_parse(t->spec_json, why,
+                                                    sizeof(why))
+                                 : NULL;
+    const char *user = spec ? agora_json_get_str(spec, "user") : NULL;
+
+    if (user && *user)
+        agora_jw_kstr(w, "user", user);
+    if (spec)
+        yajl_tree_free(spec);
+}
+
 static void link_write_tasks(struct agora_jw *w, struct agent *a)
 {
     const char *id;
@@ -237,6 +253,7 @@ static void link_write_tasks(struct agora_jw *w, struct agent *a)
         agora_jw_kstr(w, "framework_id", t->framework_id);
         agora_jw_kstr(w, "state", agora_task_state_name(t->state));
         agora_jw_kstr(w, "resources", res ? res : "");
+        link_write_user(w, t);
         agora_jw_key(w, "healthy");
         if (t->healthy < 0)
             agora_jw_null(w);

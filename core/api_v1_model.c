@@ -16,6 +16,7 @@
 #include "b64.h"
 #include "frameworks.h"
 #include "master.h"
+#include "master_auth.h"
 #include "plugins.h"
 #include "res_json.h"
 #include "tasks.h"
@@ -121,7 +122,7 @@ void api_v1_write_get_tasks(struct agora_jw *w, struct master *m)
             int which = t->state == AGORA_TASK_UNREACHABLE ? 1
                         : agora_task_state_terminal(t->state) ? 2
                                                               : 0;
-            if (which == l)
+            if (which == l && master_task_viewable(m, t))
                 api_v1_write_task(w, m, t);
         }
         agora_jw_arr_close(w);

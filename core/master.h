@@ -125,6 +125,12 @@ struct master {
     struct master_policy policy; /* weights, quota, maintenance (stored) */
     struct auth auth;          /* who may call (master_auth.c)        */
     struct acls acls;          /* what each may do (acl.h)            */
+    /* While a reply listing tasks is built: whose view it is (view_tasks;
+     * master_view_begin() in master_auth.h). */
+    struct {
+        int on;
+        const char *principal; /* borrowed from the request; NULL: none */
+    } viewer;
     struct auth_tls tls;       /* HTTPS of the master's ports         */
     struct frameworks frameworks;
     struct agents agents;

@@ -464,13 +464,19 @@ void master_api_v1(void *arg, struct http_req *req)
                 !master_auth_allow(m, req, ACL_GET_FLAGS, NULL))
                 http_reply(req, 403, "text/plain", ACL_REFUSED,
                            strlen(ACL_REFUSED));
-            else
+            else {
+                master_view_begin(m, req);
                 reply_read(req, type, reads[i].fn, m);
+                master_view_end(m);
+            }
             yajl_tree_free(doc);
             return;
         }
-    if (strcmp(type, "SUBSCRIBE") == 0)
+    if (strcmp(type, "SUBSCRIBE") == 0) {
+        master_view_begin(m, req);
         status = api_v1_subscribe(m, req, &why);
+        master_view_end(m);
+    }
     else
         status = run_change(m, type, doc, &why, &part);
     yajl_tree_free(doc);

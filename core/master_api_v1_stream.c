@@ -24,6 +24,7 @@
 #include "http.h"
 #include "log.h"
 #include "master.h"
+#include "master_auth.h"
 #include "master_api_v1.h"
 #include "tasks.h"
 
@@ -32,6 +33,7 @@
 
 struct api_v1_sub {
     struct http_stream *stream;
+    char *principal; /* who subscribed (view_tasks); NULL: none */
     struct api_v1_sub *next;
 };
 
@@ -47,6 +49,7 @@ static void sub_on_close(void *arg, struct http_stream *s)
 
             *pp = sub->next;
             m->api_v1.nsubs--;
+            free(sub->principal);
             free(sub);
             return;
         }
@@ -63,8 +66,10 @@ static int send_record(struct http_stream *s, const char *json, size_t len)
     return http_stream_write(s, json, len);
 }
 
-/* Sends w's document (an event) to every subscriber, and frees w. */
-static void broadcast(struct master *m, struct agora_jw *w)
+/* Sends w's document (an event) to every subscriber that may view t
+ * (NULL: an event of no task), and frees w. */
+static void broadcast_of(struct master *m, struct agora_jw *w,
+                         const struct task *t)
 {
     struct api_v1_sub *sub, *next;
     const char *json;
@@ -77,9 +82,15 @@ static void broadcast(struct master *m, struct agora_jw *w)
     }
     for (sub = m->api_v1.subs; sub; sub = next) {
         next = sub->next;
-        send_record(sub->stream, json, len);
+        if (t == NULL || master_task_viewable_by(m, sub->principal, t))
+            send_record(sub->stream, json, len);
     }
     agora_jw_free(w);
+}
+
+static void broadcast(struct master *m, struct agora_jw *w)
+{
+    broadcast_of(m, w, NULL);
 }
 
 /* A writer with {"type": type, key: { opened, or NULL when none
@@ -105,6 +116,15 @@ static void event_close(struct master *m, struct agora_jw *w)
     broadcast(m, w);
 }
 
+/* The event of task t: only to subscribers who may view it. */
+static void event_close_task(struct master *m, struct agora_jw *w,
+                             const struct task *t)
+{
+    agora_jw_obj_close(w);
+    agora_jw_obj_close(w);
+    broadcast_of(m, w, t);
+}
+
 void api_v1_task_added(struct master *m, const struct task *t)
 {
     struct agora_jw *w = event_open(m, "TASK_ADDED", "task_added");
@@ -113,7 +133,7 @@ void api_v1_task_added(struct master *m, const struct task *t)
         return;
     agora_jw_key(w, "task");
     api_v1_write_task(w, m, t);
-    event_close(m, w);
+    event_close_task(m, w, t);
 }
 
 void api_v1_task_updated(struct master *m, const struct task *t)
@@ -138,7 +158,7 @@ void api_v1_task_updated(struct master *m, const struct task *t)
     agora_jw_key(w, "status");
     api_v1_write_task_status(w, m, t);
     agora_jw_kstr(w, "state", agora_task_state_name(t->state));
-    event_close(m, w);
+    event_close_task(m, w, t);
 }
 
 void api_v1_agent_added(struct master *m, struct agent_rec *ag)
@@ -309,7 +329,14 @@ int api_v1_subscribe(struct master *m, struct http_req *req,
     }
     w = subscribed(m);
     sub = calloc(1, sizeof(*sub));
+    if (sub && http_req_principal(req) &&
+        !(sub->principal = strdup(http_req_principal(req)))) {
+        free(sub);
+        sub = NULL;
+    }
     if (sub == NULL || (json = agora_jw_result(w, &len)) == NULL) {
+        if (sub)
+            free(sub->principal);
         free(sub);
         agora_jw_free(w);
         *why = "out of memory";
@@ -320,6 +347,7 @@ int api_v1_subscribe(struct master *m, struct http_req *req,
                                    m->conf.event_keepalive, beat,
                                    len + STREAM_SLACK, sub_on_close, m);
     if (sub->stream == NULL) {
+        free(sub->principal);
         free(sub);
         agora_jw_free(w);
         *why = "cannot open the stream";
@@ -341,6 +369,7 @@ void api_v1_close_all(struct master *m)
 
         m->api_v1.subs = sub->next;
         http_stream_close(sub->stream);
+        free(sub->principal);
         free(sub);
     }
     m->api_v1.nsubs = 0;

@@ -34,6 +34,7 @@
 #include "plugin_api.h"
 #include "plugin_conf.h"
 #include "plugins.h"
+#include "tasks.h"
 
 enum realm {
     REALM_OPEN,
@@ -276,4 +277,27 @@ void master_auth_client_tls(struct master *m, struct hc_client *c)
 void master_auth_forbid(struct http_req *req)
 {
     http_reply_error(req, 403, "not allowed by the master's ACLs");
+}
+
+void master_view_begin(struct master *m, struct http_req *req)
+{
+    m->viewer.on = m->acls.configured;
+    m->viewer.principal = http_req_principal(req);
+}
+
+void master_view_end(struct master *m)
+{
+    m->viewer.on = 0;
+    m->viewer.principal = NULL;
+}
+
+int master_task_viewable_by(const struct master *m, const char *who,
+                            const struct task *t)
+{
+    return acls_allow(&m->acls, ACL_VIEW_TASKS, who, t->user);
+}
+
+int master_task_viewable(const struct master *m, const struct task *t)
+{
+    return !m->viewer.on || master_task_viewable_by(m, m->viewer.principal, t);
 }

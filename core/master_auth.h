@@ -26,6 +26,21 @@ int master_auth_allow(struct master *m, struct http_req *req,
                       enum acl_action act, const char *object);
 void master_auth_forbid(struct http_req *req);
 
+/*
+ * Between these, the task lists written (/master/state, /master/tasks,
+ * /master/frameworks, the v1 reads) hold only the tasks req's principal
+ * may view (view_tasks, whose object is the task's user): for replies
+ * built synchronously. master_task_viewable() answers it for one task,
+ * for who (NULL: unauthenticated) or, with the master's viewer off,
+ * always 1.
+ */
+void master_view_begin(struct master *m, struct http_req *req);
+void master_view_end(struct master *m);
+struct task;
+int master_task_viewable(const struct master *m, const struct task *t);
+int master_task_viewable_by(const struct master *m, const char *who,
+                            const struct task *t);
+
 /* The TLS of the master's ports (--ssl_*) into a server's conf. */
 struct http_server_conf;
 void master_auth_tls_conf(const struct master *m, struct http_server_conf *hc);

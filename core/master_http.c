@@ -166,6 +166,7 @@ static void h_state(void *arg, struct http_req *req)
     char pid[300];
 
     master_pid(m, pid, sizeof(pid));
+    master_view_begin(m, req);
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "version", AGORA_VERSION);
     master_mesos_write_build(w);
@@ -199,6 +200,7 @@ static void h_state(void *arg, struct http_req *req)
     alloc_write_roles(m->alloc, w);
     master_mesos_state_lists(m, w);
     agora_jw_obj_close(w);
+    master_view_end(m);
     http_reply_jw(req, 200, w);
 }
 
@@ -206,6 +208,7 @@ static void h_frameworks(void *arg, struct http_req *req)
 {
     struct agora_jw *w = agora_jw_new();
 
+    master_view_begin(M(arg), req);
     agora_jw_obj_open(w);
     agora_jw_key(w, "frameworks");
     frameworks_write(M(arg), w, write_fw_tasks, arg);
@@ -215,6 +218,7 @@ static void h_frameworks(void *arg, struct http_req *req)
     agora_jw_arr_open(w);
     agora_jw_arr_close(w);
     agora_jw_obj_close(w);
+    master_view_end(M(arg));
     http_reply_jw(req, 200, w);
 }
 

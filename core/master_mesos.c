@@ -95,7 +95,8 @@ void master_mesos_state_lists(struct master *m, struct agora_jw *w)
     agora_jw_arr_open(w);
     for (t = m->tasks.first; t; t = t->next)
         if (!agora_task_state_terminal(t->state) &&
-            map_get(&m->frameworks.by_id, t->framework_id) == NULL)
+            map_get(&m->frameworks.by_id, t->framework_id) == NULL &&
+            master_task_viewable(m, t))
             tasks_write_one(w, t);
     agora_jw_arr_close(w);
     /* Frameworks with tasks that have not re-registered since a failover:

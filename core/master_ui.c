@@ -18,6 +18,7 @@
 #include "master_auth.h"
 #include "master_ui.h"
 #include "router.h"
+#include "tasks.h"
 
 /* core/ui/, embedded by agora_embed() in core/CMakeLists.txt. */
 extern const struct agora_static_table master_ui_assets;
@@ -234,6 +235,38 @@ static int proxy_start(struct master *m, struct http_req *req,
     return 0;
 }
 
+/* access_sandboxes (object: the user of the task whose sandbox path is
+ * in): 1 when req's principal may read path. The agent refuses ".."
+ * itself; here it would hide whose sandbox is read, so it is refused.
+ * A path naming no known task's sandbox ("/sandboxes" itself, a task
+ * the master forgot) is allowed only where ANY user is. */
+static int sandbox_allowed(struct master *m, struct http_req *req,
+                           const char *path)
+{
+    static const char prefix[] = "/sandboxes/";
+    const struct task *t = NULL;
+    const char *id = path + sizeof(prefix) - 1, *end;
+    char buf[AGORA_ID_MAX + 1];
+
+    if (!m->acls.configured)
+        return 1;
+    if (strstr(path, "/../") || (strlen(path) >= 3 &&
+                                 strcmp(path + strlen(path) - 3, "/..") == 0))
+        return 0;
+    if (strncmp(path, prefix, sizeof(prefix) - 1) == 0) {
+        end = strchr(id, '/');
+        if (!end)
+            end = id + strlen(id);
+        if ((size_t)(end - id) < sizeof(buf)) {
+            memcpy(buf, id, (size_t)(end - id));
+            buf[end - id] = '\0';
+            t = tasks_find(m, buf);
+        }
+    }
+    return master_auth_allow(m, req, ACL_ACCESS_SANDBOXES,
+                             t ? t->user : NULL);
+}
+
 static void ui_agent_files(void *arg, struct http_req *req)
 {
     struct master *m = arg;
@@ -252,6 +285,10 @@ static void ui_agent_files(void *arg, struct http_req *req)
     if (path == NULL || path[0] != '/') {
         http_reply_error(req, 400, "path must be given, absolute "
                          "(/sandboxes/<task_id>/stdout, say)");
+        return;
+    }
+    if (!sandbox_allowed(m, req, path)) {
+        master_auth_forbid(req);
         return;
     }
     ag = agents_find(m, id);

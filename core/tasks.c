@@ -21,6 +21,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "master_auth.h"
 #include "res_json.h"
 #include "tasks_extra.h"
 #include "uuid.h"
@@ -793,6 +794,8 @@ static int launch_one(struct master *m, struct agora_framework *fw,
     }
     t->resources = res_get(m, placed);
     t->kill_grace = sp->kill_grace_period;
+    if (sp->user && *sp->user)
+        t->user = intern(m, sp->user);
     agora_resources_free(placed);
     if (sp->name && strcmp(sp->name, sp->task_id) != 0)
         t->name = strdup(sp->name);
@@ -1122,9 +1125,13 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
         tasks_seen_take(t, &seen); /* its agent's word is the latest */
     if (t == NULL) {
         /* A master that restarted learns the task from its agent. */
+        const char *user = agora_json_get_str(r, "user");
+
         t = task_new(m, id, fw_id, ag->id);
         if (t == NULL || map_put(&ag->tasks, t->id, t, NULL) < 0)
             return;
+        if (user && *user)
+            t->user = intern(m, user);
         if (res) {
             struct agora_resources parsed = {NULL, 0};
 
@@ -1291,7 +1298,8 @@ static void framework_write_tasks(struct master *m, struct agora_jw *w,
 
     agora_jw_arr_open(w);
     for (t = m->tasks.first; t; t = t->next)
-        if (strcmp(t->framework_id, fw_id) == 0 && task_list(t) == list)
+        if (strcmp(t->framework_id, fw_id) == 0 && task_list(t) == list &&
+            master_task_viewable(m, t))
             tasks_write_one(w, t);
     agora_jw_arr_close(w);
 }
@@ -1364,19 +1372,22 @@ void tasks_http_list(void *arg, struct http_req *req)
     }
     if (limit == -1)
         limit = LONG_MAX;
+    master_view_begin(m, req);
     w = agora_jw_new();
     agora_jw_obj_open(w);
     agora_jw_key(w, "tasks");
     agora_jw_arr_open(w);
     for (t = asc ? m->tasks.first : m->tasks.last; t && n < limit;
          t = asc ? t->next : t->prev) {
-        if (!task_matches(t, fw, id) || skipped++ < offset)
+        if (!task_matches(t, fw, id) || !master_task_viewable(m, t) ||
+            skipped++ < offset)
             continue;
         tasks_write_one(w, t);
         n++;
     }
     agora_jw_arr_close(w);
     agora_jw_obj_close(w);
+    master_view_end(m);
     http_reply_jw(req, 200, w);
 }
 

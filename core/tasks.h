@@ -83,6 +83,7 @@ struct task {
     char *name;                    /* NULL: same as id                  */
     const char *framework_id;      /* interned                          */
     const char *agent_id;          /* interned                          */
+    const char *user;              /* interned; NULL: it names none     */
     const struct agora_resources *resources; /* shared: see tasks_res_*() */
     enum agora_task_state state;
     int healthy;

@@ -369,3 +369,120 @@ def test_root_needs_an_acl(tmp_path, master_factory):
                                        "users": {"values": ["root"]}}]})
     st = run_as_root("principal = p1\n", "--acls=" + allow)
     assert st["state"] == "TASK_RUNNING", st
+
+
+def read_record(raw):
+    """One "<length>\\n<JSON>" record of a v1 event stream."""
+    head = b""
+    while not head.endswith(b"\n"):
+        c = raw.read(1)
+        assert c, "the stream ended"
+        head += c
+    body = b""
+    while len(body) < int(head):
+        chunk = raw.read(int(head) - len(body))
+        assert chunk, "the stream ended inside a record"
+        body += chunk
+    return json.loads(body)
+
+
+def event_task(ev):
+    if ev["type"] == "TASK_ADDED":
+        return ev["task_added"]["task"]["task_id"]["value"]
+    if ev["type"] == "TASK_UPDATED":
+        return ev["task_updated"]["task_id"]["value"]
+    return None
+
+
+def test_view_tasks(tmp_path, master_factory):
+    """view_tasks (object: the task's user): ops sees every task, agent1
+    only nobody's, in /master/tasks, /master/state, /master/frameworks,
+    v1 GET_TASKS and the v1 event stream (snapshot and events).
+    access_sandboxes: agent1 reads nobody's sandboxes through the master,
+    and no other's; nobody else reads any."""
+    acls = json.dumps({"view_tasks": [
+        {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+        {"principals": {"values": ["agent1"]}, "users": {"values": ["nobody"]}},
+        {"principals": {"values": ["agent1"]}, "users": {"type": "NONE"}}],
+        "access_sandboxes": [
+        {"principals": {"values": ["agent1"]}, "users": {"values": ["nobody"]}},
+        {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]})
+    m = secured(tmp_path, master_factory, "--acls=" + acls,
+                "--authenticate_http_readonly",
+                "--authenticate_http_readwrite")  # /api/v1 is read-write
+    creds = write(tmp_path / "agent.cred", "agent1 %s\n" % AGENT_SECRET)
+    a = Agent(tmp_path / "agent", m, args=["--credential=" + creds])
+    a.start(wait=False)
+    viewer = ("agent1", AGENT_SECRET)
+
+    def agent_id():
+        ags = requests.get(m.url("/master/agents"), auth=OPS,
+                           timeout=10).json()["agents"]
+        return ags[0]["id"] if ags and ags[0]["state"] == "active" else None
+    aid = wait_for(agent_id, 10 * SLOW, what="the agent to subscribe")
+
+    def subscribe():
+        r = requests.post(m.url("/api/v1"), auth=viewer, stream=True,
+                          json={"type": "SUBSCRIBE"}, timeout=10 * SLOW)
+        assert r.status_code == 200, r.text
+        return r
+
+    def launch(*users, suffix=""):
+        r = requests.post(m.url("/launcher/launch"), timeout=10, json={
+            "agent_id": aid, "tasks": [
+                {"task_id": "v-%s%s" % (u or "none", suffix),
+                 "command": "exec sleep 60", "resources": "cpus:0.1;mem:16",
+                 **({"user": u} if u else {})} for u in users]})
+        assert r.status_code == 202, r.text
+
+    def ids(who, path="/master/tasks", state=None):
+        r = requests.get(m.url(path), auth=who, timeout=10)
+        assert r.status_code == 200, r.text
+        return sorted(t["id"] for t in r.json()["tasks"]
+                      if state is None or t["state"] == state)
+    early = subscribe()
+    try:
+        launch("nobody", "daemon", None)
+        everyone = ["v-daemon", "v-nobody", "v-none"]
+        wait_for(lambda: ids(OPS, state="TASK_RUNNING") == everyone,
+                 10 * SLOW, what="three tasks running")
+        assert ids(viewer) == ["v-nobody"]
+        for path in ("/master/state", "/master/frameworks"):
+            for who, want in ((OPS, 3), (viewer, 1)):
+                doc = requests.get(m.url(path), auth=who, timeout=10).json()
+                n = sum(len(f["tasks"]) for f in doc["frameworks"])
+                assert n == want, (path, who[0], n)
+        for who, want in ((OPS, 3), (viewer, 1)):
+            r = requests.post(m.url("/api/v1"), auth=who, timeout=10,
+                              json={"type": "GET_TASKS"})
+            assert len(r.json()["get_tasks"]["tasks"]) == want, who[0]
+        files = "/agents/%s/files/read" % aid
+        for who, path, want in (
+                (viewer, "/sandboxes/v-nobody/stdout", 200),
+                (viewer, "/sandboxes/v-daemon/stdout", 403),
+                (viewer, "/sandboxes/v-nobody/../v-daemon/stdout", 403),
+                (viewer, "/sandboxes", 403),
+                (OPS, "/sandboxes/v-nobody/stdout", 403)):
+            r = requests.get(m.url(files), auth=who, timeout=10,
+                             params={"path": path, "offset": 0})
+            assert r.status_code == want, (who[0], path, r.text)
+        # A subscription now: its snapshot holds nobody's task only.
+        late = subscribe()
+        snap = read_record(late.raw)
+        late.close()
+        assert [t["task_id"]["value"] for t in
+                snap["subscribed"]["get_state"]["get_tasks"]["tasks"]] == \
+            ["v-nobody"]
+        # The early stream: every event of the three came before those of
+        # a task launched after they ran, and only nobody's passed.
+        launch("nobody", suffix="2")
+        seen = set()
+        while "v-nobody2" not in seen:
+            t = event_task(read_record(early.raw))
+            if t:
+                seen.add(t)
+        assert seen == {"v-nobody", "v-nobody2"}
+    finally:
+        early.close()
+        a.stop()
+        kill_leftovers(a.work_dir)

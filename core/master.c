@@ -4,6 +4,7 @@
 #include "master.h"
 #include "master_api_v1.h"
 #include "master_auth.h"
+#include "master_teardown.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -253,6 +254,7 @@ static void master_on_sighup(struct ev_loop *loop, ev_signal *w, int events)
 {
     (void)loop;
     (void)events;
+    master_torn_down_clear(w->data); /* the operator's reload brings them */
     master_request_reload(w->data);
 }
 
@@ -446,6 +448,7 @@ void master_stop(struct master *m)
     policy_stop(m);
     maint_free(m);
     master_auth_stop(m);
+    master_torn_down_clear(m);
     frameworks_free(m);
     tasks_free(m);
     alloc_free(m->alloc);

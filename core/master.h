@@ -151,6 +151,10 @@ struct master {
     unsigned long next_gen;
     unsigned long reloads, reload_failures;
     int reload_pending;
+    struct {                   /* plugins torn down (master_teardown.c) */
+        char **v;              /* their .so files                       */
+        size_t n;
+    } torn_down;
     ev_timer reload_timer;     /* runs a requested reload on the loop  */
     /* What POST /master/reload calls: set by master.c, so that
      * master_http.c calls nothing in the file that starts it. */

@@ -30,6 +30,7 @@
 #include "http.h"
 #include "log.h"
 #include "master.h"
+#include "master_teardown.h"
 #include "master_auth.h"
 #include "master_api_v1.h"
 #include "master_http.h"
@@ -472,7 +473,13 @@ void master_api_v1(void *arg, struct http_req *req)
             yajl_tree_free(doc);
             return;
         }
-    if (strcmp(type, "SUBSCRIBE") == 0) {
+    if (strcmp(type, "TEARDOWN") == 0) {
+        yajl_val msg = v1_call_message(doc, type);
+        const char *id = agora_json_get_str(
+            msg ? agora_json_get(msg, "framework_id") : NULL, "value");
+
+        status = master_teardown(m, req, id, &why);
+    } else if (strcmp(type, "SUBSCRIBE") == 0) {
         master_view_begin(m, req);
         status = api_v1_subscribe(m, req, &why);
         master_view_end(m);

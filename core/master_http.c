@@ -32,6 +32,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "master_teardown.h"
 #include "master_auth.h"
 #include "master_http.h"
 #include "master_api_v1.h"
@@ -364,6 +365,7 @@ static void h_reload(void *arg, struct http_req *req)
         master_auth_forbid(req);
         return;
     }
+    master_torn_down_clear(M(arg)); /* the operator's reload brings them */
     M(arg)->request_reload(M(arg));
     http_reply(req, 202, NULL, "{\"message\":\"reload requested\"}", 30);
 }

@@ -23,6 +23,7 @@
 #include "http.h"
 #include "log.h"
 #include "master.h"
+#include "master_teardown.h"
 #include "master_mesos.h"
 #include "master_policy.h"
 #include "router.h"
@@ -439,6 +440,7 @@ int policy_routes(struct master *m, struct router *r)
         {"GET", "maintenance/status", maint_http_status},
         {"POST", "machine/down", maint_http_down},
         {"POST", "machine/up", maint_http_up},
+        {"POST", "teardown", master_teardown_http},
     };
     size_t i;
     int rc;

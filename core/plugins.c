@@ -24,6 +24,7 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
+#include "master_teardown.h"
 #include "master_auth.h"
 #include "plugin_api.h"
 
@@ -251,7 +252,12 @@ static int plugin_scan(struct master *m, int strict, struct plugin_scan *sc)
         err[0] = '\0';
         rc = plugin_scan_entry(m, names, n, i, &sc->v[sc->n], err,
                                sizeof(err));
-        if (rc > 0) {
+        if (rc > 0 && master_torn_down(m, sc->v[sc->n].so)) {
+            log_info("plugins", "%s left out: torn down until the next "
+                                "reload", sc->v[sc->n].so);
+            plugin_conf_free(&sc->v[sc->n]);
+            rc = 0;
+        } else if (rc > 0) {
             sc->n++;
             rc = 0;
         } else if (rc < 0 && rc != AGORA_ENOMEM) {

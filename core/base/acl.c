@@ -27,6 +27,7 @@ static const struct {
     [ACL_GET_FLAGS] = {"get_flags", "flags"},
     [ACL_VIEW_TASKS] = {"view_tasks", "users"},
     [ACL_ACCESS_SANDBOXES] = {"access_sandboxes", "users"},
+    [ACL_TEARDOWN] = {"teardown", "framework_principals"},
 };
 
 static void entity_free(struct acl_entity *e)
@@ -143,7 +144,7 @@ static int acls_parse(struct acls *a, const char *text, char *err,
         if (act == ACL_ACTIONS) {
             snprintf(err, errlen, "unknown action %s (agora knows "
                      "run_tasks, register_frameworks, reload_plugins, "
-                     "get_flags, view_tasks, access_sandboxes)", k);
+                     "get_flags, view_tasks, access_sandboxes, teardown)", k);
             rc = AGORA_EINVAL;
         } else if (a->rules[act]) {
             snprintf(err, errlen, "%s given twice", k);

@@ -8,7 +8,8 @@
  *    "reload_plugins":      [{"principals": E, "plugins": E}],
  *    "get_flags":           [{"principals": E, "flags": E}],
  *    "view_tasks":          [{"principals": E, "users": E}],
- *    "access_sandboxes":    [{"principals": E, "users": E}]}
+ *    "access_sandboxes":    [{"principals": E, "users": E}],
+ *    "teardown":            [{"principals": E, "framework_principals": E}]}
  *
  * where an entity E is {"values": [...]}, {"type": "ANY"} or
  * {"type": "NONE"}. As Mesos' local authorizer: the rules of an action
@@ -29,6 +30,7 @@ enum acl_action {
     ACL_GET_FLAGS,
     ACL_VIEW_TASKS,
     ACL_ACCESS_SANDBOXES,
+    ACL_TEARDOWN,
     ACL_ACTIONS
 };
 

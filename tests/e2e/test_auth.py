@@ -160,6 +160,22 @@ def test_agents_authenticate(tmp_path, master_factory):
         wait_for(lambda: any(s["state"] == "TASK_RUNNING" for s in
                              m.json("/launcher/statuses?task_id=t1")),
                  15 * SLOW, what="t1 RUNNING through authenticated updates")
+        # Issue 15's impostor: the real agent's id (public) and a forged
+        # update of its task, without the credential: refused, and the
+        # agent and its task are as they were.
+        r = m.post("/api/agent/subscribe", timeout=5, json={
+            "agent_id": a.agent_id, "hostname": "h", "ip": "127.0.0.1",
+            "port": 1, "resources": "cpus:64;mem:65536", "tasks": []})
+        assert r.status_code == 401
+        r = m.post("/api/agent/updates", timeout=5, json={
+            "agent_id": a.agent_id, "updates": [{
+                "task_id": "t1", "framework_id": "launcher",
+                "state": "TASK_FINISHED", "seq": 99}]})
+        assert r.status_code == 401
+        [ag] = m.json("/master/agents")["agents"]
+        assert ag["state"] == "active" and ag["resources"]["cpus"] < 64
+        [t] = m.json("/master/tasks")["tasks"]
+        assert t["state"] == "TASK_RUNNING"
         assert AGENT_SECRET not in a.log() and AGENT_SECRET not in m.log()
     finally:
         a.stop()
@@ -484,5 +500,54 @@ def test_view_tasks(tmp_path, master_factory):
         assert seen == {"v-nobody", "v-nobody2"}
     finally:
         early.close()
+        a.stop()
+        kill_leftovers(a.work_dir)
+
+
+def test_teardown(tmp_path, master_factory):
+    """Mesos' teardown of a framework (a plugin here), under the teardown
+    ACL (object: the framework's principal): its tasks are killed and its
+    plugin unloaded until the operator's next reload."""
+    acls = json.dumps({"teardown": [
+        {"principals": {"values": ["ops"]},
+         "framework_principals": {"values": ["launcher-p"]}},
+        {"principals": {"type": "ANY"},
+         "framework_principals": {"type": "NONE"}}]})
+    m = secured(tmp_path, master_factory, "--acls=" + acls,
+                "--authenticate_http_readwrite",
+                plugin_conf="principal = launcher-p\n")
+    a = Agent(tmp_path / "agent", m).start()
+    try:
+        r = requests.post(m.url("/launcher/launch"), timeout=10, json={
+            "agent_id": a.agent_id, "tasks": [{
+                "task_id": "td", "command": "exec sleep 60",
+                "resources": "cpus:0.1;mem:16"}]})
+        assert r.status_code == 202, r.text
+        wait_for(lambda: any(s["state"] == "TASK_RUNNING" for s in
+                             m.json("/launcher/statuses?task_id=td")),
+                 15 * SLOW, what="td RUNNING")
+        [fw] = m.json("/master/frameworks")["frameworks"]
+        url = m.url("/master/teardown")
+        r = requests.post(url, data="frameworkId=" + fw["id"], timeout=10,
+                          auth=("agent1", AGENT_SECRET))
+        assert r.status_code == 403
+        r = requests.post(m.url("/api/v1"), auth=OPS, timeout=10, json={
+            "type": "TEARDOWN", "teardown": {"framework_id": {"value": "x"}}})
+        assert r.status_code == 400 and "No framework" in r.text
+        r = requests.post(url, data="frameworkId=" + fw["id"], timeout=10,
+                          auth=OPS)
+        assert r.status_code == 200, r.text
+        wait_for(lambda: m.json("/master/tasks")["tasks"][0]["state"] ==
+                 "TASK_KILLED", 15 * SLOW, what="td killed")
+        wait_for(lambda: m.get("/launcher/statuses").status_code == 404,
+                 10 * SLOW, what="the plugin unloaded")
+        assert m.json("/master/frameworks")["frameworks"] == []
+        assert "torn down" in m.log()
+        # The operator's reload loads it again.
+        assert requests.post(m.url("/master/reload"), auth=OPS,
+                             timeout=10).status_code == 202
+        wait_for(lambda: m.get("/launcher/statuses").status_code == 200,
+                 10 * SLOW, what="the plugin back")
+    finally:
         a.stop()
         kill_leftovers(a.work_dir)

@@ -163,8 +163,11 @@ static int become(struct fetch_ctx *ctx, char *err, size_t errlen)
             fprintf(stderr, "agora-fetcher: no cache (%s): %s\n", c->cache_dir,
                     strerror(errno));
     }
-    if (root && (initgroups(c->user, gid) != 0 || setgid(gid) != 0 ||
-                 setuid(uid) != 0 || setuid(0) == 0)) {
+    /* Dropped for good (setuid(0) must fail after), unless the task's
+     * user is root itself (an agent's --default_user=root). */
+    if (root && uid != 0 &&
+        (initgroups(c->user, gid) != 0 || setgid(gid) != 0 ||
+         setuid(uid) != 0 || setuid(0) == 0)) {
         snprintf(err, errlen, "cannot become user '%s'", c->user);
         return -1;
     }

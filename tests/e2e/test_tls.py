@@ -157,8 +157,16 @@ def test_agent_subscribes_over_mutual_tls(pki, tmp_path, master_factory):
     go over TLS too)."""
     ca = os.path.join(pki, "ca.pem")
     client = (os.path.join(pki, "client.pem"), os.path.join(pki, "client.key"))
+    creds = tmp_path / "credentials"
+    creds.write_text("agent agent-secret-e2e\n")
+    os.chmod(creds, 0o600)
+    cred = tmp_path / "agent.credential"
+    cred.write_text("agent agent-secret-e2e\n")
+    os.chmod(cred, 0o600)
     m = master_factory(args=tls_args(pki, "--ssl_ca_file=" + ca,
-                                     "--ssl_require_client_cert"))
+                                     "--ssl_require_client_cert",
+                                     "--credentials=%s" % creds,
+                                     "--authenticate_agents"))
     with open(os.path.join(m.conf_dir, "launcher.conf"), "w") as f:
         f.write("plugin = %s\n" % os.path.join(TEST_PLUGINS, "launcher.so"))
     m.start(wait=False)
@@ -172,10 +180,17 @@ def test_agent_subscribes_over_mutual_tls(pki, tmp_path, master_factory):
     bare = Agent(tmp_path / "bare", "https://127.0.0.1:%d" % m.port,
                  args=["--ssl_ca_file=" + ca])
     bare.start(wait=False)
+    # With its certificate and without its credential: refused too.
+    nocred = Agent(tmp_path / "nocred", "https://127.0.0.1:%d" % m.port,
+                   args=["--ssl_ca_file=" + ca,
+                         "--ssl_cert_file=" + client[0],
+                         "--ssl_key_file=" + client[1]])
+    nocred.start(wait=False)
     a = Agent(tmp_path / "agent", "https://127.0.0.1:%d" % m.port,
               args=["--ssl_ca_file=" + ca,
                     "--ssl_cert_file=" + client[0],
-                    "--ssl_key_file=" + client[1]])
+                    "--ssl_key_file=" + client[1],
+                    "--credential=%s" % cred])
     a.start(wait=False)
     try:
         end = time.monotonic() + 15 * SLOW
@@ -189,6 +204,7 @@ def test_agent_subscribes_over_mutual_tls(pki, tmp_path, master_factory):
         [ag] = get("/master/agents").json()["agents"]
         assert ag["state"] == "active"
         assert "HTTP 403" in bare.log()
+        assert "HTTP 401" in nocred.log()
         r = requests.post(base + "/launcher/launch", verify=ca, cert=client,
                           timeout=10, json={"agent_id": ag["id"], "tasks": [{
                               "task_id": "t1", "command": "exec sleep 60",
@@ -203,7 +219,7 @@ def test_agent_subscribes_over_mutual_tls(pki, tmp_path, master_factory):
             time.sleep(0.1)
         assert "TASK_RUNNING" in states, states
     finally:
-        for x in (a, bare):
+        for x in (a, bare, nocred):
             x.stop()
             kill_leftovers(x.work_dir)
 

@@ -30,11 +30,11 @@
 #include "http.h"
 #include "log.h"
 #include "master.h"
-#include "master_teardown.h"
 #include "master_auth.h"
 #include "master_api_v1.h"
 #include "master_http.h"
 #include "master_mesos.h"
+#include "master_teardown.h"
 #include "tasks.h"
 #include "v1_call.h"
 

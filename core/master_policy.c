@@ -23,9 +23,9 @@
 #include "http.h"
 #include "log.h"
 #include "master.h"
-#include "master_teardown.h"
 #include "master_mesos.h"
 #include "master_policy.h"
+#include "master_teardown.h"
 #include "router.h"
 #include "store.h"
 

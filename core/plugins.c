@@ -24,8 +24,8 @@
 #include "log.h"
 #include "clock.h"
 #include "master.h"
-#include "master_teardown.h"
 #include "master_auth.h"
+#include "master_teardown.h"
 #include "plugin_api.h"
 
 #define PLUGIN_ERR 512

@@ -179,28 +179,59 @@ static void emit_string(FILE *o, const char *s)
     fputc('"', o);
 }
 
-static int cmp_str(const void *a, const void *b)
+/* A file to embed: its name in the table, and where its bytes are. */
+struct entry {
+    const char *name;
+    char src[4096];
+};
+
+static int cmp_entry(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const struct entry *)a)->name,
+                  ((const struct entry *)b)->name);
 }
 
 int main(int argc, char **argv)
 {
     const char *name, *out, *dir;
-    char **files, tmp[4096], path[4096];
+    char tmp[4096];
+    struct entry *files;
     size_t n, i;
     FILE *o;
 
     if (argc < 4) {
-        fprintf(stderr, "usage: agora_embed_gen NAME OUT.c DIR FILE...\n");
+        fprintf(stderr, "usage: agora_embed_gen NAME OUT.c DIR "
+                        "FILE|FILE=SOURCE...\n");
         return 2;
     }
     name = argv[1];
     out = argv[2];
     dir = argv[3];
-    files = argv + 4;
     n = (size_t)argc - 4;
-    qsort(files, n, sizeof(*files), cmp_str);
+    if ((files = calloc(n ? n : 1, sizeof(*files))) == NULL)
+        die("out of memory", NULL);
+    /* FILE is under DIR; FILE=SOURCE (a shared asset) is read from SOURCE. */
+    for (i = 0; i < n; i++) {
+        char *arg = argv[4 + i], *eq = strchr(arg, '=');
+        int len;
+
+        if (eq) {
+            *eq = '\0';
+            len = snprintf(files[i].src, sizeof(files[i].src), "%s", eq + 1);
+        } else {
+            len = snprintf(files[i].src, sizeof(files[i].src), "%s/%s", dir,
+                           arg);
+        }
+        errno = 0;
+        if (len < 0 || (size_t)len >= sizeof(files[i].src))
+            die("path too long:", arg);
+        files[i].name = arg;
+    }
+    qsort(files, n, sizeof(*files), cmp_entry);
+    errno = 0;
+    for (i = 1; i < n; i++)
+        if (strcmp(files[i - 1].name, files[i].name) == 0)
+            die("embedded twice:", files[i].name);
     errno = 0;
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", out) >= (int)sizeof(tmp))
         die("path too long:", out);
@@ -215,12 +246,8 @@ int main(int argc, char **argv)
         struct blob raw = {0}, gz = {0};
         uint64_t h;
 
-        errno = 0;
-        if (snprintf(path, sizeof(path), "%s/%s", dir, files[i]) >=
-            (int)sizeof(path))
-            die("path too long:", files[i]);
-        read_file(path, &raw);
-        gzip_file(path, &gz);
+        read_file(files[i].src, &raw);
+        gzip_file(files[i].src, &gz);
         emit_bytes(o, "raw", i, &raw);
         if (gz.len < raw.len)
             emit_bytes(o, "gz", i, &gz);
@@ -238,11 +265,11 @@ int main(int argc, char **argv)
     fprintf(o, "static const struct agora_static_file files[] = {\n");
     for (i = 0; i < n; i++) {
         fprintf(o, "    {.path = ");
-        emit_string(o, files[i]);
+        emit_string(o, files[i].name);
         fprintf(o,
                 ", .content_type = \"%s\",\n     .data = raw_%zu, "
                 ".len = LEN_%zu,\n",
-                content_type(files[i]), i, i);
+                content_type(files[i].name), i, i);
         fprintf(o,
                 "#if GZ_%zu\n     .gz = gz_%zu, .gz_len = GZLEN_%zu,\n"
                 "#endif\n",
@@ -259,5 +286,6 @@ int main(int argc, char **argv)
         die("cannot write", tmp);
     if (rename(tmp, out) != 0)
         die("cannot rename to", out);
+    free(files);
     return 0;
 }

@@ -1,6 +1,8 @@
-# agora_embed(<target> <NAME> <dir>)
+# agora_embed(<target> <NAME> <dir> [<shared dir>...])
 #
-# Embeds every file under <dir> into <target> at build time: a generated
+# Embeds every file under <dir>, and those of each shared dir that <dir>
+# has no file of the same name for, into <target> at build time (the
+# SDK's shared UI helpers are one such dir: ${AGORA_UI_DIR}): a generated
 # C source defines `const struct agora_static_table <NAME>` (see
 # <agora/static.h>), which agora_static_serve() answers requests from.
 # Declare it where you serve it:
@@ -19,7 +21,17 @@
 #
 #     pkg_get_variable(AGORA_CMAKE_DIR agora-plugin cmakedir)
 #     include(${AGORA_CMAKE_DIR}/agora_embed.cmake)
-#     agora_embed(myplugin myplugin_ui ${CMAKE_CURRENT_SOURCE_DIR}/ui)
+#     agora_embed(myplugin myplugin_ui ${CMAKE_CURRENT_SOURCE_DIR}/ui
+#                 ${AGORA_UI_DIR})
+#
+# AGORA_UI_DIR: the SDK's ui/ (dom.js: safe DOM building, tables, bars,
+# numbers and times), beside this file once installed, plugins/sdk/ui in
+# agora's own tree.
+if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/../ui/dom.js)
+  set(AGORA_UI_DIR ${CMAKE_CURRENT_LIST_DIR}/../ui CACHE INTERNAL "")
+else()
+  set(AGORA_UI_DIR ${CMAKE_CURRENT_LIST_DIR}/../plugins/sdk/ui CACHE INTERNAL "")
+endif()
 
 function(agora_embed target name dir)
   if(NOT name MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
@@ -47,6 +59,20 @@ function(agora_embed target name dir)
   set(deps)
   foreach(f ${files})
     list(APPEND deps ${dir}/${f})
+  endforeach()
+  # Shared files: NAME=SOURCE for the generator, unless dir has NAME.
+  foreach(shared ${ARGN})
+    get_filename_component(shared ${shared} ABSOLUTE)
+    file(GLOB_RECURSE more LIST_DIRECTORIES false CONFIGURE_DEPENDS
+         RELATIVE ${shared} ${shared}/*)
+    list(FILTER more EXCLUDE REGEX "(^|/)\\.")
+    list(SORT more)
+    foreach(f ${more})
+      if(NOT f IN_LIST files)
+        list(APPEND files ${f}=${shared}/${f})
+        list(APPEND deps ${shared}/${f})
+      endif()
+    endforeach()
   endforeach()
   set(out ${CMAKE_CURRENT_BINARY_DIR}/${name}_embed.c)
   add_custom_command(OUTPUT ${out}

@@ -129,6 +129,10 @@ static void agent_up(const char *isolation)
         .isolation = isolation,
         .cgroups_root = cgroot,
         .hostname = hostname_,
+        /* Users switched as the agent's default, but tasks naming none
+         * run as root here, as these tests' commands expect. */
+        .switch_user = 1,
+        .default_user = "root",
     };
 
     nupds = 0;

@@ -1,7 +1,8 @@
 // dom.js - building the page's elements. Data only ever becomes text
 // (textContent, attributes through setAttribute): nothing the server
-// says is parsed as markup. (marathon's UI and the master's have the same
-// helpers; each page is served from its own origin, so each carries them.)
+// says is parsed as markup. Shared by the master's UI and every
+// plugin's (the SDK's ui/ directory, embedded beside each page's own
+// files by agora_embed: each page is served from its own origin).
 
 // h('a', {href: '#/', class: 'x', onclick: fn}, 'text', child...) -> element.
 export function h(tag, attrs, ...children) {
@@ -79,4 +80,43 @@ export function when(iso) {
   const d = new Date(iso);
   if (isNaN(d)) return String(iso);
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+// A bar filled to used/total (CSSOM width: allowed by the page's CSP).
+export function bar(used, total) {
+  const fillEl = h('span');
+  const pct = total > 0 ? Math.min(100, (100 * used) / total) : 0;
+  fillEl.style.width = pct.toFixed(1) + '%';
+  return h('div', {class: 'bar', role: 'meter', 'aria-valuemin': 0,
+                   'aria-valuemax': total, 'aria-valuenow': used}, fillEl);
+}
+
+export function stateTag(state) {
+  return h('span', {class: 'state ' + state}, state);
+}
+
+export function bytes(n) {
+  if (n >= 1 << 20) return num(n / (1 << 20)) + ' MB';
+  if (n >= 1 << 10) return num(n / (1 << 10)) + ' KB';
+  return n + ' B';
+}
+
+export function duration(secs) {
+  secs = Math.max(0, Math.floor(secs || 0));
+  const d = Math.floor(secs / 86400), hr = Math.floor(secs / 3600) % 24;
+  const m = Math.floor(secs / 60) % 60, s = secs % 60;
+  if (d) return `${d}d ${hr}h`;
+  if (hr) return `${hr}h ${m}m`;
+  if (m) return `${m}m ${s}s`;
+  return `${s}s`;
+}
+
+export function time(secs) {
+  if (!secs) return '';
+  return new Date(secs * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+// A link handled by the page's router (app.js listens for data-nav).
+export function link(href, text) {
+  return h('a', {href, 'data-nav': true}, text);
 }

@@ -61,6 +61,7 @@ struct mar_conf {
     double health_kill_rate;      /* unhealthy kills per second, at most   */
     double task_launch_timeout;   /* s a task may take to run (300)        */
     const char *framework_name;   /* shown in /v2/info                     */
+    double offer_hold;            /* s an unused offer is kept in a burst  */
 };
 
 /* ---- instances ---- */
@@ -272,6 +273,9 @@ struct mar {
     int suppressed;
     int want_revive;         /* an app began to wait: clear the filters   */
     size_t nqueued;          /* apps with queued_since set                */
+    double demand_at;        /* when an app last began to wait            */
+    struct mar_held **held;  /* offers kept for apps still arriving       */
+    size_t nheld, capheld;
     double health_kill_budget; /* kills allowed now (a token bucket)       */
 
     struct mar_sse *sse;     /* SSE clients                                */
@@ -280,7 +284,7 @@ struct mar {
     struct agora_jw *jw_doc; /* scratch writer for cached documents        */
     uint64_t tasks_launched;
     uint64_t status_counts[AGORA_TASK_STATE_COUNT];
-    uint64_t offers_in, offers_used, offers_declined;
+    uint64_t offers_in, offers_used, offers_declined, offers_held;
     double start_time;
     double elected_time;
     uint16_t next_service_port;
@@ -292,6 +296,24 @@ struct mar_agent {
     struct agora_kv *attrs;
     size_t nattrs;
 };
+
+/* ---- mar_offers.c ---- */
+
+struct mar_held;
+
+/* Keeps an offer nothing can use now while apps are arriving (an app
+ * began to wait within conf->offer_hold s): 0, or an error and the
+ * caller declines it. */
+int mar_offers_hold(struct mar *m, const struct agora_offer *o);
+size_t mar_offers_n(const struct mar *m);
+const struct agora_offer *mar_offers_at(const struct mar *m, size_t i);
+/* Kept offer i was accepted (or its accept failed): forget it. The last
+ * one takes its place. */
+void mar_offers_spent(struct mar *m, size_t i);
+/* Declines the kept offers past their time (all: every one). */
+void mar_offers_expire(struct mar *m, double now, int all);
+void mar_offers_rescind(struct mar *m, const char *offer_id);
+void mar_offers_free(struct mar *m);
 
 #define MAR_LOG(m, lvl, ...) (m)->api->log((m)->h, (lvl), __VA_ARGS__)
 

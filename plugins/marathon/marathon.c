@@ -74,6 +74,7 @@ static void mar_fini(void *state)
 {
     struct mar *m = state;
 
+    mar_store_fini(m);
     mar_events_free(m);
     mar_offers_free(m);
     agora_pending_free_all(&m->pend);

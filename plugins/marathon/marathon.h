@@ -240,6 +240,23 @@ struct mar_deploy {
 
 struct mar_sse;
 
+/* ---- puts gathered into transactions (mar_store.c) ---- */
+
+struct mar_wop {
+    char *key;
+    char *value;
+    size_t len;
+    agora_store_fn cb;
+    void *arg;
+};
+
+struct mar_wbatch {
+    struct mar_wop ops[AGORA_STORE_TXN_MAX];
+    size_t n;
+    size_t bytes;              /* keys and values waiting                  */
+    struct agora_timer *timer; /* sends them at the end of this pass       */
+};
+
 /* ---- the plugin ---- */
 
 struct mar {
@@ -278,6 +295,8 @@ struct mar {
     size_t nheld, capheld;
     double health_kill_budget; /* kills allowed now (a token bucket)       */
 
+    struct mar_wbatch wb;    /* puts waiting for the end of the pass       */
+    uint64_t store_puts, store_txns; /* puts, and the transactions of two+ */
     struct mar_sse *sse;     /* SSE clients                                */
     struct agora_pending pend; /* callbacks in flight                      */
     struct agora_jw *jw;     /* scratch writer for events                  */
@@ -296,6 +315,19 @@ struct mar_agent {
     struct agora_kv *attrs;
     size_t nattrs;
 };
+
+/* ---- mar_store.c ---- */
+
+/* Puts key (with AGORA_STORE_ANY) with the other puts of this pass of
+ * the loop, in one transaction; cb(arg, err, NULL) once it landed. 0, or
+ * an error and cb is not called. */
+int mar_store_put(struct mar *m, const char *key, const void *value,
+                  size_t len, agora_store_fn cb, void *arg);
+/* Sends the waiting puts now: before any other store call of the plugin
+ * (a delete, a read, a put not through mar_store_put), so that the
+ * store sees the plugin's calls in the order it made them. */
+void mar_store_flush(struct mar *m);
+void mar_store_fini(struct mar *m);
 
 /* ---- mar_offers.c ---- */
 

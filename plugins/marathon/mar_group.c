@@ -77,7 +77,7 @@ static void group_save(struct mar *m, const struct mar_group *g)
         group_write(w, g);
         doc = agora_jw_result(w, &len);
         if (doc)
-            m->api->store_put(m->h, key, doc, len, AGORA_STORE_ANY, stored, m);
+            mar_store_put(m, key, doc, len, stored, m);
     }
     free(key);
     free(gk);
@@ -134,6 +134,7 @@ void mar_group_remove_tree(struct mar *m, const char *id)
     for (j = 0; j < n; j++) {
         gk = mar_group_key(v[j]->id);
         key = NULL;
+        mar_store_flush(m);
         if (gk && asprintf(&key, "groups/%s", gk) >= 0)
             m->api->store_delete(m->h, key, AGORA_STORE_ANY, stored, m);
         free(key);

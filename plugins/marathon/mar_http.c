@@ -544,6 +544,12 @@ static size_t metrics_collect(struct mar *m, struct metric *v, size_t max)
     C("marathon.mesos.offers.incoming.counter", m->offers_in);
     C("marathon.mesos.offers.used.counter", m->offers_used);
     C("marathon.mesos.offers.declined.counter", m->offers_declined);
+    /* offers kept for apps still arriving (mar_offers.c), and now */
+    C("marathon.mesos.offers.held.counter", m->offers_held);
+    G("marathon.mesos.offers.held.gauge", mar_offers_n(m));
+    /* puts, and the transactions that held two or more (mar_store.c) */
+    C("marathon.store.puts.counter", m->store_puts);
+    C("marathon.store.txns.counter", m->store_txns);
     C("marathon.mesos.task-updates.task-running.counter",
       m->status_counts[AGORA_TASK_RUNNING]);
     C("marathon.mesos.task-updates.task-failed.counter",

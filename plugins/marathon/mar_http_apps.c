@@ -492,6 +492,7 @@ static void rollback(struct mar *m, struct agora_req *r, struct mar_rapp *a,
     rb->r = r;
     rb->force = force;
     agora_pending_add(&m->pend, &rb->pend, rollback_free);
+    mar_store_flush(m);
     if (m->api->defer(r) != 0 ||
         m->api->store_get(m->h, key, rollback_read, rb) != 0) {
         agora_pending_del(&rb->pend);
@@ -934,6 +935,7 @@ static void versions_start(struct mar *m, struct agora_req *r, int one)
     q->r = r;
     agora_pending_add(&m->pend, &q->pend, versions_req_free);
     rc = m->api->defer(r);
+    mar_store_flush(m);
     if (rc == 0)
         rc = one ? m->api->store_get(m->h, key, version_read, q)
                  : m->api->store_list(m->h, key, versions_listed, q);

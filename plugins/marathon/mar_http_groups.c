@@ -252,7 +252,7 @@ static void save_version(struct mar *m, const char *id, const char *version,
     char *gk = mar_group_key(id), *key = NULL;
 
     if (gk && asprintf(&key, "groupversions/%s/%s", gk, version) >= 0)
-        m->api->store_put(m->h, key, body, len, AGORA_STORE_ANY, NULL, NULL);
+        mar_store_put(m, key, body, len, NULL, NULL);
     free(key);
     free(gk);
 }
@@ -464,6 +464,7 @@ static void groups_rollback(struct mar *m, struct agora_req *r, const char *id,
         g->r = r;
         g->force = force;
         agora_pending_add(&m->pend, &g->pend, group_rollback_free);
+        mar_store_flush(m);
         if (m->api->defer(r) == 0 &&
             m->api->store_get(m->h, key, rollback_read, g) == 0)
             g = NULL;
@@ -809,6 +810,7 @@ static void gversions(struct mar *m, struct agora_req *r, int one)
         q->r = r;
         agora_pending_add(&m->pend, &q->pend, gver_free);
         rc = m->api->defer(r);
+        mar_store_flush(m);
         if (rc == 0)
             rc = one ? m->api->store_get(m->h, key, gversion_read, q)
                      : m->api->store_list(m->h, key, gversions_listed, q);

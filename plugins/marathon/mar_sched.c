@@ -394,6 +394,14 @@ static void restart_kills(struct mar *m, struct mar_rapp *a)
     free(old);
 }
 
+static void queue_leave(struct mar *m, struct mar_rapp *a)
+{
+    if (a->queued_since > 0) {
+        a->queued_since = 0;
+        m->nqueued--;
+    }
+}
+
 static void pass_app(struct mar *m, struct mar_rapp *a)
 {
     size_t active, i;
@@ -414,13 +422,14 @@ static void pass_app(struct mar *m, struct mar_rapp *a)
         if (a->queued_since == 0) {
             a->queued_since = mar_now(m);
             m->nqueued++;
-            /* New demand: offers declined for lack of it come back now,
-             * not when their 5 s filters expire. */
+            /* New demand: the kept offers are tried first (pass_run),
+             * then offers declined for lack of it come back now, not
+             * when their 5 s filters expire. */
             m->want_revive = 1;
+            m->demand_at = a->queued_since;
         }
-    } else if (a->queued_since > 0) {
-        a->queued_since = 0;
-        m->nqueued--;
+    } else {
+        queue_leave(m, a);
     }
     mar_deploy_progress(m, a); /* may remove a */
 }
@@ -448,6 +457,8 @@ static void offers_update(struct mar *m)
     }
 }
 
+static void held_fill(struct mar *m);
+
 static void pass_run(void *arg, struct agora_timer *t)
 {
     struct mar *m = arg;
@@ -461,6 +472,8 @@ static void pass_run(void *arg, struct agora_timer *t)
         a->next_dirty = NULL;
         pass_app(m, a);
     }
+    if (m->want_revive)
+        held_fill(m);
     offers_update(m);
 }
 
@@ -571,6 +584,7 @@ void mar_sched_tick(void *arg, struct agora_timer *t)
                                     a->launch_after <= now))
             mar_sched_dirty(m, a);
     }
+    mar_offers_expire(m, now, 0);
     kill_retry(m, now);
     overdue(m, now);
     mar_ready_tick(m);
@@ -1342,9 +1356,11 @@ static struct fit *fit_of(struct fit *fits, size_t *n,
     return &fits[(*n)++];
 }
 
-/* Fills one offer; returns the number of tasks launched. */
+/* Fills one offer; returns the number of tasks launched. *spent is 1
+ * when the offer went to accept() (it is used up, even when the accept
+ * failed), 0 when nothing fitted and the caller keeps or declines it. */
 static size_t offer_fill(struct mar *m, const struct agora_offer *o,
-                         struct mar_rapp **queue, size_t nq)
+                         struct mar_rapp **queue, size_t nq, int *spent)
 {
     struct launch *ls = NULL;
     struct agora_task_spec *specs = NULL;
@@ -1408,10 +1424,9 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
     }
     for (i = 0; i < nfits; i++)
         free(fits[i].ranges);
+    *spent = nl > 0;
     if (nl == 0) {
         free(ls);
-        m->api->decline(m->fw, o->id, -1);
-        m->offers_declined++;
         return 0;
     }
     specs = calloc(nl, sizeof(*specs));
@@ -1466,12 +1481,62 @@ static size_t offer_fill(struct mar *m, const struct agora_offer *o,
     return nl;
 }
 
+/* An offer nothing waiting could use: kept while apps are arriving
+ * (mar_offers.c), else declined with the default filter. */
+static void offer_unused(struct mar *m, const struct agora_offer *o)
+{
+    if (mar_offers_hold(m, o) == 0)
+        return;
+    m->api->decline(m->fw, o->id, -1);
+    m->offers_declined++;
+}
+
+/* New demand meets the kept offers before anything is revived: each is
+ * tried once per app that began to wait, where a revive would have
+ * offered every agent again. The demand they meet needs no revive. */
+static void held_fill(struct mar *m)
+{
+    struct mar_rapp **queue = NULL;
+    size_t nq, i = 0, j, k;
+    int spent;
+
+    if (mar_offers_n(m) == 0 || !m->loaded ||
+        (nq = queued_apps(m, &queue)) == 0) {
+        free(queue);
+        return;
+    }
+    for (i = 0; i < nq; i++)
+        mar_sched_dirty(m, queue[i]); /* their next pass leaves the queue */
+    i = 0;
+    while (nq > 0 && i < mar_offers_n(m)) {
+        spent = 0;
+        offer_fill(m, mar_offers_at(m, i), queue, nq, &spent);
+        if (spent)
+            mar_offers_spent(m, i); /* the last one moved to i */
+        else
+            i++;
+        /* The apps filled leave the queue now, not at their next pass,
+         * so that offers_update() does not revive for them. */
+        for (k = 0, j = 0; j < nq; j++) {
+            if (mar_sched_wanted(m, queue[j]) > 0)
+                queue[k++] = queue[j];
+            else
+                queue_leave(m, queue[j]);
+        }
+        nq = k;
+    }
+    free(queue);
+    if (nq == 0)
+        m->want_revive = 0;
+}
+
 void mar_sched_on_offer(void *state, struct agora_framework *fw,
                         const struct agora_offer *offers, size_t n)
 {
     struct mar *m = state;
     struct mar_rapp **queue = NULL;
-    size_t nq, i, launched = 0;
+    size_t nq, i;
+    int spent;
 
     (void)fw;
     m->offers_in += n;
@@ -1481,26 +1546,23 @@ void mar_sched_on_offer(void *state, struct agora_framework *fw,
     for (i = 0; i < nq; i++)
         mar_sched_dirty(m, queue[i]);
     for (i = 0; i < n; i++) {
-        if (nq == 0) {
-            m->api->decline(m->fw, offers[i].id, -1);
-            m->offers_declined++;
-            continue;
-        }
-        launched += offer_fill(m, &offers[i], queue, nq);
+        spent = 0;
+        if (nq > 0)
+            offer_fill(m, &offers[i], queue, nq, &spent);
+        if (!spent)
+            offer_unused(m, &offers[i]);
         nq = queue_compact(m, queue, nq);
     }
     free(queue);
     if (nq == 0 && m->pass_timer == NULL)
         offers_update(m);
-    (void)launched;
 }
 
 void mar_sched_on_rescind(void *state, struct agora_framework *fw,
                           const char *offer_id)
 {
-    (void)state;
     (void)fw;
-    (void)offer_id;
+    mar_offers_rescind(state, offer_id);
 }
 
 /* ---- status updates ---- */

@@ -212,7 +212,7 @@ static void put_json(struct mar *m, const char *key, struct agora_jw *w,
             cb(arg, AGORA_ENOMEM, NULL);
         return;
     }
-    rc = m->api->store_put(m->h, key, doc, len, AGORA_STORE_ANY, cb, arg);
+    rc = mar_store_put(m, key, doc, len, cb, arg);
     if (rc != 0) {
         MAR_LOG(m, AGORA_LOG_ERROR, "cannot write %s: %s", key,
                 m->api->strerror(rc));
@@ -279,6 +279,7 @@ static void trim_listed(void *arg, int err, const struct agora_store_result *r)
         for (i = 0; i < r->nnames - c->keep; i++) {
             if (asprintf(&k, "versions/%s/%s", c->key, r->names[i]) < 0)
                 break;
+            mar_store_flush(c->m);
             c->m->api->store_delete(c->m->h, k, AGORA_STORE_ANY, write_done,
                                     c->m);
             free(k);
@@ -302,6 +303,7 @@ static void trim(struct mar *m, const char *app_key, size_t keep)
     c->m = m;
     c->keep = keep;
     agora_pending_add(&m->pend, &c->pend, trim_free);
+    mar_store_flush(m);
     if (m->api->store_list(m->h, k, trim_listed, c) != 0) {
         agora_pending_del(&c->pend);
         trim_free(&c->pend);
@@ -323,6 +325,7 @@ void mar_state_app_remove(struct mar *m, struct mar_rapp *a)
 {
     char *k = NULL;
 
+    mar_store_flush(m);
     if (asprintf(&k, "apps/%s", a->key) >= 0) {
         m->api->store_delete(m->h, k, AGORA_STORE_ANY, write_done, m);
         free(k);
@@ -574,6 +577,7 @@ void mar_state_inst_remove(struct mar *m, struct mar_inst *in,
         }
     }
     agora_map_del(&m->tasks, in->task_id);
+    mar_store_flush(m);
     if (asprintf(&key, "instances/%s", in->instance_id) >= 0) {
         rc = m->api->store_delete(m->h, key, AGORA_STORE_ANY,
                                   c ? ack_done : write_done,
@@ -610,6 +614,7 @@ void mar_state_deploy_delete(struct mar *m, struct mar_deploy *d)
 
     if (asprintf(&key, "deployments/%s", d->id) < 0)
         return;
+    mar_store_flush(m);
     m->api->store_delete(m->h, key, AGORA_STORE_ANY, write_done, m);
     free(key);
 }
@@ -736,6 +741,7 @@ static void load_instances(void *arg, int err,
             MAR_LOG(m, AGORA_LOG_WARN, "instance %s in the store has no app;"
                     " dropped", r->entries[i].name);
             if (asprintf(&k, "instances/%s", r->entries[i].name) >= 0) {
+                mar_store_flush(m);
                 m->api->store_delete(m->h, k, AGORA_STORE_ANY, write_done, m);
                 free(k);
             }

@@ -74,7 +74,9 @@ static void mar_fini(void *state)
 {
     struct mar *m = state;
 
+    mar_store_fini(m);
     mar_events_free(m);
+    mar_offers_free(m);
     agora_pending_free_all(&m->pend);
     mar_state_free(m);
     agora_jw_free(m->jw);
@@ -109,6 +111,12 @@ static const struct agora_conf_field mar_conf_fields[] = {
     {"framework_name", AGORA_CONF_STRING, "marathon",
      offsetof(struct mar_conf, framework_name),
      "the name /v2/info gives"},
+    {"offer_hold", AGORA_CONF_DURATION, "1secs",
+     offsetof(struct mar_conf, offer_hold),
+     "an offer no waiting app can use is kept this long (to twice it) "
+     "while apps keep arriving, instead of declined: a burst of new "
+     "apps is filled from the kept offers rather than each reviving "
+     "every agent's offer; 0 declines at once"},
     {NULL, 0, NULL, 0, NULL},
 };
 

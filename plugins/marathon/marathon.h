@@ -61,6 +61,7 @@ struct mar_conf {
     double health_kill_rate;      /* unhealthy kills per second, at most   */
     double task_launch_timeout;   /* s a task may take to run (300)        */
     const char *framework_name;   /* shown in /v2/info                     */
+    double offer_hold;            /* s an unused offer is kept in a burst  */
 };
 
 /* ---- instances ---- */
@@ -239,6 +240,23 @@ struct mar_deploy {
 
 struct mar_sse;
 
+/* ---- puts gathered into transactions (mar_store.c) ---- */
+
+struct mar_wop {
+    char *key;
+    char *value;
+    size_t len;
+    agora_store_fn cb;
+    void *arg;
+};
+
+struct mar_wbatch {
+    struct mar_wop ops[AGORA_STORE_TXN_MAX];
+    size_t n;
+    size_t bytes;              /* keys and values waiting                  */
+    struct agora_timer *timer; /* sends them at the end of this pass       */
+};
+
 /* ---- the plugin ---- */
 
 struct mar {
@@ -272,15 +290,20 @@ struct mar {
     int suppressed;
     int want_revive;         /* an app began to wait: clear the filters   */
     size_t nqueued;          /* apps with queued_since set                */
+    double demand_at;        /* when an app last began to wait            */
+    struct mar_held **held;  /* offers kept for apps still arriving       */
+    size_t nheld, capheld;
     double health_kill_budget; /* kills allowed now (a token bucket)       */
 
+    struct mar_wbatch wb;    /* puts waiting for the end of the pass       */
+    uint64_t store_puts, store_txns; /* puts, and the transactions of two+ */
     struct mar_sse *sse;     /* SSE clients                                */
     struct agora_pending pend; /* callbacks in flight                      */
     struct agora_jw *jw;     /* scratch writer for events                  */
     struct agora_jw *jw_doc; /* scratch writer for cached documents        */
     uint64_t tasks_launched;
     uint64_t status_counts[AGORA_TASK_STATE_COUNT];
-    uint64_t offers_in, offers_used, offers_declined;
+    uint64_t offers_in, offers_used, offers_declined, offers_held;
     double start_time;
     double elected_time;
     uint16_t next_service_port;
@@ -292,6 +315,37 @@ struct mar_agent {
     struct agora_kv *attrs;
     size_t nattrs;
 };
+
+/* ---- mar_store.c ---- */
+
+/* Puts key (with AGORA_STORE_ANY) with the other puts of this pass of
+ * the loop, in one transaction; cb(arg, err, NULL) once it landed. 0, or
+ * an error and cb is not called. */
+int mar_store_put(struct mar *m, const char *key, const void *value,
+                  size_t len, agora_store_fn cb, void *arg);
+/* Sends the waiting puts now: before any other store call of the plugin
+ * (a delete, a read, a put not through mar_store_put), so that the
+ * store sees the plugin's calls in the order it made them. */
+void mar_store_flush(struct mar *m);
+void mar_store_fini(struct mar *m);
+
+/* ---- mar_offers.c ---- */
+
+struct mar_held;
+
+/* Keeps an offer nothing can use now while apps are arriving (an app
+ * began to wait within conf->offer_hold s): 0, or an error and the
+ * caller declines it. */
+int mar_offers_hold(struct mar *m, const struct agora_offer *o);
+size_t mar_offers_n(const struct mar *m);
+const struct agora_offer *mar_offers_at(const struct mar *m, size_t i);
+/* Kept offer i was accepted (or its accept failed): forget it. The last
+ * one takes its place. */
+void mar_offers_spent(struct mar *m, size_t i);
+/* Declines the kept offers past their time (all: every one). */
+void mar_offers_expire(struct mar *m, double now, int all);
+void mar_offers_rescind(struct mar *m, const char *offer_id);
+void mar_offers_free(struct mar *m);
 
 #define MAR_LOG(m, lvl, ...) (m)->api->log((m)->h, (lvl), __VA_ARGS__)
 

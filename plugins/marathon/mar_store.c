@@ -1,0 +1,197 @@
+/*
+ * mar_store.c - the plugin's puts, gathered into store transactions.
+ *
+ * A new app cost four store writes (its record, its version, its
+ * deployment's record and, later, its deletion) and each instance one
+ * write per launch and per update: 14,000 store operations for 1,000
+ * apps of 10 instances, each a round through the store thread (and with
+ * ZooKeeper a multi of its own, with the leadership check). The puts of
+ * one pass of the loop - a POST's app, version and deployment, the
+ * instances one offer launched, a batch of status updates - now go as
+ * one store_txn() at the end of it (a timer of 0 s), up to
+ * AGORA_STORE_TXN_MAX puts or AGORA_STORE_VALUE_MAX bytes each.
+ *
+ * Order is kept: a put of a key already waiting, every delete (in a
+ * transaction a delete of a missing key fails it all) and every read go
+ * only after what waits was sent (mar_store_flush()). Completions come
+ * in the order of the calls, each op's callback with the transaction's
+ * outcome; callbacks get no result (none of the plugin's uses one).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "marathon.h"
+
+struct txn_ctx {
+    struct agora_pending pend;
+    struct mar *m;
+    size_t n;
+    struct mar_wcb {
+        agora_store_fn cb;
+        void *arg;
+    } cbs[];
+};
+
+static void txn_free(struct agora_pending *p)
+{
+    free(p);
+}
+
+static void txn_done(void *arg, int err, const struct agora_store_result *r)
+{
+    struct txn_ctx *c = arg;
+    size_t i;
+
+    (void)r;
+    agora_pending_del(&c->pend);
+    for (i = 0; i < c->n; i++) {
+        if (c->cbs[i].cb)
+            c->cbs[i].cb(c->cbs[i].arg, err, NULL);
+    }
+    free(c);
+}
+
+static void ops_clear(struct mar_wbatch *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        free(b->ops[i].key);
+        free(b->ops[i].value);
+    }
+    b->n = 0;
+    b->bytes = 0;
+}
+
+/* Each waiting op's callback with err, when nothing could be sent. */
+static void ops_fail(struct mar_wbatch *b, int err)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        if (b->ops[i].cb)
+            b->ops[i].cb(b->ops[i].arg, err, NULL);
+    }
+}
+
+static int send_one(struct mar *m, struct mar_wop *op)
+{
+    return m->api->store_put(m->h, op->key, op->value, op->len,
+                             AGORA_STORE_ANY, op->cb, op->arg);
+}
+
+static int send_txn(struct mar *m, struct mar_wbatch *b)
+{
+    struct agora_store_txn_op ops[AGORA_STORE_TXN_MAX];
+    struct txn_ctx *c;
+    size_t i;
+    int rc;
+
+    c = malloc(sizeof(*c) + b->n * sizeof(c->cbs[0]));
+    if (c == NULL)
+        return AGORA_ENOMEM;
+    c->m = m;
+    c->n = b->n;
+    for (i = 0; i < b->n; i++) {
+        ops[i].kind = AGORA_STORE_TXN_PUT;
+        ops[i].key = b->ops[i].key;
+        ops[i].value = b->ops[i].value;
+        ops[i].len = b->ops[i].len;
+        ops[i].version = AGORA_STORE_ANY;
+        c->cbs[i].cb = b->ops[i].cb;
+        c->cbs[i].arg = b->ops[i].arg;
+    }
+    agora_pending_add(&m->pend, &c->pend, txn_free);
+    rc = m->api->store_txn(m->h, ops, b->n, txn_done, c);
+    if (rc != 0) {
+        agora_pending_del(&c->pend);
+        free(c);
+    }
+    return rc;
+}
+
+void mar_store_flush(struct mar *m)
+{
+    struct mar_wbatch *b = &m->wb;
+    int rc;
+
+    if (b->timer) {
+        m->api->timer_stop(m->h, b->timer);
+        b->timer = NULL;
+    }
+    if (b->n == 0)
+        return;
+    rc = b->n == 1 ? send_one(m, &b->ops[0]) : send_txn(m, b);
+    if (rc != 0) {
+        MAR_LOG(m, AGORA_LOG_ERROR, "cannot write %zu keys (%s first): %s",
+                b->n, b->ops[0].key, m->api->strerror(rc));
+        ops_fail(b, rc); /* completes now, failed: contexts are freed */
+    } else if (b->n > 1) {
+        m->store_txns++;
+    }
+    ops_clear(b);
+}
+
+static void flush_timer(void *arg, struct agora_timer *t)
+{
+    struct mar *m = arg;
+
+    (void)t;
+    m->wb.timer = NULL; /* a one-shot timer is gone once it ran */
+    mar_store_flush(m);
+}
+
+static int waiting(const struct mar_wbatch *b, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        if (strcmp(b->ops[i].key, key) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int mar_store_put(struct mar *m, const char *key, const void *value,
+                  size_t len, agora_store_fn cb, void *arg)
+{
+    struct mar_wbatch *b = &m->wb;
+    struct mar_wop *op;
+    size_t klen = strlen(key);
+
+    if (b->n == AGORA_STORE_TXN_MAX || waiting(b, key) ||
+        b->bytes + klen + len > AGORA_STORE_VALUE_MAX)
+        mar_store_flush(m);
+    if (klen + len > AGORA_STORE_VALUE_MAX) /* alone: the store says no */
+        return m->api->store_put(m->h, key, value, len, AGORA_STORE_ANY, cb,
+                                 arg);
+    op = &b->ops[b->n];
+    op->key = strdup(key);
+    op->value = malloc(len ? len : 1);
+    if (op->key == NULL || op->value == NULL) {
+        free(op->key);
+        free(op->value);
+        return AGORA_ENOMEM;
+    }
+    memcpy(op->value, value, len);
+    op->len = len;
+    op->cb = cb;
+    op->arg = arg;
+    b->n++;
+    b->bytes += klen + len;
+    m->store_puts++;
+    if (b->timer == NULL &&
+        m->api->timer_start(m->h, 0, 0, flush_timer, m, &b->timer) != 0) {
+        b->timer = NULL;
+        mar_store_flush(m); /* no timer: sent now rather than late */
+    }
+    return 0;
+}
+
+void mar_store_fini(struct mar *m)
+{
+    /* Sent, not dropped: the host still makes the writes of a plugin
+     * being unloaded (their callbacks are cancelled), and a POST that
+     * was answered must not lose its app. */
+    mar_store_flush(m);
+}

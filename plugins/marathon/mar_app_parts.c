@@ -39,7 +39,8 @@ int mar_parts_strv(struct mar_pc *c, yajl_val v, const char *key, char ***out,
     if (r <= 0)
         return r;
     len = v->u.array.len;
-    *out = calloc(len ? len : 1, sizeof(**out));
+    /* NULL-terminated too: the list is a launch's argv (agora_task_spec). */
+    *out = calloc(len + 1, sizeof(**out));
     if (!*out) {
         mar_pc_nomem(c);
         return -1;

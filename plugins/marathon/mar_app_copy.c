@@ -38,7 +38,8 @@ static void *cp_mem(const void *src, size_t n, size_t sz, int *ok)
     return d;
 }
 
-/* n strings; an empty vector stays a vector (args [] is not null). */
+/* n strings and a NULL (args is a launch's argv); an empty vector stays
+ * a vector (args [] is not null). */
 static char **cp_strv(char *const *v, size_t n, int *ok)
 {
     char **d;
@@ -46,7 +47,7 @@ static char **cp_strv(char *const *v, size_t n, int *ok)
 
     if (!v)
         return NULL;
-    d = calloc(n ? n : 1, sizeof(*d));
+    d = calloc(n + 1, sizeof(*d));
     if (!d) {
         *ok = 0;
         return NULL;

@@ -139,6 +139,8 @@ static int agent_exec_init(struct agent *a)
         .cgroups_root = a->conf.cgroups_root,
         .hostname = a->conf.hostname,
         .agent_id = a->id,
+        .work_dir = a->conf.work_dir,
+        .allowed_volume_paths = a->conf.allowed_volume_paths,
     };
     const struct exec_hooks hooks = {
         .task_update = agent_hook_task_update,

@@ -46,6 +46,11 @@ struct exec_conf {
     const char *cgroups_root; /* NULL/"": "agora"                          */
     const char *hostname;     /* tasks' HOST; NULL/"": gethostname()       */
     const char *agent_id;     /* tasks' MESOS_AGENT_ID, or NULL: unset     */
+    const char *work_dir;     /* images/ and containers/ under it, or NULL:
+                               * no container tasks                       */
+    /* Host directories container volumes may bind (colon-separated
+     * absolute paths); NULL/"": none (sandbox-relative volumes only). */
+    const char *allowed_volume_paths;
 };
 
 /*
@@ -66,9 +71,10 @@ void exec_fini(struct exec *x);
 const char *exec_isolation_name(const struct exec *x);
 
 /*
- * Starts t: validates its spec (TASK_ERROR with a reason when invalid,
- * TASK_ERROR for a container, not supported yet), makes its sandbox and
- * cgroup, spawns its shim. Reports STARTING, then RUNNING once the
+ * Starts t: validates its spec (TASK_ERROR with a reason when invalid),
+ * resolves its container's image from the store (TASK_FAILED naming the
+ * image when it is not there), makes its sandbox and cgroup, spawns its
+ * shim. Reports STARTING, then RUNNING once the
  * command has been executed, then the terminal state. Returns 0 when the
  * task is on its way (even if it will fail), an agora_err only when the
  * agent itself cannot proceed. t stays borrowed until exec_forget().

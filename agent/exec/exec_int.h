@@ -30,6 +30,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "cgroups.h"
+#include "container.h"
 #include "exec.h"
 #include "proc.h"
 #include "task.h"
@@ -49,7 +50,11 @@ enum exec_stage {
     STAGE_CHDIR,
     STAGE_FILES,
     STAGE_FORK,
-    STAGE_SETUP
+    STAGE_SETUP,
+    STAGE_CONTAINER,
+    STAGE_PIVOT,
+    STAGE_PROC,
+    STAGE_HOSTNAME
 };
 const char *exec_stage_name(int stage);
 
@@ -74,6 +79,11 @@ struct exec {
     struct rmdir_pending *rmdirs;
     ev_timer rmdir_timer;
     FILE *trace; /* AGORA_EXEC_TRACE: a line of times a task (exec.c) */
+    /* the mesos containerizer (container.h) */
+    char *images_dir;     /* <work_dir>/images, or NULL: no work_dir */
+    char *containers_dir; /* <work_dir>/containers (0700) */
+    char *allowed_volume_paths; /* --allowed_volume_paths, or NULL */
+    int ctr_copy; /* AGORA_CONTAINER_COPY=1: no overlayfs (tests) */
 };
 
 /* ---- a task's spec, as the exec layer reads it (exec_spec.c) ---- */
@@ -106,6 +116,13 @@ struct exec_spec {
     struct health_conf hc;
     struct agora_resources own; /* parsed here when t->resources is empty */
     yajl_val tree;              /* t->spec_json parsed; s's strings are in it */
+    /* A container task (has_ctr): its `container`; with an image, what
+     * exec_spec_image() resolved of it. */
+    int has_ctr;
+    struct ctr_spec ctr;
+    struct ctr_image img;
+    const char **ctr_argv;   /* borrowed strings, the array owned */
+    const char *ctr_workdir; /* borrowed */
 };
 
 /*
@@ -117,6 +134,16 @@ struct exec_spec {
 int exec_spec_parse(struct exec *x, const struct agent_task *t,
                     struct exec_spec *s, char *err, size_t errlen);
 void exec_spec_free(struct exec_spec *s);
+
+/*
+ * For a container task with an image, at its launch: the image from the
+ * store, what runs (argv, WorkingDir) and as whom (the task's or the
+ * image's User, resolved in the image). 0; AGORA_ENOENT (not in the
+ * store) or AGORA_EIO (the store's files are damaged): the task is
+ * TASK_FAILED; AGORA_EINVAL: TASK_ERROR; AGORA_ENOMEM. err says why.
+ */
+int exec_spec_image(struct exec *x, struct exec_spec *s, char *err,
+                    size_t errlen);
 
 /*
  * The task's environment as a NULL-terminated array of "K=V" strings

@@ -46,6 +46,7 @@
 
 #include <agora/json.h>
 
+#include "container_int.h"
 #include "exec_int.h"
 
 /* The launch document holds argv and env: big, but not unbounded. */
@@ -69,6 +70,8 @@ struct launch {
     int v2;
     int has_nofile;
     struct rlimit nofile;
+    int is_ctr; /* a container task (container_shim.c) */
+    struct ctr_run ctr;
     /* wall clock: main() ran, document read, the task's command executed */
     double t_started, t_read, t_exec;
 };
@@ -92,6 +95,14 @@ const char *exec_stage_name(int stage)
         return "opening stdin/stdout/stderr";
     case STAGE_FORK:
         return "fork";
+    case STAGE_CONTAINER:
+        return "setting up its container";
+    case STAGE_PIVOT:
+        return "entering its image (pivot_root)";
+    case STAGE_PROC:
+        return "mounting its /proc";
+    case STAGE_HOSTNAME:
+        return "setting its host name";
     default:
         return "setting up";
     }
@@ -248,6 +259,13 @@ static int launch_read(struct launch *l)
     if (!l->argv || !l->argv[0] || !l->env ||
         agora_json_str(l->root, "cwd", &l->cwd) != 0)
         return -EINVAL;
+    v = agora_json_get(l->root, "container");
+    if (YAJL_IS_OBJECT(v)) {
+        int rc = ctr_run_read(v, &l->ctr);
+        if (rc != 0)
+            return rc;
+        l->is_ctr = 1;
+    }
     if (agora_json_str(l->root, "user", &l->user) == 0) {
         int64_t g;
         if (agora_json_int(l->root, "uid", &i64) != 0 ||
@@ -256,7 +274,8 @@ static int launch_read(struct launch *l)
         l->uid = (uid_t)i64;
         l->gid = (gid_t)g;
         l->switch_user = 1;
-        if (resolve_groups(l) != 0)
+        /* A container's user is one of the image's: its group only. */
+        if (!l->is_ctr && resolve_groups(l) != 0)
             return -EINVAL;
     }
     v = agora_json_get(l->root, "cgroups");
@@ -280,6 +299,8 @@ static int launch_read(struct launch *l)
 
 static void launch_free(struct launch *l)
 {
+    if (l->is_ctr)
+        ctr_run_free(&l->ctr);
     free(l->argv);
     free(l->env);
     free(l->groups);
@@ -371,6 +392,37 @@ static pid_t start_child(const struct launch *l, int in, int out, int err)
     if ((pid = vfork()) == 0)
         run_child(l, in, out, err);
     environ = saved;
+    return pid;
+}
+
+/*
+ * A container task: its rootfs and mounts (container_fs.c), then its
+ * process (container_shim.c). -1 with errno when it could not be
+ * started, the reason in the sandbox's stderr and nothing left behind.
+ */
+static pid_t start_container(struct launch *l, int in, int out, int err)
+{
+    struct ctr_exec e = {
+        .argv = l->argv, .env = l->env, .in = in, .out = out, .err = err,
+        .switch_user = l->switch_user, .uid = l->uid, .gid = l->gid,
+        .has_nofile = l->has_nofile, .nofile = l->nofile,
+        .cgroups = l->cgroups, .ncgroups = l->ncgroups,
+    };
+    int stage, cerr, saved;
+    pid_t pid = -1;
+
+    if (ctr_fs_setup(&l->ctr) == 0)
+        pid = ctr_start(&l->ctr, &e, &stage, &cerr);
+    if (pid < 0) {
+        saved = errno;
+        dprintf(err, "agora-shim: cannot start the container: %s\n",
+                l->ctr.why[0] ? l->ctr.why : strerror(saved));
+        ctr_fs_teardown(&l->ctr);
+        errno = saved;
+        return -1;
+    }
+    child_res.stage = stage;
+    child_res.err = cerr;
     return pid;
 }
 
@@ -547,7 +599,13 @@ static int run(int mfd, double started)
         rc = write_exit(mfd, "signaled %d\n", SIGTERM, 0);
         goto done;
     }
-    if ((pid = start_child(&l, in, out, err)) < 0) {
+    if (l.is_ctr) {
+        if ((pid = start_container(&l, in, out, err)) < 0) {
+            rc = write_exit(mfd, "failed %d %d\n", STAGE_CONTAINER,
+                            errno ? errno : EINVAL);
+            goto done;
+        }
+    } else if ((pid = start_child(&l, in, out, err)) < 0) {
         rc = write_exit(mfd, "failed %d %d\n", STAGE_FORK, errno);
         goto done;
     }
@@ -557,6 +615,8 @@ static int run(int mfd, double started)
         note_failure(err, &l, child_res.stage, child_res.err);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
+        if (l.is_ctr)
+            ctr_fs_teardown(&l.ctr);
         rc = write_exit(mfd, "failed %d %d\n", child_res.stage, child_res.err);
         goto done;
     }
@@ -575,6 +635,8 @@ static int run(int mfd, double started)
     sweep(&l, pid);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    if (l.is_ctr)
+        ctr_fs_teardown(&l.ctr); /* before the end is known: no leftovers */
     if (WIFSIGNALED(status))
         rc = write_exit(mfd, "signaled %d\n", WTERMSIG(status), 0);
     else

@@ -422,3 +422,49 @@ def test_chronos_job_in_a_container(tmp_path, master_factory):
     finally:
         a.stop()
         conftest.kill_leftovers(a.work_dir)
+
+
+def test_health_checks_in_a_container(ctr):
+    """An HTTP check reaches busybox httpd of a HOST container through its
+    port; a COMMAND check runs inside the container (it sees the image's
+    files, the sandbox, the task as pid 1), and one that fails there
+    makes the task unhealthy."""
+    m, mar, agent, _ = ctr
+    a = agent()
+    web = "echo ok > $MESOS_SANDBOX/index.html; " \
+          "exec httpd -f -p $PORT0 -h $MESOS_SANDBOX"
+    post_app(mar, {
+        "id": "/hc/http", "container": container(REF_CMD), "cmd": web,
+        "portDefinitions": [{"port": 0}],
+        "healthChecks": [
+            {"protocol": "HTTP", "path": "/index.html", "portIndex": 0,
+             "intervalSeconds": 1, "timeoutSeconds": 2,
+             "gracePeriodSeconds": 30, "maxConsecutiveFailures": 3}]})
+    inside = ("test -f /etc/marker && test -f $MESOS_SANDBOX/index.html "
+              "&& test \"$(cat /proc/1/comm)\" = httpd")
+    post_app(mar, {
+        "id": "/hc/cmd", "container": container(REF_CMD), "cmd": web,
+        "portDefinitions": [{"port": 0}],
+        "healthChecks": [
+            {"protocol": "COMMAND", "command": {"value": inside},
+             "intervalSeconds": 1, "timeoutSeconds": 5,
+             "gracePeriodSeconds": 30, "maxConsecutiveFailures": 0}]})
+    post_app(mar, {
+        "id": "/hc/bad", "container": container(REF_CMD), "cmd": web,
+        "portDefinitions": [{"port": 0}],
+        "healthChecks": [
+            {"protocol": "COMMAND", "command": {"value": "test -f /nope"},
+             "intervalSeconds": 1, "timeoutSeconds": 5,
+             "gracePeriodSeconds": 0, "maxConsecutiveFailures": 0}]})
+
+    def health(app_id, want):
+        def ok():
+            tasks = mar.app(app_id)["tasks"]
+            return (tasks and tasks[0].get("healthCheckResults") and
+                    tasks[0]["healthCheckResults"][0]["alive"] is want and
+                    tasks[0])
+        return wait_for(ok, 30, interval=0.2,
+                        what="%s healthy=%s" % (app_id, want))
+    health("/hc/http", True)
+    health("/hc/cmd", True)
+    health("/hc/bad", False)

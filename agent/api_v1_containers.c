@@ -46,7 +46,9 @@ static void write_container(struct agora_jw *w, struct agent *a,
     v1_write_id(w, "executor_id", t->id);
     agora_jw_kstr(w, "executor_name", name);
     v1_write_id(w, "container_id", t->id);
-    updates_write_container(w, a->advertise_ip, t->shim_pid);
+    updates_write_container(w, t->container_ip[0] ? t->container_ip
+                                                  : a->advertise_ip,
+                            t->shim_pid);
     ctr_json_write_spec(w, "container_info", t->spec_json);
     memset(&u, 0, sizeof(u));
     if (exec_usage(a->exec, t, &u) == 0) {

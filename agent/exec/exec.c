@@ -936,7 +936,7 @@ static void became_running(struct task_exec *te, pid_t pid, double start,
 /* Reads the shim's pipe: "R <pid>\n" once; EOF when the shim is gone. */
 static void read_status(struct task_exec *te, int live)
 {
-    char buf[64];
+    char buf[128], ip[46] = "";
     ssize_t n;
     int pid;
 
@@ -951,9 +951,11 @@ static void read_status(struct task_exec *te, int live)
     if (n <= 0)
         return;
     buf[n] = '\0';
-    if (sscanf(buf, "R %d %lf %lf %lf", &pid, &te->tr[TR_SHIM_STARTED],
-               &te->tr[TR_SHIM_READ], &te->tr[TR_TASK_EXEC]) >= 1 &&
+    if (sscanf(buf, "R %d %lf %lf %lf %45s", &pid, &te->tr[TR_SHIM_STARTED],
+               &te->tr[TR_SHIM_READ], &te->tr[TR_TASK_EXEC], ip) >= 1 &&
         pid > 0 && !te->running) {
+        snprintf(te->t->container_ip, sizeof(te->t->container_ip), "%s",
+                 strcmp(ip, "-") ? ip : "");
         if (te->x->trace)
             te->tr[TR_RUNNING] = ev_time();
         became_running(te, pid, exec_now(te->x), live);
@@ -1285,6 +1287,7 @@ static void adopt_running(struct task_exec *te, const struct exec_meta *p)
     struct agent_task *t = te->t;
 
     ev_timer_stop(te->x->loop, &te->probe_timer);
+    snprintf(t->container_ip, sizeof(t->container_ip), "%s", p->ip);
     if (t->state < AGORA_TASK_RUNNING || t->pid != p->task) {
         if (t->state < AGORA_TASK_RUNNING) {
             became_running(te, p->task, p->wall, 0);

@@ -8,7 +8,8 @@
  * the task's environment, comes through the shim's fd 0 and is never on
  * disk. Lines, each written with one write() (no fsync: they matter while
  * the machine stays up), a line without its '\n' being not written yet:
- *   "<shim_pid> <shim_starttime> <task_pid> <task_starttime> <wall>\n"
+ *   "<shim_pid> <shim_starttime> <task_pid> <task_starttime> <wall>
+ *    [<ip>]\n" (ip: a BRIDGE container's address)
  *       once the task's command was executed. Starttimes are field 22 of
  *       /proc/<pid>/stat, so a reused pid is never mistaken for the shim
  *       or the task after an agent restart. Before this line exists, a
@@ -216,6 +217,7 @@ struct exec_meta {
     double wall;
     enum exec_end end;       /* EXEC_END_NONE: not ended (or unknown) */
     int a, b;                /* code or signal; failed: stage, errno */
+    char ip[46];             /* a BRIDGE container's address, or "" */
 };
 
 /* Reads path (also the directory an older agent kept there). 0, or

@@ -47,8 +47,10 @@ static void meta_line(const char *line, struct exec_meta *m)
 {
     int shim, task;
 
-    if (sscanf(line, "%d %" SCNu64 " %d %" SCNu64 " %lf", &shim,
-               &m->shim_start, &task, &m->task_start, &m->wall) == 5) {
+    /* A BRIDGE container's line ends with its address. */
+    if (sscanf(line, "%d %" SCNu64 " %d %" SCNu64 " %lf %45s", &shim,
+               &m->shim_start, &task, &m->task_start, &m->wall,
+               m->ip) >= 5) {
         m->shim = shim;
         m->task = task;
         m->has_pids = 1;

@@ -141,12 +141,14 @@ static uint64_t starttime_of(pid_t pid)
  * task is reported with an unknown status, as when its shim is killed),
  * and a synchronous disk write a task cost more than all the rest of its
  * shim on a VM. */
-static void write_pids(int mfd, pid_t task, uint64_t task_start)
+static void write_pids(int mfd, pid_t task, uint64_t task_start,
+                       const char *ip)
 {
-    char buf[160];
-    int n = snprintf(buf, sizeof(buf), "%d %" PRIu64 " %d %" PRIu64 " %.3f\n",
+    char buf[224];
+    int n = snprintf(buf, sizeof(buf),
+                     "%d %" PRIu64 " %d %" PRIu64 " %.3f%s%s\n",
                      (int)getpid(), starttime_of(getpid()), (int)task,
-                     task_start, exec_wall_now());
+                     task_start, exec_wall_now(), *ip ? " " : "", ip);
 
     (void)exec_write_all(mfd, buf, (size_t)n);
 }
@@ -622,11 +624,12 @@ static int run(int mfd, double started)
     }
     /* Also here, so a SIGTERM to the group cannot precede the group. */
     (void)setpgid(pid, pid);
-    write_pids(mfd, pid, starttime_of(pid));
+    write_pids(mfd, pid, starttime_of(pid), l.is_ctr ? l.ctr.ip : "");
     /* The times let the agent's launch trace (exec.c) say where a
-     * launch's time went; two vDSO reads. */
-    dprintf(EXEC_STATUS_FD, "R %d %.6f %.6f %.6f\n", (int)pid, l.t_started,
-            l.t_read, l.t_exec);
+     * launch's time went; two vDSO reads. A BRIDGE container's address
+     * follows. */
+    dprintf(EXEC_STATUS_FD, "R %d %.6f %.6f %.6f %s\n", (int)pid, l.t_started,
+            l.t_read, l.t_exec, l.is_ctr && l.ctr.ip[0] ? l.ctr.ip : "-");
     close(EXEC_STATUS_FD);
     if (wait_task(pid) != 0) {
         rc = -1;

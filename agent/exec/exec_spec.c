@@ -220,6 +220,13 @@ static int spec_container(struct exec *x, const struct agent_task *t,
         snprintf(err, errlen, "this agent runs no containers (no work_dir)");
         return AGORA_EINVAL;
     }
+    /* Namespaces, mounts and pivot_root are root's (no user namespaces
+     * here: see docs/containers.md). */
+    if (!x->is_root) {
+        snprintf(err, errlen, "container images need an agent running as "
+                              "root");
+        return AGORA_EINVAL;
+    }
     s->has_ctr = 1;
     return 0;
 }

@@ -16,6 +16,7 @@ import subprocess
 import time
 
 import pytest
+import requests
 
 import conftest
 from conftest import wait_for
@@ -219,6 +220,16 @@ def test_cmd_runs_inside_its_image(ctr, tmp_path):
     st = a.state()
     shown = [t for t in st["tasks"] if t["id"] == task["id"]]
     assert shown and shown[0]["container"]["docker"]["image"] == REF, shown
+    v1 = requests.post(a.url("/api/v1"), json={"type": "GET_CONTAINERS"},
+                       headers={"Accept": "application/json"}, timeout=10)
+    cs = [c for c in v1.json()["get_containers"]["containers"]
+          if c["container_id"]["value"] == task["id"]]
+    assert cs and cs[0]["container_info"]["docker"]["image"] == REF, cs
+    v1 = requests.post(a.url("/api/v1"), json={"type": "GET_STATE"},
+                       headers={"Accept": "application/json"}, timeout=10)
+    ts = [t for t in v1.json()["get_state"]["get_tasks"]["launched_tasks"]
+          if t["task_id"]["value"] == task["id"]]
+    assert ts and ts[0]["container"]["type"] == "DOCKER", ts
     mt = [t for t in m.json("/master/tasks")["tasks"]
           if t["id"] == task["id"]]
     assert mt and mt[0]["container"]["docker"]["image"] == REF, mt
@@ -397,7 +408,6 @@ def test_chronos_job_in_a_container(tmp_path, master_factory):
     fill_store(a.work_dir)
     a.start()
     try:
-        import requests
         base = "http://127.0.0.1:%d" % port
         wait_for(lambda: requests.get(base + "/v1/scheduler/jobs",
                                       timeout=5).status_code == 200, 20,

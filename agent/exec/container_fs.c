@@ -49,6 +49,8 @@
 /* Removing a tree */
 /* ------------------------------------------------------------------ */
 
+/* nftw() passes its callback no argument: the shim and the agent's
+ * loop are single-threaded, so the state of one walk is a static. */
 static int remove_err;
 
 static int remove_one(const char *path, const struct stat *st, int flag,
@@ -100,8 +102,10 @@ int ctr_open_in(int root, const char *rel, int file)
         comp[len] = '\0';
         rel += len + (e ? 1 : 0);
         if (last && file) {
+            /* Read-only: an image's file is not copied up by overlayfs
+             * only to be mounted over. */
             int fd = openat(cur, comp,
-                            O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+                            O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
                                 O_NONBLOCK, 0644);
             if (fd < 0 && errno == EISDIR)
                 fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);

@@ -49,7 +49,7 @@ struct ctr_run {
 };
 
 /* Reads the launch document's "container" into c (borrowing from it).
- * 0 or -EINVAL / -ENOMEM. */
+ * 0, or -EINVAL / -ENOMEM with c freed. Free c with ctr_run_free(). */
 int ctr_run_read(yajl_val doc, struct ctr_run *c);
 void ctr_run_free(struct ctr_run *c);
 

@@ -97,7 +97,18 @@ static int ports_read(yajl_val v, struct ctr_run *c)
     return 0;
 }
 
+static int run_read(yajl_val doc, struct ctr_run *c);
+
 int ctr_run_read(yajl_val doc, struct ctr_run *c)
+{
+    int rc = run_read(doc, c);
+
+    if (rc != 0)
+        ctr_run_free(c);
+    return rc;
+}
+
+static int run_read(yajl_val doc, struct ctr_run *c)
 {
     yajl_val l = agora_json_get(doc, "layers");
     int rc;

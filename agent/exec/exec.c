@@ -1025,7 +1025,8 @@ static void describe(const struct exec_meta *ex, char *msg, size_t len)
                  strsignal(ex->a));
     else
         snprintf(msg, len, "Command could not be started (%s): %s",
-                 exec_stage_name(ex->a), strerror(ex->b));
+                 exec_stage_name(ex->a), ex->why[0] ? ex->why
+                                                    : strerror(ex->b));
 }
 
 /* Under posix, a task whose shim died may still run: kill its group,
@@ -1070,7 +1071,7 @@ static void finish(struct task_exec *te, int have_status, int status)
     struct cg_oom o = {0, 0, 0};
     const char *reason = NULL;
     enum agora_task_state st;
-    char msg[256];
+    char msg[384];
     int healthy = t->healthy;
 
     te->ended = 1;

@@ -16,7 +16,9 @@
  *       shim is known by its argv ("agora-shim --shim <meta_file>",
  *       unique to the task).
  *   "exited <code>\n", "signaled <signo>\n", or "failed <stage>
- *       <errno>\n" (it could not be started), when the task ended.
+ *       <errno>[ <why>]\n" (it could not be started; why: at most
+ *       EXEC_WHY_MAX printable bytes, a container's setup), when the
+ *       task ended.
  */
 #ifndef AGORA_EXEC_INT_H
 #define AGORA_EXEC_INT_H
@@ -207,6 +209,9 @@ void health_result_set(struct agent_task *t, const char *text);
 
 /* ---- the meta file (meta.c) ---- */
 
+/* The longest reason a "failed" line carries (a container's setup). */
+#define EXEC_WHY_MAX 200
+
 enum exec_end { EXEC_END_NONE, EXEC_END_EXITED, EXEC_END_SIGNALED,
                 EXEC_END_FAILED };
 
@@ -218,6 +223,7 @@ struct exec_meta {
     enum exec_end end;       /* EXEC_END_NONE: not ended (or unknown) */
     int a, b;                /* code or signal; failed: stage, errno */
     char ip[46];             /* a BRIDGE container's address, or "" */
+    char why[EXEC_WHY_MAX + 1]; /* failed: what the shim said, or "" */
 };
 
 /* Reads path (also the directory an older agent kept there). 0, or

@@ -161,6 +161,24 @@ static int write_exit(int mfd, const char *fmt, int a, int b)
     return exec_write_all(mfd, buf, (size_t)n);
 }
 
+/* "failed <stage> <errno> <why>": why cut to EXEC_WHY_MAX bytes, every
+ * byte that is not printable ASCII (a path given by the task may hold a
+ * newline) made '?'. */
+static int write_failed(int mfd, int stage, int err, const char *why)
+{
+    char buf[64 + EXEC_WHY_MAX];
+    int n = snprintf(buf, 64, "failed %d %d", stage, err);
+    size_t i;
+
+    if (why && *why) {
+        buf[n++] = ' ';
+        for (i = 0; why[i] && i < EXEC_WHY_MAX; i++)
+            buf[n++] = why[i] >= 0x20 && why[i] < 0x7f ? why[i] : '?';
+    }
+    buf[n++] = '\n';
+    return exec_write_all(mfd, buf, (size_t)n);
+}
+
 /* ---- the launch document ---- */
 
 static char **strv_of(yajl_val arr)
@@ -603,8 +621,8 @@ static int run(int mfd, double started)
     }
     if (l.is_ctr) {
         if ((pid = start_container(&l, in, out, err)) < 0) {
-            rc = write_exit(mfd, "failed %d %d\n", STAGE_CONTAINER,
-                            errno ? errno : EINVAL);
+            rc = write_failed(mfd, STAGE_CONTAINER, errno ? errno : EINVAL,
+                              l.ctr.why);
             goto done;
         }
     } else if ((pid = start_child(&l, in, out, err)) < 0) {

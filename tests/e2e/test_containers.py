@@ -36,6 +36,7 @@ pytestmark = [
 REF = "agora-test/busybox:1.0"       # Entrypoint + Cmd, Env, User, WorkingDir
 REF_CMD = "localhost:5000/bb-cmd"    # Cmd only
 REF_WHITEOUT = "agora-test/wh:1"     # two layers, the top deletes a file
+REF_LINK = "agora-test/link:1"       # /data is a symlink to the host's /etc
 
 
 def hexdigest(text):
@@ -109,6 +110,9 @@ def fill_store(work_dir):
         "Cmd": ["/bin/sh", "-c", "echo cmd-only $$ $(id -u)"]})
     wh = make_layer(store, "wh", whiteouts=["/etc/marker"])
     add_image(store, REF_WHITEOUT, [base, top, wh], {})
+    lnk = make_layer(store, "lnk")
+    os.symlink("/etc", os.path.join(store, "layers", lnk, "rootfs", "data"))
+    add_image(store, REF_LINK, [base, lnk], {})
     return store
 
 
@@ -343,6 +347,23 @@ def test_refusals_and_missing_image(ctr):
     post_app(mar, {"id": "/ref/params", "cmd": "true", "container": c})
     f = last_failure(mar, "/ref/params")
     assert f["state"] == "TASK_ERROR" and "parameters" in f["message"], f
+
+
+def test_image_symlinks_do_not_lead_to_the_host(ctr):
+    """A volume whose containerPath crosses a symlink of the image (/data
+    -> /etc) would land on the host's /etc if followed: the task fails,
+    the message names the path, the host's /etc is untouched."""
+    m, mar, agent, vols = ctr
+    agent()
+    (vols / "v").mkdir()
+    post_app(mar, {"id": "/link/vol", "cmd": "sleep 600",
+                   "container": container(REF_LINK, [
+                       {"containerPath": "/data/agora-test-x",
+                        "hostPath": str(vols / "v"), "mode": "RW"}])})
+    f = last_failure(mar, "/link/vol")
+    assert f["state"] == "TASK_FAILED", f
+    assert "/data/agora-test-x" in f["message"], f
+    assert not os.path.exists("/etc/agora-test-x")
 
 
 def test_agent_restart_keeps_container_task(ctr):

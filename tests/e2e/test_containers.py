@@ -501,3 +501,31 @@ def test_health_checks_in_a_container(ctr):
     health("/hc/http", True)
     health("/hc/cmd", True)
     health("/hc/bad", False)
+
+
+def test_shim_killed_while_agent_down(ctr):
+    """The agent down, the container's shim killed -9: the container
+    dies with it (no orphan in its own pid namespace), and the restarted
+    agent reports the task ended and removes its directory."""
+    m, mar, agent, _ = ctr
+    a = agent()
+    post_app(mar, {"id": "/orphan/one", "cmd": "echo up; sleep 600",
+                   "container": container(REF)})
+    task = one_task(mar, "/orphan/one")
+    wait_stdout(a, task["id"], "up")
+    st = [t for t in a.state()["tasks"] if t["id"] == task["id"]][0]
+    pid = st["pid"]
+    meta = os.path.join(a.work_dir, "meta", "tasks", task["id"])
+    shim = int(read(meta).split()[0])
+    assert "agora-shim" in read("/proc/%d/cmdline" % shim)
+    a.kill9()
+    os.kill(shim, signal.SIGKILL)
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid), 10,
+             what="the container to die with its shim")
+    a.start()
+    cdir = os.path.join(a.work_dir, "containers", task["id"])
+    wait_for(lambda: not os.path.exists(cdir), 20,
+             what="the restarted agent to remove the container's directory")
+    f = last_failure(mar, "/orphan/one")
+    assert f["taskId"] == task["id"], f
+    assert mounts_under(a.work_dir) == []

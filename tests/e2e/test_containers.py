@@ -529,3 +529,23 @@ def test_shim_killed_while_agent_down(ctr):
     f = last_failure(mar, "/orphan/one")
     assert f["taskId"] == task["id"], f
     assert mounts_under(a.work_dir) == []
+
+
+def test_kill_sends_sigterm_to_pid_1(ctr):
+    """A kill is SIGTERM to the container's pid 1 first: a task that
+    handles it (its trap runs) ends by itself, within the grace period
+    (30 s, longer than the wait for its end)."""
+    m, mar, agent, _ = ctr
+    a = agent()
+    post_app(mar, {"id": "/term/one", "container": container(REF),
+                   "cmd": "trap 'echo got-term; exit 0' TERM; echo ready; "
+                          "while true; do sleep 0.1; done",
+                   "taskKillGracePeriodSeconds": 30})
+    task = one_task(mar, "/term/one")
+    wait_stdout(a, task["id"], "ready")
+    assert mar.delete("/v2/apps/term/one").status_code == 200
+    wait_stdout(a, task["id"], "got-term")
+    mar.wait_gone("/term/one")
+    cdir = os.path.join(a.work_dir, "containers", task["id"])
+    wait_for(lambda: not os.path.exists(cdir), 15,
+             what="the container's directory to be removed")

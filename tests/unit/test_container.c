@@ -22,6 +22,7 @@
 
 #include "container.h"
 #include "ctr_json.h"
+#include "exec_int.h"
 
 /* The test's paths are short (a mkdtemp under TMPDIR) and a truncated
  * one fails the assertion that uses it. */
@@ -573,6 +574,36 @@ START_TEST(mesos_shape)
 }
 END_TEST
 
+/* A container's lines of the meta file: its address after the pids, and
+ * the shim's reason after a failed start. */
+START_TEST(meta_lines)
+{
+    struct exec_meta m;
+    char path[PATH_MAX];
+
+    mk_tmp();
+    snprintf(path, sizeof(path), "%s/meta", tmp);
+    put("meta", "10 20 30 40 5.5 172.31.0.7\n"
+                "failed 9 22 /data in the image: Not a directory\n");
+    ck_assert_int_eq(exec_meta_read(path, &m), 0);
+    ck_assert_int_eq(m.has_pids, 1);
+    ck_assert_int_eq(m.task, 30);
+    ck_assert_str_eq(m.ip, "172.31.0.7");
+    ck_assert_int_eq(m.end, EXEC_END_FAILED);
+    ck_assert_int_eq(m.a, 9);
+    ck_assert_int_eq(m.b, 22);
+    ck_assert_str_eq(m.why, "/data in the image: Not a directory");
+    /* a command task's lines, as before */
+    put("meta", "10 20 30 40 5.5\nfailed 1 2\n");
+    ck_assert_int_eq(exec_meta_read(path, &m), 0);
+    ck_assert_int_eq(m.has_pids, 1);
+    ck_assert_str_eq(m.ip, "");
+    ck_assert_str_eq(m.why, "");
+    ck_assert_int_eq(m.b, 2);
+    rm_tmp();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("container");
@@ -589,6 +620,7 @@ int main(void)
     tcase_add_test(tc, user_resolution);
     tcase_add_test(tc, image_store);
     tcase_add_test(tc, mesos_shape);
+    tcase_add_test(tc, meta_lines);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

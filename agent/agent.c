@@ -141,6 +141,8 @@ static int agent_exec_init(struct agent *a)
         .agent_id = a->id,
         .switch_user = a->conf.switch_user,
         .default_user = a->conf.default_user,
+        .work_dir = a->conf.work_dir,
+        .allowed_volume_paths = a->conf.allowed_volume_paths,
     };
     const struct exec_hooks hooks = {
         .task_update = agent_hook_task_update,

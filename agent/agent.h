@@ -81,6 +81,7 @@ struct agent_conf {
     int64_t fetcher_max_size;     /* bytes one URI may have              */
     int64_t fetcher_max_total;    /* bytes a task's fetch may write      */
     double fetcher_stall_timeout; /* a download moving no byte fails     */
+    char *allowed_volume_paths;   /* container volumes' host dirs, ':'    */
 };
 
 extern const conf_field agent_flags[];

@@ -27,6 +27,7 @@
 
 #include "agent.h"
 #include "api_v1.h"
+#include "ctr_json.h"
 #include "exec.h"
 #include "state_json.h"
 #include "task.h"
@@ -45,7 +46,10 @@ static void write_container(struct agora_jw *w, struct agent *a,
     v1_write_id(w, "executor_id", t->id);
     agora_jw_kstr(w, "executor_name", name);
     v1_write_id(w, "container_id", t->id);
-    updates_write_container(w, a->advertise_ip, t->shim_pid);
+    updates_write_container(w, t->container_ip[0] ? t->container_ip
+                                                  : a->advertise_ip,
+                            t->shim_pid);
+    ctr_json_write_spec(w, "container_info", t->spec_json);
     memset(&u, 0, sizeof(u));
     if (exec_usage(a->exec, t, &u) == 0) {
         agora_jw_key(w, "resource_statistics");

@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "api_v1.h"
+#include "ctr_json.h"
 #include "res_json.h"
 #include "state_json.h"
 #include "task.h"
@@ -60,6 +61,7 @@ static void write_task(struct agora_jw *w, const struct agent *a,
     agora_jw_key(w, "statuses");
     state_json_statuses(w, a, t, 1);
     state_json_labels(w, t, 1);
+    ctr_json_write_spec(w, "container", t->spec_json);
     agora_jw_obj_close(w);
 }
 

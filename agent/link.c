@@ -259,7 +259,9 @@ static void link_write_tasks(struct agora_jw *w, struct agent *a)
             agora_jw_null(w);
         else
             agora_jw_bool(w, t->healthy);
-        updates_write_container(w, a->advertise_ip, t->shim_pid);
+        updates_write_container(w, t->container_ip[0] ? t->container_ip
+                                                      : a->advertise_ip,
+                                t->shim_pid);
         agora_jw_kstr(w, "health_output", t->health_output);
         agora_jw_obj_close(w);
         free(res);

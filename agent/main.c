@@ -85,6 +85,11 @@ const conf_field agent_flags[] = {
       "unpack to"),
     F(fetcher_stall_timeout, DURATION, "60secs",
       "a download that moves no byte this long fails the task"),
+    F(allowed_volume_paths, STRING, "",
+      "host directories (colon-separated absolute paths) a container "
+      "task's volumes may bind, with what is under them; empty: none "
+      "(a relative hostPath, a directory in the sandbox, is always "
+      "allowed)"),
     {NULL, 0, NULL, 0, NULL},
 };
 

@@ -22,6 +22,7 @@
 
 #include "agent.h"
 #include "attr_json.h"
+#include "ctr_json.h"
 #include "exec.h"
 #include "task.h"
 #include "v1_call.h"
@@ -292,6 +293,7 @@ static void write_mesos_task(struct agora_jw *w, const struct agent *a,
     agora_jw_key(w, "statuses");
     state_json_statuses(w, a, t, 0);
     state_json_labels(w, t, 0);
+    ctr_json_write_spec(w, "container", t->spec_json);
     agora_jw_obj_close(w);
 }
 
@@ -407,6 +409,7 @@ static void write_flat_tasks(struct agora_jw *w, const struct agent_task **v,
         agora_jw_kstr(w, "sandbox", t->sandbox);
         agora_jw_key(w, "resources");
         state_json_resources(w, &t->resources, NULL);
+        ctr_json_write_spec(w, "container", t->spec_json);
         agora_jw_obj_close(w);
     }
     agora_jw_arr_close(w);

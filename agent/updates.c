@@ -228,7 +228,9 @@ void updates_write_json(struct agora_jw *w, const struct agent_task *t,
     agora_jw_key(w, "exit_status");
     agora_jw_null(w);
     updates_write_container(w,
-                            t->updates ? t->updates->agent->advertise_ip : NULL,
+                            t->container_ip[0] ? t->container_ip
+                            : t->updates ? t->updates->agent->advertise_ip
+                                         : NULL,
                             u->executor_pid);
     agora_jw_kstr(w, "health_output", u->health_output);
     agora_jw_obj_close(w);

@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "clock.h"
+#include "ctr_json.h"
 #include "master.h"
 #include "master_auth.h"
 #include "res_json.h"
@@ -122,6 +123,7 @@ static void task_free(struct master *m, struct task *t)
     free(t->reason);
     free(t->message);
     free(t->health_output);
+    free(t->container);
     free(t);
 }
 
@@ -799,6 +801,10 @@ static int launch_one(struct master *m, struct agora_framework *fw,
     agora_resources_free(placed);
     if (sp->name && strcmp(sp->name, sp->task_id) != 0)
         t->name = strdup(sp->name);
+    /* Shown in Mesos' shape with the task (ctr_json.h); out of memory,
+     * the task is only shown without it. */
+    if (sp->container_json)
+        t->container = strdup(sp->container_json);
     rc = agents_send(ag, line, len);
     agora_jw_free(w);
     m->tasks.launched++;
@@ -1251,6 +1257,19 @@ static void write_status(struct agora_jw *w, const struct task_status_rec *h,
     agora_jw_obj_close(w);
 }
 
+/* Its container as Mesos shows a TaskInfo's (ctr_json.h). */
+static void write_container(struct agora_jw *w, const struct task *t)
+{
+    char err[64];
+    yajl_val c;
+
+    if (!t->container || !(c = agora_json_parse(t->container, err,
+                                                 sizeof(err))))
+        return;
+    ctr_json_write(w, "container", c);
+    yajl_tree_free(c);
+}
+
 void tasks_write_one(struct agora_jw *w, const struct task *t)
 {
     unsigned i, n = t->nhistory < TASK_HISTORY ? t->nhistory : TASK_HISTORY;
@@ -1277,6 +1296,7 @@ void tasks_write_one(struct agora_jw *w, const struct task *t)
         write_status(w, &t->history[(t->nhistory - i) % TASK_HISTORY],
                      x.container_json);
     agora_jw_arr_close(w);
+    write_container(w, t);
     agora_jw_obj_close(w);
     tasks_extra_free(&x);
 }

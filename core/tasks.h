@@ -101,6 +101,8 @@ struct task {
     const struct task_ips *ips;    /* interned; NULL: none reported     */
     char *health_output;           /* its last check's result, or NULL  */
     double kill_grace;             /* its kill_grace_period; -1 unknown  */
+    char *container;               /* its launch's container JSON, or
+                                    * NULL (most tasks: none)            */
     struct task *prev, *next;      /* launch order, for /master/tasks   */
 };
 

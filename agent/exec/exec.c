@@ -112,7 +112,8 @@ struct task_exec {
     struct health *health;
     double tr[TR_N]; /* the launch trace's times (trace_line) */
     unsigned running : 1, ended : 1, kill_requested : 1, sigkill_sent : 1,
-        health_kill : 1, cleanup : 1, recovered : 1, found_dead : 1, oom : 1;
+        health_kill : 1, cleanup : 1, recovered : 1, found_dead : 1, oom : 1,
+        is_ctr : 1; /* a container: its directory removed at the end */
 };
 
 static void finish(struct task_exec *te, int have_status, int status);
@@ -216,6 +217,9 @@ static void exec_free(struct exec *x)
     free(x->path);
     free(x->shim_path);
     free(x->default_user);
+    free(x->images_dir);
+    free(x->containers_dir);
+    free(x->allowed_volume_paths);
     free(x);
 }
 
@@ -288,6 +292,31 @@ static void trace_line(struct task_exec *te)
             tr[TR_SHIM_READ], tr[TR_TASK_EXEC], tr[TR_RUNNING]);
 }
 
+/* Where container tasks' images and directories are. 0 or -1 (out of
+ * memory); a containers/ that cannot be made fails the launches. */
+static int containers_init(struct exec *x, const struct exec_conf *conf)
+{
+    const char *copy = getenv("AGORA_CONTAINER_COPY");
+
+    x->ctr_copy = copy && !strcmp(copy, "1");
+    if (conf->allowed_volume_paths && *conf->allowed_volume_paths &&
+        !(x->allowed_volume_paths = strdup(conf->allowed_volume_paths)))
+        return -1;
+    if (!conf->work_dir || !*conf->work_dir)
+        return 0;
+    if (asprintf(&x->images_dir, "%s/images", conf->work_dir) < 0) {
+        x->images_dir = NULL;
+        return -1;
+    }
+    if (asprintf(&x->containers_dir, "%s/containers", conf->work_dir) < 0) {
+        x->containers_dir = NULL;
+        return -1;
+    }
+    if (fs_mkdirs(x->containers_dir, 0700) != 0)
+        log_warn(EXEC_LOG, "%s: %s", x->containers_dir, strerror(errno));
+    return 0;
+}
+
 /* cgroups unless iso is "posix"; 0 or an agora_err, logged. */
 static int isolation_init(struct exec *x, const char *iso, const char *root)
 {
@@ -336,7 +365,8 @@ int exec_init(struct exec **out, struct ev_loop *loop,
     x->path = strdup(path && *path ? path : DEFAULT_PATH);
     x->shim_path = find_shim();
     if (!x->hostname || !x->path || !x->shim_path || users_init(x, conf) ||
-        (conf->agent_id && !(x->agent_id = strdup(conf->agent_id)))) {
+        (conf->agent_id && !(x->agent_id = strdup(conf->agent_id))) ||
+        containers_init(x, conf) != 0) {
         exec_free(x);
         return AGORA_ENOMEM;
     }
@@ -495,6 +525,53 @@ static void te_free(struct task_exec *te)
     free(te);
 }
 
+/* The launch document's "container" (container_int.h). */
+static void launch_doc_container(struct exec *x, struct agent_task *t,
+                                 const struct exec_spec *s,
+                                 struct agora_jw *w)
+{
+    char dir[4096];
+
+    snprintf(dir, sizeof(dir), "%s/%s", x->containers_dir, t->id);
+    agora_jw_key(w, "container");
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "dir", dir);
+    agora_jw_key(w, "layers");
+    agora_jw_arr_open(w);
+    for (size_t i = 0; i < s->img.nlayers; i++)
+        agora_jw_str(w, s->img.layers[i]);
+    agora_jw_arr_close(w);
+    agora_jw_kbool(w, "copy", x->ctr_copy);
+    agora_jw_kstr(w, "sandbox", t->sandbox);
+    agora_jw_kstr(w, "workdir", s->ctr_workdir);
+    agora_jw_kstr(w, "hostname", x->hostname);
+    agora_jw_kstr(w, "task_id", t->id);
+    agora_jw_kbool(w, "bridge", s->ctr.net == CTR_NET_BRIDGE);
+    agora_jw_key(w, "ports");
+    agora_jw_arr_open(w);
+    for (size_t i = 0; i < s->ctr.nports; i++) {
+        agora_jw_arr_open(w);
+        agora_jw_int(w, s->ctr.ports[i].host_port);
+        agora_jw_int(w, s->ctr.ports[i].container_port);
+        agora_jw_int(w, s->ctr.ports[i].udp);
+        agora_jw_arr_close(w);
+    }
+    agora_jw_arr_close(w);
+    agora_jw_key(w, "volumes");
+    agora_jw_arr_open(w);
+    for (size_t i = 0; i < s->ctr.nvolumes; i++) {
+        const struct ctr_volume *v = &s->ctr.volumes[i];
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "host", v->host_path);
+        agora_jw_kstr(w, "container", v->container_path);
+        agora_jw_kbool(w, "ro", v->ro);
+        agora_jw_kbool(w, "in_sandbox", v->in_sandbox);
+        agora_jw_obj_close(w);
+    }
+    agora_jw_arr_close(w);
+    agora_jw_obj_close(w);
+}
+
 /* The launch document the shim reads from its fd 0 (shim.c), in *doc
  * (malloc'ed, *len bytes). 0 or AGORA_ENOMEM. */
 static int launch_doc(struct exec *x, struct agent_task *t,
@@ -512,7 +589,10 @@ static int launch_doc(struct exec *x, struct agent_task *t,
     agora_jw_obj_open(w);
     agora_jw_key(w, "argv");
     agora_jw_arr_open(w);
-    if (s->command) {
+    if (s->has_ctr) {
+        for (const char **a = s->ctr_argv; *a; a++)
+            agora_jw_str(w, *a);
+    } else if (s->command) {
         agora_jw_str(w, "/bin/sh");
         agora_jw_str(w, "-c");
         agora_jw_str(w, s->command);
@@ -543,6 +623,8 @@ static int launch_doc(struct exec *x, struct agent_task *t,
     agora_jw_int(w, (int64_t)x->nofile.rlim_cur);
     agora_jw_int(w, (int64_t)x->nofile.rlim_max);
     agora_jw_arr_close(w);
+    if (s->has_ctr)
+        launch_doc_container(x, t, s, w);
     agora_jw_obj_close(w);
     if (!(doc = agora_jw_result(w, &len)) || !(*out = malloc(len)))
         goto out;
@@ -752,6 +834,18 @@ int exec_launch(struct exec *x, struct agent_task *t)
         exec_report(x, t, AGORA_TASK_ERROR, "REASON_TASK_INVALID", err, -1);
         return 0;
     }
+    if ((rc = exec_spec_image(x, &s, err, sizeof(err))) != 0) {
+        int failed = rc == AGORA_ENOENT || rc == AGORA_EIO;
+        exec_spec_free(&s);
+        if (rc == AGORA_ENOMEM)
+            return rc;
+        log_info(EXEC_LOG, "task %s: %s", t->id, err);
+        exec_report(x, t, failed ? AGORA_TASK_FAILED : AGORA_TASK_ERROR,
+                    failed ? "REASON_CONTAINER_LAUNCH_FAILED"
+                           : "REASON_TASK_INVALID",
+                    err, -1);
+        return 0;
+    }
     if (prepare(x, t, &s, &doc, &doclen, err, sizeof(err)) != 0) {
         exec_spec_free(&s);
         cgroup_release(x, t->id);
@@ -771,6 +865,7 @@ int exec_launch(struct exec *x, struct agent_task *t)
     te->grace = s.grace;
     te->cpus = s.cpus;
     te->mem_bytes = s.mem_bytes;
+    te->is_ctr = s.has_ctr;
     if (s.has_health && !(te->hc = health_conf_dup(&s.hc))) {
         te_free(te);
         exec_spec_free(&s);
@@ -862,7 +957,7 @@ static void became_running(struct task_exec *te, pid_t pid, double start,
 /* Reads the shim's pipe: "R <pid>\n" once; EOF when the shim is gone. */
 static void read_status(struct task_exec *te, int live)
 {
-    char buf[64];
+    char buf[128], ip[46] = "";
     ssize_t n;
     int pid;
 
@@ -877,9 +972,11 @@ static void read_status(struct task_exec *te, int live)
     if (n <= 0)
         return;
     buf[n] = '\0';
-    if (sscanf(buf, "R %d %lf %lf %lf", &pid, &te->tr[TR_SHIM_STARTED],
-               &te->tr[TR_SHIM_READ], &te->tr[TR_TASK_EXEC]) >= 1 &&
+    if (sscanf(buf, "R %d %lf %lf %lf %45s", &pid, &te->tr[TR_SHIM_STARTED],
+               &te->tr[TR_SHIM_READ], &te->tr[TR_TASK_EXEC], ip) >= 1 &&
         pid > 0 && !te->running) {
+        snprintf(te->t->container_ip, sizeof(te->t->container_ip), "%s",
+                 strcmp(ip, "-") ? ip : "");
         if (te->x->trace)
             te->tr[TR_RUNNING] = ev_time();
         became_running(te, pid, exec_now(te->x), live);
@@ -949,7 +1046,8 @@ static void describe(const struct exec_meta *ex, char *msg, size_t len)
                  strsignal(ex->a));
     else
         snprintf(msg, len, "Command could not be started (%s): %s",
-                 exec_stage_name(ex->a), strerror(ex->b));
+                 exec_stage_name(ex->a), ex->why[0] ? ex->why
+                                                    : strerror(ex->b));
 }
 
 /* Under posix, a task whose shim died may still run: kill its group,
@@ -966,6 +1064,22 @@ static void kill_orphan_group(struct task_exec *te, const struct exec_meta *p)
 }
 
 /*
+ * A container's directory, which its shim removes after the task; here
+ * when the shim could not (killed). Its mounts were in the shim's mount
+ * namespace and the task's, gone with them.
+ */
+static void container_dir_remove(struct exec *x, struct agent_task *t)
+{
+    char dir[4096];
+    int rc;
+
+    snprintf(dir, sizeof(dir), "%s/%s", x->containers_dir, t->id);
+    if ((rc = ctr_tree_remove(dir)) != 0)
+        log_warn(EXEC_LOG, "task %s: removing %s: %s", t->id, dir,
+                 strerror(-rc));
+}
+
+/*
  * The shim is gone: reports the terminal state from its meta file (and
  * the cgroup's OOM counter), and kills and removes what is left. te is
  * freed by exec_forget() later; nothing touches it after the update.
@@ -978,7 +1092,7 @@ static void finish(struct task_exec *te, int have_status, int status)
     struct cg_oom o = {0, 0, 0};
     const char *reason = NULL;
     enum agora_task_state st;
-    char msg[256];
+    char msg[384];
     int healthy = t->healthy;
 
     te->ended = 1;
@@ -988,6 +1102,8 @@ static void finish(struct task_exec *te, int have_status, int status)
         (void)cg_oom_info(&x->cg, t->id, &o);
     if (ex.end == EXEC_END_NONE)
         kill_orphan_group(te, &ex);
+    if (te->is_ctr)
+        container_dir_remove(x, t);
     /* v1: kept for the next task, when this agent made them (it knows
      * their limits); else removed. */
     if (x->cg.kind == CG_NONE || te->recovered ||
@@ -1193,6 +1309,7 @@ static void adopt_running(struct task_exec *te, const struct exec_meta *p)
     struct agent_task *t = te->t;
 
     ev_timer_stop(te->x->loop, &te->probe_timer);
+    snprintf(t->container_ip, sizeof(t->container_ip), "%s", p->ip);
     if (t->state < AGORA_TASK_RUNNING || t->pid != p->task) {
         if (t->state < AGORA_TASK_RUNNING) {
             became_running(te, p->task, p->wall, 0);
@@ -1302,6 +1419,7 @@ int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
     te->probe_deadline = ev_now(x->loop) + PROBE_TIMEOUT;
     rc = exec_spec_parse(x, t, &s, err, sizeof(err));
     if (rc == 0) {
+        te->is_ctr = s.has_ctr;
         te->grace = s.grace;
         te->cpus = s.cpus;
         te->mem_bytes = s.mem_bytes;

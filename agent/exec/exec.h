@@ -50,6 +50,11 @@ struct exec_conf {
     int switch_user;          /* 0: every task runs as the agent's user    */
     const char *default_user; /* of tasks naming none; NULL/"": "nobody"
                                * when the agent is root                    */
+    const char *work_dir;     /* images/ and containers/ under it, or NULL:
+                               * no container tasks                       */
+    /* Host directories container volumes may bind (colon-separated
+     * absolute paths); NULL/"": none (sandbox-relative volumes only). */
+    const char *allowed_volume_paths;
 };
 
 /*
@@ -77,9 +82,10 @@ const char *exec_task_user(const struct exec *x, yajl_val spec);
 const char *exec_isolation_name(const struct exec *x);
 
 /*
- * Starts t: validates its spec (TASK_ERROR with a reason when invalid,
- * TASK_ERROR for a container, not supported yet), makes its sandbox and
- * cgroup, spawns its shim. Reports STARTING, then RUNNING once the
+ * Starts t: validates its spec (TASK_ERROR with a reason when invalid),
+ * resolves its container's image from the store (TASK_FAILED naming the
+ * image when it is not there), makes its sandbox and cgroup, spawns its
+ * shim. Reports STARTING, then RUNNING once the
  * command has been executed, then the terminal state. Returns 0 when the
  * task is on its way (even if it will fail), an agora_err only when the
  * agent itself cannot proceed. t stays borrowed until exec_forget().

@@ -8,14 +8,17 @@
  * the task's environment, comes through the shim's fd 0 and is never on
  * disk. Lines, each written with one write() (no fsync: they matter while
  * the machine stays up), a line without its '\n' being not written yet:
- *   "<shim_pid> <shim_starttime> <task_pid> <task_starttime> <wall>\n"
+ *   "<shim_pid> <shim_starttime> <task_pid> <task_starttime> <wall>
+ *    [<ip>]\n" (ip: a BRIDGE container's address)
  *       once the task's command was executed. Starttimes are field 22 of
  *       /proc/<pid>/stat, so a reused pid is never mistaken for the shim
  *       or the task after an agent restart. Before this line exists, a
  *       shim is known by its argv ("agora-shim --shim <meta_file>",
  *       unique to the task).
  *   "exited <code>\n", "signaled <signo>\n", or "failed <stage>
- *       <errno>\n" (it could not be started), when the task ended.
+ *       <errno>[ <why>]\n" (it could not be started; why: at most
+ *       EXEC_WHY_MAX printable bytes, a container's setup), when the
+ *       task ended.
  */
 #ifndef AGORA_EXEC_INT_H
 #define AGORA_EXEC_INT_H
@@ -30,6 +33,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "cgroups.h"
+#include "container.h"
 #include "exec.h"
 #include "proc.h"
 #include "task.h"
@@ -49,7 +53,11 @@ enum exec_stage {
     STAGE_CHDIR,
     STAGE_FILES,
     STAGE_FORK,
-    STAGE_SETUP
+    STAGE_SETUP,
+    STAGE_CONTAINER,
+    STAGE_PIVOT,
+    STAGE_PROC,
+    STAGE_HOSTNAME
 };
 const char *exec_stage_name(int stage);
 
@@ -76,6 +84,11 @@ struct exec {
     struct rmdir_pending *rmdirs;
     ev_timer rmdir_timer;
     FILE *trace; /* AGORA_EXEC_TRACE: a line of times a task (exec.c) */
+    /* the mesos containerizer (container.h) */
+    char *images_dir;     /* <work_dir>/images, or NULL: no work_dir */
+    char *containers_dir; /* <work_dir>/containers (0700) */
+    char *allowed_volume_paths; /* --allowed_volume_paths, or NULL */
+    int ctr_copy; /* AGORA_CONTAINER_COPY=1: no overlayfs (tests) */
 };
 
 /* ---- a task's spec, as the exec layer reads it (exec_spec.c) ---- */
@@ -108,6 +121,13 @@ struct exec_spec {
     struct health_conf hc;
     struct agora_resources own; /* parsed here when t->resources is empty */
     yajl_val tree;              /* t->spec_json parsed; s's strings are in it */
+    /* A container task (has_ctr): its `container`; with an image, what
+     * exec_spec_image() resolved of it. */
+    int has_ctr;
+    struct ctr_spec ctr;
+    struct ctr_image img;
+    const char **ctr_argv;   /* borrowed strings, the array owned */
+    const char *ctr_workdir; /* borrowed */
 };
 
 /*
@@ -119,6 +139,16 @@ struct exec_spec {
 int exec_spec_parse(struct exec *x, const struct agent_task *t,
                     struct exec_spec *s, char *err, size_t errlen);
 void exec_spec_free(struct exec_spec *s);
+
+/*
+ * For a container task with an image, at its launch: the image from the
+ * store, what runs (argv, WorkingDir) and as whom (the task's or the
+ * image's User, resolved in the image). 0; AGORA_ENOENT (not in the
+ * store) or AGORA_EIO (the store's files are damaged): the task is
+ * TASK_FAILED; AGORA_EINVAL: TASK_ERROR; AGORA_ENOMEM. err says why.
+ */
+int exec_spec_image(struct exec *x, struct exec_spec *s, char *err,
+                    size_t errlen);
 
 /*
  * The task's environment as a NULL-terminated array of "K=V" strings
@@ -181,6 +211,9 @@ void health_result_set(struct agent_task *t, const char *text);
 
 /* ---- the meta file (meta.c) ---- */
 
+/* The longest reason a "failed" line carries (a container's setup). */
+#define EXEC_WHY_MAX 200
+
 enum exec_end { EXEC_END_NONE, EXEC_END_EXITED, EXEC_END_SIGNALED,
                 EXEC_END_FAILED };
 
@@ -191,6 +224,8 @@ struct exec_meta {
     double wall;
     enum exec_end end;       /* EXEC_END_NONE: not ended (or unknown) */
     int a, b;                /* code or signal; failed: stage, errno */
+    char ip[46];             /* a BRIDGE container's address, or "" */
+    char why[EXEC_WHY_MAX + 1]; /* failed: what the shim said, or "" */
 };
 
 /* Reads path (also the directory an older agent kept there). 0, or

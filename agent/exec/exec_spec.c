@@ -153,7 +153,8 @@ static int spec_command(struct exec_spec *s, yajl_val spec, char *err,
         }
         s->argv = argv;
     }
-    if (!s->command && !s->argv) {
+    /* An image brings its own Entrypoint and Cmd. */
+    if (!s->command && !s->argv && !(s->has_ctr && s->ctr.image)) {
         snprintf(err, errlen,
                  "the task has no command (\"command\" or "
                  "\"argv\")");
@@ -186,6 +187,113 @@ static int spec_env(struct exec_spec *s, yajl_val spec, char *err,
     }
     s->env = env;
     return 0;
+}
+
+/*
+ * The spec's `container` (container_spec.c). A container without an
+ * image runs on the host's file system as a command task: only with the
+ * HOST network and no volumes, which need a rootfs of their own here.
+ */
+static int spec_container(struct exec *x, const struct agent_task *t,
+                          struct exec_spec *s, yajl_val spec, char *err,
+                          size_t errlen)
+{
+    yajl_val c = agora_json_get(spec, "container");
+    int rc;
+
+    if (!c || YAJL_IS_NULL(c))
+        return 0;
+    rc = ctr_spec_parse(c, x->allowed_volume_paths,
+                        t->sandbox ? t->sandbox : "/nonexistent", &s->ctr,
+                        err, errlen);
+    if (rc != 0)
+        return rc;
+    if (!s->ctr.image) {
+        if (s->ctr.net != CTR_NET_HOST || s->ctr.nvolumes) {
+            snprintf(err, errlen, "container.%s needs an image on this agent",
+                     s->ctr.nvolumes ? "volumes" : "docker.network BRIDGE");
+            return AGORA_EINVAL;
+        }
+        return 0;
+    }
+    if (!x->images_dir) {
+        snprintf(err, errlen, "this agent runs no containers (no work_dir)");
+        return AGORA_EINVAL;
+    }
+    /* Namespaces, mounts and pivot_root are root's (no user namespaces
+     * here: see docs/containers.md). */
+    if (!x->is_root) {
+        snprintf(err, errlen, "container images need an agent running as "
+                              "root");
+        return AGORA_EINVAL;
+    }
+    s->has_ctr = 1;
+    return 0;
+}
+
+/* The container's user (the task's, else the image's) in s. */
+static int image_user(struct exec *x, struct exec_spec *s, char *err,
+                      size_t errlen)
+{
+    const char *user = s->user ? s->user : ctr_cmd_user(s->img.config);
+    char *passwd, *group;
+    int rc;
+
+    if (!user)
+        return 0;
+    passwd = ctr_image_etc_file(&s->img, "passwd");
+    group = ctr_image_etc_file(&s->img, "group");
+    rc = ctr_cmd_user_resolve(user, passwd, group, &s->uid, &s->gid, err,
+                              errlen);
+    free(passwd);
+    free(group);
+    if (rc != 0)
+        return rc;
+    if (!x->is_root && s->uid != geteuid()) {
+        snprintf(err, errlen,
+                 "cannot run as user '%s': the agent does not run as root",
+                 user);
+        return AGORA_EINVAL;
+    }
+    s->user = user;
+    s->switch_user = x->is_root;
+    return 0;
+}
+
+static void env_check_cb(void *arg, const char *key, const char *value)
+{
+    (void)arg, (void)key, (void)value;
+}
+
+int exec_spec_image(struct exec *x, struct exec_spec *s, char *err,
+                    size_t errlen)
+{
+    char why[512] = "";
+    int rc;
+
+    if (!s->has_ctr)
+        return 0;
+    rc = ctr_image_load(x->images_dir, s->ctr.image, &s->img, why,
+                        sizeof(why));
+    if (rc == AGORA_ENOENT) {
+        snprintf(err, errlen,
+                 "image '%s' is not in the agent's image store",
+                 s->ctr.image);
+        return AGORA_ENOENT;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "image '%s': %s", s->ctr.image,
+                 rc == AGORA_ENOMEM ? "out of memory" : why);
+        return rc == AGORA_ENOMEM ? rc : AGORA_EIO;
+    }
+    if ((rc = ctr_cmd_argv(s->command, s->argv, s->img.config, &s->ctr_argv,
+                           err, errlen)) != 0)
+        return rc;
+    s->ctr_workdir = ctr_cmd_workdir(s->img.config);
+    if ((rc = ctr_cmd_env(s->img.config, env_check_cb, NULL, err,
+                          errlen)) != 0)
+        return rc;
+    return image_user(x, s, err, errlen);
 }
 
 /* t's spec parsed into s->tree (the task keeps only its text). */
@@ -224,12 +332,8 @@ int exec_spec_parse(struct exec *x, const struct agent_task *t,
         snprintf(err, errlen, "the task spec is not an object");
         return AGORA_EINVAL;
     }
-    v = agora_json_get(spec, "container");
-    if (v && !YAJL_IS_NULL(v)) {
-        snprintf(err, errlen, "containers are not supported yet");
-        return AGORA_EINVAL;
-    }
-    if ((rc = spec_command(s, spec, err, errlen)) != 0 ||
+    if ((rc = spec_container(x, t, s, spec, err, errlen)) != 0 ||
+        (rc = spec_command(s, spec, err, errlen)) != 0 ||
         (rc = spec_env(s, spec, err, errlen)) != 0)
         return rc;
     v = agora_json_get(spec, "user");
@@ -237,9 +341,16 @@ int exec_spec_parse(struct exec *x, const struct agent_task *t,
         snprintf(err, errlen, "\"user\" must be a string");
         return AGORA_EINVAL;
     }
-    s->user = exec_task_user(x, spec);
-    if (s->user && (rc = spec_user(x, s, err, errlen)) != 0)
+    if (s->has_ctr) {
+        /* A container's user: the one the task names, else its image's
+         * (resolved in the image: exec_spec_image). */
+        s->user = x->switch_user ? agora_json_get_str(spec, "user") : NULL;
+        if (s->user && !*s->user)
+            s->user = NULL;
+    } else if ((s->user = exec_task_user(x, spec)) != NULL &&
+               (rc = spec_user(x, s, err, errlen)) != 0) {
         return rc;
+    }
     rc = agora_json_num(spec, "kill_grace_period", &s->grace);
     if (rc == AGORA_EINVAL || !(s->grace >= 0) || s->grace > 86400 * 7) {
         snprintf(err, errlen,
@@ -265,6 +376,9 @@ int exec_spec_parse(struct exec *x, const struct agent_task *t,
 void exec_spec_free(struct exec_spec *s)
 {
     free(s->ports);
+    free(s->ctr_argv);
+    ctr_image_free(&s->img);
+    ctr_spec_free(&s->ctr);
     agora_resources_free(&s->own);
     if (s->tree)
         yajl_tree_free(s->tree);
@@ -325,22 +439,38 @@ static void env_set(struct envb *e, const char *key, const char *value)
     e->v[e->n] = NULL;
 }
 
+static void env_set_cb(void *arg, const char *key, const char *value)
+{
+    env_set(arg, key, value);
+}
+
 /*
  * What a task sees, as Mesos and Marathon set it: PATH (the agent's, or a
  * default), HOME, AGORA_SANDBOX, MESOS_SANDBOX, MESOS_TASK_ID,
  * MESOS_AGENT_ID, HOST, PORT0..PORTn, PORT, PORTS; then the spec's env,
- * which wins. Nothing else of the agent's environment.
+ * which wins. Nothing else of the agent's environment. A container task
+ * starts from Docker's PATH and its image's Env instead of the agent's
+ * PATH and HOME, and its sandbox is CTR_SANDBOX.
  */
 char **exec_task_env(struct exec *x, const struct agent_task *t,
                      const struct exec_spec *s)
 {
     struct envb e = {NULL, 0, 0, MAP_INIT, 0};
-    char key[32], val[32];
+    const char *sandbox = s->has_ctr ? CTR_SANDBOX : t->sandbox;
+    char key[32], val[32], why[128];
 
-    env_set(&e, "PATH", x->path);
-    env_set(&e, "HOME", t->sandbox);
-    env_set(&e, "AGORA_SANDBOX", t->sandbox);
-    env_set(&e, "MESOS_SANDBOX", t->sandbox);
+    if (s->has_ctr) {
+        /* Docker's PATH, then the image's Env (its PATH, HOME...). */
+        env_set(&e, "PATH", CTR_DEFAULT_PATH);
+        env_set(&e, "HOME", "/");
+        if (ctr_cmd_env(s->img.config, env_set_cb, &e, why, sizeof(why)) != 0)
+            e.oom = 1;
+    } else {
+        env_set(&e, "PATH", x->path);
+        env_set(&e, "HOME", t->sandbox);
+    }
+    env_set(&e, "AGORA_SANDBOX", sandbox);
+    env_set(&e, "MESOS_SANDBOX", sandbox);
     env_set(&e, "MESOS_TASK_ID", t->id);
     if (x->agent_id)
         env_set(&e, "MESOS_AGENT_ID", x->agent_id);

@@ -17,7 +17,9 @@
  *
  * COMMAND runs `/bin/sh -c` in the sandbox with the task's environment
  * and user, inside the task's cgroups, as a child of the agent (not of
- * the shim), watched by ev_child. HTTP sends "GET <path>" to
+ * the shim), watched by ev_child; a container task's check runs inside
+ * its container (its namespaces, its image's /bin/sh, the sandbox at
+ * /mnt/mesos/sandbox). HTTP sends "GET <path>" to
  * 127.0.0.1:<port> on a non-blocking socket (200-399 is healthy). TCP
  * only connects. Nothing blocks the loop.
  *
@@ -33,12 +35,14 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <agora/json.h>
@@ -79,6 +83,10 @@ struct health {
     int ngroups;
     char *cgdirs[CG_MAX_DIRS];
     size_t ncg;
+    /* COMMAND in a container: run in the task's namespaces (the paths of
+     * its /proc/<pid>/ns/ files, made before each fork) */
+    int in_ctr;
+    char ns[5][48];
 };
 
 /* ------------------------------------------------------------------ */
@@ -494,6 +502,41 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     done(h, !h->timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0, why);
 }
 
+/*
+ * A container's check enters the task's namespaces (setns), then forks:
+ * only a child of a setns(CLONE_NEWPID) is in the pid namespace. This
+ * process waits for it and ends as it did, so the agent's ev_child sees
+ * the check's status. Returns in the child (the one to exec).
+ */
+static void enter_container(const struct health *h)
+{
+    static const int types[5] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET,
+                                 CLONE_NEWPID, CLONE_NEWNS};
+    int fds[5], st;
+    pid_t pid;
+
+    /* All opened first: after the mount namespace, /proc is the
+     * container's. */
+    for (int i = 0; i < 5; i++)
+        if ((fds[i] = open(h->ns[i], O_RDONLY | O_CLOEXEC)) < 0)
+            _exit(126);
+    for (int i = 0; i < 5; i++)
+        if (setns(fds[i], types[i]) != 0)
+            _exit(126);
+    if ((pid = fork()) < 0)
+        _exit(126);
+    if (pid == 0)
+        return;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            _exit(126);
+    if (WIFSIGNALED(st)) {
+        signal(WTERMSIG(st), SIG_DFL);
+        kill(getpid(), WTERMSIG(st));
+    }
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 126);
+}
+
 /* In the forked child: only async-signal-safe calls, then exec. */
 /* out: the write end of the output pipe, or -1 (then /dev/null). */
 static void __attribute__((noreturn)) run_check(const struct health *h, int out)
@@ -525,7 +568,9 @@ static void __attribute__((noreturn)) run_check(const struct health *h, int out)
     if ((fd = open("/dev/null", O_RDWR)) < 0 || dup2(fd, 0) < 0 ||
         dup2(out >= 0 ? out : fd, 1) < 0 || dup2(out >= 0 ? out : fd, 2) < 0)
         _exit(126);
-    if (chdir(h->t->sandbox) != 0)
+    if (h->in_ctr)
+        enter_container(h);
+    if (chdir(h->in_ctr ? CTR_SANDBOX : h->t->sandbox) != 0)
         _exit(126);
     close_range(3, ~0U, 0);
     sigemptyset(&none);
@@ -563,6 +608,17 @@ static void command_start(struct health *h)
     if (!h->x->default_loop) {
         done(h, 0, "COMMAND checks need libev's default loop");
         return;
+    }
+    if (h->in_ctr) {
+        static const char *const names[5] = {"ipc", "uts", "net", "pid",
+                                             "mnt"};
+        if (h->t->pid <= 0) {
+            done(h, 0, "the container has no process");
+            return;
+        }
+        for (int i = 0; i < 5; i++)
+            snprintf(h->ns[i], sizeof(h->ns[i]), "/proc/%d/ns/%s",
+                     (int)h->t->pid, names[i]);
     }
     out_pipe(h, fds);
     if ((pid = fork()) < 0) {
@@ -628,6 +684,11 @@ static int command_prepare(struct health *h)
     char err[256];
     int rc = exec_spec_parse(h->x, h->t, &s, err, sizeof(err));
 
+    /* In a container: its image's Env and user, run in its namespaces. */
+    if (rc == 0 && s.has_ctr) {
+        rc = exec_spec_image(h->x, &s, err, sizeof(err));
+        h->in_ctr = 1;
+    }
     if (rc == 0 && !(h->env = exec_task_env(h->x, h->t, &s)))
         rc = AGORA_ENOMEM;
     if (rc == 0 && s.switch_user) {
@@ -637,7 +698,8 @@ static int command_prepare(struct health *h)
         h->ngroups = MAX_GROUPS;
         if (!(h->groups = calloc(MAX_GROUPS, sizeof(*h->groups))))
             rc = AGORA_ENOMEM;
-        else if (getgrouplist(s.user, s.gid, h->groups, &h->ngroups) < 0) {
+        else if (s.has_ctr ||
+                 getgrouplist(s.user, s.gid, h->groups, &h->ngroups) < 0) {
             h->groups[0] = s.gid;
             h->ngroups = 1;
         }

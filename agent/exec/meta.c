@@ -45,10 +45,12 @@ static ssize_t meta_text(const char *path, char *buf, size_t cap)
 /* Parses one complete line (NUL-terminated in place) into m. */
 static void meta_line(const char *line, struct exec_meta *m)
 {
-    int shim, task;
+    int shim, task, off = 0;
 
-    if (sscanf(line, "%d %" SCNu64 " %d %" SCNu64 " %lf", &shim,
-               &m->shim_start, &task, &m->task_start, &m->wall) == 5) {
+    /* A BRIDGE container's line ends with its address. */
+    if (sscanf(line, "%d %" SCNu64 " %d %" SCNu64 " %lf %45s", &shim,
+               &m->shim_start, &task, &m->task_start, &m->wall,
+               m->ip) >= 5) {
         m->shim = shim;
         m->task = task;
         m->has_pids = 1;
@@ -56,14 +58,16 @@ static void meta_line(const char *line, struct exec_meta *m)
         m->end = EXEC_END_EXITED;
     } else if (sscanf(line, "signaled %d", &m->a) == 1) {
         m->end = EXEC_END_SIGNALED;
-    } else if (sscanf(line, "failed %d %d", &m->a, &m->b) == 2) {
+    } else if (sscanf(line, "failed %d %d%n", &m->a, &m->b, &off) >= 2) {
         m->end = EXEC_END_FAILED;
+        if (off > 0 && line[off] == ' ')
+            snprintf(m->why, sizeof(m->why), "%s", line + off + 1);
     }
 }
 
 int exec_meta_read(const char *path, struct exec_meta *m)
 {
-    char buf[512], *line, *nl;
+    char buf[1024], *line, *nl;
     ssize_t n;
 
     memset(m, 0, sizeof(*m));

@@ -46,6 +46,7 @@
 
 #include <agora/json.h>
 
+#include "container_int.h"
 #include "exec_int.h"
 
 /* The launch document holds argv and env: big, but not unbounded. */
@@ -69,6 +70,8 @@ struct launch {
     int v2;
     int has_nofile;
     struct rlimit nofile;
+    int is_ctr; /* a container task (container_shim.c) */
+    struct ctr_run ctr;
     /* wall clock: main() ran, document read, the task's command executed */
     double t_started, t_read, t_exec;
 };
@@ -92,6 +95,14 @@ const char *exec_stage_name(int stage)
         return "opening stdin/stdout/stderr";
     case STAGE_FORK:
         return "fork";
+    case STAGE_CONTAINER:
+        return "setting up its container";
+    case STAGE_PIVOT:
+        return "entering its image (pivot_root)";
+    case STAGE_PROC:
+        return "mounting its /proc";
+    case STAGE_HOSTNAME:
+        return "setting its host name";
     default:
         return "setting up";
     }
@@ -130,12 +141,14 @@ static uint64_t starttime_of(pid_t pid)
  * task is reported with an unknown status, as when its shim is killed),
  * and a synchronous disk write a task cost more than all the rest of its
  * shim on a VM. */
-static void write_pids(int mfd, pid_t task, uint64_t task_start)
+static void write_pids(int mfd, pid_t task, uint64_t task_start,
+                       const char *ip)
 {
-    char buf[160];
-    int n = snprintf(buf, sizeof(buf), "%d %" PRIu64 " %d %" PRIu64 " %.3f\n",
+    char buf[224];
+    int n = snprintf(buf, sizeof(buf),
+                     "%d %" PRIu64 " %d %" PRIu64 " %.3f%s%s\n",
                      (int)getpid(), starttime_of(getpid()), (int)task,
-                     task_start, exec_wall_now());
+                     task_start, exec_wall_now(), *ip ? " " : "", ip);
 
     (void)exec_write_all(mfd, buf, (size_t)n);
 }
@@ -145,6 +158,24 @@ static int write_exit(int mfd, const char *fmt, int a, int b)
     char buf[64];
     int n = snprintf(buf, sizeof(buf), fmt, a, b);
 
+    return exec_write_all(mfd, buf, (size_t)n);
+}
+
+/* "failed <stage> <errno> <why>": why cut to EXEC_WHY_MAX bytes, every
+ * byte that is not printable ASCII (a path given by the task may hold a
+ * newline) made '?'. */
+static int write_failed(int mfd, int stage, int err, const char *why)
+{
+    char buf[64 + EXEC_WHY_MAX];
+    int n = snprintf(buf, 64, "failed %d %d", stage, err);
+    size_t i;
+
+    if (why && *why) {
+        buf[n++] = ' ';
+        for (i = 0; why[i] && i < EXEC_WHY_MAX; i++)
+            buf[n++] = why[i] >= 0x20 && why[i] < 0x7f ? why[i] : '?';
+    }
+    buf[n++] = '\n';
     return exec_write_all(mfd, buf, (size_t)n);
 }
 
@@ -248,6 +279,13 @@ static int launch_read(struct launch *l)
     if (!l->argv || !l->argv[0] || !l->env ||
         agora_json_str(l->root, "cwd", &l->cwd) != 0)
         return -EINVAL;
+    v = agora_json_get(l->root, "container");
+    if (YAJL_IS_OBJECT(v)) {
+        int rc = ctr_run_read(v, &l->ctr);
+        if (rc != 0)
+            return rc;
+        l->is_ctr = 1;
+    }
     if (agora_json_str(l->root, "user", &l->user) == 0) {
         int64_t g;
         if (agora_json_int(l->root, "uid", &i64) != 0 ||
@@ -256,7 +294,8 @@ static int launch_read(struct launch *l)
         l->uid = (uid_t)i64;
         l->gid = (gid_t)g;
         l->switch_user = 1;
-        if (resolve_groups(l) != 0)
+        /* A container's user is one of the image's: its group only. */
+        if (!l->is_ctr && resolve_groups(l) != 0)
             return -EINVAL;
     }
     v = agora_json_get(l->root, "cgroups");
@@ -280,6 +319,8 @@ static int launch_read(struct launch *l)
 
 static void launch_free(struct launch *l)
 {
+    if (l->is_ctr)
+        ctr_run_free(&l->ctr);
     free(l->argv);
     free(l->env);
     free(l->groups);
@@ -371,6 +412,37 @@ static pid_t start_child(const struct launch *l, int in, int out, int err)
     if ((pid = vfork()) == 0)
         run_child(l, in, out, err);
     environ = saved;
+    return pid;
+}
+
+/*
+ * A container task: its rootfs and mounts (container_fs.c), then its
+ * process (container_shim.c). -1 with errno when it could not be
+ * started, the reason in the sandbox's stderr and nothing left behind.
+ */
+static pid_t start_container(struct launch *l, int in, int out, int err)
+{
+    struct ctr_exec e = {
+        .argv = l->argv, .env = l->env, .in = in, .out = out, .err = err,
+        .switch_user = l->switch_user, .uid = l->uid, .gid = l->gid,
+        .has_nofile = l->has_nofile, .nofile = l->nofile,
+        .cgroups = l->cgroups, .ncgroups = l->ncgroups,
+    };
+    int stage, cerr, saved;
+    pid_t pid = -1;
+
+    if (ctr_fs_setup(&l->ctr) == 0)
+        pid = ctr_start(&l->ctr, &e, &stage, &cerr);
+    if (pid < 0) {
+        saved = errno;
+        dprintf(err, "agora-shim: cannot start the container: %s\n",
+                l->ctr.why[0] ? l->ctr.why : strerror(saved));
+        ctr_fs_teardown(&l->ctr);
+        errno = saved;
+        return -1;
+    }
+    child_res.stage = stage;
+    child_res.err = cerr;
     return pid;
 }
 
@@ -547,7 +619,13 @@ static int run(int mfd, double started)
         rc = write_exit(mfd, "signaled %d\n", SIGTERM, 0);
         goto done;
     }
-    if ((pid = start_child(&l, in, out, err)) < 0) {
+    if (l.is_ctr) {
+        if ((pid = start_container(&l, in, out, err)) < 0) {
+            rc = write_failed(mfd, STAGE_CONTAINER, errno ? errno : EINVAL,
+                              l.ctr.why);
+            goto done;
+        }
+    } else if ((pid = start_child(&l, in, out, err)) < 0) {
         rc = write_exit(mfd, "failed %d %d\n", STAGE_FORK, errno);
         goto done;
     }
@@ -557,16 +635,19 @@ static int run(int mfd, double started)
         note_failure(err, &l, child_res.stage, child_res.err);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
+        if (l.is_ctr)
+            ctr_fs_teardown(&l.ctr);
         rc = write_exit(mfd, "failed %d %d\n", child_res.stage, child_res.err);
         goto done;
     }
     /* Also here, so a SIGTERM to the group cannot precede the group. */
     (void)setpgid(pid, pid);
-    write_pids(mfd, pid, starttime_of(pid));
+    write_pids(mfd, pid, starttime_of(pid), l.is_ctr ? l.ctr.ip : "");
     /* The times let the agent's launch trace (exec.c) say where a
-     * launch's time went; two vDSO reads. */
-    dprintf(EXEC_STATUS_FD, "R %d %.6f %.6f %.6f\n", (int)pid, l.t_started,
-            l.t_read, l.t_exec);
+     * launch's time went; two vDSO reads. A BRIDGE container's address
+     * follows. */
+    dprintf(EXEC_STATUS_FD, "R %d %.6f %.6f %.6f %s\n", (int)pid, l.t_started,
+            l.t_read, l.t_exec, l.is_ctr && l.ctr.ip[0] ? l.ctr.ip : "-");
     close(EXEC_STATUS_FD);
     if (wait_task(pid) != 0) {
         rc = -1;
@@ -575,6 +656,8 @@ static int run(int mfd, double started)
     sweep(&l, pid);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    if (l.is_ctr)
+        ctr_fs_teardown(&l.ctr); /* before the end is known: no leftovers */
     if (WIFSIGNALED(status))
         rc = write_exit(mfd, "signaled %d\n", WTERMSIG(status), 0);
     else

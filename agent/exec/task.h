@@ -51,6 +51,9 @@ struct agent_task {
      * AGORA_HEALTH_OUTPUT_MAX bytes, NULL before the first check. Each
      * status update carries the one of its time. */
     char *health_output;
+    /* A BRIDGE container's address (its shim's net_bridge_attach()), ""
+     * otherwise: statuses then carry the agent's. */
+    char container_ip[46];
 
     struct task_exec *exec;       /* owned by the exec layer             */
     struct task_updates *updates; /* owned by the control layer          */

@@ -233,8 +233,8 @@ def test_archive_symlink_out_is_refused(marathon_cluster, files, tmp_path):
 
 
 def test_container_still_refused(marathon_cluster):
-    """Until the containerizer lands, a container task fails with a
-    message and never runs without its image."""
+    """A container task whose image the agent does not have fails with a
+    message naming the image and never runs without it."""
     m, mar, agent = marathon_cluster
     agent()
     r = mar.post("/v2/apps", json={
@@ -243,7 +243,7 @@ def test_container_still_refused(marathon_cluster):
         "fetch": [{"uri": "http://127.0.0.1:1/never.tar.gz"}]})
     assert r.status_code == 201, r.text
     failure = wait_failure(mar, "img")
-    assert "container" in failure["message"], failure
+    assert "debian" in failure["message"], failure
     assert mar.app("img")["tasksRunning"] == 0
 
 

@@ -385,8 +385,8 @@ def test_unhealthy_tasks_killed_at_a_bounded_rate(marathon_cluster):
 
 def test_plain_task_list_and_containers(marathon_cluster):
     """The text/plain task list old load balancers read, and an app with a
-    Docker image, which this agent cannot run yet: it fails with a clear
-    message instead of running without its image."""
+    Docker image the agent does not have: it fails with a message naming
+    the image instead of running without it."""
     m, mar, agent = marathon_cluster
     agent()
     r = mar.post("/v2/apps", json={"id": "/lb/web", "cmd": "sleep 600",
@@ -416,5 +416,5 @@ def test_plain_task_list_and_containers(marathon_cluster):
         f = mar.app("img").get("lastTaskFailure")
         return f and f
     failure = wait_for(failed, 20, interval=0.1, what="the image task to fail")
-    assert "container" in failure["message"], failure
+    assert "docker.io/jdeathe/centos-ssh" in failure["message"], failure
     assert mar.app("img")["tasksRunning"] == 0

@@ -49,7 +49,8 @@
  * task_id, name, command | argv, env {}, user, resources, labels {},
  * kill_grace_period, health_check {type, command, path, port,
  * port_index, delay, grace_period, interval, timeout,
- * max_consecutive_failures}. It is test code, not a default plugin.
+ * max_consecutive_failures}, container_json (the container as JSON
+ * text). It is test code, not a default plugin.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -335,6 +336,8 @@ static int spec_of(yajl_val t, struct spec_buf *b)
     agora_json_str(t, "name", &b->spec.name);
     agora_json_str(t, "command", &b->spec.command);
     agora_json_str(t, "user", &b->spec.user);
+    /* the launch's container, as JSON text (docs/containers.md §1) */
+    agora_json_str(t, "container_json", &b->spec.container_json);
     agora_json_str(t, "resources", &res);
     if (agora_resources_parse(res, &b->res, NULL, 0) < 0)
         return AGORA_EINVAL;

@@ -474,8 +474,16 @@ START_TEST(spec_errors)
     expect_error("{\"argv\": [\"a\", 1]}", "strings only");
     expect_error("{\"command\": \"true\", \"argv\": [\"true\"]}", "not both");
     expect_error("{\"command\": \"true\", \"container\": {\"type\": "
-                 "\"DOCKER\"}}",
-                 "containers are not supported yet");
+                 "\"APPC\"}}",
+                 "container.type 'APPC' is not supported");
+    expect_error("{\"command\": \"true\", \"container\": {\"type\": "
+                 "\"DOCKER\", \"docker\": {\"image\": \"busybox\", "
+                 "\"privileged\": true}}}",
+                 "container.docker.privileged");
+    /* No work_dir given to exec_init: no image store, no containers. */
+    expect_error("{\"command\": \"true\", \"container\": {\"type\": "
+                 "\"MESOS\", \"docker\": {\"image\": \"busybox\"}}}",
+                 "runs no containers");
     expect_error("{\"command\": \"true\", \"user\": \"no-such-user-zz\"}",
                  "user 'no-such-user-zz' does not exist");
     expect_error("{\"command\": \"true\", \"resources\": \"ports:[abc]\"}",

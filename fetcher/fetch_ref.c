@@ -33,15 +33,32 @@ static int is_host(const char *s, size_t n)
            (n == 9 && memcmp(s, "localhost", 9) == 0);
 }
 
+/* Docker's grammar: components of [a-z0-9] joined by '/', each
+ * starting and ending with a letter or digit, with '.', '_' or '-'
+ * inside (so never "." or ".."). */
 static int repo_ok(const char *r)
 {
-    if (!*r || *r == '/' || r[strlen(r) - 1] == '/' || strstr(r, "//"))
-        return 0;
-    for (; *r; r++)
-        if (!(islower((unsigned char)*r) || isdigit((unsigned char)*r) ||
-              strchr("._-/", *r)))
+    int prev_alnum = 0;
+
+    for (const char *p = r;; p++) {
+        int alnum = islower((unsigned char)*p) || isdigit((unsigned char)*p);
+
+        if (*p == '\0' || *p == '/') {
+            if (!prev_alnum)
+                return 0;
+            if (*p == '\0')
+                return 1;
+            prev_alnum = 0;
+            if (!(islower((unsigned char)p[1]) || isdigit((unsigned char)p[1])))
+                return 0;
+        } else if (alnum) {
+            prev_alnum = 1;
+        } else if (strchr("._-", *p) && p != r && p[-1] != '/') {
+            prev_alnum = 0;
+        } else {
             return 0;
-    return 1;
+        }
+    }
 }
 
 static int tag_ok(const char *t)

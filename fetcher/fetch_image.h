@@ -154,13 +154,14 @@ int fetch_layer_lock(struct fetch_store *s, const char *hex);
 
 /*
  * Puts the layer blob in fd (tar: plain, gzip, zstd) into layers/<hex>,
- * unless it is there: its SHA-256 is checked against hex first, then it
+ * unless it is there: its SHA-256 is checked against hex first (unless
+ * the caller hashed these very bytes already: verified), then it
  * is unpacked under tmp/ with its whiteouts in overlayfs' form and
  * renamed into place. The caller holds the layer's lock. 0, or -1 with
  * ctx->err set.
  */
 int fetch_layer_put(struct fetch_ctx *ctx, struct fetch_store *s,
-                    const char *hex, int fd);
+                    const char *hex, int fd, int verified);
 
 /* ---- the pull (fetch_image.c, fetch_registry.c, fetch_local.c) ---- */
 

@@ -72,7 +72,7 @@ static int src_layer(struct fetch_ctx *ctx, struct fetch_store *s, int dirfd,
                      const char *rel, const char *hex, char *out)
 {
     char got[FETCH_HEX_LEN + 1];
-    int fd = src_open(ctx, dirfd, rel), lfd, rc;
+    int fd = src_open(ctx, dirfd, rel), lfd, rc, verified = hex == NULL;
 
     if (fd < 0)
         return -1;
@@ -93,7 +93,7 @@ static int src_layer(struct fetch_ctx *ctx, struct fetch_store *s, int dirfd,
         close(fd);
         return -1;
     }
-    rc = fetch_layer_put(ctx, s, hex, fd);
+    rc = fetch_layer_put(ctx, s, hex, fd, verified);
     close(lfd);
     close(fd);
     return rc;

@@ -430,7 +430,7 @@ static int reg_layer(struct reg *r, struct fetch_store *s, const char *hex)
                      "digest sha256:%.12s (corrupt or tampered)",
                      hex, got);
         else
-            rc = fetch_layer_put(r->ctx, s, hex, k.fd);
+            rc = fetch_layer_put(r->ctx, s, hex, k.fd, 1); /* hashed as it came */
     }
     if (k.fd >= 0) {
         close(k.fd);

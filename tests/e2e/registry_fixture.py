@@ -90,12 +90,15 @@ def _blob(layout, data):
     return digest
 
 
-def write_oci_layout(layout, tag="1", config=None):
+def write_oci_layout(layout, tag="1", config=None, extra=None):
     """An OCI image layout of the test image; returns a dict with the
     digests: manifest, config, layers (compressed, as the manifest
-    names them) and diff_ids."""
+    names them) and diff_ids. extra: more layers on top, each a list of
+    (name, bytes) files (the benchmark's bulk)."""
     os.makedirs(layout, exist_ok=True)
-    tars = layer_tars()
+    tars = list(layer_tars())
+    for files in extra or []:
+        tars.append(_tar([(n, "file", d, 0o644) for n, d in files]))
     gz = [gzip.compress(t, mtime=0) for t in tars]
     layers = [_blob(layout, g) for g in gz]
     diff_ids = ["sha256:" + hashlib.sha256(t).hexdigest() for t in tars]

@@ -233,17 +233,19 @@ def test_archive_symlink_out_is_refused(marathon_cluster, files, tmp_path):
 
 
 def test_container_still_refused(marathon_cluster):
-    """Until the containerizer lands, a container task fails with a
-    message and never runs without its image."""
+    """A container task never runs without its image: here the pull
+    fails (a registry that is not there: the agent's --docker_registry,
+    so the test never reaches the network), and until the containerizer
+    lands a pulled one fails with a message too (test_images.py)."""
     m, mar, agent = marathon_cluster
-    agent()
+    agent(args=["--docker_registry=http://127.0.0.1:1"])
     r = mar.post("/v2/apps", json={
         "id": "img", "cmd": "sleep 60", "cpus": 0.1, "mem": 16,
         "container": {"type": "DOCKER", "docker": {"image": "debian"}},
         "fetch": [{"uri": "http://127.0.0.1:1/never.tar.gz"}]})
     assert r.status_code == 201, r.text
     failure = wait_failure(mar, "img")
-    assert "container" in failure["message"], failure
+    assert "failed to pull image 'debian'" in failure["message"], failure
     assert mar.app("img")["tasksRunning"] == 0
 
 

@@ -128,6 +128,45 @@ def write_oci_layout(layout, tag="1", config=None, extra=None):
             "diff_ids": diff_ids}
 
 
+def write_oci_index(layout, tag="multi"):
+    """The test image behind an image index (a manifest list): an entry
+    for another architecture first (the same layers, its own config),
+    then this machine's. Returns the digests of write_oci_layout plus
+    "index"."""
+    digests = write_oci_layout(layout, tag="plain")
+    mine = "amd64" if os.uname().machine == "x86_64" else "arm64"
+    other_cfg = json.dumps({"architecture": "s390x", "os": "linux",
+                            "config": {"Cmd": ["wrong-arch"]},
+                            "rootfs": {"type": "layers",
+                                       "diff_ids": digests["diff_ids"]}}).encode()
+    ocfg = _blob(layout, other_cfg)
+    with open(os.path.join(layout, "blobs", "sha256", digests["manifest"])) as f:
+        mf = json.load(f)
+    mf["config"] = dict(mf["config"], digest="sha256:" + ocfg, size=len(other_cfg))
+    obytes = json.dumps(mf).encode()
+    other = _blob(layout, obytes)
+    msize = os.path.getsize(os.path.join(layout, "blobs", "sha256",
+                                         digests["manifest"]))
+    index = {"schemaVersion": 2,
+             "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [
+                 {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "digest": "sha256:" + other, "size": len(obytes),
+                  "platform": {"os": "linux", "architecture": "s390x"}},
+                 {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "digest": "sha256:" + digests["manifest"], "size": msize,
+                  "platform": {"os": "linux", "architecture": mine}}]}
+    ibytes = json.dumps(index).encode()
+    idx = _blob(layout, ibytes)
+    top = {"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.index.v1+json",
+         "digest": "sha256:" + idx, "size": len(ibytes),
+         "annotations": {"org.opencontainers.image.ref.name": tag}}]}
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump(top, f)
+    return dict(digests, index=idx)
+
+
 def make_ca(d):
     """A CA and a certificate for 127.0.0.1 it signed (openssl)."""
     def ssl(*args):
@@ -173,12 +212,15 @@ class Registry:
         wait_for(lambda: port_open(self.port), 15, what="docker-registry")
         self.url = ("https://" if tls else "http://") + self.host
 
-    def push_layout(self, layout, tag, name):
-        """skopeo copy of the layout's tag to <host>/<name>."""
+    def push_layout(self, layout, tag, name, all_images=False):
+        """skopeo copy of the layout's tag to <host>/<name> (all_images:
+        every image of an index, the index kept)."""
         args = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false"]
+        if all_images:
+            args.append("--all")
         if self.ca:
             args = ["skopeo", "copy", "--quiet", "--dest-cert-dir",
-                    self._certdir()]
+                    self._certdir()] + (["--all"] if all_images else [])
         subprocess.run(args + ["oci:%s:%s" % (layout, tag),
                                "docker://%s/%s" % (self.host, name)],
                        check=True, timeout=120, capture_output=True)

@@ -25,7 +25,8 @@ import pytest
 from conftest import BUILD, SLOW, free_port, wait_for
 from marathon_fixture import marathon_cluster  # noqa: F401 - a fixture
 from registry_fixture import (AuthProxy, CONFIG, registry,  # noqa: F401
-                              test_layout, tls_registry, write_oci_layout)
+                              test_layout, tls_registry, write_oci_index,
+                              write_oci_layout)
 
 FETCHER = os.path.join(BUILD, "bin", "agora-fetcher")
 
@@ -118,6 +119,22 @@ def test_pull_over_http_fills_the_store(tmp_path, registry):
     assert rc == 0, (reason, err)
     assert image_of(str(store), ref2)["layers"] == registry.layout[1]["layers"]
     assert len(os.listdir(store / "layers")) == 2
+
+
+def test_an_index_gives_this_machines_image(tmp_path, registry):
+    """A manifest list / OCI index, from the registry and from a layout:
+    the linux image of this architecture is taken, not the first."""
+    layout = str(tmp_path / "multi")
+    digests = write_oci_index(layout)
+    registry.push_layout(layout, "multi", "busybox:multi", all_images=True)
+    store = tmp_path / "images"
+    for ref, url in ((registry.host + "/busybox:multi", registry.url),
+                     ("oci:%s:multi" % layout, "")):
+        rc, reason, err = run_fetcher(tmp_path, job(url, store, ref))
+        assert rc == 0, (ref, reason, err)
+        img = image_of(str(store), ref)
+        assert img["config"] == digests["config"], ref
+        assert img["config_json"] == CONFIG
 
 
 def test_pull_over_https_trusts_the_ca_it_is_given(tmp_path, tls_registry):

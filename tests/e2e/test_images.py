@@ -288,16 +288,27 @@ def test_docker_archive_oci_layout_and_local_registry(tmp_path, test_layout):
     assert rc == 1 and "busybox:2" in reason, reason
 
 
-@pytest.mark.parametrize("entry", ["../evil", "/abs-evil", "a/../../evil"])
-def test_layer_entries_escaping_are_refused(tmp_path, entry):
-    layout = tmp_path / "bad"
+def file_entry(name):
+    info = tarfile.TarInfo(name)
+    info.size = 5
+    return info, b"evil\n"
+
+
+def link_entry(name, target, kind):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info, None
+
+
+def oci_with_top_layer(layout, entries):
+    """The test image's layout with layer 2 swapped for one of entries;
+    the new layer's hex digest."""
     digests = write_oci_layout(str(layout))
-    # Swap layer 2 for one holding the entry (and fix the manifest).
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as t:
-        info = tarfile.TarInfo(entry)
-        info.size = 5
-        t.addfile(info, io.BytesIO(b"evil\n"))
+        for info, data in entries:
+            t.addfile(info, io.BytesIO(data) if data is not None else None)
     blob = gzip.compress(buf.getvalue(), mtime=0)
     hexd = hashlib.sha256(blob).hexdigest()
     (layout / "blobs" / "sha256" / hexd).write_bytes(blob)
@@ -310,11 +321,56 @@ def test_layer_entries_escaping_are_refused(tmp_path, entry):
     index = json.loads((layout / "index.json").read_text())
     index["manifests"][0]["digest"] = "sha256:" + mhex
     (layout / "index.json").write_text(json.dumps(index))
+    return hexd
+
+
+ESCAPES = {
+    "dotdot": [file_entry("../evil")],
+    "absolute": [file_entry("/abs-evil")],
+    "inner-dotdot": [file_entry("a/../../evil")],
+    "hardlink-out": [link_entry("h", "../../../../etc/passwd", tarfile.LNKTYPE)],
+    "hardlink-absolute": [link_entry("h", "/etc/passwd", tarfile.LNKTYPE)],
+    "hardlink-via-symlink": [link_entry("s", "/etc", tarfile.SYMTYPE),
+                             link_entry("h", "s/passwd", tarfile.LNKTYPE)],
+    "whiteout-via-symlink": [link_entry("s", "/tmp", tarfile.SYMTYPE),
+                             file_entry("s/.wh.agora-layer-victim")],
+    "device": [link_entry("dev", "", tarfile.CHRTYPE)],
+}
+
+
+@pytest.mark.parametrize("case", sorted(ESCAPES))
+def test_layer_entries_escaping_are_refused(tmp_path, case):
+    victim = "/tmp/agora-layer-victim"
+    with open(victim, "w") as f:
+        f.write("victim\n")
+    layout = tmp_path / "bad"
+    hexd = oci_with_top_layer(layout, ESCAPES[case])
     store = tmp_path / "images"
     rc, reason, _ = run_fetcher(tmp_path, job("", store, "oci:%s" % layout))
-    assert rc == 1 and "refused the entry" in reason, reason
+    assert rc == 1 and reason.startswith("failed to pull image"), reason
+    assert "layer sha256:%s" % hexd[:12] in reason, reason
     assert not (tmp_path / "evil").exists() and not os.path.exists("/abs-evil")
+    assert not os.path.exists("/tmp/agora-layer-evil")
+    assert open(victim).read() == "victim\n"
+    assert os.stat("/etc/passwd").st_nlink == 1
     assert not os.path.exists(store / "layers" / hexd)
+    assert not os.listdir(store / "refs")
+
+
+def test_a_write_through_a_layers_symlink_stays_in_the_layer(tmp_path):
+    """libarchive (SECURE_SYMLINKS with UNLINK) replaces a symlink met on
+    the way by a directory: the file lands in the layer, never outside."""
+    layout = tmp_path / "bad"
+    hexd = oci_with_top_layer(layout, [
+        link_entry("s", "/tmp", tarfile.SYMTYPE),
+        file_entry("s/agora-layer-evil")])
+    store = tmp_path / "images"
+    rc, reason, _ = run_fetcher(tmp_path, job("", store, "oci:%s" % layout))
+    assert not os.path.exists("/tmp/agora-layer-evil")
+    if rc == 0:
+        top = store / "layers" / hexd / "rootfs"
+        assert (top / "s").is_dir() and not (top / "s").is_symlink()
+        assert (top / "s" / "agora-layer-evil").read_text() == "evil\n"
 
 
 def test_the_image_size_bound(tmp_path, test_layout):

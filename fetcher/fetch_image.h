@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <yajl/yajl_tree.h>
 
@@ -173,6 +174,12 @@ struct fetch_image_job {
     const char *docker_config; /* NULL: anonymous                      */
     const char *ca_file;       /* NULL: the system's CAs               */
     uint64_t max_bytes;
+    /* Local sources (docker-archive:, oci-archive:, oci:) are files the
+     * task names: opened with the task user's file system identity
+     * (setfsuid), so a task reads no image its user could not. -1: the
+     * fetcher's own. */
+    uid_t src_uid;
+    gid_t src_gid;
 };
 
 /* The image of a pull, as its source describes it. */
@@ -211,6 +218,8 @@ int fetch_local_pull(struct fetch_ctx *ctx, struct fetch_store *s,
 /* Reads a whole (small) file under dirfd, at most max bytes, NUL
  * terminated. Malloc'ed, or NULL with errno. */
 char *fetch_read_small(int dirfd, const char *rel, size_t max, size_t *len);
+/* The same from a descriptor (a regular file), read from offset 0. */
+char *fetch_read_fd(int fd, size_t max, size_t *len);
 
 /* ---- garbage collection (fetch_gc.c) ---- */
 

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <agora/json.h>
@@ -24,10 +26,55 @@
 #define DOC_MAX (4u << 20)
 #define OCI_REF_NAME "org.opencontainers.image.ref.name"
 
+/* Whose file system identity opens the task's own files: set for a
+ * source the task names (an oci: directory, an archive's path), not for
+ * what the fetcher unpacked under the store's tmp/. */
+static struct {
+    int on;
+    uid_t uid;
+    gid_t gid;
+} src_user;
+
+/* Becomes (on) or stops being (!on) the task's user for file access. */
+static void as_user(int on)
+{
+    if (!src_user.on)
+        return;
+    if (on) {
+        (void)setfsgid(src_user.gid);
+        (void)setfsuid(src_user.uid);
+    } else {
+        (void)setfsuid(geteuid());
+        (void)setfsgid(getegid());
+    }
+}
+
+/* open(2) of a path the task gave, as its user, a regular file or a
+ * directory only (not a FIFO that blocks, not a device). */
+static int user_open(const char *path, int flags)
+{
+    struct stat st;
+    int fd;
+
+    as_user(1);
+    fd = open(path, flags | O_CLOEXEC | O_NONBLOCK);
+    as_user(0);
+    if (fd >= 0 && (fstat(fd, &st) != 0 ||
+                    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    if (fd >= 0)
+        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
 /* A file of the source, by a path it names (checked), read only. */
 static int src_open(struct fetch_ctx *ctx, int dirfd, const char *rel)
 {
     const char *why = NULL;
+    struct stat st;
     int fd;
 
     if (fetch_path_check(rel, &why) != 0) {
@@ -35,7 +82,14 @@ static int src_open(struct fetch_ctx *ctx, int dirfd, const char *rel)
                  rel, why);
         return -1;
     }
-    fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    as_user(1);
+    fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    as_user(0);
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
     if (fd < 0)
         snprintf(ctx->err, sizeof(ctx->err), "its file '%.200s': %s", rel,
                  strerror(errno));
@@ -59,8 +113,10 @@ static char *src_doc(struct fetch_ctx *ctx, int dirfd, const char *rel,
         close(fd);
         return NULL;
     }
+    /* Read what was hashed: the descriptor, not the name again. */
+    text = fetch_read_fd(fd, DOC_MAX, len);
     close(fd);
-    if (!(text = fetch_read_small(dirfd, rel, DOC_MAX, len)))
+    if (!text)
         snprintf(ctx->err, sizeof(ctx->err), "reading '%.200s': %s", rel,
                  strerror(errno));
     return text;
@@ -259,7 +315,7 @@ static int from_archive(struct fetch_ctx *ctx, struct fetch_store *s,
                         const char *ref)
 {
     char rel[128];
-    int fd = open(path, O_RDONLY | O_CLOEXEC), dirfd = -1, rc = -1;
+    int fd = user_open(path, O_RDONLY), dirfd = -1, rc = -1;
 
     if (fd < 0) {
         snprintf(ctx->err, sizeof(ctx->err), "opening %.300s: %s", path,
@@ -274,6 +330,8 @@ static int from_archive(struct fetch_ctx *ctx, struct fetch_store *s,
         close(fd);
         return -1;
     }
+    /* Unpacked by the fetcher into root's tmp/: read as root. */
+    src_user.on = 0;
     if (fetch_extract(ctx, fd, FETCH_TAR, dirfd, NULL, "the archive") == 0)
         rc = oci ? oci_dir(ctx, s, dirfd, tag, ref)
                  : docker_dir(ctx, s, dirfd, ref);
@@ -291,6 +349,9 @@ int fetch_local_pull(struct fetch_ctx *ctx, struct fetch_store *s,
     const char *ref = job->ref, *tag = NULL, *why = NULL;
     int dirfd, rc;
 
+    src_user.on = job->src_uid != (uid_t)-1;
+    src_user.uid = job->src_uid;
+    src_user.gid = job->src_gid;
     if (strncmp(ref, "docker-archive:", 15) == 0)
         return from_archive(ctx, s, ref + 15, 0, NULL, ref);
     if (strncmp(ref, "oci-archive:", 12) == 0 ||
@@ -300,7 +361,7 @@ int fetch_local_pull(struct fetch_ctx *ctx, struct fetch_store *s,
         split_tag(path, &tag);
         if (archive)
             return from_archive(ctx, s, path, 1, tag, ref);
-        if ((dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        if ((dirfd = user_open(path, O_RDONLY | O_DIRECTORY)) < 0) {
             snprintf(ctx->err, sizeof(ctx->err), "opening %.300s: %s", path,
                      strerror(errno));
             return -1;
@@ -321,5 +382,6 @@ int fetch_local_pull(struct fetch_ctx *ctx, struct fetch_store *s,
                  why ? why : "too long");
         return -1;
     }
+    src_user.on = 0; /* the agent's --docker_registry, not the task's */
     return from_archive(ctx, s, path, 0, NULL, ref);
 }

@@ -76,25 +76,22 @@ void fetch_store_close(struct fetch_store *s)
     s->fd = s->lock_fd = -1;
 }
 
-char *fetch_read_small(int dirfd, const char *rel, size_t max, size_t *len)
+char *fetch_read_fd(int fd, size_t max, size_t *len)
 {
-    int fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
-    char *buf = NULL;
+    char *buf;
     size_t off = 0;
 
-    if (fd < 0)
-        return NULL;
     if (fstat(fd, &st) != 0)
-        goto out;
+        return NULL;
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
         errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-        goto out;
+        return NULL;
     }
     if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-        goto out;
+        return NULL;
     while (off < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
+        ssize_t n = pread(fd, buf + off, (size_t)st.st_size - off, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -104,8 +101,21 @@ char *fetch_read_small(int dirfd, const char *rel, size_t max, size_t *len)
     buf[off] = '\0';
     if (len)
         *len = off;
-out:
+    return buf;
+}
+
+char *fetch_read_small(int dirfd, const char *rel, size_t max, size_t *len)
+{
+    int fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    char *buf;
+    int e;
+
+    if (fd < 0)
+        return NULL;
+    buf = fetch_read_fd(fd, max, len);
+    e = errno;
     close(fd);
+    errno = e;
     return buf;
 }
 

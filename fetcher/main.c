@@ -123,8 +123,10 @@ static int dir_own(int at, const char *path, mode_t mode, uid_t uid, gid_t gid)
     return fd;
 }
 
-/* The job's `image` (fetch_image.h), when it has one. 0 or -1. */
-static int pull_image(struct fetch_ctx *ctx, yajl_val job)
+/* The job's `image` (fetch_image.h), when it has one; uid:gid the
+ * task's user (-1: the fetcher's own). 0 or -1. */
+static int pull_image(struct fetch_ctx *ctx, yajl_val job, uid_t uid,
+                      gid_t gid)
 {
     yajl_val v = agora_json_get(job, "image");
     struct fetch_image_job ij = {0};
@@ -143,6 +145,8 @@ static int pull_image(struct fetch_ctx *ctx, yajl_val job)
     if (agora_json_int(v, "max_bytes", &max) != 0 || max <= 0)
         max = 8ll << 30;
     ij.max_bytes = (uint64_t)max;
+    ij.src_uid = uid;
+    ij.src_gid = gid;
     if (!ij.registry || !*ij.registry)
         ij.registry = "https://registry-1.docker.io";
     if (!ij.ref || !*ij.ref || !ij.store || ij.store[0] != '/') {
@@ -205,7 +209,7 @@ static int become(struct fetch_ctx *ctx, yajl_val job, char *err,
     /* The image is pulled first, as whoever started the fetcher (root:
      * the store is root's), and only then the task's user takes over
      * for its URIs. */
-    if (pull_image(ctx, job) != 0) {
+    if (pull_image(ctx, job, root ? uid : (uid_t)-1, gid) != 0) {
         snprintf(err, errlen, "%s", ctx->err);
         return -1;
     }

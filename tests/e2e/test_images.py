@@ -31,10 +31,12 @@ from registry_fixture import (AuthProxy, CONFIG, registry,  # noqa: F401
 FETCHER = os.path.join(BUILD, "bin", "agora-fetcher")
 
 
-def run_fetcher(tmp_path, image, gc=False, timeout=60):
-    """Runs agora-fetcher with a job holding image; (rc, reason, stderr)."""
+def run_fetcher(tmp_path, image, gc=False, timeout=60, user=None):
+    """Runs agora-fetcher with a job holding image (for the task's user
+    when given); (rc, reason, stderr)."""
     sandbox = tmp_path / "sandbox"
-    job = dict(image) if gc else {"sandbox": str(sandbox), "image": image}
+    job = dict(image) if gc else {"sandbox": str(sandbox), "image": image,
+                                  "user": user}
     r, w = os.pipe()
     # fd 3 is the reason's pipe; close_fds would close it after the dup2.
     p = subprocess.Popen([FETCHER] + (["--gc"] if gc else []),
@@ -286,6 +288,45 @@ def test_docker_archive_oci_layout_and_local_registry(tmp_path, test_layout):
     assert image_of(str(store), "busybox:1")["layers"] == img["layers"]
     rc, reason, _ = run_fetcher(tmp_path, job(str(regdir), store, "busybox:2"))
     assert rc == 1 and "busybox:2" in reason, reason
+
+
+def test_local_sources_are_read_as_the_tasks_user(tmp_path, test_layout):
+    """A task names a local archive or layout: the fetcher (root, for the
+    store) opens it as the task's user, so no task gets an image its user
+    could not read; FIFOs and devices are refused."""
+    import tempfile
+    layout, digests = test_layout
+    pub = tempfile.mkdtemp(prefix="agora-img-")
+    try:
+        os.chmod(pub, 0o755)
+        arch = os.path.join(pub, "img.oci.tar")
+        with tarfile.open(arch, "w") as t:
+            t.add(layout, arcname=".")
+        store = tmp_path / "images"
+        os.chmod(arch, 0o600)
+        ref = "oci-archive:" + arch
+        rc, reason, _ = run_fetcher(tmp_path, job("", store, ref), user="nobody")
+        assert rc == 1 and "Permission denied" in reason, reason
+        os.chmod(arch, 0o644)
+        rc, reason, err = run_fetcher(tmp_path, job("", store, ref),
+                                      user="nobody")
+        assert rc == 0, (reason, err)
+        assert image_of(str(store), ref)["config"] == digests["config"]
+        # An oci: directory the user cannot read.
+        priv = os.path.join(pub, "layout")
+        shutil.copytree(layout, priv)
+        os.chmod(priv, 0o700)
+        rc, reason, _ = run_fetcher(tmp_path, job("", store, "oci:" + priv),
+                                    user="nobody")
+        assert rc == 1 and "Permission denied" in reason, reason
+        fifo = os.path.join(pub, "fifo.tar")
+        os.mkfifo(fifo, 0o666)
+        rc, reason, _ = run_fetcher(tmp_path,
+                                    job("", store, "docker-archive:" + fifo),
+                                    timeout=20)
+        assert rc == 1 and "failed to pull image" in reason, reason
+    finally:
+        shutil.rmtree(pub)
 
 
 def file_entry(name):

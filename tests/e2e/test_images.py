@@ -533,3 +533,31 @@ def test_marathon_app_with_a_missing_image_fails_naming_it(marathon_cluster,
     done = [t for t in r.json()["get_tasks"]["completed_tasks"]
             if t["task_id"]["value"] == failure["taskId"]]
     assert done[0]["statuses"][-1]["reason"] == "REASON_FETCHER_FAILED", done
+
+
+def test_the_agents_collector(marathon_cluster, registry, tmp_path):
+    """The agent empties images/tmp at start and, every
+    --image_gc_interval, removes what no live task uses (here
+    --image_gc_max_bytes=0: every unused image), through `agora-fetcher
+    --gc` run as its child."""
+    m, mar, agent = marathon_cluster
+    store = tmp_path / "agent0" / "work" / "images"
+    (store / "tmp" / "half-unpacked.1234" / "rootfs").mkdir(parents=True)
+    a = agent(args=["--docker_registry=" + registry.url,
+                    "--image_gc_interval=1secs", "--image_gc_max_bytes=0"])
+    assert str(store) == os.path.join(str(a.work_dir), "images")
+    wait_for(lambda: not (store / "tmp" / "half-unpacked.1234").exists(),
+             10 * SLOW, interval=0.1, what="images/tmp emptied at start")
+    ref = registry.host + "/busybox:1"
+    r = mar.post("/v2/apps", json={
+        "id": "gc", "cmd": "sleep 60", "cpus": 0.1, "mem": 32,
+        "container": {"type": "MESOS", "docker": {"image": ref}}})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: (store / "refs" / ref_name(ref)).exists(), 30 * SLOW,
+             interval=0.05, what="the image pulled")
+    mar.delete("/v2/apps/gc?force=true")
+    mar.wait_gone("gc")
+    # No live task uses it now: the next collection removes it all.
+    wait_for(lambda: not any(os.listdir(store / d) for d in
+                             ("refs", "images", "blobs", "layers")),
+             30 * SLOW, interval=0.2, what="the unused image collected")

@@ -141,6 +141,15 @@ static int entry_put(struct fetch_ctx *ctx, int root, struct archive *in,
     }
     if (strcmp(clean, ".") == 0 || strcmp(clean, "/") == 0)
         return 0;
+    /* `tar -C dir .` names hard link targets "./x" as it names entries. */
+    if (archive_entry_hardlink(e)) {
+        if (entry_path(archive_entry_hardlink(e), target, sizeof(target))) {
+            snprintf(ctx->err, sizeof(ctx->err), "%s: a link name too long",
+                     what);
+            return -1;
+        }
+        archive_entry_set_hardlink(e, target);
+    }
     if (entry_ok(ctx, e, clean, what) != 0)
         return -1;
     kind = fetch_whiteout(clean, target, sizeof(target));

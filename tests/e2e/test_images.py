@@ -561,3 +561,20 @@ def test_the_agents_collector(marathon_cluster, registry, tmp_path):
     wait_for(lambda: not any(os.listdir(store / d) for d in
                              ("refs", "images", "blobs", "layers")),
              30 * SLOW, interval=0.2, what="the unused image collected")
+
+
+def test_dot_slash_names_and_hard_links_in_a_layer(tmp_path):
+    """`tar -C dir .` writes "./x" names and "./x" hard link targets:
+    both are taken, and the link is a link."""
+    layout = tmp_path / "dots"
+    info, data = file_entry("./x")
+    link = tarfile.TarInfo("./y")
+    link.type = tarfile.LNKTYPE
+    link.linkname = "./x"
+    hexd = oci_with_top_layer(layout, [(info, data), (link, None)])
+    store = tmp_path / "images"
+    rc, reason, err = run_fetcher(tmp_path, job("", store, "oci:%s" % layout))
+    assert rc == 0, (reason, err)
+    top = store / "layers" / hexd / "rootfs"
+    assert os.stat(top / "x").st_ino == os.stat(top / "y").st_ino
+    assert (top / "y").read_text() == "evil\n"

@@ -27,7 +27,7 @@ struct agent_images {
     ev_timer timer;
     ev_child child;
     int running; /* a collector runs (child is active) */
-    int cleared; /* the first run (which empties tmp/) has been started */
+    int cleared; /* the first run (tmp/ emptied at start) has started */
     char *fetcher;
 };
 
@@ -58,7 +58,7 @@ char *agent_image_store(const struct agent *a)
 }
 
 /* The collector's job: the refs live tasks use are kept. */
-static char *gc_job(struct agent *a, int clear)
+static char *gc_job(struct agent *a)
 {
     struct agora_jw *w = agora_jw_new();
     char *store = agent_image_store(a), *out = NULL;
@@ -74,7 +74,6 @@ static char *gc_job(struct agent *a, int clear)
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "store", store);
     agora_jw_kint(w, "max_bytes", a->conf.image_gc_max_bytes);
-    agora_jw_kbool(w, "clear_tmp", clear);
     agora_jw_key(w, "keep");
     agora_jw_arr_open(w);
     while (map_next(&a->tasks, &pos, &id, &value)) {
@@ -166,7 +165,7 @@ static void gc_tick(struct ev_loop *loop, ev_timer *w, int revents)
     if (im->running || !im->fetcher ||
         (im->cleared && agent_fetch_running(a) > 0))
         return;
-    if ((job = gc_job(a, !im->cleared)) == NULL)
+    if ((job = gc_job(a)) == NULL)
         return;
     rc = gc_spawn(a, job, &pid);
     free(job);

@@ -5,7 +5,7 @@
  * pull; refs the agent's live tasks use are kept; of the others the
  * least recently pulled or used (refs/ mtimes: a hit touches its ref)
  * go first, until the store fits max_bytes (0: all of them go); then
- * the images, configs and layers no remaining ref reaches.
+ * the images, configs and layers no remaining ref reaches, and tmp/.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -223,11 +223,9 @@ static int gc_run(yajl_val job)
     struct gc g = {0};
     const char *store = agora_json_get_str(job, "store");
     int64_t max = 0;
-    int clear = 0;
     char err[512];
 
     agora_json_int(job, "max_bytes", &max);
-    agora_json_bool(job, "clear_tmp", &clear);
     if (!store || fetch_store_open(&g.s, store, err, sizeof(err)) != 0) {
         fprintf(stderr, "agora-fetcher: gc: %s\n", store ? err : "no store");
         return 1;
@@ -237,8 +235,10 @@ static int gc_run(yajl_val job)
         fetch_store_close(&g.s);
         return 0;
     }
-    if (clear)
-        clear_tmp(&g);
+    /* Every pull holds the lock shared for its whole run, and does all
+     * its work in tmp/: with the lock ours, what tmp/ holds (layer locks,
+     * what a killed pull left) belongs to no one. */
+    clear_tmp(&g);
     g.refs = calloc(GC_MAX, sizeof(*g.refs));
     g.live = calloc(GC_MAX, sizeof(*g.live));
     if (g.refs && g.live) {

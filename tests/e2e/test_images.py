@@ -464,8 +464,8 @@ def test_gc_keeps_what_live_tasks_use(tmp_path, registry):
     os.close(lock)
     # ref1 kept: ref2's image and its own config go; shared layers stay.
     (store / "tmp" / "leftover.x").mkdir()
-    rc, _, err = run_fetcher(tmp_path, {"store": str(store), "keep": [ref1],
-                                        "clear_tmp": True}, gc=True)
+    rc, _, err = run_fetcher(tmp_path, {"store": str(store), "keep": [ref1]},
+                             gc=True)
     assert rc == 0, err
     assert os.listdir(store / "refs") == [ref_name(ref1)]
     assert os.listdir(store / "images") == \
@@ -578,3 +578,39 @@ def test_dot_slash_names_and_hard_links_in_a_layer(tmp_path):
     top = store / "layers" / hexd / "rootfs"
     assert os.stat(top / "x").st_ino == os.stat(top / "y").st_ino
     assert (top / "y").read_text() == "evil\n"
+
+
+def test_zstd_and_uncompressed_layers(tmp_path):
+    """Layers compressed with zstd (the zstd CLI, as Docker's
+    tar+zstd) and not compressed at all are unpacked as gzip'd ones."""
+    if not shutil.which("zstd"):
+        pytest.skip("no zstd CLI to make the layer with")
+    layout = tmp_path / "z"
+    digests = write_oci_layout(str(layout))
+    from registry_fixture import layer_tars
+    one, two = layer_tars()
+    z = subprocess.run(["zstd", "-q", "-c"], input=two, check=True,
+                       capture_output=True).stdout
+    assert z[:4] == b"\x28\xb5\x2f\xfd"
+    blobs = layout / "blobs" / "sha256"
+    hexes = []
+    for data in (one, z):
+        h = hashlib.sha256(data).hexdigest()
+        (blobs / h).write_bytes(data)
+        hexes.append(h)
+    mf = json.loads((blobs / digests["manifest"]).read_text())
+    mf["layers"][0]["digest"] = "sha256:" + hexes[0]
+    mf["layers"][0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar"
+    mf["layers"][1]["digest"] = "sha256:" + hexes[1]
+    mf["layers"][1]["mediaType"] = "application/vnd.oci.image.layer.v1.tar+zstd"
+    mbytes = json.dumps(mf).encode()
+    mhex = hashlib.sha256(mbytes).hexdigest()
+    (blobs / mhex).write_bytes(mbytes)
+    index = json.loads((layout / "index.json").read_text())
+    index["manifests"][0]["digest"] = "sha256:" + mhex
+    (layout / "index.json").write_text(json.dumps(index))
+    store = tmp_path / "images"
+    ref = "oci:%s" % layout
+    rc, reason, err = run_fetcher(tmp_path, job("", store, ref))
+    assert rc == 0, (reason, err)
+    check_test_image(str(store), ref, dict(digests, layers=hexes))

@@ -614,3 +614,36 @@ def test_zstd_and_uncompressed_layers(tmp_path):
     rc, reason, err = run_fetcher(tmp_path, job("", store, ref))
     assert rc == 0, (reason, err)
     check_test_image(str(store), ref, dict(digests, layers=hexes))
+
+
+def test_chronos_job_with_an_image_pulls_it(tmp_path, master_factory,
+                                            registry):
+    """Chronos' container (`image` at the container's top level) reaches
+    the fetcher as Marathon's does."""
+    from conftest import Agent, kill_leftovers
+    from marathon_fixture import plugin_port
+    from test_chronos import ChronosClient
+    m = master_factory()
+    port = plugin_port(m)
+    with open(os.path.join(m.conf_dir, "chronos.conf"), "w") as f:
+        f.write("plugin = chronos.so\nport = %d\n" % port)
+    m.start()
+    c = ChronosClient(port)
+    wait_for(lambda: c.req("GET", "/v1/scheduler/jobs").status_code == 200,
+             10, what="chronos.so to serve")
+    a = Agent(tmp_path / "agent", m,
+              args=["--docker_registry=" + registry.url]).start()
+    try:
+        ref = registry.host + "/busybox:1"
+        c.job({"name": "img", "command": "echo hi", "schedule": "R1//PT1M",
+               "cpus": 0.1, "mem": 32,
+               "container": {"type": "DOCKER", "image": ref,
+                             "forcePullImage": True}})
+        store = os.path.join(a.work_dir, "images")
+        wait_for(lambda: os.path.exists(os.path.join(store, "refs",
+                                                     ref_name(ref))),
+                 30 * SLOW, interval=0.1, what="the chronos job's image")
+        check_test_image(store, ref, registry.layout[1])
+    finally:
+        a.stop()
+        kill_leftovers(a.work_dir)

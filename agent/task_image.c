@@ -74,6 +74,8 @@ static char *gc_job(struct agent *a)
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "store", store);
     agora_jw_kint(w, "max_bytes", a->conf.image_gc_max_bytes);
+    /* --image_gc_interval=0: the start's run empties tmp/ only. */
+    agora_jw_kbool(w, "collect", a->conf.image_gc_interval > 0);
     agora_jw_key(w, "keep");
     agora_jw_arr_open(w);
     while (map_next(&a->tasks, &pos, &id, &value)) {

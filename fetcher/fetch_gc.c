@@ -223,9 +223,11 @@ static int gc_run(yajl_val job)
     struct gc g = {0};
     const char *store = agora_json_get_str(job, "store");
     int64_t max = 0;
+    int collect = 1;
     char err[512];
 
     agora_json_int(job, "max_bytes", &max);
+    agora_json_bool(job, "collect", &collect);
     if (!store || fetch_store_open(&g.s, store, err, sizeof(err)) != 0) {
         fprintf(stderr, "agora-fetcher: gc: %s\n", store ? err : "no store");
         return 1;
@@ -239,8 +241,8 @@ static int gc_run(yajl_val job)
      * its work in tmp/: with the lock ours, what tmp/ holds (layer locks,
      * what a killed pull left) belongs to no one. */
     clear_tmp(&g);
-    g.refs = calloc(GC_MAX, sizeof(*g.refs));
-    g.live = calloc(GC_MAX, sizeof(*g.live));
+    g.refs = collect ? calloc(GC_MAX, sizeof(*g.refs)) : NULL;
+    g.live = collect ? calloc(GC_MAX, sizeof(*g.live)) : NULL;
     if (g.refs && g.live) {
         load_refs(&g, agora_json_get(job, "keep"));
         if (max <= 0)

@@ -225,7 +225,7 @@ char *fetch_read_fd(int fd, size_t max, size_t *len);
 
 /*
  * `agora-fetcher --gc`, its job on fd 0: {"store", "keep": [refs in
- * use], "max_bytes": bytes}. Removes the refs not
+ * use], "max_bytes": bytes, "collect": bool (false: tmp/ only)}. Removes the refs not
  * kept, least recently pulled first, until the store holds at most
  * max_bytes (0: every ref not kept), then the images, configs and
  * layers no remaining ref reaches, and everything in tmp/ but its lock

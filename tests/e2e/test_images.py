@@ -477,6 +477,13 @@ def test_gc_keeps_what_live_tasks_use(tmp_path, registry):
     assert os.listdir(store / "tmp") == [".store.lock"]
     # The kept image is whole still.
     check_test_image(str(store), ref1, registry.layout[1])
+    # collect: false (the agent's --image_gc_interval=0): tmp/ only.
+    (store / "tmp" / "leftover.y").mkdir()
+    rc, _, err = run_fetcher(tmp_path, {"store": str(store), "keep": [],
+                                        "collect": False}, gc=True)
+    assert rc == 0, err
+    assert os.listdir(store / "refs") == [ref_name(ref1)]
+    assert os.listdir(store / "tmp") == [".store.lock"]
     # A size bound the store fits: nothing more goes.
     rc, _, err = run_fetcher(tmp_path, {"store": str(store), "keep": [],
                                         "max_bytes": 1 << 30}, gc=True)
@@ -647,3 +654,39 @@ def test_chronos_job_with_an_image_pulls_it(tmp_path, master_factory,
     finally:
         a.stop()
         kill_leftovers(a.work_dir)
+
+
+def du_bytes(path):
+    """Bytes of the blocks under path, as the collector counts them."""
+    total = 0
+    for root, dirs, files in os.walk(path):
+        for n in dirs + files + ["."]:
+            p = os.path.join(root, n) if n != "." else root
+            total += os.lstat(p).st_blocks * 512
+    return total
+
+
+def test_gc_size_bound_removes_the_least_recently_used(tmp_path, registry):
+    store = tmp_path / "images"
+    other = tmp_path / "other"
+    d2 = write_oci_layout(str(other), tag="2", extra=[[("big", os.urandom(1 << 20))]])
+    registry.push_layout(str(other), "2", "busybox:2")
+    refs = [registry.host + "/busybox:1", registry.host + "/busybox:2"]
+    for ref in refs:
+        rc, reason, err = run_fetcher(tmp_path, job(registry.url, store, ref))
+        assert rc == 0, (reason, err)
+    # busybox:2 used long ago, busybox:1 recently.
+    os.utime(store / "refs" / ref_name(refs[1]), (1000, 1000))
+    one = sum(du_bytes(store / "layers" / h) for h in registry.layout[1]["layers"])
+    # Room for busybox:1's layers only: busybox:2 (the older) goes.
+    rc, _, err = run_fetcher(tmp_path, {"store": str(store), "keep": [],
+                                        "max_bytes": one + 4096}, gc=True)
+    assert rc == 0, err
+    assert os.listdir(store / "refs") == [ref_name(refs[0])]
+    assert sorted(os.listdir(store / "layers")) == \
+        sorted(registry.layout[1]["layers"])
+    assert d2["config"] + ".json" not in os.listdir(store / "images")
+    # Kept even past the bound when a live task uses it.
+    rc, _, err = run_fetcher(tmp_path, {"store": str(store), "keep": [refs[0]],
+                                        "max_bytes": 1}, gc=True)
+    assert os.listdir(store / "refs") == [ref_name(refs[0])]

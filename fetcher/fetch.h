@@ -138,6 +138,10 @@ void fetch_text_clean(char *text);
  * with errno (ENOTDIR or ELOOP: a symlink on the way).
  */
 int fetch_open_parent(int dirfd, const char *rel, const char **leaf);
+/* The same, the missing directories made with mode (a layer's: 0755, as
+ * Docker makes a whiteout's missing parents). */
+int fetch_open_parent_mode(int dirfd, const char *rel, const char **leaf,
+                           mode_t mode);
 
 /*
  * A new temporary file in dirfd for name (".name.fetch-XXXXXX", 0600),

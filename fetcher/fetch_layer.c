@@ -54,7 +54,7 @@ static int whiteout(int root, int kind, const char *target)
 
     if (kind == FETCH_WH_OPAQUE && *target == '\0')
         fd = fcntl(root, F_DUPFD_CLOEXEC, 0);
-    else if ((dir = fetch_open_parent(root, target, &leaf)) < 0)
+    else if ((dir = fetch_open_parent_mode(root, target, &leaf, 0755)) < 0)
         return -1;
     else if (kind == FETCH_WH_DELETE) {
         rc = mknodat(dir, leaf, S_IFCHR | 0000, makedev(0, 0));

@@ -690,3 +690,20 @@ def test_gc_size_bound_removes_the_least_recently_used(tmp_path, registry):
     rc, _, err = run_fetcher(tmp_path, {"store": str(store), "keep": [refs[0]],
                                         "max_bytes": 1}, gc=True)
     assert os.listdir(store / "refs") == [ref_name(refs[0])]
+
+
+def test_a_whiteouts_missing_parents_are_0755(tmp_path):
+    """A whiteout whose directories the layer's tar does not list gets
+    them made 0755 (as Docker makes them): a 0750 one would hide the
+    lower layer's directory from the task's user once overlaid."""
+    layout = tmp_path / "wh"
+    hexd = oci_with_top_layer(layout, [file_entry("usr/lib/.wh.gone"),
+                                       file_entry("var/.wh..wh..opq")])
+    store = tmp_path / "images"
+    rc, reason, err = run_fetcher(tmp_path, job("", store, "oci:%s" % layout))
+    assert rc == 0, (reason, err)
+    top = store / "layers" / hexd / "rootfs"
+    for d in ("usr", "usr/lib", "var"):
+        assert stat.S_IMODE(os.stat(top / d).st_mode) == 0o755, d
+    assert stat.S_ISCHR(os.lstat(top / "usr/lib/gone").st_mode)
+    assert os.getxattr(top / "var", "trusted.overlay.opaque") == b"y"

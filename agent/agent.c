@@ -37,6 +37,7 @@
 #include "log.h"
 #include "task.h"
 #include "task_fetch.h"
+#include "task_image.h"
 #include "updates.h"
 
 /* How long a shutdown waits for the tasks to end before leaving. */
@@ -389,6 +390,7 @@ int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
     if (rc < 0)
         return rc;
     agent_signals(a);
+    agent_image_start(a);
     res = agora_resources_text(&a->total);
     log_info("agent",
              "agora-agent %s (id %s) on %s:%lld, work_dir %s, "
@@ -414,6 +416,7 @@ void agent_stop(struct agent *a)
     link_stop(a);
     agent_http_stop(a);
     agent_fetch_fini(a);
+    agent_image_fini(a);
     if (a->exec_ready)
         exec_fini(a->exec);
     a->exec = NULL;

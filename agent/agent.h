@@ -52,6 +52,7 @@ struct journal;
 struct agent_updates;
 struct agent_task;
 struct agent_fetches;
+struct agent_images;
 
 /* Completed tasks kept for /state (the newest ones). */
 #define AGENT_COMPLETED_MAX 1000
@@ -82,6 +83,13 @@ struct agent_conf {
     int64_t fetcher_max_total;    /* bytes a task's fetch may write      */
     double fetcher_stall_timeout; /* a download moving no byte fails     */
     char *allowed_volume_paths;   /* container volumes' host dirs, ':'    */
+    /* Images (task_image.h, fetcher/fetch_image.h). */
+    char *docker_registry;         /* default registry URL, or a dir     */
+    char *docker_config;           /* credentials file, or ""            */
+    char *docker_registry_ca_file; /* CA a registry's TLS is checked by  */
+    int64_t image_max_bytes;       /* bytes one image may unpack to      */
+    double image_gc_interval;      /* between collections; 0: off        */
+    int64_t image_gc_max_bytes;    /* unused images kept up to this      */
 };
 
 extern const conf_field agent_flags[];
@@ -109,6 +117,8 @@ struct agent {
     struct auth_tls tls;            /* HTTPS of the agent's API          */
     struct exec *exec;              /* the exec layer (exec/exec.h)      */
     struct agent_fetches *fetches;  /* running fetchers (task_fetch.h)   */
+    struct agent_images *images;    /* the image store's upkeep
+                                     * (task_image.h)                    */
 
     ev_signal sig_term, sig_int;
     int stopping;

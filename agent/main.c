@@ -90,6 +90,24 @@ const conf_field agent_flags[] = {
       "task's volumes may bind, with what is under them; empty: none "
       "(a relative hostPath, a directory in the sandbox, is always "
       "allowed)"),
+    /* Images (issue 16): the registry pulls of agora-fetcher. */
+    F(docker_registry, STRING, "https://registry-1.docker.io",
+      "the registry of image names without a host (http:// or https://), "
+      "or a directory of <name>:<tag>.tar docker-archives (Mesos' local "
+      "registry); a reference naming this host uses its scheme"),
+    F(docker_config, STRING, "",
+      "a docker config.json whose \"auths\" give registry credentials "
+      "(Basic, or for a Bearer token); not readable by every user"),
+    F(docker_registry_ca_file, STRING, "",
+      "a CA (PEM) registries' TLS certificates are checked against "
+      "instead of the system's (a self-signed registry)"),
+    F(image_max_bytes, INT, "8589934592",
+      "most bytes an image may unpack to"),
+    F(image_gc_interval, DURATION, "1hrs",
+      "how often images no live task uses are collected; 0 turns it off"),
+    F(image_gc_max_bytes, INT, "10737418240",
+      "unused images are removed, least recently used first, until the "
+      "store holds at most this many bytes (0: every unused image)"),
     {NULL, 0, NULL, 0, NULL},
 };
 

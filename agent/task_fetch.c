@@ -24,6 +24,7 @@
 #include "log.h"
 #include "task.h"
 #include "task_fetch.h"
+#include "task_image.h"
 
 #define FETCHER_ARGV0 "agora-fetcher"
 #define FETCH_STATUS_FD 3
@@ -46,8 +47,7 @@ struct agent_fetches {
     char *fetcher; /* the binary, found once */
 };
 
-/* agora-fetcher beside the agent's binary, or NULL. */
-static char *fetcher_path(void)
+char *agent_fetcher_path(void)
 {
     char self[PATH_MAX], *slash, *p;
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -67,7 +67,7 @@ static char *fetcher_path(void)
 static struct agent_fetches *fetches(struct agent *a)
 {
     if (a->fetches == NULL && (a->fetches = calloc(1, sizeof(*a->fetches))))
-        a->fetches->fetcher = fetcher_path();
+        a->fetches->fetcher = agent_fetcher_path();
     return a->fetches;
 }
 
@@ -139,10 +139,32 @@ static int list_check(yajl_val list, char *why, size_t len)
     return 0;
 }
 
+/* The job's `image` (fetcher/fetch_image.h). */
+static void job_image(struct agent *a, struct agora_jw *w, const char *ref,
+                      int force)
+{
+    char *store = agent_image_store(a);
+
+    agora_jw_key(w, "image");
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "ref", ref);
+    agora_jw_kbool(w, "force_pull", force);
+    agora_jw_kstr(w, "store", store);
+    agora_jw_kstr(w, "registry", a->conf.docker_registry);
+    agora_jw_kstr(w, "docker_config", a->conf.docker_config);
+    agora_jw_kstr(w, "ca_file", a->conf.docker_registry_ca_file);
+    agora_jw_kint(w, "max_bytes", a->conf.image_max_bytes);
+    agora_jw_obj_close(w);
+    free(store);
+}
+
 /*
  * The fetcher's job for t (fetcher/fetch.h), or NULL with *none set
- * when t has nothing to fetch. The user goes along only when the agent
- * is root: otherwise tasks run as the agent's user (exec_spec.c).
+ * when t has nothing to fetch: no `fetch` list and no image in its
+ * `container`. The user goes along only when the agent is root:
+ * otherwise tasks run as the agent's user (exec_spec.c). The image is
+ * pulled by the same fetcher run, as root, before it becomes the user
+ * for the URIs (fetcher/main.c).
  */
 static char *job_of(struct agent *a, struct agent_task *t, int *none, char *why,
                     size_t whylen)
@@ -150,15 +172,14 @@ static char *job_of(struct agent *a, struct agent_task *t, int *none, char *why,
     char err[128], *out = NULL, *cache_dir = NULL;
     yajl_val spec = agora_json_parse(t->spec_json, err, sizeof(err));
     yajl_val list = spec ? agora_json_get(spec, "fetch") : NULL;
+    int has_list = YAJL_IS_ARRAY(list) && list->u.array.len > 0, force = 0;
+    const char *image = spec ? agent_image_of(spec, &force) : NULL;
     struct agora_jw *w;
     const char *doc;
 
-    /* A container task is refused by the exec layer (not supported
-     * yet): nothing is fetched for it. */
-    *none = !YAJL_IS_ARRAY(list) || list->u.array.len == 0 ||
-            (agora_json_get(spec, "container") &&
-             !YAJL_IS_NULL(agora_json_get(spec, "container")));
-    if (*none || list_check(list, why, whylen) != 0 || !(w = agora_jw_new())) {
+    *none = !has_list && !image;
+    if (*none || (has_list && list_check(list, why, whylen) != 0) ||
+        !(w = agora_jw_new())) {
         if (spec)
             yajl_tree_free(spec);
         return NULL;
@@ -176,7 +197,10 @@ static char *job_of(struct agent *a, struct agent_task *t, int *none, char *why,
     agora_jw_kint(w, "max_size", a->conf.fetcher_max_size);
     agora_jw_kint(w, "max_total", a->conf.fetcher_max_total);
     agora_jw_knum(w, "stall_timeout", a->conf.fetcher_stall_timeout);
-    job_list(w, list);
+    if (image)
+        job_image(a, w, image, force);
+    if (has_list)
+        job_list(w, list);
     agora_jw_obj_close(w);
     if ((doc = agora_jw_result(w, NULL)))
         out = strdup(doc);
@@ -289,7 +313,7 @@ static void run_done(struct ev_loop *loop, ev_child *w, int revents)
         if (killed)
             agent_task_update(a, t, AGORA_TASK_KILLED,
                               "REASON_TASK_KILLED_DURING_LAUNCH",
-                              "killed while its URIs were fetched", -1);
+                              "killed while its image or URIs were fetched", -1);
         else
             agent_task_update(a, t, AGORA_TASK_FAILED, "REASON_FETCHER_FAILED",
                               reason, -1);
@@ -360,7 +384,8 @@ int agent_fetch_begin(struct agent *a, struct agent_task *t)
      * the spec. The spec is compact JSON (link.c writes it), where a key
      * "fetch" of any object reads "fetch": and a string value holding it
      * would read \"fetch\": instead. */
-    if (t->spec_json == NULL || strstr(t->spec_json, "\"fetch\":") == NULL)
+    if (t->spec_json == NULL || (strstr(t->spec_json, "\"fetch\":") == NULL &&
+                                 strstr(t->spec_json, "\"image\":") == NULL))
         return 0;
     if ((job = job_of(a, t, &none, err, sizeof(err))) == NULL && none)
         return 0;

@@ -28,7 +28,8 @@ struct agent_task;
 struct agent_fetches;
 
 /*
- * Starts t's fetcher when its spec has a non-empty `fetch` list, and
+ * Starts t's fetcher when its spec has a non-empty `fetch` list or its
+ * `container` names an image (task_image.h), and
  * returns 1: the task is then launched (or failed) when the fetcher
  * ends. Returns 0 when there is nothing to fetch: the caller launches t
  * now. A list no fetch can satisfy (no uri, a scheme other than http,
@@ -41,6 +42,9 @@ int agent_fetch_begin(struct agent *a, struct agent_task *t);
 /* Kills t's fetcher if one runs (t ends TASK_KILLED when it has exited)
  * and returns 1; 0 when none runs for t. */
 int agent_fetch_kill(struct agent *a, struct agent_task *t);
+
+/* agora-fetcher beside the agent's binary (malloc'ed), or NULL. */
+char *agent_fetcher_path(void);
 
 /* How many fetchers run now. */
 unsigned agent_fetch_running(const struct agent *a);

@@ -13,7 +13,13 @@
  *    "cache_dir": "/abs/dir" | "", "cache_size": bytes,
  *    "max_size": bytes a URI, "max_total": bytes of everything,
  *    "stall_timeout": seconds,
- *    "fetch": [{"uri", "extract", "executable", "cache", "output_file"}]}
+ *    "fetch": [{"uri", "extract", "executable", "cache", "output_file"}],
+ *    "image": {...} (optional: fetch_image.h)}
+ * With an `image`, the fetcher first pulls it into the image store
+ * (docs/containers.md §2) as whoever started it (root: the store is
+ * root's), and only then becomes the task's user for the URIs. Run as
+ * `agora-fetcher --gc` it is the store's collector instead
+ * (fetch_image.h).
  *
  * Mesos' semantics (docs/fetcher.md): http, https and file URIs; the
  * file is named after the last segment of the URI's path, or
@@ -132,6 +138,10 @@ void fetch_text_clean(char *text);
  * with errno (ENOTDIR or ELOOP: a symlink on the way).
  */
 int fetch_open_parent(int dirfd, const char *rel, const char **leaf);
+/* The same, the missing directories made with mode (a layer's: 0755, as
+ * Docker makes a whiteout's missing parents). */
+int fetch_open_parent_mode(int dirfd, const char *rel, const char **leaf,
+                           mode_t mode);
 
 /*
  * A new temporary file in dirfd for name (".name.fetch-XXXXXX", 0600),

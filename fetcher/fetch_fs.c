@@ -18,6 +18,12 @@
 
 int fetch_open_parent(int dirfd, const char *rel, const char **leaf)
 {
+    return fetch_open_parent_mode(dirfd, rel, leaf, 0750);
+}
+
+int fetch_open_parent_mode(int dirfd, const char *rel, const char **leaf,
+                           mode_t mode)
+{
     int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     const char *p = rel;
     char part[256];
@@ -37,7 +43,7 @@ int fetch_open_parent(int dirfd, const char *rel, const char **leaf)
         }
         memcpy(part, p, n);
         part[n] = '\0';
-        if (mkdirat(fd, part, 0750) != 0 && errno != EEXIST) {
+        if (mkdirat(fd, part, mode) != 0 && errno != EEXIST) {
             int e = errno;
             close(fd);
             errno = e;

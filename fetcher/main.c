@@ -18,6 +18,7 @@
 #include <agora/json.h>
 
 #include "fetch.h"
+#include "fetch_image.h"
 
 #define JOB_MAX (4u << 20) /* the agent's job: a task's fetch list */
 #define STATUS_FD 3
@@ -122,11 +123,53 @@ static int dir_own(int at, const char *path, mode_t mode, uid_t uid, gid_t gid)
     return fd;
 }
 
+/* The job's `image` (fetch_image.h), when it has one; uid:gid the
+ * task's user (-1: the fetcher's own). 0 or -1. */
+static int pull_image(struct fetch_ctx *ctx, yajl_val job, uid_t uid,
+                      gid_t gid)
+{
+    yajl_val v = agora_json_get(job, "image");
+    struct fetch_image_job ij = {0};
+    int64_t max = 0;
+    mode_t old;
+    int rc;
+
+    if (!YAJL_IS_OBJECT(v))
+        return 0;
+    ij.ref = agora_json_get_str(v, "ref");
+    ij.store = agora_json_get_str(v, "store");
+    ij.registry = agora_json_get_str(v, "registry");
+    ij.docker_config = agora_json_get_str(v, "docker_config");
+    ij.ca_file = agora_json_get_str(v, "ca_file");
+    agora_json_bool(v, "force_pull", &ij.force_pull);
+    if (agora_json_int(v, "max_bytes", &max) != 0 || max <= 0)
+        max = 8ll << 30;
+    ij.max_bytes = (uint64_t)max;
+    ij.src_uid = uid;
+    ij.src_gid = gid;
+    if (!ij.registry || !*ij.registry)
+        ij.registry = "https://registry-1.docker.io";
+    if (!ij.ref || !*ij.ref || !ij.store || ij.store[0] != '/') {
+        snprintf(ctx->err, sizeof(ctx->err),
+                 "the job's image has no ref or no absolute store");
+        return -1;
+    }
+    /* Layers keep the modes their tars give (ARCHIVE_EXTRACT_PERM); what
+     * the fetcher makes itself in a rootfs (its root, a whiteout's
+     * missing parent) is 0755 as Docker makes it. The store's own
+     * directories are 0700 whatever the umask. */
+    old = umask(022);
+    rc = fetch_image_run(ctx, &ij);
+    umask(old);
+    return rc;
+}
+
 /*
  * The sandbox and the user's cache directory, made while the fetcher may
  * still be root, then the switch to the user for good.
  */
-static int become(struct fetch_ctx *ctx, char *err, size_t errlen)
+static int become(struct fetch_ctx *ctx, yajl_val job, char *err,
+                  size_t errlen)
 {
     const struct fetch_conf *c = &ctx->conf;
     uid_t uid = getuid();
@@ -163,8 +206,14 @@ static int become(struct fetch_ctx *ctx, char *err, size_t errlen)
             fprintf(stderr, "agora-fetcher: no cache (%s): %s\n", c->cache_dir,
                     strerror(errno));
     }
-    /* Dropped for good (setuid(0) must fail after), unless the task's
-     * user is root itself (an agent's --default_user=root). */
+    /* The image is pulled first, as whoever started the fetcher (root:
+     * the store is root's), and only then the task's user takes over
+     * for its URIs: dropped for good (setuid(0) must fail after), unless
+     * that user is root itself (an agent's --default_user=root). */
+    if (pull_image(ctx, job, root ? uid : (uid_t)-1, gid) != 0) {
+        snprintf(err, errlen, "%s", ctx->err);
+        return -1;
+    }
     if (root && uid != 0 &&
         (initgroups(c->user, gid) != 0 || setgid(gid) != 0 ||
          setuid(uid) != 0 || setuid(0) == 0)) {
@@ -191,10 +240,12 @@ static void log_to_sandbox(int sandbox_fd)
 static int run(yajl_val job, struct fetch_ctx *ctx)
 {
     yajl_val list = agora_json_get(job, "fetch");
-    char err[512];
+    char err[1100];
     size_t i;
 
-    if (become(ctx, err, sizeof(err)) != 0)
+    /* Dies with the agent during a pull too. */
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (become(ctx, job, err, sizeof(err)) != 0)
         return fail(err);
     /* A fetcher whose agent died stops too (the agent fails the task
      * when it comes back); set after the switch, which clears it. */
@@ -228,8 +279,14 @@ int main(int argc, char **argv)
     yajl_val job;
     int rc;
 
+    if (argc == 2 && strcmp(argv[1], "--gc") == 0) {
+        umask(077);
+        return fetch_gc_main();
+    }
     if (argc > 1) {
-        fprintf(stderr, "usage: %s < job.json (see fetcher/fetch.h)\n",
+        fprintf(stderr,
+                "usage: %s [--gc] < job.json (see fetcher/fetch.h and "
+                "fetcher/fetch_image.h)\n",
                 argv[0]);
         return 2;
     }

@@ -233,17 +233,19 @@ def test_archive_symlink_out_is_refused(marathon_cluster, files, tmp_path):
 
 
 def test_container_still_refused(marathon_cluster):
-    """A container task whose image the agent does not have fails with a
-    message naming the image and never runs without it."""
+    """A container task whose image cannot be pulled (a registry that is
+    not there: the agent's --docker_registry, so the test never reaches
+    the network) fails with a message naming the image, and never runs
+    without it."""
     m, mar, agent = marathon_cluster
-    agent()
+    agent(args=["--docker_registry=http://127.0.0.1:1"])
     r = mar.post("/v2/apps", json={
         "id": "img", "cmd": "sleep 60", "cpus": 0.1, "mem": 16,
         "container": {"type": "DOCKER", "docker": {"image": "debian"}},
         "fetch": [{"uri": "http://127.0.0.1:1/never.tar.gz"}]})
     assert r.status_code == 201, r.text
     failure = wait_failure(mar, "img")
-    assert "debian" in failure["message"], failure
+    assert "failed to pull image 'debian'" in failure["message"], failure
     assert mar.app("img")["tasksRunning"] == 0
 
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -159,6 +160,26 @@ static void job_image(struct agent *a, struct agora_jw *w, const char *ref,
 }
 
 /*
+ * Whom the fetcher becomes for t's URIs: nobody else than the agent
+ * unless it is root; else the task's user (exec_task_user()). A
+ * container's user names a user of its image: where the host has no
+ * such user, the URIs are fetched as root (into the sandbox only, as
+ * ever), as the image's user is no one here.
+ */
+static const char *fetch_user(struct agent *a, yajl_val spec,
+                              const char *image)
+{
+    const char *user = geteuid() == 0 ? exec_task_user(a->exec, spec) : NULL;
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+
+    if (user && image &&
+        (getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || !res))
+        return NULL;
+    return user;
+}
+
+/*
  * The fetcher's job for t (fetcher/fetch.h), or NULL with *none set
  * when t has nothing to fetch: no `fetch` list and no image in its
  * `container`. The user goes along only when the agent is root:
@@ -189,8 +210,7 @@ static char *job_of(struct agent *a, struct agent_task *t, int *none, char *why,
         cache_dir = NULL;
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "sandbox", t->sandbox);
-    agora_jw_kstr(w, "user", geteuid() == 0 ? exec_task_user(a->exec, spec)
-                                            : NULL);
+    agora_jw_kstr(w, "user", has_list ? fetch_user(a, spec, image) : NULL);
     agora_jw_kstr(w, "cache_dir",
                   cache_dir ? cache_dir : a->conf.fetcher_cache_dir);
     agora_jw_kint(w, "cache_size", a->conf.fetcher_cache_size);

@@ -498,9 +498,9 @@ def test_gc_keeps_what_live_tasks_use(tmp_path, registry):
 
 def test_marathon_app_with_an_image_fills_the_store(marathon_cluster, registry,
                                                     tmp_path):
-    """The pull through the agent is asserted; the launch after it is the
-    mesos containerizer's (agent/exec), and until that lands the task ends
-    'containers are not supported yet': then the test xfails there."""
+    """End to end: a Marathon app naming an image of the registry is
+    pulled into the store by the agent, then runs in that image (the
+    mesos containerizer), its stdout in the sandbox."""
     m, mar, agent = marathon_cluster
     a = agent(args=["--docker_registry=" + registry.url])
     ref = registry.host + "/busybox:1"
@@ -512,15 +512,17 @@ def test_marathon_app_with_an_image_fills_the_store(marathon_cluster, registry,
     wait_for(lambda: os.path.exists(os.path.join(store, "refs", ref_name(ref))),
              30 * SLOW, interval=0.1, what="the image in the store")
     check_test_image(store, ref, registry.layout[1])
-    # The launch: running, or refused by an exec layer without containers.
-    app = wait_for(lambda: (lambda x: x if x.get("tasksRunning") or
-                            x.get("lastTaskFailure") else None)(mar.app("img")),
-                   30 * SLOW, interval=0.1, what="the app to run or fail")
-    failure = app.get("lastTaskFailure") or {}
-    if "not supported" in failure.get("message", ""):
-        pytest.xfail("the mesos containerizer has not landed: " +
-                     failure["message"])
-    assert app.get("tasksRunning") == 1, app
+    app = mar.wait_running("img", 1, timeout=30 * SLOW)
+    [tid] = [t["id"] for t in app["tasks"]]
+    out = os.path.join(str(a.work_dir), "sandboxes", tid, "stdout")
+
+    def said():
+        try:
+            with open(out) as f:
+                return "in-the-image" in f.read()
+        except FileNotFoundError:
+            return False
+    wait_for(said, 10 * SLOW, what="the task's stdout")
 
 
 def test_marathon_app_with_a_missing_image_fails_naming_it(marathon_cluster,

@@ -381,6 +381,8 @@ int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
     if (rc == 0)
         rc = agent_recover(a);
     if (rc == 0)
+        agent_containers_start(a);
+    if (rc == 0)
         rc = agent_http_start(a);
     if (rc < 0)
         return rc;
@@ -410,6 +412,7 @@ void agent_stop(struct agent *a)
     link_stop(a);
     agent_http_stop(a);
     agent_fetch_fini(a);
+    agent_containers_stop(a);
     if (a->exec_ready)
         exec_fini(a->exec);
     a->exec = NULL;

@@ -79,6 +79,10 @@ struct agent_conf {
     int64_t fetcher_max_size;     /* bytes one URI may have              */
     int64_t fetcher_max_total;    /* bytes a task's fetch may write      */
     double fetcher_stall_timeout; /* a download moving no byte fails     */
+    char *containerizers;         /* "mesos", "docker,mesos" (net16)     */
+    char *docker;                 /* the docker CLI                       */
+    char *network_bridge;         /* BRIDGE tasks' bridge (exec/net.h)    */
+    char *network_cidr;           /* its subnet                           */
 };
 
 extern const conf_field agent_flags[];
@@ -125,6 +129,11 @@ struct agent {
                                      * forget its id and journal at exit  */
     int exec_ready;                 /* exec_init() succeeded              */
     ev_timer shutdown_timer;        /* after `shutdown`: waits for tasks  */
+    /* The docker containerizer (agent_containers.c): on when
+     * --containerizers names docker and the probe found an engine. */
+    struct docker_probe *docker_probe; /* started at start, or NULL       */
+    int docker_ready;
+    char *docker_version;           /* the engine's, once ready           */
     double shutdown_deadline;
 };
 
@@ -159,6 +168,19 @@ int agent_start(struct agent *a, struct ev_loop *loop,
 /* Stops serving and talking to the master, syncs the journal, frees a.
  * Tasks keep running: the next agent re-adopts them. */
 void agent_stop(struct agent *a);
+
+/* ---- containerizers and networks (agent_containers.c) ---- */
+
+/* Checks --containerizers, --network_bridge and --network_cidr before
+ * the agent starts: 0, or -1 with err. */
+int agent_containers_check(const struct agent_conf *c, char *err,
+                           size_t errlen);
+/* After recovery: undoes the BRIDGE networks of tasks that are no longer
+ * alive, and starts the docker probe when --containerizers names docker.
+ * Failures are logged; the agent goes on (without docker). */
+void agent_containers_start(struct agent *a);
+/* Cancels a running probe; frees what agent_containers_start() made. */
+void agent_containers_stop(struct agent *a);
 
 /*
  * The master refused this agent: kill every task, then leave the loop

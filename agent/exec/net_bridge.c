@@ -543,7 +543,8 @@ int net_bridge_attach(const struct net_conf *c, pid_t pid,
         return -1;
     }
     memcpy(e->id, task_id, strlen(task_id) + 1);
-    memcpy(e->m, m, n * sizeof(*m));
+    if (n > 0)
+        memcpy(e->m, m, n * sizeof(*m));
     e->n = n;
     dir = state_dir_open(c, 1);
     if (dir < 0) {

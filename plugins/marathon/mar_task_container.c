@@ -188,7 +188,7 @@ static int env_port(struct mar_task_ctr *o, const char *suffix,
 static int env_build(const struct mar_app *d, const uint32_t *ports,
                      struct mar_task_ctr *o)
 {
-    char num[12];
+    char num[24];
     int64_t host, cp;
     size_t j, n = d->bridge ? d->nport_mappings : d->nport_defs;
 

@@ -479,11 +479,11 @@ static int sysctl_one(const char *path)
     return rc;
 }
 
-/* The host side every task shares: the bridge, forwarding, the table. */
+/* The host side every task shares: the bridge and forwarding (the
+ * table's chains go with the task's ports, in one nft transaction). */
 static int host_setup(const struct net_conf *c, char *err, size_t errlen)
 {
-    char script[NET_SCRIPT_MAX], path[128];
-    size_t u = 0;
+    char path[128];
     int rc;
 
     rc = net_link_bridge(c->bridge, c->net | 1, c->prefix);
@@ -499,9 +499,7 @@ static int host_setup(const struct net_conf *c, char *err, size_t errlen)
                 strerror(errno));
         return -1;
     }
-    if (nft_base(c, script, &u) < 0 || nft_chains(c, script, &u) < 0)
-        return -1;
-    return nft_run(c, script, err, errlen);
+    return 0;
 }
 
 int net_bridge_attach(const struct net_conf *c, pid_t pid,
@@ -570,11 +568,16 @@ int net_bridge_attach(const struct net_conf *c, pid_t pid,
             net_err(err, errlen, "network: %s: %s", step, strerror(-rc));
         rc = rc < 0 ? -1 : 0;
     }
-    if (rc == 0 && n > 0) {
-        if (nft_base(c, script, &u) < 0 ||
-            nft_ports(c, script, &u, e->ip, m, n, 0) < 0 ||
-            nft_run(c, script, err, errlen) < 0)
+    /* One nft child and one commit a task: the table, its chains
+     * (rewritten, so always these) and the task's ports together. */
+    if (rc == 0) {
+        if (nft_base(c, script, &u) < 0 || nft_chains(c, script, &u) < 0 ||
+            nft_ports(c, script, &u, e->ip, m, n, 0) < 0) {
+            net_err(err, errlen, "network: nft script too long");
             rc = -1;
+        } else if (nft_run(c, script, err, errlen) < 0) {
+            rc = -1;
+        }
     }
     if (rc == 0) {
         ip_text(e->ip, ip, iplen);

@@ -2,7 +2,7 @@
  * net_bench.c - what a BRIDGE network costs a task (agent/exec/net.h):
  * net_bridge_attach() with two port mappings plus net_bridge_detach(),
  * beside, in the same run and interleaved, its floor: a new network
- * namespace alone (every BRIDGE task pays it) plus the three `nft -f -`
+ * namespace alone (every BRIDGE task pays it) plus the two `nft -f -`
  * children an attach and a detach run (an empty transaction each).
  * Prints `name: value unit` lines with the ratio to the floor and the
  * load average. Root only; its own bridge, subnet and table.
@@ -136,12 +136,11 @@ int main(int argc, char **argv)
     for (i = 0; i < n; i++) {
         pid_t pid;
 
-        /* The floor: a namespace and three empty nft transactions. */
+        /* The floor: a namespace and two empty nft transactions. */
         t = now();
         c = cpu();
         pid = netns_child();
         if (nft("add table ip agora_bench\n") < 0 ||
-            nft("add table ip agora_bench\n") < 0 ||
             nft("add table ip agora_bench\n") < 0)
             return 1;
         reap(pid);
@@ -168,7 +167,7 @@ int main(int argc, char **argv)
     printf("rounds: %zu\n", n);
     printf("load average: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
     qsort(f, n, sizeof(*f), cmp);
-    report("floor (netns + 3 nft)", f, n, cpu_f, 0);
+    report("floor (netns + 2 nft)", f, n, cpu_f, 0);
     report("attach+detach", a, n, cpu_a, f[n / 2]);
     if (nft("delete table ip agora_bench\n") < 0 ||
         net_link_del("agbench0") < 0)

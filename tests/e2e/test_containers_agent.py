@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 from conftest import AGENT_BIN, wait_for
+from marathon_fixture import marathon_cluster  # noqa: F401 - a fixture
 
 
 def fake_docker(path, body):
@@ -94,3 +95,68 @@ def test_sweep_frees_addresses_of_tasks_gone(cluster, tmp_path):
     assert not os.path.exists(ghost)
     assert os.path.exists(not_ours)
     assert "network: undid 1 BRIDGE network(s) of tasks gone" in a.log()
+
+
+def journal_specs(work_dir):
+    """The task specs the agent checkpointed (JOURNAL_TASK records of
+    <work_dir>/meta/journal, agent/journal.h), parsed."""
+    import json
+    import struct
+    path = os.path.join(work_dir, "meta", "journal")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    specs, off = [], 8
+    while off + 12 <= len(data):
+        length, _crc, rtype = struct.unpack_from("<III", data, off)
+        payload = data[off + 12:off + 12 + length]
+        off += 12 + length
+        if rtype == 1 and len(payload) == length:
+            rec = json.loads(payload)
+            specs.append(json.loads(rec["spec_json"]))
+    return specs
+
+
+def test_marathon_bridge_task_gets_concrete_host_ports(tmp_path,
+                                                      marathon_cluster):
+    """marathon.so replaces each hostPort 0 with the task's port from its
+    offer, says BRIDGE in docker.network, and sets PORT_<containerPort>
+    and PORT_<NAME>, in the launch the agent receives."""
+    m, mar, agent = marathon_cluster
+    a = agent()
+    app = {"id": "/bridged", "cmd": "sleep 60", "cpus": 0.1, "mem": 32,
+           "networks": [{"mode": "container/bridge"}],
+           "container": {"type": "DOCKER",
+                         "docker": {"image": "busybox:1.35"},
+                         "portMappings": [
+                             {"containerPort": 80, "hostPort": 0,
+                              "name": "http"},
+                             {"containerPort": 53, "hostPort": 0,
+                              "protocol": "udp"}]}}
+    r = mar.post("/v2/apps", json=app)
+    assert r.status_code == 201, r.text
+    spec = wait_for(lambda: next(iter(journal_specs(a.work_dir)), None), 20,
+                    what="the agent to checkpoint the app's task")
+    ct = spec["container"]
+    assert ct["docker"]["network"] == "BRIDGE"
+    assert ct["docker"]["image"] == "busybox:1.35"
+    hosts = [pm["hostPort"] for pm in ct["portMappings"]]
+    lo, hi = a.port_range
+    assert all(lo <= p <= hi for p in hosts), hosts
+    assert len(set(hosts)) == 2
+    assert [pm["containerPort"] for pm in ct["portMappings"]] == [80, 53]
+    assert ct["portMappings"][1]["protocol"] == "udp"
+    env = spec["env"]
+    assert env["PORT0"] == str(hosts[0]) and env["PORT1"] == str(hosts[1])
+    assert env["PORT_80"] == str(hosts[0])
+    assert env["PORT_HTTP"] == str(hosts[0])
+    assert env["PORT_53"] == str(hosts[1])
+    # The task's resources hold exactly those ports.
+    import re
+    held = set()
+    for b, e in re.findall(r"(\d+)-(\d+)",
+                           spec["resources"].split("ports")[1]):
+        held.update(range(int(b), int(e) + 1))
+    assert held == set(hosts), spec["resources"]

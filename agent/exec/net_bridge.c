@@ -142,7 +142,8 @@ static int nft_run(const struct net_conf *c, const char *script, char *err,
     char *argv[] = {(char *)c->nft, "-f", "-", NULL};
     int in[2], out[2], status = 0, rc;
     size_t used = 0, len = strlen(script), sent = 0;
-    struct timespec t0, t;
+    struct timespec t0, t, zero = {0, 0};
+    sigset_t pipe_set, old_set;
     char sink[512];
     pid_t pid;
 
@@ -170,7 +171,12 @@ static int nft_run(const struct net_conf *c, const char *script, char *err,
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     /* The script is small (< a pipe's buffer): written at once, then nft's
-     * output read until it closes or the deadline passes. */
+     * output read until it closes or the deadline passes. An nft that
+     * exited before reading must not kill the shim with SIGPIPE: it is
+     * blocked meanwhile, and a pending one consumed. */
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &pipe_set, &old_set);
     while (sent < len) {
         ssize_t w = write(in[1], script + sent, len - sent);
 
@@ -180,6 +186,9 @@ static int nft_run(const struct net_conf *c, const char *script, char *err,
             break;
         sent += (size_t)w;
     }
+    if (sent < len)
+        sigtimedwait(&pipe_set, NULL, &zero);
+    sigprocmask(SIG_SETMASK, &old_set, NULL);
     close(in[1]);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {

@@ -15,13 +15,17 @@
  *     survives an agent restart); the file holds the task id and its
  *     port mappings, so a detach, or the sweep at agent start, knows
  *     what to undo without any other state;
- *   - a veth pair per task: the host end (agv<host number in hex>) on
+ *   - a veth pair per task: the host end (ag<bridge hash>_<host number
+ *     in hex>) on
  *     the bridge, the peer created directly in the task's namespace as
  *     eth0, with the address, lo up and a default route via the bridge;
  *   - NAT in one nftables table of our own (`table ip agora`): the
- *     operator's rules are never touched. Outbound traffic of the subnet
- *     is masqueraded; each host port is a DNAT map element (tcp and udp
- *     maps) applied in prerouting (other hosts) and output (this host,
+ *     operator's rules are never touched. Its chains and maps are named
+ *     after the bridge (pre_agora0, tcp_agora0, ...), so agents with
+ *     bridges of their own share the table and nothing in it. Outbound
+ *     traffic of the subnet is masqueraded; each host port is a DNAT map
+ *     element (tcp and udp maps) applied in prerouting (other hosts) and
+ *     output (this host,
  *     127.0.0.1 included: route_localnet on the bridge, and traffic from
  *     127/8 into the bridge is masqueraded so replies come back). Kernel
  *     DNAT, not a userland proxy: no process a port, no copy of the data,
@@ -48,6 +52,7 @@
 /* What the agent's flags say of the network; filled by net_conf_init(). */
 struct net_conf {
     char bridge[IFNAMSIZ];   /* --network_bridge                          */
+    char tag[IFNAMSIZ];      /* the bridge's name as nft names take it    */
     uint32_t net;            /* --network_cidr's network, host order      */
     int prefix;              /* its length, 8..30                          */
     char table[32];          /* nftables table (tests use their own)      */
@@ -93,6 +98,11 @@ int net_bridge_detach(const struct net_conf *c, const char *task_id);
  */
 int net_bridge_sweep(const struct net_conf *c,
                      int (*alive)(void *arg, const char *task_id), void *arg);
+
+/* The host end of the veth of address ip (host order) in c: "ag" + 4 hex
+ * digits of a hash of the bridge's name + "_" + ip's host number in hex. */
+void net_bridge_veth_name(const struct net_conf *c, uint32_t ip, char *buf,
+                          size_t len);
 
 /* ---- net_link.c: the rtnetlink part (used by net_bridge.c) ---- */
 

@@ -12,6 +12,7 @@
  * written before any link or rule exists, so whatever a crash leaves
  * half done, detach (or the sweep at agent start) can undo from it.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,11 @@ int net_conf_init(struct net_conf *c, const char *bridge, const char *cidr,
         }
     }
     memcpy(c->bridge, bridge, strlen(bridge) + 1);
+    /* nft names: the bridge's with anything but [A-Za-z0-9] as '_'. */
+    for (i = 0; bridge[i] != '\0'; i++)
+        c->tag[i] = (char)(isalnum((unsigned char)bridge[i]) ? bridge[i]
+                                                              : '_');
+    c->tag[i] = '\0';
     if (strlen(cidr) >= sizeof(buf) || strchr(cidr, '/') == NULL) {
         net_err(err, errlen, "--network_cidr: not a.b.c.d/len: %s", cidr);
         return -1;
@@ -121,11 +127,19 @@ static uint32_t host_mask(const struct net_conf *c)
     return 0xffffffffu >> c->prefix;
 }
 
-/* The host end of the veth of address ip: unique while ip is taken. */
-static void veth_name(const struct net_conf *c, uint32_t ip, char *buf,
-                      size_t len)
+/* The host end of the veth of address ip: "ag" + 4 hex digits of the
+ * bridge's name + "_" + the host number in hex. Unique while ip is taken,
+ * and apart from another agent's with a bridge of its own. */
+void net_bridge_veth_name(const struct net_conf *c, uint32_t ip, char *buf,
+                          size_t len)
 {
-    snprintf(buf, len, "agv%x", ip & host_mask(c));
+    uint32_t h = 2166136261u; /* FNV-1a */
+    const char *p;
+
+    for (p = c->bridge; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    snprintf(buf, len, "ag%04x_%x", (h ^ (h >> 16)) & 0xffff,
+             ip & host_mask(c));
 }
 
 /* ---- nft ---- */
@@ -250,60 +264,68 @@ static int sput(char *s, size_t *used, const char *fmt, ...)
     return 0;
 }
 
-/* The table and its maps, idempotently (an existing one is kept). */
+/* The table and this bridge's maps, idempotently (existing ones are
+ * kept). Every name of a bridge ends in its tag: agents with bridges of
+ * their own share the table, never a chain or a map. */
 static int nft_base(const struct net_conf *c, char *s, size_t *u)
 {
-    const char *t = c->table;
+    const char *t = c->table, *g = c->tag;
 
     return sput(s, u,
                 "add table ip %s\n"
-                "add map ip %s tcp_ports { type inet_service : "
+                "add map ip %s tcp_%s { type inet_service : "
                 "ipv4_addr . inet_service; }\n"
-                "add map ip %s udp_ports { type inet_service : "
+                "add map ip %s udp_%s { type inet_service : "
                 "ipv4_addr . inet_service; }\n",
-                t, t, t);
+                t, t, g, t, g);
 }
 
 /*
- * The chains, rewritten in the same transaction (flush, then add): the
- * rules stay exactly these however many attaches ran, and the maps, which
- * hold the tasks' ports, are never flushed.
+ * This bridge's chains, rewritten in the same transaction (flush, then
+ * add): the rules stay exactly these however many attaches ran, and the
+ * maps, which hold the tasks' ports, are never flushed.
  */
 static int nft_chains(const struct net_conf *c, char *s, size_t *u)
 {
-    const char *t = c->table, *br = c->bridge;
+    const char *t = c->table, *g = c->tag, *br = c->bridge;
     char net[INET_ADDRSTRLEN];
+    static const char *const hooks[3][3] = {
+        {"pre", "prerouting", "dstnat"},
+        {"out", "output", "-100"},
+        {"post", "postrouting", "srcnat"},
+    };
+    size_t i;
 
     ip_text(c->net, net, sizeof(net));
+    for (i = 0; i < 3; i++) {
+        if (sput(s, u,
+                 "add chain ip %s %s_%s { type nat hook %s priority %s; }\n"
+                 "flush chain ip %s %s_%s\n",
+                 t, hooks[i][0], g, hooks[i][1], hooks[i][2], t, hooks[i][0],
+                 g) < 0)
+            return -1;
+    }
+    /* A host port on any of this host's addresses, from other hosts
+     * (prerouting) and from this one (output). */
+    for (i = 0; i < 2; i++) {
+        if (sput(s, u,
+                 "add rule ip %s %s_%s fib daddr type local "
+                 "dnat ip to tcp dport map @tcp_%s\n"
+                 "add rule ip %s %s_%s fib daddr type local "
+                 "dnat ip to udp dport map @udp_%s\n",
+                 t, hooks[i][0], g, g, t, hooks[i][0], g, g) < 0)
+            return -1;
+    }
+    /* Outbound; this host's 127.0.0.1:port into the bridge; a task
+     * reaching another, or itself, through a host port. */
     return sput(s, u,
-                "add chain ip %s prerouting { type nat hook prerouting "
-                "priority dstnat; }\n"
-                "add chain ip %s output { type nat hook output priority "
-                "-100; }\n"
-                "add chain ip %s postrouting { type nat hook postrouting "
-                "priority srcnat; }\n"
-                "flush chain ip %s prerouting\n"
-                "flush chain ip %s output\n"
-                "flush chain ip %s postrouting\n"
-                "add rule ip %s prerouting fib daddr type local "
-                "dnat ip to tcp dport map @tcp_ports\n"
-                "add rule ip %s prerouting fib daddr type local "
-                "dnat ip to udp dport map @udp_ports\n"
-                "add rule ip %s output fib daddr type local "
-                "dnat ip to tcp dport map @tcp_ports\n"
-                "add rule ip %s output fib daddr type local "
-                "dnat ip to udp dport map @udp_ports\n"
-                /* outbound */
-                "add rule ip %s postrouting ip saddr %s/%d "
-                "oifname != \"%s\" masquerade\n"
-                /* this host's 127.0.0.1:port into the bridge, and a task
-                 * reaching itself through a host port */
-                "add rule ip %s postrouting oifname \"%s\" "
-                "ip saddr 127.0.0.0/8 masquerade\n"
-                "add rule ip %s postrouting oifname \"%s\" "
-                "ip saddr %s/%d ct status dnat masquerade\n",
-                t, t, t, t, t, t, t, t, t, t, t, net, c->prefix, br, t, br,
-                t, br, net, c->prefix);
+                "add rule ip %s post_%s ip saddr %s/%d oifname != \"%s\" "
+                "masquerade\n"
+                "add rule ip %s post_%s oifname \"%s\" ip saddr 127.0.0.0/8 "
+                "masquerade\n"
+                "add rule ip %s post_%s oifname \"%s\" ip saddr %s/%d "
+                "ct status dnat masquerade\n",
+                t, g, net, c->prefix, br, t, g, br, t, g, br, net, c->prefix);
 }
 
 /* Each mapping as a map element: add (attach) or add then delete
@@ -317,14 +339,16 @@ static int nft_ports(const struct net_conf *c, char *s, size_t *u,
 
     ip_text(ip, addr, sizeof(addr));
     for (i = 0; i < n; i++) {
-        const char *map = m[i].udp ? "udp_ports" : "tcp_ports";
+        const char *proto = m[i].udp ? "udp" : "tcp";
 
-        if (sput(s, u, "add element ip %s %s { %u : %s . %u }\n", c->table,
-                 map, m[i].host_port, addr, m[i].container_port) < 0)
+        if (sput(s, u, "add element ip %s %s_%s { %u : %s . %u }\n",
+                 c->table, proto, c->tag, m[i].host_port, addr,
+                 m[i].container_port) < 0)
             return -1;
-        if (remove && sput(s, u, "delete element ip %s %s { %u : %s . %u }\n",
-                           c->table, map, m[i].host_port, addr,
-                           m[i].container_port) < 0)
+        if (remove &&
+            sput(s, u, "delete element ip %s %s_%s { %u : %s . %u }\n",
+                 c->table, proto, c->tag, m[i].host_port, addr,
+                 m[i].container_port) < 0)
             return -1;
     }
     return 0;
@@ -451,7 +475,7 @@ static int entry_undo(const struct net_conf *c, int dir,
             nft_run(c, script, err, errlen) < 0)
             rc = -1;
     }
-    veth_name(c, e->ip, veth, sizeof(veth));
+    net_bridge_veth_name(c, e->ip, veth, sizeof(veth));
     lrc = net_link_del(veth);
     if (lrc < 0) {
         net_err(err, errlen, "cannot delete link %s: %s", veth,
@@ -569,7 +593,7 @@ int net_bridge_attach(const struct net_conf *c, pid_t pid,
     if (rc == 0) {
         /* A link of this name is a leftover of a crash: the address it
          * is named after was free. */
-        veth_name(c, e->ip, veth, sizeof(veth));
+        net_bridge_veth_name(c, e->ip, veth, sizeof(veth));
         net_link_del(veth);
         rc = net_link_veth(veth, c->bridge, pid, e->ip, c->prefix, c->net | 1,
                            &step);

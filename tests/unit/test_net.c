@@ -5,7 +5,7 @@
  *
  * Needs root (CAP_NET_ADMIN) and Debian's nft; the namespace tests are
  * skipped with a message otherwise. They use a bridge, subnet
- * (198.18.0.0/24, RFC 2544's benchmark range) and nftables table of
+ * (198.18.<pid % 256>.0/24, RFC 2544's benchmark range) and table of
  * their own, so they never touch an agent's agora0 or `table ip agora`.
  */
 #include <arpa/inet.h>
@@ -28,9 +28,10 @@
 
 #include "net.h"
 
-#define T_BRIDGE "agtest0"
-#define T_CIDR "198.18.0.0/24"
-#define T_TABLE "agora_test"
+/* Per process (main() fills them): two runs at once (a plain and an
+ * ASan build) share neither bridge, subnet, host ports nor chains. */
+static char T_BRIDGE[16], T_CIDR[32], T_NET[16], T_TABLE[32];
+static unsigned T_HP; /* the first of three host ports */
 #define T_CPORT 8080
 
 static char work_dir[] = "/tmp/agora-test-net-XXXXXX";
@@ -43,6 +44,28 @@ static void setup_conf(struct net_conf *c)
                                 sizeof(err)) == 0,
                   "%s", err);
     snprintf(c->table, sizeof(c->table), "%s", T_TABLE);
+}
+
+/* "198.18.x.<host>" of this run. */
+static const char *addr(int host)
+{
+    static char buf[4][32];
+    static int next;
+    char *b = buf[next++ % 4];
+
+    snprintf(b, 32, "%s.%d", T_NET, host);
+    return b;
+}
+
+/* The host end of the veth of host number host. */
+static const char *veth(const struct net_conf *c, int host)
+{
+    static char buf[2][IFNAMSIZ];
+    static int next;
+    char *b = buf[next++ % 2];
+
+    net_bridge_veth_name(c, c->net | (uint32_t)host, b, IFNAMSIZ);
+    return b;
 }
 
 static int can_run(void)
@@ -172,6 +195,8 @@ static void task_main(int ready, int go, const char *host, int port)
     if (write(ready, "l", 1) != 1)
         _exit(2);
     if (fork() == 0) {
+        /* fork() cleared the death signal: set it again. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         alarm(60);
         for (;;) {
             struct sockaddr_in from;
@@ -274,7 +299,8 @@ static int udp_echo(const char *ip, int port)
     return rc;
 }
 
-/* This host's first IPv4 address that is neither loopback nor ours. */
+/* This host's first IPv4 address that is neither loopback nor a test
+ * bridge's. */
 static int host_ip(char *buf, size_t len)
 {
     struct ifaddrs *ifs, *i;
@@ -285,9 +311,11 @@ static int host_ip(char *buf, size_t len)
     for (i = ifs; i != NULL && found < 0; i = i->ifa_next) {
         struct sockaddr_in *sa = (struct sockaddr_in *)i->ifa_addr;
 
+        /* Not a bridge of a test_net or net_bench running beside us
+         * (198.18/15), which may go at any time. */
         if (sa == NULL || sa->sin_family != AF_INET ||
             strcmp(i->ifa_name, "lo") == 0 ||
-            strcmp(i->ifa_name, T_BRIDGE) == 0)
+            (ntohl(sa->sin_addr.s_addr) & 0xfffe0000u) == 0xc6120000u)
             continue;
         inet_ntop(AF_INET, &sa->sin_addr, buf, (socklen_t)len);
         found = 0;
@@ -316,10 +344,10 @@ static void cleanup_host(void)
 {
     char cmd[256];
 
+    net_link_del(T_BRIDGE);
     snprintf(cmd, sizeof(cmd),
-             "nft delete table ip %s 2>/dev/null; "
-             "ip link del %s 2>/dev/null; rm -rf %s",
-             T_TABLE, T_BRIDGE, work_dir);
+             "nft delete table ip %s 2>/dev/null; rm -rf %s", T_TABLE,
+             work_dir);
     if (system(cmd) < 0)
         return;
 }
@@ -333,7 +361,9 @@ static int alive_if(void *arg, const char *task_id)
 START_TEST(attach_forward_detach)
 {
     struct net_conf c;
-    struct net_port_map m[2] = {{31801, T_CPORT, 0}, {31802, T_CPORT + 1, 1}};
+    struct net_port_map m[2] = {{(uint16_t)T_HP, T_CPORT, 0},
+                                {(uint16_t)(T_HP + 1), T_CPORT + 1, 1}};
+    char want[128];
     struct task t1, t2, t3;
     char ip1[32], ip2[32], ip3[32], err[512], host[64], elem[PATH_MAX + 32], buf[16];
     struct sockaddr_in a = {.sin_family = AF_INET};
@@ -355,7 +385,7 @@ START_TEST(attach_forward_detach)
     ck_assert_msg(net_bridge_attach(&c, t1.pid, "app.task-1", m, 2, ip1,
                                     sizeof(ip1), err, sizeof(err)) == 0,
                   "%s", err);
-    ck_assert_str_eq(ip1, "198.18.0.2");
+    ck_assert_str_eq(ip1, addr(2));
     task_go(&t1);
     if (have_host) {
         struct sockaddr_in from;
@@ -373,13 +403,13 @@ START_TEST(attach_forward_detach)
     close(l);
 
     /* This host: loopback, the host's address, the task's own. */
-    ck_assert_int_eq(tcp_echo("127.0.0.1", 31801), 0);
+    ck_assert_int_eq(tcp_echo("127.0.0.1", (int)T_HP), 0);
     ck_assert_int_eq(tcp_echo(ip1, T_CPORT), 0);
     if (have_host)
-        ck_assert_int_eq(tcp_echo(host, 31801), 0);
-    ck_assert_int_eq(udp_echo("127.0.0.1", 31802), 0);
+        ck_assert_int_eq(tcp_echo(host, (int)T_HP), 0);
+    ck_assert_int_eq(udp_echo("127.0.0.1", (int)T_HP + 1), 0);
     /* An unmapped port is not forwarded. */
-    ck_assert_int_ne(tcp_echo("127.0.0.1", 31803), 0);
+    ck_assert_int_ne(tcp_echo("127.0.0.1", (int)T_HP + 2), 0);
 
     /* A second task: its own address; from it, like another host would,
      * the first task's host port (prerouting, not output). */
@@ -387,7 +417,7 @@ START_TEST(attach_forward_detach)
     ck_assert_msg(net_bridge_attach(&c, t2.pid, "app.task-2", NULL, 0, ip2,
                                     sizeof(ip2), err, sizeof(err)) == 0,
                   "%s", err);
-    ck_assert_str_eq(ip2, "198.18.0.3");
+    ck_assert_str_eq(ip2, addr(3));
     task_go(&t2);
     if (have_host) {
         pid_t p = fork();
@@ -401,29 +431,33 @@ START_TEST(attach_forward_detach)
             fd = open(path, O_RDONLY);
             if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
                 _exit(2);
-            _exit(tcp_echo(host, 31801) == 0 ? 0 : 1);
+            _exit(tcp_echo(host, (int)T_HP) == 0 ? 0 : 1);
         }
         ck_assert_int_eq(waitpid(p, &st, 0), p);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                      "task 2 cannot reach task 1 through %s:31801", host);
+                      "task 2 cannot reach task 1 through %s:%u", host, T_HP);
     }
     /* A host port taken by another task is refused, nothing kept. */
     task_start(&t3, NULL, 0);
     ck_assert_int_eq(net_bridge_attach(&c, t3.pid, "app.task-3", m, 1, ip3,
                                        sizeof(ip3), err, sizeof(err)), -1);
-    ck_assert_msg(strstr(err, "31801") != NULL, "%s", err);
-    snprintf(elem, sizeof(elem), "%s/198.18.0.4", c.state_dir);
+    snprintf(want, sizeof(want), "%u", T_HP);
+    ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+    snprintf(elem, sizeof(elem), "%s/%s", c.state_dir, addr(4));
     ck_assert_int_eq(access(elem, F_OK), -1);
-    ck_assert_uint_eq(net_link_index("agv4"), 0);
+    ck_assert_uint_eq(net_link_index(veth(&c, 4)), 0);
 
     /* Detach: the links, the forwards and the address go. */
-    ck_assert_uint_ne(net_link_index("agv2"), 0);
-    ck_assert_int_eq(nft_has("31801 : 198.18.0.2 . 8080"), 1);
+    ck_assert_uint_ne(net_link_index(veth(&c, 2)), 0);
+    snprintf(want, sizeof(want), "%u : %s . 8080", T_HP, addr(2));
+    ck_assert_int_eq(nft_has(want), 1);
     ck_assert_int_eq(net_bridge_detach(&c, "app.task-1"), 0);
-    ck_assert_uint_eq(net_link_index("agv2"), 0);
-    ck_assert_int_eq(nft_has("31801"), 0);
-    ck_assert_int_eq(nft_has("31802"), 0);
-    ck_assert_int_ne(tcp_echo("127.0.0.1", 31801), 0);
+    ck_assert_uint_eq(net_link_index(veth(&c, 2)), 0);
+    snprintf(want, sizeof(want), "%u :", T_HP);
+    ck_assert_int_eq(nft_has(want), 0);
+    snprintf(want, sizeof(want), "%u :", T_HP + 1);
+    ck_assert_int_eq(nft_has(want), 0);
+    ck_assert_int_ne(tcp_echo("127.0.0.1", (int)T_HP), 0);
     ck_assert_int_eq(net_bridge_detach(&c, "app.task-1"), 0);
     task_stop(&t1);
 
@@ -431,15 +465,15 @@ START_TEST(attach_forward_detach)
     ck_assert_msg(net_bridge_attach(&c, t3.pid, "app.task-3", m, 1, ip3,
                                     sizeof(ip3), err, sizeof(err)) == 0,
                   "%s", err);
-    ck_assert_str_eq(ip3, "198.18.0.2");
+    ck_assert_str_eq(ip3, addr(2));
     task_go(&t3);
-    ck_assert_int_eq(tcp_echo("127.0.0.1", 31801), 0);
+    ck_assert_int_eq(tcp_echo("127.0.0.1", (int)T_HP), 0);
 
     /* The sweep at agent start: task 3 is alive, task 2 is not. */
     task_stop(&t2);
     ck_assert_int_eq(net_bridge_sweep(&c, alive_if, "app.task-3"), 1);
-    ck_assert_uint_eq(net_link_index("agv3"), 0);
-    ck_assert_uint_ne(net_link_index("agv2"), 0);
+    ck_assert_uint_eq(net_link_index(veth(&c, 3)), 0);
+    ck_assert_uint_ne(net_link_index(veth(&c, 2)), 0);
     ck_assert_int_eq(net_bridge_detach(&c, "app.task-3"), 0);
     ck_assert_int_eq(nft_has("elements"), 0);
     task_stop(&t3);
@@ -456,6 +490,11 @@ int main(void)
 
     if (mkdtemp(work_dir) == NULL)
         return 1;
+    snprintf(T_BRIDGE, sizeof(T_BRIDGE), "agt%d", (int)(getpid() % 100000));
+    snprintf(T_NET, sizeof(T_NET), "198.18.%d", (int)(getpid() % 256));
+    snprintf(T_CIDR, sizeof(T_CIDR), "%s.0/24", T_NET);
+    snprintf(T_TABLE, sizeof(T_TABLE), "agora_test_%d", (int)getpid());
+    T_HP = 33000 + (unsigned)(getpid() % 1000) * 4;
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, conf_defaults_and_refusals);
     tcase_add_test(tc, attach_refuses_bad_input);

@@ -118,6 +118,10 @@ int net_link_veth(const char *host_name, const char *bridge, pid_t pid,
 /* Deletes link name (its veth peer goes with it). 0 (also when missing)
  * or -errno. */
 int net_link_del(const char *name);
+/* Forgets the neighbour (ARP) entry of addr on dev: an address taken
+ * again comes with a new MAC, which a cached entry would miss for
+ * seconds. 0 (also when there is none) or -errno. */
+int net_link_neigh_del(const char *dev, uint32_t addr);
 /* The index of link name in the host's namespace, 0 when missing. */
 unsigned net_link_index(const char *name);
 

@@ -477,9 +477,12 @@ static int entry_undo(const struct net_conf *c, int dir,
     }
     net_bridge_veth_name(c, e->ip, veth, sizeof(veth));
     lrc = net_link_del(veth);
+    /* The next task at this address has another MAC. */
+    if (lrc == 0)
+        lrc = net_link_neigh_del(c->bridge, e->ip);
     if (lrc < 0) {
-        net_err(err, errlen, "cannot delete link %s: %s", veth,
-                strerror(-lrc));
+        net_err(err, errlen, "cannot delete link %s or its neighbour entry: %s",
+                veth, strerror(-lrc));
         rc = -1;
     }
     if (rc == 0) {
@@ -595,6 +598,7 @@ int net_bridge_attach(const struct net_conf *c, pid_t pid,
          * is named after was free. */
         net_bridge_veth_name(c, e->ip, veth, sizeof(veth));
         net_link_del(veth);
+        net_link_neigh_del(c->bridge, e->ip);
         rc = net_link_veth(veth, c->bridge, pid, e->ip, c->prefix, c->net | 1,
                            &step);
         if (rc < 0)

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -336,4 +337,21 @@ int net_link_del(const char *name)
     nl_put(&r, &ifi, sizeof(ifi));
     rc = nl_one(&r);
     return rc == -ENODEV ? 0 : rc;
+}
+
+int net_link_neigh_del(const char *dev, uint32_t addr)
+{
+    struct nl_req r;
+    struct ndmsg nd = {.ndm_family = AF_INET};
+    uint32_t a = htonl(addr);
+    int rc;
+
+    nd.ndm_ifindex = (int)net_link_index(dev);
+    if (nd.ndm_ifindex == 0)
+        return 0;
+    nl_init(&r, RTM_DELNEIGH, 0);
+    nl_put(&r, &nd, sizeof(nd));
+    nl_attr(&r, NDA_DST, &a, 4);
+    rc = nl_one(&r);
+    return rc == -ENOENT || rc == -ESRCH ? 0 : rc;
 }

@@ -264,21 +264,28 @@ static void task_stop(struct task *t)
     close(t->go);
 }
 
-/* A TCP round trip "ping" -> echo to ip:port; 0 when it came back. */
+/* Why the last tcp_echo() failed, for the assertions' messages. */
+static char echo_why[128];
+
+/* A TCP round trip "ping" -> echo to ip:port; 0 when it came back.
+ * Timeouts are long (a loaded machine), not measured. */
 static int tcp_echo(const char *ip, int port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    struct timeval tv = {.tv_sec = 5};
+    struct timeval tv = {.tv_sec = 20};
     char buf[8] = "";
     int s = socket(AF_INET, SOCK_STREAM, 0), rc = -1;
+    const char *step = "connect";
 
     inet_pton(AF_INET, ip, &a.sin_addr);
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        write(s, "ping", 4) == 4 && read(s, buf, 4) == 4 &&
-        memcmp(buf, "ping", 4) == 0)
+        (step = "write", write(s, "ping", 4) == 4) &&
+        (step = "read", read(s, buf, 4) == 4) && memcmp(buf, "ping", 4) == 0)
         rc = 0;
+    snprintf(echo_why, sizeof(echo_why), "%s:%d: %s: %s", ip, port, step,
+             strerror(errno));
     close(s);
     return rc;
 }
@@ -286,7 +293,7 @@ static int tcp_echo(const char *ip, int port)
 static int udp_echo(const char *ip, int port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    struct timeval tv = {.tv_sec = 5};
+    struct timeval tv = {.tv_sec = 20};
     char buf[8] = "";
     int s = socket(AF_INET, SOCK_DGRAM, 0), rc = -1;
 
@@ -403,10 +410,10 @@ START_TEST(attach_forward_detach)
     close(l);
 
     /* This host: loopback, the host's address, the task's own. */
-    ck_assert_int_eq(tcp_echo("127.0.0.1", (int)T_HP), 0);
-    ck_assert_int_eq(tcp_echo(ip1, T_CPORT), 0);
+    ck_assert_msg(tcp_echo("127.0.0.1", (int)T_HP) == 0, "%s", echo_why);
+    ck_assert_msg(tcp_echo(ip1, T_CPORT) == 0, "%s", echo_why);
     if (have_host)
-        ck_assert_int_eq(tcp_echo(host, (int)T_HP), 0);
+        ck_assert_msg(tcp_echo(host, (int)T_HP) == 0, "%s", echo_why);
     ck_assert_int_eq(udp_echo("127.0.0.1", (int)T_HP + 1), 0);
     /* An unmapped port is not forwarded. */
     ck_assert_int_ne(tcp_echo("127.0.0.1", (int)T_HP + 2), 0);
@@ -467,7 +474,7 @@ START_TEST(attach_forward_detach)
                   "%s", err);
     ck_assert_str_eq(ip3, addr(2));
     task_go(&t3);
-    ck_assert_int_eq(tcp_echo("127.0.0.1", (int)T_HP), 0);
+    ck_assert_msg(tcp_echo("127.0.0.1", (int)T_HP) == 0, "%s", echo_why);
 
     /* The sweep at agent start: task 3 is alive, task 2 is not. */
     task_stop(&t2);

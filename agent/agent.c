@@ -144,6 +144,8 @@ static int agent_exec_init(struct agent *a)
         .default_user = a->conf.default_user,
         .work_dir = a->conf.work_dir,
         .allowed_volume_paths = a->conf.allowed_volume_paths,
+        .network_bridge = a->conf.network_bridge,
+        .network_cidr = a->conf.network_cidr,
     };
     const struct exec_hooks hooks = {
         .task_update = agent_hook_task_update,
@@ -386,6 +388,8 @@ int agent_start(struct agent *a, struct ev_loop *loop, struct agent_conf *conf)
     if (rc == 0)
         rc = agent_recover(a);
     if (rc == 0)
+        agent_containers_start(a);
+    if (rc == 0)
         rc = agent_http_start(a);
     if (rc < 0)
         return rc;
@@ -417,6 +421,7 @@ void agent_stop(struct agent *a)
     agent_http_stop(a);
     agent_fetch_fini(a);
     agent_image_fini(a);
+    agent_containers_stop(a);
     if (a->exec_ready)
         exec_fini(a->exec);
     a->exec = NULL;

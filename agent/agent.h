@@ -90,6 +90,10 @@ struct agent_conf {
     int64_t image_max_bytes;       /* bytes one image may unpack to      */
     double image_gc_interval;      /* between collections; 0: off        */
     int64_t image_gc_max_bytes;    /* unused images kept up to this      */
+    char *containerizers;         /* "mesos", "docker,mesos" (net16)     */
+    char *docker;                 /* the docker CLI                       */
+    char *network_bridge;         /* BRIDGE tasks' bridge (exec/net.h)    */
+    char *network_cidr;           /* its subnet                           */
 };
 
 extern const conf_field agent_flags[];
@@ -138,6 +142,11 @@ struct agent {
                                      * forget its id and journal at exit  */
     int exec_ready;                 /* exec_init() succeeded              */
     ev_timer shutdown_timer;        /* after `shutdown`: waits for tasks  */
+    /* The docker containerizer (agent_containers.c): on when
+     * --containerizers names docker and the probe found an engine. */
+    struct docker_probe *docker_probe; /* started at start, or NULL       */
+    int docker_ready;
+    char *docker_version;           /* the engine's, once ready           */
     double shutdown_deadline;
 };
 
@@ -172,6 +181,19 @@ int agent_start(struct agent *a, struct ev_loop *loop,
 /* Stops serving and talking to the master, syncs the journal, frees a.
  * Tasks keep running: the next agent re-adopts them. */
 void agent_stop(struct agent *a);
+
+/* ---- containerizers and networks (agent_containers.c) ---- */
+
+/* Checks --containerizers, --network_bridge and --network_cidr before
+ * the agent starts: 0, or -1 with err. */
+int agent_containers_check(const struct agent_conf *c, char *err,
+                           size_t errlen);
+/* After recovery: undoes the BRIDGE networks of tasks that are no longer
+ * alive, and starts the docker probe when --containerizers names docker.
+ * Failures are logged; the agent goes on (without docker). */
+void agent_containers_start(struct agent *a);
+/* Cancels a running probe; frees what agent_containers_start() made. */
+void agent_containers_stop(struct agent *a);
 
 /*
  * The master refused this agent: kill every task, then leave the loop

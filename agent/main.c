@@ -108,6 +108,17 @@ const conf_field agent_flags[] = {
     F(image_gc_max_bytes, INT, "10737418240",
       "unused images are removed, least recently used first, until the "
       "store holds at most this many bytes (0: every unused image)"),
+    F(containerizers, STRING, "mesos",
+      "the containerizers, a comma list of mesos and docker: with docker, "
+      "container.type DOCKER runs through the docker CLI when `docker "
+      "version` reaches an engine at start (else under mesos)"),
+    F(docker, STRING, "docker", "the docker CLI (a path, or a name in PATH)"),
+    F(network_bridge, STRING, "agora0",
+      "the bridge BRIDGE-networked tasks are attached to (created when "
+      "missing)"),
+    F(network_cidr, STRING, "172.31.0.0/16",
+      "the subnet of BRIDGE-networked tasks: the bridge takes its first "
+      "address, tasks the next free ones; outbound traffic is NATed"),
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -175,6 +186,11 @@ int main(int argc, char **argv)
      * stops here, naming the first. */
     if (conf.work_dir == NULL || conf.work_dir[0] != '/') {
         fprintf(stderr, "agora-agent: --work_dir must be an absolute path\n");
+        conf_release(agent_flags, &conf);
+        return 2;
+    }
+    if (agent_containers_check(&conf, err, sizeof(err)) < 0) {
+        fprintf(stderr, "agora-agent: %s\n", err);
         conf_release(agent_flags, &conf);
         return 2;
     }

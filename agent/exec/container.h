@@ -13,8 +13,8 @@
  *   container_fs.c     the rootfs the shim builds and removes: overlayfs
  *                      or a copy of the layers, the mounts, the tree
  *                      removed (shim side, also the agent's cleanup)
- *   container_shim.c   the task cloned into its namespaces (shim side)
- *   container_net_stub.c  net_bridge_attach() until net_bridge.c lands
+ *   container_shim.c   the task cloned into its namespaces, a BRIDGE
+ *                      one attached by net_bridge.c (shim side)
  *
  * The agent resolves everything (image, layers, command, user, volumes)
  * before it spawns the shim; the shim only mounts and clones, from the

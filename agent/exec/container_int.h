@@ -38,6 +38,7 @@ struct ctr_run {
     struct ctr_mount *volumes;
     size_t nvolumes;
     int copy, bridge;
+    const char *net_bridge, *net_cidr, *net_work_dir; /* BRIDGE's conf */
     struct ctr_port *ports;
     size_t nports;
     /* built by the shim */
@@ -45,6 +46,7 @@ struct ctr_run {
     int rootfd;    /* rootfs, O_PATH, once mounted */
     int copied;    /* overlayfs refused: a copy */
     char ip[64];   /* BRIDGE: the container's address */
+    int attached;  /* BRIDGE: net_bridge_attach() succeeded */
     char why[512]; /* the first failure, for the sandbox's stderr */
 };
 
@@ -63,6 +65,9 @@ void ctr_fail(struct ctr_run *c, const char *fmt, ...)
  * with c->why set.
  */
 int ctr_fs_setup(struct ctr_run *c);
+/* After the task: its BRIDGE address and forwards given back (nothing
+ * when it had none). */
+void ctr_net_teardown(struct ctr_run *c);
 /* After the task: the rootfs unmounted, <dir> removed. */
 void ctr_fs_teardown(struct ctr_run *c);
 

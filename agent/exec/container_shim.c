@@ -38,7 +38,7 @@
 #include <agora/json.h>
 
 #include "container_int.h"
-#include "container_net.h"
+#include "net.h"
 #include "exec_int.h"
 
 extern char **environ;
@@ -122,6 +122,9 @@ static int run_read(yajl_val doc, struct ctr_run *c)
     c->task_id = agora_json_get_str(doc, "task_id");
     (void)agora_json_bool(doc, "copy", &c->copy);
     (void)agora_json_bool(doc, "bridge", &c->bridge);
+    c->net_bridge = agora_json_get_str(doc, "net_bridge");
+    c->net_cidr = agora_json_get_str(doc, "net_cidr");
+    c->net_work_dir = agora_json_get_str(doc, "net_work_dir");
     if (!c->dir || !c->sandbox || !c->workdir || c->workdir[0] != '/' ||
         !c->hostname || !c->task_id || !YAJL_IS_ARRAY(l) ||
         l->u.array.len == 0)
@@ -241,6 +244,7 @@ static int child_setup(struct ctr_run *c, const struct ctr_exec *e, pid_t pid)
         }
     }
     if (c->bridge) {
+        struct net_conf net;
         struct net_port_map m[64];
         char why[256] = "";
         size_t n = c->nports < 64 ? c->nports : 64;
@@ -250,15 +254,29 @@ static int child_setup(struct ctr_run *c, const struct ctr_exec *e, pid_t pid)
             m[i].container_port = c->ports[i].container_port;
             m[i].udp = c->ports[i].udp;
         }
-        /* The network part's configuration reaches the shim with its
-         * merge (docs/containers.md §3); NULL until then. */
-        if (net_bridge_attach(NULL, pid, c->task_id, m, n, c->ip,
+        if (net_conf_init(&net, c->net_bridge, c->net_cidr, c->net_work_dir,
+                          why, sizeof(why)) != 0 ||
+            net_bridge_attach(&net, pid, c->task_id, m, n, c->ip,
                               sizeof(c->ip), why, sizeof(why)) != 0) {
             ctr_fail(c, "the BRIDGE network: %s", why);
             return -1;
         }
+        c->attached = 1;
     }
     return 0;
+}
+
+void ctr_net_teardown(struct ctr_run *c)
+{
+    struct net_conf net;
+    char why[256];
+
+    if (!c->bridge || !c->attached)
+        return;
+    c->attached = 0;
+    if (net_conf_init(&net, c->net_bridge, c->net_cidr, c->net_work_dir, why,
+                      sizeof(why)) == 0)
+        (void)net_bridge_detach(&net, c->task_id);
 }
 
 pid_t ctr_start(struct ctr_run *c, const struct ctr_exec *e, int *stage,
@@ -301,8 +319,7 @@ pid_t ctr_start(struct ctr_run *c, const struct ctr_exec *e, int *stage,
         (void)kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        if (c->bridge)
-            (void)net_bridge_detach(NULL, c->task_id);
+        ctr_net_teardown(c);
         return -1;
     }
     (void)!write(sync[1], "g", 1);

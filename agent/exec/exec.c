@@ -66,6 +66,7 @@
 #include "exec_int.h"
 #include "fs.h"
 #include "log.h"
+#include "net.h"
 
 extern char **environ;
 
@@ -217,6 +218,9 @@ static void exec_free(struct exec *x)
     free(x->path);
     free(x->shim_path);
     free(x->default_user);
+    free(x->net_bridge);
+    free(x->net_cidr);
+    free(x->work_dir);
     free(x->images_dir);
     free(x->containers_dir);
     free(x->allowed_volume_paths);
@@ -304,6 +308,14 @@ static int containers_init(struct exec *x, const struct exec_conf *conf)
         return -1;
     if (!conf->work_dir || !*conf->work_dir)
         return 0;
+    if (!(x->work_dir = strdup(conf->work_dir)) ||
+        !(x->net_bridge = strdup(conf->network_bridge && *conf->network_bridge
+                                     ? conf->network_bridge
+                                     : NET_DEFAULT_BRIDGE)) ||
+        !(x->net_cidr = strdup(conf->network_cidr && *conf->network_cidr
+                                   ? conf->network_cidr
+                                   : NET_DEFAULT_CIDR)))
+        return -1;
     if (asprintf(&x->images_dir, "%s/images", conf->work_dir) < 0) {
         x->images_dir = NULL;
         return -1;
@@ -547,6 +559,11 @@ static void launch_doc_container(struct exec *x, struct agent_task *t,
     agora_jw_kstr(w, "hostname", x->hostname);
     agora_jw_kstr(w, "task_id", t->id);
     agora_jw_kbool(w, "bridge", s->ctr.net == CTR_NET_BRIDGE);
+    if (s->ctr.net == CTR_NET_BRIDGE) {
+        agora_jw_kstr(w, "net_bridge", x->net_bridge);
+        agora_jw_kstr(w, "net_cidr", x->net_cidr);
+        agora_jw_kstr(w, "net_work_dir", x->work_dir);
+    }
     agora_jw_key(w, "ports");
     agora_jw_arr_open(w);
     for (size_t i = 0; i < s->ctr.nports; i++) {

@@ -55,6 +55,8 @@ struct exec_conf {
     /* Host directories container volumes may bind (colon-separated
      * absolute paths); NULL/"": none (sandbox-relative volumes only). */
     const char *allowed_volume_paths;
+    /* BRIDGE containers' bridge and subnet (net.h; NULL: its defaults). */
+    const char *network_bridge, *network_cidr;
 };
 
 /*

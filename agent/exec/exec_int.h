@@ -78,6 +78,8 @@ struct exec {
                            * /proc/self/exe (the agent binary) */
     int is_root;
     int switch_user;    /* tasks run as their users (root only)   */
+    /* BRIDGE containers' network, passed to their shims (net.h) */
+    char *net_bridge, *net_cidr, *work_dir;
     char *default_user; /* of tasks naming none; NULL: the agent's */
     int default_loop;        /* ev_child works (libev's default loop) */
     struct task_exec *tasks; /* every task with exec state, linked */

@@ -635,8 +635,10 @@ static int run(int mfd, double started)
         note_failure(err, &l, child_res.stage, child_res.err);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
-        if (l.is_ctr)
+        if (l.is_ctr) {
+            ctr_net_teardown(&l.ctr);
             ctr_fs_teardown(&l.ctr);
+        }
         rc = write_exit(mfd, "failed %d %d\n", child_res.stage, child_res.err);
         goto done;
     }
@@ -656,8 +658,10 @@ static int run(int mfd, double started)
     sweep(&l, pid);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (l.is_ctr)
-        ctr_fs_teardown(&l.ctr); /* before the end is known: no leftovers */
+    if (l.is_ctr) { /* before the end is known: no leftovers */
+        ctr_net_teardown(&l.ctr);
+        ctr_fs_teardown(&l.ctr);
+    }
     if (WIFSIGNALED(status))
         rc = write_exit(mfd, "signaled %d\n", WTERMSIG(status), 0);
     else

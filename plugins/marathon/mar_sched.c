@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "marathon.h"
+#include "mar_task_container.h"
 
 #define MAR_MAX_PORTS 64
 
@@ -1168,12 +1169,14 @@ struct launch {
     struct agora_kv *labels;
     struct agora_fetch_uri *fetch;
     struct mar_inst *in;
+    struct mar_task_ctr ctr; /* container JSON, port env (net16) */
 };
 
 static void launch_free(struct launch *l)
 {
     free(l->labels);
     free(l->fetch);
+    mar_task_container_free(&l->ctr);
     agora_resources_free(&l->res);
     env_free(&l->env);
 }
@@ -1291,7 +1294,17 @@ static int launch_build(struct mar *m, struct mar_rapp *a, struct fit *f,
         health_spec(d, &l->health);
         l->spec.health = &l->health;
     }
-    l->spec.container_json = d->container_json;
+    /* The container with the task's concrete host ports, and Marathon's
+     * PORT_<containerPort>/PORT_<NAME> (mar_task_container.c). */
+    if (mar_task_container(d, in->ports, in->nports, &l->ctr) != 0)
+        return AGORA_ENOMEM;
+    for (i = 0; i < l->ctr.nenv; i++)
+        env_add(&l->env, l->ctr.env[i].key, l->ctr.env[i].value);
+    if (l->env.nomem)
+        return AGORA_ENOMEM;
+    l->spec.env = l->env.v;
+    l->spec.nenv = l->env.n;
+    l->spec.container_json = l->ctr.json;
     return launch_fetch(d, l);
 }
 

@@ -549,3 +549,45 @@ def test_kill_sends_sigterm_to_pid_1(ctr):
     cdir = os.path.join(a.work_dir, "containers", task["id"])
     wait_for(lambda: not os.path.exists(cdir), 15,
              what="the container's directory to be removed")
+
+
+def test_bridge_port_mapping_and_health_check(ctr):
+    """BRIDGE: busybox httpd on container port 8080 in a network
+    namespace of its own, its hostPort (0: one of the offer's) mapped to
+    it. The agent's HTTP check passes through the mapping, the host
+    reaches it on 127.0.0.1:<hostPort>, the task's address is the
+    container's own (the bridge's subnet), and a kill gives the address
+    back."""
+    m, mar, agent, _ = ctr
+    a = agent()
+    post_app(mar, {
+        "id": "/br/web", "networks": [{"mode": "container/bridge"}],
+        "container": {"type": "DOCKER", "docker": {"image": REF_CMD},
+                      "portMappings": [{"containerPort": 8080,
+                                        "hostPort": 0, "name": "http"}]},
+        "cmd": "echo bridged > $MESOS_SANDBOX/index.html; "
+               "exec httpd -f -p 8080 -h $MESOS_SANDBOX",
+        "healthChecks": [
+            {"protocol": "HTTP", "path": "/index.html", "portIndex": 0,
+             "intervalSeconds": 1, "timeoutSeconds": 2,
+             "gracePeriodSeconds": 30, "maxConsecutiveFailures": 3}]})
+
+    def healthy():
+        tasks = mar.app("/br/web")["tasks"]
+        return (tasks and tasks[0].get("healthCheckResults") and
+                tasks[0]["healthCheckResults"][0]["alive"] and tasks[0])
+    t = wait_for(healthy, 30, interval=0.2, what="/br/web healthy")
+    [port] = t["ports"]
+    r = requests.get("http://127.0.0.1:%d/index.html" % port, timeout=5)
+    assert r.text == "bridged\n"
+    ips = [x["ipAddress"] for x in t.get("ipAddresses", [])]
+    assert any(ip.startswith("172.31.") for ip in ips), t
+    net = os.path.join(a.work_dir, "net")
+    assert any(n.startswith("172.31.") for n in os.listdir(net))
+    assert mar.delete("/v2/apps/br/web").status_code == 200
+
+    def freed():
+        return not [n for n in os.listdir(net) if n.startswith("172.31.")]
+    wait_for(freed, 20, interval=0.2, what="the address given back")
+    with pytest.raises(requests.RequestException):
+        requests.get("http://127.0.0.1:%d/index.html" % port, timeout=2)

@@ -476,7 +476,7 @@ int ctr_fs_setup(struct ctr_run *c)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         return ctr_fail(c, "making / private: %s", strerror(errno)), -1;
     if (rootfs_mount(c) != 0 ||
-        mount_in(c, c->sandbox, CTR_SANDBOX + 1, NULL, MS_BIND | MS_REC, NULL,
+        mount_in(c, c->sandbox, &CTR_SANDBOX[1], NULL, MS_BIND | MS_REC, NULL,
                  0) != 0 ||
         dev_mount(c) != 0 ||
         mount_in(c, "tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV,

@@ -31,6 +31,7 @@
 #include "exec.h"
 #include "http.h"
 #include "http_client.h"
+#include "json_tree.h"
 #include "leader_watch.h"
 #include "log.h"
 #include "task.h"
@@ -220,18 +221,26 @@ static int link_json_dump(struct agora_jw *w, yajl_val v, int depth)
 /* The subscribe body                                                   */
 /* ------------------------------------------------------------------ */
 
-/* The user t's spec names, for the master's view_tasks ACLs after a
- * failover (a master that launched the task knows it already). */
-static void link_write_user(struct agora_jw *w, const struct agent_task *t)
+/* What a master that did not launch t (a new leader) learns of it from
+ * its spec: the user it names (view_tasks ACLs) and its container (the
+ * task JSON shows it), as the framework gave them. */
+static void link_write_spec_parts(struct agora_jw *w,
+                                  const struct agent_task *t)
 {
-    char why[64];
+    char why[64], *ctr = NULL;
     yajl_val spec = t->spec_json ? agora_json_parse(t->spec_json, why,
                                                     sizeof(why))
                                  : NULL;
     const char *user = spec ? agora_json_get_str(spec, "user") : NULL;
+    yajl_val c = spec ? agora_json_get(spec, "container") : NULL;
 
     if (user && *user)
         agora_jw_kstr(w, "user", user);
+    if (YAJL_IS_OBJECT(c) && (ctr = json_tree_text(c)) != NULL) {
+        agora_jw_key(w, "container");
+        agora_jw_raw(w, ctr, strlen(ctr));
+    }
+    free(ctr);
     if (spec)
         yajl_tree_free(spec);
 }
@@ -253,7 +262,7 @@ static void link_write_tasks(struct agora_jw *w, struct agent *a)
         agora_jw_kstr(w, "framework_id", t->framework_id);
         agora_jw_kstr(w, "state", agora_task_state_name(t->state));
         agora_jw_kstr(w, "resources", res ? res : "");
-        link_write_user(w, t);
+        link_write_spec_parts(w, t);
         agora_jw_key(w, "healthy");
         if (t->healthy < 0)
             agora_jw_null(w);

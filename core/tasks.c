@@ -18,6 +18,7 @@
 #include "frameworks.h"
 #include "master_api_v1.h"
 #include "http.h"
+#include "json_tree.h"
 #include "log.h"
 #include "clock.h"
 #include "ctr_json.h"
@@ -1138,6 +1139,8 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
             return;
         if (user && *user)
             t->user = intern(m, user);
+        if (YAJL_IS_OBJECT(agora_json_get(r, "container")))
+            t->container = json_tree_text(agora_json_get(r, "container"));
         if (res) {
             struct agora_resources parsed = {NULL, 0};
 

@@ -591,3 +591,23 @@ def test_bridge_port_mapping_and_health_check(ctr):
     wait_for(freed, 20, interval=0.2, what="the address given back")
     with pytest.raises(requests.RequestException):
         requests.get("http://127.0.0.1:%d/index.html" % port, timeout=2)
+
+
+def test_master_restart_still_shows_the_container(ctr):
+    """A master that did not launch the task (restarted here; a new
+    leader alike) learns its container from the agent's subscription."""
+    m, mar, agent, _ = ctr
+    a = agent()
+    post_app(mar, {"id": "/shown", "container": container(REF_CMD),
+                   "cmd": "sleep 600"})
+    tid = one_task(mar, "/shown")["id"]
+
+    def shown():
+        ts = [t for t in m.json("/master/tasks")["tasks"] if t["id"] == tid]
+        return ts and ts[0].get("container") and ts[0]
+    assert shown()["container"]["docker"]["image"] == REF_CMD
+    m.restart()
+    t = wait_for(shown, 20, interval=0.2, what="the task after a restart")
+    assert t["container"]["type"] == "DOCKER"
+    assert t["container"]["docker"]["image"] == REF_CMD
+    assert t["state"] == "TASK_RUNNING"

@@ -18,6 +18,7 @@
 
 #include "agent.h"
 #include "docker.h"
+#include "exec.h"
 #include "task.h"
 #include "log.h"
 #include "net.h"
@@ -80,6 +81,9 @@ static void on_probe(void *arg, int ok, const char *detail)
     a->docker_ready = a->docker_version != NULL;
     log_info("agent", "docker containerizer: engine %s (%s)", detail,
              a->conf.docker);
+    /* From now on, container.type DOCKER runs through the CLI. */
+    if (a->docker_ready && a->exec_ready)
+        exec_set_docker(a->exec, a->conf.docker);
 }
 
 static int task_alive(void *arg, const char *task_id)

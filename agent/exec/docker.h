@@ -47,6 +47,9 @@ struct docker_task {
     /* --allowed_volume_paths: a comma list of absolute directories a
      * hostPath must be in; NULL or "": any absolute path. */
     const char *allowed_volume_paths;
+    /* 1: check and build only, writing no environment file (the agent's
+     * check at the launch; the shim's run writes it). */
+    int dry_run;
 };
 
 /*

@@ -533,7 +533,10 @@ int docker_task_argv(const struct docker_task *t, char ***argv_out,
     addf(&a, "--name=%s", t->name);
     if (t->command != NULL)
         add(&a, "--entrypoint=/bin/sh");
-    if (write_env_file(t, env_path, sizeof(env_path), err, errlen) < 0)
+    if (t->dry_run)
+        snprintf(env_path, sizeof(env_path), "%s/%s", t->sandbox,
+                 DOCKER_ENV_FILE);
+    else if (write_env_file(t, env_path, sizeof(env_path), err, errlen) < 0)
         goto fail;
     addf(&a, "--env-file=%s", env_path);
     add(&a, img->u.string);

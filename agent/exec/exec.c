@@ -63,6 +63,7 @@
 #include <agora/json.h>
 #include <agora/sdk.h>
 
+#include "docker.h"
 #include "exec_int.h"
 #include "fs.h"
 #include "log.h"
@@ -218,6 +219,7 @@ static void exec_free(struct exec *x)
     free(x->path);
     free(x->shim_path);
     free(x->default_user);
+    free(x->docker_cli);
     free(x->net_bridge);
     free(x->net_cidr);
     free(x->work_dir);
@@ -589,10 +591,82 @@ static void launch_doc_container(struct exec *x, struct agent_task *t,
     agora_jw_obj_close(w);
 }
 
+/* A docker task's process: `docker run` (its environment in the
+ * sandbox's env file, never in argv), the docker CLI's own environment,
+ * and the `docker rm` its shim runs once it ended. */
+struct docker_run {
+    char **argv, **env, **rm;
+};
+
+static void docker_run_free(struct docker_run *dr)
+{
+    docker_argv_free(dr->argv);
+    exec_strv_free(dr->env);
+    docker_argv_free(dr->rm);
+}
+
+/* The docker CLI's environment: the agent's PATH, root's HOME, and the
+ * DOCKER_* variables the agent has (where the engine is). */
+static char **docker_cli_env(const struct exec *x)
+{
+    static const char *const keep[] = {"DOCKER_HOST", "DOCKER_CONFIG",
+                                       "DOCKER_CERT_PATH",
+                                       "DOCKER_TLS_VERIFY"};
+    size_t n = 0, cap = 3 + sizeof(keep) / sizeof(keep[0]);
+    char **v = calloc(cap, sizeof(*v));
+    const char *val;
+
+    if (!v || asprintf(&v[n++], "PATH=%s", x->path) < 0 ||
+        !(v[n++] = strdup("HOME=/root"))) {
+        exec_strv_free(v);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        if ((val = getenv(keep[i])) &&
+            asprintf(&v[n++], "%s=%s", keep[i], val) < 0) {
+            v[n - 1] = NULL;
+            exec_strv_free(v);
+            return NULL;
+        }
+    return v;
+}
+
+static int docker_run_build(struct exec *x, const struct agent_task *t,
+                            const struct exec_spec *s, char **env,
+                            struct docker_run *dr, char *err, size_t errlen)
+{
+    char name[256];
+    yajl_val av = agora_json_get(s->tree, "argv");
+    struct docker_task d = {
+        .docker = x->docker_cli,
+        .container = agora_json_get(s->tree, "container"),
+        .name = name,
+        .env = env,
+        .command = s->command,
+        .argv = YAJL_IS_ARRAY(av) ? av : NULL,
+        .cpus = s->cpus,
+        .mem_bytes = s->mem_bytes,
+        .sandbox = t->sandbox,
+        .allowed_volume_paths = x->allowed_volume_paths,
+    };
+
+    if (docker_name(t->id, name, sizeof(name)) != 0 ||
+        docker_task_argv(&d, &dr->argv, err, errlen) != 0)
+        return -1;
+    if (!(dr->env = docker_cli_env(x)) ||
+        docker_rm_argv(x->docker_cli, name, &dr->rm) != 0) {
+        snprintf(err, errlen, "out of memory");
+        docker_run_free(dr);
+        return -1;
+    }
+    return 0;
+}
+
 /* The launch document the shim reads from its fd 0 (shim.c), in *doc
  * (malloc'ed, *len bytes). 0 or AGORA_ENOMEM. */
 static int launch_doc(struct exec *x, struct agent_task *t,
-                      const struct exec_spec *s, char **env, char **out,
+                      const struct exec_spec *s, char **env,
+                      const struct docker_run *dr, char **out,
                       size_t *outlen)
 {
     struct agora_jw *w = agora_jw_new();
@@ -606,7 +680,10 @@ static int launch_doc(struct exec *x, struct agent_task *t,
     agora_jw_obj_open(w);
     agora_jw_key(w, "argv");
     agora_jw_arr_open(w);
-    if (s->has_ctr) {
+    if (dr) {
+        for (char **a = dr->argv; *a; a++)
+            agora_jw_str(w, *a);
+    } else if (s->has_ctr) {
         for (const char **a = s->ctr_argv; *a; a++)
             agora_jw_str(w, *a);
     } else if (s->command) {
@@ -620,9 +697,16 @@ static int launch_doc(struct exec *x, struct agent_task *t,
     agora_jw_arr_close(w);
     agora_jw_key(w, "env");
     agora_jw_arr_open(w);
-    for (char **e = env; *e; e++)
+    for (char **e = dr ? dr->env : env; *e; e++)
         agora_jw_str(w, *e);
     agora_jw_arr_close(w);
+    if (dr) { /* run by the shim once the task ended */
+        agora_jw_key(w, "cleanup");
+        agora_jw_arr_open(w);
+        for (char **a = dr->rm; *a; a++)
+            agora_jw_str(w, *a);
+        agora_jw_arr_close(w);
+    }
     agora_jw_kstr(w, "cwd", t->sandbox);
     if (s->switch_user) {
         agora_jw_kstr(w, "user", s->user);
@@ -692,6 +776,7 @@ static int prepare(struct exec *x, struct agent_task *t,
                    const struct exec_spec *s, char **doc, size_t *len,
                    char *err, size_t errlen)
 {
+    struct docker_run dr = {NULL, NULL, NULL};
     char **env;
     int rc;
 
@@ -720,7 +805,13 @@ static int prepare(struct exec *x, struct agent_task *t,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    rc = launch_doc(x, t, s, env, doc, len);
+    if (s->docker && docker_run_build(x, t, s, env, &dr, err, errlen) != 0) {
+        exec_strv_free(env);
+        return -1;
+    }
+    rc = launch_doc(x, t, s, env, s->docker ? &dr : NULL, doc, len);
+    if (s->docker)
+        docker_run_free(&dr);
     exec_strv_free(env);
     if (rc != 0) {
         snprintf(err, errlen, "the launch document: %s", agora_strerror(rc));
@@ -823,6 +914,12 @@ static void watch_oom(struct task_exec *te)
         return;
     ev_io_init(&te->oom_io, oom_cb, fd, EV_READ);
     ev_io_start(te->x->loop, &te->oom_io);
+}
+
+void exec_set_docker(struct exec *x, const char *cli)
+{
+    free(x->docker_cli);
+    x->docker_cli = cli ? strdup(cli) : NULL;
 }
 
 int exec_launch(struct exec *x, struct agent_task *t)

@@ -80,6 +80,13 @@ void exec_fini(struct exec *x);
  */
 const char *exec_task_user(const struct exec *x, yajl_val spec);
 
+/*
+ * The docker CLI whose `docker version` reached an engine (the agent's
+ * probe): from now on a container of type DOCKER runs through it
+ * (docker.h); NULL: every image under the mesos containerizer.
+ */
+void exec_set_docker(struct exec *x, const char *cli);
+
 /* "cgroups-v2", "cgroups-v1" or "posix" (also for x NULL). */
 const char *exec_isolation_name(const struct exec *x);
 

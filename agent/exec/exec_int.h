@@ -80,6 +80,7 @@ struct exec {
     int switch_user;    /* tasks run as their users (root only)   */
     /* BRIDGE containers' network, passed to their shims (net.h) */
     char *net_bridge, *net_cidr, *work_dir;
+    char *docker_cli; /* the docker CLI when its engine answered, or NULL */
     char *default_user; /* of tasks naming none; NULL: the agent's */
     int default_loop;        /* ev_child works (libev's default loop) */
     struct task_exec *tasks; /* every task with exec state, linked */
@@ -130,6 +131,9 @@ struct exec_spec {
     struct ctr_image img;
     const char **ctr_argv;   /* borrowed strings, the array owned */
     const char *ctr_workdir; /* borrowed */
+    /* A type DOCKER container run by the docker CLI (x->docker_cli):
+     * `docker run` is the task's process (docker.h). */
+    int docker;
 };
 
 /*

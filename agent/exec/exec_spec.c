@@ -15,6 +15,7 @@
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
+#include "docker.h"
 #include "exec_int.h"
 #include "map.h"
 
@@ -154,7 +155,8 @@ static int spec_command(struct exec_spec *s, yajl_val spec, char *err,
         s->argv = argv;
     }
     /* An image brings its own Entrypoint and Cmd. */
-    if (!s->command && !s->argv && !(s->has_ctr && s->ctr.image)) {
+    if (!s->command && !s->argv && !s->docker &&
+        !(s->has_ctr && s->ctr.image)) {
         snprintf(err, errlen,
                  "the task has no command (\"command\" or "
                  "\"argv\")");
@@ -194,15 +196,51 @@ static int spec_env(struct exec_spec *s, yajl_val spec, char *err,
  * image runs on the host's file system as a command task: only with the
  * HOST network and no volumes, which need a rootfs of their own here.
  */
+/* A type DOCKER container when the docker CLI reached an engine: its
+ * `docker run` built once without writing anything, so that what docker
+ * cannot take is TASK_ERROR naming the field (the shim builds it again,
+ * with the environment file). */
+static int spec_docker(struct exec *x, const struct agent_task *t,
+                       struct exec_spec *s, yajl_val spec, yajl_val c,
+                       char *err, size_t errlen)
+{
+    char name[256], **argv = NULL;
+    yajl_val av = agora_json_get(spec, "argv");
+    struct docker_task d = {
+        .docker = x->docker_cli,
+        .container = c,
+        .name = name,
+        .command = agora_json_get_str(spec, "command"),
+        .argv = YAJL_IS_ARRAY(av) ? av : NULL,
+        .sandbox = t->sandbox ? t->sandbox : "/nonexistent",
+        .allowed_volume_paths = x->allowed_volume_paths,
+        .dry_run = 1,
+    };
+
+    if (docker_name(t->id, name, sizeof(name)) != 0) {
+        snprintf(err, errlen, "the task id makes no docker container name");
+        return AGORA_EINVAL;
+    }
+    if (docker_task_argv(&d, &argv, err, errlen) != 0)
+        return AGORA_EINVAL;
+    docker_argv_free(argv);
+    s->docker = 1;
+    return 0;
+}
+
 static int spec_container(struct exec *x, const struct agent_task *t,
                           struct exec_spec *s, yajl_val spec, char *err,
                           size_t errlen)
 {
     yajl_val c = agora_json_get(spec, "container");
+    const char *type;
     int rc;
 
     if (!c || YAJL_IS_NULL(c))
         return 0;
+    type = agora_json_get_str(c, "type");
+    if (x->docker_cli && type && strcmp(type, "DOCKER") == 0)
+        return spec_docker(x, t, s, spec, c, err, errlen);
     rc = ctr_spec_parse(c, x->allowed_volume_paths,
                         t->sandbox ? t->sandbox : "/nonexistent", &s->ctr,
                         err, errlen);
@@ -341,7 +379,9 @@ int exec_spec_parse(struct exec *x, const struct agent_task *t,
         snprintf(err, errlen, "\"user\" must be a string");
         return AGORA_EINVAL;
     }
-    if (s->has_ctr) {
+    if (s->docker) {
+        s->user = NULL; /* the docker CLI runs as the agent (root) */
+    } else if (s->has_ctr) {
         /* A container's user: the one the task names, else its image's
          * (resolved in the image: exec_spec_image). */
         s->user = x->switch_user ? agora_json_get_str(spec, "user") : NULL;
@@ -456,7 +496,7 @@ char **exec_task_env(struct exec *x, const struct agent_task *t,
                      const struct exec_spec *s)
 {
     struct envb e = {NULL, 0, 0, MAP_INIT, 0};
-    const char *sandbox = s->has_ctr ? CTR_SANDBOX : t->sandbox;
+    const char *sandbox = s->has_ctr || s->docker ? CTR_SANDBOX : t->sandbox;
     char key[32], val[32], why[128];
 
     if (s->has_ctr) {
@@ -465,7 +505,7 @@ char **exec_task_env(struct exec *x, const struct agent_task *t,
         env_set(&e, "HOME", "/");
         if (ctr_cmd_env(s->img.config, env_set_cb, &e, why, sizeof(why)) != 0)
             e.oom = 1;
-    } else {
+    } else if (!s->docker) { /* docker: the image's own PATH and HOME */
         env_set(&e, "PATH", x->path);
         env_set(&e, "HOME", t->sandbox);
     }

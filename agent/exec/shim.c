@@ -41,6 +41,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <spawn.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +72,7 @@ struct launch {
     int has_nofile;
     struct rlimit nofile;
     int is_ctr; /* a container task (container_shim.c) */
+    char **cleanup; /* run once the task ended (`docker rm`), or NULL */
     struct ctr_run ctr;
     /* wall clock: main() ran, document read, the task's command executed */
     double t_started, t_read, t_exec;
@@ -276,6 +278,9 @@ static int launch_read(struct launch *l)
         return -EINVAL;
     l->argv = strv_of(agora_json_get(l->root, "argv"));
     l->env = strv_of(agora_json_get(l->root, "env"));
+    if (YAJL_IS_ARRAY(agora_json_get(l->root, "cleanup")) &&
+        !(l->cleanup = strv_of(agora_json_get(l->root, "cleanup"))))
+        return -EINVAL;
     if (!l->argv || !l->argv[0] || !l->env ||
         agora_json_str(l->root, "cwd", &l->cwd) != 0)
         return -EINVAL;
@@ -323,6 +328,7 @@ static void launch_free(struct launch *l)
         ctr_run_free(&l->ctr);
     free(l->argv);
     free(l->env);
+    free(l->cleanup);
     free(l->groups);
     if (l->root)
         yajl_tree_free(l->root);
@@ -568,6 +574,45 @@ static void sweep(const struct launch *l, pid_t pid)
     }
 }
 
+/* The most a cleanup command (`docker rm -f -v`) may take. */
+#define CLEANUP_TIMEOUT 30
+
+/*
+ * Runs l->cleanup once the task ended (a docker task's `docker rm`, so
+ * that no container outlives its task, even one whose `docker run` was
+ * killed before it stopped it), its output to the task's stderr, killed
+ * past CLEANUP_TIMEOUT seconds. The shim blocks here: the agent's loop
+ * does not.
+ */
+static void run_cleanup(const struct launch *l, int err)
+{
+    posix_spawn_file_actions_t fa;
+    struct timespec tick = {0, 50 * 1000 * 1000};
+    pid_t pid;
+    int status;
+
+    if (!l->cleanup || !l->cleanup[0] ||
+        posix_spawn_file_actions_init(&fa) != 0)
+        return;
+    if (err >= 0) {
+        (void)posix_spawn_file_actions_adddup2(&fa, err, 1);
+        (void)posix_spawn_file_actions_adddup2(&fa, err, 2);
+    }
+    if (posix_spawnp(&pid, l->cleanup[0], &fa, NULL, l->cleanup, l->env) ==
+        0) {
+        for (int i = 0; i < CLEANUP_TIMEOUT * 20; i++) {
+            if (waitpid(pid, &status, WNOHANG) != 0)
+                break;
+            nanosleep(&tick, NULL);
+            if (i == CLEANUP_TIMEOUT * 20 - 1) {
+                (void)kill(pid, SIGKILL);
+                (void)waitpid(pid, &status, 0);
+            }
+        }
+    }
+    posix_spawn_file_actions_destroy(&fa);
+}
+
 /* fd 0 held the launch document: /dev/null again, so that no file
  * opened later lands on it. */
 static int launch_fd_close(void)
@@ -639,6 +684,7 @@ static int run(int mfd, double started)
             ctr_net_teardown(&l.ctr);
             ctr_fs_teardown(&l.ctr);
         }
+        run_cleanup(&l, err);
         rc = write_exit(mfd, "failed %d %d\n", child_res.stage, child_res.err);
         goto done;
     }
@@ -662,6 +708,7 @@ static int run(int mfd, double started)
         ctr_net_teardown(&l.ctr);
         ctr_fs_teardown(&l.ctr);
     }
+    run_cleanup(&l, err);
     if (WIFSIGNALED(status))
         rc = write_exit(mfd, "signaled %d\n", WTERMSIG(status), 0);
     else

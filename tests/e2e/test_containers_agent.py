@@ -4,8 +4,10 @@ refusal of bad flags, and the sweep of BRIDGE networks of tasks that are
 gone. End-to-end runs of docker tasks need an engine: none here (the
 command lines are unit-tested in tests/unit/test_docker.c).
 """
+import json
 import os
 import shutil
+import stat
 import subprocess
 
 from conftest import AGENT_BIN, wait_for
@@ -160,3 +162,105 @@ def test_marathon_bridge_task_gets_concrete_host_ports(tmp_path,
                            spec["resources"].split("ports")[1]):
         held.update(range(int(b), int(e) + 1))
     assert held == set(hosts), spec["resources"]
+
+
+FAKE_DOCKER = r'''#!/usr/bin/python3
+# A docker CLI without an engine: what agora's agent asks of the CLI is
+# logged, and `run` runs the command on the host, as the container would.
+import json, os, sys
+LOG = %r
+IMAGE = %r
+args = sys.argv[1:]
+with open(LOG, "a") as f:
+    f.write(json.dumps(args) + "\n")
+if args[:1] == ["version"]:
+    print("24.0-fake")
+    sys.exit(0)
+if args[:1] != ["run"]:
+    sys.exit(0)
+env, sandbox, entry, i = {}, None, None, 1
+while args[i] != IMAGE:
+    a = args[i]
+    if a.startswith("--env-file="):
+        with open(a.split("=", 1)[1]) as f:
+            for line in f.read().splitlines():
+                k, _, v = line.partition("=")
+                env[k] = v
+    elif a.startswith("--volume=") and a.endswith(":/mnt/mesos/sandbox"):
+        sandbox = a[len("--volume="):].split(":")[0]
+    elif a.startswith("--entrypoint="):
+        entry = a.split("=", 1)[1]
+    i += 2 if a in ("-v", "--volume", "-p", "-e") else 1
+cmd = ([entry] if entry else []) + args[i + 1:]
+env["MESOS_SANDBOX"] = sandbox
+env["PATH"] = "/usr/bin:/bin"
+os.chdir(sandbox)
+os.execvpe(cmd[0], cmd, env)
+'''
+
+
+def test_docker_tasks_run_through_the_cli(marathon_cluster, tmp_path):
+    """With an engine (here a fake CLI that runs the command on the host),
+    a container of type DOCKER runs as `docker run` in the foreground:
+    named mesos-<task>, its environment in the sandbox's 0600 env file
+    and never in argv, the sandbox mounted at /mnt/mesos/sandbox; the
+    agent pulls no image itself; a kill ends it and `docker rm -f -v`
+    removes the container. type MESOS still runs under the mesos
+    containerizer's own path (not through the CLI)."""
+    m, mar, agent = marathon_cluster
+    log = tmp_path / "docker.log"
+    cli = tmp_path / "docker"
+    cli.write_text(FAKE_DOCKER % (str(log), "fake/img:1"))
+    cli.chmod(0o700)
+    a = agent(args=["--containerizers=docker,mesos", "--docker=%s" % cli,
+                    "--docker_registry=http://127.0.0.1:1"])
+    wait_for(lambda: "docker containerizer: engine 24.0-fake" in a.log(),
+             what="the probe's answer")
+    r = mar.post("/v2/apps", json={
+        "id": "dk", "cmd": "echo from-docker $SECRET_VAR; exec sleep 600",
+        "cpus": 0.1, "mem": 32, "env": {"SECRET_VAR": "s3cr3t-e2e"},
+        "container": {"type": "DOCKER",
+                      "docker": {"image": "fake/img:1", "network": "HOST"}}})
+    assert r.status_code == 201, r.text
+    [tid] = [t["id"] for t in mar.wait_running("dk", 1, timeout=20)["tasks"]]
+    sandbox = os.path.join(a.work_dir, "sandboxes", tid)
+
+    def said():
+        try:
+            with open(os.path.join(sandbox, "stdout")) as f:
+                return "from-docker s3cr3t-e2e" in f.read()
+        except FileNotFoundError:
+            return False
+    wait_for(said, 20, what="the task's stdout")
+    calls = [json.loads(l) for l in log.read_text().splitlines()]
+    [run] = [c for c in calls if c[:1] == ["run"]]
+    name = next(x for x in run if x.startswith("--name="))[len("--name="):]
+    assert name.startswith("mesos-")
+    assert "--env-file=%s/.docker_env" % sandbox in run
+    assert "%s:/mnt/mesos/sandbox" % sandbox in " ".join(run)
+    assert "--entrypoint=/bin/sh" in run and "fake/img:1" in run
+    assert "s3cr3t-e2e" not in json.dumps(calls)
+    st = os.stat(os.path.join(sandbox, ".docker_env"))
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
+    assert not os.path.exists(os.path.join(a.work_dir, "images", "refs")) \
+        or os.listdir(os.path.join(a.work_dir, "images", "refs")) == []
+    assert mar.delete("/v2/apps/dk").status_code == 200
+
+    def removed():
+        calls = [json.loads(l) for l in log.read_text().splitlines()]
+        return ["rm", "-f", "-v", name] in calls
+    wait_for(removed, 20, what="docker rm -f -v " + name)
+    wait_for(lambda: [t["state"] for t in m.json("/master/tasks")["tasks"]
+                      if t["id"] == tid] == ["TASK_KILLED"], 20,
+             what="the task killed")
+    # type MESOS: the agent's own containerizer (its pull fails here, as
+    # no registry answers), never the CLI.
+    r = mar.post("/v2/apps", json={
+        "id": "ms", "cmd": "true", "cpus": 0.1, "mem": 32,
+        "container": {"type": "MESOS", "docker": {"image": "fake/img:1"}}})
+    assert r.status_code == 201, r.text
+    f = wait_for(lambda: mar.app("ms").get("lastTaskFailure"), 20,
+                 what="the MESOS task's pull to fail")
+    assert "fake/img:1" in f["message"], f
+    calls = [json.loads(l) for l in log.read_text().splitlines()]
+    assert len([c for c in calls if c[:1] == ["run"]]) == 1

@@ -263,6 +263,18 @@ START_TEST(env_file_mode_and_contents)
         ck_assert_str_eq(err, "environment variable 0: not K=V on one line "
                               "(docker's --env-file cannot carry it)");
     }
+    /* The agent's check at the launch (dry_run): the same argv, and no
+     * file written. */
+    {
+        t.env = env;
+        t.dry_run = 1;
+        argv = NULL;
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(docker_task_argv(&t, &argv, err, sizeof(err)), 0);
+        ck_assert_ptr_nonnull(argv);
+        ck_assert_int_eq(access(path, F_OK), -1);
+        docker_argv_free(argv);
+    }
     yajl_tree_free(ct);
 }
 END_TEST

@@ -28,6 +28,9 @@
 #define DOCKER_SANDBOX_DIR "/mnt/mesos/sandbox"
 /* The environment file, in the sandbox. */
 #define DOCKER_ENV_FILE ".docker_env"
+/* The agent's: beside the task's meta file, whose name it extends with a
+ * character no task id has, so no task's file can be another's. */
+#define DOCKER_ENV_SUFFIX "#docker_env"
 /* Mesos' floors: MIN_CPU_SHARES and MIN_MEMORY (32 MB). */
 #define DOCKER_MIN_CPU_SHARES 2
 #define DOCKER_MIN_MEMORY (32ull << 20)
@@ -48,8 +51,12 @@ struct docker_task {
      * hostPath must be in; NULL or "": any absolute path. */
     const char *allowed_volume_paths;
     /* 1: check and build only, writing no environment file (the agent's
-     * check at the launch; the shim's run writes it). */
+     * check at the launch). */
     int dry_run;
+    /* Where the environment file goes; NULL: <sandbox>/.docker_env. The
+     * agent puts it beside the task's meta file, out of the sandbox that
+     * /files serves. */
+    const char *env_file;
 };
 
 /*

@@ -405,8 +405,9 @@ static int write_env_file(const struct docker_task *t, char *path,
     size_t i;
     int fd, rc = 0, n;
 
-    if ((size_t)snprintf(path, pathlen, "%s/%s", t->sandbox,
-                         DOCKER_ENV_FILE) >= pathlen) {
+    if ((t->env_file ? (size_t)snprintf(path, pathlen, "%s", t->env_file)
+                     : (size_t)snprintf(path, pathlen, "%s/%s", t->sandbox,
+                                        DOCKER_ENV_FILE)) >= pathlen) {
         fail(err, errlen, "sandbox path too long");
         return -1;
     }

@@ -596,6 +596,7 @@ static void launch_doc_container(struct exec *x, struct agent_task *t,
  * and the `docker rm` its shim runs once it ended. */
 struct docker_run {
     char **argv, **env, **rm;
+    char env_file[4096]; /* removed by the shim with the container */
 };
 
 static void docker_run_free(struct docker_run *dr)
@@ -648,8 +649,13 @@ static int docker_run_build(struct exec *x, const struct agent_task *t,
         .mem_bytes = s->mem_bytes,
         .sandbox = t->sandbox,
         .allowed_volume_paths = x->allowed_volume_paths,
+        .env_file = dr->env_file,
     };
 
+    /* Beside the meta file (0700 meta/): the task's secrets stay out of
+     * the sandbox, which /files serves. The shim removes it at the end. */
+    snprintf(dr->env_file, sizeof(dr->env_file), "%s" DOCKER_ENV_SUFFIX,
+             t->meta_file);
     if (docker_name(t->id, name, sizeof(name)) != 0 ||
         docker_task_argv(&d, &dr->argv, err, errlen) != 0)
         return -1;
@@ -706,6 +712,7 @@ static int launch_doc(struct exec *x, struct agent_task *t,
         for (char **a = dr->rm; *a; a++)
             agora_jw_str(w, *a);
         agora_jw_arr_close(w);
+        agora_jw_kstr(w, "cleanup_file", dr->env_file);
     }
     agora_jw_kstr(w, "cwd", t->sandbox);
     if (s->switch_user) {
@@ -776,7 +783,7 @@ static int prepare(struct exec *x, struct agent_task *t,
                    const struct exec_spec *s, char **doc, size_t *len,
                    char *err, size_t errlen)
 {
-    struct docker_run dr = {NULL, NULL, NULL};
+    struct docker_run dr = {NULL, NULL, NULL, ""};
     char **env;
     int rc;
 

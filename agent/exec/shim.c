@@ -73,6 +73,7 @@ struct launch {
     struct rlimit nofile;
     int is_ctr; /* a container task (container_shim.c) */
     char **cleanup; /* run once the task ended (`docker rm`), or NULL */
+    const char *cleanup_file; /* removed then (its env file), or NULL */
     struct ctr_run ctr;
     /* wall clock: main() ran, document read, the task's command executed */
     double t_started, t_read, t_exec;
@@ -281,6 +282,7 @@ static int launch_read(struct launch *l)
     if (YAJL_IS_ARRAY(agora_json_get(l->root, "cleanup")) &&
         !(l->cleanup = strv_of(agora_json_get(l->root, "cleanup"))))
         return -EINVAL;
+    l->cleanup_file = agora_json_get_str(l->root, "cleanup_file");
     if (!l->argv || !l->argv[0] || !l->env ||
         agora_json_str(l->root, "cwd", &l->cwd) != 0)
         return -EINVAL;
@@ -611,6 +613,8 @@ static void run_cleanup(const struct launch *l, int err)
         }
     }
     posix_spawn_file_actions_destroy(&fa);
+    if (l->cleanup_file)
+        (void)unlink(l->cleanup_file);
 }
 
 /* fd 0 held the launch document: /dev/null again, so that no file

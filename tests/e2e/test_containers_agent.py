@@ -202,8 +202,8 @@ os.execvpe(cmd[0], cmd, env)
 def test_docker_tasks_run_through_the_cli(marathon_cluster, tmp_path):
     """With an engine (here a fake CLI that runs the command on the host),
     a container of type DOCKER runs as `docker run` in the foreground:
-    named mesos-<task>, its environment in the sandbox's 0600 env file
-    and never in argv, the sandbox mounted at /mnt/mesos/sandbox; the
+    named mesos-<task>, its environment in a 0600 env file out of the
+    sandbox and never in argv, the sandbox mounted at /mnt/mesos/sandbox; the
     agent pulls no image itself; a kill ends it and `docker rm -f -v`
     removes the container. type MESOS still runs under the mesos
     containerizer's own path (not through the CLI)."""
@@ -236,11 +236,15 @@ def test_docker_tasks_run_through_the_cli(marathon_cluster, tmp_path):
     [run] = [c for c in calls if c[:1] == ["run"]]
     name = next(x for x in run if x.startswith("--name="))[len("--name="):]
     assert name.startswith("mesos-")
-    assert "--env-file=%s/.docker_env" % sandbox in run
+    # The environment file: beside the task's meta file in the agent's
+    # 0700 meta/, not in the sandbox /files serves; 0600, root's.
+    env_file = os.path.join(a.work_dir, "meta", "tasks", tid + "#docker_env")
+    assert "--env-file=" + env_file in run
+    assert not os.path.exists(os.path.join(sandbox, ".docker_env"))
     assert "%s:/mnt/mesos/sandbox" % sandbox in " ".join(run)
     assert "--entrypoint=/bin/sh" in run and "fake/img:1" in run
     assert "s3cr3t-e2e" not in json.dumps(calls)
-    st = os.stat(os.path.join(sandbox, ".docker_env"))
+    st = os.stat(env_file)
     assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
     assert not os.path.exists(os.path.join(a.work_dir, "images", "refs")) \
         or os.listdir(os.path.join(a.work_dir, "images", "refs")) == []
@@ -250,6 +254,8 @@ def test_docker_tasks_run_through_the_cli(marathon_cluster, tmp_path):
         calls = [json.loads(l) for l in log.read_text().splitlines()]
         return ["rm", "-f", "-v", name] in calls
     wait_for(removed, 20, what="docker rm -f -v " + name)
+    wait_for(lambda: not os.path.exists(env_file), 20,
+             what="the environment file removed")
     wait_for(lambda: [t["state"] for t in m.json("/master/tasks")["tasks"]
                       if t["id"] == tid] == ["TASK_KILLED"], 20,
              what="the task killed")

@@ -11,9 +11,10 @@
  * container JSON (docs/containers.md §1) and write the environment file,
  * so they are tested without an engine.
  *
- * The environment goes through `--env-file <sandbox>/.docker_env` (mode
- * 0600, owned by the agent's user), never `-e K=V`: a task's secrets are
- * not in any process's argv, which every user can read in /proc.
+ * The environment goes through `--env-file <file>` (mode 0600, owned by
+ * the agent's user; the agent puts it beside the task's meta file, out of
+ * the sandbox), never `-e K=V`: a task's secrets are not in any process's
+ * argv, which every user can read in /proc.
  */
 #ifndef AGORA_EXEC_DOCKER_H
 #define AGORA_EXEC_DOCKER_H

@@ -90,7 +90,8 @@ struct agent_conf {
     int64_t image_max_bytes;       /* bytes one image may unpack to      */
     double image_gc_interval;      /* between collections; 0: off        */
     int64_t image_gc_max_bytes;    /* unused images kept up to this      */
-    char *containerizers;         /* "mesos", "docker,mesos" (net16)     */
+    char *containerizers;         /* "mesos", "docker,mesos"; "": mesos
+                                   * and docker where an engine answers */
     char *docker;                 /* the docker CLI                       */
     char *network_bridge;         /* BRIDGE tasks' bridge (exec/net.h)    */
     char *network_cidr;           /* its subnet                           */
@@ -143,9 +144,11 @@ struct agent {
     int exec_ready;                 /* exec_init() succeeded              */
     ev_timer shutdown_timer;        /* after `shutdown`: waits for tasks  */
     /* The docker containerizer (agent_containers.c): on when
-     * --containerizers names docker and the probe found an engine. */
+     * --containerizers names docker (or is empty: the default) and the
+     * probe found an engine. */
     struct docker_probe *docker_probe; /* started at start, or NULL       */
     int docker_ready;
+    int docker_auto;                /* --containerizers empty            */
     char *docker_version;           /* the engine's, once ready           */
     double shutdown_deadline;
 };

@@ -71,9 +71,16 @@ static void on_probe(void *arg, int ok, const char *detail)
     struct agent *a = arg;
 
     if (!ok) {
-        log_warn("agent", "docker is unavailable (%s): container.type "
-                          "DOCKER runs under the mesos containerizer",
-                 detail);
+        /* Asked for by name, its absence is worth a warning; by default,
+         * most machines have no engine. */
+        if (a->docker_auto)
+            log_info("agent", "docker is unavailable (%s): container.type "
+                              "DOCKER runs under the mesos containerizer",
+                     detail);
+        else
+            log_warn("agent", "docker is unavailable (%s): container.type "
+                              "DOCKER runs under the mesos containerizer",
+                     detail);
         return;
     }
     free(a->docker_version);
@@ -110,7 +117,9 @@ void agent_containers_start(struct agent *a)
         else if (n < 0)
             log_warn("agent", "network: cannot read %s", net.state_dir);
     }
-    if (!list_has(a->conf.containerizers, "docker"))
+    /* Empty: docker too, where an engine answers (the default). */
+    a->docker_auto = !a->conf.containerizers || !*a->conf.containerizers;
+    if (!a->docker_auto && !list_has(a->conf.containerizers, "docker"))
         return;
     /* The struct stays, done or not, until agent_containers_stop(). */
     if (docker_probe_start(&p, a->loop, a->conf.docker, on_probe, a) == 0)

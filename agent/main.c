@@ -108,10 +108,11 @@ const conf_field agent_flags[] = {
     F(image_gc_max_bytes, INT, "10737418240",
       "unused images are removed, least recently used first, until the "
       "store holds at most this many bytes (0: every unused image)"),
-    F(containerizers, STRING, "mesos",
-      "the containerizers, a comma list of mesos and docker: with docker, "
-      "container.type DOCKER runs through the docker CLI when `docker "
-      "version` reaches an engine at start (else under mesos)"),
+    F(containerizers, STRING, "",
+      "the containerizers, a comma list of mesos and docker; empty (the "
+      "default): mesos, plus docker where `docker version` reaches an "
+      "engine at start. With docker, container.type DOCKER runs through "
+      "the docker CLI (else under mesos)"),
     F(docker, STRING, "docker", "the docker CLI (a path, or a name in PATH)"),
     F(network_bridge, STRING, "agora0",
       "the bridge BRIDGE-networked tasks are attached to (created when "

@@ -475,13 +475,17 @@ class Agent:
         # Tasks naming no user run as root here, as the tests' commands
         # write into the tests' root-only directories; an agent's default
         # (nobody) is tested where a test passes --default_user itself.
-        users = [] if any(a.startswith(("--default_user", "--switch_user"))
-                          for a in self.args) else ["--default_user=root"]
+        defaults = [] if any(a.startswith(("--default_user", "--switch_user"))
+                             for a in self.args) else ["--default_user=root"]
+        # The mesos containerizer only, unless a test asks: a machine with
+        # a docker engine would otherwise run DOCKER containers there.
+        if not any(a.startswith("--containerizers") for a in self.args):
+            defaults.append("--containerizers=mesos")
         return [AGENT_BIN, "--master=" + masters, "--ip=127.0.0.1",
                 "--port=%d" % self.port, "--work_dir=" + self.work_dir,
                 "--resources=" + self.resources, "--hostname=127.0.0.1",
                 "--config_dir=" + os.path.join(self.dir, "config")] + \
-            users + self.args
+            defaults + self.args
 
     def start(self, wait=True, extra=()):
         assert self.proc is None

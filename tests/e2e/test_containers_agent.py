@@ -51,11 +51,23 @@ def test_probe_without_an_engine_leaves_the_agent_running(cluster, tmp_path):
     assert a.state()["id"] == a.wait_subscribed()
 
 
+def test_default_probes_docker(cluster, tmp_path):
+    """By default (no --containerizers) the agent runs mesos, plus docker
+    where `docker version` reaches an engine."""
+    m, launcher, agent = cluster
+    cli = fake_docker(str(tmp_path / "docker"),
+                      '[ "$1" = version ] || exit 9; echo 24.0.9')
+    a = agent(args=["--containerizers=", "--docker=" + cli])
+    a.start()
+    wait_for(lambda: "docker containerizer: engine 24.0.9" in a.log(),
+             what="the probe's answer")
+
+
 def test_no_probe_without_docker_in_containerizers(cluster, tmp_path):
     m, launcher, agent = cluster
     marker = tmp_path / "probed"
     cli = fake_docker(str(tmp_path / "docker"), "touch %s; echo 1" % marker)
-    a = agent(args=["--docker=" + cli])
+    a = agent(args=["--containerizers=mesos", "--docker=" + cli])
     a.start()
     assert not marker.exists()
     log = a.log()

@@ -102,6 +102,8 @@ struct task_exec {
                            * bigger than what the pipe took at once */
     char *launch_doc;     /* its bytes from launch_off on */
     size_t launch_len, launch_off;
+    char *docker_name;    /* a docker task's container (kill: docker
+                           * stop), or NULL */
     ev_io oom_io;         /* v1 OOM eventfd */
     ev_timer kill_timer;  /* SIGKILL after the grace, then sweeps */
     ev_timer probe_timer; /* recovery: waiting for the shim */
@@ -536,6 +538,7 @@ static void te_free(struct task_exec *te)
     if (te->t->exec == te)
         te->t->exec = NULL;
     free(te->hc);
+    free(te->docker_name);
     free(te);
 }
 
@@ -923,6 +926,16 @@ static void watch_oom(struct task_exec *te)
     ev_io_start(te->x->loop, &te->oom_io);
 }
 
+/* A docker task's container name, kept for its kill. 0 or -1. */
+static int te_docker_name(struct task_exec *te, const struct agent_task *t)
+{
+    char name[256];
+
+    if (docker_name(t->id, name, sizeof(name)) != 0)
+        return -1;
+    return (te->docker_name = strdup(name)) ? 0 : -1;
+}
+
 void exec_set_docker(struct exec *x, const char *cli)
 {
     free(x->docker_cli);
@@ -987,6 +1000,11 @@ int exec_launch(struct exec *x, struct agent_task *t)
     te->cpus = s.cpus;
     te->mem_bytes = s.mem_bytes;
     te->is_ctr = s.has_ctr;
+    if (s.docker && te_docker_name(te, t) != 0) {
+        te_free(te);
+        exec_spec_free(&s);
+        return AGORA_ENOMEM;
+    }
     if (s.has_health && !(te->hc = health_conf_dup(&s.hc))) {
         te_free(te);
         exec_spec_free(&s);
@@ -1304,6 +1322,29 @@ static void kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
     ev_timer_start(loop, w);
 }
 
+/* A docker task's kill, as Mesos': `docker stop -t <grace> <name>` (the
+ * engine's SIGTERM, then SIGKILL), a child libev reaps; the SIGKILL
+ * after the grace still ends `docker run`, and its shim's `docker rm`
+ * the container. 0, or -1 (then SIGTERM as for any task). */
+static int docker_stop(struct task_exec *te, double grace)
+{
+    char **argv = NULL;
+    pid_t pid;
+    int rc;
+
+    if (!te->x->docker_cli ||
+        docker_stop_argv(te->x->docker_cli, te->docker_name, grace, &argv))
+        return -1;
+    rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+    docker_argv_free(argv);
+    if (rc != 0) {
+        log_warn(EXEC_LOG, "task %s: docker stop: %s", te->t->id,
+                 strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 static void kill_begin(struct task_exec *te, double grace)
 {
     struct ev_loop *loop = te->x->loop;
@@ -1314,7 +1355,9 @@ static void kill_begin(struct task_exec *te, double grace)
     te->kill_deadline = now + grace;
     health_stop(te->health);
     te->health = NULL;
-    if (te->running)
+    if (te->running && te->docker_name && docker_stop(te, grace) == 0)
+        ; /* the engine stops it */
+    else if (te->running)
         signal_task(te, SIGTERM);
     else if (te->t->shim_pid > 0 && !te->recovered)
         /* Not started yet: the shim forwards it, or never starts it. */

@@ -188,6 +188,10 @@ with open(LOG, "a") as f:
 if args[:1] == ["version"]:
     print("24.0-fake")
     sys.exit(0)
+if args[:1] == ["stop"]:  # stop -t=N name: the "container" gets SIGTERM
+    with open(LOG + "." + args[-1]) as f:
+        os.kill(int(f.read()), 15)
+    sys.exit(0)
 if args[:1] != ["run"]:
     sys.exit(0)
 env, sandbox, entry, i = {}, None, None, 1
@@ -204,6 +208,9 @@ while args[i] != IMAGE:
         entry = a.split("=", 1)[1]
     i += 2 if a in ("-v", "--volume", "-p", "-e") else 1
 cmd = ([entry] if entry else []) + args[i + 1:]
+name = next(a for a in args if a.startswith("--name="))[len("--name="):]
+with open(LOG + "." + name, "w") as f:  # the pid `stop` signals
+    f.write(str(os.getpid()))
 env["MESOS_SANDBOX"] = sandbox
 env["PATH"] = "/usr/bin:/bin"
 os.chdir(sandbox)
@@ -216,7 +223,8 @@ def test_docker_tasks_run_through_the_cli(marathon_cluster, tmp_path):
     a container of type DOCKER runs as `docker run` in the foreground:
     named mesos-<task>, its environment in a 0600 env file out of the
     sandbox and never in argv, the sandbox mounted at /mnt/mesos/sandbox; the
-    agent pulls no image itself; a kill ends it and `docker rm -f -v`
+    agent pulls no image itself; a kill is `docker stop -t <grace>`, and
+    `docker rm -f -v`
     removes the container. type MESOS still runs under the mesos
     containerizer's own path (not through the CLI)."""
     m, mar, agent = marathon_cluster
@@ -231,6 +239,7 @@ def test_docker_tasks_run_through_the_cli(marathon_cluster, tmp_path):
     r = mar.post("/v2/apps", json={
         "id": "dk", "cmd": "echo from-docker $SECRET_VAR; exec sleep 600",
         "cpus": 0.1, "mem": 32, "env": {"SECRET_VAR": "s3cr3t-e2e"},
+        "taskKillGracePeriodSeconds": 5,
         "container": {"type": "DOCKER",
                       "docker": {"image": "fake/img:1", "network": "HOST"}}})
     assert r.status_code == 201, r.text
@@ -264,8 +273,12 @@ def test_docker_tasks_run_through_the_cli(marathon_cluster, tmp_path):
 
     def removed():
         calls = [json.loads(l) for l in log.read_text().splitlines()]
-        return ["rm", "-f", "-v", name] in calls
-    wait_for(removed, 20, what="docker rm -f -v " + name)
+        return ["rm", "-f", "-v", name] in calls and calls
+    calls = wait_for(removed, 20, what="docker rm -f -v " + name)
+    # The kill was the engine's, within the grace: docker stop -t 5 (the
+    # task ended on its SIGTERM, before the agent's SIGKILL at 5 s).
+    assert ["stop", "-t=5", name] in calls, calls
+    assert "still running after its grace period" not in a.log()
     wait_for(lambda: not os.path.exists(env_file), 20,
              what="the environment file removed")
     wait_for(lambda: [t["state"] for t in m.json("/master/tasks")["tasks"]

@@ -598,7 +598,7 @@ static void launch_doc_container(struct exec *x, struct agent_task *t,
  * sandbox's env file, never in argv), the docker CLI's own environment,
  * and the `docker rm` its shim runs once it ended. */
 struct docker_run {
-    char **argv, **env, **rm;
+    char **argv, **env, **rm, **inspect;
     char env_file[4096]; /* removed by the shim with the container */
 };
 
@@ -607,6 +607,7 @@ static void docker_run_free(struct docker_run *dr)
     docker_argv_free(dr->argv);
     exec_strv_free(dr->env);
     docker_argv_free(dr->rm);
+    docker_argv_free(dr->inspect);
 }
 
 /* The docker CLI's environment: the agent's PATH, root's HOME, and the
@@ -663,7 +664,8 @@ static int docker_run_build(struct exec *x, const struct agent_task *t,
         docker_task_argv(&d, &dr->argv, err, errlen) != 0)
         return -1;
     if (!(dr->env = docker_cli_env(x)) ||
-        docker_rm_argv(x->docker_cli, name, &dr->rm) != 0) {
+        docker_rm_argv(x->docker_cli, name, &dr->rm) != 0 ||
+        docker_inspect_argv(x->docker_cli, name, &dr->inspect) != 0) {
         snprintf(err, errlen, "out of memory");
         docker_run_free(dr);
         return -1;
@@ -716,6 +718,11 @@ static int launch_doc(struct exec *x, struct agent_task *t,
             agora_jw_str(w, *a);
         agora_jw_arr_close(w);
         agora_jw_kstr(w, "cleanup_file", dr->env_file);
+        agora_jw_key(w, "inspect"); /* its address, before RUNNING */
+        agora_jw_arr_open(w);
+        for (char **a = dr->inspect; *a; a++)
+            agora_jw_str(w, *a);
+        agora_jw_arr_close(w);
     }
     agora_jw_kstr(w, "cwd", t->sandbox);
     if (s->switch_user) {
@@ -786,7 +793,7 @@ static int prepare(struct exec *x, struct agent_task *t,
                    const struct exec_spec *s, char **doc, size_t *len,
                    char *err, size_t errlen)
 {
-    struct docker_run dr = {NULL, NULL, NULL, ""};
+    struct docker_run dr = {NULL, NULL, NULL, NULL, ""};
     char **env;
     int rc;
 

@@ -74,6 +74,8 @@ struct launch {
     int is_ctr; /* a container task (container_shim.c) */
     char **cleanup; /* run once the task ended (`docker rm`), or NULL */
     const char *cleanup_file; /* removed then (its env file), or NULL */
+    char **inspect; /* a docker task's `docker inspect`, or NULL */
+    char ip[64];    /* its address, as inspect says */
     struct ctr_run ctr;
     /* wall clock: main() ran, document read, the task's command executed */
     double t_started, t_read, t_exec;
@@ -283,6 +285,9 @@ static int launch_read(struct launch *l)
         !(l->cleanup = strv_of(agora_json_get(l->root, "cleanup"))))
         return -EINVAL;
     l->cleanup_file = agora_json_get_str(l->root, "cleanup_file");
+    if (YAJL_IS_ARRAY(agora_json_get(l->root, "inspect")) &&
+        !(l->inspect = strv_of(agora_json_get(l->root, "inspect"))))
+        return -EINVAL;
     if (!l->argv || !l->argv[0] || !l->env ||
         agora_json_str(l->root, "cwd", &l->cwd) != 0)
         return -EINVAL;
@@ -331,6 +336,7 @@ static void launch_free(struct launch *l)
     free(l->argv);
     free(l->env);
     free(l->cleanup);
+    free(l->inspect);
     free(l->groups);
     if (l->root)
         yajl_tree_free(l->root);
@@ -576,6 +582,76 @@ static void sweep(const struct launch *l, pid_t pid)
     }
 }
 
+/* How long a docker task's container may take to show up in `docker
+ * inspect` (the engine may be pulling its image): its RUNNING waits. */
+#define INSPECT_TIMEOUT 600
+
+/* One `docker inspect` run: 1 with l->ip set once the container has a
+ * pid ("<pid> <ip>", the ip possibly empty: host networking), 0 not yet,
+ * -1 it cannot run. */
+static int inspect_once(struct launch *l)
+{
+    posix_spawn_file_actions_t fa;
+    char out[256];
+    int fds[2], status, pid_c = 0;
+    ssize_t n, got = 0;
+    pid_t pid;
+
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    if (posix_spawn_file_actions_init(&fa) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    (void)posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    if (posix_spawnp(&pid, l->inspect[0], &fa, NULL, l->inspect, l->env)) {
+        posix_spawn_file_actions_destroy(&fa);
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    while (got < (ssize_t)sizeof(out) - 1 &&
+           ((n = read(fds[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0 ||
+            (n < 0 && errno == EINTR)))
+        got += n > 0 ? n : 0;
+    close(fds[0]);
+    out[got] = '\0';
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        sscanf(out, "%d %63s", &pid_c, l->ip) < 1 || pid_c <= 0) {
+        l->ip[0] = '\0';
+        return 0;
+    }
+    if (strcmp(l->ip, "<no") == 0) /* "<no value>": no address */
+        l->ip[0] = '\0';
+    return 1;
+}
+
+/* A docker task is RUNNING once its container runs, as Mesos reports it:
+ * `docker inspect` asked every 100 ms until it has a pid, the task ends,
+ * or INSPECT_TIMEOUT. */
+static void inspect_wait(struct launch *l, pid_t task)
+{
+    struct timespec tick = {0, 100 * 1000 * 1000};
+    siginfo_t info;
+
+    for (int i = 0; l->inspect && i < INSPECT_TIMEOUT * 10; i++) {
+        if (inspect_once(l) != 0 || got_term)
+            return;
+        /* Ended (left waitable for the shim's own wait): no container. */
+        memset(&info, 0, sizeof(info));
+        if (waitid(P_PID, (id_t)task, &info, WEXITED | WNOHANG | WNOWAIT) !=
+                0 ||
+            info.si_pid != 0)
+            return;
+        nanosleep(&tick, NULL);
+    }
+}
+
 /* The most a cleanup command (`docker rm -f -v`) may take. */
 #define CLEANUP_TIMEOUT 30
 
@@ -694,12 +770,14 @@ static int run(int mfd, double started)
     }
     /* Also here, so a SIGTERM to the group cannot precede the group. */
     (void)setpgid(pid, pid);
-    write_pids(mfd, pid, starttime_of(pid), l.is_ctr ? l.ctr.ip : "");
+    inspect_wait(&l, pid);
+    write_pids(mfd, pid, starttime_of(pid), l.is_ctr ? l.ctr.ip : l.ip);
     /* The times let the agent's launch trace (exec.c) say where a
      * launch's time went; two vDSO reads. A BRIDGE container's address
      * follows. */
     dprintf(EXEC_STATUS_FD, "R %d %.6f %.6f %.6f %s\n", (int)pid, l.t_started,
-            l.t_read, l.t_exec, l.is_ctr && l.ctr.ip[0] ? l.ctr.ip : "-");
+            l.t_read, l.t_exec,
+            l.is_ctr && l.ctr.ip[0] ? l.ctr.ip : l.ip[0] ? l.ip : "-");
     close(EXEC_STATUS_FD);
     if (wait_task(pid) != 0) {
         rc = -1;

@@ -10,6 +10,8 @@ import shutil
 import stat
 import subprocess
 
+import pytest
+
 from conftest import AGENT_BIN, wait_for
 from marathon_fixture import marathon_cluster  # noqa: F401 - a fixture
 
@@ -188,6 +190,13 @@ with open(LOG, "a") as f:
 if args[:1] == ["version"]:
     print("24.0-fake")
     sys.exit(0)
+if args[:1] == ["inspect"]:  # the "container"'s pid and an address
+    try:
+        with open(LOG + "." + args[-1]) as f:
+            print(f.read() + " 172.17.0.9")
+    except FileNotFoundError:
+        sys.exit(1)
+    sys.exit(0)
 if args[:1] == ["stop"]:  # stop -t=N name: the "container" gets SIGTERM
     with open(LOG + "." + args[-1]) as f:
         os.kill(int(f.read()), 15)
@@ -243,7 +252,12 @@ def test_docker_tasks_run_through_the_cli(marathon_cluster, tmp_path):
         "container": {"type": "DOCKER",
                       "docker": {"image": "fake/img:1", "network": "HOST"}}})
     assert r.status_code == 201, r.text
-    [tid] = [t["id"] for t in mar.wait_running("dk", 1, timeout=20)["tasks"]]
+    [t] = mar.wait_running("dk", 1, timeout=20)["tasks"]
+    tid = t["id"]
+    # RUNNING once `docker inspect` saw the container: its address is
+    # the task's.
+    assert {"ipAddress": "172.17.0.9", "protocol": "IPv4"} in \
+        t.get("ipAddresses", []), t
     sandbox = os.path.join(a.work_dir, "sandboxes", tid)
 
     def said():
@@ -295,3 +309,51 @@ def test_docker_tasks_run_through_the_cli(marathon_cluster, tmp_path):
     assert "fake/img:1" in f["message"], f
     calls = [json.loads(l) for l in log.read_text().splitlines()]
     assert len([c for c in calls if c[:1] == ["run"]]) == 1
+
+
+def engine_answers():
+    return shutil.which("docker") is not None and subprocess.run(
+        ["docker", "version"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not engine_answers(),
+                    reason="no docker engine answers `docker version` here")
+def test_a_real_engine_runs_a_marathon_app(marathon_cluster, tmp_path):
+    """Where an engine exists: the test image (busybox-static, as in
+    test_images.py) loaded into it with skopeo, a Marathon app of type
+    DOCKER runs there, its stdout in the sandbox, and its deletion
+    leaves no container."""
+    import registry_fixture as rf
+    layout = str(tmp_path / "layout")
+    rf.write_oci_layout(layout)
+    subprocess.run(["skopeo", "copy", "--quiet", "oci:%s:1" % layout,
+                    "docker-daemon:agora-test/bb:1"], check=True,
+                   timeout=120, capture_output=True)
+    m, mar, agent = marathon_cluster
+    a = agent(args=["--containerizers=docker,mesos"])
+    wait_for(lambda: "docker containerizer: engine" in a.log(),
+             what="the probe's answer")
+    r = mar.post("/v2/apps", json={
+        "id": "real", "cmd": "echo in-docker; exec sleep 600",
+        "cpus": 0.1, "mem": 32, "taskKillGracePeriodSeconds": 2,
+        "container": {"type": "DOCKER", "docker": {
+            "image": "agora-test/bb:1", "network": "HOST"}}})
+    assert r.status_code == 201, r.text
+    [t] = mar.wait_running("real", 1, timeout=60)["tasks"]
+    out = os.path.join(a.work_dir, "sandboxes", t["id"], "stdout")
+
+    def said():
+        try:
+            with open(out) as f:
+                return "in-docker" in f.read()
+        except FileNotFoundError:
+            return False
+    wait_for(said, 30, what="the task's stdout")
+    assert mar.delete("/v2/apps/real").status_code == 200
+
+    def gone():
+        ps = subprocess.run(["docker", "ps", "-aq", "--filter",
+                             "name=mesos-real"], capture_output=True,
+                            text=True)
+        return ps.returncode == 0 and ps.stdout.strip() == ""
+    wait_for(gone, 30, what="the container removed")

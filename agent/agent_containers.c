@@ -73,14 +73,10 @@ static void on_probe(void *arg, int ok, const char *detail)
     if (!ok) {
         /* Asked for by name, its absence is worth a warning; by default,
          * most machines have no engine. */
-        if (a->docker_auto)
-            log_info("agent", "docker is unavailable (%s): container.type "
-                              "DOCKER runs under the mesos containerizer",
-                     detail);
-        else
-            log_warn("agent", "docker is unavailable (%s): container.type "
-                              "DOCKER runs under the mesos containerizer",
-                     detail);
+        log_msg(a->docker_auto ? AGORA_LOG_INFO : AGORA_LOG_WARN, "agent",
+                "docker is unavailable (%s): container.type DOCKER runs "
+                "under the mesos containerizer",
+                detail);
         return;
     }
     free(a->docker_version);

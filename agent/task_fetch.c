@@ -195,13 +195,12 @@ static char *job_of(struct agent *a, struct agent_task *t, int *none, char *why,
     yajl_val list = spec ? agora_json_get(spec, "fetch") : NULL;
     int has_list = YAJL_IS_ARRAY(list) && list->u.array.len > 0, force = 0;
     const char *image = spec ? agent_image_of(spec, &force) : NULL;
-    const char *type = agora_json_get_str(agora_json_get(spec, "container"),
-                                          "type");
     struct agora_jw *w;
     const char *doc;
 
     /* The docker CLI pulls the images it runs itself. */
-    if (image && a->docker_ready && type && strcmp(type, "DOCKER") == 0)
+    if (image && a->exec_ready &&
+        exec_runs_docker(a->exec, agora_json_get(spec, "container")))
         image = NULL;
     *none = !has_list && !image;
     if (*none || (has_list && list_check(list, why, whylen) != 0) ||

@@ -1133,14 +1133,15 @@ void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val r)
     if (t == NULL) {
         /* A master that restarted learns the task from its agent. */
         const char *user = agora_json_get_str(r, "user");
+        yajl_val ctr = agora_json_get(r, "container");
 
         t = task_new(m, id, fw_id, ag->id);
         if (t == NULL || map_put(&ag->tasks, t->id, t, NULL) < 0)
             return;
         if (user && *user)
             t->user = intern(m, user);
-        if (YAJL_IS_OBJECT(agora_json_get(r, "container")))
-            t->container = json_tree_text(agora_json_get(r, "container"));
+        if (YAJL_IS_OBJECT(ctr))
+            t->container = json_tree_text(ctr);
         if (res) {
             struct agora_resources parsed = {NULL, 0};
 

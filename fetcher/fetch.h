@@ -152,6 +152,8 @@ int fetch_tmp_create(int dirfd, const char *name, char *tmp, size_t tmplen);
 /* Copies all of in (from offset 0) to out, counting against the run's
  * total. 0 or -1 with ctx->err set. */
 int fetch_copy(struct fetch_ctx *ctx, int in, int out, const char *what);
+/* Writes all of buf to fd through short writes and EINTR. 0 or -1. */
+int fetch_write_all(int fd, const char *buf, size_t n);
 
 /* ---- download (fetch_get.c): libcurl ---- */
 
@@ -174,6 +176,15 @@ int fetch_get(struct fetch_ctx *ctx, const char *uri, int fd);
  * (see the header); bytes written count against max_total. 0, or -1
  * with ctx->err set (what names the archive).
  */
+/* Copies the data of the current entry of in to out, counted against
+ * the job's total: over it, ctx->err says "<what>: <too_big> the limit
+ * of N bytes". 0 or -1 (ctx->err set). Unpacked URIs and image layers
+ * alike. */
+struct archive;
+int fetch_archive_copy(struct fetch_ctx *ctx, struct archive *in,
+                       struct archive *out, const char *what,
+                       const char *too_big);
+
 int fetch_extract(struct fetch_ctx *ctx, int fd, enum fetch_archive kind,
                   int dirfd, const char *gz_out, const char *what);
 

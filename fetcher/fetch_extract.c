@@ -71,9 +71,9 @@ static int entry_ok(struct fetch_ctx *ctx, struct archive_entry *e,
     return -1;
 }
 
-/* Copies the data of the current entry from in to out, counted. */
-static int entry_copy(struct fetch_ctx *ctx, struct archive *in,
-                      struct archive *out, const char *what)
+int fetch_archive_copy(struct fetch_ctx *ctx, struct archive *in,
+                       struct archive *out, const char *what,
+                       const char *too_big)
 {
     const void *buf;
     size_t len;
@@ -83,7 +83,7 @@ static int entry_copy(struct fetch_ctx *ctx, struct archive *in,
     while ((rc = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK) {
         if (ctx->total + len > ctx->conf.max_total) {
             snprintf(ctx->err, sizeof(ctx->err),
-                     "%s: unpacks to more than the limit of %llu bytes", what,
+                     "%s: %s the limit of %llu bytes", what, too_big,
                      (unsigned long long)ctx->conf.max_total);
             return -1;
         }
@@ -120,7 +120,8 @@ static int unpack(struct fetch_ctx *ctx, struct archive *in, const char *what)
                      archive_entry_pathname(e), archive_error_string(out));
             goto out;
         }
-        if (archive_entry_size(e) > 0 && entry_copy(ctx, in, out, what) != 0)
+        if (archive_entry_size(e) > 0 &&
+            fetch_archive_copy(ctx, in, out, what, "unpacks to more than") != 0)
             goto out;
         if (archive_write_finish_entry(out) != ARCHIVE_OK) {
             snprintf(ctx->err, sizeof(ctx->err), "%s: %s", what,

@@ -79,8 +79,7 @@ int fetch_tmp_create(int dirfd, const char *name, char *tmp, size_t tmplen)
     return -1;
 }
 
-/* Writes all of buf to fd through short writes and EINTR. 0 or -1. */
-static int write_all(int fd, const char *buf, size_t n)
+int fetch_write_all(int fd, const char *buf, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, buf, n);
@@ -116,7 +115,7 @@ int fetch_copy(struct fetch_ctx *ctx, int in, int out, const char *what)
                      what, (unsigned long long)ctx->conf.max_total);
             return -1;
         }
-        if (write_all(out, buf, (size_t)n) != 0) {
+        if (fetch_write_all(out, buf, (size_t)n) != 0) {
             snprintf(ctx->err, sizeof(ctx->err), "%s: writing the sandbox: %s",
                      what, strerror(errno));
             return -1;

@@ -96,35 +96,6 @@ static int entry_ok(struct fetch_ctx *ctx, struct archive_entry *e,
     return -1;
 }
 
-static int entry_data(struct fetch_ctx *ctx, struct archive *in,
-                      struct archive *out, const char *what)
-{
-    const void *buf;
-    size_t len;
-    la_int64_t off;
-    int rc;
-
-    while ((rc = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK) {
-        if (ctx->total + len > ctx->conf.max_total) {
-            snprintf(ctx->err, sizeof(ctx->err),
-                     "%s: the image is larger than the limit of %llu bytes",
-                     what, (unsigned long long)ctx->conf.max_total);
-            return -1;
-        }
-        if (archive_write_data_block(out, buf, len, off) != ARCHIVE_OK) {
-            snprintf(ctx->err, sizeof(ctx->err), "%s: %s", what,
-                     archive_error_string(out));
-            return -1;
-        }
-        ctx->total += len;
-    }
-    if (rc == ARCHIVE_EOF)
-        return 0;
-    snprintf(ctx->err, sizeof(ctx->err), "%s: %s", what,
-             archive_error_string(in));
-    return -1;
-}
-
 /* One entry: a whiteout, or written by archive_write_disk. */
 static int entry_put(struct fetch_ctx *ctx, int root, struct archive *in,
                      struct archive *out, struct archive_entry *e,
@@ -171,7 +142,9 @@ static int entry_put(struct fetch_ctx *ctx, int root, struct archive *in,
                  archive_error_string(out));
         return -1;
     }
-    if (archive_entry_size(e) > 0 && entry_data(ctx, in, out, what) != 0)
+    if (archive_entry_size(e) > 0 &&
+        fetch_archive_copy(ctx, in, out, what, "the image is larger than") !=
+            0)
         return -1;
     if (archive_write_finish_entry(out) != ARCHIVE_OK) {
         snprintf(ctx->err, sizeof(ctx->err), "%s: '%.512s': %s", what, clean,

@@ -146,20 +146,6 @@ int fetch_store_ref_get(struct fetch_store *s, const char *ref, char *hex)
     return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        buf += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int fetch_store_write(struct fetch_store *s, const char *rel, const char *data,
                       size_t len)
 {
@@ -173,7 +159,7 @@ int fetch_store_write(struct fetch_store *s, const char *rel, const char *data,
                 0600);
     if (fd < 0)
         return -1;
-    if (write_all(fd, data, len) == 0 && fsync(fd) == 0 &&
+    if (fetch_write_all(fd, data, len) == 0 && fsync(fd) == 0 &&
         renameat(s->fd, tmp, s->fd, rel) == 0)
         rc = 0;
     close(fd);

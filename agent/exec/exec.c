@@ -640,28 +640,22 @@ static int docker_run_build(struct exec *x, const struct agent_task *t,
                             const struct exec_spec *s, char **env,
                             struct docker_run *dr, char *err, size_t errlen)
 {
-    char name[256];
-    yajl_val av = agora_json_get(s->tree, "argv");
-    struct docker_task d = {
-        .docker = x->docker_cli,
-        .container = agora_json_get(s->tree, "container"),
-        .name = name,
-        .env = env,
-        .command = s->command,
-        .argv = YAJL_IS_ARRAY(av) ? av : NULL,
-        .cpus = s->cpus,
-        .mem_bytes = s->mem_bytes,
-        .sandbox = t->sandbox,
-        .allowed_volume_paths = x->allowed_volume_paths,
-        .env_file = dr->env_file,
-    };
+    char name[EXEC_DOCKER_NAME];
+    struct docker_task d;
 
+    if (exec_docker_task(x, t, s->tree, name, &d) != 0) {
+        snprintf(err, errlen, "the task id makes no docker container name");
+        return -1;
+    }
+    d.env = env;
+    d.cpus = s->cpus;
+    d.mem_bytes = s->mem_bytes;
     /* Beside the meta file (0700 meta/): the task's secrets stay out of
      * the sandbox, which /files serves. The shim removes it at the end. */
     snprintf(dr->env_file, sizeof(dr->env_file), "%s" DOCKER_ENV_SUFFIX,
              t->meta_file);
-    if (docker_name(t->id, name, sizeof(name)) != 0 ||
-        docker_task_argv(&d, &dr->argv, err, errlen) != 0)
+    d.env_file = dr->env_file;
+    if (docker_task_argv(&d, &dr->argv, err, errlen) != 0)
         return -1;
     if (!(dr->env = docker_cli_env(x)) ||
         docker_rm_argv(x->docker_cli, name, &dr->rm) != 0 ||
@@ -936,7 +930,7 @@ static void watch_oom(struct task_exec *te)
 /* A docker task's container name, kept for its kill. 0 or -1. */
 static int te_docker_name(struct task_exec *te, const struct agent_task *t)
 {
-    char name[256];
+    char name[EXEC_DOCKER_NAME];
 
     if (docker_name(t->id, name, sizeof(name)) != 0)
         return -1;

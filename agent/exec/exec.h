@@ -86,6 +86,9 @@ const char *exec_task_user(const struct exec *x, yajl_val spec);
  * (docker.h); NULL: every image under the mesos containerizer.
  */
 void exec_set_docker(struct exec *x, const char *cli);
+/* 1 when a task of this `container` runs through the docker CLI (set,
+ * and type DOCKER): then the engine, not agora-fetcher, pulls its image. */
+int exec_runs_docker(const struct exec *x, yajl_val container);
 
 /* "cgroups-v2", "cgroups-v1" or "posix" (also for x NULL). */
 const char *exec_isolation_name(const struct exec *x);

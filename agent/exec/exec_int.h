@@ -136,6 +136,15 @@ struct exec_spec {
     int docker;
 };
 
+/* A docker task's `docker run` as its spec gives it (docker.h), name
+ * filled with its container's name; the caller adds what it has (env,
+ * limits) or asks for a dry run. 0, or -1 when the id makes no name. */
+#define EXEC_DOCKER_NAME 256
+struct docker_task;
+int exec_docker_task(const struct exec *x, const struct agent_task *t,
+                     yajl_val spec, char name[EXEC_DOCKER_NAME],
+                     struct docker_task *d);
+
 /*
  * Parses t->spec_json into s (which owns the tree its strings borrow
  * from). Returns 0, or

@@ -200,27 +200,45 @@ static int spec_env(struct exec_spec *s, yajl_val spec, char *err,
  * `docker run` built once without writing anything, so that what docker
  * cannot take is TASK_ERROR naming the field (the shim builds it again,
  * with the environment file). */
-static int spec_docker(struct exec *x, const struct agent_task *t,
-                       struct exec_spec *s, yajl_val spec, yajl_val c,
-                       char *err, size_t errlen)
+int exec_runs_docker(const struct exec *x, yajl_val container)
 {
-    char name[256], **argv = NULL;
+    const char *type = agora_json_get_str(container, "type");
+
+    return x->docker_cli && type && strcmp(type, "DOCKER") == 0;
+}
+
+int exec_docker_task(const struct exec *x, const struct agent_task *t,
+                     yajl_val spec, char name[EXEC_DOCKER_NAME],
+                     struct docker_task *d)
+{
     yajl_val av = agora_json_get(spec, "argv");
-    struct docker_task d = {
+
+    if (docker_name(t->id, name, EXEC_DOCKER_NAME) != 0)
+        return -1;
+    *d = (struct docker_task){
         .docker = x->docker_cli,
-        .container = c,
+        .container = agora_json_get(spec, "container"),
         .name = name,
         .command = agora_json_get_str(spec, "command"),
         .argv = YAJL_IS_ARRAY(av) ? av : NULL,
         .sandbox = t->sandbox ? t->sandbox : "/nonexistent",
         .allowed_volume_paths = x->allowed_volume_paths,
-        .dry_run = 1,
     };
+    return 0;
+}
 
-    if (docker_name(t->id, name, sizeof(name)) != 0) {
+static int spec_docker(struct exec *x, const struct agent_task *t,
+                       struct exec_spec *s, yajl_val spec, char *err,
+                       size_t errlen)
+{
+    char name[EXEC_DOCKER_NAME], **argv = NULL;
+    struct docker_task d;
+
+    if (exec_docker_task(x, t, spec, name, &d) != 0) {
         snprintf(err, errlen, "the task id makes no docker container name");
         return AGORA_EINVAL;
     }
+    d.dry_run = 1;
     if (docker_task_argv(&d, &argv, err, errlen) != 0)
         return AGORA_EINVAL;
     docker_argv_free(argv);
@@ -233,14 +251,12 @@ static int spec_container(struct exec *x, const struct agent_task *t,
                           size_t errlen)
 {
     yajl_val c = agora_json_get(spec, "container");
-    const char *type;
     int rc;
 
     if (!c || YAJL_IS_NULL(c))
         return 0;
-    type = agora_json_get_str(c, "type");
-    if (x->docker_cli && type && strcmp(type, "DOCKER") == 0)
-        return spec_docker(x, t, s, spec, c, err, errlen);
+    if (exec_runs_docker(x, c))
+        return spec_docker(x, t, s, spec, err, errlen);
     rc = ctr_spec_parse(c, x->allowed_volume_paths,
                         t->sandbox ? t->sandbox : "/nonexistent", &s->ctr,
                         err, errlen);

@@ -3,7 +3,7 @@
 // under both roots) over one snapshot of the jobs, refreshed every 2 s
 // (Chronos has no event stream).
 
-import {h, fill} from './dom.js';
+import {h, fill, banner as showBanner, markNav} from './dom.js';
 import {snapshot, nextRuns} from './api.js';
 import {renderJobs} from './jobs.js';
 import {JobPage} from './jobpage.js';
@@ -33,13 +33,7 @@ const next = new Map();
 const nextAsked = new Map();
 
 function banner(msg) {
-  let el = document.getElementById('banner');
-  if (!el) {
-    el = h('p', {id: 'banner', class: 'error', role: 'alert'});
-    document.body.insertBefore(el, main);
-  }
-  el.textContent = msg;
-  el.hidden = !msg;
+  showBanner(main, msg);
 }
 
 function route() {
@@ -47,9 +41,7 @@ function route() {
   let name = 'jobs';
   if (hash.startsWith('/jobs/')) name = 'job';
   else if (hash === '/graph') name = 'graph';
-  for (const a of document.querySelectorAll('.top nav a')) {
-    a.classList.toggle('current', a.dataset.page === (name === 'job' ? 'jobs' : name));
-  }
+  markNav(name === 'job' ? 'jobs' : name);
   page = {name};
   if (name === 'job') page.job = new JobPage(main, decodeURIComponent(hash.slice(6)), ctx);
   else fill(main, h('p', {class: 'muted'}, 'Loading…'));

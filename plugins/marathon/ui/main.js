@@ -5,7 +5,7 @@
 // v2/events (debounced) and every 5 s besides (a backoff ending sends
 // no event).
 
-import {h, fill} from './dom.js';
+import {h, fill, banner as showBanner, markNav} from './dom.js';
 import {snapshot} from './api.js';
 import {renderApps} from './apps.js';
 import {DetailPage} from './detail.js';
@@ -41,13 +41,7 @@ let timer = null;
 let inFlight = null;
 
 function banner(msg) {
-  let el = document.getElementById('banner');
-  if (!el) {
-    el = h('p', {id: 'banner', class: 'error', role: 'alert'});
-    document.body.insertBefore(el, main);
-  }
-  el.textContent = msg;
-  el.hidden = !msg;
+  showBanner(main, msg);
 }
 
 function route() {
@@ -55,9 +49,7 @@ function route() {
   let name = 'apps';
   if (hash.startsWith('/apps/')) name = 'app';
   else if (hash === '/deployments') name = 'deployments';
-  for (const a of document.querySelectorAll('.top nav a')) {
-    a.classList.toggle('current', a.dataset.page === (name === 'app' ? 'apps' : name));
-  }
+  markNav(name === 'app' ? 'apps' : name);
   page = {name};
   if (name === 'app') page.detail = new DetailPage(main, decodeURIComponent(hash.slice(5)), ctx);
   else fill(main, h('p', {class: 'muted'}, 'Loading…'));

@@ -120,3 +120,21 @@ export function time(secs) {
 export function link(href, text) {
   return h('a', {href, 'data-nav': true}, text);
 }
+
+// The page's error banner, made before `before` on first use; '' hides it.
+export function banner(before, msg) {
+  let el = document.getElementById('banner');
+  if (!el) {
+    el = h('p', {id: 'banner', class: 'error', role: 'alert'});
+    document.body.insertBefore(el, before);
+  }
+  el.textContent = msg;
+  el.hidden = !msg;
+}
+
+// The top bar's link to page `name` marked current, the others not.
+export function markNav(name) {
+  for (const a of document.querySelectorAll('.top nav a')) {
+    a.classList.toggle('current', a.dataset.page === name);
+  }
+}

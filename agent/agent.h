@@ -69,6 +69,7 @@ struct agent_conf {
     char *isolation;   /* "cgroups", "posix", or "" for the best one    */
     char *recover;     /* "reconnect" or "cleanup"                      */
     char *cgroups_root; /* name of agora's cgroup under each hierarchy  */
+    int cgroups_enable_cfs; /* cpus also a CFS quota (hard limit)       */
     char *log_level;
     double registration_backoff_max;
     int64_t max_body_size;

@@ -47,6 +47,9 @@ const conf_field agent_flags[] = {
       "after a restart: reconnect to running tasks, or cleanup (kill them)"),
     F(cgroups_root, STRING, "agora",
       "name of agora's cgroup under each hierarchy"),
+    F(cgroups_enable_cfs, BOOL, "false",
+      "hard CPU limits: a task's cpus also become a CFS quota (as Mesos' "
+      "flag); false: cpus weigh the task's share of contended CPU only"),
     F(log_level, STRING, "info", "debug, info, warn or error"),
     F(registration_backoff_max, DURATION, "60secs",
       "longest wait between two subscription attempts"),

@@ -422,11 +422,13 @@ static struct cg_pooled limits_v1(const struct cgroups *cg, double cpus,
 
     if (cpus > 0) {
         l.shares = (uint64_t)(cpus * 1024);
-        l.quota = (long)(cpus * (double)cg->cfs_period_us);
         if (l.shares < 2)
             l.shares = 2;
-        if (l.quota < 1000)
-            l.quota = 1000;
+        if (cg->enable_cfs) {
+            l.quota = (long)(cpus * (double)cg->cfs_period_us);
+            if (l.quota < 1000)
+                l.quota = 1000;
+        }
     }
     return l;
 }
@@ -502,7 +504,7 @@ static int set_limits_v2(const struct cgroups *cg, const char *dir, double cpus,
         weight = 1 + ((shares - 2) * 9999) / 262142;
         snprintf(val, sizeof(val), "%" PRIu64, weight);
         rc = knob_write(dir, "cpu.weight", val);
-        if (rc == 0) {
+        if (rc == 0 && cg->enable_cfs) {
             snprintf(val, sizeof(val), "%ld %ld", quota < 1000 ? 1000 : quota,
                      cg->cfs_period_us);
             rc = knob_write(dir, "cpu.max", val);

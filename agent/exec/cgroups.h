@@ -42,6 +42,10 @@ struct cgroups {
     enum cg_kind kind;
     char *dir[CG_NCTL]; /* <mount>/<root>, NULL where not mounted */
     long cfs_period_us; /* v1 cpu.cfs_period_us of the root, or 100000 */
+    /* cpus also become a CFS quota (--cgroups_enable_cfs); set after
+     * cg_detect(). Off, as in Mesos: a hard cap of 0.1 cpu throttles a
+     * task's own exec and start-up for up to a period (100 ms). */
+    int enable_cfs;
     struct cg_pooled pool[CG_POOL_MAX];
     size_t npool;
     unsigned pool_serial;

@@ -334,7 +334,8 @@ static int containers_init(struct exec *x, const struct exec_conf *conf)
 }
 
 /* cgroups unless iso is "posix"; 0 or an agora_err, logged. */
-static int isolation_init(struct exec *x, const char *iso, const char *root)
+static int isolation_init(struct exec *x, const char *iso, const char *root,
+                          int enable_cfs)
 {
     char err[1024] = "";
     int rc;
@@ -347,6 +348,7 @@ static int isolation_init(struct exec *x, const char *iso, const char *root)
     }
     if (x->cg.kind == CG_NONE)
         log_warn(EXEC_LOG, "using posix isolation: %s", err);
+    x->cg.enable_cfs = enable_cfs;
     return 0;
 }
 
@@ -391,7 +393,7 @@ int exec_init(struct exec **out, struct ev_loop *loop,
     /* The launch pipe's reader (a shim) may die: EPIPE, not a signal. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         log_warn(EXEC_LOG, "ignoring SIGPIPE: %s", strerror(errno));
-    if ((rc = isolation_init(x, iso, root)) != 0) {
+    if ((rc = isolation_init(x, iso, root, conf->cgroups_enable_cfs)) != 0) {
         exec_free(x);
         return rc;
     }

@@ -45,6 +45,7 @@ struct exec_hooks {
 struct exec_conf {
     const char *isolation;    /* "cgroups", "posix", or NULL/"": the best */
     const char *cgroups_root; /* NULL/"": "agora"                          */
+    int cgroups_enable_cfs;   /* cpus also a CFS quota (hard CPU limit)    */
     const char *hostname;     /* tasks' HOST; NULL/"": gethostname()       */
     const char *agent_id;     /* tasks' MESOS_AGENT_ID, or NULL: unset     */
     int switch_user;          /* 0: every task runs as the agent's user    */

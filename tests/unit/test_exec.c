@@ -763,7 +763,9 @@ static int dir_exists(int ctl, const char *task)
 }
 
 /* v1: an ended task's cgroups serve the next task, renamed, with that
- * task's limits (the ones that differ rewritten) and fresh counters. */
+ * task's limits (the ones that differ rewritten) and fresh counters.
+ * With --cgroups_enable_cfs the cpus are also a CFS quota; without it
+ * (the default, as Mesos') they are shares only. */
 START_TEST(cgroup_reused)
 {
     struct agent_task *a, *b, *c;
@@ -775,6 +777,7 @@ START_TEST(cgroup_reused)
                "cpuacct\n");
         return;
     }
+    X->cg.enable_cfs = 1;
     a = run("ra", "{\"command\": \"i=0; while [ $i -lt 20000 ]; do "
                   "i=$((i+1)); done\", \"resources\": \"cpus:0.5;mem:32\"}");
     wait_end(a, 20);
@@ -800,13 +803,16 @@ START_TEST(cgroup_reused)
     wait_end(b, 10);
     ck_assert_uint_eq(X->cg.npool, 1);
 
-    /* No limits asked for: the kept cgroup's are taken off. */
-    c = run("rc", "{\"command\": \"sleep 30\"}");
+    /* No memory limit asked for, and CFS off: the kept cgroup's limit
+     * and quota are taken off, the cpus are shares only. */
+    X->cg.enable_cfs = 0;
+    c = run("rc", "{\"command\": \"sleep 30\", \"resources\": "
+                  "\"cpus:0.5\"}");
     wait_running(c);
     ck_assert_int_gt(knob_of(CG_MEMORY, "rc", "memory.limit_in_bytes"),
                      1ll << 40);
     ck_assert_int_eq(knob_of(CG_CPU, "rc", "cpu.cfs_quota_us"), -1);
-    ck_assert_int_eq(knob_of(CG_CPU, "rc", "cpu.shares"), 1024);
+    ck_assert_int_eq(knob_of(CG_CPU, "rc", "cpu.shares"), 512);
     ck_assert_int_eq(exec_kill(X, c, 0), 0);
     wait_end(c, 10);
     task_free(a);

@@ -67,6 +67,7 @@
 #include "exec_int.h"
 #include "fs.h"
 #include "log.h"
+#include "launcher.h"
 #include "net.h"
 
 extern char **environ;
@@ -405,6 +406,10 @@ int exec_init(struct exec **out, struct ev_loop *loop,
              x->switch_user ? "their users, by default " : "the agent's user",
              !x->switch_user ? "" : x->default_user ? x->default_user
                                                     : "the agent's");
+    /* AGORA_SHIM_LAUNCHER=0: every shim spawned (the bench's comparison) */
+    if (!getenv("AGORA_SHIM_LAUNCHER") ||
+        strcmp(getenv("AGORA_SHIM_LAUNCHER"), "0") != 0)
+        x->launcher = launcher_start(x->shim_path);
     *out = x;
     return 0;
 }
@@ -835,8 +840,39 @@ static int prepare(struct exec *x, struct agent_task *t,
 
 /* Spawns the shim: new session, 0 the launch pipe, 1-2 /dev/null, 3 the
  * status pipe. *launch_fd is the launch pipe's (non-blocking) write end. */
-static int spawn_shim(const char *shim, struct agent_task *t, pid_t *pid,
-                      int *status_fd, int *launch_fd)
+/* The launcher forks the shim (launcher.h): 0 with *pid and *pidfd, or
+ * an errno value, the launcher stopped then (started again a second
+ * later). */
+static int fork_shim(struct exec *x, struct agent_task *t, int launch_fd,
+                     int status_fd, pid_t *pid, int *pidfd)
+{
+    int rc;
+
+    if (!x->launcher && x->launcher_retry > 0 &&
+        ev_time() >= x->launcher_retry) {
+        x->launcher_retry = 0;
+        x->launcher = launcher_start(x->shim_path);
+    }
+    if (!x->launcher)
+        return ENOENT;
+    rc = launcher_spawn(x->launcher, t->meta_file, launch_fd, status_fd, pid,
+                        pidfd);
+    if (rc != 0) {
+        log_warn(EXEC_LOG, "task %s: the shim launcher failed (%s): "
+                           "spawning its shim, and the launcher again in 1 s",
+                 t->id, strerror(rc));
+        launcher_stop(x->launcher);
+        x->launcher = NULL;
+        x->launcher_retry = ev_time() + 1.0;
+    }
+    return rc;
+}
+
+/* Starts t's shim with its status pipe (*status_fd, the agent's end) and
+ * launch pipe (*launch_fd): forked by the launcher (*pidfd >= 0), else
+ * spawned (*pidfd -1, the agent's child). 0 or an errno value. */
+static int spawn_shim(struct exec *x, struct agent_task *t, pid_t *pid,
+                      int *pidfd, int *status_fd, int *launch_fd)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -844,6 +880,7 @@ static int spawn_shim(const char *shim, struct agent_task *t, pid_t *pid,
     char *argv[] = {EXEC_SHIM_ARGV0, "--shim", t->meta_file, NULL};
     int p[2], l[2], rc;
 
+    *pidfd = -1;
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
         return errno;
     if (pipe2(l, O_CLOEXEC) != 0) {
@@ -851,6 +888,14 @@ static int spawn_shim(const char *shim, struct agent_task *t, pid_t *pid,
         close(p[0]);
         close(p[1]);
         return rc;
+    }
+    if (fork_shim(x, t, l[0], p[1], pid, pidfd) == 0) {
+        close(p[1]);
+        close(l[0]);
+        (void)fcntl(l[1], F_SETFL, O_NONBLOCK);
+        *status_fd = p[0];
+        *launch_fd = l[1];
+        return 0;
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&at);
@@ -865,7 +910,7 @@ static int spawn_shim(const char *shim, struct agent_task *t, pid_t *pid,
                                       POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &all);
-    rc = posix_spawn(pid, shim, &fa, &at, argv, environ);
+    rc = posix_spawn(pid, x->shim_path, &fa, &at, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(p[1]);
@@ -952,7 +997,7 @@ int exec_launch(struct exec *x, struct agent_task *t)
     char err[512], *doc = NULL;
     size_t doclen = 0;
     pid_t pid;
-    int rc, fd, lfd;
+    int rc, fd, lfd, pidfd;
 
     double t0 = x && x->trace ? ev_time() : 0;
 
@@ -1014,7 +1059,7 @@ int exec_launch(struct exec *x, struct agent_task *t)
         return AGORA_ENOMEM;
     }
     exec_spec_free(&s);
-    if ((rc = spawn_shim(x->shim_path, t, &pid, &fd, &lfd)) != 0) {
+    if ((rc = spawn_shim(x, t, &pid, &pidfd, &fd, &lfd)) != 0) {
         snprintf(err, sizeof(err), "cannot spawn the task's shim: %s",
                  strerror(rc));
         log_warn(EXEC_LOG, "task %s: %s", t->id, err);
@@ -1032,11 +1077,11 @@ int exec_launch(struct exec *x, struct agent_task *t)
         te->tr[TR_SPAWNED] = ev_time();
     ev_io_init(&te->status_io, status_cb, fd, EV_READ);
     ev_io_start(x->loop, &te->status_io);
-    if (x->default_loop) {
+    if (pidfd < 0 && x->default_loop) {
         ev_child_init(&te->child, child_cb, pid, 0);
         ev_child_start(x->loop, &te->child);
     } else {
-        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        int pfd = pidfd >= 0 ? pidfd : (int)syscall(SYS_pidfd_open, pid, 0);
         if (pfd < 0) {
             snprintf(err, sizeof(err), "cannot watch the task's shim: %s",
                      strerror(errno));
@@ -1148,13 +1193,23 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     shim_gone(te, 1, w->rstatus);
 }
 
+/* The shim ended. Its status is known when it is the agent's child (a
+ * spawned shim under another loop than libev's default one); a forked
+ * one is the launcher's, a recovered one init's: ECHILD. The pidfd, not
+ * the pid, names it: a pid reused by another child is never reaped. */
 static void pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct task_exec *te = w->data;
-    int status = 0;
-    pid_t r = waitpid(te->t->shim_pid, &status, WNOHANG);
+    siginfo_t si;
+    int status = 0, have;
 
-    shim_gone(te, r == te->t->shim_pid, status);
+    memset(&si, 0, sizeof(si));
+    have = waitid(P_PIDFD, (id_t)w->fd, &si, WEXITED | WNOHANG) == 0 &&
+           si.si_pid != 0;
+    if (have)
+        status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+                                          : si.si_status & 0x7f;
+    shim_gone(te, have, status);
 }
 
 static void oom_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1645,6 +1700,8 @@ void exec_fini(struct exec *x)
         return;
     while (x->tasks)
         te_free(x->tasks); /* the tasks go on under their shims */
+    launcher_stop(x->launcher);
+    x->launcher = NULL;
     ev_timer_stop(x->loop, &x->rmdir_timer);
     /* Cgroups whose last processes were still dying: a last chance (the
      * agent is stopping, a short wait is fine), then they stay. */

@@ -92,6 +92,8 @@ struct exec {
     char *containers_dir; /* <work_dir>/containers (0700) */
     char *allowed_volume_paths; /* --allowed_volume_paths, or NULL */
     int ctr_copy; /* AGORA_CONTAINER_COPY=1: no overlayfs (tests) */
+    struct launcher *launcher; /* forks shims (launcher.h), or NULL */
+    double launcher_retry;     /* ev_time() after which to start one again */
 };
 
 /* ---- a task's spec, as the exec layer reads it (exec_spec.c) ---- */

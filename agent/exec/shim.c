@@ -49,6 +49,7 @@
 
 #include "container_int.h"
 #include "exec_int.h"
+#include "launcher.h"
 
 /* The launch document holds argv and env: big, but not unbounded. */
 #define LAUNCH_MAX (16u << 20)
@@ -834,6 +835,8 @@ int shim_main(int argc, char **argv)
         fprintf(stderr, "usage: agora-agent --shim <meta_file>\n");
         exit(2);
     }
+    if (strcmp(argv[2], "--launcher") == 0) /* launcher.h */
+        exit(launcher_main(argc, argv));
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);

@@ -332,6 +332,28 @@ static void assert_gone(pid_t pid)
     ck_assert_msg(spin(3, gone_cond, &pid), "process %d survived", (int)pid);
 }
 
+static int reaped_cond(void *arg)
+{
+    return kill(*(pid_t *)arg, 0) != 0 && errno == ESRCH;
+}
+
+/*
+ * Waits for a shim's end while the agent is "down" (the loop does not
+ * run): the test reaps a shim it spawned; one the launcher forked was
+ * handed to init when restart() stopped the launcher (launcher.h).
+ */
+static void wait_shim_end(pid_t shim)
+{
+    int st;
+
+    if (waitpid(shim, &st, 0) == shim)
+        return;
+    ck_assert_int_eq(errno, ECHILD);
+    /* reaped, not a zombie: recovery would take a zombie for a shim */
+    ck_assert_msg(spin(10, reaped_cond, &shim), "shim %d was not reaped",
+                  (int)shim);
+}
+
 static pid_t read_pid(const char *dir, const char *name)
 {
     char *s = slurp(dir, name);
@@ -1102,14 +1124,13 @@ START_TEST(recover_exited_while_down)
 {
     struct agent_task *t = run("down", WAITER);
     pid_t shim;
-    int st;
 
     wait_running(t);
     shim = t->shim_pid;
     restart(t);
     touch(t->sandbox, "done");
     /* the agent is "down": the loop does not run, nobody else reaps */
-    ck_assert_int_eq(waitpid(shim, &st, 0), shim);
+    wait_shim_end(shim);
     ck_assert_int_eq(exec_recover(X, t, 0), 0);
     ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
     ck_assert_str_eq(last(t, -1)->msg, "Command exited with status 7");
@@ -1121,14 +1142,13 @@ START_TEST(recover_shim_killed)
 {
     struct agent_task *t = run("shimkill", WAITER);
     pid_t shim, pid;
-    int st;
 
     wait_running(t);
     shim = t->shim_pid;
     pid = t->pid;
     restart(t);
     ck_assert_int_eq(kill(shim, SIGKILL), 0);
-    ck_assert_int_eq(waitpid(shim, &st, 0), shim);
+    wait_shim_end(shim);
     ck_assert_int_eq(exec_recover(X, t, 0), 0);
     wait_end(t, 5);
     ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
@@ -1231,6 +1251,77 @@ START_TEST(launch_document_not_on_disk)
     ck_assert_int_eq(stat(t->sandbox, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0750);
     task_free(t);
+}
+END_TEST
+
+/* The parent of pid, from /proc/<pid>/stat; 0 if unknown. */
+static pid_t ppid_of(pid_t pid)
+{
+    char path[64], buf[512], *p;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    n = exec_read_file(AT_FDCWD, path, buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    if (!(p = strrchr(buf, ')')))
+        return 0;
+    return (pid_t)atoi(p + 4); /* ") S <ppid>" */
+}
+
+static void assert_shim_argv(const struct agent_task *t)
+{
+    char path[64], buf[PATH_MAX + 64];
+    size_t a0 = sizeof("agora-shim"), a1 = sizeof("--shim");
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)t->shim_pid);
+    n = exec_read_file(AT_FDCWD, path, buf, sizeof(buf) - 1);
+    ck_assert_int_gt(n, (ssize_t)(a0 + a1));
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, "agora-shim");
+    ck_assert_str_eq(buf + a0, "--shim");
+    ck_assert_str_eq(buf + a0 + a1, t->meta_file);
+}
+
+/* Shims are forked by the launcher (launcher.h): not this process's
+ * children, with the argv of an exec'd shim (recovery reads it). The
+ * launcher killed, the next launch spawns its shim; one a second later
+ * has a launcher again. Every shim's end is reported. */
+START_TEST(launcher_forks_shims)
+{
+    struct agent_task *t[3];
+    pid_t launcher;
+
+    ck_assert_ptr_nonnull(X->launcher);
+    t[0] = run("lf_a", "{\"command\": \"sleep 30\"}");
+    wait_running(t[0]);
+    launcher = ppid_of(t[0]->shim_pid);
+    ck_assert_int_gt(launcher, 1);
+    ck_assert_int_ne(launcher, getpid());
+    assert_shim_argv(t[0]);
+
+    ck_assert_int_eq(kill(launcher, SIGKILL), 0);
+    t[1] = run("lf_b", "{\"command\": \"sleep 30\"}");
+    wait_running(t[1]);
+    ck_assert_ptr_null(X->launcher);
+    ck_assert_int_eq(ppid_of(t[1]->shim_pid), getpid());
+
+    usleep(1100 * 1000);
+    t[2] = run("lf_c", "{\"command\": \"sleep 30\"}");
+    wait_running(t[2]);
+    ck_assert_ptr_nonnull(X->launcher);
+    ck_assert_int_ne(ppid_of(t[2]->shim_pid), getpid());
+    ck_assert_int_ne(ppid_of(t[2]->shim_pid), launcher);
+    assert_shim_argv(t[2]);
+
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(exec_kill(X, t[i], 0), 0);
+        wait_end(t[i], 10);
+        ck_assert_int_eq(t[i]->state, AGORA_TASK_KILLED);
+        task_free(t[i]);
+    }
 }
 END_TEST
 
@@ -1486,14 +1577,13 @@ START_TEST(posix_recover_shim_killed)
 {
     struct agent_task *t = run("pshim", WAITER);
     pid_t shim, pid;
-    int st;
 
     wait_running(t);
     shim = t->shim_pid;
     pid = t->pid;
     restart(t);
     ck_assert_int_eq(kill(shim, SIGKILL), 0);
-    ck_assert_int_eq(waitpid(shim, &st, 0), shim);
+    wait_shim_end(shim);
     ck_assert_int_eq(exec_recover(X, t, 0), 0);
     wait_end(t, 5);
     ck_assert_int_eq(t->state, AGORA_TASK_FAILED);
@@ -1544,6 +1634,7 @@ static Suite *suite(void)
     tcase_add_test(tc, recover_unknown_pid_reuse);
     tcase_add_test(tc, recover_older_agents_layout);
     tcase_add_test(tc, launch_document_not_on_disk);
+    tcase_add_test(tc, launcher_forks_shims);
     tcase_add_test(tc, launch_latency);
     tcase_add_test(tc, bench_thousand);
     suite_add_tcase(s, tc);

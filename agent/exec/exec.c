@@ -842,12 +842,14 @@ static int prepare(struct exec *x, struct agent_task *t,
  * status pipe. *launch_fd is the launch pipe's (non-blocking) write end. */
 /* The launcher forks the shim (launcher.h): 0 with *pid and *pidfd, or
  * an errno value, the launcher stopped then (started again a second
- * later). */
+ * later). *may_spawn: the launcher did not take the request, so the
+ * caller may spawn the shim itself. */
 static int fork_shim(struct exec *x, struct agent_task *t, int launch_fd,
-                     int status_fd, pid_t *pid, int *pidfd)
+                     int status_fd, pid_t *pid, int *pidfd, int *may_spawn)
 {
-    int rc;
+    int rc, sent = 0;
 
+    *may_spawn = 1;
     if (!x->launcher && x->launcher_retry > 0 &&
         ev_time() >= x->launcher_retry) {
         x->launcher_retry = 0;
@@ -856,11 +858,14 @@ static int fork_shim(struct exec *x, struct agent_task *t, int launch_fd,
     if (!x->launcher)
         return ENOENT;
     rc = launcher_spawn(x->launcher, t->meta_file, launch_fd, status_fd, pid,
-                        pidfd);
+                        pidfd, &sent);
     if (rc != 0) {
-        log_warn(EXEC_LOG, "task %s: the shim launcher failed (%s): "
-                           "spawning its shim, and the launcher again in 1 s",
-                 t->id, strerror(rc));
+        *may_spawn = !sent;
+        log_warn(EXEC_LOG, "task %s: the shim launcher failed (%s): %s, "
+                           "and a launcher again in 1 s",
+                 t->id, strerror(rc),
+                 sent ? "the task fails (a shim of it may have been forked)"
+                      : "spawning its shim");
         launcher_stop(x->launcher);
         x->launcher = NULL;
         x->launcher_retry = ev_time() + 1.0;
@@ -878,7 +883,7 @@ static int spawn_shim(struct exec *x, struct agent_task *t, pid_t *pid,
     posix_spawnattr_t at;
     sigset_t none, all;
     char *argv[] = {EXEC_SHIM_ARGV0, "--shim", t->meta_file, NULL};
-    int p[2], l[2], rc;
+    int p[2], l[2], rc, may_spawn;
 
     *pidfd = -1;
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
@@ -889,9 +894,15 @@ static int spawn_shim(struct exec *x, struct agent_task *t, pid_t *pid,
         close(p[1]);
         return rc;
     }
-    if (fork_shim(x, t, l[0], p[1], pid, pidfd) == 0) {
+    rc = fork_shim(x, t, l[0], p[1], pid, pidfd, &may_spawn);
+    if (rc == 0 || !may_spawn) {
         close(p[1]);
         close(l[0]);
+        if (rc != 0) { /* a shim forked unanswered reads EOF and ends */
+            close(p[0]);
+            close(l[1]);
+            return rc;
+        }
         (void)fcntl(l[1], F_SETFL, O_NONBLOCK);
         *status_fd = p[0];
         *launch_fd = l[1];

@@ -233,7 +233,7 @@ struct launcher *launcher_start(const char *shim_path)
 {
     static char room[LAUNCHER_ROOM + 1];
     char *argv[] = {EXEC_SHIM_ARGV0, "--shim", "--launcher", room, NULL};
-    const struct timeval tv = {2, 0};
+    const struct timeval tv = {5, 0};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, all;
@@ -279,7 +279,7 @@ struct launcher *launcher_start(const char *shim_path)
         return NULL;
     }
     l->fd = sv[0];
-    /* A launcher that stopped answering costs a launch 2 s at most. */
+    /* A launcher that stopped answering costs a launch 5 s at most. */
     (void)setsockopt(l->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     (void)setsockopt(l->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     return l;
@@ -319,7 +319,7 @@ static int send_request(struct launcher *l, const char *meta_file,
 }
 
 int launcher_spawn(struct launcher *l, const char *meta_file, int launch_fd,
-                   int status_fd, pid_t *pid, int *pidfd)
+                   int status_fd, pid_t *pid, int *pidfd, int *sent)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int))];
@@ -332,8 +332,10 @@ int launcher_spawn(struct launcher *l, const char *meta_file, int launch_fd,
     int rc, fd = -1;
     ssize_t n;
 
+    *sent = 0;
     if ((rc = send_request(l, meta_file, launch_fd, status_fd)) != 0)
         return rc;
+    *sent = 1;
     memset(&mh, 0, sizeof(mh));
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
@@ -351,7 +353,11 @@ int launcher_spawn(struct launcher *l, const char *meta_file, int launch_fd,
     if (n != (ssize_t)sizeof(r) || r.pid <= 0 || fd < 0) {
         if (fd >= 0)
             close(fd);
-        return n == (ssize_t)sizeof(r) && r.err > 0 ? r.err : EPROTO;
+        if (n == (ssize_t)sizeof(r) && r.pid <= 0) {
+            *sent = 0; /* it answered: no shim was left */
+            return r.err > 0 ? r.err : EPROTO;
+        }
+        return EPROTO;
     }
     *pid = r.pid;
     *pidfd = fd;

@@ -42,10 +42,13 @@ struct launcher *launcher_start(const char *shim_path);
  * Has the launcher fork a shim for meta_file with launch_fd as its fd 0
  * and status_fd as its status pipe (both borrowed: the caller closes its
  * copies). 0 with *pid and *pidfd (the caller's to close), or an errno
- * value: the launcher is then broken, and the caller stops it.
+ * value: the launcher is then broken, and the caller stops it. On an
+ * error *sent says whether the launcher took the request: if it did, a
+ * shim may have been forked (the launcher died or hung before it could
+ * answer), and another shim must not be started with the same meta file.
  */
 int launcher_spawn(struct launcher *l, const char *meta_file, int launch_fd,
-                   int status_fd, pid_t *pid, int *pidfd);
+                   int status_fd, pid_t *pid, int *pidfd, int *sent);
 
 /* Stops and reaps it; its shims go on. NULL ok. */
 void launcher_stop(struct launcher *l);

@@ -1287,7 +1287,7 @@ static void assert_shim_argv(const struct agent_task *t)
 
 /* Shims are forked by the launcher (launcher.h): not this process's
  * children, with the argv of an exec'd shim (recovery reads it). The
- * launcher killed, the next launch spawns its shim; one a second later
+ * launcher dead, the next launch spawns its shim; one a second later
  * has a launcher again. Every shim's end is reported. */
 START_TEST(launcher_forks_shims)
 {
@@ -1302,7 +1302,10 @@ START_TEST(launcher_forks_shims)
     ck_assert_int_ne(launcher, getpid());
     assert_shim_argv(t[0]);
 
+    /* Dead before the launch: the request cannot reach it, so the agent
+     * spawns the shim (one the launcher took unanswered fails instead). */
     ck_assert_int_eq(kill(launcher, SIGKILL), 0);
+    ck_assert(spin(5, gone_cond, &launcher));
     t[1] = run("lf_b", "{\"command\": \"sleep 30\"}");
     wait_running(t[1]);
     ck_assert_ptr_null(X->launcher);
@@ -1322,6 +1325,40 @@ START_TEST(launcher_forks_shims)
         ck_assert_int_eq(t[i]->state, AGORA_TASK_KILLED);
         task_free(t[i]);
     }
+}
+END_TEST
+
+/* A launcher that takes a request and does not answer (stopped here)
+ * may have forked a shim: the task fails rather than get a second one,
+ * and the next launch a second later has a new launcher. */
+START_TEST(launcher_hung)
+{
+    struct agent_task *a, *b;
+    pid_t launcher;
+
+    a = run("lh_a", "{\"command\": \"sleep 30\"}");
+    wait_running(a);
+    launcher = ppid_of(a->shim_pid);
+    ck_assert_int_eq(kill(launcher, SIGSTOP), 0);
+    b = run("lh_b", "{\"command\": \"sleep 30\"}"); /* waits 5 s */
+    ck_assert_int_eq(b->state, AGORA_TASK_FAILED);
+    ck_assert_str_eq(last(b, -1)->reason, "REASON_CONTAINER_LAUNCH_FAILED");
+    ck_assert_ptr_null(X->launcher);
+    assert_gone(launcher);
+    task_free(b);
+
+    usleep(1100 * 1000);
+    b = run("lh_c", "{\"command\": \"sleep 30\"}");
+    wait_running(b);
+    ck_assert_ptr_nonnull(X->launcher);
+    ck_assert_int_ne(ppid_of(b->shim_pid), getpid());
+    ck_assert_int_eq(exec_kill(X, b, 0), 0);
+    ck_assert_int_eq(exec_kill(X, a, 0), 0);
+    wait_end(b, 10);
+    wait_end(a, 10);
+    ck_assert_int_eq(a->state, AGORA_TASK_KILLED);
+    task_free(a);
+    task_free(b);
 }
 END_TEST
 
@@ -1635,6 +1672,7 @@ static Suite *suite(void)
     tcase_add_test(tc, recover_older_agents_layout);
     tcase_add_test(tc, launch_document_not_on_disk);
     tcase_add_test(tc, launcher_forks_shims);
+    tcase_add_test(tc, launcher_hung);
     tcase_add_test(tc, launch_latency);
     tcase_add_test(tc, bench_thousand);
     suite_add_tcase(s, tc);

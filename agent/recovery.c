@@ -341,6 +341,7 @@ int agent_recover(struct agent *a)
             log_error("recovery", "cannot recover task %s: %s", t->id,
                       agora_strerror(rc));
     }
+    exec_sweep_containers(a->exec);
     log_info("recovery", "%zu running tasks %s, %zu ended ones to report", live,
              cleanup ? "cleaned up" : "recovered", ended);
     return 0;

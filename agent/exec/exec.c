@@ -1627,6 +1627,39 @@ static void probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
     recover_step(w->data);
 }
 
+static int task_running(const struct exec *x, const char *id)
+{
+    for (const struct task_exec *te = x->tasks; te; te = te->next)
+        if (!te->ended && strcmp(te->t->id, id) == 0)
+            return 1;
+    return 0;
+}
+
+void exec_sweep_containers(struct exec *x)
+{
+    DIR *d = x && x->containers_dir ? opendir(x->containers_dir) : NULL;
+    struct dirent *e;
+    char dir[4096];
+    int rc;
+
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' &&
+            (e->d_name[1] == '\0' ||
+             (e->d_name[1] == '.' && e->d_name[2] == '\0')))
+            continue;
+        if (task_running(x, e->d_name) ||
+            (size_t)snprintf(dir, sizeof(dir), "%s/%s", x->containers_dir,
+                             e->d_name) >= sizeof(dir))
+            continue;
+        log_info(EXEC_LOG, "removing %s, left by a task that is not running",
+                 dir);
+        if ((rc = ctr_tree_remove(dir)) != 0)
+            log_warn(EXEC_LOG, "removing %s: %s", dir, strerror(-rc));
+    }
+    if (d)
+        closedir(d);
+}
+
 int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
 {
     struct exec_spec s;

@@ -122,6 +122,14 @@ int exec_kill(struct exec *x, struct agent_task *t, double grace);
  */
 int exec_recover(struct exec *x, struct agent_task *t, int cleanup);
 
+/*
+ * After every task went through exec_recover(): removes the container
+ * directories (<work_dir>/containers/<id>) of tasks that are not running,
+ * such as those a machine crash left (their shims, which remove them,
+ * died with it). Before any launch.
+ */
+void exec_sweep_containers(struct exec *x);
+
 /* Frees what the exec layer holds for t (after the task is terminal);
  * t->exec is NULL after. */
 void exec_forget(struct exec *x, struct agent_task *t);

@@ -36,6 +36,7 @@
 #include "cgroups.h"
 #include "exec.h"
 #include "exec_int.h"
+#include "launcher.h"
 #include "fs.h"
 #include "log.h"
 #include "task.h"
@@ -149,6 +150,10 @@ static void agent_up(const char *isolation)
     if (getenv("AGORA_TEST_SHIM") && *getenv("AGORA_TEST_SHIM")) {
         free(X->shim_path);
         X->shim_path = strdup(getenv("AGORA_TEST_SHIM"));
+        /* the launcher of that program, too (launcher.h) */
+        launcher_stop(X->launcher);
+        X->launcher = launcher_start(X->shim_path);
+        ck_assert_ptr_nonnull(X->launcher);
     }
 }
 
@@ -1362,6 +1367,40 @@ START_TEST(launcher_hung)
 }
 END_TEST
 
+/* After recovery, the container directories of tasks that are not
+ * running go (a machine crash leaves them); a running task's stays. */
+START_TEST(sweep_containers)
+{
+    struct agent_task *t = run("swept_live", "{\"command\": \"sleep 30\"}");
+    char dir[300], path[400];
+    struct stat st;
+
+    wait_running(t);
+    snprintf(dir, sizeof(dir), "%s/containers", workdir);
+    ck_assert_int_eq(fs_mkdirs(dir, 0700), 0);
+    free(X->containers_dir);
+    ck_assert_ptr_nonnull(X->containers_dir = strdup(dir));
+    snprintf(path, sizeof(path), "%s/swept_live/rootfs/etc", dir);
+    ck_assert_int_eq(fs_mkdirs(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/swept_dead/rootfs/etc", dir);
+    ck_assert_int_eq(fs_mkdirs(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/swept_dead/rootfs/etc", dir);
+    touch(path, "passwd");
+    snprintf(path, sizeof(path), "%s/swept_dead/rootfs/host", dir);
+    ck_assert_int_eq(symlink("/etc", path), 0); /* not followed */
+
+    exec_sweep_containers(X);
+    snprintf(path, sizeof(path), "%s/swept_dead", dir);
+    ck_assert_int_ne(lstat(path, &st), 0);
+    ck_assert_int_eq(stat("/etc/passwd", &st), 0);
+    snprintf(path, sizeof(path), "%s/swept_live/rootfs/etc", dir);
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert_int_eq(exec_kill(X, t, 0), 0);
+    wait_end(t, 10);
+    task_free(t);
+}
+END_TEST
+
 /* ---- figures ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -1673,6 +1712,7 @@ static Suite *suite(void)
     tcase_add_test(tc, launch_document_not_on_disk);
     tcase_add_test(tc, launcher_forks_shims);
     tcase_add_test(tc, launcher_hung);
+    tcase_add_test(tc, sweep_containers);
     tcase_add_test(tc, launch_latency);
     tcase_add_test(tc, bench_thousand);
     suite_add_tcase(s, tc);

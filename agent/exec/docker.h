@@ -83,6 +83,10 @@ int docker_task_argv(const struct docker_task *t, char ***argv_out,
  * of memory, or a bad name). */
 int docker_stop_argv(const char *docker, const char *name, double grace,
                      char ***argv_out);
+/* `docker exec name sh -c command`: a COMMAND health check in the
+ * container, as Mesos' docker executor runs it. */
+int docker_exec_argv(const char *docker, const char *name, const char *command,
+                     char ***argv_out);
 /* `docker rm -f -v name`. */
 int docker_rm_argv(const char *docker, const char *name, char ***argv_out);
 /* `docker inspect --type=container --format '{{.State.Pid}}

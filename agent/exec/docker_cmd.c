@@ -567,6 +567,22 @@ int docker_stop_argv(const char *docker, const char *name, double grace,
     return finish(&a, argv_out);
 }
 
+int docker_exec_argv(const char *docker, const char *name, const char *command,
+                     char ***argv_out)
+{
+    struct dargv a = {0};
+
+    if (name == NULL || !image_ok(name) || command == NULL)
+        return -1;
+    add(&a, docker ? docker : "docker");
+    add(&a, "exec");
+    add(&a, name);
+    add(&a, "sh");
+    add(&a, "-c");
+    add(&a, command);
+    return finish(&a, argv_out);
+}
+
 int docker_rm_argv(const char *docker, const char *name, char ***argv_out)
 {
     struct dargv a = {0};

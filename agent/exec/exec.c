@@ -617,9 +617,7 @@ static void docker_run_free(struct docker_run *dr)
     docker_argv_free(dr->inspect);
 }
 
-/* The docker CLI's environment: the agent's PATH, root's HOME, and the
- * DOCKER_* variables the agent has (where the engine is). */
-static char **docker_cli_env(const struct exec *x)
+char **exec_docker_cli_env(const struct exec *x)
 {
     static const char *const keep[] = {"DOCKER_HOST", "DOCKER_CONFIG",
                                        "DOCKER_CERT_PATH",
@@ -664,7 +662,7 @@ static int docker_run_build(struct exec *x, const struct agent_task *t,
     d.env_file = dr->env_file;
     if (docker_task_argv(&d, &dr->argv, err, errlen) != 0)
         return -1;
-    if (!(dr->env = docker_cli_env(x)) ||
+    if (!(dr->env = exec_docker_cli_env(x)) ||
         docker_rm_argv(x->docker_cli, name, &dr->rm) != 0 ||
         docker_inspect_argv(x->docker_cli, name, &dr->inspect) != 0) {
         snprintf(err, errlen, "out of memory");

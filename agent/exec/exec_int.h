@@ -142,6 +142,11 @@ struct exec_spec {
  * filled with its container's name; the caller adds what it has (env,
  * limits) or asks for a dry run. 0, or -1 when the id makes no name. */
 #define EXEC_DOCKER_NAME 256
+
+/* The docker CLI's environment: the agent's PATH, root's HOME, and the
+ * DOCKER_* variables the agent has (where the engine is). NULL-terminated,
+ * free with exec_strv_free(); NULL when out of memory. */
+char **exec_docker_cli_env(const struct exec *x);
 struct docker_task;
 int exec_docker_task(const struct exec *x, const struct agent_task *t,
                      yajl_val spec, char name[EXEC_DOCKER_NAME],

@@ -19,7 +19,8 @@
  * and user, inside the task's cgroups, as a child of the agent (not of
  * the shim), watched by ev_child; a container task's check runs inside
  * its container (its namespaces, its image's /bin/sh, the sandbox at
- * /mnt/mesos/sandbox). HTTP sends "GET <path>" to
+ * /mnt/mesos/sandbox), and a docker CLI task's as `docker exec
+ * <container> sh -c <command>`. HTTP sends "GET <path>" to
  * 127.0.0.1:<port> on a non-blocking socket (200-399 is healthy). TCP
  * only connects. Nothing blocks the loop.
  *
@@ -47,6 +48,7 @@
 
 #include <agora/json.h>
 
+#include "docker.h"
 #include "exec_int.h"
 #include "log.h"
 
@@ -87,6 +89,11 @@ struct health {
      * its /proc/<pid>/ns/ files, made before each fork) */
     int in_ctr;
     char ns[5][48];
+    /* COMMAND of a task the docker CLI runs: `docker exec <container> sh
+     * -c <command>` (argv[0] the CLI's path), with the CLI's environment
+     * in env, as Mesos' docker executor: the task's namespaces are the
+     * engine's container's, not those of its `docker run` process. */
+    char **docker_argv;
 };
 
 /* ------------------------------------------------------------------ */
@@ -579,7 +586,10 @@ static void __attribute__((noreturn)) run_check(const struct health *h, int out)
     if (h->switch_user && (setgroups((size_t)h->ngroups, h->groups) != 0 ||
                            setgid(h->gid) != 0 || setuid(h->uid) != 0))
         _exit(126);
-    execve("/bin/sh", argv, h->env);
+    if (h->docker_argv)
+        execve(h->docker_argv[0], h->docker_argv, h->env);
+    else
+        execve("/bin/sh", argv, h->env);
     _exit(127);
 }
 
@@ -678,12 +688,61 @@ static void next_cb(struct ev_loop *loop, ev_timer *w, int revents)
         sock_start(h);
 }
 
+/* cli, or the first executable <dir>/<cli> of path when it names no
+ * directory (the child cannot search: it may only make async-signal-safe
+ * calls). Malloc'ed; NULL when none is found or out of memory. */
+static char *cli_path(const char *cli, const char *path)
+{
+    const char *p = path;
+
+    if (strchr(cli, '/'))
+        return strdup(cli);
+    while (p && *p) {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char *full;
+
+        if (len > 0 && asprintf(&full, "%.*s/%s", (int)len, p, cli) >= 0) {
+            if (access(full, X_OK) == 0)
+                return full;
+            free(full);
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* The docker task's check: `docker exec` of its container (docker.h). */
+static int docker_prepare(struct health *h)
+{
+    char name[EXEC_DOCKER_NAME], *cli;
+    int rc = 0;
+
+    if (docker_name(h->t->id, name, sizeof(name)) != 0)
+        return AGORA_EINVAL;
+    if (!(cli = cli_path(h->x->docker_cli ? h->x->docker_cli : "docker",
+                         h->x->path)))
+        return AGORA_ENOENT;
+    if (docker_exec_argv(cli, name, h->c.command, &h->docker_argv) != 0 ||
+        !(h->env = exec_docker_cli_env(h->x)))
+        rc = AGORA_ENOMEM;
+    free(cli);
+    return rc;
+}
+
 static int command_prepare(struct health *h)
 {
     struct exec_spec s;
     char err[256];
     int rc = exec_spec_parse(h->x, h->t, &s, err, sizeof(err));
 
+    if (rc == 0 && s.docker) {
+        exec_spec_free(&s);
+        if ((rc = docker_prepare(h)) != 0)
+            return rc;
+        h->ncg = cg_task_dirs(&h->x->cg, h->t->id, h->cgdirs);
+        return 0;
+    }
     /* In a container: its image's Env and user, run in its namespaces. */
     if (rc == 0 && s.has_ctr) {
         rc = exec_spec_image(h->x, &s, err, sizeof(err));
@@ -795,6 +854,7 @@ void health_stop(struct health *h)
     free(h->req);
     free(h->groups);
     exec_strv_free(h->env);
+    docker_argv_free(h->docker_argv);
     cg_dirs_free(h->cgdirs, h->ncg);
     free(h);
 }

@@ -197,6 +197,9 @@ if args[:1] == ["inspect"]:  # the "container"'s pid and an address
     except FileNotFoundError:
         sys.exit(1)
     sys.exit(0)
+if args[:1] == ["exec"]:  # exec name sh -c cmd: as inside the container
+    os.execvpe(args[2], args[2:], {"IN_CONTAINER": "yes",
+                                   "PATH": "/usr/bin:/bin"})
 if args[:1] == ["stop"]:  # stop -t=N name: the "container" gets SIGTERM
     with open(LOG + "." + args[-1]) as f:
         os.kill(int(f.read()), 15)
@@ -309,6 +312,39 @@ def test_docker_tasks_run_through_the_cli(marathon_cluster, tmp_path):
     assert "fake/img:1" in f["message"], f
     calls = [json.loads(l) for l in log.read_text().splitlines()]
     assert len([c for c in calls if c[:1] == ["run"]]) == 1
+
+
+def test_docker_command_check_runs_in_the_container(marathon_cluster,
+                                                    tmp_path):
+    """A COMMAND health check of a task the docker CLI runs is `docker exec
+    <container> sh -c <command>`, as Mesos' docker executor runs it: in
+    the container (here the fake CLI's "container", the only place where
+    IN_CONTAINER=yes), not on the host beside `docker run`."""
+    m, mar, agent = marathon_cluster
+    log = tmp_path / "docker.log"
+    cli = tmp_path / "docker"
+    cli.write_text(FAKE_DOCKER % (str(log), "fake/img:1"))
+    cli.chmod(0o700)
+    a = agent(args=["--containerizers=docker,mesos", "--docker=%s" % cli])
+    wait_for(lambda: "docker containerizer: engine 24.0-fake" in a.log(),
+             what="the probe's answer")
+    check = 'test "$IN_CONTAINER" = yes'
+    r = mar.post("/v2/apps", json={
+        "id": "dkh", "cmd": "exec sleep 600", "cpus": 0.1, "mem": 32,
+        "container": {"type": "DOCKER",
+                      "docker": {"image": "fake/img:1", "network": "HOST"}},
+        "healthChecks": [{"protocol": "COMMAND", "command": {"value": check},
+                          "gracePeriodSeconds": 30, "intervalSeconds": 1,
+                          "maxConsecutiveFailures": 0}]})
+    assert r.status_code == 201, r.text
+    mar.wait_running("dkh", 1, timeout=20)
+    wait_for(lambda: mar.app("dkh").get("tasksHealthy") == 1, 20,
+             what="the check to pass in the container")
+    calls = [json.loads(l) for l in log.read_text().splitlines()]
+    [run] = [c for c in calls if c[:1] == ["run"]]
+    name = next(x for x in run if x.startswith("--name="))[len("--name="):]
+    assert ["exec", name, "sh", "-c", check] in calls, calls
+    assert mar.delete("/v2/apps/dkh").status_code == 200
 
 
 def engine_answers():

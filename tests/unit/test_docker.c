@@ -314,6 +314,17 @@ START_TEST(names_and_other_commands)
     free(s);
     docker_argv_free(argv);
     ck_assert_int_eq(docker_stop_argv(NULL, "-x", 1, &argv), -1);
+    /* a COMMAND health check, one argument whatever its spaces */
+    ck_assert_int_eq(docker_exec_argv("/usr/bin/docker", "mesos-x",
+                                      "test -f /a b; exit 1", &argv),
+                     0);
+    s = joined(argv);
+    ck_assert_str_eq(s, "/usr/bin/docker|exec|mesos-x|sh|-c|test -f /a b; "
+                        "exit 1");
+    free(s);
+    docker_argv_free(argv);
+    ck_assert_int_eq(docker_exec_argv(NULL, "-x", "true", &argv), -1);
+    ck_assert_int_eq(docker_exec_argv(NULL, "mesos-x", NULL, &argv), -1);
 }
 END_TEST
 

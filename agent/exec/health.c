@@ -549,29 +549,13 @@ static void enter_container(const struct health *h)
 static void __attribute__((noreturn)) run_check(const struct health *h, int out)
 {
     char *argv[] = {"sh", "-c", (char *)h->c.command, NULL};
-    char pid[24], *p = pid + sizeof(pid);
-    long v = getpid();
-    int fd, n;
+    int fd;
     sigset_t none;
 
-    /* the pid in decimal, without stdio */
-    do
-        *--p = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    n = (int)(pid + sizeof(pid) - p);
     setpgid(0, 0);
-    for (size_t i = 0; i < h->ncg; i++) {
-        char path[4096];
-        size_t dl = strlen(h->cgdirs[i]);
-        if (dl + sizeof("/cgroup.procs") > sizeof(path))
+    for (size_t i = 0; i < h->ncg; i++)
+        if (exec_cgroup_join_self(h->cgdirs[i]) != 0)
             _exit(126);
-        memcpy(path, h->cgdirs[i], dl);
-        memcpy(path + dl, "/cgroup.procs", sizeof("/cgroup.procs"));
-        if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 ||
-            write(fd, p, (size_t)n) != n)
-            _exit(126);
-        close(fd);
-    }
     if ((fd = open("/dev/null", O_RDWR)) < 0 || dup2(fd, 0) < 0 ||
         dup2(out >= 0 ? out : fd, 1) < 0 || dup2(out >= 0 ? out : fd, 2) < 0)
         _exit(126);

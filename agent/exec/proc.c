@@ -90,6 +90,50 @@ int exec_write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
+/* dir + "/" + name into buf (cap bytes); 0, or -1 when it does not fit.
+ * No stdio: async-signal-safe. */
+static int path_join(char *buf, size_t cap, const char *dir, const char *name)
+{
+    size_t dl = strlen(dir), nl = strlen(name);
+
+    if (dl + 1 + nl + 1 > cap)
+        return -1;
+    memcpy(buf, dir, dl);
+    buf[dl] = '/';
+    memcpy(buf + dl + 1, name, nl + 1);
+    return 0;
+}
+
+static int write_knob(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC), e = 0;
+
+    if (fd < 0)
+        return errno;
+    if (write(fd, data, len) != (ssize_t)len)
+        e = errno ? errno : EIO;
+    close(fd);
+    return e;
+}
+
+int exec_cgroup_join_self(const char *dir)
+{
+    char path[4096], num[24], *p = num + sizeof(num);
+    long v = (long)getpid();
+    int rc;
+
+    if (path_join(path, sizeof(path), dir, "tasks") != 0)
+        return ENAMETOOLONG;
+    if ((rc = write_knob(path, "0", 1)) != ENOENT)
+        return rc;
+    do /* the pid in decimal, without stdio */
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    if (path_join(path, sizeof(path), dir, "cgroup.procs") != 0)
+        return ENAMETOOLONG;
+    return write_knob(path, p, (size_t)(num + sizeof(num) - p));
+}
+
 int exec_proc_stat(pid_t pid, struct proc_stat *st)
 {
     char path[64], buf[1024];

@@ -364,40 +364,6 @@ static void __attribute__((noreturn)) child_fail(int stage, int err)
     _exit(127);
 }
 
-/*
- * Joins one cgroup. On v1 the child writes "0" (itself) to the tasks
- * file: moving only the calling thread skips the global threadgroup
- * lock, whose write side waits for an RCU grace period (about 4 ms when
- * no migration ran in the last few ms, measured on 6.18), and the child
- * is single-threaded, so it is the whole process. v2 has no tasks file
- * for a domain cgroup: there the pid goes to cgroup.procs.
- */
-static void join_cgroup(const char *dir)
-{
-    char path[4096], pid[32];
-    int n, fd;
-
-    if ((size_t)snprintf(path, sizeof(path), "%s/tasks", dir) >= sizeof(path))
-        child_fail(STAGE_CGROUP, ENAMETOOLONG);
-    if ((fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0) {
-        if (write(fd, "0", 1) != 1)
-            child_fail(STAGE_CGROUP, errno);
-        close(fd);
-        return;
-    }
-    if (errno != ENOENT)
-        child_fail(STAGE_CGROUP, errno);
-    n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
-        sizeof(path))
-        child_fail(STAGE_CGROUP, ENAMETOOLONG);
-    if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-        child_fail(STAGE_CGROUP, errno);
-    if (write(fd, pid, (size_t)n) != n)
-        child_fail(STAGE_CGROUP, errno);
-    close(fd);
-}
-
 static void __attribute__((noreturn))
 run_child(const struct launch *l, int in, int out, int err)
 {
@@ -405,8 +371,12 @@ run_child(const struct launch *l, int in, int out, int err)
 
     if (setpgid(0, 0) != 0)
         child_fail(STAGE_SETUP, errno);
-    for (size_t i = 0; i < l->ncgroups; i++)
-        join_cgroup(l->cgroups[i]);
+    for (size_t i = 0; i < l->ncgroups; i++) {
+        int e = exec_cgroup_join_self(l->cgroups[i]);
+
+        if (e != 0)
+            child_fail(STAGE_CGROUP, e);
+    }
     if (l->has_nofile && setrlimit(RLIMIT_NOFILE, &l->nofile) != 0)
         child_fail(STAGE_SETUP, errno);
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)

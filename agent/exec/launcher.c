@@ -52,6 +52,93 @@ struct launcher {
     int fd;    /* the agent's end of the socket */
 };
 
+/* ---- messages with fds ---- */
+
+/* Most fds a message carries (a request's two pipe ends). */
+#define MSG_FDS 2
+
+/* Sends len bytes with nfds fds (SCM_RIGHTS; none when 0). Returns what
+ * sendmsg() did: the bytes sent, or -1 with errno. */
+static ssize_t msg_send(int sock, const void *buf, size_t len, const int *fds,
+                        size_t nfds)
+{
+    union {
+        char buf[CMSG_SPACE(MSG_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } c;
+    struct iovec iov = {(void *)buf, len};
+    struct msghdr mh;
+    ssize_t n;
+
+    memset(&c, 0, sizeof(c));
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (nfds > 0 && nfds <= MSG_FDS) {
+        struct cmsghdr *cm;
+
+        mh.msg_control = c.buf;
+        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+    }
+    do
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+/* Receives one message into buf (len bytes at most) and up to nfds fds
+ * (close-on-exec; -1 where none came; any more are closed). Returns the
+ * bytes received (0: the peer is gone), or -1 with errno; *cut is set
+ * when the message or its fds were cut. */
+static ssize_t msg_recv(int sock, void *buf, size_t len, int *fds, size_t nfds,
+                        int *cut)
+{
+    union {
+        char buf[CMSG_SPACE(MSG_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } c;
+    struct iovec iov = {buf, len};
+    struct msghdr mh;
+    struct cmsghdr *cm;
+    size_t got = 0;
+    ssize_t n;
+
+    for (size_t i = 0; i < nfds; i++)
+        fds[i] = -1;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = c.buf;
+    mh.msg_controllen = sizeof(c.buf);
+    do
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (got < nfds)
+                fds[got++] = fd;
+            else
+                close(fd);
+        }
+    }
+    *cut = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+    return n;
+}
+
 /* ---- the launcher process ---- */
 
 /* Writes `agora-shim\0--shim\0<meta>\0` over the argv area, zeros after:
@@ -99,44 +186,14 @@ shim_child(int argc, char **argv, char *meta, int lfd, int sfd)
  * fds closed), -1 when the agent is gone. */
 static int recv_request(char *meta, int *lfd, int *sfd)
 {
-    union {
-        char buf[CMSG_SPACE(2 * sizeof(int))];
-        struct cmsghdr align;
-    } c;
-    struct iovec iov = {meta, PATH_MAX};
-    struct msghdr mh;
-    struct cmsghdr *cm;
-    int fds[2] = {-1, -1};
-    ssize_t n;
+    int fds[2], cut;
+    ssize_t n = msg_recv(LAUNCHER_FD, meta, PATH_MAX, fds, 2, &cut);
 
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = c.buf;
-    mh.msg_controllen = sizeof(c.buf);
-    do
-        n = recvmsg(LAUNCHER_FD, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
     if (n <= 0)
         return -1;
-    for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-
-            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            if (i < 2 && fds[i] < 0)
-                fds[i] = fd;
-            else
-                close(fd);
-        }
-    }
     meta[n] = '\0';
-    if (fds[0] < 0 || fds[1] < 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-        meta[0] != '/' || strlen(meta) != (size_t)n) {
+    if (fds[0] < 0 || fds[1] < 0 || cut || meta[0] != '/' ||
+        strlen(meta) != (size_t)n) {
         if (fds[0] >= 0)
             close(fds[0]);
         if (fds[1] >= 0)
@@ -151,29 +208,8 @@ static int recv_request(char *meta, int *lfd, int *sfd)
 static void send_reply(pid_t pid, int err, int pidfd)
 {
     struct launcher_reply r = {(int32_t)pid, (int32_t)err};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } c;
-    struct iovec iov = {&r, sizeof(r)};
-    struct msghdr mh;
 
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    if (pidfd >= 0) {
-        struct cmsghdr *cm;
-
-        mh.msg_control = c.buf;
-        mh.msg_controllen = sizeof(c.buf);
-        cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &pidfd, sizeof(int));
-    }
-    while (sendmsg(LAUNCHER_FD, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
-        ;
+    (void)msg_send(LAUNCHER_FD, &r, sizeof(r), &pidfd, pidfd >= 0 ? 1 : 0);
 }
 
 /* Forks the shim of one request and answers it. */
@@ -285,71 +321,23 @@ struct launcher *launcher_start(const char *shim_path)
     return l;
 }
 
-static int send_request(struct launcher *l, const char *meta_file,
-                        int launch_fd, int status_fd)
-{
-    union {
-        char buf[CMSG_SPACE(2 * sizeof(int))];
-        struct cmsghdr align;
-    } c;
-    int fds[2] = {launch_fd, status_fd};
-    size_t len = strlen(meta_file);
-    struct iovec iov = {(void *)meta_file, len};
-    struct msghdr mh;
-    struct cmsghdr *cm;
-    ssize_t n;
-
-    if (len == 0 || len > PATH_MAX)
-        return ENAMETOOLONG;
-    memset(&c, 0, sizeof(c));
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = c.buf;
-    mh.msg_controllen = sizeof(c.buf);
-    cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(fds));
-    memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-    do
-        n = sendmsg(l->fd, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n == (ssize_t)len ? 0 : n < 0 ? errno : EIO;
-}
-
 int launcher_spawn(struct launcher *l, const char *meta_file, int launch_fd,
                    int status_fd, pid_t *pid, int *pidfd, int *sent)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } c;
+    const int fds[2] = {launch_fd, status_fd};
+    size_t len = strlen(meta_file);
     struct launcher_reply r;
-    struct iovec iov = {&r, sizeof(r)};
-    struct msghdr mh;
-    struct cmsghdr *cm;
-    int rc, fd = -1;
+    int fd, cut;
     ssize_t n;
 
     *sent = 0;
-    if ((rc = send_request(l, meta_file, launch_fd, status_fd)) != 0)
-        return rc;
+    if (len == 0 || len > PATH_MAX)
+        return ENAMETOOLONG;
+    if ((n = msg_send(l->fd, meta_file, len, fds, 2)) != (ssize_t)len)
+        return n < 0 ? errno : EIO;
     *sent = 1;
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = c.buf;
-    mh.msg_controllen = sizeof(c.buf);
-    do
-        n = recvmsg(l->fd, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
+    if ((n = msg_recv(l->fd, &r, sizeof(r), &fd, 1, &cut)) < 0)
         return errno;
-    cm = CMSG_FIRSTHDR(&mh);
-    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-        cm->cmsg_len == CMSG_LEN(sizeof(int)))
-        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
     if (n != (ssize_t)sizeof(r) || r.pid <= 0 || fd < 0) {
         if (fd >= 0)
             close(fd);

@@ -170,7 +170,9 @@ void agent_proto_http_subscribe(void *arg, struct http_req *req)
 
 /* ---- POST /api/agent/updates ---- */
 
-/* Applies the updates and builds one ack event for those delivered. */
+/* Applies the updates and builds one ack event for those delivered,
+ * and for those their framework acknowledged while they were applied
+ * (tasks.c's send_ack writes those into acks). */
 static void proto_apply_updates(struct master *m, struct agent_rec *ag,
                                 yajl_val updates, struct agora_jw *acks)
 {
@@ -180,6 +182,10 @@ static void proto_apply_updates(struct master *m, struct agent_rec *ag,
     agora_jw_kstr(acks, "type", "ack");
     agora_jw_key(acks, "updates");
     agora_jw_arr_open(acks);
+    if (acks != NULL) {
+        m->tasks.ack_agent = ag;
+        m->tasks.ack_into = acks;
+    }
     for (i = 0; YAJL_IS_ARRAY(updates) && i < updates->u.array.len; i++) {
         yajl_val u = updates->u.array.values[i];
         const char *uuid = agora_json_get_str(u, "uuid"), *task = agora_json_get_str(u, "task_id");
@@ -197,6 +203,8 @@ static void proto_apply_updates(struct master *m, struct agent_rec *ag,
             agora_jw_obj_close(acks);
         }
     }
+    m->tasks.ack_agent = NULL;
+    m->tasks.ack_into = NULL;
     agora_jw_arr_close(acks);
     agora_jw_obj_close(acks);
 }

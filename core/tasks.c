@@ -947,26 +947,44 @@ static void status_of_update(struct master *m, const struct task *t, yajl_val u,
 }
 
 /* Sends ag one ack event for update uuid of task_id. 0 or an error. */
-static int send_ack(struct agent_rec *ag, const char *task_id,
-                    const char *uuid)
+/* Adds one acknowledgement to an ack event's "updates" array. */
+static void ack_write(struct agora_jw *w, const char *task_id,
+                      const char *uuid)
 {
-    struct agora_jw *w = agora_jw_new();
-    const char *line;
-    size_t len;
-    int rc = AGORA_ENOMEM;
-
-    if (ag == NULL || ag->stream == NULL) {
-        agora_jw_free(w);
-        return AGORA_EUNAVAIL;
-    }
-    agora_jw_obj_open(w);
-    agora_jw_kstr(w, "type", "ack");
-    agora_jw_key(w, "updates");
-    agora_jw_arr_open(w);
     agora_jw_obj_open(w);
     agora_jw_kstr(w, "task_id", task_id);
     agora_jw_kstr(w, "uuid", uuid);
     agora_jw_obj_close(w);
+}
+
+/*
+ * Tells ag that the update uuid of task_id is acknowledged. A framework
+ * acknowledging while ag's updates POST is applied (marathon.so does, on
+ * RUNNING) joins the ack event the POST's handler sends at its end: one
+ * stream write a POST, not one an update. That event goes out in the
+ * same loop turn; if it cannot, the agent sends the update again and
+ * it is acknowledged then as already delivered.
+ */
+static int send_ack(struct master *m, struct agent_rec *ag,
+                    const char *task_id, const char *uuid)
+{
+    struct agora_jw *w;
+    const char *line;
+    size_t len;
+    int rc = AGORA_ENOMEM;
+
+    if (ag == NULL || ag->stream == NULL)
+        return AGORA_EUNAVAIL;
+    if (ag == m->tasks.ack_agent && m->tasks.ack_into != NULL) {
+        ack_write(m->tasks.ack_into, task_id, uuid);
+        return 0;
+    }
+    w = agora_jw_new();
+    agora_jw_obj_open(w);
+    agora_jw_kstr(w, "type", "ack");
+    agora_jw_key(w, "updates");
+    agora_jw_arr_open(w);
+    ack_write(w, task_id, uuid);
     agora_jw_arr_close(w);
     agora_jw_obj_close(w);
     line = w ? agora_jw_result(w, &len) : NULL;
@@ -1086,7 +1104,7 @@ int tasks_acknowledge(struct master *m, struct agora_framework *fw,
     e = framework_unacked_find(fw, uuid);
     if (e == NULL || e->acked || strcmp(e->task_id, task_id) != 0)
         return AGORA_ENOENT;
-    if (send_ack(agents_find(m, e->agent_id), task_id, uuid) == 0)
+    if (send_ack(m, agents_find(m, e->agent_id), task_id, uuid) == 0)
         framework_unacked_remove(m, fw, uuid);
     else
         e->acked = 1; /* the agent hears it when it sends it again */
@@ -1110,7 +1128,7 @@ int tasks_set_explicit_acks(struct master *m, struct agora_framework *fw,
         struct fw_unacked *e = v;
 
         if (!e->acked)
-            send_ack(agents_find(m, e->agent_id), e->task_id, e->uuid);
+            send_ack(m, agents_find(m, e->agent_id), e->task_id, e->uuid);
     }
     framework_unacked_clear(m, fw);
     return 0;

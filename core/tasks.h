@@ -126,6 +126,11 @@ struct tasks {
     /* Reconciliation answers about tasks unknown while agents may still
      * report them: task id -> struct task_held list. */
     struct map held;
+    /* While agent_proto.c applies an agent's updates POST: the ack
+     * event it is writing for that agent, which acknowledgements of
+     * the same agent join (send_ack) instead of one event each. */
+    struct agent_rec *ack_agent;
+    struct agora_jw *ack_into;
 };
 
 /* An empty table in m (at start, and after a step-down with tasks_free). */

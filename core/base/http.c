@@ -38,6 +38,10 @@
 #define HTTP_DEFAULT_MAX_PENDING (8u << 20)
 #define HTTP_DEFAULT_STREAM_BUDGET ((size_t)64 << 20)
 #define HTTP_BODY_MAX_DEFAULT (1u << 20)
+/* A drained stream keeps a buffer up to this size for its next write:
+ * the master writes an agent's stream every launch and acknowledgement,
+ * and a buffer freed each time was allocated and faulted in again. */
+#define HTTP_STREAM_KEEP 8192u
 
 struct http_server {
     struct ev_loop *loop;
@@ -930,11 +934,14 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf,
         http_pending_total -= n;
         if (st->off == st->len) {
             st->off = st->len = 0;
-            /* Drained: give the buffer back. A master holds a stream per
-             * agent, mostly idle; none should keep its largest burst. */
-            free(st->buf);
-            st->buf = NULL;
-            st->cap = 0;
+            /* Drained: give a big buffer back. A master holds a stream
+             * per agent, mostly idle; none should keep its largest
+             * burst, only what one launch needs. */
+            if (st->cap > HTTP_STREAM_KEEP) {
+                free(st->buf);
+                st->buf = NULL;
+                st->cap = 0;
+            }
         }
         return (ssize_t)n;
     }

@@ -3,6 +3,8 @@
  * formatting, and the arithmetic (add, subtract, contains, find, scalar).
  */
 #include <check.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,6 +420,70 @@ START_TEST(test_format_by_hand)
 }
 END_TEST
 
+/* The scalar the format would write by snprintf("%.3f"), without
+ * trailing zeros: what format_scalar's integer path must match. */
+static void scalar_by_printf(double v, char *out, size_t size)
+{
+    double r = round(v * 1000) / 1000;
+    size_t n;
+
+    snprintf(out, size, "%.3f", r == 0 ? 0 : r);
+    n = strlen(out);
+    while (n > 0 && out[n - 1] == '0')
+        n--;
+    if (n > 0 && out[n - 1] == '.')
+        n--;
+    out[n] = '\0';
+}
+
+/* Scalars are written without snprintf() below 1e12 and with it above:
+ * the same text either way, at every rounding edge. */
+START_TEST(test_format_scalars_as_printf)
+{
+    static const double edges[] = {0,      0.0004,     0.0005,   0.0015,
+                                   0.1,    0.125,      0.3,      0.9995,
+                                   1,      2.5,        31000,    1e6 + 0.001,
+                                   123456789.1239, 999999999999.9994,
+                                   1e12,   1e15 + 0.5, -0.0004,  -2.5,
+                                   1e300};
+    struct agora_resource v = {.name = "x", .type = AGORA_SCALAR};
+    struct agora_resources r = {&v, 1};
+    char want[400], got[400];
+    unsigned i;
+
+    for (i = 0; i < sizeof(edges) / sizeof(edges[0]) + 20000; i++) {
+        v.scalar = i < sizeof(edges) / sizeof(edges[0])
+                       ? edges[i]
+                       : (double)(i * 7919u % 100003u) / (i % 7 ? 1000 : 8);
+        scalar_by_printf(v.scalar, want, sizeof(want));
+        agora_resources_format(&r, got, sizeof(got));
+        ck_assert_msg(strncmp(got, "x:", 2) == 0 && strcmp(got + 2, want) == 0,
+                      "%.17g: '%s', printf '%s'", v.scalar, got, want);
+    }
+}
+END_TEST
+
+/* agora_resources_text() longer than its stack buffer: the whole text. */
+START_TEST(test_text_long)
+{
+    struct agora_range ports[40];
+    struct agora_resource v = {.name = "ports", .type = AGORA_RANGES,
+                               .ranges = ports, .nranges = 40};
+    struct agora_resources r = {&v, 1};
+    char *text;
+    unsigned i;
+
+    for (i = 0; i < 40; i++)
+        ports[i] = (struct agora_range){31000 + 10 * i, 31005 + 10 * i};
+    text = agora_resources_text(&r);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_gt(strlen(text), 256);
+    ck_assert_str_eq(text, fmt(&r));
+    ck_assert(strncmp(text, "ports:[31000-31005,31010-31015,", 31) == 0);
+    free(text);
+}
+END_TEST
+
 /* ---- copy, add, subtract ---- */
 
 START_TEST(test_copy)
@@ -773,6 +839,8 @@ static Suite *resources_suite(void)
     tcase_add_test(f, test_format_truncated);
     tcase_add_test(f, test_text);
     tcase_add_test(f, test_format_by_hand);
+    tcase_add_test(f, test_format_scalars_as_printf);
+    tcase_add_test(f, test_text_long);
     suite_add_tcase(s, f);
 
     tcase_add_test(m, test_copy);

@@ -1016,11 +1016,16 @@ START_TEST(test_key_order)
     ck_assert_int_eq(skey_unpack(pa, la, back), 512);
     ck_assert_str_eq(back, a);
     ck_assert_uint_eq(skey_pack("a b", 3, 0, pa), 0); /* not a key's */
+    /* ... in a packed word of eight, or after one. */
+    ck_assert_uint_eq(skey_pack("abcd efghijk", 12, 0, pa), 0);
+    ck_assert_uint_eq(skey_pack("abcdefghij k", 12, 0, pa), 0);
+    ck_assert_uint_eq(skey_pack("abcdefgh\x80", 9, 0, pa), 0);
 
     for (round = 0; round < 200000; round++) {
-        /* Short strings of few characters: many shared prefixes. */
-        na = rand_r(&seed) % 9;
-        nb = rand_r(&seed) % 9;
+        /* Short strings of few characters: many shared prefixes; every
+         * third round longer ones, packed eight characters a word. */
+        na = rand_r(&seed) % (round % 3 ? 9 : 40);
+        nb = rand_r(&seed) % (round % 3 ? 9 : 40);
         for (i = 0; i < na; i++)
             a[i] = key_chars[rand_r(&seed) % (round % 2 ? 4 : 68)];
         for (i = 0; i < nb; i++)

@@ -26,11 +26,25 @@ static uint64_t map_hash(const char *s)
     return h;
 }
 
-/* The slot holding key, or the first free one on its probe path. */
-static struct agora_map_slot *map_find(const struct agora_map *m, const char *key,
-                                     int for_insert)
+/*
+ * Each slot's hash, in the same allocation after the slots, where the
+ * public struct agora_map_slot does not show it: a probe compares it
+ * before the key, so a lookup runs strcmp() about once, not once per
+ * slot it passes. Ids of one app share a long prefix ("app.uuid"),
+ * which every strcmp() of a passed slot read through.
+ */
+static uint32_t *map_hashes(const struct agora_map *m)
 {
-    size_t i = (size_t)map_hash(key) & (m->cap - 1);
+    return (uint32_t *)(void *)(m->slots + m->cap);
+}
+
+/* The slot holding key (of hash h), or the first free one on its probe
+ * path. */
+static struct agora_map_slot *map_find(const struct agora_map *m, const char *key,
+                                       uint32_t h, int for_insert)
+{
+    const uint32_t *hashes = map_hashes(m);
+    size_t i = (size_t)h & (m->cap - 1);
     struct agora_map_slot *tomb = NULL;
 
     for (;;) {
@@ -41,21 +55,30 @@ static struct agora_map_slot *map_find(const struct agora_map *m, const char *ke
         if (s->key == MAP_GONE) {
             if (!tomb)
                 tomb = s;
-        } else if (strcmp(s->key, key) == 0) {
+        } else if (hashes[i] == h && strcmp(s->key, key) == 0) {
             return s;
         }
         i = (i + 1) & (m->cap - 1);
     }
 }
 
+/* Stores key's slot s with its hash. */
+static void map_set(struct agora_map *m, struct agora_map_slot *s,
+                    const struct agora_map_slot *from, uint32_t h)
+{
+    *s = *from;
+    map_hashes(m)[s - m->slots] = h;
+}
+
 static int map_grow(struct agora_map *m)
 {
     size_t cap = m->cap ? m->cap : 16, i;
     struct agora_map old = *m;
+    const uint32_t *old_hashes = old.cap ? map_hashes(&old) : NULL;
 
     while (cap * 3 / 4 <= m->n + 1)
         cap *= 2;
-    m->slots = calloc(cap, sizeof(*m->slots));
+    m->slots = calloc(cap, sizeof(*m->slots) + sizeof(uint32_t));
     if (m->slots == NULL) {
         *m = old;
         return AGORA_ENOMEM;
@@ -66,7 +89,8 @@ static int map_grow(struct agora_map *m)
         struct agora_map_slot *s = &old.slots[i];
 
         if (s->key && s->key != MAP_GONE)
-            *map_find(m, s->key, 1) = *s;
+            map_set(m, map_find(m, s->key, old_hashes[i], 1), s,
+                    old_hashes[i]);
     }
     free(old.slots);
     return 0;
@@ -74,6 +98,7 @@ static int map_grow(struct agora_map *m)
 
 int agora_map_put(struct agora_map *m, const char *key, void *value)
 {
+    uint32_t h = (uint32_t)map_hash(key);
     struct agora_map_slot *s;
     char *k;
 
@@ -81,7 +106,7 @@ int agora_map_put(struct agora_map *m, const char *key, void *value)
         if (map_grow(m) < 0)
             return AGORA_ENOMEM;
     }
-    s = map_find(m, key, 1);
+    s = map_find(m, key, h, 1);
     if (s->key && s->key != MAP_GONE) {
         s->value = value;
         return 0;
@@ -91,8 +116,7 @@ int agora_map_put(struct agora_map *m, const char *key, void *value)
         return AGORA_ENOMEM;
     if (s->key == NULL)
         m->used++;
-    s->key = k;
-    s->value = value;
+    map_set(m, s, &(struct agora_map_slot){k, value}, h);
     m->n++;
     return 0;
 }
@@ -103,7 +127,7 @@ void *agora_map_get(const struct agora_map *m, const char *key)
 
     if (m->cap == 0 || key == NULL)
         return NULL;
-    s = map_find(m, key, 0);
+    s = map_find(m, key, (uint32_t)map_hash(key), 0);
     return s->key && s->key != MAP_GONE ? s->value : NULL;
 }
 
@@ -114,7 +138,7 @@ void *agora_map_del(struct agora_map *m, const char *key)
 
     if (m->cap == 0 || key == NULL)
         return NULL;
-    s = map_find(m, key, 0);
+    s = map_find(m, key, (uint32_t)map_hash(key), 0);
     if (s->key == NULL || s->key == MAP_GONE)
         return NULL;
     v = s->value;

@@ -102,19 +102,6 @@ static int finish(struct dargv *a, char ***out)
     return 0;
 }
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int name_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -236,12 +223,12 @@ static int check_type(yajl_val ct, yajl_val docker, char *err, size_t errlen)
     yajl_val priv = member(ct, docker, "privileged");
 
     if (type != NULL && strcmp(type, "DOCKER") != 0) {
-        fail(err, errlen, "container.type: %s is not run by the docker "
+        exec_errf(err, errlen, "container.type: %s is not run by the docker "
                           "containerizer", type);
         return -1;
     }
     if (priv != NULL && !YAJL_IS_FALSE(priv) && !YAJL_IS_NULL(priv)) {
-        fail(err, errlen, "container.docker.privileged: not supported");
+        exec_errf(err, errlen, "container.docker.privileged: not supported");
         return -1;
     }
     return 0;
@@ -264,7 +251,7 @@ static int add_network(struct dargv *a, yajl_val ct, yajl_val docker,
         if (net == NULL || (strcmp(net, "HOST") != 0 &&
                             strcmp(net, "BRIDGE") != 0 &&
                             strcmp(net, "NONE") != 0)) {
-            fail(err, errlen, "container.docker.network: %s is not HOST, "
+            exec_errf(err, errlen, "container.docker.network: %s is not HOST, "
                               "BRIDGE or NONE", net ? net : "not a string");
             return -1;
         }
@@ -275,11 +262,11 @@ static int add_network(struct dargv *a, yajl_val ct, yajl_val docker,
     if (pm == NULL || YAJL_IS_NULL(pm))
         return 0;
     if (!YAJL_IS_ARRAY(pm)) {
-        fail(err, errlen, "container.portMappings: not an array");
+        exec_errf(err, errlen, "container.portMappings: not an array");
         return -1;
     }
     if (pm->u.array.len > 0 && strcmp(net, "BRIDGE") != 0) {
-        fail(err, errlen, "container.portMappings: only with network "
+        exec_errf(err, errlen, "container.portMappings: only with network "
                           "BRIDGE, not %s", net);
         return -1;
     }
@@ -293,7 +280,7 @@ static int add_network(struct dargv *a, yajl_val ct, yajl_val docker,
         if (agora_json_int(m, "hostPort", &hp) != 0 || hp < 1 || hp > 65535 ||
             agora_json_int(m, "containerPort", &cp) != 0 || cp < 1 ||
             cp > 65535) {
-            fail(err, errlen, "container.portMappings[%zu]: hostPort and "
+            exec_errf(err, errlen, "container.portMappings[%zu]: hostPort and "
                               "containerPort must be 1..65535 (a hostPort 0 "
                               "is the framework's to replace)", i);
             return -1;
@@ -305,8 +292,10 @@ static int add_network(struct dargv *a, yajl_val ct, yajl_val docker,
             addf(a, "--publish=%lld:%lld/tcp", (long long)hp, (long long)cp);
             addf(a, "--publish=%lld:%lld/udp", (long long)hp, (long long)cp);
         } else {
-            fail(err, errlen, "container.portMappings[%zu].protocol: %s is "
-                              "not tcp, udp or udp,tcp", i, proto);
+            exec_errf(err, errlen,
+                      "container.portMappings[%zu].protocol: %s is not tcp, "
+                      "udp or udp,tcp",
+                      i, proto);
             return -1;
         }
     }
@@ -324,7 +313,7 @@ static int add_volumes(struct dargv *a, const struct docker_task *t,
     if (vols == NULL || YAJL_IS_NULL(vols))
         return 0;
     if (!YAJL_IS_ARRAY(vols)) {
-        fail(err, errlen, "container.volumes: not an array");
+        exec_errf(err, errlen, "container.volumes: not an array");
         return -1;
     }
     for (i = 0; i < vols->u.array.len; i++) {
@@ -336,18 +325,18 @@ static int add_volumes(struct dargv *a, const struct docker_task *t,
         if (mode == NULL)
             mode = "RW";
         if (!volume_path_ok(cp) || !volume_path_ok(hp)) {
-            fail(err, errlen, "container.volumes[%zu]: containerPath and "
+            exec_errf(err, errlen, "container.volumes[%zu]: containerPath and "
                               "hostPath must be absolute, without ':', ',' "
                               "or '..'", i);
             return -1;
         }
         if (!volume_allowed(hp, t->allowed_volume_paths)) {
-            fail(err, errlen, "container.volumes[%zu].hostPath: %s is "
+            exec_errf(err, errlen, "container.volumes[%zu].hostPath: %s is "
                               "outside --allowed_volume_paths", i, hp);
             return -1;
         }
         if (strcmp(mode, "RO") != 0 && strcmp(mode, "RW") != 0) {
-            fail(err, errlen, "container.volumes[%zu].mode: %s is not RO "
+            exec_errf(err, errlen, "container.volumes[%zu].mode: %s is not RO "
                               "or RW", i, mode);
             return -1;
         }
@@ -366,14 +355,14 @@ static int add_parameters(struct dargv *a, yajl_val ct, yajl_val docker,
     if (ps == NULL || YAJL_IS_NULL(ps))
         return 0;
     if (!YAJL_IS_ARRAY(ps)) {
-        fail(err, errlen, "container.docker.parameters: not an array");
+        exec_errf(err, errlen, "container.docker.parameters: not an array");
         return -1;
     }
     for (i = 0; i < ps->u.array.len; i++) {
         k = agora_json_get_str(ps->u.array.values[i], "key");
         v = agora_json_get_str(ps->u.array.values[i], "value");
         if (!param_key_ok(k)) {
-            fail(err, errlen, "container.docker.parameters[%zu].key: "
+            exec_errf(err, errlen, "container.docker.parameters[%zu].key: "
                               "not a docker run option name "
                               "([a-z0-9][a-z0-9-]*)", i);
             return -1;
@@ -382,12 +371,14 @@ static int add_parameters(struct dargv *a, yajl_val ct, yajl_val docker,
          * (the name the shim stops, the sandbox, the limits). */
         if (strcmp(k, "name") == 0 || strcmp(k, "env-file") == 0 ||
             strcmp(k, "entrypoint") == 0 || strcmp(k, "privileged") == 0) {
-            fail(err, errlen, "container.docker.parameters[%zu].key: %s is "
-                              "set by the agent", i, k);
+            exec_errf(err, errlen,
+                      "container.docker.parameters[%zu].key: %s is set by "
+                      "the agent",
+                      i, k);
             return -1;
         }
         if (v == NULL || has_control(v)) {
-            fail(err, errlen, "container.docker.parameters[%zu].value: "
+            exec_errf(err, errlen, "container.docker.parameters[%zu].value: "
                               "not a string of printable characters", i);
             return -1;
         }
@@ -408,13 +399,13 @@ static int write_env_file(const struct docker_task *t, char *path,
     if ((t->env_file ? (size_t)snprintf(path, pathlen, "%s", t->env_file)
                      : (size_t)snprintf(path, pathlen, "%s/%s", t->sandbox,
                                         DOCKER_ENV_FILE)) >= pathlen) {
-        fail(err, errlen, "sandbox path too long");
+        exec_errf(err, errlen, "sandbox path too long");
         return -1;
     }
     for (i = 0; t->env != NULL && t->env[i] != NULL; i++) {
         if (strchr(t->env[i], '=') == NULL || t->env[i][0] == '=' ||
             strchr(t->env[i], '\n') != NULL) {
-            fail(err, errlen, "environment variable %zu: not K=V on one "
+            exec_errf(err, errlen, "environment variable %zu: not K=V on one "
                               "line (docker's --env-file cannot carry it)",
                  i);
             return -1;
@@ -422,13 +413,13 @@ static int write_env_file(const struct docker_task *t, char *path,
     }
     /* Anew: a file (or link) the task left there is not ours to write. */
     if (unlink(path) < 0 && errno != ENOENT) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        exec_errf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
               0600);
     if (fd < 0) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        exec_errf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     n = asprintf(&line, "MESOS_SANDBOX=%s\nMESOS_CONTAINER_NAME=%s\n",
@@ -445,7 +436,7 @@ static int write_env_file(const struct docker_task *t, char *path,
     if (close(fd) != 0)
         rc = -1;
     if (rc != 0)
-        fail(err, errlen, "%s: cannot write", path);
+        exec_errf(err, errlen, "%s: cannot write", path);
     return rc;
 }
 
@@ -463,12 +454,12 @@ static int add_command(struct dargv *a, const struct docker_task *t,
     if (t->argv == NULL || YAJL_IS_NULL(t->argv))
         return 0;
     if (!YAJL_IS_ARRAY(t->argv)) {
-        fail(err, errlen, "argv: not an array");
+        exec_errf(err, errlen, "argv: not an array");
         return -1;
     }
     for (i = 0; i < t->argv->u.array.len; i++) {
         if (!YAJL_IS_STRING(t->argv->u.array.values[i])) {
-            fail(err, errlen, "argv[%zu]: not a string", i);
+            exec_errf(err, errlen, "argv[%zu]: not a string", i);
             return -1;
         }
         add(a, t->argv->u.array.values[i]->u.string);
@@ -486,12 +477,12 @@ int docker_task_argv(const struct docker_task *t, char ***argv_out,
 
     *argv_out = NULL;
     if (!YAJL_IS_OBJECT(ct)) {
-        fail(err, errlen, "container: not an object");
+        exec_errf(err, errlen, "container: not an object");
         return -1;
     }
     docker = agora_json_get(ct, "docker");
     if (docker != NULL && !YAJL_IS_OBJECT(docker) && !YAJL_IS_NULL(docker)) {
-        fail(err, errlen, "container.docker: not an object");
+        exec_errf(err, errlen, "container.docker: not an object");
         return -1;
     }
     if (!YAJL_IS_OBJECT(docker))
@@ -500,14 +491,14 @@ int docker_task_argv(const struct docker_task *t, char ***argv_out,
         return -1;
     img = member(ct, docker, "image");
     if (!YAJL_IS_STRING(img) || !image_ok(img->u.string)) {
-        fail(err, errlen, "container.docker.image: missing, or not an image "
-                          "reference");
+        exec_errf(err, errlen,
+                  "container.docker.image: missing, or not an image reference");
         return -1;
     }
     if (t->sandbox == NULL || t->sandbox[0] != '/' ||
         !volume_path_ok(t->sandbox) || t->name == NULL ||
         !image_ok(t->name)) {
-        fail(err, errlen, "docker: bad sandbox or container name");
+        exec_errf(err, errlen, "docker: bad sandbox or container name");
         return -1;
     }
     add(&a, t->docker ? t->docker : "docker");
@@ -544,7 +535,7 @@ int docker_task_argv(const struct docker_task *t, char ***argv_out,
     if (add_command(&a, t, err, errlen) < 0)
         goto fail;
     if (finish(&a, argv_out) < 0) {
-        fail(err, errlen, "out of memory");
+        exec_errf(err, errlen, "out of memory");
         return -1;
     }
     return 0;

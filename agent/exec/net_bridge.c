@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 
 #include "net.h"
+#include "proc.h"
 
 extern char **environ;
 
@@ -39,17 +40,6 @@ extern char **environ;
 #define NET_FILE_MAX (NET_ID_MAX + 2 + NET_PORTS_MAX * 24)
 #define NET_SCRIPT_MAX 8192
 #define NET_NFT_TIMEOUT_MS 10000
-
-static void net_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int net_conf_init(struct net_conf *c, const char *bridge, const char *cidr,
                   const char *work_dir, char *err, size_t errlen)
@@ -65,14 +55,14 @@ int net_conf_init(struct net_conf *c, const char *bridge, const char *cidr,
     if (cidr == NULL || cidr[0] == '\0')
         cidr = NET_DEFAULT_CIDR;
     if (strlen(bridge) >= IFNAMSIZ) {
-        net_err(err, errlen, "--network_bridge: longer than %d bytes",
+        exec_errf(err, errlen, "--network_bridge: longer than %d bytes",
                 IFNAMSIZ - 1);
         return -1;
     }
     for (i = 0; bridge[i] != '\0'; i++) {
         if (bridge[i] <= ' ' || bridge[i] == '/' || bridge[i] == ':' ||
             bridge[i] > '~' || bridge[i] == '"') {
-            net_err(err, errlen, "--network_bridge: not a link name: %s",
+            exec_errf(err, errlen, "--network_bridge: not a link name: %s",
                     bridge);
             return -1;
         }
@@ -84,7 +74,7 @@ int net_conf_init(struct net_conf *c, const char *bridge, const char *cidr,
                                                               : '_');
     c->tag[i] = '\0';
     if (strlen(cidr) >= sizeof(buf) || strchr(cidr, '/') == NULL) {
-        net_err(err, errlen, "--network_cidr: not a.b.c.d/len: %s", cidr);
+        exec_errf(err, errlen, "--network_cidr: not a.b.c.d/len: %s", cidr);
         return -1;
     }
     memcpy(buf, cidr, strlen(cidr) + 1);
@@ -94,20 +84,20 @@ int net_conf_init(struct net_conf *c, const char *bridge, const char *cidr,
     prefix = strtol(slash + 1, &end, 10);
     if (inet_pton(AF_INET, buf, &a) != 1 || *end != '\0' ||
         end == slash + 1 || prefix < 8 || prefix > 30) {
-        net_err(err, errlen,
+        exec_errf(err, errlen,
                 "--network_cidr: not a.b.c.d/len with len 8..30: %s", cidr);
         return -1;
     }
     c->net = ntohl(a.s_addr);
     c->prefix = (int)prefix;
     if ((c->net & (0xffffffffu >> prefix)) != 0) {
-        net_err(err, errlen, "--network_cidr: host bits set in %s", cidr);
+        exec_errf(err, errlen, "--network_cidr: host bits set in %s", cidr);
         return -1;
     }
     if (work_dir == NULL || work_dir[0] != '/' ||
         (size_t)snprintf(c->state_dir, sizeof(c->state_dir), "%s/net",
                          work_dir) >= sizeof(c->state_dir)) {
-        net_err(err, errlen, "network: work_dir must be an absolute path");
+        exec_errf(err, errlen, "network: work_dir must be an absolute path");
         return -1;
     }
     memcpy(c->table, NET_DEFAULT_TABLE, sizeof(NET_DEFAULT_TABLE));
@@ -179,7 +169,7 @@ static int nft_run(const struct net_conf *c, const char *script, char *err,
     if (rc != 0) {
         close(in[1]);
         close(out[0]);
-        net_err(err, errlen, "cannot run %s: %s", c->nft, strerror(rc));
+        exec_errf(err, errlen, "cannot run %s: %s", c->nft, strerror(rc));
         return -1;
     }
     if (err != NULL && errlen > 0)
@@ -215,7 +205,7 @@ static int nft_run(const struct net_conf *c, const char *script, char *err,
              (t.tv_nsec - t0.tv_nsec) / 1000000;
         if (ms >= NET_NFT_TIMEOUT_MS) {
             kill(pid, SIGKILL);
-            net_err(err, errlen, "%s did not finish in %d ms", c->nft,
+            exec_errf(err, errlen, "%s did not finish in %d ms", c->nft,
                     NET_NFT_TIMEOUT_MS);
             status = -1;
             break;
@@ -243,7 +233,7 @@ static int nft_run(const struct net_conf *c, const char *script, char *err,
         return -1;
     if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
         if (err != NULL && errlen > 0 && err[0] == '\0')
-            net_err(err, errlen, "%s failed", c->nft);
+            exec_errf(err, errlen, "%s failed", c->nft);
         return -1;
     }
     return 0;
@@ -444,13 +434,13 @@ static int entry_take(const struct net_conf *c, int dir, struct net_entry *e,
     }
     if (fd < 0) {
         ip_text(c->net, name, sizeof(name));
-        net_err(err, errlen, "no free address in %s/%d: %s", name, c->prefix,
+        exec_errf(err, errlen, "no free address in %s/%d: %s", name, c->prefix,
                 strerror(errno));
         return -1;
     }
     e->ip = c->net | h;
     if (write(fd, body, used) != (ssize_t)used) {
-        net_err(err, errlen, "cannot write %s/%s: %s", c->state_dir, name,
+        exec_errf(err, errlen, "cannot write %s/%s: %s", c->state_dir, name,
                 strerror(errno));
         close(fd);
         unlinkat(dir, name, 0);
@@ -481,8 +471,9 @@ static int entry_undo(const struct net_conf *c, int dir,
     if (lrc == 0)
         lrc = net_link_neigh_del(c->bridge, e->ip);
     if (lrc < 0) {
-        net_err(err, errlen, "cannot delete link %s or its neighbour entry: %s",
-                veth, strerror(-lrc));
+        exec_errf(err, errlen,
+                  "cannot delete link %s or its neighbour entry: %s", veth,
+                  strerror(-lrc));
         rc = -1;
     }
     if (rc == 0) {
@@ -524,14 +515,14 @@ static int host_setup(const struct net_conf *c, char *err, size_t errlen)
 
     rc = net_link_bridge(c->bridge, c->net | 1, c->prefix);
     if (rc < 0) {
-        net_err(err, errlen, "bridge %s: %s", c->bridge, strerror(-rc));
+        exec_errf(err, errlen, "bridge %s: %s", c->bridge, strerror(-rc));
         return -1;
     }
     snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet",
              c->bridge);
     if (sysctl_one("/proc/sys/net/ipv4/ip_forward") < 0 ||
         sysctl_one(path) < 0) {
-        net_err(err, errlen, "cannot turn on ip_forward and %s: %s", path,
+        exec_errf(err, errlen, "cannot turn on ip_forward and %s: %s", path,
                 strerror(errno));
         return -1;
     }
@@ -550,22 +541,22 @@ int net_bridge_attach(const struct net_conf *c, pid_t pid,
     int dir, rc;
 
     if (task_id == NULL || !task_id_ok(task_id)) {
-        net_err(err, errlen, "network: bad task id");
+        exec_errf(err, errlen, "network: bad task id");
         return -1;
     }
     if (n > NET_PORTS_MAX) {
-        net_err(err, errlen, "network: more than %d port mappings",
+        exec_errf(err, errlen, "network: more than %d port mappings",
                 NET_PORTS_MAX);
         return -1;
     }
     for (i = 0; i < n; i++) {
         if (m[i].host_port == 0 || m[i].container_port == 0) {
-            net_err(err, errlen, "network: port mapping %zu: port 0", i);
+            exec_errf(err, errlen, "network: port mapping %zu: port 0", i);
             return -1;
         }
         for (j = 0; j < i; j++) {
             if (m[j].host_port == m[i].host_port && m[j].udp == m[i].udp) {
-                net_err(err, errlen, "network: host port %u mapped twice",
+                exec_errf(err, errlen, "network: host port %u mapped twice",
                         m[i].host_port);
                 return -1;
             }
@@ -573,7 +564,7 @@ int net_bridge_attach(const struct net_conf *c, pid_t pid,
     }
     e = calloc(1, sizeof(*e));
     if (e == NULL) {
-        net_err(err, errlen, "network: out of memory");
+        exec_errf(err, errlen, "network: out of memory");
         return -1;
     }
     memcpy(e->id, task_id, strlen(task_id) + 1);
@@ -582,7 +573,7 @@ int net_bridge_attach(const struct net_conf *c, pid_t pid,
     e->n = n;
     dir = state_dir_open(c, 1);
     if (dir < 0) {
-        net_err(err, errlen, "network: %s: %s", c->state_dir,
+        exec_errf(err, errlen, "network: %s: %s", c->state_dir,
                 strerror(errno));
         free(e);
         return -1;
@@ -602,7 +593,7 @@ int net_bridge_attach(const struct net_conf *c, pid_t pid,
         rc = net_link_veth(veth, c->bridge, pid, e->ip, c->prefix, c->net | 1,
                            &step);
         if (rc < 0)
-            net_err(err, errlen, "network: %s: %s", step, strerror(-rc));
+            exec_errf(err, errlen, "network: %s: %s", step, strerror(-rc));
         rc = rc < 0 ? -1 : 0;
     }
     /* One nft child and one commit a task: the table, its chains
@@ -610,7 +601,7 @@ int net_bridge_attach(const struct net_conf *c, pid_t pid,
     if (rc == 0) {
         if (nft_base(c, script, &u) < 0 || nft_chains(c, script, &u) < 0 ||
             nft_ports(c, script, &u, e->ip, m, n, 0) < 0) {
-            net_err(err, errlen, "network: nft script too long");
+            exec_errf(err, errlen, "network: nft script too long");
             rc = -1;
         } else if (nft_run(c, script, err, errlen) < 0) {
             rc = -1;

@@ -17,6 +17,11 @@
  */
 ssize_t exec_read_file(int dirfd, const char *path, char *buf, size_t cap);
 
+/* Formats a reason into err (errlen bytes; nothing when err is NULL or
+ * errlen 0), cut to fit. */
+void exec_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Writes len bytes to an existing file (a cgroup knob). 0 or -errno. */
 int exec_write_file(const char *path, const char *data, size_t len);
 

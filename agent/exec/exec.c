@@ -836,8 +836,6 @@ static int prepare(struct exec *x, struct agent_task *t,
     return 0;
 }
 
-/* Spawns the shim: new session, 0 the launch pipe, 1-2 /dev/null, 3 the
- * status pipe. *launch_fd is the launch pipe's (non-blocking) write end. */
 /* The launcher forks the shim (launcher.h): 0 with *pid and *pidfd, or
  * an errno value, the launcher stopped then (started again a second
  * later). *may_spawn: the launcher did not take the request, so the
@@ -871,9 +869,11 @@ static int fork_shim(struct exec *x, struct agent_task *t, int launch_fd,
     return rc;
 }
 
-/* Starts t's shim with its status pipe (*status_fd, the agent's end) and
- * launch pipe (*launch_fd): forked by the launcher (*pidfd >= 0), else
- * spawned (*pidfd -1, the agent's child). 0 or an errno value. */
+/* Starts t's shim in a session of its own: fd 0 the launch pipe, 1-2
+ * /dev/null, 3 the status pipe; *status_fd is the status pipe's read end
+ * and *launch_fd the launch pipe's (non-blocking) write end. Forked by the
+ * launcher (*pidfd >= 0), else spawned (*pidfd -1, the agent's child).
+ * 0 or an errno value. */
 static int spawn_shim(struct exec *x, struct agent_task *t, pid_t *pid,
                       int *pidfd, int *status_fd, int *launch_fd)
 {

@@ -48,15 +48,20 @@ export class JobPage {
 
   async remove() {
     if (!confirm(`Delete ${this.name}?`)) return;
+    // A snapshot taken before the delete may still arrive: it must not
+    // ask for the stats of a job that is gone (a 400).
+    this.removing = true;
     try {
       await call('DELETE', job(this.name));
       this.ctx.go('#/');
     } catch (e) {
+      this.removing = false;
       this.ctx.fail(e);
     }
   }
 
   update(jobs) {
+    if (this.removing) return;
     const j = jobs.find(x => x.name === this.name);
     this.job = j;
     if (!j) {

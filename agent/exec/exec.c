@@ -105,6 +105,8 @@ struct task_exec {
     size_t launch_len, launch_off;
     char *docker_name;    /* a docker task's container (kill: docker
                            * stop), or NULL */
+    struct launcher_req *fork_req; /* its shim asked of the launcher,
+                                    * unanswered (launcher.h) */
     ev_io oom_io;         /* v1 OOM eventfd */
     ev_timer kill_timer;  /* SIGKILL after the grace, then sweeps */
     ev_timer probe_timer; /* recovery: waiting for the shim */
@@ -409,7 +411,7 @@ int exec_init(struct exec **out, struct ev_loop *loop,
     /* AGORA_SHIM_LAUNCHER=0: every shim spawned (the bench's comparison) */
     if (!getenv("AGORA_SHIM_LAUNCHER") ||
         strcmp(getenv("AGORA_SHIM_LAUNCHER"), "0") != 0)
-        x->launcher = launcher_start(x->shim_path);
+        x->launcher = launcher_start(loop, x->shim_path);
     *out = x;
     return 0;
 }
@@ -529,6 +531,8 @@ static void te_quiet(struct task_exec *te)
     ev_timer_stop(loop, &te->probe_timer);
     health_stop(te->health);
     te->health = NULL;
+    launcher_cancel(te->fork_req);
+    te->fork_req = NULL;
 }
 
 static void te_free(struct task_exec *te)
@@ -836,54 +840,12 @@ static int prepare(struct exec *x, struct agent_task *t,
     return 0;
 }
 
-/* The launcher forks the shim (launcher.h): 0 with *pid and *pidfd, or
- * an errno value, the launcher stopped then (started again a second
- * later). *may_spawn: the launcher did not take the request, so the
- * caller may spawn the shim itself. */
-static int fork_shim(struct exec *x, struct agent_task *t, int launch_fd,
-                     int status_fd, pid_t *pid, int *pidfd, int *may_spawn)
+/* A shim's two pipes: p the status pipe, l the launch pipe (the agent's
+ * ends non-blocking). 0 or an errno value. */
+static int shim_pipes(int p[2], int l[2])
 {
-    int rc, sent = 0;
+    int rc;
 
-    *may_spawn = 1;
-    if (!x->launcher && x->launcher_retry > 0 &&
-        ev_time() >= x->launcher_retry) {
-        x->launcher_retry = 0;
-        x->launcher = launcher_start(x->shim_path);
-    }
-    if (!x->launcher)
-        return ENOENT;
-    rc = launcher_spawn(x->launcher, t->meta_file, launch_fd, status_fd, pid,
-                        pidfd, &sent);
-    if (rc != 0) {
-        *may_spawn = !sent;
-        log_warn(EXEC_LOG, "task %s: the shim launcher failed (%s): %s, "
-                           "and a launcher again in 1 s",
-                 t->id, strerror(rc),
-                 sent ? "the task fails (a shim of it may have been forked)"
-                      : "spawning its shim");
-        launcher_stop(x->launcher);
-        x->launcher = NULL;
-        x->launcher_retry = ev_time() + 1.0;
-    }
-    return rc;
-}
-
-/* Starts t's shim in a session of its own: fd 0 the launch pipe, 1-2
- * /dev/null, 3 the status pipe; *status_fd is the status pipe's read end
- * and *launch_fd the launch pipe's (non-blocking) write end. Forked by the
- * launcher (*pidfd >= 0), else spawned (*pidfd -1, the agent's child).
- * 0 or an errno value. */
-static int spawn_shim(struct exec *x, struct agent_task *t, pid_t *pid,
-                      int *pidfd, int *status_fd, int *launch_fd)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, all;
-    char *argv[] = {EXEC_SHIM_ARGV0, "--shim", t->meta_file, NULL};
-    int p[2], l[2], rc, may_spawn;
-
-    *pidfd = -1;
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
         return errno;
     if (pipe2(l, O_CLOEXEC) != 0) {
@@ -892,20 +854,26 @@ static int spawn_shim(struct exec *x, struct agent_task *t, pid_t *pid,
         close(p[1]);
         return rc;
     }
-    rc = fork_shim(x, t, l[0], p[1], pid, pidfd, &may_spawn);
-    if (rc == 0 || !may_spawn) {
-        close(p[1]);
-        close(l[0]);
-        if (rc != 0) { /* a shim forked unanswered reads EOF and ends */
-            close(p[0]);
-            close(l[1]);
-            return rc;
-        }
-        (void)fcntl(l[1], F_SETFL, O_NONBLOCK);
-        *status_fd = p[0];
-        *launch_fd = l[1];
-        return 0;
-    }
+    /* The agent's end only: the shim reads its end blocking. */
+    (void)fcntl(l[1], F_SETFL, O_NONBLOCK);
+    return 0;
+}
+
+/* Spawns t's shim, the agent's child, in a session of its own: fd 0 the
+ * launch pipe, 1-2 /dev/null, 3 the status pipe. 0 with *pid,
+ * *status_fd (the status pipe's read end) and *launch_fd (the launch
+ * pipe's write end), or an errno value. */
+static int spawn_shim(struct exec *x, struct agent_task *t, pid_t *pid,
+                      int *status_fd, int *launch_fd)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    char *argv[] = {EXEC_SHIM_ARGV0, "--shim", t->meta_file, NULL};
+    int p[2], l[2], rc;
+
+    if ((rc = shim_pipes(p, l)) != 0)
+        return rc;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&at);
     sigemptyset(&none);
@@ -929,9 +897,96 @@ static int spawn_shim(struct exec *x, struct agent_task *t, pid_t *pid,
         close(l[1]);
         return rc;
     }
-    (void)fcntl(l[1], F_SETFL, O_NONBLOCK);
     *status_fd = p[0];
     *launch_fd = l[1];
+    return 0;
+}
+
+/* The launch failed before the shim ran: te is freed, t reported. */
+static void launch_failed(struct task_exec *te, const char *msg)
+{
+    struct exec *x = te->x;
+    struct agent_task *t = te->t;
+
+    log_warn(EXEC_LOG, "task %s: %s", t->id, msg);
+    te_free(te);
+    cgroup_release(x, t->id);
+    exec_report(x, t, AGORA_TASK_FAILED, "REASON_CONTAINER_LAUNCH_FAILED", msg,
+                -1);
+}
+
+static void shim_started(struct task_exec *te, pid_t pid, int pidfd,
+                         int status_fd, int launch_fd);
+
+/* The launcher's answer for te (launcher_cb). */
+static void fork_done(void *arg, pid_t pid, int pidfd, int err, int lost)
+{
+    struct task_exec *te = arg;
+    struct exec *x = te->x;
+    int sfd = te->status_io.fd, lfd = te->launch_io.fd;
+    char msg[256];
+
+    te->fork_req = NULL;
+    if (pid > 0) {
+        ev_io_set(&te->status_io, -1, EV_READ);
+        ev_io_set(&te->launch_io, -1, EV_WRITE);
+        shim_started(te, pid, pidfd, sfd, lfd);
+        return;
+    }
+    /* A shim forked unanswered reads EOF here and ends unstarted. */
+    io_close(x->loop, &te->status_io);
+    io_close(x->loop, &te->launch_io);
+    if (lost) {
+        snprintf(msg, sizeof(msg),
+                 "the shim launcher stopped before it answered (%s); a shim "
+                 "may have been forked, so none is started again",
+                 strerror(err));
+        launch_failed(te, msg);
+        return;
+    }
+    /* It answered that it forked nothing: spawn the shim here. */
+    if ((err = spawn_shim(x, te->t, &pid, &sfd, &lfd)) != 0) {
+        snprintf(msg, sizeof(msg), "cannot spawn the task's shim: %s",
+                 strerror(err));
+        launch_failed(te, msg);
+        return;
+    }
+    shim_started(te, pid, -1, sfd, lfd);
+}
+
+/* Asks the launcher to fork te's shim (launcher.h): 0 when asked, and
+ * fork_done() follows on the loop; else an errno value, nothing was
+ * sent, and the caller spawns the shim itself. A broken launcher is
+ * replaced a second after it broke. */
+static int fork_shim(struct exec *x, struct task_exec *te)
+{
+    int p[2], l[2], rc;
+
+    if (x->launcher && launcher_broken(x->launcher)) {
+        x->launcher_retry = launcher_broken(x->launcher) + 1.0;
+        launcher_stop(x->launcher);
+        x->launcher = NULL;
+    }
+    if (!x->launcher && x->launcher_retry > 0 &&
+        ev_time() >= x->launcher_retry) {
+        x->launcher_retry = 0;
+        x->launcher = launcher_start(x->loop, x->shim_path);
+    }
+    if (!x->launcher)
+        return ENOENT;
+    if ((rc = shim_pipes(p, l)) != 0)
+        return rc;
+    rc = launcher_request(x->launcher, te->t->meta_file, l[0], p[1], fork_done,
+                          te, &te->fork_req);
+    close(p[1]);
+    close(l[0]);
+    if (rc != 0) {
+        close(p[0]);
+        close(l[1]);
+        return rc;
+    }
+    ev_io_set(&te->status_io, p[0], EV_READ);
+    ev_io_set(&te->launch_io, l[1], EV_WRITE);
     return 0;
 }
 
@@ -1006,7 +1061,7 @@ int exec_launch(struct exec *x, struct agent_task *t)
     char err[512], *doc = NULL;
     size_t doclen = 0;
     pid_t pid;
-    int rc, fd, lfd, pidfd;
+    int rc, fd, lfd;
 
     double t0 = x && x->trace ? ev_time() : 0;
 
@@ -1068,47 +1123,63 @@ int exec_launch(struct exec *x, struct agent_task *t)
         return AGORA_ENOMEM;
     }
     exec_spec_free(&s);
-    if ((rc = spawn_shim(x, t, &pid, &pidfd, &fd, &lfd)) != 0) {
+    if (fork_shim(x, te) == 0)
+        return 0; /* fork_done() goes on */
+    if ((rc = spawn_shim(x, t, &pid, &fd, &lfd)) != 0) {
         snprintf(err, sizeof(err), "cannot spawn the task's shim: %s",
                  strerror(rc));
-        log_warn(EXEC_LOG, "task %s: %s", t->id, err);
-        te_free(te);
-        cgroup_release(x, t->id);
-        exec_report(x, t, AGORA_TASK_FAILED, "REASON_CONTAINER_LAUNCH_FAILED",
-                    err, -1);
+        launch_failed(te, err);
         return 0;
     }
+    shim_started(te, pid, -1, fd, lfd);
+    return 0;
+}
+
+/*
+ * t's shim runs (forked by the launcher: pidfd >= 0; else the agent's
+ * child): its launch document goes down the launch pipe, its status pipe
+ * and its end are watched, and STARTING is reported. A kill that came
+ * while the launcher forked it reaches it now.
+ */
+static void shim_started(struct task_exec *te, pid_t pid, int pidfd,
+                         int status_fd, int launch_fd)
+{
+    struct exec *x = te->x;
+    struct agent_task *t = te->t;
+    char err[256];
+    int pfd;
+
     t->shim_pid = pid;
     t->pid = 0;
-    ev_io_set(&te->launch_io, lfd, EV_WRITE);
+    ev_io_set(&te->launch_io, launch_fd, EV_WRITE);
     launch_write(te);
     if (x->trace)
         te->tr[TR_SPAWNED] = ev_time();
-    ev_io_init(&te->status_io, status_cb, fd, EV_READ);
+    ev_io_init(&te->status_io, status_cb, status_fd, EV_READ);
     ev_io_start(x->loop, &te->status_io);
     if (pidfd < 0 && x->default_loop) {
         ev_child_init(&te->child, child_cb, pid, 0);
         ev_child_start(x->loop, &te->child);
     } else {
-        int pfd = pidfd >= 0 ? pidfd : (int)syscall(SYS_pidfd_open, pid, 0);
+        pfd = pidfd >= 0 ? pidfd : (int)syscall(SYS_pidfd_open, pid, 0);
         if (pfd < 0) {
             snprintf(err, sizeof(err), "cannot watch the task's shim: %s",
                      strerror(errno));
             (void)kill(pid, SIGKILL);
             (void)waitpid(pid, NULL, 0); /* no child watcher to reap it */
-            te_free(te);
-            cgroup_release(x, t->id);
-            exec_report(x, t, AGORA_TASK_FAILED,
-                        "REASON_CONTAINER_LAUNCH_FAILED", err, -1);
-            return 0;
+            launch_failed(te, err);
+            return;
         }
         ev_io_init(&te->pidfd_io, pidfd_cb, pfd, EV_READ);
         ev_io_start(x->loop, &te->pidfd_io);
     }
     watch_oom(te);
     log_debug(EXEC_LOG, "task %s: shim %d", t->id, (int)pid);
+    if (te->kill_requested) { /* KILLING was reported */
+        (void)kill(pid, te->sigkill_sent ? SIGKILL : SIGTERM);
+        return;
+    }
     update(te, AGORA_TASK_STARTING, NULL, NULL, t->healthy);
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,14 +1,9 @@
 /*
- * launcher.c - shims forked by a resident launcher instead of exec'd:
- * the launcher process, and the agent's side (see launcher.h).
- *
- * The protocol, on a SOCK_SEQPACKET socket pair (one message each way a
- * launch, in turn): the agent sends the meta file's path (no NUL) with
- * two fds (SCM_RIGHTS: the launch pipe's reading end, the status pipe's
- * writing end); the launcher answers a struct launcher_reply, with the
- * shim's pidfd when pid > 0.
+ * launcher.c - the launcher process (launcher.h), and the messages it
+ * and the agent's side (launcher_agent.c) exchange (launcher_int.h).
  */
 #include "launcher.h"
+#include "launcher_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,37 +28,13 @@
 
 #define LAUNCHER_LOG "exec"
 
-/* The launcher's socket, as the status pipe is a shim's. */
-#define LAUNCHER_FD 3
-
-/* Bytes of room in the launcher's argv for a forked shim's argv
- * (`agora-shim --shim <meta_file>`): a meta file path longer than this
- * leaves the launcher's argv in place. */
-#define LAUNCHER_ROOM 1024
-
-struct launcher_reply {
-    int32_t pid; /* the shim's, or -1 */
-    int32_t err; /* errno value when pid is -1 */
-};
-
-struct launcher {
-    pid_t pid;
-    int pidfd; /* of the launcher, to signal and reap it safely */
-    int fd;    /* the agent's end of the socket */
-};
-
 /* ---- messages with fds ---- */
 
-/* Most fds a message carries (a request's two pipe ends). */
-#define MSG_FDS 2
-
-/* Sends len bytes with nfds fds (SCM_RIGHTS; none when 0). Returns what
- * sendmsg() did: the bytes sent, or -1 with errno. */
-static ssize_t msg_send(int sock, const void *buf, size_t len, const int *fds,
-                        size_t nfds)
+ssize_t launcher_msg_send(int sock, const void *buf, size_t len, const int *fds,
+                          size_t nfds, int flags)
 {
     union {
-        char buf[CMSG_SPACE(MSG_FDS * sizeof(int))];
+        char buf[CMSG_SPACE(LAUNCHER_MSG_FDS * sizeof(int))];
         struct cmsghdr align;
     } c;
     struct iovec iov = {(void *)buf, len};
@@ -74,7 +45,7 @@ static ssize_t msg_send(int sock, const void *buf, size_t len, const int *fds,
     memset(&mh, 0, sizeof(mh));
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
-    if (nfds > 0 && nfds <= MSG_FDS) {
+    if (nfds > 0 && nfds <= LAUNCHER_MSG_FDS) {
         struct cmsghdr *cm;
 
         mh.msg_control = c.buf;
@@ -86,20 +57,16 @@ static ssize_t msg_send(int sock, const void *buf, size_t len, const int *fds,
         memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
     }
     do
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
     while (n < 0 && errno == EINTR);
     return n;
 }
 
-/* Receives one message into buf (len bytes at most) and up to nfds fds
- * (close-on-exec; -1 where none came; any more are closed). Returns the
- * bytes received (0: the peer is gone), or -1 with errno; *cut is set
- * when the message or its fds were cut. */
-static ssize_t msg_recv(int sock, void *buf, size_t len, int *fds, size_t nfds,
-                        int *cut)
+ssize_t launcher_msg_recv(int sock, void *buf, size_t len, int *fds,
+                          size_t nfds, int flags, int *cut)
 {
     union {
-        char buf[CMSG_SPACE(MSG_FDS * sizeof(int))];
+        char buf[CMSG_SPACE(LAUNCHER_MSG_FDS * sizeof(int))];
         struct cmsghdr align;
     } c;
     struct iovec iov = {buf, len};
@@ -116,7 +83,7 @@ static ssize_t msg_recv(int sock, void *buf, size_t len, int *fds, size_t nfds,
     mh.msg_control = c.buf;
     mh.msg_controllen = sizeof(c.buf);
     do
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return -1;
@@ -182,18 +149,28 @@ shim_child(int argc, char **argv, char *meta, int lfd, int sfd)
     exit(shim_main(3, sargv));
 }
 
-/* One request: 0 with meta and the two fds, 1 for a malformed one (its
- * fds closed), -1 when the agent is gone. */
-static int recv_request(char *meta, int *lfd, int *sfd)
+/* A request as received: its path NUL-terminated after the header. */
+struct request {
+    struct launcher_req_hdr h;
+    char meta[PATH_MAX + 1];
+};
+
+/* One request: 0 with r and the two fds, 1 for a malformed one (its fds
+ * closed; r->h.seq as far as it came), -1 when the agent is gone. */
+static int recv_request(struct request *r, int *lfd, int *sfd)
 {
     int fds[2], cut;
-    ssize_t n = msg_recv(LAUNCHER_FD, meta, PATH_MAX, fds, 2, &cut);
+    ssize_t n = launcher_msg_recv(LAUNCHER_FD, r, sizeof(r->h) + PATH_MAX, fds,
+                                  2, 0, &cut);
+    size_t len = n > (ssize_t)sizeof(r->h) ? (size_t)n - sizeof(r->h) : 0;
 
     if (n <= 0)
         return -1;
-    meta[n] = '\0';
-    if (fds[0] < 0 || fds[1] < 0 || cut || meta[0] != '/' ||
-        strlen(meta) != (size_t)n) {
+    if (n < (ssize_t)sizeof(r->h))
+        r->h.seq = 0;
+    r->meta[len] = '\0';
+    if (fds[0] < 0 || fds[1] < 0 || cut || len == 0 || r->meta[0] != '/' ||
+        strlen(r->meta) != len) {
         if (fds[0] >= 0)
             close(fds[0]);
         if (fds[1] >= 0)
@@ -205,21 +182,23 @@ static int recv_request(char *meta, int *lfd, int *sfd)
     return 0;
 }
 
-static void send_reply(pid_t pid, int err, int pidfd)
+static void send_reply(uint32_t seq, pid_t pid, int err, int pidfd)
 {
-    struct launcher_reply r = {(int32_t)pid, (int32_t)err};
+    struct launcher_reply r = {seq, (int32_t)pid, (int32_t)err};
 
-    (void)msg_send(LAUNCHER_FD, &r, sizeof(r), &pidfd, pidfd >= 0 ? 1 : 0);
+    (void)launcher_msg_send(LAUNCHER_FD, &r, sizeof(r), &pidfd,
+                            pidfd >= 0 ? 1 : 0, 0);
 }
 
 /* Forks the shim of one request and answers it. */
-static void launch_one(int argc, char **argv, char *meta, int lfd, int sfd)
+static void launch_one(int argc, char **argv, struct request *r, int lfd,
+                       int sfd)
 {
     pid_t pid = fork();
     int err = pid < 0 ? errno : 0, pidfd = -1;
 
     if (pid == 0)
-        shim_child(argc, argv, meta, lfd, sfd);
+        shim_child(argc, argv, r->meta, lfd, sfd);
     close(lfd);
     close(sfd);
     if (pid > 0 && (pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
@@ -229,14 +208,14 @@ static void launch_one(int argc, char **argv, char *meta, int lfd, int sfd)
         (void)kill(pid, SIGKILL);
         pid = -1;
     }
-    send_reply(pid, err, pidfd);
+    send_reply(r->h.seq, pid, err, pidfd);
     if (pidfd >= 0)
         close(pidfd);
 }
 
 int launcher_main(int argc, char **argv)
 {
-    char meta[PATH_MAX + 1];
+    static struct request r;
 
     if (argc < 4)
         return 2;
@@ -253,116 +232,12 @@ int launcher_main(int argc, char **argv)
             return 1;
         if (rc <= 0)
             continue;
-        rc = recv_request(meta, &lfd, &sfd);
+        rc = recv_request(&r, &lfd, &sfd);
         if (rc < 0)
             return 0;
         if (rc > 0)
-            send_reply(-1, EINVAL, -1);
+            send_reply(r.h.seq, -1, EINVAL, -1);
         else
-            launch_one(argc, argv, meta, lfd, sfd);
+            launch_one(argc, argv, &r, lfd, sfd);
     }
-}
-
-/* ---- the agent's side ---- */
-
-struct launcher *launcher_start(const char *shim_path)
-{
-    static char room[LAUNCHER_ROOM + 1];
-    char *argv[] = {EXEC_SHIM_ARGV0, "--shim", "--launcher", room, NULL};
-    const struct timeval tv = {5, 0};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, all;
-    struct launcher *l;
-    int sv[2], rc;
-
-    if (!(l = calloc(1, sizeof(*l))))
-        return NULL;
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        log_info(LAUNCHER_LOG, "no shim launcher: socketpair: %s",
-                 strerror(errno));
-        free(l);
-        return NULL;
-    }
-    memset(room, ' ', LAUNCHER_ROOM);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_adddup2(&fa, sv[1], LAUNCHER_FD);
-    posix_spawn_file_actions_addclosefrom_np(&fa, LAUNCHER_FD + 1);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    rc = posix_spawn(&l->pid, shim_path, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(sv[1]);
-    if (rc == 0 && (l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0)) < 0) {
-        rc = errno;
-        (void)kill(l->pid, SIGKILL);
-        (void)waitpid(l->pid, NULL, 0);
-    }
-    if (rc != 0) {
-        log_info(LAUNCHER_LOG, "no shim launcher: %s: %s", shim_path,
-                 strerror(rc));
-        close(sv[0]);
-        free(l);
-        return NULL;
-    }
-    l->fd = sv[0];
-    /* A launcher that stopped answering costs a launch 5 s at most. */
-    (void)setsockopt(l->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    (void)setsockopt(l->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    return l;
-}
-
-int launcher_spawn(struct launcher *l, const char *meta_file, int launch_fd,
-                   int status_fd, pid_t *pid, int *pidfd, int *sent)
-{
-    const int fds[2] = {launch_fd, status_fd};
-    size_t len = strlen(meta_file);
-    struct launcher_reply r;
-    int fd, cut;
-    ssize_t n;
-
-    *sent = 0;
-    if (len == 0 || len > PATH_MAX)
-        return ENAMETOOLONG;
-    if ((n = msg_send(l->fd, meta_file, len, fds, 2)) != (ssize_t)len)
-        return n < 0 ? errno : EIO;
-    *sent = 1;
-    if ((n = msg_recv(l->fd, &r, sizeof(r), &fd, 1, &cut)) < 0)
-        return errno;
-    if (n != (ssize_t)sizeof(r) || r.pid <= 0 || fd < 0) {
-        if (fd >= 0)
-            close(fd);
-        if (n == (ssize_t)sizeof(r) && r.pid <= 0) {
-            *sent = 0; /* it answered: no shim was left */
-            return r.err > 0 ? r.err : EPROTO;
-        }
-        return EPROTO;
-    }
-    *pid = r.pid;
-    *pidfd = fd;
-    return 0;
-}
-
-void launcher_stop(struct launcher *l)
-{
-    siginfo_t si;
-
-    if (!l)
-        return;
-    close(l->fd);
-    (void)syscall(SYS_pidfd_send_signal, l->pidfd, SIGKILL, NULL, 0);
-    /* ECHILD when libev's SIGCHLD handling reaped it first. */
-    while (waitid(P_PIDFD, (id_t)l->pidfd, &si, WEXITED) < 0 && errno == EINTR)
-        ;
-    close(l->pidfd);
-    free(l);
 }

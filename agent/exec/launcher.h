@@ -11,7 +11,8 @@
  * gets (the launch document's reading end, the status pipe's writing
  * end), and it forks a shim, which runs shim_main() as an exec'd one
  * would, in its own session with default signals. The agent gets the
- * shim's pid and a pidfd of it back, and blocks only for the fork.
+ * shim's pid and a pidfd of it back, read on its loop: a launch never
+ * waits for the fork, and a launcher that hangs holds no loop.
  *
  * The shim is the launcher's child, not the agent's: the agent watches
  * it through the pidfd (its exit status is the launcher's to reap, so a
@@ -19,6 +20,9 @@
  * forked shim rewrites its argv to `agora-shim --shim <meta_file>` in
  * the room the launcher's last argument keeps, so that recovery finds a
  * shim that had not written its pids yet by its argv, as an exec'd one.
+ * It reads its launch document before it starts anything, so a shim
+ * whose answer was lost (the launcher died or hung) reads EOF once the
+ * agent closes that pipe, and ends without starting its task.
  *
  * The launcher dies with the agent (PR_SET_PDEATHSIG) or when the agent
  * closes its socket; its shims go on. When it cannot be started or
@@ -29,28 +33,54 @@
 
 #include <sys/types.h>
 
+#include <ev.h>
+
 struct launcher;
+struct launcher_req;
 
 /* The launcher process: argv as `<shim> --shim --launcher <room>`, its
  * socket on fd 3. Returns its exit status. */
 int launcher_main(int argc, char **argv);
 
-/* Starts one, of the program at shim_path; NULL (logged) on failure. */
-struct launcher *launcher_start(const char *shim_path);
+/* Seconds a launcher may leave a request unanswered before the agent
+ * takes it for hung. */
+#define LAUNCHER_TIMEOUT 5.0
 
 /*
- * Has the launcher fork a shim for meta_file with launch_fd as its fd 0
- * and status_fd as its status pipe (both borrowed: the caller closes its
- * copies). 0 with *pid and *pidfd (the caller's to close), or an errno
- * value: the launcher is then broken, and the caller stops it. On an
- * error *sent says whether the launcher took the request: if it did, a
- * shim may have been forked (the launcher died or hung before it could
- * answer), and another shim must not be started with the same meta file.
+ * A request's end, called on the loop once: pid > 0 with pidfd (the
+ * callee's to close) when the shim was forked; else pid -1 and err (an
+ * errno value) with lost 0 when the launcher answered that it forked
+ * nothing, or lost 1 when it died or hung before answering: a shim may
+ * have been forked then, and another one must not be started with the
+ * same meta file.
  */
-int launcher_spawn(struct launcher *l, const char *meta_file, int launch_fd,
-                   int status_fd, pid_t *pid, int *pidfd, int *sent);
+typedef void (*launcher_cb)(void *arg, pid_t pid, int pidfd, int err, int lost);
 
-/* Stops and reaps it; its shims go on. NULL ok. */
+/* Starts one, of the program at shim_path, its answers read on loop;
+ * NULL (logged) on failure. */
+struct launcher *launcher_start(struct ev_loop *loop, const char *shim_path);
+
+/*
+ * Asks for a shim for meta_file with launch_fd as its fd 0 and status_fd
+ * as its status pipe (both borrowed: the caller closes its copies once
+ * this returns). 0 with *req set (its handle until cb is called), or an
+ * errno value when nothing was sent: EAGAIN when the launcher is that far
+ * behind, anything else when it is broken (launcher_broken()).
+ */
+int launcher_request(struct launcher *l, const char *meta_file, int launch_fd,
+                     int status_fd, launcher_cb cb, void *arg,
+                     struct launcher_req **req);
+
+/* The caller no longer wants req's answer (its task is gone): a shim
+ * forked for it is killed when the answer comes. */
+void launcher_cancel(struct launcher_req *req);
+
+/* 0 while it works; else the ev_time() it broke at (died, hung, or an
+ * answer out of turn), its pending requests ended as lost. */
+double launcher_broken(const struct launcher *l);
+
+/* Stops and reaps it; its shims go on, pending requests are ended as
+ * lost. NULL ok. */
 void launcher_stop(struct launcher *l);
 
 #endif

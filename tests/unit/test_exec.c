@@ -51,6 +51,7 @@ struct upd {
     int healthy;
     char health[AGORA_HEALTH_OUTPUT_MAX + 1]; /* t->health_output then */
     double at; /* monotonic */
+    pid_t executor_pid; /* t->shim_pid then (the update's executor_pid) */
 };
 
 #define MAX_UPDS 8192
@@ -82,6 +83,7 @@ static void hook_task_update(void *arg, struct agent_task *t,
     snprintf(u->health, sizeof(u->health), "%s",
              t->health_output ? t->health_output : "");
     u->at = mono();
+    u->executor_pid = t->shim_pid;
     t->state = state;
     t->healthy = healthy;
 }
@@ -152,7 +154,7 @@ static void agent_up(const char *isolation)
         X->shim_path = strdup(getenv("AGORA_TEST_SHIM"));
         /* the launcher of that program, too (launcher.h) */
         launcher_stop(X->launcher);
-        X->launcher = launcher_start(X->shim_path);
+        X->launcher = launcher_start(Loop, X->shim_path);
         ck_assert_ptr_nonnull(X->launcher);
     }
 }
@@ -252,6 +254,11 @@ static const struct upd *last(const struct agent_task *t, int state);
 static int was_running(void *arg)
 {
     return last(arg, AGORA_TASK_RUNNING) != NULL;
+}
+
+static int was_starting(void *arg)
+{
+    return last(arg, AGORA_TASK_STARTING) != NULL;
 }
 
 static void wait_end(struct agent_task *t, double secs)
@@ -417,8 +424,10 @@ START_TEST(echo_finished)
                                        ">&2\", \"resources\": \"cpus:0.1;"
                                        "mem:64\"}");
 
-    ck_assert_int_eq(t->state, AGORA_TASK_STARTING);
+    /* STARTING once the shim runs (the launcher's answer, on the loop) */
+    ck_assert_msg(spin(10, was_starting, t), "no STARTING");
     ck_assert_int_gt(t->shim_pid, 0);
+    ck_assert_int_eq(last(t, AGORA_TASK_STARTING)->executor_pid, t->shim_pid);
     wait_end(t, 10);
     ck_assert_int_eq(t->state, AGORA_TASK_FINISHED);
     ck_assert_ptr_nonnull(last(t, AGORA_TASK_RUNNING));
@@ -1334,8 +1343,9 @@ START_TEST(launcher_forks_shims)
 END_TEST
 
 /* A launcher that takes a request and does not answer (stopped here)
- * may have forked a shim: the task fails rather than get a second one,
- * and the next launch a second later has a new launcher. */
+ * may have forked a shim: the launch does not wait for it (the loop goes
+ * on), after LAUNCHER_TIMEOUT the task fails rather than get a second
+ * shim, and the next launch a second later has a new launcher. */
 START_TEST(launcher_hung)
 {
     struct agent_task *a, *b;
@@ -1345,18 +1355,22 @@ START_TEST(launcher_hung)
     wait_running(a);
     launcher = ppid_of(a->shim_pid);
     ck_assert_int_eq(kill(launcher, SIGSTOP), 0);
-    b = run("lh_b", "{\"command\": \"sleep 30\"}"); /* waits 5 s */
+    b = run("lh_b", "{\"command\": \"sleep 30\"}");
+    ck_assert_int_eq(b->state, AGORA_TASK_STAGING); /* exec_launch returned */
+    ck_assert_int_eq(b->shim_pid, 0);
+    wait_end(b, LAUNCHER_TIMEOUT + 5);
     ck_assert_int_eq(b->state, AGORA_TASK_FAILED);
     ck_assert_str_eq(last(b, -1)->reason, "REASON_CONTAINER_LAUNCH_FAILED");
-    ck_assert_ptr_null(X->launcher);
+    ck_assert(launcher_broken(X->launcher) > 0);
     assert_gone(launcher);
     task_free(b);
 
     usleep(1100 * 1000);
     b = run("lh_c", "{\"command\": \"sleep 30\"}");
     wait_running(b);
-    ck_assert_ptr_nonnull(X->launcher);
+    ck_assert(X->launcher && !launcher_broken(X->launcher));
     ck_assert_int_ne(ppid_of(b->shim_pid), getpid());
+    ck_assert_int_ne(ppid_of(b->shim_pid), launcher);
     ck_assert_int_eq(exec_kill(X, b, 0), 0);
     ck_assert_int_eq(exec_kill(X, a, 0), 0);
     wait_end(b, 10);
@@ -1364,6 +1378,78 @@ START_TEST(launcher_hung)
     ck_assert_int_eq(a->state, AGORA_TASK_KILLED);
     task_free(a);
     task_free(b);
+}
+END_TEST
+
+/* A live shim (not a zombie) whose argv names meta_file. */
+static int shim_of_meta_runs(const char *meta_file)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int found = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while (!found && (e = readdir(d))) {
+        char path[300], buf[PATH_MAX + 64];
+        size_t a0 = sizeof("agora-shim"), a1 = sizeof("--shim");
+        pid_t pid = (pid_t)atoi(e->d_name);
+        ssize_t n;
+
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        n = exec_read_file(AT_FDCWD, path, buf, sizeof(buf) - 1);
+        if (n <= (ssize_t)(a0 + a1))
+            continue;
+        buf[n] = '\0';
+        found = strcmp(buf + a0 + a1, meta_file) == 0 && !gone(pid);
+    }
+    closedir(d);
+    return found;
+}
+
+static int no_shim_of_meta(void *arg)
+{
+    return !shim_of_meta_runs(arg);
+}
+
+/* A kill while the launcher forks the shim (stopped here): KILLING at
+ * once, and once the shim is forked it ends without starting the task.
+ * A task forgotten meanwhile: the shim forked for it is killed. */
+START_TEST(launcher_kill_while_forking)
+{
+    struct agent_task *a, *k, *f;
+    pid_t launcher;
+    char marker[512];
+
+    a = run("lk_a", "{\"command\": \"sleep 30\"}");
+    wait_running(a);
+    launcher = ppid_of(a->shim_pid);
+    ck_assert_int_eq(kill(launcher, SIGSTOP), 0);
+    snprintf(marker, sizeof(marker), "%s/lk_ran", workdir);
+    k = task_new("lk_k", "{\"command\": \"touch ../../lk_ran\"}");
+    ck_assert_int_eq(exec_launch(X, k), 0);
+    f = run("lk_f", "{\"command\": \"sleep 30\"}");
+    ck_assert_int_eq(exec_kill(X, k, 5), 0);
+    ck_assert_int_eq(last(k, -1)->state, AGORA_TASK_KILLING);
+    exec_forget(X, f);
+    ck_assert_int_eq(kill(launcher, SIGCONT), 0);
+
+    wait_end(k, 10);
+    ck_assert_int_eq(k->state, AGORA_TASK_KILLED);
+    ck_assert_ptr_null(last(k, AGORA_TASK_STARTING));
+    ck_assert_ptr_null(last(k, AGORA_TASK_RUNNING));
+    ck_assert_int_ne(access(marker, F_OK), 0);
+    ck_assert_msg(spin(5, no_shim_of_meta, f->meta_file),
+                  "the shim of a forgotten task runs");
+    ck_assert_int_eq(count_upds(f), 0);
+    ck_assert(!launcher_broken(X->launcher));
+
+    ck_assert_int_eq(exec_kill(X, a, 0), 0);
+    wait_end(a, 10);
+    task_free(a);
+    task_free(k);
+    task_free(f);
 }
 END_TEST
 
@@ -1712,6 +1798,7 @@ static Suite *suite(void)
     tcase_add_test(tc, launch_document_not_on_disk);
     tcase_add_test(tc, launcher_forks_shims);
     tcase_add_test(tc, launcher_hung);
+    tcase_add_test(tc, launcher_kill_while_forking);
     tcase_add_test(tc, sweep_containers);
     tcase_add_test(tc, launch_latency);
     tcase_add_test(tc, bench_thousand);

@@ -217,11 +217,11 @@ static int knob_u64(const char *dir, const char *file, uint64_t *out)
     return 0;
 }
 
-static char *task_dir(const struct cgroups *cg, int ctl, const char *task_id)
+static char *task_dir(const struct cgroups *cg, int ctl, const char *name)
 {
     if (!cg->dir[ctl])
         return NULL;
-    return path_join(cg->dir[ctl], task_id);
+    return path_join(cg->dir[ctl], name);
 }
 
 /* ---- detection ---- */
@@ -382,7 +382,7 @@ const char *cg_name(const struct cgroups *cg)
     }
 }
 
-size_t cg_task_dirs(const struct cgroups *cg, const char *task_id,
+size_t cg_task_dirs(const struct cgroups *cg, const char *name,
                     char *out[CG_MAX_DIRS])
 {
     size_t n = 0;
@@ -395,7 +395,7 @@ size_t cg_task_dirs(const struct cgroups *cg, const char *task_id,
             dup |= cg->dir[j] && strcmp(cg->dir[j], cg->dir[i]) == 0;
         if (dup)
             continue;
-        if (!(out[n] = path_join(cg->dir[i], task_id))) {
+        if (!(out[n] = path_join(cg->dir[i], name))) {
             cg_dirs_free(out, n);
             return 0;
         }
@@ -438,15 +438,14 @@ static struct cg_pooled limits_v1(const struct cgroups *cg, double cpus,
  * defaults, or what a kept one was given). The CFS quota is the costly
  * one: the kernel walks every task group of the machine on each write.
  */
-static int set_limits_v1(const struct cgroups *cg, const char *task_id,
+static int set_limits_v1(const struct cgroups *cg, const char *name,
                          const struct cg_pooled *want,
-                         const struct cg_pooled *have, char *err,
-                         size_t errlen)
+                         const struct cg_pooled *have, char *err, size_t errlen)
 {
     char val[64], *d;
     int rc = 0;
 
-    if (want->mem != have->mem && (d = task_dir(cg, CG_MEMORY, task_id))) {
+    if (want->mem != have->mem && (d = task_dir(cg, CG_MEMORY, name))) {
         if (want->mem)
             snprintf(val, sizeof(val), "%" PRIu64, want->mem);
         else
@@ -459,7 +458,7 @@ static int set_limits_v1(const struct cgroups *cg, const char *task_id,
         if (rc)
             return rc;
     }
-    if ((d = task_dir(cg, CG_CPU, task_id))) {
+    if ((d = task_dir(cg, CG_CPU, name))) {
         if (want->shares != have->shares) {
             snprintf(val, sizeof(val), "%" PRIu64, want->shares);
             rc = knob_write(d, "cpu.shares", val);
@@ -515,32 +514,47 @@ static int set_limits_v2(const struct cgroups *cg, const char *dir, double cpus,
     return rc;
 }
 
-/* ---- v1: cgroups kept for the next task ---- */
+/* ---- v1: cgroups named by slot, and kept for the next task ---- */
 
-#define POOL_PREFIX ".free."
+/* A v1 task's cgroups are named `.t.<agent pid>.<serial>` (a name no
+ * task id is given here), so that an ended task's can serve the next
+ * one as they are: a rename of a cgroup directory costs as much as a
+ * mkdir, and one a hierarchy at each start and end was a seventh of the
+ * agent's loop in a burst. An older agent kept them as `.free.<pid>.<n>`
+ * and renamed them to task ids. */
+#define SLOT_PREFIX ".t."
+#define OLD_POOL_PREFIX ".free."
 
-/* Renames the task-or-pool directories from[] to to[] (n of each); on a
- * failure, renames back those done. 0 or -errno. */
-static int rename_all(char *from[], char *to[], size_t n)
+static void slot_name(const struct cgroups *cg, unsigned serial,
+                      char name[CG_SLOT_NAME_MAX])
 {
-    for (size_t i = 0; i < n; i++) {
-        if (rename(from[i], to[i]) != 0) {
-            int e = -errno;
-            while (i-- > 0)
-                (void)rename(to[i], from[i]);
-            return e;
-        }
-    }
-    return 0;
+    snprintf(name, CG_SLOT_NAME_MAX, SLOT_PREFIX "%d.%u", (int)cg->pool_pid,
+             serial);
+}
+
+/* The serial of one of this agent's slot names; -1 for another name. */
+static long slot_serial(const struct cgroups *cg, const char *name)
+{
+    char mine[CG_SLOT_NAME_MAX];
+    size_t n;
+    char *end;
+    unsigned long v;
+
+    n = (size_t)snprintf(mine, sizeof(mine), SLOT_PREFIX "%d.",
+                         (int)cg->pool_pid);
+    if (strncmp(name, mine, n) != 0 || name[n] < '0' || name[n] > '9')
+        return -1;
+    errno = 0;
+    v = strtoul(name + n, &end, 10);
+    return *end || errno || v > UINT_MAX ? -1 : (long)v;
 }
 
 static size_t pool_dirs(const struct cgroups *cg, unsigned serial,
                         char *out[CG_MAX_DIRS])
 {
-    char name[32];
+    char name[CG_SLOT_NAME_MAX];
 
-    snprintf(name, sizeof(name), POOL_PREFIX "%d.%u", (int)cg->pool_pid,
-             serial);
+    slot_name(cg, serial, name);
     return cg_task_dirs(cg, name, out);
 }
 
@@ -557,120 +571,80 @@ static void pool_rmdir(const struct cgroups *cg, unsigned serial)
 
 /* Resets what a kept cgroup counted for its last task: the CPU time
  * (cpuacct.usage_user/_sys, which cg_usage reads) and the memory peak. */
-static void pool_reset(const struct cgroups *cg, const char *task_id)
+static void pool_reset(const struct cgroups *cg, const char *name)
 {
     char *d;
 
-    if ((d = task_dir(cg, CG_CPUACCT, task_id))) {
+    if ((d = task_dir(cg, CG_CPUACCT, name))) {
         (void)knob_write(d, "cpuacct.usage", "0");
         free(d);
     }
-    if ((d = task_dir(cg, CG_MEMORY, task_id))) {
+    if ((d = task_dir(cg, CG_MEMORY, name))) {
         (void)knob_write(d, "memory.max_usage_in_bytes", "0");
         free(d);
     }
 }
 
-/* The task's cgroups from the pool, limits set. 0, or -errno when there
- * was none to take (or it could not be used, and was removed). */
-static int pool_take(struct cgroups *cg, const char *task_id, char *dirs[],
-                     size_t n, const struct cg_pooled *want)
+/* A kept cgroup for a task, limits set: 0 with its name, or -errno when
+ * there was none to take (or it could not be used, and was removed). */
+static int pool_take(struct cgroups *cg, const struct cg_pooled *want,
+                     char name[CG_SLOT_NAME_MAX])
 {
-    char *from[CG_MAX_DIRS], err[256];
+    char err[256];
     struct cg_pooled e;
-    size_t nf;
     int rc;
 
     if (cg->kind != CG_V1 || cg->npool == 0)
         return -ENOENT;
     e = cg->pool[--cg->npool];
-    nf = pool_dirs(cg, e.serial, from);
-    if (nf != n) {
-        cg_dirs_free(from, nf);
+    slot_name(cg, e.serial, name);
+    pool_reset(cg, name);
+    /* A lower memory limit the kernel cannot reclaim down to (pages the
+     * last task left in tmpfs): this one goes, a fresh one is made. */
+    if ((rc = set_limits_v1(cg, name, want, &e, err, sizeof(err))) != 0)
         pool_rmdir(cg, e.serial);
-        return -ENOMEM;
-    }
-    rc = rename_all(from, dirs, n);
-    if (rc == 0) {
-        pool_reset(cg, task_id);
-        rc = set_limits_v1(cg, task_id, want, &e, err, sizeof(err));
-        /* A lower memory limit the kernel cannot reclaim down to (pages
-         * the last task left in tmpfs): this one goes, a fresh one is
-         * made. */
-        if (rc != 0 && rename_all(dirs, from, n) != 0)
-            (void)cg_remove(cg, task_id);
-    }
-    cg_dirs_free(from, nf);
-    if (rc != 0)
-        pool_rmdir(cg, e.serial);
-    return rc;
-}
-
-/* One "oom_kill N" of memory.oom_control: 1 when N > 0, 0 when 0, -1
- * when unknown (an older kernel). */
-static int oom_seen(const struct cgroups *cg, const char *task_id)
-{
-    char buf[1024];
-    char *d = task_dir(cg, CG_MEMORY, task_id);
-    uint64_t v = 0;
-    int rc = -1;
-
-    if (d && knob_read(d, "memory.oom_control", buf, sizeof(buf)) >= 0 &&
-        kv_get(buf, "oom_kill", &v) == 0)
-        rc = v > 0;
-    free(d);
     return rc;
 }
 
 /* The memory hierarchy holds every process of a task (the shim joins it
  * first): its cgroup.procs is empty when the task is all gone. */
-static int is_empty(const struct cgroups *cg, const char *task_id)
+static int is_empty(const struct cgroups *cg, const char *name)
 {
     char buf[16];
-    char *d = task_dir(cg, CG_MEMORY, task_id);
+    char *d = task_dir(cg, CG_MEMORY, name);
     ssize_t n = d ? knob_read(d, "cgroup.procs", buf, sizeof(buf)) : -1;
 
     free(d);
     return n == 0;
 }
 
-int cg_release(struct cgroups *cg, const char *task_id, double cpus,
+int cg_release(struct cgroups *cg, const char *name, double cpus,
                uint64_t mem_bytes)
 {
-    char *dirs[CG_MAX_DIRS], *to[CG_MAX_DIRS];
-    size_t n, nt;
-    unsigned serial;
-    int rc;
+    long serial = slot_serial(cg, name);
 
-    if (cg->kind != CG_V1 || cg->npool == CG_POOL_MAX)
+    if (cg->kind != CG_V1 || cg->npool == CG_POOL_MAX || serial < 0)
         return -ENOSPC;
-    /* An OOM counter cannot be reset: a cgroup that saw one would make
-     * the next task's end look like one. */
-    if (!is_empty(cg, task_id) || oom_seen(cg, task_id) != 0)
+    if (!is_empty(cg, name))
         return -EBUSY;
-    serial = cg->pool_serial++;
-    n = cg_task_dirs(cg, task_id, dirs);
-    nt = pool_dirs(cg, serial, to);
-    rc = n && nt == n ? rename_all(dirs, to, n) : -ENOMEM;
-    cg_dirs_free(dirs, n);
-    cg_dirs_free(to, nt);
-    if (rc != 0)
-        return rc;
-    cg->pool[cg->npool++] = limits_v1(cg, cpus, mem_bytes);
-    cg->pool[cg->npool - 1].serial = serial;
+    cg->pool[cg->npool] = limits_v1(cg, cpus, mem_bytes);
+    cg->pool[cg->npool++].serial = (unsigned)serial;
     return 0;
 }
 
-/* An agent's kept cgroup, .free.<pid>.<serial>, that no live agent
- * holds: its pid is gone, or is this agent's (an earlier one's pid). */
+/* A slot (or an older agent's kept cgroup, .free.<pid>.<serial>) of no
+ * live agent: its pid is gone, or is this agent's (an earlier one's). */
 static int pool_orphan(const struct cgroups *cg, const char *name)
 {
-    const size_t np = sizeof(POOL_PREFIX) - 1;
+    size_t np = strlen(SLOT_PREFIX);
     char *end;
     long pid;
 
-    if (strncmp(name, POOL_PREFIX, np) != 0)
-        return 0;
+    if (strncmp(name, SLOT_PREFIX, np) != 0) {
+        np = strlen(OLD_POOL_PREFIX);
+        if (strncmp(name, OLD_POOL_PREFIX, np) != 0)
+            return 0;
+    }
     pid = strtol(name + np, &end, 10);
     if (end == name + np || *end != '.' || pid <= 0)
         return 0;
@@ -678,8 +652,10 @@ static int pool_orphan(const struct cgroups *cg, const char *name)
            (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
 }
 
-/* What an earlier agent kept: removed (they are empty). Several agents
- * may share a root (tests): each names its own by its pid. */
+/* What an earlier agent kept, and the slots of its tasks that ended
+ * while no agent ran: removed when empty (a running task's stays, EBUSY;
+ * its agent's recovery knows it by the name in its meta file). Several
+ * agents may share a root (tests): each names its own by its pid. */
 static void pool_clear_old(const struct cgroups *cg)
 {
     for (int i = 0; i < CG_NCTL; i++) {
@@ -689,7 +665,8 @@ static void pool_clear_old(const struct cgroups *cg)
         while (d && (e = readdir(d))) {
             if (!pool_orphan(cg, e->d_name))
                 continue;
-            if (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) != 0)
+            if (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) != 0 &&
+                errno != EBUSY)
                 log_warn(CG_LOG, "rmdir %s/%s: %s", cg->dir[i], e->d_name,
                          strerror(errno));
         }
@@ -698,55 +675,92 @@ static void pool_clear_old(const struct cgroups *cg)
     }
 }
 
-int cg_create(struct cgroups *cg, const char *task_id, double cpus,
-              uint64_t mem_bytes, char *err, size_t errlen)
+/* Makes the cgroups at name (one a hierarchy). 0, -EEXIST when the
+ * first exists (a slot name: the caller tries another), or -errno. */
+static int make_dirs(const struct cgroups *cg, const char *name, int slot,
+                     char *err, size_t errlen)
 {
     char *dirs[CG_MAX_DIRS];
-    size_t n = cg_task_dirs(cg, task_id, dirs);
-    struct cg_pooled want = limits_v1(cg, cpus, mem_bytes);
-    const struct cg_pooled fresh = {.mem = 0, .shares = 1024, .quota = -1};
+    size_t n = cg_task_dirs(cg, name, dirs);
     int rc = 0;
 
-    if (cg->kind == CG_NONE)
-        return 0;
     if (n == 0) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    if (pool_take(cg, task_id, dirs, n, &want) == 0) {
-        cg_dirs_free(dirs, n);
-        return 0;
-    }
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (mkdir(dirs[i], 0755) != 0 && errno != EEXIST) {
-            rc = -errno;
-            snprintf(err, errlen, "mkdir %s: %s", dirs[i], strerror(errno));
-        }
+        if (mkdir(dirs[i], 0755) == 0 || (errno == EEXIST && !(slot && i == 0)))
+            continue;
+        rc = -errno;
+        snprintf(err, errlen, "mkdir %s: %s", dirs[i], strerror(errno));
     }
-    if (rc == 0 && cg->kind == CG_V1)
-        rc = set_limits_v1(cg, task_id, &want, &fresh, err, errlen);
-    else if (rc == 0)
-        rc = set_limits_v2(cg, dirs[0], cpus, mem_bytes, err, errlen);
     cg_dirs_free(dirs, n);
-    if (rc != 0)
-        (void)cg_remove(cg, task_id);
     return rc;
 }
 
-int cg_kill(const struct cgroups *cg, const char *task_id)
+/* v2: the task's cgroup is named by its id (nothing is kept). */
+static int create_v2(struct cgroups *cg, const char *task_id, double cpus,
+                     uint64_t mem_bytes, char **name, char *err, size_t errlen)
+{
+    char *d = task_dir(cg, CG_MEMORY, task_id);
+    int rc = d ? make_dirs(cg, task_id, 0, err, errlen) : -ENOMEM;
+
+    if (rc == 0)
+        rc = set_limits_v2(cg, d, cpus, mem_bytes, err, errlen);
+    if (rc == 0 && !(*name = strdup(task_id)))
+        rc = -ENOMEM;
+    if (rc != 0)
+        (void)cg_remove(cg, task_id);
+    free(d);
+    return rc;
+}
+
+/* Tries of a new slot name whose cgroup exists already (an earlier
+ * agent with this pid left a running task's). */
+#define SLOT_TRIES 64
+
+int cg_create(struct cgroups *cg, const char *task_id, double cpus,
+              uint64_t mem_bytes, char **name, char *err, size_t errlen)
+{
+    struct cg_pooled want = limits_v1(cg, cpus, mem_bytes);
+    const struct cg_pooled fresh = {.mem = 0, .shares = 1024, .quota = -1};
+    char slot[CG_SLOT_NAME_MAX];
+    int rc = -EEXIST;
+
+    *name = NULL;
+    if (cg->kind == CG_NONE)
+        return 0;
+    if (cg->kind == CG_V2)
+        return create_v2(cg, task_id, cpus, mem_bytes, name, err, errlen);
+    if (pool_take(cg, &want, slot) == 0)
+        return (*name = strdup(slot)) ? 0 : -ENOMEM;
+    for (int i = 0; i < SLOT_TRIES && rc == -EEXIST; i++) {
+        slot_name(cg, cg->pool_serial++, slot);
+        rc = make_dirs(cg, slot, 1, err, errlen);
+    }
+    if (rc == 0)
+        rc = set_limits_v1(cg, slot, &want, &fresh, err, errlen);
+    if (rc == 0 && !(*name = strdup(slot)))
+        rc = -ENOMEM;
+    if (rc != 0)
+        (void)cg_remove(cg, slot);
+    return rc;
+}
+
+int cg_kill(const struct cgroups *cg, const char *name)
 {
     char *dirs[CG_MAX_DIRS];
-    size_t n = cg_task_dirs(cg, task_id, dirs);
+    size_t n = cg_task_dirs(cg, name, dirs);
     int rc = exec_procs_kill(dirs, n, cg->kind == CG_V2);
 
     cg_dirs_free(dirs, n);
     return rc;
 }
 
-int cg_remove(const struct cgroups *cg, const char *task_id)
+int cg_remove(const struct cgroups *cg, const char *name)
 {
     char *dirs[CG_MAX_DIRS];
-    size_t n = cg_task_dirs(cg, task_id, dirs);
+    size_t n = cg_task_dirs(cg, name, dirs);
     int rc = 0;
 
     for (size_t i = 0; i < n; i++) {
@@ -759,10 +773,10 @@ int cg_remove(const struct cgroups *cg, const char *task_id)
     return rc;
 }
 
-int cg_oom_info(const struct cgroups *cg, const char *task_id, struct cg_oom *o)
+int cg_oom_info(const struct cgroups *cg, const char *name, struct cg_oom *o)
 {
     char buf[1024];
-    char *d = task_dir(cg, CG_MEMORY, task_id);
+    char *d = task_dir(cg, CG_MEMORY, name);
     uint64_t v = 0;
 
     memset(o, 0, sizeof(*o));
@@ -796,13 +810,13 @@ int cg_oom_info(const struct cgroups *cg, const char *task_id, struct cg_oom *o)
     return 0;
 }
 
-int cg_oom_eventfd(const struct cgroups *cg, const char *task_id)
+int cg_oom_eventfd(const struct cgroups *cg, const char *name)
 {
     char path[PATH_MAX], line[64];
     char *d;
     int efd, ofd, rc;
 
-    if (cg->kind != CG_V1 || !(d = task_dir(cg, CG_MEMORY, task_id)))
+    if (cg->kind != CG_V1 || !(d = task_dir(cg, CG_MEMORY, name)))
         return -1;
     if ((size_t)snprintf(path, sizeof(path), "%s/memory.oom_control", d) >=
         sizeof(path)) {
@@ -832,15 +846,14 @@ int cg_oom_eventfd(const struct cgroups *cg, const char *task_id)
     return efd;
 }
 
-int cg_usage(const struct cgroups *cg, const char *task_id,
-             struct exec_usage *u)
+int cg_usage(const struct cgroups *cg, const char *name, struct exec_usage *u)
 {
     char buf[CG_FILE_MAX];
     char *d;
     uint64_t v = 0;
 
     if (cg->kind == CG_V2) {
-        if (!(d = task_dir(cg, CG_MEMORY, task_id)))
+        if (!(d = task_dir(cg, CG_MEMORY, name)))
             return AGORA_ENOMEM;
         if (knob_read(d, "cpu.stat", buf, sizeof(buf)) >= 0) {
             if (kv_get(buf, "user_usec", &v) == 0)
@@ -860,7 +873,7 @@ int cg_usage(const struct cgroups *cg, const char *task_id,
     }
     if (cg->kind != CG_V1)
         return AGORA_ENOTSUP;
-    if ((d = task_dir(cg, CG_CPUACCT, task_id))) {
+    if ((d = task_dir(cg, CG_CPUACCT, name))) {
         long hz = sysconf(_SC_CLK_TCK);
         if (hz <= 0)
             hz = 100;
@@ -878,7 +891,7 @@ int cg_usage(const struct cgroups *cg, const char *task_id,
         }
         free(d);
     }
-    if ((d = task_dir(cg, CG_MEMORY, task_id))) {
+    if ((d = task_dir(cg, CG_MEMORY, name))) {
         if (knob_read(d, "memory.stat", buf, sizeof(buf)) >= 0 &&
             (kv_get(buf, "total_rss", &v) == 0 || kv_get(buf, "rss", &v) == 0))
             u->mem_rss_bytes = v;
@@ -892,7 +905,7 @@ int cg_usage(const struct cgroups *cg, const char *task_id,
         }
         free(d);
     }
-    if ((d = task_dir(cg, CG_PIDS, task_id))) {
+    if ((d = task_dir(cg, CG_PIDS, name))) {
         if (knob_u64(d, "pids.current", &v) == 0)
             u->processes = v;
         free(d);

@@ -2,7 +2,7 @@
  * cgroups.h - the agent's cgroups: detection, one cgroup a task, limits,
  * usage, OOM, kill and removal (exec layer, see exec.h).
  *
- * Layout: <hierarchy>/<cgroups_root>/<task_id>, where a hierarchy is the
+ * Layout: <hierarchy>/<cgroups_root>/<name>, where a hierarchy is the
  * cgroup2 mount (v2, when its cgroup.controllers offers memory, cpu and
  * pids) or each v1 controller's mount (memory required; cpu, cpuacct and
  * pids used when mounted). Mount points come from /proc/self/mountinfo.
@@ -29,8 +29,12 @@ enum cg_ctl { CG_MEMORY = 0, CG_CPU, CG_CPUACCT, CG_PIDS, CG_NCTL };
 /* v1: empty cgroups of ended tasks kept for the next tasks (cgroups.c). */
 #define CG_POOL_MAX 128
 
-/* One kept cgroup, <root>/.free.<agent pid>.<serial> in each hierarchy, and the
- * limits written in it (what a fresh cgroup has: 0, 1024, -1). */
+/* Bytes of a v1 slot name, `.t.<agent pid>.<serial>`, with its NUL. */
+#define CG_SLOT_NAME_MAX 32
+
+/* One kept cgroup, the slot <root>/.t.<agent pid>.<serial> in each
+ * hierarchy, and the limits written in it (what a fresh cgroup has: 0,
+ * 1024, -1). */
 struct cg_pooled {
     unsigned serial;
     uint64_t mem;    /* memory.limit_in_bytes, 0: none */
@@ -67,32 +71,37 @@ void cg_free(struct cgroups *cg);
 const char *cg_name(const struct cgroups *cg);
 
 /*
- * The task's directories (one a hierarchy in use), malloc'ed into
- * out[0..n), n returned; the caller frees each. 0 under posix.
+ * A task's cgroup is known by its name (cg_create() gives it): the
+ * functions below take it. The directories of name (one a hierarchy in
+ * use), malloc'ed into out[0..n), n returned; the caller frees each. 0
+ * under posix.
  */
-size_t cg_task_dirs(const struct cgroups *cg, const char *task_id,
+size_t cg_task_dirs(const struct cgroups *cg, const char *name,
                     char *out[CG_MAX_DIRS]);
 void cg_dirs_free(char *dirs[], size_t n);
 
 /*
- * Creates the task's cgroups and sets the limits: memory (bytes, 0 =
- * none), cpus (shares/weight and CFS quota, 0 = none). In v1 an ended
- * task's cgroups kept by cg_release() are renamed for it first (its
- * counters reset, only the limits that differ written); else they are
- * made (an existing, empty one reused). Returns 0 or -errno with a
- * reason in err.
+ * Creates a task's cgroups and sets the limits: memory (bytes, 0 =
+ * none), cpus (shares/weight and CFS quota, 0 = none). *name gets their
+ * name (malloc'ed, the caller's; NULL under posix): in v1 a slot,
+ * `.t.<agent pid>.<serial>`, an ended task's kept by cg_release() when
+ * there is one (its counters reset, only the limits that differ
+ * written), else a new one; in v2 the task id (an existing, empty
+ * cgroup reused). Returns 0 or -errno with a reason in err.
  */
 int cg_create(struct cgroups *cg, const char *task_id, double cpus,
-              uint64_t mem_bytes, char *err, size_t errlen);
+              uint64_t mem_bytes, char **name, char *err, size_t errlen);
 
 /*
- * The task ended: v1 keeps its cgroups for a later task (renamed to
- * .free.<pid>.<n>, a name no task id has) when they are empty, never saw an
- * OOM and the pool has room; cpus and mem_bytes are what cg_create() was
- * given for it. Returns 0 when kept, else -errno and the caller removes
- * them (cg_remove).
+ * The task ended: v1 keeps its cgroups, one of this agent's slots, for a
+ * later task when they are empty and the pool has room; cpus and
+ * mem_bytes are what cg_create() was given for it. The caller keeps none
+ * that saw an OOM (cg_oom_info()): the counter cannot be reset, and the
+ * next task's end would look like one.
+ * Returns 0 when kept, else -errno and the caller removes them
+ * (cg_remove).
  */
-int cg_release(struct cgroups *cg, const char *task_id, double cpus,
+int cg_release(struct cgroups *cg, const char *name, double cpus,
                uint64_t mem_bytes);
 
 /*
@@ -100,10 +109,10 @@ int cg_release(struct cgroups *cg, const char *task_id, double cpus,
  * where the kernel has it). Returns how many processes were found (0:
  * the cgroups are empty) or -errno.
  */
-int cg_kill(const struct cgroups *cg, const char *task_id);
+int cg_kill(const struct cgroups *cg, const char *name);
 
 /* Removes the task's cgroups. 0, or -EBUSY while processes remain. */
-int cg_remove(const struct cgroups *cg, const char *task_id);
+int cg_remove(const struct cgroups *cg, const char *name);
 
 /* What the memory controller says about an OOM of the task. */
 struct cg_oom {
@@ -111,21 +120,19 @@ struct cg_oom {
     uint64_t limit;    /* bytes, 0 when none (read on an OOM only) */
     uint64_t max_used; /* the peak usage (bytes), 0 when unknown (same) */
 };
-int cg_oom_info(const struct cgroups *cg, const char *task_id,
-                struct cg_oom *o);
+int cg_oom_info(const struct cgroups *cg, const char *name, struct cg_oom *o);
 
 /*
  * v1: an eventfd (non-blocking, close-on-exec) that becomes readable when
  * the task's memory cgroup hits an OOM; -1 where not available (v2 sets
  * memory.oom.group instead, so the kernel kills the whole task).
  */
-int cg_oom_eventfd(const struct cgroups *cg, const char *task_id);
+int cg_oom_eventfd(const struct cgroups *cg, const char *name);
 
 struct exec_usage;
 /* Fills the cpu, memory and process figures of u from the cgroups. The
  * kernel flushes memory statistics lazily: rss may lag a second or two
  * behind for a task that allocates little. */
-int cg_usage(const struct cgroups *cg, const char *task_id,
-             struct exec_usage *u);
+int cg_usage(const struct cgroups *cg, const char *name, struct exec_usage *u);
 
 #endif /* AGORA_AGENT_CGROUPS_H */

@@ -107,6 +107,7 @@ struct task_exec {
                            * stop), or NULL */
     struct launcher_req *fork_req; /* its shim asked of the launcher,
                                     * unanswered (launcher.h) */
+    char *cgname;         /* its cgroups' name (cgroups.h), NULL: none */
     ev_io oom_io;         /* v1 OOM eventfd */
     ev_timer kill_timer;  /* SIGKILL after the grace, then sweeps */
     ev_timer probe_timer; /* recovery: waiting for the shim */
@@ -425,28 +426,28 @@ const char *exec_isolation_name(const struct exec *x)
 /* Cgroups left behind: removed when their last process is gone */
 /* ------------------------------------------------------------------ */
 
-static void cgroup_release(struct exec *x, const char *task_id)
+static void cgroup_release(struct exec *x, const char *name)
 {
     struct rmdir_pending *r;
-    size_t n = strlen(task_id);
+    size_t n;
 
-    if (x->cg.kind == CG_NONE)
+    if (x->cg.kind == CG_NONE || !name)
         return;
+    n = strlen(name);
     /* The shim swept its task's cgroups before it ended: usually they are
      * empty and go at once, without reading their process lists. */
-    if (cg_remove(&x->cg, task_id) == 0)
+    if (cg_remove(&x->cg, name) == 0)
         return;
-    (void)cg_kill(&x->cg, task_id);
-    if (cg_remove(&x->cg, task_id) == 0)
+    (void)cg_kill(&x->cg, name);
+    if (cg_remove(&x->cg, name) == 0)
         return;
-    log_debug(EXEC_LOG, "task %s: its cgroup is busy, removing it later",
-              task_id);
+    log_debug(EXEC_LOG, "cgroup %s is busy, removing it later", name);
     if (!(r = malloc(sizeof(*r) + n + 1))) {
-        log_warn(EXEC_LOG, "out of memory: cgroup of %s left", task_id);
+        log_warn(EXEC_LOG, "out of memory: cgroup %s left", name);
         return;
     }
     r->tries = 0;
-    memcpy(r->id, task_id, n + 1);
+    memcpy(r->id, name, n + 1);
     r->next = x->rmdirs;
     x->rmdirs = r;
     if (!ev_is_active(&x->rmdir_timer))
@@ -463,8 +464,8 @@ static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents)
         int rc = cg_remove(&x->cg, r->id);
         if (rc == 0 || ++r->tries >= RMDIR_TRIES) {
             if (rc != 0)
-                log_warn(EXEC_LOG, "giving up removing the cgroup of %s: %s",
-                         r->id, strerror(-rc));
+                log_warn(EXEC_LOG, "giving up removing cgroup %s: %s", r->id,
+                         strerror(-rc));
             *pp = r->next;
             free(r);
         } else {
@@ -550,7 +551,26 @@ static void te_free(struct task_exec *te)
         te->t->exec = NULL;
     free(te->hc);
     free(te->docker_name);
+    free(te->cgname);
     free(te);
+}
+
+/* A recovered task's cgroups: the name its shim gave in the meta file (a
+ * slot), else its id (an older agent named them so). A launched task's
+ * name is known from cg_create(). */
+static void te_cgroup_known(struct task_exec *te, const struct exec_meta *m)
+{
+    const char *name = m && m->cgroup[0] ? m->cgroup : te->t->id;
+    char *dup;
+
+    if (te->x->cg.kind == CG_NONE || !te->recovered ||
+        (te->cgname &&
+         (!m || !m->cgroup[0] || strcmp(te->cgname, m->cgroup) == 0)))
+        return;
+    if ((dup = strdup(name))) {
+        free(te->cgname);
+        te->cgname = dup;
+    }
 }
 
 /* The launch document's "container" (container_int.h). */
@@ -680,12 +700,12 @@ static int docker_run_build(struct exec *x, const struct agent_task *t,
  * (malloc'ed, *len bytes). 0 or AGORA_ENOMEM. */
 static int launch_doc(struct exec *x, struct agent_task *t,
                       const struct exec_spec *s, char **env,
-                      const struct docker_run *dr, char **out,
-                      size_t *outlen)
+                      const struct docker_run *dr, const char *cgname,
+                      char **out, size_t *outlen)
 {
     struct agora_jw *w = agora_jw_new();
     char *dirs[CG_MAX_DIRS];
-    size_t n = cg_task_dirs(&x->cg, t->id, dirs), len;
+    size_t n = cgname ? cg_task_dirs(&x->cg, cgname, dirs) : 0, len;
     const char *doc;
     int rc = AGORA_ENOMEM;
 
@@ -790,11 +810,12 @@ static int dir_prepare(const char *path, mode_t mode, uid_t uid, gid_t gid)
     return 0;
 }
 
-/* Sandbox, meta dir, cgroups, the launch document (in *doc, *len). 0, or
- * -1 with err set. */
+/* Sandbox, meta dir, cgroups (their name in *cgname, the caller's to
+ * free and release, also on a failure), the launch document (in *doc,
+ * *len). 0, or -1 with err set. */
 static int prepare(struct exec *x, struct agent_task *t,
-                   const struct exec_spec *s, char **doc, size_t *len,
-                   char *err, size_t errlen)
+                   const struct exec_spec *s, char **cgname, char **doc,
+                   size_t *len, char *err, size_t errlen)
 {
     struct docker_run dr = {NULL, NULL, NULL, NULL, ""};
     char **env;
@@ -817,9 +838,8 @@ static int prepare(struct exec *x, struct agent_task *t,
         snprintf(err, errlen, "removing %s: %s", t->meta_file, strerror(-rc));
         return -1;
     }
-    if (x->cg.kind != CG_NONE &&
-        (rc = cg_create(&x->cg, t->id, s->cpus, s->mem_bytes, err, errlen)) !=
-            0)
+    if (x->cg.kind != CG_NONE && cg_create(&x->cg, t->id, s->cpus, s->mem_bytes,
+                                           cgname, err, errlen) != 0)
         return -1;
     if (!(env = exec_task_env(x, t, s))) {
         snprintf(err, errlen, "out of memory");
@@ -829,7 +849,7 @@ static int prepare(struct exec *x, struct agent_task *t,
         exec_strv_free(env);
         return -1;
     }
-    rc = launch_doc(x, t, s, env, s->docker ? &dr : NULL, doc, len);
+    rc = launch_doc(x, t, s, env, s->docker ? &dr : NULL, *cgname, doc, len);
     if (s->docker)
         docker_run_free(&dr);
     exec_strv_free(env);
@@ -909,8 +929,8 @@ static void launch_failed(struct task_exec *te, const char *msg)
     struct agent_task *t = te->t;
 
     log_warn(EXEC_LOG, "task %s: %s", t->id, msg);
+    cgroup_release(x, te->cgname);
     te_free(te);
-    cgroup_release(x, t->id);
     exec_report(x, t, AGORA_TASK_FAILED, "REASON_CONTAINER_LAUNCH_FAILED", msg,
                 -1);
 }
@@ -958,15 +978,21 @@ static void fork_done(void *arg, pid_t pid, int pidfd, int err, int lost)
  * fork_done() follows on the loop; else an errno value, nothing was
  * sent, and the caller spawns the shim itself. A broken launcher is
  * replaced a second after it broke. */
-static int fork_shim(struct exec *x, struct task_exec *te)
+/* A launcher that broke goes; a new one may start a second after. */
+static void launcher_drop_broken(struct exec *x)
 {
-    int p[2], l[2], rc;
-
     if (x->launcher && launcher_broken(x->launcher)) {
         x->launcher_retry = launcher_broken(x->launcher) + 1.0;
         launcher_stop(x->launcher);
         x->launcher = NULL;
     }
+}
+
+static int fork_shim(struct exec *x, struct task_exec *te)
+{
+    int p[2], l[2], rc;
+
+    launcher_drop_broken(x);
     if (!x->launcher && x->launcher_retry > 0 &&
         ev_time() >= x->launcher_retry) {
         x->launcher_retry = 0;
@@ -983,6 +1009,7 @@ static int fork_shim(struct exec *x, struct task_exec *te)
     if (rc != 0) {
         close(p[0]);
         close(l[1]);
+        launcher_drop_broken(x); /* it may have broken just now */
         return rc;
     }
     ev_io_set(&te->status_io, p[0], EV_READ);
@@ -1030,7 +1057,7 @@ static void oom_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 static void watch_oom(struct task_exec *te)
 {
-    int fd = cg_oom_eventfd(&te->x->cg, te->t->id);
+    int fd = te->cgname ? cg_oom_eventfd(&te->x->cg, te->cgname) : -1;
 
     if (fd < 0)
         return;
@@ -1058,7 +1085,7 @@ int exec_launch(struct exec *x, struct agent_task *t)
 {
     struct exec_spec s;
     struct task_exec *te;
-    char err[512], *doc = NULL;
+    char err[512], *doc = NULL, *cgname = NULL;
     size_t doclen = 0;
     pid_t pid;
     int rc, fd, lfd;
@@ -1092,9 +1119,10 @@ int exec_launch(struct exec *x, struct agent_task *t)
                     err, -1);
         return 0;
     }
-    if (prepare(x, t, &s, &doc, &doclen, err, sizeof(err)) != 0) {
+    if (prepare(x, t, &s, &cgname, &doc, &doclen, err, sizeof(err)) != 0) {
         exec_spec_free(&s);
-        cgroup_release(x, t->id);
+        cgroup_release(x, cgname);
+        free(cgname);
         log_warn(EXEC_LOG, "task %s: %s", t->id, err);
         exec_report(x, t, AGORA_TASK_FAILED, "REASON_CONTAINER_LAUNCH_FAILED",
                     err, -1);
@@ -1102,9 +1130,12 @@ int exec_launch(struct exec *x, struct agent_task *t)
     }
     if (!(te = te_new(x, t))) {
         exec_spec_free(&s);
+        cgroup_release(x, cgname);
+        free(cgname);
         free(doc);
         return AGORA_ENOMEM;
     }
+    te->cgname = cgname;
     te->tr[TR_LAUNCH] = t0;
     te->launch_doc = doc;
     te->launch_len = doclen;
@@ -1112,12 +1143,9 @@ int exec_launch(struct exec *x, struct agent_task *t)
     te->cpus = s.cpus;
     te->mem_bytes = s.mem_bytes;
     te->is_ctr = s.has_ctr;
-    if (s.docker && te_docker_name(te, t) != 0) {
-        te_free(te);
-        exec_spec_free(&s);
-        return AGORA_ENOMEM;
-    }
-    if (s.has_health && !(te->hc = health_conf_dup(&s.hc))) {
+    if ((s.docker && te_docker_name(te, t) != 0) ||
+        (s.has_health && !(te->hc = health_conf_dup(&s.hc)))) {
+        cgroup_release(x, te->cgname);
         te_free(te);
         exec_spec_free(&s);
         return AGORA_ENOMEM;
@@ -1300,14 +1328,14 @@ static void oom_cb(struct ev_loop *loop, ev_io *w, int revents)
 
     if (read(w->fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
         return;
-    if (cg_oom_info(&te->x->cg, te->t->id, &o) != 0 || !o.oom_killed)
+    if (cg_oom_info(&te->x->cg, te->cgname, &o) != 0 || !o.oom_killed)
         return;
     /* As Mesos: a task over its memory limit is ended, all of it. */
     log_info(EXEC_LOG, "task %s: out of memory, killing it", te->t->id);
     te->oom = 1;
     io_close(loop, w);
     signal_task(te, SIGKILL);
-    (void)cg_kill(&te->x->cg, te->t->id);
+    (void)cg_kill(&te->x->cg, te->cgname);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1375,17 +1403,19 @@ static void finish(struct task_exec *te, int have_status, int status)
     te->ended = 1;
     trace_line(te);
     (void)exec_meta_read(t->meta_file, &ex);
-    if (x->cg.kind != CG_NONE)
-        (void)cg_oom_info(&x->cg, t->id, &o);
+    te_cgroup_known(te, &ex);
+    if (te->cgname)
+        (void)cg_oom_info(&x->cg, te->cgname, &o);
     if (ex.end == EXEC_END_NONE)
         kill_orphan_group(te, &ex);
     if (te->is_ctr)
         container_dir_remove(x, t);
     /* v1: kept for the next task, when this agent made them (it knows
-     * their limits); else removed. */
-    if (x->cg.kind == CG_NONE || te->recovered ||
-        cg_release(&x->cg, t->id, te->cpus, te->mem_bytes) != 0)
-        cgroup_release(x, t->id);
+     * their limits) and they saw no OOM; else removed. */
+    if (te->cgname &&
+        (te->recovered || o.oom_killed ||
+         cg_release(&x->cg, te->cgname, te->cpus, te->mem_bytes) != 0))
+        cgroup_release(x, te->cgname);
 
     if (ex.end == EXEC_END_NONE) {
         st = te->kill_requested ? AGORA_TASK_KILLED : AGORA_TASK_FAILED;
@@ -1453,8 +1483,8 @@ static void kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
          * catch a task it may have forked meanwhile. */
         (void)kill(te->t->shim_pid, SIGKILL);
     }
-    if (x->cg.kind != CG_NONE)
-        (void)cg_kill(&x->cg, te->t->id);
+    if (te->cgname)
+        (void)cg_kill(&x->cg, te->cgname);
     /* Forks may race a kill: sweep again until the shim reports. */
     ev_timer_set(w, 1.0, 0.);
     ev_timer_start(loop, w);
@@ -1598,8 +1628,8 @@ static void cleanup_kill(struct task_exec *te, const struct exec_meta *p)
     if (p->task > 0 && exec_proc_stat(p->task, &st) == 0 &&
         st.starttime == p->task_start)
         (void)kill(-p->task, SIGKILL);
-    if (te->x->cg.kind != CG_NONE)
-        (void)cg_kill(&te->x->cg, te->t->id);
+    if (te->cgname)
+        (void)cg_kill(&te->x->cg, te->cgname);
     ev_timer_stop(te->x->loop, &te->kill_timer);
     ev_timer_set(&te->kill_timer, 1.0, 0.);
     ev_timer_start(te->x->loop, &te->kill_timer);
@@ -1642,6 +1672,7 @@ static void recover_step(struct task_exec *te)
     int have = exec_meta_read(t->meta_file, &p) == 0 && p.has_pids;
     pid_t shim = t->shim_pid > 0 ? t->shim_pid : (have ? p.shim : 0);
 
+    te_cgroup_known(te, &p);
     if (shim <= 0 && te->pidfd_io.fd < 0 && t->state <= AGORA_TASK_STARTING)
         shim = find_starting_shim(t);
     if (te->pidfd_io.fd < 0 && shim > 0) {
@@ -1732,6 +1763,7 @@ void exec_sweep_containers(struct exec *x)
 int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
 {
     struct exec_spec s;
+    struct exec_meta m;
     struct task_exec *te;
     char err[256];
     int rc;
@@ -1742,7 +1774,11 @@ int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
         return AGORA_EEXIST;
     if (agora_task_state_terminal(t->state)) {
         if (agora_id_valid(t->id, AGORA_ID_MAX))
-            cgroup_release(x, t->id);
+            cgroup_release(x, t->meta_file &&
+                                      exec_meta_read(t->meta_file, &m) == 0 &&
+                                      m.cgroup[0]
+                                  ? m.cgroup
+                                  : t->id);
         return 0;
     }
     if (!agora_id_valid(t->id, AGORA_ID_MAX) || !t->meta_file)
@@ -1750,6 +1786,7 @@ int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
     if (!(te = te_new(x, t)))
         return AGORA_ENOMEM;
     te->recovered = 1;
+    te_cgroup_known(te, NULL);
     te->cleanup = cleanup != 0;
     te->probe_deadline = ev_now(x->loop) + PROBE_TIMEOUT;
     rc = exec_spec_parse(x, t, &s, err, sizeof(err));
@@ -1773,6 +1810,11 @@ int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
 /* Forget, usage, fini */
 /* ------------------------------------------------------------------ */
 
+const char *exec_task_cgroup(const struct agent_task *t)
+{
+    return t->exec ? t->exec->cgname : NULL;
+}
+
 void exec_forget(struct exec *x, struct agent_task *t)
 {
     if (t->exec)
@@ -1791,8 +1833,8 @@ int exec_usage(struct exec *x, struct agent_task *t, struct exec_usage *u)
     u->cpus_limit = te->cpus;
     u->mem_limit_bytes = te->mem_bytes;
     u->timestamp = exec_now(x);
-    if (x->cg.kind != CG_NONE)
-        return cg_usage(&x->cg, t->id, u);
+    if (te->cgname)
+        return cg_usage(&x->cg, te->cgname, u);
     /* posix: the task's leader only (its children are not counted). */
     if (exec_proc_stat(t->pid, &st) != 0)
         return AGORA_ENOENT;
@@ -1825,7 +1867,7 @@ void exec_fini(struct exec *x)
     }
     while ((r = x->rmdirs)) {
         x->rmdirs = r->next;
-        log_warn(EXEC_LOG, "the cgroup of %s is left behind", r->id);
+        log_warn(EXEC_LOG, "cgroup %s is left behind", r->id);
         free(r);
     }
     exec_free(x);

@@ -8,6 +8,9 @@
  * the task's environment, comes through the shim's fd 0 and is never on
  * disk. Lines, each written with one write() (no fsync: they matter while
  * the machine stays up), a line without its '\n' being not written yet:
+ *   "cgroup <name>\n" (cgroups.h: the task's cgroups, a v1 slot or the
+ *       task id), in the same write() as the pids line that follows;
+ *       older shims wrote none (their cgroups were named by task id).
  *   "<shim_pid> <shim_starttime> <task_pid> <task_starttime> <wall>
  *    [<ip>]\n" (ip: a BRIDGE container's address)
  *       once the task's command was executed. Starttimes are field 22 of
@@ -231,10 +234,17 @@ void health_stop(struct health *h);
  */
 void health_result_set(struct agent_task *t, const char *text);
 
+/* The name of t's cgroups (cgroups.h), NULL when it has none: valid
+ * while t's exec state lives (exec.c). */
+const char *exec_task_cgroup(const struct agent_task *t);
+
 /* ---- the meta file (meta.c) ---- */
 
 /* The longest reason a "failed" line carries (a container's setup). */
 #define EXEC_WHY_MAX 200
+
+/* The longest cgroup name a meta file gives (a task id, at most). */
+#define EXEC_CGROUP_NAME_MAX 255
 
 enum exec_end { EXEC_END_NONE, EXEC_END_EXITED, EXEC_END_SIGNALED,
                 EXEC_END_FAILED };
@@ -248,6 +258,7 @@ struct exec_meta {
     int a, b;                /* code or signal; failed: stage, errno */
     char ip[46];             /* a BRIDGE container's address, or "" */
     char why[EXEC_WHY_MAX + 1]; /* failed: what the shim said, or "" */
+    char cgroup[EXEC_CGROUP_NAME_MAX + 1]; /* the cgroups' name, or "" */
 };
 
 /* Reads path (also the directory an older agent kept there). 0, or

@@ -696,6 +696,14 @@ static char *cli_path(const char *cli, const char *path)
     return NULL;
 }
 
+/* The task's cgroup directories, which the check's child joins. */
+static size_t task_cgroup_dirs(struct health *h)
+{
+    const char *name = exec_task_cgroup(h->t);
+
+    return name ? cg_task_dirs(&h->x->cg, name, h->cgdirs) : 0;
+}
+
 /* The docker task's check: `docker exec` of its container (docker.h). */
 static int docker_prepare(struct health *h)
 {
@@ -724,7 +732,7 @@ static int command_prepare(struct health *h)
         exec_spec_free(&s);
         if ((rc = docker_prepare(h)) != 0)
             return rc;
-        h->ncg = cg_task_dirs(&h->x->cg, h->t->id, h->cgdirs);
+        h->ncg = task_cgroup_dirs(h);
         return 0;
     }
     /* In a container: its image's Env and user, run in its namespaces. */
@@ -750,7 +758,7 @@ static int command_prepare(struct health *h)
     exec_spec_free(&s);
     if (rc != 0)
         return rc;
-    h->ncg = cg_task_dirs(&h->x->cg, h->t->id, h->cgdirs);
+    h->ncg = task_cgroup_dirs(h);
     return 0;
 }
 

@@ -42,11 +42,26 @@ static ssize_t meta_text(const char *path, char *buf, size_t cap)
     return n;
 }
 
+/* "cgroup <name>": a name of one path component only. */
+static void cgroup_line(const char *name, struct exec_meta *m)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > EXEC_CGROUP_NAME_MAX || strchr(name, '/') ||
+        strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return;
+    memcpy(m->cgroup, name, n + 1);
+}
+
 /* Parses one complete line (NUL-terminated in place) into m. */
 static void meta_line(const char *line, struct exec_meta *m)
 {
     int shim, task, off = 0;
 
+    if (strncmp(line, "cgroup ", 7) == 0) {
+        cgroup_line(line + 7, m);
+        return;
+    }
     /* A BRIDGE container's line ends with its address. */
     if (sscanf(line, "%d %" SCNu64 " %d %" SCNu64 " %lf %45s", &shim,
                &m->shim_start, &task, &m->task_start, &m->wall,

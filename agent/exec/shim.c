@@ -147,15 +147,20 @@ static uint64_t starttime_of(pid_t pid)
  * task is reported with an unknown status, as when its shim is killed),
  * and a synchronous disk write a task cost more than all the rest of its
  * shim on a VM. */
-static void write_pids(int mfd, pid_t task, uint64_t task_start,
-                       const char *ip)
+static void write_pids(int mfd, pid_t task, uint64_t task_start, const char *ip,
+                       const struct launch *l)
 {
-    char buf[224];
-    int n = snprintf(buf, sizeof(buf),
-                     "%d %" PRIu64 " %d %" PRIu64 " %.3f%s%s\n",
-                     (int)getpid(), starttime_of(getpid()), (int)task,
-                     task_start, exec_wall_now(), *ip ? " " : "", ip);
+    char buf[EXEC_CGROUP_NAME_MAX + 256];
+    const char *cg = l->ncgroups ? strrchr(l->cgroups[0], '/') : NULL;
+    int n = 0;
 
+    /* The agent after a restart finds the cgroups by this name. */
+    if (cg && strlen(cg + 1) <= EXEC_CGROUP_NAME_MAX)
+        n = snprintf(buf, sizeof(buf), "cgroup %s\n", cg + 1);
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+                  "%d %" PRIu64 " %d %" PRIu64 " %.3f%s%s\n", (int)getpid(),
+                  starttime_of(getpid()), (int)task, task_start,
+                  exec_wall_now(), *ip ? " " : "", ip);
     (void)exec_write_all(mfd, buf, (size_t)n);
 }
 
@@ -760,7 +765,7 @@ static int run(int mfd, double started)
     /* Also here, so a SIGTERM to the group cannot precede the group. */
     (void)setpgid(pid, pid);
     inspect_wait(&l, pid);
-    write_pids(mfd, pid, starttime_of(pid), l.is_ctr ? l.ctr.ip : l.ip);
+    write_pids(mfd, pid, starttime_of(pid), l.is_ctr ? l.ctr.ip : l.ip, &l);
     /* The times let the agent's launch trace (exec.c) say where a
      * launch's time went; two vDSO reads. A BRIDGE container's address
      * follows. */

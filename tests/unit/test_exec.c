@@ -798,14 +798,16 @@ static int dir_exists(int ctl, const char *task)
     return stat(dir, &st) == 0;
 }
 
-/* v1: an ended task's cgroups serve the next task, renamed, with that
- * task's limits (the ones that differ rewritten) and fresh counters.
- * With --cgroups_enable_cfs the cpus are also a CFS quota; without it
- * (the default, as Mesos') they are shares only. */
+/* v1: a task's cgroups are a slot, `.t.<agent pid>.<n>`, never renamed:
+ * an ended task's serve the next task as they are, with that task's
+ * limits (the ones that differ rewritten) and fresh counters. With
+ * --cgroups_enable_cfs the cpus are also a CFS quota; without it (the
+ * default, as Mesos') they are shares only. */
 START_TEST(cgroup_reused)
 {
     struct agent_task *a, *b, *c;
     struct exec_usage u;
+    char slot[CG_SLOT_NAME_MAX], prefix[32];
 
     if (!cgroups_on() || X->cg.kind != CG_V1 || !X->cg.dir[CG_CPU] ||
         !X->cg.dir[CG_CPUACCT]) {
@@ -819,18 +821,25 @@ START_TEST(cgroup_reused)
     wait_end(a, 20);
     ck_assert_int_eq(a->state, AGORA_TASK_FINISHED);
     ck_assert_uint_eq(X->cg.npool, 1);
+    ck_assert_ptr_nonnull(exec_task_cgroup(a));
+    snprintf(slot, sizeof(slot), "%s", exec_task_cgroup(a));
+    snprintf(prefix, sizeof(prefix), ".t.%d.", (int)getpid());
+    ck_assert_msg(strncmp(slot, prefix, strlen(prefix)) == 0, "slot %s", slot);
+    ck_assert(dir_exists(CG_MEMORY, slot) && dir_exists(CG_CPU, slot));
     ck_assert(!dir_exists(CG_MEMORY, "ra") && !dir_exists(CG_CPU, "ra"));
 
     b = run("rb", "{\"command\": \"sleep 30\", \"resources\": "
                   "\"cpus:0.25;mem:64\"}");
     wait_running(b);
     ck_assert_uint_eq(X->cg.npool, 0);
-    ck_assert_int_eq(knob_of(CG_MEMORY, "rb", "memory.limit_in_bytes"),
+    ck_assert_str_eq(exec_task_cgroup(b), slot); /* kept, not renamed */
+    ck_assert(!dir_exists(CG_MEMORY, "rb"));
+    ck_assert_int_eq(knob_of(CG_MEMORY, slot, "memory.limit_in_bytes"),
                      64ll << 20);
-    ck_assert_int_eq(knob_of(CG_CPU, "rb", "cpu.shares"), 256);
-    ck_assert_int_eq(knob_of(CG_CPU, "rb", "cpu.cfs_quota_us"),
+    ck_assert_int_eq(knob_of(CG_CPU, slot, "cpu.shares"), 256);
+    ck_assert_int_eq(knob_of(CG_CPU, slot, "cpu.cfs_quota_us"),
                      X->cg.cfs_period_us / 4);
-    ck_assert_int_eq(knob_of(CG_MEMORY, "rb", "cgroup.procs"), b->pid);
+    ck_assert_int_eq(knob_of(CG_MEMORY, slot, "cgroup.procs"), b->pid);
     /* ra's busy loop is not counted for rb */
     ck_assert_int_eq(exec_usage(X, b, &u), 0);
     ck_assert_msg(u.cpus_user_time_secs + u.cpus_system_time_secs < 0.02,
@@ -845,10 +854,11 @@ START_TEST(cgroup_reused)
     c = run("rc", "{\"command\": \"sleep 30\", \"resources\": "
                   "\"cpus:0.5\"}");
     wait_running(c);
-    ck_assert_int_gt(knob_of(CG_MEMORY, "rc", "memory.limit_in_bytes"),
+    ck_assert_str_eq(exec_task_cgroup(c), slot);
+    ck_assert_int_gt(knob_of(CG_MEMORY, slot, "memory.limit_in_bytes"),
                      1ll << 40);
-    ck_assert_int_eq(knob_of(CG_CPU, "rc", "cpu.cfs_quota_us"), -1);
-    ck_assert_int_eq(knob_of(CG_CPU, "rc", "cpu.shares"), 512);
+    ck_assert_int_eq(knob_of(CG_CPU, slot, "cpu.cfs_quota_us"), -1);
+    ck_assert_int_eq(knob_of(CG_CPU, slot, "cpu.shares"), 512);
     ck_assert_int_eq(exec_kill(X, c, 0), 0);
     wait_end(c, 10);
     task_free(a);
@@ -1091,15 +1101,21 @@ static void restart(struct agent_task *t)
     ck_assert_ptr_null(t->exec);
 }
 
+/* A running task is adopted, with its cgroups: their name (a v1 slot)
+ * comes from its meta file, and its usage is read from them. */
 START_TEST(recover_adopt)
 {
     struct agent_task *t = run("adopt", WAITER);
+    struct exec_usage u;
+    char *cg = NULL;
     pid_t pid, shim;
     size_t n;
 
     wait_running(t);
     pid = t->pid;
     shim = t->shim_pid;
+    if (exec_task_cgroup(t))
+        cg = strdup(exec_task_cgroup(t));
     restart(t);
     n = count_upds(t);
     ck_assert_int_eq(exec_recover(X, t, 0), 0);
@@ -1107,6 +1123,13 @@ START_TEST(recover_adopt)
     ck_assert_uint_eq(count_upds(t), n); /* nothing to report */
     ck_assert_int_eq(t->pid, pid);
     ck_assert_int_eq(t->shim_pid, shim);
+    if (cgroups_on()) {
+        ck_assert_ptr_nonnull(cg);
+        ck_assert_str_eq(exec_task_cgroup(t), cg);
+        ck_assert_int_eq(exec_usage(X, t, &u), 0);
+        ck_assert_uint_ge(u.processes, 1);
+    }
+    free(cg);
     spin(0.3, never, NULL);
     ck_assert_int_eq(t->state, AGORA_TASK_RUNNING);
     touch(t->sandbox, "done");

@@ -618,6 +618,19 @@ static int is_empty(const struct cgroups *cg, const char *name)
     return n == 0;
 }
 
+size_t cg_pool_trim(struct cgroups *cg, size_t max)
+{
+    size_t n = 0;
+
+    while (n < max && cg->npool - n > CG_POOL_KEEP)
+        pool_rmdir(cg, cg->pool[n++].serial);
+    if (n > 0) {
+        cg->npool -= n;
+        memmove(cg->pool, cg->pool + n, cg->npool * sizeof(cg->pool[0]));
+    }
+    return cg->npool > CG_POOL_KEEP ? cg->npool - CG_POOL_KEEP : 0;
+}
+
 int cg_release(struct cgroups *cg, const char *name, double cpus,
                uint64_t mem_bytes)
 {

@@ -26,8 +26,15 @@ enum cg_ctl { CG_MEMORY = 0, CG_CPU, CG_CPUACCT, CG_PIDS, CG_NCTL };
 
 #define CG_MAX_DIRS CG_NCTL
 
-/* v1: empty cgroups of ended tasks kept for the next tasks (cgroups.c). */
-#define CG_POOL_MAX 128
+/*
+ * v1: empty cgroups of ended tasks kept for the next tasks (cgroups.c):
+ * up to CG_POOL_MAX, so that a burst's ended tasks do not remove the
+ * cgroups the next burst would make again, trimmed to CG_POOL_KEEP while
+ * the agent is quieter (cg_pool_trim(); an empty cgroup holds about
+ * 10 KB of kernel memory a hierarchy set).
+ */
+#define CG_POOL_MAX 1024
+#define CG_POOL_KEEP 128
 
 /* Bytes of a v1 slot name, `.t.<agent pid>.<serial>`, with its NUL. */
 #define CG_SLOT_NAME_MAX 32
@@ -110,6 +117,10 @@ int cg_release(struct cgroups *cg, const char *name, double cpus,
  * the cgroups are empty) or -errno.
  */
 int cg_kill(const struct cgroups *cg, const char *name);
+
+/* v1: removes up to max kept cgroups beyond CG_POOL_KEEP, the longest
+ * kept first; returns how many are still beyond it. */
+size_t cg_pool_trim(struct cgroups *cg, size_t max);
 
 /* Removes the task's cgroups. 0, or -EBUSY while processes remain. */
 int cg_remove(const struct cgroups *cg, const char *name);

@@ -78,6 +78,10 @@ extern char **environ;
 #define PROBE_TIMEOUT 5.0
 #define RMDIR_INTERVAL 0.5
 #define RMDIR_TRIES 120
+/* Kept cgroups beyond CG_POOL_KEEP (cgroups.h) removed a second, after
+ * a burst: 896 go in half a minute, a few ms of the loop a second. */
+#define TRIM_INTERVAL 1.0
+#define TRIM_STEP 32
 
 #define MSG_UNKNOWN                                                            \
     "task ended while the agent was down; its exit status is unknown"
@@ -177,6 +181,7 @@ static void checkpoint(struct task_exec *te)
 /* ------------------------------------------------------------------ */
 
 static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void trim_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /*
  * The shim's binary: agora-shim beside the agent's (it links libc and
@@ -403,6 +408,8 @@ int exec_init(struct exec **out, struct ev_loop *loop,
     }
     ev_timer_init(&x->rmdir_timer, rmdir_cb, RMDIR_INTERVAL, RMDIR_INTERVAL);
     x->rmdir_timer.data = x;
+    ev_timer_init(&x->trim_timer, trim_cb, TRIM_INTERVAL, TRIM_INTERVAL);
+    x->trim_timer.data = x;
     log_info(EXEC_LOG, "isolation %s%s%s, shim %s, tasks run as %s%s",
              cg_name(&x->cg), x->cg.kind != CG_NONE ? ", cgroups under " : "",
              x->cg.kind != CG_NONE ? x->cg.dir[CG_MEMORY] : "", x->shim_path,
@@ -474,6 +481,22 @@ static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
     if (!x->rmdirs)
         ev_timer_stop(loop, w);
+}
+
+static void trim_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct exec *x = w->data;
+
+    if (cg_pool_trim(&x->cg, TRIM_STEP) == 0)
+        ev_timer_stop(loop, w);
+}
+
+/* A task's cgroups kept (cg_release()): beyond CG_POOL_KEEP, they are
+ * trimmed later, off the launches' way. */
+static void cgroup_kept(struct exec *x)
+{
+    if (x->cg.npool > CG_POOL_KEEP && !ev_is_active(&x->trim_timer))
+        ev_timer_again(x->loop, &x->trim_timer);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1416,6 +1439,8 @@ static void finish(struct task_exec *te, int have_status, int status)
         (te->recovered || o.oom_killed ||
          cg_release(&x->cg, te->cgname, te->cpus, te->mem_bytes) != 0))
         cgroup_release(x, te->cgname);
+    else if (te->cgname)
+        cgroup_kept(x);
 
     if (ex.end == EXEC_END_NONE) {
         st = te->kill_requested ? AGORA_TASK_KILLED : AGORA_TASK_FAILED;
@@ -1858,6 +1883,7 @@ void exec_fini(struct exec *x)
     launcher_stop(x->launcher);
     x->launcher = NULL;
     ev_timer_stop(x->loop, &x->rmdir_timer);
+    ev_timer_stop(x->loop, &x->trim_timer);
     /* Cgroups whose last processes were still dying: a last chance (the
      * agent is stopping, a short wait is fine), then they stay. */
     for (int round = 0; x->rmdirs && round < 20; round++) {

@@ -89,6 +89,7 @@ struct exec {
     struct task_exec *tasks; /* every task with exec state, linked */
     struct rmdir_pending *rmdirs;
     ev_timer rmdir_timer;
+    ev_timer trim_timer; /* kept cgroups beyond CG_POOL_KEEP removed */
     FILE *trace; /* AGORA_EXEC_TRACE: a line of times a task (exec.c) */
     /* the mesos containerizer (container.h) */
     char *images_dir;     /* <work_dir>/images, or NULL: no work_dir */

@@ -867,6 +867,39 @@ START_TEST(cgroup_reused)
 }
 END_TEST
 
+/* v1: up to CG_POOL_MAX ended tasks' cgroups are kept (a burst's, for
+ * the next burst), and trimmed to CG_POOL_KEEP, the longest kept first. */
+START_TEST(cgroup_pool_trim)
+{
+    enum { N = CG_POOL_KEEP + 12 };
+    char *names[N], err[256], id[32];
+
+    if (!cgroups_on() || X->cg.kind != CG_V1) {
+        printf("cgroup_pool_trim: skipped, needs cgroups v1\n");
+        return;
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "trim%d", i);
+        ck_assert_int_eq(
+            cg_create(&X->cg, id, 0.1, 32 << 20, &names[i], err, sizeof(err)),
+            0);
+    }
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(cg_release(&X->cg, names[i], 0.1, 32 << 20), 0);
+    ck_assert_uint_eq(X->cg.npool, N);
+    ck_assert_uint_eq(cg_pool_trim(&X->cg, 5), N - CG_POOL_KEEP - 5);
+    ck_assert_uint_eq(X->cg.npool, N - 5);
+    for (int i = 0; i < N; i++) /* the first kept went first */
+        ck_assert_int_eq(dir_exists(CG_MEMORY, names[i]), i >= 5);
+    ck_assert_uint_eq(cg_pool_trim(&X->cg, 100), 0);
+    ck_assert_uint_eq(X->cg.npool, CG_POOL_KEEP);
+    ck_assert(!dir_exists(CG_MEMORY, names[N - CG_POOL_KEEP - 1]));
+    ck_assert(dir_exists(CG_MEMORY, names[N - CG_POOL_KEEP]));
+    for (int i = 0; i < N; i++)
+        free(names[i]);
+}
+END_TEST
+
 /* A cgroup that saw an OOM is not kept: its counter cannot be reset. */
 START_TEST(cgroup_oom_not_reused)
 {
@@ -1804,6 +1837,7 @@ static Suite *suite(void)
     tcase_add_test(tc, usage);
     tcase_add_test(tc, cgroup_reused);
     tcase_add_test(tc, cgroup_oom_not_reused);
+    tcase_add_test(tc, cgroup_pool_trim);
     tcase_add_test(tc, health_http);
     tcase_add_test(tc, health_tcp);
     tcase_add_test(tc, health_command);

@@ -78,8 +78,8 @@ extern char **environ;
 #define PROBE_TIMEOUT 5.0
 #define RMDIR_INTERVAL 0.5
 #define RMDIR_TRIES 120
-/* Kept cgroups beyond CG_POOL_KEEP (cgroups.h) removed a second, after
- * a burst: 896 go in half a minute, a few ms of the loop a second. */
+/* Kept cgroups beyond CG_POOL_KEEP (cgroups.h) removed a second once
+ * launches pause: 896 go in half a minute, 3 ms of the loop a second. */
 #define TRIM_INTERVAL 1.0
 #define TRIM_STEP 32
 
@@ -277,7 +277,7 @@ static void raise_nofile(struct exec *x)
  *   <task_id> <launch> <spawned> <shim_started> <shim_read> <task_exec>
  *   <running>
  * wall-clock seconds: exec_launch() entered (the task's checkpoint was
- * durable), the shim spawned and its document written, the shim's main()
+ * durable), the shim spawned (or the launcher asked to fork it), the shim's main()
  * ran, it had read its document, the task's command was executed (the
  * shim's vfork returned), the agent read its "R". Buffered; a
  * measurement aid, off unless asked for.
@@ -483,10 +483,13 @@ static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents)
         ev_timer_stop(loop, w);
 }
 
+/* Trims while no launch came for a second: launches would take them. */
 static void trim_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct exec *x = w->data;
 
+    if (ev_now(loop) - x->last_launch < TRIM_INTERVAL)
+        return;
     if (cg_pool_trim(&x->cg, TRIM_STEP) == 0)
         ev_timer_stop(loop, w);
 }
@@ -1037,6 +1040,8 @@ static int fork_shim(struct exec *x, struct task_exec *te)
     }
     ev_io_set(&te->status_io, p[0], EV_READ);
     ev_io_set(&te->launch_io, l[1], EV_WRITE);
+    if (x->trace) /* the agent's part ends here; the fork is the shim's */
+        te->tr[TR_SPAWNED] = ev_time();
     return 0;
 }
 
@@ -1119,6 +1124,7 @@ int exec_launch(struct exec *x, struct agent_task *t)
         return AGORA_ESTATE;
     if (t->exec)
         return AGORA_EEXIST;
+    x->last_launch = ev_now(x->loop);
     rc = exec_spec_parse(x, t, &s, err, sizeof(err));
     if (rc == AGORA_ENOMEM) {
         exec_spec_free(&s);
@@ -1204,7 +1210,7 @@ static void shim_started(struct task_exec *te, pid_t pid, int pidfd,
     t->pid = 0;
     ev_io_set(&te->launch_io, launch_fd, EV_WRITE);
     launch_write(te);
-    if (x->trace)
+    if (x->trace && !te->tr[TR_SPAWNED])
         te->tr[TR_SPAWNED] = ev_time();
     ev_io_init(&te->status_io, status_cb, status_fd, EV_READ);
     ev_io_start(x->loop, &te->status_io);

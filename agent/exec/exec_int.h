@@ -90,6 +90,7 @@ struct exec {
     struct rmdir_pending *rmdirs;
     ev_timer rmdir_timer;
     ev_timer trim_timer; /* kept cgroups beyond CG_POOL_KEEP removed */
+    double last_launch;  /* ev_now() of the last exec_launch() */
     FILE *trace; /* AGORA_EXEC_TRACE: a line of times a task (exec.c) */
     /* the mesos containerizer (container.h) */
     char *images_dir;     /* <work_dir>/images, or NULL: no work_dir */

@@ -28,7 +28,7 @@ static const char *const ctl_names[CG_NCTL] = {"memory", "cpu", "cpuacct",
                                                "pids"};
 
 static void pool_clear_old(const struct cgroups *cg);
-static void pool_rmdir(const struct cgroups *cg, unsigned serial);
+static void pool_rmdir(const struct cgroups *cg, const struct cg_pooled *e);
 
 /* ---- mountinfo ---- */
 
@@ -362,7 +362,7 @@ done:
 void cg_free(struct cgroups *cg)
 {
     while (cg->npool > 0)
-        pool_rmdir(cg, cg->pool[--cg->npool].serial);
+        pool_rmdir(cg, &cg->pool[--cg->npool]);
     for (int i = 0; i < CG_NCTL; i++) {
         free(cg->dir[i]);
         cg->dir[i] = NULL;
@@ -418,7 +418,8 @@ void cg_dirs_free(char *dirs[], size_t n)
 static struct cg_pooled limits_v1(const struct cgroups *cg, double cpus,
                                   uint64_t mem)
 {
-    struct cg_pooled l = {.mem = mem, .shares = 1024, .quota = -1};
+    struct cg_pooled l = {.mem = mem, .shares = 1024, .quota = -1,
+                          .oom_fd = -1};
 
     if (cpus > 0) {
         l.shares = (uint64_t)(cpus * 1024);
@@ -558,11 +559,14 @@ static size_t pool_dirs(const struct cgroups *cg, unsigned serial,
     return cg_task_dirs(cg, name, out);
 }
 
-static void pool_rmdir(const struct cgroups *cg, unsigned serial)
+/* Removes a kept cgroup, and closes its OOM eventfd. */
+static void pool_rmdir(const struct cgroups *cg, const struct cg_pooled *e)
 {
     char *dirs[CG_MAX_DIRS];
-    size_t n = pool_dirs(cg, serial, dirs);
+    size_t n = pool_dirs(cg, e->serial, dirs);
 
+    if (e->oom_fd >= 0)
+        close(e->oom_fd);
     for (size_t i = 0; i < n; i++)
         if (rmdir(dirs[i]) != 0 && errno != ENOENT)
             log_warn(CG_LOG, "rmdir %s: %s", dirs[i], strerror(errno));
@@ -585,10 +589,11 @@ static void pool_reset(const struct cgroups *cg, const char *name)
     }
 }
 
-/* A kept cgroup for a task, limits set: 0 with its name, or -errno when
- * there was none to take (or it could not be used, and was removed). */
+/* A kept cgroup for a task, limits set: 0 with its name and OOM eventfd
+ * (or -1), or -errno when there was none to take (or it could not be
+ * used, and was removed). */
 static int pool_take(struct cgroups *cg, const struct cg_pooled *want,
-                     char name[CG_SLOT_NAME_MAX])
+                     char name[CG_SLOT_NAME_MAX], int *oom_fd)
 {
     char err[256];
     struct cg_pooled e;
@@ -602,7 +607,9 @@ static int pool_take(struct cgroups *cg, const struct cg_pooled *want,
     /* A lower memory limit the kernel cannot reclaim down to (pages the
      * last task left in tmpfs): this one goes, a fresh one is made. */
     if ((rc = set_limits_v1(cg, name, want, &e, err, sizeof(err))) != 0)
-        pool_rmdir(cg, e.serial);
+        pool_rmdir(cg, &e);
+    else
+        *oom_fd = e.oom_fd;
     return rc;
 }
 
@@ -623,7 +630,7 @@ size_t cg_pool_trim(struct cgroups *cg, size_t max)
     size_t n = 0;
 
     while (n < max && cg->npool - n > CG_POOL_KEEP)
-        pool_rmdir(cg, cg->pool[n++].serial);
+        pool_rmdir(cg, &cg->pool[n++]);
     if (n > 0) {
         cg->npool -= n;
         memmove(cg->pool, cg->pool + n, cg->npool * sizeof(cg->pool[0]));
@@ -632,15 +639,22 @@ size_t cg_pool_trim(struct cgroups *cg, size_t max)
 }
 
 int cg_release(struct cgroups *cg, const char *name, double cpus,
-               uint64_t mem_bytes)
+               uint64_t mem_bytes, int oom_fd)
 {
     long serial = slot_serial(cg, name);
+    int rc = 0;
 
     if (cg->kind != CG_V1 || cg->npool == CG_POOL_MAX || serial < 0)
-        return -ENOSPC;
-    if (!is_empty(cg, name))
-        return -EBUSY;
+        rc = -ENOSPC;
+    else if (!is_empty(cg, name))
+        rc = -EBUSY;
+    if (rc != 0) {
+        if (oom_fd >= 0)
+            close(oom_fd);
+        return rc;
+    }
     cg->pool[cg->npool] = limits_v1(cg, cpus, mem_bytes);
+    cg->pool[cg->npool].oom_fd = oom_fd;
     cg->pool[cg->npool++].serial = (unsigned)serial;
     return 0;
 }
@@ -733,7 +747,8 @@ static int create_v2(struct cgroups *cg, const char *task_id, double cpus,
 #define SLOT_TRIES 64
 
 int cg_create(struct cgroups *cg, const char *task_id, double cpus,
-              uint64_t mem_bytes, char **name, char *err, size_t errlen)
+              uint64_t mem_bytes, char **name, int *oom_fd, char *err,
+              size_t errlen)
 {
     struct cg_pooled want = limits_v1(cg, cpus, mem_bytes);
     const struct cg_pooled fresh = {.mem = 0, .shares = 1024, .quota = -1};
@@ -741,12 +756,21 @@ int cg_create(struct cgroups *cg, const char *task_id, double cpus,
     int rc = -EEXIST;
 
     *name = NULL;
+    *oom_fd = -1;
     if (cg->kind == CG_NONE)
         return 0;
     if (cg->kind == CG_V2)
         return create_v2(cg, task_id, cpus, mem_bytes, name, err, errlen);
-    if (pool_take(cg, &want, slot) == 0)
-        return (*name = strdup(slot)) ? 0 : -ENOMEM;
+    if (pool_take(cg, &want, slot, oom_fd) == 0) {
+        if ((*name = strdup(slot)))
+            return 0;
+        if (*oom_fd >= 0)
+            close(*oom_fd);
+        *oom_fd = -1;
+        (void)cg_remove(cg, slot);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     for (int i = 0; i < SLOT_TRIES && rc == -EEXIST; i++) {
         slot_name(cg, cg->pool_serial++, slot);
         rc = make_dirs(cg, slot, 1, err, errlen);

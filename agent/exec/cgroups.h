@@ -44,6 +44,7 @@ enum cg_ctl { CG_MEMORY = 0, CG_CPU, CG_CPUACCT, CG_PIDS, CG_NCTL };
  * 1024, -1). */
 struct cg_pooled {
     unsigned serial;
+    int oom_fd;      /* its OOM eventfd, registered (cg_oom_eventfd), or -1 */
     uint64_t mem;    /* memory.limit_in_bytes, 0: none */
     uint64_t shares; /* cpu.shares */
     long quota;      /* cpu.cfs_quota_us, -1: none */
@@ -93,23 +94,28 @@ void cg_dirs_free(char *dirs[], size_t n);
  * name (malloc'ed, the caller's; NULL under posix): in v1 a slot,
  * `.t.<agent pid>.<serial>`, an ended task's kept by cg_release() when
  * there is one (its counters reset, only the limits that differ
- * written), else a new one; in v2 the task id (an existing, empty
- * cgroup reused). Returns 0 or -errno with a reason in err.
+ * written; *oom_fd its OOM eventfd still registered, the caller's, or
+ * -1), else a new one; in v2 the task id (an existing, empty cgroup
+ * reused). *oom_fd is -1 but for a kept one. Returns 0 or -errno with a
+ * reason in err.
  */
 int cg_create(struct cgroups *cg, const char *task_id, double cpus,
-              uint64_t mem_bytes, char **name, char *err, size_t errlen);
+              uint64_t mem_bytes, char **name, int *oom_fd, char *err,
+              size_t errlen);
 
 /*
  * The task ended: v1 keeps its cgroups, one of this agent's slots, for a
  * later task when they are empty and the pool has room; cpus and
  * mem_bytes are what cg_create() was given for it. The caller keeps none
  * that saw an OOM (cg_oom_info()): the counter cannot be reset, and the
- * next task's end would look like one.
+ * next task's end would look like one. oom_fd (the task's OOM eventfd,
+ * or -1) is taken: kept with the cgroup (the next task's, registered
+ * already), else closed.
  * Returns 0 when kept, else -errno and the caller removes them
  * (cg_remove).
  */
 int cg_release(struct cgroups *cg, const char *name, double cpus,
-               uint64_t mem_bytes);
+               uint64_t mem_bytes, int oom_fd);
 
 /*
  * SIGKILLs every process in the task's cgroups: one pass (v2 cgroup.kill

@@ -550,7 +550,7 @@ static void te_quiet(struct task_exec *te)
         ev_child_stop(loop, &te->child);
     io_close(loop, &te->pidfd_io);
     io_close(loop, &te->status_io);
-    io_close(loop, &te->oom_io);
+    ev_io_stop(loop, &te->oom_io); /* its fd may go with the cgroup */
     io_close(loop, &te->launch_io);
     free(te->launch_doc);
     te->launch_doc = NULL;
@@ -567,6 +567,7 @@ static void te_free(struct task_exec *te)
     struct exec *x = te->x;
 
     te_quiet(te);
+    io_close(x->loop, &te->oom_io);
     if (te->prev)
         te->prev->next = te->next;
     else
@@ -836,12 +837,13 @@ static int dir_prepare(const char *path, mode_t mode, uid_t uid, gid_t gid)
     return 0;
 }
 
-/* Sandbox, meta dir, cgroups (their name in *cgname, the caller's to
- * free and release, also on a failure), the launch document (in *doc,
- * *len). 0, or -1 with err set. */
+/* Sandbox, meta dir, cgroups (their name in *cgname and a kept one's OOM
+ * eventfd in *oom_fd, the caller's to free, release and close, also on
+ * a failure), the launch document (in *doc, *len). 0, or -1 with err
+ * set. */
 static int prepare(struct exec *x, struct agent_task *t,
-                   const struct exec_spec *s, char **cgname, char **doc,
-                   size_t *len, char *err, size_t errlen)
+                   const struct exec_spec *s, char **cgname, int *oom_fd,
+                   char **doc, size_t *len, char *err, size_t errlen)
 {
     struct docker_run dr = {NULL, NULL, NULL, NULL, ""};
     char **env;
@@ -864,8 +866,9 @@ static int prepare(struct exec *x, struct agent_task *t,
         snprintf(err, errlen, "removing %s: %s", t->meta_file, strerror(-rc));
         return -1;
     }
-    if (x->cg.kind != CG_NONE && cg_create(&x->cg, t->id, s->cpus, s->mem_bytes,
-                                           cgname, err, errlen) != 0)
+    if (x->cg.kind != CG_NONE &&
+        cg_create(&x->cg, t->id, s->cpus, s->mem_bytes, cgname, oom_fd, err,
+                  errlen) != 0)
         return -1;
     if (!(env = exec_task_env(x, t, s))) {
         snprintf(err, errlen, "out of memory");
@@ -1085,7 +1088,10 @@ static void oom_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 static void watch_oom(struct task_exec *te)
 {
-    int fd = te->cgname ? cg_oom_eventfd(&te->x->cg, te->cgname) : -1;
+    /* A kept cgroup's is registered already (cg_create()). */
+    int fd = te->oom_io.fd >= 0 ? te->oom_io.fd
+             : te->cgname       ? cg_oom_eventfd(&te->x->cg, te->cgname)
+                                : -1;
 
     if (fd < 0)
         return;
@@ -1116,7 +1122,7 @@ int exec_launch(struct exec *x, struct agent_task *t)
     char err[512], *doc = NULL, *cgname = NULL;
     size_t doclen = 0;
     pid_t pid;
-    int rc, fd, lfd;
+    int rc, fd, lfd, oom_fd = -1;
 
     double t0 = x && x->trace ? ev_time() : 0;
 
@@ -1148,10 +1154,13 @@ int exec_launch(struct exec *x, struct agent_task *t)
                     err, -1);
         return 0;
     }
-    if (prepare(x, t, &s, &cgname, &doc, &doclen, err, sizeof(err)) != 0) {
+    if (prepare(x, t, &s, &cgname, &oom_fd, &doc, &doclen, err,
+                sizeof(err)) != 0) {
         exec_spec_free(&s);
         cgroup_release(x, cgname);
         free(cgname);
+        if (oom_fd >= 0)
+            close(oom_fd);
         log_warn(EXEC_LOG, "task %s: %s", t->id, err);
         exec_report(x, t, AGORA_TASK_FAILED, "REASON_CONTAINER_LAUNCH_FAILED",
                     err, -1);
@@ -1161,10 +1170,13 @@ int exec_launch(struct exec *x, struct agent_task *t)
         exec_spec_free(&s);
         cgroup_release(x, cgname);
         free(cgname);
+        if (oom_fd >= 0)
+            close(oom_fd);
         free(doc);
         return AGORA_ENOMEM;
     }
     te->cgname = cgname;
+    ev_io_set(&te->oom_io, oom_fd, EV_READ); /* a kept cgroup's, or -1 */
     te->tr[TR_LAUNCH] = t0;
     te->launch_doc = doc;
     te->launch_len = doclen;
@@ -1427,7 +1439,7 @@ static void finish(struct task_exec *te, int have_status, int status)
     const char *reason = NULL;
     enum agora_task_state st;
     char msg[384];
-    int healthy = t->healthy;
+    int healthy = t->healthy, oom_fd;
 
     te->ended = 1;
     trace_line(te);
@@ -1441,12 +1453,16 @@ static void finish(struct task_exec *te, int have_status, int status)
         container_dir_remove(x, t);
     /* v1: kept for the next task, when this agent made them (it knows
      * their limits) and they saw no OOM; else removed. */
-    if (te->cgname &&
-        (te->recovered || o.oom_killed ||
-         cg_release(&x->cg, te->cgname, te->cpus, te->mem_bytes) != 0))
-        cgroup_release(x, te->cgname);
-    else if (te->cgname)
+    ev_io_stop(x->loop, &te->oom_io);
+    oom_fd = te->oom_io.fd; /* cg_release() takes it */
+    ev_io_set(&te->oom_io, -1, EV_READ);
+    if (te->cgname && !te->recovered && !o.oom_killed &&
+        cg_release(&x->cg, te->cgname, te->cpus, te->mem_bytes, oom_fd) == 0)
         cgroup_kept(x);
+    else if (te->cgname)
+        cgroup_release(x, te->cgname);
+    if (oom_fd >= 0 && (te->recovered || o.oom_killed || !te->cgname))
+        close(oom_fd); /* else cg_release() took it */
 
     if (ex.end == EXEC_END_NONE) {
         st = te->kill_requested ? AGORA_TASK_KILLED : AGORA_TASK_FAILED;

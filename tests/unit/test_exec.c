@@ -745,6 +745,34 @@ START_TEST(oom_memory_limit)
 }
 END_TEST
 
+/* v1: a kept cgroup's OOM eventfd, registered for an earlier task, still
+ * ends all of the next task on its OOM: its other process (a sleep of
+ * 30 s the shell waits for) is killed at once. */
+START_TEST(oom_in_kept_cgroup)
+{
+    struct agent_task *a, *t;
+    char slot[CG_SLOT_NAME_MAX];
+
+    if (!cgroups_on() || X->cg.kind != CG_V1) {
+        printf("oom_in_kept_cgroup: skipped, needs cgroups v1\n");
+        return;
+    }
+    a = run("okept", "{\"command\": \"true\", \"resources\": "
+                     "\"cpus:0.5;mem:32\"}");
+    wait_end(a, 10);
+    snprintf(slot, sizeof(slot), "%s", exec_task_cgroup(a));
+    task_free(a);
+    ck_assert_uint_eq(X->cg.npool, 1);
+    t = run("ohog", "{\"command\": \"sleep 30 & head -c 300M /dev/zero | "
+                    "tail; wait\", \"resources\": \"cpus:0.5;mem:32\"}");
+    wait_running(t);
+    ck_assert_str_eq(exec_task_cgroup(t), slot);
+    wait_end(t, 10);
+    ck_assert_str_eq(last(t, -1)->reason, "REASON_CONTAINER_LIMITATION_MEMORY");
+    task_free(t);
+}
+END_TEST
+
 START_TEST(usage)
 {
     /* 20 MB touched, then busy: memcg statistics may lag ~2 s behind for
@@ -868,11 +896,13 @@ START_TEST(cgroup_reused)
 END_TEST
 
 /* v1: up to CG_POOL_MAX ended tasks' cgroups are kept (a burst's, for
- * the next burst), and trimmed to CG_POOL_KEEP, the longest kept first. */
+ * the next burst) with their OOM eventfds, and trimmed to CG_POOL_KEEP,
+ * the longest kept first. */
 START_TEST(cgroup_pool_trim)
 {
     enum { N = CG_POOL_KEEP + 12 };
-    char *names[N], err[256], id[32];
+    char *names[N], *name, err[256], id[32];
+    int oom_fd, fds[N];
 
     if (!cgroups_on() || X->cg.kind != CG_V1) {
         printf("cgroup_pool_trim: skipped, needs cgroups v1\n");
@@ -880,12 +910,16 @@ START_TEST(cgroup_pool_trim)
     }
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof(id), "trim%d", i);
-        ck_assert_int_eq(
-            cg_create(&X->cg, id, 0.1, 32 << 20, &names[i], err, sizeof(err)),
-            0);
+        ck_assert_int_eq(cg_create(&X->cg, id, 0.1, 32 << 20, &names[i],
+                                   &oom_fd, err, sizeof(err)),
+                         0);
+        ck_assert_int_eq(oom_fd, -1); /* none kept yet */
+        fds[i] = cg_oom_eventfd(&X->cg, names[i]);
+        ck_assert_int_ge(fds[i], 0);
     }
     for (int i = 0; i < N; i++)
-        ck_assert_int_eq(cg_release(&X->cg, names[i], 0.1, 32 << 20), 0);
+        ck_assert_int_eq(
+            cg_release(&X->cg, names[i], 0.1, 32 << 20, fds[i]), 0);
     ck_assert_uint_eq(X->cg.npool, N);
     ck_assert_uint_eq(cg_pool_trim(&X->cg, 5), N - CG_POOL_KEEP - 5);
     ck_assert_uint_eq(X->cg.npool, N - 5);
@@ -895,6 +929,17 @@ START_TEST(cgroup_pool_trim)
     ck_assert_uint_eq(X->cg.npool, CG_POOL_KEEP);
     ck_assert(!dir_exists(CG_MEMORY, names[N - CG_POOL_KEEP - 1]));
     ck_assert(dir_exists(CG_MEMORY, names[N - CG_POOL_KEEP]));
+    /* the fds of the trimmed ones were closed, the kept ones' are open */
+    ck_assert_int_eq(fcntl(fds[0], F_GETFD), -1);
+    ck_assert_int_ge(fcntl(fds[N - 1], F_GETFD), 0);
+    /* The last kept is taken first, with its OOM eventfd registered. */
+    ck_assert_int_eq(cg_create(&X->cg, "trimx", 0.1, 32 << 20, &name, &oom_fd,
+                               err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(name, names[N - 1]);
+    ck_assert_int_eq(oom_fd, fds[N - 1]);
+    ck_assert_int_eq(cg_release(&X->cg, name, 0.1, 32 << 20, oom_fd), 0);
+    free(name);
     for (int i = 0; i < N; i++)
         free(names[i]);
 }
@@ -1838,6 +1883,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cgroup_reused);
     tcase_add_test(tc, cgroup_oom_not_reused);
     tcase_add_test(tc, cgroup_pool_trim);
+    tcase_add_test(tc, oom_in_kept_cgroup);
     tcase_add_test(tc, health_http);
     tcase_add_test(tc, health_tcp);
     tcase_add_test(tc, health_command);

@@ -1361,15 +1361,19 @@ static void pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
     shim_gone(te, have, status);
 }
 
+/*
+ * The memory cgroup's OOM notification. v1 signals it on an OOM and when
+ * the cgroup is removed, which is never while the task runs (a kept
+ * cgroup's eventfd is closed before its removal): it is the OOM. The
+ * oom_kill counter is not read here: it is raised after the notification,
+ * and was found still 0 in 3 of 5 runs of oom_in_kept_cgroup.
+ */
 static void oom_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct task_exec *te = w->data;
-    struct cg_oom o;
     uint64_t n;
 
     if (read(w->fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
-        return;
-    if (cg_oom_info(&te->x->cg, te->cgname, &o) != 0 || !o.oom_killed)
         return;
     /* As Mesos: a task over its memory limit is ended, all of it. */
     log_info(EXEC_LOG, "task %s: out of memory, killing it", te->t->id);
@@ -1456,12 +1460,13 @@ static void finish(struct task_exec *te, int have_status, int status)
     ev_io_stop(x->loop, &te->oom_io);
     oom_fd = te->oom_io.fd; /* cg_release() takes it */
     ev_io_set(&te->oom_io, -1, EV_READ);
-    if (te->cgname && !te->recovered && !o.oom_killed &&
+    if (te->cgname && !te->recovered && !o.oom_killed && !te->oom &&
         cg_release(&x->cg, te->cgname, te->cpus, te->mem_bytes, oom_fd) == 0)
         cgroup_kept(x);
     else if (te->cgname)
         cgroup_release(x, te->cgname);
-    if (oom_fd >= 0 && (te->recovered || o.oom_killed || !te->cgname))
+    if (oom_fd >= 0 && (te->recovered || o.oom_killed || te->oom ||
+                        !te->cgname))
         close(oom_fd); /* else cg_release() took it */
 
     if (ex.end == EXEC_END_NONE) {

@@ -1220,6 +1220,10 @@ static void shim_started(struct task_exec *te, pid_t pid, int pidfd,
 
     t->shim_pid = pid;
     t->pid = 0;
+    /* Killed while the launcher forked it: signalled before it has its
+     * document, it never starts the task (shim.c). */
+    if (te->kill_requested)
+        (void)kill(pid, te->sigkill_sent ? SIGKILL : SIGTERM);
     ev_io_set(&te->launch_io, launch_fd, EV_WRITE);
     launch_write(te);
     if (x->trace && !te->tr[TR_SPAWNED])
@@ -1244,11 +1248,8 @@ static void shim_started(struct task_exec *te, pid_t pid, int pidfd,
     }
     watch_oom(te);
     log_debug(EXEC_LOG, "task %s: shim %d", t->id, (int)pid);
-    if (te->kill_requested) { /* KILLING was reported */
-        (void)kill(pid, te->sigkill_sent ? SIGKILL : SIGTERM);
-        return;
-    }
-    update(te, AGORA_TASK_STARTING, NULL, NULL, t->healthy);
+    if (!te->kill_requested) /* else KILLING was reported */
+        update(te, AGORA_TASK_STARTING, NULL, NULL, t->healthy);
 }
 
 /* ------------------------------------------------------------------ */

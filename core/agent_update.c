@@ -77,29 +77,32 @@ struct up_parse {
 
 struct up_key {
     const char *name;
+    unsigned char len;
     unsigned char kind;
     unsigned char slot;
 };
 
+#define UP_KEY(name, kind, slot) {name, sizeof(name) - 1, kind, slot}
+
 static const struct up_key up_keys[] = {
-    {"agent_id", UP_TOP, UP_AGENT_ID},
-    {"session", UP_TOP, UP_SESSION},
-    {"updates", UP_TOP, UP_LIST},
-    {"uuid", UP_UPDATE, UP_UUID},
-    {"task_id", UP_UPDATE, UP_TASK_ID},
-    {"framework_id", UP_UPDATE, UP_FRAMEWORK_ID},
-    {"state", UP_UPDATE, UP_STATE},
-    {"reason", UP_UPDATE, UP_REASON},
-    {"message", UP_UPDATE, UP_MESSAGE},
-    {"health_output", UP_UPDATE, UP_HEALTH_OUTPUT},
-    {"healthy", UP_UPDATE, UP_HEALTHY},
-    {"seq", UP_UPDATE, UP_SEQ},
-    {"timestamp", UP_UPDATE, UP_TIMESTAMP},
-    {"container_status", UP_UPDATE, UP_CONTAINER_STATUS},
-    {"network_infos", UP_CS, UP_NETWORK_INFOS},
-    {"executor_pid", UP_CS, UP_EXECUTOR_PID},
-    {"ip_addresses", UP_INFO, UP_IP_ADDRESSES},
-    {"ip_address", UP_IP, UP_IP_ADDRESS},
+    UP_KEY("agent_id", UP_TOP, UP_AGENT_ID),
+    UP_KEY("session", UP_TOP, UP_SESSION),
+    UP_KEY("updates", UP_TOP, UP_LIST),
+    UP_KEY("uuid", UP_UPDATE, UP_UUID),
+    UP_KEY("task_id", UP_UPDATE, UP_TASK_ID),
+    UP_KEY("framework_id", UP_UPDATE, UP_FRAMEWORK_ID),
+    UP_KEY("state", UP_UPDATE, UP_STATE),
+    UP_KEY("reason", UP_UPDATE, UP_REASON),
+    UP_KEY("message", UP_UPDATE, UP_MESSAGE),
+    UP_KEY("health_output", UP_UPDATE, UP_HEALTH_OUTPUT),
+    UP_KEY("healthy", UP_UPDATE, UP_HEALTHY),
+    UP_KEY("seq", UP_UPDATE, UP_SEQ),
+    UP_KEY("timestamp", UP_UPDATE, UP_TIMESTAMP),
+    UP_KEY("container_status", UP_UPDATE, UP_CONTAINER_STATUS),
+    UP_KEY("network_infos", UP_CS, UP_NETWORK_INFOS),
+    UP_KEY("executor_pid", UP_CS, UP_EXECUTOR_PID),
+    UP_KEY("ip_addresses", UP_INFO, UP_IP_ADDRESSES),
+    UP_KEY("ip_address", UP_IP, UP_IP_ADDRESS),
 };
 
 /* The slot of key (len bytes, not NUL-terminated) in an object of kind,
@@ -114,7 +117,7 @@ static enum up_slot up_key_slot(unsigned kind, const unsigned char *key,
     for (i = 0; i < sizeof(up_keys) / sizeof(up_keys[0]); i++) {
         const struct up_key *k = &up_keys[i];
 
-        if (k->kind == kind && strlen(k->name) == len &&
+        if (k->kind == kind && k->len == len && k->name[0] == key[0] &&
             memcmp(k->name, key, len) == 0)
             return (enum up_slot)k->slot;
     }

@@ -8,6 +8,9 @@
  * depth 8, values are only counted for the depth limit. In an object,
  * each key the context reads is marked when met, so that a later copy
  * of it is skipped: the first wins, as agora_json_get() finds it.
+ *
+ * The callbacks are fed by json_scan() first, which reads the plain
+ * JSON agents send without yajl's lexer, and by yajl when it gives up.
  */
 #include "agent_update.h"
 
@@ -21,6 +24,7 @@
 
 #include <agora/json.h>
 
+#include "json_scan.h"
 #include "tasks_extra.h"
 
 /* What a container is: which members of it are read. */
@@ -552,12 +556,48 @@ static void up_yajl_error(yajl_handle h, const char *body, size_t len,
         yajl_free_error(h, e);
 }
 
-int agent_updates_parse(const char *body, struct agent_updates *out,
-                        char *err, size_t errlen)
+/* Reads the body with yajl: 0, or -1 with the reason in err. */
+static int up_parse_yajl(struct up_parse *p, char *err, size_t errlen)
+{
+    yajl_handle h = yajl_alloc(&up_callbacks, NULL, p);
+    yajl_status st;
+
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    p->h = h;
+    yajl_config(h, yajl_allow_comments, 1); /* as yajl_tree_parse() */
+    st = yajl_parse(h, (const unsigned char *)p->body, p->body_len);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    if (st == yajl_status_client_canceled && p->err)
+        snprintf(err, errlen, "%s", p->err);
+    else if (st != yajl_status_ok)
+        up_yajl_error(h, p->body, p->body_len, err, errlen);
+    yajl_free(h);
+    p->h = NULL;
+    return st == yajl_status_ok ? 0 : -1;
+}
+
+/* Forgets what a scan that gave up had read, for yajl to start over. */
+static void up_restart(struct up_parse *p)
+{
+    struct agent_updates *o = p->out;
+
+    o->agent_id = o->session = NULL;
+    o->n = 0;
+    o->used = 0;
+    memset(p->ctx, 0, sizeof(p->ctx));
+    p->depth = 0;
+    p->err = NULL;
+}
+
+int agent_updates_parse_with(const char *body, struct agent_updates *out,
+                             int scan, char *err, size_t errlen)
 {
     struct up_parse p = {.out = out};
-    yajl_handle h;
-    yajl_status st;
+    int rc = JSON_SCAN_OTHER;
 
     memset(out, 0, sizeof(*out));
     if (body == NULL) {
@@ -567,28 +607,30 @@ int agent_updates_parse(const char *body, struct agent_updates *out,
     p.body = body;
     p.body_len = strlen(body);
     out->size = p.body_len + 1;
-    if ((out->text = malloc(out->size)) == NULL ||
-        (p.h = h = yajl_alloc(&up_callbacks, NULL, &p)) == NULL) {
-        free(out->text);
-        out->text = NULL;
+    if ((out->text = malloc(out->size)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    yajl_config(h, yajl_allow_comments, 1); /* as yajl_tree_parse() */
-    st = yajl_parse(h, (const unsigned char *)body, p.body_len);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
-    if (st != yajl_status_ok) {
-        if (st == yajl_status_client_canceled && p.err)
-            snprintf(err, errlen, "%s", p.err);
-        else
-            up_yajl_error(h, body, p.body_len, err, errlen);
-        yajl_free(h);
+    /* Plain JSON first (json_scan.h): what it cannot read, yajl does. */
+    if (scan)
+        rc = json_scan(body, p.body_len, &up_callbacks, &p);
+    if (rc == JSON_SCAN_OTHER) {
+        up_restart(&p);
+        rc = up_parse_yajl(&p, err, errlen);
+    } else if (rc == JSON_SCAN_CANCELED) {
+        snprintf(err, errlen, "%s", p.err ? p.err : "parse error");
+    }
+    if (rc != 0) {
         agent_updates_free(out);
         return -1;
     }
-    yajl_free(h);
     return 0;
+}
+
+int agent_updates_parse(const char *body, struct agent_updates *out,
+                        char *err, size_t errlen)
+{
+    return agent_updates_parse_with(body, out, 1, err, errlen);
 }
 
 void agent_updates_free(struct agent_updates *u)

@@ -7,7 +7,8 @@
  * allocated every node, key and number of them and freed each again.
  * This reads the body with yajl's callback parser into flat records
  * instead, keeping only the members the master uses; everything else
- * is skipped without being stored.
+ * is skipped without being stored. Plain JSON, what agents send, is
+ * fed to the same callbacks by json_scan() without yajl's lexer.
  *
  * It reads what agora_json_parse() and the agora_json_* getters read
  * from the tree, member for member: the first of a key given twice
@@ -75,6 +76,11 @@ struct agent_updates {
  */
 int agent_updates_parse(const char *body, struct agent_updates *out,
                         char *err, size_t errlen);
+
+/* The same, with scan 0: read by yajl alone, not json_scan() first
+ * (for tests, which check that both read the same). */
+int agent_updates_parse_with(const char *body, struct agent_updates *out,
+                             int scan, char *err, size_t errlen);
 
 /* Frees what agent_updates_parse() kept; *u may be zeroed or freed twice. */
 void agent_updates_free(struct agent_updates *u);

@@ -12,6 +12,7 @@
 #include <agora/resources.h>
 #include <agora/sdk.h>
 
+#include "agent_update.h"
 #include "agents.h"
 #include "alloc.h"
 #include "b64.h"
@@ -929,7 +930,8 @@ static int json_healthy(yajl_val u)
  * may hold a later one), for fw->on_status. Borrows from t, u and x,
  * which the caller frees (tasks_extra_free) after the delivery; seen is
  * what u says of the container and health output. */
-static void status_of_update(struct master *m, const struct task *t, yajl_val u,
+static void status_of_update(struct master *m, const struct task *t,
+                             const struct agent_update *u,
                              const struct task_seen *seen,
                              enum agora_task_state state, double ts,
                              struct agora_status *st, struct task_extra *x)
@@ -938,15 +940,14 @@ static void status_of_update(struct master *m, const struct task *t, yajl_val u,
     tasks_extra_build(t, seen, x);
     tasks_extra_status(x, st);
     st->state = state;
-    st->reason = agora_json_get_str(u, "reason");
-    st->message = agora_json_get_str(u, "message");
-    st->healthy = json_healthy(u);
+    st->reason = u->reason;
+    st->message = u->message;
+    st->healthy = u->healthy;
     st->timestamp = ts;
-    st->uuid = agora_json_get_str(u, "uuid");
+    st->uuid = u->uuid;
     st->source = "SOURCE_AGENT";
 }
 
-/* Sends ag one ack event for update uuid of task_id. 0 or an error. */
 /* Adds one acknowledgement to an ack event's "updates" array. */
 static void ack_write(struct agora_jw *w, const char *task_id,
                       const char *uuid)
@@ -1016,31 +1017,29 @@ static int deliver_explicit(struct master *m, struct agora_framework *fw,
     return 0;
 }
 
-int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
+int tasks_agent_update(struct master *m, struct agent_rec *ag,
+                       const struct agent_update *u)
 {
-    const char *id = agora_json_get_str(u, "task_id"), *fw_id = agora_json_get_str(u, "framework_id");
-    const char *state_name = agora_json_get_str(u, "state");
-    const char *uuid = agora_json_get_str(u, "uuid");
-    int state = state_name ? agora_task_state_parse(state_name) : -1;
+    const char *id = u->task_id, *fw_id = u->framework_id, *uuid = u->uuid;
+    int state = u->state ? agora_task_state_parse(u->state) : -1;
     struct agora_framework *fw;
     struct agora_status st;
     struct task_extra x;
     struct task_seen seen;
     struct task *t;
-    int64_t seq = 0;
-    double ts = master_now(m);
+    int64_t seq = u->seq;
+    double ts = u->has_timestamp ? u->timestamp : master_now(m);
     int explicit_acks, rc;
 
     if (id == NULL || fw_id == NULL || state < 0)
         return AGORA_EINVAL;
-    tasks_seen_parse(m, u, &seen);
-    agora_json_int(u, "seq", &seq);
-    agora_json_num(u, "timestamp", &ts);
+    tasks_seen_make(m, u->ips, u->n_ips, u->executor_pid, u->health_output,
+                    &seen);
     t = tasks_find(m, id);
     if (t && strcmp(t->agent_id, ag->id) != 0)
         return AGORA_EINVAL; /* another agent's task: never deliverable */
     fw = framework_find(m, fw_id);
-    explicit_acks = fw && fw->explicit_acks && agora_json_get_str(u, "uuid");
+    explicit_acks = fw && fw->explicit_acks && uuid;
     if (t && seq <= t->seq) {
         m->tasks.duplicates++;
         if (fw == NULL && framework_explicit_id(m, fw_id))
@@ -1065,10 +1064,10 @@ int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u)
     if (seq > t->applied || seq == 0) {
         /* The table takes it even while its framework is away, so that
          * a reconciliation answers the latest state known. */
-        task_set_text(&t->reason, agora_json_get_str(u, "reason"));
-        task_set_text(&t->message, agora_json_get_str(u, "message"));
-        task_set_state(m, t, (enum agora_task_state)state, ts,
-                       json_healthy(u), uuid ? uuid : "");
+        task_set_text(&t->reason, u->reason);
+        task_set_text(&t->message, u->message);
+        task_set_state(m, t, (enum agora_task_state)state, ts, u->healthy,
+                       uuid ? uuid : "");
         tasks_seen_take(t, &seen);
         t->applied = seq;
     }

@@ -30,6 +30,7 @@
 
 struct master;
 struct agent_rec;
+struct agent_update;
 struct agora_jw;
 struct http_req;
 
@@ -184,13 +185,15 @@ int tasks_kill_grace(struct master *m, struct agora_framework *fw,
                      const char *task_id, double grace);
 
 /*
- * Applies one update posted by an agent (parsed JSON object). Returns 1
+ * Applies one update posted by an agent (read by agent_update.h; u is
+ * borrowed for the call). Returns 1
  * when it should be acknowledged (delivered now or already delivered),
  * 0 when it must wait (its framework is not registered, or acknowledges
  * explicitly and has not yet), or an error for a malformed update
  * (acknowledged too: it can never succeed).
  */
-int tasks_agent_update(struct master *m, struct agent_rec *ag, yajl_val u);
+int tasks_agent_update(struct master *m, struct agent_rec *ag,
+                       const struct agent_update *u);
 
 /* Takes in a task an agent reports on subscribing (reconciliation). */
 void tasks_agent_report(struct master *m, struct agent_rec *ag, yajl_val t);

@@ -22,8 +22,7 @@
 
 /* ---- interned lists of IP addresses ---- */
 
-/* An IPv4 or IPv6 address in text (so it needs no JSON escaping). */
-static int ip_valid(const char *s)
+int tasks_ip_valid(const char *s)
 {
     unsigned char buf[sizeof(struct in6_addr)];
 
@@ -89,9 +88,26 @@ static void seen_addresses(yajl_val info, const char **v, size_t *n)
         const char *ip =
             agora_json_get_str(ips->u.array.values[i], "ip_address");
 
-        if (*n < TASK_IPS_MAX && ip_valid(ip))
+        if (*n < TASK_IPS_MAX && tasks_ip_valid(ip))
             v[(*n)++] = ip;
     }
+}
+
+void tasks_seen_make(struct master *m, const char *const *ips, size_t n,
+                     int64_t pid, const char *health_output,
+                     struct task_seen *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (n > 0)
+        s->ips = ips_intern(m, ips, n);
+    if (pid > 0 && pid <= INT32_MAX)
+        s->executor_pid = (int32_t)pid;
+    /* An agent cuts it to the limit; a longer one is not believed. */
+    s->health_output = health_output;
+    if (health_output &&
+        strnlen(health_output, AGORA_HEALTH_OUTPUT_MAX + 1) >
+            AGORA_HEALTH_OUTPUT_MAX)
+        s->health_output = NULL;
 }
 
 void tasks_seen_parse(struct master *m, yajl_val u, struct task_seen *s)
@@ -100,22 +116,13 @@ void tasks_seen_parse(struct master *m, yajl_val u, struct task_seen *s)
     yajl_val infos = agora_json_get(cs, "network_infos");
     const char *v[TASK_IPS_MAX];
     size_t i, n = 0;
-    int64_t pid;
+    int64_t pid = 0;
 
-    memset(s, 0, sizeof(*s));
     for (i = 0; YAJL_IS_ARRAY(infos) && i < infos->u.array.len; i++)
         seen_addresses(infos->u.array.values[i], v, &n);
-    if (n > 0)
-        s->ips = ips_intern(m, v, n);
-    if (YAJL_IS_OBJECT(cs) && agora_json_int(cs, "executor_pid", &pid) == 0 &&
-        pid > 0 && pid <= INT32_MAX)
-        s->executor_pid = (int32_t)pid;
-    /* An agent cuts it to the limit; a longer one is not believed. */
-    s->health_output = agora_json_get_str(u, "health_output");
-    if (s->health_output &&
-        strnlen(s->health_output, AGORA_HEALTH_OUTPUT_MAX + 1) >
-            AGORA_HEALTH_OUTPUT_MAX)
-        s->health_output = NULL;
+    if (!YAJL_IS_OBJECT(cs) || agora_json_int(cs, "executor_pid", &pid) < 0)
+        pid = 0;
+    tasks_seen_make(m, v, n, pid, agora_json_get_str(u, "health_output"), s);
 }
 
 void tasks_seen_take(struct task *t, const struct task_seen *s)
@@ -211,7 +218,7 @@ static void extra_ports(const struct agora_resources *r, struct task_extra *x)
 /*
  * Mesos' ContainerStatus of what agora has, as JSON; NULL when there is
  * nothing to say (or no memory). The addresses were checked by
- * ip_valid(): nothing in them needs escaping.
+ * tasks_ip_valid(): nothing in them needs escaping.
  */
 static char *container_json(const struct task_ips *ips, int32_t pid)
 {

@@ -33,6 +33,19 @@ struct task_seen {
  */
 void tasks_seen_parse(struct master *m, yajl_val u, struct task_seen *s);
 
+/*
+ * The same from what was read already (agent_update.h): ips[0..n)
+ * (n <= TASK_IPS_MAX, each valid by tasks_ip_valid()), the executor pid
+ * (taken in 1..INT32_MAX), the health output (borrowed, as s is).
+ */
+void tasks_seen_make(struct master *m, const char *const *ips, size_t n,
+                     int64_t pid, const char *health_output,
+                     struct task_seen *s);
+
+/* Whether s is an IPv4 or IPv6 address in text (so it needs no JSON
+ * escaping); NULL is not. */
+int tasks_ip_valid(const char *s);
+
 /* t keeps what s says, and what it knew of the rest. */
 void tasks_seen_take(struct task *t, const struct task_seen *s);
 

@@ -122,3 +122,76 @@ def test_acks_given_during_the_post_join_its_ack_event(master_factory):
         assert acks[0]["updates"] == [] and len(acks) == 2, acks
     finally:
         a.close()
+
+
+def post_raw(master, body):
+    """POST /api/agent/updates with body as it is (bytes)."""
+    return master.post("/api/agent/updates", data=body,
+                       headers={"Content-Type": "application/json"})
+
+
+def test_updates_body_refusals_and_members(master_factory):
+    """The updates body is read without a tree (core/agent_update.c): what
+    the tree refused is refused with a 400 and a JSON message, nothing of
+    the agent's lost; a body read as the tree's getters read it (the first
+    of a key given twice, unknown members skipped, an element that is not
+    an object dropped, the addresses of container_status) is applied."""
+    m = master_factory()
+    port = plugin_port(m)
+    write_marathon_conf(m, port)
+    m.start()
+    mar = MarathonClient(port)
+    mar.wait_ready()
+    a = FakeAgent(m, "fake-body-1")
+    try:
+        r = mar.post("/v2/apps", json={"id": "/body", "cmd": "sleep 1000",
+                                       "cpus": 0.1, "mem": 32,
+                                       "instances": 1})
+        assert r.status_code == 201, r.text
+        launch = a.event_of("launch")
+        head = '{"agent_id": "%s", "session": "%s", "updates": ' % (
+            a.agent_id, a.session)
+        for body, reason in [
+                (head + "[", "invalid JSON: parse error: premature EOF"),
+                (head + "[]} x", "invalid JSON: parse error: trailing garbage"),
+                (head + '[{"task_id": "\\udc00"}]}',
+                 "invalid JSON: a lone UTF-16 surrogate (\\udc00) in a string"),
+                (head + "[" * 600 + "]" * 600 + "}",
+                 "invalid JSON: nested deeper than 512 levels"),
+                ("", "invalid JSON: parse error: premature EOF")]:
+            r = post_raw(m, body.encode())
+            assert r.status_code == 400, (body[:80], r.status_code, r.text)
+            assert r.json()["message"] == reason, r.text
+        r = post_raw(m, b'{"updates": [], "session": "%s"}' %
+                     a.session.encode())
+        assert r.status_code == 409, r.text
+        assert "not subscribed" in r.json()["message"], r.text
+
+        up = update(launch, "TASK_RUNNING", 1)
+        body = head + json.dumps([
+            7, None,
+            {"ignored": {"deep": [[{"uuid": "no"}]]}, "uuid": up["uuid"],
+             "task_id": up["task_id"], "framework_id": up["framework_id"],
+             "state": "TASK_RUNNING", "state": "TASK_FAILED",
+             "timestamp": up["timestamp"], "seq": 1.0,
+             "container_status": {"network_infos": [
+                 {"ip_addresses": [{"ip_address": "not an address"},
+                                   {"ip_address": "10.1.2.3"}]}],
+                 "executor_pid": 4321},
+             "health_output": None}]) + "}"
+        # json.dumps keeps only the last of a key given twice: the first
+        # is put back by hand.
+        body = body.replace('"state": "TASK_FAILED"',
+                            '"state": "TASK_RUNNING", "state": "TASK_FAILED"')
+        assert body.count('"state"') == 2
+        r = post_raw(m, body.encode())
+        assert r.status_code == 202, r.text
+        ack = a.event_of("ack")
+        assert [u["uuid"] for u in ack["updates"]] == [up["uuid"]], ack
+        wait_for(lambda: mar.get("/v2/apps/body").json()["app"]
+                 ["tasksRunning"] == 1, what="the instance running")
+        task = mar.get("/v2/apps/body/tasks").json()["tasks"][0]
+        assert task["ipAddresses"] == [{"ipAddress": "10.1.2.3",
+                                        "protocol": "IPv4"}], task
+    finally:
+        a.close()

@@ -516,7 +516,9 @@ def test_shim_killed_while_agent_down(ctr):
     st = [t for t in a.state()["tasks"] if t["id"] == task["id"]][0]
     pid = st["pid"]
     meta = os.path.join(a.work_dir, "meta", "tasks", task["id"])
-    shim = int(read(meta).split()[0])
+    # the pids line (a "cgroup <name>" line may come first: exec_int.h)
+    shim = int([line for line in read(meta).splitlines()
+                if line[:1].isdigit()][0].split()[0])
     assert "agora-shim" in read("/proc/%d/cmdline" % shim)
     a.kill9()
     os.kill(shim, signal.SIGKILL)

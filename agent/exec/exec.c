@@ -1003,10 +1003,6 @@ static void fork_done(void *arg, pid_t pid, int pidfd, int err, int lost)
     shim_started(te, pid, -1, sfd, lfd);
 }
 
-/* Asks the launcher to fork te's shim (launcher.h): 0 when asked, and
- * fork_done() follows on the loop; else an errno value, nothing was
- * sent, and the caller spawns the shim itself. A broken launcher is
- * replaced a second after it broke. */
 /* A launcher that broke goes; a new one may start a second after. */
 static void launcher_drop_broken(struct exec *x)
 {
@@ -1017,6 +1013,10 @@ static void launcher_drop_broken(struct exec *x)
     }
 }
 
+/* Asks the launcher to fork te's shim (launcher.h): 0 when asked, and
+ * fork_done() follows on the loop; else an errno value, nothing was
+ * sent, and the caller spawns the shim itself. A broken launcher is
+ * replaced a second after it broke. */
 static int fork_shim(struct exec *x, struct task_exec *te)
 {
     int p[2], l[2], rc;
@@ -1813,6 +1813,16 @@ void exec_sweep_containers(struct exec *x)
         closedir(d);
 }
 
+/* An ended task's cgroups: the name in its meta file (read into m), else
+ * its id (an older agent's layout). */
+static const char *ended_task_cgroup(const struct agent_task *t,
+                                     struct exec_meta *m)
+{
+    if (t->meta_file && exec_meta_read(t->meta_file, m) == 0 && m->cgroup[0])
+        return m->cgroup;
+    return t->id;
+}
+
 int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
 {
     struct exec_spec s;
@@ -1827,11 +1837,7 @@ int exec_recover(struct exec *x, struct agent_task *t, int cleanup)
         return AGORA_EEXIST;
     if (agora_task_state_terminal(t->state)) {
         if (agora_id_valid(t->id, AGORA_ID_MAX))
-            cgroup_release(x, t->meta_file &&
-                                      exec_meta_read(t->meta_file, &m) == 0 &&
-                                      m.cgroup[0]
-                                  ? m.cgroup
-                                  : t->id);
+            cgroup_release(x, ended_task_cgroup(t, &m));
         return 0;
     }
     if (!agora_id_valid(t->id, AGORA_ID_MAX) || !t->meta_file)

@@ -1253,6 +1253,36 @@ START_TEST(recover_exited_while_down)
 }
 END_TEST
 
+/* A task the journal says ended, whose cgroups an agent that died left:
+ * recovery removes them, found by the name in its meta file (a slot). */
+START_TEST(recover_ended_removes_cgroups)
+{
+    struct agent_task *t = run("endcg", WAITER);
+    char slot[CG_SLOT_NAME_MAX];
+    pid_t shim;
+
+    wait_running(t);
+    if (!cgroups_on() || X->cg.kind != CG_V1) {
+        printf("recover_ended_removes_cgroups: skipped, needs cgroups v1\n");
+        ck_assert_int_eq(exec_kill(X, t, 0), 0);
+        wait_end(t, 10);
+        task_free(t);
+        return;
+    }
+    snprintf(slot, sizeof(slot), "%s", exec_task_cgroup(t));
+    shim = t->shim_pid;
+    restart(t);
+    touch(t->sandbox, "done");
+    wait_shim_end(shim);
+    ck_assert(dir_exists(CG_MEMORY, slot));
+    t->state = AGORA_TASK_FAILED; /* as the journal says */
+    ck_assert_int_eq(exec_recover(X, t, 0), 0);
+    ck_assert_ptr_null(t->exec);
+    ck_assert(!dir_exists(CG_MEMORY, slot) && !dir_exists(CG_CPU, slot));
+    task_free(t);
+}
+END_TEST
+
 START_TEST(recover_shim_killed)
 {
     struct agent_task *t = run("shimkill", WAITER);
@@ -1894,6 +1924,7 @@ static Suite *suite(void)
     tcase_add_test(tc, recover_adopt);
     tcase_add_test(tc, recover_then_kill);
     tcase_add_test(tc, recover_exited_while_down);
+    tcase_add_test(tc, recover_ended_removes_cgroups);
     tcase_add_test(tc, recover_shim_killed);
     tcase_add_test(tc, recover_cleanup);
     tcase_add_test(tc, recover_unknown_pid_reuse);

@@ -587,12 +587,18 @@ static void te_free(struct task_exec *te)
  * name is known from cg_create(). */
 static void te_cgroup_known(struct task_exec *te, const struct exec_meta *m)
 {
-    const char *name = m && m->cgroup[0] ? m->cgroup : te->t->id;
+    const char *name;
     char *dup;
 
-    if (te->x->cg.kind == CG_NONE || !te->recovered ||
-        (te->cgname &&
-         (!m || !m->cgroup[0] || strcmp(te->cgname, m->cgroup) == 0)))
+    if (te->x->cg.kind == CG_NONE || !te->recovered)
+        return;
+    if (m && m->cgroup[0])
+        name = m->cgroup;
+    else if (te->cgname)
+        return; /* the meta file says nothing new */
+    else
+        name = te->t->id;
+    if (te->cgname && strcmp(te->cgname, name) == 0)
         return;
     if ((dup = strdup(name))) {
         free(te->cgname);
@@ -1444,7 +1450,7 @@ static void finish(struct task_exec *te, int have_status, int status)
     const char *reason = NULL;
     enum agora_task_state st;
     char msg[384];
-    int healthy = t->healthy, oom_fd;
+    int healthy = t->healthy, oom_fd, keep;
 
     te->ended = 1;
     trace_line(te);
@@ -1459,16 +1465,16 @@ static void finish(struct task_exec *te, int have_status, int status)
     /* v1: kept for the next task, when this agent made them (it knows
      * their limits) and they saw no OOM; else removed. */
     ev_io_stop(x->loop, &te->oom_io);
-    oom_fd = te->oom_io.fd; /* cg_release() takes it */
+    oom_fd = te->oom_io.fd;
     ev_io_set(&te->oom_io, -1, EV_READ);
-    if (te->cgname && !te->recovered && !o.oom_killed && !te->oom &&
-        cg_release(&x->cg, te->cgname, te->cpus, te->mem_bytes, oom_fd) == 0)
+    keep = te->cgname && !te->recovered && !o.oom_killed && !te->oom;
+    if (!keep && oom_fd >= 0)
+        close(oom_fd); /* else cg_release() takes it */
+    if (keep && cg_release(&x->cg, te->cgname, te->cpus, te->mem_bytes,
+                           oom_fd) == 0)
         cgroup_kept(x);
     else if (te->cgname)
         cgroup_release(x, te->cgname);
-    if (oom_fd >= 0 && (te->recovered || o.oom_killed || te->oom ||
-                        !te->cgname))
-        close(oom_fd); /* else cg_release() took it */
 
     if (ex.end == EXEC_END_NONE) {
         st = te->kill_requested ? AGORA_TASK_KILLED : AGORA_TASK_FAILED;

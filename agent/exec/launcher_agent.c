@@ -50,6 +50,13 @@ struct launcher {
 };
 
 static void answers_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* Kills the process of pidfd (a shim nobody will watch) and closes it. */
+static void pidfd_kill_close(int pidfd)
+{
+    (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    close(pidfd);
+}
 static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Spawns `<shim> --shim --launcher <room>` with sock as its fd 3. */
@@ -231,10 +238,8 @@ static int answer(struct launcher *l, const struct launcher_reply *a, int pidfd)
     struct launcher_req *r = l->head;
 
     if (!r || a->seq != r->seq || (a->pid > 0) != (pidfd >= 0)) {
-        if (pidfd >= 0) {
-            (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-            close(pidfd);
-        }
+        if (pidfd >= 0)
+            pidfd_kill_close(pidfd);
         return EPROTO;
     }
     if (!(l->head = r->next))
@@ -243,10 +248,8 @@ static int answer(struct launcher *l, const struct launcher_reply *a, int pidfd)
         r->cb(r->arg, (pid_t)a->pid, pidfd, 0, 0);
     else if (r->cb)
         r->cb(r->arg, -1, -1, a->err > 0 ? a->err : EPROTO, 0);
-    else if (pidfd >= 0) { /* its task is gone: so is its shim */
-        (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-        close(pidfd);
-    }
+    else if (pidfd >= 0) /* its task is gone: so is its shim */
+        pidfd_kill_close(pidfd);
     free(r);
     return 0;
 }

@@ -85,19 +85,28 @@ def update(launch, state, seq):
             "timestamp": time.time(), "seq": seq}
 
 
-def test_acks_given_during_the_post_join_its_ack_event(master_factory):
+def marathon_and_agent(master_factory, agent_id):
+    """A master with marathon.so, its client, and a FakeAgent of it."""
     m = master_factory()
     port = plugin_port(m)
     write_marathon_conf(m, port)
     m.start()
     mar = MarathonClient(port)
     mar.wait_ready()
-    a = FakeAgent(m, "fake-acks-1")
+    return m, mar, FakeAgent(m, agent_id)
+
+
+def post_app(mar, app_id, instances):
+    r = mar.post("/v2/apps", json={"id": app_id, "cmd": "sleep 1000",
+                                   "cpus": 0.1, "mem": 32,
+                                   "instances": instances})
+    assert r.status_code == 201, r.text
+
+
+def test_acks_given_during_the_post_join_its_ack_event(master_factory):
+    m, mar, a = marathon_and_agent(master_factory, "fake-acks-1")
     try:
-        r = mar.post("/v2/apps", json={"id": "/acks", "cmd": "sleep 1000",
-                                       "cpus": 0.1, "mem": 32,
-                                       "instances": 2})
-        assert r.status_code == 201, r.text
+        post_app(mar, "/acks", 2)
         launches = [a.event_of("launch"), a.event_of("launch")]
         # Both RUNNING in one POST: marathon.so acknowledges each at once
         # (nothing it stores changes), so the POST's one ack event holds
@@ -136,18 +145,9 @@ def test_updates_body_refusals_and_members(master_factory):
     the agent's lost; a body read as the tree's getters read it (the first
     of a key given twice, unknown members skipped, an element that is not
     an object dropped, the addresses of container_status) is applied."""
-    m = master_factory()
-    port = plugin_port(m)
-    write_marathon_conf(m, port)
-    m.start()
-    mar = MarathonClient(port)
-    mar.wait_ready()
-    a = FakeAgent(m, "fake-body-1")
+    m, mar, a = marathon_and_agent(master_factory, "fake-body-1")
     try:
-        r = mar.post("/v2/apps", json={"id": "/body", "cmd": "sleep 1000",
-                                       "cpus": 0.1, "mem": 32,
-                                       "instances": 1})
-        assert r.status_code == 201, r.text
+        post_app(mar, "/body", 1)
         launch = a.event_of("launch")
         head = '{"agent_id": "%s", "session": "%s", "updates": ' % (
             a.agent_id, a.session)

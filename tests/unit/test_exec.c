@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -622,22 +623,42 @@ START_TEST(environment_all_ports)
 }
 END_TEST
 
+/* What `id -G` prints for pw: its gid, then its other groups. */
+static const char *user_groups(const struct passwd *pw)
+{
+    static char out[1024];
+    gid_t g[64];
+    int n = 64;
+    size_t len;
+
+    ck_assert_int_ge(getgrouplist(pw->pw_name, pw->pw_gid, g, &n), 0);
+    len = (size_t)snprintf(out, sizeof(out), "%u", (unsigned)pw->pw_gid);
+    for (int i = 0; i < n && len < sizeof(out); i++)
+        if (g[i] != pw->pw_gid)
+            len += (size_t)snprintf(out + len, sizeof(out) - len, " %u",
+                                    (unsigned)g[i]);
+    return out;
+}
+
 START_TEST(as_user)
 {
     struct passwd *pw = getpwnam("nobody");
     struct agent_task *t;
     struct stat sb;
-    char path[512];
+    char path[1600];
 
     if (geteuid() != 0 || !pw) {
         printf("as_user: skipped (needs root and a user 'nobody')\n");
         return;
     }
-    t = run("user", "{\"command\": \"id -un; id -u; touch mine\", "
+    t = run("user", "{\"command\": \"id -un; id -u; id -G; touch mine\", "
                     "\"user\": \"nobody\"}");
     wait_end(t, 10);
     ck_assert_msg(t->state == AGORA_TASK_FINISHED, "%s", last(t, -1)->msg);
-    snprintf(path, sizeof(path), "nobody\n%u\n", (unsigned)pw->pw_uid);
+    /* id -G: the gid, then the groups the shim set (root's 0 would
+     * show if it set none) */
+    snprintf(path, sizeof(path), "nobody\n%u\n%s\n", (unsigned)pw->pw_uid,
+             user_groups(pw));
     ck_assert_str_eq(slurp(t->sandbox, "stdout"), path);
     snprintf(path, sizeof(path), "%s/mine", t->sandbox);
     ck_assert_int_eq(stat(path, &sb), 0);

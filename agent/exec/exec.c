@@ -230,6 +230,7 @@ static void exec_free(struct exec *x)
     free(x->path);
     free(x->shim_path);
     free(x->default_user);
+    exec_users_free(x);
     free(x->docker_cli);
     free(x->net_bridge);
     free(x->net_cidr);
@@ -785,6 +786,11 @@ static int launch_doc(struct exec *x, struct agent_task *t,
         agora_jw_kstr(w, "user", s->user);
         agora_jw_kint(w, "uid", (int64_t)s->uid);
         agora_jw_kint(w, "gid", (int64_t)s->gid);
+        agora_jw_key(w, "groups"); /* none: a container's, its gid */
+        agora_jw_arr_open(w);
+        for (int i = 0; i < s->ngroups; i++)
+            agora_jw_int(w, (int64_t)s->groups[i]);
+        agora_jw_arr_close(w);
     }
     agora_jw_key(w, "cgroups");
     agora_jw_arr_open(w);

@@ -68,6 +68,7 @@ const char *exec_stage_name(int stage);
 
 struct rmdir_pending;
 struct task_exec;
+struct exec_users;
 
 struct exec {
     struct ev_loop *loop;
@@ -97,9 +98,24 @@ struct exec {
     char *containers_dir; /* <work_dir>/containers (0700) */
     char *allowed_volume_paths; /* --allowed_volume_paths, or NULL */
     int ctr_copy; /* AGORA_CONTAINER_COPY=1: no overlayfs (tests) */
+    struct exec_users *users;  /* the users tasks ran as (exec_user.c) */
     struct launcher *launcher; /* forks shims (launcher.h), or NULL */
     double launcher_retry;     /* ev_time() after which to start one again */
 };
+
+/* ---- the users tasks run as (exec_user.c) ---- */
+
+struct exec_user {
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups; /* supplementary groups, as initgroups() sets them */
+    int ngroups;
+};
+
+/* name's ids and groups, looked up at most every few seconds: 0 with *u
+ * (valid until the next call), -ENOENT for no such user, or -errno. */
+int exec_user_get(struct exec *x, const char *name, const struct exec_user **u);
+void exec_users_free(struct exec *x);
 
 /* ---- a task's spec, as the exec layer reads it (exec_spec.c) ---- */
 
@@ -121,6 +137,9 @@ struct exec_spec {
     const char *user;    /* NULL: run as the agent's user */
     uid_t uid;
     gid_t gid;
+    gid_t *groups; /* switch_user: the user's groups, owned (none in a
+                    * container: its gid only) */
+    int ngroups;
     int switch_user; /* the agent is root and a user was given */
     double grace;    /* kill_grace_period, 3 s by default */
     double cpus;

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,25 +97,31 @@ static int spec_resources(struct exec_spec *s, const struct agent_task *t,
 static int spec_user(struct exec *x, struct exec_spec *s, char *err,
                      size_t errlen)
 {
-    struct passwd pw, *res = NULL;
-    char buf[4096];
-    int rc = getpwnam_r(s->user, &pw, buf, sizeof(buf), &res);
+    const struct exec_user *u;
+    int rc = exec_user_get(x, s->user, &u);
 
-    if (rc != 0 || !res) {
+    if (rc == -ENOMEM)
+        return AGORA_ENOMEM;
+    if (rc != 0) {
         snprintf(err, errlen, "user '%s' does not exist on this agent%s%s",
-                 s->user, rc ? ": " : "", rc ? strerror(rc) : "");
+                 s->user, rc != -ENOENT ? ": " : "",
+                 rc != -ENOENT ? strerror(-rc) : "");
         return AGORA_EINVAL;
     }
     if (!x->is_root) {
-        if (res->pw_uid == geteuid())
+        if (u->uid == geteuid())
             return 0;
         snprintf(err, errlen,
                  "cannot run as user '%s': the agent does not run as root",
                  s->user);
         return AGORA_EINVAL;
     }
-    s->uid = res->pw_uid;
-    s->gid = res->pw_gid;
+    if (!(s->groups = malloc((size_t)u->ngroups * sizeof(*s->groups))))
+        return AGORA_ENOMEM;
+    memcpy(s->groups, u->groups, (size_t)u->ngroups * sizeof(*s->groups));
+    s->ngroups = u->ngroups;
+    s->uid = u->uid;
+    s->gid = u->gid;
     s->switch_user = 1;
     return 0;
 }
@@ -431,6 +436,7 @@ int exec_spec_parse(struct exec *x, const struct agent_task *t,
 
 void exec_spec_free(struct exec_spec *s)
 {
+    free(s->groups);
     free(s->ports);
     free(s->ctr_argv);
     ctr_image_free(&s->img);

@@ -53,7 +53,6 @@
 #include "log.h"
 
 #define HEALTH_LOG "health"
-#define MAX_GROUPS 256
 
 struct health {
     struct exec *x;
@@ -746,13 +745,15 @@ static int command_prepare(struct health *h)
         h->switch_user = 1;
         h->uid = s.uid;
         h->gid = s.gid;
-        h->ngroups = MAX_GROUPS;
-        if (!(h->groups = calloc(MAX_GROUPS, sizeof(*h->groups))))
-            rc = AGORA_ENOMEM;
-        else if (s.has_ctr ||
-                 getgrouplist(s.user, s.gid, h->groups, &h->ngroups) < 0) {
-            h->groups[0] = s.gid;
+        if (s.groups) { /* the user's (exec_spec.c) */
+            h->groups = s.groups;
+            h->ngroups = s.ngroups;
+            s.groups = NULL;
+        } else if ((h->groups = malloc(sizeof(*h->groups)))) {
+            h->groups[0] = s.gid; /* a container's user: its gid */
             h->ngroups = 1;
+        } else {
+            rc = AGORA_ENOMEM;
         }
     }
     exec_spec_free(&s);

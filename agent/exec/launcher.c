@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -214,27 +213,12 @@ static void launch_one(int argc, char **argv, struct request *r, int lfd,
         close(pidfd);
 }
 
-/*
- * Loads the group database's NSS modules (libnss_systemd and what it
- * needs) here, once: a shim resolves its user's groups (shim.c) in a
- * fork of this process, and each shim dlopen()ed and relocated them
- * again, a fifth of its CPU.
- */
-static void nss_preload(void)
-{
-    gid_t g[8];
-    int n = 8;
-
-    (void)getgrouplist("root", 0, g, &n);
-}
-
 int launcher_main(int argc, char **argv)
 {
     static struct request r;
 
     if (argc < 4)
         return 2;
-    nss_preload();
     /* The agent gone, no launch can come: go too (the shims stay). */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     signal(SIGPIPE, SIG_IGN);

@@ -54,6 +54,7 @@
 /* The launch document holds argv and env: big, but not unbounded. */
 #define LAUNCH_MAX (16u << 20)
 #define LAUNCH_FD 0
+#define SHIM_GROUPS_MAX 65536 /* the kernel's NGROUPS_MAX */
 
 extern char **environ;
 
@@ -64,7 +65,7 @@ struct launch {
     const char *cwd, *user;
     uid_t uid;
     gid_t gid;
-    gid_t *groups; /* the user's groups, resolved before the fork */
+    gid_t *groups; /* the user's groups, given by the agent */
     int ngroups;
     int switch_user;
     char *cgroups[CG_MAX_DIRS];
@@ -251,26 +252,25 @@ static char *read_all(int fd, size_t max)
     return NULL;
 }
 
-/* The user's supplementary groups, as initgroups() would set them; in the
- * shim, before the fork, so the child only calls setgroups(). */
-static int resolve_groups(struct launch *l)
+/* The user's groups the agent looked up (exec_user.c), as initgroups()
+ * would set them: the child only calls setgroups(). */
+static int read_groups(struct launch *l, yajl_val v)
 {
-    int n = 32;
+    size_t n = YAJL_IS_ARRAY(v) ? v->u.array.len : 0;
 
-    for (int round = 0; round < 8; round++) {
-        gid_t *g = realloc(l->groups, (size_t)n * sizeof(*g));
-        int want = n;
+    if (n == 0 || n > SHIM_GROUPS_MAX ||
+        !(l->groups = calloc(n, sizeof(*l->groups))))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        yajl_val g = v->u.array.values[i];
 
-        if (!g)
-            return -ENOMEM;
-        l->groups = g;
-        if (getgrouplist(l->user, l->gid, g, &want) >= 0) {
-            l->ngroups = want;
-            return 0;
-        }
-        n = want > n ? want : n * 2;
+        if (!YAJL_IS_INTEGER(g) || YAJL_GET_INTEGER(g) < 0 ||
+            YAJL_GET_INTEGER(g) >= (long long)(gid_t)-1)
+            return -EINVAL;
+        l->groups[i] = (gid_t)YAJL_GET_INTEGER(g);
     }
-    return -EINVAL;
+    l->ngroups = (int)n;
+    return 0;
 }
 
 static int launch_read(struct launch *l)
@@ -313,7 +313,7 @@ static int launch_read(struct launch *l)
         l->gid = (gid_t)g;
         l->switch_user = 1;
         /* A container's user is one of the image's: its group only. */
-        if (!l->is_ctr && resolve_groups(l) != 0)
+        if (!l->is_ctr && read_groups(l, agora_json_get(l->root, "groups")))
             return -EINVAL;
     }
     v = agora_json_get(l->root, "cgroups");

@@ -640,6 +640,19 @@ static const char *user_groups(const struct passwd *pw)
     return out;
 }
 
+/* u's groups as `id -G` prints them (user_groups()). */
+static const char *groups_text(const struct exec_user *u)
+{
+    static char out[1024];
+    size_t len = (size_t)snprintf(out, sizeof(out), "%u", (unsigned)u->gid);
+
+    for (int i = 0; i < u->ngroups && len < sizeof(out); i++)
+        if (u->groups[i] != u->gid)
+            len += (size_t)snprintf(out + len, sizeof(out) - len, " %u",
+                                    (unsigned)u->groups[i]);
+    return out;
+}
+
 START_TEST(as_user)
 {
     struct passwd *pw = getpwnam("nobody");
@@ -664,6 +677,33 @@ START_TEST(as_user)
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_uint_eq(sb.st_uid, pw->pw_uid);
     task_free(t);
+}
+END_TEST
+
+/* The users tasks run as, looked up once and kept (exec_user.c). */
+START_TEST(user_cache)
+{
+    const struct exec_user *a, *b;
+    struct passwd *pw;
+    int has_gid = 0;
+
+    ck_assert_int_eq(exec_user_get(X, "root", &a), 0);
+    ck_assert_uint_eq(a->uid, 0);
+    ck_assert_uint_eq(a->gid, 0);
+    for (int i = 0; i < a->ngroups; i++)
+        has_gid |= a->groups[i] == 0;
+    ck_assert(has_gid); /* as initgroups(): the gid too */
+    ck_assert_int_eq(exec_user_get(X, "root", &b), 0);
+    ck_assert_ptr_eq(a, b); /* kept */
+    if ((pw = getpwnam("nobody"))) {
+        ck_assert_int_eq(exec_user_get(X, "nobody", &b), 0);
+        ck_assert_ptr_ne(a, b);
+        ck_assert_uint_eq(b->uid, pw->pw_uid);
+        ck_assert_str_eq(user_groups(pw), groups_text(b));
+    }
+    /* not found, every time: nothing kept of it */
+    ck_assert_int_eq(exec_user_get(X, "no-such-user-agora", &b), -ENOENT);
+    ck_assert_int_eq(exec_user_get(X, "no-such-user-agora", &b), -ENOENT);
 }
 END_TEST
 
@@ -1122,6 +1162,33 @@ static void command_output_test(const char *id, const char *command, int pass,
     wait_end(t, 10);
     task_free(t);
 }
+
+/* A COMMAND check runs as the task's user, with the user's groups. */
+START_TEST(health_command_as_user)
+{
+    struct passwd *pw = getpwnam("nobody");
+    struct agent_task *t;
+    char want[1200];
+
+    if (geteuid() != 0 || !pw) {
+        printf("health_command_as_user: skipped (needs root and 'nobody')\n");
+        return;
+    }
+    t = run("hc-user", "{\"command\": \"sleep 300\", \"user\": \"nobody\", "
+                       "\"health_check\": {\"type\": \"COMMAND\", "
+                       "\"command\": \"echo $(id -un) $(id -G)\", "
+                       "\"delay\": 0, \"interval\": 0.1, \"timeout\": 5, "
+                       "\"grace_period\": 0, \"max_consecutive_failures\": 0}}");
+    wait_running(t);
+    wait_health(t, 1, 15);
+    snprintf(want, sizeof(want), "command exited with status 0: nobody %s",
+             user_groups(pw));
+    ck_assert_str_eq(reported_output(t), want);
+    ck_assert_int_eq(exec_kill(X, t, 0), 0);
+    wait_end(t, 10);
+    task_free(t);
+}
+END_TEST
 
 /* Its stdout and stderr, in the order written; bytes that are not UTF-8
  * text become '?'; trailing blanks go. */
@@ -1927,6 +1994,7 @@ static Suite *suite(void)
     tcase_add_test(tc, environment);
     tcase_add_test(tc, environment_all_ports);
     tcase_add_test(tc, as_user);
+    tcase_add_test(tc, user_cache);
     tcase_add_test(tc, kill_grace);
     tcase_add_test(tc, kill_before_running);
     tcase_add_test(tc, oom_memory_limit);
@@ -1939,6 +2007,7 @@ static Suite *suite(void)
     tcase_add_test(tc, health_tcp);
     tcase_add_test(tc, health_command);
     tcase_add_test(tc, health_command_output);
+    tcase_add_test(tc, health_command_as_user);
     tcase_add_test(tc, health_command_output_cut);
     tcase_add_test(tc, health_command_output_utf8_cut);
     tcase_add_test(tc, health_kills);

@@ -473,11 +473,15 @@ static int out_usable(int fd, uid_t owner)
  */
 static int open_out_as(int sdfd, const char *name, uid_t owner)
 {
-    const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+    const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
 
     for (int round = 0; round < 3; round++) {
-        int fd = openat(sdfd, name, flags);
+        /* A new sandbox has none: made at once (a new file is no FIFO). */
+        int fd = openat(sdfd, name, flags | O_CREAT | O_EXCL, 0640);
 
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+        fd = openat(sdfd, name, flags | O_NONBLOCK);
         if (fd >= 0) {
             if (out_usable(fd, owner)) {
                 (void)fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
@@ -488,16 +492,9 @@ static int open_out_as(int sdfd, const char *name, uid_t owner)
                    errno != EACCES && errno != EPERM) {
             return -1;
         }
-        /* Not ours to write (or not there): replace it by a new file. */
-        if (fd >= 0 || errno != ENOENT)
-            if (unlinkat(sdfd, name, 0) != 0 && errno != ENOENT)
-                return -1;
-        fd = openat(sdfd, name, flags | O_CREAT | O_EXCL, 0640);
-        if (fd >= 0) {
-            (void)fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
-            return fd;
-        }
-        if (errno != EEXIST)
+        /* Not ours to write (or gone): replaced by a new file. */
+        if ((fd >= 0 || errno != ENOENT) && unlinkat(sdfd, name, 0) != 0 &&
+            errno != ENOENT)
             return -1;
     }
     errno = EEXIST;

@@ -9,6 +9,10 @@
  * once per TTL and its shim is given the groups to set. A change to a
  * user's groups applies to the tasks launched after the TTL (nscd keeps
  * them an hour); a user not found is not kept.
+ *
+ * The lookups run on the loop, as getpwnam_r did at every launch before:
+ * files and systemd's NSS answer in microseconds; a remote directory
+ * (LDAP, sssd) is asked once per user per TTL.
  */
 #include <errno.h>
 #include <grp.h>

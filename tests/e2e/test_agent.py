@@ -95,6 +95,23 @@ def test_exit_codes(cluster):
     assert "TASK_FAILED" not in launcher.states("ok")
 
 
+def test_statuses_from_a_count(cluster):
+    """The launcher plugin's ?from=K (what scripts/bench/agent polls):
+    the statuses from the K-th on, as the whole list has them."""
+    m, launcher, agent = cluster
+    a = agent().start()
+    launcher.launch(a.agent_id, task("f1", "true"), task("f2", "exit 2"))
+    launcher.wait_state("f1", "TASK_FINISHED")
+    launcher.wait_state("f2", "TASK_FAILED")
+    whole = launcher.statuses()
+    assert len(whole) >= 6, whole
+    for k in (0, 1, len(whole) - 1, len(whole), len(whole) + 5):
+        assert m.json("/launcher/statuses?from=%d" % k) == whole[k:], k
+    for bad in ("x", "-1", "1x", ""):
+        r = m.get("/launcher/statuses?from=" + bad)
+        assert r.status_code == 400, (bad, r.text)
+
+
 def test_environment(cluster):
     m, launcher, agent = cluster
     a = agent().start()

@@ -10,7 +10,8 @@
  *                       source, agent_id, timestamp, and from ABI 2.2
  *                       ip_addresses, ports, container_status,
  *                       health_output}...] in arrival order
- *                     (?task_id= filters)
+ *                     (?task_id= filters; ?from=K: the K-th on, cut
+ *                     from the log, so a poller reads each status once)
  *   POST /store/:key?size=N   puts N bytes ('x') under key in the store:
  *                     201 {"version"}, or the store's refusal as JSON
  *                     (413 for a value over the limit, at the call)
@@ -69,6 +70,9 @@ struct launcher {
     struct agora_jw *store_events; /* an array left open */
     struct agora_jw *log; /* the statuses, as an open JSON array */
     size_t nstatuses;
+    size_t *offs;  /* where each status begins in log's text */
+    size_t noffs;  /* offs' room */
+    int offs_lost; /* offs could not grow: ?from= answers 500 */
     struct agora_jw *events; /* the events heard, as an open JSON array */
     int explicit_acks;
     struct unacked { char *task_id, *uuid; } *unacked; /* not acked yet */
@@ -166,6 +170,27 @@ static void write_extra(struct agora_jw *w, const struct agora_api *api,
     agora_jw_kstr(w, "health_output", health);
 }
 
+/* Notes where the status just opened in the log begins (its '{'). */
+static void log_offset(struct launcher *l)
+{
+    size_t len;
+
+    if (l->offs_lost || !agora_jw_result(l->log, &len))
+        return;
+    if (l->nstatuses == l->noffs) {
+        size_t n = l->noffs ? l->noffs * 2 : 1024;
+        size_t *o = realloc(l->offs, n * sizeof(*o));
+
+        if (o == NULL) {
+            l->offs_lost = 1;
+            return;
+        }
+        l->offs = o;
+        l->noffs = n;
+    }
+    l->offs[l->nstatuses] = len - 1;
+}
+
 static void on_status(void *state, struct agora_framework *fw,
                       const struct agora_status *s)
 {
@@ -173,6 +198,7 @@ static void on_status(void *state, struct agora_framework *fw,
 
     (void)fw;
     agora_jw_obj_open(l->log);
+    log_offset(l);
     agora_jw_kstr(l->log, "task_id", s->task_id);
     agora_jw_kstr(l->log, "state", agora_task_state_name(s->state));
     agora_jw_kstr(l->log, "reason", s->reason);
@@ -222,11 +248,43 @@ static void jw_value(struct agora_jw *w, yajl_val v)
     }
 }
 
+/* ?from=K: the statuses from the K-th on, cut from the log's text. */
+static void get_statuses_from(struct launcher *l, struct agora_req *req,
+                              const char *from)
+{
+    size_t len, k, n;
+    const char *doc = agora_jw_result(l->log, &len);
+    char *end, *body;
+    unsigned long long v = strtoull(from, &end, 10);
+
+    if (*from < '0' || *from > '9' || *end) {
+        agora_reply_error(l->api, req, 400, "from: not a count");
+        return;
+    }
+    if (doc == NULL || l->offs_lost) {
+        agora_reply_error(l->api, req, 500, "status log broken");
+        return;
+    }
+    k = v < l->nstatuses ? (size_t)v : l->nstatuses;
+    n = k < l->nstatuses ? len - l->offs[k] : 0;
+    if ((body = malloc(n + 2)) == NULL) {
+        agora_reply_error(l->api, req, 500, "out of memory");
+        return;
+    }
+    body[0] = '[';
+    if (n)
+        memcpy(body + 1, doc + l->offs[k], n);
+    body[n + 1] = ']';
+    l->api->reply(req, 200, NULL, body, n + 2);
+    free(body);
+}
+
 /* The array so far, closed, optionally filtered by task id. */
 static void get_statuses(void *state, struct agora_req *req)
 {
     struct launcher *l = state;
     const char *want = l->api->req_query(req, "task_id", 0);
+    const char *from = l->api->req_query(req, "from", 0);
     const char *doc = agora_jw_result(l->log, NULL);
     char err[128];
     struct agora_jw *out;
@@ -234,6 +292,10 @@ static void get_statuses(void *state, struct agora_req *req)
     char *text;
     size_t i, len;
 
+    if (from && !want) {
+        get_statuses_from(l, req, from);
+        return;
+    }
     if (doc == NULL) {
         agora_reply_error(l->api, req, 500, "status log broken");
         return;
@@ -1081,6 +1143,7 @@ static void fini(void *state)
         l->api->store_put(l->h, l->fini_key, "fini", 4, AGORA_STORE_ANY, NULL,
                           NULL);
     agora_jw_free(l->log);
+    free(l->offs);
     agora_jw_free(l->events);
     for (i = 0; i < l->nunacked; i++) {
         free(l->unacked[i].task_id);

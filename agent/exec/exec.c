@@ -1400,6 +1400,14 @@ static void oom_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* The end */
 /* ------------------------------------------------------------------ */
 
+/* Whether the OOM eventfd fd was signalled (and not yet read). */
+static int oom_notified(int fd)
+{
+    uint64_t n = 0;
+
+    return read(fd, &n, sizeof(n)) == (ssize_t)sizeof(n) && n > 0;
+}
+
 static void describe(const struct exec_meta *ex, char *msg, size_t len)
 {
     if (ex->end == EXEC_END_EXITED)
@@ -1462,7 +1470,13 @@ static void finish(struct task_exec *te, int have_status, int status)
     trace_line(te);
     (void)exec_meta_read(t->meta_file, &ex);
     te_cgroup_known(te, &ex);
-    if (te->cgname)
+    /* v1: the OOM eventfd, watched since before the task started, tells
+     * (its notification may still wait behind this one); as for Mesos, a
+     * kill by the machine's own OOM killer is not the task's limit. A
+     * task without one (v2, recovered) asks its cgroup's counter. */
+    if (!te->oom && te->oom_io.fd >= 0)
+        te->oom = oom_notified(te->oom_io.fd);
+    if (te->cgname && (te->oom || te->oom_io.fd < 0))
         (void)cg_oom_info(&x->cg, te->cgname, &o);
     if (ex.end == EXEC_END_NONE)
         kill_orphan_group(te, &ex);

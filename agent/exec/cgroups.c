@@ -28,6 +28,7 @@ static const char *const ctl_names[CG_NCTL] = {"memory", "cpu", "cpuacct",
                                                "pids"};
 
 static void pool_clear_old(const struct cgroups *cg);
+static int pool_orphan(const struct cgroups *cg, const char *name);
 static void pool_rmdir(const struct cgroups *cg, const struct cg_pooled *e);
 
 /* ---- mountinfo ---- */
@@ -291,6 +292,36 @@ static int try_v2(struct cgroups *cg, const char *mnt, const char *root,
     return 0;
 }
 
+/*
+ * v1's pids hierarchy is not joined (as Mesos, which joins it only with
+ * its cgroups/pids isolator): agora set no limit there and only counted a
+ * task's processes, which cgroup.procs of its memory cgroup tells, and a
+ * fourth hierarchy was a quarter of a launch's cgroup work (a mkdir, a
+ * join, a css_set). What earlier agents left there goes when empty: slots
+ * of agents no longer running, and cgroups named by task id (older
+ * still); a task still running in one keeps it until a later start.
+ */
+static void pids_v1_sweep(const struct cgroups *cg, const char *mnt,
+                          const char *root)
+{
+    char *dir = mnt ? path_join(mnt, root) : NULL;
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+
+    while (d && (e = readdir(d))) {
+        if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 ||
+            strcmp(e->d_name, "..") == 0)
+            continue;
+        if (e->d_name[0] != '.' || pool_orphan(cg, e->d_name))
+            (void)unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+    }
+    if (d) {
+        closedir(d);
+        (void)rmdir(dir); /* when nothing is left */
+    }
+    free(dir);
+}
+
 static int try_v1(struct cgroups *cg, struct mounts *m, const char *root,
                   char *why, size_t whylen)
 {
@@ -306,7 +337,7 @@ static int try_v1(struct cgroups *cg, struct mounts *m, const char *root,
         return -1;
     }
     for (int i = CG_CPU; i < CG_NCTL; i++) {
-        if (!m->v1[i])
+        if (!m->v1[i] || i == CG_PIDS)
             continue;
         rc = make_root(m->v1[i], root, &cg->dir[i]);
         if (rc != 0)
@@ -321,6 +352,7 @@ static int try_v1(struct cgroups *cg, struct mounts *m, const char *root,
     cg->kind = CG_V1;
     cg->pool_pid = getpid();
     pool_clear_old(cg);
+    pids_v1_sweep(cg, m->v1[CG_PIDS], root);
     return 0;
 }
 
@@ -888,6 +920,7 @@ int cg_usage(const struct cgroups *cg, const char *name, struct exec_usage *u)
     char buf[CG_FILE_MAX];
     char *d;
     uint64_t v = 0;
+    int c;
 
     if (cg->kind == CG_V2) {
         if (!(d = task_dir(cg, CG_MEMORY, name)))
@@ -935,16 +968,8 @@ int cg_usage(const struct cgroups *cg, const char *name, struct exec_usage *u)
         if (knob_u64(d, "memory.limit_in_bytes", &v) == 0 &&
             v < (UINT64_C(1) << 62))
             u->mem_limit_bytes = v;
-        if (!cg->dir[CG_PIDS]) {
-            int c = exec_procs_signal(d, 0);
-            if (c >= 0)
-                u->processes = (uint64_t)c;
-        }
-        free(d);
-    }
-    if ((d = task_dir(cg, CG_PIDS, name))) {
-        if (knob_u64(d, "pids.current", &v) == 0)
-            u->processes = v;
+        if ((c = exec_procs_signal(d, 0)) >= 0)
+            u->processes = (uint64_t)c;
         free(d);
     }
     return 0;

@@ -20,8 +20,9 @@
 
 enum cg_kind { CG_NONE = 0, CG_V1, CG_V2 };
 
-/* v1 controllers agora uses; in v2 only dir[CG_MEMORY] is set (the one
- * unified directory). */
+/* v1 controllers agora knows; in v2 only dir[CG_MEMORY] is set (the one
+ * unified directory). CG_PIDS is only found, never joined in v1
+ * (cgroups.c: pids_v1_sweep). */
 enum cg_ctl { CG_MEMORY = 0, CG_CPU, CG_CPUACCT, CG_PIDS, CG_NCTL };
 
 #define CG_MAX_DIRS CG_NCTL

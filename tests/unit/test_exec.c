@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1003,6 +1004,54 @@ START_TEST(cgroup_pool_trim)
     free(name);
     for (int i = 0; i < N; i++)
         free(names[i]);
+}
+END_TEST
+
+/* v1's pids hierarchy is not joined: a new agent removes what earlier
+ * ones left there (their dead slots, cgroups named by task id), keeps a
+ * running agent's slot, and makes none of its own. */
+START_TEST(cgroup_pids_v1_swept)
+{
+    char root[PATH_MAX], path[PATH_MAX + 64], err[256], *name;
+    const char *mnt = "/sys/fs/cgroup/pids";
+    struct cgroups cg;
+    int oom_fd;
+
+    if (!cgroups_on() || X->cg.kind != CG_V1 || access(mnt, W_OK) != 0) {
+        printf("cgroup_pids_v1_swept: skipped, needs a v1 pids hierarchy\n");
+        return;
+    }
+    snprintf(root, sizeof(root), "%s/%s-pids", mnt, cgroot);
+    ck_assert_int_eq(mkdir(root, 0755), 0);
+    snprintf(path, sizeof(path), "%s/.t.1.0", root); /* init: running */
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/.t.%d.0", root, INT_MAX - 1); /* dead */
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/old-task-id", root);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s-pids", cgroot);
+    ck_assert_int_eq(cg_detect(&cg, "cgroups", path, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/old-task-id", root);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/.t.%d.0", root, INT_MAX - 1);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/.t.1.0", root);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    ck_assert_ptr_null(cg.dir[CG_PIDS]);
+    ck_assert_int_eq(cg_create(&cg, "p1", 0.1, 32 << 20, &name, &oom_fd, err,
+                               sizeof(err)),
+                     0);
+    snprintf(path, sizeof(path), "%s/%s", root, name);
+    ck_assert_int_ne(access(path, F_OK), 0); /* not made there */
+    ck_assert_int_eq(cg_remove(&cg, name), 0);
+    free(name);
+    for (int i = 0; i < CG_NCTL; i++)
+        if (cg.dir[i])
+            ck_assert_int_eq(rmdir(cg.dir[i]), 0);
+    cg_free(&cg);
+    snprintf(path, sizeof(path), "%s/.t.1.0", root);
+    ck_assert_int_eq(rmdir(path), 0);
+    ck_assert_int_eq(rmdir(root), 0);
 }
 END_TEST
 
@@ -2002,6 +2051,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cgroup_reused);
     tcase_add_test(tc, cgroup_oom_not_reused);
     tcase_add_test(tc, cgroup_pool_trim);
+    tcase_add_test(tc, cgroup_pids_v1_swept);
     tcase_add_test(tc, oom_in_kept_cgroup);
     tcase_add_test(tc, health_http);
     tcase_add_test(tc, health_tcp);

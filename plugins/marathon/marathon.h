@@ -244,6 +244,7 @@ struct mar_sse;
 
 struct mar_wop {
     char *key;
+    size_t klen;
     char *value;
     size_t len;
     agora_store_fn cb;

@@ -364,43 +364,6 @@ static int up_int(const char *t, int64_t *out)
     return 0;
 }
 
-/*
- * t as strtod() reads it, when t is digits with at most one '.' between
- * digits and at most 2^53 as the integer they make (an agent's
- * timestamp: "1795703456.123456"), without strtod (a tenth of an
- * update's parse). Exact: the integer and 10^k (k <= 22) are both
- * doubles exactly, so their quotient is the correctly rounded value, as
- * strtod's is (Clinger's fast path). 0, or -1 for any other text.
- */
-static int up_decimal(const char *t, double *out)
-{
-    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                 1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
-                                 1e18, 1e19, 1e20, 1e21, 1e22};
-    uint64_t m = 0;
-    int frac = -1, digits = 0;
-
-    for (; *t; t++) {
-        if (*t == '.') {
-            if (frac >= 0 || digits == 0)
-                return -1;
-            frac = 0;
-            continue;
-        }
-        if (*t < '0' || *t > '9' || m > ((UINT64_C(1) << 53) - 9) / 10)
-            return -1;
-        m = m * 10 + (uint64_t)(*t - '0');
-        digits++;
-        if (frac >= 0)
-            frac++;
-    }
-    if (digits == 0 || frac == 0 || frac > 22)
-        return -1;
-    *out = (double)m / p10[frac > 0 ? frac : 0];
-    return 0;
-}
-
 /* The number of text t into u's slot (the tree's getters' rules). */
 static void up_take_number(struct agent_update *u, enum up_slot slot,
                            const char *t)
@@ -419,8 +382,7 @@ static void up_take_number(struct agent_update *u, enum up_slot slot,
         break;
     case UP_TIMESTAMP:
         /* agora_json_num(): a subnormal is taken, an overflow is not. */
-        if (up_decimal(t, &d) != 0)
-            d = strtod(t, NULL);
+        d = strtod(t, NULL);
         if (isfinite(d)) {
             u->timestamp = d;
             u->has_timestamp = 1;

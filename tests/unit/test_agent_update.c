@@ -70,45 +70,6 @@ START_TEST(test_full_update)
 }
 END_TEST
 
-/* Timestamps read as strtod() reads them, through the digits-only path
- * and around its edges (2^53, 22 places, more digits than a double
- * holds, signs and exponents, which strtod takes). */
-START_TEST(test_timestamps_as_strtod)
-{
-    static const char *const texts[] = {
-        "1795703456.5",        "1795703456.123456",   "0",
-        "0.1",                 "0.25",                "9007199254740992",
-        "9007199254740993",    "900719925474099.3",   "18014398509481984",
-        "0.0000000000000000000001", "0.00000000000000000000001",
-        "123456789012345678901234", "1e9",            "-1.5",
-        "1795703456.1234567890123", "3.14159265358979323846"};
-    char body[256], num[64];
-    unsigned seed = 11;
-    size_t i;
-
-    for (i = 0; i < sizeof(texts) / sizeof(texts[0]) + 5000; i++) {
-        const char *t = num;
-
-        if (i < sizeof(texts) / sizeof(texts[0])) {
-            t = texts[i];
-        } else {
-            seed = seed * 1103515245u + 12345u;
-            snprintf(num, sizeof(num), "%u.%0*u", seed % 2000000000u,
-                     (int)(seed % 9 + 1), (seed >> 7) % 1000000000u);
-        }
-        snprintf(body, sizeof(body),
-                 "{\"updates\":[{\"timestamp\":%s}]}", t);
-        parse_ok(body);
-        ck_assert_uint_eq(ups.n, 1);
-        ck_assert_int_eq(ups.v[0].has_timestamp, 1);
-        ck_assert_msg(ups.v[0].timestamp == strtod(t, NULL),
-                      "%s read as %.17g, strtod %.17g", t,
-                      ups.v[0].timestamp, strtod(t, NULL));
-        agent_updates_free(&ups);
-    }
-}
-END_TEST
-
 /* As the getters read the tree: the first of a key given twice, null or
  * another type is missing, a string cut at an escaped NUL, integral
  * doubles taken as integers. */
@@ -382,7 +343,6 @@ int main(void)
 
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_full_update);
-    tcase_add_test(tc, test_timestamps_as_strtod);
     tcase_add_test(tc, test_getters_rules);
     tcase_add_test(tc, test_no_updates);
     tcase_add_test(tc, test_many_and_long);

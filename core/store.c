@@ -22,6 +22,7 @@
 
 #include <ev.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,22 +88,11 @@ int store_ns_valid(const char *ns)
     return 0;
 }
 
-#define KEY_BIT(n) ((uint64_t)1 << (n))
-
-/* [A-Za-z0-9_.:@-] as two words of bits, one per character below 128:
- * a test a character, where a chain of ranges was 25 instructions (the
- * store checks every key of every put). */
-static const uint64_t key_chars[2] = {
-    KEY_BIT('-') | KEY_BIT('.') | (KEY_BIT(11) - 1) << '0', /* 0-9 and : */
-    KEY_BIT('@' - 64) | (KEY_BIT(26) - 1) << ('A' - 64) | KEY_BIT('_' - 64) |
-        (KEY_BIT(26) - 1) << ('a' - 64),
-};
-
 static int key_char_ok(char c)
 {
-    unsigned char u = (unsigned char)c;
-
-    return u < 128 && ((key_chars[u >> 6] >> (u & 63)) & 1);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
+           c == '@' || c == '-';
 }
 
 int store_key_valid(const char *key, int allow_empty)
@@ -450,22 +440,26 @@ static int check_txn_op(const struct agora_store_txn_op *t, size_t *size,
     return 0;
 }
 
-/* Whether two keys of a transaction, of lengths na and nb, are one:
- * keys of a batch share long prefixes and differ at their end (a
- * plugin's instance ids), so the length and the last eight bytes tell
- * nearly every pair apart before the whole is compared. */
-static int same_key(const char *a, size_t na, const char *b, size_t nb)
+/* The last eight bytes of a key of n bytes (fewer, zero-padded, for a
+ * shorter one), as one word: keys of a batch share long prefixes and
+ * differ at their end (a plugin's instance ids), so this word and the
+ * length tell nearly every pair apart without a compare of the whole. */
+static uint64_t key_tail(const char *key, size_t n)
 {
-    size_t tail = na < 8 ? na : 8;
+    uint64_t t = 0;
 
-    return na == nb && memcmp(a + na - tail, b + nb - tail, tail) == 0 &&
-           memcmp(a, b, na) == 0;
+    if (n >= 8)
+        memcpy(&t, key + n - 8, 8);
+    else
+        memcpy(&t, key, n);
+    return t;
 }
 
 /* 0 when ops are valid, on distinct keys, and within the limits. */
 static int check_txn(const struct agora_store_txn_op *ops, size_t n)
 {
     size_t i, j, size = 0, klen[AGORA_STORE_TXN_MAX];
+    uint64_t tail[AGORA_STORE_TXN_MAX];
     int rc;
 
     if (n == 0 || ops == NULL)
@@ -476,9 +470,11 @@ static int check_txn(const struct agora_store_txn_op *ops, size_t n)
         rc = check_txn_op(&ops[i], &size, &klen[i]);
         if (rc != 0)
             return rc;
+        tail[i] = key_tail(ops[i].key, klen[i]);
         /* n is at most AGORA_STORE_TXN_MAX: quadratic is fine. */
         for (j = 0; j < i; j++)
-            if (same_key(ops[i].key, klen[i], ops[j].key, klen[j]))
+            if (klen[j] == klen[i] && tail[j] == tail[i] &&
+                memcmp(ops[j].key, ops[i].key, klen[i]) == 0)
                 return AGORA_EINVAL;
     }
     return size > AGORA_STORE_VALUE_MAX ? AGORA_ETOOBIG : 0;

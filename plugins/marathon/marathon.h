@@ -245,6 +245,7 @@ struct mar_sse;
 struct mar_wop {
     char *key;
     size_t klen;
+    uint64_t tail; /* its last eight bytes (mar_store.c) */
     char *value;
     size_t len;
     agora_store_fn cb;

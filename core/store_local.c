@@ -164,6 +164,8 @@ static void batch_run(struct local *l, struct local_slot *slots, size_t n)
     }
     if (rc == 0)
         return;
+    if (n == 1 && rc == LOCAL_UNDO)
+        return; /* its err is its outcome, what it wrote undone */
     if (n == 1 || rc == MDB_MAP_FULL) {
         for (i = 0; i < n; i++)
             if (slots[i].todo)
@@ -171,7 +173,9 @@ static void batch_run(struct local *l, struct local_slot *slots, size_t n)
         return;
     }
     log_warn("store", "%s: a batch of %zu failed (%s): each op alone",
-             l->root, n, mdb_strerror(rc));
+             l->root, n,
+             rc == LOCAL_UNDO ? "a transaction met a damaged record"
+                              : mdb_strerror(rc));
     for (i = 0; i < n; i++)
         if (slots[i].todo)
             batch_run(l, &slots[i], 1);

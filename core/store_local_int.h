@@ -54,7 +54,10 @@ struct local_slot {
 
 /* Runs slot's op in txn: 0 or an agora_err in slot->err (the op's own
  * outcome), or a negative LMDB or errno code that fails the whole
- * transaction (it must be aborted). */
+ * transaction (it must be aborted). LOCAL_UNDO: the op failed with
+ * slot->err after writing into txn, which must be aborted for it; run
+ * alone, it keeps that outcome. */
+#define LOCAL_UNDO (MDB_LAST_ERRCODE - 100)
 int local_run_op(struct local *l, MDB_txn *txn, struct local_slot *slot);
 
 /* Frees what a get, list or children op received from local_run_op(),

@@ -245,11 +245,67 @@ static int op_get(struct local *l, MDB_txn *txn, struct local_slot *s)
     return 0;
 }
 
+/*
+ * Writes ns/key = value at the version after the one it has, when that
+ * is expected (AGORA_STORE_ANY or AGORA_STORE_NEW), in one descent of
+ * the tree for a new key: MDB_NOOVERWRITE finds the place and writes
+ * there, or hands back the record that is there. current() and then
+ * local_raw_put() were two descents and two packings of the key for
+ * every put, and most puts are of new keys (an instance, an app's
+ * version). *version gets the version written. 0 with AGORA_EVERSION
+ * or AGORA_EIO (a damaged record) in *err and nothing written, or the
+ * LMDB error.
+ */
+static int put_next(struct local *l, MDB_txn *txn, const char *ns,
+                    const char *key, int64_t expected, const void *value,
+                    size_t len, int64_t *version, int *err)
+{
+    unsigned char kb[SKEY_PACKED_MAX];
+    MDB_val k = pack(key, kb), v = {VER_LEN + len, NULL};
+    MDB_dbi dbi;
+    int64_t cur = 0;
+    int missing, rc = db_open(l, txn, ns, 1, &dbi, &missing);
+
+    *err = 0;
+    if (rc != 0)
+        return rc;
+    rc = mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+    if (rc == MDB_KEYEXIST) {
+        if ((cur = rec_version(&v)) == 0)
+            *err = damaged(l, ns, key);
+        else if (!version_matches(expected, cur))
+            *err = AGORA_EVERSION;
+        if (*err != 0)
+            return 0;
+        v.mv_size = VER_LEN + len;
+        v.mv_data = NULL;
+        rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+    }
+    if (rc != 0)
+        return rc;
+    put_le64(v.mv_data, (uint64_t)(cur + 1));
+    if (len > 0)
+        memcpy((unsigned char *)v.mv_data + VER_LEN, value, len);
+    *version = cur + 1;
+    return 0;
+}
+
+/* Whether put_next() can write a put that expects this version. */
+static int put_next_takes(int64_t expected)
+{
+    return expected == AGORA_STORE_ANY || expected == AGORA_STORE_NEW;
+}
+
 static int op_put(struct local *l, MDB_txn *txn, struct local_slot *s)
 {
     struct store_op *op = s->op;
     int64_t cur;
-    int rc = current(l, txn, op->ns, op->key, &cur, NULL, &s->err);
+    int rc;
+
+    if (put_next_takes(op->version))
+        return put_next(l, txn, op->ns, op->key, op->version, op->value,
+                        op->len, &s->version, &s->err);
+    rc = current(l, txn, op->ns, op->key, &cur, NULL, &s->err);
 
     if (rc != 0 || s->err != 0)
         return rc;
@@ -485,8 +541,22 @@ static int txn_holds(const struct store_txn_op *t, int64_t cur)
     return version_matches(t->version, cur);
 }
 
-/* Checks every op, then writes the puts and deletes: the batch's LMDB
- * transaction makes them all or nothing. */
+/* A put of a transaction that put_next() writes: one of any version,
+ * which only a damaged record can fail. */
+static int txn_put_any(const struct store_txn_op *t)
+{
+    return t->kind == AGORA_STORE_TXN_PUT && t->version == AGORA_STORE_ANY;
+}
+
+/*
+ * Checks every op that a version can fail, then writes the puts and
+ * deletes: the batch's LMDB transaction makes them all or nothing. Puts
+ * of any version are not looked up first but written by put_next(),
+ * which finds their version on its way; one that meets a damaged record
+ * has written the ops before it into the batch's transaction, so it
+ * fails the transaction (LOCAL_UNDO): the batch runs again, and this op
+ * alone then keeps its AGORA_EIO.
+ */
 static int op_txn(struct local *l, MDB_txn *txn, struct local_slot *s)
 {
     struct store_op *op = s->op;
@@ -497,6 +567,8 @@ static int op_txn(struct local *l, MDB_txn *txn, struct local_slot *s)
         const struct store_txn_op *t = &op->txn[i];
         int64_t cur;
 
+        if (txn_put_any(t))
+            continue;
         rc = current(l, txn, op->ns, t->key, &cur, NULL, &s->err);
         if (rc != 0 || s->err != 0)
             return rc;
@@ -512,11 +584,17 @@ static int op_txn(struct local *l, MDB_txn *txn, struct local_slot *s)
     for (i = 0, rc = 0; i < op->ntxn && rc == 0; i++) {
         const struct store_txn_op *t = &op->txn[i];
 
-        if (t->kind == AGORA_STORE_TXN_PUT)
+        if (txn_put_any(t)) {
+            rc = put_next(l, txn, op->ns, t->key, t->version, t->value,
+                          t->len, &s->tv[i], &s->err);
+            if (rc == 0 && s->err != 0)
+                return LOCAL_UNDO;
+        } else if (t->kind == AGORA_STORE_TXN_PUT) {
             rc = local_raw_put(l, txn, op->ns, t->key, s->tv[i], t->value,
                                t->len);
-        else if (t->kind == AGORA_STORE_TXN_DELETE)
+        } else if (t->kind == AGORA_STORE_TXN_DELETE) {
             rc = local_raw_delete(l, txn, op->ns, t->key);
+        }
     }
     return rc;
 }

@@ -12,7 +12,6 @@
 #include "tasks_extra.h"
 
 #include <arpa/inet.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,9 +39,21 @@ static const struct task_ips *ips_intern(struct master *m, const char *const *v,
     struct task_ips *l;
     char *p;
 
-    for (i = 0; i < n; i++)
-        len += (size_t)snprintf(key + len, sizeof(key) - len, "%s%s",
-                                i ? "," : "", v[i]);
+    /* Joined with memcpy: a snprintf() an update was a tenth of its
+     * cost. Each address is shorter than INET6_ADDRSTRLEN (checked by
+     * tasks_ip_valid()), so with its comma it fits its share of key;
+     * the bound is checked all the same. */
+    for (i = 0; i < n; i++) {
+        size_t k = strlen(v[i]);
+
+        if (len + k + 2 > sizeof(key))
+            return NULL;
+        if (i > 0)
+            key[len++] = ',';
+        memcpy(key + len, v[i], k);
+        len += k;
+    }
+    key[len] = '\0';
     if ((l = map_get(&m->tasks.ips, key)) != NULL)
         return l;
     klen = len + 1;
@@ -215,6 +226,15 @@ static void extra_ports(const struct agora_resources *r, struct task_extra *x)
     x->nports = a.n;
 }
 
+/* Copies the literal s to p; returns the end. */
+static char *put(char *p, const char *s)
+{
+    size_t n = strlen(s);
+
+    memcpy(p, s, n);
+    return p + n;
+}
+
 /*
  * Mesos' ContainerStatus of what agora has, as JSON; NULL when there is
  * nothing to say (or no memory). The addresses were checked by
@@ -232,14 +252,29 @@ static char *container_json(const struct task_ips *ips, int32_t pid)
     if ((out = malloc(cap)) == NULL)
         return NULL;
     p = out;
-    p += sprintf(p, "{\"network_infos\":[{\"ip_addresses\":[");
-    for (i = 0; i < n; i++)
-        p += sprintf(p, "%s{\"ip_address\":\"%s\"}", i ? "," : "", ips->v[i]);
-    len = (size_t)(p - out);
-    if (pid > 0)
-        snprintf(p, cap - len, "]}],\"executor_pid\":%ld}", (long)pid);
-    else
-        snprintf(p, cap - len, "]}]}");
+    p = put(p, "{\"network_infos\":[{\"ip_addresses\":[");
+    for (i = 0; i < n; i++) {
+        size_t k = strlen(ips->v[i]);
+
+        p = put(p, i ? ",{\"ip_address\":\"" : "{\"ip_address\":\"");
+        memcpy(p, ips->v[i], k);
+        p = put(p + k, "\"}");
+    }
+    if (pid > 0) {
+        char digits[12], *d = digits + sizeof(digits);
+        uint32_t v = (uint32_t)pid;
+
+        do
+            *--d = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        p = put(p, "]}],\"executor_pid\":");
+        len = (size_t)(digits + sizeof(digits) - d);
+        memcpy(p, d, len);
+        p = put(p + len, "}");
+    } else {
+        p = put(p, "]}]}");
+    }
+    *p = '\0';
     return out;
 }
 

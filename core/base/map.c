@@ -12,15 +12,33 @@
 static char map_tomb_key;
 #define MAP_TOMB (&map_tomb_key)
 
+/*
+ * Eight bytes a step, then murmur3's finaliser so that every bit of the
+ * key reaches the low bits that pick the slot. The master's keys are
+ * long (a Marathon task id is 60-80 bytes, and a burst looks each up
+ * five times): FNV-1a a byte at a time was 6% of the master's
+ * instructions. Only this process sees the values: nothing stores them.
+ */
 uint32_t map_hash(const char *key)
 {
-    uint32_t h = 2166136261u;
+    size_t n = strlen(key);
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
 
-    for (; *key; key++) {
-        h ^= (unsigned char)*key;
-        h *= 16777619u;
+    for (; n >= 8; n -= 8, key += 8) {
+        memcpy(&w, key, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
     }
-    return h;
+    if (n > 0) {
+        w = 0;
+        memcpy(&w, key, n);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return (uint32_t)h;
 }
 
 void map_free(struct map *m)

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "marathon.h"
 
@@ -39,33 +38,13 @@ static int action_parse(const char *s, enum mar_action_kind *k)
     return -1;
 }
 
-/* A random version 4 UUID, as Marathon's deployment ids. */
-static int uuid4(char out[37])
-{
-    unsigned char b[16];
-    size_t i, o = 0;
-
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-        return -1;
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        snprintf(out + o, 3, "%02x", b[i]);
-        o += 2;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
 struct mar_deploy *mar_deploy_new(struct mar *m, const char *version)
 {
     struct mar_deploy *d = calloc(1, sizeof(*d));
     char id[37];
 
     (void)m;
-    if (d == NULL || uuid4(id) < 0) {
+    if (d == NULL || mar_state_uuid4(id) != 0) {
         free(d);
         return NULL;
     }

@@ -406,19 +406,27 @@ static void uuid_v4(unsigned char b[16], char out[37])
     out[k] = '\0';
 }
 
+int mar_state_uuid4(char out[37])
+{
+    unsigned char b[16];
+
+    if (random16(b) != 0)
+        return -1;
+    uuid_v4(b, out);
+    return 0;
+}
+
 struct mar_inst *mar_state_inst_new(struct mar *m, struct mar_rapp *a)
 {
     struct mar_inst *in = calloc(1, sizeof(*in));
     char uuid[37];
-    unsigned char b[16];
 
     if (in == NULL)
         return NULL;
-    if (random16(b) != 0) {
+    if (mar_state_uuid4(uuid) != 0) {
         free(in);
         return NULL;
     }
-    uuid_v4(b, uuid);
     in->app = a;
     in->state = AGORA_TASK_STAGING;
     in->healthy = -1;

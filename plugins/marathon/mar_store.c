@@ -141,12 +141,33 @@ static void flush_timer(void *arg, struct agora_timer *t)
     mar_store_flush(m);
 }
 
-static int waiting(const struct mar_wbatch *b, const char *key)
+/* The last eight bytes of a key of n bytes (fewer, zero-padded), as one
+ * word. Keys of a batch share long prefixes and differ at their end (an
+ * instance's UUID): this word and the length tell nearly every pair
+ * apart before a compare of the whole (a strcmp through the prefix for
+ * each waiting key was 9 M instructions of a 10,000-task burst). */
+static uint64_t key_tail(const char *key, size_t n)
+{
+    uint64_t t = 0;
+
+    if (n >= 8)
+        memcpy(&t, key + n - 8, 8);
+    else
+        memcpy(&t, key, n);
+    return t;
+}
+
+/* Whether key (klen bytes, tail its key_tail()) waits already. */
+static int waiting(const struct mar_wbatch *b, const char *key, size_t klen,
+                   uint64_t tail)
 {
     size_t i;
 
     for (i = 0; i < b->n; i++) {
-        if (strcmp(b->ops[i].key, key) == 0)
+        const struct mar_wop *op = &b->ops[i];
+
+        if (op->tail == tail && op->klen == klen &&
+            memcmp(op->key, key, klen) == 0)
             return 1;
     }
     return 0;
@@ -158,21 +179,25 @@ int mar_store_put(struct mar *m, const char *key, const void *value,
     struct mar_wbatch *b = &m->wb;
     struct mar_wop *op;
     size_t klen = strlen(key);
+    uint64_t tail = key_tail(key, klen);
 
-    if (b->n == AGORA_STORE_TXN_MAX || waiting(b, key) ||
+    if (b->n == AGORA_STORE_TXN_MAX || waiting(b, key, klen, tail) ||
         b->bytes + klen + len > AGORA_STORE_VALUE_MAX)
         mar_store_flush(m);
     if (klen + len > AGORA_STORE_VALUE_MAX) /* alone: the store says no */
         return m->api->store_put(m->h, key, value, len, AGORA_STORE_ANY, cb,
                                  arg);
     op = &b->ops[b->n];
-    op->key = strdup(key);
+    op->key = malloc(klen + 1);
     op->value = malloc(len ? len : 1);
     if (op->key == NULL || op->value == NULL) {
         free(op->key);
         free(op->value);
         return AGORA_ENOMEM;
     }
+    memcpy(op->key, key, klen + 1);
+    op->klen = klen;
+    op->tail = tail;
     memcpy(op->value, value, len);
     op->len = len;
     op->cb = cb;

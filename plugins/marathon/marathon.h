@@ -244,6 +244,8 @@ struct mar_sse;
 
 struct mar_wop {
     char *key;
+    size_t klen;
+    uint64_t tail; /* its last eight bytes (mar_store.c) */
     char *value;
     size_t len;
     agora_store_fn cb;
@@ -369,6 +371,10 @@ void mar_state_app_redefined(struct mar_rapp *a);
 void mar_state_app_save(struct mar *m, struct mar_rapp *a);
 /* A new instance of a (STAGING once launched); NULL when out of memory. */
 struct mar_inst *mar_state_inst_new(struct mar *m, struct mar_rapp *a);
+/* A random version 4 UUID's text into out (instances' and deployments'
+ * ids), from a pool of getrandom() bytes; 0, or -1 when getrandom
+ * fails. */
+int mar_state_uuid4(char out[37]);
 /* Writes instances/<id> (coalesced while a write is in flight); ack, when
  * not NULL, is acknowledged after the write lands. */
 void mar_state_inst_save(struct mar *m, struct mar_inst *in,

@@ -550,6 +550,16 @@ START_TEST(test_invalid_refused_at_call)
     ck_assert_int_eq(store_key_valid(NULL, 1), AGORA_EINVAL);
     ck_assert_int_eq(store_key_valid("", 1), 0);
     ck_assert_int_eq(store_key_valid("A-Z_a.b:c@d/e.f", 0), 0);
+    /* Every byte inside a segment: exactly [A-Za-z0-9_.:@-] are taken. */
+    for (i = 1; i < 256; i++) {
+        char key[4] = {'a', (char)i, 'b', '\0'};
+        int ok = (i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z') ||
+                 (i >= '0' && i <= '9') || i == '_' || i == '.' ||
+                 i == ':' || i == '@' || i == '-' || i == '/';
+
+        ck_assert_msg(store_key_valid(key, 0) == (ok ? 0 : AGORA_EINVAL),
+                      "byte %zu", i);
+    }
 
     /* Versions below AGORA_STORE_ANY, and a NULL value with a length. */
     ck_assert_int_eq(CALL(&c, store_put(c.s, NS, "k", "v", 1, -2, on_done,

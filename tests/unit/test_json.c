@@ -713,6 +713,122 @@ START_TEST(test_jw_numbers_integral)
 }
 END_TEST
 
+/* What format_double() writes: the shortest of %.15g-%.17g that reads
+ * back, the writer's text for any double before it had a shortcut. */
+static void shortest_g(double v, char *out, size_t size)
+{
+    int prec;
+
+    for (prec = 15; prec <= 17; prec++) {
+        snprintf(out, size, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
+static void expect_num_as_printf(double v)
+{
+    char want[40];
+
+    shortest_g(v, want, sizeof(want));
+    expect_num(v, want);
+}
+
+/* Short decimals, which the writer formats without printf, give the
+ * text printf gave: every thousandth to 100, millionths, both signs,
+ * the edges of the shortcut's range (1e-4, 1e9) and values with more
+ * than six decimals, which take printf still. */
+START_TEST(test_jw_numbers_short)
+{
+    static const double edges[] = {1e-4,        -1e-4,         0.0001000001,
+                                   0.000099999, 0.00015,       999999999.5,
+                                   999999999.999999, 1e9 + 0.5, 1e9 - 0.25,
+                                   0.1 + 0.2,   1.0 / 3,       123.456789,
+                                   123.4567891, 0.000123,      5e-5,
+                                   1.15,        -0.5,          64.1};
+    unsigned seed = 7;
+    long i;
+
+    for (i = 1; i <= 100000; i++)
+        expect_num_as_printf((double)i / 1000);
+    for (i = 1; i <= 100000; i += 7) {
+        expect_num_as_printf((double)i / 1e6);
+        expect_num_as_printf(-(double)i / 1e6);
+        expect_num_as_printf((double)i * 9973 / 1e6);
+    }
+    for (i = 0; i < (long)(sizeof(edges) / sizeof(edges[0])); i++)
+        expect_num_as_printf(edges[i]);
+    for (i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        expect_num_as_printf((double)(seed % 1000000000u) /
+                             (double)(1u << (seed % 30)));
+    }
+}
+END_TEST
+
+/* A member written in one step (key and value without escapes) and one
+ * written by key() then str() are the same text, with an escape at
+ * every place in either, around the writer's first buffer (256 bytes),
+ * as the first member and after another; and kstr() where no member
+ * may be written fails the writer as key() did. */
+START_TEST(test_jw_kstr_as_key_str)
+{
+    static const char specials[] = {'x', '"', '\\', '\n', '\x01', '\x80'};
+    char key[300], val[300];
+    size_t kn, vn, pos, k;
+    int first;
+
+    for (first = 0; first < 2; first++)
+        for (k = 0; k < sizeof(specials); k++)
+            for (kn = 1; kn < 300; kn += kn < 20 ? 1 : 37)
+                for (vn = 0; vn < 300; vn += vn < 20 ? 1 : 41)
+                    for (pos = 0; pos < kn + vn; pos += 1 + (kn + vn) / 5) {
+                        struct agora_jw *a = agora_jw_new();
+                        struct agora_jw *b = agora_jw_new();
+
+                        memset(key, 'k', kn);
+                        memset(val, 'v', vn);
+                        key[kn] = val[vn] = '\0';
+                        if (pos < kn)
+                            key[pos] = specials[k];
+                        else
+                            val[pos - kn] = specials[k];
+                        agora_jw_obj_open(a);
+                        agora_jw_obj_open(b);
+                        if (!first) {
+                            agora_jw_kint(a, "n", 1);
+                            agora_jw_kint(b, "n", 1);
+                        }
+                        agora_jw_kstr(a, key, val);
+                        agora_jw_key(b, key);
+                        agora_jw_str(b, val);
+                        agora_jw_obj_close(a);
+                        agora_jw_obj_close(b);
+                        ck_assert_str_eq(agora_jw_result(a, NULL),
+                                         agora_jw_result(b, NULL));
+                        agora_jw_free(a);
+                        agora_jw_free(b);
+                    }
+    {
+        struct agora_jw *w = agora_jw_new();
+
+        agora_jw_arr_open(w);
+        agora_jw_kstr(w, "k", "v");
+        expect_failed(w);
+        w = agora_jw_new();
+        agora_jw_obj_open(w);
+        agora_jw_key(w, "k");
+        agora_jw_kstr(w, "k2", "v");
+        expect_failed(w);
+        w = agora_jw_new();
+        agora_jw_obj_open(w);
+        agora_jw_kstr(w, "k", NULL);
+        agora_jw_obj_close(w);
+        expect_doc(w, "{\"k\":null}");
+    }
+}
+END_TEST
+
 /* Raw text as the first, a middle and the last value, nested, and at the
  * top level; it counts as a value for what may come next. */
 START_TEST(test_jw_raw_positions)
@@ -1433,6 +1549,8 @@ static Suite *json_suite(void)
     tcase_add_test(w, test_jw_long_strings_roundtrip);
     tcase_add_test(w, test_jw_integers_all_widths);
     tcase_add_test(w, test_jw_numbers_integral);
+    tcase_add_test(w, test_jw_numbers_short);
+    tcase_add_test(w, test_jw_kstr_as_key_str);
     tcase_add_test(w, test_jw_raw_positions);
     tcase_add_test(w, test_jw_reset);
     suite_add_tcase(s, w);

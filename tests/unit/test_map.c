@@ -94,6 +94,55 @@ START_TEST(many)
 }
 END_TEST
 
+/*
+ * The hash spreads keys that differ only late (ids sharing a long
+ * prefix, as task ids do) over the low bits that pick a slot: 4,096
+ * such keys fill about as many of 4,096 buckets as random values would
+ * (1 - 1/e of them: 2,589), for every tail length 0-7 past a word; and
+ * keys that differ in one byte anywhere, or only in length, hash apart.
+ */
+START_TEST(hash_spread)
+{
+    static unsigned char seen[4096];
+    char key[128], other[128];
+    size_t i, pre, used;
+
+    for (pre = 40; pre < 48; pre++) {
+        memset(seen, 0, sizeof(seen));
+        memset(key, 'p', pre);
+        for (i = 0, used = 0; i < 4096; i++) {
+            uint32_t h;
+
+            snprintf(key + pre, sizeof(key) - pre, "%zu", i);
+            h = map_hash(key) & 4095;
+            used += !seen[h];
+            seen[h] = 1;
+        }
+        ck_assert_msg(used > 2400, "prefix %zu: %zu of 4096 buckets", pre,
+                      used);
+    }
+    for (i = 0; i < 70; i++) {
+        memset(key, 'a', 70);
+        key[70] = '\0';
+        memcpy(other, key, sizeof(key));
+        other[i] = 'b';
+        ck_assert_uint_ne(map_hash(key), map_hash(other));
+    }
+    /* Runs of one byte, each length apart from the others. */
+    for (i = 1; i < 24; i++) {
+        size_t j;
+
+        memset(key, 'x', i);
+        key[i] = '\0';
+        for (j = 1; j < i; j++) {
+            memset(other, 'x', j);
+            other[j] = '\0';
+            ck_assert_uint_ne(map_hash(key), map_hash(other));
+        }
+    }
+}
+END_TEST
+
 START_TEST(remove_while_iterating)
 {
     struct map m = MAP_INIT;
@@ -127,6 +176,7 @@ int main(void)
     int failed;
 
     tcase_add_test(tc, basic);
+    tcase_add_test(tc, hash_spread);
     tcase_add_test(tc, many);
     tcase_add_test(tc, remove_while_iterating);
     tcase_add_test(tc, borrowed_keys);

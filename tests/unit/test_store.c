@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "fs.h"
 #include "log.h"
 #include "store_key.h"
@@ -928,6 +930,94 @@ START_TEST(test_damaged_file)
 }
 END_TEST
 
+/* Writes ns/key = value straight into the store file's LMDB, bypassing
+ * the backend's record header: a record it did not write whole. */
+static void plant_raw(const char *root, const char *ns, const char *key,
+                      const char *value)
+{
+    unsigned char kb[SKEY_PACKED_MAX];
+    char *file = join(root, "store.mdb");
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k, v;
+
+    k.mv_size = skey_pack(key, strlen(key), 0, kb);
+    k.mv_data = kb;
+    v.mv_size = strlen(value);
+    v.mv_data = (void *)value;
+    ck_assert_uint_gt(k.mv_size, 0);
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 64), 0);
+    ck_assert_int_eq(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
+    ck_assert_int_eq(mdb_env_open(env, file, MDB_NOSUBDIR, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, ns, MDB_CREATE, &dbi), 0);
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(file);
+}
+
+/*
+ * Puts of any version and of a new key find the version on their way
+ * (one descent, MDB_NOOVERWRITE): a new key gets 1, an existing one the
+ * next, a NEW put of an existing key fails with nothing written, and a
+ * damaged record fails the put (AGORA_EIO) as a lookup first did. In a
+ * transaction, the puts before the damaged one are undone, and an op of
+ * the same batch is not: it commits.
+ */
+START_TEST(test_put_damaged_record)
+{
+    struct agora_store_txn_op t[] = {
+        {AGORA_STORE_TXN_PUT, "fresh", "F", 1, AGORA_STORE_ANY},
+        {AGORA_STORE_TXN_PUT, "a", "A3", 2, AGORA_STORE_ANY},
+        {AGORA_STORE_TXN_PUT, "bad", "B", 1, AGORA_STORE_ANY},
+    };
+    struct rec r, other;
+    struct ctx c;
+    int64_t ver = 0;
+
+    ctx_init(&c);
+    ck_assert_int_eq(put(&c, NS, "a", "A1", AGORA_STORE_ANY, &ver), 0);
+    ck_assert_int_eq(ver, 1);
+    ck_assert_int_eq(put(&c, NS, "a", "A2", AGORA_STORE_ANY, &ver), 0);
+    ck_assert_int_eq(ver, 2);
+    ck_assert_int_eq(put(&c, NS, "a", "X", AGORA_STORE_NEW, NULL),
+                     AGORA_EVERSION);
+    expect_value(&c, NS, "a", "A2", 2);
+    ck_assert_int_eq(put(&c, NS, "n", "N", AGORA_STORE_NEW, &ver), 0);
+    ck_assert_int_eq(ver, 1);
+    ctx_close_store(&c);
+    plant_raw(LOCAL(&c)->root, NS, "bad", "xyz");
+    ctx_open(&c);
+
+    ck_assert_int_eq(put(&c, NS, "bad", "B", AGORA_STORE_ANY, NULL),
+                     AGORA_EIO);
+    ck_assert_int_eq(put(&c, NS, "bad", "B", AGORA_STORE_NEW, NULL),
+                     AGORA_EIO);
+
+    /* The transaction and another put, queued together: in one batch
+     * when the worker takes both (else each in its own). */
+    rec_init(&r, &c);
+    rec_init(&other, &c);
+    START(&c, store_txn(c.s, NS, t, 3, on_done, &r, NULL));
+    START(&c, store_put(c.s, NS, "other", "O", 1, AGORA_STORE_ANY, on_done,
+                        &other, NULL));
+    wait_for(&c, &r);
+    wait_for(&c, &other);
+    ck_assert_int_eq(r.err, AGORA_EIO);
+    ck_assert_int_eq(other.err, 0);
+    ck_assert_int_eq(other.version, 1);
+    rec_free(&r);
+    rec_free(&other);
+    expect_absent(&c, NS, "fresh");
+    expect_value(&c, NS, "a", "A2", 2);
+    expect_value(&c, NS, "other", "O", 1);
+    ctx_fini(&c);
+}
+END_TEST
+
 /* A symlink planted as the store file is refused, not followed; a second
  * process on the same store is refused while the first has it. */
 START_TEST(test_foreign_files)
@@ -1068,6 +1158,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_migrate);
     tcase_add_test(tc, test_migrate_damaged);
     tcase_add_test(tc, test_damaged_file);
+    tcase_add_test(tc, test_put_damaged_record);
     tcase_add_test(tc, test_foreign_files);
     tcase_add_test(tc, test_key_order);
     suite_add_tcase(s, tc);

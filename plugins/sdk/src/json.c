@@ -441,6 +441,45 @@ static void format_double(double v, char *buf, size_t size)
 }
 
 /*
+ * v in out as format_double() writes it, without printf, when v has at
+ * most six decimals and lies in [1e-4, 1e9) in magnitude (0.1 cpus,
+ * 0.5 of a weight, 1.15 of a backoff factor); returns the length, or 0
+ * for any other v. Why it is the same text: k / 1e6 == |v| says that
+ * the decimal k * 10^-6 reads back as v; it has at most 15 significant
+ * digits, so it is the point of %.15g's grid nearest v (v lies within
+ * half an ulp of it, a tenth of the grid's half step), which %g writes
+ * without trailing zeros and in plain notation (an exponent from -4 to
+ * 8), and it reads back, so format_double() stops at %.15g.
+ */
+static size_t jw_format_short(double v, char *out)
+{
+    double a = fabs(v);
+    uint64_t k, ip, fp;
+    char frac[6], *p = out;
+    int n = 6, i;
+
+    if (!(a >= 1e-4 && a < 1e9))
+        return 0;
+    k = (uint64_t)(a * 1e6 + 0.5);
+    if ((double)k / 1e6 != a)
+        return 0;
+    ip = k / 1000000;
+    fp = k % 1000000;
+    if (fp == 0) /* integral: agora_jw_num() wrote it already */
+        return 0;
+    for (i = 5; i >= 0; i--, fp /= 10)
+        frac[i] = (char)('0' + fp % 10);
+    while (frac[n - 1] == '0')
+        n--;
+    if (v < 0)
+        *p++ = '-';
+    p = jw_format_u64(p, ip);
+    *p++ = '.';
+    memcpy(p, frac, (size_t)n);
+    return (size_t)(p + n - out);
+}
+
+/*
  * An integral value below 1e15 in magnitude is what %.15g writes as
  * plain digits, so agora_jw_int() writes it without the printf; -0 is
  * left to format_double(), which keeps its sign as it always has.
@@ -460,8 +499,10 @@ void agora_jw_num(struct agora_jw *w, double v)
     }
     if (!w || w->err)
         return;
-    format_double(v, buf, sizeof(buf));
-    n = strlen(buf);
+    if ((n = jw_format_short(v, buf)) == 0) {
+        format_double(v, buf, sizeof(buf));
+        n = strlen(buf);
+    }
     if (jw_value_begin(w, n) != 0)
         return;
     jw_put(w, buf, n);
@@ -521,8 +562,49 @@ void agora_jw_members(struct agora_jw *w, const char *json, size_t len)
     w->state = JW_OBJ_NEXT;
 }
 
+/*
+ * A member whose key and value need no escape, in one reserve and two
+ * copies: what nearly every member is (a launch event's environment,
+ * an instance's record), and key() then str() were twice the state
+ * checks, reserves and calls. 0 when written, -1 when the general path
+ * must write it (an escape, or a writer not in an object).
+ */
+static int jw_member_plain(struct agora_jw *w, const char *key, size_t kn,
+                           const char *s, size_t sn)
+{
+    const unsigned char *k = (const unsigned char *)key;
+    const unsigned char *v = (const unsigned char *)s;
+    char *out;
+
+    if (w->state != JW_OBJ_FIRST && w->state != JW_OBJ_NEXT)
+        return -1;
+    if (kn > (size_t)-1 / 4 || sn > (size_t)-1 / 4 ||
+        jw_clean_run(k, k + kn) != k + kn || jw_clean_run(v, v + sn) != v + sn)
+        return -1;
+    /* a comma, four quotes and a colon */
+    if (jw_reserve(w, kn + sn + 6) != 0)
+        return 0; /* the failure is latched */
+    out = w->buf + w->len;
+    if (w->state == JW_OBJ_NEXT)
+        *out++ = ',';
+    *out++ = '"';
+    memcpy(out, key, kn);
+    out += kn;
+    memcpy(out, "\":\"", 3);
+    out += 3;
+    memcpy(out, s, sn);
+    out += sn;
+    *out++ = '"';
+    w->len = (size_t)(out - w->buf);
+    w->state = JW_OBJ_NEXT;
+    return 0;
+}
+
 void agora_jw_kstr(struct agora_jw *w, const char *key, const char *s)
 {
+    if (w && !w->err && key && s &&
+        jw_member_plain(w, key, strlen(key), s, strlen(s)) == 0)
+        return;
     agora_jw_key(w, key);
     agora_jw_str(w, s);
 }

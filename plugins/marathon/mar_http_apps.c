@@ -101,8 +101,9 @@ static struct mar_rapp *path_app(struct mar *m, struct agora_req *r)
     return a;
 }
 
-/* Applies and answers: the deployment's result with `status`, or with
- * 201 + Location and the AppInfo when `created`. */
+/* Applies and answers, once its writes are stored: the deployment's
+ * result with `status`, or with 201 + Location and the AppInfo when
+ * `created`. */
 void mar_apply_reply(struct mar *m, struct agora_req *r,
                      struct mar_change *c, size_t n, int force,
                      enum mar_answer how)
@@ -130,17 +131,16 @@ void mar_apply_reply(struct mar *m, struct agora_req *r,
     }
     a = how == MAR_ANSWER_APP_CREATED && n == 1 ? mar_state_app(m, c[0].id)
                                                 : NULL;
-    if (a && (w = agora_jw_new()) != NULL &&
-        asprintf(&loc, "/v2/apps%s", a->def->id) >= 0) {
-        m->api->reply_header(r, "Location", loc);
-        m->api->reply_header(r, "Marathon-Deployment-Id", d->id);
+    if ((w = agora_jw_new()) == NULL) {
+        mar_reply_msg(m, r, 503, "out of memory");
+    } else if (a && asprintf(&loc, "/v2/apps%s", a->def->id) >= 0) {
         mar_json_app_info(m, w, a, MAR_EMBED_COUNTS | MAR_EMBED_DEPLOYMENTS);
-        mar_reply_jw(m, r, 201, w);
-        agora_jw_free(w);
+        mar_reply_stored(m, r, 201, loc, d->id, w);
         free(loc);
     } else {
         mar_reply_deployment(m, r, how == MAR_ANSWER_RESULT ? 200 : 201, d);
     }
+    agora_jw_free(w);
     if (!owned)
         mar_deploy_free(d);
 }

@@ -60,6 +60,85 @@ void mar_json_deployment_result(struct agora_jw *w, const struct mar_deploy *d)
     agora_jw_obj_close(w);
 }
 
+/*
+ * An answer that says a change was made, held until the change's store
+ * writes landed (mar_store_after()): a master that dies before then must
+ * not have told the client its app exists. Marathon answers after its
+ * writes too. A write that failed answers 503; an unload meanwhile
+ * answers 503 by the host (the context is freed with the plugin's
+ * pending ones).
+ */
+struct held {
+    struct agora_pending pend;
+    struct mar *m;
+    struct agora_req *r;
+    int status;
+    char *loc, *dep_id; /* headers, or NULL */
+    char *body;
+    size_t len;
+};
+
+static void held_free(struct agora_pending *p)
+{
+    struct held *h = (struct held *)p;
+
+    free(h->loc);
+    free(h->dep_id);
+    free(h->body);
+    free(h);
+}
+
+static void held_send(void *arg, int err)
+{
+    struct held *h = arg;
+    struct mar *m = h->m;
+
+    agora_pending_del(&h->pend);
+    if (err != 0) {
+        mar_reply_msg(m, h->r, 503, "the change could not be stored: %s",
+                      m->api->strerror(err));
+    } else {
+        if (h->loc)
+            m->api->reply_header(h->r, "Location", h->loc);
+        if (h->dep_id)
+            m->api->reply_header(h->r, "Marathon-Deployment-Id", h->dep_id);
+        m->api->reply(h->r, h->status, NULL, h->body, h->len);
+    }
+    held_free(&h->pend);
+}
+
+void mar_reply_stored(struct mar *m, struct agora_req *r, int status,
+                      const char *loc, const char *dep_id, struct agora_jw *w)
+{
+    size_t len;
+    const char *doc = agora_jw_result(w, &len);
+    struct held *h = calloc(1, sizeof(*h));
+    int rc;
+
+    if (h == NULL || doc == NULL || !(h->body = malloc(len ? len : 1)) ||
+        (loc && !(h->loc = strdup(loc))) ||
+        (dep_id && !(h->dep_id = strdup(dep_id)))) {
+        if (h)
+            held_free(&h->pend);
+        mar_reply_msg(m, r, 503, "out of memory");
+        return;
+    }
+    memcpy(h->body, doc, len);
+    h->len = len;
+    h->m = m;
+    h->r = r;
+    h->status = status;
+    agora_pending_add(&m->pend, &h->pend, held_free);
+    /* AGORA_ESTATE: deferred already (an answer after a store read). */
+    rc = m->api->defer(r);
+    if ((rc != 0 && rc != AGORA_ESTATE) ||
+        mar_store_after(m, held_send, h) != 0) {
+        agora_pending_del(&h->pend);
+        held_free(&h->pend);
+        mar_reply_msg(m, r, 503, "cannot wait for the store");
+    }
+}
+
 void mar_reply_deployment(struct mar *m, struct agora_req *r, int status,
                           const struct mar_deploy *d)
 {
@@ -69,9 +148,8 @@ void mar_reply_deployment(struct mar *m, struct agora_req *r, int status,
         mar_reply_msg(m, r, 503, "out of memory");
         return;
     }
-    m->api->reply_header(r, "Marathon-Deployment-Id", d->id);
     mar_json_deployment_result(w, d);
-    mar_reply_jw(m, r, status, w);
+    mar_reply_stored(m, r, status, NULL, d->id, w);
     agora_jw_free(w);
 }
 

@@ -16,6 +16,11 @@
  * only after what waits was sent (mar_store_flush()). Completions come
  * in the order of the calls, each op's callback with the transaction's
  * outcome; callbacks get no result (none of the plugin's uses one).
+ *
+ * The host delivers completions in call order (core/store.c), so "all
+ * the writes so far landed" is the completion of the last one made:
+ * mar_store_after() hangs its callback on the waiting batch, or, with
+ * none waiting, on a read made after everything sent.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,8 @@
 struct txn_ctx {
     struct agora_pending pend;
     struct mar *m;
+    struct mar_after *after; /* the batch's, run after the ops' callbacks */
+    size_t nafter;
     size_t n;
     struct mar_wcb {
         agora_store_fn cb;
@@ -34,7 +41,19 @@ struct txn_ctx {
 
 static void txn_free(struct agora_pending *p)
 {
-    free(p);
+    struct txn_ctx *c = (struct txn_ctx *)p;
+
+    free(c->after); /* unloading: their owners free their args */
+    free(c);
+}
+
+static void after_run(struct mar_after *a, size_t n, int err)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        a[i].fn(a[i].arg, err);
+    free(a);
 }
 
 static void txn_done(void *arg, int err, const struct agora_store_result *r)
@@ -48,6 +67,7 @@ static void txn_done(void *arg, int err, const struct agora_store_result *r)
         if (c->cbs[i].cb)
             c->cbs[i].cb(c->cbs[i].arg, err, NULL);
     }
+    after_run(c->after, c->nafter, err);
     free(c);
 }
 
@@ -61,6 +81,8 @@ static void ops_clear(struct mar_wbatch *b)
     }
     b->n = 0;
     b->bytes = 0;
+    b->after = NULL; /* handed to the transaction, or run */
+    b->nafter = b->after_cap = 0;
 }
 
 /* Each waiting op's callback with err, when nothing could be sent. */
@@ -72,6 +94,7 @@ static void ops_fail(struct mar_wbatch *b, int err)
         if (b->ops[i].cb)
             b->ops[i].cb(b->ops[i].arg, err, NULL);
     }
+    after_run(b->after, b->nafter, err);
 }
 
 static int send_one(struct mar *m, struct mar_wop *op)
@@ -91,6 +114,8 @@ static int send_txn(struct mar *m, struct mar_wbatch *b)
     if (c == NULL)
         return AGORA_ENOMEM;
     c->m = m;
+    c->after = b->after;
+    c->nafter = b->nafter;
     c->n = b->n;
     for (i = 0; i < b->n; i++) {
         ops[i].kind = AGORA_STORE_TXN_PUT;
@@ -105,7 +130,7 @@ static int send_txn(struct mar *m, struct mar_wbatch *b)
     rc = m->api->store_txn(m->h, ops, b->n, txn_done, c);
     if (rc != 0) {
         agora_pending_del(&c->pend);
-        free(c);
+        free(c); /* b->after stays the batch's: ops_fail() runs it */
     }
     return rc;
 }
@@ -121,7 +146,8 @@ void mar_store_flush(struct mar *m)
     }
     if (b->n == 0)
         return;
-    rc = b->n == 1 ? send_one(m, &b->ops[0]) : send_txn(m, b);
+    rc = b->n == 1 && b->nafter == 0 ? send_one(m, &b->ops[0])
+                                      : send_txn(m, b);
     if (rc != 0) {
         MAR_LOG(m, AGORA_LOG_ERROR, "cannot write %zu keys (%s first): %s",
                 b->n, b->ops[0].key, m->api->strerror(rc));
@@ -211,6 +237,63 @@ int mar_store_put(struct mar *m, const char *key, const void *value,
         mar_store_flush(m); /* no timer: sent now rather than late */
     }
     return 0;
+}
+
+/* The read a barrier waits for when no put waits. */
+struct after_read {
+    struct agora_pending pend;
+    struct mar_after a;
+};
+
+static void after_read_free(struct agora_pending *p)
+{
+    free(p);
+}
+
+static void after_read_done(void *arg, int err,
+                            const struct agora_store_result *r)
+{
+    struct after_read *ar = arg;
+    struct mar_after a = ar->a;
+
+    (void)r;
+    agora_pending_del(&ar->pend);
+    free(ar);
+    /* The key is nobody's: not found is the answer expected. */
+    a.fn(a.arg, err == AGORA_ENOENT ? 0 : err);
+}
+
+int mar_store_after(struct mar *m, mar_after_fn fn, void *arg)
+{
+    struct mar_wbatch *b = &m->wb;
+    struct after_read *ar;
+    int rc;
+
+    if (b->n > 0) {
+        if (b->nafter == b->after_cap) {
+            size_t cap = b->after_cap ? b->after_cap * 2 : 8;
+            struct mar_after *a = realloc(b->after, cap * sizeof(*a));
+
+            if (a == NULL)
+                return AGORA_ENOMEM;
+            b->after = a;
+            b->after_cap = cap;
+        }
+        b->after[b->nafter].fn = fn;
+        b->after[b->nafter++].arg = arg;
+        return 0;
+    }
+    if ((ar = malloc(sizeof(*ar))) == NULL)
+        return AGORA_ENOMEM;
+    ar->a.fn = fn;
+    ar->a.arg = arg;
+    agora_pending_add(&m->pend, &ar->pend, after_read_free);
+    rc = m->api->store_get(m->h, "marathon-barrier", after_read_done, ar);
+    if (rc != 0) {
+        agora_pending_del(&ar->pend);
+        free(ar);
+    }
+    return rc;
 }
 
 void mar_store_fini(struct mar *m)

@@ -252,9 +252,20 @@ struct mar_wop {
     void *arg;
 };
 
+/* Called once the writes made before it are in the store (mar_store_after):
+ * err 0, or the error of the transaction it waited for. */
+typedef void (*mar_after_fn)(void *arg, int err);
+
+struct mar_after {
+    mar_after_fn fn;
+    void *arg;
+};
+
 struct mar_wbatch {
     struct mar_wop ops[AGORA_STORE_TXN_MAX];
     size_t n;
+    struct mar_after *after; /* run when these puts landed             */
+    size_t nafter, after_cap;
     size_t bytes;              /* keys and values waiting                  */
     struct agora_timer *timer; /* sends them at the end of this pass       */
 };
@@ -329,6 +340,11 @@ int mar_store_put(struct mar *m, const char *key, const void *value,
  * (a delete, a read, a put not through mar_store_put), so that the
  * store sees the plugin's calls in the order it made them. */
 void mar_store_flush(struct mar *m);
+/* fn(arg, err) once every store write the plugin made so far has landed
+ * (err 0) or failed: an answer that says a change was made waits for it.
+ * Never called inside this call, nor after an unload (arg's owner frees
+ * it then). 0, or an error and fn is not called. */
+int mar_store_after(struct mar *m, mar_after_fn fn, void *arg);
 void mar_store_fini(struct mar *m);
 
 /* ---- mar_offers.c ---- */
@@ -632,6 +648,11 @@ void mar_inst_changed(struct mar_inst *in);
 /* Drops a's cached tasks array: an instance came or went. */
 void mar_app_tasks_changed(struct mar_rapp *a);
 void mar_json_deployment_result(struct agora_jw *w, const struct mar_deploy *d);
+/* Answers r with w (status, and the Location and Marathon-Deployment-Id
+ * headers when not NULL) once the plugin's store writes so far landed
+ * (mar_store_after()), or 503 if they failed. */
+void mar_reply_stored(struct mar *m, struct agora_req *r, int status,
+                      const char *loc, const char *dep_id, struct agora_jw *w);
 /* Replies {"message": msg}. */
 void mar_reply_msg(struct mar *m, struct agora_req *r, int status,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -639,7 +660,8 @@ void mar_reply_errs(struct mar *m, struct agora_req *r,
                     const struct mar_errs *e);
 void mar_reply_jw(struct mar *m, struct agora_req *r, int status,
                   struct agora_jw *w);
-/* A deployment's result: the Marathon-Deployment-Id header and body. */
+/* A deployment's result: the Marathon-Deployment-Id header and body,
+ * once stored (mar_reply_stored()). */
 void mar_reply_deployment(struct mar *m, struct agora_req *r, int status,
                           const struct mar_deploy *d);
 /* 422: the dependencies would form a cycle. */

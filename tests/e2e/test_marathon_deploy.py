@@ -8,6 +8,9 @@ Real agora-master and agora-agent processes; tasks are real processes
 something to answer). What is asserted is what a Marathon client sees
 over HTTP, and, where it matters, which processes the agents run.
 """
+import os
+import signal
+import threading
 import time
 
 from conftest import Agent, kill_leftovers, wait_for
@@ -468,3 +471,40 @@ def test_kill_by_host_and_cancel_a_stuck_deployment(marathon_cluster):
     r = mar.delete("/v2/deployments/" + stuck)
     assert r.status_code == 404
     assert r.json() == {"message": "DeploymentPlan %s does not exist" % stuck}
+
+
+def test_create_is_answered_once_stored(master_factory, zk):
+    """POST /v2/apps answers once the app's records are in the store, as
+    Marathon does: with ZooKeeper stopped (SIGSTOP) no answer comes, so a
+    master dying then has told no client of an app it would lose; once
+    ZooKeeper runs again, 201, and the app and its deployment are read
+    back."""
+    m = master_factory(args=["--zk=" + zk.url(), "--zk_session_timeout=10secs"])
+    m.mar_port = plugin_port(m)
+    write_marathon_conf(m, m.mar_port)
+    m.start()
+    mar = MarathonClient(m.mar_port)
+    wait_for(lambda: mar.get("/v2/apps").status_code == 200, 20,
+             what="marathon.so to serve")
+    with open(os.path.join(zk.dir, "zk.pid")) as f:
+        pid = int(f.read())
+    got = {}
+
+    def post():
+        got["r"] = mar.post("/v2/apps", timeout=30,
+                            json={"id": "/held", "cmd": "sleep 1",
+                                  "instances": 0})
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t = threading.Thread(target=post)
+        t.start()
+        t.join(1.5)
+        assert t.is_alive(), "answered before the store wrote: %s" % (
+            got["r"].status_code, )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    t.join(30)
+    assert got["r"].status_code == 201, got["r"].text
+    assert got["r"].headers.get("Location", "").endswith("/v2/apps/held")
+    assert got["r"].headers.get("Marathon-Deployment-Id")
+    assert mar.get("/v2/apps/held").json()["app"]["id"] == "/held"

@@ -105,6 +105,8 @@ struct exec {
 
 /* ---- the users tasks run as (exec_user.c) ---- */
 
+#define EXEC_GROUPS_MAX 65536 /* a user's groups: the kernel's NGROUPS_MAX */
+
 struct exec_user {
     uid_t uid;
     gid_t gid;

@@ -26,7 +26,6 @@
 
 #define EXEC_USER_TTL 10.0    /* seconds */
 #define EXEC_USERS_MAX 64     /* users kept; the oldest goes first */
-#define EXEC_GROUPS_MAX 65536 /* the kernel's NGROUPS_MAX */
 
 struct exec_users {
     struct user_entry {

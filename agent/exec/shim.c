@@ -54,7 +54,6 @@
 /* The launch document holds argv and env: big, but not unbounded. */
 #define LAUNCH_MAX (16u << 20)
 #define LAUNCH_FD 0
-#define SHIM_GROUPS_MAX 65536 /* the kernel's NGROUPS_MAX */
 
 extern char **environ;
 
@@ -258,7 +257,7 @@ static int read_groups(struct launch *l, yajl_val v)
 {
     size_t n = YAJL_IS_ARRAY(v) ? v->u.array.len : 0;
 
-    if (n == 0 || n > SHIM_GROUPS_MAX ||
+    if (n == 0 || n > EXEC_GROUPS_MAX ||
         !(l->groups = calloc(n, sizeof(*l->groups))))
         return -EINVAL;
     for (size_t i = 0; i < n; i++) {

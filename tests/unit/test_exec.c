@@ -624,34 +624,36 @@ START_TEST(environment_all_ports)
 }
 END_TEST
 
+/* gid, then the other groups of g, into out: what `id -G` prints. */
+static const char *id_g(char *out, size_t size, gid_t gid, const gid_t *g,
+                        int n)
+{
+    size_t len = (size_t)snprintf(out, size, "%u", (unsigned)gid);
+
+    for (int i = 0; i < n && len < size; i++)
+        if (g[i] != gid)
+            len += (size_t)snprintf(out + len, size - len, " %u",
+                                    (unsigned)g[i]);
+    return out;
+}
+
 /* What `id -G` prints for pw: its gid, then its other groups. */
 static const char *user_groups(const struct passwd *pw)
 {
     static char out[1024];
     gid_t g[64];
     int n = 64;
-    size_t len;
 
     ck_assert_int_ge(getgrouplist(pw->pw_name, pw->pw_gid, g, &n), 0);
-    len = (size_t)snprintf(out, sizeof(out), "%u", (unsigned)pw->pw_gid);
-    for (int i = 0; i < n && len < sizeof(out); i++)
-        if (g[i] != pw->pw_gid)
-            len += (size_t)snprintf(out + len, sizeof(out) - len, " %u",
-                                    (unsigned)g[i]);
-    return out;
+    return id_g(out, sizeof(out), pw->pw_gid, g, n);
 }
 
 /* u's groups as `id -G` prints them (user_groups()). */
 static const char *groups_text(const struct exec_user *u)
 {
     static char out[1024];
-    size_t len = (size_t)snprintf(out, sizeof(out), "%u", (unsigned)u->gid);
 
-    for (int i = 0; i < u->ngroups && len < sizeof(out); i++)
-        if (u->groups[i] != u->gid)
-            len += (size_t)snprintf(out + len, sizeof(out) - len, " %u",
-                                    (unsigned)u->groups[i]);
-    return out;
+    return id_g(out, sizeof(out), u->gid, u->groups, u->ngroups);
 }
 
 START_TEST(as_user)

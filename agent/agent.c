@@ -139,6 +139,7 @@ static int agent_exec_init(struct agent *a)
         .isolation = a->conf.isolation,
         .cgroups_root = a->conf.cgroups_root,
         .cgroups_enable_cfs = a->conf.cgroups_enable_cfs,
+        .cgroups_ahead = 1,
         .hostname = a->conf.hostname,
         .agent_id = a->id,
         .switch_user = a->conf.switch_user,

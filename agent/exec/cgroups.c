@@ -635,7 +635,8 @@ static int pool_take(struct cgroups *cg, const struct cg_pooled *want,
         return -ENOENT;
     e = cg->pool[--cg->npool];
     slot_name(cg, e.serial, name);
-    pool_reset(cg, name);
+    if (!e.fresh)
+        pool_reset(cg, name);
     /* A lower memory limit the kernel cannot reclaim down to (pages the
      * last task left in tmpfs): this one goes, a fresh one is made. */
     if ((rc = set_limits_v1(cg, name, want, &e, err, sizeof(err))) != 0)
@@ -778,6 +779,45 @@ static int create_v2(struct cgroups *cg, const char *task_id, double cpus,
  * agent with this pid left a running task's). */
 #define SLOT_TRIES 64
 
+static int slot_make(struct cgroups *cg, char slot[CG_SLOT_NAME_MAX], char *err,
+                     size_t errlen)
+{
+    int rc = -EEXIST;
+
+    for (int i = 0; i < SLOT_TRIES && rc == -EEXIST; i++) {
+        slot_name(cg, cg->pool_serial++, slot);
+        rc = make_dirs(cg, slot, 1, err, errlen);
+    }
+    if (rc != 0)
+        (void)cg_remove(cg, slot);
+    return rc;
+}
+
+size_t cg_pool_fill(struct cgroups *cg, size_t want, size_t max)
+{
+    char slot[CG_SLOT_NAME_MAX], err[256];
+    struct cg_pooled *e;
+
+    if (cg->kind != CG_V1)
+        return 0;
+    if (want > CG_POOL_MAX)
+        want = CG_POOL_MAX;
+    for (size_t n = 0; n < max && cg->npool < want; n++) {
+        int rc = slot_make(cg, slot, err, sizeof(err));
+
+        if (rc != 0) {
+            log_warn(CG_LOG, "making a cgroup ahead: %s", err);
+            return 0;
+        }
+        e = &cg->pool[cg->npool++];
+        *e = (struct cg_pooled){
+            .mem = 0, .shares = 1024, .quota = -1, .fresh = 1};
+        e->serial = (unsigned)slot_serial(cg, slot);
+        e->oom_fd = cg_oom_eventfd(cg, slot);
+    }
+    return cg->npool < want ? want - cg->npool : 0;
+}
+
 int cg_create(struct cgroups *cg, const char *task_id, double cpus,
               uint64_t mem_bytes, char **name, int *oom_fd, char *err,
               size_t errlen)
@@ -785,7 +825,7 @@ int cg_create(struct cgroups *cg, const char *task_id, double cpus,
     struct cg_pooled want = limits_v1(cg, cpus, mem_bytes);
     const struct cg_pooled fresh = {.mem = 0, .shares = 1024, .quota = -1};
     char slot[CG_SLOT_NAME_MAX];
-    int rc = -EEXIST;
+    int rc;
 
     *name = NULL;
     *oom_fd = -1;
@@ -803,10 +843,7 @@ int cg_create(struct cgroups *cg, const char *task_id, double cpus,
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    for (int i = 0; i < SLOT_TRIES && rc == -EEXIST; i++) {
-        slot_name(cg, cg->pool_serial++, slot);
-        rc = make_dirs(cg, slot, 1, err, errlen);
-    }
+    rc = slot_make(cg, slot, err, errlen);
     if (rc == 0)
         rc = set_limits_v1(cg, slot, &want, &fresh, err, errlen);
     if (rc == 0 && !(*name = strdup(slot)))

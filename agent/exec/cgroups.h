@@ -32,7 +32,9 @@ enum cg_ctl { CG_MEMORY = 0, CG_CPU, CG_CPUACCT, CG_PIDS, CG_NCTL };
  * up to CG_POOL_MAX, so that a burst's ended tasks do not remove the
  * cgroups the next burst would make again, trimmed to CG_POOL_KEEP while
  * the agent is quieter (cg_pool_trim(); an empty cgroup holds about
- * 10 KB of kernel memory a hierarchy set).
+ * 10 KB of kernel memory a hierarchy set). An agent with fewer makes
+ * them up to CG_POOL_KEEP while it is idle (cg_pool_fill()), so that a
+ * first burst finds what a later one would.
  */
 #define CG_POOL_MAX 1024
 #define CG_POOL_KEEP 128
@@ -49,6 +51,8 @@ struct cg_pooled {
     uint64_t mem;    /* memory.limit_in_bytes, 0: none */
     uint64_t shares; /* cpu.shares */
     long quota;      /* cpu.cfs_quota_us, -1: none */
+    int fresh;       /* made ahead (cg_pool_fill), no task's yet: no
+                      * counter to reset */
 };
 
 struct cgroups {
@@ -128,6 +132,15 @@ int cg_kill(const struct cgroups *cg, const char *name);
 /* v1: removes up to max kept cgroups beyond CG_POOL_KEEP, the longest
  * kept first; returns how many are still beyond it. */
 size_t cg_pool_trim(struct cgroups *cg, size_t max);
+
+/*
+ * v1: makes up to max new empty cgroups (fresh limits, OOM eventfd
+ * registered) while fewer than want are kept, so that the launches of a
+ * burst take them instead of making their own; returns how many are
+ * still missing (0 also when the pool cannot grow: v2, posix, an error,
+ * logged).
+ */
+size_t cg_pool_fill(struct cgroups *cg, size_t want, size_t max);
 
 /* Removes the task's cgroups. 0, or -EBUSY while processes remain. */
 int cg_remove(const struct cgroups *cg, const char *name);

@@ -78,10 +78,18 @@ extern char **environ;
 #define PROBE_TIMEOUT 5.0
 #define RMDIR_INTERVAL 0.5
 #define RMDIR_TRIES 120
-/* Kept cgroups beyond CG_POOL_KEEP (cgroups.h) removed a second once
- * launches pause: 896 go in half a minute, 3 ms of the loop a second. */
+/* v1's kept cgroups (cgroups.h) are brought back to what an agent at
+ * rest keeps once launches pause for POOL_QUIET: those beyond
+ * CG_POOL_KEEP removed, TRIM_STEP a second (896 go in half a minute, 3 ms
+ * of the loop a second); with exec_conf.cgroups_ahead, up to CG_POOL_KEEP
+ * made while fewer are kept, FILL_STEP
+ * every FILL_INTERVAL (about 2 ms of the loop each, 128 in under a
+ * second). */
+#define POOL_QUIET 1.0
 #define TRIM_INTERVAL 1.0
 #define TRIM_STEP 32
+#define FILL_INTERVAL 0.05
+#define FILL_STEP 8
 
 #define MSG_UNKNOWN                                                            \
     "task ended while the agent was down; its exit status is unknown"
@@ -181,7 +189,8 @@ static void checkpoint(struct task_exec *te)
 /* ------------------------------------------------------------------ */
 
 static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents);
-static void trim_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void pool_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void pool_check(struct exec *x);
 
 /*
  * The shim's binary: agora-shim beside the agent's (it links libc and
@@ -409,8 +418,11 @@ int exec_init(struct exec **out, struct ev_loop *loop,
     }
     ev_timer_init(&x->rmdir_timer, rmdir_cb, RMDIR_INTERVAL, RMDIR_INTERVAL);
     x->rmdir_timer.data = x;
-    ev_timer_init(&x->trim_timer, trim_cb, TRIM_INTERVAL, TRIM_INTERVAL);
-    x->trim_timer.data = x;
+    ev_init(&x->pool_timer, pool_cb);
+    x->pool_timer.repeat = FILL_INTERVAL;
+    x->pool_timer.data = x;
+    x->cgroups_ahead = conf->cgroups_ahead ? CG_POOL_KEEP : 0;
+    pool_check(x);
     log_info(EXEC_LOG, "isolation %s%s%s, shim %s, tasks run as %s%s",
              cg_name(&x->cg), x->cg.kind != CG_NONE ? ", cgroups under " : "",
              x->cg.kind != CG_NONE ? x->cg.dir[CG_MEMORY] : "", x->shim_path,
@@ -484,23 +496,37 @@ static void rmdir_cb(struct ev_loop *loop, ev_timer *w, int revents)
         ev_timer_stop(loop, w);
 }
 
-/* Trims while no launch came for a second: launches would take them. */
-static void trim_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* Trims or fills the pool while launches pause (they take and keep
+ * cgroups themselves); stops once the pool is as an agent at rest keeps
+ * it. */
+static void pool_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct exec *x = w->data;
+    size_t left;
 
-    if (ev_now(loop) - x->last_launch < TRIM_INTERVAL)
+    (void)revents;
+    if (ev_now(loop) - x->last_launch < POOL_QUIET)
         return;
-    if (cg_pool_trim(&x->cg, TRIM_STEP) == 0)
+    if (x->cg.npool > CG_POOL_KEEP) {
+        left = cg_pool_trim(&x->cg, TRIM_STEP);
+        w->repeat = TRIM_INTERVAL;
+    } else {
+        left = cg_pool_fill(&x->cg, x->cgroups_ahead, FILL_STEP);
+        w->repeat = FILL_INTERVAL;
+    }
+    if (left == 0)
         ev_timer_stop(loop, w);
+    else
+        ev_timer_again(loop, w);
 }
 
-/* A task's cgroups kept (cg_release()): beyond CG_POOL_KEEP, they are
- * trimmed later, off the launches' way. */
-static void cgroup_kept(struct exec *x)
+/* A launch took a kept cgroup, or a task's was kept: pool_cb brings the
+ * pool back once launches pause. */
+static void pool_check(struct exec *x)
 {
-    if (x->cg.npool > CG_POOL_KEEP && !ev_is_active(&x->trim_timer))
-        ev_timer_again(x->loop, &x->trim_timer);
+    if (x->cg.kind == CG_V1 && !ev_is_active(&x->pool_timer) &&
+        (x->cg.npool > CG_POOL_KEEP || x->cg.npool < x->cgroups_ahead))
+        ev_timer_again(x->loop, &x->pool_timer);
 }
 
 /* ------------------------------------------------------------------ */
@@ -882,6 +908,7 @@ static int prepare(struct exec *x, struct agent_task *t,
         cg_create(&x->cg, t->id, s->cpus, s->mem_bytes, cgname, oom_fd, err,
                   errlen) != 0)
         return -1;
+    pool_check(x);
     if (!(env = exec_task_env(x, t, s))) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -1492,7 +1519,7 @@ static void finish(struct task_exec *te, int have_status, int status)
         close(oom_fd); /* else cg_release() takes it */
     if (keep && cg_release(&x->cg, te->cgname, te->cpus, te->mem_bytes,
                            oom_fd) == 0)
-        cgroup_kept(x);
+        pool_check(x);
     else if (te->cgname)
         cgroup_release(x, te->cgname);
 
@@ -1943,7 +1970,7 @@ void exec_fini(struct exec *x)
     launcher_stop(x->launcher);
     x->launcher = NULL;
     ev_timer_stop(x->loop, &x->rmdir_timer);
-    ev_timer_stop(x->loop, &x->trim_timer);
+    ev_timer_stop(x->loop, &x->pool_timer);
     /* Cgroups whose last processes were still dying: a last chance (the
      * agent is stopping, a short wait is fine), then they stay. */
     for (int round = 0; x->rmdirs && round < 20; round++) {

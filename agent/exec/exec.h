@@ -46,6 +46,9 @@ struct exec_conf {
     const char *isolation;    /* "cgroups", "posix", or NULL/"": the best */
     const char *cgroups_root; /* NULL/"": "agora"                          */
     int cgroups_enable_cfs;   /* cpus also a CFS quota (hard CPU limit)    */
+    /* v1: up to CG_POOL_KEEP empty cgroups made ahead while launches
+     * pause, for the next launches to take (cgroups.h: cg_pool_fill) */
+    int cgroups_ahead;
     const char *hostname;     /* tasks' HOST; NULL/"": gethostname()       */
     const char *agent_id;     /* tasks' MESOS_AGENT_ID, or NULL: unset     */
     int switch_user;          /* 0: every task runs as the agent's user    */

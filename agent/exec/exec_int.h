@@ -90,7 +90,8 @@ struct exec {
     struct task_exec *tasks; /* every task with exec state, linked */
     struct rmdir_pending *rmdirs;
     ev_timer rmdir_timer;
-    ev_timer trim_timer; /* kept cgroups beyond CG_POOL_KEEP removed */
+    ev_timer pool_timer;  /* v1's kept cgroups trimmed or made (exec.c) */
+    size_t cgroups_ahead; /* kept cgroups made ahead: CG_POOL_KEEP or 0 */
     double last_launch;  /* ev_now() of the last exec_launch() */
     FILE *trace; /* AGORA_EXEC_TRACE: a line of times a task (exec.c) */
     /* the mesos containerizer (container.h) */

@@ -890,6 +890,12 @@ static int dir_exists(int ctl, const char *task)
     return stat(dir, &st) == 0;
 }
 
+static int pool_full(void *arg)
+{
+    (void)arg;
+    return X->cg.npool == CG_POOL_KEEP;
+}
+
 /* v1: a task's cgroups are a slot, `.t.<agent pid>.<n>`, never renamed:
  * an ended task's serve the next task as they are, with that task's
  * limits (the ones that differ rewritten) and fresh counters. With
@@ -1006,6 +1012,46 @@ START_TEST(cgroup_pool_trim)
     free(name);
     for (int i = 0; i < N; i++)
         free(names[i]);
+}
+END_TEST
+
+/* v1, exec_conf.cgroups_ahead: once launches pause, empty cgroups are
+ * made up to CG_POOL_KEEP with their OOM eventfds, and the next launch
+ * takes one (its limits written) instead of making its own; an OOM in
+ * it ends the task as the memory limit's. */
+START_TEST(cgroup_pool_ahead)
+{
+    struct agent_task *a, *b;
+    char slot[CG_SLOT_NAME_MAX];
+    unsigned serials;
+
+    if (!cgroups_on() || X->cg.kind != CG_V1 || !X->cg.dir[CG_CPU]) {
+        printf("cgroup_pool_ahead: skipped, needs cgroups v1 with cpu\n");
+        return;
+    }
+    X->cgroups_ahead = CG_POOL_KEEP;
+    a = run("ahead", "{\"command\": \"true\", \"resources\": "
+                     "\"cpus:0.5;mem:32\"}");
+    wait_end(a, 10);
+    task_free(a);
+    ck_assert_msg(spin(10, pool_full, NULL), "%zu kept after 10 s",
+                  X->cg.npool);
+    serials = X->cg.pool_serial;
+    ck_assert_uint_eq(serials, CG_POOL_KEEP); /* the task's and 127 made */
+    ck_assert_int_ge(X->cg.pool[CG_POOL_KEEP - 1].oom_fd, 0);
+    snprintf(slot, sizeof(slot), ".t.%d.%u", (int)getpid(),
+             X->cg.pool[CG_POOL_KEEP - 1].serial);
+    ck_assert(dir_exists(CG_MEMORY, slot) && dir_exists(CG_CPU, slot));
+
+    b = run("ahead-hog", "{\"command\": \"head -c 300M /dev/zero | tail\", "
+                         "\"resources\": \"cpus:0.25;mem:32\"}");
+    wait_running(b);
+    ck_assert_str_eq(exec_task_cgroup(b), slot);
+    ck_assert_uint_eq(X->cg.pool_serial, serials); /* none made */
+    ck_assert_int_eq(knob_of(CG_CPU, slot, "cpu.shares"), 256);
+    wait_end(b, 10);
+    ck_assert_str_eq(last(b, -1)->reason, "REASON_CONTAINER_LIMITATION_MEMORY");
+    task_free(b);
 }
 END_TEST
 
@@ -2053,6 +2099,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cgroup_reused);
     tcase_add_test(tc, cgroup_oom_not_reused);
     tcase_add_test(tc, cgroup_pool_trim);
+    tcase_add_test(tc, cgroup_pool_ahead);
     tcase_add_test(tc, cgroup_pids_v1_swept);
     tcase_add_test(tc, oom_in_kept_cgroup);
     tcase_add_test(tc, health_http);

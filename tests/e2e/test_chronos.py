@@ -537,3 +537,29 @@ def test_held_answer_on_reload_and_failed_write(master_factory, zk):
     wait_for(lambda: c.req("GET", "/v1/scheduler/jobs").status_code == 200,
              30, what="chronos.so once ZooKeeper is back")
     assert m.alive()
+
+
+def test_callback_is_answered_once_stored(master_factory, zk, tmp_path):
+    """The 2.x completion callback is answered once the outcome it counts
+    is stored: with ZooKeeper stopped no answer comes; resumed, 204 and
+    the success counted."""
+    m, c, port = chronos_on_zk(master_factory, zk)
+    a = Agent(tmp_path / "agent", m).start()
+    f = tmp_path / "cbz"
+    try:
+        c.job({"name": "cbz", "command": "echo $mesos_task_id >> %s; "
+               "sleep 600" % f, "schedule": "R1//PT1H", "cpus": 0.1,
+               "mem": 16})
+        wait_for(lambda: len(lines(f)) == 1, 20, interval=0.1,
+                 what="it runs")
+        tid = lines(f)[0]
+        wait_for(lambda: m.metrics()["master/tasks_running"] == 1, 20,
+                 what="its task to run")
+        r = answered_once_stored(zk, lambda: c.req(
+            "PUT", "/scheduler/task/" + tid, json={"statusCode": 0},
+            timeout=30))
+        assert r.status_code == 204, r.text
+        assert job_doc(c, "cbz")["successCount"] == 1
+    finally:
+        a.stop()
+        kill_leftovers(a.work_dir)

@@ -53,9 +53,10 @@ struct chr_rjob *chr_http_job(struct chr *c, struct agora_req *r)
     return rj;
 }
 
-static void reply_204(struct chr *c, struct agora_req *r)
+/* 204 once the writes made since `since` are stored. */
+static void reply_204(struct chr *c, struct agora_req *r, struct chr_mark since)
 {
-    c->api->reply(r, 204, NULL, "", 0);
+    chr_reply_stored(c, r, since, 204, NULL, "");
 }
 
 static const char *run_state(const struct chr_rjob *rj, char buf[32])
@@ -233,6 +234,7 @@ static void upsert(struct chr *c, struct agora_req *r, enum chr_job_mode mode)
     size_t len;
     const char *body = c->api->req_body(r, &len);
     struct chr_job *j = NULL;
+    struct chr_mark mark;
     char *msg = NULL;
     size_t i;
     int rc;
@@ -262,11 +264,12 @@ static void upsert(struct chr *c, struct agora_req *r, enum chr_job_mode mode)
             return;
         }
     }
+    mark = chr_stored_mark(c);
     if (chr_job_put(c, j) == NULL) {
         agora_reply_error(c->api, r, 500, "out of memory");
         return;
     }
-    reply_204(c, r);
+    reply_204(c, r, mark);
 }
 
 static void h_iso8601(void *st, struct agora_req *r)
@@ -284,6 +287,7 @@ static void h_job_run(void *st, struct agora_req *r)
 {
     struct chr *c = CHR(st);
     const char *args = c->api->req_query(r, "arguments", 0);
+    struct chr_mark mark = chr_stored_mark(c);
     struct chr_rjob *rj;
     char *clean = NULL, *p, *q;
 
@@ -302,7 +306,7 @@ static void h_job_run(void *st, struct agora_req *r)
         chr_reply_bad(c, r, "job '%s' cannot run now (it runs this instant "
                   "already)", rj->job->name);
     else
-        reply_204(c, r);
+        reply_204(c, r, mark); /* once its launch record is stored */
     free(clean);
 }
 
@@ -310,6 +314,7 @@ static void h_job_run(void *st, struct agora_req *r)
 static void h_job_delete(void *st, struct agora_req *r)
 {
     struct chr *c = CHR(st);
+    struct chr_mark mark = chr_stored_mark(c);
     struct chr_rjob *rj, *x;
     size_t i = 0, k;
 
@@ -341,7 +346,7 @@ static void h_job_delete(void *st, struct agora_req *r)
         }
     }
     chr_job_remove(c, rj);
-    reply_204(c, r);
+    reply_204(c, r, mark);
 }
 
 static void h_job_success(void *st, struct agora_req *r)
@@ -349,6 +354,7 @@ static void h_job_success(void *st, struct agora_req *r)
     struct chr *c = CHR(st);
     const char *name = c->api->req_param(r, "name");
     struct chr_rjob *rj = chr_job_get(c, name);
+    struct chr_mark mark = chr_stored_mark(c);
     char *msg = NULL;
 
     if (!chr_http_ready(c, r))
@@ -362,19 +368,20 @@ static void h_job_success(void *st, struct agora_req *r)
         agora_reply_error(c->api, r, 500, "out of memory");
         return;
     }
-    c->api->reply(r, 200, "text/plain", msg, strlen(msg));
+    chr_reply_stored(c, r, mark, 200, "text/plain", msg);
     free(msg);
 }
 
 static void h_task_kill(void *st, struct agora_req *r)
 {
     struct chr *c = CHR(st);
+    struct chr_mark mark = chr_stored_mark(c);
     struct chr_rjob *rj;
 
     if (!chr_http_ready(c, r) || (rj = chr_http_job(c, r)) == NULL)
         return;
-    chr_sched_kill_all(c, rj);
-    reply_204(c, r);
+    chr_sched_kill_all(c, rj); /* a run whose task had ended ends now */
+    reply_204(c, r, mark);
 }
 
 /* ---- the graph ---- */

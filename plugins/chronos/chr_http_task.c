@@ -90,6 +90,7 @@ void chr_h_task_report(void *st, struct agora_req *r)
 {
     struct chr *c = CHR(st);
     const char *id = c->api->req_param(r, "id");
+    struct chr_mark mark = chr_stored_mark(c);
     struct chr_run *run;
     int64_t code;
 
@@ -108,7 +109,8 @@ void chr_h_task_report(void *st, struct agora_req *r)
         chr_reply_bad(c, r, "task '%.200s' has not been launched yet", id);
         return;
     }
-    c->api->reply(r, 204, NULL, "", 0);
+    /* Counted, and retried or its dependents fired, once stored. */
+    chr_reply_stored(c, r, mark, 204, NULL, "");
 }
 
 /* ---- statistics ---- */

@@ -53,20 +53,10 @@ static void launch_free(struct chr_launch *b)
     free(b);
 }
 
-static void write_done(void *arg, int err, const struct agora_store_result *r)
-{
-    struct chr *c = arg;
-
-    (void)r;
-    if (err != 0 && err != AGORA_ENOENT)
-        CHR_LOG(c, AGORA_LOG_WARN, "store write failed: %s",
-                c->api->strerror(err));
-}
-
 /* No run needs b any more: the record goes. */
 static void launch_done(struct chr *c, struct chr_launch *b)
 {
-    c->api->store_delete(c->h, b->key, AGORA_STORE_ANY, write_done, c);
+    chr_store_delete(c, b->key, AGORA_STORE_ANY, NULL, NULL);
     launch_free(b);
 }
 
@@ -200,8 +190,10 @@ void chr_launch_flush(struct chr *c)
     if (json && asprintf(&b->key, "launches/%lld-%llu",
                          (long long)chr_now(c),
                          (unsigned long long)++c->launch_seq) >= 0)
-        rc = c->api->store_put(c->h, b->key, json, strlen(json),
-                               AGORA_STORE_NEW, launch_written, b);
+        rc = chr_store_put(c, b->key, json, strlen(json), AGORA_STORE_NEW,
+                           launch_written, b);
+    else
+        chr_store_refused(c);
     free(json);
     if (rc != 0)
         launch_written(b, rc, NULL);

@@ -315,7 +315,7 @@ static void load_launch(struct chr *c, const char *name, const char *value,
     }
     yajl_tree_free(v);
     if (asprintf(&key, "launches/%s", name) >= 0)
-        c->api->store_delete(c->h, key, AGORA_STORE_ANY, deleted, c);
+        chr_store_delete(c, key, AGORA_STORE_ANY, deleted, c);
     free(key);
 }
 

@@ -33,16 +33,6 @@ const struct chr_tz *chr_zone(void *ctx, const char *name, const char **why)
     return z;
 }
 
-static void write_done(void *arg, int err, const struct agora_store_result *r)
-{
-    struct chr *c = arg;
-
-    (void)r;
-    if (err != 0 && err != AGORA_ENOENT)
-        CHR_LOG(c, AGORA_LOG_WARN, "store write failed: %s",
-                c->api->strerror(err));
-}
-
 struct chr_rjob *chr_job_get(struct chr *c, const char *name)
 {
     return name ? agora_map_get(&c->jobs, name) : NULL;
@@ -52,12 +42,13 @@ void chr_job_save(struct chr *c, struct chr_rjob *rj)
 {
     char *text = chr_job_text(rj->job), *key = NULL;
 
-    if (text && asprintf(&key, "jobs/%s", rj->job->name) >= 0)
-        c->api->store_put(c->h, key, text, strlen(text), AGORA_STORE_ANY,
-                          write_done, c);
-    else
+    if (text && asprintf(&key, "jobs/%s", rj->job->name) >= 0) {
+        chr_store_put(c, key, text, strlen(text), AGORA_STORE_ANY, NULL, NULL);
+    } else {
         CHR_LOG(c, AGORA_LOG_ERROR, "cannot save job %s: out of memory",
                 rj->job->name);
+        chr_store_refused(c);
+    }
     free(key);
     free(text);
 }
@@ -69,24 +60,28 @@ void chr_joins_save(struct chr *c, struct chr_rjob *rj)
     const char *doc;
     size_t i, len;
 
-    if (asprintf(&key, "joins/%s", rj->job->name) < 0)
+    if (asprintf(&key, "joins/%s", rj->job->name) < 0) {
+        chr_store_refused(c);
         return;
+    }
     if (rj->njoined == 0) {
-        c->api->store_delete(c->h, key, AGORA_STORE_ANY, write_done, c);
+        chr_store_delete(c, key, AGORA_STORE_ANY, NULL, NULL);
         free(key);
         return;
     }
     w = agora_jw_new();
+    doc = NULL;
     if (w) {
         agora_jw_arr_open(w);
         for (i = 0; i < rj->njoined; i++)
             agora_jw_str(w, rj->joined[i]);
         agora_jw_arr_close(w);
         doc = agora_jw_result(w, &len);
-        if (doc)
-            c->api->store_put(c->h, key, doc, len, AGORA_STORE_ANY,
-                              write_done, c);
     }
+    if (doc)
+        chr_store_put(c, key, doc, len, AGORA_STORE_ANY, NULL, NULL);
+    else
+        chr_store_refused(c);
     agora_jw_free(w);
     free(key);
 }
@@ -136,12 +131,16 @@ void chr_job_remove(struct chr *c, struct chr_rjob *rj)
     chr_sched_kill_all(c, rj);
     chr_sched_disarm(c, rj);
     if (asprintf(&key, "jobs/%s", rj->job->name) >= 0) {
-        c->api->store_delete(c->h, key, AGORA_STORE_ANY, write_done, c);
+        chr_store_delete(c, key, AGORA_STORE_ANY, NULL, NULL);
         free(key);
+    } else {
+        chr_store_refused(c);
     }
     if (asprintf(&key, "history/%s", rj->job->name) >= 0) {
-        c->api->store_delete(c->h, key, AGORA_STORE_ANY, write_done, c);
+        chr_store_delete(c, key, AGORA_STORE_ANY, NULL, NULL);
         free(key);
+    } else {
+        chr_store_refused(c);
     }
     rj->njoined = 0;
     chr_joins_save(c, rj);
@@ -253,9 +252,10 @@ void chr_run_record_ack(struct chr *c, struct chr_run *r,
     int rc = AGORA_ENOMEM;
 
     if (key && json)
-        rc = c->api->store_put(c->h, key, json, strlen(json), AGORA_STORE_ANY,
-                               a ? acked : write_done,
-                               a ? (void *)a : (void *)c);
+        rc = chr_store_put(c, key, json, strlen(json), AGORA_STORE_ANY,
+                           a ? acked : NULL, a);
+    else
+        chr_store_refused(c);
     if (rc != 0 && a) {
         agora_pending_del(&a->pend);
         ack_free(&a->pend);
@@ -283,9 +283,9 @@ void chr_run_forget(struct chr *c, struct chr_run *r, const char *ack_task,
     int rc = AGORA_ENOMEM;
 
     if (key)
-        rc = c->api->store_delete(c->h, key, AGORA_STORE_ANY,
-                                  a ? acked : write_done,
-                                  a ? (void *)a : (void *)c);
+        rc = chr_store_delete(c, key, AGORA_STORE_ANY, a ? acked : NULL, a);
+    else
+        chr_store_refused(c);
     if (rc != 0 && a) {
         agora_pending_del(&a->pend);
         ack_free(&a->pend);
@@ -323,12 +323,13 @@ static void history_save(struct chr *c, struct chr_rjob *rj)
         chr_hist_write(w, &rj->hist);
         doc = agora_jw_result(w, &len);
     }
-    if (doc && asprintf(&key, "history/%s", rj->job->name) >= 0)
-        c->api->store_put(c->h, key, doc, len, AGORA_STORE_ANY, write_done,
-                          c);
-    else
+    if (doc && asprintf(&key, "history/%s", rj->job->name) >= 0) {
+        chr_store_put(c, key, doc, len, AGORA_STORE_ANY, NULL, NULL);
+    } else {
         CHR_LOG(c, AGORA_LOG_ERROR, "cannot save the history of %s: out of "
                 "memory", rj->job->name);
+        chr_store_refused(c);
+    }
     free(key);
     agora_jw_free(w);
 }

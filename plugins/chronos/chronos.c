@@ -27,6 +27,7 @@ static int chr_init(struct agora_host *h, const struct agora_api *api,
     c->api = api;
     c->conf = conf;
     c->fw = api->framework_default(h);
+    c->stored.held_tail = &c->stored.held;
     c->jconf.cpus = c->conf->cpus;
     c->jconf.mem = c->conf->mem;
     c->jconf.disk = c->conf->disk;

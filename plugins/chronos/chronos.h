@@ -102,6 +102,21 @@ struct chr_rjob {
     struct chr_hist hist;       /* its last runs                          */
 };
 
+/* The plugin's store writes, numbered in call order, and the answers
+ * waiting for them (chr_stored.c). */
+struct chr_held;
+struct chr_stored {
+    uint64_t issued;  /* writes made that will complete */
+    uint64_t refused; /* writes that could not be made  */
+    /* Answers waiting, in the order of the writes they wait for. */
+    struct chr_held *held, **held_tail;
+};
+
+/* Where a request's writes begin: chr_stored_mark(). */
+struct chr_mark {
+    uint64_t writes, refused;
+};
+
 struct chr {
     struct agora_host *h;
     const struct agora_api *api;
@@ -121,6 +136,7 @@ struct chr {
     struct chr_run **queue_high_tail, **queue_tail;
     int suppressed;
     struct agora_pending pend;  /* callbacks in flight                   */
+    struct chr_stored stored;
     struct chr_launch *launch_next; /* the launch record being gathered  */
     struct chr_launch *launches;    /* written, still needed by a run    */
     struct agora_timer *launch_timer; /* writes launch_next this turn    */
@@ -187,6 +203,29 @@ void chr_sched_on_offer(void *state, struct agora_framework *fw,
                         const struct agora_offer *offers, size_t n);
 void chr_sched_timer_update(struct chr *c);
 void chr_sched_free(struct chr *c);
+
+/* ---- chr_stored.c: writes, and answers once they are stored ---- */
+
+/* The store's put and delete (borrowing key and value for the call),
+ * numbered so that an answer can wait for them. cb(arg, err, result) as
+ * the store's; NULL logs a failure (not ENOENT). 0, or the store's
+ * error at the call (logged; cb is not called). */
+int chr_store_put(struct chr *c, const char *key, const void *value, size_t len,
+                  int64_t version, agora_store_fn cb, void *arg);
+int chr_store_delete(struct chr *c, const char *key, int64_t version,
+                     agora_store_fn cb, void *arg);
+/* A write the caller could not make (no memory for its value): the
+ * answer of the request that made it is a 503. */
+void chr_store_refused(struct chr *c);
+/* Taken by a route that changes state, before its first write. */
+struct chr_mark chr_stored_mark(const struct chr *c);
+/* Answers r with status and body (copied; ctype kept: a literal, or
+ * NULL for JSON) once every write made since `since` is stored, or 503
+ * {"message"} if one failed; at once when it made none. Writes this
+ * turn's launch record first (chr_launch_flush()): the runs the request
+ * started are part of its change. */
+void chr_reply_stored(struct chr *c, struct agora_req *r, struct chr_mark since,
+                      int status, const char *ctype, const char *body);
 
 /* ---- chr_launch.c ---- */
 

@@ -4,7 +4,9 @@ Jobs write lines to files in a directory the test owns, so what ran, how
 often and in which order is read from the files, not from the plugin.
 """
 import os
+import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -432,3 +434,132 @@ def test_history_survives_a_restart(chronos):
     c.job({"name": "h", "command": "true", "schedule": "R0//PT1H"})
     assert c.req("GET", "/v1/scheduler/job/stat/h").json()[
         "taskStatHistory"] == []
+
+
+def answered_once_stored(zk, call, meanwhile=None):
+    """call() with ZooKeeper stopped (SIGSTOP): asserts no answer comes
+    within 1.5 s; then meanwhile() if given, with ZooKeeper still
+    stopped, else ZooKeeper resumed; returns the answer."""
+    with open(os.path.join(zk.dir, "zk.pid")) as f:
+        pid = int(f.read())
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("r", call()))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t.start()
+        t.join(1.5)
+        assert t.is_alive(), "answered before the store wrote: %d %s" % (
+            got["r"].status_code, got["r"].text)
+        if meanwhile:
+            meanwhile()
+            t.join(30)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    t.join(30)
+    assert "r" in got, "no answer"
+    return got["r"]
+
+
+def chronos_on_zk(master_factory, zk, timeout="10secs"):
+    m = master_factory(args=["--zk=" + zk.url(),
+                             "--zk_session_timeout=" + timeout])
+    port = plugin_port(m)
+    write_chronos_conf(m, port)
+    m.start()
+    c = ChronosClient(port)
+    wait_for(lambda: c.req("GET", "/v1/scheduler/jobs").status_code == 200,
+             20, what="chronos.so to serve")
+    return m, c, port
+
+
+def test_changes_are_answered_once_stored(master_factory, zk):
+    """A change is answered once its store writes are in ZooKeeper, as
+    Chronos persists before it answers: with ZooKeeper stopped no answer
+    comes, so a master dying then has told no client of a job it would
+    lose (or of a delete it would undo); once ZooKeeper runs again, the
+    answer, and the change is there."""
+    m, c, port = chronos_on_zk(master_factory, zk)
+    never = "R1/2099-01-01T00:00:00Z/PT1H"
+
+    r = answered_once_stored(zk, lambda: c.req(
+        "POST", "/v1/scheduler/iso8601", timeout=30,
+        json={"name": "held", "command": "true", "schedule": never}))
+    assert r.status_code == 204, r.text
+    assert c.req("GET", "/v1/scheduler/job/held").json()["name"] == "held"
+
+    r = answered_once_stored(zk, lambda: c.req(
+        "PUT", "/scheduler/job/success/held", timeout=30))
+    assert r.status_code == 200, r.text
+    assert r.text == "marked job held as successful: true"
+    assert c.req("GET", "/v1/scheduler/job/held").json()["successCount"] == 1
+
+    # Run now (no agent: it stays queued): its launch record is written.
+    r = answered_once_stored(zk, lambda: c.req(
+        "PUT", "/v1/scheduler/job/held", timeout=30))
+    assert r.status_code == 204, r.text
+    summary = c.req("GET", "/v1/scheduler/jobs/summary").json()["jobs"]
+    assert [(j["name"], j["state"]) for j in summary] == [("held", "queued")]
+
+    r = answered_once_stored(zk, lambda: c.req(
+        "DELETE", "/v1/scheduler/job/held", timeout=30))
+    assert r.status_code == 204, r.text
+    assert c.req("GET", "/v1/scheduler/job/held").status_code == 400
+
+
+def test_held_answer_on_reload_and_failed_write(master_factory, zk):
+    """A change waiting for the store is answered 503, never 204, when
+    chronos.so is reloaded meanwhile (SIGHUP: the host answers it), and
+    when its write fails (ZooKeeper silent past 2/3 of the session
+    timeout: the store gives up on it, and the write may or may not have
+    happened); chronos.so serves again once ZooKeeper is back."""
+    m, c, port = chronos_on_zk(master_factory, zk, timeout="3secs")
+
+    def reload():
+        write_chronos_conf(m, port, "history = 7\n")
+        m.sighup()
+
+    r = answered_once_stored(zk, lambda: c.req(
+        "POST", "/v1/scheduler/iso8601", timeout=30,
+        json={"name": "reloaded", "command": "true",
+              "schedule": "R1//PT1H"}), meanwhile=reload)
+    assert r.status_code == 503, r.text
+    assert r.json() == {"message": "plugin chronos was unloaded"}
+    wait_for(lambda: c.req("GET", "/v1/scheduler/jobs").status_code == 200,
+             20, what="chronos.so after the reload")
+
+    r = answered_once_stored(zk, lambda: c.req(
+        "POST", "/v1/scheduler/iso8601", timeout=30,
+        json={"name": "unstored", "command": "true",
+              "schedule": "R1//PT1H"}), meanwhile=lambda: None)
+    assert r.status_code == 503, r.text
+    assert r.json() == {"message": "the change could not be stored: "
+                        "temporarily unavailable"}
+    wait_for(lambda: c.req("GET", "/v1/scheduler/jobs").status_code == 200,
+             30, what="chronos.so once ZooKeeper is back")
+    assert m.alive()
+
+
+def test_callback_is_answered_once_stored(master_factory, zk, tmp_path):
+    """The 2.x completion callback is answered once the outcome it counts
+    is stored: with ZooKeeper stopped no answer comes; resumed, 204 and
+    the success counted."""
+    m, c, port = chronos_on_zk(master_factory, zk)
+    a = Agent(tmp_path / "agent", m).start()
+    f = tmp_path / "cbz"
+    try:
+        c.job({"name": "cbz", "command": "echo $mesos_task_id >> %s; "
+               "sleep 600" % f, "schedule": "R1//PT1H", "cpus": 0.1,
+               "mem": 16})
+        wait_for(lambda: len(lines(f)) == 1, 20, interval=0.1,
+                 what="it runs")
+        tid = lines(f)[0]
+        wait_for(lambda: m.metrics()["master/tasks_running"] == 1, 20,
+                 what="its task to run")
+        r = answered_once_stored(zk, lambda: c.req(
+            "PUT", "/scheduler/task/" + tid, json={"statusCode": 0},
+            timeout=30))
+        assert r.status_code == 204, r.text
+        assert job_doc(c, "cbz")["successCount"] == 1
+    finally:
+        a.stop()
+        kill_leftovers(a.work_dir)

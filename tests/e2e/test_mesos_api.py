@@ -131,6 +131,9 @@ def test_state_models_field_by_field(cluster):
         last = t["statuses"][-1]
         assert not missing(STATUS_KEYS, last)
         assert last["state"] == "TASK_RUNNING"
+        # stamped by the agent to the microsecond (updates.c)
+        assert len(repr(last["timestamp"]).split(".")[1]) <= 6, last
+        assert abs(last["timestamp"] - time.time()) < 600
         ips = last["container_status"]["network_infos"][0]["ip_addresses"]
         assert ips[0]["ip_address"] == "127.0.0.1"
 

@@ -736,16 +736,19 @@ static void expect_num_as_printf(double v)
 
 /* Short decimals, which the writer formats without printf, give the
  * text printf gave: every thousandth to 100, millionths, both signs,
- * the edges of the shortcut's range (1e-4, 1e9) and values with more
- * than six decimals, which take printf still. */
+ * timestamps to the microsecond, the edges of the shortcut's range
+ * (1e-4, 1e9, 2^33) and values with more than six decimals, which take
+ * printf still. */
 START_TEST(test_jw_numbers_short)
 {
-    static const double edges[] = {1e-4,        -1e-4,         0.0001000001,
-                                   0.000099999, 0.00015,       999999999.5,
-                                   999999999.999999, 1e9 + 0.5, 1e9 - 0.25,
-                                   0.1 + 0.2,   1.0 / 3,       123.456789,
-                                   123.4567891, 0.000123,      5e-5,
-                                   1.15,        -0.5,          64.1};
+    /* clang-format off */
+    static const double edges[] = {
+        1e-4, -1e-4, 0.0001000001, 0.000099999, 0.00015, 999999999.5,
+        999999999.999999, 1e9 + 0.5, 1e9 - 0.25, 0.1 + 0.2, 1.0 / 3,
+        123.456789, 123.4567891, 0.000123, 5e-5, 1.15, -0.5, 64.1,
+        1e9 + 1e-6, 1765100000.5, 1765100000.000001, 8589934591.999999,
+        8589934591.5, 8589934592.5, 8589934592.000001};
+    /* clang-format on */
     unsigned seed = 7;
     long i;
 
@@ -762,6 +765,15 @@ START_TEST(test_jw_numbers_short)
         seed = seed * 1103515245u + 12345u;
         expect_num_as_printf((double)(seed % 1000000000u) /
                              (double)(1u << (seed % 30)));
+    }
+    /* timestamps to the microsecond (the agent's), across [1e9, 2^33) */
+    for (i = 0; i < 200000; i++) {
+        uint64_t us;
+
+        seed = seed * 1103515245u + 12345u;
+        us = (1000000000ull + (uint64_t)seed * 2ull) * 1000000ull +
+             (uint64_t)(i * 7919 % 1000000);
+        expect_num_as_printf((double)us / 1e6);
     }
 }
 END_TEST

@@ -442,14 +442,19 @@ static void format_double(double v, char *buf, size_t size)
 
 /*
  * v in out as format_double() writes it, without printf, when v has at
- * most six decimals and lies in [1e-4, 1e9) in magnitude (0.1 cpus,
- * 0.5 of a weight, 1.15 of a backoff factor); returns the length, or 0
- * for any other v. Why it is the same text: k / 1e6 == |v| says that
- * the decimal k * 10^-6 reads back as v; it has at most 15 significant
+ * most six decimals and lies in [1e-4, 2^33) in magnitude (0.1 cpus,
+ * 0.5 of a weight, 1.15 of a backoff factor, a timestamp to the
+ * microsecond); returns the length, or 0 for any other v. Why it is the
+ * same text: k / 1e6 == |v| says that the decimal d = k * 10^-6 reads
+ * back as v, and %g writes it in plain notation (an exponent from -4 to
+ * 9) without trailing zeros. Below 1e9, d has at most 15 significant
  * digits, so it is the point of %.15g's grid nearest v (v lies within
- * half an ulp of it, a tenth of the grid's half step), which %g writes
- * without trailing zeros and in plain notation (an exponent from -4 to
- * 8), and it reads back, so format_double() stops at %.15g.
+ * half an ulp of it, a tenth of the grid's half step), and
+ * format_double() stops at %.15g. From 1e9 to 2^33, d has 16 digits and
+ * the ulp is at most 2^-20 (under 1e-6), so v lies within half a step
+ * of %.16g's grid (1e-6) of d only: %.16g writes d; and %.15g (a grid
+ * of 1e-5) reads back as v only when d is on that grid, when it writes
+ * d too.
  */
 static size_t jw_format_short(double v, char *out)
 {
@@ -458,7 +463,7 @@ static size_t jw_format_short(double v, char *out)
     char frac[6], *p = out;
     int n = 6, i;
 
-    if (!(a >= 1e-4 && a < 1e9))
+    if (!(a >= 1e-4 && a < 8589934592.0)) /* 2^33 */
         return 0;
     k = (uint64_t)(a * 1e6 + 0.5);
     if ((double)k / 1e6 != a)

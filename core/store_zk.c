@@ -61,8 +61,9 @@
  * Order: ops of one store start in call order as far as conflicts go:
  * an op waits for every earlier unfinished op it conflicts with (same
  * namespace, one key a prefix of the other, or equal; "" is everyone's
- * prefix, and one of the two a put, delete or transaction), and only for
- * those (store_zk_order.c: O(depth) an op, not a scan of the queue). So
+ * prefix, and one of the two a put, delete or transaction; a
+ * transaction by each of its keys), and only for those
+ * (store_zk_order.c: O(depth) an op, not a scan of the queue). So
  * a get after a put sees the put, as with the local backend, while
  * unrelated keys proceed in parallel, and the writes of a batch never
  * conflict with one another.
@@ -670,8 +671,6 @@ static void handle_results(struct zstore *b)
 
 static int is_write(const struct store_op *op)
 {
-    /* A transaction's key is "": it waits for, and holds back, every op
-     * of its namespace. */
     return op->kind == STORE_PUT || op->kind == STORE_DELETE ||
            op->kind == STORE_TXN;
 }
@@ -834,6 +833,28 @@ static int zop_write_init(struct zop *zo)
     return zo->after != NULL ? 0 : AGORA_ENOMEM;
 }
 
+/*
+ * zo's place in the order: its key; a transaction's, each of its keys
+ * (its own key is ""), so that it waits only for the ops on those, as a
+ * put or delete of each would: it is all or nothing at the server (one
+ * multi), and no read of one of its keys, or of a key above one, runs
+ * while it is out. 0 or AGORA_ENOMEM.
+ */
+static int zop_order(struct zstore *b, struct zop *zo)
+{
+    const char *keys[AGORA_STORE_TXN_MAX];
+    struct store_op *op = zo->op;
+    size_t i;
+
+    if (op->kind != STORE_TXN || op->ntxn == 0 ||
+        op->ntxn > AGORA_STORE_TXN_MAX)
+        return order_add(&b->order, op->ns, op->key, is_write(op), zo,
+                         &zo->order);
+    for (i = 0; i < op->ntxn; i++)
+        keys[i] = op->txn[i].key;
+    return order_add_keys(&b->order, op->ns, keys, op->ntxn, 1, zo, &zo->order);
+}
+
 /* backend.submit, loop thread. */
 static void zs_submit(void *impl, struct store_op *op)
 {
@@ -853,9 +874,7 @@ static void zs_submit(void *impl, struct store_op *op)
     }
     zo->op = op;
     zo->ns_len = strlen(b->base) + 1 + strlen(op->ns);
-    if (zop_write_init(zo) != 0 ||
-        order_add(&b->order, op->ns, op->key, is_write(op), zo,
-                  &zo->order) != 0) {
+    if (zop_write_init(zo) != 0 || zop_order(b, zo) != 0) {
         zop_free(zo);
         op->err = AGORA_ENOMEM;
         store_complete(op);

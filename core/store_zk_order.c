@@ -187,55 +187,92 @@ static void req_unlink(struct order *o, struct order_req *r)
     node_put(o, n);
 }
 
-int order_add(struct order *o, const char *ns, const char *key, int write,
-              void *owner, struct order_ent **out)
-{
-    size_t nslen = strlen(ns), klen = strlen(key), i, len;
-    char *path = malloc(nslen + klen + 2);
-    struct order_ent *e;
-    int n = 1, k;
+/* A node an op asks for: path[0..len), at one of its keys (S or X) or
+ * above them (IS or IX). */
+struct want {
+    const char *path;
+    size_t len;
+    int key;
+};
 
-    for (i = 0; i < klen; i++)
-        n += key[i] == '/';
-    n += klen > 0;
-    e = calloc(1, sizeof(*e) + (size_t)n * sizeof(e->req[0]));
-    if (path == NULL || e == NULL) {
-        free(path);
-        free(e);
-        return AGORA_ENOMEM;
+/* Parents first: a path sorts before the paths it is a prefix of. */
+static int want_cmp(const void *a, const void *b)
+{
+    const struct want *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->path, y->path, n);
+
+    if (c != 0)
+        return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Appends the nodes of path "ns[/key]" (the namespace, each prefix of
+ * the key at a '/', the key) to w at *n, root first. */
+static void wants_of(const char *path, size_t nslen, size_t klen,
+                     struct want *w, int *n)
+{
+    size_t i, end = nslen + 1 + klen;
+
+    w[*n].path = path;
+    w[*n].len = nslen;
+    w[(*n)++].key = klen == 0;
+    for (i = nslen + 1; klen > 0 && i <= end; i++) {
+        if (i < end && path[i] != '/')
+            continue;
+        w[*n].path = path;
+        w[*n].len = i;
+        w[(*n)++].key = i == end;
     }
-    memcpy(path, ns, nslen);
-    path[nslen] = '/';
-    memcpy(path + nslen + 1, key, klen + 1);
+}
+
+/* Sorts w[0..n) and merges its duplicates (a node is a key of the op if
+ * any of them says so: S covers IS, X covers IX); the count left. */
+static int wants_merge(struct want *w, int n)
+{
+    int i, m = 0;
+
+    qsort(w, (size_t)n, sizeof(*w), want_cmp);
+    for (i = 0; i < n; i++) {
+        if (m > 0 && want_cmp(&w[m - 1], &w[i]) == 0)
+            w[m - 1].key |= w[i].key;
+        else
+            w[m++] = w[i];
+    }
+    return m;
+}
+
+/* The entry of the requests w[0..n) (root first), added. 0 or
+ * AGORA_ENOMEM (nothing added then). */
+static int ent_add(struct order *o, const struct want *w, int n, int write,
+                   void *owner, struct order_ent **out)
+{
+    struct order_ent *e = calloc(1, sizeof(*e) + (size_t)n * sizeof(e->req[0]));
+    int k;
+
+    if (e == NULL)
+        return AGORA_ENOMEM;
     e->owner = owner;
     e->seq = ++o->seq;
     /* Nodes first: out of memory leaves no request behind. */
-    for (k = 0, len = nslen; k < n; k++) {
-        e->req[k].node = node_get(o, path, len);
+    for (k = 0; k < n; k++) {
+        e->req[k].node = node_get(o, w[k].path, w[k].len);
         if (e->req[k].node == NULL)
             break;
         e->req[k].node->nreq++; /* held while we build */
-        if (k + 1 < n) {
-            const char *slash = strchr(path + len + 1, '/');
-
-            len = slash != NULL ? (size_t)(slash - path) : nslen + 1 + klen;
-        }
     }
     if (k < n) {
         while (k-- > 0) {
             e->req[k].node->nreq--;
             node_put(o, e->req[k].node);
         }
-        free(path);
         free(e);
         return AGORA_ENOMEM;
     }
-    free(path);
     e->nreq = e->waiting = n;
     for (k = 0; k < n; k++) {
         e->req[k].ent = e;
-        e->req[k].mode =
-            k + 1 < n ? (write ? M_IX : M_IS) : (write ? M_X : M_S);
+        e->req[k].mode = w[k].key ? (write ? M_X : M_S) : (write ? M_IX : M_IS);
         e->req[k].node->nreq--;
         req_link(&e->req[k]);
     }
@@ -243,6 +280,47 @@ int order_add(struct order *o, const char *ns, const char *key, int write,
         ready_push(o, e);
     *out = e;
     return 0;
+}
+
+int order_add(struct order *o, const char *ns, const char *key, int write,
+              void *owner, struct order_ent **out)
+{
+    return order_add_keys(o, ns, &key, 1, write, owner, out);
+}
+
+int order_add_keys(struct order *o, const char *ns, const char *const *keys,
+                   size_t nkeys, int write, void *owner, struct order_ent **out)
+{
+    size_t nslen = strlen(ns), bytes = 0, i, j, klen;
+    struct want *w;
+    char *path;
+    int n = 0, rc;
+
+    for (i = 0; i < nkeys; i++) {
+        klen = strlen(keys[i]);
+        bytes += nslen + klen + 2;
+        n += 2;
+        for (j = 0; j < klen; j++)
+            n += keys[i][j] == '/';
+    }
+    /* The wants, then the paths they point into: one allocation. */
+    w = malloc((size_t)n * sizeof(*w) + bytes);
+    if (w == NULL)
+        return AGORA_ENOMEM;
+    path = (char *)(w + n);
+    for (i = 0, n = 0; i < nkeys; i++) {
+        klen = strlen(keys[i]);
+        memcpy(path, ns, nslen);
+        path[nslen] = '/';
+        memcpy(path + nslen + 1, keys[i], klen + 1);
+        wants_of(path, nslen, klen, w, &n);
+        path += nslen + klen + 2;
+    }
+    if (nkeys > 1)
+        n = wants_merge(w, n);
+    rc = ent_add(o, w, n, write, owner, out);
+    free(w);
+    return rc;
 }
 
 void order_done(struct order *o, struct order_ent *e)

@@ -2,7 +2,8 @@
  * store_zk_order.h - which ops of the ZooKeeper store may run: an op
  * waits for every earlier unfinished op it conflicts with (same
  * namespace, one key a prefix of the other or equal - "" is everyone's
- * prefix - and one of the two a write), and only for those.
+ * prefix - and one of the two a write), and only for those. An op on
+ * several keys (a transaction) conflicts as one on each of them would.
  *
  * Multi-granularity locking, in call order: an op on "ns/a/b" asks at
  * each node of its path ("ns", "ns/a", "ns/a/b") for a mode - S (read)
@@ -44,6 +45,16 @@ struct order {
  */
 int order_add(struct order *o, const char *ns, const char *key, int write,
               void *owner, struct order_ent **out);
+
+/*
+ * The same for an op on several keys of ns at once (a transaction's, on
+ * distinct keys, none ""): it asks S or X at each key and IS or IX
+ * above them, so it waits for, and holds back, the ops that conflict
+ * with any of its keys, and only those. keys are borrowed for the call.
+ */
+int order_add_keys(struct order *o, const char *ns, const char *const *keys,
+                   size_t nkeys, int write, void *owner,
+                   struct order_ent **out);
 
 /* The owner of the oldest op that may run now and was not taken yet, or
  * NULL; takes it. */

@@ -769,8 +769,8 @@ static void expect_ready(struct order *o, const char *want)
 /*
  * An op waits for exactly the earlier unfinished ops it conflicts with:
  * a read waits for writes to its key, its ancestors and descendants, a
- * write for every op on them, a transaction ("" key) for its whole
- * namespace; nothing waits for an unrelated key, nor a read for a read,
+ * write for every op on them, a write of "" (the namespace) for the
+ * whole namespace; nothing waits for an unrelated key, nor a read for a read,
  * even one that itself waits behind a write.
  */
 START_TEST(test_order_index)
@@ -801,7 +801,7 @@ START_TEST(test_order_index)
     ck_assert_int_eq(order_add(&o, "ns", "p/q", 1, "J", &e[9]), 0);
     ck_assert_int_eq(order_add(&o, "ns", "p/r", 0, "K", &e[10]), 0);
     expect_ready(&o, "IK");
-    /* A transaction waits for everything of its namespace before it. */
+    /* A write of "" waits for everything of its namespace before it. */
     ck_assert_int_eq(order_add(&o, "ns", "", 1, "L", &e[11]), 0);
     expect_ready(&o, "");
     order_done(&o, e[8]);
@@ -816,6 +816,48 @@ START_TEST(test_order_index)
     order_done(&o, e[10]);
     expect_ready(&o, "L");
     order_done(&o, e[11]);
+    ck_assert_uint_eq(o.nodes.len, 0); /* every node freed */
+    order_free(&o);
+}
+END_TEST
+
+/*
+ * A transaction waits for, and holds back, the ops on each of its keys
+ * (and above and below them) as a write of each would, and only those:
+ * two transactions on unrelated keys, or one beside a write under the
+ * same parent, run together. A key twice in its paths (v, v/w) is asked
+ * once, at the stronger mode.
+ */
+START_TEST(test_order_keys)
+{
+    static const char *const b_keys[] = {"p/r", "s"};
+    static const char *const f_keys[] = {"t/u", "p/q/z"};
+    static const char *const g_keys[] = {"v", "v/w"};
+    struct order o = ORDER_INIT;
+    struct order_ent *e[8];
+
+    ck_assert_int_eq(order_add(&o, "ns", "p/q", 1, "A", &e[0]), 0);
+    ck_assert_int_eq(order_add_keys(&o, "ns", b_keys, 2, 1, "B", &e[1]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "s", 0, "C", &e[2]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "p", 0, "D", &e[3]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "t", 0, "E", &e[4]), 0);
+    ck_assert_int_eq(order_add_keys(&o, "ns", f_keys, 2, 1, "F", &e[5]), 0);
+    ck_assert_int_eq(order_add_keys(&o, "ns", g_keys, 2, 1, "G", &e[6]), 0);
+    ck_assert_int_eq(order_add(&o, "ns", "v/w/x", 0, "H", &e[7]), 0);
+    expect_ready(&o, "ABEG");
+    order_done(&o, e[0]);
+    expect_ready(&o, ""); /* D still waits for B (p/r), F for E and D */
+    order_done(&o, e[1]);
+    expect_ready(&o, "CD");
+    order_done(&o, e[4]);
+    expect_ready(&o, ""); /* F: the read of p, before it, runs */
+    order_done(&o, e[3]);
+    expect_ready(&o, "F");
+    order_done(&o, e[6]);
+    expect_ready(&o, "H");
+    order_done(&o, e[2]);
+    order_done(&o, e[5]);
+    order_done(&o, e[7]);
     ck_assert_uint_eq(o.nodes.len, 0); /* every node freed */
     order_free(&o);
 }
@@ -1266,6 +1308,7 @@ static Suite *store_zk_suite(void)
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_znodes);
     tcase_add_test(tc, test_order_index);
+    tcase_add_test(tc, test_order_keys);
     store_suite_add(tc, &zk_backend);
     tcase_add_test(tc, test_fence_gone_refuses_writes);
     tcase_add_test(tc, test_term_end_fails_queued_write);

@@ -139,10 +139,15 @@ int zplan_nodes(struct zbatch *bt)
         for (i = 0; i < zo->nsub && rc == 0; i++) {
             char *v = sub_path(zo, i, 1);
 
-            /* A transaction reads what it reports (a check's version):
-             * always scanned, as is a write the cache misled. */
+            /* A check reports the version it read, which no op of the
+             * multi confirms when it is of ANY: read fresh, as is a
+             * write the cache misled. A transaction's puts and deletes
+             * use the cache as a put's or a delete's do (a multi the
+             * cache misled fails, and every write is scanned again). */
             rc = v != NULL
-                     ? tnodes_add(bt, v, zo->fresh || zo->op->kind == STORE_TXN,
+                     ? tnodes_add(bt, v,
+                                  zo->fresh ||
+                                      zo->sub[i].kind == AGORA_STORE_TXN_CHECK,
                                   &cap)
                      : AGORA_ENOMEM;
             free(v);

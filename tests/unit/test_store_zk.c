@@ -1050,6 +1050,85 @@ START_TEST(test_cache_other_writer)
 }
 END_TEST
 
+/*
+ * The same for transactions, which plan on the cache as puts and
+ * deletes do: a put of ANY over a value gone behind the store's back
+ * makes it again, a delete of a key the cache never saw lands, and a
+ * check of ANY reports the version ZooKeeper holds, not the one the
+ * store last wrote (a check is always read fresh: no op of the multi
+ * would confirm it).
+ */
+START_TEST(test_txn_cache_other_writer)
+{
+    const struct agora_store_txn_op t1[] = {
+        {.kind = AGORA_STORE_TXN_PUT, .key = "t/a", .value = "a1", .len = 2,
+         .version = AGORA_STORE_ANY},
+        {.kind = AGORA_STORE_TXN_PUT, .key = "t/b", .value = "b1", .len = 2,
+         .version = AGORA_STORE_ANY}};
+    const struct agora_store_txn_op t2[] = {
+        {.kind = AGORA_STORE_TXN_PUT, .key = "t/a", .value = "a2", .len = 2,
+         .version = AGORA_STORE_ANY},
+        {.kind = AGORA_STORE_TXN_CHECK, .key = "t/b",
+         .version = AGORA_STORE_ANY},
+        {.kind = AGORA_STORE_TXN_DELETE, .key = "t/c",
+         .version = AGORA_STORE_ANY}};
+    const struct agora_store_txn_op t3[] = {{.kind = AGORA_STORE_TXN_CHECK,
+                                             .key = "t/b",
+                                             .version = AGORA_STORE_ANY}};
+    zhandle_t *zh;
+    char path[256];
+    struct rec r;
+    struct ctx c;
+
+    ctx_init(&c);
+    zh = zk_handle(ZK(&c)->z);
+    rec_init(&r, &c);
+    START(&c, store_txn(c.s, NS, t1, 2, on_done, &r, NULL));
+    wait_for(&c, &r);
+    ck_assert_int_eq(r.err, 0);
+    rec_free(&r);
+    /* Behind the store's back: t/a's value goes, t/b's is set again, t/c
+     * comes. */
+    snprintf(path, sizeof(path), "%s/state/" NS "/t/a/.v", ZK(&c)->root);
+    ck_assert_int_eq(zoo_delete(zh, path, -1), ZOK);
+    snprintf(path, sizeof(path), "%s/state/" NS "/t/b/.v", ZK(&c)->root);
+    ck_assert_int_eq(zoo_set(zh, path, "bx", 2, -1), ZOK);
+    snprintf(path, sizeof(path), "%s/state/" NS "/t/c", ZK(&c)->root);
+    ck_assert_int_eq(zoo_create(zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0),
+                     ZOK);
+    snprintf(path, sizeof(path), "%s/state/" NS "/t/c/.v", ZK(&c)->root);
+    ck_assert_int_eq(zoo_create(zh, path, "c0", 2, &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0),
+                     ZOK);
+    rec_init(&r, &c);
+    START(&c, store_txn(c.s, NS, t2, 3, on_done, &r, NULL));
+    wait_for(&c, &r);
+    ck_assert_int_eq(r.err, 0);
+    ck_assert_uint_eq(r.nversions, 3);
+    ck_assert_int_eq(r.versions[0], 1); /* made again */
+    ck_assert_int_eq(r.versions[1], 2); /* ZooKeeper's, not the store's 1 */
+    ck_assert_int_eq(r.versions[2], 0);
+    rec_free(&r);
+    expect_value(&c, NS, "t/a", "a2", 1);
+    expect_value(&c, NS, "t/b", "bx", 2);
+    expect_absent(&c, NS, "t/c");
+    expect_list(&c, NS, "t", (const char *const[]){"a", "b"}, 2);
+    /* A check alone (no multi: it writes nothing), after t/b is set
+     * again behind the store's back. */
+    snprintf(path, sizeof(path), "%s/state/" NS "/t/b/.v", ZK(&c)->root);
+    ck_assert_int_eq(zoo_set(zh, path, "by", 2, -1), ZOK);
+    rec_init(&r, &c);
+    START(&c, store_txn(c.s, NS, t3, 1, on_done, &r, NULL));
+    wait_for(&c, &r);
+    ck_assert_int_eq(r.err, 0);
+    ck_assert_uint_eq(r.nversions, 1);
+    ck_assert_int_eq(r.versions[0], 3);
+    rec_free(&r);
+    ctx_fini(&c);
+}
+END_TEST
+
 /* ---- kill -9 during a stream of puts ---- */
 
 #define STREAM_INFLIGHT 100
@@ -1315,6 +1394,7 @@ static Suite *store_zk_suite(void)
     tcase_add_test(tc, test_many_deletes_one_parent);
     tcase_add_test(tc, test_batch_one_cas_fails);
     tcase_add_test(tc, test_cache_other_writer);
+    tcase_add_test(tc, test_txn_cache_other_writer);
     tcase_add_test(tc, test_kill_during_puts);
     tcase_add_test(tc, test_leader_orphan);
     suite_add_tcase(s, tc);

@@ -80,9 +80,8 @@ static int tnode_cmp(const void *a, const void *b)
 
 static int tnode_find(const struct zbatch *bt, const char *path)
 {
-    struct tnode key, *t;
+    struct tnode key = {.path = (char *)path}, *t;
 
-    key.path = (char *)path;
     t = bsearch(&key, bt->tn, (size_t)bt->ntn, sizeof(*bt->tn), tnode_cmp);
     return t == NULL ? -1 : (int)(t - bt->tn);
 }

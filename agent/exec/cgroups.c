@@ -779,13 +779,20 @@ static int create_v2(struct cgroups *cg, const char *task_id, double cpus,
  * agent with this pid left a running task's). */
 #define SLOT_TRIES 64
 
-static int slot_make(struct cgroups *cg, char slot[CG_SLOT_NAME_MAX], char *err,
-                     size_t errlen)
+/* What a new cgroup has: no memory limit, 1024 shares, no quota. */
+static const struct cg_pooled fresh_limits = {.mem = 0, .shares = 1024,
+                                              .quota = -1};
+
+/* A new slot: its name in slot, its serial in *serial. 0 or -errno with
+ * a reason in err. */
+static int slot_make(struct cgroups *cg, char slot[CG_SLOT_NAME_MAX],
+                     unsigned *serial, char *err, size_t errlen)
 {
     int rc = -EEXIST;
 
     for (int i = 0; i < SLOT_TRIES && rc == -EEXIST; i++) {
-        slot_name(cg, cg->pool_serial++, slot);
+        *serial = cg->pool_serial++;
+        slot_name(cg, *serial, slot);
         rc = make_dirs(cg, slot, 1, err, errlen);
     }
     if (rc != 0)
@@ -797,22 +804,21 @@ size_t cg_pool_fill(struct cgroups *cg, size_t want, size_t max)
 {
     char slot[CG_SLOT_NAME_MAX], err[256];
     struct cg_pooled *e;
+    unsigned serial;
 
     if (cg->kind != CG_V1)
         return 0;
     if (want > CG_POOL_MAX)
         want = CG_POOL_MAX;
     for (size_t n = 0; n < max && cg->npool < want; n++) {
-        int rc = slot_make(cg, slot, err, sizeof(err));
-
-        if (rc != 0) {
+        if (slot_make(cg, slot, &serial, err, sizeof(err)) != 0) {
             log_warn(CG_LOG, "making a cgroup ahead: %s", err);
             return 0;
         }
         e = &cg->pool[cg->npool++];
-        *e = (struct cg_pooled){
-            .mem = 0, .shares = 1024, .quota = -1, .fresh = 1};
-        e->serial = (unsigned)slot_serial(cg, slot);
+        *e = fresh_limits;
+        e->fresh = 1;
+        e->serial = serial;
         e->oom_fd = cg_oom_eventfd(cg, slot);
     }
     return cg->npool < want ? want - cg->npool : 0;
@@ -823,8 +829,8 @@ int cg_create(struct cgroups *cg, const char *task_id, double cpus,
               size_t errlen)
 {
     struct cg_pooled want = limits_v1(cg, cpus, mem_bytes);
-    const struct cg_pooled fresh = {.mem = 0, .shares = 1024, .quota = -1};
     char slot[CG_SLOT_NAME_MAX];
+    unsigned serial;
     int rc;
 
     *name = NULL;
@@ -843,9 +849,9 @@ int cg_create(struct cgroups *cg, const char *task_id, double cpus,
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    rc = slot_make(cg, slot, err, errlen);
+    rc = slot_make(cg, slot, &serial, err, errlen);
     if (rc == 0)
-        rc = set_limits_v1(cg, slot, &want, &fresh, err, errlen);
+        rc = set_limits_v1(cg, slot, &want, &fresh_limits, err, errlen);
     if (rc == 0 && !(*name = strdup(slot)))
         rc = -ENOMEM;
     if (rc != 0)

@@ -33,12 +33,18 @@ static void proto_on_gone(void *arg, struct agent_rec *ag)
     tasks_agent_gone(arg, ag);
 }
 
+static void proto_on_drain(void *arg, struct agent_rec *ag)
+{
+    tasks_drain_kill(arg, ag);
+}
+
 int agent_proto_start(struct master *m)
 {
     const struct agents_hooks hooks = {
         .unreachable = proto_on_unreachable,
         .recovered = proto_on_recovered,
         .gone = proto_on_gone,
+        .drain = proto_on_drain,
         .arg = m,
     };
 

@@ -198,25 +198,45 @@ static void agent_write_info(struct agora_jw *w, const struct agent_rec *ag)
     agora_jw_obj_close(w);
 }
 
-/* What agent_write_info() stored of the operator's say, back into ag. */
-static void agent_read_operator(struct agent_rec *ag, yajl_val doc)
+/* What agent_write_info() stored of the operator's say. */
+struct agent_said {
+    int gone, deactivated, mark_gone;
+    enum agent_drain drain;
+    double grace; /* -1: none */
+};
+
+static void agent_said_read(struct agent_said *s, yajl_val doc)
 {
     yajl_val d = agora_json_get(doc, "drain");
     const char *state = agora_json_get_str(doc, "state");
     const char *ds = d ? agora_json_get_str(d, "state") : NULL;
-    int b = 0;
 
-    if (agora_json_bool(doc, "deactivated", &b) == 0)
-        ag->deactivated = b;
+    memset(s, 0, sizeof(*s));
+    s->drain = AGENT_DRAIN_NONE;
+    s->grace = -1;
+    s->gone = state && strcmp(state, agent_state_names[AGENT_GONE]) == 0;
+    agora_json_bool(doc, "deactivated", &s->deactivated);
     if (ds && strcmp(ds, drain_names[AGENT_DRAIN_DRAINING]) == 0)
-        ag->drain = AGENT_DRAIN_DRAINING;
+        s->drain = AGENT_DRAIN_DRAINING;
     else if (ds && strcmp(ds, drain_names[AGENT_DRAIN_DRAINED]) == 0)
-        ag->drain = AGENT_DRAIN_DRAINED;
-    if (d && agora_json_num(d, "max_grace_period", &ag->drain_grace) != 0)
-        ag->drain_grace = -1;
-    if (d && agora_json_bool(d, "mark_gone", &b) == 0)
-        ag->drain_mark_gone = b;
-    if (state && strcmp(state, agent_state_names[AGENT_GONE]) == 0)
+        s->drain = AGENT_DRAIN_DRAINED;
+    if (d && agora_json_num(d, "max_grace_period", &s->grace) != 0)
+        s->grace = -1;
+    if (d)
+        agora_json_bool(d, "mark_gone", &s->mark_gone);
+}
+
+/* The stored say, back into a record just made from the store. */
+static void agent_read_operator(struct agent_rec *ag, yajl_val doc)
+{
+    struct agent_said s;
+
+    agent_said_read(&s, doc);
+    ag->deactivated = s.deactivated;
+    ag->drain = s.drain;
+    ag->drain_grace = s.grace;
+    ag->drain_mark_gone = s.mark_gone;
+    if (s.gone)
         agent_set_state(ag, AGENT_GONE);
 }
 
@@ -420,6 +440,29 @@ static void load_done(struct agents_load *l)
     free(l);
 }
 
+/*
+ * ag subscribed while the registry was being read, and was taken as it
+ * said it was; what the operator had said of it still stands. Without
+ * this a gone agent quick enough after a restart came back, and the
+ * registry's write of the dirty record then erased the mark for good.
+ */
+static void agent_keep_operator(struct master *m, struct agent_rec *ag,
+                                yajl_val doc)
+{
+    struct agent_said said;
+
+    agent_said_read(&said, doc);
+    if (said.gone) {
+        agents_mark_gone(m, ag);
+    } else if (said.drain != AGENT_DRAIN_NONE &&
+               ag->drain == AGENT_DRAIN_NONE) {
+        agents_drain(m, ag, said.grace, said.mark_gone);
+        m->agents.hooks.drain(m->agents.hooks.arg, ag);
+    } else if (said.deactivated && !ag->deactivated) {
+        agents_deactivate(m, ag, 1);
+    }
+}
+
 static void agent_loaded(void *arg, int err, const store_result *r)
 {
     struct agents_load *l = arg;
@@ -444,7 +487,8 @@ static void agent_loaded(void *arg, int err, const store_result *r)
                                    "again%s", id,
                          ag->hostname ? ag->hostname : "?",
                          ag->deactivated ? " (deactivated)" : "");
-        }
+        } else if (ag && doc)
+            agent_keep_operator(m, ag, doc);
         if (ag && set_str(&ag->saved, r->value) < 0)
             ag->saved = NULL; /* unknown: written next time */
     } else if (err && err != AGORA_ENOENT && !l->stale) {

@@ -102,6 +102,9 @@ struct agents_hooks {
     /* ag was marked gone: its stream closed, the allocator told; its
      * tasks are gone with it. */
     void (*gone)(void *arg, struct agent_rec *ag);
+    /* ag was found draining in the registry after it subscribed: its
+     * tasks are to be killed. */
+    void (*drain)(void *arg, struct agent_rec *ag);
     void *arg;
 };
 

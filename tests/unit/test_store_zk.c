@@ -474,6 +474,20 @@ static double wait_gone(struct ctx *c, const char *suffix, double seconds)
     return -1;
 }
 
+/* What the server logged of session id (its tail), on stderr. */
+static void server_log_of_session(int64_t id)
+{
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "grep -i '%llx' '%s/zookeeper.log' | tail -n 40 >&2",
+             (unsigned long long)id, zk_dir);
+    fprintf(stderr, "the server's log of session 0x%llx:\n",
+            (unsigned long long)id);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(cannot read it)\n");
+}
+
 /*
  * The server stops: the session reports ZK_DISCONNECTED and ops fail at
  * once; one session timeout later, ZK_EXPIRED (the servers have expired
@@ -526,6 +540,8 @@ START_TEST(test_server_stops)
      * Either way the node goes; it stays only if a handle keeps the old
      * session alive. */
     took = wait_gone(&c, "/ephemeral", 30.0);
+    if (took < 0)
+        server_log_of_session(old_id); /* why, for the next reader */
     ck_assert_msg(took >= 0, "the old session's ephemeral node stays");
     fprintf(stderr, "test_server_stops: old session's node gone after "
                     "%.2fs\n",

@@ -39,9 +39,12 @@ def burst_cluster(tmp_path, master_factory):
         m.start()
         mar = MarathonClient(port)
         mar.wait_ready()
-        for h in ("h1", "h2"):
-            a = Agent(tmp_path / h, m, args=["--hostname=" + h],
-                      resources="cpus:1;mem:1024;disk:1000")
+        for i, h in enumerate(("h1", "h2")):
+            a = Agent(tmp_path / h, m, args=["--hostname=" + h,
+                                             "--attributes=rack:r%d" % (i + 1)],
+                      resources="cpus:1;mem:1024;disk:1000;"
+                                "ports:[%d-%d]" % (31000 + 100 * i,
+                                                   31009 + 100 * i))
             made.append(a)
             a.start()
         wait_for(lambda: m.json("/master/state")["activated_slaves"] == 2, 20,
@@ -65,11 +68,20 @@ def test_next_app_is_filled_from_the_kept_offer(burst_cluster):
                           and c)(counters(mar)), 10, what="one offer kept")
     assert c["marathon.mesos.offers.declined.counter"] == 0, c
 
-    assert mar.post("/v2/apps", json=app("b")).status_code == 201
-    host_b = mar.wait_running("b", 1)["tasks"][0]["host"]
+    # b needs what the kept copy holds: the other agent's hostname, its
+    # attribute and a port of its range.
+    other = "h2" if host_a == "h1" else "h1"
+    b = dict(app("b"), portDefinitions=[{"port": 0}],
+             constraints=[["rack", "LIKE", "r" + other[1]],
+                          ["hostname", "LIKE", other]])
+    assert mar.post("/v2/apps", json=b).status_code == 201
+    task_b = mar.wait_running("b", 1)["tasks"][0]
+    host_b = task_b["host"]
     after = counters(mar)
     # b took the kept offer (the other agent's), and no offer came for it.
-    assert host_b != host_a, (host_a, host_b)
+    assert host_b == other, (host_a, host_b)
+    low = 31000 if other == "h1" else 31100
+    assert low <= task_b["ports"][0] <= low + 9, task_b
     assert after["marathon.mesos.offers.incoming.counter"] == \
         c["marathon.mesos.offers.incoming.counter"], (c, after)
     assert after["marathon.mesos.offers.held.gauge"] == 0, after

@@ -457,7 +457,6 @@ static void agent_keep_operator(struct master *m, struct agent_rec *ag,
     } else if (said.drain != AGENT_DRAIN_NONE &&
                ag->drain == AGENT_DRAIN_NONE) {
         agents_drain(m, ag, said.grace, said.mark_gone);
-        m->agents.hooks.drain(m->agents.hooks.arg, ag);
     } else if (said.deactivated && !ag->deactivated) {
         agents_deactivate(m, ag, 1);
     }
@@ -831,6 +830,7 @@ void agents_drain(struct master *m, struct agent_rec *ag, double grace,
     log_info("agents", "draining agent %s (%s): its tasks are killed%s",
              ag->id, ag->hostname ? ag->hostname : "?",
              mark_gone ? ", then it is marked gone" : "");
+    m->agents.hooks.drain(m->agents.hooks.arg, ag);
 }
 
 void agents_drained(struct master *m, struct agent_rec *ag)

@@ -102,8 +102,7 @@ struct agents_hooks {
     /* ag was marked gone: its stream closed, the allocator told; its
      * tasks are gone with it. */
     void (*gone)(void *arg, struct agent_rec *ag);
-    /* ag was found draining in the registry after it subscribed: its
-     * tasks are to be killed. */
+    /* ag is draining (agents_drain()): its tasks are to be killed. */
     void (*drain)(void *arg, struct agent_rec *ag);
     void *arg;
 };
@@ -236,8 +235,9 @@ void agents_http_slaves(void *arg, struct http_req *req); /* /master/slaves */
 void agents_deactivate(struct master *m, struct agent_rec *ag, int off);
 
 /*
- * DRAIN_AGENT: deactivates ag and marks it draining (stored); the caller
- * kills its tasks, each within grace seconds when grace >= 0. When its
+ * DRAIN_AGENT: deactivates ag and marks it draining (stored), and has
+ * its tasks killed (the drain hook), each within grace seconds when
+ * grace >= 0. When its
  * last live task has ended (agents_drained()), it is DRAINED, and gone
  * if mark_gone.
  */

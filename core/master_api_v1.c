@@ -356,7 +356,6 @@ static int drain_agent(struct master *m, yajl_val msg, const char **why)
         return 400;
     agora_json_bool(msg, "mark_gone", &gone);
     agents_drain(m, ag, grace, gone);
-    tasks_drain_kill(m, ag);
     return 200;
 }
 

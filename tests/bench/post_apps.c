@@ -30,6 +30,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,12 @@ struct worker {
     int index;   /* connection number: apps index, index+conns, ... */
     double *lat; /* seconds, one per app of this connection */
     int nlat, errors;
+    double first, last; /* its first send, its last answer */
     char first_error[256];
     pthread_t thread;
 };
 
 static pthread_barrier_t start_line;
-static double first_send;
 
 static double now(void)
 {
@@ -162,11 +163,19 @@ static int read_response(int fd, char *buf, char **body, const char **why)
     return atoi(buf + 9);
 }
 
-static void fail(struct worker *w, const char *fmt, const char *a,
-                 const char *b)
+/* Counts an error of w's; the first one's text is kept. */
+static void fail(struct worker *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void fail(struct worker *w, const char *fmt, ...)
 {
-    if (w->errors++ == 0)
-        snprintf(w->first_error, sizeof(w->first_error), fmt, a, b);
+    va_list ap;
+
+    if (w->errors++ > 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(w->first_error, sizeof(w->first_error), fmt, ap);
+    va_end(ap);
 }
 
 static void *run(void *arg)
@@ -178,10 +187,9 @@ static void *run(void *arg)
     int fd = connect_to(c->port);
 
     pthread_barrier_wait(&start_line);
-    if (w->index == 0)
-        first_send = now();
+    w->first = now();
     if (buf == NULL || fd < 0) {
-        fail(w, "%s%s", "cannot connect", "");
+        fail(w, "cannot connect");
         free(buf);
         return NULL;
     }
@@ -200,24 +208,21 @@ static void *run(void *arg)
         int status;
 
         if (blen >= (int)sizeof(body) || rlen >= (int)sizeof(req)) {
-            fail(w, "%s%s", "request too long", "");
+            fail(w, "request too long");
             break;
         }
         if (write_all(fd, req, (size_t)rlen) != 0) {
-            fail(w, "write: %s%s", strerror(errno), "");
+            fail(w, "write: %s", strerror(errno));
             break;
         }
         if ((status = read_response(fd, buf, &rbody, &why)) < 0) {
-            fail(w, "read: %s%s", why, "");
+            fail(w, "read: %s", why);
             break;
         }
-        w->lat[w->nlat++] = now() - t;
-        if (status != 201) {
-            char code[16];
-
-            snprintf(code, sizeof(code), "%d", status);
-            fail(w, "HTTP %s: %.200s", code, rbody);
-        }
+        w->last = now();
+        w->lat[w->nlat++] = w->last - t;
+        if (status != 201)
+            fail(w, "HTTP %d: %.200s", status, rbody);
     }
     close(fd);
     free(buf);
@@ -236,7 +241,7 @@ int main(int argc, char **argv)
     struct conf c;
     struct worker *w;
     struct rusage ru;
-    double *all, last = 0;
+    double *all, first = 0, last = 0;
     int nall = 0, errors = 0;
 
     if (argc != 8) {
@@ -275,14 +280,17 @@ int main(int argc, char **argv)
         if (w[i].errors && errors == 0)
             fprintf(stderr, "post_apps: %s\n", w[i].first_error);
         errors += w[i].errors;
+        if (w[i].last > last)
+            last = w[i].last;
+        if (i == 0 || w[i].first < first)
+            first = w[i].first;
         for (int k = 0; k < w[i].nlat; k++)
             all[nall++] = w[i].lat[k];
     }
-    last = now();
     qsort(all, (size_t)nall, sizeof(*all), by_value);
     getrusage(RUSAGE_SELF, &ru);
-    printf("post_apps_first_send: %.6f\n", first_send);
-    printf("post_apps_answered_after: %.6f\n", last - first_send);
+    printf("post_apps_first_send: %.6f\n", first);
+    printf("post_apps_answered_after: %.6f\n", last - first);
     if (nall > 0)
         printf("post_apps_latency_ms: %.3f %.3f %.3f\n", 1e3 * all[nall / 2],
                1e3 * all[(int)(0.99 * (nall - 1) + 0.5)], 1e3 * all[nall - 1]);

@@ -290,6 +290,23 @@ static void znode_ensure(struct ctx *c, const char *suffix)
                   zerror(rc));
 }
 
+/* Key of NS set to value behind the store's back, as another writer
+ * would: its node made, then its value node (".v"). */
+static void znode_key_new(struct ctx *c, const char *key, const char *value)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/state/" NS "/%s", ZK(c)->root, key);
+    ck_assert_int_eq(zoo_create(zk_handle(ZK(c)->z), path, "", 0,
+                                &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0),
+                     ZOK);
+    snprintf(path, sizeof(path), "%s/state/" NS "/%s/.v", ZK(c)->root, key);
+    ck_assert_int_eq(zoo_create(zk_handle(ZK(c)->z), path, value,
+                                (int)strlen(value), &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0),
+                     ZOK);
+}
+
 /* A fence as the master's election makes it: an ephemeral sequential
  * <root>/leader/member_N of c's session. */
 static char *zk_backend_fence(struct ctx *c)
@@ -1034,14 +1051,7 @@ START_TEST(test_cache_other_writer)
     /* Behind the store's back: q/a's value goes, q/b comes. */
     snprintf(path, sizeof(path), "%s/state/" NS "/q/a/.v", ZK(&c)->root);
     ck_assert_int_eq(zoo_delete(zh, path, -1), ZOK);
-    snprintf(path, sizeof(path), "%s/state/" NS "/q/b", ZK(&c)->root);
-    ck_assert_int_eq(zoo_create(zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
-                                NULL, 0),
-                     ZOK);
-    snprintf(path, sizeof(path), "%s/state/" NS "/q/b/.v", ZK(&c)->root);
-    ck_assert_int_eq(zoo_create(zh, path, "b0", 2, &ZOO_OPEN_ACL_UNSAFE, 0,
-                                NULL, 0),
-                     ZOK);
+    znode_key_new(&c, "q/b", "b0");
     for (i = 0; i < 3; i++)
         rec_init(&r[i], &c);
     START(&c, store_put(c.s, NS, "q/a", "a2", 2, AGORA_STORE_ANY, on_done,
@@ -1109,14 +1119,7 @@ START_TEST(test_txn_cache_other_writer)
     ck_assert_int_eq(zoo_delete(zh, path, -1), ZOK);
     snprintf(path, sizeof(path), "%s/state/" NS "/t/b/.v", ZK(&c)->root);
     ck_assert_int_eq(zoo_set(zh, path, "bx", 2, -1), ZOK);
-    snprintf(path, sizeof(path), "%s/state/" NS "/t/c", ZK(&c)->root);
-    ck_assert_int_eq(zoo_create(zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0,
-                                NULL, 0),
-                     ZOK);
-    snprintf(path, sizeof(path), "%s/state/" NS "/t/c/.v", ZK(&c)->root);
-    ck_assert_int_eq(zoo_create(zh, path, "c0", 2, &ZOO_OPEN_ACL_UNSAFE, 0,
-                                NULL, 0),
-                     ZOK);
+    znode_key_new(&c, "t/c", "c0");
     rec_init(&r, &c);
     START(&c, store_txn(c.s, NS, t2, 3, on_done, &r, NULL));
     wait_for(&c, &r);

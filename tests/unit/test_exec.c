@@ -296,7 +296,7 @@ static size_t count_upds(const struct agent_task *t)
 static char *slurp(const char *dir, const char *name)
 {
     static char buf[65536];
-    char path[512];
+    char path[1024];
     FILE *f;
     size_t n;
 
@@ -1619,6 +1619,65 @@ static void assert_shim_argv(const struct agent_task *t)
  * children, with the argv of an exec'd shim (recovery reads it). The
  * launcher dead, the next launch spawns its shim; one a second later
  * has a launcher again. Every shim's end is reported. */
+/* pid is listed in <cg dir ctl>/<task>/cgroup.procs. */
+static int procs_has(int ctl, const char *task, pid_t pid)
+{
+    char dir[512];
+    const char *p;
+
+    snprintf(dir, sizeof(dir), "%s/%s", X->cg.dir[ctl], task);
+    for (p = slurp(dir, "cgroup.procs"); p && *p; p = strchr(p, '\n')) {
+        if (*p == '\n')
+            p++;
+        if (*p && strtol(p, NULL, 10) == (long)pid)
+            return 1;
+    }
+    return 0;
+}
+
+/* How many of pid's open files are in a cgroup file system. */
+static int cgroup_fds_of(pid_t pid)
+{
+    char dir[64], path[PATH_MAX], target[PATH_MAX];
+    struct dirent *e;
+    DIR *d;
+    int n = 0;
+
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+    ck_assert_ptr_nonnull(d = opendir(dir));
+    while ((e = readdir(d)) != NULL) {
+        ssize_t len;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        len = readlink(path, target, sizeof(target) - 1);
+        if (len < 0)
+            continue;
+        target[len] = '\0';
+        n += strncmp(target, "/sys/fs/cgroup", 14) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A running task (with cgroups) is in each of its slot's cgroups, and
+ * neither it nor its shim keeps a cgroup file open. */
+static void assert_joined(const struct agent_task *t)
+{
+    const char *slot = exec_task_cgroup(t);
+
+    if (!cgroups_on())
+        return;
+    ck_assert_ptr_nonnull(slot);
+    for (int ctl = 0; ctl < CG_NCTL; ctl++)
+        if (X->cg.dir[ctl])
+            ck_assert_msg(procs_has(ctl, slot, t->pid), "%d not in %s/%s",
+                          (int)t->pid, X->cg.dir[ctl], slot);
+    ck_assert_int_eq(cgroup_fds_of(t->pid), 0);
+    ck_assert_int_eq(cgroup_fds_of(t->shim_pid), 0);
+}
+
 START_TEST(launcher_forks_shims)
 {
     struct agent_task *t[3];
@@ -1631,6 +1690,7 @@ START_TEST(launcher_forks_shims)
     ck_assert_int_gt(launcher, 1);
     ck_assert_int_ne(launcher, getpid());
     assert_shim_argv(t[0]);
+    assert_joined(t[0]);
 
     /* Dead before the launch: the request cannot reach it, so the agent
      * spawns the shim (one the launcher took unanswered fails instead). */
@@ -1640,6 +1700,7 @@ START_TEST(launcher_forks_shims)
     wait_running(t[1]);
     ck_assert_ptr_null(X->launcher);
     ck_assert_int_eq(ppid_of(t[1]->shim_pid), getpid());
+    assert_joined(t[1]); /* spawned by the agent */
 
     usleep(1100 * 1000);
     t[2] = run("lf_c", "{\"command\": \"sleep 30\"}");
@@ -1648,6 +1709,7 @@ START_TEST(launcher_forks_shims)
     ck_assert_int_ne(ppid_of(t[2]->shim_pid), getpid());
     ck_assert_int_ne(ppid_of(t[2]->shim_pid), launcher);
     assert_shim_argv(t[2]);
+    assert_joined(t[2]);
 
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(exec_kill(X, t[i], 0), 0);

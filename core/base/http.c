@@ -1347,7 +1347,11 @@ int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
     ev_io_start(loop, &s->io);
     s->next = http_servers;
     http_servers = s;
-    http_server_run(s);
+    /* The first MHD_run() on the loop, not here: a request already
+     * queued on the socket (a client polling a restarted master's port)
+     * was answered inside this call, before the caller had its filter,
+     * its routes or its state (the master's allocator: a NULL deref). */
+    http_server_kick(s);
     *out = s;
     return 0;
 }

@@ -78,7 +78,8 @@ struct http_stats {
  * Starts a server listening on conf->ip:conf->port, routing with router
  * (borrowed; swap it with http_server_set_router()). Returns 0 with the
  * server in *out, or an agora_err (AGORA_EIO when the port cannot be
- * bound) with a reason logged.
+ * bound) with a reason logged. No request is handled before the loop
+ * runs: the caller may set the filter and what its handlers read first.
  */
 int http_server_start(struct ev_loop *loop, const struct http_server_conf *c,
                       const struct router *router, struct http_server **out);

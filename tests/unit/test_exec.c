@@ -1615,10 +1615,6 @@ static void assert_shim_argv(const struct agent_task *t)
     ck_assert_str_eq(buf + a0 + a1, t->meta_file);
 }
 
-/* Shims are forked by the launcher (launcher.h): not this process's
- * children, with the argv of an exec'd shim (recovery reads it). The
- * launcher dead, the next launch spawns its shim; one a second later
- * has a launcher again. Every shim's end is reported. */
 /* pid is listed in <cg dir ctl>/<task>/cgroup.procs. */
 static int procs_has(int ctl, const char *task, pid_t pid)
 {
@@ -1626,11 +1622,15 @@ static int procs_has(int ctl, const char *task, pid_t pid)
     const char *p;
 
     snprintf(dir, sizeof(dir), "%s/%s", X->cg.dir[ctl], task);
-    for (p = slurp(dir, "cgroup.procs"); p && *p; p = strchr(p, '\n')) {
-        if (*p == '\n')
-            p++;
-        if (*p && strtol(p, NULL, 10) == (long)pid)
+    for (p = slurp(dir, "cgroup.procs"); p;) { /* a pid a line */
+        char *end;
+        long v = strtol(p, &end, 10);
+
+        if (end == p)
+            return 0;
+        if (v == (long)pid)
             return 1;
+        p = end;
     }
     return 0;
 }
@@ -1678,6 +1678,10 @@ static void assert_joined(const struct agent_task *t)
     ck_assert_int_eq(cgroup_fds_of(t->shim_pid), 0);
 }
 
+/* Shims are forked by the launcher (launcher.h): not this process's
+ * children, with the argv of an exec'd shim (recovery reads it). The
+ * launcher dead, the next launch spawns its shim; one a second later
+ * has a launcher again. Every shim's end is reported. */
 START_TEST(launcher_forks_shims)
 {
     struct agent_task *t[3];

@@ -556,7 +556,10 @@ int listen(int fd, int backlog)
     int (*real)(int, int) = (int (*)(int, int))dlsym(RTLD_NEXT, "listen");
     struct sockaddr_in sa;
     socklen_t len = sizeof(sa);
-    int rc = real(fd, backlog);
+    int rc;
+
+    ck_assert_ptr_nonnull(real);
+    rc = real(fd, backlog);
 
     if (rc != 0 || !starting || early_fd >= 0 ||
         getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
